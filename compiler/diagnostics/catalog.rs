@@ -1,0 +1,386 @@
+//! Every diagnostic the compiler can emit: its code, title, long explanation
+//! and the constructor that words it. Nothing outside this file writes
+//! user-facing diagnostic text.
+
+use super::{Diagnostic, Label, Severity};
+use crate::source::Span;
+use crate::syntax::ast::Ident;
+
+/// One entry of the catalog.
+pub struct CodeInfo {
+    pub code: &'static str,
+    pub title: &'static str,
+    pub explanation: &'static str,
+}
+
+pub const CODES: &[CodeInfo] = &[
+    CodeInfo { code: "E0001", title: "syntax error", explanation: "The text does not follow the grammar of .hplan files (grammar/hplan.pest).\nThe line is skipped and the rest of the file is still checked, so fix the first\nerror first: later ones may follow from it.\n\nExample:\n    chip x { capacity = }      // expected a value after `=`" },
+    CodeInfo { code: "E0002", title: "unknown item kind", explanation: "A top-level block must start with one of the item keywords: chip, link, model,\ncluster, workload or plan.\n\nExample:\n    chp h100 { ... }           // did you mean `chip`?" },
+    CodeInfo { code: "E0003", title: "nesting too deep", explanation: "Blocks and lists may nest at most 32 levels deep. Deeper input is rejected\nrather than risking the compiler's stack." },
+    CodeInfo { code: "E0004", title: "file too large", explanation: "A source file may be at most 8 MiB. Split large plans into several files and\nimport them with `use \"./other.hplan\"`." },
+    CodeInfo { code: "E0101", title: "unknown name", explanation: "A name was used that is not declared in this file and not imported.\nDeclare it, import it (`use std::chips::h100_sxm`), or fix the spelling.\nThe compiler suggests the closest known name of the right kind." },
+    CodeInfo { code: "E0102", title: "wrong kind of item", explanation: "A name refers to an item of another kind than the place needs, e.g. a link\nwhere a chip is expected in `pool gpu = nvlink4 x 8`." },
+    CodeInfo { code: "E0103", title: "duplicate name", explanation: "Two items in one scope share a name, or an item has the same name as an\nimport. Rename one of them." },
+    CodeInfo { code: "E0104", title: "unknown module", explanation: "A `use` names a module that does not exist. The standard library has\nstd::chips, std::links and std::models." },
+    CodeInfo { code: "E0105", title: "unknown import", explanation: "A `use` names an item that the module does not declare." },
+    CodeInfo { code: "E0106", title: "cyclic extension", explanation: "An item extends itself, directly or through other items\n(`chip a = b {}` and `chip b = a {}`). Break the cycle." },
+    CodeInfo { code: "E0107", title: "import failed", explanation: "A `use \"path\"` could not be loaded: the file does not exist, is not a .hplan\nfile, leaves the importing file's folder tree, or imports itself in a cycle." },
+    CodeInfo { code: "E0201", title: "unknown unit", explanation: "The unit after a number is not in the unit registry. Units are case-sensitive:\n`GB` is 10^9 bytes, `GiB` 2^30 bytes, `Gb` 10^9 bits. Known units: B, b/bit,\ns, ms, us/µs, ns, min, h, FLOP, FLOPS, W, J, $, tok, % and prefixed forms\n(k, M, G, T, P; Ki, Mi, Gi, Ti for bytes)." },
+    CodeInfo { code: "E0202", title: "dimension mismatch", explanation: "A quantity has the wrong physical dimension for where it is used, e.g. a\nbandwidth written as a size (`bandwidth = 80 GB`). Every attribute has one\ndimension; the help says which factor is missing." },
+    CodeInfo { code: "E0203", title: "value out of range", explanation: "A value is outside the range that makes sense for it: a negative capacity,\nan efficiency above 1, zero chips, a context longer than the model's limit." },
+    CodeInfo { code: "E0204", title: "number not representable", explanation: "A number overflows to infinity or is not a number. Write it with a unit\nprefix instead (`3.35 TB/s`, not `3350000000000000000000000 B/s`)." },
+    CodeInfo { code: "E0301", title: "unknown attribute", explanation: "The block does not have an attribute or sub-block of that name. The language\nreference (grammar/SPEC.md) lists every block's attributes." },
+    CodeInfo { code: "E0302", title: "missing attribute", explanation: "The block lacks an attribute it requires. The language reference lists which\nattributes each block requires." },
+    CodeInfo { code: "E0303", title: "duplicate attribute", explanation: "An attribute or sub-block is given twice in one block. Keep one." },
+    CodeInfo { code: "E0304", title: "wrong kind of value", explanation: "An attribute got a value of the wrong kind, e.g. a string where a number with\na unit is expected." },
+    CodeInfo { code: "E0305", title: "not allowed here", explanation: "A statement appears in a block kind that does not accept it, e.g. `place` in\na chip or `pool` in a plan." },
+    CodeInfo { code: "E0306", title: "unknown choice", explanation: "A value must be one of a fixed set of words (a precision like bf16/fp8/fp4,\na stage like prefill/decode.attn/decode.ffn, an objective like\ncost_per_mtok/tpot, an SLO metric like ttft/tpot)." },
+    CodeInfo { code: "E0401", title: "model does not fit", explanation: "No configuration of a stage fits in the memory of the pools it may use:\nweights (sharded over the tensor-parallel degree) plus the KV cache for the\nworkload's context and concurrency exceed the chips' capacity. Use more chips,\na lower-precision format, a shorter context or lower concurrency." },
+    CodeInfo { code: "E0402", title: "SLO cannot be met", explanation: "No placement in the configuration space meets this service-level objective.\nThe diagnostic gives the best value any placement reaches and what it is\nmade of. Relax the objective or give the plan faster chips or links." },
+    CodeInfo { code: "E0403", title: "pools not linked", explanation: "Two stages that exchange data were placed on pools with no link between\nthem. Declare one in the cluster: `link gpu <-> lpu over spectrum_x`." },
+    CodeInfo { code: "E0404", title: "precision not supported", explanation: "The chip declares no compute peak for the precision the model needs (or any\nwider one). Declare the peak in the chip's `compute` block, or choose another\nprecision for the model (`model = m { weights = fp8 }`)." },
+    CodeInfo { code: "E0405", title: "missing price", explanation: "The plan minimizes cost but a chip it may use has no `price`. Give the chip a\nprice, e.g. `chip r = std::chips::rubin { price = 6.0 $/h }`." },
+    CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
+    CodeInfo { code: "E0407", title: "solver failed", explanation: "The ILP solver stopped without an answer (time limit without a feasible\nsolution, or an internal error). The message gives the solver's reason." },
+];
+
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
+}
+
+fn make(code: &'static str, span: Span, message: String, label: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+    debug_assert!(lookup(code).is_some(), "code {code} missing from the catalog");
+    Diagnostic {
+        code,
+        severity: Severity::Error,
+        message,
+        primary: Label { span, message: label.into() },
+        labels: vec![],
+        notes: vec![],
+        help: help.into(),
+    }
+}
+
+/// "did you mean `x`?" for the closest candidate within edit distance 3 (Numbat's rule),
+/// case-insensitively, with a bonus for one being a prefix of the other.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let cl = c.to_lowercase();
+        let mut d = edit_distance(&lower, &cl);
+        if d > 0 && (cl.starts_with(&lower) || lower.starts_with(&cl)) && lower.len().min(cl.len()) >= 3 {
+            d = d.min(2);
+        }
+        let limit = if name.chars().count() < 3 { 1 } else { 3 };
+        if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Optimal-string-alignment (restricted Damerau–Levenshtein) distance.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, v) in d[0].iter_mut().enumerate() {
+        *v = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+fn suggestion_help(name: &str, candidates: &[&str], otherwise: String) -> String {
+    match did_you_mean(name, candidates.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => otherwise,
+    }
+}
+
+fn list_words(words: &[&str]) -> String {
+    let mut v: Vec<&str> = words.to_vec();
+    v.sort();
+    v.dedup();
+    v.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+}
+
+// ------------------------------------------------------------------ syntax
+
+pub fn syntax_error(span: Span, expected: String, found: String) -> Diagnostic {
+    make(
+        "E0001",
+        span,
+        format!("expected {expected}, found {found}"),
+        format!("expected {expected} here"),
+        "fix the syntax here; the rest of the line was skipped and the rest of the file is still checked",
+    )
+}
+
+pub fn unknown_item_kind(kind: &Ident, known: &[&str]) -> Diagnostic {
+    let help = suggestion_help(&kind.name, known, format!("an item starts with one of {}", list_words(known)));
+    make("E0002", kind.span, format!("unknown item kind `{}`", kind.name), "not an item keyword", help)
+}
+
+pub fn nesting_too_deep(span: Span, max: usize) -> Diagnostic {
+    make("E0003", span, format!("blocks nest more than {max} levels deep"), "nested too deeply", "flatten the structure")
+}
+
+pub fn file_too_large(span: Span, size: usize, max: usize) -> Diagnostic {
+    make(
+        "E0004",
+        span,
+        format!("the file is {size} bytes; the limit is {max}"),
+        "file too large",
+        "split it into several files and import them with `use \"./part.hplan\"`",
+    )
+}
+
+// ------------------------------------------------------------------ names
+
+pub fn unknown_name(span: Span, name: &str, expected_kind: &str, candidates: &[&str]) -> Diagnostic {
+    let otherwise = if candidates.is_empty() {
+        format!("declare a {expected_kind} named `{name}` or import one with `use`")
+    } else {
+        format!("known {expected_kind}s: {}", list_words(&candidates[..candidates.len().min(12)]))
+    };
+    let help = suggestion_help(name, candidates, otherwise);
+    make("E0101", span, format!("unknown {expected_kind} `{name}`"), format!("no {expected_kind} of this name is in scope"), help)
+}
+
+pub fn wrong_kind(span: Span, name: &str, found: &str, expected: &str, decl: Span) -> Diagnostic {
+    make(
+        "E0102",
+        span,
+        format!("`{name}` is a {found}, not a {expected}"),
+        format!("expected a {expected}"),
+        format!("name a {expected} here"),
+    )
+    .label(decl, format!("`{name}` is declared as a {found} here"))
+}
+
+pub fn duplicate_item(span: Span, name: &str, first: Span) -> Diagnostic {
+    make("E0103", span, format!("`{name}` is declared more than once"), "declared again here", "rename one of them")
+        .label(first, "first declared here")
+}
+
+pub fn unknown_module(span: Span, module: &str, known: &[&str]) -> Diagnostic {
+    let help = suggestion_help(module, known, format!("modules: {}", list_words(known)));
+    make("E0104", span, format!("unknown module `{module}`"), "no such module", help)
+}
+
+pub fn unknown_import(span: Span, name: &str, module: &str, known: &[&str]) -> Diagnostic {
+    let help = suggestion_help(name, known, format!("`{module}` declares {}", list_words(&known[..known.len().min(16)])));
+    make("E0105", span, format!("`{module}` has no item `{name}`"), "not found in the module", help)
+}
+
+pub fn extends_cycle(span: Span, name: &str) -> Diagnostic {
+    make(
+        "E0106",
+        span,
+        format!("`{name}` extends itself"),
+        "this extension leads back to the item",
+        "make one item in the cycle stand on its own",
+    )
+}
+
+pub fn import_failed(span: Span, path: &str, reason: &str) -> Diagnostic {
+    make(
+        "E0107",
+        span,
+        format!("cannot import `{path}`: {reason}"),
+        "imported here",
+        "import an existing .hplan file inside this project, by a path relative to the importing file",
+    )
+}
+
+// ------------------------------------------------------------------ units
+
+pub fn unknown_unit(span: Span, unit: &str, hint: Option<String>, known: &[&str]) -> Diagnostic {
+    let help = hint
+        .unwrap_or_else(|| suggestion_help(unit, known, "write a known unit such as B, GB, GiB, B/s, s, ms, FLOP/s, W, $/h or tok".into()));
+    make("E0201", span, format!("unknown unit `{unit}`"), "not a unit", help)
+}
+
+pub fn dimension_mismatch(span: Span, what: &str, expected: &str, found: &str, hint: String) -> Diagnostic {
+    make("E0202", span, format!("{what} must be {expected}, found {found}"), format!("this is {found}"), hint)
+}
+
+pub fn out_of_range(span: Span, what: &str, rule: &str) -> Diagnostic {
+    // "must not be negative" -> "is not negative", "must fit ..." -> "fits ..."
+    let rest = rule.strip_prefix("must ").unwrap_or(rule);
+    let (verb, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+    let verb = match verb {
+        "be" => "is".to_string(),
+        "not" => "is not".to_string(),
+        v => format!("{v}s"),
+    };
+    let tail = if verb == "is not" { tail.strip_prefix("be ").unwrap_or(tail) } else { tail };
+    make("E0203", span, format!("{what} {rule}"), "out of range", format!("use a value that {verb} {tail}"))
+}
+
+pub fn not_finite(span: Span) -> Diagnostic {
+    make(
+        "E0204",
+        span,
+        "this number is too large to represent".into(),
+        "overflows",
+        "write it with a unit prefix (k, M, G, T, P) so it stays within range",
+    )
+}
+
+// ------------------------------------------------------------------ schema
+
+pub fn unknown_attribute(span: Span, name: &str, block: &str, known: &[&str]) -> Diagnostic {
+    let help = suggestion_help(name, known, format!("`{block}` accepts {}", list_words(known)));
+    make("E0301", span, format!("unsupported attribute `{name}` in {block}"), "unknown here", help)
+}
+
+pub fn missing_attribute(span: Span, name: &str, block: &str, example: &str) -> Diagnostic {
+    make(
+        "E0302",
+        span,
+        format!("missing required attribute `{name}` in {block}"),
+        format!("this {block} has no `{name}`"),
+        format!("add `{name} = {example}`"),
+    )
+}
+
+pub fn missing_block(span: Span, keyword: &str, block: &str, example: &str) -> Diagnostic {
+    make(
+        "E0302",
+        span,
+        format!("missing required block `{keyword}` in {block}"),
+        format!("this {block} has no `{keyword}` block"),
+        format!("add a block `{example}`"),
+    )
+}
+
+pub fn duplicate_attribute(span: Span, name: &str, first: Span) -> Diagnostic {
+    make("E0303", span, format!("`{name}` is given more than once"), "given again here", "keep one of them")
+        .label(first, "first given here")
+}
+
+pub fn wrong_value(span: Span, what: &str, expected: &str, found: &str) -> Diagnostic {
+    make(
+        "E0304",
+        span,
+        format!("{what} must be {expected}, found {found}"),
+        format!("expected {expected}"),
+        format!("write {expected} here"),
+    )
+}
+
+pub fn not_allowed(span: Span, what: &str, block: &str, hint: &str) -> Diagnostic {
+    make("E0305", span, format!("{what} is not allowed in {block}"), "not allowed here", hint.to_string())
+}
+
+pub fn unknown_choice(span: Span, value: &str, what: &str, choices: &[&str]) -> Diagnostic {
+    let help = suggestion_help(value, choices, format!("{what} is one of {}", list_words(choices)));
+    make("E0306", span, format!("unknown {what} `{value}`"), format!("not a {what}"), help)
+}
+
+// ------------------------------------------------------------------ plans
+
+pub fn model_does_not_fit(span: Span, stage: &str, need: &str, best: &str) -> Diagnostic {
+    make("E0401", span, format!("the model does not fit for stage `{stage}`"), format!("`{stage}` needs {need}"), format!("the largest option offers {best}; use more chips, a lower precision (`{{ weights = fp8 }}`), a shorter context or lower concurrency"))
+}
+
+pub fn slo_unmet(span: Span, metric: &str, target: &str, best: &str) -> Diagnostic {
+    make(
+        "E0402",
+        span,
+        format!("`{metric}` {target} cannot be met"),
+        format!("the best placement reaches {best}"),
+        format!("relax this objective to at least {best}, or give the plan faster chips or links"),
+    )
+}
+
+pub fn pools_not_linked(span: Span, a: &str, b: &str) -> Diagnostic {
+    make(
+        "E0403",
+        span,
+        format!("no link between pools `{a}` and `{b}`"),
+        "these stages must exchange data",
+        format!("declare one in the cluster: `link {a} <-> {b} over <link>`"),
+    )
+}
+
+pub fn precision_unsupported(span: Span, chip: &str, precision: &str, have: &[&str]) -> Diagnostic {
+    make(
+        "E0404",
+        span,
+        format!("chip `{chip}` has no compute for `{precision}` or any wider precision"),
+        format!("`{chip}` declares {}", list_words(have)),
+        format!("declare `{precision}` in the chip's `compute` block or pick a precision it supports"),
+    )
+}
+
+pub fn missing_price(span: Span, chip: &str, decl: Span) -> Diagnostic {
+    make(
+        "E0405",
+        span,
+        format!("chip `{chip}` has no price, and this plan minimizes cost"),
+        "the objective needs every chip's price",
+        format!("give it one: `chip {chip}_priced = {chip} {{ price = 3.5 $/h }}`, and use that chip in the pool"),
+    )
+    .label(decl, format!("`{chip}` is declared here without `price`"))
+}
+
+pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {
+    let mut d = make(
+        "E0406",
+        span,
+        "no placement satisfies every constraint".into(),
+        "this plan has no feasible placement",
+        "add chips to the pools, allow more pools for the stages (`place ... on auto`), or relax the SLOs",
+    );
+    for r in reasons {
+        d = d.note(r.clone());
+    }
+    d
+}
+
+pub fn solver_failed(span: Span, reason: &str) -> Diagnostic {
+    make(
+        "E0407",
+        span,
+        format!("the placement solver failed: {reason}"),
+        "while solving this plan",
+        "report this with the input file; `hplanc check` still validates the rest",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_explained() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in CODES {
+            assert!(seen.insert(c.code), "duplicate code {}", c.code);
+            assert!(!c.explanation.is_empty() && !c.title.is_empty());
+        }
+    }
+
+    #[test]
+    fn did_you_mean_finds_close_names() {
+        assert_eq!(did_you_mean("bandwith", ["bandwidth", "capacity"]), Some("bandwidth"));
+        assert_eq!(did_you_mean("h100sxm", ["h100_sxm", "h200"]), Some("h100_sxm"));
+        assert_eq!(did_you_mean("zzz", ["bandwidth"]), None);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+    }
+}

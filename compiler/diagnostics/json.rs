@@ -1,0 +1,60 @@
+//! JSON rendering of diagnostics, the shape of DESIGN.md's report contract.
+
+use super::{Diagnostic, Diagnostics};
+use crate::source::SourceMap;
+use serde::Serialize;
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct JsonSpan {
+    pub start: u32,
+    pub end: u32,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct JsonLabel {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub span: JsonSpan,
+    pub message: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct JsonDiagnostic {
+    pub code: &'static str,
+    pub severity: &'static str,
+    pub message: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub span: JsonSpan,
+    pub labels: Vec<JsonLabel>,
+    pub notes: Vec<String>,
+    pub help: String,
+}
+
+fn label(sources: &SourceMap, l: &super::Label) -> JsonLabel {
+    let f = sources.get(l.span.file);
+    let (line, column) = f.line_col(l.span.start);
+    JsonLabel { file: f.name.clone(), line, column, span: JsonSpan { start: l.span.start, end: l.span.end }, message: l.message.clone() }
+}
+
+pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
+    let p = label(sources, &d.primary);
+    JsonDiagnostic {
+        code: d.code,
+        severity: d.severity.as_str(),
+        message: d.message.clone(),
+        file: p.file.clone(),
+        line: p.line,
+        column: p.column,
+        span: p.span.clone(),
+        labels: std::iter::once(p).chain(d.labels.iter().map(|l| label(sources, l))).collect(),
+        notes: d.notes.clone(),
+        help: d.help.clone(),
+    }
+}
+
+pub fn all_to_json(diags: &Diagnostics, sources: &SourceMap) -> Vec<JsonDiagnostic> {
+    diags.sorted().into_iter().map(|d| to_json(d, sources)).collect()
+}

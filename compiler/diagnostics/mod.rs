@@ -1,0 +1,120 @@
+//! The one diagnostic model. Phases build [`Diagnostic`]s through the
+//! constructors in [`catalog`] and push them into a [`Diagnostics`] sink;
+//! rendering happens only at the edges ([`render`], [`json`]).
+
+pub mod catalog;
+pub mod json;
+pub mod render;
+
+use crate::source::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// A code from the catalog, e.g. `E0202`.
+    pub code: &'static str,
+    pub severity: Severity,
+    /// One sentence, lower case, no final period.
+    pub message: String,
+    /// Where the problem is; its message says what is wrong there.
+    pub primary: Label,
+    /// Other places that explain the problem (a declaration, a link, a limit).
+    pub labels: Vec<Label>,
+    /// Facts that help understand the problem.
+    pub notes: Vec<String>,
+    /// What to do about it.
+    pub help: String,
+}
+
+impl Diagnostic {
+    pub fn label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label { span, message: message.into() });
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The sink every phase appends to.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    list: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Diagnostics {
+        Diagnostics::default()
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        // The same problem found twice (e.g. through two imports) is said once.
+        if !self.list.iter().any(|x| x.code == d.code && x.primary == d.primary && x.message == d.message) {
+            self.list.push(d);
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.list.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.list.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.list.len() - self.error_count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Diagnostics in a stable order: by file, position, then code.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let mut v: Vec<&Diagnostic> = self.list.iter().collect();
+        v.sort_by(|a, b| {
+            (a.primary.span.file, a.primary.span.start, a.primary.span.end, a.code).cmp(&(
+                b.primary.span.file,
+                b.primary.span.start,
+                b.primary.span.end,
+                b.code,
+            ))
+        });
+        v
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.list.iter()
+    }
+}

@@ -1,0 +1,52 @@
+//! Terminal rendering through ariadne. The only file that knows ariadne.
+
+use super::{Diagnostic, Diagnostics, Severity};
+use crate::source::SourceMap;
+use ariadne::{Config, IndexType, Label, Report, ReportKind};
+
+/// Renders every diagnostic, sorted, followed by a one-line count.
+pub fn render_all(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
+    let mut out = String::new();
+    for d in diags.sorted() {
+        out.push_str(&render(d, sources, color));
+    }
+    let (e, w) = (diags.error_count(), diags.warning_count());
+    if e + w > 0 {
+        let plural = |n: usize, s: &str| if n == 1 { format!("{n} {s}") } else { format!("{n} {s}s") };
+        match (e, w) {
+            (0, w) => out.push_str(&format!("{} emitted\n", plural(w, "warning"))),
+            (e, 0) => out.push_str(&format!("{} emitted\n", plural(e, "error"))),
+            (e, w) => out.push_str(&format!("{} and {} emitted\n", plural(e, "error"), plural(w, "warning"))),
+        }
+    }
+    out
+}
+
+pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
+    let name = |span: crate::source::Span| sources.get(span.file).name.clone();
+    let kind = match d.severity {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+    };
+    let config = Config::default().with_index_type(IndexType::Byte).with_color(color);
+    let primary = (name(d.primary.span), d.primary.span.range());
+    let mut report = Report::build(kind, primary).with_config(config).with_code(d.code).with_message(&d.message);
+    // ariadne starts a new snippet whenever a label lies above the previous one, so
+    // labels go in source order (same-file labels then share one snippet).
+    let mut labels: Vec<&super::Label> = std::iter::once(&d.primary).chain(d.labels.iter()).collect();
+    labels.sort_by_key(|l| (l.span.file, l.span.start));
+    for l in labels {
+        report = report.with_label(Label::new((name(l.span), l.span.range())).with_message(&l.message));
+    }
+    for n in &d.notes {
+        report = report.with_note(n);
+    }
+    if !d.help.is_empty() {
+        report = report.with_help(&d.help);
+    }
+    let cache = ariadne::sources(sources.iter().map(|(_, f)| (f.name.clone(), f.text.clone())));
+    let mut buf = Vec::new();
+    // Writing into a Vec cannot fail; a failure would only lose this one diagnostic's text.
+    let _ = report.finish().write(cache, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}

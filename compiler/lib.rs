@@ -1,0 +1,91 @@
+//! hplanc: a compiler for heterogeneous LLM-inference placement plans.
+//!
+//! Pipeline: source -> [`syntax`] -> AST -> [`resolve`] (+[`units`]) -> [`ir`]
+//! -> [`ir::graph`] -> [`cost`] -> [`solve`] -> [`report`]. Each phase knows
+//! only those to its left; every phase appends to one [`diagnostics`] sink.
+//! The CLI and (later) the LSP are thin front ends over [`compile`].
+
+// Diagnostics are returned by value from a few fallible helpers; they are rare
+// and boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
+pub mod cli;
+pub mod cost;
+pub mod diagnostics;
+pub mod ir;
+pub mod report;
+pub mod resolve;
+pub mod solve;
+pub mod source;
+pub mod syntax;
+pub mod units;
+
+use diagnostics::Diagnostics;
+use source::{FileId, Origin, SourceMap};
+use std::path::Path;
+
+/// How far to take a compilation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Parse, resolve and check units and schemas; no solving.
+    Check,
+    /// Everything, including the placement solve of every plan.
+    Build,
+}
+
+/// The result of compiling one file.
+pub struct Compilation {
+    pub sources: SourceMap,
+    pub root: FileId,
+    pub diagnostics: Diagnostics,
+    pub program: ir::Program,
+    /// per plan, its solution (None if infeasible or not solved)
+    pub solved: Vec<Option<solve::Solved>>,
+    pub mode: Mode,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.has_errors()
+    }
+
+    /// The JSON report document (DESIGN.md's contract).
+    pub fn report(&self) -> report::Report {
+        report::Report {
+            hplanc: env!("CARGO_PKG_VERSION").to_string(),
+            plans: if self.mode == Mode::Build {
+                self.program.plans.iter().zip(&self.solved).map(|(p, s)| report::plan_report(p, s.as_ref())).collect()
+            } else {
+                vec![]
+            },
+            diagnostics: diagnostics::json::all_to_json(&self.diagnostics, &self.sources),
+        }
+    }
+}
+
+/// Compiles source text. `name` is shown in diagnostics; `path`, if given, is
+/// where relative imports resolve from.
+pub fn compile(name: &str, text: &str, path: Option<&Path>, mode: Mode) -> Compilation {
+    let mut sources = SourceMap::new();
+    let origin = match path {
+        Some(p) => Origin::Disk(p.to_path_buf()),
+        None => Origin::Memory(name.to_string()),
+    };
+    let root = sources.add(origin, name, text);
+    let mut diags = Diagnostics::new();
+    let program = resolve::resolve(root, &mut sources, &mut diags);
+    let mut solved = Vec::new();
+    if mode == Mode::Build {
+        for plan in &program.plans {
+            solved.push(solve::solve(plan, &mut diags));
+        }
+    }
+    Compilation { sources, root, diagnostics: diags, program, solved, mode }
+}
+
+/// Reads and compiles a file from disk.
+pub fn compile_file(path: &Path, mode: Mode) -> std::io::Result<Compilation> {
+    let bytes = std::fs::read(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not valid UTF-8"))?;
+    Ok(compile(&path.to_string_lossy(), &text, Some(path), mode))
+}

@@ -1,0 +1,142 @@
+//! Source files, byte spans and line/column lookup.
+//!
+//! Every offset in the compiler is a byte offset into one file. Conversion to
+//! characters (ariadne) or UTF-16 (LSP) happens only at the rendering edges.
+
+use std::path::PathBuf;
+
+/// Index of a file in the [`SourceMap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileId(pub u32);
+
+/// A half-open byte range `[start, end)` inside one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        Span { file, start: start as u32, end: end.max(start) as u32 }
+    }
+
+    /// The smallest span covering both (same file assumed; otherwise `self`).
+    pub fn to(self, other: Span) -> Span {
+        if self.file != other.file {
+            return self;
+        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// Where a file came from: the embedded standard library or the disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `std/<path inside stdlib/>`
+    Std(String),
+    Disk(PathBuf),
+    /// Text handed in directly (tests, the LSP's unsaved buffers).
+    Memory(String),
+}
+
+#[derive(Debug)]
+pub struct SourceFile {
+    pub origin: Origin,
+    /// The name shown in diagnostics.
+    pub name: String,
+    pub text: String,
+    line_starts: Vec<u32>,
+}
+
+impl SourceFile {
+    fn new(origin: Origin, name: String, text: String) -> SourceFile {
+        let mut line_starts = vec![0u32];
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                line_starts.push(i as u32 + 1);
+            }
+        }
+        SourceFile { origin, name, text, line_starts }
+    }
+
+    /// 1-based line and 1-based column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        let offset = offset.min(self.text.len() as u32);
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let start = self.line_starts[line] as usize;
+        let mut end = offset as usize;
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let col = self.text[start..end].chars().count() + 1;
+        (line + 1, col)
+    }
+
+    /// The text of a 1-based line, without its line break.
+    pub fn line_text(&self, line: usize) -> &str {
+        let start = self.line_starts.get(line - 1).copied().unwrap_or(0) as usize;
+        let end = self.line_starts.get(line).map(|&e| e as usize).unwrap_or(self.text.len());
+        self.text[start..end].trim_end_matches(['\n', '\r'])
+    }
+}
+
+/// All files seen in one compilation, in load order.
+#[derive(Debug, Default)]
+pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+impl SourceMap {
+    pub fn new() -> SourceMap {
+        SourceMap::default()
+    }
+
+    pub fn add(&mut self, origin: Origin, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        let id = FileId(self.files.len() as u32);
+        self.files.push(SourceFile::new(origin, name.into(), text.into()));
+        id
+    }
+
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+
+    pub fn find(&self, origin: &Origin) -> Option<FileId> {
+        self.files.iter().position(|f| &f.origin == origin).map(|i| FileId(i as u32))
+    }
+
+    pub fn text(&self, span: Span) -> &str {
+        let f = self.get(span.file);
+        f.text.get(span.range()).unwrap_or("")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters_and_lines() {
+        let mut sm = SourceMap::new();
+        let id = sm.add(Origin::Memory("t".into()), "t", "ab\nµs = 5\n");
+        let f = sm.get(id);
+        assert_eq!(f.line_col(0), (1, 1));
+        assert_eq!(f.line_col(3), (2, 1));
+        // 'µ' is two bytes: the byte after it is column 2.
+        assert_eq!(f.line_col(5), (2, 2));
+        assert_eq!(f.line_text(2), "µs = 5");
+    }
+}
