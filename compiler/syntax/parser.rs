@@ -1,0 +1,42 @@
+//! The pest parser generated from `grammar/hplan.pest`.
+
+use pest_derive::Parser;
+
+#[derive(Parser)]
+#[grammar = "grammar/hplan.pest"]
+pub struct HplanParser;
+
+/// Words users know for the grammar's rules, for "expected ..." messages.
+pub fn describe_rule(rule: Rule) -> &'static str {
+    match rule {
+        Rule::IDENT | Rule::path => "a name",
+        Rule::ITEM_KIND => "an item (`chip`, `link`, `model`, `cluster`, `workload` or `plan`)",
+        Rule::use_decl | Rule::KW_USE => "`use`",
+        Rule::body => "`{`",
+        Rule::extends => "`=` and the item to extend",
+        Rule::value => "a value",
+        Rule::quantity | Rule::NUMBER => "a number",
+        Rule::UNIT | Rule::UNIT_ATOM => "a unit",
+        Rule::INTEGER => "a whole number",
+        Rule::string | Rule::STRING_INNER => "a string",
+        Rule::reference => "a name",
+        Rule::range | Rule::RANGE_OP => "`..=`",
+        Rule::list => "a list",
+        Rule::CMP => "a comparison (`<=`, `>=`)",
+        Rule::STAGE => "a stage name (`prefill`, `decode.attn`, `decode.ffn`)",
+        Rule::TIMES => "`x` and a chip count",
+        Rule::KW_ON => "`on`",
+        Rule::KW_OVER => "`over`",
+        Rule::KW_PLACE => "`place`",
+        Rule::KW_POOL => "`pool`",
+        Rule::KW_LINK => "`link`",
+        Rule::KW_MINIMIZE | Rule::KW_MAXIMIZE => "`minimize` or `maximize`",
+        Rule::attr => "an attribute (`name = value`)",
+        Rule::sub_block => "a block",
+        Rule::constraint => "a constraint",
+        Rule::use_path | Rule::use_group | Rule::use_glob => "an import path",
+        Rule::BOOLEAN => "`true` or `false`",
+        Rule::EOI => "the end of the file",
+        _ => "valid syntax",
+    }
+}
