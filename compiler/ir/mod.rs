@@ -1,0 +1,435 @@
+//! The resolved program: plain structs in SI base units (bytes, seconds,
+//! FLOP, US dollars, tokens, watts). Items keep the span of their
+//! declaration so later phases can point at the source.
+
+pub mod graph;
+
+use crate::source::Span;
+use std::collections::BTreeMap;
+
+/// Numeric formats for weights, KV cache and activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Precision {
+    Fp4,
+    Fp8,
+    Int8,
+    Bf16,
+    Fp16,
+    Fp32,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 6] = [Precision::Fp4, Precision::Fp8, Precision::Int8, Precision::Bf16, Precision::Fp16, Precision::Fp32];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp4 => "fp4",
+            Precision::Fp8 => "fp8",
+            Precision::Int8 => "int8",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+            Precision::Fp32 => "fp32",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Precision> {
+        Precision::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// Bytes per element. FP4 counts 0.5 B (scales are not modelled here).
+    pub fn bytes(self) -> f64 {
+        match self {
+            Precision::Fp4 => 0.5,
+            Precision::Fp8 | Precision::Int8 => 1.0,
+            Precision::Bf16 | Precision::Fp16 => 2.0,
+            Precision::Fp32 => 4.0,
+        }
+    }
+
+    /// Bits, to order precisions from narrow to wide.
+    pub fn bits(self) -> u32 {
+        (self.bytes() * 8.0) as u32
+    }
+}
+
+/// What a memory tier holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Contents {
+    Weights,
+    Kv,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryTier {
+    pub name: String,
+    /// bytes per chip
+    pub capacity: f64,
+    /// bytes/s per chip
+    pub bandwidth: f64,
+    pub holds: Vec<Contents>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chip {
+    pub name: String,
+    pub span: Span,
+    pub source: String,
+    /// dense peak FLOP/s per precision
+    pub compute: BTreeMap<Precision, f64>,
+    pub memory: Vec<MemoryTier>,
+    /// W per chip, if known
+    pub power: Option<f64>,
+    /// $/s per chip, if known
+    pub price: Option<f64>,
+    /// achievable fraction of peak compute (kernel-level)
+    pub compute_efficiency: f64,
+    /// achievable fraction of peak memory bandwidth (kernel-level)
+    pub memory_efficiency: f64,
+}
+
+impl Chip {
+    /// The tier that holds `c`: the first tier that declares it, else the first tier.
+    pub fn tier_for(&self, c: Contents) -> Option<&MemoryTier> {
+        self.memory.iter().find(|t| t.holds.contains(&c)).or_else(|| self.memory.first())
+    }
+
+    /// Peak FLOP/s for `p`, or the narrowest wider precision the chip has.
+    pub fn peak(&self, p: Precision) -> Option<(Precision, f64)> {
+        self.compute.iter().filter(|(q, _)| q.bits() >= p.bits()).min_by_key(|(q, _)| (q.bits(), **q)).map(|(q, v)| (*q, *v))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub name: String,
+    pub span: Span,
+    pub source: String,
+    /// bytes/s per chip, per direction
+    pub bandwidth: f64,
+    /// seconds, one way, small message
+    pub latency: f64,
+}
+
+/// A dense decoder-only transformer with grouped-query attention.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub span: Span,
+    pub source: String,
+    pub layers: u64,
+    pub hidden: u64,
+    pub heads: u64,
+    pub kv_heads: u64,
+    pub head_dim: u64,
+    pub intermediate: u64,
+    pub vocab: u64,
+    pub tied_embeddings: bool,
+    /// tokens
+    pub max_context: Option<u64>,
+    pub weights: Precision,
+    pub kv: Precision,
+    pub activations: Precision,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool {
+    pub name: String,
+    pub span: Span,
+    pub chip: Chip,
+    pub count: u64,
+    /// the scale-up link between chips of this pool
+    pub link: Option<Link>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolLink {
+    pub a: usize,
+    pub b: usize,
+    pub link: Link,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    pub name: String,
+    pub span: Span,
+    pub pools: Vec<Pool>,
+    pub links: Vec<PoolLink>,
+}
+
+impl Cluster {
+    pub fn link_between(&self, a: usize, b: usize) -> Option<&PoolLink> {
+        self.links.iter().find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    pub name: String,
+    pub span: Span,
+    /// prompt tokens per request
+    pub input_tokens: u64,
+    /// generated tokens per request
+    pub output_tokens: u64,
+    /// concurrent sequences (decode batch), inclusive bounds
+    pub concurrency: (u64, u64),
+    pub concurrency_span: Span,
+}
+
+/// Placement stages of a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    Prefill,
+    DecodeAttn,
+    DecodeFfn,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Prefill => "prefill",
+            Stage::DecodeAttn => "decode.attn",
+            Stage::DecodeFfn => "decode.ffn",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// Where a stage may go: the pools the solver may choose from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placement {
+    pub stage: Stage,
+    /// indices into `Cluster::pools`
+    pub pools: Vec<usize>,
+    /// `place ...` statement, if any
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SloMetric {
+    Ttft,
+    Tpot,
+}
+
+impl SloMetric {
+    pub fn name(self) -> &'static str {
+        match self {
+            SloMetric::Ttft => "ttft",
+            SloMetric::Tpot => "tpot",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slo {
+    pub metric: SloMetric,
+    /// seconds; the constraint is `metric <= limit`
+    pub limit: f64,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objective {
+    CostPerMtok,
+    Tpot,
+}
+
+impl Objective {
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::CostPerMtok => "cost_per_mtok",
+            Objective::Tpot => "tpot",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub name: String,
+    pub span: Span,
+    pub model: Model,
+    pub model_span: Span,
+    pub cluster: Cluster,
+    pub workload: Workload,
+    pub placements: Vec<Placement>,
+    pub slos: Vec<Slo>,
+    pub objective: Objective,
+    pub objective_span: Span,
+}
+
+impl Plan {
+    pub fn placement(&self, s: Stage) -> &Placement {
+        // Resolution creates one placement per stage, in `Stage::ALL` order.
+        &self.placements[Stage::ALL.iter().position(|x| *x == s).unwrap_or(0)]
+    }
+}
+
+/// Everything a compiled file declares.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Program {
+    pub plans: Vec<Plan>,
+}
+
+impl Model {
+    /// Q, K, V and output projections of one layer (no biases).
+    pub fn attn_params_per_layer(&self) -> u64 {
+        let q = self.hidden * self.heads * self.head_dim;
+        let kv = 2 * self.hidden * self.kv_heads * self.head_dim;
+        let o = self.heads * self.head_dim * self.hidden;
+        q + kv + o
+    }
+
+    /// SwiGLU FFN of one layer: gate, up and down projections.
+    pub fn ffn_params_per_layer(&self) -> u64 {
+        3 * self.hidden * self.intermediate
+    }
+
+    /// Input embedding plus LM head (one matrix when tied).
+    pub fn embedding_params(&self) -> u64 {
+        let one = self.vocab * self.hidden;
+        if self.tied_embeddings {
+            one
+        } else {
+            2 * one
+        }
+    }
+
+    /// RMSNorm weights: two per layer plus the final norm.
+    pub fn norm_params(&self) -> u64 {
+        (2 * self.layers + 1) * self.hidden
+    }
+
+    pub fn params(&self) -> u64 {
+        self.layers * (self.attn_params_per_layer() + self.ffn_params_per_layer()) + self.embedding_params() + self.norm_params()
+    }
+
+    /// Parameters touched per token (all of them, for a dense model).
+    pub fn active_params(&self) -> u64 {
+        self.params()
+    }
+
+    pub fn weight_bytes(&self) -> f64 {
+        self.params() as f64 * self.weights.bytes()
+    }
+
+    /// K and V for every layer: 2 * layers * kv_heads * head_dim * bytes.
+    pub fn kv_bytes_per_token(&self) -> f64 {
+        2.0 * (self.layers * self.kv_heads * self.head_dim) as f64 * self.kv.bytes()
+    }
+
+    /// Weights that live with attention in a disaggregated deployment:
+    /// attention projections, embeddings, LM head and norms.
+    pub fn attn_side_weight_bytes(&self) -> f64 {
+        (self.layers * self.attn_params_per_layer() + self.embedding_params() + self.norm_params()) as f64 * self.weights.bytes()
+    }
+
+    pub fn ffn_weight_bytes(&self) -> f64 {
+        (self.layers * self.ffn_params_per_layer()) as f64 * self.weights.bytes()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use crate::source::{FileId, Span};
+
+    /// Llama-3.1-70B from its config.json, for unit tests.
+    pub fn llama70b() -> Model {
+        Model {
+            name: "llama3_1_70b".into(),
+            span: Span::new(FileId(0), 0, 0),
+            source: String::new(),
+            layers: 80,
+            hidden: 8192,
+            heads: 64,
+            kv_heads: 8,
+            head_dim: 128,
+            intermediate: 28672,
+            vocab: 128256,
+            tied_embeddings: false,
+            max_context: Some(131072),
+            weights: Precision::Bf16,
+            kv: Precision::Bf16,
+            activations: Precision::Bf16,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::llama70b as llama3_1_70b;
+    use super::*;
+    use crate::source::{FileId, Span};
+
+    #[test]
+    fn llama70b_kv_bytes_per_token() {
+        // 2 (K,V) x 80 layers x 8 kv_heads x 128 head_dim x 2 B = 327,680 B
+        assert_eq!(llama3_1_70b().kv_bytes_per_token(), 327_680.0);
+        let mut fp8 = llama3_1_70b();
+        fp8.kv = Precision::Fp8;
+        assert_eq!(fp8.kv_bytes_per_token(), 163_840.0);
+    }
+
+    #[test]
+    fn llama70b_parameter_count() {
+        let m = llama3_1_70b();
+        // attention: q 8192*64*128 = 67,108,864; k+v 2*8192*8*128 = 16,777,216;
+        // o 67,108,864 -> 150,994,944 per layer, x80 = 12,079,595,520
+        assert_eq!(m.attn_params_per_layer(), 150_994_944);
+        // ffn: 3*8192*28672 = 704,643,072 per layer, x80 = 56,371,445,760
+        assert_eq!(m.ffn_params_per_layer(), 704_643_072);
+        // embeddings: 2 * 128256*8192 = 2,101,346,304; norms (2*80+1)*8192 = 1,318,912
+        assert_eq!(m.embedding_params(), 2_101_346_304);
+        assert_eq!(m.norm_params(), 1_318_912);
+        // 12,079,595,520 + 56,371,445,760 + 2,101,346,304 + 1,318,912
+        assert_eq!(m.params(), 70_553_706_496);
+        assert_eq!(m.weight_bytes(), 141_107_412_992.0);
+    }
+
+    #[test]
+    fn tied_embeddings_count_once() {
+        // Llama-3.2-1B: 16 layers, hidden 2048, 32 heads, 8 kv heads, head_dim 64, ffn 8192, tied.
+        let m = Model {
+            layers: 16,
+            hidden: 2048,
+            heads: 32,
+            kv_heads: 8,
+            head_dim: 64,
+            intermediate: 8192,
+            tied_embeddings: true,
+            ..llama3_1_70b()
+        };
+        // attn/layer: 2048*32*64*2 + 2*2048*8*64 = 8,388,608 + 2,097,152 = 10,485,760
+        // ffn/layer: 3*2048*8192 = 50,331,648; embed 128256*2048 = 262,668,288; norms 33*2048 = 67,584
+        // total: 16*(10,485,760+50,331,648) + 262,668,288 + 67,584 = 1,235,814,400
+        assert_eq!(m.params(), 1_235_814_400);
+        assert_eq!(m.kv_bytes_per_token(), 32_768.0);
+    }
+
+    #[test]
+    fn peak_falls_back_to_a_wider_precision() {
+        let mut compute = BTreeMap::new();
+        compute.insert(Precision::Bf16, 989e12);
+        compute.insert(Precision::Fp8, 1979e12);
+        let chip = Chip {
+            name: "h100".into(),
+            span: Span::new(FileId(0), 0, 0),
+            source: String::new(),
+            compute,
+            memory: vec![],
+            power: None,
+            price: None,
+            compute_efficiency: 1.0,
+            memory_efficiency: 1.0,
+        };
+        assert_eq!(chip.peak(Precision::Fp4), Some((Precision::Fp8, 1979e12)));
+        assert_eq!(chip.peak(Precision::Bf16), Some((Precision::Bf16, 989e12)));
+        assert_eq!(chip.peak(Precision::Fp32), None);
+    }
+}

@@ -1,0 +1,326 @@
+//! Checks a block body against its schema and evaluates its values into
+//! SI units. Produces [`Fields`] that the IR lowering reads.
+
+use super::schema::{AttrKind, BlockSpec, Stmt};
+use crate::diagnostics::{catalog, Diagnostics};
+use crate::ir::{Contents, Precision};
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast::{Body, Entry, Ident, Number, Path, Value};
+use crate::units::{self, Dim};
+use std::collections::BTreeMap;
+
+/// Largest magnitude accepted for any quantity in SI units (1e30 B is a
+/// million yottabytes); larger values are typos.
+const ABSURD: f64 = 1e30;
+/// Largest count accepted (layers, chips, tokens).
+const MAX_COUNT: f64 = 1e12;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Num(f64),
+    Count(u64),
+    Str(String),
+    Bool(bool),
+    Prec(Precision),
+    Contents(Vec<Contents>),
+    Ref(Path, Option<Body>),
+    Range(u64, u64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub val: Val,
+    /// the value's span
+    pub span: Span,
+    /// the whole `name = value` span
+    pub entry_span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubFields {
+    pub keyword: &'static str,
+    pub label: Option<Ident>,
+    pub fields: Fields,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Fields {
+    pub attrs: BTreeMap<&'static str, Field>,
+    pub blocks: Vec<SubFields>,
+    /// statements (pool, link, place, objective, constraint), in order
+    pub stmts: Vec<Entry>,
+    /// attribute names written in the block, valid or not
+    pub given: Vec<String>,
+}
+
+impl Fields {
+    pub fn num(&self, name: &str) -> Option<f64> {
+        match self.attrs.get(name).map(|f| &f.val) {
+            Some(Val::Num(v)) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn count(&self, name: &str) -> Option<u64> {
+        match self.attrs.get(name).map(|f| &f.val) {
+            Some(Val::Count(v)) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.attrs.get(name).map(|f| &f.val) {
+            Some(Val::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.attrs.get(name).map(|f| &f.val) {
+            Some(Val::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn prec(&self, name: &str) -> Option<Precision> {
+        match self.attrs.get(name).map(|f| &f.val) {
+            Some(Val::Prec(p)) => Some(*p),
+            _ => None,
+        }
+    }
+    pub fn span(&self, name: &str) -> Option<Span> {
+        self.attrs.get(name).map(|f| f.span)
+    }
+    pub fn block(&self, keyword: &str) -> Option<&SubFields> {
+        self.blocks.iter().find(|b| b.keyword == keyword)
+    }
+}
+
+pub struct Checker<'a> {
+    pub sources: &'a SourceMap,
+    pub diags: &'a mut Diagnostics,
+}
+
+impl Checker<'_> {
+    /// Checks `body` against `spec`. `span` (the block's name or keyword) is where
+    /// "missing" errors point.
+    pub fn check(&mut self, body: &Body, spec: &'static BlockSpec, span: Span) -> Fields {
+        let mut fields = Fields::default();
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        let mut known: Vec<&str> = spec.attrs.iter().map(|a| a.name).collect();
+        known.extend(spec.blocks.iter().map(|b| b.keyword));
+        for entry in &body.entries {
+            match entry {
+                Entry::Attr(attr) => {
+                    fields.given.push(attr.name.name.clone());
+                    let Some(aspec) = spec.attrs.iter().find(|a| a.name == attr.name.name) else {
+                        self.diags.push(catalog::unknown_attribute(attr.name.span, &attr.name.name, spec.name, &known));
+                        // A misspelling of a required attribute is not also reported as missing.
+                        if let Some(meant) = catalog::did_you_mean(&attr.name.name, known.iter().copied()) {
+                            seen.entry(meant.to_string()).or_insert(attr.name.span);
+                        }
+                        continue;
+                    };
+                    if let Some(first) = seen.get(aspec.name) {
+                        self.diags.push(catalog::duplicate_attribute(attr.name.span, aspec.name, *first));
+                        continue;
+                    }
+                    seen.insert(aspec.name.to_string(), attr.name.span);
+                    if let Some(val) = self.value(&attr.value, aspec.kind, &format!("`{}`", aspec.name)) {
+                        fields.attrs.insert(aspec.name, Field { val, span: attr.value.span(), entry_span: attr.span });
+                    }
+                }
+                Entry::Block(b) => {
+                    let Some(sub) = spec.blocks.iter().find(|s| s.keyword == b.kind.name) else {
+                        self.diags.push(catalog::unknown_attribute(b.kind.span, &b.kind.name, spec.name, &known));
+                        continue;
+                    };
+                    let key = format!("{} {}", sub.keyword, b.label.as_ref().map(|l| l.name.as_str()).unwrap_or(""));
+                    let dup_key = if sub.repeated { key } else { sub.keyword.to_string() };
+                    if let Some(first) = seen.get(&dup_key) {
+                        self.diags.push(catalog::duplicate_attribute(b.kind.span, sub.keyword, *first));
+                        continue;
+                    }
+                    seen.insert(dup_key, b.kind.span);
+                    if sub.labelled && b.label.is_none() {
+                        self.diags.push(
+                            catalog::wrong_value(b.kind.span, &format!("a `{}` block", sub.keyword), "named", "no name")
+                                .note(format!("write `{} <name> {{ ... }}`, e.g. `{} hbm {{ ... }}`", sub.keyword, sub.keyword)),
+                        );
+                        continue;
+                    }
+                    if !sub.labelled {
+                        if let Some(l) = &b.label {
+                            self.diags.push(catalog::not_allowed(
+                                l.span,
+                                "a name",
+                                &format!("a `{}` block", sub.keyword),
+                                &format!("write `{} {{ ... }}`", sub.keyword),
+                            ));
+                        }
+                    }
+                    let inner = self.check(&b.body, sub.spec, b.kind.span);
+                    fields.blocks.push(SubFields { keyword: sub.keyword, label: b.label.clone(), fields: inner, span: b.span });
+                }
+                other => {
+                    let kind = match other {
+                        Entry::Pool(_) => Stmt::Pool,
+                        Entry::Link(_) => Stmt::Link,
+                        Entry::Place(_) => Stmt::Place,
+                        Entry::Objective(_) => Stmt::Objective,
+                        _ => Stmt::Constraint,
+                    };
+                    if spec.stmts.contains(&kind) {
+                        fields.stmts.push(other.clone());
+                    } else {
+                        let hint = match kind {
+                            Stmt::Pool | Stmt::Link => "pools and links between pools belong in a `cluster`",
+                            Stmt::Place | Stmt::Objective => "`place` and `minimize` belong in a `plan`",
+                            Stmt::Constraint => "constraints belong in a plan's `slo { ... }` block",
+                        };
+                        self.diags.push(catalog::not_allowed(other.span(), kind.describe(), spec.name, hint));
+                    }
+                }
+            }
+        }
+        for aspec in spec.attrs.iter().filter(|a| a.required) {
+            if !fields.attrs.contains_key(aspec.name) && !seen.contains_key(aspec.name) {
+                self.diags.push(catalog::missing_attribute(span, aspec.name, spec.name, aspec.example));
+            }
+        }
+        for sub in spec.blocks.iter().filter(|b| b.required) {
+            if !fields.blocks.iter().any(|b| b.keyword == sub.keyword) && !seen.keys().any(|k| k.split(' ').next() == Some(sub.keyword)) {
+                let example = if sub.labelled { format!("{} <name> {{ ... }}", sub.keyword) } else { format!("{} {{ ... }}", sub.keyword) };
+                self.diags.push(catalog::missing_block(span, sub.keyword, spec.name, &example));
+            }
+        }
+        fields
+    }
+
+    /// Evaluates a quantity literal and checks its dimension against `want`.
+    pub fn quantity(&mut self, n: &Number, want: Dim, what: &str) -> Option<f64> {
+        let q = match units::eval(n) {
+            Ok(q) => q,
+            Err(d) => {
+                self.diags.push(d);
+                return None;
+            }
+        };
+        if q.dim != want {
+            let text = self.sources.text(n.span).trim().to_string();
+            let hint = want.fix_hint(q.dim, Some(&text));
+            self.diags.push(catalog::dimension_mismatch(n.span, what, &want.describe(), &q.dim.describe(), hint));
+            return None;
+        }
+        if q.value < 0.0 {
+            self.diags.push(catalog::out_of_range(n.span, what, "must not be negative"));
+            return None;
+        }
+        if q.value.abs() > ABSURD {
+            self.diags.push(catalog::out_of_range(n.span, what, "must be below 1e30 in SI units; this looks like a typo"));
+            return None;
+        }
+        Some(q.value)
+    }
+
+    fn count(&mut self, n: &Number, what: &str, allow_tokens: bool) -> Option<u64> {
+        let q = match units::eval(n) {
+            Ok(q) => q,
+            Err(d) => {
+                self.diags.push(d);
+                return None;
+            }
+        };
+        if !(q.dim == Dim::NONE || (allow_tokens && q.dim == Dim::TOKENS)) {
+            let expected = if allow_tokens { "a token count (tok)" } else { "a plain number" };
+            let hint = if allow_tokens { "write a number of tokens, e.g. `8k tok`".to_string() } else { "remove the unit".to_string() };
+            self.diags.push(catalog::dimension_mismatch(n.span, what, expected, &q.dim.describe(), hint));
+            return None;
+        }
+        if q.value.fract() != 0.0 {
+            self.diags.push(catalog::out_of_range(n.span, what, "must be a whole number"));
+            return None;
+        }
+        if q.value < 1.0 {
+            self.diags.push(catalog::out_of_range(n.span, what, "must be at least 1"));
+            return None;
+        }
+        if q.value > MAX_COUNT {
+            self.diags.push(catalog::out_of_range(n.span, what, "must be at most 1e12"));
+            return None;
+        }
+        Some(q.value as u64)
+    }
+
+    pub fn value(&mut self, v: &Value, kind: AttrKind, what: &str) -> Option<Val> {
+        let wrong = |this: &mut Self| {
+            this.diags.push(catalog::wrong_value(v.span(), what, &kind.describe(), v.describe()));
+            None
+        };
+        match (kind, v) {
+            (AttrKind::Quantity(d), Value::Number(n)) => self.quantity(n, d, what).map(Val::Num),
+            (AttrKind::Count, Value::Number(n)) => self.count(n, what, false).map(Val::Count),
+            (AttrKind::Tokens, Value::Number(n)) => self.count(n, what, true).map(Val::Count),
+            (AttrKind::CountOrRange, Value::Number(n)) => self.count(n, what, false).map(|c| Val::Range(c, c)),
+            (AttrKind::CountOrRange, Value::Range { lo, hi, inclusive, span }) => {
+                let lo = self.count(lo, what, false)?;
+                let hi = self.count(hi, what, false)?;
+                let hi = if *inclusive { hi } else { hi.saturating_sub(1) };
+                if hi < lo {
+                    self.diags.push(catalog::out_of_range(*span, what, "must be a non-empty range (low ..= high)"));
+                    return None;
+                }
+                Some(Val::Range(lo, hi))
+            }
+            (AttrKind::Fraction, Value::Number(n)) => {
+                let q = match units::eval(n) {
+                    Ok(q) => q,
+                    Err(d) => {
+                        self.diags.push(d);
+                        return None;
+                    }
+                };
+                if q.dim != Dim::NONE {
+                    self.diags.push(catalog::dimension_mismatch(
+                        n.span,
+                        what,
+                        "a plain number",
+                        &q.dim.describe(),
+                        "remove the unit".into(),
+                    ));
+                    return None;
+                }
+                if !(q.value > 0.0 && q.value <= 1.0) {
+                    self.diags.push(catalog::out_of_range(n.span, what, "must be greater than 0 and at most 1"));
+                    return None;
+                }
+                Some(Val::Num(q.value))
+            }
+            (AttrKind::Str, Value::Str(s, _)) => Some(Val::Str(s.clone())),
+            (AttrKind::Bool, Value::Bool(b, _)) => Some(Val::Bool(*b)),
+            (AttrKind::Precision, Value::Ref(p, None)) if p.segments.len() == 1 => match Precision::from_name(&p.segments[0].name) {
+                Some(pr) => Some(Val::Prec(pr)),
+                None => {
+                    let names: Vec<&str> = Precision::ALL.iter().map(|p| p.name()).collect();
+                    self.diags.push(catalog::unknown_choice(p.span, &p.segments[0].name, "precision", &names));
+                    None
+                }
+            },
+            (AttrKind::Contents, Value::List(items, _)) => {
+                let mut out = Vec::new();
+                for it in items {
+                    match it {
+                        Value::Ref(p, None) if p.segments.len() == 1 && p.segments[0].name == "weights" => out.push(Contents::Weights),
+                        Value::Ref(p, None) if p.segments.len() == 1 && p.segments[0].name == "kv" => out.push(Contents::Kv),
+                        Value::Ref(p, None) => {
+                            self.diags.push(catalog::unknown_choice(p.span, &p.to_string(), "memory content", &["weights", "kv"]));
+                        }
+                        other => {
+                            self.diags.push(catalog::wrong_value(other.span(), what, "`weights` or `kv`", other.describe()));
+                        }
+                    }
+                }
+                Some(Val::Contents(out))
+            }
+            (AttrKind::Ref(_), Value::Ref(p, body)) => Some(Val::Ref(p.clone(), body.clone())),
+            _ => wrong(self),
+        }
+    }
+}

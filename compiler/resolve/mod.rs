@@ -1,0 +1,848 @@
+//! Resolution: imports, names, `extends`/overrides, schema checks and units,
+//! producing the IR. Every problem is a diagnostic; resolution always
+//! returns whatever it could build.
+
+pub mod check;
+pub mod schema;
+pub mod stdlib;
+
+use crate::diagnostics::{catalog, Diagnostics};
+use crate::ir::{self, Contents, Precision, SloMetric, Stage};
+use crate::source::{FileId, Origin, SourceMap, Span};
+use crate::syntax::ast::{self, Body, Entry, ItemKind, Path, UseTarget, Value};
+use check::{Checker, Fields, Val};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Deepest chain of file imports followed.
+pub const MAX_IMPORT_DEPTH: usize = 16;
+
+type ItemId = usize;
+type ModuleId = usize;
+
+struct Module {
+    /// `std::chips`, or the file's display name
+    name: String,
+    items: BTreeMap<String, ItemId>,
+    imports: BTreeMap<String, (ItemId, Span)>,
+    /// the folder relative file imports resolve against (disk modules only)
+    dir: Option<PathBuf>,
+}
+
+struct ItemEntry {
+    module: ModuleId,
+    item: ast::Item,
+}
+
+pub struct Resolver<'a> {
+    sources: &'a mut SourceMap,
+    diags: &'a mut Diagnostics,
+    modules: Vec<Module>,
+    items: Vec<ItemEntry>,
+    std_modules: BTreeMap<String, ModuleId>,
+    /// files being loaded, to detect import cycles
+    loading: Vec<PathBuf>,
+    /// the root file's folder: file imports may not leave it
+    root_dir: Option<PathBuf>,
+    chips: BTreeMap<ItemId, Option<ir::Chip>>,
+    links: BTreeMap<ItemId, Option<ir::Link>>,
+    workloads: BTreeMap<ItemId, Option<ir::Workload>>,
+    clusters: BTreeMap<ItemId, Option<ir::Cluster>>,
+}
+
+/// Resolves the file `root` (already in `sources`) into a program.
+pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -> ir::Program {
+    let root_dir = match &sources.get(root).origin {
+        Origin::Disk(p) => p.parent().map(|d| d.canonicalize().unwrap_or_else(|_| d.to_path_buf())),
+        _ => None,
+    };
+    let mut r = Resolver {
+        sources,
+        diags,
+        modules: vec![],
+        items: vec![],
+        std_modules: BTreeMap::new(),
+        loading: vec![],
+        root_dir: root_dir.clone(),
+        chips: BTreeMap::new(),
+        links: BTreeMap::new(),
+        workloads: BTreeMap::new(),
+        clusters: BTreeMap::new(),
+    };
+    let name = r.sources.get(root).name.clone();
+    if let Origin::Disk(p) = &r.sources.get(root).origin {
+        r.loading.push(p.canonicalize().unwrap_or_else(|_| p.clone()));
+    }
+    let m = r.load_module(name, vec![root], root_dir);
+    let mut program = ir::Program::default();
+    let ids: Vec<ItemId> = r.modules[m].items.values().copied().collect();
+    let mut ids = ids;
+    ids.sort_by_key(|id| r.items[*id].item.span.start);
+    for id in ids {
+        match r.items[id].item.kind {
+            ItemKind::Chip => {
+                r.chip(id);
+            }
+            ItemKind::Link => {
+                r.link(id);
+            }
+            ItemKind::Model => {
+                let Some(body) = r.effective_body(id, &mut vec![]) else { continue };
+                let span = r.items[id].item.span;
+                let name = r.items[id].item.name.name.clone();
+                r.model_from(&name, &body, span);
+            }
+            ItemKind::Cluster => {
+                r.cluster(id);
+            }
+            ItemKind::Workload => {
+                r.workload(id);
+            }
+            ItemKind::Plan => {
+                if let Some(p) = r.plan(id) {
+                    program.plans.push(p);
+                }
+            }
+        }
+    }
+    program
+}
+
+impl Resolver<'_> {
+    // ------------------------------------------------------------ loading
+
+    fn load_module(&mut self, name: String, files: Vec<FileId>, dir: Option<PathBuf>) -> ModuleId {
+        let m = self.modules.len();
+        self.modules.push(Module { name, items: BTreeMap::new(), imports: BTreeMap::new(), dir });
+        let mut uses = Vec::new();
+        for f in files {
+            let text = self.sources.get(f).text.clone();
+            let file = crate::syntax::parse_file(f, &text, self.diags);
+            uses.extend(file.uses);
+            for item in file.items {
+                if let Some(first) = self.modules[m].items.get(&item.name.name) {
+                    let first_span = self.items[*first].item.name.span;
+                    self.diags.push(catalog::duplicate_item(item.name.span, &item.name.name, first_span));
+                    continue;
+                }
+                let id = self.items.len();
+                self.modules[m].items.insert(item.name.name.clone(), id);
+                self.items.push(ItemEntry { module: m, item });
+            }
+        }
+        for u in uses {
+            self.process_use(m, &u);
+        }
+        m
+    }
+
+    fn std_module(&mut self, name: &str, span: Span) -> Option<ModuleId> {
+        if let Some(m) = self.std_modules.get(name) {
+            return Some(*m);
+        }
+        let files = stdlib::module_files(name);
+        if files.is_empty() {
+            let known: Vec<String> = stdlib::module_names().iter().map(|m| format!("std::{m}")).collect();
+            let known: Vec<&str> = known.iter().map(String::as_str).collect();
+            self.diags.push(catalog::unknown_module(span, &format!("std::{name}"), &known));
+            return None;
+        }
+        let ids: Vec<FileId> = files
+            .iter()
+            .map(|(path, text)| {
+                let origin = Origin::Std(path.to_string());
+                match self.sources.find(&origin) {
+                    Some(id) => id,
+                    None => self.sources.add(origin, format!("<std>/{path}"), *text),
+                }
+            })
+            .collect();
+        // Register before loading so a module importing itself does not loop.
+        let m = self.modules.len();
+        self.std_modules.insert(name.to_string(), m);
+        let got = self.load_module(format!("std::{name}"), ids, None);
+        debug_assert_eq!(m, got);
+        Some(got)
+    }
+
+    fn import(&mut self, into: ModuleId, name: &str, id: ItemId, span: Span) {
+        if let Some(local) = self.modules[into].items.get(name) {
+            let local_span = self.items[*local].item.name.span;
+            self.diags.push(catalog::duplicate_item(local_span, name, span));
+            return;
+        }
+        if let Some((prev, prev_span)) = self.modules[into].imports.get(name) {
+            if *prev != id {
+                self.diags.push(catalog::duplicate_item(span, name, *prev_span));
+            }
+            return;
+        }
+        self.modules[into].imports.insert(name.to_string(), (id, span));
+    }
+
+    fn process_use(&mut self, m: ModuleId, u: &ast::Use) {
+        match &u.target {
+            UseTarget::Module { module, names, glob } => {
+                let path: Vec<&str> = module.iter().map(|i| i.name.as_str()).collect();
+                let Some(first) = module.first() else { return };
+                let mspan = module.first().map(|f| f.span).unwrap_or(u.span).to(module.last().map(|l| l.span).unwrap_or(u.span));
+                if path.len() != 2 || path[0] != "std" {
+                    let known: Vec<String> = stdlib::module_names().iter().map(|m| format!("std::{m}")).collect();
+                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                    self.diags.push(catalog::unknown_module(if path.len() == 1 { first.span } else { mspan }, &path.join("::"), &known));
+                    return;
+                }
+                let Some(sm) = self.std_module(path[1], mspan) else { return };
+                if *glob {
+                    let all: Vec<(String, ItemId)> = self.modules[sm].items.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    for (n, id) in all {
+                        self.import(m, &n, id, u.span);
+                    }
+                }
+                for n in names {
+                    match self.modules[sm].items.get(&n.name).copied() {
+                        Some(id) => self.import(m, &n.name, id, n.span),
+                        None => {
+                            let known: Vec<&str> = self.modules[sm].items.keys().map(String::as_str).collect();
+                            self.diags.push(catalog::unknown_import(n.span, &n.name, &self.modules[sm].name, &known));
+                        }
+                    }
+                }
+            }
+            UseTarget::File { path, span } => {
+                let Some(dir) = self.modules[m].dir.clone() else {
+                    self.diags.push(catalog::import_failed(*span, path, "only files on disk can import other files"));
+                    return;
+                };
+                if !path.ends_with(".hplan") {
+                    self.diags.push(catalog::import_failed(*span, path, "not a .hplan file"));
+                    return;
+                }
+                let full = dir.join(path);
+                let canon = match full.canonicalize() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        self.diags.push(catalog::import_failed(*span, path, "no such file"));
+                        return;
+                    }
+                };
+                if let Some(root) = &self.root_dir {
+                    if !canon.starts_with(root) {
+                        self.diags.push(catalog::import_failed(*span, path, "the path leaves the project folder"));
+                        return;
+                    }
+                }
+                if self.loading.contains(&canon) {
+                    self.diags.push(catalog::import_failed(*span, path, "the files import each other in a cycle"));
+                    return;
+                }
+                if self.loading.len() >= MAX_IMPORT_DEPTH {
+                    self.diags.push(catalog::import_failed(*span, path, "imports nest more than 16 files deep"));
+                    return;
+                }
+                let origin = Origin::Disk(canon.clone());
+                let module = match self.sources.find(&origin) {
+                    Some(fid) => self.modules.iter().position(|md| md.name == self.sources.get(fid).name),
+                    None => None,
+                };
+                let module = match module {
+                    Some(mm) => mm,
+                    None => {
+                        let text = match std::fs::read_to_string(&canon) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                self.diags.push(catalog::import_failed(*span, path, &e.to_string()));
+                                return;
+                            }
+                        };
+                        let display = pathdiff(&canon, self.root_dir.as_deref());
+                        let fid = self.sources.add(origin, display.clone(), text);
+                        self.loading.push(canon.clone());
+                        let mm = self.load_module(display, vec![fid], canon.parent().map(|p| p.to_path_buf()));
+                        self.loading.pop();
+                        mm
+                    }
+                };
+                let all: Vec<(String, ItemId)> = self.modules[module].items.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                for (n, id) in all {
+                    self.import(m, &n, id, u.span);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ names
+
+    fn kind_name(kind: ItemKind) -> &'static str {
+        kind.keyword()
+    }
+
+    /// Finds the item a path names, of the expected kind.
+    fn lookup(&mut self, m: ModuleId, path: &Path, kind: ItemKind) -> Option<ItemId> {
+        let segs: Vec<&str> = path.segments.iter().map(|s| s.name.as_str()).collect();
+        let found = match segs[..] {
+            [name] => self.modules[m].items.get(name).copied().or_else(|| self.modules[m].imports.get(name).map(|x| x.0)),
+            ["std", module, name] => {
+                let sm = self.std_module(module, path.span)?;
+                match self.modules[sm].items.get(name).copied() {
+                    Some(id) => Some(id),
+                    None => {
+                        let known: Vec<&str> = self.modules[sm].items.keys().map(String::as_str).collect();
+                        self.diags.push(catalog::unknown_import(path.last().span, name, &self.modules[sm].name, &known));
+                        return None;
+                    }
+                }
+            }
+            _ => None,
+        };
+        match found {
+            Some(id) => {
+                let item = &self.items[id].item;
+                if item.kind != kind {
+                    self.diags.push(catalog::wrong_kind(
+                        path.span,
+                        &path.to_string(),
+                        Self::kind_name(item.kind),
+                        Self::kind_name(kind),
+                        item.name.span,
+                    ));
+                    return None;
+                }
+                Some(id)
+            }
+            None => {
+                let name = path.to_string();
+                let mut candidates: Vec<String> = self.modules[m]
+                    .items
+                    .iter()
+                    .map(|(n, id)| (n, *id))
+                    .chain(self.modules[m].imports.iter().map(|(n, (id, _))| (n, *id)))
+                    .filter(|(_, id)| self.items[*id].item.kind == kind)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                candidates.sort();
+                let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+                let mut d = catalog::unknown_name(path.span, &name, Self::kind_name(kind), &refs);
+                if catalog::did_you_mean(&name, refs.iter().copied()).is_none() {
+                    if let Some(hint) = self.std_hint(&name, kind) {
+                        d.help = hint;
+                    }
+                }
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// "did you mean `std::chips::h100_sxm`?" for names the stdlib has but the file did not import.
+    fn std_hint(&mut self, name: &str, kind: ItemKind) -> Option<String> {
+        let module = match kind {
+            ItemKind::Chip => "chips",
+            ItemKind::Link => "links",
+            ItemKind::Model => "models",
+            _ => return None,
+        };
+        if stdlib::module_files(module).is_empty() {
+            return None;
+        }
+        let sm = self.std_module(module, Span::new(FileId(0), 0, 0))?;
+        let names: Vec<&str> = self.modules[sm].items.keys().map(String::as_str).collect();
+        let hit = catalog::did_you_mean(name, names.iter().copied())?;
+        Some(format!("did you mean `std::{module}::{hit}`? import it with `use std::{module}::{hit}`"))
+    }
+
+    // ------------------------------------------------------------ extends
+
+    /// The item's body with its base's entries merged under it.
+    /// `None` when the base cannot be resolved or the extension is cyclic (already
+    /// reported), so the item is not checked against its schema half-built.
+    fn effective_body(&mut self, id: ItemId, stack: &mut Vec<ItemId>) -> Option<Body> {
+        let item = self.items[id].item.clone();
+        let Some(base) = &item.base else { return Some(item.body) };
+        if stack.contains(&id) {
+            self.diags.push(catalog::extends_cycle(base.span, &item.name.name));
+            return None;
+        }
+        stack.push(id);
+        let module = self.items[id].module;
+        let merged = match self.lookup(module, base, item.kind) {
+            Some(bid) => self.effective_body(bid, stack).map(|b| merge(&b, &item.body)),
+            None => None,
+        };
+        stack.pop();
+        merged
+    }
+
+    fn check(&mut self, body: &Body, spec: &'static schema::BlockSpec, span: Span) -> Fields {
+        Checker { sources: self.sources, diags: self.diags }.check(body, spec, span)
+    }
+
+    // ------------------------------------------------------------ items
+
+    fn chip(&mut self, id: ItemId) -> Option<ir::Chip> {
+        if let Some(c) = self.chips.get(&id) {
+            return c.clone();
+        }
+        let Some(body) = self.effective_body(id, &mut vec![]) else {
+            self.chips.insert(id, None);
+            return None;
+        };
+        let item = &self.items[id].item;
+        let (name, span) = (item.name.name.clone(), item.name.span);
+        let f = self.check(&body, &schema::CHIP, item.name.span);
+        let c = self.chip_from(name, span, &f);
+        self.chips.insert(id, c.clone());
+        c
+    }
+
+    fn chip_from(&mut self, name: String, span: Span, f: &Fields) -> Option<ir::Chip> {
+        let mut compute = BTreeMap::new();
+        if let Some(cb) = f.block("compute") {
+            for p in Precision::ALL {
+                if let Some(v) = cb.fields.num(p.name()) {
+                    compute.insert(p, v);
+                }
+            }
+            if compute.is_empty() && !cb.fields.given.is_empty() {
+                return None;
+            }
+            if compute.is_empty() {
+                self.diags.push(
+                    catalog::missing_attribute(cb.span, "bf16", "compute block", "989 TFLOP/s")
+                        .note("a chip needs at least one dense peak (fp4, fp8, int8, bf16, fp16 or fp32)"),
+                );
+                return None;
+            }
+        }
+        let mut memory = Vec::new();
+        for mb in f.blocks.iter().filter(|b| b.keyword == "memory") {
+            let (Some(capacity), Some(bandwidth)) = (mb.fields.num("capacity"), mb.fields.num("bandwidth")) else { continue };
+            let holds = match mb.fields.attrs.get("holds").map(|x| &x.val) {
+                Some(Val::Contents(c)) => c.clone(),
+                _ => vec![],
+            };
+            let zero = [("capacity", capacity), ("bandwidth", bandwidth)].into_iter().find(|(_, v)| *v <= 0.0);
+            if let Some((what, _)) = zero {
+                let s = mb.fields.span(what).unwrap_or(mb.span);
+                self.diags.push(catalog::out_of_range(s, &format!("`{what}`"), "must be greater than zero"));
+                continue;
+            }
+            memory.push(ir::MemoryTier {
+                name: mb.label.as_ref().map(|l| l.name.clone()).unwrap_or_default(),
+                capacity,
+                bandwidth,
+                holds,
+                span: mb.span,
+            });
+        }
+        for c in [Contents::Weights, Contents::Kv] {
+            let holders: Vec<&ir::MemoryTier> = memory.iter().filter(|t| t.holds.contains(&c)).collect();
+            if holders.len() > 1 {
+                let what = if c == Contents::Weights { "weights" } else { "kv" };
+                self.diags.push(catalog::duplicate_attribute(holders[1].span, &format!("holds {what}"), holders[0].span));
+            }
+        }
+        let eff = f.block("efficiency")?;
+        let (ce, me) = (eff.fields.num("compute")?, eff.fields.num("memory")?);
+        if memory.is_empty() {
+            return None;
+        }
+        Some(ir::Chip {
+            name,
+            span,
+            source: f.str("source")?.to_string(),
+            compute,
+            memory,
+            power: f.num("power"),
+            price: f.num("price"),
+            compute_efficiency: ce,
+            memory_efficiency: me,
+        })
+    }
+
+    fn link(&mut self, id: ItemId) -> Option<ir::Link> {
+        if let Some(l) = self.links.get(&id) {
+            return l.clone();
+        }
+        let Some(body) = self.effective_body(id, &mut vec![]) else {
+            self.links.insert(id, None);
+            return None;
+        };
+        let item = &self.items[id].item;
+        let (name, span) = (item.name.name.clone(), item.name.span);
+        let f = self.check(&body, &schema::LINK, item.name.span);
+        let l = (|| {
+            let bandwidth = f.num("bandwidth")?;
+            if bandwidth <= 0.0 {
+                self.diags.push(catalog::out_of_range(f.span("bandwidth")?, "`bandwidth`", "must be greater than zero"));
+                return None;
+            }
+            Some(ir::Link { name, span, source: f.str("source")?.to_string(), bandwidth, latency: f.num("latency")? })
+        })();
+        self.links.insert(id, l.clone());
+        l
+    }
+
+    fn model_from(&mut self, name: &str, body: &Body, span: Span) -> Option<ir::Model> {
+        let f = self.check(body, &schema::MODEL, span);
+        let m = ir::Model {
+            name: name.to_string(),
+            span,
+            source: f.str("source")?.to_string(),
+            layers: f.count("layers")?,
+            hidden: f.count("hidden")?,
+            heads: f.count("heads")?,
+            kv_heads: f.count("kv_heads")?,
+            head_dim: f.count("head_dim")?,
+            intermediate: f.count("intermediate")?,
+            vocab: f.count("vocab")?,
+            tied_embeddings: f.bool("tied_embeddings").unwrap_or(false),
+            max_context: f.count("max_context"),
+            weights: f.prec("weights").unwrap_or(Precision::Bf16),
+            kv: f.prec("kv").unwrap_or(Precision::Bf16),
+            activations: f.prec("activations").unwrap_or(Precision::Bf16),
+        };
+        if m.heads % m.kv_heads != 0 {
+            let s = f.span("kv_heads").unwrap_or(span);
+            self.diags.push(catalog::out_of_range(s, "`kv_heads`", &format!("must divide `heads` ({})", m.heads)));
+            return None;
+        }
+        Some(m)
+    }
+
+    fn workload(&mut self, id: ItemId) -> Option<ir::Workload> {
+        if let Some(w) = self.workloads.get(&id) {
+            return w.clone();
+        }
+        let Some(body) = self.effective_body(id, &mut vec![]) else {
+            self.workloads.insert(id, None);
+            return None;
+        };
+        let item = &self.items[id].item;
+        let (name, span) = (item.name.name.clone(), item.name.span);
+        let f = self.check(&body, &schema::WORKLOAD, item.name.span);
+        let w = (|| {
+            let (lo, hi) = match f.attrs.get("concurrency").map(|x| &x.val) {
+                Some(Val::Range(lo, hi)) => (*lo, *hi),
+                _ => return None,
+            };
+            Some(ir::Workload {
+                name,
+                span,
+                input_tokens: f.count("input")?,
+                output_tokens: f.count("output")?,
+                concurrency: (lo, hi),
+                concurrency_span: f.span("concurrency")?,
+            })
+        })();
+        self.workloads.insert(id, w.clone());
+        w
+    }
+
+    fn cluster(&mut self, id: ItemId) -> Option<ir::Cluster> {
+        if let Some(c) = self.clusters.get(&id) {
+            return c.clone();
+        }
+        let Some(body) = self.effective_body(id, &mut vec![]) else {
+            self.clusters.insert(id, None);
+            return None;
+        };
+        let module = self.items[id].module;
+        let item = self.items[id].item.clone();
+        let f = self.check(&body, &schema::CLUSTER, item.name.span);
+        let mut pools: Vec<ir::Pool> = Vec::new();
+        let mut pool_spans: BTreeMap<String, Span> = BTreeMap::new();
+        let mut ok = true;
+        for s in &f.stmts {
+            let Entry::Pool(p) = s else { continue };
+            if let Some(first) = pool_spans.get(&p.name.name) {
+                self.diags.push(catalog::duplicate_item(p.name.span, &p.name.name, *first));
+                ok = false;
+                continue;
+            }
+            pool_spans.insert(p.name.name.clone(), p.name.span);
+            let chip = self.lookup(module, &p.chip, ItemKind::Chip).and_then(|c| self.chip(c));
+            let link = match &p.over {
+                Some(l) => match self.lookup(module, l, ItemKind::Link).and_then(|l| self.link(l)) {
+                    Some(l) => Some(l),
+                    None => {
+                        ok = false;
+                        None
+                    }
+                },
+                None => None,
+            };
+            if p.count == 0 || p.count as f64 > 1e9 {
+                self.diags.push(catalog::out_of_range(p.count_span, "the chip count", "must be between 1 and 1e9"));
+                ok = false;
+                continue;
+            }
+            match chip {
+                Some(chip) => pools.push(ir::Pool { name: p.name.name.clone(), span: p.name.span, chip, count: p.count, link }),
+                None => ok = false,
+            }
+        }
+        if pool_spans.is_empty() {
+            self.diags.push(
+                catalog::missing_attribute(item.name.span, "pool", "cluster", "")
+                    .note("add a pool: `pool gpu = std::chips::h100_sxm x 8 over std::links::nvlink4`"),
+            );
+            ok = false;
+        }
+        let mut links = Vec::new();
+        for s in &f.stmts {
+            let Entry::Link(l) = s else { continue };
+            let a = pools.iter().position(|p| p.name == l.a.name);
+            let b = pools.iter().position(|p| p.name == l.b.name);
+            let names: Vec<&str> = pool_spans.keys().map(String::as_str).collect();
+            for (idx, side) in [(a, &l.a), (b, &l.b)] {
+                if idx.is_none() && !pool_spans.contains_key(&side.name) {
+                    self.diags.push(catalog::unknown_name(side.span, &side.name, "pool", &names));
+                }
+            }
+            let link = self.lookup(module, &l.over, ItemKind::Link).and_then(|x| self.link(x));
+            match (a, b, link) {
+                (Some(a), Some(b), Some(link)) if a != b => links.push(ir::PoolLink { a, b, link, span: l.span }),
+                (Some(a), Some(b), Some(_)) if a == b => {
+                    self.diags.push(catalog::not_allowed(
+                        l.span,
+                        "a link from a pool to itself",
+                        "cluster",
+                        "chips within a pool talk over the pool's own link: `pool x = chip x 8 over <link>`",
+                    ));
+                }
+                _ => ok = false,
+            }
+        }
+        let c = ok.then(|| ir::Cluster { name: item.name.name.clone(), span: item.name.span, pools, links });
+        self.clusters.insert(id, c.clone());
+        c
+    }
+
+    fn plan(&mut self, id: ItemId) -> Option<ir::Plan> {
+        let body = self.effective_body(id, &mut vec![])?;
+        let module = self.items[id].module;
+        let item = self.items[id].item.clone();
+        let f = self.check(&body, &schema::PLAN, item.name.span);
+
+        let model = match f.attrs.get("model") {
+            Some(check::Field { val: Val::Ref(path, over), span, .. }) => {
+                let span = *span;
+                self.lookup(module, path, ItemKind::Model).and_then(|mid| {
+                    let base = self.effective_body(mid, &mut vec![])?;
+                    let merged = match over {
+                        Some(o) => merge(&base, o),
+                        None => base,
+                    };
+                    let name = path.last().name.clone();
+                    let decl = self.items[mid].item.name.span;
+                    self.model_from(&name, &merged, decl).map(|m| (m, span))
+                })
+            }
+            _ => None,
+        };
+        let cluster = match f.attrs.get("cluster") {
+            Some(check::Field { val: Val::Ref(path, over), .. }) => {
+                if let Some(o) = over {
+                    self.diags.push(catalog::not_allowed(
+                        o.span,
+                        "overriding a cluster",
+                        "a plan",
+                        "declare a new cluster that extends it: `cluster mine = base { ... }`",
+                    ));
+                }
+                self.lookup(module, path, ItemKind::Cluster).and_then(|c| self.cluster(c))
+            }
+            _ => None,
+        };
+        let workload = match f.attrs.get("workload") {
+            Some(check::Field { val: Val::Ref(path, over), .. }) => {
+                if let Some(o) = over {
+                    self.diags.push(catalog::not_allowed(
+                        o.span,
+                        "overriding a workload",
+                        "a plan",
+                        "declare a new workload that extends it: `workload mine = base { ... }`",
+                    ));
+                }
+                self.lookup(module, path, ItemKind::Workload).and_then(|w| self.workload(w))
+            }
+            _ => None,
+        };
+
+        // place statements
+        let mut placed: BTreeMap<Stage, (Vec<usize>, Span)> = BTreeMap::new();
+        let mut objective = None;
+        for s in &f.stmts {
+            match s {
+                Entry::Place(p) => {
+                    let Some(stage) = Stage::from_name(&p.stage.name) else {
+                        let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+                        self.diags.push(catalog::unknown_choice(p.stage.span, &p.stage.name, "stage", &names));
+                        continue;
+                    };
+                    if let Some((_, first)) = placed.get(&stage) {
+                        self.diags.push(catalog::duplicate_attribute(p.span, &format!("place {}", stage.name()), *first));
+                        continue;
+                    }
+                    let Some(cluster) = &cluster else { continue };
+                    let pools: Vec<usize> = if p.target.name == "auto" {
+                        (0..cluster.pools.len()).collect()
+                    } else {
+                        match cluster.pools.iter().position(|x| x.name == p.target.name) {
+                            Some(i) => vec![i],
+                            None => {
+                                let mut names: Vec<&str> = cluster.pools.iter().map(|x| x.name.as_str()).collect();
+                                names.push("auto");
+                                self.diags.push(catalog::unknown_name(p.target.span, &p.target.name, "pool", &names));
+                                continue;
+                            }
+                        }
+                    };
+                    placed.insert(stage, (pools, p.span));
+                }
+                Entry::Objective(o) => {
+                    if let Some((_, first)) = &objective {
+                        self.diags.push(catalog::duplicate_attribute(o.span, "minimize", *first));
+                        continue;
+                    }
+                    let choices = ["cost_per_mtok", "tpot"];
+                    let obj = match (o.direction, o.metric.name.as_str()) {
+                        (ast::Direction::Minimize, "cost_per_mtok") => ir::Objective::CostPerMtok,
+                        (ast::Direction::Minimize, "tpot") => ir::Objective::Tpot,
+                        (ast::Direction::Maximize, m) => {
+                            self.diags.push(catalog::unknown_choice(
+                                o.metric.span,
+                                &format!("maximize {m}"),
+                                "objective",
+                                &["minimize cost_per_mtok", "minimize tpot"],
+                            ));
+                            continue;
+                        }
+                        (_, m) => {
+                            self.diags.push(catalog::unknown_choice(o.metric.span, m, "objective", &choices));
+                            continue;
+                        }
+                    };
+                    objective = Some((obj, o.span));
+                }
+                _ => {}
+            }
+        }
+
+        // slo block
+        let mut slos = Vec::new();
+        if let Some(slo) = f.block("slo") {
+            let mut seen: BTreeMap<SloMetric, Span> = BTreeMap::new();
+            for s in &slo.fields.stmts {
+                let Entry::Constraint(c) = s else { continue };
+                let metric = match c.metric.name.as_str() {
+                    "ttft" => SloMetric::Ttft,
+                    "tpot" => SloMetric::Tpot,
+                    other => {
+                        self.diags.push(catalog::unknown_choice(c.metric.span, other, "SLO metric", &["ttft", "tpot"]));
+                        continue;
+                    }
+                };
+                if !matches!(c.op, ast::CmpOp::Le | ast::CmpOp::Lt) {
+                    self.diags.push(catalog::wrong_value(
+                        c.span,
+                        &format!("the `{}` objective", metric.name()),
+                        "an upper bound (`<=`)",
+                        &format!("`{}`", c.op.as_str()),
+                    ));
+                    continue;
+                }
+                if let Some(first) = seen.get(&metric) {
+                    self.diags.push(catalog::duplicate_attribute(c.span, metric.name(), *first));
+                    continue;
+                }
+                let Value::Number(n) = &c.value else {
+                    self.diags.push(catalog::wrong_value(
+                        c.value.span(),
+                        &format!("`{}`", metric.name()),
+                        "a time (s)",
+                        c.value.describe(),
+                    ));
+                    continue;
+                };
+                let mut ck = Checker { sources: self.sources, diags: self.diags };
+                let Some(limit) = ck.quantity(n, crate::units::Dim::TIME, &format!("`{}`", metric.name())) else { continue };
+                if limit <= 0.0 {
+                    self.diags.push(catalog::out_of_range(n.span, &format!("`{}`", metric.name()), "must be greater than zero"));
+                    continue;
+                }
+                seen.insert(metric, c.span);
+                slos.push(ir::Slo { metric, limit, span: c.span });
+            }
+        }
+
+        let (model, model_span) = model?;
+        let cluster = cluster?;
+        let workload = workload?;
+        if let Some(maxc) = model.max_context {
+            let ctx = workload.input_tokens + workload.output_tokens;
+            if ctx > maxc {
+                self.diags.push(
+                    catalog::out_of_range(
+                        workload.span,
+                        "the workload's context (input + output)",
+                        &format!("must fit the model's max_context of {maxc} tokens, but is {ctx}"),
+                    )
+                    .label(model_span, "the model is used here"),
+                );
+                return None;
+            }
+        }
+        let placements = Stage::ALL
+            .iter()
+            .map(|s| match placed.get(s) {
+                Some((pools, span)) => ir::Placement { stage: *s, pools: pools.clone(), span: Some(*span) },
+                None => ir::Placement { stage: *s, pools: (0..cluster.pools.len()).collect(), span: None },
+            })
+            .collect();
+        let (objective, objective_span) = objective.unwrap_or((ir::Objective::CostPerMtok, item.name.span));
+        Some(ir::Plan {
+            name: item.name.name.clone(),
+            span: item.name.span,
+            model,
+            model_span,
+            cluster,
+            workload,
+            placements,
+            slos,
+            objective,
+            objective_span,
+        })
+    }
+}
+
+/// Override `base` with `over`: entries with the same key are replaced
+/// (blocks merge recursively), new entries are appended.
+pub fn merge(base: &Body, over: &Body) -> Body {
+    let mut entries = base.entries.clone();
+    for e in &over.entries {
+        let key = e.key();
+        match entries.iter().position(|b| b.key() == key) {
+            Some(i) => {
+                entries[i] = match (&entries[i], e) {
+                    (Entry::Block(b), Entry::Block(o)) => {
+                        let mut nb = o.clone();
+                        nb.body = merge(&b.body, &o.body);
+                        Entry::Block(nb)
+                    }
+                    _ => e.clone(),
+                }
+            }
+            None => entries.push(e.clone()),
+        }
+    }
+    Body { entries, span: over.span }
+}
+
+fn pathdiff(p: &std::path::Path, root: Option<&std::path::Path>) -> String {
+    match root.and_then(|r| p.strip_prefix(r).ok()) {
+        Some(rel) => rel.to_string_lossy().into_owned(),
+        None => p.to_string_lossy().into_owned(),
+    }
+}

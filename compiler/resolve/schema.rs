@@ -1,0 +1,217 @@
+//! The schema table: which attributes, sub-blocks and statements each block
+//! kind allows or requires, and the kind and dimension of every attribute.
+//! One place, read by the checker, the language reference and (later) the
+//! editor's completion.
+
+use crate::units::Dim;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AttrKind {
+    /// A number with a unit of this dimension.
+    Quantity(Dim),
+    /// A whole number > 0, no unit.
+    Count,
+    /// A plain number in [0, 1].
+    Fraction,
+    /// A token count: `8k tok` or a plain number.
+    Tokens,
+    /// A count, or an inclusive range of counts `1 ..= 512`.
+    CountOrRange,
+    Str,
+    Bool,
+    /// `bf16`, `fp8`, ...
+    Precision,
+    /// A list of `weights` / `kv`.
+    Contents,
+    /// A reference to an item of this kind (`chip`, `model`, ...), possibly with overrides.
+    Ref(&'static str),
+}
+
+impl AttrKind {
+    pub fn describe(self) -> String {
+        match self {
+            AttrKind::Quantity(d) => d.describe(),
+            AttrKind::Count => "a whole number".into(),
+            AttrKind::Fraction => "a fraction between 0 and 1".into(),
+            AttrKind::Tokens => "a token count (tok)".into(),
+            AttrKind::CountOrRange => "a count or a range like `1 ..= 512`".into(),
+            AttrKind::Str => "a string".into(),
+            AttrKind::Bool => "`true` or `false`".into(),
+            AttrKind::Precision => "a precision (`bf16`, `fp8`, `fp4`, ...)".into(),
+            AttrKind::Contents => "a list of `weights` and `kv`".into(),
+            AttrKind::Ref(k) => format!("the name of a {k}"),
+        }
+    }
+}
+
+pub struct AttrSpec {
+    pub name: &'static str,
+    pub kind: AttrKind,
+    pub required: bool,
+    /// What `add X = ...` suggests when the attribute is missing.
+    pub example: &'static str,
+    pub doc: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stmt {
+    Pool,
+    Link,
+    Place,
+    Objective,
+    Constraint,
+}
+
+impl Stmt {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stmt::Pool => "a `pool` statement",
+            Stmt::Link => "a `link` statement",
+            Stmt::Place => "a `place` statement",
+            Stmt::Objective => "an objective (`minimize`)",
+            Stmt::Constraint => "a constraint",
+        }
+    }
+}
+
+pub struct BlockSpec {
+    /// How the block is named in messages ("chip", "memory block").
+    pub name: &'static str,
+    pub attrs: &'static [AttrSpec],
+    /// Sub-blocks: (keyword, takes a label, may repeat, spec).
+    pub blocks: &'static [SubBlock],
+    pub stmts: &'static [Stmt],
+}
+
+pub struct SubBlock {
+    pub keyword: &'static str,
+    pub labelled: bool,
+    pub repeated: bool,
+    pub required: bool,
+    pub spec: &'static BlockSpec,
+}
+
+const fn a(name: &'static str, kind: AttrKind, required: bool, example: &'static str, doc: &'static str) -> AttrSpec {
+    AttrSpec { name, kind, required, example, doc }
+}
+
+pub static COMPUTE: BlockSpec = BlockSpec {
+    name: "compute block",
+    attrs: &[
+        a("fp4", AttrKind::Quantity(Dim::FLOP_RATE), false, "9000 TFLOP/s", "dense FP4 peak"),
+        a("fp8", AttrKind::Quantity(Dim::FLOP_RATE), false, "4500 TFLOP/s", "dense FP8 peak"),
+        a("int8", AttrKind::Quantity(Dim::FLOP_RATE), false, "4500 TFLOP/s", "dense INT8 peak"),
+        a("bf16", AttrKind::Quantity(Dim::FLOP_RATE), false, "2250 TFLOP/s", "dense BF16 peak"),
+        a("fp16", AttrKind::Quantity(Dim::FLOP_RATE), false, "2250 TFLOP/s", "dense FP16 peak"),
+        a("fp32", AttrKind::Quantity(Dim::FLOP_RATE), false, "80 TFLOP/s", "dense FP32 peak"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static MEMORY: BlockSpec = BlockSpec {
+    name: "memory block",
+    attrs: &[
+        a("capacity", AttrKind::Quantity(Dim::BYTES), true, "80 GB", "capacity per chip"),
+        a("bandwidth", AttrKind::Quantity(Dim::BANDWIDTH), true, "3.35 TB/s", "peak bandwidth per chip"),
+        a("holds", AttrKind::Contents, false, "[weights, kv]", "what this tier holds; default: the first tier holds everything"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static EFFICIENCY: BlockSpec = BlockSpec {
+    name: "efficiency block",
+    attrs: &[
+        a("compute", AttrKind::Fraction, true, "0.6", "achievable fraction of peak FLOP/s (kernel-level measurement)"),
+        a("memory", AttrKind::Fraction, true, "0.9", "achievable fraction of peak memory bandwidth (kernel-level measurement)"),
+        a("source", AttrKind::Str, true, "\"https://...\"", "the measurement the fractions come from"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static CHIP: BlockSpec = BlockSpec {
+    name: "chip",
+    attrs: &[
+        a("source", AttrKind::Str, true, "\"https://...\"", "where the figures come from"),
+        a("power", AttrKind::Quantity(Dim::POWER), false, "700 W", "power per chip"),
+        a("price", AttrKind::Quantity(Dim::PRICE), false, "2.35 $/h", "rental or amortised price per chip"),
+    ],
+    blocks: &[
+        SubBlock { keyword: "compute", labelled: false, repeated: false, required: true, spec: &COMPUTE },
+        SubBlock { keyword: "memory", labelled: true, repeated: true, required: true, spec: &MEMORY },
+        SubBlock { keyword: "efficiency", labelled: false, repeated: false, required: true, spec: &EFFICIENCY },
+    ],
+    stmts: &[],
+};
+
+pub static LINK: BlockSpec = BlockSpec {
+    name: "link",
+    attrs: &[
+        a("source", AttrKind::Str, true, "\"https://...\"", "where the figures come from"),
+        a("bandwidth", AttrKind::Quantity(Dim::BANDWIDTH), true, "450 GB/s", "bandwidth per chip, per direction"),
+        a("latency", AttrKind::Quantity(Dim::TIME), true, "2 us", "one-way small-message latency"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static MODEL: BlockSpec = BlockSpec {
+    name: "model",
+    attrs: &[
+        a("source", AttrKind::Str, true, "\"https://huggingface.co/.../config.json\"", "where the configuration comes from"),
+        a("layers", AttrKind::Count, true, "80", "num_hidden_layers"),
+        a("hidden", AttrKind::Count, true, "8192", "hidden_size"),
+        a("heads", AttrKind::Count, true, "64", "num_attention_heads"),
+        a("kv_heads", AttrKind::Count, true, "8", "num_key_value_heads"),
+        a("head_dim", AttrKind::Count, true, "128", "head_dim"),
+        a("intermediate", AttrKind::Count, true, "28672", "intermediate_size (SwiGLU)"),
+        a("vocab", AttrKind::Count, true, "128256", "vocab_size"),
+        a("tied_embeddings", AttrKind::Bool, false, "false", "tie_word_embeddings"),
+        a("max_context", AttrKind::Tokens, false, "128Ki tok", "max_position_embeddings"),
+        a("weights", AttrKind::Precision, false, "bf16", "weight precision (default bf16)"),
+        a("kv", AttrKind::Precision, false, "bf16", "KV-cache precision (default bf16)"),
+        a("activations", AttrKind::Precision, false, "bf16", "activation precision (default bf16)"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static CLUSTER: BlockSpec = BlockSpec { name: "cluster", attrs: &[], blocks: &[], stmts: &[Stmt::Pool, Stmt::Link] };
+
+pub static WORKLOAD: BlockSpec = BlockSpec {
+    name: "workload",
+    attrs: &[
+        a("input", AttrKind::Tokens, true, "8k tok", "prompt tokens per request"),
+        a("output", AttrKind::Tokens, true, "1k tok", "generated tokens per request"),
+        a("concurrency", AttrKind::CountOrRange, true, "1 ..= 256", "concurrent sequences; a range lets the solver choose"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static SLO: BlockSpec = BlockSpec { name: "slo block", attrs: &[], blocks: &[], stmts: &[Stmt::Constraint] };
+
+pub static PLAN: BlockSpec = BlockSpec {
+    name: "plan",
+    attrs: &[
+        a("model", AttrKind::Ref("model"), true, "std::models::llama3_1_70b", "the model to serve, optionally with overrides"),
+        a("cluster", AttrKind::Ref("cluster"), true, "my_cluster", "the hardware"),
+        a("workload", AttrKind::Ref("workload"), true, "chat", "the traffic"),
+    ],
+    blocks: &[SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO }],
+    stmts: &[Stmt::Place, Stmt::Objective],
+};
+
+pub fn for_item(kind: crate::syntax::ast::ItemKind) -> &'static BlockSpec {
+    use crate::syntax::ast::ItemKind::*;
+    match kind {
+        Chip => &CHIP,
+        Link => &LINK,
+        Model => &MODEL,
+        Cluster => &CLUSTER,
+        Workload => &WORKLOAD,
+        Plan => &PLAN,
+    }
+}
