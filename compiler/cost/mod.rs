@@ -1,0 +1,234 @@
+//! Pure cost functions: roofline time of graph nodes on a chip, collective
+//! communication, link crossings, memory footprint and money. Every equation
+//! is documented in docs/cost-model.md with its source.
+
+use crate::ir::graph::{Graph, Node};
+use crate::ir::{Chip, Contents, Link, Model, Precision, Stage};
+
+/// Time of one node on one chip of a tensor-parallel group of `tp` chips.
+///
+/// `t = max(F / (P·η_c), W/(BW_w·η_m) + KV/(BW_kv·η_m) + A/(BW_w·η_m))` where F, W and A
+/// are split over `tp` chips and the KV cache over `min(tp, n_kv)` (KV heads are
+/// replicated beyond that). Returns `None` if the chip has no compute for the
+/// node's precision or any wider one.
+pub fn node_time(node: &Node, chip: &Chip, tp: u64, kv_heads: u64) -> Option<Roofline> {
+    let tp_f = tp as f64;
+    let kv_split = tp.min(kv_heads).max(1) as f64;
+    let compute = if node.flops > 0.0 {
+        let (_, peak) = chip.peak(node.precision)?;
+        node.flops / tp_f / (peak * chip.compute_efficiency)
+    } else {
+        0.0
+    };
+    let w_tier = chip.tier_for(Contents::Weights)?;
+    let kv_tier = chip.tier_for(Contents::Kv)?;
+    let eta = chip.memory_efficiency;
+    let memory = (node.weight_bytes + node.act_bytes) / tp_f / (w_tier.bandwidth * eta)
+        + (node.kv_read_bytes + node.kv_write_bytes) / kv_split / (kv_tier.bandwidth * eta);
+    Some(Roofline { compute, memory })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Roofline {
+    pub compute: f64,
+    pub memory: f64,
+}
+
+impl Roofline {
+    pub fn time(self) -> f64 {
+        self.compute.max(self.memory)
+    }
+}
+
+/// Sum of node times over the nodes of `stages`, and how much of it was
+/// compute-bound vs memory-bound.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct StageTime {
+    pub time: f64,
+    pub compute_bound: f64,
+    pub memory_bound: f64,
+}
+
+pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_heads: u64) -> Option<StageTime> {
+    let mut st = StageTime::default();
+    for n in graph.nodes().filter(|n| stages.contains(&n.stage)) {
+        let r = node_time(n, chip, tp, kv_heads)?;
+        st.time += r.time();
+        if r.compute >= r.memory {
+            st.compute_bound += r.time();
+        } else {
+            st.memory_bound += r.time();
+        }
+    }
+    Some(st)
+}
+
+/// All-reduce of `bytes` over `n` chips on `link` (α = latency, β = 1/bandwidth),
+/// the faster of ring `2(n−1)α + 2(n−1)/n·S·β` and recursive doubling
+/// `⌈log₂n⌉(α + S·β)` (Thakur, Rabenseifner & Gropp 2005).
+pub fn allreduce_time(bytes: f64, n: u64, link: &Link) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    let nf = n as f64;
+    let beta = 1.0 / link.bandwidth;
+    let ring = 2.0 * (nf - 1.0) * link.latency + 2.0 * (nf - 1.0) / nf * bytes * beta;
+    let rd = (nf.log2().ceil()) * (link.latency + bytes * beta);
+    ring.min(rd)
+}
+
+/// Point-to-point transfer of `bytes` striped over `lanes` chips' links: `α + S/(lanes·BW)`.
+pub fn transfer_time(bytes: f64, link: &Link, lanes: u64) -> f64 {
+    link.latency + bytes / (lanes.max(1) as f64 * link.bandwidth)
+}
+
+/// Per-chip bytes of one stage's footprint, by content.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Footprint {
+    pub weights: f64,
+    pub kv: f64,
+}
+
+/// Checks a footprint against the chip's tiers. Returns per-tier (name, used, capacity)
+/// and whether everything fits.
+pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
+    let mut used: Vec<(String, f64, f64)> = chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)).collect();
+    let idx = |c: Contents| chip.tier_for(c).and_then(|t| chip.memory.iter().position(|x| std::ptr::eq(x, t)));
+    if let Some(i) = idx(Contents::Weights) {
+        used[i].1 += f.weights;
+    }
+    if let Some(i) = idx(Contents::Kv) {
+        used[i].1 += f.kv;
+    }
+    let ok = !used.is_empty() && used.iter().all(|(_, u, c)| u <= c);
+    (used, ok)
+}
+
+/// Per-chip footprint of the decode attention side with `tp` chips serving `batch`
+/// sequences of up to `context` tokens; `with_ffn` when the FFN is colocated.
+pub fn decode_attn_footprint(model: &Model, tp: u64, batch: u64, context: u64, with_ffn: bool) -> Footprint {
+    let mut weights = model.attn_side_weight_bytes();
+    if with_ffn {
+        weights += model.ffn_weight_bytes();
+    }
+    let kv_split = tp.min(model.kv_heads).max(1) as f64;
+    Footprint { weights: weights / tp as f64, kv: batch as f64 * context as f64 * model.kv_bytes_per_token() / kv_split }
+}
+
+/// Per-chip footprint of a disaggregated FFN on `tp` chips.
+pub fn decode_ffn_footprint(model: &Model, tp: u64) -> Footprint {
+    Footprint { weights: model.ffn_weight_bytes() / tp as f64, kv: 0.0 }
+}
+
+/// Per-chip footprint of prefill of one `tokens`-token request on `tp` chips.
+pub fn prefill_footprint(model: &Model, tp: u64, tokens: u64) -> Footprint {
+    let kv_split = tp.min(model.kv_heads).max(1) as f64;
+    Footprint { weights: model.weight_bytes() / tp as f64, kv: tokens as f64 * model.kv_bytes_per_token() / kv_split }
+}
+
+/// Activation bytes of `tokens` tokens at the model's hidden size: the message of a
+/// tensor-parallel all-reduce and of one attention↔FFN crossing.
+pub fn activation_bytes(model: &Model, tokens: u64) -> f64 {
+    tokens as f64 * model.hidden as f64 * model.activations.bytes()
+}
+
+/// US dollars per million tokens for a deployment costing `usd_per_s` producing `tokens_per_s`.
+pub fn usd_per_mtok(usd_per_s: f64, tokens_per_s: f64) -> f64 {
+    usd_per_s / tokens_per_s * 1e6
+}
+
+/// The narrowest precision of `p` or wider that `chip` supports, for messages.
+pub fn supported(chip: &Chip, p: Precision) -> bool {
+    chip.peak(p).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::graph::{build, Step};
+    use crate::ir::{MemoryTier, Precision};
+    use crate::source::{FileId, Span};
+    use std::collections::BTreeMap;
+
+    fn h100() -> Chip {
+        let mut compute = BTreeMap::new();
+        compute.insert(Precision::Bf16, 989e12);
+        compute.insert(Precision::Fp8, 1979e12);
+        Chip {
+            name: "h100".into(),
+            span: Span::new(FileId(0), 0, 0),
+            source: String::new(),
+            compute,
+            memory: vec![MemoryTier {
+                name: "hbm".into(),
+                capacity: 80e9,
+                bandwidth: 3.35e12,
+                holds: vec![],
+                span: Span::new(FileId(0), 0, 0),
+            }],
+            power: Some(700.0),
+            price: Some(2.35 / 3600.0),
+            compute_efficiency: 0.5,
+            memory_efficiency: 0.8,
+        }
+    }
+
+    fn nvlink() -> Link {
+        Link { name: "nvlink4".into(), span: Span::new(FileId(0), 0, 0), source: String::new(), bandwidth: 450e9, latency: 2e-6 }
+    }
+
+    #[test]
+    fn roofline_of_a_memory_bound_decode_ffn() {
+        let m = crate::ir::tests_support::llama70b();
+        let g = build(&m, Step::Decode { batch: 1, context: 0.0 });
+        let ffn = g.nodes().find(|n| n.op == crate::ir::graph::Op::Ffn).unwrap();
+        let r = node_time(ffn, &h100(), 1, 8).unwrap();
+        // compute: 6 * 1 * 8192 * 28672 FLOP / (989e12 * 0.5) = 1,409,286,144 / 4.945e14 = 2.8499e-6 s
+        assert!((r.compute - 1_409_286_144.0 / 4.945e14).abs() < 1e-15);
+        // memory: (3*8192*28672*2 B weights + (2*8192*2 + 2*28672*2) B activations) / (3.35e12 * 0.8)
+        //       = (1,409,286,144 + 147,456) / 2.68e12 = 5.2590e-4 s
+        let bytes = 1_409_286_144.0 + 147_456.0;
+        assert!((r.memory - bytes / 2.68e12).abs() < 1e-15);
+        assert_eq!(r.time(), r.memory);
+        // Split over 4 chips: everything divides by 4.
+        let r4 = node_time(ffn, &h100(), 4, 8).unwrap();
+        assert!((r4.memory * 4.0 - r.memory).abs() < 1e-15);
+    }
+
+    #[test]
+    fn allreduce_picks_the_faster_algorithm() {
+        let l = nvlink();
+        // 8 chips, 16 KiB: ring = 14*2us + 2*7/8*16384/450e9 = 28e-6 + 6.371e-8;
+        // recursive doubling = 3 * (2e-6 + 16384/450e9) = 6e-6 + 1.092e-7 -> smaller
+        let t = allreduce_time(16384.0, 8, &l);
+        assert!((t - 3.0 * (2e-6 + 16384.0 / 450e9)).abs() < 1e-15);
+        // 1 GB: ring = 28e-6 + 1.75e9/450e9 = 3.917e-3; rd = 3*(2e-6 + 1e9/450e9) = 6.673e-3 -> ring
+        let t = allreduce_time(1e9, 8, &l);
+        assert!((t - (28e-6 + 2.0 * 7.0 / 8.0 * 1e9 / 450e9)).abs() < 1e-12);
+        assert_eq!(allreduce_time(1e9, 1, &l), 0.0);
+    }
+
+    #[test]
+    fn transfer_and_money() {
+        let l = nvlink();
+        // 1 MB over 4 lanes: 2 us + 1e6 / (4 * 450e9) = 2.5556e-6 s
+        assert!((transfer_time(1e6, &l, 4) - (2e-6 + 1e6 / 1.8e12)).abs() < 1e-18);
+        // 8 chips at $2.35/h producing 1000 tok/s: 8*2.35/3600 $/s / 1000 * 1e6 = $5.222/Mtok
+        assert!((usd_per_mtok(8.0 * 2.35 / 3600.0, 1000.0) - 5.2222222).abs() < 1e-6);
+    }
+
+    #[test]
+    fn footprints_and_fit() {
+        let m = crate::ir::tests_support::llama70b();
+        // 70B bf16 weights: 141.1 GB; on 2 chips 70.55 GB each, plus KV of one 8k request / 2
+        let f = prefill_footprint(&m, 2, 8000);
+        assert_eq!(f.weights, 141_107_412_992.0 / 2.0);
+        assert_eq!(f.kv, 8000.0 * 327_680.0 / 2.0);
+        // 70.55 GB + 1.31 GB = 71.86 GB <= 80 GB
+        let (used, ok) = fits(&h100(), f);
+        assert!(ok, "{used:?}");
+        assert!((used[0].1 - (70_553_706_496.0 + 1_310_720_000.0)).abs() < 1.0);
+        // One chip: 141.1 GB of weights do not fit in 80 GB.
+        assert!(!fits(&h100(), prefill_footprint(&m, 1, 8000)).1);
+    }
+}
