@@ -1,0 +1,399 @@
+//! The configuration space of a plan at one decode batch: every decode
+//! option (attention placement, FFN colocated or disaggregated) and every
+//! prefill option, each evaluated by the cost model. The ILP and the
+//! brute-force oracle both work on this [`Instance`].
+
+use crate::cost::{self, Footprint};
+use crate::ir::graph::{self, Step};
+use crate::ir::{Plan, Stage};
+
+/// Per-chip memory use of one stage on one pool tier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemUse {
+    pub stage: Stage,
+    pub pool: usize,
+    pub tier: String,
+    pub used: f64,
+    pub capacity: f64,
+}
+
+/// Where the decode step's time goes (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct DecodeBreakdown {
+    /// attention layers (projections + attention core)
+    pub attn: f64,
+    /// FFN layers
+    pub ffn: f64,
+    /// tensor-parallel all-reduces
+    pub allreduce: f64,
+    /// attention <-> FFN crossings between pools
+    pub crossing: f64,
+    /// embedding and LM head
+    pub other: f64,
+    /// time of the attention side that was memory-bound
+    pub attn_memory_bound: f64,
+    /// time of the FFN that was memory-bound
+    pub ffn_memory_bound: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodeOption {
+    pub attn_pool: usize,
+    pub attn_tp: u64,
+    /// `None`: the FFN runs on the attention chips
+    pub ffn: Option<(usize, u64)>,
+    /// seconds per decode step (= TPOT)
+    pub tpot: f64,
+    /// chips used per pool
+    pub chips: Vec<u64>,
+    /// $/s of those chips (0 when prices are unknown)
+    pub usd_per_s: f64,
+    pub breakdown: DecodeBreakdown,
+    pub memory: Vec<MemUse>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrefillOption {
+    pub pool: usize,
+    pub tp: u64,
+    /// seconds to prefill one request
+    pub time: f64,
+    /// $/s of one replica (0 when prices are unknown)
+    pub usd_per_s: f64,
+    pub max_replicas: u64,
+    /// per attention pool: prefill time plus KV transfer, or `None` if no path exists
+    pub ttft: Vec<Option<f64>>,
+    pub memory: Vec<MemUse>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    pub batch: u64,
+    pub output_tokens: f64,
+    pub pool_sizes: Vec<u64>,
+    pub decode: Vec<DecodeOption>,
+    pub prefill: Vec<PrefillOption>,
+    pub ttft_limit: Option<f64>,
+    pub tpot_limit: Option<f64>,
+}
+
+/// One point of the space: a decode option, a prefill option and its replica count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub decode: usize,
+    pub prefill: usize,
+    pub replicas: u64,
+}
+
+impl Instance {
+    /// Requests per second the decode option completes: B / (τ · output tokens).
+    pub fn request_rate(&self, d: &DecodeOption) -> f64 {
+        self.batch as f64 / (d.tpot * self.output_tokens)
+    }
+
+    pub fn throughput(&self, d: &DecodeOption) -> f64 {
+        self.batch as f64 / d.tpot
+    }
+
+    /// Fewest prefill replicas that keep up with the decode option: ⌈λ·t_prefill⌉.
+    pub fn min_replicas(&self, d: &DecodeOption, p: &PrefillOption) -> u64 {
+        let need = self.request_rate(d) * p.time;
+        // Guard against 3.0000000001 from rounding.
+        (need - 1e-9).ceil().max(1.0) as u64
+    }
+
+    /// Whether the prefill option may feed this decode option (TTFT path and limit).
+    pub fn compatible(&self, d: &DecodeOption, p: &PrefillOption) -> bool {
+        match p.ttft[d.attn_pool] {
+            None => false,
+            Some(t) => self.ttft_limit.is_none_or(|l| t <= l),
+        }
+    }
+
+    pub fn decode_allowed(&self, d: &DecodeOption) -> bool {
+        self.tpot_limit.is_none_or(|l| d.tpot <= l)
+    }
+
+    /// Checks every constraint; `Some((usd_per_s, tokens_per_s))` if feasible.
+    pub fn evaluate(&self, c: Choice) -> Option<(f64, f64)> {
+        let d = self.decode.get(c.decode)?;
+        let p = self.prefill.get(c.prefill)?;
+        if !self.decode_allowed(d) || !self.compatible(d, p) {
+            return None;
+        }
+        if c.replicas < self.min_replicas(d, p) || c.replicas > p.max_replicas {
+            return None;
+        }
+        for (pool, size) in self.pool_sizes.iter().enumerate() {
+            let used = d.chips[pool] + if p.pool == pool { c.replicas * p.tp } else { 0 };
+            if used > *size {
+                return None;
+            }
+        }
+        Some((d.usd_per_s + c.replicas as f64 * p.usd_per_s, self.throughput(d)))
+    }
+
+    pub fn chips(&self, c: Choice) -> u64 {
+        self.decode[c.decode].chips.iter().sum::<u64>() + c.replicas * self.prefill[c.prefill].tp
+    }
+}
+
+/// Why an option was left out of the space, for infeasibility explanations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Excluded {
+    /// a stage does not fit: (stage, pool, tp, need per chip, capacity per chip)
+    Memory { stage: Stage, pool: usize, tp: u64, need: f64, capacity: f64 },
+    /// the chip lacks the precision
+    Precision { pool: usize },
+    /// FFN on another pool with no link to the attention pool
+    NoLink { attn_pool: usize, ffn_pool: usize },
+}
+
+/// Tensor-parallel degrees tried on a pool: powers of two up to the pool size,
+/// dividing the dimension they split; degrees above 1 need a scale-up link.
+pub fn tp_degrees(size: u64, divides: u64, has_link: bool) -> Vec<u64> {
+    let mut v = Vec::new();
+    let mut t = 1u64;
+    while t <= size {
+        if divides % t == 0 {
+            v.push(t);
+        }
+        if !has_link {
+            break;
+        }
+        t *= 2;
+    }
+    v
+}
+
+/// Context lengths used by the decode step: the mean over a request's life for
+/// time (input + output/2) and the maximum for memory (input + output).
+pub fn decode_contexts(plan: &Plan) -> (f64, u64) {
+    let w = &plan.workload;
+    (w.input_tokens as f64 + w.output_tokens as f64 / 2.0, w.input_tokens + w.output_tokens)
+}
+
+fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
+    let (used, ok) = cost::fits(chip, f);
+    (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier, used, capacity }).collect(), ok)
+}
+
+/// Prefill options of a plan (independent of the decode batch).
+pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let input = plan.workload.input_tokens;
+    let g = graph::build(m, Step::Prefill { tokens: input });
+    let mut out = Vec::new();
+    for &p in &plan.placement(Stage::Prefill).pools {
+        let pool = &cl.pools[p];
+        for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()) {
+            let (memory, ok) = mem_uses(Stage::Prefill, p, &pool.chip, cost::prefill_footprint(m, tp, input));
+            if !ok {
+                let (need, cap) = memory.iter().map(|u| (u.used, u.capacity)).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+                excluded.push(Excluded::Memory { stage: Stage::Prefill, pool: p, tp, need, capacity: cap });
+                continue;
+            }
+            let Some(st) = cost::stage_time(&g, &[Stage::Prefill], &pool.chip, tp, m.kv_heads) else {
+                excluded.push(Excluded::Precision { pool: p });
+                break;
+            };
+            let allreduce = match &pool.link {
+                Some(l) => 2.0 * m.layers as f64 * cost::allreduce_time(cost::activation_bytes(m, input), tp, l),
+                None => 0.0,
+            };
+            let time = st.time + allreduce;
+            let kv_bytes = input as f64 * m.kv_bytes_per_token();
+            let ttft = (0..cl.pools.len())
+                .map(|a| {
+                    let link = if a == p { pool.link.as_ref() } else { cl.link_between(a, p).map(|l| &l.link) };
+                    link.map(|l| time + cost::transfer_time(kv_bytes, l, tp))
+                })
+                .collect();
+            out.push(PrefillOption {
+                pool: p,
+                tp,
+                time,
+                usd_per_s: pool.chip.price.unwrap_or(0.0) * tp as f64,
+                max_replicas: pool.count / tp,
+                ttft,
+                memory,
+            });
+        }
+    }
+    out
+}
+
+/// Decode options at batch `batch`.
+pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let (ctx_mean, ctx_max) = decode_contexts(plan);
+    let g = graph::build(m, Step::Decode { batch, context: ctx_mean });
+    let layers = m.layers as f64;
+    let act = cost::activation_bytes(m, batch);
+    let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
+    let mut out = Vec::new();
+    // Embedding and LM head, split from the attention layers for the breakdown.
+    let other_time = |chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
+        let mut t = 0.0;
+        for n in g.nodes().filter(|n| n.layer.is_none()) {
+            t += cost::node_time(n, chip, tp, m.kv_heads)?.time();
+        }
+        Some(t)
+    };
+    for &a in &plan.placement(Stage::DecodeAttn).pools {
+        let pa = &cl.pools[a];
+        for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()) {
+            let Some(attn) = cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_heads) else {
+                excluded.push(Excluded::Precision { pool: a });
+                break;
+            };
+            let Some(other) = other_time(&pa.chip, ta) else { break };
+            let ar = |link: Option<&crate::ir::Link>, tp: u64| link.map(|l| cost::allreduce_time(act, tp, l)).unwrap_or(0.0);
+            // Colocated: attention and FFN on the same chips; two all-reduces per layer.
+            if ffn_pools.contains(&a) && m.intermediate % ta == 0 {
+                let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
+                let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+                match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_heads) {
+                    Some(ffn) if ok => {
+                        let allreduce = 2.0 * layers * ar(pa.link.as_ref(), ta);
+                        let mut chips = vec![0; cl.pools.len()];
+                        chips[a] = ta;
+                        let breakdown = DecodeBreakdown {
+                            attn: attn.time - other,
+                            ffn: ffn.time,
+                            allreduce,
+                            crossing: 0.0,
+                            other,
+                            attn_memory_bound: attn.memory_bound,
+                            ffn_memory_bound: ffn.memory_bound,
+                        };
+                        out.push(DecodeOption {
+                            attn_pool: a,
+                            attn_tp: ta,
+                            ffn: None,
+                            tpot: attn.time + ffn.time + allreduce,
+                            chips,
+                            usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64,
+                            breakdown,
+                            memory,
+                        });
+                    }
+                    Some(_) => {
+                        let need: f64 = memory.iter().map(|u| u.used).sum();
+                        let capacity: f64 = memory.iter().map(|u| u.capacity).sum();
+                        excluded.push(Excluded::Memory { stage: Stage::DecodeAttn, pool: a, tp: ta, need, capacity });
+                    }
+                    None => excluded.push(Excluded::Precision { pool: a }),
+                }
+            }
+            // Disaggregated: FFN on another pool; two crossings per layer.
+            let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
+            let (attn_mem, attn_ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+            for &f in ffn_pools.iter().filter(|&&f| f != a) {
+                if !attn_ok {
+                    let need: f64 = attn_mem.iter().map(|u| u.used).sum();
+                    let capacity: f64 = attn_mem.iter().map(|u| u.capacity).sum();
+                    excluded.push(Excluded::Memory { stage: Stage::DecodeAttn, pool: a, tp: ta, need, capacity });
+                    break;
+                }
+                let Some(cross) = cl.link_between(a, f) else {
+                    excluded.push(Excluded::NoLink { attn_pool: a, ffn_pool: f });
+                    continue;
+                };
+                let pf = &cl.pools[f];
+                for tf in tp_degrees(pf.count, m.intermediate, pf.link.is_some()) {
+                    let (ffn_mem, ok) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
+                    if !ok {
+                        let need: f64 = ffn_mem.iter().map(|u| u.used).sum();
+                        let capacity: f64 = ffn_mem.iter().map(|u| u.capacity).sum();
+                        excluded.push(Excluded::Memory { stage: Stage::DecodeFfn, pool: f, tp: tf, need, capacity });
+                        continue;
+                    }
+                    let Some(ffn) = cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, m.kv_heads) else {
+                        excluded.push(Excluded::Precision { pool: f });
+                        break;
+                    };
+                    let allreduce = layers * (ar(pa.link.as_ref(), ta) + ar(pf.link.as_ref(), tf));
+                    let crossing = 2.0 * layers * cost::transfer_time(act, &cross.link, ta.min(tf));
+                    let mut chips = vec![0; cl.pools.len()];
+                    chips[a] = ta;
+                    chips[f] = tf;
+                    let mut memory = attn_mem.clone();
+                    memory.extend(ffn_mem);
+                    out.push(DecodeOption {
+                        attn_pool: a,
+                        attn_tp: ta,
+                        ffn: Some((f, tf)),
+                        tpot: attn.time + ffn.time + allreduce + crossing,
+                        chips,
+                        usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
+                        breakdown: DecodeBreakdown {
+                            attn: attn.time - other,
+                            ffn: ffn.time,
+                            allreduce,
+                            crossing,
+                            other,
+                            attn_memory_bound: attn.memory_bound,
+                            ffn_memory_bound: ffn.memory_bound,
+                        },
+                        memory,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Decode batches tried: the range's ends and the powers of two between them.
+pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
+    let mut v = vec![lo];
+    let mut p = 1u64;
+    while p < hi {
+        if p > lo {
+            v.push(p);
+        }
+        p = p.saturating_mul(2);
+    }
+    if hi > lo {
+        v.push(hi);
+    }
+    v
+}
+
+pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
+    let limit = |m: crate::ir::SloMetric| plan.slos.iter().find(|s| s.metric == m).map(|s| s.limit);
+    Instance {
+        batch,
+        output_tokens: plan.workload.output_tokens as f64,
+        pool_sizes: plan.cluster.pools.iter().map(|p| p.count).collect(),
+        decode: decode_options(plan, batch, excluded),
+        prefill: prefill.to_vec(),
+        ttft_limit: limit(crate::ir::SloMetric::Ttft),
+        tpot_limit: limit(crate::ir::SloMetric::Tpot),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_the_ends_and_powers_of_two() {
+        assert_eq!(batch_candidates(1, 512), vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
+        assert_eq!(batch_candidates(3, 20), vec![3, 4, 8, 16, 20]);
+        assert_eq!(batch_candidates(64, 64), vec![64]);
+    }
+
+    #[test]
+    fn tp_degrees_respect_size_link_and_divisibility() {
+        assert_eq!(tp_degrees(8, 64, true), vec![1, 2, 4, 8]);
+        assert_eq!(tp_degrees(72, 64, true), vec![1, 2, 4, 8, 16, 32, 64]);
+        assert_eq!(tp_degrees(8, 64, false), vec![1]);
+        // 28672 = 2^12 * 7: every power of two up to 256 divides it.
+        assert_eq!(tp_degrees(256, 28672, true).last(), Some(&256));
+        assert_eq!(tp_degrees(8, 6, true), vec![1, 2]);
+    }
+}
