@@ -1,0 +1,75 @@
+//! `hplanc build` and `hplanc check`.
+
+use super::Format;
+use crate::diagnostics::render;
+use crate::{compile_file, Mode};
+use std::path::Path;
+
+/// Compiles `file`; with `out`, writes each plan's report.json there. Nothing is
+/// written when there are errors.
+pub fn run(file: &Path, out: Option<&Path>, format: Format, color: bool, solve: bool) -> u8 {
+    let mode = if solve { Mode::Build } else { Mode::Check };
+    let comp = match compile_file(file, mode) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", file.display());
+            return 2;
+        }
+    };
+    let failed = comp.has_errors();
+    let report = comp.report();
+    match format {
+        Format::Json => {
+            let doc = if out.is_some() {
+                serde_json::to_string_pretty(&report)
+            } else {
+                serde_json::to_string_pretty(&serde_json::json!({ "diagnostics": report.diagnostics }))
+            };
+            match doc {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("error: cannot serialise the report: {e}");
+                    return 2;
+                }
+            }
+        }
+        Format::Human => {
+            eprint!("{}", render::render_all(&comp.diagnostics, &comp.sources, color));
+            if out.is_some() && !failed {
+                for (i, p) in report.plans.iter().enumerate() {
+                    if i > 0 {
+                        println!();
+                    }
+                    print!("{}", crate::report::human::render(p));
+                }
+            }
+        }
+    }
+    if failed {
+        return 1;
+    }
+    if let Some(out) = out {
+        for plan in &report.plans {
+            let one =
+                crate::report::Report { hplanc: report.hplanc.clone(), plans: vec![plan.clone()], diagnostics: report.diagnostics.clone() };
+            let dir = out.join(&plan.name);
+            if let Err(e) = write_atomic(&dir, "report.json", &one) {
+                eprintln!("error: cannot write `{}`: {e}", dir.join("report.json").display());
+                return 2;
+            }
+            if format == Format::Human {
+                println!("\n  wrote {}", dir.join("report.json").display());
+            }
+        }
+    }
+    0
+}
+
+/// Writes to a temporary file in the same folder, then renames it into place.
+fn write_atomic(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)? + "\n";
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, dir.join(name))
+}

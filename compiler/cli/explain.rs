@@ -1,0 +1,19 @@
+//! `hplanc explain CODE`
+
+use crate::diagnostics::catalog;
+
+pub fn run(code: &str) -> u8 {
+    match catalog::lookup(code) {
+        Some(info) => {
+            println!("{}: {}\n\n{}", info.code, info.title, info.explanation);
+            0
+        }
+        None => {
+            eprintln!(
+                "error: no diagnostic code `{code}`; codes are {}",
+                catalog::CODES.iter().map(|c| c.code).collect::<Vec<_>>().join(", ")
+            );
+            2
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Command-line front end: clap types and one function per subcommand.
+//! Exit codes: 0 ok, 1 diagnostics with errors, 2 usage or I/O error.
+
+mod build;
+mod explain;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "hplanc", version, about = "Compile heterogeneous LLM-inference placement plans", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check a plan file, solve every plan, write reports and print a summary.
+    Build {
+        file: PathBuf,
+        /// Output folder; each plan's report goes to <OUT>/<plan>/report.json.
+        #[arg(long, default_value = "hplan-out")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Report diagnostics only (solves plans to find infeasible SLOs unless --no-solve).
+    Check {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Skip the placement solve: parse, resolve and check units only.
+        #[arg(long)]
+        no_solve: bool,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Explain a diagnostic code, e.g. `hplanc explain E0202`.
+    Explain { code: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Colour on stderr: never when NO_COLOR is set or stderr is not a terminal (auto).
+    fn enabled(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Build { file, out, format, color } => build::run(&file, Some(&out), format, color.enabled(), true),
+        Command::Check { file, format, no_solve, color } => build::run(&file, None, format, color.enabled(), !no_solve),
+        Command::Explain { code } => explain::run(&code),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,374 @@
+//! Reports: the JSON document of DESIGN.md's contract ([`Report`]) and the
+//! terminal summary ([`human`]). All quantities in SI base units.
+
+pub mod human;
+
+use crate::diagnostics::json::JsonDiagnostic;
+use crate::ir::{Objective, Plan};
+use crate::solve::space::DecodeOption;
+use crate::solve::{Goal, Point, Solved};
+use serde::Serialize;
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Report {
+    pub hplanc: String,
+    pub plans: Vec<PlanReport>,
+    pub diagnostics: Vec<JsonDiagnostic>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PlanReport {
+    pub name: String,
+    /// "optimal", "feasible" (time limit hit) or "infeasible"
+    pub status: &'static str,
+    pub objective: ObjectiveReport,
+    pub model: ModelReport,
+    pub workload: WorkloadReport,
+    pub placement: Vec<PlacementRow>,
+    pub metrics: Option<Metrics>,
+    pub memory: Vec<MemoryRow>,
+    pub breakdown: Option<Breakdown>,
+    pub bottleneck: Option<String>,
+    pub solver: Option<SolverReport>,
+    pub frontier: Vec<FrontierPoint>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ObjectiveReport {
+    pub kind: &'static str,
+    /// $/Mtok for cost_per_mtok, seconds for tpot
+    pub value: Option<f64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ModelReport {
+    pub name: String,
+    pub params: u64,
+    pub active_params: u64,
+    pub weight_bytes: f64,
+    pub kv_bytes_per_token: f64,
+    pub weights: &'static str,
+    pub kv: &'static str,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct WorkloadReport {
+    pub name: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// the chosen decode batch (concurrent sequences)
+    pub concurrency: Option<u64>,
+    pub concurrency_range: [u64; 2],
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PlacementRow {
+    pub stage: &'static str,
+    pub pool: String,
+    pub chip: String,
+    /// chips this stage occupies (0 when it shares another stage's chips)
+    pub chips: u64,
+    pub tp: u64,
+    pub ep: u64,
+    pub pp: u64,
+    pub microbatches: u64,
+    /// independent copies (prefill replicas)
+    pub replicas: u64,
+    /// the stage whose chips this one runs on, if colocated
+    pub shares_chips_with: Option<&'static str>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Metrics {
+    pub ttft_s: f64,
+    pub tpot_s: f64,
+    pub tokens_per_s_per_user: f64,
+    pub throughput_tokens_per_s: f64,
+    pub throughput_per_chip: f64,
+    pub chips: u64,
+    pub cost_per_hour_usd: Option<f64>,
+    pub cost_per_mtok_usd: Option<f64>,
+    pub power_w: Option<f64>,
+    pub tokens_per_s_per_mw: Option<f64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct MemoryRow {
+    pub stage: &'static str,
+    pub pool: String,
+    pub tier: String,
+    /// per chip
+    pub used_bytes: f64,
+    /// per chip
+    pub capacity_bytes: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    pub decode_step_s: StepBreakdown,
+    pub prefill_s: f64,
+    pub kv_transfer_s: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct StepBreakdown {
+    pub attn: f64,
+    pub ffn: f64,
+    pub comm: f64,
+    pub other: f64,
+    pub allreduce: f64,
+    pub crossing: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SolverReport {
+    pub backend: &'static str,
+    pub variables: usize,
+    pub constraints: usize,
+    pub solves: usize,
+    pub batches: usize,
+    pub proven_optimal: bool,
+    pub solve_s: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct FrontierPoint {
+    pub concurrency: u64,
+    pub tokens_per_s_per_user: f64,
+    pub throughput_per_chip: f64,
+    pub cost_per_mtok_usd: Option<f64>,
+    pub tokens_per_s_per_mw: Option<f64>,
+}
+
+fn model_report(plan: &Plan) -> ModelReport {
+    let m = &plan.model;
+    ModelReport {
+        name: m.name.clone(),
+        params: m.params(),
+        active_params: m.active_params(),
+        weight_bytes: m.weight_bytes(),
+        kv_bytes_per_token: m.kv_bytes_per_token(),
+        weights: m.weights.name(),
+        kv: m.kv.name(),
+    }
+}
+
+fn objective_kind(o: Objective) -> &'static str {
+    o.name()
+}
+
+/// The metrics of one point of the space.
+pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
+    let inst = &p.instance;
+    let d = &inst.decode[p.choice.decode];
+    let pre = &inst.prefill[p.choice.prefill];
+    let chips = inst.chips(p.choice);
+    let tput = inst.throughput(d);
+    let pools = &plan.cluster.pools;
+    let mut per_pool = vec![0u64; pools.len()];
+    for (i, n) in d.chips.iter().enumerate() {
+        per_pool[i] += n;
+    }
+    per_pool[pre.pool] += p.choice.replicas * pre.tp;
+    let sum_opt = |f: &dyn Fn(usize) -> Option<f64>| -> Option<f64> {
+        let mut total = 0.0;
+        for (i, n) in per_pool.iter().enumerate() {
+            if *n > 0 {
+                total += f(i)? * *n as f64;
+            }
+        }
+        Some(total)
+    };
+    let usd_per_s = sum_opt(&|i| pools[i].chip.price);
+    let power = sum_opt(&|i| pools[i].chip.power);
+    Metrics {
+        ttft_s: pre.ttft[d.attn_pool].unwrap_or(f64::NAN),
+        tpot_s: d.tpot,
+        tokens_per_s_per_user: 1.0 / d.tpot,
+        throughput_tokens_per_s: tput,
+        throughput_per_chip: tput / chips as f64,
+        chips,
+        cost_per_hour_usd: usd_per_s.map(|u| u * 3600.0),
+        cost_per_mtok_usd: usd_per_s.map(|u| crate::cost::usd_per_mtok(u, tput)),
+        power_w: power,
+        tokens_per_s_per_mw: power.map(|w| tput / (w / 1e6)),
+    }
+}
+
+fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
+    let inst = &p.instance;
+    let d: &DecodeOption = &inst.decode[p.choice.decode];
+    let pre = &inst.prefill[p.choice.prefill];
+    let pools = &plan.cluster.pools;
+    let row = |stage, pool: usize, chips, tp, replicas, shares| PlacementRow {
+        stage,
+        pool: pools[pool].name.clone(),
+        chip: pools[pool].chip.name.clone(),
+        chips,
+        tp,
+        ep: 1,
+        pp: 1,
+        microbatches: 1,
+        replicas,
+        shares_chips_with: shares,
+    };
+    let mut rows = vec![
+        row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, p.choice.replicas, None),
+        row("decode.attn", d.attn_pool, d.attn_tp, d.attn_tp, 1, None),
+    ];
+    rows.push(match d.ffn {
+        Some((f, t)) => row("decode.ffn", f, t, t, 1, None),
+        None => row("decode.ffn", d.attn_pool, 0, d.attn_tp, 1, Some("decode.attn")),
+    });
+    rows
+}
+
+/// The bottleneck of the decode step, in words.
+pub fn bottleneck(d: &DecodeOption) -> String {
+    let b = &d.breakdown;
+    let total = d.tpot;
+    let pct = |x: f64| (100.0 * x / total).round() as u64;
+    let attn = b.attn + b.other;
+    let comm = b.allreduce + b.crossing;
+    let attn_kind = if b.attn_memory_bound >= 0.5 * attn { "memory-bound" } else { "compute-bound" };
+    let ffn_kind = if b.ffn_memory_bound >= 0.5 * b.ffn { "memory-bound" } else { "compute-bound" };
+    let mut parts = [
+        (attn, format!("attention side {}% ({attn_kind})", pct(attn))),
+        (b.ffn, format!("FFN {}% ({ffn_kind})", pct(b.ffn))),
+        (comm, format!("communication {}%", pct(comm))),
+    ];
+    parts.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    let lead = match parts[0].1.split(' ').next() {
+        Some("attention") => {
+            if attn_kind == "memory-bound" {
+                "decode attention, reading the KV cache and attention weights"
+            } else {
+                "decode attention compute"
+            }
+        }
+        Some("FFN") => {
+            if ffn_kind == "memory-bound" {
+                "the FFN, reading its weights"
+            } else {
+                "FFN compute"
+            }
+        }
+        _ => {
+            if b.crossing > b.allreduce {
+                "attention<->FFN crossings between pools"
+            } else {
+                "tensor-parallel all-reduces"
+            }
+        }
+    };
+    format!("{lead}: {}", parts.iter().filter(|p| p.0 > 0.0).map(|p| p.1.clone()).collect::<Vec<_>>().join(", "))
+}
+
+/// Pareto-optimal points (more tokens/s/user and more throughput per chip are better).
+pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
+    let pts: Vec<FrontierPoint> = solved
+        .per_batch
+        .iter()
+        .map(|p| {
+            let m = metrics(plan, p);
+            FrontierPoint {
+                concurrency: p.instance.batch,
+                tokens_per_s_per_user: m.tokens_per_s_per_user,
+                throughput_per_chip: m.throughput_per_chip,
+                cost_per_mtok_usd: m.cost_per_mtok_usd,
+                tokens_per_s_per_mw: m.tokens_per_s_per_mw,
+            }
+        })
+        .collect();
+    pts.iter()
+        .filter(|a| {
+            !pts.iter().any(|b| {
+                b.tokens_per_s_per_user >= a.tokens_per_s_per_user
+                    && b.throughput_per_chip >= a.throughput_per_chip
+                    && (b.tokens_per_s_per_user > a.tokens_per_s_per_user || b.throughput_per_chip > a.throughput_per_chip)
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
+    let workload = WorkloadReport {
+        name: plan.workload.name.clone(),
+        input_tokens: plan.workload.input_tokens,
+        output_tokens: plan.workload.output_tokens,
+        concurrency: solved.map(|s| s.best.instance.batch),
+        concurrency_range: [plan.workload.concurrency.0, plan.workload.concurrency.1],
+    };
+    let Some(s) = solved else {
+        return PlanReport {
+            name: plan.name.clone(),
+            status: "infeasible",
+            objective: ObjectiveReport { kind: objective_kind(plan.objective), value: None },
+            model: model_report(plan),
+            workload,
+            placement: vec![],
+            metrics: None,
+            memory: vec![],
+            breakdown: None,
+            bottleneck: None,
+            solver: None,
+            frontier: vec![],
+        };
+    };
+    let p = &s.best;
+    let m = metrics(plan, p);
+    let d = &p.instance.decode[p.choice.decode];
+    let pre = &p.instance.prefill[p.choice.prefill];
+    let value = match crate::solve::goal(plan) {
+        Goal::CostPerToken => m.cost_per_mtok_usd,
+        Goal::Tpot => Some(m.tpot_s),
+    };
+    let memory = pre
+        .memory
+        .iter()
+        .chain(d.memory.iter())
+        .map(|u| MemoryRow {
+            stage: u.stage.name(),
+            pool: plan.cluster.pools[u.pool].name.clone(),
+            tier: u.tier.clone(),
+            used_bytes: u.used,
+            capacity_bytes: u.capacity,
+        })
+        .collect();
+    let b = &d.breakdown;
+    let ttft = pre.ttft[d.attn_pool].unwrap_or(f64::NAN);
+    PlanReport {
+        name: plan.name.clone(),
+        status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "feasible" },
+        objective: ObjectiveReport { kind: objective_kind(plan.objective), value },
+        model: model_report(plan),
+        workload,
+        placement: placement(plan, p),
+        metrics: Some(m),
+        memory,
+        breakdown: Some(Breakdown {
+            decode_step_s: StepBreakdown {
+                attn: b.attn,
+                ffn: b.ffn,
+                comm: b.allreduce + b.crossing,
+                other: b.other,
+                allreduce: b.allreduce,
+                crossing: b.crossing,
+            },
+            prefill_s: pre.time,
+            kv_transfer_s: ttft - pre.time,
+        }),
+        bottleneck: Some(bottleneck(d)),
+        solver: Some(SolverReport {
+            backend: s.backend,
+            variables: s.per_batch.iter().map(|x| x.stats.variables).max().unwrap_or(0),
+            constraints: s.per_batch.iter().map(|x| x.stats.constraints).max().unwrap_or(0),
+            solves: s.per_batch.iter().map(|x| x.stats.solves).sum(),
+            batches: s.per_batch.len(),
+            proven_optimal: s.per_batch.iter().all(|x| x.stats.proven),
+            solve_s: s.solve_s,
+        }),
+        frontier: frontier(plan, s),
+    }
+}
