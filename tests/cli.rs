@@ -1,0 +1,176 @@
+//! The real binary: exit codes, outputs, files written (or not), determinism.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn hplanc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hplanc")).args(args).current_dir(crate::root()).env("NO_COLOR", "1").output().expect("the binary runs")
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hplanc-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn build_writes_the_report_and_prints_the_summary() {
+    let out = tempdir("build");
+    let o = hplanc(&["build", "examples/rubin_lpx_afd.hplan", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    for needle in ["plan afd", "decode.attn", "TTFT", "TPOT", "tokens/s/user", "$/Mtok", "memory per chip"] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("afd/report.json")).unwrap()).unwrap();
+    assert_eq!(report["plans"][0]["name"], "afd");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn json_report_follows_the_contract() {
+    let out = tempdir("json");
+    let o = hplanc(&["build", "examples/llama70b_h100.hplan", "--format", "json", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    assert!(v["hplanc"].is_string());
+    let p = &v["plans"][0];
+    assert_eq!(p["status"], "optimal");
+    assert_eq!(p["objective"]["kind"], "cost_per_mtok");
+    assert!(p["objective"]["value"].as_f64().unwrap() > 0.0);
+    assert_eq!(p["model"]["params"], 70_553_706_496u64);
+    assert_eq!(p["model"]["kv_bytes_per_token"], 327_680.0);
+    for k in ["name", "params", "active_params", "weight_bytes", "kv_bytes_per_token"] {
+        assert!(!p["model"][k].is_null(), "model.{k}");
+    }
+    for k in ["input_tokens", "output_tokens", "concurrency"] {
+        assert!(p["workload"][k].is_u64(), "workload.{k}");
+    }
+    for row in p["placement"].as_array().unwrap() {
+        for k in ["stage", "pool", "chip", "chips", "tp", "ep", "pp", "microbatches"] {
+            assert!(!row[k].is_null(), "placement.{k}");
+        }
+    }
+    let m = &p["metrics"];
+    for k in [
+        "ttft_s",
+        "tpot_s",
+        "tokens_per_s_per_user",
+        "throughput_tokens_per_s",
+        "throughput_per_chip",
+        "chips",
+        "cost_per_hour_usd",
+        "cost_per_mtok_usd",
+        "power_w",
+        "tokens_per_s_per_mw",
+    ] {
+        assert!(m[k].is_number(), "metrics.{k}");
+    }
+    // SI units: TPOT in seconds, and throughput consistent with it.
+    let tpot = m["tpot_s"].as_f64().unwrap();
+    assert!(tpot > 1e-4 && tpot < 1.0);
+    let c = p["workload"]["concurrency"].as_f64().unwrap();
+    assert!((m["throughput_tokens_per_s"].as_f64().unwrap() - c / tpot).abs() < 1e-6 * c / tpot);
+    // $/Mtok = $/h / 3600 / tokens/s * 1e6
+    let per_mtok = m["cost_per_hour_usd"].as_f64().unwrap() / 3600.0 / m["throughput_tokens_per_s"].as_f64().unwrap() * 1e6;
+    assert!((per_mtok - m["cost_per_mtok_usd"].as_f64().unwrap()).abs() < 1e-9 * per_mtok);
+    for row in p["memory"].as_array().unwrap() {
+        assert!(row["used_bytes"].as_f64().unwrap() <= row["capacity_bytes"].as_f64().unwrap());
+    }
+    for k in ["attn", "ffn", "comm", "other"] {
+        assert!(p["breakdown"]["decode_step_s"][k].is_number(), "breakdown.{k}");
+    }
+    for k in ["backend", "variables", "constraints", "solve_s"] {
+        assert!(!p["solver"][k].is_null(), "solver.{k}");
+    }
+    assert!(!p["frontier"].as_array().unwrap().is_empty());
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 0);
+    // report.json is the same document as stdout
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("h100_only/report.json")).unwrap()).unwrap();
+    let strip = |mut v: serde_json::Value| {
+        v["plans"][0]["solver"]["solve_s"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip(file), strip(v));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn impossible_slo_exits_1_at_the_slo_line() {
+    let o = hplanc(&["check", "tests/ui/impossible_slo.hplan"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = text(&o.stderr);
+    assert!(e.contains("E0402") && e.contains("impossible_slo.hplan:20:9"), "{e}");
+}
+
+#[test]
+fn bandwidth_given_as_a_size_exits_1_with_a_dimension_error() {
+    let o = hplanc(&["check", "tests/ui/bandwidth_as_size.hplan", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["code"], "E0202");
+    assert_eq!(d["severity"], "error");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(7), Some(17)));
+    assert!(d["help"].as_str().unwrap().contains("80 GB/s"));
+}
+
+#[test]
+fn misspelled_chip_gets_a_did_you_mean() {
+    let o = hplanc(&["check", "tests/ui/misspelled_chip.hplan"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("did you mean `h100_sxm`?"));
+}
+
+#[test]
+fn errors_write_nothing() {
+    let out = tempdir("errors");
+    let o = hplanc(&["build", "tests/ui/impossible_slo.hplan", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!out.exists(), "an output folder was created despite errors");
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(hplanc(&["build", "no/such/file.hplan"]).status.code(), Some(2));
+    assert_eq!(hplanc(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(hplanc(&["check"]).status.code(), Some(2));
+    assert_eq!(hplanc(&["explain", "E9999"]).status.code(), Some(2));
+}
+
+#[test]
+fn explain_prints_the_long_explanation() {
+    let o = hplanc(&["explain", "E0202"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o.stdout).starts_with("E0202: dimension mismatch"));
+}
+
+#[test]
+fn output_is_deterministic() {
+    let a = hplanc(&["build", "examples/rubin_lpx_afd.hplan", "--out", tempdir("det-a").to_str().unwrap()]);
+    let b = hplanc(&["build", "examples/rubin_lpx_afd.hplan", "--out", tempdir("det-a").to_str().unwrap()]);
+    assert_eq!(a.stdout, b.stdout);
+    let _ = std::fs::remove_dir_all(tempdir("det-a"));
+}
+
+#[test]
+fn check_without_solving_skips_the_slo_check() {
+    let o = hplanc(&["check", "tests/ui/impossible_slo.hplan", "--no-solve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+#[test]
+fn binary_input_is_an_io_error_not_a_panic() {
+    let dir = tempdir("binary");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.hplan");
+    std::fs::write(&f, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let o = hplanc(&["check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(Path::new(&f).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,42 @@
+//! Every example compiles, solves, and its summary and JSON report are snapshotted.
+
+#[test]
+fn examples_snapshot() {
+    insta::glob!("../examples", "*.hplan", |path| {
+        let comp = crate::compile(path, hplanc::Mode::Build);
+        let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+        assert!(!comp.has_errors(), "{}:\n{rendered}", path.display());
+        assert!(!comp.program.plans.is_empty(), "{} declares no plan", path.display());
+        let report = comp.report();
+        let mut summary = String::new();
+        for p in &report.plans {
+            assert_eq!(p.status, "optimal", "{}: plan {} not proven optimal", path.display(), p.name);
+            summary.push_str(&hplanc::report::human::render(p));
+        }
+        insta::assert_snapshot!("summary", summary);
+        let json = serde_json::to_string_pretty(&report).unwrap();
+        insta::with_settings!({ filters => vec![(r#""solve_s": [0-9.e+-]+"#, r#""solve_s": "[time]""#)] }, {
+            insta::assert_snapshot!("json", json);
+        });
+    });
+}
+
+#[test]
+fn example_plans_match_the_oracle_at_every_batch() {
+    for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let comp = crate::compile(&path, hplanc::Mode::Check);
+        for plan in &comp.program.plans {
+            let goal = hplanc::solve::goal(plan);
+            let mut excluded = vec![];
+            let prefill = hplanc::solve::space::prefill_options(plan, &mut excluded);
+            let (lo, hi) = plan.workload.concurrency;
+            for b in hplanc::solve::space::batch_candidates(lo, hi) {
+                let inst = hplanc::solve::space::instance(plan, b, &prefill, &mut excluded);
+                let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+                let brute = hplanc::solve::brute::best(&inst, goal);
+                crate::oracle::assert_same(&inst, goal, ilp, brute, &format!("{} plan {} batch {b}", path.display(), plan.name));
+            }
+        }
+    }
+}

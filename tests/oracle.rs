@@ -1,0 +1,117 @@
+//! The ILP against the brute-force oracle on random small instances.
+
+use hplanc::solve::space::{Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption};
+use hplanc::solve::{brute, ilp, Goal};
+
+/// splitmix64: a tiny deterministic generator, so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+}
+
+fn objective(inst: &Instance, goal: Goal, c: Choice) -> f64 {
+    let (usd, tput) = inst.evaluate(c).expect("choice is feasible");
+    match goal {
+        Goal::CostPerToken => usd / tput,
+        Goal::Tpot => inst.decode[c.decode].tpot,
+    }
+}
+
+pub fn assert_same(inst: &Instance, goal: Goal, ilp: Option<Choice>, brute: Option<(Choice, f64)>, what: &str) {
+    match (ilp, brute) {
+        (None, None) => {}
+        (Some(c), Some((_, best))) => {
+            assert!(inst.evaluate(c).is_some(), "{what}: the ILP's choice {c:?} violates a constraint");
+            let got = objective(inst, goal, c);
+            assert!((got - best).abs() <= 1e-7 * best.abs().max(1e-12), "{what}: ILP {got} != oracle {best}");
+        }
+        (a, b) => panic!("{what}: ILP {a:?} vs oracle {b:?}"),
+    }
+}
+
+fn random_instance(rng: &mut Rng) -> Instance {
+    let pools = 1 + rng.below(3) as usize;
+    let pool_sizes: Vec<u64> = (0..pools).map(|_| 2 + rng.below(15)).collect();
+    let decode = (0..1 + rng.below(10))
+        .map(|_| {
+            let attn_pool = rng.below(pools as u64) as usize;
+            let mut chips = vec![0; pools];
+            chips[attn_pool] = 1 << rng.below(3);
+            let ffn = if pools > 1 && rng.below(2) == 0 {
+                let f = (attn_pool + 1 + rng.below(pools as u64 - 1) as usize) % pools;
+                chips[f] = 1 << rng.below(3);
+                Some((f, chips[f]))
+            } else {
+                None
+            };
+            let price: f64 = chips.iter().enumerate().map(|(i, n)| *n as f64 * (1.0 + i as f64)).sum();
+            DecodeOption {
+                attn_pool,
+                attn_tp: chips[attn_pool],
+                ffn,
+                tpot: rng.range(0.002, 0.05),
+                chips,
+                usd_per_s: price / 3600.0,
+                breakdown: DecodeBreakdown::default(),
+                memory: vec![],
+            }
+        })
+        .collect();
+    let prefill = (0..1 + rng.below(5))
+        .map(|_| {
+            let pool = rng.below(pools as u64) as usize;
+            let tp = 1 << rng.below(3);
+            PrefillOption {
+                pool,
+                tp,
+                time: rng.range(0.05, 2.0),
+                usd_per_s: tp as f64 * (1.0 + pool as f64) / 3600.0,
+                max_replicas: pool_sizes[pool] / tp,
+                ttft: (0..pools).map(|_| if rng.below(5) == 0 { None } else { Some(rng.range(0.05, 3.0)) }).collect(),
+                memory: vec![],
+            }
+        })
+        .collect();
+    Instance {
+        batch: 1 << rng.below(7),
+        output_tokens: (64 << rng.below(5)) as f64,
+        pool_sizes,
+        decode,
+        prefill,
+        ttft_limit: (rng.below(2) == 0).then(|| rng.range(0.5, 3.0)),
+        tpot_limit: (rng.below(2) == 0).then(|| rng.range(0.01, 0.05)),
+    }
+}
+
+#[test]
+fn ilp_matches_brute_force_on_random_instances() {
+    let mut rng = Rng(0x5EED);
+    let mut feasible = 0;
+    for i in 0..300 {
+        let inst = random_instance(&mut rng);
+        for goal in [Goal::CostPerToken, Goal::Tpot] {
+            let out = ilp::solve(&inst, goal, 30.0).expect("the solver answers");
+            assert!(out.stats.proven, "instance {i}: not proven optimal");
+            let brute = brute::best(&inst, goal);
+            feasible += usize::from(brute.is_some());
+            assert_same(&inst, goal, out.choice, brute, &format!("instance {i} {goal:?}"));
+        }
+    }
+    // The generator must exercise both outcomes.
+    assert!(feasible > 100 && feasible < 600, "{feasible} feasible of 600");
+}
