@@ -4,6 +4,7 @@
 mod cli;
 mod examples;
 mod oracle;
+mod robustness;
 mod stdlib;
 mod ui;
 
