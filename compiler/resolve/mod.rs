@@ -641,34 +641,8 @@ impl Resolver<'_> {
             }
             _ => None,
         };
-        let cluster = match f.attrs.get("cluster") {
-            Some(check::Field { val: Val::Ref(path, over), .. }) => {
-                if let Some(o) = over {
-                    self.diags.push(catalog::not_allowed(
-                        o.span,
-                        "overriding a cluster",
-                        "a plan",
-                        "declare a new cluster that extends it: `cluster mine = base { ... }`",
-                    ));
-                }
-                self.lookup(module, path, ItemKind::Cluster).and_then(|c| self.cluster(c))
-            }
-            _ => None,
-        };
-        let workload = match f.attrs.get("workload") {
-            Some(check::Field { val: Val::Ref(path, over), .. }) => {
-                if let Some(o) = over {
-                    self.diags.push(catalog::not_allowed(
-                        o.span,
-                        "overriding a workload",
-                        "a plan",
-                        "declare a new workload that extends it: `workload mine = base { ... }`",
-                    ));
-                }
-                self.lookup(module, path, ItemKind::Workload).and_then(|w| self.workload(w))
-            }
-            _ => None,
-        };
+        let cluster = self.plain_ref(module, &f, "cluster", ItemKind::Cluster).and_then(|c| self.cluster(c));
+        let workload = self.plain_ref(module, &f, "workload", ItemKind::Workload).and_then(|w| self.workload(w));
 
         // place statements
         let mut placed: BTreeMap<Stage, (Vec<usize>, Span)> = BTreeMap::new();
@@ -814,6 +788,24 @@ impl Resolver<'_> {
             objective,
             objective_span,
         })
+    }
+}
+
+impl Resolver<'_> {
+    /// The item a plan attribute names when overrides are not allowed for it
+    /// (`cluster = c`, `workload = w`); an override block is a diagnostic.
+    fn plain_ref(&mut self, module: ModuleId, f: &Fields, attr: &str, kind: ItemKind) -> Option<ItemId> {
+        let Some(check::Field { val: Val::Ref(path, over), .. }) = f.attrs.get(attr) else { return None };
+        if let Some(o) = over {
+            let k = kind.keyword();
+            self.diags.push(catalog::not_allowed(
+                o.span,
+                &format!("overriding a {k}"),
+                "a plan",
+                &format!("declare a new {k} that extends it: `{k} mine = base {{ ... }}`"),
+            ));
+        }
+        self.lookup(module, path, kind)
     }
 }
 
