@@ -101,7 +101,7 @@ fn json_report_follows_the_contract() {
 
 #[test]
 fn impossible_slo_exits_1_at_the_slo_line() {
-    let o = hplanc(&["check", "tests/ui/impossible_slo.hplan"]);
+    let o = hplanc(&["check", "--solve", "tests/ui/impossible_slo.hplan"]);
     assert_eq!(o.status.code(), Some(1));
     let e = text(&o.stderr);
     assert!(e.contains("E0402") && e.contains("impossible_slo.hplan:20:9"), "{e}");
@@ -158,9 +158,23 @@ fn output_is_deterministic() {
 }
 
 #[test]
-fn check_without_solving_skips_the_slo_check() {
-    let o = hplanc(&["check", "tests/ui/impossible_slo.hplan", "--no-solve"]);
+fn check_solves_only_when_asked() {
+    let o = hplanc(&["check", "tests/ui/impossible_slo.hplan"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = hplanc(&["build", "tests/ui/impossible_slo.hplan", "--out", tempdir("solve").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let o = hplanc(&["check", "tests/ui/unused_import.hplan"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o.stderr).contains("W0101"));
+    assert_eq!(hplanc(&["check", "-W", "tests/ui/unused_import.hplan"]).status.code(), Some(1));
+    let out = tempdir("deny");
+    let o = hplanc(&["build", "--deny-warnings", "tests/ui/unused_import.hplan", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!out.exists());
 }
 
 #[test]

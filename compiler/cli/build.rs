@@ -5,9 +5,19 @@ use crate::diagnostics::render;
 use crate::{compile_file, Mode};
 use std::path::Path;
 
+pub struct Options<'a> {
+    /// where to write reports (`build`); `None` for `check`
+    pub out: Option<&'a Path>,
+    pub format: Format,
+    pub color: bool,
+    pub solve: bool,
+    pub deny_warnings: bool,
+}
+
 /// Compiles `file`; with `out`, writes each plan's report.json there. Nothing is
-/// written when there are errors.
-pub fn run(file: &Path, out: Option<&Path>, format: Format, color: bool, solve: bool) -> u8 {
+/// written when there are errors (or warnings, with `deny_warnings`).
+pub fn run(file: &Path, opts: Options<'_>) -> u8 {
+    let Options { out, format, color, solve, deny_warnings } = opts;
     let mode = if solve { Mode::Build } else { Mode::Check };
     let comp = match compile_file(file, mode) {
         Ok(c) => c,
@@ -16,7 +26,7 @@ pub fn run(file: &Path, out: Option<&Path>, format: Format, color: bool, solve: 
             return 2;
         }
     };
-    let failed = comp.has_errors();
+    let failed = comp.has_errors() || (deny_warnings && comp.diagnostics.warning_count() > 0);
     let report = comp.report();
     match format {
         Format::Json => {

@@ -28,17 +28,23 @@ pub enum Command {
         format: Format,
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+        /// Treat warnings as errors (exit 1, write nothing).
+        #[arg(short = 'W', long)]
+        deny_warnings: bool,
     },
-    /// Report diagnostics only (solves plans to find infeasible SLOs unless --no-solve).
+    /// Report diagnostics only: parse, resolve, check names, schemas and units (fast).
     Check {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
-        /// Skip the placement solve: parse, resolve and check units only.
+        /// Also solve every plan, to find SLOs no placement meets and models that do not fit.
         #[arg(long)]
-        no_solve: bool,
+        solve: bool,
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+        /// Treat warnings as errors (exit 1).
+        #[arg(short = 'W', long)]
+        deny_warnings: bool,
     },
     /// Explain a diagnostic code, e.g. `hplanc explain E0202`.
     Explain { code: String },
@@ -78,8 +84,12 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Build { file, out, format, color } => build::run(&file, Some(&out), format, color.enabled(), true),
-        Command::Check { file, format, no_solve, color } => build::run(&file, None, format, color.enabled(), !no_solve),
+        Command::Build { file, out, format, color, deny_warnings } => {
+            build::run(&file, build::Options { out: Some(&out), format, color: color.enabled(), solve: true, deny_warnings })
+        }
+        Command::Check { file, format, solve, color, deny_warnings } => {
+            build::run(&file, build::Options { out: None, format, color: color.enabled(), solve, deny_warnings })
+        }
         Command::Explain { code } => explain::run(&code),
     };
     ExitCode::from(code)

@@ -25,6 +25,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0105", title: "unknown import", explanation: "A `use` names an item that the module does not declare." },
     CodeInfo { code: "E0106", title: "cyclic extension", explanation: "An item extends itself, directly or through other items\n(`chip a = b {}` and `chip b = a {}`). Break the cycle." },
     CodeInfo { code: "E0107", title: "import failed", explanation: "A `use \"path\"` could not be loaded: the file does not exist, is not a .hplan\nfile, leaves the importing file's folder tree, or imports itself in a cycle." },
+    CodeInfo { code: "W0101", title: "unused import", explanation: "A name imported with `use` is never used in the file. Remove it, or use it.\nWarnings do not stop a build unless `-W`/`--deny-warnings` is given." },
     CodeInfo { code: "E0201", title: "unknown unit", explanation: "The unit after a number is not in the unit registry. Units are case-sensitive:\n`GB` is 10^9 bytes, `GiB` 2^30 bytes, `Gb` 10^9 bits. Known units: B, b/bit,\ns, ms, us/µs, ns, min, h, FLOP, FLOPS, W, J, $, tok, % and prefixed forms\n(k, M, G, T, P; Ki, Mi, Gi, Ti for bytes)." },
     CodeInfo { code: "E0202", title: "dimension mismatch", explanation: "A quantity has the wrong physical dimension for where it is used, e.g. a\nbandwidth written as a size (`bandwidth = 80 GB`). Every attribute has one\ndimension; the help says which factor is missing." },
     CodeInfo { code: "E0203", title: "value out of range", explanation: "A value is outside the range that makes sense for it: a negative capacity,\nan efficiency above 1, zero chips, a context longer than the model's limit." },
@@ -41,11 +42,18 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0404", title: "precision not supported", explanation: "The chip declares no compute peak for the precision the model needs (or any\nwider one). Declare the peak in the chip's `compute` block, or choose another\nprecision for the model (`model = m { weights = fp8 }`)." },
     CodeInfo { code: "E0405", title: "missing price", explanation: "The plan minimizes cost but a chip it may use has no `price`. Give the chip a\nprice, e.g. `chip r = std::chips::rubin { price = 6.0 $/h }`." },
     CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
+    CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
     CodeInfo { code: "E0407", title: "solver failed", explanation: "The ILP solver stopped without an answer (time limit without a feasible\nsolution, or an internal error). The message gives the solver's reason." },
 ];
 
 pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
     CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
+}
+
+fn warning(code: &'static str, span: Span, message: String, label: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+    let mut d = make(code, span, message, label, help);
+    d.severity = Severity::Warning;
+    d
 }
 
 fn make(code: &'static str, span: Span, message: String, label: impl Into<String>, help: impl Into<String>) -> Diagnostic {
@@ -184,6 +192,10 @@ pub fn unknown_module(span: Span, module: &str, known: &[&str]) -> Diagnostic {
 pub fn unknown_import(span: Span, name: &str, module: &str, known: &[&str]) -> Diagnostic {
     let help = suggestion_help(name, known, format!("`{module}` declares {}", list_words(&known[..known.len().min(16)])));
     make("E0105", span, format!("`{module}` has no item `{name}`"), "not found in the module", help)
+}
+
+pub fn unused_import(span: Span, name: &str) -> Diagnostic {
+    warning("W0101", span, format!("`{name}` is imported but never used"), "unused", "remove it from the `use`")
 }
 
 pub fn extends_cycle(span: Span, name: &str) -> Diagnostic {
@@ -351,6 +363,16 @@ pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {
         d = d.note(r.clone());
     }
     d
+}
+
+pub fn not_proven_optimal(span: Span, limit_s: f64) -> Diagnostic {
+    warning(
+        "W0401",
+        span,
+        format!("the placement is the best found in {limit_s} s per solve, not proven optimal"),
+        "solved to the time limit",
+        "shrink the configuration space (fewer pools on `auto`, a narrower concurrency range) or solve with a faster backend",
+    )
 }
 
 pub fn solver_failed(span: Span, reason: &str) -> Diagnostic {

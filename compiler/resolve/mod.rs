@@ -25,6 +25,10 @@ struct Module {
     name: String,
     items: BTreeMap<String, ItemId>,
     imports: BTreeMap<String, (ItemId, Span)>,
+    /// explicitly named imports (`use std::chips::{a, b}`), for unused-import warnings
+    named_imports: Vec<(String, Span)>,
+    /// names looked up through `imports`
+    used: std::collections::BTreeSet<String>,
     /// the folder relative file imports resolve against (disk modules only)
     dir: Option<PathBuf>,
 }
@@ -105,6 +109,11 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
             }
         }
     }
+    // Unused explicitly named imports of the root file.
+    let unused: Vec<(String, Span)> = r.modules[m].named_imports.iter().filter(|(n, _)| !r.modules[m].used.contains(n)).cloned().collect();
+    for (name, span) in unused {
+        r.diags.push(catalog::unused_import(span, &name));
+    }
     program
 }
 
@@ -113,7 +122,14 @@ impl Resolver<'_> {
 
     fn load_module(&mut self, name: String, files: Vec<FileId>, dir: Option<PathBuf>) -> ModuleId {
         let m = self.modules.len();
-        self.modules.push(Module { name, items: BTreeMap::new(), imports: BTreeMap::new(), dir });
+        self.modules.push(Module {
+            name,
+            items: BTreeMap::new(),
+            imports: BTreeMap::new(),
+            named_imports: vec![],
+            used: Default::default(),
+            dir,
+        });
         let mut uses = Vec::new();
         for f in files {
             let text = self.sources.get(f).text.clone();
@@ -201,7 +217,10 @@ impl Resolver<'_> {
                 }
                 for n in names {
                     match self.modules[sm].items.get(&n.name).copied() {
-                        Some(id) => self.import(m, &n.name, id, n.span),
+                        Some(id) => {
+                            self.modules[m].named_imports.push((n.name.clone(), n.span));
+                            self.import(m, &n.name, id, n.span)
+                        }
                         None => {
                             let known: Vec<&str> = self.modules[sm].items.keys().map(String::as_str).collect();
                             self.diags.push(catalog::unknown_import(n.span, &n.name, &self.modules[sm].name, &known));
@@ -281,7 +300,16 @@ impl Resolver<'_> {
     fn lookup(&mut self, m: ModuleId, path: &Path, kind: ItemKind) -> Option<ItemId> {
         let segs: Vec<&str> = path.segments.iter().map(|s| s.name.as_str()).collect();
         let found = match segs[..] {
-            [name] => self.modules[m].items.get(name).copied().or_else(|| self.modules[m].imports.get(name).map(|x| x.0)),
+            [name] => match self.modules[m].items.get(name).copied() {
+                Some(id) => Some(id),
+                None => {
+                    let id = self.modules[m].imports.get(name).map(|x| x.0);
+                    if id.is_some() {
+                        self.modules[m].used.insert(name.to_string());
+                    }
+                    id
+                }
+            },
             ["std", module, name] => {
                 let sm = self.std_module(module, path.span)?;
                 match self.modules[sm].items.get(name).copied() {

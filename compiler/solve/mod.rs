@@ -93,6 +93,9 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
             key(a, goal).partial_cmp(&key(b, goal)).unwrap_or(std::cmp::Ordering::Equal).then(a.instance.batch.cmp(&b.instance.batch))
         })
         .cloned();
+    if per_batch.iter().any(|p| !p.stats.proven) {
+        diags.push(catalog::not_proven_optimal(plan.span, TIME_LIMIT_S));
+    }
     match best {
         Some(best) => Some(Solved { best, per_batch, solve_s, backend: "microlp" }),
         None => {
