@@ -19,6 +19,9 @@ fn every_stdlib_item_cites_a_source() {
     for (path, text) in STDLIB_FILES {
         let items = text.lines().filter(|l| ["chip ", "link ", "model "].iter().any(|k| l.starts_with(k))).count();
         let sources = text.lines().filter(|l| l.trim_start().starts_with("source")).count();
+        if *path == "units.hplan" {
+            continue; // the unit registry: definitions, not measurements
+        }
         // chips also cite their efficiency measurements, so at least one per item
         assert!(sources >= items && items > 0, "{path}: {items} items, {sources} sources");
     }

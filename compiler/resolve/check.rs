@@ -293,6 +293,20 @@ impl Checker<'_> {
                 }
                 Some(Val::Num(q.value))
             }
+            (AttrKind::Number, Value::Number(n)) => {
+                let q = match units::eval(n) {
+                    Ok(q) => q,
+                    Err(d) => {
+                        self.diags.push(d);
+                        return None;
+                    }
+                };
+                if q.dim != Dim::NONE || q.value <= 0.0 {
+                    self.diags.push(catalog::out_of_range(n.span, what, "must be a positive plain number"));
+                    return None;
+                }
+                Some(Val::Num(q.value))
+            }
             (AttrKind::Str, Value::Str(s, _)) => Some(Val::Str(s.clone())),
             (AttrKind::Bool, Value::Bool(b, _)) => Some(Val::Bool(*b)),
             (AttrKind::Precision, Value::Ref(p, None)) if p.segments.len() == 1 => match Precision::from_name(&p.segments[0].name) {

@@ -107,6 +107,15 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
                     program.plans.push(p);
                 }
             }
+            kind @ (ItemKind::Dimension | ItemKind::Prefix | ItemKind::Unit) => {
+                let span = r.items[id].item.kind_span;
+                r.diags.push(catalog::not_allowed(
+                    span,
+                    &format!("declaring a `{}`", kind.keyword()),
+                    "a plan file",
+                    "units, prefixes and dimensions are declared in the standard library's units.hplan; write quantities with the units it defines",
+                ));
+            }
         }
     }
     // Unused explicitly named imports of the root file.
@@ -136,6 +145,17 @@ impl Resolver<'_> {
             let file = crate::syntax::parse_file(f, &text, self.diags);
             uses.extend(file.uses);
             for item in file.items {
+                let is_ident = item.name.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && item.name.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !item.kind.is_registry() && !is_ident {
+                    self.diags.push(catalog::wrong_value(
+                        item.name.span,
+                        &format!("a {} name", item.kind.keyword()),
+                        "a name like `my_chip`",
+                        "a string",
+                    ));
+                    continue;
+                }
                 if let Some(first) = self.modules[m].items.get(&item.name.name) {
                     let first_span = self.items[*first].item.name.span;
                     self.diags.push(catalog::duplicate_item(item.name.span, &item.name.name, first_span));

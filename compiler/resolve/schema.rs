@@ -13,6 +13,8 @@ pub enum AttrKind {
     Count,
     /// A plain number in [0, 1].
     Fraction,
+    /// A plain positive number.
+    Number,
     /// A token count: `8k tok` or a plain number.
     Tokens,
     /// A count, or an inclusive range of counts `1 ..= 512`.
@@ -23,6 +25,8 @@ pub enum AttrKind {
     Precision,
     /// A list of `weights` / `kv`.
     Contents,
+    /// A list of names of this kind.
+    List(&'static str),
     /// A reference to an item of this kind (`chip`, `model`, ...), possibly with overrides.
     Ref(&'static str),
 }
@@ -33,12 +37,14 @@ impl AttrKind {
             AttrKind::Quantity(d) => d.describe(),
             AttrKind::Count => "a whole number".into(),
             AttrKind::Fraction => "a fraction between 0 and 1".into(),
+            AttrKind::Number => "a positive number".into(),
             AttrKind::Tokens => "a token count (tok)".into(),
             AttrKind::CountOrRange => "a count or a range like `1 ..= 512`".into(),
             AttrKind::Str => "a string".into(),
             AttrKind::Bool => "`true` or `false`".into(),
             AttrKind::Precision => "a precision (`bf16`, `fp8`, `fp4`, ...)".into(),
             AttrKind::Contents => "a list of `weights` and `kv`".into(),
+            AttrKind::List(k) => format!("a list of {k} names"),
             AttrKind::Ref(k) => format!("the name of a {k}"),
         }
     }
@@ -204,6 +210,39 @@ pub static PLAN: BlockSpec = BlockSpec {
     stmts: &[Stmt::Place, Stmt::Objective],
 };
 
+/// The unit registry's items (only in stdlib/units.hplan; read by units::registry).
+pub static DIMENSION: BlockSpec = BlockSpec {
+    name: "dimension",
+    attrs: &[
+        a("base", AttrKind::Str, false, "\"B\"", "the base unit of a base dimension"),
+        a("unit", AttrKind::Str, false, "\"B/s\"", "a unit of a named derived dimension, shown in messages"),
+        a("describe", AttrKind::Str, true, "\"a bandwidth\"", "the dimension in words"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static PREFIX: BlockSpec = BlockSpec {
+    name: "prefix",
+    attrs: &[
+        a("factor", AttrKind::Number, true, "1e3", "the multiplier"),
+        a("set", AttrKind::Ref("prefix set"), true, "large", "the set it belongs to (`large`, `binary`, `small`)"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
+pub static UNIT: BlockSpec = BlockSpec {
+    name: "unit",
+    attrs: &[
+        a("dimension", AttrKind::Ref("dimension"), false, "size", "makes this the base unit of a base dimension"),
+        a("value", AttrKind::Quantity(Dim::NONE), false, "0.125 B", "defines it as a multiple of units above it (any dimension)"),
+        a("prefixes", AttrKind::List("prefix set"), false, "[large, binary]", "prefix sets it accepts"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
 pub fn for_item(kind: crate::syntax::ast::ItemKind) -> &'static BlockSpec {
     use crate::syntax::ast::ItemKind::*;
     match kind {
@@ -213,5 +252,8 @@ pub fn for_item(kind: crate::syntax::ast::ItemKind) -> &'static BlockSpec {
         Cluster => &CLUSTER,
         Workload => &WORKLOAD,
         Plan => &PLAN,
+        Dimension => &DIMENSION,
+        Prefix => &PREFIX,
+        Unit => &UNIT,
     }
 }

@@ -56,10 +56,29 @@ pub enum ItemKind {
     Cluster,
     Workload,
     Plan,
+    /// unit registry items, only in stdlib/units.hplan
+    Dimension,
+    Prefix,
+    Unit,
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 6] = [ItemKind::Chip, ItemKind::Link, ItemKind::Model, ItemKind::Cluster, ItemKind::Workload, ItemKind::Plan];
+    pub const ALL: [ItemKind; 9] = [
+        ItemKind::Chip,
+        ItemKind::Link,
+        ItemKind::Model,
+        ItemKind::Cluster,
+        ItemKind::Workload,
+        ItemKind::Plan,
+        ItemKind::Dimension,
+        ItemKind::Prefix,
+        ItemKind::Unit,
+    ];
+
+    /// Kinds that only the unit registry (stdlib/units.hplan) declares.
+    pub fn is_registry(self) -> bool {
+        matches!(self, ItemKind::Dimension | ItemKind::Prefix | ItemKind::Unit)
+    }
 
     pub fn keyword(self) -> &'static str {
         match self {
@@ -69,6 +88,9 @@ impl ItemKind {
             ItemKind::Cluster => "cluster",
             ItemKind::Workload => "workload",
             ItemKind::Plan => "plan",
+            ItemKind::Dimension => "dimension",
+            ItemKind::Prefix => "prefix",
+            ItemKind::Unit => "unit",
         }
     }
 

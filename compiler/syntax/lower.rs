@@ -143,7 +143,7 @@ impl<'a> Lower<'a> {
         let mut inner = p.into_inner();
         if let Some(kind) = inner.next() {
             let k = self.ident(kind);
-            let names: Vec<&str> = ItemKind::ALL.iter().map(|k| k.keyword()).collect();
+            let names: Vec<&str> = ItemKind::ALL.iter().filter(|k| !k.is_registry()).map(|k| k.keyword()).collect();
             self.diags.push(catalog::unknown_item_kind(&k, &names));
         }
     }
@@ -209,6 +209,10 @@ impl<'a> Lower<'a> {
         for x in inner {
             match x.as_rule() {
                 Rule::IDENT => name = self.ident(x),
+                Rule::string => {
+                    let (s, sp) = self.string(x);
+                    name = Ident { name: s, span: sp };
+                }
                 Rule::extends => base = x.into_inner().next().map(|p| self.path(p)),
                 Rule::body => body = self.body(x, 0),
                 _ => {}

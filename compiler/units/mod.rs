@@ -4,6 +4,7 @@
 //! dollars, tokens, joules) with its dimension as a vector of exponents.
 
 pub mod format;
+pub mod registry;
 
 use crate::diagnostics::{catalog, Diagnostic};
 use crate::syntax::ast::Number;
@@ -37,40 +38,22 @@ impl Dim {
         Dim(r)
     }
 
-    /// "a bandwidth (B/s)" for well-known dimensions, else "a quantity in B·s".
+    /// "a bandwidth (B/s)" for dimensions the registry names, else "a quantity in B·s".
     pub fn describe(self) -> String {
-        let name = match self {
-            Dim::NONE => return "a plain number".into(),
-            Dim::BYTES => "a size",
-            Dim::TIME => "a time",
-            Dim::FLOP => "an amount of compute",
-            Dim::MONEY => "an amount of money",
-            Dim::TOKENS => "a token count",
-            Dim::ENERGY => "an energy",
-            Dim::BANDWIDTH => "a bandwidth",
-            Dim::FLOP_RATE => "a compute rate",
-            Dim::POWER => "a power",
-            Dim::PRICE => "a price per time",
-            Dim::TOKEN_RATE => "a token rate",
-            _ => return format!("a quantity in {self}"),
-        };
-        let unit = match self {
-            Dim::POWER => "W".to_string(),
-            Dim::PRICE => "$/h".to_string(),
-            _ => self.to_string(),
-        };
-        format!("{name} ({unit})")
+        if self == Dim::NONE {
+            return "a plain number".into();
+        }
+        match registry::registry().dim_name(self) {
+            Some(n) => format!("{} ({})", n.describe, n.display),
+            None => format!("a quantity in {self}"),
+        }
     }
 
-    fn base_name(i: usize) -> &'static str {
-        match i {
-            0 => "size",
-            1 => "time",
-            2 => "amount of compute",
-            3 => "amount of money",
-            4 => "token count",
-            _ => "energy",
-        }
+    /// "a time" for base dimension `i`.
+    fn base_name(i: usize) -> String {
+        let mut e = [0i8; 6];
+        e[i] = 1;
+        registry::registry().dim_name(Dim(e)).map(|n| n.describe.clone()).unwrap_or_else(|| format!("a {}", BASE[i]))
     }
 
     /// How to turn `found` into `self`, when one base factor is missing or extra.
@@ -83,18 +66,17 @@ impl Dim {
         if let [(i, e)] = nonzero[..] {
             let base = Dim::base_name(i);
             let unit = BASE[i];
-            let article = if base.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
             return match e {
                 -1 => match (found_text, i) {
-                    (Some(t), 1) => format!("divide by {article} {base}: a rate is written per second, e.g. `{t}/s`"),
-                    (Some(t), _) => format!("divide by {article} {base}, e.g. `{t}/{unit}`"),
-                    (None, _) => format!("divide by {article} {base} ({unit})"),
+                    (Some(t), 1) => format!("divide by {base}: a rate is written per second, e.g. `{t}/s`"),
+                    (Some(t), _) => format!("divide by {base}, e.g. `{t}/{unit}`"),
+                    (None, _) => format!("divide by {base} ({unit})"),
                 },
                 1 => match (found_text, i) {
                     (Some(t), _) if t.ends_with(&format!("/{unit}")) => {
-                        format!("multiply by {article} {base}: drop the `/{unit}`, e.g. `{}`", &t[..t.len() - unit.len() - 1])
+                        format!("multiply by {base}: drop the `/{unit}`, e.g. `{}`", &t[..t.len() - unit.len() - 1])
                     }
-                    _ => format!("multiply by {article} {base} ({unit})"),
+                    _ => format!("multiply by {base} ({unit})"),
                 },
                 _ => format!("the dimensions differ by {unit}^{e}"),
             };
@@ -141,103 +123,13 @@ impl fmt::Display for Dim {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Prefixes {
-    None,
-    /// k, M, G, T, P, E
-    Big,
-    /// k ... E and Ki ... Ei
-    BigBinary,
-    /// m, u, µ, n, p
-    Small,
-}
-
-struct UnitDef {
-    symbol: &'static str,
-    scale: f64,
-    dim: Dim,
-    prefixes: Prefixes,
-}
-
-const fn u(symbol: &'static str, scale: f64, dim: Dim, prefixes: Prefixes) -> UnitDef {
-    UnitDef { symbol, scale, dim, prefixes }
-}
-
-/// The unit registry. SI prefixes are powers of ten; binary prefixes powers of two.
-const UNITS: &[UnitDef] = &[
-    u("B", 1.0, Dim::BYTES, Prefixes::BigBinary),
-    u("byte", 1.0, Dim::BYTES, Prefixes::None),
-    u("bytes", 1.0, Dim::BYTES, Prefixes::None),
-    u("b", 0.125, Dim::BYTES, Prefixes::Big),
-    u("bit", 0.125, Dim::BYTES, Prefixes::Big),
-    u("s", 1.0, Dim::TIME, Prefixes::Small),
-    u("min", 60.0, Dim::TIME, Prefixes::None),
-    u("h", 3600.0, Dim::TIME, Prefixes::None),
-    u("hr", 3600.0, Dim::TIME, Prefixes::None),
-    u("day", 86400.0, Dim::TIME, Prefixes::None),
-    u("FLOP", 1.0, Dim::FLOP, Prefixes::Big),
-    u("FLOPS", 1.0, Dim::FLOP_RATE, Prefixes::Big),
-    u("W", 1.0, Dim::POWER, Prefixes::Big),
-    u("J", 1.0, Dim::ENERGY, Prefixes::Big),
-    u("Wh", 3600.0, Dim::ENERGY, Prefixes::Big),
-    u("$", 1.0, Dim::MONEY, Prefixes::None),
-    u("USD", 1.0, Dim::MONEY, Prefixes::None),
-    u("tok", 1.0, Dim::TOKENS, Prefixes::Big),
-    u("token", 1.0, Dim::TOKENS, Prefixes::Big),
-    u("tokens", 1.0, Dim::TOKENS, Prefixes::Big),
-    u("%", 0.01, Dim::NONE, Prefixes::None),
-];
-
-const BIG: &[(&str, f64)] = &[("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18)];
-const BINARY: &[(&str, f64)] = &[
-    ("Ki", 1024.0),
-    ("Mi", 1048576.0),
-    ("Gi", 1073741824.0),
-    ("Ti", 1099511627776.0),
-    ("Pi", 1125899906842624.0),
-    ("Ei", 1152921504606846976.0),
-];
-const SMALL: &[(&str, f64)] = &[("m", 1e-3), ("u", 1e-6), ("µ", 1e-6), ("μ", 1e-6), ("n", 1e-9), ("p", 1e-12)];
-
 /// Every spelling the registry accepts, for did-you-mean.
 pub fn known_units() -> Vec<String> {
-    let mut v = Vec::new();
-    for d in UNITS {
-        v.push(d.symbol.to_string());
-        let sets: &[&[(&str, f64)]] = match d.prefixes {
-            Prefixes::None => &[],
-            Prefixes::Big => &[BIG],
-            Prefixes::BigBinary => &[BIG, BINARY],
-            Prefixes::Small => &[SMALL],
-        };
-        for set in sets {
-            for (p, _) in *set {
-                v.push(format!("{p}{}", d.symbol));
-            }
-        }
-    }
-    v
+    registry::registry().spellings()
 }
 
 fn lookup_atom(atom: &str) -> Option<(f64, Dim)> {
-    if let Some(d) = UNITS.iter().find(|d| d.symbol == atom) {
-        return Some((d.scale, d.dim));
-    }
-    for d in UNITS {
-        let Some(prefix) = atom.strip_suffix(d.symbol) else { continue };
-        let sets: &[&[(&str, f64)]] = match d.prefixes {
-            Prefixes::None => continue,
-            Prefixes::Big => &[BIG],
-            Prefixes::BigBinary => &[BIG, BINARY],
-            Prefixes::Small => &[SMALL],
-        };
-        for set in sets {
-            if let Some((_, m)) = set.iter().find(|(p, _)| *p == prefix) {
-                return Some((d.scale * m, d.dim));
-            }
-        }
-    }
-    None
+    registry::registry().atom(atom)
 }
 
 /// Hints for common wrong spellings that are close to a real unit but mean something else.
@@ -256,38 +148,14 @@ fn spelling_hint(atom: &str) -> Option<String> {
     })
 }
 
-/// Parses a unit expression such as `TB/s`, `$/h`, `FLOP/s`, `B*s^-1`.
-/// Errors carry the offending atom so the caller can point at it.
+/// Parses a unit expression such as `TB/s`, `$/h`, `FLOP/s`, `B*s^-1` with the
+/// registry of stdlib/units.hplan. Errors carry the offending atom and, for common
+/// misspellings, a hint.
 pub fn parse_unit(text: &str) -> Result<(f64, Dim), (String, Option<String>)> {
-    let mut scale = 1.0;
-    let mut dim = Dim::NONE;
-    let mut op = '*';
-    let mut rest = text;
-    loop {
-        let end = rest.find(['/', '*', '·']).unwrap_or(rest.len());
-        let atom_full = &rest[..end];
-        let (atom, exp) = match atom_full.split_once('^') {
-            Some((a, e)) => (a, e.parse::<i8>().unwrap_or(1)),
-            None => (atom_full, 1),
-        };
-        let Some((s, d)) = lookup_atom(atom) else {
-            return Err((atom.to_string(), spelling_hint(atom)));
-        };
-        let (s, d) = (s.powi(exp as i32), d.pow(exp));
-        if op == '/' {
-            scale /= s;
-            dim = dim / d;
-        } else {
-            scale *= s;
-            dim = dim * d;
-        }
-        if end == rest.len() {
-            break;
-        }
-        op = rest[end..].chars().next().unwrap_or('*');
-        rest = &rest[end + op.len_utf8()..];
-    }
-    Ok((scale, dim))
+    registry::registry().parse_unit(text).map_err(|(atom, _)| {
+        let hint = spelling_hint(&atom);
+        (atom, hint)
+    })
 }
 
 /// A number as written, evaluated to SI base units.
