@@ -188,3 +188,40 @@ fn binary_input_is_an_io_error_not_a_panic() {
     assert!(Path::new(&f).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn fmt_checks_writes_and_refuses_broken_files() {
+    let dir = tempdir("fmt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("a.hplan");
+    std::fs::write(&f, "link l{source=\"x\"\nbandwidth=1GB/s\n latency = 2us}\n").unwrap();
+    let o = hplanc(&["fmt", "--check", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("would reformat"));
+    assert_eq!(hplanc(&["fmt", f.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "link l { source = \"x\"\n  bandwidth = 1 GB/s\n  latency   = 2 us }\n");
+    assert_eq!(hplanc(&["fmt", "--check", f.to_str().unwrap()]).status.code(), Some(0));
+    let broken = dir.join("b.hplan");
+    std::fs::write(&broken, "chip x {\n  capacity = \n}\n").unwrap();
+    let o = hplanc(&["fmt", broken.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("E0001"));
+    assert_eq!(std::fs::read_to_string(&broken).unwrap(), "chip x {\n  capacity = \n}\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
+        .args(["build", "examples/llama70b_h100.hplan", "--out", tempdir("pipe").to_str().unwrap()])
+        .current_dir(crate::root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // like `| head` exiting early
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("panicked"));
+    let _ = std::fs::remove_dir_all(tempdir("pipe"));
+}

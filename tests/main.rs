@@ -6,6 +6,7 @@ mod examples;
 mod oracle;
 mod robustness;
 mod stdlib;
+mod syntax;
 mod ui;
 
 use std::path::{Path, PathBuf};

@@ -22,7 +22,7 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
     let comp = match compile_file(file, mode) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", file.display());
+            super::errln!("error: cannot read `{}`: {e}", file.display());
             return 2;
         }
     };
@@ -36,21 +36,24 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                 serde_json::to_string_pretty(&serde_json::json!({ "diagnostics": report.diagnostics }))
             };
             match doc {
-                Ok(s) => println!("{s}"),
+                Ok(s) => super::outln!("{s}"),
                 Err(e) => {
-                    eprintln!("error: cannot serialise the report: {e}");
+                    super::errln!("error: cannot serialise the report: {e}");
                     return 2;
                 }
             }
         }
         Format::Human => {
-            eprint!("{}", render::render_all(&comp.diagnostics, &comp.sources, color));
+            let rendered = render::render_all(&comp.diagnostics, &comp.sources, color);
+            if !rendered.is_empty() {
+                super::errln!("{}", rendered.trim_end_matches('\n'));
+            }
             if out.is_some() && !failed {
                 for (i, p) in report.plans.iter().enumerate() {
                     if i > 0 {
-                        println!();
+                        super::outln!();
                     }
-                    print!("{}", crate::report::human::render(p));
+                    super::outln!("{}", crate::report::human::render(p).trim_end_matches('\n'));
                 }
             }
         }
@@ -64,11 +67,11 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                 crate::report::Report { hplanc: report.hplanc.clone(), plans: vec![plan.clone()], diagnostics: report.diagnostics.clone() };
             let dir = out.join(&plan.name);
             if let Err(e) = write_atomic(&dir, "report.json", &one) {
-                eprintln!("error: cannot write `{}`: {e}", dir.join("report.json").display());
+                super::errln!("error: cannot write `{}`: {e}", dir.join("report.json").display());
                 return 2;
             }
             if format == Format::Human {
-                println!("\n  wrote {}", dir.join("report.json").display());
+                super::outln!("\n  wrote {}", dir.join("report.json").display());
             }
         }
     }

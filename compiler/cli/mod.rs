@@ -1,9 +1,6 @@
 //! Command-line front end: clap types and one function per subcommand.
 //! Exit codes: 0 ok, 1 diagnostics with errors, 2 usage or I/O error.
 
-mod build;
-mod explain;
-
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -46,6 +43,16 @@ pub enum Command {
         #[arg(short = 'W', long)]
         deny_warnings: bool,
     },
+    /// Format .hplan files in place (folders are searched); --check only reports.
+    Fmt {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Change nothing; exit 1 if any file is not formatted.
+        #[arg(long)]
+        check: bool,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
     /// Explain a diagnostic code, e.g. `hplanc explain E0202`.
     Explain { code: String },
 }
@@ -74,11 +81,34 @@ impl Color {
     }
 }
 
+/// Prints to stdout; a closed pipe (`hplanc build x | head`) is not an error.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Prints to stderr, ignoring write failures.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+pub(crate) use {errln, outln};
+
+mod build;
+mod explain;
+mod fmt;
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
+            // clap's own printing also tolerates a closed pipe
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -90,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Check { file, format, solve, color, deny_warnings } => {
             build::run(&file, build::Options { out: None, format, color: color.enabled(), solve, deny_warnings })
         }
+        Command::Fmt { paths, check, color } => fmt::run(&paths, check, color.enabled()),
         Command::Explain { code } => explain::run(&code),
     };
     ExitCode::from(code)

@@ -2,6 +2,8 @@
 //! pairs into `ast` nodes and the catch-all lines into diagnostics.
 
 pub mod ast;
+pub mod fmt;
+pub mod lexer;
 pub mod lower;
 pub mod parser;
 
