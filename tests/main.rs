@@ -5,6 +5,7 @@ mod cli;
 mod examples;
 mod oracle;
 mod robustness;
+mod spec;
 mod stdlib;
 mod syntax;
 mod ui;

@@ -257,3 +257,49 @@ pub fn for_item(kind: crate::syntax::ast::ItemKind) -> &'static BlockSpec {
         Unit => &UNIT,
     }
 }
+
+/// The attribute tables of grammar/SPEC.md, generated from this schema so the
+/// reference cannot drift (a test compares them).
+pub fn reference_tables() -> String {
+    fn table(out: &mut String, spec: &BlockSpec, heading: &str) {
+        out.push_str(&format!("#### {heading}\n\n"));
+        if !spec.attrs.is_empty() {
+            out.push_str("| attribute | value | required | meaning |\n|---|---|---|---|\n");
+            for a in spec.attrs {
+                let req = if a.required { "yes" } else { "no" };
+                out.push_str(&format!("| `{}` | {} | {} | {} (e.g. `{}`) |\n", a.name, a.kind.describe(), req, a.doc, a.example));
+            }
+            out.push('\n');
+        }
+        for b in spec.blocks {
+            let label = if b.labelled { " <name>" } else { "" };
+            let times = match (b.required, b.repeated) {
+                (true, true) => "one or more",
+                (true, false) => "exactly one",
+                (false, true) => "any number",
+                (false, false) => "at most one",
+            };
+            out.push_str(&format!("Block `{}{label} {{ ... }}`: {times}, see {}.\n\n", b.keyword, b.spec.name));
+        }
+        if !spec.stmts.is_empty() {
+            let s: Vec<&str> = spec.stmts.iter().map(|s| s.describe()).collect();
+            out.push_str(&format!("Statements: {}.\n\n", s.join(", ")));
+        }
+    }
+    let mut out = String::new();
+    for (spec, heading) in [
+        (&CHIP, "chip"),
+        (&COMPUTE, "compute block (in a chip)"),
+        (&MEMORY, "memory block (in a chip)"),
+        (&EFFICIENCY, "efficiency block (in a chip)"),
+        (&LINK, "link"),
+        (&MODEL, "model"),
+        (&CLUSTER, "cluster"),
+        (&WORKLOAD, "workload"),
+        (&PLAN, "plan"),
+        (&SLO, "slo block (in a plan)"),
+    ] {
+        table(&mut out, spec, heading);
+    }
+    out
+}

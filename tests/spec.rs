@@ -1,0 +1,57 @@
+//! grammar/SPEC.md stays true: its attribute tables are exactly what the schema
+//! generates (UPDATE_SPEC=1 rewrites them), and every diagnostic code, unit and
+//! stage is mentioned.
+
+const BEGIN: &str = "<!-- BEGIN GENERATED: attribute tables (tests/spec.rs; UPDATE_SPEC=1 to rewrite) -->\n";
+const END: &str = "<!-- END GENERATED -->";
+
+#[test]
+fn spec_attribute_tables_match_the_schema() {
+    let path = crate::root().join("grammar/SPEC.md");
+    let spec = std::fs::read_to_string(&path).unwrap();
+    let (Some(b), Some(e)) = (spec.find(BEGIN), spec.find(END)) else { panic!("SPEC.md lacks the generated-section markers") };
+    let generated = hplanc::resolve::schema::reference_tables();
+    let current = &spec[b + BEGIN.len()..e];
+    if current != generated {
+        if std::env::var_os("UPDATE_SPEC").is_some() {
+            let new = format!("{}{}{}", &spec[..b + BEGIN.len()], generated, &spec[e..]);
+            std::fs::write(&path, new).unwrap();
+        } else {
+            panic!("grammar/SPEC.md's attribute tables are out of date; run UPDATE_SPEC=1 cargo test spec");
+        }
+    }
+}
+
+#[test]
+fn spec_mentions_every_code_unit_stage_and_objective() {
+    let spec = std::fs::read_to_string(crate::root().join("grammar/SPEC.md")).unwrap();
+    for c in hplanc::diagnostics::catalog::CODES {
+        assert!(spec.contains(c.code), "SPEC.md does not list {}", c.code);
+    }
+    for u in &hplanc::units::registry::registry().units {
+        assert!(spec.contains(&format!("`{}`", u.symbol)), "SPEC.md does not list unit `{}`", u.symbol);
+    }
+    for s in hplanc::ir::Stage::ALL {
+        assert!(spec.contains(&format!("`{}`", s.name())), "stage {}", s.name());
+    }
+    for o in ["cost_per_mtok", "tpot", "ttft"] {
+        assert!(spec.contains(&format!("`{o}`")), "{o}");
+    }
+}
+
+/// Every ```hplan block in the README and SPEC compiles without diagnostics.
+#[test]
+fn documentation_examples_compile() {
+    let mut n = 0;
+    for doc in ["README.md", "grammar/SPEC.md"] {
+        let text = std::fs::read_to_string(crate::root().join(doc)).unwrap();
+        for block in text.split("```hplan\n").skip(1) {
+            let code = block.split("```").next().unwrap();
+            let comp = hplanc::compile(doc, code, None, hplanc::Mode::Build);
+            let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+            assert!(comp.diagnostics.is_empty(), "{doc}:\n{code}\n{rendered}");
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}
