@@ -345,7 +345,17 @@ impl<'a> Lower<'a> {
         let inner = if p.as_rule() == Rule::value { p.into_inner().next()? } else { p };
         let span = self.span(&inner);
         Some(match inner.as_rule() {
-            Rule::quantity => Value::Number(self.number(inner)),
+            Rule::number_or_range => {
+                let mut parts = inner.into_inner();
+                let lo = parts.next()?;
+                match (parts.next(), parts.next()) {
+                    (Some(op), Some(hi)) => {
+                        let (lo, hi) = (self.number(lo), self.number(hi));
+                        Value::Range { lo, hi, inclusive: op.as_str() == "..=", span }
+                    }
+                    _ => Value::Number(self.number(lo)),
+                }
+            }
             Rule::string => {
                 let (s, sp) = self.string(inner);
                 Value::Str(s, sp)
@@ -356,13 +366,6 @@ impl<'a> Lower<'a> {
                 let path = self.path(it.next()?);
                 let body = it.next().map(|b| self.body(b, depth + 1));
                 Value::Ref(path, body)
-            }
-            Rule::range => {
-                let mut it = inner.into_inner();
-                let lo = self.number(it.next()?);
-                let op = it.next()?;
-                let hi = self.number(it.next()?);
-                Value::Range { lo, hi, inclusive: op.as_str() == "..=", span }
             }
             Rule::list => {
                 if depth > MAX_DEPTH {

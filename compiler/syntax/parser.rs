@@ -20,7 +20,7 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::INTEGER => "a whole number",
         Rule::string | Rule::STRING_INNER => "a string",
         Rule::reference => "a name",
-        Rule::range | Rule::RANGE_OP => "`..=`",
+        Rule::RANGE_OP => "`..=`",
         Rule::list => "a list",
         Rule::CMP => "a comparison (`<=`, `>=`)",
         Rule::STAGE => "a stage name (`prefill`, `decode.attn`, `decode.ffn`)",
