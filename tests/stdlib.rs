@@ -49,3 +49,26 @@ fn model_figures_match_the_reference() {
         assert_eq!(m.kv_bytes_per_token(), kv, "{name}");
     }
 }
+
+/// `extends` of a stdlib item: entries replace the base's, blocks merge recursively.
+#[test]
+fn extending_stdlib_items_overrides_and_merges() {
+    let src = "use std::links::nvlink4\n\
+               model m = std::models::llama3_1_70b { weights = fp8 }\n\
+               chip big = std::chips::h100_sxm {\n  memory hbm { capacity = 96 GB }\n  price = 3 $/h\n}\n\
+               workload w { input = 1k tok\n output = 1k tok\n concurrency = 1 }\n\
+               cluster c { pool g = big x 8 over nvlink4 }\n\
+               plan p { model = m { kv = fp8 }\n cluster = c\n workload = w }\n";
+    let comp = hplanc::compile("extends.hplan", src, None, hplanc::Mode::Check);
+    let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+    assert!(comp.diagnostics.is_empty(), "{rendered}");
+    let plan = &comp.program.plans[0];
+    // model: the base's numbers, the override's weights, the plan's kv override on top
+    assert_eq!((plan.model.layers, plan.model.weights, plan.model.kv), (80, hplanc::ir::Precision::Fp8, hplanc::ir::Precision::Fp8));
+    // chip: capacity replaced, bandwidth kept from the base's hbm block, price added
+    let chip = &plan.cluster.pools[0].chip;
+    assert_eq!(chip.memory[0].capacity, 96e9);
+    assert_eq!(chip.memory[0].bandwidth, 3.35e12);
+    assert!((chip.price.unwrap() - 3.0 / 3600.0).abs() < 1e-15);
+    assert_eq!(chip.compute.len(), 2);
+}

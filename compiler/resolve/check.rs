@@ -111,7 +111,22 @@ impl Checker<'_> {
                 Entry::Attr(attr) => {
                     fields.given.push(attr.name.name.clone());
                     let Some(aspec) = spec.attrs.iter().find(|a| a.name == attr.name.name) else {
-                        self.diags.push(catalog::unknown_attribute(attr.name.span, &attr.name.name, spec.name, &known));
+                        let mut d = catalog::unknown_attribute(attr.name.span, &attr.name.name, spec.name, &known);
+                        // `bandwidth` written in a chip belongs in its `memory` block.
+                        if catalog::did_you_mean(&attr.name.name, known.iter().copied()).is_none() {
+                            for sub in spec.blocks {
+                                let names: Vec<&str> = sub.spec.attrs.iter().map(|a| a.name).collect();
+                                if let Some(m) = catalog::did_you_mean(&attr.name.name, names.iter().copied()) {
+                                    let label = if sub.labelled { " <name>" } else { "" };
+                                    d.help = format!(
+                                        "`{m}` is an attribute of the `{}` block: write it inside `{}{label} {{ ... }}`",
+                                        sub.keyword, sub.keyword
+                                    );
+                                    break;
+                                }
+                            }
+                        }
+                        self.diags.push(d);
                         // A misspelling of a required attribute is not also reported as missing.
                         if let Some(meant) = catalog::did_you_mean(&attr.name.name, known.iter().copied()) {
                             seen.entry(meant.to_string()).or_insert(attr.name.span);

@@ -120,14 +120,12 @@ impl<'a> Lower<'a> {
             }
         };
         let pos = pos.min(end.max(start));
-        // Junk right after a complete entry on the same line: one entry per line.
+        // Text right after a complete entry on the same line: one entry per line.
         let line_start = self.text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
         let before = self.text[line_start..start].trim();
-        let expected = if pos == start && !before.is_empty() && !before.ends_with(['{', ',', ';']) && expected == "valid syntax" {
-            "the end of the line (one entry per line)".to_string()
-        } else {
-            expected
-        };
+        let after_entry =
+            strict == Rule::strict_entry && !before.is_empty() && !before.ends_with(['{', ',', ';']) && !before.starts_with("//");
+        let (pos, expected) = if after_entry { (start, "the end of the line (one entry per line)".to_string()) } else { (pos, expected) };
         let found = found_at(self.text, pos);
         let tok_end = (pos + found.trim_matches('`').len()).min(self.text.len()).max(pos);
         let tok_end = if found.starts_with('`') { tok_end } else { pos };
