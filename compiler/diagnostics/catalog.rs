@@ -208,6 +208,16 @@ pub fn extends_cycle(span: Span, name: &str) -> Diagnostic {
     )
 }
 
+pub fn import_too_deep(span: Span, path: &str, max: usize) -> Diagnostic {
+    make(
+        "E0107",
+        span,
+        format!("cannot import `{path}`: imports nest more than {max} files deep"),
+        "imported here",
+        "import the deeper files directly from a file nearer the root",
+    )
+}
+
 pub fn import_failed(span: Span, path: &str, reason: &str) -> Diagnostic {
     make(
         "E0107",

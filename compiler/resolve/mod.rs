@@ -276,7 +276,7 @@ impl Resolver<'_> {
                     return;
                 }
                 if self.loading.len() >= MAX_IMPORT_DEPTH {
-                    self.diags.push(catalog::import_failed(*span, path, "imports nest more than 16 files deep"));
+                    self.diags.push(catalog::import_too_deep(*span, path, MAX_IMPORT_DEPTH));
                     return;
                 }
                 let origin = Origin::Disk(canon.clone());
@@ -443,28 +443,37 @@ impl Resolver<'_> {
         c
     }
 
+    /// Lowers a checked chip body. Every block is checked before giving up, so one
+    /// bad figure does not hide the others.
     fn chip_from(&mut self, name: String, span: Span, f: &Fields) -> Option<ir::Chip> {
+        let mut ok = true;
         let mut compute = BTreeMap::new();
         if let Some(cb) = f.block("compute") {
             for p in Precision::ALL {
                 if let Some(v) = cb.fields.num(p.name()) {
+                    if v <= 0.0 {
+                        let s = cb.fields.span(p.name()).unwrap_or(cb.span);
+                        self.diags.push(catalog::out_of_range(s, &format!("`{}`", p.name()), "must be greater than zero"));
+                        ok = false;
+                        continue;
+                    }
                     compute.insert(p, v);
                 }
             }
-            if compute.is_empty() && !cb.fields.given.is_empty() {
-                return None;
-            }
-            if compute.is_empty() {
+            if compute.is_empty() && cb.fields.given.is_empty() {
                 self.diags.push(
                     catalog::missing_attribute(cb.span, "bf16", "compute block", "989 TFLOP/s")
                         .note("a chip needs at least one dense peak (fp4, fp8, int8, bf16, fp16 or fp32)"),
                 );
-                return None;
             }
+            ok &= !compute.is_empty();
         }
         let mut memory = Vec::new();
         for mb in f.blocks.iter().filter(|b| b.keyword == "memory") {
-            let (Some(capacity), Some(bandwidth)) = (mb.fields.num("capacity"), mb.fields.num("bandwidth")) else { continue };
+            let (Some(capacity), Some(bandwidth)) = (mb.fields.num("capacity"), mb.fields.num("bandwidth")) else {
+                ok = false;
+                continue;
+            };
             let holds = match mb.fields.attrs.get("holds").map(|x| &x.val) {
                 Some(Val::Contents(c)) => c.clone(),
                 _ => vec![],
@@ -473,6 +482,7 @@ impl Resolver<'_> {
             if let Some((what, _)) = zero {
                 let s = mb.fields.span(what).unwrap_or(mb.span);
                 self.diags.push(catalog::out_of_range(s, &format!("`{what}`"), "must be greater than zero"));
+                ok = false;
                 continue;
             }
             memory.push(ir::MemoryTier {
@@ -492,7 +502,7 @@ impl Resolver<'_> {
         }
         let eff = f.block("efficiency")?;
         let (ce, me) = (eff.fields.num("compute")?, eff.fields.num("memory")?);
-        if memory.is_empty() {
+        if !ok || memory.is_empty() {
             return None;
         }
         Some(ir::Chip {
