@@ -3,8 +3,8 @@
 //! numbers, deep nesting, line edits), compiled through the solver, its diagnostics
 //! rendered and its report serialised. A rejected input must say why: every
 //! diagnostic has a message and help, and an input that yields no plan report and no
-//! diagnostic must have declared no plan. `HPLANC_SLOW=1` prints inputs that take
-//! over half a second.
+//! diagnostic must have declared no plan. The formatter keeps every significant
+//! token of every input. `HPLANC_SLOW=1` prints inputs that take over half a second.
 
 use hplanc::syntax::lexer::{lex, Tok};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -134,6 +134,9 @@ fn mutated_inputs_never_panic() {
                 let report = comp.report();
                 let _ = serde_json::to_string(&report).unwrap();
                 let complete = comp.diagnostics.iter().all(|d| !d.message.is_empty() && !d.help.is_empty());
+                // The formatter never changes what the parser sees, even on broken input.
+                let formatted = hplanc::syntax::fmt::format(&m);
+                assert_eq!(hplanc::syntax::fmt::significant_tokens(&formatted), hplanc::syntax::fmt::significant_tokens(&m));
                 // A plan that produced no report must have been rejected with an error.
                 let explained = comp.program.plans.len() == report.plans.len() || comp.has_errors();
                 complete && explained

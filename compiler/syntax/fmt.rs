@@ -38,7 +38,25 @@ fn use_group_braces(tokens: &[Token]) -> std::collections::BTreeSet<usize> {
     marked
 }
 
-fn spacing(src: &str, groups: &std::collections::BTreeSet<usize>, prev: Token, next: Token) -> &'static str {
+/// The canonical space between two tokens, never gluing two tokens into something
+/// that lexes differently (`/` `/` must not become a `//` comment). In `safe` mode
+/// the source's own adjacency is kept: glued stays glued, separated stays separated.
+fn spacing(src: &str, groups: &std::collections::BTreeSet<usize>, prev: Token, next: Token, safe: bool) -> &'static str {
+    if safe {
+        return if prev.end == next.start && prev.kind != Tok::LineComment { "" } else { " " };
+    }
+    let s = canonical_spacing(src, groups, prev, next);
+    if s.is_empty() && prev.end != next.start {
+        let glued = format!("{}{}", prev.text(src), next.text(src));
+        let toks = lex(&glued);
+        if toks.len() != 2 || toks[0].kind != prev.kind || toks[1].kind != next.kind {
+            return " ";
+        }
+    }
+    s
+}
+
+fn canonical_spacing(src: &str, groups: &std::collections::BTreeSet<usize>, prev: Token, next: Token) -> &'static str {
     use Tok::*;
     match (prev.kind, next.kind) {
         (_, LineComment) => "  ",
@@ -66,8 +84,19 @@ struct Line {
 }
 
 /// Formats `src`. Total on any input, but meant for files that parse: callers
-/// refuse to format files with syntax errors.
+/// refuse to format files with syntax errors. Never changes the significant tokens:
+/// if canonical spacing would (some broken inputs), the source's own token
+/// adjacency is kept instead.
 pub fn format(src: &str) -> String {
+    let out = format_with(src, false);
+    if significant_tokens(&out) == significant_tokens(src) {
+        out
+    } else {
+        format_with(src, true)
+    }
+}
+
+fn format_with(src: &str, safe: bool) -> String {
     let tokens = lex(src);
     let groups = use_group_braces(&tokens);
     let mut raw_lines: Vec<Vec<Token>> = vec![vec![]];
@@ -90,7 +119,7 @@ pub fn format(src: &str) -> String {
         let mut text = String::new();
         for (i, t) in items.iter().enumerate() {
             if i > 0 {
-                text.push_str(spacing(src, &groups, items[i - 1], *t));
+                text.push_str(spacing(src, &groups, items[i - 1], *t, safe));
             }
             let piece = t.text(src);
             text.push_str(if t.kind == Tok::LineComment { piece.trim_end() } else { piece });
@@ -162,6 +191,16 @@ mod tests {
     fn aligns_equals_in_runs() {
         let src = "model m {\n  layers = 80\n  hidden_size = 8192\n\n  vocab = 1\n}\n";
         assert_eq!(format(src), "model m {\n  layers      = 80\n  hidden_size = 8192\n\n  vocab = 1\n}\n");
+    }
+
+    #[test]
+    fn never_glues_tokens_into_new_ones() {
+        // Found by the fuzzer: `/ /x` became the comment `//x`.
+        for src in ["/ /x", "a = 1 . . = 2", "x = < - > y", "p = a : : b", "/ * c * /"] {
+            let out = format(src);
+            assert_eq!(significant_tokens(&out), significant_tokens(src), "{src:?} -> {out:?}");
+            assert_eq!(format(&out), out, "{src:?}");
+        }
     }
 
     #[test]
