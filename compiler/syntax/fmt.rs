@@ -78,8 +78,8 @@ struct Line {
     indent: usize,
     /// rendered code and comments, without indentation
     text: String,
-    /// for alignment: the attribute name's width, when the line is `name = ...`
-    attr_name: Option<usize>,
+    /// for alignment, when the line is `name = ...`: the name's (bytes, characters)
+    attr_name: Option<(usize, usize)>,
     blank: bool,
 }
 
@@ -144,11 +144,10 @@ fn format_with(src: &str, safe: bool) -> String {
         while j < lines.len() && lines[j].attr_name.is_some() && lines[j].indent == lines[i].indent {
             j += 1;
         }
-        let width = lines[i..j].iter().filter_map(|l| l.attr_name).max().unwrap_or(0);
+        let width = lines[i..j].iter().filter_map(|l| l.attr_name.map(|(_, w)| w)).max().unwrap_or(0);
         for l in &mut lines[i..j] {
-            let w = l.attr_name.unwrap_or(width);
-            // The name is ASCII (an identifier), so its byte length is its width.
-            let (name, rest) = l.text.split_at(w);
+            let (bytes, w) = l.attr_name.unwrap_or((0, width));
+            let (name, rest) = l.text.split_at(bytes);
             l.text = format!("{name}{}{rest}", " ".repeat(width - w));
         }
         i = j;
@@ -196,7 +195,7 @@ mod tests {
     #[test]
     fn never_glues_tokens_into_new_ones() {
         // Found by the fuzzer: `/ /x` became the comment `//x`.
-        for src in ["/ /x", "a = 1 . . = 2", "x = < - > y", "p = a : : b", "/ * c * /"] {
+        for src in ["/ /x", "a = 1 . . = 2", "x = < - > y", "p = a : : b", "/ * c * /", "aµ = 1\nbb = 2"] {
             let out = format(src);
             assert_eq!(significant_tokens(&out), significant_tokens(src), "{src:?} -> {out:?}");
             assert_eq!(format(&out), out, "{src:?}");
