@@ -129,8 +129,10 @@ fn format_with(src: &str, safe: bool) -> String {
                 _ => {}
             }
         }
-        let attr_name =
-            (items.len() > 2 && items[0].kind == Tok::Ident && items[1].kind == Tok::Eq).then(|| items[0].text(src).chars().count());
+        let attr_name = (items.len() > 2 && items[0].kind == Tok::Ident && items[1].kind == Tok::Eq).then(|| {
+            let name = items[0].text(src);
+            (name.len(), name.chars().count())
+        });
         lines.push(Line { indent, text, attr_name, blank: false });
     }
     // Align `=` over runs of consecutive attribute lines at the same indentation.
