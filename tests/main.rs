@@ -3,6 +3,7 @@
 
 mod cli;
 mod examples;
+mod graph;
 mod oracle;
 mod robustness;
 mod spec;

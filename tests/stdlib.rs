@@ -27,26 +27,62 @@ fn every_stdlib_item_cites_a_source() {
     }
 }
 
-/// Parameter counts and KV bytes per token of the stdlib models, against
-/// ../shared/reference/models.csv (total_params_b, kv_bytes_per_token_bf16).
+/// Parameter counts and KV bytes per token of every stdlib model against
+/// ../shared/reference/models.csv: attention, FFN (total and active) and embedding
+/// parameters in billions to the reference's three decimals, totals to its two, and
+/// KV bytes per token (BF16, all layers) exactly. "±1 in the last digit" absorbs the
+/// reference's rounding.
 #[test]
 fn model_figures_match_the_reference() {
-    let src = "use std::models::*\n\
-               use std::chips::h100_sxm\nuse std::links::nvlink4\n\
-               workload w { input = 1k tok\n output = 1k tok\n concurrency = 1 }\n\
-               cluster c { pool g = h100_sxm x 8 over nvlink4 }\n\
-               plan a { model = llama3_1_8b\n cluster = c\n workload = w }\n\
-               plan b { model = llama3_1_70b\n cluster = c\n workload = w }\n\
-               plan d { model = llama3_2_1b\n cluster = c\n workload = w }\n";
-    let comp = hplanc::compile("models.hplan", src, None, hplanc::Mode::Check);
-    assert!(!comp.has_errors());
-    let expect = [("llama3_1_8b", 8.03e9, 131_072.0), ("llama3_1_70b", 70.55e9, 327_680.0), ("llama3_2_1b", 1.24e9, 32_768.0)];
-    for (plan, (name, params, kv)) in comp.program.plans.iter().zip(expect) {
+    // (model, attn_b, ffn_total_b, ffn_active_b, embed_b, total_b, active_b, kv_bytes_per_token)
+    let reference = [
+        ("llama3_1_8b", 1.342, 5.637, 5.637, 1.051, 8.03, 8.03, 131_072.0),
+        ("llama3_1_70b", 12.08, 56.371, 56.371, 2.101, 70.55, 70.55, 327_680.0),
+        ("llama3_1_405b", 71.874, 329.773, 329.773, 4.203, 405.85, 405.85, 516_096.0),
+        ("llama3_2_1b", 0.168, 0.805, 0.805, 0.263, 1.24, 1.24, 32_768.0),
+        ("qwen3_32b", 6.04, 25.166, 25.166, 1.556, 32.76, 32.76, 262_144.0),
+        ("qwen3_235b_a22b", 6.703, 227.146, 14.243, 1.245, 235.09, 22.19, 192_512.0),
+        ("gpt_oss_120b", 0.956, 114.715, 3.598, 1.158, 116.83, 5.71, 73_728.0),
+        ("deepseek_v3", 11.414, 657.759, 24.285, 1.853, 671.03, 37.55, 70_272.0),
+        ("kimi_k2", 6.169, 1017.89, 24.343, 2.349, 1026.41, 32.86, 70_272.0),
+    ];
+    let mut src = String::from("use std::models::*\nuse std::chips::h100_sxm\nuse std::links::nvlink4\n");
+    src.push_str("workload w {\n  input = 1k tok\n  output = 1k tok\n  concurrency = 1\n}\n");
+    src.push_str("cluster c {\n  pool g = h100_sxm x 8 over nvlink4\n}\n");
+    for (name, ..) in &reference {
+        // BF16 everywhere, as the reference's figures are.
+        src.push_str(&format!("plan p_{name} {{\n  model = {name} {{ weights = bf16, kv = bf16 }}\n  cluster = c\n  workload = w\n}}\n"));
+    }
+    let comp = hplanc::compile("models.hplan", &src, None, hplanc::Mode::Check);
+    let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+    assert!(!comp.has_errors(), "{rendered}");
+    // Within one unit of the reference's last decimal.
+    let close = |got: u64, want: f64, decimals: i32| (got as f64 / 1e9 - want).abs() <= 1.0001 * 10f64.powi(-decimals);
+    let decimals = |x: f64| {
+        if (x * 100.0).round() / 100.0 == x && x > 100.0 {
+            2
+        } else if (x * 100.0 - (x * 100.0).round()).abs() < 1e-9 {
+            2
+        } else {
+            3
+        }
+    };
+    assert_eq!(comp.program.plans.len(), reference.len());
+    for (plan, (name, attn, ffn, ffn_active, embed, total, active, kv)) in comp.program.plans.iter().zip(reference) {
         let m = &plan.model;
         assert_eq!(m.name, name);
-        // models.csv gives billions to two decimals
-        assert!((m.params() as f64 - params).abs() < 0.005e9, "{name}: {} params", m.params());
-        assert_eq!(m.kv_bytes_per_token(), kv, "{name}");
+        let checks = [
+            ("attention", m.layers * m.attn_params_per_layer(), attn),
+            ("ffn", m.ffn_params(), ffn),
+            ("ffn active", m.ffn_active_params(), ffn_active),
+            ("embedding", m.embedding_params(), embed),
+            ("total", m.params(), total),
+            ("active", m.active_params(), active),
+        ];
+        for (what, got, want) in checks {
+            assert!(close(got, want, decimals(want)), "{name} {what}: {got} vs {want}B");
+        }
+        assert_eq!(m.kv_bytes_per_token(), kv, "{name} KV bytes per token");
     }
 }
 

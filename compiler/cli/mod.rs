@@ -43,6 +43,23 @@ pub enum Command {
         #[arg(short = 'W', long)]
         deny_warnings: bool,
     },
+    /// Write the dataflow graph of a plan's decode step (or prefill) as Graphviz DOT.
+    Graph {
+        file: PathBuf,
+        /// The plan to draw; default: the file's only plan.
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long, value_enum, default_value_t = GraphStep::Decode)]
+        step: GraphStep,
+        /// Decode batch; default: the low end of the workload's concurrency.
+        #[arg(long)]
+        batch: Option<u64>,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
     /// Format .hplan files in place (folders are searched); --check only reports.
     Fmt {
         #[arg(required = true)]
@@ -61,6 +78,12 @@ pub enum Command {
 pub enum Format {
     Human,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphStep {
+    Decode,
+    Prefill,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -102,6 +125,7 @@ pub(crate) use {errln, outln};
 mod build;
 mod explain;
 mod fmt;
+mod graph;
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -119,6 +143,9 @@ pub fn main() -> ExitCode {
         }
         Command::Check { file, format, solve, color, deny_warnings } => {
             build::run(&file, build::Options { out: None, format, color: color.enabled(), solve, deny_warnings })
+        }
+        Command::Graph { file, plan, step, batch, out, color } => {
+            graph::run(&file, plan.as_deref(), step, batch, out.as_deref(), color.enabled())
         }
         Command::Fmt { paths, check, color } => fmt::run(&paths, check, color.enabled()),
         Command::Explain { code } => explain::run(&code),

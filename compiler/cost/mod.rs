@@ -8,12 +8,13 @@ use crate::ir::{Chip, Contents, Link, Model, Precision, Stage};
 /// Time of one node on one chip of a tensor-parallel group of `tp` chips.
 ///
 /// `t = max(F / (P·η_c), W/(BW_w·η_m) + KV/(BW_kv·η_m) + A/(BW_w·η_m))` where F, W and A
-/// are split over `tp` chips and the KV cache over `min(tp, n_kv)` (KV heads are
-/// replicated beyond that). Returns `None` if the chip has no compute for the
-/// node's precision or any wider one.
-pub fn node_time(node: &Node, chip: &Chip, tp: u64, kv_heads: u64) -> Option<Roofline> {
+/// are split over `tp` chips and the KV cache over `kv_split` of them
+/// ([`Model::kv_split`]: GQA heads are replicated beyond `n_kv`; an MLA latent is not
+/// split). Returns `None` if the chip has no compute for the node's precision or any
+/// wider one.
+pub fn node_time(node: &Node, chip: &Chip, tp: u64, kv_split: u64) -> Option<Roofline> {
     let tp_f = tp as f64;
-    let kv_split = tp.min(kv_heads).max(1) as f64;
+    let kv_split = kv_split.max(1) as f64;
     let compute = if node.flops > 0.0 {
         let (_, peak) = chip.peak(node.precision)?;
         node.flops / tp_f / (peak * chip.compute_efficiency)
@@ -49,10 +50,10 @@ pub struct StageTime {
     pub memory_bound: f64,
 }
 
-pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_heads: u64) -> Option<StageTime> {
+pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_split: u64) -> Option<StageTime> {
     let mut st = StageTime::default();
     for n in graph.nodes().filter(|n| stages.contains(&n.stage)) {
-        let r = node_time(n, chip, tp, kv_heads)?;
+        let r = node_time(n, chip, tp, kv_split)?;
         st.time += r.time();
         if r.compute >= r.memory {
             st.compute_bound += r.time();
@@ -111,8 +112,8 @@ pub fn decode_attn_footprint(model: &Model, tp: u64, batch: u64, context: u64, w
     if with_ffn {
         weights += model.ffn_weight_bytes();
     }
-    let kv_split = tp.min(model.kv_heads).max(1) as f64;
-    Footprint { weights: weights / tp as f64, kv: batch as f64 * context as f64 * model.kv_bytes_per_token() / kv_split }
+    let kv_split = model.kv_split(tp) as f64;
+    Footprint { weights: weights / tp as f64, kv: batch as f64 * model.kv_bytes(context as f64) / kv_split }
 }
 
 /// Per-chip footprint of a disaggregated FFN on `tp` chips.
@@ -122,14 +123,25 @@ pub fn decode_ffn_footprint(model: &Model, tp: u64) -> Footprint {
 
 /// Per-chip footprint of prefill of one `tokens`-token request on `tp` chips.
 pub fn prefill_footprint(model: &Model, tp: u64, tokens: u64) -> Footprint {
-    let kv_split = tp.min(model.kv_heads).max(1) as f64;
-    Footprint { weights: model.weight_bytes() / tp as f64, kv: tokens as f64 * model.kv_bytes_per_token() / kv_split }
+    let kv_split = model.kv_split(tp) as f64;
+    Footprint { weights: model.weight_bytes() / tp as f64, kv: model.kv_bytes(tokens as f64) / kv_split }
 }
 
 /// Activation bytes of `tokens` tokens at the model's hidden size: the message of a
 /// tensor-parallel all-reduce and of one attention↔FFN crossing.
 pub fn activation_bytes(model: &Model, tokens: u64) -> f64 {
     tokens as f64 * model.hidden as f64 * model.activations.bytes()
+}
+
+/// Attention↔FFN crossings of one decode step with the FFN on another pool: two per
+/// layer (A→F and F→A), each `α + bytes/(lanes·BW)`. A dense layer moves `B·h·a` each
+/// way; an MoE layer sends each token to its top-k experts and gathers k results,
+/// `B·k·h·a` each way (NOTES.md §4, without node-level deduplication).
+pub fn crossings_time(model: &Model, batch: u64, link: &Link, lanes: u64) -> f64 {
+    let act = activation_bytes(model, batch);
+    let k = model.moe.map(|m| m.top_k).unwrap_or(1) as f64;
+    2.0 * model.dense_layers() as f64 * transfer_time(act, link, lanes)
+        + 2.0 * model.moe_layers() as f64 * transfer_time(k * act, link, lanes)
 }
 
 /// US dollars per million tokens for a deployment costing `usd_per_s` producing `tokens_per_s`.

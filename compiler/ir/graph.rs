@@ -1,8 +1,8 @@
 //! The dataflow graph of one prefill or one decode step (petgraph).
 //!
-//! Nodes are operators of the model with their FLOPs and bytes for a given
-//! batch and context; edges carry the activation bytes that flow between
-//! them. The cost model sums node times per placement stage.
+//! Nodes are operators of the model with their FLOPs and bytes for a given batch
+//! and context; edges carry the activation bytes that flow between them. The cost
+//! model sums node times per placement stage. Equations: docs/cost-model.md §2.
 
 use super::{Model, Precision, Stage};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -14,6 +14,11 @@ pub enum Op {
     Attention,
     OutProj,
     Ffn,
+    Router,
+    Dispatch,
+    Experts,
+    SharedExperts,
+    Combine,
     LmHead,
 }
 
@@ -25,6 +30,11 @@ impl Op {
             Op::Attention => "attention",
             Op::OutProj => "out_proj",
             Op::Ffn => "ffn",
+            Op::Router => "router",
+            Op::Dispatch => "dispatch",
+            Op::Experts => "experts",
+            Op::SharedExperts => "shared_experts",
+            Op::Combine => "combine",
             Op::LmHead => "lm_head",
         }
     }
@@ -69,27 +79,41 @@ pub struct Graph {
     pub graph: DiGraph<Node, Edge>,
 }
 
-/// Builds the graph of one step of a dense GQA transformer.
-///
-/// Per layer (b = tokens in the step, h hidden, n_h heads, n_kv KV heads,
-/// d head_dim, I intermediate, c context, w/a/k bytes of weights/activations/KV):
-/// - qkv_proj: 2·b·h·(n_h + 2·n_kv)·d FLOPs, h·(n_h + 2·n_kv)·d·w weight bytes
-/// - attention, decode: 4·b·n_h·d·c FLOPs (QKᵀ and PV), reads b·c·2·n_kv·d·k, writes b·2·n_kv·d·k
-/// - attention, prefill: 2·n_h·d·S² FLOPs (causal: half of 4·n_h·d·S²), writes S·2·n_kv·d·k
-/// - out_proj: 2·b·n_h·d·h FLOPs, n_h·d·h·w bytes
-/// - ffn (SwiGLU): 6·b·h·I FLOPs, 3·h·I·w bytes
-/// - embed: b·h·w bytes (row gather); lm_head: 2·b'·h·V FLOPs, h·V·w bytes, b' = b for
-///   decode and 1 for prefill (only the last position's logits are needed).
+/// Expected number of distinct experts `b` tokens touch when each picks `k` of `e`
+/// uniformly: `e·(1 − (1 − k/e)^b)` (NOTES.md §1, "MoE weight traffic per step").
+pub fn expected_experts_touched(e: u64, k: u64, b: f64) -> f64 {
+    if e == 0 {
+        return 0.0;
+    }
+    let (e, k) = (e as f64, k as f64);
+    e * (1.0 - (1.0 - k / e).powf(b))
+}
+
+/// Query-key pairs of causal attention over `s` tokens when each query sees at most
+/// `w` keys: `s²/2` without a window, `s·w − w²/2` when `s > w`.
+pub fn causal_pairs(s: f64, w: Option<f64>) -> f64 {
+    match w {
+        Some(w) if s > w => s * w - w * w / 2.0,
+        _ => s * s / 2.0,
+    }
+}
+
+/// Builds the graph of one step. Per layer, with b tokens in the step (B in decode,
+/// S in prefill), h hidden, n_h heads, c context, w/a/k bytes of weights/activations/KV:
+/// - qkv_proj: `2·b·P_qkv` FLOPs, `P_qkv·w` bytes (all of attention but the output projection)
+/// - attention, decode, GQA: `4·b·n_h·d·c'` FLOPs, KV read `b·c'·kv_layer` (c' = min(c, window)
+///   on sliding layers); MLA (weight-absorbed): `2·b·n_h·(2·r_kv + d_rope)·c` FLOPs, KV read
+///   `b·c·(r_kv + d_rope)·k`
+/// - attention, prefill: `4·n_h·d·pairs` FLOPs (GQA; MLA `2·n_h·(d_qk + d_v)·pairs`),
+///   pairs = [`causal_pairs`]; KV written `S·kv_layer`
+/// - out_proj: `2·b·P_o` FLOPs, `P_o·w` bytes
+/// - dense ffn: `2·b·P_ffn` FLOPs, `P_ffn·w` bytes
+/// - MoE: router `2·b·h·E`; dispatch and combine move `b·k·h·a`; experts `2·b·k·P_e` FLOPs
+///   reading `E_touched(b)·P_e·w` bytes; shared experts `2·b·s·P_e`, `s·P_e·w`
+/// - embed: `b·h·w` bytes; lm_head: `2·b'·h·V`, `h·V·w`, b' = B (decode) or 1 (prefill)
 pub fn build(model: &Model, step: Step) -> Graph {
-    let (h, nh, nkv, d, inter, v) = (
-        model.hidden as f64,
-        model.heads as f64,
-        model.kv_heads as f64,
-        model.head_dim as f64,
-        model.intermediate as f64,
-        model.vocab as f64,
-    );
-    let (w, a, k) = (model.weights.bytes(), model.activations.bytes(), model.kv.bytes());
+    let (h, nh, v) = (model.hidden as f64, model.heads as f64, model.vocab as f64);
+    let (w, a) = (model.weights.bytes(), model.activations.bytes());
     let (tokens, prefill) = match step {
         Step::Prefill { tokens } => (tokens as f64, true),
         Step::Decode { batch, .. } => (batch as f64, false),
@@ -97,91 +121,107 @@ pub fn build(model: &Model, step: Step) -> Graph {
     let attn_stage = if prefill { Stage::Prefill } else { Stage::DecodeAttn };
     let ffn_stage = if prefill { Stage::Prefill } else { Stage::DecodeFfn };
     let act = tokens * h * a;
+    let kv_layer = model.kv_bytes_per_token_per_layer();
+    let qkv_p = model.qkv_params() as f64;
+    let o_p = model.o_proj_params() as f64;
+    let ffn_p = model.ffn_params_per_layer() as f64;
+    let expert_p = model.expert_params() as f64;
+    let router_p = model.router_params() as f64;
+    let window = model.sliding.map(|s| s.window as f64);
     let mut g: DiGraph<Node, Edge> = DiGraph::new();
-    let node = |op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes| Node {
-        op,
-        layer,
-        stage,
-        flops,
-        precision,
-        weight_bytes,
-        kv_read_bytes,
-        kv_write_bytes,
-        act_bytes,
+    let add = |g: &mut DiGraph<Node, Edge>, op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes| {
+        g.add_node(Node { op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes })
     };
-    let embed = g.add_node(node(Op::Embed, None, attn_stage, 0.0, model.activations, tokens * h * w, 0.0, 0.0, act));
+    let embed = add(&mut g, Op::Embed, None, attn_stage, 0.0, model.activations, tokens * h * w, 0.0, 0.0, act);
     let mut prev: NodeIndex = embed;
-    let qkv_width = (nh + 2.0 * nkv) * d;
     for layer in 0..model.layers {
         let l = Some(layer);
-        let qkv = g.add_node(node(
-            Op::QkvProj,
-            l,
-            attn_stage,
-            2.0 * tokens * h * qkv_width,
-            model.weights,
-            h * qkv_width * w,
-            0.0,
-            0.0,
-            act + tokens * qkv_width * a,
-        ));
-        let (attn_flops, kv_read, kv_write) = match step {
-            Step::Prefill { .. } => (2.0 * nh * d * tokens * tokens, 0.0, tokens * 2.0 * nkv * d * k),
-            Step::Decode { context, .. } => {
-                (4.0 * tokens * nh * d * context, tokens * context * 2.0 * nkv * d * k, tokens * 2.0 * nkv * d * k)
+        let win = if model.is_sliding(layer) { window } else { None };
+        let qkv_out = tokens * qkv_p / h * a; // activations leaving the projections, roughly
+        let qkv = add(&mut g, Op::QkvProj, l, attn_stage, 2.0 * tokens * qkv_p, model.weights, qkv_p * w, 0.0, 0.0, act + qkv_out);
+        let (attn_flops, kv_read) = match (step, model.mla) {
+            (Step::Decode { context, .. }, None) => {
+                let c = win.map(|w| context.min(w)).unwrap_or(context);
+                (4.0 * tokens * nh * model.head_dim as f64 * c, tokens * c * kv_layer)
+            }
+            (Step::Decode { context, .. }, Some(m)) => {
+                (2.0 * tokens * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context, tokens * context * kv_layer)
+            }
+            (Step::Prefill { .. }, None) => (4.0 * nh * model.head_dim as f64 * causal_pairs(tokens, win), 0.0),
+            (Step::Prefill { .. }, Some(m)) => {
+                (2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * causal_pairs(tokens, win), 0.0)
             }
         };
-        let attn = g.add_node(node(
-            Op::Attention,
-            l,
-            attn_stage,
-            attn_flops,
-            model.activations,
-            0.0,
-            kv_read,
-            kv_write,
-            2.0 * tokens * nh * d * a,
-        ));
-        let out = g.add_node(node(
-            Op::OutProj,
-            l,
-            attn_stage,
-            2.0 * tokens * nh * d * h,
-            model.weights,
-            nh * d * h * w,
-            0.0,
-            0.0,
-            tokens * nh * d * a + act,
-        ));
-        let ffn = g.add_node(node(
-            Op::Ffn,
-            l,
-            ffn_stage,
-            6.0 * tokens * h * inter,
-            model.weights,
-            3.0 * h * inter * w,
-            0.0,
-            0.0,
-            2.0 * act + 2.0 * tokens * inter * a,
-        ));
+        let head_out = tokens * nh * model.mla.map(|m| m.v_head_dim).unwrap_or(model.head_dim) as f64 * a;
+        let attn =
+            add(&mut g, Op::Attention, l, attn_stage, attn_flops, model.activations, 0.0, kv_read, tokens * kv_layer, qkv_out + head_out);
+        let out = add(&mut g, Op::OutProj, l, attn_stage, 2.0 * tokens * o_p, model.weights, o_p * w, 0.0, 0.0, head_out + act);
         g.add_edge(prev, qkv, Edge { bytes: act });
-        g.add_edge(qkv, attn, Edge { bytes: tokens * qkv_width * a });
-        g.add_edge(attn, out, Edge { bytes: tokens * nh * d * a });
-        g.add_edge(out, ffn, Edge { bytes: act });
-        prev = ffn;
+        g.add_edge(qkv, attn, Edge { bytes: qkv_out });
+        g.add_edge(attn, out, Edge { bytes: head_out });
+        prev = match model.moe {
+            Some(moe) if model.is_moe(layer) => {
+                let routed = tokens * moe.top_k as f64 * h * a;
+                let touched = expected_experts_touched(moe.experts, moe.top_k, tokens);
+                let router = add(&mut g, Op::Router, l, ffn_stage, 2.0 * tokens * router_p, model.weights, router_p * w, 0.0, 0.0, act);
+                let dispatch = add(&mut g, Op::Dispatch, l, ffn_stage, 0.0, model.activations, 0.0, 0.0, 0.0, routed);
+                let experts = add(
+                    &mut g,
+                    Op::Experts,
+                    l,
+                    ffn_stage,
+                    2.0 * tokens * moe.top_k as f64 * expert_p,
+                    model.weights,
+                    touched * expert_p * w,
+                    0.0,
+                    0.0,
+                    2.0 * routed,
+                );
+                let combine = add(&mut g, Op::Combine, l, ffn_stage, 0.0, model.activations, 0.0, 0.0, 0.0, routed + act);
+                g.add_edge(out, router, Edge { bytes: act });
+                g.add_edge(router, dispatch, Edge { bytes: act });
+                g.add_edge(dispatch, experts, Edge { bytes: routed });
+                g.add_edge(experts, combine, Edge { bytes: routed });
+                if moe.shared > 0 {
+                    let s = moe.shared as f64;
+                    let shared = add(
+                        &mut g,
+                        Op::SharedExperts,
+                        l,
+                        ffn_stage,
+                        2.0 * tokens * s * expert_p,
+                        model.weights,
+                        s * expert_p * w,
+                        0.0,
+                        0.0,
+                        2.0 * act,
+                    );
+                    g.add_edge(out, shared, Edge { bytes: act });
+                    g.add_edge(shared, combine, Edge { bytes: act });
+                }
+                combine
+            }
+            _ => {
+                let ffn = add(
+                    &mut g,
+                    Op::Ffn,
+                    l,
+                    ffn_stage,
+                    2.0 * tokens * ffn_p,
+                    model.weights,
+                    ffn_p * w,
+                    0.0,
+                    0.0,
+                    2.0 * act + 2.0 * tokens * model.intermediate as f64 * a,
+                );
+                g.add_edge(out, ffn, Edge { bytes: act });
+                ffn
+            }
+        };
     }
     let head_tokens = if prefill { 1.0 } else { tokens };
-    let head = g.add_node(node(
-        Op::LmHead,
-        None,
-        attn_stage,
-        2.0 * head_tokens * h * v,
-        model.weights,
-        h * v * w,
-        0.0,
-        0.0,
-        head_tokens * (h + v) * a,
-    ));
+    let head =
+        add(&mut g, Op::LmHead, None, attn_stage, 2.0 * head_tokens * h * v, model.weights, h * v * w, 0.0, 0.0, head_tokens * (h + v) * a);
     g.add_edge(prev, head, Edge { bytes: head_tokens * h * a });
     Graph { step, graph: g }
 }
@@ -240,7 +280,28 @@ mod tests {
         let m = model();
         let a = |s: u64| -> f64 { build(&m, Step::Prefill { tokens: s }).nodes().filter(|n| n.op == Op::Attention).map(|n| n.flops).sum() };
         assert_eq!(a(2000) / a(1000), 4.0);
-        // 2 * n_h * d * S^2 * L = 2 * 64 * 128 * 1000^2 * 80
+        // 4 * n_h * d * (S^2 / 2) * L = 2 * 64 * 128 * 1000^2 * 80
         assert_eq!(a(1000), 2.0 * 64.0 * 128.0 * 1e6 * 80.0);
+    }
+
+    #[test]
+    fn expected_experts_touched_by_a_batch() {
+        // DeepSeek-V3: E = 256, k = 8. One token touches exactly 8 experts.
+        assert!((expected_experts_touched(256, 8, 1.0) - 8.0).abs() < 1e-9);
+        // Two tokens: 256 * (1 - (248/256)^2) = 256 * (1 - 0.93847656) = 15.75
+        assert!((expected_experts_touched(256, 8, 2.0) - 15.75).abs() < 1e-9);
+        // 64 tokens: 256 * (1 - 0.96875^64) = 256 * (1 - 0.1310840) = 222.4425
+        assert!((expected_experts_touched(256, 8, 64.0) - 222.4425).abs() < 1e-4);
+        // Large batches touch nearly every expert.
+        assert!(expected_experts_touched(256, 8, 4096.0) > 255.99);
+    }
+
+    #[test]
+    fn sliding_window_bounds_the_context() {
+        // Causal pairs: 1000 tokens without a window: 1000^2/2 = 500,000;
+        // with a 128 window: 1000*128 - 128^2/2 = 128,000 - 8,192 = 119,808.
+        assert_eq!(causal_pairs(1000.0, None), 500_000.0);
+        assert_eq!(causal_pairs(1000.0, Some(128.0)), 119_808.0);
+        assert_eq!(causal_pairs(100.0, Some(128.0)), 5_000.0);
     }
 }

@@ -111,7 +111,44 @@ pub struct Link {
     pub latency: f64,
 }
 
-/// A dense decoder-only transformer with grouped-query attention.
+/// Multi-head latent attention (DeepSeek-V2/V3, Kimi K2): K and V are cached as
+/// one compressed latent of `kv_lora_rank` plus a shared RoPE key of `qk_rope_dim`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mla {
+    /// 0 when queries are not compressed
+    pub q_lora_rank: u64,
+    pub kv_lora_rank: u64,
+    pub qk_rope_dim: u64,
+    pub qk_nope_dim: u64,
+    pub v_head_dim: u64,
+}
+
+/// Mixture of experts in every layer after the first `dense_layers`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moe {
+    /// routed experts per layer
+    pub experts: u64,
+    /// routed experts per token (top-k)
+    pub top_k: u64,
+    /// shared experts every token passes through
+    pub shared: u64,
+    /// intermediate size of one expert (SwiGLU)
+    pub expert_intermediate: u64,
+    /// leading layers with a dense FFN of `Model::intermediate`
+    pub dense_layers: u64,
+    /// the router has a bias (DeepSeek's correction bias, gpt-oss)
+    pub router_bias: bool,
+}
+
+/// Layers that attend only to the last `window` tokens (gpt-oss alternates them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sliding {
+    pub window: u64,
+    pub layers: u64,
+}
+
+/// A decoder-only transformer: GQA/MHA or MLA attention, dense or MoE FFN (SwiGLU),
+/// optional sliding-window layers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
     pub name: String,
@@ -120,11 +157,21 @@ pub struct Model {
     pub layers: u64,
     pub hidden: u64,
     pub heads: u64,
+    /// GQA key/value heads (MLA: 1, the latent is shared by all heads)
     pub kv_heads: u64,
+    /// GQA head dimension (MLA: qk_nope + qk_rope)
     pub head_dim: u64,
+    /// dense FFN intermediate size
     pub intermediate: u64,
     pub vocab: u64,
     pub tied_embeddings: bool,
+    pub mla: Option<Mla>,
+    pub moe: Option<Moe>,
+    pub sliding: Option<Sliding>,
+    /// linear layers of attention and FFN carry biases (gpt-oss)
+    pub biases: bool,
+    /// per-head RMSNorm of q and k (Qwen3)
+    pub qk_norm: bool,
     /// tokens
     pub max_context: Option<u64>,
     pub weights: Precision,
@@ -277,17 +324,99 @@ pub struct Program {
 }
 
 impl Model {
-    /// Q, K, V and output projections of one layer (no biases).
+    /// Attention parameters of one layer.
+    /// GQA: `h·n_h·d + 2·h·n_kv·d + n_h·d·h` (+ biases `n_h·d + 2·n_kv·d + h`, + q/k norms `2·d`).
+    /// MLA: `h·r_q + r_q + r_q·n_h·(d_nope + d_rope) + h·(r_kv + d_rope) + r_kv + r_kv·n_h·(d_nope + d_v) + n_h·d_v·h`
+    /// (the `+ r_q` and `+ r_kv` are the latent RMSNorms).
     pub fn attn_params_per_layer(&self) -> u64 {
-        let q = self.hidden * self.heads * self.head_dim;
-        let kv = 2 * self.hidden * self.kv_heads * self.head_dim;
-        let o = self.heads * self.head_dim * self.hidden;
-        q + kv + o
+        let (h, nh) = (self.hidden, self.heads);
+        match self.mla {
+            Some(m) => {
+                let qk = m.qk_nope_dim + m.qk_rope_dim;
+                let q = if m.q_lora_rank == 0 { h * nh * qk } else { h * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * nh * qk };
+                let kv = h * (m.kv_lora_rank + m.qk_rope_dim) + m.kv_lora_rank + m.kv_lora_rank * nh * (m.qk_nope_dim + m.v_head_dim);
+                q + kv + nh * m.v_head_dim * h
+            }
+            None => {
+                let (nkv, d) = (self.kv_heads, self.head_dim);
+                let mut p = h * nh * d + 2 * h * nkv * d + nh * d * h;
+                if self.biases {
+                    p += nh * d + 2 * nkv * d + h;
+                }
+                if self.qk_norm {
+                    p += 2 * d;
+                }
+                p
+            }
+        }
     }
 
-    /// SwiGLU FFN of one layer: gate, up and down projections.
+    /// The attention output projection: `n_h·d_v·h` (+ bias `h`).
+    pub fn o_proj_params(&self) -> u64 {
+        let dv = self.mla.map(|m| m.v_head_dim).unwrap_or(self.head_dim);
+        self.heads * dv * self.hidden + if self.biases && self.mla.is_none() { self.hidden } else { 0 }
+    }
+
+    /// Everything in attention before the core: Q, K, V (or the MLA projections).
+    pub fn qkv_params(&self) -> u64 {
+        self.attn_params_per_layer() - self.o_proj_params()
+    }
+
+    /// Whether layer `l` (0-based) uses the sliding window: the sliding layers are
+    /// spread evenly (every other layer when half of them slide, as in gpt-oss).
+    pub fn is_sliding(&self, l: u64) -> bool {
+        match self.sliding {
+            Some(s) if self.layers > 0 => ((l + 1) * s.layers) / self.layers > (l * s.layers) / self.layers,
+            _ => false,
+        }
+    }
+
+    /// Whether layer `l` has an MoE FFN (the first `dense_layers` are dense).
+    pub fn is_moe(&self, l: u64) -> bool {
+        self.moe.is_some() && l >= self.dense_layers()
+    }
+
+    /// A SwiGLU FFN of intermediate size `i`: `3·h·i` (+ biases `2·i + h`).
+    fn swiglu_params(&self, i: u64) -> u64 {
+        3 * self.hidden * i + if self.biases { 2 * i + self.hidden } else { 0 }
+    }
+
+    /// The dense FFN of one layer.
     pub fn ffn_params_per_layer(&self) -> u64 {
-        3 * self.hidden * self.intermediate
+        self.swiglu_params(self.intermediate)
+    }
+
+    /// One expert of an MoE layer.
+    pub fn expert_params(&self) -> u64 {
+        self.moe.map(|m| self.swiglu_params(m.expert_intermediate)).unwrap_or(0)
+    }
+
+    /// The router of one MoE layer: `h·E` (+ `E` with a bias).
+    pub fn router_params(&self) -> u64 {
+        self.moe.map(|m| self.hidden * m.experts + if m.router_bias { m.experts } else { 0 }).unwrap_or(0)
+    }
+
+    pub fn dense_layers(&self) -> u64 {
+        match self.moe {
+            Some(m) => m.dense_layers.min(self.layers),
+            None => self.layers,
+        }
+    }
+
+    pub fn moe_layers(&self) -> u64 {
+        self.layers - self.dense_layers()
+    }
+
+    /// All FFN parameters: dense layers, plus every expert and router of the MoE layers.
+    pub fn ffn_params(&self) -> u64 {
+        let moe = self.moe.map(|m| (m.experts + m.shared) * self.expert_params() + self.router_params()).unwrap_or(0);
+        self.dense_layers() * self.ffn_params_per_layer() + self.moe_layers() * moe
+    }
+
+    /// FFN parameters one token touches: top-k routed and the shared experts, and the router.
+    pub fn ffn_active_params(&self) -> u64 {
+        let moe = self.moe.map(|m| (m.top_k + m.shared) * self.expert_params() + self.router_params()).unwrap_or(0);
+        self.dense_layers() * self.ffn_params_per_layer() + self.moe_layers() * moe
     }
 
     /// Input embedding plus LM head (one matrix when tied).
@@ -306,21 +435,53 @@ impl Model {
     }
 
     pub fn params(&self) -> u64 {
-        self.layers * (self.attn_params_per_layer() + self.ffn_params_per_layer()) + self.embedding_params() + self.norm_params()
+        self.layers * self.attn_params_per_layer() + self.ffn_params() + self.embedding_params() + self.norm_params()
     }
 
-    /// Parameters touched per token (all of them, for a dense model).
+    /// Parameters touched per token (all of them for a dense model).
     pub fn active_params(&self) -> u64 {
-        self.params()
+        self.layers * self.attn_params_per_layer() + self.ffn_active_params() + self.embedding_params() + self.norm_params()
     }
 
     pub fn weight_bytes(&self) -> f64 {
         self.params() as f64 * self.weights.bytes()
     }
 
-    /// K and V for every layer: 2 * layers * kv_heads * head_dim * bytes.
+    /// KV-cache bytes one layer stores per token: GQA `2·n_kv·d·k`, MLA `(r_kv + d_rope)·k`.
+    pub fn kv_bytes_per_token_per_layer(&self) -> f64 {
+        let elems = match self.mla {
+            Some(m) => m.kv_lora_rank + m.qk_rope_dim,
+            None => 2 * self.kv_heads * self.head_dim,
+        };
+        elems as f64 * self.kv.bytes()
+    }
+
+    /// KV bytes per token with every layer caching every token (the nominal figure:
+    /// `2·L·n_kv·d·k` for GQA, `L·(r_kv + d_rope)·k` for MLA).
     pub fn kv_bytes_per_token(&self) -> f64 {
-        2.0 * (self.layers * self.kv_heads * self.head_dim) as f64 * self.kv.bytes()
+        self.layers as f64 * self.kv_bytes_per_token_per_layer()
+    }
+
+    /// KV bytes of one sequence of `context` tokens: sliding-window layers keep at most
+    /// their window.
+    pub fn kv_bytes(&self, context: f64) -> f64 {
+        let per = self.kv_bytes_per_token_per_layer();
+        match self.sliding {
+            Some(s) => {
+                let sl = s.layers.min(self.layers) as f64;
+                (self.layers as f64 - sl) * per * context + sl * per * context.min(s.window as f64)
+            }
+            None => self.layers as f64 * per * context,
+        }
+    }
+
+    /// Ways the KV cache splits under tensor parallelism: GQA heads up to `n_kv`;
+    /// the MLA latent is shared by all heads, so every chip keeps all of it.
+    pub fn kv_split(&self, tp: u64) -> u64 {
+        match self.mla {
+            Some(_) => 1,
+            None => tp.min(self.kv_heads).max(1),
+        }
     }
 
     /// Weights that live with attention in a disaggregated deployment:
@@ -330,7 +491,16 @@ impl Model {
     }
 
     pub fn ffn_weight_bytes(&self) -> f64 {
-        (self.layers * self.ffn_params_per_layer()) as f64 * self.weights.bytes()
+        self.ffn_params() as f64 * self.weights.bytes()
+    }
+
+    /// The dimension tensor parallelism splits in the FFN stage: the dense
+    /// intermediate size, or the number of experts (expert parallelism).
+    pub fn ffn_split_dim(&self) -> u64 {
+        match self.moe {
+            Some(m) => m.experts,
+            None => self.intermediate,
+        }
     }
 }
 
@@ -353,6 +523,11 @@ pub(crate) mod tests_support {
             intermediate: 28672,
             vocab: 128256,
             tied_embeddings: false,
+            mla: None,
+            moe: None,
+            sliding: None,
+            biases: false,
+            qk_norm: false,
             max_context: Some(131072),
             weights: Precision::Bf16,
             kv: Precision::Bf16,

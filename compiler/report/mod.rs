@@ -1,6 +1,7 @@
 //! Reports: the JSON document of DESIGN.md's contract ([`Report`]) and the
 //! terminal summary ([`human`]). All quantities in SI base units.
 
+pub mod dot;
 pub mod human;
 
 use crate::diagnostics::json::JsonDiagnostic;

@@ -25,6 +25,7 @@ pub enum Val {
     Contents(Vec<Contents>),
     Ref(Path, Option<Body>),
     Range(u64, u64),
+    Word(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +65,12 @@ impl Fields {
     pub fn count(&self, name: &str) -> Option<u64> {
         match self.attrs.get(name).map(|f| &f.val) {
             Some(Val::Count(v)) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn word(&self, name: &str) -> Option<&str> {
+        match self.attrs.get(name).map(|f| &f.val) {
+            Some(Val::Word(s)) => Some(s),
             _ => None,
         }
     }
@@ -236,6 +243,10 @@ impl Checker<'_> {
     }
 
     fn count(&mut self, n: &Number, what: &str, allow_tokens: bool) -> Option<u64> {
+        self.count_from(n, what, allow_tokens, 1)
+    }
+
+    fn count_from(&mut self, n: &Number, what: &str, allow_tokens: bool, min: u64) -> Option<u64> {
         let q = match units::eval(n) {
             Ok(q) => q,
             Err(d) => {
@@ -253,8 +264,8 @@ impl Checker<'_> {
             self.diags.push(catalog::out_of_range(n.span, what, "must be a whole number"));
             return None;
         }
-        if q.value < 1.0 {
-            self.diags.push(catalog::out_of_range(n.span, what, "must be at least 1"));
+        if q.value < min as f64 {
+            self.diags.push(catalog::out_of_range(n.span, what, &format!("must be at least {min}")));
             return None;
         }
         if q.value > MAX_COUNT {
@@ -272,6 +283,16 @@ impl Checker<'_> {
         match (kind, v) {
             (AttrKind::Quantity(d), Value::Number(n)) => self.quantity(n, d, what).map(Val::Num),
             (AttrKind::Count, Value::Number(n)) => self.count(n, what, false).map(Val::Count),
+            (AttrKind::CountOrZero, Value::Number(n)) => self.count_from(n, what, false, 0).map(Val::Count),
+            (AttrKind::Choice(words), Value::Ref(p, None)) if p.segments.len() == 1 => {
+                let w = &p.segments[0].name;
+                if words.contains(&w.as_str()) {
+                    Some(Val::Word(w.clone()))
+                } else {
+                    self.diags.push(catalog::unknown_choice(p.span, w, what.trim_matches('`'), words));
+                    None
+                }
+            }
             (AttrKind::Tokens, Value::Number(n)) => self.count(n, what, true).map(Val::Count),
             (AttrKind::CountOrRange, Value::Number(n)) => self.count(n, what, false).map(|c| Val::Range(c, c)),
             (AttrKind::CountOrRange, Value::Range { lo, hi, inclusive, span }) => {

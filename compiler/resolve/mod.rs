@@ -543,6 +543,84 @@ impl Resolver<'_> {
 
     fn model_from(&mut self, name: &str, body: &Body, span: Span) -> Option<ir::Model> {
         let f = self.check(body, &schema::MODEL, span);
+        // Attributes required only for some architectures.
+        let missing = |this: &mut Self, attr: &str, example: &str, why: &str| {
+            this.diags.push(catalog::missing_attribute(span, attr, "model", example).note(format!("`{attr}` is required {why}")));
+        };
+        let mla = f.word("attention") == Some("mla");
+        let moe_declared = f.attrs.contains_key("experts") || f.given.iter().any(|g| g == "experts");
+        let mut ok = true;
+        if mla {
+            for (attr, ex) in [("kv_lora_rank", "512"), ("qk_rope_dim", "64"), ("qk_nope_dim", "128"), ("v_head_dim", "128")] {
+                if !f.given.iter().any(|g| g == attr) {
+                    missing(self, attr, ex, "for `attention = mla`");
+                    ok = false;
+                }
+            }
+        } else {
+            for (attr, ex) in [("kv_heads", "8"), ("head_dim", "128")] {
+                if !f.given.iter().any(|g| g == attr) {
+                    missing(self, attr, ex, "for grouped-query attention");
+                    ok = false;
+                }
+            }
+        }
+        if moe_declared {
+            for (attr, ex) in [("experts_per_token", "8"), ("expert_intermediate", "2048")] {
+                if !f.given.iter().any(|g| g == attr) {
+                    missing(self, attr, ex, "for a mixture-of-experts model (`experts` is set)");
+                    ok = false;
+                }
+            }
+        }
+        let dense_layers = f.count("dense_layers").unwrap_or(0);
+        if (!moe_declared || dense_layers > 0) && !f.given.iter().any(|g| g == "intermediate") {
+            missing(self, "intermediate", "28672", "for the dense FFN layers");
+            ok = false;
+        }
+        if f.given.iter().any(|g| g == "sliding_window") != f.given.iter().any(|g| g == "sliding_layers") {
+            let (has, lacks) = if f.given.iter().any(|g| g == "sliding_window") {
+                ("sliding_window", "sliding_layers")
+            } else {
+                ("sliding_layers", "sliding_window")
+            };
+            missing(self, lacks, "18", &format!("together with `{has}`"));
+            ok = false;
+        }
+        if !ok {
+            return None;
+        }
+        let mla = if mla {
+            Some(ir::Mla {
+                q_lora_rank: f.count("q_lora_rank").unwrap_or(0),
+                kv_lora_rank: f.count("kv_lora_rank")?,
+                qk_rope_dim: f.count("qk_rope_dim")?,
+                qk_nope_dim: f.count("qk_nope_dim")?,
+                v_head_dim: f.count("v_head_dim")?,
+            })
+        } else {
+            None
+        };
+        let moe = if moe_declared {
+            Some(ir::Moe {
+                experts: f.count("experts")?,
+                top_k: f.count("experts_per_token")?,
+                shared: f.count("shared_experts").unwrap_or(0),
+                expert_intermediate: f.count("expert_intermediate")?,
+                dense_layers,
+                router_bias: f.bool("router_bias").unwrap_or(false),
+            })
+        } else {
+            None
+        };
+        let sliding = match (f.count("sliding_window"), f.count("sliding_layers")) {
+            (Some(window), Some(layers)) => Some(ir::Sliding { window, layers }),
+            _ => None,
+        };
+        let (kv_heads, head_dim) = match mla {
+            Some(m) => (1, m.qk_nope_dim + m.qk_rope_dim),
+            None => (f.count("kv_heads")?, f.count("head_dim")?),
+        };
         let m = ir::Model {
             name: name.to_string(),
             span,
@@ -550,22 +628,40 @@ impl Resolver<'_> {
             layers: f.count("layers")?,
             hidden: f.count("hidden")?,
             heads: f.count("heads")?,
-            kv_heads: f.count("kv_heads")?,
-            head_dim: f.count("head_dim")?,
-            intermediate: f.count("intermediate")?,
+            kv_heads,
+            head_dim,
+            intermediate: f.count("intermediate").unwrap_or(0),
             vocab: f.count("vocab")?,
             tied_embeddings: f.bool("tied_embeddings").unwrap_or(false),
+            mla,
+            moe,
+            sliding,
+            biases: f.bool("biases").unwrap_or(false),
+            qk_norm: f.bool("qk_norm").unwrap_or(false),
             max_context: f.count("max_context"),
             weights: f.prec("weights").unwrap_or(Precision::Bf16),
             kv: f.prec("kv").unwrap_or(Precision::Bf16),
             activations: f.prec("activations").unwrap_or(Precision::Bf16),
         };
-        if m.heads % m.kv_heads != 0 {
-            let s = f.span("kv_heads").unwrap_or(span);
-            self.diags.push(catalog::out_of_range(s, "`kv_heads`", &format!("must divide `heads` ({})", m.heads)));
-            return None;
+        let rule = |what: &str, ok: bool, rule: &str, this: &mut Self| {
+            if !ok {
+                let s = f.span(what).unwrap_or(span);
+                this.diags.push(catalog::out_of_range(s, &format!("`{what}`"), rule));
+            }
+            ok
+        };
+        let mut valid = true;
+        if m.mla.is_none() {
+            valid &= rule("kv_heads", m.heads % m.kv_heads == 0, &format!("must divide `heads` ({})", m.heads), self);
         }
-        Some(m)
+        if let Some(moe) = m.moe {
+            valid &= rule("experts_per_token", moe.top_k <= moe.experts, &format!("must be at most `experts` ({})", moe.experts), self);
+            valid &= rule("dense_layers", moe.dense_layers < m.layers, &format!("must be below `layers` ({})", m.layers), self);
+        }
+        if let Some(sl) = m.sliding {
+            valid &= rule("sliding_layers", sl.layers <= m.layers, &format!("must be at most `layers` ({})", m.layers), self);
+        }
+        valid.then_some(m)
     }
 
     fn workload(&mut self, id: ItemId) -> Option<ir::Workload> {

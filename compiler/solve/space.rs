@@ -188,13 +188,14 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
     for &p in &plan.placement(Stage::Prefill).pools {
         let pool = &cl.pools[p];
         for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()) {
+            let kv_split = m.kv_split(tp);
             let (memory, ok) = mem_uses(Stage::Prefill, p, &pool.chip, cost::prefill_footprint(m, tp, input));
             if !ok {
                 let (need, cap) = memory.iter().map(|u| (u.used, u.capacity)).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
                 excluded.push(Excluded::Memory { stage: Stage::Prefill, pool: p, tp, need, capacity: cap });
                 continue;
             }
-            let Some(st) = cost::stage_time(&g, &[Stage::Prefill], &pool.chip, tp, m.kv_heads) else {
+            let Some(st) = cost::stage_time(&g, &[Stage::Prefill], &pool.chip, tp, kv_split) else {
                 excluded.push(Excluded::Precision { pool: p });
                 break;
             };
@@ -203,7 +204,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 None => 0.0,
             };
             let time = st.time + allreduce;
-            let kv_bytes = input as f64 * m.kv_bytes_per_token();
+            let kv_bytes = m.kv_bytes(input as f64);
             let ttft = (0..cl.pools.len())
                 .map(|a| {
                     let link = if a == p { pool.link.as_ref() } else { cl.link_between(a, p).map(|l| &l.link) };
@@ -238,24 +239,24 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
     let other_time = |chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
         let mut t = 0.0;
         for n in g.nodes().filter(|n| n.layer.is_none()) {
-            t += cost::node_time(n, chip, tp, m.kv_heads)?.time();
+            t += cost::node_time(n, chip, tp, m.kv_split(tp))?.time();
         }
         Some(t)
     };
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         let pa = &cl.pools[a];
         for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()) {
-            let Some(attn) = cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_heads) else {
+            let Some(attn) = cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)) else {
                 excluded.push(Excluded::Precision { pool: a });
                 break;
             };
             let Some(other) = other_time(&pa.chip, ta) else { break };
             let ar = |link: Option<&crate::ir::Link>, tp: u64| link.map(|l| cost::allreduce_time(act, tp, l)).unwrap_or(0.0);
             // Colocated: attention and FFN on the same chips; two all-reduces per layer.
-            if ffn_pools.contains(&a) && m.intermediate % ta == 0 {
+            if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 {
                 let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
                 let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
-                match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_heads) {
+                match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
                     Some(ffn) if ok => {
                         let allreduce = 2.0 * layers * ar(pa.link.as_ref(), ta);
                         let mut chips = vec![0; cl.pools.len()];
@@ -303,7 +304,7 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                     continue;
                 };
                 let pf = &cl.pools[f];
-                for tf in tp_degrees(pf.count, m.intermediate, pf.link.is_some()) {
+                for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()) {
                     let (ffn_mem, ok) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
                     if !ok {
                         let need: f64 = ffn_mem.iter().map(|u| u.used).sum();
@@ -311,12 +312,12 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                         excluded.push(Excluded::Memory { stage: Stage::DecodeFfn, pool: f, tp: tf, need, capacity });
                         continue;
                     }
-                    let Some(ffn) = cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, m.kv_heads) else {
+                    let Some(ffn) = cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, 1) else {
                         excluded.push(Excluded::Precision { pool: f });
                         break;
                     };
                     let allreduce = layers * (ar(pa.link.as_ref(), ta) + ar(pf.link.as_ref(), tf));
-                    let crossing = 2.0 * layers * cost::transfer_time(act, &cross.link, ta.min(tf));
+                    let crossing = cost::crossings_time(m, batch, &cross.link, ta.min(tf));
                     let mut chips = vec![0; cl.pools.len()];
                     chips[a] = ta;
                     chips[f] = tf;

@@ -1,0 +1,43 @@
+//! `hplanc graph` DOT output for Llama-3.1-70B and DeepSeek-V3, through the real
+//! binary, snapshotted. (Rendered with Graphviz `dot -Tsvg` when reviewed.)
+
+use std::process::Command;
+
+fn graph(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_hplanc")).arg("graph").args(args).current_dir(crate::root()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn llama3_1_70b_decode_graph() {
+    let dot = graph(&["tests/graphs/llama3_1_70b.hplan"]);
+    assert_eq!(dot.matches(" -> ").count(), 1 + 4 * 80);
+    insta::assert_snapshot!(dot);
+}
+
+#[test]
+fn deepseek_v3_decode_graph() {
+    let dot = graph(&["tests/graphs/deepseek_v3.hplan", "--plan", "dsv3", "--batch", "8"]);
+    // Nodes: embed and LM head, 3 dense layers of 4 (qkv, attention, out, ffn), 58 MoE
+    // layers of 8 (qkv, attention, out, router, dispatch, experts, shared, combine).
+    let edges = dot.matches(" -> ").count();
+    assert_eq!(dot.matches(" [label=").count() - edges, 2 + 3 * 4 + 58 * 8);
+    // Edges: 4 per dense layer and 9 per MoE layer (each counting the edge into the
+    // layer), and one to the LM head.
+    assert_eq!(edges, 3 * 4 + 58 * 9 + 1);
+    insta::assert_snapshot!(dot);
+}
+
+#[test]
+fn prefill_graph_and_plan_selection() {
+    let dot = graph(&["tests/graphs/llama3_1_70b.hplan", "--step", "prefill"]);
+    assert!(dot.starts_with("digraph \"llama: prefill of 4000 tokens\""));
+    let o = Command::new(env!("CARGO_BIN_EXE_hplanc"))
+        .args(["graph", "tests/graphs/llama3_1_70b.hplan", "--plan", "nope"])
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no plan `nope`; the file declares llama"));
+}
