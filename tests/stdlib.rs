@@ -58,15 +58,8 @@ fn model_figures_match_the_reference() {
     assert!(!comp.has_errors(), "{rendered}");
     // Within one unit of the reference's last decimal.
     let close = |got: u64, want: f64, decimals: i32| (got as f64 / 1e9 - want).abs() <= 1.0001 * 10f64.powi(-decimals);
-    let decimals = |x: f64| {
-        if (x * 100.0).round() / 100.0 == x && x > 100.0 {
-            2
-        } else if (x * 100.0 - (x * 100.0).round()).abs() < 1e-9 {
-            2
-        } else {
-            3
-        }
-    };
+    // The reference gives two decimals (12.08) or three (1.342).
+    let decimals = |x: f64| if ((x * 100.0).round() - x * 100.0).abs() < 1e-9 { 2 } else { 3 };
     assert_eq!(comp.program.plans.len(), reference.len());
     for (plan, (name, attn, ffn, ffn_active, embed, total, active, kv)) in comp.program.plans.iter().zip(reference) {
         let m = &plan.model;
