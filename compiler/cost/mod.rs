@@ -144,6 +144,64 @@ pub fn crossings_time(model: &Model, batch: u64, link: &Link, lanes: u64) -> f64
         + 2.0 * model.moe_layers() as f64 * transfer_time(k * act, link, lanes)
 }
 
+/// Expected tokens a target step yields with `k` drafted tokens of acceptance rate
+/// `a` (i.i.d.): `(1 − a^(k+1)) / (1 − a)`, and `k + 1` when `a = 1`
+/// (Leviathan et al., arXiv 2211.17192; Chen et al., arXiv 2302.01318).
+pub fn expected_tokens_per_step(k: u64, a: f64) -> f64 {
+    if (1.0 - a).abs() < 1e-12 {
+        return (k + 1) as f64;
+    }
+    (1.0 - a.powi(k as i32 + 1)) / (1.0 - a)
+}
+
+/// Time per output token with speculative decoding across chips: one round is `k`
+/// draft steps, one verify step of the target over `k + 1` tokens per sequence and
+/// two link crossings (drafts out, verdict back), and yields
+/// [`expected_tokens_per_step`] tokens (NOTES.md §5).
+pub fn speculative_tpot(k: u64, a: f64, t_draft: f64, t_verify: f64, t_link: f64) -> f64 {
+    (k as f64 * t_draft + t_verify + 2.0 * t_link) / expected_tokens_per_step(k, a)
+}
+
+/// `m` microbatches through `p` balanced pipeline stages of `t` each take
+/// `(m + p − 1)·t`; the idle share (the bubble) is `(p − 1)/(m + p − 1)` (GPipe,
+/// Huang et al., arXiv 1811.06965).
+pub fn pipeline_time(t: f64, p: u64, m: u64) -> f64 {
+    (m + p).saturating_sub(1) as f64 * t
+}
+
+pub fn bubble_fraction(p: u64, m: u64) -> f64 {
+    let total = (m + p).saturating_sub(1);
+    if total == 0 {
+        0.0
+    } else {
+        p.saturating_sub(1) as f64 / total as f64
+    }
+}
+
+/// Ping-pong of `m` microbatches between attention and FFN pools (MegaScale-Infer,
+/// arXiv 2504.02263 §4, as transcribed in NOTES.md §4). Per layer and microbatch:
+/// `t_a` attention, `t_e` FFN, `t_c` one-way communication; `T_f = max(t_a, t_e)`.
+/// Full overlap needs `m·T_f ≥ 2(T_f + t_c)`, i.e. `m ≥ 2(1 + t_c/T_f)`.
+pub fn pingpong_min_microbatches(t_a: f64, t_e: f64, t_c: f64) -> u64 {
+    let tf = t_a.max(t_e);
+    if tf <= 0.0 {
+        return 1;
+    }
+    (2.0 * (1.0 + t_c / tf) - 1e-12).ceil() as u64
+}
+
+/// One decode iteration over `l` layers with ping-pong: the first microbatch's trip
+/// through a layer, then one period per further layer, where the period is the
+/// busier of the pools' load and one microbatch's round trip:
+/// `(t_a + t_e + 2t_c) + (l − 1)·max(m·T_f, t_a + t_e + 2t_c)`. With `m = 1` this is the
+/// sequential `l·(t_a + t_e + 2t_c)`; with full overlap it is the paper's lower bound
+/// `(t_a + t_e + 2t_c) + m·T_f·(l − 1)` (the period form is derived, not the paper's).
+pub fn pingpong_iteration(t_a: f64, t_e: f64, t_c: f64, m: u64, l: u64) -> f64 {
+    let trip = t_a + t_e + 2.0 * t_c;
+    let period = (m.max(1) as f64 * t_a.max(t_e)).max(trip);
+    trip + l.saturating_sub(1) as f64 * period
+}
+
 /// US dollars per million tokens for a deployment costing `usd_per_s` producing `tokens_per_s`.
 pub fn usd_per_mtok(usd_per_s: f64, tokens_per_s: f64) -> f64 {
     usd_per_s / tokens_per_s * 1e6
@@ -182,6 +240,7 @@ mod tests {
             price: Some(2.35 / 3600.0),
             compute_efficiency: 0.5,
             memory_efficiency: 0.8,
+            step_overhead: 0.0,
         }
     }
 
@@ -227,6 +286,49 @@ mod tests {
         assert!((transfer_time(1e6, &l, 4) - (2e-6 + 1e6 / 1.8e12)).abs() < 1e-18);
         // 8 chips at $2.35/h producing 1000 tok/s: 8*2.35/3600 $/s / 1000 * 1e6 = $5.222/Mtok
         assert!((usd_per_mtok(8.0 * 2.35 / 3600.0, 1000.0) - 5.2222222).abs() < 1e-6);
+    }
+
+    #[test]
+    fn speculative_decoding_expectations() {
+        // NOTES.md §5's table: (1 - a^(k+1)) / (1 - a)
+        // a = 0.6, k = 3: (1 - 0.1296) / 0.4 = 2.176;  k = 5: (1 - 0.046656) / 0.4 = 2.383
+        // a = 0.7, k = 3: (1 - 0.2401) / 0.3 = 2.533;  k = 5: (1 - 0.117649) / 0.3 = 2.941
+        // a = 0.8, k = 3: (1 - 0.4096) / 0.2 = 2.952;  k = 5: (1 - 0.262144) / 0.2 = 3.689
+        // a = 0.9, k = 3: (1 - 0.6561) / 0.1 = 3.439;  k = 5: (1 - 0.531441) / 0.1 = 4.686
+        let table = [(0.6, 2.18, 2.38), (0.7, 2.53, 2.94), (0.8, 2.95, 3.69), (0.9, 3.44, 4.69)];
+        for (a, k3, k5) in table {
+            assert!((expected_tokens_per_step(3, a) - k3).abs() < 0.005, "a={a}");
+            assert!((expected_tokens_per_step(5, a) - k5).abs() < 0.005, "a={a}");
+        }
+        assert_eq!(expected_tokens_per_step(4, 1.0), 5.0);
+        assert_eq!(expected_tokens_per_step(4, 0.0), 1.0);
+        // LPX drafts 4 tokens at 1 ms each, Rubin verifies in 5 ms, 2 us links, a = 0.7:
+        // (4*1 + 5 + 2*0.002) ms / ((1 - 0.7^5)/0.3 = 2.7731) = 9.004 / 2.7731 = 3.2469 ms
+        let t = speculative_tpot(4, 0.7, 1e-3, 5e-3, 2e-6);
+        assert!((t - 9.004e-3 / ((1.0 - 0.7f64.powi(5)) / 0.3)).abs() < 1e-12);
+        assert!((t - 3.2469e-3).abs() < 1e-7);
+    }
+
+    #[test]
+    fn pipeline_bubbles() {
+        // 4 stages of 1 ms, 8 microbatches: (8 + 4 - 1) * 1 ms = 11 ms; bubble 3/11
+        assert_eq!(pipeline_time(1e-3, 4, 8), 11e-3);
+        assert!((bubble_fraction(4, 8) - 3.0 / 11.0).abs() < 1e-15);
+        assert_eq!(bubble_fraction(1, 8), 0.0);
+    }
+
+    #[test]
+    fn pingpong_overlap() {
+        // T_a = T_e = 100 us, T_c = 40 us: m >= 2 * (1 + 0.4) = 2.8 -> 3
+        assert_eq!(pingpong_min_microbatches(100e-6, 100e-6, 40e-6), 3);
+        // T_c = 60 us: 2 * 1.6 = 3.2 -> 4 (NOTES: m >= 4 when T_c >= T_f / 2)
+        assert_eq!(pingpong_min_microbatches(100e-6, 100e-6, 60e-6), 4);
+        // m = 1 is sequential: 80 * (100 + 100 + 80) us = 22.4 ms
+        assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 1, 80) - 22.4e-3).abs() < 1e-12);
+        // m = 3 overlaps fully: trip 280 us + 79 * max(300, 280) us = 280 + 23,700 = 23,980 us
+        assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 3, 80) - 23.98e-3).abs() < 1e-12);
+        // m = 2 is bound by the round trip: 280 + 79 * max(200, 280) = 22,400 us
+        assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 2, 80) - 22.4e-3).abs() < 1e-12);
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub struct Chip {
     pub compute_efficiency: f64,
     /// achievable fraction of peak memory bandwidth (kernel-level)
     pub memory_efficiency: f64,
+    /// fixed host/launch time per step, seconds (0 unless declared)
+    pub step_overhead: f64,
 }
 
 impl Chip {
@@ -602,6 +604,7 @@ mod tests {
             price: None,
             compute_efficiency: 1.0,
             memory_efficiency: 1.0,
+            step_overhead: 0.0,
         };
         assert_eq!(chip.peak(Precision::Fp4), Some((Precision::Fp8, 1979e12)));
         assert_eq!(chip.peak(Precision::Bf16), Some((Precision::Bf16, 989e12)));

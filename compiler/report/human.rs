@@ -68,15 +68,33 @@ pub fn render(r: &PlanReport) -> String {
         return o;
     };
     o.push('\n');
-    let mut rows = vec![vec!["stage".to_string(), "pool".into(), "chip".into(), "chips".into(), "tp".into(), "replicas".into()]];
+    let mut rows = vec![vec![
+        "stage".to_string(),
+        "pool".into(),
+        "chip".into(),
+        "chips".into(),
+        "tp".into(),
+        "ep".into(),
+        "microbatches".into(),
+        "replicas".into(),
+    ]];
     for p in &r.placement {
         let chips = match p.shares_chips_with {
             Some(s) => format!("(on {s})"),
             None => p.chips.to_string(),
         };
-        rows.push(vec![p.stage.to_string(), p.pool.clone(), p.chip.clone(), chips, p.tp.to_string(), p.replicas.to_string()]);
+        rows.push(vec![
+            p.stage.to_string(),
+            p.pool.clone(),
+            p.chip.clone(),
+            chips,
+            p.tp.to_string(),
+            p.ep.to_string(),
+            p.microbatches.to_string(),
+            p.replicas.to_string(),
+        ]);
     }
-    o.push_str(&table(&rows, &[false, false, false, true, true, true]));
+    o.push_str(&table(&rows, &[false, false, false, true, true, true, true, true]));
     o.push('\n');
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "n/a (no price or power)".into());
     let metrics = vec![
@@ -107,6 +125,12 @@ pub fn render(r: &PlanReport) -> String {
             parts.push(format!("crossings {}", fmt_time(s.crossing)));
         }
         parts.push(format!("embed+LM head {}", fmt_time(s.other)));
+        if s.overhead > 0.0 {
+            parts.push(format!("overhead {}", fmt_time(s.overhead)));
+        }
+        if s.overlap > 0.0 {
+            parts.push(format!("minus {} hidden by microbatch overlap", fmt_time(s.overlap)));
+        }
         let _ = writeln!(o, "\n  decode step {}: {}", fmt_time(mt.tpot_s), parts.join(", "));
         let _ = writeln!(o, "  prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s));
     }

@@ -119,6 +119,10 @@ pub struct StepBreakdown {
     pub other: f64,
     pub allreduce: f64,
     pub crossing: f64,
+    /// fixed per-step overhead
+    pub overhead: f64,
+    /// time hidden by overlapping microbatches: attn + ffn + comm + other + overhead - overlap = TPOT
+    pub overlap: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -201,25 +205,29 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     let d: &DecodeOption = &inst.decode[p.choice.decode];
     let pre = &inst.prefill[p.choice.prefill];
     let pools = &plan.cluster.pools;
-    let row = |stage, pool: usize, chips, tp, replicas, shares| PlacementRow {
+    // An MoE FFN spreads its experts over its chips (expert parallelism); a dense one
+    // splits its matrices (tensor parallelism).
+    let moe = plan.model.moe.is_some();
+    let row = |stage, pool: usize, chips, n: u64, ffn: bool, mb: u64, replicas, shares| PlacementRow {
         stage,
         pool: pools[pool].name.clone(),
         chip: pools[pool].chip.name.clone(),
         chips,
-        tp,
-        ep: 1,
+        tp: if ffn && moe { 1 } else { n },
+        ep: if ffn && moe { n } else { 1 },
         pp: 1,
-        microbatches: 1,
+        microbatches: mb,
         replicas,
         shares_chips_with: shares,
     };
+    let mb = d.microbatches;
     let mut rows = vec![
-        row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, p.choice.replicas, None),
-        row("decode.attn", d.attn_pool, d.attn_tp, d.attn_tp, 1, None),
+        row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None),
+        row("decode.attn", d.attn_pool, d.attn_tp, d.attn_tp, false, mb, 1, None),
     ];
     rows.push(match d.ffn {
-        Some((f, t)) => row("decode.ffn", f, t, t, 1, None),
-        None => row("decode.ffn", d.attn_pool, 0, d.attn_tp, 1, Some("decode.attn")),
+        Some((f, t)) => row("decode.ffn", f, t, t, true, mb, 1, None),
+        None => row("decode.ffn", d.attn_pool, 0, d.attn_tp, true, mb, 1, Some("decode.attn")),
     });
     rows
 }
@@ -227,7 +235,8 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
 /// The bottleneck of the decode step, in words.
 pub fn bottleneck(d: &DecodeOption) -> String {
     let b = &d.breakdown;
-    let total = d.tpot;
+    // Shares of the work, before microbatch overlap hides some of it.
+    let total = b.attn + b.other + b.ffn + b.allreduce + b.crossing + b.overhead;
     let pct = |x: f64| (100.0 * x / total).round() as u64;
     let attn = b.attn + b.other;
     let comm = b.allreduce + b.crossing;
@@ -356,6 +365,8 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
                 other: b.other,
                 allreduce: b.allreduce,
                 crossing: b.crossing,
+                overhead: b.overhead,
+                overlap: b.overlap,
             },
             prefill_s: pre.time,
             kv_transfer_s: ttft - pre.time,

@@ -515,6 +515,7 @@ impl Resolver<'_> {
             price: f.num("price"),
             compute_efficiency: ce,
             memory_efficiency: me,
+            step_overhead: f.num("step_overhead").unwrap_or(0.0),
         })
     }
 

@@ -149,6 +149,13 @@ pub static CHIP: BlockSpec = BlockSpec {
         a("source", AttrKind::Str, true, "\"https://...\"", "where the figures come from"),
         a("power", AttrKind::Quantity(Dim::POWER), false, "700 W", "power per chip"),
         a("price", AttrKind::Quantity(Dim::PRICE), false, "2.35 $/h", "rental or amortised price per chip"),
+        a(
+            "step_overhead",
+            AttrKind::Quantity(Dim::TIME),
+            false,
+            "20 us",
+            "fixed host/launch time per step (decode step, prefill); default 0",
+        ),
     ],
     blocks: &[
         SubBlock { keyword: "compute", labelled: false, repeated: false, required: true, spec: &COMPUTE },

@@ -34,6 +34,10 @@ pub struct DecodeBreakdown {
     pub attn_memory_bound: f64,
     /// time of the FFN that was memory-bound
     pub ffn_memory_bound: f64,
+    /// fixed per-step overhead of the chips taking part
+    pub overhead: f64,
+    /// time hidden by overlapping microbatches (the parts above sum to tpot + overlap)
+    pub overlap: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +46,8 @@ pub struct DecodeOption {
     pub attn_tp: u64,
     /// `None`: the FFN runs on the attention chips
     pub ffn: Option<(usize, u64)>,
+    /// microbatches ping-ponging between attention and FFN pools (1: none)
+    pub microbatches: u64,
     /// seconds per decode step (= TPOT)
     pub tpot: f64,
     /// chips used per pool
@@ -203,7 +209,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 Some(l) => 2.0 * m.layers as f64 * cost::allreduce_time(cost::activation_bytes(m, input), tp, l),
                 None => 0.0,
             };
-            let time = st.time + allreduce;
+            let time = st.time + allreduce + pool.chip.step_overhead;
             let kv_bytes = m.kv_bytes(input as f64);
             let ttft = (0..cl.pools.len())
                 .map(|a| {
@@ -236,13 +242,20 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
     let mut out = Vec::new();
     // Embedding and LM head, split from the attention layers for the breakdown.
-    let other_time = |chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
+    let other_time_of = |graph: &graph::Graph, chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
         let mut t = 0.0;
-        for n in g.nodes().filter(|n| n.layer.is_none()) {
+        for n in graph.nodes().filter(|n| n.layer.is_none()) {
             t += cost::node_time(n, chip, tp, m.kv_split(tp))?.time();
         }
         Some(t)
     };
+    let other_time = |chip: &crate::ir::Chip, tp: u64| other_time_of(&g, chip, tp);
+    // Graphs of one microbatch for ping-pong between pools: m in 1..=4 dividing the batch.
+    let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
+        .iter()
+        .filter(|&&mb| batch % mb == 0 && ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f)))
+        .map(|&mb| (mb, graph::build(m, Step::Decode { batch: batch / mb, context: ctx_mean })))
+        .collect();
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         let pa = &cl.pools[a];
         for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()) {
@@ -261,6 +274,7 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                         let allreduce = 2.0 * layers * ar(pa.link.as_ref(), ta);
                         let mut chips = vec![0; cl.pools.len()];
                         chips[a] = ta;
+                        let overhead = pa.chip.step_overhead;
                         let breakdown = DecodeBreakdown {
                             attn: attn.time - other,
                             ffn: ffn.time,
@@ -269,12 +283,15 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                             other,
                             attn_memory_bound: attn.memory_bound,
                             ffn_memory_bound: ffn.memory_bound,
+                            overhead,
+                            overlap: 0.0,
                         };
                         out.push(DecodeOption {
                             attn_pool: a,
                             attn_tp: ta,
                             ffn: None,
-                            tpot: attn.time + ffn.time + allreduce,
+                            microbatches: 1,
+                            tpot: attn.time + ffn.time + allreduce + overhead,
                             chips,
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64,
                             breakdown,
@@ -312,41 +329,68 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                         excluded.push(Excluded::Memory { stage: Stage::DecodeFfn, pool: f, tp: tf, need, capacity });
                         continue;
                     }
-                    let Some(ffn) = cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, 1) else {
+                    if cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
                         excluded.push(Excluded::Precision { pool: f });
                         break;
-                    };
-                    let allreduce = layers * (ar(pa.link.as_ref(), ta) + ar(pf.link.as_ref(), tf));
-                    let crossing = cost::crossings_time(m, batch, &cross.link, ta.min(tf));
+                    }
                     let mut chips = vec![0; cl.pools.len()];
                     chips[a] = ta;
                     chips[f] = tf;
                     let mut memory = attn_mem.clone();
                     memory.extend(ffn_mem);
-                    out.push(DecodeOption {
-                        attn_pool: a,
-                        attn_tp: ta,
-                        ffn: Some((f, tf)),
-                        tpot: attn.time + ffn.time + allreduce + crossing,
-                        chips,
-                        usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
-                        breakdown: DecodeBreakdown {
-                            attn: attn.time - other,
-                            ffn: ffn.time,
-                            allreduce,
-                            crossing,
-                            other,
-                            attn_memory_bound: attn.memory_bound,
-                            ffn_memory_bound: ffn.memory_bound,
-                        },
-                        memory,
-                    });
+                    // Ping-pong of m microbatches of B/m sequences (docs/cost-model.md §4).
+                    for (mb, gm) in &mb_graphs {
+                        let b = batch / mb;
+                        let (Some(attn_m), Some(ffn_m), Some(other_m)) = (
+                            cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
+                            cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1),
+                            other_time_of(gm, &pa.chip, ta),
+                        ) else {
+                            continue;
+                        };
+                        let act_b = cost::activation_bytes(m, b);
+                        let ar_a = pa.link.as_ref().map(|l| cost::allreduce_time(act_b, ta, l)).unwrap_or(0.0);
+                        let ar_f = pf.link.as_ref().map(|l| cost::allreduce_time(act_b, tf, l)).unwrap_or(0.0);
+                        let cross_b = cost::crossings_time(m, b, &cross.link, ta.min(tf));
+                        let t_a = (attn_m.time - other_m) / layers + ar_a;
+                        let t_e = ffn_m.time / layers + ar_f;
+                        let t_c = cross_b / (2.0 * layers);
+                        let overhead = pa.chip.step_overhead + pf.chip.step_overhead;
+                        let mbf = *mb as f64;
+                        let tpot = cost::pingpong_iteration(t_a, t_e, t_c, *mb, m.layers) + mbf * other_m + overhead;
+                        let breakdown = DecodeBreakdown {
+                            attn: mbf * (attn_m.time - other_m),
+                            ffn: mbf * ffn_m.time,
+                            allreduce: mbf * layers * (ar_a + ar_f),
+                            crossing: mbf * cross_b,
+                            other: mbf * other_m,
+                            attn_memory_bound: mbf * attn_m.memory_bound,
+                            ffn_memory_bound: mbf * ffn_m.memory_bound,
+                            overhead,
+                            overlap: 0.0,
+                        };
+                        let sum = breakdown.attn + breakdown.ffn + breakdown.allreduce + breakdown.crossing + breakdown.other + overhead;
+                        out.push(DecodeOption {
+                            attn_pool: a,
+                            attn_tp: ta,
+                            ffn: Some((f, tf)),
+                            microbatches: *mb,
+                            tpot,
+                            chips: chips.clone(),
+                            usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
+                            breakdown: DecodeBreakdown { overlap: (sum - tpot).max(0.0), ..breakdown },
+                            memory: memory.clone(),
+                        });
+                    }
                 }
             }
         }
     }
     out
 }
+
+/// Microbatch counts tried for ping-pong between attention and FFN pools.
+pub const MICROBATCHES: [u64; 4] = [1, 2, 3, 4];
 
 /// Decode batches tried: the range's ends and the powers of two between them.
 pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
@@ -396,5 +440,86 @@ mod tests {
         // 28672 = 2^12 * 7: every power of two up to 256 divides it.
         assert_eq!(tp_degrees(256, 28672, true).last(), Some(&256));
         assert_eq!(tp_degrees(8, 6, true), vec![1, 2]);
+    }
+}
+
+#[cfg(test)]
+mod roofline_checks {
+    use super::*;
+
+    /// Llama-3.1-70B, FP8 weights, BF16 KV, on 8 H100 over NVLink 4, mean context 4096.
+    fn plan() -> Plan {
+        let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+                   workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
+                   cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+                   plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";
+        let comp = crate::compile("roofline.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors());
+        comp.program.plans[0].clone()
+    }
+
+    fn tp8(batch: u64) -> DecodeOption {
+        let p = plan();
+        assert_eq!(decode_contexts(&p).0, 4096.0);
+        let opts = decode_options(&p, batch, &mut vec![]);
+        opts.into_iter().find(|d| d.attn_tp == 8 && d.ffn.is_none()).expect("TP8 fits")
+    }
+
+    // H100: 1979 TFLOP/s FP8, 989 BF16, 3.35 TB/s HBM, efficiencies 0.67 / 0.90;
+    // NVLink 4: 450 GB/s per direction, 2 us. Per chip everything divides by 8
+    // (8 KV heads, so the KV cache splits 8 ways too).
+    const BW: f64 = 3.35e12 * 0.90; // 3.015e12 B/s
+    const FP8: f64 = 1979e12 * 0.67; // 1.32593e15 FLOP/s
+    const BF16: f64 = 989e12 * 0.67; // 6.6263e14 FLOP/s
+
+    fn ar(bytes: f64) -> f64 {
+        // recursive doubling beats the ring for these small messages: 3 * (alpha + S/BW)
+        3.0 * (2e-6 + bytes / 450e9)
+    }
+
+    #[test]
+    fn decode_step_batch_1() {
+        let b = 1.0;
+        // weights per layer: qkv 8192*80*128 = 83,886,080; out 8192*8192 = 67,108,864;
+        // ffn 3*8192*28672 = 704,643,072 (1 B each at FP8). Activations: h*2 = 16,384 B/token.
+        let qkv = ((83_886_080.0 + b * (16_384.0 + 20_480.0)) / 8.0 / BW).max(2.0 * b * 83_886_080.0 / 8.0 / FP8);
+        // attention: KV per layer per token 2*8*128*2 = 4,096 B; reads 4096 tokens of it
+        let attn =
+            ((b * 36_864.0) / 8.0 / BW + (b * 4096.0 * 4096.0 + b * 4096.0) / 8.0 / BW).max(4.0 * b * 64.0 * 128.0 * 4096.0 / 8.0 / BF16);
+        let out = ((67_108_864.0 + b * 32_768.0) / 8.0 / BW).max(2.0 * b * 67_108_864.0 / 8.0 / FP8);
+        let ffn = ((704_643_072.0 + b * (32_768.0 + 114_688.0)) / 8.0 / BW).max(2.0 * b * 704_643_072.0 / 8.0 / FP8);
+        // qkv 3.479 us + attention 0.697 us + out 2.784 us + ffn 29.220 us = 36.181 us per layer
+        let layers = 80.0 * (qkv + attn + out + ffn);
+        // LM head 8192*128256 = 1,050,673,152 B: 43.57 us; embed gathers one 8 kB row
+        let head = ((1_050_673_152.0 + b * 272_896.0) / 8.0 / BW).max(2.0 * b * 8192.0 * 128_256.0 / 8.0 / FP8);
+        let embed = (b * 8192.0 + b * 16_384.0) / 8.0 / BW;
+        // 160 all-reduces of 16 kB: 3 * (2 us + 36.4 ns) = 6.109 us each, 0.977 ms
+        let comm = 160.0 * ar(b * 16_384.0);
+        let expected = layers + head + embed + comm; // = 3.9155 ms
+        let d = tp8(1);
+        assert!((d.tpot - expected).abs() < 1e-12, "{} vs {expected}", d.tpot);
+        assert!((d.tpot - 3.9155e-3).abs() < 1e-6, "{}", d.tpot);
+        assert!((d.breakdown.allreduce - 0.97748e-3).abs() < 1e-8);
+    }
+
+    #[test]
+    fn decode_step_batch_64() {
+        let b = 64.0;
+        let qkv = ((83_886_080.0 + b * (16_384.0 + 20_480.0)) / 8.0 / BW).max(2.0 * b * 83_886_080.0 / 8.0 / FP8);
+        let attn =
+            ((b * 36_864.0) / 8.0 / BW + (b * 4096.0 * 4096.0 + b * 4096.0) / 8.0 / BW).max(4.0 * b * 64.0 * 128.0 * 4096.0 / 8.0 / BF16);
+        let out = ((67_108_864.0 + b * 32_768.0) / 8.0 / BW).max(2.0 * b * 67_108_864.0 / 8.0 / FP8);
+        let ffn = ((704_643_072.0 + b * (32_768.0 + 114_688.0)) / 8.0 / BW).max(2.0 * b * 704_643_072.0 / 8.0 / FP8);
+        // qkv 3.576 us + attention 44.625 us (KV reads: 64 x 16.8 MB / 8) + out 2.869 us
+        // + ffn 29.605 us (still memory-bound: 8.5 us of compute) = 80.676 us per layer
+        let layers = 80.0 * (qkv + attn + out + ffn);
+        let head = ((1_050_673_152.0 + b * 272_896.0) / 8.0 / BW).max(2.0 * b * 8192.0 * 128_256.0 / 8.0 / FP8);
+        let embed = (b * 8192.0 + b * 16_384.0) / 8.0 / BW;
+        // 160 all-reduces of 1 MiB: 3 * (2 us + 2.330 us) = 12.99 us each, 2.078 ms
+        let comm = 160.0 * ar(b * 16_384.0);
+        let expected = layers + head + embed + comm; // = 8.5769 ms
+        let d = tp8(64);
+        assert!((d.tpot - expected).abs() < 1e-12, "{} vs {expected}", d.tpot);
+        assert!((d.tpot - 8.5769e-3).abs() < 1e-6, "{}", d.tpot);
     }
 }
