@@ -3,26 +3,7 @@
 use hplanc::solve::space::{Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption};
 use hplanc::solve::{brute, ilp, Goal};
 
-/// splitmix64: a tiny deterministic generator, so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-}
+use crate::Rng;
 
 fn objective(inst: &Instance, goal: Goal, c: Choice) -> f64 {
     let (usd, tput) = inst.evaluate(c).expect("choice is feasible");

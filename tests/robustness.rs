@@ -6,6 +6,7 @@
 //! diagnostic must have declared no plan. The formatter keeps every significant
 //! token of every input. `HPLANC_SLOW=1` prints inputs that take over half a second.
 
+use crate::Rng;
 use hplanc::syntax::lexer::{lex, Tok};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -13,18 +14,9 @@ use std::path::PathBuf;
 /// Inputs per corpus file; with ~30 files this is well over 20,000 in all.
 const PER_FILE: usize = 800;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+/// An index below `n`, from the shared generator.
+fn pick(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 fn corpus() -> Vec<(String, String)> {
@@ -56,55 +48,55 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
         if idx.is_empty() {
             0
         } else {
-            idx[rng.below(idx.len())]
+            idx[pick(rng, idx.len())]
         }
     };
-    match rng.below(9) {
+    match pick(rng, 9) {
         0 => text[..pick_char(rng)].to_string(),
         1 => {
             // flip a byte; invalid UTF-8 becomes U+FFFD, as the CLI would refuse it anyway
             let mut b = text.as_bytes().to_vec();
             if !b.is_empty() {
-                let i = rng.below(b.len());
-                b[i] ^= 1 << rng.below(8);
+                let i = pick(rng, b.len());
+                b[i] ^= 1 << pick(rng, 8);
             }
             String::from_utf8_lossy(&b).into_owned()
         }
         2 if sig.len() > 1 => {
-            let k = rng.below(sig.len() - 1);
+            let k = pick(rng, sig.len() - 1);
             let (a, c) = (toks[sig[k]], toks[sig[k + 1]]);
             format!("{}{}{}{}{}", &text[..a.start], c.text(text), &text[a.end..c.start], a.text(text), &text[c.end..])
         }
         3 if !sig.is_empty() => {
-            let t = toks[sig[rng.below(sig.len())]];
+            let t = toks[sig[pick(rng, sig.len())]];
             format!("{}{}", &text[..t.start], &text[t.end..])
         }
         4 if !sig.is_empty() => {
-            let t = toks[sig[rng.below(sig.len())]];
+            let t = toks[sig[pick(rng, sig.len())]];
             format!("{}{} {}", &text[..t.end], " ", &text[t.start..])
         }
         5 => {
             let nums: Vec<_> = toks.iter().filter(|t| t.kind == Tok::Number).collect();
-            match nums.get(rng.below(nums.len().max(1))) {
-                Some(t) => format!("{}{}{}", &text[..t.start], NUMBERS[rng.below(NUMBERS.len())], &text[t.end..]),
+            match nums.get(pick(rng, nums.len().max(1))) {
+                Some(t) => format!("{}{}{}", &text[..t.start], NUMBERS[pick(rng, NUMBERS.len())], &text[t.end..]),
                 None => text.to_string(),
             }
         }
         6 => {
             let i = pick_char(rng);
-            let depth = 1 + rng.below(300);
-            let (open, close) = [("a { ", "} "), ("[", "]"), ("{", ""), ("x = [", "")][rng.below(4)];
+            let depth = 1 + pick(rng, 300);
+            let (open, close) = [("a { ", "} "), ("[", "]"), ("{", ""), ("x = [", "")][pick(rng, 4)];
             format!("{}{}{}{}", &text[..i], open.repeat(depth), close.repeat(depth), &text[i..])
         }
         7 => {
             let i = pick_char(rng);
-            format!("{}{}{}", &text[..i], INSERTS[rng.below(INSERTS.len())], &text[i..])
+            format!("{}{}{}", &text[..i], INSERTS[pick(rng, INSERTS.len())], &text[i..])
         }
         _ => {
             let mut lines: Vec<&str> = text.lines().collect();
             if !lines.is_empty() {
-                let i = rng.below(lines.len());
-                if rng.below(2) == 0 {
+                let i = pick(rng, lines.len());
+                if pick(rng, 2) == 0 {
                     lines.remove(i);
                 } else {
                     lines.insert(i, lines[i]);
@@ -124,7 +116,7 @@ fn mutated_inputs_never_panic() {
         for _ in 0..PER_FILE {
             // Most inputs get one mutation, some several.
             let mut m = mutate(&text, &mut rng);
-            for _ in 0..rng.below(3) {
+            for _ in 0..pick(&mut rng, 3) {
                 m = mutate(&m, &mut rng);
             }
             let t0 = std::time::Instant::now();

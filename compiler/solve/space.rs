@@ -477,49 +477,43 @@ mod roofline_checks {
         3.0 * (2e-6 + bytes / 450e9)
     }
 
-    #[test]
-    fn decode_step_batch_1() {
-        let b = 1.0;
+    /// The decode step by hand at batch `b`: per-chip bytes and FLOPs of each node
+    /// (everything / 8), the slower of memory and compute, summed, plus the all-reduces.
+    fn by_hand(b: f64) -> f64 {
         // weights per layer: qkv 8192*80*128 = 83,886,080; out 8192*8192 = 67,108,864;
-        // ffn 3*8192*28672 = 704,643,072 (1 B each at FP8). Activations: h*2 = 16,384 B/token.
+        // ffn 3*8192*28672 = 704,643,072 (1 B each at FP8). Activations: 16,384 B/token;
+        // q, k, v out of the projections 20,480 B/token.
         let qkv = ((83_886_080.0 + b * (16_384.0 + 20_480.0)) / 8.0 / BW).max(2.0 * b * 83_886_080.0 / 8.0 / FP8);
         // attention: KV per layer per token 2*8*128*2 = 4,096 B; reads 4096 tokens of it
         let attn =
             ((b * 36_864.0) / 8.0 / BW + (b * 4096.0 * 4096.0 + b * 4096.0) / 8.0 / BW).max(4.0 * b * 64.0 * 128.0 * 4096.0 / 8.0 / BF16);
         let out = ((67_108_864.0 + b * 32_768.0) / 8.0 / BW).max(2.0 * b * 67_108_864.0 / 8.0 / FP8);
         let ffn = ((704_643_072.0 + b * (32_768.0 + 114_688.0)) / 8.0 / BW).max(2.0 * b * 704_643_072.0 / 8.0 / FP8);
-        // qkv 3.479 us + attention 0.697 us + out 2.784 us + ffn 29.220 us = 36.181 us per layer
         let layers = 80.0 * (qkv + attn + out + ffn);
-        // LM head 8192*128256 = 1,050,673,152 B: 43.57 us; embed gathers one 8 kB row
+        // LM head 8192*128256 = 1,050,673,152 B; the embedding gathers b rows of 8 kB
         let head = ((1_050_673_152.0 + b * 272_896.0) / 8.0 / BW).max(2.0 * b * 8192.0 * 128_256.0 / 8.0 / FP8);
         let embed = (b * 8192.0 + b * 16_384.0) / 8.0 / BW;
-        // 160 all-reduces of 16 kB: 3 * (2 us + 36.4 ns) = 6.109 us each, 0.977 ms
-        let comm = 160.0 * ar(b * 16_384.0);
-        let expected = layers + head + embed + comm; // = 3.9155 ms
+        // two all-reduces per layer of b * 16 kB
+        layers + head + embed + 160.0 * ar(b * 16_384.0)
+    }
+
+    #[test]
+    fn decode_step_batch_1() {
+        // per layer: qkv 3.479 us + attention 0.697 us + out 2.784 us + ffn 29.220 us = 36.181 us;
+        // x80 = 2.894 ms; LM head 43.57 us; all-reduces 160 x 3*(2 us + 36.4 ns) = 0.977 ms
         let d = tp8(1);
-        assert!((d.tpot - expected).abs() < 1e-12, "{} vs {expected}", d.tpot);
+        assert!((d.tpot - by_hand(1.0)).abs() < 1e-12, "{} vs {}", d.tpot, by_hand(1.0));
         assert!((d.tpot - 3.9155e-3).abs() < 1e-6, "{}", d.tpot);
         assert!((d.breakdown.allreduce - 0.97748e-3).abs() < 1e-8);
     }
 
     #[test]
     fn decode_step_batch_64() {
-        let b = 64.0;
-        let qkv = ((83_886_080.0 + b * (16_384.0 + 20_480.0)) / 8.0 / BW).max(2.0 * b * 83_886_080.0 / 8.0 / FP8);
-        let attn =
-            ((b * 36_864.0) / 8.0 / BW + (b * 4096.0 * 4096.0 + b * 4096.0) / 8.0 / BW).max(4.0 * b * 64.0 * 128.0 * 4096.0 / 8.0 / BF16);
-        let out = ((67_108_864.0 + b * 32_768.0) / 8.0 / BW).max(2.0 * b * 67_108_864.0 / 8.0 / FP8);
-        let ffn = ((704_643_072.0 + b * (32_768.0 + 114_688.0)) / 8.0 / BW).max(2.0 * b * 704_643_072.0 / 8.0 / FP8);
-        // qkv 3.576 us + attention 44.625 us (KV reads: 64 x 16.8 MB / 8) + out 2.869 us
-        // + ffn 29.605 us (still memory-bound: 8.5 us of compute) = 80.676 us per layer
-        let layers = 80.0 * (qkv + attn + out + ffn);
-        let head = ((1_050_673_152.0 + b * 272_896.0) / 8.0 / BW).max(2.0 * b * 8192.0 * 128_256.0 / 8.0 / FP8);
-        let embed = (b * 8192.0 + b * 16_384.0) / 8.0 / BW;
-        // 160 all-reduces of 1 MiB: 3 * (2 us + 2.330 us) = 12.99 us each, 2.078 ms
-        let comm = 160.0 * ar(b * 16_384.0);
-        let expected = layers + head + embed + comm; // = 8.5769 ms
+        // per layer: qkv 3.576 us + attention 44.625 us (KV reads: 64 x 16.8 MB / 8) + out 2.869 us
+        // + ffn 29.605 us (still memory-bound: 8.5 us of compute) = 80.676 us; x80 = 6.454 ms;
+        // LM head 44.28 us; all-reduces of 1 MiB: 160 x 3*(2 us + 2.330 us) = 2.078 ms
         let d = tp8(64);
-        assert!((d.tpot - expected).abs() < 1e-12, "{} vs {expected}", d.tpot);
+        assert!((d.tpot - by_hand(64.0)).abs() < 1e-12, "{} vs {}", d.tpot, by_hand(64.0));
         assert!((d.tpot - 8.5769e-3).abs() < 1e-6, "{}", d.tpot);
     }
 }
