@@ -46,6 +46,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
                 attn_tp: chips[attn_pool],
                 ffn,
                 microbatches: 1 + rng.below(4),
+                draft: None,
                 tpot: rng.range(0.002, 0.05),
                 chips,
                 usd_per_s: price / 3600.0,

@@ -42,6 +42,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0404", title: "precision not supported", explanation: "The chip declares no compute peak for the precision the model needs (or any\nwider one). Declare the peak in the chip's `compute` block, or choose another\nprecision for the model (`model = m { weights = fp8 }`)." },
     CodeInfo { code: "E0405", title: "missing price", explanation: "The plan minimizes cost but a chip it may use has no `price`. Give the chip a\nprice, e.g. `chip r = std::chips::rubin { price = 6.0 $/h }`." },
     CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
+    CodeInfo { code: "E0408", title: "draft model does not match", explanation: "Speculative decoding needs a draft model that shares the target's vocabulary\n(the target verifies the draft's token ids), and a `place draft on POOL` for it.\nLlama-3.2-1B drafts for Llama-3.1 models; most families ship a small sibling." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
     CodeInfo { code: "E0407", title: "solver failed", explanation: "The ILP solver stopped without an answer (time limit without a feasible\nsolution, or an internal error). The message gives the solver's reason." },
 ];
@@ -373,6 +374,26 @@ pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {
         d = d.note(r.clone());
     }
     d
+}
+
+pub fn draft_mismatch(span: Span, draft: &str, target: &str, why: &str) -> Diagnostic {
+    make(
+        "E0408",
+        span,
+        format!("`{draft}` cannot draft for `{target}`: {why}"),
+        "the draft model",
+        "draft with a model of the same family and tokenizer, e.g. `std::models::llama3_2_1b` for Llama-3.1",
+    )
+}
+
+pub fn draft_unplaced(span: Span, draft: &str) -> Diagnostic {
+    make(
+        "E0408",
+        span,
+        format!("the draft model `{draft}` has no pool"),
+        "speculative decoding declared here",
+        "add `place draft on <pool>` (or `on auto`) to the plan",
+    )
 }
 
 pub fn not_proven_optimal(span: Span, limit_s: f64) -> Diagnostic {

@@ -72,6 +72,9 @@ pub enum Step {
     Prefill { tokens: u64 },
     /// One decode step of `batch` sequences whose KV caches hold `context` tokens on average.
     Decode { batch: u64, context: f64 },
+    /// One speculative verify step: `batch` sequences each check `per_seq` tokens
+    /// (the drafted ones plus one) against their KV caches, read once per sequence.
+    Verify { batch: u64, per_seq: u64, context: f64 },
 }
 
 pub struct Graph {
@@ -101,9 +104,10 @@ pub fn causal_pairs(s: f64, w: Option<f64>) -> f64 {
 /// Builds the graph of one step. Per layer, with b tokens in the step (B in decode,
 /// S in prefill), h hidden, n_h heads, c context, w/a/k bytes of weights/activations/KV:
 /// - qkv_proj: `2·b·P_qkv` FLOPs, `P_qkv·w` bytes (all of attention but the output projection)
-/// - attention, decode, GQA: `4·b·n_h·d·c'` FLOPs, KV read `b·c'·kv_layer` (c' = min(c, window)
+/// - attention, decode, GQA: `4·b·n_h·d·c'` FLOPs, KV read `B·c'·kv_layer` (c' = min(c, window)
 ///   on sliding layers); MLA (weight-absorbed): `2·b·n_h·(2·r_kv + d_rope)·c` FLOPs, KV read
-///   `b·c·(r_kv + d_rope)·k`
+///   `B·c·(r_kv + d_rope)·k`. A verify step has b = B·(k+1) tokens but reads each of the
+///   B sequences' caches once.
 /// - attention, prefill: `4·n_h·d·pairs` FLOPs (GQA; MLA `2·n_h·(d_qk + d_v)·pairs`),
 ///   pairs = [`causal_pairs`]; KV written `S·kv_layer`
 /// - out_proj: `2·b·P_o` FLOPs, `P_o·w` bytes
@@ -114,9 +118,11 @@ pub fn causal_pairs(s: f64, w: Option<f64>) -> f64 {
 pub fn build(model: &Model, step: Step) -> Graph {
     let (h, nh, v) = (model.hidden as f64, model.heads as f64, model.vocab as f64);
     let (w, a) = (model.weights.bytes(), model.activations.bytes());
-    let (tokens, prefill) = match step {
-        Step::Prefill { tokens } => (tokens as f64, true),
-        Step::Decode { batch, .. } => (batch as f64, false),
+    // Tokens through the GEMMs, and sequences whose KV caches are read.
+    let (tokens, seqs, prefill) = match step {
+        Step::Prefill { tokens } => (tokens as f64, 1.0, true),
+        Step::Decode { batch, .. } => (batch as f64, batch as f64, false),
+        Step::Verify { batch, per_seq, .. } => ((batch * per_seq) as f64, batch as f64, false),
     };
     let attn_stage = if prefill { Stage::Prefill } else { Stage::DecodeAttn };
     let ffn_stage = if prefill { Stage::Prefill } else { Stage::DecodeFfn };
@@ -140,12 +146,12 @@ pub fn build(model: &Model, step: Step) -> Graph {
         let qkv_out = tokens * qkv_p / h * a; // activations leaving the projections, roughly
         let qkv = add(&mut g, Op::QkvProj, l, attn_stage, 2.0 * tokens * qkv_p, model.weights, qkv_p * w, 0.0, 0.0, act + qkv_out);
         let (attn_flops, kv_read) = match (step, model.mla) {
-            (Step::Decode { context, .. }, None) => {
+            (Step::Decode { context, .. } | Step::Verify { context, .. }, None) => {
                 let c = win.map(|w| context.min(w)).unwrap_or(context);
-                (4.0 * tokens * nh * model.head_dim as f64 * c, tokens * c * kv_layer)
+                (4.0 * tokens * nh * model.head_dim as f64 * c, seqs * c * kv_layer)
             }
-            (Step::Decode { context, .. }, Some(m)) => {
-                (2.0 * tokens * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context, tokens * context * kv_layer)
+            (Step::Decode { context, .. } | Step::Verify { context, .. }, Some(m)) => {
+                (2.0 * tokens * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context, seqs * context * kv_layer)
             }
             (Step::Prefill { .. }, None) => (4.0 * nh * model.head_dim as f64 * causal_pairs(tokens, win), 0.0),
             (Step::Prefill { .. }, Some(m)) => {
@@ -282,6 +288,18 @@ mod tests {
         assert_eq!(a(2000) / a(1000), 4.0);
         // 4 * n_h * d * (S^2 / 2) * L = 2 * 64 * 128 * 1000^2 * 80
         assert_eq!(a(1000), 2.0 * 64.0 * 128.0 * 1e6 * 80.0);
+    }
+
+    #[test]
+    fn verify_reads_each_cache_once() {
+        let m = model();
+        let d = build(&m, Step::Decode { batch: 4, context: 1000.0 });
+        let v = build(&m, Step::Verify { batch: 4, per_seq: 5, context: 1000.0 });
+        let kv = |g: &Graph| -> f64 { g.nodes().map(|n| n.kv_read_bytes).sum() };
+        let ffn = |g: &Graph| -> f64 { g.nodes().filter(|n| n.op == Op::Ffn).map(|n| n.flops).sum() };
+        // Same KV reads (4 sequences x 1000 tokens), five times the GEMM work.
+        assert_eq!(kv(&v), kv(&d));
+        assert_eq!(ffn(&v), 5.0 * ffn(&d));
     }
 
     #[test]

@@ -232,16 +232,19 @@ pub enum Stage {
     Prefill,
     DecodeAttn,
     DecodeFfn,
+    /// the draft model of speculative decoding
+    Draft,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn];
+    pub const ALL: [Stage; 4] = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn, Stage::Draft];
 
     pub fn name(self) -> &'static str {
         match self {
             Stage::Prefill => "prefill",
             Stage::DecodeAttn => "decode.attn",
             Stage::DecodeFfn => "decode.ffn",
+            Stage::Draft => "draft",
         }
     }
 
@@ -310,6 +313,18 @@ pub struct Plan {
     pub slos: Vec<Slo>,
     pub objective: Objective,
     pub objective_span: Span,
+    pub speculation: Option<Speculation>,
+}
+
+/// Speculative decoding: a draft model proposes `lookahead` tokens per round, the
+/// target verifies them in one step over `lookahead + 1` tokens per sequence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Speculation {
+    pub draft: Model,
+    pub lookahead: u64,
+    /// i.i.d. probability that the target accepts a drafted token
+    pub acceptance: f64,
+    pub span: Span,
 }
 
 impl Plan {

@@ -11,6 +11,7 @@ fn color(s: Stage) -> &'static str {
         Stage::Prefill => "#f4d6a0",
         Stage::DecodeAttn => "#a8c8f0",
         Stage::DecodeFfn => "#b8e0b0",
+        Stage::Draft => "#e0c0e8",
     }
 }
 

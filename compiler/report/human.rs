@@ -63,6 +63,13 @@ pub fn render(r: &PlanReport) -> String {
         fmt_num(w.input_tokens as f64),
         fmt_num(w.output_tokens as f64)
     );
+    if let Some(sp) = &r.speculation {
+        let _ = writeln!(
+            o,
+            "  speculate {} drafts {} tokens at acceptance {}: {:.2} tokens per verify step",
+            sp.draft_model, sp.lookahead, sp.acceptance, sp.expected_tokens_per_step
+        );
+    }
     let Some(mt) = &r.metrics else {
         let _ = writeln!(o, "  no feasible placement; see the diagnostics");
         return o;
@@ -125,13 +132,17 @@ pub fn render(r: &PlanReport) -> String {
             parts.push(format!("crossings {}", fmt_time(s.crossing)));
         }
         parts.push(format!("embed+LM head {}", fmt_time(s.other)));
+        if s.draft > 0.0 {
+            parts.push(format!("drafting {}", fmt_time(s.draft)));
+        }
         if s.overhead > 0.0 {
             parts.push(format!("overhead {}", fmt_time(s.overhead)));
         }
         if s.overlap > 0.0 {
             parts.push(format!("minus {} hidden by microbatch overlap", fmt_time(s.overlap)));
         }
-        let _ = writeln!(o, "\n  decode step {}: {}", fmt_time(mt.tpot_s), parts.join(", "));
+        let what = if r.speculation.is_some() { "per token (a draft-and-verify round / expected tokens)" } else { "decode step" };
+        let _ = writeln!(o, "\n  {what} {}: {}", fmt_time(mt.tpot_s), parts.join(", "));
         let _ = writeln!(o, "  prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s));
     }
     if let Some(bn) = &r.bottleneck {

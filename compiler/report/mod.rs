@@ -32,6 +32,16 @@ pub struct PlanReport {
     pub bottleneck: Option<String>,
     pub solver: Option<SolverReport>,
     pub frontier: Vec<FrontierPoint>,
+    pub speculation: Option<SpeculationReport>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SpeculationReport {
+    pub draft_model: String,
+    pub lookahead: u64,
+    pub acceptance: f64,
+    /// (1 - a^(k+1)) / (1 - a)
+    pub expected_tokens_per_step: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -121,8 +131,10 @@ pub struct StepBreakdown {
     pub crossing: f64,
     /// fixed per-step overhead
     pub overhead: f64,
-    /// time hidden by overlapping microbatches: attn + ffn + comm + other + overhead - overlap = TPOT
+    /// time hidden by overlapping microbatches: attn + ffn + comm + other + overhead + draft - overlap = TPOT
     pub overlap: f64,
+    /// drafting (speculative decoding); with speculation every part is per generated token
+    pub draft: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -229,6 +241,11 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         Some((f, t)) => row("decode.ffn", f, t, t, true, mb, 1, None),
         None => row("decode.ffn", d.attn_pool, 0, d.attn_tp, true, mb, 1, Some("decode.attn")),
     });
+    if let Some((dp, dt)) = d.draft {
+        let mut r = row("draft", dp, dt, dt, false, 1, 1, None);
+        r.chip = pools[dp].chip.name.clone();
+        rows.push(r);
+    }
     rows
 }
 
@@ -236,7 +253,7 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
 pub fn bottleneck(d: &DecodeOption) -> String {
     let b = &d.breakdown;
     // Shares of the work, before microbatch overlap hides some of it.
-    let total = b.attn + b.other + b.ffn + b.allreduce + b.crossing + b.overhead;
+    let total = b.attn + b.other + b.ffn + b.allreduce + b.crossing + b.overhead + b.draft;
     let pct = |x: f64| (100.0 * x / total).round() as u64;
     let attn = b.attn + b.other;
     let comm = b.allreduce + b.crossing;
@@ -256,6 +273,7 @@ pub fn bottleneck(d: &DecodeOption) -> String {
                 "decode attention compute"
             }
         }
+        Some("drafting") => "the draft model's steps",
         Some("FFN") => {
             if ffn_kind == "memory-bound" {
                 "the FFN, reading its weights"
@@ -324,6 +342,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             bottleneck: None,
             solver: None,
             frontier: vec![],
+            speculation: speculation_report(plan),
         };
     };
     let p = &s.best;
@@ -367,6 +386,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
                 crossing: b.crossing,
                 overhead: b.overhead,
                 overlap: b.overlap,
+                draft: b.draft,
             },
             prefill_s: pre.time,
             kv_transfer_s: ttft - pre.time,
@@ -382,5 +402,15 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             solve_s: s.solve_s,
         }),
         frontier: frontier(plan, s),
+        speculation: speculation_report(plan),
     }
+}
+
+fn speculation_report(plan: &Plan) -> Option<SpeculationReport> {
+    plan.speculation.as_ref().map(|s| SpeculationReport {
+        draft_model: s.draft.name.clone(),
+        lookahead: s.lookahead,
+        acceptance: s.acceptance,
+        expected_tokens_per_step: crate::cost::expected_tokens_per_step(s.lookahead, s.acceptance),
+    })
 }

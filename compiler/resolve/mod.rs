@@ -906,7 +906,62 @@ impl Resolver<'_> {
             }
         }
 
+        // speculate block
+        let mut speculation = None;
+        if let Some(sb) = f.block("speculate") {
+            let draft = match sb.fields.attrs.get("draft") {
+                Some(check::Field { val: Val::Ref(path, over), span, .. }) => {
+                    let span = *span;
+                    self.lookup(module, path, ItemKind::Model).and_then(|mid| {
+                        let base = self.effective_body(mid, &mut vec![])?;
+                        let merged = match over {
+                            Some(o) => merge(&base, o),
+                            None => base,
+                        };
+                        let decl = self.items[mid].item.name.span;
+                        self.model_from(&path.last().name, &merged, decl).map(|m| (m, span))
+                    })
+                }
+                _ => None,
+            };
+            if let (Some((draft, dspan)), Some(k), Some(a)) = (draft, sb.fields.count("lookahead"), sb.fields.num("acceptance")) {
+                speculation = Some((draft, dspan, k, a, sb.span));
+            }
+        }
         let (model, model_span) = model?;
+        let speculation = match speculation {
+            Some((draft, dspan, lookahead, acceptance, span)) => {
+                if draft.vocab != model.vocab {
+                    self.diags.push(
+                        catalog::draft_mismatch(
+                            dspan,
+                            &draft.name,
+                            &model.name,
+                            &format!("its vocabulary has {} tokens, the target's {}", draft.vocab, model.vocab),
+                        )
+                        .label(model_span, "the target model"),
+                    );
+                    return None;
+                }
+                if !placed.contains_key(&Stage::Draft) {
+                    self.diags.push(catalog::draft_unplaced(span, &draft.name));
+                    return None;
+                }
+                Some(ir::Speculation { draft, lookahead, acceptance, span })
+            }
+            None => {
+                if let Some((_, span)) = placed.get(&Stage::Draft) {
+                    self.diags.push(catalog::not_allowed(
+                        *span,
+                        "`place draft`",
+                        "a plan without a `speculate` block",
+                        "add `speculate { draft = <model>, lookahead = 4, acceptance = 0.7 }`, or remove this line",
+                    ));
+                    return None;
+                }
+                None
+            }
+        };
         let cluster = cluster?;
         let workload = workload?;
         if let Some(maxc) = model.max_context {
@@ -942,6 +997,7 @@ impl Resolver<'_> {
             slos,
             objective,
             objective_span,
+            speculation,
         })
     }
 }

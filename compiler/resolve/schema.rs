@@ -238,6 +238,23 @@ pub static WORKLOAD: BlockSpec = BlockSpec {
     stmts: &[],
 };
 
+pub static SPECULATE: BlockSpec = BlockSpec {
+    name: "speculate block",
+    attrs: &[
+        a(
+            "draft",
+            AttrKind::Ref("model"),
+            true,
+            "std::models::llama3_2_1b",
+            "the draft model (same vocabulary as the target); place it with `place draft on POOL`",
+        ),
+        a("lookahead", AttrKind::Count, true, "4", "tokens drafted per round (k)"),
+        a("acceptance", AttrKind::Fraction, true, "0.7", "probability the target accepts a drafted token (i.i.d.)"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
 pub static SLO: BlockSpec = BlockSpec { name: "slo block", attrs: &[], blocks: &[], stmts: &[Stmt::Constraint] };
 
 pub static PLAN: BlockSpec = BlockSpec {
@@ -247,7 +264,10 @@ pub static PLAN: BlockSpec = BlockSpec {
         a("cluster", AttrKind::Ref("cluster"), true, "my_cluster", "the hardware"),
         a("workload", AttrKind::Ref("workload"), true, "chat", "the traffic"),
     ],
-    blocks: &[SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO }],
+    blocks: &[
+        SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO },
+        SubBlock { keyword: "speculate", labelled: false, repeated: false, required: false, spec: &SPECULATE },
+    ],
     stmts: &[Stmt::Place, Stmt::Objective],
 };
 
@@ -339,6 +359,7 @@ pub fn reference_tables() -> String {
         (&WORKLOAD, "workload"),
         (&PLAN, "plan"),
         (&SLO, "slo block (in a plan)"),
+        (&SPECULATE, "speculate block (in a plan)"),
     ] {
         table(&mut out, spec, heading);
     }

@@ -107,7 +107,12 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
 
 fn check_prices(plan: &Plan, diags: &mut Diagnostics) -> bool {
     let mut ok = true;
-    let mut used: Vec<usize> = plan.placements.iter().flat_map(|p| p.pools.iter().copied()).collect();
+    let mut used: Vec<usize> = plan
+        .placements
+        .iter()
+        .filter(|p| p.stage != Stage::Draft || plan.speculation.is_some())
+        .flat_map(|p| p.pools.iter().copied())
+        .collect();
     used.sort();
     used.dedup();
     for p in used {
@@ -187,6 +192,13 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
                         plan.workload.input_tokens + plan.workload.output_tokens
                     ))
                     .label(plan.cluster.pools[pool].span, format!("pool `{}` declared here", pool_name(plan, pool))),
+            );
+            return;
+        }
+        if let Some(Excluded::NoDraftLink { attn_pool, draft_pool }) = reasons.iter().find(|e| matches!(e, Excluded::NoDraftLink { .. })) {
+            diags.push(
+                catalog::pools_not_linked(place_span(Stage::Draft), pool_name(plan, *attn_pool), pool_name(plan, *draft_pool))
+                    .label(plan.cluster.span, "cluster declared here"),
             );
             return;
         }

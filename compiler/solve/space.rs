@@ -38,6 +38,8 @@ pub struct DecodeBreakdown {
     pub overhead: f64,
     /// time hidden by overlapping microbatches (the parts above sum to tpot + overlap)
     pub overlap: f64,
+    /// drafting (speculative decoding), per token
+    pub draft: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +50,8 @@ pub struct DecodeOption {
     pub ffn: Option<(usize, u64)>,
     /// microbatches ping-ponging between attention and FFN pools (1: none)
     pub microbatches: u64,
+    /// speculative decoding: the draft model's pool and chips
+    pub draft: Option<(usize, u64)>,
     /// seconds per decode step (= TPOT)
     pub tpot: f64,
     /// chips used per pool
@@ -153,6 +157,8 @@ pub enum Excluded {
     Precision { pool: usize },
     /// FFN on another pool with no link to the attention pool
     NoLink { attn_pool: usize, ffn_pool: usize },
+    /// the draft model on a pool with no link to the target's attention pool
+    NoDraftLink { attn_pool: usize, draft_pool: usize },
 }
 
 /// Tensor-parallel degrees tried on a pool: powers of two up to the pool size,
@@ -233,12 +239,31 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
 
 /// Decode options at batch `batch`.
 pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    match &plan.speculation {
+        None => target_options(plan, batch, 1, excluded),
+        Some(s) => {
+            let targets = target_options(plan, batch, s.lookahead + 1, excluded);
+            speculative_options(plan, batch, s, targets, excluded)
+        }
+    }
+}
+
+/// Decode options of the target model, each step over `per_seq` tokens per sequence
+/// (1 normally; `k + 1` for a speculative verify step).
+pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
     let m = &plan.model;
     let cl = &plan.cluster;
     let (ctx_mean, ctx_max) = decode_contexts(plan);
-    let g = graph::build(m, Step::Decode { batch, context: ctx_mean });
+    let step = |b: u64| {
+        if per_seq == 1 {
+            Step::Decode { batch: b, context: ctx_mean }
+        } else {
+            Step::Verify { batch: b, per_seq, context: ctx_mean }
+        }
+    };
+    let g = graph::build(m, step(batch));
     let layers = m.layers as f64;
-    let act = cost::activation_bytes(m, batch);
+    let act = cost::activation_bytes(m, batch * per_seq);
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
     let mut out = Vec::new();
     // Embedding and LM head, split from the attention layers for the breakdown.
@@ -254,7 +279,7 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
     let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
         .iter()
         .filter(|&&mb| batch % mb == 0 && ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f)))
-        .map(|&mb| (mb, graph::build(m, Step::Decode { batch: batch / mb, context: ctx_mean })))
+        .map(|&mb| (mb, graph::build(m, step(batch / mb))))
         .collect();
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         let pa = &cl.pools[a];
@@ -285,12 +310,14 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                             ffn_memory_bound: ffn.memory_bound,
                             overhead,
                             overlap: 0.0,
+                            draft: 0.0,
                         };
                         out.push(DecodeOption {
                             attn_pool: a,
                             attn_tp: ta,
                             ffn: None,
                             microbatches: 1,
+                            draft: None,
                             tpot: attn.time + ffn.time + allreduce + overhead,
                             chips,
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64,
@@ -340,7 +367,7 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                     memory.extend(ffn_mem);
                     // Ping-pong of m microbatches of B/m sequences (docs/cost-model.md §4).
                     for (mb, gm) in &mb_graphs {
-                        let b = batch / mb;
+                        let b = batch / mb * per_seq; // tokens per microbatch
                         let (Some(attn_m), Some(ffn_m), Some(other_m)) = (
                             cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
                             cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1),
@@ -368,6 +395,7 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                             ffn_memory_bound: mbf * ffn_m.memory_bound,
                             overhead,
                             overlap: 0.0,
+                            draft: 0.0,
                         };
                         let sum = breakdown.attn + breakdown.ffn + breakdown.allreduce + breakdown.crossing + breakdown.other + overhead;
                         out.push(DecodeOption {
@@ -375,6 +403,7 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                             attn_tp: ta,
                             ffn: Some((f, tf)),
                             microbatches: *mb,
+                            draft: None,
                             tpot,
                             chips: chips.clone(),
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
@@ -384,6 +413,88 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
                     }
                 }
             }
+        }
+    }
+    out
+}
+
+/// Combines each target (verify) option with each place the draft model can run:
+/// one round is `k` draft steps, the verify step and two link crossings, and yields
+/// `(1 − a^(k+1))/(1 − a)` tokens on average ([`cost::speculative_tpot`]). Every part
+/// of the breakdown is per generated token.
+fn speculative_options(
+    plan: &Plan,
+    batch: u64,
+    spec: &crate::ir::Speculation,
+    targets: Vec<DecodeOption>,
+    excluded: &mut Vec<Excluded>,
+) -> Vec<DecodeOption> {
+    let cl = &plan.cluster;
+    let dm = &spec.draft;
+    let (ctx_mean, ctx_max) = decode_contexts(plan);
+    let g = graph::build(dm, Step::Decode { batch, context: ctx_mean });
+    let k = spec.lookahead;
+    let e = cost::expected_tokens_per_step(k, spec.acceptance);
+    // Token ids out and verdicts back: 4 bytes per token.
+    let id_bytes = (batch * (k + 1)) as f64 * 4.0;
+    let mut drafts = Vec::new();
+    for &p in &plan.placement(Stage::Draft).pools {
+        let pool = &cl.pools[p];
+        for tp in tp_degrees(pool.count, dm.heads, pool.link.is_some()) {
+            let (memory, ok) = mem_uses(Stage::Draft, p, &pool.chip, cost::decode_attn_footprint(dm, tp, batch, ctx_max, true));
+            if !ok {
+                let need: f64 = memory.iter().map(|u| u.used).sum();
+                let capacity: f64 = memory.iter().map(|u| u.capacity).sum();
+                excluded.push(Excluded::Memory { stage: Stage::Draft, pool: p, tp, need, capacity });
+                continue;
+            }
+            let Some(st) = cost::stage_time(&g, &[Stage::DecodeAttn, Stage::DecodeFfn], &pool.chip, tp, dm.kv_split(tp)) else {
+                excluded.push(Excluded::Precision { pool: p });
+                break;
+            };
+            let ar = pool
+                .link
+                .as_ref()
+                .map(|l| 2.0 * dm.layers as f64 * cost::allreduce_time(cost::activation_bytes(dm, batch), tp, l))
+                .unwrap_or(0.0);
+            drafts.push((p, tp, st.time + ar + pool.chip.step_overhead, memory));
+        }
+    }
+    let mut out = Vec::new();
+    for t in &targets {
+        for (p, tp, t_draft, memory) in &drafts {
+            let link = if *p == t.attn_pool { cl.pools[*p].link.as_ref() } else { cl.link_between(*p, t.attn_pool).map(|l| &l.link) };
+            let Some(link) = link else {
+                excluded.push(Excluded::NoDraftLink { attn_pool: t.attn_pool, draft_pool: *p });
+                continue;
+            };
+            let t_link = cost::transfer_time(id_bytes, link, 1);
+            let mut chips = t.chips.clone();
+            chips[*p] += tp;
+            let mut mem = t.memory.clone();
+            mem.extend(memory.iter().cloned());
+            let b = &t.breakdown;
+            let scale = 1.0 / e;
+            out.push(DecodeOption {
+                draft: Some((*p, *tp)),
+                tpot: cost::speculative_tpot(k, spec.acceptance, *t_draft, t.tpot, t_link),
+                chips,
+                usd_per_s: t.usd_per_s + cl.pools[*p].chip.price.unwrap_or(0.0) * *tp as f64,
+                memory: mem,
+                breakdown: DecodeBreakdown {
+                    attn: b.attn * scale,
+                    ffn: b.ffn * scale,
+                    allreduce: b.allreduce * scale,
+                    crossing: b.crossing * scale + 2.0 * t_link * scale,
+                    other: b.other * scale,
+                    attn_memory_bound: b.attn_memory_bound * scale,
+                    ffn_memory_bound: b.ffn_memory_bound * scale,
+                    overhead: b.overhead * scale,
+                    overlap: b.overlap * scale,
+                    draft: k as f64 * t_draft * scale,
+                },
+                ..t.clone()
+            });
         }
     }
     out
