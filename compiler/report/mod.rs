@@ -263,6 +263,7 @@ pub fn bottleneck(d: &DecodeOption) -> String {
         (attn, format!("attention side {}% ({attn_kind})", pct(attn))),
         (b.ffn, format!("FFN {}% ({ffn_kind})", pct(b.ffn))),
         (comm, format!("communication {}%", pct(comm))),
+        (b.draft, format!("drafting {}%", pct(b.draft))),
     ];
     parts.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
     let lead = match parts[0].1.split(' ').next() {
