@@ -47,7 +47,7 @@ pub fn run(file: &Path, plan: Option<&str>, step: GraphStep, batch: Option<u64>,
             (build(&p.model, Step::Prefill { tokens: s }), format!("{}: prefill of {s} tokens", p.name))
         }
     };
-    let dot = crate::report::dot::render(&g, &title);
+    let dot = crate::report::dot::render(&g, &title, p.model.moe.map(|m| (m.experts, m.top_k)));
     match out {
         Some(path) => {
             if let Err(e) = std::fs::write(path, dot) {

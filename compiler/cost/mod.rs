@@ -133,6 +133,17 @@ pub fn activation_bytes(model: &Model, tokens: u64) -> f64 {
     tokens as f64 * model.hidden as f64 * model.activations.bytes()
 }
 
+/// Mean tokens each routed expert processes in a step of `b` tokens: `b·k/E`
+/// (NOTES.md §1). It sets the expert GEMMs' arithmetic intensity: with FP8 weights an
+/// expert stays memory-bound until this reaches the chip's ridge point.
+pub fn tokens_per_expert(b: f64, k: u64, e: u64) -> f64 {
+    if e == 0 {
+        0.0
+    } else {
+        b * k as f64 / e as f64
+    }
+}
+
 /// Attention↔FFN crossings of one decode step with the FFN on another pool: two per
 /// layer (A→F and F→A), each `α + bytes/(lanes·BW)`. A dense layer moves `B·h·a` each
 /// way; an MoE layer sends each token to its top-k experts and gathers k results,
@@ -329,6 +340,46 @@ mod tests {
         assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 3, 80) - 23.98e-3).abs() < 1e-12);
         // m = 2 is bound by the round trip: 280 + 79 * max(200, 280) = 22,400 us
         assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 2, 80) - 22.4e-3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn weights_in_sram_kv_in_hbm() {
+        // A MatX-style chip: 1 GB of SRAM at 100 TB/s holds the weights, 64 GB of HBM at
+        // 4 TB/s holds the KV cache.
+        let span = Span::new(FileId(0), 0, 0);
+        let mut chip = h100();
+        chip.memory = vec![
+            MemoryTier { name: "sram".into(), capacity: 1e9, bandwidth: 100e12, holds: vec![Contents::Weights], span },
+            MemoryTier { name: "hbm".into(), capacity: 64e9, bandwidth: 4e12, holds: vec![Contents::Kv], span },
+        ];
+        chip.memory_efficiency = 1.0;
+        let node = Node {
+            op: crate::ir::graph::Op::Attention,
+            layer: Some(0),
+            stage: Stage::DecodeAttn,
+            flops: 0.0,
+            precision: Precision::Bf16,
+            weight_bytes: 1e9,
+            kv_read_bytes: 4e9,
+            kv_write_bytes: 0.0,
+            act_bytes: 0.0,
+        };
+        // weights 1e9 / 100e12 = 10 us, plus KV 4e9 / 4e12 = 1 ms, on one chip
+        let r = node_time(&node, &chip, 1, 1).unwrap();
+        assert!((r.memory - (1e-5 + 1e-3)).abs() < 1e-15);
+        // Each tier is checked against its own capacity: 0.9 GB of weights fits the SRAM,
+        // 70 GB of KV does not fit the HBM.
+        let (used, ok) = fits(&chip, Footprint { weights: 0.9e9, kv: 70e9 });
+        assert!(!ok);
+        assert_eq!(used, vec![("sram".to_string(), 0.9e9, 1e9), ("hbm".to_string(), 70e9, 64e9)]);
+        assert!(fits(&chip, Footprint { weights: 0.9e9, kv: 60e9 }).1);
+    }
+
+    #[test]
+    fn tokens_per_expert_sets_expert_intensity() {
+        // DeepSeek-V3 (E = 256, k = 8): 64 tokens give 64 * 8 / 256 = 2 tokens per expert.
+        assert_eq!(tokens_per_expert(64.0, 8, 256), 2.0);
+        assert_eq!(tokens_per_expert(4096.0, 8, 256), 128.0);
     }
 
     #[test]

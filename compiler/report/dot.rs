@@ -21,8 +21,14 @@ fn esc(s: &str) -> String {
     s.replace('"', "\\\"")
 }
 
-/// Renders `g` as DOT; `title` names the graph.
-pub fn render(g: &Graph, title: &str) -> String {
+/// Renders `g` as DOT; `title` names the graph. `moe` = (experts, top-k) adds the mean
+/// tokens per routed expert to expert nodes.
+pub fn render(g: &Graph, title: &str, moe: Option<(u64, u64)>) -> String {
+    let tokens = match g.step {
+        crate::ir::graph::Step::Prefill { tokens } => tokens as f64,
+        crate::ir::graph::Step::Decode { batch, .. } => batch as f64,
+        crate::ir::graph::Step::Verify { batch, per_seq, .. } => (batch * per_seq) as f64,
+    };
     let mut o = String::new();
     let _ = writeln!(o, "digraph \"{}\" {{", esc(title));
     let _ = writeln!(o, "  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8];");
@@ -41,6 +47,9 @@ pub fn render(g: &Graph, title: &str) -> String {
         }
         if n.kv_read_bytes > 0.0 {
             let _ = write!(label, "\\nKV read {}", fmt_bytes(n.kv_read_bytes));
+        }
+        if let (crate::ir::graph::Op::Experts, Some((e, k))) = (n.op, moe) {
+            let _ = write!(label, "\\n{:.2} tokens per expert", crate::cost::tokens_per_expert(tokens, k, e));
         }
         if n.kv_write_bytes > 0.0 {
             let _ = write!(label, "\\nKV write {}", fmt_bytes(n.kv_write_bytes));
