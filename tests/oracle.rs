@@ -1,23 +1,19 @@
 //! The ILP against the brute-force oracle on random small instances.
 
-use hplanc::solve::space::{Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption};
+use hplanc::solve::space::{Budget, Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption};
 use hplanc::solve::{brute, ilp, Goal};
 
 use crate::Rng;
 
 fn objective(inst: &Instance, goal: Goal, c: Choice) -> f64 {
-    let (usd, tput) = inst.evaluate(c).expect("choice is feasible");
-    match goal {
-        Goal::CostPerToken => usd / tput,
-        Goal::Tpot => inst.decode[c.decode].tpot,
-    }
+    goal.value(&inst.totals(c).expect("choice is feasible"))
 }
 
 pub fn assert_same(inst: &Instance, goal: Goal, ilp: Option<Choice>, brute: Option<(Choice, f64)>, what: &str) {
     match (ilp, brute) {
         (None, None) => {}
         (Some(c), Some((_, best))) => {
-            assert!(inst.evaluate(c).is_some(), "{what}: the ILP's choice {c:?} violates a constraint");
+            assert!(inst.totals(c).is_some(), "{what}: the ILP's choice {c:?} violates a constraint");
             let got = objective(inst, goal, c);
             assert!((got - best).abs() <= 1e-7 * best.abs().max(1e-12), "{what}: ILP {got} != oracle {best}");
         }
@@ -41,6 +37,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
                 None
             };
             let price: f64 = chips.iter().enumerate().map(|(i, n)| *n as f64 * (1.0 + i as f64)).sum();
+            let watts: f64 = chips.iter().enumerate().map(|(i, n)| *n as f64 * (700.0 + 300.0 * i as f64)).sum();
             DecodeOption {
                 attn_pool,
                 attn_tp: chips[attn_pool],
@@ -50,6 +47,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
                 tpot: rng.range(0.002, 0.05),
                 chips,
                 usd_per_s: price / 3600.0,
+                watts,
                 breakdown: DecodeBreakdown::default(),
                 memory: vec![],
             }
@@ -64,6 +62,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
                 tp,
                 time: rng.range(0.05, 2.0),
                 usd_per_s: tp as f64 * (1.0 + pool as f64) / 3600.0,
+                watts: tp as f64 * (700.0 + 300.0 * pool as f64),
                 max_replicas: pool_sizes[pool] / tp,
                 ttft: (0..pools).map(|_| if rng.below(5) == 0 { None } else { Some(rng.range(0.05, 3.0)) }).collect(),
                 memory: vec![],
@@ -78,16 +77,23 @@ fn random_instance(rng: &mut Rng) -> Instance {
         prefill,
         ttft_limit: (rng.below(2) == 0).then(|| rng.range(0.5, 3.0)),
         tpot_limit: (rng.below(2) == 0).then(|| rng.range(0.01, 0.05)),
+        budget: Budget {
+            usd_per_s: (rng.below(4) == 0).then(|| rng.range(5.0, 40.0) / 3600.0),
+            chips: (rng.below(4) == 0).then(|| 4 + rng.below(20)),
+            watts: (rng.below(4) == 0).then(|| rng.range(3e3, 2e4)),
+        },
     }
 }
 
+/// 500 random instances, every goal (cost, TPOT, TTFT, chips, power, chips and power
+/// per token), with random SLOs and budgets.
 #[test]
 fn ilp_matches_brute_force_on_random_instances() {
     let mut rng = Rng(0x5EED);
     let mut feasible = 0;
-    for i in 0..300 {
+    for i in 0..500 {
         let inst = random_instance(&mut rng);
-        for goal in [Goal::CostPerToken, Goal::Tpot] {
+        for goal in Goal::ALL {
             let out = ilp::solve(&inst, goal, 30.0).expect("the solver answers");
             assert!(out.stats.proven, "instance {i}: not proven optimal");
             let brute = brute::best(&inst, goal);
@@ -96,5 +102,5 @@ fn ilp_matches_brute_force_on_random_instances() {
         }
     }
     // The generator must exercise both outcomes.
-    assert!(feasible > 100 && feasible < 600, "{feasible} feasible of 600");
+    assert!(feasible > 700 && feasible < 3000, "{feasible} feasible of 3500");
 }

@@ -40,7 +40,8 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0402", title: "SLO cannot be met", explanation: "No placement in the configuration space meets this service-level objective.\nThe diagnostic gives the best value any placement reaches and what it is\nmade of. Relax the objective or give the plan faster chips or links." },
     CodeInfo { code: "E0403", title: "pools not linked", explanation: "Two stages that exchange data were placed on pools with no link between\nthem. Declare one in the cluster: `link gpu <-> lpu over spectrum_x`." },
     CodeInfo { code: "E0404", title: "precision not supported", explanation: "The chip declares no compute peak for the precision the model needs (or any\nwider one). Declare the peak in the chip's `compute` block, or choose another\nprecision for the model (`model = m { weights = fp8 }`)." },
-    CodeInfo { code: "E0405", title: "missing price", explanation: "The plan minimizes cost but a chip it may use has no `price`. Give the chip a\nprice, e.g. `chip r = std::chips::rubin { price = 6.0 $/h }`." },
+    CodeInfo { code: "E0405", title: "missing price", explanation: "The plan minimizes cost (or maximizes throughput per dollar, or has a cost\nbudget) but a chip it may use has no `price`. Give the chip a\nprice, e.g. `chip r = std::chips::rubin { price = 6.0 $/h }`." },
+    CodeInfo { code: "E0409", title: "missing power", explanation: "The plan minimizes power or maximizes tokens per MW, or has a power budget,\nbut a chip it may use has no `power`. Give the chip one, e.g.\n`chip l = std::chips::lp30 { power = 900 W }`." },
     CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
     CodeInfo { code: "E0408", title: "draft model does not match", explanation: "Speculative decoding needs a draft model that shares the target's vocabulary\n(the target verifies the draft's token ids), and a `place draft on POOL` for it.\nLlama-3.2-1B drafts for Llama-3.1 models; most families ship a small sibling." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
@@ -355,11 +356,22 @@ pub fn missing_price(span: Span, chip: &str, decl: Span) -> Diagnostic {
     make(
         "E0405",
         span,
-        format!("chip `{chip}` has no price, and this plan minimizes cost"),
-        "the objective needs every chip's price",
+        format!("chip `{chip}` has no price, and this plan needs one"),
+        "the objective or budget needs every chip's price",
         format!("give it one: `chip {chip}_priced = {chip} {{ price = 3.5 $/h }}`, and use that chip in the pool"),
     )
     .label(decl, format!("`{chip}` is declared here without `price`"))
+}
+
+pub fn missing_power(span: Span, chip: &str, decl: Span) -> Diagnostic {
+    make(
+        "E0409",
+        span,
+        format!("chip `{chip}` has no power figure, and this plan needs one"),
+        "the objective or budget needs every chip's power",
+        format!("give it one: `chip {chip}_rated = {chip} {{ power = 1000 W }}`, and use that chip in the pool"),
+    )
+    .label(decl, format!("`{chip}` is declared here without `power`"))
 }
 
 pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {
@@ -368,7 +380,7 @@ pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {
         span,
         "no placement satisfies every constraint".into(),
         "this plan has no feasible placement",
-        "add chips to the pools, allow more pools for the stages (`place ... on auto`), or relax the SLOs",
+        "add chips to the pools, allow more pools for the stages (`place ... on auto`), or relax the SLOs or the budget",
     );
     for r in reasons {
         d = d.note(r.clone());

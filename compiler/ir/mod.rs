@@ -267,6 +267,8 @@ pub struct Placement {
 pub enum SloMetric {
     Ttft,
     Tpot,
+    /// `tokens_per_s_per_user >= X`
+    TokensPerSUser,
 }
 
 impl SloMetric {
@@ -274,6 +276,7 @@ impl SloMetric {
         match self {
             SloMetric::Ttft => "ttft",
             SloMetric::Tpot => "tpot",
+            SloMetric::TokensPerSUser => "tokens_per_s_per_user",
         }
     }
 }
@@ -281,7 +284,7 @@ impl SloMetric {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slo {
     pub metric: SloMetric,
-    /// seconds; the constraint is `metric <= limit`
+    /// seconds for `ttft`/`tpot <= limit`; tokens/s for `tokens_per_s_per_user >= limit`
     pub limit: f64,
     pub span: Span,
 }
@@ -290,15 +293,63 @@ pub struct Slo {
 pub enum Objective {
     CostPerMtok,
     Tpot,
+    Ttft,
+    Chips,
+    Power,
+    ThroughputPerChip,
+    ThroughputPerDollar,
+    TokensPerMw,
 }
 
 impl Objective {
+    pub const ALL: [Objective; 8] = [
+        Objective::CostPerMtok,
+        Objective::Tpot,
+        Objective::Ttft,
+        Objective::Chips,
+        Objective::Power,
+        Objective::ThroughputPerChip,
+        Objective::ThroughputPerDollar,
+        Objective::TokensPerMw,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Objective::CostPerMtok => "cost_per_mtok",
             Objective::Tpot => "tpot",
+            Objective::Ttft => "ttft",
+            Objective::Chips => "chips",
+            Objective::Power => "power",
+            Objective::ThroughputPerChip => "throughput_per_chip",
+            Objective::ThroughputPerDollar => "throughput_per_dollar",
+            Objective::TokensPerMw => "tokens_per_mw",
         }
     }
+
+    /// Whether the objective is maximised (`maximize throughput_per_chip`).
+    pub fn maximize(self) -> bool {
+        matches!(self, Objective::ThroughputPerChip | Objective::ThroughputPerDollar | Objective::TokensPerMw)
+    }
+
+    /// Whether it needs every chip's price / power.
+    pub fn needs_price(self) -> bool {
+        matches!(self, Objective::CostPerMtok | Objective::ThroughputPerDollar)
+    }
+
+    pub fn needs_power(self) -> bool {
+        matches!(self, Objective::Power | Objective::TokensPerMw)
+    }
+}
+
+/// Limits on the whole deployment, from a plan's `budget { ... }` block.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Budget {
+    /// $/s
+    pub usd_per_s: Option<f64>,
+    pub chips: Option<u64>,
+    /// W
+    pub watts: Option<f64>,
+    pub span: Option<Span>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -314,6 +365,7 @@ pub struct Plan {
     pub objective: Objective,
     pub objective_span: Span,
     pub speculation: Option<Speculation>,
+    pub budget: Budget,
 }
 
 /// Speculative decoding: a draft model proposes `lookahead` tokens per round, the

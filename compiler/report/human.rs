@@ -34,10 +34,15 @@ pub fn render(r: &PlanReport) -> String {
     let mut o = String::new();
     let value = match (r.objective.kind, r.objective.value) {
         ("cost_per_mtok", Some(v)) => format!(" = ${v:.3}/Mtok"),
-        ("tpot", Some(v)) => format!(" = {}", fmt_time(v)),
+        ("tpot" | "ttft", Some(v)) => format!(" = {}", fmt_time(v)),
+        ("chips", Some(v)) => format!(" = {v}"),
+        ("power", Some(v)) => format!(" = {}", fmt_si(v, "W")),
+        ("throughput_per_chip", Some(v)) => format!(" = {} tok/s per chip", fmt_num(v)),
+        ("throughput_per_dollar", Some(v)) => format!(" = {} tok per $", fmt_num(v)),
+        ("tokens_per_mw", Some(v)) => format!(" = {} tok/s per MW", fmt_num(v)),
         _ => String::new(),
     };
-    let _ = writeln!(o, "plan {}: {} (minimize {}{value})", r.name, r.status, r.objective.kind);
+    let _ = writeln!(o, "plan {}: {} ({} {}{value})", r.name, r.status, r.objective.direction, r.objective.kind);
     let m = &r.model;
     let _ = writeln!(
         o,

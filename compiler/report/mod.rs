@@ -7,7 +7,7 @@ pub mod human;
 use crate::diagnostics::json::JsonDiagnostic;
 use crate::ir::{Objective, Plan};
 use crate::solve::space::DecodeOption;
-use crate::solve::{Goal, Point, Solved};
+use crate::solve::{Point, Solved};
 use serde::Serialize;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -47,7 +47,10 @@ pub struct SpeculationReport {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct ObjectiveReport {
     pub kind: &'static str,
-    /// $/Mtok for cost_per_mtok, seconds for tpot
+    /// "minimize" or "maximize"
+    pub direction: &'static str,
+    /// in the objective's unit: $/Mtok, s (tpot, ttft), chips, W, tok/s per chip,
+    /// tok per $, tok/s per MW
     pub value: Option<f64>,
 }
 
@@ -172,6 +175,14 @@ fn model_report(plan: &Plan) -> ModelReport {
 
 fn objective_kind(o: Objective) -> &'static str {
     o.name()
+}
+
+fn direction(o: Objective) -> &'static str {
+    if o.maximize() {
+        "maximize"
+    } else {
+        "minimize"
+    }
 }
 
 /// The metrics of one point of the space.
@@ -333,7 +344,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         return PlanReport {
             name: plan.name.clone(),
             status: "infeasible",
-            objective: ObjectiveReport { kind: objective_kind(plan.objective), value: None },
+            objective: ObjectiveReport { kind: objective_kind(plan.objective), direction: direction(plan.objective), value: None },
             model: model_report(plan),
             workload,
             placement: vec![],
@@ -350,9 +361,15 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
     let m = metrics(plan, p);
     let d = &p.instance.decode[p.choice.decode];
     let pre = &p.instance.prefill[p.choice.prefill];
-    let value = match crate::solve::goal(plan) {
-        Goal::CostPerToken => m.cost_per_mtok_usd,
-        Goal::Tpot => Some(m.tpot_s),
+    let value = match plan.objective {
+        Objective::CostPerMtok => m.cost_per_mtok_usd,
+        Objective::ThroughputPerDollar => m.cost_per_hour_usd.map(|c| m.throughput_tokens_per_s / (c / 3600.0)),
+        Objective::Tpot => Some(m.tpot_s),
+        Objective::Ttft => Some(m.ttft_s),
+        Objective::Chips => Some(m.chips as f64),
+        Objective::Power => m.power_w,
+        Objective::ThroughputPerChip => Some(m.throughput_per_chip),
+        Objective::TokensPerMw => m.tokens_per_s_per_mw,
     };
     let memory = pre
         .memory
@@ -371,7 +388,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
     PlanReport {
         name: plan.name.clone(),
         status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "feasible" },
-        objective: ObjectiveReport { kind: objective_kind(plan.objective), value },
+        objective: ObjectiveReport { kind: objective_kind(plan.objective), direction: direction(plan.objective), value },
         model: model_report(plan),
         workload,
         placement: placement(plan, p),

@@ -835,23 +835,27 @@ impl Resolver<'_> {
                         self.diags.push(catalog::duplicate_attribute(o.span, "minimize", *first));
                         continue;
                     }
-                    let choices = ["cost_per_mtok", "tpot"];
-                    let obj = match (o.direction, o.metric.name.as_str()) {
-                        (ast::Direction::Minimize, "cost_per_mtok") => ir::Objective::CostPerMtok,
-                        (ast::Direction::Minimize, "tpot") => ir::Objective::Tpot,
-                        (ast::Direction::Maximize, m) => {
-                            self.diags.push(catalog::unknown_choice(
-                                o.metric.span,
-                                &format!("maximize {m}"),
-                                "objective",
-                                &["minimize cost_per_mtok", "minimize tpot"],
-                            ));
-                            continue;
+                    let maximize = o.direction == ast::Direction::Maximize;
+                    let found = ir::Objective::ALL.into_iter().find(|x| x.name() == o.metric.name && x.maximize() == maximize);
+                    let Some(obj) = found else {
+                        let words: Vec<&str> = ir::Objective::ALL.iter().filter(|x| x.maximize() == maximize).map(|x| x.name()).collect();
+                        let mut d = catalog::unknown_choice(
+                            o.metric.span,
+                            &o.metric.name,
+                            if maximize { "objective to maximize" } else { "objective to minimize" },
+                            &words,
+                        );
+                        if let Some(other) = ir::Objective::ALL.into_iter().find(|x| x.name() == o.metric.name) {
+                            d.help = format!(
+                                "`{}` is {}d: write `{} {}`",
+                                other.name(),
+                                if other.maximize() { "maximize" } else { "minimize" },
+                                if other.maximize() { "maximize" } else { "minimize" },
+                                other.name()
+                            );
                         }
-                        (_, m) => {
-                            self.diags.push(catalog::unknown_choice(o.metric.span, m, "objective", &choices));
-                            continue;
-                        }
+                        self.diags.push(d);
+                        continue;
                     };
                     objective = Some((obj, o.span));
                 }
@@ -868,16 +872,26 @@ impl Resolver<'_> {
                 let metric = match c.metric.name.as_str() {
                     "ttft" => SloMetric::Ttft,
                     "tpot" => SloMetric::Tpot,
+                    "tokens_per_s_per_user" => SloMetric::TokensPerSUser,
                     other => {
-                        self.diags.push(catalog::unknown_choice(c.metric.span, other, "SLO metric", &["ttft", "tpot"]));
+                        self.diags.push(catalog::unknown_choice(
+                            c.metric.span,
+                            other,
+                            "SLO metric",
+                            &["ttft", "tpot", "tokens_per_s_per_user"],
+                        ));
                         continue;
                     }
                 };
-                if !matches!(c.op, ast::CmpOp::Le | ast::CmpOp::Lt) {
+                let lower = metric == SloMetric::TokensPerSUser;
+                let op_ok =
+                    if lower { matches!(c.op, ast::CmpOp::Ge | ast::CmpOp::Gt) } else { matches!(c.op, ast::CmpOp::Le | ast::CmpOp::Lt) };
+                if !op_ok {
+                    let want = if lower { "a lower bound (`>=`)" } else { "an upper bound (`<=`)" };
                     self.diags.push(catalog::wrong_value(
                         c.span,
                         &format!("the `{}` objective", metric.name()),
-                        "an upper bound (`<=`)",
+                        want,
                         &format!("`{}`", c.op.as_str()),
                     ));
                     continue;
@@ -887,22 +901,57 @@ impl Resolver<'_> {
                     continue;
                 }
                 let Value::Number(n) = &c.value else {
-                    self.diags.push(catalog::wrong_value(
-                        c.value.span(),
-                        &format!("`{}`", metric.name()),
-                        "a time (s)",
-                        c.value.describe(),
-                    ));
+                    let want = if lower { "a token rate (tok/s)" } else { "a time (s)" };
+                    self.diags.push(catalog::wrong_value(c.value.span(), &format!("`{}`", metric.name()), want, c.value.describe()));
                     continue;
                 };
                 let mut ck = Checker { sources: self.sources, diags: self.diags };
-                let Some(limit) = ck.quantity(n, crate::units::Dim::TIME, &format!("`{}`", metric.name())) else { continue };
+                let dim = if lower { crate::units::Dim::TOKEN_RATE } else { crate::units::Dim::TIME };
+                let Some(limit) = ck.quantity(n, dim, &format!("`{}`", metric.name())) else { continue };
                 if limit <= 0.0 {
                     self.diags.push(catalog::out_of_range(n.span, &format!("`{}`", metric.name()), "must be greater than zero"));
                     continue;
                 }
                 seen.insert(metric, c.span);
                 slos.push(ir::Slo { metric, limit, span: c.span });
+            }
+        }
+
+        // budget block: cost <= X $/h, chips <= N, power <= X W
+        let mut budget = ir::Budget::default();
+        if let Some(bb) = f.block("budget") {
+            budget.span = Some(bb.span);
+            for st in &bb.fields.stmts {
+                let Entry::Constraint(c) = st else { continue };
+                let (dim, what) = match c.metric.name.as_str() {
+                    "cost" => (crate::units::Dim::PRICE, "cost"),
+                    "chips" => (crate::units::Dim::NONE, "chips"),
+                    "power" => (crate::units::Dim::POWER, "power"),
+                    other => {
+                        self.diags.push(catalog::unknown_choice(c.metric.span, other, "budget", &["cost", "chips", "power"]));
+                        continue;
+                    }
+                };
+                if !matches!(c.op, ast::CmpOp::Le | ast::CmpOp::Lt) {
+                    self.diags.push(catalog::wrong_value(
+                        c.span,
+                        &format!("the `{what}` budget"),
+                        "an upper bound (`<=`)",
+                        &format!("`{}`", c.op.as_str()),
+                    ));
+                    continue;
+                }
+                let Value::Number(n) = &c.value else {
+                    self.diags.push(catalog::wrong_value(c.value.span(), &format!("`{what}`"), &dim.describe(), c.value.describe()));
+                    continue;
+                };
+                let mut ck = Checker { sources: self.sources, diags: self.diags };
+                let Some(v) = ck.quantity(n, dim, &format!("the `{what}` budget")) else { continue };
+                match what {
+                    "cost" => budget.usd_per_s = Some(v),
+                    "chips" => budget.chips = Some(v.floor() as u64),
+                    _ => budget.watts = Some(v),
+                }
             }
         }
 
@@ -998,6 +1047,7 @@ impl Resolver<'_> {
             objective,
             objective_span,
             speculation,
+            budget,
         })
     }
 }

@@ -257,6 +257,9 @@ pub static SPECULATE: BlockSpec = BlockSpec {
 
 pub static SLO: BlockSpec = BlockSpec { name: "slo block", attrs: &[], blocks: &[], stmts: &[Stmt::Constraint] };
 
+/// `budget { cost <= 100 $/h, chips <= 64, power <= 50 kW }`
+pub static BUDGET: BlockSpec = BlockSpec { name: "budget block", attrs: &[], blocks: &[], stmts: &[Stmt::Constraint] };
+
 pub static PLAN: BlockSpec = BlockSpec {
     name: "plan",
     attrs: &[
@@ -267,6 +270,7 @@ pub static PLAN: BlockSpec = BlockSpec {
     blocks: &[
         SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO },
         SubBlock { keyword: "speculate", labelled: false, repeated: false, required: false, spec: &SPECULATE },
+        SubBlock { keyword: "budget", labelled: false, repeated: false, required: false, spec: &BUDGET },
     ],
     stmts: &[Stmt::Place, Stmt::Objective],
 };
@@ -360,6 +364,7 @@ pub fn reference_tables() -> String {
         (&PLAN, "plan"),
         (&SLO, "slo block (in a plan)"),
         (&SPECULATE, "speculate block (in a plan)"),
+        (&BUDGET, "budget block (in a plan)"),
     ] {
         table(&mut out, spec, heading);
     }

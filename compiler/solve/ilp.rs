@@ -7,12 +7,14 @@
 //! - inventory per pool: `Σ_d n_d[p] x_d + Σ_{k on p} tp_k r_k ≤ N_p`
 //! - TTFT path and limit: `y_k + Σ_{d: attn on a} x_d ≤ 1` for incompatible (k, a)
 //! - TPOT limit: options over it are left out (`x_d` not created)
+//! - budgets: `$/s ≤ B`, `chips ≤ B`, `W ≤ B` (linear in x and r)
+//! - for TTFT objectives: `w_ka ≥ y_k + Σ_{d: attn on a} x_d − 1`, `w_ka ∈ [0, 1]`
 //!
-//! Cost per token `(Σ c_d x_d + Σ c_k r_k) / Σ T_d x_d` is a ratio of linear
-//! functions, minimised exactly by Dinkelbach's method: repeatedly minimise
-//! `N − λ·D` and set `λ = N/D` until the minimum is zero.
+//! Every goal is a ratio `num/den` of linear functions (den = 1 or throughput),
+//! minimised exactly by Dinkelbach's method: repeatedly minimise `num − λ·den` and set
+//! `λ = num/den` until the minimum is zero. Ties go to the lower cost per token.
 
-use super::space::{Choice, Instance};
+use super::space::{Choice, Instance, Totals};
 use super::Goal;
 use good_lp::solvers::{SolutionStatus, WithTimeLimit};
 use good_lp::{microlp, variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable};
@@ -32,6 +34,45 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
+/// A linear quantity of a choice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Q {
+    One,
+    Usd,
+    Chips,
+    Watts,
+    Tput,
+    Tpot,
+    Ttft,
+}
+
+impl Q {
+    fn of(self, t: &Totals) -> f64 {
+        match self {
+            Q::One => 1.0,
+            Q::Usd => t.usd_per_s,
+            Q::Chips => t.chips as f64,
+            Q::Watts => t.watts,
+            Q::Tput => t.tokens_per_s,
+            Q::Tpot => t.tpot,
+            Q::Ttft => t.ttft,
+        }
+    }
+}
+
+/// (numerator, denominator) of a goal.
+fn ratio(goal: Goal) -> (Q, Q) {
+    match goal {
+        Goal::CostPerToken => (Q::Usd, Q::Tput),
+        Goal::Tpot => (Q::Tpot, Q::One),
+        Goal::Ttft => (Q::Ttft, Q::One),
+        Goal::Chips => (Q::Chips, Q::One),
+        Goal::Power => (Q::Watts, Q::One),
+        Goal::ChipsPerToken => (Q::Chips, Q::Tput),
+        Goal::PowerPerToken => (Q::Watts, Q::Tput),
+    }
+}
+
 /// Solves the instance for `goal`. `Err` only when the solver fails outright.
 pub fn solve(inst: &Instance, goal: Goal, time_limit_s: f64) -> Result<Outcome, String> {
     let mut stats = Stats { proven: true, ..Stats::default() };
@@ -39,143 +80,236 @@ pub fn solve(inst: &Instance, goal: Goal, time_limit_s: f64) -> Result<Outcome, 
     if allowed.is_empty() || inst.prefill.is_empty() {
         return Ok(Outcome { choice: None, stats });
     }
-    let allowed = match goal {
-        Goal::CostPerToken => allowed,
-        Goal::Tpot => {
-            // Stage 1: the fastest decode step; stage 2: the cheapest among those as fast.
-            let Some(c) = solve_linear(inst, &allowed, &|inst, d| (inst.decode[d].tpot * 1e3, 0.0), &[], time_limit_s, &mut stats)? else {
-                return Ok(Outcome { choice: None, stats });
-            };
-            let best = inst.decode[c.decode].tpot;
-            allowed.into_iter().filter(|&d| inst.decode[d].tpot <= best * (1.0 + 1e-9)).collect()
-        }
+    let m = Model { inst, allowed: &allowed, time_limit_s };
+    let (num, den) = ratio(goal);
+    let Some(best) = m.dinkelbach(num, den, None, &mut stats)? else {
+        return Ok(Outcome { choice: None, stats });
     };
-    let choice = dinkelbach(inst, &allowed, time_limit_s, &mut stats)?;
+    if goal == Goal::CostPerToken {
+        return Ok(Outcome { choice: Some(best), stats });
+    }
+    // Tie-break: the cheapest per token among choices as good on the goal. Without
+    // prices, chips per token stand in for cost.
+    let Some(t) = inst.totals(best) else { return Ok(Outcome { choice: Some(best), stats }) };
+    let v = goal.value(&t);
+    let priced = allowed.iter().any(|&d| inst.decode[d].usd_per_s > 0.0);
+    let (tn, td) = if priced { (Q::Usd, Q::Tput) } else { (Q::Chips, Q::Tput) };
+    let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
+    let choice = m.dinkelbach(tn, td, Some(bound), &mut stats)?.or(Some(best));
     Ok(Outcome { choice, stats })
 }
 
-/// Minimises cost per token over the allowed decode options. When no chip has a
-/// price, chips stand in for cost (each chip counts 1).
-fn dinkelbach(inst: &Instance, allowed: &[usize], time_limit_s: f64, stats: &mut Stats) -> Result<Option<Choice>, String> {
-    let priced = allowed.iter().any(|&d| inst.decode[d].usd_per_s > 0.0);
-    let dec_cost = |d: usize| if priced { inst.decode[d].usd_per_s * 3600.0 } else { inst.decode[d].chips.iter().sum::<u64>() as f64 };
-    let pre_cost = |k: usize| if priced { inst.prefill[k].usd_per_s * 3600.0 } else { inst.prefill[k].tp as f64 };
-    let ratio = |c: Choice| -> (f64, f64) {
-        let n = dec_cost(c.decode) + c.replicas as f64 * pre_cost(c.prefill);
-        (n, inst.throughput(&inst.decode[c.decode]))
-    };
-    let mut lambda = 0.0f64;
-    let mut incumbent: Option<Choice> = None;
-    for _ in 0..64 {
-        let l = lambda;
-        let obj = move |inst: &Instance, d: usize| (dec_cost(d) - l * inst.throughput(&inst.decode[d]), 0.0);
-        let rcost: Vec<f64> = (0..inst.prefill.len()).map(pre_cost).collect();
-        let Some(c) = solve_linear(inst, allowed, &obj, &rcost, time_limit_s, stats)? else {
-            return Ok(incumbent);
-        };
-        let (n, d) = ratio(c);
-        let f = n - lambda * d;
-        if incumbent.is_some() && f >= -1e-9 * n.abs().max(1.0) {
-            break;
-        }
-        incumbent = Some(c);
-        lambda = n / d;
-    }
-    Ok(incumbent)
+struct Model<'a> {
+    inst: &'a Instance,
+    allowed: &'a [usize],
+    time_limit_s: f64,
 }
 
-/// One ILP: minimise `Σ obj(d).0 x_d + Σ rcost_k r_k` subject to the constraints.
-fn solve_linear(
-    inst: &Instance,
-    allowed: &[usize],
-    obj: &dyn Fn(&Instance, usize) -> (f64, f64),
-    rcost: &[f64],
-    time_limit_s: f64,
-    stats: &mut Stats,
-) -> Result<Option<Choice>, String> {
-    let mut vars = ProblemVariables::new();
-    let x: Vec<Variable> = allowed.iter().map(|_| vars.add(variable().binary())).collect();
-    let y: Vec<Variable> = inst.prefill.iter().map(|_| vars.add(variable().binary())).collect();
-    let r: Vec<Variable> = inst.prefill.iter().map(|p| vars.add(variable().integer().min(0.0).max(p.max_replicas as f64))).collect();
-    let mut objective = Expression::from(0.0);
-    for (i, &d) in allowed.iter().enumerate() {
-        objective += obj(inst, d).0 * x[i];
-    }
-    for (k, c) in rcost.iter().enumerate() {
-        objective += *c * r[k];
-    }
-    let mut constraints: Vec<good_lp::Constraint> = Vec::new();
-    constraints.push(x.iter().fold(Expression::from(0.0), |e, v| e + *v).eq(1.0));
-    constraints.push(y.iter().fold(Expression::from(0.0), |e, v| e + *v).eq(1.0));
-    for (k, p) in inst.prefill.iter().enumerate() {
-        constraints.push((r[k] - p.max_replicas as f64 * y[k]).leq(0.0));
-        constraints.push((y[k] - r[k]).leq(0.0));
-    }
-    let mut cap = Expression::from(0.0);
-    for (k, p) in inst.prefill.iter().enumerate() {
-        cap += (1.0 / p.time) * r[k];
-    }
-    for (i, &d) in allowed.iter().enumerate() {
-        cap -= inst.request_rate(&inst.decode[d]) * x[i];
-    }
-    constraints.push(cap.geq(0.0));
-    for (pool, size) in inst.pool_sizes.iter().enumerate() {
-        let mut used = Expression::from(0.0);
-        let mut any = false;
-        for (i, &d) in allowed.iter().enumerate() {
-            let n = inst.decode[d].chips[pool];
-            if n > 0 {
-                used += n as f64 * x[i];
-                any = true;
-            }
-        }
-        for (k, p) in inst.prefill.iter().enumerate().filter(|(_, p)| p.pool == pool) {
-            used += p.tp as f64 * r[k];
-            any = true;
-        }
-        if any {
-            constraints.push(used.leq(*size as f64));
-        }
-    }
-    let attn_pools: std::collections::BTreeSet<usize> = allowed.iter().map(|&d| inst.decode[d].attn_pool).collect();
-    for (k, p) in inst.prefill.iter().enumerate() {
-        for &a in &attn_pools {
-            let ok = match p.ttft[a] {
-                None => false,
-                Some(t) => inst.ttft_limit.is_none_or(|l| t <= l),
+impl Model<'_> {
+    /// Minimises `num/den`, optionally subject to `num' ≤ bound·den'`.
+    fn dinkelbach(&self, num: Q, den: Q, bound: Option<(Q, Q, f64)>, stats: &mut Stats) -> Result<Option<Choice>, String> {
+        let mut lambda = 0.0f64;
+        let mut incumbent: Option<Choice> = None;
+        for _ in 0..64 {
+            let Some(c) = self.solve_linear(num, den, lambda, bound, stats)? else {
+                return Ok(incumbent);
             };
-            if !ok {
-                let mut e = Expression::from(0.0) + y[k];
-                for (i, &d) in allowed.iter().enumerate() {
-                    if inst.decode[d].attn_pool == a {
-                        e += x[i];
+            let Some(t) = self.inst.totals(c) else {
+                return Err("the ILP's choice violates a constraint when re-evaluated".into());
+            };
+            let (n, d) = (num.of(&t), den.of(&t));
+            if den == Q::One {
+                return Ok(Some(c));
+            }
+            if incumbent.is_some() && n - lambda * d >= -1e-9 * n.abs().max(1e-12) {
+                break;
+            }
+            incumbent = Some(c);
+            lambda = n / d;
+        }
+        Ok(incumbent)
+    }
+
+    /// Coefficients of a quantity on x (per allowed option) and r (per prefill option).
+    fn coeffs(&self, q: Q) -> (Vec<f64>, Vec<f64>) {
+        let inst = self.inst;
+        let x = self
+            .allowed
+            .iter()
+            .map(|&d| {
+                let o = &inst.decode[d];
+                match q {
+                    Q::One => 0.0,
+                    // $/h and kW keep the coefficients near 1 for the solver
+                    Q::Usd => o.usd_per_s * 3600.0,
+                    Q::Chips => o.chips.iter().sum::<u64>() as f64,
+                    Q::Watts => o.watts / 1e3,
+                    Q::Tput => inst.throughput(o),
+                    Q::Tpot => o.tpot * 1e3,
+                    Q::Ttft => 0.0,
+                }
+            })
+            .collect();
+        let r = inst
+            .prefill
+            .iter()
+            .map(|p| match q {
+                Q::Usd => p.usd_per_s * 3600.0,
+                Q::Chips => p.tp as f64,
+                Q::Watts => p.watts / 1e3,
+                _ => 0.0,
+            })
+            .collect();
+        (x, r)
+    }
+
+    /// The scale `coeffs` applies to a quantity.
+    fn scale(q: Q) -> f64 {
+        match q {
+            Q::Usd => 3600.0,
+            Q::Watts => 1e-3,
+            Q::Tpot | Q::Ttft => 1e3,
+            _ => 1.0,
+        }
+    }
+
+    /// One ILP: minimise `num − λ·den` subject to the constraints (and `bound`).
+    fn solve_linear(&self, num: Q, den: Q, lambda: f64, bound: Option<(Q, Q, f64)>, stats: &mut Stats) -> Result<Option<Choice>, String> {
+        let inst = self.inst;
+        let allowed = self.allowed;
+        let mut vars = ProblemVariables::new();
+        let x: Vec<Variable> = allowed.iter().map(|_| vars.add(variable().binary())).collect();
+        let y: Vec<Variable> = inst.prefill.iter().map(|_| vars.add(variable().binary())).collect();
+        let r: Vec<Variable> = inst.prefill.iter().map(|p| vars.add(variable().integer().min(0.0).max(p.max_replicas as f64))).collect();
+        let attn_pools: std::collections::BTreeSet<usize> = allowed.iter().map(|&d| inst.decode[d].attn_pool).collect();
+        // TTFT pair variables, only when TTFT is in the objective or the bound.
+        let uses_ttft = num == Q::Ttft || bound.is_some_and(|b| b.0 == Q::Ttft);
+        let mut w: Vec<(usize, usize, Variable, f64)> = Vec::new();
+        if uses_ttft {
+            for (k, p) in inst.prefill.iter().enumerate() {
+                for &a in &attn_pools {
+                    if let Some(t) = p.ttft[a] {
+                        w.push((k, a, vars.add(variable().min(0.0).max(1.0)), t * 1e3));
                     }
                 }
-                constraints.push(e.leq(1.0));
             }
         }
+        let lin = |q: Q| -> Expression {
+            let (cx, cr) = self.coeffs(q);
+            let mut e = Expression::from(0.0);
+            for (i, c) in cx.iter().enumerate() {
+                if *c != 0.0 {
+                    e += *c * x[i];
+                }
+            }
+            for (k, c) in cr.iter().enumerate() {
+                if *c != 0.0 {
+                    e += *c * r[k];
+                }
+            }
+            if q == Q::Ttft {
+                for (_, _, v, t) in &w {
+                    e += *t * *v;
+                }
+            }
+            if q == Q::One {
+                e += 1.0;
+            }
+            e
+        };
+        let objective = lin(num) - lambda * Self::scale(num) / Self::scale(den) * lin(den);
+        let mut constraints: Vec<good_lp::Constraint> = Vec::new();
+        constraints.push(x.iter().fold(Expression::from(0.0), |e, v| e + *v).eq(1.0));
+        constraints.push(y.iter().fold(Expression::from(0.0), |e, v| e + *v).eq(1.0));
+        for (k, p) in inst.prefill.iter().enumerate() {
+            constraints.push((r[k] - p.max_replicas as f64 * y[k]).leq(0.0));
+            constraints.push((y[k] - r[k]).leq(0.0));
+        }
+        let mut cap = Expression::from(0.0);
+        for (k, p) in inst.prefill.iter().enumerate() {
+            cap += (1.0 / p.time) * r[k];
+        }
+        for (i, &d) in allowed.iter().enumerate() {
+            cap -= inst.request_rate(&inst.decode[d]) * x[i];
+        }
+        constraints.push(cap.geq(0.0));
+        for (pool, size) in inst.pool_sizes.iter().enumerate() {
+            let mut used = Expression::from(0.0);
+            let mut any = false;
+            for (i, &d) in allowed.iter().enumerate() {
+                let n = inst.decode[d].chips[pool];
+                if n > 0 {
+                    used += n as f64 * x[i];
+                    any = true;
+                }
+            }
+            for (k, p) in inst.prefill.iter().enumerate().filter(|(_, p)| p.pool == pool) {
+                used += p.tp as f64 * r[k];
+                any = true;
+            }
+            if any {
+                constraints.push(used.leq(*size as f64));
+            }
+        }
+        let on_pool = |a: usize| -> Expression {
+            let mut e = Expression::from(0.0);
+            for (i, &d) in allowed.iter().enumerate() {
+                if inst.decode[d].attn_pool == a {
+                    e += x[i];
+                }
+            }
+            e
+        };
+        for (k, p) in inst.prefill.iter().enumerate() {
+            for &a in &attn_pools {
+                let ok = match p.ttft[a] {
+                    None => false,
+                    Some(t) => inst.ttft_limit.is_none_or(|l| t <= l),
+                };
+                if !ok {
+                    constraints.push((on_pool(a) + y[k]).leq(1.0));
+                }
+            }
+        }
+        for (k, a, v, _) in &w {
+            constraints.push((on_pool(*a) + y[*k] - *v).leq(1.0));
+        }
+        let b = &inst.budget;
+        if let Some(usd) = b.usd_per_s {
+            constraints.push(lin(Q::Usd).leq(usd * 3600.0 * (1.0 + 1e-9)));
+        }
+        if let Some(chips) = b.chips {
+            constraints.push(lin(Q::Chips).leq(chips as f64));
+        }
+        if let Some(watts) = b.watts {
+            constraints.push(lin(Q::Watts).leq(watts / 1e3 * (1.0 + 1e-9)));
+        }
+        if let Some((bn, bd, v)) = bound {
+            // bn ≤ v·bd, in the coefficients' scales
+            constraints.push((lin(bn) - v * Self::scale(bn) / Self::scale(bd) * lin(bd)).leq(0.0));
+        }
+        stats.variables = stats.variables.max(x.len() + y.len() + r.len() + w.len());
+        stats.constraints = stats.constraints.max(constraints.len());
+        stats.solves += 1;
+        let mut problem = vars.minimise(objective).using(microlp).with_time_limit(self.time_limit_s);
+        for c in constraints {
+            problem.add_constraint(c);
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || problem.solve()));
+        let solution = match result {
+            Ok(Ok(s)) => s,
+            Ok(Err(ResolutionError::Infeasible)) => return Ok(None),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("the ILP backend panicked".into()),
+        };
+        if !matches!(solution.status(), SolutionStatus::Optimal) {
+            stats.proven = false;
+        }
+        let pick = |vs: &[Variable]| vs.iter().position(|v| solution.value(*v) > 0.5);
+        let (Some(xi), Some(k)) = (pick(&x), pick(&y)) else {
+            return Err("the solver returned a solution with no option chosen".into());
+        };
+        let replicas = solution.value(r[k]).round().max(0.0) as u64;
+        Ok(Some(Choice { decode: allowed[xi], prefill: k, replicas }))
     }
-    stats.variables = stats.variables.max(x.len() + y.len() + r.len());
-    stats.constraints = stats.constraints.max(constraints.len());
-    stats.solves += 1;
-    let mut problem = vars.minimise(objective).using(microlp).with_time_limit(time_limit_s);
-    for c in constraints {
-        problem.add_constraint(c);
-    }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || problem.solve()));
-    let solution = match result {
-        Ok(Ok(s)) => s,
-        Ok(Err(ResolutionError::Infeasible)) => return Ok(None),
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err("the ILP backend panicked".into()),
-    };
-    if !matches!(solution.status(), SolutionStatus::Optimal) {
-        stats.proven = false;
-    }
-    let pick = |vs: &[Variable]| vs.iter().position(|v| solution.value(*v) > 0.5);
-    let (Some(xi), Some(k)) = (pick(&x), pick(&y)) else {
-        return Err("the solver returned a solution with no option chosen".into());
-    };
-    let replicas = solution.value(r[k]).round().max(0.0) as u64;
-    Ok(Some(Choice { decode: allowed[xi], prefill: k, replicas }))
 }

@@ -12,13 +12,41 @@ use crate::units::format::{fmt_bytes, fmt_time};
 use space::{Choice, Excluded, Instance};
 use std::time::Instant;
 
-/// What the ILP minimises.
+/// What the ILP minimises; every objective is one of these (maximising throughput
+/// per chip is minimising chips per token). Ties go to the lower cost per token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Goal {
-    /// US dollars per generated token
+    /// US dollars per generated token (cost_per_mtok, throughput_per_dollar)
     CostPerToken,
-    /// seconds per output token, ties broken by cost per token
+    /// seconds per output token
     Tpot,
+    /// seconds to the first token
+    Ttft,
+    Chips,
+    /// watts
+    Power,
+    /// chips per token/s (throughput_per_chip)
+    ChipsPerToken,
+    /// watts per token/s (tokens_per_mw)
+    PowerPerToken,
+}
+
+impl Goal {
+    pub const ALL: [Goal; 7] =
+        [Goal::CostPerToken, Goal::Tpot, Goal::Ttft, Goal::Chips, Goal::Power, Goal::ChipsPerToken, Goal::PowerPerToken];
+
+    /// The goal's value for a choice's totals (smaller is better).
+    pub fn value(self, t: &space::Totals) -> f64 {
+        match self {
+            Goal::CostPerToken => t.usd_per_s / t.tokens_per_s,
+            Goal::Tpot => t.tpot,
+            Goal::Ttft => t.ttft,
+            Goal::Chips => t.chips as f64,
+            Goal::Power => t.watts,
+            Goal::ChipsPerToken => t.chips as f64 / t.tokens_per_s,
+            Goal::PowerPerToken => t.watts / t.tokens_per_s,
+        }
+    }
 }
 
 /// Seconds one ILP solve may take before the best incumbent is returned.
@@ -43,26 +71,28 @@ pub struct Solved {
 
 pub fn goal(plan: &Plan) -> Goal {
     match plan.objective {
-        Objective::CostPerMtok => Goal::CostPerToken,
+        Objective::CostPerMtok | Objective::ThroughputPerDollar => Goal::CostPerToken,
         Objective::Tpot => Goal::Tpot,
+        Objective::Ttft => Goal::Ttft,
+        Objective::Chips => Goal::Chips,
+        Objective::Power => Goal::Power,
+        Objective::ThroughputPerChip => Goal::ChipsPerToken,
+        Objective::TokensPerMw => Goal::PowerPerToken,
     }
 }
 
 /// Objective key of a point: (primary, secondary), smaller is better.
 pub fn key(p: &Point, goal: Goal) -> (f64, f64) {
-    let inst = &p.instance;
-    let d = &inst.decode[p.choice.decode];
-    let (usd, tput) = inst.evaluate(p.choice).unwrap_or((f64::INFINITY, 1.0));
-    match goal {
-        Goal::CostPerToken => (usd / tput, d.tpot),
-        Goal::Tpot => (d.tpot, usd / tput),
+    match p.instance.totals(p.choice) {
+        Some(t) => (goal.value(&t), Goal::CostPerToken.value(&t)),
+        None => (f64::INFINITY, f64::INFINITY),
     }
 }
 
 /// Solves `plan`, or pushes diagnostics saying why it cannot be solved.
 pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     let goal = goal(plan);
-    if goal == Goal::CostPerToken && !check_prices(plan, diags) {
+    if !check_prices(plan, diags) {
         return None;
     }
     let started = Instant::now();
@@ -105,7 +135,14 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     }
 }
 
+/// Prices (power) must be known for every chip the plan may use when the objective or
+/// a budget needs them.
 fn check_prices(plan: &Plan, diags: &mut Diagnostics) -> bool {
+    let need_price = plan.objective.needs_price() || plan.budget.usd_per_s.is_some();
+    let need_power = plan.objective.needs_power() || plan.budget.watts.is_some();
+    if !need_price && !need_power {
+        return true;
+    }
     let mut ok = true;
     let mut used: Vec<usize> = plan
         .placements
@@ -117,10 +154,20 @@ fn check_prices(plan: &Plan, diags: &mut Diagnostics) -> bool {
     used.dedup();
     for p in used {
         let pool = &plan.cluster.pools[p];
-        if pool.chip.price.is_none() {
+        let at = if plan.objective.needs_price() || plan.objective.needs_power() {
+            plan.objective_span
+        } else {
+            plan.budget.span.unwrap_or(plan.objective_span)
+        };
+        if need_price && pool.chip.price.is_none() {
             diags.push(
-                catalog::missing_price(plan.objective_span, &pool.chip.name, pool.chip.span)
-                    .label(pool.span, format!("pool `{}` uses it", pool.name)),
+                catalog::missing_price(at, &pool.chip.name, pool.chip.span).label(pool.span, format!("pool `{}` uses it", pool.name)),
+            );
+            ok = false;
+        }
+        if need_power && pool.chip.power.is_none() {
+            diags.push(
+                catalog::missing_power(at, &pool.chip.name, pool.chip.span).label(pool.span, format!("pool `{}` uses it", pool.name)),
             );
             ok = false;
         }
@@ -300,5 +347,42 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
             }
         }
     }
-    diags.push(catalog::no_feasible_placement(plan.span, &reasons));
+    // Budgets: the smallest and cheapest feasible placements, ignoring the budget.
+    let b = &plan.budget;
+    let mut at = plan.span;
+    if b.chips.is_some() || b.usd_per_s.is_some() || b.watts.is_some() {
+        let mut least: Option<(u64, f64, f64)> = None;
+        for inst in instances {
+            for d in inst.decode.iter().filter(|d| inst.decode_allowed(d)) {
+                for p in inst.prefill.iter().filter(|p| inst.compatible(d, p)) {
+                    let r = inst.min_replicas(d, p);
+                    let chips = d.chips.iter().sum::<u64>() + r * p.tp;
+                    let (usd, watts) = (d.usd_per_s + r as f64 * p.usd_per_s, d.watts + r as f64 * p.watts);
+                    least = Some(match least {
+                        None => (chips, usd, watts),
+                        Some((c, u, w)) => (c.min(chips), u.min(usd), w.min(watts)),
+                    });
+                }
+            }
+        }
+        if let Some((chips, usd, watts)) = least {
+            if let Some(bc) = b.chips.filter(|bc| chips > *bc) {
+                reasons.push(format!("the budget allows {bc} chips; the smallest placement needs {chips}"));
+            }
+            if let Some(bu) = b.usd_per_s.filter(|bu| usd > bu * (1.0 + 1e-9)) {
+                reasons.push(format!("the budget allows ${:.2}/h; the cheapest placement costs ${:.2}/h", bu * 3600.0, usd * 3600.0));
+            }
+            if let Some(bw) = b.watts.filter(|bw| watts > bw * (1.0 + 1e-9)) {
+                reasons.push(format!(
+                    "the budget allows {}; the least power any placement draws is {}",
+                    crate::units::format::fmt_si(bw, "W"),
+                    crate::units::format::fmt_si(watts, "W")
+                ));
+            }
+            if reasons.iter().any(|r| r.starts_with("the budget")) {
+                at = b.span.unwrap_or(plan.span);
+            }
+        }
+    }
+    diags.push(catalog::no_feasible_placement(at, &reasons));
 }

@@ -58,6 +58,8 @@ pub struct DecodeOption {
     pub chips: Vec<u64>,
     /// $/s of those chips (0 when prices are unknown)
     pub usd_per_s: f64,
+    /// W of those chips (0 when powers are unknown)
+    pub watts: f64,
     pub breakdown: DecodeBreakdown,
     pub memory: Vec<MemUse>,
 }
@@ -70,6 +72,8 @@ pub struct PrefillOption {
     pub time: f64,
     /// $/s of one replica (0 when prices are unknown)
     pub usd_per_s: f64,
+    /// W of one replica (0 when powers are unknown)
+    pub watts: f64,
     pub max_replicas: u64,
     /// per attention pool: prefill time plus KV transfer, or `None` if no path exists
     pub ttft: Vec<Option<f64>>,
@@ -85,6 +89,28 @@ pub struct Instance {
     pub prefill: Vec<PrefillOption>,
     pub ttft_limit: Option<f64>,
     pub tpot_limit: Option<f64>,
+    pub budget: Budget,
+}
+
+/// Limits on the whole deployment (a plan's `budget` block).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Budget {
+    /// $/s
+    pub usd_per_s: Option<f64>,
+    pub chips: Option<u64>,
+    /// W
+    pub watts: Option<f64>,
+}
+
+/// What one choice amounts to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Totals {
+    pub usd_per_s: f64,
+    pub tokens_per_s: f64,
+    pub chips: u64,
+    pub watts: f64,
+    pub tpot: f64,
+    pub ttft: f64,
 }
 
 /// One point of the space: a decode option, a prefill option and its replica count.
@@ -124,7 +150,27 @@ impl Instance {
         self.tpot_limit.is_none_or(|l| d.tpot <= l)
     }
 
-    /// Checks every constraint; `Some((usd_per_s, tokens_per_s))` if feasible.
+    /// Checks every constraint; the choice's totals if feasible.
+    pub fn totals(&self, c: Choice) -> Option<Totals> {
+        let (usd, tput) = self.evaluate(c)?;
+        let d = &self.decode[c.decode];
+        let p = &self.prefill[c.prefill];
+        let t = Totals {
+            usd_per_s: usd,
+            tokens_per_s: tput,
+            chips: self.chips(c),
+            watts: d.watts + c.replicas as f64 * p.watts,
+            tpot: d.tpot,
+            ttft: p.ttft[d.attn_pool]?,
+        };
+        let b = &self.budget;
+        let within = b.usd_per_s.is_none_or(|x| t.usd_per_s <= x * (1.0 + 1e-9))
+            && b.chips.is_none_or(|x| t.chips <= x)
+            && b.watts.is_none_or(|x| t.watts <= x * (1.0 + 1e-9));
+        within.then_some(t)
+    }
+
+    /// Checks every constraint but the budget; `Some((usd_per_s, tokens_per_s))` if feasible.
     pub fn evaluate(&self, c: Choice) -> Option<(f64, f64)> {
         let d = self.decode.get(c.decode)?;
         let p = self.prefill.get(c.prefill)?;
@@ -228,6 +274,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 tp,
                 time,
                 usd_per_s: pool.chip.price.unwrap_or(0.0) * tp as f64,
+                watts: pool.chip.power.unwrap_or(0.0) * tp as f64,
                 max_replicas: pool.count / tp,
                 ttft,
                 memory,
@@ -321,6 +368,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             tpot: attn.time + ffn.time + allreduce + overhead,
                             chips,
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64,
+                            watts: pa.chip.power.unwrap_or(0.0) * ta as f64,
                             breakdown,
                             memory,
                         });
@@ -407,6 +455,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             tpot,
                             chips: chips.clone(),
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
+                            watts: pa.chip.power.unwrap_or(0.0) * ta as f64 + pf.chip.power.unwrap_or(0.0) * tf as f64,
                             breakdown: DecodeBreakdown { overlap: (sum - tpot).max(0.0), ..breakdown },
                             memory: memory.clone(),
                         });
@@ -480,6 +529,7 @@ fn speculative_options(
                 tpot: cost::speculative_tpot(k, spec.acceptance, *t_draft, t.tpot, t_link),
                 chips,
                 usd_per_s: t.usd_per_s + cl.pools[*p].chip.price.unwrap_or(0.0) * *tp as f64,
+                watts: t.watts + cl.pools[*p].chip.power.unwrap_or(0.0) * *tp as f64,
                 memory: mem,
                 breakdown: DecodeBreakdown {
                     attn: b.attn * scale,
@@ -528,7 +578,12 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
         decode: decode_options(plan, batch, excluded),
         prefill: prefill.to_vec(),
         ttft_limit: limit(crate::ir::SloMetric::Ttft),
-        tpot_limit: limit(crate::ir::SloMetric::Tpot),
+        // tokens/s/user >= X is TPOT <= 1/X
+        tpot_limit: match (limit(crate::ir::SloMetric::Tpot), limit(crate::ir::SloMetric::TokensPerSUser).map(|x| 1.0 / x)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
+        budget: Budget { usd_per_s: plan.budget.usd_per_s, chips: plan.budget.chips, watts: plan.budget.watts },
     }
 }
 
