@@ -40,3 +40,51 @@ fn example_plans_match_the_oracle_at_every_batch() {
         }
     }
 }
+
+/// The runner-up equals the brute-force best among choices that put some stage on a
+/// different pool than the winner, over every batch.
+#[test]
+fn runner_up_matches_the_oracle() {
+    use hplanc::solve::space::{Choice, Instance};
+    let sig = |inst: &Instance, c: Choice| {
+        let d = &inst.decode[c.decode];
+        (inst.prefill[c.prefill].pool, d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0))
+    };
+    for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
+            let solved = solved.as_ref().expect("examples solve");
+            let goal = hplanc::solve::goal(plan);
+            let best_sig = sig(&solved.best.instance, solved.best.choice);
+            let mut excluded = vec![];
+            let prefill = hplanc::solve::space::prefill_options(plan, &mut excluded);
+            let (lo, hi) = plan.workload.concurrency;
+            let mut oracle: Option<f64> = None;
+            for b in hplanc::solve::space::batch_candidates(lo, hi) {
+                let inst = hplanc::solve::space::instance(plan, b, &prefill, &mut excluded);
+                for (di, d) in inst.decode.iter().enumerate() {
+                    for (pi, p) in inst.prefill.iter().enumerate() {
+                        if !inst.decode_allowed(d) || !inst.compatible(d, p) {
+                            continue;
+                        }
+                        let c = Choice { decode: di, prefill: pi, replicas: inst.min_replicas(d, p) };
+                        if sig(&inst, c) == best_sig {
+                            continue;
+                        }
+                        if let Some(t) = inst.totals(c) {
+                            let v = goal.value(&t);
+                            oracle = Some(oracle.map_or(v, |o: f64| o.min(v)));
+                        }
+                    }
+                }
+            }
+            let got = solved.runner_up.as_ref().map(|r| hplanc::solve::key(r, goal).0);
+            match (got, oracle) {
+                (None, None) => {}
+                (Some(g), Some(o)) => assert!((g - o).abs() <= 1e-7 * o.abs(), "{}: runner-up {g} vs oracle {o}", path.display()),
+                (g, o) => panic!("{}: runner-up {g:?} vs oracle {o:?}", path.display()),
+            }
+        }
+    }
+}

@@ -153,6 +153,15 @@ pub fn render(r: &PlanReport) -> String {
     if let Some(bn) = &r.bottleneck {
         let _ = writeln!(o, "  bottleneck: {bn}");
     }
+    match &r.runner_up {
+        Some(ru) => {
+            let v = ru.objective_value.map(|v| format!("{} {}", r.objective.kind, fmt_num(v))).unwrap_or_default();
+            let _ = writeln!(o, "  runner-up: {} at concurrency {}: {v}, {:.1}% worse", ru.placement, ru.concurrency, 100.0 * ru.margin);
+        }
+        None => {
+            let _ = writeln!(o, "  runner-up: none (no other assignment of stages to pools is allowed and feasible)");
+        }
+    }
     o.push_str("\n  memory per chip\n");
     let mut rows = vec![vec!["stage".to_string(), "pool".into(), "tier".into(), "used".into(), "capacity".into(), "".into()]];
     for mrow in &r.memory {

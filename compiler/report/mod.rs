@@ -33,6 +33,19 @@ pub struct PlanReport {
     pub solver: Option<SolverReport>,
     pub frontier: Vec<FrontierPoint>,
     pub speculation: Option<SpeculationReport>,
+    /// why the winner won: the best placement that uses other pools, and how much worse it is
+    pub runner_up: Option<RunnerUpReport>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct RunnerUpReport {
+    /// stage -> pool, in words
+    pub placement: String,
+    pub concurrency: u64,
+    /// the objective's value, in the objective's unit
+    pub objective_value: Option<f64>,
+    /// how much worse on the objective, relative (0.51 = 51% worse)
+    pub margin: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -355,22 +368,14 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             solver: None,
             frontier: vec![],
             speculation: speculation_report(plan),
+            runner_up: None,
         };
     };
     let p = &s.best;
     let m = metrics(plan, p);
     let d = &p.instance.decode[p.choice.decode];
     let pre = &p.instance.prefill[p.choice.prefill];
-    let value = match plan.objective {
-        Objective::CostPerMtok => m.cost_per_mtok_usd,
-        Objective::ThroughputPerDollar => m.cost_per_hour_usd.map(|c| m.throughput_tokens_per_s / (c / 3600.0)),
-        Objective::Tpot => Some(m.tpot_s),
-        Objective::Ttft => Some(m.ttft_s),
-        Objective::Chips => Some(m.chips as f64),
-        Objective::Power => m.power_w,
-        Objective::ThroughputPerChip => Some(m.throughput_per_chip),
-        Objective::TokensPerMw => m.tokens_per_s_per_mw,
-    };
+    let value = objective_value(plan, &m);
     let memory = pre
         .memory
         .iter()
@@ -421,6 +426,50 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         }),
         frontier: frontier(plan, s),
         speculation: speculation_report(plan),
+        runner_up: s.runner_up.as_ref().map(|r| runner_up_report(plan, p, r)),
+    }
+}
+
+/// The objective's value of a point, in the objective's unit.
+fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
+    match plan.objective {
+        Objective::CostPerMtok => m.cost_per_mtok_usd,
+        Objective::ThroughputPerDollar => m.cost_per_hour_usd.map(|c| m.throughput_tokens_per_s / (c / 3600.0)),
+        Objective::Tpot => Some(m.tpot_s),
+        Objective::Ttft => Some(m.ttft_s),
+        Objective::Chips => Some(m.chips as f64),
+        Objective::Power => m.power_w,
+        Objective::ThroughputPerChip => Some(m.throughput_per_chip),
+        Objective::TokensPerMw => m.tokens_per_s_per_mw,
+    }
+}
+
+/// "prefill on gpu, decode.attn on gpu, decode.ffn on lpu (2 microbatches)"
+pub fn describe_placement(plan: &Plan, p: &Point) -> String {
+    let inst = &p.instance;
+    let d = &inst.decode[p.choice.decode];
+    let pool = |i: usize| plan.cluster.pools[i].name.as_str();
+    let mut parts =
+        vec![format!("prefill on {}", pool(inst.prefill[p.choice.prefill].pool)), format!("decode.attn on {}", pool(d.attn_pool))];
+    parts.push(match d.ffn {
+        Some((f, _)) if d.microbatches > 1 => format!("decode.ffn on {} ({} microbatches)", pool(f), d.microbatches),
+        Some((f, _)) => format!("decode.ffn on {}", pool(f)),
+        None => "decode.ffn with attention".to_string(),
+    });
+    if let Some((dp, _)) = d.draft {
+        parts.push(format!("draft on {}", pool(dp)));
+    }
+    parts.join(", ")
+}
+
+fn runner_up_report(plan: &Plan, best: &Point, r: &Point) -> RunnerUpReport {
+    let goal = crate::solve::goal(plan);
+    let (b, v) = (crate::solve::key(best, goal).0, crate::solve::key(r, goal).0);
+    RunnerUpReport {
+        placement: describe_placement(plan, r),
+        concurrency: r.instance.batch,
+        objective_value: objective_value(plan, &metrics(plan, r)),
+        margin: if b.abs() > 0.0 { (v - b) / b.abs() } else { 0.0 },
     }
 }
 

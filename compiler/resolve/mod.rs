@@ -815,19 +815,28 @@ impl Resolver<'_> {
                         continue;
                     }
                     let Some(cluster) = &cluster else { continue };
-                    let pools: Vec<usize> = if p.target.name == "auto" {
-                        (0..cluster.pools.len()).collect()
-                    } else {
-                        match cluster.pools.iter().position(|x| x.name == p.target.name) {
-                            Some(i) => vec![i],
+                    let mut pools: Vec<usize> = Vec::new();
+                    let mut ok = true;
+                    for target in &p.targets {
+                        if target.name == "auto" {
+                            pools.extend(0..cluster.pools.len());
+                            continue;
+                        }
+                        match cluster.pools.iter().position(|x| x.name == target.name) {
+                            Some(i) => pools.push(i),
                             None => {
                                 let mut names: Vec<&str> = cluster.pools.iter().map(|x| x.name.as_str()).collect();
                                 names.push("auto");
-                                self.diags.push(catalog::unknown_name(p.target.span, &p.target.name, "pool", &names));
-                                continue;
+                                self.diags.push(catalog::unknown_name(target.span, &target.name, "pool", &names));
+                                ok = false;
                             }
                         }
-                    };
+                    }
+                    if !ok {
+                        continue;
+                    }
+                    pools.sort();
+                    pools.dedup();
                     placed.insert(stage, (pools, p.span));
                 }
                 Entry::Objective(o) => {

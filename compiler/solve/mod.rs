@@ -63,6 +63,9 @@ pub struct Point {
 #[derive(Clone, Debug)]
 pub struct Solved {
     pub best: Point,
+    /// the best placement that puts some stage on a different pool (or colocates
+    /// differently) than `best`, when one exists
+    pub runner_up: Option<Point>,
     /// the best point at every batch that has one, in batch order
     pub per_batch: Vec<Point>,
     pub solve_s: f64,
@@ -116,7 +119,6 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
         }
         instances.push(inst);
     }
-    let solve_s = started.elapsed().as_secs_f64();
     let best = per_batch
         .iter()
         .min_by(|a, b| {
@@ -126,8 +128,19 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     if per_batch.iter().any(|p| !p.stats.proven) {
         diags.push(catalog::not_proven_optimal(plan.span, TIME_LIMIT_S));
     }
+    let runner_up = match &best {
+        Some(b) => match runner_up(&instances, b, goal) {
+            Ok(r) => r,
+            Err(reason) => {
+                diags.push(catalog::solver_failed(plan.span, &reason));
+                return None;
+            }
+        },
+        None => None,
+    };
+    let solve_s = started.elapsed().as_secs_f64();
     match best {
-        Some(best) => Some(Solved { best, per_batch, solve_s, backend: "microlp" }),
+        Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: "microlp" }),
         None => {
             explain(plan, &instances, &prefill, &excluded, diags);
             None
@@ -137,6 +150,45 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
 
 /// Prices (power) must be known for every chip the plan may use when the objective or
 /// a budget needs them.
+/// Which pool each stage uses: (prefill, decode.attn, decode.ffn or None if colocated, draft).
+fn signature(inst: &Instance, c: Choice) -> (usize, usize, Option<usize>, Option<usize>) {
+    let d = &inst.decode[c.decode];
+    (inst.prefill[c.prefill].pool, d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0))
+}
+
+/// The best point whose stage-to-pool assignment differs from `best`'s. The set of
+/// such points is the union of four filters (another prefill pool, attention pool,
+/// FFN pool or colocation, draft pool); the best of the four filtered optima is exact.
+fn runner_up(instances: &[Instance], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
+    let s = signature(&best.instance, best.choice);
+    let mut found: Option<Point> = None;
+    for component in 0..4 {
+        for inst in instances {
+            let mut alt = inst.clone();
+            match component {
+                0 => alt.prefill.retain(|p| p.pool != s.0),
+                1 => alt.decode.retain(|d| d.attn_pool != s.1),
+                2 => alt.decode.retain(|d| d.ffn.map(|f| f.0) != s.2),
+                _ => alt.decode.retain(|d| d.draft.map(|x| x.0) != s.3),
+            }
+            if alt.prefill.is_empty()
+                || alt.decode.is_empty()
+                || (alt.prefill.len() == inst.prefill.len() && alt.decode.len() == inst.decode.len())
+            {
+                continue;
+            }
+            let out = ilp::solve(&alt, goal, TIME_LIMIT_S)?;
+            if let Some(choice) = out.choice {
+                let p = Point { instance: alt, choice, stats: out.stats };
+                if found.as_ref().is_none_or(|f| key(&p, goal) < key(f, goal)) {
+                    found = Some(p);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 fn check_prices(plan: &Plan, diags: &mut Diagnostics) -> bool {
     let need_price = plan.objective.needs_price() || plan.budget.usd_per_s.is_some();
     let need_power = plan.objective.needs_power() || plan.budget.watts.is_some();

@@ -190,11 +190,12 @@ pub struct LinkStmt {
     pub span: Span,
 }
 
-/// `place decode.ffn on auto`
+/// `place decode.ffn on auto`, `place prefill on gpu`, `place decode.ffn on any [gpu, lpu]`
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlaceStmt {
     pub stage: Ident,
-    pub target: Ident,
+    /// one pool name or `auto`, or the pools of `any [...]`
+    pub targets: Vec<Ident>,
     pub span: Span,
 }
 

@@ -273,13 +273,20 @@ impl<'a> Lower<'a> {
                     }
                 }
                 Rule::place_stmt => {
-                    let parts: Vec<Pair<Rule>> = e.into_inner().filter(|x| matches!(x.as_rule(), Rule::STAGE | Rule::IDENT)).collect();
-                    if let [stage, target] = &parts[..] {
-                        entries.push(Entry::Place(PlaceStmt {
-                            stage: self.ident(stage.clone()),
-                            target: self.ident(target.clone()),
-                            span: espan,
-                        }));
+                    let mut stage = None;
+                    let mut targets = Vec::new();
+                    for x in e.into_inner() {
+                        match x.as_rule() {
+                            Rule::STAGE => stage = Some(self.ident(x)),
+                            Rule::IDENT => targets.push(self.ident(x)),
+                            Rule::place_any => targets.extend(x.into_inner().filter(|i| i.as_rule() == Rule::IDENT).map(|i| self.ident(i))),
+                            _ => {}
+                        }
+                    }
+                    if let Some(stage) = stage {
+                        if !targets.is_empty() {
+                            entries.push(Entry::Place(PlaceStmt { stage, targets, span: espan }));
+                        }
                     }
                 }
                 Rule::pool_stmt => {

@@ -26,6 +26,7 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::STAGE => "a stage name (`prefill`, `decode.attn`, `decode.ffn`)",
         Rule::TIMES => "`x` and a chip count",
         Rule::KW_ON => "`on`",
+        Rule::KW_ANY | Rule::place_any => "`any [pool, ...]`",
         Rule::KW_OVER => "`over`",
         Rule::KW_PLACE => "`place`",
         Rule::KW_POOL => "`pool`",
