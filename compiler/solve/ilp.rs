@@ -75,12 +75,24 @@ fn ratio(goal: Goal) -> (Q, Q) {
 
 /// Solves the instance for `goal`. `Err` only when the solver fails outright.
 pub fn solve(inst: &Instance, goal: Goal, time_limit_s: f64) -> Result<Outcome, String> {
+    solve_excluding(inst, goal, time_limit_s, None)
+}
+
+/// A set of choices to exclude: those taking one of `decode` and one of `prefill`
+/// (the row `Σ_{d ∈ decode} x_d + Σ_{k ∈ prefill} y_k ≤ 1`).
+pub struct Exclude {
+    pub decode: Vec<usize>,
+    pub prefill: Vec<usize>,
+}
+
+/// [`solve`] over the choices not in `exclude`.
+pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&Exclude>) -> Result<Outcome, String> {
     let mut stats = Stats { proven: true, ..Stats::default() };
     let allowed: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode_allowed(&inst.decode[d])).collect();
     if allowed.is_empty() || inst.prefill.is_empty() {
         return Ok(Outcome { choice: None, stats });
     }
-    let m = Model { inst, allowed: &allowed, time_limit_s };
+    let m = Model { inst, allowed: &allowed, time_limit_s, exclude };
     let (num, den) = ratio(goal);
     let Some(best) = m.dinkelbach(num, den, None, &mut stats)? else {
         return Ok(Outcome { choice: None, stats });
@@ -103,6 +115,7 @@ struct Model<'a> {
     inst: &'a Instance,
     allowed: &'a [usize],
     time_limit_s: f64,
+    exclude: Option<&'a Exclude>,
 }
 
 impl Model<'_> {
@@ -283,6 +296,18 @@ impl Model<'_> {
         }
         if let Some(watts) = b.watts {
             constraints.push(lin(Q::Watts).leq(watts / 1e3 * (1.0 + 1e-9)));
+        }
+        if let Some(ex) = self.exclude {
+            let mut e = Expression::from(0.0);
+            for (i, d) in allowed.iter().enumerate() {
+                if ex.decode.contains(d) {
+                    e += x[i];
+                }
+            }
+            for &k in &ex.prefill {
+                e += y[k];
+            }
+            constraints.push(e.leq(1.0));
         }
         if let Some((bn, bd, v)) = bound {
             // bn ≤ v·bd, in the coefficients' scales

@@ -156,33 +156,27 @@ fn signature(inst: &Instance, c: Choice) -> (usize, usize, Option<usize>, Option
     (inst.prefill[c.prefill].pool, d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0))
 }
 
-/// The best point whose stage-to-pool assignment differs from `best`'s. The set of
-/// such points is the union of four filters (another prefill pool, attention pool,
-/// FFN pool or colocation, draft pool); the best of the four filtered optima is exact.
+/// The best point whose stage-to-pool assignment differs from `best`'s. A choice has
+/// the winner's assignment exactly when its prefill option is on the winner's prefill
+/// pool and its decode option has the winner's attention, FFN and draft pools; one row
+/// excludes those (see [`ilp::Exclude`]), so each batch needs one more solve.
 fn runner_up(instances: &[Instance], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
     let s = signature(&best.instance, best.choice);
     let mut found: Option<Point> = None;
-    for component in 0..4 {
-        for inst in instances {
-            let mut alt = inst.clone();
-            match component {
-                0 => alt.prefill.retain(|p| p.pool != s.0),
-                1 => alt.decode.retain(|d| d.attn_pool != s.1),
-                2 => alt.decode.retain(|d| d.ffn.map(|f| f.0) != s.2),
-                _ => alt.decode.retain(|d| d.draft.map(|x| x.0) != s.3),
-            }
-            if alt.prefill.is_empty()
-                || alt.decode.is_empty()
-                || (alt.prefill.len() == inst.prefill.len() && alt.decode.len() == inst.decode.len())
-            {
-                continue;
-            }
-            let out = ilp::solve(&alt, goal, TIME_LIMIT_S)?;
-            if let Some(choice) = out.choice {
-                let p = Point { instance: alt, choice, stats: out.stats };
-                if found.as_ref().is_none_or(|f| key(&p, goal) < key(f, goal)) {
-                    found = Some(p);
-                }
+    for inst in instances {
+        let decode: Vec<usize> = (0..inst.decode.len())
+            .filter(|&d| {
+                let o = &inst.decode[d];
+                (o.attn_pool, o.ffn.map(|f| f.0), o.draft.map(|x| x.0)) == (s.1, s.2, s.3)
+            })
+            .collect();
+        let prefill: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == s.0).collect();
+        let ex = ilp::Exclude { decode, prefill };
+        let out = ilp::solve_excluding(inst, goal, TIME_LIMIT_S, Some(&ex))?;
+        if let Some(choice) = out.choice {
+            let p = Point { instance: inst.clone(), choice, stats: out.stats };
+            if found.as_ref().is_none_or(|f| key(&p, goal) < key(f, goal)) {
+                found = Some(p);
             }
         }
     }
