@@ -126,6 +126,18 @@ fn mutated_inputs_never_panic() {
                 let report = comp.report();
                 let _ = serde_json::to_string(&report).unwrap();
                 let complete = comp.diagnostics.iter().all(|d| !d.message.is_empty() && !d.help.is_empty());
+                // Every span lies on character boundaries (renderers slice at them).
+                for d in comp.diagnostics.iter() {
+                    for l in std::iter::once(&d.primary).chain(d.labels.iter()) {
+                        let f = &comp.sources.get(l.span.file).text;
+                        assert!(
+                            f.is_char_boundary(l.span.start as usize) && f.is_char_boundary(l.span.end as usize),
+                            "{} {:?}",
+                            d.code,
+                            l.span
+                        );
+                    }
+                }
                 // The formatter never changes what the parser sees, even on broken input.
                 let formatted = hplanc::syntax::fmt::format(&m);
                 assert_eq!(hplanc::syntax::fmt::significant_tokens(&formatted), hplanc::syntax::fmt::significant_tokens(&m));
@@ -144,4 +156,28 @@ fn mutated_inputs_never_panic() {
         }
     }
     assert!(checked >= 20_000, "only {checked} inputs");
+}
+
+/// Inputs the fuzzer found (fuzz/regressions/): compiled and rendered without a panic,
+/// every diagnostic span on character boundaries.
+#[test]
+fn fuzzer_regressions() {
+    let dir = crate::root().join("fuzz/regressions");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        let Ok(text) = String::from_utf8(bytes) else { continue };
+        let comp = hplanc::compile("regression.hplan", &text, None, hplanc::Mode::Build);
+        let _ = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+        for d in comp.diagnostics.iter() {
+            for l in std::iter::once(&d.primary).chain(d.labels.iter()) {
+                let f = &comp.sources.get(l.span.file).text;
+                assert!(f.is_char_boundary(l.span.start as usize) && f.is_char_boundary(l.span.end as usize), "{} {:?}", d.code, l.span);
+            }
+        }
+        let formatted = hplanc::syntax::fmt::format(&text);
+        assert_eq!(hplanc::syntax::fmt::significant_tokens(&formatted), hplanc::syntax::fmt::significant_tokens(&text));
+        n += 1;
+    }
+    assert!(n >= 2);
 }

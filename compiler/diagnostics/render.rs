@@ -22,6 +22,21 @@ pub fn render_all(diags: &Diagnostics, sources: &SourceMap, color: bool) -> Stri
     out
 }
 
+/// A span's byte range, snapped outward to character boundaries and clamped to the
+/// text: ariadne slices lines at these offsets and must never land inside a character.
+fn safe_range(sources: &SourceMap, span: crate::source::Span) -> std::ops::Range<usize> {
+    let text = &sources.get(span.file).text;
+    let mut start = (span.start as usize).min(text.len());
+    let mut end = (span.end as usize).min(text.len()).max(start);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
 pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     let name = |span: crate::source::Span| sources.get(span.file).name.clone();
     let kind = match d.severity {
@@ -29,14 +44,14 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         Severity::Warning => ReportKind::Warning,
     };
     let config = Config::default().with_index_type(IndexType::Byte).with_color(color);
-    let primary = (name(d.primary.span), d.primary.span.range());
+    let primary = (name(d.primary.span), safe_range(sources, d.primary.span));
     let mut report = Report::build(kind, primary).with_config(config).with_code(d.code).with_message(&d.message);
     // ariadne starts a new snippet whenever a label lies above the previous one, so
     // labels go in source order (same-file labels then share one snippet).
     let mut labels: Vec<&super::Label> = std::iter::once(&d.primary).chain(d.labels.iter()).collect();
     labels.sort_by_key(|l| (l.span.file, l.span.start));
     for l in labels {
-        report = report.with_label(Label::new((name(l.span), l.span.range())).with_message(&l.message));
+        report = report.with_label(Label::new((name(l.span), safe_range(sources, l.span))).with_message(&l.message));
     }
     for n in &d.notes {
         report = report.with_note(n);

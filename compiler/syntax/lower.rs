@@ -38,24 +38,26 @@ pub fn parse_file(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
                 pest::error::InputLocation::Span((s, e)) => (s, e),
             };
             let span = Span::new(file, start, end);
-            lower.diags.push(catalog::syntax_error(span, "valid syntax".into(), found_at(text, start)));
+            lower.diags.push(catalog::syntax_error(span, "valid syntax".into(), found_at(text, start).0));
             File::default()
         }
     }
 }
 
-/// A short description of the text at `pos`, for "found ...".
-fn found_at(text: &str, pos: usize) -> String {
+/// A short description of the text at `pos`, for "found ...", and the byte range of
+/// the word it names (after any leading blanks), if any.
+fn found_at(text: &str, pos: usize) -> (String, Option<(usize, usize)>) {
     let rest = text.get(pos..).unwrap_or("");
     let first_line = rest.split(['\n', '\r']).next().unwrap_or("");
     let trimmed = first_line.trim_start();
     if rest.is_empty() {
-        "the end of the file".into()
+        ("the end of the file".into(), None)
     } else if trimmed.is_empty() {
-        "the end of the line".into()
+        ("the end of the line".into(), None)
     } else {
         let word: String = trimmed.chars().take_while(|c| !c.is_whitespace()).take(24).collect();
-        format!("`{word}`")
+        let start = pos + (first_line.len() - trimmed.len());
+        (format!("`{word}`"), Some((start, start + word.len())))
     }
 }
 
@@ -126,9 +128,8 @@ impl<'a> Lower<'a> {
         let after_entry =
             strict == Rule::strict_entry && !before.is_empty() && !before.ends_with(['{', ',', ';']) && !before.starts_with("//");
         let (pos, expected) = if after_entry { (start, "the end of the line (one entry per line)".to_string()) } else { (pos, expected) };
-        let found = found_at(self.text, pos);
-        let tok_end = (pos + found.trim_matches('`').len()).min(self.text.len()).max(pos);
-        let tok_end = if found.starts_with('`') { tok_end } else { pos };
+        let (found, word) = found_at(self.text, pos);
+        let (pos, tok_end) = word.unwrap_or((pos, pos));
         let span = Span::new(self.file, pos, tok_end);
         let mut d = catalog::syntax_error(span, expected, found);
         if (start, end) != (pos, tok_end) {
