@@ -780,22 +780,7 @@ impl Resolver<'_> {
         let item = self.items[id].item.clone();
         let f = self.check(&body, &schema::PLAN, item.name.span);
 
-        let model = match f.attrs.get("model") {
-            Some(check::Field { val: Val::Ref(path, over), span, .. }) => {
-                let span = *span;
-                self.lookup(module, path, ItemKind::Model).and_then(|mid| {
-                    let base = self.effective_body(mid, &mut vec![])?;
-                    let merged = match over {
-                        Some(o) => merge(&base, o),
-                        None => base,
-                    };
-                    let name = path.last().name.clone();
-                    let decl = self.items[mid].item.name.span;
-                    self.model_from(&name, &merged, decl).map(|m| (m, span))
-                })
-            }
-            _ => None,
-        };
+        let model = self.model_ref(module, &f, "model");
         let cluster = self.plain_ref(module, &f, "cluster", ItemKind::Cluster).and_then(|c| self.cluster(c));
         let workload = self.plain_ref(module, &f, "workload", ItemKind::Workload).and_then(|w| self.workload(w));
 
@@ -967,21 +952,7 @@ impl Resolver<'_> {
         // speculate block
         let mut speculation = None;
         if let Some(sb) = f.block("speculate") {
-            let draft = match sb.fields.attrs.get("draft") {
-                Some(check::Field { val: Val::Ref(path, over), span, .. }) => {
-                    let span = *span;
-                    self.lookup(module, path, ItemKind::Model).and_then(|mid| {
-                        let base = self.effective_body(mid, &mut vec![])?;
-                        let merged = match over {
-                            Some(o) => merge(&base, o),
-                            None => base,
-                        };
-                        let decl = self.items[mid].item.name.span;
-                        self.model_from(&path.last().name, &merged, decl).map(|m| (m, span))
-                    })
-                }
-                _ => None,
-            };
+            let draft = self.model_ref(module, &sb.fields, "draft");
             if let (Some((draft, dspan)), Some(k), Some(a)) = (draft, sb.fields.count("lookahead"), sb.fields.num("acceptance")) {
                 speculation = Some((draft, dspan, k, a, sb.span));
             }
@@ -1062,6 +1033,20 @@ impl Resolver<'_> {
 }
 
 impl Resolver<'_> {
+    /// The model an attribute names, with its overrides applied
+    /// (`model = llama3_1_70b { weights = fp8 }`), and the attribute value's span.
+    fn model_ref(&mut self, module: ModuleId, f: &Fields, attr: &str) -> Option<(ir::Model, Span)> {
+        let Some(check::Field { val: Val::Ref(path, over), span, .. }) = f.attrs.get(attr) else { return None };
+        let mid = self.lookup(module, path, ItemKind::Model)?;
+        let base = self.effective_body(mid, &mut vec![])?;
+        let merged = match over {
+            Some(o) => merge(&base, o),
+            None => base,
+        };
+        let decl = self.items[mid].item.name.span;
+        self.model_from(&path.last().name, &merged, decl).map(|m| (m, *span))
+    }
+
     /// The item a plan attribute names when overrides are not allowed for it
     /// (`cluster = c`, `workload = w`); an override block is a diagnostic.
     fn plain_ref(&mut self, module: ModuleId, f: &Fields, attr: &str, kind: ItemKind) -> Option<ItemId> {
