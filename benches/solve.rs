@@ -38,11 +38,7 @@ fn bench(path: &Path) {
     let mut configs = 0usize;
     for plan in &comp.program.plans {
         let goal = hplanc::solve::goal(plan);
-        let mut ex = vec![];
-        let prefill = hplanc::solve::space::prefill_options(plan, &mut ex);
-        let (lo, hi) = plan.workload.concurrency;
-        for b in hplanc::solve::space::batch_candidates(lo, hi) {
-            let inst = hplanc::solve::space::instance(plan, b, &prefill, &mut ex);
+        for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
             configs += inst.decode.len() * inst.prefill.iter().map(|p| p.max_replicas as usize).sum::<usize>();
             std::hint::black_box(hplanc::solve::brute::best(&inst, goal));
         }

@@ -28,11 +28,8 @@ fn example_plans_match_the_oracle_at_every_batch() {
         let comp = crate::compile(&path, hplanc::Mode::Check);
         for plan in &comp.program.plans {
             let goal = hplanc::solve::goal(plan);
-            let mut excluded = vec![];
-            let prefill = hplanc::solve::space::prefill_options(plan, &mut excluded);
-            let (lo, hi) = plan.workload.concurrency;
-            for b in hplanc::solve::space::batch_candidates(lo, hi) {
-                let inst = hplanc::solve::space::instance(plan, b, &prefill, &mut excluded);
+            for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+                let b = inst.batch;
                 let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
                 let brute = hplanc::solve::brute::best(&inst, goal);
                 crate::oracle::assert_same(&inst, goal, ilp, brute, &format!("{} plan {} batch {b}", path.display(), plan.name));
@@ -57,12 +54,8 @@ fn runner_up_matches_the_oracle() {
             let solved = solved.as_ref().expect("examples solve");
             let goal = hplanc::solve::goal(plan);
             let best_sig = sig(&solved.best.instance, solved.best.choice);
-            let mut excluded = vec![];
-            let prefill = hplanc::solve::space::prefill_options(plan, &mut excluded);
-            let (lo, hi) = plan.workload.concurrency;
             let mut oracle: Option<f64> = None;
-            for b in hplanc::solve::space::batch_candidates(lo, hi) {
-                let inst = hplanc::solve::space::instance(plan, b, &prefill, &mut excluded);
+            for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
                 for (di, d) in inst.decode.iter().enumerate() {
                     for (pi, p) in inst.prefill.iter().enumerate() {
                         if !inst.decode_allowed(d) || !inst.compatible(d, p) {

@@ -1,6 +1,7 @@
 //! The ILP against the brute-force oracle on random small instances.
 
-use hplanc::solve::space::{Budget, Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption};
+use hplanc::ir::Budget;
+use hplanc::solve::space::{Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption};
 use hplanc::solve::{brute, ilp, Goal};
 
 use crate::Rng;
@@ -81,6 +82,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
             usd_per_s: (rng.below(4) == 0).then(|| rng.range(5.0, 40.0) / 3600.0),
             chips: (rng.below(4) == 0).then(|| 4 + rng.below(20)),
             watts: (rng.below(4) == 0).then(|| rng.range(3e3, 2e4)),
+            span: None,
         },
     }
 }

@@ -3,7 +3,7 @@
 //! is documented in docs/cost-model.md with its source.
 
 use crate::ir::graph::{Graph, Node};
-use crate::ir::{Chip, Contents, Link, Model, Precision, Stage};
+use crate::ir::{Chip, Contents, Link, Model, Stage};
 
 /// Time of one node on one chip of a tensor-parallel group of `tp` chips.
 ///
@@ -94,11 +94,10 @@ pub struct Footprint {
 /// and whether everything fits.
 pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
     let mut used: Vec<(String, f64, f64)> = chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)).collect();
-    let idx = |c: Contents| chip.tier_for(c).and_then(|t| chip.memory.iter().position(|x| std::ptr::eq(x, t)));
-    if let Some(i) = idx(Contents::Weights) {
+    if let Some(i) = chip.tier_index(Contents::Weights) {
         used[i].1 += f.weights;
     }
-    if let Some(i) = idx(Contents::Kv) {
+    if let Some(i) = chip.tier_index(Contents::Kv) {
         used[i].1 += f.kv;
     }
     let ok = !used.is_empty() && used.iter().all(|(_, u, c)| u <= c);
@@ -216,11 +215,6 @@ pub fn pingpong_iteration(t_a: f64, t_e: f64, t_c: f64, m: u64, l: u64) -> f64 {
 /// US dollars per million tokens for a deployment costing `usd_per_s` producing `tokens_per_s`.
 pub fn usd_per_mtok(usd_per_s: f64, tokens_per_s: f64) -> f64 {
     usd_per_s / tokens_per_s * 1e6
-}
-
-/// The narrowest precision of `p` or wider that `chip` supports, for messages.
-pub fn supported(chip: &Chip, p: Precision) -> bool {
-    chip.peak(p).is_some()
 }
 
 #[cfg(test)]

@@ -91,9 +91,14 @@ pub struct Chip {
 }
 
 impl Chip {
-    /// The tier that holds `c`: the first tier that declares it, else the first tier.
+    /// Index of the tier that holds `c`: the first tier that declares it, else the first tier.
+    pub fn tier_index(&self, c: Contents) -> Option<usize> {
+        self.memory.iter().position(|t| t.holds.contains(&c)).or(if self.memory.is_empty() { None } else { Some(0) })
+    }
+
+    /// The tier that holds `c`.
     pub fn tier_for(&self, c: Contents) -> Option<&MemoryTier> {
-        self.memory.iter().find(|t| t.holds.contains(&c)).or_else(|| self.memory.first())
+        self.tier_index(c).map(|i| &self.memory[i])
     }
 
     /// Peak FLOP/s for `p`, or the narrowest wider precision the chip has.
@@ -329,6 +334,15 @@ impl Objective {
     /// Whether the objective is maximised (`maximize throughput_per_chip`).
     pub fn maximize(self) -> bool {
         matches!(self, Objective::ThroughputPerChip | Objective::ThroughputPerDollar | Objective::TokensPerMw)
+    }
+
+    /// The keyword that states it: `minimize` or `maximize`.
+    pub fn direction(self) -> &'static str {
+        if self.maximize() {
+            "maximize"
+        } else {
+            "minimize"
+        }
     }
 
     /// Whether it needs every chip's price / power.

@@ -186,19 +186,8 @@ fn model_report(plan: &Plan) -> ModelReport {
     }
 }
 
-fn objective_kind(o: Objective) -> &'static str {
-    o.name()
-}
-
-fn direction(o: Objective) -> &'static str {
-    if o.maximize() {
-        "maximize"
-    } else {
-        "minimize"
-    }
-}
-
-/// The metrics of one point of the space.
+/// The metrics of one point of the space. Cost and power are summed per pool
+/// (price or power × chips on it) and reported only when every chip in use declares one.
 pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     let inst = &p.instance;
     let d = &inst.decode[p.choice.decode];
@@ -283,38 +272,30 @@ pub fn bottleneck(d: &DecodeOption) -> String {
     let comm = b.allreduce + b.crossing;
     let attn_kind = if b.attn_memory_bound >= 0.5 * attn { "memory-bound" } else { "compute-bound" };
     let ffn_kind = if b.ffn_memory_bound >= 0.5 * b.ffn { "memory-bound" } else { "compute-bound" };
+    #[derive(Clone, Copy, PartialEq)]
+    enum Part {
+        Attention,
+        Ffn,
+        Comm,
+        Draft,
+    }
     let mut parts = [
-        (attn, format!("attention side {}% ({attn_kind})", pct(attn))),
-        (b.ffn, format!("FFN {}% ({ffn_kind})", pct(b.ffn))),
-        (comm, format!("communication {}%", pct(comm))),
-        (b.draft, format!("drafting {}%", pct(b.draft))),
+        (Part::Attention, attn, format!("attention side {}% ({attn_kind})", pct(attn))),
+        (Part::Ffn, b.ffn, format!("FFN {}% ({ffn_kind})", pct(b.ffn))),
+        (Part::Comm, comm, format!("communication {}%", pct(comm))),
+        (Part::Draft, b.draft, format!("drafting {}%", pct(b.draft))),
     ];
-    parts.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-    let lead = match parts[0].1.split(' ').next() {
-        Some("attention") => {
-            if attn_kind == "memory-bound" {
-                "decode attention, reading the KV cache and attention weights"
-            } else {
-                "decode attention compute"
-            }
-        }
-        Some("drafting") => "the draft model's steps",
-        Some("FFN") => {
-            if ffn_kind == "memory-bound" {
-                "the FFN, reading its weights"
-            } else {
-                "FFN compute"
-            }
-        }
-        _ => {
-            if b.crossing > b.allreduce {
-                "attention<->FFN crossings between pools"
-            } else {
-                "tensor-parallel all-reduces"
-            }
-        }
+    parts.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    let lead = match (parts[0].0, attn_kind == "memory-bound", ffn_kind == "memory-bound") {
+        (Part::Attention, true, _) => "decode attention, reading the KV cache and attention weights",
+        (Part::Attention, false, _) => "decode attention compute",
+        (Part::Draft, ..) => "the draft model's steps",
+        (Part::Ffn, _, true) => "the FFN, reading its weights",
+        (Part::Ffn, _, false) => "FFN compute",
+        (Part::Comm, ..) if b.crossing > b.allreduce => "attention<->FFN crossings between pools",
+        (Part::Comm, ..) => "tensor-parallel all-reduces",
     };
-    format!("{lead}: {}", parts.iter().filter(|p| p.0 > 0.0).map(|p| p.1.clone()).collect::<Vec<_>>().join(", "))
+    format!("{lead}: {}", parts.iter().filter(|p| p.1 > 0.0).map(|p| p.2.clone()).collect::<Vec<_>>().join(", "))
 }
 
 /// Pareto-optimal points (more tokens/s/user and more throughput per chip are better).
@@ -357,7 +338,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         return PlanReport {
             name: plan.name.clone(),
             status: "infeasible",
-            objective: ObjectiveReport { kind: objective_kind(plan.objective), direction: direction(plan.objective), value: None },
+            objective: ObjectiveReport { kind: plan.objective.name(), direction: plan.objective.direction(), value: None },
             model: model_report(plan),
             workload,
             placement: vec![],
@@ -393,7 +374,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
     PlanReport {
         name: plan.name.clone(),
         status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "feasible" },
-        objective: ObjectiveReport { kind: objective_kind(plan.objective), direction: direction(plan.objective), value },
+        objective: ObjectiveReport { kind: plan.objective.name(), direction: plan.objective.direction(), value },
         model: model_report(plan),
         workload,
         placement: placement(plan, p),

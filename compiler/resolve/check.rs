@@ -56,40 +56,49 @@ pub struct Fields {
 }
 
 impl Fields {
+    fn val(&self, name: &str) -> Option<&Val> {
+        self.attrs.get(name).map(|f| &f.val)
+    }
     pub fn num(&self, name: &str) -> Option<f64> {
-        match self.attrs.get(name).map(|f| &f.val) {
-            Some(Val::Num(v)) => Some(*v),
-            _ => None,
+        if let Some(Val::Num(v)) = self.val(name) {
+            Some(*v)
+        } else {
+            None
         }
     }
     pub fn count(&self, name: &str) -> Option<u64> {
-        match self.attrs.get(name).map(|f| &f.val) {
-            Some(Val::Count(v)) => Some(*v),
-            _ => None,
+        if let Some(Val::Count(v)) = self.val(name) {
+            Some(*v)
+        } else {
+            None
         }
     }
     pub fn word(&self, name: &str) -> Option<&str> {
-        match self.attrs.get(name).map(|f| &f.val) {
-            Some(Val::Word(s)) => Some(s),
-            _ => None,
+        if let Some(Val::Word(s)) = self.val(name) {
+            Some(s)
+        } else {
+            None
         }
     }
     pub fn str(&self, name: &str) -> Option<&str> {
-        match self.attrs.get(name).map(|f| &f.val) {
-            Some(Val::Str(s)) => Some(s),
-            _ => None,
+        if let Some(Val::Str(s)) = self.val(name) {
+            Some(s)
+        } else {
+            None
         }
     }
     pub fn bool(&self, name: &str) -> Option<bool> {
-        match self.attrs.get(name).map(|f| &f.val) {
-            Some(Val::Bool(b)) => Some(*b),
-            _ => None,
+        if let Some(Val::Bool(b)) = self.val(name) {
+            Some(*b)
+        } else {
+            None
         }
     }
     pub fn prec(&self, name: &str) -> Option<Precision> {
-        match self.attrs.get(name).map(|f| &f.val) {
-            Some(Val::Prec(p)) => Some(*p),
-            _ => None,
+        if let Some(Val::Prec(p)) = self.val(name) {
+            Some(*p)
+        } else {
+            None
         }
     }
     pub fn span(&self, name: &str) -> Option<Span> {

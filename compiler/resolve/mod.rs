@@ -312,10 +312,6 @@ impl Resolver<'_> {
 
     // ------------------------------------------------------------ names
 
-    fn kind_name(kind: ItemKind) -> &'static str {
-        kind.keyword()
-    }
-
     /// Finds the item a path names, of the expected kind.
     fn lookup(&mut self, m: ModuleId, path: &Path, kind: ItemKind) -> Option<ItemId> {
         let segs: Vec<&str> = path.segments.iter().map(|s| s.name.as_str()).collect();
@@ -347,13 +343,7 @@ impl Resolver<'_> {
             Some(id) => {
                 let item = &self.items[id].item;
                 if item.kind != kind {
-                    self.diags.push(catalog::wrong_kind(
-                        path.span,
-                        &path.to_string(),
-                        Self::kind_name(item.kind),
-                        Self::kind_name(kind),
-                        item.name.span,
-                    ));
+                    self.diags.push(catalog::wrong_kind(path.span, &path.to_string(), item.kind.keyword(), kind.keyword(), item.name.span));
                     return None;
                 }
                 Some(id)
@@ -370,7 +360,7 @@ impl Resolver<'_> {
                     .collect();
                 candidates.sort();
                 let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
-                let mut d = catalog::unknown_name(path.span, &name, Self::kind_name(kind), &refs);
+                let mut d = catalog::unknown_name(path.span, &name, kind.keyword(), &refs);
                 if catalog::did_you_mean(&name, refs.iter().copied()).is_none() {
                     if let Some(hint) = self.std_hint(&name, kind) {
                         d.help = hint;
@@ -840,13 +830,8 @@ impl Resolver<'_> {
                             &words,
                         );
                         if let Some(other) = ir::Objective::ALL.into_iter().find(|x| x.name() == o.metric.name) {
-                            d.help = format!(
-                                "`{}` is {}d: write `{} {}`",
-                                other.name(),
-                                if other.maximize() { "maximize" } else { "minimize" },
-                                if other.maximize() { "maximize" } else { "minimize" },
-                                other.name()
-                            );
+                            let (name, dir) = (other.name(), other.direction());
+                            d.help = format!("`{name}` is {dir}d: write `{dir} {name}`");
                         }
                         self.diags.push(d);
                         continue;

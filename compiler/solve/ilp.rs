@@ -36,7 +36,7 @@ pub struct Outcome {
 
 /// A linear quantity of a choice.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Q {
+pub(crate) enum Q {
     One,
     Usd,
     Chips,
@@ -47,7 +47,7 @@ enum Q {
 }
 
 impl Q {
-    fn of(self, t: &Totals) -> f64 {
+    pub(crate) fn of(self, t: &Totals) -> f64 {
         match self {
             Q::One => 1.0,
             Q::Usd => t.usd_per_s,
@@ -60,8 +60,8 @@ impl Q {
     }
 }
 
-/// (numerator, denominator) of a goal.
-fn ratio(goal: Goal) -> (Q, Q) {
+/// (numerator, denominator) of a goal: the one definition of what each goal measures.
+pub(crate) fn ratio(goal: Goal) -> (Q, Q) {
     match goal {
         Goal::CostPerToken => (Q::Usd, Q::Tput),
         Goal::Tpot => (Q::Tpot, Q::One),

@@ -35,17 +35,11 @@ impl Goal {
     pub const ALL: [Goal; 7] =
         [Goal::CostPerToken, Goal::Tpot, Goal::Ttft, Goal::Chips, Goal::Power, Goal::ChipsPerToken, Goal::PowerPerToken];
 
-    /// The goal's value for a choice's totals (smaller is better).
+    /// The goal's value for a choice's totals (smaller is better): the ILP's
+    /// numerator over its denominator ([`ilp::ratio`]).
     pub fn value(self, t: &space::Totals) -> f64 {
-        match self {
-            Goal::CostPerToken => t.usd_per_s / t.tokens_per_s,
-            Goal::Tpot => t.tpot,
-            Goal::Ttft => t.ttft,
-            Goal::Chips => t.chips as f64,
-            Goal::Power => t.watts,
-            Goal::ChipsPerToken => t.chips as f64 / t.tokens_per_s,
-            Goal::PowerPerToken => t.watts / t.tokens_per_s,
-        }
+        let (num, den) = ilp::ratio(self);
+        num.of(t) / den.of(t)
     }
 }
 
@@ -100,13 +94,10 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     }
     let started = Instant::now();
     let mut excluded = Vec::new();
-    let prefill = space::prefill_options(plan, &mut excluded);
-    let (lo, hi) = plan.workload.concurrency;
+    let instances = space::instances(plan, &mut excluded);
     let mut per_batch = Vec::new();
-    let mut instances = Vec::new();
-    for b in space::batch_candidates(lo, hi) {
-        let inst = space::instance(plan, b, &prefill, &mut excluded);
-        match ilp::solve(&inst, goal, TIME_LIMIT_S) {
+    for inst in &instances {
+        match ilp::solve(inst, goal, TIME_LIMIT_S) {
             Ok(out) => {
                 if let Some(choice) = out.choice {
                     per_batch.push(Point { instance: inst.clone(), choice, stats: out.stats });
@@ -117,7 +108,6 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
                 return None;
             }
         }
-        instances.push(inst);
     }
     let best = per_batch
         .iter()
@@ -142,7 +132,8 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     match best {
         Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: "microlp" }),
         None => {
-            explain(plan, &instances, &prefill, &excluded, diags);
+            let prefill = instances.first().map(|i| i.prefill.as_slice()).unwrap_or(&[]);
+            explain(plan, &instances, prefill, &excluded, diags);
             None
         }
     }
@@ -230,18 +221,17 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
     let place_span = |s: Stage| plan.placement(s).span.unwrap_or(plan.span);
     // 1. A stage with no option at all: precision, memory or links.
     let any_decode = instances.iter().any(|i| !i.decode.is_empty());
-    let mut stages_missing: Vec<Stage> = Vec::new();
-    if prefill.is_empty() {
-        stages_missing.push(Stage::Prefill);
-    }
-    if !any_decode {
-        stages_missing.push(Stage::DecodeAttn);
-    }
-    if let Some(stage) = stages_missing.first().copied() {
+    let missing_stage = if prefill.is_empty() {
+        Some(Stage::Prefill)
+    } else if !any_decode {
+        Some(Stage::DecodeAttn)
+    } else {
+        None
+    };
+    if let Some(stage) = missing_stage {
+        // Memory exclusions of the missing side (prefill, or any decode stage).
         let relevant = |e: &&Excluded| match e {
-            Excluded::Memory { stage: s, .. } => {
-                stage == Stage::Prefill && *s == Stage::Prefill || stage != Stage::Prefill && *s != Stage::Prefill
-            }
+            Excluded::Memory { stage: s, .. } => (stage == Stage::Prefill) == (*s == Stage::Prefill),
             _ => true,
         };
         let reasons: Vec<&Excluded> = excluded.iter().filter(relevant).collect();

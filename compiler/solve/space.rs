@@ -89,17 +89,7 @@ pub struct Instance {
     pub prefill: Vec<PrefillOption>,
     pub ttft_limit: Option<f64>,
     pub tpot_limit: Option<f64>,
-    pub budget: Budget,
-}
-
-/// Limits on the whole deployment (a plan's `budget` block).
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
-pub struct Budget {
-    /// $/s
-    pub usd_per_s: Option<f64>,
-    pub chips: Option<u64>,
-    /// W
-    pub watts: Option<f64>,
+    pub budget: crate::ir::Budget,
 }
 
 /// What one choice amounts to.
@@ -152,26 +142,6 @@ impl Instance {
 
     /// Checks every constraint; the choice's totals if feasible.
     pub fn totals(&self, c: Choice) -> Option<Totals> {
-        let (usd, tput) = self.evaluate(c)?;
-        let d = &self.decode[c.decode];
-        let p = &self.prefill[c.prefill];
-        let t = Totals {
-            usd_per_s: usd,
-            tokens_per_s: tput,
-            chips: self.chips(c),
-            watts: d.watts + c.replicas as f64 * p.watts,
-            tpot: d.tpot,
-            ttft: p.ttft[d.attn_pool]?,
-        };
-        let b = &self.budget;
-        let within = b.usd_per_s.is_none_or(|x| t.usd_per_s <= x * (1.0 + 1e-9))
-            && b.chips.is_none_or(|x| t.chips <= x)
-            && b.watts.is_none_or(|x| t.watts <= x * (1.0 + 1e-9));
-        within.then_some(t)
-    }
-
-    /// Checks every constraint but the budget; `Some((usd_per_s, tokens_per_s))` if feasible.
-    pub fn evaluate(&self, c: Choice) -> Option<(f64, f64)> {
         let d = self.decode.get(c.decode)?;
         let p = self.prefill.get(c.prefill)?;
         if !self.decode_allowed(d) || !self.compatible(d, p) {
@@ -186,7 +156,19 @@ impl Instance {
                 return None;
             }
         }
-        Some((d.usd_per_s + c.replicas as f64 * p.usd_per_s, self.throughput(d)))
+        let t = Totals {
+            usd_per_s: d.usd_per_s + c.replicas as f64 * p.usd_per_s,
+            tokens_per_s: self.throughput(d),
+            chips: self.chips(c),
+            watts: d.watts + c.replicas as f64 * p.watts,
+            tpot: d.tpot,
+            ttft: p.ttft[d.attn_pool]?,
+        };
+        let b = &self.budget;
+        let within = b.usd_per_s.is_none_or(|x| t.usd_per_s <= x * (1.0 + 1e-9))
+            && b.chips.is_none_or(|x| t.chips <= x)
+            && b.watts.is_none_or(|x| t.watts <= x * (1.0 + 1e-9));
+        within.then_some(t)
     }
 
     pub fn chips(&self, c: Choice) -> u64 {
@@ -231,13 +213,18 @@ pub fn decode_contexts(plan: &Plan) -> (f64, u64) {
     (w.input_tokens as f64 + w.output_tokens as f64 / 2.0, w.input_tokens + w.output_tokens)
 }
 
+/// The exclusion of a configuration whose footprint `mem` does not fit.
+fn memory_excluded(stage: Stage, pool: usize, tp: u64, mem: &[MemUse]) -> Excluded {
+    Excluded::Memory { stage, pool, tp, need: mem.iter().map(|u| u.used).sum(), capacity: mem.iter().map(|u| u.capacity).sum() }
+}
+
 fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
     let (used, ok) = cost::fits(chip, f);
     (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier, used, capacity }).collect(), ok)
 }
 
 /// Prefill options of a plan (independent of the decode batch).
-pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
+fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
     let m = &plan.model;
     let cl = &plan.cluster;
     let input = plan.workload.input_tokens;
@@ -249,8 +236,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
             let kv_split = m.kv_split(tp);
             let (memory, ok) = mem_uses(Stage::Prefill, p, &pool.chip, cost::prefill_footprint(m, tp, input));
             if !ok {
-                let (need, cap) = memory.iter().map(|u| (u.used, u.capacity)).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-                excluded.push(Excluded::Memory { stage: Stage::Prefill, pool: p, tp, need, capacity: cap });
+                excluded.push(memory_excluded(Stage::Prefill, p, tp, &memory));
                 continue;
             }
             let Some(st) = cost::stage_time(&g, &[Stage::Prefill], &pool.chip, tp, kv_split) else {
@@ -323,9 +309,11 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     };
     let other_time = |chip: &crate::ir::Chip, tp: u64| other_time_of(&g, chip, tp);
     // Graphs of one microbatch for ping-pong between pools: m in 1..=4 dividing the batch.
+    // (m = 1 is the step's own graph.)
+    let disaggregable = ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f));
     let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
         .iter()
-        .filter(|&&mb| batch % mb == 0 && ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f)))
+        .filter(|&&mb| mb > 1 && batch % mb == 0 && disaggregable)
         .map(|&mb| (mb, graph::build(m, step(batch / mb))))
         .collect();
     for &a in &plan.placement(Stage::DecodeAttn).pools {
@@ -374,9 +362,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         });
                     }
                     Some(_) => {
-                        let need: f64 = memory.iter().map(|u| u.used).sum();
-                        let capacity: f64 = memory.iter().map(|u| u.capacity).sum();
-                        excluded.push(Excluded::Memory { stage: Stage::DecodeAttn, pool: a, tp: ta, need, capacity });
+                        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
                     }
                     None => excluded.push(Excluded::Precision { pool: a }),
                 }
@@ -386,9 +372,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             let (attn_mem, attn_ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
             for &f in ffn_pools.iter().filter(|&&f| f != a) {
                 if !attn_ok {
-                    let need: f64 = attn_mem.iter().map(|u| u.used).sum();
-                    let capacity: f64 = attn_mem.iter().map(|u| u.capacity).sum();
-                    excluded.push(Excluded::Memory { stage: Stage::DecodeAttn, pool: a, tp: ta, need, capacity });
+                    excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &attn_mem));
                     break;
                 }
                 let Some(cross) = cl.link_between(a, f) else {
@@ -399,9 +383,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()) {
                     let (ffn_mem, ok) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
                     if !ok {
-                        let need: f64 = ffn_mem.iter().map(|u| u.used).sum();
-                        let capacity: f64 = ffn_mem.iter().map(|u| u.capacity).sum();
-                        excluded.push(Excluded::Memory { stage: Stage::DecodeFfn, pool: f, tp: tf, need, capacity });
+                        excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                         continue;
                     }
                     if cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
@@ -414,7 +396,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                     let mut memory = attn_mem.clone();
                     memory.extend(ffn_mem);
                     // Ping-pong of m microbatches of B/m sequences (docs/cost-model.md §4).
-                    for (mb, gm) in &mb_graphs {
+                    for (mb, gm) in std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))) {
                         let b = batch / mb * per_seq; // tokens per microbatch
                         let (Some(attn_m), Some(ffn_m), Some(other_m)) = (
                             cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
@@ -431,8 +413,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         let t_e = ffn_m.time / layers + ar_f;
                         let t_c = cross_b / (2.0 * layers);
                         let overhead = pa.chip.step_overhead + pf.chip.step_overhead;
-                        let mbf = *mb as f64;
-                        let tpot = cost::pingpong_iteration(t_a, t_e, t_c, *mb, m.layers) + mbf * other_m + overhead;
+                        let mbf = mb as f64;
+                        let tpot = cost::pingpong_iteration(t_a, t_e, t_c, mb, m.layers) + mbf * other_m + overhead;
                         let breakdown = DecodeBreakdown {
                             attn: mbf * (attn_m.time - other_m),
                             ffn: mbf * ffn_m.time,
@@ -450,7 +432,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             attn_pool: a,
                             attn_tp: ta,
                             ffn: Some((f, tf)),
-                            microbatches: *mb,
+                            microbatches: mb,
                             draft: None,
                             tpot,
                             chips: chips.clone(),
@@ -492,9 +474,7 @@ fn speculative_options(
         for tp in tp_degrees(pool.count, dm.heads, pool.link.is_some()) {
             let (memory, ok) = mem_uses(Stage::Draft, p, &pool.chip, cost::decode_attn_footprint(dm, tp, batch, ctx_max, true));
             if !ok {
-                let need: f64 = memory.iter().map(|u| u.used).sum();
-                let capacity: f64 = memory.iter().map(|u| u.capacity).sum();
-                excluded.push(Excluded::Memory { stage: Stage::Draft, pool: p, tp, need, capacity });
+                excluded.push(memory_excluded(Stage::Draft, p, tp, &memory));
                 continue;
             }
             let Some(st) = cost::stage_time(&g, &[Stage::DecodeAttn, Stage::DecodeFfn], &pool.chip, tp, dm.kv_split(tp)) else {
@@ -569,7 +549,15 @@ pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
     v
 }
 
-pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
+/// The configuration space of a plan at every candidate batch (the prefill options
+/// are shared: they do not depend on the batch).
+pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
+    let prefill = prefill_options(plan, excluded);
+    let (lo, hi) = plan.workload.concurrency;
+    batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect()
+}
+
+fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
     let limit = |m: crate::ir::SloMetric| plan.slos.iter().find(|s| s.metric == m).map(|s| s.limit);
     Instance {
         batch,
@@ -583,7 +571,7 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         },
-        budget: Budget { usd_per_s: plan.budget.usd_per_s, chips: plan.budget.chips, watts: plan.budget.watts },
+        budget: plan.budget.clone(),
     }
 }
 

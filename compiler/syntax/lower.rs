@@ -88,46 +88,22 @@ impl<'a> Lower<'a> {
         file
     }
 
-    /// Explains a catch-all line by re-parsing from its start with the strict rule.
+    /// Explains a catch-all line: text right after a complete entry on the same line
+    /// breaks the one-entry-per-line rule; anything else is explained by re-parsing
+    /// from its start with the strict rule.
     fn junk(&mut self, p: Pair<Rule>, strict: Rule) {
         let start = p.as_span().start();
         let end = p.as_span().end();
-        let rest = &self.text[start..];
-        let (pos, expected) = match HplanParser::parse(strict, rest) {
-            Err(e) => {
-                let pos = match e.location {
-                    pest::error::InputLocation::Pos(p) => p,
-                    pest::error::InputLocation::Span((s, _)) => s,
-                };
-                let expected = match &e.variant {
-                    pest::error::ErrorVariant::ParsingError { positives, .. } => {
-                        let mut words: Vec<&str> = positives.iter().map(|r| describe_rule(*r)).collect();
-                        words.sort();
-                        words.dedup();
-                        words.retain(|w| *w != "valid syntax");
-                        if words.is_empty() {
-                            "valid syntax".to_string()
-                        } else {
-                            join_or(&words)
-                        }
-                    }
-                    pest::error::ErrorVariant::CustomError { .. } => "valid syntax".to_string(),
-                };
-                (start + pos, expected)
-            }
-            // The strict rule accepts a prefix; the problem is what follows it.
-            Ok(pairs) => {
-                let consumed = pairs.last().map(|x| x.as_span().end()).unwrap_or(0);
-                (start + consumed, "the end of the line".to_string())
-            }
-        };
-        let pos = pos.min(end.max(start));
-        // Text right after a complete entry on the same line: one entry per line.
         let line_start = self.text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
         let before = self.text[line_start..start].trim();
         let after_entry =
             strict == Rule::strict_entry && !before.is_empty() && !before.ends_with(['{', ',', ';']) && !before.starts_with("//");
-        let (pos, expected) = if after_entry { (start, "the end of the line (one entry per line)".to_string()) } else { (pos, expected) };
+        let (pos, expected) = if after_entry {
+            (start, "the end of the line (one entry per line)".to_string())
+        } else {
+            let (pos, expected) = self.expected_at(strict, start);
+            (pos.min(end.max(start)), expected)
+        };
         let (found, word) = found_at(self.text, pos);
         let (pos, tok_end) = word.unwrap_or((pos, pos));
         let span = Span::new(self.file, pos, tok_end);
@@ -136,6 +112,30 @@ impl<'a> Lower<'a> {
             d = d.label(Span::new(self.file, start, end), "this text was skipped");
         }
         self.diags.push(d);
+    }
+
+    /// Where the strict rule fails when parsing from `start`, and what it expected there,
+    /// in words users know.
+    fn expected_at(&self, strict: Rule, start: usize) -> (usize, String) {
+        match HplanParser::parse(strict, &self.text[start..]) {
+            Err(e) => {
+                let pos = match e.location {
+                    pest::error::InputLocation::Pos(p) => p,
+                    pest::error::InputLocation::Span((s, _)) => s,
+                };
+                let mut words: Vec<&str> = match &e.variant {
+                    pest::error::ErrorVariant::ParsingError { positives, .. } => positives.iter().map(|r| describe_rule(*r)).collect(),
+                    pest::error::ErrorVariant::CustomError { .. } => vec![],
+                };
+                words.sort();
+                words.dedup();
+                words.retain(|w| *w != "valid syntax");
+                let expected = if words.is_empty() { "valid syntax".to_string() } else { join_or(&words) };
+                (start + pos, expected)
+            }
+            // The strict rule accepts a prefix; the problem is what follows it.
+            Ok(pairs) => (start + pairs.last().map(|x| x.as_span().end()).unwrap_or(0), "the end of the line".to_string()),
+        }
     }
 
     fn unknown_item(&mut self, p: Pair<Rule>) {
