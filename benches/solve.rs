@@ -1,5 +1,5 @@
-//! Placement solve times (release, in process): every example, and a plan over six
-//! pools with every stage on `auto`. Issue 5's targets: each example under 50 ms, the
+//! Placement solve times (release, in process): every example, a plan over six pools
+//! with every stage on `auto`, and a 126-layer pipeline over eight pools. Issue 5's targets: each example under 50 ms, the
 //! six-pool plan under 200 ms. Run with `cargo bench --bench solve`.
 //!
 //! Prints the median of repeated `compile(.., Mode::Build)` runs minus the median of
@@ -58,7 +58,42 @@ fn main() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("examples")).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files.push(root.join("benches/plans/six_pools_auto.hplan"));
+    files.push(root.join("benches/plans/pipeline_8_pools.hplan"));
     for f in files {
         bench(&f);
     }
+    partition(&root.join("benches/plans/pipeline_8_pools.hplan"));
+}
+
+/// Issue 5's target: the layer partition of a 126-layer model over 8 pools under 2 s.
+/// Times the exact DP for every stage count (2..=8, all 247 pool sets) at the plan's
+/// batch, and the same problem as a MILP with microlp for 8 stages (time limit 60 s).
+fn partition(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let comp = hplanc::compile("pipeline_8_pools.hplan", &text, Some(path), hplanc::Mode::Check);
+    let plan = &comp.program.plans[0];
+    let batch = plan.workload.concurrency.0;
+    let problems: Vec<_> = (2..=8).map(|s| (s, hplanc::solve::space::pipeline_problem(plan, batch, s).unwrap())).collect();
+    let mut times = Vec::new();
+    let mut found = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        found = problems.iter().map(|(s, p)| p.best_per_set(*s).len()).sum::<usize>();
+        times.push(t.elapsed());
+    }
+    let (s8, p8) = problems.last().unwrap();
+    let best8 = p8.best_per_set(*s8).iter().map(|x| x.1.bottleneck).fold(f64::INFINITY, f64::min);
+    println!(
+        "layer partition, {} layers over 8 pools: DP for 2..=8 stages {:.2?} (median of 5), {found} pipelines; best 8-stage bottleneck {:.3} ms",
+        p8.layers,
+        median(times),
+        best8 * 1e3
+    );
+    let t = Instant::now();
+    let milp = p8.milp(*s8, 60.0);
+    println!(
+        "  the same 8-stage problem as a MILP (microlp, 60 s limit): {:?} after {:.2?}",
+        milp.map(|v| v.map(|x| x * 1e3)),
+        t.elapsed()
+    );
 }

@@ -81,3 +81,28 @@ fn runner_up_matches_the_oracle() {
         }
     }
 }
+
+/// The two-generation example's layer pipeline: at every batch the DP's best cut of
+/// the 126 layers equals trying every cut in both orders on the real per-layer costs.
+#[test]
+fn pipeline_cut_matches_every_cut_tried() {
+    let comp = crate::compile(&crate::root().join("examples/llama405b_two_generations.hplan"), hplanc::Mode::Check);
+    let plan = &comp.program.plans[0];
+    for batch in hplanc::solve::space::batch_candidates(plan.workload.concurrency.0, plan.workload.concurrency.1) {
+        let p = hplanc::solve::space::pipeline_problem(plan, batch, 2).expect("both pools have the precisions");
+        let dp = p.best_per_set(2);
+        let mut best: Option<f64> = None;
+        for (a, b) in [(0, 1), (1, 0)] {
+            for cut in 1..p.layers {
+                if let Some(v) = p.evaluate(&[(a, 0, cut), (b, cut, p.layers)]) {
+                    best = Some(best.map_or(v, |x: f64| x.min(v)));
+                }
+            }
+        }
+        match (dp.first(), best) {
+            (Some((_, part)), Some(v)) => assert!((part.bottleneck - v).abs() <= 1e-15, "batch {batch}: DP {} vs {v}", part.bottleneck),
+            (None, None) => {}
+            (d, b) => panic!("batch {batch}: DP {d:?} vs every cut {b:?}"),
+        }
+    }
+}

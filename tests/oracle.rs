@@ -39,12 +39,22 @@ fn random_instance(rng: &mut Rng) -> Instance {
             };
             let price: f64 = chips.iter().enumerate().map(|(i, n)| *n as f64 * (1.0 + i as f64)).sum();
             let watts: f64 = chips.iter().enumerate().map(|(i, n)| *n as f64 * (700.0 + 300.0 * i as f64)).sum();
+            // the KV cache on the attention pool, or spread over the pools as a layer
+            // pipeline's would be
+            let kv = if pools > 1 && rng.below(4) == 0 {
+                let share = rng.range(0.1, 0.9);
+                vec![(attn_pool, share), ((attn_pool + 1) % pools, 1.0 - share)]
+            } else {
+                vec![(attn_pool, 1.0)]
+            };
             DecodeOption {
                 attn_pool,
                 attn_tp: chips[attn_pool],
                 ffn,
                 microbatches: 1 + rng.below(4),
                 draft: None,
+                layers: vec![],
+                kv,
                 tpot: rng.range(0.002, 0.05),
                 chips,
                 usd_per_s: price / 3600.0,
@@ -65,7 +75,9 @@ fn random_instance(rng: &mut Rng) -> Instance {
                 usd_per_s: tp as f64 * (1.0 + pool as f64) / 3600.0,
                 watts: tp as f64 * (700.0 + 300.0 * pool as f64),
                 max_replicas: pool_sizes[pool] / tp,
-                ttft: (0..pools).map(|_| if rng.below(5) == 0 { None } else { Some(rng.range(0.05, 3.0)) }).collect(),
+                kv_path: (0..pools)
+                    .map(|_| if rng.below(5) == 0 { None } else { Some((rng.range(1e-6, 1e-3), rng.range(0.0, 1.5))) })
+                    .collect(),
                 memory: vec![],
             }
         })

@@ -80,7 +80,12 @@ pub fn allreduce_time(bytes: f64, n: u64, link: &Link) -> f64 {
 
 /// Point-to-point transfer of `bytes` striped over `lanes` chips' links: `α + S/(lanes·BW)`.
 pub fn transfer_time(bytes: f64, link: &Link, lanes: u64) -> f64 {
-    link.latency + bytes / (lanes.max(1) as f64 * link.bandwidth)
+    link.latency + transfer_bulk(bytes, link, lanes)
+}
+
+/// The bandwidth term of [`transfer_time`]: `S/(lanes·BW)`.
+pub fn transfer_bulk(bytes: f64, link: &Link, lanes: u64) -> f64 {
+    bytes / (lanes.max(1) as f64 * link.bandwidth)
 }
 
 /// Per-chip bytes of one stage's footprint, by content.

@@ -231,6 +231,10 @@ pub struct Workload {
     pub concurrency_span: Span,
 }
 
+/// Pools a layer pipeline (`place decode.layers`) may name: the exact partition's
+/// state table grows as `2^n·n`.
+pub const MAX_PIPELINE_POOLS: usize = 12;
+
 /// Placement stages of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stage {
@@ -239,10 +243,13 @@ pub enum Stage {
     DecodeFfn,
     /// the draft model of speculative decoding
     Draft,
+    /// the decode step's layers (attention and FFN together) in contiguous ranges
+    /// across pools, as a pipeline; only where a plan places it
+    DecodeLayers,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn, Stage::Draft];
+    pub const ALL: [Stage; 5] = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn, Stage::Draft, Stage::DecodeLayers];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -250,6 +257,7 @@ impl Stage {
             Stage::DecodeAttn => "decode.attn",
             Stage::DecodeFfn => "decode.ffn",
             Stage::Draft => "draft",
+            Stage::DecodeLayers => "decode.layers",
         }
     }
 
@@ -558,6 +566,27 @@ impl Model {
         }
     }
 
+    /// Parameters layer `l` stores: attention, its FFN (every expert and the router
+    /// of an MoE layer) and its two norms.
+    pub fn layer_params(&self, l: u64) -> u64 {
+        let ffn = if self.is_moe(l) {
+            self.moe.map(|m| (m.experts + m.shared) * self.expert_params() + self.router_params()).unwrap_or(0)
+        } else {
+            self.ffn_params_per_layer()
+        };
+        self.attn_params_per_layer() + ffn + 2 * self.hidden
+    }
+
+    /// KV bytes layer `l` keeps for one sequence of `context` tokens (a sliding layer
+    /// at most its window); summed over the layers this is [`Model::kv_bytes`].
+    pub fn kv_bytes_layer(&self, l: u64, context: f64) -> f64 {
+        let per = self.kv_bytes_per_token_per_layer();
+        match self.sliding {
+            Some(s) if self.is_sliding(l) => per * context.min(s.window as f64),
+            _ => per * context,
+        }
+    }
+
     /// Ways the KV cache splits under tensor parallelism: GQA heads up to `n_kv`;
     /// the MLA latent is shared by all heads, so every chip keeps all of it.
     pub fn kv_split(&self, tp: u64) -> u64 {
@@ -648,6 +677,21 @@ mod tests {
         // 12,079,595,520 + 56,371,445,760 + 2,101,346,304 + 1,318,912
         assert_eq!(m.params(), 70_553_706_496);
         assert_eq!(m.weight_bytes(), 141_107_412_992.0);
+    }
+
+    #[test]
+    fn per_layer_parts_sum_to_the_whole() {
+        // Llama-3.1-70B: 150,994,944 + 704,643,072 + 2*8192 = 855,654,400 per layer; with
+        // the embeddings and the final norm the layers make up every parameter.
+        let m = llama3_1_70b();
+        assert_eq!(m.layer_params(0), 855_654_400);
+        let layers: u64 = (0..m.layers).map(|l| m.layer_params(l)).sum();
+        assert_eq!(layers + m.embedding_params() + m.hidden, m.params());
+        // gpt-oss-style: half the layers slide with a 128-token window
+        let sw = Model { sliding: Some(Sliding { window: 128, layers: 40 }), ..llama3_1_70b() };
+        let per: f64 = (0..sw.layers).map(|l| sw.kv_bytes_layer(l, 4096.0)).sum();
+        assert_eq!(per, sw.kv_bytes(4096.0));
+        assert_eq!(sw.kv_bytes_layer(0, 4096.0) + sw.kv_bytes_layer(1, 4096.0), 4096.0 * 4096.0 + 128.0 * 4096.0);
     }
 
     #[test]

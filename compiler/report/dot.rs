@@ -12,6 +12,7 @@ fn color(s: Stage) -> &'static str {
         Stage::DecodeAttn => "#a8c8f0",
         Stage::DecodeFfn => "#b8e0b0",
         Stage::Draft => "#e0c0e8",
+        Stage::DecodeLayers => "#c8d8e8",
     }
 }
 

@@ -96,7 +96,10 @@ pub fn render(r: &PlanReport) -> String {
             None => p.chips.to_string(),
         };
         rows.push(vec![
-            p.stage.to_string(),
+            match p.layers {
+                Some([a, b]) => format!("{} {a}..{b}", p.stage),
+                None => p.stage.to_string(),
+            },
             p.pool.clone(),
             p.chip.clone(),
             chips,

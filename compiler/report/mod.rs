@@ -103,6 +103,9 @@ pub struct PlacementRow {
     pub replicas: u64,
     /// the stage whose chips this one runs on, if colocated
     pub shares_chips_with: Option<&'static str>,
+    /// a layer pipeline's stage: its layers `[first, end)` (absent otherwise)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<[u64; 2]>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -212,7 +215,7 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     let usd_per_s = sum_opt(&|i| pools[i].chip.price);
     let power = sum_opt(&|i| pools[i].chip.power);
     Metrics {
-        ttft_s: pre.ttft[d.attn_pool].unwrap_or(f64::NAN),
+        ttft_s: pre.ttft(&d.kv).unwrap_or(f64::NAN),
         tpot_s: d.tpot,
         tokens_per_s_per_user: 1.0 / d.tpot,
         throughput_tokens_per_s: tput,
@@ -244,16 +247,25 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         microbatches: mb,
         replicas,
         shares_chips_with: shares,
+        layers: None,
     };
     let mb = d.microbatches;
-    let mut rows = vec![
-        row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None),
-        row("decode.attn", d.attn_pool, d.attn_tp, d.attn_tp, false, mb, 1, None),
-    ];
-    rows.push(match d.ffn {
-        Some((f, t)) => row("decode.ffn", f, t, t, true, mb, 1, None),
-        None => row("decode.ffn", d.attn_pool, 0, d.attn_tp, true, mb, 1, Some("decode.attn")),
-    });
+    let mut rows = vec![row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)];
+    if d.layers.is_empty() {
+        rows.push(row("decode.attn", d.attn_pool, d.attn_tp, d.attn_tp, false, mb, 1, None));
+        rows.push(match d.ffn {
+            Some((f, t)) => row("decode.ffn", f, t, t, true, mb, 1, None),
+            None => row("decode.ffn", d.attn_pool, 0, d.attn_tp, true, mb, 1, Some("decode.attn")),
+        });
+    }
+    // A layer pipeline: one row per stage, attention and FFN together.
+    for st in &d.layers {
+        let mut r = row("decode.layers", st.pool, st.tp, st.tp, false, mb, 1, None);
+        r.ep = 1;
+        r.pp = d.layers.len() as u64;
+        r.layers = Some([st.first, st.end]);
+        rows.push(r);
+    }
     if let Some((dp, dt)) = d.draft {
         let mut r = row("draft", dp, dt, dt, false, 1, 1, None);
         r.chip = pools[dp].chip.name.clone();
@@ -370,7 +382,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         })
         .collect();
     let b = &d.breakdown;
-    let ttft = pre.ttft[d.attn_pool].unwrap_or(f64::NAN);
+    let ttft = pre.ttft(&d.kv).unwrap_or(f64::NAN);
     PlanReport {
         name: plan.name.clone(),
         status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "feasible" },
@@ -430,13 +442,18 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     let inst = &p.instance;
     let d = &inst.decode[p.choice.decode];
     let pool = |i: usize| plan.cluster.pools[i].name.as_str();
-    let mut parts =
-        vec![format!("prefill on {}", pool(inst.prefill[p.choice.prefill].pool)), format!("decode.attn on {}", pool(d.attn_pool))];
-    parts.push(match d.ffn {
-        Some((f, _)) if d.microbatches > 1 => format!("decode.ffn on {} ({} microbatches)", pool(f), d.microbatches),
-        Some((f, _)) => format!("decode.ffn on {}", pool(f)),
-        None => "decode.ffn with attention".to_string(),
-    });
+    let mut parts = vec![format!("prefill on {}", pool(inst.prefill[p.choice.prefill].pool))];
+    if d.layers.is_empty() {
+        parts.push(format!("decode.attn on {}", pool(d.attn_pool)));
+        parts.push(match d.ffn {
+            Some((f, _)) if d.microbatches > 1 => format!("decode.ffn on {} ({} microbatches)", pool(f), d.microbatches),
+            Some((f, _)) => format!("decode.ffn on {}", pool(f)),
+            None => "decode.ffn with attention".to_string(),
+        });
+    } else {
+        let stages: Vec<String> = d.layers.iter().map(|s| format!("{} {}..{}", pool(s.pool), s.first, s.end)).collect();
+        parts.push(format!("decode.layers as a pipeline: {}", stages.join(", ")));
+    }
     if let Some((dp, _)) = d.draft {
         parts.push(format!("draft on {}", pool(dp)));
     }

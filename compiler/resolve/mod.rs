@@ -812,6 +812,24 @@ impl Resolver<'_> {
                     }
                     pools.sort();
                     pools.dedup();
+                    if stage == Stage::DecodeLayers && pools.len() > ir::MAX_PIPELINE_POOLS {
+                        self.diags.push(catalog::not_allowed(
+                            p.span,
+                            &format!("a layer pipeline over {} pools", pools.len()),
+                            "`place decode.layers`",
+                            &format!("name at most {} pools: `place decode.layers on any [a, b, ...]`", ir::MAX_PIPELINE_POOLS),
+                        ));
+                        continue;
+                    }
+                    if stage == Stage::DecodeLayers && pools.len() < 2 {
+                        self.diags.push(catalog::not_allowed(
+                            p.span,
+                            "a layer pipeline over one pool",
+                            "`place decode.layers`",
+                            "name two or more pools (`place decode.layers on any [a, b]`); to run every layer on one pool, place `decode.attn` and `decode.ffn` there",
+                        ));
+                        continue;
+                    }
                     placed.insert(stage, (pools, p.span));
                 }
                 Entry::Objective(o) => {
@@ -996,6 +1014,8 @@ impl Resolver<'_> {
             .iter()
             .map(|s| match placed.get(s) {
                 Some((pools, span)) => ir::Placement { stage: *s, pools: pools.clone(), span: Some(*span) },
+                // a layer pipeline only where the plan asks for one
+                None if *s == Stage::DecodeLayers => ir::Placement { stage: *s, pools: Vec::new(), span: None },
                 None => ir::Placement { stage: *s, pools: (0..cluster.pools.len()).collect(), span: None },
             })
             .collect();

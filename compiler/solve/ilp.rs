@@ -5,10 +5,11 @@
 //! - `y_k ∈ {0,1}` per prefill option, `Σ y_k = 1`; `r_k ∈ ℤ`, `y_k ≤ r_k ≤ R_k·y_k`
 //! - prefill keeps up: `Σ_k r_k / t_k ≥ Σ_d λ_d x_d` (requests/s)
 //! - inventory per pool: `Σ_d n_d[p] x_d + Σ_{k on p} tp_k r_k ≤ N_p`
-//! - TTFT path and limit: `y_k + Σ_{d: attn on a} x_d ≤ 1` for incompatible (k, a)
+//! - TTFT path and limit: `y_k + Σ_{d ∈ g} x_d ≤ 1` for incompatible (k, g), where the
+//!   groups g gather the decode options whose KV cache goes to the same place
 //! - TPOT limit: options over it are left out (`x_d` not created)
 //! - budgets: `$/s ≤ B`, `chips ≤ B`, `W ≤ B` (linear in x and r)
-//! - for TTFT objectives: `w_ka ≥ y_k + Σ_{d: attn on a} x_d − 1`, `w_ka ∈ [0, 1]`
+//! - for TTFT objectives: `w_kg ≥ y_k + Σ_{d ∈ g} x_d − 1`, `w_kg ∈ [0, 1]`
 //!
 //! Every goal is a ratio `num/den` of linear functions (den = 1 or throughput),
 //! minimised exactly by Dinkelbach's method: repeatedly minimise `num − λ·den` and set
@@ -194,14 +195,26 @@ impl Model<'_> {
         let x: Vec<Variable> = allowed.iter().map(|_| vars.add(variable().binary())).collect();
         let y: Vec<Variable> = inst.prefill.iter().map(|_| vars.add(variable().binary())).collect();
         let r: Vec<Variable> = inst.prefill.iter().map(|p| vars.add(variable().integer().min(0.0).max(p.max_replicas as f64))).collect();
-        let attn_pools: std::collections::BTreeSet<usize> = allowed.iter().map(|&d| inst.decode[d].attn_pool).collect();
+        // Decode options grouped by where their KV cache goes (one pool, or a layer
+        // pipeline's pools): TTFT depends on the prefill option and the group.
+        let mut kv_groups: Vec<&[(usize, f64)]> = Vec::new();
+        let group: Vec<usize> = allowed
+            .iter()
+            .map(|&d| {
+                let kv = inst.decode[d].kv.as_slice();
+                kv_groups.iter().position(|g| *g == kv).unwrap_or_else(|| {
+                    kv_groups.push(kv);
+                    kv_groups.len() - 1
+                })
+            })
+            .collect();
         // TTFT pair variables, only when TTFT is in the objective or the bound.
         let uses_ttft = num == Q::Ttft || bound.is_some_and(|b| b.0 == Q::Ttft);
         let mut w: Vec<(usize, usize, Variable, f64)> = Vec::new();
         if uses_ttft {
             for (k, p) in inst.prefill.iter().enumerate() {
-                for &a in &attn_pools {
-                    if let Some(t) = p.ttft[a] {
+                for (a, kv) in kv_groups.iter().enumerate() {
+                    if let Some(t) = p.ttft(kv) {
                         w.push((k, a, vars.add(variable().min(0.0).max(1.0)), t * 1e3));
                     }
                 }
@@ -266,16 +279,16 @@ impl Model<'_> {
         }
         let on_pool = |a: usize| -> Expression {
             let mut e = Expression::from(0.0);
-            for (i, &d) in allowed.iter().enumerate() {
-                if inst.decode[d].attn_pool == a {
+            for (i, g) in group.iter().enumerate() {
+                if *g == a {
                     e += x[i];
                 }
             }
             e
         };
         for (k, p) in inst.prefill.iter().enumerate() {
-            for &a in &attn_pools {
-                let ok = match p.ttft[a] {
+            for (a, kv) in kv_groups.iter().enumerate() {
+                let ok = match p.ttft(kv) {
                     None => false,
                     Some(t) => inst.ttft_limit.is_none_or(|l| t <= l),
                 };

@@ -4,6 +4,7 @@
 
 pub mod brute;
 pub mod ilp;
+pub mod layers;
 pub mod space;
 
 use crate::diagnostics::{catalog, Diagnostics};
@@ -141,10 +142,12 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
 
 /// Prices (power) must be known for every chip the plan may use when the objective or
 /// a budget needs them.
-/// Which pool each stage uses: (prefill, decode.attn, decode.ffn or None if colocated, draft).
-fn signature(inst: &Instance, c: Choice) -> (usize, usize, Option<usize>, Option<usize>) {
-    let d = &inst.decode[c.decode];
-    (inst.prefill[c.prefill].pool, d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0))
+/// Which pools the decode side uses: decode.attn, decode.ffn (None if colocated), the
+/// draft, and a layer pipeline's pools in order (empty if none).
+type DecodeSignature = (usize, Option<usize>, Option<usize>, Vec<usize>);
+
+fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
+    (d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0), d.layers.iter().map(|s| s.pool).collect())
 }
 
 /// The best point whose stage-to-pool assignment differs from `best`'s. A choice has
@@ -152,16 +155,12 @@ fn signature(inst: &Instance, c: Choice) -> (usize, usize, Option<usize>, Option
 /// pool and its decode option has the winner's attention, FFN and draft pools; one row
 /// excludes those (see [`ilp::Exclude`]), so each batch needs one more solve.
 fn runner_up(instances: &[Instance], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
-    let s = signature(&best.instance, best.choice);
+    let s = decode_signature(&best.instance.decode[best.choice.decode]);
+    let prefill_pool = best.instance.prefill[best.choice.prefill].pool;
     let mut found: Option<Point> = None;
     for inst in instances {
-        let decode: Vec<usize> = (0..inst.decode.len())
-            .filter(|&d| {
-                let o = &inst.decode[d];
-                (o.attn_pool, o.ffn.map(|f| f.0), o.draft.map(|x| x.0)) == (s.1, s.2, s.3)
-            })
-            .collect();
-        let prefill: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == s.0).collect();
+        let decode: Vec<usize> = (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect();
+        let prefill: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect();
         let ex = ilp::Exclude { decode, prefill };
         let out = ilp::solve_excluding(inst, goal, TIME_LIMIT_S, Some(&ex))?;
         if let Some(choice) = out.choice {
@@ -341,9 +340,10 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
     }
     // 3. TTFT limit unreachable.
     if let Some(slo) = plan.slos.iter().find(|s| s.metric == SloMetric::Ttft) {
+        let kvs: Vec<&[(usize, f64)]> = instances.iter().flat_map(|i| i.decode.iter().map(|d| d.kv.as_slice())).collect();
         let best = prefill
             .iter()
-            .flat_map(|p| p.ttft.iter().flatten().map(move |t| (p, *t)))
+            .flat_map(|p| kvs.iter().filter_map(move |kv| p.ttft(kv).map(|t| (p, t))))
             .min_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
         if let Some((p, t)) = best {
             if t > slo.limit {

@@ -3,6 +3,7 @@
 //! prefill option, each evaluated by the cost model. The ILP and the
 //! brute-force oracle both work on this [`Instance`].
 
+use super::layers;
 use crate::cost::{self, Footprint};
 use crate::ir::graph::{self, Step};
 use crate::ir::{Plan, Stage};
@@ -52,6 +53,11 @@ pub struct DecodeOption {
     pub microbatches: u64,
     /// speculative decoding: the draft model's pool and chips
     pub draft: Option<(usize, u64)>,
+    /// a layer pipeline: its stages in order (empty otherwise; then the layers run on
+    /// `attn_pool`, and on `ffn` for the FFN if disaggregated)
+    pub layers: Vec<LayerStage>,
+    /// where the KV cache lives: (pool, share of the KV bytes)
+    pub kv: Vec<(usize, f64)>,
     /// seconds per decode step (= TPOT)
     pub tpot: f64,
     /// chips used per pool
@@ -62,6 +68,17 @@ pub struct DecodeOption {
     pub watts: f64,
     pub breakdown: DecodeBreakdown,
     pub memory: Vec<MemUse>,
+}
+
+/// One stage of a layer pipeline: layers `first..end` on `tp` chips of `pool`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerStage {
+    pub pool: usize,
+    pub tp: u64,
+    pub first: u64,
+    pub end: u64,
+    /// the stage's time per microbatch, including the transfer into it
+    pub time: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -75,8 +92,9 @@ pub struct PrefillOption {
     /// W of one replica (0 when powers are unknown)
     pub watts: f64,
     pub max_replicas: u64,
-    /// per attention pool: prefill time plus KV transfer, or `None` if no path exists
-    pub ttft: Vec<Option<f64>>,
+    /// per pool: moving the whole KV cache there, `(latency, seconds of bytes)`, or
+    /// `None` if no link leads there
+    pub kv_path: Vec<Option<(f64, f64)>>,
     pub memory: Vec<MemUse>,
 }
 
@@ -111,6 +129,19 @@ pub struct Choice {
     pub replicas: u64,
 }
 
+impl PrefillOption {
+    /// Time to the first token when the KV cache goes to `kv` (pool, share of the
+    /// bytes): prefill, then the slowest of the transfers, which run side by side.
+    pub fn ttft(&self, kv: &[(usize, f64)]) -> Option<f64> {
+        let mut slowest: f64 = 0.0;
+        for &(pool, share) in kv {
+            let (latency, bulk) = self.kv_path.get(pool).copied().flatten()?;
+            slowest = slowest.max(latency + share * bulk);
+        }
+        Some(self.time + slowest)
+    }
+}
+
 impl Instance {
     /// Requests per second the decode option completes: B / (τ · output tokens).
     pub fn request_rate(&self, d: &DecodeOption) -> f64 {
@@ -130,7 +161,7 @@ impl Instance {
 
     /// Whether the prefill option may feed this decode option (TTFT path and limit).
     pub fn compatible(&self, d: &DecodeOption, p: &PrefillOption) -> bool {
-        match p.ttft[d.attn_pool] {
+        match p.ttft(&d.kv) {
             None => false,
             Some(t) => self.ttft_limit.is_none_or(|l| t <= l),
         }
@@ -162,7 +193,7 @@ impl Instance {
             chips: self.chips(c),
             watts: d.watts + c.replicas as f64 * p.watts,
             tpot: d.tpot,
-            ttft: p.ttft[d.attn_pool]?,
+            ttft: p.ttft(&d.kv)?,
         };
         let b = &self.budget;
         let within = b.usd_per_s.is_none_or(|x| t.usd_per_s <= x * (1.0 + 1e-9))
@@ -249,10 +280,10 @@ fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOpti
             };
             let time = st.time + allreduce + pool.chip.step_overhead;
             let kv_bytes = m.kv_bytes(input as f64);
-            let ttft = (0..cl.pools.len())
+            let kv_path = (0..cl.pools.len())
                 .map(|a| {
                     let link = if a == p { pool.link.as_ref() } else { cl.link_between(a, p).map(|l| &l.link) };
-                    link.map(|l| time + cost::transfer_time(kv_bytes, l, tp))
+                    link.map(|l| (l.latency, cost::transfer_bulk(kv_bytes, l, tp)))
                 })
                 .collect();
             out.push(PrefillOption {
@@ -262,7 +293,7 @@ fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOpti
                 usd_per_s: pool.chip.price.unwrap_or(0.0) * tp as f64,
                 watts: pool.chip.power.unwrap_or(0.0) * tp as f64,
                 max_replicas: pool.count / tp,
-                ttft,
+                kv_path,
                 memory,
             });
         }
@@ -353,6 +384,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             ffn: None,
                             microbatches: 1,
                             draft: None,
+                            layers: Vec::new(),
+                            kv: vec![(a, 1.0)],
                             tpot: attn.time + ffn.time + allreduce + overhead,
                             chips,
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64,
@@ -434,6 +467,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             ffn: Some((f, tf)),
                             microbatches: mb,
                             draft: None,
+                            layers: Vec::new(),
+                            kv: vec![(a, 1.0)],
                             tpot,
                             chips: chips.clone(),
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
@@ -444,6 +479,269 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                     }
                 }
             }
+        }
+    }
+    out.extend(pipeline_options(plan, batch, per_seq, excluded));
+    out
+}
+
+/// A pool's chips as one pipeline stage: one tensor-parallel group of the largest
+/// degree the pool allows that splits both the heads and the FFN.
+fn pipeline_tp(plan: &Plan, pool: usize) -> u64 {
+    let p = &plan.cluster.pools[pool];
+    let m = &plan.model;
+    tp_degrees(p.count, m.heads, p.link.is_some()).into_iter().filter(|t| m.ffn_split_dim() % t == 0).max().unwrap_or(1)
+}
+
+/// Per-layer costs of one pool as a pipeline stage, and the parts the breakdown needs.
+struct StageCosts {
+    group: layers::Group,
+    attn: Vec<f64>,
+    ffn: Vec<f64>,
+    allreduce: Vec<f64>,
+    attn_mem_bound: Vec<f64>,
+    ffn_mem_bound: Vec<f64>,
+}
+
+fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64, batch: u64) -> Option<StageCosts> {
+    let m = &plan.model;
+    let p = &plan.cluster.pools[pool];
+    let chip = &p.chip;
+    let n = m.layers as usize;
+    let (mut attn, mut ffn, mut amb, mut fmb) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let (mut first, mut last) = (0.0, 0.0);
+    for node in g.nodes() {
+        let r = cost::node_time(node, chip, tp, m.kv_split(tp))?;
+        let mb = if r.memory > r.compute { r.time() } else { 0.0 };
+        match (node.layer, node.op) {
+            (Some(l), _) if node.stage == Stage::DecodeFfn => {
+                ffn[l as usize] += r.time();
+                fmb[l as usize] += mb;
+            }
+            (Some(l), _) => {
+                attn[l as usize] += r.time();
+                amb[l as usize] += mb;
+            }
+            (None, graph::Op::Embed) => first += r.time(),
+            (None, _) => last += r.time(),
+        }
+    }
+    let ar = p.link.as_ref().map(|l| 2.0 * cost::allreduce_time(cost::activation_bytes(m, tokens), tp, l)).unwrap_or(0.0);
+    let prefix = |v: &mut dyn Iterator<Item = f64>| -> Vec<f64> {
+        let mut out = vec![0.0];
+        for x in v {
+            out.push(out[out.len() - 1] + x);
+        }
+        out
+    };
+    let time = prefix(&mut (0..n).map(|l| attn[l] + ffn[l] + ar));
+    let (_, ctx_max) = decode_contexts(plan);
+    let tiers = chip.memory.len();
+    let (wt, kt) = (chip.tier_index(crate::ir::Contents::Weights)?, chip.tier_index(crate::ir::Contents::Kv)?);
+    let wbytes = m.weights.bytes() / tp as f64;
+    let mut mem = vec![vec![0.0; n + 1]; tiers];
+    for l in 0..n {
+        for (t, row) in mem.iter_mut().enumerate() {
+            let mut x = row[l];
+            if t == wt {
+                x += m.layer_params(l as u64) as f64 * wbytes;
+            }
+            if t == kt {
+                x += batch as f64 * m.kv_bytes_layer(l as u64, ctx_max as f64) / m.kv_split(tp) as f64;
+            }
+            row[l + 1] = x;
+        }
+    }
+    // the input embedding on the first stage; the LM head and final norm on the last
+    let matrix = (m.vocab * m.hidden) as f64 * wbytes;
+    let (mut mem_first, mut mem_last) = (vec![0.0; tiers], vec![0.0; tiers]);
+    mem_first[wt] = matrix;
+    mem_last[wt] = matrix + m.hidden as f64 * wbytes;
+    Some(StageCosts {
+        group: layers::Group {
+            time,
+            fixed: chip.step_overhead,
+            first,
+            last,
+            mem,
+            mem_first,
+            mem_last,
+            capacity: chip.memory.iter().map(|t| t.capacity).collect(),
+        },
+        allreduce: vec![ar; n],
+        attn,
+        ffn,
+        attn_mem_bound: amb,
+        ffn_mem_bound: fmb,
+    })
+}
+
+/// What a pipeline of `s` stages over the `decode.layers` pools costs: per-pool stage
+/// costs and the partition problem at the microbatch size of `s` stages.
+struct PipelineParts {
+    /// the pools taking part (those with the model's precisions), group i = pools[i]
+    pools: Vec<usize>,
+    costs: Vec<StageCosts>,
+    problem: layers::Problem,
+    tps: Vec<u64>,
+    tokens: u64,
+    microbatches: u64,
+}
+
+fn pipeline_parts(plan: &Plan, batch: u64, per_seq: u64, s: usize, excluded: &mut Vec<Excluded>) -> Option<PipelineParts> {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let (ctx_mean, _) = decode_contexts(plan);
+    // as many microbatches as stages keep every stage busy (fewer if the batch is smaller)
+    let mbs = (s as u64).min(batch);
+    let b = batch.div_ceil(mbs);
+    let step =
+        if per_seq == 1 { Step::Decode { batch: b, context: ctx_mean } } else { Step::Verify { batch: b, per_seq, context: ctx_mean } };
+    let g = graph::build(m, step);
+    let tokens = b * per_seq;
+    let (mut pools, mut tps, mut costs) = (Vec::new(), Vec::new(), Vec::new());
+    for &p in &plan.placement(Stage::DecodeLayers).pools {
+        let tp = pipeline_tp(plan, p);
+        match stage_costs(plan, p, tp, &g, tokens, batch) {
+            Some(c) => {
+                pools.push(p);
+                tps.push(tp);
+                costs.push(c);
+            }
+            None => excluded.push(Excluded::Precision { pool: p }),
+        }
+    }
+    if pools.len() < s {
+        return None;
+    }
+    let act = cost::activation_bytes(m, tokens);
+    let cross = (0..pools.len())
+        .map(|a| {
+            (0..pools.len())
+                .map(|b| {
+                    let l = cl.link_between(pools[a], pools[b]).filter(|_| a != b)?;
+                    Some(cost::transfer_time(act, &l.link, tps[a].min(tps[b])))
+                })
+                .collect()
+        })
+        .collect();
+    let problem = layers::Problem { layers: m.layers as usize, groups: costs.iter().map(|c| c.group.clone()).collect(), cross };
+    Some(PipelineParts { pools, costs, problem, tps, tokens, microbatches: mbs })
+}
+
+/// The layer-partition problem of a plan's `decode.layers` pools for `s` stages at
+/// decode batch `batch` (benchmarks and tests time and cross-check it).
+pub fn pipeline_problem(plan: &Plan, batch: u64, s: usize) -> Option<layers::Problem> {
+    pipeline_parts(plan, batch, 1, s, &mut Vec::new()).map(|p| p.problem)
+}
+
+/// Layer pipelines over the pools `place decode.layers` names (docs/solver.md): with
+/// `s ≥ 2` stages the batch runs as `m = min(s, B)` microbatches of `⌈B/m⌉` sequences
+/// (TPOT `max(m·bottleneck, one microbatch's round trip)`), each stage
+/// one pool's tensor-parallel group ([`pipeline_tp`]); for every set of `s` pools the
+/// exact DP of [`layers`] picks the order and the cuts with the smallest bottleneck.
+/// Steps over `per_seq` tokens per sequence as in [`target_options`].
+fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let n = plan.placement(Stage::DecodeLayers).pools.len();
+    let mut out = Vec::new();
+    if !(2..=layers::MAX_GROUPS).contains(&n) {
+        return out;
+    }
+    let (_, ctx_max) = decode_contexts(plan);
+    let kv_total = m.kv_bytes(ctx_max as f64);
+    for s in 2..=n.min(m.layers as usize) {
+        // precision exclusions are the same for every s: record them once
+        let mut ex = Vec::new();
+        let parts = pipeline_parts(plan, batch, per_seq, s, &mut ex);
+        if s == 2 {
+            excluded.extend(ex);
+        }
+        let Some(PipelineParts { pools, costs, problem, tps, tokens, microbatches: mbs }) = parts else { break };
+        let link = |a: usize, b: usize| cl.link_between(pools[a], pools[b]).map(|l| &l.link);
+        for (_, part) in problem.best_per_set(s) {
+            let mut stages = Vec::new();
+            let mut bd = DecodeBreakdown::default();
+            let mut chips = vec![0; cl.pools.len()];
+            let (mut usd, mut watts, mut cycle) = (0.0, 0.0, 0.0);
+            let mut memory = Vec::new();
+            let mut kv = Vec::new();
+            for (i, &(q, lo, hi)) in part.stages.iter().enumerate() {
+                let (first, last) = (i == 0, i + 1 == part.stages.len());
+                let prev = (!first).then(|| part.stages[i - 1].0);
+                let Some(time) = problem.stage_time(q, lo, hi, prev, last) else { continue };
+                let c = &costs[q];
+                let pool = &cl.pools[pools[q]];
+                let sum = |v: &[f64]| v[lo..hi].iter().sum::<f64>();
+                bd.attn += sum(&c.attn);
+                bd.ffn += sum(&c.ffn);
+                bd.allreduce += sum(&c.allreduce);
+                bd.attn_memory_bound += sum(&c.attn_mem_bound);
+                bd.ffn_memory_bound += sum(&c.ffn_mem_bound);
+                bd.crossing += prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
+                bd.other += if first { c.group.first } else { 0.0 } + if last { c.group.last } else { 0.0 };
+                bd.overhead += c.group.fixed;
+                cycle += time;
+                chips[pools[q]] = tps[q];
+                usd += pool.chip.price.unwrap_or(0.0) * tps[q] as f64;
+                watts += pool.chip.power.unwrap_or(0.0) * tps[q] as f64;
+                for (t, tier) in pool.chip.memory.iter().enumerate() {
+                    let g = &c.group;
+                    let used =
+                        g.mem[t][hi] - g.mem[t][lo] + if first { g.mem_first[t] } else { 0.0 } + if last { g.mem_last[t] } else { 0.0 };
+                    memory.push(MemUse {
+                        stage: Stage::DecodeLayers,
+                        pool: pools[q],
+                        tier: tier.name.clone(),
+                        used,
+                        capacity: tier.capacity,
+                    });
+                }
+                let kv_here: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l as u64, ctx_max as f64)).sum();
+                kv.push((pools[q], if kv_total > 0.0 { kv_here / kv_total } else { 0.0 }));
+                stages.push(LayerStage { pool: pools[q], tp: tps[q], first: lo as u64, end: hi as u64, time });
+            }
+            // The sampled token ids go back to the first stage: directly if linked,
+            // otherwise back along the pipeline.
+            let ids = 4.0 * tokens as f64;
+            let (head, tail) = (part.stages[0].0, part.stages[part.stages.len() - 1].0);
+            let back = match link(tail, head) {
+                Some(l) => cost::transfer_time(ids, l, 1),
+                None => part.stages.windows(2).filter_map(|w| link(w[1].0, w[0].0)).map(|l| cost::transfer_time(ids, l, 1)).sum(),
+            };
+            cycle += back;
+            bd.crossing += back;
+            let sf = mbs as f64;
+            let tpot = (sf * part.bottleneck).max(cycle);
+            let work = DecodeBreakdown {
+                attn: sf * bd.attn,
+                ffn: sf * bd.ffn,
+                allreduce: sf * bd.allreduce,
+                crossing: sf * bd.crossing,
+                other: sf * bd.other,
+                attn_memory_bound: sf * bd.attn_memory_bound,
+                ffn_memory_bound: sf * bd.ffn_memory_bound,
+                overhead: sf * bd.overhead,
+                overlap: 0.0,
+                draft: 0.0,
+            };
+            let total = work.attn + work.ffn + work.allreduce + work.crossing + work.other + work.overhead;
+            out.push(DecodeOption {
+                attn_pool: stages[0].pool,
+                attn_tp: stages[0].tp,
+                ffn: None,
+                microbatches: mbs,
+                draft: None,
+                layers: stages,
+                kv,
+                tpot,
+                chips,
+                usd_per_s: usd,
+                watts,
+                breakdown: DecodeBreakdown { overlap: (total - tpot).max(0.0), ..work },
+                memory,
+            });
         }
     }
     out
