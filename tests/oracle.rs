@@ -94,7 +94,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
             usd_per_s: (rng.below(4) == 0).then(|| rng.range(5.0, 40.0) / 3600.0),
             chips: (rng.below(4) == 0).then(|| 4 + rng.below(20)),
             watts: (rng.below(4) == 0).then(|| rng.range(3e3, 2e4)),
-            span: None,
+            ..Budget::default()
         },
     }
 }
@@ -117,4 +117,40 @@ fn ilp_matches_brute_force_on_random_instances() {
     }
     // The generator must exercise both outcomes.
     assert!(feasible > 700 && feasible < 3000, "{feasible} feasible of 3500");
+}
+
+/// The cheapest relaxation: zero slack exactly when the oracle finds a feasible choice,
+/// and never more slack than any choice with any replica count (its optimality over
+/// the space, replicas included).
+#[test]
+fn cheapest_relaxation_is_minimal() {
+    use hplanc::solve::relax;
+    let mut rng = Rng(0xCAFE);
+    let (mut relaxed, mut feasible) = (0, 0);
+    for i in 0..500 {
+        let inst = random_instance(&mut rng);
+        let best = relax::cheapest(std::slice::from_ref(&inst));
+        let any_feasible = brute::best(&inst, Goal::CostPerToken).is_some();
+        let Some(r) = best else {
+            assert!(!any_feasible, "instance {i}: feasible but no relaxation");
+            continue;
+        };
+        assert_eq!(r.relaxed.is_empty(), any_feasible, "instance {i}: {r:?}");
+        if any_feasible {
+            feasible += 1;
+        } else {
+            relaxed += 1;
+        }
+        for d in 0..inst.decode.len() {
+            for k in 0..inst.prefill.len() {
+                let lo = inst.min_replicas(&inst.decode[d], &inst.prefill[k]);
+                for replicas in lo..lo + 4 {
+                    let Some(v) = relax::violations(&inst, Choice { decode: d, prefill: k, replicas }) else { continue };
+                    let cost: f64 = v.iter().map(|x| x.slack()).sum();
+                    assert!(r.cost() <= cost + 1e-12, "instance {i}: {} > {cost} at {d}/{k}/{replicas}", r.cost());
+                }
+            }
+        }
+    }
+    assert!(relaxed > 50 && feasible > 50, "{relaxed} relaxed, {feasible} feasible");
 }

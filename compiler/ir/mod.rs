@@ -371,7 +371,10 @@ pub struct Budget {
     pub chips: Option<u64>,
     /// W
     pub watts: Option<f64>,
+    /// the `budget` block
     pub span: Option<Span>,
+    /// each limit's line: cost, chips, power
+    pub entry_spans: [Option<Span>; 3],
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -945,9 +945,9 @@ impl Resolver<'_> {
                 let mut ck = Checker { sources: self.sources, diags: self.diags };
                 let Some(v) = ck.quantity(n, dim, &format!("the `{what}` budget")) else { continue };
                 match what {
-                    "cost" => budget.usd_per_s = Some(v),
-                    "chips" => budget.chips = Some(v.floor() as u64),
-                    _ => budget.watts = Some(v),
+                    "cost" => (budget.usd_per_s, budget.entry_spans[0]) = (Some(v), Some(c.span)),
+                    "chips" => (budget.chips, budget.entry_spans[1]) = (Some(v.floor() as u64), Some(c.span)),
+                    _ => (budget.watts, budget.entry_spans[2]) = (Some(v), Some(c.span)),
                 }
             }
         }

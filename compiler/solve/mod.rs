@@ -5,10 +5,12 @@
 pub mod brute;
 pub mod ilp;
 pub mod layers;
+pub mod relax;
 pub mod space;
 
 use crate::diagnostics::{catalog, Diagnostics};
 use crate::ir::{Objective, Plan, SloMetric, Stage};
+use crate::source::Span;
 use crate::units::format::{fmt_bytes, fmt_time};
 use space::{Choice, Excluded, Instance};
 use std::time::Instant;
@@ -297,128 +299,188 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
         ));
         return;
     }
-    // 2. TPOT limit unreachable.
-    let all_decode = instances.iter().flat_map(|i| i.decode.iter().map(move |d| (i.batch, d)));
-    let fastest = all_decode.min_by(|a, b| a.1.tpot.partial_cmp(&b.1.tpot).unwrap_or(std::cmp::Ordering::Equal));
-    if let (Some(slo), Some((batch, d))) = (plan.slos.iter().find(|s| s.metric == SloMetric::Tpot), fastest) {
-        if d.tpot > slo.limit {
-            let b = &d.breakdown;
-            let mut parts = vec![format!("attention {}", fmt_time(b.attn)), format!("FFN {}", fmt_time(b.ffn))];
-            if b.allreduce > 0.0 {
-                parts.push(format!("tensor-parallel all-reduce {}", fmt_time(b.allreduce)));
-            }
-            if b.other > 0.0 {
-                parts.push(format!("embedding and LM head {}", fmt_time(b.other)));
-            }
-            let mut diag = catalog::slo_unmet(slo.span, "tpot", &format!("<= {}", fmt_time(slo.limit)), &fmt_time(d.tpot));
-            if let Some((f, _)) = d.ffn {
-                if let Some(link) = plan.cluster.link_between(d.attn_pool, f) {
-                    let n = 2 * plan.model.layers;
-                    parts.push(format!(
-                        "{} of it is {n} {}<->{} crossings at {} each (link `{}`)",
-                        fmt_time(b.crossing),
-                        pool_name(plan, d.attn_pool),
-                        pool_name(plan, f),
-                        fmt_time(b.crossing / n as f64),
-                        link.link.name
-                    ));
-                    diag = diag.label(link.span, format!("crossings use link `{}`", link.link.name));
-                }
-            }
-            diags.push(diag.note(format!(
-                "the fastest decode step (concurrency {batch}, `decode.attn` on `{}` with {} chips{}): {}",
-                pool_name(plan, d.attn_pool),
-                d.attn_tp,
-                match d.ffn {
-                    Some((f, t)) => format!(", `decode.ffn` on `{}` with {t} chips", pool_name(plan, f)),
-                    None => String::new(),
-                },
-                parts.join(", ")
-            )));
+    // 2. The cheapest relaxation of the SLOs, the pool sizes and the budget.
+    if let Some(r) = relax::cheapest(instances) {
+        if !r.relaxed.is_empty() {
+            diags.push(relaxation_diagnostic(plan, &instances[r.instance], &r));
             return;
         }
     }
-    // 3. TTFT limit unreachable.
-    if let Some(slo) = plan.slos.iter().find(|s| s.metric == SloMetric::Ttft) {
-        let kvs: Vec<&[(usize, f64)]> = instances.iter().flat_map(|i| i.decode.iter().map(|d| d.kv.as_slice())).collect();
-        let best = prefill
-            .iter()
-            .flat_map(|p| kvs.iter().filter_map(move |kv| p.ttft(kv).map(|t| (p, t))))
-            .min_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
-        if let Some((p, t)) = best {
-            if t > slo.limit {
-                diags.push(catalog::slo_unmet(slo.span, "ttft", &format!("<= {}", fmt_time(slo.limit)), &fmt_time(t)).note(format!(
-                    "the fastest prefill of {} input tokens runs on `{}` with {} chips and takes {} before the KV cache moves to decode",
-                    plan.workload.input_tokens,
-                    pool_name(plan, p.pool),
-                    p.tp,
-                    fmt_time(p.time)
-                )));
-                return;
-            }
-        }
-    }
-    // 4. Every stage has options but no combination fits together.
+    // 3. Nothing can even hand the KV cache over.
     let mut reasons = Vec::new();
-    if let Some(inst) = instances.first() {
-        let cheapest = inst.decode.iter().filter(|d| inst.decode_allowed(d)).min_by_key(|d| d.chips.iter().sum::<u64>());
-        if let Some(d) = cheapest {
-            let min_pre =
-                inst.prefill.iter().filter(|p| inst.compatible(d, p)).map(|p| (p, inst.min_replicas(d, p))).min_by_key(|(p, r)| p.tp * r);
-            match min_pre {
-                Some((p, r)) => reasons.push(format!(
-                    "at concurrency {}, the smallest decode option uses {} chips and prefill then needs {} replica{} of {} chips on `{}` to keep up; the pools have {}",
-                    inst.batch,
-                    d.chips.iter().sum::<u64>(),
-                    r,
-                    if r == 1 { "" } else { "s" },
-                    p.tp,
-                    pool_name(plan, p.pool),
-                    plan.cluster.pools.iter().map(|x| format!("`{}`: {}", x.name, x.count)).collect::<Vec<_>>().join(", ")
-                )),
-                None => reasons.push(format!(
-                    "no prefill option can hand its KV cache to `decode.attn` on `{}` within the TTFT limit or over a declared link",
-                    pool_name(plan, d.attn_pool)
-                )),
-            }
-        }
+    if let Some(inst) = instances.iter().find(|i| !i.decode.is_empty()) {
+        let d = &inst.decode[0];
+        reasons.push(format!(
+            "no prefill option can hand its KV cache to `decode.attn` on `{}` over a declared link",
+            pool_name(plan, d.attn_pool)
+        ));
     }
-    // Budgets: the smallest and cheapest feasible placements, ignoring the budget.
+    diags.push(catalog::no_feasible_placement(place_span(Stage::Prefill), &reasons));
+}
+
+/// The SLO that sets the TPOT limit (`tpot`, or `tokens_per_s_per_user` as 1/limit).
+fn tpot_slo(plan: &Plan) -> Option<&crate::ir::Slo> {
+    let eff = |s: &&crate::ir::Slo| match s.metric {
+        SloMetric::Tpot => s.limit,
+        SloMetric::TokensPerSUser => 1.0 / s.limit,
+        SloMetric::Ttft => f64::INFINITY,
+    };
+    plan.slos.iter().filter(|s| s.metric != SloMetric::Ttft).min_by(|a, b| eff(a).partial_cmp(&eff(b)).unwrap_or(std::cmp::Ordering::Equal))
+}
+
+/// Where a relaxed constraint is declared, its source text and its limit and need in words.
+fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String) {
     let b = &plan.budget;
-    let mut at = plan.span;
-    if b.chips.is_some() || b.usd_per_s.is_some() || b.watts.is_some() {
-        let mut least: Option<(u64, f64, f64)> = None;
-        for inst in instances {
-            for d in inst.decode.iter().filter(|d| inst.decode_allowed(d)) {
-                for p in inst.prefill.iter().filter(|p| inst.compatible(d, p)) {
-                    let r = inst.min_replicas(d, p);
-                    let chips = d.chips.iter().sum::<u64>() + r * p.tp;
-                    let (usd, watts) = (d.usd_per_s + r as f64 * p.usd_per_s, d.watts + r as f64 * p.watts);
-                    least = Some(match least {
-                        None => (chips, usd, watts),
-                        Some((c, u, w)) => (c.min(chips), u.min(usd), w.min(watts)),
-                    });
-                }
+    let budget_span = |i: usize| b.entry_spans[i].or(b.span).unwrap_or(plan.span);
+    let money = |x: f64| format!("${:.2}/h", x * 3600.0);
+    let watts = |x: f64| crate::units::format::fmt_si(x, "W");
+    match r.bound {
+        relax::Bound::Tpot => match tpot_slo(plan) {
+            Some(s) if s.metric == SloMetric::TokensPerSUser => {
+                (s.span, "tokens_per_s_per_user".into(), format!(">= {:.1} tok/s", s.limit), format!("{:.1} tok/s", 1.0 / r.needed))
             }
+            Some(s) => (s.span, "tpot".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed)),
+            None => (plan.span, "tpot".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed)),
+        },
+        relax::Bound::Ttft => {
+            let span = plan.slos.iter().find(|s| s.metric == SloMetric::Ttft).map(|s| s.span).unwrap_or(plan.span);
+            (span, "ttft".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed))
         }
-        if let Some((chips, usd, watts)) = least {
-            if let Some(bc) = b.chips.filter(|bc| chips > *bc) {
-                reasons.push(format!("the budget allows {bc} chips; the smallest placement needs {chips}"));
-            }
-            if let Some(bu) = b.usd_per_s.filter(|bu| usd > bu * (1.0 + 1e-9)) {
-                reasons.push(format!("the budget allows ${:.2}/h; the cheapest placement costs ${:.2}/h", bu * 3600.0, usd * 3600.0));
-            }
-            if let Some(bw) = b.watts.filter(|bw| watts > bw * (1.0 + 1e-9)) {
-                reasons.push(format!(
-                    "the budget allows {}; the least power any placement draws is {}",
-                    crate::units::format::fmt_si(bw, "W"),
-                    crate::units::format::fmt_si(watts, "W")
-                ));
-            }
-            if reasons.iter().any(|r| r.starts_with("the budget")) {
-                at = b.span.unwrap_or(plan.span);
-            }
+        relax::Bound::Pool(p) => {
+            let pool = &plan.cluster.pools[p];
+            (pool.span, format!("pool `{}`", pool.name), format!("{} chips", r.limit), format!("{} chips", r.needed))
+        }
+        relax::Bound::BudgetUsd => (budget_span(0), "the cost budget".into(), money(r.limit), money(r.needed)),
+        relax::Bound::BudgetChips => {
+            (budget_span(1), "the chips budget".into(), format!("{} chips", r.limit), format!("{} chips", r.needed))
+        }
+        relax::Bound::BudgetWatts => (budget_span(2), "the power budget".into(), watts(r.limit), watts(r.needed)),
+    }
+}
+
+/// "concurrency 8: `decode.attn` on `gpu` with 8 chips, ...; prefill: 2 replicas of 4 chips on `gpu`"
+fn describe_choice(plan: &Plan, inst: &Instance, c: Choice) -> String {
+    let d = &inst.decode[c.decode];
+    let p = &inst.prefill[c.prefill];
+    let mut parts = Vec::new();
+    if d.layers.is_empty() {
+        parts.push(format!("`decode.attn` on `{}` with {} chips", pool_name(plan, d.attn_pool), d.attn_tp));
+        if let Some((f, t)) = d.ffn {
+            parts.push(format!("`decode.ffn` on `{}` with {t} chips", pool_name(plan, f)));
+        }
+    } else {
+        let stages: Vec<String> = d
+            .layers
+            .iter()
+            .map(|s| format!("layers {}..{} on `{}` with {} chips", s.first, s.end, pool_name(plan, s.pool), s.tp))
+            .collect();
+        parts.push(format!("`decode.layers` as a pipeline: {}", stages.join(", ")));
+    }
+    if let Some((dp, dt)) = d.draft {
+        parts.push(format!("`draft` on `{}` with {dt} chips", pool_name(plan, dp)));
+    }
+    parts.push(format!(
+        "`prefill` on `{}`: {} replica{} of {} chip{} (decode completes {:.1} requests/s; one replica prefills one in {})",
+        pool_name(plan, p.pool),
+        c.replicas,
+        if c.replicas == 1 { "" } else { "s" },
+        p.tp,
+        if p.tp == 1 { "" } else { "s" },
+        inst.request_rate(d),
+        fmt_time(p.time)
+    ));
+    format!("concurrency {}: {}", inst.batch, parts.join(", "))
+}
+
+/// Where a decode step's time goes, in words, and the link its crossings use.
+fn tpot_parts(plan: &Plan, d: &space::DecodeOption) -> (String, Option<(Span, String)>) {
+    let b = &d.breakdown;
+    let mut parts = vec![format!("attention {}", fmt_time(b.attn)), format!("FFN {}", fmt_time(b.ffn))];
+    if b.allreduce > 0.0 {
+        parts.push(format!("tensor-parallel all-reduce {}", fmt_time(b.allreduce)));
+    }
+    if b.other > 0.0 {
+        parts.push(format!("embedding and LM head {}", fmt_time(b.other)));
+    }
+    if b.draft > 0.0 {
+        parts.push(format!("drafting {}", fmt_time(b.draft)));
+    }
+    let mut label = None;
+    if let Some((f, _)) = d.ffn {
+        if let Some(link) = plan.cluster.link_between(d.attn_pool, f) {
+            let n = 2 * plan.model.layers * d.microbatches;
+            parts.push(format!(
+                "{} of it is {n} {}<->{} crossings at {} each (link `{}`)",
+                fmt_time(b.crossing),
+                pool_name(plan, d.attn_pool),
+                pool_name(plan, f),
+                fmt_time(b.crossing / n as f64),
+                link.link.name
+            ));
+            label = Some((link.span, format!("crossings use link `{}`", link.link.name)));
+        }
+    } else if b.crossing > 0.0 {
+        parts.push(format!("passing activations between pools {}", fmt_time(b.crossing)));
+    }
+    if b.overlap > 0.0 {
+        parts.push(format!("minus {} hidden by overlapping microbatches", fmt_time(b.overlap)));
+    }
+    (parts.join(", "), label)
+}
+
+/// The diagnostic for an infeasible plan: the cheapest relaxation's binding constraints
+/// at their source lines, with the best placement under it.
+fn relaxation_diagnostic(plan: &Plan, inst: &Instance, r: &relax::Relaxation) -> crate::diagnostics::Diagnostic {
+    let d = &inst.decode[r.choice.decode];
+    let p = &inst.prefill[r.choice.prefill];
+    let first = &r.relaxed[0];
+    let (span, what, target, best) = bound_terms(plan, first);
+    let placement = describe_choice(plan, inst, r.choice);
+    let tpot_relaxed = r.relaxed.iter().any(|x| x.bound == relax::Bound::Tpot);
+    let mut diag = if r.relaxed.len() == 1 && matches!(first.bound, relax::Bound::Tpot | relax::Bound::Ttft) {
+        catalog::slo_unmet(span, &what, &target, &best).note(format!("the best placement ({placement})"))
+    } else {
+        let reasons: Vec<String> = r
+            .relaxed
+            .iter()
+            .map(|x| {
+                let (_, what, target, best) = bound_terms(plan, x);
+                let pct = 100.0 * x.slack();
+                match x.bound {
+                    relax::Bound::Tpot | relax::Bound::Ttft => {
+                        let op = &target[..2];
+                        // tokens/s per user is 1/TPOT: its limit moves down
+                        let pct = if op == ">=" { 100.0 * (x.limit / x.needed - 1.0) } else { pct };
+                        format!("`{what} {target}` must become `{what} {op} {best}` ({pct:+.0}%)")
+                    }
+                    relax::Bound::Pool(_) => format!("{what} needs {best}, not {target} (+{pct:.0}%)"),
+                    _ => format!("{what} must allow {best}, not {target} (+{pct:.0}%)"),
+                }
+            })
+            .collect();
+        let mut d = catalog::no_feasible_placement(span, &reasons)
+            .note(format!("the cheapest relaxation (the smallest total relative slack) is for {placement}"));
+        for x in &r.relaxed[1..] {
+            let (s, what, _, best) = bound_terms(plan, x);
+            d = d.label(s, format!("{what}: relaxed to {best}"));
+        }
+        d
+    };
+    if tpot_relaxed {
+        let (parts, label) = tpot_parts(plan, d);
+        diag = diag.note(format!("its decode step takes {}: {parts}", fmt_time(d.tpot)));
+        if let Some((s, m)) = label {
+            diag = diag.label(s, m);
         }
     }
-    diags.push(catalog::no_feasible_placement(at, &reasons));
+    if r.relaxed.iter().any(|x| x.bound == relax::Bound::Ttft) {
+        diag = diag.note(format!(
+            "its prefill of {} input tokens takes {} on {} chips of `{}` before the KV cache moves to decode",
+            plan.workload.input_tokens,
+            fmt_time(p.time),
+            p.tp,
+            pool_name(plan, p.pool)
+        ));
+    }
+    diag
 }

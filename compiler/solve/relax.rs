@@ -1,0 +1,169 @@
+//! The cheapest relaxation of an infeasible plan: every SLO, pool size and budget gets
+//! a slack `σ_c = max(0, value_c − limit_c) / limit_c` (relative, so 10% more time and
+//! 10% more chips weigh the same), and the relaxation minimises `Σ σ_c` over the whole
+//! configuration space. Hard constraints stay hard: a stage's memory and precision, the
+//! links the KV cache and crossings need, and prefill keeping up with decode.
+//!
+//! Exact by enumeration: for every (decode option, prefill option) pair with a KV path,
+//! the fewest prefill replicas that keep up give the smallest slack (replicas only add
+//! chips, cost and power), so the minimum over pairs is the minimum over the space
+//! (the oracle's argument, [`super::brute`]).
+
+use super::space::{Choice, Instance};
+
+/// A constraint that can be relaxed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// the TPOT limit (from `tpot` or `tokens_per_s_per_user`)
+    Tpot,
+    Ttft,
+    /// the size of a pool
+    Pool(usize),
+    BudgetUsd,
+    BudgetChips,
+    BudgetWatts,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relaxed {
+    pub bound: Bound,
+    pub limit: f64,
+    /// what the relaxation's placement needs (> limit)
+    pub needed: f64,
+}
+
+impl Relaxed {
+    /// The slack, relative to the limit.
+    pub fn slack(&self) -> f64 {
+        (self.needed - self.limit) / self.limit
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relaxation {
+    /// index into the instances
+    pub instance: usize,
+    pub choice: Choice,
+    /// the constraints it relaxes, largest slack first
+    pub relaxed: Vec<Relaxed>,
+}
+
+impl Relaxation {
+    pub fn cost(&self) -> f64 {
+        self.relaxed.iter().map(Relaxed::slack).sum()
+    }
+}
+
+/// The constraints a choice violates, with what it needs. `None` when it has no KV path.
+pub fn violations(inst: &Instance, c: Choice) -> Option<Vec<Relaxed>> {
+    let d = inst.decode.get(c.decode)?;
+    let p = inst.prefill.get(c.prefill)?;
+    let ttft = p.ttft(&d.kv)?;
+    let mut out = Vec::new();
+    let mut check = |bound: Bound, value: f64, limit: Option<f64>| {
+        if let Some(l) = limit {
+            if value > l * (1.0 + 1e-9) {
+                out.push(Relaxed { bound, limit: l, needed: value });
+            }
+        }
+    };
+    check(Bound::Tpot, d.tpot, inst.tpot_limit);
+    check(Bound::Ttft, ttft, inst.ttft_limit);
+    for (pool, size) in inst.pool_sizes.iter().enumerate() {
+        let used = d.chips[pool] + if p.pool == pool { c.replicas * p.tp } else { 0 };
+        check(Bound::Pool(pool), used as f64, Some(*size as f64));
+    }
+    let b = &inst.budget;
+    check(Bound::BudgetUsd, d.usd_per_s + c.replicas as f64 * p.usd_per_s, b.usd_per_s);
+    check(Bound::BudgetChips, inst.chips(c) as f64, b.chips.map(|x| x as f64));
+    check(Bound::BudgetWatts, d.watts + c.replicas as f64 * p.watts, b.watts);
+    out.sort_by(|a, b| b.slack().partial_cmp(&a.slack()).unwrap_or(std::cmp::Ordering::Equal));
+    Some(out)
+}
+
+/// The cheapest relaxation over every batch's space; `None` when no pair has a KV path
+/// (nothing but a link can fix that). Ties: fewer relaxed constraints, then the lower
+/// cost per token, then the earlier batch.
+pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
+    let mut best: Option<(Relaxation, (f64, usize, f64))> = None;
+    for (i, inst) in instances.iter().enumerate() {
+        for (di, d) in inst.decode.iter().enumerate() {
+            let tput = inst.throughput(d);
+            for (pi, p) in inst.prefill.iter().enumerate() {
+                let choice = Choice { decode: di, prefill: pi, replicas: inst.min_replicas(d, p) };
+                let Some(relaxed) = violations(inst, choice) else { continue };
+                let r = Relaxation { instance: i, choice, relaxed };
+                let usd = d.usd_per_s + choice.replicas as f64 * p.usd_per_s;
+                let key = (r.cost(), r.relaxed.len(), usd / tput);
+                if best.as_ref().is_none_or(|(_, k)| key < *k) {
+                    best = Some((r, key));
+                }
+            }
+        }
+    }
+    best.map(|(r, _)| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Budget;
+    use crate::solve::space::{DecodeBreakdown, DecodeOption, PrefillOption};
+
+    fn decode(tpot: f64, chips: u64) -> DecodeOption {
+        DecodeOption {
+            attn_pool: 0,
+            attn_tp: chips,
+            ffn: None,
+            microbatches: 1,
+            draft: None,
+            layers: vec![],
+            kv: vec![(0, 1.0)],
+            tpot,
+            chips: vec![chips],
+            usd_per_s: chips as f64 / 3600.0,
+            watts: 700.0 * chips as f64,
+            breakdown: DecodeBreakdown::default(),
+            memory: vec![],
+        }
+    }
+
+    fn instance(decode: Vec<DecodeOption>, tpot_limit: f64, pool: u64) -> Instance {
+        Instance {
+            batch: 8,
+            output_tokens: 100.0,
+            pool_sizes: vec![pool],
+            decode,
+            prefill: vec![PrefillOption {
+                pool: 0,
+                tp: 1,
+                time: 0.01,
+                usd_per_s: 1.0 / 3600.0,
+                watts: 700.0,
+                max_replicas: pool,
+                kv_path: vec![Some((1e-6, 1e-3))],
+                memory: vec![],
+            }],
+            ttft_limit: None,
+            tpot_limit: Some(tpot_limit),
+            budget: Budget::default(),
+        }
+    }
+
+    #[test]
+    fn the_smaller_total_slack_wins() {
+        // 10 ms limit on 8 chips. Option A: 12 ms on 4 chips (TPOT +20%). Option B: 9 ms
+        // on 8 chips, but prefill then needs a ninth chip (pool +12.5%): B is cheaper.
+        let inst = instance(vec![decode(0.012, 4), decode(0.009, 8)], 0.010, 8);
+        let r = cheapest(std::slice::from_ref(&inst)).unwrap();
+        assert_eq!(r.choice.decode, 1);
+        assert_eq!(r.relaxed, vec![Relaxed { bound: Bound::Pool(0), limit: 8.0, needed: 9.0 }]);
+        // With a 16-chip pool nothing but TPOT binds, and the 9 ms option is feasible.
+        let inst = instance(vec![decode(0.012, 4), decode(0.009, 8)], 0.010, 16);
+        assert!(cheapest(std::slice::from_ref(&inst)).unwrap().relaxed.is_empty());
+        // Only TPOT can give: the relaxation reaches the fastest option.
+        let inst = instance(vec![decode(0.030, 4), decode(0.020, 8)], 0.010, 16);
+        let r = cheapest(std::slice::from_ref(&inst)).unwrap();
+        assert_eq!(r.relaxed, vec![Relaxed { bound: Bound::Tpot, limit: 0.010, needed: 0.020 }]);
+    }
+}
