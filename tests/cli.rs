@@ -228,3 +228,27 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!text(&o.stderr).contains("panicked"));
     let _ = std::fs::remove_dir_all(tempdir("pipe"));
 }
+
+#[test]
+fn a_solve_stopped_by_the_time_limit_still_reports_a_checked_placement() {
+    let dir = tempdir("time-limit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(crate::root().join("tests/ui/time_limit.hplan")).unwrap();
+    // only the `hurried` plan (the other one is an error)
+    let hurried = &src[..src.find("plan frozen").unwrap()];
+    let file = dir.join("hurried.hplan");
+    std::fs::write(&file, hurried).unwrap();
+    let out = dir.join("out");
+    let o = hplanc(&["build", file.to_str().unwrap(), "--format", "json", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "a warning does not fail the build: {}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &v["plans"][0];
+    assert_eq!(p["status"], "feasible");
+    assert_eq!(p["solver"]["status"], "time_limit");
+    assert_eq!(p["solver"]["proven_optimal"], false);
+    assert!(p["solver"]["gap"].is_null(), "no bound was proven");
+    assert_eq!(p["solver"]["time_limit_s"].as_f64(), Some(1e-9));
+    assert!(p["metrics"]["tpot_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["diagnostics"][0]["code"], "W0401");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -408,13 +408,17 @@ pub fn draft_unplaced(span: Span, draft: &str) -> Diagnostic {
     )
 }
 
-pub fn not_proven_optimal(span: Span, limit_s: f64) -> Diagnostic {
+pub fn not_proven_optimal(span: Span, limit: &str, gap: Option<f64>) -> Diagnostic {
+    let within = match gap {
+        Some(g) => format!("; it is within {:.2}% of the best proven bound", 100.0 * g),
+        None => "; no bound was proven, so its gap is unknown".to_string(),
+    };
     warning(
         "W0401",
         span,
-        format!("the placement is the best found in {limit_s} s per solve, not proven optimal"),
+        format!("the placement is the best found in {limit} per solve, not proven optimal{within}"),
         "solved to the time limit",
-        "shrink the configuration space (fewer pools on `auto`, a narrower concurrency range) or solve with a faster backend",
+        "raise `time_limit`, shrink the configuration space (fewer pools on `auto`, a narrower concurrency range), or solve with a faster backend",
     )
 }
 

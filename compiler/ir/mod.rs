@@ -231,6 +231,9 @@ pub struct Workload {
     pub concurrency_span: Span,
 }
 
+/// Seconds one ILP solve may run unless a plan sets `time_limit`.
+pub const DEFAULT_TIME_LIMIT_S: f64 = 30.0;
+
 /// Pools a layer pipeline (`place decode.layers`) may name: the exact partition's
 /// state table grows as `2^n·n`.
 pub const MAX_PIPELINE_POOLS: usize = 12;
@@ -391,6 +394,8 @@ pub struct Plan {
     pub objective_span: Span,
     pub speculation: Option<Speculation>,
     pub budget: Budget,
+    /// seconds one ILP solve may run
+    pub time_limit: f64,
 }
 
 /// Speculative decoding: a draft model proposes `lookahead` tokens per round, the

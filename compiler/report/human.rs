@@ -201,7 +201,14 @@ pub fn render(r: &PlanReport) -> String {
             s.constraints,
             s.solves,
             s.batches,
-            if s.proven_optimal { "proven optimal" } else { "time limit hit: best found, not proven" }
+            if s.proven_optimal {
+                "proven optimal".to_string()
+            } else {
+                match s.gap {
+                    Some(g) => format!("time limit hit: best found, within {:.2}% of the proven bound", 100.0 * g),
+                    None => "time limit hit: best found, no bound proven".to_string(),
+                }
+            }
         );
     }
     o

@@ -164,6 +164,12 @@ pub struct SolverReport {
     pub solves: usize,
     pub batches: usize,
     pub proven_optimal: bool,
+    /// "optimal", or "time_limit" when a solve stopped at the plan's `time_limit`
+    pub status: &'static str,
+    /// the largest relative gap of a stopped solve to its proven bound (0 when optimal;
+    /// null when no bound was proven)
+    pub gap: Option<f64>,
+    pub time_limit_s: f64,
     pub solve_s: f64,
 }
 
@@ -415,6 +421,9 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             solves: s.per_batch.iter().map(|x| x.stats.solves).sum(),
             batches: s.per_batch.len(),
             proven_optimal: s.per_batch.iter().all(|x| x.stats.proven),
+            status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "time_limit" },
+            gap: crate::solve::worst_gap(&s.per_batch),
+            time_limit_s: plan.time_limit,
             solve_s: s.solve_s,
         }),
         frontier: frontier(plan, s),

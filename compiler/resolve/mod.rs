@@ -1010,6 +1010,16 @@ impl Resolver<'_> {
                 return None;
             }
         }
+        let time_limit = match f.num("time_limit") {
+            Some(t) if t <= 0.0 => {
+                if let Some(s) = f.span("time_limit") {
+                    self.diags.push(catalog::out_of_range(s, "`time_limit`", "must be greater than zero"));
+                }
+                return None;
+            }
+            Some(t) => t,
+            None => crate::ir::DEFAULT_TIME_LIMIT_S,
+        };
         let placements = Stage::ALL
             .iter()
             .map(|s| match placed.get(s) {
@@ -1033,6 +1043,7 @@ impl Resolver<'_> {
             objective_span,
             speculation,
             budget,
+            time_limit,
         })
     }
 }

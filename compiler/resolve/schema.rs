@@ -266,6 +266,13 @@ pub static PLAN: BlockSpec = BlockSpec {
         a("model", AttrKind::Ref("model"), true, "std::models::llama3_1_70b", "the model to serve, optionally with overrides"),
         a("cluster", AttrKind::Ref("cluster"), true, "my_cluster", "the hardware"),
         a("workload", AttrKind::Ref("workload"), true, "chat", "the traffic"),
+        a(
+            "time_limit",
+            AttrKind::Quantity(Dim::TIME),
+            false,
+            "5 s",
+            "how long one ILP solve may run; when it stops early the best placement found is reported with its optimality gap and W0401 (default 30 s)",
+        ),
     ],
     blocks: &[
         SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO },

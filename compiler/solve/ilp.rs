@@ -17,7 +17,7 @@
 
 use super::space::{Choice, Instance, Totals};
 use super::Goal;
-use good_lp::solvers::{SolutionStatus, WithTimeLimit};
+use good_lp::solvers::{SolutionStatus, WithInitialSolution, WithTimeLimit};
 use good_lp::{microlp, variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable};
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -28,6 +28,9 @@ pub struct Stats {
     pub solves: usize,
     /// every solve proved optimal
     pub proven: bool,
+    /// the largest relative gap between incumbent and proven bound of a solve the time
+    /// limit stopped (0 when every solve was proven; `None` if the solver had no bound)
+    pub gap: Option<f64>,
 }
 
 pub struct Outcome {
@@ -88,7 +91,7 @@ pub struct Exclude {
 
 /// [`solve`] over the choices not in `exclude`.
 pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&Exclude>) -> Result<Outcome, String> {
-    let mut stats = Stats { proven: true, ..Stats::default() };
+    let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
     let allowed: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode_allowed(&inst.decode[d])).collect();
     if allowed.is_empty() || inst.prefill.is_empty() {
         return Ok(Outcome { choice: None, stats });
@@ -124,10 +127,14 @@ impl Model<'_> {
     fn dinkelbach(&self, num: Q, den: Q, bound: Option<(Q, Q, f64)>, stats: &mut Stats) -> Result<Option<Choice>, String> {
         let mut lambda = 0.0f64;
         let mut incumbent: Option<Choice> = None;
+        // Every solve starts from a feasible choice, so a solve the time limit stops
+        // still returns one: the first feasible pair, then the previous iteration's.
+        let mut start = self.first_feasible(bound);
         for _ in 0..64 {
-            let Some(c) = self.solve_linear(num, den, lambda, bound, stats)? else {
+            let Some(c) = self.solve_linear(num, den, lambda, bound, start, stats)? else {
                 return Ok(incumbent);
             };
+            start = Some(c);
             let Some(t) = self.inst.totals(c) else {
                 return Err("the ILP's choice violates a constraint when re-evaluated".into());
             };
@@ -142,6 +149,25 @@ impl Model<'_> {
             lambda = n / d;
         }
         Ok(incumbent)
+    }
+
+    /// A choice meeting every constraint (and the exclusion and `bound`), by scanning
+    /// the pairs with the fewest replicas until one fits: the solver's warm start.
+    fn first_feasible(&self, bound: Option<(Q, Q, f64)>) -> Option<Choice> {
+        let inst = self.inst;
+        for &d in self.allowed {
+            for k in 0..inst.prefill.len() {
+                if self.exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k)) {
+                    continue;
+                }
+                let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(&inst.decode[d], &inst.prefill[k]) };
+                let Some(t) = inst.totals(c) else { continue };
+                if bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)) {
+                    return Some(c);
+                }
+            }
+        }
+        None
     }
 
     /// Coefficients of a quantity on x (per allowed option) and r (per prefill option).
@@ -188,7 +214,15 @@ impl Model<'_> {
     }
 
     /// One ILP: minimise `num − λ·den` subject to the constraints (and `bound`).
-    fn solve_linear(&self, num: Q, den: Q, lambda: f64, bound: Option<(Q, Q, f64)>, stats: &mut Stats) -> Result<Option<Choice>, String> {
+    fn solve_linear(
+        &self,
+        num: Q,
+        den: Q,
+        lambda: f64,
+        bound: Option<(Q, Q, f64)>,
+        start: Option<Choice>,
+        stats: &mut Stats,
+    ) -> Result<Option<Choice>, String> {
         let inst = self.inst;
         let allowed = self.allowed;
         let mut vars = ProblemVariables::new();
@@ -330,6 +364,22 @@ impl Model<'_> {
         stats.constraints = stats.constraints.max(constraints.len());
         stats.solves += 1;
         let mut problem = vars.minimise(objective).using(microlp).with_time_limit(self.time_limit_s);
+        if let Some(c) = start {
+            let mut values: Vec<(Variable, f64)> = Vec::new();
+            for (i, &d) in allowed.iter().enumerate() {
+                values.push((x[i], f64::from(u8::from(d == c.decode))));
+            }
+            for k in 0..inst.prefill.len() {
+                let on = k == c.prefill;
+                values.push((y[k], f64::from(u8::from(on))));
+                values.push((r[k], if on { c.replicas as f64 } else { 0.0 }));
+            }
+            let g = allowed.iter().position(|&d| d == c.decode).map(|i| group[i]);
+            for (k, a, v, _) in &w {
+                values.push((*v, f64::from(u8::from(*k == c.prefill && Some(*a) == g))));
+            }
+            problem = problem.with_initial_solution(values);
+        }
         for c in constraints {
             problem.add_constraint(c);
         }
@@ -337,17 +387,30 @@ impl Model<'_> {
         let solution = match result {
             Ok(Ok(s)) => s,
             Ok(Err(ResolutionError::Infeasible)) => return Ok(None),
+            // Stopped before even the root relaxation was solved: the warm start is the
+            // best known, with no bound (and with none, nothing is known).
+            Ok(Err(ResolutionError::Other(m))) if m.starts_with("Time limit") => {
+                stats.proven = false;
+                stats.gap = None;
+                return Ok(start);
+            }
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err("the ILP backend panicked".into()),
         };
-        if !matches!(solution.status(), SolutionStatus::Optimal) {
-            stats.proven = false;
-        }
         let pick = |vs: &[Variable]| vs.iter().position(|v| solution.value(*v) > 0.5);
         let (Some(xi), Some(k)) = (pick(&x), pick(&y)) else {
             return Err("the solver returned a solution with no option chosen".into());
         };
         let replicas = solution.value(r[k]).round().max(0.0) as u64;
+        if !matches!(solution.status(), SolutionStatus::Optimal) {
+            stats.proven = false;
+            // microlp's relative gap between this incumbent and its best proven bound
+            let gap = solution.into_inner().gap();
+            stats.gap = match (stats.gap, gap) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
         Ok(Some(Choice { decode: allowed[xi], prefill: k, replicas }))
     }
 }

@@ -46,9 +46,6 @@ impl Goal {
     }
 }
 
-/// Seconds one ILP solve may take before the best incumbent is returned.
-pub const TIME_LIMIT_S: f64 = 30.0;
-
 /// The best placement at one decode batch.
 #[derive(Clone, Debug)]
 pub struct Point {
@@ -67,6 +64,12 @@ pub struct Solved {
     pub per_batch: Vec<Point>,
     pub solve_s: f64,
     pub backend: &'static str,
+}
+
+/// The largest optimality gap over the batches' solves (0 when all were proven; `None`
+/// when a solve stopped without a proven bound).
+pub fn worst_gap(points: &[Point]) -> Option<f64> {
+    points.iter().try_fold(0.0f64, |a, p| p.stats.gap.map(|g| a.max(g)))
 }
 
 pub fn goal(plan: &Plan) -> Goal {
@@ -99,9 +102,12 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     let mut excluded = Vec::new();
     let instances = space::instances(plan, &mut excluded);
     let mut per_batch = Vec::new();
+    // a solve the time limit stopped without any feasible choice at its batch
+    let mut stopped_empty = false;
     for inst in &instances {
-        match ilp::solve(inst, goal, TIME_LIMIT_S) {
+        match ilp::solve(inst, goal, plan.time_limit) {
             Ok(out) => {
+                stopped_empty |= out.choice.is_none() && !out.stats.proven;
                 if let Some(choice) = out.choice {
                     per_batch.push(Point { instance: inst.clone(), choice, stats: out.stats });
                 }
@@ -118,11 +124,12 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
             key(a, goal).partial_cmp(&key(b, goal)).unwrap_or(std::cmp::Ordering::Equal).then(a.instance.batch.cmp(&b.instance.batch))
         })
         .cloned();
-    if per_batch.iter().any(|p| !p.stats.proven) {
-        diags.push(catalog::not_proven_optimal(plan.span, TIME_LIMIT_S));
+    if per_batch.iter().any(|p| !p.stats.proven) || stopped_empty {
+        let gap = if stopped_empty { None } else { worst_gap(&per_batch) };
+        diags.push(catalog::not_proven_optimal(plan.span, &fmt_time(plan.time_limit), gap));
     }
     let runner_up = match &best {
-        Some(b) => match runner_up(&instances, b, goal) {
+        Some(b) => match runner_up(plan, &instances, b, goal) {
             Ok(r) => r,
             Err(reason) => {
                 diags.push(catalog::solver_failed(plan.span, &reason));
@@ -156,7 +163,7 @@ fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
 /// the winner's assignment exactly when its prefill option is on the winner's prefill
 /// pool and its decode option has the winner's attention, FFN and draft pools; one row
 /// excludes those (see [`ilp::Exclude`]), so each batch needs one more solve.
-fn runner_up(instances: &[Instance], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
+fn runner_up(plan: &Plan, instances: &[Instance], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
     let s = decode_signature(&best.instance.decode[best.choice.decode]);
     let prefill_pool = best.instance.prefill[best.choice.prefill].pool;
     let mut found: Option<Point> = None;
@@ -164,7 +171,7 @@ fn runner_up(instances: &[Instance], best: &Point, goal: Goal) -> Result<Option<
         let decode: Vec<usize> = (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect();
         let prefill: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect();
         let ex = ilp::Exclude { decode, prefill };
-        let out = ilp::solve_excluding(inst, goal, TIME_LIMIT_S, Some(&ex))?;
+        let out = ilp::solve_excluding(inst, goal, plan.time_limit, Some(&ex))?;
         if let Some(choice) = out.choice {
             let p = Point { instance: inst.clone(), choice, stats: out.stats };
             if found.as_ref().is_none_or(|f| key(&p, goal) < key(f, goal)) {
