@@ -50,6 +50,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
             DecodeOption {
                 attn_pool,
                 attn_tp: chips[attn_pool],
+                attn_dp: 1,
                 ffn,
                 microbatches: 1 + rng.below(4),
                 draft: None,
@@ -112,6 +113,12 @@ fn ilp_matches_brute_force_on_random_instances() {
             assert!(out.stats.proven, "instance {i}: not proven optimal");
             let brute = brute::best(&inst, goal);
             feasible += usize::from(brute.is_some());
+            // the dominance argument: every replica count tried gives the same optimum
+            let every = brute::exhaustive(&inst, goal);
+            match (brute, every) {
+                (Some((_, a)), Some((_, b))) => assert!((a - b).abs() <= 1e-12 * a.abs().max(1e-12), "instance {i}: {a} vs {b}"),
+                (a, b) => assert_eq!(a.is_some(), b.is_some(), "instance {i} {goal:?}"),
+            }
             assert_same(&inst, goal, out.choice, brute, &format!("instance {i} {goal:?}"));
         }
     }

@@ -87,6 +87,7 @@ pub fn render(r: &PlanReport) -> String {
         "chips".into(),
         "tp".into(),
         "ep".into(),
+        "dp".into(),
         "microbatches".into(),
         "replicas".into(),
     ]];
@@ -105,11 +106,12 @@ pub fn render(r: &PlanReport) -> String {
             chips,
             p.tp.to_string(),
             p.ep.to_string(),
+            p.dp.to_string(),
             p.microbatches.to_string(),
             p.replicas.to_string(),
         ]);
     }
-    o.push_str(&table(&rows, &[false, false, false, true, true, true, true, true]));
+    o.push_str(&table(&rows, &[false, false, false, true, true, true, true, true, true]));
     o.push('\n');
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "n/a (no price or power)".into());
     let metrics = vec![

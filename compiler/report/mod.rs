@@ -98,6 +98,8 @@ pub struct PlacementRow {
     pub tp: u64,
     pub ep: u64,
     pub pp: u64,
+    /// attention data-parallel groups (each of `tp` chips)
+    pub dp: u64,
     pub microbatches: u64,
     /// independent copies (prefill replicas)
     pub replicas: u64,
@@ -250,6 +252,7 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         tp: if ffn && moe { 1 } else { n },
         ep: if ffn && moe { n } else { 1 },
         pp: 1,
+        dp: 1,
         microbatches: mb,
         replicas,
         shares_chips_with: shares,
@@ -258,10 +261,13 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     let mb = d.microbatches;
     let mut rows = vec![row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)];
     if d.layers.is_empty() {
-        rows.push(row("decode.attn", d.attn_pool, d.attn_tp, d.attn_tp, false, mb, 1, None));
+        let mut attn = row("decode.attn", d.attn_pool, d.attn_tp * d.attn_dp, d.attn_tp, false, mb, 1, None);
+        attn.dp = d.attn_dp;
+        rows.push(attn);
         rows.push(match d.ffn {
             Some((f, t)) => row("decode.ffn", f, t, t, true, mb, 1, None),
-            None => row("decode.ffn", d.attn_pool, 0, d.attn_tp, true, mb, 1, Some("decode.attn")),
+            // colocated: over every attention chip (all data-parallel groups)
+            None => row("decode.ffn", d.attn_pool, 0, d.attn_tp * d.attn_dp, true, mb, 1, Some("decode.attn")),
         });
     }
     // A layer pipeline: one row per stage, attention and FFN together.
@@ -453,7 +459,10 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     let pool = |i: usize| plan.cluster.pools[i].name.as_str();
     let mut parts = vec![format!("prefill on {}", pool(inst.prefill[p.choice.prefill].pool))];
     if d.layers.is_empty() {
-        parts.push(format!("decode.attn on {}", pool(d.attn_pool)));
+        parts.push(match d.attn_dp {
+            1 => format!("decode.attn on {}", pool(d.attn_pool)),
+            dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(d.attn_pool)),
+        });
         parts.push(match d.ffn {
             Some((f, _)) if d.microbatches > 1 => format!("decode.ffn on {} ({} microbatches)", pool(f), d.microbatches),
             Some((f, _)) => format!("decode.ffn on {}", pool(f)),

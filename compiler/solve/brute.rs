@@ -27,3 +27,27 @@ pub fn best(inst: &Instance, goal: Goal) -> Option<(Choice, f64)> {
     }
     best.map(|(c, k)| (c, k.0))
 }
+
+/// Every configuration, replicas included (no dominance argument): the naive
+/// enumeration the benchmark times the ILP against. Same answer as [`best`].
+pub fn exhaustive(inst: &Instance, goal: Goal) -> Option<(Choice, f64)> {
+    let mut best: Option<(Choice, (f64, f64, u64))> = None;
+    for decode in 0..inst.decode.len() {
+        for (prefill, p) in inst.prefill.iter().enumerate() {
+            for replicas in 1..=p.max_replicas {
+                let c = Choice { decode, prefill, replicas };
+                let Some(t) = inst.totals(c) else { continue };
+                let key = (goal.value(&t), Goal::CostPerToken.value(&t), t.chips);
+                if best.as_ref().is_none_or(|(_, k)| key < *k) {
+                    best = Some((c, key));
+                }
+            }
+        }
+    }
+    best.map(|(c, k)| (c, k.0))
+}
+
+/// Configurations [`exhaustive`] visits: decode options × Σ prefill replica counts.
+pub fn configurations(inst: &Instance) -> u64 {
+    inst.decode.len() as u64 * inst.prefill.iter().map(|p| p.max_replicas).sum::<u64>()
+}

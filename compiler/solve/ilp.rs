@@ -15,10 +15,10 @@
 //! minimised exactly by Dinkelbach's method: repeatedly minimise `num − λ·den` and set
 //! `λ = num/den` until the minimum is zero. Ties go to the lower cost per token.
 
+use super::backend;
 use super::space::{Choice, Instance, Totals};
 use super::Goal;
-use good_lp::solvers::{SolutionStatus, WithInitialSolution, WithTimeLimit};
-use good_lp::{microlp, variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable};
+use good_lp::{variable, Expression, ProblemVariables, Variable};
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Stats {
@@ -363,8 +363,7 @@ impl Model<'_> {
         stats.variables = stats.variables.max(x.len() + y.len() + r.len() + w.len());
         stats.constraints = stats.constraints.max(constraints.len());
         stats.solves += 1;
-        let mut problem = vars.minimise(objective).using(microlp).with_time_limit(self.time_limit_s);
-        if let Some(c) = start {
+        let start_values = start.map(|c| {
             let mut values: Vec<(Variable, f64)> = Vec::new();
             for (i, &d) in allowed.iter().enumerate() {
                 values.push((x[i], f64::from(u8::from(d == c.decode))));
@@ -378,35 +377,30 @@ impl Model<'_> {
             for (k, a, v, _) in &w {
                 values.push((*v, f64::from(u8::from(*k == c.prefill && Some(*a) == g))));
             }
-            problem = problem.with_initial_solution(values);
-        }
-        for c in constraints {
-            problem.add_constraint(c);
-        }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || problem.solve()));
-        let solution = match result {
-            Ok(Ok(s)) => s,
-            Ok(Err(ResolutionError::Infeasible)) => return Ok(None),
+            values
+        });
+        let read: Vec<Variable> = x.iter().chain(&y).chain(&r).copied().collect();
+        let answer = match backend::minimise(vars, objective, constraints, self.time_limit_s, start_values, &read)? {
+            backend::Outcome::Solved(a) => a,
+            backend::Outcome::Infeasible => return Ok(None),
             // Stopped before even the root relaxation was solved: the warm start is the
             // best known, with no bound (and with none, nothing is known).
-            Ok(Err(ResolutionError::Other(m))) if m.starts_with("Time limit") => {
+            backend::Outcome::Stopped => {
                 stats.proven = false;
                 stats.gap = None;
                 return Ok(start);
             }
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err("the ILP backend panicked".into()),
         };
-        let pick = |vs: &[Variable]| vs.iter().position(|v| solution.value(*v) > 0.5);
-        let (Some(xi), Some(k)) = (pick(&x), pick(&y)) else {
+        let (vx, rest) = answer.values.split_at(x.len());
+        let (vy, vr) = rest.split_at(y.len());
+        let pick = |vs: &[f64]| vs.iter().position(|v| *v > 0.5);
+        let (Some(xi), Some(k)) = (pick(vx), pick(vy)) else {
             return Err("the solver returned a solution with no option chosen".into());
         };
-        let replicas = solution.value(r[k]).round().max(0.0) as u64;
-        if !matches!(solution.status(), SolutionStatus::Optimal) {
+        let replicas = vr[k].round().max(0.0) as u64;
+        if !answer.proven {
             stats.proven = false;
-            // microlp's relative gap between this incumbent and its best proven bound
-            let gap = solution.into_inner().gap();
-            stats.gap = match (stats.gap, gap) {
+            stats.gap = match (stats.gap, answer.gap) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 _ => None,
             };

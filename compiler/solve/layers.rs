@@ -11,8 +11,7 @@
 //! program (slots, pools in slots, layer cuts); tests hold the two equal on random
 //! instances, and the benchmark times both.
 
-use good_lp::solvers::WithTimeLimit;
-use good_lp::{microlp, variable, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable};
+use good_lp::{variable, Expression, ProblemVariables, Variable};
 
 /// One pool as a pipeline stage: what a range of layers costs on it.
 #[derive(Clone, Debug, PartialEq)]
@@ -199,10 +198,11 @@ impl Problem {
     /// - minimise `T`
     ///
     /// The products only need lower bounds: `w` and `v` appear with non-negative
-    /// coefficients on the left of `≤` rows. `Ok(None)`: infeasible.
+    /// coefficients on the left of `≤` rows. `Ok(None)`: infeasible; otherwise the
+    /// bottleneck and whether the backend proved it optimal within the time limit.
     // The rows index several variable tables by the same (layer, slot, pool) triple.
     #[allow(clippy::needless_range_loop)]
-    pub fn milp(&self, s: usize, time_limit_s: f64) -> Result<Option<f64>, String> {
+    pub fn milp(&self, s: usize, time_limit_s: f64) -> Result<Option<(f64, bool)>, String> {
         let (n, l) = (self.groups.len(), self.layers);
         if s == 0 || s > n || s > l {
             return Ok(None);
@@ -290,16 +290,10 @@ impl Problem {
             }
             rows.push((time - t).leq(0.0));
         }
-        let mut problem = vars.minimise(t).using(microlp).with_time_limit(time_limit_s);
-        for r in rows {
-            problem.add_constraint(r);
-        }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || problem.solve()));
-        match result {
-            Ok(Ok(sol)) => Ok(Some(sol.value(t))),
-            Ok(Err(ResolutionError::Infeasible)) => Ok(None),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("the ILP backend panicked".into()),
+        match super::backend::minimise(vars, Expression::from(t), rows, time_limit_s, None, &[t])? {
+            super::backend::Outcome::Solved(a) => Ok(Some((a.values[0], a.proven))),
+            super::backend::Outcome::Infeasible => Ok(None),
+            super::backend::Outcome::Stopped => Err(format!("no feasible partition found in {time_limit_s} s")),
         }
     }
 }
@@ -442,7 +436,8 @@ mod tests {
                 let dp = p.best_per_set(s).iter().map(|x| x.1.bottleneck).fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.min(b))));
                 let milp = p.milp(s, 60.0).expect("the MILP solves");
                 match (dp, milp) {
-                    (Some(a), Some(b)) => {
+                    (Some(a), Some((b, proven))) => {
+                        assert!(proven, "case {case} s {s}: the MILP was not proven optimal");
                         assert!((a - b).abs() < 1e-6 * a.max(1.0), "case {case} s {s}: DP {a} vs MILP {b}");
                         feasible += 1;
                     }

@@ -2,6 +2,7 @@
 //! ([`space`]), solve each with the ILP ([`ilp`]), keep the best, and when
 //! nothing is feasible explain why with diagnostics at the source.
 
+pub mod backend;
 pub mod brute;
 pub mod ilp;
 pub mod layers;
@@ -140,7 +141,7 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     };
     let solve_s = started.elapsed().as_secs_f64();
     match best {
-        Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: "microlp" }),
+        Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: backend::NAME }),
         None => {
             let prefill = instances.first().map(|i| i.prefill.as_slice()).unwrap_or(&[]);
             explain(plan, &instances, prefill, &excluded, diags);
@@ -371,7 +372,10 @@ fn describe_choice(plan: &Plan, inst: &Instance, c: Choice) -> String {
     let p = &inst.prefill[c.prefill];
     let mut parts = Vec::new();
     if d.layers.is_empty() {
-        parts.push(format!("`decode.attn` on `{}` with {} chips", pool_name(plan, d.attn_pool), d.attn_tp));
+        parts.push(match d.attn_dp {
+            1 => format!("`decode.attn` on `{}` with {} chips", pool_name(plan, d.attn_pool), d.attn_tp),
+            dp => format!("`decode.attn` on `{}` with {dp} data-parallel groups of {} chips", pool_name(plan, d.attn_pool), d.attn_tp),
+        });
         if let Some((f, t)) = d.ffn {
             parts.push(format!("`decode.ffn` on `{}` with {t} chips", pool_name(plan, f)));
         }

@@ -114,6 +114,7 @@ mod tests {
         DecodeOption {
             attn_pool: 0,
             attn_tp: chips,
+            attn_dp: 1,
             ffn: None,
             microbatches: 1,
             draft: None,

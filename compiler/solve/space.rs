@@ -47,6 +47,10 @@ pub struct DecodeBreakdown {
 pub struct DecodeOption {
     pub attn_pool: usize,
     pub attn_tp: u64,
+    /// attention data parallelism: `attn_dp` groups of `attn_tp` chips, each serving
+    /// `B/attn_dp` sequences, with the colocated FFN split over all `attn_dp·attn_tp`
+    /// chips (1: none)
+    pub attn_dp: u64,
     /// `None`: the FFN runs on the attention chips
     pub ffn: Option<(usize, u64)>,
     /// microbatches ping-ponging between attention and FFN pools (1: none)
@@ -381,6 +385,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         out.push(DecodeOption {
                             attn_pool: a,
                             attn_tp: ta,
+                            attn_dp: 1,
                             ffn: None,
                             microbatches: 1,
                             draft: None,
@@ -399,6 +404,10 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                     }
                     None => excluded.push(Excluded::Precision { pool: a }),
                 }
+            }
+            // Attention data parallelism with the FFN colocated (docs/cost-model.md §4d).
+            if ffn_pools.contains(&a) {
+                out.extend(data_parallel_options(plan, a, ta, batch, per_seq, &g, excluded));
             }
             // Disaggregated: FFN on another pool; two crossings per layer.
             let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
@@ -464,6 +473,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         out.push(DecodeOption {
                             attn_pool: a,
                             attn_tp: ta,
+                            attn_dp: 1,
                             ffn: Some((f, tf)),
                             microbatches: mb,
                             draft: None,
@@ -482,6 +492,97 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
         }
     }
     out.extend(pipeline_options(plan, batch, per_seq, excluded));
+    out
+}
+
+/// Attention data parallelism on pool `a`: `d ≥ 2` groups of `ta` chips each run the
+/// attention of `B/d` sequences (their own KV cache); the FFN of all `B` tokens is split
+/// over the `d·ta` chips (tensor parallel for a dense FFN, expert parallel for MoE).
+/// Per layer: the attention group's all-reduce over `ta` chips of `B/d` tokens, and the
+/// FFN's all-gather + reduce-scatter over `d·ta` chips of `B` tokens (one all-reduce's
+/// traffic). `d` divides `B`; `d·ta` fits the pool and divides the FFN's split dimension.
+fn data_parallel_options(
+    plan: &Plan,
+    a: usize,
+    ta: u64,
+    batch: u64,
+    per_seq: u64,
+    g_full: &graph::Graph,
+    excluded: &mut Vec<Excluded>,
+) -> Vec<DecodeOption> {
+    let m = &plan.model;
+    let pa = &plan.cluster.pools[a];
+    let Some(link) = pa.link.as_ref() else { return Vec::new() };
+    let (ctx_mean, ctx_max) = decode_contexts(plan);
+    let layers = m.layers as f64;
+    let mut out = Vec::new();
+    let mut d = 2u64;
+    while d * ta <= pa.count && d <= batch {
+        let n = d * ta;
+        if batch % d != 0 || m.ffn_split_dim() % n != 0 {
+            d *= 2;
+            continue;
+        }
+        let b = batch / d;
+        let step =
+            if per_seq == 1 { Step::Decode { batch: b, context: ctx_mean } } else { Step::Verify { batch: b, per_seq, context: ctx_mean } };
+        let g = graph::build(m, step);
+        let fp = cost::Footprint {
+            weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64,
+            kv: b as f64 * m.kv_bytes(ctx_max as f64) / m.kv_split(ta) as f64,
+        };
+        let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+        if !ok {
+            excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+            d *= 2;
+            continue;
+        }
+        let (Some(attn), Some(ffn)) = (
+            cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
+            cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, n, 1),
+        ) else {
+            excluded.push(Excluded::Precision { pool: a });
+            return out;
+        };
+        let mut other = 0.0;
+        for node in g.nodes().filter(|x| x.layer.is_none()) {
+            other += cost::node_time(node, &pa.chip, ta, m.kv_split(ta)).map(|r| r.time()).unwrap_or(0.0);
+        }
+        let ar_attn = cost::allreduce_time(cost::activation_bytes(m, b * per_seq), ta, link);
+        let ar_ffn = cost::allreduce_time(cost::activation_bytes(m, batch * per_seq), n, link);
+        let allreduce = layers * (ar_attn + ar_ffn);
+        let overhead = pa.chip.step_overhead;
+        let mut chips = vec![0; plan.cluster.pools.len()];
+        chips[a] = n;
+        out.push(DecodeOption {
+            attn_pool: a,
+            attn_tp: ta,
+            attn_dp: d,
+            ffn: None,
+            microbatches: 1,
+            draft: None,
+            layers: Vec::new(),
+            kv: vec![(a, 1.0)],
+            tpot: attn.time + ffn.time + allreduce + overhead,
+            chips,
+            usd_per_s: pa.chip.price.unwrap_or(0.0) * n as f64,
+            watts: pa.chip.power.unwrap_or(0.0) * n as f64,
+            breakdown: DecodeBreakdown {
+                attn: attn.time - other,
+                ffn: ffn.time,
+                allreduce,
+                crossing: 0.0,
+                other,
+                attn_memory_bound: attn.memory_bound,
+                ffn_memory_bound: ffn.memory_bound,
+                overhead,
+                overlap: 0.0,
+                draft: 0.0,
+            },
+            memory,
+        });
+        d *= 2;
+    }
     out
 }
 
@@ -730,6 +831,7 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
             out.push(DecodeOption {
                 attn_pool: stages[0].pool,
                 attn_tp: stages[0].tp,
+                attn_dp: 1,
                 ffn: None,
                 microbatches: mbs,
                 draft: None,
@@ -967,5 +1069,42 @@ mod roofline_checks {
         let d = tp8(64);
         assert!((d.tpot - by_hand(64.0)).abs() < 1e-12, "{} vs {}", d.tpot, by_hand(64.0));
         assert!((d.tpot - 8.5769e-3).abs() < 1e-6, "{}", d.tpot);
+    }
+}
+
+#[cfg(test)]
+mod data_parallel_checks {
+    use super::*;
+
+    /// Llama-3.1-70B FP8 on 8 H100 (NVLink 4: 450 GB/s, 2 us), 4096 mean context, batch 64.
+    fn options() -> Vec<DecodeOption> {
+        let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+                   workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 64\n}\n\
+                   cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+                   plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";
+        let comp = crate::compile("dp.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors());
+        decode_options(&comp.program.plans[0], 64, &mut vec![])
+    }
+
+    #[test]
+    fn two_groups_of_four() {
+        let opts = options();
+        let dp = opts.iter().find(|d| d.attn_dp == 2 && d.attn_tp == 4).expect("DP2 x TP4 fits");
+        let tp4 = opts.iter().find(|d| d.attn_dp == 1 && d.attn_tp == 4 && d.ffn.is_none()).expect("TP4 fits");
+        assert_eq!(dp.chips, vec![8]);
+        // Per layer: an all-reduce of 32 sequences' activations (32 x 16 kB = 512 kB) over
+        // 4 chips, and one of all 64 (1 MiB) over 8: recursive doubling 2(2 us + 512 kB/450 GB/s)
+        // and 3(2 us + 1 MiB/450 GB/s).
+        let ar4 = 2.0 * (2e-6 + 524_288.0 / 450e9);
+        let ar8 = 3.0 * (2e-6 + 1_048_576.0 / 450e9);
+        assert!((dp.breakdown.allreduce - 80.0 * (ar4 + ar8)).abs() < 1e-12, "{}", dp.breakdown.allreduce);
+        // Each chip keeps half the KV cache a TP4 group of all 64 sequences keeps, and
+        // its FFN weights are split 8 ways instead of 4.
+        let kv = |d: &DecodeOption| d.memory.iter().map(|m| m.used).sum::<f64>();
+        let m = crate::ir::tests_support::llama70b();
+        let ffn_fp8 = m.ffn_params() as f64; // 1 byte per parameter at FP8
+        let kv_tp4 = 64.0 * m.kv_bytes(4160.0) / 4.0;
+        assert!((kv(tp4) - kv(dp) - (kv_tp4 / 2.0 + ffn_fp8 / 8.0)).abs() < 1.0, "{} vs {}", kv(tp4), kv(dp));
     }
 }

@@ -1,0 +1,108 @@
+//! The ILP backend behind one function: microlp (pure Rust) by default, HiGHS with
+//! the `highs` cargo feature. Both get the same variables, rows, time limit and warm
+//! start; both are asked for exact optima (HiGHS's default 0.01% relative gap is set
+//! to 0).
+
+use good_lp::solvers::{SolutionStatus, WithInitialSolution, WithTimeLimit};
+use good_lp::{Constraint, Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable};
+
+/// The backend's name, for reports.
+pub const NAME: &str = if cfg!(feature = "highs") { "highs" } else { "microlp" };
+
+/// A solve's answer: the values of the variables asked for, in order.
+pub struct Answer {
+    pub values: Vec<f64>,
+    /// optimality proven
+    pub proven: bool,
+    /// relative gap between the incumbent and the best proven bound (0 when proven;
+    /// `None` when the backend does not say)
+    pub gap: Option<f64>,
+}
+
+pub enum Outcome {
+    Solved(Answer),
+    Infeasible,
+    /// the time limit stopped the solve before it had any feasible solution
+    Stopped,
+}
+
+/// Minimises `objective` subject to `rows` within `time_limit_s`, starting from
+/// `start` when given; reads the values of `read`.
+pub fn minimise(
+    vars: ProblemVariables,
+    objective: Expression,
+    rows: Vec<Constraint>,
+    time_limit_s: f64,
+    start: Option<Vec<(Variable, f64)>>,
+    read: &[Variable],
+) -> Result<Outcome, String> {
+    let run = move || run(vars, objective, rows, time_limit_s, start, read);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(r) => r,
+        Err(_) => Err("the ILP backend panicked".into()),
+    }
+}
+
+fn classify(e: ResolutionError) -> Result<Outcome, String> {
+    match e {
+        ResolutionError::Infeasible => Ok(Outcome::Infeasible),
+        // microlp: "Time limit reached before finding a feasible solution";
+        // HiGHS: "NoSolutionFound" (its time limit without an incumbent)
+        ResolutionError::Other(m) if m.starts_with("Time limit") || m == "NoSolutionFound" => Ok(Outcome::Stopped),
+        e => Err(e.to_string()),
+    }
+}
+
+#[cfg(not(feature = "highs"))]
+fn run(
+    vars: ProblemVariables,
+    objective: Expression,
+    rows: Vec<Constraint>,
+    time_limit_s: f64,
+    start: Option<Vec<(Variable, f64)>>,
+    read: &[Variable],
+) -> Result<Outcome, String> {
+    let mut problem = vars.minimise(objective).using(good_lp::microlp).with_time_limit(time_limit_s);
+    if let Some(s) = start {
+        problem = problem.with_initial_solution(s);
+    }
+    for r in rows {
+        problem.add_constraint(r);
+    }
+    let solution = match problem.solve() {
+        Ok(s) => s,
+        Err(e) => return classify(e),
+    };
+    let values = read.iter().map(|v| solution.value(*v)).collect();
+    let proven = matches!(solution.status(), SolutionStatus::Optimal);
+    let gap = if proven { Some(0.0) } else { solution.into_inner().gap() };
+    Ok(Outcome::Solved(Answer { values, proven, gap }))
+}
+
+#[cfg(feature = "highs")]
+fn run(
+    vars: ProblemVariables,
+    objective: Expression,
+    rows: Vec<Constraint>,
+    time_limit_s: f64,
+    start: Option<Vec<(Variable, f64)>>,
+    read: &[Variable],
+) -> Result<Outcome, String> {
+    let problem = vars.minimise(objective).using(good_lp::highs).set_threads(1);
+    let problem = problem.set_mip_rel_gap(0.0).and_then(|p| p.set_mip_abs_gap(0.0)).map_err(|e| e.to_string())?;
+    let mut problem = problem.with_time_limit(time_limit_s);
+    if let Some(s) = start {
+        problem = problem.with_initial_solution(s);
+    }
+    for r in rows {
+        problem.add_constraint(r);
+    }
+    let solution = match problem.solve() {
+        Ok(s) => s,
+        Err(e) => return classify(e),
+    };
+    let values = read.iter().map(|v| solution.value(*v)).collect();
+    let proven = matches!(solution.status(), SolutionStatus::Optimal);
+    // good_lp does not pass HiGHS's gap on: unknown unless proven
+    Ok(Outcome::Solved(Answer { values, proven, gap: proven.then_some(0.0) }))
+}
