@@ -45,7 +45,13 @@ fn runner_up_matches_the_oracle() {
     use hplanc::solve::space::{Choice, Instance};
     let sig = |inst: &Instance, c: Choice| {
         let d = &inst.decode[c.decode];
-        (inst.prefill[c.prefill].pool, d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0))
+        (
+            inst.prefill[c.prefill].pool,
+            d.attn_pool,
+            d.ffn.map(|f| f.0),
+            d.draft.map(|x| x.0),
+            d.layers.iter().map(|s| s.pool).collect::<Vec<_>>(),
+        )
     };
     for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
         let path = entry.unwrap().path();

@@ -236,7 +236,7 @@ pub const DEFAULT_TIME_LIMIT_S: f64 = 30.0;
 
 /// Pools a layer pipeline (`place decode.layers`) may name: the exact partition's
 /// state table grows as `2^n·n`.
-pub const MAX_PIPELINE_POOLS: usize = 12;
+pub const MAX_PIPELINE_POOLS: usize = 8;
 
 /// Placement stages of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -88,6 +88,22 @@ impl Problem {
         let mut best = vec![f64::INFINITY; sets * n * (l + 1)];
         let mut parent = vec![(u8::MAX, 0u16); sets * n * (l + 1)];
         let mut finals: Vec<(f64, usize, usize, usize)> = vec![(f64::INFINITY, 0, 0, 0); sets];
+        // reach[q][e]: the last end e2 a middle stage on q starting at layer e fits
+        // (memory only grows with a range, so every end up to it fits)
+        let reach: Vec<Vec<usize>> = (0..n)
+            .map(|q| {
+                let mut r = vec![0; l + 1];
+                let mut hi = 0;
+                for (e, slot) in r.iter_mut().enumerate() {
+                    hi = hi.max(e);
+                    while hi < l && self.fits(q, e, hi + 1, false, false) {
+                        hi += 1;
+                    }
+                    *slot = hi;
+                }
+                r
+            })
+            .collect();
         for q in 0..n {
             // leave at least one layer for each later stage
             for e in 1..=l - (s - 1) {
@@ -127,10 +143,7 @@ impl Problem {
                             continue;
                         }
                         let g = &self.groups[q];
-                        for e2 in e + 1..=l - (s - used - 1) {
-                            if !self.fits(q, e, e2, false, false) {
-                                break;
-                            }
+                        for e2 in e + 1..=(l - (s - used - 1)).min(reach[q][e]) {
                             let t = g.time[e2] - g.time[e] + g.fixed + cross;
                             let c = v.max(t);
                             let i = idx(next, q, e2);

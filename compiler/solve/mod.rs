@@ -130,7 +130,7 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
         diags.push(catalog::not_proven_optimal(plan.span, &fmt_time(plan.time_limit), gap));
     }
     let runner_up = match &best {
-        Some(b) => match runner_up(plan, &instances, b, goal) {
+        Some(b) => match runner_up(plan, &per_batch, b, goal) {
             Ok(r) => r,
             Err(reason) => {
                 diags.push(catalog::solver_failed(plan.span, &reason));
@@ -164,18 +164,31 @@ fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
 /// the winner's assignment exactly when its prefill option is on the winner's prefill
 /// pool and its decode option has the winner's attention, FFN and draft pools; one row
 /// excludes those (see [`ilp::Exclude`]), so each batch needs one more solve.
-fn runner_up(plan: &Plan, instances: &[Instance], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
+fn runner_up(plan: &Plan, per_batch: &[Point], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
     let s = decode_signature(&best.instance.decode[best.choice.decode]);
     let prefill_pool = best.instance.prefill[best.choice.prefill].pool;
+    // A batch's runner-up is no better than its winner, so batches are visited from the
+    // best winner on and the search stops once the runner-up found beats the next
+    // winner (ties: the earlier batch, as for the winner).
+    let rank = |p: &Point| {
+        let (a, b) = key(p, goal);
+        (a, b, p.instance.batch)
+    };
+    let mut order: Vec<&Point> = per_batch.iter().collect();
+    order.sort_by(|a, b| rank(a).partial_cmp(&rank(b)).unwrap_or(std::cmp::Ordering::Equal));
     let mut found: Option<Point> = None;
-    for inst in instances {
+    for w in order {
+        if found.as_ref().is_some_and(|f| rank(f) <= rank(w)) {
+            break;
+        }
+        let inst = &w.instance;
         let decode: Vec<usize> = (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect();
         let prefill: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect();
         let ex = ilp::Exclude { decode, prefill };
         let out = ilp::solve_excluding(inst, goal, plan.time_limit, Some(&ex))?;
         if let Some(choice) = out.choice {
             let p = Point { instance: inst.clone(), choice, stats: out.stats };
-            if found.as_ref().is_none_or(|f| key(&p, goal) < key(f, goal)) {
+            if found.as_ref().is_none_or(|f| rank(&p) < rank(f)) {
                 found = Some(p);
             }
         }

@@ -351,6 +351,16 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
         .filter(|&&mb| mb > 1 && batch % mb == 0 && disaggregable)
         .map(|&mb| (mb, graph::build(m, step(batch / mb))))
         .collect();
+    // Graphs of one data-parallel group's B/d sequences, d = 2, 4, ... dividing B.
+    let largest = plan.placement(Stage::DecodeAttn).pools.iter().filter(|&&a| ffn_pools.contains(&a)).map(|&a| cl.pools[a].count).max();
+    let mut dp_graphs: Vec<(u64, graph::Graph)> = Vec::new();
+    let mut d = 2u64;
+    while largest.is_some_and(|n| d <= n) && d <= batch {
+        if batch % d == 0 {
+            dp_graphs.push((d, graph::build(m, step(batch / d))));
+        }
+        d *= 2;
+    }
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         let pa = &cl.pools[a];
         for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()) {
@@ -407,7 +417,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             }
             // Attention data parallelism with the FFN colocated (docs/cost-model.md §4d).
             if ffn_pools.contains(&a) {
-                out.extend(data_parallel_options(plan, a, ta, batch, per_seq, &g, excluded));
+                let graphs = StepGraphs { batch, per_seq, full: &g, groups: &dp_graphs };
+                out.extend(data_parallel_options(plan, a, ta, &graphs, excluded));
             }
             // Disaggregated: FFN on another pool; two crossings per layer.
             let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
@@ -495,38 +506,35 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     out
 }
 
+/// A decode step's graph at batch `batch` and the graphs of its `B/d`-sequence groups.
+#[derive(Clone, Copy)]
+struct StepGraphs<'a> {
+    batch: u64,
+    per_seq: u64,
+    full: &'a graph::Graph,
+    groups: &'a [(u64, graph::Graph)],
+}
+
 /// Attention data parallelism on pool `a`: `d ≥ 2` groups of `ta` chips each run the
 /// attention of `B/d` sequences (their own KV cache); the FFN of all `B` tokens is split
 /// over the `d·ta` chips (tensor parallel for a dense FFN, expert parallel for MoE).
 /// Per layer: the attention group's all-reduce over `ta` chips of `B/d` tokens, and the
 /// FFN's all-gather + reduce-scatter over `d·ta` chips of `B` tokens (one all-reduce's
 /// traffic). `d` divides `B`; `d·ta` fits the pool and divides the FFN's split dimension.
-fn data_parallel_options(
-    plan: &Plan,
-    a: usize,
-    ta: u64,
-    batch: u64,
-    per_seq: u64,
-    g_full: &graph::Graph,
-    excluded: &mut Vec<Excluded>,
-) -> Vec<DecodeOption> {
+fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let StepGraphs { batch, per_seq, full: g_full, groups: group_graphs } = *graphs;
     let m = &plan.model;
     let pa = &plan.cluster.pools[a];
     let Some(link) = pa.link.as_ref() else { return Vec::new() };
-    let (ctx_mean, ctx_max) = decode_contexts(plan);
+    let (_, ctx_max) = decode_contexts(plan);
     let layers = m.layers as f64;
     let mut out = Vec::new();
-    let mut d = 2u64;
-    while d * ta <= pa.count && d <= batch {
-        let n = d * ta;
-        if batch % d != 0 || m.ffn_split_dim() % n != 0 {
-            d *= 2;
+    for (d, g) in group_graphs {
+        let (d, n) = (*d, *d * ta);
+        if n > pa.count || m.ffn_split_dim() % n != 0 {
             continue;
         }
         let b = batch / d;
-        let step =
-            if per_seq == 1 { Step::Decode { batch: b, context: ctx_mean } } else { Step::Verify { batch: b, per_seq, context: ctx_mean } };
-        let g = graph::build(m, step);
         let fp = cost::Footprint {
             weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64,
             kv: b as f64 * m.kv_bytes(ctx_max as f64) / m.kv_split(ta) as f64,
@@ -534,11 +542,10 @@ fn data_parallel_options(
         let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
         if !ok {
             excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
-            d *= 2;
             continue;
         }
         let (Some(attn), Some(ffn)) = (
-            cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
+            cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
             cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, n, 1),
         ) else {
             excluded.push(Excluded::Precision { pool: a });
@@ -581,7 +588,6 @@ fn data_parallel_options(
             },
             memory,
         });
-        d *= 2;
     }
     out
 }
