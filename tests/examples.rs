@@ -112,3 +112,23 @@ fn pipeline_cut_matches_every_cut_tried() {
         }
     }
 }
+
+/// `inventory = free`: the plan of tests/ui/inventory.hplan (8 GPUs are too few) solves
+/// with as many GPUs as it needs, matching the oracle at every batch.
+#[test]
+fn free_inventory_sizes_the_pools() {
+    let src = std::fs::read_to_string(crate::root().join("tests/ui/inventory.hplan")).unwrap();
+    let free = src.replace("  workload = heavy\n", "  workload = heavy\n  inventory = free\n");
+    assert_ne!(free, src);
+    let comp = hplanc::compile("free.hplan", &free, None, hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let plan = &comp.program.plans[0];
+    let solved = comp.solved[0].as_ref().expect("solves");
+    let chips = solved.best.instance.chips(solved.best.choice);
+    assert!(chips > 8, "uses more than the 8 declared GPUs: {chips}");
+    let goal = hplanc::solve::goal(plan);
+    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
+    }
+}

@@ -22,7 +22,7 @@ pub fn assert_same(inst: &Instance, goal: Goal, ilp: Option<Choice>, brute: Opti
     }
 }
 
-fn random_instance(rng: &mut Rng) -> Instance {
+pub fn random_instance(rng: &mut Rng) -> Instance {
     let pools = 1 + rng.below(3) as usize;
     let pool_sizes: Vec<u64> = (0..pools).map(|_| 2 + rng.below(15)).collect();
     let decode = (0..1 + rng.below(10))

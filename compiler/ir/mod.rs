@@ -396,6 +396,8 @@ pub struct Plan {
     pub budget: Budget,
     /// seconds one ILP solve may run
     pub time_limit: f64,
+    /// `inventory = free`: pool counts bound a tensor-parallel group, not the chips used
+    pub free_inventory: bool,
 }
 
 /// Speculative decoding: a draft model proposes `lookahead` tokens per round, the

@@ -1044,6 +1044,7 @@ impl Resolver<'_> {
             speculation,
             budget,
             time_limit,
+            free_inventory: f.word("inventory") == Some("free"),
         })
     }
 }

@@ -267,6 +267,13 @@ pub static PLAN: BlockSpec = BlockSpec {
         a("cluster", AttrKind::Ref("cluster"), true, "my_cluster", "the hardware"),
         a("workload", AttrKind::Ref("workload"), true, "chat", "the traffic"),
         a(
+            "inventory",
+            AttrKind::Choice(&["bounded", "free"]),
+            false,
+            "free",
+            "`bounded` (default): a pool's count is how many chips there are; `free`: the solver uses as many chips of each pool as the placement needs, and a pool's count only bounds one tensor-parallel group (its scale-up domain)",
+        ),
+        a(
             "time_limit",
             AttrKind::Quantity(Dim::TIME),
             false,

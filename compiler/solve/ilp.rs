@@ -293,7 +293,7 @@ impl Model<'_> {
             cap -= inst.request_rate(&inst.decode[d]) * x[i];
         }
         constraints.push(cap.geq(0.0));
-        for (pool, size) in inst.pool_sizes.iter().enumerate() {
+        for (pool, size) in inst.pool_sizes.iter().enumerate().filter(|(_, n)| **n != super::space::UNBOUNDED) {
             let mut used = Expression::from(0.0);
             let mut any = false;
             for (i, &d) in allowed.iter().enumerate() {

@@ -960,8 +960,23 @@ pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
 pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
     let prefill = prefill_options(plan, excluded);
     let (lo, hi) = plan.workload.concurrency;
-    batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect()
+    let mut out: Vec<Instance> = batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect();
+    if plan.free_inventory {
+        // No pool bounds the chips used; a prefill option needs at most as many replicas
+        // as the fastest decode option at any batch makes it keep up with (more only cost).
+        for inst in &mut out {
+            inst.pool_sizes.iter_mut().for_each(|n| *n = UNBOUNDED);
+            for k in 0..inst.prefill.len() {
+                let need = inst.decode.iter().map(|d| inst.min_replicas(d, &inst.prefill[k])).max().unwrap_or(1);
+                inst.prefill[k].max_replicas = need.max(1);
+            }
+        }
+    }
+    out
 }
+
+/// A pool size that bounds nothing (`inventory = free`).
+pub const UNBOUNDED: u64 = u64::MAX;
 
 fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
     let limit = |m: crate::ir::SloMetric| plan.slos.iter().find(|s| s.metric == m).map(|s| s.limit);
