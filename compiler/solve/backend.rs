@@ -55,6 +55,31 @@ fn classify(e: ResolutionError) -> Result<Outcome, String> {
     }
 }
 
+/// Adds the rows, solves, and reads the answer; `proven` says which statuses count as
+/// a proof, `gap` reads the stopped solve's gap from the backend's solution.
+fn solve_rows<P>(
+    mut problem: P,
+    rows: Vec<Constraint>,
+    read: &[Variable],
+    proven: impl Fn(SolutionStatus) -> bool,
+    gap: impl FnOnce(P::Solution) -> Option<f64>,
+) -> Result<Outcome, String>
+where
+    P: SolverModel<Error = ResolutionError>,
+{
+    for r in rows {
+        problem.add_constraint(r);
+    }
+    let solution = match problem.solve() {
+        Ok(s) => s,
+        Err(e) => return classify(e),
+    };
+    let values = read.iter().map(|v| solution.value(*v)).collect();
+    let proven = proven(solution.status());
+    let gap = if proven { Some(0.0) } else { gap(solution) };
+    Ok(Outcome::Solved(Answer { values, proven, gap }))
+}
+
 #[cfg(not(feature = "highs"))]
 fn run(
     vars: ProblemVariables,
@@ -68,17 +93,7 @@ fn run(
     if let Some(s) = start {
         problem = problem.with_initial_solution(s);
     }
-    for r in rows {
-        problem.add_constraint(r);
-    }
-    let solution = match problem.solve() {
-        Ok(s) => s,
-        Err(e) => return classify(e),
-    };
-    let values = read.iter().map(|v| solution.value(*v)).collect();
-    let proven = matches!(solution.status(), SolutionStatus::Optimal);
-    let gap = if proven { Some(0.0) } else { solution.into_inner().gap() };
-    Ok(Outcome::Solved(Answer { values, proven, gap }))
+    solve_rows(problem, rows, read, |s| matches!(s, SolutionStatus::Optimal), |sol| sol.into_inner().gap())
 }
 
 #[cfg(feature = "highs")]
@@ -97,18 +112,9 @@ fn run(
     // minimum of 0.912 s where 0.629 s exists). The caller still falls back on its
     // start when HiGHS stops with nothing.
     let _ = start;
-    let mut problem = problem.with_time_limit(time_limit_s);
-    for r in rows {
-        problem.add_constraint(r);
-    }
-    let solution = match problem.solve() {
-        Ok(s) => s,
-        Err(e) => return classify(e),
-    };
-    let values = read.iter().map(|v| solution.value(*v)).collect();
+    let problem = problem.with_time_limit(time_limit_s);
     // HiGHS reported its model status Optimal; good_lp calls that GapLimit when HiGHS's
     // final gap is a positive residual, which with both gap limits at 0 is rounding.
-    let proven = matches!(solution.status(), SolutionStatus::Optimal | SolutionStatus::GapLimit);
-    // good_lp does not pass HiGHS's gap on: unknown unless proven
-    Ok(Outcome::Solved(Answer { values, proven, gap: proven.then_some(0.0) }))
+    // good_lp does not pass HiGHS's gap on: unknown unless proven.
+    solve_rows(problem, rows, read, |s| matches!(s, SolutionStatus::Optimal | SolutionStatus::GapLimit), |_| None)
 }

@@ -380,18 +380,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         let mut chips = vec![0; cl.pools.len()];
                         chips[a] = ta;
                         let overhead = pa.chip.step_overhead;
-                        let breakdown = DecodeBreakdown {
-                            attn: attn.time - other,
-                            ffn: ffn.time,
-                            allreduce,
-                            crossing: 0.0,
-                            other,
-                            attn_memory_bound: attn.memory_bound,
-                            ffn_memory_bound: ffn.memory_bound,
-                            overhead,
-                            overlap: 0.0,
-                            draft: 0.0,
-                        };
+                        let breakdown = colocated_breakdown(attn, ffn, other, allreduce, overhead);
                         out.push(DecodeOption {
                             attn_pool: a,
                             attn_tp: ta,
@@ -574,22 +563,28 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
             chips,
             usd_per_s: pa.chip.price.unwrap_or(0.0) * n as f64,
             watts: pa.chip.power.unwrap_or(0.0) * n as f64,
-            breakdown: DecodeBreakdown {
-                attn: attn.time - other,
-                ffn: ffn.time,
-                allreduce,
-                crossing: 0.0,
-                other,
-                attn_memory_bound: attn.memory_bound,
-                ffn_memory_bound: ffn.memory_bound,
-                overhead,
-                overlap: 0.0,
-                draft: 0.0,
-            },
+            breakdown: colocated_breakdown(attn, ffn, other, allreduce, overhead),
             memory,
         });
     }
     out
+}
+
+/// The breakdown of a step with attention and FFN on the same chips (`attn` includes
+/// the embedding and LM head, `other`).
+fn colocated_breakdown(attn: cost::StageTime, ffn: cost::StageTime, other: f64, allreduce: f64, overhead: f64) -> DecodeBreakdown {
+    DecodeBreakdown {
+        attn: attn.time - other,
+        ffn: ffn.time,
+        allreduce,
+        crossing: 0.0,
+        other,
+        attn_memory_bound: attn.memory_bound,
+        ffn_memory_bound: ffn.memory_bound,
+        overhead,
+        overlap: 0.0,
+        draft: 0.0,
+    }
 }
 
 /// A pool's chips as one pipeline stage: one tensor-parallel group of the largest
