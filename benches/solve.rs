@@ -88,6 +88,7 @@ fn main() {
     files.sort();
     files.push(root.join("benches/plans/six_pools_auto.hplan"));
     files.push(root.join("benches/plans/pipeline_8_pools.hplan"));
+    files.push(root.join("benches/plans/large_fleet.hplan"));
     for f in files {
         bench(&f);
     }
