@@ -28,6 +28,14 @@ fn build_writes_the_report_and_prints_the_summary() {
     }
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("afd/report.json")).unwrap()).unwrap();
     assert_eq!(report["plans"][0]["name"], "afd");
+    // report.md is the summary as Markdown; frontier.csv has one row per frontier point
+    let md = std::fs::read_to_string(out.join("afd/report.md")).unwrap();
+    assert!(md.starts_with("# plan afd: optimal") && md.contains("| stage | pool |"), "{md}");
+    let csv = std::fs::read_to_string(out.join("afd/frontier.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], hplanc::report::csv::HEADER);
+    assert_eq!(lines.len() - 1, report["plans"][0]["frontier"].as_array().unwrap().len());
+    assert!(lines[1..].iter().all(|l| l.starts_with("afd,") && l.split(',').count() == 6), "{csv}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

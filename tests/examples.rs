@@ -1,4 +1,5 @@
-//! Every example compiles, solves, and its summary and JSON report are snapshotted.
+//! Every example compiles, solves, and its summary, JSON report, Markdown report and
+//! frontier CSV are snapshotted.
 
 #[test]
 fn examples_snapshot() {
@@ -14,6 +15,9 @@ fn examples_snapshot() {
             summary.push_str(&hplanc::report::human::render(p));
         }
         insta::assert_snapshot!("summary", summary);
+        let markdown: Vec<String> = report.plans.iter().map(hplanc::report::markdown::render).collect();
+        insta::assert_snapshot!("markdown", markdown.join("\n"));
+        insta::assert_snapshot!("frontier_csv", hplanc::report::csv::render(&report.plans));
         let json = serde_json::to_string_pretty(&report).unwrap();
         insta::with_settings!({ filters => vec![(r#""solve_s": [0-9.e+-]+"#, r#""solve_s": "[time]""#)] }, {
             insta::assert_snapshot!("json", json);

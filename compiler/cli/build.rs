@@ -14,8 +14,9 @@ pub struct Options<'a> {
     pub deny_warnings: bool,
 }
 
-/// Compiles `file`; with `out`, writes each plan's report.json there. Nothing is
-/// written when there are errors (or warnings, with `deny_warnings`).
+/// Compiles `file`; with `out`, writes each plan's report.json, report.md and
+/// frontier.csv to `out/<plan>/`. Nothing is written when there are errors (or
+/// warnings, with `deny_warnings`).
 pub fn run(file: &Path, opts: Options<'_>) -> u8 {
     let Options { out, format, color, solve, deny_warnings } = opts;
     let mode = if solve { Mode::Build } else { Mode::Check };
@@ -66,12 +67,26 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
             let one =
                 crate::report::Report { hplanc: report.hplanc.clone(), plans: vec![plan.clone()], diagnostics: report.diagnostics.clone() };
             let dir = out.join(&plan.name);
-            if let Err(e) = write_atomic(&dir, "report.json", &one) {
-                super::errln!("error: cannot write `{}`: {e}", dir.join("report.json").display());
-                return 2;
+            let json = match serde_json::to_string_pretty(&one) {
+                Ok(s) => s + "\n",
+                Err(e) => {
+                    super::errln!("error: cannot serialise the report: {e}");
+                    return 2;
+                }
+            };
+            let files = [
+                ("report.json", json),
+                ("report.md", crate::report::markdown::render(plan)),
+                ("frontier.csv", crate::report::csv::render(std::slice::from_ref(plan))),
+            ];
+            for (name, text) in files {
+                if let Err(e) = write_atomic(&dir, name, &text) {
+                    super::errln!("error: cannot write `{}`: {e}", dir.join(name).display());
+                    return 2;
+                }
             }
             if format == Format::Human {
-                super::outln!("\n  wrote {}", dir.join("report.json").display());
+                super::outln!("\n  wrote {} (and report.md, frontier.csv)", dir.join("report.json").display());
             }
         }
     }
@@ -79,9 +94,8 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
 }
 
 /// Writes to a temporary file in the same folder, then renames it into place.
-fn write_atomic(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Result<()> {
+fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)? + "\n";
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, dir.join(name))

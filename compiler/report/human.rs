@@ -30,8 +30,52 @@ fn table(rows: &[Vec<String>], right: &[bool]) -> String {
     out
 }
 
+/// One piece of a plan's summary, rendered for the terminal ([`render`]) or as
+/// Markdown ([`super::markdown`]): both show the same content.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Block {
+    /// the plan's headline
+    Title(String),
+    /// a labelled line: model, workload, speculation
+    Field(&'static str, String),
+    /// a table, which columns align right, a caption, and whether the first row is a
+    /// header (the metrics table is label/value pairs without one)
+    Table { caption: Option<String>, rows: Vec<Vec<String>>, right: Vec<bool>, header: bool },
+    /// a line of prose
+    Line(String),
+    /// space between sections
+    Gap,
+}
+
+/// The terminal summary.
 pub fn render(r: &PlanReport) -> String {
     let mut o = String::new();
+    for b in document(r) {
+        match b {
+            Block::Title(t) => {
+                let _ = writeln!(o, "{t}");
+            }
+            Block::Field(label, text) => {
+                let _ = writeln!(o, "  {label:<9} {text}");
+            }
+            Block::Table { caption, rows, right, .. } => {
+                if let Some(c) = caption {
+                    let _ = writeln!(o, "  {c}");
+                }
+                o.push_str(&table(&rows, &right));
+            }
+            Block::Line(l) => {
+                let _ = writeln!(o, "  {l}");
+            }
+            Block::Gap => o.push('\n'),
+        }
+    }
+    o
+}
+
+/// The summary's content, in order.
+pub fn document(r: &PlanReport) -> Vec<Block> {
+    let mut o: Vec<Block> = Vec::new();
     let value = match (r.objective.kind, r.objective.value) {
         ("cost_per_mtok", Some(v)) => format!(" = ${v:.3}/Mtok"),
         ("tpot" | "ttft", Some(v)) => format!(" = {}", fmt_time(v)),
@@ -42,18 +86,20 @@ pub fn render(r: &PlanReport) -> String {
         ("tokens_per_mw", Some(v)) => format!(" = {} tok/s per MW", fmt_num(v)),
         _ => String::new(),
     };
-    let _ = writeln!(o, "plan {}: {} ({} {}{value})", r.name, r.status, r.objective.direction, r.objective.kind);
+    o.push(Block::Title(format!("plan {}: {} ({} {}{value})", r.name, r.status, r.objective.direction, r.objective.kind)));
     let m = &r.model;
-    let _ = writeln!(
-        o,
-        "  model     {}: {:.2} B params, {} of {} weights, KV cache {}/token ({})",
-        m.name,
-        m.params as f64 / 1e9,
-        fmt_bytes(m.weight_bytes),
-        m.weights,
-        fmt_bytes(m.kv_bytes_per_token),
-        m.kv
-    );
+    o.push(Block::Field(
+        "model",
+        format!(
+            "{}: {:.2} B params, {} of {} weights, KV cache {}/token ({})",
+            m.name,
+            m.params as f64 / 1e9,
+            fmt_bytes(m.weight_bytes),
+            m.weights,
+            fmt_bytes(m.kv_bytes_per_token),
+            m.kv
+        ),
+    ));
     let w = &r.workload;
     let range = if w.concurrency_range[0] == w.concurrency_range[1] {
         String::new()
@@ -61,25 +107,24 @@ pub fn render(r: &PlanReport) -> String {
         format!(" (chosen from {} ..= {})", w.concurrency_range[0], w.concurrency_range[1])
     };
     let conc = w.concurrency.map(|c| format!(", concurrency {c}{range}")).unwrap_or_default();
-    let _ = writeln!(
-        o,
-        "  workload  {}: {} input + {} output tokens{conc}",
-        w.name,
-        fmt_num(w.input_tokens as f64),
-        fmt_num(w.output_tokens as f64)
-    );
+    o.push(Block::Field(
+        "workload",
+        format!("{}: {} input + {} output tokens{conc}", w.name, fmt_num(w.input_tokens as f64), fmt_num(w.output_tokens as f64)),
+    ));
     if let Some(sp) = &r.speculation {
-        let _ = writeln!(
-            o,
-            "  speculate {} drafts {} tokens at acceptance {}: {:.2} tokens per verify step",
-            sp.draft_model, sp.lookahead, sp.acceptance, sp.expected_tokens_per_step
-        );
+        o.push(Block::Field(
+            "speculate",
+            format!(
+                "{} drafts {} tokens at acceptance {}: {:.2} tokens per verify step",
+                sp.draft_model, sp.lookahead, sp.acceptance, sp.expected_tokens_per_step
+            ),
+        ));
     }
     let Some(mt) = &r.metrics else {
-        let _ = writeln!(o, "  no feasible placement; see the diagnostics");
+        o.push(Block::Line("no feasible placement; see the diagnostics".into()));
         return o;
     };
-    o.push('\n');
+    o.push(Block::Gap);
     let mut rows = vec![vec![
         "stage".to_string(),
         "pool".into(),
@@ -111,8 +156,8 @@ pub fn render(r: &PlanReport) -> String {
             p.replicas.to_string(),
         ]);
     }
-    o.push_str(&table(&rows, &[false, false, false, true, true, true, true, true, true]));
-    o.push('\n');
+    o.push(Block::Table { caption: None, rows, right: vec![false, false, false, true, true, true, true, true, true], header: true });
+    o.push(Block::Gap);
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "n/a (no price or power)".into());
     let metrics = vec![
         vec!["TTFT".to_string(), fmt_time(mt.ttft_s), "TPOT".into(), fmt_time(mt.tpot_s)],
@@ -131,7 +176,7 @@ pub fn render(r: &PlanReport) -> String {
         ],
         vec!["power".into(), opt(mt.power_w, &|v| fmt_si(v, "W")), "tok/s/MW".into(), opt(mt.tokens_per_s_per_mw, &fmt_num)],
     ];
-    o.push_str(&table(&metrics, &[false, true, false, true]));
+    o.push(Block::Table { caption: None, rows: metrics, right: vec![false, true, false, true], header: false });
     if let Some(b) = &r.breakdown {
         let s = &b.decode_step_s;
         let mut parts = vec![format!("attention {}", fmt_time(s.attn)), format!("FFN {}", fmt_time(s.ffn))];
@@ -152,22 +197,28 @@ pub fn render(r: &PlanReport) -> String {
             parts.push(format!("minus {} hidden by microbatch overlap", fmt_time(s.overlap)));
         }
         let what = if r.speculation.is_some() { "per token (a draft-and-verify round / expected tokens)" } else { "decode step" };
-        let _ = writeln!(o, "\n  {what} {}: {}", fmt_time(mt.tpot_s), parts.join(", "));
-        let _ = writeln!(o, "  prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s));
+        o.push(Block::Gap);
+        o.push(Block::Line(format!("{what} {}: {}", fmt_time(mt.tpot_s), parts.join(", "))));
+        o.push(Block::Line(format!("prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s))));
     }
     if let Some(bn) = &r.bottleneck {
-        let _ = writeln!(o, "  bottleneck: {bn}");
+        o.push(Block::Line(format!("bottleneck: {bn}")));
     }
     match &r.runner_up {
         Some(ru) => {
             let v = ru.objective_value.map(|v| format!("{} {}", r.objective.kind, fmt_num(v))).unwrap_or_default();
-            let _ = writeln!(o, "  runner-up: {} at concurrency {}: {v}, {:.1}% worse", ru.placement, ru.concurrency, 100.0 * ru.margin);
+            o.push(Block::Line(format!(
+                "runner-up: {} at concurrency {}: {v}, {:.1}% worse",
+                ru.placement,
+                ru.concurrency,
+                100.0 * ru.margin
+            )));
         }
         None => {
-            let _ = writeln!(o, "  runner-up: none (no other assignment of stages to pools is allowed and feasible)");
+            o.push(Block::Line("runner-up: none (no other assignment of stages to pools is allowed and feasible)".into()));
         }
     }
-    o.push_str("\n  memory per chip\n");
+    o.push(Block::Gap);
     let mut rows = vec![vec!["stage".to_string(), "pool".into(), "tier".into(), "used".into(), "capacity".into(), "".into()]];
     for mrow in &r.memory {
         let pct = if mrow.capacity_bytes > 0.0 { format!("{:.0}%", 100.0 * mrow.used_bytes / mrow.capacity_bytes) } else { String::new() };
@@ -180,9 +231,14 @@ pub fn render(r: &PlanReport) -> String {
             pct,
         ]);
     }
-    o.push_str(&table(&rows, &[false, false, false, true, true, true]));
+    o.push(Block::Table {
+        caption: Some("memory per chip".into()),
+        rows,
+        right: vec![false, false, false, true, true, true],
+        header: true,
+    });
     if !r.frontier.is_empty() {
-        o.push_str("\n  frontier (best placement per concurrency, Pareto-optimal)\n");
+        o.push(Block::Gap);
         let mut rows = vec![vec!["concurrency".to_string(), "tok/s/user".into(), "tok/s/chip".into(), "$/Mtok".into()]];
         for f in &r.frontier {
             rows.push(vec![
@@ -192,12 +248,17 @@ pub fn render(r: &PlanReport) -> String {
                 f.cost_per_mtok_usd.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into()),
             ]);
         }
-        o.push_str(&table(&rows, &[true, true, true, true]));
+        o.push(Block::Table {
+            caption: Some("frontier (best placement per concurrency, Pareto-optimal)".into()),
+            rows,
+            right: vec![true, true, true, true],
+            header: true,
+        });
     }
     if let Some(s) = &r.solver {
-        let _ = writeln!(
-            o,
-            "\n  solver: {}, {} variables, {} constraints, {} solves over {} batches, {}",
+        o.push(Block::Gap);
+        o.push(Block::Line(format!(
+            "solver: {}, {} variables, {} constraints, {} solves over {} batches, {}",
             s.backend,
             s.variables,
             s.constraints,
@@ -211,7 +272,7 @@ pub fn render(r: &PlanReport) -> String {
                     None => "time limit hit: best found, no bound proven".to_string(),
                 }
             }
-        );
+        )));
     }
     o
 }

@@ -1,8 +1,10 @@
 //! Reports: the JSON document of DESIGN.md's contract ([`Report`]) and the
 //! terminal summary ([`human`]). All quantities in SI base units.
 
+pub mod csv;
 pub mod dot;
 pub mod human;
+pub mod markdown;
 
 use crate::diagnostics::json::JsonDiagnostic;
 use crate::ir::{Objective, Plan};

@@ -1,0 +1,30 @@
+//! `frontier.csv`: each plan's frontier points, one row per point, for plotting
+//! elsewhere. Numbers in SI units with Rust's shortest round-trip formatting (the same
+//! bytes every run); an empty field where a plan has no price or power.
+
+use super::PlanReport;
+use std::fmt::Write;
+
+pub const HEADER: &str = "plan,concurrency,tokens_per_s_per_user,throughput_per_chip,cost_per_mtok_usd,tokens_per_s_per_mw";
+
+/// A plan name is an identifier, so it needs no quoting; numbers never do.
+pub fn render(plans: &[PlanReport]) -> String {
+    let mut o = String::from(HEADER);
+    o.push('\n');
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for p in plans {
+        for f in &p.frontier {
+            let _ = writeln!(
+                o,
+                "{},{},{},{},{},{}",
+                p.name,
+                f.concurrency,
+                f.tokens_per_s_per_user,
+                f.throughput_per_chip,
+                opt(f.cost_per_mtok_usd),
+                opt(f.tokens_per_s_per_mw)
+            );
+        }
+    }
+    o
+}
