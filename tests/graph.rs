@@ -41,3 +41,33 @@ fn prefill_graph_and_plan_selection() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no plan `nope`; the file declares llama"));
 }
+
+#[test]
+fn placed_graph_colours_nodes_by_pool() {
+    // The two-generation pipeline cuts Llama-3.1-405B after layer 79: layers 0..80 on
+    // the H200 node, 80..126 and the LM head on the H100 node.
+    let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed"]);
+    assert!(dot.starts_with("digraph \"split_decode: decode step, batch 512"), "{}", &dot[..80]);
+    assert!(dot.contains("pool_0 [label=\"old: h100_sxm x 8\", fillcolor=\"#a8c8f0\"]"));
+    assert!(dot.contains("pool_1 [label=\"new: h200 x 8\", fillcolor=\"#b8e0b0\"]"));
+    let node = |name: &str| dot.lines().find(|l| l.contains(&format!("label=\"{name}\\n"))).unwrap_or_else(|| panic!("{name}")).to_string();
+    assert!(node("embed").contains("on new (h200)") && node("embed").contains("#b8e0b0"));
+    assert!(node("L79 ffn").contains("on new (h200)"));
+    assert!(node("L80 qkv_proj").contains("on old (h100_sxm)") && node("L80 qkv_proj").contains("#a8c8f0"));
+    assert!(node("lm_head").contains("on old (h100_sxm)"));
+    // A prefill graph runs on the prefill pool.
+    let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed", "--step", "prefill"]);
+    assert!(dot.lines().filter(|l| l.contains("label=\"L")).all(|l| l.contains("on pre (h200)")));
+}
+
+#[test]
+fn placed_graph_of_an_infeasible_plan_is_an_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_hplanc"))
+        .args(["graph", "tests/ui/inventory.hplan", "--placed"])
+        .current_dir(crate::root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("E0406"));
+}

@@ -1,4 +1,4 @@
-//! `hplanc graph FILE [--plan P] [--step decode|prefill] [--batch N] [--out F]`
+//! `hplanc graph FILE [--plan P] [--step decode|prefill] [--batch N] [--placed] [--out F]`
 
 use super::GraphStep;
 use crate::diagnostics::render;
@@ -6,8 +6,19 @@ use crate::ir::graph::{build, Step};
 use crate::{compile_file, Mode};
 use std::path::Path;
 
-pub fn run(file: &Path, plan: Option<&str>, step: GraphStep, batch: Option<u64>, out: Option<&Path>, color: bool) -> u8 {
-    let comp = match compile_file(file, Mode::Check) {
+pub struct Options<'a> {
+    pub plan: Option<&'a str>,
+    pub step: GraphStep,
+    pub batch: Option<u64>,
+    /// solve, and colour nodes by the pool they run on
+    pub placed: bool,
+    pub out: Option<&'a Path>,
+    pub color: bool,
+}
+
+pub fn run(file: &Path, opts: Options<'_>) -> u8 {
+    let Options { plan, step, batch, placed, out, color } = opts;
+    let comp = match compile_file(file, if placed { Mode::Build } else { Mode::Check }) {
         Ok(c) => c,
         Err(e) => {
             super::errln!("error: cannot read `{}`: {e}", file.display());
@@ -27,7 +38,7 @@ pub fn run(file: &Path, plan: Option<&str>, step: GraphStep, batch: Option<u64>,
         None if plans.len() == 1 => plans.first(),
         None => None,
     };
-    let Some(p) = chosen else {
+    let Some((index, p)) = chosen.and_then(|c| plans.iter().position(|x| x.name == c.name).map(|i| (i, c))) else {
         let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
         match (plan, names.is_empty()) {
             (_, true) => super::errln!("error: `{}` declares no plan", file.display()),
@@ -36,9 +47,18 @@ pub fn run(file: &Path, plan: Option<&str>, step: GraphStep, batch: Option<u64>,
         }
         return 2;
     };
+    let point = match (placed, comp.solved.get(index)) {
+        (false, _) => None,
+        (true, Some(Some(s))) => Some(&s.best),
+        (true, _) => {
+            super::errln!("error: plan `{}` has no feasible placement to draw", p.name);
+            return 1;
+        }
+    };
     let (g, title) = match step {
         GraphStep::Decode => {
-            let b = batch.unwrap_or(p.workload.concurrency.0).max(1);
+            let chosen_batch = point.map(|pt| pt.instance.batch);
+            let b = batch.or(chosen_batch).unwrap_or(p.workload.concurrency.0).max(1);
             let (ctx, _) = crate::solve::space::decode_contexts(p);
             (build(&p.model, Step::Decode { batch: b, context: ctx }), format!("{}: decode step, batch {b}, context {ctx}", p.name))
         }
@@ -47,7 +67,11 @@ pub fn run(file: &Path, plan: Option<&str>, step: GraphStep, batch: Option<u64>,
             (build(&p.model, Step::Prefill { tokens: s }), format!("{}: prefill of {s} tokens", p.name))
         }
     };
-    let dot = crate::report::dot::render(&g, &title, p.model.moe.map(|m| (m.experts, m.top_k)));
+    let moe = p.model.moe.map(|m| (m.experts, m.top_k));
+    let dot = match point {
+        Some(pt) => crate::report::dot::render_placed(&g, &title, moe, p, pt),
+        None => crate::report::dot::render(&g, &title, moe),
+    };
     match out {
         Some(path) => {
             if let Err(e) = std::fs::write(path, dot) {

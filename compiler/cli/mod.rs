@@ -51,9 +51,13 @@ pub enum Command {
         plan: Option<String>,
         #[arg(long, value_enum, default_value_t = GraphStep::Decode)]
         step: GraphStep,
-        /// Decode batch; default: the low end of the workload's concurrency.
+        /// Decode batch; default: the low end of the workload's concurrency (with
+        /// --placed: the batch the solver chose).
         #[arg(long)]
         batch: Option<u64>,
+        /// Solve the plan and colour every node by the pool it runs on.
+        #[arg(long)]
+        placed: bool,
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -144,8 +148,8 @@ pub fn main() -> ExitCode {
         Command::Check { file, format, solve, color, deny_warnings } => {
             build::run(&file, build::Options { out: None, format, color: color.enabled(), solve, deny_warnings })
         }
-        Command::Graph { file, plan, step, batch, out, color } => {
-            graph::run(&file, plan.as_deref(), step, batch, out.as_deref(), color.enabled())
+        Command::Graph { file, plan, step, batch, placed, out, color } => {
+            graph::run(&file, graph::Options { plan: plan.as_deref(), step, batch, placed, out: out.as_deref(), color: color.enabled() })
         }
         Command::Fmt { paths, check, color } => fmt::run(&paths, check, color.enabled()),
         Command::Explain { code } => explain::run(&code),
