@@ -80,7 +80,6 @@ where
     Ok(Outcome::Solved(Answer { values, proven, gap }))
 }
 
-#[cfg(not(feature = "highs"))]
 fn run(
     vars: ProblemVariables,
     objective: Expression,
@@ -89,32 +88,28 @@ fn run(
     start: Option<Vec<(Variable, f64)>>,
     read: &[Variable],
 ) -> Result<Outcome, String> {
-    let mut problem = vars.minimise(objective).using(good_lp::microlp).with_time_limit(time_limit_s);
-    if let Some(s) = start {
-        problem = problem.with_initial_solution(s);
-    }
-    solve_rows(problem, rows, read, |s| matches!(s, SolutionStatus::Optimal), |sol| sol.into_inner().gap())
-}
-
-#[cfg(feature = "highs")]
-fn run(
-    vars: ProblemVariables,
-    objective: Expression,
-    rows: Vec<Constraint>,
-    time_limit_s: f64,
-    start: Option<Vec<(Variable, f64)>>,
-    read: &[Variable],
-) -> Result<Outcome, String> {
-    let problem = vars.minimise(objective).using(good_lp::highs).set_threads(1);
-    let problem = problem.set_mip_rel_gap(0.0).and_then(|p| p.set_mip_abs_gap(0.0)).map_err(|e| e.to_string())?;
-    // No warm start: with one, HiGHS 1.16 (through good_lp 1.15) returned the start as
-    // optimal on instances where it is not (the oracle property test caught it: a TTFT
-    // minimum of 0.912 s where 0.629 s exists). The caller still falls back on its
-    // start when HiGHS stops with nothing.
-    let _ = start;
-    let problem = problem.with_time_limit(time_limit_s);
-    // HiGHS reported its model status Optimal; good_lp calls that GapLimit when HiGHS's
-    // final gap is a positive residual, which with both gap limits at 0 is rounding.
-    // good_lp does not pass HiGHS's gap on: unknown unless proven.
-    solve_rows(problem, rows, read, |s| matches!(s, SolutionStatus::Optimal | SolutionStatus::GapLimit), |_| None)
+    #[cfg(not(feature = "highs"))]
+    let outcome = {
+        let mut problem = vars.minimise(objective).using(good_lp::microlp).with_time_limit(time_limit_s);
+        if let Some(s) = start {
+            problem = problem.with_initial_solution(s);
+        }
+        solve_rows(problem, rows, read, |s| matches!(s, SolutionStatus::Optimal), |sol| sol.into_inner().gap())
+    };
+    #[cfg(feature = "highs")]
+    let outcome = {
+        let problem = vars.minimise(objective).using(good_lp::highs).set_threads(1);
+        let problem = problem.set_mip_rel_gap(0.0).and_then(|p| p.set_mip_abs_gap(0.0)).map_err(|e| e.to_string())?;
+        // No warm start: with one, HiGHS 1.16 (through good_lp 1.15) returned the start
+        // as optimal on instances where it is not (the oracle property test caught it: a
+        // TTFT minimum of 0.912 s where 0.629 s exists). The caller still falls back on
+        // its start when HiGHS stops with nothing.
+        let _ = start;
+        let problem = problem.with_time_limit(time_limit_s);
+        // HiGHS reported its model status Optimal; good_lp calls that GapLimit when
+        // HiGHS's final gap is a positive residual, which with both gap limits at 0 is
+        // rounding. good_lp does not pass HiGHS's gap on: unknown unless proven.
+        solve_rows(problem, rows, read, |s| matches!(s, SolutionStatus::Optimal | SolutionStatus::GapLimit), |_| None)
+    };
+    outcome
 }

@@ -377,26 +377,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
                     Some(ffn) if ok => {
                         let allreduce = 2.0 * layers * ar(pa.link.as_ref(), ta);
-                        let mut chips = vec![0; cl.pools.len()];
-                        chips[a] = ta;
-                        let overhead = pa.chip.step_overhead;
-                        let breakdown = colocated_breakdown(attn, ffn, other, allreduce, overhead);
-                        out.push(DecodeOption {
-                            attn_pool: a,
-                            attn_tp: ta,
-                            attn_dp: 1,
-                            ffn: None,
-                            microbatches: 1,
-                            draft: None,
-                            layers: Vec::new(),
-                            kv: vec![(a, 1.0)],
-                            tpot: attn.time + ffn.time + allreduce + overhead,
-                            chips,
-                            usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64,
-                            watts: pa.chip.power.unwrap_or(0.0) * ta as f64,
-                            breakdown,
-                            memory,
-                        });
+                        let step = ColocatedStep { attn, ffn, other, allreduce };
+                        out.push(colocated_option(plan, a, (ta, 1), step, memory));
                     }
                     Some(_) => {
                         excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
@@ -547,27 +529,45 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
         let ar_attn = cost::allreduce_time(cost::activation_bytes(m, b * per_seq), ta, link);
         let ar_ffn = cost::allreduce_time(cost::activation_bytes(m, batch * per_seq), n, link);
         let allreduce = layers * (ar_attn + ar_ffn);
-        let overhead = pa.chip.step_overhead;
-        let mut chips = vec![0; plan.cluster.pools.len()];
-        chips[a] = n;
-        out.push(DecodeOption {
-            attn_pool: a,
-            attn_tp: ta,
-            attn_dp: d,
-            ffn: None,
-            microbatches: 1,
-            draft: None,
-            layers: Vec::new(),
-            kv: vec![(a, 1.0)],
-            tpot: attn.time + ffn.time + allreduce + overhead,
-            chips,
-            usd_per_s: pa.chip.price.unwrap_or(0.0) * n as f64,
-            watts: pa.chip.power.unwrap_or(0.0) * n as f64,
-            breakdown: colocated_breakdown(attn, ffn, other, allreduce, overhead),
-            memory,
-        });
+        out.push(colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, allreduce }, memory));
     }
     out
+}
+
+/// A decode step with attention and FFN on the same chips: `attn` includes the
+/// embedding and LM head (`other`); `allreduce` is every collective of the step.
+struct ColocatedStep {
+    attn: cost::StageTime,
+    ffn: cost::StageTime,
+    other: f64,
+    allreduce: f64,
+}
+
+/// The decode option of a colocated step on pool `a` with `(tp, dp)`: `dp` groups of
+/// `tp` chips (1 group: plain tensor parallelism).
+fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: ColocatedStep, memory: Vec<MemUse>) -> DecodeOption {
+    let pa = &plan.cluster.pools[a];
+    let n = tp * dp;
+    let overhead = pa.chip.step_overhead;
+    let mut chips = vec![0; plan.cluster.pools.len()];
+    chips[a] = n;
+    let ColocatedStep { attn, ffn, other, allreduce } = step;
+    DecodeOption {
+        attn_pool: a,
+        attn_tp: tp,
+        attn_dp: dp,
+        ffn: None,
+        microbatches: 1,
+        draft: None,
+        layers: Vec::new(),
+        kv: vec![(a, 1.0)],
+        tpot: attn.time + ffn.time + allreduce + overhead,
+        chips,
+        usd_per_s: pa.chip.price.unwrap_or(0.0) * n as f64,
+        watts: pa.chip.power.unwrap_or(0.0) * n as f64,
+        breakdown: colocated_breakdown(attn, ffn, other, allreduce, overhead),
+        memory,
+    }
 }
 
 /// The breakdown of a step with attention and FFN on the same chips (`attn` includes
