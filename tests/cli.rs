@@ -35,7 +35,7 @@ fn build_writes_the_report_and_prints_the_summary() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], hplanc::report::csv::HEADER);
     assert_eq!(lines.len() - 1, report["plans"][0]["frontier"].as_array().unwrap().len());
-    assert!(lines[1..].iter().all(|l| l.starts_with("afd,") && l.split(',').count() == 6), "{csv}");
+    assert!(lines[1..].iter().all(|l| l.starts_with("afd,") && l.split(',').count() == 9), "{csv}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -1,11 +1,13 @@
-//! `frontier.csv`: each plan's frontier points, one row per point, for plotting
+//! `frontier.csv`: each plan's frontier points (the best placement at each
+//! concurrency tried, marked where Pareto-optimal), one row per point, for plotting
 //! elsewhere. Numbers in SI units with Rust's shortest round-trip formatting (the same
 //! bytes every run); an empty field where a plan has no price or power.
 
 use super::PlanReport;
 use std::fmt::Write;
 
-pub const HEADER: &str = "plan,concurrency,tokens_per_s_per_user,throughput_per_chip,cost_per_mtok_usd,tokens_per_s_per_mw";
+pub const HEADER: &str =
+    "plan,concurrency,tokens_per_s_per_user,throughput_per_chip,cost_per_mtok_usd,tokens_per_s_per_mw,pareto_per_chip,pareto_per_dollar,pareto_per_mw";
 
 /// A plan name is an identifier, so it needs no quoting; numbers never do.
 pub fn render(plans: &[PlanReport]) -> String {
@@ -16,13 +18,16 @@ pub fn render(plans: &[PlanReport]) -> String {
         for f in &p.frontier {
             let _ = writeln!(
                 o,
-                "{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{}",
                 p.name,
                 f.concurrency,
                 f.tokens_per_s_per_user,
                 f.throughput_per_chip,
                 opt(f.cost_per_mtok_usd),
-                opt(f.tokens_per_s_per_mw)
+                opt(f.tokens_per_s_per_mw),
+                f.pareto_per_chip,
+                f.pareto_per_dollar,
+                f.pareto_per_mw
             );
         }
     }

@@ -239,19 +239,32 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
     });
     if !r.frontier.is_empty() {
         o.push(Block::Gap);
-        let mut rows = vec![vec!["concurrency".to_string(), "tok/s/user".into(), "tok/s/chip".into(), "$/Mtok".into()]];
+        let mut rows = vec![vec![
+            "concurrency".to_string(),
+            "tok/s/user".into(),
+            "tok/s/chip".into(),
+            "$/Mtok".into(),
+            "tok/s/MW".into(),
+            "Pareto-optimal per".into(),
+        ]];
         for f in &r.frontier {
+            let per: Vec<&str> = [(f.pareto_per_chip, "chip"), (f.pareto_per_dollar, "$"), (f.pareto_per_mw, "MW")]
+                .into_iter()
+                .filter_map(|(on, w)| on.then_some(w))
+                .collect();
             rows.push(vec![
                 f.concurrency.to_string(),
                 fmt_num(f.tokens_per_s_per_user),
                 fmt_num(f.throughput_per_chip),
                 f.cost_per_mtok_usd.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into()),
+                f.tokens_per_s_per_mw.map(fmt_num).unwrap_or_else(|| "n/a".into()),
+                per.join(", "),
             ]);
         }
         o.push(Block::Table {
-            caption: Some("frontier (best placement per concurrency, Pareto-optimal)".into()),
+            caption: Some("frontier (the best placement at each concurrency tried)".into()),
             rows,
-            right: vec![true, true, true, true],
+            right: vec![true, true, true, true, true, false],
             header: true,
         });
     }

@@ -184,6 +184,12 @@ pub struct FrontierPoint {
     pub throughput_per_chip: f64,
     pub cost_per_mtok_usd: Option<f64>,
     pub tokens_per_s_per_mw: Option<f64>,
+    /// no other point has at least as many tokens/s/user and tokens/s per chip (and more of one)
+    pub pareto_per_chip: bool,
+    /// the same against tokens per dollar (false without prices)
+    pub pareto_per_dollar: bool,
+    /// the same against tokens/s per MW (false without powers)
+    pub pareto_per_mw: bool,
 }
 
 fn model_report(plan: &Plan) -> ModelReport {
@@ -324,9 +330,21 @@ pub fn bottleneck(d: &DecodeOption) -> String {
     format!("{lead}: {}", parts.iter().filter(|p| p.1 > 0.0).map(|p| p.2.clone()).collect::<Vec<_>>().join(", "))
 }
 
-/// Pareto-optimal points (more tokens/s/user and more throughput per chip are better).
+/// Which of `pts` no other point dominates: at least as good on both coordinates and
+/// better on one (both maximised). Points without a coordinate are not on it.
+fn pareto(pts: &[(f64, Option<f64>)]) -> Vec<bool> {
+    pts.iter()
+        .map(|&(ax, ay)| {
+            let Some(ay) = ay else { return false };
+            !pts.iter().any(|&(bx, by)| by.is_some_and(|by| bx >= ax && by >= ay && (bx > ax || by > ay)))
+        })
+        .collect()
+}
+
+/// The best point at every concurrency the solver tried, each marked where it is
+/// Pareto-optimal: tokens/s/user against tokens/s per chip, per dollar and per MW.
 pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
-    let pts: Vec<FrontierPoint> = solved
+    let mut pts: Vec<FrontierPoint> = solved
         .per_batch
         .iter()
         .map(|p| {
@@ -337,19 +355,20 @@ pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
                 throughput_per_chip: m.throughput_per_chip,
                 cost_per_mtok_usd: m.cost_per_mtok_usd,
                 tokens_per_s_per_mw: m.tokens_per_s_per_mw,
+                pareto_per_chip: false,
+                pareto_per_dollar: false,
+                pareto_per_mw: false,
             }
         })
         .collect();
-    pts.iter()
-        .filter(|a| {
-            !pts.iter().any(|b| {
-                b.tokens_per_s_per_user >= a.tokens_per_s_per_user
-                    && b.throughput_per_chip >= a.throughput_per_chip
-                    && (b.tokens_per_s_per_user > a.tokens_per_s_per_user || b.throughput_per_chip > a.throughput_per_chip)
-            })
-        })
-        .cloned()
-        .collect()
+    let axis = |f: &dyn Fn(&FrontierPoint) -> Option<f64>| pareto(&pts.iter().map(|p| (p.tokens_per_s_per_user, f(p))).collect::<Vec<_>>());
+    let chip = axis(&|p| Some(p.throughput_per_chip));
+    let dollar = axis(&|p| p.cost_per_mtok_usd.filter(|c| *c > 0.0).map(|c| 1.0 / c));
+    let mw = axis(&|p| p.tokens_per_s_per_mw);
+    for (i, p) in pts.iter_mut().enumerate() {
+        (p.pareto_per_chip, p.pareto_per_dollar, p.pareto_per_mw) = (chip[i], dollar[i], mw[i]);
+    }
+    pts
 }
 
 pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
@@ -498,4 +517,15 @@ fn speculation_report(plan: &Plan) -> Option<SpeculationReport> {
         acceptance: s.acceptance,
         expected_tokens_per_step: crate::cost::expected_tokens_per_step(s.lookahead, s.acceptance),
     })
+}
+
+#[cfg(test)]
+mod pareto_tests {
+    #[test]
+    fn dominated_and_missing_points_are_off_the_frontier() {
+        // (tokens/s/user, throughput): (10, 1) and (5, 5) trade off; (4, 4) is dominated
+        // by (5, 5); a tie is not domination; a missing coordinate is never on it.
+        let pts = [(10.0, Some(1.0)), (5.0, Some(5.0)), (4.0, Some(4.0)), (5.0, Some(5.0)), (1.0, None)];
+        assert_eq!(super::pareto(&pts), vec![true, true, false, true, false]);
+    }
 }
