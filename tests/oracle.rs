@@ -86,7 +86,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
     Instance {
         batch: 1 << rng.below(7),
         output_tokens: (64 << rng.below(5)) as f64,
-        pool_sizes,
+        pool_sizes: pool_sizes.into_iter().map(Some).collect(),
         decode,
         prefill,
         ttft_limit: (rng.below(2) == 0).then(|| rng.range(0.5, 3.0)),

@@ -412,6 +412,19 @@ pub struct Speculation {
 }
 
 impl Plan {
+    /// The SLO that bounds TPOT and its limit in seconds: `tpot <= X`, or
+    /// `tokens_per_s_per_user >= X` as TPOT <= 1/X; the tighter when both are given.
+    pub fn tpot_slo(&self) -> Option<(&Slo, f64)> {
+        self.slos
+            .iter()
+            .filter_map(|s| match s.metric {
+                SloMetric::Tpot => Some((s, s.limit)),
+                SloMetric::TokensPerSUser => Some((s, 1.0 / s.limit)),
+                SloMetric::Ttft => None,
+            })
+            .min_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal))
+    }
+
     pub fn placement(&self, s: Stage) -> &Placement {
         // Resolution creates one placement per stage, in `Stage::ALL` order.
         &self.placements[Stage::ALL.iter().position(|x| *x == s).unwrap_or(0)]

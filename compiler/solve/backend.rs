@@ -28,23 +28,6 @@ pub enum Outcome {
     Stopped,
 }
 
-/// Minimises `objective` subject to `rows` within `time_limit_s`, starting from
-/// `start` when given; reads the values of `read`.
-pub fn minimise(
-    vars: ProblemVariables,
-    objective: Expression,
-    rows: Vec<Constraint>,
-    time_limit_s: f64,
-    start: Option<Vec<(Variable, f64)>>,
-    read: &[Variable],
-) -> Result<Outcome, String> {
-    let run = move || run(vars, objective, rows, time_limit_s, start, read);
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
-        Ok(r) => r,
-        Err(_) => Err("the ILP backend panicked".into()),
-    }
-}
-
 fn classify(e: ResolutionError) -> Result<Outcome, String> {
     match e {
         ResolutionError::Infeasible => Ok(Outcome::Infeasible),
@@ -70,9 +53,10 @@ where
     for r in rows {
         problem.add_constraint(r);
     }
-    let solution = match problem.solve() {
-        Ok(s) => s,
-        Err(e) => return classify(e),
+    let solution = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || problem.solve())) {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return classify(e),
+        Err(_) => return Err("the ILP backend panicked".into()),
     };
     let values = read.iter().map(|v| solution.value(*v)).collect();
     let proven = proven(solution.status());
@@ -80,7 +64,9 @@ where
     Ok(Outcome::Solved(Answer { values, proven, gap }))
 }
 
-fn run(
+/// Minimises `objective` subject to `rows` within `time_limit_s`, starting from
+/// `start` when given; reads the values of `read`.
+pub fn minimise(
     vars: ProblemVariables,
     objective: Expression,
     rows: Vec<Constraint>,

@@ -9,20 +9,11 @@ use super::Goal;
 /// The best choice and its goal value, or `None` if nothing is feasible.
 pub fn best(inst: &Instance, goal: Goal) -> Option<(Choice, f64)> {
     let mut best: Option<(Choice, (f64, f64, u64))> = None;
-    for (di, d) in inst.decode.iter().enumerate() {
-        if !inst.decode_allowed(d) {
-            continue;
-        }
-        for (pi, p) in inst.prefill.iter().enumerate() {
-            if !inst.compatible(d, p) {
-                continue;
-            }
-            let c = Choice { decode: di, prefill: pi, replicas: inst.min_replicas(d, p) };
-            let Some(t) = inst.totals(c) else { continue };
-            let key = (goal.value(&t), Goal::CostPerToken.value(&t), t.chips);
-            if best.as_ref().is_none_or(|(_, k)| key < *k) {
-                best = Some((c, key));
-            }
+    for c in inst.min_replica_choices() {
+        let Some(t) = inst.totals(c) else { continue };
+        let key = (goal.value(&t), Goal::CostPerToken.value(&t), t.chips);
+        if best.as_ref().is_none_or(|(_, k)| key < *k) {
+            best = Some((c, key));
         }
     }
     best.map(|(c, k)| (c, k.0))

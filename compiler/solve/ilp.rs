@@ -154,20 +154,11 @@ impl Model<'_> {
     /// A choice meeting every constraint (and the exclusion and `bound`), by scanning
     /// the pairs with the fewest replicas until one fits: the solver's warm start.
     fn first_feasible(&self, bound: Option<(Q, Q, f64)>) -> Option<Choice> {
-        let inst = self.inst;
-        for &d in self.allowed {
-            for k in 0..inst.prefill.len() {
-                if self.exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k)) {
-                    continue;
-                }
-                let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(&inst.decode[d], &inst.prefill[k]) };
-                let Some(t) = inst.totals(c) else { continue };
-                if bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)) {
-                    return Some(c);
-                }
-            }
-        }
-        None
+        let excluded = |c: &Choice| self.exclude.is_some_and(|e| e.decode.contains(&c.decode) && e.prefill.contains(&c.prefill));
+        self.inst.min_replica_choices().filter(|c| !excluded(c)).find(|&c| {
+            // `totals` also rejects decode options over the TPOT limit (not in `allowed`)
+            self.inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
+        })
     }
 
     /// Coefficients of a quantity on x (per allowed option) and r (per prefill option).
@@ -293,7 +284,7 @@ impl Model<'_> {
             cap -= inst.request_rate(&inst.decode[d]) * x[i];
         }
         constraints.push(cap.geq(0.0));
-        for (pool, size) in inst.pool_sizes.iter().enumerate().filter(|(_, n)| **n != super::space::UNBOUNDED) {
+        for (pool, size) in inst.pool_sizes.iter().enumerate().filter_map(|(p, n)| n.map(|n| (p, n))) {
             let mut used = Expression::from(0.0);
             let mut any = false;
             for (i, &d) in allowed.iter().enumerate() {
@@ -308,7 +299,7 @@ impl Model<'_> {
                 any = true;
             }
             if any {
-                constraints.push(used.leq(*size as f64));
+                constraints.push(used.leq(size as f64));
             }
         }
         let on_pool = |a: usize| -> Expression {

@@ -339,16 +339,6 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
     diags.push(catalog::no_feasible_placement(place_span(Stage::Prefill), &reasons));
 }
 
-/// The SLO that sets the TPOT limit (`tpot`, or `tokens_per_s_per_user` as 1/limit).
-fn tpot_slo(plan: &Plan) -> Option<&crate::ir::Slo> {
-    let eff = |s: &&crate::ir::Slo| match s.metric {
-        SloMetric::Tpot => s.limit,
-        SloMetric::TokensPerSUser => 1.0 / s.limit,
-        SloMetric::Ttft => f64::INFINITY,
-    };
-    plan.slos.iter().filter(|s| s.metric != SloMetric::Ttft).min_by(|a, b| eff(a).partial_cmp(&eff(b)).unwrap_or(std::cmp::Ordering::Equal))
-}
-
 /// Where a relaxed constraint is declared, its source text and its limit and need in words.
 fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String) {
     let b = &plan.budget;
@@ -356,7 +346,7 @@ fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String
     let money = |x: f64| format!("${:.2}/h", x * 3600.0);
     let watts = |x: f64| crate::units::format::fmt_si(x, "W");
     match r.bound {
-        relax::Bound::Tpot => match tpot_slo(plan) {
+        relax::Bound::Tpot => match plan.tpot_slo().map(|(s, _)| s) {
             Some(s) if s.metric == SloMetric::TokensPerSUser => {
                 (s.span, "tokens_per_s_per_user".into(), format!(">= {:.1} tok/s", s.limit), format!("{:.1} tok/s", 1.0 / r.needed))
             }

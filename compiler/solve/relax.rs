@@ -71,7 +71,7 @@ pub fn violations(inst: &Instance, c: Choice) -> Option<Vec<Relaxed>> {
     check(Bound::Ttft, ttft, inst.ttft_limit);
     for (pool, size) in inst.pool_sizes.iter().enumerate() {
         let used = d.chips[pool] + if p.pool == pool { c.replicas * p.tp } else { 0 };
-        check(Bound::Pool(pool), used as f64, Some(*size as f64));
+        check(Bound::Pool(pool), used as f64, size.map(|n| n as f64));
     }
     let b = &inst.budget;
     check(Bound::BudgetUsd, d.usd_per_s + c.replicas as f64 * p.usd_per_s, b.usd_per_s);
@@ -87,17 +87,14 @@ pub fn violations(inst: &Instance, c: Choice) -> Option<Vec<Relaxed>> {
 pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
     let mut best: Option<(Relaxation, (f64, usize, f64))> = None;
     for (i, inst) in instances.iter().enumerate() {
-        for (di, d) in inst.decode.iter().enumerate() {
-            let tput = inst.throughput(d);
-            for (pi, p) in inst.prefill.iter().enumerate() {
-                let choice = Choice { decode: di, prefill: pi, replicas: inst.min_replicas(d, p) };
-                let Some(relaxed) = violations(inst, choice) else { continue };
-                let r = Relaxation { instance: i, choice, relaxed };
-                let usd = d.usd_per_s + choice.replicas as f64 * p.usd_per_s;
-                let key = (r.cost(), r.relaxed.len(), usd / tput);
-                if best.as_ref().is_none_or(|(_, k)| key < *k) {
-                    best = Some((r, key));
-                }
+        for choice in inst.min_replica_choices() {
+            let Some(relaxed) = violations(inst, choice) else { continue };
+            let (d, p) = (&inst.decode[choice.decode], &inst.prefill[choice.prefill]);
+            let usd = d.usd_per_s + choice.replicas as f64 * p.usd_per_s;
+            let r = Relaxation { instance: i, choice, relaxed };
+            let key = (r.cost(), r.relaxed.len(), usd / inst.throughput(d));
+            if best.as_ref().is_none_or(|(_, k)| key < *k) {
+                best = Some((r, key));
             }
         }
     }
@@ -133,7 +130,7 @@ mod tests {
         Instance {
             batch: 8,
             output_tokens: 100.0,
-            pool_sizes: vec![pool],
+            pool_sizes: vec![Some(pool)],
             decode,
             prefill: vec![PrefillOption {
                 pool: 0,

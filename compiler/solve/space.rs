@@ -106,7 +106,8 @@ pub struct PrefillOption {
 pub struct Instance {
     pub batch: u64,
     pub output_tokens: f64,
-    pub pool_sizes: Vec<u64>,
+    /// chips per pool; `None`: the solver sizes the pool (`inventory = free`)
+    pub pool_sizes: Vec<Option<u64>>,
     pub decode: Vec<DecodeOption>,
     pub prefill: Vec<PrefillOption>,
     pub ttft_limit: Option<f64>,
@@ -152,6 +153,19 @@ impl Instance {
         self.batch as f64 / (d.tpot * self.output_tokens)
     }
 
+    /// Every (decode option, prefill option) pair with the fewest prefill replicas that
+    /// keep up, in option order: what the oracle, the relaxation and the ILP's warm start
+    /// scan (fewer replicas are never worse, [`super::brute`]).
+    pub fn min_replica_choices(&self) -> impl Iterator<Item = Choice> + '_ {
+        (0..self.decode.len()).flat_map(move |decode| {
+            (0..self.prefill.len()).map(move |prefill| Choice {
+                decode,
+                prefill,
+                replicas: self.min_replicas(&self.decode[decode], &self.prefill[prefill]),
+            })
+        })
+    }
+
     pub fn throughput(&self, d: &DecodeOption) -> f64 {
         self.batch as f64 / d.tpot
     }
@@ -187,7 +201,7 @@ impl Instance {
         }
         for (pool, size) in self.pool_sizes.iter().enumerate() {
             let used = d.chips[pool] + if p.pool == pool { c.replicas * p.tp } else { 0 };
-            if used > *size {
+            if size.is_some_and(|n| used > n) {
                 return None;
             }
         }
@@ -955,40 +969,31 @@ pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
 pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
     let prefill = prefill_options(plan, excluded);
     let (lo, hi) = plan.workload.concurrency;
-    let mut out: Vec<Instance> = batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect();
-    if plan.free_inventory {
-        // No pool bounds the chips used; a prefill option needs at most as many replicas
-        // as the fastest decode option at any batch makes it keep up with (more only cost).
-        for inst in &mut out {
-            inst.pool_sizes.iter_mut().for_each(|n| *n = UNBOUNDED);
-            for k in 0..inst.prefill.len() {
-                let need = inst.decode.iter().map(|d| inst.min_replicas(d, &inst.prefill[k])).max().unwrap_or(1);
-                inst.prefill[k].max_replicas = need.max(1);
-            }
-        }
-    }
-    out
+    batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect()
 }
-
-/// A pool size that bounds nothing (`inventory = free`).
-pub const UNBOUNDED: u64 = u64::MAX;
 
 fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
     let limit = |m: crate::ir::SloMetric| plan.slos.iter().find(|s| s.metric == m).map(|s| s.limit);
-    Instance {
+    let free = plan.free_inventory;
+    let mut inst = Instance {
         batch,
         output_tokens: plan.workload.output_tokens as f64,
-        pool_sizes: plan.cluster.pools.iter().map(|p| p.count).collect(),
+        pool_sizes: plan.cluster.pools.iter().map(|p| (!free).then_some(p.count)).collect(),
         decode: decode_options(plan, batch, excluded),
         prefill: prefill.to_vec(),
         ttft_limit: limit(crate::ir::SloMetric::Ttft),
-        // tokens/s/user >= X is TPOT <= 1/X
-        tpot_limit: match (limit(crate::ir::SloMetric::Tpot), limit(crate::ir::SloMetric::TokensPerSUser).map(|x| 1.0 / x)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        },
+        tpot_limit: plan.tpot_slo().map(|(_, l)| l),
         budget: plan.budget.clone(),
+    };
+    if free {
+        // No pool bounds the chips; a prefill option needs at most the replicas that let
+        // it keep up with this batch's fastest decode option (more would only add cost).
+        for k in 0..inst.prefill.len() {
+            let need = inst.decode.iter().map(|d| inst.min_replicas(d, &inst.prefill[k])).max().unwrap_or(1);
+            inst.prefill[k].max_replicas = need.max(1);
+        }
     }
+    inst
 }
 
 #[cfg(test)]
