@@ -15,6 +15,7 @@ pub mod diagnostics;
 pub mod ir;
 pub mod report;
 pub mod resolve;
+pub mod schedule;
 pub mod solve;
 pub mod source;
 pub mod syntax;

@@ -1,5 +1,30 @@
-//! Every example compiles, solves, and its summary, JSON report, Markdown report and
-//! frontier CSV are snapshotted.
+//! Every example compiles, solves, and its summary, JSON report, Markdown report,
+//! frontier CSV and trace are snapshotted.
+
+/// A trace is one JSON document in the Chrome trace event format: named processes and
+/// threads, complete events with non-negative durations on named threads, and the TPOT
+/// and TTFT markers at the report's values.
+fn check_trace(text: &str, plan: &hplanc::report::PlanReport) {
+    let doc: serde_json::Value = serde_json::from_str(text).expect("trace.json is JSON");
+    let events = doc["traceEvents"].as_array().expect("traceEvents");
+    let named: std::collections::BTreeSet<(u64, u64)> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .map(|e| (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap()))
+        .collect();
+    let complete: Vec<&serde_json::Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+    assert!(!complete.is_empty());
+    for e in &complete {
+        assert!(e["dur"].as_f64().unwrap() >= 0.0 && e["ts"].as_f64().unwrap() >= 0.0, "{e}");
+        assert!(named.contains(&(e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap())), "unnamed thread: {e}");
+        assert!(["compute", "collective", "transfer", "draft", "overhead"].contains(&e["cat"].as_str().unwrap()));
+    }
+    let m = plan.metrics.as_ref().unwrap();
+    let marker = |name: &str| events.iter().find(|e| e["ph"] == "i" && e["name"] == name).unwrap()["ts"].as_f64().unwrap();
+    let tokens = plan.speculation.as_ref().map(|s| s.expected_tokens_per_step).unwrap_or(1.0);
+    assert!((marker("TPOT") - m.tpot_s * tokens * 1e6).abs() < 1e-3);
+    assert!((marker("TTFT") - m.ttft_s * 1e6).abs() < 1e-3);
+}
 
 #[test]
 fn examples_snapshot() {
@@ -18,6 +43,13 @@ fn examples_snapshot() {
         let markdown: Vec<String> = report.plans.iter().map(hplanc::report::markdown::render).collect();
         insta::assert_snapshot!("markdown", markdown.join("\n"));
         insta::assert_snapshot!("frontier_csv", hplanc::report::csv::render(&report.plans));
+        let mut traces = Vec::new();
+        for p in &report.plans {
+            let t = hplanc::report::trace::render(p).expect("a solved plan has a trace");
+            check_trace(&t, p);
+            traces.push(t);
+        }
+        insta::assert_snapshot!("trace_json", traces.join("\n"));
         let json = serde_json::to_string_pretty(&report).unwrap();
         insta::with_settings!({ filters => vec![(r#""solve_s": [0-9.e+-]+"#, r#""solve_s": "[time]""#)] }, {
             insta::assert_snapshot!("json", json);

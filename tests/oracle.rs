@@ -1,7 +1,7 @@
 //! The ILP against the brute-force oracle on random small instances.
 
 use hplanc::ir::Budget;
-use hplanc::solve::space::{Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption};
+use hplanc::solve::space::{Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption, StepShape};
 use hplanc::solve::{brute, ilp, Goal};
 
 use crate::Rng;
@@ -62,6 +62,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 watts,
                 breakdown: DecodeBreakdown::default(),
                 memory: vec![],
+                shape: StepShape::Colocated { attn_collective: 0.0, ffn_collective: 0.0 },
             }
         })
         .collect();
@@ -73,6 +74,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 pool,
                 tp,
                 time: rng.range(0.05, 2.0),
+                allreduce: 0.0,
                 usd_per_s: tp as f64 * (1.0 + pool as f64) / 3600.0,
                 watts: tp as f64 * (700.0 + 300.0 * pool as f64),
                 max_replicas: pool_sizes[pool] / tp,

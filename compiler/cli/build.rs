@@ -14,8 +14,8 @@ pub struct Options<'a> {
     pub deny_warnings: bool,
 }
 
-/// Compiles `file`; with `out`, writes each plan's report.json, report.md and
-/// frontier.csv to `out/<plan>/`. Nothing is written when there are errors (or
+/// Compiles `file`; with `out`, writes each plan's report.json, report.md,
+/// frontier.csv and trace.json to `out/<plan>/`. Nothing is written when there are errors (or
 /// warnings, with `deny_warnings`).
 pub fn run(file: &Path, opts: Options<'_>) -> u8 {
     let Options { out, format, color, solve, deny_warnings } = opts;
@@ -74,11 +74,14 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                     return 2;
                 }
             };
-            let files = [
+            let mut files = vec![
                 ("report.json", json),
                 ("report.md", crate::report::markdown::render(plan)),
                 ("frontier.csv", crate::report::csv::render(std::slice::from_ref(plan))),
             ];
+            if let Some(trace) = crate::report::trace::render(plan) {
+                files.push(("trace.json", trace));
+            }
             for (name, text) in files {
                 if let Err(e) = write_atomic(&dir, name, &text) {
                     super::errln!("error: cannot write `{}`: {e}", dir.join(name).display());
@@ -86,7 +89,7 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                 }
             }
             if format == Format::Human {
-                super::outln!("\n  wrote {} (and report.md, frontier.csv)", dir.join("report.json").display());
+                super::outln!("\n  wrote {} (and report.md, frontier.csv, trace.json)", dir.join("report.json").display());
             }
         }
     }

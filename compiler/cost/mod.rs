@@ -205,16 +205,17 @@ pub fn pingpong_min_microbatches(t_a: f64, t_e: f64, t_c: f64) -> u64 {
     (2.0 * (1.0 + t_c / tf) - 1e-12).ceil() as u64
 }
 
-/// One decode iteration over `l` layers with ping-pong: the first microbatch's trip
-/// through a layer, then one period per further layer, where the period is the
-/// busier of the pools' load and one microbatch's round trip:
-/// `(t_a + t_e + 2t_c) + (l − 1)·max(m·T_f, t_a + t_e + 2t_c)`. With `m = 1` this is the
-/// sequential `l·(t_a + t_e + 2t_c)`; with full overlap it is the paper's lower bound
-/// `(t_a + t_e + 2t_c) + m·T_f·(l − 1)` (the period form is derived, not the paper's).
+/// One decode step over `l` layers with ping-pong, in steady state (continuous
+/// decoding): per layer, the busier of the pools' load for the `m` microbatches and one
+/// microbatch's round trip, `l·max(m·T_f, t_a + t_e + 2t_c)`. Every sequence gets a
+/// token once per period. With `m = 1` this is the sequential `l·(t_a + t_e + 2t_c)`.
+/// MegaScale-Infer's `(t_a + t_e + 2t_c) + m·T_f·(l − 1)` is one step of the first
+/// microbatch from an idle pipeline; it is below the pools' load `l·m·T_f` whenever
+/// `m·T_f > t_a + t_e + 2t_c`, so it cannot be the period (docs/cost-model.md §4).
 pub fn pingpong_iteration(t_a: f64, t_e: f64, t_c: f64, m: u64, l: u64) -> f64 {
     let trip = t_a + t_e + 2.0 * t_c;
     let period = (m.max(1) as f64 * t_a.max(t_e)).max(trip);
-    trip + l.saturating_sub(1) as f64 * period
+    l as f64 * period
 }
 
 /// US dollars per million tokens for a deployment costing `usd_per_s` producing `tokens_per_s`.
@@ -335,9 +336,9 @@ mod tests {
         assert_eq!(pingpong_min_microbatches(100e-6, 100e-6, 60e-6), 4);
         // m = 1 is sequential: 80 * (100 + 100 + 80) us = 22.4 ms
         assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 1, 80) - 22.4e-3).abs() < 1e-12);
-        // m = 3 overlaps fully: trip 280 us + 79 * max(300, 280) us = 280 + 23,700 = 23,980 us
-        assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 3, 80) - 23.98e-3).abs() < 1e-12);
-        // m = 2 is bound by the round trip: 280 + 79 * max(200, 280) = 22,400 us
+        // m = 3 overlaps fully and is bound by the pools' load: 80 * max(300, 280) us = 24 ms
+        assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 3, 80) - 24e-3).abs() < 1e-12);
+        // m = 2 is bound by the round trip: 80 * max(200, 280) = 22,400 us
         assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 2, 80) - 22.4e-3).abs() < 1e-12);
     }
 

@@ -1,6 +1,7 @@
 //! The terminal summary of a plan report. Deterministic: no timings.
 
 use super::PlanReport;
+use crate::schedule::Timeline;
 use crate::units::format::{fmt_bytes, fmt_num, fmt_si, fmt_time};
 use std::fmt::Write;
 
@@ -43,6 +44,8 @@ pub enum Block {
     Table { caption: Option<String>, rows: Vec<Vec<String>>, right: Vec<bool>, header: bool },
     /// a line of prose
     Line(String),
+    /// preformatted lines (the text Gantt charts)
+    Pre(Vec<String>),
     /// space between sections
     Gap,
 }
@@ -66,6 +69,11 @@ pub fn render(r: &PlanReport) -> String {
             }
             Block::Line(l) => {
                 let _ = writeln!(o, "  {l}");
+            }
+            Block::Pre(lines) => {
+                for l in lines {
+                    let _ = writeln!(o, "  {}", l.trim_end());
+                }
             }
             Block::Gap => o.push('\n'),
         }
@@ -204,6 +212,7 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
     if let Some(bn) = &r.bottleneck {
         o.push(Block::Line(format!("bottleneck: {bn}")));
     }
+
     match &r.runner_up {
         Some(ru) => {
             let v = ru.objective_value.map(|v| format!("{} {}", r.objective.kind, fmt_num(v))).unwrap_or_default();
@@ -217,6 +226,12 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
         None => {
             o.push(Block::Line("runner-up: none (no other assignment of stages to pools is allowed and feasible)".into()));
         }
+    }
+    if let Some(t) = &r.timelines {
+        o.push(Block::Gap);
+        o.push(Block::Pre(gantt(&t.decode, GANTT_WIDTH)));
+        o.push(Block::Gap);
+        o.push(Block::Pre(gantt(&t.prefill, GANTT_WIDTH)));
     }
     o.push(Block::Gap);
     let mut rows = vec![vec!["stage".to_string(), "pool".into(), "tier".into(), "used".into(), "capacity".into(), "".into()]];
@@ -288,4 +303,63 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
         )));
     }
     o
+}
+
+/// Columns of a text Gantt chart's time axis.
+pub const GANTT_WIDTH: usize = 60;
+
+/// A timeline as a text Gantt chart: one row per track, each column a slice of time
+/// shaded by how busy the track is in it, the busy share at the end; the reported time
+/// (TPOT, TTFT) is marked under the axis when the step from idle runs longer.
+pub fn gantt(t: &Timeline, width: usize) -> Vec<String> {
+    let span = t.makespan.max(1e-300);
+    let names: Vec<String> = t.tracks.iter().map(|tr| tr.name.clone()).collect();
+    let label = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let what = &t.reported_what;
+    let mut out = vec![format!("{}: {} from idle ({what} {})", t.title, fmt_time(t.makespan), fmt_time(t.reported))];
+    for (k, name) in names.iter().enumerate() {
+        // busy seconds per column (overlapping lanes count once: capped at the column)
+        let mut busy = vec![0.0f64; width];
+        for o in t.ops.iter().filter(|o| o.track == k) {
+            let (a, b) = (o.start / span * width as f64, o.end() / span * width as f64);
+            let (first, last) = (a.floor() as usize, (b.ceil() as usize).min(width));
+            for (c, cell) in busy.iter_mut().enumerate().take(last).skip(first) {
+                *cell += (b.min(c as f64 + 1.0) - a.max(c as f64)).max(0.0);
+            }
+        }
+        let bar: String = busy
+            .iter()
+            .map(|&f| match f.min(1.0) {
+                f if f <= 0.0 => ' ',
+                f if f <= 0.25 => '░',
+                f if f <= 0.5 => '▒',
+                f if f <= 0.75 => '▓',
+                _ => '█',
+            })
+            .collect();
+        let pad = " ".repeat(label - name.chars().count());
+        out.push(format!("{name}{pad} |{bar}| {:>3.0}%", 100.0 * t.busy(k) / span));
+    }
+    let end = fmt_time(t.makespan);
+    let axis_pad = width.saturating_sub(end.chars().count()).saturating_sub(1);
+    out.push(format!("{} 0{}{end}", " ".repeat(label + 1), " ".repeat(axis_pad)));
+    if t.reported < t.makespan * (1.0 - 1e-9) {
+        let col = ((t.reported / span) * width as f64).round() as usize;
+        out.push(format!("{} {}^ {what} (steady-state period)", " ".repeat(label + 1), " ".repeat(col.min(width))));
+    }
+    let crit: Vec<String> = {
+        let mut by_kind: Vec<(&str, f64)> = Vec::new();
+        for o in t.ops.iter().filter(|o| o.critical) {
+            match by_kind.iter_mut().find(|(k, _)| *k == o.kind.name()) {
+                Some(e) => e.1 += o.dur,
+                None => by_kind.push((o.kind.name(), o.dur)),
+            }
+        }
+        by_kind.iter().map(|(k, d)| format!("{k} {}", fmt_time(*d))).collect()
+    };
+    out.push(format!("critical path: {}", crit.join(", ")));
+    if !t.note.is_empty() {
+        out.push(format!("({})", t.note));
+    }
+    out
 }

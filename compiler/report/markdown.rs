@@ -57,6 +57,13 @@ pub fn render(r: &PlanReport) -> String {
             Block::Line(l) => {
                 let _ = writeln!(o, "- {l}");
             }
+            Block::Pre(lines) => {
+                o.push_str("```text\n");
+                for l in lines {
+                    let _ = writeln!(o, "{}", l.trim_end());
+                }
+                o.push_str("```\n\n");
+            }
             Block::Gap => {}
         }
     }

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod dot;
 pub mod human;
 pub mod markdown;
+pub mod trace;
 
 use crate::diagnostics::json::JsonDiagnostic;
 use crate::ir::{Objective, Plan};
@@ -37,6 +38,65 @@ pub struct PlanReport {
     pub speculation: Option<SpeculationReport>,
     /// why the winner won: the best placement that uses other pools, and how much worse it is
     pub runner_up: Option<RunnerUpReport>,
+    /// the timelines of one decode step and one prefill (trace.json has every operation)
+    pub schedule: Option<ScheduleReport>,
+    /// the timelines themselves, for trace.json and the text Gantt (not in the JSON)
+    #[serde(skip)]
+    pub timelines: Option<crate::schedule::Schedule>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ScheduleReport {
+    pub decode: TimelineReport,
+    pub prefill: TimelineReport,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct TimelineReport {
+    pub title: String,
+    /// when the last operation ends, from an idle start
+    pub makespan_s: f64,
+    /// what the metrics state for it: TPOT (times the tokens of a speculative round)
+    /// or TTFT
+    pub reported_s: f64,
+    /// `reported_s` in words ("TPOT", "TTFT", "TPOT × 2.77 tokens")
+    pub reported_what: String,
+    pub note: String,
+    pub operations: usize,
+    pub tracks: Vec<TrackReport>,
+    /// seconds of the critical path by kind of operation (compute, collective,
+    /// transfer, draft, overhead)
+    pub critical_path_s: std::collections::BTreeMap<&'static str, f64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct TrackReport {
+    pub name: String,
+    pub busy_s: f64,
+    /// transfers that overlapped on a link take more than one lane
+    pub lanes: usize,
+}
+
+fn timeline_report(t: &crate::schedule::Timeline) -> TimelineReport {
+    let mut critical = std::collections::BTreeMap::new();
+    for o in t.ops.iter().filter(|o| o.critical) {
+        *critical.entry(o.kind.name()).or_insert(0.0) += o.dur;
+    }
+    TimelineReport {
+        title: t.title.clone(),
+        makespan_s: t.makespan,
+        reported_s: t.reported,
+        reported_what: t.reported_what.clone(),
+        note: t.note.clone(),
+        operations: t.ops.len(),
+        tracks: t
+            .tracks
+            .iter()
+            .enumerate()
+            .map(|(k, tr)| TrackReport { name: tr.name.clone(), busy_s: t.busy(k), lanes: tr.lanes })
+            .collect(),
+        critical_path_s: critical,
+    }
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -395,6 +455,8 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             frontier: vec![],
             speculation: speculation_report(plan),
             runner_up: None,
+            schedule: None,
+            timelines: None,
         };
     };
     let p = &s.best;
@@ -416,6 +478,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         .collect();
     let b = &d.breakdown;
     let ttft = pre.ttft(&d.kv).unwrap_or(f64::NAN);
+    let timelines = crate::schedule::schedule(plan, p);
     PlanReport {
         name: plan.name.clone(),
         status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "feasible" },
@@ -456,6 +519,8 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         frontier: frontier(plan, s),
         speculation: speculation_report(plan),
         runner_up: s.runner_up.as_ref().map(|r| runner_up_report(plan, p, r)),
+        schedule: Some(ScheduleReport { decode: timeline_report(&timelines.decode), prefill: timeline_report(&timelines.prefill) }),
+        timelines: Some(timelines),
     }
 }
 

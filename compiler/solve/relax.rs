@@ -105,7 +105,7 @@ pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
 mod tests {
     use super::*;
     use crate::ir::Budget;
-    use crate::solve::space::{DecodeBreakdown, DecodeOption, PrefillOption};
+    use crate::solve::space::{DecodeBreakdown, DecodeOption, PrefillOption, StepShape};
 
     fn decode(tpot: f64, chips: u64) -> DecodeOption {
         DecodeOption {
@@ -123,6 +123,7 @@ mod tests {
             watts: 700.0 * chips as f64,
             breakdown: DecodeBreakdown::default(),
             memory: vec![],
+            shape: StepShape::Colocated { attn_collective: 0.0, ffn_collective: 0.0 },
         }
     }
 
@@ -136,6 +137,7 @@ mod tests {
                 pool: 0,
                 tp: 1,
                 time: 0.01,
+                allreduce: 0.0,
                 usd_per_s: 1.0 / 3600.0,
                 watts: 700.0,
                 max_replicas: pool,

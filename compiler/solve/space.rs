@@ -72,6 +72,30 @@ pub struct DecodeOption {
     pub watts: f64,
     pub breakdown: DecodeBreakdown,
     pub memory: Vec<MemUse>,
+    /// how the step is laid out in time (the schedule phase reads it)
+    pub shape: StepShape,
+}
+
+/// The structure of one decode step with the per-operation times the schedule lays
+/// out; the breakdown holds the totals. Times are uniform over layers (a layer's time
+/// is the stage's total over the layer count).
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepShape {
+    /// attention and FFN on the same chips: per layer, attention, the attention side's
+    /// collective, the FFN, the FFN's collective (seconds, per layer)
+    Colocated { attn_collective: f64, ffn_collective: f64 },
+    /// attention and FFN on two pools with `microbatches` microbatches ping-ponging:
+    /// per layer and microbatch, attention `t_a` and FFN `t_e` (each with its
+    /// all-reduce) and one crossing `t_c`; `other` is one microbatch's embedding and
+    /// LM head (docs/cost-model.md §4)
+    PingPong { t_a: f64, t_e: f64, t_c: f64, other: f64 },
+    /// a layer pipeline (`layers`): the crossing into each stage (0 for the first;
+    /// included in the stage's time) and the sampled ids going back to the first stage
+    Pipeline { cross_in: Vec<f64>, back: f64 },
+    /// speculative decoding: `lookahead` draft steps of `draft` seconds, token ids out
+    /// and verdicts back over a link (`link` each way), the target's verify step
+    /// (`target`), yielding `tokens` tokens per round on average
+    Speculative { lookahead: u64, draft: f64, link: f64, tokens: f64, target: Box<DecodeOption> },
 }
 
 /// One stage of a layer pipeline: layers `first..end` on `tp` chips of `pool`.
@@ -91,6 +115,8 @@ pub struct PrefillOption {
     pub tp: u64,
     /// seconds to prefill one request
     pub time: f64,
+    /// of `time`, the tensor-parallel all-reduces (two per layer)
+    pub allreduce: f64,
     /// $/s of one replica (0 when prices are unknown)
     pub usd_per_s: f64,
     /// W of one replica (0 when powers are unknown)
@@ -308,6 +334,7 @@ fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOpti
                 pool: p,
                 tp,
                 time,
+                allreduce,
                 usd_per_s: pool.chip.price.unwrap_or(0.0) * tp as f64,
                 watts: pool.chip.power.unwrap_or(0.0) * tp as f64,
                 max_replicas: pool.count / tp,
@@ -390,8 +417,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
                 match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
                     Some(ffn) if ok => {
-                        let allreduce = 2.0 * layers * ar(pa.link.as_ref(), ta);
-                        let step = ColocatedStep { attn, ffn, other, allreduce };
+                        let step = ColocatedStep { attn, ffn, other, collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)) };
                         out.push(colocated_option(plan, a, (ta, 1), step, memory));
                     }
                     Some(_) => {
@@ -481,6 +507,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             watts: pa.chip.power.unwrap_or(0.0) * ta as f64 + pf.chip.power.unwrap_or(0.0) * tf as f64,
                             breakdown: DecodeBreakdown { overlap: (sum - tpot).max(0.0), ..breakdown },
                             memory: memory.clone(),
+                            shape: StepShape::PingPong { t_a, t_e, t_c, other: other_m },
                         });
                     }
                 }
@@ -512,7 +539,6 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
     let pa = &plan.cluster.pools[a];
     let Some(link) = pa.link.as_ref() else { return Vec::new() };
     let (_, ctx_max) = decode_contexts(plan);
-    let layers = m.layers as f64;
     let mut out = Vec::new();
     for (d, g) in group_graphs {
         let (d, n) = (*d, *d * ta);
@@ -542,19 +568,19 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
         }
         let ar_attn = cost::allreduce_time(cost::activation_bytes(m, b * per_seq), ta, link);
         let ar_ffn = cost::allreduce_time(cost::activation_bytes(m, batch * per_seq), n, link);
-        let allreduce = layers * (ar_attn + ar_ffn);
-        out.push(colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, allreduce }, memory));
+        out.push(colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn) }, memory));
     }
     out
 }
 
 /// A decode step with attention and FFN on the same chips: `attn` includes the
-/// embedding and LM head (`other`); `allreduce` is every collective of the step.
+/// embedding and LM head (`other`); `collectives` are the attention side's and the
+/// FFN's collective per layer.
 struct ColocatedStep {
     attn: cost::StageTime,
     ffn: cost::StageTime,
     other: f64,
-    allreduce: f64,
+    collectives: (f64, f64),
 }
 
 /// The decode option of a colocated step on pool `a` with `(tp, dp)`: `dp` groups of
@@ -565,7 +591,8 @@ fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: Colocated
     let overhead = pa.chip.step_overhead;
     let mut chips = vec![0; plan.cluster.pools.len()];
     chips[a] = n;
-    let ColocatedStep { attn, ffn, other, allreduce } = step;
+    let ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn) } = step;
+    let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
     DecodeOption {
         attn_pool: a,
         attn_tp: tp,
@@ -581,6 +608,7 @@ fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: Colocated
         watts: pa.chip.power.unwrap_or(0.0) * n as f64,
         breakdown: colocated_breakdown(attn, ffn, other, allreduce, overhead),
         memory,
+        shape: StepShape::Colocated { attn_collective: ar_attn, ffn_collective: ar_ffn },
     }
 }
 
@@ -783,6 +811,7 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
             let (mut usd, mut watts, mut cycle) = (0.0, 0.0, 0.0);
             let mut memory = Vec::new();
             let mut kv = Vec::new();
+            let mut cross_in = Vec::new();
             for (i, &(q, lo, hi)) in part.stages.iter().enumerate() {
                 let (first, last) = (i == 0, i + 1 == part.stages.len());
                 let prev = (!first).then(|| part.stages[i - 1].0);
@@ -795,7 +824,9 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 bd.allreduce += sum(&c.allreduce);
                 bd.attn_memory_bound += sum(&c.attn_mem_bound);
                 bd.ffn_memory_bound += sum(&c.ffn_mem_bound);
-                bd.crossing += prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
+                let into = prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
+                bd.crossing += into;
+                cross_in.push(into);
                 bd.other += if first { c.group.first } else { 0.0 } + if last { c.group.last } else { 0.0 };
                 bd.overhead += c.group.fixed;
                 cycle += time;
@@ -858,6 +889,7 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 watts,
                 breakdown: DecodeBreakdown { overlap: (total - tpot).max(0.0), ..work },
                 memory,
+                shape: StepShape::Pipeline { cross_in, back },
             });
         }
     }
@@ -938,6 +970,7 @@ fn speculative_options(
                     overlap: b.overlap * scale,
                     draft: k as f64 * t_draft * scale,
                 },
+                shape: StepShape::Speculative { lookahead: k, draft: *t_draft, link: t_link, tokens: e, target: Box::new(t.clone()) },
                 ..t.clone()
             });
         }

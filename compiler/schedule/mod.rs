@@ -1,0 +1,503 @@
+//! The schedule phase: the timeline of one decode step at the chosen batch and of one
+//! prefill, across pools and links (docs/cost-model.md §8).
+//!
+//! Every operation gets a track (a pool's chips, or one direction of a link), a
+//! duration from the solve phase's step shape ([`StepShape`]) and its dependencies;
+//! operations start as soon as their inputs are ready and their pool is free (a list
+//! schedule from idle, in the order the step issues them). Links carry transfers side
+//! by side (their cost is mostly latency), so overlapping transfers take extra lanes.
+//! The critical path is followed back from the last operation to finish through
+//! whichever predecessor (an input, or the previous operation on the same pool) it
+//! waited for.
+
+use crate::ir::Plan;
+use crate::solve::space::{DecodeOption, Instance, PrefillOption, StepShape};
+use crate::solve::Point;
+
+/// What an operation does (the trace's category and the Gantt's legend).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Compute,
+    Collective,
+    Transfer,
+    Draft,
+    Overhead,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Compute => "compute",
+            Kind::Collective => "collective",
+            Kind::Transfer => "transfer",
+            Kind::Draft => "draft",
+            Kind::Overhead => "overhead",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Track {
+    /// "pool `gpu` (8 × h100_sxm)", "link `spectrum_x` gpu → lpu"
+    pub name: String,
+    /// a pool runs one operation at a time; a link carries transfers side by side
+    pub exclusive: bool,
+    /// lanes a non-exclusive track needed (1 when nothing overlapped)
+    pub lanes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    pub track: usize,
+    /// the lane of a link track (0 on pools)
+    pub lane: usize,
+    pub name: String,
+    pub kind: Kind,
+    pub start: f64,
+    pub dur: f64,
+    pub layer: Option<u64>,
+    pub microbatch: Option<u64>,
+    /// on the critical path (the chain of waits that ends last)
+    pub critical: bool,
+}
+
+impl Op {
+    pub fn end(&self) -> f64 {
+        self.start + self.dur
+    }
+}
+
+/// The timeline of one step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    pub title: String,
+    pub tracks: Vec<Track>,
+    pub ops: Vec<Op>,
+    /// when the last operation ends (one step from idle)
+    pub makespan: f64,
+    /// what the report states for this step: TPOT times the tokens of one round for
+    /// decode (the steady-state period), TTFT for prefill
+    pub reported: f64,
+    /// `reported` in words: "TPOT", "TTFT", "one round (2.77 tokens)"
+    pub reported_what: String,
+    /// how `reported` relates to the makespan, in words
+    pub note: String,
+}
+
+impl Timeline {
+    /// Seconds each track is busy (lanes of a link together: the union of its transfers).
+    pub fn busy(&self, track: usize) -> f64 {
+        let mut spans: Vec<(f64, f64)> = self.ops.iter().filter(|o| o.track == track).map(|o| (o.start, o.end())).collect();
+        spans.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        let (mut total, mut cur): (f64, Option<(f64, f64)>) = (0.0, None);
+        for (s, e) in spans {
+            cur = match cur {
+                Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+                Some((cs, ce)) => {
+                    total += ce - cs;
+                    Some((s, e))
+                }
+                None => Some((s, e)),
+            };
+        }
+        total + cur.map(|(s, e)| e - s).unwrap_or(0.0)
+    }
+}
+
+/// Both timelines of a solved point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    pub decode: Timeline,
+    pub prefill: Timeline,
+}
+
+/// The timelines of `point`'s placement.
+pub fn schedule(plan: &Plan, point: &Point) -> Schedule {
+    let inst = &point.instance;
+    let d = &inst.decode[point.choice.decode];
+    let p = &inst.prefill[point.choice.prefill];
+    Schedule { decode: decode_timeline(plan, inst, d), prefill: prefill_timeline(plan, p, &d.kv) }
+}
+
+/// Builds a list schedule: operations in issue order, each starting when its inputs
+/// are done and its (exclusive) track is free.
+struct Builder<'a> {
+    plan: &'a Plan,
+    tracks: Vec<Track>,
+    ops: Vec<Op>,
+    /// per op, the predecessor it waited for
+    waited: Vec<Option<usize>>,
+    /// per track: the last op on it (exclusive) / per lane the end time (shared)
+    last: Vec<Option<usize>>,
+    lane_ends: Vec<Vec<f64>>,
+}
+
+/// What to add: (track, name, kind, duration, layer, microbatch).
+struct Spec {
+    track: usize,
+    name: String,
+    kind: Kind,
+    dur: f64,
+    layer: Option<u64>,
+    microbatch: Option<u64>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(plan: &'a Plan) -> Self {
+        Builder { plan, tracks: Vec::new(), ops: Vec::new(), waited: Vec::new(), last: Vec::new(), lane_ends: Vec::new() }
+    }
+
+    fn track(&mut self, name: String, exclusive: bool) -> usize {
+        if let Some(i) = self.tracks.iter().position(|t| t.name == name) {
+            return i;
+        }
+        self.tracks.push(Track { name, exclusive, lanes: 1 });
+        self.last.push(None);
+        self.lane_ends.push(Vec::new());
+        self.tracks.len() - 1
+    }
+
+    fn pool(&mut self, pool: usize, chips: u64) -> usize {
+        let p = &self.plan.cluster.pools[pool];
+        self.track(format!("pool `{}` ({chips} × {})", p.name, p.chip.name), true)
+    }
+
+    /// The scale-up link of `pool` (its collectives).
+    fn fabric(&mut self, pool: usize) -> usize {
+        let p = &self.plan.cluster.pools[pool];
+        let link = p.link.as_ref().map(|l| l.name.as_str()).unwrap_or("no link");
+        self.track(format!("link `{link}` within `{}`", p.name), true)
+    }
+
+    /// One direction of the link between two pools (or a pool's own link when equal).
+    fn wire(&mut self, from: usize, to: usize) -> usize {
+        let pools = &self.plan.cluster.pools;
+        if from == to {
+            let link = pools[from].link.as_ref().map(|l| l.name.as_str()).unwrap_or("no link");
+            return self.track(format!("link `{link}` within `{}`", pools[from].name), false);
+        }
+        let name = self.plan.cluster.link_between(from, to).map(|l| l.link.name.as_str()).unwrap_or("no link");
+        self.track(format!("link `{name}` {} → {}", pools[from].name, pools[to].name), false)
+    }
+
+    fn add(&mut self, s: Spec, deps: &[usize]) -> usize {
+        let mut start = 0.0;
+        let mut waited = None;
+        for &d in deps {
+            if self.ops[d].end() > start || waited.is_none() && self.ops[d].end() >= start {
+                start = self.ops[d].end();
+                waited = Some(d);
+            }
+        }
+        let lane = if self.tracks[s.track].exclusive {
+            if let Some(prev) = self.last[s.track] {
+                if self.ops[prev].end() > start {
+                    start = self.ops[prev].end();
+                    waited = Some(prev);
+                }
+            }
+            0
+        } else {
+            let ends = &mut self.lane_ends[s.track];
+            let lane = ends.iter().position(|&e| e <= start).unwrap_or(ends.len());
+            if lane == ends.len() {
+                ends.push(0.0);
+            }
+            ends[lane] = start + s.dur;
+            self.tracks[s.track].lanes = self.tracks[s.track].lanes.max(lane + 1);
+            lane
+        };
+        self.ops.push(Op {
+            track: s.track,
+            lane,
+            name: s.name,
+            kind: s.kind,
+            start,
+            dur: s.dur.max(0.0),
+            layer: s.layer,
+            microbatch: s.microbatch,
+            critical: false,
+        });
+        self.waited.push(waited);
+        let i = self.ops.len() - 1;
+        self.last[s.track] = Some(i);
+        i
+    }
+
+    fn finish(mut self, title: String, (reported, reported_what): (f64, String), note: String) -> Timeline {
+        let makespan = self.ops.iter().map(Op::end).fold(0.0, f64::max);
+        // the last op to end (the first of equals), then back through what it waited for
+        let mut at = self.ops.iter().position(|o| o.end() >= makespan);
+        while let Some(i) = at {
+            self.ops[i].critical = true;
+            at = self.waited[i];
+        }
+        Timeline { title, tracks: self.tracks, ops: self.ops, makespan, reported, reported_what, note }
+    }
+}
+
+fn spec(track: usize, name: impl Into<String>, kind: Kind, dur: f64) -> Spec {
+    Spec { track, name: name.into(), kind, dur, layer: None, microbatch: None }
+}
+
+fn layer_spec(track: usize, name: &str, kind: Kind, dur: f64, layer: u64, microbatch: Option<u64>) -> Spec {
+    let label = match microbatch {
+        Some(j) => format!("{name} L{layer} mb{j}"),
+        None => format!("{name} L{layer}"),
+    };
+    Spec { track, name: label, kind, dur, layer: Some(layer), microbatch }
+}
+
+fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
+    let mut b = Builder::new(plan);
+    let (tokens, note) = match &d.shape {
+        StepShape::Speculative { tokens, .. } => (
+            *tokens,
+            format!("one speculative round; it yields {tokens:.2} tokens per sequence on average, so TPOT is the round over {tokens:.2}"),
+        ),
+        _ => (1.0, String::new()),
+    };
+    lay_out(&mut b, plan, d, None);
+    let reported = d.tpot * tokens;
+    let what = if d.draft.is_some() { format!("TPOT × {tokens:.2} tokens") } else { "TPOT".to_string() };
+    let mut tl = b.finish(format!("decode step at concurrency {}", inst.batch), (reported, what), note);
+    if tl.note.is_empty() {
+        tl.note = if (tl.makespan - reported).abs() <= 1e-9 * reported.max(1e-12) {
+            "the step runs start to end; TPOT is its length".into()
+        } else if d.microbatches > 1 {
+            format!(
+                "{} microbatches from an idle start; in steady state the step repeats every TPOT (the pools' load or one microbatch's round trip, whichever is longer)",
+                d.microbatches
+            )
+        } else {
+            "from an idle start; TPOT is the steady-state period".into()
+        };
+    }
+    tl
+}
+
+/// Lays out decode option `d` after `after` (an op index), returns the last op issued.
+fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>) -> Option<usize> {
+    let layers = plan.model.layers;
+    let lf = layers as f64;
+    let bd = &d.breakdown;
+    let deps = |x: Option<usize>| x.into_iter().collect::<Vec<_>>();
+    match &d.shape {
+        StepShape::Colocated { attn_collective, ffn_collective } => {
+            let chips = d.attn_tp * d.attn_dp;
+            let pool = b.pool(d.attn_pool, chips);
+            let fabric = if *attn_collective > 0.0 || *ffn_collective > 0.0 { b.fabric(d.attn_pool) } else { pool };
+            let mut prev = after;
+            for l in 0..layers {
+                let a = b.add(layer_spec(pool, "attention", Kind::Compute, bd.attn / lf, l, None), &deps(prev));
+                let mut x = a;
+                if *attn_collective > 0.0 {
+                    x = b.add(layer_spec(fabric, "all-reduce", Kind::Collective, *attn_collective, l, None), &[x]);
+                }
+                x = b.add(layer_spec(pool, "FFN", Kind::Compute, bd.ffn / lf, l, None), &[x]);
+                if *ffn_collective > 0.0 {
+                    let what = if d.attn_dp > 1 { "FFN all-gather + reduce-scatter" } else { "all-reduce" };
+                    x = b.add(layer_spec(fabric, what, Kind::Collective, *ffn_collective, l, None), &[x]);
+                }
+                prev = Some(x);
+            }
+            let mut last = b.add(spec(pool, "embedding + LM head", Kind::Compute, bd.other), &deps(prev));
+            if bd.overhead > 0.0 {
+                last = b.add(spec(pool, "step overhead", Kind::Overhead, bd.overhead), &[last]);
+            }
+            Some(last)
+        }
+        StepShape::PingPong { t_a, t_e, t_c, other } => {
+            let (f, tf) = d.ffn.unwrap_or((d.attn_pool, d.attn_tp));
+            let pa = b.pool(d.attn_pool, d.attn_tp);
+            let pf = b.pool(f, tf);
+            let out = b.wire(d.attn_pool, f);
+            let back = b.wire(f, d.attn_pool);
+            let m = d.microbatches;
+            let mut ready: Vec<Option<usize>> = vec![after; m as usize];
+            for l in 0..layers {
+                for j in 0..m {
+                    let mb = Some(j);
+                    let a = b.add(layer_spec(pa, "attention", Kind::Compute, *t_a, l, mb), &deps(ready[j as usize]));
+                    let x = b.add(layer_spec(out, "to FFN", Kind::Transfer, *t_c, l, mb), &[a]);
+                    let e = b.add(layer_spec(pf, "FFN", Kind::Compute, *t_e, l, mb), &[x]);
+                    ready[j as usize] = Some(b.add(layer_spec(back, "to attention", Kind::Transfer, *t_c, l, mb), &[e]));
+                }
+            }
+            let mut last = None;
+            for j in 0..m {
+                let s = Spec { microbatch: Some(j), ..spec(pa, format!("embedding + LM head mb{j}"), Kind::Compute, *other) };
+                last = Some(b.add(s, &deps(ready[j as usize])));
+            }
+            if bd.overhead > 0.0 {
+                let all: Vec<usize> = (0..b.ops.len()).collect();
+                last = Some(b.add(spec(pa, "step overhead", Kind::Overhead, bd.overhead), &all));
+            }
+            last
+        }
+        StepShape::Pipeline { cross_in, back } => {
+            let m = d.microbatches;
+            let mut last = None;
+            let tracks: Vec<usize> = d.layers.iter().map(|s| b.pool(s.pool, s.tp)).collect();
+            for j in 0..m {
+                let mut prev = after;
+                for (i, s) in d.layers.iter().enumerate() {
+                    if i > 0 && cross_in[i] > 0.0 {
+                        let w = b.wire(d.layers[i - 1].pool, s.pool);
+                        let x = Spec { microbatch: Some(j), ..spec(w, format!("activations mb{j}"), Kind::Transfer, cross_in[i]) };
+                        prev = Some(b.add(x, &deps(prev)));
+                    }
+                    let name = format!("layers {}..{} mb{j}", s.first, s.end);
+                    let c = Spec { microbatch: Some(j), ..spec(tracks[i], name, Kind::Compute, s.time - cross_in[i]) };
+                    prev = Some(b.add(c, &deps(prev)));
+                }
+                if *back > 0.0 {
+                    let (tail, head) = (d.layers[d.layers.len() - 1].pool, d.layers[0].pool);
+                    let w = b.wire(tail, head);
+                    let x = Spec { microbatch: Some(j), ..spec(w, format!("token ids mb{j}"), Kind::Transfer, *back) };
+                    prev = Some(b.add(x, &deps(prev)));
+                }
+                last = prev;
+            }
+            last
+        }
+        StepShape::Speculative { lookahead, draft, link, target, .. } => {
+            let (dp, dt) = d.draft.unwrap_or((d.attn_pool, 1));
+            let dtrack = b.pool(dp, dt);
+            let mut prev = after;
+            for i in 0..*lookahead {
+                prev = Some(b.add(spec(dtrack, format!("draft token {}", i + 1), Kind::Draft, *draft), &deps(prev)));
+            }
+            let out = b.wire(dp, target.attn_pool);
+            prev = Some(b.add(spec(out, "drafted token ids", Kind::Transfer, *link), &deps(prev)));
+            let verified = lay_out(b, plan, target, prev);
+            let back = b.wire(target.attn_pool, dp);
+            Some(b.add(spec(back, "verdicts", Kind::Transfer, *link), &deps(verified)))
+        }
+    }
+}
+
+fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Timeline {
+    let mut b = Builder::new(plan);
+    let layers = plan.model.layers;
+    let overhead = plan.cluster.pools[p.pool].chip.step_overhead;
+    let compute = (p.time - p.allreduce - overhead) / layers as f64;
+    let ar = p.allreduce / (2.0 * layers as f64);
+    let pool = b.pool(p.pool, p.tp);
+    let fabric = if ar > 0.0 { b.fabric(p.pool) } else { pool };
+    let mut prev: Option<usize> = None;
+    for l in 0..layers {
+        let deps: Vec<usize> = prev.into_iter().collect();
+        let mut x = b.add(layer_spec(pool, "prefill", Kind::Compute, compute, l, None), &deps);
+        if ar > 0.0 {
+            x = b.add(layer_spec(fabric, "all-reduces", Kind::Collective, 2.0 * ar, l, None), &[x]);
+        }
+        prev = Some(x);
+    }
+    if overhead > 0.0 {
+        prev = Some(b.add(spec(pool, "overhead", Kind::Overhead, overhead), &prev.into_iter().collect::<Vec<_>>()));
+    }
+    let done: Vec<usize> = prev.into_iter().collect();
+    for &(to, share) in kv {
+        if let Some((latency, bulk)) = p.kv_path.get(to).copied().flatten() {
+            let w = b.wire(p.pool, to);
+            let what = if share < 1.0 { format!("KV cache ({:.0}%)", 100.0 * share) } else { "KV cache".to_string() };
+            b.add(spec(w, what, Kind::Transfer, latency + share * bulk), &done);
+        }
+    }
+    let ttft = p.ttft(kv).unwrap_or(p.time);
+    let tokens = plan.workload.input_tokens;
+    b.finish(
+        format!("prefill of one request ({tokens} tokens)"),
+        (ttft, "TTFT".into()),
+        "TTFT is the prefill and the KV cache's move to decode".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every timeline: exclusive tracks never run two ops at once, and the critical
+    /// path is a chain of ops that touch end to start and ends at the makespan.
+    fn well_formed(t: &Timeline) {
+        for (k, track) in t.tracks.iter().enumerate() {
+            let mut ops: Vec<&Op> = t.ops.iter().filter(|o| o.track == k).collect();
+            ops.sort_by(|a, b| a.start.partial_cmp(&b.start).unwrap());
+            for lane in 0..track.lanes {
+                let on: Vec<&&Op> = ops.iter().filter(|o| o.lane == lane).collect();
+                for w in on.windows(2) {
+                    assert!(w[1].start >= w[0].end() - 1e-15, "{}: {} overlaps {}", track.name, w[0].name, w[1].name);
+                }
+            }
+        }
+        let crit: Vec<&Op> = t.ops.iter().filter(|o| o.critical).collect();
+        assert!(!crit.is_empty());
+        assert!((crit.iter().map(|o| o.end()).fold(0.0, f64::max) - t.makespan).abs() < 1e-15);
+        assert!(crit[0].start == 0.0, "the critical path starts at 0");
+    }
+
+    fn compile(src: &str) -> (Plan, crate::solve::Solved) {
+        let mut c = crate::compile("s.hplan", src, None, crate::Mode::Build);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        (c.program.plans.remove(0), c.solved.remove(0).expect("solved"))
+    }
+
+    const COLOCATED: &str = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+        workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 64\n}\n\
+        cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+        plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on gpu\n  inventory = free\n}\n";
+
+    #[test]
+    fn colocated_step_ends_at_tpot() {
+        let (plan, solved) = compile(COLOCATED);
+        let s = schedule(&plan, &solved.best);
+        let d = &solved.best.instance.decode[solved.best.choice.decode];
+        well_formed(&s.decode);
+        well_formed(&s.prefill);
+        // a colocated step is one chain: its length is TPOT to rounding
+        assert!((s.decode.makespan - d.tpot).abs() < 1e-9 * d.tpot, "{} vs {}", s.decode.makespan, d.tpot);
+        assert!(s.decode.ops.iter().all(|o| o.critical), "a chain is all critical");
+        // busy time of the pool + its link = the step
+        let busy: f64 = (0..s.decode.tracks.len()).map(|k| s.decode.busy(k)).sum();
+        assert!((busy - d.tpot).abs() < 1e-9 * d.tpot);
+        // prefill: ends at TTFT
+        let p = &solved.best.instance.prefill[solved.best.choice.prefill];
+        assert!((s.prefill.makespan - p.ttft(&d.kv).unwrap()).abs() < 1e-12);
+        // 80 layers x (attention, all-reduce, FFN, all-reduce) + the head
+        assert_eq!(s.decode.ops.len(), 80 * 4 + 1);
+    }
+
+    #[test]
+    fn pingpong_layout_matches_the_period() {
+        // Two pools, an FFN pool behind a slow link: ping-pong with m microbatches; the
+        // schedule from idle is no longer than the steady-state TPOT plus one round trip
+        // per microbatch, and each pool's busy time is exactly its work.
+        let (t_a, t_e, t_c, other) = (30e-6, 20e-6, 15e-6, 50e-6);
+        let src = COLOCATED.replace(
+            "  pool gpu = h100_sxm x 8 over nvlink4\n",
+            "  pool gpu = h100_sxm x 8 over nvlink4\n  pool ffn = h100_sxm x 8 over nvlink4\n  link gpu <-> ffn over nvlink4\n",
+        );
+        let (plan, solved) = compile(&src);
+        let mut d = solved.best.instance.decode[solved.best.choice.decode].clone();
+        let layers = plan.model.layers;
+        for m in 1..=4u64 {
+            d.ffn = Some((1, 4));
+            d.microbatches = m;
+            d.shape = StepShape::PingPong { t_a, t_e, t_c, other };
+            d.breakdown.overhead = 0.0;
+            let period = crate::cost::pingpong_iteration(t_a, t_e, t_c, m, layers);
+            d.tpot = period + m as f64 * other;
+            let t = decode_timeline(&plan, &solved.best.instance, &d);
+            well_formed(&t);
+            let busy_a = t.busy(0);
+            assert!((busy_a - m as f64 * (layers as f64 * t_a + other)).abs() < 1e-12, "m={m}");
+            // never faster than the pools' load; never slower than the period + one trip
+            assert!(t.makespan >= m as f64 * layers as f64 * t_a - 1e-12);
+            assert!(t.makespan <= d.tpot + m as f64 * (t_a + t_e + 2.0 * t_c) + 1e-12, "m={m}: {} vs {}", t.makespan, d.tpot);
+            if m == 1 {
+                assert!((t.makespan - d.tpot).abs() < 1e-12);
+            }
+        }
+    }
+}
