@@ -52,21 +52,42 @@ impl Compilation {
 
     /// The JSON report document (DESIGN.md's contract).
     pub fn report(&self) -> report::Report {
+        let plans: Vec<report::PlanReport> = if self.mode == Mode::Build {
+            self.program.plans.iter().zip(&self.solved).map(|(p, s)| report::plan_report(p, s.as_ref())).collect()
+        } else {
+            vec![]
+        };
+        let comparisons =
+            if plans.is_empty() { vec![] } else { self.program.compares.iter().map(|c| report::compare::comparison(c, &plans)).collect() };
         report::Report {
             hplanc: env!("CARGO_PKG_VERSION").to_string(),
-            plans: if self.mode == Mode::Build {
-                self.program.plans.iter().zip(&self.solved).map(|(p, s)| report::plan_report(p, s.as_ref())).collect()
-            } else {
-                vec![]
-            },
+            plans,
+            comparisons,
             diagnostics: diagnostics::json::all_to_json(&self.diagnostics, &self.sources),
         }
     }
 }
 
+/// How to build: threads for sweeps, a sweep for plans without one, progress.
+#[derive(Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
+    /// threads for sweeps (0: one per core); the output does not depend on it
+    pub jobs: usize,
+    /// sweep every plan without a `sweep` block over its workload's concurrency range
+    /// at this many log-spaced points (`hplanc sweep`)
+    pub sweep_points: Option<usize>,
+    /// called with (points done, points in all) as sweeps progress
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
 /// Compiles source text. `name` is shown in diagnostics; `path`, if given, is
 /// where relative imports resolve from.
 pub fn compile(name: &str, text: &str, path: Option<&Path>, mode: Mode) -> Compilation {
+    compile_with(name, text, path, mode, &BuildOptions::default())
+}
+
+/// [`compile`] with build options (sweeps).
+pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opts: &BuildOptions) -> Compilation {
     let mut sources = SourceMap::new();
     let origin = match path {
         Some(p) => Origin::Disk(p.to_path_buf()),
@@ -80,13 +101,50 @@ pub fn compile(name: &str, text: &str, path: Option<&Path>, mode: Mode) -> Compi
         for plan in &program.plans {
             solved.push(solve::solve(plan, &mut diags));
         }
+        run_sweeps(&program, &mut solved, opts);
     }
     Compilation { sources, root, diagnostics: diags, program, solved, mode }
 }
 
+/// The sweeps of every solved plan, all in one parallel pass.
+fn run_sweeps(program: &ir::Program, solved: &mut [Option<solve::Solved>], opts: &BuildOptions) {
+    let mut which = Vec::new();
+    let mut overs = Vec::new();
+    for (i, plan) in program.plans.iter().enumerate() {
+        if solved[i].is_none() {
+            continue;
+        }
+        let over = match (&plan.sweep, opts.sweep_points) {
+            (Some(s), _) => s.over.clone(),
+            (None, Some(n)) => {
+                let (lo, hi) = plan.workload.concurrency;
+                ir::SweepOver::Concurrency(ir::concurrency_values(lo, hi, None, Some(n)))
+            }
+            (None, None) => continue,
+        };
+        which.push(i);
+        overs.push(over);
+    }
+    if which.is_empty() {
+        return;
+    }
+    let pairs: Vec<(&ir::Plan, &ir::SweepOver)> = which.iter().zip(&overs).map(|(&i, o)| (&program.plans[i], o)).collect();
+    let results = solve::sweep::run(&pairs, opts.jobs, opts.progress.unwrap_or(&|_, _| {}));
+    for ((i, over), points) in which.into_iter().zip(overs).zip(results) {
+        if let Some(s) = solved[i].as_mut() {
+            s.sweep = Some((over, points));
+        }
+    }
+}
+
 /// Reads and compiles a file from disk.
 pub fn compile_file(path: &Path, mode: Mode) -> std::io::Result<Compilation> {
+    compile_file_with(path, mode, &BuildOptions::default())
+}
+
+/// [`compile_file`] with build options.
+pub fn compile_file_with(path: &Path, mode: Mode, opts: &BuildOptions) -> std::io::Result<Compilation> {
     let bytes = std::fs::read(path)?;
     let text = String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not valid UTF-8"))?;
-    Ok(compile(&path.to_string_lossy(), &text, Some(path), mode))
+    Ok(compile_with(&path.to_string_lossy(), &text, Some(path), mode, opts))
 }

@@ -35,8 +35,62 @@ fn build_writes_the_report_and_prints_the_summary() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], hplanc::report::csv::HEADER);
     assert_eq!(lines.len() - 1, report["plans"][0]["frontier"].as_array().unwrap().len());
-    assert!(lines[1..].iter().all(|l| l.starts_with("afd,") && l.split(',').count() == 9), "{csv}");
+    assert!(lines[1..].iter().all(|l| l.starts_with("afd,") && l.split(',').count() == 10), "{csv}");
+    // the trace and the chart, per plan and for every plan together
+    let trace: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("afd/trace.json")).unwrap()).unwrap();
+    assert!(trace["traceEvents"].as_array().is_some_and(|e| !e.is_empty()));
+    for svg in ["afd/frontier.svg", "frontier.svg"] {
+        assert!(std::fs::read_to_string(out.join(svg)).unwrap().starts_with("<svg "), "{svg}");
+    }
+    assert_eq!(std::fs::read_to_string(out.join("frontier.csv")).unwrap(), csv);
+    assert!(stdout.contains("critical path"), "the text Gantt is in the summary:\n{stdout}");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Every file `hplanc sweep` writes, with the solve time (the one timing) blanked.
+fn written(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let t = std::fs::read_to_string(&p).unwrap();
+                let t: String = t.lines().map(|l| if l.contains("\"solve_s\"") { "[solve_s]" } else { l }).collect::<Vec<_>>().join("\n");
+                out.push((p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), t));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn sweep_output_is_the_same_for_any_thread_count() {
+    let (a, b) = (tempdir("sweep1"), tempdir("sweep3"));
+    let file = "examples/frontier_generations.hplan";
+    let one = hplanc(&["sweep", file, "--jobs", "1", "--points", "12", "--out", a.to_str().unwrap()]);
+    let three = hplanc(&["sweep", file, "--jobs", "3", "--points", "12", "--out", b.to_str().unwrap()]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert_eq!(three.status.code(), Some(0), "{}", text(&three.stderr));
+    assert_eq!(text(&one.stdout).replace(a.to_str().unwrap(), "OUT"), text(&three.stdout).replace(b.to_str().unwrap(), "OUT"));
+    let (fa, fb) = (written(&a), written(&b));
+    assert!(
+        fa.iter().any(|(n, _)| n == "frontier.svg") && fa.iter().any(|(n, _)| n == "compare.md"),
+        "{:?}",
+        fa.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert_eq!(fa, fb);
+    // the sweep prints the frontiers and the comparison, not the full summaries
+    let stdout = text(&one.stdout);
+    assert!(stdout.contains("frontier: a sweep of") && stdout.contains("compare generations"), "{stdout}");
+    assert!(!stdout.contains("memory per chip"), "{stdout}");
+    // no progress bar when stderr is not a terminal
+    assert!(!text(&one.stderr).contains("sweeping"), "{}", text(&one.stderr));
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
 }
 
 #[test]

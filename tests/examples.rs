@@ -168,3 +168,47 @@ fn free_inventory_sizes_the_pools() {
         crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
     }
 }
+
+/// frontier.svg of every example: well-formed XML, one series per plan in each of the
+/// three panels, each panel with labelled axes; the multi-plan example's chart names
+/// every plan in its legend.
+#[test]
+fn frontier_svg_is_a_chart_of_every_plan() {
+    for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        let report = comp.report();
+        let svg = hplanc::report::svg::render(&report.plans);
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: not well-formed XML: {e}", path.display()));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        let panels: Vec<_> = root.children().filter(|n| n.attribute("class") == Some("panel")).collect();
+        assert_eq!(panels.len(), 3, "{}", path.display());
+        for panel in &panels {
+            let text = |class: &str| {
+                panel.descendants().find(|n| n.attribute("class") == Some(class)).and_then(|n| n.text()).unwrap_or_default().to_string()
+            };
+            assert!(text("x-label").contains("tokens/s per user"), "{}", path.display());
+            let y = text("y-label");
+            assert!(y.contains("per chip") || y.contains("per dollar") || y.contains("per MW"), "{y}");
+            // a panel without values for some plan (no prices or powers) has no series for it
+            let series: Vec<&str> =
+                panel.descendants().filter(|n| n.attribute("class") == Some("series")).filter_map(|n| n.attribute("data-plan")).collect();
+            let with_values = |r: &hplanc::report::PlanReport| {
+                r.frontier.iter().any(|f| match y.as_str() {
+                    y if y.contains("per chip") => true,
+                    y if y.contains("per dollar") => f.cost_per_mtok_usd.is_some(),
+                    _ => f.tokens_per_s_per_mw.is_some(),
+                })
+            };
+            let expect: Vec<&str> = report.plans.iter().filter(|r| with_values(r)).map(|r| r.name.as_str()).collect();
+            if !expect.is_empty() {
+                assert_eq!(series, expect, "{} panel {y}", path.display());
+            }
+        }
+        let legend = root.children().find(|n| n.attribute("class") == Some("legend")).unwrap();
+        for p in &report.plans {
+            assert!(legend.descendants().any(|n| n.text() == Some(p.name.as_str())), "{} legend lacks {}", path.display(), p.name);
+        }
+    }
+}

@@ -28,6 +28,31 @@ pub enum Command {
         /// Treat warnings as errors (exit 1, write nothing).
         #[arg(short = 'W', long)]
         deny_warnings: bool,
+        /// Threads for sweeps (0: one per core); the output is the same for any number.
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
+    /// Solve every plan across its concurrency range (or its `sweep` block) and write
+    /// the frontiers: <OUT>/frontier.csv and <OUT>/frontier.svg with every plan as a
+    /// series, and each plan's reports as `build` does.
+    Sweep {
+        file: PathBuf,
+        #[arg(long, default_value = "hplan-out")]
+        out: PathBuf,
+        /// Concurrency values, log-spaced over the workload's range, for plans without
+        /// a `sweep` block.
+        #[arg(long, default_value_t = 64)]
+        points: usize,
+        /// Threads (0: one per core); the output is the same for any number.
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+        /// Treat warnings as errors (exit 1, write nothing).
+        #[arg(short = 'W', long)]
+        deny_warnings: bool,
     },
     /// Report diagnostics only: parse, resolve, check names, schemas and units (fast).
     Check {
@@ -142,12 +167,26 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Build { file, out, format, color, deny_warnings } => {
-            build::run(&file, build::Options { out: Some(&out), format, color: color.enabled(), solve: true, deny_warnings })
-        }
-        Command::Check { file, format, solve, color, deny_warnings } => {
-            build::run(&file, build::Options { out: None, format, color: color.enabled(), solve, deny_warnings })
-        }
+        Command::Build { file, out, format, color, deny_warnings, jobs } => build::run(
+            &file,
+            build::Options { out: Some(&out), format, color: color.enabled(), solve: true, deny_warnings, jobs, sweep_points: None },
+        ),
+        Command::Sweep { file, out, points, jobs, format, color, deny_warnings } => build::run(
+            &file,
+            build::Options {
+                out: Some(&out),
+                format,
+                color: color.enabled(),
+                solve: true,
+                deny_warnings,
+                jobs,
+                sweep_points: Some(points.max(1)),
+            },
+        ),
+        Command::Check { file, format, solve, color, deny_warnings } => build::run(
+            &file,
+            build::Options { out: None, format, color: color.enabled(), solve, deny_warnings, jobs: 0, sweep_points: None },
+        ),
         Command::Graph { file, plan, step, batch, placed, out, color } => {
             graph::run(&file, graph::Options { plan: plan.as_deref(), step, batch, placed, out: out.as_deref(), color: color.enabled() })
         }

@@ -233,6 +233,8 @@ pub struct Workload {
 
 /// Seconds one ILP solve may run unless a plan sets `time_limit`.
 pub const DEFAULT_TIME_LIMIT_S: f64 = 30.0;
+/// The longest `time_limit` accepted: a week (longer ones overflow the solver's clock).
+pub const MAX_TIME_LIMIT_S: f64 = 7.0 * 24.0 * 3600.0;
 
 /// Pools a layer pipeline (`place decode.layers`) may name: the exact partition's
 /// state table grows as `2^n·n`.
@@ -398,6 +400,82 @@ pub struct Plan {
     pub time_limit: f64,
     /// `inventory = free`: pool counts bound a tensor-parallel group, not the chips used
     pub free_inventory: bool,
+    /// `sweep { ... }`: the values to solve the plan at (the frontier)
+    pub sweep: Option<Sweep>,
+}
+
+/// Most values one sweep may take.
+pub const MAX_SWEEP_POINTS: usize = 4096;
+
+/// A sweep: the plan solved once per value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    pub over: SweepOver,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepOver {
+    /// the decode batch fixed at each value
+    Concurrency(Vec<u64>),
+    /// the SLO `tokens_per_s_per_user >= x` at each value (tok/s)
+    TokensPerSUser(Vec<f64>),
+}
+
+impl SweepOver {
+    pub fn len(&self) -> usize {
+        match self {
+            SweepOver::Concurrency(v) => v.len(),
+            SweepOver::TokensPerSUser(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// the variable's name as written in a plan
+    pub fn name(&self) -> &'static str {
+        match self {
+            SweepOver::Concurrency(_) => "concurrency",
+            SweepOver::TokensPerSUser(_) => "tokens_per_s_per_user",
+        }
+    }
+}
+
+/// `n ≥ 1` values from `lo` to `hi` spaced evenly on a log scale (both ends included).
+pub fn log_spaced(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if n <= 1 || hi <= lo {
+        return vec![lo];
+    }
+    let r = (hi / lo).ln();
+    (0..n).map(|i| if i + 1 == n { hi } else { lo * (r * i as f64 / (n - 1) as f64).exp() }).collect()
+}
+
+/// Concurrency values of a sweep over `lo ..= hi`: every `step`-th from `lo`, or
+/// `points` log-spaced (rounded, duplicates dropped), or by default the ends and the
+/// powers of two between them.
+pub fn concurrency_values(lo: u64, hi: u64, step: Option<u64>, points: Option<usize>) -> Vec<u64> {
+    match (step, points) {
+        (Some(s), _) => (lo..=hi).step_by(s.max(1) as usize).collect(),
+        (None, Some(n)) => {
+            let mut v: Vec<u64> = log_spaced(lo as f64, hi as f64, n).into_iter().map(|x| (x.round() as u64).clamp(lo, hi)).collect();
+            v.dedup();
+            v
+        }
+        (None, None) => {
+            let mut v = vec![lo];
+            let mut p = 1u64;
+            while p < hi {
+                if p > lo {
+                    v.push(p);
+                }
+                p = p.saturating_mul(2);
+            }
+            if hi > lo {
+                v.push(hi);
+            }
+            v
+        }
+    }
 }
 
 /// Speculative decoding: a draft model proposes `lookahead` tokens per round, the
@@ -435,6 +513,19 @@ impl Plan {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Program {
     pub plans: Vec<Plan>,
+    pub compares: Vec<Compare>,
+}
+
+/// `compare`: plans side by side against a baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compare {
+    pub name: String,
+    pub span: Span,
+    /// indices into [`Program::plans`]
+    pub baseline: usize,
+    pub plans: Vec<usize>,
+    /// tokens/s per user to compare the frontiers at
+    pub interactivity: Option<f64>,
 }
 
 impl Model {

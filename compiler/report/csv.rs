@@ -7,7 +7,7 @@ use super::PlanReport;
 use std::fmt::Write;
 
 pub const HEADER: &str =
-    "plan,concurrency,tokens_per_s_per_user,throughput_per_chip,cost_per_mtok_usd,tokens_per_s_per_mw,pareto_per_chip,pareto_per_dollar,pareto_per_mw";
+    "plan,concurrency,tokens_per_s_per_user,throughput_per_chip,cost_per_mtok_usd,tokens_per_s_per_mw,pareto_per_chip,pareto_per_dollar,pareto_per_mw,slo_tokens_per_s_per_user";
 
 /// A plan name is an identifier, so it needs no quoting; numbers never do.
 pub fn render(plans: &[PlanReport]) -> String {
@@ -18,7 +18,7 @@ pub fn render(plans: &[PlanReport]) -> String {
         for f in &p.frontier {
             let _ = writeln!(
                 o,
-                "{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{}",
                 p.name,
                 f.concurrency,
                 f.tokens_per_s_per_user,
@@ -27,7 +27,8 @@ pub fn render(plans: &[PlanReport]) -> String {
                 opt(f.tokens_per_s_per_mw),
                 f.pareto_per_chip,
                 f.pareto_per_dollar,
-                f.pareto_per_mw
+                f.pareto_per_mw,
+                opt(f.slo_tokens_per_s_per_user)
             );
         }
     }

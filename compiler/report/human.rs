@@ -52,8 +52,20 @@ pub enum Block {
 
 /// The terminal summary.
 pub fn render(r: &PlanReport) -> String {
+    render_blocks(document(r))
+}
+
+/// The plan's headline and frontier only (`hplanc sweep`).
+pub fn render_frontier(r: &PlanReport) -> String {
+    let mut blocks = vec![headline(r)];
+    frontier(r, &mut blocks);
+    render_blocks(blocks)
+}
+
+/// Summary blocks (a plan's, a comparison's) for the terminal.
+pub fn render_blocks(blocks: Vec<Block>) -> String {
     let mut o = String::new();
-    for b in document(r) {
+    for b in blocks {
         match b {
             Block::Title(t) => {
                 let _ = writeln!(o, "{t}");
@@ -81,9 +93,11 @@ pub fn render(r: &PlanReport) -> String {
     o
 }
 
-/// The summary's content, in order.
-pub fn document(r: &PlanReport) -> Vec<Block> {
-    let mut o: Vec<Block> = Vec::new();
+/// Frontier rows the summary lists before it keeps only the Pareto-optimal ones.
+const MAX_FRONTIER_ROWS: usize = 24;
+
+/// "plan afd: optimal (minimize cost_per_mtok = $0.865/Mtok)"
+fn headline(r: &PlanReport) -> Block {
     let value = match (r.objective.kind, r.objective.value) {
         ("cost_per_mtok", Some(v)) => format!(" = ${v:.3}/Mtok"),
         ("tpot" | "ttft", Some(v)) => format!(" = {}", fmt_time(v)),
@@ -94,7 +108,12 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
         ("tokens_per_mw", Some(v)) => format!(" = {} tok/s per MW", fmt_num(v)),
         _ => String::new(),
     };
-    o.push(Block::Title(format!("plan {}: {} ({} {}{value})", r.name, r.status, r.objective.direction, r.objective.kind)));
+    Block::Title(format!("plan {}: {} ({} {}{value})", r.name, r.status, r.objective.direction, r.objective.kind))
+}
+
+/// The summary's content, in order.
+pub fn document(r: &PlanReport) -> Vec<Block> {
+    let mut o: Vec<Block> = vec![headline(r)];
     let m = &r.model;
     o.push(Block::Field(
         "model",
@@ -252,37 +271,7 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
         right: vec![false, false, false, true, true, true],
         header: true,
     });
-    if !r.frontier.is_empty() {
-        o.push(Block::Gap);
-        let mut rows = vec![vec![
-            "concurrency".to_string(),
-            "tok/s/user".into(),
-            "tok/s/chip".into(),
-            "$/Mtok".into(),
-            "tok/s/MW".into(),
-            "Pareto-optimal per".into(),
-        ]];
-        for f in &r.frontier {
-            let per: Vec<&str> = [(f.pareto_per_chip, "chip"), (f.pareto_per_dollar, "$"), (f.pareto_per_mw, "MW")]
-                .into_iter()
-                .filter_map(|(on, w)| on.then_some(w))
-                .collect();
-            rows.push(vec![
-                f.concurrency.to_string(),
-                fmt_num(f.tokens_per_s_per_user),
-                fmt_num(f.throughput_per_chip),
-                f.cost_per_mtok_usd.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into()),
-                f.tokens_per_s_per_mw.map(fmt_num).unwrap_or_else(|| "n/a".into()),
-                per.join(", "),
-            ]);
-        }
-        o.push(Block::Table {
-            caption: Some("frontier (the best placement at each concurrency tried)".into()),
-            rows,
-            right: vec![true, true, true, true, true, false],
-            header: true,
-        });
-    }
+    frontier(r, &mut o);
     if let Some(s) = &r.solver {
         o.push(Block::Gap);
         o.push(Block::Line(format!(
@@ -362,4 +351,75 @@ pub fn gantt(t: &Timeline, width: usize) -> Vec<String> {
         out.push(format!("({})", t.note));
     }
     out
+}
+
+/// The frontier table (and the sweep's infeasible values).
+fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
+    if !r.frontier.is_empty() {
+        o.push(Block::Gap);
+        let slo = r.frontier.iter().any(|f| f.slo_tokens_per_s_per_user.is_some());
+        let mut rows = vec![vec![
+            if slo { "tok/s/user >=".to_string() } else { String::new() },
+            "concurrency".to_string(),
+            "tok/s/user".into(),
+            "tok/s/chip".into(),
+            "$/Mtok".into(),
+            "tok/s/MW".into(),
+            "Pareto-optimal per".into(),
+        ]];
+        // long sweeps: the points on some Pareto frontier, every k-th of them when there
+        // are still too many (frontier.csv has them all)
+        let long = r.frontier.len() > MAX_FRONTIER_ROWS;
+        let pareto: Vec<&super::FrontierPoint> =
+            r.frontier.iter().filter(|f| !long || f.pareto_per_chip || f.pareto_per_dollar || f.pareto_per_mw).collect();
+        let every = pareto.len().div_ceil(MAX_FRONTIER_ROWS).max(1);
+        let last = pareto.len().saturating_sub(1);
+        for f in pareto.iter().enumerate().filter(|(i, _)| i % every == 0 || *i == last).map(|(_, f)| *f) {
+            let per: Vec<&str> = [(f.pareto_per_chip, "chip"), (f.pareto_per_dollar, "$"), (f.pareto_per_mw, "MW")]
+                .into_iter()
+                .filter_map(|(on, w)| on.then_some(w))
+                .collect();
+            rows.push(vec![
+                f.slo_tokens_per_s_per_user.map(fmt_num).unwrap_or_default(),
+                f.concurrency.to_string(),
+                fmt_num(f.tokens_per_s_per_user),
+                fmt_num(f.throughput_per_chip),
+                f.cost_per_mtok_usd.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into()),
+                f.tokens_per_s_per_mw.map(fmt_num).unwrap_or_else(|| "n/a".into()),
+                per.join(", "),
+            ]);
+        }
+        if !slo {
+            for row in rows.iter_mut() {
+                row.remove(0);
+            }
+        }
+        let shown = rows.len() - 1;
+        let mut caption = match &r.sweep {
+            Some(s) if s.variable == "concurrency" => format!("frontier: a sweep of {} concurrencies", s.values),
+            Some(s) => format!("frontier: a sweep of {} values of the SLO tokens_per_s_per_user", s.values),
+            None => "frontier (the best placement at each concurrency tried)".to_string(),
+        };
+        if long && every > 1 {
+            caption.push_str(&format!(
+                "; {shown} of its {} Pareto-optimal points (one in {}) of {} in all (frontier.csv has them all)",
+                pareto.len(),
+                every,
+                r.frontier.len()
+            ));
+        } else if long {
+            caption.push_str(&format!("; its {shown} Pareto-optimal points of {} in all (frontier.csv has them all)", r.frontier.len()));
+        }
+        let right = if slo { vec![true, true, true, true, true, true, false] } else { vec![true, true, true, true, true, false] };
+        o.push(Block::Table { caption: Some(caption), rows, right, header: true });
+        if let Some(s) = r.sweep.as_ref().filter(|s| !s.infeasible.is_empty()) {
+            let vals: Vec<String> = s.infeasible.iter().map(|v| fmt_num(*v)).collect();
+            let shown = if vals.len() > 8 {
+                format!("{} ... {} ({} values)", vals[..4].join(", "), vals[vals.len() - 1], vals.len())
+            } else {
+                vals.join(", ")
+            };
+            o.push(Block::Line(format!("no feasible placement at {} {shown}", s.variable)));
+        }
+    }
 }

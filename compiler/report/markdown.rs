@@ -31,9 +31,14 @@ fn table(o: &mut String, rows: &[Vec<String>], right: &[bool], header: bool) {
 
 /// One plan's report as Markdown.
 pub fn render(r: &PlanReport) -> String {
+    render_blocks(document(r))
+}
+
+/// Summary blocks (a plan's, a comparison's) as Markdown.
+pub fn render_blocks(blocks: Vec<Block>) -> String {
     let mut o = String::new();
     let mut in_list = false;
-    for b in document(r) {
+    for b in blocks {
         // a list (fields, lines) ends before anything else
         let list_item = matches!(b, Block::Field(..) | Block::Line(_));
         if in_list && !list_item {

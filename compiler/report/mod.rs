@@ -1,10 +1,12 @@
 //! Reports: the JSON document of DESIGN.md's contract ([`Report`]) and the
 //! terminal summary ([`human`]). All quantities in SI base units.
 
+pub mod compare;
 pub mod csv;
 pub mod dot;
 pub mod human;
 pub mod markdown;
+pub mod svg;
 pub mod trace;
 
 use crate::diagnostics::json::JsonDiagnostic;
@@ -17,6 +19,8 @@ use serde::Serialize;
 pub struct Report {
     pub hplanc: String,
     pub plans: Vec<PlanReport>,
+    /// the file's `compare` blocks
+    pub comparisons: Vec<compare::ComparisonReport>,
     pub diagnostics: Vec<JsonDiagnostic>,
 }
 
@@ -40,6 +44,8 @@ pub struct PlanReport {
     pub runner_up: Option<RunnerUpReport>,
     /// the timelines of one decode step and one prefill (trace.json has every operation)
     pub schedule: Option<ScheduleReport>,
+    /// the sweep the frontier comes from (absent: the concurrencies the solver tried)
+    pub sweep: Option<SweepReport>,
     /// the timelines themselves, for trace.json and the text Gantt (not in the JSON)
     #[serde(skip)]
     pub timelines: Option<crate::schedule::Schedule>,
@@ -250,6 +256,20 @@ pub struct FrontierPoint {
     pub pareto_per_dollar: bool,
     /// the same against tokens/s per MW (false without powers)
     pub pareto_per_mw: bool,
+    /// in a sweep over the SLO: the `tokens_per_s_per_user >=` value this point was solved at
+    pub slo_tokens_per_s_per_user: Option<f64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SweepReport {
+    /// "concurrency" or "tokens_per_s_per_user"
+    pub variable: &'static str,
+    /// how many values were solved
+    pub values: usize,
+    /// how many had a feasible placement (the frontier's points)
+    pub feasible: usize,
+    /// the values with none
+    pub infeasible: Vec<f64>,
 }
 
 fn model_report(plan: &Plan) -> ModelReport {
@@ -401,13 +421,20 @@ fn pareto(pts: &[(f64, Option<f64>)]) -> Vec<bool> {
         .collect()
 }
 
-/// The best point at every concurrency the solver tried, each marked where it is
-/// Pareto-optimal: tokens/s/user against tokens/s per chip, per dollar and per MW.
+/// The best point at every value of the plan's sweep, or without one at every
+/// concurrency the solver tried, each marked where it is Pareto-optimal: tokens/s/user
+/// against tokens/s per chip, per dollar and per MW.
 pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
-    let mut pts: Vec<FrontierPoint> = solved
-        .per_batch
-        .iter()
-        .map(|p| {
+    let source: Vec<(&Point, Option<f64>)> = match &solved.sweep {
+        Some((over, pts)) => {
+            let slo = matches!(over, crate::ir::SweepOver::TokensPerSUser(_));
+            pts.iter().filter_map(|x| x.point.as_ref().map(|p| (p, slo.then_some(x.value)))).collect()
+        }
+        None => solved.per_batch.iter().map(|p| (p, None)).collect(),
+    };
+    let mut pts: Vec<FrontierPoint> = source
+        .into_iter()
+        .map(|(p, slo)| {
             let m = metrics(plan, p);
             FrontierPoint {
                 concurrency: p.instance.batch,
@@ -418,6 +445,7 @@ pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
                 pareto_per_chip: false,
                 pareto_per_dollar: false,
                 pareto_per_mw: false,
+                slo_tokens_per_s_per_user: slo,
             }
         })
         .collect();
@@ -456,6 +484,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             speculation: speculation_report(plan),
             runner_up: None,
             schedule: None,
+            sweep: None,
             timelines: None,
         };
     };
@@ -520,6 +549,12 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         speculation: speculation_report(plan),
         runner_up: s.runner_up.as_ref().map(|r| runner_up_report(plan, p, r)),
         schedule: Some(ScheduleReport { decode: timeline_report(&timelines.decode), prefill: timeline_report(&timelines.prefill) }),
+        sweep: s.sweep.as_ref().map(|(over, pts)| SweepReport {
+            variable: over.name(),
+            values: pts.len(),
+            feasible: pts.iter().filter(|x| x.point.is_some()).count(),
+            infeasible: pts.iter().filter(|x| x.point.is_none()).map(|x| x.value).collect(),
+        }),
         timelines: Some(timelines),
     }
 }

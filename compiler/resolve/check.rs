@@ -25,6 +25,9 @@ pub enum Val {
     Contents(Vec<Contents>),
     Ref(Path, Option<Body>),
     Range(u64, u64),
+    NumRange(f64, f64),
+    /// a list of names
+    Names(Vec<Path>),
     Word(String),
 }
 
@@ -97,6 +100,27 @@ impl Fields {
     pub fn prec(&self, name: &str) -> Option<Precision> {
         if let Some(Val::Prec(p)) = self.val(name) {
             Some(*p)
+        } else {
+            None
+        }
+    }
+    pub fn range(&self, name: &str) -> Option<(u64, u64)> {
+        if let Some(Val::Range(a, b)) = self.val(name) {
+            Some((*a, *b))
+        } else {
+            None
+        }
+    }
+    pub fn num_range(&self, name: &str) -> Option<(f64, f64)> {
+        if let Some(Val::NumRange(a, b)) = self.val(name) {
+            Some((*a, *b))
+        } else {
+            None
+        }
+    }
+    pub fn names(&self, name: &str) -> Option<&[Path]> {
+        if let Some(Val::Names(v)) = self.val(name) {
+            Some(v)
         } else {
             None
         }
@@ -314,6 +338,16 @@ impl Checker<'_> {
                 }
                 Some(Val::Range(lo, hi))
             }
+            (AttrKind::QuantityOrRange(d), Value::Number(n)) => self.quantity(n, d, what).map(|x| Val::NumRange(x, x)),
+            (AttrKind::QuantityOrRange(d), Value::Range { lo, hi, span, .. }) => {
+                let lo = self.quantity(lo, d, what)?;
+                let hi = self.quantity(hi, d, what)?;
+                if !(lo > 0.0 && hi >= lo) {
+                    self.diags.push(catalog::out_of_range(*span, what, "must be a range of positive values (low ..= high)"));
+                    return None;
+                }
+                Some(Val::NumRange(lo, hi))
+            }
             (AttrKind::Fraction, Value::Number(n)) => {
                 let q = match units::eval(n) {
                     Ok(q) => q,
@@ -379,6 +413,16 @@ impl Checker<'_> {
                 Some(Val::Contents(out))
             }
             (AttrKind::Ref(_), Value::Ref(p, body)) => Some(Val::Ref(p.clone(), body.clone())),
+            (AttrKind::List(k), Value::List(items, _)) => {
+                let mut out = Vec::new();
+                for it in items {
+                    match it {
+                        Value::Ref(p, None) => out.push(p.clone()),
+                        other => self.diags.push(catalog::wrong_value(other.span(), what, &format!("a {k} name"), other.describe())),
+                    }
+                }
+                Some(Val::Names(out))
+            }
             _ => wrong(self),
         }
     }

@@ -82,6 +82,7 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
     let ids: Vec<ItemId> = r.modules[m].items.values().copied().collect();
     let mut ids = ids;
     ids.sort_by_key(|id| r.items[*id].item.span.start);
+    let mut compares = Vec::new();
     for id in ids {
         match r.items[id].item.kind {
             ItemKind::Chip => {
@@ -107,6 +108,8 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
                     program.plans.push(p);
                 }
             }
+            // after every plan: a comparison may name plans declared below it
+            ItemKind::Compare => compares.push(id),
             kind @ (ItemKind::Dimension | ItemKind::Prefix | ItemKind::Unit) => {
                 let span = r.items[id].item.kind_span;
                 r.diags.push(catalog::not_allowed(
@@ -116,6 +119,11 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
                     "units, prefixes and dimensions are declared in the standard library's units.hplan; write quantities with the units it defines",
                 ));
             }
+        }
+    }
+    for id in compares {
+        if let Some(c) = r.compare(m, id, &program.plans) {
+            program.compares.push(c);
         }
     }
     // Unused explicitly named imports of the root file.
@@ -952,6 +960,11 @@ impl Resolver<'_> {
             }
         }
 
+        let sweep = f.block("sweep").and_then(|b| self.sweep(b));
+        if f.block("sweep").is_some() && sweep.is_none() {
+            return None;
+        }
+
         // speculate block
         let mut speculation = None;
         if let Some(sb) = f.block("speculate") {
@@ -1017,6 +1030,12 @@ impl Resolver<'_> {
                 }
                 return None;
             }
+            Some(t) if t > crate::ir::MAX_TIME_LIMIT_S => {
+                if let Some(s) = f.span("time_limit") {
+                    self.diags.push(catalog::out_of_range(s, "`time_limit`", "must be at most a week (604800 s)"));
+                }
+                return None;
+            }
             Some(t) => t,
             None => crate::ir::DEFAULT_TIME_LIMIT_S,
         };
@@ -1045,7 +1064,117 @@ impl Resolver<'_> {
             budget,
             time_limit,
             free_inventory: f.word("inventory") == Some("free"),
+            sweep,
         })
+    }
+
+    /// A `compare` item: its plans by index into `plans` (those that resolved). A plan
+    /// that failed to resolve has its own diagnostics; the comparison is then dropped.
+    fn compare(&mut self, module: ModuleId, id: ItemId, plans: &[ir::Plan]) -> Option<ir::Compare> {
+        let body = self.effective_body(id, &mut vec![])?;
+        let item = &self.items[id].item;
+        let (name, span) = (item.name.name.clone(), item.name.span);
+        let f = self.check(&body, &schema::COMPARE, span);
+        let index = |r: &mut Self, path: &crate::syntax::ast::Path| -> Option<usize> {
+            let pid = r.lookup(module, path, ItemKind::Plan)?;
+            let pname = &r.items[pid].item.name.name;
+            plans.iter().position(|p| &p.name == pname)
+        };
+        let baseline = match f.attrs.get("baseline").map(|x| &x.val) {
+            Some(Val::Ref(p, _)) => index(self, &p.clone())?,
+            _ => return None,
+        };
+        let listed: Vec<crate::syntax::ast::Path> = f.names("plans").map(|v| v.to_vec()).unwrap_or_default();
+        let mut others = Vec::new();
+        if f.names("plans").is_some() {
+            for p in &listed {
+                let i = index(self, p)?;
+                if i == baseline {
+                    self.diags.push(catalog::not_allowed(
+                        p.span,
+                        "the baseline",
+                        "the compared `plans`",
+                        "the baseline is compared with every plan listed; remove it here",
+                    ));
+                    return None;
+                }
+                others.push(i);
+            }
+        } else {
+            others = (0..plans.len()).filter(|&i| i != baseline).collect();
+        }
+        Some(ir::Compare { name, span, baseline, plans: others, interactivity: f.num("interactivity") })
+    }
+
+    /// A plan's `sweep` block: exactly one variable, `step` only for concurrency, not
+    /// with `points`, at most [`ir::MAX_SWEEP_POINTS`] values.
+    fn sweep(&mut self, b: &check::SubFields) -> Option<ir::Sweep> {
+        let f = &b.fields;
+        let vars: Vec<&str> = ["concurrency", "tokens_per_s_per_user"].into_iter().filter(|v| f.given.iter().any(|g| g == v)).collect();
+        match vars.as_slice() {
+            [] => {
+                self.diags.push(catalog::missing_attribute(b.span, "concurrency", "sweep block", "1 ..= 1024"));
+                return None;
+            }
+            [_, second] => {
+                let at = f.span(second).unwrap_or(b.span);
+                self.diags.push(
+                    catalog::not_allowed(
+                        at,
+                        "a second variable",
+                        "a sweep block",
+                        "a sweep varies one thing; write a second plan for the other",
+                    )
+                    .label(f.span(vars[0]).unwrap_or(b.span), "the sweep's variable"),
+                );
+                return None;
+            }
+            _ => {}
+        }
+        let (step, points) = (f.count("step"), f.count("points"));
+        if let (Some(_), Some(_)) = (step, points) {
+            let at = f.span("points").unwrap_or(b.span);
+            self.diags.push(catalog::not_allowed(
+                at,
+                "`points` together with `step`",
+                "a sweep block",
+                "keep one: `step` spaces values evenly, `points` on a log scale",
+            ));
+            return None;
+        }
+        // counted before any value is made: a range may hold 10^12 of them
+        if let Some(n) = points.filter(|&n| n as usize > ir::MAX_SWEEP_POINTS) {
+            let at = f.span("points").unwrap_or(b.span);
+            self.diags.push(
+                catalog::out_of_range(at, "`points`", &format!("must be at most {}", ir::MAX_SWEEP_POINTS)).note(format!("it is {n}")),
+            );
+            return None;
+        }
+        let over = if let Some((lo, hi)) = f.range("concurrency") {
+            let n = step.map(|s| (hi - lo) / s.max(1) + 1).unwrap_or(0);
+            if n > ir::MAX_SWEEP_POINTS as u64 {
+                let at = f.span("concurrency").unwrap_or(b.span);
+                let rule = format!("must give at most {} values", ir::MAX_SWEEP_POINTS);
+                self.diags.push(catalog::out_of_range(at, "the sweep", &rule).note(format!("this range and step give {n}")));
+                return None;
+            }
+            ir::SweepOver::Concurrency(ir::concurrency_values(lo, hi, step, points.map(|p| p as usize)))
+        } else if let Some((lo, hi)) = f.num_range("tokens_per_s_per_user") {
+            if let Some(s) = f.span("step") {
+                self.diags.push(catalog::not_allowed(
+                    s,
+                    "`step`",
+                    "a sweep over `tokens_per_s_per_user`",
+                    "use `points = N` (values spaced evenly on a log scale)",
+                ));
+                return None;
+            }
+            ir::SweepOver::TokensPerSUser(ir::log_spaced(lo, hi, points.unwrap_or(16) as usize))
+        } else {
+            // the variable's value had an error, already reported
+            return None;
+        };
+        Some(ir::Sweep { over, span: b.span })
     }
 }
 

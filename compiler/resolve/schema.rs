@@ -23,6 +23,8 @@ pub enum AttrKind {
     Tokens,
     /// A count, or an inclusive range of counts `1 ..= 512`.
     CountOrRange,
+    /// A quantity of this dimension, or an inclusive range of two `50 tok/s ..= 1000 tok/s`.
+    QuantityOrRange(Dim),
     Str,
     Bool,
     /// `bf16`, `fp8`, ...
@@ -46,6 +48,7 @@ impl AttrKind {
             AttrKind::Number => "a positive number".into(),
             AttrKind::Tokens => "a token count (tok)".into(),
             AttrKind::CountOrRange => "a count or a range like `1 ..= 512`".into(),
+            AttrKind::QuantityOrRange(d) => format!("{}, or a range of two", d.describe()),
             AttrKind::Str => "a string".into(),
             AttrKind::Bool => "`true` or `false`".into(),
             AttrKind::Precision => "a precision (`bf16`, `fp8`, `fp4`, ...)".into(),
@@ -260,6 +263,43 @@ pub static SLO: BlockSpec = BlockSpec { name: "slo block", attrs: &[], blocks: &
 /// `budget { cost <= 100 $/h, chips <= 64, power <= 50 kW }`
 pub static BUDGET: BlockSpec = BlockSpec { name: "budget block", attrs: &[], blocks: &[], stmts: &[Stmt::Constraint] };
 
+/// `sweep { concurrency = 2 ..= 1024, step = 2 }`: one variable, its values.
+pub static SWEEP: BlockSpec = BlockSpec {
+    name: "sweep block",
+    attrs: &[
+        a(
+            "concurrency",
+            AttrKind::CountOrRange,
+            false,
+            "1 ..= 1024",
+            "solve at each concurrency of the range (the workload's range is replaced); one of `concurrency` and `tokens_per_s_per_user`",
+        ),
+        a(
+            "tokens_per_s_per_user",
+            AttrKind::QuantityOrRange(Dim::TOKEN_RATE),
+            false,
+            "50 tok/s ..= 1000 tok/s",
+            "solve with the SLO `tokens_per_s_per_user >= X` at each X of the range (with the plan's other SLOs)",
+        ),
+        a(
+            "step",
+            AttrKind::Count,
+            false,
+            "2",
+            "concurrency only: every `step`-th value from the low end (default: the ends and the powers of two between them)",
+        ),
+        a(
+            "points",
+            AttrKind::Count,
+            false,
+            "64",
+            "how many values, spaced evenly on a log scale (default for `tokens_per_s_per_user`: 16)",
+        ),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
 pub static PLAN: BlockSpec = BlockSpec {
     name: "plan",
     attrs: &[
@@ -285,8 +325,27 @@ pub static PLAN: BlockSpec = BlockSpec {
         SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO },
         SubBlock { keyword: "speculate", labelled: false, repeated: false, required: false, spec: &SPECULATE },
         SubBlock { keyword: "budget", labelled: false, repeated: false, required: false, spec: &BUDGET },
+        SubBlock { keyword: "sweep", labelled: false, repeated: false, required: false, spec: &SWEEP },
     ],
     stmts: &[Stmt::Place, Stmt::Objective],
+};
+
+/// `compare name { baseline = a, plans = [b, c], interactivity = 400 tok/s }`
+pub static COMPARE: BlockSpec = BlockSpec {
+    name: "compare",
+    attrs: &[
+        a("baseline", AttrKind::Ref("plan"), true, "gpu_only", "the plan the others are measured against"),
+        a("plans", AttrKind::List("plan"), false, "[afd, speculative]", "the plans to compare (default: every other plan in the file)"),
+        a(
+            "interactivity",
+            AttrKind::Quantity(Dim::TOKEN_RATE),
+            false,
+            "400 tok/s",
+            "also compare each plan's best frontier point with at least this many tokens/s per user",
+        ),
+    ],
+    blocks: &[],
+    stmts: &[],
 };
 
 /// The unit registry's items (only in stdlib/units.hplan; read by units::registry).
@@ -331,6 +390,7 @@ pub fn for_item(kind: crate::syntax::ast::ItemKind) -> &'static BlockSpec {
         Cluster => &CLUSTER,
         Workload => &WORKLOAD,
         Plan => &PLAN,
+        Compare => &COMPARE,
         Dimension => &DIMENSION,
         Prefix => &PREFIX,
         Unit => &UNIT,
@@ -379,6 +439,8 @@ pub fn reference_tables() -> String {
         (&SLO, "slo block (in a plan)"),
         (&SPECULATE, "speculate block (in a plan)"),
         (&BUDGET, "budget block (in a plan)"),
+        (&SWEEP, "sweep block (in a plan)"),
+        (&COMPARE, "compare"),
     ] {
         table(&mut out, spec, heading);
     }

@@ -8,6 +8,7 @@ pub mod ilp;
 pub mod layers;
 pub mod relax;
 pub mod space;
+pub mod sweep;
 
 use crate::diagnostics::{catalog, Diagnostics};
 use crate::ir::{Objective, Plan, SloMetric, Stage};
@@ -65,6 +66,9 @@ pub struct Solved {
     pub per_batch: Vec<Point>,
     pub solve_s: f64,
     pub backend: &'static str,
+    /// the plan's sweep (its `sweep` block, or one the caller asked for): the variable's
+    /// values and the best point at each
+    pub sweep: Option<(crate::ir::SweepOver, Vec<sweep::SweepPoint>)>,
 }
 
 /// The largest optimality gap over the batches' solves (0 when all were proven; `None`
@@ -141,7 +145,7 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     };
     let solve_s = started.elapsed().as_secs_f64();
     match best {
-        Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: backend::NAME }),
+        Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: backend::NAME, sweep: None }),
         None => {
             let prefill = instances.first().map(|i| i.prefill.as_slice()).unwrap_or(&[]);
             explain(plan, &instances, prefill, &excluded, diags);

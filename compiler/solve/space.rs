@@ -174,6 +174,20 @@ impl PrefillOption {
 }
 
 impl Instance {
+    /// This instance's batch, limits and pool sizes with other options.
+    pub fn with_options(&self, decode: Vec<DecodeOption>, prefill: Vec<PrefillOption>) -> Instance {
+        Instance {
+            batch: self.batch,
+            output_tokens: self.output_tokens,
+            pool_sizes: self.pool_sizes.clone(),
+            decode,
+            prefill,
+            ttft_limit: self.ttft_limit,
+            tpot_limit: self.tpot_limit,
+            budget: self.budget.clone(),
+        }
+    }
+
     /// Requests per second the decode option completes: B / (τ · output tokens).
     pub fn request_rate(&self, d: &DecodeOption) -> f64 {
         self.batch as f64 / (d.tpot * self.output_tokens)
@@ -299,7 +313,8 @@ fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> 
 }
 
 /// Prefill options of a plan (independent of the decode batch).
-fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
+/// Every prefill option of `plan` (they do not depend on the decode batch).
+pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
     let m = &plan.model;
     let cl = &plan.cluster;
     let input = plan.workload.input_tokens;
@@ -983,18 +998,7 @@ pub const MICROBATCHES: [u64; 4] = [1, 2, 3, 4];
 
 /// Decode batches tried: the range's ends and the powers of two between them.
 pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
-    let mut v = vec![lo];
-    let mut p = 1u64;
-    while p < hi {
-        if p > lo {
-            v.push(p);
-        }
-        p = p.saturating_mul(2);
-    }
-    if hi > lo {
-        v.push(hi);
-    }
-    v
+    crate::ir::concurrency_values(lo, hi, None, None)
 }
 
 /// The configuration space of a plan at every candidate batch (the prefill options
@@ -1005,7 +1009,8 @@ pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
     batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect()
 }
 
-fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
+/// The configuration space of `plan` at decode batch `batch` over the shared prefill options.
+pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
     let limit = |m: crate::ir::SloMetric| plan.slos.iter().find(|s| s.metric == m).map(|s| s.limit);
     let free = plan.free_inventory;
     let mut inst = Instance {

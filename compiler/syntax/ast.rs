@@ -56,6 +56,8 @@ pub enum ItemKind {
     Cluster,
     Workload,
     Plan,
+    /// a side-by-side comparison of plans against a baseline
+    Compare,
     /// unit registry items, only in stdlib/units.hplan
     Dimension,
     Prefix,
@@ -63,13 +65,14 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 9] = [
+    pub const ALL: [ItemKind; 10] = [
         ItemKind::Chip,
         ItemKind::Link,
         ItemKind::Model,
         ItemKind::Cluster,
         ItemKind::Workload,
         ItemKind::Plan,
+        ItemKind::Compare,
         ItemKind::Dimension,
         ItemKind::Prefix,
         ItemKind::Unit,
@@ -88,6 +91,7 @@ impl ItemKind {
             ItemKind::Cluster => "cluster",
             ItemKind::Workload => "workload",
             ItemKind::Plan => "plan",
+            ItemKind::Compare => "compare",
             ItemKind::Dimension => "dimension",
             ItemKind::Prefix => "prefix",
             ItemKind::Unit => "unit",

@@ -1,0 +1,259 @@
+//! `compare` blocks: plans side by side against a baseline, with ratios, and at a
+//! stated interactivity each plan's best frontier point that reaches it.
+
+use super::human::Block;
+use super::{FrontierPoint, PlanReport};
+use crate::ir::Compare;
+use crate::units::format::{fmt_num, fmt_time};
+use serde::Serialize;
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ComparisonReport {
+    pub name: String,
+    pub baseline: String,
+    /// the baseline first, then the compared plans
+    pub plans: Vec<ComparedPlan>,
+    /// tokens/s per user the frontiers are compared at
+    pub interactivity: Option<f64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ComparedPlan {
+    pub name: String,
+    /// false when the plan has no feasible placement
+    pub solved: bool,
+    pub tokens_per_s_per_user: Option<f64>,
+    pub ttft_s: Option<f64>,
+    pub tpot_s: Option<f64>,
+    pub throughput_per_chip: Option<f64>,
+    pub tokens_per_dollar: Option<f64>,
+    pub tokens_per_s_per_mw: Option<f64>,
+    pub cost_per_mtok_usd: Option<f64>,
+    pub chips: Option<u64>,
+    /// this plan's value over the baseline's, per metric (absent where either is missing)
+    pub ratio: Ratios,
+    /// at `interactivity`: the best frontier values among points that reach it
+    pub at_interactivity: Option<AtInteractivity>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub struct Ratios {
+    pub tokens_per_s_per_user: Option<f64>,
+    pub throughput_per_chip: Option<f64>,
+    pub tokens_per_dollar: Option<f64>,
+    pub tokens_per_s_per_mw: Option<f64>,
+    pub cost_per_mtok_usd: Option<f64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct AtInteractivity {
+    /// some frontier point has at least the interactivity
+    pub reached: bool,
+    /// the fastest tokens/s per user on the frontier
+    pub fastest: Option<f64>,
+    pub throughput_per_chip: Option<f64>,
+    pub tokens_per_dollar: Option<f64>,
+    pub tokens_per_s_per_mw: Option<f64>,
+    /// over the baseline's (absent where either did not reach it)
+    pub ratio: Ratios,
+}
+
+fn per_dollar(cost_per_mtok: Option<f64>) -> Option<f64> {
+    cost_per_mtok.filter(|c| *c > 0.0).map(|c| 1e6 / c)
+}
+
+/// The best of `f` over frontier points with at least `x` tokens/s per user.
+fn best_at(points: &[FrontierPoint], x: f64, f: impl Fn(&FrontierPoint) -> Option<f64>) -> Option<f64> {
+    points.iter().filter(|p| p.tokens_per_s_per_user >= x).filter_map(f).fold(None, |a, v| Some(a.map_or(v, |a: f64| a.max(v))))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn at(r: &PlanReport, x: f64) -> AtInteractivity {
+    let f = &r.frontier;
+    let fastest = f.iter().map(|p| p.tokens_per_s_per_user).fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+    AtInteractivity {
+        reached: fastest.is_some_and(|v| v >= x),
+        fastest,
+        throughput_per_chip: best_at(f, x, |p| Some(p.throughput_per_chip)),
+        tokens_per_dollar: best_at(f, x, |p| per_dollar(p.cost_per_mtok_usd)),
+        tokens_per_s_per_mw: best_at(f, x, |p| p.tokens_per_s_per_mw),
+        ratio: Ratios::default(),
+    }
+}
+
+fn compared(r: &PlanReport, x: Option<f64>) -> ComparedPlan {
+    let m = r.metrics.as_ref();
+    ComparedPlan {
+        name: r.name.clone(),
+        solved: m.is_some(),
+        tokens_per_s_per_user: m.map(|m| m.tokens_per_s_per_user),
+        ttft_s: m.map(|m| m.ttft_s),
+        tpot_s: m.map(|m| m.tpot_s),
+        throughput_per_chip: m.map(|m| m.throughput_per_chip),
+        tokens_per_dollar: m.and_then(|m| per_dollar(m.cost_per_mtok_usd)),
+        tokens_per_s_per_mw: m.and_then(|m| m.tokens_per_s_per_mw),
+        cost_per_mtok_usd: m.and_then(|m| m.cost_per_mtok_usd),
+        chips: m.map(|m| m.chips),
+        ratio: Ratios::default(),
+        at_interactivity: x.map(|x| at(r, x)),
+    }
+}
+
+/// The comparison `c` over the plans' reports (in `Program::plans` order).
+pub fn comparison(c: &Compare, plans: &[PlanReport]) -> ComparisonReport {
+    let base = compared(&plans[c.baseline], c.interactivity);
+    let mut rows = vec![base.clone()];
+    for &i in &c.plans {
+        let mut p = compared(&plans[i], c.interactivity);
+        p.ratio = Ratios {
+            tokens_per_s_per_user: ratio(p.tokens_per_s_per_user, base.tokens_per_s_per_user),
+            throughput_per_chip: ratio(p.throughput_per_chip, base.throughput_per_chip),
+            tokens_per_dollar: ratio(p.tokens_per_dollar, base.tokens_per_dollar),
+            tokens_per_s_per_mw: ratio(p.tokens_per_s_per_mw, base.tokens_per_s_per_mw),
+            cost_per_mtok_usd: ratio(p.cost_per_mtok_usd, base.cost_per_mtok_usd),
+        };
+        if let (Some(a), Some(b)) = (p.at_interactivity.as_mut(), base.at_interactivity.as_ref()) {
+            a.ratio = Ratios {
+                throughput_per_chip: ratio(a.throughput_per_chip, b.throughput_per_chip),
+                tokens_per_dollar: ratio(a.tokens_per_dollar, b.tokens_per_dollar),
+                tokens_per_s_per_mw: ratio(a.tokens_per_s_per_mw, b.tokens_per_s_per_mw),
+                ..Ratios::default()
+            };
+        }
+        rows.push(p);
+    }
+    ComparisonReport { name: c.name.clone(), baseline: base.name, plans: rows, interactivity: c.interactivity }
+}
+
+/// "2.10×"
+fn times(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r >= 10.0 => format!("{r:.0}×"),
+        Some(r) => format!("{r:.2}×"),
+        None => "n/a".into(),
+    }
+}
+
+/// The comparison as summary blocks: one column per plan, each non-baseline value
+/// followed by its ratio to the baseline; then the frontiers at the interactivity.
+pub fn document(c: &ComparisonReport) -> Vec<Block> {
+    let mut o = vec![Block::Title(format!("compare {}: against `{}`", c.name, c.baseline))];
+    let mut header = vec![String::new()];
+    for (i, p) in c.plans.iter().enumerate() {
+        header.push(if i == 0 { format!("{} (baseline)", p.name) } else { p.name.clone() });
+    }
+    let mut rows = vec![header];
+    /// (label, the value and its ratio, how to print the value)
+    type Metric = (&'static str, fn(&ComparedPlan) -> (Option<f64>, Option<f64>), fn(f64) -> String);
+    let metrics: [Metric; 8] = [
+        ("tokens/s/user", |p| (p.tokens_per_s_per_user, p.ratio.tokens_per_s_per_user), fmt_num),
+        ("TPOT", |p| (p.tpot_s, None), fmt_time),
+        ("TTFT", |p| (p.ttft_s, None), fmt_time),
+        ("tok/s per chip", |p| (p.throughput_per_chip, p.ratio.throughput_per_chip), fmt_num),
+        ("tokens per $", |p| (p.tokens_per_dollar, p.ratio.tokens_per_dollar), fmt_num),
+        ("tok/s per MW", |p| (p.tokens_per_s_per_mw, p.ratio.tokens_per_s_per_mw), fmt_num),
+        ("$/Mtok", |p| (p.cost_per_mtok_usd, p.ratio.cost_per_mtok_usd), |v| format!("${v:.3}")),
+        ("chips", |p| (p.chips.map(|c| c as f64), None), |v| format!("{v:.0}")),
+    ];
+    for (label, get, fmt) in metrics {
+        let mut row = vec![label.to_string()];
+        for (i, p) in c.plans.iter().enumerate() {
+            let (v, r) = get(p);
+            row.push(match (v, i) {
+                (None, _) if !p.solved => "infeasible".into(),
+                (None, _) => "n/a".into(),
+                (Some(v), 0) => fmt(v),
+                (Some(v), _) if r.is_some() => format!("{} ({})", fmt(v), times(r)),
+                (Some(v), _) => fmt(v),
+            });
+        }
+        rows.push(row);
+    }
+    let right = std::iter::once(false).chain(c.plans.iter().map(|_| true)).collect();
+    o.push(Block::Table { caption: Some("at each plan's optimum (ratios against the baseline)".into()), rows, right, header: true });
+    if let Some(x) = c.interactivity {
+        let base = &c.plans[0];
+        let b = base.at_interactivity.as_ref();
+        if !b.is_some_and(|b| b.reached) {
+            let fastest = b
+                .and_then(|b| b.fastest)
+                .map(|f| format!("its fastest point gives {} tok/s/user", fmt_num(f)))
+                .unwrap_or("it has no frontier".into());
+            o.push(Block::Line(format!(
+                "at {} tok/s/user: the baseline `{}` has no point that fast ({fastest}); no ratios",
+                fmt_num(x),
+                base.name
+            )));
+        }
+        for p in &c.plans[1..] {
+            let Some(a) = &p.at_interactivity else { continue };
+            let line = if !a.reached {
+                let fastest = a.fastest.map(|f| format!("its fastest gives {} tok/s/user", fmt_num(f))).unwrap_or("no frontier".into());
+                format!("at {} tok/s/user: `{}` has no point that fast ({fastest})", fmt_num(x), p.name)
+            } else {
+                let parts = [
+                    ("throughput per chip", a.ratio.throughput_per_chip),
+                    ("tokens per $", a.ratio.tokens_per_dollar),
+                    ("throughput per MW", a.ratio.tokens_per_s_per_mw),
+                ];
+                let said: Vec<String> = parts.iter().filter_map(|(w, r)| r.map(|r| format!("{} {w}", times(Some(r))))).collect();
+                if said.is_empty() {
+                    let values = [
+                        ("tok/s per chip", a.throughput_per_chip),
+                        ("tokens per $", a.tokens_per_dollar),
+                        ("tok/s per MW", a.tokens_per_s_per_mw),
+                    ];
+                    let vals: Vec<String> = values.iter().filter_map(|(w, v)| v.map(|v| format!("{} {w}", fmt_num(v)))).collect();
+                    format!(
+                        "at {} tok/s/user: `{}` gives {} (no ratio: the baseline has no value there)",
+                        fmt_num(x),
+                        p.name,
+                        vals.join(", ")
+                    )
+                } else {
+                    format!("at {} tok/s/user: `{}` has {} of `{}`", fmt_num(x), p.name, said.join(", "), base.name)
+                }
+            };
+            o.push(Block::Line(line));
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(x: f64, chip: f64, cost: Option<f64>) -> FrontierPoint {
+        FrontierPoint {
+            concurrency: 1,
+            tokens_per_s_per_user: x,
+            throughput_per_chip: chip,
+            cost_per_mtok_usd: cost,
+            tokens_per_s_per_mw: None,
+            pareto_per_chip: true,
+            pareto_per_dollar: true,
+            pareto_per_mw: false,
+            slo_tokens_per_s_per_user: None,
+        }
+    }
+
+    #[test]
+    fn best_point_that_reaches_the_interactivity() {
+        let f = vec![pt(500.0, 100.0, Some(4.0)), pt(400.0, 300.0, Some(2.0)), pt(200.0, 900.0, Some(1.0))];
+        // at 400 tok/s/user: the 400 and 500 points qualify; the best per chip is 300
+        assert_eq!(best_at(&f, 400.0, |p| Some(p.throughput_per_chip)), Some(300.0));
+        assert_eq!(best_at(&f, 400.0, |p| per_dollar(p.cost_per_mtok_usd)), Some(500_000.0));
+        assert_eq!(best_at(&f, 600.0, |p| Some(p.throughput_per_chip)), None);
+        assert_eq!(ratio(Some(3.0), Some(1.5)), Some(2.0));
+        assert_eq!(ratio(Some(3.0), None), None);
+        assert_eq!(times(Some(35.2)), "35×");
+        assert_eq!(times(Some(2.104)), "2.10×");
+    }
+}
