@@ -314,3 +314,18 @@ fn a_solve_stopped_by_the_time_limit_still_reports_a_checked_placement() {
     assert_eq!(v["diagnostics"][0]["code"], "W0401");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On a terminal a sweep longer than half a second shows a progress bar on stderr
+/// (a pseudo-terminal from util-linux's `script`, one thread so it runs long enough);
+/// the bar is cleared at the end and stdout is unchanged.
+#[test]
+fn sweep_progress_bar_on_a_terminal() {
+    let out = tempdir("progress");
+    let bin = env!("CARGO_BIN_EXE_hplanc");
+    let cmd = format!("{bin} sweep benches/plans/sweep_3x512.hplan --jobs 1 --out {} > /dev/null", out.display());
+    let o = Command::new("script").args(["-q", "-e", "-c", &cmd, "/dev/null"]).current_dir(crate::root()).output().expect("util-linux `script` runs");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let tty = text(&o.stdout);
+    assert!(tty.contains("sweeping [") && tty.contains("/1536 points"), "no progress bar in {tty:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
