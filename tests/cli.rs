@@ -323,7 +323,11 @@ fn sweep_progress_bar_on_a_terminal() {
     let out = tempdir("progress");
     let bin = env!("CARGO_BIN_EXE_hplanc");
     let cmd = format!("{bin} sweep benches/plans/sweep_3x512.hplan --jobs 1 --out {} > /dev/null", out.display());
-    let o = Command::new("script").args(["-q", "-e", "-c", &cmd, "/dev/null"]).current_dir(crate::root()).output().expect("util-linux `script` runs");
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(crate::root())
+        .output()
+        .expect("util-linux `script` runs");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let tty = text(&o.stdout);
     assert!(tty.contains("sweeping [") && tty.contains("/1536 points"), "no progress bar in {tty:?}");
