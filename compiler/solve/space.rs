@@ -303,8 +303,12 @@ pub fn decode_contexts(plan: &Plan) -> (f64, u64) {
 }
 
 /// The exclusion of a configuration whose footprint `mem` does not fit.
+/// A memory exclusion, told by the tier that overflows most (the others may be empty:
+/// summing them would hide which tier is short).
 fn memory_excluded(stage: Stage, pool: usize, tp: u64, mem: &[MemUse]) -> Excluded {
-    Excluded::Memory { stage, pool, tp, need: mem.iter().map(|u| u.used).sum(), capacity: mem.iter().map(|u| u.capacity).sum() }
+    let worst = mem.iter().max_by(|a, b| (a.used / a.capacity).partial_cmp(&(b.used / b.capacity)).unwrap_or(std::cmp::Ordering::Equal));
+    let (need, capacity) = worst.map(|u| (u.used, u.capacity)).unwrap_or((0.0, 0.0));
+    Excluded::Memory { stage, pool, tp, need, capacity }
 }
 
 fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
@@ -312,7 +316,6 @@ fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> 
     (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier, used, capacity }).collect(), ok)
 }
 
-/// Prefill options of a plan (independent of the decode batch).
 /// Every prefill option of `plan` (they do not depend on the decode batch).
 pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
     let m = &plan.model;
