@@ -279,7 +279,7 @@ pub static SWEEP: BlockSpec = BlockSpec {
             AttrKind::QuantityOrRange(Dim::TOKEN_RATE),
             false,
             "50 tok/s ..= 1000 tok/s",
-            "solve with the SLO `tokens_per_s_per_user >= X` at each X of the range (with the plan's other SLOs)",
+            "solve with the SLO `tokens_per_s_per_user >= X` at each X of the range (it replaces the plan's `tpot` and `tokens_per_s_per_user` SLOs; `ttft` stays)",
         ),
         a(
             "step",

@@ -88,7 +88,9 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
         let instances = match over {
             SweepOver::TokensPerSUser(_) => {
                 let (lo, hi) = plan.workload.concurrency;
-                space::batch_candidates(lo, hi).into_iter().map(|b| space::instance(plan, b, &prefill, &mut Vec::new())).collect()
+                // the swept SLO replaces the plan's own TPOT bound (`tpot`, `tokens_per_s_per_user`)
+                let at = |b| Instance { tpot_limit: None, ..space::instance(plan, b, &prefill, &mut Vec::new()) };
+                space::batch_candidates(lo, hi).into_iter().map(at).collect()
             }
             SweepOver::Concurrency(_) => Vec::new(),
         };
@@ -155,7 +157,6 @@ fn slo_walk(base: &Instance, values: &[f64], g: super::Goal, time_limit: f64) ->
     let mut infeasible = false;
     for i in order {
         let limit = 1.0 / values[i];
-        let limit = base.tpot_limit.map_or(limit, |l| l.min(limit));
         if infeasible {
             // a smaller space than one with no feasible choice has none either
             continue;
@@ -187,10 +188,10 @@ mod tests {
     use super::*;
 
     /// The SLO walk (reusing optima while they stay feasible) equals solving every value
-    /// at every batch from scratch, on the three plans of examples/frontier_generations.
+    /// at every batch from scratch, on the three plans of examples/s03_rubin_lpx_frontier.
     #[test]
     fn slo_walk_equals_independent_solves() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/frontier_generations.hplan");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/s03_rubin_lpx_frontier.hplan");
         let comp = crate::compile_file(&path, crate::Mode::Check).unwrap();
         assert!(!comp.has_errors());
         for plan in &comp.program.plans {
