@@ -19,8 +19,8 @@ fn every_stdlib_item_cites_a_source() {
     for (path, text) in STDLIB_FILES {
         let items = text.lines().filter(|l| ["chip ", "link ", "model "].iter().any(|k| l.starts_with(k))).count();
         let sources = text.lines().filter(|l| l.trim_start().starts_with("source")).count();
-        if *path == "units.hplan" {
-            continue; // the unit registry: definitions, not measurements
+        if *path == "units.hplan" || path.starts_with("clusters/") {
+            continue; // the unit registry (definitions) and clusters (built of sourced items)
         }
         // chips also cite their efficiency measurements, so at least one per item
         assert!(sources >= items && items > 0, "{path}: {items} items, {sources} sources");
@@ -100,4 +100,62 @@ fn extending_stdlib_items_overrides_and_merges() {
     assert_eq!(chip.memory[0].bandwidth, 3.35e12);
     assert!((chip.price.unwrap() - 3.0 / 3600.0).abs() < 1e-15);
     assert_eq!(chip.compute.len(), 2);
+}
+
+/// Every stdlib chip's dense peaks, memory tiers and power against
+/// ../shared/reference/chips.csv (transcribed here: CI has only this repository).
+/// Derived figures (marked in the stdlib) are checked as derived: Rubin's FP8 as the
+/// reference's ~16,700 (1.2 EF per NVL144 over 72), its BF16 as FP8 / 2.
+#[test]
+fn chip_figures_match_the_reference() {
+    // (chip, [(precision, TFLOP/s)], [(tier, capacity bytes, bandwidth B/s)], power W)
+    type Row = (&'static str, &'static [(&'static str, f64)], &'static [(&'static str, f64, f64)], Option<f64>);
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    let reference: Vec<Row> = vec![
+        ("h100_sxm", &[("bf16", 989.0), ("fp8", 1979.0)], &[("hbm", 80e9, 3.35e12)], Some(700.0)),
+        ("h200", &[("bf16", 989.0), ("fp8", 1979.0)], &[("hbm", 141e9, 4.8e12)], Some(700.0)),
+        ("b200", &[("bf16", 2250.0), ("fp8", 4500.0), ("fp4", 9000.0)], &[("hbm", 180e9, 7.7e12)], Some(1000.0)),
+        ("gb200", &[("bf16", 2500.0), ("fp8", 5000.0), ("fp4", 10000.0)], &[("hbm", 186e9, 8e12)], Some(1200.0)),
+        ("gb300", &[("bf16", 2500.0), ("fp8", 5000.0), ("fp4", 15000.0)], &[("hbm", 288e9, 8e12)], Some(1400.0)),
+        ("rubin", &[("bf16", 16700.0 / 2.0), ("fp8", 16700.0), ("fp4", 50000.0)], &[("hbm", 288e9, 22e12)], Some(1800.0)),
+        ("rubin_cpx", &[("bf16", 5000.0), ("fp8", 10000.0), ("fp4", 20000.0)], &[("gddr", 128e9, 2e12)], None),
+        ("lp30", &[("fp8", 1230.0)], &[("sram", 500e6, 150e12)], None),
+        ("lpu_v1", &[("fp16", 188.0), ("int8", 750.0)], &[("sram", 230e6, 80e12)], Some(215.0)),
+        ("wse3", &[("fp16", 62500.0)], &[("sram", 44e9, 21e15), ("memoryx", 1.5e12, 150e9)], Some(23000.0)),
+        ("corsair", &[("fp8", 2400.0)], &[("sram", 2e9, 150e12)], None),
+        ("sn40l", &[("bf16", 638.0)], &[("hbm", 64e9, 1.6e12), ("ddr", 1536e9, 100e9), ("sram", 520e6, 100e12)], Some(625.0)),
+        ("trainium2", &[("bf16", 667.0), ("fp8", 1299.0)], &[("hbm", 96.0 * GIB, 2.9e12)], None),
+        ("trainium3", &[("bf16", 671.0), ("fp8", 2517.0), ("fp4", 2517.0)], &[("hbm", 144.0 * GIB, 4.9e12)], Some(1000.0)),
+        ("tpu_v7", &[("bf16", 2307.0), ("fp8", 4614.0)], &[("hbm", 192.0 * GIB, 7.3e12)], None),
+        ("mi355x", &[("bf16", 2500.0), ("fp8", 5000.0), ("fp4", 10000.0)], &[("hbm", 288e9, 8e12)], Some(1400.0)),
+    ];
+    let mut src = String::from("use std::chips::*\nuse std::links::nvlink4\nuse std::models::llama3_1_8b\n");
+    src.push_str("workload w {\n  input = 1k tok\n  output = 1k tok\n  concurrency = 1\n}\n");
+    for (name, ..) in &reference {
+        src.push_str(&format!("cluster c_{name} {{\n  pool p = {name} x 1\n}}\n"));
+        src.push_str(&format!("plan p_{name} {{\n  model = llama3_1_8b\n  cluster = c_{name}\n  workload = w\n}}\n"));
+    }
+    let comp = hplanc::compile("chips.hplan", &src, None, hplanc::Mode::Check);
+    let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+    assert!(!comp.has_errors(), "{rendered}");
+    assert_eq!(comp.program.plans.len(), reference.len());
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    for (plan, (name, peaks, tiers, power)) in comp.program.plans.iter().zip(&reference) {
+        let chip = &plan.cluster.pools[0].chip;
+        assert_eq!(&chip.name, name);
+        assert_eq!(chip.compute.len(), peaks.len(), "{name}: precisions");
+        for (p, tflops) in *peaks {
+            let prec = hplanc::ir::Precision::from_name(p).unwrap();
+            assert!(near(chip.compute[&prec], tflops * 1e12), "{name} {p}: {} vs {tflops} TFLOP/s", chip.compute[&prec] / 1e12);
+        }
+        assert_eq!(chip.memory.len(), tiers.len(), "{name}: tiers");
+        for (t, (tier, cap, bw)) in chip.memory.iter().zip(*tiers) {
+            assert_eq!(&t.name, tier, "{name}");
+            assert!(near(t.capacity, *cap) && near(t.bandwidth, *bw), "{name} {tier}: {} B at {} B/s", t.capacity, t.bandwidth);
+        }
+        match (chip.power, power) {
+            (Some(a), Some(b)) => assert!(near(a, *b), "{name} power {a}"),
+            (a, b) => assert_eq!(a.is_some(), b.is_some(), "{name} power"),
+        }
+    }
 }
