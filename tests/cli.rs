@@ -70,7 +70,7 @@ fn written(dir: &Path) -> Vec<(String, String)> {
 #[test]
 fn sweep_output_is_the_same_for_any_thread_count() {
     let (a, b) = (tempdir("sweep1"), tempdir("sweep3"));
-    let file = "examples/frontier_generations.hplan";
+    let file = "examples/s03_rubin_lpx_frontier.hplan";
     let one = hplanc(&["sweep", file, "--jobs", "1", "--points", "12", "--out", a.to_str().unwrap()]);
     let three = hplanc(&["sweep", file, "--jobs", "3", "--points", "12", "--out", b.to_str().unwrap()]);
     assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));

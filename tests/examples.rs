@@ -26,11 +26,31 @@ fn check_trace(text: &str, plan: &hplanc::report::PlanReport) {
     assert!((marker("TTFT") - m.ttft_s * 1e6).abs() < 1e-3);
 }
 
+/// The diagnostic code an example expects (`Expect: E0401` in its opening comment):
+/// examples whose point is that something cannot work exit 1 with it.
+fn expected_error(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let at = text.find("Expect: ")?;
+    Some(text[at + 8..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
+}
+
+/// Every example file, sorted.
+fn examples() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(crate::root().join("examples")).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn examples_snapshot() {
     insta::glob!("../examples", "*.hplan", |path| {
         let comp = crate::compile(path, hplanc::Mode::Build);
         let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+        if let Some(code) = expected_error(path) {
+            assert!(comp.diagnostics.iter().any(|d| d.code == code), "{}: expected {code}:\n{rendered}", path.display());
+            insta::assert_snapshot!("diagnostics", rendered);
+            return;
+        }
         assert!(!comp.has_errors(), "{}:\n{rendered}", path.display());
         assert!(!comp.program.plans.is_empty(), "{} declares no plan", path.display());
         let report = comp.report();
@@ -89,8 +109,7 @@ fn runner_up_matches_the_oracle() {
             d.layers.iter().map(|s| s.pool).collect::<Vec<_>>(),
         )
     };
-    for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in examples().into_iter().filter(|p| expected_error(p).is_none()) {
         let comp = crate::compile(&path, hplanc::Mode::Build);
         for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
             let solved = solved.as_ref().expect("examples solve");
@@ -210,5 +229,15 @@ fn frontier_svg_is_a_chart_of_every_plan() {
         for p in &report.plans {
             assert!(legend.descendants().any(|n| n.text() == Some(p.name.as_str())), "{} legend lacks {}", path.display(), p.name);
         }
+    }
+}
+
+/// docs/scenarios.md lists every example file.
+#[test]
+fn scenarios_doc_lists_every_example() {
+    let doc = std::fs::read_to_string(crate::root().join("docs/scenarios.md")).unwrap();
+    for path in examples() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(doc.contains(&format!("`{name}`")), "docs/scenarios.md does not list {name}");
     }
 }
