@@ -1,7 +1,7 @@
 //! Command-line front end: clap types and one function per subcommand.
 //! Exit codes: 0 ok, 1 diagnostics with errors, 2 usage or I/O error.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,43 +16,17 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check a plan file, solve every plan, write reports and print a summary.
-    Build {
-        file: PathBuf,
-        /// Output folder; each plan's report goes to <OUT>/<plan>/report.json.
-        #[arg(long, default_value = "hplan-out")]
-        out: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
-        /// Treat warnings as errors (exit 1, write nothing).
-        #[arg(short = 'W', long)]
-        deny_warnings: bool,
-        /// Threads for sweeps (0: one per core); the output is the same for any number.
-        #[arg(long, default_value_t = 0)]
-        jobs: usize,
-    },
+    Build(BuildArgs),
     /// Solve every plan across its concurrency range (or its `sweep` block) and write
     /// the frontiers: <OUT>/frontier.csv and <OUT>/frontier.svg with every plan as a
     /// series, and each plan's reports as `build` does.
     Sweep {
-        file: PathBuf,
-        #[arg(long, default_value = "hplan-out")]
-        out: PathBuf,
+        #[command(flatten)]
+        args: BuildArgs,
         /// Concurrency values, log-spaced over the workload's range, for plans without
         /// a `sweep` block.
         #[arg(long, default_value_t = 64)]
         points: usize,
-        /// Threads (0: one per core); the output is the same for any number.
-        #[arg(long, default_value_t = 0)]
-        jobs: usize,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
-        /// Treat warnings as errors (exit 1, write nothing).
-        #[arg(short = 'W', long)]
-        deny_warnings: bool,
     },
     /// Report diagnostics only: parse, resolve, check names, schemas and units (fast).
     Check {
@@ -101,6 +75,40 @@ pub enum Command {
     },
     /// Explain a diagnostic code, e.g. `hplanc explain E0202`.
     Explain { code: String },
+}
+
+/// What `build` and `sweep` share.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    pub file: PathBuf,
+    /// Output folder; each plan's report goes to <OUT>/<plan>/report.json.
+    #[arg(long, default_value = "hplan-out")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Treat warnings as errors (exit 1, write nothing).
+    #[arg(short = 'W', long)]
+    pub deny_warnings: bool,
+    /// Threads for sweeps (0: one per core); the output is the same for any number.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+}
+
+impl BuildArgs {
+    fn run(&self, sweep_points: Option<usize>) -> u8 {
+        let opts = build::Options {
+            out: Some(&self.out),
+            format: self.format,
+            color: self.color.enabled(),
+            solve: true,
+            deny_warnings: self.deny_warnings,
+            jobs: self.jobs,
+            sweep_points,
+        };
+        build::run(&self.file, opts)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -167,22 +175,8 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Build { file, out, format, color, deny_warnings, jobs } => build::run(
-            &file,
-            build::Options { out: Some(&out), format, color: color.enabled(), solve: true, deny_warnings, jobs, sweep_points: None },
-        ),
-        Command::Sweep { file, out, points, jobs, format, color, deny_warnings } => build::run(
-            &file,
-            build::Options {
-                out: Some(&out),
-                format,
-                color: color.enabled(),
-                solve: true,
-                deny_warnings,
-                jobs,
-                sweep_points: Some(points.max(1)),
-            },
-        ),
+        Command::Build(args) => args.run(None),
+        Command::Sweep { args, points } => args.run(Some(points.max(1))),
         Command::Check { file, format, solve, color, deny_warnings } => build::run(
             &file,
             build::Options { out: None, format, color: color.enabled(), solve, deny_warnings, jobs: 0, sweep_points: None },
