@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cost;
 pub mod diagnostics;
 pub mod ir;
+pub mod lsp;
 pub mod report;
 pub mod resolve;
 pub mod schedule;

@@ -1,9 +1,11 @@
 //! The one integration-test binary: UI diagnostics, example snapshots, the
-//! CLI run as a real process, the stdlib, and the ILP against its oracle.
+//! CLI run as a real process, the language server over JSON-RPC, the stdlib, and the
+//! ILP against its oracle.
 
 mod cli;
 mod examples;
 mod graph;
+mod lsp;
 mod oracle;
 mod robustness;
 mod spec;

@@ -75,6 +75,8 @@ pub enum Command {
     },
     /// Explain a diagnostic code, e.g. `hplanc explain E0202`.
     Explain { code: String },
+    /// Run the language server on stdin/stdout (for editors).
+    Lsp,
 }
 
 /// What `build` and `sweep` share.
@@ -186,6 +188,7 @@ pub fn main() -> ExitCode {
         }
         Command::Fmt { paths, check, color } => fmt::run(&paths, check, color.enabled()),
         Command::Explain { code } => explain::run(&code),
+        Command::Lsp => crate::lsp::run_stdio(),
     };
     ExitCode::from(code)
 }
