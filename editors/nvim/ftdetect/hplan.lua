@@ -1,0 +1,2 @@
+-- .hplan files are filetype `hplan`.
+vim.filetype.add({ extension = { hplan = "hplan" } })
