@@ -175,3 +175,24 @@ fn end_to_end_over_stdio() {
     assert!(status.success(), "{status:?}");
     std::io::stdout().flush().unwrap();
 }
+
+#[test]
+fn inlay_hints_and_quick_fixes_over_the_protocol() {
+    let mut c = Client::start();
+    c.open(TEXT);
+    let all = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 40, "character": 0 } });
+    let hints = c.request("textDocument/inlayHint", json!({ "textDocument": { "uri": URI }, "range": all }));
+    let h = &hints.as_array().unwrap()[0];
+    assert_eq!(h["position"]["line"], 21, "after `model = llama3_1_8b`: {h}");
+    assert!(h["label"].as_str().unwrap().contains("8.03 B params"), "{h}");
+    // a misspelled workload name gets a quick fix
+    let typo = TEXT.replace("  workload = w\n", "  workload = ww\n");
+    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": typo }] }));
+    let d = c.diagnostics();
+    assert!(d["diagnostics"].as_array().unwrap().iter().any(|x| x["code"] == "E0101"), "{d}");
+    let actions =
+        c.request("textDocument/codeAction", json!({ "textDocument": { "uri": URI }, "range": all, "context": { "diagnostics": [] } }));
+    let a = actions.as_array().unwrap().iter().find(|a| a["title"] == "write `w`").expect("the did-you-mean fix");
+    assert_eq!(a["edit"]["changes"][URI][0]["newText"], "w");
+    c.stop();
+}

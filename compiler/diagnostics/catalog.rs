@@ -113,6 +113,12 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
+/// The name a diagnostic suggests instead of what was written ("did you mean `x`?"), for
+/// editors' quick fixes; it reads what [`suggestion_help`] writes.
+pub fn suggested_name(d: &crate::diagnostics::Diagnostic) -> Option<&str> {
+    d.help.strip_prefix("did you mean `")?.strip_suffix("`?")
+}
+
 fn suggestion_help(name: &str, candidates: &[&str], otherwise: String) -> String {
     match did_you_mean(name, candidates.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),

@@ -4,9 +4,11 @@
 //!
 //! Features: diagnostics on open and change, formatting (the `hplanc fmt` formatter),
 //! document symbols, hover (the declaration of a chip, link, model, cluster, workload or
-//! plan, from the file or the stdlib), go to definition within the file, and completion
-//! of item kinds, attribute names (from the schema table, by the enclosing block, on
-//! text alone so it works while the file is broken) and the file's item names.
+//! plan, from the file or the stdlib; on a plan's model its parameters, weight bytes and
+//! KV bytes per token), go to definition within the file, completion of item kinds,
+//! attribute names (from the schema table, by the enclosing block, on text alone so it
+//! works while the file is broken) and the file's item names, inlay hints (a model's
+//! figures after each plan's `model = ...`), and quick fixes for "did you mean".
 
 use crate::resolve::schema::{self, BlockSpec};
 use crate::source::FileId;
@@ -39,6 +41,8 @@ pub fn capabilities() -> lt::ServerCapabilities {
         document_symbol_provider: Some(lt::OneOf::Left(true)),
         document_formatting_provider: Some(lt::OneOf::Left(true)),
         completion_provider: Some(lt::CompletionOptions { trigger_characters: Some(vec![":".into()]), ..Default::default() }),
+        code_action_provider: Some(lt::CodeActionProviderCapability::Simple(true)),
+        inlay_hint_provider: Some(lt::OneOf::Left(true)),
         ..Default::default()
     }
 }
@@ -214,6 +218,10 @@ fn respond(docs: &BTreeMap<String, String>, req: Request) -> Response {
                 },
             )
         }
+        "textDocument/inlayHint" => text_of::<lt::InlayHintParams>(docs, &req, |p| p.text_document.uri.as_str().to_string())
+            .map(|(p, text)| serde_json::to_value(inlay_hints(p.text_document.uri.as_str(), &text)).unwrap_or_default()),
+        "textDocument/codeAction" => text_of::<lt::CodeActionParams>(docs, &req, |p| p.text_document.uri.as_str().to_string())
+            .map(|(p, text)| serde_json::to_value(code_actions(&p.text_document.uri, &text, p.range)).unwrap_or_default()),
         "textDocument/completion" => {
             text_of::<lt::CompletionParams>(docs, &req, |p| p.text_document_position.text_document.uri.as_str().to_string())
                 .map(|(p, text)| serde_json::to_value(completion(&text, p.text_document_position.position)).unwrap_or_default())
@@ -305,12 +313,91 @@ fn find_item(text: &str, name: &str) -> Option<(String, Item)> {
     None
 }
 
-/// Hover: the declaration of the item under the cursor (its first 30 lines).
+/// A model's derived figures, as a plan uses it (its precisions and overrides applied).
+fn model_figures(m: &crate::ir::Model) -> String {
+    use crate::units::format::fmt_bytes;
+    format!(
+        "{:.2} B params ({:.2} B active), {} of {} weights, KV cache {}/token ({})",
+        m.params() as f64 / 1e9,
+        m.active_params() as f64 / 1e9,
+        fmt_bytes(m.weight_bytes()),
+        m.weights.name(),
+        fmt_bytes(m.kv_bytes_per_token()),
+        m.kv.name()
+    )
+}
+
+/// The plans of `text` as the compiler resolves them (check only; no solve).
+fn checked(uri: &str, text: &str) -> crate::Compilation {
+    let path = path_of(uri);
+    crate::compile(uri, text, path.as_deref(), crate::Mode::Check)
+}
+
+/// Inlay hints: a model's parameters, weight bytes and KV bytes per token after each
+/// plan's `model = ...`.
+pub fn inlay_hints(uri: &str, text: &str) -> Vec<lt::InlayHint> {
+    let comp = checked(uri, text);
+    comp.program
+        .plans
+        .iter()
+        .filter(|p| p.model_span.file == comp.root)
+        .map(|p| lt::InlayHint {
+            position: position(text, p.model_span.range().end),
+            label: lt::InlayHintLabel::String(format!("  {}", model_figures(&p.model))),
+            kind: None,
+            text_edits: None,
+            tooltip: None,
+            padding_left: Some(true),
+            padding_right: None,
+            data: None,
+        })
+        .collect()
+}
+
+/// Quick fixes: every diagnostic in `range` that suggests a name ("did you mean `x`?")
+/// offers to write it.
+// lsp-types' `WorkspaceEdit::changes` is a map keyed by `Uri`, whose lazily parsed parts
+// clippy counts as interior mutability; hashing does not touch them.
+#[allow(clippy::mutable_key_type)]
+pub fn code_actions(uri: &lt::Uri, text: &str, range_: lt::Range) -> Vec<lt::CodeActionOrCommand> {
+    let comp = checked(uri.as_str(), text);
+    let (lo, hi) = (offset(text, range_.start), offset(text, range_.end));
+    let mut out = Vec::new();
+    for d in comp.diagnostics.iter().filter(|d| d.primary.span.file == comp.root) {
+        let r = d.primary.span.range();
+        if r.end < lo || r.start > hi {
+            continue;
+        }
+        let Some(name) = crate::diagnostics::catalog::suggested_name(d) else { continue };
+        let edit = lt::TextEdit { range: range(text, r), new_text: name.to_string() };
+        let mut changes = std::collections::HashMap::new();
+        changes.insert(uri.clone(), vec![edit]);
+        out.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
+            title: format!("write `{name}`"),
+            kind: Some(lt::CodeActionKind::QUICKFIX),
+            is_preferred: Some(true),
+            edit: Some(lt::WorkspaceEdit { changes: Some(changes), ..Default::default() }),
+            ..Default::default()
+        }));
+    }
+    out
+}
+
+/// Hover: the declaration of the item under the cursor (its first 30 lines); on a
+/// plan's `model = ...`, the model's derived figures as the plan uses it first.
 pub fn hover(text: &str, pos: lt::Position) -> Option<lt::Hover> {
-    let (word, span) = word_at(text, offset(text, pos))?;
+    let at = offset(text, pos);
+    let comp = checked("hover.hplan", text);
+    let figures = comp
+        .program
+        .plans
+        .iter()
+        .find(|p| p.model_span.file == comp.root && p.model_span.range().contains(&at))
+        .map(|p| format!("**{}** in plan `{}`: {}\n\n", p.model.name, p.name, model_figures(&p.model)));
+    let (word, span) = word_at(text, at)?;
     let (src, item) = find_item(text, &word)?;
     let decl: Vec<&str> = src[item.span.range()].lines().take(30).collect();
-    let value = format!("```hplan\n{}\n```", decl.join("\n"));
+    let value = format!("{}```hplan\n{}\n```", figures.unwrap_or_default(), decl.join("\n"));
     Some(lt::Hover {
         contents: lt::HoverContents::Markup(lt::MarkupContent { kind: lt::MarkupKind::Markdown, value }),
         range: Some(range(text, span)),
@@ -449,6 +536,31 @@ mod tests {
         assert!(plan.contains(&"time_limit".to_string()) && plan.contains(&"sweep".to_string()), "{plan:?}");
         let top = completion("use std::chips::b200\n", lt::Position { line: 1, character: 0 });
         assert!(top.iter().any(|c| c.label == "compare") && !top.iter().any(|c| c.label == "unit"));
+    }
+
+    #[test]
+    fn inlay_hints_and_quick_fixes() {
+        let text = "use std::models::llama3_1_70b\nuse std::chips::h100_sxm\nworkload w {\n  input = 1k tok\n  output = 1k tok\n  concurrency = 1\n}\n\
+                    cluster c {\n  pool g = h100_sxm x 8\n}\nplan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n\
+                    plan q {\n  model = llama3_1_70b\n  cluster = cc\n  workload = w\n}\n";
+        let hints = inlay_hints("file:///x.hplan", text);
+        assert_eq!(hints.len(), 1);
+        let lt::InlayHintLabel::String(label) = &hints[0].label else { panic!() };
+        assert!(label.contains("70.55 B params") && label.contains("70.6 GB of fp8 weights") && label.contains("328 kB/token"), "{label}");
+        assert_eq!(hints[0].position.line, 11);
+        // plan q's `cluster = cc`: E0101 suggests `c`; the quick fix writes it over `cc`
+        // (plan q does not resolve, so only plan p has a hint)
+        let uri: lt::Uri = "file:///x.hplan".parse().unwrap();
+        let all = lt::Range { start: lt::Position { line: 0, character: 0 }, end: lt::Position { line: 99, character: 0 } };
+        let actions = code_actions(&uri, text, all);
+        let lt::CodeActionOrCommand::CodeAction(a) = &actions[0] else { panic!() };
+        assert_eq!(a.title, "write `c`");
+        let edit = &a.edit.as_ref().unwrap().changes.as_ref().unwrap()[&uri][0];
+        assert_eq!((edit.range.start, edit.new_text.as_str()), (lt::Position { line: 17, character: 12 }, "c"));
+        // hover on the model line leads with the figures
+        let h = hover(text, lt::Position { line: 11, character: 12 }).unwrap();
+        let lt::HoverContents::Markup(m) = h.contents else { panic!() };
+        assert!(m.value.starts_with("**llama3_1_70b** in plan `p`: 70.55 B params"), "{}", m.value);
     }
 
     #[test]
