@@ -158,8 +158,7 @@ fn range(text: &str, r: std::ops::Range<usize>) -> lt::Range {
 /// `textDocument/publishDiagnostics` for one document: its own diagnostics (those of
 /// files it imports that point into them are shown at their import by the compiler).
 pub fn diagnostics_notification(uri: &str, text: &str) -> Notification {
-    let path = path_of(uri);
-    let comp = crate::compile(uri, text, path.as_deref(), crate::Mode::Check);
+    let comp = checked(uri, text);
     let mut out = Vec::new();
     let lsp_uri: Option<lt::Uri> = uri.parse().ok();
     for d in comp.diagnostics.iter() {

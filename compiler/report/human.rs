@@ -336,16 +336,7 @@ pub fn gantt(t: &Timeline, width: usize) -> Vec<String> {
         let col = ((t.reported / span) * width as f64).round() as usize;
         out.push(format!("{} {}^ {what} (steady-state period)", " ".repeat(label + 1), " ".repeat(col.min(width))));
     }
-    let crit: Vec<String> = {
-        let mut by_kind: Vec<(&str, f64)> = Vec::new();
-        for o in t.ops.iter().filter(|o| o.critical) {
-            match by_kind.iter_mut().find(|(k, _)| *k == o.kind.name()) {
-                Some(e) => e.1 += o.dur,
-                None => by_kind.push((o.kind.name(), o.dur)),
-            }
-        }
-        by_kind.iter().map(|(k, d)| format!("{k} {}", fmt_time(*d))).collect()
-    };
+    let crit: Vec<String> = t.critical_by_kind().iter().map(|(k, d)| format!("{k} {}", fmt_time(*d))).collect();
     out.push(format!("critical path: {}", crit.join(", ")));
     if !t.note.is_empty() {
         out.push(format!("({})", t.note));
@@ -358,15 +349,20 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
     if !r.frontier.is_empty() {
         o.push(Block::Gap);
         let slo = r.frontier.iter().any(|f| f.slo_tokens_per_s_per_user.is_some());
-        let mut rows = vec![vec![
-            if slo { "tok/s/user >=".to_string() } else { String::new() },
-            "concurrency".to_string(),
-            "tok/s/user".into(),
-            "tok/s/chip".into(),
-            "$/Mtok".into(),
-            "tok/s/MW".into(),
-            "Pareto-optimal per".into(),
-        ]];
+        // an SLO sweep leads with the SLO each point was solved at
+        let lead = |v: String| if slo { vec![v] } else { Vec::new() };
+        let mut rows = vec![[
+            lead("tok/s/user >=".into()),
+            vec![
+                "concurrency".to_string(),
+                "tok/s/user".into(),
+                "tok/s/chip".into(),
+                "$/Mtok".into(),
+                "tok/s/MW".into(),
+                "Pareto-optimal per".into(),
+            ],
+        ]
+        .concat()];
         // long sweeps: the points on some Pareto frontier, every k-th of them when there
         // are still too many (frontier.csv has them all)
         let long = r.frontier.len() > MAX_FRONTIER_ROWS;
@@ -379,20 +375,20 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                 .into_iter()
                 .filter_map(|(on, w)| on.then_some(w))
                 .collect();
-            rows.push(vec![
-                f.slo_tokens_per_s_per_user.map(fmt_num).unwrap_or_default(),
-                f.concurrency.to_string(),
-                fmt_num(f.tokens_per_s_per_user),
-                fmt_num(f.throughput_per_chip),
-                f.cost_per_mtok_usd.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into()),
-                f.tokens_per_s_per_mw.map(fmt_num).unwrap_or_else(|| "n/a".into()),
-                per.join(", "),
-            ]);
-        }
-        if !slo {
-            for row in rows.iter_mut() {
-                row.remove(0);
-            }
+            rows.push(
+                [
+                    lead(f.slo_tokens_per_s_per_user.map(fmt_num).unwrap_or_default()),
+                    vec![
+                        f.concurrency.to_string(),
+                        fmt_num(f.tokens_per_s_per_user),
+                        fmt_num(f.throughput_per_chip),
+                        f.cost_per_mtok_usd.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into()),
+                        f.tokens_per_s_per_mw.map(fmt_num).unwrap_or_else(|| "n/a".into()),
+                        per.join(", "),
+                    ],
+                ]
+                .concat(),
+            );
         }
         let shown = rows.len() - 1;
         let mut caption = match &r.sweep {
@@ -410,7 +406,8 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
         } else if long {
             caption.push_str(&format!("; its {shown} Pareto-optimal points of {} in all (frontier.csv has them all)", r.frontier.len()));
         }
-        let right = if slo { vec![true, true, true, true, true, true, false] } else { vec![true, true, true, true, true, false] };
+        // numbers right, the last column (words) left
+        let right: Vec<bool> = (0..rows[0].len()).map(|c| c + 1 < rows[0].len()).collect();
         o.push(Block::Table { caption: Some(caption), rows, right, header: true });
         if let Some(s) = r.sweep.as_ref().filter(|s| !s.infeasible.is_empty()) {
             let vals: Vec<String> = s.infeasible.iter().map(|v| fmt_num(*v)).collect();

@@ -84,10 +84,6 @@ pub struct TrackReport {
 }
 
 fn timeline_report(t: &crate::schedule::Timeline) -> TimelineReport {
-    let mut critical = std::collections::BTreeMap::new();
-    for o in t.ops.iter().filter(|o| o.critical) {
-        *critical.entry(o.kind.name()).or_insert(0.0) += o.dur;
-    }
     TimelineReport {
         title: t.title.clone(),
         makespan_s: t.makespan,
@@ -101,7 +97,7 @@ fn timeline_report(t: &crate::schedule::Timeline) -> TimelineReport {
             .enumerate()
             .map(|(k, tr)| TrackReport { name: tr.name.clone(), busy_s: t.busy(k), lanes: tr.lanes })
             .collect(),
-        critical_path_s: critical,
+        critical_path_s: t.critical_by_kind().into_iter().collect(),
     }
 }
 
@@ -508,9 +504,10 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
     let b = &d.breakdown;
     let ttft = pre.ttft(&d.kv).unwrap_or(f64::NAN);
     let timelines = crate::schedule::schedule(plan, p);
+    let proven = s.per_batch.iter().all(|x| x.stats.proven);
     PlanReport {
         name: plan.name.clone(),
-        status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "feasible" },
+        status: if proven { "optimal" } else { "feasible" },
         objective: ObjectiveReport { kind: plan.objective.name(), direction: plan.objective.direction(), value },
         model: model_report(plan),
         workload,
@@ -539,8 +536,8 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             constraints: s.per_batch.iter().map(|x| x.stats.constraints).max().unwrap_or(0),
             solves: s.per_batch.iter().map(|x| x.stats.solves).sum(),
             batches: s.per_batch.len(),
-            proven_optimal: s.per_batch.iter().all(|x| x.stats.proven),
-            status: if s.per_batch.iter().all(|x| x.stats.proven) { "optimal" } else { "time_limit" },
+            proven_optimal: proven,
+            status: if proven { "optimal" } else { "time_limit" },
             gap: crate::solve::worst_gap(&s.per_batch),
             time_limit_s: plan.time_limit,
             solve_s: s.solve_s,

@@ -140,20 +140,13 @@ fn esc(s: &str) -> String {
 fn marker(o: &mut String, k: usize, x: f64, y: f64, colour: &str, filled: bool, tip: &str) {
     let fill = if filled { colour } else { "#ffffff" };
     let style = format!(r#"fill="{fill}" stroke="{colour}" stroke-width="1.5""#);
-    let shape = match k % 4 {
-        0 => format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" {style}>"#),
-        1 => format!(r#"<rect x="{:.1}" y="{:.1}" width="7" height="7" {style}>"#, x - 3.5, y - 3.5),
-        2 => format!(r#"<path d="M{x:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} Z" {style}>"#, y - 4.5, x + 4.5, y + 3.5, x - 4.5, y + 3.5),
-        _ => format!(r#"<path d="M{x:.1},{:.1} L{:.1},{y:.1} L{x:.1},{:.1} L{:.1},{y:.1} Z" {style}>"#, y - 5.0, x + 5.0, y + 5.0, x - 5.0),
+    let (tag, geometry) = match k % 4 {
+        0 => ("circle", format!(r#"cx="{x:.1}" cy="{y:.1}" r="4""#)),
+        1 => ("rect", format!(r#"x="{:.1}" y="{:.1}" width="7" height="7""#, x - 3.5, y - 3.5)),
+        2 => ("path", format!(r#"d="M{x:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} Z""#, y - 4.5, x + 4.5, y + 3.5, x - 4.5, y + 3.5)),
+        _ => ("path", format!(r#"d="M{x:.1},{:.1} L{:.1},{y:.1} L{x:.1},{:.1} L{:.1},{y:.1} Z""#, y - 5.0, x + 5.0, y + 5.0, x - 5.0)),
     };
-    let tag = if shape.starts_with("<circle") {
-        "circle"
-    } else if shape.starts_with("<rect") {
-        "rect"
-    } else {
-        "path"
-    };
-    let _ = writeln!(o, "    {shape}<title>{}</title></{tag}>", esc(tip));
+    let _ = writeln!(o, "    <{tag} {geometry} {style}><title>{}</title></{tag}>", esc(tip));
 }
 
 fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis) {

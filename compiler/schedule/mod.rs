@@ -102,6 +102,18 @@ impl Timeline {
         }
         total + cur.map(|(s, e)| e - s).unwrap_or(0.0)
     }
+
+    /// Seconds of the critical path by kind of operation, kinds in path order.
+    pub fn critical_by_kind(&self) -> Vec<(&'static str, f64)> {
+        let mut by_kind: Vec<(&'static str, f64)> = Vec::new();
+        for o in self.ops.iter().filter(|o| o.critical) {
+            match by_kind.iter_mut().find(|(k, _)| *k == o.kind.name()) {
+                Some(e) => e.1 += o.dur,
+                None => by_kind.push((o.kind.name(), o.dur)),
+            }
+        }
+        by_kind
+    }
 }
 
 /// Both timelines of a solved point.
@@ -172,9 +184,9 @@ impl<'a> Builder<'a> {
     /// One direction of the link between two pools (or a pool's own link when equal).
     fn wire(&mut self, from: usize, to: usize) -> usize {
         let pools = &self.plan.cluster.pools;
+        // within one pool a transfer shares the pool's own link with its collectives
         if from == to {
-            let link = pools[from].link.as_ref().map(|l| l.name.as_str()).unwrap_or("no link");
-            return self.track(format!("link `{link}` within `{}`", pools[from].name), false);
+            return self.fabric(from);
         }
         let name = self.plan.cluster.link_between(from, to).map(|l| l.link.name.as_str()).unwrap_or("no link");
         self.track(format!("link `{name}` {} → {}", pools[from].name, pools[to].name), false)
