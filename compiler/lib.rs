@@ -3,7 +3,7 @@
 //! Pipeline: source -> [`syntax`] -> AST -> [`resolve`] (+[`units`]) -> [`ir`]
 //! -> [`ir::graph`] -> [`cost`] -> [`solve`] -> [`report`]. Each phase knows
 //! only those to its left; every phase appends to one [`diagnostics`] sink.
-//! The CLI and (later) the LSP are thin front ends over [`compile`].
+//! The CLI and the LSP are thin front ends over [`compile`].
 
 // Diagnostics are returned by value from a few fallible helpers; they are rare
 // and boxing them would only add noise.
@@ -79,6 +79,12 @@ pub struct BuildOptions<'a> {
     pub sweep_points: Option<usize>,
     /// called with (points done, points in all) as sweeps progress
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+    /// solve each plan at its optimum only, leaving out `sweep` blocks (the language
+    /// server's hints)
+    pub skip_sweeps: bool,
+    /// texts that stand in for files on disk when imports are read (unsaved editor
+    /// buffers), by canonical path
+    pub overlay: Option<&'a std::collections::BTreeMap<std::path::PathBuf, String>>,
 }
 
 /// Compiles source text. `name` is shown in diagnostics; `path`, if given, is
@@ -90,6 +96,9 @@ pub fn compile(name: &str, text: &str, path: Option<&Path>, mode: Mode) -> Compi
 /// [`compile`] with build options (sweeps).
 pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opts: &BuildOptions) -> Compilation {
     let mut sources = SourceMap::new();
+    if let Some(o) = opts.overlay {
+        sources.set_overlay(o.clone());
+    }
     let origin = match path {
         Some(p) => Origin::Disk(p.to_path_buf()),
         None => Origin::Memory(name.to_string()),
@@ -102,7 +111,9 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
         for plan in &program.plans {
             solved.push(solve::solve(plan, &mut diags));
         }
-        run_sweeps(&program, &mut solved, opts);
+        if !opts.skip_sweeps {
+            run_sweeps(&program, &mut solved, opts);
+        }
     }
     Compilation { sources, root, diagnostics: diags, program, solved, mode }
 }

@@ -93,6 +93,9 @@ impl SourceFile {
 #[derive(Debug, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
+    /// texts that stand in for files on disk (an editor's unsaved buffers), by
+    /// canonical path
+    overlay: std::collections::BTreeMap<PathBuf, String>,
 }
 
 impl SourceMap {
@@ -104,6 +107,19 @@ impl SourceMap {
         let id = FileId(self.files.len() as u32);
         self.files.push(SourceFile::new(origin, name.into(), text.into()));
         id
+    }
+
+    /// Texts to read instead of the disk for these (canonical) paths.
+    pub fn set_overlay(&mut self, overlay: std::collections::BTreeMap<PathBuf, String>) {
+        self.overlay = overlay;
+    }
+
+    /// The text of a file on disk, or its stand-in from the overlay.
+    pub fn read_disk(&self, path: &std::path::Path) -> std::io::Result<String> {
+        match self.overlay.get(path) {
+            Some(t) => Ok(t.clone()),
+            None => std::fs::read_to_string(path),
+        }
     }
 
     pub fn get(&self, id: FileId) -> &SourceFile {

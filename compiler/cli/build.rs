@@ -71,7 +71,7 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
     let mode = if solve { Mode::Build } else { Mode::Check };
     let progress = Progress::new();
     let update = |done: usize, total: usize| progress.update(done, total);
-    let build = BuildOptions { jobs, sweep_points, progress: Some(&update) };
+    let build = BuildOptions { jobs, sweep_points, progress: Some(&update), ..Default::default() };
     let compiled = compile_file_with(file, mode, &build);
     progress.clear();
     let comp = match compiled {

@@ -80,6 +80,11 @@ impl Diagnostics {
         }
     }
 
+    /// Forgets every diagnostic after the first `len` (a look-ahead's findings).
+    pub fn truncate(&mut self, len: usize) {
+        self.list.truncate(len);
+    }
+
     pub fn has_errors(&self) -> bool {
         self.list.iter().any(Diagnostic::is_error)
     }

@@ -514,6 +514,11 @@ impl Plan {
 pub struct Program {
     pub plans: Vec<Plan>,
     pub compares: Vec<Compare>,
+    /// every model the root file declares or imports, as declared (no plan's
+    /// overrides), in name order; for editors
+    pub models: Vec<Model>,
+    /// every chip the root file declares or imports, in name order; for editors
+    pub chips: Vec<Chip>,
 }
 
 /// `compare`: plans side by side against a baseline.

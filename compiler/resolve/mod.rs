@@ -86,7 +86,9 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
     for id in ids {
         match r.items[id].item.kind {
             ItemKind::Chip => {
-                r.chip(id);
+                if let Some(chip) = r.chip(id) {
+                    program.chips.push(chip);
+                }
             }
             ItemKind::Link => {
                 r.link(id);
@@ -95,7 +97,9 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
                 let Some(body) = r.effective_body(id, &mut vec![]) else { continue };
                 let span = r.items[id].item.span;
                 let name = r.items[id].item.name.name.clone();
-                r.model_from(&name, &body, span);
+                if let Some(model) = r.model_from(&name, &body, span) {
+                    program.models.push(model);
+                }
             }
             ItemKind::Cluster => {
                 r.cluster(id);
@@ -121,6 +125,31 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
             }
         }
     }
+    // The chips and models the file imports, for editors; what is wrong with them is
+    // their own file's business (said when a plan uses them), so it is not said here.
+    let imported: Vec<ItemId> = r.modules[m].imports.values().map(|(id, _)| *id).collect();
+    let before = r.diags.len();
+    for id in imported {
+        match r.items[id].item.kind {
+            ItemKind::Chip => {
+                if let Some(chip) = r.chip(id) {
+                    program.chips.push(chip);
+                }
+            }
+            ItemKind::Model => {
+                let Some(body) = r.effective_body(id, &mut vec![]) else { continue };
+                let item = &r.items[id].item;
+                let (name, span) = (item.name.name.clone(), item.span);
+                if let Some(model) = r.model_from(&name, &body, span) {
+                    program.models.push(model);
+                }
+            }
+            _ => {}
+        }
+    }
+    r.diags.truncate(before);
+    program.models.sort_by(|a, b| a.name.cmp(&b.name));
+    program.chips.sort_by(|a, b| a.name.cmp(&b.name));
     for id in compares {
         if let Some(c) = r.compare(m, id, &program.plans) {
             program.compares.push(c);
@@ -295,7 +324,7 @@ impl Resolver<'_> {
                 let module = match module {
                     Some(mm) => mm,
                     None => {
-                        let text = match std::fs::read_to_string(&canon) {
+                        let text = match self.sources.read_disk(&canon) {
                             Ok(t) => t,
                             Err(e) => {
                                 self.diags.push(catalog::import_failed(*span, path, &e.to_string()));
