@@ -4,6 +4,8 @@
 
 use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
 use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const URI: &str = "file:///work/plan.hplan";
@@ -15,19 +17,31 @@ workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n
 cluster c {\n  pool gpu = b200 x 8 over nvlink5\n}\n\n\
 plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n}\n";
 
-/// A client talking to the real server loop on a thread.
+/// Where the servers of these tests write the stdlib's read-only documents.
+fn std_dir() -> PathBuf {
+    std::env::temp_dir().join("hplanc-lsp-tests")
+}
+
+/// A client talking to the real server loop on a thread. Messages that arrive while it
+/// waits for something else are kept for later.
 struct Client {
     conn: Connection,
     server: Option<std::thread::JoinHandle<Result<(), String>>>,
     next: i32,
+    kept: RefCell<Vec<Message>>,
 }
 
 impl Client {
     fn start() -> Client {
+        Client::with(json!({ "capabilities": {} }))
+    }
+
+    fn with(init: Value) -> Client {
         let (server, conn) = Connection::memory();
-        let handle = std::thread::spawn(move || hplanc::lsp::serve(&server));
-        let mut c = Client { conn, server: Some(handle), next: 1 };
-        let caps = c.request("initialize", json!({ "capabilities": {} }));
+        let opts = hplanc::lsp::Options { stdlib_dir: Some(std_dir()) };
+        let handle = std::thread::spawn(move || hplanc::lsp::serve_with(&server, &opts));
+        let mut c = Client { conn, server: Some(handle), next: 1, kept: RefCell::new(vec![]) };
+        let caps = c.request("initialize", init);
         assert!(caps["capabilities"]["hoverProvider"].as_bool().unwrap(), "{caps}");
         c.notify("initialized", json!({}));
         c
@@ -37,36 +51,80 @@ impl Client {
         self.conn.sender.send(Message::Notification(Notification::new(method.into(), params))).unwrap();
     }
 
-    fn recv(&self) -> Message {
-        self.conn.receiver.recv_timeout(Duration::from_secs(30)).expect("the server answers within 30 s")
+    /// The first message (kept or new) that `pick` accepts; the others are kept.
+    fn wait<T>(&self, what: &str, mut pick: impl FnMut(&Message) -> Option<T>) -> T {
+        let mut kept = self.kept.borrow_mut();
+        if let Some(i) = kept.iter().position(|m| pick(m).is_some()) {
+            return pick(&kept.remove(i)).unwrap();
+        }
+        loop {
+            let m = self.conn.receiver.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("{what} within 30 s"));
+            match pick(&m) {
+                Some(t) => return t,
+                None => kept.push(m),
+            }
+        }
     }
 
     fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next;
+        let id = RequestId::from(self.next);
         self.next += 1;
-        self.conn.sender.send(Message::Request(Request::new(RequestId::from(id), method.into(), params))).unwrap();
+        self.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).unwrap();
+        let r = self.wait(method, |m| match m {
+            Message::Response(Response { id: rid, response_result }) if *rid == id => Some(response_result.clone()),
+            _ => None,
+        });
+        r.unwrap_or_else(|e| panic!("{method}: {} {}", e.code, e.message))
+    }
+
+    /// The next publishDiagnostics for `uri` (at `version`, if given).
+    fn diagnostics_for(&self, uri: &str, version: Option<i64>) -> Value {
+        self.wait("diagnostics", |m| match m {
+            Message::Notification(n)
+                if n.method == "textDocument/publishDiagnostics"
+                    && n.params["uri"] == uri
+                    && version.is_none_or(|v| n.params["version"] == v) =>
+            {
+                Some(n.params.clone())
+            }
+            _ => None,
+        })
+    }
+
+    /// Publishes for `uri` until one whose codes are `want` (earlier ones may be of
+    /// an older state: the check before the solve, or a dependency's old text).
+    fn diagnostics_until(&self, uri: &str, want: &[&str]) -> Value {
         loop {
-            if let Message::Response(Response { id: rid, response_result }) = self.recv() {
-                assert_eq!(rid, RequestId::from(id));
-                return response_result.unwrap_or_else(|e| panic!("{method}: {} {}", e.code, e.message));
+            let d = self.diagnostics_for(uri, None);
+            if codes(&d) == want {
+                return d;
             }
         }
     }
 
-    /// The next publishDiagnostics notification.
-    fn diagnostics(&self) -> Value {
-        loop {
-            if let Message::Notification(n) = self.recv() {
-                if n.method == "textDocument/publishDiagnostics" {
-                    return n.params;
-                }
-            }
-        }
+    /// Waits for the server's `workspace/inlayHint/refresh` and answers it.
+    fn refreshed(&self) {
+        let id = self.wait("the inlay hint refresh", |m| match m {
+            Message::Request(r) if r.method == "workspace/inlayHint/refresh" => Some(r.id.clone()),
+            _ => None,
+        });
+        self.conn.sender.send(Message::Response(Response::new_ok(id, Value::Null))).unwrap();
+    }
+
+    fn open_at(&self, uri: &str, text: &str) {
+        self.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri, "languageId": "hplan", "version": 1, "text": text } }));
     }
 
     fn open(&self, text: &str) -> Value {
-        self.notify("textDocument/didOpen", json!({ "textDocument": { "uri": URI, "languageId": "hplan", "version": 1, "text": text } }));
-        self.diagnostics()
+        self.open_at(URI, text);
+        self.diagnostics_for(URI, Some(1))
+    }
+
+    fn change(&self, uri: &str, version: i64, text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": [{ "text": text }] }),
+        );
     }
 
     fn stop(mut self) {
@@ -76,8 +134,16 @@ impl Client {
     }
 }
 
+fn at_in(uri: &str, line: u32, character: u32) -> Value {
+    json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } })
+}
+
 fn at(line: u32, character: u32) -> Value {
-    json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": character } })
+    at_in(URI, line, character)
+}
+
+fn codes(d: &Value) -> Vec<String> {
+    d["diagnostics"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap_or("").to_string()).collect()
 }
 
 #[test]
@@ -93,9 +159,22 @@ fn diagnostics_on_open_and_change() {
     assert!(e["message"].as_str().unwrap().contains("help:"), "{e}");
     // fixed: no diagnostics
     let fixed = TEXT.replace("80 GB\n", "80 GB/s\n");
-    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": fixed }] }));
-    let d = c.diagnostics();
+    c.change(URI, 2, &fixed);
+    let d = c.diagnostics_for(URI, Some(2));
     assert_eq!(d["diagnostics"], json!([]), "{d}");
+    c.stop();
+}
+
+/// Diagnostics first, the solve after: the check's diagnostics come at once; the
+/// solver's (an SLO no placement meets) follow for the same version, and only then.
+#[test]
+fn solver_diagnostics_follow_the_check() {
+    let c = Client::start();
+    let slow = TEXT.replace("80 GB\n", "80 GB/s\n").replace("  workload = w\n}", "  workload = w\n  slo {\n    tpot <= 1 us\n  }\n}");
+    let first = c.open(&slow);
+    assert_eq!(codes(&first), Vec::<String>::new(), "the check finds nothing: {first}");
+    let second = c.diagnostics_for(URI, Some(1));
+    assert_eq!(codes(&second), ["E0406"], "{second}");
     c.stop();
 }
 
@@ -103,31 +182,219 @@ fn diagnostics_on_open_and_change() {
 fn hover_definition_symbols_formatting_completion() {
     let mut c = Client::start();
     c.open(TEXT);
-    // hover on `b200` in the pool line: the stdlib chip's declaration
+    // hover on `b200` in the pool line: the chip's specs and its stdlib declaration
     let h = c.request("textDocument/hover", at(17, 14));
     let v = h["contents"]["value"].as_str().unwrap();
+    assert!(v.starts_with("**chip `b200`**") && v.contains("fp8 4.50 PFLOP/s"), "{v}");
     assert!(v.contains("chip b200") && v.contains("fp8  = 4500 TFLOP/s"), "{v}");
+    // hover on the model's name in its import: parameters, weight bytes, KV bytes/token
+    let h = c.request("textDocument/hover", at(2, 20));
+    let v = h["contents"]["value"].as_str().unwrap();
+    assert!(v.starts_with("**model `llama3_1_8b`**: 8.03 B params") && v.contains("KV cache 131 kB/token"), "{v}");
+    // hover on a quantity: other units
+    let h = c.request("textDocument/hover", at(6, 17));
+    let v = h["contents"]["value"].as_str().unwrap();
+    assert!(v.starts_with("**80 GB**: a size") && v.contains("74.51 GiB"), "{v}");
     // definition of `c` in `cluster = c`
     let d = c.request("textDocument/definition", at(22, 12));
+    assert_eq!(d["uri"], URI);
     assert_eq!(d["range"]["start"], json!({ "line": 16, "character": 8 }), "{d}");
-    // symbols: the file's five items in order
+    // symbols: the file's items in order
     let s = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
     let names: Vec<&str> = s.as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["mine", "w", "c", "p"]);
-    // formatting: one whole-document edit to what `hplanc fmt` writes
-    let messy = "workload  w {\ninput=1k tok\n}\n";
-    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 3 }, "contentChanges": [{ "text": messy }] }));
-    c.diagnostics();
-    let f =
-        c.request("textDocument/formatting", json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }));
-    assert_eq!(f[0]["newText"], hplanc::syntax::fmt::format(messy));
     // completion inside the workload block: its attributes, from the schema
-    let comp = c.request("textDocument/completion", at(1, 0));
+    let comp = c.request("textDocument/completion", at(11, 0));
     let labels: Vec<&str> = comp.as_array().unwrap().iter().map(|x| x["label"].as_str().unwrap()).collect();
     for a in ["input", "output", "concurrency"] {
         assert!(labels.contains(&a), "{labels:?}");
     }
+    // ... and units after a number, by the attribute's dimension
+    let comp = c.request("textDocument/completion", at(6, 19));
+    let labels: Vec<&str> = comp.as_array().unwrap().iter().map(|x| x["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"TB/s") && !labels.contains(&"tok"), "{labels:?}");
+    // formatting: one whole-document edit to what `hplanc fmt` writes
+    let messy = "workload  w {\ninput=1k tok\n}\n";
+    c.change(URI, 3, messy);
+    c.diagnostics_for(URI, Some(3));
+    let f =
+        c.request("textDocument/formatting", json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }));
+    assert_eq!(f[0]["newText"], hplanc::syntax::fmt::format(messy));
     c.stop();
+}
+
+#[test]
+fn semantic_tokens_over_the_protocol() {
+    let mut c = Client::start();
+    c.open(TEXT);
+    let t = c.request("textDocument/semanticTokens/full", json!({ "textDocument": { "uri": URI } }));
+    let data: Vec<u64> = t["data"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    assert_eq!(data.len() % 5, 0);
+    // decode to (line, column, length, type, modifiers)
+    let (mut line, mut col) = (0, 0);
+    let mut toks = Vec::new();
+    for d in data.chunks(5) {
+        if d[0] > 0 {
+            col = 0;
+        }
+        line += d[0];
+        col += d[1];
+        toks.push((line, col, d[2], hplanc::lsp::syntax::TOKEN_TYPES[d[3] as usize], d[4]));
+    }
+    // `use` keyword; `b200`: a chip from the stdlib (defaultLibrary)
+    assert_eq!(toks[0], (0, 0, 3, "keyword", 0));
+    assert!(toks.contains(&(0, 16, 4, "class", 2)), "{toks:?}");
+    // `mine` declared (modifier bit 0), `80` a number, `GB` a unit
+    assert!(toks.contains(&(4, 5, 4, "class", 1)), "{toks:?}");
+    assert!(toks.contains(&(6, 16, 2, "number", 0)) && toks.contains(&(6, 19, 2, "type", 0)), "{toks:?}");
+    c.stop();
+}
+
+/// Solved hints after the check: once the plan is solved the server asks the client
+/// to refresh its inlay hints, which then show where each `place` went and its time,
+/// and the plan's hover shows the placement and metrics.
+#[test]
+fn solved_hints_and_plan_hover() {
+    let init = json!({ "capabilities": { "workspace": { "inlayHint": { "refreshSupport": true } } } });
+    let mut c = Client::with(init);
+    let text = TEXT
+        .replace("80 GB\n", "80 GB/s\n")
+        .replace("  workload = w\n}", "  workload = w\n  place prefill on gpu\n  place decode.attn on auto\n}");
+    c.open(&text);
+    c.refreshed();
+    let all = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 40, "character": 0 } });
+    let hints = c.request("textDocument/inlayHint", json!({ "textDocument": { "uri": URI }, "range": all }));
+    let labels: Vec<(u64, String)> = hints
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["position"]["line"].as_u64().unwrap(), h["label"].as_str().unwrap().to_string()))
+        .collect();
+    // the model's figures after `model = ...`, then the two `place` lines
+    assert_eq!(labels.len(), 3, "{labels:?}");
+    assert!(labels[0].0 == 21 && labels[0].1.contains("8.03 B params"), "{labels:?}");
+    assert!(labels[1].0 == 24 && labels[1].1.starts_with("  → gpu (") && labels[1].1.contains("per prefill"), "{labels:?}");
+    assert!(labels[2].0 == 25 && labels[2].1.contains("attention per step"), "{labels:?}");
+    let h = c.request("textDocument/hover", at(20, 5));
+    let v = h["contents"]["value"].as_str().unwrap();
+    assert!(v.starts_with("**plan `p`**: optimal") && v.contains("| decode.attn | gpu |") && v.contains("TPOT "), "{v}");
+    c.stop();
+}
+
+#[test]
+fn inlay_hints_and_quick_fixes_over_the_protocol() {
+    let mut c = Client::start();
+    c.open(&TEXT.replace("chip mine = b200 {", "model m = llama3_1_8b { weights = fp8 }\nchip mine = b200 {"));
+    let all = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 40, "character": 0 } });
+    let hints = c.request("textDocument/inlayHint", json!({ "textDocument": { "uri": URI }, "range": all }));
+    let h = hints.as_array().unwrap();
+    // the model declared in the file, then the plan's
+    assert_eq!(h[0]["position"], json!({ "line": 4, "character": 7 }), "{h:?}");
+    assert!(h[0]["label"].as_str().unwrap().contains("8.03 GB of fp8 weights"), "{h:?}");
+    assert_eq!(h[1]["position"]["line"], 22, "after `model = llama3_1_8b`: {h:?}");
+    assert!(h[1]["label"].as_str().unwrap().contains("8.03 B params"), "{h:?}");
+    // a misspelled workload name gets a quick fix
+    let typo = TEXT.replace("  workload = w\n", "  workload = ww\n");
+    c.change(URI, 2, &typo);
+    let d = c.diagnostics_for(URI, Some(2));
+    assert!(codes(&d).contains(&"E0101".to_string()), "{d}");
+    let actions =
+        c.request("textDocument/codeAction", json!({ "textDocument": { "uri": URI }, "range": all, "context": { "diagnostics": [] } }));
+    let a = actions.as_array().unwrap().iter().find(|a| a["title"] == "write `w`").expect("the did-you-mean fix");
+    assert_eq!(a["edit"]["changes"][URI][0]["newText"], "w");
+    c.stop();
+}
+
+/// A workspace of three files: `chips.hplan` declares a chip, `plan.hplan` and
+/// `other.hplan` import it.
+fn workspace(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hplanc-lsp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.canonicalize().unwrap();
+    std::fs::write(dir.join("chips.hplan"), CHIPS).unwrap();
+    std::fs::write(dir.join("plan.hplan"), PLAN).unwrap();
+    std::fs::write(dir.join("other.hplan"), PLAN.replace("plan p {", "plan q {")).unwrap();
+    dir
+}
+
+const CHIPS: &str = "use std::chips::b200\n\nchip mine = b200 {\n  price = 3 $/h\n}\n";
+const PLAN: &str = "use \"chips.hplan\"\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n\n\
+workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\n\
+cluster c {\n  pool gpu = mine x 8 over nvlink5\n}\n\n\
+plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n}\n";
+
+fn file_uri(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
+
+#[test]
+fn definition_and_references_across_imports_and_into_the_stdlib() {
+    let dir = workspace("refs");
+    let init = json!({ "capabilities": {}, "rootUri": file_uri(&dir) });
+    let mut c = Client::with(init);
+    let plan = file_uri(&dir.join("plan.hplan"));
+    c.open_at(&plan, PLAN);
+    assert_eq!(codes(&c.diagnostics_for(&plan, Some(1))), Vec::<String>::new());
+    // `mine` (pool line) is declared in chips.hplan
+    let d = c.request("textDocument/definition", at_in(&plan, 11, 14));
+    assert_eq!(d["uri"], file_uri(&dir.join("chips.hplan")), "{d}");
+    assert_eq!(d["range"]["start"], json!({ "line": 2, "character": 5 }));
+    // `nvlink5` is the stdlib's, served as a read-only file
+    let d = c.request("textDocument/definition", at_in(&plan, 11, 28));
+    let uri = d["uri"].as_str().unwrap();
+    let path = PathBuf::from(uri.strip_prefix("file://").unwrap());
+    assert!(path.starts_with(std_dir().canonicalize().unwrap()) && path.ends_with("links/nvlink.hplan"), "{d}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
+    let line = d["range"]["start"]["line"].as_u64().unwrap() as usize;
+    assert!(text.lines().nth(line).unwrap().starts_with("link nvlink5"), "{d}");
+    // references to `mine`: its declaration, and the pools of both importers (the
+    // other one is not open: it is found in the workspace)
+    let params =
+        json!({ "textDocument": { "uri": plan }, "position": { "line": 11, "character": 14 }, "context": { "includeDeclaration": true } });
+    let refs = c.request("textDocument/references", params);
+    let mut found: Vec<(String, u64)> = refs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["uri"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), r["range"]["start"]["line"].as_u64().unwrap()))
+        .collect();
+    found.sort();
+    assert_eq!(found, [("chips.hplan".to_string(), 2), ("other.hplan".to_string(), 11), ("plan.hplan".to_string(), 11)]);
+    // references to a stdlib link reach the stdlib's own uses of it too
+    let params =
+        json!({ "textDocument": { "uri": plan }, "position": { "line": 11, "character": 28 }, "context": { "includeDeclaration": false } });
+    let refs = c.request("textDocument/references", params);
+    let uris: Vec<&str> = refs.as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    assert!(uris.contains(&plan.as_str()) && uris.iter().any(|u| u.ends_with("clusters/reference.hplan")), "{uris:?}");
+    c.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Editing an imported file re-checks the files that import it: the open one (which
+/// reads the unsaved text) and the one in the workspace that is not open.
+#[test]
+fn importers_get_diagnostics_when_an_import_changes() {
+    let dir = workspace("importers");
+    let init = json!({ "capabilities": {}, "workspaceFolders": [{ "uri": file_uri(&dir), "name": "w" }] });
+    let c = Client::with(init);
+    let (chips, plan, other) = (file_uri(&dir.join("chips.hplan")), file_uri(&dir.join("plan.hplan")), file_uri(&dir.join("other.hplan")));
+    c.open_at(&plan, PLAN);
+    assert_eq!(codes(&c.diagnostics_for(&plan, Some(1))), Vec::<String>::new());
+    c.open_at(&chips, CHIPS);
+    c.diagnostics_for(&chips, Some(1));
+    // rename the chip (unsaved): both importers now name an unknown chip
+    c.change(&chips, 2, &CHIPS.replace("chip mine", "chip yours"));
+    assert_eq!(codes(&c.diagnostics_for(&chips, Some(2))), Vec::<String>::new());
+    c.diagnostics_until(&plan, &["E0101"]);
+    c.diagnostics_until(&other, &["E0101"]);
+    // and back: clean again
+    c.change(&chips, 3, CHIPS);
+    c.diagnostics_until(&plan, &[]);
+    c.diagnostics_until(&other, &[]);
+    c.stop();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The real binary over stdio: initialize, open a file, get its diagnostics and a hover,
@@ -138,6 +405,7 @@ fn end_to_end_over_stdio() {
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
         .arg("lsp")
+        .env("XDG_CACHE_HOME", std_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -156,8 +424,15 @@ fn end_to_end_over_stdio() {
     });
     let mut send = |m: Message| m.write(&mut stdin).unwrap();
     let next = || rx.recv_timeout(Duration::from_secs(30)).expect("hplanc lsp answers within 30 s");
+    // the response to request `id`, past any notifications
+    let response = |id: i32| loop {
+        if let Message::Response(r) = next() {
+            assert_eq!(r.id, RequestId::from(id));
+            return r;
+        }
+    };
     send(Message::Request(Request::new(RequestId::from(1), "initialize".into(), json!({ "capabilities": {} }))));
-    assert!(matches!(next(), Message::Response(r) if r.id == RequestId::from(1)));
+    response(1);
     send(Message::Notification(Notification::new("initialized".into(), json!({}))));
     let open = json!({ "textDocument": { "uri": URI, "languageId": "hplan", "version": 1, "text": TEXT } });
     send(Message::Notification(Notification::new("textDocument/didOpen".into(), open)));
@@ -165,34 +440,13 @@ fn end_to_end_over_stdio() {
     assert_eq!(n.method, "textDocument/publishDiagnostics");
     assert!(n.params["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == "E0202"));
     send(Message::Request(Request::new(RequestId::from(2), "textDocument/hover".into(), at(17, 14))));
-    let Message::Response(h) = next() else { panic!("expected the hover") };
+    let h = response(2);
     assert!(h.response_result.unwrap()["contents"]["value"].as_str().unwrap().contains("chip b200"));
     send(Message::Request(Request::new(RequestId::from(3), "shutdown".into(), Value::Null)));
-    assert!(matches!(next(), Message::Response(r) if r.id == RequestId::from(3)));
+    response(3);
     send(Message::Notification(Notification::new("exit".into(), Value::Null)));
     drop(stdin);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     std::io::stdout().flush().unwrap();
-}
-
-#[test]
-fn inlay_hints_and_quick_fixes_over_the_protocol() {
-    let mut c = Client::start();
-    c.open(TEXT);
-    let all = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 40, "character": 0 } });
-    let hints = c.request("textDocument/inlayHint", json!({ "textDocument": { "uri": URI }, "range": all }));
-    let h = &hints.as_array().unwrap()[0];
-    assert_eq!(h["position"]["line"], 21, "after `model = llama3_1_8b`: {h}");
-    assert!(h["label"].as_str().unwrap().contains("8.03 B params"), "{h}");
-    // a misspelled workload name gets a quick fix
-    let typo = TEXT.replace("  workload = w\n", "  workload = ww\n");
-    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": typo }] }));
-    let d = c.diagnostics();
-    assert!(d["diagnostics"].as_array().unwrap().iter().any(|x| x["code"] == "E0101"), "{d}");
-    let actions =
-        c.request("textDocument/codeAction", json!({ "textDocument": { "uri": URI }, "range": all, "context": { "diagnostics": [] } }));
-    let a = actions.as_array().unwrap().iter().find(|a| a["title"] == "write `w`").expect("the did-you-mean fix");
-    assert_eq!(a["edit"]["changes"][URI][0]["newText"], "w");
-    c.stop();
 }

@@ -1,21 +1,48 @@
 //! `hplanc lsp`: a language server on stdio (lsp-server), a thin front end over the same
-//! library entry point as the CLI ([`crate::compile`]). Byte spans become UTF-16
+//! library entry point as the CLI ([`crate::compile_with`]). Byte spans become UTF-16
 //! positions here, at the edge ([`position`], [`offset`]).
 //!
-//! Features: diagnostics on open and change, formatting (the `hplanc fmt` formatter),
-//! document symbols, hover (the declaration of a chip, link, model, cluster, workload or
-//! plan, from the file or the stdlib; on a plan's model its parameters, weight bytes and
-//! KV bytes per token), go to definition within the file, completion of item kinds,
-//! attribute names (from the schema table, by the enclosing block, on text alone so it
-//! works while the file is broken) and the file's item names, inlay hints (a model's
-//! figures after each plan's `model = ...`), and quick fixes for "did you mean".
+//! On every change a document is checked at once and its diagnostics published (and
+//! those of the open documents and workspace files that import it); then it is handed
+//! to a solver thread ([`solver`]), and when the solve is done the build's diagnostics
+//! follow and the inlay hints are refreshed: typing never waits for a solve.
+//!
+//! Features: diagnostics; hover (a chip's specs, a model's parameters, weight bytes and
+//! KV bytes per token, a quantity in other units, a plan's solved placement and
+//! metrics, an item's declaration); go to definition and find references, into
+//! imported files and the stdlib (served as read-only files, [`stdlib_docs`]);
+//! completion (item kinds, attributes and sub-blocks from the schema table, units of
+//! the attribute's dimension, choices, item names of the kind an attribute takes,
+//! stages, pools, objectives, SLO metrics; on the text alone, so it works while the
+//! file is broken); document symbols; formatting (`hplanc fmt`'s formatter); semantic
+//! tokens from the logos lexer; inlay hints (a model's figures after its declaration
+//! and a plan's `model = ...`, the solved pool and time after each `place`); quick
+//! fixes for "did you mean".
 
-use crate::resolve::schema::{self, BlockSpec};
-use crate::source::FileId;
-use crate::syntax::ast::{Item, ItemKind};
-use lsp_server::{Connection, Message, Notification, Request, Response};
+mod solver;
+mod stdlib_docs;
+pub mod syntax;
+
+use crate::resolve::schema::{self, AttrKind, BlockSpec};
+use crate::resolve::stdlib::STDLIB_FILES;
+use crate::source::Origin;
+use crate::syntax::ast::{Entry, Item, ItemKind};
+use crate::units::Dim;
+use crate::Compilation;
+use lsp_server::{Connection, Message, Notification, Request, RequestId, Response};
 use lsp_types as lt;
-use std::collections::BTreeMap;
+use solver::Solution;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use syntax::{enclosing, item_around, name_uses, number_at, parse, word_at};
+
+/// How the server runs.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// where the stdlib's read-only documents are written (default: the user's cache
+    /// folder, [`stdlib_docs::default_dir`])
+    pub stdlib_dir: Option<PathBuf>,
+}
 
 /// Serves on stdin/stdout until `shutdown` and `exit`; the process exit code.
 pub fn run_stdio() -> u8 {
@@ -34,73 +61,398 @@ pub fn run_stdio() -> u8 {
 
 /// The server's capabilities.
 pub fn capabilities() -> lt::ServerCapabilities {
+    let legend = lt::SemanticTokensLegend {
+        token_types: syntax::TOKEN_TYPES.iter().map(|t| lt::SemanticTokenType::new(t)).collect(),
+        token_modifiers: syntax::TOKEN_MODIFIERS.iter().map(|t| lt::SemanticTokenModifier::new(t)).collect(),
+    };
     lt::ServerCapabilities {
         text_document_sync: Some(lt::TextDocumentSyncCapability::Kind(lt::TextDocumentSyncKind::FULL)),
         hover_provider: Some(lt::HoverProviderCapability::Simple(true)),
         definition_provider: Some(lt::OneOf::Left(true)),
+        references_provider: Some(lt::OneOf::Left(true)),
         document_symbol_provider: Some(lt::OneOf::Left(true)),
         document_formatting_provider: Some(lt::OneOf::Left(true)),
-        completion_provider: Some(lt::CompletionOptions { trigger_characters: Some(vec![":".into()]), ..Default::default() }),
+        completion_provider: Some(lt::CompletionOptions { trigger_characters: Some(vec![":".into(), ".".into()]), ..Default::default() }),
         code_action_provider: Some(lt::CodeActionProviderCapability::Simple(true)),
         inlay_hint_provider: Some(lt::OneOf::Left(true)),
+        semantic_tokens_provider: Some(lt::SemanticTokensServerCapabilities::SemanticTokensOptions(lt::SemanticTokensOptions {
+            legend,
+            full: Some(lt::SemanticTokensFullOptions::Bool(true)),
+            range: None,
+            ..Default::default()
+        })),
         ..Default::default()
     }
 }
 
-/// The request/notification loop over a connection (stdio, or in memory in tests).
+/// The request/notification loop over a connection (stdio, or in memory in tests),
+/// with the default [`Options`].
 pub fn serve(conn: &Connection) -> Result<(), String> {
+    serve_with(conn, &Options::default())
+}
+
+/// [`serve`] with options.
+pub fn serve_with(conn: &Connection, opts: &Options) -> Result<(), String> {
     let caps = serde_json::to_value(capabilities()).map_err(|e| e.to_string())?;
-    conn.initialize(caps).map_err(|e| e.to_string())?;
-    let mut docs: BTreeMap<String, String> = BTreeMap::new();
-    for msg in &conn.receiver {
-        match msg {
-            Message::Request(req) => {
-                if conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
-                    return Ok(());
-                }
-                let resp = respond(&docs, req);
-                conn.sender.send(Message::Response(resp)).map_err(|e| e.to_string())?;
-            }
-            Message::Notification(n) => {
-                if let Some(uri) = update(&mut docs, n) {
-                    let note = diagnostics_notification(&uri, docs.get(&uri).map(String::as_str).unwrap_or(""));
-                    conn.sender.send(Message::Notification(note)).map_err(|e| e.to_string())?;
-                }
-            }
-            Message::Response(_) => {}
-        }
-    }
-    Ok(())
+    let init = conn.initialize(caps).map_err(|e| e.to_string())?;
+    let dir = opts.stdlib_dir.clone().unwrap_or_else(stdlib_docs::default_dir);
+    let mut server = Server {
+        conn,
+        docs: BTreeMap::new(),
+        solutions: BTreeMap::new(),
+        serials: BTreeMap::new(),
+        worker: solver::Worker::start(),
+        std_root: stdlib_docs::materialize(&dir),
+        workspace: workspace_folders(&init),
+        importers: Vec::new(),
+        refresh_hints: init.pointer("/capabilities/workspace/inlayHint/refreshSupport").and_then(|v| v.as_bool()).unwrap_or(false),
+        next_request: 0,
+        next_serial: 0,
+    };
+    server.scan_workspace();
+    server.run()
 }
 
-/// Applies an open/change/close notification; the document whose diagnostics changed.
-fn update(docs: &mut BTreeMap<String, String>, n: Notification) -> Option<String> {
-    match n.method.as_str() {
-        "textDocument/didOpen" => {
-            let p: lt::DidOpenTextDocumentParams = serde_json::from_value(n.params).ok()?;
-            let uri = p.text_document.uri.as_str().to_string();
-            docs.insert(uri.clone(), p.text_document.text);
-            Some(uri)
+/// The workspace's folders from `initialize` (`workspaceFolders`, else `rootUri`).
+fn workspace_folders(init: &serde_json::Value) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = init["workspaceFolders"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["uri"].as_str().and_then(path_of)).collect())
+        .unwrap_or_default();
+    if out.is_empty() {
+        out.extend(init["rootUri"].as_str().and_then(path_of));
+    }
+    out
+}
+
+/// An open document and its latest check.
+struct Doc {
+    text: String,
+    version: i32,
+    /// its canonical path, for documents on disk
+    path: Option<PathBuf>,
+    check: Compilation,
+}
+
+struct Server<'c> {
+    conn: &'c Connection,
+    docs: BTreeMap<String, Doc>,
+    /// per document, its latest solve (for the text it names)
+    solutions: BTreeMap<String, Solution>,
+    /// per document, the serial of its newest solve job (a result of an older one is
+    /// stale: its text or the texts it imports have changed since)
+    serials: BTreeMap<String, u64>,
+    worker: solver::Worker,
+    /// the folder of the stdlib's read-only documents
+    std_root: Option<PathBuf>,
+    workspace: Vec<PathBuf>,
+    /// workspace files that import other files (`use "..."`), by canonical path
+    importers: Vec<PathBuf>,
+    /// the client re-asks for inlay hints when told (`workspace/inlayHint/refresh`)
+    refresh_hints: bool,
+    next_request: u32,
+    next_serial: u64,
+}
+
+/// Most workspace files looked at for importers, and how deep.
+const MAX_WORKSPACE_FILES: usize = 500;
+const MAX_WORKSPACE_DEPTH: usize = 8;
+
+impl Server<'_> {
+    fn run(&mut self) -> Result<(), String> {
+        let done = self.worker.done.clone();
+        loop {
+            crossbeam_channel::select! {
+                recv(self.conn.receiver) -> msg => match msg {
+                    Err(_) => return Ok(()),
+                    Ok(Message::Request(req)) => {
+                        if self.conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
+                            return Ok(());
+                        }
+                        let resp = self.respond(req);
+                        self.send(Message::Response(resp))?;
+                    }
+                    Ok(Message::Notification(n)) => self.notified(n)?,
+                    Ok(Message::Response(_)) => {}
+                },
+                recv(done) -> sol => {
+                    if let Ok(sol) = sol {
+                        self.solved(sol)?;
+                    }
+                }
+            }
         }
-        "textDocument/didChange" => {
-            let p: lt::DidChangeTextDocumentParams = serde_json::from_value(n.params).ok()?;
-            let uri = p.text_document.uri.as_str().to_string();
-            // full sync: the last change is the whole text
-            let text = p.content_changes.into_iter().last()?.text;
-            docs.insert(uri.clone(), text);
-            Some(uri)
+    }
+
+    fn send(&self, m: Message) -> Result<(), String> {
+        self.conn.sender.send(m).map_err(|e| e.to_string())
+    }
+
+    /// Workspace files that import others, found once at start and on every save.
+    fn scan_workspace(&mut self) {
+        let mut found = Vec::new();
+        let mut stack: Vec<(PathBuf, usize)> = self.workspace.iter().map(|p| (p.clone(), 0)).collect();
+        let mut seen = 0;
+        while let Some((dir, depth)) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            for p in entries {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if p.is_dir() {
+                    if depth < MAX_WORKSPACE_DEPTH && !name.starts_with('.') && !matches!(name, "target" | "node_modules") {
+                        stack.push((p, depth + 1));
+                    }
+                } else if name.ends_with(".hplan") && seen < MAX_WORKSPACE_FILES {
+                    seen += 1;
+                    if std::fs::read_to_string(&p).is_ok_and(|t| t.contains("use \"")) {
+                        found.extend(p.canonicalize().ok());
+                    }
+                }
+            }
         }
-        "textDocument/didClose" => {
-            let p: lt::DidCloseTextDocumentParams = serde_json::from_value(n.params).ok()?;
-            docs.remove(p.text_document.uri.as_str());
-            None
+        self.importers = found;
+    }
+
+    fn is_std(&self, path: Option<&Path>) -> bool {
+        matches!((path, &self.std_root), (Some(p), Some(r)) if p.starts_with(r))
+    }
+
+    /// Open documents' texts by path, standing in for the disk when imports are read.
+    fn overlay(&self) -> BTreeMap<PathBuf, String> {
+        self.docs.values().filter_map(|d| Some((d.path.clone()?, d.text.clone()))).collect()
+    }
+
+    fn check(&self, uri: &str, text: &str, path: Option<&Path>) -> Compilation {
+        let overlay = self.overlay();
+        let opts = crate::BuildOptions { overlay: Some(&overlay), ..Default::default() };
+        crate::compile_with(uri, text, path, crate::Mode::Check, &opts)
+    }
+
+    fn publish(&self, uri: &str, version: Option<i32>, diagnostics: Vec<lt::Diagnostic>) -> Result<(), String> {
+        let mut params = serde_json::json!({ "uri": uri, "diagnostics": diagnostics });
+        if let Some(v) = version {
+            params["version"] = v.into();
         }
-        _ => None,
+        self.send(Message::Notification(Notification::new("textDocument/publishDiagnostics".into(), params)))
+    }
+
+    fn notified(&mut self, n: Notification) -> Result<(), String> {
+        match n.method.as_str() {
+            "textDocument/didOpen" => {
+                let Ok(p) = serde_json::from_value::<lt::DidOpenTextDocumentParams>(n.params) else { return Ok(()) };
+                let uri = p.text_document.uri.as_str().to_string();
+                self.set_text(&uri, p.text_document.text, p.text_document.version)
+            }
+            "textDocument/didChange" => {
+                let Ok(p) = serde_json::from_value::<lt::DidChangeTextDocumentParams>(n.params) else { return Ok(()) };
+                let uri = p.text_document.uri.as_str().to_string();
+                // full sync: the last change is the whole text
+                let Some(change) = p.content_changes.into_iter().last() else { return Ok(()) };
+                self.set_text(&uri, change.text, p.text_document.version)
+            }
+            "textDocument/didClose" => {
+                let Ok(p) = serde_json::from_value::<lt::DidCloseTextDocumentParams>(n.params) else { return Ok(()) };
+                let uri = p.text_document.uri.as_str();
+                self.docs.remove(uri);
+                self.solutions.remove(uri);
+                self.serials.remove(uri);
+                self.publish(uri, None, vec![])
+            }
+            "textDocument/didSave" => {
+                self.scan_workspace();
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A document's new text: check and publish it, then every open document and
+    /// workspace file that imports it; queue the solves.
+    fn set_text(&mut self, uri: &str, text: String, version: i32) -> Result<(), String> {
+        let path = path_of(uri).map(|p| p.canonicalize().unwrap_or(p));
+        let check = self.check(uri, &text, path.as_deref());
+        let std = self.is_std(path.as_deref());
+        self.docs.insert(uri.to_string(), Doc { text, version, path: path.clone(), check });
+        if std {
+            // the stdlib's own files: read-only, known clean, nothing to solve
+            return Ok(());
+        }
+        self.refresh(uri)?;
+        let Some(path) = path else { return Ok(()) };
+        // open documents that import this one
+        let dependents: Vec<String> = self
+            .docs
+            .iter()
+            .filter(|(u, d)| u.as_str() != uri && d.check.sources.find(&Origin::Disk(path.clone())).is_some())
+            .map(|(u, _)| u.clone())
+            .collect();
+        for u in dependents {
+            let d = &self.docs[&u];
+            let check = self.check(&u, &d.text, d.path.as_deref());
+            if let Some(d) = self.docs.get_mut(&u) {
+                d.check = check;
+            }
+            self.refresh(&u)?;
+        }
+        // workspace files that import it and are not open
+        let open: BTreeSet<PathBuf> = self.docs.values().filter_map(|d| d.path.clone()).collect();
+        for file in self.importers.iter().filter(|f| !open.contains(*f) && **f != path) {
+            let Ok(text) = std::fs::read_to_string(file) else { continue };
+            let furi = uri_of(file);
+            let comp = self.check(&furi, &text, Some(file));
+            if comp.sources.find(&Origin::Disk(path.clone())).is_some() {
+                self.publish(&furi, None, lsp_diagnostics(&comp, &furi, &text))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes an open document's check and queues its solve.
+    fn refresh(&mut self, uri: &str) -> Result<(), String> {
+        self.next_serial += 1;
+        let serial = self.next_serial;
+        self.serials.insert(uri.to_string(), serial);
+        self.solutions.remove(uri);
+        let d = &self.docs[uri];
+        self.publish(uri, Some(d.version), lsp_diagnostics(&d.check, uri, &d.text))?;
+        let job = solver::Job { uri: uri.to_string(), serial, text: d.text.clone(), path: d.path.clone(), overlay: self.overlay() };
+        self.worker.submit(job);
+        Ok(())
+    }
+
+    /// A solve came back: if the document still has that text, its build's diagnostics
+    /// replace the check's, and the client is asked to refresh its inlay hints.
+    fn solved(&mut self, sol: Solution) -> Result<(), String> {
+        let Some(d) = self.docs.get(&sol.uri) else { return Ok(()) };
+        if self.serials.get(&sol.uri) != Some(&sol.serial) {
+            return Ok(());
+        }
+        self.publish(&sol.uri, Some(d.version), sol.diagnostics.clone())?;
+        self.solutions.insert(sol.uri.clone(), sol);
+        if self.refresh_hints {
+            self.next_request += 1;
+            let id = RequestId::from(format!("hplanc-{}", self.next_request));
+            self.send(Message::Request(Request::new(id, "workspace/inlayHint/refresh".into(), serde_json::Value::Null)))?;
+        }
+        Ok(())
+    }
+
+    fn respond(&self, req: Request) -> Response {
+        let id = req.id.clone();
+        let value = match self.answer(&req) {
+            Ok(v) => v,
+            Err(Unsupported) => {
+                return Response::new_err(id, lsp_server::ErrorCode::MethodNotFound as i32, format!("unsupported: {}", req.method))
+            }
+        };
+        Response::new_ok(id, value)
+    }
+
+    /// The document a request names, as a feature context.
+    fn ctx(&self, uri: &str) -> Option<Ctx<'_>> {
+        let (uri, d) = self.docs.get_key_value(uri)?;
+        let solution = self.solutions.get(uri).filter(|s| s.text == d.text);
+        Some(Ctx { uri, text: &d.text, comp: &d.check, solution, std_root: self.std_root.as_deref() })
+    }
+
+    fn answer(&self, req: &Request) -> Result<serde_json::Value, Unsupported> {
+        fn params<P: serde::de::DeserializeOwned>(req: &Request) -> Option<P> {
+            serde_json::from_value(req.params.clone()).ok()
+        }
+        fn json<T: serde::Serialize>(v: Option<T>) -> serde_json::Value {
+            v.and_then(|v| serde_json::to_value(v).ok()).unwrap_or(serde_json::Value::Null)
+        }
+        let at = |p: &lt::TextDocumentPositionParams| self.ctx(p.text_document.uri.as_str()).map(|c| (c, p.position));
+        Ok(match req.method.as_str() {
+            "textDocument/formatting" => json(
+                params::<lt::DocumentFormattingParams>(req)
+                    .and_then(|p| self.ctx(p.text_document.uri.as_str()))
+                    .map(|c| formatting(c.text)),
+            ),
+            "textDocument/documentSymbol" => {
+                json(params::<lt::DocumentSymbolParams>(req).and_then(|p| self.ctx(p.text_document.uri.as_str())).map(|c| symbols(c.text)))
+            }
+            "textDocument/hover" => {
+                json(params::<lt::HoverParams>(req).and_then(|p| at(&p.text_document_position_params)).and_then(|(c, pos)| c.hover(pos)))
+            }
+            "textDocument/definition" => json(
+                params::<lt::GotoDefinitionParams>(req)
+                    .and_then(|p| at(&p.text_document_position_params))
+                    .and_then(|(c, pos)| c.definition(pos)),
+            ),
+            "textDocument/references" => json(params::<lt::ReferenceParams>(req).and_then(|p| {
+                let (c, pos) = at(&p.text_document_position)?;
+                Some(self.references(&c, pos, p.context.include_declaration))
+            })),
+            "textDocument/inlayHint" => {
+                json(params::<lt::InlayHintParams>(req).and_then(|p| self.ctx(p.text_document.uri.as_str())).map(|c| c.inlay_hints()))
+            }
+            "textDocument/codeAction" => json(params::<lt::CodeActionParams>(req).and_then(|p| {
+                let c = self.ctx(p.text_document.uri.as_str())?;
+                Some(code_actions(&p.text_document.uri, c.text, c.comp, p.range))
+            })),
+            "textDocument/completion" => json(
+                params::<lt::CompletionParams>(req).and_then(|p| at(&p.text_document_position)).map(|(c, pos)| completion(c.text, pos)),
+            ),
+            "textDocument/semanticTokens/full" => json(
+                params::<lt::SemanticTokensParams>(req).and_then(|p| self.ctx(p.text_document.uri.as_str())).map(|c| c.semantic_tokens()),
+            ),
+            _ => return Err(Unsupported),
+        })
+    }
+
+    /// Every place the item under the cursor is named: in the open documents, the
+    /// workspace files that import others, the file that declares it and, for a stdlib
+    /// item, the stdlib's files. A file that declares an item of the same name itself
+    /// (other than the declaring file) is left out: there the name means its own item.
+    fn references(&self, c: &Ctx, pos: lt::Position, include_declaration: bool) -> Vec<lt::Location> {
+        let Some((word, _)) = word_at(c.text, offset(c.text, pos)) else { return vec![] };
+        let Some(decl) = c.declaration(&word) else { return vec![] };
+        let Some(home_uri) = c.uri_of_home(&decl.home) else { return vec![] };
+        // (uri, text) of every file to search, each once
+        let mut files: BTreeMap<String, String> = BTreeMap::new();
+        for (u, d) in &self.docs {
+            files.insert(u.clone(), d.text.clone());
+        }
+        for p in &self.importers {
+            let u = uri_of(p);
+            if let std::collections::btree_map::Entry::Vacant(e) = files.entry(u) {
+                if let Ok(t) = std::fs::read_to_string(p) {
+                    e.insert(t);
+                }
+            }
+        }
+        files.entry(home_uri.clone()).or_insert_with(|| decl.text.clone());
+        if matches!(decl.home, Home::Std(_)) {
+            if let Some(root) = &self.std_root {
+                for (p, t) in STDLIB_FILES {
+                    files.entry(uri_of(&root.join(p))).or_insert_with(|| t.to_string());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (u, t) in &files {
+            let f = parse(t);
+            if *u != home_uri && f.items.iter().any(|i| i.name.name == word) {
+                continue;
+            }
+            let Ok(luri) = u.parse::<lt::Uri>() else { continue };
+            for n in name_uses(&f, &word) {
+                if n.declaration && !include_declaration {
+                    continue;
+                }
+                out.push(lt::Location { uri: luri.clone(), range: range(t, n.span.range()) });
+            }
+        }
+        out
     }
 }
 
-/// The file path of a `file://` URI (percent-escapes of the common characters undone).
-fn path_of(uri: &str) -> Option<std::path::PathBuf> {
+struct Unsupported;
+
+/// The file path of a `file://` URI (percent-escapes undone).
+fn path_of(uri: &str) -> Option<PathBuf> {
     let rest = uri.strip_prefix("file://")?;
     let mut out = Vec::new();
     let b = rest.as_bytes();
@@ -116,7 +468,21 @@ fn path_of(uri: &str) -> Option<std::path::PathBuf> {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8(out).ok().map(std::path::PathBuf::from)
+    String::from_utf8(out).ok().map(PathBuf::from)
+}
+
+/// The `file://` URI of an absolute path (bytes other than unreserved ones and `/`
+/// percent-escaped).
+fn uri_of(path: &Path) -> String {
+    let mut s = String::from("file://");
+    for b in path.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
 }
 
 /// The UTF-16 position of byte `at` in `text`.
@@ -155,16 +521,12 @@ fn range(text: &str, r: std::ops::Range<usize>) -> lt::Range {
     lt::Range { start: position(text, r.start), end: position(text, r.end) }
 }
 
-/// `textDocument/publishDiagnostics` for one document: its own diagnostics (those of
-/// files it imports that point into them are shown at their import by the compiler).
-pub fn diagnostics_notification(uri: &str, text: &str) -> Notification {
-    let comp = checked(uri, text);
-    let mut out = Vec::new();
+/// A compilation's diagnostics in the root file as LSP diagnostics (those of files it
+/// imports are shown at their import by the compiler).
+pub(crate) fn lsp_diagnostics(comp: &Compilation, uri: &str, text: &str) -> Vec<lt::Diagnostic> {
     let lsp_uri: Option<lt::Uri> = uri.parse().ok();
-    for d in comp.diagnostics.iter() {
-        if d.primary.span.file != comp.root {
-            continue;
-        }
+    let mut out = Vec::new();
+    for d in comp.diagnostics.iter().filter(|d| d.primary.span.file == comp.root) {
         let related: Vec<lt::DiagnosticRelatedInformation> = d
             .labels
             .iter()
@@ -193,55 +555,16 @@ pub fn diagnostics_notification(uri: &str, text: &str) -> Notification {
             ..Default::default()
         });
     }
-    let params = serde_json::json!({ "uri": uri, "diagnostics": out });
+    out
+}
+
+/// `textDocument/publishDiagnostics` for one document checked on its own (no other
+/// open documents; what the server sends first after a change).
+pub fn diagnostics_notification(uri: &str, text: &str) -> Notification {
+    let path = path_of(uri);
+    let comp = crate::compile(uri, text, path.as_deref(), crate::Mode::Check);
+    let params = serde_json::json!({ "uri": uri, "diagnostics": lsp_diagnostics(&comp, uri, text) });
     Notification::new("textDocument/publishDiagnostics".into(), params)
-}
-
-fn respond(docs: &BTreeMap<String, String>, req: Request) -> Response {
-    let id = req.id.clone();
-    let result = match req.method.as_str() {
-        "textDocument/formatting" => text_of::<lt::DocumentFormattingParams>(docs, &req, |p| p.text_document.uri.as_str().to_string())
-            .map(|(_, text)| serde_json::to_value(formatting(&text)).unwrap_or_default()),
-        "textDocument/documentSymbol" => text_of::<lt::DocumentSymbolParams>(docs, &req, |p| p.text_document.uri.as_str().to_string())
-            .map(|(_, text)| serde_json::to_value(symbols(&text)).unwrap_or_default()),
-        "textDocument/hover" => {
-            text_of::<lt::HoverParams>(docs, &req, |p| p.text_document_position_params.text_document.uri.as_str().to_string())
-                .map(|(p, text)| serde_json::to_value(hover(&text, p.text_document_position_params.position)).unwrap_or_default())
-        }
-        "textDocument/definition" => {
-            text_of::<lt::GotoDefinitionParams>(docs, &req, |p| p.text_document_position_params.text_document.uri.as_str().to_string()).map(
-                |(p, text)| {
-                    let uri = p.text_document_position_params.text_document.uri.clone();
-                    let loc = definition(&text, p.text_document_position_params.position).map(|r| lt::Location { uri, range: r });
-                    serde_json::to_value(loc).unwrap_or_default()
-                },
-            )
-        }
-        "textDocument/inlayHint" => text_of::<lt::InlayHintParams>(docs, &req, |p| p.text_document.uri.as_str().to_string())
-            .map(|(p, text)| serde_json::to_value(inlay_hints(p.text_document.uri.as_str(), &text)).unwrap_or_default()),
-        "textDocument/codeAction" => text_of::<lt::CodeActionParams>(docs, &req, |p| p.text_document.uri.as_str().to_string())
-            .map(|(p, text)| serde_json::to_value(code_actions(&p.text_document.uri, &text, p.range)).unwrap_or_default()),
-        "textDocument/completion" => {
-            text_of::<lt::CompletionParams>(docs, &req, |p| p.text_document_position.text_document.uri.as_str().to_string())
-                .map(|(p, text)| serde_json::to_value(completion(&text, p.text_document_position.position)).unwrap_or_default())
-        }
-        _ => return Response::new_err(id, lsp_server::ErrorCode::MethodNotFound as i32, format!("unsupported: {}", req.method)),
-    };
-    match result {
-        Some(v) => Response::new_ok(id, v),
-        None => Response::new_ok(id, serde_json::Value::Null),
-    }
-}
-
-/// A request's parameters and the text of the document it names (if open).
-fn text_of<P: serde::de::DeserializeOwned>(
-    docs: &BTreeMap<String, String>,
-    req: &Request,
-    uri: impl Fn(&P) -> String,
-) -> Option<(P, String)> {
-    let p: P = serde_json::from_value(req.params.clone()).ok()?;
-    let text = docs.get(&uri(&p))?.clone();
-    Some((p, text))
 }
 
 /// One edit replacing the whole document with `hplanc fmt`'s output (none if unchanged).
@@ -251,11 +574,6 @@ pub fn formatting(text: &str) -> Vec<lt::TextEdit> {
         return Vec::new();
     }
     vec![lt::TextEdit { range: range(text, 0..text.len()), new_text: formatted }]
-}
-
-fn parse(text: &str) -> crate::syntax::ast::File {
-    let mut sink = crate::diagnostics::Diagnostics::new();
-    crate::syntax::lower::parse_file(FileId(0), text, &mut sink)
 }
 
 fn symbol_kind(k: ItemKind) -> lt::SymbolKind {
@@ -290,29 +608,35 @@ pub fn symbols(text: &str) -> Vec<lt::DocumentSymbol> {
         .collect()
 }
 
-/// The identifier (letters, digits, `_`) around byte `at`, and its byte range.
-fn word_at(text: &str, at: usize) -> Option<(String, std::ops::Range<usize>)> {
-    let is = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let at = at.min(text.len());
-    let start = text[..at].char_indices().rev().take_while(|(_, c)| is(*c)).last().map(|(i, _)| i).unwrap_or(at);
-    let end = text[at..].char_indices().find(|(_, c)| !is(*c)).map(|(i, _)| at + i).unwrap_or(text.len());
-    (start < end).then(|| (text[start..end].to_string(), start..end))
+/// Where an item is declared.
+#[derive(Clone, Debug, PartialEq)]
+enum Home {
+    /// the document itself
+    This,
+    /// an imported file on disk
+    Disk(PathBuf),
+    /// a stdlib file (`chips/nvidia.hplan`)
+    Std(&'static str),
 }
 
-/// An item named `name` in `text`, or in the stdlib: (its source text, the item).
-fn find_item(text: &str, name: &str) -> Option<(String, Item)> {
-    if let Some(it) = parse(text).items.into_iter().find(|i| i.name.name == name) {
-        return Some((text.to_string(), it));
-    }
-    for (_, src) in crate::resolve::stdlib::STDLIB_FILES {
-        if let Some(it) = parse(src).items.into_iter().find(|i| i.name.name == name) {
-            return Some((src.to_string(), it));
-        }
-    }
-    None
+/// An item's declaration: where, the text of its file, the item.
+struct Declaration {
+    home: Home,
+    text: String,
+    item: Item,
 }
 
-/// A model's derived figures, as a plan uses it (its precisions and overrides applied).
+/// One document and what is known about it, for the features.
+struct Ctx<'a> {
+    uri: &'a str,
+    text: &'a str,
+    comp: &'a Compilation,
+    /// the latest solve, if it is of this text
+    solution: Option<&'a Solution>,
+    std_root: Option<&'a Path>,
+}
+
+/// A model's derived figures, as declared or as a plan uses it.
 fn model_figures(m: &crate::ir::Model) -> String {
     use crate::units::format::fmt_bytes;
     format!(
@@ -326,31 +650,262 @@ fn model_figures(m: &crate::ir::Model) -> String {
     )
 }
 
-/// The plans of `text` as the compiler resolves them (check only; no solve).
-fn checked(uri: &str, text: &str) -> crate::Compilation {
-    let path = path_of(uri);
-    crate::compile(uri, text, path.as_deref(), crate::Mode::Check)
+/// A chip's specs as the compiler reads them.
+fn chip_specs(c: &crate::ir::Chip) -> String {
+    use crate::units::format::{fmt_bytes, fmt_num, fmt_si};
+    let peaks: Vec<String> = c.compute.iter().rev().map(|(p, v)| format!("{} {}", p.name(), fmt_si(*v, "FLOP/s"))).collect();
+    let tiers: Vec<String> = c
+        .memory
+        .iter()
+        .map(|t| {
+            let holds: Vec<&str> = t.holds.iter().map(|h| if *h == crate::ir::Contents::Weights { "weights" } else { "kv" }).collect();
+            let holds = if holds.is_empty() { String::new() } else { format!(", holds {}", holds.join(" and ")) };
+            format!("{} {} at {}/s{holds}", t.name, fmt_bytes(t.capacity), fmt_bytes(t.bandwidth))
+        })
+        .collect();
+    let mut s = format!("dense peaks: {}  \nmemory: {}", peaks.join(", "), tiers.join("; "));
+    if let Some(w) = c.power {
+        s.push_str(&format!("  \npower: {} W", fmt_num(w)));
+    }
+    if let Some(p) = c.price {
+        s.push_str(&format!("  \nprice: ${:.2}/h", p * 3600.0));
+    }
+    s.push_str(&format!("  \nefficiency: compute {:.0}%, memory {:.0}%", c.compute_efficiency * 100.0, c.memory_efficiency * 100.0));
+    s
 }
 
-/// Inlay hints: a model's parameters, weight bytes and KV bytes per token after each
-/// plan's `model = ...`.
-pub fn inlay_hints(uri: &str, text: &str) -> Vec<lt::InlayHint> {
-    let comp = checked(uri, text);
-    comp.program
-        .plans
-        .iter()
-        .filter(|p| p.model_span.file == comp.root)
-        .map(|p| lt::InlayHint {
-            position: position(text, p.model_span.range().end),
-            label: lt::InlayHintLabel::String(format!("  {}", model_figures(&p.model))),
-            kind: None,
-            text_edits: None,
-            tooltip: None,
-            padding_left: Some(true),
-            padding_right: None,
-            data: None,
+/// Four significant digits, trailing zeros trimmed.
+fn sig(x: f64) -> String {
+    let decimals = if x.abs() >= 100.0 {
+        1
+    } else if x.abs() >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let s = format!("{x:.decimals$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// A quantity in the units of its dimension that put it between 1 and 1000 (decimal
+/// and binary sizes both), and in SI base units.
+fn quantity_hover(n: &crate::syntax::ast::Number) -> Option<String> {
+    let q = crate::units::eval(n).ok()?;
+    let written = n.unit.as_ref().map(|u| format!("{} {}", sig(n.value), u.name)).unwrap_or_else(|| sig(n.value));
+    if q.dim == Dim::NONE {
+        return Some(format!("**{written}**: a plain number"));
+    }
+    let mut alts: Vec<(f64, String)> = units_of(q.dim)
+        .into_iter()
+        .filter_map(|(u, scale)| {
+            let v = q.value / scale;
+            (v.abs() >= 1.0 && v.abs() < 1000.0).then(|| (scale, format!("{} {u}", sig(v))))
         })
-        .collect()
+        .collect();
+    alts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    alts.dedup_by(|a, b| a.1 == b.1);
+    let mut s = format!("**{written}**: {}\n\n= {} {} (SI base units)", q.dim.describe(), crate::units::format::fmt_num(q.value), q.dim);
+    for (_, a) in alts.iter().take(8) {
+        s.push_str(&format!("  \n= {a}"));
+    }
+    Some(s)
+}
+
+/// Unit spellings of dimension `dim` (the registry's units, and those over `s` or `h`)
+/// with their scales to SI base units.
+fn units_of(dim: Dim) -> Vec<(String, f64)> {
+    let atoms = crate::units::known_units();
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for a in &atoms {
+        for u in [a.clone(), format!("{a}/s"), format!("{a}/h")] {
+            if let Ok((scale, d)) = crate::units::parse_unit(&u) {
+                if d == dim && !out.iter().any(|(x, _)| *x == u) {
+                    out.push((u, scale));
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Ctx<'_> {
+    /// The declaration of the item named `name`: in this file, a file it loaded, or
+    /// the stdlib.
+    fn declaration(&self, name: &str) -> Option<Declaration> {
+        if let Some(item) = parse(self.text).items.into_iter().find(|i| i.name.name == name) {
+            return Some(Declaration { home: Home::This, text: self.text.to_string(), item });
+        }
+        for (_, f) in self.comp.sources.iter().filter(|(fid, _)| *fid != self.comp.root) {
+            let Some(item) = parse(&f.text).items.into_iter().find(|i| i.name.name == name) else { continue };
+            let home = match &f.origin {
+                Origin::Disk(p) => Home::Disk(p.clone()),
+                Origin::Std(p) => match STDLIB_FILES.iter().find(|(sp, _)| sp == p) {
+                    Some((sp, _)) => Home::Std(sp),
+                    None => continue,
+                },
+                Origin::Memory(_) => continue,
+            };
+            return Some(Declaration { home, text: f.text.clone(), item });
+        }
+        for (p, src, file) in syntax::stdlib() {
+            if let Some(item) = file.items.iter().find(|i| i.name.name == name) {
+                return Some(Declaration { home: Home::Std(p), text: src.to_string(), item: item.clone() });
+            }
+        }
+        None
+    }
+
+    fn uri_of_home(&self, home: &Home) -> Option<String> {
+        match home {
+            Home::This => Some(self.uri.to_string()),
+            Home::Disk(p) => Some(uri_of(p)),
+            Home::Std(p) => self.std_root.map(|r| uri_of(&r.join(p))),
+        }
+    }
+
+    /// Go to definition: the item's declaration, in this file, an imported one or the
+    /// stdlib's read-only copy.
+    fn definition(&self, pos: lt::Position) -> Option<lt::Location> {
+        let (word, _) = word_at(self.text, offset(self.text, pos))?;
+        let d = self.declaration(&word)?;
+        let uri = self.uri_of_home(&d.home)?.parse().ok()?;
+        Some(lt::Location { uri, range: range(&d.text, d.item.name.span.range()) })
+    }
+
+    /// Hover: a quantity in other units; a plan's solved placement and metrics; a
+    /// model's figures; a chip's specs; and the declaration of the item named.
+    fn hover(&self, pos: lt::Position) -> Option<lt::Hover> {
+        let at = offset(self.text, pos);
+        let file = parse(self.text);
+        if let Some(n) = number_at(&file, at) {
+            let value = quantity_hover(&n)?;
+            return Some(markdown(value, Some(range(self.text, n.span.range()))));
+        }
+        let (word, span) = word_at(self.text, at)?;
+        let mut head = String::new();
+        let comp = self.comp;
+        // on a plan's `model = ...`: the figures as the plan uses it
+        if let Some(p) = comp.program.plans.iter().find(|p| p.model_span.file == comp.root && p.model_span.range().contains(&at)) {
+            head.push_str(&format!("**{}** in plan `{}`: {}\n\n", p.model.name, p.name, model_figures(&p.model)));
+        } else if let Some(m) = comp.program.models.iter().find(|m| m.name == word) {
+            head.push_str(&format!("**model `{}`**: {}\n\n", m.name, model_figures(m)));
+        }
+        if let Some(c) = comp.program.chips.iter().find(|c| c.name == word) {
+            head.push_str(&format!("**chip `{}`**  \n{}\n\n", c.name, chip_specs(c)));
+        }
+        let is_plan = file.items.iter().any(|i| i.kind == ItemKind::Plan && i.name.name == word);
+        if is_plan {
+            match self.solution.and_then(|s| s.plans.iter().find(|p| p.name == word)) {
+                Some(f) => head.push_str(&format!("{}\n", f.hover)),
+                None if comp.program.plans.iter().any(|p| p.name == word) => {
+                    head.push_str(&format!("**plan `{word}`**: solving… (hover again for the placement)\n\n"))
+                }
+                None => head.push_str(&format!("**plan `{word}`**: not solved (see its diagnostics)\n\n")),
+            }
+        }
+        let decl = self.declaration(&word);
+        if head.is_empty() && decl.is_none() {
+            return None;
+        }
+        let mut value = head;
+        if let Some(d) = decl {
+            let lines: Vec<&str> = d.text[d.item.span.range()].lines().take(30).collect();
+            value.push_str(&format!("```hplan\n{}\n```", lines.join("\n")));
+        }
+        Some(markdown(value, Some(range(self.text, span))))
+    }
+
+    /// Inlay hints: a model's figures after its declaration and after each plan's
+    /// `model = ...`; once solved, the pool and time after each `place`.
+    fn inlay_hints(&self) -> Vec<lt::InlayHint> {
+        let comp = self.comp;
+        let mut out: Vec<(usize, String)> = Vec::new();
+        for it in parse(self.text).items.iter().filter(|i| i.kind == ItemKind::Model) {
+            if let Some(m) = comp.program.models.iter().find(|m| m.name == it.name.name && m.span.file == comp.root) {
+                out.push((it.name.span.end as usize, model_figures(m)));
+            }
+        }
+        for p in comp.program.plans.iter().filter(|p| p.model_span.file == comp.root) {
+            out.push((p.model_span.end as usize, model_figures(&p.model)));
+        }
+        if let Some(s) = self.solution {
+            for f in &s.plans {
+                out.extend(f.places.iter().cloned());
+            }
+        }
+        out.sort_by_key(|(at, _)| *at);
+        out.into_iter()
+            .map(|(at, label)| lt::InlayHint {
+                position: position(self.text, at),
+                label: lt::InlayHintLabel::String(format!("  {label}")),
+                kind: None,
+                text_edits: None,
+                tooltip: None,
+                padding_left: Some(true),
+                padding_right: None,
+                data: None,
+            })
+            .collect()
+    }
+
+    /// Semantic tokens from the logos lexer, by context (see [`syntax::classify`]).
+    fn semantic_tokens(&self) -> lt::SemanticTokens {
+        let mut known: BTreeMap<String, (ItemKind, bool)> = BTreeMap::new();
+        for (_, f) in self.comp.sources.iter().filter(|(fid, _)| *fid != self.comp.root) {
+            match &f.origin {
+                Origin::Std(p) => {
+                    for (_, _, file) in syntax::stdlib().iter().filter(|(sp, _, _)| sp == p) {
+                        known.extend(file.items.iter().map(|it| (it.name.name.clone(), (it.kind, true))));
+                    }
+                }
+                _ => known.extend(parse(&f.text).items.into_iter().map(|it| (it.name.name, (it.kind, false)))),
+            }
+        }
+        for it in parse(self.text).items {
+            known.insert(it.name.name, (it.kind, false));
+        }
+        semantic_tokens(self.text, &known)
+    }
+}
+
+fn markdown(value: String, range: Option<lt::Range>) -> lt::Hover {
+    lt::Hover { contents: lt::HoverContents::Markup(lt::MarkupContent { kind: lt::MarkupKind::Markdown, value }), range }
+}
+
+/// Encodes classified tokens as LSP semantic tokens (relative lines and UTF-16
+/// columns; a token over several lines, a block comment, is split per line).
+pub fn semantic_tokens(text: &str, known: &BTreeMap<String, (ItemKind, bool)>) -> lt::SemanticTokens {
+    let mut data = Vec::new();
+    let (mut last_line, mut last_col) = (0u32, 0u32);
+    // line starts, so that each token's position costs a search, not a scan
+    let starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let at = |b: usize| {
+        let line = starts.partition_point(|&s| s <= b) - 1;
+        lt::Position { line: line as u32, character: text[starts[line]..b].encode_utf16().count() as u32 }
+    };
+    for c in syntax::classify(text, known) {
+        let mut start = c.start;
+        for piece in text[c.start..c.end].split_inclusive('\n') {
+            let body = piece.trim_end_matches(['\n', '\r']);
+            let p = at(start);
+            let len = body.encode_utf16().count() as u32;
+            if len > 0 {
+                let delta_line = p.line - last_line;
+                let delta_start = if delta_line == 0 { p.character - last_col } else { p.character };
+                data.push(lt::SemanticToken {
+                    delta_line,
+                    delta_start,
+                    length: len,
+                    token_type: c.kind,
+                    token_modifiers_bitset: c.modifiers,
+                });
+                (last_line, last_col) = (p.line, p.character);
+            }
+            start += piece.len();
+        }
+    }
+    lt::SemanticTokens { result_id: None, data }
 }
 
 /// Quick fixes: every diagnostic in `range` that suggests a name ("did you mean `x`?")
@@ -358,8 +913,7 @@ pub fn inlay_hints(uri: &str, text: &str) -> Vec<lt::InlayHint> {
 // lsp-types' `WorkspaceEdit::changes` is a map keyed by `Uri`, whose lazily parsed parts
 // clippy counts as interior mutability; hashing does not touch them.
 #[allow(clippy::mutable_key_type)]
-pub fn code_actions(uri: &lt::Uri, text: &str, range_: lt::Range) -> Vec<lt::CodeActionOrCommand> {
-    let comp = checked(uri.as_str(), text);
+fn code_actions(uri: &lt::Uri, text: &str, comp: &Compilation, range_: lt::Range) -> Vec<lt::CodeActionOrCommand> {
     let (lo, hi) = (offset(text, range_.start), offset(text, range_.end));
     let mut out = Vec::new();
     for d in comp.diagnostics.iter().filter(|d| d.primary.span.file == comp.root) {
@@ -382,76 +936,6 @@ pub fn code_actions(uri: &lt::Uri, text: &str, range_: lt::Range) -> Vec<lt::Cod
     out
 }
 
-/// Hover: the declaration of the item under the cursor (its first 30 lines); on a
-/// plan's `model = ...`, the model's derived figures as the plan uses it first.
-pub fn hover(text: &str, pos: lt::Position) -> Option<lt::Hover> {
-    let at = offset(text, pos);
-    let comp = checked("hover.hplan", text);
-    let figures = comp
-        .program
-        .plans
-        .iter()
-        .find(|p| p.model_span.file == comp.root && p.model_span.range().contains(&at))
-        .map(|p| format!("**{}** in plan `{}`: {}\n\n", p.model.name, p.name, model_figures(&p.model)));
-    let (word, span) = word_at(text, at)?;
-    let (src, item) = find_item(text, &word)?;
-    let decl: Vec<&str> = src[item.span.range()].lines().take(30).collect();
-    let value = format!("{}```hplan\n{}\n```", figures.unwrap_or_default(), decl.join("\n"));
-    Some(lt::Hover {
-        contents: lt::HoverContents::Markup(lt::MarkupContent { kind: lt::MarkupKind::Markdown, value }),
-        range: Some(range(text, span)),
-    })
-}
-
-/// Go to definition: the item of that name declared in this file.
-pub fn definition(text: &str, pos: lt::Position) -> Option<lt::Range> {
-    let (word, _) = word_at(text, offset(text, pos))?;
-    let it = parse(text).items.into_iter().find(|i| i.name.name == word)?;
-    Some(range(text, it.name.span.range()))
-}
-
-/// The blocks enclosing byte `at`, outermost first, by keyword (`plan`, `memory`, ...),
-/// read from the text alone (brace matching skips comments and strings), so it works on
-/// a file that does not parse.
-fn enclosing(text: &str, at: usize) -> Vec<String> {
-    let mut stack: Vec<String> = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    let mut line_start = 0;
-    while i < at.min(bytes.len()) {
-        match bytes[i] {
-            b'\n' => line_start = i + 1,
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < at.min(bytes.len()) && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'{' => {
-                let head = text[line_start..i].split_whitespace().next().unwrap_or("").to_string();
-                // items do not nest: an item keyword starts afresh (an unclosed block
-                // above, as while typing, does not swallow the rest of the file)
-                if ItemKind::ALL.iter().any(|k| k.keyword() == head) {
-                    stack.clear();
-                }
-                stack.push(head);
-            }
-            b'}' => {
-                stack.pop();
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    stack
-}
-
 /// The schema of the innermost block of `path` (item keyword, then sub-block keywords).
 fn spec_of(path: &[String]) -> Option<&'static BlockSpec> {
     let kind = ItemKind::ALL.into_iter().find(|k| Some(k.keyword()) == path.first().map(String::as_str))?;
@@ -462,17 +946,156 @@ fn spec_of(path: &[String]) -> Option<&'static BlockSpec> {
     Some(spec)
 }
 
-/// Completion at `pos`: inside a block its attributes and sub-blocks (schema table),
-/// at the top level the item kinds and `use`; always the file's item names.
+fn item(label: impl Into<String>, kind: lt::CompletionItemKind, detail: Option<String>) -> lt::CompletionItem {
+    lt::CompletionItem { label: label.into(), kind: Some(kind), detail, ..Default::default() }
+}
+
+/// Names of items of `kind` the file can name: its own, and the stdlib's (with the
+/// module to import them from).
+fn names_of_kind(file: &crate::syntax::ast::File, kind: ItemKind) -> Vec<lt::CompletionItem> {
+    let mut out: Vec<lt::CompletionItem> = file
+        .items
+        .iter()
+        .filter(|i| i.kind == kind)
+        .map(|i| item(i.name.name.clone(), lt::CompletionItemKind::REFERENCE, Some(kind.keyword().into())))
+        .collect();
+    for (p, _, file) in syntax::stdlib() {
+        let module = p.split('/').next().unwrap_or("");
+        for it in file.items.iter().filter(|i| i.kind == kind) {
+            if !out.iter().any(|c| c.label == it.name.name) {
+                out.push(item(
+                    it.name.name.clone(),
+                    lt::CompletionItemKind::REFERENCE,
+                    Some(format!("{} (use std::{module})", kind.keyword())),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The pools of the cluster a plan names (`cluster = c`), from the file or the stdlib,
+/// following `extends` bases.
+fn pools_of_plan(file: &crate::syntax::ast::File, plan: &Item) -> Vec<String> {
+    let cluster = plan.body.entries.iter().find_map(|e| match e {
+        Entry::Attr(a) if a.name.name == "cluster" => match &a.value {
+            crate::syntax::ast::Value::Ref(p, _) => Some(p.last().name.clone()),
+            _ => None,
+        },
+        _ => None,
+    });
+    let mut out = Vec::new();
+    let mut next = cluster;
+    for _ in 0..8 {
+        let Some(name) = next.take() else { break };
+        let found = file
+            .items
+            .iter()
+            .chain(syntax::stdlib().iter().flat_map(|(_, _, f)| f.items.iter()))
+            .find(|i| i.kind == ItemKind::Cluster && i.name.name == name);
+        let Some(c) = found else { break };
+        for e in &c.body.entries {
+            if let Entry::Pool(p) = e {
+                if !out.contains(&p.name.name) {
+                    out.push(p.name.name.clone());
+                }
+            }
+        }
+        next = c.base.as_ref().map(|b| b.last().name.clone());
+    }
+    out
+}
+
+/// Completion at `pos`, on the text alone (a broken file works):
+/// - after `place`: the stages; after `place <stage> on`: the plan's pools, `auto`, `any`;
+/// - after `minimize` / `maximize`: the objectives; at a line start in `slo`: its metrics;
+/// - after `<attribute> =`: what the attribute takes (its unit's spellings after a
+///   number, its choices, precisions, `true`/`false`, items of the kind it names);
+/// - after `pool x =`: chips; after `over`: links;
+/// - otherwise inside a block its attributes and sub-blocks (schema table), at the top
+///   level the item kinds and `use`, and the file's item names.
 pub fn completion(text: &str, pos: lt::Position) -> Vec<lt::CompletionItem> {
     let at = offset(text, pos);
+    let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = &text[line_start..at];
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let typing = !line.ends_with(char::is_whitespace);
+    // the words before the one being typed
+    let before: &[&str] = if typing && !words.is_empty() { &words[..words.len() - 1] } else { &words };
     let path = enclosing(text, at);
+    let file = parse(text);
+    let kw = lt::CompletionItemKind::KEYWORD;
+    match before {
+        ["place"] => {
+            return crate::ir::Stage::ALL
+                .iter()
+                .map(|s| item(s.name(), lt::CompletionItemKind::ENUM_MEMBER, Some("stage".into())))
+                .collect()
+        }
+        ["place", _, "on", ..] => {
+            let mut out: Vec<lt::CompletionItem> = match item_around(&file, at) {
+                Some(plan) if plan.kind == ItemKind::Plan => {
+                    pools_of_plan(&file, plan).into_iter().map(|p| item(p, lt::CompletionItemKind::VARIABLE, Some("pool".into()))).collect()
+                }
+                _ => vec![],
+            };
+            if before.len() == 3 {
+                out.push(item("auto", kw, Some("the solver decides".into())));
+                out.push(item("any", kw, Some("one of a list of pools: any [a, b]".into())));
+            }
+            return out;
+        }
+        ["minimize" | "maximize"] => {
+            return crate::ir::Objective::ALL
+                .iter()
+                .map(|o| item(o.name(), lt::CompletionItemKind::ENUM_MEMBER, Some("objective".into())))
+                .collect()
+        }
+        ["pool", _, "="] => return names_of_kind(&file, ItemKind::Chip),
+        [.., "over"] => return names_of_kind(&file, ItemKind::Link),
+        _ => {}
+    }
+    if path.last().map(String::as_str) == Some("slo") && before.is_empty() {
+        return [crate::ir::SloMetric::Ttft, crate::ir::SloMetric::Tpot, crate::ir::SloMetric::TokensPerSUser]
+            .iter()
+            .map(|m| item(m.name(), lt::CompletionItemKind::ENUM_MEMBER, Some("SLO metric".into())))
+            .collect();
+    }
+    // `<attribute> = ...`: what the attribute takes
+    if let (Some(spec), Some(eq)) = (spec_of(&path), line.find('=')) {
+        let name = line[..eq].trim();
+        if let Some(a) = spec.attrs.iter().find(|a| a.name == name) {
+            let value: Vec<&str> = line[eq + 1..].split_whitespace().collect();
+            let after_number = match (typing, value.as_slice()) {
+                (true, [.., n, _]) | (false, [.., n]) => n.chars().next().is_some_and(|c| c.is_ascii_digit()),
+                _ => false,
+            };
+            let units = |d: Dim| -> Vec<lt::CompletionItem> {
+                units_of(d).into_iter().map(|(u, _)| item(u, lt::CompletionItemKind::UNIT, Some(d.describe()))).collect()
+            };
+            return match a.kind {
+                AttrKind::Quantity(d) | AttrKind::QuantityOrRange(d) if after_number => units(d),
+                AttrKind::Tokens if after_number => units(Dim::TOKENS),
+                AttrKind::Choice(words) => words.iter().map(|w| item(*w, lt::CompletionItemKind::ENUM_MEMBER, None)).collect(),
+                AttrKind::Precision => {
+                    crate::ir::Precision::ALL.iter().map(|p| item(p.name(), lt::CompletionItemKind::ENUM_MEMBER, None)).collect()
+                }
+                AttrKind::Bool => ["true", "false"].iter().map(|w| item(*w, kw, None)).collect(),
+                AttrKind::Contents => ["weights", "kv"].iter().map(|w| item(*w, lt::CompletionItemKind::ENUM_MEMBER, None)).collect(),
+                AttrKind::Ref(k) | AttrKind::List(k) => match ItemKind::from_keyword(k) {
+                    Some(kind) => names_of_kind(&file, kind),
+                    None => vec![],
+                },
+                _ => vec![],
+            };
+        }
+    }
     let mut out = Vec::new();
     if path.is_empty() {
         for k in ItemKind::ALL.iter().filter(|k| !k.is_registry()) {
-            out.push(lt::CompletionItem { label: k.keyword().into(), kind: Some(lt::CompletionItemKind::KEYWORD), ..Default::default() });
+            out.push(item(k.keyword(), kw, None));
         }
-        out.push(lt::CompletionItem { label: "use".into(), kind: Some(lt::CompletionItemKind::KEYWORD), ..Default::default() });
+        out.push(item("use", kw, None));
     } else if let Some(spec) = spec_of(&path) {
         for a in spec.attrs {
             out.push(lt::CompletionItem {
@@ -485,16 +1108,11 @@ pub fn completion(text: &str, pos: lt::Position) -> Vec<lt::CompletionItem> {
             });
         }
         for b in spec.blocks {
-            out.push(lt::CompletionItem { label: b.keyword.into(), kind: Some(lt::CompletionItemKind::MODULE), ..Default::default() });
+            out.push(item(b.keyword, lt::CompletionItemKind::MODULE, None));
         }
     }
-    for it in parse(text).items {
-        out.push(lt::CompletionItem {
-            label: it.name.name.clone(),
-            kind: Some(lt::CompletionItemKind::REFERENCE),
-            detail: Some(it.kind.keyword().into()),
-            ..Default::default()
-        });
+    for it in file.items {
+        out.push(item(it.name.name.clone(), lt::CompletionItemKind::REFERENCE, Some(it.kind.keyword().into())));
     }
     out
 }
@@ -518,59 +1136,93 @@ mod tests {
     }
 
     #[test]
-    fn file_uris_become_paths() {
-        assert_eq!(path_of("file:///tmp/my%20plan.hplan"), Some(std::path::PathBuf::from("/tmp/my plan.hplan")));
+    fn file_uris_and_paths_round_trip() {
+        assert_eq!(path_of("file:///tmp/my%20plan.hplan"), Some(PathBuf::from("/tmp/my plan.hplan")));
         assert_eq!(path_of("untitled:1"), None);
+        assert_eq!(uri_of(Path::new("/tmp/my plan µ.hplan")), "file:///tmp/my%20plan%20%C2%B5.hplan");
+        assert_eq!(path_of(&uri_of(Path::new("/tmp/my plan µ.hplan"))), Some(PathBuf::from("/tmp/my plan µ.hplan")));
+    }
+
+    fn labels(text: &str, line: u32, character: u32) -> Vec<String> {
+        completion(text, lt::Position { line, character }).into_iter().map(|c| c.label).collect()
     }
 
     #[test]
     fn completion_follows_the_enclosing_block_in_a_broken_file() {
         let text = "chip c {\n  memory hbm {\n    \n  }\n  compute { fp8 = \n}\nplan p {\n  slo {\n";
-        let labels = |line: u32, character: u32| -> Vec<String> {
-            completion(text, lt::Position { line, character }).into_iter().map(|c| c.label).collect()
-        };
-        let mem = labels(2, 4);
+        let mem = labels(text, 2, 4);
         assert!(mem.contains(&"capacity".to_string()) && mem.contains(&"holds".to_string()), "{mem:?}");
-        let plan = labels(6, 8);
+        let plan = labels(text, 6, 8);
         assert!(plan.contains(&"time_limit".to_string()) && plan.contains(&"sweep".to_string()), "{plan:?}");
         let top = completion("use std::chips::b200\n", lt::Position { line: 1, character: 0 });
         assert!(top.iter().any(|c| c.label == "compare") && !top.iter().any(|c| c.label == "unit"));
+        assert_eq!(labels(text, 8, 0), ["ttft", "tpot", "tokens_per_s_per_user"]);
     }
 
     #[test]
-    fn inlay_hints_and_quick_fixes() {
-        let text = "use std::models::llama3_1_70b\nuse std::chips::h100_sxm\nworkload w {\n  input = 1k tok\n  output = 1k tok\n  concurrency = 1\n}\n\
-                    cluster c {\n  pool g = h100_sxm x 8\n}\nplan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n\
-                    plan q {\n  model = llama3_1_70b\n  cluster = cc\n  workload = w\n}\n";
-        let hints = inlay_hints("file:///x.hplan", text);
-        assert_eq!(hints.len(), 1);
-        let lt::InlayHintLabel::String(label) = &hints[0].label else { panic!() };
-        assert!(label.contains("70.55 B params") && label.contains("70.6 GB of fp8 weights") && label.contains("328 kB/token"), "{label}");
-        assert_eq!(hints[0].position.line, 11);
-        // plan q's `cluster = cc`: E0101 suggests `c`; the quick fix writes it over `cc`
-        // (plan q does not resolve, so only plan p has a hint)
-        let uri: lt::Uri = "file:///x.hplan".parse().unwrap();
-        let all = lt::Range { start: lt::Position { line: 0, character: 0 }, end: lt::Position { line: 99, character: 0 } };
-        let actions = code_actions(&uri, text, all);
-        let lt::CodeActionOrCommand::CodeAction(a) = &actions[0] else { panic!() };
-        assert_eq!(a.title, "write `c`");
-        let edit = &a.edit.as_ref().unwrap().changes.as_ref().unwrap()[&uri][0];
-        assert_eq!((edit.range.start, edit.new_text.as_str()), (lt::Position { line: 17, character: 12 }, "c"));
-        // hover on the model line leads with the figures
-        let h = hover(text, lt::Position { line: 11, character: 12 }).unwrap();
-        let lt::HoverContents::Markup(m) = h.contents else { panic!() };
-        assert!(m.value.starts_with("**llama3_1_70b** in plan `p`: 70.55 B params"), "{}", m.value);
+    fn completion_of_values_units_stages_pools_and_objectives() {
+        let text = "chip c {\n  memory hbm {\n    bandwidth = 8 \n    holds = [\n  }\n}\n\
+                    cluster k {\n  pool gpu = b200 x 8\n  pool lpu = lp30 x 64\n}\ncluster k2 {\n  pool z = \n}\n\
+                    plan p {\n  cluster = k\n  place \n  place decode.ffn on \n  minimize \n  model = \n}\n";
+        let bw = labels(text, 2, 18);
+        assert!(bw.contains(&"TB/s".to_string()) && bw.contains(&"GiB/s".to_string()) && !bw.contains(&"GB".to_string()), "{bw:?}");
+        assert!(labels(text, 3, 13).contains(&"weights".to_string()));
+        assert!(labels(text, 11, 11).contains(&"b200".to_string()));
+        assert_eq!(labels(text, 15, 8), ["prefill", "decode.attn", "decode.ffn", "draft", "decode.layers"]);
+        assert_eq!(labels(text, 16, 22), ["gpu", "lpu", "auto", "any"]);
+        assert!(labels(text, 17, 11).contains(&"cost_per_mtok".to_string()));
+        let models = labels(text, 18, 10);
+        assert!(models.contains(&"llama3_1_70b".to_string()) && !models.contains(&"b200".to_string()), "{models:?}");
     }
 
     #[test]
-    fn hover_shows_a_declaration_from_the_file_or_the_stdlib() {
-        let text = "use std::chips::b200\ncluster c {\n  pool g = b200 x 8\n}\n";
-        let h = hover(text, lt::Position { line: 2, character: 12 }).expect("b200 is a stdlib chip");
-        let lt::HoverContents::Markup(m) = h.contents else { panic!() };
-        assert!(m.value.contains("chip b200") && m.value.contains("bandwidth = 7.7 TB/s"), "{}", m.value);
-        let d = definition(text, lt::Position { line: 2, character: 12 });
-        assert!(d.is_none(), "b200 is not declared in the file");
-        let d = definition("cluster c {\n}\nplan p {\n  cluster = c\n}\n", lt::Position { line: 3, character: 12 }).unwrap();
-        assert_eq!(d.start, lt::Position { line: 0, character: 8 });
+    fn quantities_hover_in_other_units() {
+        let n = |t: &str| {
+            parse(&format!("chip c {{ x = {t} }}")).items[0].body.entries.iter().find_map(|e| match e {
+                Entry::Attr(a) => match &a.value {
+                    crate::syntax::ast::Value::Number(n) => Some(n.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+        };
+        let h = quantity_hover(&n("80 GB").unwrap()).unwrap();
+        assert!(h.starts_with("**80 GB**: a size") && h.contains("= 80,000,000,000 B") && h.contains("= 74.51 GiB"), "{h}");
+        let h = quantity_hover(&n("3.35 TB/s").unwrap()).unwrap();
+        assert!(h.contains("= 3,350 GB/s") || h.contains("= 3.35 TB/s"), "{h}");
+        assert!(h.contains("3.047 TiB/s"), "{h}");
+        let h = quantity_hover(&n("2 $/h").unwrap()).unwrap();
+        assert!(h.contains("= 2 $/h"), "{h}");
+    }
+
+    /// Typing an example from its first byte: every feature answers on every prefix (at
+    /// positions spread over it, multi-byte characters included) without panicking.
+    #[test]
+    fn every_feature_survives_every_prefix_while_typing() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+        for name in ["rubin_lpx_afd.hplan", "s09_lpx_draft_rubin_verify.hplan", "s12_deepseek_experts_on_sram.hplan"] {
+            let full = std::fs::read_to_string(format!("{dir}/{name}")).expect("the example exists");
+            let full = full.replacen("//", "// µ𝒳 ", 1);
+            let cuts: Vec<usize> = (0..=30).map(|i| full.len() * i / 30).filter(|&c| full.is_char_boundary(c)).collect();
+            for cut in cuts {
+                let text = &full[..cut];
+                let uri = "file:///nowhere/typing.hplan";
+                let comp = crate::compile(uri, text, None, crate::Mode::Check);
+                let c = Ctx { uri, text, comp: &comp, solution: None, std_root: None };
+                for k in 0..=6 {
+                    let pos = position(text, text.len() * k / 6);
+                    let _ = (c.hover(pos), c.definition(pos), completion(text, pos));
+                }
+                let _ = (c.inlay_hints(), c.semantic_tokens(), symbols(text), formatting(text));
+            }
+        }
+    }
+
+    #[test]
+    fn semantic_tokens_are_relative_and_split_block_comments() {
+        let t = semantic_tokens("/* a\nbc */ chip µ\n", &BTreeMap::new());
+        let rows: Vec<(u32, u32, u32)> = t.data.iter().map(|d| (d.delta_line, d.delta_start, d.length)).collect();
+        // "/* a" (line 0), "bc */" (line 1), "chip" at column 6, "µ" at 11 (one UTF-16 unit)
+        assert_eq!(rows, [(0, 0, 4), (1, 0, 5), (0, 6, 4), (0, 5, 1)]);
     }
 }

@@ -1,0 +1,204 @@
+//! Solving off the request thread: the server checks a document at once (diagnostics
+//! first) and hands it to this worker, which builds it (every plan solved at its
+//! optimum; `sweep` blocks left to `hplanc build`) and sends back the facts the hover
+//! and the inlay hints show, and the build's diagnostics (infeasibility included).
+//!
+//! Jobs for the same document coalesce: only its newest text is built, so typing never
+//! queues up stale solves. A solve already running is not interrupted; its result is
+//! dropped if the text changed meanwhile.
+
+use crate::report::{self, PlanReport};
+use crate::units::format::{fmt_num, fmt_time};
+use crossbeam_channel::{Receiver, Sender};
+use lsp_types as lt;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+
+/// A document to build.
+pub struct Job {
+    pub uri: String,
+    /// the server's number for this job; only the newest job's result is used
+    pub serial: u64,
+    pub text: String,
+    pub path: Option<PathBuf>,
+    /// open documents' texts by canonical path (unsaved imports)
+    pub overlay: BTreeMap<PathBuf, String>,
+}
+
+/// What one build of a document found.
+#[derive(Clone, Debug)]
+pub struct Solution {
+    pub uri: String,
+    pub serial: u64,
+    /// the text that was built (a result for older text is stale)
+    pub text: String,
+    /// the build's diagnostics for the document (the check's and the solver's)
+    pub diagnostics: Vec<lt::Diagnostic>,
+    pub plans: Vec<PlanFacts>,
+}
+
+/// One plan's solved placement, as the editor shows it.
+#[derive(Clone, Debug)]
+pub struct PlanFacts {
+    pub name: String,
+    /// markdown: status, placement table, headline metrics, bottleneck
+    pub hover: String,
+    /// per `place` statement of the document: (byte offset of its end, hint text)
+    pub places: Vec<(usize, String)>,
+}
+
+/// The worker thread and its two channels.
+pub struct Worker {
+    jobs: Option<Sender<Job>>,
+    pub done: Receiver<Solution>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn start() -> Worker {
+        let (jobs, inbox) = crossbeam_channel::unbounded::<Job>();
+        let (outbox, done) = crossbeam_channel::unbounded();
+        let handle =
+            std::thread::Builder::new().name("hplanc-solve".into()).spawn(move || run(inbox, outbox)).expect("the solver thread starts");
+        Worker { jobs: Some(jobs), done, handle: Some(handle) }
+    }
+
+    pub fn submit(&self, job: Job) {
+        if let Some(tx) = &self.jobs {
+            let _ = tx.send(job);
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // closing the queue ends the thread after its current job
+        self.jobs.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(inbox: Receiver<Job>, outbox: Sender<Solution>) {
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    loop {
+        if queue.is_empty() {
+            match inbox.recv() {
+                Ok(j) => queue.push_back(j),
+                Err(_) => return,
+            }
+        }
+        // coalesce: a newer text of a document replaces the queued one
+        while let Ok(j) = inbox.try_recv() {
+            queue.retain(|q| q.uri != j.uri);
+            queue.push_back(j);
+        }
+        let Some(job) = queue.pop_front() else { continue };
+        if outbox.send(build(job)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Builds one document (solves without sweeps) into what the editor shows.
+pub fn build(job: Job) -> Solution {
+    let opts = crate::BuildOptions { jobs: 1, skip_sweeps: true, overlay: Some(&job.overlay), ..Default::default() };
+    let comp = crate::compile_with(&job.uri, &job.text, job.path.as_deref(), crate::Mode::Build, &opts);
+    let diagnostics = super::lsp_diagnostics(&comp, &job.uri, &job.text);
+    let plans = comp
+        .program
+        .plans
+        .iter()
+        .zip(&comp.solved)
+        .map(|(plan, solved)| {
+            let r = report::plan_report(plan, solved.as_ref());
+            let places = plan
+                .placements
+                .iter()
+                .filter_map(|pl| {
+                    let span = pl.span.filter(|s| s.file == comp.root)?;
+                    Some((span.end as usize, place_hint(&r, pl.stage.name())?))
+                })
+                .collect();
+            PlanFacts { name: plan.name.clone(), hover: plan_hover(&r), places }
+        })
+        .collect();
+    Solution { uri: job.uri, serial: job.serial, text: job.text, diagnostics, plans }
+}
+
+/// The hint after `place <stage> on ...`: where the solver put the stage and its time.
+fn place_hint(r: &PlanReport, stage: &str) -> Option<String> {
+    let rows: Vec<_> = r.placement.iter().filter(|p| p.stage == stage).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let pools: Vec<String> = rows
+        .iter()
+        .map(|p| {
+            let mut s = format!("{} ({} × {}", p.pool, p.chips.max(p.tp), p.chip);
+            if p.tp > 1 {
+                s.push_str(&format!(", tp {}", p.tp));
+            }
+            if let Some([a, b]) = p.layers {
+                s.push_str(&format!(", layers {a}..{b}"));
+            }
+            s.push(')');
+            s
+        })
+        .collect();
+    let time = r.breakdown.as_ref().and_then(|b| match stage {
+        "prefill" => Some(format!("{} per prefill", fmt_time(b.prefill_s))),
+        "decode.attn" => Some(format!("{} attention per step", fmt_time(b.decode_step_s.attn))),
+        "decode.ffn" => Some(format!("{} FFN per step", fmt_time(b.decode_step_s.ffn))),
+        "draft" => Some(format!("{} drafting per token", fmt_time(b.decode_step_s.draft))),
+        "decode.layers" => r.metrics.as_ref().map(|m| format!("{} per step", fmt_time(m.tpot_s))),
+        _ => None,
+    });
+    Some(match time {
+        Some(t) => format!("→ {} · {t}", pools.join(", ")),
+        None => format!("→ {}", pools.join(", ")),
+    })
+}
+
+/// A plan's hover: status, the placement, the headline metrics, the bottleneck.
+fn plan_hover(r: &PlanReport) -> String {
+    let mut s = format!("**plan `{}`**: {}", r.name, r.status);
+    if let Some(v) = r.objective.value {
+        s.push_str(&format!(", {} {} = {}", r.objective.direction, r.objective.kind, fmt_num(v)));
+    }
+    s.push_str("\n\n");
+    if !r.placement.is_empty() {
+        s.push_str("| stage | pool | chips | tp | ep | pp |\n|---|---|---|---|---|---|\n");
+        for p in &r.placement {
+            let chips = match p.shares_chips_with {
+                Some(o) => format!("shares {o}'s"),
+                None => format!("{} × {}", p.chips, p.chip),
+            };
+            s.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", p.stage, p.pool, chips, p.tp, p.ep, p.pp));
+        }
+        s.push('\n');
+    }
+    if let Some(m) = &r.metrics {
+        s.push_str(&format!(
+            "TPOT {} · {} tok/s per user · TTFT {} · {} tok/s in all · {} tok/s per chip · {} chips",
+            fmt_time(m.tpot_s),
+            fmt_num(m.tokens_per_s_per_user),
+            fmt_time(m.ttft_s),
+            fmt_num(m.throughput_tokens_per_s),
+            fmt_num(m.throughput_per_chip),
+            m.chips
+        ));
+        if let Some(c) = m.cost_per_mtok_usd {
+            s.push_str(&format!(" · ${}/Mtok", fmt_num(c)));
+        }
+        if let Some(w) = m.tokens_per_s_per_mw {
+            s.push_str(&format!(" · {} tok/s per MW", fmt_num(w)));
+        }
+        s.push('\n');
+    }
+    if let Some(b) = &r.bottleneck {
+        s.push_str(&format!("\nbottleneck: {b}\n"));
+    }
+    s
+}
