@@ -178,6 +178,38 @@ fn solver_diagnostics_follow_the_check() {
     c.stop();
 }
 
+/// Requests are answered while a solve runs: a file whose twelve plans take the solver
+/// far longer than the check (every stage `auto` over three pools) gets its hover and
+/// completion answered before the solver's diagnostics arrive.
+#[test]
+fn requests_are_answered_while_solving() {
+    let mut c = Client::start();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/s13_auto_everything.hplan")).unwrap();
+    // its plans four times over (renamed): a solve of hundreds of milliseconds
+    let plans = &example[example.find("plan chat_auto").unwrap()..];
+    let plans = &plans[..plans.find("\ncompare").unwrap_or(plans.len())];
+    let mut text = example.clone();
+    for k in 1..4 {
+        text.push_str(&plans.replace("_auto {", &format!("_auto{k} {{")));
+    }
+    let line = text.lines().position(|l| l.starts_with("plan chat_auto")).unwrap() as u32;
+    c.open_at(URI, &text);
+    let hover = c.request("textDocument/hover", at(line, 6));
+    let v = hover["contents"]["value"].as_str().unwrap();
+    assert!(v.starts_with("**plan `chat_auto`**: solving…"), "{v}");
+    let comp = c.request("textDocument/completion", at(line + 1, 0));
+    assert!(comp.as_array().unwrap().iter().any(|x| x["label"] == "objective" || x["label"] == "slo"), "{comp}");
+    // only now: the check's publish (kept while waiting), then the solver's
+    let received: Vec<bool> =
+        c.kept.borrow().iter().map(|m| matches!(m, Message::Notification(n) if n.method == "textDocument/publishDiagnostics")).collect();
+    assert_eq!(received, [true], "the check's diagnostics came first, the solver's not yet");
+    c.diagnostics_for(URI, Some(1));
+    c.diagnostics_for(URI, Some(1));
+    let hover = c.request("textDocument/hover", at(line, 6));
+    assert!(hover["contents"]["value"].as_str().unwrap().starts_with("**plan `chat_auto`**: optimal"), "{hover}");
+    c.stop();
+}
+
 #[test]
 fn hover_definition_symbols_formatting_completion() {
     let mut c = Client::start();
