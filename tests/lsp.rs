@@ -307,6 +307,10 @@ fn solved_hints_and_plan_hover() {
     assert!(labels[0].0 == 21 && labels[0].1.contains("8.03 B params"), "{labels:?}");
     assert!(labels[1].0 == 24 && labels[1].1.starts_with("  → gpu (") && labels[1].1.contains("per prefill"), "{labels:?}");
     assert!(labels[2].0 == 25 && labels[2].1.contains("attention per step"), "{labels:?}");
+    // completion of stages after `place`, pools after `on`, objectives after `minimize`
+    let labels = |v: Value| -> Vec<String> { v.as_array().unwrap().iter().map(|x| x["label"].as_str().unwrap().to_string()).collect() };
+    assert!(labels(c.request("textDocument/completion", at(25, 8))).contains(&"decode.ffn".to_string()));
+    assert_eq!(labels(c.request("textDocument/completion", at(25, 23))), ["gpu", "auto", "any"]);
     let h = c.request("textDocument/hover", at(20, 5));
     let v = h["contents"]["value"].as_str().unwrap();
     assert!(v.starts_with("**plan `p`**: optimal") && v.contains("| decode.attn | gpu |") && v.contains("TPOT "), "{v}");
