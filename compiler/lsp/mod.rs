@@ -147,7 +147,7 @@ struct Server<'c> {
     std_root: Option<PathBuf>,
     workspace: Vec<PathBuf>,
     /// workspace files that import other files (`use "..."`), by canonical path
-    importers: Vec<PathBuf>,
+    importers: Vec<Importer>,
     /// the client re-asks for inlay hints when told (`workspace/inlayHint/refresh`)
     refresh_hints: bool,
     next_request: u32,
@@ -188,7 +188,8 @@ impl Server<'_> {
         self.conn.sender.send(m).map_err(|e| e.to_string())
     }
 
-    /// Workspace files that import others, found once at start and on every save.
+    /// Workspace files that import others and the files each loads, found once at
+    /// start and on every save (so a change re-checks only the files that load it).
     fn scan_workspace(&mut self) {
         let mut found = Vec::new();
         let mut stack: Vec<(PathBuf, usize)> = self.workspace.iter().map(|p| (p.clone(), 0)).collect();
@@ -205,8 +206,11 @@ impl Server<'_> {
                     }
                 } else if name.ends_with(".hplan") && seen < MAX_WORKSPACE_FILES {
                     seen += 1;
-                    if std::fs::read_to_string(&p).is_ok_and(|t| t.contains("use \"")) {
-                        found.extend(p.canonicalize().ok());
+                    let (Ok(text), Ok(path)) = (std::fs::read_to_string(&p), p.canonicalize()) else { continue };
+                    if text.contains("use \"") {
+                        let uri = uri_of(&path);
+                        let deps = disk_files(&self.check(&uri, &text, Some(&path)));
+                        found.push(Importer { path, deps });
                     }
                 }
             }
@@ -297,13 +301,17 @@ impl Server<'_> {
         }
         // workspace files that import it and are not open
         let open: BTreeSet<PathBuf> = self.docs.values().filter_map(|d| d.path.clone()).collect();
-        for file in self.importers.iter().filter(|f| !open.contains(*f) && **f != path) {
-            let Ok(text) = std::fs::read_to_string(file) else { continue };
-            let furi = uri_of(file);
-            let comp = self.check(&furi, &text, Some(file));
-            if comp.sources.find(&Origin::Disk(path.clone())).is_some() {
-                self.publish(&furi, None, lsp_diagnostics(&comp, &furi, &text))?;
+        for i in 0..self.importers.len() {
+            let imp = &self.importers[i];
+            if open.contains(&imp.path) || !imp.deps.contains(&path) {
+                continue;
             }
+            let file = imp.path.clone();
+            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            let furi = uri_of(&file);
+            let comp = self.check(&furi, &text, Some(&file));
+            self.publish(&furi, None, lsp_diagnostics(&comp, &furi, &text))?;
+            self.importers[i].deps = disk_files(&comp);
         }
         Ok(())
     }
@@ -415,7 +423,8 @@ impl Server<'_> {
         for (u, d) in &self.docs {
             files.insert(u.clone(), d.text.clone());
         }
-        for p in &self.importers {
+        for imp in &self.importers {
+            let p = &imp.path;
             let u = uri_of(p);
             if let std::collections::btree_map::Entry::Vacant(e) = files.entry(u) {
                 if let Ok(t) = std::fs::read_to_string(p) {
@@ -450,6 +459,24 @@ impl Server<'_> {
 }
 
 struct Unsupported;
+
+/// A workspace file that imports others.
+struct Importer {
+    path: PathBuf,
+    /// the files on disk its last check read (itself included)
+    deps: BTreeSet<PathBuf>,
+}
+
+/// The files on disk a compilation read.
+fn disk_files(comp: &Compilation) -> BTreeSet<PathBuf> {
+    comp.sources
+        .iter()
+        .filter_map(|(_, f)| match &f.origin {
+            Origin::Disk(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
 
 /// The file path of a `file://` URI (percent-escapes undone).
 fn path_of(uri: &str) -> Option<PathBuf> {

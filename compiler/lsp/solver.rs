@@ -51,16 +51,16 @@ pub struct PlanFacts {
 pub struct Worker {
     jobs: Option<Sender<Job>>,
     pub done: Receiver<Solution>,
-    handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
     pub fn start() -> Worker {
         let (jobs, inbox) = crossbeam_channel::unbounded::<Job>();
         let (outbox, done) = crossbeam_channel::unbounded();
-        let handle =
-            std::thread::Builder::new().name("hplanc-solve".into()).spawn(move || run(inbox, outbox)).expect("the solver thread starts");
-        Worker { jobs: Some(jobs), done, handle: Some(handle) }
+        let started = std::thread::Builder::new().name("hplanc-solve".into()).spawn(move || run(inbox, outbox));
+        // without a thread (the system refused one) nothing is solved: the queue is
+        // dropped, the check's diagnostics still come, and hovers say "solving…"
+        Worker { jobs: started.is_ok().then_some(jobs), done }
     }
 
     pub fn submit(&self, job: Job) {
@@ -72,11 +72,9 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // closing the queue ends the thread after its current job
+        // closing the queue ends the thread after its current job; the server does not
+        // wait for it (a solve may run to its time limit), process exit ends it
         self.jobs.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
     }
 }
 

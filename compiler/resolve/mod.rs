@@ -85,21 +85,9 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
     let mut compares = Vec::new();
     for id in ids {
         match r.items[id].item.kind {
-            ItemKind::Chip => {
-                if let Some(chip) = r.chip(id) {
-                    program.chips.push(chip);
-                }
-            }
+            ItemKind::Chip | ItemKind::Model => r.chip_or_model(id, &mut program),
             ItemKind::Link => {
                 r.link(id);
-            }
-            ItemKind::Model => {
-                let Some(body) = r.effective_body(id, &mut vec![]) else { continue };
-                let span = r.items[id].item.span;
-                let name = r.items[id].item.name.name.clone();
-                if let Some(model) = r.model_from(&name, &body, span) {
-                    program.models.push(model);
-                }
             }
             ItemKind::Cluster => {
                 r.cluster(id);
@@ -130,22 +118,7 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
     let imported: Vec<ItemId> = r.modules[m].imports.values().map(|(id, _)| *id).collect();
     let before = r.diags.len();
     for id in imported {
-        match r.items[id].item.kind {
-            ItemKind::Chip => {
-                if let Some(chip) = r.chip(id) {
-                    program.chips.push(chip);
-                }
-            }
-            ItemKind::Model => {
-                let Some(body) = r.effective_body(id, &mut vec![]) else { continue };
-                let item = &r.items[id].item;
-                let (name, span) = (item.name.name.clone(), item.span);
-                if let Some(model) = r.model_from(&name, &body, span) {
-                    program.models.push(model);
-                }
-            }
-            _ => {}
-        }
+        r.chip_or_model(id, &mut program);
     }
     r.diags.truncate(before);
     program.models.sort_by(|a, b| a.name.cmp(&b.name));
@@ -453,6 +426,21 @@ impl Resolver<'_> {
     }
 
     // ------------------------------------------------------------ items
+
+    /// Lowers a chip or a model item into `program.chips` / `program.models` (checking
+    /// it on the way); other items are left alone.
+    fn chip_or_model(&mut self, id: ItemId, program: &mut ir::Program) {
+        match self.items[id].item.kind {
+            ItemKind::Chip => program.chips.extend(self.chip(id)),
+            ItemKind::Model => {
+                let Some(body) = self.effective_body(id, &mut vec![]) else { return };
+                let item = &self.items[id].item;
+                let (name, span) = (item.name.name.clone(), item.span);
+                program.models.extend(self.model_from(&name, &body, span));
+            }
+            _ => {}
+        }
+    }
 
     fn chip(&mut self, id: ItemId) -> Option<ir::Chip> {
         if let Some(c) = self.chips.get(&id) {
