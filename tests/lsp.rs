@@ -307,6 +307,11 @@ fn solved_hints_and_plan_hover() {
     assert!(labels[0].0 == 21 && labels[0].1.contains("8.03 B params"), "{labels:?}");
     assert!(labels[1].0 == 24 && labels[1].1.starts_with("  → gpu (") && labels[1].1.contains("per prefill"), "{labels:?}");
     assert!(labels[2].0 == 25 && labels[2].1.contains("attention per step"), "{labels:?}");
+    // a pool's name in a `place`: its definition and hover are the cluster's statement
+    let d = c.request("textDocument/definition", at(24, 19));
+    assert_eq!((d["uri"].as_str(), &d["range"]["start"]), (Some(URI), &json!({ "line": 17, "character": 7 })), "{d}");
+    let h = c.request("textDocument/hover", at(24, 19));
+    assert!(h["contents"]["value"].as_str().unwrap().contains("pool gpu = b200 x 8 over nvlink5"), "{h}");
     // completion of stages after `place`, pools after `on`, objectives after `minimize`
     let labels = |v: Value| -> Vec<String> { v.as_array().unwrap().iter().map(|x| x["label"].as_str().unwrap().to_string()).collect() };
     assert!(labels(c.request("textDocument/completion", at(25, 8))).contains(&"decode.ffn".to_string()));
@@ -385,6 +390,13 @@ fn definition_and_references_across_imports_and_into_the_stdlib() {
     assert!(std::fs::metadata(&path).unwrap().permissions().readonly());
     let line = d["range"]["start"]["line"].as_u64().unwrap() as usize;
     assert!(text.lines().nth(line).unwrap().starts_with("link nvlink5"), "{d}");
+    // a pool of a stdlib cluster: its statement in the stdlib's read-only copy
+    let std_plan = "file:///work/std_plan.hplan";
+    let text = "use std::clusters::vr_nvl72_lpx\nplan s {\n  cluster = vr_nvl72_lpx\n  place decode.ffn on lpu\n}\n";
+    c.open_at(std_plan, text);
+    let d = c.request("textDocument/definition", at_in(std_plan, 3, 22));
+    assert!(d["uri"].as_str().unwrap().ends_with("/std/clusters/reference.hplan"), "{d}");
+    assert_eq!(d["range"]["start"], json!({ "line": 28, "character": 7 }), "{d}");
     // references to `mine`: its declaration, and the pools of both importers (the
     // other one is not open: it is found in the workspace)
     let params =

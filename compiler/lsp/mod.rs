@@ -9,8 +9,9 @@
 //!
 //! Features: diagnostics; hover (a chip's specs, a model's parameters, weight bytes and
 //! KV bytes per token, a quantity in other units, a plan's solved placement and
-//! metrics, an item's declaration); go to definition and find references, into
-//! imported files and the stdlib (served as read-only files, [`stdlib_docs`]);
+//! metrics, a pool's statement, an item's declaration); go to definition (items, and
+//! pools named in `place` and `link`) and find references, into imported files and the
+//! stdlib (served as read-only files, [`stdlib_docs`]);
 //! completion (item kinds, attributes and sub-blocks from the schema table, units of
 //! the attribute's dimension, choices, item names of the kind an attribute takes,
 //! stages, pools, objectives, SLO metrics; on the text alone, so it works while the
@@ -792,12 +793,44 @@ impl Ctx<'_> {
     }
 
     /// Go to definition: the item's declaration, in this file, an imported one or the
-    /// stdlib's read-only copy.
+    /// stdlib's read-only copy; for a pool's name (in a plan's `place` or a cluster's
+    /// `link`), its `pool` statement.
     fn definition(&self, pos: lt::Position) -> Option<lt::Location> {
-        let (word, _) = word_at(self.text, offset(self.text, pos))?;
-        let d = self.declaration(&word)?;
-        let uri = self.uri_of_home(&d.home)?.parse().ok()?;
-        Some(lt::Location { uri, range: range(&d.text, d.item.name.span.range()) })
+        let at = offset(self.text, pos);
+        let (word, _) = word_at(self.text, at)?;
+        if let Some(d) = self.declaration(&word) {
+            let uri = self.uri_of_home(&d.home)?.parse().ok()?;
+            return Some(lt::Location { uri, range: range(&d.text, d.item.name.span.range()) });
+        }
+        self.with_pool(at, &word, |(home, text, _), p| {
+            let uri = self.uri_of_home(home)?.parse().ok()?;
+            Some(lt::Location { uri, range: range(text, p.name.span.range()) })
+        })
+    }
+
+    /// Calls `f` with the `pool` statement named `word` of the cluster the item around
+    /// byte `at` is or names (looked up in this file, the files it loaded, the stdlib).
+    fn with_pool<T>(&self, at: usize, word: &str, f: impl FnOnce(&Source, &crate::syntax::ast::PoolStmt) -> Option<T>) -> Option<T> {
+        let file = parse(self.text);
+        let it = item_around(&file, at)?;
+        let loaded: Vec<(Home, &str, crate::syntax::ast::File)> = self
+            .comp
+            .sources
+            .iter()
+            .filter_map(|(_, f)| match &f.origin {
+                Origin::Disk(p) if Some(p.as_path()) != path_of(self.uri).as_deref() => {
+                    Some((Home::Disk(p.clone()), f.text.as_str(), parse(&f.text)))
+                }
+                _ => None,
+            })
+            .collect();
+        let files: Vec<Source> = std::iter::once((Home::This, self.text, &file))
+            .chain(loaded.iter().map(|(h, t, f)| (h.clone(), *t, f)))
+            .chain(std_sources())
+            .collect();
+        let pools = pools_of(it, &files);
+        let (src, p) = pools.iter().find(|(_, p)| p.name.name == word)?;
+        f(src, p)
     }
 
     /// Hover: a quantity in other units; a plan's solved placement and metrics; a
@@ -832,6 +865,13 @@ impl Ctx<'_> {
             }
         }
         let decl = self.declaration(&word);
+        if decl.is_none() {
+            // a pool's name: its statement
+            let pool = self.with_pool(at, &word, |(_, text, _), p| {
+                Some(format!("**pool `{}`**\n```hplan\n{}\n```", p.name.name, &text[p.span.range()]))
+            });
+            head.push_str(&pool.unwrap_or_default());
+        }
         if head.is_empty() && decl.is_none() {
             return None;
         }
@@ -1001,30 +1041,39 @@ fn names_of_kind(file: &crate::syntax::ast::File, kind: ItemKind) -> Vec<lt::Com
     out
 }
 
-/// The pools of the cluster a plan names (`cluster = c`), from the file or the stdlib,
-/// following `extends` bases.
-fn pools_of_plan(file: &crate::syntax::ast::File, plan: &Item) -> Vec<String> {
-    let cluster = plan.body.entries.iter().find_map(|e| match e {
-        Entry::Attr(a) if a.name.name == "cluster" => match &a.value {
-            crate::syntax::ast::Value::Ref(p, _) => Some(p.last().name.clone()),
+/// A file to look names up in: where it is, its text, its AST.
+type Source<'a> = (Home, &'a str, &'a crate::syntax::ast::File);
+
+/// The stdlib's files as lookup sources.
+fn std_sources<'a>() -> impl Iterator<Item = Source<'a>> {
+    syntax::stdlib().iter().map(|(p, t, f)| -> Source<'a> { (Home::Std(p), t, f) })
+}
+
+/// The pool statements of the cluster `it` is, or that a plan names (`cluster = c`),
+/// following `extends` bases; clusters are looked up in `files` in order. Each pool
+/// once (a derived cluster's own statement first).
+fn pools_of<'a>(it: &Item, files: &[Source<'a>]) -> Vec<(Source<'a>, &'a crate::syntax::ast::PoolStmt)> {
+    let mut next = match it.kind {
+        ItemKind::Cluster => Some(it.name.name.clone()),
+        ItemKind::Plan => it.body.entries.iter().find_map(|e| match e {
+            Entry::Attr(a) if a.name.name == "cluster" => match &a.value {
+                crate::syntax::ast::Value::Ref(p, _) => Some(p.last().name.clone()),
+                _ => None,
+            },
             _ => None,
-        },
+        }),
         _ => None,
-    });
-    let mut out = Vec::new();
-    let mut next = cluster;
+    };
+    let mut out: Vec<(Source<'a>, &'a crate::syntax::ast::PoolStmt)> = Vec::new();
     for _ in 0..8 {
         let Some(name) = next.take() else { break };
-        let found = file
-            .items
-            .iter()
-            .chain(syntax::stdlib().iter().flat_map(|(_, _, f)| f.items.iter()))
-            .find(|i| i.kind == ItemKind::Cluster && i.name.name == name);
-        let Some(c) = found else { break };
+        let found =
+            files.iter().find_map(|src| src.2.items.iter().find(|i| i.kind == ItemKind::Cluster && i.name.name == name).map(|c| (src, c)));
+        let Some((src, c)) = found else { break };
         for e in &c.body.entries {
             if let Entry::Pool(p) = e {
-                if !out.contains(&p.name.name) {
-                    out.push(p.name.name.clone());
+                if !out.iter().any(|(_, q)| q.name.name == p.name.name) {
+                    out.push((src.clone(), p));
                 }
             }
         }
@@ -1062,7 +1111,11 @@ pub fn completion(text: &str, pos: lt::Position) -> Vec<lt::CompletionItem> {
         ["place", _, "on", ..] => {
             let mut out: Vec<lt::CompletionItem> = match item_around(&file, at) {
                 Some(plan) if plan.kind == ItemKind::Plan => {
-                    pools_of_plan(&file, plan).into_iter().map(|p| item(p, lt::CompletionItemKind::VARIABLE, Some("pool".into()))).collect()
+                    let files: Vec<Source> = std::iter::once((Home::This, text, &file)).chain(std_sources()).collect();
+                    pools_of(plan, &files)
+                        .into_iter()
+                        .map(|(_, p)| item(p.name.name.clone(), lt::CompletionItemKind::VARIABLE, Some("pool".into())))
+                        .collect()
                 }
                 _ => vec![],
             };
