@@ -441,6 +441,11 @@ fn importers_get_diagnostics_when_an_import_changes() {
     c.change(&chips, 3, CHIPS);
     c.diagnostics_until(&plan, &[]);
     c.diagnostics_until(&other, &[]);
+    // renamed again, then closed unsaved: the importers read the disk's text again
+    c.change(&chips, 4, &CHIPS.replace("chip mine", "chip yours"));
+    c.diagnostics_until(&plan, &["E0101"]);
+    c.notify("textDocument/didClose", json!({ "textDocument": { "uri": chips } }));
+    c.diagnostics_until(&plan, &[]);
     c.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -259,10 +259,15 @@ impl Server<'_> {
             "textDocument/didClose" => {
                 let Ok(p) = serde_json::from_value::<lt::DidCloseTextDocumentParams>(n.params) else { return Ok(()) };
                 let uri = p.text_document.uri.as_str();
-                self.docs.remove(uri);
+                let closed = self.docs.remove(uri);
                 self.solutions.remove(uri);
                 self.serials.remove(uri);
-                self.publish(uri, None, vec![])
+                self.publish(uri, None, vec![])?;
+                // files that import it read it from disk again (unsaved edits are gone)
+                match closed.and_then(|d| d.path) {
+                    Some(path) => self.recheck_importers(uri, &path),
+                    None => Ok(()),
+                }
             }
             "textDocument/didSave" => {
                 self.scan_workspace();
@@ -284,7 +289,16 @@ impl Server<'_> {
             return Ok(());
         }
         self.refresh(uri)?;
-        let Some(path) = path else { return Ok(()) };
+        match path {
+            Some(path) => self.recheck_importers(uri, &path),
+            None => Ok(()),
+        }
+    }
+
+    /// Re-checks (and publishes) the open documents and the workspace files that load
+    /// the file at `path` (whose text, `uri`'s, changed or was closed unsaved).
+    fn recheck_importers(&mut self, uri: &str, path: &Path) -> Result<(), String> {
+        let path = path.to_path_buf();
         // open documents that import this one
         let dependents: Vec<String> = self
             .docs
