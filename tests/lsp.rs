@@ -241,6 +241,10 @@ fn hover_definition_symbols_formatting_completion() {
     for a in ["input", "output", "concurrency"] {
         assert!(labels.contains(&a), "{labels:?}");
     }
+    // ... the stdlib module's items in a `use` line
+    let comp = c.request("textDocument/completion", at(0, 16));
+    let labels: Vec<&str> = comp.as_array().unwrap().iter().map(|x| x["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"b200") && labels.contains(&"lp30") && !labels.contains(&"nvlink5"), "{labels:?}");
     // ... and units after a number, by the attribute's dimension
     let comp = c.request("textDocument/completion", at(6, 19));
     let labels: Vec<&str> = comp.as_array().unwrap().iter().map(|x| x["label"].as_str().unwrap()).collect();

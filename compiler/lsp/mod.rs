@@ -1096,12 +1096,33 @@ fn pools_of<'a>(it: &Item, files: &[Source<'a>]) -> Vec<(Source<'a>, &'a crate::
     out
 }
 
+/// Completion in a `use` line: after `std::` the modules, after `std::<module>::` (or
+/// inside its `{ ... }`) the module's items.
+fn use_completion(path: &str) -> Vec<lt::CompletionItem> {
+    let Some(after) = path.strip_prefix("std::") else {
+        return vec![item("std", lt::CompletionItemKind::MODULE, None)];
+    };
+    match after.split_once("::") {
+        None => crate::resolve::stdlib::module_names().into_iter().map(|m| item(m, lt::CompletionItemKind::MODULE, None)).collect(),
+        Some((module, _)) => {
+            let prefix = format!("{module}/");
+            syntax::stdlib()
+                .iter()
+                .filter(|(p, _, _)| p.starts_with(&prefix))
+                .flat_map(|(_, _, f)| f.items.iter())
+                .map(|it| item(it.name.name.clone(), lt::CompletionItemKind::REFERENCE, Some(it.kind.keyword().into())))
+                .collect()
+        }
+    }
+}
+
 /// Completion at `pos`, on the text alone (a broken file works):
 /// - after `place`: the stages; after `place <stage> on`: the plan's pools, `auto`, `any`;
 /// - after `minimize` / `maximize`: the objectives; at a line start in `slo`: its metrics;
 /// - after `<attribute> =`: what the attribute takes (its unit's spellings after a
 ///   number, its choices, precisions, `true`/`false`, items of the kind it names);
-/// - after `pool x =`: chips; after `over`: links;
+/// - after `pool x =`: chips; after `over`: links; after `chip x =` (and the other item
+///   kinds): bases of that kind; in a `use` line: std modules and their items;
 /// - otherwise inside a block its attributes and sub-blocks (schema table), at the top
 ///   level the item kinds and `use`, and the file's item names.
 pub fn completion(text: &str, pos: lt::Position) -> Vec<lt::CompletionItem> {
@@ -1147,7 +1168,14 @@ pub fn completion(text: &str, pos: lt::Position) -> Vec<lt::CompletionItem> {
         }
         ["pool", _, "="] => return names_of_kind(&file, ItemKind::Chip),
         [.., "over"] => return names_of_kind(&file, ItemKind::Link),
+        // `chip mine = ...`: a base of the same kind
+        [kw, _, "="] if path.is_empty() && ItemKind::from_keyword(kw).is_some_and(|k| !k.is_registry()) => {
+            return names_of_kind(&file, ItemKind::from_keyword(kw).unwrap_or(ItemKind::Chip))
+        }
         _ => {}
+    }
+    if let Some(rest) = line.trim_start().strip_prefix("use ") {
+        return use_completion(rest);
     }
     if path.last().map(String::as_str) == Some("slo") && before.is_empty() {
         return [crate::ir::SloMetric::Ttft, crate::ir::SloMetric::Tpot, crate::ir::SloMetric::TokensPerSUser]
@@ -1248,6 +1276,11 @@ mod tests {
         assert!(mem.contains(&"capacity".to_string()) && mem.contains(&"holds".to_string()), "{mem:?}");
         let plan = labels(text, 6, 8);
         assert!(plan.contains(&"time_limit".to_string()) && plan.contains(&"sweep".to_string()), "{plan:?}");
+        assert!(labels("use std::", 0, 9).contains(&"clusters".to_string()));
+        let chips = labels("use std::chips::{b200, ", 0, 23);
+        assert!(chips.contains(&"gb300".to_string()) && !chips.contains(&"nvlink5".to_string()), "{chips:?}");
+        let bases = labels("chip mine = ", 0, 12);
+        assert!(bases.contains(&"h100_sxm".to_string()) && !bases.contains(&"llama3_1_70b".to_string()), "{bases:?}");
         let top = completion("use std::chips::b200\n", lt::Position { line: 1, character: 0 });
         assert!(top.iter().any(|c| c.label == "compare") && !top.iter().any(|c| c.label == "unit"));
         assert_eq!(labels(text, 8, 0), ["ttft", "tpot", "tokens_per_s_per_user"]);
