@@ -778,17 +778,11 @@ impl Ctx<'_> {
         if let Some(item) = parse(self.text).items.into_iter().find(|i| i.name.name == name) {
             return Some(Declaration { home: Home::This, text: self.text.to_string(), item });
         }
+        // files it loaded from disk, then the stdlib (parsed once)
         for (_, f) in self.comp.sources.iter().filter(|(fid, _)| *fid != self.comp.root) {
+            let Origin::Disk(p) = &f.origin else { continue };
             let Some(item) = parse(&f.text).items.into_iter().find(|i| i.name.name == name) else { continue };
-            let home = match &f.origin {
-                Origin::Disk(p) => Home::Disk(p.clone()),
-                Origin::Std(p) => match STDLIB_FILES.iter().find(|(sp, _)| sp == p) {
-                    Some((sp, _)) => Home::Std(sp),
-                    None => continue,
-                },
-                Origin::Memory(_) => continue,
-            };
-            return Some(Declaration { home, text: f.text.clone(), item });
+            return Some(Declaration { home: Home::Disk(p.clone()), text: f.text.clone(), item });
         }
         for (p, src, file) in syntax::stdlib() {
             if let Some(item) = file.items.iter().find(|i| i.name.name == name) {
