@@ -134,9 +134,14 @@ fn place_hint(r: &PlanReport, stage: &str) -> Option<String> {
     let pools: Vec<String> = rows
         .iter()
         .map(|p| {
-            let mut s = format!("{} ({} × {}", p.pool, p.chips.max(p.tp), p.chip);
-            if p.tp > 1 {
-                s.push_str(&format!(", tp {}", p.tp));
+            let mut s = match p.shares_chips_with {
+                Some(o) => format!("{} ({o}'s chips", p.pool),
+                None => format!("{} ({} × {}", p.pool, p.chips, p.chip),
+            };
+            for (name, v) in [("tp", p.tp), ("dp", p.dp), ("ep", p.ep), ("pp", p.pp), ("replicas", p.replicas)] {
+                if v > 1 {
+                    s.push_str(&format!(", {name} {v}"));
+                }
             }
             if let Some([a, b]) = p.layers {
                 s.push_str(&format!(", layers {a}..{b}"));
@@ -167,13 +172,13 @@ fn plan_hover(r: &PlanReport) -> String {
     }
     s.push_str("\n\n");
     if !r.placement.is_empty() {
-        s.push_str("| stage | pool | chips | tp | ep | pp |\n|---|---|---|---|---|---|\n");
+        s.push_str("| stage | pool | chips | tp | dp | ep | pp | replicas |\n|---|---|---|---|---|---|---|---|\n");
         for p in &r.placement {
             let chips = match p.shares_chips_with {
                 Some(o) => format!("shares {o}'s"),
                 None => format!("{} × {}", p.chips, p.chip),
             };
-            s.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", p.stage, p.pool, chips, p.tp, p.ep, p.pp));
+            s.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} | {} |\n", p.stage, p.pool, chips, p.tp, p.dp, p.ep, p.pp, p.replicas));
         }
         s.push('\n');
     }
