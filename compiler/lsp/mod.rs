@@ -438,7 +438,8 @@ impl Server<'_> {
         for (u, d) in &self.docs {
             files.insert(u.clone(), d.text.clone());
         }
-        for imp in &self.importers {
+        let open: BTreeSet<&PathBuf> = self.docs.values().filter_map(|d| d.path.as_ref()).collect();
+        for imp in self.importers.iter().filter(|i| !open.contains(&i.path)) {
             let p = &imp.path;
             let u = uri_of(p);
             if let std::collections::btree_map::Entry::Vacant(e) = files.entry(u) {

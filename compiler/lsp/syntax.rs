@@ -234,10 +234,9 @@ pub struct Classified {
 /// item they name (`known`: names visible to the file, with their kinds; stdlib names
 /// carry `defaultLibrary`), stage names after `place`, and operators.
 pub fn classify(text: &str, known: &BTreeMap<String, (ItemKind, bool)>) -> Vec<Classified> {
-    let toks: Vec<Token> =
-        lex(text).into_iter().filter(|t| !t.kind.is_trivia() || matches!(t.kind, Tok::LineComment | Tok::BlockComment)).collect();
+    let toks: Vec<Token> = lex(text);
+    // the tokens that are not whitespace or comments, by index into `toks`
     let code: Vec<usize> = (0..toks.len()).filter(|&i| !toks[i].kind.is_trivia()).collect();
-    // for each token index in `toks`, its position in `code` (trivia: none)
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut unit_run = false; // inside a unit expression
@@ -316,12 +315,11 @@ pub fn classify(text: &str, known: &BTreeMap<String, (ItemKind, bool)>) -> Vec<C
                     in_place = false;
                 }
             }
-            Tok::LineComment | Tok::BlockComment => push("comment", 0),
             Tok::Dot if in_place => push("enumMember", 0),
             _ => {}
         }
     }
-    // comments are not in `code`; add them in order
+    // comments are trivia, not in `code`: add them, then put everything in order
     for t in toks.iter().filter(|t| matches!(t.kind, Tok::LineComment | Tok::BlockComment)) {
         out.push(Classified { start: t.start, end: t.end, kind: type_index("comment"), modifiers: 0 });
     }
