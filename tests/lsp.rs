@@ -206,7 +206,7 @@ fn requests_are_answered_while_solving() {
     c.diagnostics_for(URI, Some(1));
     c.diagnostics_for(URI, Some(1));
     let hover = c.request("textDocument/hover", at(line, 6));
-    assert!(hover["contents"]["value"].as_str().unwrap().starts_with("**plan `chat_auto`**: optimal"), "{hover}");
+    assert!(hover["contents"]["value"].as_str().unwrap().starts_with("# plan chat_auto: optimal"), "{hover}");
     c.stop();
 }
 
@@ -322,7 +322,7 @@ fn solved_hints_and_plan_hover() {
     assert_eq!(labels(c.request("textDocument/completion", at(25, 23))), ["gpu", "auto", "any"]);
     let h = c.request("textDocument/hover", at(20, 5));
     let v = h["contents"]["value"].as_str().unwrap();
-    assert!(v.starts_with("**plan `p`**: optimal") && v.contains("| decode.attn | gpu |") && v.contains("TPOT "), "{v}");
+    assert!(v.starts_with("# plan p: optimal") && v.contains("| decode.attn | gpu |") && v.contains("TPOT "), "{v}");
     c.stop();
 }
 

@@ -138,7 +138,7 @@ struct Doc {
 struct Server<'c> {
     conn: &'c Connection,
     docs: BTreeMap<String, Doc>,
-    /// per document, its latest solve (for the text it names)
+    /// per document, the solve of its current text (and imports), once done
     solutions: BTreeMap<String, Solution>,
     /// per document, the serial of its newest solve job (a result of an older one is
     /// stale: its text or the texts it imports have changed since)
@@ -375,7 +375,8 @@ impl Server<'_> {
     /// The document a request names, as a feature context.
     fn ctx(&self, uri: &str) -> Option<Ctx<'_>> {
         let (uri, d) = self.docs.get_key_value(uri)?;
-        let solution = self.solutions.get(uri).filter(|s| s.text == d.text);
+        // a stored solve is always of the current text and imports: every change drops it
+        let solution = self.solutions.get(uri);
         Some(Ctx { uri, text: &d.text, comp: &d.check, solution, std_root: self.std_root.as_deref() })
     }
 
@@ -674,7 +675,7 @@ struct Ctx<'a> {
     uri: &'a str,
     text: &'a str,
     comp: &'a Compilation,
-    /// the latest solve, if it is of this text
+    /// the solve of this text, once done
     solution: Option<&'a Solution>,
     std_root: Option<&'a Path>,
 }
@@ -773,6 +774,19 @@ fn units_of(dim: Dim) -> Vec<(String, f64)> {
 }
 
 impl Ctx<'_> {
+    /// The files on disk this document's check loaded (its imports), parsed.
+    fn imports(&self) -> Vec<(Home, &str, crate::syntax::ast::File)> {
+        self.comp
+            .sources
+            .iter()
+            .filter(|(fid, _)| *fid != self.comp.root)
+            .filter_map(|(_, f)| match &f.origin {
+                Origin::Disk(p) => Some((Home::Disk(p.clone()), f.text.as_str(), parse(&f.text))),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The declaration of the item named `name`: in this file, a file it loaded, or
     /// the stdlib.
     fn declaration(&self, name: &str) -> Option<Declaration> {
@@ -780,10 +794,10 @@ impl Ctx<'_> {
             return Some(Declaration { home: Home::This, text: self.text.to_string(), item });
         }
         // files it loaded from disk, then the stdlib (parsed once)
-        for (_, f) in self.comp.sources.iter().filter(|(fid, _)| *fid != self.comp.root) {
-            let Origin::Disk(p) = &f.origin else { continue };
-            let Some(item) = parse(&f.text).items.into_iter().find(|i| i.name.name == name) else { continue };
-            return Some(Declaration { home: Home::Disk(p.clone()), text: f.text.clone(), item });
+        for (home, text, file) in self.imports() {
+            if let Some(item) = file.items.into_iter().find(|i| i.name.name == name) {
+                return Some(Declaration { home, text: text.to_string(), item });
+            }
         }
         for (p, src, file) in syntax::stdlib() {
             if let Some(item) = file.items.iter().find(|i| i.name.name == name) {
@@ -822,17 +836,7 @@ impl Ctx<'_> {
     fn with_pool<T>(&self, at: usize, word: &str, f: impl FnOnce(&Source, &crate::syntax::ast::PoolStmt) -> Option<T>) -> Option<T> {
         let file = parse(self.text);
         let it = item_around(&file, at)?;
-        let loaded: Vec<(Home, &str, crate::syntax::ast::File)> = self
-            .comp
-            .sources
-            .iter()
-            .filter_map(|(_, f)| match &f.origin {
-                Origin::Disk(p) if Some(p.as_path()) != path_of(self.uri).as_deref() => {
-                    Some((Home::Disk(p.clone()), f.text.as_str(), parse(&f.text)))
-                }
-                _ => None,
-            })
-            .collect();
+        let loaded = self.imports();
         let files: Vec<Source> = std::iter::once((Home::This, self.text, &file))
             .chain(loaded.iter().map(|(h, t, f)| (h.clone(), *t, f)))
             .chain(std_sources())
@@ -1164,8 +1168,10 @@ pub fn completion(text: &str, pos: lt::Position) -> Vec<lt::CompletionItem> {
         ["pool", _, "="] => return names_of_kind(&file, ItemKind::Chip),
         [.., "over"] => return names_of_kind(&file, ItemKind::Link),
         // `chip mine = ...`: a base of the same kind
-        [kw, _, "="] if path.is_empty() && ItemKind::from_keyword(kw).is_some_and(|k| !k.is_registry()) => {
-            return names_of_kind(&file, ItemKind::from_keyword(kw).unwrap_or(ItemKind::Chip))
+        [kw, _, "="] if path.is_empty() => {
+            if let Some(kind) = ItemKind::from_keyword(kw).filter(|k| !k.is_registry()) {
+                return names_of_kind(&file, kind);
+            }
         }
         _ => {}
     }

@@ -8,7 +8,7 @@
 //! dropped if the text changed meanwhile.
 
 use crate::report::{self, PlanReport};
-use crate::units::format::{fmt_num, fmt_time};
+use crate::units::format::fmt_time;
 use crossbeam_channel::{Receiver, Sender};
 use lsp_types as lt;
 use std::collections::{BTreeMap, VecDeque};
@@ -29,9 +29,8 @@ pub struct Job {
 #[derive(Clone, Debug)]
 pub struct Solution {
     pub uri: String,
+    /// the job's serial: the server keeps the result only of a document's newest job
     pub serial: u64,
-    /// the text that was built (a result for older text is stale)
-    pub text: String,
     /// the build's diagnostics for the document (the check's and the solver's)
     pub diagnostics: Vec<lt::Diagnostic>,
     pub plans: Vec<PlanFacts>,
@@ -119,10 +118,12 @@ pub fn build(job: Job) -> Solution {
                     Some((span.end as usize, place_hint(&r, pl.stage.name())?))
                 })
                 .collect();
-            PlanFacts { name: plan.name.clone(), hover: plan_hover(&r), places }
+            // the report's own summary (headline, placement, metrics, bottleneck) as Markdown
+            let hover = report::markdown::render_blocks(report::human::summary(&r));
+            PlanFacts { name: plan.name.clone(), hover, places }
         })
         .collect();
-    Solution { uri: job.uri, serial: job.serial, text: job.text, diagnostics, plans }
+    Solution { uri: job.uri, serial: job.serial, diagnostics, plans }
 }
 
 /// The hint after `place <stage> on ...`: where the solver put the stage and its time.
@@ -162,46 +163,4 @@ fn place_hint(r: &PlanReport, stage: &str) -> Option<String> {
         Some(t) => format!("→ {} · {t}", pools.join(", ")),
         None => format!("→ {}", pools.join(", ")),
     })
-}
-
-/// A plan's hover: status, the placement, the headline metrics, the bottleneck.
-fn plan_hover(r: &PlanReport) -> String {
-    let mut s = format!("**plan `{}`**: {}", r.name, r.status);
-    if let Some(v) = r.objective.value {
-        s.push_str(&format!(", {} {} = {}", r.objective.direction, r.objective.kind, fmt_num(v)));
-    }
-    s.push_str("\n\n");
-    if !r.placement.is_empty() {
-        s.push_str("| stage | pool | chips | tp | dp | ep | pp | replicas |\n|---|---|---|---|---|---|---|---|\n");
-        for p in &r.placement {
-            let chips = match p.shares_chips_with {
-                Some(o) => format!("shares {o}'s"),
-                None => format!("{} × {}", p.chips, p.chip),
-            };
-            s.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} | {} |\n", p.stage, p.pool, chips, p.tp, p.dp, p.ep, p.pp, p.replicas));
-        }
-        s.push('\n');
-    }
-    if let Some(m) = &r.metrics {
-        s.push_str(&format!(
-            "TPOT {} · {} tok/s per user · TTFT {} · {} tok/s in all · {} tok/s per chip · {} chips",
-            fmt_time(m.tpot_s),
-            fmt_num(m.tokens_per_s_per_user),
-            fmt_time(m.ttft_s),
-            fmt_num(m.throughput_tokens_per_s),
-            fmt_num(m.throughput_per_chip),
-            m.chips
-        ));
-        if let Some(c) = m.cost_per_mtok_usd {
-            s.push_str(&format!(" · ${}/Mtok", fmt_num(c)));
-        }
-        if let Some(w) = m.tokens_per_s_per_mw {
-            s.push_str(&format!(" · {} tok/s per MW", fmt_num(w)));
-        }
-        s.push('\n');
-    }
-    if let Some(b) = &r.bottleneck {
-        s.push_str(&format!("\nbottleneck: {b}\n"));
-    }
-    s
 }

@@ -111,8 +111,20 @@ fn headline(r: &PlanReport) -> Block {
     Block::Title(format!("plan {}: {} ({} {}{value})", r.name, r.status, r.objective.direction, r.objective.kind))
 }
 
-/// The summary's content, in order.
+/// The summary's content, in order: the [`summary`], then the runner-up, the text
+/// Gantt charts, memory, the frontier and the solver.
 pub fn document(r: &PlanReport) -> Vec<Block> {
+    let mut o = summary(r);
+    if r.metrics.is_none() {
+        return o;
+    }
+    rest(r, &mut o);
+    o
+}
+
+/// The headline, model, workload, speculation, placement, metrics, the step's
+/// breakdown and the bottleneck (what an editor's hover shows of a solved plan).
+pub fn summary(r: &PlanReport) -> Vec<Block> {
     let mut o: Vec<Block> = vec![headline(r)];
     let m = &r.model;
     o.push(Block::Field(
@@ -231,7 +243,11 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
     if let Some(bn) = &r.bottleneck {
         o.push(Block::Line(format!("bottleneck: {bn}")));
     }
+    o
+}
 
+/// The document after the summary.
+fn rest(r: &PlanReport, o: &mut Vec<Block>) {
     match &r.runner_up {
         Some(ru) => {
             let v = ru.objective_value.map(|v| format!("{} {}", r.objective.kind, fmt_num(v))).unwrap_or_default();
@@ -271,7 +287,7 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
         right: vec![false, false, false, true, true, true],
         header: true,
     });
-    frontier(r, &mut o);
+    frontier(r, o);
     if let Some(s) = &r.solver {
         o.push(Block::Gap);
         o.push(Block::Line(format!(
@@ -291,7 +307,6 @@ pub fn document(r: &PlanReport) -> Vec<Block> {
             }
         )));
     }
-    o
 }
 
 /// Columns of a text Gantt chart's time axis.
