@@ -13,7 +13,7 @@ fn collect(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
         if p.is_dir() {
             let sub = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
             collect(&p, &sub, out);
-        } else if name.ends_with(".hplan") {
+        } else if name.ends_with(".hplan") || name.ends_with(".csv") {
             let file = if rel.is_empty() { name } else { format!("{rel}/{name}") };
             out.push((file, p.to_string_lossy().into_owned()));
         }
@@ -29,7 +29,12 @@ fn main() {
         println!("cargo:rerun-if-changed={abs}");
     }
     let mut code = String::from("/// (path inside stdlib/, contents)\npub static STDLIB_FILES: &[(&str, &str)] = &[\n");
-    for (rel, abs) in &files {
+    for (rel, abs) in files.iter().filter(|(r, _)| r.ends_with(".hplan")) {
+        code.push_str(&format!("    ({rel:?}, include_str!({abs:?})),\n"));
+    }
+    code.push_str("];\n");
+    code.push_str("/// op tables (path inside stdlib/, contents)\npub static STDLIB_TABLES: &[(&str, &str)] = &[\n");
+    for (rel, abs) in files.iter().filter(|(r, _)| r.ends_with(".csv")) {
         code.push_str(&format!("    ({rel:?}, include_str!({abs:?})),\n"));
     }
     code.push_str("];\n");

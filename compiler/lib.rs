@@ -21,6 +21,7 @@ pub mod solve;
 pub mod source;
 pub mod syntax;
 pub mod units;
+pub mod validate;
 
 use diagnostics::Diagnostics;
 use source::{FileId, Origin, SourceMap};

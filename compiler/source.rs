@@ -36,7 +36,7 @@ impl Span {
 }
 
 /// Where a file came from: the embedded standard library or the disk.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Origin {
     /// `std/<path inside stdlib/>`
     Std(String),

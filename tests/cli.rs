@@ -333,3 +333,42 @@ fn sweep_progress_bar_on_a_terminal() {
     assert!(tty.contains("sweeping [") && tty.contains("/1536 points"), "no progress bar in {tty:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn validate_evaluates_rows_and_counts_those_it_cannot() {
+    // two measured rows, one unknown model, one non-numeric TPOT
+    let o = hplanc(&["validate", "tests/data/deployments_sample.csv", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    let all = &v["overall"];
+    assert_eq!(all["rows"], 4);
+    assert_eq!(all["evaluated"], 2);
+    assert_eq!(all["not_evaluated"]["unknown model `acme/Unknown-7B` (add it with --map)"], 1);
+    assert_eq!(all["not_evaluated"]["`silicon_tpot_ms` is `fast`, not a number >= 0"], 1);
+    // Llama-3.1-8B on one H100, TensorRT-LLM, 8 users, 1024 in / 128 out: measured TPOT
+    // 7.94 ms; the pinned plan's prediction is within a factor 1.5 of it
+    let g = v["groups"].as_array().unwrap().iter().find(|g| g["model"] == "meta-llama/Llama-3.1-8B-Instruct").unwrap();
+    let r = g["tpot"]["median_ratio"].as_f64().unwrap();
+    assert!((0.67..1.5).contains(&r), "{r}");
+    // the same data as CSV and Markdown: one line per group, the overall first
+    let o = hplanc(&["validate", "tests/data/deployments_sample.csv", "--format", "csv"]);
+    let csv = text(&o.stdout);
+    assert!(csv.lines().nth(1).unwrap().starts_with("all,all,all,all,4,2,"), "{csv}");
+    let o = hplanc(&["validate", "tests/data/deployments_sample.csv", "--format", "markdown"]);
+    assert!(text(&o.stdout).starts_with("# Validation against measured deployments"));
+    // a file without the columns is a usage error, not a crash
+    let o = hplanc(&["validate", "Cargo.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("has no `id` column"), "{}", text(&o.stderr));
+    // an extra mapping names the unknown model
+    let map = tempdir("map");
+    std::fs::create_dir_all(&map).unwrap();
+    std::fs::write(map.join("map.csv"), "model,acme/Unknown-7B,llama3_1_8b\n").unwrap();
+    let o = hplanc(&["validate", "tests/data/deployments_sample.csv", "--format", "json", "--map", map.join("map.csv").to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(v["overall"]["evaluated"], 3);
+    std::fs::write(map.join("bad.csv"), "chip,x\n").unwrap();
+    let o = hplanc(&["validate", "tests/data/deployments_sample.csv", "--map", map.join("bad.csv").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("line 1: expected"), "{}", text(&o.stderr));
+}

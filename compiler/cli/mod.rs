@@ -77,6 +77,26 @@ pub enum Command {
     Explain { code: String },
     /// Run the language server on stdin/stdout (for editors).
     Lsp,
+    /// Evaluate every row of a measured-deployments CSV (the columns of
+    /// deployments.csv) as a pinned plan and compare predicted with measured TTFT and
+    /// TPOT, per (model, system, framework, mode) group and overall.
+    Validate {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+        format: ValidateFormat,
+        /// Extra name mappings: `model,CSV_NAME,STD_MODEL` and
+        /// `system,CSV_NAME,STD_CHIP,STD_LINK` lines (docs/validation.md).
+        #[arg(long)]
+        map: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Human,
+    Json,
+    Csv,
+    Markdown,
 }
 
 /// What `build` and `sweep` share.
@@ -165,6 +185,7 @@ mod build;
 mod explain;
 mod fmt;
 mod graph;
+mod validate;
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -189,6 +210,7 @@ pub fn main() -> ExitCode {
         Command::Fmt { paths, check, color } => fmt::run(&paths, check, color.enabled()),
         Command::Explain { code } => explain::run(&code),
         Command::Lsp => crate::lsp::run_stdio(),
+        Command::Validate { file, format, map } => validate::run(&file, format, map.as_deref()),
     };
     ExitCode::from(code)
 }

@@ -2,10 +2,14 @@
 //! communication, link crossings, memory footprint and money. Every equation
 //! is documented in docs/cost-model.md with its source.
 
+pub mod tables;
+
 use crate::ir::graph::{Graph, Node};
 use crate::ir::{Chip, Contents, Link, Model, Stage};
 
-/// Time of one node on one chip of a tensor-parallel group of `tp` chips.
+/// Time of one node on one chip of a tensor-parallel group of `tp` chips: from the
+/// chip's measured op tables where they cover every kernel the node runs
+/// ([`tables::node_lookup`]), from the roofline otherwise:
 ///
 /// `t = max(F / (P·η_c), W/(BW_w·η_m) + KV/(BW_kv·η_m) + A/(BW_w·η_m))` where F, W and A
 /// are split over `tp` chips and the KV cache over `kv_split` of them
@@ -26,42 +30,81 @@ pub fn node_time(node: &Node, chip: &Chip, tp: u64, kv_split: u64) -> Option<Roo
     let eta = chip.memory_efficiency;
     let memory = (node.weight_bytes + node.act_bytes) / tp_f / (w_tier.bandwidth * eta)
         + (node.kv_read_bytes + node.kv_write_bytes) / kv_split / (kv_tier.bandwidth * eta);
-    Some(Roofline { compute, memory })
+    let looked = chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64));
+    Some(Roofline { compute, memory, table: looked.map(|l| l.time), extrapolated: looked.is_some_and(|l| l.extrapolated) })
 }
 
+/// A node's time: its roofline bounds, and the measured time when a table priced it.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Roofline {
     pub compute: f64,
     pub memory: f64,
+    /// seconds from the chip's op tables, when they cover the node
+    pub table: Option<f64>,
+    /// the table lookup left the measured range on some axis
+    pub extrapolated: bool,
 }
 
 impl Roofline {
+    /// The table's time where there is one, else the larger roofline bound.
     pub fn time(self) -> f64 {
-        self.compute.max(self.memory)
+        self.table.unwrap_or(self.compute.max(self.memory))
     }
 }
 
 /// Sum of node times over the nodes of `stages`, and how much of it was
 /// compute-bound vs memory-bound.
+/// Also how much came from measured tables, whether a lookup was extrapolated, and
+/// the per-layer fixed cost.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct StageTime {
     pub time: f64,
     pub compute_bound: f64,
     pub memory_bound: f64,
+    /// the part of `time` priced by the chip's op tables (the rest: roofline and fixed costs)
+    pub from_tables: f64,
+    /// the part of `time` that is the chip's per-layer fixed cost
+    pub fixed: f64,
+    /// some table lookup left the measured range
+    pub extrapolated: bool,
 }
 
+/// `Σ node time` over the nodes of `stages`, plus the chip's `layer_overhead` once per
+/// layer whose attention is among them (the chips that run a layer's attention run
+/// its small ops and launch its kernels; docs/cost-model.md §9).
 pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_split: u64) -> Option<StageTime> {
     let mut st = StageTime::default();
     for n in graph.nodes().filter(|n| stages.contains(&n.stage)) {
         let r = node_time(n, chip, tp, kv_split)?;
-        st.time += r.time();
+        let t = r.time();
+        st.time += t;
         if r.compute >= r.memory {
-            st.compute_bound += r.time();
+            st.compute_bound += t;
         } else {
-            st.memory_bound += r.time();
+            st.memory_bound += t;
+        }
+        if r.table.is_some() {
+            st.from_tables += t;
+        }
+        st.extrapolated |= r.extrapolated;
+        if n.op == crate::ir::graph::Op::Attention && chip.layer_overhead > 0.0 {
+            st.fixed += chip.layer_overhead;
         }
     }
+    st.time += st.fixed;
     Some(st)
+}
+
+/// One all-reduce of `bytes` over `n` chips of `chip` joined by `link`: the chip's
+/// measured all-reduce table for `n` chips where it has one, else [`allreduce_time`].
+pub fn allreduce_on(chip: &Chip, bytes: f64, n: u64, link: &Link) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    match chip.tables.as_ref().and_then(|t| tables::allreduce_lookup(t, bytes, n)) {
+        Some(l) => l.time,
+        None => allreduce_time(bytes, n, link),
+    }
 }
 
 /// All-reduce of `bytes` over `n` chips on `link` (α = latency, β = 1/bandwidth),
@@ -76,6 +119,17 @@ pub fn allreduce_time(bytes: f64, n: u64, link: &Link) -> f64 {
     let ring = 2.0 * (nf - 1.0) * link.latency + 2.0 * (nf - 1.0) / nf * bytes * beta;
     let rd = (nf.log2().ceil()) * (link.latency + bytes * beta);
     ring.min(rd)
+}
+
+/// All-to-all in which each of `n` chips sends its own `bytes` spread evenly over the
+/// others (MoE dispatch or combine): `α + S·(n−1)/n / BW` (NOTES.md §3, nccl-tests'
+/// all-to-all factor).
+pub fn alltoall_time(bytes: f64, n: u64, link: &Link) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    let nf = n as f64;
+    link.latency + bytes * (nf - 1.0) / nf / link.bandwidth
 }
 
 /// Point-to-point transfer of `bytes` striped over `lanes` chips' links: `α + S/(lanes·BW)`.
@@ -252,6 +306,9 @@ mod tests {
             compute_efficiency: 0.5,
             memory_efficiency: 0.8,
             step_overhead: 0.0,
+            layer_overhead: 0.0,
+            frameworks: BTreeMap::new(),
+            tables: None,
         }
     }
 
@@ -363,6 +420,7 @@ mod tests {
             kv_read_bytes: 4e9,
             kv_write_bytes: 0.0,
             act_bytes: 0.0,
+            kernel: crate::ir::graph::Kernel::Other,
         };
         // weights 1e9 / 100e12 = 10 us, plus KV 4e9 / 4e12 = 1 ms, on one chip
         let r = node_time(&node, &chip, 1, 1).unwrap();

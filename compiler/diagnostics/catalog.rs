@@ -45,6 +45,9 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
     CodeInfo { code: "E0408", title: "draft model does not match", explanation: "Speculative decoding needs a draft model that shares the target's vocabulary\n(the target verifies the draft's token ids), and a `place draft on POOL` for it.\nLlama-3.2-1B drafts for Llama-3.1 models; most families ship a small sibling." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
+    CodeInfo { code: "E0501", title: "op table cannot be read", explanation: "A chip's `tables = \"FILE\"` names a file that cannot be read: it does not exist,\nis not a regular file, leaves the project folder, is larger than 8 MiB or is not\nUTF-8. The path is relative to the file that declares the chip.\nThe format is in docs/op-tables.md." },
+    CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
+    CodeInfo { code: "E0503", title: "op table is faster than the chip", explanation: "A GEMM row implies more FLOP/s than the chip's declared peak for that\nprecision: the table was measured on another chip, or its latencies are not in\nmicroseconds. Name the table of this chip, or fix the units." },
     CodeInfo { code: "E0407", title: "solver failed", explanation: "The ILP solver stopped without an answer (time limit without a feasible\nsolution, or an internal error). The message gives the solver's reason." },
 ];
 
@@ -233,6 +236,32 @@ pub fn import_failed(span: Span, path: &str, reason: &str) -> Diagnostic {
         format!("cannot import `{path}`: {reason}"),
         "imported here",
         "import an existing .hplan file inside this project, by a path relative to the importing file",
+    )
+}
+
+// ------------------------------------------------------------------ op tables
+
+pub fn table_unreadable(span: Span, path: &str, reason: &str) -> Diagnostic {
+    make(
+        "E0501",
+        span,
+        format!("cannot read the op table `{path}`: {reason}"),
+        "named here",
+        "name a CSV file inside this project, by a path relative to this file (format: docs/op-tables.md)",
+    )
+}
+
+pub fn table_malformed(span: Span, what: String, label: &str, help: &str) -> Diagnostic {
+    make("E0502", span, what, label.to_string(), help.to_string())
+}
+
+pub fn table_faster_than_chip(span: Span, chip: &str, implied: &str, peak: &str) -> Diagnostic {
+    make(
+        "E0503",
+        span,
+        format!("this GEMM runs at {implied}, faster than `{chip}`'s peak of {peak}"),
+        "faster than the chip can compute",
+        "the table was measured on another chip, or its latencies are not in microseconds (`latency_us`)",
     )
 }
 

@@ -57,6 +57,52 @@ pub struct Node {
     pub kv_write_bytes: f64,
     /// activation bytes read and written
     pub act_bytes: f64,
+    /// the kernels the node runs, for chips with measured op tables
+    pub kernel: Kernel,
+}
+
+/// Which dimension of a GEMM tensor parallelism divides: the output features
+/// (column-parallel: QKV, gate/up, LM head), the input features (row-parallel: output
+/// projection, down projection) or neither (the router).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    N,
+    K,
+    None,
+}
+
+/// One GEMM of `m` tokens by an `n × k` weight (n output, k input features), before
+/// tensor parallelism.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gemm {
+    pub m: f64,
+    pub n: f64,
+    pub k: f64,
+    pub split: Split,
+}
+
+/// The attention kernel calls of one layer: decode over `batch` caches of `context`
+/// tokens, and/or the prefill of one `prefill`-token prompt (GQA/MHA only).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttnShape {
+    pub heads: u64,
+    pub kv_heads: u64,
+    pub head_dim: u64,
+    pub kv: Precision,
+    /// (sequences, tokens in each cache)
+    pub decode: Option<(f64, f64)>,
+    /// prompt tokens
+    pub prefill: Option<f64>,
+}
+
+/// What a node runs, in the terms measured op tables are indexed by.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kernel {
+    /// one or two GEMMs (a SwiGLU FFN is gate/up then down)
+    Gemm(Gemm, Option<Gemm>),
+    Attention(AttnShape),
+    /// nothing a table describes: the roofline prices it
+    Other,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,6 +121,10 @@ pub enum Step {
     /// One speculative verify step: `batch` sequences each check `per_seq` tokens
     /// (the drafted ones plus one) against their KV caches, read once per sequence.
     Verify { batch: u64, per_seq: u64, context: f64 },
+    /// One step of aggregated serving: a decode step of `batch` sequences that also
+    /// carries `prefill` prompt tokens of one arriving request (a chunk of it, with
+    /// chunked prefill), on the decode stages' chips.
+    Mixed { batch: u64, context: f64, prefill: u64 },
 }
 
 pub struct Graph {
@@ -123,6 +173,12 @@ pub fn build(model: &Model, step: Step) -> Graph {
         Step::Prefill { tokens } => (tokens as f64, 1.0, true),
         Step::Decode { batch, .. } => (batch as f64, batch as f64, false),
         Step::Verify { batch, per_seq, .. } => ((batch * per_seq) as f64, batch as f64, false),
+        Step::Mixed { batch, prefill, .. } => ((batch + prefill) as f64, batch as f64, false),
+    };
+    // prompt tokens in the step: all of a prefill, the chunk of a mixed step
+    let prompt = match step {
+        Step::Prefill { tokens } | Step::Mixed { prefill: tokens, .. } => tokens as f64,
+        _ => 0.0,
     };
     let attn_stage = if prefill { Stage::Prefill } else { Stage::DecodeAttn };
     let ffn_stage = if prefill { Stage::Prefill } else { Stage::DecodeFfn };
@@ -136,7 +192,18 @@ pub fn build(model: &Model, step: Step) -> Graph {
     let window = model.sliding.map(|s| s.window as f64);
     let mut g: DiGraph<Node, Edge> = DiGraph::new();
     let add = |g: &mut DiGraph<Node, Edge>, op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes| {
-        g.add_node(Node { op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes })
+        g.add_node(Node {
+            op,
+            layer,
+            stage,
+            flops,
+            precision,
+            weight_bytes,
+            kv_read_bytes,
+            kv_write_bytes,
+            act_bytes,
+            kernel: Kernel::Other,
+        })
     };
     let embed = add(&mut g, Op::Embed, None, attn_stage, 0.0, model.activations, tokens * h * w, 0.0, 0.0, act);
     let mut prev: NodeIndex = embed;
@@ -145,6 +212,10 @@ pub fn build(model: &Model, step: Step) -> Graph {
         let win = if model.is_sliding(layer) { window } else { None };
         let qkv_out = tokens * qkv_p / h * a; // activations leaving the projections, roughly
         let qkv = add(&mut g, Op::QkvProj, l, attn_stage, 2.0 * tokens * qkv_p, model.weights, qkv_p * w, 0.0, 0.0, act + qkv_out);
+        if model.mla.is_none() {
+            let n = ((model.heads + 2 * model.kv_heads) * model.head_dim) as f64;
+            g[qkv].kernel = Kernel::Gemm(Gemm { m: tokens, n, k: h, split: Split::N }, None);
+        }
         let (attn_flops, kv_read) = match (step, model.mla) {
             (Step::Decode { context, .. } | Step::Verify { context, .. }, None) => {
                 let c = win.map(|w| context.min(w)).unwrap_or(context);
@@ -153,6 +224,16 @@ pub fn build(model: &Model, step: Step) -> Graph {
             (Step::Decode { context, .. } | Step::Verify { context, .. }, Some(m)) => {
                 (2.0 * tokens * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context, seqs * context * kv_layer)
             }
+            (Step::Mixed { context, .. }, None) => {
+                let c = win.map(|w| context.min(w)).unwrap_or(context);
+                let d = model.head_dim as f64;
+                (4.0 * seqs * nh * d * c + 4.0 * nh * d * causal_pairs(prompt, win), seqs * c * kv_layer)
+            }
+            (Step::Mixed { context, .. }, Some(m)) => (
+                2.0 * seqs * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context
+                    + 2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * causal_pairs(prompt, win),
+                seqs * context * kv_layer,
+            ),
             (Step::Prefill { .. }, None) => (4.0 * nh * model.head_dim as f64 * causal_pairs(tokens, win), 0.0),
             (Step::Prefill { .. }, Some(m)) => {
                 (2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * causal_pairs(tokens, win), 0.0)
@@ -161,7 +242,28 @@ pub fn build(model: &Model, step: Step) -> Graph {
         let head_out = tokens * nh * model.mla.map(|m| m.v_head_dim).unwrap_or(model.head_dim) as f64 * a;
         let attn =
             add(&mut g, Op::Attention, l, attn_stage, attn_flops, model.activations, 0.0, kv_read, tokens * kv_layer, qkv_out + head_out);
+        if model.mla.is_none() {
+            let (decode, pre) = match step {
+                Step::Prefill { .. } => (None, Some(prompt)),
+                Step::Decode { context, .. } => (Some((seqs, win.map(|w| context.min(w)).unwrap_or(context))), None),
+                Step::Mixed { context, .. } => (Some((seqs, win.map(|w| context.min(w)).unwrap_or(context))), Some(prompt)),
+                // a verify step's multi-token queries are not what a decode table measured
+                Step::Verify { .. } => (None, None),
+            };
+            if decode.is_some() || pre.is_some() {
+                let (heads, kv_heads, head_dim, kv) = (model.heads, model.kv_heads, model.head_dim, model.kv);
+                // a sliding layer's prefill attends within its window: no full-attention table applies
+                let pre = if win.is_some() { None } else { pre };
+                if decode.is_some() || pre.is_some() {
+                    g[attn].kernel = Kernel::Attention(AttnShape { heads, kv_heads, head_dim, kv, decode, prefill: pre });
+                }
+            }
+        }
         let out = add(&mut g, Op::OutProj, l, attn_stage, 2.0 * tokens * o_p, model.weights, o_p * w, 0.0, 0.0, head_out + act);
+        if model.mla.is_none() {
+            let k = (model.heads * model.head_dim) as f64;
+            g[out].kernel = Kernel::Gemm(Gemm { m: tokens, n: h, k, split: Split::K }, None);
+        }
         g.add_edge(prev, qkv, Edge { bytes: act });
         g.add_edge(qkv, attn, Edge { bytes: qkv_out });
         g.add_edge(attn, out, Edge { bytes: head_out });
@@ -170,6 +272,7 @@ pub fn build(model: &Model, step: Step) -> Graph {
                 let routed = tokens * moe.top_k as f64 * h * a;
                 let touched = expected_experts_touched(moe.experts, moe.top_k, tokens);
                 let router = add(&mut g, Op::Router, l, ffn_stage, 2.0 * tokens * router_p, model.weights, router_p * w, 0.0, 0.0, act);
+                g[router].kernel = Kernel::Gemm(Gemm { m: tokens, n: moe.experts as f64, k: h, split: Split::None }, None);
                 let dispatch = add(&mut g, Op::Dispatch, l, ffn_stage, 0.0, model.activations, 0.0, 0.0, 0.0, routed);
                 let experts = add(
                     &mut g,
@@ -221,13 +324,25 @@ pub fn build(model: &Model, step: Step) -> Graph {
                     2.0 * act + 2.0 * tokens * model.intermediate as f64 * a,
                 );
                 g.add_edge(out, ffn, Edge { bytes: act });
+                let i = model.intermediate as f64;
+                g[ffn].kernel = Kernel::Gemm(
+                    Gemm { m: tokens, n: 2.0 * i, k: h, split: Split::N },
+                    Some(Gemm { m: tokens, n: h, k: i, split: Split::K }),
+                );
                 ffn
             }
         };
     }
-    let head_tokens = if prefill { 1.0 } else { tokens };
+    // logits for the last prompt token of a prefill, and for every decoding sequence
+    // (plus the prompt's last token in a mixed step)
+    let head_tokens = match step {
+        Step::Prefill { .. } => 1.0,
+        Step::Mixed { batch, .. } => batch as f64 + 1.0,
+        _ => tokens,
+    };
     let head =
         add(&mut g, Op::LmHead, None, attn_stage, 2.0 * head_tokens * h * v, model.weights, h * v * w, 0.0, 0.0, head_tokens * (h + v) * a);
+    g[head].kernel = Kernel::Gemm(Gemm { m: head_tokens, n: v, k: h, split: Split::N }, None);
     g.add_edge(prev, head, Edge { bytes: head_tokens * h * a });
     Graph { step, graph: g }
 }

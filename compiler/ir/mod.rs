@@ -3,9 +3,11 @@
 //! declaration so later phases can point at the source.
 
 pub mod graph;
+pub mod tables;
 
 use crate::source::Span;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Numeric formats for weights, KV cache and activations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,11 +88,42 @@ pub struct Chip {
     pub compute_efficiency: f64,
     /// achievable fraction of peak memory bandwidth (kernel-level)
     pub memory_efficiency: f64,
-    /// fixed host/launch time per step, seconds (0 unless declared)
+    /// fixed host/launch time per step, seconds (0 unless declared); a plan's
+    /// `framework` replaces it with the chip's figure for that framework
     pub step_overhead: f64,
+    /// fixed time per layer of a step on the chips that run the layer's attention:
+    /// launches and the small ops no table covers (norms, residual adds, rotary,
+    /// activation quantisation), seconds (0 unless declared)
+    pub layer_overhead: f64,
+    /// the fixed costs under each serving framework the chip declares (`framework
+    /// trtllm { ... }`), by framework name
+    pub frameworks: BTreeMap<String, FixedCosts>,
+    /// measured per-op latencies (`tables = "..."`), if the chip has them
+    pub tables: Option<Arc<tables::OpTables>>,
 }
 
+/// A serving framework's fixed costs on one chip (seconds).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FixedCosts {
+    pub step: f64,
+    pub layer: f64,
+}
+
+/// Serving frameworks a plan may name (`framework = vllm`).
+pub const FRAMEWORKS: [&str; 3] = ["trtllm", "vllm", "sglang"];
+
 impl Chip {
+    /// The chip as it runs under `framework`: its fixed costs for that framework where
+    /// it declares them, its own otherwise.
+    pub fn under(&self, framework: Option<&str>) -> Chip {
+        let mut c = self.clone();
+        if let Some(f) = framework.and_then(|f| self.frameworks.get(f)) {
+            c.step_overhead = f.step;
+            c.layer_overhead = f.layer;
+        }
+        c
+    }
+
     /// Index of the tier that holds `c`: the first tier that declares it, else the first tier.
     pub fn tier_index(&self, c: Contents) -> Option<usize> {
         self.memory.iter().position(|t| t.holds.contains(&c)).or(if self.memory.is_empty() { None } else { Some(0) })
@@ -402,6 +435,8 @@ pub struct Plan {
     pub free_inventory: bool,
     /// `sweep { ... }`: the values to solve the plan at (the frontier)
     pub sweep: Option<Sweep>,
+    /// `framework = trtllm`: the serving framework whose fixed costs the chips use
+    pub framework: Option<String>,
 }
 
 /// Most values one sweep may take.
@@ -849,6 +884,9 @@ mod tests {
             compute_efficiency: 1.0,
             memory_efficiency: 1.0,
             step_overhead: 0.0,
+            layer_overhead: 0.0,
+            frameworks: BTreeMap::new(),
+            tables: None,
         };
         assert_eq!(chip.peak(Precision::Fp4), Some((Precision::Fp8, 1979e12)));
         assert_eq!(chip.peak(Precision::Bf16), Some((Precision::Bf16, 989e12)));

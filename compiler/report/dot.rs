@@ -88,6 +88,7 @@ fn render_with(g: &Graph, title: &str, moe: Option<(u64, u64)>, fill: &dyn Fn(&N
         crate::ir::graph::Step::Prefill { tokens } => tokens as f64,
         crate::ir::graph::Step::Decode { batch, .. } => batch as f64,
         crate::ir::graph::Step::Verify { batch, per_seq, .. } => (batch * per_seq) as f64,
+        crate::ir::graph::Step::Mixed { batch, prefill, .. } => (batch + prefill) as f64,
     };
     let mut o = String::new();
     let _ = writeln!(o, "digraph \"{}\" {{", esc(title));

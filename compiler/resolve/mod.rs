@@ -5,6 +5,7 @@
 pub mod check;
 pub mod schema;
 pub mod stdlib;
+pub mod tables;
 
 use crate::diagnostics::{catalog, Diagnostics};
 use crate::ir::{self, Contents, Precision, SloMetric, Stage};
@@ -52,6 +53,8 @@ pub struct Resolver<'a> {
     links: BTreeMap<ItemId, Option<ir::Link>>,
     workloads: BTreeMap<ItemId, Option<ir::Workload>>,
     clusters: BTreeMap<ItemId, Option<ir::Cluster>>,
+    /// op tables read so far, by (file, chip): each is read and indexed once per build
+    op_tables: BTreeMap<(Origin, String), Option<std::sync::Arc<ir::tables::OpTables>>>,
 }
 
 /// Resolves the file `root` (already in `sources`) into a program.
@@ -72,6 +75,7 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
         links: BTreeMap::new(),
         workloads: BTreeMap::new(),
         clusters: BTreeMap::new(),
+        op_tables: BTreeMap::new(),
     };
     let name = r.sources.get(root).name.clone();
     if let Origin::Disk(p) = &r.sources.get(root).origin {
@@ -520,7 +524,18 @@ impl Resolver<'_> {
         if !ok || memory.is_empty() {
             return None;
         }
-        Some(ir::Chip {
+        let mut frameworks = BTreeMap::new();
+        for fb in f.blocks.iter().filter(|b| b.keyword == "framework") {
+            let Some(label) = &fb.label else { continue };
+            if !ir::FRAMEWORKS.contains(&label.name.as_str()) {
+                self.diags.push(catalog::unknown_choice(label.span, &label.name, "framework", &ir::FRAMEWORKS));
+                continue;
+            }
+            let step = fb.fields.num("step_overhead").unwrap_or(0.0);
+            let layer = fb.fields.num("layer_overhead").unwrap_or(0.0);
+            frameworks.insert(label.name.clone(), ir::FixedCosts { step, layer });
+        }
+        let mut chip = ir::Chip {
             name,
             span,
             source: f.str("source")?.to_string(),
@@ -531,7 +546,93 @@ impl Resolver<'_> {
             compute_efficiency: ce,
             memory_efficiency: me,
             step_overhead: f.num("step_overhead").unwrap_or(0.0),
-        })
+            layer_overhead: f.num("layer_overhead").unwrap_or(0.0),
+            frameworks,
+            tables: None,
+        };
+        if let (Some(path), Some(at)) = (f.str("tables"), f.span("tables")) {
+            chip.tables = self.op_tables(path, at, &chip);
+        }
+        Some(chip)
+    }
+
+    /// Reads the op table `path` named at `at` (relative to that file: inside the
+    /// embedded stdlib for stdlib chips, inside the project folder otherwise).
+    fn op_tables(&mut self, path: &str, at: Span, chip: &ir::Chip) -> Option<std::sync::Arc<ir::tables::OpTables>> {
+        let (origin, display, text) = match self.sources.get(at.file).origin.clone() {
+            Origin::Std(from) => {
+                let mut parts: Vec<&str> = from.split('/').collect();
+                parts.pop();
+                for seg in path.split('/') {
+                    match seg {
+                        "." | "" => {}
+                        ".." => {
+                            parts.pop();
+                        }
+                        s => parts.push(s),
+                    }
+                }
+                let rel = parts.join("/");
+                let Some(text) = stdlib::table(&rel) else {
+                    self.diags.push(catalog::table_unreadable(at, path, "the standard library has no such table"));
+                    return None;
+                };
+                (Origin::Std(rel.clone()), format!("<std>/{rel}"), text.to_string())
+            }
+            Origin::Disk(from) => {
+                let dir = from.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+                let canon = match dir.join(path).canonicalize() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        self.diags.push(catalog::table_unreadable(at, path, "no such file"));
+                        return None;
+                    }
+                };
+                if self.root_dir.as_ref().is_some_and(|root| !canon.starts_with(root)) {
+                    self.diags.push(catalog::table_unreadable(at, path, "the path leaves the project folder"));
+                    return None;
+                }
+                match std::fs::metadata(&canon) {
+                    Ok(md) if !md.is_file() => {
+                        self.diags.push(catalog::table_unreadable(at, path, "not a regular file"));
+                        return None;
+                    }
+                    Ok(md) if md.len() > crate::syntax::lower::MAX_FILE_BYTES as u64 => {
+                        self.diags.push(catalog::table_unreadable(at, path, "larger than 8 MiB"));
+                        return None;
+                    }
+                    Err(e) => {
+                        self.diags.push(catalog::table_unreadable(at, path, &e.to_string()));
+                        return None;
+                    }
+                    Ok(_) => {}
+                }
+                let text = match self.sources.read_disk(&canon) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.diags.push(catalog::table_unreadable(at, path, &e.to_string()));
+                        return None;
+                    }
+                };
+                let display = pathdiff(&canon, self.root_dir.as_deref());
+                (Origin::Disk(canon), display, text)
+            }
+            Origin::Memory(_) => {
+                self.diags.push(catalog::table_unreadable(at, path, "this text was not read from a folder to find the table in"));
+                return None;
+            }
+        };
+        let key = (origin.clone(), chip.name.clone());
+        if let Some(t) = self.op_tables.get(&key) {
+            return t.clone();
+        }
+        let fid = match self.sources.find(&origin) {
+            Some(id) => id,
+            None => self.sources.add(origin, display.clone(), text.clone()),
+        };
+        let t = tables::parse(fid, &display, &text, chip, at, self.diags).map(std::sync::Arc::new);
+        self.op_tables.insert(key, t.clone());
+        t
     }
 
     fn link(&mut self, id: ItemId) -> Option<ir::Link> {
@@ -1024,8 +1125,12 @@ impl Resolver<'_> {
                 None
             }
         };
-        let cluster = cluster?;
+        let mut cluster = cluster?;
         let workload = workload?;
+        let framework = f.word("framework").map(str::to_string);
+        for pool in &mut cluster.pools {
+            pool.chip = pool.chip.under(framework.as_deref());
+        }
         if let Some(maxc) = model.max_context {
             let ctx = workload.input_tokens + workload.output_tokens;
             if ctx > maxc {
@@ -1082,6 +1187,7 @@ impl Resolver<'_> {
             time_limit,
             free_inventory: f.word("inventory") == Some("free"),
             sweep,
+            framework,
         })
     }
 

@@ -146,6 +146,23 @@ pub static EFFICIENCY: BlockSpec = BlockSpec {
     stmts: &[],
 };
 
+pub static FRAMEWORK: BlockSpec = BlockSpec {
+    name: "framework block",
+    attrs: &[
+        a(
+            "step_overhead",
+            AttrKind::Quantity(Dim::TIME),
+            false,
+            "3 ms",
+            "fixed time per step under this framework (scheduling, launches, sampling)",
+        ),
+        a("layer_overhead", AttrKind::Quantity(Dim::TIME), false, "20 us", "fixed time per layer of a step under this framework"),
+        a("source", AttrKind::Str, true, "\"fitted to ...\"", "what the figures were measured or fitted on"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
 pub static CHIP: BlockSpec = BlockSpec {
     name: "chip",
     attrs: &[
@@ -159,9 +176,24 @@ pub static CHIP: BlockSpec = BlockSpec {
             "20 us",
             "fixed host/launch time per step (decode step, prefill); default 0",
         ),
+        a(
+            "layer_overhead",
+            AttrKind::Quantity(Dim::TIME),
+            false,
+            "20 us",
+            "fixed time per layer of a step on the chips that run the layer's attention (launches, norms, residual adds, rotary); default 0",
+        ),
+        a(
+            "tables",
+            AttrKind::Str,
+            false,
+            "\"h100_sxm.csv\"",
+            "a CSV of measured per-op latencies (docs/op-tables.md), relative to this file; ops it covers are priced from it instead of the roofline",
+        ),
     ],
     blocks: &[
         SubBlock { keyword: "compute", labelled: false, repeated: false, required: true, spec: &COMPUTE },
+        SubBlock { keyword: "framework", labelled: true, repeated: true, required: false, spec: &FRAMEWORK },
         SubBlock { keyword: "memory", labelled: true, repeated: true, required: true, spec: &MEMORY },
         SubBlock { keyword: "efficiency", labelled: false, repeated: false, required: true, spec: &EFFICIENCY },
     ],
@@ -320,6 +352,13 @@ pub static PLAN: BlockSpec = BlockSpec {
             "5 s",
             "how long one ILP solve may run; when it stops early the best placement found is reported with its optimality gap and W0401 (default 30 s)",
         ),
+        a(
+            "framework",
+            AttrKind::Choice(&crate::ir::FRAMEWORKS),
+            false,
+            "vllm",
+            "the serving framework: chips use their fixed costs for it (`framework vllm { ... }` in the chip) where they declare them",
+        ),
     ],
     blocks: &[
         SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO },
@@ -431,6 +470,7 @@ pub fn reference_tables() -> String {
         (&COMPUTE, "compute block (in a chip)"),
         (&MEMORY, "memory block (in a chip)"),
         (&EFFICIENCY, "efficiency block (in a chip)"),
+        (&FRAMEWORK, "framework block (in a chip)"),
         (&LINK, "link"),
         (&MODEL, "model"),
         (&CLUSTER, "cluster"),

@@ -17,3 +17,8 @@ pub fn module_names() -> Vec<&'static str> {
     v.dedup();
     v
 }
+
+/// The text of the op table at `path` inside stdlib/ (e.g. `tables/h100_sxm.csv`).
+pub fn table(path: &str) -> Option<&'static str> {
+    STDLIB_TABLES.iter().find(|(p, _)| *p == path).map(|(_, t)| *t)
+}

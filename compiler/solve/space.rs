@@ -337,7 +337,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 break;
             };
             let allreduce = match &pool.link {
-                Some(l) => 2.0 * m.layers as f64 * cost::allreduce_time(cost::activation_bytes(m, input), tp, l),
+                Some(l) => 2.0 * m.layers as f64 * cost::allreduce_on(&pool.chip, cost::activation_bytes(m, input), tp, l),
                 None => 0.0,
             };
             let time = st.time + allreduce + pool.chip.step_overhead;
@@ -428,7 +428,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 break;
             };
             let Some(other) = other_time(&pa.chip, ta) else { break };
-            let ar = |link: Option<&crate::ir::Link>, tp: u64| link.map(|l| cost::allreduce_time(act, tp, l)).unwrap_or(0.0);
+            let ar = |link: Option<&crate::ir::Link>, tp: u64| link.map(|l| cost::allreduce_on(&pa.chip, act, tp, l)).unwrap_or(0.0);
             // Colocated: attention and FFN on the same chips; two all-reduces per layer.
             if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 {
                 let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
@@ -488,8 +488,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             continue;
                         };
                         let act_b = cost::activation_bytes(m, b);
-                        let ar_a = pa.link.as_ref().map(|l| cost::allreduce_time(act_b, ta, l)).unwrap_or(0.0);
-                        let ar_f = pf.link.as_ref().map(|l| cost::allreduce_time(act_b, tf, l)).unwrap_or(0.0);
+                        let ar_a = pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, act_b, ta, l)).unwrap_or(0.0);
+                        let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, act_b, tf, l)).unwrap_or(0.0);
                         let cross_b = cost::crossings_time(m, b, &cross.link, ta.min(tf));
                         let t_a = (attn_m.time - other_m) / layers + ar_a;
                         let t_e = ffn_m.time / layers + ar_f;
@@ -584,8 +584,8 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
         for node in g.nodes().filter(|x| x.layer.is_none()) {
             other += cost::node_time(node, &pa.chip, ta, m.kv_split(ta)).map(|r| r.time()).unwrap_or(0.0);
         }
-        let ar_attn = cost::allreduce_time(cost::activation_bytes(m, b * per_seq), ta, link);
-        let ar_ffn = cost::allreduce_time(cost::activation_bytes(m, batch * per_seq), n, link);
+        let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
+        let ar_ffn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, batch * per_seq), n, link);
         out.push(colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn) }, memory));
     }
     out
@@ -680,15 +680,15 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
                 ffn[l as usize] += r.time();
                 fmb[l as usize] += mb;
             }
-            (Some(l), _) => {
-                attn[l as usize] += r.time();
+            (Some(l), op) => {
+                attn[l as usize] += r.time() + if op == graph::Op::Attention { chip.layer_overhead } else { 0.0 };
                 amb[l as usize] += mb;
             }
             (None, graph::Op::Embed) => first += r.time(),
             (None, _) => last += r.time(),
         }
     }
-    let ar = p.link.as_ref().map(|l| 2.0 * cost::allreduce_time(cost::activation_bytes(m, tokens), tp, l)).unwrap_or(0.0);
+    let ar = p.link.as_ref().map(|l| 2.0 * cost::allreduce_on(chip, cost::activation_bytes(m, tokens), tp, l)).unwrap_or(0.0);
     let prefix = |v: &mut dyn Iterator<Item = f64>| -> Vec<f64> {
         let mut out = vec![0.0];
         for x in v {
@@ -949,7 +949,7 @@ fn speculative_options(
             let ar = pool
                 .link
                 .as_ref()
-                .map(|l| 2.0 * dm.layers as f64 * cost::allreduce_time(cost::activation_bytes(dm, batch), tp, l))
+                .map(|l| 2.0 * dm.layers as f64 * cost::allreduce_on(&pool.chip, cost::activation_bytes(dm, batch), tp, l))
                 .unwrap_or(0.0);
             drafts.push((p, tp, st.time + ar + pool.chip.step_overhead, memory));
         }
@@ -1065,7 +1065,11 @@ mod roofline_checks {
 
     /// Llama-3.1-70B, FP8 weights, BF16 KV, on 8 H100 over NVLink 4, mean context 4096.
     fn plan() -> Plan {
-        let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+        // H100 SXM's datasheet figures without its op tables: these checks are of the roofline
+        let src = "chip h100_sxm {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
+                   memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
+                   efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }\n}\n\
+                   use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
                    workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
                    cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
                    plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";
@@ -1140,7 +1144,11 @@ mod data_parallel_checks {
 
     /// Llama-3.1-70B FP8 on 8 H100 (NVLink 4: 450 GB/s, 2 us), 4096 mean context, batch 64.
     fn options() -> Vec<DecodeOption> {
-        let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+        // H100 SXM's datasheet figures without its op tables: these checks are of the roofline
+        let src = "chip h100_sxm {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
+                   memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
+                   efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }\n}\n\
+                   use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
                    workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 64\n}\n\
                    cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
                    plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";

@@ -1,0 +1,61 @@
+//! `hplanc validate DATA.csv [--format human|json|csv|markdown] [--map FILE]`.
+
+use super::ValidateFormat;
+use crate::validate::{self, stats, Mapping};
+use std::path::Path;
+
+/// Largest data or map file read (the reference data set is 0.6 MB).
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+fn read(path: &Path) -> Result<String, String> {
+    let md = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !md.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    if md.len() > MAX_BYTES {
+        return Err(format!("{}: larger than 64 MiB", path.display()));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run(file: &Path, format: ValidateFormat, map: Option<&Path>) -> u8 {
+    let mut mapping = Mapping::default();
+    if let Some(m) = map {
+        if let Err(e) = read(m).and_then(|t| mapping.extend_from(&t).map_err(|e| format!("{}: {e}", m.display()))) {
+            super::errln!("error: {e}");
+            return 2;
+        }
+    }
+    let text = match read(file) {
+        Ok(t) => t,
+        Err(e) => {
+            super::errln!("error: {e}");
+            return 2;
+        }
+    };
+    let (rows, skipped) = match validate::read_rows(&text) {
+        Ok(x) => x,
+        Err(e) => {
+            super::errln!("error: {}: {e}", file.display());
+            return 2;
+        }
+    };
+    let evaluated = match validate::evaluate(rows, &mapping) {
+        Ok(e) => e,
+        Err(e) => {
+            super::errln!("error: {e}");
+            return 2;
+        }
+    };
+    let summary = stats::summarise(&evaluated, &skipped);
+    match format {
+        ValidateFormat::Human => {
+            super::outln!("{}", stats::table(&summary, false));
+            super::outln!("{}", stats::details(&summary, false));
+        }
+        ValidateFormat::Markdown => super::outln!("{}", stats::markdown_document(&summary, &file.to_string_lossy()).trim_end()),
+        ValidateFormat::Csv => super::outln!("{}", stats::csv(&summary).trim_end()),
+        ValidateFormat::Json => super::outln!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default()),
+    }
+    0
+}

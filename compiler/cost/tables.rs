@@ -1,0 +1,262 @@
+//! Lookups in measured op tables ([`crate::ir::tables`]): the latency of a GEMM, an
+//! attention call or an all-reduce at any shape, by interpolation between measured
+//! shapes. docs/cost-model.md §9 and docs/op-tables.md give the rules:
+//!
+//! - between two measured values of an axis, `ln t` is linear in `ln x` (so a table
+//!   that rises along an axis is interpolated monotonically), multilinear over axes;
+//! - below an axis' smallest measured value, the smallest's time (a smaller shape is
+//!   not assumed faster than the smallest one measured);
+//! - above its largest, the largest's time scaled by `x / x_max` (work grows at least
+//!   linearly past the measured range; no efficiency gain is assumed) and the lookup
+//!   is marked extrapolated.
+
+use crate::ir::graph::{AttnShape, Gemm, Kernel, Node, Split};
+use crate::ir::tables::{AttnKey, Grid, OpTables};
+
+/// A time from a table, and whether any axis was outside the measured range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lookup {
+    pub time: f64,
+    pub extrapolated: bool,
+}
+
+impl Lookup {
+    fn plus(self, o: Lookup) -> Lookup {
+        Lookup { time: self.time + o.time, extrapolated: self.extrapolated || o.extrapolated }
+    }
+}
+
+/// Where `x` falls on a sorted axis: the two neighbouring indices, the weight of the
+/// upper one (in log space), the scale applied past the last value, and whether `x` is
+/// outside the axis.
+fn bracket(axis: &[f64], x: f64) -> (usize, usize, f64, f64, bool) {
+    let last = axis.len() - 1;
+    if x <= axis[0] {
+        return (0, 0, 0.0, 1.0, x < axis[0]);
+    }
+    if x >= axis[last] {
+        return (last, last, 0.0, x / axis[last], x > axis[last]);
+    }
+    // axis[0] < x < axis[last]: some i with axis[i] <= x < axis[i + 1]
+    let i = axis.partition_point(|&a| a <= x) - 1;
+    let t = (x.ln() - axis[i].ln()) / (axis[i + 1].ln() - axis[i].ln());
+    (i, i + 1, t, 1.0, false)
+}
+
+/// The table's value at `x` (one coordinate per axis, all positive): along each axis,
+/// between the two neighbouring measured values, or past the ends by the rules above;
+/// inner axes first, at each of the two outer values.
+pub fn interpolate(grid: &Grid, x: &[f64]) -> Lookup {
+    let (axis, at): (&[f64], &dyn Fn(usize) -> Lookup) = match grid {
+        Grid::Leaf { axis, values } => (axis, &|i| Lookup { time: values[i], extrapolated: false }),
+        Grid::Node { axis, children } => (axis, &|i| interpolate(&children[i], &x[1..])),
+    };
+    let (lo, hi, t, scale, out) = bracket(axis, x[0]);
+    let a = at(lo);
+    let time = if t > 0.0 {
+        let b = at(hi);
+        let v = ((1.0 - t) * a.time.ln() + t * b.time.ln()).exp();
+        return Lookup { time: v * scale, extrapolated: out || a.extrapolated || b.extrapolated };
+    } else {
+        a.time
+    };
+    Lookup { time: time * scale, extrapolated: out || a.extrapolated }
+}
+
+fn gemm(t: &OpTables, p: crate::ir::Precision, g: &Gemm, tp: f64) -> Option<Lookup> {
+    let grid = t.gemm.get(&p)?;
+    let (n, k) = match g.split {
+        Split::N => (g.n / tp, g.k),
+        Split::K => (g.n, g.k / tp),
+        Split::None => (g.n, g.k),
+    };
+    if g.m <= 0.0 || n <= 0.0 || k <= 0.0 {
+        return Some(Lookup { time: 0.0, extrapolated: false });
+    }
+    Some(interpolate(grid, &[g.m, n, k]))
+}
+
+fn attention(t: &OpTables, a: &AttnShape, tp: u64, kv_split: u64) -> Option<Lookup> {
+    if a.heads % tp != 0 || a.kv_heads % kv_split != 0 {
+        return None;
+    }
+    let key = AttnKey { kv: a.kv, heads: a.heads / tp, kv_heads: a.kv_heads / kv_split, head_dim: a.head_dim };
+    let mut sum = Lookup { time: 0.0, extrapolated: false };
+    if let Some((batch, context)) = a.decode {
+        if batch > 0.0 {
+            sum = sum.plus(interpolate(t.attn_decode.get(&key)?, &[batch, context.max(1.0)]));
+        }
+    }
+    if let Some(tokens) = a.prefill {
+        if tokens > 0.0 {
+            sum = sum.plus(interpolate(t.attn_prefill.get(&key)?, &[1.0, tokens]));
+        }
+    }
+    Some(sum)
+}
+
+/// The node's time from the chip's tables on one chip of a `tp`-way group whose KV
+/// cache splits `kv_split` ways, or `None` when no table covers every kernel it runs
+/// (the roofline prices it then).
+pub fn node_lookup(node: &Node, t: &OpTables, tp: u64, kv_split: u64) -> Option<Lookup> {
+    let tpf = tp.max(1) as f64;
+    match &node.kernel {
+        Kernel::Gemm(a, b) => {
+            let first = gemm(t, node.precision, a, tpf)?;
+            match b {
+                Some(b) => Some(first.plus(gemm(t, node.precision, b, tpf)?)),
+                None => Some(first),
+            }
+        }
+        Kernel::Attention(a) => attention(t, a, tp.max(1), kv_split.max(1)),
+        Kernel::Other => None,
+    }
+}
+
+/// One all-reduce of `bytes` over `n` chips from the chip's table for `n`, if it has one.
+pub fn allreduce_lookup(t: &OpTables, bytes: f64, n: u64) -> Option<Lookup> {
+    let grid = t.allreduce.get(&n)?;
+    Some(interpolate(grid, &[bytes.max(1.0)]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid2() -> Grid {
+        // m in {1, 4}, n in {10, 100}: t = 1, 2 / 4, 8
+        let rows = [(vec![1.0, 10.0], 1.0), (vec![1.0, 100.0], 2.0), (vec![4.0, 10.0], 4.0), (vec![4.0, 100.0], 8.0)];
+        Grid::from_sorted(&rows, 0)
+    }
+
+    #[test]
+    fn a_ragged_table_extrapolates_each_row_on_its_own() {
+        // batch 1 was measured to context 1000, batch 2 only to 100 (out of memory past it)
+        let rows =
+            [(vec![1.0, 10.0], 1.0), (vec![1.0, 100.0], 2.0), (vec![1.0, 1000.0], 4.0), (vec![2.0, 10.0], 2.0), (vec![2.0, 100.0], 4.0)];
+        let g = Grid::from_sorted(&rows, 0);
+        // batch 2 at context 1000: its row's last value scaled, 4 x 10 = 40, flagged
+        let l = interpolate(&g, &[2.0, 1000.0]);
+        assert!((l.time - 40.0).abs() < 1e-9);
+        assert!(l.extrapolated);
+        // batch 1 at 1000 is measured
+        assert_eq!(interpolate(&g, &[1.0, 1000.0]), Lookup { time: 4.0, extrapolated: false });
+    }
+
+    #[test]
+    fn a_measured_shape_returns_its_row() {
+        let g = grid2();
+        for (x, want) in [([1.0, 10.0], 1.0), ([1.0, 100.0], 2.0), ([4.0, 10.0], 4.0), ([4.0, 100.0], 8.0)] {
+            let l = interpolate(&g, &x);
+            assert!((l.time - want).abs() < 1e-12, "{x:?}: {}", l.time);
+            assert!(!l.extrapolated);
+        }
+    }
+
+    #[test]
+    fn between_two_shapes_is_log_linear_and_monotone() {
+        let g = grid2();
+        // m = 2 is halfway between 1 and 4 in log space: exp(0.5 ln 1 + 0.5 ln 4) = 2 at n = 10
+        let l = interpolate(&g, &[2.0, 10.0]);
+        assert!((l.time - 2.0).abs() < 1e-12);
+        // monotone along m between the measured 1 and 4
+        let mut last = 0.0;
+        for i in 0..=30 {
+            let m = 1.0 + 3.0 * i as f64 / 30.0;
+            let t = interpolate(&g, &[m, 31.6]).time;
+            assert!(t >= last, "m = {m}: {t} < {last}");
+            last = t;
+        }
+        // the centre of the cell in log space: exp(mean of ln 1, ln 2, ln 4, ln 8) = 2^1.5
+        let l = interpolate(&g, &[2.0, 10f64.powf(1.5)]);
+        assert!((l.time - 2f64.powf(1.5)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn outside_the_range_is_conservative_and_flagged() {
+        let g = grid2();
+        // below the smallest m: the smallest's time, flagged
+        let l = interpolate(&g, &[0.5, 10.0]);
+        assert_eq!((l.time, l.extrapolated), (1.0, true));
+        // past the largest m: scaled linearly, 16 / 4 x 4 = 16
+        let l = interpolate(&g, &[16.0, 10.0]);
+        assert!((l.time - 16.0).abs() < 1e-12);
+        assert!(l.extrapolated);
+        // past both: 8 x (8 / 4) x (1000 / 100) = 160
+        let l = interpolate(&g, &[8.0, 1000.0]);
+        assert!((l.time - 160.0).abs() < 1e-9);
+    }
+
+    /// The stdlib H100 SXM, with its op tables.
+    fn h100() -> crate::ir::Chip {
+        let src = "use std::chips::h100_sxm_measured\n";
+        let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors());
+        comp.program.chips.into_iter().find(|c| c.name == "h100_sxm_measured").expect("stdlib h100_sxm_measured")
+    }
+
+    fn gemm_node(m: f64, n: f64, k: f64, p: crate::ir::Precision) -> Node {
+        Node {
+            op: crate::ir::graph::Op::OutProj,
+            layer: Some(0),
+            stage: crate::ir::Stage::DecodeAttn,
+            flops: 2.0 * m * n * k,
+            precision: p,
+            weight_bytes: n * k,
+            kv_read_bytes: 0.0,
+            kv_write_bytes: 0.0,
+            act_bytes: 0.0,
+            kernel: Kernel::Gemm(Gemm { m, n, k, split: Split::K }, None),
+        }
+    }
+
+    #[test]
+    fn the_stdlib_h100_prices_a_measured_gemm_at_its_row() {
+        let chip = h100();
+        let t = chip.tables.as_ref().expect("h100_sxm_measured carries tables");
+        // stdlib/tables/h100_sxm.csv: `gemm,fp8,64,8192,8192,...,39.3813` (µs)
+        let node = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp8);
+        let l = node_lookup(&node, t, 1, 1).expect("covered");
+        assert!((l.time - 39.3813e-6).abs() < 1e-12, "{}", l.time);
+        assert!(!l.extrapolated);
+        // a row-parallel GEMM over 2 chips reads k = 8192 / 2 = 4096: the row m=64, n=8192, k=4096
+        let half = node_lookup(&gemm_node(64.0, 8192.0, 16384.0, crate::ir::Precision::Fp8), t, 2, 1).unwrap();
+        assert!((half.time - l.time).abs() < 1e-12);
+        // and node_time uses the table, not the roofline
+        let r = crate::cost::node_time(&node, &chip, 1, 1).unwrap();
+        assert_eq!(r.table, Some(l.time));
+        assert_eq!(r.time(), l.time);
+        // m = 48 lies between the measured 32 and 64: between their times, log-linearly
+        let lo = node_lookup(&gemm_node(32.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1).unwrap().time;
+        let mid = node_lookup(&gemm_node(48.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1).unwrap().time;
+        assert!(lo <= mid && mid <= l.time, "{lo} {mid} {}", l.time);
+        let w = (48f64.ln() - 32f64.ln()) / (64f64.ln() - 32f64.ln());
+        assert!((mid - ((1.0 - w) * lo.ln() + w * l.time.ln()).exp()).abs() < 1e-15);
+        // the measured all-reduce: `allreduce,bf16,...,8,1048576,25.9648`
+        let ar = allreduce_lookup(t, 1_048_576.0, 8).unwrap();
+        assert!((ar.time - 25.9648e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn what_no_table_covers_falls_back_to_the_roofline() {
+        let chip = h100();
+        let t = chip.tables.as_ref().unwrap();
+        // H100 has no FP4 GEMM table: the roofline prices the node, and says so
+        let node = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp4);
+        assert!(node_lookup(&node, t, 1, 1).is_none());
+        let r = crate::cost::node_time(&node, &chip, 1, 1).unwrap();
+        assert_eq!(r.table, None);
+        assert_eq!(r.time(), r.compute.max(r.memory));
+        // an MoE expert node (Kernel::Other) too
+        let mut other = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp8);
+        other.kernel = Kernel::Other;
+        assert!(node_lookup(&other, t, 1, 1).is_none());
+        // a stage of both reports the table share and the extrapolation
+        let m = crate::ir::tests_support::llama70b();
+        let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch: 4, context: 200_000.0 });
+        let st = crate::cost::stage_time(&g, &[crate::ir::Stage::DecodeAttn], &chip, 8, 8).unwrap();
+        assert!(st.from_tables > 0.5 * st.time, "{st:?}");
+        // the decode attention table stops at 131,071 tokens of context: extrapolated
+        assert!(st.extrapolated);
+    }
+}

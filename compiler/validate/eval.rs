@@ -1,0 +1,141 @@
+//! One row's prediction: the pinned configuration's decode step, prefill and, for
+//! aggregated serving, the prefill chunks that share the decode steps
+//! (docs/cost-model.md §10).
+
+use super::{Mode, Row};
+use crate::cost;
+use crate::ir::graph::{build, Step};
+use crate::ir::{Plan, Stage};
+
+/// Tokens one step may carry under chunked prefill (TensorRT-LLM's `max_num_tokens`,
+/// vLLM's `max_num_batched_tokens` and SGLang's `chunked_prefill_size` all default to
+/// 8192 in the versions measured): a longer prompt is prefilled over several steps.
+pub const CHUNK_TOKENS: u64 = 8192;
+
+/// A row's predicted figures (seconds).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction {
+    pub ttft: f64,
+    pub tpot: f64,
+    /// the decode step alone, without prefill chunks
+    pub decode_step: f64,
+    /// share of the mean step spent on prefill chunks (aggregated serving)
+    pub prefill_share: f64,
+    /// share of the decode step priced from measured op tables
+    pub from_tables: f64,
+    /// some table lookup left the measured range
+    pub extrapolated: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Part {
+    time: f64,
+    from_tables: f64,
+    extrapolated: bool,
+}
+
+impl Part {
+    fn add(&mut self, s: cost::StageTime) {
+        self.time += s.time;
+        self.from_tables += s.from_tables;
+        self.extrapolated |= s.extrapolated;
+    }
+}
+
+/// The pinned configuration of `row` on `plan`'s one pool.
+pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
+    let m = &plan.model;
+    let pool = plan.cluster.pools.first().ok_or("the plan has no pool")?;
+    let chip = &pool.chip;
+    let link = pool.link.as_ref().ok_or("the pool has no link")?;
+    let p = row.decode;
+    if m.heads % p.tp != 0 {
+        return Err(format!("tp {} does not divide the {} attention heads", p.tp, m.heads));
+    }
+    if row.prefill_tp == 0 || m.heads % row.prefill_tp != 0 {
+        return Err(format!("prefill tp {} does not divide the {} attention heads", row.prefill_tp, m.heads));
+    }
+    let ctx = row.isl as f64 + row.osl as f64 / 2.0;
+    let b = row.batch.div_ceil(p.dp).max(1);
+    let missing = || format!("`{}` has no compute for {}", chip.name, m.weights.name());
+    // One step of every rank: `b` decoding sequences each, plus `chunk` prompt tokens.
+    let step = |chunk: u64| -> Result<Part, String> {
+        let stepkind = |b: u64| {
+            if chunk > 0 {
+                Step::Mixed { batch: b, context: ctx, prefill: chunk }
+            } else {
+                Step::Decode { batch: b, context: ctx }
+            }
+        };
+        let g = build(m, stepkind(b));
+        let mut part = Part::default();
+        part.add(cost::stage_time(&g, &[Stage::DecodeAttn], chip, p.tp, m.kv_split(p.tp)).ok_or_else(missing)?);
+        let act = |tokens: u64| cost::activation_bytes(m, tokens);
+        let l = m.layers as f64;
+        let comm = match m.moe {
+            None => {
+                part.add(cost::stage_time(&g, &[Stage::DecodeFfn], chip, p.tp, m.kv_split(p.tp)).ok_or_else(missing)?);
+                2.0 * l * cost::allreduce_on(chip, act(b + chunk), p.tp, link)
+            }
+            Some(moe) => {
+                // every rank's tokens reach the experts, spread over all the worker's GPUs
+                let all = build(m, stepkind(b * p.dp));
+                part.add(cost::stage_time(&all, &[Stage::DecodeFfn], chip, p.moe, 1).ok_or_else(missing)?);
+                let attn_ar = l * cost::allreduce_on(chip, act(b + chunk), p.tp, link);
+                let moe_comm = if p.dp > 1 {
+                    // dispatch and combine: an all-to-all of each rank's own routed tokens
+                    let routed = (b + chunk) as f64 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
+                    2.0 * m.moe_layers() as f64 * cost::alltoall_time(routed, p.moe, link)
+                } else {
+                    m.moe_layers() as f64 * cost::allreduce_on(chip, act(b + chunk), p.moe, link)
+                };
+                attn_ar + moe_comm
+            }
+        };
+        part.time += comm + chip.step_overhead;
+        Ok(part)
+    };
+    let dec = step(0)?;
+    let chunks: Vec<u64> = (0..row.isl.div_ceil(CHUNK_TOKENS)).map(|i| (row.isl - i * CHUNK_TOKENS).min(CHUNK_TOKENS)).collect();
+    match row.mode {
+        Mode::Disagg => {
+            let g = build(m, Step::Prefill { tokens: row.isl });
+            let st = cost::stage_time(&g, &[Stage::Prefill], chip, row.prefill_tp, m.kv_split(row.prefill_tp)).ok_or_else(missing)?;
+            let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, row.isl), row.prefill_tp, link);
+            Ok(Prediction {
+                ttft: st.time + ar + chip.step_overhead,
+                tpot: dec.time,
+                decode_step: dec.time,
+                prefill_share: 0.0,
+                from_tables: dec.from_tables / dec.time,
+                extrapolated: dec.extrapolated || st.extrapolated,
+            })
+        }
+        Mode::Agg => {
+            // Each prompt's chunk steps, and what they add over a plain decode step.
+            let mut own = 0.0;
+            let mut extrapolated = dec.extrapolated;
+            for &c in &chunks {
+                let s = step(c)?;
+                own += s.time;
+                extrapolated |= s.extrapolated;
+            }
+            let extra = own - chunks.len() as f64 * dec.time;
+            // Steady state: each rank starts b / (osl + TTFT/T) prompts per step.
+            let (mut t, mut ttft) = (dec.time, own);
+            for _ in 0..8 {
+                let per_step = b as f64 / (row.osl as f64 + ttft / t);
+                t = dec.time + per_step * extra;
+                ttft = t / 2.0 + own;
+            }
+            Ok(Prediction {
+                ttft,
+                tpot: t,
+                decode_step: dec.time,
+                prefill_share: (t - dec.time) / t,
+                from_tables: dec.from_tables / dec.time,
+                extrapolated,
+            })
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! `hplanc validate DATA.csv`: evaluates every row of a measured-deployments CSV (the
+//! columns of `deployments.csv`) as a pinned plan and compares the predicted TTFT and
+//! TPOT with the measured ones (docs/validation.md).
+//!
+//! Rows map to stdlib items through [`Mapping`] (built in, extendable with `--map`).
+//! Each (model, system, framework, weights) group becomes one plan of a generated
+//! `.hplan` text compiled by the library entry point, so the chips carry their tables
+//! and the framework's fixed costs exactly as in a user's plan; the row's parallelism,
+//! concurrency and sequence lengths are then pinned in [`eval`].
+
+pub mod eval;
+pub mod stats;
+
+use crate::ir::{self, Precision};
+use std::collections::BTreeMap;
+
+/// Most rows one data file may have.
+pub const MAX_ROWS: usize = 100_000;
+
+/// How CSV names map to stdlib items. `hplanc validate --map FILE` adds entries.
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    /// `model_path` value -> stdlib model (`std::models::NAME`)
+    pub models: BTreeMap<String, String>,
+    /// `system` value -> (stdlib chip, stdlib link between its GPUs)
+    pub systems: BTreeMap<String, (String, String)>,
+}
+
+impl Default for Mapping {
+    fn default() -> Mapping {
+        let models = [
+            ("meta-llama/Llama-3.1-8B-Instruct", "llama3_1_8b"),
+            ("nvidia/Llama-3.1-8B-Instruct-FP8", "llama3_1_8b"),
+            ("Qwen/Qwen3-32B", "qwen3_32b"),
+            ("nvidia/Qwen3-32B-NVFP4", "qwen3_32b"),
+            ("Qwen/Qwen3-235B-A22B-FP8", "qwen3_235b_a22b"),
+            ("Qwen/Qwen3-235B-A22B", "qwen3_235b_a22b"),
+        ];
+        let systems = [
+            ("h100_sxm", "h100_sxm_measured", "nvlink4"),
+            ("h200_sxm", "h200_measured", "nvlink4"),
+            ("b200_sxm", "b200_measured", "nvlink5"),
+            ("gb200", "gb200_measured", "nvlink5"),
+            ("gb300", "gb300_measured", "nvlink5"),
+        ];
+        Mapping {
+            models: models.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            systems: systems.iter().map(|(a, b, c)| (a.to_string(), (b.to_string(), c.to_string()))).collect(),
+        }
+    }
+}
+
+impl Mapping {
+    /// Adds the entries of a map file: `model,CSV_NAME,STD_MODEL` and
+    /// `system,CSV_NAME,STD_CHIP,STD_LINK` lines (`#` comments). Errors name the line.
+    pub fn extend_from(&mut self, text: &str) -> Result<(), String> {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            match f[..] {
+                ["model", name, item] if ident(item) => {
+                    self.models.insert(name.to_string(), item.to_string());
+                }
+                ["system", name, chip, link] if ident(chip) && ident(link) => {
+                    self.systems.insert(name.to_string(), (chip.to_string(), link.to_string()));
+                }
+                _ => {
+                    return Err(format!(
+                        "line {}: expected `model,CSV_NAME,STD_MODEL` or `system,CSV_NAME,STD_CHIP,STD_LINK`, found `{line}`",
+                        i + 1
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Aggregated (prefill and decode on the same GPUs) or disaggregated serving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    Agg,
+    Disagg,
+}
+
+/// One worker's parallelism.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Parallel {
+    /// attention tensor parallelism
+    pub tp: u64,
+    /// attention data parallelism
+    pub dp: u64,
+    /// GPUs the MoE layers' experts spread over (moe_tp x moe_ep); tp x dp otherwise
+    pub moe: u64,
+}
+
+/// One row, as read.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// 1-based line in the file
+    pub line: usize,
+    pub id: String,
+    pub model: String,
+    pub system: String,
+    pub framework: String,
+    pub mode: Mode,
+    pub weights: Precision,
+    pub isl: u64,
+    pub osl: u64,
+    /// requests in flight per worker (agg) or per decode worker (disagg)
+    pub batch: u64,
+    /// agg: the worker; disagg: the decode worker
+    pub decode: Parallel,
+    /// disagg: the prefill worker's tensor parallelism
+    pub prefill_tp: u64,
+    pub ttft_ms: f64,
+    pub tpot_ms: f64,
+}
+
+/// A row that cannot be evaluated, and why.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub line: usize,
+    pub id: String,
+    pub reason: String,
+}
+
+/// Reads the CSV. Rows that cannot be read are returned as skipped with their reason;
+/// a missing column is an error for the whole file.
+pub fn read_rows(text: &str) -> Result<(Vec<Row>, Vec<Skipped>), String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.starts_with('#'));
+    let header: Vec<&str> = match lines.next() {
+        Some((_, h)) => h.split(',').map(str::trim).collect(),
+        None => return Err("the file is empty".into()),
+    };
+    let need = [
+        "id",
+        "model_path",
+        "system",
+        "backend",
+        "mode",
+        "isl",
+        "osl",
+        "gemm_quant_mode",
+        "batch_size",
+        "tp_size",
+        "attention_dp_size",
+        "moe_tp_size",
+        "moe_ep_size",
+        "prefill_tp_size",
+        "decode_tp_size",
+        "decode_attention_dp_size",
+        "decode_batch_size",
+        "silicon_ttft_ms",
+        "silicon_tpot_ms",
+        "concurrency",
+    ];
+    let mut col = BTreeMap::new();
+    for n in need {
+        match header.iter().position(|h| *h == n) {
+            Some(i) => {
+                col.insert(n, i);
+            }
+            None => return Err(format!("line 1: the header has no `{n}` column (the columns of deployments.csv are needed)")),
+        }
+    }
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, line) in lines {
+        if rows.len() + skipped.len() >= MAX_ROWS {
+            return Err(format!("more than {MAX_ROWS} rows"));
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cells = split_csv(line);
+        let get = |n: &str| -> String { cells.get(col[n]).map(|s| s.trim().to_string()).unwrap_or_default() };
+        let id = get("id");
+        match parse_row(i + 1, &get) {
+            Ok(r) => rows.push(r),
+            Err(reason) => skipped.push(Skipped { line: i + 1, id, reason }),
+        }
+    }
+    Ok((rows, skipped))
+}
+
+/// Splits one CSV line, honouring double quotes.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                out.last_mut().map(|s| s.push('"')).unwrap_or(());
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().map(|s| s.push(c)).unwrap_or(()),
+        }
+    }
+    out
+}
+
+fn parse_row(line: usize, get: &dyn Fn(&str) -> String) -> Result<Row, String> {
+    let num = |n: &str| -> Result<Option<f64>, String> {
+        let v = get(n);
+        let v = v.as_str();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+            _ => Err(format!("`{n}` is `{v}`, not a number >= 0")),
+        }
+    };
+    let count = |n: &str| -> Result<Option<u64>, String> {
+        match num(n)? {
+            Some(x) if x.fract() == 0.0 && x <= 1e9 => Ok(Some(x as u64)),
+            Some(x) => Err(format!("`{n}` is {x}, not a whole number")),
+            None => Ok(None),
+        }
+    };
+    let mode = match get("mode").as_str() {
+        "agg" => Mode::Agg,
+        "disagg" => Mode::Disagg,
+        m => return Err(format!("unknown mode `{m}` (agg or disagg)")),
+    };
+    let weights = match get("gemm_quant_mode").as_str() {
+        "" | "bfloat16" | "bf16" => Precision::Bf16,
+        "fp8" | "fp8_block" => Precision::Fp8,
+        "nvfp4" | "fp4" => Precision::Fp4,
+        q => return Err(format!("unknown gemm_quant_mode `{q}`")),
+    };
+    let positive = |n: &str, v: Option<u64>| -> Result<u64, String> {
+        match v {
+            Some(x) if x > 0 => Ok(x),
+            _ => Err(format!("no `{n}`")),
+        }
+    };
+    let isl = positive("isl", count("isl")?)?;
+    let osl = positive("osl", count("osl")?)?;
+    let ttft_ms = num("silicon_ttft_ms")?.filter(|x| *x > 0.0).ok_or("no measured TTFT")?;
+    let tpot_ms = num("silicon_tpot_ms")?.filter(|x| *x > 0.0).ok_or("no measured TPOT")?;
+    let (decode, batch, prefill_tp) = match mode {
+        Mode::Agg => {
+            let tp = positive("tp_size", count("tp_size")?)?;
+            let dp = count("attention_dp_size")?.filter(|d| *d > 0).unwrap_or(1);
+            let mt = count("moe_tp_size")?.unwrap_or(0).max(1);
+            let me = count("moe_ep_size")?.unwrap_or(0).max(1);
+            // Rows that record moe_tp = moe_ep = N with tp x dp = N x N run on N GPUs (the
+            // deployments README; the id names N); otherwise the worker has as many GPUs
+            // as the larger of attention (tp x dp) and the MoE layers (moe_tp x moe_ep).
+            let gpus = if mt == me && mt > 1 && tp * dp == mt * me { mt } else { (tp * dp).max(mt * me) };
+            let dp = (gpus / tp).max(1);
+            // concurrency; 18 rows record it only in batch_size
+            let batch = positive("concurrency", count("concurrency")?.filter(|c| *c > 0).or(count("batch_size")?))?;
+            (Parallel { tp, dp, moe: gpus }, batch, tp)
+        }
+        Mode::Disagg => {
+            let tp = positive("decode_tp_size", count("decode_tp_size")?)?;
+            let dp = count("decode_attention_dp_size")?.filter(|d| *d > 0).unwrap_or(1);
+            let batch = positive("decode_batch_size", count("decode_batch_size")?)?;
+            let ptp = positive("prefill_tp_size", count("prefill_tp_size")?)?;
+            (Parallel { tp, dp, moe: tp * dp }, batch, ptp)
+        }
+    };
+    Ok(Row {
+        line,
+        id: get("id"),
+        model: get("model_path"),
+        system: get("system"),
+        framework: get("backend"),
+        mode,
+        weights,
+        isl,
+        osl,
+        batch,
+        decode,
+        prefill_tp,
+        ttft_ms,
+        tpot_ms,
+    })
+}
+
+/// The key of a row's plan: (stdlib model, chip, link, framework, weights).
+type PlanKey = (String, String, String, String, Precision);
+
+/// A row with its prediction, or why there is none.
+#[derive(Clone, Debug)]
+pub struct Evaluated {
+    pub row: Row,
+    pub result: Result<eval::Prediction, String>,
+}
+
+/// Evaluates every row: groups rows into plans, compiles them in one generated file,
+/// and pins each row's configuration.
+pub fn evaluate(rows: Vec<Row>, map: &Mapping) -> Result<Vec<Evaluated>, String> {
+    let mut keys: Vec<PlanKey> = Vec::new();
+    let mut which: Vec<Result<usize, String>> = Vec::new();
+    for r in &rows {
+        let Some(model) = map.models.get(&r.model) else {
+            which.push(Err(format!("unknown model `{}` (add it with --map)", r.model)));
+            continue;
+        };
+        let Some((chip, link)) = map.systems.get(&r.system) else {
+            which.push(Err(format!("unknown system `{}` (add it with --map)", r.system)));
+            continue;
+        };
+        if !ir::FRAMEWORKS.contains(&r.framework.as_str()) {
+            which.push(Err(format!("unknown framework `{}`", r.framework)));
+            continue;
+        }
+        let key = (model.clone(), chip.clone(), link.clone(), r.framework.clone(), r.weights);
+        let i = keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+            keys.push(key);
+            keys.len() - 1
+        });
+        which.push(Ok(i));
+    }
+    let mut text = String::new();
+    for (i, (model, chip, link, fw, w)) in keys.iter().enumerate() {
+        text.push_str(&format!(
+            "cluster c{i} {{\n  pool gpu = std::chips::{chip} x 64 over std::links::{link}\n}}\n\
+             plan p{i} {{\n  model = std::models::{model} {{ weights = {} }}\n  cluster = c{i}\n  workload = w\n  framework = {fw}\n  minimize tpot\n}}\n",
+            w.name()
+        ));
+    }
+    text.push_str("workload w {\n  input = 1 tok\n  output = 1 tok\n  concurrency = 1\n}\n");
+    let comp = crate::compile("<validate>", &text, None, crate::Mode::Check);
+    if comp.has_errors() {
+        let msgs: Vec<String> = comp.diagnostics.iter().map(|d| d.message.clone()).collect();
+        return Err(format!("the mapped stdlib items do not compile: {}", msgs.join("; ")));
+    }
+    let plans: BTreeMap<usize, &ir::Plan> =
+        comp.program.plans.iter().filter_map(|p| p.name[1..].parse::<usize>().ok().map(|i| (i, p))).collect();
+    Ok(rows
+        .into_iter()
+        .zip(which)
+        .map(|(row, w)| {
+            let result =
+                w.and_then(|i| plans.get(&i).ok_or_else(|| "its plan did not resolve".to_string())).and_then(|p| eval::predict(p, &row));
+            Evaluated { row, result }
+        })
+        .collect())
+}
