@@ -243,21 +243,27 @@ pub fn build(model: &Model, step: Step) -> Graph {
         let attn =
             add(&mut g, Op::Attention, l, attn_stage, attn_flops, model.activations, 0.0, kv_read, tokens * kv_layer, qkv_out + head_out);
         if model.mla.is_none() {
-            let (decode, pre) = match step {
-                Step::Prefill { .. } => (None, Some(prompt)),
-                Step::Decode { context, .. } => (Some((seqs, win.map(|w| context.min(w)).unwrap_or(context))), None),
-                Step::Mixed { context, .. } => (Some((seqs, win.map(|w| context.min(w)).unwrap_or(context))), Some(prompt)),
-                // a verify step's multi-token queries are not what a decode table measured
-                Step::Verify { .. } => (None, None),
+            let shape = |decode, prefill| {
+                Kernel::Attention(AttnShape {
+                    heads: model.heads,
+                    kv_heads: model.kv_heads,
+                    head_dim: model.head_dim,
+                    kv: model.kv,
+                    decode,
+                    prefill,
+                })
             };
-            if decode.is_some() || pre.is_some() {
-                let (heads, kv_heads, head_dim, kv) = (model.heads, model.kv_heads, model.head_dim, model.kv);
-                // a sliding layer's prefill attends within its window: no full-attention table applies
-                let pre = if win.is_some() { None } else { pre };
-                if decode.is_some() || pre.is_some() {
-                    g[attn].kernel = Kernel::Attention(AttnShape { heads, kv_heads, head_dim, kv, decode, prefill: pre });
-                }
-            }
+            let seen = |context: f64| win.map_or(context, |w| context.min(w));
+            g[attn].kernel = match step {
+                // a sliding layer's prompt attends within its window: no full-attention table
+                // measured that, so the roofline prices the whole node
+                Step::Prefill { .. } | Step::Mixed { .. } if win.is_some() => Kernel::Other,
+                Step::Prefill { .. } => shape(None, Some(prompt)),
+                Step::Decode { context, .. } => shape(Some((seqs, seen(context))), None),
+                Step::Mixed { context, .. } => shape(Some((seqs, seen(context))), Some(prompt)),
+                // a verify step's multi-token queries are not what a decode table measured
+                Step::Verify { .. } => Kernel::Other,
+            };
         }
         let out = add(&mut g, Op::OutProj, l, attn_stage, 2.0 * tokens * o_p, model.weights, o_p * w, 0.0, 0.0, head_out + act);
         if model.mla.is_none() {
@@ -427,6 +433,26 @@ mod tests {
         assert!((expected_experts_touched(256, 8, 64.0) - 222.4425).abs() < 1e-4);
         // Large batches touch nearly every expert.
         assert!(expected_experts_touched(256, 8, 4096.0) > 255.99);
+    }
+
+    #[test]
+    fn a_mixed_steps_attention_is_table_priced_only_where_one_table_covers_it_all() {
+        // half the layers slide: their prompt part has no full-attention table, so the
+        // whole node stays on the roofline; full layers carry both decode and prefill
+        let m = Model { sliding: Some(super::super::Sliding { window: 128, layers: 40 }), ..model() };
+        let g = build(&m, Step::Mixed { batch: 4, context: 1000.0, prefill: 512 });
+        let attn: Vec<&Node> = g.nodes().filter(|n| n.op == Op::Attention).collect();
+        for n in attn {
+            let l = n.layer.unwrap();
+            match n.kernel {
+                Kernel::Other => assert!(m.is_sliding(l), "layer {l}"),
+                Kernel::Attention(a) => {
+                    assert!(!m.is_sliding(l), "layer {l}");
+                    assert_eq!((a.decode, a.prefill), (Some((4.0, 1000.0)), Some(512.0)));
+                }
+                Kernel::Gemm(..) => panic!("attention is not a GEMM"),
+            }
+        }
     }
 
     #[test]

@@ -190,20 +190,22 @@ pub fn read_rows(text: &str) -> Result<(Vec<Row>, Vec<Skipped>), String> {
 
 /// Splits one CSV line, honouring double quotes.
 fn split_csv(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut cell = String::new();
     let mut quoted = false;
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '"' if quoted && chars.peek() == Some(&'"') => {
                 chars.next();
-                out.last_mut().map(|s| s.push('"')).unwrap_or(());
+                cell.push('"');
             }
             '"' => quoted = !quoted,
-            ',' if !quoted => out.push(String::new()),
-            c => out.last_mut().map(|s| s.push(c)).unwrap_or(()),
+            ',' if !quoted => out.push(std::mem::take(&mut cell)),
+            c => cell.push(c),
         }
     }
+    out.push(cell);
     out
 }
 
