@@ -356,6 +356,16 @@ fn validate_evaluates_rows_and_counts_those_it_cannot() {
     assert!(csv.lines().nth(1).unwrap().starts_with("all,all,all,all,4,2,"), "{csv}");
     let o = hplanc(&["validate", "tests/data/deployments_sample.csv", "--format", "markdown"]);
     assert!(text(&o.stdout).starts_with("# Validation against measured deployments"));
+    // one line per row, in file order, with the reason a row was not evaluated
+    let o = hplanc(&["validate", "tests/data/deployments_sample.csv", "--format", "rows"]);
+    let rows = text(&o.stdout);
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!(lines.len(), 5, "{rows}");
+    assert!(lines[0].starts_with("line,id,model,system,framework,mode,isl,osl,concurrency,tp,dp,moe_gpus,pred_ttft_ms,meas_ttft_ms"));
+    assert!(lines[1].starts_with("4,meta_llama_llama_3_1_8b_instruct_"), "{rows}");
+    assert!(lines.iter().any(|l| l.ends_with("unknown model `acme/Unknown-7B` (add it with --map)")), "{rows}");
+    // the measured TPOT of the first row (7.9436 ms) is carried through
+    assert!(lines[1].contains(",7.9436,"), "{rows}");
     // a file without the columns is a usage error, not a crash
     let o = hplanc(&["validate", "Cargo.toml"]);
     assert_eq!(o.status.code(), Some(2));

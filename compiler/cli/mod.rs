@@ -97,6 +97,8 @@ pub enum ValidateFormat {
     Json,
     Csv,
     Markdown,
+    /// one CSV line per row: its configuration, predicted and measured figures
+    Rows,
 }
 
 /// What `build` and `sweep` share.

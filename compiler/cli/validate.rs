@@ -55,6 +55,7 @@ pub fn run(file: &Path, format: ValidateFormat, map: Option<&Path>) -> u8 {
         }
         ValidateFormat::Markdown => super::outln!("{}", stats::markdown_document(&summary, &file.to_string_lossy()).trim_end()),
         ValidateFormat::Csv => super::outln!("{}", stats::csv(&summary).trim_end()),
+        ValidateFormat::Rows => super::outln!("{}", stats::rows_csv(&evaluated, &skipped).trim_end()),
         ValidateFormat::Json => super::outln!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default()),
     }
     0

@@ -2,6 +2,7 @@
 //! communication, link crossings, memory footprint and money. Every equation
 //! is documented in docs/cost-model.md with its source.
 
+pub mod admission;
 pub mod tables;
 
 use crate::ir::graph::{Graph, Node};

@@ -4,8 +4,9 @@
 
 use super::{Mode, Row};
 use crate::cost;
+use crate::cost::admission::{closed_loop_wait, Engine};
 use crate::ir::graph::{build, Step};
-use crate::ir::{Plan, Stage};
+use crate::ir::{Contents, Plan, Stage};
 
 /// Tokens one step may carry under chunked prefill (TensorRT-LLM's `max_num_tokens`,
 /// vLLM's `max_num_batched_tokens` and SGLang's `chunked_prefill_size` all default to
@@ -25,6 +26,10 @@ pub struct Prediction {
     pub from_tables: f64,
     /// some table lookup left the measured range
     pub extrapolated: bool,
+    /// sequences one rank's engine runs at once (its KV cache admits no more)
+    pub admitted: u64,
+    /// mean wait for a slot when the clients outnumber the admitted sequences
+    pub queue: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -56,7 +61,24 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
         return Err(format!("prefill tp {} does not divide the {} attention heads", row.prefill_tp, m.heads));
     }
     let ctx = row.isl as f64 + row.osl as f64 / 2.0;
-    let b = row.batch.div_ceil(p.dp).max(1);
+    let clients = row.batch.div_ceil(p.dp).max(1);
+    // The engine's KV cache: what the framework allocates after the weights (per GPU)
+    let engine = Engine::of(plan.framework.as_deref());
+    let capacity = chip.tier_for(Contents::Kv).ok_or("the chip has no memory for the KV cache")?.capacity;
+    let weights = match m.moe {
+        None => m.weight_bytes() / p.tp as f64,
+        Some(_) => m.attn_side_weight_bytes() / p.tp as f64 + m.ffn_weight_bytes() / p.moe as f64,
+    };
+    let kv_per_token = m.kv_bytes_per_token() / m.kv_split(p.tp) as f64;
+    let slots = engine.admitted(capacity, weights, kv_per_token, row.isl, row.osl);
+    if slots == 0 && engine.waits_for_slot {
+        return Err(format!(
+            "{:.1} GB of weights per GPU leave no KV cache for one sequence under {}",
+            weights / 1e9,
+            plan.framework.as_deref().unwrap_or("the default framework")
+        ));
+    }
+    let b = if engine.waits_for_slot { clients.min(slots) } else { clients };
     let missing = || format!("`{}` has no compute for {}", chip.name, m.weights.name());
     // One step of every rank: `b` decoding sequences each, plus `chunk` prompt tokens.
     let step = |chunk: u64| -> Result<Part, String> {
@@ -102,6 +124,9 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             let g = build(m, Step::Prefill { tokens: row.isl });
             let st = cost::stage_time(&g, &[Stage::Prefill], chip, row.prefill_tp, m.kv_split(row.prefill_tp)).ok_or_else(missing)?;
             let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, row.isl), row.prefill_tp, link);
+            // The prefill worker emits the first token; a decode worker that cannot admit
+            // every request delays later tokens, not this one.
+            let queue = 0.0;
             Ok(Prediction {
                 ttft: st.time + ar + chip.step_overhead,
                 tpot: dec.time,
@@ -109,6 +134,8 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
                 prefill_share: 0.0,
                 from_tables: dec.from_tables / dec.time,
                 extrapolated: dec.extrapolated || st.extrapolated,
+                admitted: b,
+                queue,
             })
         }
         Mode::Agg => {
@@ -121,6 +148,28 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
                 extrapolated |= s.extrapolated;
             }
             let extra = own - chunks.len() as f64 * dec.time;
+            // Prompts arrive together: the clients of a fixed-length benchmark start at once
+            // and, all requests being alike, return together, so a prompt's steps also
+            // carry the prompts of the `g` requests that arrive with it. An engine that
+            // prefills every waiting prompt first keeps the whole batch in step (g = b);
+            // one that admits a chunk budget per step beside decode spreads the clients
+            // into groups of one budget (g = ⌊C/S⌋).
+            let g = if engine.prefill_first { b } else { b.min((CHUNK_TOKENS / row.isl).max(1)) };
+            let own = if g > 1 {
+                let total = g * row.isl;
+                let n = total.div_ceil(CHUNK_TOKENS);
+                let mut finish = Vec::with_capacity(n as usize);
+                let mut acc = 0.0;
+                for k in 0..n {
+                    let s = step((total - k * CHUNK_TOKENS).min(CHUNK_TOKENS))?;
+                    extrapolated |= s.extrapolated;
+                    acc += s.time;
+                    finish.push(acc);
+                }
+                (0..g).map(|j| finish[(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1) as usize]).sum::<f64>() / g as f64
+            } else {
+                own
+            };
             // Steady state: each rank starts b / (osl + TTFT/T) prompts per step.
             let (mut t, mut ttft) = (dec.time, own);
             for _ in 0..8 {
@@ -128,13 +177,16 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
                 t = dec.time + per_step * extra;
                 ttft = t / 2.0 + own;
             }
+            let queue = closed_loop_wait(clients, b, ttft + row.osl as f64 * t);
             Ok(Prediction {
-                ttft,
+                ttft: ttft + queue,
                 tpot: t,
                 decode_step: dec.time,
                 prefill_share: (t - dec.time) / t,
                 from_tables: dec.from_tables / dec.time,
                 extrapolated,
+                admitted: b,
+                queue,
             })
         }
     }

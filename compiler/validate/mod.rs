@@ -255,10 +255,11 @@ fn parse_row(line: usize, get: &dyn Fn(&str) -> String) -> Result<Row, String> {
             let dp = count("attention_dp_size")?.filter(|d| *d > 0).unwrap_or(1);
             let mt = count("moe_tp_size")?.unwrap_or(0).max(1);
             let me = count("moe_ep_size")?.unwrap_or(0).max(1);
-            // Rows that record moe_tp = moe_ep = N with tp x dp = N x N run on N GPUs (the
-            // deployments README; the id names N); otherwise the worker has as many GPUs
-            // as the larger of attention (tp x dp) and the MoE layers (moe_tp x moe_ep).
-            let gpus = if mt == me && mt > 1 && tp * dp == mt * me { mt } else { (tp * dp).max(mt * me) };
+            // The worker has as many GPUs as the larger of attention (tp x dp) and the MoE
+            // layers (moe_tp x moe_ep). The two rows the data's README calls quirky
+            // (moe_tp = moe_ep = 2 with tp x dp = 2 x 2) run on 4 GPUs, as their ids
+            // (`_tp4_`) say, which this gives.
+            let gpus = (tp * dp).max(mt * me);
             let dp = (gpus / tp).max(1);
             // concurrency; 18 rows record it only in batch_size
             let batch = positive("concurrency", count("concurrency")?.filter(|c| *c > 0).or(count("batch_size")?))?;
@@ -350,4 +351,58 @@ pub fn evaluate(rows: Vec<Row>, map: &Mapping) -> Result<Vec<Evaluated>, String>
             Evaluated { row, result }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(framework: &str, tp: u64, batch: u64) -> Row {
+        Row {
+            line: 2,
+            id: "t".into(),
+            model: "Qwen/Qwen3-32B".into(),
+            system: "h100_sxm".into(),
+            framework: framework.into(),
+            mode: Mode::Agg,
+            weights: Precision::Bf16,
+            isl: 1024,
+            osl: 128,
+            batch,
+            decode: Parallel { tp, dp: 1, moe: tp },
+            prefill_tp: tp,
+            ttft_ms: 1.0,
+            tpot_ms: 1.0,
+        }
+    }
+
+    fn predict(rows: Vec<Row>) -> Vec<eval::Prediction> {
+        evaluate(rows, &Mapping::default()).unwrap().into_iter().map(|e| e.result.unwrap()).collect()
+    }
+
+    #[test]
+    fn clients_beyond_the_kv_cache_wait_for_a_slot() {
+        // Qwen3-32B BF16 on one 80 GB H100 under SGLang: 0.88·80 − 65.6 − 3 GB leaves room
+        // for 6 sequences of 1024 + 64 tokens (cost::admission), so of 16 clients 10 wait
+        // (Little's law over the 6 slots); 4 clients all run at once.
+        let p = predict(vec![row("sglang", 1, 16), row("sglang", 1, 4)]);
+        assert_eq!(p[0].admitted, 6);
+        let engine = p[0].ttft - p[0].queue;
+        let wait = crate::cost::admission::closed_loop_wait(16, 6, engine + 128.0 * p[0].tpot);
+        assert!((p[0].queue - wait).abs() < 1e-12 && wait > 10.0 * engine, "{:?}", p[0]);
+        assert_eq!((p[1].admitted, p[1].queue), (4, 0.0));
+        // TensorRT-LLM takes every client (docs/cost-model.md §11): 16 run, none waits
+        let t = predict(vec![row("trtllm", 1, 16)]);
+        assert_eq!((t[0].admitted, t[0].queue), (16, 0.0));
+    }
+
+    #[test]
+    fn prefill_first_engines_keep_the_clients_in_step() {
+        // 16 clients of 1024-token prompts on TP2, everything admitted: SGLang prefills
+        // all 16 prompts (two 8192-token steps) before decoding, so a request waits for
+        // its share of both; vLLM takes one budget (8 prompts) per step beside decode.
+        let p = predict(vec![row("sglang", 2, 16), row("vllm", 2, 16)]);
+        assert_eq!((p[0].queue, p[1].queue), (0.0, 0.0));
+        assert!(p[0].ttft > 1.2 * p[1].ttft, "{:?}", p);
+    }
 }

@@ -236,6 +236,62 @@ pub fn csv(s: &Summary) -> String {
     out
 }
 
+/// One CSV line per row of the data, in file order: the row's configuration, the
+/// predicted and measured TTFT and TPOT (ms), the decode step without prefill chunks,
+/// the share of the step spent on prefill chunks and priced from op tables, whether a
+/// lookup left the measured range, and why a row was not evaluated.
+pub fn rows_csv(all: &[Evaluated], skipped: &[super::Skipped]) -> String {
+    let mut out = String::from(
+        "line,id,model,system,framework,mode,isl,osl,concurrency,tp,dp,moe_gpus,pred_ttft_ms,meas_ttft_ms,pred_tpot_ms,meas_tpot_ms,decode_step_ms,prefill_share,from_tables,extrapolated,admitted,queue_ms,reason\n",
+    );
+    let q = |x: &str| if x.contains(',') || x.contains('"') { format!("\"{}\"", x.replace('"', "\"\"")) } else { x.to_string() };
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for e in all {
+        let r = &e.row;
+        let mode = if r.mode == Mode::Agg { "agg" } else { "disagg" };
+        let head = format!(
+            "{},{},{},{},{},{mode},{},{},{},{},{},{}",
+            r.line,
+            q(&r.id),
+            q(&r.model),
+            q(&r.system),
+            q(&r.framework),
+            r.isl,
+            r.osl,
+            r.batch,
+            r.decode.tp,
+            r.decode.dp,
+            r.decode.moe
+        );
+        let tail = match &e.result {
+            Ok(p) => format!(
+                "{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},",
+                p.ttft * 1e3,
+                r.ttft_ms,
+                p.tpot * 1e3,
+                r.tpot_ms,
+                p.decode_step * 1e3,
+                p.prefill_share,
+                p.from_tables,
+                p.extrapolated,
+                p.admitted,
+                p.queue * 1e3
+            ),
+            Err(reason) => format!(",{:.4},,{:.4},,,,,,,{}", r.ttft_ms, r.tpot_ms, q(reason)),
+        };
+        lines.push((r.line, format!("{head},{tail}")));
+    }
+    for s in skipped {
+        lines.push((s.line, format!("{},{},,,,,,,,,,,,,,,,,,,,,{}", s.line, q(&s.id), q(&s.reason))));
+    }
+    lines.sort_by_key(|l| l.0);
+    for (_, l) in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
 /// The whole of docs/validation.md: what was run, the table and the details.
 pub fn markdown_document(s: &Summary, data: &str) -> String {
     format!(
