@@ -90,6 +90,13 @@ fn main() {
     files.push(root.join("benches/plans/pipeline_8_pools.hplan"));
     files.push(root.join("benches/plans/large_fleet.hplan"));
     for f in files {
+        // an example that demonstrates a diagnostic (`Expect: E0401` in its header) has
+        // nothing to solve
+        let text = std::fs::read_to_string(&f).unwrap();
+        if text.lines().take_while(|l| l.starts_with("//")).any(|l| l.contains("Expect: E")) {
+            println!("{:32} skipped (demonstrates a diagnostic)", f.file_name().unwrap().to_string_lossy());
+            continue;
+        }
         bench(&f);
     }
     partition(&root.join("benches/plans/pipeline_8_pools.hplan"));
