@@ -271,20 +271,13 @@ impl Resolver<'_> {
                     self.diags.push(catalog::import_failed(*span, path, "not a .hplan file"));
                     return;
                 }
-                let full = dir.join(path);
-                let canon = match full.canonicalize() {
+                let canon = match self.project_file(&dir, path) {
                     Ok(c) => c,
-                    Err(_) => {
-                        self.diags.push(catalog::import_failed(*span, path, "no such file"));
+                    Err(why) => {
+                        self.diags.push(catalog::import_failed(*span, path, why));
                         return;
                     }
                 };
-                if let Some(root) = &self.root_dir {
-                    if !canon.starts_with(root) {
-                        self.diags.push(catalog::import_failed(*span, path, "the path leaves the project folder"));
-                        return;
-                    }
-                }
                 if self.loading.contains(&canon) {
                     self.diags.push(catalog::import_failed(*span, path, "the files import each other in a cycle"));
                     return;
@@ -556,10 +549,21 @@ impl Resolver<'_> {
         Some(chip)
     }
 
+    /// The file `path` names relative to `dir`, canonical, if it exists inside the project
+    /// folder; else why not (for the caller's diagnostic).
+    fn project_file(&self, dir: &std::path::Path, path: &str) -> Result<std::path::PathBuf, &'static str> {
+        let canon = dir.join(path).canonicalize().map_err(|_| "no such file")?;
+        if self.root_dir.as_ref().is_some_and(|root| !canon.starts_with(root)) {
+            return Err("the path leaves the project folder");
+        }
+        Ok(canon)
+    }
+
     /// Reads the op table `path` named at `at` (relative to that file: inside the
-    /// embedded stdlib for stdlib chips, inside the project folder otherwise).
+    /// embedded stdlib for stdlib chips, inside the project folder otherwise), once per
+    /// (file, chip).
     fn op_tables(&mut self, path: &str, at: Span, chip: &ir::Chip) -> Option<std::sync::Arc<ir::tables::OpTables>> {
-        let (origin, display, text) = match self.sources.get(at.file).origin.clone() {
+        let origin = match self.sources.get(at.file).origin.clone() {
             Origin::Std(from) => {
                 let mut parts: Vec<&str> = from.split('/').collect();
                 parts.pop();
@@ -572,50 +576,17 @@ impl Resolver<'_> {
                         s => parts.push(s),
                     }
                 }
-                let rel = parts.join("/");
-                let Some(text) = stdlib::table(&rel) else {
-                    self.diags.push(catalog::table_unreadable(at, path, "the standard library has no such table"));
-                    return None;
-                };
-                (Origin::Std(rel.clone()), format!("<std>/{rel}"), text.to_string())
+                Origin::Std(parts.join("/"))
             }
             Origin::Disk(from) => {
                 let dir = from.parent().map(|d| d.to_path_buf()).unwrap_or_default();
-                let canon = match dir.join(path).canonicalize() {
-                    Ok(c) => c,
-                    Err(_) => {
-                        self.diags.push(catalog::table_unreadable(at, path, "no such file"));
+                match self.project_file(&dir, path) {
+                    Ok(canon) => Origin::Disk(canon),
+                    Err(why) => {
+                        self.diags.push(catalog::table_unreadable(at, path, why));
                         return None;
                     }
-                };
-                if self.root_dir.as_ref().is_some_and(|root| !canon.starts_with(root)) {
-                    self.diags.push(catalog::table_unreadable(at, path, "the path leaves the project folder"));
-                    return None;
                 }
-                match std::fs::metadata(&canon) {
-                    Ok(md) if !md.is_file() => {
-                        self.diags.push(catalog::table_unreadable(at, path, "not a regular file"));
-                        return None;
-                    }
-                    Ok(md) if md.len() > crate::syntax::lower::MAX_FILE_BYTES as u64 => {
-                        self.diags.push(catalog::table_unreadable(at, path, "larger than 8 MiB"));
-                        return None;
-                    }
-                    Err(e) => {
-                        self.diags.push(catalog::table_unreadable(at, path, &e.to_string()));
-                        return None;
-                    }
-                    Ok(_) => {}
-                }
-                let text = match self.sources.read_disk(&canon) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        self.diags.push(catalog::table_unreadable(at, path, &e.to_string()));
-                        return None;
-                    }
-                };
-                let display = pathdiff(&canon, self.root_dir.as_deref());
-                (Origin::Disk(canon), display, text)
             }
             Origin::Memory(_) => {
                 self.diags.push(catalog::table_unreadable(at, path, "this text was not read from a folder to find the table in"));
@@ -626,13 +597,50 @@ impl Resolver<'_> {
         if let Some(t) = self.op_tables.get(&key) {
             return t.clone();
         }
-        let fid = match self.sources.find(&origin) {
-            Some(id) => id,
-            None => self.sources.add(origin, display.clone(), text.clone()),
-        };
-        let t = tables::parse(fid, &display, &text, chip, at, self.diags).map(std::sync::Arc::new);
+        let t = self.table_text(&origin, path, at).and_then(|(display, text)| {
+            let fid = match self.sources.find(&origin) {
+                Some(id) => id,
+                None => self.sources.add(origin.clone(), display.clone(), text.clone()),
+            };
+            tables::parse(fid, &display, &text, chip, at, self.diags).map(std::sync::Arc::new)
+        });
         self.op_tables.insert(key, t.clone());
         t
+    }
+
+    /// The display name and text of an op table's file: from the embedded stdlib, or a
+    /// regular file of at most 8 MiB on disk.
+    fn table_text(&mut self, origin: &Origin, path: &str, at: Span) -> Option<(String, String)> {
+        let fail = |why: &str| catalog::table_unreadable(at, path, why);
+        match origin {
+            Origin::Std(rel) => match stdlib::table(rel) {
+                Some(text) => Some((format!("<std>/{rel}"), text.to_string())),
+                None => {
+                    self.diags.push(fail("the standard library has no such table"));
+                    None
+                }
+            },
+            Origin::Disk(canon) => {
+                let why = match std::fs::metadata(canon) {
+                    Ok(md) if !md.is_file() => Some("not a regular file".to_string()),
+                    Ok(md) if md.len() > crate::syntax::lower::MAX_FILE_BYTES as u64 => Some("larger than 8 MiB".to_string()),
+                    Err(e) => Some(e.to_string()),
+                    Ok(_) => None,
+                };
+                let text = match why {
+                    Some(why) => Err(why),
+                    None => self.sources.read_disk(canon).map_err(|e| e.to_string()),
+                };
+                match text {
+                    Ok(text) => Some((pathdiff(canon, self.root_dir.as_deref()), text)),
+                    Err(why) => {
+                        self.diags.push(fail(&why));
+                        None
+                    }
+                }
+            }
+            Origin::Memory(_) => None,
+        }
     }
 
     fn link(&mut self, id: ItemId) -> Option<ir::Link> {

@@ -118,15 +118,28 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
         Ok(part)
     };
     let dec = step(0)?;
-    let chunks: Vec<u64> = (0..row.isl.div_ceil(CHUNK_TOKENS)).map(|i| (row.isl - i * CHUNK_TOKENS).min(CHUNK_TOKENS)).collect();
+    // The steps that prefill `tokens` prompt tokens, at most C per step (full steps first,
+    // the remainder last): the time at which each ends, and whether a lookup extrapolated.
+    // The step time depends only on its chunk, so each size is priced once.
+    let prefill_steps = |tokens: u64| -> Result<(Vec<f64>, bool), String> {
+        let n = tokens.div_ceil(CHUNK_TOKENS);
+        let last = tokens - (n - 1) * CHUNK_TOKENS;
+        let full = if n > 1 { Some(step(CHUNK_TOKENS)?) } else { None };
+        let tail = step(last)?;
+        let mut acc = 0.0;
+        let finish = (0..n)
+            .map(|k| {
+                acc += if k + 1 < n { full.map_or(0.0, |s| s.time) } else { tail.time };
+                acc
+            })
+            .collect();
+        Ok((finish, tail.extrapolated || full.is_some_and(|s| s.extrapolated)))
+    };
     match row.mode {
         Mode::Disagg => {
             let g = build(m, Step::Prefill { tokens: row.isl });
             let st = cost::stage_time(&g, &[Stage::Prefill], chip, row.prefill_tp, m.kv_split(row.prefill_tp)).ok_or_else(missing)?;
             let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, row.isl), row.prefill_tp, link);
-            // The prefill worker emits the first token; a decode worker that cannot admit
-            // every request delays later tokens, not this one.
-            let queue = 0.0;
             Ok(Prediction {
                 ttft: st.time + ar + chip.step_overhead,
                 tpot: dec.time,
@@ -135,41 +148,26 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
                 from_tables: dec.from_tables / dec.time,
                 extrapolated: dec.extrapolated || st.extrapolated,
                 admitted: b,
-                queue,
+                // The prefill worker emits the first token; a decode worker that cannot
+                // admit every request delays later tokens, not this one.
+                queue: 0.0,
             })
         }
         Mode::Agg => {
-            // Each prompt's chunk steps, and what they add over a plain decode step.
-            let mut own = 0.0;
-            let mut extrapolated = dec.extrapolated;
-            for &c in &chunks {
-                let s = step(c)?;
-                own += s.time;
-                extrapolated |= s.extrapolated;
-            }
-            let extra = own - chunks.len() as f64 * dec.time;
+            // What one prompt's chunk steps add over plain decode steps.
+            let (alone, x1) = prefill_steps(row.isl)?;
+            let extra = alone.last().copied().unwrap_or(0.0) - alone.len() as f64 * dec.time;
             // Prompts arrive together: the clients of a fixed-length benchmark start at once
             // and, all requests being alike, return together, so a prompt's steps also
             // carry the prompts of the `g` requests that arrive with it. An engine that
             // prefills every waiting prompt first keeps the whole batch in step (g = b);
             // one that admits a chunk budget per step beside decode spreads the clients
-            // into groups of one budget (g = ⌊C/S⌋).
+            // into groups of one budget (g = ⌊C/S⌋). Member j is done with step
+            // ⌈(j+1)·S/C⌉; `own` is the mean over the group (one prompt's steps if g = 1).
             let g = if engine.prefill_first { b } else { b.min((CHUNK_TOKENS / row.isl).max(1)) };
-            let own = if g > 1 {
-                let total = g * row.isl;
-                let n = total.div_ceil(CHUNK_TOKENS);
-                let mut finish = Vec::with_capacity(n as usize);
-                let mut acc = 0.0;
-                for k in 0..n {
-                    let s = step((total - k * CHUNK_TOKENS).min(CHUNK_TOKENS))?;
-                    extrapolated |= s.extrapolated;
-                    acc += s.time;
-                    finish.push(acc);
-                }
-                (0..g).map(|j| finish[(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1) as usize]).sum::<f64>() / g as f64
-            } else {
-                own
-            };
+            let (finish, xg) = prefill_steps(g * row.isl)?;
+            let own = (0..g).map(|j| finish[(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1) as usize]).sum::<f64>() / g as f64;
+            let extrapolated = dec.extrapolated || x1 || xg;
             // Steady state: each rank starts b / (osl + TTFT/T) prompts per step.
             let (mut t, mut ttft) = (dec.time, own);
             for _ in 0..8 {

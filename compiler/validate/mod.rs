@@ -87,6 +87,16 @@ pub enum Mode {
     Disagg,
 }
 
+impl Mode {
+    /// The name the data uses: `agg` or `disagg`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Agg => "agg",
+            Mode::Disagg => "disagg",
+        }
+    }
+}
+
 /// One worker's parallelism.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Parallel {

@@ -112,8 +112,7 @@ pub fn summarise(all: &[Evaluated], skipped: &[super::Skipped]) -> Summary {
     for e in all {
         by.entry((e.row.model.clone(), e.row.system.clone(), e.row.framework.clone(), e.row.mode)).or_default().push(e);
     }
-    let mode_name = |m: Mode| if m == Mode::Agg { "agg" } else { "disagg" };
-    let groups = by.iter().map(|((m, s, f, md), rows)| group(m, s, f, mode_name(*md), rows)).collect();
+    let groups = by.iter().map(|((m, s, f, md), rows)| group(m, s, f, md.name(), rows)).collect();
     let refs: Vec<&Evaluated> = all.iter().collect();
     let mut overall = group("all", "all", "all", "all", &refs);
     overall.rows += skipped.len();
@@ -211,6 +210,15 @@ pub fn details(s: &Summary, markdown: bool) -> String {
     out
 }
 
+/// A CSV cell: quoted, with doubled quotes, when it holds a comma or a quote.
+fn q(x: &str) -> String {
+    if x.contains(',') || x.contains('"') {
+        format!("\"{}\"", x.replace('"', "\"\""))
+    } else {
+        x.to_string()
+    }
+}
+
 /// One CSV line per group (the overall first).
 pub fn csv(s: &Summary) -> String {
     let mut out = String::from("model,system,framework,mode,rows,evaluated,tpot_median_ratio,tpot_median_abs_error,tpot_within_20pct,ttft_median_ratio,ttft_median_abs_error,ttft_within_25pct\n");
@@ -219,7 +227,6 @@ pub fn csv(s: &Summary) -> String {
         None => ",,".into(),
     };
     for g in std::iter::once(&s.overall).chain(&s.groups) {
-        let q = |x: &str| if x.contains(',') || x.contains('"') { format!("\"{}\"", x.replace('"', "\"\"")) } else { x.to_string() };
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{},{}",
@@ -244,11 +251,10 @@ pub fn rows_csv(all: &[Evaluated], skipped: &[super::Skipped]) -> String {
     let mut out = String::from(
         "line,id,model,system,framework,mode,isl,osl,concurrency,tp,dp,moe_gpus,pred_ttft_ms,meas_ttft_ms,pred_tpot_ms,meas_tpot_ms,decode_step_ms,prefill_share,from_tables,extrapolated,admitted,queue_ms,reason\n",
     );
-    let q = |x: &str| if x.contains(',') || x.contains('"') { format!("\"{}\"", x.replace('"', "\"\"")) } else { x.to_string() };
     let mut lines: Vec<(usize, String)> = Vec::new();
     for e in all {
         let r = &e.row;
-        let mode = if r.mode == Mode::Agg { "agg" } else { "disagg" };
+        let mode = r.mode.name();
         let head = format!(
             "{},{},{},{},{},{mode},{},{},{},{},{},{}",
             r.line,
