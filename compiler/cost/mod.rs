@@ -88,12 +88,21 @@ pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_spli
             st.from_tables += t;
         }
         st.extrapolated |= r.extrapolated;
-        if n.op == crate::ir::graph::Op::Attention && chip.layer_overhead > 0.0 {
-            st.fixed += chip.layer_overhead;
-        }
+        st.fixed += layer_fixed(n, chip);
     }
     st.time += st.fixed;
     Some(st)
+}
+
+/// The chip's per-layer fixed cost a node carries: `layer_overhead` on each layer's
+/// attention node (the chips that run a layer's attention run its small ops and launch
+/// its kernels; docs/cost-model.md §4c), nothing on the others.
+pub fn layer_fixed(node: &Node, chip: &Chip) -> f64 {
+    if node.op == crate::ir::graph::Op::Attention {
+        chip.layer_overhead
+    } else {
+        0.0
+    }
 }
 
 /// One all-reduce of `bytes` over `n` chips of `chip` joined by `link`: the chip's

@@ -680,8 +680,8 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
                 ffn[l as usize] += r.time();
                 fmb[l as usize] += mb;
             }
-            (Some(l), op) => {
-                attn[l as usize] += r.time() + if op == graph::Op::Attention { chip.layer_overhead } else { 0.0 };
+            (Some(l), _) => {
+                attn[l as usize] += r.time() + cost::layer_fixed(node, chip);
                 amb[l as usize] += mb;
             }
             (None, graph::Op::Embed) => first += r.time(),
