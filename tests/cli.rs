@@ -382,3 +382,38 @@ fn validate_evaluates_rows_and_counts_those_it_cannot() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("line 1: expected"), "{}", text(&o.stderr));
 }
+
+/// A plan on a chip with measured op tables: the report gives, per stage, the time the
+/// tables priced, the summary says it, and a lookup beyond the measured range is W0402
+/// and `extrapolated` (tests/ui/op_table_extrapolated.hplan: 120k-token prompts). A plan
+/// on plain chips reports none and says nothing of tables.
+#[test]
+fn build_reports_the_table_share_and_warns_on_extrapolation() {
+    let out = tempdir("tables");
+    let o = hplanc(&["build", "tests/ui/op_table_extrapolated.hplan", "--format", "json", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(v["diagnostics"][0]["code"], "W0402");
+    let b = &v["plans"][0]["breakdown"];
+    let s = &b["decode_step_s"];
+    let layers = s["attn"].as_f64().unwrap() + s["ffn"].as_f64().unwrap() + s["other"].as_f64().unwrap();
+    let tabled = s["from_tables"].as_f64().unwrap();
+    // every GEMM and attention kernel of Llama-3.1-8B on H100 is in the table; only the
+    // embedding lookup stays on the roofline
+    assert!(tabled > 0.95 * layers && tabled <= layers * (1.0 + 1e-12), "{tabled} of {layers}");
+    let (pre, pre_tab) = (b["prefill_s"].as_f64().unwrap(), b["prefill_from_tables_s"].as_f64().unwrap());
+    assert!(pre_tab > 0.9 * pre && pre_tab <= pre, "{pre_tab} of {pre}");
+    assert_eq!(b["extrapolated"], true);
+    let o = hplanc(&["build", "tests/ui/op_table_extrapolated.hplan", "--out", out.to_str().unwrap()]);
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("measured op tables: 100% of the decode step's layers, 100% of the prefill"), "{stdout}");
+    assert!(stdout.contains("outside the measured range"), "{stdout}");
+    // plain chips: no table time, no line, no warning
+    let o = hplanc(&["build", "examples/llama70b_h100.hplan", "--format", "json", "--out", out.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(v["plans"][0]["breakdown"]["decode_step_s"]["from_tables"], 0.0);
+    assert_eq!(v["plans"][0]["breakdown"]["extrapolated"], false);
+    assert!(v["diagnostics"].as_array().unwrap().iter().all(|d| d["code"] != "W0402"));
+    let o = hplanc(&["build", "examples/llama70b_h100.hplan", "--out", out.to_str().unwrap()]);
+    assert!(!text(&o.stdout).contains("measured op tables"));
+}

@@ -82,6 +82,8 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                     .map(|_| if rng.below(5) == 0 { None } else { Some((rng.range(1e-6, 1e-3), rng.range(0.0, 1.5))) })
                     .collect(),
                 memory: vec![],
+                from_tables: 0.0,
+                extrapolated: false,
             }
         })
         .collect();

@@ -45,6 +45,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
     CodeInfo { code: "E0408", title: "draft model does not match", explanation: "Speculative decoding needs a draft model that shares the target's vocabulary\n(the target verifies the draft's token ids), and a `place draft on POOL` for it.\nLlama-3.2-1B drafts for Llama-3.1 models; most families ship a small sibling." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
+    CodeInfo { code: "W0402", title: "op table extrapolated", explanation: "The chosen placement prices some operation from a chip's measured op table at a\nshape outside the measured range (a longer context, a larger batch or GEMM):\nits time is the largest measured shape's, scaled by how much larger it is\n(docs/op-tables.md). The answer rests on that extrapolation; measure the shape\nand add it to the table to be sure." },
     CodeInfo { code: "E0501", title: "op table cannot be read", explanation: "A chip's `tables = \"FILE\"` names a file that cannot be read: it does not exist,\nis not a regular file, leaves the project folder, is larger than 8 MiB or is not\nUTF-8. The path is relative to the file that declares the chip.\nThe format is in docs/op-tables.md." },
     CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
     CodeInfo { code: "E0503", title: "op table is faster than the chip", explanation: "A GEMM row implies more FLOP/s than the chip's declared peak for that\nprecision: the table was measured on another chip, or its latencies are not in\nmicroseconds. Name the table of this chip, or fix the units." },
@@ -455,6 +456,20 @@ pub fn not_proven_optimal(span: Span, limit: &str, gap: Option<f64>) -> Diagnost
         "solved to the time limit",
         "raise `time_limit`, shrink the configuration space (fewer pools on `auto`, a narrower concurrency range), or solve with a faster backend",
     )
+}
+
+pub fn table_extrapolated(span: Span, tables: &[(Span, String)]) -> Diagnostic {
+    let mut d = warning(
+        "W0402",
+        span,
+        "the chosen placement prices some operations outside their op table's measured range".to_string(),
+        "solved with extrapolated table lookups",
+        "add rows measured at the plan's shapes (its context, batch and GEMM sizes) to the table; the report says how much of each stage came from tables",
+    );
+    for (at, file) in tables {
+        d = d.label(*at, format!("`{file}` is extrapolated"));
+    }
+    d
 }
 
 pub fn solver_failed(span: Span, reason: &str) -> Diagnostic {

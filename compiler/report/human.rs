@@ -239,11 +239,31 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         o.push(Block::Gap);
         o.push(Block::Line(format!("{what} {}: {}", fmt_time(mt.tpot_s), parts.join(", "))));
         o.push(Block::Line(format!("prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s))));
+        if let Some(line) = tables_line(b) {
+            o.push(Block::Line(line));
+        }
     }
     if let Some(bn) = &r.bottleneck {
         o.push(Block::Line(format!("bottleneck: {bn}")));
     }
     o
+}
+
+/// How much of each stage measured op tables priced, when any did: the decode step's
+/// layers (attention, FFN, embedding and LM head) and the prefill, and whether a lookup
+/// left the measured range.
+fn tables_line(b: &super::Breakdown) -> Option<String> {
+    let s = &b.decode_step_s;
+    if s.from_tables <= 0.0 && b.prefill_from_tables_s <= 0.0 {
+        return None;
+    }
+    let share = |part: f64, whole: f64| if whole > 0.0 { format!("{:.0}%", 100.0 * part / whole) } else { "0%".into() };
+    Some(format!(
+        "measured op tables: {} of the decode step's layers, {} of the prefill (the rest on the roofline){}",
+        share(s.from_tables, s.attn + s.ffn + s.other),
+        share(b.prefill_from_tables_s, b.prefill_s),
+        if b.extrapolated { "; some shapes lie outside the measured range (scaled from the largest measured)" } else { "" }
+    ))
 }
 
 /// The document after the summary.

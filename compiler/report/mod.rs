@@ -204,6 +204,12 @@ pub struct Breakdown {
     pub decode_step_s: StepBreakdown,
     pub prefill_s: f64,
     pub kv_transfer_s: f64,
+    /// of `prefill_s`, what the chip's measured op tables priced (the rest: roofline,
+    /// all-reduces, fixed costs)
+    pub prefill_from_tables_s: f64,
+    /// some op-table lookup of the decode step or the prefill left the measured range
+    /// (its time was scaled from the largest measured shape: docs/op-tables.md)
+    pub extrapolated: bool,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -220,6 +226,8 @@ pub struct StepBreakdown {
     pub overlap: f64,
     /// drafting (speculative decoding); with speculation every part is per generated token
     pub draft: f64,
+    /// of attn + ffn + other, what the chips' measured op tables priced (the rest: roofline)
+    pub from_tables: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -525,9 +533,12 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
                 overhead: b.overhead,
                 overlap: b.overlap,
                 draft: b.draft,
+                from_tables: b.from_tables,
             },
             prefill_s: pre.time,
             kv_transfer_s: ttft - pre.time,
+            prefill_from_tables_s: pre.from_tables,
+            extrapolated: b.extrapolated || pre.extrapolated,
         }),
         bottleneck: Some(bottleneck(d)),
         solver: Some(SolverReport {

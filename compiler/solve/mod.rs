@@ -97,6 +97,26 @@ pub fn key(p: &Point, goal: Goal) -> (f64, f64) {
     }
 }
 
+/// W0402 when the chosen point priced a decode or prefill operation outside a measured
+/// op table's range, labelled at the tables of the pools it uses.
+fn warn_extrapolated(plan: &Plan, p: &Point, diags: &mut Diagnostics) {
+    let d = &p.instance.decode[p.choice.decode];
+    let pre = &p.instance.prefill[p.choice.prefill];
+    if !d.breakdown.extrapolated && !pre.extrapolated {
+        return;
+    }
+    let mut tables: Vec<(crate::source::Span, String)> = Vec::new();
+    for (i, pool) in plan.cluster.pools.iter().enumerate() {
+        let used = d.chips.get(i).is_some_and(|&c| c > 0) || pre.pool == i;
+        if let (true, Some(t)) = (used, &pool.chip.tables) {
+            if !tables.iter().any(|(s, _)| *s == t.span) {
+                tables.push((t.span, t.file.clone()));
+            }
+        }
+    }
+    diags.push(catalog::table_extrapolated(plan.span, &tables));
+}
+
 /// Solves `plan`, or pushes diagnostics saying why it cannot be solved.
 pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     let goal = goal(plan);
@@ -143,6 +163,9 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
         },
         None => None,
     };
+    if let Some(b) = &best {
+        warn_extrapolated(plan, b, diags);
+    }
     let solve_s = started.elapsed().as_secs_f64();
     match best {
         Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: backend::NAME, sweep: None }),

@@ -143,6 +143,8 @@ mod tests {
                 max_replicas: pool,
                 kv_path: vec![Some((1e-6, 1e-3))],
                 memory: vec![],
+                from_tables: 0.0,
+                extrapolated: false,
             }],
             ttft_limit: None,
             tpot_limit: Some(tpot_limit),

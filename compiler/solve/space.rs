@@ -41,6 +41,11 @@ pub struct DecodeBreakdown {
     pub overlap: f64,
     /// drafting (speculative decoding), per token
     pub draft: f64,
+    /// of the attention, FFN, embedding and LM-head time, what the chips' measured op
+    /// tables priced (the rest is roofline)
+    pub from_tables: f64,
+    /// some op-table lookup left the measured range
+    pub extrapolated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -126,6 +131,10 @@ pub struct PrefillOption {
     /// `None` if no link leads there
     pub kv_path: Vec<Option<(f64, f64)>>,
     pub memory: Vec<MemUse>,
+    /// of `time`, what the chip's measured op tables priced
+    pub from_tables: f64,
+    /// some op-table lookup left the measured range
+    pub extrapolated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -358,6 +367,8 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 max_replicas: pool.count / tp,
                 kv_path,
                 memory,
+                from_tables: st.from_tables,
+                extrapolated: st.extrapolated,
             });
         }
     }
@@ -508,6 +519,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             overhead,
                             overlap: 0.0,
                             draft: 0.0,
+                            from_tables: mbf * (attn_m.from_tables + ffn_m.from_tables),
+                            extrapolated: attn_m.extrapolated || ffn_m.extrapolated,
                         };
                         let sum = breakdown.attn + breakdown.ffn + breakdown.allreduce + breakdown.crossing + breakdown.other + overhead;
                         out.push(DecodeOption {
@@ -644,6 +657,8 @@ fn colocated_breakdown(attn: cost::StageTime, ffn: cost::StageTime, other: f64, 
         overhead,
         overlap: 0.0,
         draft: 0.0,
+        from_tables: attn.from_tables + ffn.from_tables,
+        extrapolated: attn.extrapolated || ffn.extrapolated,
     }
 }
 
@@ -663,6 +678,11 @@ struct StageCosts {
     allreduce: Vec<f64>,
     attn_mem_bound: Vec<f64>,
     ffn_mem_bound: Vec<f64>,
+    /// per layer, the time the op tables priced; and of the embedding and of the LM head
+    tables: Vec<f64>,
+    tables_first: f64,
+    tables_last: f64,
+    extrapolated: bool,
 }
 
 fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64, batch: u64) -> Option<StageCosts> {
@@ -672,9 +692,18 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
     let n = m.layers as usize;
     let (mut attn, mut ffn, mut amb, mut fmb) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     let (mut first, mut last) = (0.0, 0.0);
+    let (mut tab, mut tab_first, mut tab_last, mut extrapolated) = (vec![0.0; n], 0.0, 0.0, false);
     for node in g.nodes() {
         let r = cost::node_time(node, chip, tp, m.kv_split(tp))?;
         let mb = if r.memory > r.compute { r.time() } else { 0.0 };
+        extrapolated |= r.extrapolated;
+        if r.table.is_some() {
+            match (node.layer, node.op) {
+                (Some(l), _) => tab[l as usize] += r.time(),
+                (None, graph::Op::Embed) => tab_first += r.time(),
+                (None, _) => tab_last += r.time(),
+            }
+        }
         match (node.layer, node.op) {
             (Some(l), _) if node.stage == Stage::DecodeFfn => {
                 ffn[l as usize] += r.time();
@@ -735,6 +764,10 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
         ffn,
         attn_mem_bound: amb,
         ffn_mem_bound: fmb,
+        tables: tab,
+        tables_first: tab_first,
+        tables_last: tab_last,
+        extrapolated,
     })
 }
 
@@ -842,6 +875,8 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 bd.allreduce += sum(&c.allreduce);
                 bd.attn_memory_bound += sum(&c.attn_mem_bound);
                 bd.ffn_memory_bound += sum(&c.ffn_mem_bound);
+                bd.from_tables += sum(&c.tables) + if first { c.tables_first } else { 0.0 } + if last { c.tables_last } else { 0.0 };
+                bd.extrapolated |= c.extrapolated;
                 let into = prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
                 bd.crossing += into;
                 cross_in.push(into);
@@ -890,6 +925,8 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 overhead: sf * bd.overhead,
                 overlap: 0.0,
                 draft: 0.0,
+                from_tables: sf * bd.from_tables,
+                extrapolated: bd.extrapolated,
             };
             let total = work.attn + work.ffn + work.allreduce + work.crossing + work.other + work.overhead;
             out.push(DecodeOption {
@@ -987,6 +1024,8 @@ fn speculative_options(
                     overhead: b.overhead * scale,
                     overlap: b.overlap * scale,
                     draft: k as f64 * t_draft * scale,
+                    from_tables: b.from_tables * scale,
+                    extrapolated: b.extrapolated,
                 },
                 shape: StepShape::Speculative { lookahead: k, draft: *t_draft, link: t_link, tokens: e, target: Box::new(t.clone()) },
                 ..t.clone()
