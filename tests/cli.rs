@@ -417,3 +417,34 @@ fn build_reports_the_table_share_and_warns_on_extrapolation() {
     let o = hplanc(&["build", "examples/llama70b_h100.hplan", "--out", out.to_str().unwrap()]);
     assert!(!text(&o.stdout).contains("measured op tables"));
 }
+
+/// `hplanc calibrate`: fits the H100's TensorRT-LLM fixed costs to the sample rows,
+/// prints the fit and the calibrated chip, writes it whole with --out, and names the
+/// mapped chips when asked for one no system maps to.
+#[test]
+fn calibrate_fits_a_chip_and_writes_it() {
+    let o = hplanc(&["calibrate", "tests/data/deployments_sample.csv", "--chip", "h100_sxm_measured"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let fit = stdout.lines().find(|l| l.starts_with("trtllm")).unwrap_or_else(|| panic!("{stdout}"));
+    // one Llama-3.1-8B row on H100 is evaluated (the others: B200, an unknown model, a
+    // bad TPOT); two costs fit one row exactly
+    assert_eq!(fit.split_whitespace().nth(1), Some("1"), "{fit}");
+    assert!(fit.contains("-> 0%"), "{fit}");
+    assert!(
+        stdout.contains("chip h100_sxm_measured_calibrated = h100_sxm_measured {") && stdout.contains("framework trtllm {"),
+        "{stdout}"
+    );
+    let out = tempdir("calibrate");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = out.join("h100_calibrated.hplan");
+    let o = hplanc(&["calibrate", "tests/data/deployments_sample.csv", "--chip", "h100_sxm_measured", "--out", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(stdout.ends_with(&format!("{}\n", written.trim_end())), "the file is the text printed without --out");
+    let o = hplanc(&["check", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    let o = hplanc(&["calibrate", "tests/data/deployments_sample.csv", "--chip", "wse3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("no system maps to the chip `wse3`"), "{}", text(&o.stderr));
+}

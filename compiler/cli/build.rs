@@ -179,7 +179,7 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
 }
 
 /// Writes to a temporary file in the same folder, then renames it into place.
-fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+pub(super) fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, text)?;

@@ -89,6 +89,20 @@ pub enum Command {
         #[arg(long)]
         map: Option<PathBuf>,
     },
+    /// Fit a chip's fixed costs per serving framework to the measured deployments on it
+    /// (the columns of deployments.csv) and write the calibrated chip as .hplan text.
+    Calibrate {
+        file: PathBuf,
+        /// The stdlib chip a system of the data maps to (e.g. h100_sxm_measured)
+        #[arg(long)]
+        chip: String,
+        /// Extra name mappings, as for `validate`
+        #[arg(long)]
+        map: Option<PathBuf>,
+        /// Write the calibrated chip here instead of printing it
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -184,6 +198,7 @@ macro_rules! errln {
 pub(crate) use {errln, outln};
 
 mod build;
+mod calibrate;
 mod explain;
 mod fmt;
 mod graph;
@@ -213,6 +228,7 @@ pub fn main() -> ExitCode {
         Command::Explain { code } => explain::run(&code),
         Command::Lsp => crate::lsp::run_stdio(),
         Command::Validate { file, format, map } => validate::run(&file, format, map.as_deref()),
+        Command::Calibrate { file, chip, map, out } => calibrate::run(&file, &chip, map.as_deref(), out.as_deref()),
     };
     ExitCode::from(code)
 }

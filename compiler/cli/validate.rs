@@ -18,25 +18,22 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-pub fn run(file: &Path, format: ValidateFormat, map: Option<&Path>) -> u8 {
+/// The mapping (built in, plus `--map`) and the data's rows, or the message of what
+/// could not be read.
+pub(super) fn load(file: &Path, map: Option<&Path>) -> Result<(Mapping, Vec<validate::Row>, Vec<validate::Skipped>), String> {
     let mut mapping = Mapping::default();
     if let Some(m) = map {
-        if let Err(e) = read(m).and_then(|t| mapping.extend_from(&t).map_err(|e| format!("{}: {e}", m.display()))) {
-            super::errln!("error: {e}");
-            return 2;
-        }
+        read(m).and_then(|t| mapping.extend_from(&t).map_err(|e| format!("{}: {e}", m.display())))?;
     }
-    let text = match read(file) {
-        Ok(t) => t,
-        Err(e) => {
-            super::errln!("error: {e}");
-            return 2;
-        }
-    };
-    let (rows, skipped) = match validate::read_rows(&text) {
+    let (rows, skipped) = validate::read_rows(&read(file)?).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok((mapping, rows, skipped))
+}
+
+pub fn run(file: &Path, format: ValidateFormat, map: Option<&Path>) -> u8 {
+    let (mapping, rows, skipped) = match load(file, map) {
         Ok(x) => x,
         Err(e) => {
-            super::errln!("error: {}: {e}", file.display());
+            super::errln!("error: {e}");
             return 2;
         }
     };

@@ -8,6 +8,7 @@
 //! and the framework's fixed costs exactly as in a user's plan; the row's parallelism,
 //! concurrency and sequence lengths are then pinned in [`eval`].
 
+pub mod calibrate;
 pub mod eval;
 pub mod stats;
 
@@ -311,9 +312,19 @@ pub struct Evaluated {
     pub result: Result<eval::Prediction, String>,
 }
 
+/// Fixed costs to give a mapped stdlib chip under one framework instead of its own:
+/// (stdlib chip, framework) -> costs. `hplanc calibrate` fits them.
+pub type Overrides = BTreeMap<(String, String), ir::FixedCosts>;
+
 /// Evaluates every row: groups rows into plans, compiles them in one generated file,
 /// and pins each row's configuration.
 pub fn evaluate(rows: Vec<Row>, map: &Mapping) -> Result<Vec<Evaluated>, String> {
+    evaluate_with(rows, map, &Overrides::new())
+}
+
+/// [`evaluate`], with the chips of `overrides` carrying those fixed costs (a chip that
+/// extends the stdlib one with a `framework` block, as `hplanc calibrate` writes it).
+pub fn evaluate_with(rows: Vec<Row>, map: &Mapping, overrides: &Overrides) -> Result<Vec<Evaluated>, String> {
     let mut keys: Vec<PlanKey> = Vec::new();
     let mut which: Vec<Result<usize, String>> = Vec::new();
     for r in &rows {
@@ -338,8 +349,19 @@ pub fn evaluate(rows: Vec<Row>, map: &Mapping) -> Result<Vec<Evaluated>, String>
     }
     let mut text = String::new();
     for (i, (model, chip, link, fw, w)) in keys.iter().enumerate() {
+        let chip = match overrides.get(&(chip.clone(), fw.clone())) {
+            Some(c) => {
+                text.push_str(&format!(
+                    "chip k{i} = std::chips::{chip} {{\n  framework {fw} {{\n    step_overhead = {:.4} us\n    layer_overhead = {:.4} us\n    source = \"validate\"\n  }}\n}}\n",
+                    c.step * 1e6,
+                    c.layer * 1e6
+                ));
+                format!("k{i}")
+            }
+            None => format!("std::chips::{chip}"),
+        };
         text.push_str(&format!(
-            "cluster c{i} {{\n  pool gpu = std::chips::{chip} x 64 over std::links::{link}\n}}\n\
+            "cluster c{i} {{\n  pool gpu = {chip} x 64 over std::links::{link}\n}}\n\
              plan p{i} {{\n  model = std::models::{model} {{ weights = {} }}\n  cluster = c{i}\n  workload = w\n  framework = {fw}\n  minimize tpot\n}}\n",
             w.name()
         ));

@@ -60,7 +60,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn metric(ratios: &[f64], band: f64) -> Option<Metric> {
+pub fn metric(ratios: &[f64], band: f64) -> Option<Metric> {
     if ratios.is_empty() {
         return None;
     }
@@ -306,8 +306,9 @@ pub fn markdown_document(s: &Summary, data: &str) -> String {
          regenerate it whenever the cost model changes. Each row of the data is one measured\n\
          deployment (model, GPU, framework, aggregated or disaggregated serving, parallelism,\n\
          prompt and answer lengths, concurrency) evaluated as a pinned plan on the stdlib's\n\
-         `*_measured` chips (op tables, docs/op-tables.md); docs/cost-model.md §10 gives the\n\
-         serving model. `pred/meas` is the median of predicted / measured, `abs err` the median of\n\
+         `*_measured` chips (op tables, docs/op-tables.md) under the row's framework (its fitted\n\
+         fixed costs, docs/cost-model.md §4c); docs/cost-model.md §10-11 give the serving model.\n\
+         `pred/meas` is the median of predicted / measured, `abs err` the median of\n\
          |predicted / measured − 1|, `±20%` / `±25%` the share of rows that close.\n\n\
          The target (issue #14): TPOT median |err| ≤ 10% with ≥ 80% of rows within ±20%, and\n\
          TTFT ≥ 70% within ±25%, overall and in every group of ≥ 20 rows.\n\n{}\n{}",

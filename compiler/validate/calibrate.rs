@@ -1,0 +1,261 @@
+//! `hplanc calibrate DATA.csv --chip NAME`: fits a chip's fixed costs, per serving
+//! framework, to the measured deployments on that chip, and writes the calibrated chip
+//! as `.hplan` text (docs/cost-model.md §12).
+//!
+//! The free parameters are the two fixed costs a chip may declare per framework
+//! (`framework F { step_overhead, layer_overhead }`, docs/cost-model.md §4c): what the
+//! measured op tables leave out of a step (scheduling, launches, sampling, the small ops
+//! of a layer). Efficiencies are not fitted: on a chip with tables they only price what
+//! no table covers. The fit minimises the mean |ln(predicted / measured TPOT)| over the
+//! framework's rows by coordinate search on logarithmic grids, each point evaluated
+//! exactly as `hplanc validate` does.
+
+use super::{evaluate_with, stats, Evaluated, Mapping, Overrides, Row};
+use crate::ir::FixedCosts;
+use std::collections::BTreeMap;
+
+/// Largest fixed costs tried: a step overhead of 20 ms and 200 µs per layer are beyond
+/// any framework measured; a fit at the bound means the model is missing something else.
+pub const MAX_STEP: f64 = 20e-3;
+pub const MAX_LAYER: f64 = 200e-6;
+
+/// One framework's fit on the chip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fit {
+    pub framework: String,
+    /// rows evaluated (those the model could not express are left out)
+    pub rows: usize,
+    pub costs: FixedCosts,
+    pub tpot_before: stats::Metric,
+    pub tpot_after: stats::Metric,
+    pub ttft_before: stats::Metric,
+    pub ttft_after: stats::Metric,
+    /// points evaluated by the search
+    pub evaluations: usize,
+}
+
+/// The (predicted/measured TPOT, TTFT) ratios of the rows that evaluated.
+fn ratios(e: &[Evaluated]) -> (Vec<f64>, Vec<f64>) {
+    e.iter().filter_map(|e| e.result.as_ref().ok().map(|p| (p.tpot * 1e3 / e.row.tpot_ms, p.ttft * 1e3 / e.row.ttft_ms))).unzip()
+}
+
+/// Candidate values of one parameter: 0, then `lo·10^(k/steps)` up to `hi`.
+fn grid(lo: f64, hi: f64, per_decade: u32) -> Vec<f64> {
+    let mut v = vec![0.0];
+    let mut k = 0;
+    loop {
+        let x = lo * 10f64.powf(k as f64 / per_decade as f64);
+        if x > hi * (1.0 + 1e-9) {
+            break;
+        }
+        v.push(x);
+        k += 1;
+    }
+    v
+}
+
+/// Fits every framework's fixed costs on `chip` (a stdlib chip a system maps to) from
+/// the rows measured on it. Errors when no row maps to the chip.
+pub fn calibrate(rows: &[Row], map: &Mapping, chip: &str) -> Result<Vec<Fit>, String> {
+    let systems: Vec<&String> = map.systems.iter().filter(|(_, (c, _))| c == chip).map(|(s, _)| s).collect();
+    if systems.is_empty() {
+        let known: Vec<&str> = map.systems.values().map(|(c, _)| c.as_str()).collect();
+        return Err(format!("no system maps to the chip `{chip}` (mapped chips: {}; add one with --map)", known.join(", ")));
+    }
+    let mut by_fw: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| systems.contains(&&r.system)) {
+        by_fw.entry(r.framework.clone()).or_default().push(r.clone());
+    }
+    if by_fw.is_empty() {
+        return Err(format!(
+            "no row of the data was measured on `{chip}` (systems {})",
+            systems.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let mut fits = Vec::new();
+    for (fw, rows) in by_fw {
+        let key = (chip.to_string(), fw.clone());
+        let mut evaluations = 0;
+        let mut eval = |c: FixedCosts| -> Result<(Vec<f64>, Vec<f64>), String> {
+            evaluations += 1;
+            let ov: Overrides = [(key.clone(), c)].into_iter().collect();
+            Ok(ratios(&evaluate_with(rows.clone(), map, &ov)?))
+        };
+        let loss = |t: &[f64]| if t.is_empty() { f64::INFINITY } else { t.iter().map(|r| r.ln().abs()).sum::<f64>() / t.len() as f64 };
+        let before = ratios(&evaluate_with(rows.clone(), map, &Overrides::new())?);
+        if before.0.is_empty() {
+            continue;
+        }
+        // Coordinate search: the step cost over its grid, then the layer cost, twice,
+        // then each again on a grid four times finer around the best.
+        let mut best = FixedCosts { step: 0.0, layer: 0.0 };
+        let mut best_loss = loss(&eval(best)?.0);
+        let coarse = (grid(1e-6, MAX_STEP, 4), grid(0.1e-6, MAX_LAYER, 4));
+        for round in 0..3 {
+            let (steps, layers) = if round < 2 {
+                coarse.clone()
+            } else {
+                let around = |x: f64, hi: f64| -> Vec<f64> {
+                    if x == 0.0 {
+                        return vec![0.0];
+                    }
+                    (-4..=4).map(|k| x * 10f64.powf(k as f64 / 16.0)).filter(|v| *v <= hi).collect()
+                };
+                (around(best.step, MAX_STEP), around(best.layer, MAX_LAYER))
+            };
+            for s in steps {
+                let c = FixedCosts { step: s, ..best };
+                let l = loss(&eval(c)?.0);
+                if l < best_loss {
+                    (best, best_loss) = (c, l);
+                }
+            }
+            for y in layers {
+                let c = FixedCosts { layer: y, ..best };
+                let l = loss(&eval(c)?.0);
+                if l < best_loss {
+                    (best, best_loss) = (c, l);
+                }
+            }
+        }
+        // the figures as written in the .hplan text
+        best = FixedCosts { step: (best.step * 1e7).round() / 1e7, layer: (best.layer * 1e8).round() / 1e8 };
+        let after = eval(best)?;
+        let metric = |r: &[f64], band: f64| stats::metric(r, band).expect("rows evaluated");
+        fits.push(Fit {
+            framework: fw,
+            rows: before.0.len(),
+            costs: best,
+            tpot_before: metric(&before.0, stats::TPOT_BAND),
+            tpot_after: metric(&after.0, stats::TPOT_BAND),
+            ttft_before: metric(&before.1, stats::TTFT_BAND),
+            ttft_after: metric(&after.1, stats::TTFT_BAND),
+            evaluations,
+        });
+    }
+    Ok(fits)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", 100.0 * x)
+}
+
+/// A table of the fits: per framework, rows, fitted costs and the errors before and after.
+pub fn table(chip: &str, fits: &[Fit]) -> String {
+    let mut out = format!("calibration of `{chip}` (TPOT fitted; TTFT shown)\n");
+    out.push_str("framework  rows  step_overhead  layer_overhead  TPOT |err|     TPOT ±20%     TTFT ±25%\n");
+    for f in fits {
+        out.push_str(&format!(
+            "{:<9}  {:>4}  {:>10.1} us  {:>11.2} us  {:>4} -> {:<4}  {:>4} -> {:<4}  {:>4} -> {}\n",
+            f.framework,
+            f.rows,
+            f.costs.step * 1e6,
+            f.costs.layer * 1e6,
+            pct(f.tpot_before.median_abs_error),
+            pct(f.tpot_after.median_abs_error),
+            pct(f.tpot_before.within),
+            pct(f.tpot_after.within),
+            pct(f.ttft_before.within),
+            pct(f.ttft_after.within),
+        ));
+    }
+    out
+}
+
+/// The calibrated chip as `.hplan` text: `chip NAME_calibrated = NAME` with one
+/// `framework` block per fit, each saying in its `source` what it was fitted to and how
+/// well it fits.
+pub fn hplan(chip: &str, data: &str, fits: &[Fit]) -> String {
+    let mut out = format!(
+        "// Written by `hplanc calibrate {data} --chip {chip}`: `{chip}` with fixed costs per\n\
+         // serving framework fitted to the deployments measured on it (docs/validation.md).\n\
+         use std::chips::{chip}\n\nchip {chip}_calibrated = {chip} {{\n  source = \"{chip}, calibrated to {}\"\n",
+        data.replace(['"', '\\'], "'")
+    );
+    for f in fits {
+        out.push_str(&format!(
+            "  framework {} {{\n    step_overhead  = {:.1} us\n    layer_overhead = {:.2} us\n    source = \"fitted to {} rows of {} (TPOT): median |err| {} -> {}, within ±20% {} -> {}; per step: scheduling, launches and sampling; per layer: launches and the small ops no table prices\"\n  }}\n",
+            f.framework,
+            f.costs.step * 1e6,
+            f.costs.layer * 1e6,
+            f.rows,
+            data.replace(['"', '\\'], "'"),
+            pct(f.tpot_before.median_abs_error),
+            pct(f.tpot_after.median_abs_error),
+            pct(f.tpot_before.within),
+            pct(f.tpot_after.within),
+        ));
+    }
+    out.push_str("}\n");
+    // laid out as `hplanc fmt` would
+    crate::syntax::fmt::format(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Precision;
+    use crate::validate::{Mode, Parallel};
+
+    #[test]
+    fn grids_start_at_zero_and_stay_in_bounds() {
+        let g = grid(1e-6, 20e-3, 4);
+        assert_eq!(g[0], 0.0);
+        assert!((g[1] - 1e-6).abs() < 1e-18 && (g[5] - 1e-5).abs() < 1e-15);
+        assert!(*g.last().unwrap() <= 20e-3 && g.len() == 1 + 18);
+    }
+
+    /// Rows whose "measured" TPOT is the model's own prediction with a 500 us step cost
+    /// under vLLM: the fit finds that cost again (within the fine grid's 15%), and no
+    /// per-layer cost, and the error after the fit is near zero.
+    #[test]
+    fn recovers_a_known_step_cost() {
+        let row = |tp: u64, batch: u64, isl: u64| Row {
+            line: 2,
+            id: "t".into(),
+            model: "meta-llama/Llama-3.1-8B-Instruct".into(),
+            system: "h100_sxm".into(),
+            framework: "vllm".into(),
+            mode: Mode::Agg,
+            weights: Precision::Bf16,
+            isl,
+            osl: 256,
+            batch,
+            decode: Parallel { tp, dp: 1, moe: tp },
+            prefill_tp: tp,
+            ttft_ms: 100.0,
+            tpot_ms: 1.0,
+        };
+        let map = Mapping::default();
+        let truth = FixedCosts { step: 500e-6, layer: 0.0 };
+        let ov: Overrides = [(("h100_sxm_measured".to_string(), "vllm".to_string()), truth)].into_iter().collect();
+        let rows: Vec<Row> = [row(1, 8, 1024), row(2, 32, 2048), row(4, 64, 4096)]
+            .into_iter()
+            .zip(evaluate_with(vec![row(1, 8, 1024), row(2, 32, 2048), row(4, 64, 4096)], &map, &ov).unwrap())
+            .map(|(mut r, e)| {
+                r.tpot_ms = e.result.unwrap().tpot * 1e3;
+                r
+            })
+            .collect();
+        let fits = calibrate(&rows, &map, "h100_sxm_measured").unwrap();
+        assert_eq!(fits.len(), 1);
+        let f = &fits[0];
+        assert_eq!((f.framework.as_str(), f.rows), ("vllm", 3));
+        assert!((f.costs.step / 500e-6 - 1.0).abs() < 0.15, "{:?}", f.costs);
+        assert!(f.costs.layer < 1e-6, "{:?}", f.costs);
+        assert!(f.tpot_after.median_abs_error < 0.02 && f.tpot_before.median_abs_error > 0.02, "{f:?}");
+        // the written chip compiles and carries the fitted costs under that framework
+        let text = hplan("h100_sxm_measured", "data.csv", &fits)
+            + "use std::links::nvlink4\nuse std::models::llama3_1_8b\n\
+               workload w {\n  input = 1k tok\n  output = 1k tok\n  concurrency = 1\n}\n\
+               cluster c {\n  pool gpu = h100_sxm_measured_calibrated x 8 over nvlink4\n}\n\
+               plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  framework = vllm\n  minimize tpot\n}\n";
+        let comp = crate::compile("cal.hplan", &text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{text}\n{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let chip = &comp.program.plans[0].cluster.pools[0].chip;
+        assert!((chip.step_overhead - f.costs.step).abs() < 1e-9, "{} vs {:?}", chip.step_overhead, f.costs);
+        // a chip no system maps to is an error naming the mapped ones
+        let e = calibrate(&rows, &map, "lp30").unwrap_err();
+        assert!(e.contains("no system maps to the chip `lp30`") && e.contains("h100_sxm_measured"), "{e}");
+    }
+}
