@@ -241,3 +241,30 @@ fn scenarios_doc_lists_every_example() {
         assert!(doc.contains(&format!("`{name}`")), "docs/scenarios.md does not list {name}");
     }
 }
+
+/// A plan that names its serving framework gets only the memory that engine lets
+/// weights and KV cache use (docs/cost-model.md §11): the report's capacity for the
+/// decode chips is 0.88·80 − 3 = 67.4 GB under SGLang, and the largest concurrency the
+/// plan can serve on one H100 drops with it.
+#[test]
+fn a_framework_limits_the_memory_a_plan_may_use() {
+    let src = |fw: &str| {
+        format!(
+            "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::qwen3_32b\n\
+             workload w {{\n  input = 4k tok\n  output = 1k tok\n  concurrency = 1 ..= 64\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 2 over nvlink4\n}}\n\
+             plan p {{\n  model = qwen3_32b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n{fw}  maximize throughput_per_chip\n}}\n"
+        )
+    };
+    let run = |fw: &str| {
+        let comp = hplanc::compile("fw.hplan", &src(fw), None, hplanc::Mode::Build);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        comp.report().plans.remove(0)
+    };
+    let (plain, sglang) = (run(""), run("  framework = sglang\n"));
+    let cap = |r: &hplanc::report::PlanReport| r.memory.iter().find(|m| m.stage == "decode.attn").unwrap().capacity_bytes;
+    assert_eq!(cap(&plain), 80e9);
+    assert!((cap(&sglang) - 67.4e9).abs() < 1e3, "{}", cap(&sglang));
+    let conc = |r: &hplanc::report::PlanReport| r.workload.concurrency;
+    assert!(conc(&sglang).unwrap() < conc(&plain).unwrap(), "{:?} vs {:?}", conc(&sglang), conc(&plain));
+}

@@ -160,7 +160,9 @@ pub struct Footprint {
 }
 
 /// Checks a footprint against the chip's tiers. Returns per-tier (name, used, capacity)
-/// and whether everything fits.
+/// and whether everything fits. Under a serving engine (`framework = ...`) the capacity of
+/// the tier holding the KV cache is what the engine lets weights and cache use
+/// ([`admission`], docs/cost-model.md §11).
 pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
     let mut used: Vec<(String, f64, f64)> = chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)).collect();
     if let Some(i) = chip.tier_index(Contents::Weights) {
@@ -168,6 +170,12 @@ pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
     }
     if let Some(i) = chip.tier_index(Contents::Kv) {
         used[i].1 += f.kv;
+        // under a serving engine, the tier that holds the KV cache offers only what the
+        // engine lets weights and cache use (docs/cost-model.md §11)
+        if let Some(e) = &chip.engine {
+            let weights = if chip.tier_index(Contents::Weights) == Some(i) { f.weights } else { 0.0 };
+            used[i].2 = e.usable(used[i].2, weights).max(0.0);
+        }
     }
     let ok = !used.is_empty() && used.iter().all(|(_, u, c)| u <= c);
     (used, ok)
@@ -319,7 +327,29 @@ mod tests {
             layer_overhead: 0.0,
             frameworks: BTreeMap::new(),
             tables: None,
+            engine: None,
         }
+    }
+
+    /// Under a serving engine the KV tier offers what the engine lets weights and cache
+    /// use: Qwen3-32B's 65.5 GB of BF16 weights and 4 GB of cache fit an 80 GB GPU, but
+    /// not under SGLang (0.88·80 − 3 = 67.4 GB) or vLLM (0.9·80 − 3 = 69 GB); under
+    /// TensorRT-LLM 65.5 + 0.9·(80 − 65.5 − 3) = 75.85 GB, so they do.
+    #[test]
+    fn engines_offer_less_than_the_whole_gpu() {
+        let f = Footprint { weights: 65.5e9, kv: 4e9 };
+        let plain = h100();
+        let (used, ok) = fits(&plain, f);
+        assert!(ok && used[0].2 == 80e9);
+        for (fw, usable, fits_it) in [("sglang", 67.4e9, false), ("vllm", 69e9, false), ("trtllm", 75.85e9, true)] {
+            let c = plain.under(Some(fw));
+            let (used, ok) = fits(&c, f);
+            assert!((used[0].2 - usable).abs() < 1e3, "{fw}: {}", used[0].2);
+            assert_eq!(ok, fits_it, "{fw}");
+        }
+        // weights alone beyond what the engine offers never fit, whatever the fraction is of
+        let t = plain.under(Some("trtllm"));
+        assert!(!fits(&t, Footprint { weights: 78e9, kv: 0.0 }).1);
     }
 
     fn nvlink() -> Link {

@@ -2,6 +2,7 @@
 //! FLOP, US dollars, tokens, watts). Items keep the span of their
 //! declaration so later phases can point at the source.
 
+pub mod engine;
 pub mod graph;
 pub mod tables;
 
@@ -100,6 +101,9 @@ pub struct Chip {
     pub frameworks: BTreeMap<String, FixedCosts>,
     /// measured per-op latencies (`tables = "..."`), if the chip has them
     pub tables: Option<Arc<tables::OpTables>>,
+    /// the serving engine a plan runs the chip under (`framework = ...`): the memory it
+    /// lets the KV cache have (docs/cost-model.md §11); `None`: all of it
+    pub engine: Option<engine::Engine>,
 }
 
 /// A serving framework's fixed costs on one chip (seconds).
@@ -114,9 +118,10 @@ pub const FRAMEWORKS: [&str; 3] = ["trtllm", "vllm", "sglang"];
 
 impl Chip {
     /// The chip as it runs under `framework`: its fixed costs for that framework where
-    /// it declares them, its own otherwise.
+    /// it declares them, its own otherwise; and that framework's engine.
     pub fn under(&self, framework: Option<&str>) -> Chip {
         let mut c = self.clone();
+        c.engine = framework.map(|f| engine::Engine::of(Some(f)));
         if let Some(f) = framework.and_then(|f| self.frameworks.get(f)) {
             c.step_overhead = f.step;
             c.layer_overhead = f.layer;
@@ -887,6 +892,7 @@ mod tests {
             layer_overhead: 0.0,
             frameworks: BTreeMap::new(),
             tables: None,
+            engine: None,
         };
         assert_eq!(chip.peak(Precision::Fp4), Some((Precision::Fp8, 1979e12)));
         assert_eq!(chip.peak(Precision::Bf16), Some((Precision::Bf16, 989e12)));

@@ -542,6 +542,7 @@ impl Resolver<'_> {
             layer_overhead: f.num("layer_overhead").unwrap_or(0.0),
             frameworks,
             tables: None,
+            engine: None,
         };
         if let (Some(path), Some(at)) = (f.str("tables"), f.span("tables")) {
             chip.tables = self.op_tables(path, at, &chip);

@@ -357,7 +357,7 @@ pub static PLAN: BlockSpec = BlockSpec {
             AttrKind::Choice(&crate::ir::FRAMEWORKS),
             false,
             "vllm",
-            "the serving framework: chips use their fixed costs for it (`framework vllm { ... }` in the chip) where they declare them",
+            "the serving framework: chips use their fixed costs for it (`framework vllm { ... }` in the chip) where they declare them, and get only the memory its engine lets weights and KV cache use",
         ),
     ],
     blocks: &[

@@ -63,7 +63,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
     let ctx = row.isl as f64 + row.osl as f64 / 2.0;
     let clients = row.batch.div_ceil(p.dp).max(1);
     // The engine's KV cache: what the framework allocates after the weights (per GPU)
-    let engine = Engine::of(plan.framework.as_deref());
+    let engine = chip.engine.unwrap_or_else(|| Engine::of(plan.framework.as_deref()));
     let capacity = chip.tier_for(Contents::Kv).ok_or("the chip has no memory for the KV cache")?.capacity;
     let weights = match m.moe {
         None => m.weight_bytes() / p.tp as f64,

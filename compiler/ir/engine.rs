@@ -1,0 +1,73 @@
+//! The serving frameworks a plan may name, as data: how each sizes its KV cache and
+//! schedules prompts (docs/cost-model.md §11). The arithmetic on them is the cost
+//! phase's (`cost::admission`).
+
+/// How one serving framework sizes its KV cache and schedules prompts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Engine {
+    /// the share of memory the engine may use
+    pub fraction: f64,
+    /// `fraction` applies to the memory left after the weights and the runtime
+    /// (TensorRT-LLM's `free_gpu_memory_fraction`), not to the whole GPU
+    pub of_free: bool,
+    /// bytes per GPU the runtime keeps besides weights and KV: CUDA context, CUDA graphs,
+    /// activation and communication workspace for a chunk of prompt tokens
+    pub runtime: f64,
+    /// tokens per KV block: a sequence holds whole blocks
+    pub block: u64,
+    /// the share of a sequence's output the admission check reserves: 1 when the engine
+    /// admits only what it can run to completion without eviction, less when it admits on
+    /// the prompt and pre-empts if the cache fills
+    pub reserve_output: f64,
+    /// requests beyond what the cache admits wait for a slot (vLLM, SGLang); otherwise
+    /// the engine takes them all and the batch is the client concurrency
+    pub waits_for_slot: bool,
+    /// waiting prompts are all prefilled before decoding resumes (SGLang's default), so
+    /// clients that start together stay together; otherwise each step admits one chunk
+    /// budget of prompt tokens beside the decode batch (vLLM, TensorRT-LLM)
+    pub prefill_first: bool,
+}
+
+/// The runtime's own memory per GPU outside weights and KV cache, fitted to
+/// `../shared/reference/measured/deployments.csv` (docs/cost-model.md §11): swept over
+/// 1-6 GB with every row evaluated, 3 GB puts the most rows' TTFT within ±25% (1 GB
+/// 24.9%, 2 GB 25.1%, 3 GB 25.8%, 4 GB 25.3%; at 5 GB and more some rows' weights leave
+/// no cache at all). The rows that pin it are those whose engine cannot admit the whole
+/// client concurrency (Qwen3-32B TP1 on H100 under SGLang waits 7-89 s for a slot). It
+/// stands for the CUDA context (~0.5 GB), CUDA graphs (~1 GB) and the activations of an
+/// 8192-token prompt chunk (~1-2 GB for 32B-class models).
+pub const RUNTIME_BYTES: f64 = 3.0e9;
+
+impl Engine {
+    /// The documented defaults of each framework; unknown or absent: vLLM's.
+    ///
+    /// - TensorRT-LLM: `KvCacheConfig.free_gpu_memory_fraction = 0.9` of the memory free
+    ///   after loading, 32-token blocks, the `GUARANTEED_NO_EVICT` capacity scheduler (a
+    ///   request is admitted with room for its whole output); chunked prefill beside the
+    ///   decode batch. It does not wait for a slot here: in the measured deployments its
+    ///   rows whose concurrency cannot be resident (Qwen3-32B TP1 on H100 at 64-128
+    ///   clients) show no slot wait in TTFT but a doubled TPOT, pre-emption churn that is
+    ///   not modelled (docs/validation.md).
+    /// - vLLM: `gpu_memory_utilization = 0.9` of the whole GPU, 16-token blocks,
+    ///   admission on the prompt with pre-emption, chunked prefill beside decode (V1).
+    /// - SGLang: `mem_fraction_static` (chosen at start-up, ~0.88 on 80-141 GB GPUs) of
+    ///   the whole GPU for weights and KV, one-token pages, admission reserving part of
+    ///   the output (`new_token_ratio`, which decays to 0.1..0.7 of it; 0.5 here); waiting
+    ///   prompts are prefilled before the next decode step.
+    pub fn of(framework: Option<&str>) -> Engine {
+        let vllm = Engine {
+            fraction: 0.9,
+            of_free: false,
+            runtime: RUNTIME_BYTES,
+            block: 16,
+            reserve_output: 0.5,
+            waits_for_slot: true,
+            prefill_first: false,
+        };
+        match framework {
+            Some("trtllm") => Engine { of_free: true, block: 32, reserve_output: 1.0, waits_for_slot: false, ..vllm },
+            Some("sglang") => Engine { fraction: 0.88, block: 1, prefill_first: true, ..vllm },
+            _ => vllm,
+        }
+    }
+}
