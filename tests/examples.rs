@@ -265,6 +265,12 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
     let cap = |r: &hplanc::report::PlanReport| r.memory.iter().find(|m| m.stage == "decode.attn").unwrap().capacity_bytes;
     assert_eq!(cap(&plain), 80e9);
     assert!((cap(&sglang) - 67.4e9).abs() < 1e3, "{}", cap(&sglang));
+    // a chip may tune its engine: `memory_fraction = 0.95` gives 0.95·80 − 3 = 73 GB
+    let tuned = src("  framework = sglang\n").replace("pool gpu = h100_sxm x 2", "pool gpu = tuned x 2")
+        + "chip tuned = h100_sxm {\n  framework sglang {\n    memory_fraction = 0.95\n    source = \"a deployment's --mem-fraction-static\"\n  }\n}\n";
+    let comp = hplanc::compile("fw.hplan", &tuned, None, hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    assert!((cap(&comp.report().plans[0]) - 73e9).abs() < 1e3);
     let conc = |r: &hplanc::report::PlanReport| r.workload.concurrency;
     assert!(conc(&sglang).unwrap() < conc(&plain).unwrap(), "{:?} vs {:?}", conc(&sglang), conc(&plain));
 }

@@ -350,6 +350,19 @@ mod tests {
         // weights alone beyond what the engine offers never fit, whatever the fraction is of
         let t = plain.under(Some("trtllm"));
         assert!(!fits(&t, Footprint { weights: 78e9, kv: 0.0 }).1);
+        // a chip's `framework vllm { memory_fraction = 0.95, runtime_memory = 1 GB }`
+        // replaces the engine's defaults: 0.95·80 − 1 = 75 GB, and the footprint fits
+        let mut tuned = plain.clone();
+        tuned.frameworks.insert(
+            "vllm".into(),
+            crate::ir::FrameworkBlock {
+                costs: crate::ir::FixedCosts { step: 0.0, layer: 0.0 },
+                memory_fraction: Some(0.95),
+                runtime_memory: Some(1e9),
+            },
+        );
+        let (used, ok) = fits(&tuned.under(Some("vllm")), f);
+        assert!(ok && (used[0].2 - 75e9).abs() < 1e3, "{}", used[0].2);
     }
 
     fn nvlink() -> Link {

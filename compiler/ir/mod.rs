@@ -98,7 +98,7 @@ pub struct Chip {
     pub layer_overhead: f64,
     /// the fixed costs under each serving framework the chip declares (`framework
     /// trtllm { ... }`), by framework name
-    pub frameworks: BTreeMap<String, FixedCosts>,
+    pub frameworks: BTreeMap<String, FrameworkBlock>,
     /// measured per-op latencies (`tables = "..."`), if the chip has them
     pub tables: Option<Arc<tables::OpTables>>,
     /// the serving engine a plan runs the chip under (`framework = ...`): the memory it
@@ -113,6 +113,17 @@ pub struct FixedCosts {
     pub layer: f64,
 }
 
+/// What a chip declares for one serving framework (`framework vllm { ... }`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameworkBlock {
+    pub costs: FixedCosts,
+    /// replaces the engine's share of memory (vLLM's `gpu_memory_utilization`, SGLang's
+    /// `mem_fraction_static`, TensorRT-LLM's `free_gpu_memory_fraction`)
+    pub memory_fraction: Option<f64>,
+    /// replaces the engine's runtime memory per GPU, bytes
+    pub runtime_memory: Option<f64>,
+}
+
 /// Serving frameworks a plan may name (`framework = vllm`).
 pub const FRAMEWORKS: [&str; 3] = ["trtllm", "vllm", "sglang"];
 
@@ -123,8 +134,12 @@ impl Chip {
         let mut c = self.clone();
         c.engine = framework.map(|f| engine::Engine::of(Some(f)));
         if let Some(f) = framework.and_then(|f| self.frameworks.get(f)) {
-            c.step_overhead = f.step;
-            c.layer_overhead = f.layer;
+            c.step_overhead = f.costs.step;
+            c.layer_overhead = f.costs.layer;
+            if let Some(e) = c.engine.as_mut() {
+                e.fraction = f.memory_fraction.unwrap_or(e.fraction);
+                e.runtime = f.runtime_memory.unwrap_or(e.runtime);
+            }
         }
         c
     }

@@ -526,7 +526,14 @@ impl Resolver<'_> {
             }
             let step = fb.fields.num("step_overhead").unwrap_or(0.0);
             let layer = fb.fields.num("layer_overhead").unwrap_or(0.0);
-            frameworks.insert(label.name.clone(), ir::FixedCosts { step, layer });
+            frameworks.insert(
+                label.name.clone(),
+                ir::FrameworkBlock {
+                    costs: ir::FixedCosts { step, layer },
+                    memory_fraction: fb.fields.num("memory_fraction"),
+                    runtime_memory: fb.fields.num("runtime_memory"),
+                },
+            );
         }
         let mut chip = ir::Chip {
             name,
