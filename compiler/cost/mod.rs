@@ -94,6 +94,13 @@ pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_spli
     Some(st)
 }
 
+/// The fixed time of one step of `sequences` sequences on the chip: its
+/// `step_overhead` plus `sequence_overhead` per sequence its engine schedules
+/// (docs/cost-model.md §4c).
+pub fn step_fixed(chip: &Chip, sequences: u64) -> f64 {
+    chip.step_overhead + sequences as f64 * chip.sequence_overhead
+}
+
 /// The chip's per-layer fixed cost a node carries: `layer_overhead` on each layer's
 /// attention node (the chips that run a layer's attention run its small ops and launch
 /// its kernels; docs/cost-model.md §4c), nothing on the others.
@@ -325,6 +332,7 @@ mod tests {
             memory_efficiency: 0.8,
             step_overhead: 0.0,
             layer_overhead: 0.0,
+            sequence_overhead: 0.0,
             frameworks: BTreeMap::new(),
             tables: None,
             engine: None,
@@ -356,7 +364,7 @@ mod tests {
         tuned.frameworks.insert(
             "vllm".into(),
             crate::ir::FrameworkBlock {
-                costs: crate::ir::FixedCosts { step: 0.0, layer: 0.0 },
+                costs: crate::ir::FixedCosts { step: 0.0, layer: 0.0, sequence: 0.0 },
                 memory_fraction: Some(0.95),
                 runtime_memory: Some(1e9),
             },

@@ -96,6 +96,9 @@ pub struct Chip {
     /// launches and the small ops no table covers (norms, residual adds, rotary,
     /// activation quantisation), seconds (0 unless declared)
     pub layer_overhead: f64,
+    /// fixed host time per step for each sequence the engine schedules (batch
+    /// bookkeeping, sampling, detokenisation), seconds; 0 unless a framework sets it
+    pub sequence_overhead: f64,
     /// the fixed costs under each serving framework the chip declares (`framework
     /// trtllm { ... }`), by framework name
     pub frameworks: BTreeMap<String, FrameworkBlock>,
@@ -111,6 +114,8 @@ pub struct Chip {
 pub struct FixedCosts {
     pub step: f64,
     pub layer: f64,
+    /// per sequence the engine schedules in a step
+    pub sequence: f64,
 }
 
 /// What a chip declares for one serving framework (`framework vllm { ... }`).
@@ -136,6 +141,7 @@ impl Chip {
         if let Some(f) = framework.and_then(|f| self.frameworks.get(f)) {
             c.step_overhead = f.costs.step;
             c.layer_overhead = f.costs.layer;
+            c.sequence_overhead = f.costs.sequence;
             if let Some(e) = c.engine.as_mut() {
                 e.fraction = f.memory_fraction.unwrap_or(e.fraction);
                 e.runtime = f.runtime_memory.unwrap_or(e.runtime);
@@ -905,6 +911,7 @@ mod tests {
             memory_efficiency: 1.0,
             step_overhead: 0.0,
             layer_overhead: 0.0,
+            sequence_overhead: 0.0,
             frameworks: BTreeMap::new(),
             tables: None,
             engine: None,

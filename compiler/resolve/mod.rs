@@ -526,10 +526,11 @@ impl Resolver<'_> {
             }
             let step = fb.fields.num("step_overhead").unwrap_or(0.0);
             let layer = fb.fields.num("layer_overhead").unwrap_or(0.0);
+            let sequence = fb.fields.num("sequence_overhead").unwrap_or(0.0);
             frameworks.insert(
                 label.name.clone(),
                 ir::FrameworkBlock {
-                    costs: ir::FixedCosts { step, layer },
+                    costs: ir::FixedCosts { step, layer, sequence },
                     memory_fraction: fb.fields.num("memory_fraction"),
                     runtime_memory: fb.fields.num("runtime_memory"),
                 },
@@ -547,6 +548,7 @@ impl Resolver<'_> {
             memory_efficiency: me,
             step_overhead: f.num("step_overhead").unwrap_or(0.0),
             layer_overhead: f.num("layer_overhead").unwrap_or(0.0),
+            sequence_overhead: 0.0,
             frameworks,
             tables: None,
             engine: None,

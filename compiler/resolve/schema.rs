@@ -158,6 +158,13 @@ pub static FRAMEWORK: BlockSpec = BlockSpec {
         ),
         a("layer_overhead", AttrKind::Quantity(Dim::TIME), false, "20 us", "fixed time per layer of a step under this framework"),
         a(
+            "sequence_overhead",
+            AttrKind::Quantity(Dim::TIME),
+            false,
+            "30 us",
+            "fixed host time per step for each sequence the engine schedules (batch bookkeeping, sampling, detokenisation)",
+        ),
+        a(
             "memory_fraction",
             AttrKind::Fraction,
             false,

@@ -392,7 +392,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
 fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Timeline {
     let mut b = Builder::new(plan);
     let layers = plan.model.layers;
-    let overhead = plan.cluster.pools[p.pool].chip.step_overhead;
+    let overhead = crate::cost::step_fixed(&plan.cluster.pools[p.pool].chip, 1);
     let compute = (p.time - p.allreduce - overhead) / layers as f64;
     let ar = p.allreduce / (2.0 * layers as f64);
     let pool = b.pool(p.pool, p.tp);

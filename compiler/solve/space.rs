@@ -349,7 +349,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 Some(l) => 2.0 * m.layers as f64 * cost::allreduce_on(&pool.chip, cost::activation_bytes(m, input), tp, l),
                 None => 0.0,
             };
-            let time = st.time + allreduce + pool.chip.step_overhead;
+            let time = st.time + allreduce + cost::step_fixed(&pool.chip, 1);
             let kv_bytes = m.kv_bytes(input as f64);
             let kv_path = (0..cl.pools.len())
                 .map(|a| {
@@ -446,7 +446,13 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
                 match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
                     Some(ffn) if ok => {
-                        let step = ColocatedStep { attn, ffn, other, collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)) };
+                        let step = ColocatedStep {
+                            attn,
+                            ffn,
+                            other,
+                            collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)),
+                            sequences: batch,
+                        };
                         out.push(colocated_option(plan, a, (ta, 1), step, memory));
                     }
                     Some(_) => {
@@ -505,7 +511,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         let t_a = (attn_m.time - other_m) / layers + ar_a;
                         let t_e = ffn_m.time / layers + ar_f;
                         let t_c = cross_b / (2.0 * layers);
-                        let overhead = pa.chip.step_overhead + pf.chip.step_overhead;
+                        // the attention side's engine schedules the sequences
+                        let overhead = cost::step_fixed(&pa.chip, batch) + pf.chip.step_overhead;
                         let mbf = mb as f64;
                         let tpot = cost::pingpong_iteration(t_a, t_e, t_c, mb, m.layers) + mbf * other_m + overhead;
                         let breakdown = DecodeBreakdown {
@@ -599,7 +606,13 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
         let ar_ffn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, batch * per_seq), n, link);
-        out.push(colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn) }, memory));
+        out.push(colocated_option(
+            plan,
+            a,
+            (ta, d),
+            ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b },
+            memory,
+        ));
     }
     out
 }
@@ -612,6 +625,8 @@ struct ColocatedStep {
     ffn: cost::StageTime,
     other: f64,
     collectives: (f64, f64),
+    /// sequences each rank's engine schedules per step
+    sequences: u64,
 }
 
 /// The decode option of a colocated step on pool `a` with `(tp, dp)`: `dp` groups of
@@ -619,10 +634,10 @@ struct ColocatedStep {
 fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: ColocatedStep, memory: Vec<MemUse>) -> DecodeOption {
     let pa = &plan.cluster.pools[a];
     let n = tp * dp;
-    let overhead = pa.chip.step_overhead;
+    let ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences } = step;
+    let overhead = cost::step_fixed(&pa.chip, sequences);
     let mut chips = vec![0; plan.cluster.pools.len()];
     chips[a] = n;
-    let ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn) } = step;
     let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
     DecodeOption {
         attn_pool: a,
@@ -751,7 +766,7 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
     Some(StageCosts {
         group: layers::Group {
             time,
-            fixed: chip.step_overhead,
+            fixed: cost::step_fixed(chip, batch),
             first,
             last,
             mem,
@@ -988,7 +1003,7 @@ fn speculative_options(
                 .as_ref()
                 .map(|l| 2.0 * dm.layers as f64 * cost::allreduce_on(&pool.chip, cost::activation_bytes(dm, batch), tp, l))
                 .unwrap_or(0.0);
-            drafts.push((p, tp, st.time + ar + pool.chip.step_overhead, memory));
+            drafts.push((p, tp, st.time + ar + cost::step_fixed(&pool.chip, batch), memory));
         }
     }
     let mut out = Vec::new();

@@ -114,7 +114,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
                 attn_ar + moe_comm
             }
         };
-        part.time += comm + chip.step_overhead;
+        part.time += comm + cost::step_fixed(chip, b);
         Ok(part)
     };
     let dec = step(0)?;
@@ -141,7 +141,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             let st = cost::stage_time(&g, &[Stage::Prefill], chip, row.prefill_tp, m.kv_split(row.prefill_tp)).ok_or_else(missing)?;
             let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, row.isl), row.prefill_tp, link);
             Ok(Prediction {
-                ttft: st.time + ar + chip.step_overhead,
+                ttft: st.time + ar + cost::step_fixed(chip, 1),
                 tpot: dec.time,
                 decode_step: dec.time,
                 prefill_share: 0.0,

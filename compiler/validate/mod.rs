@@ -352,9 +352,10 @@ pub fn evaluate_with(rows: Vec<Row>, map: &Mapping, overrides: &Overrides) -> Re
         let chip = match overrides.get(&(chip.clone(), fw.clone())) {
             Some(c) => {
                 text.push_str(&format!(
-                    "chip k{i} = std::chips::{chip} {{\n  framework {fw} {{\n    step_overhead = {:.4} us\n    layer_overhead = {:.4} us\n    source = \"validate\"\n  }}\n}}\n",
+                    "chip k{i} = std::chips::{chip} {{\n  framework {fw} {{\n    step_overhead = {:.4} us\n    layer_overhead = {:.4} us\n    sequence_overhead = {:.4} us\n    source = \"validate\"\n  }}\n}}\n",
                     c.step * 1e6,
-                    c.layer * 1e6
+                    c.layer * 1e6,
+                    c.sequence * 1e6
                 ));
                 format!("k{i}")
             }
