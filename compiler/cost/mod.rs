@@ -373,6 +373,27 @@ mod tests {
         assert!(ok && (used[0].2 - 75e9).abs() < 1e3, "{}", used[0].2);
     }
 
+    /// A step's fixed time: the step cost plus the per-sequence cost for each sequence
+    /// the engine schedules (a framework block's `sequence_overhead`).
+    #[test]
+    fn step_fixed_counts_each_sequence() {
+        let mut c = h100();
+        c.step_overhead = 500e-6;
+        assert_eq!(step_fixed(&c, 64), 500e-6);
+        c.frameworks.insert(
+            "sglang".into(),
+            crate::ir::FrameworkBlock {
+                costs: crate::ir::FixedCosts { step: 20e-6, layer: 0.0, sequence: 30e-6 },
+                memory_fraction: None,
+                runtime_memory: None,
+            },
+        );
+        let s = c.under(Some("sglang"));
+        // 20 us + 512 x 30 us = 15.38 ms: SGLang's host time at 512 running requests
+        assert!((step_fixed(&s, 512) - 15.38e-3).abs() < 1e-12);
+        assert!((step_fixed(&s, 1) - 50e-6).abs() < 1e-15);
+    }
+
     fn nvlink() -> Link {
         Link { name: "nvlink4".into(), span: Span::new(FileId(0), 0, 0), source: String::new(), bandwidth: 450e9, latency: 2e-6 }
     }
