@@ -271,6 +271,13 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
     let comp = hplanc::compile("fw.hplan", &tuned, None, hplanc::Mode::Build);
     assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
     assert!((cap(&comp.report().plans[0]) - 73e9).abs() < 1e3);
+    // a framework block that leaves a fixed cost out keeps the chip's own
+    let own = src("  framework = vllm\n").replace("pool gpu = h100_sxm x 2", "pool gpu = own x 2")
+        + "chip own = h100_sxm {\n  step_overhead = 100 us\n  framework vllm {\n    layer_overhead = 5 us\n    source = \"test\"\n  }\n}\n";
+    let comp = hplanc::compile("fw.hplan", &own, None, hplanc::Mode::Check);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let chip = &comp.program.plans[0].cluster.pools[0].chip;
+    assert!((chip.step_overhead - 100e-6).abs() < 1e-15 && (chip.layer_overhead - 5e-6).abs() < 1e-15, "{chip:?}");
     let conc = |r: &hplanc::report::PlanReport| r.workload.concurrency;
     assert!(conc(&sglang).unwrap() < conc(&plain).unwrap(), "{:?} vs {:?}", conc(&sglang), conc(&plain));
 }

@@ -524,8 +524,9 @@ impl Resolver<'_> {
                 self.diags.push(catalog::unknown_choice(label.span, &label.name, "framework", &ir::FRAMEWORKS));
                 continue;
             }
-            let step = fb.fields.num("step_overhead").unwrap_or(0.0);
-            let layer = fb.fields.num("layer_overhead").unwrap_or(0.0);
+            // a cost the block leaves out is the chip's own
+            let step = fb.fields.num("step_overhead").or(f.num("step_overhead")).unwrap_or(0.0);
+            let layer = fb.fields.num("layer_overhead").or(f.num("layer_overhead")).unwrap_or(0.0);
             let sequence = fb.fields.num("sequence_overhead").unwrap_or(0.0);
             frameworks.insert(
                 label.name.clone(),

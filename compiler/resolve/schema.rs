@@ -154,9 +154,9 @@ pub static FRAMEWORK: BlockSpec = BlockSpec {
             AttrKind::Quantity(Dim::TIME),
             false,
             "3 ms",
-            "fixed time per step under this framework (scheduling, launches, sampling)",
+            "fixed time per step under this framework (scheduling, launches, sampling); default the chip's own",
         ),
-        a("layer_overhead", AttrKind::Quantity(Dim::TIME), false, "20 us", "fixed time per layer of a step under this framework"),
+        a("layer_overhead", AttrKind::Quantity(Dim::TIME), false, "20 us", "fixed time per layer of a step under this framework; default the chip's own"),
         a(
             "sequence_overhead",
             AttrKind::Quantity(Dim::TIME),
