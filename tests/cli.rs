@@ -166,10 +166,10 @@ fn impossible_slo_exits_1_at_the_slo_line() {
     let o = hplanc(&["check", "--solve", "tests/ui/slo_relaxation.hplan"]);
     assert_eq!(o.status.code(), Some(1));
     let e = text(&o.stderr);
-    assert!(e.contains("E0402") && e.contains("slo_relaxation.hplan:27:9"), "{e}");
+    assert!(e.contains("E0402") && e.contains("slo_relaxation.hplan:28:9"), "{e}");
     assert!(e.contains("160 gpu<->lpu crossings") && e.contains("link `spectrum_x`"), "{e}");
     // the second plan: the budget and an SLO both give
-    assert!(e.contains("E0406") && e.contains("slo_relaxation.hplan:42:12"), "{e}");
+    assert!(e.contains("E0406") && e.contains("slo_relaxation.hplan:43:12"), "{e}");
 }
 
 #[test]

@@ -253,7 +253,7 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
             "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::qwen3_32b\n\
              workload w {{\n  input = 4k tok\n  output = 1k tok\n  concurrency = 1 ..= 64\n}}\n\
              cluster c {{\n  pool gpu = h100_sxm x 2 over nvlink4\n}}\n\
-             plan p {{\n  model = qwen3_32b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n{fw}  maximize throughput_per_chip\n}}\n"
+             plan p {{\n  model = qwen3_32b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = disaggregated\n{fw}  maximize throughput_per_chip\n}}\n"
         )
     };
     let run = |fw: &str| {

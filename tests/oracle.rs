@@ -1,7 +1,7 @@
 //! The ILP against the brute-force oracle on random small instances.
 
 use hplanc::ir::Budget;
-use hplanc::solve::space::{Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption, StepShape};
+use hplanc::solve::space::{Aggregated, Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption, StepShape};
 use hplanc::solve::{brute, ilp, Goal};
 
 use crate::Rng;
@@ -24,6 +24,9 @@ pub fn assert_same(inst: &Instance, goal: Goal, ilp: Option<Choice>, brute: Opti
 
 pub fn random_instance(rng: &mut Rng) -> Instance {
     let pools = 1 + rng.below(3) as usize;
+    // a third of the instances also serve aggregated: some colocated decode options
+    // prefill their own prompts (their own TTFT, no prefill chips)
+    let aggregated = rng.below(3) == 0;
     let pool_sizes: Vec<u64> = (0..pools).map(|_| 2 + rng.below(15)).collect();
     let decode = (0..1 + rng.below(10))
         .map(|_| {
@@ -47,7 +50,21 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
             } else {
                 vec![(attn_pool, 1.0)]
             };
+            let own_prefill = (aggregated && ffn.is_none() && kv.len() == 1 && rng.below(2) == 0).then(|| Aggregated {
+                ttft: rng.range(0.05, 3.0),
+                decode_step: 0.0,
+                prompt: 0.0,
+                chunks: 1,
+                first_full: 0.0,
+                last_full: 0.0,
+                last_step: 0.0,
+                chunk_tokens: 8192,
+                per_step: 0.0,
+                from_tables: 0.0,
+                extrapolated: false,
+            });
             DecodeOption {
+                aggregated: own_prefill,
                 attn_pool,
                 attn_tp: chips[attn_pool],
                 attn_dp: 1,
@@ -84,9 +101,20 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 memory: vec![],
                 from_tables: 0.0,
                 extrapolated: false,
+                aggregated: false,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // an aggregated prefill option on some pools (with or without aggregated decode
+    // options there)
+    let mut prefill = prefill;
+    if aggregated {
+        for p in 0..pools {
+            if rng.below(3) != 0 {
+                prefill.push(PrefillOption::aggregated_on(p, pools));
+            }
+        }
+    }
     Instance {
         batch: 1 << rng.below(7),
         output_tokens: (64 << rng.below(5)) as f64,
@@ -109,7 +137,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
 #[test]
 fn ilp_matches_brute_force_on_random_instances() {
     let mut rng = Rng(0x5EED);
-    let mut feasible = 0;
+    let (mut feasible, mut aggregated) = (0, 0);
     for i in 0..500 {
         let inst = random_instance(&mut rng);
         for goal in Goal::ALL {
@@ -117,6 +145,7 @@ fn ilp_matches_brute_force_on_random_instances() {
             assert!(out.stats.proven, "instance {i}: not proven optimal");
             let brute = brute::best(&inst, goal);
             feasible += usize::from(brute.is_some());
+            aggregated += usize::from(brute.is_some_and(|(c, _)| inst.prefill[c.prefill].aggregated));
             // the dominance argument: every replica count tried gives the same optimum
             let every = brute::exhaustive(&inst, goal);
             match (brute, every) {
@@ -126,8 +155,9 @@ fn ilp_matches_brute_force_on_random_instances() {
             assert_same(&inst, goal, out.choice, brute, &format!("instance {i} {goal:?}"));
         }
     }
-    // The generator must exercise both outcomes.
+    // The generator must exercise both outcomes, and aggregated serving winning.
     assert!(feasible > 700 && feasible < 3000, "{feasible} feasible of 3500");
+    assert!(aggregated > 100 && aggregated < feasible / 2, "{aggregated} aggregated optima of {feasible}");
 }
 
 /// The cheapest relaxation: zero slack exactly when the oracle finds a feasible choice,

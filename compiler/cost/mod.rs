@@ -3,6 +3,7 @@
 //! is documented in docs/cost-model.md with its source.
 
 pub mod admission;
+pub mod aggregated;
 pub mod tables;
 
 use crate::ir::graph::{Graph, Node};
@@ -18,21 +19,45 @@ use crate::ir::{Chip, Contents, Link, Model, Stage};
 /// split). Returns `None` if the chip has no compute for the node's precision or any
 /// wider one.
 pub fn node_time(node: &Node, chip: &Chip, tp: u64, kv_split: u64) -> Option<Roofline> {
-    let tp_f = tp as f64;
-    let kv_split = kv_split.max(1) as f64;
-    let compute = if node.flops > 0.0 {
-        let (_, peak) = chip.peak(node.precision)?;
-        node.flops / tp_f / (peak * chip.compute_efficiency)
-    } else {
-        0.0
-    };
-    let w_tier = chip.tier_for(Contents::Weights)?;
-    let kv_tier = chip.tier_for(Contents::Kv)?;
-    let eta = chip.memory_efficiency;
-    let memory = (node.weight_bytes + node.act_bytes) / tp_f / (w_tier.bandwidth * eta)
-        + (node.kv_read_bytes + node.kv_write_bytes) / kv_split / (kv_tier.bandwidth * eta);
-    let looked = chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64));
-    Some(Roofline { compute, memory, table: looked.map(|l| l.time), extrapolated: looked.is_some_and(|l| l.extrapolated) })
+    Pricer::new(chip)?.node(node, tp, kv_split)
+}
+
+/// A chip's figures that [`node_time`] reads, looked up once for many nodes.
+struct Pricer<'a> {
+    chip: &'a Chip,
+    /// peak FLOP/s per precision (`Precision::ALL` order), or the narrowest wider one's
+    peaks: [Option<f64>; 6],
+    w_bandwidth: f64,
+    kv_bandwidth: f64,
+}
+
+impl<'a> Pricer<'a> {
+    fn new(chip: &'a Chip) -> Option<Pricer<'a>> {
+        let peaks = crate::ir::Precision::ALL.map(|p| chip.peak(p).map(|(_, v)| v));
+        Some(Pricer {
+            chip,
+            peaks,
+            w_bandwidth: chip.tier_for(Contents::Weights)?.bandwidth,
+            kv_bandwidth: chip.tier_for(Contents::Kv)?.bandwidth,
+        })
+    }
+
+    fn node(&self, node: &Node, tp: u64, kv_split: u64) -> Option<Roofline> {
+        let chip = self.chip;
+        let tp_f = tp as f64;
+        let kv_split = kv_split.max(1) as f64;
+        let compute = if node.flops > 0.0 {
+            let i = crate::ir::Precision::ALL.iter().position(|p| *p == node.precision)?;
+            node.flops / tp_f / (self.peaks[i]? * chip.compute_efficiency)
+        } else {
+            0.0
+        };
+        let eta = chip.memory_efficiency;
+        let memory = (node.weight_bytes + node.act_bytes) / tp_f / (self.w_bandwidth * eta)
+            + (node.kv_read_bytes + node.kv_write_bytes) / kv_split / (self.kv_bandwidth * eta);
+        let looked = chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64));
+        Some(Roofline { compute, memory, table: looked.map(|l| l.time), extrapolated: looked.is_some_and(|l| l.extrapolated) })
+    }
 }
 
 /// A node's time: its roofline bounds, and the measured time when a table priced it.
@@ -75,8 +100,9 @@ pub struct StageTime {
 /// its small ops and launch its kernels; docs/cost-model.md §9).
 pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_split: u64) -> Option<StageTime> {
     let mut st = StageTime::default();
+    let pricer = Pricer::new(chip)?;
     for n in graph.nodes().filter(|n| stages.contains(&n.stage)) {
-        let r = node_time(n, chip, tp, kv_split)?;
+        let r = pricer.node(n, tp, kv_split)?;
         let t = r.time();
         st.time += t;
         if r.compute >= r.memory {

@@ -28,6 +28,12 @@ pub struct Engine {
     pub prefill_first: bool,
 }
 
+/// Prompt tokens one step may carry under chunked prefill (TensorRT-LLM's
+/// `max_num_tokens`, vLLM's `max_num_batched_tokens` and SGLang's `chunked_prefill_size`
+/// all default to 8192 in the versions measured): a longer prompt is prefilled over
+/// several steps.
+pub const CHUNK_TOKENS: u64 = 8192;
+
 /// The runtime's own memory per GPU outside weights and KV cache, fitted to
 /// `../shared/reference/measured/deployments.csv` (docs/cost-model.md §11): swept over
 /// 1-6 GB with every row evaluated, 3 GB puts the most rows' TTFT within ±25% (1 GB

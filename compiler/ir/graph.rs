@@ -123,8 +123,9 @@ pub enum Step {
     Verify { batch: u64, per_seq: u64, context: f64 },
     /// One step of aggregated serving: a decode step of `batch` sequences that also
     /// carries `prefill` prompt tokens of one arriving request (a chunk of it, with
-    /// chunked prefill), on the decode stages' chips.
-    Mixed { batch: u64, context: f64, prefill: u64 },
+    /// chunked prefill), on the decode stages' chips; the chunk attends to the `prefix`
+    /// tokens of the prompt that earlier chunks put in the cache, and to itself.
+    Mixed { batch: u64, context: f64, prefill: u64, prefix: u64 },
 }
 
 pub struct Graph {
@@ -224,16 +225,23 @@ pub fn build(model: &Model, step: Step) -> Graph {
             (Step::Decode { context, .. } | Step::Verify { context, .. }, Some(m)) => {
                 (2.0 * tokens * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context, seqs * context * kv_layer)
             }
-            (Step::Mixed { context, .. }, None) => {
+            (Step::Mixed { context, prefix, .. }, None) => {
                 let c = win.map(|w| context.min(w)).unwrap_or(context);
                 let d = model.head_dim as f64;
-                (4.0 * seqs * nh * d * c + 4.0 * nh * d * causal_pairs(prompt, win), seqs * c * kv_layer)
+                let p = prefix as f64;
+                let pairs = causal_pairs(p + prompt, win) - causal_pairs(p, win);
+                let prefix_read = win.map_or(p, |w| p.min(w)) * kv_layer;
+                (4.0 * seqs * nh * d * c + 4.0 * nh * d * pairs, seqs * c * kv_layer + prefix_read)
             }
-            (Step::Mixed { context, .. }, Some(m)) => (
-                2.0 * seqs * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context
-                    + 2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * causal_pairs(prompt, win),
-                seqs * context * kv_layer,
-            ),
+            (Step::Mixed { context, prefix, .. }, Some(m)) => {
+                let p = prefix as f64;
+                let pairs = causal_pairs(p + prompt, win) - causal_pairs(p, win);
+                (
+                    2.0 * seqs * nh * (2 * m.kv_lora_rank + m.qk_rope_dim) as f64 * context
+                        + 2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * pairs,
+                    seqs * context * kv_layer + p * kv_layer,
+                )
+            }
             (Step::Prefill { .. }, None) => (4.0 * nh * model.head_dim as f64 * causal_pairs(tokens, win), 0.0),
             (Step::Prefill { .. }, Some(m)) => {
                 (2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * causal_pairs(tokens, win), 0.0)
@@ -258,6 +266,9 @@ pub fn build(model: &Model, step: Step) -> Graph {
                 // a sliding layer's prompt attends within its window: no full-attention table
                 // measured that, so the roofline prices the whole node
                 Step::Prefill { .. } | Step::Mixed { .. } if win.is_some() => Kernel::Other,
+                // a chunk after the first also attends to the prompt's earlier chunks: the
+                // prefill tables measured prompts from an empty cache
+                Step::Mixed { prefix, .. } if prefix > 0 => Kernel::Other,
                 Step::Prefill { .. } => shape(None, Some(prompt)),
                 Step::Decode { context, .. } => shape(Some((seqs, seen(context))), None),
                 Step::Mixed { context, .. } => shape(Some((seqs, seen(context))), Some(prompt)),
@@ -436,11 +447,28 @@ mod tests {
     }
 
     #[test]
+    fn a_later_chunk_attends_to_the_earlier_ones() {
+        // chunk of C tokens after P tokens of its prompt: C·P more query-key pairs per
+        // layer (4·n_h·d FLOPs each) and P more tokens of KV read; roofline-priced
+        let m = model();
+        let attn = |prefix| {
+            let g = build(&m, Step::Mixed { batch: 4, context: 1000.0, prefill: 512, prefix });
+            let n = g.nodes().find(|n| n.op == Op::Attention && n.layer == Some(0)).cloned().unwrap();
+            n
+        };
+        let (first, later) = (attn(0), attn(8192));
+        let per_pair = 4.0 * m.heads as f64 * m.head_dim as f64;
+        assert!((later.flops - first.flops - per_pair * 512.0 * 8192.0).abs() < 1e-6 * later.flops);
+        assert!((later.kv_read_bytes - first.kv_read_bytes - 8192.0 * m.kv_bytes_per_token_per_layer()).abs() < 1e-6);
+        assert!(matches!(later.kernel, Kernel::Other) && matches!(first.kernel, Kernel::Attention(_)));
+    }
+
+    #[test]
     fn a_mixed_steps_attention_is_table_priced_only_where_one_table_covers_it_all() {
         // half the layers slide: their prompt part has no full-attention table, so the
         // whole node stays on the roofline; full layers carry both decode and prefill
         let m = Model { sliding: Some(super::super::Sliding { window: 128, layers: 40 }), ..model() };
-        let g = build(&m, Step::Mixed { batch: 4, context: 1000.0, prefill: 512 });
+        let g = build(&m, Step::Mixed { batch: 4, context: 1000.0, prefill: 512, prefix: 0 });
         let attn: Vec<&Node> = g.nodes().filter(|n| n.op == Op::Attention).collect();
         for n in attn {
             let l = n.layer.unwrap();

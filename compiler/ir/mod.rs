@@ -463,6 +463,45 @@ pub struct Plan {
     pub sweep: Option<Sweep>,
     /// `framework = trtllm`: the serving framework whose fixed costs the chips use
     pub framework: Option<String>,
+    /// `serving = ...`: whether prefill may share the decode chips (aggregated serving)
+    /// or runs on chips of its own (disaggregated); `auto` weighs both
+    pub serving: Serving,
+    /// the `serving` attribute, when written
+    pub serving_span: Option<Span>,
+}
+
+/// How prefill and decode share chips (`serving = auto | aggregated | disaggregated`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Serving {
+    /// the solver weighs both
+    #[default]
+    Auto,
+    /// prefill runs in chunks inside the decode steps, on the decode chips (in-flight
+    /// batching with chunked prefill)
+    Aggregated,
+    /// prefill runs on chips of its own and moves the KV cache to decode
+    Disaggregated,
+}
+
+impl Serving {
+    pub const NAMES: [&'static str; 3] = ["auto", "aggregated", "disaggregated"];
+
+    pub fn parse(s: &str) -> Option<Serving> {
+        match s {
+            "auto" => Some(Serving::Auto),
+            "aggregated" => Some(Serving::Aggregated),
+            "disaggregated" => Some(Serving::Disaggregated),
+            _ => None,
+        }
+    }
+
+    pub fn allows_aggregated(self) -> bool {
+        self != Serving::Disaggregated
+    }
+
+    pub fn allows_disaggregated(self) -> bool {
+        self != Serving::Aggregated
+    }
 }
 
 /// Most values one sweep may take.

@@ -232,13 +232,26 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         if s.overhead > 0.0 {
             parts.push(format!("overhead {}", fmt_time(s.overhead)));
         }
+        if s.prefill > 0.0 {
+            parts.push(format!("prefill chunks {}", fmt_time(s.prefill)));
+        }
         if s.overlap > 0.0 {
             parts.push(format!("minus {} hidden by microbatch overlap", fmt_time(s.overlap)));
         }
         let what = if r.speculation.is_some() { "per token (a draft-and-verify round / expected tokens)" } else { "decode step" };
         o.push(Block::Gap);
         o.push(Block::Line(format!("{what} {}: {}", fmt_time(mt.tpot_s), parts.join(", "))));
-        o.push(Block::Line(format!("prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s))));
+        match r.serving.as_ref().filter(|v| v.mode == "aggregated") {
+            Some(_) => o.push(Block::Line(format!(
+                "prefill {} in the decode steps + {} waiting for the running step",
+                fmt_time(b.prefill_s),
+                fmt_time(mt.ttft_s - b.prefill_s)
+            ))),
+            None => o.push(Block::Line(format!("prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s)))),
+        }
+        if let Some(v) = &r.serving {
+            o.push(Block::Line(format!("serving: {}", v.reason)));
+        }
         if let Some(line) = tables_line(b) {
             o.push(Block::Line(line));
         }

@@ -42,6 +42,8 @@ pub struct PlanReport {
     pub speculation: Option<SpeculationReport>,
     /// why the winner won: the best placement that uses other pools, and how much worse it is
     pub runner_up: Option<RunnerUpReport>,
+    /// aggregated or disaggregated serving, and why
+    pub serving: Option<ServingReport>,
     /// the timelines of one decode step and one prefill (trace.json has every operation)
     pub schedule: Option<ScheduleReport>,
     /// the sweep the frontier comes from (absent: the concurrencies the solver tried)
@@ -110,6 +112,27 @@ pub struct RunnerUpReport {
     pub objective_value: Option<f64>,
     /// how much worse on the objective, relative (0.51 = 51% worse)
     pub margin: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ServingReport {
+    /// "aggregated" (prefill in chunks inside the decode steps, on the decode chips) or
+    /// "disaggregated" (prefill on chips of its own, the KV cache moved to decode)
+    pub mode: &'static str,
+    /// what the plan allows: "auto", "aggregated" or "disaggregated"
+    pub allowed: &'static str,
+    /// aggregated: prompt tokens a step may carry
+    pub chunk_tokens: Option<u64>,
+    /// aggregated: steps a prompt takes
+    pub prompt_steps: Option<u64>,
+    /// aggregated: prompts a step starts on average
+    pub prompts_per_step: Option<f64>,
+    /// aggregated: share of the mean step (TPOT) spent on prefill chunks
+    pub prefill_share: Option<f64>,
+    /// the best placement serving the other way, when the plan allows it and one is feasible
+    pub alternative: Option<RunnerUpReport>,
+    /// why this way, in words
+    pub reason: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -226,6 +249,9 @@ pub struct StepBreakdown {
     pub overlap: f64,
     /// drafting (speculative decoding); with speculation every part is per generated token
     pub draft: f64,
+    /// aggregated serving: the prefill chunks a step carries on average
+    /// (attn + ffn + comm + other + overhead + draft + prefill - overlap = TPOT)
+    pub prefill: f64,
     /// of attn + ffn + other, what the chips' measured op tables priced (the rest: roofline)
     pub from_tables: f64,
 }
@@ -315,7 +341,7 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     let usd_per_s = sum_opt(&|i| pools[i].chip.price);
     let power = sum_opt(&|i| pools[i].chip.power);
     Metrics {
-        ttft_s: pre.ttft(&d.kv).unwrap_or(f64::NAN),
+        ttft_s: inst.pair_ttft(d, pre).unwrap_or(f64::NAN),
         tpot_s: d.tpot,
         tokens_per_s_per_user: 1.0 / d.tpot,
         throughput_tokens_per_s: tput,
@@ -351,7 +377,12 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         layers: None,
     };
     let mb = d.microbatches;
-    let mut rows = vec![row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)];
+    let mut rows = vec![if pre.aggregated {
+        // aggregated serving: inside the decode steps, on the decode chips
+        row("prefill", d.attn_pool, 0, d.attn_tp, false, 1, 1, Some("decode.attn"))
+    } else {
+        row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)
+    }];
     if d.layers.is_empty() {
         let mut attn = row("decode.attn", d.attn_pool, d.attn_tp * d.attn_dp, d.attn_tp, false, mb, 1, None);
         attn.dp = d.attn_dp;
@@ -382,7 +413,7 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
 pub fn bottleneck(d: &DecodeOption) -> String {
     let b = &d.breakdown;
     // Shares of the work, before microbatch overlap hides some of it.
-    let total = b.attn + b.other + b.ffn + b.allreduce + b.crossing + b.overhead + b.draft;
+    let total = b.attn + b.other + b.ffn + b.allreduce + b.crossing + b.overhead + b.draft + b.prefill;
     let pct = |x: f64| (100.0 * x / total).round() as u64;
     let attn = b.attn + b.other;
     let comm = b.allreduce + b.crossing;
@@ -394,18 +425,21 @@ pub fn bottleneck(d: &DecodeOption) -> String {
         Ffn,
         Comm,
         Draft,
+        Prefill,
     }
     let mut parts = [
         (Part::Attention, attn, format!("attention side {}% ({attn_kind})", pct(attn))),
         (Part::Ffn, b.ffn, format!("FFN {}% ({ffn_kind})", pct(b.ffn))),
         (Part::Comm, comm, format!("communication {}%", pct(comm))),
         (Part::Draft, b.draft, format!("drafting {}%", pct(b.draft))),
+        (Part::Prefill, b.prefill, format!("prefill chunks {}%", pct(b.prefill))),
     ];
     parts.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
     let lead = match (parts[0].0, attn_kind == "memory-bound", ffn_kind == "memory-bound") {
         (Part::Attention, true, _) => "decode attention, reading the KV cache and attention weights",
         (Part::Attention, false, _) => "decode attention compute",
         (Part::Draft, ..) => "the draft model's steps",
+        (Part::Prefill, ..) => "the prefill chunks of arriving prompts",
         (Part::Ffn, _, true) => "the FFN, reading its weights",
         (Part::Ffn, _, false) => "FFN compute",
         (Part::Comm, ..) if b.crossing > b.allreduce => "attention<->FFN crossings between pools",
@@ -487,6 +521,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             frontier: vec![],
             speculation: speculation_report(plan),
             runner_up: None,
+            serving: None,
             schedule: None,
             sweep: None,
             timelines: None,
@@ -510,7 +545,12 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         })
         .collect();
     let b = &d.breakdown;
-    let ttft = pre.ttft(&d.kv).unwrap_or(f64::NAN);
+    let ttft = p.instance.pair_ttft(d, pre).unwrap_or(f64::NAN);
+    // aggregated serving: the prompt's chunk steps, and no KV transfer
+    let (prefill_s, kv_transfer_s, prefill_tables, prefill_extrapolated) = match &d.aggregated {
+        Some(a) => (a.prompt, 0.0, a.from_tables, a.extrapolated),
+        None => (pre.time, ttft - pre.time, pre.from_tables, pre.extrapolated),
+    };
     let timelines = crate::schedule::schedule(plan, p);
     let proven = s.per_batch.iter().all(|x| x.stats.proven);
     PlanReport {
@@ -533,12 +573,13 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
                 overhead: b.overhead,
                 overlap: b.overlap,
                 draft: b.draft,
+                prefill: b.prefill,
                 from_tables: b.from_tables,
             },
-            prefill_s: pre.time,
-            kv_transfer_s: ttft - pre.time,
-            prefill_from_tables_s: pre.from_tables,
-            extrapolated: b.extrapolated || pre.extrapolated,
+            prefill_s,
+            kv_transfer_s,
+            prefill_from_tables_s: prefill_tables,
+            extrapolated: b.extrapolated || prefill_extrapolated,
         }),
         bottleneck: Some(bottleneck(d)),
         solver: Some(SolverReport {
@@ -556,6 +597,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         frontier: frontier(plan, s),
         speculation: speculation_report(plan),
         runner_up: s.runner_up.as_ref().map(|r| runner_up_report(plan, p, r)),
+        serving: Some(serving_report(plan, s)),
         schedule: Some(ScheduleReport { decode: timeline_report(&timelines.decode), prefill: timeline_report(&timelines.prefill) }),
         sweep: s.sweep.as_ref().map(|(over, pts)| SweepReport {
             variable: over.name(),
@@ -586,7 +628,12 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     let inst = &p.instance;
     let d = &inst.decode[p.choice.decode];
     let pool = |i: usize| plan.cluster.pools[i].name.as_str();
-    let mut parts = vec![format!("prefill on {}", pool(inst.prefill[p.choice.prefill].pool))];
+    let pre = &inst.prefill[p.choice.prefill];
+    let mut parts = vec![if pre.aggregated {
+        format!("prefill inside the decode steps on {} (aggregated)", pool(pre.pool))
+    } else {
+        format!("prefill on {}", pool(pre.pool))
+    }];
     if d.layers.is_empty() {
         parts.push(match d.attn_dp {
             1 => format!("decode.attn on {}", pool(d.attn_pool)),
@@ -615,6 +662,55 @@ fn runner_up_report(plan: &Plan, best: &Point, r: &Point) -> RunnerUpReport {
         concurrency: r.instance.batch,
         objective_value: objective_value(plan, &metrics(plan, r)),
         margin: if b.abs() > 0.0 { (v - b) / b.abs() } else { 0.0 },
+    }
+}
+
+/// Which way the winner serves, and why: what the plan allows, and how the best
+/// placement serving the other way compares.
+fn serving_report(plan: &Plan, s: &Solved) -> ServingReport {
+    let p = &s.best;
+    let d = &p.instance.decode[p.choice.decode];
+    let aggregated = d.aggregated.as_ref();
+    let mode = if aggregated.is_some() { "aggregated" } else { "disaggregated" };
+    let other = if aggregated.is_some() { "disaggregated" } else { "aggregated" };
+    let allowed = match plan.serving {
+        crate::ir::Serving::Auto => "auto",
+        crate::ir::Serving::Aggregated => "aggregated",
+        crate::ir::Serving::Disaggregated => "disaggregated",
+    };
+    let alternative = s.other_serving.as_ref().map(|r| runner_up_report(plan, p, r));
+    let share = aggregated.map(|_| d.breakdown.prefill / d.tpot);
+    let what = match (aggregated, share) {
+        (Some(a), Some(x)) => format!(
+            "prompts ride in the decode steps ({} step{} of up to {} tokens each; on average {:.0}% of a step is prefill)",
+            a.chunks,
+            if a.chunks == 1 { "" } else { "s" },
+            a.chunk_tokens,
+            100.0 * x
+        ),
+        _ => "prefill runs on chips of its own and moves the KV cache to decode".to_string(),
+    };
+    let why = match (&alternative, plan.serving) {
+        (Some(alt), _) => format!("the best {other} placement is {:.1}% worse on {}", 100.0 * alt.margin, plan.objective.name()),
+        (None, crate::ir::Serving::Auto) if crate::solve::space::aggregated_pools(plan).is_empty() => {
+            if plan.speculation.is_some() {
+                "aggregated serving is not considered with speculative decoding (the draft runs on chips of its own)".to_string()
+            } else {
+                "no pool may take prefill, decode.attn and decode.ffn together, so aggregated serving is not possible".to_string()
+            }
+        }
+        (None, crate::ir::Serving::Auto) => format!("no {other} placement is feasible"),
+        (None, _) => format!("the plan says `serving = {allowed}`"),
+    };
+    ServingReport {
+        mode,
+        allowed,
+        chunk_tokens: aggregated.map(|a| a.chunk_tokens),
+        prompt_steps: aggregated.map(|a| a.chunks),
+        prompts_per_step: aggregated.map(|a| a.per_step),
+        prefill_share: share,
+        alternative,
+        reason: format!("{mode}: {what}; {why}"),
     }
 }
 

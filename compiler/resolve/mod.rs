@@ -1180,7 +1180,7 @@ impl Resolver<'_> {
             Some(t) => t,
             None => crate::ir::DEFAULT_TIME_LIMIT_S,
         };
-        let placements = Stage::ALL
+        let placements: Vec<ir::Placement> = Stage::ALL
             .iter()
             .map(|s| match placed.get(s) {
                 Some((pools, span)) => ir::Placement { stage: *s, pools: pools.clone(), span: Some(*span) },
@@ -1190,6 +1190,37 @@ impl Resolver<'_> {
             })
             .collect();
         let (objective, objective_span) = objective.unwrap_or((ir::Objective::CostPerMtok, item.name.span));
+        let serving = f.word("serving").and_then(ir::Serving::parse).unwrap_or_default();
+        let serving_span = f.span("serving");
+        if let (ir::Serving::Aggregated, Some(at)) = (serving, serving_span) {
+            let on = |s: Stage| placements.iter().filter(|p| p.stage == s).flat_map(|p| p.pools.iter().copied()).collect::<Vec<usize>>();
+            let shared = on(Stage::Prefill).iter().any(|p| on(Stage::DecodeAttn).contains(p) && on(Stage::DecodeFfn).contains(p));
+            if speculation.is_some() {
+                self.diags.push(catalog::not_allowed(
+                    at,
+                    "`serving = aggregated`",
+                    "a plan with a `speculate` block",
+                    "the draft and verify steps run on their own chips; use `serving = disaggregated` or remove the `speculate` block",
+                ));
+                return None;
+            }
+            if !shared {
+                let mut d = catalog::not_allowed(
+                    at,
+                    "`serving = aggregated`",
+                    "a plan where no pool may take prefill, decode.attn and decode.ffn together",
+                    "aggregated serving runs prefill chunks inside the decode steps on the same chips: place `prefill`, `decode.attn` and `decode.ffn` on a common pool",
+                );
+                for stage in [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn] {
+                    if let Some((pools, span)) = placed.get(&stage) {
+                        let names: Vec<String> = pools.iter().map(|&p| format!("`{}`", cluster.pools[p].name)).collect();
+                        d = d.label(*span, format!("`{}` may use {}", stage.name(), names.join(", ")));
+                    }
+                }
+                self.diags.push(d);
+                return None;
+            }
+        }
         Some(ir::Plan {
             name: item.name.name.clone(),
             span: item.name.span,
@@ -1207,6 +1238,8 @@ impl Resolver<'_> {
             free_inventory: f.word("inventory") == Some("free"),
             sweep,
             framework,
+            serving,
+            serving_span,
         })
     }
 

@@ -380,6 +380,13 @@ pub static PLAN: BlockSpec = BlockSpec {
             "vllm",
             "the serving framework: chips use their fixed costs for it (`framework vllm { ... }` in the chip) where they declare them, and get only the memory its engine lets weights and KV cache use",
         ),
+        a(
+            "serving",
+            AttrKind::Choice(&crate::ir::Serving::NAMES),
+            false,
+            "aggregated",
+            "`aggregated`: prefill runs in chunks inside the decode steps on the decode chips (in-flight batching), on a pool that both `prefill` and `decode.attn` may use; `disaggregated`: prefill gets chips of its own and moves the KV cache; `auto` (default): the solver weighs both",
+        ),
     ],
     blocks: &[
         SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO },

@@ -128,7 +128,11 @@ pub fn schedule(plan: &Plan, point: &Point) -> Schedule {
     let inst = &point.instance;
     let d = &inst.decode[point.choice.decode];
     let p = &inst.prefill[point.choice.prefill];
-    Schedule { decode: decode_timeline(plan, inst, d), prefill: prefill_timeline(plan, p, &d.kv) }
+    let prefill = match &d.aggregated {
+        Some(a) => aggregated_prefill_timeline(plan, d, a),
+        None => prefill_timeline(plan, p, &d.kv),
+    };
+    Schedule { decode: decode_timeline(plan, inst, d), prefill }
 }
 
 /// Builds a list schedule: operations in issue order, each starting when its inputs
@@ -269,7 +273,13 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
         ),
         _ => (1.0, String::new()),
     };
-    lay_out(&mut b, plan, d, None);
+    let last = lay_out(&mut b, plan, d, None);
+    // aggregated serving: the prompts' chunks a step carries on average, on the same chips
+    if let Some(a) = &d.aggregated {
+        let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
+        let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
+        b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill), &last.into_iter().collect::<Vec<_>>());
+    }
     let reported = d.tpot * tokens;
     let what = if d.draft.is_some() { format!("TPOT × {tokens:.2} tokens") } else { "TPOT".to_string() };
     let mut tl = b.finish(format!("decode step at concurrency {}", inst.batch), (reported, what), note);
@@ -426,6 +436,31 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
     )
 }
 
+/// Aggregated serving's prefill: half a running step's wait, then the steps that carry
+/// the prompt's chunks, on the decode chips.
+fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::space::Aggregated) -> Timeline {
+    let mut b = Builder::new(plan);
+    let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
+    let mut prev = b.add(spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.prompt), &[]);
+    let tokens = plan.workload.input_tokens;
+    for j in 0..a.chunks {
+        let (dur, chunk) = if j + 1 == a.chunks {
+            (a.last_step, tokens - j * a.chunk_tokens)
+        } else if a.chunks > 2 {
+            (a.first_full + (a.last_full - a.first_full) * j as f64 / (a.chunks - 2) as f64, a.chunk_tokens)
+        } else {
+            (a.first_full, a.chunk_tokens)
+        };
+        let what = format!("decode step + prompt chunk {} ({chunk} tokens)", j + 1);
+        prev = b.add(spec(pool, what, Kind::Compute, dur), &[prev]);
+    }
+    b.finish(
+        format!("prefill of one request ({tokens} tokens) inside the decode steps"),
+        (a.ttft, "TTFT".into()),
+        "aggregated serving: TTFT is half a running step, then the decode steps that carry the prompt's chunks".into(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,7 +493,28 @@ mod tests {
     const COLOCATED: &str = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
         workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 64\n}\n\
         cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
-        plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on gpu\n  inventory = free\n}\n";
+        plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on gpu\n  inventory = free\n  serving = disaggregated\n}\n";
+
+    #[test]
+    fn aggregated_steps_end_at_tpot_and_ttft() {
+        let src = COLOCATED.replace("serving = disaggregated", "serving = aggregated");
+        let (plan, solved) = compile(&src);
+        let s = schedule(&plan, &solved.best);
+        let d = &solved.best.instance.decode[solved.best.choice.decode];
+        let a = d.aggregated.as_ref().expect("aggregated");
+        well_formed(&s.decode);
+        well_formed(&s.prefill);
+        // the step, then the mean prefill chunks it carries: TPOT
+        assert!((s.decode.makespan - d.tpot).abs() < 1e-9 * d.tpot, "{} vs {}", s.decode.makespan, d.tpot);
+        assert_eq!(s.decode.ops.len(), 80 * 4 + 1 + 1);
+        let last = s.decode.ops.last().unwrap();
+        assert!((last.dur - d.breakdown.prefill).abs() < 1e-15 && d.breakdown.prefill > 0.0);
+        // half a running step, then the prompt's one chunk step (4032 tokens): TTFT
+        assert_eq!(a.chunks, 1);
+        assert!((s.prefill.makespan - a.ttft).abs() < 1e-12 * a.ttft);
+        assert!((s.prefill.ops[0].dur - d.tpot / 2.0).abs() < 1e-12);
+        assert_eq!(s.prefill.ops.len(), 2);
+    }
 
     #[test]
     fn colocated_step_ends_at_tpot() {

@@ -7,6 +7,8 @@
 //! - inventory per pool: `Σ_d n_d[p] x_d + Σ_{k on p} tp_k r_k ≤ N_p`
 //! - TTFT path and limit: `y_k + Σ_{d ∈ g} x_d ≤ 1` for incompatible (k, g), where the
 //!   groups g gather the decode options whose KV cache goes to the same place
+//! - aggregated serving: `Σ_{d aggregated on p} x_d = y_p` for pool p's aggregated
+//!   prefill option (its decode options prefill their own prompts; TTFT is on their x)
 //! - TPOT limit: options over it are left out (`x_d` not created)
 //! - budgets: `$/s ≤ B`, `chips ≤ B`, `W ≤ B` (linear in x and r)
 //! - for TTFT objectives: `w_kg ≥ y_k + Σ_{d ∈ g} x_d − 1`, `w_kg ∈ [0, 1]`
@@ -196,7 +198,8 @@ impl Model<'_> {
                     Q::Watts => o.watts / 1e3,
                     Q::Tput => inst.throughput(o),
                     Q::Tpot => o.tpot * 1e3,
-                    Q::Ttft => 0.0,
+                    // aggregated serving: TTFT is the decode option's own
+                    Q::Ttft => o.aggregated.as_ref().map_or(0.0, |a| a.ttft * 1e3),
                 }
             })
             .collect();
@@ -240,25 +243,38 @@ impl Model<'_> {
         let y: Vec<Variable> = inst.prefill.iter().map(|_| vars.add(variable().binary())).collect();
         let r: Vec<Variable> = inst.prefill.iter().map(|p| vars.add(variable().integer().min(0.0).max(p.max_replicas as f64))).collect();
         // Decode options grouped by where their KV cache goes (one pool, or a layer
-        // pipeline's pools): TTFT depends on the prefill option and the group.
-        let mut kv_groups: Vec<&[(usize, f64)]> = Vec::new();
+        // pipeline's pools) and whether they prefill their own prompts: TTFT depends on
+        // the prefill option and the group (an aggregated option's TTFT is its own, a
+        // coefficient of its x).
+        let mut kv_groups: Vec<(&[(usize, f64)], bool)> = Vec::new();
         let group: Vec<usize> = allowed
             .iter()
             .map(|&d| {
-                let kv = inst.decode[d].kv.as_slice();
-                kv_groups.iter().position(|g| *g == kv).unwrap_or_else(|| {
-                    kv_groups.push(kv);
+                let key = (inst.decode[d].kv.as_slice(), inst.decode[d].aggregated.is_some());
+                kv_groups.iter().position(|g| *g == key).unwrap_or_else(|| {
+                    kv_groups.push(key);
                     kv_groups.len() - 1
                 })
             })
             .collect();
+        // The TTFT of prefill option k feeding group a (0 for aggregated serving, whose
+        // TTFT is on x), `None` when they cannot pair or break the TTFT limit.
+        let pair = |k: usize, a: usize| -> Option<f64> {
+            let p = &inst.prefill[k];
+            let (kv, aggregated) = kv_groups[a];
+            match (p.aggregated, aggregated) {
+                (true, true) => (kv.first().map(|x| x.0) == Some(p.pool)).then_some(0.0),
+                (false, false) => p.ttft(kv).filter(|t| inst.ttft_limit.is_none_or(|l| *t <= l)),
+                _ => None,
+            }
+        };
         // TTFT pair variables, only when TTFT is in the objective or the bound.
         let uses_ttft = num == Q::Ttft || bound.is_some_and(|b| b.0 == Q::Ttft);
         let mut w: Vec<(usize, usize, Variable, f64)> = Vec::new();
         if uses_ttft {
-            for (k, p) in inst.prefill.iter().enumerate() {
-                for (a, kv) in kv_groups.iter().enumerate() {
-                    if let Some(t) = p.ttft(kv) {
+            for k in 0..inst.prefill.len() {
+                for a in 0..kv_groups.len() {
+                    if let Some(t) = pair(k, a).filter(|t| *t > 0.0) {
                         w.push((k, a, vars.add(variable().min(0.0).max(1.0)), t * 1e3));
                     }
                 }
@@ -297,10 +313,15 @@ impl Model<'_> {
         }
         let mut cap = Expression::from(0.0);
         for (k, p) in inst.prefill.iter().enumerate() {
-            cap += (1.0 / p.time) * r[k];
+            if p.rate() > 0.0 {
+                cap += p.rate() * r[k];
+            }
         }
         for (i, &d) in allowed.iter().enumerate() {
-            cap -= inst.request_rate(&inst.decode[d]) * x[i];
+            let demand = inst.prefill_demand(&inst.decode[d]);
+            if demand > 0.0 {
+                cap -= demand * x[i];
+            }
         }
         constraints.push(cap.geq(0.0));
         for (pool, size) in inst.pool_sizes.iter().enumerate().filter_map(|(p, n)| n.map(|n| (p, n))) {
@@ -330,13 +351,37 @@ impl Model<'_> {
             }
             e
         };
-        for (k, p) in inst.prefill.iter().enumerate() {
-            for (a, kv) in kv_groups.iter().enumerate() {
-                let ok = match p.ttft(kv) {
-                    None => false,
-                    Some(t) => inst.ttft_limit.is_none_or(|l| t <= l),
-                };
-                if !ok {
+        // Aggregated serving: its prefill option on pool p is chosen exactly when one of
+        // the aggregated decode options there is (one row per pool; with Σx = Σy = 1 it
+        // also keeps every other prefill option from an aggregated decode option).
+        for (k, p) in inst.prefill.iter().enumerate().filter(|(_, p)| p.aggregated) {
+            let mut e = Expression::from(0.0) - y[k];
+            for (a, (kv, aggregated)) in kv_groups.iter().enumerate() {
+                if *aggregated && kv.first().map(|x| x.0) == Some(p.pool) {
+                    e += on_pool(a);
+                }
+            }
+            constraints.push(e.eq(0.0));
+        }
+        // Aggregated decode options on a pool with no aggregated prefill option pair with
+        // nothing.
+        let mut orphans = Expression::from(0.0);
+        let mut any_orphan = false;
+        for (a, (kv, aggregated)) in kv_groups.iter().enumerate() {
+            let pool = kv.first().map(|x| x.0);
+            if *aggregated && !inst.prefill.iter().any(|p| p.aggregated && Some(p.pool) == pool) {
+                orphans += on_pool(a);
+                any_orphan = true;
+            }
+        }
+        if any_orphan {
+            constraints.push(orphans.eq(0.0));
+        }
+        // The other pairs: a prefill option without a path for a group's KV cache, or
+        // over the TTFT limit, excludes the group.
+        for k in (0..inst.prefill.len()).filter(|&k| !inst.prefill[k].aggregated) {
+            for (a, (_, aggregated)) in kv_groups.iter().enumerate() {
+                if !aggregated && pair(k, a).is_none() {
                     constraints.push((on_pool(a) + y[k]).leq(1.0));
                 }
             }

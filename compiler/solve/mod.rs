@@ -62,6 +62,9 @@ pub struct Solved {
     /// the best placement that puts some stage on a different pool (or colocates
     /// differently) than `best`, when one exists
     pub runner_up: Option<Point>,
+    /// the best point of the other way of serving (aggregated when `best` is
+    /// disaggregated and vice versa), when the plan allows both and one is feasible
+    pub other_serving: Option<Point>,
     /// the best point at every batch that has one, in batch order
     pub per_batch: Vec<Point>,
     pub solve_s: f64,
@@ -163,12 +166,24 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
         },
         None => None,
     };
+    let other_serving = match &best {
+        Some(b) if !space::aggregated_pools(plan).is_empty() && plan.serving.allows_disaggregated() => {
+            match other_serving(plan, &per_batch, b, goal) {
+                Ok(r) => r,
+                Err(reason) => {
+                    diags.push(catalog::solver_failed(plan.span, &reason));
+                    return None;
+                }
+            }
+        }
+        _ => None,
+    };
     if let Some(b) = &best {
         warn_extrapolated(plan, b, diags);
     }
     let solve_s = started.elapsed().as_secs_f64();
     match best {
-        Some(best) => Some(Solved { best, runner_up, per_batch, solve_s, backend: backend::NAME, sweep: None }),
+        Some(best) => Some(Solved { best, runner_up, other_serving, per_batch, solve_s, backend: backend::NAME, sweep: None }),
         None => {
             let prefill = instances.first().map(|i| i.prefill.as_slice()).unwrap_or(&[]);
             explain(plan, &instances, prefill, &excluded, diags);
@@ -194,9 +209,57 @@ fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
 fn runner_up(plan: &Plan, per_batch: &[Point], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
     let s = decode_signature(&best.instance.decode[best.choice.decode]);
     let prefill_pool = best.instance.prefill[best.choice.prefill].pool;
-    // A batch's runner-up is no better than its winner, so batches are visited from the
-    // best winner on and the search stops once the runner-up found beats the next
-    // winner (ties: the earlier batch, as for the winner).
+    best_excluding(plan, per_batch, goal, |inst| ilp::Exclude {
+        decode: (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect(),
+        prefill: (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect(),
+    })
+}
+
+/// The best point that serves the other way than `best` (aggregated or not): each
+/// batch's instance cut down to that way's options, solved on its own (a smaller ILP
+/// than the whole instance with an exclusion row).
+fn other_serving(plan: &Plan, per_batch: &[Point], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
+    let aggregated = !best.instance.prefill[best.choice.prefill].aggregated;
+    let rank = |p: &Point| {
+        let (a, b) = key(p, goal);
+        (a, b, p.instance.batch)
+    };
+    let mut order: Vec<&Point> = per_batch.iter().collect();
+    order.sort_by(|a, b| rank(a).partial_cmp(&rank(b)).unwrap_or(std::cmp::Ordering::Equal));
+    let mut found: Option<Point> = None;
+    for w in order {
+        // no batch's other way beats its winner
+        if found.as_ref().is_some_and(|f| rank(f) <= rank(w)) {
+            break;
+        }
+        let inst = &w.instance;
+        let decode: Vec<_> = inst.decode.iter().filter(|d| d.aggregated.is_some() == aggregated).cloned().collect();
+        let prefill: Vec<_> = inst.prefill.iter().filter(|p| p.aggregated == aggregated).cloned().collect();
+        if decode.is_empty() || prefill.is_empty() {
+            continue;
+        }
+        let sub = inst.with_options(decode, prefill);
+        let out = ilp::solve(&sub, goal, plan.time_limit)?;
+        if let Some(choice) = out.choice {
+            let p = Point { instance: sub, choice, stats: out.stats };
+            if found.as_ref().is_none_or(|f| rank(&p) < rank(f)) {
+                found = Some(p);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The best point over every batch among the choices `exclude` leaves.
+fn best_excluding(
+    plan: &Plan,
+    per_batch: &[Point],
+    goal: Goal,
+    exclude: impl Fn(&Instance) -> ilp::Exclude,
+) -> Result<Option<Point>, String> {
+    // A batch's best without some choices is no better than its winner, so batches are
+    // visited from the best winner on and the search stops once the point found beats
+    // the next winner (ties: the earlier batch, as for the winner).
     let rank = |p: &Point| {
         let (a, b) = key(p, goal);
         (a, b, p.instance.batch)
@@ -209,9 +272,7 @@ fn runner_up(plan: &Plan, per_batch: &[Point], best: &Point, goal: Goal) -> Resu
             break;
         }
         let inst = &w.instance;
-        let decode: Vec<usize> = (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect();
-        let prefill: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect();
-        let ex = ilp::Exclude { decode, prefill };
+        let ex = exclude(inst);
         let out = ilp::solve_excluding(inst, goal, plan.time_limit, Some(&ex))?;
         if let Some(choice) = out.choice {
             let p = Point { instance: inst.clone(), choice, stats: out.stats };
@@ -268,9 +329,11 @@ fn pool_name(plan: &Plan, p: usize) -> &str {
 /// Diagnostics for a plan with no feasible point, most specific first.
 fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption], excluded: &[Excluded], diags: &mut Diagnostics) {
     let place_span = |s: Stage| plan.placement(s).span.unwrap_or(plan.span);
-    // 1. A stage with no option at all: precision, memory or links.
+    // 1. A stage with no option at all: precision, memory or links. Prefill has one when
+    // it fits on chips of its own or some decode option prefills its own prompts.
     let any_decode = instances.iter().any(|i| !i.decode.is_empty());
-    let missing_stage = if prefill.is_empty() {
+    let any_prefill = prefill.iter().any(|p| !p.aggregated) || instances.iter().any(|i| i.decode.iter().any(|d| d.aggregated.is_some()));
+    let missing_stage = if !any_prefill {
         Some(Stage::Prefill)
     } else if !any_decode {
         Some(Stage::DecodeAttn)
@@ -420,16 +483,26 @@ fn describe_choice(plan: &Plan, inst: &Instance, c: Choice) -> String {
     if let Some((dp, dt)) = d.draft {
         parts.push(format!("`draft` on `{}` with {dt} chips", pool_name(plan, dp)));
     }
-    parts.push(format!(
-        "`prefill` on `{}`: {} replica{} of {} chip{} (decode completes {:.1} requests/s; one replica prefills one in {})",
-        pool_name(plan, p.pool),
-        c.replicas,
-        if c.replicas == 1 { "" } else { "s" },
-        p.tp,
-        if p.tp == 1 { "" } else { "s" },
-        inst.request_rate(d),
-        fmt_time(p.time)
-    ));
+    parts.push(match &d.aggregated {
+        Some(a) => format!(
+            "`prefill` inside the decode steps on `{}` (aggregated: {} step{} per prompt, {} of prefill chunks in each step on average; TTFT {})",
+            pool_name(plan, p.pool),
+            a.chunks,
+            if a.chunks == 1 { "" } else { "s" },
+            fmt_time(d.breakdown.prefill),
+            fmt_time(a.ttft)
+        ),
+        None => format!(
+            "`prefill` on `{}`: {} replica{} of {} chip{} (decode completes {:.1} requests/s; one replica prefills one in {})",
+            pool_name(plan, p.pool),
+            c.replicas,
+            if c.replicas == 1 { "" } else { "s" },
+            p.tp,
+            if p.tp == 1 { "" } else { "s" },
+            inst.request_rate(d),
+            fmt_time(p.time)
+        ),
+    });
     format!("concurrency {}: {}", inst.batch, parts.join(", "))
 }
 
@@ -445,6 +518,9 @@ fn tpot_parts(plan: &Plan, d: &space::DecodeOption) -> (String, Option<(Span, St
     }
     if b.draft > 0.0 {
         parts.push(format!("drafting {}", fmt_time(b.draft)));
+    }
+    if b.prefill > 0.0 {
+        parts.push(format!("prefill chunks of arriving prompts {}", fmt_time(b.prefill)));
     }
     let mut label = None;
     if let Some((f, _)) = d.ffn {

@@ -58,7 +58,7 @@ impl Relaxation {
 pub fn violations(inst: &Instance, c: Choice) -> Option<Vec<Relaxed>> {
     let d = inst.decode.get(c.decode)?;
     let p = inst.prefill.get(c.prefill)?;
-    let ttft = p.ttft(&d.kv)?;
+    let ttft = inst.pair_ttft(d, p)?;
     let mut out = Vec::new();
     let mut check = |bound: Bound, value: f64, limit: Option<f64>| {
         if let Some(l) = limit {
@@ -124,6 +124,7 @@ mod tests {
             breakdown: DecodeBreakdown::default(),
             memory: vec![],
             shape: StepShape::Colocated { attn_collective: 0.0, ffn_collective: 0.0 },
+            aggregated: None,
         }
     }
 
@@ -145,6 +146,7 @@ mod tests {
                 memory: vec![],
                 from_tables: 0.0,
                 extrapolated: false,
+                aggregated: false,
             }],
             ttft_limit: None,
             tpot_limit: Some(tpot_limit),

@@ -5,6 +5,7 @@
 
 use super::layers;
 use crate::cost::{self, Footprint};
+use crate::ir::engine::CHUNK_TOKENS;
 use crate::ir::graph::{self, Step};
 use crate::ir::{Plan, Stage};
 
@@ -46,6 +47,39 @@ pub struct DecodeBreakdown {
     pub from_tables: f64,
     /// some op-table lookup left the measured range
     pub extrapolated: bool,
+    /// aggregated serving: the prefill chunks of arriving requests that a step carries
+    /// on average (`per_step` prompts × what a prompt's chunk steps add)
+    pub prefill: f64,
+}
+
+/// A decode option whose steps also prefill the arriving prompts, in chunks, on the same
+/// chips (aggregated serving, docs/cost-model.md §10). Its `tpot` is the mean step with
+/// the chunks; it needs no prefill chips and pairs only with its pool's
+/// [`PrefillOption::aggregated`] option.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregated {
+    /// half a running step, then the prompt's own chunk steps
+    pub ttft: f64,
+    /// the step without prefill chunks
+    pub decode_step: f64,
+    /// the prompt's own chunk steps, from the step it joins to its first token
+    pub prompt: f64,
+    /// steps a prompt takes: ⌈input / chunk⌉
+    pub chunks: u64,
+    /// the steps carrying the first and the last full chunk (0 when the prompt fits one
+    /// chunk; the full chunks between take times linear between them) and the step
+    /// carrying the prompt's last chunk
+    pub first_full: f64,
+    pub last_full: f64,
+    pub last_step: f64,
+    /// prompt tokens a step may carry
+    pub chunk_tokens: u64,
+    /// prompts each step starts on average
+    pub per_step: f64,
+    /// of `prompt`, what the chip's measured op tables priced
+    pub from_tables: f64,
+    /// some op-table lookup of the chunk steps left the measured range
+    pub extrapolated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -79,6 +113,8 @@ pub struct DecodeOption {
     pub memory: Vec<MemUse>,
     /// how the step is laid out in time (the schedule phase reads it)
     pub shape: StepShape,
+    /// aggregated serving: the steps also prefill the arriving prompts
+    pub aggregated: Option<Aggregated>,
 }
 
 /// The structure of one decode step with the per-operation times the schedule lays
@@ -135,6 +171,9 @@ pub struct PrefillOption {
     pub from_tables: f64,
     /// some op-table lookup left the measured range
     pub extrapolated: bool,
+    /// aggregated serving on `pool`: prefill runs inside the decode steps of the
+    /// aggregated decode options there (no chips, replicas or KV transfer of its own)
+    pub aggregated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -180,6 +219,34 @@ impl PrefillOption {
         }
         Some(self.time + slowest)
     }
+
+    /// The aggregated-serving option of pool `pool`: prefill on the decode chips.
+    pub fn aggregated_on(pool: usize, pools: usize) -> PrefillOption {
+        PrefillOption {
+            pool,
+            tp: 0,
+            time: 0.0,
+            allreduce: 0.0,
+            usd_per_s: 0.0,
+            watts: 0.0,
+            max_replicas: 1,
+            kv_path: vec![None; pools],
+            memory: Vec::new(),
+            from_tables: 0.0,
+            extrapolated: false,
+            aggregated: true,
+        }
+    }
+
+    /// Requests per second one replica prefills (0 for aggregated serving: the decode
+    /// option prefills its own).
+    pub fn rate(&self) -> f64 {
+        if self.aggregated || self.time <= 0.0 {
+            0.0
+        } else {
+            1.0 / self.time
+        }
+    }
 }
 
 impl Instance {
@@ -202,6 +269,27 @@ impl Instance {
         self.batch as f64 / (d.tpot * self.output_tokens)
     }
 
+    /// Requests per second the decode option needs from prefill chips: its request rate,
+    /// or 0 when it prefills its own (aggregated serving).
+    pub fn prefill_demand(&self, d: &DecodeOption) -> f64 {
+        if d.aggregated.is_some() {
+            0.0
+        } else {
+            self.request_rate(d)
+        }
+    }
+
+    /// TTFT of a decode option fed by a prefill option, `None` when they cannot pair: an
+    /// aggregated decode option pairs only with its pool's aggregated prefill option,
+    /// any other only with a prefill option that has a path for its KV cache.
+    pub fn pair_ttft(&self, d: &DecodeOption, p: &PrefillOption) -> Option<f64> {
+        match (&d.aggregated, p.aggregated) {
+            (Some(a), true) => (p.pool == d.attn_pool).then_some(a.ttft),
+            (None, false) => p.ttft(&d.kv),
+            _ => None,
+        }
+    }
+
     /// Every (decode option, prefill option) pair with the fewest prefill replicas that
     /// keep up, in option order: what the oracle, the relaxation and the ILP's warm start
     /// scan (fewer replicas are never worse, [`super::brute`]).
@@ -221,21 +309,26 @@ impl Instance {
 
     /// Fewest prefill replicas that keep up with the decode option: ⌈λ·t_prefill⌉.
     pub fn min_replicas(&self, d: &DecodeOption, p: &PrefillOption) -> u64 {
-        let need = self.request_rate(d) * p.time;
+        if p.aggregated {
+            return 1;
+        }
+        let need = self.prefill_demand(d) * p.time;
         // Guard against 3.0000000001 from rounding.
         (need - 1e-9).ceil().max(1.0) as u64
     }
 
     /// Whether the prefill option may feed this decode option (TTFT path and limit).
     pub fn compatible(&self, d: &DecodeOption, p: &PrefillOption) -> bool {
-        match p.ttft(&d.kv) {
+        match self.pair_ttft(d, p) {
             None => false,
             Some(t) => self.ttft_limit.is_none_or(|l| t <= l),
         }
     }
 
+    /// Whether the decode option meets the TPOT limit (and, when it prefills its own
+    /// prompts, the TTFT limit).
     pub fn decode_allowed(&self, d: &DecodeOption) -> bool {
-        self.tpot_limit.is_none_or(|l| d.tpot <= l)
+        self.tpot_limit.is_none_or(|l| d.tpot <= l) && d.aggregated.as_ref().is_none_or(|a| self.ttft_limit.is_none_or(|l| a.ttft <= l))
     }
 
     /// Checks every constraint; the choice's totals if feasible.
@@ -260,7 +353,7 @@ impl Instance {
             chips: self.chips(c),
             watts: d.watts + c.replicas as f64 * p.watts,
             tpot: d.tpot,
-            ttft: p.ttft(&d.kv)?,
+            ttft: self.pair_ttft(d, p)?,
         };
         let b = &self.budget;
         let within = b.usd_per_s.is_none_or(|x| t.usd_per_s <= x * (1.0 + 1e-9))
@@ -332,7 +425,8 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
     let input = plan.workload.input_tokens;
     let g = graph::build(m, Step::Prefill { tokens: input });
     let mut out = Vec::new();
-    for &p in &plan.placement(Stage::Prefill).pools {
+    let own_chips = if plan.serving.allows_disaggregated() { plan.placement(Stage::Prefill).pools.as_slice() } else { &[] };
+    for &p in own_chips {
         let pool = &cl.pools[p];
         for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()) {
             let kv_split = m.kv_split(tp);
@@ -369,16 +463,39 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 memory,
                 from_tables: st.from_tables,
                 extrapolated: st.extrapolated,
+                aggregated: false,
             });
         }
     }
+    // Aggregated serving: prefill inside the decode steps of a pool that may take it.
+    for a in aggregated_pools(plan) {
+        out.push(PrefillOption::aggregated_on(a, cl.pools.len()));
+    }
     out
+}
+
+/// The pools where prefill may run inside the decode steps (aggregated serving): those
+/// `prefill`, `decode.attn` and `decode.ffn` may all use, unless the plan says
+/// `serving = disaggregated` or drafts speculatively.
+pub fn aggregated_pools(plan: &Plan) -> Vec<usize> {
+    if !plan.serving.allows_aggregated() || plan.speculation.is_some() {
+        return Vec::new();
+    }
+    let on = |s: Stage| plan.placement(s).pools.clone();
+    let (attn, ffn) = (on(Stage::DecodeAttn), on(Stage::DecodeFfn));
+    on(Stage::Prefill).into_iter().filter(|p| attn.contains(p) && ffn.contains(p)).collect()
 }
 
 /// Decode options at batch `batch`.
 pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
     match &plan.speculation {
-        None => target_options(plan, batch, 1, excluded),
+        None => {
+            let mut out = target_options(plan, batch, 1, excluded);
+            if !plan.serving.allows_disaggregated() {
+                out.retain(|d| d.aggregated.is_some());
+            }
+            out
+        }
         Some(s) => {
             let targets = target_options(plan, batch, s.lookahead + 1, excluded);
             speculative_options(plan, batch, s, targets, excluded)
@@ -402,6 +519,18 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let g = graph::build(m, step(batch));
     let layers = m.layers as f64;
     let act = cost::activation_bytes(m, batch * per_seq);
+    // Aggregated serving: the steps that carry a prompt's chunks, on the pools that may
+    // prefill inside decode; priced per chip and tp in `aggregated_option`.
+    let agg_pools = if per_seq == 1 { aggregated_pools(plan) } else { Vec::new() };
+    let mixed = |c: u64, prefix: u64| graph::build(m, Step::Mixed { batch, context: ctx_mean, prefill: c, prefix });
+    let mut mixed_graphs: Vec<((u64, u64), graph::Graph)> = Vec::new();
+    if !agg_pools.is_empty() {
+        // the (chunk, prefix) pairs `chunk_finishes` asks for
+        let _ = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
+            mixed_graphs.push(((c, p), mixed(c, p)));
+            Ok(0.0)
+        });
+    }
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
     let mut out = Vec::new();
     // Embedding and LM head, split from the attention layers for the breakdown.
@@ -453,7 +582,10 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)),
                             sequences: batch,
                         };
-                        out.push(colocated_option(plan, a, (ta, 1), step, memory));
+                        let plain = colocated_option(plan, a, (ta, 1), step, memory);
+                        let agg = if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, &mixed_graphs) } else { None };
+                        out.push(plain);
+                        out.extend(agg);
                     }
                     Some(_) => {
                         excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
@@ -528,6 +660,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             draft: 0.0,
                             from_tables: mbf * (attn_m.from_tables + ffn_m.from_tables),
                             extrapolated: attn_m.extrapolated || ffn_m.extrapolated,
+                            prefill: 0.0,
                         };
                         let sum = breakdown.attn + breakdown.ffn + breakdown.allreduce + breakdown.crossing + breakdown.other + overhead;
                         out.push(DecodeOption {
@@ -546,6 +679,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             breakdown: DecodeBreakdown { overlap: (sum - tpot).max(0.0), ..breakdown },
                             memory: memory.clone(),
                             shape: StepShape::PingPong { t_a, t_e, t_c, other: other_m },
+                            aggregated: None,
                         });
                     }
                 }
@@ -655,7 +789,67 @@ fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: Colocated
         breakdown: colocated_breakdown(attn, ffn, other, allreduce, overhead),
         memory,
         shape: StepShape::Colocated { attn_collective: ar_attn, ffn_collective: ar_ffn },
+        aggregated: None,
     }
+}
+
+/// The aggregated-serving twin of a colocated tensor-parallel option: its steps also
+/// prefill the arriving prompts in chunks of at most `CHUNK_TOKENS` (`mixed`: the graph
+/// of a step of `batch` sequences carrying a chunk, per chunk size). `None` when the chip
+/// cannot price a chunk step.
+fn aggregated_option(plan: &Plan, plain: &DecodeOption, batch: u64, mixed: &[((u64, u64), graph::Graph)]) -> Option<DecodeOption> {
+    let m = &plan.model;
+    let pa = &plan.cluster.pools[plain.attn_pool];
+    let (chip, tp) = (&pa.chip, plain.attn_tp);
+    let layers = m.layers as f64;
+    // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
+    let mut priced: Vec<((u64, u64), f64, bool)> = Vec::new();
+    let finishes = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
+        let g = &mixed.iter().find(|(key, _)| *key == (c, p)).ok_or(())?.1;
+        let attn = cost::stage_time(g, &[Stage::DecodeAttn], chip, tp, m.kv_split(tp)).ok_or(())?;
+        let ffn = cost::stage_time(g, &[Stage::DecodeFfn], chip, tp, m.kv_split(tp)).ok_or(())?;
+        let ar = pa.link.as_ref().map(|l| cost::allreduce_on(chip, cost::activation_bytes(m, batch + c), tp, l)).unwrap_or(0.0);
+        priced.push(((c, p), attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated));
+        Ok(attn.time + ffn.time + 2.0 * layers * ar + cost::step_fixed(chip, batch))
+    })
+    .ok()?;
+    let chunks = finishes.len() as u64;
+    let prompt = *finishes.last()?;
+    // op-table time of the chunk steps, the full chunks' interpolated as their times are
+    let from_tables = match priced.as_slice() {
+        [one] => one.1,
+        [full, tail] => full.1 + tail.1,
+        [first, last, tail] => (chunks - 1) as f64 * (first.1 + last.1) / 2.0 + tail.1,
+        _ => 0.0,
+    };
+    let extrapolated = priced.iter().any(|p| p.2);
+    let before = |k: usize| if k == 0 { 0.0 } else { finishes[k - 1] };
+    let n = finishes.len();
+    let last_step = prompt - before(n - 1);
+    let (first_full, last_full) = if n > 1 { (finishes[0], finishes[n - 2] - before(n - 2)) } else { (0.0, 0.0) };
+    let decode_step = plain.tpot;
+    let extra = (prompt - chunks as f64 * decode_step).max(0.0);
+    let osl = plan.workload.output_tokens;
+    let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, prompt, batch, osl);
+    let per_step = batch as f64 / (osl as f64 + ttft / tpot);
+    Some(DecodeOption {
+        tpot,
+        breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
+        aggregated: Some(Aggregated {
+            ttft,
+            decode_step,
+            prompt,
+            chunks,
+            first_full,
+            last_full,
+            last_step,
+            chunk_tokens: CHUNK_TOKENS,
+            per_step,
+            from_tables,
+            extrapolated,
+        }),
+        ..plain.clone()
+    })
 }
 
 /// The breakdown of a step with attention and FFN on the same chips (`attn` includes
@@ -674,6 +868,7 @@ fn colocated_breakdown(attn: cost::StageTime, ffn: cost::StageTime, other: f64, 
         draft: 0.0,
         from_tables: attn.from_tables + ffn.from_tables,
         extrapolated: attn.extrapolated || ffn.extrapolated,
+        prefill: 0.0,
     }
 }
 
@@ -942,6 +1137,7 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 draft: 0.0,
                 from_tables: sf * bd.from_tables,
                 extrapolated: bd.extrapolated,
+                prefill: 0.0,
             };
             let total = work.attn + work.ffn + work.allreduce + work.crossing + work.other + work.overhead;
             out.push(DecodeOption {
@@ -960,6 +1156,7 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 breakdown: DecodeBreakdown { overlap: (total - tpot).max(0.0), ..work },
                 memory,
                 shape: StepShape::Pipeline { cross_in, back },
+                aggregated: None,
             });
         }
     }
@@ -1041,8 +1238,10 @@ fn speculative_options(
                     draft: k as f64 * t_draft * scale,
                     from_tables: b.from_tables * scale,
                     extrapolated: b.extrapolated,
+                    prefill: 0.0,
                 },
                 shape: StepShape::Speculative { lookahead: k, draft: *t_draft, link: t_link, tokens: e, target: Box::new(t.clone()) },
+                aggregated: None,
                 ..t.clone()
             });
         }
@@ -1189,6 +1388,77 @@ mod roofline_checks {
         let d = tp8(64);
         assert!((d.tpot - by_hand(64.0)).abs() < 1e-12, "{} vs {}", d.tpot, by_hand(64.0));
         assert!((d.tpot - 8.5769e-3).abs() < 1e-6, "{}", d.tpot);
+    }
+}
+
+#[cfg(test)]
+mod aggregated_checks {
+    use super::*;
+
+    /// Llama-3.1-70B FP8 on 8 H100 over NVLink 4 (datasheet roofline), `input`-token
+    /// prompts, 128 output tokens, with `serving`.
+    fn plan(input: u64, serving: &str) -> Plan {
+        let src = format!(
+            "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
+             memory hbm {{\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }}\n\
+             efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }}\n}}\n\
+             use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+             workload w {{\n  input = {input} tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n}}\n\
+             plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = {serving}\n}}\n"
+        );
+        let comp = crate::compile("agg.hplan", &src, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+        comp.program.plans[0].clone()
+    }
+
+    #[test]
+    fn an_aggregated_step_carries_its_share_of_the_prompts() {
+        let p = plan(4032, "auto");
+        let opts = decode_options(&p, 64, &mut vec![]);
+        let plain = opts.iter().find(|d| d.attn_tp == 8 && d.ffn.is_none() && d.aggregated.is_none()).unwrap();
+        let agg = opts.iter().find(|d| d.attn_tp == 8 && d.ffn.is_none() && d.aggregated.is_some()).unwrap();
+        let a = agg.aggregated.as_ref().unwrap();
+        // the step of 64 sequences plus the whole 4032-token prompt (one chunk), by the
+        // cost phase: attention and FFN, two all-reduces per layer of 4096 tokens
+        let m = &p.model;
+        let chip = &p.cluster.pools[0].chip;
+        let link = p.cluster.pools[0].link.as_ref().unwrap();
+        let g = graph::build(m, Step::Mixed { batch: 64, context: 4096.0, prefill: 4032, prefix: 0 });
+        let attn = cost::stage_time(&g, &[Stage::DecodeAttn], chip, 8, m.kv_split(8)).unwrap();
+        let ffn = cost::stage_time(&g, &[Stage::DecodeFfn], chip, 8, m.kv_split(8)).unwrap();
+        let mixed = attn.time + ffn.time + 160.0 * cost::allreduce_on(chip, cost::activation_bytes(m, 4096), 8, link);
+        assert_eq!(a.chunks, 1);
+        assert!((a.prompt - mixed).abs() < 1e-12 * mixed, "{} vs {mixed}", a.prompt);
+        assert_eq!(a.decode_step, plain.tpot);
+        // steady state: 64 / (128 + TTFT/T) prompts per step, each adding (mixed − t_d)
+        let (t, ttft) = cost::aggregated::steady_state(plain.tpot, mixed - plain.tpot, mixed, 64, 128);
+        assert_eq!((agg.tpot, a.ttft), (t, ttft));
+        assert!((agg.breakdown.prefill - (t - plain.tpot)).abs() < 1e-15);
+        assert!((a.per_step - 64.0 / (128.0 + ttft / t)).abs() < 1e-12);
+        // the same chips, and nothing else: the KV cache stays where it is made
+        assert_eq!((agg.chips.clone(), agg.kv.clone()), (plain.chips.clone(), plain.kv.clone()));
+        assert!(agg.tpot > plain.tpot && a.ttft > mixed);
+    }
+
+    #[test]
+    fn a_long_prompt_takes_chunks_that_attend_to_the_earlier_ones() {
+        // 20000 tokens: 8192 + 8192 + 3616; the second full chunk attends to the first
+        let p = plan(20_000, "aggregated");
+        let opts = decode_options(&p, 8, &mut vec![]);
+        assert!(!opts.is_empty() && opts.iter().all(|d| d.aggregated.is_some()), "only aggregated options");
+        let a = opts[0].aggregated.as_ref().unwrap();
+        assert_eq!(a.chunks, 3);
+        assert!(a.last_full > a.first_full && a.first_full > a.last_step, "{a:?}");
+        assert!((a.prompt - (a.first_full + a.last_full + a.last_step)).abs() < 1e-12 * a.prompt);
+        // prefill options: only the pool's aggregated one
+        let pre = prefill_options(&p, &mut vec![]);
+        assert_eq!(pre.len(), 1);
+        assert!(pre[0].aggregated && pre[0].tp == 0 && pre[0].rate() == 0.0);
+        // disaggregated: none of either
+        let p = plan(20_000, "disaggregated");
+        assert!(decode_options(&p, 8, &mut vec![]).iter().all(|d| d.aggregated.is_none()));
+        assert!(prefill_options(&p, &mut vec![]).iter().all(|o| !o.aggregated));
     }
 }
 

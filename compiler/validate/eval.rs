@@ -5,13 +5,11 @@
 use super::{Mode, Row};
 use crate::cost;
 use crate::cost::admission::{closed_loop_wait, Engine};
+use crate::cost::aggregated;
 use crate::ir::graph::{build, Step};
 use crate::ir::{Contents, Plan, Stage};
 
-/// Tokens one step may carry under chunked prefill (TensorRT-LLM's `max_num_tokens`,
-/// vLLM's `max_num_batched_tokens` and SGLang's `chunked_prefill_size` all default to
-/// 8192 in the versions measured): a longer prompt is prefilled over several steps.
-pub const CHUNK_TOKENS: u64 = 8192;
+pub use crate::ir::engine::CHUNK_TOKENS;
 
 /// A row's predicted figures (seconds).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,7 +82,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
     let step = |chunk: u64| -> Result<Part, String> {
         let stepkind = |b: u64| {
             if chunk > 0 {
-                Step::Mixed { batch: b, context: ctx, prefill: chunk }
+                Step::Mixed { batch: b, context: ctx, prefill: chunk, prefix: 0 }
             } else {
                 Step::Decode { batch: b, context: ctx }
             }
@@ -118,22 +116,17 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
         Ok(part)
     };
     let dec = step(0)?;
-    // The steps that prefill `tokens` prompt tokens, at most C per step (full steps first,
-    // the remainder last): the time at which each ends, and whether a lookup extrapolated.
-    // The step time depends only on its chunk, so each size is priced once.
+    // The steps that prefill `tokens` prompt tokens, at most C per step: when each ends,
+    // and whether a lookup extrapolated.
     let prefill_steps = |tokens: u64| -> Result<(Vec<f64>, bool), String> {
-        let n = tokens.div_ceil(CHUNK_TOKENS);
-        let last = tokens - (n - 1) * CHUNK_TOKENS;
-        let full = if n > 1 { Some(step(CHUNK_TOKENS)?) } else { None };
-        let tail = step(last)?;
-        let mut acc = 0.0;
-        let finish = (0..n)
-            .map(|k| {
-                acc += if k + 1 < n { full.map_or(0.0, |s| s.time) } else { tail.time };
-                acc
-            })
-            .collect();
-        Ok((finish, tail.extrapolated || full.is_some_and(|s| s.extrapolated)))
+        let mut extrapolated = false;
+        // A group's prompts are separate requests: no chunk attends to another's tokens.
+        let finish = aggregated::chunk_finishes(tokens, CHUNK_TOKENS, |c, _| {
+            let s = step(c)?;
+            extrapolated |= s.extrapolated;
+            Ok::<f64, String>(s.time)
+        })?;
+        Ok((finish, extrapolated))
     };
     match row.mode {
         Mode::Disagg => {
@@ -168,13 +161,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             let (finish, xg) = prefill_steps(g * row.isl)?;
             let own = (0..g).map(|j| finish[(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1) as usize]).sum::<f64>() / g as f64;
             let extrapolated = dec.extrapolated || x1 || xg;
-            // Steady state: each rank starts b / (osl + TTFT/T) prompts per step.
-            let (mut t, mut ttft) = (dec.time, own);
-            for _ in 0..8 {
-                let per_step = b as f64 / (row.osl as f64 + ttft / t);
-                t = dec.time + per_step * extra;
-                ttft = t / 2.0 + own;
-            }
+            let (t, ttft) = aggregated::steady_state(dec.time, extra, own, b, row.osl);
             let queue = closed_loop_wait(clients, b, ttft + row.osl as f64 * t);
             Ok(Prediction {
                 ttft: ttft + queue,
