@@ -281,3 +281,47 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
     let conc = |r: &hplanc::report::PlanReport| r.workload.concurrency;
     assert!(conc(&sglang).unwrap() < conc(&plain).unwrap(), "{:?} vs {:?}", conc(&sglang), conc(&plain));
 }
+
+/// Pins fix decisions: the answer takes exactly the pinned degrees and replica count,
+/// the ILP still matches the oracle over what is left, and pinning fewer prefill
+/// replicas than decode needs leaves nothing feasible.
+#[test]
+fn pins_fix_the_decisions_they_name() {
+    let src = |prefill: &str| {
+        format!(
+            "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+             workload w {{\n  input = 2k tok\n  output = 512 tok\n  concurrency = 1 ..= 64\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n}}\n\
+             plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = disaggregated\n\
+             \x20 place prefill on gpu {{ {prefill} }}\n  place decode.attn on gpu {{ tp = 2, dp = 2 }}\n}}\n"
+        )
+    };
+    let comp = hplanc::compile("pins.hplan", &src("tp = 2, replicas = 2"), None, hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let r = comp.report().plans.remove(0);
+    let row = |stage: &str| r.placement.iter().find(|x| x.stage == stage).unwrap().clone();
+    assert_eq!((row("prefill").tp, row("prefill").replicas, row("prefill").chips), (2, 2, 4));
+    assert_eq!((row("decode.attn").tp, row("decode.attn").dp, row("decode.attn").chips), (2, 2, 4));
+    let plan = &comp.program.plans[0];
+    let goal = hplanc::solve::goal(plan);
+    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+        assert!(inst.decode.iter().all(|d| d.attn_tp == 2 && d.attn_dp == 2));
+        assert!(inst.prefill.iter().all(|p| p.tp == 2 && p.fixed_replicas == Some(2)));
+        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
+        if let Some(c) = ilp {
+            assert_eq!(c.replicas, 2);
+        }
+    }
+    // one pinned replica of one GPU keeps up only with smaller batches: concurrency 16
+    // ($1.725/Mtok), where three unpinned replicas serve 64 ($0.845)
+    let run = |prefill: &str| {
+        let comp = hplanc::compile("pins.hplan", &src(prefill), None, hplanc::Mode::Build);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        comp.report().plans.remove(0)
+    };
+    let (one, free) = (run("tp = 1, replicas = 1"), run("tp = 1"));
+    let replicas = |r: &hplanc::report::PlanReport| r.placement.iter().find(|x| x.stage == "prefill").unwrap().replicas;
+    assert_eq!((replicas(&one), one.workload.concurrency), (1, Some(16)));
+    assert_eq!((replicas(&free), free.workload.concurrency), (3, Some(64)));
+}

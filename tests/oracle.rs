@@ -102,12 +102,20 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 from_tables: 0.0,
                 extrapolated: false,
                 aggregated: false,
+                fixed_replicas: None,
             }
         })
         .collect::<Vec<_>>();
     // an aggregated prefill option on some pools (with or without aggregated decode
-    // options there)
+    // options there); a pinned replica count on some
     let mut prefill = prefill;
+    for p in prefill.iter_mut() {
+        if p.max_replicas > 0 && rng.below(5) == 0 {
+            let n = 1 + rng.below(p.max_replicas);
+            p.fixed_replicas = Some(n);
+            p.max_replicas = n;
+        }
+    }
     if aggregated {
         for p in 0..pools {
             if rng.below(3) != 0 {

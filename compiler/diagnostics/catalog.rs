@@ -43,6 +43,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0405", title: "missing price", explanation: "The plan minimizes cost (or maximizes throughput per dollar, or has a cost\nbudget) but a chip it may use has no `price`. Give the chip a\nprice, e.g. `chip r = std::chips::rubin { price = 6.0 $/h }`." },
     CodeInfo { code: "E0409", title: "missing power", explanation: "The plan minimizes power or maximizes tokens per MW, or has a power budget,\nbut a chip it may use has no `power`. Give the chip one, e.g.\n`chip l = std::chips::lp30 { power = 900 W }`." },
     CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
+    CodeInfo { code: "E0410", title: "pin cannot be honoured", explanation: "A pin after a `place` statement (`place decode.attn on gpu { tp = 4 }`) fixes a\ndecision the model or the pools cannot take: a tensor-parallel degree that is not a\npower of two, does not divide the heads (the FFN's split dimension for decode.ffn) or\nexceeds every pool the stage may use; data parallelism anywhere but decode.attn;\nexpert parallelism for a dense model; microbatches outside 1 to 4; a pin on a stage\nit does not apply to. A pin that is possible on its own but leaves no feasible\nplacement (the batch does not fit) is E0401 or E0406 with the pin labelled." },
     CodeInfo { code: "E0408", title: "draft model does not match", explanation: "Speculative decoding needs a draft model that shares the target's vocabulary\n(the target verifies the draft's token ids), and a `place draft on POOL` for it.\nLlama-3.2-1B drafts for Llama-3.1 models; most families ship a small sibling." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
     CodeInfo { code: "W0402", title: "op table extrapolated", explanation: "The chosen placement prices some operation from a chip's measured op table at a\nshape outside the measured range (a longer context, a larger batch or GEMM):\nits time is the largest measured shape's, scaled by how much larger it is\n(docs/op-tables.md). The answer rests on that extrapolation; measure the shape\nand add it to the table to be sure." },
@@ -422,6 +423,10 @@ pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {
         d = d.note(r.clone());
     }
     d
+}
+
+pub fn pin_impossible(span: Span, pin: &str, why: &str, help: &str) -> Diagnostic {
+    make("E0410", span, format!("the pin `{pin}` cannot be honoured"), why.to_string(), help.to_string())
 }
 
 pub fn draft_mismatch(span: Span, draft: &str, target: &str, why: &str) -> Diagnostic {

@@ -119,6 +119,11 @@ impl Diagnostics {
         v
     }
 
+    /// The diagnostics, in the order pushed.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.list
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.list.iter()
     }

@@ -338,6 +338,34 @@ pub struct Placement {
     pub pools: Vec<usize>,
     /// `place ...` statement, if any
     pub span: Option<Span>,
+    /// decisions the plan fixes for the stage (`place ... { tp = 4 }`)
+    pub pins: Pins,
+}
+
+/// Pinned decisions of one stage, each with the span of its pin.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Pins {
+    /// tensor-parallel degree (for decode.ffn: of the FFN, colocated or not)
+    pub tp: Option<(u64, Span)>,
+    /// decode.attn: data-parallel groups
+    pub dp: Option<(u64, Span)>,
+    /// decode.ffn of an MoE model: expert-parallel degree (the FFN's chips)
+    pub ep: Option<(u64, Span)>,
+    /// decode.ffn disaggregated: ping-pong microbatches
+    pub microbatches: Option<(u64, Span)>,
+    /// prefill: replicas
+    pub replicas: Option<(u64, Span)>,
+}
+
+impl Pins {
+    pub fn is_empty(&self) -> bool {
+        self.tp.is_none() && self.dp.is_none() && self.ep.is_none() && self.microbatches.is_none() && self.replicas.is_none()
+    }
+
+    /// Whether `value` meets the pin `pin` (no pin: anything does).
+    pub fn allows(pin: Option<(u64, Span)>, value: u64) -> bool {
+        pin.is_none_or(|(v, _)| v == value)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

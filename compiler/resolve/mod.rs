@@ -919,8 +919,9 @@ impl Resolver<'_> {
         let cluster = self.plain_ref(module, &f, "cluster", ItemKind::Cluster).and_then(|c| self.cluster(c));
         let workload = self.plain_ref(module, &f, "workload", ItemKind::Workload).and_then(|w| self.workload(w));
 
-        // place statements
+        // place statements, and their pins (checked once the model is known)
         let mut placed: BTreeMap<Stage, (Vec<usize>, Span)> = BTreeMap::new();
+        let mut pinned: BTreeMap<Stage, (Fields, Span)> = BTreeMap::new();
         let mut objective = None;
         for s in &f.stmts {
             match s {
@@ -974,6 +975,10 @@ impl Resolver<'_> {
                             "name two or more pools (`place decode.layers on any [a, b]`); to run every layer on one pool, place `decode.attn` and `decode.ffn` there",
                         ));
                         continue;
+                    }
+                    if let Some(body) = &p.pins {
+                        let fields = self.check(body, &schema::PINS, p.span);
+                        pinned.insert(stage, (fields, body.span));
                     }
                     placed.insert(stage, (pools, p.span));
                 }
@@ -1180,13 +1185,31 @@ impl Resolver<'_> {
             Some(t) => t,
             None => crate::ir::DEFAULT_TIME_LIMIT_S,
         };
+        let mut pins: BTreeMap<Stage, ir::Pins> = BTreeMap::new();
+        let mut pins_ok = true;
+        for (stage, (fields, _)) in &pinned {
+            let pools = placed.get(stage).map(|p| p.0.as_slice()).unwrap_or(&[]);
+            let draft = speculation.as_ref().map(|s| &s.draft);
+            match self.pins(*stage, fields, &model, draft, &cluster, pools) {
+                Some(p) => {
+                    pins.insert(*stage, p);
+                }
+                None => pins_ok = false,
+            }
+        }
+        if !pins_ok {
+            return None;
+        }
         let placements: Vec<ir::Placement> = Stage::ALL
             .iter()
-            .map(|s| match placed.get(s) {
-                Some((pools, span)) => ir::Placement { stage: *s, pools: pools.clone(), span: Some(*span) },
-                // a layer pipeline only where the plan asks for one
-                None if *s == Stage::DecodeLayers => ir::Placement { stage: *s, pools: Vec::new(), span: None },
-                None => ir::Placement { stage: *s, pools: (0..cluster.pools.len()).collect(), span: None },
+            .map(|s| {
+                let pins = pins.remove(s).unwrap_or_default();
+                match placed.get(s) {
+                    Some((pools, span)) => ir::Placement { stage: *s, pools: pools.clone(), span: Some(*span), pins },
+                    // a layer pipeline only where the plan asks for one
+                    None if *s == Stage::DecodeLayers => ir::Placement { stage: *s, pools: Vec::new(), span: None, pins },
+                    None => ir::Placement { stage: *s, pools: (0..cluster.pools.len()).collect(), span: None, pins },
+                }
             })
             .collect();
         let (objective, objective_span) = objective.unwrap_or((ir::Objective::CostPerMtok, item.name.span));
@@ -1241,6 +1264,127 @@ impl Resolver<'_> {
             serving,
             serving_span,
         })
+    }
+
+    /// A stage's pins, checked against the model and the pools it may use (E0410).
+    fn pins(
+        &mut self,
+        stage: Stage,
+        f: &Fields,
+        model: &ir::Model,
+        draft: Option<&ir::Model>,
+        cluster: &ir::Cluster,
+        pools: &[usize],
+    ) -> Option<ir::Pins> {
+        let pin = |name: &str| f.count(name).zip(f.span(name));
+        let mut out = ir::Pins::default();
+        let mut ok = true;
+        let largest = pools.iter().map(|&p| cluster.pools[p].count).max().unwrap_or(0);
+        let linked = pools.iter().any(|&p| cluster.pools[p].link.is_some());
+        let mut fail = |d: crate::diagnostics::Diagnostic| {
+            self.diags.push(d);
+            ok = false;
+        };
+        let applies: &[&str] = match stage {
+            Stage::Prefill => &["tp", "replicas"],
+            Stage::DecodeAttn => &["tp", "dp"],
+            Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
+            Stage::DecodeFfn => &["tp", "microbatches"],
+            Stage::Draft => &["tp"],
+            Stage::DecodeLayers => &[],
+        };
+        for name in ["tp", "dp", "ep", "microbatches", "replicas"] {
+            let Some((v, span)) = pin(name) else { continue };
+            let what = format!("{name} = {v}");
+            if !applies.contains(&name) {
+                let why = if stage == Stage::DecodeFfn && (name == "tp" || name == "ep") {
+                    if name == "tp" {
+                        "an MoE FFN spreads its experts: its degree is `ep`"
+                    } else {
+                        "a dense FFN has no experts: its degree is `tp`"
+                    }
+                } else {
+                    "not a decision of this stage"
+                };
+                let help = if applies.is_empty() {
+                    format!("`{}` takes no pins", stage.name())
+                } else {
+                    format!("`{}` takes {}", stage.name(), applies.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
+                };
+                fail(catalog::pin_impossible(span, &what, why, &help));
+                continue;
+            }
+            let degree = matches!(name, "tp" | "dp" | "ep");
+            if degree && !v.is_power_of_two() {
+                fail(catalog::pin_impossible(
+                    span,
+                    &what,
+                    "not a power of two",
+                    "the solver's parallel degrees are powers of two (1, 2, 4, 8, ...)",
+                ));
+                continue;
+            }
+            // what the degree splits, and into how many parts it may go
+            let split = match (stage, name) {
+                (Stage::Prefill | Stage::DecodeAttn, "tp") => Some((model.heads, "attention heads")),
+                (Stage::Draft, "tp") => draft.map(|d| (d.heads, "draft model's attention heads")),
+                (Stage::DecodeFfn, "tp") => Some((model.intermediate, "FFN's intermediate size")),
+                (Stage::DecodeFfn, "ep") => Some((model.ffn_split_dim(), "experts")),
+                _ => None,
+            };
+            if let Some((dim, what_dim)) = split {
+                if dim % v != 0 {
+                    fail(catalog::pin_impossible(
+                        span,
+                        &what,
+                        &format!("{v} does not divide the {dim} {what_dim}"),
+                        "pin a power of two that divides it, or leave the degree to the solver",
+                    ));
+                    continue;
+                }
+            }
+            if degree && v > largest {
+                fail(catalog::pin_impossible(
+                    span,
+                    &what,
+                    &format!("the largest pool `{}` may use has {largest} chips", stage.name()),
+                    "pin at most as many chips as a pool has, or add chips to the pool",
+                ));
+                continue;
+            }
+            if degree && v > 1 && !linked {
+                fail(catalog::pin_impossible(
+                    span,
+                    &what,
+                    &format!("no pool `{}` may use has a scale-up link", stage.name()),
+                    "give the pool a link (`pool gpu = h100_sxm x 8 over nvlink4`)",
+                ));
+                continue;
+            }
+            if name == "microbatches" && !(1..=4).contains(&v) {
+                fail(catalog::pin_impossible(span, &what, "ping-pong runs 1 to 4 microbatches", "pin 1, 2, 3 or 4"));
+                continue;
+            }
+            let slot = match name {
+                "tp" => &mut out.tp,
+                "dp" => &mut out.dp,
+                "ep" => &mut out.ep,
+                "microbatches" => &mut out.microbatches,
+                _ => &mut out.replicas,
+            };
+            *slot = Some((v, span));
+        }
+        if let (Some((tp, _)), Some((dp, span))) = (out.tp, out.dp) {
+            if tp * dp > largest {
+                fail(catalog::pin_impossible(
+                    span,
+                    &format!("dp = {dp}"),
+                    &format!("{dp} groups of {tp} chips need {} chips; the largest pool has {largest}", tp * dp),
+                    "pin fewer groups or a smaller degree",
+                ));
+            }
+        }
+        ok.then_some(out)
     }
 
     /// A `compare` item: its plans by index into `plans` (those that resolved). A plan

@@ -313,6 +313,32 @@ pub static SPECULATE: BlockSpec = BlockSpec {
 
 pub static SLO: BlockSpec = BlockSpec { name: "slo block", attrs: &[], blocks: &[], stmts: &[Stmt::Constraint] };
 
+/// `place decode.attn on gpu { tp = 4, dp = 2 }`: decisions a plan fixes for a stage.
+pub static PINS: BlockSpec = BlockSpec {
+    name: "pins block (after a place statement)",
+    attrs: &[
+        a(
+            "tp",
+            AttrKind::Count,
+            false,
+            "4",
+            "tensor-parallel degree (prefill, decode.attn, decode.ffn, draft): a power of two that divides the heads (the FFN's split dimension for decode.ffn)",
+        ),
+        a("dp", AttrKind::Count, false, "2", "decode.attn: data-parallel attention groups (a power of two; the FFN spans all of them)"),
+        a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree (a power of two that divides the experts)"),
+        a(
+            "microbatches",
+            AttrKind::Count,
+            false,
+            "2",
+            "decode.ffn on another pool than decode.attn: ping-pong microbatches (1 to 4)",
+        ),
+        a("replicas", AttrKind::Count, false, "3", "prefill: independent prefill copies, exactly this many"),
+    ],
+    blocks: &[],
+    stmts: &[],
+};
+
 /// `budget { cost <= 100 $/h, chips <= 64, power <= 50 kW }`
 pub static BUDGET: BlockSpec = BlockSpec { name: "budget block", attrs: &[], blocks: &[], stmts: &[Stmt::Constraint] };
 
@@ -505,6 +531,7 @@ pub fn reference_tables() -> String {
         (&WORKLOAD, "workload"),
         (&PLAN, "plan"),
         (&SLO, "slo block (in a plan)"),
+        (&PINS, "pins block (after `place STAGE on POOL`)"),
         (&SPECULATE, "speculate block (in a plan)"),
         (&BUDGET, "budget block (in a plan)"),
         (&SWEEP, "sweep block (in a plan)"),

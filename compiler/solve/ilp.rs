@@ -309,7 +309,8 @@ impl Model<'_> {
         constraints.push(y.iter().fold(Expression::from(0.0), |e, v| e + *v).eq(1.0));
         for (k, p) in inst.prefill.iter().enumerate() {
             constraints.push((r[k] - p.max_replicas as f64 * y[k]).leq(0.0));
-            constraints.push((y[k] - r[k]).leq(0.0));
+            // at least one replica, or exactly the pinned number
+            constraints.push((p.fixed_replicas.unwrap_or(1) as f64 * y[k] - r[k]).leq(0.0));
         }
         let mut cap = Expression::from(0.0);
         for (k, p) in inst.prefill.iter().enumerate() {

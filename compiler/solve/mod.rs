@@ -186,10 +186,34 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
         Some(best) => Some(Solved { best, runner_up, other_serving, per_batch, solve_s, backend: backend::NAME, sweep: None }),
         None => {
             let prefill = instances.first().map(|i| i.prefill.as_slice()).unwrap_or(&[]);
-            explain(plan, &instances, prefill, &excluded, diags);
+            // every explanation also points at the pins, which narrowed the space
+            let mut found = Diagnostics::new();
+            explain(plan, &instances, prefill, &excluded, &mut found);
+            for mut d in found.into_vec() {
+                for (span, what) in pin_labels(plan) {
+                    d = d.label(span, what);
+                }
+                diags.push(d);
+            }
             None
         }
     }
+}
+
+/// The plan's pins, as labels: "pinned: decode.attn tp = 4".
+fn pin_labels(plan: &Plan) -> Vec<(Span, String)> {
+    let mut out = Vec::new();
+    for p in &plan.placements {
+        let pins = &p.pins;
+        for (name, pin) in
+            [("tp", pins.tp), ("dp", pins.dp), ("ep", pins.ep), ("microbatches", pins.microbatches), ("replicas", pins.replicas)]
+        {
+            if let Some((v, span)) = pin {
+                out.push((span, format!("pinned: `{}` {name} = {v}", p.stage.name())));
+            }
+        }
+    }
+    out
 }
 
 /// Prices (power) must be known for every chip the plan may use when the objective or

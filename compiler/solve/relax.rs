@@ -59,6 +59,10 @@ pub fn violations(inst: &Instance, c: Choice) -> Option<Vec<Relaxed>> {
     let d = inst.decode.get(c.decode)?;
     let p = inst.prefill.get(c.prefill)?;
     let ttft = inst.pair_ttft(d, p)?;
+    // a pinned replica count that cannot keep up: no SLO, pool or budget gives
+    if p.fixed_replicas.is_some() && c.replicas > p.max_replicas {
+        return None;
+    }
     let mut out = Vec::new();
     let mut check = |bound: Bound, value: f64, limit: Option<f64>| {
         if let Some(l) = limit {
@@ -147,6 +151,7 @@ mod tests {
                 from_tables: 0.0,
                 extrapolated: false,
                 aggregated: false,
+                fixed_replicas: None,
             }],
             ttft_limit: None,
             tpot_limit: Some(tpot_limit),

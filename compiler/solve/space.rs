@@ -7,7 +7,7 @@ use super::layers;
 use crate::cost::{self, Footprint};
 use crate::ir::engine::CHUNK_TOKENS;
 use crate::ir::graph::{self, Step};
-use crate::ir::{Plan, Stage};
+use crate::ir::{Pins, Plan, Stage};
 
 /// Per-chip memory use of one stage on one pool tier.
 #[derive(Clone, Debug, PartialEq)]
@@ -174,6 +174,9 @@ pub struct PrefillOption {
     /// aggregated serving on `pool`: prefill runs inside the decode steps of the
     /// aggregated decode options there (no chips, replicas or KV transfer of its own)
     pub aggregated: bool,
+    /// `place prefill ... { replicas = n }`: exactly this many replicas (`max_replicas`
+    /// is then n too)
+    pub fixed_replicas: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -235,6 +238,7 @@ impl PrefillOption {
             from_tables: 0.0,
             extrapolated: false,
             aggregated: true,
+            fixed_replicas: None,
         }
     }
 
@@ -314,7 +318,10 @@ impl Instance {
         }
         let need = self.prefill_demand(d) * p.time;
         // Guard against 3.0000000001 from rounding.
-        (need - 1e-9).ceil().max(1.0) as u64
+        let fewest = (need - 1e-9).ceil().max(1.0) as u64;
+        // pinned: exactly that many (more than the pin when the pin cannot keep up,
+        // which `max_replicas` then rejects)
+        p.fixed_replicas.map_or(fewest, |n| n.max(fewest))
     }
 
     /// Whether the prefill option may feed this decode option (TTFT path and limit).
@@ -428,7 +435,8 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
     let own_chips = if plan.serving.allows_disaggregated() { plan.placement(Stage::Prefill).pools.as_slice() } else { &[] };
     for &p in own_chips {
         let pool = &cl.pools[p];
-        for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()) {
+        let pins = &plan.placement(Stage::Prefill).pins;
+        for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()).into_iter().filter(|t| Pins::allows(pins.tp, *t)) {
             let kv_split = m.kv_split(tp);
             let (memory, ok) = mem_uses(Stage::Prefill, p, &pool.chip, cost::prefill_footprint(m, tp, input));
             if !ok {
@@ -458,12 +466,13 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 allreduce,
                 usd_per_s: pool.chip.price.unwrap_or(0.0) * tp as f64,
                 watts: pool.chip.power.unwrap_or(0.0) * tp as f64,
-                max_replicas: pool.count / tp,
+                max_replicas: pins.replicas.map_or(pool.count / tp, |(n, _)| n.min(pool.count / tp)),
                 kv_path,
                 memory,
                 from_tables: st.from_tables,
                 extrapolated: st.extrapolated,
                 aggregated: false,
+                fixed_replicas: pins.replicas.map(|(n, _)| n),
             });
         }
     }
@@ -488,7 +497,7 @@ pub fn aggregated_pools(plan: &Plan) -> Vec<usize> {
 
 /// Decode options at batch `batch`.
 pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
-    match &plan.speculation {
+    let mut out = match &plan.speculation {
         None => {
             let mut out = target_options(plan, batch, 1, excluded);
             if !plan.serving.allows_disaggregated() {
@@ -500,7 +509,29 @@ pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> 
             let targets = target_options(plan, batch, s.lookahead + 1, excluded);
             speculative_options(plan, batch, s, targets, excluded)
         }
+    };
+    out.retain(|d| pinned(plan, d));
+    out
+}
+
+/// Whether a decode option takes every pinned decision of the plan's decode stages
+/// (`place decode.attn on gpu { tp = 4 }`). A layer pipeline has no attention or FFN
+/// degree of its own: pins on either leave it out.
+pub fn pinned(plan: &Plan, d: &DecodeOption) -> bool {
+    let attn = &plan.placement(Stage::DecodeAttn).pins;
+    let ffn = &plan.placement(Stage::DecodeFfn).pins;
+    let draft = &plan.placement(Stage::Draft).pins;
+    if !d.layers.is_empty() {
+        return attn.is_empty() && ffn.is_empty() && Pins::allows(draft.tp, d.draft.map_or(0, |x| x.1));
     }
+    // the FFN's chips: all of the attention's when colocated
+    let ffn_chips = d.ffn.map_or(d.attn_tp * d.attn_dp, |(_, t)| t);
+    Pins::allows(attn.tp, d.attn_tp)
+        && Pins::allows(attn.dp, d.attn_dp)
+        && Pins::allows(ffn.tp, ffn_chips)
+        && Pins::allows(ffn.ep, ffn_chips)
+        && Pins::allows(ffn.microbatches, d.microbatches)
+        && d.draft.is_none_or(|(_, t)| Pins::allows(draft.tp, t))
 }
 
 /// Decode options of the target model, each step over `per_seq` tokens per sequence
@@ -562,7 +593,9 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     }
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         let pa = &cl.pools[a];
-        for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()) {
+        let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
+        // pinned degrees are the only ones tried (and so the only ones explanations cite)
+        for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()).into_iter().filter(|t| Pins::allows(attn_pins.tp, *t)) {
             let Some(attn) = cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)) else {
                 excluded.push(Excluded::Precision { pool: a });
                 break;
@@ -570,7 +603,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             let Some(other) = other_time(&pa.chip, ta) else { break };
             let ar = |link: Option<&crate::ir::Link>, tp: u64| link.map(|l| cost::allreduce_on(&pa.chip, act, tp, l)).unwrap_or(0.0);
             // Colocated: attention and FFN on the same chips; two all-reduces per layer.
-            if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 {
+            let ffn_allows = |chips: u64| Pins::allows(ffn_pins.tp, chips) && Pins::allows(ffn_pins.ep, chips);
+            if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 && Pins::allows(attn_pins.dp, 1) && ffn_allows(ta) {
                 let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
                 let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
                 match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
@@ -611,7 +645,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                     continue;
                 };
                 let pf = &cl.pools[f];
-                for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()) {
+                for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
                     let (ffn_mem, ok) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
                     if !ok {
                         excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
@@ -712,9 +746,10 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
     let Some(link) = pa.link.as_ref() else { return Vec::new() };
     let (_, ctx_max) = decode_contexts(plan);
     let mut out = Vec::new();
-    for (d, g) in group_graphs {
+    let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
+    for (d, g) in group_graphs.iter().filter(|(d, _)| Pins::allows(attn_pins.dp, *d)) {
         let (d, n) = (*d, *d * ta);
-        if n > pa.count || m.ffn_split_dim() % n != 0 {
+        if n > pa.count || m.ffn_split_dim() % n != 0 || !Pins::allows(ffn_pins.tp, n) || !Pins::allows(ffn_pins.ep, n) {
             continue;
         }
         let b = batch / d;

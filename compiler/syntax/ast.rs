@@ -194,12 +194,15 @@ pub struct LinkStmt {
     pub span: Span,
 }
 
-/// `place decode.ffn on auto`, `place prefill on gpu`, `place decode.ffn on any [gpu, lpu]`
+/// `place decode.ffn on auto`, `place prefill on gpu`, `place decode.ffn on any [gpu, lpu]`,
+/// `place decode.attn on gpu { tp = 4 }` (pinned decisions)
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlaceStmt {
     pub stage: Ident,
     /// one pool name or `auto`, or the pools of `any [...]`
     pub targets: Vec<Ident>,
+    /// `{ tp = 4, dp = 2 }`: decisions the plan fixes for this stage
+    pub pins: Option<Body>,
     pub span: Span,
 }
 

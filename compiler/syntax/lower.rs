@@ -276,17 +276,19 @@ impl<'a> Lower<'a> {
                 Rule::place_stmt => {
                     let mut stage = None;
                     let mut targets = Vec::new();
+                    let mut pins = None;
                     for x in e.into_inner() {
                         match x.as_rule() {
                             Rule::STAGE => stage = Some(self.ident(x)),
                             Rule::IDENT => targets.push(self.ident(x)),
                             Rule::place_any => targets.extend(x.into_inner().filter(|i| i.as_rule() == Rule::IDENT).map(|i| self.ident(i))),
+                            Rule::body => pins = Some(self.body(x, depth + 1)),
                             _ => {}
                         }
                     }
                     if let Some(stage) = stage {
                         if !targets.is_empty() {
-                            entries.push(Entry::Place(PlaceStmt { stage, targets, span: espan }));
+                            entries.push(Entry::Place(PlaceStmt { stage, targets, pins, span: espan }));
                         }
                     }
                 }
