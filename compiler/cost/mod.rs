@@ -164,15 +164,28 @@ pub fn allreduce_time(bytes: f64, n: u64, link: &Link) -> f64 {
     ring.min(rd)
 }
 
+/// The fixed time of one MoE dispatch or combine all-to-all, FITTED to the measured
+/// DeepEP low-latency kernels in `../shared/reference/kernels/*/moe_a2a.csv.gz`
+/// (TensorRT-LLM 1.3.0rc11, bf16, at most 8 tokens per rank, where the bytes are
+/// negligible): the mean of dispatch and combine per GPU is 53.8 µs (H100, 8 ranks),
+/// 53.3 µs (H200, 8), 56.4 µs (B200, 8), 114 µs (GB200, 4), 121 µs (GB300, 4); the
+/// median, 56 µs, is used for every chip. Physically: the ranks' notify/barrier
+/// handshake and the kernel launch of a collective whose every rank waits for all the
+/// others, which a link's wire latency (~1-2 µs) leaves out. With the bandwidth term it
+/// predicts H200's 256-token combine (29.4 MB per rank over NVLink 4) at 113 µs against
+/// 110-119 µs measured. UNCERTAIN: carried over to chips with no all-to-all measurement
+/// (TPU, Trainium, SRAM chips), and GB200/GB300 measure twice it.
+pub const ALLTOALL_FLOOR_S: f64 = 56e-6;
+
 /// All-to-all in which each of `n` chips sends its own `bytes` spread evenly over the
-/// others (MoE dispatch or combine): `α + S·(n−1)/n / BW` (NOTES.md §3, nccl-tests'
-/// all-to-all factor).
+/// others (MoE dispatch or combine): `max(α, floor) + S·(n−1)/n / BW` (NOTES.md §3,
+/// nccl-tests' all-to-all factor; the floor is [`ALLTOALL_FLOOR_S`]).
 pub fn alltoall_time(bytes: f64, n: u64, link: &Link) -> f64 {
     if n <= 1 {
         return 0.0;
     }
     let nf = n as f64;
-    link.latency + bytes * (nf - 1.0) / nf / link.bandwidth
+    link.latency.max(ALLTOALL_FLOOR_S) + bytes * (nf - 1.0) / nf / link.bandwidth
 }
 
 /// Point-to-point transfer of `bytes` striped over `lanes` chips' links: `α + S/(lanes·BW)`.
@@ -418,6 +431,18 @@ mod tests {
         // 20 us + 512 x 30 us = 15.38 ms: SGLang's host time at 512 running requests
         assert!((step_fixed(&s, 512) - 15.38e-3).abs() < 1e-12);
         assert!((step_fixed(&s, 1) - 50e-6).abs() < 1e-15);
+    }
+
+    #[test]
+    fn an_all_to_all_has_the_measured_floor() {
+        // H200, 8 ranks, DeepEP low latency: 1-8 tokens per rank take ~28-76 µs per
+        // call (mean of dispatch and combine 53 µs); 256 tokens of DeepSeek-V3
+        // (7168 x top-8 x 2 B = 29.4 MB per rank) combine in 110-119 µs
+        let small = alltoall_time(8.0 * 8.0 * 7168.0 * 2.0, 8, &nvlink());
+        assert!((small - 57.0e-6).abs() < 1e-6, "{small}");
+        let big = alltoall_time(256.0 * 8.0 * 7168.0 * 2.0, 8, &nvlink());
+        assert!(big > 110e-6 && big < 119e-6, "{big}");
+        assert_eq!(alltoall_time(1e9, 1, &nvlink()), 0.0);
     }
 
     fn nvlink() -> Link {

@@ -220,7 +220,10 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         let s = &b.decode_step_s;
         let mut parts = vec![format!("attention {}", fmt_time(s.attn)), format!("FFN {}", fmt_time(s.ffn))];
         if s.allreduce > 0.0 {
-            parts.push(format!("all-reduce {}", fmt_time(s.allreduce)));
+            // with data-parallel attention the FFN's collectives are all-gathers and
+            // reduce-scatters, or MoE dispatch and combine
+            let dp = r.placement.iter().any(|x| x.stage == "decode.attn" && x.dp > 1);
+            parts.push(format!("{} {}", if dp { "collectives" } else { "all-reduce" }, fmt_time(s.allreduce)));
         }
         if s.crossing > 0.0 {
             parts.push(format!("crossings {}", fmt_time(s.crossing)));

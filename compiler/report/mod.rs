@@ -443,6 +443,9 @@ pub fn bottleneck(d: &DecodeOption) -> String {
         (Part::Ffn, _, true) => "the FFN, reading its weights",
         (Part::Ffn, _, false) => "FFN compute",
         (Part::Comm, ..) if b.crossing > b.allreduce => "attention<->FFN crossings between pools",
+        // data-parallel attention: the FFN's all-gathers and reduce-scatters, or MoE
+        // dispatch and combine
+        (Part::Comm, ..) if d.attn_dp > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
         (Part::Comm, ..) => "tensor-parallel all-reduces",
     };
     format!("{lead}: {}", parts.iter().filter(|p| p.1 > 0.0).map(|p| p.2.clone()).collect::<Vec<_>>().join(", "))

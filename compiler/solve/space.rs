@@ -774,7 +774,7 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
             other += cost::node_time(node, &pa.chip, ta, m.kv_split(ta)).map(|r| r.time()).unwrap_or(0.0);
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
-        let ar_ffn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, batch * per_seq), n, link);
+        let ar_ffn = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
         out.push(colocated_option(
             plan,
             a,
@@ -784,6 +784,21 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
         ));
     }
     out
+}
+
+/// The FFN's collectives per layer (the mean over layers) when `d` attention groups of
+/// `tokens.0` tokens each feed an FFN over `n` chips (`tokens.1` tokens in all): a dense
+/// layer all-gathers its input and reduce-scatters its output (one all-reduce's traffic
+/// of all tokens); an MoE layer dispatches each group's own routed tokens to the experts
+/// and combines them back, two all-to-alls of `tokens.0·k·h·a` (DeepEP's layout;
+/// docs/cost-model.md §4d).
+fn moe_collective(m: &crate::ir::Model, chip: &crate::ir::Chip, link: &crate::ir::Link, tokens: (u64, u64), n: u64) -> f64 {
+    let gather = cost::allreduce_on(chip, cost::activation_bytes(m, tokens.1), n, link);
+    let Some(moe) = m.moe else { return gather };
+    let routed = tokens.0 as f64 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
+    let a2a = 2.0 * cost::alltoall_time(routed, n, link);
+    let (moe_layers, layers) = (m.moe_layers() as f64, m.layers as f64);
+    ((layers - moe_layers) * gather + moe_layers * a2a) / layers
 }
 
 /// A decode step with attention and FFN on the same chips: `attn` includes the
