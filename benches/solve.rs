@@ -89,6 +89,7 @@ fn main() {
     files.push(root.join("benches/plans/six_pools_auto.hplan"));
     files.push(root.join("benches/plans/pipeline_8_pools.hplan"));
     files.push(root.join("benches/plans/large_fleet.hplan"));
+    files.push(root.join("benches/plans/prefill_anywhere.hplan"));
     for f in files {
         // an example that demonstrates a diagnostic (`Expect: E0401` in its header) has
         // nothing to solve

@@ -555,6 +555,9 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let agg_pools = if per_seq == 1 { aggregated_pools(plan) } else { Vec::new() };
     let mixed = |c: u64, prefix: u64| graph::build(m, Step::Mixed { batch, context: ctx_mean, prefill: c, prefix });
     let mut mixed_graphs: Vec<((u64, u64), graph::Graph)> = Vec::new();
+    // and of one data-parallel group's step with a chunk, by (sequences, chunk, prefix):
+    // built once per batch, whatever the pool and degree
+    let mut group_graphs: Vec<((u64, u64, u64), graph::Graph)> = Vec::new();
     if !agg_pools.is_empty() {
         // the (chunk, prefix) pairs `chunk_finishes` asks for
         let _ = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
@@ -630,7 +633,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             // Attention data parallelism with the FFN colocated (docs/cost-model.md §4d).
             if ffn_pools.contains(&a) {
                 let graphs = StepGraphs { batch, per_seq, full: &g, groups: &dp_graphs };
-                out.extend(data_parallel_options(plan, a, ta, &graphs, excluded));
+                let mixed = if agg_pools.contains(&a) { mixed_graphs.as_slice() } else { &[] };
+                out.extend(data_parallel_options(plan, a, ta, &graphs, (mixed, &mut group_graphs), excluded));
             }
             // Disaggregated: FFN on another pool; two crossings per layer.
             let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
@@ -724,6 +728,11 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     out
 }
 
+/// A step with a prompt chunk, by (chunk, prefix).
+type MixedGraph = ((u64, u64), graph::Graph);
+/// One data-parallel group's step with a chunk, by (sequences, chunk, prefix).
+type GroupGraph = ((u64, u64, u64), graph::Graph);
+
 /// A decode step's graph at batch `batch` and the graphs of its `B/d`-sequence groups.
 #[derive(Clone, Copy)]
 struct StepGraphs<'a> {
@@ -739,7 +748,14 @@ struct StepGraphs<'a> {
 /// Per layer: the attention group's all-reduce over `ta` chips of `B/d` tokens, and the
 /// FFN's all-gather + reduce-scatter over `d·ta` chips of `B` tokens (one all-reduce's
 /// traffic). `d` divides `B`; `d·ta` fits the pool and divides the FFN's split dimension.
-fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+fn data_parallel_options(
+    plan: &Plan,
+    a: usize,
+    ta: u64,
+    graphs: &StepGraphs,
+    (mixed, group): (&[MixedGraph], &mut Vec<GroupGraph>),
+    excluded: &mut Vec<Excluded>,
+) -> Vec<DecodeOption> {
     let StepGraphs { batch, per_seq, full: g_full, groups: group_graphs } = *graphs;
     let m = &plan.model;
     let pa = &plan.cluster.pools[a];
@@ -775,13 +791,35 @@ fn data_parallel_options(plan: &Plan, a: usize, ta: u64, graphs: &StepGraphs, ex
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
         let ar_ffn = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
-        out.push(colocated_option(
-            plan,
-            a,
-            (ta, d),
-            ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b },
-            memory,
-        ));
+        let plain =
+            colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b }, memory);
+        // Aggregated serving (`mixed`: the whole batch's steps with a chunk): each group
+        // prefills its own arriving prompts; a step with a chunk runs that group's
+        // attention over its b sequences and the chunk, and the FFN over all B tokens and
+        // the chunk, and every group waits for it: all B sequences' prompts share the
+        // steps (priced one chunk at a time; chunks of several groups in one step would
+        // share the FFN's weight reads, which is not counted).
+        let agg = if mixed.is_empty() {
+            None
+        } else {
+            let chip = &pa.chip;
+            let ctx = decode_contexts(plan).0;
+            aggregated_twin(plan, &plain, batch, |c, p| {
+                if !group.iter().any(|(k, _)| *k == (b, c, p)) {
+                    group.push(((b, c, p), graph::build(m, Step::Mixed { batch: b, context: ctx, prefill: c, prefix: p })));
+                }
+                let g_group = &group.iter().find(|(k, _)| *k == (b, c, p))?.1;
+                let g_all = &mixed.iter().find(|(k, _)| *k == (c, p))?.1;
+                let attn = cost::stage_time(g_group, &[Stage::DecodeAttn], chip, ta, m.kv_split(ta))?;
+                let ffn = cost::stage_time(g_all, &[Stage::DecodeFfn], chip, n, 1)?;
+                let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, b + c), ta, link);
+                let ar_ffn = moe_collective(m, chip, link, (b + c, batch + c), n);
+                let time = attn.time + ffn.time + m.layers as f64 * (ar_attn + ar_ffn) + cost::step_fixed(chip, b);
+                Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))
+            })
+        };
+        out.push(plain);
+        out.extend(agg);
     }
     out
 }
@@ -852,15 +890,33 @@ fn aggregated_option(plan: &Plan, plain: &DecodeOption, batch: u64, mixed: &[((u
     let pa = &plan.cluster.pools[plain.attn_pool];
     let (chip, tp) = (&pa.chip, plain.attn_tp);
     let layers = m.layers as f64;
+    aggregated_twin(plan, plain, batch, |c, p| {
+        let g = &mixed.iter().find(|(key, _)| *key == (c, p))?.1;
+        let attn = cost::stage_time(g, &[Stage::DecodeAttn], chip, tp, m.kv_split(tp))?;
+        let ffn = cost::stage_time(g, &[Stage::DecodeFfn], chip, tp, m.kv_split(tp))?;
+        let ar = pa.link.as_ref().map(|l| cost::allreduce_on(chip, cost::activation_bytes(m, batch + c), tp, l)).unwrap_or(0.0);
+        let time = attn.time + ffn.time + 2.0 * layers * ar + cost::step_fixed(chip, batch);
+        Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))
+    })
+}
+
+/// The aggregated twin of `plain`: `price(c, p)` is a step carrying a chunk of `c`
+/// prompt tokens after `p` of the prompt's (seconds, of which op tables, extrapolated),
+/// and `per_rank` is how many sequences' prompts share those steps: the whole batch when
+/// data-parallel attention groups step together through one FFN (a chunk in any group
+/// holds every group's step), so their arrivals add up.
+fn aggregated_twin(
+    plan: &Plan,
+    plain: &DecodeOption,
+    per_rank: u64,
+    mut price: impl FnMut(u64, u64) -> Option<(f64, f64, bool)>,
+) -> Option<DecodeOption> {
     // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
     let mut priced: Vec<((u64, u64), f64, bool)> = Vec::new();
     let finishes = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
-        let g = &mixed.iter().find(|(key, _)| *key == (c, p)).ok_or(())?.1;
-        let attn = cost::stage_time(g, &[Stage::DecodeAttn], chip, tp, m.kv_split(tp)).ok_or(())?;
-        let ffn = cost::stage_time(g, &[Stage::DecodeFfn], chip, tp, m.kv_split(tp)).ok_or(())?;
-        let ar = pa.link.as_ref().map(|l| cost::allreduce_on(chip, cost::activation_bytes(m, batch + c), tp, l)).unwrap_or(0.0);
-        priced.push(((c, p), attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated));
-        Ok(attn.time + ffn.time + 2.0 * layers * ar + cost::step_fixed(chip, batch))
+        let (time, tables, extrapolated) = price(c, p).ok_or(())?;
+        priced.push(((c, p), tables, extrapolated));
+        Ok(time)
     })
     .ok()?;
     let chunks = finishes.len() as u64;
@@ -880,8 +936,8 @@ fn aggregated_option(plan: &Plan, plain: &DecodeOption, batch: u64, mixed: &[((u
     let decode_step = plain.tpot;
     let extra = (prompt - chunks as f64 * decode_step).max(0.0);
     let osl = plan.workload.output_tokens;
-    let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, prompt, batch, osl);
-    let per_step = batch as f64 / (osl as f64 + ttft / tpot);
+    let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, prompt, per_rank, osl);
+    let per_step = per_rank as f64 / (osl as f64 + ttft / tpot);
     Some(DecodeOption {
         tpot,
         breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
@@ -1489,6 +1545,31 @@ mod aggregated_checks {
         // the same chips, and nothing else: the KV cache stays where it is made
         assert_eq!((agg.chips.clone(), agg.kv.clone()), (plain.chips.clone(), plain.kv.clone()));
         assert!(agg.tpot > plain.tpot && a.ttft > mixed);
+    }
+
+    #[test]
+    fn data_parallel_groups_share_every_arriving_prompt() {
+        // 2 groups of 4 GPUs, 32 sequences each: a chunk step is one group's attention
+        // over its 32 sequences and the 4032-token prompt, the FFN over all 64 + 4032
+        // tokens on 8 GPUs; all 64 sequences' prompts share the steps
+        let p = plan(4032, "auto");
+        let opts = decode_options(&p, 64, &mut vec![]);
+        let find = |agg: bool| opts.iter().find(|d| d.attn_dp == 2 && d.attn_tp == 4 && d.aggregated.is_some() == agg).unwrap();
+        let (plain, agg) = (find(false), find(true));
+        let a = agg.aggregated.as_ref().unwrap();
+        let m = &p.model;
+        let chip = &p.cluster.pools[0].chip;
+        let link = p.cluster.pools[0].link.as_ref().unwrap();
+        let group = graph::build(m, Step::Mixed { batch: 32, context: 4096.0, prefill: 4032, prefix: 0 });
+        let all = graph::build(m, Step::Mixed { batch: 64, context: 4096.0, prefill: 4032, prefix: 0 });
+        let attn = cost::stage_time(&group, &[Stage::DecodeAttn], chip, 4, m.kv_split(4)).unwrap();
+        let ffn = cost::stage_time(&all, &[Stage::DecodeFfn], chip, 8, 1).unwrap();
+        let ar = cost::allreduce_on(chip, cost::activation_bytes(m, 32 + 4032), 4, link)
+            + cost::allreduce_on(chip, cost::activation_bytes(m, 64 + 4032), 8, link);
+        let step = attn.time + ffn.time + 80.0 * ar;
+        assert!((a.prompt - step).abs() < 1e-12 * step, "{} vs {step}", a.prompt);
+        let (t, ttft) = cost::aggregated::steady_state(plain.tpot, step - plain.tpot, step, 64, 128);
+        assert_eq!((agg.tpot, a.ttft), (t, ttft));
     }
 
     #[test]
