@@ -38,6 +38,9 @@ pub struct Stats {
 pub struct Outcome {
     pub choice: Option<Choice>,
     pub stats: Stats,
+    /// when the instance held both ways of serving: the best disaggregated and the best
+    /// aggregated choice (each `None` if that way has no feasible choice)
+    pub halves: Option<[Option<Choice>; 2]>,
 }
 
 /// A linear quantity of a choice.
@@ -106,6 +109,7 @@ pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: 
     let priced = inst.decode.iter().any(|d| d.usd_per_s > 0.0);
     let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
     let mut best: Option<(Choice, (f64, f64))> = None;
+    let mut halves = [None, None];
     for half in [false, true] {
         let d_idx: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode[d].aggregated.is_some() == half).collect();
         let k_idx: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].aggregated == half).collect();
@@ -132,6 +136,7 @@ pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: 
         let Some(c) = out.choice else { continue };
         let c = Choice { decode: d_idx[c.decode], prefill: k_idx[c.prefill], replicas: c.replicas };
         let Some(t) = inst.totals(c) else { continue };
+        halves[usize::from(half)] = Some(c);
         // the goal, then the tie-break `solve_whole` uses within a half
         let tie = if priced { Goal::CostPerToken.value(&t) } else { Goal::ChipsPerToken.value(&t) };
         let key = (goal.value(&t), tie);
@@ -139,7 +144,7 @@ pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: 
             best = Some((c, key));
         }
     }
-    Ok(Outcome { choice: best.map(|(c, _)| c), stats })
+    Ok(Outcome { choice: best.map(|(c, _)| c), stats, halves: Some(halves) })
 }
 
 /// [`solve_excluding`] as one ILP.
@@ -147,25 +152,25 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
     let allowed: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode_allowed(&inst.decode[d])).collect();
     if allowed.is_empty() || inst.prefill.is_empty() {
-        return Ok(Outcome { choice: None, stats });
+        return Ok(Outcome { choice: None, stats, halves: None });
     }
     let m = Model { inst, allowed: &allowed, time_limit_s, exclude };
     let (num, den) = ratio(goal);
     let Some(best) = m.dinkelbach(num, den, None, &mut stats)? else {
-        return Ok(Outcome { choice: None, stats });
+        return Ok(Outcome { choice: None, stats, halves: None });
     };
     if goal == Goal::CostPerToken {
-        return Ok(Outcome { choice: Some(best), stats });
+        return Ok(Outcome { choice: Some(best), stats, halves: None });
     }
     // Tie-break: the cheapest per token among choices as good on the goal. Without
     // prices, chips per token stand in for cost.
-    let Some(t) = inst.totals(best) else { return Ok(Outcome { choice: Some(best), stats }) };
+    let Some(t) = inst.totals(best) else { return Ok(Outcome { choice: Some(best), stats, halves: None }) };
     let v = goal.value(&t);
     let priced = allowed.iter().any(|&d| inst.decode[d].usd_per_s > 0.0);
     let (tn, td) = if priced { (Q::Usd, Q::Tput) } else { (Q::Chips, Q::Tput) };
     let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
     let choice = m.dinkelbach(tn, td, Some(bound), &mut stats)?.or(Some(best));
-    Ok(Outcome { choice, stats })
+    Ok(Outcome { choice, stats, halves: None })
 }
 
 struct Model<'a> {

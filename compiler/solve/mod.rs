@@ -130,12 +130,17 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     let mut excluded = Vec::new();
     let instances = space::instances(plan, &mut excluded);
     let mut per_batch = Vec::new();
+    // each batch's best disaggregated and aggregated choice, when it had both ways
+    let mut halves: Vec<(usize, [Option<Choice>; 2], ilp::Stats)> = Vec::new();
     // a solve the time limit stopped without any feasible choice at its batch
     let mut stopped_empty = false;
-    for inst in &instances {
+    for (i, inst) in instances.iter().enumerate() {
         match ilp::solve(inst, goal, plan.time_limit) {
             Ok(out) => {
                 stopped_empty |= out.choice.is_none() && !out.stats.proven;
+                if let Some(h) = out.halves {
+                    halves.push((i, h, out.stats.clone()));
+                }
                 if let Some(choice) = out.choice {
                     per_batch.push(Point { instance: inst.clone(), choice, stats: out.stats });
                 }
@@ -166,18 +171,17 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
         },
         None => None,
     };
-    let other_serving = match &best {
-        Some(b) if !space::aggregated_pools(plan).is_empty() && plan.serving.allows_disaggregated() => {
-            match other_serving(plan, &per_batch, b, goal) {
-                Ok(r) => r,
-                Err(reason) => {
-                    diags.push(catalog::solver_failed(plan.span, &reason));
-                    return None;
-                }
-            }
-        }
-        _ => None,
-    };
+    // The best of the other way of serving: every batch's solve already found it (the
+    // ILP solves the two ways apart), so no further solve is needed.
+    let other_serving = best.as_ref().and_then(|b| {
+        let other = usize::from(!b.instance.prefill[b.choice.prefill].aggregated);
+        halves
+            .iter()
+            .filter_map(|(i, h, stats)| h[other].map(|choice| Point { instance: instances[*i].clone(), choice, stats: stats.clone() }))
+            .min_by(|a, b| {
+                key(a, goal).partial_cmp(&key(b, goal)).unwrap_or(std::cmp::Ordering::Equal).then(a.instance.batch.cmp(&b.instance.batch))
+            })
+    });
     if let Some(b) = &best {
         warn_extrapolated(plan, b, diags);
     }
@@ -237,41 +241,6 @@ fn runner_up(plan: &Plan, per_batch: &[Point], best: &Point, goal: Goal) -> Resu
         decode: (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect(),
         prefill: (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect(),
     })
-}
-
-/// The best point that serves the other way than `best` (aggregated or not): each
-/// batch's instance cut down to that way's options, solved on its own (a smaller ILP
-/// than the whole instance with an exclusion row).
-fn other_serving(plan: &Plan, per_batch: &[Point], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
-    let aggregated = !best.instance.prefill[best.choice.prefill].aggregated;
-    let rank = |p: &Point| {
-        let (a, b) = key(p, goal);
-        (a, b, p.instance.batch)
-    };
-    let mut order: Vec<&Point> = per_batch.iter().collect();
-    order.sort_by(|a, b| rank(a).partial_cmp(&rank(b)).unwrap_or(std::cmp::Ordering::Equal));
-    let mut found: Option<Point> = None;
-    for w in order {
-        // no batch's other way beats its winner
-        if found.as_ref().is_some_and(|f| rank(f) <= rank(w)) {
-            break;
-        }
-        let inst = &w.instance;
-        let decode: Vec<_> = inst.decode.iter().filter(|d| d.aggregated.is_some() == aggregated).cloned().collect();
-        let prefill: Vec<_> = inst.prefill.iter().filter(|p| p.aggregated == aggregated).cloned().collect();
-        if decode.is_empty() || prefill.is_empty() {
-            continue;
-        }
-        let sub = inst.with_options(decode, prefill);
-        let out = ilp::solve(&sub, goal, plan.time_limit)?;
-        if let Some(choice) = out.choice {
-            let p = Point { instance: sub, choice, stats: out.stats };
-            if found.as_ref().is_none_or(|f| rank(&p) < rank(f)) {
-                found = Some(p);
-            }
-        }
-    }
-    Ok(found)
 }
 
 /// The best point over every batch among the choices `exclude` leaves.
