@@ -53,11 +53,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
             let own_prefill = (aggregated && ffn.is_none() && kv.len() == 1 && rng.below(2) == 0).then(|| Aggregated {
                 ttft: rng.range(0.05, 3.0),
                 decode_step: 0.0,
-                prompt: 0.0,
-                chunks: 1,
-                first_full: 0.0,
-                last_full: 0.0,
-                last_step: 0.0,
+                steps: hplanc::cost::aggregated::ChunkSteps { steps: 1, first_full: 0.0, last_full: 0.0, tail: 0.0 },
                 chunk_tokens: 8192,
                 per_step: 0.0,
                 from_tables: 0.0,

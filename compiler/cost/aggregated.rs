@@ -3,32 +3,67 @@
 //! times come from the caller (the solver's options, validate's pinned rows); this is
 //! the arithmetic both share.
 
-/// When each of the steps that prefill one `tokens`-token prompt ends, at most `chunk`
-/// tokens per step (full chunks first, the remainder last), from idle. `step(c, p)` is
-/// the time of a step that carries `c` prompt tokens after `p` of the prompt's tokens
-/// are already cached. A chunk's attention work grows linearly with `p`, so the full
-/// chunks are priced at the first and the last full chunk's prefix and linearly in
-/// between: at most three calls for any prompt length.
-pub fn chunk_finishes<E>(tokens: u64, chunk: u64, mut step: impl FnMut(u64, u64) -> Result<f64, E>) -> Result<Vec<f64>, E> {
+/// The steps that prefill one prompt, at most `chunk` tokens each (full chunks first,
+/// the remainder last). A chunk's attention work grows linearly with the prompt tokens
+/// already cached, so only the first and the last full chunk and the remainder are
+/// priced; the full chunks between take times linear between the first and the last.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChunkSteps {
+    /// ⌈tokens / chunk⌉
+    pub steps: u64,
+    /// the steps carrying the first and the last full chunk (0 when the prompt fits one)
+    pub first_full: f64,
+    pub last_full: f64,
+    /// the step carrying the remainder
+    pub tail: f64,
+}
+
+impl ChunkSteps {
+    /// Step `k`'s time (0-based).
+    pub fn step(&self, k: u64) -> f64 {
+        if k + 1 >= self.steps {
+            self.tail
+        } else if self.steps > 2 {
+            self.first_full + (self.last_full - self.first_full) * k as f64 / (self.steps - 2) as f64
+        } else {
+            self.first_full
+        }
+    }
+
+    /// When each step ends, from idle.
+    pub fn finishes(&self) -> Vec<f64> {
+        let mut acc = 0.0;
+        (0..self.steps)
+            .map(|k| {
+                acc += self.step(k);
+                acc
+            })
+            .collect()
+    }
+
+    /// All the steps: the prompt's time from the step it joins to its first token.
+    pub fn total(&self) -> f64 {
+        self.finishes().last().copied().unwrap_or(0.0)
+    }
+}
+
+/// The steps that prefill one `tokens`-token prompt, at most `chunk` tokens per step.
+/// `step(c, p)` is the time of a step that carries `c` prompt tokens after `p` of the
+/// prompt's tokens are already cached: at most three calls for any prompt length.
+pub fn chunk_steps<E>(tokens: u64, chunk: u64, mut step: impl FnMut(u64, u64) -> Result<f64, E>) -> Result<ChunkSteps, E> {
     let chunk = chunk.max(1);
     let n = tokens.div_ceil(chunk).max(1);
     let last = tokens - (n - 1) * chunk;
     let first_full = if n > 1 { step(chunk, 0)? } else { 0.0 };
     let last_full = if n > 2 { step(chunk, (n - 2) * chunk)? } else { first_full };
     let tail = step(last, (n - 1) * chunk)?;
-    let mut acc = 0.0;
-    Ok((0..n)
-        .map(|k| {
-            acc += if k + 1 == n {
-                tail
-            } else if n > 2 {
-                first_full + (last_full - first_full) * k as f64 / (n - 2) as f64
-            } else {
-                first_full
-            };
-            acc
-        })
-        .collect())
+    Ok(ChunkSteps { steps: n, first_full, last_full, tail })
+}
+
+/// When each of the steps that prefill one `tokens`-token prompt ends, from idle
+/// ([`chunk_steps`]).
+pub fn chunk_finishes<E>(tokens: u64, chunk: u64, step: impl FnMut(u64, u64) -> Result<f64, E>) -> Result<Vec<f64>, E> {
+    Ok(chunk_steps(tokens, chunk, step)?.finishes())
 }
 
 /// Aggregated serving in steady state, per rank: `(T, TTFT)`, the mean step (= TPOT)

@@ -358,8 +358,37 @@ pub struct Pins {
 }
 
 impl Pins {
+    /// The decisions a pin may fix, as written in a pins block.
+    pub const NAMES: [&'static str; 5] = ["tp", "dp", "ep", "microbatches", "replicas"];
+
     pub fn is_empty(&self) -> bool {
-        self.tp.is_none() && self.dp.is_none() && self.ep.is_none() && self.microbatches.is_none() && self.replicas.is_none()
+        Self::NAMES.iter().all(|n| self.get(n).is_none())
+    }
+
+    /// The pin of decision `name` (one of [`Pins::NAMES`]).
+    pub fn get(&self, name: &str) -> Option<(u64, Span)> {
+        match name {
+            "tp" => self.tp,
+            "dp" => self.dp,
+            "ep" => self.ep,
+            "microbatches" => self.microbatches,
+            _ => self.replicas,
+        }
+    }
+
+    fn slot(&mut self, name: &str) -> &mut Option<(u64, Span)> {
+        match name {
+            "tp" => &mut self.tp,
+            "dp" => &mut self.dp,
+            "ep" => &mut self.ep,
+            "microbatches" => &mut self.microbatches,
+            _ => &mut self.replicas,
+        }
+    }
+
+    /// Pins decision `name` (one of [`Pins::NAMES`]) to `value`, written at `span`.
+    pub fn set(&mut self, name: &str, value: u64, span: Span) {
+        *self.slot(name) = Some((value, span));
     }
 
     /// Whether `value` meets the pin `pin` (no pin: anything does).

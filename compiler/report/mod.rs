@@ -551,7 +551,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
     let ttft = p.instance.pair_ttft(d, pre).unwrap_or(f64::NAN);
     // aggregated serving: the prompt's chunk steps, and no KV transfer
     let (prefill_s, kv_transfer_s, prefill_tables, prefill_extrapolated) = match &d.aggregated {
-        Some(a) => (a.prompt, 0.0, a.from_tables, a.extrapolated),
+        Some(a) => (a.steps.total(), 0.0, a.from_tables, a.extrapolated),
         None => (pre.time, ttft - pre.time, pre.from_tables, pre.extrapolated),
     };
     let timelines = crate::schedule::schedule(plan, p);
@@ -686,8 +686,8 @@ fn serving_report(plan: &Plan, s: &Solved) -> ServingReport {
     let what = match (aggregated, share) {
         (Some(a), Some(x)) => format!(
             "prompts ride in the decode steps ({} step{} of up to {} tokens each; on average {:.0}% of a step is prefill)",
-            a.chunks,
-            if a.chunks == 1 { "" } else { "s" },
+            a.steps.steps,
+            if a.steps.steps == 1 { "" } else { "s" },
             a.chunk_tokens,
             100.0 * x
         ),
@@ -709,7 +709,7 @@ fn serving_report(plan: &Plan, s: &Solved) -> ServingReport {
         mode,
         allowed,
         chunk_tokens: aggregated.map(|a| a.chunk_tokens),
-        prompt_steps: aggregated.map(|a| a.chunks),
+        prompt_steps: aggregated.map(|a| a.steps.steps),
         prompts_per_step: aggregated.map(|a| a.per_step),
         prefill_share: share,
         alternative,

@@ -1276,112 +1276,31 @@ impl Resolver<'_> {
         cluster: &ir::Cluster,
         pools: &[usize],
     ) -> Option<ir::Pins> {
-        let pin = |name: &str| f.count(name).zip(f.span(name));
+        let room = PinRoom {
+            largest: pools.iter().map(|&p| cluster.pools[p].count).max().unwrap_or(0),
+            linked: pools.iter().any(|&p| cluster.pools[p].link.is_some()),
+        };
         let mut out = ir::Pins::default();
         let mut ok = true;
-        let largest = pools.iter().map(|&p| cluster.pools[p].count).max().unwrap_or(0);
-        let linked = pools.iter().any(|&p| cluster.pools[p].link.is_some());
-        let mut fail = |d: crate::diagnostics::Diagnostic| {
-            self.diags.push(d);
-            ok = false;
-        };
-        let applies: &[&str] = match stage {
-            Stage::Prefill => &["tp", "replicas"],
-            Stage::DecodeAttn => &["tp", "dp"],
-            Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
-            Stage::DecodeFfn => &["tp", "microbatches"],
-            Stage::Draft => &["tp"],
-            Stage::DecodeLayers => &[],
-        };
-        for name in ["tp", "dp", "ep", "microbatches", "replicas"] {
-            let Some((v, span)) = pin(name) else { continue };
-            let what = format!("{name} = {v}");
-            if !applies.contains(&name) {
-                let why = if stage == Stage::DecodeFfn && (name == "tp" || name == "ep") {
-                    if name == "tp" {
-                        "an MoE FFN spreads its experts: its degree is `ep`"
-                    } else {
-                        "a dense FFN has no experts: its degree is `tp`"
-                    }
-                } else {
-                    "not a decision of this stage"
-                };
-                let help = if applies.is_empty() {
-                    format!("`{}` takes no pins", stage.name())
-                } else {
-                    format!("`{}` takes {}", stage.name(), applies.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
-                };
-                fail(catalog::pin_impossible(span, &what, why, &help));
-                continue;
-            }
-            let degree = matches!(name, "tp" | "dp" | "ep");
-            if degree && !v.is_power_of_two() {
-                fail(catalog::pin_impossible(
-                    span,
-                    &what,
-                    "not a power of two",
-                    "the solver's parallel degrees are powers of two (1, 2, 4, 8, ...)",
-                ));
-                continue;
-            }
-            // what the degree splits, and into how many parts it may go
-            let split = match (stage, name) {
-                (Stage::Prefill | Stage::DecodeAttn, "tp") => Some((model.heads, "attention heads")),
-                (Stage::Draft, "tp") => draft.map(|d| (d.heads, "draft model's attention heads")),
-                (Stage::DecodeFfn, "tp") => Some((model.intermediate, "FFN's intermediate size")),
-                (Stage::DecodeFfn, "ep") => Some((model.ffn_split_dim(), "experts")),
-                _ => None,
-            };
-            if let Some((dim, what_dim)) = split {
-                if dim % v != 0 {
-                    fail(catalog::pin_impossible(
-                        span,
-                        &what,
-                        &format!("{v} does not divide the {dim} {what_dim}"),
-                        "pin a power of two that divides it, or leave the degree to the solver",
-                    ));
-                    continue;
+        for name in ir::Pins::NAMES {
+            let (Some(v), Some(span)) = (f.count(name), f.span(name)) else { continue };
+            match pin_problem(stage, name, v, model, draft, room) {
+                Some((why, help)) => {
+                    self.diags.push(catalog::pin_impossible(span, &format!("{name} = {v}"), &why, &help));
+                    ok = false;
                 }
+                None => out.set(name, v, span),
             }
-            if degree && v > largest {
-                fail(catalog::pin_impossible(
-                    span,
-                    &what,
-                    &format!("the largest pool `{}` may use has {largest} chips", stage.name()),
-                    "pin at most as many chips as a pool has, or add chips to the pool",
-                ));
-                continue;
-            }
-            if degree && v > 1 && !linked {
-                fail(catalog::pin_impossible(
-                    span,
-                    &what,
-                    &format!("no pool `{}` may use has a scale-up link", stage.name()),
-                    "give the pool a link (`pool gpu = h100_sxm x 8 over nvlink4`)",
-                ));
-                continue;
-            }
-            if name == "microbatches" && !(1..=4).contains(&v) {
-                fail(catalog::pin_impossible(span, &what, "ping-pong runs 1 to 4 microbatches", "pin 1, 2, 3 or 4"));
-                continue;
-            }
-            let slot = match name {
-                "tp" => &mut out.tp,
-                "dp" => &mut out.dp,
-                "ep" => &mut out.ep,
-                "microbatches" => &mut out.microbatches,
-                _ => &mut out.replicas,
-            };
-            *slot = Some((v, span));
         }
         if let (Some((tp, _)), Some((dp, span))) = (out.tp, out.dp) {
-            if tp * dp > largest {
-                fail(catalog::pin_impossible(
+            if tp * dp > room.largest {
+                self.diags.push(catalog::pin_impossible(
                     span,
                     &format!("dp = {dp}"),
-                    &format!("{dp} groups of {tp} chips need {} chips; the largest pool has {largest}", tp * dp),
+                    &format!("{dp} groups of {tp} chips need {} chips; the largest pool has {}", tp * dp, room.largest),
                     "pin fewer groups or a smaller degree",
                 ));
+                ok = false;
             }
         }
         ok.then_some(out)
@@ -1557,4 +1476,70 @@ fn pathdiff(p: &std::path::Path, root: Option<&std::path::Path>) -> String {
         Some(rel) => rel.to_string_lossy().into_owned(),
         None => p.to_string_lossy().into_owned(),
     }
+}
+
+/// The chips a stage's pins may use: the largest pool it may use, and whether any of
+/// its pools has a scale-up link.
+#[derive(Clone, Copy)]
+struct PinRoom {
+    largest: u64,
+    linked: bool,
+}
+
+/// Why `stage` cannot take the pin `name = v` (the label, the help), or `None` when it can.
+fn pin_problem(stage: Stage, name: &str, v: u64, model: &ir::Model, draft: Option<&ir::Model>, room: PinRoom) -> Option<(String, String)> {
+    let applies: &[&str] = match stage {
+        Stage::Prefill => &["tp", "replicas"],
+        Stage::DecodeAttn => &["tp", "dp"],
+        Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
+        Stage::DecodeFfn => &["tp", "microbatches"],
+        Stage::Draft => &["tp"],
+        Stage::DecodeLayers => &[],
+    };
+    let problem = |why: &str, help: &str| Some((why.to_string(), help.to_string()));
+    if !applies.contains(&name) {
+        let why = match (stage, name) {
+            (Stage::DecodeFfn, "tp") => "an MoE FFN spreads its experts: its degree is `ep`",
+            (Stage::DecodeFfn, "ep") => "a dense FFN has no experts: its degree is `tp`",
+            _ => "not a decision of this stage",
+        };
+        let help = if applies.is_empty() {
+            format!("`{}` takes no pins", stage.name())
+        } else {
+            format!("`{}` takes {}", stage.name(), applies.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
+        };
+        return problem(why, &help);
+    }
+    if name == "microbatches" && !(1..=4).contains(&v) {
+        return problem("ping-pong runs 1 to 4 microbatches", "pin 1, 2, 3 or 4");
+    }
+    if !matches!(name, "tp" | "dp" | "ep") {
+        return None;
+    }
+    if !v.is_power_of_two() {
+        return problem("not a power of two", "the solver's parallel degrees are powers of two (1, 2, 4, 8, ...)");
+    }
+    // what the degree splits
+    let split = match (stage, name) {
+        (Stage::Prefill | Stage::DecodeAttn, "tp") => Some((model.heads, "attention heads")),
+        (Stage::Draft, "tp") => draft.map(|d| (d.heads, "draft model's attention heads")),
+        (Stage::DecodeFfn, "tp") => Some((model.intermediate, "FFN's intermediate size")),
+        (Stage::DecodeFfn, "ep") => Some((model.ffn_split_dim(), "experts")),
+        _ => None,
+    };
+    if let Some((dim, what)) = split.filter(|(dim, _)| dim % v != 0) {
+        return problem(
+            &format!("{v} does not divide the {dim} {what}"),
+            "pin a power of two that divides it, or leave the degree to the solver",
+        );
+    }
+    if v > room.largest {
+        let why = format!("the largest pool `{}` may use has {} chips", stage.name(), room.largest);
+        return problem(&why, "pin at most as many chips as a pool has, or add chips to the pool");
+    }
+    if v > 1 && !room.linked {
+        let why = format!("no pool `{}` may use has a scale-up link", stage.name());
+        return problem(&why, "give the pool a link (`pool gpu = h100_sxm x 8 over nvlink4`)");
+    }
+    None
 }

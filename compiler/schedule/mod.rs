@@ -441,18 +441,12 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
 fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::space::Aggregated) -> Timeline {
     let mut b = Builder::new(plan);
     let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
-    let mut prev = b.add(spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.prompt), &[]);
+    let mut prev = b.add(spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.steps.total()), &[]);
     let tokens = plan.workload.input_tokens;
-    for j in 0..a.chunks {
-        let (dur, chunk) = if j + 1 == a.chunks {
-            (a.last_step, tokens - j * a.chunk_tokens)
-        } else if a.chunks > 2 {
-            (a.first_full + (a.last_full - a.first_full) * j as f64 / (a.chunks - 2) as f64, a.chunk_tokens)
-        } else {
-            (a.first_full, a.chunk_tokens)
-        };
+    for j in 0..a.steps.steps {
+        let chunk = a.chunk_tokens.min(tokens - j * a.chunk_tokens);
         let what = format!("decode step + prompt chunk {} ({chunk} tokens)", j + 1);
-        prev = b.add(spec(pool, what, Kind::Compute, dur), &[prev]);
+        prev = b.add(spec(pool, what, Kind::Compute, a.steps.step(j)), &[prev]);
     }
     b.finish(
         format!("prefill of one request ({tokens} tokens) inside the decode steps"),
@@ -510,7 +504,7 @@ mod tests {
         let last = s.decode.ops.last().unwrap();
         assert!((last.dur - d.breakdown.prefill).abs() < 1e-15 && d.breakdown.prefill > 0.0);
         // half a running step, then the prompt's one chunk step (4032 tokens): TTFT
-        assert_eq!(a.chunks, 1);
+        assert_eq!(a.steps.steps, 1);
         assert!((s.prefill.makespan - a.ttft).abs() < 1e-12 * a.ttft);
         assert!((s.prefill.ops[0].dur - d.tpot / 2.0).abs() < 1e-12);
         assert_eq!(s.prefill.ops.len(), 2);

@@ -316,13 +316,9 @@ impl Model<'_> {
         // The TTFT of prefill option k feeding group a (0 for aggregated serving, whose
         // TTFT is on x), `None` when they cannot pair or break the TTFT limit.
         let pair = |k: usize, a: usize| -> Option<f64> {
-            let p = &inst.prefill[k];
             let (kv, aggregated) = kv_groups[a];
-            match (p.aggregated, aggregated) {
-                (true, true) => (kv.first().map(|x| x.0) == Some(p.pool)).then_some(0.0),
-                (false, false) => p.ttft(kv).filter(|t| inst.ttft_limit.is_none_or(|l| *t <= l)),
-                _ => None,
-            }
+            // an aggregated option over the TTFT limit is not in `allowed`
+            Instance::prefill_ttft(&inst.prefill[k], kv, aggregated).filter(|t| aggregated || inst.ttft_limit.is_none_or(|l| *t <= l))
         };
         // TTFT pair variables, only when TTFT is in the objective or the bound.
         let uses_ttft = num == Q::Ttft || bound.is_some_and(|b| b.0 == Q::Ttft);

@@ -208,11 +208,8 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
 fn pin_labels(plan: &Plan) -> Vec<(Span, String)> {
     let mut out = Vec::new();
     for p in &plan.placements {
-        let pins = &p.pins;
-        for (name, pin) in
-            [("tp", pins.tp), ("dp", pins.dp), ("ep", pins.ep), ("microbatches", pins.microbatches), ("replicas", pins.replicas)]
-        {
-            if let Some((v, span)) = pin {
+        for name in crate::ir::Pins::NAMES {
+            if let Some((v, span)) = p.pins.get(name) {
                 out.push((span, format!("pinned: `{}` {name} = {v}", p.stage.name())));
             }
         }
@@ -237,22 +234,9 @@ fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
 fn runner_up(plan: &Plan, per_batch: &[Point], best: &Point, goal: Goal) -> Result<Option<Point>, String> {
     let s = decode_signature(&best.instance.decode[best.choice.decode]);
     let prefill_pool = best.instance.prefill[best.choice.prefill].pool;
-    best_excluding(plan, per_batch, goal, |inst| ilp::Exclude {
-        decode: (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect(),
-        prefill: (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect(),
-    })
-}
-
-/// The best point over every batch among the choices `exclude` leaves.
-fn best_excluding(
-    plan: &Plan,
-    per_batch: &[Point],
-    goal: Goal,
-    exclude: impl Fn(&Instance) -> ilp::Exclude,
-) -> Result<Option<Point>, String> {
-    // A batch's best without some choices is no better than its winner, so batches are
-    // visited from the best winner on and the search stops once the point found beats
-    // the next winner (ties: the earlier batch, as for the winner).
+    // A batch's runner-up is no better than its winner, so batches are visited from the
+    // best winner on and the search stops once the runner-up found beats the next
+    // winner (ties: the earlier batch, as for the winner).
     let rank = |p: &Point| {
         let (a, b) = key(p, goal);
         (a, b, p.instance.batch)
@@ -265,7 +249,9 @@ fn best_excluding(
             break;
         }
         let inst = &w.instance;
-        let ex = exclude(inst);
+        let decode: Vec<usize> = (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect();
+        let prefill: Vec<usize> = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect();
+        let ex = ilp::Exclude { decode, prefill };
         let out = ilp::solve_excluding(inst, goal, plan.time_limit, Some(&ex))?;
         if let Some(choice) = out.choice {
             let p = Point { instance: inst.clone(), choice, stats: out.stats };
@@ -480,8 +466,8 @@ fn describe_choice(plan: &Plan, inst: &Instance, c: Choice) -> String {
         Some(a) => format!(
             "`prefill` inside the decode steps on `{}` (aggregated: {} step{} per prompt, {} of prefill chunks in each step on average; TTFT {})",
             pool_name(plan, p.pool),
-            a.chunks,
-            if a.chunks == 1 { "" } else { "s" },
+            a.steps.steps,
+            if a.steps.steps == 1 { "" } else { "s" },
             fmt_time(d.breakdown.prefill),
             fmt_time(a.ttft)
         ),

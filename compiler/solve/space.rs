@@ -62,16 +62,8 @@ pub struct Aggregated {
     pub ttft: f64,
     /// the step without prefill chunks
     pub decode_step: f64,
-    /// the prompt's own chunk steps, from the step it joins to its first token
-    pub prompt: f64,
-    /// steps a prompt takes: ⌈input / chunk⌉
-    pub chunks: u64,
-    /// the steps carrying the first and the last full chunk (0 when the prompt fits one
-    /// chunk; the full chunks between take times linear between them) and the step
-    /// carrying the prompt's last chunk
-    pub first_full: f64,
-    pub last_full: f64,
-    pub last_step: f64,
+    /// the steps that carry the prompt's chunks
+    pub steps: cost::aggregated::ChunkSteps,
     /// prompt tokens a step may carry
     pub chunk_tokens: u64,
     /// prompts each step starts on average
@@ -287,9 +279,18 @@ impl Instance {
     /// aggregated decode option pairs only with its pool's aggregated prefill option,
     /// any other only with a prefill option that has a path for its KV cache.
     pub fn pair_ttft(&self, d: &DecodeOption, p: &PrefillOption) -> Option<f64> {
-        match (&d.aggregated, p.aggregated) {
-            (Some(a), true) => (p.pool == d.attn_pool).then_some(a.ttft),
-            (None, false) => p.ttft(&d.kv),
+        let own = d.aggregated.as_ref().map_or(0.0, |a| a.ttft);
+        Some(Self::prefill_ttft(p, &d.kv, d.aggregated.is_some())? + own)
+    }
+
+    /// What prefill option `p` adds to the TTFT of the decode options whose KV cache goes
+    /// to `kv` and that do (`aggregated`) or do not prefill their own prompts: its
+    /// prefill and KV transfer, or 0 for its pool's aggregated options (their TTFT is
+    /// their own); `None` when they cannot pair. The ILP pairs options by these groups.
+    pub fn prefill_ttft(p: &PrefillOption, kv: &[(usize, f64)], aggregated: bool) -> Option<f64> {
+        match (aggregated, p.aggregated) {
+            (true, true) => (kv.first().map(|x| x.0) == Some(p.pool)).then_some(0.0),
+            (false, false) => p.ttft(kv),
             _ => None,
         }
     }
@@ -913,14 +914,13 @@ fn aggregated_twin(
 ) -> Option<DecodeOption> {
     // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
     let mut priced: Vec<((u64, u64), f64, bool)> = Vec::new();
-    let finishes = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
+    let steps = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
         let (time, tables, extrapolated) = price(c, p).ok_or(())?;
         priced.push(((c, p), tables, extrapolated));
         Ok(time)
     })
     .ok()?;
-    let chunks = finishes.len() as u64;
-    let prompt = *finishes.last()?;
+    let (chunks, prompt) = (steps.steps, steps.total());
     // op-table time of the chunk steps, the full chunks' interpolated as their times are
     let from_tables = match priced.as_slice() {
         [one] => one.1,
@@ -929,10 +929,6 @@ fn aggregated_twin(
         _ => 0.0,
     };
     let extrapolated = priced.iter().any(|p| p.2);
-    let before = |k: usize| if k == 0 { 0.0 } else { finishes[k - 1] };
-    let n = finishes.len();
-    let last_step = prompt - before(n - 1);
-    let (first_full, last_full) = if n > 1 { (finishes[0], finishes[n - 2] - before(n - 2)) } else { (0.0, 0.0) };
     let decode_step = plain.tpot;
     let extra = (prompt - chunks as f64 * decode_step).max(0.0);
     let osl = plan.workload.output_tokens;
@@ -941,19 +937,7 @@ fn aggregated_twin(
     Some(DecodeOption {
         tpot,
         breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
-        aggregated: Some(Aggregated {
-            ttft,
-            decode_step,
-            prompt,
-            chunks,
-            first_full,
-            last_full,
-            last_step,
-            chunk_tokens: CHUNK_TOKENS,
-            per_step,
-            from_tables,
-            extrapolated,
-        }),
+        aggregated: Some(Aggregated { ttft, decode_step, steps, chunk_tokens: CHUNK_TOKENS, per_step, from_tables, extrapolated }),
         ..plain.clone()
     })
 }
@@ -1534,8 +1518,8 @@ mod aggregated_checks {
         let attn = cost::stage_time(&g, &[Stage::DecodeAttn], chip, 8, m.kv_split(8)).unwrap();
         let ffn = cost::stage_time(&g, &[Stage::DecodeFfn], chip, 8, m.kv_split(8)).unwrap();
         let mixed = attn.time + ffn.time + 160.0 * cost::allreduce_on(chip, cost::activation_bytes(m, 4096), 8, link);
-        assert_eq!(a.chunks, 1);
-        assert!((a.prompt - mixed).abs() < 1e-12 * mixed, "{} vs {mixed}", a.prompt);
+        assert_eq!(a.steps.steps, 1);
+        assert!((a.steps.total() - mixed).abs() < 1e-12 * mixed, "{} vs {mixed}", a.steps.total());
         assert_eq!(a.decode_step, plain.tpot);
         // steady state: 64 / (128 + TTFT/T) prompts per step, each adding (mixed − t_d)
         let (t, ttft) = cost::aggregated::steady_state(plain.tpot, mixed - plain.tpot, mixed, 64, 128);
@@ -1567,7 +1551,7 @@ mod aggregated_checks {
         let ar = cost::allreduce_on(chip, cost::activation_bytes(m, 32 + 4032), 4, link)
             + cost::allreduce_on(chip, cost::activation_bytes(m, 64 + 4032), 8, link);
         let step = attn.time + ffn.time + 80.0 * ar;
-        assert!((a.prompt - step).abs() < 1e-12 * step, "{} vs {step}", a.prompt);
+        assert!((a.steps.total() - step).abs() < 1e-12 * step, "{} vs {step}", a.steps.total());
         let (t, ttft) = cost::aggregated::steady_state(plain.tpot, step - plain.tpot, step, 64, 128);
         assert_eq!((agg.tpot, a.ttft), (t, ttft));
     }
@@ -1579,9 +1563,10 @@ mod aggregated_checks {
         let opts = decode_options(&p, 8, &mut vec![]);
         assert!(!opts.is_empty() && opts.iter().all(|d| d.aggregated.is_some()), "only aggregated options");
         let a = opts[0].aggregated.as_ref().unwrap();
-        assert_eq!(a.chunks, 3);
-        assert!(a.last_full > a.first_full && a.first_full > a.last_step, "{a:?}");
-        assert!((a.prompt - (a.first_full + a.last_full + a.last_step)).abs() < 1e-12 * a.prompt);
+        let s = a.steps;
+        assert_eq!(s.steps, 3);
+        assert!(s.last_full > s.first_full && s.first_full > s.tail, "{a:?}");
+        assert!((s.total() - (s.first_full + s.last_full + s.tail)).abs() < 1e-12 * s.total());
         // prefill options: only the pool's aggregated one
         let pre = prefill_options(&p, &mut vec![]);
         assert_eq!(pre.len(), 1);
