@@ -550,9 +550,9 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
     let b = &d.breakdown;
     let ttft = p.instance.pair_ttft(d, pre).unwrap_or(f64::NAN);
     // aggregated serving: the prompt's chunk steps, and no KV transfer
-    let (prefill_s, kv_transfer_s, prefill_tables, prefill_extrapolated) = match &d.aggregated {
-        Some(a) => (a.steps.total(), 0.0, a.from_tables, a.extrapolated),
-        None => (pre.time, ttft - pre.time, pre.from_tables, pre.extrapolated),
+    let (prefill_s, kv_transfer_s, prefill_tables) = match &d.aggregated {
+        Some(a) => (a.steps.total(), 0.0, a.from_tables),
+        None => (pre.time, ttft - pre.time, pre.from_tables),
     };
     let timelines = crate::schedule::schedule(plan, p);
     let proven = s.per_batch.iter().all(|x| x.stats.proven);
@@ -582,7 +582,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             prefill_s,
             kv_transfer_s,
             prefill_from_tables_s: prefill_tables,
-            extrapolated: b.extrapolated || prefill_extrapolated,
+            extrapolated: p.instance.extrapolated(p.choice),
         }),
         bottleneck: Some(bottleneck(d)),
         solver: Some(SolverReport {

@@ -103,11 +103,11 @@ pub fn key(p: &Point, goal: Goal) -> (f64, f64) {
 /// W0402 when the chosen point priced a decode or prefill operation outside a measured
 /// op table's range, labelled at the tables of the pools it uses.
 fn warn_extrapolated(plan: &Plan, p: &Point, diags: &mut Diagnostics) {
-    let d = &p.instance.decode[p.choice.decode];
-    let pre = &p.instance.prefill[p.choice.prefill];
-    if !d.breakdown.extrapolated && !pre.extrapolated {
+    if !p.instance.extrapolated(p.choice) {
         return;
     }
+    let d = &p.instance.decode[p.choice.decode];
+    let pre = &p.instance.prefill[p.choice.prefill];
     let mut tables: Vec<(crate::source::Span, String)> = Vec::new();
     for (i, pool) in plan.cluster.pools.iter().enumerate() {
         let used = d.chips.get(i).is_some_and(|&c| c > 0) || pre.pool == i;

@@ -283,6 +283,13 @@ impl Instance {
         Some(Self::prefill_ttft(p, &d.kv, d.aggregated.is_some())? + own)
     }
 
+    /// Whether pricing the choice's decode step or its prefill (on chips of its own, or
+    /// in chunks inside the decode steps) left an op table's measured range.
+    pub fn extrapolated(&self, c: Choice) -> bool {
+        let (d, p) = (&self.decode[c.decode], &self.prefill[c.prefill]);
+        d.breakdown.extrapolated || p.extrapolated || d.aggregated.as_ref().is_some_and(|a| a.extrapolated)
+    }
+
     /// What prefill option `p` adds to the TTFT of the decode options whose KV cache goes
     /// to `kv` and that do (`aggregated`) or do not prefill their own prompts: its
     /// prefill and KV transfer, or 0 for its pool's aggregated options (their TTFT is
@@ -1529,6 +1536,19 @@ mod aggregated_checks {
         // the same chips, and nothing else: the KV cache stays where it is made
         assert_eq!((agg.chips.clone(), agg.kv.clone()), (plain.chips.clone(), plain.kv.clone()));
         assert!(agg.tpot > plain.tpot && a.ttft > mixed);
+    }
+
+    #[test]
+    fn a_chunk_step_beyond_the_tables_marks_the_choice_extrapolated() {
+        // the report's flag and W0402 read one rule: decode step, own prefill, or chunks
+        let p = plan(4032, "aggregated");
+        let mut inst = instances(&p, &mut vec![]).remove(0);
+        let c = Choice { decode: 0, prefill: 0, replicas: 1 };
+        assert!(inst.prefill[0].aggregated && !inst.extrapolated(c));
+        if let Some(a) = inst.decode[0].aggregated.as_mut() {
+            a.extrapolated = true;
+        }
+        assert!(inst.extrapolated(c));
     }
 
     #[test]
