@@ -36,6 +36,17 @@ impl Engine {
         (t.ceil() as u64).div_ceil(blk) * blk
     }
 
+    /// Prompts that arrive together when `b` clients per rank of a closed-loop benchmark
+    /// send alike requests: all `b` under an engine that prefills every waiting prompt
+    /// first (it keeps the clients in step), else `β·b^γ` rounded, within `1..=b`.
+    pub fn burst(&self, b: u64) -> u64 {
+        if self.prefill_first {
+            return b.max(1);
+        }
+        let (beta, gamma) = self.burst;
+        ((beta * (b.max(1) as f64).powf(gamma)).round() as u64).clamp(1, b.max(1))
+    }
+
     /// The most sequences one GPU's share admits: `⌊KV / (tokens · kv_bytes_per_token)⌋`,
     /// with `kv_per_token` the bytes one token's cache takes on this GPU.
     pub fn admitted(&self, capacity: f64, weights: f64, kv_per_token: f64, input: u64, output: u64) -> u64 {
@@ -69,6 +80,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn prompts_arrive_in_bursts_that_grow_slower_than_the_clients() {
+        let e = Engine { burst: (1.75, 0.45), ..Engine::of(Some("vllm")) };
+        // 1.75·8^0.45 = 4.46 → 4; 1.75·128^0.45 = 15.5 → 16 (rounded half away)
+        assert_eq!(e.burst(8), 4);
+        assert_eq!(e.burst(128), 16);
+        // never more than the clients, never none
+        assert_eq!(e.burst(1), 1);
+        assert_eq!(e.burst(2), 2);
+        assert_eq!(e.burst(0), 1);
+        // an engine that prefills every waiting prompt first keeps them all in step
+        let s = Engine::of(Some("sglang"));
+        assert!(s.prefill_first);
+        assert_eq!(s.burst(128), 128);
+    }
+
+    #[test]
     fn kv_capacity_of_whole_and_of_free_memory() {
         let v = Engine {
             fraction: 0.9,
@@ -78,6 +105,7 @@ mod tests {
             reserve_output: 0.5,
             waits_for_slot: true,
             prefill_first: false,
+            burst: (1.0, 0.5),
         };
         // 0.9·80 − 16 − 3 = 53 GB
         assert!((v.kv_capacity(80e9, 16e9) - 53e9).abs() < 1.0);

@@ -28,6 +28,9 @@ pub struct Prediction {
     pub admitted: u64,
     /// mean wait for a slot when the clients outnumber the admitted sequences
     pub queue: f64,
+    /// one prompt prefilled alone: its chunk steps beside the decode batch (aggregated),
+    /// the prefill worker's pass (disaggregated)
+    pub prompt: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -133,8 +136,10 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             let g = build(m, Step::Prefill { tokens: row.isl });
             let st = cost::stage_time(&g, &[Stage::Prefill], chip, row.prefill_tp, m.kv_split(row.prefill_tp)).ok_or_else(missing)?;
             let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, row.isl), row.prefill_tp, link);
+            let prompt = st.time + ar + cost::step_fixed(chip, 1);
             Ok(Prediction {
-                ttft: st.time + ar + cost::step_fixed(chip, 1),
+                ttft: prompt,
+                prompt,
                 tpot: dec.time,
                 decode_step: dec.time,
                 prefill_share: 0.0,
@@ -154,10 +159,11 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             // and, all requests being alike, return together, so a prompt's steps also
             // carry the prompts of the `g` requests that arrive with it. An engine that
             // prefills every waiting prompt first keeps the whole batch in step (g = b);
-            // one that admits a chunk budget per step beside decode spreads the clients
-            // into groups of one budget (g = ⌊C/S⌋). Member j is done with step
-            // ⌈(j+1)·S/C⌉; `own` is the mean over the group (one prompt's steps if g = 1).
-            let g = if engine.prefill_first { b } else { b.min((CHUNK_TOKENS / row.isl).max(1)) };
+            // one that admits a chunk budget per step beside decode keeps them only partly
+            // together (g = β·b^γ, fitted: `Engine::burst`). The group's C·g tokens go
+            // S per step; member j is done with step ⌈(j+1)·C/S⌉; `own` is the mean over
+            // the group (one prompt's steps if g = 1).
+            let g = engine.burst(b);
             let (finish, xg) = prefill_steps(g * row.isl)?;
             let own = (0..g).map(|j| finish[(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1) as usize]).sum::<f64>() / g as f64;
             let extrapolated = dec.extrapolated || x1 || xg;
@@ -172,6 +178,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
                 extrapolated,
                 admitted: b,
                 queue,
+                prompt: alone.last().copied().unwrap_or(0.0),
             })
         }
     }

@@ -246,10 +246,12 @@ pub fn csv(s: &Summary) -> String {
 /// One CSV line per row of the data, in file order: the row's configuration, the
 /// predicted and measured TTFT and TPOT (ms), the decode step without prefill chunks,
 /// the share of the step spent on prefill chunks and priced from op tables, whether a
-/// lookup left the measured range, and why a row was not evaluated.
+/// lookup left the measured range, the sequences a rank admits, the wait for a slot, one
+/// prompt's own prefill (its chunk steps beside the decode batch, or the prefill
+/// worker's pass) and why a row was not evaluated.
 pub fn rows_csv(all: &[Evaluated], skipped: &[super::Skipped]) -> String {
     let mut out = String::from(
-        "line,id,model,system,framework,mode,isl,osl,concurrency,tp,dp,moe_gpus,pred_ttft_ms,meas_ttft_ms,pred_tpot_ms,meas_tpot_ms,decode_step_ms,prefill_share,from_tables,extrapolated,admitted,queue_ms,reason\n",
+        "line,id,model,system,framework,mode,isl,osl,concurrency,tp,dp,moe_gpus,pred_ttft_ms,meas_ttft_ms,pred_tpot_ms,meas_tpot_ms,decode_step_ms,prefill_share,from_tables,extrapolated,admitted,queue_ms,prompt_ms,reason\n",
     );
     let mut lines: Vec<(usize, String)> = Vec::new();
     for e in all {
@@ -271,7 +273,7 @@ pub fn rows_csv(all: &[Evaluated], skipped: &[super::Skipped]) -> String {
         );
         let tail = match &e.result {
             Ok(p) => format!(
-                "{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},",
+                "{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{},{},{:.4},{:.4},",
                 p.ttft * 1e3,
                 r.ttft_ms,
                 p.tpot * 1e3,
@@ -281,14 +283,15 @@ pub fn rows_csv(all: &[Evaluated], skipped: &[super::Skipped]) -> String {
                 p.from_tables,
                 p.extrapolated,
                 p.admitted,
-                p.queue * 1e3
+                p.queue * 1e3,
+                p.prompt * 1e3
             ),
-            Err(reason) => format!(",{:.4},,{:.4},,,,,,,{}", r.ttft_ms, r.tpot_ms, q(reason)),
+            Err(reason) => format!(",{:.4},,{:.4},,,,,,,,{}", r.ttft_ms, r.tpot_ms, q(reason)),
         };
         lines.push((r.line, format!("{head},{tail}")));
     }
     for s in skipped {
-        lines.push((s.line, format!("{},{},,,,,,,,,,,,,,,,,,,,,{}", s.line, q(&s.id), q(&s.reason))));
+        lines.push((s.line, format!("{},{},,,,,,,,,,,,,,,,,,,,,,{}", s.line, q(&s.id), q(&s.reason))));
     }
     lines.sort_by_key(|l| l.0);
     for (_, l) in lines {
