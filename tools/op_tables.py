@@ -2,7 +2,8 @@
 """Derives hplanc's op tables (stdlib/tables/<system>.csv) from the measured kernel
 tables in ../shared/reference/kernels/<system>/ (aiconfigurator-core 0.12.0, NVIDIA,
 Apache-2.0; see stdlib/tables/NOTICE.md). Rows are copied, never altered; only a subset
-of shapes is kept: the grid the cost model interpolates over. Units: latency_us is the
+of shapes is kept: the grid the cost model interpolates over (for MoE layers, one routing
+distribution of the three measured: MOE_ROUTING, default power_law_1.01). Units: latency_us is the
 source's ms x 1000; bytes is the source's message_size (elements) x 2 (bf16).
 
     python3 tools/op_tables.py [REFERENCE_DIR]
@@ -23,7 +24,12 @@ GEMM_K = GEMM_N[:-1]  # 65536 x 65536 was not measured
 # Attention shapes (query heads, KV heads per GPU) of the stdlib GQA models
 # (Llama-3.1 8B/70B/405B, Qwen3-32B/235B) at tensor parallelism 1, 2, 4 and 8; head_dim 128.
 ATTN_HEADS = sorted({(h // tp, max(kv // tp, 1)) for h, kv in [(32, 8), (64, 8), (128, 8), (64, 4)] for tp in (1, 2, 4, 8)})
-COLS = ["op", "dtype", "m", "n", "k", "batch", "context", "heads", "kv_heads", "head_dim", "gpus", "bytes", "latency_us"]
+# MoE layers (hidden, expert intermediate, top-k, experts) of the stdlib MoE models the
+# tables measured: Qwen3-235B-A22B. Experts spread over the GPUs (moe_tp = 1), routing
+# skewed as measured with a power law of exponent 1.01 over the experts (MOE_ROUTING).
+MOE_SHAPES = [(4096, 1536, 8, 128)]
+MOE_ROUTING = os.environ.get("MOE_ROUTING", "power_law_1.01")
+COLS = ["op", "dtype", "m", "n", "k", "batch", "context", "heads", "kv_heads", "head_dim", "gpus", "bytes", "experts", "topk", "latency_us"]
 
 
 def rows(system, name):
@@ -71,6 +77,14 @@ def main():
         for r in rows(system, "custom_allreduce"):
             if r["allreduce_dtype"] == "bfloat16":
                 out.append({"op": "allreduce", "dtype": "bf16", "gpus": r["num_gpus"], "bytes": int(r["message_size"]) * 2, "latency_us": us(r["latency"])})
+        moe = {}
+        for r in rows(system, "moe"):
+            d = DTYPES.get(r["moe_dtype"])
+            shape = (int(r["hidden_size"]), int(r["inter_size"]), int(r["topk"]), int(r["num_experts"]))
+            if d and shape in MOE_SHAPES and r["moe_tp_size"] == "1" and r["distribution"] == MOE_ROUTING:
+                moe[(d, shape, int(r["moe_ep_size"]), int(r["num_tokens"]))] = r["latency"]
+        for (d, (h, i, k, e), gpus, tokens), lat in sorted(moe.items()):
+            out.append({"op": "moe", "dtype": d, "m": tokens, "n": i, "k": h, "experts": e, "topk": k, "gpus": gpus, "latency_us": us(lat)})
         path = os.path.join(OUT, system + ".csv")
         with open(path, "w", newline="") as f:
             f.write(f"# Per-op latencies measured on {system} with TensorRT-LLM 1.3.0rc20 (aiconfigurator-core 0.12.0,\n")

@@ -10,8 +10,8 @@
 //!   linearly past the measured range; no efficiency gain is assumed) and the lookup
 //!   is marked extrapolated.
 
-use crate::ir::graph::{AttnShape, Gemm, Kernel, Node, Split};
-use crate::ir::tables::{AttnKey, Grid, OpTables};
+use crate::ir::graph::{AttnShape, Gemm, Kernel, MoeShape, Node, Split};
+use crate::ir::tables::{AttnKey, Grid, MoeKey, OpTables};
 
 /// A time from a table, and whether any axis was outside the measured range.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,6 +95,17 @@ fn attention(t: &OpTables, a: &AttnShape, tp: u64, kv_split: u64) -> Option<Look
     Some(sum)
 }
 
+/// One MoE layer's experts for `tokens` tokens spread over `gpus` GPUs (`gpus` of them
+/// in the node's group: the table of exactly that many, else none).
+fn moe(t: &OpTables, p: crate::ir::Precision, s: &MoeShape, gpus: u64) -> Option<Lookup> {
+    let key = MoeKey { dtype: p, hidden: s.hidden, inter: s.inter, top_k: s.top_k, experts: s.experts, gpus };
+    let grid = t.moe.get(&key)?;
+    if s.tokens <= 0.0 {
+        return Some(Lookup { time: 0.0, extrapolated: false });
+    }
+    Some(interpolate(grid, &[s.tokens]))
+}
+
 /// The node's time from the chip's tables on one chip of a `tp`-way group whose KV
 /// cache splits `kv_split` ways, or `None` when no table covers every kernel it runs
 /// (the roofline prices it then).
@@ -109,6 +120,7 @@ pub fn node_lookup(node: &Node, t: &OpTables, tp: u64, kv_split: u64) -> Option<
             }
         }
         Kernel::Attention(a) => attention(t, a, tp.max(1), kv_split.max(1)),
+        Kernel::Moe(s) => moe(t, node.precision, s, tp.max(1)),
         Kernel::Other => None,
     }
 }
@@ -238,6 +250,41 @@ mod tests {
     }
 
     #[test]
+    fn the_stdlib_h100_prices_an_moe_layer_at_its_row_and_between_rows() {
+        let chip = h100();
+        let t = chip.tables.as_ref().unwrap();
+        // Qwen3-235B-A22B (BF16 weights): the experts node of a 64-token decode step, over 4 GPUs
+        let m = {
+            let src = "use std::models::qwen3_235b_a22b\n";
+            let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
+            comp.program.models.into_iter().find(|m| m.name == "qwen3_235b_a22b").unwrap()
+        };
+        let experts = |batch: u64| {
+            let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch, context: 1000.0 });
+            let n = g.nodes().find(|n| n.op == crate::ir::graph::Op::Experts).unwrap().clone();
+            n
+        };
+        // stdlib/tables/h100_sxm.csv: `moe,bf16,64,1536,4096,,,,,,4,,128,8,390.189` (µs)
+        let n64 = experts(64);
+        let l = node_lookup(&n64, t, 4, 1).expect("covered");
+        assert!((l.time - 390.189e-6).abs() < 1e-12, "{}", l.time);
+        assert!(!l.extrapolated);
+        let r = crate::cost::node_time(&n64, &chip, 4, 1).unwrap();
+        assert_eq!(r.time(), l.time);
+        // 56 tokens lie between the measured 48 (382.125 µs) and 64: log-linear between
+        let mid = node_lookup(&experts(56), t, 4, 1).unwrap().time;
+        let w = (56f64.ln() - 48f64.ln()) / (64f64.ln() - 48f64.ln());
+        assert!((mid - ((1.0 - w) * 382.125e-6f64.ln() + w * 390.189e-6f64.ln()).exp()).abs() < 1e-15);
+        assert!((382.125e-6..=390.189e-6).contains(&mid));
+        // 3 GPUs were not measured: the roofline prices the node, and says so
+        assert!(node_lookup(&n64, t, 3, 1).is_none());
+        assert_eq!(crate::cost::node_time(&n64, &chip, 3, 1).unwrap().table, None);
+        // past the largest measured token count (16384): scaled linearly and flagged
+        let big = node_lookup(&experts(32768), t, 4, 1).unwrap();
+        assert!(big.extrapolated);
+    }
+
+    #[test]
     fn what_no_table_covers_falls_back_to_the_roofline() {
         let chip = h100();
         let t = chip.tables.as_ref().unwrap();
@@ -247,7 +294,7 @@ mod tests {
         let r = crate::cost::node_time(&node, &chip, 1, 1).unwrap();
         assert_eq!(r.table, None);
         assert_eq!(r.time(), r.compute.max(r.memory));
-        // an MoE expert node (Kernel::Other) too
+        // a node no table describes (Kernel::Other) too
         let mut other = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp8);
         other.kernel = Kernel::Other;
         assert!(node_lookup(&other, t, 1, 1).is_none());

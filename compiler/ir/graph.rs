@@ -95,12 +95,25 @@ pub struct AttnShape {
     pub prefill: Option<f64>,
 }
 
+/// One MoE layer's routed-expert compute (the grouped GEMMs of every expert, gate/up
+/// then down) for `tokens` tokens entering the layer, each sent to `top_k` of `experts`
+/// experts of `inter` intermediate features over `hidden` model features.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MoeShape {
+    pub tokens: f64,
+    pub hidden: u64,
+    pub inter: u64,
+    pub top_k: u64,
+    pub experts: u64,
+}
+
 /// What a node runs, in the terms measured op tables are indexed by.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kernel {
     /// one or two GEMMs (a SwiGLU FFN is gate/up then down)
     Gemm(Gemm, Option<Gemm>),
     Attention(AttnShape),
+    Moe(MoeShape),
     /// nothing a table describes: the roofline prices it
     Other,
 }
@@ -303,6 +316,13 @@ pub fn build(model: &Model, step: Step) -> Graph {
                     0.0,
                     2.0 * routed,
                 );
+                g[experts].kernel = Kernel::Moe(MoeShape {
+                    tokens,
+                    hidden: model.hidden,
+                    inter: moe.expert_intermediate,
+                    top_k: moe.top_k,
+                    experts: moe.experts,
+                });
                 let combine = add(&mut g, Op::Combine, l, ffn_stage, 0.0, model.activations, 0.0, 0.0, 0.0, routed + act);
                 g.add_edge(out, router, Edge { bytes: act });
                 g.add_edge(router, dispatch, Edge { bytes: act });
@@ -478,7 +498,7 @@ mod tests {
                     assert!(!m.is_sliding(l), "layer {l}");
                     assert_eq!((a.decode, a.prefill), (Some((4.0, 1000.0)), Some(512.0)));
                 }
-                Kernel::Gemm(..) => panic!("attention is not a GEMM"),
+                Kernel::Gemm(..) | Kernel::Moe(_) => panic!("attention is neither a GEMM nor an MoE layer"),
             }
         }
     }

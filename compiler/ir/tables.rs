@@ -1,6 +1,6 @@
 //! Measured per-op latency tables a chip can carry (docs/op-tables.md): GEMMs by shape
 //! and precision, decode and prefill attention by batch and context, all-reduce by
-//! message size. Each table is a full grid over its axes, values in seconds; the cost
+//! message size, MoE expert layers by tokens. Each table is a full grid over its axes, values in seconds; the cost
 //! phase interpolates in it ([`crate::cost::tables`]).
 
 use super::Precision;
@@ -62,6 +62,19 @@ pub struct AttnKey {
     pub head_dim: u64,
 }
 
+/// MoE expert tables are keyed by the weights' precision, the layer's shape and the
+/// GPUs its experts are spread over (expert parallelism, each GPU holding
+/// `experts / gpus` whole experts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MoeKey {
+    pub dtype: Precision,
+    pub hidden: u64,
+    pub inter: u64,
+    pub top_k: u64,
+    pub experts: u64,
+    pub gpus: u64,
+}
+
 /// The op tables of one chip.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpTables {
@@ -77,6 +90,8 @@ pub struct OpTables {
     pub attn_prefill: BTreeMap<AttnKey, Grid>,
     /// `allreduce`: keyed by chip count, axis bytes
     pub allreduce: BTreeMap<u64, Grid>,
+    /// `moe`: one MoE layer's routed experts on one GPU, axis tokens entering the layer
+    pub moe: BTreeMap<MoeKey, Grid>,
 }
 
 impl OpTables {
@@ -86,5 +101,6 @@ impl OpTables {
             + self.attn_decode.values().map(|t| t.len()).sum::<usize>()
             + self.attn_prefill.values().map(|t| t.len()).sum::<usize>()
             + self.allreduce.values().map(|t| t.len()).sum::<usize>()
+            + self.moe.values().map(|t| t.len()).sum::<usize>()
     }
 }

@@ -3,7 +3,7 @@
 //! error is dropped whole: a partial table never replaces the roofline.
 
 use crate::diagnostics::{catalog, Diagnostics};
-use crate::ir::tables::{AttnKey, Grid, OpTables};
+use crate::ir::tables::{AttnKey, Grid, MoeKey, OpTables};
 use crate::ir::{self, Precision};
 use crate::source::{FileId, Span};
 use std::collections::BTreeMap;
@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 pub const MAX_TABLE_ROWS: usize = 200_000;
 
 /// The columns a file may have; `op`, `dtype` and `latency_us` are required.
-const COLUMNS: [&str; 13] =
-    ["op", "dtype", "m", "n", "k", "batch", "context", "heads", "kv_heads", "head_dim", "gpus", "bytes", "latency_us"];
+const COLUMNS: [&str; 15] =
+    ["op", "dtype", "m", "n", "k", "batch", "context", "heads", "kv_heads", "head_dim", "gpus", "bytes", "experts", "topk", "latency_us"];
 
 /// Each op: its axes (interpolated) and its key columns (matched exactly).
 fn op_columns(op: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
@@ -21,11 +21,12 @@ fn op_columns(op: &str) -> Option<(&'static [&'static str], &'static [&'static s
         "gemm" => (&["m", "n", "k"], &[]),
         "attn_decode" | "attn_prefill" => (&["batch", "context"], &["heads", "kv_heads", "head_dim"]),
         "allreduce" => (&["bytes"], &["gpus"]),
+        "moe" => (&["m"], &["n", "k", "experts", "topk", "gpus"]),
         _ => return None,
     })
 }
 
-const OPS: [&str; 4] = ["gemm", "attn_decode", "attn_prefill", "allreduce"];
+const OPS: [&str; 5] = ["gemm", "attn_decode", "attn_prefill", "allreduce", "moe"];
 
 /// (op, dtype, key values) -> rows of (axis values, seconds, span of the row)
 type Rows = BTreeMap<(String, Precision, Vec<u64>), Vec<(Vec<f64>, f64, Span)>>;
@@ -120,7 +121,7 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
             let Some((v, span)) = cell(name) else {
                 diags.push(catalog::table_malformed(
                     row_span,
-                    format!("`{op}` rows need a `{name}` column"),
+                    format!("`{op}` rows need the `{name}` column"),
                     "this row",
                     &format!("add `{name}` to the header (docs/op-tables.md lists each op's columns)"),
                 ));
@@ -167,6 +168,7 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
         attn_decode: BTreeMap::new(),
         attn_prefill: BTreeMap::new(),
         allreduce: BTreeMap::new(),
+        moe: BTreeMap::new(),
     };
     for ((op, dtype, key), rs) in rows {
         let Some(grid) = grid(&op, &rs, diags) else { continue };
@@ -177,6 +179,10 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
             }
             "allreduce" => {
                 t.allreduce.insert(key[0], grid);
+            }
+            "moe" => {
+                let k = MoeKey { dtype, inter: key[0], hidden: key[1], experts: key[2], top_k: key[3], gpus: key[4] };
+                t.moe.insert(k, grid);
             }
             _ => {
                 let k = AttnKey { kv: dtype, heads: key[0], kv_heads: key[1], head_dim: key[2] };
