@@ -272,8 +272,17 @@ fn parse_row(line: usize, get: &dyn Fn(&str) -> String) -> Result<Row, String> {
             // (`_tp4_`) say, which this gives.
             let gpus = (tp * dp).max(mt * me);
             let dp = (gpus / tp).max(1);
-            // concurrency; 18 rows record it only in batch_size
-            let batch = positive("concurrency", count("concurrency")?.filter(|c| *c > 0).or(count("batch_size")?))?;
+            // The clients of one worker. 11 aggregated rows record the concurrency only in
+            // batch_size; 16 record a concurrency that is a whole multiple k > 1 of
+            // batch_size: k replicas of the worker, each with batch_size clients (one
+            // TP2 worker cannot hold 416 clients of 15k-token prompts and still decode
+            // 13 ms steps; 32 replicas of 13 can).
+            let concurrency = count("concurrency")?.filter(|c| *c > 0);
+            let per_worker = count("batch_size")?.filter(|b| *b > 0);
+            let batch = match (concurrency, per_worker) {
+                (Some(c), Some(b)) if c > b && c % b == 0 => b,
+                (c, b) => positive("concurrency", c.or(b))?,
+            };
             (Parallel { tp, dp, moe: gpus }, batch, tp)
         }
         Mode::Disagg => {
@@ -411,6 +420,23 @@ mod tests {
 
     fn predict(rows: Vec<Row>) -> Vec<eval::Prediction> {
         evaluate(rows, &Mapping::default()).unwrap().into_iter().map(|e| e.result.unwrap()).collect()
+    }
+
+    #[test]
+    fn a_concurrency_that_is_a_multiple_of_the_batch_is_replicas_of_the_worker() {
+        let head = "id,backend,model_path,system,mode,isl,osl,gemm_quant_mode,batch_size,tp_size,attention_dp_size,moe_tp_size,\
+                    moe_ep_size,prefill_tp_size,decode_tp_size,decode_attention_dp_size,decode_batch_size,silicon_ttft_ms,silicon_tpot_ms,concurrency";
+        let text = format!(
+            "{head}\na,trtllm,Qwen/Qwen3-32B,b200_sxm,agg,15000,500,nvfp4,13,2,,,,,,,,719.3,13.66,416\n\
+             b,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,1,,,,,,,,190.9,7.94,8\n\
+             c,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,1,,,,,,,,190.9,7.94,\n\
+             d,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,1,,,,,,,,190.9,7.94,12\n"
+        );
+        let (rows, skipped) = read_rows(&text).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        // 416 clients over 32 workers of 13; 8 of 8; only batch_size; 12 is no multiple of 8
+        let batches: Vec<u64> = rows.iter().map(|r| r.batch).collect();
+        assert_eq!(batches, vec![13, 8, 8, 12]);
     }
 
     #[test]

@@ -313,6 +313,12 @@ pub fn markdown_document(s: &Summary, data: &str) -> String {
          fixed costs, docs/cost-model.md §4c); docs/cost-model.md §10-11 give the serving model.\n\
          `pred/meas` is the median of predicted / measured, `abs err` the median of\n\
          |predicted / measured − 1|, `±20%` / `±25%` the share of rows that close.\n\n\
+         Reading the data: an aggregated row's clients per worker are its `concurrency`, or\n\
+         `batch_size` where only that is recorded (11 rows) or where `concurrency` is a whole\n\
+         multiple k > 1 of it (16 rows: k replicas of the worker; one TP2 worker could not\n\
+         hold 416 clients of 15k-token prompts and decode in 13 ms). The TTFT of vLLM and\n\
+         TensorRT-LLM rows assumes the benchmark's clients arrive in fitted bursts\n\
+         (docs/cost-model.md §11).\n\n\
          The target (issue #14): TPOT median |err| ≤ 10% with ≥ 80% of rows within ±20%, and\n\
          TTFT ≥ 70% within ±25%, overall and in every group of ≥ 20 rows.\n\n{}\n{}",
         table(s, true),
