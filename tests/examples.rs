@@ -325,3 +325,37 @@ fn pins_fix_the_decisions_they_name() {
     assert_eq!((replicas(&one), one.workload.concurrency), (1, Some(16)));
     assert_eq!((replicas(&free), free.workload.concurrency), (3, Some(64)));
 }
+
+/// `chunk` sets the prompt tokens an aggregated step carries: a 2k-token prompt takes
+/// one 8192-token step by default and four at `chunk = 512 tok`, each also carrying the
+/// decode batch, so the first token comes later; the solver's answer agrees with the
+/// oracle over that space.
+#[test]
+fn chunk_sets_the_steps_a_prompt_takes() {
+    let src = |chunk: &str| {
+        format!(
+            "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+             workload w {{\n  input = 2k tok\n  output = 512 tok\n  concurrency = 16\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n}}\n\
+             plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = aggregated\n{chunk}\
+             \x20 place decode.attn on gpu {{ tp = 4 }}\n}}\n"
+        )
+    };
+    let run = |chunk: &str| {
+        let comp = hplanc::compile("chunk.hplan", &src(chunk), None, hplanc::Mode::Build);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let goal = hplanc::solve::goal(plan);
+        for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+            let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+            crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
+        }
+        comp.report().plans.remove(0)
+    };
+    let (whole, small) = (run(""), run("  chunk = 512 tok\n"));
+    let s = |r: &hplanc::report::PlanReport| r.serving.clone().expect("a serving report");
+    assert_eq!((s(&whole).mode, s(&whole).chunk_tokens, s(&whole).prompt_steps), ("aggregated", Some(8192), Some(1)));
+    assert_eq!((s(&small).mode, s(&small).chunk_tokens, s(&small).prompt_steps), ("aggregated", Some(512), Some(4)));
+    let ttft = |r: &hplanc::report::PlanReport| r.metrics.as_ref().unwrap().ttft_s;
+    assert!(ttft(&small) > ttft(&whole), "{} vs {}", ttft(&small), ttft(&whole));
+}

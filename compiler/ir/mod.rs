@@ -292,6 +292,10 @@ pub struct Workload {
 
 /// Seconds one ILP solve may run unless a plan sets `time_limit`.
 pub const DEFAULT_TIME_LIMIT_S: f64 = 30.0;
+/// `chunk = ...`: the fewest prompt tokens an aggregated step may carry, and the most
+/// steps one prompt may take (the schedule lists each)
+pub const MIN_CHUNK_TOKENS: u64 = 16;
+pub const MAX_CHUNK_STEPS: u64 = 1024;
 /// The longest `time_limit` accepted: a week (longer ones overflow the solver's clock).
 pub const MAX_TIME_LIMIT_S: f64 = 7.0 * 24.0 * 3600.0;
 
@@ -525,6 +529,9 @@ pub struct Plan {
     pub serving: Serving,
     /// the `serving` attribute, when written
     pub serving_span: Option<Span>,
+    /// `chunk = 2048 tok`: prompt tokens one step of aggregated serving may carry
+    /// (default [`engine::CHUNK_TOKENS`])
+    pub chunk_tokens: u64,
 }
 
 /// How prefill and decode share chips (`serving = auto | aggregated | disaggregated`).

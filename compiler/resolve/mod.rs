@@ -1185,6 +1185,28 @@ impl Resolver<'_> {
             Some(t) => t,
             None => crate::ir::DEFAULT_TIME_LIMIT_S,
         };
+        let chunk_tokens = f.count("chunk").unwrap_or(crate::ir::engine::CHUNK_TOKENS);
+        if let Some(s) = f.span("chunk") {
+            if chunk_tokens < crate::ir::MIN_CHUNK_TOKENS {
+                self.diags.push(catalog::out_of_range(s, "`chunk`", &format!("must be at least {} tokens", crate::ir::MIN_CHUNK_TOKENS)));
+                return None;
+            }
+        }
+        let chunk_steps = workload.input_tokens.div_ceil(chunk_tokens.max(1));
+        if chunk_steps > crate::ir::MAX_CHUNK_STEPS {
+            let at = f.span("chunk").unwrap_or(item.name.span);
+            self.diags.push(catalog::out_of_range(
+                at,
+                "`chunk`",
+                &format!(
+                    "must be at least {} tokens, so that a {}-token prompt takes at most {} steps ({chunk_tokens} tokens take {chunk_steps})",
+                    workload.input_tokens.div_ceil(crate::ir::MAX_CHUNK_STEPS),
+                    workload.input_tokens,
+                    crate::ir::MAX_CHUNK_STEPS,
+                ),
+            ));
+            return None;
+        }
         let mut pins: BTreeMap<Stage, ir::Pins> = BTreeMap::new();
         let mut pins_ok = true;
         for (stage, (fields, _)) in &pinned {
@@ -1263,6 +1285,7 @@ impl Resolver<'_> {
             framework,
             serving,
             serving_span,
+            chunk_tokens,
         })
     }
 

@@ -413,6 +413,13 @@ pub static PLAN: BlockSpec = BlockSpec {
             "aggregated",
             "`aggregated`: prefill runs in chunks inside the decode steps on the decode chips (in-flight batching), on a pool that both `prefill` and `decode.attn` may use; `disaggregated`: prefill gets chips of its own and moves the KV cache; `auto` (default): the solver weighs both",
         ),
+        a(
+            "chunk",
+            AttrKind::Tokens,
+            false,
+            "2048 tok",
+            "aggregated serving: the prompt tokens one step may carry beside decode (TensorRT-LLM `max_num_tokens`, vLLM `max_num_batched_tokens`, SGLang `chunked_prefill_size`); at least 16, and a prompt in at most 1024 steps; default 8192",
+        ),
     ],
     blocks: &[
         SubBlock { keyword: "slo", labelled: false, repeated: false, required: false, spec: &SLO },

@@ -5,7 +5,6 @@
 
 use super::layers;
 use crate::cost::{self, Footprint};
-use crate::ir::engine::CHUNK_TOKENS;
 use crate::ir::graph::{self, Step};
 use crate::ir::{Pins, Plan, Stage};
 
@@ -568,7 +567,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let mut group_graphs: Vec<((u64, u64, u64), graph::Graph)> = Vec::new();
     if !agg_pools.is_empty() {
         // the (chunk, prefix) pairs `chunk_finishes` asks for
-        let _ = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
+        let _ = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, plan.chunk_tokens, |c, p| {
             mixed_graphs.push(((c, p), mixed(c, p)));
             Ok(0.0)
         });
@@ -890,7 +889,7 @@ fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: Colocated
 }
 
 /// The aggregated-serving twin of a colocated tensor-parallel option: its steps also
-/// prefill the arriving prompts in chunks of at most `CHUNK_TOKENS` (`mixed`: the graph
+/// prefill the arriving prompts in chunks of at most the plan's `chunk` (`mixed`: the graph
 /// of a step of `batch` sequences carrying a chunk, per chunk size). `None` when the chip
 /// cannot price a chunk step.
 fn aggregated_option(plan: &Plan, plain: &DecodeOption, batch: u64, mixed: &[((u64, u64), graph::Graph)]) -> Option<DecodeOption> {
@@ -921,7 +920,7 @@ fn aggregated_twin(
 ) -> Option<DecodeOption> {
     // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
     let mut priced: Vec<((u64, u64), f64, bool)> = Vec::new();
-    let steps = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens, CHUNK_TOKENS, |c, p| {
+    let steps = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens, plan.chunk_tokens, |c, p| {
         let (time, tables, extrapolated) = price(c, p).ok_or(())?;
         priced.push(((c, p), tables, extrapolated));
         Ok(time)
@@ -944,7 +943,7 @@ fn aggregated_twin(
     Some(DecodeOption {
         tpot,
         breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
-        aggregated: Some(Aggregated { ttft, decode_step, steps, chunk_tokens: CHUNK_TOKENS, per_step, from_tables, extrapolated }),
+        aggregated: Some(Aggregated { ttft, decode_step, steps, chunk_tokens: plan.chunk_tokens, per_step, from_tables, extrapolated }),
         ..plain.clone()
     })
 }
