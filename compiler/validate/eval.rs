@@ -167,7 +167,12 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             let (finish, xg) = prefill_steps(g * row.isl)?;
             let own = (0..g).map(|j| finish[(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1) as usize]).sum::<f64>() / g as f64;
             let extrapolated = dec.extrapolated || x1 || xg;
-            let (t, ttft) = aggregated::steady_state(dec.time, extra, own, b, row.osl);
+            // Data-parallel attention ranks step together through the experts, so a
+            // chunk on any rank holds every rank's step: the arrivals of all `dp·b`
+            // sequences count (as in the solver's twins, docs/cost-model.md §10); a dense
+            // model's ranks are independent replicas.
+            let synced = if m.moe.is_some() { b * p.dp } else { b };
+            let (t, ttft) = aggregated::steady_state(dec.time, extra, own, synced, row.osl);
             let queue = closed_loop_wait(clients, b, ttft + row.osl as f64 * t);
             Ok(Prediction {
                 ttft: ttft + queue,

@@ -440,6 +440,29 @@ mod tests {
     }
 
     #[test]
+    fn data_parallel_moe_ranks_share_every_arrival() {
+        // Qwen3-235B-A22B FP8 on two H200s as two attention ranks over one expert group,
+        // 2 clients (1 per rank), 1024-token prompts: a chunk on either rank holds both
+        // ranks' step, so the steady state counts both ranks' arrivals
+        let r = Row {
+            model: "Qwen/Qwen3-235B-A22B-FP8".into(),
+            system: "h200_sxm".into(),
+            weights: Precision::Fp8,
+            decode: Parallel { tp: 1, dp: 2, moe: 2 },
+            prefill_tp: 1,
+            batch: 2,
+            ..row("vllm", 1, 2)
+        };
+        let p = predict(vec![r.clone()])[0];
+        let (t, ttft) = crate::cost::aggregated::steady_state(p.decode_step, p.prompt - p.decode_step, p.prompt, 2, r.osl);
+        assert!((p.tpot - t).abs() < 1e-12 * t, "{} vs {t}", p.tpot);
+        assert!((p.ttft - p.queue - ttft).abs() < 1e-12 * ttft);
+        // one rank's arrivals alone would give a shorter step
+        let (alone, _) = crate::cost::aggregated::steady_state(p.decode_step, p.prompt - p.decode_step, p.prompt, 1, r.osl);
+        assert!(alone < t);
+    }
+
+    #[test]
     fn clients_beyond_the_kv_cache_wait_for_a_slot() {
         // Qwen3-32B BF16 on one 80 GB H100 under SGLang: 0.88·80 − 65.6 − 3 GB leaves room
         // for 6 sequences of 1024 + 64 tokens (cost::admission), so of 16 clients 10 wait
