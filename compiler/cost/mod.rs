@@ -255,6 +255,21 @@ pub fn activation_bytes(model: &Model, tokens: u64) -> f64 {
     tokens as f64 * model.hidden as f64 * model.activations.bytes()
 }
 
+/// Peak activation bytes on one chip of a `tp`-way group while a step carries `tokens`
+/// tokens (an aggregated step's prompt chunk): the residual stream and its normed copy,
+/// `2·t·h·a`, beside the FFN's widest tensors, the gate and up outputs and their SwiGLU
+/// product, `3·t·i·a/tp` (for MoE layers `i` is the `k` routed experts' `k·i_e`, the
+/// permuted copies of each token).
+pub fn chunk_activation_bytes(model: &Model, tokens: u64, tp: u64) -> f64 {
+    let t = tokens as f64;
+    let a = model.activations.bytes();
+    let inter = match model.moe {
+        Some(moe) => (moe.top_k * moe.expert_intermediate).max(model.intermediate),
+        None => model.intermediate,
+    } as f64;
+    t * a * (2.0 * model.hidden as f64 + 3.0 * inter / tp.max(1) as f64)
+}
+
 /// Mean tokens each routed expert processes in a step of `b` tokens: `b·k/E`
 /// (NOTES.md §1). It sets the expert GEMMs' arithmetic intensity: with FP8 weights an
 /// expert stays memory-bound until this reaches the chip's ridge point.

@@ -935,6 +935,23 @@ fn aggregated_twin(
         _ => 0.0,
     };
     let extrapolated = priced.iter().any(|p| p.2);
+    // The chunk's activations, in the chip's fastest tier (HBM on a GPU, SRAM on a wafer
+    // whose cache lives in MemoryX: docs/cost-model.md §10). Under a serving engine its
+    // runtime memory already stands for them (§11).
+    let mut memory = plain.memory.clone();
+    let chip = &plan.cluster.pools[plain.attn_pool].chip;
+    if chip.engine.is_none() {
+        let chunk = plan.chunk_tokens.min(plan.workload.input_tokens);
+        let act = cost::chunk_activation_bytes(&plan.model, chunk, plain.attn_tp);
+        let tier = chip.memory.iter().max_by(|x, y| x.bandwidth.total_cmp(&y.bandwidth)).map(|t| t.name.as_str());
+        let at = memory.iter_mut().find(|u| u.stage == Stage::DecodeAttn && u.pool == plain.attn_pool && Some(u.tier.as_str()) == tier);
+        if let Some(u) = at {
+            u.used += act;
+            if u.used > u.capacity {
+                return None;
+            }
+        }
+    }
     let decode_step = plain.tpot;
     let extra = (prompt - chunks as f64 * decode_step).max(0.0);
     let osl = plan.workload.output_tokens;
@@ -944,6 +961,7 @@ fn aggregated_twin(
         tpot,
         breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
         aggregated: Some(Aggregated { ttft, decode_step, steps, chunk_tokens: plan.chunk_tokens, per_step, from_tables, extrapolated }),
+        memory,
         ..plain.clone()
     })
 }
@@ -1535,6 +1553,45 @@ mod aggregated_checks {
         // the same chips, and nothing else: the KV cache stays where it is made
         assert_eq!((agg.chips.clone(), agg.kv.clone()), (plain.chips.clone(), plain.kv.clone()));
         assert!(agg.tpot > plain.tpot && a.ttft > mixed);
+        // memory: the chunk's activations beside the cache, 4032 x 2 B x (2 x 8192 +
+        // 3 x 28672 / 8) = 219 MB per GPU (no serving engine reserves them here)
+        let hbm = |d: &DecodeOption| d.memory.iter().find(|u| u.stage == Stage::DecodeAttn).unwrap().used;
+        let act = cost::chunk_activation_bytes(m, 4032, 8);
+        assert!((act - 4032.0 * 2.0 * (2.0 * 8192.0 + 3.0 * 28672.0 / 8.0)).abs() < 1e-3);
+        assert!((hbm(agg) - hbm(plain) - act).abs() < 1e-3, "{} {}", hbm(agg), hbm(plain));
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_fit_leaves_no_aggregated_twin() {
+        // Llama-3.1-70B FP8 on one GPU, 8 sequences of 16k tokens: with 0.2 GB to spare the
+        // weights and cache fit, not an 8192-token chunk's activations on top
+        // (8192 x 2 B x (2 x 8192 + 3 x 28672) = 1.68 GB)
+        let tight = |cap: &str| {
+            let src = format!(
+                "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
+                 memory hbm {{\n    capacity = {cap}\n    bandwidth = 3.35 TB/s\n  }}\n\
+                 efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"test\"\n  }}\n}}\n\
+                 link nvlink4 {{\n  bandwidth = 450 GB/s\n  latency = 2 us\n  source = \"test\"\n}}\n\
+                 model llama {{\n  source = \"test\"\n  layers = 80\n  hidden = 8192\n  heads = 64\n  kv_heads = 8\n  head_dim = 128\n\
+                 \x20 intermediate = 28672\n  vocab = 128256\n  weights = fp8\n}}\n\
+                 workload w {{\n  input = 16k tok\n  output = 128 tok\n  concurrency = 8\n}}\n\
+                 cluster c {{\n  pool gpu = h100_sxm x 1\n}}\n\
+                 plan p {{\n  model = llama\n  cluster = c\n  workload = w\n  serving = auto\n}}\n"
+            );
+            let comp = crate::compile("tight.hplan", &src, None, crate::Mode::Check);
+            assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+            let p = comp.program.plans[0].clone();
+            decode_options(&p, 8, &mut vec![])
+        };
+        // 141 GB: both the plain option and its twin
+        let roomy = tight("141 GB");
+        assert!(roomy.iter().any(|d| d.aggregated.is_some()) && roomy.iter().any(|d| d.aggregated.is_none()));
+        let plain_used = roomy.iter().find(|d| d.aggregated.is_none()).unwrap().memory[0].used;
+        // just above what the plain option needs, below it plus the chunk
+        let cap = format!("{} GB", (plain_used + 0.2e9) / 1e9);
+        let opts = tight(&cap);
+        assert!(opts.iter().any(|d| d.aggregated.is_none()), "the plain option still fits");
+        assert!(opts.iter().all(|d| d.aggregated.is_none()), "no twin without room for the chunk");
     }
 
     #[test]
