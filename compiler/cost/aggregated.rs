@@ -30,6 +30,32 @@ impl ChunkSteps {
         }
     }
 
+    /// When step `k` (0-based) ends, from idle, in closed form: the full chunks' times
+    /// are linear in their index, so their sum is an arithmetic series.
+    pub fn finish(&self, k: u64) -> f64 {
+        if self.steps == 0 {
+            return 0.0;
+        }
+        let k = k.min(self.steps - 1);
+        let full = self.steps - 1; // steps before the last (all full chunks)
+        let sum_full = |n: u64| -> f64 {
+            // Σ_{j<n} step(j) for n ≤ full
+            if n == 0 {
+                0.0
+            } else if self.steps > 2 {
+                let d = (self.last_full - self.first_full) / (self.steps - 2) as f64;
+                n as f64 * self.first_full + d * (n * (n - 1)) as f64 / 2.0
+            } else {
+                n as f64 * self.first_full
+            }
+        };
+        if k < full {
+            sum_full(k + 1)
+        } else {
+            sum_full(full) + self.tail
+        }
+    }
+
     /// When each step ends, from idle.
     pub fn finishes(&self) -> Vec<f64> {
         let mut acc = 0.0;
@@ -109,6 +135,15 @@ mod tests {
         for (k, s) in steps.iter().enumerate() {
             acc += s;
             assert!((f[k] - acc).abs() < 1e-12, "{k}: {} vs {acc}", f[k]);
+        }
+        // the closed form agrees with the running sum at every step, here and on 10 chunks
+        let c = chunk_steps::<()>(20_000, 8192, |c, p| Ok(c as f64 / 1000.0 + p as f64 / 1e6)).unwrap();
+        for (k, x) in f.iter().enumerate() {
+            assert!((c.finish(k as u64) - x).abs() < 1e-12);
+        }
+        let c = chunk_steps::<()>(10 * 8192 - 5, 8192, |c, p| Ok(1e-3 * c as f64 + 3e-7 * p as f64)).unwrap();
+        for (k, x) in c.finishes().iter().enumerate() {
+            assert!((c.finish(k as u64) - x).abs() < 1e-12 * x, "{k}");
         }
         // a prompt within one chunk takes one step, from an empty cache
         assert_eq!(chunk_finishes::<()>(1000, 8192, |c, p| Ok(c as f64 + p as f64)).unwrap(), vec![1000.0]);

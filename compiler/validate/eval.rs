@@ -119,17 +119,17 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
         Ok(part)
     };
     let dec = step(0)?;
-    // The steps that prefill `tokens` prompt tokens, at most C per step: when each ends,
-    // and whether a lookup extrapolated.
-    let prefill_steps = |tokens: u64| -> Result<(Vec<f64>, bool), String> {
+    // The steps that prefill `tokens` prompt tokens, at most C per step, and whether a
+    // lookup extrapolated.
+    let prefill_steps = |tokens: u64| -> Result<(aggregated::ChunkSteps, bool), String> {
         let mut extrapolated = false;
         // A group's prompts are separate requests: no chunk attends to another's tokens.
-        let finish = aggregated::chunk_finishes(tokens, CHUNK_TOKENS, |c, _| {
+        let steps = aggregated::chunk_steps(tokens, CHUNK_TOKENS, |c, _| {
             let s = step(c)?;
             extrapolated |= s.extrapolated;
             Ok::<f64, String>(s.time)
         })?;
-        Ok((finish, extrapolated))
+        Ok((steps, extrapolated))
     };
     match row.mode {
         Mode::Disagg => {
@@ -154,7 +154,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
         Mode::Agg => {
             // What one prompt's chunk steps add over plain decode steps.
             let (alone, x1) = prefill_steps(row.isl)?;
-            let extra = alone.last().copied().unwrap_or(0.0) - alone.len() as f64 * dec.time;
+            let extra = alone.total() - alone.steps as f64 * dec.time;
             // Prompts arrive together: the clients of a fixed-length benchmark start at once
             // and, all requests being alike, return together, so a prompt's steps also
             // carry the prompts of the `g` requests that arrive with it. An engine that
@@ -165,7 +165,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             // the group (one prompt's steps if g = 1).
             let g = engine.burst(b);
             let (finish, xg) = prefill_steps(g * row.isl)?;
-            let own = (0..g).map(|j| finish[(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1) as usize]).sum::<f64>() / g as f64;
+            let own = (0..g).map(|j| finish.finish(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1)).sum::<f64>() / g as f64;
             let extrapolated = dec.extrapolated || x1 || xg;
             // Data-parallel attention ranks step together through the experts, so a
             // chunk on any rank holds every rank's step: the arrivals of all `dp·b`
@@ -183,7 +183,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
                 extrapolated,
                 admitted: b,
                 queue,
-                prompt: alone.last().copied().unwrap_or(0.0),
+                prompt: alone.total(),
             })
         }
     }

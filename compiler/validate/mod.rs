@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 
 /// Most rows one data file may have.
 pub const MAX_ROWS: usize = 100_000;
+/// Most clients one worker of a row may have: a row's prompts are priced in bursts of
+/// up to that many (the largest measured concurrency is 512).
+pub const MAX_CLIENTS: u64 = 100_000;
 
 /// How CSV names map to stdlib items. `hplanc validate --map FILE` adds entries.
 #[derive(Clone, Debug)]
@@ -283,6 +286,9 @@ fn parse_row(line: usize, get: &dyn Fn(&str) -> String) -> Result<Row, String> {
                 (Some(c), Some(b)) if c > b && c % b == 0 => b,
                 (c, b) => positive("concurrency", c.or(b))?,
             };
+            if batch > MAX_CLIENTS {
+                return Err(format!("{batch} clients per worker, more than {MAX_CLIENTS}"));
+            }
             (Parallel { tp, dp, moe: gpus }, batch, tp)
         }
         Mode::Disagg => {
@@ -430,10 +436,13 @@ mod tests {
             "{head}\na,trtllm,Qwen/Qwen3-32B,b200_sxm,agg,15000,500,nvfp4,13,2,,,,,,,,719.3,13.66,416\n\
              b,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,1,,,,,,,,190.9,7.94,8\n\
              c,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,1,,,,,,,,190.9,7.94,\n\
-             d,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,1,,,,,,,,190.9,7.94,12\n"
+             d,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,1,,,,,,,,190.9,7.94,12\n\
+             e,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,,1,,,,,,,,190.9,7.94,200000\n"
         );
         let (rows, skipped) = read_rows(&text).unwrap();
-        assert!(skipped.is_empty(), "{skipped:?}");
+        // a row that states more clients than a burst may hold is not evaluated
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].reason.contains("200000 clients per worker, more than 100000"), "{skipped:?}");
         // 416 clients over 32 workers of 13; 8 of 8; only batch_size; 12 is no multiple of 8
         let batches: Vec<u64> = rows.iter().map(|r| r.batch).collect();
         assert_eq!(batches, vec![13, 8, 8, 12]);
