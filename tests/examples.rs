@@ -35,6 +35,13 @@ fn expected_error(path: &std::path::Path) -> Option<String> {
 }
 
 /// Every example file, sorted.
+/// `src` compiled as `name`, which must have no errors (their messages otherwise).
+fn compiled(name: &str, src: &str, mode: hplanc::Mode) -> hplanc::Compilation {
+    let comp = hplanc::compile(name, src, None, mode);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    comp
+}
+
 fn examples() -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(crate::root().join("examples")).unwrap().map(|e| e.unwrap().path()).collect();
     v.sort();
@@ -175,8 +182,7 @@ fn free_inventory_sizes_the_pools() {
     let src = std::fs::read_to_string(crate::root().join("tests/ui/inventory.hplan")).unwrap();
     let free = src.replace("  workload = heavy\n", "  workload = heavy\n  inventory = free\n");
     assert_ne!(free, src);
-    let comp = hplanc::compile("free.hplan", &free, None, hplanc::Mode::Build);
-    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let comp = compiled("free.hplan", &free, hplanc::Mode::Build);
     let plan = &comp.program.plans[0];
     let solved = comp.solved[0].as_ref().expect("solves");
     let chips = solved.best.instance.chips(solved.best.choice);
@@ -257,8 +263,7 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
         )
     };
     let run = |fw: &str| {
-        let comp = hplanc::compile("fw.hplan", &src(fw), None, hplanc::Mode::Build);
-        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let comp = compiled("fw.hplan", &src(fw), hplanc::Mode::Build);
         comp.report().plans.remove(0)
     };
     let (plain, sglang) = (run(""), run("  framework = sglang\n"));
@@ -268,14 +273,12 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
     // a chip may tune its engine: `memory_fraction = 0.95` gives 0.95·80 − 3 = 73 GB
     let tuned = src("  framework = sglang\n").replace("pool gpu = h100_sxm x 2", "pool gpu = tuned x 2")
         + "chip tuned = h100_sxm {\n  framework sglang {\n    memory_fraction = 0.95\n    source = \"a deployment's --mem-fraction-static\"\n  }\n}\n";
-    let comp = hplanc::compile("fw.hplan", &tuned, None, hplanc::Mode::Build);
-    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let comp = compiled("fw.hplan", &tuned, hplanc::Mode::Build);
     assert!((cap(&comp.report().plans[0]) - 73e9).abs() < 1e3);
     // a framework block that leaves a fixed cost out keeps the chip's own
     let own = src("  framework = vllm\n").replace("pool gpu = h100_sxm x 2", "pool gpu = own x 2")
         + "chip own = h100_sxm {\n  step_overhead = 100 us\n  framework vllm {\n    layer_overhead = 5 us\n    source = \"test\"\n  }\n}\n";
-    let comp = hplanc::compile("fw.hplan", &own, None, hplanc::Mode::Check);
-    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let comp = compiled("fw.hplan", &own, hplanc::Mode::Check);
     let chip = &comp.program.plans[0].cluster.pools[0].chip;
     assert!((chip.step_overhead - 100e-6).abs() < 1e-15 && (chip.layer_overhead - 5e-6).abs() < 1e-15, "{chip:?}");
     let conc = |r: &hplanc::report::PlanReport| r.workload.concurrency;
@@ -296,8 +299,7 @@ fn pins_fix_the_decisions_they_name() {
              \x20 place prefill on gpu {{ {prefill} }}\n  place decode.attn on gpu {{ tp = 2, dp = 2 }}\n}}\n"
         )
     };
-    let comp = hplanc::compile("pins.hplan", &src("tp = 2, replicas = 2"), None, hplanc::Mode::Build);
-    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let comp = compiled("pins.hplan", &src("tp = 2, replicas = 2"), hplanc::Mode::Build);
     let r = comp.report().plans.remove(0);
     let row = |stage: &str| r.placement.iter().find(|x| x.stage == stage).unwrap().clone();
     assert_eq!((row("prefill").tp, row("prefill").replicas, row("prefill").chips), (2, 2, 4));
@@ -316,8 +318,7 @@ fn pins_fix_the_decisions_they_name() {
     // one pinned replica of one GPU keeps up only with smaller batches: concurrency 16
     // ($1.725/Mtok), where three unpinned replicas serve 64 ($0.845)
     let run = |prefill: &str| {
-        let comp = hplanc::compile("pins.hplan", &src(prefill), None, hplanc::Mode::Build);
-        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let comp = compiled("pins.hplan", &src(prefill), hplanc::Mode::Build);
         comp.report().plans.remove(0)
     };
     let (one, free) = (run("tp = 1, replicas = 1"), run("tp = 1"));
@@ -342,8 +343,7 @@ fn chunk_sets_the_steps_a_prompt_takes() {
         )
     };
     let run = |chunk: &str| {
-        let comp = hplanc::compile("chunk.hplan", &src(chunk), None, hplanc::Mode::Build);
-        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let comp = compiled("chunk.hplan", &src(chunk), hplanc::Mode::Build);
         let plan = &comp.program.plans[0];
         let goal = hplanc::solve::goal(plan);
         for inst in hplanc::solve::space::instances(plan, &mut vec![]) {

@@ -56,20 +56,10 @@ impl ChunkSteps {
         }
     }
 
-    /// When each step ends, from idle.
-    pub fn finishes(&self) -> Vec<f64> {
-        let mut acc = 0.0;
-        (0..self.steps)
-            .map(|k| {
-                acc += self.step(k);
-                acc
-            })
-            .collect()
-    }
-
-    /// All the steps: the prompt's time from the step it joins to its first token.
+    /// All the steps: the prompt's time from the step it joins to its first token, summed
+    /// step by step ([`ChunkSteps::finish`] agrees to rounding).
     pub fn total(&self) -> f64 {
-        self.finishes().last().copied().unwrap_or(0.0)
+        (0..self.steps).map(|k| self.step(k)).sum()
     }
 }
 
@@ -84,12 +74,6 @@ pub fn chunk_steps<E>(tokens: u64, chunk: u64, mut step: impl FnMut(u64, u64) ->
     let last_full = if n > 2 { step(chunk, (n - 2) * chunk)? } else { first_full };
     let tail = step(last, (n - 1) * chunk)?;
     Ok(ChunkSteps { steps: n, first_full, last_full, tail })
-}
-
-/// When each of the steps that prefill one `tokens`-token prompt ends, from idle
-/// ([`chunk_steps`]).
-pub fn chunk_finishes<E>(tokens: u64, chunk: u64, step: impl FnMut(u64, u64) -> Result<f64, E>) -> Result<Vec<f64>, E> {
-    Ok(chunk_steps(tokens, chunk, step)?.finishes())
 }
 
 /// Aggregated serving in steady state, per rank: `(T, TTFT)`, the mean step (= TPOT)
@@ -119,15 +103,27 @@ pub fn steady_state(decode: f64, extra: f64, own: f64, b: u64, osl: u64) -> (f64
 mod tests {
     use super::*;
 
+    /// When each step ends, by summing the steps one by one.
+    fn running(c: &ChunkSteps) -> Vec<f64> {
+        let mut acc = 0.0;
+        (0..c.steps)
+            .map(|k| {
+                acc += c.step(k);
+                acc
+            })
+            .collect()
+    }
+
     #[test]
     fn prompts_split_into_full_chunks_then_the_remainder() {
         // 20000 tokens at 8192 per step: 8192 after 0, 8192 after 8192, 3616 after 16384
         let mut asked = Vec::new();
-        let f = chunk_finishes::<()>(20_000, 8192, |c, p| {
+        let c = chunk_steps::<()>(20_000, 8192, |c, p| {
             asked.push((c, p));
             Ok(c as f64 / 1000.0 + p as f64 / 1e6)
         })
         .unwrap();
+        let f: Vec<f64> = (0..c.steps).map(|k| c.finish(k)).collect();
         assert_eq!(asked, vec![(8192, 0), (8192, 8192), (3616, 16384)]);
         assert_eq!(f.len(), 3);
         let steps = [8.192, 8.192 + 0.008192, 3.616 + 0.016384];
@@ -137,16 +133,17 @@ mod tests {
             assert!((f[k] - acc).abs() < 1e-12, "{k}: {} vs {acc}", f[k]);
         }
         // the closed form agrees with the running sum at every step, here and on 10 chunks
-        let c = chunk_steps::<()>(20_000, 8192, |c, p| Ok(c as f64 / 1000.0 + p as f64 / 1e6)).unwrap();
-        for (k, x) in f.iter().enumerate() {
+        for (k, x) in running(&c).iter().enumerate() {
             assert!((c.finish(k as u64) - x).abs() < 1e-12);
         }
         let c = chunk_steps::<()>(10 * 8192 - 5, 8192, |c, p| Ok(1e-3 * c as f64 + 3e-7 * p as f64)).unwrap();
-        for (k, x) in c.finishes().iter().enumerate() {
+        for (k, x) in running(&c).iter().enumerate() {
             assert!((c.finish(k as u64) - x).abs() < 1e-12 * x, "{k}");
         }
+        assert!((c.total() - c.finish(c.steps - 1)).abs() < 1e-12 * c.total());
         // a prompt within one chunk takes one step, from an empty cache
-        assert_eq!(chunk_finishes::<()>(1000, 8192, |c, p| Ok(c as f64 + p as f64)).unwrap(), vec![1000.0]);
+        let one = chunk_steps::<()>(1000, 8192, |c, p| Ok(c as f64 + p as f64)).unwrap();
+        assert_eq!((one.steps, one.finish(0)), (1, 1000.0));
     }
 
     #[test]
@@ -155,14 +152,14 @@ mod tests {
         // linear in the prefix gives every middle chunk exactly
         let cost = |c: u64, p: u64| 1e-3 * c as f64 + 2e-7 * p as f64 * c as f64 / 8192.0;
         let mut calls = 0;
-        let f = chunk_finishes::<()>(10 * 8192, 8192, |c, p| {
+        let c = chunk_steps::<()>(10 * 8192, 8192, |c, p| {
             calls += 1;
             Ok(cost(c, p))
         })
         .unwrap();
         assert_eq!(calls, 3);
         let exact: f64 = (0..10).map(|k| cost(8192, k * 8192)).sum();
-        assert!((f[9] - exact).abs() < 1e-12 * exact, "{} vs {exact}", f[9]);
+        assert!((c.finish(9) - exact).abs() < 1e-12 * exact, "{} vs {exact}", c.finish(9));
     }
 
     #[test]

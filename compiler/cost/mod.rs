@@ -203,12 +203,16 @@ pub fn transfer_bulk(bytes: f64, link: &Link, lanes: u64) -> f64 {
 pub struct Footprint {
     pub weights: f64,
     pub kv: f64,
+    /// a prompt chunk's activations ([`chunk_activation_bytes`]), in the chip's fastest tier
+    pub activations: f64,
 }
 
 /// Checks a footprint against the chip's tiers. Returns per-tier (name, used, capacity)
 /// and whether everything fits. Under a serving engine (`framework = ...`) the capacity of
-/// the tier holding the KV cache is what the engine lets weights and cache use
-/// ([`admission`], docs/cost-model.md §11).
+/// the tier holding the KV cache is what the engine lets weights and cache use, and its
+/// runtime memory already holds the activations ([`admission`], docs/cost-model.md §11);
+/// otherwise the activations go to the fastest tier (HBM on a GPU, SRAM on a wafer whose
+/// cache lives in MemoryX, §10).
 pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
     let mut used: Vec<(String, f64, f64)> = chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)).collect();
     if let Some(i) = chip.tier_index(Contents::Weights) {
@@ -223,6 +227,11 @@ pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
             used[i].2 = e.usable(used[i].2, weights).max(0.0);
         }
     }
+    if chip.engine.is_none() {
+        if let Some((i, _)) = chip.memory.iter().enumerate().max_by(|x, y| x.1.bandwidth.total_cmp(&y.1.bandwidth)) {
+            used[i].1 += f.activations;
+        }
+    }
     let ok = !used.is_empty() && used.iter().all(|(_, u, c)| u <= c);
     (used, ok)
 }
@@ -235,18 +244,18 @@ pub fn decode_attn_footprint(model: &Model, tp: u64, batch: u64, context: u64, w
         weights += model.ffn_weight_bytes();
     }
     let kv_split = model.kv_split(tp) as f64;
-    Footprint { weights: weights / tp as f64, kv: batch as f64 * model.kv_bytes(context as f64) / kv_split }
+    Footprint { weights: weights / tp as f64, kv: batch as f64 * model.kv_bytes(context as f64) / kv_split, activations: 0.0 }
 }
 
 /// Per-chip footprint of a disaggregated FFN on `tp` chips.
 pub fn decode_ffn_footprint(model: &Model, tp: u64) -> Footprint {
-    Footprint { weights: model.ffn_weight_bytes() / tp as f64, kv: 0.0 }
+    Footprint { weights: model.ffn_weight_bytes() / tp as f64, ..Footprint::default() }
 }
 
 /// Per-chip footprint of prefill of one `tokens`-token request on `tp` chips.
 pub fn prefill_footprint(model: &Model, tp: u64, tokens: u64) -> Footprint {
     let kv_split = model.kv_split(tp) as f64;
-    Footprint { weights: model.weight_bytes() / tp as f64, kv: model.kv_bytes(tokens as f64) / kv_split }
+    Footprint { weights: model.weight_bytes() / tp as f64, kv: model.kv_bytes(tokens as f64) / kv_split, activations: 0.0 }
 }
 
 /// Activation bytes of `tokens` tokens at the model's hidden size: the message of a
@@ -399,7 +408,7 @@ mod tests {
     /// TensorRT-LLM 65.5 + 0.9·(80 − 65.5 − 3) = 75.85 GB, so they do.
     #[test]
     fn engines_offer_less_than_the_whole_gpu() {
-        let f = Footprint { weights: 65.5e9, kv: 4e9 };
+        let f = Footprint { weights: 65.5e9, kv: 4e9, activations: 0.0 };
         let plain = h100();
         let (used, ok) = fits(&plain, f);
         assert!(ok && used[0].2 == 80e9);
@@ -411,7 +420,7 @@ mod tests {
         }
         // weights alone beyond what the engine offers never fit, whatever the fraction is of
         let t = plain.under(Some("trtllm"));
-        assert!(!fits(&t, Footprint { weights: 78e9, kv: 0.0 }).1);
+        assert!(!fits(&t, Footprint { weights: 78e9, ..Footprint::default() }).1);
         // a chip's `framework vllm { memory_fraction = 0.95, runtime_memory = 1 GB }`
         // replaces the engine's defaults: 0.95·80 − 1 = 75 GB, and the footprint fits
         let mut tuned = plain.clone();
@@ -575,10 +584,15 @@ mod tests {
         assert!((r.memory - (1e-5 + 1e-3)).abs() < 1e-15);
         // Each tier is checked against its own capacity: 0.9 GB of weights fits the SRAM,
         // 70 GB of KV does not fit the HBM.
-        let (used, ok) = fits(&chip, Footprint { weights: 0.9e9, kv: 70e9 });
+        let (used, ok) = fits(&chip, Footprint { weights: 0.9e9, kv: 70e9, activations: 0.0 });
         assert!(!ok);
         assert_eq!(used, vec![("sram".to_string(), 0.9e9, 1e9), ("hbm".to_string(), 70e9, 64e9)]);
-        assert!(fits(&chip, Footprint { weights: 0.9e9, kv: 60e9 }).1);
+        assert!(fits(&chip, Footprint { weights: 0.9e9, kv: 60e9, activations: 0.0 }).1);
+        // a chunk's activations go to the fastest tier, the SRAM here: 0.2 GB more
+        // overflows it
+        let (used, ok) = fits(&chip, Footprint { weights: 0.9e9, kv: 60e9, activations: 0.2e9 });
+        assert!(!ok);
+        assert_eq!(used[0], ("sram".to_string(), 1.1e9, 1e9));
     }
 
     #[test]

@@ -566,8 +566,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     // built once per batch, whatever the pool and degree
     let mut group_graphs: Vec<((u64, u64, u64), graph::Graph)> = Vec::new();
     if !agg_pools.is_empty() {
-        // the (chunk, prefix) pairs `chunk_finishes` asks for
-        let _ = cost::aggregated::chunk_finishes::<()>(plan.workload.input_tokens, plan.chunk_tokens, |c, p| {
+        // the (chunk, prefix) pairs `chunk_steps` asks for
+        let _ = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens, plan.chunk_tokens, |c, p| {
             mixed_graphs.push(((c, p), mixed(c, p)));
             Ok(0.0)
         });
@@ -627,7 +627,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             sequences: batch,
                         };
                         let plain = colocated_option(plan, a, (ta, 1), step, memory);
-                        let agg = if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, &mixed_graphs) } else { None };
+                        let agg = if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, fp, &mixed_graphs) } else { None };
                         out.push(plain);
                         out.extend(agg);
                     }
@@ -779,6 +779,7 @@ fn data_parallel_options(
         let fp = cost::Footprint {
             weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64,
             kv: b as f64 * m.kv_bytes(ctx_max as f64) / m.kv_split(ta) as f64,
+            activations: 0.0,
         };
         let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
         if !ok {
@@ -811,7 +812,7 @@ fn data_parallel_options(
         } else {
             let chip = &pa.chip;
             let ctx = decode_contexts(plan).0;
-            aggregated_twin(plan, &plain, batch, |c, p| {
+            aggregated_twin(plan, &plain, batch, fp, |c, p| {
                 if !group.iter().any(|(k, _)| *k == (b, c, p)) {
                     group.push(((b, c, p), graph::build(m, Step::Mixed { batch: b, context: ctx, prefill: c, prefix: p })));
                 }
@@ -892,12 +893,18 @@ fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: Colocated
 /// prefill the arriving prompts in chunks of at most the plan's `chunk` (`mixed`: the graph
 /// of a step of `batch` sequences carrying a chunk, per chunk size). `None` when the chip
 /// cannot price a chunk step.
-fn aggregated_option(plan: &Plan, plain: &DecodeOption, batch: u64, mixed: &[((u64, u64), graph::Graph)]) -> Option<DecodeOption> {
+fn aggregated_option(
+    plan: &Plan,
+    plain: &DecodeOption,
+    batch: u64,
+    fp: Footprint,
+    mixed: &[((u64, u64), graph::Graph)],
+) -> Option<DecodeOption> {
     let m = &plan.model;
     let pa = &plan.cluster.pools[plain.attn_pool];
     let (chip, tp) = (&pa.chip, plain.attn_tp);
     let layers = m.layers as f64;
-    aggregated_twin(plan, plain, batch, |c, p| {
+    aggregated_twin(plan, plain, batch, fp, |c, p| {
         let g = &mixed.iter().find(|(key, _)| *key == (c, p))?.1;
         let attn = cost::stage_time(g, &[Stage::DecodeAttn], chip, tp, m.kv_split(tp))?;
         let ffn = cost::stage_time(g, &[Stage::DecodeFfn], chip, tp, m.kv_split(tp))?;
@@ -911,11 +918,13 @@ fn aggregated_option(plan: &Plan, plain: &DecodeOption, batch: u64, mixed: &[((u
 /// prompt tokens after `p` of the prompt's (seconds, of which op tables, extrapolated),
 /// and `per_rank` is how many sequences' prompts share those steps: the whole batch when
 /// data-parallel attention groups step together through one FFN (a chunk in any group
-/// holds every group's step), so their arrivals add up.
+/// holds every group's step), so their arrivals add up. `fp` is the plain option's
+/// footprint; the twin also holds a chunk's activations, and is `None` when they do not fit.
 fn aggregated_twin(
     plan: &Plan,
     plain: &DecodeOption,
     per_rank: u64,
+    fp: Footprint,
     mut price: impl FnMut(u64, u64) -> Option<(f64, f64, bool)>,
 ) -> Option<DecodeOption> {
     // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
@@ -935,22 +944,12 @@ fn aggregated_twin(
         _ => 0.0,
     };
     let extrapolated = priced.iter().any(|p| p.2);
-    // The chunk's activations, in the chip's fastest tier (HBM on a GPU, SRAM on a wafer
-    // whose cache lives in MemoryX: docs/cost-model.md §10). Under a serving engine its
-    // runtime memory already stands for them (§11).
-    let mut memory = plain.memory.clone();
+    // The plain option's footprint and the chunk's activations (docs/cost-model.md §10).
     let chip = &plan.cluster.pools[plain.attn_pool].chip;
-    if chip.engine.is_none() {
-        let chunk = plan.chunk_tokens.min(plan.workload.input_tokens);
-        let act = cost::chunk_activation_bytes(&plan.model, chunk, plain.attn_tp);
-        let tier = chip.memory.iter().max_by(|x, y| x.bandwidth.total_cmp(&y.bandwidth)).map(|t| t.name.as_str());
-        let at = memory.iter_mut().find(|u| u.stage == Stage::DecodeAttn && u.pool == plain.attn_pool && Some(u.tier.as_str()) == tier);
-        if let Some(u) = at {
-            u.used += act;
-            if u.used > u.capacity {
-                return None;
-            }
-        }
+    let act = cost::chunk_activation_bytes(&plan.model, plan.chunk_tokens.min(plan.workload.input_tokens), plain.attn_tp);
+    let (memory, fits) = mem_uses(Stage::DecodeAttn, plain.attn_pool, chip, Footprint { activations: act, ..fp });
+    if !fits {
+        return None;
     }
     let decode_step = plain.tpot;
     let extra = (prompt - chunks as f64 * decode_step).max(0.0);
