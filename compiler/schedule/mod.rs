@@ -375,7 +375,14 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 }
                 if *back > 0.0 {
                     let (tail, head) = (d.layers[d.layers.len() - 1].pool, d.layers[0].pool);
-                    let w = b.wire(tail, head);
+                    // without a link of their own the ids go back along the pipeline's links
+                    let w = match b.plan.cluster.link_between(tail, head) {
+                        Some(_) => b.wire(tail, head),
+                        None => {
+                            let pools = &b.plan.cluster.pools;
+                            b.track(format!("links back along the pipeline {} → {}", pools[tail].name, pools[head].name), false)
+                        }
+                    };
                     let x = Spec { microbatch: Some(j), ..spec(w, format!("token ids mb{j}"), Kind::Transfer, *back) };
                     prev = Some(b.add(x, &deps(prev)));
                 }
@@ -561,5 +568,29 @@ mod tests {
                 assert!((t.makespan - d.tpot).abs() < 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn pipeline_ids_without_a_link_back_go_along_the_pipeline() {
+        // three pools linked only in a chain: the token ids from the last stage to the
+        // first have no link of their own, and the timeline says which way they go
+        let src = COLOCATED
+            .replace(
+                "  pool gpu = h100_sxm x 8 over nvlink4\n",
+                "  pool gpu = h100_sxm x 8 over nvlink4\n  pool a = h100_sxm x 1\n  pool b = h100_sxm x 1\n  pool c = h100_sxm x 1\n  link a <-> b over nvlink4\n  link b <-> c over nvlink4\n  link gpu <-> a over nvlink4\n  link gpu <-> b over nvlink4\n  link gpu <-> c over nvlink4\n",
+            )
+            .replace("  place decode.attn on gpu\n  place decode.ffn on gpu\n", "  place decode.attn on a\n  place decode.layers on any [a, b, c]\n")
+            // 140 GB of BF16 weights need all three single-GPU pools
+            .replace("llama3_1_70b { weights = fp8 }", "llama3_1_70b");
+        let (plan, solved) = compile(&src);
+        let d = &solved.best.instance.decode[solved.best.choice.decode];
+        assert_eq!(d.layers.len(), 3, "{:?}", d.layers);
+        let t = decode_timeline(&plan, &solved.best.instance, d);
+        well_formed(&t);
+        let names: Vec<&str> = t.tracks.iter().map(|k| k.name.as_str()).collect();
+        assert!(names.iter().all(|n| !n.contains("no link")), "{names:?}");
+        let (head, tail) = (&plan.cluster.pools[d.layers[0].pool].name, &plan.cluster.pools[d.layers[2].pool].name);
+        let back = format!("links back along the pipeline {tail} → {head}");
+        assert!(names.contains(&back.as_str()), "{names:?}");
     }
 }

@@ -721,7 +721,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             chips: chips.clone(),
                             usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
                             watts: pa.chip.power.unwrap_or(0.0) * ta as f64 + pf.chip.power.unwrap_or(0.0) * tf as f64,
-                            breakdown: DecodeBreakdown { overlap: (sum - tpot).max(0.0), ..breakdown },
+                            breakdown: DecodeBreakdown { overlap: hidden(sum, tpot), ..breakdown },
                             memory: memory.clone(),
                             shape: StepShape::PingPong { t_a, t_e, t_c, other: other_m },
                             aggregated: None,
@@ -982,6 +982,17 @@ fn colocated_breakdown(attn: cost::StageTime, ffn: cost::StageTime, other: f64, 
         from_tables: attn.from_tables + ffn.from_tables,
         extrapolated: attn.extrapolated || ffn.extrapolated,
         prefill: 0.0,
+    }
+}
+
+/// The time overlapping microbatches hide: the parts' sum beyond the step, none when the
+/// two differ only by rounding (a step that hides nothing reports nothing hidden).
+fn hidden(parts: f64, tpot: f64) -> f64 {
+    let d = parts - tpot;
+    if d > 1e-9 * tpot {
+        d
+    } else {
+        0.0
     }
 }
 
@@ -1266,7 +1277,7 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 chips,
                 usd_per_s: usd,
                 watts,
-                breakdown: DecodeBreakdown { overlap: (total - tpot).max(0.0), ..work },
+                breakdown: DecodeBreakdown { overlap: hidden(total, tpot), ..work },
                 memory,
                 shape: StepShape::Pipeline { cross_in, back },
                 aggregated: None,
@@ -1406,6 +1417,16 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_is_not_overlap() {
+        let tpot = 417e-6;
+        // parts that sum to the step up to rounding hide nothing
+        assert_eq!(hidden(tpot + 1e-19, tpot), 0.0);
+        assert_eq!(hidden(tpot - 1e-6, tpot), 0.0);
+        // a microbatch overlap of a microsecond is reported as it is
+        assert!((hidden(tpot + 1e-6, tpot) - 1e-6).abs() < 1e-15);
+    }
 
     #[test]
     fn batches_are_the_ends_and_powers_of_two() {
