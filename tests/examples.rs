@@ -101,6 +101,27 @@ fn example_plans_match_the_oracle_at_every_batch() {
     }
 }
 
+/// Scenario 11 with `prefill` on either pool: at batch 256 one (decode, prefill) pair of
+/// 126 is feasible, which microlp took its whole 30 s time limit to branch to before the
+/// ILP got its feasible-pair rows (docs/solver.md). Every batch is proven optimal, well
+/// inside a 5 s limit, and agrees with brute force.
+#[test]
+fn a_nearly_infeasible_instance_is_proven_quickly() {
+    let src = std::fs::read_to_string(crate::root().join("examples/s11_rubin_cpx_prefill.hplan")).unwrap();
+    let src = src.replacen("  place prefill on cpx\n", "", 1);
+    let comp = compiled("s11.hplan", &src, hplanc::Mode::Check);
+    let plan = comp.program.plans.iter().find(|p| p.name == "cpx_prefill").unwrap();
+    let goal = hplanc::solve::goal(plan);
+    let instances = hplanc::solve::space::instances(plan, &mut vec![]);
+    assert!(instances.iter().any(|i| i.batch == 256));
+    for inst in instances {
+        let out = hplanc::solve::ilp::solve(&inst, goal, 5.0).unwrap();
+        assert!(out.stats.proven, "batch {}: {:?}", inst.batch, out.stats);
+        let brute = hplanc::solve::brute::best(&inst, goal);
+        crate::oracle::assert_same(&inst, goal, out.choice, brute, &format!("batch {}", inst.batch));
+    }
+}
+
 /// The runner-up equals the brute-force best among choices that put some stage on a
 /// different pool than the winner, over every batch.
 #[test]

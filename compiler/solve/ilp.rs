@@ -11,6 +11,9 @@
 //!   prefill option (its decode options prefill their own prompts; TTFT is on their x)
 //! - TPOT limit: options over it are left out (`x_d` not created)
 //! - budgets: `$/s ≤ B`, `chips ≤ B`, `W ≤ B` (linear in x and r)
+//! - feasible pairs: `y_k ≤ Σ_{d ∈ F(k)} x_d`, where F pairs the options that meet every
+//!   constraint with the fewest replicas (valid because more replicas never help; it
+//!   keeps the relaxation tight), left out where k pairs with every decode option
 //! - for TTFT objectives: `w_kg ≥ y_k + Σ_{d ∈ g} x_d − 1`, `w_kg ∈ [0, 1]`
 //!
 //! Every goal is a ratio `num/den` of linear functions (den = 1 or throughput),
@@ -173,6 +176,14 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     Ok(Outcome { choice, stats, halves: None })
 }
 
+/// What a solve must stay within beyond the instance's own constraints: a tie-break's
+/// bound `num' ≤ v·den'`, and the (decode, prefill) pairs that are feasible.
+#[derive(Clone, Copy)]
+struct Within<'a> {
+    bound: Option<(Q, Q, f64)>,
+    pairs: &'a [Vec<bool>],
+}
+
 struct Model<'a> {
     inst: &'a Instance,
     allowed: &'a [usize],
@@ -194,6 +205,13 @@ impl Model<'_> {
         if start.is_none() {
             return Ok(None);
         }
+        // The same argument makes the pairs exact: a (decode, prefill) pair is feasible
+        // iff it is with the fewest replicas. The rows `y_k ≤ Σ_{d feasible with k} x_d`
+        // then tie the choice to feasible pairs, which
+        // the pool, budget and replica rows alone leave to branching: microlp hit its 30 s
+        // limit on scenario 11 with `prefill` on either pool, batch 256, where one pair of
+        // 126 was feasible.
+        let pairs = self.feasible_pairs(bound);
         // Dinkelbach converges from the ratio of any feasible choice (λ only falls), so it
         // starts at the warm start's rather than at 0 (one solve fewer when the start is
         // already optimal).
@@ -208,7 +226,7 @@ impl Model<'_> {
             }
         }
         for _ in 0..64 {
-            let Some(c) = self.solve_linear(num, den, lambda, bound, start, stats)? else {
+            let Some(c) = self.solve_linear(num, den, lambda, Within { bound, pairs: &pairs }, start, stats)? else {
                 return Ok(incumbent);
             };
             start = Some(c);
@@ -236,6 +254,29 @@ impl Model<'_> {
             // `totals` also rejects decode options over the TPOT limit (not in `allowed`)
             self.inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
         })
+    }
+
+    /// Per allowed decode option (rows) and prefill option (columns): whether the pair
+    /// with the fewest replicas meets every constraint, the exclusion and `bound`; pairs
+    /// that cannot pair at all (no path for the KV cache, over the TTFT limit) count as
+    /// feasible here, since the TTFT-path rows already keep them apart (fewer rows).
+    fn feasible_pairs(&self, bound: Option<(Q, Q, f64)>) -> Vec<Vec<bool>> {
+        let inst = self.inst;
+        self.allowed
+            .iter()
+            .map(|&d| {
+                (0..inst.prefill.len())
+                    .map(|k| {
+                        let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(&inst.decode[d], &inst.prefill[k]) };
+                        if !inst.compatible(&inst.decode[d], &inst.prefill[k]) {
+                            return true;
+                        }
+                        let excluded = self.exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k));
+                        !excluded && inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Coefficients of a quantity on x (per allowed option) and r (per prefill option).
@@ -288,10 +329,11 @@ impl Model<'_> {
         num: Q,
         den: Q,
         lambda: f64,
-        bound: Option<(Q, Q, f64)>,
+        within: Within<'_>,
         start: Option<Choice>,
         stats: &mut Stats,
     ) -> Result<Option<Choice>, String> {
+        let Within { bound, pairs } = within;
         let inst = self.inst;
         let allowed = self.allowed;
         let mut vars = ProblemVariables::new();
@@ -359,6 +401,13 @@ impl Model<'_> {
         let mut constraints: Vec<good_lp::Constraint> = Vec::new();
         constraints.push(x.iter().fold(Expression::from(0.0), |e, v| e + *v).eq(1.0));
         constraints.push(y.iter().fold(Expression::from(0.0), |e, v| e + *v).eq(1.0));
+        // One row per prefill option (a row whose option pairs with every decode option
+        // says nothing beyond Σx = 1, and is left out). The mirror rows per decode option
+        // are as valid but cost scenario 13 a third more time and were not needed.
+        for k in (0..inst.prefill.len()).filter(|&k| !pairs.iter().all(|row| row[k])) {
+            let partners = pairs.iter().enumerate().filter(|(_, row)| row[k]).fold(Expression::from(0.0), |e, (i, _)| e + x[i]);
+            constraints.push((y[k] - partners).leq(0.0));
+        }
         for (k, p) in inst.prefill.iter().enumerate() {
             constraints.push((r[k] - p.max_replicas as f64 * y[k]).leq(0.0));
             // at least one replica, or exactly the pinned number
