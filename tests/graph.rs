@@ -44,17 +44,18 @@ fn prefill_graph_and_plan_selection() {
 
 #[test]
 fn placed_graph_colours_nodes_by_pool() {
-    // The two-generation pipeline cuts Llama-3.1-405B after layer 79: layers 0..80 on
-    // the H200 node, 80..126 and the LM head on the H100 node.
+    // The two-generation pipeline cuts Llama-3.1-405B after layer 45: the embedding and
+    // layers 0..46 on the H100 node (the first stage, which also does the engine's
+    // per-sequence work), 46..126 and the LM head on the H200 node.
     let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed"]);
     assert!(dot.starts_with("digraph \"split_decode: decode step, batch 512"), "{}", &dot[..80]);
     assert!(dot.contains("pool_0 [label=\"old: h100_sxm x 8\", fillcolor=\"#a8c8f0\"]"));
     assert!(dot.contains("pool_1 [label=\"new: h200 x 8\", fillcolor=\"#b8e0b0\"]"));
     let node = |name: &str| dot.lines().find(|l| l.contains(&format!("label=\"{name}\\n"))).unwrap_or_else(|| panic!("{name}")).to_string();
-    assert!(node("embed").contains("on new (h200)") && node("embed").contains("#b8e0b0"));
-    assert!(node("L79 ffn").contains("on new (h200)"));
-    assert!(node("L80 qkv_proj").contains("on old (h100_sxm)") && node("L80 qkv_proj").contains("#a8c8f0"));
-    assert!(node("lm_head").contains("on old (h100_sxm)"));
+    assert!(node("embed").contains("on old (h100_sxm)") && node("embed").contains("#a8c8f0"));
+    assert!(node("L45 ffn").contains("on old (h100_sxm)"));
+    assert!(node("L46 qkv_proj").contains("on new (h200)") && node("L46 qkv_proj").contains("#b8e0b0"));
+    assert!(node("lm_head").contains("on new (h200)"));
     // A prefill graph runs on the prefill pool.
     let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed", "--step", "prefill"]);
     assert!(dot.lines().filter(|l| l.contains("label=\"L")).all(|l| l.contains("on pre (h200)")));

@@ -527,7 +527,7 @@ impl Resolver<'_> {
             // a cost the block leaves out is the chip's own
             let step = fb.fields.num("step_overhead").or(f.num("step_overhead")).unwrap_or(0.0);
             let layer = fb.fields.num("layer_overhead").or(f.num("layer_overhead")).unwrap_or(0.0);
-            let sequence = fb.fields.num("sequence_overhead").unwrap_or(0.0);
+            let sequence = fb.fields.num("sequence_overhead").or(f.num("sequence_overhead")).unwrap_or(0.0);
             frameworks.insert(
                 label.name.clone(),
                 ir::FrameworkBlock {
@@ -549,7 +549,7 @@ impl Resolver<'_> {
             memory_efficiency: me,
             step_overhead: f.num("step_overhead").unwrap_or(0.0),
             layer_overhead: f.num("layer_overhead").unwrap_or(0.0),
-            sequence_overhead: 0.0,
+            sequence_overhead: f.num("sequence_overhead").unwrap_or(0.0),
             frameworks,
             tables: None,
             engine: None,

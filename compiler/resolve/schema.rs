@@ -202,7 +202,14 @@ pub static CHIP: BlockSpec = BlockSpec {
             AttrKind::Quantity(Dim::TIME),
             false,
             "20 us",
-            "fixed time per layer of a step on the chips that run the layer's attention (launches, norms, residual adds, rotary); default 0",
+            "fixed time per layer of a step on the chips that run the layer's attention, and on an FFN pool's chips per layer they run (launches, norms, residual adds, rotary); default 0",
+        ),
+        a(
+            "sequence_overhead",
+            AttrKind::Quantity(Dim::TIME),
+            false,
+            "15 us",
+            "fixed host time per step for each sequence the engine schedules; default 0",
         ),
         a(
             "tables",

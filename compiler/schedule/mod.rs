@@ -507,7 +507,9 @@ mod tests {
         well_formed(&s.prefill);
         // the step, then the mean prefill chunks it carries: TPOT
         assert!((s.decode.makespan - d.tpot).abs() < 1e-9 * d.tpot, "{} vs {}", s.decode.makespan, d.tpot);
-        assert_eq!(s.decode.ops.len(), 80 * 4 + 1 + 1);
+        // 80 layers x 4, the head, the step's fixed cost (h100_sxm's carried-over
+        // engine costs) and the prefill chunks
+        assert_eq!(s.decode.ops.len(), 80 * 4 + 1 + 1 + 1);
         let last = s.decode.ops.last().unwrap();
         assert!((last.dur - d.breakdown.prefill).abs() < 1e-15 && d.breakdown.prefill > 0.0);
         // half a running step, then the prompt's one chunk step (4032 tokens): TTFT
@@ -533,8 +535,10 @@ mod tests {
         // prefill: ends at TTFT
         let p = &solved.best.instance.prefill[solved.best.choice.prefill];
         assert!((s.prefill.makespan - p.ttft(&d.kv).unwrap()).abs() < 1e-12);
-        // 80 layers x (attention, all-reduce, FFN, all-reduce) + the head
-        assert_eq!(s.decode.ops.len(), 80 * 4 + 1);
+        // 80 layers x (attention, all-reduce, FFN, all-reduce) + the head + the step's
+        // fixed cost (h100_sxm's carried-over engine costs)
+        assert!(d.breakdown.overhead > 0.0);
+        assert_eq!(s.decode.ops.len(), 80 * 4 + 1 + 1);
     }
 
     #[test]

@@ -498,6 +498,9 @@ fn tpot_parts(plan: &Plan, d: &space::DecodeOption) -> (String, Option<(Span, St
     if b.draft > 0.0 {
         parts.push(format!("drafting {}", fmt_time(b.draft)));
     }
+    if b.overhead > 0.0 {
+        parts.push(format!("fixed costs per step and per sequence {}", fmt_time(b.overhead)));
+    }
     if b.prefill > 0.0 {
         parts.push(format!("prefill chunks of arriving prompts {}", fmt_time(b.prefill)));
     }

@@ -686,7 +686,10 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, act_b, tf, l)).unwrap_or(0.0);
                         let cross_b = cost::crossings_time(m, b, &cross.link, ta.min(tf));
                         let t_a = (attn_m.time - other_m) / layers + ar_a;
-                        let t_e = ffn_m.time / layers + ar_f;
+                        // the FFN's chips pay their per-layer fixed cost on every layer of
+                        // every microbatch they run (docs/cost-model.md §4c)
+                        let ffn_time = ffn_m.time + layers * pf.chip.layer_overhead;
+                        let t_e = ffn_time / layers + ar_f;
                         let t_c = cross_b / (2.0 * layers);
                         // the attention side's engine schedules the sequences
                         let overhead = cost::step_fixed(&pa.chip, batch) + pf.chip.step_overhead;
@@ -694,7 +697,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         let tpot = cost::pingpong_iteration(t_a, t_e, t_c, mb, m.layers) + mbf * other_m + overhead;
                         let breakdown = DecodeBreakdown {
                             attn: mbf * (attn_m.time - other_m),
-                            ffn: mbf * ffn_m.time,
+                            ffn: mbf * ffn_time,
                             allreduce: mbf * layers * (ar_a + ar_f),
                             crossing: mbf * cross_b,
                             other: mbf * other_m,
@@ -1016,10 +1019,14 @@ struct StageCosts {
     tables: Vec<f64>,
     tables_first: f64,
     tables_last: f64,
+    /// the part of `group.first` that is the engine's per-sequence host work
+    first_fixed: f64,
     extrapolated: bool,
 }
 
-fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64, batch: u64) -> Option<StageCosts> {
+/// `batch` is the whole decode batch (whose KV cache the stage holds), `micro` the
+/// sequences of one microbatch (which each pass through the stage pays fixed costs for).
+fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64, (batch, micro): (u64, u64)) -> Option<StageCosts> {
     let m = &plan.model;
     let p = &plan.cluster.pools[pool];
     let chip = &p.chip;
@@ -1085,8 +1092,10 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
     Some(StageCosts {
         group: layers::Group {
             time,
-            fixed: cost::step_fixed(chip, batch),
-            first,
+            // every stage launches each microbatch's step; the engine's per-sequence host
+            // work is done once, where the microbatch enters (the first stage)
+            fixed: chip.step_overhead,
+            first: first + micro as f64 * chip.sequence_overhead,
             last,
             mem,
             mem_first,
@@ -1101,6 +1110,7 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
         tables: tab,
         tables_first: tab_first,
         tables_last: tab_last,
+        first_fixed: micro as f64 * chip.sequence_overhead,
         extrapolated,
     })
 }
@@ -1131,7 +1141,7 @@ fn pipeline_parts(plan: &Plan, batch: u64, per_seq: u64, s: usize, excluded: &mu
     let (mut pools, mut tps, mut costs) = (Vec::new(), Vec::new(), Vec::new());
     for &p in &plan.placement(Stage::DecodeLayers).pools {
         let tp = pipeline_tp(plan, p);
-        match stage_costs(plan, p, tp, &g, tokens, batch) {
+        match stage_costs(plan, p, tp, &g, tokens, (batch, b)) {
             Some(c) => {
                 pools.push(p);
                 tps.push(tp);
@@ -1214,8 +1224,8 @@ fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Ex
                 let into = prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
                 bd.crossing += into;
                 cross_in.push(into);
-                bd.other += if first { c.group.first } else { 0.0 } + if last { c.group.last } else { 0.0 };
-                bd.overhead += c.group.fixed;
+                bd.other += if first { c.group.first - c.first_fixed } else { 0.0 } + if last { c.group.last } else { 0.0 };
+                bd.overhead += c.group.fixed + if first { c.first_fixed } else { 0.0 };
                 cycle += time;
                 chips[pools[q]] = tps[q];
                 usd += pool.chip.price.unwrap_or(0.0) * tps[q] as f64;
