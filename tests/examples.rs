@@ -380,3 +380,63 @@ fn chunk_sets_the_steps_a_prompt_takes() {
     let ttft = |r: &hplanc::report::PlanReport| r.metrics.as_ref().unwrap().ttft_s;
     assert!(ttft(&small) > ttft(&whole), "{} vs {}", ttft(&small), ttft(&whole));
 }
+
+/// The decode options of `src`'s first plan at batch `batch`.
+fn decode_options(src: &str, batch: u64) -> Vec<hplanc::solve::space::DecodeOption> {
+    let comp = compiled("fixed.hplan", src, hplanc::Mode::Check);
+    let plan = &comp.program.plans[0];
+    let inst = hplanc::solve::space::instances(plan, &mut vec![]).into_iter().find(|i| i.batch == batch).expect("batch");
+    inst.decode
+}
+
+/// An FFN pool of an attention-FFN split pays its chips' `layer_overhead` once per layer
+/// and microbatch (docs/cost-model.md §4c): 80 layers x 10 us x m on top of the FFN.
+#[test]
+fn an_ffn_pool_pays_its_per_layer_cost() {
+    let src = |overhead: &str| {
+        format!(
+            "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+             chip slow = h100_sxm {{ layer_overhead = {overhead} }}\n\
+             workload w {{\n  input = 2k tok\n  output = 256 tok\n  concurrency = 8\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n  pool ffn = slow x 8 over nvlink4\n  link gpu <-> ffn over nvlink4\n}}\n\
+             plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on ffn\n}}\n"
+        )
+    };
+    let (base, slow) = (decode_options(&src("0 us"), 8), decode_options(&src("10 us"), 8));
+    let split = |o: &hplanc::solve::space::DecodeOption| o.ffn.is_some();
+    let pairs: Vec<_> = base.iter().filter(|o| split(o)).zip(slow.iter().filter(|o| split(o))).collect();
+    assert!(!pairs.is_empty());
+    for (a, b) in pairs {
+        assert_eq!((a.attn_tp, a.ffn, a.microbatches), (b.attn_tp, b.ffn, b.microbatches));
+        let extra = 80.0 * 10e-6 * a.microbatches as f64;
+        assert!((b.breakdown.ffn - a.breakdown.ffn - extra).abs() < 1e-12, "{} vs {}", b.breakdown.ffn - a.breakdown.ffn, extra);
+        // with one microbatch nothing hides it; with more, the attention side may
+        assert!(b.tpot >= a.tpot && (a.microbatches > 1 || (b.tpot - a.tpot - extra).abs() < 1e-12), "{} vs {}", b.tpot, a.tpot);
+    }
+}
+
+/// In a layer pipeline every stage pays `step_overhead` per microbatch, and the engine's
+/// per-sequence work (`sequence_overhead` per sequence of a microbatch) is paid once, on
+/// the first stage (docs/cost-model.md §4c).
+#[test]
+fn a_pipeline_pays_the_per_sequence_cost_once() {
+    let src = |step: &str, seq: &str| {
+        format!(
+            "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+             chip bare = h100_sxm {{ step_overhead = {step}\n  sequence_overhead = {seq} }}\n\
+             workload w {{\n  input = 2k tok\n  output = 256 tok\n  concurrency = 8\n}}\n\
+             cluster c {{\n  pool a = bare x 2 over nvlink4\n  pool b = bare x 2 over nvlink4\n  link a <-> b over nvlink4\n}}\n\
+             plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  place prefill on a\n  place decode.attn on a\n  place decode.layers on any [a, b]\n}}\n"
+        )
+    };
+    let pipelines =
+        |s: &str| -> Vec<hplanc::solve::space::DecodeOption> { decode_options(s, 8).into_iter().filter(|o| o.layers.len() == 2).collect() };
+    let (base, step, seq) = (pipelines(&src("0 us", "0 us")), pipelines(&src("100 us", "0 us")), pipelines(&src("0 us", "10 us")));
+    assert!(!base.is_empty() && base.len() == step.len() && base.len() == seq.len());
+    for ((a, b), c) in base.iter().zip(&step).zip(&seq) {
+        let m = a.microbatches as f64;
+        // two stages, m microbatches each: 2·m step costs; the batch of 8 once
+        assert!((b.breakdown.overhead - a.breakdown.overhead - 2.0 * m * 100e-6).abs() < 1e-12, "{:?}", b.breakdown);
+        assert!((c.breakdown.overhead - a.breakdown.overhead - 8.0 * 10e-6).abs() < 1e-12, "{:?}", c.breakdown);
+    }
+}

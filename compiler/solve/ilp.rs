@@ -207,10 +207,9 @@ impl Model<'_> {
         }
         // The same argument makes the pairs exact: a (decode, prefill) pair is feasible
         // iff it is with the fewest replicas. The rows `y_k ≤ Σ_{d feasible with k} x_d`
-        // then tie the choice to feasible pairs, which
-        // the pool, budget and replica rows alone leave to branching: microlp hit its 30 s
-        // limit on scenario 11 with `prefill` on either pool, batch 256, where one pair of
-        // 126 was feasible.
+        // then tie the choice to feasible pairs, which the pool, budget and replica rows
+        // alone leave to branching: microlp hit its 30 s limit on scenario 11 with
+        // `prefill` on either pool, batch 256, where one pair of 126 was feasible.
         let pairs = self.feasible_pairs(bound);
         // Dinkelbach converges from the ratio of any feasible choice (λ only falls), so it
         // starts at the warm start's rather than at 0 (one solve fewer when the start is
@@ -267,10 +266,11 @@ impl Model<'_> {
             .map(|&d| {
                 (0..inst.prefill.len())
                     .map(|k| {
-                        let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(&inst.decode[d], &inst.prefill[k]) };
-                        if !inst.compatible(&inst.decode[d], &inst.prefill[k]) {
+                        let (o, p) = (&inst.decode[d], &inst.prefill[k]);
+                        if !inst.compatible(o, p) {
                             return true;
                         }
+                        let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(o, p) };
                         let excluded = self.exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k));
                         !excluded && inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
                     })
