@@ -157,7 +157,6 @@ pub fn compile_file(path: &Path, mode: Mode) -> std::io::Result<Compilation> {
 
 /// [`compile_file`] with build options.
 pub fn compile_file_with(path: &Path, mode: Mode, opts: &BuildOptions) -> std::io::Result<Compilation> {
-    let bytes = std::fs::read(path)?;
-    let text = String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not valid UTF-8"))?;
+    let text = source::read_bounded(path, source::MAX_FILE_BYTES)?;
     Ok(compile_with(&path.to_string_lossy(), &text, Some(path), mode, opts))
 }

@@ -5,6 +5,44 @@
 
 use std::path::PathBuf;
 
+/// The most bytes a source file may have: checked while reading, so a file that never
+/// ends (a symlink to `/dev/zero`) costs at most this much (docs: E0004).
+pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Reads a regular file of at most `max` bytes as UTF-8. Anything else is an error
+/// before it costs time or memory: a directory, a device or a FIFO (whose open would
+/// block until a writer comes; checked before opening, and again on the open file), and
+/// a file that grows past `max` while it is read.
+pub fn read_bounded(path: &std::path::Path, max: usize) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let regular = |md: std::fs::Metadata| -> std::io::Result<()> {
+        if !md.is_file() {
+            return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+        }
+        if md.len() > max as u64 {
+            return Err(Error::new(ErrorKind::InvalidData, format!("larger than {}", size_name(max))));
+        }
+        Ok(())
+    };
+    regular(std::fs::metadata(path)?)?;
+    let file = std::fs::File::open(path)?;
+    regular(file.metadata()?)?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(Error::new(ErrorKind::InvalidData, format!("larger than {}", size_name(max))));
+    }
+    String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidData, "the file is not valid UTF-8"))
+}
+
+fn size_name(bytes: usize) -> String {
+    if bytes % (1024 * 1024) == 0 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// Index of a file in the [`SourceMap`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u32);
@@ -118,7 +156,7 @@ impl SourceMap {
     pub fn read_disk(&self, path: &std::path::Path) -> std::io::Result<String> {
         match self.overlay.get(path) {
             Some(t) => Ok(t.clone()),
-            None => std::fs::read_to_string(path),
+            None => read_bounded(path, MAX_FILE_BYTES),
         }
     }
 

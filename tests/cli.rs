@@ -448,3 +448,71 @@ fn calibrate_fits_a_chip_and_writes_it() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("no system maps to the chip `wse3`"), "{}", text(&o.stderr));
 }
+
+/// Runs the binary in `dir`, killing it after 10 s: a read that never ends fails the
+/// test instead of hanging the suite.
+#[cfg(unix)]
+fn hplanc_within(dir: &Path, args: &[&str]) -> Output {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("hplanc {args:?} ran for over 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 15, item 1: a `.hplan` that is a symlink to /dev/zero or a FIFO, as the root
+/// file, an import or a file in a folder given to `fmt`, is refused before it is read
+/// (it used to be read until memory ran out, or to block forever).
+#[cfg(unix)]
+#[test]
+fn files_that_never_end_are_refused_before_reading() {
+    let dir = tempdir("never-ending");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.hplan")).unwrap();
+    let fifo = Command::new("mkfifo").arg(dir.join("fifo.hplan")).status().expect("mkfifo runs");
+    assert!(fifo.success());
+    std::fs::write(dir.join("imports_zero.hplan"), "use \"./zero.hplan\"\n").unwrap();
+    std::fs::write(dir.join("imports_fifo.hplan"), "use \"./fifo.hplan\"\n").unwrap();
+    for root in ["zero.hplan", "fifo.hplan"] {
+        for cmd in ["check", "build"] {
+            let out = hplanc_within(&dir, &[cmd, root]);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {root}: {}", text(&out.stderr));
+            assert!(text(&out.stderr).contains(&format!("cannot read `{root}`: not a regular file")), "{}", text(&out.stderr));
+        }
+    }
+    for importer in ["imports_zero.hplan", "imports_fifo.hplan"] {
+        let out = hplanc_within(&dir, &["check", importer]);
+        assert_eq!(out.status.code(), Some(1), "{importer}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("E0107") && text(&out.stderr).contains("not a regular file"), "{}", text(&out.stderr));
+    }
+    let out = hplanc_within(&dir, &["fmt", "--check", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not a regular file"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A regular file over 8 MiB is refused by its size, not read and then measured.
+#[test]
+fn a_file_over_the_limit_is_refused() {
+    let dir = tempdir("too-big");
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.hplan");
+    std::fs::write(&big, vec![b'/'; hplanc::source::MAX_FILE_BYTES + 1]).unwrap();
+    let out = hplanc(&["check", big.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("larger than 8 MiB"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

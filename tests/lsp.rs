@@ -507,3 +507,24 @@ fn end_to_end_over_stdio() {
     assert!(status.success(), "{status:?}");
     std::io::stdout().flush().unwrap();
 }
+
+/// Issue 15, item 1: a workspace holding a FIFO and a symlink to /dev/zero named
+/// `*.hplan` (beside real files) is scanned without blocking or reading without end:
+/// the server answers, and the real importers still get diagnostics.
+#[cfg(unix)]
+#[test]
+fn workspace_scan_skips_files_that_never_end() {
+    let dir = workspace("never-ending");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.hplan")).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(dir.join("fifo.hplan")).status().expect("mkfifo runs").success());
+    let init = json!({ "capabilities": {}, "workspaceFolders": [{ "uri": file_uri(&dir), "name": "w" }] });
+    let c = Client::with(init);
+    let (chips, other) = (file_uri(&dir.join("chips.hplan")), file_uri(&dir.join("other.hplan")));
+    c.open_at(&chips, CHIPS);
+    c.diagnostics_for(&chips, Some(1));
+    // an importer found by the scan, not open, gets the unsaved rename's diagnostics
+    c.change(&chips, 2, &CHIPS.replace("chip mine", "chip yours"));
+    c.diagnostics_until(&other, &["E0101"]);
+    c.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

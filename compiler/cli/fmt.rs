@@ -30,12 +30,8 @@ pub fn run(paths: &[PathBuf], check: bool, color: bool) -> u8 {
     }
     let mut status = 0u8;
     for f in files {
-        let text = match std::fs::read(&f).map(String::from_utf8) {
-            Ok(Ok(t)) => t,
-            Ok(Err(_)) => {
-                super::errln!("error: `{}` is not valid UTF-8", f.display());
-                return 2;
-            }
+        let text = match crate::source::read_bounded(&f, crate::source::MAX_FILE_BYTES) {
+            Ok(t) => t,
             Err(e) => {
                 super::errln!("error: cannot read `{}`: {e}", f.display());
                 return 2;

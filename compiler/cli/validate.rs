@@ -15,7 +15,8 @@ fn read(path: &Path) -> Result<String, String> {
     if md.len() > MAX_BYTES {
         return Err(format!("{}: larger than 64 MiB", path.display()));
     }
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+    // measured-deployment tables are bigger than plans (deployments.csv is 0.4 MB)
+    crate::source::read_bounded(path, MAX_BYTES as usize).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The mapping (built in, plus `--map`) and the data's rows, or the message of what

@@ -207,7 +207,9 @@ impl Server<'_> {
                     }
                 } else if name.ends_with(".hplan") && seen < MAX_WORKSPACE_FILES {
                     seen += 1;
-                    let (Ok(text), Ok(path)) = (std::fs::read_to_string(&p), p.canonicalize()) else { continue };
+                    let (Ok(text), Ok(path)) = (crate::source::read_bounded(&p, crate::source::MAX_FILE_BYTES), p.canonicalize()) else {
+                        continue;
+                    };
                     if text.contains("use \"") {
                         let uri = uri_of(&path);
                         let deps = disk_files(&self.check(&uri, &text, Some(&path)));
@@ -322,7 +324,7 @@ impl Server<'_> {
                 continue;
             }
             let file = imp.path.clone();
-            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            let Ok(text) = crate::source::read_bounded(&file, crate::source::MAX_FILE_BYTES) else { continue };
             let furi = uri_of(&file);
             let comp = self.check(&furi, &text, Some(&file));
             self.publish(&furi, None, lsp_diagnostics(&comp, &furi, &text))?;
@@ -444,7 +446,7 @@ impl Server<'_> {
             let p = &imp.path;
             let u = uri_of(p);
             if let std::collections::btree_map::Entry::Vacant(e) = files.entry(u) {
-                if let Ok(t) = std::fs::read_to_string(p) {
+                if let Ok(t) = crate::source::read_bounded(p, crate::source::MAX_FILE_BYTES) {
                     e.insert(t);
                 }
             }

@@ -11,7 +11,7 @@ use pest::Parser;
 /// Deepest nesting of blocks accepted; deeper input is a diagnostic, not a stack overflow.
 pub const MAX_DEPTH: usize = 32;
 /// Largest source file accepted, in bytes.
-pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_FILE_BYTES: usize = crate::source::MAX_FILE_BYTES;
 
 struct Lower<'a> {
     file: FileId,
