@@ -516,3 +516,20 @@ fn a_file_over_the_limit_is_refused() {
     assert!(text(&out.stderr).contains("larger than 8 MiB"), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15, item 8: counts on the command line outside their range are usage errors
+/// (exit 2, naming the range), not silently clamped: `--points 0` used to sweep one
+/// point, `graph --batch 0` to draw batch 1.
+#[test]
+fn command_line_counts_outside_their_range_exit_2() {
+    for (args, range) in [
+        (&["sweep", "examples/llama70b_h100.hplan", "--points", "0"][..], "1..=4096"),
+        (&["sweep", "examples/llama70b_h100.hplan", "--points", "4097"][..], "1..=4096"),
+        (&["graph", "examples/llama70b_h100.hplan", "--batch", "0"][..], "1..=1000000"),
+        (&["build", "examples/llama70b_h100.hplan", "--jobs", "1025"][..], "0..=1024"),
+    ] {
+        let out = hplanc(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(&format!("is not in {range}")), "{args:?}: {}", text(&out.stderr));
+    }
+}

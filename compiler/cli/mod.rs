@@ -25,8 +25,8 @@ pub enum Command {
         args: BuildArgs,
         /// Concurrency values, log-spaced over the workload's range, for plans without
         /// a `sweep` block.
-        #[arg(long, default_value_t = 64)]
-        points: usize,
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=crate::ir::MAX_SWEEP_POINTS as u64))]
+        points: u64,
     },
     /// Report diagnostics only: parse, resolve, check names, schemas and units (fast).
     Check {
@@ -51,8 +51,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphStep::Decode)]
         step: GraphStep,
         /// Decode batch; default: the low end of the workload's concurrency (with
-        /// --placed: the batch the solver chose).
-        #[arg(long)]
+        /// --placed: the batch the solver chose). From 1 to 1,000,000.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         batch: Option<u64>,
         /// Solve the plan and colour every node by the pool it runs on.
         #[arg(long)]
@@ -129,9 +129,9 @@ pub struct BuildArgs {
     /// Treat warnings as errors (exit 1, write nothing).
     #[arg(short = 'W', long)]
     pub deny_warnings: bool,
-    /// Threads for sweeps (0: one per core); the output is the same for any number.
-    #[arg(long, default_value_t = 0)]
-    pub jobs: usize,
+    /// Threads for sweeps (0: one per core; at most 1024); the output is the same for any number.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1024))]
+    pub jobs: u64,
 }
 
 impl BuildArgs {
@@ -142,7 +142,7 @@ impl BuildArgs {
             color: self.color.enabled(),
             solve: true,
             deny_warnings: self.deny_warnings,
-            jobs: self.jobs,
+            jobs: self.jobs as usize,
             sweep_points,
         };
         build::run(&self.file, opts)
@@ -216,7 +216,7 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Build(args) => args.run(None),
-        Command::Sweep { args, points } => args.run(Some(points.max(1))),
+        Command::Sweep { args, points } => args.run(Some(points as usize)),
         Command::Check { file, format, solve, color, deny_warnings } => build::run(
             &file,
             build::Options { out: None, format, color: color.enabled(), solve, deny_warnings, jobs: 0, sweep_points: None },
