@@ -152,8 +152,8 @@ fn spelling_hint(atom: &str) -> Option<String> {
 /// registry of stdlib/units.hplan. Errors carry the offending atom and, for common
 /// misspellings, a hint.
 pub fn parse_unit(text: &str) -> Result<(f64, Dim), (String, Option<String>)> {
-    registry::registry().parse_unit(text).map_err(|(atom, _)| {
-        let hint = spelling_hint(&atom);
+    registry::registry().parse_unit(text).map_err(|(atom, hint)| {
+        let hint = hint.or_else(|| spelling_hint(&atom));
         (atom, hint)
     })
 }
@@ -226,6 +226,29 @@ mod tests {
         assert_eq!(p("tok").1, Dim::TOKENS);
         assert_eq!(p("Mtok").0, 1e6);
         assert_eq!(p("B*s^-1"), (1.0, Dim::BANDWIDTH));
+    }
+
+    #[test]
+    fn exponents_are_bounded_and_never_wrap() {
+        // written exponents out of range, unparsable or 0 are errors naming the atom
+        for (unit, atom) in [
+            ("GB^99999999999999999999", "GB^99999999999999999999"),
+            ("GB^2147483648", "GB^2147483648"),
+            ("B^255*B^2", "B^255"),
+            ("GB^200/GB^199", "GB^200"),
+            ("s^0", "s^0"),
+            ("B^9", "B^9"),
+        ] {
+            let (a, hint) = parse_unit(unit).unwrap_err();
+            assert_eq!(a, atom, "{unit}");
+            assert!(hint.is_some_and(|h| h.contains("from -8 to 8")), "{unit}");
+        }
+        // combined exponents past the bound name the whole expression
+        let (a, _) = parse_unit("B^8*B^8").unwrap_err();
+        assert_eq!(a, "B^8*B^8");
+        // in range they combine exactly
+        assert_eq!(parse_unit("B^8/B^7").unwrap().1, parse_unit("B").unwrap().1);
+        assert_eq!(parse_unit("B^2*B^-1*s^-1").unwrap().1, Dim::BANDWIDTH);
     }
 
     #[test]

@@ -214,7 +214,8 @@ impl Registry {
     }
 
     /// Parses a unit expression such as `TB/s`, `$/h`, `B*s^-1`. The error names the
-    /// atom that is not a unit.
+    /// atom that is not a unit (or the exponent, or the whole expression whose combined
+    /// exponent, is out of range), with a hint where there is one.
     pub fn parse_unit(&self, text: &str) -> Result<(f64, Dim), (String, Option<String>)> {
         let mut scale = 1.0;
         let mut dim = Dim::NONE;
@@ -224,7 +225,10 @@ impl Registry {
             let end = rest.find(['/', '*', '·']).unwrap_or(rest.len());
             let atom_full = &rest[..end];
             let (atom, exp) = match atom_full.split_once('^') {
-                Some((a, e)) => (a, e.parse::<i8>().unwrap_or(1)),
+                Some((a, e)) => match e.parse::<i8>() {
+                    Ok(x) if x != 0 && x.abs() <= MAX_EXPONENT => (a, x),
+                    _ => return Err((atom_full.to_string(), Some(exponent_help()))),
+                },
                 None => (atom_full, 1),
             };
             let Some((s, d)) = self.atom(atom) else {
@@ -238,6 +242,10 @@ impl Registry {
                 scale *= s;
                 dim = dim * d;
             }
+            // every step stays within ±2·MAX_EXPONENT, far from i8's ends, before this check
+            if dim.0.iter().any(|e| e.abs() > MAX_EXPONENT) {
+                return Err((text.to_string(), Some(exponent_help())));
+            }
             if end == rest.len() {
                 break;
             }
@@ -250,6 +258,15 @@ impl Registry {
     pub fn dim_name(&self, d: Dim) -> Option<&DimName> {
         self.dims.iter().find(|x| x.dim == d)
     }
+}
+
+/// The largest exponent a unit may carry, written or combined: no quantity the language
+/// has needs more than 4 (s^-1, B^2 for a product), and a bound keeps the exponent
+/// arithmetic far from overflowing.
+pub const MAX_EXPONENT: i8 = 8;
+
+fn exponent_help() -> String {
+    format!("a unit's exponent is a whole number from -{MAX_EXPONENT} to {MAX_EXPONENT} other than 0 (e.g. `B*s^-1`), and so is each base unit's in the whole expression")
 }
 
 #[cfg(test)]
