@@ -303,6 +303,17 @@ pub const MAX_TIME_LIMIT_S: f64 = 7.0 * 24.0 * 3600.0;
 /// state table grows as `2^n·n`.
 pub const MAX_PIPELINE_POOLS: usize = 8;
 
+/// The most tokens a `speculate` block may draft a round: published drafters propose
+/// at most a few dozen (EAGLE-2 trees ~60 nodes; chains 4-8), and each one costs the
+/// verify step a token per sequence, so beyond this no round pays. Checked in resolve,
+/// before the draft's graph (whose verify step grows with it) is built.
+pub const MAX_LOOKAHEAD: u64 = 64;
+
+/// The most layers a model may declare: the deepest published LLMs have under 200
+/// (Llama-3.1-405B 126); the decode graph holds a few nodes per layer, so this keeps it
+/// small. Checked in resolve, before any graph is built.
+pub const MAX_LAYERS: u64 = 1024;
+
 /// Placement stages of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stage {

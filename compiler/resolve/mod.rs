@@ -757,11 +757,18 @@ impl Resolver<'_> {
             Some(m) => (1, m.qk_nope_dim + m.qk_rope_dim),
             None => (f.count("kv_heads")?, f.count("head_dim")?),
         };
+        let layers = f.count("layers")?;
+        if layers > ir::MAX_LAYERS {
+            let at = f.span("layers").unwrap_or(span);
+            let rule = format!("must be at most {}", ir::MAX_LAYERS);
+            self.diags.push(catalog::out_of_range(at, "`layers`", &rule).note(format!("it is {layers}")));
+            return None;
+        }
         let m = ir::Model {
             name: name.to_string(),
             span,
             source: f.str("source")?.to_string(),
-            layers: f.count("layers")?,
+            layers,
             hidden: f.count("hidden")?,
             heads: f.count("heads")?,
             kv_heads,
@@ -1111,7 +1118,15 @@ impl Resolver<'_> {
         let mut speculation = None;
         if let Some(sb) = f.block("speculate") {
             let draft = self.model_ref(module, &sb.fields, "draft");
-            if let (Some((draft, dspan)), Some(k), Some(a)) = (draft, sb.fields.count("lookahead"), sb.fields.num("acceptance")) {
+            let k = sb.fields.count("lookahead");
+            if let (Some(k), Some(at)) = (k, sb.fields.span("lookahead")) {
+                if k > crate::ir::MAX_LOOKAHEAD {
+                    let rule = format!("must be at most {} tokens a round", crate::ir::MAX_LOOKAHEAD);
+                    self.diags.push(catalog::out_of_range(at, "`lookahead`", &rule).note(format!("it is {k}")));
+                    return None;
+                }
+            }
+            if let (Some((draft, dspan)), Some(k), Some(a)) = (draft, k, sb.fields.num("acceptance")) {
                 speculation = Some((draft, dspan, k, a, sb.span));
             }
         }
