@@ -5,18 +5,11 @@ use crate::validate::{self, stats, Mapping};
 use std::path::Path;
 
 /// Largest data or map file read (the reference data set is 0.6 MB).
-const MAX_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_BYTES: usize = 64 * 1024 * 1024;
 
+/// A data or map file: a regular file of at most [`MAX_BYTES`] ([`crate::source::read_bounded`]).
 fn read(path: &Path) -> Result<String, String> {
-    let md = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !md.is_file() {
-        return Err(format!("{}: not a regular file", path.display()));
-    }
-    if md.len() > MAX_BYTES {
-        return Err(format!("{}: larger than 64 MiB", path.display()));
-    }
-    // measured-deployment tables are bigger than plans (deployments.csv is 0.4 MB)
-    crate::source::read_bounded(path, MAX_BYTES as usize).map_err(|e| format!("{}: {e}", path.display()))
+    crate::source::read_bounded(path, MAX_BYTES).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The mapping (built in, plus `--map`) and the data's rows, or the message of what

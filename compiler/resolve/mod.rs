@@ -631,25 +631,14 @@ impl Resolver<'_> {
                     None
                 }
             },
-            Origin::Disk(canon) => {
-                let why = match std::fs::metadata(canon) {
-                    Ok(md) if !md.is_file() => Some("not a regular file".to_string()),
-                    Ok(md) if md.len() > crate::syntax::lower::MAX_FILE_BYTES as u64 => Some("larger than 8 MiB".to_string()),
-                    Err(e) => Some(e.to_string()),
-                    Ok(_) => None,
-                };
-                let text = match why {
-                    Some(why) => Err(why),
-                    None => self.sources.read_disk(canon).map_err(|e| e.to_string()),
-                };
-                match text {
-                    Ok(text) => Some((pathdiff(canon, self.root_dir.as_deref()), text)),
-                    Err(why) => {
-                        self.diags.push(fail(&why));
-                        None
-                    }
+            // read_disk refuses what is not a regular file of at most 8 MiB, before reading
+            Origin::Disk(canon) => match self.sources.read_disk(canon).map_err(|e| e.to_string()) {
+                Ok(text) => Some((pathdiff(canon, self.root_dir.as_deref()), text)),
+                Err(why) => {
+                    self.diags.push(fail(&why));
+                    None
                 }
-            }
+            },
             Origin::Memory(_) => None,
         }
     }
