@@ -26,7 +26,7 @@ fn std_dir() -> PathBuf {
 /// waits for something else are kept for later.
 struct Client {
     conn: Connection,
-    server: Option<std::thread::JoinHandle<Result<(), String>>>,
+    server: Option<std::thread::JoinHandle<Result<hplanc::lsp::Ended, String>>>,
     next: i32,
     kept: RefCell<Vec<Message>>,
 }
@@ -130,7 +130,20 @@ impl Client {
     fn stop(mut self) {
         self.request("shutdown", Value::Null);
         self.notify("exit", Value::Null);
-        self.server.take().unwrap().join().unwrap().unwrap();
+        assert_eq!(self.server.take().unwrap().join().unwrap().unwrap(), hplanc::lsp::Ended::Exit);
+    }
+
+    /// The error a request gets (it must get one).
+    fn refused(&mut self, method: &str, params: Value) -> (i32, String) {
+        let id = RequestId::from(self.next);
+        self.next += 1;
+        self.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).unwrap();
+        let r = self.wait(method, |m| match m {
+            Message::Response(Response { id: rid, response_result }) if *rid == id => Some(response_result.clone()),
+            _ => None,
+        });
+        let e = r.expect_err(method);
+        (e.code, e.message)
     }
 }
 
@@ -527,4 +540,142 @@ fn workspace_scan_skips_files_that_never_end() {
     c.diagnostics_until(&other, &["E0101"]);
     c.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 15, item 5: params that do not fit the method get InvalidParams (not `null`),
+/// an unknown method MethodNotFound, and after `shutdown` a request gets
+/// InvalidRequest; the server keeps serving in between and ends on `exit`.
+#[test]
+fn protocol_errors_are_answered_by_the_rules() {
+    let mut c = Client::start();
+    c.open(TEXT);
+    assert_eq!(c.refused("textDocument/hover", json!({ "textDocument": 3 })).0, -32602);
+    assert_eq!(c.refused("textDocument/references", json!([1, 2])).0, -32602);
+    assert_eq!(c.refused("textDocument/teleport", json!({})).0, -32601);
+    // a document that is not open is not an error: nothing to say
+    assert_eq!(c.request("textDocument/hover", at_in("file:///nowhere.hplan", 0, 0)), Value::Null);
+    let h = c.request("textDocument/hover", at(17, 14));
+    assert!(h["contents"]["value"].as_str().unwrap().contains("chip b200"), "{h}");
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    let (code, message) = c.refused("textDocument/hover", at(17, 14));
+    assert_eq!((code, message.as_str()), (-32600, "the server is shut down"));
+    c.notify("textDocument/didChange", json!({}));
+    c.notify("exit", Value::Null);
+    assert_eq!(c.server.take().unwrap().join().unwrap().unwrap(), hplanc::lsp::Ended::Exit);
+}
+
+/// `exit` without `shutdown` ends the session with exit code 1 (the LSP specification);
+/// a request before `initialize` gets ServerNotInitialized.
+#[test]
+fn exit_without_shutdown_is_an_error_exit() {
+    let (server, conn) = Connection::memory();
+    let opts = hplanc::lsp::Options { stdlib_dir: Some(std_dir()) };
+    let handle = std::thread::spawn(move || hplanc::lsp::serve_with(&server, &opts));
+    conn.sender.send(Message::Request(Request::new(RequestId::from(1), "textDocument/hover".into(), at(0, 0)))).unwrap();
+    let Message::Response(r) = conn.receiver.recv_timeout(Duration::from_secs(30)).unwrap() else { panic!("a response") };
+    assert_eq!(r.response_result.unwrap_err().code, -32002);
+    conn.sender.send(Message::Request(Request::new(RequestId::from(2), "initialize".into(), json!({ "capabilities": {} })))).unwrap();
+    let Message::Response(r) = conn.receiver.recv_timeout(Duration::from_secs(30)).unwrap() else { panic!("a response") };
+    assert!(r.response_result.is_ok());
+    // a request before `initialized` is served all the same
+    conn.sender.send(Message::Request(Request::new(RequestId::from(3), "textDocument/hover".into(), at(0, 0)))).unwrap();
+    let Message::Response(r) = conn.receiver.recv_timeout(Duration::from_secs(30)).unwrap() else { panic!("a response") };
+    assert_eq!(r.response_result.unwrap(), Value::Null);
+    conn.sender.send(Message::Notification(Notification::new("exit".into(), Value::Null))).unwrap();
+    let ended = handle.join().unwrap().unwrap();
+    assert_eq!((ended, ended.code()), (hplanc::lsp::Ended::ExitWithoutShutdown, 1));
+}
+
+/// Issue 15, item 5, over the real binary's stdio: malformed bodies get a JSON-RPC
+/// error (parse error or invalid request), bad headers (missing, non-numeric,
+/// negative, huge, short `Content-Length`) are skipped to the next message, and the
+/// server then answers a hover as before; `exit` without `shutdown` exits 1.
+#[test]
+fn malformed_messages_over_stdio_are_survived() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
+        .arg("lsp")
+        .env("XDG_CACHE_HOME", std_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hplanc lsp starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    // frames read as plain JSON: an error reply to a message without an id has `id: null`
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        loop {
+            let mut len = None;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.strip_prefix("Content-Length: ") {
+                    len = v.parse::<usize>().ok();
+                }
+            }
+            let mut body = vec![0; len.expect("the server frames its messages")];
+            r.read_exact(&mut body).unwrap();
+            if tx.send(serde_json::from_slice(&body).expect("the server writes JSON")).is_err() {
+                return;
+            }
+        }
+    });
+    let frame = |body: &str| format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    let request = |id: i32, method: &str, params: Value| {
+        frame(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }).to_string())
+    };
+    // the next message with an id (responses), past notifications
+    let response = || loop {
+        let m = rx.recv_timeout(Duration::from_secs(30)).expect("hplanc lsp answers within 30 s");
+        if m.get("id").is_some() && m.get("method").is_none() {
+            return m;
+        }
+    };
+    let mut send = |s: &str| stdin.write_all(s.as_bytes()).unwrap();
+    send(&request(1, "initialize", json!({ "capabilities": {} })));
+    assert_eq!(response()["id"], 1);
+    send(&frame(&json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }).to_string()));
+    let open = json!({ "textDocument": { "uri": URI, "languageId": "hplan", "version": 1, "text": TEXT } });
+    send(&frame(&json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": open }).to_string()));
+
+    send("Content-Length: 9\r\n\r\n{not json");
+    send(&frame("[1, 2]"));
+    send(&frame(r#"{"jsonrpc":"2.0","id":5}"#));
+    send("Content-Length: abc\r\n\r\n{}");
+    send("Content-Length: -4\r\n\r\n{}");
+    send("Content-Length: 99999999999\r\n\r\n{}");
+    send("Content-Type: application/json\r\n\r\n{}");
+    let hover6 = json!({ "jsonrpc": "2.0", "id": 6, "method": "textDocument/hover", "params": at(17, 14) }).to_string();
+    send(&format!("Content-Length: 10\r\n\r\n{hover6}"));
+    send(&request(2, "textDocument/hover", at(17, 14)));
+    let codes: Vec<(Value, Value)> = (0..4)
+        .map(|_| {
+            let r = response();
+            (r["id"].clone(), r["error"]["code"].clone())
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [(Value::Null, json!(-32700)), (Value::Null, json!(-32600)), (json!(5), json!(-32600)), (Value::Null, json!(-32700))]
+    );
+    let h = response();
+    assert_eq!(h["id"], 2, "{h}");
+    assert!(h["result"]["contents"]["value"].as_str().unwrap().contains("chip b200"), "{h}");
+    send(&frame(&json!({ "jsonrpc": "2.0", "method": "exit" }).to_string()));
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "exit without shutdown");
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("over the limit") && log.contains("not a whole number"), "{log}");
 }

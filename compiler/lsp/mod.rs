@@ -23,6 +23,7 @@
 mod solver;
 mod stdlib_docs;
 pub mod syntax;
+pub mod transport;
 
 use crate::resolve::schema::{self, AttrKind, BlockSpec};
 use crate::resolve::stdlib::STDLIB_FILES;
@@ -45,19 +46,41 @@ pub struct Options {
     pub stdlib_dir: Option<PathBuf>,
 }
 
-/// Serves on stdin/stdout until `shutdown` and `exit`; the process exit code.
+/// Serves on stdin/stdout until `exit`; the process exit code: 0 after `shutdown`, 1
+/// otherwise (the LSP specification's rule), also when the input ends first.
 pub fn run_stdio() -> u8 {
-    let (conn, io) = Connection::stdio();
+    let (conn, io) = transport::stdio();
     let code = match serve(&conn) {
-        Ok(()) => 0,
+        Ok(ended) => ended.code(),
         Err(e) => {
             eprintln!("hplanc lsp: {e}");
             1
         }
     };
     drop(conn);
-    let _ = io.join();
+    io.join();
     code
+}
+
+/// How a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// `exit`, after `shutdown`
+    Exit,
+    /// `exit` without `shutdown`
+    ExitWithoutShutdown,
+    /// the client went away (its input ended) without `exit`
+    Disconnected,
+}
+
+impl Ended {
+    /// The process exit code the LSP specification asks for.
+    pub fn code(self) -> u8 {
+        match self {
+            Ended::Exit => 0,
+            Ended::ExitWithoutShutdown | Ended::Disconnected => 1,
+        }
+    }
 }
 
 /// The server's capabilities.
@@ -88,14 +111,17 @@ pub fn capabilities() -> lt::ServerCapabilities {
 
 /// The request/notification loop over a connection (stdio, or in memory in tests),
 /// with the default [`Options`].
-pub fn serve(conn: &Connection) -> Result<(), String> {
+pub fn serve(conn: &Connection) -> Result<Ended, String> {
     serve_with(conn, &Options::default())
 }
 
 /// [`serve`] with options.
-pub fn serve_with(conn: &Connection, opts: &Options) -> Result<(), String> {
+pub fn serve_with(conn: &Connection, opts: &Options) -> Result<Ended, String> {
     let caps = serde_json::to_value(capabilities()).map_err(|e| e.to_string())?;
-    let init = conn.initialize(caps).map_err(|e| e.to_string())?;
+    let init = match initialize(conn, caps)? {
+        Ok(init) => init,
+        Err(ended) => return Ok(ended),
+    };
     let dir = opts.stdlib_dir.clone().unwrap_or_else(stdlib_docs::default_dir);
     let mut server = Server {
         conn,
@@ -109,9 +135,34 @@ pub fn serve_with(conn: &Connection, opts: &Options) -> Result<(), String> {
         refresh_hints: init.pointer("/capabilities/workspace/inlayHint/refreshSupport").and_then(|v| v.as_bool()).unwrap_or(false),
         next_request: 0,
         next_serial: 0,
+        shut_down: false,
     };
     server.scan_workspace();
     server.run()
+}
+
+/// The handshake: answers `initialize` with the capabilities and returns its params.
+/// Before it, requests get ServerNotInitialized and notifications are dropped (`exit`
+/// ends the session). `initialized` is not waited for: the main loop takes it as any
+/// other notification, so a client that sends a request first is still served.
+fn initialize(conn: &Connection, caps: serde_json::Value) -> Result<Result<serde_json::Value, Ended>, String> {
+    let send = |m: Message| conn.sender.send(m).map_err(|e| e.to_string());
+    loop {
+        let Ok(msg) = conn.receiver.recv() else { return Ok(Err(Ended::Disconnected)) };
+        match msg {
+            Message::Request(req) if req.method == "initialize" => {
+                send(Message::Response(Response::new_ok(req.id, serde_json::json!({ "capabilities": caps }))))?;
+                return Ok(Ok(req.params));
+            }
+            Message::Request(req) => send(Message::Response(Response::new_err(
+                req.id,
+                lsp_server::ErrorCode::ServerNotInitialized as i32,
+                format!("`{}` before `initialize`", req.method),
+            )))?,
+            Message::Notification(n) if n.method == "exit" => return Ok(Err(Ended::ExitWithoutShutdown)),
+            Message::Notification(_) | Message::Response(_) => {}
+        }
+    }
 }
 
 /// The workspace's folders from `initialize` (`workspaceFolders`, else `rootUri`).
@@ -153,6 +204,8 @@ struct Server<'c> {
     refresh_hints: bool,
     next_request: u32,
     next_serial: u64,
+    /// `shutdown` was answered: requests now get InvalidRequest, only `exit` counts
+    shut_down: bool,
 }
 
 /// Most workspace files looked at for importers, and how deep.
@@ -160,19 +213,27 @@ const MAX_WORKSPACE_FILES: usize = 500;
 const MAX_WORKSPACE_DEPTH: usize = 8;
 
 impl Server<'_> {
-    fn run(&mut self) -> Result<(), String> {
+    fn run(&mut self) -> Result<Ended, String> {
         let done = self.worker.done.clone();
         loop {
             crossbeam_channel::select! {
                 recv(self.conn.receiver) -> msg => match msg {
-                    Err(_) => return Ok(()),
+                    Err(_) => return Ok(if self.shut_down { Ended::Exit } else { Ended::Disconnected }),
                     Ok(Message::Request(req)) => {
-                        if self.conn.handle_shutdown(&req).map_err(|e| e.to_string())? {
-                            return Ok(());
-                        }
-                        let resp = self.respond(req);
+                        let resp = if self.shut_down {
+                            Response::new_err(req.id, lsp_server::ErrorCode::InvalidRequest as i32, "the server is shut down".into())
+                        } else if req.method == "shutdown" {
+                            self.shut_down = true;
+                            Response::new_ok(req.id, serde_json::Value::Null)
+                        } else {
+                            self.respond(req)
+                        };
                         self.send(Message::Response(resp))?;
                     }
+                    Ok(Message::Notification(n)) if n.method == "exit" => {
+                        return Ok(if self.shut_down { Ended::Exit } else { Ended::ExitWithoutShutdown });
+                    }
+                    Ok(Message::Notification(_)) if self.shut_down => {}
                     Ok(Message::Notification(n)) => self.notified(n)?,
                     Ok(Message::Response(_)) => {}
                 },
@@ -365,13 +426,15 @@ impl Server<'_> {
 
     fn respond(&self, req: Request) -> Response {
         let id = req.id.clone();
-        let value = match self.answer(&req) {
-            Ok(v) => v,
-            Err(Unsupported) => {
-                return Response::new_err(id, lsp_server::ErrorCode::MethodNotFound as i32, format!("unsupported: {}", req.method))
+        match self.answer(&req) {
+            Ok(v) => Response::new_ok(id, v),
+            Err(Refused::Unsupported) => {
+                Response::new_err(id, lsp_server::ErrorCode::MethodNotFound as i32, format!("unsupported: {}", req.method))
             }
-        };
-        Response::new_ok(id, value)
+            Err(Refused::InvalidParams(e)) => {
+                Response::new_err(id, lsp_server::ErrorCode::InvalidParams as i32, format!("invalid params for {}: {e}", req.method))
+            }
+        }
     }
 
     /// The document a request names, as a feature context.
@@ -382,49 +445,43 @@ impl Server<'_> {
         Some(Ctx { uri, text: &d.text, comp: &d.check, solution, std_root: self.std_root.as_deref() })
     }
 
-    fn answer(&self, req: &Request) -> Result<serde_json::Value, Unsupported> {
-        fn params<P: serde::de::DeserializeOwned>(req: &Request) -> Option<P> {
-            serde_json::from_value(req.params.clone()).ok()
-        }
+    /// A request's answer: `null` for a document that is not open or a position with
+    /// nothing to say; params that do not fit the method are refused.
+    fn answer(&self, req: &Request) -> Result<serde_json::Value, Refused> {
         fn json<T: serde::Serialize>(v: Option<T>) -> serde_json::Value {
             v.and_then(|v| serde_json::to_value(v).ok()).unwrap_or(serde_json::Value::Null)
         }
+        let doc = |uri: &lt::Uri| self.ctx(uri.as_str());
         let at = |p: &lt::TextDocumentPositionParams| self.ctx(p.text_document.uri.as_str()).map(|c| (c, p.position));
         Ok(match req.method.as_str() {
-            "textDocument/formatting" => json(
-                params::<lt::DocumentFormattingParams>(req)
-                    .and_then(|p| self.ctx(p.text_document.uri.as_str()))
-                    .map(|c| formatting(c.text)),
-            ),
+            "textDocument/formatting" => {
+                json(doc(&params::<lt::DocumentFormattingParams>(req)?.text_document.uri).map(|c| formatting(c.text)))
+            }
             "textDocument/documentSymbol" => {
-                json(params::<lt::DocumentSymbolParams>(req).and_then(|p| self.ctx(p.text_document.uri.as_str())).map(|c| symbols(c.text)))
+                json(doc(&params::<lt::DocumentSymbolParams>(req)?.text_document.uri).map(|c| symbols(c.text)))
             }
             "textDocument/hover" => {
-                json(params::<lt::HoverParams>(req).and_then(|p| at(&p.text_document_position_params)).and_then(|(c, pos)| c.hover(pos)))
+                json(at(&params::<lt::HoverParams>(req)?.text_document_position_params).and_then(|(c, pos)| c.hover(pos)))
             }
-            "textDocument/definition" => json(
-                params::<lt::GotoDefinitionParams>(req)
-                    .and_then(|p| at(&p.text_document_position_params))
-                    .and_then(|(c, pos)| c.definition(pos)),
-            ),
-            "textDocument/references" => json(params::<lt::ReferenceParams>(req).and_then(|p| {
-                let (c, pos) = at(&p.text_document_position)?;
-                Some(self.references(&c, pos, p.context.include_declaration))
-            })),
-            "textDocument/inlayHint" => {
-                json(params::<lt::InlayHintParams>(req).and_then(|p| self.ctx(p.text_document.uri.as_str())).map(|c| c.inlay_hints()))
+            "textDocument/definition" => {
+                json(at(&params::<lt::GotoDefinitionParams>(req)?.text_document_position_params).and_then(|(c, pos)| c.definition(pos)))
             }
-            "textDocument/codeAction" => json(params::<lt::CodeActionParams>(req).and_then(|p| {
-                let c = self.ctx(p.text_document.uri.as_str())?;
-                Some(code_actions(&p.text_document.uri, c.text, c.comp, p.range))
-            })),
-            "textDocument/completion" => json(
-                params::<lt::CompletionParams>(req).and_then(|p| at(&p.text_document_position)).map(|(c, pos)| completion(c.text, pos)),
-            ),
-            "textDocument/semanticTokens/full" => json(
-                params::<lt::SemanticTokensParams>(req).and_then(|p| self.ctx(p.text_document.uri.as_str())).map(|c| c.semantic_tokens()),
-            ),
-            _ => return Err(Unsupported),
+            "textDocument/references" => {
+                let p = params::<lt::ReferenceParams>(req)?;
+                json(at(&p.text_document_position).map(|(c, pos)| self.references(&c, pos, p.context.include_declaration)))
+            }
+            "textDocument/inlayHint" => json(doc(&params::<lt::InlayHintParams>(req)?.text_document.uri).map(|c| c.inlay_hints())),
+            "textDocument/codeAction" => {
+                let p = params::<lt::CodeActionParams>(req)?;
+                json(doc(&p.text_document.uri).map(|c| code_actions(&p.text_document.uri, c.text, c.comp, p.range)))
+            }
+            "textDocument/completion" => {
+                json(at(&params::<lt::CompletionParams>(req)?.text_document_position).map(|(c, pos)| completion(c.text, pos)))
+            }
+            "textDocument/semanticTokens/full" => {
+                json(doc(&params::<lt::SemanticTokensParams>(req)?.text_document.uri).map(|c| c.semantic_tokens()))
+            }
+            _ => return Err(Refused::Unsupported),
         })
     }
 
@@ -477,7 +534,18 @@ impl Server<'_> {
     }
 }
 
-struct Unsupported;
+/// Why a request gets an error instead of an answer.
+enum Refused {
+    /// a method the server does not implement (MethodNotFound)
+    Unsupported,
+    /// params that are not what the method takes (InvalidParams), and why
+    InvalidParams(String),
+}
+
+/// A request's params as the method's type.
+fn params<P: serde::de::DeserializeOwned>(req: &Request) -> Result<P, Refused> {
+    serde_json::from_value(req.params.clone()).map_err(|e| Refused::InvalidParams(e.to_string()))
+}
 
 /// A workspace file that imports others.
 struct Importer {
