@@ -60,6 +60,15 @@ fn main() {
         nt = hplanc::lsp::semantic_tokens(&text, &Default::default()).data.len();
         toks.push(t.elapsed());
     }
+    // Semantic tokens of one line of 40,000 tokens (issue 15, item 4: was quadratic).
+    let line = (0..10_000).map(|i| format!("a{i} = 1µs,")).collect::<String>() + "\n";
+    let mut long = Vec::new();
+    let mut nl = 0;
+    for _ in 0..10 {
+        let t = Instant::now();
+        nl = hplanc::lsp::semantic_tokens(&line, &Default::default()).data.len();
+        long.push(t.elapsed());
+    }
     let (dmin, dmed, dp95) = stats(diags);
     let (cmin, cmed, cp95) = stats(comp);
     let (vmin, vmed, vp95) = stats(values);
@@ -69,4 +78,6 @@ fn main() {
     println!("  completion ({n} items):      min {cmin:.2?}  median {cmed:.2?}  p95 {cp95:.2?}  (target < 20 ms)");
     println!("  value completion ({} models, {} pools): min {vmin:.2?}  median {vmed:.2?}  p95 {vp95:.2?}", nv.0, nv.1);
     println!("  semantic tokens ({nt}):     min {tmin:.2?}  median {tmed:.2?}  p95 {tp95:.2?}");
+    let (lmin, lmed, lp95) = stats(long);
+    println!("  semantic tokens, one line ({nl}): min {lmin:.2?}  median {lmed:.2?}  p95 {lp95:.2?}");
 }

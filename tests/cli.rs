@@ -493,10 +493,12 @@ fn files_that_never_end_are_refused_before_reading() {
             assert!(text(&out.stderr).contains(&format!("cannot read `{root}`: not a regular file")), "{}", text(&out.stderr));
         }
     }
-    for importer in ["imports_zero.hplan", "imports_fifo.hplan"] {
+    // the link to /dev/zero leads out of the project, so it is refused before anything
+    // looks at the file; the FIFO is inside, and not a regular file
+    for (importer, why) in [("imports_zero.hplan", "leaves the project folder"), ("imports_fifo.hplan", "not a regular file")] {
         let out = hplanc_within(&dir, &["check", importer]);
         assert_eq!(out.status.code(), Some(1), "{importer}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("E0107") && text(&out.stderr).contains("not a regular file"), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("E0107") && text(&out.stderr).contains(why), "{}", text(&out.stderr));
     }
     let out = hplanc_within(&dir, &["fmt", "--check", "."]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
@@ -532,4 +534,141 @@ fn command_line_counts_outside_their_range_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out.stderr).contains(&format!("is not in {range}")), "{args:?}: {}", text(&out.stderr));
     }
+}
+
+/// Issue 15, item 2: no file outside the root file's folder is read through `use`,
+/// however the root is named (a bare name used to make the folder the empty path,
+/// which every path starts with): not `../`, not an absolute path, not a link that
+/// leads out; a link named `*.hplan` to another kind of file is not read (its lines
+/// are never quoted), and a link loop says so. A real import inside still works.
+#[cfg(unix)]
+#[test]
+fn imports_never_leave_the_root_files_folder() {
+    let top = tempdir("confined");
+    let proj = top.join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    let chip = "chip far {\n  compute { bf16 = 1 TFLOP/s }\n}\n";
+    std::fs::write(top.join("outside.hplan"), chip).unwrap();
+    std::fs::write(top.join("secret.txt"), "SECRET-TOKEN = 42\nSECRET-TOKEN-2 = 43\n").unwrap();
+    std::fs::write(proj.join("notes.txt"), "NOTES-LINE = 1\n").unwrap();
+    std::fs::write(proj.join("inside.hplan"), chip.replace("far", "near")).unwrap();
+    std::os::unix::fs::symlink("../outside.hplan", proj.join("link_out.hplan")).unwrap();
+    std::os::unix::fs::symlink("../secret.txt", proj.join("secret.hplan")).unwrap();
+    std::os::unix::fs::symlink("notes.txt", proj.join("notes.hplan")).unwrap();
+    std::os::unix::fs::symlink("loop.hplan", proj.join("loop.hplan")).unwrap();
+    let abs = top.join("outside.hplan");
+    let main = format!(
+        "use \"../outside.hplan\"\nuse \"{}\"\nuse \"link_out.hplan\"\nuse \"secret.hplan\"\nuse \"notes.hplan\"\nuse \"loop.hplan\"\nuse \"inside.hplan\"\n",
+        abs.display()
+    );
+    std::fs::write(proj.join("main.hplan"), main).unwrap();
+    let absolute = proj.join("main.hplan");
+    for root in ["main.hplan", "./main.hplan", "../proj/main.hplan", absolute.to_str().unwrap()] {
+        let out = hplanc_within(&proj, &["check", root, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{root}: {}", text(&out.stderr));
+        let all = text(&out.stdout) + &text(&out.stderr);
+        assert!(!all.contains("SECRET") && !all.contains("NOTES-LINE"), "{root}: {all}");
+        let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON diagnostics");
+        let mut got: Vec<(u64, String)> = v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "E0107")
+            .map(|d| (d["line"].as_u64().unwrap(), d["message"].as_str().unwrap().to_string()))
+            .collect();
+        got.sort();
+        let why = |m: &str| m.split(": ").last().unwrap().to_string();
+        let reasons: Vec<(u64, String)> = got.iter().map(|(l, m)| (*l, why(m))).collect();
+        assert_eq!(
+            reasons,
+            [
+                (1, "the path leaves the project folder".to_string()),
+                (2, "the path leaves the project folder".to_string()),
+                (3, "the path leaves the project folder".to_string()),
+                (4, "the path leaves the project folder".to_string()),
+                (5, "it links to a file that is not a .hplan file".to_string()),
+                (6, "it is a symbolic link that leads to no file (a loop, or a missing target)".to_string()),
+            ],
+            "{root}: {all}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&top);
+}
+
+/// Runs `hplanc args` in `dir` as hostile input must run: under 1 GiB of address space
+/// (`ulimit -v`), ending within 10 s, its output written to files (a pipe left unread
+/// would stall it). Returns the exit code, stdout and stderr.
+#[cfg(unix)]
+fn bounded(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    use std::time::{Duration, Instant};
+    let (out, err) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_hplanc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("sh runs");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("hplanc {args:?} ran for over 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (status.code(), read(&out), read(&err))
+}
+
+/// Issue 15, item 4: inputs that used to take time or memory quadratic in their size
+/// end quickly and within bounds: a chain of 10,000 `extends` (models and chips; 105 s
+/// before) is one E0108 where it passes 64; 8,000 diagnostics on one 95 KB line render
+/// at most 100 (30 s and 1.26 GB before), with the rest counted.
+#[cfg(unix)]
+#[test]
+fn quadratic_inputs_end_quickly_and_small() {
+    let dir = tempdir("quadratic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut models = String::from("use std::models::llama3_1_8b\nmodel m1 = llama3_1_8b {}\n");
+    let mut chips = String::from("use std::chips::h100_sxm\nchip c1 = h100_sxm {}\n");
+    for i in 2..=10_000 {
+        models.push_str(&format!("model m{i} = m{} {{}}\n", i - 1));
+        chips.push_str(&format!("chip c{i} = c{} {{}}\n", i - 1));
+    }
+    std::fs::write(dir.join("models.hplan"), models).unwrap();
+    std::fs::write(dir.join("chips.hplan"), chips).unwrap();
+    for (file, item) in [("models.hplan", "m65"), ("chips.hplan", "c65")] {
+        for args in [vec!["check", file], vec!["build", file, "--out", "out"]] {
+            let (code, _, err) = bounded(&dir, &args);
+            let cmd = args[0];
+            assert_eq!(code, Some(1), "{cmd} {file}: {err}");
+            assert_eq!(err.matches("[E0108]").count(), 1, "{err}");
+            assert!(err.contains(&format!("`{item}` extends a chain of more than 64 items")) && err.contains("1 error emitted"), "{err}");
+        }
+    }
+    let line = (0..8000).map(|i| format!("zz{i} = 1")).collect::<Vec<_>>().join(", ");
+    std::fs::write(dir.join("many.hplan"), format!("chip c {{ {line} }}\n")).unwrap();
+    let (code, _, err) = bounded(&dir, &["check", "many.hplan"]);
+    assert_eq!(code, Some(1));
+    // each rendering prints the whole line: rendering stops once 4 MiB are written
+    let shown = err.matches("[E0").count();
+    assert!(shown >= 1 && shown <= (4 << 20) / line.len() + 1, "{shown} rendered");
+    assert!(
+        err.contains(&format!("... and {} more diagnostics not shown", 8004 - shown)) && err.ends_with("8004 errors emitted\n"),
+        "{}",
+        &err[err.len() - 300..]
+    );
+    let (code, out, _) = bounded(&dir, &["check", "many.hplan", "--format", "json"]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 8004, "JSON lists them all");
+    let _ = std::fs::remove_dir_all(&dir);
 }

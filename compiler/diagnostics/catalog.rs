@@ -25,6 +25,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0105", title: "unknown import", explanation: "A `use` names an item that the module does not declare." },
     CodeInfo { code: "E0106", title: "cyclic extension", explanation: "An item extends itself, directly or through other items\n(`chip a = b {}` and `chip b = a {}`). Break the cycle." },
     CodeInfo { code: "E0107", title: "import failed", explanation: "A `use \"path\"` could not be loaded: the file does not exist, is not a .hplan\nfile, leaves the importing file's folder tree, or imports itself in a cycle." },
+    CodeInfo { code: "E0108", title: "extension chain too long", explanation: "An item extends another that extends another, more than 64 items deep\n(`chip a = b {}`, `chip b = c {}`, ...). Let an item nearer the end of the\nchain extend the first item directly, or write it out." },
     CodeInfo { code: "W0101", title: "unused import", explanation: "A name imported with `use` is never used in the file. Remove it, or use it.\nWarnings do not stop a build unless `-W`/`--deny-warnings` is given." },
     CodeInfo { code: "E0201", title: "unknown unit", explanation: "The unit after a number is not in the unit registry. Units are case-sensitive:\n`GB` is 10^9 bytes, `GiB` 2^30 bytes, `Gb` 10^9 bits. Known units: B, b/bit,\ns, ms, us/µs, ns, min, h, FLOP, FLOPS, W, J, $, tok, % and prefixed forms\n(k, M, G, T, P; Ki, Mi, Gi, Ti for bytes)." },
     CodeInfo { code: "E0202", title: "dimension mismatch", explanation: "A quantity has the wrong physical dimension for where it is used, e.g. a\nbandwidth written as a size (`bandwidth = 80 GB`). Every attribute has one\ndimension; the help says which factor is missing." },
@@ -218,6 +219,16 @@ pub fn extends_cycle(span: Span, name: &str) -> Diagnostic {
         format!("`{name}` extends itself"),
         "this extension leads back to the item",
         "make one item in the cycle stand on its own",
+    )
+}
+
+pub fn extends_too_deep(span: Span, name: &str, max: usize) -> Diagnostic {
+    make(
+        "E0108",
+        span,
+        format!("`{name}` extends a chain of more than {max} items"),
+        format!("this extension is the {}th in a row", max + 1),
+        "let this item extend one nearer the end of the chain, or write it out",
     )
 }
 

@@ -7,8 +7,23 @@ use ariadne::{Config, IndexType, Label, Report, ReportKind};
 /// Renders every diagnostic, sorted, followed by a one-line count.
 pub fn render_all(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
     let mut out = String::new();
-    for d in diags.sorted() {
-        out.push_str(&render(d, sources, color));
+    // the sources are indexed once for all diagnostics, not once per diagnostic
+    let mut cache = source_cache(sources);
+    let sorted = diags.sorted();
+    let mut shown = 0;
+    for d in &sorted {
+        if shown == MAX_RENDERED || out.len() >= MAX_RENDERED_BYTES {
+            break;
+        }
+        out.push_str(&render_with(d, sources, color, &mut cache));
+        shown += 1;
+    }
+    if sorted.len() > shown {
+        out.push_str(&format!(
+            "... and {} more diagnostics not shown (at most {MAX_RENDERED}, or {} MiB of text, are; `--format json` lists them all)\n",
+            sorted.len() - shown,
+            MAX_RENDERED_BYTES >> 20
+        ));
     }
     let (e, w) = (diags.error_count(), diags.warning_count());
     if e + w > 0 {
@@ -37,7 +52,23 @@ fn safe_range(sources: &SourceMap, span: crate::source::Span) -> std::ops::Range
     start..end
 }
 
+/// Most diagnostics rendered for a terminal: each shows its source lines, so a file of
+/// thousands of mistakes on one long line would print gigabytes.
+pub const MAX_RENDERED: usize = 100;
+/// Rendering stops once this much text is written (each diagnostic prints its whole
+/// source lines, and one line may be the whole file).
+pub const MAX_RENDERED_BYTES: usize = 4 << 20;
+
+fn source_cache(sources: &SourceMap) -> impl ariadne::Cache<String> + '_ {
+    ariadne::sources(sources.iter().map(|(_, f)| (f.name.clone(), f.text.as_str())))
+}
+
+/// One diagnostic as the terminal shows it.
 pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
+    render_with(d, sources, color, &mut source_cache(sources))
+}
+
+fn render_with(d: &Diagnostic, sources: &SourceMap, color: bool, cache: &mut impl ariadne::Cache<String>) -> String {
     let name = |span: crate::source::Span| sources.get(span.file).name.clone();
     let kind = match d.severity {
         Severity::Error => ReportKind::Error,
@@ -59,7 +90,6 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     if !d.help.is_empty() {
         report = report.with_help(&d.help);
     }
-    let cache = ariadne::sources(sources.iter().map(|(_, f)| (f.name.clone(), f.text.clone())));
     let mut buf = Vec::new();
     // Writing into a Vec cannot fail; a failure would only lose this one diagnostic's text.
     let _ = report.finish().write(cache, &mut buf);

@@ -1028,12 +1028,10 @@ fn markdown(value: String, range: Option<lt::Range>) -> lt::Hover {
 pub fn semantic_tokens(text: &str, known: &BTreeMap<String, (ItemKind, bool)>) -> lt::SemanticTokens {
     let mut data = Vec::new();
     let (mut last_line, mut last_col) = (0u32, 0u32);
-    // line starts, so that each token's position costs a search, not a scan
-    let starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
-    let at = |b: usize| {
-        let line = starts.partition_point(|&s| s <= b) - 1;
-        lt::Position { line: line as u32, character: text[starts[line]..b].encode_utf16().count() as u32 }
-    };
+    // tokens come in order, so positions are found by walking on from the previous one:
+    // linear in the text, however many tokens share a line
+    let mut walk = Walk { text, byte: 0, line: 0, col: 0 };
+    let mut at = |b: usize| walk.to(b);
     for c in syntax::classify(text, known) {
         let mut start = c.start;
         for piece in text[c.start..c.end].split_inclusive('\n') {
@@ -1056,6 +1054,32 @@ pub fn semantic_tokens(text: &str, known: &BTreeMap<String, (ItemKind, bool)>) -
         }
     }
     lt::SemanticTokens { result_id: None, data }
+}
+
+/// A position in `text` moved forward byte by byte (UTF-16 columns, as LSP counts).
+struct Walk<'a> {
+    text: &'a str,
+    byte: usize,
+    line: u32,
+    col: u32,
+}
+
+impl Walk<'_> {
+    /// The position of byte `b`; a `b` behind the walk starts again from the top.
+    fn to(&mut self, b: usize) -> lt::Position {
+        if b < self.byte {
+            (self.byte, self.line, self.col) = (0, 0, 0);
+        }
+        for ch in self.text[self.byte..b].chars() {
+            if ch == '\n' {
+                (self.line, self.col) = (self.line + 1, 0);
+            } else {
+                self.col += ch.len_utf16() as u32;
+            }
+        }
+        self.byte = b;
+        lt::Position { line: self.line, character: self.col }
+    }
 }
 
 /// Quick fixes: every diagnostic in `range` that suggests a name ("did you mean `x`?")
@@ -1422,5 +1446,17 @@ mod tests {
         let rows: Vec<(u32, u32, u32)> = t.data.iter().map(|d| (d.delta_line, d.delta_start, d.length)).collect();
         // "/* a" (line 0), "bc */" (line 1), "chip" at column 6, "µ" at 11 (one UTF-16 unit)
         assert_eq!(rows, [(0, 0, 4), (1, 0, 5), (0, 6, 4), (0, 5, 1)]);
+    }
+
+    /// The walk's positions equal [`position`]'s (from the top each time) at every byte
+    /// boundary, forward and after going back.
+    #[test]
+    fn the_walk_finds_the_positions_position_finds() {
+        let text = "ab µ\r\n𝄞x\n\n  y = 1 µs // é\nz";
+        let mut w = Walk { text, byte: 0, line: 0, col: 0 };
+        let bounds: Vec<usize> = (0..=text.len()).filter(|&b| text.is_char_boundary(b)).collect();
+        for &b in bounds.iter().chain(bounds.iter().rev().step_by(3)) {
+            assert_eq!(w.to(b), position(text, b), "at byte {b}");
+        }
     }
 }

@@ -12,11 +12,13 @@ use crate::ir::{self, Contents, Precision, SloMetric, Stage};
 use crate::source::{FileId, Origin, SourceMap, Span};
 use crate::syntax::ast::{self, Body, Entry, ItemKind, Path, UseTarget, Value};
 use check::{Checker, Fields, Val};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Deepest chain of file imports followed.
 pub const MAX_IMPORT_DEPTH: usize = 16;
+/// Most items one `extends` chain may run through (E0108).
+pub const MAX_EXTENDS_DEPTH: usize = 64;
 
 type ItemId = usize;
 type ModuleId = usize;
@@ -53,16 +55,22 @@ pub struct Resolver<'a> {
     links: BTreeMap<ItemId, Option<ir::Link>>,
     workloads: BTreeMap<ItemId, Option<ir::Workload>>,
     clusters: BTreeMap<ItemId, Option<ir::Cluster>>,
+    /// items' bodies with what they extend merged in, once each (none: the chain
+    /// fails), and how many items deep their chain runs
+    bodies: BTreeMap<ItemId, (Option<Body>, usize)>,
     /// op tables read so far, by (file, chip): each is read and indexed once per build
     op_tables: BTreeMap<(Origin, String), Option<std::sync::Arc<ir::tables::OpTables>>>,
 }
 
 /// Resolves the file `root` (already in `sources`) into a program.
 pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -> ir::Program {
-    let root_dir = match &sources.get(root).origin {
-        Origin::Disk(p) => p.parent().map(|d| d.canonicalize().unwrap_or_else(|_| d.to_path_buf())),
+    // the root file's real place (symlinks resolved, from an absolute path: a bare
+    // `plan.hplan` has the empty path as its folder, which every path starts with)
+    let root_file = match &sources.get(root).origin {
+        Origin::Disk(p) => Some(real_path(p)),
         _ => None,
     };
+    let root_dir = root_file.as_ref().and_then(|p| p.parent()).map(|d| d.to_path_buf());
     let mut r = Resolver {
         sources,
         diags,
@@ -76,11 +84,10 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
         workloads: BTreeMap::new(),
         clusters: BTreeMap::new(),
         op_tables: BTreeMap::new(),
+        bodies: BTreeMap::new(),
     };
     let name = r.sources.get(root).name.clone();
-    if let Origin::Disk(p) = &r.sources.get(root).origin {
-        r.loading.push(p.canonicalize().unwrap_or_else(|_| p.clone()));
-    }
+    r.loading.extend(root_file);
     let m = r.load_module(name, vec![root], root_dir);
     let mut program = ir::Program::default();
     let ids: Vec<ItemId> = r.modules[m].items.values().copied().collect();
@@ -272,6 +279,11 @@ impl Resolver<'_> {
                     return;
                 }
                 let canon = match self.project_file(&dir, path) {
+                    // a link named `*.hplan` to another kind of file is not read
+                    Ok(c) if c.extension().is_none_or(|e| e != "hplan") => {
+                        self.diags.push(catalog::import_failed(*span, path, "it links to a file that is not a .hplan file"));
+                        return;
+                    }
                     Ok(c) => c,
                     Err(why) => {
                         self.diags.push(catalog::import_failed(*span, path, why));
@@ -401,21 +413,63 @@ impl Resolver<'_> {
     /// The item's body with its base's entries merged under it.
     /// `None` when the base cannot be resolved or the extension is cyclic (already
     /// reported), so the item is not checked against its schema half-built.
-    fn effective_body(&mut self, id: ItemId, stack: &mut Vec<ItemId>) -> Option<Body> {
-        let item = self.items[id].item.clone();
-        let Some(base) = &item.base else { return Some(item.body) };
-        if stack.contains(&id) {
-            self.diags.push(catalog::extends_cycle(base.span, &item.name.name));
-            return None;
+    fn effective_body(&mut self, id: ItemId) -> Option<Body> {
+        if let Some((b, _)) = self.bodies.get(&id) {
+            return b.clone();
         }
-        stack.push(id);
-        let module = self.items[id].module;
-        let merged = match self.lookup(module, base, item.kind) {
-            Some(bid) => self.effective_body(bid, stack).map(|b| merge(&b, &item.body)),
-            None => None,
+        // up the chain (a loop, not recursion: chains are bounded only by the depth
+        // check below) to an item already settled, one that extends nothing, a base
+        // that is not found (the lookup reports it) or a cycle
+        let mut chain: Vec<ItemId> = Vec::new();
+        let mut on_chain: BTreeSet<ItemId> = BTreeSet::new();
+        let mut cur = id;
+        let (mut body, mut depth) = loop {
+            if let Some(settled) = self.bodies.get(&cur) {
+                break settled.clone();
+            }
+            let item = &self.items[cur].item;
+            let Some(base) = item.base.clone() else { break (Some(item.body.clone()), 0) };
+            if on_chain.contains(&cur) {
+                // every item on the cycle says so, once
+                let k = chain.iter().position(|&c| c == cur).unwrap_or(0);
+                for &member in &chain[k..] {
+                    let it = &self.items[member].item;
+                    let span = it.base.as_ref().map_or(it.name.span, |b| b.span);
+                    self.diags.push(catalog::extends_cycle(span, &it.name.name));
+                    self.bodies.insert(member, (None, 0));
+                }
+                break (None, 0);
+            }
+            chain.push(cur);
+            on_chain.insert(cur);
+            let (module, kind) = (self.items[cur].module, item.kind);
+            match self.lookup(module, &base, kind) {
+                Some(next) => cur = next,
+                None => break (None, 0),
+            }
         };
-        stack.pop();
-        merged
+        // back down to `id`, merging each body over its base's
+        for &it in chain.iter().rev() {
+            if let Some(settled) = self.bodies.get(&it) {
+                (body, depth) = settled.clone();
+                continue;
+            }
+            depth += 1;
+            let item = &self.items[it].item;
+            body = match body {
+                Some(_) if depth > MAX_EXTENDS_DEPTH => {
+                    // said once, where the chain grows too long; the items that extend
+                    // this one fail with it, silently
+                    let span = item.base.as_ref().map_or(item.name.span, |b| b.span);
+                    self.diags.push(catalog::extends_too_deep(span, &item.name.name, MAX_EXTENDS_DEPTH));
+                    None
+                }
+                Some(b) => Some(merge(&b, &item.body)),
+                None => None,
+            };
+            self.bodies.insert(it, (body.clone(), depth));
+        }
+        body
     }
 
     fn check(&mut self, body: &Body, spec: &'static schema::BlockSpec, span: Span) -> Fields {
@@ -430,7 +484,7 @@ impl Resolver<'_> {
         match self.items[id].item.kind {
             ItemKind::Chip => program.chips.extend(self.chip(id)),
             ItemKind::Model => {
-                let Some(body) = self.effective_body(id, &mut vec![]) else { return };
+                let Some(body) = self.effective_body(id) else { return };
                 let item = &self.items[id].item;
                 let (name, span) = (item.name.name.clone(), item.span);
                 program.models.extend(self.model_from(&name, &body, span));
@@ -443,7 +497,7 @@ impl Resolver<'_> {
         if let Some(c) = self.chips.get(&id) {
             return c.clone();
         }
-        let Some(body) = self.effective_body(id, &mut vec![]) else {
+        let Some(body) = self.effective_body(id) else {
             self.chips.insert(id, None);
             return None;
         };
@@ -560,12 +614,21 @@ impl Resolver<'_> {
         Some(chip)
     }
 
-    /// The file `path` names relative to `dir`, canonical, if it exists inside the project
-    /// folder; else why not (for the caller's diagnostic).
+    /// The file `path` names relative to `dir`, canonical (symlinks resolved), if it
+    /// exists inside the project folder (the root file's real folder); else why not
+    /// (for the caller's diagnostic). With no project folder (a root file not on disk)
+    /// nothing is inside.
     fn project_file(&self, dir: &std::path::Path, path: &str) -> Result<std::path::PathBuf, &'static str> {
-        let canon = dir.join(path).canonicalize().map_err(|_| "no such file")?;
-        if self.root_dir.as_ref().is_some_and(|root| !canon.starts_with(root)) {
+        let canon = real_path(&dir.join(path));
+        if !self.root_dir.as_ref().is_some_and(|root| canon.starts_with(root)) {
             return Err("the path leaves the project folder");
+        }
+        if !canon.exists() {
+            // a link whose target is missing or that loops back on itself
+            if dir.join(path).symlink_metadata().is_ok() {
+                return Err("it is a symbolic link that leads to no file (a loop, or a missing target)");
+            }
+            return Err("no such file");
         }
         Ok(canon)
     }
@@ -590,7 +653,7 @@ impl Resolver<'_> {
                 Origin::Std(parts.join("/"))
             }
             Origin::Disk(from) => {
-                let dir = from.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+                let dir = real_path(&from).parent().map(|d| d.to_path_buf()).unwrap_or_default();
                 match self.project_file(&dir, path) {
                     Ok(canon) => Origin::Disk(canon),
                     Err(why) => {
@@ -647,7 +710,7 @@ impl Resolver<'_> {
         if let Some(l) = self.links.get(&id) {
             return l.clone();
         }
-        let Some(body) = self.effective_body(id, &mut vec![]) else {
+        let Some(body) = self.effective_body(id) else {
             self.links.insert(id, None);
             return None;
         };
@@ -800,7 +863,7 @@ impl Resolver<'_> {
         if let Some(w) = self.workloads.get(&id) {
             return w.clone();
         }
-        let Some(body) = self.effective_body(id, &mut vec![]) else {
+        let Some(body) = self.effective_body(id) else {
             self.workloads.insert(id, None);
             return None;
         };
@@ -829,7 +892,7 @@ impl Resolver<'_> {
         if let Some(c) = self.clusters.get(&id) {
             return c.clone();
         }
-        let Some(body) = self.effective_body(id, &mut vec![]) else {
+        let Some(body) = self.effective_body(id) else {
             self.clusters.insert(id, None);
             return None;
         };
@@ -906,7 +969,7 @@ impl Resolver<'_> {
     }
 
     fn plan(&mut self, id: ItemId) -> Option<ir::Plan> {
-        let body = self.effective_body(id, &mut vec![])?;
+        let body = self.effective_body(id)?;
         let module = self.items[id].module;
         let item = self.items[id].item.clone();
         let f = self.check(&body, &schema::PLAN, item.name.span);
@@ -1336,7 +1399,7 @@ impl Resolver<'_> {
     /// A `compare` item: its plans by index into `plans` (those that resolved). A plan
     /// that failed to resolve has its own diagnostics; the comparison is then dropped.
     fn compare(&mut self, module: ModuleId, id: ItemId, plans: &[ir::Plan]) -> Option<ir::Compare> {
-        let body = self.effective_body(id, &mut vec![])?;
+        let body = self.effective_body(id)?;
         let item = &self.items[id].item;
         let (name, span) = (item.name.name.clone(), item.name.span);
         let f = self.check(&body, &schema::COMPARE, span);
@@ -1449,7 +1512,7 @@ impl Resolver<'_> {
     fn model_ref(&mut self, module: ModuleId, f: &Fields, attr: &str) -> Option<(ir::Model, Span)> {
         let Some(check::Field { val: Val::Ref(path, over), span, .. }) = f.attrs.get(attr) else { return None };
         let mid = self.lookup(module, path, ItemKind::Model)?;
-        let base = self.effective_body(mid, &mut vec![])?;
+        let base = self.effective_body(mid)?;
         let merged = match over {
             Some(o) => merge(&base, o),
             None => base,
@@ -1496,6 +1559,37 @@ pub fn merge(base: &Body, over: &Body) -> Body {
         }
     }
     Body { entries, span: over.span }
+}
+
+/// `p` as an absolute path with every symlink resolved; where it does not exist, its
+/// nearest existing ancestor resolved and the rest (normalised: `.` dropped, `..`
+/// taken off) appended, so that a path that leaves through `..` is seen to leave.
+fn real_path(p: &std::path::Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if let Ok(c) = abs.canonicalize() {
+        return c;
+    }
+    let mut out = PathBuf::new();
+    let mut resolved = false;
+    for part in abs.components() {
+        use std::path::Component;
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => {
+                out.push(other);
+                if !resolved {
+                    match out.canonicalize() {
+                        Ok(c) => out = c,
+                        Err(_) => resolved = true,
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn pathdiff(p: &std::path::Path, root: Option<&std::path::Path>) -> String {
