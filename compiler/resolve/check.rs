@@ -12,6 +12,41 @@ use std::collections::BTreeMap;
 /// Largest magnitude accepted for any quantity in SI units (1e30 B is a
 /// million yottabytes); larger values are typos.
 const ABSURD: f64 = 1e30;
+
+/// The magnitudes a quantity of one dimension can physically have, for any attribute
+/// of that dimension: the figures of any chip, link or workload from a phone to a
+/// data centre fit with room to spare, and outside them later phases would compute
+/// with times of 10^300 s or divide by zero (issue 15, item 6).
+pub struct Magnitude {
+    /// least and most, in SI units
+    pub low: f64,
+    pub high: f64,
+    /// whether exactly zero means something (an overhead or a latency of none)
+    pub zero: bool,
+    /// the unit the message names the bounds in, and its size in SI units
+    pub unit: &'static str,
+    pub scale: f64,
+}
+
+/// The range of `dim`, if it has one.
+pub fn magnitude(dim: Dim) -> Option<Magnitude> {
+    let m = |low, high, zero, unit, scale| Some(Magnitude { low, high, zero, unit, scale });
+    match dim {
+        // 1 GFLOP/s (one CPU core) to 10^21 FLOP/s (a thousand wafers)
+        d if d == Dim::FLOP_RATE => m(1e9, 1e21, false, "TFLOP/s", 1e12),
+        // 1 MB/s to 1 EB/s
+        d if d == Dim::BANDWIDTH => m(1e6, 1e18, false, "GB/s", 1e9),
+        // 1 mW to 1 GW
+        d if d == Dim::POWER => m(1e-3, 1e9, false, "W", 1.0),
+        // a picosecond to a year; zero is no time at all
+        d if d == Dim::TIME => m(1e-12, 3.2e7, true, "s", 1.0),
+        // a byte to an exabyte; zero is none
+        d if d == Dim::BYTES => m(1.0, 1e18, true, "GB", 1e9),
+        // a millionth of a dollar to a million dollars an hour; zero is free
+        d if d == Dim::PRICE => m(1e-6 / 3600.0, 1e6 / 3600.0, true, "$/h", 1.0 / 3600.0),
+        _ => None,
+    }
+}
 /// Largest count accepted (layers, chips, tokens).
 const MAX_COUNT: f64 = 1e12;
 
@@ -271,6 +306,16 @@ impl Checker<'_> {
         if q.value.abs() > ABSURD {
             self.diags.push(catalog::out_of_range(n.span, what, "must be below 1e30 in SI units; this looks like a typo"));
             return None;
+        }
+        if let Some(m) = magnitude(want) {
+            let ok = if q.value == 0.0 { m.zero } else { (m.low..=m.high).contains(&q.value) };
+            if !ok {
+                let zero = if m.zero { "0 or " } else { "" };
+                let plain = |x: f64| if (1e-3..1e6).contains(&x) { format!("{x}") } else { format!("{x:e}") };
+                let why = format!("must be {zero}between {} and {} {}", plain(m.low / m.scale), plain(m.high / m.scale), m.unit);
+                self.diags.push(catalog::out_of_range(n.span, what, &why));
+                return None;
+            }
         }
         Some(q.value)
     }
