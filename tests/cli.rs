@@ -672,3 +672,21 @@ fn quadratic_inputs_end_quickly_and_small() {
     assert_eq!(v["diagnostics"].as_array().unwrap().len(), 8004, "JSON lists them all");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15, item 8: a file without plans (empty, or chips alone) builds nothing: exit 0,
+/// no output folder, and it says so (it used to write empty charts claiming "no plan
+/// declares chip prices").
+#[test]
+fn a_file_without_plans_writes_nothing() {
+    let dir = tempdir("no-plans");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("empty.hplan"), "").unwrap();
+    std::fs::write(dir.join("chips.hplan"), "use std::chips::h100_sxm\nchip mine = h100_sxm { price = 2 $/h }\n").unwrap();
+    for file in ["empty.hplan", "chips.hplan"] {
+        let out = hplanc_within(&dir, &["build", file, "--out", "out"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("no plan to build (the file declares none); nothing written"), "{}", text(&out.stderr));
+        assert!(!dir.join("out").exists(), "{file} wrote outputs");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

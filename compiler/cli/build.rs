@@ -122,6 +122,12 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
     if failed {
         return 1;
     }
+    // a file of chips, models or links alone has nothing to build: no empty charts
+    // that would claim things about plans that do not exist
+    if out.is_some() && report.plans.is_empty() && report.comparisons.is_empty() {
+        super::errln!("{}: no plan to build (the file declares none); nothing written", comp.sources.get(comp.root).name);
+        return 0;
+    }
     if let Some(out) = out {
         for plan in &report.plans {
             let one = crate::report::Report {

@@ -141,6 +141,16 @@ fn list_words(words: &[&str]) -> String {
 
 // ------------------------------------------------------------------ syntax
 
+pub fn unknown_escape(span: Span, c: char) -> Diagnostic {
+    make(
+        "E0001",
+        span,
+        format!("unknown escape `\\{c}` in a string"),
+        "not an escape",
+        "a string knows `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash",
+    )
+}
+
 pub fn syntax_error(span: Span, expected: String, found: String) -> Diagnostic {
     make(
         "E0001",

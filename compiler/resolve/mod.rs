@@ -485,8 +485,10 @@ impl Resolver<'_> {
             ItemKind::Chip => program.chips.extend(self.chip(id)),
             ItemKind::Model => {
                 let Some(body) = self.effective_body(id) else { return };
+                // at the name, as a plan's `model = ...` checks it too: the same
+                // mistake then has the same span, and is said once
                 let item = &self.items[id].item;
-                let (name, span) = (item.name.name.clone(), item.span);
+                let (name, span) = (item.name.name.clone(), item.name.span);
                 program.models.extend(self.model_from(&name, &body, span));
             }
             _ => {}

@@ -176,18 +176,27 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn string(&self, p: Pair<Rule>) -> (String, Span) {
+    fn string(&mut self, p: Pair<Rule>) -> (String, Span) {
         let span = self.span(&p);
-        let raw = p.into_inner().next().map(|x| x.as_str()).unwrap_or("");
+        let Some(inner) = p.into_inner().next() else { return (String::new(), span) };
+        let start = inner.as_span().start();
+        let raw = inner.as_str();
         let mut out = String::new();
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
+        let mut chars = raw.char_indices();
+        while let Some((i, c)) = chars.next() {
             if c == '\\' {
                 match chars.next() {
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    Some(other) => out.push(other),
-                    None => {}
+                    Some((_, 'n')) => out.push('\n'),
+                    Some((_, 't')) => out.push('\t'),
+                    Some((_, c @ ('"' | '\\'))) => out.push(c),
+                    // the SPEC knows no other escape: say so rather than drop the backslash
+                    Some((j, other)) => {
+                        let at = Span::new(self.file, start + i, start + j + other.len_utf8());
+                        self.diags.push(catalog::unknown_escape(at, other));
+                        out.push('\\');
+                        out.push(other);
+                    }
+                    None => out.push('\\'),
                 }
             } else {
                 out.push(c);
@@ -300,10 +309,17 @@ impl<'a> Lower<'a> {
                         match x.as_rule() {
                             Rule::IDENT => name = Some(self.ident(x)),
                             Rule::path => paths.push(self.path(x)),
-                            Rule::INTEGER => {
+                            Rule::COUNT => {
                                 let s = self.span(&x);
-                                // More digits than u64 holds: saturate, the resolver reports the range.
-                                count = Some((x.as_str().parse::<u64>().unwrap_or(u64::MAX), s));
+                                let v = parse_number(x.as_str());
+                                if v.fract() == 0.0 && v >= 0.0 {
+                                    // the resolver reports the range (0, or more than u64
+                                    // holds, which saturates)
+                                    count = Some((v as u64, s));
+                                } else {
+                                    let found = format!("`{}`", x.as_str());
+                                    self.diags.push(catalog::syntax_error(s, "a whole number of chips".into(), found));
+                                }
                             }
                             _ => {}
                         }

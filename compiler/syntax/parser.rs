@@ -17,7 +17,7 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::value => "a value",
         Rule::quantity | Rule::NUMBER => "a number",
         Rule::UNIT | Rule::UNIT_ATOM => "a unit",
-        Rule::INTEGER => "a whole number",
+        Rule::COUNT => "a whole number",
         Rule::string | Rule::STRING_INNER => "a string",
         Rule::reference => "a name",
         Rule::RANGE_OP => "`..=`",
