@@ -206,7 +206,7 @@ fn sram_single_user_speeds_match_the_measured_points() {
     groq += "  pool gpu = h100_sxm x 8 over nvlink4\n}\n";
     for (plan, model) in [("groq_l31", "llama3_1_8b"), ("groq_l2", "llama2_7b")] {
         groq += &format!(
-            "plan {plan} {{\n  model = {model} {{ weights = int8  activations = int8 }}\n  cluster = rack\n  workload = one\n  serving = disaggregated\n  \
+            "plan {plan} {{\n  model = {model} {{ weights = int8, activations = int8 }}\n  cluster = rack\n  workload = one\n  serving = disaggregated\n  \
              place prefill on gpu\n  place decode.attn on n0\n  place decode.layers on any [{}]\n  minimize tpot\n}}\n",
             nodes.join(", ")
         );
