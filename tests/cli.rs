@@ -690,3 +690,70 @@ fn a_file_without_plans_writes_nothing() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15, the hostile-input corpus: inputs of each class the issue names, built by
+/// the real binary under 1 GiB of address space and 10 s; each ends with its exit code
+/// and diagnostic, and no output (stdout, stderr, any file written) holds a non-finite
+/// number. Chips at both ends of every physical range still build.
+#[cfg(unix)]
+#[test]
+fn hostile_inputs_end_within_bounds_and_print_finite_numbers() {
+    let dir = tempdir("hostile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let chip = |bf16: &str, bw: &str, power: &str, price: &str| {
+        format!(
+            "use std::links::nvlink4\nuse std::models::llama3_2_1b\n\
+             chip edge {{\n  source = \"x\"\n  compute {{ bf16 = {bf16} }}\n  memory hbm {{\n    capacity  = 80 GB\n    bandwidth = {bw}\n  }}\n  \
+             power = {power}\n  price = {price}\n  efficiency {{\n    compute = 0.5\n    memory = 0.5\n    source = \"x\"\n  }}\n}}\n\
+             workload w {{\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}}\n\
+             cluster c {{\n  pool gpu = edge x 8 over nvlink4\n}}\n\
+             plan cost {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n}}\n\
+             plan mw {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  maximize tokens_per_mw\n}}\n"
+        )
+    };
+    let spec = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::{llama3_1_8b, llama3_2_1b}\n\
+                workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 8\n}\n\
+                cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n  pool d = h100_sxm x 1\n  link gpu <-> d over nvlink4\n}\n\
+                plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place draft on d\n  \
+                speculate {\n    draft = llama3_2_1b\n    lookahead = LOOKAHEAD\n    acceptance = 0.7\n  }\n}\n";
+    let cases: Vec<(&str, String, i32, &str)> = vec![
+        ("low.hplan", chip("0.001 TFLOP/s", "0.001 GB/s", "0.001 W", "0.000001 $/h"), 0, ""),
+        ("high.hplan", chip("1e9 TFLOP/s", "1e9 GB/s", "1e9 W", "1e6 $/h"), 0, ""),
+        ("free.hplan", chip("989 TFLOP/s", "3.35 TB/s", "700 W", "0 $/h"), 0, ""),
+        ("feeble.hplan", chip("1e-6 TFLOP/s", "3.35 TB/s", "700 W", "2 $/h"), 1, "`bf16` must be between"),
+        ("narrow.hplan", chip("989 TFLOP/s", "1e-308 TB/s", "700 W", "2 $/h"), 1, "`bandwidth` must be between"),
+        ("powerless.hplan", chip("989 TFLOP/s", "3.35 TB/s", "0 W", "2 $/h"), 1, "`power` must be between"),
+        ("lookahead.hplan", spec.replace("LOOKAHEAD", "1e7"), 1, "`lookahead` must be at most 64"),
+        ("lookahead_huge.hplan", spec.replace("LOOKAHEAD", "1e12"), 1, "`lookahead` must be at most 64"),
+        (
+            "layers.hplan",
+            spec.replace("LOOKAHEAD", "4").replace("model = llama3_1_8b", "model = llama3_1_8b { layers = 1e7 }"),
+            1,
+            "`layers` must be at most 1024",
+        ),
+    ];
+    for (name, text, want, needle) in cases {
+        std::fs::write(dir.join(name), text).unwrap();
+        let out = format!("out-{name}");
+        let (code, stdout, stderr) = bounded(&dir, &["build", name, "--out", &out]);
+        assert_eq!(code, Some(want), "{name}: {stderr}");
+        assert!(stderr.contains(needle), "{name}: {stderr}");
+        let mut texts = vec![(name.to_string(), stdout), (name.to_string(), stderr)];
+        let mut stack = vec![dir.join(&out)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    texts.push((e.path().display().to_string(), std::fs::read_to_string(e.path()).unwrap()));
+                }
+            }
+        }
+        assert_eq!(want == 0, texts.len() > 2, "{name}: files are written exactly when the build succeeds");
+        for (what, t) in texts {
+            let bad = t.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| *w == "inf" || *w == "NaN");
+            assert!(bad.is_none(), "{what}: a non-finite number\n{t}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
