@@ -101,9 +101,11 @@ pub struct StageTime {
 pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_split: u64) -> Option<StageTime> {
     let mut st = StageTime::default();
     let pricer = Pricer::new(chip)?;
-    for n in graph.nodes().filter(|n| stages.contains(&n.stage)) {
+    // nodes that do the same work cost the same: each group is priced once
+    for (n, count) in graph.classes().iter().filter(|(n, _)| stages.contains(&n.stage)) {
+        let k = *count as f64;
         let r = pricer.node(n, tp, kv_split)?;
-        let t = r.time();
+        let t = r.time() * k;
         st.time += t;
         if r.compute >= r.memory {
             st.compute_bound += t;
@@ -114,7 +116,7 @@ pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_spli
             st.from_tables += t;
         }
         st.extrapolated |= r.extrapolated;
-        st.fixed += layer_fixed(n, chip);
+        st.fixed += layer_fixed(n, chip) * k;
     }
     st.time += st.fixed;
     Some(st)
@@ -471,6 +473,37 @@ mod tests {
 
     fn nvlink() -> Link {
         Link { name: "nvlink4".into(), span: Span::new(FileId(0), 0, 0), source: String::new(), bandwidth: 450e9, latency: 2e-6 }
+    }
+
+    /// `stage_time` prices each group of nodes that do the same work once
+    /// (`Graph::classes`): it equals the sum over every node, the groups do not grow
+    /// with the layer count, and they hold every node.
+    #[test]
+    fn stage_time_over_node_classes_equals_the_sum_over_nodes() {
+        let mut m = crate::ir::tests_support::llama70b();
+        for step in [Step::Decode { batch: 64, context: 4096.0 }, Step::Prefill { tokens: 2048 }] {
+            let g = build(&m, step);
+            for stages in [&[Stage::DecodeAttn][..], &[Stage::DecodeFfn], &[Stage::DecodeAttn, Stage::DecodeFfn], &[Stage::Prefill]] {
+                let chip = h100();
+                let st = stage_time(&g, stages, &chip, 4, 8).unwrap();
+                let (mut time, mut fixed) = (0.0, 0.0);
+                for n in g.nodes().filter(|n| stages.contains(&n.stage)) {
+                    time += node_time(n, &chip, 4, 8).unwrap().time();
+                    fixed += layer_fixed(n, &chip);
+                }
+                assert!(
+                    (st.time - (time + fixed)).abs() <= 1e-12 * st.time.max(1e-30),
+                    "{step:?} {stages:?}: {} vs {}",
+                    st.time,
+                    time + fixed
+                );
+            }
+            assert_eq!(g.classes().iter().map(|(_, k)| k).sum::<u64>(), g.nodes().count() as u64);
+        }
+        let groups = build(&m, Step::Decode { batch: 8, context: 1024.0 }).classes().len();
+        m.layers = 1024;
+        let g = build(&m, Step::Decode { batch: 8, context: 1024.0 });
+        assert_eq!(g.classes().len(), groups, "groups do not grow with layers");
     }
 
     #[test]

@@ -144,6 +144,11 @@ pub enum Step {
 pub struct Graph {
     pub step: Step,
     pub graph: DiGraph<Node, Edge>,
+    /// the nodes grouped by the work they do (every field but `layer`), in order of
+    /// first appearance, with how many nodes each group has: layers repeat, so a
+    /// model of any depth has a few dozen groups, and costs that sum over nodes sum
+    /// over these instead ([`Graph::classes`])
+    classes: Vec<(Node, u64)>,
 }
 
 /// Expected number of distinct experts `b` tokens touch when each picks `k` of `e`
@@ -381,12 +386,50 @@ pub fn build(model: &Model, step: Step) -> Graph {
         add(&mut g, Op::LmHead, None, attn_stage, 2.0 * head_tokens * h * v, model.weights, h * v * w, 0.0, 0.0, head_tokens * (h + v) * a);
     g[head].kernel = Kernel::Gemm(Gemm { m: head_tokens, n: v, k: h, split: Split::N }, None);
     g.add_edge(prev, head, Edge { bytes: head_tokens * h * a });
-    Graph { step, graph: g }
+    let classes = classes_of(g.node_weights());
+    Graph { step, graph: g, classes }
+}
+
+/// Whether two nodes do the same work: equal in every field but the layer's number
+/// (both in a layer, or both not). Destructured so that a new field must be decided here.
+fn same_work(a: &Node, b: &Node) -> bool {
+    let Node { op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes, kernel } = a;
+    *op == b.op
+        && layer.is_some() == b.layer.is_some()
+        && *stage == b.stage
+        && *flops == b.flops
+        && *precision == b.precision
+        && *weight_bytes == b.weight_bytes
+        && *kv_read_bytes == b.kv_read_bytes
+        && *kv_write_bytes == b.kv_write_bytes
+        && *act_bytes == b.act_bytes
+        && *kernel == b.kernel
+}
+
+/// Nodes that do the same work (equal in every field but `layer`), counted; in order
+/// of first appearance. Linear in nodes times groups, and groups do not grow with the
+/// layer count.
+fn classes_of<'a>(nodes: impl Iterator<Item = &'a Node>) -> Vec<(Node, u64)> {
+    let mut out: Vec<(Node, u64)> = Vec::new();
+    for n in nodes {
+        // newest first: a layer's nodes meet the previous layer's at the end
+        match out.iter_mut().rev().find(|(c, _)| same_work(c, n)) {
+            Some((_, k)) => *k += 1,
+            None => out.push((n.clone(), 1)),
+        }
+    }
+    out
 }
 
 impl Graph {
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.graph.node_weights()
+    }
+
+    /// The nodes grouped by the work they do, each group's first node and how many
+    /// nodes do that work (for sums over nodes whose terms do not depend on the layer).
+    pub fn classes(&self) -> &[(Node, u64)] {
+        &self.classes
     }
 
     pub fn total_flops(&self) -> f64 {

@@ -197,20 +197,24 @@ impl<'a> Builder<'a> {
     }
 
     fn add(&mut self, s: Spec, deps: &[usize]) -> usize {
-        let mut start = 0.0;
+        let mut start: f64 = 0.0;
         let mut waited = None;
+        // what an op waited for is the first of its inputs to end last; ends equal but
+        // for rounding count as equal, so the critical path does not follow float noise
         for &d in deps {
-            if self.ops[d].end() > start || waited.is_none() && self.ops[d].end() >= start {
-                start = self.ops[d].end();
+            let end = self.ops[d].end();
+            if waited.is_none() || later(end, start) {
                 waited = Some(d);
             }
+            start = start.max(end);
         }
         let lane = if self.tracks[s.track].exclusive {
             if let Some(prev) = self.last[s.track] {
-                if self.ops[prev].end() > start {
-                    start = self.ops[prev].end();
+                let end = self.ops[prev].end();
+                if later(end, start) {
                     waited = Some(prev);
                 }
+                start = start.max(end);
             }
             0
         } else {
@@ -243,13 +247,18 @@ impl<'a> Builder<'a> {
     fn finish(mut self, title: String, (reported, reported_what): (f64, String), note: String) -> Timeline {
         let makespan = self.ops.iter().map(Op::end).fold(0.0, f64::max);
         // the last op to end (the first of equals), then back through what it waited for
-        let mut at = self.ops.iter().position(|o| o.end() >= makespan);
+        let mut at = self.ops.iter().position(|o| !later(makespan, o.end()));
         while let Some(i) = at {
             self.ops[i].critical = true;
             at = self.waited[i];
         }
         Timeline { title, tracks: self.tracks, ops: self.ops, makespan, reported, reported_what, note }
     }
+}
+
+/// `a` ends after `b` by more than rounding (a billionth of the larger).
+fn later(a: f64, b: f64) -> bool {
+    a - b > 1e-9 * a.abs().max(b.abs())
 }
 
 fn spec(track: usize, name: impl Into<String>, kind: Kind, dur: f64) -> Spec {
@@ -571,6 +580,32 @@ mod tests {
             if m == 1 {
                 assert!((t.makespan - d.tpot).abs() < 1e-12);
             }
+        }
+    }
+
+    /// A ping-pong whose attention takes exactly an FFN round trip (t_a = t_e + 2·t_c)
+    /// is all ties: each attention op waits for the pool and the FFN's answer at once.
+    /// The critical path must not change when a time moves by rounding (it used to follow float
+    /// noise, so an unrelated change to how a sum was taken flipped it).
+    #[test]
+    fn the_critical_path_does_not_follow_rounding() {
+        let src = COLOCATED.replace(
+            "  pool gpu = h100_sxm x 8 over nvlink4\n",
+            "  pool gpu = h100_sxm x 8 over nvlink4\n  pool ffn = h100_sxm x 8 over nvlink4\n  link gpu <-> ffn over nvlink4\n",
+        );
+        let (plan, solved) = compile(&src);
+        let flags = |t_a: f64, t_e: f64| {
+            let mut d = solved.best.instance.decode[solved.best.choice.decode].clone();
+            d.ffn = Some((1, 4));
+            d.microbatches = 2;
+            d.shape = StepShape::PingPong { t_a, t_e, t_c: 5e-6, other: 50e-6 };
+            let t = decode_timeline(&plan, &solved.best.instance, &d);
+            well_formed(&t);
+            t.ops.iter().map(|o| o.critical).collect::<Vec<bool>>()
+        };
+        let base = flags(30e-6, 20e-6);
+        for (a, e) in [(30e-6 * (1.0 + 1e-14), 20e-6), (30e-6 * (1.0 - 1e-14), 20e-6), (30e-6, 20e-6 * (1.0 + 1e-14))] {
+            assert_eq!(flags(a, e), base, "t_a {a:e}, t_e {e:e}");
         }
     }
 
