@@ -694,7 +694,8 @@ fn a_file_without_plans_writes_nothing() {
 /// Issue 15, the hostile-input corpus: inputs of each class the issue names, built by
 /// the real binary under 1 GiB of address space and 10 s; each ends with its exit code
 /// and diagnostic, and no output (stdout, stderr, any file written) holds a non-finite
-/// number. Chips at both ends of every physical range still build.
+/// number. `check`, `fmt` and `graph --placed` end within the same bounds on each.
+/// Chips at both ends of every physical range still build.
 #[cfg(unix)]
 #[test]
 fn hostile_inputs_end_within_bounds_and_print_finite_numbers() {
@@ -750,6 +751,12 @@ fn hostile_inputs_end_within_bounds_and_print_finite_numbers() {
             }
         }
         assert_eq!(want == 0, texts.len() > 2, "{name}: files are written exactly when the build succeeds");
+        // every other command that reads the file ends within the same bounds, with no panic
+        for args in [vec!["check", name], vec!["fmt", "--check", name], vec!["graph", name, "--plan", "cost", "--placed"]] {
+            let (code, stdout, stderr) = bounded(&dir, &args);
+            assert!(matches!(code, Some(0..=2)) && !stderr.contains("panicked"), "{args:?}: {code:?} {stderr}");
+            texts.push((format!("{args:?}"), stdout + &stderr));
+        }
         for (what, t) in texts {
             let bad = t.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| *w == "inf" || *w == "NaN");
             assert!(bad.is_none(), "{what}: a non-finite number\n{t}");
