@@ -467,22 +467,27 @@ fn importers_get_diagnostics_when_an_import_changes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The real binary over stdio: initialize, open a file, get its diagnostics and a hover,
-/// shut down and exit 0, all within a timeout.
-#[test]
-fn end_to_end_over_stdio() {
-    use std::io::{BufReader, Write};
+/// The real `hplanc lsp`, its stdin and stdout piped; stderr as given.
+fn spawn_lsp(stderr: std::process::Stdio) -> (std::process::Child, std::process::ChildStdin, std::process::ChildStdout) {
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
         .arg("lsp")
         .env("XDG_CACHE_HOME", std_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("hplanc lsp starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    (child, stdin, stdout)
+}
+
+/// The real binary over stdio: initialize, open a file, get its diagnostics and a hover,
+/// shut down and exit 0, all within a timeout.
+#[test]
+fn end_to_end_over_stdio() {
+    use std::io::{BufReader, Write};
+    let (mut child, mut stdin, stdout) = spawn_lsp(std::process::Stdio::null());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut r = BufReader::new(stdout);
@@ -593,17 +598,7 @@ fn exit_without_shutdown_is_an_error_exit() {
 #[test]
 fn malformed_messages_over_stdio_are_survived() {
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
-        .arg("lsp")
-        .env("XDG_CACHE_HOME", std_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hplanc lsp starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let (mut child, mut stdin, stdout) = spawn_lsp(std::process::Stdio::piped());
     let (tx, rx) = std::sync::mpsc::channel::<Value>();
     // frames read as plain JSON: an error reply to a message without an id has `id: null`
     std::thread::spawn(move || {

@@ -161,11 +161,7 @@ impl<R: BufRead> Reader<R> {
         // this line so far: its bytes other than whitespace, and what it looks like
         let (mut solid, mut seen) = (0usize, Seen::Name);
         loop {
-            let buf = match self.r.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let buf = fill(&mut self.r)?;
             if buf.is_empty() {
                 return Ok((false, junk + if seen == Seen::Header { 0 } else { solid }));
             }
@@ -210,11 +206,7 @@ impl<R: BufRead> Reader<R> {
         let mut out = Vec::new();
         let mut long = false;
         loop {
-            let buf = match self.r.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let buf = fill(&mut self.r)?;
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -300,6 +292,17 @@ impl<R: BufRead> BufRead for Pushback<R> {
             self.inner.consume(n);
         }
     }
+}
+
+/// `fill_buf`, tried again when a signal interrupts it.
+fn fill<R: BufRead>(r: &mut R) -> io::Result<&[u8]> {
+    loop {
+        match r.fill_buf() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            _ => break,
+        }
+    }
+    r.fill_buf()
 }
 
 enum Line {
