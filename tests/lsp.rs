@@ -66,15 +66,19 @@ impl Client {
         }
     }
 
-    fn request(&mut self, method: &str, params: Value) -> Value {
+    /// Sends a request and waits for its response: the result, or the error.
+    fn ask(&mut self, method: &str, params: Value) -> Result<Value, lsp_server::ResponseError> {
         let id = RequestId::from(self.next);
         self.next += 1;
         self.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).unwrap();
-        let r = self.wait(method, |m| match m {
+        self.wait(method, |m| match m {
             Message::Response(Response { id: rid, response_result }) if *rid == id => Some(response_result.clone()),
             _ => None,
-        });
-        r.unwrap_or_else(|e| panic!("{method}: {} {}", e.code, e.message))
+        })
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.ask(method, params).unwrap_or_else(|e| panic!("{method}: {} {}", e.code, e.message))
     }
 
     /// The next publishDiagnostics for `uri` (at `version`, if given).
@@ -135,14 +139,7 @@ impl Client {
 
     /// The error a request gets (it must get one).
     fn refused(&mut self, method: &str, params: Value) -> (i32, String) {
-        let id = RequestId::from(self.next);
-        self.next += 1;
-        self.conn.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).unwrap();
-        let r = self.wait(method, |m| match m {
-            Message::Response(Response { id: rid, response_result }) if *rid == id => Some(response_result.clone()),
-            _ => None,
-        });
-        let e = r.expect_err(method);
+        let e = self.ask(method, params).expect_err(method);
         (e.code, e.message)
     }
 }
