@@ -470,9 +470,20 @@ pub fn draft_unplaced(span: Span, draft: &str) -> Diagnostic {
     )
 }
 
+/// How far a stopped solve's best placement may be from the optimum, in words: the
+/// solver's relative gap as a percentage, or, where that is no measure (above 100%,
+/// which a near-zero objective makes astronomically large, or not a number), say so.
+pub fn gap_phrase(gap: f64) -> String {
+    if gap.is_finite() && (0.0..=1.0).contains(&gap) {
+        format!("within {:.2}% of the best proven bound", 100.0 * gap)
+    } else {
+        "more than 100% from the best proven bound".to_string()
+    }
+}
+
 pub fn not_proven_optimal(span: Span, limit: &str, gap: Option<f64>) -> Diagnostic {
     let within = match gap {
-        Some(g) => format!("; it is within {:.2}% of the best proven bound", 100.0 * g),
+        Some(g) => format!("; it is {}", gap_phrase(g)),
         None => "; no bound was proven, so its gap is unknown".to_string(),
     };
     warning(
@@ -511,6 +522,17 @@ pub fn solver_failed(span: Span, reason: &str) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A relative gap is shown as a percentage up to 100%; beyond (a near-zero
+    /// objective made it 1.76e12 %) or non-finite, as "more than 100%".
+    #[test]
+    fn gaps_past_100_percent_are_not_printed_as_numbers() {
+        assert_eq!(gap_phrase(0.0125), "within 1.25% of the best proven bound");
+        assert_eq!(gap_phrase(1.0), "within 100.00% of the best proven bound");
+        for g in [1.0001, 1.763_400_294e12, f64::INFINITY, f64::NAN, -0.5] {
+            assert_eq!(gap_phrase(g), "more than 100% from the best proven bound", "{g}");
+        }
+    }
 
     #[test]
     fn codes_are_unique_and_explained() {

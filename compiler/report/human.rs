@@ -337,7 +337,7 @@ fn rest(r: &PlanReport, o: &mut Vec<Block>) {
                 "proven optimal".to_string()
             } else {
                 match s.gap {
-                    Some(g) => format!("time limit hit: best found, within {:.2}% of the proven bound", 100.0 * g),
+                    Some(g) => format!("time limit hit: best found, {}", crate::diagnostics::catalog::gap_phrase(g)),
                     None => "time limit hit: best found, no bound proven".to_string(),
                 }
             }
