@@ -410,9 +410,10 @@ impl Resolver<'_> {
 
     // ------------------------------------------------------------ extends
 
-    /// The item's body with its base's entries merged under it.
-    /// `None` when the base cannot be resolved or the extension is cyclic (already
-    /// reported), so the item is not checked against its schema half-built.
+    /// The item's body with its base's entries merged under it, built once per item.
+    /// `None` when the base cannot be resolved, the extension is cyclic or the chain
+    /// runs past [`MAX_EXTENDS_DEPTH`] (each already reported), so the item is not
+    /// checked against its schema half-built.
     fn effective_body(&mut self, id: ItemId) -> Option<Body> {
         if let Some((b, _)) = self.bodies.get(&id) {
             return b.clone();
