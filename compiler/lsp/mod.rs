@@ -65,7 +65,7 @@ pub fn run_stdio() -> u8 {
 /// How a session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
-    /// `exit`, after `shutdown`
+    /// `exit` (or the end of the input) after `shutdown`
     Exit,
     /// `exit` without `shutdown`
     ExitWithoutShutdown,
