@@ -157,6 +157,6 @@ pub fn compile_file(path: &Path, mode: Mode) -> std::io::Result<Compilation> {
 
 /// [`compile_file`] with build options.
 pub fn compile_file_with(path: &Path, mode: Mode, opts: &BuildOptions) -> std::io::Result<Compilation> {
-    let text = source::read_bounded(path, source::MAX_FILE_BYTES)?;
+    let text = source::read_source(path)?;
     Ok(compile_with(&path.to_string_lossy(), &text, Some(path), mode, opts))
 }

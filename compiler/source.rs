@@ -35,6 +35,11 @@ pub fn read_bounded(path: &std::path::Path, max: usize) -> std::io::Result<Strin
     String::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::InvalidData, "the file is not valid UTF-8"))
 }
 
+/// A source file: [`read_bounded`] at [`MAX_FILE_BYTES`].
+pub fn read_source(path: &std::path::Path) -> std::io::Result<String> {
+    read_bounded(path, MAX_FILE_BYTES)
+}
+
 fn size_name(bytes: usize) -> String {
     if bytes % (1024 * 1024) == 0 {
         format!("{} MiB", bytes / (1024 * 1024))
@@ -156,7 +161,7 @@ impl SourceMap {
     pub fn read_disk(&self, path: &std::path::Path) -> std::io::Result<String> {
         match self.overlay.get(path) {
             Some(t) => Ok(t.clone()),
-            None => read_bounded(path, MAX_FILE_BYTES),
+            None => read_source(path),
         }
     }
 

@@ -40,7 +40,7 @@ fn every_catalog_code_has_a_ui_test() {
 #[test]
 fn generated_cases() {
     // E0004: a file over the size limit.
-    let big = "// padding\n".repeat(hplanc::syntax::lower::MAX_FILE_BYTES / 11 + 1);
+    let big = "// padding\n".repeat(hplanc::source::MAX_FILE_BYTES / 11 + 1);
     let comp = hplanc::compile("big.hplan", &big, None, hplanc::Mode::Check);
     let codes: Vec<&str> = comp.diagnostics.iter().map(|d| d.code).collect();
     assert_eq!(codes, ["E0004"]);

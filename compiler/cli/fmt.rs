@@ -30,7 +30,7 @@ pub fn run(paths: &[PathBuf], check: bool, color: bool) -> u8 {
     }
     let mut status = 0u8;
     for f in files {
-        let text = match crate::source::read_bounded(&f, crate::source::MAX_FILE_BYTES) {
+        let text = match crate::source::read_source(&f) {
             Ok(t) => t,
             Err(e) => {
                 super::errln!("error: cannot read `{}`: {e}", f.display());

@@ -268,7 +268,7 @@ impl Server<'_> {
                     }
                 } else if name.ends_with(".hplan") && seen < MAX_WORKSPACE_FILES {
                     seen += 1;
-                    let (Ok(text), Ok(path)) = (crate::source::read_bounded(&p, crate::source::MAX_FILE_BYTES), p.canonicalize()) else {
+                    let (Ok(text), Ok(path)) = (crate::source::read_source(&p), p.canonicalize()) else {
                         continue;
                     };
                     if text.contains("use \"") {
@@ -385,7 +385,7 @@ impl Server<'_> {
                 continue;
             }
             let file = imp.path.clone();
-            let Ok(text) = crate::source::read_bounded(&file, crate::source::MAX_FILE_BYTES) else { continue };
+            let Ok(text) = crate::source::read_source(&file) else { continue };
             let furi = uri_of(&file);
             let comp = self.check(&furi, &text, Some(&file));
             self.publish(&furi, None, lsp_diagnostics(&comp, &furi, &text))?;
@@ -503,7 +503,7 @@ impl Server<'_> {
             let p = &imp.path;
             let u = uri_of(p);
             if let std::collections::btree_map::Entry::Vacant(e) = files.entry(u) {
-                if let Ok(t) = crate::source::read_bounded(p, crate::source::MAX_FILE_BYTES) {
+                if let Ok(t) = crate::source::read_source(p) {
                     e.insert(t);
                 }
             }

@@ -362,6 +362,14 @@ impl Checker<'_> {
             (AttrKind::Quantity(d), Value::Number(n)) => self.quantity(n, d, what).map(Val::Num),
             (AttrKind::Count, Value::Number(n)) => self.count(n, what, false).map(Val::Count),
             (AttrKind::CountOrZero, Value::Number(n)) => self.count_from(n, what, false, 0).map(Val::Count),
+            (AttrKind::CountUpTo(max, per), Value::Number(n)) => match self.count(n, what, false)? {
+                c if c > max => {
+                    let rule = format!("must be at most {max}{per}");
+                    self.diags.push(catalog::out_of_range(n.span, what, &rule).note(format!("it is {c}")));
+                    None
+                }
+                c => Some(Val::Count(c)),
+            },
             (AttrKind::Choice(words), Value::Ref(p, None)) if p.segments.len() == 1 => {
                 let w = &p.segments[0].name;
                 if words.contains(&w.as_str()) {

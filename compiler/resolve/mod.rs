@@ -813,12 +813,6 @@ impl Resolver<'_> {
             None => (f.count("kv_heads")?, f.count("head_dim")?),
         };
         let layers = f.count("layers")?;
-        if layers > ir::MAX_LAYERS {
-            let at = f.span("layers").unwrap_or(span);
-            let rule = format!("must be at most {}", ir::MAX_LAYERS);
-            self.diags.push(catalog::out_of_range(at, "`layers`", &rule).note(format!("it is {layers}")));
-            return None;
-        }
         let m = ir::Model {
             name: name.to_string(),
             span,
@@ -1173,15 +1167,7 @@ impl Resolver<'_> {
         let mut speculation = None;
         if let Some(sb) = f.block("speculate") {
             let draft = self.model_ref(module, &sb.fields, "draft");
-            let k = sb.fields.count("lookahead");
-            if let (Some(k), Some(at)) = (k, sb.fields.span("lookahead")) {
-                if k > crate::ir::MAX_LOOKAHEAD {
-                    let rule = format!("must be at most {} tokens a round", crate::ir::MAX_LOOKAHEAD);
-                    self.diags.push(catalog::out_of_range(at, "`lookahead`", &rule).note(format!("it is {k}")));
-                    return None;
-                }
-            }
-            if let (Some((draft, dspan)), Some(k), Some(a)) = (draft, k, sb.fields.num("acceptance")) {
+            if let (Some((draft, dspan)), Some(k), Some(a)) = (draft, sb.fields.count("lookahead"), sb.fields.num("acceptance")) {
                 speculation = Some((draft, dspan, k, a, sb.span));
             }
         }
@@ -1206,6 +1192,9 @@ impl Resolver<'_> {
                 }
                 Some(ir::Speculation { draft, lookahead, acceptance, span })
             }
+            // a `speculate` block that did not resolve has said why; the plan fails
+            // with it (not with "no speculate block" at its `place draft`)
+            None if f.block("speculate").is_some() => return None,
             None => {
                 if let Some((_, span)) = placed.get(&Stage::Draft) {
                     self.diags.push(catalog::not_allowed(
@@ -1573,7 +1562,8 @@ fn real_path(p: &std::path::Path) -> PathBuf {
         return c;
     }
     let mut out = PathBuf::new();
-    let mut resolved = false;
+    // past the first part that does not exist, parts are appended as written
+    let mut missing = false;
     for part in abs.components() {
         use std::path::Component;
         match part {
@@ -1583,10 +1573,10 @@ fn real_path(p: &std::path::Path) -> PathBuf {
             }
             other => {
                 out.push(other);
-                if !resolved {
+                if !missing {
                     match out.canonicalize() {
                         Ok(c) => out = c,
-                        Err(_) => resolved = true,
+                        Err(_) => missing = true,
                     }
                 }
             }

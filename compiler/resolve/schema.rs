@@ -13,6 +13,9 @@ pub enum AttrKind {
     Count,
     /// A whole number >= 0, no unit.
     CountOrZero,
+    /// A whole number from 1 to a physical bound, no unit; the phrase after the bound
+    /// in the message (`" tokens a round"`), checked before anything it sizes is built.
+    CountUpTo(u64, &'static str),
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
     /// A plain number in [0, 1].
@@ -43,6 +46,7 @@ impl AttrKind {
             AttrKind::Quantity(d) => d.describe(),
             AttrKind::Count => "a whole number".into(),
             AttrKind::CountOrZero => "a whole number (0 or more)".into(),
+            AttrKind::CountUpTo(max, _) => format!("a whole number (at most {max})"),
             AttrKind::Choice(words) => words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or "),
             AttrKind::Fraction => "a fraction between 0 and 1".into(),
             AttrKind::Number => "a positive number".into(),
@@ -243,7 +247,7 @@ pub static MODEL: BlockSpec = BlockSpec {
     name: "model",
     attrs: &[
         a("source", AttrKind::Str, true, "\"https://huggingface.co/.../config.json\"", "where the configuration comes from"),
-        a("layers", AttrKind::Count, true, "80", "num_hidden_layers"),
+        a("layers", AttrKind::CountUpTo(crate::ir::MAX_LAYERS, ""), true, "80", "num_hidden_layers"),
         a("hidden", AttrKind::Count, true, "8192", "hidden_size"),
         a("heads", AttrKind::Count, true, "64", "num_attention_heads"),
         a(
@@ -311,7 +315,7 @@ pub static SPECULATE: BlockSpec = BlockSpec {
             "std::models::llama3_2_1b",
             "the draft model (same vocabulary as the target); place it with `place draft on POOL`",
         ),
-        a("lookahead", AttrKind::Count, true, "4", "tokens drafted per round (k)"),
+        a("lookahead", AttrKind::CountUpTo(crate::ir::MAX_LOOKAHEAD, " tokens a round"), true, "4", "tokens drafted per round (k)"),
         a("acceptance", AttrKind::Fraction, true, "0.7", "probability the target accepts a drafted token (i.i.d.)"),
     ],
     blocks: &[],

@@ -10,8 +10,6 @@ use pest::Parser;
 
 /// Deepest nesting of blocks accepted; deeper input is a diagnostic, not a stack overflow.
 pub const MAX_DEPTH: usize = 32;
-/// Largest source file accepted, in bytes.
-pub const MAX_FILE_BYTES: usize = crate::source::MAX_FILE_BYTES;
 
 struct Lower<'a> {
     file: FileId,
@@ -21,8 +19,8 @@ struct Lower<'a> {
 
 /// Parses one file. Never fails: problems are pushed into `diags`.
 pub fn parse_file(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
-    if text.len() > MAX_FILE_BYTES {
-        diags.push(catalog::file_too_large(Span::new(file, 0, 0), text.len(), MAX_FILE_BYTES));
+    if text.len() > crate::source::MAX_FILE_BYTES {
+        diags.push(catalog::file_too_large(Span::new(file, 0, 0), text.len(), crate::source::MAX_FILE_BYTES));
         return File::default();
     }
     let mut lower = Lower { file, text, diags };
