@@ -12,20 +12,34 @@ fn graph(args: &[&str]) -> String {
 #[test]
 fn llama3_1_70b_decode_graph() {
     let dot = graph(&["tests/graphs/llama3_1_70b.hplan"]);
-    assert_eq!(dot.matches(" -> ").count(), 1 + 4 * 80);
+    // one node per operator, standing for all 80 layers: embed, 4, LM head; the edges
+    // into the layers, within one (taken 80 times), from one to the next (79) and out
+    assert_eq!(dot.matches(" -> ").count(), 1 + 3 + 1 + 1);
+    assert!(dot.contains("[label=\"qkv_proj x 80 layers\\ndecode.attn\\neach layer:"));
+    assert!(dot.contains("n4 -> n1 [label=\"131 kB x 79\"]"), "{dot}");
     insta::assert_snapshot!(dot);
 }
 
 #[test]
 fn deepseek_v3_decode_graph() {
     let dot = graph(&["tests/graphs/deepseek_v3.hplan", "--plan", "dsv3", "--batch", "8"]);
-    // Nodes: embed and LM head, 3 dense layers of 4 (qkv, attention, out, ffn), 58 MoE
-    // layers of 8 (qkv, attention, out, router, dispatch, experts, shared, combine).
+    // Nodes: embed and LM head, the 3 dense layers' 4 (qkv, attention, out, ffn) and
+    // the 58 MoE layers' 8 (qkv, attention, out, router, dispatch, experts, shared,
+    // combine).
     let edges = dot.matches(" -> ").count();
-    assert_eq!(dot.matches(" [label=").count() - edges, 2 + 3 * 4 + 58 * 8);
-    // Edges: 4 per dense layer and 9 per MoE layer (each counting the edge into the
-    // layer), and one to the LM head.
-    assert_eq!(edges, 3 * 4 + 58 * 9 + 1);
+    assert_eq!(dot.matches(" [label=").count() - edges, 2 + 4 + 8);
+    // Edges: 3 within a dense layer and 8 within an MoE one, into the first layer,
+    // dense to dense, dense to MoE, MoE to MoE, and to the LM head.
+    assert_eq!(edges, 3 + 8 + 5);
+    // taken per step as in the layer-by-layer graph: 4 per dense layer and 9 per MoE
+    // layer (each counting the edge into the layer), and one to the LM head
+    let taken: u64 = dot
+        .lines()
+        .filter(|l| l.contains(" -> "))
+        .map(|l| l.split(" x ").nth(1).map_or(1, |n| n.trim_end_matches("\"];").parse::<u64>().unwrap()))
+        .sum();
+    assert_eq!(taken, 3 * 4 + 58 * 9 + 1);
+    assert!(dot.contains("experts x 58 MoE layers") && dot.contains("ffn x 3 dense layers"));
     insta::assert_snapshot!(dot);
 }
 
@@ -52,13 +66,19 @@ fn placed_graph_colours_nodes_by_pool() {
     assert!(dot.contains("pool_0 [label=\"old: h100_sxm x 8\", fillcolor=\"#a8c8f0\"]"));
     assert!(dot.contains("pool_1 [label=\"new: h200 x 8\", fillcolor=\"#b8e0b0\"]"));
     let node = |name: &str| dot.lines().find(|l| l.contains(&format!("label=\"{name}\\n"))).unwrap_or_else(|| panic!("{name}")).to_string();
-    assert!(node("embed").contains("on old (h100_sxm)") && node("embed").contains("#a8c8f0"));
-    assert!(node("L45 ffn").contains("on old (h100_sxm)"));
-    assert!(node("L46 qkv_proj").contains("on new (h200)") && node("L46 qkv_proj").contains("#b8e0b0"));
-    assert!(node("lm_head").contains("on new (h200)"));
+    assert!(node("embed").contains("on old (h100_sxm)\"") && node("embed").contains("fillcolor=\"#a8c8f0\"]"));
+    // each layer node's layers are split over the stages: striped in both colours
+    for op in ["qkv_proj", "attention", "out_proj", "ffn"] {
+        let n = node(&format!("{op} x 126 layers"));
+        assert!(n.contains("on old (h100_sxm): 46 layers, new (h200): 80 layers"), "{n}");
+        assert!(n.contains("fillcolor=\"#a8c8f0:#b8e0b0\", style=\"filled,striped\""), "{n}");
+    }
+    assert!(node("lm_head").contains("on new (h200)\""));
     // A prefill graph runs on the prefill pool.
     let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed", "--step", "prefill"]);
-    assert!(dot.lines().filter(|l| l.contains("label=\"L")).all(|l| l.contains("on pre (h200)")));
+    let layer_nodes: Vec<&str> = dot.lines().filter(|l| l.contains(" x 126 layers")).collect();
+    assert_eq!(layer_nodes.len(), 4);
+    assert!(layer_nodes.iter().all(|l| l.contains("on pre (h200)") && !l.contains("striped")));
 }
 
 #[test]

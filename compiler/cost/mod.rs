@@ -476,8 +476,9 @@ mod tests {
     }
 
     /// `stage_time` prices each group of nodes that do the same work once
-    /// (`Graph::classes`): it equals the sum over every node, the groups do not grow
-    /// with the layer count, and they hold every node.
+    /// (`Graph::classes`): it equals the sum over every node and every layer the node
+    /// stands for, the groups do not grow with the layer count, and they hold every
+    /// node's layers.
     #[test]
     fn stage_time_over_node_classes_equals_the_sum_over_nodes() {
         let mut m = crate::ir::tests_support::llama70b();
@@ -488,8 +489,10 @@ mod tests {
                 let st = stage_time(&g, stages, &chip, 4, 8).unwrap();
                 let (mut time, mut fixed) = (0.0, 0.0);
                 for n in g.nodes().filter(|n| stages.contains(&n.stage)) {
-                    time += node_time(n, &chip, 4, 8).unwrap().time();
-                    fixed += layer_fixed(n, &chip);
+                    for _ in 0..n.count() {
+                        time += node_time(n, &chip, 4, 8).unwrap().time();
+                        fixed += layer_fixed(n, &chip);
+                    }
                 }
                 assert!(
                     (st.time - (time + fixed)).abs() <= 1e-12 * st.time.max(1e-30),
@@ -498,7 +501,7 @@ mod tests {
                     time + fixed
                 );
             }
-            assert_eq!(g.classes().iter().map(|(_, k)| k).sum::<u64>(), g.nodes().count() as u64);
+            assert_eq!(g.classes().iter().map(|(_, k)| k).sum::<u64>(), 2 + 4 * 80);
         }
         let groups = build(&m, Step::Decode { batch: 8, context: 1024.0 }).classes().len();
         m.layers = 1024;
@@ -602,7 +605,7 @@ mod tests {
         chip.memory_efficiency = 1.0;
         let node = Node {
             op: crate::ir::graph::Op::Attention,
-            layer: Some(0),
+            layers: Some(crate::ir::graph::Layers { kind: crate::ir::LayerKind { sliding: false, moe: false }, count: 1 }),
             stage: Stage::DecodeAttn,
             flops: 0.0,
             precision: Precision::Bf16,

@@ -210,7 +210,7 @@ mod tests {
     fn gemm_node(m: f64, n: f64, k: f64, p: crate::ir::Precision) -> Node {
         Node {
             op: crate::ir::graph::Op::OutProj,
-            layer: Some(0),
+            layers: Some(crate::ir::graph::Layers { kind: crate::ir::LayerKind { sliding: false, moe: false }, count: 1 }),
             stage: crate::ir::Stage::DecodeAttn,
             flops: 2.0 * m * n * k,
             precision: p,

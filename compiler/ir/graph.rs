@@ -4,7 +4,7 @@
 //! and context; edges carry the activation bytes that flow between them. The cost
 //! model sums node times per placement stage. Equations: docs/cost-model.md §2.
 
-use super::{Model, Precision, Stage};
+use super::{LayerKind, Model, Precision, Stage};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +43,9 @@ impl Op {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     pub op: Op,
-    /// 0-based layer, `None` for embed and LM head
-    pub layer: Option<u64>,
+    /// the layers the node stands for (`None` for embed and LM head): every layer of one
+    /// kind does the same work, so the graph has one node per operator and layer kind
+    pub layers: Option<Layers>,
     pub stage: Stage,
     pub flops: f64,
     /// the precision the FLOPs run at
@@ -118,10 +119,27 @@ pub enum Kernel {
     Other,
 }
 
+/// The layers a node stands for: all `count` layers of one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layers {
+    pub kind: LayerKind,
+    pub count: u64,
+}
+
+impl Node {
+    /// How many times a step runs the node: once per layer it stands for.
+    pub fn count(&self) -> u64 {
+        self.layers.map_or(1, |l| l.count)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Edge {
-    /// activation bytes passed along the edge
+    /// activation bytes passed along the edge each time it is taken
     pub bytes: f64,
+    /// how many times a step takes it (an edge between layer kinds is taken once per
+    /// pair of consecutive layers of those kinds)
+    pub count: u64,
 }
 
 /// What the graph describes.
@@ -141,13 +159,17 @@ pub enum Step {
     Mixed { batch: u64, context: f64, prefill: u64, prefix: u64 },
 }
 
+/// The dataflow graph of one step, folded over layers: one chain of operator nodes per
+/// layer kind ([`Model::layer_kinds`]), each node standing for every layer of its kind,
+/// so its size does not grow with the model's depth. Edges between the chains follow
+/// the layer order with a count; between layer kinds that alternate the graph has a
+/// cycle (layer l of kind a feeds layer l+1 of kind b, which feeds a again).
 pub struct Graph {
     pub step: Step,
     pub graph: DiGraph<Node, Edge>,
-    /// the nodes grouped by the work they do (every field but `layer`), in order of
-    /// first appearance, with how many nodes each group has: layers repeat, so a
-    /// model of any depth has a few dozen groups, and costs that sum over nodes sum
-    /// over these instead ([`Graph::classes`])
+    /// the nodes grouped by the work they do (every field but `layers`), in order of
+    /// first appearance, with how many times a step runs each group's work: costs that
+    /// sum over nodes sum over these instead ([`Graph::classes`])
     classes: Vec<(Node, u64)>,
 }
 
@@ -210,10 +232,10 @@ pub fn build(model: &Model, step: Step) -> Graph {
     let router_p = model.router_params() as f64;
     let window = model.sliding.map(|s| s.window as f64);
     let mut g: DiGraph<Node, Edge> = DiGraph::new();
-    let add = |g: &mut DiGraph<Node, Edge>, op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes| {
+    let add = |g: &mut DiGraph<Node, Edge>, op, layers, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes| {
         g.add_node(Node {
             op,
-            layer,
+            layers,
             stage,
             flops,
             precision,
@@ -225,10 +247,12 @@ pub fn build(model: &Model, step: Step) -> Graph {
         })
     };
     let embed = add(&mut g, Op::Embed, None, attn_stage, 0.0, model.activations, tokens * h * w, 0.0, 0.0, act);
-    let mut prev: NodeIndex = embed;
-    for layer in 0..model.layers {
-        let l = Some(layer);
-        let win = if model.is_sliding(layer) { window } else { None };
+    let kinds = model.layer_kinds();
+    // each kind's chain: (its first node, its last node)
+    let mut chains: Vec<(NodeIndex, NodeIndex)> = Vec::with_capacity(kinds.kinds.len());
+    for &(kind, count) in &kinds.kinds {
+        let l = Some(Layers { kind, count });
+        let win = if kind.sliding { window } else { None };
         let qkv_out = tokens * qkv_p / h * a; // activations leaving the projections, roughly
         let qkv = add(&mut g, Op::QkvProj, l, attn_stage, 2.0 * tokens * qkv_p, model.weights, qkv_p * w, 0.0, 0.0, act + qkv_out);
         if model.mla.is_none() {
@@ -299,11 +323,11 @@ pub fn build(model: &Model, step: Step) -> Graph {
             let k = (model.heads * model.head_dim) as f64;
             g[out].kernel = Kernel::Gemm(Gemm { m: tokens, n: h, k, split: Split::K }, None);
         }
-        g.add_edge(prev, qkv, Edge { bytes: act });
-        g.add_edge(qkv, attn, Edge { bytes: qkv_out });
-        g.add_edge(attn, out, Edge { bytes: head_out });
-        prev = match model.moe {
-            Some(moe) if model.is_moe(layer) => {
+        let once = |bytes| Edge { bytes, count };
+        g.add_edge(qkv, attn, once(qkv_out));
+        g.add_edge(attn, out, once(head_out));
+        let last = match model.moe {
+            Some(moe) if kind.moe => {
                 let routed = tokens * moe.top_k as f64 * h * a;
                 let touched = expected_experts_touched(moe.experts, moe.top_k, tokens);
                 let router = add(&mut g, Op::Router, l, ffn_stage, 2.0 * tokens * router_p, model.weights, router_p * w, 0.0, 0.0, act);
@@ -329,10 +353,10 @@ pub fn build(model: &Model, step: Step) -> Graph {
                     experts: moe.experts,
                 });
                 let combine = add(&mut g, Op::Combine, l, ffn_stage, 0.0, model.activations, 0.0, 0.0, 0.0, routed + act);
-                g.add_edge(out, router, Edge { bytes: act });
-                g.add_edge(router, dispatch, Edge { bytes: act });
-                g.add_edge(dispatch, experts, Edge { bytes: routed });
-                g.add_edge(experts, combine, Edge { bytes: routed });
+                g.add_edge(out, router, once(act));
+                g.add_edge(router, dispatch, once(act));
+                g.add_edge(dispatch, experts, once(routed));
+                g.add_edge(experts, combine, once(routed));
                 if moe.shared > 0 {
                     let s = moe.shared as f64;
                     let shared = add(
@@ -347,8 +371,8 @@ pub fn build(model: &Model, step: Step) -> Graph {
                         0.0,
                         2.0 * act,
                     );
-                    g.add_edge(out, shared, Edge { bytes: act });
-                    g.add_edge(shared, combine, Edge { bytes: act });
+                    g.add_edge(out, shared, once(act));
+                    g.add_edge(shared, combine, once(act));
                 }
                 combine
             }
@@ -365,7 +389,7 @@ pub fn build(model: &Model, step: Step) -> Graph {
                     0.0,
                     2.0 * act + 2.0 * tokens * model.intermediate as f64 * a,
                 );
-                g.add_edge(out, ffn, Edge { bytes: act });
+                g.add_edge(out, ffn, once(act));
                 let i = model.intermediate as f64;
                 g[ffn].kernel = Kernel::Gemm(
                     Gemm { m: tokens, n: 2.0 * i, k: h, split: Split::N },
@@ -374,6 +398,7 @@ pub fn build(model: &Model, step: Step) -> Graph {
                 ffn
             }
         };
+        chains.push((qkv, last));
     }
     // logits for the last prompt token of a prefill, and for every decoding sequence
     // (plus the prompt's last token in a mixed step)
@@ -385,17 +410,30 @@ pub fn build(model: &Model, step: Step) -> Graph {
     let head =
         add(&mut g, Op::LmHead, None, attn_stage, 2.0 * head_tokens * h * v, model.weights, h * v * w, 0.0, 0.0, head_tokens * (h + v) * a);
     g[head].kernel = Kernel::Gemm(Gemm { m: head_tokens, n: v, k: h, split: Split::N }, None);
-    g.add_edge(prev, head, Edge { bytes: head_tokens * h * a });
+    // embed -> the first layer; each layer -> the next; the last layer -> the LM head
+    match (chains.first(), kinds.last) {
+        (Some(&(first, _)), Some(last)) => {
+            g.add_edge(embed, first, Edge { bytes: act, count: 1 });
+            for &(a, b, count) in &kinds.next {
+                g.add_edge(chains[a].1, chains[b].0, Edge { bytes: act, count });
+            }
+            g.add_edge(chains[last].1, head, Edge { bytes: head_tokens * h * a, count: 1 });
+        }
+        _ => {
+            g.add_edge(embed, head, Edge { bytes: head_tokens * h * a, count: 1 });
+        }
+    }
     let classes = classes_of(g.node_weights());
     Graph { step, graph: g, classes }
 }
 
-/// Whether two nodes do the same work: equal in every field but the layer's number
-/// (both in a layer, or both not). Destructured so that a new field must be decided here.
+/// Whether two nodes do the same work each time they run: equal in every field but
+/// the layers they stand for (both in layers, or both not). Destructured so that a new
+/// field must be decided here.
 fn same_work(a: &Node, b: &Node) -> bool {
-    let Node { op, layer, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes, kernel } = a;
+    let Node { op, layers, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes, kernel } = a;
     *op == b.op
-        && layer.is_some() == b.layer.is_some()
+        && layers.is_some() == b.layers.is_some()
         && *stage == b.stage
         && *flops == b.flops
         && *precision == b.precision
@@ -406,16 +444,15 @@ fn same_work(a: &Node, b: &Node) -> bool {
         && *kernel == b.kernel
 }
 
-/// Nodes that do the same work (equal in every field but `layer`), counted; in order
-/// of first appearance. Linear in nodes times groups, and groups do not grow with the
-/// layer count.
+/// Nodes that do the same work (equal in every field but `layers`), with how many
+/// times a step runs that work; in order of first appearance. (A sliding and a full
+/// layer share their projections' and FFN's groups.)
 fn classes_of<'a>(nodes: impl Iterator<Item = &'a Node>) -> Vec<(Node, u64)> {
     let mut out: Vec<(Node, u64)> = Vec::new();
     for n in nodes {
-        // newest first: a layer's nodes meet the previous layer's at the end
-        match out.iter_mut().rev().find(|(c, _)| same_work(c, n)) {
-            Some((_, k)) => *k += 1,
-            None => out.push((n.clone(), 1)),
+        match out.iter_mut().find(|(c, _)| same_work(c, n)) {
+            Some((_, k)) => *k += n.count(),
+            None => out.push((n.clone(), n.count())),
         }
     }
     out
@@ -427,18 +464,21 @@ impl Graph {
     }
 
     /// The nodes grouped by the work they do, each group's first node and how many
-    /// nodes do that work (for sums over nodes whose terms do not depend on the layer).
+    /// times a step runs that work (for sums over the step whose terms do not depend on
+    /// the layer).
     pub fn classes(&self) -> &[(Node, u64)] {
         &self.classes
     }
 
+    /// The step's FLOPs: every node's times the layers it stands for.
     pub fn total_flops(&self) -> f64 {
-        self.nodes().map(|n| n.flops).sum()
+        self.nodes().map(|n| n.flops * n.count() as f64).sum()
     }
 
-    /// Nodes in dataflow order (the graph is a DAG by construction).
-    pub fn topo_order(&self) -> Vec<NodeIndex> {
-        petgraph::algo::toposort(&self.graph, None).unwrap_or_else(|_| self.graph.node_indices().collect())
+    /// `f` of every node summed over the step (each node counted once per layer it
+    /// stands for).
+    pub fn sum(&self, f: impl Fn(&Node) -> f64) -> f64 {
+        self.nodes().map(|n| f(n) * n.count() as f64).sum()
     }
 }
 
@@ -454,24 +494,69 @@ mod tests {
     fn decode_graph_shape_and_flops() {
         let m = model();
         let g = build(&m, Step::Decode { batch: 1, context: 0.0 });
-        // embed + 4 nodes per layer + lm_head
-        assert_eq!(g.graph.node_count(), 2 + 4 * 80);
-        assert_eq!(g.graph.edge_count(), 1 + 4 * 80);
+        // embed + 4 nodes standing for all 80 layers + lm_head; the layers' chain, the
+        // edge into it, the edge from a layer to the next (79 times) and to the LM head
+        assert_eq!(g.graph.node_count(), 2 + 4);
+        assert_eq!(g.graph.edge_count(), 1 + 3 + 1 + 1);
+        assert!(g.nodes().all(|n| n.count() == if n.layers.is_some() { 80 } else { 1 }));
+        let taken: u64 = g.graph.edge_weights().map(|e| e.count).sum();
+        assert_eq!(taken, 1 + 4 * 80, "edges taken per step, as in the unfolded graph");
         // With no context, decode FLOPs are 2 per weight touched, minus the embedding gather:
         // 2 * (params - embed rows - norms) = 2 * (70,553,706,496 - 1,050,673,152 - 1,318,912)
         let expected = 2.0 * (70_553_706_496f64 - 1_050_673_152.0 - 1_318_912.0);
         assert_eq!(g.total_flops(), expected);
-        assert_eq!(g.topo_order().len(), g.graph.node_count());
+    }
+
+    #[test]
+    fn the_graph_does_not_grow_with_depth() {
+        // Every layer of a kind does the same work: 80 or 1024 layers, the same nodes,
+        // each standing for more layers; the step's sums scale with the depth.
+        let shallow = model();
+        let deep = Model { layers: 1024, ..model() };
+        let step = Step::Decode { batch: 8, context: 2048.0 };
+        let (a, b) = (build(&shallow, step), build(&deep, step));
+        assert_eq!((a.graph.node_count(), a.graph.edge_count()), (b.graph.node_count(), b.graph.edge_count()));
+        let per_layer = |g: &Graph| g.sum(|n| if n.layers.is_some() { n.kv_read_bytes } else { 0.0 });
+        assert_eq!(per_layer(&b) / per_layer(&a), 1024.0 / 80.0);
+        // A MoE model with dense layers first and half its layers sliding has four kinds
+        // (dense/MoE x full/sliding) and still a fixed size.
+        let mixed = |layers| {
+            let mut m = crate::ir::tests_support::llama70b();
+            m.layers = layers;
+            m.moe =
+                Some(crate::ir::Moe { experts: 8, top_k: 2, shared: 0, expert_intermediate: 1024, dense_layers: 3, router_bias: false });
+            m.sliding = Some(crate::ir::Sliding { window: 128, layers: layers / 2 });
+            m
+        };
+        let (m80, m1024) = (mixed(80), mixed(1024));
+        let kinds = m1024.layer_kinds();
+        assert_eq!(kinds.kinds.len(), 4);
+        assert_eq!(kinds.kinds.iter().map(|(_, n)| n).sum::<u64>(), 1024);
+        assert_eq!(kinds.next.iter().map(|(_, _, n)| n).sum::<u64>(), 1023);
+        let (a, b) = (build(&m80, step), build(&m1024, step));
+        assert_eq!(a.graph.node_count(), b.graph.node_count());
+        assert_eq!(a.graph.edge_count(), b.graph.edge_count());
+        // the folded sums equal the layer-by-layer ones
+        for (m, g) in [(&m80, &a), (&m1024, &b)] {
+            let sliding: u64 = (0..m.layers).filter(|&l| m.is_sliding(l)).count() as u64;
+            let moe: u64 = (0..m.layers).filter(|&l| m.is_moe(l)).count() as u64;
+            let count = |op: Op, f: &dyn Fn(LayerKind) -> bool| -> u64 {
+                g.nodes().filter(|n| n.op == op && n.layers.is_some_and(|l| f(l.kind))).map(|n| n.count()).sum()
+            };
+            assert_eq!(count(Op::Attention, &|k| k.sliding), sliding);
+            assert_eq!(count(Op::Experts, &|_| true), moe);
+            assert_eq!(count(Op::Ffn, &|_| true), m.layers - moe);
+        }
     }
 
     #[test]
     fn decode_attention_reads_the_kv_cache() {
         let m = model();
         let g = build(&m, Step::Decode { batch: 4, context: 1000.0 });
-        let kv: f64 = g.nodes().map(|n| n.kv_read_bytes).sum();
+        let kv: f64 = g.sum(|n| n.kv_read_bytes);
         // 4 sequences x 1000 tokens x 327,680 B/token
         assert_eq!(kv, 4.0 * 1000.0 * 327_680.0);
-        let attn_flops: f64 = g.nodes().filter(|n| n.op == Op::Attention).map(|n| n.flops).sum();
+        let attn_flops: f64 = g.sum(|n| if n.op == Op::Attention { n.flops } else { 0.0 });
         // 4 * b * n_h * d * c * L = 4 * 4 * 64 * 128 * 1000 * 80
         assert_eq!(attn_flops, 4.0 * 4.0 * 64.0 * 128.0 * 1000.0 * 80.0);
     }
@@ -479,7 +564,7 @@ mod tests {
     #[test]
     fn prefill_attention_is_quadratic() {
         let m = model();
-        let a = |s: u64| -> f64 { build(&m, Step::Prefill { tokens: s }).nodes().filter(|n| n.op == Op::Attention).map(|n| n.flops).sum() };
+        let a = |s: u64| -> f64 { build(&m, Step::Prefill { tokens: s }).sum(|n| if n.op == Op::Attention { n.flops } else { 0.0 }) };
         assert_eq!(a(2000) / a(1000), 4.0);
         // 4 * n_h * d * (S^2 / 2) * L = 2 * 64 * 128 * 1000^2 * 80
         assert_eq!(a(1000), 2.0 * 64.0 * 128.0 * 1e6 * 80.0);
@@ -490,8 +575,8 @@ mod tests {
         let m = model();
         let d = build(&m, Step::Decode { batch: 4, context: 1000.0 });
         let v = build(&m, Step::Verify { batch: 4, per_seq: 5, context: 1000.0 });
-        let kv = |g: &Graph| -> f64 { g.nodes().map(|n| n.kv_read_bytes).sum() };
-        let ffn = |g: &Graph| -> f64 { g.nodes().filter(|n| n.op == Op::Ffn).map(|n| n.flops).sum() };
+        let kv = |g: &Graph| -> f64 { g.sum(|n| n.kv_read_bytes) };
+        let ffn = |g: &Graph| -> f64 { g.sum(|n| if n.op == Op::Ffn { n.flops } else { 0.0 }) };
         // Same KV reads (4 sequences x 1000 tokens), five times the GEMM work.
         assert_eq!(kv(&v), kv(&d));
         assert_eq!(ffn(&v), 5.0 * ffn(&d));
@@ -516,7 +601,7 @@ mod tests {
         let m = model();
         let attn = |prefix| {
             let g = build(&m, Step::Mixed { batch: 4, context: 1000.0, prefill: 512, prefix });
-            let n = g.nodes().find(|n| n.op == Op::Attention && n.layer == Some(0)).cloned().unwrap();
+            let n = g.nodes().find(|n| n.op == Op::Attention).cloned().unwrap();
             n
         };
         let (first, later) = (attn(0), attn(8192));
@@ -533,12 +618,14 @@ mod tests {
         let m = Model { sliding: Some(super::super::Sliding { window: 128, layers: 40 }), ..model() };
         let g = build(&m, Step::Mixed { batch: 4, context: 1000.0, prefill: 512, prefix: 0 });
         let attn: Vec<&Node> = g.nodes().filter(|n| n.op == Op::Attention).collect();
+        assert_eq!(attn.len(), 2, "a sliding and a full kind");
         for n in attn {
-            let l = n.layer.unwrap();
+            let kind = n.layers.unwrap();
+            assert_eq!(kind.count, 40);
             match n.kernel {
-                Kernel::Other => assert!(m.is_sliding(l), "layer {l}"),
+                Kernel::Other => assert!(kind.kind.sliding, "{kind:?}"),
                 Kernel::Attention(a) => {
-                    assert!(!m.is_sliding(l), "layer {l}");
+                    assert!(!kind.kind.sliding, "{kind:?}");
                     assert_eq!((a.decode, a.prefill), (Some((4.0, 1000.0)), Some(512.0)));
                 }
                 Kernel::Gemm(..) | Kernel::Moe(_) => panic!("attention is neither a GEMM nor an MoE layer"),

@@ -245,6 +245,27 @@ pub struct Model {
     pub activations: Precision,
 }
 
+/// What a layer does in a step: layers of one kind have the same nodes with the same
+/// work ([`Model::layer_kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LayerKind {
+    /// attends within the sliding window
+    pub sliding: bool,
+    /// has an MoE FFN (else a dense one)
+    pub moe: bool,
+}
+
+/// A model's layers by kind ([`Model::layer_kinds`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LayerKinds {
+    /// (kind, layers of that kind), in order of first appearance: layer 0 is of the first
+    pub kinds: Vec<(LayerKind, u64)>,
+    /// (kind a, kind b, n): a layer of kind a is followed by one of kind b n times
+    pub next: Vec<(usize, usize, u64)>,
+    /// the kind of the last layer (none without layers)
+    pub last: Option<usize>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool {
     pub name: String,
@@ -759,6 +780,40 @@ impl Model {
     /// Whether layer `l` has an MoE FFN (the first `dense_layers` are dense).
     pub fn is_moe(&self, l: u64) -> bool {
         self.moe.is_some() && l >= self.dense_layers()
+    }
+
+    /// What layer `l` does: whether it slides and whether its FFN is MoE. Layers of one
+    /// kind do the same work in every step.
+    pub fn layer_kind(&self, l: u64) -> LayerKind {
+        LayerKind { sliding: self.is_sliding(l), moe: self.is_moe(l) }
+    }
+
+    /// The model's layer kinds in order of first appearance, each with its layer count,
+    /// and how many times a layer of one kind is followed by one of another (or the
+    /// same) kind: at most four kinds and sixteen transitions, whatever the depth.
+    pub fn layer_kinds(&self) -> LayerKinds {
+        let mut out = LayerKinds::default();
+        let mut prev: Option<usize> = None;
+        for l in 0..self.layers {
+            let kind = self.layer_kind(l);
+            let i = match out.kinds.iter().position(|(k, _)| *k == kind) {
+                Some(i) => i,
+                None => {
+                    out.kinds.push((kind, 0));
+                    out.kinds.len() - 1
+                }
+            };
+            out.kinds[i].1 += 1;
+            if let Some(p) = prev {
+                match out.next.iter_mut().find(|(a, b, _)| (*a, *b) == (p, i)) {
+                    Some((_, _, n)) => *n += 1,
+                    None => out.next.push((p, i, 1)),
+                }
+            }
+            prev = Some(i);
+        }
+        out.last = prev;
+        out
     }
 
     /// A SwiGLU FFN of intermediate size `i`: `3·h·i` (+ biases `2·i + h`).

@@ -577,7 +577,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     // Embedding and LM head, split from the attention layers for the breakdown.
     let other_time_of = |graph: &graph::Graph, chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
         let mut t = 0.0;
-        for n in graph.nodes().filter(|n| n.layer.is_none()) {
+        for n in graph.nodes().filter(|n| n.layers.is_none()) {
             t += cost::node_time(n, chip, tp, m.kv_split(tp))?.time();
         }
         Some(t)
@@ -797,7 +797,7 @@ fn data_parallel_options(
             return out;
         };
         let mut other = 0.0;
-        for node in g.nodes().filter(|x| x.layer.is_none()) {
+        for node in g.nodes().filter(|x| x.layers.is_none()) {
             other += cost::node_time(node, &pa.chip, ta, m.kv_split(ta)).map(|r| r.time()).unwrap_or(0.0);
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
@@ -1031,33 +1031,44 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
     let p = &plan.cluster.pools[pool];
     let chip = &p.chip;
     let n = m.layers as usize;
-    let (mut attn, mut ffn, mut amb, mut fmb) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    // one layer of each kind: (kind, attention, FFN, their memory-bound parts, from tables)
+    let mut kinds: Vec<(crate::ir::LayerKind, [f64; 5])> = Vec::new();
     let (mut first, mut last) = (0.0, 0.0);
-    let (mut tab, mut tab_first, mut tab_last, mut extrapolated) = (vec![0.0; n], 0.0, 0.0, false);
+    let (mut tab_first, mut tab_last, mut extrapolated) = (0.0, 0.0, false);
     for node in g.nodes() {
         let r = cost::node_time(node, chip, tp, m.kv_split(tp))?;
         let mb = if r.memory > r.compute { r.time() } else { 0.0 };
+        let table = if r.table.is_some() { r.time() } else { 0.0 };
         extrapolated |= r.extrapolated;
-        if r.table.is_some() {
-            match (node.layer, node.op) {
-                (Some(l), _) => tab[l as usize] += r.time(),
-                (None, graph::Op::Embed) => tab_first += r.time(),
-                (None, _) => tab_last += r.time(),
+        let Some(layers) = node.layers else {
+            match node.op {
+                graph::Op::Embed => (first, tab_first) = (first + r.time(), tab_first + table),
+                _ => (last, tab_last) = (last + r.time(), tab_last + table),
             }
+            continue;
+        };
+        let i = match kinds.iter().position(|(k, _)| *k == layers.kind) {
+            Some(i) => i,
+            None => {
+                kinds.push((layers.kind, [0.0; 5]));
+                kinds.len() - 1
+            }
+        };
+        let [attn, ffn, amb, fmb, tab] = &mut kinds[i].1;
+        if node.stage == Stage::DecodeFfn {
+            *ffn += r.time();
+            *fmb += mb;
+        } else {
+            *attn += r.time() + cost::layer_fixed(node, chip);
+            *amb += mb;
         }
-        match (node.layer, node.op) {
-            (Some(l), _) if node.stage == Stage::DecodeFfn => {
-                ffn[l as usize] += r.time();
-                fmb[l as usize] += mb;
-            }
-            (Some(l), _) => {
-                attn[l as usize] += r.time() + cost::layer_fixed(node, chip);
-                amb[l as usize] += mb;
-            }
-            (None, graph::Op::Embed) => first += r.time(),
-            (None, _) => last += r.time(),
-        }
+        *tab += table;
     }
+    // the partition needs each layer's: expand by the layers' kinds
+    let per_layer: Vec<[f64; 5]> =
+        (0..n as u64).map(|l| kinds.iter().find(|(k, _)| *k == m.layer_kind(l)).map_or([0.0; 5], |(_, v)| *v)).collect();
+    let column = |c: usize| -> Vec<f64> { per_layer.iter().map(|v| v[c]).collect() };
+    let (attn, ffn, amb, fmb, tab) = (column(0), column(1), column(2), column(3), column(4));
     let ar = p.link.as_ref().map(|l| 2.0 * cost::allreduce_on(chip, cost::activation_bytes(m, tokens), tp, l)).unwrap_or(0.0);
     let prefix = |v: &mut dyn Iterator<Item = f64>| -> Vec<f64> {
         let mut out = vec![0.0];
