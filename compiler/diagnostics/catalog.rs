@@ -77,8 +77,10 @@ fn make(code: &'static str, span: Span, message: String, label: impl Into<String
     }
 }
 
-/// "did you mean `x`?" for the closest candidate within edit distance 3 (Numbat's rule),
-/// case-insensitively, with a bonus for one being a prefix of the other.
+/// "did you mean `x`?" for the closest candidate within an edit distance of a third of
+/// the name's length (at least 1, at most 3: rustc's rule), case-insensitively, with a
+/// bonus for one being a prefix of the other. A name all of whose letters would change
+/// (`zz0` for `fp4`) is not a misspelling.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
@@ -88,7 +90,7 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         if d > 0 && (cl.starts_with(&lower) || lower.starts_with(&cl)) && lower.len().min(cl.len()) >= 3 {
             d = d.min(2);
         }
-        let limit = if name.chars().count() < 3 { 1 } else { 3 };
+        let limit = (name.chars().count() / 3).clamp(1, 3);
         if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
             best = Some((d, c));
         }
@@ -548,6 +550,11 @@ mod tests {
         assert_eq!(did_you_mean("bandwith", ["bandwidth", "capacity"]), Some("bandwidth"));
         assert_eq!(did_you_mean("h100sxm", ["h100_sxm", "h200"]), Some("h100_sxm"));
         assert_eq!(did_you_mean("zzz", ["bandwidth"]), None);
+        // every letter different is no misspelling; one of three is
+        assert_eq!(did_you_mean("zz0", ["fp4", "fp8"]), None);
+        assert_eq!(did_you_mean("fp6", ["fp4", "int8"]), Some("fp4"));
+        assert_eq!(did_you_mean("capcity", ["capacity"]), Some("capacity"));
+        assert_eq!(did_you_mean("bandwdth", ["bandwidth"]), Some("bandwidth"));
         assert_eq!(edit_distance("ab", "ba"), 1);
     }
 }
