@@ -637,14 +637,9 @@ fn bounded(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 fn quadratic_inputs_end_quickly_and_small() {
     let dir = tempdir("quadratic");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut models = String::from("use std::models::llama3_1_8b\nmodel m1 = llama3_1_8b {}\n");
-    let mut chips = String::from("use std::chips::h100_sxm\nchip c1 = h100_sxm {}\n");
-    for i in 2..=10_000 {
-        models.push_str(&format!("model m{i} = m{} {{}}\n", i - 1));
-        chips.push_str(&format!("chip c{i} = c{} {{}}\n", i - 1));
+    for case in quadratic_corpus() {
+        std::fs::write(dir.join(case.name), &case.text).unwrap();
     }
-    std::fs::write(dir.join("models.hplan"), models).unwrap();
-    std::fs::write(dir.join("chips.hplan"), chips).unwrap();
     for (file, item) in [("models.hplan", "m65"), ("chips.hplan", "c65")] {
         for args in [vec!["check", file], vec!["build", file, "--out", "out"]] {
             let (code, _, err) = bounded(&dir, &args);
@@ -654,8 +649,7 @@ fn quadratic_inputs_end_quickly_and_small() {
             assert!(err.contains(&format!("`{item}` extends a chain of more than 64 items")) && err.contains("1 error emitted"), "{err}");
         }
     }
-    let line = (0..8000).map(|i| format!("zz{i} = 1")).collect::<Vec<_>>().join(", ");
-    std::fs::write(dir.join("many.hplan"), format!("chip c {{ {line} }}\n")).unwrap();
+    let line = std::fs::read_to_string(dir.join("many.hplan")).unwrap();
     let (code, _, err) = bounded(&dir, &["check", "many.hplan"]);
     assert_eq!(code, Some(1));
     // each rendering prints the whole line: rendering stops once 4 MiB are written
@@ -701,39 +695,8 @@ fn a_file_without_plans_writes_nothing() {
 fn hostile_inputs_end_within_bounds_and_print_finite_numbers() {
     let dir = tempdir("hostile");
     std::fs::create_dir_all(&dir).unwrap();
-    let chip = |bf16: &str, bw: &str, power: &str, price: &str| {
-        format!(
-            "use std::links::nvlink4\nuse std::models::llama3_2_1b\n\
-             chip edge {{\n  source = \"x\"\n  compute {{ bf16 = {bf16} }}\n  memory hbm {{\n    capacity  = 80 GB\n    bandwidth = {bw}\n  }}\n  \
-             power = {power}\n  price = {price}\n  efficiency {{\n    compute = 0.5\n    memory = 0.5\n    source = \"x\"\n  }}\n}}\n\
-             workload w {{\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}}\n\
-             cluster c {{\n  pool gpu = edge x 8 over nvlink4\n}}\n\
-             plan cost {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n}}\n\
-             plan mw {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  maximize tokens_per_mw\n}}\n"
-        )
-    };
-    let spec = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::{llama3_1_8b, llama3_2_1b}\n\
-                workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 8\n}\n\
-                cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n  pool d = h100_sxm x 1\n  link gpu <-> d over nvlink4\n}\n\
-                plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place draft on d\n  \
-                speculate {\n    draft = llama3_2_1b\n    lookahead = LOOKAHEAD\n    acceptance = 0.7\n  }\n}\n";
-    let cases: Vec<(&str, String, i32, &str)> = vec![
-        ("low.hplan", chip("0.001 TFLOP/s", "0.001 GB/s", "0.001 W", "0.000001 $/h"), 0, ""),
-        ("high.hplan", chip("1e9 TFLOP/s", "1e9 GB/s", "1e9 W", "1e6 $/h"), 0, ""),
-        ("free.hplan", chip("989 TFLOP/s", "3.35 TB/s", "700 W", "0 $/h"), 0, ""),
-        ("feeble.hplan", chip("1e-6 TFLOP/s", "3.35 TB/s", "700 W", "2 $/h"), 1, "`bf16` must be between"),
-        ("narrow.hplan", chip("989 TFLOP/s", "1e-308 TB/s", "700 W", "2 $/h"), 1, "`bandwidth` must be between"),
-        ("powerless.hplan", chip("989 TFLOP/s", "3.35 TB/s", "0 W", "2 $/h"), 1, "`power` must be between"),
-        ("lookahead.hplan", spec.replace("LOOKAHEAD", "1e7"), 1, "`lookahead` must be at most 64"),
-        ("lookahead_huge.hplan", spec.replace("LOOKAHEAD", "1e12"), 1, "`lookahead` must be at most 64"),
-        (
-            "layers.hplan",
-            spec.replace("LOOKAHEAD", "4").replace("model = llama3_1_8b", "model = llama3_1_8b { layers = 1e7 }"),
-            1,
-            "`layers` must be at most 1024",
-        ),
-    ];
-    for (name, text, want, needle) in cases {
+    let cases = hostile_corpus();
+    for Hostile { name, text, exit: want, needle } in cases {
         std::fs::write(dir.join(name), text).unwrap();
         let out = format!("out-{name}");
         let (code, stdout, stderr) = bounded(&dir, &["build", name, "--out", &out]);
@@ -763,4 +726,74 @@ fn hostile_inputs_end_within_bounds_and_print_finite_numbers() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One input of the hostile corpus (issue 15): a file, the exit code `build` ends with,
+/// and what its diagnostics say.
+pub struct Hostile {
+    pub name: &'static str,
+    pub text: String,
+    pub exit: i32,
+    /// a phrase of the expected diagnostic ("" when the file builds)
+    pub needle: &'static str,
+}
+
+/// The hostile corpus's magnitude and count classes (issue 15, items 3 and 6): chips at
+/// both ends of every physical range (they build), and values outside them, a draft
+/// `lookahead` of 10^7 and 10^12, a model of 10^7 layers (each one diagnostic). Also
+/// read by the language server's test.
+pub fn hostile_corpus() -> Vec<Hostile> {
+    let chip = |bf16: &str, bw: &str, power: &str, price: &str| {
+        format!(
+            "use std::links::nvlink4\nuse std::models::llama3_2_1b\n\
+             chip edge {{\n  source = \"x\"\n  compute {{ bf16 = {bf16} }}\n  memory hbm {{\n    capacity  = 80 GB\n    bandwidth = {bw}\n  }}\n  \
+             power = {power}\n  price = {price}\n  efficiency {{\n    compute = 0.5\n    memory = 0.5\n    source = \"x\"\n  }}\n}}\n\
+             workload w {{\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}}\n\
+             cluster c {{\n  pool gpu = edge x 8 over nvlink4\n}}\n\
+             plan cost {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n}}\n\
+             plan mw {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  maximize tokens_per_mw\n}}\n"
+        )
+    };
+    let spec = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::{llama3_1_8b, llama3_2_1b}\n\
+                workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 8\n}\n\
+                cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n  pool d = h100_sxm x 1\n  link gpu <-> d over nvlink4\n}\n\
+                plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place draft on d\n  \
+                speculate {\n    draft = llama3_2_1b\n    lookahead = LOOKAHEAD\n    acceptance = 0.7\n  }\n}\n";
+    vec![
+        ("low.hplan", chip("0.001 TFLOP/s", "0.001 GB/s", "0.001 W", "0.000001 $/h"), 0, ""),
+        ("high.hplan", chip("1e9 TFLOP/s", "1e9 GB/s", "1e9 W", "1e6 $/h"), 0, ""),
+        ("free.hplan", chip("989 TFLOP/s", "3.35 TB/s", "700 W", "0 $/h"), 0, ""),
+        ("feeble.hplan", chip("1e-6 TFLOP/s", "3.35 TB/s", "700 W", "2 $/h"), 1, "`bf16` must be between"),
+        ("narrow.hplan", chip("989 TFLOP/s", "1e-308 TB/s", "700 W", "2 $/h"), 1, "`bandwidth` must be between"),
+        ("powerless.hplan", chip("989 TFLOP/s", "3.35 TB/s", "0 W", "2 $/h"), 1, "`power` must be between"),
+        ("lookahead.hplan", spec.replace("LOOKAHEAD", "1e7"), 1, "`lookahead` must be at most 64"),
+        ("lookahead_huge.hplan", spec.replace("LOOKAHEAD", "1e12"), 1, "`lookahead` must be at most 64"),
+        (
+            "layers.hplan",
+            spec.replace("LOOKAHEAD", "4").replace("model = llama3_1_8b", "model = llama3_1_8b { layers = 1e7 }"),
+            1,
+            "`layers` must be at most 1024",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, text, exit, needle)| Hostile { name, text, exit, needle })
+    .collect()
+}
+
+/// The corpus's quadratic class (issue 15, item 4): chains of 10,000 `extends` (models
+/// and chips) and 8,000 unknown attributes on one line. Also read by the language
+/// server's test.
+pub fn quadratic_corpus() -> Vec<Hostile> {
+    let mut models = String::from("use std::models::llama3_1_8b\nmodel m1 = llama3_1_8b {}\n");
+    let mut chips = String::from("use std::chips::h100_sxm\nchip c1 = h100_sxm {}\n");
+    for i in 2..=10_000 {
+        models.push_str(&format!("model m{i} = m{} {{}}\n", i - 1));
+        chips.push_str(&format!("chip c{i} = c{} {{}}\n", i - 1));
+    }
+    let line = (0..8000).map(|i| format!("zz{i} = 1")).collect::<Vec<_>>().join(", ");
+    vec![
+        Hostile { name: "models.hplan", text: models, exit: 1, needle: "`m65` extends a chain of more than 64 items" },
+        Hostile { name: "chips.hplan", text: chips, exit: 1, needle: "`c65` extends a chain of more than 64 items" },
+        Hostile { name: "many.hplan", text: format!("chip c {{ {line} }}\n"), exit: 1, needle: "unsupported attribute `zz0` in chip" },
+    ]
 }

@@ -464,63 +464,26 @@ fn importers_get_diagnostics_when_an_import_changes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The real `hplanc lsp`, its stdin and stdout piped; stderr as given.
-fn spawn_lsp(stderr: std::process::Stdio) -> (std::process::Child, std::process::ChildStdin, std::process::ChildStdout) {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
-        .arg("lsp")
-        .env("XDG_CACHE_HOME", std_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("hplanc lsp starts");
-    let (stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
-    (child, stdin, stdout)
-}
-
 /// The real binary over stdio: initialize, open a file, get its diagnostics and a hover,
 /// shut down and exit 0, all within a timeout.
 #[test]
 fn end_to_end_over_stdio() {
-    use std::io::{BufReader, Write};
-    let (mut child, mut stdin, stdout) = spawn_lsp(std::process::Stdio::null());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        while let Ok(Some(m)) = Message::read(&mut r) {
-            if tx.send(m).is_err() {
-                break;
-            }
-        }
-    });
-    let mut send = |m: Message| m.write(&mut stdin).unwrap();
-    let next = || rx.recv_timeout(Duration::from_secs(30)).expect("hplanc lsp answers within 30 s");
-    // the response to request `id`, past any notifications
-    let response = |id: i32| loop {
-        if let Message::Response(r) = next() {
-            assert_eq!(r.id, RequestId::from(id));
-            return r;
-        }
-    };
-    send(Message::Request(Request::new(RequestId::from(1), "initialize".into(), json!({ "capabilities": {} }))));
-    response(1);
-    send(Message::Notification(Notification::new("initialized".into(), json!({}))));
+    let mut s = Raw::start(false);
+    s.initialize();
     let open = json!({ "textDocument": { "uri": URI, "languageId": "hplan", "version": 1, "text": TEXT } });
-    send(Message::Notification(Notification::new("textDocument/didOpen".into(), open)));
-    let Message::Notification(n) = next() else { panic!("expected diagnostics") };
-    assert_eq!(n.method, "textDocument/publishDiagnostics");
-    assert!(n.params["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == "E0202"));
-    send(Message::Request(Request::new(RequestId::from(2), "textDocument/hover".into(), at(17, 14))));
-    let h = response(2);
-    assert!(h.response_result.unwrap()["contents"]["value"].as_str().unwrap().contains("chip b200"));
-    send(Message::Request(Request::new(RequestId::from(3), "shutdown".into(), Value::Null)));
-    response(3);
-    send(Message::Notification(Notification::new("exit".into(), Value::Null)));
-    drop(stdin);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    std::io::stdout().flush().unwrap();
+    s.notify("textDocument/didOpen", open);
+    let n = s.next();
+    assert_eq!(n["method"], "textDocument/publishDiagnostics", "{n}");
+    assert!(n["params"]["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == "E0202"));
+    s.request(2, "textDocument/hover", at(17, 14));
+    let h = s.response();
+    assert_eq!(h["id"], 2);
+    assert!(h["result"]["contents"]["value"].as_str().unwrap().contains("chip b200"), "{h}");
+    s.request(3, "shutdown", Value::Null);
+    assert_eq!(s.response()["id"], 3);
+    s.notify("exit", Value::Null);
+    let (code, log) = s.wait();
+    assert_eq!(code, Some(0), "{log}");
 }
 
 /// Issue 15, item 1: a workspace holding a FIFO and a symlink to /dev/zero named
@@ -588,71 +551,137 @@ fn exit_without_shutdown_is_an_error_exit() {
     assert_eq!((ended, ended.code()), (hplanc::lsp::Ended::ExitWithoutShutdown, 1));
 }
 
+/// The real `hplanc lsp` over stdio, its frames read as plain JSON (an error reply to
+/// a message without an id has `id: null`); with `limited`, under 1 GiB of address
+/// space.
+struct Raw {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    rx: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Raw {
+    fn start(limited: bool) -> Raw {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::{Command, Stdio};
+        let mut cmd = if limited {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg("ulimit -v 1048576 && exec \"$0\" lsp").arg(env!("CARGO_BIN_EXE_hplanc"));
+            c
+        } else {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_hplanc"));
+            c.arg("lsp");
+            c
+        };
+        let mut child = cmd
+            .env("XDG_CACHE_HOME", std_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hplanc lsp starts");
+        let (stdin, stdout) = (child.stdin.take(), child.stdout.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel::<Value>();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            loop {
+                let mut len = None;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("Content-Length: ") {
+                        len = v.parse::<usize>().ok();
+                    }
+                }
+                let mut body = vec![0; len.expect("the server frames its messages")];
+                r.read_exact(&mut body).unwrap();
+                if tx.send(serde_json::from_slice(&body).expect("the server writes JSON")).is_err() {
+                    return;
+                }
+            }
+        });
+        Raw { child, stdin, rx }
+    }
+
+    fn frame(body: &str) -> String {
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    }
+
+    fn send(&mut self, bytes: &str) {
+        use std::io::Write;
+        self.stdin.as_mut().expect("stdin is open").write_all(bytes.as_bytes()).unwrap();
+    }
+
+    fn request(&mut self, id: i32, method: &str, params: Value) {
+        self.send(&Raw::frame(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }).to_string()));
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(&Raw::frame(&json!({ "jsonrpc": "2.0", "method": method, "params": params }).to_string()));
+    }
+
+    /// The next message from the server.
+    fn next(&self) -> Value {
+        self.rx.recv_timeout(Duration::from_secs(30)).expect("hplanc lsp answers within 30 s")
+    }
+
+    /// The next message with an id (a response), past notifications.
+    fn response(&self) -> Value {
+        loop {
+            let m = self.next();
+            if m.get("id").is_some() && m.get("method").is_none() {
+                return m;
+            }
+        }
+    }
+
+    fn initialize(&mut self) {
+        self.request(1, "initialize", json!({ "capabilities": {} }));
+        assert_eq!(self.response()["id"], 1);
+        self.notify("initialized", json!({}));
+    }
+
+    /// Closes stdin and waits for the exit code and the log.
+    fn wait(mut self) -> (Option<i32>, String) {
+        use std::io::Read;
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        let mut log = String::new();
+        self.child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+        (status.code(), log)
+    }
+}
+
 /// Issue 15, item 5, over the real binary's stdio: malformed bodies get a JSON-RPC
 /// error (parse error or invalid request), bad headers (missing, non-numeric,
 /// negative, huge, short `Content-Length`) are skipped to the next message, and the
 /// server then answers a hover as before; `exit` without `shutdown` exits 1.
 #[test]
 fn malformed_messages_over_stdio_are_survived() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let (mut child, mut stdin, stdout) = spawn_lsp(std::process::Stdio::piped());
-    let (tx, rx) = std::sync::mpsc::channel::<Value>();
-    // frames read as plain JSON: an error reply to a message without an id has `id: null`
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        loop {
-            let mut len = None;
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.strip_prefix("Content-Length: ") {
-                    len = v.parse::<usize>().ok();
-                }
-            }
-            let mut body = vec![0; len.expect("the server frames its messages")];
-            r.read_exact(&mut body).unwrap();
-            if tx.send(serde_json::from_slice(&body).expect("the server writes JSON")).is_err() {
-                return;
-            }
-        }
-    });
-    let frame = |body: &str| format!("Content-Length: {}\r\n\r\n{body}", body.len());
-    let request = |id: i32, method: &str, params: Value| {
-        frame(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }).to_string())
-    };
-    // the next message with an id (responses), past notifications
-    let response = || loop {
-        let m = rx.recv_timeout(Duration::from_secs(30)).expect("hplanc lsp answers within 30 s");
-        if m.get("id").is_some() && m.get("method").is_none() {
-            return m;
-        }
-    };
-    let mut send = |s: &str| stdin.write_all(s.as_bytes()).unwrap();
-    send(&request(1, "initialize", json!({ "capabilities": {} })));
-    assert_eq!(response()["id"], 1);
-    send(&frame(&json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }).to_string()));
+    let mut s = Raw::start(false);
+    s.initialize();
     let open = json!({ "textDocument": { "uri": URI, "languageId": "hplan", "version": 1, "text": TEXT } });
-    send(&frame(&json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": open }).to_string()));
+    s.notify("textDocument/didOpen", open);
 
-    send("Content-Length: 9\r\n\r\n{not json");
-    send(&frame("[1, 2]"));
-    send(&frame(r#"{"jsonrpc":"2.0","id":5}"#));
-    send("Content-Length: abc\r\n\r\n{}");
-    send("Content-Length: -4\r\n\r\n{}");
-    send("Content-Length: 99999999999\r\n\r\n{}");
-    send("Content-Type: application/json\r\n\r\n{}");
+    s.send("Content-Length: 9\r\n\r\n{not json");
+    s.send(&Raw::frame("[1, 2]"));
+    s.send(&Raw::frame(r#"{"jsonrpc":"2.0","id":5}"#));
+    s.send("Content-Length: abc\r\n\r\n{}");
+    s.send("Content-Length: -4\r\n\r\n{}");
+    s.send("Content-Length: 99999999999\r\n\r\n{}");
+    s.send("Content-Type: application/json\r\n\r\n{}");
     let hover6 = json!({ "jsonrpc": "2.0", "id": 6, "method": "textDocument/hover", "params": at(17, 14) }).to_string();
-    send(&format!("Content-Length: 10\r\n\r\n{hover6}"));
-    send(&request(2, "textDocument/hover", at(17, 14)));
+    s.send(&format!("Content-Length: 10\r\n\r\n{hover6}"));
+    s.request(2, "textDocument/hover", at(17, 14));
     let codes: Vec<(Value, Value)> = (0..4)
         .map(|_| {
-            let r = response();
+            let r = s.response();
             (r["id"].clone(), r["error"]["code"].clone())
         })
         .collect();
@@ -660,14 +689,88 @@ fn malformed_messages_over_stdio_are_survived() {
         codes,
         [(Value::Null, json!(-32700)), (Value::Null, json!(-32600)), (json!(5), json!(-32600)), (Value::Null, json!(-32700))]
     );
-    let h = response();
+    let h = s.response();
     assert_eq!(h["id"], 2, "{h}");
     assert!(h["result"]["contents"]["value"].as_str().unwrap().contains("chip b200"), "{h}");
-    send(&frame(&json!({ "jsonrpc": "2.0", "method": "exit" }).to_string()));
-    drop(stdin);
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "exit without shutdown");
-    let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    s.notify("exit", Value::Null);
+    let (code, log) = s.wait();
+    assert_eq!(code, Some(1), "exit without shutdown");
     assert!(log.contains("over the limit") && log.contains("not a whole number"), "{log}");
+}
+
+/// Issue 15, "done when": the language server ends every input of the hostile corpus
+/// (magnitudes and counts out of range, 10,000-item `extends` chains, 8,000
+/// diagnostics on one line) within 10 s each, under 1 GiB of address space: each
+/// file opened gets its check's and its build's diagnostics (with the expected one),
+/// and hover, inlay hints, semantic tokens, symbols and formatting answer; nothing the
+/// server sends holds a non-finite number, and it shuts down cleanly.
+#[cfg(unix)]
+#[test]
+fn the_hostile_corpus_is_served_within_bounds() {
+    use std::time::Instant;
+    let dir = workspace("hostile");
+    let mut s = Raw::start(true);
+    s.initialize();
+    let mut id = 10;
+    let mut seen: Vec<Value> = Vec::new();
+    for case in crate::cli::hostile_corpus().into_iter().chain(crate::cli::quadratic_corpus()) {
+        let path = dir.join(case.name);
+        std::fs::write(&path, &case.text).unwrap();
+        let uri = file_uri(&path);
+        let started = Instant::now();
+        s.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri, "languageId": "hplan", "version": 1, "text": case.text } }));
+        // the check's diagnostics, then the build's
+        let mut published = Vec::new();
+        while published.len() < 2 {
+            let m = s.next();
+            if m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str() {
+                published.push(m["params"]["diagnostics"].as_array().unwrap().clone());
+            }
+            seen.push(m);
+        }
+        for diagnostics in &published {
+            let errors: Vec<&str> = diagnostics.iter().filter(|d| d["severity"] == 1).map(|d| d["message"].as_str().unwrap()).collect();
+            match case.exit {
+                0 => assert!(errors.is_empty(), "{}: {errors:?}", case.name),
+                _ => assert!(errors.iter().any(|e| e.contains(case.needle)), "{}: {errors:?}", case.name),
+            }
+        }
+        let doc = json!({ "uri": uri });
+        let last = case.text.lines().count();
+        let plan_line = case.text.lines().position(|l| l.starts_with("plan ")).unwrap_or(0);
+        let requests = [
+            ("textDocument/hover", json!({ "textDocument": doc, "position": { "line": plan_line, "character": 6 } })),
+            (
+                "textDocument/inlayHint",
+                json!({ "textDocument": doc, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": last, "character": 0 } } }),
+            ),
+            ("textDocument/semanticTokens/full", json!({ "textDocument": doc })),
+            ("textDocument/documentSymbol", json!({ "textDocument": doc })),
+            ("textDocument/formatting", json!({ "textDocument": doc, "options": { "tabSize": 2, "insertSpaces": true } })),
+        ];
+        for (method, params) in requests {
+            id += 1;
+            s.request(id, method, params);
+            let r = s.response();
+            assert_eq!(r["id"], id, "{}: {method}", case.name);
+            assert!(r.get("error").is_none(), "{}: {method}: {r}", case.name);
+            seen.push(r);
+        }
+        s.notify("textDocument/didClose", json!({ "textDocument": doc }));
+        let took = started.elapsed();
+        assert!(took.as_secs_f64() < 10.0, "{}: {took:?}", case.name);
+    }
+    id += 1;
+    s.request(id, "shutdown", Value::Null);
+    assert_eq!(s.response()["id"], id);
+    s.notify("exit", Value::Null);
+    let (code, log) = s.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    for m in seen {
+        let t = m.to_string();
+        let bad = t.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| *w == "inf" || *w == "NaN");
+        assert!(bad.is_none(), "a non-finite number: {}", &t[..t.len().min(2000)]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
