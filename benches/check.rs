@@ -9,9 +9,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{generate, stats};
+use common::{banner, generate, runs, stats};
 
 fn main() {
+    banner("check");
     let text = generate(5000);
     let lines = text.lines().count();
     let dir = std::env::temp_dir().join(format!("hplanc-bench-{}", std::process::id()));
@@ -23,7 +24,7 @@ fn main() {
     let comp = hplanc::compile("big.hplan", &text, None, hplanc::Mode::Check);
     assert!(!comp.has_errors(), "the generated file must be valid");
     let mut lib = Vec::new();
-    for _ in 0..30 {
+    for _ in 0..runs(30) {
         let t = Instant::now();
         let c = hplanc::compile("big.hplan", &text, None, hplanc::Mode::Check);
         lib.push(t.elapsed());
@@ -32,7 +33,7 @@ fn main() {
 
     // Parsing alone (pest + lowering to the AST).
     let mut parse = Vec::new();
-    for _ in 0..30 {
+    for _ in 0..runs(30) {
         let t = Instant::now();
         let mut d = hplanc::diagnostics::Diagnostics::new();
         let f = hplanc::syntax::parse_file(hplanc::source::FileId(0), &text, &mut d);
@@ -43,7 +44,7 @@ fn main() {
     // Whole process: the real binary, as a user runs it.
     let bin = env!("CARGO_BIN_EXE_hplanc");
     let mut proc = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..runs(50) {
         let t = Instant::now();
         let o = Command::new(bin).arg("check").arg(&file).output().unwrap();
         proc.push(t.elapsed());

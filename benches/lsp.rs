@@ -7,15 +7,16 @@
 use std::time::Instant;
 
 mod common;
-use common::{generate, stats};
+use common::{banner, generate, runs, stats};
 
 fn main() {
+    banner("lsp");
     let text = generate(1000);
     let lines = text.lines().count();
     let uri = "file:///bench/plan.hplan";
     // Diagnostics after a change: the edited text differs every run (a digit changes).
     let mut diags = Vec::new();
-    for i in 0..100 {
+    for i in 0..runs(100) {
         let edited = text.replacen("bandwidth = 3.35 TB/s", &format!("bandwidth = 3.{} TB/s", 10 + i % 89), 1);
         let t = Instant::now();
         let n = hplanc::lsp::diagnostics_notification(uri, &edited);
@@ -27,7 +28,7 @@ fn main() {
     let pos = hplanc::lsp::position(&text, at);
     let mut comp = Vec::new();
     let mut n = 0;
-    for _ in 0..200 {
+    for _ in 0..runs(200) {
         let t = Instant::now();
         n = hplanc::lsp::completion(&text, pos).len();
         comp.push(t.elapsed());
@@ -40,7 +41,7 @@ fn main() {
     };
     let mut values = Vec::new();
     let mut nv = (0, 0);
-    for _ in 0..100 {
+    for _ in 0..runs(100) {
         for (i, needle) in ["  model    = ", "  place decode.ffn on "].iter().enumerate() {
             let t = Instant::now();
             let n = hplanc::lsp::completion(&text, value_at(needle)).len();
@@ -55,7 +56,7 @@ fn main() {
     // Semantic tokens of the whole file (the lexer and the classifier).
     let mut toks = Vec::new();
     let mut nt = 0;
-    for _ in 0..50 {
+    for _ in 0..runs(50) {
         let t = Instant::now();
         nt = hplanc::lsp::semantic_tokens(&text, &Default::default()).data.len();
         toks.push(t.elapsed());
@@ -64,7 +65,7 @@ fn main() {
     let line = (0..10_000).map(|i| format!("a{i} = 1µs,")).collect::<String>() + "\n";
     let mut long = Vec::new();
     let mut nl = 0;
-    for _ in 0..10 {
+    for _ in 0..runs(10) {
         let t = Instant::now();
         nl = hplanc::lsp::semantic_tokens(&line, &Default::default()).data.len();
         long.push(t.elapsed());

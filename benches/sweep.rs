@@ -7,12 +7,16 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{banner, runs};
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
 fn main() {
+    banner("sweep");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/plans/sweep_3x512.hplan");
     let text = std::fs::read_to_string(&path).unwrap();
     let cores = hplanc::solve::sweep::threads(0);
@@ -21,7 +25,7 @@ fn main() {
         let mut build = Vec::new();
         let mut points = 0;
         let mut feasible = 0;
-        for _ in 0..5 {
+        for _ in 0..runs(5) {
             let t = Instant::now();
             let c = hplanc::compile_with("sweep_3x512.hplan", &text, Some(&path), hplanc::Mode::Build, &opts);
             build.push(t.elapsed());
@@ -33,7 +37,7 @@ fn main() {
         let comp = hplanc::compile("sweep_3x512.hplan", &text, Some(&path), hplanc::Mode::Check);
         let pairs: Vec<_> = comp.program.plans.iter().map(|p| (p, &p.sweep.as_ref().unwrap().over)).collect();
         let mut sweep = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..runs(5) {
             let t = Instant::now();
             std::hint::black_box(hplanc::solve::sweep::run(&pairs, jobs, &|_, _| {}));
             sweep.push(t.elapsed());

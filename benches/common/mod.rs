@@ -1,4 +1,6 @@
-//! What the benchmarks share: a generated plan file of any length, and timing stats.
+//! What the benchmarks share: a generated plan file of any length, timing stats, and
+//! the quick mode CI runs. Each bench uses a part of it.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -82,4 +84,27 @@ plan p{i} {{
 pub fn stats(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     v.sort();
     (v[0], v[v.len() / 2], v[(v.len() * 95 / 100).min(v.len() - 1)])
+}
+
+/// `cargo bench -- --quick`: every measurement runs once (and solver time limits are
+/// short), so CI proves each bench runs to its end without spending minutes; the times
+/// it prints then mean nothing and it says so.
+pub fn quick() -> bool {
+    std::env::args().any(|a| a == "--quick")
+}
+
+/// How many times to repeat a measurement: `n`, or once in quick mode.
+pub fn runs(n: usize) -> usize {
+    if quick() {
+        1
+    } else {
+        n
+    }
+}
+
+/// The line a bench prints first: what mode it ran in.
+pub fn banner(what: &str) {
+    if quick() {
+        println!("{what}: quick mode (each measurement once; times are not representative)");
+    }
 }
