@@ -321,34 +321,6 @@ pub fn speculative_tpot(k: u64, a: f64, t_draft: f64, t_verify: f64, t_link: f64
     (k as f64 * t_draft + t_verify + 2.0 * t_link) / expected_tokens_per_step(k, a)
 }
 
-/// `m` microbatches through `p` balanced pipeline stages of `t` each take
-/// `(m + p − 1)·t`; the idle share (the bubble) is `(p − 1)/(m + p − 1)` (GPipe,
-/// Huang et al., arXiv 1811.06965).
-pub fn pipeline_time(t: f64, p: u64, m: u64) -> f64 {
-    (m + p).saturating_sub(1) as f64 * t
-}
-
-pub fn bubble_fraction(p: u64, m: u64) -> f64 {
-    let total = (m + p).saturating_sub(1);
-    if total == 0 {
-        0.0
-    } else {
-        p.saturating_sub(1) as f64 / total as f64
-    }
-}
-
-/// Ping-pong of `m` microbatches between attention and FFN pools (MegaScale-Infer,
-/// arXiv 2504.02263 §4, as transcribed in NOTES.md §4). Per layer and microbatch:
-/// `t_a` attention, `t_e` FFN, `t_c` one-way communication; `T_f = max(t_a, t_e)`.
-/// Full overlap needs `m·T_f ≥ 2(T_f + t_c)`, i.e. `m ≥ 2(1 + t_c/T_f)`.
-pub fn pingpong_min_microbatches(t_a: f64, t_e: f64, t_c: f64) -> u64 {
-    let tf = t_a.max(t_e);
-    if tf <= 0.0 {
-        return 1;
-    }
-    (2.0 * (1.0 + t_c / tf) - 1e-12).ceil() as u64
-}
-
 /// One decode step over `l` layers with ping-pong, in steady state (continuous
 /// decoding): per layer, the busier of the pools' load for the `m` microbatches and one
 /// microbatch's round trip, `l·max(m·T_f, t_a + t_e + 2t_c)`. Every sequence gets a
@@ -571,19 +543,7 @@ mod tests {
     }
 
     #[test]
-    fn pipeline_bubbles() {
-        // 4 stages of 1 ms, 8 microbatches: (8 + 4 - 1) * 1 ms = 11 ms; bubble 3/11
-        assert_eq!(pipeline_time(1e-3, 4, 8), 11e-3);
-        assert!((bubble_fraction(4, 8) - 3.0 / 11.0).abs() < 1e-15);
-        assert_eq!(bubble_fraction(1, 8), 0.0);
-    }
-
-    #[test]
     fn pingpong_overlap() {
-        // T_a = T_e = 100 us, T_c = 40 us: m >= 2 * (1 + 0.4) = 2.8 -> 3
-        assert_eq!(pingpong_min_microbatches(100e-6, 100e-6, 40e-6), 3);
-        // T_c = 60 us: 2 * 1.6 = 3.2 -> 4 (NOTES: m >= 4 when T_c >= T_f / 2)
-        assert_eq!(pingpong_min_microbatches(100e-6, 100e-6, 60e-6), 4);
         // m = 1 is sequential: 80 * (100 + 100 + 80) us = 22.4 ms
         assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 1, 80) - 22.4e-3).abs() < 1e-12);
         // m = 3 overlaps fully and is bound by the pools' load: 80 * max(300, 280) us = 24 ms
