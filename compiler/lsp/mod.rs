@@ -44,6 +44,9 @@ pub struct Options {
     /// where the stdlib's read-only documents are written (default: the user's cache
     /// folder, [`stdlib_docs::default_dir`])
     pub stdlib_dir: Option<PathBuf>,
+    /// when set, each solve waits for a message on this channel before it starts (a
+    /// test holds the solver with it to see what the server answers meanwhile)
+    pub solve_gate: Option<crossbeam_channel::Receiver<()>>,
 }
 
 /// Serves on stdin/stdout until `exit`; the process exit code: 0 after `shutdown`, 1
@@ -128,7 +131,7 @@ pub fn serve_with(conn: &Connection, opts: &Options) -> Result<Ended, String> {
         docs: BTreeMap::new(),
         solutions: BTreeMap::new(),
         serials: BTreeMap::new(),
-        worker: solver::Worker::start(),
+        worker: solver::Worker::start(opts.solve_gate.clone()),
         std_root: stdlib_docs::materialize(&dir),
         workspace: workspace_folders(&init),
         importers: Vec::new(),

@@ -53,10 +53,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start() -> Worker {
+    /// `gate`: each job waits for a message on it before it is built ([`super::Options`]).
+    pub fn start(gate: Option<Receiver<()>>) -> Worker {
         let (jobs, inbox) = crossbeam_channel::unbounded::<Job>();
         let (outbox, done) = crossbeam_channel::unbounded();
-        let started = std::thread::Builder::new().name("hplanc-solve".into()).spawn(move || run(inbox, outbox));
+        let started = std::thread::Builder::new().name("hplanc-solve".into()).spawn(move || run(inbox, outbox, gate));
         // without a thread (the system refused one) nothing is solved: the queue is
         // dropped, the check's diagnostics still come, and hovers say "solving…"
         Worker { jobs: started.is_ok().then_some(jobs), done }
@@ -77,7 +78,7 @@ impl Drop for Worker {
     }
 }
 
-fn run(inbox: Receiver<Job>, outbox: Sender<Solution>) {
+fn run(inbox: Receiver<Job>, outbox: Sender<Solution>, gate: Option<Receiver<()>>) {
     let mut queue: VecDeque<Job> = VecDeque::new();
     loop {
         if queue.is_empty() {
@@ -92,6 +93,9 @@ fn run(inbox: Receiver<Job>, outbox: Sender<Solution>) {
             queue.push_back(j);
         }
         let Some(job) = queue.pop_front() else { continue };
+        if gate.as_ref().is_some_and(|g| g.recv().is_err()) {
+            return;
+        }
         if outbox.send(build(job)).is_err() {
             return;
         }

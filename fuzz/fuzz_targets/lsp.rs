@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let (server, client) = Connection::memory();
-    let opts = hplanc::lsp::Options { stdlib_dir: Some(std::env::temp_dir().join("hplanc-fuzz-std")) };
+    let opts = hplanc::lsp::Options { stdlib_dir: Some(std::env::temp_dir().join("hplanc-fuzz-std")), ..Default::default() };
     let handle = std::thread::spawn(move || hplanc::lsp::serve_with(&server, &opts));
     let send = |m: Message| client.sender.send(m).expect("the server is listening");
     send(Message::Request(Request::new(RequestId::from(i32::MAX), "initialize".into(), serde_json::json!({ "capabilities": {} }))));
