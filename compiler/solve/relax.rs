@@ -86,9 +86,18 @@ pub fn violations(inst: &Instance, c: Choice) -> Option<Vec<Relaxed>> {
 }
 
 /// The cheapest relaxation over every batch's space; `None` when no pair has a KV path
-/// (nothing but a link can fix that). Ties: fewer relaxed constraints, then the lower
-/// cost per token, then the earlier batch.
+/// (nothing but a link can fix that). Ties (total slacks within 1e-9 relative, so that
+/// rounding does not decide): fewer relaxed constraints, then the lower cost per token,
+/// then the earlier batch.
 pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
+    let better = |a: (f64, usize, f64), b: (f64, usize, f64)| {
+        let tied = (a.0 - b.0).abs() <= 1e-9 * a.0.abs().max(b.0.abs()).max(1e-12);
+        if tied {
+            (a.1, a.2) < (b.1, b.2)
+        } else {
+            a.0 < b.0
+        }
+    };
     let mut best: Option<(Relaxation, (f64, usize, f64))> = None;
     for (i, inst) in instances.iter().enumerate() {
         for choice in inst.min_replica_choices() {
@@ -97,7 +106,7 @@ pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
             let usd = d.usd_per_s + choice.replicas as f64 * p.usd_per_s;
             let r = Relaxation { instance: i, choice, relaxed };
             let key = (r.cost(), r.relaxed.len(), usd / inst.throughput(d));
-            if best.as_ref().is_none_or(|(_, k)| key < *k) {
+            if best.as_ref().is_none_or(|(_, k)| better(key, *k)) {
                 best = Some((r, key));
             }
         }
@@ -174,5 +183,26 @@ mod tests {
         let inst = instance(vec![decode(0.030, 4), decode(0.020, 8)], 0.010, 16);
         let r = cheapest(std::slice::from_ref(&inst)).unwrap();
         assert_eq!(r.relaxed, vec![Relaxed { bound: Bound::Tpot, limit: 0.010, needed: 0.020 }]);
+    }
+
+    #[test]
+    fn fewer_relaxed_constraints_break_a_tie() {
+        // 10 ms limit on 10 chips. A: 12.5 ms on 8 chips and one prefill chip, TPOT
+        // +25%. B: 10.5 ms (+5%) on 11 chips, so 12 with prefill (pool +20%): also 25% in
+        // all (to rounding), and cheaper per token than A at A's price. A relaxes one
+        // constraint, B two: A wins.
+        let mut a = decode(0.0125, 8);
+        a.usd_per_s = 100.0 / 3600.0;
+        let inst = instance(vec![a, decode(0.0105, 11)], 0.010, 10);
+        let r = cheapest(std::slice::from_ref(&inst)).unwrap();
+        assert!((r.cost() - 0.25).abs() < 1e-12, "{r:?}");
+        assert_eq!(r.choice.decode, 0, "{r:?}");
+        assert_eq!(r.relaxed.len(), 1);
+        // one constraint each: the lower cost per token (B, half of A's price) wins
+        let mut a = decode(0.0125, 8);
+        a.usd_per_s = 100.0 / 3600.0;
+        let b = decode(0.0125, 9);
+        let inst = instance(vec![a, b], 0.010, 10);
+        assert_eq!(cheapest(std::slice::from_ref(&inst)).unwrap().choice.decode, 1);
     }
 }
