@@ -7,6 +7,7 @@ mod examples;
 mod graph;
 mod lsp;
 mod oracle;
+mod reference;
 mod robustness;
 mod spec;
 mod stdlib;

@@ -119,7 +119,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
             }
         }
     }
-    Instance {
+    let mut inst = Instance {
         batch: 1 << rng.below(7),
         output_tokens: (64 << rng.below(5)) as f64,
         pool_sizes: pool_sizes.into_iter().map(Some).collect(),
@@ -133,7 +133,14 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
             watts: (rng.below(4) == 0).then(|| rng.range(3e3, 2e4)),
             ..Budget::default()
         },
+    };
+    // one in eight has no prices (chips per token then break ties), no money budget
+    if rng.below(8) == 0 {
+        inst.decode.iter_mut().for_each(|d| d.usd_per_s = 0.0);
+        inst.prefill.iter_mut().for_each(|p| p.usd_per_s = 0.0);
+        inst.budget.usd_per_s = None;
     }
+    inst
 }
 
 /// 500 random instances, every goal (cost, TPOT, TTFT, chips, power, chips and power
@@ -164,38 +171,199 @@ fn ilp_matches_brute_force_on_random_instances() {
     assert!(aggregated > 100 && aggregated < feasible / 2, "{aggregated} aggregated optima of {feasible}");
 }
 
-/// The cheapest relaxation: zero slack exactly when the oracle finds a feasible choice,
-/// and never more slack than any choice with any replica count (its optimality over
-/// the space, replicas included).
+/// Issue 16: the ILP against the reference evaluator (tests/reference.rs), which shares
+/// no function with the solver: on 600 random instances and every goal, the ILP
+/// without its aids (no feasibility presolve, feasible-pair rows or warm start: its
+/// rows alone prove infeasibility) and the ILP as the compiler runs it each find the
+/// reference's optimum, at the reference's tie-break, or agree that nothing is
+/// feasible.
 #[test]
-fn cheapest_relaxation_is_minimal() {
-    use hplanc::solve::relax;
-    let mut rng = Rng(0xCAFE);
-    let (mut relaxed, mut feasible) = (0, 0);
-    for i in 0..500 {
+fn the_ilp_matches_the_reference_evaluator() {
+    use crate::reference::{self, Config};
+    let mut rng = Rng(0x0DDBA11);
+    let mut outcomes = [[0usize; 2]; 7];
+    for i in 0..600 {
         let inst = random_instance(&mut rng);
-        let best = relax::cheapest(std::slice::from_ref(&inst));
-        let any_feasible = brute::best(&inst, Goal::CostPerToken).is_some();
-        let Some(r) = best else {
-            assert!(!any_feasible, "instance {i}: feasible but no relaxation");
-            continue;
-        };
-        assert_eq!(r.relaxed.is_empty(), any_feasible, "instance {i}: {r:?}");
-        if any_feasible {
-            feasible += 1;
-        } else {
-            relaxed += 1;
-        }
-        for d in 0..inst.decode.len() {
-            for k in 0..inst.prefill.len() {
-                let lo = inst.min_replicas(&inst.decode[d], &inst.prefill[k]);
-                for replicas in lo..lo + 4 {
-                    let Some(v) = relax::violations(&inst, Choice { decode: d, prefill: k, replicas }) else { continue };
-                    let cost: f64 = v.iter().map(|x| x.slack()).sum();
-                    assert!(r.cost() <= cost + 1e-12, "instance {i}: {} > {cost} at {d}/{k}/{replicas}", r.cost());
+        for (g, goal) in Goal::ALL.into_iter().enumerate() {
+            let want = reference::optimum(&inst, goal);
+            outcomes[g][usize::from(want.is_some())] += 1;
+            for (how, out) in [("unaided", ilp::solve_unaided(&inst, goal, 30.0)), ("aided", ilp::solve(&inst, goal, 30.0))] {
+                let out = out.expect("the solver answers");
+                let what = format!("instance {i} {goal:?} {how}");
+                assert!(out.stats.proven, "{what}: not proven optimal");
+                match (out.choice, want) {
+                    (None, None) => {}
+                    (Some(c), Some((best, best_tie))) => {
+                        let c = Config { decode: c.decode, prefill: c.prefill, replicas: c.replicas };
+                        let m = reference::evaluate(&inst, c).unwrap_or_else(|| panic!("{what}: the ILP's {c:?} breaks a rule"));
+                        let got = reference::value(goal, &m);
+                        assert!((got - best).abs() <= 1e-7 * best.abs().max(1e-12), "{what}: ILP {got} != reference {best}");
+                        let tie = reference::tie(&inst, &m);
+                        assert!(tie <= best_tie * (1.0 + 1e-7) + 1e-15, "{what}: tie-break {tie} > reference {best_tie}");
+                    }
+                    (got, want) => panic!("{what}: ILP {got:?} vs reference {want:?}"),
                 }
             }
         }
     }
-    assert!(relaxed > 50 && feasible > 50, "{relaxed} relaxed, {feasible} feasible");
+    // at least 500 instances per goal, with both outcomes well represented
+    for (g, [infeasible, feasible]) in outcomes.iter().enumerate() {
+        assert!(*feasible >= 150 && *infeasible >= 150, "{:?}: {feasible} feasible, {infeasible} infeasible", Goal::ALL[g]);
+    }
+}
+
+/// Issue 16: the cheapest relaxation against the reference's, which tries every replica
+/// count (past the pool's size too), not only the fewest that keep up: the same least
+/// total slack, the same number of relaxed constraints, a cost per token no higher.
+#[test]
+fn the_relaxation_matches_the_reference_evaluator() {
+    use hplanc::solve::relax;
+    let mut rng = Rng(0xFEED);
+    let (mut relaxed, mut feasible) = (0, 0);
+    for i in 0..600 {
+        let inst = random_instance(&mut rng);
+        let got = relax::cheapest(std::slice::from_ref(&inst));
+        let want = crate::reference::cheapest_relaxation(&inst);
+        match (got, want) {
+            (None, None) => {}
+            (Some(r), Some((slack, count, cpt))) => {
+                // nothing to relax exactly when the reference finds a configuration allowed
+                assert_eq!(count == 0, crate::reference::optimum(&inst, hplanc::solve::Goal::CostPerToken).is_some(), "instance {i}");
+                let (d, p) = (&inst.decode[r.choice.decode], &inst.prefill[r.choice.prefill]);
+                let got_cpt = (d.usd_per_s + r.choice.replicas as f64 * p.usd_per_s) * d.tpot / inst.batch as f64;
+                assert!((r.cost() - slack).abs() <= 1e-9 * slack.max(1.0), "instance {i}: slack {} vs reference {slack}", r.cost());
+                assert_eq!(r.relaxed.len(), count, "instance {i}: {r:?}");
+                assert!(got_cpt <= cpt * (1.0 + 1e-9) + 1e-18, "instance {i}: cost per token {got_cpt} > reference {cpt}");
+                if count == 0 {
+                    feasible += 1;
+                } else {
+                    relaxed += 1;
+                }
+            }
+            (a, b) => panic!("instance {i}: relaxation {a:?} vs reference {b:?}"),
+        }
+    }
+    assert!(relaxed > 100 && feasible > 100, "{relaxed} relaxed, {feasible} feasible");
+}
+
+/// The reference evaluator shares no function with the solver or the cost model: it
+/// names only types of `hplanc` (`use` lines of capitalised names) and calls no function
+/// or method that `compiler/solve/` or `compiler/cost/` define.
+#[test]
+fn the_reference_calls_nothing_of_the_solver() {
+    let root = crate::root();
+    let text = std::fs::read_to_string(root.join("tests/reference.rs")).unwrap();
+    let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    // the functions and types the solver and the cost model define
+    let (mut defined, mut types): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let word = |rest: &str| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap().to_string();
+    for dir in ["compiler/solve", "compiler/cost"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let src = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            for line in src.lines() {
+                let l = line.trim_start();
+                let l =
+                    l.strip_prefix("pub ").or_else(|| l.strip_prefix("pub(crate) ")).or_else(|| l.strip_prefix("pub(super) ")).unwrap_or(l);
+                if let Some(rest) = l.strip_prefix("fn ") {
+                    defined.push(word(rest));
+                }
+                for kw in ["struct ", "enum ", "impl "] {
+                    if let Some(rest) = l.strip_prefix(kw) {
+                        types.push(word(rest));
+                    }
+                }
+            }
+        }
+    }
+    assert!(defined.len() > 100 && defined.iter().any(|f| f == "totals"), "{} functions found", defined.len());
+    let local: Vec<&str> = code
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("pub fn ").or_else(|| l.trim_start().strip_prefix("fn ")))
+        .map(|r| r.split('(').next().unwrap())
+        .collect();
+    // every call: an identifier right before `(`, with what precedes it
+    let bytes = code.as_bytes();
+    for (at, _) in code.match_indices('(') {
+        let start = code[..at].rfind(|c: char| !c.is_alphanumeric() && c != '_').map_or(0, |i| i + 1);
+        let name = &code[start..at];
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            continue;
+        }
+        let theirs = defined.iter().any(|f| f == name);
+        let called_on_theirs = if start > 1 && &code[start - 2..start] == "::" {
+            // `Type::name(`: theirs when the type is
+            let before = &code[..start - 2];
+            let ty = &before[before.rfind(|c: char| !c.is_alphanumeric() && c != '_').map_or(0, |i| i + 1)..];
+            types.iter().any(|t| t == ty) || !ty.starts_with(|c: char| c.is_ascii_uppercase())
+        } else {
+            // a method, or a plain call of a function this file does not define
+            (start > 0 && bytes[start - 1] == b'.') || !local.contains(&name)
+        };
+        assert!(!(theirs && called_on_theirs), "tests/reference.rs calls `{name}`, a function of compiler/solve or compiler/cost");
+    }
+    for line in code.lines().filter(|l| l.contains("hplanc::")) {
+        let last = line.trim_end_matches(';').rsplit("::").next().unwrap();
+        assert!(
+            line.trim_start().starts_with("use ") && last.starts_with(|c: char| c.is_ascii_uppercase()),
+            "tests/reference.rs: `{line}` uses more than a type"
+        );
+    }
+}
+
+/// A random partition problem: 2-4 pools, 2-8 layers of differing time and memory, one
+/// or two memory tiers (some ranges do not fit), some pools not linked.
+fn random_problem(rng: &mut Rng) -> hplanc::solve::layers::Problem {
+    use hplanc::solve::layers::{Group, Problem};
+    let layers = 2 + rng.below(7) as usize;
+    let n = 2 + rng.below(3) as usize;
+    let prefix = |v: Vec<f64>| {
+        let mut out = vec![0.0];
+        for x in v {
+            out.push(out[out.len() - 1] + x);
+        }
+        out
+    };
+    let tiers = 1 + rng.below(2) as usize;
+    let groups = (0..n)
+        .map(|_| {
+            let speed = rng.range(0.5, 1.5);
+            Group {
+                time: prefix((0..layers).map(|_| speed * (1.0 + rng.below(3) as f64 * 0.5)).collect()),
+                fixed: rng.range(0.0, 0.1),
+                first: rng.range(0.0, 0.3),
+                last: rng.range(0.0, 0.5),
+                mem: (0..tiers).map(|_| prefix((0..layers).map(|_| 1.0 + rng.below(2) as f64).collect())).collect(),
+                mem_first: (0..tiers).map(|_| rng.below(2) as f64).collect(),
+                mem_last: (0..tiers).map(|_| 1.0 + rng.below(2) as f64).collect(),
+                capacity: (0..tiers).map(|_| 2.0 + rng.below(2 * layers as u64) as f64).collect(),
+            }
+        })
+        .collect();
+    let cross = (0..n).map(|p| (0..n).map(|q| (p != q && rng.below(5) != 0).then(|| rng.range(0.0, 0.2))).collect()).collect();
+    Problem { layers, groups, cross }
+}
+
+/// Issue 16: the layer partition's DP against the reference evaluator's enumeration
+/// (its own memory and stage-time rules, not the DP's `fits` and `stage_time`): for
+/// every number of stages, the same pool sets have a pipeline, each with the same
+/// bottleneck, and the DP's partition of each is what it says.
+#[test]
+fn the_layer_dp_matches_the_reference_evaluator() {
+    let mut rng = Rng(0x1A7E5);
+    let (mut sets, mut empty) = (0, 0);
+    for case in 0..400 {
+        let p = random_problem(&mut rng);
+        for s in 2..=p.groups.len().min(p.layers) {
+            let want = crate::reference::pipelines(&p, s);
+            let mut got: Vec<(u32, f64)> = p.best_per_set(s).into_iter().map(|(mask, part)| (mask, part.bottleneck)).collect();
+            got.sort_by_key(|x| x.0);
+            assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), want.iter().map(|x| x.0).collect::<Vec<_>>(), "case {case} s {s}");
+            for ((mask, a), (_, b)) in got.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-12 * b.max(1.0), "case {case} s {s} set {mask:b}: DP {a} vs reference {b}");
+            }
+            sets += want.len();
+            empty += usize::from(want.is_empty());
+        }
+    }
+    assert!(sets > 1000 && empty > 50, "{sets} pool sets with a pipeline, {empty} stage counts with none");
 }

@@ -105,9 +105,21 @@ pub struct Exclude {
 /// pairing rows made microlp branch until its time limit (30 s on scenario 11 with
 /// `prefill` on either pool, found by the robustness corpus).
 pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&Exclude>) -> Result<Outcome, String> {
+    solve_split(inst, goal, time_limit_s, exclude, true)
+}
+
+/// [`solve`] without the solver's aids: no feasibility presolve, no feasible-pair rows
+/// and no warm start, so the ILP proves infeasibility and finds the optimum with its
+/// own rows alone. What the reference evaluator's property test holds it to (the aids
+/// are valid only if the dominance argument behind them is; docs/solver.md).
+pub fn solve_unaided(inst: &Instance, goal: Goal, time_limit_s: f64) -> Result<Outcome, String> {
+    solve_split(inst, goal, time_limit_s, None, false)
+}
+
+fn solve_split(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&Exclude>, aided: bool) -> Result<Outcome, String> {
     let aggregated = inst.decode.iter().filter(|d| d.aggregated.is_some()).count();
     if aggregated == 0 || aggregated == inst.decode.len() {
-        return solve_whole(inst, goal, time_limit_s, exclude);
+        return solve_whole(inst, goal, time_limit_s, exclude, aided);
     }
     let priced = inst.decode.iter().any(|d| d.usd_per_s > 0.0);
     let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
@@ -127,7 +139,7 @@ pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: 
             decode: e.decode.iter().filter_map(|d| d_idx.iter().position(|x| x == d)).collect(),
             prefill: e.prefill.iter().filter_map(|k| k_idx.iter().position(|x| x == k)).collect(),
         });
-        let out = solve_whole(&sub, goal, time_limit_s, ex.as_ref())?;
+        let out = solve_whole(&sub, goal, time_limit_s, ex.as_ref(), aided)?;
         stats.variables = stats.variables.max(out.stats.variables);
         stats.constraints = stats.constraints.max(out.stats.constraints);
         stats.solves += out.stats.solves;
@@ -151,25 +163,26 @@ pub fn solve_excluding(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: 
 }
 
 /// [`solve_excluding`] as one ILP.
-fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&Exclude>) -> Result<Outcome, String> {
+fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&Exclude>, aided: bool) -> Result<Outcome, String> {
     let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
     let allowed: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode_allowed(&inst.decode[d])).collect();
     if allowed.is_empty() || inst.prefill.is_empty() {
         return Ok(Outcome { choice: None, stats, halves: None });
     }
-    let m = Model { inst, allowed: &allowed, time_limit_s, exclude };
+    let m = Model { inst, allowed: &allowed, time_limit_s, exclude, aided };
     let (num, den) = ratio(goal);
     let Some(best) = m.dinkelbach(num, den, None, &mut stats)? else {
         return Ok(Outcome { choice: None, stats, halves: None });
     };
-    if goal == Goal::CostPerToken {
+    // Tie-break: the cheapest per token among choices as good on the goal. Without
+    // prices, chips per token stand in for cost (also when cost is the goal: every
+    // choice then costs nothing).
+    let priced = allowed.iter().any(|&d| inst.decode[d].usd_per_s > 0.0);
+    if goal == Goal::CostPerToken && priced {
         return Ok(Outcome { choice: Some(best), stats, halves: None });
     }
-    // Tie-break: the cheapest per token among choices as good on the goal. Without
-    // prices, chips per token stand in for cost.
     let Some(t) = inst.totals(best) else { return Ok(Outcome { choice: Some(best), stats, halves: None }) };
     let v = goal.value(&t);
-    let priced = allowed.iter().any(|&d| inst.decode[d].usd_per_s > 0.0);
     let (tn, td) = if priced { (Q::Usd, Q::Tput) } else { (Q::Chips, Q::Tput) };
     let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
     let choice = m.dinkelbach(tn, td, Some(bound), &mut stats)?.or(Some(best));
@@ -189,6 +202,8 @@ struct Model<'a> {
     allowed: &'a [usize],
     time_limit_s: f64,
     exclude: Option<&'a Exclude>,
+    /// with the feasibility presolve, the feasible-pair rows and a warm start
+    aided: bool,
 }
 
 impl Model<'_> {
@@ -196,13 +211,13 @@ impl Model<'_> {
     fn dinkelbach(&self, num: Q, den: Q, bound: Option<(Q, Q, f64)>, stats: &mut Stats) -> Result<Option<Choice>, String> {
         // Every solve starts from a feasible choice, so a solve the time limit stops
         // still returns one: the first feasible pair, then the previous iteration's.
-        let mut start = self.first_feasible(bound);
+        let mut start = if self.aided { self.first_feasible(bound) } else { None };
         // Feasibility presolve: adding replicas beyond the fewest that keep up never helps
         // a constraint (they add chips, cost and power; TTFT and TPOT do not depend on
         // them), so when no fewest-replica pair is feasible nothing is, and the ILP need
         // not prove it: microlp took 28 s to branch its way to that proof on a 9 × 14
         // instance (scenario 11 with `prefill` on either pool, batch 256).
-        if start.is_none() {
+        if start.is_none() && self.aided {
             return Ok(None);
         }
         // The same argument makes the pairs exact: a (decode, prefill) pair is feasible
@@ -210,7 +225,7 @@ impl Model<'_> {
         // then tie the choice to feasible pairs, which the pool, budget and replica rows
         // alone leave to branching: microlp hit its 30 s limit on scenario 11 with
         // `prefill` on either pool, batch 256, where one pair of 126 was feasible.
-        let pairs = self.feasible_pairs(bound);
+        let pairs = if self.aided { self.feasible_pairs(bound) } else { vec![vec![true; self.inst.prefill.len()]; self.allowed.len()] };
         // Dinkelbach converges from the ratio of any feasible choice (λ only falls), so it
         // starts at the warm start's rather than at 0 (one solve fewer when the start is
         // already optimal).
