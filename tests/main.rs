@@ -4,6 +4,7 @@
 
 mod cli;
 mod examples;
+mod fixed_costs;
 mod graph;
 mod lsp;
 mod oracle;
