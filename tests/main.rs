@@ -7,6 +7,7 @@ mod examples;
 mod fixed_costs;
 mod graph;
 mod lsp;
+mod objectives;
 mod oracle;
 mod reference;
 mod robustness;

@@ -1,0 +1,96 @@
+//! Every objective of the language solved end to end (issue 16, item 2), on a plan
+//! whose optimum follows by hand. Three pools of two chips each: `slow` ($1/h, 1000 W),
+//! `frugal` (as fast as `slow`, $5/h, 200 W) and `fast`, the same chip four times over
+//! in compute and bandwidth ($10/h, 600 W). No fixed costs and tensor parallelism of 1,
+//! so every roofline time on `fast` is exactly a quarter of the others': decode there
+//! has 4× the throughput (one sequence), prefill takes a quarter of the time. Prefill
+//! has chips of its own (`serving = disaggregated`), so every placement uses two chips.
+//! The pools and the links between them are NVLink 4: a KV transfer takes the same
+//! time wherever it goes. Placements as (decode, prefill), `t` the throughput of a
+//! decode on `slow`, ties broken by cost per token:
+//!
+//! | objective | optimum | why |
+//! |---|---|---|
+//! | $ per token, tokens per $ | (slow, slow) | 2/t against 11/4t for (fast, slow), 6/t for (frugal, slow), more elsewhere |
+//! | TPOT | (fast, slow) | a quarter of the others'; the cheapest prefill |
+//! | TTFT | (fast, fast) | a quarter of the prefill; then 20/4t against 11/t (slow decode) and 15/t (frugal) |
+//! | chips | (slow, slow) | two everywhere; the cheapest |
+//! | power | (frugal, frugal) | 400 W |
+//! | tokens per chip | (fast, slow) | 4t/2 against t/2; the cheapest prefill |
+//! | tokens per MW | (fast, frugal) | 4t/800 W = t/200 against t/300 (fast, fast) and t/400 (frugal, frugal) |
+
+fn plan(objective: &str) -> String {
+    let chip = |name: &str, scale: u64, price: u64, watts: u64| {
+        format!(
+            "chip {name} {{\n  source = \"test\"\n  compute {{ bf16 = {} TFLOP/s }}\n  memory hbm {{\n    capacity  = 80 GB\n    bandwidth = {} TB/s\n  }}\n  \
+             power = {watts} W\n  price = {price} $/h\n  efficiency {{\n    compute = 0.5\n    memory  = 0.8\n    source  = \"test\"\n  }}\n}}\n",
+            250 * scale,
+            scale
+        )
+    };
+    format!(
+        "use std::links::nvlink4\nuse std::models::llama3_2_1b\n{}{}{}\
+         workload w {{\n  input = 1k tok\n  output = 256 tok\n  concurrency = 1\n}}\n\
+         cluster c {{\n  pool slow = a x 2 over nvlink4\n  pool fast = b x 2 over nvlink4\n  pool frugal = e x 2 over nvlink4\n  \
+         link slow <-> fast over nvlink4\n  link slow <-> frugal over nvlink4\n  link fast <-> frugal over nvlink4\n}}\n\
+         plan p {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  serving = disaggregated\n  \
+         place prefill on any [slow, fast, frugal] {{ tp = 1 }}\n  place decode.attn on any [slow, fast, frugal] {{ tp = 1 }}\n  \
+         place decode.ffn on any [slow, fast, frugal]\n  \
+         {objective}\n}}\n",
+        chip("a", 1, 1, 1000),
+        chip("b", 4, 10, 600),
+        chip("e", 1, 5, 200)
+    )
+}
+
+/// The chosen (decode pool, prefill pool) and the report's metrics.
+fn solve(objective: &str) -> ((String, String), hplanc::report::Metrics) {
+    let text = plan(objective);
+    let comp = hplanc::compile("objectives.hplan", &text, None, hplanc::Mode::Build);
+    let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+    assert!(!comp.has_errors(), "{objective}: {rendered}");
+    let r = hplanc::report::plan_report(&comp.program.plans[0], comp.solved[0].as_ref());
+    let pool = |stage: &str| r.placement.iter().find(|p| p.stage == stage).map(|p| p.pool.clone()).unwrap_or_default();
+    let ffn = pool("decode.ffn");
+    let decode = pool("decode.attn");
+    assert!(ffn.is_empty() || ffn == decode, "{objective}: the FFN stays with attention ({ffn} vs {decode})");
+    ((decode, pool("prefill")), r.metrics.expect("solved"))
+}
+
+#[test]
+fn every_objective_reaches_its_hand_derived_optimum() {
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let cases = [
+        ("minimize cost_per_mtok", s("slow", "slow")),
+        ("maximize throughput_per_dollar", s("slow", "slow")),
+        ("minimize tpot", s("fast", "slow")),
+        ("minimize ttft", s("fast", "fast")),
+        ("minimize chips", s("slow", "slow")),
+        ("minimize power", s("frugal", "frugal")),
+        ("maximize throughput_per_chip", s("fast", "slow")),
+        ("maximize tokens_per_mw", s("fast", "frugal")),
+    ];
+    let mut seen = Vec::new();
+    for (objective, want) in cases {
+        let (got, m) = solve(objective);
+        assert_eq!(got, want, "{objective}");
+        assert_eq!(m.chips, 2, "{objective}");
+        seen.push((want, m));
+    }
+    // the hand arithmetic behind the table, on the reported figures
+    let at = |d: &str, p: &str| seen.iter().find(|(w, _)| w.0 == d && w.1 == p).map(|(_, m)| m.clone()).unwrap();
+    let (ss, fs, ff, cc, fc) = (at("slow", "slow"), at("fast", "slow"), at("fast", "fast"), at("frugal", "frugal"), at("fast", "frugal"));
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    assert!(near(fs.throughput_tokens_per_s, 4.0 * ss.throughput_tokens_per_s), "{fs:?} {ss:?}");
+    assert!(near(cc.throughput_tokens_per_s, ss.throughput_tokens_per_s) && near(fc.throughput_tokens_per_s, fs.throughput_tokens_per_s));
+    assert!(near(fs.tpot_s, ss.tpot_s / 4.0));
+    assert!(near(ff.throughput_per_chip, fs.throughput_per_chip) && near(fs.throughput_per_chip, 4.0 * ss.throughput_per_chip));
+    let usd = [(&ss, 2.0), (&fs, 11.0), (&ff, 20.0), (&cc, 10.0), (&fc, 15.0)];
+    assert!(usd.iter().all(|(m, u)| near(m.cost_per_hour_usd.unwrap(), *u)), "{usd:?}");
+    let watts = [(&ss, 2000.0), (&fs, 1600.0), (&ff, 1200.0), (&cc, 400.0), (&fc, 800.0)];
+    assert!(watts.iter().all(|(m, w)| near(m.power_w.unwrap(), *w)), "{watts:?}");
+    // tokens per MW: 4t/800 W against t/400 W, twice as many
+    assert!(near(fc.tokens_per_s_per_mw.unwrap(), 2.0 * cc.tokens_per_s_per_mw.unwrap()));
+    // a fast prefill is the only way to a lower TTFT
+    assert!(ff.ttft_s < fs.ttft_s && near(fs.ttft_s, ss.ttft_s), "{ff:?} {fs:?} {ss:?}");
+}
