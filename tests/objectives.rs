@@ -94,3 +94,25 @@ fn every_objective_reaches_its_hand_derived_optimum() {
     // a fast prefill is the only way to a lower TTFT
     assert!(ff.ttft_s < fs.ttft_s && near(fs.ttft_s, ss.ttft_s), "{ff:?} {fs:?} {ss:?}");
 }
+
+/// Ties across batches follow the same rule as within one: with no prices, chips per
+/// token. Two chips serve every batch from 1 to 64 (Llama-3.2-1B), so `minimize chips`
+/// ties at every batch; the most throughput per chip wins, the largest batch, not the
+/// first batch tried (which a cost-per-token tie-break, zero everywhere, picked).
+#[test]
+fn ties_across_batches_without_prices_go_to_throughput_per_chip() {
+    let text = plan("minimize chips")
+        .replace("  price = 1 $/h\n", "")
+        .replace("  price = 10 $/h\n", "")
+        .replace("  price = 5 $/h\n", "")
+        .replace("concurrency = 1\n", "concurrency = 1 ..= 64\n");
+    let comp = hplanc::compile("objectives.hplan", &text, None, hplanc::Mode::Build);
+    let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+    assert!(!comp.has_errors(), "{rendered}");
+    let solved = comp.solved[0].as_ref().expect("solved");
+    assert!(solved.per_batch.len() > 3 && solved.per_batch.iter().all(|p| p.instance.chips(p.choice) == 2));
+    let best = &solved.best;
+    assert_eq!(best.instance.batch, 64, "the largest batch carries the most tokens per chip");
+    let r = hplanc::report::plan_report(&comp.program.plans[0], Some(solved));
+    assert_eq!(r.placement.iter().find(|p| p.stage == "decode.attn").unwrap().pool, "fast", "{:?}", r.placement);
+}

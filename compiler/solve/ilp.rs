@@ -121,7 +121,7 @@ fn solve_split(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     if aggregated == 0 || aggregated == inst.decode.len() {
         return solve_whole(inst, goal, time_limit_s, exclude, aided);
     }
-    let priced = inst.decode.iter().any(|d| d.usd_per_s > 0.0);
+    let tie_goal = super::tie_goal(inst);
     let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
     let mut best: Option<(Choice, (f64, f64))> = None;
     let mut halves = [None, None];
@@ -153,7 +153,7 @@ fn solve_split(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
         let Some(t) = inst.totals(c) else { continue };
         halves[usize::from(half)] = Some(c);
         // the goal, then the tie-break `solve_whole` uses within a half
-        let tie = if priced { Goal::CostPerToken.value(&t) } else { Goal::ChipsPerToken.value(&t) };
+        let tie = tie_goal.value(&t);
         let key = (goal.value(&t), tie);
         if best.as_ref().is_none_or(|(_, k)| key < *k) {
             best = Some((c, key));

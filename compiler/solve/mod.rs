@@ -92,10 +92,21 @@ pub fn goal(plan: &Plan) -> Goal {
     }
 }
 
-/// Objective key of a point: (primary, secondary), smaller is better.
+/// The goal that breaks ties on the primary one: cost per token, or, when no decode
+/// option of the instance has a price (every choice would cost nothing), chips per token.
+pub fn tie_goal(inst: &Instance) -> Goal {
+    if inst.decode.iter().any(|d| d.usd_per_s > 0.0) {
+        Goal::CostPerToken
+    } else {
+        Goal::ChipsPerToken
+    }
+}
+
+/// Objective key of a point: (primary, the tie-break [`tie_goal`]), smaller is better;
+/// the same order within a batch's solve and across batches.
 pub fn key(p: &Point, goal: Goal) -> (f64, f64) {
     match p.instance.totals(p.choice) {
-        Some(t) => (goal.value(&t), Goal::CostPerToken.value(&t)),
+        Some(t) => (goal.value(&t), tie_goal(&p.instance).value(&t)),
         None => (f64::INFINITY, f64::INFINITY),
     }
 }
