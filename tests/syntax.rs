@@ -96,3 +96,30 @@ fn stdlib_and_examples_are_formatted() {
         assert_eq!(format(&text), text, "{} is not formatted: run `hplanc fmt stdlib examples`", f.display());
     }
 }
+
+/// Every unit spelling the registry accepts (each unit with each of its prefixes,
+/// `µs` and `μs` among them) parses in pest as one quantity's unit, with its value,
+/// and lexes as one logos token. (`2 μs` with the Greek mu used to be E0001.)
+#[test]
+fn every_unit_spelling_parses_and_lexes_as_one_token() {
+    use hplanc::syntax::ast::{Entry, Value};
+    let spellings = hplanc::units::known_units();
+    assert!(spellings.iter().any(|s| s == "μs") && spellings.iter().any(|s| s == "µs") && spellings.len() > 80, "{}", spellings.len());
+    for s in &spellings {
+        let text = format!("chip c {{\n  x = 2 {s}\n}}\n");
+        let mut d = hplanc::diagnostics::Diagnostics::new();
+        let file = hplanc::syntax::parse_file(hplanc::source::FileId(0), &text, &mut d);
+        assert!(!d.has_errors(), "`2 {s}` does not parse");
+        let unit = file.items[0].body.entries.iter().find_map(|e| match e {
+            Entry::Attr(a) => match &a.value {
+                Value::Number(n) => n.unit.as_ref().map(|u| (n.value, u.name.clone())),
+                _ => None,
+            },
+            _ => None,
+        });
+        assert_eq!(unit, Some((2.0, s.clone())), "`2 {s}`");
+        let toks: Vec<Tok> = lex(s).iter().map(|t| t.kind).collect();
+        assert_eq!(toks.len(), 1, "`{s}` lexes as {toks:?}");
+        assert_ne!(toks[0], Tok::Error, "`{s}`");
+    }
+}
