@@ -123,3 +123,29 @@ fn every_unit_spelling_parses_and_lexes_as_one_token() {
         assert_ne!(toks[0], Tok::Error, "`{s}`");
     }
 }
+
+/// The item keywords come from one list (`ItemKind::ALL`): the pest rule takes exactly
+/// them, the TextMate grammar highlights exactly them, and the "expected an item"
+/// phrase and E0002's explanation name every one a user may write (`compare` was
+/// missing from both).
+#[test]
+fn item_keywords_agree_everywhere() {
+    use hplanc::syntax::ast::ItemKind;
+    let all: Vec<&str> = ItemKind::ALL.iter().map(|k| k.keyword()).collect();
+    let user: Vec<&str> = ItemKind::ALL.iter().filter(|k| !k.is_registry()).map(|k| k.keyword()).collect();
+    for kw in &all {
+        assert!(HplanParser::parse(Rule::ITEM_KIND, kw).is_ok_and(|p| p.as_str() == *kw), "pest: {kw}");
+    }
+    assert!(HplanParser::parse(Rule::ITEM_KIND, "chp").is_err() && HplanParser::parse(Rule::ITEM_KIND, "chips").is_err());
+    let phrase = hplanc::syntax::parser::describe_rule(Rule::ITEM_KIND);
+    let explanation = hplanc::diagnostics::catalog::lookup("E0002").unwrap().explanation;
+    for kw in &user {
+        assert!(phrase.contains(&format!("`{kw}`")), "{phrase}");
+        assert!(explanation.split(|c: char| !c.is_alphanumeric()).any(|w| w == *kw), "E0002: {kw}");
+    }
+    let grammar = std::fs::read_to_string(crate::root().join("editors/vscode/syntaxes/hplan.tmLanguage.json")).unwrap();
+    let at = grammar.find("^\\\\s*(chip|").expect("the item rule");
+    let alternation = &grammar[at + "^\\\\s*(".len()..];
+    let words: Vec<&str> = alternation[..alternation.find(')').unwrap()].split('|').collect();
+    assert_eq!(words, all, "the TextMate grammar's item keywords");
+}

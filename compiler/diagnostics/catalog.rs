@@ -15,7 +15,7 @@ pub struct CodeInfo {
 
 pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0001", title: "syntax error", explanation: "The text does not follow the grammar of .hplan files (grammar/hplan.pest).\nThe line is skipped and the rest of the file is still checked, so fix the first\nerror first: later ones may follow from it.\n\nExample:\n    chip x { capacity = }      // expected a value after `=`" },
-    CodeInfo { code: "E0002", title: "unknown item kind", explanation: "A top-level block must start with one of the item keywords: chip, link, model,\ncluster, workload or plan.\n\nExample:\n    chp h100 { ... }           // did you mean `chip`?" },
+    CodeInfo { code: "E0002", title: "unknown item kind", explanation: "A top-level block must start with one of the item keywords: chip, link, model,\ncluster, workload, plan or compare.\n\nExample:\n    chp h100 { ... }           // did you mean `chip`?" },
     CodeInfo { code: "E0003", title: "nesting too deep", explanation: "Blocks and lists may nest at most 32 levels deep. Deeper input is rejected\nrather than risking the compiler's stack." },
     CodeInfo { code: "E0004", title: "file too large", explanation: "A source file may be at most 8 MiB. Split large plans into several files and\nimport them with `use \"./other.hplan\"`." },
     CodeInfo { code: "E0101", title: "unknown name", explanation: "A name was used that is not declared in this file and not imported.\nDeclare it, import it (`use std::chips::h100_sxm`), or fix the spelling.\nThe compiler suggests the closest known name of the right kind." },

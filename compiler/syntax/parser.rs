@@ -1,16 +1,28 @@
 //! The pest parser generated from `grammar/hplan.pest`.
 
+use super::ast::ItemKind;
 use pest_derive::Parser;
 
 #[derive(Parser)]
 #[grammar = "grammar/hplan.pest"]
 pub struct HplanParser;
 
+/// "an item (`chip`, ... or `compare`)": the item keywords a user may write, from
+/// [`ItemKind::ALL`] (the one list).
+fn item_kinds() -> &'static str {
+    static PHRASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PHRASE.get_or_init(|| {
+        let words: Vec<String> = ItemKind::ALL.iter().filter(|k| !k.is_registry()).map(|k| format!("`{}`", k.keyword())).collect();
+        let (last, rest) = words.split_last().expect("item kinds exist");
+        format!("an item ({} or {last})", rest.join(", "))
+    })
+}
+
 /// Words users know for the grammar's rules, for "expected ..." messages.
 pub fn describe_rule(rule: Rule) -> &'static str {
     match rule {
         Rule::IDENT | Rule::path => "a name",
-        Rule::ITEM_KIND => "an item (`chip`, `link`, `model`, `cluster`, `workload` or `plan`)",
+        Rule::ITEM_KIND => item_kinds(),
         Rule::use_decl | Rule::KW_USE => "`use`",
         Rule::body => "`{`",
         Rule::extends => "`=` and the item to extend",
