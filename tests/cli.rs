@@ -797,3 +797,29 @@ pub fn quadratic_corpus() -> Vec<Hostile> {
         Hostile { name: "many.hplan", text: format!("chip c {{ {line} }}\n"), exit: 1, needle: "unsupported attribute `zz0` in chip" },
     ]
 }
+
+/// Issue 18: a sweep point where the solver failed is reported as a failure with its
+/// reason (report.json's `sweep.failed`, and a line in the summary), not counted among
+/// the infeasible values.
+#[test]
+fn a_failed_sweep_point_is_reported_with_its_reason() {
+    let path = crate::root().join("examples/llama70b_h100.hplan");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let opts = hplanc::BuildOptions { sweep_points: Some(3), ..Default::default() };
+    let mut comp = hplanc::compile_with("llama70b_h100.hplan", &text, Some(&path), hplanc::Mode::Build, &opts);
+    let solved = comp.solved[0].as_mut().expect("solved");
+    let (_, points) = solved.sweep.as_mut().expect("a sweep of 3 points");
+    points[1].point = None;
+    points[1].failed = Some("the backend gave up".into());
+    let value = points[1].value;
+    let feasible = points.iter().filter(|p| p.point.is_some()).count();
+    let r = hplanc::report::plan_report(&comp.program.plans[0], comp.solved[0].as_ref());
+    let sweep = r.sweep.as_ref().unwrap();
+    assert_eq!((sweep.values, sweep.feasible, sweep.infeasible.len()), (3, feasible, 2 - feasible));
+    assert!(!sweep.infeasible.contains(&value), "{:?}", sweep.infeasible);
+    assert_eq!(sweep.failed, [hplanc::report::SweepFailure { value, reason: "the backend gave up".into() }]);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["sweep"]["failed"][0]["reason"], "the backend gave up");
+    let text = hplanc::report::human::render(&r);
+    assert!(text.contains(&format!("the placement solver failed at concurrency {}: the backend gave up", value as u64)), "{text}");
+}

@@ -460,14 +460,24 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
         // numbers right, the last column (words) left
         let right: Vec<bool> = (0..rows[0].len()).map(|c| c + 1 < rows[0].len()).collect();
         o.push(Block::Table { caption: Some(caption), rows, right, header: true });
+        // a concurrency is a whole number; an SLO value has its significant digits
+        let value = |variable: &str, v: f64| if variable == "concurrency" { format!("{}", v.round() as u64) } else { fmt_num(v) };
         if let Some(s) = r.sweep.as_ref().filter(|s| !s.infeasible.is_empty()) {
-            let vals: Vec<String> = s.infeasible.iter().map(|v| fmt_num(*v)).collect();
+            let vals: Vec<String> = s.infeasible.iter().map(|v| value(s.variable, *v)).collect();
             let shown = if vals.len() > 8 {
                 format!("{} ... {} ({} values)", vals[..4].join(", "), vals[vals.len() - 1], vals.len())
             } else {
                 vals.join(", ")
             };
             o.push(Block::Line(format!("no feasible placement at {} {shown}", s.variable)));
+        }
+        if let Some(s) = r.sweep.as_ref() {
+            for f in s.failed.iter().take(8) {
+                o.push(Block::Line(format!("the placement solver failed at {} {}: {}", s.variable, value(s.variable, f.value), f.reason)));
+            }
+            if s.failed.len() > 8 {
+                o.push(Block::Line(format!("... and at {} more values", s.failed.len() - 8)));
+            }
         }
     }
 }

@@ -300,6 +300,15 @@ pub struct SweepReport {
     pub feasible: usize,
     /// the values with none
     pub infeasible: Vec<f64>,
+    /// the values where the solver failed (neither feasible nor proven infeasible), with
+    /// its reason
+    pub failed: Vec<SweepFailure>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SweepFailure {
+    pub value: f64,
+    pub reason: String,
 }
 
 fn model_report(plan: &Plan) -> ModelReport {
@@ -606,7 +615,11 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
             variable: over.name(),
             values: pts.len(),
             feasible: pts.iter().filter(|x| x.point.is_some()).count(),
-            infeasible: pts.iter().filter(|x| x.point.is_none()).map(|x| x.value).collect(),
+            infeasible: pts.iter().filter(|x| x.point.is_none() && x.failed.is_none()).map(|x| x.value).collect(),
+            failed: pts
+                .iter()
+                .filter_map(|x| x.failed.as_ref().map(|reason| SweepFailure { value: x.value, reason: reason.clone() }))
+                .collect(),
         }),
         timelines: Some(timelines),
     }

@@ -8,12 +8,25 @@ use super::{goal, ilp, key, Point};
 use crate::ir::{Plan, SweepOver};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// One value of a sweep and the best placement there (`None`: nothing feasible).
+/// One value of a sweep and the best placement there (`None`: nothing feasible, or the
+/// solver failed).
 #[derive(Clone, Debug)]
 pub struct SweepPoint {
     /// the variable's value: a concurrency, or tok/s per user
     pub value: f64,
     pub point: Option<Point>,
+    /// the solver's reason when it failed at this value (not the same as infeasible)
+    pub failed: Option<String>,
+}
+
+impl SweepPoint {
+    /// The point of a solve's outcome at `value`: its choice, or the solver's failure.
+    fn of(value: f64, inst: &Instance, solved: Result<ilp::Outcome, String>) -> SweepPoint {
+        match solved {
+            Ok(out) => SweepPoint { value, point: trimmed(inst, out), failed: None },
+            Err(reason) => SweepPoint { value, point: None, failed: Some(reason) },
+        }
+    }
 }
 
 /// The threads to use for `jobs` (0: one per core).
@@ -115,8 +128,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
         match over {
             SweepOver::Concurrency(v) => {
                 let inst = space::instance(plan, v[i], &shared[p].prefill, &mut Vec::new());
-                let point = ilp::solve(&inst, g, plan.time_limit).ok().and_then(|out| trimmed(&inst, out));
-                vec![SweepPoint { value: v[i] as f64, point }]
+                vec![SweepPoint::of(v[i] as f64, &inst, ilp::solve(&inst, g, plan.time_limit))]
             }
             SweepOver::TokensPerSUser(v) => slo_walk(&shared[p].instances[i], v, g, plan.time_limit),
         }
@@ -152,7 +164,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
 fn slo_walk(base: &Instance, values: &[f64], g: super::Goal, time_limit: f64) -> Vec<SweepPoint> {
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| values[a].partial_cmp(&values[b]).unwrap_or(std::cmp::Ordering::Equal));
-    let mut out: Vec<SweepPoint> = values.iter().map(|&value| SweepPoint { value, point: None }).collect();
+    let mut out: Vec<SweepPoint> = values.iter().map(|&value| SweepPoint { value, point: None, failed: None }).collect();
     let mut prev: Option<Point> = None;
     let mut infeasible = false;
     for i in order {
@@ -172,8 +184,11 @@ fn slo_walk(base: &Instance, values: &[f64], g: super::Goal, time_limit: f64) ->
                         infeasible = true;
                         None
                     }
-                    Ok(out) => trimmed(&inst, out),
-                    Err(_) => None,
+                    solved => {
+                        let p = SweepPoint::of(values[i], &inst, solved);
+                        out[i].failed = p.failed;
+                        p.point
+                    }
                 }
             }
         };
@@ -228,6 +243,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 18: a solver failure inside a sweep is a failure with its reason, not an
+    /// infeasible point (it was `.ok()` into `None`).
+    #[test]
+    fn a_failed_solve_is_not_infeasible() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/llama70b_h100.hplan");
+        let comp = crate::compile_file(&path, crate::Mode::Check).unwrap();
+        let plan = &comp.program.plans[0];
+        let inst = space::instance(plan, 8, &space::prefill_options(plan, &mut Vec::new()), &mut Vec::new());
+        let failed = SweepPoint::of(8.0, &inst, Err("the backend gave up".into()));
+        assert!(failed.point.is_none());
+        assert_eq!(failed.failed.as_deref(), Some("the backend gave up"));
+        let solved = SweepPoint::of(8.0, &inst, ilp::solve(&inst, crate::solve::Goal::CostPerToken, 30.0));
+        assert!(solved.point.is_some() && solved.failed.is_none());
     }
 
     #[test]
