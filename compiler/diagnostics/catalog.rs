@@ -186,7 +186,7 @@ pub fn file_too_large(span: Span, size: usize, max: usize) -> Diagnostic {
 
 pub fn unknown_name(span: Span, name: &str, expected_kind: &str, candidates: &[&str]) -> Diagnostic {
     let otherwise = if candidates.is_empty() {
-        format!("declare a {expected_kind} named `{name}` or import one with `use`")
+        format!("declare {} {expected_kind} named `{name}` or import one with `use`", article(expected_kind))
     } else {
         format!("known {expected_kind}s: {}", list_words(&candidates[..candidates.len().min(12)]))
     };
@@ -373,7 +373,17 @@ pub fn not_allowed(span: Span, what: &str, block: &str, hint: &str) -> Diagnosti
 
 pub fn unknown_choice(span: Span, value: &str, what: &str, choices: &[&str]) -> Diagnostic {
     let help = suggestion_help(value, choices, format!("{what} is one of {}", list_words(choices)));
-    make("E0306", span, format!("unknown {what} `{value}`"), format!("not a {what}"), help)
+    make("E0306", span, format!("unknown {what} `{value}`"), format!("not {} {what}", article(what)), help)
+}
+
+/// "a" or "an" before a word (by its first letter: these are English nouns of the
+/// language, none with a silent consonant or a sounded vowel).
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 // ------------------------------------------------------------------ plans
@@ -543,6 +553,17 @@ mod tests {
             assert!(seen.insert(c.code), "duplicate code {}", c.code);
             assert!(!c.explanation.is_empty() && !c.title.is_empty());
         }
+    }
+
+    #[test]
+    fn articles_agree_with_their_noun() {
+        // issue 18: "not a objective to maximize"
+        assert_eq!(
+            unknown_choice(Span::new(crate::source::FileId(0), 0, 1), "x", "objective to maximize", &["tpot"]).primary.message,
+            "not an objective to maximize"
+        );
+        assert_eq!(unknown_choice(Span::new(crate::source::FileId(0), 0, 1), "x", "budget", &["cost"]).primary.message, "not a budget");
+        assert!(unknown_name(Span::new(crate::source::FileId(0), 0, 1), "x", "item", &[]).help.starts_with("declare an item named `x`"));
     }
 
     #[test]
