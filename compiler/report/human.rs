@@ -98,17 +98,23 @@ const MAX_FRONTIER_ROWS: usize = 24;
 
 /// "plan afd: optimal (minimize cost_per_mtok = $0.865/Mtok)"
 fn headline(r: &PlanReport) -> Block {
-    let value = match (r.objective.kind, r.objective.value) {
-        ("cost_per_mtok", Some(v)) => format!(" = ${v:.3}/Mtok"),
-        ("tpot" | "ttft", Some(v)) => format!(" = {}", fmt_time(v)),
-        ("chips", Some(v)) => format!(" = {v}"),
-        ("power", Some(v)) => format!(" = {}", fmt_si(v, "W")),
-        ("throughput_per_chip", Some(v)) => format!(" = {} tok/s per chip", fmt_num(v)),
-        ("throughput_per_dollar", Some(v)) => format!(" = {} tok per $", fmt_num(v)),
-        ("tokens_per_mw", Some(v)) => format!(" = {} tok/s per MW", fmt_num(v)),
-        _ => String::new(),
-    };
+    let value = r.objective.value.map(|v| format!(" = {}", objective_value(r.objective.kind, v))).unwrap_or_default();
     Block::Title(format!("plan {}: {} ({} {}{value})", r.name, r.status, r.objective.direction, r.objective.kind))
+}
+
+/// An objective's value in its unit: seconds as times, watts with a prefix, money to
+/// the tenth of a cent (the headline's and the runner-up's).
+fn objective_value(kind: &str, v: f64) -> String {
+    match kind {
+        "cost_per_mtok" => format!("${v:.3}/Mtok"),
+        "tpot" | "ttft" => fmt_time(v),
+        "chips" => format!("{v}"),
+        "power" => fmt_si(v, "W"),
+        "throughput_per_chip" => format!("{} tok/s per chip", fmt_num(v)),
+        "throughput_per_dollar" => format!("{} tok per $", fmt_num(v)),
+        "tokens_per_mw" => format!("{} tok/s per MW", fmt_num(v)),
+        _ => fmt_num(v),
+    }
 }
 
 /// The summary's content, in order: the [`summary`], then the runner-up, the text
@@ -286,7 +292,8 @@ fn tables_line(b: &super::Breakdown) -> Option<String> {
 fn rest(r: &PlanReport, o: &mut Vec<Block>) {
     match &r.runner_up {
         Some(ru) => {
-            let v = ru.objective_value.map(|v| format!("{} {}", r.objective.kind, fmt_num(v))).unwrap_or_default();
+            let v =
+                ru.objective_value.map(|v| format!("{} {}", r.objective.kind, objective_value(r.objective.kind, v))).unwrap_or_default();
             o.push(Block::Line(format!(
                 "runner-up: {} at concurrency {}: {v}, {:.1}% worse",
                 ru.placement,
@@ -479,5 +486,22 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                 o.push(Block::Line(format!("... and at {} more values", s.failed.len() - 8)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::objective_value;
+
+    /// Issue 18: the runner-up's TPOT of 2.1 ms was printed "tpot 0.00"; every
+    /// objective's value is written in its unit, as in the headline.
+    #[test]
+    fn objective_values_are_written_in_their_units() {
+        assert_eq!(objective_value("tpot", 0.0021), "2.10 ms");
+        assert_eq!(objective_value("ttft", 0.45), "450 ms");
+        assert_eq!(objective_value("cost_per_mtok", 6.4519), "$6.452/Mtok");
+        assert_eq!(objective_value("power", 1200.0), "1.20 kW");
+        assert_eq!(objective_value("chips", 16.0), "16");
+        assert_eq!(objective_value("tokens_per_mw", 250_000.0), "250,000 tok/s per MW");
     }
 }
