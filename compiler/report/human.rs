@@ -203,7 +203,8 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
     }
     o.push(Block::Table { caption: None, rows, right: vec![false, false, false, true, true, true, true, true, true], header: true });
     o.push(Block::Gap);
-    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "n/a (no price or power)".into());
+    // a missing figure says which input it lacks
+    let opt = |v: Option<f64>, missing: &str, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| format!("n/a (no {missing})"));
     let metrics = vec![
         vec!["TTFT".to_string(), fmt_time(mt.ttft_s), "TPOT".into(), fmt_time(mt.tpot_s)],
         vec![
@@ -215,11 +216,16 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         vec!["chips".into(), mt.chips.to_string(), "per chip".into(), format!("{} tok/s", fmt_num(mt.throughput_per_chip))],
         vec![
             "cost".into(),
-            opt(mt.cost_per_hour_usd, &|v| format!("${}/h", fmt_num(v))),
+            opt(mt.cost_per_hour_usd, "price", &|v| format!("${}/h", fmt_num(v))),
             "$/Mtok".into(),
-            opt(mt.cost_per_mtok_usd, &|v| format!("${v:.3}")),
+            opt(mt.cost_per_mtok_usd, "price", &|v| format!("${v:.3}")),
         ],
-        vec!["power".into(), opt(mt.power_w, &|v| fmt_si(v, "W")), "tok/s/MW".into(), opt(mt.tokens_per_s_per_mw, &fmt_num)],
+        vec![
+            "power".into(),
+            opt(mt.power_w, "power figure", &|v| fmt_si(v, "W")),
+            "tok/s/MW".into(),
+            opt(mt.tokens_per_s_per_mw, "power figure", &fmt_num),
+        ],
     ];
     o.push(Block::Table { caption: None, rows: metrics, right: vec![false, true, false, true], header: false });
     if let Some(b) = &r.breakdown {
