@@ -26,7 +26,8 @@ struct Panel {
     y_label: &'static str,
     value: fn(&FrontierPoint) -> Option<f64>,
     pareto: fn(&FrontierPoint) -> bool,
-    missing: &'static str,
+    /// what a point needs for this panel, when it has no value
+    needs: &'static str,
 }
 
 const PANELS: [Panel; 3] = [
@@ -35,21 +36,21 @@ const PANELS: [Panel; 3] = [
         y_label: "throughput per chip (tokens/s)",
         value: |p| Some(p.throughput_per_chip),
         pareto: |p| p.pareto_per_chip,
-        missing: "",
+        needs: "",
     },
     Panel {
         title: "per dollar",
         y_label: "tokens per dollar",
         value: |p| p.cost_per_mtok_usd.filter(|c| *c > 0.0).map(|c| 1e6 / c),
         pareto: |p| p.pareto_per_dollar,
-        missing: "no plan declares chip prices",
+        needs: "a price",
     },
     Panel {
         title: "per megawatt",
         y_label: "throughput per MW (tokens/s)",
         value: |p| p.tokens_per_s_per_mw,
         pareto: |p| p.pareto_per_mw,
-        missing: "no plan declares chip powers",
+        needs: "a power figure",
     },
 ];
 
@@ -182,12 +183,18 @@ fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis
         scale(&x_axis)
     );
     if ys.is_empty() {
+        // why the panel is empty: no point at all, or none with the figure it needs
+        let why = if plans.iter().all(|r| r.frontier.is_empty()) {
+            "no feasible point".to_string()
+        } else {
+            format!("no point has {} for every chip it uses", p.needs)
+        };
         let _ = writeln!(
             o,
             r##"    <text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13" fill="#666">{}</text>"##,
             x0 + PLOT_W / 2.0,
             y0 + PLOT_H / 2.0,
-            esc(p.missing)
+            esc(&why)
         );
         let _ = writeln!(
             o,
@@ -323,6 +330,25 @@ mod tests {
         // a single value still gets a range
         let c = Axis::fit(&[50.0]);
         assert!(c.lo < 50.0 && c.hi > 50.0);
+    }
+
+    #[test]
+    fn an_empty_panel_says_what_its_points_lack() {
+        // issue 18: scenario 11's plans have prices but rubin_cpx (the prefill chip)
+        // has no power figure; the per-MW panel said "no plan declares chip powers"
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/s11_rubin_cpx_prefill.hplan");
+        let comp = crate::compile_file(&path, crate::Mode::Build).unwrap();
+        let plan = comp
+            .program
+            .plans
+            .iter()
+            .position(|p| p.placement(crate::ir::Stage::Prefill).pools.iter().any(|&i| p.cluster.pools[i].chip.power.is_none()))
+            .unwrap();
+        let r = crate::report::plan_report(&comp.program.plans[plan], comp.solved[plan].as_ref());
+        assert!(!r.frontier.is_empty() && r.frontier.iter().all(|f| f.tokens_per_s_per_mw.is_none() && f.cost_per_mtok_usd.is_some()));
+        let svg = render(std::slice::from_ref(&r));
+        assert!(svg.contains("no point has a power figure for every chip it uses"), "{svg}");
+        assert!(!svg.contains("declares") && !svg.contains("no point has a price"));
     }
 
     #[test]
