@@ -388,8 +388,19 @@ fn article(word: &str) -> &'static str {
 
 // ------------------------------------------------------------------ plans
 
-pub fn model_does_not_fit(span: Span, stage: &str, need: &str, best: &str) -> Diagnostic {
-    make("E0401", span, format!("the model does not fit for stage `{stage}`"), format!("`{stage}` needs {need}"), format!("the largest option offers {best}; use more chips, a lower precision (`{{ weights = fp8 }}`), a shorter context or lower concurrency"))
+/// `unlinked`: the closest option's pool, when it has more chips than the option uses
+/// but no scale-up link to combine them: (pool, its chips).
+pub fn model_does_not_fit(span: Span, stage: &str, need: &str, best: &str, unlinked: Option<(&str, u64)>) -> Diagnostic {
+    let help = match unlinked {
+        Some((pool, n)) => format!(
+            "the largest option offers {best}: pool `{pool}` has {n} chips but no scale-up link, so tensor parallelism cannot split the model over them; \
+             give it one (`pool {pool} = ... x {n} over LINK`), or use a lower precision (`{{ weights = fp8 }}`), a shorter context or lower concurrency"
+        ),
+        None => format!(
+            "the largest option offers {best}; use more chips, a lower precision (`{{ weights = fp8 }}`), a shorter context or lower concurrency"
+        ),
+    };
+    make("E0401", span, format!("the model does not fit for stage `{stage}`"), format!("`{stage}` needs {need}"), help)
 }
 
 pub fn slo_unmet(span: Span, metric: &str, target: &str, best: &str) -> Diagnostic {
