@@ -367,3 +367,21 @@ fn the_layer_dp_matches_the_reference_evaluator() {
     }
     assert!(sets > 1000 && empty > 50, "{sets} pool sets with a pipeline, {empty} stage counts with none");
 }
+
+/// `brute::configurations` (what the solve benchmark reports as the space's size)
+/// counts what `brute::exhaustive` visits: every decode option with every prefill
+/// option at every replica count from 1 to its bound.
+#[test]
+fn configurations_count_the_exhaustive_enumeration() {
+    let mut rng = Rng(0xC0FF);
+    for _ in 0..50 {
+        let inst = random_instance(&mut rng);
+        let mut visited = 0u64;
+        for _ in &inst.decode {
+            for p in &inst.prefill {
+                visited += (1..=p.max_replicas).count() as u64;
+            }
+        }
+        assert_eq!(brute::configurations(&inst), visited);
+    }
+}
