@@ -22,6 +22,47 @@ fn spec_attribute_tables_match_the_schema() {
     }
 }
 
+const STDLIB_BEGIN: &str = "<!-- BEGIN GENERATED: stdlib items (tests/spec.rs; UPDATE_SPEC=1 to rewrite) -->\n";
+const STDLIB_END: &str = "<!-- END GENERATED stdlib items -->";
+
+/// The stdlib's modules and their items, in file order, as SPEC.md lists them.
+fn stdlib_items() -> String {
+    let mut out = String::new();
+    for module in hplanc::resolve::stdlib::module_names() {
+        let mut names = Vec::new();
+        for (_, text) in hplanc::resolve::stdlib::module_files(module) {
+            let mut d = hplanc::diagnostics::Diagnostics::new();
+            let file = hplanc::syntax::parse_file(hplanc::source::FileId(0), text, &mut d);
+            names.extend(file.items.iter().filter(|i| !i.kind.is_registry()).map(|i| format!("`{}`", i.name.name)));
+        }
+        if !names.is_empty() {
+            out.push_str(&format!("- `std::{module}`: {}\n", names.join(", ")));
+        }
+    }
+    out
+}
+
+/// Issue 18: SPEC.md's list of stdlib items is generated from the stdlib (it had 6 of
+/// 16 chips and 3 of 9 models when it was written by hand).
+#[test]
+fn spec_lists_every_stdlib_item() {
+    let path = crate::root().join("grammar/SPEC.md");
+    let spec = std::fs::read_to_string(&path).unwrap();
+    let (Some(b), Some(e)) = (spec.find(STDLIB_BEGIN), spec.find(STDLIB_END)) else { panic!("SPEC.md lacks the stdlib markers") };
+    let generated = stdlib_items();
+    assert!(
+        generated.contains("`h100_sxm_measured`") && generated.contains("`kimi_k2`") && generated.contains("`std::clusters`"),
+        "{generated}"
+    );
+    if spec[b + STDLIB_BEGIN.len()..e] != generated {
+        if std::env::var_os("UPDATE_SPEC").is_some() {
+            std::fs::write(&path, format!("{}{}{}", &spec[..b + STDLIB_BEGIN.len()], generated, &spec[e..])).unwrap();
+        } else {
+            panic!("grammar/SPEC.md's stdlib list is out of date; run UPDATE_SPEC=1 cargo test spec");
+        }
+    }
+}
+
 #[test]
 fn spec_mentions_every_code_unit_stage_and_objective() {
     let spec = std::fs::read_to_string(crate::root().join("grammar/SPEC.md")).unwrap();
