@@ -368,7 +368,7 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
                 format!("{} per chip on `{}` with {tp} chip{}", fmt_bytes(need), pool_name(plan, pool), if tp == 1 { "" } else { "s" });
             // more chips in the pool than the option used, and no link to combine them
             let p = &plan.cluster.pools[pool];
-            let unlinked = (p.link.is_none() && p.count > tp).then(|| (p.name.as_str(), p.count));
+            let unlinked = (p.link.is_none() && p.count > tp).then_some((p.name.as_str(), p.count));
             diags.push(
                 catalog::model_does_not_fit(plan.model_span, s.name(), &need_s, &format!("{} per chip", fmt_bytes(cap)), unlinked)
                     .note(format!(
