@@ -52,7 +52,7 @@ impl Compilation {
         self.diagnostics.has_errors()
     }
 
-    /// The JSON report document (DESIGN.md's contract).
+    /// The JSON report document (`report::Report`).
     pub fn report(&self) -> report::Report {
         let plans: Vec<report::PlanReport> = if self.mode == Mode::Build {
             self.program.plans.iter().zip(&self.solved).map(|(p, s)| report::plan_report(p, s.as_ref())).collect()

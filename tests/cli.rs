@@ -823,3 +823,17 @@ fn a_failed_sweep_point_is_reported_with_its_reason() {
     let text = hplanc::report::human::render(&r);
     assert!(text.contains(&format!("the placement solver failed at concurrency {}: the backend gave up", value as u64)), "{text}");
 }
+
+/// docs/validation.md is what its one command writes from the data kept in the
+/// repository: a cost-model change that moves the validation table fails here until
+/// the table is regenerated (and the note quotes it).
+#[test]
+fn the_validation_table_is_current() {
+    let out = hplanc(&["validate", "docs/reference/measured/deployments.csv", "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let want = std::fs::read_to_string(crate::root().join("docs/validation.md")).unwrap();
+    assert!(
+        text(&out.stdout) == want,
+        "docs/validation.md is stale: run `cargo run --release -- validate docs/reference/measured/deployments.csv --format markdown > docs/validation.md`"
+    );
+}

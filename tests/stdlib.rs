@@ -1,5 +1,5 @@
 //! Every stdlib module loads on its own without diagnostics, every item cites a
-//! source, and derived figures match ../shared/reference/models.csv.
+//! source, and derived figures match docs/reference/models.csv.
 
 use hplanc::resolve::stdlib::{module_names, STDLIB_FILES};
 
@@ -71,7 +71,7 @@ fn every_stdlib_item_cites_a_source() {
 }
 
 /// Parameter counts and KV bytes per token of every stdlib model against
-/// ../shared/reference/models.csv: attention, FFN (total and active) and embedding
+/// docs/reference/models.csv: attention, FFN (total and active) and embedding
 /// parameters in billions to the reference's three decimals, totals to its two, and
 /// KV bytes per token (BF16, all layers) exactly. "±1 in the last digit" absorbs the
 /// reference's rounding.
@@ -146,7 +146,7 @@ fn extending_stdlib_items_overrides_and_merges() {
 }
 
 /// Every stdlib chip's dense peaks, memory tiers and power against
-/// ../shared/reference/chips.csv (transcribed here: CI has only this repository).
+/// docs/reference/chips.csv (transcribed here: CI has only this repository).
 /// Derived figures (marked in the stdlib) are checked as derived: Rubin's FP8 as the
 /// reference's ~16,700 (1.2 EF per NVL144 over 72), its BF16 as FP8 / 2.
 #[test]
@@ -203,7 +203,7 @@ fn chip_figures_match_the_reference() {
     }
 }
 
-/// The SRAM systems' single-user speeds of ../shared/reference/measured/sram_points.csv
+/// The SRAM systems' single-user speeds of docs/reference/measured/sram_points.csv
 /// that the language can express, each within ±20% (issue #14): Llama-3.1-8B BF16 on one
 /// CS-3 (1837 and 1800 tok/s/user; wse3's fitted `layer_overhead`) and on SambaNova SN40L
 /// (1042 tok/s/user; the chip count is not stated, 16 RDUs of one SN40L-16 system are

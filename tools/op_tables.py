@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Derives hplanc's op tables (stdlib/tables/<system>.csv) from the measured kernel
-tables in ../shared/reference/kernels/<system>/ (aiconfigurator-core 0.12.0, NVIDIA,
-Apache-2.0; see stdlib/tables/NOTICE.md). Rows are copied, never altered; only a subset
+tables of aiconfigurator-core 0.12.0's performance database (NVIDIA, Apache-2.0; see
+stdlib/tables/NOTICE.md), a folder of <system>/*.csv.gz kept outside the repository
+(28 MB; docs/reference/kernels/ keeps only the MoE all-to-all tables). Rows are copied, never altered; only a subset
 of shapes is kept: the grid the cost model interpolates over (for MoE layers, one routing
 distribution of the three measured: MOE_ROUTING, default power_law_1.01). Units: latency_us is the
 source's ms x 1000; bytes is the source's message_size (elements) x 2 (bf16).

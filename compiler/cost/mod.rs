@@ -167,7 +167,7 @@ pub fn allreduce_time(bytes: f64, n: u64, link: &Link) -> f64 {
 }
 
 /// The fixed time of one MoE dispatch or combine all-to-all, FITTED to the measured
-/// DeepEP low-latency kernels in `../shared/reference/kernels/*/moe_a2a.csv.gz`
+/// DeepEP low-latency kernels in `docs/reference/kernels/*/moe_a2a.csv.gz`
 /// (TensorRT-LLM 1.3.0rc11, bf16, at most 8 tokens per rank, where the bytes are
 /// negligible): the mean of dispatch and combine per GPU is 53.8 µs (H100, 8 ranks),
 /// 53.3 µs (H200, 8), 56.4 µs (B200, 8), 114 µs (GB200, 4), 121 µs (GB300, 4); the
@@ -180,7 +180,7 @@ pub fn allreduce_time(bytes: f64, n: u64, link: &Link) -> f64 {
 pub const ALLTOALL_FLOOR_S: f64 = 56e-6;
 
 /// All-to-all in which each of `n` chips sends its own `bytes` spread evenly over the
-/// others (MoE dispatch or combine): `max(α, floor) + S·(n−1)/n / BW` (NOTES.md §3,
+/// others (MoE dispatch or combine): `max(α, floor) + S·(n−1)/n / BW` (docs/reference/NOTES.md §3,
 /// nccl-tests' all-to-all factor; the floor is [`ALLTOALL_FLOOR_S`]).
 pub fn alltoall_time(bytes: f64, n: u64, link: &Link) -> f64 {
     if n <= 1 {
@@ -282,7 +282,7 @@ pub fn chunk_activation_bytes(model: &Model, tokens: u64, tp: u64) -> f64 {
 }
 
 /// Mean tokens each routed expert processes in a step of `b` tokens: `b·k/E`
-/// (NOTES.md §1). It sets the expert GEMMs' arithmetic intensity: with FP8 weights an
+/// (docs/reference/NOTES.md §1). It sets the expert GEMMs' arithmetic intensity: with FP8 weights an
 /// expert stays memory-bound until this reaches the chip's ridge point.
 pub fn tokens_per_expert(b: f64, k: u64, e: u64) -> f64 {
     if e == 0 {
@@ -295,7 +295,7 @@ pub fn tokens_per_expert(b: f64, k: u64, e: u64) -> f64 {
 /// Attention↔FFN crossings of one decode step with the FFN on another pool: two per
 /// layer (A→F and F→A), each `α + bytes/(lanes·BW)`. A dense layer moves `B·h·a` each
 /// way; an MoE layer sends each token to its top-k experts and gathers k results,
-/// `B·k·h·a` each way (NOTES.md §4, without node-level deduplication).
+/// `B·k·h·a` each way (docs/reference/NOTES.md §4, without node-level deduplication).
 pub fn crossings_time(model: &Model, batch: u64, link: &Link, lanes: u64) -> f64 {
     let act = activation_bytes(model, batch);
     let k = model.moe.map(|m| m.top_k).unwrap_or(1) as f64;
@@ -316,7 +316,7 @@ pub fn expected_tokens_per_step(k: u64, a: f64) -> f64 {
 /// Time per output token with speculative decoding across chips: one round is `k`
 /// draft steps, one verify step of the target over `k + 1` tokens per sequence and
 /// two link crossings (drafts out, verdict back), and yields
-/// [`expected_tokens_per_step`] tokens (NOTES.md §5).
+/// [`expected_tokens_per_step`] tokens (docs/reference/NOTES.md §5).
 pub fn speculative_tpot(k: u64, a: f64, t_draft: f64, t_verify: f64, t_link: f64) -> f64 {
     (k as f64 * t_draft + t_verify + 2.0 * t_link) / expected_tokens_per_step(k, a)
 }
@@ -523,7 +523,7 @@ mod tests {
 
     #[test]
     fn speculative_decoding_expectations() {
-        // NOTES.md §5's table: (1 - a^(k+1)) / (1 - a)
+        // docs/reference/NOTES.md §5's table: (1 - a^(k+1)) / (1 - a)
         // a = 0.6, k = 3: (1 - 0.1296) / 0.4 = 2.176;  k = 5: (1 - 0.046656) / 0.4 = 2.383
         // a = 0.7, k = 3: (1 - 0.2401) / 0.3 = 2.533;  k = 5: (1 - 0.117649) / 0.3 = 2.941
         // a = 0.8, k = 3: (1 - 0.4096) / 0.2 = 2.952;  k = 5: (1 - 0.262144) / 0.2 = 3.689

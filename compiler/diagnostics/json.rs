@@ -1,4 +1,4 @@
-//! JSON rendering of diagnostics, the shape of DESIGN.md's report contract.
+//! JSON rendering of diagnostics, as report.json and `check --format json` carry them.
 
 use super::{Diagnostic, Diagnostics};
 use crate::source::SourceMap;

@@ -40,7 +40,7 @@ pub struct Engine {
 pub const CHUNK_TOKENS: u64 = 8192;
 
 /// The runtime's own memory per GPU outside weights and KV cache, fitted to
-/// `../shared/reference/measured/deployments.csv` (docs/cost-model.md §11): swept over
+/// `docs/reference/measured/deployments.csv` (docs/cost-model.md §11): swept over
 /// 1-6 GB with every row evaluated, 3 GB puts the most rows' TTFT within ±25% (1 GB
 /// 24.9%, 2 GB 25.1%, 3 GB 25.8%, 4 GB 25.3%; at 5 GB and more some rows' weights leave
 /// no cache at all). The rows that pin it are those whose engine cannot admit the whole

@@ -174,7 +174,7 @@ pub struct Graph {
 }
 
 /// Expected number of distinct experts `b` tokens touch when each picks `k` of `e`
-/// uniformly: `e·(1 − (1 − k/e)^b)` (NOTES.md §1, "MoE weight traffic per step").
+/// uniformly: `e·(1 − (1 − k/e)^b)` (docs/reference/NOTES.md §1, "MoE weight traffic per step").
 pub fn expected_experts_touched(e: u64, k: u64, b: f64) -> f64 {
     if e == 0 {
         return 0.0;

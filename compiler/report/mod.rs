@@ -1,4 +1,4 @@
-//! Reports: the JSON document of DESIGN.md's contract ([`Report`]) and the
+//! Reports: the JSON document ([`Report`], its fields documented there) and the
 //! terminal summary ([`human`]). All quantities in SI base units.
 
 pub mod compare;
