@@ -44,6 +44,8 @@ pub struct Compilation {
     pub program: ir::Program,
     /// per plan, its solution (None if infeasible or not solved)
     pub solved: Vec<Option<solve::Solved>>,
+    /// per plan, the timelines of its solution's decode step and prefill
+    pub schedules: Vec<Option<schedule::Schedule>>,
     pub mode: Mode,
 }
 
@@ -52,13 +54,16 @@ impl Compilation {
         self.diagnostics.has_errors()
     }
 
+    /// Plan `i`'s report.
+    pub fn plan_report(&self, i: usize) -> report::PlanReport {
+        let solution = self.solved.get(i).and_then(|s| s.as_ref()).zip(self.schedules.get(i).and_then(|s| s.as_ref()));
+        report::plan_report(&self.program.plans[i], solution)
+    }
+
     /// The JSON report document (`report::Report`).
     pub fn report(&self) -> report::Report {
-        let plans: Vec<report::PlanReport> = if self.mode == Mode::Build {
-            self.program.plans.iter().zip(&self.solved).map(|(p, s)| report::plan_report(p, s.as_ref())).collect()
-        } else {
-            vec![]
-        };
+        let plans: Vec<report::PlanReport> =
+            if self.mode == Mode::Build { (0..self.program.plans.len()).map(|i| self.plan_report(i)).collect() } else { vec![] };
         let comparisons =
             if plans.is_empty() { vec![] } else { self.program.compares.iter().map(|c| report::compare::comparison(c, &plans)).collect() };
         report::Report {
@@ -116,7 +121,9 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
             run_sweeps(&program, &mut solved, opts);
         }
     }
-    Compilation { sources, root, diagnostics: diags, program, solved, mode }
+    // the schedule of each solved plan, once (the report formats it)
+    let schedules = program.plans.iter().zip(&solved).map(|(p, s)| s.as_ref().map(|s| schedule::schedule(p, &s.best))).collect();
+    Compilation { sources, root, diagnostics: diags, program, solved, schedules, mode }
 }
 
 /// The sweeps of every solved plan, all in one parallel pass.

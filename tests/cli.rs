@@ -813,7 +813,7 @@ fn a_failed_sweep_point_is_reported_with_its_reason() {
     points[1].failed = Some("the backend gave up".into());
     let value = points[1].value;
     let feasible = points.iter().filter(|p| p.point.is_some()).count();
-    let r = hplanc::report::plan_report(&comp.program.plans[0], comp.solved[0].as_ref());
+    let r = comp.plan_report(0);
     let sweep = r.sweep.as_ref().unwrap();
     assert_eq!((sweep.values, sweep.feasible, sweep.infeasible.len()), (3, feasible, 2 - feasible));
     assert!(!sweep.infeasible.contains(&value), "{:?}", sweep.infeasible);

@@ -24,8 +24,7 @@ fn metrics(text: &str, stages: &[&str]) -> (f64, f64) {
     let comp = hplanc::compile("fixed.hplan", text, None, hplanc::Mode::Build);
     let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
     assert!(!comp.has_errors(), "{rendered}\n{text}");
-    let plan = &comp.program.plans[0];
-    let r = hplanc::report::plan_report(plan, comp.solved[0].as_ref());
+    let r = comp.plan_report(0);
     let placed: Vec<(&str, &str)> = r.placement.iter().map(|p| (p.stage, p.pool.as_str())).collect();
     for s in stages {
         assert!(placed.iter().any(|(stage, _)| stage == s), "{s} not in {placed:?}");

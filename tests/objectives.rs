@@ -49,7 +49,7 @@ fn solve(objective: &str) -> ((String, String), hplanc::report::Metrics) {
     let comp = hplanc::compile("objectives.hplan", &text, None, hplanc::Mode::Build);
     let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
     assert!(!comp.has_errors(), "{objective}: {rendered}");
-    let r = hplanc::report::plan_report(&comp.program.plans[0], comp.solved[0].as_ref());
+    let r = comp.plan_report(0);
     let pool = |stage: &str| r.placement.iter().find(|p| p.stage == stage).map(|p| p.pool.clone()).unwrap_or_default();
     let ffn = pool("decode.ffn");
     let decode = pool("decode.attn");
@@ -113,6 +113,6 @@ fn ties_across_batches_without_prices_go_to_throughput_per_chip() {
     assert!(solved.per_batch.len() > 3 && solved.per_batch.iter().all(|p| p.instance.chips(p.choice) == 2));
     let best = &solved.best;
     assert_eq!(best.instance.batch, 64, "the largest batch carries the most tokens per chip");
-    let r = hplanc::report::plan_report(&comp.program.plans[0], Some(solved));
+    let r = comp.plan_report(0);
     assert_eq!(r.placement.iter().find(|p| p.stage == "decode.attn").unwrap().pool, "fast", "{:?}", r.placement);
 }

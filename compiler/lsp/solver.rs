@@ -111,9 +111,9 @@ pub fn build(job: Job) -> Solution {
         .program
         .plans
         .iter()
-        .zip(&comp.solved)
-        .map(|(plan, solved)| {
-            let r = report::plan_report(plan, solved.as_ref());
+        .enumerate()
+        .map(|(i, plan)| {
+            let r = comp.plan_report(i);
             let places = plan
                 .placements
                 .iter()

@@ -509,7 +509,11 @@ pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
     pts
 }
 
-pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
+/// A plan's report from its solution and that solution's schedule (both computed by the
+/// compilation, `Compilation::plan_report`; the report only formats them), or from
+/// nothing when the plan was not solved.
+pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Schedule)>) -> PlanReport {
+    let solved = solution.map(|(s, _)| s);
     let workload = WorkloadReport {
         name: plan.workload.name.clone(),
         input_tokens: plan.workload.input_tokens,
@@ -517,7 +521,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         concurrency: solved.map(|s| s.best.instance.batch),
         concurrency_range: [plan.workload.concurrency.0, plan.workload.concurrency.1],
     };
-    let Some(s) = solved else {
+    let Some((s, schedule)) = solution else {
         return PlanReport {
             name: plan.name.clone(),
             status: "infeasible",
@@ -563,7 +567,7 @@ pub fn plan_report(plan: &Plan, solved: Option<&Solved>) -> PlanReport {
         Some(a) => (a.steps.total(), 0.0, a.from_tables),
         None => (pre.time, ttft - pre.time, pre.from_tables),
     };
-    let timelines = crate::schedule::schedule(plan, p);
+    let timelines = schedule.clone();
     let proven = s.per_batch.iter().all(|x| x.stats.proven);
     PlanReport {
         name: plan.name.clone(),

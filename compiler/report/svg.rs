@@ -344,7 +344,7 @@ mod tests {
             .iter()
             .position(|p| p.placement(crate::ir::Stage::Prefill).pools.iter().any(|&i| p.cluster.pools[i].chip.power.is_none()))
             .unwrap();
-        let r = crate::report::plan_report(&comp.program.plans[plan], comp.solved[plan].as_ref());
+        let r = comp.plan_report(plan);
         assert!(!r.frontier.is_empty() && r.frontier.iter().all(|f| f.tokens_per_s_per_mw.is_none() && f.cost_per_mtok_usd.is_some()));
         let svg = render(std::slice::from_ref(&r));
         assert!(svg.contains("no point has a power figure for every chip it uses"), "{svg}");
