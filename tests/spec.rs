@@ -106,7 +106,7 @@ fn every_cited_file_is_in_the_repository() {
     let mut files = Vec::new();
     let mut stack: Vec<std::path::PathBuf> =
         ["compiler", "docs", "tests", "stdlib", "grammar", "benches", "tools", "editors"].iter().map(|d| root.join(d)).collect();
-    files.push(root.join("README.md"));
+    files.extend(["README.md", "ARCHITECTURE.md", "CONTRIBUTING.md"].map(|f| root.join(f)));
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let p = e.path();
