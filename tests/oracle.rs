@@ -133,12 +133,20 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
             watts: (rng.below(4) == 0).then(|| rng.range(3e3, 2e4)),
             ..Budget::default()
         },
+        priced: true,
     };
-    // one in eight has no prices (chips per token then break ties), no money budget
-    if rng.below(8) == 0 {
-        inst.decode.iter_mut().for_each(|d| d.usd_per_s = 0.0);
-        inst.prefill.iter_mut().for_each(|p| p.usd_per_s = 0.0);
-        inst.budget.usd_per_s = None;
+    // one in eight has no prices (chips per token then break ties), no money budget;
+    // one in eight prices only its prefill chips (cost per token still breaks ties:
+    // the rule is the plan's, not the decode options')
+    match rng.below(8) {
+        0 => {
+            inst.decode.iter_mut().for_each(|d| d.usd_per_s = 0.0);
+            inst.prefill.iter_mut().for_each(|p| p.usd_per_s = 0.0);
+            inst.budget.usd_per_s = None;
+            inst.priced = false;
+        }
+        1 => inst.decode.iter_mut().for_each(|d| d.usd_per_s = 0.0),
+        _ => {}
     }
     inst
 }

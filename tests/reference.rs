@@ -133,10 +133,10 @@ pub fn value(goal: Goal, m: &Metrics) -> f64 {
     }
 }
 
-/// The tie-break on the primary goal: the lower cost per token; when no decode option
-/// of the instance has a price, chips per token stand in for it.
+/// The tie-break on the primary goal: the lower cost per token; when the plan prices
+/// no chip (`priced`), chips per token stand in for it.
 pub fn tie(inst: &Instance, m: &Metrics) -> f64 {
-    if inst.decode.iter().any(|o| o.usd_per_s > 0.0) {
+    if inst.priced {
         m.usd_per_s / m.tokens_per_s
     } else {
         m.chips as f64 / m.tokens_per_s

@@ -177,13 +177,13 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     // Tie-break: the cheapest per token among choices as good on the goal. Without
     // prices, chips per token stand in for cost (also when cost is the goal: every
     // choice then costs nothing).
-    let priced = allowed.iter().any(|&d| inst.decode[d].usd_per_s > 0.0);
-    if goal == Goal::CostPerToken && priced {
+    let tie = super::tie_goal(inst);
+    if goal == tie {
         return Ok(Outcome { choice: Some(best), stats, halves: None });
     }
     let Some(t) = inst.totals(best) else { return Ok(Outcome { choice: Some(best), stats, halves: None }) };
     let v = goal.value(&t);
-    let (tn, td) = if priced { (Q::Usd, Q::Tput) } else { (Q::Chips, Q::Tput) };
+    let (tn, td) = ratio(tie);
     let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
     let choice = m.dinkelbach(tn, td, Some(bound), &mut stats)?.or(Some(best));
     Ok(Outcome { choice, stats, halves: None })

@@ -92,10 +92,12 @@ pub fn goal(plan: &Plan) -> Goal {
     }
 }
 
-/// The goal that breaks ties on the primary one: cost per token, or, when no decode
-/// option of the instance has a price (every choice would cost nothing), chips per token.
+/// The goal that breaks ties on the primary one: cost per token, or, when the plan
+/// prices no chip (every choice would cost nothing), chips per token. A property of the
+/// plan, so every batch and every sweep point (whose instances keep only the chosen
+/// options) break ties alike.
 pub fn tie_goal(inst: &Instance) -> Goal {
-    if inst.decode.iter().any(|d| d.usd_per_s > 0.0) {
+    if inst.priced {
         Goal::CostPerToken
     } else {
         Goal::ChipsPerToken

@@ -165,6 +165,7 @@ mod tests {
             ttft_limit: None,
             tpot_limit: Some(tpot_limit),
             budget: Budget::default(),
+            priced: true,
         }
     }
 

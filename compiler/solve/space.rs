@@ -181,6 +181,9 @@ pub struct Instance {
     pub ttft_limit: Option<f64>,
     pub tpot_limit: Option<f64>,
     pub budget: crate::ir::Budget,
+    /// the plan prices its chips (a pool's chip has a price above zero): ties on the goal
+    /// go to the lower cost per token, else to fewer chips per token ([`super::tie_goal`])
+    pub priced: bool,
 }
 
 /// What one choice amounts to.
@@ -256,6 +259,7 @@ impl Instance {
             ttft_limit: self.ttft_limit,
             tpot_limit: self.tpot_limit,
             budget: self.budget.clone(),
+            priced: self.priced,
         }
     }
 
@@ -1423,6 +1427,7 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
         ttft_limit: limit(crate::ir::SloMetric::Ttft),
         tpot_limit: plan.tpot_slo().map(|(_, l)| l),
         budget: plan.budget.clone(),
+        priced: plan.cluster.pools.iter().any(|p| p.chip.price.is_some_and(|x| x > 0.0)),
     };
     if free {
         // No pool bounds the chips; a prefill option needs at most the replicas that let
