@@ -354,7 +354,8 @@ fn random_problem(rng: &mut Rng) -> hplanc::solve::layers::Problem {
 /// Issue 16: the layer partition's DP against the reference evaluator's enumeration
 /// (its own memory and stage-time rules, not the DP's `fits` and `stage_time`): for
 /// every number of stages, the same pool sets have a pipeline, each with the same
-/// bottleneck, and the DP's partition of each is what it says.
+/// bottleneck. (That the DP's partitions re-evaluate to its bottlenecks is
+/// `solve::layers`' own unit test.)
 #[test]
 fn the_layer_dp_matches_the_reference_evaluator() {
     let mut rng = Rng(0x1A7E5);

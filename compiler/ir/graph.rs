@@ -472,7 +472,7 @@ impl Graph {
 
     /// The step's FLOPs: every node's times the layers it stands for.
     pub fn total_flops(&self) -> f64 {
-        self.nodes().map(|n| n.flops * n.count() as f64).sum()
+        self.sum(|n| n.flops)
     }
 
     /// `f` of every node summed over the step (each node counted once per layer it
