@@ -17,6 +17,7 @@ pub mod lsp;
 pub mod report;
 pub mod resolve;
 pub mod schedule;
+pub mod simulate;
 pub mod solve;
 pub mod source;
 pub mod syntax;

@@ -837,3 +837,92 @@ fn the_validation_table_is_current() {
         "docs/validation.md is stale: run `cargo run --release -- validate docs/reference/measured/deployments.csv --format markdown > docs/validation.md`"
     );
 }
+
+#[test]
+fn simulate_prints_percentiles_and_writes_its_files_the_same_for_a_seed() {
+    let dir = tempdir("simulate");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (csv, counters) = (dir.join("requests.csv"), dir.join("counters.json"));
+    let args = |seed: &str| {
+        vec![
+            "simulate".to_string(),
+            "examples/llama70b_h100.hplan".into(),
+            "--rate".into(),
+            "3".into(),
+            "--input".into(),
+            "lognormal:2048:0.5".into(),
+            "--output".into(),
+            "uniform:128:896".into(),
+            "--requests".into(),
+            "800".into(),
+            "--seed".into(),
+            seed.into(),
+            "--csv".into(),
+            csv.to_string_lossy().into_owned(),
+            "--counters".into(),
+            counters.to_string_lossy().into_owned(),
+        ]
+    };
+    let run = |seed: &str| {
+        let a = args(seed);
+        let o = hplanc(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        (text(&o.stdout), std::fs::read_to_string(&csv).unwrap(), std::fs::read_to_string(&counters).unwrap())
+    };
+    let first = run("5");
+    for needle in ["800 requests", "Poisson arrivals at 3 req/s", "p99", "TTFT", "TPOT", "E2E", "model's mean", "goodput", "TTFT <= 2.00 s"]
+    {
+        assert!(first.0.contains(needle), "missing {needle:?} in\n{}", first.0);
+    }
+    let lines: Vec<&str> = first.1.lines().collect();
+    assert_eq!(lines.len(), 801);
+    assert!(lines[0].starts_with("request,arrival_s,input_tokens,output_tokens"));
+    let trace: serde_json::Value = serde_json::from_str(&first.2).unwrap();
+    assert!(trace["traceEvents"].as_array().unwrap().iter().any(|e| e["ph"] == "C" && e["name"] == "requests"));
+    assert_eq!(run("5"), first, "the same seed gives the same bytes");
+    assert_ne!(run("6").1, first.1);
+    // JSON: the summary's fields
+    let o = hplanc(&["simulate", "examples/llama70b_h100.hplan", "--requests", "200", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(j["plan"], "h100_only");
+    assert_eq!(j["requests"], 200);
+    for f in ["mean", "p50", "p90", "p99", "max"] {
+        assert!(j["ttft_s"][f].as_f64().is_some() && j["tpot_s"][f].as_f64().is_some() && j["e2e_s"][f].as_f64().is_some(), "{f}");
+    }
+    assert!(j["goodput_requests_per_s"].as_f64().unwrap() > 0.0);
+    assert!(j["analytical"]["tpot_s"].as_f64().unwrap() > 0.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn simulate_refuses_bad_input_with_a_reason() {
+    let dir = tempdir("simulate-bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("bad.csv");
+    std::fs::write(&trace, "0,100,10\n0.5,abc,10\n").unwrap();
+    let plan = "examples/llama70b_h100.hplan";
+    // (arguments, exit code, what stderr says)
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["--trace", trace.to_str().unwrap()], 1, "`abc` is not a number"),
+        (vec!["--trace", "no/such/trace.csv"], 2, "cannot read the trace"),
+        (vec!["--rate=-2"], 1, "must be a positive number"),
+        (vec!["--rate", "0"], 1, "must be a positive number"),
+        (vec!["--rate", "3", "--concurrency", "4"], 2, "cannot be used with"),
+        (vec!["--input", "lognormal:2048:-1"], 2, "sigma of 0 to 3"),
+        (vec!["--input", "normal:1:2"], 2, "lognormal:MEAN:SIGMA"),
+        (vec!["--output", "0"], 2, "1 to 1048576"),
+        (vec!["--requests", "1000001"], 2, "1000001"),
+        (vec!["--plan", "nope"], 2, "no plan `nope`"),
+        (vec!["--input", "300000", "--max-batch", "1"], 1, "needs more KV cache"),
+    ];
+    for (extra, code, needle) in cases {
+        let mut args = vec!["simulate", plan];
+        args.extend(extra.iter().copied());
+        let o = hplanc(&args);
+        assert_eq!(o.status.code(), Some(code), "{extra:?}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(needle), "{extra:?}: missing {needle:?} in\n{}", text(&o.stderr));
+        assert!(o.stdout.is_empty(), "{extra:?} printed a result");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

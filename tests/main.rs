@@ -11,6 +11,7 @@ mod objectives;
 mod oracle;
 mod reference;
 mod robustness;
+mod simulate;
 mod spec;
 mod stdlib;
 mod syntax;

@@ -16,6 +16,30 @@ fn ui_diagnostics() {
     });
 }
 
+/// `tests/ui/traces/*.csv`: bad request traces for `hplanc simulate --trace` ->
+/// rendered diagnostics. Each opens with a `#` comment saying what it tests.
+#[test]
+fn trace_diagnostics() {
+    insta::glob!("ui/traces/*.csv", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.starts_with('#'), "{} must open with a comment saying what it tests", path.display());
+        let (rendered, codes) = trace_diagnostics_of(path);
+        assert!(!codes.is_empty(), "{} produced no diagnostic", path.display());
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+/// A trace's rendered diagnostics and their codes.
+fn trace_diagnostics_of(path: &std::path::Path) -> (String, Vec<&'static str>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut sources = hplanc::source::SourceMap::new();
+    let id = sources.add(hplanc::source::Origin::Memory(crate::rel(path)), crate::rel(path), text.clone());
+    let mut diags = hplanc::diagnostics::Diagnostics::new();
+    let rows = hplanc::simulate::trace::parse(id, &text, &mut diags);
+    assert!(rows.is_none(), "a trace with diagnostics must not be simulated");
+    (render_all(&diags, &sources, false), diags.iter().map(|d| d.code).collect())
+}
+
 #[test]
 fn every_catalog_code_has_a_ui_test() {
     // Codes no small input file can produce have a rendered test in `generated_cases`.
@@ -29,6 +53,9 @@ fn every_catalog_code_has_a_ui_test() {
                 seen.insert(d.code);
             }
         }
+    }
+    for entry in std::fs::read_dir(crate::root().join("tests/ui/traces")).unwrap() {
+        seen.extend(trace_diagnostics_of(&entry.unwrap().path()).1);
     }
     let missing: Vec<&str> =
         hplanc::diagnostics::catalog::CODES.iter().map(|c| c.code).filter(|c| !seen.contains(c) && !exempt.contains(c)).collect();

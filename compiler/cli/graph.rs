@@ -32,21 +32,11 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
     if comp.has_errors() {
         return 1;
     }
-    let plans = &comp.program.plans;
-    let chosen = match plan {
-        Some(name) => plans.iter().find(|p| p.name == name),
-        None if plans.len() == 1 => plans.first(),
-        None => None,
+    let index = match super::choose_plan(&comp, plan, file) {
+        Ok(i) => i,
+        Err(code) => return code,
     };
-    let Some((index, p)) = chosen.and_then(|c| plans.iter().position(|x| x.name == c.name).map(|i| (i, c))) else {
-        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
-        match (plan, names.is_empty()) {
-            (_, true) => super::errln!("error: `{}` declares no plan", file.display()),
-            (Some(n), false) => super::errln!("error: no plan `{n}`; the file declares {}", names.join(", ")),
-            (None, false) => super::errln!("error: the file declares several plans ({}); choose one with --plan", names.join(", ")),
-        }
-        return 2;
-    };
+    let p = &comp.program.plans[index];
     let point = match (placed, comp.solved.get(index)) {
         (false, _) => None,
         (true, Some(Some(s))) => Some(&s.best),

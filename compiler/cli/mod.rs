@@ -89,6 +89,51 @@ pub enum Command {
         #[arg(long)]
         map: Option<PathBuf>,
     },
+    /// Solve a plan and serve its placement request by request (a discrete-event
+    /// simulation on the solver's step times): TTFT, TPOT and end-to-end percentiles,
+    /// throughput and goodput under the plan's SLOs (docs/simulation.md).
+    Simulate {
+        file: PathBuf,
+        /// The plan to simulate; default: the file's only plan.
+        #[arg(long)]
+        plan: Option<String>,
+        /// Poisson arrivals at this many requests per second.
+        #[arg(long, group = "arrivals")]
+        rate: Option<f64>,
+        /// A closed loop of this many clients, each sending its next request when its
+        /// last finishes (the default: the solved batch).
+        #[arg(long, group = "arrivals", value_parser = clap::value_parser!(u64).range(1..=crate::simulate::MAX_REQUESTS))]
+        concurrency: Option<u64>,
+        /// Arrivals and lengths from a trace: `arrival_s,input_tokens,output_tokens` lines.
+        #[arg(long, group = "arrivals")]
+        trace: Option<PathBuf>,
+        /// Requests to simulate (not with --trace).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=crate::simulate::MAX_REQUESTS))]
+        requests: u64,
+        /// Prompt lengths: N, uniform:LOW:HIGH or lognormal:MEAN:SIGMA (tokens); default:
+        /// the workload's.
+        #[arg(long, value_parser = simulate::parse_lengths)]
+        input: Option<crate::simulate::Lengths>,
+        /// Answer lengths, as --input.
+        #[arg(long, value_parser = simulate::parse_lengths)]
+        output: Option<crate::simulate::Lengths>,
+        /// Seed of the random draws; the same seed gives the same bytes out.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Most sequences decoding at once; default: the solved batch.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_batch: Option<u64>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Write one CSV line per request here.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Write the queue, running batch and KV use over time here (Chrome trace).
+        #[arg(long)]
+        counters: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
     /// Fit a chip's fixed costs per serving framework to the measured deployments on it
     /// (the columns of deployments.csv) and write the calibrated chip as .hplan text.
     Calibrate {
@@ -202,7 +247,28 @@ mod calibrate;
 mod explain;
 mod fmt;
 mod graph;
+mod simulate;
 mod validate;
+
+/// The plan a command names with `--plan`, or the file's only plan; otherwise an error
+/// (printed) and the exit code.
+fn choose_plan(comp: &crate::Compilation, name: Option<&str>, file: &std::path::Path) -> Result<usize, u8> {
+    let plans = &comp.program.plans;
+    let found = match name {
+        Some(n) => plans.iter().position(|p| p.name == n),
+        None if plans.len() == 1 => Some(0),
+        None => None,
+    };
+    found.ok_or_else(|| {
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        match (name, names.is_empty()) {
+            (_, true) => errln!("error: `{}` declares no plan", file.display()),
+            (Some(n), false) => errln!("error: no plan `{n}`; the file declares {}", names.join(", ")),
+            (None, false) => errln!("error: the file declares several plans ({}); choose one with --plan", names.join(", ")),
+        }
+        2
+    })
+}
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -228,6 +294,39 @@ pub fn main() -> ExitCode {
         Command::Explain { code } => explain::run(&code),
         Command::Lsp => crate::lsp::run_stdio(),
         Command::Validate { file, format, map } => validate::run(&file, format, map.as_deref()),
+        Command::Simulate {
+            file,
+            plan,
+            rate,
+            concurrency,
+            trace,
+            requests,
+            input,
+            output,
+            seed,
+            max_batch,
+            format,
+            csv,
+            counters,
+            color,
+        } => simulate::run(
+            &file,
+            simulate::Options {
+                plan: plan.as_deref(),
+                rate,
+                concurrency,
+                trace: trace.as_deref(),
+                requests,
+                input,
+                output,
+                seed,
+                max_batch,
+                json: format == Format::Json,
+                csv: csv.as_deref(),
+                counters: counters.as_deref(),
+                color: color.enabled(),
+            },
+        ),
         Command::Calibrate { file, chip, map, out } => calibrate::run(&file, &chip, map.as_deref(), out.as_deref()),
     };
     ExitCode::from(code)

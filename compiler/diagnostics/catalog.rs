@@ -51,6 +51,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0501", title: "op table cannot be read", explanation: "A chip's `tables = \"FILE\"` names a file that cannot be read: it does not exist,\nis not a regular file, leaves the project folder, is larger than 8 MiB or is not\nUTF-8. The path is relative to the file that declares the chip.\nThe format is in docs/op-tables.md." },
     CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
     CodeInfo { code: "E0503", title: "op table is faster than the chip", explanation: "A GEMM row implies more FLOP/s than the chip's declared peak for that\nprecision: the table was measured on another chip, or its latencies are not in\nmicroseconds. Name the table of this chip, or fix the units." },
+    CodeInfo { code: "E0601", title: "malformed trace", explanation: "A request trace for `hplanc simulate --trace` has a line that is not a\nrequest: each line is `arrival_s,input_tokens,output_tokens` (seconds from the\nstart, non-decreasing; whole token counts of at least 1), with an optional\nheader line of those three names and `#` comments. The simulation does not run\nuntil every line reads (docs/simulation.md)." },
     CodeInfo { code: "E0407", title: "solver failed", explanation: "The ILP solver stopped without an answer (time limit without a feasible\nsolution, or an internal error). The message gives the solver's reason." },
 ];
 
@@ -278,6 +279,68 @@ pub fn table_unreadable(span: Span, path: &str, reason: &str) -> Diagnostic {
 
 pub fn table_malformed(span: Span, what: String, label: &str, help: &str) -> Diagnostic {
     make("E0502", span, what, label.to_string(), help.to_string())
+}
+
+// ------------------------------------------------------------------ traces
+
+const TRACE_LINE: &str = "each line is `arrival_s,input_tokens,output_tokens`, e.g. `0.25,2048,512`";
+
+pub fn trace_cells(span: Span, found: usize) -> Diagnostic {
+    make("E0601", span, format!("a trace line has {found} fields, not 3"), "not a request", TRACE_LINE)
+}
+
+pub fn trace_not_a_number(span: Span, column: &str, text: &str) -> Diagnostic {
+    make(
+        "E0601",
+        span,
+        format!("`{text}` is not a number ({column})"),
+        "not a number",
+        format!("{TRACE_LINE}; a header line may name the columns, once, first"),
+    )
+}
+
+pub fn trace_arrival(span: Span, text: &str) -> Diagnostic {
+    make(
+        "E0601",
+        span,
+        format!("the arrival time `{text}` is negative or not finite"),
+        "not a time",
+        "arrival times are seconds from the start of the trace, 0 or more",
+    )
+}
+
+pub fn trace_length(span: Span, column: &str, text: &str, max: u64) -> Diagnostic {
+    make(
+        "E0601",
+        span,
+        format!("`{text}` is not a token count ({column})"),
+        "not a whole number of tokens",
+        format!("lengths are whole numbers of tokens from 1 to {max}"),
+    )
+}
+
+pub fn trace_out_of_order(span: Span, time: f64, earlier: f64) -> Diagnostic {
+    make(
+        "E0601",
+        span,
+        format!("this request arrives at {time} s, before the line above ({earlier} s)"),
+        "earlier than the line above",
+        "sort the trace by arrival time",
+    )
+}
+
+pub fn trace_empty(span: Span) -> Diagnostic {
+    make("E0601", span, "the trace has no requests".to_string(), "empty trace", TRACE_LINE)
+}
+
+pub fn trace_too_long(span: Span, max: u64) -> Diagnostic {
+    make(
+        "E0601",
+        span,
+        format!("the trace has more than {max} requests"),
+        "one request too many",
+        format!("simulate at most {max} requests: cut the trace, or sample it"),
+    )
 }
 
 pub fn table_faster_than_chip(span: Span, chip: &str, implied: &str, peak: &str) -> Diagnostic {

@@ -6,6 +6,7 @@ pub mod csv;
 pub mod dot;
 pub mod human;
 pub mod markdown;
+pub mod simulation;
 pub mod svg;
 pub mod trace;
 

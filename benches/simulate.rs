@@ -1,0 +1,51 @@
+//! Simulation speed (release, in process, one thread): issue 19's target is 100,000
+//! requests of the llama70b_h100 example in under 1 s on one core. Run with
+//! `cargo bench --bench simulate`.
+//!
+//! Prints the median of 5 runs of `simulate::simulate` alone (the step model's pricing
+//! and the event loop; the plan is compiled and solved once, outside the timing), for
+//! a closed loop at the solved batch and for Poisson arrivals with drawn lengths.
+
+use hplanc::simulate::{simulate, Arrivals, Config, Lengths};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{banner, quick, runs};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    banner("simulate");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/llama70b_h100.hplan");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let comp = hplanc::compile("llama70b_h100.hplan", &text, Some(&path), hplanc::Mode::Build);
+    assert!(!comp.has_errors());
+    let (plan, point) = (&comp.program.plans[0], &comp.solved[0].as_ref().unwrap().best);
+    let requests = if quick() { 2_000 } else { 100_000 };
+    let closed = Config { requests, ..Config::of_plan(plan, point) };
+    let poisson = Config {
+        arrivals: Arrivals::Poisson { rate: 3.5 },
+        input: Lengths::LogNormal { mean: 2048.0, sigma: 0.6 },
+        output: Lengths::LogNormal { mean: 512.0, sigma: 0.6 },
+        ..closed.clone()
+    };
+    for (name, config) in [("closed loop of 64 clients, fixed lengths", &closed), ("Poisson 3.5 req/s, lognormal lengths", &poisson)] {
+        let mut times = Vec::new();
+        let mut tokens = 0;
+        for _ in 0..runs(5) {
+            let t = Instant::now();
+            let o = simulate(plan, point, config).unwrap();
+            times.push(t.elapsed());
+            tokens = o.requests.iter().map(|r| r.output).sum::<u64>();
+        }
+        let m = median(times);
+        println!("{requests} requests ({tokens} output tokens), {name}: median {m:.2?}");
+        if !quick() {
+            println!("  target: under 1 s on one core -> {}", if m < Duration::from_secs(1) { "met" } else { "NOT met" });
+        }
+    }
+}

@@ -1,0 +1,642 @@
+//! The simulate phase: the solved (or pinned) placement of a plan served request by
+//! request, a discrete-event simulation on the solve phase's own step times
+//! ([`model::StepModel`]; docs/simulation.md).
+//!
+//! Requests arrive (Poisson, a closed loop of clients, or a trace), are prefilled (on
+//! prefill chips of their own, then their KV cache queues on the link; or in chunks
+//! inside the decode steps when serving is aggregated), wait for a decode slot and KV
+//! room, and decode one token per step (a random number per round when speculative)
+//! with continuous batching. Every figure is per request; the summary gives means and
+//! percentiles beside the analytical model's means.
+
+pub mod model;
+pub mod rng;
+pub mod trace;
+
+use crate::ir::Plan;
+use crate::solve::Point;
+use model::StepModel;
+use rng::Rng;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Most requests one simulation may run.
+pub const MAX_REQUESTS: u64 = 1_000_000;
+/// Longest prompt or answer one request may have (tokens).
+pub const MAX_LENGTH: u64 = 1 << 20;
+/// Most output tokens one simulation may generate in all (bounds its steps).
+pub const MAX_TOTAL_TOKENS: u64 = 500_000_000;
+/// Samples kept of each counter over time (queue, running batch, KV use).
+pub const MAX_SAMPLES: usize = 4096;
+
+/// How requests arrive.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arrivals {
+    /// a Poisson process of this many requests per second
+    Poisson { rate: f64 },
+    /// this many clients, each sending its next request when its last one finishes
+    Closed { clients: u64 },
+    /// arrival times and lengths read from a trace
+    Trace(Vec<trace::Row>),
+}
+
+/// How long prompts or answers are (tokens).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Lengths {
+    Fixed(u64),
+    /// uniform over `lo..=hi`
+    Uniform(u64, u64),
+    /// lognormal with this mean and this standard deviation of the logarithm, rounded
+    /// to whole tokens and cut off at [`LOGNORMAL_CAP`] times the mean
+    LogNormal {
+        mean: f64,
+        sigma: f64,
+    },
+}
+
+/// Draws of a lognormal length longer than this many times its mean are cut off there.
+pub const LOGNORMAL_CAP: f64 = 8.0;
+
+impl Lengths {
+    /// Checks the parameters: a reason when they are not a distribution of lengths.
+    pub fn check(&self) -> Result<(), String> {
+        match *self {
+            Lengths::Fixed(n) if n == 0 || n > MAX_LENGTH => Err(format!("a length must be 1 to {MAX_LENGTH} tokens, not {n}")),
+            Lengths::Uniform(lo, hi) if lo == 0 || hi > MAX_LENGTH || lo > hi => {
+                Err(format!("a uniform length needs 1 <= low <= high <= {MAX_LENGTH}, not {lo}..{hi}"))
+            }
+            Lengths::LogNormal { mean, sigma } if !(1.0..=MAX_LENGTH as f64).contains(&mean) || !(0.0..=3.0).contains(&sigma) => {
+                Err(format!("a lognormal length needs a mean of 1 to {MAX_LENGTH} tokens and a sigma of 0 to 3, not {mean} and {sigma}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The longest length a draw can give.
+    pub fn longest(&self) -> u64 {
+        match *self {
+            Lengths::Fixed(n) => n,
+            Lengths::Uniform(_, hi) => hi,
+            Lengths::LogNormal { mean, .. } => ((mean * LOGNORMAL_CAP).round() as u64).clamp(1, MAX_LENGTH),
+        }
+    }
+
+    fn draw(&self, rng: &mut Rng) -> u64 {
+        match *self {
+            Lengths::Fixed(n) => n,
+            Lengths::Uniform(lo, hi) => rng.between(lo, hi),
+            Lengths::LogNormal { mean, sigma } => {
+                // the mean of exp(N(mu, sigma^2)) is exp(mu + sigma^2 / 2)
+                let mu = mean.ln() - sigma * sigma / 2.0;
+                let x = (mu + sigma * rng.normal()).exp();
+                (x.round() as u64).clamp(1, self.longest())
+            }
+        }
+    }
+}
+
+/// What to simulate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub arrivals: Arrivals,
+    pub input: Lengths,
+    pub output: Lengths,
+    /// requests to run (a trace runs its own rows)
+    pub requests: u64,
+    pub seed: u64,
+    /// most sequences decoding at once; default: the solved batch
+    pub max_batch: Option<u64>,
+}
+
+impl Config {
+    /// The plan's own workload: fixed lengths, a closed loop at the solved batch.
+    pub fn of_plan(plan: &Plan, point: &Point) -> Config {
+        Config {
+            arrivals: Arrivals::Closed { clients: point.instance.batch },
+            input: Lengths::Fixed(plan.workload.input_tokens.max(1)),
+            output: Lengths::Fixed(plan.workload.output_tokens.max(1)),
+            requests: 10_000,
+            seed: 0,
+            max_batch: None,
+        }
+    }
+}
+
+/// One request as it went.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Request {
+    pub arrival: f64,
+    pub input: u64,
+    pub output: u64,
+    /// when its prefill started (on prefill chips, or its first chunk's step)
+    pub prefill_start: f64,
+    pub first_token: f64,
+    pub finish: f64,
+}
+
+impl Request {
+    pub fn ttft(&self) -> f64 {
+        self.first_token - self.arrival
+    }
+
+    /// Mean time between its output tokens after the first (0 for one-token answers).
+    pub fn tpot(&self) -> f64 {
+        if self.output > 1 {
+            (self.finish - self.first_token) / (self.output - 1) as f64
+        } else {
+            0.0
+        }
+    }
+
+    pub fn e2e(&self) -> f64 {
+        self.finish - self.arrival
+    }
+}
+
+/// A counter's sample: at `time`, requests waiting (for prefill or a decode slot), in
+/// the running batch, and KV-cache tokens reserved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    pub time: f64,
+    pub waiting: u64,
+    pub running: u64,
+    pub kv_tokens: u64,
+}
+
+/// Mean and percentiles of one figure over the requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Dist {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Dist {
+    /// Nearest-rank percentiles of `xs`.
+    pub fn of(mut xs: Vec<f64>) -> Dist {
+        if xs.is_empty() {
+            return Dist::default();
+        }
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len();
+        let rank = |p: f64| xs[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        Dist { mean: xs.iter().sum::<f64>() / n as f64, p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), max: xs[n - 1] }
+    }
+}
+
+/// The analytical model's means for the same placement (what the solver reported).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Analytical {
+    pub ttft_s: f64,
+    pub tpot_s: f64,
+    pub tokens_per_s: f64,
+    pub batch: u64,
+}
+
+/// What a simulation gives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub requests: Vec<Request>,
+    /// from the first arrival to the last finish (seconds)
+    pub duration: f64,
+    pub samples: Vec<Sample>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub requests: u64,
+    pub duration_s: f64,
+    pub ttft_s: Dist,
+    pub tpot_s: Dist,
+    pub e2e_s: Dist,
+    /// output tokens per second over the run
+    pub tokens_per_s: f64,
+    pub requests_per_s: f64,
+    /// requests per second that met every SLO of the plan (TTFT and TPOT limits)
+    pub goodput_requests_per_s: f64,
+    /// the share of requests that met them
+    pub good_share: f64,
+    /// the SLO limits goodput counts against (seconds), when the plan has them
+    pub ttft_limit_s: Option<f64>,
+    pub tpot_limit_s: Option<f64>,
+    /// mean wait before prefill started (seconds)
+    pub prefill_wait_s: f64,
+    /// Little's law: the time-averaged requests in the system, and arrival rate times
+    /// mean time in the system (equal up to rounding)
+    pub little_l: f64,
+    pub little_lambda_w: f64,
+    pub analytical: Analytical,
+}
+
+/// Events, in time order; at equal times in this order (a finishing step frees its
+/// slots before the arrivals of the same instant are admitted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    StepDone,
+    KvReady(usize),
+    PrefillDone(usize),
+    Arrive(usize),
+}
+
+/// Non-negative seconds as a totally ordered key (the bits of a non-negative f64 order
+/// as the numbers do).
+fn key(t: f64) -> u64 {
+    t.max(0.0).to_bits()
+}
+
+/// The run's state beside the requests.
+struct Sim<'a> {
+    m: &'a StepModel,
+    reqs: Vec<Request>,
+    /// tokens generated so far, and prompt tokens prefilled (aggregated)
+    generated: Vec<u64>,
+    prefilled: Vec<u64>,
+    events: BinaryHeap<Reverse<(u64, Event, u64)>>,
+    seq: u64,
+    /// waiting for a free prefill server (disaggregated)
+    prefill_queue: VecDeque<usize>,
+    prefill_free: u64,
+    link_free: f64,
+    /// waiting for a decode slot and KV room
+    decode_queue: VecDeque<usize>,
+    /// admitted: decoding, and (aggregated) still prefilling, in admission order
+    decoding: Vec<usize>,
+    prefilling: VecDeque<usize>,
+    /// Σ context of the decoding sequences (tokens)
+    context_sum: f64,
+    kv_used: u64,
+    busy: bool,
+    /// this step's prompt tokens per prefilling request
+    chunk: Vec<(usize, u64)>,
+    rng: Rng,
+    samples: Vec<Sample>,
+    sample_every: u64,
+    steps: u64,
+    // Little's law: requests in the system and its integral over time
+    in_system: u64,
+    area: f64,
+    last_change: f64,
+    done: usize,
+    /// closed loop: the next request a finishing client sends
+    next_closed: Option<usize>,
+}
+
+impl Sim<'_> {
+    fn push(&mut self, t: f64, e: Event) {
+        self.seq += 1;
+        self.events.push(Reverse((key(t), e, self.seq)));
+    }
+
+    fn population(&mut self, t: f64, delta: i64) {
+        self.area += self.in_system as f64 * (t - self.last_change);
+        self.last_change = t;
+        self.in_system = (self.in_system as i64 + delta) as u64;
+    }
+
+    fn arrive(&mut self, t: f64, i: usize) {
+        self.population(t, 1);
+        if self.m.prefill.is_some() {
+            self.prefill_queue.push_back(i);
+            self.start_prefills(t);
+        } else {
+            self.decode_queue.push_back(i);
+        }
+    }
+
+    fn start_prefills(&mut self, t: f64) {
+        let Some(p) = &self.m.prefill else { return };
+        while self.prefill_free > 0 {
+            let Some(i) = self.prefill_queue.pop_front() else { break };
+            self.prefill_free -= 1;
+            self.reqs[i].prefill_start = t;
+            let done = t + p.time(self.reqs[i].input);
+            self.push(done, Event::PrefillDone(i));
+        }
+    }
+
+    /// A prefill server finished: the KV cache queues for the link (its bytes one
+    /// transfer after another, the latency beside them).
+    fn prefill_done(&mut self, t: f64, i: usize) {
+        self.prefill_free += 1;
+        let (latency, busy) = self.m.prefill.as_ref().map_or((0.0, 0.0), |p| p.transfer(self.reqs[i].input));
+        let start = t.max(self.link_free);
+        self.link_free = start + busy;
+        self.push(start + busy + latency, Event::KvReady(i));
+        self.start_prefills(t);
+    }
+
+    /// The KV cache arrived: the first token (prefill made it) is out; the rest need
+    /// a decode slot.
+    fn kv_ready(&mut self, t: f64, i: usize) {
+        self.reqs[i].first_token = t;
+        self.generated[i] = 1;
+        if self.reqs[i].output <= 1 {
+            self.finish(t, i);
+        } else {
+            self.decode_queue.push_back(i);
+        }
+    }
+
+    fn finish(&mut self, t: f64, i: usize) {
+        self.reqs[i].finish = t;
+        self.population(t, -1);
+        self.done += 1;
+        if let Some(next) = self.next_closed {
+            if next < self.reqs.len() {
+                self.next_closed = Some(next + 1);
+                self.reqs[next].arrival = t;
+                self.push(t, Event::Arrive(next));
+            }
+        }
+    }
+
+    /// Admits waiting requests in arrival order while a slot and their whole KV cache
+    /// (prompt and answer) fit; the first that does not fit holds the rest back.
+    fn admit(&mut self, t: f64) {
+        while let Some(&i) = self.decode_queue.front() {
+            let running = (self.decoding.len() + self.prefilling.len()) as u64;
+            let need = self.reqs[i].input + self.reqs[i].output;
+            if running >= self.m.max_batch || self.kv_used + need > self.m.kv_tokens {
+                break;
+            }
+            self.decode_queue.pop_front();
+            self.kv_used += need;
+            if self.m.prefill.is_some() {
+                self.context_sum += (self.reqs[i].input + self.generated[i]) as f64;
+                self.decoding.push(i);
+            } else {
+                self.reqs[i].prefill_start = t;
+                self.prefilling.push_back(i);
+            }
+        }
+    }
+
+    fn sample(&mut self, t: f64) {
+        self.steps += 1;
+        if self.steps % self.sample_every != 0 {
+            return;
+        }
+        if self.samples.len() >= MAX_SAMPLES {
+            // keep every other sample and sample half as often
+            let kept: Vec<Sample> = self.samples.iter().copied().step_by(2).collect();
+            self.samples = kept;
+            self.sample_every *= 2;
+        }
+        self.samples.push(Sample {
+            time: t,
+            waiting: (self.prefill_queue.len() + self.decode_queue.len()) as u64,
+            running: (self.decoding.len() + self.prefilling.len()) as u64,
+            kv_tokens: self.kv_used,
+        });
+    }
+
+    /// Starts a step when the decode chips are idle and have work.
+    fn try_step(&mut self, t: f64) {
+        if self.busy {
+            return;
+        }
+        self.admit(t);
+        if self.decoding.is_empty() && self.prefilling.is_empty() {
+            return;
+        }
+        self.sample(t);
+        // this step's chunk: prompt tokens in admission order, up to the budget
+        self.chunk.clear();
+        let mut budget = self.m.chunk_tokens;
+        let mut prompt = 0;
+        for &i in &self.prefilling {
+            if budget == 0 {
+                break;
+            }
+            let take = (self.reqs[i].input - self.prefilled[i]).min(budget);
+            budget -= take;
+            prompt += take;
+            self.chunk.push((i, take));
+        }
+        let b = self.decoding.len() as u64;
+        let context = if b > 0 { self.context_sum / b as f64 } else { self.chunk.first().map_or(1.0, |&(i, _)| self.reqs[i].input as f64) };
+        let dt = self.m.decode(b, context) + self.m.per_prompt_token * prompt as f64;
+        self.busy = true;
+        self.push(t + dt, Event::StepDone);
+    }
+
+    /// A step ended: every decoding sequence has its tokens, prompts their chunks.
+    fn step_done(&mut self, t: f64) {
+        self.busy = false;
+        let mut k = 0;
+        while k < self.decoding.len() {
+            let i = self.decoding[k];
+            let tokens = match self.m.speculative {
+                None => 1,
+                Some((lookahead, acceptance)) => 1 + (0..lookahead).take_while(|_| self.rng.chance(acceptance)).count() as u64,
+            };
+            let add = tokens.min(self.reqs[i].output - self.generated[i]);
+            self.generated[i] += add;
+            self.context_sum += add as f64;
+            if self.generated[i] >= self.reqs[i].output {
+                self.decoding.swap_remove(k);
+                self.context_sum -= (self.reqs[i].input + self.generated[i]) as f64;
+                self.kv_used -= self.reqs[i].input + self.reqs[i].output;
+                self.finish(t, i);
+            } else {
+                k += 1;
+            }
+        }
+        // swap_remove changes the order only among decoding sequences, which step together
+        for idx in 0..self.chunk.len() {
+            let (i, take) = self.chunk[idx];
+            self.prefilled[i] += take;
+            if self.prefilled[i] >= self.reqs[i].input {
+                // the prompt's last chunk: its first token comes out of this step
+                self.prefilling.retain(|&x| x != i);
+                self.reqs[i].first_token = t;
+                self.generated[i] = 1;
+                if self.reqs[i].output <= 1 {
+                    self.kv_used -= self.reqs[i].input + self.reqs[i].output;
+                    self.finish(t, i);
+                } else {
+                    self.context_sum += (self.reqs[i].input + 1) as f64;
+                    self.decoding.push(i);
+                }
+            }
+        }
+        if self.context_sum.abs() < 0.5 {
+            self.context_sum = 0.0; // no drift once empty
+        }
+    }
+}
+
+/// Why a simulation cannot run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimError(pub String);
+
+/// The requests of `config` (arrival times and lengths), drawn with its seed; closed
+/// loops get their arrivals as the run goes.
+fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimError> {
+    let blank =
+        |arrival: f64, input: u64, output: u64| Request { arrival, input, output, prefill_start: 0.0, first_token: 0.0, finish: 0.0 };
+    match &config.arrivals {
+        Arrivals::Trace(rows) => {
+            if rows.len() as u64 > MAX_REQUESTS {
+                return Err(SimError(format!("the trace has {} requests; at most {MAX_REQUESTS} are simulated", rows.len())));
+            }
+            Ok(rows.iter().map(|r| blank(r.arrival, r.input, r.output)).collect())
+        }
+        other => {
+            if config.requests == 0 || config.requests > MAX_REQUESTS {
+                return Err(SimError(format!("simulate 1 to {MAX_REQUESTS} requests, not {}", config.requests)));
+            }
+            config.input.check().map_err(SimError)?;
+            config.output.check().map_err(SimError)?;
+            let mut t = 0.0;
+            let mut out = Vec::with_capacity(config.requests as usize);
+            for _ in 0..config.requests {
+                if let Arrivals::Poisson { rate } = other {
+                    t += rng.exponential(1.0 / rate);
+                }
+                let input = config.input.draw(rng);
+                let output = config.output.draw(rng);
+                out.push(blank(t, input, output));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Simulates `point`'s placement of `plan` under `config`.
+pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, SimError> {
+    match config.arrivals {
+        Arrivals::Poisson { rate } if !(rate.is_finite() && rate > 0.0) => {
+            return Err(SimError(format!("the arrival rate must be a positive number of requests per second, not {rate}")))
+        }
+        Arrivals::Closed { clients } if clients == 0 || clients > MAX_REQUESTS => {
+            return Err(SimError(format!("a closed loop needs 1 to {MAX_REQUESTS} clients, not {clients}")))
+        }
+        _ => {}
+    }
+    let mut rng = Rng::new(config.seed);
+    let reqs = draw_requests(config, &mut rng)?;
+    if reqs.is_empty() {
+        return Err(SimError("there are no requests to simulate".into()));
+    }
+    let total: u64 = reqs.iter().map(|r| r.output).sum();
+    if total > MAX_TOTAL_TOKENS {
+        return Err(SimError(format!("the requests ask for {total} output tokens; at most {MAX_TOTAL_TOKENS} are simulated")));
+    }
+    let longest_prompt = reqs.iter().map(|r| r.input).max().unwrap_or(1);
+    let m = StepModel::new(plan, point, config.max_batch, longest_prompt).map_err(|e| SimError(e.0))?;
+    if let Some(r) = reqs.iter().find(|r| r.input + r.output > m.kv_tokens) {
+        return Err(SimError(format!(
+            "a request of {} prompt and {} answer tokens needs more KV cache than the decode chips hold at batch {} ({} tokens); \
+             draw shorter requests or allow a larger batch",
+            r.input, r.output, m.max_batch, m.kv_tokens
+        )));
+    }
+    let n = reqs.len();
+    let mut sim = Sim {
+        m: &m,
+        reqs,
+        generated: vec![0; n],
+        prefilled: vec![0; n],
+        events: BinaryHeap::new(),
+        seq: 0,
+        prefill_queue: VecDeque::new(),
+        prefill_free: m.prefill.as_ref().map_or(0, |p| p.replicas),
+        link_free: 0.0,
+        decode_queue: VecDeque::new(),
+        decoding: Vec::new(),
+        prefilling: VecDeque::new(),
+        context_sum: 0.0,
+        kv_used: 0,
+        busy: false,
+        chunk: Vec::new(),
+        rng,
+        samples: Vec::new(),
+        sample_every: 1,
+        steps: 0,
+        in_system: 0,
+        area: 0.0,
+        last_change: 0.0,
+        done: 0,
+        next_closed: None,
+    };
+    match config.arrivals {
+        Arrivals::Closed { clients } => {
+            // Clients start spread evenly over one request's life as the analytical model
+            // prices it, so the loop starts near its steady state: started together with
+            // fixed lengths, they would stay in lockstep for ever.
+            let first = (clients as usize).min(n);
+            let inst = &point.instance;
+            let d = &inst.decode[point.choice.decode];
+            let life = inst.pair_ttft(d, &inst.prefill[point.choice.prefill]).unwrap_or(0.0) + d.tpot * inst.output_tokens;
+            for i in 0..first {
+                let t = if life.is_finite() { life * i as f64 / first as f64 } else { 0.0 };
+                sim.reqs[i].arrival = t;
+                sim.push(t, Event::Arrive(i));
+            }
+            sim.next_closed = Some(first);
+        }
+        _ => {
+            for i in 0..n {
+                let t = sim.reqs[i].arrival;
+                sim.push(t, Event::Arrive(i));
+            }
+        }
+    }
+    sim.last_change = sim.reqs.iter().map(|r| r.arrival).fold(f64::INFINITY, f64::min);
+    while let Some(Reverse((k, event, _))) = sim.events.pop() {
+        let t = f64::from_bits(k);
+        match event {
+            Event::Arrive(i) => sim.arrive(t, i),
+            Event::PrefillDone(i) => sim.prefill_done(t, i),
+            Event::KvReady(i) => sim.kv_ready(t, i),
+            Event::StepDone => sim.step_done(t),
+        }
+        sim.try_step(t);
+    }
+    if sim.done != n {
+        return Err(SimError(format!("{} of {n} requests never finished (the simulation stalled)", n - sim.done)));
+    }
+    let Sim { reqs, samples, area, .. } = sim;
+    Ok(summarise(point, reqs, samples, area))
+}
+
+fn summarise(point: &Point, reqs: Vec<Request>, samples: Vec<Sample>, area: f64) -> Outcome {
+    let start = reqs.iter().map(|r| r.arrival).fold(f64::INFINITY, f64::min);
+    let end = reqs.iter().map(|r| r.finish).fold(0.0, f64::max);
+    let duration = (end - start).max(f64::MIN_POSITIVE);
+    let n = reqs.len() as f64;
+    let inst = &point.instance;
+    let (ttft_limit, tpot_limit) = (inst.ttft_limit, inst.tpot_limit);
+    let good = reqs.iter().filter(|r| ttft_limit.is_none_or(|l| r.ttft() <= l) && tpot_limit.is_none_or(|l| r.tpot() <= l)).count() as f64;
+    let d = &inst.decode[point.choice.decode];
+    let p = &inst.prefill[point.choice.prefill];
+    let analytical = Analytical {
+        ttft_s: inst.pair_ttft(d, p).unwrap_or(f64::NAN),
+        tpot_s: d.tpot,
+        tokens_per_s: inst.throughput(d),
+        batch: inst.batch,
+    };
+    let mean_sojourn = reqs.iter().map(|r| r.e2e()).sum::<f64>() / n;
+    let summary = Summary {
+        requests: reqs.len() as u64,
+        duration_s: duration,
+        ttft_s: Dist::of(reqs.iter().map(|r| r.ttft()).collect()),
+        tpot_s: Dist::of(reqs.iter().filter(|r| r.output > 1).map(|r| r.tpot()).collect()),
+        e2e_s: Dist::of(reqs.iter().map(|r| r.e2e()).collect()),
+        tokens_per_s: reqs.iter().map(|r| r.output).sum::<u64>() as f64 / duration,
+        requests_per_s: n / duration,
+        goodput_requests_per_s: good / duration,
+        good_share: good / n,
+        ttft_limit_s: ttft_limit,
+        tpot_limit_s: tpot_limit,
+        prefill_wait_s: reqs.iter().map(|r| r.prefill_start - r.arrival).sum::<f64>() / n,
+        little_l: area / duration,
+        little_lambda_w: n / duration * mean_sojourn,
+        analytical,
+    };
+    Outcome { requests: reqs, duration, samples, summary }
+}

@@ -1,0 +1,295 @@
+//! The step times the simulator runs on, taken from the solve phase's own model (no
+//! second cost model): the chosen decode configuration re-priced at other batch sizes
+//! and contexts, the chosen prefill configuration at other prompt lengths
+//! (docs/simulation.md, "Step times").
+
+use crate::ir::Plan;
+use crate::solve::space::{self, DecodeOption, PrefillOption, StepShape};
+use crate::solve::Point;
+
+/// Step times of one placement, as functions of what the simulation varies.
+#[derive(Clone, Debug)]
+pub struct StepModel {
+    /// batch sizes priced, ascending, and a step's seconds at each at the two contexts
+    batches: Vec<u64>,
+    at: [Vec<f64>; 2],
+    /// the two mean contexts priced (tokens); equal when the workload is one token long
+    contexts: [f64; 2],
+    /// aggregated serving: seconds a step adds per prompt token it carries
+    pub per_prompt_token: f64,
+    /// prompt tokens one aggregated step carries at most
+    pub chunk_tokens: u64,
+    /// speculative decoding: draft tokens a round proposes and the acceptance rate
+    pub speculative: Option<(u64, f64)>,
+    /// disaggregated serving: prefill times by prompt length and the KV transfer
+    pub prefill: Option<PrefillModel>,
+    /// most sequences the decode chips run at once
+    pub max_batch: u64,
+    /// KV-cache tokens the decode chips hold
+    pub kv_tokens: u64,
+}
+
+/// Prefill on chips of its own: `replicas` servers, a time per prompt length, and the
+/// KV cache's move to the decode chips (a queue on the link).
+#[derive(Clone, Debug)]
+pub struct PrefillModel {
+    pub replicas: u64,
+    lengths: Vec<u64>,
+    times: Vec<f64>,
+    /// per path the KV takes: (latency, seconds per prompt token of bulk transfer)
+    kv: Vec<(f64, f64)>,
+}
+
+impl PrefillModel {
+    /// The longest prompt the prefill chips hold.
+    pub fn longest(&self) -> u64 {
+        *self.lengths.last().unwrap_or(&0)
+    }
+
+    /// Seconds to prefill an `n`-token prompt (log-log interpolation between priced
+    /// lengths; `n` at most [`PrefillModel::longest`]).
+    pub fn time(&self, n: u64) -> f64 {
+        interpolate_log(&self.lengths, &self.times, n)
+    }
+
+    /// The KV transfer of an `n`-token prompt: (the link's latency, seconds the link is
+    /// busy with its bytes), the slowest path.
+    pub fn transfer(&self, n: u64) -> (f64, f64) {
+        self.kv
+            .iter()
+            .map(|&(lat, per_token)| (lat, per_token * n as f64))
+            .fold((0.0, 0.0), |a, b| if b.0 + b.1 > a.0 + a.1 { b } else { a })
+    }
+}
+
+/// Why the placement cannot be simulated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unsupported(pub String);
+
+/// Whether two decode options are the same configuration (at any batch).
+fn same_config(a: &DecodeOption, b: &DecodeOption) -> bool {
+    let stages = |d: &DecodeOption| d.layers.iter().map(|l| (l.pool, l.tp)).collect::<Vec<_>>();
+    a.attn_pool == b.attn_pool
+        && a.attn_tp == b.attn_tp
+        && a.attn_dp == b.attn_dp
+        && a.ffn == b.ffn
+        && a.microbatches == b.microbatches
+        && a.draft == b.draft
+        && a.aggregated.is_some() == b.aggregated.is_some()
+        && stages(a) == stages(b)
+}
+
+/// The plain step of a decode option: for aggregated serving, the step of the decoding
+/// sequences alone; for speculative decoding, one round; otherwise the option's TPOT.
+fn plain_step(d: &DecodeOption) -> f64 {
+    match (&d.aggregated, &d.shape) {
+        (Some(a), _) => a.decode_step,
+        (None, StepShape::Speculative { tokens, .. }) => d.tpot * tokens,
+        _ => d.tpot,
+    }
+}
+
+/// The batch sizes priced up to `max`: every one to 16, then about 20% apart, and `max`.
+fn batch_grid(max: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (1..=max.min(16)).collect();
+    let mut b = 16f64;
+    while (b as u64) < max {
+        b *= 1.2;
+        let n = (b.round() as u64).min(max);
+        if v.last() != Some(&n) {
+            v.push(n);
+        }
+    }
+    if v.last() != Some(&max) {
+        v.push(max);
+    }
+    v
+}
+
+/// Linear interpolation of `ys` over ascending `xs` at `x`, clamped to the ends.
+fn interpolate(xs: &[u64], ys: &[f64], x: f64) -> f64 {
+    let i = xs.partition_point(|&v| (v as f64) < x);
+    if i == 0 {
+        return ys[0];
+    }
+    if i >= xs.len() {
+        return ys[ys.len() - 1];
+    }
+    let (x0, x1) = (xs[i - 1] as f64, xs[i] as f64);
+    ys[i - 1] + (ys[i] - ys[i - 1]) * (x - x0) / (x1 - x0)
+}
+
+/// Interpolation in log-log space over ascending `xs` (clamped to the ends).
+fn interpolate_log(xs: &[u64], ys: &[f64], x: u64) -> f64 {
+    let i = xs.partition_point(|&v| v < x);
+    if i == 0 {
+        return ys[0];
+    }
+    if i >= xs.len() {
+        return ys[ys.len() - 1];
+    }
+    let (x0, x1, y0, y1) = ((xs[i - 1] as f64).ln(), (xs[i] as f64).ln(), ys[i - 1].max(1e-300).ln(), ys[i].max(1e-300).ln());
+    (y0 + (y1 - y0) * ((x as f64).ln() - x0) / (x1 - x0)).exp()
+}
+
+/// `plan` with another workload length (the contexts and prompts priced).
+fn with_lengths(plan: &Plan, input: u64, output: u64) -> Plan {
+    let mut p = plan.clone();
+    p.workload.input_tokens = input.max(1);
+    p.workload.output_tokens = output.max(1);
+    p
+}
+
+impl StepModel {
+    /// The step model of `point`'s placement of `plan`, running at most `max_batch`
+    /// sequences (default: the solved batch) and prefilling prompts of up to
+    /// `longest_prompt` tokens.
+    pub fn new(plan: &Plan, point: &Point, max_batch: Option<u64>, longest_prompt: u64) -> Result<StepModel, Unsupported> {
+        let inst = &point.instance;
+        let chosen = &inst.decode[point.choice.decode];
+        let prefill: &PrefillOption = &inst.prefill[point.choice.prefill];
+        let max_batch = max_batch.unwrap_or(inst.batch).max(1);
+        let (w_in, w_out) = (plan.workload.input_tokens, plan.workload.output_tokens);
+        // Two contexts, the plan's and half of it: a step's time is linear in the context
+        // (the KV cache read), and the shorter context fits wherever the plan's does.
+        let variants = [with_lengths(plan, w_in / 2, w_out / 2), plan.clone()];
+        let contexts = [space::decode_contexts(&variants[0]).0, space::decode_contexts(&variants[1]).0];
+        // The batches where the configuration exists at both contexts (data-parallel
+        // attention and microbatches need a few sequences each): fewer sequences than
+        // the smallest step the same time as it (they never take longer).
+        let mut batches = Vec::new();
+        let mut at: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for b in batch_grid(max_batch) {
+            let step =
+                |variant: &Plan| space::decode_options(variant, b, &mut Vec::new()).iter().find(|d| same_config(d, chosen)).map(plain_step);
+            if let (Some(lo), Some(hi)) = (step(&variants[0]), step(&variants[1])) {
+                batches.push(b);
+                at[0].push(lo);
+                at[1].push(hi);
+            }
+        }
+        if batches.last() != Some(&max_batch) {
+            return Err(Unsupported(format!(
+                "the chosen decode configuration does not run {max_batch} sequences at a mean context of {:.0} tokens (they do not fit its memory)",
+                contexts[1]
+            )));
+        }
+        let per_prompt_token = match &chosen.aggregated {
+            Some(a) if w_in > 0 => (a.steps.total() - a.steps.steps as f64 * a.decode_step).max(0.0) / w_in as f64,
+            _ => 0.0,
+        };
+        let speculative = plan.speculation.as_ref().map(|s| (s.lookahead, s.acceptance));
+        let prefill =
+            if prefill.aggregated { None } else { Some(prefill_model(plan, prefill, chosen, point.choice.replicas, longest_prompt)?) };
+        Ok(StepModel {
+            batches,
+            at,
+            contexts,
+            per_prompt_token,
+            chunk_tokens: plan.chunk_tokens.max(1),
+            speculative,
+            prefill,
+            max_batch,
+            kv_tokens: max_batch * (w_in + w_out),
+        })
+    }
+
+    /// Seconds of a step (a round, when speculative) of `b` decoding sequences whose
+    /// mean context is `context` tokens (no prompt tokens; `b` = 0 prices as 1).
+    pub fn decode(&self, b: u64, context: f64) -> f64 {
+        let x = b.max(1) as f64;
+        let lo = interpolate(&self.batches, &self.at[0], x);
+        let hi = interpolate(&self.batches, &self.at[1], x);
+        let (c0, c1) = (self.contexts[0], self.contexts[1]);
+        let t = if c1 > c0 { lo + (hi - lo) * (context - c0) / (c1 - c0) } else { hi };
+        // a guard: a context far below the half priced would extrapolate a step made
+        // almost only of KV reads to nothing
+        t.max(0.05 * lo)
+    }
+}
+
+/// The chosen prefill option priced at prompt lengths from 1 token to the longest the
+/// simulation draws, by doubling from the plan's own length.
+fn prefill_model(
+    plan: &Plan,
+    chosen: &PrefillOption,
+    decode: &DecodeOption,
+    replicas: u64,
+    longest: u64,
+) -> Result<PrefillModel, Unsupported> {
+    let n0 = plan.workload.input_tokens.max(1);
+    let mut lengths = vec![1u64];
+    let mut n = n0;
+    while n > 1 {
+        lengths.push(n);
+        n /= 2;
+    }
+    lengths.sort_unstable();
+    lengths.dedup();
+    let mut n = n0;
+    while n < longest {
+        n = (n * 2).min(longest);
+        lengths.push(n);
+    }
+    let mut times = Vec::new();
+    let mut priced = Vec::new();
+    for &n in &lengths {
+        let variant = with_lengths(plan, n, plan.workload.output_tokens);
+        let found = space::prefill_options(&variant, &mut Vec::new())
+            .into_iter()
+            .find(|p| !p.aggregated && p.pool == chosen.pool && p.tp == chosen.tp);
+        match found {
+            Some(p) => {
+                times.push(p.time);
+                priced.push(n);
+            }
+            None if n > n0 => {
+                return Err(Unsupported(format!(
+                    "a {n}-token prompt does not fit the prefill chips ({} x {}); draw shorter prompts",
+                    chosen.tp, plan.cluster.pools[chosen.pool].chip.name
+                )))
+            }
+            None => continue,
+        }
+    }
+    if priced.is_empty() {
+        return Err(Unsupported("the chosen prefill configuration prices no prompt length".into()));
+    }
+    // the KV paths of the plan's own prompt, the bulk scaled per token
+    let kv = decode
+        .kv
+        .iter()
+        .filter_map(|&(pool, share)| chosen.kv_path.get(pool).copied().flatten().map(|(lat, bulk)| (lat, share * bulk / n0 as f64)))
+        .collect();
+    Ok(PrefillModel { replicas: replicas.max(1), lengths: priced, times, kv })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_batch_grid_covers_every_small_batch_and_ends_at_the_largest() {
+        assert_eq!(batch_grid(1), vec![1]);
+        assert_eq!(batch_grid(5), vec![1, 2, 3, 4, 5]);
+        let g = batch_grid(256);
+        assert_eq!(&g[..16], &(1..=16).collect::<Vec<_>>()[..]);
+        assert_eq!(*g.last().unwrap(), 256);
+        assert!(g.windows(2).all(|w| w[0] < w[1] && w[1] as f64 <= w[0] as f64 * 1.25 + 1.0), "{g:?}");
+    }
+
+    #[test]
+    fn interpolation_is_exact_at_the_points_and_linear_between() {
+        let xs = [1, 4, 8];
+        let ys = [1.0, 4.0, 6.0];
+        assert_eq!(interpolate(&xs, &ys, 4.0), 4.0);
+        assert_eq!(interpolate(&xs, &ys, 6.0), 5.0);
+        assert_eq!(interpolate(&xs, &ys, 0.5), 1.0);
+        assert_eq!(interpolate(&xs, &ys, 9.0), 6.0);
+        // log-log: a power law is reproduced between its points
+        let xs = [1, 16, 256];
+        let ys = [1.0, 256.0, 65536.0];
+        assert!((interpolate_log(&xs, &ys, 4) - 16.0).abs() < 1e-9);
+        assert!((interpolate_log(&xs, &ys, 64) - 4096.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,170 @@
+//! The request-level simulator (docs/simulation.md) against what it must reproduce:
+//! the analytical model's steady state, queueing theory's M/D/1 wait, Little's law on
+//! every run, its own seed, and every example.
+
+use hplanc::simulate::model::StepModel;
+use hplanc::simulate::{simulate, Arrivals, Config, Lengths, Outcome};
+
+/// Compiles a file under the root, returning its first plan and its solved optimum.
+fn solved(path: &str) -> (hplanc::ir::Plan, hplanc::solve::Point) {
+    let comp = crate::compile(&crate::root().join(path), hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{path} must build");
+    let plan = comp.program.plans[0].clone();
+    let point = comp.solved[0].as_ref().expect("a feasible placement").best.clone();
+    (plan, point)
+}
+
+fn within(x: f64, want: f64, tolerance: f64) -> bool {
+    (x / want - 1.0).abs() <= tolerance
+}
+
+/// Little's law: the time-averaged number of requests in the system equals the arrival
+/// rate times the mean time in it (both sides measured independently: one integrates
+/// the population over time, the other sums the requests' lives).
+fn littles_law_holds(o: &Outcome) {
+    let s = &o.summary;
+    assert!(within(s.little_l, s.little_lambda_w, 0.02), "L = {} but lambda W = {}", s.little_l, s.little_lambda_w);
+    let lives: f64 = o.requests.iter().map(|r| r.e2e()).sum();
+    assert!(within(s.little_lambda_w, lives / o.duration, 1e-9));
+}
+
+#[test]
+fn a_closed_loop_at_the_solved_batch_reaches_the_models_steady_state() {
+    // aggregated serving (prompts in chunks inside the decode steps) and disaggregated
+    // serving (prefill chips of their own, the KV cache over a link)
+    for path in ["examples/llama70b_h100.hplan", "tests/data/simulate/disaggregated.hplan"] {
+        let (plan, point) = solved(path);
+        let mut config = Config::of_plan(&plan, &point);
+        config.requests = 4000;
+        let o = simulate(&plan, &point, &config).unwrap();
+        let (s, a) = (&o.summary, &o.summary.analytical);
+        assert!(within(s.tpot_s.mean, a.tpot_s, 0.03), "{path}: TPOT {} vs the model's {}", s.tpot_s.mean, a.tpot_s);
+        assert!(within(s.tokens_per_s, a.tokens_per_s, 0.03), "{path}: {} tok/s vs the model's {}", s.tokens_per_s, a.tokens_per_s);
+        littles_law_holds(&o);
+        // every request got all its tokens, in order
+        for r in &o.requests {
+            assert!(r.arrival <= r.prefill_start && r.prefill_start <= r.first_token && r.first_token <= r.finish, "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn one_prefill_server_with_poisson_arrivals_waits_as_md1_says() {
+    let (plan, point) = solved("tests/data/simulate/md1.hplan");
+    let input = plan.workload.input_tokens;
+    let service = StepModel::new(&plan, &point, None, input).unwrap().prefill.expect("prefill chips of its own").time(input);
+    for rho in [0.5, 0.8] {
+        let config = Config {
+            arrivals: Arrivals::Poisson { rate: rho / service },
+            input: Lengths::Fixed(input),
+            // short answers keep the run fast; the decode side never holds prefill back
+            output: Lengths::Fixed(2),
+            requests: 200_000,
+            seed: 11,
+            max_batch: None,
+        };
+        let o = simulate(&plan, &point, &config).unwrap();
+        // M/D/1: the mean wait in queue is rho S / (2 (1 - rho))
+        let want = rho * service / (2.0 * (1.0 - rho));
+        let got = o.summary.prefill_wait_s;
+        assert!(within(got, want, 0.05), "rho {rho}: mean wait {got} s, M/D/1 says {want} s");
+        littles_law_holds(&o);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_and_another_seed_another() {
+    let (plan, point) = solved("examples/llama70b_h100.hplan");
+    let config = Config {
+        arrivals: Arrivals::Poisson { rate: 3.0 },
+        input: Lengths::LogNormal { mean: 2048.0, sigma: 0.6 },
+        output: Lengths::Uniform(64, 960),
+        requests: 1500,
+        seed: 42,
+        max_batch: None,
+    };
+    let a = simulate(&plan, &point, &config).unwrap();
+    let b = simulate(&plan, &point, &config).unwrap();
+    assert_eq!(a, b);
+    let c = simulate(&plan, &point, &Config { seed: 43, ..config.clone() }).unwrap();
+    assert_ne!(a.requests, c.requests);
+    littles_law_holds(&a);
+    // the draws have the distributions asked for
+    let n = a.requests.len() as f64;
+    let mean_in = a.requests.iter().map(|r| r.input as f64).sum::<f64>() / n;
+    let mean_out = a.requests.iter().map(|r| r.output as f64).sum::<f64>() / n;
+    assert!(within(mean_in, 2048.0, 0.05), "lognormal mean {mean_in}");
+    assert!(within(mean_out, 512.0, 0.05), "uniform mean {mean_out}");
+    assert!(a.requests.iter().all(|r| (64..=960).contains(&r.output)));
+    // Poisson arrivals: the mean gap is 1 / rate
+    let last = a.requests.iter().map(|r| r.arrival).fold(0.0, f64::max);
+    assert!(within(last / n, 1.0 / 3.0, 0.06), "mean gap {}", last / n);
+}
+
+#[test]
+fn percentiles_order_and_goodput_counts_the_requests_within_the_slos() {
+    let (plan, point) = solved("examples/llama70b_h100.hplan");
+    // past the placement's capacity queues grow: the tail and goodput show it
+    let config = Config {
+        arrivals: Arrivals::Poisson { rate: 5.0 },
+        input: Lengths::Fixed(2048),
+        output: Lengths::Fixed(512),
+        requests: 3000,
+        seed: 1,
+        max_batch: None,
+    };
+    let o = simulate(&plan, &point, &config).unwrap();
+    let s = &o.summary;
+    for d in [&s.ttft_s, &s.tpot_s, &s.e2e_s] {
+        assert!(d.p50 <= d.p90 && d.p90 <= d.p99 && d.p99 <= d.max, "{d:?}");
+    }
+    let (ttft, tpot) = (s.ttft_limit_s.unwrap(), s.tpot_limit_s.unwrap());
+    let good = o.requests.iter().filter(|r| r.ttft() <= ttft && r.tpot() <= tpot).count();
+    assert_eq!(s.good_share, good as f64 / o.requests.len() as f64);
+    assert!(s.good_share < 0.5, "5 req/s is past this placement's 3.8: most requests wait ({})", s.good_share);
+    assert!(s.ttft_s.p99 > 10.0 * s.analytical.ttft_s);
+    littles_law_holds(&o);
+}
+
+#[test]
+fn every_example_simulates() {
+    for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
+            let Some(s) = solved else { continue };
+            let mut config = Config::of_plan(plan, &s.best);
+            config.requests = 300;
+            let o = simulate(plan, &s.best, &config).unwrap_or_else(|e| panic!("{}: {}: {}", path.display(), plan.name, e.0));
+            assert_eq!(o.requests.len(), 300);
+            assert!(o.summary.tokens_per_s > 0.0);
+            littles_law_holds(&o);
+        }
+    }
+}
+
+#[test]
+fn bad_configurations_are_errors_not_panics_or_endless_runs() {
+    let (plan, point) = solved("examples/llama70b_h100.hplan");
+    let base = Config::of_plan(&plan, &point);
+    let bad = [
+        Config { arrivals: Arrivals::Poisson { rate: 0.0 }, ..base.clone() },
+        Config { arrivals: Arrivals::Poisson { rate: -1.0 }, ..base.clone() },
+        Config { arrivals: Arrivals::Poisson { rate: f64::NAN }, ..base.clone() },
+        Config { arrivals: Arrivals::Closed { clients: 0 }, ..base.clone() },
+        Config { arrivals: Arrivals::Trace(vec![]), ..base.clone() },
+        Config { requests: 0, ..base.clone() },
+        Config { requests: hplanc::simulate::MAX_REQUESTS + 1, ..base.clone() },
+        Config { input: Lengths::Fixed(0), ..base.clone() },
+        Config { output: Lengths::Uniform(10, 5), ..base.clone() },
+        Config { input: Lengths::LogNormal { mean: 100.0, sigma: -1.0 }, ..base.clone() },
+        // more output tokens than a simulation may generate
+        Config { output: Lengths::Fixed(hplanc::simulate::MAX_LENGTH), requests: 1000, ..base.clone() },
+        // a request longer than the whole KV cache at the batch
+        Config { input: Lengths::Fixed(200_000), max_batch: Some(1), ..base.clone() },
+    ];
+    for c in bad {
+        let e = simulate(&plan, &point, &c).expect_err(&format!("{c:?} must be refused"));
+        assert!(!e.0.is_empty());
+    }
+}
