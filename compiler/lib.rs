@@ -47,6 +47,9 @@ pub struct Compilation {
     pub solved: Vec<Option<solve::Solved>>,
     /// per plan, the timelines of its solution's decode step and prefill
     pub schedules: Vec<Option<schedule::Schedule>>,
+    /// per plan with percentile SLOs or `maximize goodput`, the highest arrival rate
+    /// meeting them and the configuration serving it (docs/simulation.md)
+    pub served: Vec<Option<simulate::search::Served>>,
     pub mode: Mode,
 }
 
@@ -58,7 +61,11 @@ impl Compilation {
     /// Plan `i`'s report.
     pub fn plan_report(&self, i: usize) -> report::PlanReport {
         let solution = self.solved.get(i).and_then(|s| s.as_ref()).zip(self.schedules.get(i).and_then(|s| s.as_ref()));
-        report::plan_report(&self.program.plans[i], solution)
+        let mut r = report::plan_report(&self.program.plans[i], solution);
+        if let Some(served) = self.served.get(i).and_then(|s| s.as_ref()) {
+            report::simulation::attach(&mut r, &self.program.plans[i], served);
+        }
+        r
     }
 
     /// The JSON report document (`report::Report`).
@@ -86,8 +93,8 @@ pub struct BuildOptions<'a> {
     pub sweep_points: Option<usize>,
     /// called with (points done, points in all) as sweeps progress
     pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
-    /// solve each plan at its optimum only, leaving out `sweep` blocks (the language
-    /// server's hints)
+    /// solve each plan at its optimum only, leaving out `sweep` blocks and the rate
+    /// search of plans with percentile SLOs (the language server's hints)
     pub skip_sweeps: bool,
     /// texts that stand in for files on disk when imports are read (unsaved editor
     /// buffers), by canonical path
@@ -123,8 +130,48 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
         }
     }
     // the schedule of each solved plan, once (the report formats it)
+    // the rate search may choose another batch's configuration: it becomes the answer
+    let served = if opts.skip_sweeps { vec![None; solved.len()] } else { serve_all(&program, &mut solved, &mut diags) };
     let schedules = program.plans.iter().zip(&solved).map(|(p, s)| s.as_ref().map(|s| schedule::schedule(p, &s.best))).collect();
-    Compilation { sources, root, diagnostics: diags, program, solved, schedules, mode }
+    Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, mode }
+}
+
+/// The rate search of every solved plan that bounds a percentile or maximises goodput;
+/// the configuration it chooses becomes the plan's best point.
+fn serve_all(
+    program: &ir::Program,
+    solved: &mut [Option<solve::Solved>],
+    diags: &mut Diagnostics,
+) -> Vec<Option<simulate::search::Served>> {
+    use simulate::search::{serve, NotServed};
+    program
+        .plans
+        .iter()
+        .zip(solved)
+        .map(|(plan, s)| {
+            let s = s.as_mut().filter(|_| plan.simulated())?;
+            match serve(plan, s) {
+                Ok(x) => {
+                    s.best = x.point.clone();
+                    Some(x)
+                }
+                Err(NotServed::Failed(e)) => {
+                    diags.push(diagnostics::catalog::simulation_failed(plan.workload.span, &e.0));
+                    None
+                }
+                Err(NotServed::Unmet { slo, reached, rate }) => {
+                    let reached = if slo.metric == ir::SloMetric::TokensPerSUser {
+                        format!("{} tok/s", units::format::fmt_num(reached))
+                    } else {
+                        units::format::fmt_time(reached)
+                    };
+                    let rate = format!("{} req/s", units::format::fmt_num(rate));
+                    diags.push(diagnostics::catalog::percentile_slo_unmet(slo.span, &slo.name(), &reached, &rate));
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// The sweeps of every solved plan, all in one parallel pass.

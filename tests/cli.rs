@@ -914,7 +914,7 @@ fn simulate_refuses_bad_input_with_a_reason() {
         (vec!["--output", "0"], 2, "1 to 1048576"),
         (vec!["--requests", "1000001"], 2, "1000001"),
         (vec!["--plan", "nope"], 2, "no plan `nope`"),
-        (vec!["--input", "300000", "--max-batch", "1"], 1, "needs more KV cache"),
+        (vec!["--input", "1000000", "--max-batch", "1"], 1, "needs more KV cache"),
     ];
     for (extra, code, needle) in cases {
         let mut args = vec!["simulate", plan];
@@ -925,4 +925,36 @@ fn simulate_refuses_bad_input_with_a_reason() {
         assert!(o.stdout.is_empty(), "{extra:?} printed a result");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_percentile_plan_reports_its_served_rate_in_every_output() {
+    let out = tempdir("served");
+    let o = hplanc(&["build", "examples/mlperf_llama2_70b_server.hplan", "--format", "json", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &v["plans"][0];
+    assert_eq!(p["objective"]["kind"], "goodput");
+    let s = &p["served"];
+    let rate = s["rate_requests_per_s"].as_f64().unwrap();
+    assert_eq!(p["objective"]["value"].as_f64(), Some(rate));
+    for k in ["tokens_per_s", "tokens_per_s_per_chip", "goodput_requests_per_s", "good_share"] {
+        assert!(s[k].as_f64().is_some(), "served.{k}");
+    }
+    for d in ["ttft_s", "tpot_s", "e2e_s"] {
+        for f in ["mean", "p50", "p90", "p99", "max"] {
+            assert!(s[d][f].as_f64().is_some(), "served.{d}.{f}");
+        }
+    }
+    let slos = s["slos"].as_array().unwrap();
+    assert_eq!(slos.iter().map(|c| c["slo"].as_str().unwrap()).collect::<Vec<_>>(), ["ttft.p99", "tpot.p99"]);
+    assert!(slos.iter().all(|c| c["simulated"].as_f64().unwrap() <= c["limit"].as_f64().unwrap()));
+    assert!(s["candidates"].as_array().unwrap().iter().any(|c| c["rate_requests_per_s"].as_f64() == Some(rate)));
+    // the Markdown report and the trace carry it too
+    let md = std::fs::read_to_string(out.join("server/report.md")).unwrap();
+    assert!(md.contains("served (simulated, Poisson arrivals)") && md.contains("| TTFT |"), "{md}");
+    let trace: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("server/trace.json")).unwrap()).unwrap();
+    let counters = trace["traceEvents"].as_array().unwrap().iter().filter(|e| e["ph"] == "C" && e["pid"] == 3).count();
+    assert!(counters > 100, "the served simulation's counters: {counters}");
+    let _ = std::fs::remove_dir_all(&out);
 }

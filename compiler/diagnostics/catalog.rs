@@ -52,6 +52,8 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
     CodeInfo { code: "E0503", title: "op table is faster than the chip", explanation: "A GEMM row implies more FLOP/s than the chip's declared peak for that\nprecision: the table was measured on another chip, or its latencies are not in\nmicroseconds. Name the table of this chip, or fix the units." },
     CodeInfo { code: "E0601", title: "malformed trace", explanation: "A request trace for `hplanc simulate --trace` has a line that is not a\nrequest: each line is `arrival_s,input_tokens,output_tokens` (seconds from the\nstart, non-decreasing; whole token counts of at least 1), with an optional\nheader line of those three names and `#` comments. The simulation does not run\nuntil every line reads (docs/simulation.md)." },
+    CodeInfo { code: "E0411", title: "percentile SLO cannot be met", explanation: "The plan bounds a percentile (`ttft.p99 <= 2 s`) or maximises goodput, so it\nis solved with the request-level simulation in the loop: for each candidate\nconfiguration, the highest Poisson arrival rate at which the simulated requests\nmeet every SLO. No candidate meets this SLO even at 1% of its capacity: its\nlatency there is already over the limit. Relax the limit, or give the plan\nfaster chips (docs/simulation.md)." },
+    CodeInfo { code: "E0412", title: "simulation failed", explanation: "The plan is solved with the request-level simulation in the loop, and the\nsimulation could not run: a drawn request is longer than the KV cache or the\nprefill chips hold, or the workload asks for more than a simulation may run.\nThe message says which (docs/simulation.md)." },
     CodeInfo { code: "E0407", title: "solver failed", explanation: "The ILP solver stopped without an answer (time limit without a feasible\nsolution, or an internal error). The message gives the solver's reason." },
 ];
 
@@ -437,6 +439,56 @@ pub fn not_allowed(span: Span, what: &str, block: &str, hint: &str) -> Diagnosti
 pub fn unknown_choice(span: Span, value: &str, what: &str, choices: &[&str]) -> Diagnostic {
     let help = suggestion_help(value, choices, format!("{what} is one of {}", list_words(choices)));
     make("E0306", span, format!("unknown {what} `{value}`"), format!("not {} {what}", article(what)), help)
+}
+
+pub fn percentile_slo_unmet(span: Span, slo: &str, reached: &str, rate: &str) -> Diagnostic {
+    make(
+        "E0411",
+        span,
+        format!("no configuration meets `{slo}` at any arrival rate"),
+        format!("{reached} at {rate}, 1% of the closest configuration's capacity"),
+        "relax the limit, or give the plan faster chips; `hplanc simulate` shows the distribution",
+    )
+}
+
+pub fn simulation_failed(span: Span, reason: &str) -> Diagnostic {
+    make(
+        "E0412",
+        span,
+        format!("the simulation of this plan failed: {reason}"),
+        "simulated with this workload",
+        "shorten the workload's lengths or its `spread`, or lower its `requests`",
+    )
+}
+
+pub fn goodput_without_slo(span: Span) -> Diagnostic {
+    make(
+        "E0305",
+        span,
+        "`goodput` counts the requests that meet the plan's SLOs, and it has none".to_string(),
+        "needs an `slo` block",
+        "add an `slo` block, e.g. `slo { ttft.p99 <= 2 s, tpot.p99 <= 200 ms }`",
+    )
+}
+
+pub fn spread_without_lengths(span: Span) -> Diagnostic {
+    make(
+        "E0305",
+        span,
+        "`spread` needs lengths that vary".to_string(),
+        "fixed lengths have no spread",
+        "add `lengths = lognormal` (or `uniform`), or remove `spread`",
+    )
+}
+
+pub fn percentile_of_rate(span: Span, p: &str) -> Diagnostic {
+    make(
+        "E0306",
+        span,
+        format!("`tokens_per_s_per_user` has no percentiles (`{p}`)"),
+        "not a percentile of this metric",
+        "bound a percentile of the time per token instead: `tpot.p99 <= 50 ms` gives 99% of requests at least 20 tok/s",
+    )
 }
 
 /// "a" or "an" before a word (by its first letter: these are English nouns of the

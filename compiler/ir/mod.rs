@@ -309,6 +309,41 @@ pub struct Workload {
     /// concurrent sequences (decode batch), inclusive bounds
     pub concurrency: (u64, u64),
     pub concurrency_span: Span,
+    /// how the simulation draws requests (docs/simulation.md)
+    pub traffic: Traffic,
+}
+
+/// How lengths vary around the workload's `input` and `output` in the simulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LengthShape {
+    #[default]
+    Fixed,
+    /// uniform over the mean ± `spread` × the mean
+    Uniform,
+    /// lognormal with the mean and `spread` the standard deviation of the logarithm
+    LogNormal,
+}
+
+/// The simulated traffic of a workload: `lengths`, `spread`, `requests`, `seed`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Traffic {
+    pub lengths: LengthShape,
+    pub spread: f64,
+    /// requests simulated per arrival rate tried
+    pub requests: u64,
+    pub seed: u64,
+}
+
+/// Requests a percentile-SLO plan simulates per rate unless its workload says.
+pub const DEFAULT_SIM_REQUESTS: u64 = 2_000;
+/// The most a workload's `requests` may ask for (the rate search runs it about 12 times
+/// per configuration).
+pub const MAX_SIM_REQUESTS: u64 = 200_000;
+
+impl Default for Traffic {
+    fn default() -> Traffic {
+        Traffic { lengths: LengthShape::Fixed, spread: 0.0, requests: DEFAULT_SIM_REQUESTS, seed: 0 }
+    }
 }
 
 /// Seconds one ILP solve may run unless a plan sets `time_limit`.
@@ -454,9 +489,59 @@ impl SloMetric {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slo {
     pub metric: SloMetric,
+    /// `ttft.p99 <= 2 s`: a percentile of the requests' values (the quantile, e.g. 0.99)
+    /// rather than the mean; met by the simulation (docs/simulation.md), not the
+    /// analytical model
+    pub percentile: Option<Percentile>,
     /// seconds for `ttft`/`tpot <= limit`; tokens/s for `tokens_per_s_per_user >= limit`
     pub limit: f64,
     pub span: Span,
+}
+
+/// A percentile an SLO names: `p50`, `p90`, `p99`, `p999` (99.9%).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Percentile {
+    /// the quantile in parts per thousand (990 for `p99`)
+    pub per_mille: u32,
+}
+
+impl Percentile {
+    /// `p50`, `p99`, `p999`: two digits are percent, three are tenths of a percent.
+    pub fn parse(word: &str) -> Option<Percentile> {
+        let digits = word.strip_prefix('p')?;
+        if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return None;
+        }
+        let per_mille = match digits.len() {
+            2 => digits.parse::<u32>().ok()? * 10,
+            3 => digits.parse::<u32>().ok()?,
+            _ => return None,
+        };
+        Some(Percentile { per_mille })
+    }
+
+    pub fn quantile(self) -> f64 {
+        self.per_mille as f64 / 1000.0
+    }
+
+    /// `p99`, `p999`
+    pub fn name(self) -> String {
+        if self.per_mille % 10 == 0 {
+            format!("p{}", self.per_mille / 10)
+        } else {
+            format!("p{}", self.per_mille)
+        }
+    }
+}
+
+impl Slo {
+    /// `ttft`, `ttft.p99`
+    pub fn name(&self) -> String {
+        match self.percentile {
+            None => self.metric.name().to_string(),
+            Some(p) => format!("{}.{}", self.metric.name(), p.name()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -469,10 +554,13 @@ pub enum Objective {
     ThroughputPerChip,
     ThroughputPerDollar,
     TokensPerMw,
+    /// `maximize goodput`: the highest Poisson arrival rate at which the simulated
+    /// requests meet every SLO (docs/simulation.md)
+    Goodput,
 }
 
 impl Objective {
-    pub const ALL: [Objective; 8] = [
+    pub const ALL: [Objective; 9] = [
         Objective::CostPerMtok,
         Objective::Tpot,
         Objective::Ttft,
@@ -481,6 +569,7 @@ impl Objective {
         Objective::ThroughputPerChip,
         Objective::ThroughputPerDollar,
         Objective::TokensPerMw,
+        Objective::Goodput,
     ];
 
     pub fn name(self) -> &'static str {
@@ -493,12 +582,13 @@ impl Objective {
             Objective::ThroughputPerChip => "throughput_per_chip",
             Objective::ThroughputPerDollar => "throughput_per_dollar",
             Objective::TokensPerMw => "tokens_per_mw",
+            Objective::Goodput => "goodput",
         }
     }
 
     /// Whether the objective is maximised (`maximize throughput_per_chip`).
     pub fn maximize(self) -> bool {
-        matches!(self, Objective::ThroughputPerChip | Objective::ThroughputPerDollar | Objective::TokensPerMw)
+        matches!(self, Objective::ThroughputPerChip | Objective::ThroughputPerDollar | Objective::TokensPerMw | Objective::Goodput)
     }
 
     /// The keyword that states it: `minimize` or `maximize`.
@@ -691,12 +781,29 @@ impl Plan {
     pub fn tpot_slo(&self) -> Option<(&Slo, f64)> {
         self.slos
             .iter()
+            .filter(|s| s.percentile.is_none())
             .filter_map(|s| match s.metric {
                 SloMetric::Tpot => Some((s, s.limit)),
                 SloMetric::TokensPerSUser => Some((s, 1.0 / s.limit)),
                 SloMetric::Ttft => None,
             })
             .min_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal))
+    }
+
+    /// The SLOs on percentiles, which the simulation meets (`ttft.p99 <= 2 s`).
+    pub fn percentile_slos(&self) -> impl Iterator<Item = &Slo> {
+        self.slos.iter().filter(|s| s.percentile.is_some())
+    }
+
+    /// The limit of the mean SLO on `metric`, if the plan sets one.
+    pub fn mean_limit(&self, metric: SloMetric) -> Option<&Slo> {
+        self.slos.iter().find(|s| s.metric == metric && s.percentile.is_none())
+    }
+
+    /// Whether the plan is solved with the simulation in the loop: it bounds a
+    /// percentile or maximises goodput.
+    pub fn simulated(&self) -> bool {
+        self.objective == Objective::Goodput || self.slos.iter().any(|s| s.percentile.is_some())
     }
 
     pub fn placement(&self, s: Stage) -> &Placement {

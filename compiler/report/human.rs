@@ -113,6 +113,7 @@ fn objective_value(kind: &str, v: f64) -> String {
         "throughput_per_chip" => format!("{} tok/s per chip", fmt_num(v)),
         "throughput_per_dollar" => format!("{} tok per $", fmt_num(v)),
         "tokens_per_mw" => format!("{} tok/s per MW", fmt_num(v)),
+        "goodput" => format!("{} req/s within the SLOs", fmt_num(v)),
         _ => fmt_num(v),
     }
 }
@@ -274,7 +275,58 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
     if let Some(bn) = &r.bottleneck {
         o.push(Block::Line(format!("bottleneck: {bn}")));
     }
+    if let Some(s) = &r.served {
+        served(s, o.as_mut());
+    }
     o
+}
+
+/// The rate search's answer: the highest Poisson rate meeting the SLOs, the simulation
+/// there, and what was tried.
+fn served(s: &super::simulation::ServedReport, o: &mut Vec<Block>) {
+    // rates to three significant digits, small ones too
+    let rate = |r: f64| if r < 1.0 { format!("{r:.3}") } else { fmt_num(r) };
+    o.push(Block::Gap);
+    let slos: Vec<String> = s.slos.iter().map(|c| format!("{} <= {}", c.slo, fmt_time(c.limit))).collect();
+    o.push(Block::Line(format!(
+        "served (simulated, Poisson arrivals): {} req/s meet {}: {} tok/s, {} tok/s per chip ({} chip{}, batch {})",
+        rate(s.rate_requests_per_s),
+        slos.join(" and "),
+        fmt_num(s.tokens_per_s),
+        fmt_num(s.tokens_per_s_per_chip),
+        s.chips,
+        if s.chips == 1 { "" } else { "s" },
+        s.batch
+    )));
+    let row = |name: &str, d: &crate::simulate::Dist| {
+        vec![name.to_string(), fmt_time(d.mean), fmt_time(d.p50), fmt_time(d.p90), fmt_time(d.p99), fmt_time(d.max)]
+    };
+    o.push(Block::Table {
+        caption: Some(format!("at {} req/s", rate(s.rate_requests_per_s))),
+        rows: vec![
+            ["", "mean", "p50", "p90", "p99", "max"].iter().map(|x| x.to_string()).collect(),
+            row("TTFT", &s.ttft_s),
+            row("TPOT", &s.tpot_s),
+            row("E2E", &s.e2e_s),
+        ],
+        right: vec![false, true, true, true, true, true],
+        header: true,
+    });
+    let checks: Vec<String> = s.slos.iter().map(|c| format!("{} {}", c.slo, fmt_time(c.simulated))).collect();
+    let tried: Vec<String> = s
+        .candidates
+        .iter()
+        .map(|c| format!("{}: {}", c.batch, c.rate_requests_per_s.map_or("none".to_string(), |r| format!("{} req/s", rate(r)))))
+        .collect();
+    o.push(Block::Line(format!(
+        "simulated there: {}; {:.1}% of requests within every limit; rate search: batch {}; {} simulations of {} requests (seed {})",
+        checks.join(", "),
+        100.0 * s.good_share,
+        tried.join(", "),
+        s.simulations,
+        fmt_num(s.requests_per_simulation as f64),
+        s.seed
+    )));
 }
 
 /// How much of each stage measured op tables priced, when any did: the decode step's

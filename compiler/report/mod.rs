@@ -49,6 +49,9 @@ pub struct PlanReport {
     pub schedule: Option<ScheduleReport>,
     /// the sweep the frontier comes from (absent: the concurrencies the solver tried)
     pub sweep: Option<SweepReport>,
+    /// plans with percentile SLOs or `maximize goodput`: the highest Poisson arrival
+    /// rate meeting them, found with the simulation (docs/simulation.md)
+    pub served: Option<simulation::ServedReport>,
     /// the timelines themselves, for trace.json and the text Gantt (not in the JSON)
     #[serde(skip)]
     pub timelines: Option<crate::schedule::Schedule>,
@@ -541,6 +544,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
             serving: None,
             schedule: None,
             sweep: None,
+            served: None,
             timelines: None,
         };
     };
@@ -626,6 +630,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
                 .filter_map(|x| x.failed.as_ref().map(|reason| SweepFailure { value: x.value, reason: reason.clone() }))
                 .collect(),
         }),
+        served: None,
         timelines: Some(timelines),
     }
 }
@@ -641,6 +646,8 @@ fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
         Objective::Power => m.power_w,
         Objective::ThroughputPerChip => Some(m.throughput_per_chip),
         Objective::TokensPerMw => m.tokens_per_s_per_mw,
+        // the simulation's, not the analytical metrics' (set from `served`)
+        Objective::Goodput => None,
     }
 }
 
@@ -712,7 +719,17 @@ fn serving_report(plan: &Plan, s: &Solved) -> ServingReport {
         _ => "prefill runs on chips of its own and moves the KV cache to decode".to_string(),
     };
     let why = match (&alternative, plan.serving) {
-        (Some(alt), _) => format!("the best {other} placement is {:.1}% worse on {}", 100.0 * alt.margin, plan.objective.name()),
+        (Some(alt), _) => {
+            // goodput is simulated for the candidates only; the other way of serving is
+            // compared on the analytical measure they are chosen by
+            let measure = if plan.objective == Objective::Goodput {
+                "throughput per chip (the analytical measure goodput's candidates are chosen by)"
+            } else {
+                plan.objective.name()
+            };
+            let word = if alt.margin >= 0.0 { "worse" } else { "better" };
+            format!("the best {other} placement is {:.1}% {word} on {measure}", 100.0 * alt.margin.abs())
+        }
         (None, crate::ir::Serving::Auto) if crate::solve::space::aggregated_pools(plan).is_empty() => {
             if plan.speculation.is_some() {
                 "aggregated serving is not considered with speculative decoding (the draft runs on chips of its own)".to_string()

@@ -107,3 +107,86 @@ pub fn trace(plan: &str, o: &Outcome) -> String {
     }
     serde_json::to_string(&serde_json::json!({"traceEvents": events, "displayTimeUnit": "ms"})).unwrap_or_default()
 }
+
+/// One SLO of a served plan: its limit and what the simulation at the served rate gave.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SloCheck {
+    /// `ttft.p99`, `tpot`
+    pub slo: String,
+    pub limit: f64,
+    pub simulated: f64,
+}
+
+/// A configuration the rate search tried.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct CandidateReport {
+    pub batch: u64,
+    /// the highest rate meeting every SLO (null: none)
+    pub rate_requests_per_s: Option<f64>,
+}
+
+/// `served` in report.json: the highest Poisson arrival rate at which the chosen
+/// configuration's simulated requests meet every SLO, and the simulation there.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ServedReport {
+    pub rate_requests_per_s: f64,
+    /// output tokens per second at that rate (rate × the workload's mean output)
+    pub tokens_per_s: f64,
+    pub tokens_per_s_per_chip: f64,
+    pub chips: u64,
+    /// the configuration's batch limit
+    pub batch: u64,
+    pub cost_per_mtok_usd: Option<f64>,
+    /// the simulation at that rate
+    pub ttft_s: Dist,
+    pub tpot_s: Dist,
+    pub e2e_s: Dist,
+    pub goodput_requests_per_s: f64,
+    pub good_share: f64,
+    pub slos: Vec<SloCheck>,
+    pub candidates: Vec<CandidateReport>,
+    pub simulations: usize,
+    pub requests_per_simulation: u64,
+    pub seed: u64,
+    /// the counters of the simulation at that rate, for trace.json
+    #[serde(skip)]
+    pub samples: Vec<crate::simulate::Sample>,
+}
+
+/// Adds the rate search's answer to a plan's report; `maximize goodput` takes its value
+/// from it.
+pub fn attach(r: &mut super::PlanReport, plan: &crate::ir::Plan, s: &crate::simulate::search::Served) {
+    let chips = s.point.instance.chips(s.point.choice);
+    let totals = s.point.instance.totals(s.point.choice);
+    let tokens = s.rate * plan.workload.output_tokens as f64;
+    let o = &s.outcome;
+    let served = ServedReport {
+        rate_requests_per_s: s.rate,
+        tokens_per_s: tokens,
+        tokens_per_s_per_chip: tokens / chips.max(1) as f64,
+        chips,
+        batch: s.point.instance.batch,
+        cost_per_mtok_usd: totals
+            .filter(|t| t.usd_per_s > 0.0 && plan.cluster.pools.iter().all(|p| p.chip.price.is_some()))
+            .map(|t| t.usd_per_s / tokens * 1e6),
+        ttft_s: o.summary.ttft_s,
+        tpot_s: o.summary.tpot_s,
+        e2e_s: o.summary.e2e_s,
+        goodput_requests_per_s: o.summary.goodput_requests_per_s,
+        good_share: o.summary.good_share,
+        slos: plan
+            .slos
+            .iter()
+            .map(|slo| SloCheck { slo: slo.name(), limit: slo.limit, simulated: crate::simulate::search::slo_value(slo, &o.requests) })
+            .collect(),
+        candidates: s.candidates.iter().map(|c| CandidateReport { batch: c.batch, rate_requests_per_s: c.rate }).collect(),
+        simulations: s.simulations,
+        requests_per_simulation: s.requests,
+        seed: s.seed,
+        samples: o.samples.clone(),
+    };
+    if plan.objective == crate::ir::Objective::Goodput {
+        r.objective.value = Some(s.rate);
+    }
+    r.served = Some(served);
+}

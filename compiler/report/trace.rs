@@ -59,6 +59,14 @@ pub fn render(r: &PlanReport) -> Option<String> {
     let mut ev = Vec::new();
     events(1, &s.decode, &mut ev);
     events(2, &s.prefill, &mut ev);
+    if let Some(served) = &r.served {
+        // the simulation at the served rate: requests waiting and running, KV use
+        ev.push(json!({ "ph": "M", "pid": 3, "name": "process_name", "args": { "name": format!("simulation at {:.4} req/s", served.rate_requests_per_s) } }));
+        for x in &served.samples {
+            ev.push(json!({ "ph": "C", "pid": 3, "name": "requests", "ts": us(x.time), "args": { "waiting": x.waiting, "running": x.running } }));
+            ev.push(json!({ "ph": "C", "pid": 3, "name": "KV cache (tokens)", "ts": us(x.time), "args": { "reserved": x.kv_tokens } }));
+        }
+    }
     let meta = json!({ "hplanc": env!("CARGO_PKG_VERSION"), "plan": r.name, "time_unit": "microseconds" });
     let mut o = String::from("{\n\"displayTimeUnit\": \"ns\",\n\"otherData\": ");
     o.push_str(&meta.to_string());

@@ -879,10 +879,48 @@ impl Resolver<'_> {
                 output_tokens: f.count("output")?,
                 concurrency: (lo, hi),
                 concurrency_span: f.span("concurrency")?,
+                traffic: ir::Traffic::default(),
             })
         })();
+        let w = w.and_then(|mut w| {
+            w.traffic = self.traffic(&f)?;
+            Some(w)
+        });
         self.workloads.insert(id, w.clone());
         w
+    }
+
+    /// A workload's simulated traffic; `None` after a diagnostic.
+    fn traffic(&mut self, f: &Fields) -> Option<ir::Traffic> {
+        let lengths = match f.word("lengths") {
+            Some("uniform") => ir::LengthShape::Uniform,
+            Some("lognormal") => ir::LengthShape::LogNormal,
+            _ => ir::LengthShape::Fixed,
+        };
+        let spread = f.num("spread").unwrap_or(0.0);
+        let bound = match lengths {
+            ir::LengthShape::LogNormal => Some((3.0, "must be at most 3 (the standard deviation of ln(length))")),
+            ir::LengthShape::Uniform => Some((0.999, "must be below 1 (a share of the mean on each side)")),
+            ir::LengthShape::Fixed => None,
+        };
+        if let (Some((max, why)), Some(span)) = (bound, f.span("spread")) {
+            if spread > max {
+                self.diags.push(catalog::out_of_range(span, "`spread`", why));
+                return None;
+            }
+        }
+        if lengths == ir::LengthShape::Fixed {
+            if let Some(span) = f.span("spread") {
+                self.diags.push(catalog::spread_without_lengths(span));
+                return None;
+            }
+        }
+        Some(ir::Traffic {
+            lengths,
+            spread,
+            requests: f.count("requests").unwrap_or(ir::DEFAULT_SIM_REQUESTS),
+            seed: f.count("seed").unwrap_or(0),
+        })
     }
 
     fn cluster(&mut self, id: ItemId) -> Option<ir::Cluster> {
@@ -1069,10 +1107,14 @@ impl Resolver<'_> {
         // slo block
         let mut slos = Vec::new();
         if let Some(slo) = f.block("slo") {
-            let mut seen: BTreeMap<SloMetric, Span> = BTreeMap::new();
+            let mut seen: BTreeMap<(SloMetric, Option<ir::Percentile>), Span> = BTreeMap::new();
             for s in &slo.fields.stmts {
                 let Entry::Constraint(c) = s else { continue };
-                let metric = match c.metric.name.as_str() {
+                let (base, pct) = match c.metric.name.split_once('.') {
+                    Some((b, p)) => (b, Some(p)),
+                    None => (c.metric.name.as_str(), None),
+                };
+                let metric = match base {
                     "ttft" => SloMetric::Ttft,
                     "tpot" => SloMetric::Tpot,
                     "tokens_per_s_per_user" => SloMetric::TokensPerSUser,
@@ -1081,10 +1123,26 @@ impl Resolver<'_> {
                             c.metric.span,
                             other,
                             "SLO metric",
-                            &["ttft", "tpot", "tokens_per_s_per_user"],
+                            &["ttft", "tpot", "tokens_per_s_per_user", "ttft.p99", "tpot.p90"],
                         ));
                         continue;
                     }
+                };
+                let percentile = match pct {
+                    None => None,
+                    Some(p) => match ir::Percentile::parse(p) {
+                        Some(q) if metric != SloMetric::TokensPerSUser => Some(q),
+                        found => {
+                            let span =
+                                Span::new(c.metric.span.file, c.metric.span.start as usize + base.len() + 1, c.metric.span.end as usize);
+                            self.diags.push(if found.is_some() {
+                                catalog::percentile_of_rate(span, p)
+                            } else {
+                                catalog::unknown_choice(span, p, "percentile", &["p50", "p90", "p95", "p99", "p999"])
+                            });
+                            continue;
+                        }
+                    },
                 };
                 let lower = metric == SloMetric::TokensPerSUser;
                 let op_ok =
@@ -1099,8 +1157,8 @@ impl Resolver<'_> {
                     ));
                     continue;
                 }
-                if let Some(first) = seen.get(&metric) {
-                    self.diags.push(catalog::duplicate_attribute(c.span, metric.name(), *first));
+                if let Some(first) = seen.get(&(metric, percentile)) {
+                    self.diags.push(catalog::duplicate_attribute(c.span, &c.metric.name, *first));
                     continue;
                 }
                 let Value::Number(n) = &c.value else {
@@ -1115,8 +1173,8 @@ impl Resolver<'_> {
                     self.diags.push(catalog::out_of_range(n.span, &format!("`{}`", metric.name()), "must be greater than zero"));
                     continue;
                 }
-                seen.insert(metric, c.span);
-                slos.push(ir::Slo { metric, limit, span: c.span });
+                seen.insert((metric, percentile), c.span);
+                slos.push(ir::Slo { metric, percentile, limit, span: c.span });
             }
         }
 
@@ -1294,6 +1352,9 @@ impl Resolver<'_> {
             })
             .collect();
         let (objective, objective_span) = objective.unwrap_or((ir::Objective::CostPerMtok, item.name.span));
+        if objective == ir::Objective::Goodput && slos.is_empty() {
+            self.diags.push(catalog::goodput_without_slo(objective_span));
+        }
         let serving = f.word("serving").and_then(ir::Serving::parse).unwrap_or_default();
         let serving_span = f.span("serving");
         if let (ir::Serving::Aggregated, Some(at)) = (serving, serving_span) {

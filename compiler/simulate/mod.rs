@@ -11,6 +11,7 @@
 
 pub mod model;
 pub mod rng;
+pub mod search;
 pub mod trace;
 
 use crate::ir::Plan;
@@ -58,6 +59,19 @@ pub enum Lengths {
 pub const LOGNORMAL_CAP: f64 = 8.0;
 
 impl Lengths {
+    /// A workload's lengths around `mean` tokens, as its `lengths` and `spread` say.
+    pub fn of_traffic(mean: u64, t: &crate::ir::Traffic) -> Lengths {
+        let mean = mean.clamp(1, MAX_LENGTH);
+        match t.lengths {
+            crate::ir::LengthShape::Fixed => Lengths::Fixed(mean),
+            crate::ir::LengthShape::Uniform => {
+                let half = (mean as f64 * t.spread).round() as u64;
+                Lengths::Uniform(mean.saturating_sub(half).max(1), (mean + half).min(MAX_LENGTH))
+            }
+            crate::ir::LengthShape::LogNormal => Lengths::LogNormal { mean: mean as f64, sigma: t.spread },
+        }
+    }
+
     /// Checks the parameters: a reason when they are not a distribution of lengths.
     pub fn check(&self) -> Result<(), String> {
         match *self {
@@ -109,14 +123,16 @@ pub struct Config {
 }
 
 impl Config {
-    /// The plan's own workload: fixed lengths, a closed loop at the solved batch.
+    /// The plan's own workload (its lengths and seed), a closed loop at the solved
+    /// batch, 10,000 requests.
     pub fn of_plan(plan: &Plan, point: &Point) -> Config {
+        let w = &plan.workload;
         Config {
             arrivals: Arrivals::Closed { clients: point.instance.batch },
-            input: Lengths::Fixed(plan.workload.input_tokens.max(1)),
-            output: Lengths::Fixed(plan.workload.output_tokens.max(1)),
+            input: Lengths::of_traffic(w.input_tokens, &w.traffic),
+            output: Lengths::of_traffic(w.output_tokens, &w.traffic),
             requests: 10_000,
-            seed: 0,
+            seed: w.traffic.seed,
             max_batch: None,
         }
     }
@@ -506,8 +522,8 @@ fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimErro
     }
 }
 
-/// Simulates `point`'s placement of `plan` under `config`.
-pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, SimError> {
+/// Checks `config` and draws its requests.
+fn prepare(config: &Config) -> Result<Vec<Request>, SimError> {
     match config.arrivals {
         Arrivals::Poisson { rate } if !(rate.is_finite() && rate > 0.0) => {
             return Err(SimError(format!("the arrival rate must be a positive number of requests per second, not {rate}")))
@@ -526,8 +542,30 @@ pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, 
     if total > MAX_TOTAL_TOKENS {
         return Err(SimError(format!("the requests ask for {total} output tokens; at most {MAX_TOTAL_TOKENS} are simulated")));
     }
+    Ok(reqs)
+}
+
+/// Simulates `point`'s placement of `plan` under `config`.
+pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, SimError> {
+    let reqs = prepare(config)?;
     let longest_prompt = reqs.iter().map(|r| r.input).max().unwrap_or(1);
     let m = StepModel::new(plan, point, config.max_batch, longest_prompt).map_err(|e| SimError(e.0))?;
+    run(plan, point, &m, config, reqs)
+}
+
+/// [`simulate`] on a step model already priced (the rate search prices each
+/// configuration once); `m` must price prompts as long as `config` draws.
+pub fn simulate_on(plan: &Plan, point: &Point, m: &StepModel, config: &Config) -> Result<Outcome, SimError> {
+    let reqs = prepare(config)?;
+    run(plan, point, m, config, reqs)
+}
+
+fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Request>) -> Result<Outcome, SimError> {
+    if let Some(p) = &m.prefill {
+        if let Some(r) = reqs.iter().find(|r| r.input > p.longest()) {
+            return Err(SimError(format!("a {}-token prompt is longer than the step model was priced for ({})", r.input, p.longest())));
+        }
+    }
     if let Some(r) = reqs.iter().find(|r| r.input + r.output > m.kv_tokens) {
         return Err(SimError(format!(
             "a request of {} prompt and {} answer tokens needs more KV cache than the decode chips hold at batch {} ({} tokens); \
@@ -535,9 +573,10 @@ pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, 
             r.input, r.output, m.max_batch, m.kv_tokens
         )));
     }
+    let rng = Rng::new(config.seed ^ 0x005E_ED0F_D4A7);
     let n = reqs.len();
     let mut sim = Sim {
-        m: &m,
+        m,
         reqs,
         generated: vec![0; n],
         prefilled: vec![0; n],
@@ -601,16 +640,29 @@ pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, 
         return Err(SimError(format!("{} of {n} requests never finished (the simulation stalled)", n - sim.done)));
     }
     let Sim { reqs, samples, area, .. } = sim;
-    Ok(summarise(point, reqs, samples, area))
+    Ok(summarise(plan, point, reqs, samples, area))
 }
 
-fn summarise(point: &Point, reqs: Vec<Request>, samples: Vec<Sample>, area: f64) -> Outcome {
+/// The tightest limits a request's TTFT and TPOT must meet to count towards goodput:
+/// every SLO of the plan on them, a mean's or a percentile's (`tokens_per_s_per_user
+/// >= X` as TPOT <= 1/X).
+pub fn request_limits(plan: &Plan) -> (Option<f64>, Option<f64>) {
+    use crate::ir::SloMetric;
+    let tightest = |a: Option<f64>, b: f64| Some(a.map_or(b, |a| a.min(b)));
+    plan.slos.iter().fold((None, None), |(ttft, tpot), s| match s.metric {
+        SloMetric::Ttft => (tightest(ttft, s.limit), tpot),
+        SloMetric::Tpot => (ttft, tightest(tpot, s.limit)),
+        SloMetric::TokensPerSUser => (ttft, tightest(tpot, 1.0 / s.limit)),
+    })
+}
+
+fn summarise(plan: &Plan, point: &Point, reqs: Vec<Request>, samples: Vec<Sample>, area: f64) -> Outcome {
     let start = reqs.iter().map(|r| r.arrival).fold(f64::INFINITY, f64::min);
     let end = reqs.iter().map(|r| r.finish).fold(0.0, f64::max);
     let duration = (end - start).max(f64::MIN_POSITIVE);
     let n = reqs.len() as f64;
     let inst = &point.instance;
-    let (ttft_limit, tpot_limit) = (inst.ttft_limit, inst.tpot_limit);
+    let (ttft_limit, tpot_limit) = request_limits(plan);
     let good = reqs.iter().filter(|r| ttft_limit.is_none_or(|l| r.ttft() <= l) && tpot_limit.is_none_or(|l| r.tpot() <= l)).count() as f64;
     let d = &inst.decode[point.choice.decode];
     let p = &inst.prefill[point.choice.prefill];

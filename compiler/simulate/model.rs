@@ -190,7 +190,7 @@ impl StepModel {
             speculative,
             prefill,
             max_batch,
-            kv_tokens: max_batch * (w_in + w_out),
+            kv_tokens: kv_capacity(plan, chosen, inst.batch, max_batch),
         })
     }
 
@@ -206,6 +206,35 @@ impl StepModel {
         // almost only of KV reads to nothing
         t.max(0.05 * lo)
     }
+}
+
+/// KV-cache tokens the decode chips hold: what the solved batch reserves (that many
+/// sequences of the workload's longest context) plus what the memory left over holds,
+/// per chip of the attention pool's KV tier, in every data-parallel group. A layer
+/// pipeline's cache is split by stage: it holds what the batch reserves.
+fn kv_capacity(plan: &Plan, d: &DecodeOption, solved_batch: u64, max_batch: u64) -> u64 {
+    let w = &plan.workload;
+    let reserved = max_batch * (w.input_tokens + w.output_tokens);
+    if !d.layers.is_empty() {
+        return reserved;
+    }
+    let m = &plan.model;
+    let chip = &plan.cluster.pools[d.attn_pool].chip;
+    let Some(tier) = chip.tier_index(crate::ir::Contents::Kv).map(|i| &chip.memory[i].name) else { return reserved };
+    let free = d
+        .memory
+        .iter()
+        .filter(|u| u.pool == d.attn_pool && u.stage == crate::ir::Stage::DecodeAttn && &u.tier == tier)
+        .map(|u| (u.capacity - u.used).max(0.0))
+        .fold(f64::INFINITY, f64::min);
+    let per_token = m.kv_bytes_per_token() / m.kv_split(d.attn_tp) as f64;
+    if !free.is_finite() || per_token <= 0.0 {
+        return reserved;
+    }
+    // the memory was checked at the solved batch; a larger limit reserves more of it
+    let solved = solved_batch * (w.input_tokens + w.output_tokens);
+    let spare = (free / per_token).floor() as u64 * d.attn_dp.max(1);
+    (solved + spare).max(reserved)
 }
 
 /// The chosen prefill option priced at prompt lengths from 1 token to the longest the

@@ -87,7 +87,9 @@ pub fn goal(plan: &Plan) -> Goal {
         Objective::Ttft => Goal::Ttft,
         Objective::Chips => Goal::Chips,
         Objective::Power => Goal::Power,
-        Objective::ThroughputPerChip => Goal::ChipsPerToken,
+        // goodput: the configurations of most throughput per chip are the candidates
+        // the simulation tries (docs/simulation.md)
+        Objective::ThroughputPerChip | Objective::Goodput => Goal::ChipsPerToken,
         Objective::TokensPerMw => Goal::PowerPerToken,
     }
 }
@@ -439,7 +441,7 @@ fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String
             None => (plan.span, "tpot".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed)),
         },
         relax::Bound::Ttft => {
-            let span = plan.slos.iter().find(|s| s.metric == SloMetric::Ttft).map(|s| s.span).unwrap_or(plan.span);
+            let span = plan.mean_limit(SloMetric::Ttft).map(|s| s.span).unwrap_or(plan.span);
             (span, "ttft".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed))
         }
         relax::Bound::Pool(p) => {

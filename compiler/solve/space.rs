@@ -1416,7 +1416,7 @@ pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
 
 /// The configuration space of `plan` at decode batch `batch` over the shared prefill options.
 pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
-    let limit = |m: crate::ir::SloMetric| plan.slos.iter().find(|s| s.metric == m).map(|s| s.limit);
+    let limit = |m: crate::ir::SloMetric| plan.mean_limit(m).map(|s| s.limit);
     let free = plan.free_inventory;
     let mut inst = Instance {
         batch,

@@ -22,6 +22,7 @@ fn item_kinds() -> &'static str {
 pub fn describe_rule(rule: Rule) -> &'static str {
     match rule {
         Rule::IDENT | Rule::path => "a name",
+        Rule::METRIC => "a metric (`ttft`, `ttft.p99`)",
         Rule::ITEM_KIND => item_kinds(),
         Rule::use_decl | Rule::KW_USE => "`use`",
         Rule::body => "`{`",
