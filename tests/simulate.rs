@@ -202,10 +202,17 @@ fn the_rate_search_stops_where_a_percentile_reaches_its_limit() {
     let ttft = plan.slos.iter().find(|s| s.name() == "ttft.p99").unwrap();
     let at = hplanc::simulate::search::slo_value(ttft, &served.outcome.requests);
     assert!(at <= ttft.limit && at > 0.9 * ttft.limit, "p99 TTFT {at} against {}", ttft.limit);
-    // goodput picks the candidate of the highest rate
+    // goodput picks the candidate of the highest rate; a candidate left unsimulated could
+    // not have beaten it (its rate is at most its capacity)
     let best = served.candidates.iter().filter_map(|c| c.rate).fold(0.0, f64::max);
     assert_eq!(best, served.rate);
     assert!(served.candidates.len() > 3);
+    let per_batch = &comp.solved[0].as_ref().unwrap().per_batch;
+    for c in served.candidates.iter().filter(|c| c.pruned) {
+        let p = per_batch.iter().find(|p| p.instance.batch == c.batch).unwrap();
+        let cap = p.instance.request_rate(&p.instance.decode[p.choice.decode]);
+        assert!(cap <= served.rate, "batch {} was skipped with a capacity of {cap} req/s", c.batch);
+    }
     // the report carries it
     let r = comp.plan_report(0);
     assert_eq!(r.objective.value, Some(served.rate));

@@ -316,10 +316,20 @@ fn served(s: &super::simulation::ServedReport, o: &mut Vec<Block>) {
     let tried: Vec<String> = s
         .candidates
         .iter()
-        .map(|c| format!("{}: {}", c.batch, c.rate_requests_per_s.map_or("none".to_string(), |r| format!("{} req/s", rate(r)))))
+        .filter(|c| !c.pruned)
+        .map(|c| match c.rate_requests_per_s {
+            Some(r) => format!("{}: {} req/s", c.batch, rate(r)),
+            None => format!("{}: none", c.batch),
+        })
         .collect();
+    let pruned = s.candidates.iter().filter(|c| c.pruned).count();
+    let skipped = match pruned {
+        0 => String::new(),
+        1 => "; 1 other batch could not win even at its capacity".to_string(),
+        n => format!("; {n} other batches could not win even at their capacity"),
+    };
     o.push(Block::Line(format!(
-        "simulated there: {}; {:.1}% of requests within every limit; rate search: batch {}; {} simulations of {} requests (seed {})",
+        "simulated there: {}; {:.1}% of requests within every limit; rate search: batch {}{skipped}; {} simulations of {} requests (seed {})",
         checks.join(", "),
         100.0 * s.good_share,
         tried.join(", "),

@@ -121,8 +121,10 @@ pub struct SloCheck {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct CandidateReport {
     pub batch: u64,
-    /// the highest rate meeting every SLO (null: none)
+    /// the highest rate meeting every SLO (null: none, or not simulated)
     pub rate_requests_per_s: Option<f64>,
+    /// not simulated: even at its capacity it could not beat the chosen one
+    pub pruned: bool,
 }
 
 /// `served` in report.json: the highest Poisson arrival rate at which the chosen
@@ -179,7 +181,11 @@ pub fn attach(r: &mut super::PlanReport, plan: &crate::ir::Plan, s: &crate::simu
             .iter()
             .map(|slo| SloCheck { slo: slo.name(), limit: slo.limit, simulated: crate::simulate::search::slo_value(slo, &o.requests) })
             .collect(),
-        candidates: s.candidates.iter().map(|c| CandidateReport { batch: c.batch, rate_requests_per_s: c.rate }).collect(),
+        candidates: s
+            .candidates
+            .iter()
+            .map(|c| CandidateReport { batch: c.batch, rate_requests_per_s: c.rate, pruned: c.pruned })
+            .collect(),
         simulations: s.simulations,
         requests_per_simulation: s.requests,
         seed: s.seed,

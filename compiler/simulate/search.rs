@@ -28,6 +28,8 @@ pub struct Candidate {
     pub rate: Option<f64>,
     /// the plan's objective at that rate
     pub objective: Option<f64>,
+    /// not simulated: even at its capacity it could not beat the best found
+    pub pruned: bool,
 }
 
 /// What the rate search found.
@@ -168,7 +170,22 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
     let mut best: Option<(f64, bool, usize, f64, Outcome)> = None;
     // the SLO missed at the lowest rate by the candidate that came closest
     let mut closest: Option<(Slo, f64, f64)> = None;
-    for (k, point) in points.iter().enumerate() {
+    // Largest capacity first: a candidate's rate is at most its capacity, so one whose
+    // objective even at its capacity is no better than the best found cannot win and is
+    // not simulated (ties keep batch order).
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| capacity(points[b]).total_cmp(&capacity(points[a])).then(a.cmp(&b)));
+    let mut results: Vec<Option<Candidate>> = vec![None; points.len()];
+    for k in order {
+        let point = points[k];
+        let bound = objective_at(plan, point, capacity(point));
+        if let (Some((bound, larger)), Some(b)) = (bound, &best) {
+            let can_win = if larger { bound > b.0 } else { bound < b.0 };
+            if !can_win {
+                results[k] = Some(Candidate { batch: point.instance.batch, rate: None, objective: None, pruned: true });
+                continue;
+            }
+        }
         let model = StepModel::new(plan, point, None, base.input.longest()).map_err(|e| NotServed::Failed(SimError(e.0)))?;
         let mut run = |rate: f64| -> Result<Outcome, NotServed> {
             simulations += 1;
@@ -182,7 +199,7 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
             if closest.as_ref().is_none_or(|c| ratio < c.1 / c.0.limit) {
                 closest = Some((slo.clone(), v, lo));
             }
-            candidates.push(Candidate { batch: point.instance.batch, rate: None, objective: None });
+            results[k] = Some(Candidate { batch: point.instance.batch, rate: None, objective: None, pruned: false });
             continue;
         }
         let mut at_lo = low;
@@ -201,14 +218,16 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
             }
         }
         let objective = objective_at(plan, point, lo);
-        candidates.push(Candidate { batch: point.instance.batch, rate: Some(lo), objective: objective.map(|o| o.0) });
+        results[k] = Some(Candidate { batch: point.instance.batch, rate: Some(lo), objective: objective.map(|o| o.0), pruned: false });
         if let Some((value, larger)) = objective {
-            let better = best.as_ref().is_none_or(|b| if larger { value > b.0 } else { value < b.0 });
+            // strictly better, or as good at an earlier batch (the order ties keep)
+            let better = best.as_ref().is_none_or(|b| if larger { value > b.0 } else { value < b.0 } || (value == b.0 && k < b.2));
             if better {
                 best = Some((value, larger, k, lo, at_lo));
             }
         }
     }
+    candidates.extend(results.into_iter().flatten());
     match best {
         Some((objective, _, k, rate, outcome)) => Ok(Served {
             point: points[k].clone(),
