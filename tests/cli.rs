@@ -842,7 +842,7 @@ fn the_validation_table_is_current() {
 fn simulate_prints_percentiles_and_writes_its_files_the_same_for_a_seed() {
     let dir = tempdir("simulate");
     std::fs::create_dir_all(&dir).unwrap();
-    let (csv, counters) = (dir.join("requests.csv"), dir.join("counters.json"));
+    let (csv, counters, plot) = (dir.join("requests.csv"), dir.join("counters.json"), dir.join("counters.svg"));
     let args = |seed: &str| {
         vec![
             "simulate".to_string(),
@@ -861,6 +861,8 @@ fn simulate_prints_percentiles_and_writes_its_files_the_same_for_a_seed() {
             csv.to_string_lossy().into_owned(),
             "--counters".into(),
             counters.to_string_lossy().into_owned(),
+            "--plot".into(),
+            plot.to_string_lossy().into_owned(),
         ]
     };
     let run = |seed: &str| {
@@ -879,6 +881,14 @@ fn simulate_prints_percentiles_and_writes_its_files_the_same_for_a_seed() {
     assert!(lines[0].starts_with("request,arrival_s,input_tokens,output_tokens"));
     let trace: serde_json::Value = serde_json::from_str(&first.2).unwrap();
     assert!(trace["traceEvents"].as_array().unwrap().iter().any(|e| e["ph"] == "C" && e["name"] == "requests"));
+    // the chart: well-formed SVG with one polyline per counter, as many points as samples
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the chart is well-formed XML");
+    let series: Vec<_> = doc.descendants().filter(|n| n.attribute("class") == Some("series")).collect();
+    let names: Vec<&str> = series.iter().filter_map(|n| n.attribute("data-name")).collect();
+    assert_eq!(names, ["waiting", "running", "reserved"]);
+    let samples = trace["traceEvents"].as_array().unwrap().iter().filter(|e| e["name"] == "requests").count();
+    assert!(series.iter().all(|n| n.attribute("points").unwrap().split(' ').count() == samples));
     assert_eq!(run("5"), first, "the same seed gives the same bytes");
     assert_ne!(run("6").1, first.1);
     // JSON: the summary's fields

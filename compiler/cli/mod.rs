@@ -131,6 +131,9 @@ pub enum Command {
         /// Write the queue, running batch and KV use over time here (Chrome trace).
         #[arg(long)]
         counters: Option<PathBuf>,
+        /// Write the same counters as an SVG chart here.
+        #[arg(long)]
+        plot: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
@@ -308,6 +311,7 @@ pub fn main() -> ExitCode {
             format,
             csv,
             counters,
+            plot,
             color,
         } => simulate::run(
             &file,
@@ -324,6 +328,7 @@ pub fn main() -> ExitCode {
                 json: format == Format::Json,
                 csv: csv.as_deref(),
                 counters: counters.as_deref(),
+                plot: plot.as_deref(),
                 color: color.enabled(),
             },
         ),

@@ -23,6 +23,8 @@ pub struct Options<'a> {
     pub csv: Option<&'a Path>,
     /// write the counters as a Chrome trace here
     pub counters: Option<&'a Path>,
+    /// write the counters as an SVG chart here
+    pub plot: Option<&'a Path>,
     pub color: bool,
 }
 
@@ -111,7 +113,11 @@ pub fn run(file: &Path, o: Options<'_>) -> u8 {
             return 1;
         }
     };
-    for (path, text) in [(o.csv, simulation::csv(&outcome)), (o.counters, simulation::trace(&plan.name, &outcome))] {
+    for (path, text) in [
+        (o.csv, simulation::csv(&outcome)),
+        (o.counters, simulation::trace(&plan.name, &outcome)),
+        (o.plot, simulation::plot(&plan.name, &outcome)),
+    ] {
         if let Some(path) = path {
             if let Err(e) = std::fs::write(path, text) {
                 super::errln!("error: cannot write `{}`: {e}", path.display());

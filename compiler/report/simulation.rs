@@ -196,3 +196,68 @@ pub fn attach(r: &mut super::PlanReport, plan: &crate::ir::Plan, s: &crate::simu
     }
     r.served = Some(served);
 }
+
+/// The counters over time as an SVG chart: requests waiting and running (top panel) and
+/// KV-cache tokens reserved (bottom), one polyline each, time on the x axis.
+pub fn plot(plan: &str, o: &Outcome) -> String {
+    use super::svg::{nice_step, tick_label};
+    let (w, h, left, right, top, gap) = (760.0, 420.0, 64.0, 16.0, 36.0, 40.0);
+    let panel_h = (h - top - gap - 40.0) / 2.0;
+    let t_end = o.samples.last().map_or(1.0, |s| s.time).max(f64::MIN_POSITIVE);
+    let x = |t: f64| left + (w - left - right) * t / t_end;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
+         <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n\
+         <text x=\"{left}\" y=\"20\" font-size=\"13\">simulation of `{}`: requests and KV cache over time</text>\n",
+        plan.replace('&', "&amp;").replace('<', "&lt;")
+    );
+    let requests_max = o.samples.iter().map(|s| s.waiting.max(s.running)).max().unwrap_or(0).max(1) as f64;
+    let kv_max = o.samples.iter().map(|s| s.kv_tokens).max().unwrap_or(0).max(1) as f64;
+    // per panel: its title, top edge, largest value and series (name, colour, value)
+    type Series = (&'static str, &'static str, fn(&crate::simulate::Sample) -> f64);
+    let requests: Vec<Series> = vec![("waiting", "#d62728", |s| s.waiting as f64), ("running", "#1f77b4", |s| s.running as f64)];
+    let kv: Vec<Series> = vec![("reserved", "#2ca02c", |s| s.kv_tokens as f64)];
+    let panels = [("requests", top, requests_max, requests), ("KV-cache tokens reserved", top + panel_h + gap, kv_max, kv)];
+    for (title, y0, max, series) in panels.iter() {
+        let step = nice_step(max / 4.0);
+        let top_value = (max / step).ceil() * step;
+        let y = |v: f64| y0 + panel_h - panel_h * v / top_value;
+        out.push_str(&format!(
+            "<g class=\"panel\"><text x=\"{left}\" y=\"{}\">{title}</text>\n<rect x=\"{left}\" y=\"{y0}\" width=\"{}\" height=\"{panel_h}\" fill=\"none\" stroke=\"#999\"/>\n",
+            y0 - 4.0,
+            w - left - right
+        ));
+        let mut v = 0.0;
+        while v <= top_value * (1.0 + 1e-9) {
+            out.push_str(&format!("<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n", left - 4.0, y(v) + 4.0, tick_label(v)));
+            v += step;
+        }
+        for (k, (name, colour, value)) in series.iter().enumerate() {
+            let points: Vec<String> = o.samples.iter().map(|s| format!("{:.1},{:.1}", x(s.time), y(value(s)))).collect();
+            out.push_str(&format!(
+                "<polyline class=\"series\" data-name=\"{name}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.2\" points=\"{}\"/>\n",
+                points.join(" ")
+            ));
+            out.push_str(&format!(
+                "<text x=\"{}\" y=\"{}\" fill=\"{colour}\" text-anchor=\"end\">{name}</text>\n",
+                w - right - 4.0,
+                y0 + 14.0 + 13.0 * k as f64
+            ));
+        }
+        out.push_str("</g>\n");
+    }
+    // the time axis, under the bottom panel
+    let axis_y = top + 2.0 * panel_h + gap + 14.0;
+    let step = nice_step(t_end / 6.0);
+    let mut t = 0.0;
+    while t <= t_end * (1.0 + 1e-9) {
+        out.push_str(&format!("<text x=\"{:.1}\" y=\"{axis_y}\" text-anchor=\"middle\">{}</text>\n", x(t), tick_label(t)));
+        t += step;
+    }
+    out.push_str(&format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">time (s)</text>\n</svg>\n",
+        left + (w - left - right) / 2.0,
+        axis_y + 16.0
+    ));
+    out
+}
