@@ -153,6 +153,10 @@ mod tests {
         assert!(l.extrapolated);
         // batch 1 at 1000 is measured
         assert_eq!(interpolate(&g, &[1.0, 1000.0]), Lookup { time: 4.0, extrapolated: false });
+        // between the two batches at 1000, one neighbour is extrapolated: so is the lookup
+        let between = interpolate(&g, &[1.5, 1000.0]);
+        assert!(between.extrapolated, "{between:?}");
+        assert!(between.time > 4.0 && between.time < 40.0);
     }
 
     #[test]

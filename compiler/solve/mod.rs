@@ -458,22 +458,23 @@ fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String
 
 /// "concurrency 8: `decode.attn` on `gpu` with 8 chips, ...; prefill: 2 replicas of 4 chips on `gpu`"
 fn describe_choice(plan: &Plan, inst: &Instance, c: Choice) -> String {
+    let chips = |n: u64| if n == 1 { "1 chip".to_string() } else { format!("{n} chips") };
     let d = &inst.decode[c.decode];
     let p = &inst.prefill[c.prefill];
     let mut parts = Vec::new();
     if d.layers.is_empty() {
         parts.push(match d.attn_dp {
-            1 => format!("`decode.attn` on `{}` with {} chips", pool_name(plan, d.attn_pool), d.attn_tp),
-            dp => format!("`decode.attn` on `{}` with {dp} data-parallel groups of {} chips", pool_name(plan, d.attn_pool), d.attn_tp),
+            1 => format!("`decode.attn` on `{}` with {}", pool_name(plan, d.attn_pool), chips(d.attn_tp)),
+            dp => format!("`decode.attn` on `{}` with {dp} data-parallel groups of {}", pool_name(plan, d.attn_pool), chips(d.attn_tp)),
         });
         if let Some((f, t)) = d.ffn {
-            parts.push(format!("`decode.ffn` on `{}` with {t} chips", pool_name(plan, f)));
+            parts.push(format!("`decode.ffn` on `{}` with {}", pool_name(plan, f), chips(t)));
         }
     } else {
         let stages: Vec<String> = d
             .layers
             .iter()
-            .map(|s| format!("layers {}..{} on `{}` with {} chips", s.first, s.end, pool_name(plan, s.pool), s.tp))
+            .map(|s| format!("layers {}..{} on `{}` with {}", s.first, s.end, pool_name(plan, s.pool), chips(s.tp)))
             .collect();
         parts.push(format!("`decode.layers` as a pipeline: {}", stages.join(", ")));
     }
