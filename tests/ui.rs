@@ -81,3 +81,74 @@ fn generated_cases() {
     let rendered = format!("{}{}", render_all(&comp.diagnostics, &comp.sources, false), render_all(&diags, &sources, false));
     insta::assert_snapshot!(rendered);
 }
+
+/// The expected diagnostics a UI file states in its closing comment block, one per line:
+/// `// error[E0202] 7:17-7:22` (severity, code, the primary span's first character and
+/// the position just past its last, 1-based lines and character columns), with ` in
+/// FILE` before the span for a diagnostic in another file (`chain/b.hplan`).
+const ANNOTATIONS: &str = "// expected diagnostics (tests/ui.rs checks each code and primary span):";
+
+/// Orders annotation lines by file, then position (numerically), then code.
+fn by_position(lines: &mut [String]) {
+    let key = |l: &String| {
+        let (head, span) = l.rsplit_once(' ').unwrap_or((l.as_str(), ""));
+        let nums: Vec<u64> = span.split([':', '-']).map(|n| n.parse().unwrap_or(0)).collect();
+        let file = head.split_once(" in ").map(|x| x.1.to_string()).unwrap_or_default();
+        (file, nums, head.to_string())
+    };
+    lines.sort_by_key(key);
+}
+
+/// The annotation lines of a UI file, as written.
+fn annotations(text: &str) -> Vec<String> {
+    let Some((_, block)) = text.split_once(ANNOTATIONS) else { return Vec::new() };
+    block.lines().map(str::trim).filter(|l| l.starts_with("// error[") || l.starts_with("// warning[")).map(|l| l.to_string()).collect()
+}
+
+/// The annotation lines a compilation's diagnostics call for.
+fn expected_lines(comp: &hplanc::Compilation) -> Vec<String> {
+    let mut out: Vec<String> = comp
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let span = d.primary.span;
+            let file = comp.sources.get(span.file);
+            let (l1, c1) = file.line_col(span.start);
+            let (l2, c2) = file.line_col(span.end);
+            let place = if span.file == comp.root { String::new() } else { format!(" in {}", file.name.rsplit("tests/ui/").next().unwrap_or(&file.name)) };
+            format!("// {}[{}]{place} {l1}:{c1}-{l2}:{c2}", d.severity.as_str(), d.code)
+        })
+        .collect();
+    by_position(&mut out);
+    out
+}
+
+/// Each UI file's closing comment block lists every diagnostic it produces, by code and
+/// primary span: a diagnostic that moves, appears or disappears fails here, beside the
+/// rendered snapshot (`UPDATE_UI_ANNOTATIONS=1` rewrites the blocks, for review).
+#[test]
+fn ui_files_state_every_diagnostic_and_its_span() {
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(crate::root().join("tests/ui")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "hplan") {
+            continue;
+        }
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let written = annotations(&text);
+        let mut stated = written.clone();
+        by_position(&mut stated);
+        let want = expected_lines(&comp);
+        let update = std::env::var_os("UPDATE_UI_ANNOTATIONS").is_some();
+        if stated != want || (update && written != want) {
+            if update {
+                let body = text.split_once(ANNOTATIONS).map_or(text.as_str(), |(b, _)| b).trim_end();
+                std::fs::write(&path, format!("{body}\n\n{ANNOTATIONS}\n{}\n", want.join("\n"))).unwrap();
+            } else {
+                wrong.push(format!("{}:\n  stated: {stated:?}\n  found:  {want:?}", crate::rel(&path)));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "UI files whose diagnostics differ from their annotations:\n{}", wrong.join("\n"));
+}
