@@ -115,7 +115,11 @@ fn expected_lines(comp: &hplanc::Compilation) -> Vec<String> {
             let file = comp.sources.get(span.file);
             let (l1, c1) = file.line_col(span.start);
             let (l2, c2) = file.line_col(span.end);
-            let place = if span.file == comp.root { String::new() } else { format!(" in {}", file.name.rsplit("tests/ui/").next().unwrap_or(&file.name)) };
+            let place = if span.file == comp.root {
+                String::new()
+            } else {
+                format!(" in {}", file.name.rsplit("tests/ui/").next().unwrap_or(&file.name))
+            };
             format!("// {}[{}]{place} {l1}:{c1}-{l2}:{c2}", d.severity.as_str(), d.code)
         })
         .collect();

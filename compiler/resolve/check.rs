@@ -83,8 +83,27 @@ pub struct SubFields {
     pub span: Span,
 }
 
+/// The schema a block was checked against (compared by identity, shown by name).
+#[derive(Clone, Copy)]
+pub struct SpecRef(pub &'static BlockSpec);
+
+impl std::fmt::Debug for SpecRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.name)
+    }
+}
+
+impl PartialEq for SpecRef {
+    fn eq(&self, other: &SpecRef) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Fields {
+    /// the schema the block was checked against: every attribute and sub-block read
+    /// must be one it declares (a misspelt name is a bug, caught in debug builds)
+    pub spec: Option<SpecRef>,
     pub attrs: BTreeMap<&'static str, Field>,
     pub blocks: Vec<SubFields>,
     /// statements (pool, link, place, objective, constraint), in order
@@ -94,7 +113,14 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// Asserts (in debug builds) that the schema declares attribute `name`.
+    fn declared(&self, name: &str) {
+        if let Some(SpecRef(spec)) = self.spec {
+            debug_assert!(spec.attrs.iter().any(|a| a.name == name), "`{name}` is not an attribute of the {} schema", spec.name);
+        }
+    }
     fn val(&self, name: &str) -> Option<&Val> {
+        self.declared(name);
         self.attrs.get(name).map(|f| &f.val)
     }
     pub fn num(&self, name: &str) -> Option<f64> {
@@ -161,9 +187,13 @@ impl Fields {
         }
     }
     pub fn span(&self, name: &str) -> Option<Span> {
+        self.declared(name);
         self.attrs.get(name).map(|f| f.span)
     }
     pub fn block(&self, keyword: &str) -> Option<&SubFields> {
+        if let Some(SpecRef(spec)) = self.spec {
+            debug_assert!(spec.blocks.iter().any(|b| b.keyword == keyword), "`{keyword}` is not a block of the {} schema", spec.name);
+        }
         self.blocks.iter().find(|b| b.keyword == keyword)
     }
 }
@@ -177,7 +207,7 @@ impl Checker<'_> {
     /// Checks `body` against `spec`. `span` (the block's name or keyword) is where
     /// "missing" errors point.
     pub fn check(&mut self, body: &Body, spec: &'static BlockSpec, span: Span) -> Fields {
-        let mut fields = Fields::default();
+        let mut fields = Fields { spec: Some(SpecRef(spec)), ..Fields::default() };
         let mut seen: BTreeMap<String, Span> = BTreeMap::new();
         let mut known: Vec<&str> = spec.attrs.iter().map(|a| a.name).collect();
         known.extend(spec.blocks.iter().map(|b| b.keyword));
@@ -478,5 +508,27 @@ impl Checker<'_> {
             }
             _ => wrong(self),
         }
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    /// A misspelt attribute name would read as "not given" for ever; reading one the
+    /// schema does not declare is caught in debug builds (every test build).
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "`bandwith` is not an attribute of the workload schema")]
+    fn reading_an_attribute_the_schema_lacks_is_a_bug() {
+        let f = Fields { spec: Some(SpecRef(&crate::resolve::schema::WORKLOAD)), ..Fields::default() };
+        let _ = f.num("bandwith");
+    }
+
+    #[test]
+    fn declared_attributes_read_as_given_or_absent() {
+        let f = Fields { spec: Some(SpecRef(&crate::resolve::schema::WORKLOAD)), ..Fields::default() };
+        assert_eq!(f.count("requests"), None);
+        assert_eq!(f.span("seed"), None);
     }
 }
