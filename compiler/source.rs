@@ -183,6 +183,36 @@ impl SourceMap {
     }
 }
 
+/// One data line of a comma-separated file: the line's span (without its line break)
+/// and its cells, each trimmed, with the span of what is left.
+pub struct CsvLine<'a> {
+    pub span: Span,
+    pub cells: Vec<(&'a str, Span)>,
+}
+
+/// The data lines of comma-separated `text` (file `file`), leaving out blank lines and
+/// `#` comments: what the op-table and request-trace readers share, so that every
+/// diagnostic of theirs points at the cell.
+pub fn csv_lines(file: FileId, text: &str) -> impl Iterator<Item = CsvLine<'_>> {
+    let mut offset = 0usize;
+    text.split_inclusive('\n').filter_map(move |line| {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        if body.trim().is_empty() || body.trim_start().starts_with('#') {
+            return None;
+        }
+        let mut cells = Vec::new();
+        let mut at = start;
+        for c in body.split(',') {
+            let lead = c.len() - c.trim_start().len();
+            cells.push((c.trim(), Span::new(file, at + lead, at + lead + c.trim().len())));
+            at += c.len() + 1;
+        }
+        Some(CsvLine { span: Span::new(file, start, start + body.len()), cells })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

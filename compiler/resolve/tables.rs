@@ -37,23 +37,8 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
     let mut header: Option<Vec<usize>> = None; // column index -> index into COLUMNS
     let mut rows: Rows = BTreeMap::new();
     let mut count = 0usize;
-    let mut offset = 0usize;
-    for line in text.split_inclusive('\n') {
-        let start = offset;
-        offset += line.len();
-        let body = line.trim_end_matches(['\n', '\r']);
-        if body.trim().is_empty() || body.trim_start().starts_with('#') {
-            continue;
-        }
-        // cells with their spans
-        let mut cells: Vec<(&str, Span)> = Vec::new();
-        let mut at = start;
-        for c in body.split(',') {
-            let lead = c.len() - c.trim_start().len();
-            cells.push((c.trim(), Span::new(file, at + lead, at + lead + c.trim().len())));
-            at += c.len() + 1;
-        }
-        let row_span = Span::new(file, start, start + body.len());
+    for line in crate::source::csv_lines(file, text) {
+        let (cells, row_span) = (line.cells, line.span);
         let Some(cols) = &header else {
             let mut idx = Vec::new();
             for (name, span) in &cells {

@@ -22,29 +22,15 @@ const HEADER: [&str; 3] = ["arrival_s", "input_tokens", "output_tokens"];
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Vec<Row>> {
     let before = diags.error_count();
     let mut rows = Vec::new();
-    let mut offset = 0usize;
     let mut seen_line = false;
     let mut last: Option<f64> = None;
-    for line in text.split_inclusive('\n') {
-        let start = offset;
-        offset += line.len();
-        let body = line.trim_end_matches(['\n', '\r']);
-        if body.trim().is_empty() || body.trim_start().starts_with('#') {
-            continue;
-        }
-        let mut cells: Vec<(&str, Span)> = Vec::new();
-        let mut at = start;
-        for c in body.split(',') {
-            let lead = c.len() - c.trim_start().len();
-            cells.push((c.trim(), Span::new(file, at + lead, at + lead + c.trim().len())));
-            at += c.len() + 1;
-        }
+    for line in crate::source::csv_lines(file, text) {
+        let (cells, row_span) = (line.cells, line.span);
         let first = !seen_line;
         seen_line = true;
         if first && cells.iter().map(|c| c.0).eq(HEADER) {
             continue;
         }
-        let row_span = Span::new(file, start, start + body.len());
         if cells.len() != 3 {
             diags.push(catalog::trace_cells(row_span, cells.len()));
             continue;
