@@ -13,12 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{banner, quick, runs};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use common::{banner, median, quick, runs};
 
 fn main() {
     banner("simulate");

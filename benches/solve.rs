@@ -10,15 +10,10 @@
 //! measurement once (CI).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod common;
-use common::{banner, quick, runs};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use common::{banner, median, quick, runs};
 
 fn bench(path: &Path) {
     let text = std::fs::read_to_string(path).unwrap();

@@ -5,15 +5,10 @@
 //! solve and runner-up, the sweeps) and of the sweeps alone, on every core and on one.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod common;
-use common::{banner, runs};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use common::{banner, median, runs};
 
 fn main() {
     banner("sweep");

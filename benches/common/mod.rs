@@ -81,6 +81,11 @@ plan p{i} {{
     s
 }
 
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 pub fn stats(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     v.sort();
     (v[0], v[v.len() / 2], v[(v.len() * 95 / 100).min(v.len() - 1)])
