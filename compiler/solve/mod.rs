@@ -115,6 +115,14 @@ pub fn key(p: &Point, goal: Goal) -> (f64, f64) {
     }
 }
 
+/// The best point over all batches: the lowest key (goal, then tie-break goal), then
+/// the smaller batch (docs/solver.md).
+fn best_of(points: &[Point], goal: Goal) -> Option<&Point> {
+    points.iter().min_by(|a, b| {
+        key(a, goal).partial_cmp(&key(b, goal)).unwrap_or(std::cmp::Ordering::Equal).then(a.instance.batch.cmp(&b.instance.batch))
+    })
+}
+
 /// W0402 when the chosen point priced a decode or prefill operation outside a measured
 /// op table's range, labelled at the tables of the pools it uses.
 fn warn_extrapolated(plan: &Plan, p: &Point, diags: &mut Diagnostics) {
@@ -166,12 +174,7 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
             }
         }
     }
-    let best = per_batch
-        .iter()
-        .min_by(|a, b| {
-            key(a, goal).partial_cmp(&key(b, goal)).unwrap_or(std::cmp::Ordering::Equal).then(a.instance.batch.cmp(&b.instance.batch))
-        })
-        .cloned();
+    let best = best_of(&per_batch, goal).cloned();
     if per_batch.iter().any(|p| !p.stats.proven) || stopped_empty {
         let gap = if stopped_empty { None } else { worst_gap(&per_batch) };
         diags.push(catalog::not_proven_optimal(plan.span, &fmt_time(plan.time_limit), gap));
@@ -190,12 +193,11 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     // ILP solves the two ways apart), so no further solve is needed.
     let other_serving = best.as_ref().and_then(|b| {
         let other = usize::from(!b.instance.prefill[b.choice.prefill].aggregated);
-        halves
+        let points: Vec<Point> = halves
             .iter()
             .filter_map(|(i, h, stats)| h[other].map(|choice| Point { instance: instances[*i].clone(), choice, stats: stats.clone() }))
-            .min_by(|a, b| {
-                key(a, goal).partial_cmp(&key(b, goal)).unwrap_or(std::cmp::Ordering::Equal).then(a.instance.batch.cmp(&b.instance.batch))
-            })
+            .collect();
+        best_of(&points, goal).cloned()
     });
     if let Some(b) = &best {
         warn_extrapolated(plan, b, diags);
@@ -601,4 +603,75 @@ fn relaxation_diagnostic(plan: &Plan, inst: &Instance, r: &relax::Relaxation) ->
         ));
     }
     diag
+}
+
+#[cfg(test)]
+mod tie_tests {
+    use super::*;
+    use crate::ir::Budget;
+    use crate::solve::space::{DecodeBreakdown, DecodeOption, PrefillOption, StepShape};
+
+    /// One decode option on `chips` chips at `tpot`, batch `batch`, one prefill option.
+    fn point(batch: u64, tpot: f64, chips: u64) -> Point {
+        let decode = DecodeOption {
+            attn_pool: 0,
+            attn_tp: chips,
+            attn_dp: 1,
+            ffn: None,
+            microbatches: 1,
+            draft: None,
+            layers: vec![],
+            kv: vec![(0, 1.0)],
+            tpot,
+            chips: vec![chips],
+            usd_per_s: chips as f64 / 3600.0,
+            watts: 700.0 * chips as f64,
+            breakdown: DecodeBreakdown::default(),
+            memory: vec![],
+            shape: StepShape::Colocated { attn_collective: 0.0, ffn_collective: 0.0 },
+            aggregated: None,
+        };
+        let prefill = PrefillOption {
+            pool: 0,
+            tp: 1,
+            time: 0.001,
+            allreduce: 0.0,
+            usd_per_s: 1.0 / 3600.0,
+            watts: 700.0,
+            max_replicas: 64,
+            kv_path: vec![Some((1e-6, 1e-4))],
+            memory: vec![],
+            from_tables: 0.0,
+            extrapolated: false,
+            aggregated: false,
+            fixed_replicas: None,
+        };
+        let instance = Instance {
+            batch,
+            output_tokens: 128.0,
+            pool_sizes: vec![Some(64)],
+            decode: vec![decode],
+            prefill: vec![prefill],
+            ttft_limit: None,
+            tpot_limit: None,
+            budget: Budget::default(),
+            priced: true,
+        };
+        Point { instance, choice: Choice { decode: 0, prefill: 0, replicas: 1 }, stats: ilp::Stats::default() }
+    }
+
+    #[test]
+    fn across_batches_a_tie_goes_to_the_smaller_batch() {
+        // twice the batch at twice the TPOT: the same chips, throughput and cost per
+        // token (binary fractions, so exactly), whichever order the batches come in
+        let (small, large) = (point(8, 0.25, 4), point(16, 0.5, 4));
+        for goal in [Goal::Chips, Goal::CostPerToken, Goal::ChipsPerToken] {
+            assert_eq!(key(&small, goal), key(&large, goal));
+            assert_eq!(best_of(&[small.clone(), large.clone()], goal).unwrap().instance.batch, 8);
+            assert_eq!(best_of(&[large.clone(), small.clone()], goal).unwrap().instance.batch, 8);
+        }
+        // a better key wins at any batch
+        let cheaper = point(16, 0.25, 4);
+        assert_eq!(best_of(&[small.clone(), cheaper], Goal::CostPerToken).unwrap().instance.batch, 16);
+    }
 }

@@ -187,6 +187,19 @@ mod tests {
     }
 
     #[test]
+    fn a_tie_across_batches_goes_to_the_earlier_batch() {
+        // 9 chips against a pool of 8 in both batches; twice the batch at twice the TPOT
+        // gives the same throughput and cost per token: the earlier batch's relaxation
+        let early = instance(vec![decode(0.25, 9)], 1.0, 8);
+        let mut late = instance(vec![decode(0.5, 9)], 1.0, 8);
+        late.batch = 16;
+        let r = cheapest(&[early.clone(), late.clone()]).unwrap();
+        assert_eq!(r.instance, 0, "{r:?}");
+        assert_eq!(r.relaxed, vec![Relaxed { bound: Bound::Pool(0), limit: 8.0, needed: 10.0 }]);
+        assert_eq!(cheapest(&[late, early]).unwrap().instance, 0);
+    }
+
+    #[test]
     fn fewer_relaxed_constraints_break_a_tie() {
         // 10 ms limit on 10 chips. A: 12.5 ms on 8 chips and one prefill chip, TPOT
         // +25%. B: 10.5 ms (+5%) on 11 chips, so 12 with prefill (pool +20%): also 25% in
