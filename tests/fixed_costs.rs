@@ -126,3 +126,32 @@ fn speculative_rounds_pay_draft_and_verify_fixed_costs() {
     let verify = X.0 + 4.0 * X.1 + 32.0 * X.2;
     close(tpot, (k * draft + verify) / tokens, "TPOT");
 }
+
+/// The pipeline's deployment counts every stage's chips in the power and price the
+/// solver optimises and budgets (the sampled mutation run found a pipeline's power
+/// summed with `*=` passing every test: the report recounts chips on its own): two
+/// decode stages of `x` and one prefill chip of `y`, 700 W and $2/h each.
+#[test]
+fn a_layer_pipeline_counts_every_stages_power_and_price() {
+    let body = format!(
+        "{}cluster c {{\n  pool a = x x 1\n  pool b = x x 1\n  pool pre = y x 1\n  \
+         link a <-> b over nvlink4\n  link pre <-> a over nvlink4\n  link pre <-> b over nvlink4\n}}\n\
+         plan p {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  serving = disaggregated\n  \
+         place prefill on pre {{ tp = 1, replicas = 1 }}\n  place decode.attn on a\n  place decode.layers on any [a, b]\n}}\n",
+        workload(1)
+    );
+    let text = format!("use std::links::nvlink4\nuse std::models::llama3_2_1b\n{}{}{body}", chip("x", X, 2), chip("y", Y, 80));
+    let comp = hplanc::compile("pipeline.hplan", &text, None, hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{}", hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false));
+    let r = comp.plan_report(0);
+    assert!(r.placement.iter().any(|p| p.stage == "decode.layers"), "a pipeline: {:?}", r.placement);
+    let m = r.metrics.unwrap();
+    assert_eq!(m.chips, 3);
+    close(m.power_w.unwrap(), 3.0 * 700.0, "power");
+    close(m.cost_per_hour_usd.unwrap(), 3.0 * 2.0, "price per hour");
+    // what the solver weighed is the same
+    let best = &comp.solved[0].as_ref().unwrap().best;
+    let t = best.instance.totals(best.choice).unwrap();
+    close(t.watts, 3.0 * 700.0, "the solver's power");
+    close(t.usd_per_s * 3600.0, 3.0 * 2.0, "the solver's price per hour");
+}
