@@ -506,7 +506,9 @@ pub struct Percentile {
 }
 
 impl Percentile {
-    /// `p50`, `p99`, `p999`: two digits are percent, three are tenths of a percent.
+    /// `p50`, `p99`: two digits are percent (`p10` to `p99`); `p995`, `p999`: three
+    /// digits starting `99` are tenths of a percent (99.5%, 99.9%). Nothing else: `p100`
+    /// or `p5` would read two ways.
     pub fn parse(word: &str) -> Option<Percentile> {
         let digits = word.strip_prefix('p')?;
         if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
@@ -514,7 +516,7 @@ impl Percentile {
         }
         let per_mille = match digits.len() {
             2 => digits.parse::<u32>().ok()? * 10,
-            3 => digits.parse::<u32>().ok()?,
+            3 if digits.starts_with("99") => digits.parse::<u32>().ok()?,
             _ => return None,
         };
         Some(Percentile { per_mille })
@@ -1108,6 +1110,21 @@ pub(crate) mod tests_support {
 mod tests {
     use super::tests_support::llama70b as llama3_1_70b;
     use super::*;
+
+    #[test]
+    fn percentiles_read_one_way_only() {
+        let per_mille = |w: &str| Percentile::parse(w).map(|p| p.per_mille);
+        assert_eq!(per_mille("p50"), Some(500));
+        assert_eq!(per_mille("p99"), Some(990));
+        assert_eq!(per_mille("p999"), Some(999));
+        assert_eq!(per_mille("p995"), Some(995));
+        for bad in ["p5", "p100", "p500", "p05", "p9999", "q99", "p", "p9x", "p-1"] {
+            assert_eq!(per_mille(bad), None, "{bad}");
+        }
+        assert_eq!(Percentile { per_mille: 990 }.name(), "p99");
+        assert_eq!(Percentile { per_mille: 999 }.name(), "p999");
+        assert!((Percentile { per_mille: 999 }.quantile() - 0.999).abs() < 1e-12);
+    }
     use crate::source::{FileId, Span};
 
     #[test]
