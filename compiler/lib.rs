@@ -1,8 +1,9 @@
 //! hplanc: a compiler for heterogeneous LLM-inference placement plans.
 //!
 //! Pipeline: source -> [`syntax`] -> AST -> [`resolve`] (+[`units`]) -> [`ir`]
-//! -> [`ir::graph`] -> [`cost`] -> [`solve`] -> [`report`]. Each phase knows
-//! only those to its left; every phase appends to one [`diagnostics`] sink.
+//! -> [`ir::graph`] -> [`cost`] -> [`solve`] -> [`schedule`] and [`simulate`] ->
+//! [`report`]. Each phase knows only those to its left; every phase appends to one
+//! [`diagnostics`] sink.
 //! The CLI and the LSP are thin front ends over [`compile`].
 
 // Diagnostics are returned by value from a few fallible helpers; they are rare
@@ -129,9 +130,9 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
             run_sweeps(&program, &mut solved, opts);
         }
     }
-    // the schedule of each solved plan, once (the report formats it)
     // the rate search may choose another batch's configuration: it becomes the answer
     let served = if opts.skip_sweeps { vec![None; solved.len()] } else { serve_all(&program, &mut solved, &mut diags) };
+    // the schedule of each solved plan, once (the report formats it)
     let schedules = program.plans.iter().zip(&solved).map(|(p, s)| s.as_ref().map(|s| schedule::schedule(p, &s.best))).collect();
     Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, mode }
 }
