@@ -88,19 +88,25 @@ fn ping_pong_pays_both_pools_fixed_costs() {
     close(tpot, X.0 + 8.0 * X.1 + Y.0 + LAYERS * (X.2 + Y.2), "TPOT");
 }
 
+/// One sequence on a layer pipeline over pools `a` and `b` (one `x` each), prefill on
+/// one `y`.
+fn pipeline_body() -> String {
+    format!(
+        "{}cluster c {{\n  pool a = x x 1\n  pool b = x x 1\n  pool pre = y x 1\n  \
+         link a <-> b over nvlink4\n  link pre <-> a over nvlink4\n  link pre <-> b over nvlink4\n}}\n\
+         plan p {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  serving = disaggregated\n  \
+         place prefill on pre {{ tp = 1, replicas = 1 }}\n  place decode.attn on a\n  place decode.layers on any [a, b]\n}}\n",
+        workload(1)
+    )
+}
+
 /// A layer pipeline over two single-chip pools of `x` with 2 GB each (the model's 2.5 GB
 /// of weights need both), one sequence (one microbatch, so a token takes the whole
 /// cycle): every stage pays `S`, the first the sequence's `Q`, and every layer `Λ`,
 /// wherever the cut falls: `2·S + Q + L·Λ`.
 #[test]
 fn a_layer_pipeline_pays_per_stage_and_per_layer() {
-    let body = format!(
-        "{}cluster c {{\n  pool a = x x 1\n  pool b = x x 1\n  pool pre = y x 1\n  \
-         link a <-> b over nvlink4\n  link pre <-> a over nvlink4\n  link pre <-> b over nvlink4\n}}\n\
-         plan p {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  serving = disaggregated\n  \
-         place prefill on pre {{ tp = 1, replicas = 1 }}\n  place decode.attn on a\n  place decode.layers on any [a, b]\n}}\n",
-        workload(1)
-    );
+    let body = pipeline_body();
     let (tpot, _) = difference(&body, X, Y, 2, &["decode.layers"]);
     close(tpot, 2.0 * X.0 + X.1 + LAYERS * X.2, "TPOT");
 }
@@ -133,13 +139,7 @@ fn speculative_rounds_pay_draft_and_verify_fixed_costs() {
 /// decode stages of `x` and one prefill chip of `y`, 700 W and $2/h each.
 #[test]
 fn a_layer_pipeline_counts_every_stages_power_and_price() {
-    let body = format!(
-        "{}cluster c {{\n  pool a = x x 1\n  pool b = x x 1\n  pool pre = y x 1\n  \
-         link a <-> b over nvlink4\n  link pre <-> a over nvlink4\n  link pre <-> b over nvlink4\n}}\n\
-         plan p {{\n  model = llama3_2_1b\n  cluster = c\n  workload = w\n  serving = disaggregated\n  \
-         place prefill on pre {{ tp = 1, replicas = 1 }}\n  place decode.attn on a\n  place decode.layers on any [a, b]\n}}\n",
-        workload(1)
-    );
+    let body = pipeline_body();
     let text = format!("use std::links::nvlink4\nuse std::models::llama3_2_1b\n{}{}{body}", chip("x", X, 2), chip("y", Y, 80));
     let comp = hplanc::compile("pipeline.hplan", &text, None, hplanc::Mode::Build);
     assert!(!comp.has_errors(), "{}", hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false));

@@ -200,7 +200,7 @@ pub fn attach(r: &mut super::PlanReport, plan: &crate::ir::Plan, s: &crate::simu
 /// The counters over time as an SVG chart: requests waiting and running (top panel) and
 /// KV-cache tokens reserved (bottom), one polyline each, time on the x axis.
 pub fn plot(plan: &str, o: &Outcome) -> String {
-    use super::svg::{nice_step, tick_label};
+    use super::svg::{esc, nice_step, tick_label};
     let (w, h, left, right, top, gap) = (760.0, 420.0, 64.0, 16.0, 36.0, 40.0);
     let panel_h = (h - top - gap - 40.0) / 2.0;
     let t_end = o.samples.last().map_or(1.0, |s| s.time).max(f64::MIN_POSITIVE);
@@ -209,7 +209,7 @@ pub fn plot(plan: &str, o: &Outcome) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
          <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n\
          <text x=\"{left}\" y=\"20\" font-size=\"13\">simulation of `{}`: requests and KV cache over time</text>\n",
-        plan.replace('&', "&amp;").replace('<', "&lt;")
+        esc(plan)
     );
     let requests_max = o.samples.iter().map(|s| s.waiting.max(s.running)).max().unwrap_or(0).max(1) as f64;
     let kv_max = o.samples.iter().map(|s| s.kv_tokens).max().unwrap_or(0).max(1) as f64;

@@ -133,7 +133,8 @@ pub fn tick_label(x: f64) -> String {
     format!("{s}{suffix}")
 }
 
-fn esc(s: &str) -> String {
+/// `s` with the characters XML gives meaning to escaped.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

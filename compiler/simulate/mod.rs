@@ -197,9 +197,19 @@ impl Dist {
         }
         xs.sort_by(f64::total_cmp);
         let n = xs.len();
-        let rank = |p: f64| xs[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let rank = |q: f64| nearest_rank(&xs, q);
         Dist { mean: xs.iter().sum::<f64>() / n as f64, p50: rank(0.50), p90: rank(0.90), p99: rank(0.99), max: xs[n - 1] }
     }
+}
+
+/// The nearest-rank quantile `q` of ascending `sorted` (0 when empty): the smallest
+/// value with at least a share `q` of the values at or below it.
+pub fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0.0;
+    }
+    sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
 }
 
 /// The analytical model's means for the same placement (what the solver reported).

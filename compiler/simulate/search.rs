@@ -62,12 +62,8 @@ pub enum NotServed {
 
 /// The nearest-rank quantile `q` of `xs` (0 when empty).
 fn quantile(mut xs: Vec<f64>, q: f64) -> f64 {
-    if xs.is_empty() {
-        return 0.0;
-    }
     xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    xs[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+    super::nearest_rank(&xs, q)
 }
 
 /// The value an SLO bounds, over the simulated requests: the mean or the percentile

@@ -608,55 +608,12 @@ fn relaxation_diagnostic(plan: &Plan, inst: &Instance, r: &relax::Relaxation) ->
 #[cfg(test)]
 mod tie_tests {
     use super::*;
-    use crate::ir::Budget;
-    use crate::solve::space::{DecodeBreakdown, DecodeOption, PrefillOption, StepShape};
+    use crate::solve::relax::tests::{decode, instance};
 
-    /// One decode option on `chips` chips at `tpot`, batch `batch`, one prefill option.
+    /// One decode option on `chips` chips at `tpot`, at batch `batch`, without limits.
     fn point(batch: u64, tpot: f64, chips: u64) -> Point {
-        let decode = DecodeOption {
-            attn_pool: 0,
-            attn_tp: chips,
-            attn_dp: 1,
-            ffn: None,
-            microbatches: 1,
-            draft: None,
-            layers: vec![],
-            kv: vec![(0, 1.0)],
-            tpot,
-            chips: vec![chips],
-            usd_per_s: chips as f64 / 3600.0,
-            watts: 700.0 * chips as f64,
-            breakdown: DecodeBreakdown::default(),
-            memory: vec![],
-            shape: StepShape::Colocated { attn_collective: 0.0, ffn_collective: 0.0 },
-            aggregated: None,
-        };
-        let prefill = PrefillOption {
-            pool: 0,
-            tp: 1,
-            time: 0.001,
-            allreduce: 0.0,
-            usd_per_s: 1.0 / 3600.0,
-            watts: 700.0,
-            max_replicas: 64,
-            kv_path: vec![Some((1e-6, 1e-4))],
-            memory: vec![],
-            from_tables: 0.0,
-            extrapolated: false,
-            aggregated: false,
-            fixed_replicas: None,
-        };
-        let instance = Instance {
-            batch,
-            output_tokens: 128.0,
-            pool_sizes: vec![Some(64)],
-            decode: vec![decode],
-            prefill: vec![prefill],
-            ttft_limit: None,
-            tpot_limit: None,
-            budget: Budget::default(),
-            priced: true,
-        };
+        let mut instance = instance(vec![decode(tpot, chips)], f64::INFINITY, 64);
+        (instance.batch, instance.tpot_limit) = (batch, None);
         Point { instance, choice: Choice { decode: 0, prefill: 0, replicas: 1 }, stats: ilp::Stats::default() }
     }
 

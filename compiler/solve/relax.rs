@@ -115,12 +115,13 @@ pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ir::Budget;
     use crate::solve::space::{DecodeBreakdown, DecodeOption, PrefillOption, StepShape};
 
-    fn decode(tpot: f64, chips: u64) -> DecodeOption {
+    /// A colocated decode option on `chips` chips at `tpot` ($1/h, 700 W a chip).
+    pub(crate) fn decode(tpot: f64, chips: u64) -> DecodeOption {
         DecodeOption {
             attn_pool: 0,
             attn_tp: chips,
@@ -141,7 +142,8 @@ mod tests {
         }
     }
 
-    fn instance(decode: Vec<DecodeOption>, tpot_limit: f64, pool: u64) -> Instance {
+    /// Batch 8, 100 output tokens, one prefill option on a chip of the pool of `pool`.
+    pub(crate) fn instance(decode: Vec<DecodeOption>, tpot_limit: f64, pool: u64) -> Instance {
         Instance {
             batch: 8,
             output_tokens: 100.0,
