@@ -902,7 +902,36 @@ fn simulate_prints_percentiles_and_writes_its_files_the_same_for_a_seed() {
     }
     assert!(j["goodput_requests_per_s"].as_f64().unwrap() > 0.0);
     assert!(j["analytical"]["tpot_s"].as_f64().unwrap() > 0.0);
+    assert!(j.get("prefix_cache").is_none(), "no prefix reuse, no cache figures");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn prefix_reuse_shows_in_the_report_and_the_simulation() {
+    let file = "tests/data/simulate/prefix.hplan";
+    let o = hplanc(&["simulate", file, "--requests", "400", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    let c = &j["prefix_cache"];
+    // four prefixes: each first request misses, every later one hits
+    let hits = c["hit_rate"].as_f64().unwrap();
+    assert!(hits > 0.97 && hits < 1.0, "{c}");
+    assert_eq!(c["model_hit_rate"], 1.0);
+    assert_eq!(c["evictions"], 0);
+    assert_eq!(c["cached_tokens"].as_u64().unwrap() % 3000, 0);
+    let human = text(&hplanc(&["simulate", file, "--requests", "400"]).stdout);
+    assert!(human.contains("prefix cache: ") && human.contains("% of requests found their prefix cached"), "{human}");
+    // the build's report says what the analytical model took
+    let out = tempdir("prefix-build");
+    let o = hplanc(&["build", file, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("each prompt begins with one of 4 prefixes of 3,000 tokens, cached for 100% of requests"));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("p/report.json")).unwrap()).unwrap();
+    let p = &report["plans"][0]["workload"]["prefix"];
+    assert_eq!((p["tokens"].as_u64(), p["distinct"].as_u64(), p["hit_rate"].as_f64()), (Some(3000), Some(4), Some(1.0)));
+    let md = std::fs::read_to_string(out.join("p/report.md")).unwrap();
+    assert!(md.contains("1000 of 4000 tokens, its prefix cached"), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]

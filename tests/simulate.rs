@@ -52,7 +52,7 @@ fn a_closed_loop_at_the_solved_batch_reaches_the_models_steady_state() {
 fn one_prefill_server_with_poisson_arrivals_waits_as_md1_says() {
     let (plan, point) = solved("tests/data/simulate/md1.hplan");
     let input = plan.workload.input_tokens;
-    let service = StepModel::new(&plan, &point, None, input).unwrap().prefill.expect("prefill chips of its own").time(input);
+    let service = StepModel::new(&plan, &point, None, input, None).unwrap().prefill.expect("prefill chips of its own").time(input);
     for rho in [0.5, 0.8] {
         let config = Config {
             arrivals: Arrivals::Poisson { rate: rho / service },
@@ -62,6 +62,7 @@ fn one_prefill_server_with_poisson_arrivals_waits_as_md1_says() {
             requests: 200_000,
             seed: 11,
             max_batch: None,
+            prefix: None,
         };
         let o = simulate(&plan, &point, &config).unwrap();
         // M/D/1: the mean wait in queue is rho S / (2 (1 - rho))
@@ -82,6 +83,7 @@ fn the_same_seed_gives_the_same_run_and_another_seed_another() {
         requests: 1500,
         seed: 42,
         max_batch: None,
+        prefix: None,
     };
     let a = simulate(&plan, &point, &config).unwrap();
     let b = simulate(&plan, &point, &config).unwrap();
@@ -112,6 +114,7 @@ fn percentiles_order_and_goodput_counts_the_requests_within_the_slos() {
         requests: 3000,
         seed: 1,
         max_batch: None,
+        prefix: None,
     };
     let o = simulate(&plan, &point, &config).unwrap();
     let s = &o.summary;
@@ -188,6 +191,7 @@ fn the_rate_search_stops_where_a_percentile_reaches_its_limit() {
         requests: w.traffic.requests,
         seed: w.traffic.seed,
         max_batch: None,
+        prefix: None,
     };
     let check = |rate: f64| {
         let o = simulate(plan, &served.point, &config(rate)).unwrap();
@@ -220,4 +224,127 @@ fn the_rate_search_stops_where_a_percentile_reaches_its_limit() {
     assert_eq!(s.slos.len(), 2);
     assert!(s.slos.iter().all(|c| c.simulated <= c.limit));
     assert!((s.tokens_per_s - served.rate * w.output_tokens as f64).abs() < 1e-9 * s.tokens_per_s);
+}
+
+/// `plan` with its workload's prefix reuse replaced.
+fn with_prefix(plan: &hplanc::ir::Plan, distinct: u64, hit: f64) -> hplanc::ir::Plan {
+    let mut p = plan.clone();
+    let prefix = p.workload.prefix.as_mut().expect("the plan declares a prefix");
+    prefix.distinct = distinct;
+    prefix.hit = hit;
+    p
+}
+
+#[test]
+fn a_cache_that_holds_every_prefix_hits_and_meets_the_models_steady_state() {
+    for path in ["tests/data/simulate/prefix.hplan", "tests/data/simulate/prefix_disaggregated.hplan"] {
+        let (plan, point) = solved(path);
+        let mut config = Config::of_plan(&plan, &point);
+        config.requests = 4000;
+        let o = simulate(&plan, &point, &config).unwrap();
+        let (s, a) = (&o.summary, &o.summary.analytical);
+        let c = s.prefix_cache.expect("a prefix cache");
+        // only the first request of each prefix (and those that start before it is
+        // cached) miss
+        assert!(c.hit_rate > 0.99 && c.evictions == 0, "{path}: {c:?}");
+        assert_eq!(c.model_hit_rate, 1.0);
+        let tokens = plan.workload.prefix.unwrap().tokens;
+        let hits = o.requests.iter().filter(|r| r.cached > 0).count() as u64;
+        assert_eq!(c.cached_tokens, hits * tokens);
+        // the model takes every prefix cached: its steady state is the simulation's
+        assert!(within(s.tpot_s.mean, a.tpot_s, 0.03), "{path}: TPOT {} vs the model's {}", s.tpot_s.mean, a.tpot_s);
+        assert!(within(s.tokens_per_s, a.tokens_per_s, 0.03), "{path}: {} tok/s vs {}", s.tokens_per_s, a.tokens_per_s);
+        // the model waits half a running step for a prompt's first step; a closed loop's
+        // client sends its next request as a step ends, so waits up to a whole one
+        assert!((s.ttft_s.p50 - a.ttft_s).abs() <= a.tpot_s, "{path}: TTFT p50 {} vs the model's mean {}", s.ttft_s.p50, a.ttft_s);
+        littles_law_holds(&o);
+    }
+}
+
+#[test]
+fn prefixes_beyond_the_caches_room_are_evicted_and_miss() {
+    let (plan, point) = solved("tests/data/simulate/prefix.hplan");
+    let m = StepModel::new(&plan, &point, None, plan.workload.input_tokens, Some(3000)).unwrap();
+    // 2,000 prefixes of 3k tokens are 6M tokens, over ten times what the chip's KV
+    // memory holds: most requests find theirs evicted
+    let crowded = with_prefix(&plan, 2000, 1.0);
+    let config = |plan: &hplanc::ir::Plan| Config { requests: 3000, ..Config::of_plan(plan, &point) };
+    let o = simulate(&crowded, &point, &config(&crowded)).unwrap();
+    let c = o.summary.prefix_cache.unwrap();
+    assert!(c.hit_rate < 0.2 && c.evictions > 1000, "{c:?}");
+    // the cache never holds more than the memory: KV use stays within capacity
+    assert!(o.summary.prefix_cache.is_some() && o.samples.iter().all(|s| s.kv_tokens <= m.kv_tokens));
+    // misses prefill whole prompts: slower than the model's all-hit mean
+    assert!(o.summary.tpot_s.mean > 1.2 * o.summary.analytical.tpot_s);
+    littles_law_holds(&o);
+    // a few prefixes fit: none is evicted, the hit rate is the model's
+    let few = simulate(&plan, &point, &config(&plan)).unwrap();
+    assert!(few.summary.prefix_cache.unwrap().hit_rate > 0.99);
+    assert!(few.summary.tpot_s.mean < o.summary.tpot_s.mean);
+    // the same seed, the same run
+    assert_eq!(o, simulate(&crowded, &point, &config(&crowded)).unwrap());
+}
+
+#[test]
+fn a_prefix_hit_skips_its_prefill_and_a_miss_does_not() {
+    let (plan, point) = solved("tests/data/simulate/prefix_disaggregated.hplan");
+    let (input, prefix) = (plan.workload.input_tokens, plan.workload.prefix.unwrap().tokens);
+    let m = StepModel::new(&plan, &point, None, input, Some(prefix)).unwrap();
+    let p = m.prefill.as_ref().unwrap();
+    assert!(p.cache_tokens >= prefix, "the prefill chips' spare memory holds the prefix");
+    // a cached prompt prefills its own 2k tokens (attending to the prefix): more than a
+    // 2k-token prompt from scratch, far less than the whole 8k
+    let (hit, miss, own) = (p.time_cached(input), p.time(input), p.time(input - prefix));
+    assert!(own < hit && hit < 0.5 * miss, "hit {hit} own {own} miss {miss}");
+    let config = Config { requests: 500, ..Config::of_plan(&plan, &point) };
+    let o = simulate(&plan, &point, &config).unwrap();
+    for r in &o.requests {
+        let waited = r.prefill_start - r.arrival;
+        let took = r.ttft() - waited;
+        let want = if r.cached > 0 { hit } else { miss };
+        // the prefill, then the KV cache's transfer (under a tenth of it here)
+        assert!(
+            took >= want && took < 1.1 * want + 0.003,
+            "{r:?}: {took} s for a {} prefill",
+            if r.cached > 0 { "cached" } else { "whole" }
+        );
+    }
+    assert!(o.requests[0].cached == 0 && o.requests.iter().filter(|r| r.cached > 0).count() > 450);
+}
+
+/// The prefill time and TPOT of a plan's optimum, from its text.
+fn prefill_and_tpot(text: &str) -> (f64, f64, f64) {
+    let comp = hplanc::compile("prefix.hplan", text, None, hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+    let best = &comp.solved[0].as_ref().unwrap().best;
+    let inst = &best.instance;
+    let d = &inst.decode[best.choice.decode];
+    let p = &inst.prefill[best.choice.prefill];
+    (p.time, d.tpot, inst.pair_ttft(d, p).unwrap())
+}
+
+#[test]
+fn the_model_takes_the_hit_rate_as_a_mean_over_hits_and_misses() {
+    let text = std::fs::read_to_string(crate::root().join("tests/data/simulate/prefix_disaggregated.hplan")).unwrap();
+    let at =
+        |hit: &str| prefill_and_tpot(&text.replace("  prefix      = 6k tok", &format!("  prefix      = 6k tok\n  prefix_hit  = {hit}")));
+    let whole = prefill_and_tpot(&text.replace("  prefix      = 6k tok\n", ""));
+    let (all, half, quarter) = (at("1"), at("0.5"), at("0.25"));
+    assert!(all.0 < 0.5 * whole.0, "a cached 6k of 8k leaves a quarter of the prompt: {} vs {}", all.0, whole.0);
+    // the prefill time is linear in the hit rate, and at no hits the plan's without reuse
+    let slope = (half.0 - quarter.0) / 0.25;
+    assert!((all.0 - (half.0 + 0.5 * slope)).abs() < 1e-9 * whole.0, "linear: {quarter:?} {half:?} {all:?}");
+    assert!(
+        (quarter.0 - 0.25 * slope - whole.0).abs() < 1e-9 * whole.0,
+        "no hits is no reuse: {} vs {}",
+        quarter.0 - 0.25 * slope,
+        whole.0
+    );
+    // TTFT falls with the prefill
+    assert!(all.2 < half.2 && half.2 < whole.2);
+    // aggregated: the chunk steps carry fewer prompt tokens, so TPOT falls too
+    let agg = std::fs::read_to_string(crate::root().join("tests/data/simulate/prefix.hplan")).unwrap();
+    let cached = prefill_and_tpot(&agg);
+    let none = prefill_and_tpot(&agg.replace("  prefix      = 3k tok\n  prefixes    = 4\n", ""));
+    assert!(cached.1 < none.1 && cached.2 < none.2, "{cached:?} vs {none:?}");
 }

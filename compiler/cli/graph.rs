@@ -54,7 +54,7 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
         }
         GraphStep::Prefill => {
             let s = p.workload.input_tokens;
-            (build(&p.model, Step::Prefill { tokens: s }), format!("{}: prefill of {s} tokens", p.name))
+            (build(&p.model, Step::Prefill { tokens: s, prefix: 0 }), format!("{}: prefill of {s} tokens", p.name))
         }
     };
     let moe = p.model.moe.map(|m| (m.experts, m.top_k));

@@ -454,7 +454,7 @@ mod tests {
     #[test]
     fn stage_time_over_node_classes_equals_the_sum_over_nodes() {
         let mut m = crate::ir::tests_support::llama70b();
-        for step in [Step::Decode { batch: 64, context: 4096.0 }, Step::Prefill { tokens: 2048 }] {
+        for step in [Step::Decode { batch: 64, context: 4096.0 }, Step::Prefill { tokens: 2048, prefix: 0 }] {
             let g = build(&m, step);
             for stages in [&[Stage::DecodeAttn][..], &[Stage::DecodeFfn], &[Stage::DecodeAttn, Stage::DecodeFfn], &[Stage::Prefill]] {
                 let chip = h100();

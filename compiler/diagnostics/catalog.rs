@@ -481,6 +481,16 @@ pub fn spread_without_lengths(span: Span) -> Diagnostic {
     )
 }
 
+pub fn prefix_reuse_without_prefix(span: Span, attr: &str) -> Diagnostic {
+    make(
+        "E0305",
+        span,
+        format!("`{attr}` needs a shared `prefix`"),
+        "no prefix to reuse",
+        "add `prefix = N tok` (the tokens every prompt begins with), or remove this line",
+    )
+}
+
 pub fn percentile_of_rate(span: Span, p: &str) -> Diagnostic {
     make(
         "E0306",

@@ -145,8 +145,10 @@ pub struct Edge {
 /// What the graph describes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Step {
-    /// One request's prompt of `tokens` tokens.
-    Prefill { tokens: u64 },
+    /// One request's prompt of `tokens` tokens after `prefix` tokens already in the
+    /// cache (a cached shared prefix; 0 for a whole prompt): the tokens attend to the
+    /// prefix and to themselves.
+    Prefill { tokens: u64, prefix: u64 },
     /// One decode step of `batch` sequences whose KV caches hold `context` tokens on average.
     Decode { batch: u64, context: f64 },
     /// One speculative verify step: `batch` sequences each check `per_seq` tokens
@@ -211,14 +213,14 @@ pub fn build(model: &Model, step: Step) -> Graph {
     let (w, a) = (model.weights.bytes(), model.activations.bytes());
     // Tokens through the GEMMs, and sequences whose KV caches are read.
     let (tokens, seqs, prefill) = match step {
-        Step::Prefill { tokens } => (tokens as f64, 1.0, true),
+        Step::Prefill { tokens, .. } => (tokens as f64, 1.0, true),
         Step::Decode { batch, .. } => (batch as f64, batch as f64, false),
         Step::Verify { batch, per_seq, .. } => ((batch * per_seq) as f64, batch as f64, false),
         Step::Mixed { batch, prefill, .. } => ((batch + prefill) as f64, batch as f64, false),
     };
     // prompt tokens in the step: all of a prefill, the chunk of a mixed step
     let prompt = match step {
-        Step::Prefill { tokens } | Step::Mixed { prefill: tokens, .. } => tokens as f64,
+        Step::Prefill { tokens, .. } | Step::Mixed { prefill: tokens, .. } => tokens as f64,
         _ => 0.0,
     };
     let attn_stage = if prefill { Stage::Prefill } else { Stage::DecodeAttn };
@@ -284,9 +286,15 @@ pub fn build(model: &Model, step: Step) -> Graph {
                     seqs * context * kv_layer + p * kv_layer,
                 )
             }
-            (Step::Prefill { .. }, None) => (4.0 * nh * model.head_dim as f64 * causal_pairs(tokens, win), 0.0),
-            (Step::Prefill { .. }, Some(m)) => {
-                (2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * causal_pairs(tokens, win), 0.0)
+            (Step::Prefill { prefix, .. }, None) => {
+                let p = prefix as f64;
+                let pairs = causal_pairs(p + tokens, win) - causal_pairs(p, win);
+                (4.0 * nh * model.head_dim as f64 * pairs, win.map_or(p, |w| p.min(w)) * kv_layer)
+            }
+            (Step::Prefill { prefix, .. }, Some(m)) => {
+                let p = prefix as f64;
+                let pairs = causal_pairs(p + tokens, win) - causal_pairs(p, win);
+                (2.0 * nh * (m.qk_nope_dim + m.qk_rope_dim + m.v_head_dim) as f64 * pairs, p * kv_layer)
             }
         };
         let head_out = tokens * nh * model.mla.map(|m| m.v_head_dim).unwrap_or(model.head_dim) as f64 * a;
@@ -308,9 +316,10 @@ pub fn build(model: &Model, step: Step) -> Graph {
                 // a sliding layer's prompt attends within its window: no full-attention table
                 // measured that, so the roofline prices the whole node
                 Step::Prefill { .. } | Step::Mixed { .. } if win.is_some() => Kernel::Other,
-                // a chunk after the first also attends to the prompt's earlier chunks: the
-                // prefill tables measured prompts from an empty cache
-                Step::Mixed { prefix, .. } if prefix > 0 => Kernel::Other,
+                // a chunk after the first also attends to the prompt's earlier chunks (a
+                // prompt after its cached prefix, to the prefix): the prefill tables
+                // measured prompts from an empty cache
+                Step::Mixed { prefix, .. } | Step::Prefill { prefix, .. } if prefix > 0 => Kernel::Other,
                 Step::Prefill { .. } => shape(None, Some(prompt)),
                 Step::Decode { context, .. } => shape(Some((seqs, seen(context))), None),
                 Step::Mixed { context, .. } => shape(Some((seqs, seen(context))), Some(prompt)),
@@ -564,7 +573,9 @@ mod tests {
     #[test]
     fn prefill_attention_is_quadratic() {
         let m = model();
-        let a = |s: u64| -> f64 { build(&m, Step::Prefill { tokens: s }).sum(|n| if n.op == Op::Attention { n.flops } else { 0.0 }) };
+        let a = |s: u64| -> f64 {
+            build(&m, Step::Prefill { tokens: s, prefix: 0 }).sum(|n| if n.op == Op::Attention { n.flops } else { 0.0 })
+        };
         assert_eq!(a(2000) / a(1000), 4.0);
         // 4 * n_h * d * (S^2 / 2) * L = 2 * 64 * 128 * 1000^2 * 80
         assert_eq!(a(1000), 2.0 * 64.0 * 128.0 * 1e6 * 80.0);
@@ -640,5 +651,26 @@ mod tests {
         assert_eq!(causal_pairs(1000.0, None), 500_000.0);
         assert_eq!(causal_pairs(1000.0, Some(128.0)), 119_808.0);
         assert_eq!(causal_pairs(100.0, Some(128.0)), 5_000.0);
+    }
+
+    #[test]
+    fn a_prompt_after_a_cached_prefix_computes_only_its_own_tokens() {
+        let m = model();
+        let flops = |g: &Graph, op: Op| g.sum(|n| if n.op == op { n.flops } else { 0.0 });
+        let whole = build(&m, Step::Prefill { tokens: 8000, prefix: 0 });
+        let head = build(&m, Step::Prefill { tokens: 6000, prefix: 0 });
+        let rest = build(&m, Step::Prefill { tokens: 2000, prefix: 6000 });
+        let alone = build(&m, Step::Prefill { tokens: 2000, prefix: 0 });
+        // attention over the rest is the whole prompt's less the prefix's own
+        let want = flops(&whole, Op::Attention) - flops(&head, Op::Attention);
+        assert!((flops(&rest, Op::Attention) - want).abs() < 1e-9 * want);
+        // the projections and FFN see only the rest's tokens
+        for op in [Op::QkvProj, Op::OutProj] {
+            assert_eq!(flops(&rest, op), flops(&alone, op));
+        }
+        // and it reads the prefix's KV cache
+        let kv = |g: &Graph| g.sum(|n| n.kv_read_bytes);
+        assert_eq!(kv(&alone), 0.0);
+        assert_eq!(kv(&rest), 6000.0 * m.kv_bytes_per_token_per_layer() * m.layers as f64);
     }
 }

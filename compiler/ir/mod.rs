@@ -311,7 +311,26 @@ pub struct Workload {
     pub concurrency_span: Span,
     /// how the simulation draws requests (docs/simulation.md)
     pub traffic: Traffic,
+    /// prompts that begin with a shared prefix a cache can hold (`prefix = ...`)
+    pub prefix: Option<Prefix>,
 }
+
+/// Prefix reuse: every prompt begins with one of `distinct` shared prefixes of
+/// `tokens` tokens (a system prompt, a few-shot template, an agent's instructions),
+/// each request's drawn uniformly. A request whose prefix is in the cache prefills
+/// only the rest of its prompt and shares the prefix's KV blocks. The analytical model
+/// takes `hit` as the mean share of requests that find their prefix cached; the
+/// simulation runs the cache itself, its capacity and eviction (docs/simulation.md).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prefix {
+    pub tokens: u64,
+    pub distinct: u64,
+    pub hit: f64,
+}
+
+/// The most distinct prefixes a workload may declare (the simulation keeps one cache
+/// entry per prefix).
+pub const MAX_PREFIXES: u64 = 100_000;
 
 /// How lengths vary around the workload's `input` and `output` in the simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -123,7 +123,7 @@ fn node_name(n: &Node, g: &Graph) -> String {
 /// added before the nodes.
 fn render_with(g: &Graph, title: &str, moe: Option<(u64, u64)>, fill: &dyn Fn(&Node) -> (String, Option<String>), extra: &str) -> String {
     let tokens = match g.step {
-        crate::ir::graph::Step::Prefill { tokens } => tokens as f64,
+        crate::ir::graph::Step::Prefill { tokens, .. } => tokens as f64,
         crate::ir::graph::Step::Decode { batch, .. } => batch as f64,
         crate::ir::graph::Step::Verify { batch, per_seq, .. } => (batch * per_seq) as f64,
         crate::ir::graph::Step::Mixed { batch, prefill, .. } => (batch + prefill) as f64,

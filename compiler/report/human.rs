@@ -157,6 +157,17 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         "workload",
         format!("{}: {} input + {} output tokens{conc}", w.name, fmt_num(w.input_tokens as f64), fmt_num(w.output_tokens as f64)),
     ));
+    if let Some(p) = &w.prefix {
+        let distinct = if p.distinct == 1 { "one shared prefix".to_string() } else { format!("one of {} prefixes", p.distinct) };
+        o.push(Block::Field(
+            "prefix",
+            format!(
+                "each prompt begins with {distinct} of {} tokens, cached for {:.0}% of requests (the rest of a cached prompt is prefilled)",
+                fmt_num(p.tokens as f64),
+                100.0 * p.hit_rate
+            ),
+        ));
+    }
     if let Some(sp) = &r.speculation {
         o.push(Block::Field(
             "speculate",
@@ -312,6 +323,14 @@ fn served(s: &super::simulation::ServedReport, o: &mut Vec<Block>) {
         right: vec![false, true, true, true, true, true],
         header: true,
     });
+    if let Some(c) = &s.prefix_cache {
+        o.push(Block::Line(format!(
+            "prefix cache at that rate: {:.1}% of requests found their prefix cached (the model takes {:.0}%), {} evictions",
+            100.0 * c.hit_rate,
+            100.0 * c.model_hit_rate,
+            c.evictions
+        )));
+    }
     let checks: Vec<String> = s.slos.iter().map(|c| format!("{} {}", c.slo, fmt_time(c.simulated))).collect();
     let tried: Vec<String> = s
         .candidates

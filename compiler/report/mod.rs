@@ -177,6 +177,20 @@ pub struct WorkloadReport {
     /// the chosen decode batch (concurrent sequences)
     pub concurrency: Option<u64>,
     pub concurrency_range: [u64; 2],
+    /// prefix reuse (`prefix = ...`): absent without it
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<PrefixReport>,
+}
+
+/// A workload's shared prompt prefixes, as the analytical model takes them.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PrefixReport {
+    /// tokens every prompt begins with
+    pub tokens: u64,
+    /// distinct prefixes requests draw from
+    pub distinct: u64,
+    /// the share of requests that find theirs cached
+    pub hit_rate: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -524,6 +538,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
         output_tokens: plan.workload.output_tokens,
         concurrency: solved.map(|s| s.best.instance.batch),
         concurrency_range: [plan.workload.concurrency.0, plan.workload.concurrency.1],
+        prefix: plan.workload.prefix.map(|p| PrefixReport { tokens: p.tokens, distinct: p.distinct, hit_rate: p.hit }),
     };
     let Some((s, schedule)) = solution else {
         return PlanReport {
@@ -569,7 +584,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
     let ttft = p.instance.pair_ttft(d, pre).unwrap_or(f64::NAN);
     // aggregated serving: the prompt's chunk steps, and no KV transfer
     let (prefill_s, kv_transfer_s, prefill_tables) = match &d.aggregated {
-        Some(a) => (a.steps.total(), 0.0, a.from_tables),
+        Some(a) => (a.prompt, 0.0, a.from_tables),
         None => (pre.time, ttft - pre.time, pre.from_tables),
     };
     let timelines = schedule.clone();

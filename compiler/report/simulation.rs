@@ -64,6 +64,15 @@ pub fn human(plan: &str, arrivals: &str, seed: u64, o: &Outcome) -> String {
             slos.join(" and ")
         ));
     }
+    if let Some(c) = &s.prefix_cache {
+        out.push_str(&format!(
+            "  prefix cache: {:.1}% of requests found their prefix cached (the model takes {:.0}%); {} tokens not prefilled, {} evictions\n",
+            100.0 * c.hit_rate,
+            100.0 * c.model_hit_rate,
+            fmt_num(c.cached_tokens as f64),
+            c.evictions
+        ));
+    }
     out.push_str(&format!(
         "  mean wait for prefill {}; requests in the system {:.2} on average (arrival rate x mean time in system: {:.2})\n",
         fmt_time(s.prefill_wait_s),
@@ -145,6 +154,9 @@ pub struct ServedReport {
     pub e2e_s: Dist,
     pub goodput_requests_per_s: f64,
     pub good_share: f64,
+    /// prefix reuse: how the prefix cache did at that rate (absent without it)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<crate::simulate::PrefixStats>,
     pub slos: Vec<SloCheck>,
     pub candidates: Vec<CandidateReport>,
     pub simulations: usize,
@@ -176,6 +188,7 @@ pub fn attach(r: &mut super::PlanReport, plan: &crate::ir::Plan, s: &crate::simu
         e2e_s: o.summary.e2e_s,
         goodput_requests_per_s: o.summary.goodput_requests_per_s,
         good_share: o.summary.good_share,
+        prefix_cache: o.summary.prefix_cache,
         slos: plan
             .slos
             .iter()

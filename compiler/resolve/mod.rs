@@ -880,10 +880,12 @@ impl Resolver<'_> {
                 concurrency: (lo, hi),
                 concurrency_span: f.span("concurrency")?,
                 traffic: ir::Traffic::default(),
+                prefix: None,
             })
         })();
         let w = w.and_then(|mut w| {
             w.traffic = self.traffic(&f)?;
+            w.prefix = self.prefix(&f, w.input_tokens)?;
             Some(w)
         });
         self.workloads.insert(id, w.clone());
@@ -921,6 +923,25 @@ impl Resolver<'_> {
             requests: f.count("requests").unwrap_or(ir::DEFAULT_SIM_REQUESTS),
             seed: f.count("seed").unwrap_or(0),
         })
+    }
+
+    /// A workload's prefix reuse: `Some(None)` without one, `None` after a diagnostic.
+    fn prefix(&mut self, f: &Fields, input: u64) -> Option<Option<ir::Prefix>> {
+        let Some(tokens) = f.count("prefix") else {
+            for attr in ["prefixes", "prefix_hit"] {
+                if let Some(span) = f.span(attr) {
+                    self.diags.push(catalog::prefix_reuse_without_prefix(span, attr));
+                    return None;
+                }
+            }
+            return Some(None);
+        };
+        if tokens >= input {
+            let span = f.span("prefix")?;
+            self.diags.push(catalog::out_of_range(span, "`prefix`", "must be below `input` (each prompt's own tokens follow it)"));
+            return None;
+        }
+        Some(Some(ir::Prefix { tokens, distinct: f.count("prefixes").unwrap_or(1), hit: f.num("prefix_hit").unwrap_or(1.0) }))
     }
 
     fn cluster(&mut self, id: ItemId) -> Option<ir::Cluster> {

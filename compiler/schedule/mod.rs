@@ -445,8 +445,13 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
     }
     let ttft = p.ttft(kv).unwrap_or(p.time);
     let tokens = plan.workload.input_tokens;
+    let cached = match plan.workload.prefix {
+        Some(x) if x.hit >= 1.0 => format!(", its {}-token prefix cached", x.tokens),
+        Some(x) => format!(": the mean over the {:.0}% whose {}-token prefix is cached and the rest", 100.0 * x.hit, x.tokens),
+        None => String::new(),
+    };
     b.finish(
-        format!("prefill of one request ({tokens} tokens)"),
+        format!("prefill of one request ({tokens} tokens{cached})"),
         (ttft, "TTFT".into()),
         "TTFT is the prefill and the KV cache's move to decode".into(),
     )
@@ -457,15 +462,22 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
 fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::space::Aggregated) -> Timeline {
     let mut b = Builder::new(plan);
     let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
-    let mut prev = b.add(spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.steps.total()), &[]);
+    // the wait is half a running step whatever the prompt (TTFT less the mean prompt)
+    let mut prev = b.add(spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.prompt), &[]);
     let tokens = plan.workload.input_tokens;
+    // with prefix reuse, `steps` are a prompt's after its cached prefix when most are
+    let own = match plan.workload.prefix {
+        Some(p) if p.hit >= 0.5 => tokens - p.tokens,
+        _ => tokens,
+    };
     for j in 0..a.steps.steps {
-        let chunk = a.chunk_tokens.min(tokens - j * a.chunk_tokens);
+        let chunk = a.chunk_tokens.min(own - j * a.chunk_tokens);
         let what = format!("decode step + prompt chunk {} ({chunk} tokens)", j + 1);
         prev = b.add(spec(pool, what, Kind::Compute, a.steps.step(j)), &[prev]);
     }
+    let what = if own < tokens { format!("{own} of {tokens} tokens, its prefix cached") } else { format!("{tokens} tokens") };
     b.finish(
-        format!("prefill of one request ({tokens} tokens) inside the decode steps"),
+        format!("prefill of one request ({what}) inside the decode steps"),
         (a.ttft, "TTFT".into()),
         "aggregated serving: TTFT is half a running step, then the decode steps that carry the prompt's chunks".into(),
     )

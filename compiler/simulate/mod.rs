@@ -19,7 +19,7 @@ use crate::solve::Point;
 use model::StepModel;
 use rng::Rng;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 /// Most requests one simulation may run.
 pub const MAX_REQUESTS: u64 = 1_000_000;
@@ -120,6 +120,8 @@ pub struct Config {
     pub seed: u64,
     /// most sequences decoding at once; default: the solved batch
     pub max_batch: Option<u64>,
+    /// shared prompt prefixes a cache can hold (the workload's `prefix`)
+    pub prefix: Option<crate::ir::Prefix>,
 }
 
 impl Config {
@@ -134,6 +136,7 @@ impl Config {
             requests: 10_000,
             seed: w.traffic.seed,
             max_batch: None,
+            prefix: w.prefix,
         }
     }
 }
@@ -148,6 +151,10 @@ pub struct Request {
     pub prefill_start: f64,
     pub first_token: f64,
     pub finish: f64,
+    /// the shared prefix its prompt begins with (prefix reuse), and the prompt tokens
+    /// it found in the cache and did not prefill (0 on a miss)
+    pub prefix: Option<u32>,
+    pub cached: u64,
 }
 
 impl Request {
@@ -221,6 +228,19 @@ pub struct Analytical {
     pub batch: u64,
 }
 
+/// The prefix cache over a run.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct PrefixStats {
+    /// the share of requests with a shared prefix that found it cached
+    pub hit_rate: f64,
+    /// the share the analytical model takes (the workload's `prefix_hit`)
+    pub model_hit_rate: f64,
+    /// cached prefixes evicted to make room
+    pub evictions: u64,
+    /// prompt tokens served from the cache instead of prefilled
+    pub cached_tokens: u64,
+}
+
 /// What a simulation gives.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
@@ -250,6 +270,9 @@ pub struct Summary {
     pub tpot_limit_s: Option<f64>,
     /// mean wait before prefill started (seconds)
     pub prefill_wait_s: f64,
+    /// prefix reuse: how the prefix cache did (absent without a shared prefix)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<PrefixStats>,
     /// Little's law: the time-averaged requests in the system, and arrival rate times
     /// mean time in the system (equal up to rounding)
     pub little_l: f64,
@@ -271,6 +294,105 @@ enum Event {
 /// as the numbers do).
 fn key(t: f64) -> u64 {
     t.max(0.0).to_bits()
+}
+
+/// The prefix cache: one entry per shared prefix, `tokens` each, in the KV memory of
+/// the chips that prefill (docs/simulation.md, "Prefix caching"). An entry is held while
+/// a request uses it (its KV blocks are shared) and is evictable, least recently
+/// released first, once none does.
+struct PrefixCache {
+    tokens: u64,
+    /// KV tokens the entries may take: `None` when they share the decode chips' cache
+    /// with the running requests (aggregated serving), else the prefill chips' spare
+    capacity: Option<u64>,
+    /// per prefix: cached, and requests holding it
+    cached: Vec<bool>,
+    refs: Vec<u32>,
+    /// cached entries no request holds, by when they were last released
+    idle: BTreeSet<(u64, u32)>,
+    released_at: Vec<u64>,
+    clock: u64,
+    /// tokens the cached entries hold
+    used: u64,
+    lookups: u64,
+    hits: u64,
+    evictions: u64,
+}
+
+impl PrefixCache {
+    fn new(prefix: &crate::ir::Prefix, capacity: Option<u64>) -> PrefixCache {
+        let n = prefix.distinct.clamp(1, crate::ir::MAX_PREFIXES) as usize;
+        PrefixCache {
+            tokens: prefix.tokens,
+            capacity,
+            cached: vec![false; n],
+            refs: vec![0; n],
+            idle: BTreeSet::new(),
+            released_at: vec![0; n],
+            clock: 0,
+            used: 0,
+            lookups: 0,
+            hits: 0,
+            evictions: 0,
+        }
+    }
+
+    /// Looks prefix `id` up for a request: on a hit the request holds the entry.
+    fn lookup(&mut self, id: u32) -> bool {
+        self.lookups += 1;
+        let k = id as usize;
+        if !self.cached[k] {
+            return false;
+        }
+        self.hits += 1;
+        if self.refs[k] == 0 {
+            self.idle.remove(&(self.released_at[k], id));
+        }
+        self.refs[k] += 1;
+        true
+    }
+
+    fn release(&mut self, id: u32) {
+        let k = id as usize;
+        self.refs[k] -= 1;
+        if self.refs[k] == 0 {
+            self.clock += 1;
+            self.released_at[k] = self.clock;
+            self.idle.insert((self.clock, id));
+        }
+    }
+
+    /// Evicts the least recently released idle entry; false when none is idle.
+    fn evict_one(&mut self) -> bool {
+        let Some((_, id)) = self.idle.pop_first() else { return false };
+        self.cached[id as usize] = false;
+        self.used -= self.tokens;
+        self.evictions += 1;
+        true
+    }
+
+    /// A request computed prefix `id`: it becomes an entry the request holds, when it
+    /// is not one already and (with a capacity of its own) room can be made.
+    fn insert(&mut self, id: u32) -> bool {
+        let k = id as usize;
+        if self.cached[k] {
+            return false;
+        }
+        if let Some(cap) = self.capacity {
+            if self.tokens > cap {
+                return false;
+            }
+            while self.used + self.tokens > cap {
+                if !self.evict_one() {
+                    return false;
+                }
+            }
+        }
+        self.cached[k] = true;
+        self.used += self.tokens;
+        self.refs[k] = 1;
+        true
+    }
 }
 
 /// The run's state beside the requests.
@@ -308,6 +430,11 @@ struct Sim<'a> {
     done: usize,
     /// closed loop: the next request a finishing client sends
     next_closed: Option<usize>,
+    /// prefix reuse: the cache, and per request the KV tokens it reserved on the decode
+    /// chips and whether it holds a cache entry
+    cache: Option<PrefixCache>,
+    reserved: Vec<u64>,
+    holds: Vec<bool>,
 }
 
 impl Sim<'_> {
@@ -338,8 +465,18 @@ impl Sim<'_> {
             let Some(i) = self.prefill_queue.pop_front() else { break };
             self.prefill_free -= 1;
             self.reqs[i].prefill_start = t;
-            let done = t + p.time(self.reqs[i].input);
-            self.push(done, Event::PrefillDone(i));
+            let hit = match (&mut self.cache, self.reqs[i].prefix) {
+                (Some(c), Some(id)) => c.lookup(id),
+                _ => false,
+            };
+            let time = if hit {
+                self.holds[i] = true;
+                self.reqs[i].cached = self.m.prefix_tokens;
+                p.time_cached(self.reqs[i].input)
+            } else {
+                p.time(self.reqs[i].input)
+            };
+            self.push(t + time, Event::PrefillDone(i));
         }
     }
 
@@ -347,6 +484,13 @@ impl Sim<'_> {
     /// transfer after another, the latency beside them).
     fn prefill_done(&mut self, t: f64, i: usize) {
         self.prefill_free += 1;
+        // the prefill chips' cache: a hit lets its entry go, a miss leaves its prefix
+        if let (Some(c), Some(id)) = (&mut self.cache, self.reqs[i].prefix) {
+            // a hit held its entry while it prefilled; an entry a miss made starts held
+            if std::mem::take(&mut self.holds[i]) || c.insert(id) {
+                c.release(id);
+            }
+        }
         let (latency, busy) = self.m.prefill.as_ref().map_or((0.0, 0.0), |p| p.transfer(self.reqs[i].input));
         let start = t.max(self.link_free);
         self.link_free = start + busy;
@@ -368,6 +512,12 @@ impl Sim<'_> {
 
     fn finish(&mut self, t: f64, i: usize) {
         self.reqs[i].finish = t;
+        if self.m.prefill.is_none() {
+            self.kv_used -= self.reserved[i];
+            if let (Some(c), Some(id), true) = (&mut self.cache, self.reqs[i].prefix, self.holds[i]) {
+                c.release(id);
+            }
+        }
         self.population(t, -1);
         self.done += 1;
         if let Some(next) = self.next_closed {
@@ -380,16 +530,58 @@ impl Sim<'_> {
     }
 
     /// Admits waiting requests in arrival order while a slot and their whole KV cache
-    /// (prompt and answer) fit; the first that does not fit holds the rest back.
+    /// (prompt and answer) fit; the first that does not fit holds the rest back. With
+    /// aggregated serving's prefix cache in the same memory, a request whose prefix is
+    /// cached needs room only for the rest, and idle entries are evicted (least recently
+    /// used first) before a request waits for room.
     fn admit(&mut self, t: f64) {
         while let Some(&i) = self.decode_queue.front() {
             let running = (self.decoding.len() + self.prefilling.len()) as u64;
-            let need = self.reqs[i].input + self.reqs[i].output;
-            if running >= self.m.max_batch || self.kv_used + need > self.m.kv_tokens {
+            if running >= self.m.max_batch {
+                break;
+            }
+            let own_cache = self.m.prefill.is_none();
+            let shared = match (&self.cache, self.reqs[i].prefix) {
+                (Some(c), Some(id)) if own_cache && c.cached[id as usize] => c.tokens,
+                _ => 0,
+            };
+            let need = self.reqs[i].input + self.reqs[i].output - shared;
+            let cache_used = if own_cache { self.cache.as_ref().map_or(0, |c| c.used) } else { 0 };
+            if self.kv_used + cache_used + need > self.m.kv_tokens {
+                // an idle entry other than the one this request would share makes room
+                let evicted = match (&mut self.cache, self.reqs[i].prefix) {
+                    (Some(c), id) if own_cache => {
+                        let keep = id.filter(|_| shared > 0);
+                        let spared = keep.filter(|&k| c.refs[k as usize] == 0).map(|k| (c.released_at[k as usize], k));
+                        if let Some(e) = spared {
+                            c.idle.remove(&e);
+                        }
+                        let done = c.evict_one();
+                        if let Some(e) = spared {
+                            c.idle.insert(e);
+                        }
+                        done
+                    }
+                    _ => false,
+                };
+                if evicted {
+                    continue;
+                }
                 break;
             }
             self.decode_queue.pop_front();
             self.kv_used += need;
+            self.reserved[i] = need;
+            if shared > 0 {
+                if let (Some(c), Some(id)) = (&mut self.cache, self.reqs[i].prefix) {
+                    c.lookup(id);
+                }
+                self.holds[i] = true;
+                self.reqs[i].cached = shared;
+                self.prefilled[i] = shared;
+            } else if let (true, Some(c), Some(_)) = (own_cache, &mut self.cache, self.reqs[i].prefix) {
+                c.lookups += 1; // a miss
+            }
             if self.m.prefill.is_some() {
                 self.context_sum += (self.reqs[i].input + self.generated[i]) as f64;
                 self.decoding.push(i);
@@ -415,7 +607,7 @@ impl Sim<'_> {
             time: t,
             waiting: (self.prefill_queue.len() + self.decode_queue.len()) as u64,
             running: (self.decoding.len() + self.prefilling.len()) as u64,
-            kv_tokens: self.kv_used,
+            kv_tokens: self.kv_used + if self.m.prefill.is_none() { self.cache.as_ref().map_or(0, |c| c.used) } else { 0 },
         });
     }
 
@@ -465,7 +657,9 @@ impl Sim<'_> {
             if self.generated[i] >= self.reqs[i].output {
                 self.decoding.swap_remove(k);
                 self.context_sum -= (self.reqs[i].input + self.generated[i]) as f64;
-                self.kv_used -= self.reqs[i].input + self.reqs[i].output;
+                if self.m.prefill.is_some() {
+                    self.kv_used -= self.reserved[i];
+                }
                 self.finish(t, i);
             } else {
                 k += 1;
@@ -480,8 +674,16 @@ impl Sim<'_> {
                 self.prefilling.retain(|&x| x != i);
                 self.reqs[i].first_token = t;
                 self.generated[i] = 1;
+                // a miss's prefix becomes the cache's entry: its tokens move from the
+                // request's reservation to the entry, which the request holds
+                if let (false, Some(c), Some(id)) = (self.holds[i], &mut self.cache, self.reqs[i].prefix) {
+                    if c.insert(id) {
+                        self.holds[i] = true;
+                        self.reserved[i] -= c.tokens;
+                        self.kv_used -= c.tokens;
+                    }
+                }
                 if self.reqs[i].output <= 1 {
-                    self.kv_used -= self.reqs[i].input + self.reqs[i].output;
                     self.finish(t, i);
                 } else {
                     self.context_sum += (self.reqs[i].input + 1) as f64;
@@ -502,14 +704,32 @@ pub struct SimError(pub String);
 /// The requests of `config` (arrival times and lengths), drawn with its seed; closed
 /// loops get their arrivals as the run goes.
 fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimError> {
-    let blank =
-        |arrival: f64, input: u64, output: u64| Request { arrival, input, output, prefill_start: 0.0, first_token: 0.0, finish: 0.0 };
+    let blank = |arrival: f64, input: u64, output: u64| Request {
+        arrival,
+        input,
+        output,
+        prefill_start: 0.0,
+        first_token: 0.0,
+        finish: 0.0,
+        prefix: None,
+        cached: 0,
+    };
+    // prefix reuse: a prompt longer than the prefix begins with one of them, drawn
+    // uniformly (after the lengths, so a workload without one draws as before)
+    let with_prefix = |mut r: Request, rng: &mut Rng| {
+        if let Some(p) = config.prefix {
+            if r.input > p.tokens {
+                r.prefix = Some(rng.between(0, p.distinct.clamp(1, crate::ir::MAX_PREFIXES) - 1) as u32);
+            }
+        }
+        r
+    };
     match &config.arrivals {
         Arrivals::Trace(rows) => {
             if rows.len() as u64 > MAX_REQUESTS {
                 return Err(SimError(format!("the trace has {} requests; at most {MAX_REQUESTS} are simulated", rows.len())));
             }
-            Ok(rows.iter().map(|r| blank(r.arrival, r.input, r.output)).collect())
+            Ok(rows.iter().map(|r| with_prefix(blank(r.arrival, r.input, r.output), rng)).collect())
         }
         other => {
             if config.requests == 0 || config.requests > MAX_REQUESTS {
@@ -523,9 +743,13 @@ fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimErro
                 if let Arrivals::Poisson { rate } = other {
                     t += rng.exponential(1.0 / rate);
                 }
-                let input = config.input.draw(rng);
+                let mut input = config.input.draw(rng);
                 let output = config.output.draw(rng);
-                out.push(blank(t, input, output));
+                if let Some(p) = config.prefix {
+                    // every drawn prompt holds the prefix and at least a token of its own
+                    input = input.max(p.tokens + 1);
+                }
+                out.push(with_prefix(blank(t, input, output), rng));
             }
             Ok(out)
         }
@@ -559,7 +783,7 @@ fn prepare(config: &Config) -> Result<Vec<Request>, SimError> {
 pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, SimError> {
     let reqs = prepare(config)?;
     let longest_prompt = reqs.iter().map(|r| r.input).max().unwrap_or(1);
-    let m = StepModel::new(plan, point, config.max_batch, longest_prompt).map_err(|e| SimError(e.0))?;
+    let m = StepModel::new(plan, point, config.max_batch, longest_prompt, config.prefix.map(|p| p.tokens)).map_err(|e| SimError(e.0))?;
     run(plan, point, &m, config, reqs)
 }
 
@@ -611,6 +835,12 @@ fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Req
         last_change: 0.0,
         done: 0,
         next_closed: None,
+        cache: config.prefix.map(|p| {
+            let capacity = m.prefill.as_ref().map(|p| p.cache_tokens);
+            PrefixCache::new(&p, capacity)
+        }),
+        reserved: vec![0; n],
+        holds: vec![false; n],
     };
     match config.arrivals {
         Arrivals::Closed { clients } => {
@@ -649,8 +879,9 @@ fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Req
     if sim.done != n {
         return Err(SimError(format!("{} of {n} requests never finished (the simulation stalled)", n - sim.done)));
     }
+    let cache = sim.cache.as_ref().map(|c| (c.hits as f64 / c.lookups.max(1) as f64, c.evictions));
     let Sim { reqs, samples, area, .. } = sim;
-    Ok(summarise(plan, point, reqs, samples, area))
+    Ok(summarise(plan, point, reqs, samples, area, cache, config.prefix))
 }
 
 /// The tightest limits a request's TTFT and TPOT must meet to count towards goodput:
@@ -666,7 +897,16 @@ pub fn request_limits(plan: &Plan) -> (Option<f64>, Option<f64>) {
     })
 }
 
-fn summarise(plan: &Plan, point: &Point, reqs: Vec<Request>, samples: Vec<Sample>, area: f64) -> Outcome {
+/// `cache`: the prefix cache's hit rate and evictions.
+fn summarise(
+    plan: &Plan,
+    point: &Point,
+    reqs: Vec<Request>,
+    samples: Vec<Sample>,
+    area: f64,
+    cache: Option<(f64, u64)>,
+    prefix: Option<crate::ir::Prefix>,
+) -> Outcome {
     let start = reqs.iter().map(|r| r.arrival).fold(f64::INFINITY, f64::min);
     let end = reqs.iter().map(|r| r.finish).fold(0.0, f64::max);
     let duration = (end - start).max(f64::MIN_POSITIVE);
@@ -696,6 +936,12 @@ fn summarise(plan: &Plan, point: &Point, reqs: Vec<Request>, samples: Vec<Sample
         ttft_limit_s: ttft_limit,
         tpot_limit_s: tpot_limit,
         prefill_wait_s: reqs.iter().map(|r| r.prefill_start - r.arrival).sum::<f64>() / n,
+        prefix_cache: cache.zip(plan.workload.prefix.or(prefix)).map(|((hit_rate, evictions), p)| PrefixStats {
+            hit_rate,
+            model_hit_rate: p.hit,
+            evictions,
+            cached_tokens: reqs.iter().map(|r| r.cached).sum(),
+        }),
         little_l: area / duration,
         little_lambda_w: n / duration * mean_sojourn,
         analytical,

@@ -27,6 +27,8 @@ pub struct StepModel {
     pub max_batch: u64,
     /// KV-cache tokens the decode chips hold
     pub kv_tokens: u64,
+    /// prefix reuse: the shared prefix's tokens (0 without)
+    pub prefix_tokens: u64,
 }
 
 /// Prefill on chips of its own: `replicas` servers, a time per prompt length, and the
@@ -38,6 +40,11 @@ pub struct PrefillModel {
     times: Vec<f64>,
     /// per path the KV takes: (latency, seconds per prompt token of bulk transfer)
     kv: Vec<(f64, f64)>,
+    /// prefix reuse: prefill times of prompts whose prefix is cached, at `lengths`
+    /// (a length no longer than the prefix has its whole prompt's time)
+    cached_times: Vec<f64>,
+    /// KV-cache tokens the prefill replicas' spare memory holds for cached prefixes
+    pub cache_tokens: u64,
 }
 
 impl PrefillModel {
@@ -50,6 +57,11 @@ impl PrefillModel {
     /// lengths; `n` at most [`PrefillModel::longest`]).
     pub fn time(&self, n: u64) -> f64 {
         interpolate_log(&self.lengths, &self.times, n)
+    }
+
+    /// Seconds to prefill an `n`-token prompt whose shared prefix is cached.
+    pub fn time_cached(&self, n: u64) -> f64 {
+        interpolate_log(&self.lengths, &self.cached_times, n)
     }
 
     /// The KV transfer of an `n`-token prompt: (the link's latency, seconds the link is
@@ -132,11 +144,14 @@ fn interpolate_log(xs: &[u64], ys: &[f64], x: u64) -> f64 {
     (y0 + (y1 - y0) * ((x as f64).ln() - x0) / (x1 - x0)).exp()
 }
 
-/// `plan` with another workload length (the contexts and prompts priced).
-fn with_lengths(plan: &Plan, input: u64, output: u64) -> Plan {
+/// `plan` with another workload length (the contexts and prompts priced), its prompts
+/// all computed whole: without prefix reuse, or (`cached`) with this many tokens of
+/// every prompt in the cache.
+fn with_lengths(plan: &Plan, input: u64, output: u64, cached: Option<u64>) -> Plan {
     let mut p = plan.clone();
     p.workload.input_tokens = input.max(1);
     p.workload.output_tokens = output.max(1);
+    p.workload.prefix = cached.filter(|&c| c < p.workload.input_tokens).map(|tokens| crate::ir::Prefix { tokens, distinct: 1, hit: 1.0 });
     p
 }
 
@@ -144,7 +159,14 @@ impl StepModel {
     /// The step model of `point`'s placement of `plan`, running at most `max_batch`
     /// sequences (default: the solved batch) and prefilling prompts of up to
     /// `longest_prompt` tokens.
-    pub fn new(plan: &Plan, point: &Point, max_batch: Option<u64>, longest_prompt: u64) -> Result<StepModel, Unsupported> {
+    /// `prefix`: the tokens of a shared prefix a cache may hold.
+    pub fn new(
+        plan: &Plan,
+        point: &Point,
+        max_batch: Option<u64>,
+        longest_prompt: u64,
+        prefix: Option<u64>,
+    ) -> Result<StepModel, Unsupported> {
         let inst = &point.instance;
         let chosen = &inst.decode[point.choice.decode];
         let prefill: &PrefillOption = &inst.prefill[point.choice.prefill];
@@ -152,7 +174,7 @@ impl StepModel {
         let (w_in, w_out) = (plan.workload.input_tokens, plan.workload.output_tokens);
         // Two contexts, the plan's and half of it: a step's time is linear in the context
         // (the KV cache read), and the shorter context fits wherever the plan's does.
-        let variants = [with_lengths(plan, w_in / 2, w_out / 2), plan.clone()];
+        let variants = [with_lengths(plan, w_in / 2, w_out / 2, None), with_lengths(plan, w_in, w_out, None)];
         let contexts = [space::decode_contexts(&variants[0]).0, space::decode_contexts(&variants[1]).0];
         // The batches where the configuration exists at both contexts (data-parallel
         // attention and microbatches need a few sequences each): fewer sequences than
@@ -175,12 +197,15 @@ impl StepModel {
             )));
         }
         let per_prompt_token = match &chosen.aggregated {
-            Some(a) if w_in > 0 => (a.steps.total() - a.steps.steps as f64 * a.decode_step).max(0.0) / w_in as f64,
+            Some(a) if a.prompt_tokens > 0.0 => a.extra / a.prompt_tokens,
             _ => 0.0,
         };
         let speculative = plan.speculation.as_ref().map(|s| (s.lookahead, s.acceptance));
-        let prefill =
-            if prefill.aggregated { None } else { Some(prefill_model(plan, prefill, chosen, point.choice.replicas, longest_prompt)?) };
+        let prefill = if prefill.aggregated {
+            None
+        } else {
+            Some(prefill_model(plan, prefill, chosen, point.choice.replicas, longest_prompt, prefix)?)
+        };
         Ok(StepModel {
             batches,
             at,
@@ -191,6 +216,7 @@ impl StepModel {
             prefill,
             max_batch,
             kv_tokens: kv_capacity(plan, chosen, inst.batch, max_batch),
+            prefix_tokens: prefix.unwrap_or(0),
         })
     }
 
@@ -245,6 +271,7 @@ fn prefill_model(
     decode: &DecodeOption,
     replicas: u64,
     longest: u64,
+    prefix: Option<u64>,
 ) -> Result<PrefillModel, Unsupported> {
     let n0 = plan.workload.input_tokens.max(1);
     let mut lengths = vec![1u64];
@@ -261,15 +288,21 @@ fn prefill_model(
         lengths.push(n);
     }
     let mut times = Vec::new();
+    let mut cached_times = Vec::new();
     let mut priced = Vec::new();
+    let option = |variant: &Plan| {
+        space::prefill_options(variant, &mut Vec::new()).into_iter().find(|p| !p.aggregated && p.pool == chosen.pool && p.tp == chosen.tp)
+    };
     for &n in &lengths {
-        let variant = with_lengths(plan, n, plan.workload.output_tokens);
-        let found = space::prefill_options(&variant, &mut Vec::new())
-            .into_iter()
-            .find(|p| !p.aggregated && p.pool == chosen.pool && p.tp == chosen.tp);
+        let found = option(&with_lengths(plan, n, plan.workload.output_tokens, None));
         match found {
             Some(p) => {
+                let cached = match prefix.filter(|&c| c < n) {
+                    Some(c) => option(&with_lengths(plan, n, plan.workload.output_tokens, Some(c))).map_or(p.time, |h| h.time),
+                    None => p.time,
+                };
                 times.push(p.time);
+                cached_times.push(cached);
                 priced.push(n);
             }
             None if n > n0 => {
@@ -290,7 +323,18 @@ fn prefill_model(
         .iter()
         .filter_map(|&(pool, share)| chosen.kv_path.get(pool).copied().flatten().map(|(lat, bulk)| (lat, share * bulk / n0 as f64)))
         .collect();
-    Ok(PrefillModel { replicas: replicas.max(1), lengths: priced, times, kv })
+    // the replicas' caches act as one of their summed spare memory (a router sends a
+    // prompt to a replica that holds its prefix): the KV tier's room left at the plan's
+    // own prompt, per replica, in tokens of the KV each chip keeps
+    let chip = &plan.cluster.pools[chosen.pool].chip;
+    let per_token = plan.model.kv_bytes_per_token() / plan.model.kv_split(chosen.tp) as f64;
+    let spare = chip
+        .tier_index(crate::ir::Contents::Kv)
+        .map(|t| &chip.memory[t].name)
+        .and_then(|tier| chosen.memory.iter().filter(|u| &u.tier == tier).map(|u| (u.capacity - u.used).max(0.0)).reduce(f64::min))
+        .unwrap_or(0.0);
+    let cache_tokens = if per_token > 0.0 { (spare / per_token).floor() as u64 * replicas.max(1) } else { 0 };
+    Ok(PrefillModel { replicas: replicas.max(1), lengths: priced, times, kv, cached_times, cache_tokens })
 }
 
 #[cfg(test)]

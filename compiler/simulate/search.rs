@@ -146,6 +146,7 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
         requests: w.traffic.requests,
         seed: w.traffic.seed,
         max_batch: None,
+        prefix: w.prefix,
     };
     // the rate changes the objective only through throughput: every batch's optimum is a
     // candidate; otherwise the analytical optimum is
@@ -182,7 +183,8 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
                 continue;
             }
         }
-        let model = StepModel::new(plan, point, None, base.input.longest()).map_err(|e| NotServed::Failed(SimError(e.0)))?;
+        let model = StepModel::new(plan, point, None, base.input.longest(), base.prefix.map(|p| p.tokens))
+            .map_err(|e| NotServed::Failed(SimError(e.0)))?;
         let mut run = |rate: f64| -> Result<Outcome, NotServed> {
             simulations += 1;
             simulate_on(plan, point, &model, &Config { arrivals: Arrivals::Poisson { rate }, ..base.clone() }).map_err(NotServed::Failed)

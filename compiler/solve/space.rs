@@ -61,8 +61,15 @@ pub struct Aggregated {
     pub ttft: f64,
     /// the step without prefill chunks
     pub decode_step: f64,
-    /// the steps that carry the prompt's chunks
+    /// the steps that carry a prompt's chunks (with prefix reuse, of a prompt whose
+    /// prefix is cached when at least half are)
     pub steps: cost::aggregated::ChunkSteps,
+    /// seconds of a prompt's own chunk steps, and what they add over as many plain
+    /// decode steps, and prompt tokens computed: means over hits and misses of the
+    /// prefix cache (without prefix reuse, `steps`' figures and the whole prompt)
+    pub prompt: f64,
+    pub extra: f64,
+    pub prompt_tokens: f64,
     /// prompt tokens a step may carry
     pub chunk_tokens: u64,
     /// prompts each step starts on average
@@ -441,7 +448,13 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
     let m = &plan.model;
     let cl = &plan.cluster;
     let input = plan.workload.input_tokens;
-    let g = graph::build(m, Step::Prefill { tokens: input });
+    let g = graph::build(m, Step::Prefill { tokens: input, prefix: 0 });
+    // a prompt whose shared prefix is cached computes only the rest (docs/cost-model.md
+    // §12); the option's time is the mean over hits and misses
+    let hit = plan.workload.prefix.filter(|p| p.hit > 0.0).map(|p| {
+        let own = input - p.tokens;
+        (p.hit, own, graph::build(m, Step::Prefill { tokens: own, prefix: p.tokens }))
+    });
     let mut out = Vec::new();
     let own_chips = if plan.serving.allows_disaggregated() { plan.placement(Stage::Prefill).pools.as_slice() } else { &[] };
     for &p in own_chips {
@@ -454,15 +467,29 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 excluded.push(memory_excluded(Stage::Prefill, p, tp, &memory));
                 continue;
             }
-            let Some(st) = cost::stage_time(&g, &[Stage::Prefill], &pool.chip, tp, kv_split) else {
+            let price = |g: &graph::Graph, tokens: u64| {
+                let st = cost::stage_time(g, &[Stage::Prefill], &pool.chip, tp, kv_split)?;
+                let allreduce = match &pool.link {
+                    Some(l) => 2.0 * m.layers as f64 * cost::allreduce_on(&pool.chip, cost::activation_bytes(m, tokens), tp, l),
+                    None => 0.0,
+                };
+                Some((st.time + allreduce + cost::step_fixed(&pool.chip, 1), allreduce, st.from_tables, st.extrapolated))
+            };
+            let Some(miss) = price(&g, input) else {
                 excluded.push(Excluded::Precision { pool: p });
                 break;
             };
-            let allreduce = match &pool.link {
-                Some(l) => 2.0 * m.layers as f64 * cost::allreduce_on(&pool.chip, cost::activation_bytes(m, input), tp, l),
-                None => 0.0,
+            let (time, allreduce, from_tables, extrapolated) = match &hit {
+                Some((h, own, gh)) => {
+                    let Some(cached) = price(gh, *own) else {
+                        excluded.push(Excluded::Precision { pool: p });
+                        break;
+                    };
+                    let mean = |a: f64, b: f64| h * b + (1.0 - h) * a;
+                    (mean(miss.0, cached.0), mean(miss.1, cached.1), mean(miss.2, cached.2), miss.3 || cached.3)
+                }
+                None => miss,
             };
-            let time = st.time + allreduce + cost::step_fixed(&pool.chip, 1);
             let kv_bytes = m.kv_bytes(input as f64);
             let kv_path = (0..cl.pools.len())
                 .map(|a| {
@@ -480,8 +507,8 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 max_replicas: pins.replicas.map_or(pool.count / tp, |(n, _)| n.min(pool.count / tp)),
                 kv_path,
                 memory,
-                from_tables: st.from_tables,
-                extrapolated: st.extrapolated,
+                from_tables,
+                extrapolated,
                 aggregated: false,
                 fixed_replicas: pins.replicas.map(|(n, _)| n),
             });
@@ -571,10 +598,14 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let mut group_graphs: Vec<((u64, u64, u64), graph::Graph)> = Vec::new();
     if !agg_pools.is_empty() {
         // the (chunk, prefix) pairs `chunk_steps` asks for
-        let _ = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens, plan.chunk_tokens, |c, p| {
-            mixed_graphs.push(((c, p), mixed(c, p)));
-            Ok(0.0)
-        });
+        // a prompt's from its start, and (prefix reuse) from after its cached prefix
+        let cached = plan.workload.prefix.filter(|p| p.hit > 0.0).map(|p| p.tokens);
+        for start in std::iter::once(0).chain(cached) {
+            let _ = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens - start, plan.chunk_tokens, |c, p| {
+                mixed_graphs.push(((c, start + p), mixed(c, start + p)));
+                Ok(0.0)
+            });
+        }
     }
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
     let mut out = Vec::new();
@@ -934,23 +965,50 @@ fn aggregated_twin(
     fp: Footprint,
     mut price: impl FnMut(u64, u64) -> Option<(f64, f64, bool)>,
 ) -> Option<DecodeOption> {
-    // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
-    let mut priced: Vec<((u64, u64), f64, bool)> = Vec::new();
-    let steps = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens, plan.chunk_tokens, |c, p| {
-        let (time, tables, extrapolated) = price(c, p).ok_or(())?;
-        priced.push(((c, p), tables, extrapolated));
-        Ok(time)
-    })
-    .ok()?;
-    let (chunks, prompt) = (steps.steps, steps.total());
-    // op-table time of the chunk steps, the full chunks' interpolated as their times are
-    let from_tables = match priced.as_slice() {
-        [one] => one.1,
-        [full, tail] => full.1 + tail.1,
-        [first, last, tail] => (chunks - 1) as f64 * (first.1 + last.1) / 2.0 + tail.1,
-        _ => 0.0,
+    // A prompt's chunk steps from `start` (its cached prefix) to its end: the steps, the
+    // op-table seconds of them, whether a lookup left the measured range.
+    let mut chunked = |start: u64| {
+        // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
+        let mut priced: Vec<((u64, u64), f64, bool)> = Vec::new();
+        let steps = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens - start, plan.chunk_tokens, |c, p| {
+            let (time, tables, extrapolated) = price(c, start + p).ok_or(())?;
+            priced.push(((c, p), tables, extrapolated));
+            Ok(time)
+        })
+        .ok()?;
+        // op-table time of the chunk steps, the full chunks' interpolated as their times are
+        let from_tables = match priced.as_slice() {
+            [one] => one.1,
+            [full, tail] => full.1 + tail.1,
+            [first, last, tail] => (steps.steps - 1) as f64 * (first.1 + last.1) / 2.0 + tail.1,
+            _ => 0.0,
+        };
+        Some((steps, from_tables, priced.iter().any(|p| p.2)))
     };
-    let extrapolated = priced.iter().any(|p| p.2);
+    let miss = chunked(0)?;
+    // With prefix reuse a share `hit` of prompts start after their cached prefix: the
+    // figures are means over hits and misses, and the schedule draws the commoner kind.
+    let cached = match plan.workload.prefix.filter(|p| p.hit > 0.0) {
+        Some(p) => Some((p.hit, p.tokens, chunked(p.tokens)?)),
+        None => None,
+    };
+    let decode_step = plain.tpot;
+    let extra_of = |s: &cost::aggregated::ChunkSteps| (s.total() - s.steps as f64 * decode_step).max(0.0);
+    let input = plan.workload.input_tokens as f64;
+    let (steps, prompt, extra, from_tables, extrapolated, prompt_tokens) = match &cached {
+        Some((h, tokens, hit)) => {
+            let mean = |a: f64, b: f64| h * b + (1.0 - h) * a;
+            (
+                if *h >= 0.5 { hit.0 } else { miss.0 },
+                mean(miss.0.total(), hit.0.total()),
+                mean(extra_of(&miss.0), extra_of(&hit.0)),
+                mean(miss.1, hit.1),
+                miss.2 || hit.2,
+                input - h * *tokens as f64,
+            )
+        }
+        None => (miss.0, miss.0.total(), extra_of(&miss.0), miss.1, miss.2, input),
+    };
     // The plain option's footprint and the chunk's activations (docs/cost-model.md §10).
     let chip = &plan.cluster.pools[plain.attn_pool].chip;
     let act = cost::chunk_activation_bytes(&plan.model, plan.chunk_tokens.min(plan.workload.input_tokens), plain.attn_tp);
@@ -958,15 +1016,24 @@ fn aggregated_twin(
     if !fits {
         return None;
     }
-    let decode_step = plain.tpot;
-    let extra = (prompt - chunks as f64 * decode_step).max(0.0);
     let osl = plan.workload.output_tokens;
     let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, prompt, per_rank, osl);
     let per_step = per_rank as f64 / (osl as f64 + ttft / tpot);
     Some(DecodeOption {
         tpot,
         breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
-        aggregated: Some(Aggregated { ttft, decode_step, steps, chunk_tokens: plan.chunk_tokens, per_step, from_tables, extrapolated }),
+        aggregated: Some(Aggregated {
+            ttft,
+            decode_step,
+            steps,
+            prompt,
+            extra,
+            prompt_tokens,
+            chunk_tokens: plan.chunk_tokens,
+            per_step,
+            from_tables,
+            extrapolated,
+        }),
         memory,
         ..plain.clone()
     })

@@ -133,7 +133,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
     };
     match row.mode {
         Mode::Disagg => {
-            let g = build(m, Step::Prefill { tokens: row.isl });
+            let g = build(m, Step::Prefill { tokens: row.isl, prefix: 0 });
             let st = cost::stage_time(&g, &[Stage::Prefill], chip, row.prefill_tp, m.kv_split(row.prefill_tp)).ok_or_else(missing)?;
             let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, row.isl), row.prefill_tp, link);
             let prompt = st.time + ar + cost::step_fixed(chip, 1);
