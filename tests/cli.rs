@@ -907,6 +907,42 @@ fn simulate_prints_percentiles_and_writes_its_files_the_same_for_a_seed() {
 }
 
 #[test]
+fn simulate_draws_the_workloads_own_arrivals_unless_told() {
+    let file = "tests/data/simulate/arrivals.hplan";
+    let json = |args: &[&str]| {
+        let o = hplanc(&[&["simulate", file, "--format", "json"], args].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        serde_json::from_str::<serde_json::Value>(&text(&o.stdout)).unwrap()
+    };
+    // the workload's trace, as recorded, with the workload's seed
+    let j = json(&["--plan", "replayed"]);
+    assert_eq!(j["arrivals"], "the workload's trace `bursts.csv`");
+    assert_eq!((j["requests"].as_u64(), j["seed"].as_u64()), (Some(600), Some(3)));
+    assert_eq!(json(&["--plan", "replayed", "--seed", "8"])["seed"], 8);
+    // `--rate` draws gaps of the workload's burstiness
+    let j = json(&["--plan", "gamma", "--rate", "2", "--requests", "300"]);
+    assert_eq!(j["arrivals"], "gamma arrivals (burstiness 0.25) at 2 req/s");
+    // no rate or trace: a closed loop at the solved batch
+    let j = json(&["--plan", "smooth", "--requests", "300"]);
+    assert!(j["arrivals"].as_str().unwrap().starts_with("a closed loop of"), "{}", j["arrivals"]);
+    // a plan searched over rates says which arrivals it searched with
+    let out = tempdir("arrivals-build");
+    let o = hplanc(&["build", file, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let human = text(&o.stdout);
+    for needle in [
+        "served (simulated, Poisson arrivals)",
+        "served (simulated, gamma arrivals, burstiness 0.25)",
+        "served (simulated, the trace `bursts.csv`, its times scaled)",
+    ] {
+        assert!(human.contains(needle), "missing {needle:?}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("replayed/report.json")).unwrap()).unwrap();
+    assert_eq!(report["plans"][0]["served"]["arrivals"], "the trace `bursts.csv`, its times scaled");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn prefix_reuse_shows_in_the_report_and_the_simulation() {
     let file = "tests/data/simulate/prefix.hplan";
     let o = hplanc(&["simulate", file, "--requests", "400", "--format", "json"]);

@@ -155,7 +155,7 @@ fn bad_configurations_are_errors_not_panics_or_endless_runs() {
         Config { arrivals: Arrivals::Poisson { rate: -1.0 }, ..base.clone() },
         Config { arrivals: Arrivals::Poisson { rate: f64::NAN }, ..base.clone() },
         Config { arrivals: Arrivals::Closed { clients: 0 }, ..base.clone() },
-        Config { arrivals: Arrivals::Trace(vec![]), ..base.clone() },
+        Config { arrivals: Arrivals::trace(vec![]), ..base.clone() },
         Config { requests: 0, ..base.clone() },
         Config { requests: hplanc::simulate::MAX_REQUESTS + 1, ..base.clone() },
         Config { input: Lengths::Fixed(0), ..base.clone() },
@@ -347,4 +347,81 @@ fn the_model_takes_the_hit_rate_as_a_mean_over_hits_and_misses() {
     let cached = prefill_and_tpot(&agg);
     let none = prefill_and_tpot(&agg.replace("  prefix      = 3k tok\n  prefixes    = 4\n", ""));
     assert!(cached.1 < none.1 && cached.2 < none.2, "{cached:?} vs {none:?}");
+}
+
+#[test]
+fn gamma_arrivals_keep_the_mean_rate_and_spread_the_gaps_as_their_shape_says() {
+    let (plan, point) = solved("examples/llama70b_h100.hplan");
+    for shape in [0.25, 4.0] {
+        let config = Config {
+            arrivals: Arrivals::Gamma { rate: 2.0, shape },
+            input: Lengths::Fixed(256),
+            output: Lengths::Fixed(2),
+            requests: 20_000,
+            seed: 9,
+            max_batch: None,
+            prefix: None,
+        };
+        let o = simulate(&plan, &point, &config).unwrap();
+        let gaps: Vec<f64> = o.requests.windows(2).map(|w| w[1].arrival - w[0].arrival).collect();
+        let n = gaps.len() as f64;
+        let mean = gaps.iter().sum::<f64>() / n;
+        let cv2 = gaps.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / n / (mean * mean);
+        assert!(within(mean, 0.5, 0.03), "shape {shape}: mean gap {mean}");
+        // a gamma gap of shape k has a squared coefficient of variation of 1/k
+        assert!(within(cv2, 1.0 / shape, 0.08), "shape {shape}: CV² {cv2}");
+        littles_law_holds(&o);
+    }
+}
+
+#[test]
+fn each_plan_searches_its_own_workloads_arrivals() {
+    let comp = crate::compile(&crate::root().join("tests/data/simulate/arrivals.hplan"), hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+    let served = |i: usize| comp.served[i].as_ref().expect("every plan is served");
+    let (poisson, gamma, trace) = (served(0), served(1), served(2));
+    // gaps four times as variable (burstiness 0.25) queue more: the p99 TTFT binds at a
+    // lower rate
+    assert!(gamma.rate < 0.5 * poisson.rate, "gamma {} vs Poisson {}", gamma.rate, poisson.rate);
+    // Poisson at the gamma plan's rate has room to spare: the gaps are what binds
+    let plan = &comp.program.plans[1];
+    let mut config = Config::of_plan(plan, &gamma.point);
+    config.requests = plan.workload.traffic.requests;
+    config.arrivals = Arrivals::Poisson { rate: gamma.rate * 1.2 };
+    let o = simulate(plan, &gamma.point, &config).unwrap();
+    assert!(plan.slos.iter().all(|s| hplanc::simulate::search::slo_value(s, &o.requests) <= s.limit));
+    // the trace: every request, its recorded time scaled by one factor, its lengths kept
+    let plan = &comp.program.plans[2];
+    let hplanc::ir::ArrivalProcess::Trace { rows, path } = &plan.workload.traffic.arrivals else { panic!("a trace") };
+    assert_eq!(path, "bursts.csv");
+    assert_eq!(trace.outcome.requests.len(), rows.len());
+    let recorded = Arrivals::trace_rate(rows).unwrap();
+    let scale = recorded / trace.rate;
+    for (r, row) in trace.outcome.requests.iter().zip(rows.iter()) {
+        assert!((r.arrival - row.arrival * scale).abs() <= 1e-9 * (1.0 + r.arrival), "{r:?} vs {row:?} x{scale}");
+        assert_eq!((r.input, r.output), (row.input, row.output));
+    }
+    // it runs at the rate it reports: its requests over the time they arrive in
+    let span = trace.outcome.requests.last().unwrap().arrival - trace.outcome.requests[0].arrival;
+    assert!(within((rows.len() - 1) as f64 / span, trace.rate, 1e-9));
+    // `hplanc simulate` draws the workload's own arrivals: the trace as recorded
+    let o = simulate(plan, &trace.point, &Config::of_plan(plan, &trace.point)).unwrap();
+    assert_eq!(o.requests.len(), rows.len());
+    assert!(o.requests.iter().zip(rows.iter()).all(|(r, row)| r.arrival == row.arrival));
+}
+
+#[test]
+fn a_trace_that_arrives_all_at_once_has_no_rate_to_search() {
+    let dir = std::env::temp_dir().join(format!("hplanc-at-once-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("at_once.csv"), "0,1000,64\n0,1000,64\n0,1000,64\n").unwrap();
+    let text = std::fs::read_to_string(crate::root().join("tests/data/simulate/arrivals.hplan"))
+        .unwrap()
+        .replace("trace       = \"bursts.csv\"", "trace       = \"at_once.csv\"");
+    let path = dir.join("plan.hplan");
+    std::fs::write(&path, text).unwrap();
+    let comp = crate::compile(&path, hplanc::Mode::Build);
+    let d = comp.diagnostics.iter().find(|d| d.code == "E0412").expect("the replayed plan cannot be searched");
+    assert!(d.message.contains("all arrive at once"), "{}", d.message);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -117,9 +117,9 @@ pub enum Command {
         /// Answer lengths, as --input.
         #[arg(long, value_parser = simulate::parse_lengths)]
         output: Option<crate::simulate::Lengths>,
-        /// Seed of the random draws; the same seed gives the same bytes out.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Seed of the random draws (default: the workload's `seed`, else 0); the same seed gives the same bytes out.
+        #[arg(long)]
+        seed: Option<u64>,
         /// Most sequences decoding at once; default: the solved batch.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         max_batch: Option<u64>,

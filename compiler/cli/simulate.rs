@@ -16,7 +16,8 @@ pub struct Options<'a> {
     pub requests: u64,
     pub input: Option<Lengths>,
     pub output: Option<Lengths>,
-    pub seed: u64,
+    /// default: the workload's `seed`
+    pub seed: Option<u64>,
     pub max_batch: Option<u64>,
     pub json: bool,
     /// write one line per request here
@@ -69,7 +70,9 @@ pub fn run(file: &Path, o: Options<'_>) -> u8 {
     };
     let mut config = Config::of_plan(plan, &point);
     config.requests = o.requests;
-    config.seed = o.seed;
+    if let Some(seed) = o.seed {
+        config.seed = seed;
+    }
     config.max_batch = o.max_batch;
     if let Some(l) = o.input {
         config.input = l;
@@ -93,17 +96,23 @@ pub fn run(file: &Path, o: Options<'_>) -> u8 {
             super::errln!("{}", rendered.trim_end_matches('\n'));
         }
         let Some(rows) = rows else { return 1 };
-        let described = format!("the trace `{}`", path.display());
-        config.arrivals = Arrivals::Trace(rows);
-        described
-    } else if let Some(rate) = o.rate {
-        config.arrivals = Arrivals::Poisson { rate };
-        format!("Poisson arrivals at {rate} req/s")
-    } else if let Some(n) = o.concurrency {
-        config.arrivals = Arrivals::Closed { clients: n };
-        format!("a closed loop of {n} clients")
+        config.arrivals = Arrivals::trace(rows);
+        format!("the trace `{}`", path.display())
     } else {
-        format!("a closed loop of {} clients (the solved batch)", point.instance.batch)
+        if let Some(rate) = o.rate {
+            // the workload's burstiness shapes the gaps at the rate asked for
+            let burstiness = match plan.workload.traffic.arrivals {
+                crate::ir::ArrivalProcess::Renewal { burstiness, .. } => burstiness,
+                _ => 1.0,
+            };
+            config.arrivals = Arrivals::renewal(rate, burstiness);
+        } else if let Some(n) = o.concurrency {
+            config.arrivals = Arrivals::Closed { clients: n };
+        }
+        match (&config.arrivals, &plan.workload.traffic.arrivals) {
+            (Arrivals::Trace { .. }, crate::ir::ArrivalProcess::Trace { path, .. }) => format!("the workload's trace `{path}`"),
+            (a, _) => a.describe(point.instance.batch),
+        }
     };
     let plan = &comp.program.plans[index];
     let outcome = match simulate::simulate(plan, &point, &config) {
@@ -130,12 +139,12 @@ pub fn run(file: &Path, o: Options<'_>) -> u8 {
             hplanc: env!("CARGO_PKG_VERSION"),
             plan: &plan.name,
             arrivals: &described,
-            seed: o.seed,
+            seed: config.seed,
             summary: &outcome.summary,
         };
         super::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        super::outln!("{}", simulation::human(&plan.name, &described, o.seed, &outcome).trim_end());
+        super::outln!("{}", simulation::human(&plan.name, &described, config.seed, &outcome).trim_end());
     }
     0
 }

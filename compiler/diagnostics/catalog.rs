@@ -46,12 +46,14 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0406", title: "no feasible placement", explanation: "Every stage has configurations that fit on its own, but no combination of\nthem fits the cluster together (inventory, links, time limits). The\ndiagnostic lists what each combination ran into." },
     CodeInfo { code: "E0410", title: "pin cannot be honoured", explanation: "A pin after a `place` statement (`place decode.attn on gpu { tp = 4 }`) fixes a\ndecision the model or the pools cannot take: a tensor-parallel degree that is not a\npower of two, does not divide the heads (the FFN's split dimension for decode.ffn) or\nexceeds every pool the stage may use; data parallelism anywhere but decode.attn;\nexpert parallelism for a dense model; microbatches outside 1 to 4; a pin on a stage\nit does not apply to. A pin that is possible on its own but leaves no feasible\nplacement (the batch does not fit) is E0401 or E0406 with the pin labelled." },
     CodeInfo { code: "E0408", title: "draft model does not match", explanation: "Speculative decoding needs a draft model that shares the target's vocabulary\n(the target verifies the draft's token ids), and a `place draft on POOL` for it.\nLlama-3.2-1B drafts for Llama-3.1 models; most families ship a small sibling." },
+    CodeInfo { code: "W0301", title: "rate not used", explanation: "A workload's `rate` sets the arrival rate `hplanc simulate` draws at. A plan with\npercentile SLOs or `maximize goodput` searches the rate instead (the highest that\nmeets its SLOs), so the workload's `rate` does not change its answer; its\n`burstiness` still shapes the arrivals the search draws (docs/simulation.md)." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
     CodeInfo { code: "W0402", title: "op table extrapolated", explanation: "The chosen placement prices some operation from a chip's measured op table at a\nshape outside the measured range (a longer context, a larger batch or GEMM):\nits time is the largest measured shape's, scaled by how much larger it is\n(docs/op-tables.md). The answer rests on that extrapolation; measure the shape\nand add it to the table to be sure." },
     CodeInfo { code: "E0501", title: "op table cannot be read", explanation: "A chip's `tables = \"FILE\"` names a file that cannot be read: it does not exist,\nis not a regular file, leaves the project folder, is larger than 8 MiB or is not\nUTF-8. The path is relative to the file that declares the chip.\nThe format is in docs/op-tables.md." },
     CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
     CodeInfo { code: "E0503", title: "op table is faster than the chip", explanation: "A GEMM row implies more FLOP/s than the chip's declared peak for that\nprecision: the table was measured on another chip, or its latencies are not in\nmicroseconds. Name the table of this chip, or fix the units." },
-    CodeInfo { code: "E0601", title: "malformed trace", explanation: "A request trace for `hplanc simulate --trace` has a line that is not a\nrequest: each line is `arrival_s,input_tokens,output_tokens` (seconds from the\nstart, non-decreasing; whole token counts of at least 1), with an optional\nheader line of those three names and `#` comments. The simulation does not run\nuntil every line reads (docs/simulation.md)." },
+    CodeInfo { code: "E0602", title: "unreadable trace", explanation: "A workload's `trace = \"FILE\"` names a file that cannot be read: it must be a\nregular file of at most 8 MiB inside the project folder, named by a path relative\nto the file that names it (docs/simulation.md)." },
+    CodeInfo { code: "E0601", title: "malformed trace", explanation: "A request trace (a workload's `trace`, or `hplanc simulate --trace`) has a line that is not a\nrequest: each line is `arrival_s,input_tokens,output_tokens` (seconds from the\nstart, non-decreasing; whole token counts of at least 1), with an optional\nheader line of those three names and `#` comments. The simulation does not run\nuntil every line reads (docs/simulation.md)." },
     CodeInfo { code: "E0411", title: "percentile SLO cannot be met", explanation: "The plan bounds a percentile (`ttft.p99 <= 2 s`) or maximises goodput, so it\nis solved with the request-level simulation in the loop: for each candidate\nconfiguration, the highest Poisson arrival rate at which the simulated requests\nmeet every SLO. No candidate meets this SLO even at 1% of its capacity: its\nlatency there is already over the limit. Relax the limit, or give the plan\nfaster chips (docs/simulation.md)." },
     CodeInfo { code: "E0412", title: "simulation failed", explanation: "The plan is solved with the request-level simulation in the loop, and the\nsimulation could not run: a drawn request is longer than the KV cache or the\nprefill chips hold, or the workload asks for more than a simulation may run.\nThe message says which (docs/simulation.md)." },
     CodeInfo { code: "E0407", title: "solver failed", explanation: "The ILP solver stopped without an answer (time limit without a feasible\nsolution, or an internal error). The message gives the solver's reason." },
@@ -331,6 +333,37 @@ pub fn trace_out_of_order(span: Span, time: f64, earlier: f64) -> Diagnostic {
     )
 }
 
+pub fn trace_unreadable(span: Span, path: &str, reason: &str) -> Diagnostic {
+    make(
+        "E0602",
+        span,
+        format!("cannot read the trace `{path}`: {reason}"),
+        "named here",
+        "name a CSV file inside this project, by a path relative to this file (`arrival_s,input_tokens,output_tokens` lines)",
+    )
+}
+
+pub fn arrivals_twice(span: Span, first: Span) -> Diagnostic {
+    make(
+        "E0305",
+        span,
+        "a workload's requests arrive one way: a `rate` or a `trace`, not both".to_string(),
+        "a second arrival process",
+        "keep `rate` (and `burstiness`) for drawn arrivals, or `trace` for recorded ones",
+    )
+    .label(first, "the first")
+}
+
+pub fn burstiness_of_a_trace(span: Span) -> Diagnostic {
+    make(
+        "E0305",
+        span,
+        "`burstiness` shapes drawn arrivals; a trace has its own".to_string(),
+        "not used with a trace",
+        "remove `burstiness`, or draw arrivals with `rate` instead of the trace",
+    )
+}
+
 pub fn trace_empty(span: Span) -> Diagnostic {
     make("E0601", span, "the trace has no requests".to_string(), "empty trace", TRACE_LINE)
 }
@@ -458,6 +491,16 @@ pub fn simulation_failed(span: Span, reason: &str) -> Diagnostic {
         format!("the simulation of this plan failed: {reason}"),
         "simulated with this workload",
         "shorten the workload's lengths or its `spread`, or lower its `requests`",
+    )
+}
+
+pub fn rate_searched(span: Span, plan: &str) -> Diagnostic {
+    warning(
+        "W0301",
+        span,
+        format!("plan `{plan}` searches the arrival rate; this `rate` is used only by `hplanc simulate`"),
+        "not the rate the plan is solved at",
+        "keep it for `hplanc simulate`, or remove it; the plan reports the highest rate that meets its SLOs",
     )
 }
 

@@ -343,15 +343,52 @@ pub enum LengthShape {
     LogNormal,
 }
 
-/// The simulated traffic of a workload: `lengths`, `spread`, `requests`, `seed`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How a workload's requests arrive in a simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArrivalProcess {
+    /// a closed loop of clients at the solved concurrency (the default)
+    Closed,
+    /// `rate = R req/s`: gaps drawn independently, exponential (Poisson arrivals) at
+    /// `burstiness` 1, gamma-distributed with that shape otherwise (a squared
+    /// coefficient of variation of 1 / burstiness). `rate` is `None` when only
+    /// `burstiness` is given: the shape of the gaps a percentile-SLO plan's rate search
+    /// (which chooses the rate) draws.
+    Renewal { rate: Option<f64>, burstiness: f64, rate_span: Option<Span> },
+    /// `trace = "FILE"`: arrival times and lengths read from a file; a rate search
+    /// scales its times
+    Trace { path: String, rows: std::sync::Arc<Vec<TraceRow>> },
+}
+
+/// The simulated traffic of a workload: `lengths`, `spread`, `requests`, `seed`,
+/// `rate`, `burstiness`, `trace`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Traffic {
+    pub arrivals: ArrivalProcess,
     pub lengths: LengthShape,
     pub spread: f64,
     /// requests simulated per arrival rate tried
     pub requests: u64,
     pub seed: u64,
 }
+
+/// Most requests one simulation may run (a trace: lines).
+pub const SIM_MAX_REQUESTS: u64 = 1_000_000;
+/// Longest prompt or answer one simulated request may have (tokens).
+pub const SIM_MAX_LENGTH: u64 = 1 << 20;
+
+/// One request of a trace.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TraceRow {
+    /// seconds from the start of the trace
+    pub arrival: f64,
+    pub input: u64,
+    pub output: u64,
+}
+
+/// `burstiness` bounds: a gamma shape from 1/100 (gaps with a squared coefficient of
+/// variation of 100) to 100 (nearly evenly spaced).
+pub const MIN_BURSTINESS: f64 = 0.01;
+pub const MAX_BURSTINESS: f64 = 100.0;
 
 /// Requests a percentile-SLO plan simulates per rate unless its workload says.
 pub const DEFAULT_SIM_REQUESTS: u64 = 2_000;
@@ -361,7 +398,7 @@ pub const MAX_SIM_REQUESTS: u64 = 200_000;
 
 impl Default for Traffic {
     fn default() -> Traffic {
-        Traffic { lengths: LengthShape::Fixed, spread: 0.0, requests: DEFAULT_SIM_REQUESTS, seed: 0 }
+        Traffic { arrivals: ArrivalProcess::Closed, lengths: LengthShape::Fixed, spread: 0.0, requests: DEFAULT_SIM_REQUESTS, seed: 0 }
     }
 }
 

@@ -292,7 +292,7 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
     o
 }
 
-/// The rate search's answer: the highest Poisson rate meeting the SLOs, the simulation
+/// The rate search's answer: the highest arrival rate meeting the SLOs, the simulation
 /// there, and what was tried.
 fn served(s: &super::simulation::ServedReport, o: &mut Vec<Block>) {
     // rates to three significant digits, small ones too
@@ -300,7 +300,8 @@ fn served(s: &super::simulation::ServedReport, o: &mut Vec<Block>) {
     o.push(Block::Gap);
     let slos: Vec<String> = s.slos.iter().map(|c| format!("{} <= {}", c.slo, fmt_time(c.limit))).collect();
     o.push(Block::Line(format!(
-        "served (simulated, Poisson arrivals): {} req/s meet {}: {} tok/s, {} tok/s per chip ({} chip{}, batch {})",
+        "served (simulated, {}): {} req/s meet {}: {} tok/s, {} tok/s per chip ({} chip{}, batch {})",
+        s.arrivals,
         rate(s.rate_requests_per_s),
         slos.join(" and "),
         fmt_num(s.tokens_per_s),

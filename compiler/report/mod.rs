@@ -49,7 +49,7 @@ pub struct PlanReport {
     pub schedule: Option<ScheduleReport>,
     /// the sweep the frontier comes from (absent: the concurrencies the solver tried)
     pub sweep: Option<SweepReport>,
-    /// plans with percentile SLOs or `maximize goodput`: the highest Poisson arrival
+    /// plans with percentile SLOs or `maximize goodput`: the highest arrival
     /// rate meeting them, found with the simulation (docs/simulation.md)
     pub served: Option<simulation::ServedReport>,
     /// the timelines themselves, for trace.json and the text Gantt (not in the JSON)

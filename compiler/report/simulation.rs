@@ -136,11 +136,14 @@ pub struct CandidateReport {
     pub pruned: bool,
 }
 
-/// `served` in report.json: the highest Poisson arrival rate at which the chosen
+/// `served` in report.json: the highest arrival rate (the workload's arrival process) at which the chosen
 /// configuration's simulated requests meet every SLO, and the simulation there.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct ServedReport {
     pub rate_requests_per_s: f64,
+    /// how the searched requests arrived: "Poisson arrivals", "gamma arrivals,
+    /// burstiness 0.25" or "the trace `FILE`, its times scaled"
+    pub arrivals: String,
     /// output tokens per second at that rate (rate × the workload's mean output)
     pub tokens_per_s: f64,
     pub tokens_per_s_per_chip: f64,
@@ -174,8 +177,14 @@ pub fn attach(r: &mut super::PlanReport, plan: &crate::ir::Plan, s: &crate::simu
     let totals = s.point.instance.totals(s.point.choice);
     let tokens = s.rate * plan.workload.output_tokens as f64;
     let o = &s.outcome;
+    let arrivals = match &plan.workload.traffic.arrivals {
+        crate::ir::ArrivalProcess::Renewal { burstiness, .. } if *burstiness != 1.0 => format!("gamma arrivals, burstiness {burstiness}"),
+        crate::ir::ArrivalProcess::Trace { path, .. } => format!("the trace `{path}`, its times scaled"),
+        _ => "Poisson arrivals".to_string(),
+    };
     let served = ServedReport {
         rate_requests_per_s: s.rate,
+        arrivals,
         tokens_per_s: tokens,
         tokens_per_s_per_chip: tokens / chips.max(1) as f64,
         chips,

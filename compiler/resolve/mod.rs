@@ -6,6 +6,7 @@ pub mod check;
 pub mod schema;
 pub mod stdlib;
 pub mod tables;
+pub mod trace;
 
 use crate::diagnostics::{catalog, Diagnostics};
 use crate::ir::{self, Contents, Precision, SloMetric, Stage};
@@ -917,12 +918,85 @@ impl Resolver<'_> {
                 return None;
             }
         }
+        let arrivals = self.arrivals(f)?;
         Some(ir::Traffic {
+            arrivals,
             lengths,
             spread,
             requests: f.count("requests").unwrap_or(ir::DEFAULT_SIM_REQUESTS),
             seed: f.count("seed").unwrap_or(0),
         })
+    }
+
+    /// A workload's arrival process (`rate`, `burstiness`, `trace`); `None` after a
+    /// diagnostic.
+    fn arrivals(&mut self, f: &Fields) -> Option<ir::ArrivalProcess> {
+        let burstiness = match (f.num("burstiness"), f.span("burstiness")) {
+            (Some(b), Some(span)) if !(ir::MIN_BURSTINESS..=ir::MAX_BURSTINESS).contains(&b) => {
+                self.diags.push(catalog::out_of_range(span, "`burstiness`", "must be from 0.01 to 100 (a gamma shape; 1 is Poisson)"));
+                return None;
+            }
+            (b, _) => b,
+        };
+        if let (Some(rate), Some(span)) = (f.num("rate"), f.span("rate")) {
+            if !(rate > 0.0 && rate.is_finite()) {
+                self.diags.push(catalog::out_of_range(span, "`rate`", "must be greater than zero"));
+                return None;
+            }
+        }
+        match (f.str("trace"), f.span("trace")) {
+            (Some(path), Some(at)) => {
+                if let Some(rate) = f.span("rate") {
+                    self.diags.push(catalog::arrivals_twice(at, rate));
+                    return None;
+                }
+                if let Some(b) = f.span("burstiness") {
+                    self.diags.push(catalog::burstiness_of_a_trace(b));
+                    return None;
+                }
+                let rows = self.trace_rows(path, at)?;
+                Some(ir::ArrivalProcess::Trace { path: path.to_string(), rows })
+            }
+            _ => match (f.num("rate"), burstiness) {
+                (None, None) => Some(ir::ArrivalProcess::Closed),
+                (rate, b) => Some(ir::ArrivalProcess::Renewal { rate, burstiness: b.unwrap_or(1.0), rate_span: f.span("rate") }),
+            },
+        }
+    }
+
+    /// Reads the trace `path` named at `at` (relative to that file, inside the project
+    /// folder), with a diagnostic at the file, line and column of every bad line.
+    fn trace_rows(&mut self, path: &str, at: Span) -> Option<std::sync::Arc<Vec<ir::TraceRow>>> {
+        let origin = match self.sources.get(at.file).origin.clone() {
+            Origin::Disk(from) => {
+                let dir = real_path(&from).parent().map(|d| d.to_path_buf()).unwrap_or_default();
+                match self.project_file(&dir, path) {
+                    Ok(canon) => Origin::Disk(canon),
+                    Err(why) => {
+                        self.diags.push(catalog::trace_unreadable(at, path, why));
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                self.diags.push(catalog::trace_unreadable(at, path, "this text was not read from a folder to find the trace in"));
+                return None;
+            }
+        };
+        let Origin::Disk(canon) = &origin else { return None };
+        // read_disk refuses what is not a regular file of at most 8 MiB, before reading
+        let text = match self.sources.read_disk(canon) {
+            Ok(text) => text,
+            Err(e) => {
+                self.diags.push(catalog::trace_unreadable(at, path, &e.to_string()));
+                return None;
+            }
+        };
+        let fid = match self.sources.find(&origin) {
+            Some(id) => id,
+            None => self.sources.add(origin.clone(), pathdiff(canon, self.root_dir.as_deref()), text.clone()),
+        };
+        trace::parse(fid, &text, self.diags).map(std::sync::Arc::new)
     }
 
     /// A workload's prefix reuse: `Some(None)` without one, `None` after a diagnostic.
@@ -1375,6 +1449,12 @@ impl Resolver<'_> {
         let (objective, objective_span) = objective.unwrap_or((ir::Objective::CostPerMtok, item.name.span));
         if objective == ir::Objective::Goodput && slos.is_empty() {
             self.diags.push(catalog::goodput_without_slo(objective_span));
+        }
+        // a plan solved with the simulation in the loop searches the arrival rate
+        if objective == ir::Objective::Goodput || slos.iter().any(|s| s.percentile.is_some()) {
+            if let ir::ArrivalProcess::Renewal { rate: Some(_), rate_span: Some(at), .. } = &workload.traffic.arrivals {
+                self.diags.push(catalog::rate_searched(*at, &item.name.name));
+            }
         }
         let serving = f.word("serving").and_then(ir::Serving::parse).unwrap_or_default();
         let serving_span = f.span("serving");

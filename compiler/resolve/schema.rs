@@ -323,6 +323,27 @@ pub static WORKLOAD: BlockSpec = BlockSpec {
         ),
         a("seed", AttrKind::CountOrZero, false, "7", "simulation: the seed of its random draws (default 0)"),
         a(
+            "rate",
+            AttrKind::Quantity(Dim::REQUEST_RATE),
+            false,
+            "3 req/s",
+            "simulation: requests arrive at this mean rate, gaps drawn independently (Poisson at `burstiness` 1); a plan with percentile SLOs searches the rate instead",
+        ),
+        a(
+            "burstiness",
+            AttrKind::Number,
+            false,
+            "0.5",
+            "simulation: the gamma shape of the gaps between arrivals, 0.01 to 100: 1 is Poisson (default), below 1 burstier, above 1 more even",
+        ),
+        a(
+            "trace",
+            AttrKind::Str,
+            false,
+            "\"traffic.csv\"",
+            "simulation: arrival times and lengths from this file (`arrival_s,input_tokens,output_tokens` lines, next to the plan); a rate search scales its times",
+        ),
+        a(
             "prefix",
             AttrKind::Tokens,
             false,

@@ -12,7 +12,8 @@
 pub mod model;
 pub mod rng;
 pub mod search;
-pub mod trace;
+/// Traces are read with the workload that names them (resolve) or by the CLI.
+pub use crate::resolve::trace;
 
 use crate::ir::Plan;
 use crate::solve::Point;
@@ -21,10 +22,7 @@ use rng::Rng;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
-/// Most requests one simulation may run.
-pub const MAX_REQUESTS: u64 = 1_000_000;
-/// Longest prompt or answer one request may have (tokens).
-pub const MAX_LENGTH: u64 = 1 << 20;
+pub use crate::ir::{SIM_MAX_LENGTH as MAX_LENGTH, SIM_MAX_REQUESTS as MAX_REQUESTS};
 /// Most output tokens one simulation may generate in all (bounds its steps).
 pub const MAX_TOTAL_TOKENS: u64 = 500_000_000;
 /// Samples kept of each counter over time (queue, running batch, KV use).
@@ -35,10 +33,60 @@ pub const MAX_SAMPLES: usize = 4096;
 pub enum Arrivals {
     /// a Poisson process of this many requests per second
     Poisson { rate: f64 },
+    /// independent gamma-distributed gaps of this shape, at this mean rate
+    Gamma { rate: f64, shape: f64 },
     /// this many clients, each sending its next request when its last one finishes
     Closed { clients: u64 },
-    /// arrival times and lengths read from a trace
-    Trace(Vec<trace::Row>),
+    /// arrival times and lengths read from a trace, the times multiplied by `scale`
+    Trace { rows: std::sync::Arc<Vec<trace::Row>>, scale: f64 },
+}
+
+impl Arrivals {
+    /// Drawn arrivals at `rate` requests per second with a workload's `burstiness`
+    /// (Poisson at 1).
+    pub fn renewal(rate: f64, burstiness: f64) -> Arrivals {
+        if burstiness == 1.0 {
+            Arrivals::Poisson { rate }
+        } else {
+            Arrivals::Gamma { rate, shape: burstiness }
+        }
+    }
+
+    /// A trace as recorded.
+    pub fn trace(rows: Vec<trace::Row>) -> Arrivals {
+        Arrivals::Trace { rows: std::sync::Arc::new(rows), scale: 1.0 }
+    }
+
+    /// The workload's own arrival process, for a run of `point`'s placement: its trace,
+    /// its `rate`, or (without either) a closed loop at the solved batch.
+    pub fn of_workload(process: &crate::ir::ArrivalProcess, batch: u64) -> Arrivals {
+        use crate::ir::ArrivalProcess as P;
+        match process {
+            P::Trace { rows, .. } => Arrivals::Trace { rows: rows.clone(), scale: 1.0 },
+            P::Renewal { rate: Some(rate), burstiness, .. } => Arrivals::renewal(*rate, *burstiness),
+            P::Renewal { rate: None, .. } | P::Closed => Arrivals::Closed { clients: batch },
+        }
+    }
+
+    /// The mean arrival rate of a trace as recorded: its requests over the time from
+    /// the first arrival to the last (`None` when they all arrive at once).
+    pub fn trace_rate(rows: &[trace::Row]) -> Option<f64> {
+        let first = rows.first()?.arrival;
+        let span = rows.last()?.arrival - first;
+        (span > 0.0 && rows.len() > 1).then(|| (rows.len() - 1) as f64 / span)
+    }
+
+    /// How a run's arrivals are described in its summary.
+    pub fn describe(&self, batch: u64) -> String {
+        match self {
+            Arrivals::Poisson { rate } => format!("Poisson arrivals at {rate} req/s"),
+            Arrivals::Gamma { rate, shape } => format!("gamma arrivals (burstiness {shape}) at {rate} req/s"),
+            Arrivals::Closed { clients } if *clients == batch => format!("a closed loop of {clients} clients (the solved batch)"),
+            Arrivals::Closed { clients } => format!("a closed loop of {clients} clients"),
+            Arrivals::Trace { scale, .. } if *scale == 1.0 => "the trace".to_string(),
+            Arrivals::Trace { scale, .. } => format!("the trace, its times x{scale:.4}"),
+        }
+    }
 }
 
 /// How long prompts or answers are (tokens).
@@ -125,12 +173,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// The plan's own workload (its lengths and seed), a closed loop at the solved
-    /// batch, 10,000 requests.
+    /// The plan's own workload (its arrivals, lengths, prefixes and seed; without a
+    /// `rate` or `trace`, a closed loop at the solved batch), 10,000 requests.
     pub fn of_plan(plan: &Plan, point: &Point) -> Config {
         let w = &plan.workload;
         Config {
-            arrivals: Arrivals::Closed { clients: point.instance.batch },
+            arrivals: Arrivals::of_workload(&w.traffic.arrivals, point.instance.batch),
             input: Lengths::of_traffic(w.input_tokens, &w.traffic),
             output: Lengths::of_traffic(w.output_tokens, &w.traffic),
             requests: 10_000,
@@ -725,11 +773,11 @@ fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimErro
         r
     };
     match &config.arrivals {
-        Arrivals::Trace(rows) => {
+        Arrivals::Trace { rows, scale } => {
             if rows.len() as u64 > MAX_REQUESTS {
                 return Err(SimError(format!("the trace has {} requests; at most {MAX_REQUESTS} are simulated", rows.len())));
             }
-            Ok(rows.iter().map(|r| with_prefix(blank(r.arrival, r.input, r.output), rng)).collect())
+            Ok(rows.iter().map(|r| with_prefix(blank(r.arrival * scale, r.input, r.output), rng)).collect())
         }
         other => {
             if config.requests == 0 || config.requests > MAX_REQUESTS {
@@ -740,8 +788,11 @@ fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimErro
             let mut t = 0.0;
             let mut out = Vec::with_capacity(config.requests as usize);
             for _ in 0..config.requests {
-                if let Arrivals::Poisson { rate } = other {
-                    t += rng.exponential(1.0 / rate);
+                match *other {
+                    Arrivals::Poisson { rate } => t += rng.exponential(1.0 / rate),
+                    // a gamma gap of shape k and mean 1/rate: a unit-scale draw over k·rate
+                    Arrivals::Gamma { rate, shape } => t += rng.gamma(shape) / (shape * rate),
+                    _ => {}
                 }
                 let mut input = config.input.draw(rng);
                 let output = config.output.draw(rng);
@@ -759,8 +810,14 @@ fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimErro
 /// Checks `config` and draws its requests.
 fn prepare(config: &Config) -> Result<Vec<Request>, SimError> {
     match config.arrivals {
-        Arrivals::Poisson { rate } if !(rate.is_finite() && rate > 0.0) => {
+        Arrivals::Poisson { rate } | Arrivals::Gamma { rate, .. } if !(rate.is_finite() && rate > 0.0) => {
             return Err(SimError(format!("the arrival rate must be a positive number of requests per second, not {rate}")))
+        }
+        Arrivals::Gamma { shape, .. } if !(crate::ir::MIN_BURSTINESS..=crate::ir::MAX_BURSTINESS).contains(&shape) => {
+            return Err(SimError(format!("the burstiness must be from 0.01 to 100, not {shape}")))
+        }
+        Arrivals::Trace { scale, .. } if !(scale.is_finite() && scale > 0.0) => {
+            return Err(SimError(format!("a trace's times must be scaled by a positive number, not {scale}")))
         }
         Arrivals::Closed { clients } if clients == 0 || clients > MAX_REQUESTS => {
             return Err(SimError(format!("a closed loop needs 1 to {MAX_REQUESTS} clients, not {clients}")))

@@ -139,11 +139,38 @@ fn capacity(point: &Point) -> f64 {
 /// Solves `plan` with the simulation in the loop (see the module).
 pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
     let w = &plan.workload;
+    // the arrivals at a rate: the workload's trace with its times scaled, or gaps of its
+    // burstiness (Poisson by default)
+    let trace = match &w.traffic.arrivals {
+        crate::ir::ArrivalProcess::Trace { rows, .. } => {
+            let Some(recorded) = Arrivals::trace_rate(rows) else {
+                return Err(NotServed::Failed(SimError(
+                    "the trace's requests all arrive at once: it has no rate to scale to the rates searched".into(),
+                )));
+            };
+            Some((rows.clone(), recorded))
+        }
+        _ => None,
+    };
+    let burstiness = match w.traffic.arrivals {
+        crate::ir::ArrivalProcess::Renewal { burstiness, .. } => burstiness,
+        _ => 1.0,
+    };
+    let at_rate = |rate: f64| match &trace {
+        Some((rows, recorded)) => Arrivals::Trace { rows: rows.clone(), scale: recorded / rate },
+        None => Arrivals::renewal(rate, burstiness),
+    };
+    // the longest prompt the step model must price: the trace's, or the lengths drawn
+    let longest_prompt = |input: &Lengths| match &trace {
+        Some((rows, _)) => rows.iter().map(|r| r.input).max().unwrap_or(1),
+        None => input.longest(),
+    };
     let base = Config {
-        arrivals: Arrivals::Poisson { rate: 1.0 },
+        arrivals: at_rate(1.0),
         input: Lengths::of_traffic(w.input_tokens, &w.traffic),
         output: Lengths::of_traffic(w.output_tokens, &w.traffic),
-        requests: w.traffic.requests,
+        // a trace runs its own requests
+        requests: trace.as_ref().map_or(w.traffic.requests, |(rows, _)| rows.len() as u64),
         seed: w.traffic.seed,
         max_batch: None,
         prefix: w.prefix,
@@ -183,11 +210,11 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
                 continue;
             }
         }
-        let model = StepModel::new(plan, point, None, base.input.longest(), base.prefix.map(|p| p.tokens))
+        let model = StepModel::new(plan, point, None, longest_prompt(&base.input), base.prefix.map(|p| p.tokens))
             .map_err(|e| NotServed::Failed(SimError(e.0)))?;
         let mut run = |rate: f64| -> Result<Outcome, NotServed> {
             simulations += 1;
-            simulate_on(plan, point, &model, &Config { arrivals: Arrivals::Poisson { rate }, ..base.clone() }).map_err(NotServed::Failed)
+            simulate_on(plan, point, &model, &Config { arrivals: at_rate(rate), ..base.clone() }).map_err(NotServed::Failed)
         };
         let cap = capacity(point);
         let (mut lo, mut hi) = (LOWEST_SHARE * cap, ABOVE_CAPACITY * cap);

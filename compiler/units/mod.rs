@@ -29,6 +29,8 @@ impl Dim {
     pub const POWER: Dim = Dim([0, -1, 0, 0, 0, 1]);
     pub const PRICE: Dim = Dim([0, -1, 0, 1, 0, 0]);
     pub const TOKEN_RATE: Dim = Dim([0, -1, 0, 0, 1, 0]);
+    /// requests (a plain count) per second
+    pub const REQUEST_RATE: Dim = Dim([0, -1, 0, 0, 0, 0]);
 
     pub fn pow(self, e: i8) -> Dim {
         let mut r = [0i8; 6];

@@ -1,20 +1,12 @@
-//! Request traces for `hplanc simulate --trace FILE`: one request per line,
+//! Request traces (a workload's `trace = "FILE"`, `hplanc simulate --trace FILE`): one request per line,
 //! `arrival_s,input_tokens,output_tokens`, an optional header line naming those columns,
 //! blank lines and `#` comments. Every bad line is a diagnostic at its file, line and
 //! column; a trace with any is not simulated.
 
-use super::{MAX_LENGTH, MAX_REQUESTS};
 use crate::diagnostics::{catalog, Diagnostics};
+pub use crate::ir::TraceRow as Row;
+use crate::ir::{SIM_MAX_LENGTH as MAX_LENGTH, SIM_MAX_REQUESTS as MAX_REQUESTS};
 use crate::source::{FileId, Span};
-
-/// One request of a trace.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Row {
-    /// seconds from the start of the trace
-    pub arrival: f64,
-    pub input: u64,
-    pub output: u64,
-}
 
 const HEADER: [&str; 3] = ["arrival_s", "input_tokens", "output_tokens"];
 
