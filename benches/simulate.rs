@@ -4,7 +4,8 @@
 //!
 //! Prints the median of 5 runs of `simulate::simulate` alone (the step model's pricing
 //! and the event loop; the plan is compiled and solved once, outside the timing), for
-//! a closed loop at the solved batch and for Poisson arrivals with drawn lengths; then
+//! a closed loop at the solved batch, for Poisson arrivals with drawn lengths, and for
+//! the same with shared prompt prefixes (the prefix cache); then
 //! the rate search of the MLPerf example (target: under 5 s), `simulate::search::serve`
 //! alone (the plan solved once, outside the timing) and the whole build.
 
@@ -30,7 +31,14 @@ fn main() {
         output: Lengths::LogNormal { mean: 512.0, sigma: 0.6 },
         ..closed.clone()
     };
-    for (name, config) in [("closed loop of 64 clients, fixed lengths", &closed), ("Poisson 3.5 req/s, lognormal lengths", &poisson)] {
+    // the same traffic whose prompts begin with one of 64 shared 1,536-token prefixes:
+    // the prefix cache's lookups, evictions and shared blocks on every admission
+    let prefixed = Config { prefix: Some(hplanc::ir::Prefix { tokens: 1536, distinct: 64, hit: 1.0 }), ..poisson.clone() };
+    for (name, config) in [
+        ("closed loop of 64 clients, fixed lengths", &closed),
+        ("Poisson 3.5 req/s, lognormal lengths", &poisson),
+        ("the same with 64 shared 1,536-token prefixes (prefix cache)", &prefixed),
+    ] {
         let mut times = Vec::new();
         let mut tokens = 0;
         for _ in 0..runs(5) {
