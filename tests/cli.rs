@@ -1033,3 +1033,52 @@ fn a_percentile_plan_reports_its_served_rate_in_every_output() {
     assert!(counters > 100, "the served simulation's counters: {counters}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn fix_makes_the_edits_diagnostics_offer_and_nothing_else() {
+    let dir = tempdir("fix");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plan.hplan");
+    // four slips with one close match each (a chip, an attribute, a unit, a precision),
+    // and a mistake with no edit to offer (zero chips)
+    let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_8b\n\n\
+        link fast {\n  source = \"x\"\n  bandwith = 900 GB/s\n  latency = 2 nss\n}\n\n\
+        model m = llama3_1_8b {\n  weights = bf61\n}\n\n\
+        cluster c {\n  pool a = h100sxm x 8 over nvlink4\n  pool b = h100_sxm x 0 over fast\n}\n";
+    std::fs::write(&file, src).unwrap();
+    let path = file.to_str().unwrap();
+    // --check lists the edits, changes nothing, and fails
+    let o = hplanc(&["fix", path, "--check", "--color", "never"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let listed = text(&o.stdout);
+    for edit in [
+        "would write `bandwidth` for `bandwith`",
+        "would write `ns` for `nss`",
+        "would write `bf16` for `bf61`",
+        "would write `h100_sxm` for `h100sxm`",
+    ] {
+        assert!(listed.contains(edit), "missing {edit:?} in\n{listed}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), src);
+    // fix makes exactly those edits; the zero chips remain an error
+    let o = hplanc(&["fix", path, "--color", "never"]);
+    assert_eq!(o.status.code(), Some(1), "an error is left");
+    assert!(text(&o.stdout).contains("4 edits made; 1 diagnostic left"), "{}", text(&o.stdout));
+    assert!(text(&o.stderr).contains("E0203"), "{}", text(&o.stderr));
+    let want = src.replace("bandwith", "bandwidth").replace("2 nss", "2 ns").replace("bf61", "bf16").replace("h100sxm", "h100_sxm");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), want);
+    // nothing left to fix: the file is not touched again
+    let o = hplanc(&["fix", path, "--check"]);
+    assert_eq!(o.status.code(), Some(0));
+    // check --format json carries the edit
+    std::fs::write(&file, src).unwrap();
+    let o = hplanc(&["check", path, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let diags = v["diagnostics"].as_array().unwrap();
+    let chip = diags.iter().find(|d| d["code"] == "E0101").unwrap();
+    assert_eq!(chip["fix"]["replacement"], "h100_sxm");
+    let (s, e) = (chip["fix"]["span"]["start"].as_u64().unwrap() as usize, chip["fix"]["span"]["end"].as_u64().unwrap() as usize);
+    assert_eq!(&src[s..e], "h100sxm");
+    assert!(diags.iter().find(|d| d["code"] == "E0203").unwrap().get("fix").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}

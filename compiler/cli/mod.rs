@@ -73,6 +73,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
+    /// Make the edits diagnostics offer (a misspelled name, unit, attribute or choice
+    /// with one close match) in FILE, not in the files it imports; --check only lists them.
+    Fix {
+        file: PathBuf,
+        /// Change nothing; list the edits and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
     /// Explain a diagnostic code, e.g. `hplanc explain E0202`.
     Explain { code: String },
     /// Run the language server on stdin/stdout (for editors).
@@ -248,6 +258,7 @@ pub(crate) use {errln, outln};
 mod build;
 mod calibrate;
 mod explain;
+pub mod fix;
 mod fmt;
 mod graph;
 mod simulate;
@@ -294,6 +305,7 @@ pub fn main() -> ExitCode {
             graph::run(&file, graph::Options { plan: plan.as_deref(), step, batch, placed, out: out.as_deref(), color: color.enabled() })
         }
         Command::Fmt { paths, check, color } => fmt::run(&paths, check, color.enabled()),
+        Command::Fix { file, check, color } => fix::run(&file, check, color.enabled()),
         Command::Explain { code } => explain::run(&code),
         Command::Lsp => crate::lsp::run_stdio(),
         Command::Validate { file, format, map } => validate::run(&file, format, map.as_deref()),

@@ -4,7 +4,6 @@
 
 use super::{Diagnostic, Label, Severity};
 use crate::source::Span;
-use crate::syntax::ast::Ident;
 
 /// One entry of the catalog.
 pub struct CodeInfo {
@@ -79,6 +78,7 @@ fn make(code: &'static str, span: Span, message: String, label: impl Into<String
         labels: vec![],
         notes: vec![],
         help: help.into(),
+        fix: None,
     }
 }
 
@@ -126,16 +126,12 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-/// The name a diagnostic suggests instead of what was written ("did you mean `x`?"), for
-/// editors' quick fixes; it reads what [`suggestion_help`] writes.
-pub fn suggested_name(d: &crate::diagnostics::Diagnostic) -> Option<&str> {
-    d.help.strip_prefix("did you mean `")?.strip_suffix("`?")
-}
-
-fn suggestion_help(name: &str, candidates: &[&str], otherwise: String) -> String {
+/// The help for a name that is not one of `candidates`: "did you mean `x`?" and `x` as
+/// the fix (see [`Diagnostic::fix`]), or `otherwise` and no fix.
+fn suggestion(name: &str, candidates: &[&str], otherwise: String) -> (String, Option<String>) {
     match did_you_mean(name, candidates.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => otherwise,
+        Some(s) => (format!("did you mean `{s}`?"), Some(s.to_string())),
+        None => (otherwise, None),
     }
 }
 
@@ -168,9 +164,9 @@ pub fn syntax_error(span: Span, expected: String, found: String) -> Diagnostic {
     )
 }
 
-pub fn unknown_item_kind(kind: &Ident, known: &[&str]) -> Diagnostic {
-    let help = suggestion_help(&kind.name, known, format!("an item starts with one of {}", list_words(known)));
-    make("E0002", kind.span, format!("unknown item kind `{}`", kind.name), "not an item keyword", help)
+pub fn unknown_item_kind(span: Span, kind: &str, known: &[&str]) -> Diagnostic {
+    let (help, fix) = suggestion(kind, known, format!("an item starts with one of {}", list_words(known)));
+    make("E0002", span, format!("unknown item kind `{kind}`"), "not an item keyword", help).fix(kind, fix)
 }
 
 pub fn nesting_too_deep(span: Span, max: usize) -> Diagnostic {
@@ -195,8 +191,9 @@ pub fn unknown_name(span: Span, name: &str, expected_kind: &str, candidates: &[&
     } else {
         format!("known {expected_kind}s: {}", list_words(&candidates[..candidates.len().min(12)]))
     };
-    let help = suggestion_help(name, candidates, otherwise);
+    let (help, fix) = suggestion(name, candidates, otherwise);
     make("E0101", span, format!("unknown {expected_kind} `{name}`"), format!("no {expected_kind} of this name is in scope"), help)
+        .fix(name, fix)
 }
 
 pub fn wrong_kind(span: Span, name: &str, found: &str, expected: &str, decl: Span) -> Diagnostic {
@@ -216,13 +213,13 @@ pub fn duplicate_item(span: Span, name: &str, first: Span) -> Diagnostic {
 }
 
 pub fn unknown_module(span: Span, module: &str, known: &[&str]) -> Diagnostic {
-    let help = suggestion_help(module, known, format!("modules: {}", list_words(known)));
-    make("E0104", span, format!("unknown module `{module}`"), "no such module", help)
+    let (help, fix) = suggestion(module, known, format!("modules: {}", list_words(known)));
+    make("E0104", span, format!("unknown module `{module}`"), "no such module", help).fix(module, fix)
 }
 
 pub fn unknown_import(span: Span, name: &str, module: &str, known: &[&str]) -> Diagnostic {
-    let help = suggestion_help(name, known, format!("`{module}` declares {}", list_words(&known[..known.len().min(16)])));
-    make("E0105", span, format!("`{module}` has no item `{name}`"), "not found in the module", help)
+    let (help, fix) = suggestion(name, known, format!("`{module}` declares {}", list_words(&known[..known.len().min(16)])));
+    make("E0105", span, format!("`{module}` has no item `{name}`"), "not found in the module", help).fix(name, fix)
 }
 
 pub fn unused_import(span: Span, name: &str) -> Diagnostic {
@@ -391,9 +388,11 @@ pub fn table_faster_than_chip(span: Span, chip: &str, implied: &str, peak: &str)
 // ------------------------------------------------------------------ units
 
 pub fn unknown_unit(span: Span, unit: &str, hint: Option<String>, known: &[&str]) -> Diagnostic {
-    let help = hint
-        .unwrap_or_else(|| suggestion_help(unit, known, "write a known unit such as B, GB, GiB, B/s, s, ms, FLOP/s, W, $/h or tok".into()));
-    make("E0201", span, format!("unknown unit `{unit}`"), "not a unit", help)
+    let (help, fix) = match hint {
+        Some(h) => (h, None),
+        None => suggestion(unit, known, "write a known unit such as B, GB, GiB, B/s, s, ms, FLOP/s, W, $/h or tok".into()),
+    };
+    make("E0201", span, format!("unknown unit `{unit}`"), "not a unit", help).fix(unit, fix)
 }
 
 pub fn dimension_mismatch(span: Span, what: &str, expected: &str, found: &str, hint: String) -> Diagnostic {
@@ -426,8 +425,8 @@ pub fn not_finite(span: Span) -> Diagnostic {
 // ------------------------------------------------------------------ schema
 
 pub fn unknown_attribute(span: Span, name: &str, block: &str, known: &[&str]) -> Diagnostic {
-    let help = suggestion_help(name, known, format!("`{block}` accepts {}", list_words(known)));
-    make("E0301", span, format!("unsupported attribute `{name}` in {block}"), "unknown here", help)
+    let (help, fix) = suggestion(name, known, format!("`{block}` accepts {}", list_words(known)));
+    make("E0301", span, format!("unsupported attribute `{name}` in {block}"), "unknown here", help).fix(name, fix)
 }
 
 pub fn missing_attribute(span: Span, name: &str, block: &str, example: &str) -> Diagnostic {
@@ -470,8 +469,8 @@ pub fn not_allowed(span: Span, what: &str, block: &str, hint: &str) -> Diagnosti
 }
 
 pub fn unknown_choice(span: Span, value: &str, what: &str, choices: &[&str]) -> Diagnostic {
-    let help = suggestion_help(value, choices, format!("{what} is one of {}", list_words(choices)));
-    make("E0306", span, format!("unknown {what} `{value}`"), format!("not {} {what}", article(what)), help)
+    let (help, fix) = suggestion(value, choices, format!("{what} is one of {}", list_words(choices)));
+    make("E0306", span, format!("unknown {what} `{value}`"), format!("not {} {what}", article(what)), help).fix(value, fix)
 }
 
 pub fn percentile_slo_unmet(span: Span, slo: &str, reached: &str, rate: &str) -> Diagnostic {

@@ -31,6 +31,17 @@ pub struct JsonDiagnostic {
     pub labels: Vec<JsonLabel>,
     pub notes: Vec<String>,
     pub help: String,
+    /// the help as an edit (absent when it is not one): the span's text becomes
+    /// `replacement`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<JsonFix>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct JsonFix {
+    pub file: String,
+    pub span: JsonSpan,
+    pub replacement: String,
 }
 
 fn label(sources: &SourceMap, l: &super::Label) -> JsonLabel {
@@ -52,6 +63,11 @@ pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> JsonDiagnostic {
         labels: std::iter::once(p).chain(d.labels.iter().map(|l| label(sources, l))).collect(),
         notes: d.notes.clone(),
         help: d.help.clone(),
+        fix: d.fix.as_ref().map(|f| JsonFix {
+            file: sources.get(f.span.file).name.clone(),
+            span: JsonSpan { start: f.span.start, end: f.span.end },
+            replacement: f.replacement.clone(),
+        }),
     }
 }
 

@@ -44,9 +44,38 @@ pub struct Diagnostic {
     pub notes: Vec<String>,
     /// What to do about it.
     pub help: String,
+    /// The help as an edit a tool can make (an editor's quick fix, `hplanc fix`).
+    pub fix: Option<Fix>,
+}
+
+/// A machine-applicable edit: the text `original` at `span` becomes `replacement`.
+/// Tools apply it only where the source still reads `original` there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    pub span: Span,
+    pub original: String,
+    pub replacement: String,
+}
+
+impl Fix {
+    /// What the edit does, for a menu: "write `h100_sxm`".
+    pub fn title(&self) -> String {
+        format!("write `{}`", self.replacement)
+    }
+
+    /// Whether `text` (the span's file) still reads `original` at the span.
+    pub fn applies_to(&self, text: &str) -> bool {
+        text.get(self.span.range()) == Some(self.original.as_str())
+    }
 }
 
 impl Diagnostic {
+    /// Offers replacing `original` at the primary span with `replacement`.
+    pub fn fix(mut self, original: &str, replacement: Option<String>) -> Diagnostic {
+        self.fix = replacement.map(|replacement| Fix { span: self.primary.span, original: original.to_string(), replacement });
+        self
+    }
+
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
         self.labels.push(Label { span, message: message.into() });
         self

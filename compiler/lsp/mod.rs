@@ -1098,12 +1098,13 @@ fn code_actions(uri: &lt::Uri, text: &str, comp: &Compilation, range_: lt::Range
         if r.end < lo || r.start > hi {
             continue;
         }
-        let Some(name) = crate::diagnostics::catalog::suggested_name(d) else { continue };
-        let edit = lt::TextEdit { range: range(text, r), new_text: name.to_string() };
+        // the diagnostic's own edit, where this text still reads what it replaces
+        let Some(fix) = d.fix.as_ref().filter(|f| f.span.file == comp.root && f.applies_to(text)) else { continue };
+        let edit = lt::TextEdit { range: range(text, fix.span.range()), new_text: fix.replacement.clone() };
         let mut changes = std::collections::HashMap::new();
         changes.insert(uri.clone(), vec![edit]);
         out.push(lt::CodeActionOrCommand::CodeAction(lt::CodeAction {
-            title: format!("write `{name}`"),
+            title: fix.title(),
             kind: Some(lt::CodeActionKind::QUICKFIX),
             is_preferred: Some(true),
             edit: Some(lt::WorkspaceEdit { changes: Some(changes), ..Default::default() }),

@@ -141,7 +141,7 @@ impl<'a> Lower<'a> {
         if let Some(kind) = inner.next() {
             let k = self.ident(kind);
             let names: Vec<&str> = ItemKind::ALL.iter().filter(|k| !k.is_registry()).map(|k| k.keyword()).collect();
-            self.diags.push(catalog::unknown_item_kind(&k, &names));
+            self.diags.push(catalog::unknown_item_kind(k.span, &k.name, &names));
         }
     }
 
