@@ -435,6 +435,79 @@ fn definition_and_references_across_imports_and_into_the_stdlib() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The edits of a rename, as (file name, line, character, new text), sorted.
+fn edits(e: &Value) -> Vec<(String, u64, u64, String)> {
+    let mut out = Vec::new();
+    for (uri, list) in e["changes"].as_object().expect("changes by file") {
+        for t in list.as_array().unwrap() {
+            out.push((
+                uri.rsplit('/').next().unwrap().to_string(),
+                t["range"]["start"]["line"].as_u64().unwrap(),
+                t["range"]["start"]["character"].as_u64().unwrap(),
+                t["newText"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Rename works on the compiler's resolution: across an import (the declaring file and
+/// both importers, one not open), not into a stdlib item of the same name that a local
+/// one shadows, for pools, and never for the stdlib's own items.
+#[test]
+fn rename_follows_the_compilers_resolution() {
+    let dir = workspace("rename");
+    let init = json!({ "capabilities": {}, "rootUri": file_uri(&dir) });
+    let mut c = Client::with(init);
+    let plan = file_uri(&dir.join("plan.hplan"));
+    c.open_at(&plan, PLAN);
+    assert_eq!(codes(&c.diagnostics_for(&plan, Some(1))), Vec::<String>::new());
+    let rename = |c: &mut Client, uri: &str, line: u32, character: u32, name: &str| {
+        c.request(
+            "textDocument/rename",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character }, "newName": name }),
+        )
+    };
+    // `mine`, declared in chips.hplan, named by the pools of plan.hplan and other.hplan
+    let e = rename(&mut c, &plan, 11, 14, "ours");
+    let n = |f: &str, l: u64, ch: u64| (f.to_string(), l, ch, "ours".to_string());
+    assert_eq!(edits(&e), [n("chips.hplan", 2, 5), n("other.hplan", 11, 13), n("plan.hplan", 11, 13)]);
+    // a pool: its statement and the plan's `place` (the cluster's pool, not a word)
+    let text = "use std::links::nvlink5\nuse std::models::llama3_1_8b\n\n\
+        chip b200 = std::chips::b200 {\n  price = 3 $/h\n}\n\n\
+        workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\n\
+        cluster c {\n  pool gpu = b200 x 8 over nvlink5\n}\n\n\
+        plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place decode.attn on gpu\n}\n";
+    let shadow = file_uri(&dir.join("shadow.hplan"));
+    c.open_at(&shadow, text);
+    assert_eq!(codes(&c.diagnostics_for(&shadow, Some(1))), Vec::<String>::new());
+    let e = rename(&mut c, &shadow, 21, 23, "hbm");
+    let n = |l: u64, ch: u64| ("shadow.hplan".to_string(), l, ch, "hbm".to_string());
+    assert_eq!(edits(&e), [n(14, 7), n(21, 23)]);
+    // the local `b200` shadows the stdlib's: renaming it leaves `std::chips::b200` be
+    let e = rename(&mut c, &shadow, 14, 14, "b200_priced");
+    let n = |l: u64, ch: u64| ("shadow.hplan".to_string(), l, ch, "b200_priced".to_string());
+    assert_eq!(edits(&e), [n(3, 5), n(14, 13)]);
+    // the stdlib is read-only; a new name must be a name
+    let (code, message) = c.refused(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": plan }, "position": { "line": 11, "character": 28 }, "newName": "fast" }),
+    );
+    assert_eq!(code, -32803, "{message}");
+    assert!(message.contains("read-only"), "{message}");
+    let (code, message) = c.refused(
+        "textDocument/rename",
+        json!({ "textDocument": { "uri": plan }, "position": { "line": 11, "character": 14 }, "newName": "9lives" }),
+    );
+    assert_eq!(code, -32803);
+    assert!(message.contains("not a name"), "{message}");
+    // nothing named under the cursor: nothing to rename
+    assert_eq!(rename(&mut c, &plan, 5, 3, "x"), Value::Null);
+    c.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Editing an imported file re-checks the files that import it: the open one (which
 /// reads the unsaved text) and the one in the workspace that is not open.
 #[test]

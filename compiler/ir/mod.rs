@@ -880,6 +880,60 @@ pub struct Program {
     pub models: Vec<Model>,
     /// every chip the root file declares or imports, in name order; for editors
     pub chips: Vec<Chip>,
+    /// what each name in the loaded files refers to, as resolution found it; for
+    /// editors (go to definition, references, rename)
+    pub names: NameIndex,
+}
+
+/// What a name stands for: an item of a kind, or a cluster's pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameKind {
+    Item(crate::syntax::ast::ItemKind),
+    Pool,
+}
+
+/// One name in the source and the declaration it resolves to. A declaration is in the
+/// index as a use of itself (`at == decl`), with `item` the whole item or statement it
+/// names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NameRef {
+    pub at: Span,
+    pub decl: Span,
+    pub item: Span,
+    pub kind: NameKind,
+}
+
+/// Every resolved name of a compilation, ordered by file and position (one entry per
+/// span: resolution may look a name up more than once). Its size is linear in the
+/// names of the files loaded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NameIndex {
+    names: Vec<NameRef>,
+}
+
+impl NameIndex {
+    /// The index of `names`, sorted and without repeats.
+    pub fn new(mut names: Vec<NameRef>) -> NameIndex {
+        names.sort_by_key(|n| (n.at.file, n.at.start, n.at.end, n.decl.file, n.decl.start));
+        names.dedup_by_key(|n| (n.at.file, n.at.start, n.at.end));
+        NameIndex { names }
+    }
+
+    /// The name whose span holds byte `at` of `file` (its end included: a cursor just
+    /// after a name is on it).
+    pub fn at(&self, file: crate::source::FileId, at: usize) -> Option<&NameRef> {
+        let i = self.names.partition_point(|n| (n.at.file, n.at.start as usize) <= (file, at));
+        self.names[..i].iter().rev().take_while(|n| n.at.file == file).find(|n| (n.at.start as usize..=n.at.end as usize).contains(&at))
+    }
+
+    /// The declaration entry of `decl` (the name of an item or a pool).
+    pub fn declaration(&self, decl: Span) -> Option<&NameRef> {
+        self.names.iter().find(|n| n.at == decl && n.decl == decl)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &NameRef> {
+        self.names.iter()
+    }
 }
 
 /// `compare`: plans side by side against a baseline.

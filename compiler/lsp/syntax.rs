@@ -1,9 +1,8 @@
-//! What the editor features read off the text: the names an AST refers to, the
-//! numbers it writes, the blocks around a position, and semantic tokens from the
+//! What the editor features read off the text: the numbers it writes, the blocks around a position, and semantic tokens from the
 //! logos lexer. Everything here works on a file that does not parse.
 
-use crate::source::{FileId, Span};
-use crate::syntax::ast::{Body, Entry, File, Item, ItemKind, Number, UseTarget, Value};
+use crate::source::FileId;
+use crate::syntax::ast::{Body, Entry, File, Item, ItemKind, Number, Value};
 use crate::syntax::lexer::{lex, Tok, Token};
 use std::collections::BTreeMap;
 
@@ -17,79 +16,6 @@ pub fn parse(text: &str) -> File {
 pub fn stdlib() -> &'static [(&'static str, &'static str, File)] {
     static STD: std::sync::OnceLock<Vec<(&'static str, &'static str, File)>> = std::sync::OnceLock::new();
     STD.get_or_init(|| crate::resolve::stdlib::STDLIB_FILES.iter().map(|(p, t)| (*p, *t, parse(t))).collect())
-}
-
-/// Where a file names an item: its declaration or a reference to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NameUse {
-    pub span: Span,
-    pub declaration: bool,
-}
-
-/// Every place `file` names the item `name`: item declarations, `extends` bases
-/// (`chip a = b`), references in attribute values and overrides, pools' chips and
-/// fabrics, links' fabrics and named imports.
-pub fn name_uses(file: &File, name: &str) -> Vec<NameUse> {
-    let mut out = Vec::new();
-    let mut push = |span: Span, declaration: bool| out.push(NameUse { span, declaration });
-    for u in &file.uses {
-        if let UseTarget::Module { names, .. } = &u.target {
-            for n in names.iter().filter(|n| n.name == name) {
-                push(n.span, false);
-            }
-        }
-    }
-    for it in &file.items {
-        if it.name.name == name {
-            push(it.name.span, true);
-        }
-        if let Some(b) = &it.base {
-            if b.last().name == name {
-                push(b.last().span, false);
-            }
-        }
-        body_uses(&it.body, name, &mut push);
-    }
-    out.sort_by_key(|u| u.span.start);
-    out
-}
-
-fn body_uses(body: &Body, name: &str, push: &mut impl FnMut(Span, bool)) {
-    for e in &body.entries {
-        match e {
-            Entry::Attr(a) => value_uses(&a.value, name, push),
-            Entry::Block(b) => body_uses(&b.body, name, push),
-            Entry::Pool(p) => {
-                for path in std::iter::once(&p.chip).chain(p.over.as_ref()) {
-                    if path.last().name == name {
-                        push(path.last().span, false);
-                    }
-                }
-            }
-            Entry::Link(l) => {
-                if l.over.last().name == name {
-                    push(l.over.last().span, false);
-                }
-            }
-            Entry::Constraint(c) => value_uses(&c.value, name, push),
-            Entry::Place(_) | Entry::Objective(_) => {}
-        }
-    }
-}
-
-fn value_uses(v: &Value, name: &str, push: &mut impl FnMut(Span, bool)) {
-    match v {
-        Value::Ref(path, over) => {
-            if path.last().name == name {
-                push(path.last().span, false);
-            }
-            if let Some(b) = over {
-                body_uses(b, name, push);
-            }
-        }
-        Value::List(items, _) => items.iter().for_each(|x| value_uses(x, name, push)),
-        Value::Number(_) | Value::Str(..) | Value::Bool(..) | Value::Range { .. } => {}
-    }
 }
 
 /// The number literal (with its unit) whose span contains byte `at`.
@@ -378,15 +304,10 @@ mod tests {
     }
 
     #[test]
-    fn name_uses_cover_declarations_bases_references_and_imports() {
-        let text =
-            "use std::chips::{b200}\nchip mine = b200 { price = 1 $/h }\ncluster c {\n  pool g = b200 x 8\n}\nplan p {\n  cluster = c\n}\n";
+    fn the_number_under_the_cursor_is_found() {
+        let text = "chip mine = b200 { price = 1 $/h }\n";
         let f = parse(text);
-        let uses: Vec<(&str, bool)> = name_uses(&f, "b200").iter().map(|u| (&text[u.span.range()], u.declaration)).collect();
-        assert_eq!(uses, [("b200", false); 3]);
-        let c = name_uses(&f, "c");
-        assert_eq!(c.len(), 2);
-        assert!(c[0].declaration && !c[1].declaration);
         assert_eq!(number_at(&f, text.find("1 $/h").unwrap()).map(|n| n.value), Some(1.0));
+        assert!(number_at(&f, text.find("mine").unwrap()).is_none());
     }
 }

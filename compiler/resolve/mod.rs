@@ -61,6 +61,8 @@ pub struct Resolver<'a> {
     bodies: BTreeMap<ItemId, (Option<Body>, usize)>,
     /// op tables read so far, by (file, chip): each is read and indexed once per build
     op_tables: BTreeMap<(Origin, String), Option<std::sync::Arc<ir::tables::OpTables>>>,
+    /// every name resolved and every declaration, for the name index
+    names: Vec<ir::NameRef>,
 }
 
 /// Resolves the file `root` (already in `sources`) into a program.
@@ -86,6 +88,7 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
         clusters: BTreeMap::new(),
         op_tables: BTreeMap::new(),
         bodies: BTreeMap::new(),
+        names: Vec::new(),
     };
     let name = r.sources.get(root).name.clone();
     r.loading.extend(root_file);
@@ -145,6 +148,7 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
     for (name, span) in unused {
         r.diags.push(catalog::unused_import(span, &name));
     }
+    program.names = ir::NameIndex::new(std::mem::take(&mut r.names));
     program
 }
 
@@ -185,6 +189,10 @@ impl Resolver<'_> {
                 }
                 let id = self.items.len();
                 self.modules[m].items.insert(item.name.name.clone(), id);
+                if !item.kind.is_registry() {
+                    let (name, whole) = (item.name.span, item.span);
+                    self.names.push(ir::NameRef { at: name, decl: name, item: whole, kind: ir::NameKind::Item(item.kind) });
+                }
                 self.items.push(ItemEntry { module: m, item });
             }
         }
@@ -261,6 +269,7 @@ impl Resolver<'_> {
                     match self.modules[sm].items.get(&n.name).copied() {
                         Some(id) => {
                             self.modules[m].named_imports.push((n.name.clone(), n.span));
+                            self.record(n.span, id);
                             self.import(m, &n.name, id, n.span)
                         }
                         None => {
@@ -366,6 +375,7 @@ impl Resolver<'_> {
                     self.diags.push(catalog::wrong_kind(path.span, &path.to_string(), item.kind.keyword(), kind.keyword(), item.name.span));
                     return None;
                 }
+                self.record(path.last().span, id);
                 Some(id)
             }
             None => {
@@ -390,6 +400,17 @@ impl Resolver<'_> {
                 None
             }
         }
+    }
+
+    /// Records that the name at `at` refers to item `id`.
+    fn record(&mut self, at: Span, id: ItemId) {
+        let item = &self.items[id].item;
+        self.names.push(ir::NameRef { at, decl: item.name.span, item: item.span, kind: ir::NameKind::Item(item.kind) });
+    }
+
+    /// Records that the name at `at` refers to the pool declared at `decl`.
+    fn record_pool(&mut self, at: Span, decl: Span) {
+        self.names.push(ir::NameRef { at, decl, item: decl, kind: ir::NameKind::Pool });
     }
 
     /// "did you mean `std::chips::h100_sxm`?" for names the stdlib has but the file did not import.
@@ -1040,6 +1061,7 @@ impl Resolver<'_> {
                 continue;
             }
             pool_spans.insert(p.name.name.clone(), p.name.span);
+            self.names.push(ir::NameRef { at: p.name.span, decl: p.name.span, item: p.span, kind: ir::NameKind::Pool });
             let chip = self.lookup(module, &p.chip, ItemKind::Chip).and_then(|c| self.chip(c));
             let link = match &p.over {
                 Some(l) => match self.lookup(module, l, ItemKind::Link).and_then(|l| self.link(l)) {
@@ -1075,8 +1097,10 @@ impl Resolver<'_> {
             let b = pools.iter().position(|p| p.name == l.b.name);
             let names: Vec<&str> = pool_spans.keys().map(String::as_str).collect();
             for (idx, side) in [(a, &l.a), (b, &l.b)] {
-                if idx.is_none() && !pool_spans.contains_key(&side.name) {
-                    self.diags.push(catalog::unknown_name(side.span, &side.name, "pool", &names));
+                match pool_spans.get(&side.name) {
+                    Some(&decl) => self.record_pool(side.span, decl),
+                    None if idx.is_none() => self.diags.push(catalog::unknown_name(side.span, &side.name, "pool", &names)),
+                    None => {}
                 }
             }
             let link = self.lookup(module, &l.over, ItemKind::Link).and_then(|x| self.link(x));
@@ -1133,7 +1157,10 @@ impl Resolver<'_> {
                             continue;
                         }
                         match cluster.pools.iter().position(|x| x.name == target.name) {
-                            Some(i) => pools.push(i),
+                            Some(i) => {
+                                self.record_pool(target.span, cluster.pools[i].span);
+                                pools.push(i)
+                            }
                             None => {
                                 let mut names: Vec<&str> = cluster.pools.iter().map(|x| x.name.as_str()).collect();
                                 names.push("auto");
@@ -1818,4 +1845,64 @@ fn pin_problem(stage: Stage, name: &str, v: u64, model: &ir::Model, draft: Optio
         return problem(&why, "give the pool a link (`pool gpu = h100_sxm x 8 over nvlink4`)");
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resolves `text` as a file in memory: the program, the sources, the root file.
+    fn resolved(text: &str) -> (ir::Program, SourceMap, FileId, Diagnostics) {
+        let mut sources = SourceMap::new();
+        let root = sources.add(Origin::Memory("t.hplan".into()), "t.hplan", text.to_string());
+        let mut diags = Diagnostics::new();
+        let program = resolve(root, &mut sources, &mut diags);
+        (program, sources, root, diags)
+    }
+
+    #[test]
+    fn every_name_resolves_to_its_declaration_in_the_index() {
+        let text = "use std::links::nvlink5\nuse std::models::llama3_1_8b\n\n\
+            chip b200 = std::chips::b200 { price = 3 $/h }\n\n\
+            workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\n\
+            cluster c {\n  pool gpu = b200 x 8 over nvlink5\n  pool cpu = b200 x 1 over nvlink5\n  link gpu <-> cpu over nvlink5\n}\n\n\
+            plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place decode.attn on gpu\n}\n";
+        let (program, sources, root, diags) = resolved(text);
+        assert!(!diags.has_errors(), "{diags:?}");
+        let names = &program.names;
+        // (the n-th occurrence of a word, the file its declaration is in, its kind)
+        let decl_of = |word: &str, nth: usize| {
+            let at = text.match_indices(word).nth(nth).unwrap().0 + 1;
+            let n = names.at(root, at).unwrap_or_else(|| panic!("`{word}` #{nth} is not in the index"));
+            let f = sources.get(n.decl.file);
+            (f.text[n.decl.range()].to_string(), n.decl.file == root, n.decl.start as usize, n.kind)
+        };
+        let local = |word: &str| text.find(&format!("{word} ")).unwrap();
+        // the local chip, not the stdlib's `b200` it extends (whose path is the stdlib's)
+        let chip = decl_of("b200", 2);
+        assert_eq!(chip, ("b200".into(), true, local("chip b200") + 5, ir::NameKind::Item(ItemKind::Chip)));
+        let base = decl_of("b200", 1);
+        assert!(!base.1 && base.0 == "b200", "`std::chips::b200` is the stdlib's: {base:?}");
+        // a stdlib link, named by an import, two pools and a link statement
+        for nth in 0..4 {
+            let (name, here, _, kind) = decl_of("nvlink5", nth);
+            assert_eq!((name.as_str(), here, kind), ("nvlink5", false, ir::NameKind::Item(ItemKind::Link)));
+        }
+        // pools: the link's sides and the plan's `place`
+        let gpu = text.find("pool gpu").unwrap() + 5;
+        for nth in 1..3 {
+            assert_eq!(decl_of("gpu", nth), ("gpu".into(), true, gpu, ir::NameKind::Pool), "gpu #{nth}");
+        }
+        assert_eq!(decl_of("cpu", 1).2, text.find("pool cpu").unwrap() + 5);
+        // the plan's references
+        let decl_at = |at: usize| names.at(root, at).map(|n| n.decl.start as usize);
+        assert_eq!(decl_at(text.find("= c\n").unwrap() + 2), Some(text.find("cluster c").unwrap() + 8));
+        assert_eq!(decl_at(text.find("= w\n").unwrap() + 2), Some(text.find("workload w").unwrap() + 9));
+        // a declaration is its own entry, with the whole item
+        let d = names.declaration(names.at(root, text.find("cluster c").unwrap() + 8).unwrap().decl).unwrap();
+        assert!(sources.get(root).text[d.item.range()].starts_with("cluster c {") && sources.get(root).text[d.item.range()].ends_with('}'));
+        // nothing else is a name: a number, a keyword
+        assert!(names.at(root, text.find("1k").unwrap()).is_none());
+        assert!(names.at(root, text.find("place").unwrap() + 1).is_none());
+    }
 }
