@@ -591,6 +591,9 @@ fn uri_of(path: &Path) -> String {
 /// imports are shown at their import by the compiler).
 pub(crate) fn lsp_diagnostics(comp: &Compilation, uri: &str, text: &str) -> Vec<lt::Diagnostic> {
     let lsp_uri: Option<lt::Uri> = uri.parse().ok();
+    // one line index for every span (the text is the root file's)
+    let lines = crate::source::LineIndex::new(text);
+    let range = |r: std::ops::Range<usize>| position::range_in(&lines, text, r);
     let mut out = Vec::new();
     for d in comp.diagnostics.iter().filter(|d| d.primary.span.file == comp.root) {
         let related: Vec<lt::DiagnosticRelatedInformation> = d
@@ -599,7 +602,7 @@ pub(crate) fn lsp_diagnostics(comp: &Compilation, uri: &str, text: &str) -> Vec<
             .filter(|l| l.span.file == comp.root)
             .filter_map(|l| {
                 Some(lt::DiagnosticRelatedInformation {
-                    location: lt::Location { uri: lsp_uri.clone()?, range: range(text, l.span.range()) },
+                    location: lt::Location { uri: lsp_uri.clone()?, range: range(l.span.range()) },
                     message: l.message.clone(),
                 })
             })
@@ -612,7 +615,7 @@ pub(crate) fn lsp_diagnostics(comp: &Compilation, uri: &str, text: &str) -> Vec<
             message.push_str(&format!("\nhelp: {}", d.help));
         }
         out.push(lt::Diagnostic {
-            range: range(text, d.primary.span.range()),
+            range: range(d.primary.span.range()),
             severity: Some(if d.is_error() { lt::DiagnosticSeverity::ERROR } else { lt::DiagnosticSeverity::WARNING }),
             code: Some(lt::NumberOrString::String(d.code.to_string())),
             source: Some("hplanc".into()),

@@ -3,7 +3,8 @@
 //! name refers to is what the compiler resolved it to (imports, `extends`, pools and
 //! the stdlib included).
 
-use super::{offset, range, uri_of, Ctx, Refused, Server, STDLIB_FILES};
+use super::position::range_in;
+use super::{offset, uri_of, Ctx, Refused, Server, STDLIB_FILES};
 use crate::ir::NameRef;
 use crate::source::{FileId, Origin, Span};
 use crate::Compilation;
@@ -29,7 +30,8 @@ fn file_uri(comp: &Compilation, fid: FileId, root_uri: &str, std_root: Option<&P
 
 fn location(comp: &Compilation, span: Span, root_uri: &str, std_root: Option<&Path>) -> Option<lt::Location> {
     let uri = file_uri(comp, span.file, root_uri, std_root)?.parse().ok()?;
-    Some(lt::Location { uri, range: range(&comp.sources.get(span.file).text, span.range()) })
+    let f = comp.sources.get(span.file);
+    Some(lt::Location { uri, range: range_in(f.lines(), &f.text, span.range()) })
 }
 
 fn key(comp: &Compilation, decl: Span, root_uri: &str, std_root: Option<&Path>) -> Option<Key> {
