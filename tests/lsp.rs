@@ -848,3 +848,123 @@ fn the_hostile_corpus_is_served_within_bounds() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The cursor markers of a fixture file: (line, character, request) for each comment
+/// line `//  ^ request`, pointing into the nearest line above that is not a marker.
+fn markers(text: &str) -> Vec<(u32, u32, String)> {
+    let mut out = Vec::new();
+    let mut target: Option<u32> = None;
+    for (i, line) in text.lines().enumerate() {
+        let marker = line.trim_start().strip_prefix("//").filter(|rest| rest.trim_start().starts_with('^'));
+        match (marker, target) {
+            (Some(_), Some(t)) => {
+                let col = line.find('^').unwrap();
+                let request = line[col + 1..].trim().to_string();
+                // columns count UTF-16 units of the target line; markers are ASCII up to `^`
+                out.push((t, col as u32, request));
+            }
+            (Some(_), None) => panic!("a marker on the first line points at nothing"),
+            (None, _) => target = Some(i as u32),
+        }
+    }
+    out
+}
+
+/// `uri` written relative to the fixture folder, or to the stdlib's read-only copy.
+fn short(uri: &str, dir: &Path) -> String {
+    let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
+    if let Ok(p) = path.strip_prefix(dir) {
+        return p.to_string_lossy().into_owned();
+    }
+    let std = std_dir().canonicalize().unwrap();
+    match path.strip_prefix(&std) {
+        // the copy sits under a version folder: `<std>/links/nvlink.hplan`
+        Ok(p) => format!("<std>/{}", p.components().skip_while(|c| c.as_os_str() != "std").skip(1).collect::<PathBuf>().display()),
+        Err(_) => uri.to_string(),
+    }
+}
+
+fn place(l: &Value, dir: &Path) -> String {
+    let s = &l["range"]["start"];
+    format!("{}:{}:{}", short(l["uri"].as_str().unwrap(), dir), s["line"].as_u64().unwrap() + 1, s["character"].as_u64().unwrap() + 1)
+}
+
+/// Every fixture of tests/lsp_fixtures (a workspace whose files carry cursor markers):
+/// each request's answer, over JSON-RPC, against its snapshot.
+#[test]
+fn fixtures_answer_as_recorded() {
+    let root = crate::root().join("tests/lsp_fixtures");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    assert!(dirs.len() >= 2);
+    for dir in dirs {
+        let dir = dir.canonicalize().unwrap();
+        let mut c = Client::with(json!({ "capabilities": {}, "rootUri": file_uri(&dir) }));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let mut out = String::new();
+        for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "hplan")) {
+            let text = std::fs::read_to_string(file).unwrap();
+            let marks = markers(&text);
+            if marks.is_empty() {
+                continue;
+            }
+            let uri = file_uri(file);
+            c.open_at(&uri, &text);
+            let name = short(&uri, &dir);
+            assert_eq!(codes(&c.diagnostics_for(&uri, Some(1))), Vec::<String>::new(), "{name} must check clean");
+            for (line, character, request) in marks {
+                let word = text.lines().nth(line as usize).unwrap()[character as usize..]
+                    .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                    .next()
+                    .unwrap()
+                    .to_string();
+                out.push_str(&format!("{name}:{}:{} `{word}` {request}\n", line + 1, character + 1));
+                let pos = json!({ "line": line, "character": character });
+                let doc = json!({ "uri": uri });
+                let answer = match request.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    ["definition"] => {
+                        let d = c.request("textDocument/definition", json!({ "textDocument": doc, "position": pos }));
+                        if d.is_null() {
+                            "nothing".to_string()
+                        } else {
+                            place(&d, &dir)
+                        }
+                    }
+                    ["hover"] => {
+                        let h = c.request("textDocument/hover", json!({ "textDocument": doc, "position": pos }));
+                        h["contents"]["value"].as_str().map_or("nothing".into(), |v| v.lines().next().unwrap_or("").trim_end().to_string())
+                    }
+                    ["references"] => {
+                        let params = json!({ "textDocument": doc, "position": pos, "context": { "includeDeclaration": true } });
+                        let mut all: Vec<String> =
+                            c.request("textDocument/references", params).as_array().unwrap().iter().map(|l| place(l, &dir)).collect();
+                        all.sort();
+                        all.join(", ")
+                    }
+                    ["rename", new] => {
+                        match c.ask("textDocument/rename", json!({ "textDocument": doc, "position": pos, "newName": new })) {
+                            Ok(e) if e.is_null() => "nothing".to_string(),
+                            Ok(e) => {
+                                let mut all = Vec::new();
+                                for (u, list) in e["changes"].as_object().unwrap() {
+                                    for t in list.as_array().unwrap() {
+                                        all.push(place(&json!({ "uri": u, "range": t["range"] }), &dir));
+                                    }
+                                }
+                                all.sort();
+                                format!("{} -> {new}", all.join(", "))
+                            }
+                            Err(e) => format!("refused ({}): {}", e.code, e.message),
+                        }
+                    }
+                    other => panic!("{name}: unknown request {other:?}"),
+                };
+                out.push_str(&format!("  {answer}\n"));
+            }
+        }
+        c.stop();
+        let fixture = dir.file_name().unwrap().to_string_lossy().into_owned();
+        insta::assert_snapshot!(format!("fixture@{fixture}"), out);
+    }
+}
