@@ -196,6 +196,16 @@ pub fn unknown_name(span: Span, name: &str, expected_kind: &str, candidates: &[&
         .fix(name, fix)
 }
 
+/// An item name not in scope: `in_std` is a stdlib module and item close to it that
+/// the file did not import (`chips`, `h100_sxm`), offered when nothing in scope is close.
+pub fn unknown_item(span: Span, name: &str, expected_kind: &str, candidates: &[&str], in_std: Option<(&str, &str)>) -> Diagnostic {
+    let mut d = unknown_name(span, name, expected_kind, candidates);
+    if let (None, Some((module, hit))) = (&d.fix, in_std) {
+        d.help = format!("did you mean `std::{module}::{hit}`? import it with `use std::{module}::{hit}`");
+    }
+    d
+}
+
 pub fn wrong_kind(span: Span, name: &str, found: &str, expected: &str, decl: Span) -> Diagnostic {
     make(
         "E0102",
@@ -399,17 +409,90 @@ pub fn dimension_mismatch(span: Span, what: &str, expected: &str, found: &str, h
     make("E0202", span, format!("{what} must be {expected}, found {found}"), format!("this is {found}"), hint)
 }
 
-pub fn out_of_range(span: Span, what: &str, rule: &str) -> Diagnostic {
-    // "must not be negative" -> "is not negative", "must fit ..." -> "fits ..."
-    let rest = rule.strip_prefix("must ").unwrap_or(rule);
-    let (verb, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-    let verb = match verb {
-        "be" => "is".to_string(),
-        "not" => "is not".to_string(),
-        v => format!("{v}s"),
-    };
-    let tail = if verb == "is not" { tail.strip_prefix("be ").unwrap_or(tail) } else { tail };
-    make("E0203", span, format!("{what} {rule}"), "out of range", format!("use a value that {verb} {tail}"))
+/// What a value must do, said two ways: "`x` must be greater than zero" in the message,
+/// "use a value that is greater than zero" in the help. The common rules have
+/// constructors here; a rule with its own reason gives its predicate to [`Rule::be`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    verb: Verb,
+    rest: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Verb {
+    Be,
+    NotBe,
+    Fit,
+    Give,
+    Divide,
+}
+
+impl Rule {
+    /// "must be {rest}" / "is {rest}"
+    pub fn be(rest: impl Into<String>) -> Rule {
+        Rule { verb: Verb::Be, rest: rest.into() }
+    }
+    /// "must fit {rest}" / "fits {rest}"
+    pub fn fit(rest: impl Into<String>) -> Rule {
+        Rule { verb: Verb::Fit, rest: rest.into() }
+    }
+    /// "must divide {rest}" / "divides {rest}"
+    pub fn divide(rest: impl Into<String>) -> Rule {
+        Rule { verb: Verb::Divide, rest: rest.into() }
+    }
+    /// "must give {rest}" / "gives {rest}"
+    pub fn give(rest: impl Into<String>) -> Rule {
+        Rule { verb: Verb::Give, rest: rest.into() }
+    }
+    pub fn positive() -> Rule {
+        Rule::be("greater than zero")
+    }
+    pub fn not_negative() -> Rule {
+        Rule { verb: Verb::NotBe, rest: "negative".into() }
+    }
+    pub fn fraction() -> Rule {
+        Rule::be("greater than 0 and at most 1")
+    }
+    pub fn whole() -> Rule {
+        Rule::be("a whole number")
+    }
+    pub fn at_least(x: impl std::fmt::Display) -> Rule {
+        Rule::be(format!("at least {x}"))
+    }
+    pub fn at_most(x: impl std::fmt::Display) -> Rule {
+        Rule::be(format!("at most {x}"))
+    }
+    pub fn between(lo: impl std::fmt::Display, hi: impl std::fmt::Display) -> Rule {
+        Rule::be(format!("between {lo} and {hi}"))
+    }
+
+    /// "must be ...", for the message
+    fn must(&self) -> String {
+        let verb = match self.verb {
+            Verb::Be => "must be",
+            Verb::NotBe => "must not be",
+            Verb::Fit => "must fit",
+            Verb::Give => "must give",
+            Verb::Divide => "must divide",
+        };
+        format!("{verb} {}", self.rest)
+    }
+
+    /// "is ...", for the help
+    fn holds(&self) -> String {
+        let verb = match self.verb {
+            Verb::Be => "is",
+            Verb::NotBe => "is not",
+            Verb::Fit => "fits",
+            Verb::Give => "gives",
+            Verb::Divide => "divides",
+        };
+        format!("{verb} {}", self.rest)
+    }
+}
+
+pub fn out_of_range(span: Span, what: &str, rule: Rule) -> Diagnostic {
+    make("E0203", span, format!("{what} {}", rule.must()), "out of range", format!("use a value that {}", rule.holds()))
 }
 
 pub fn not_finite(span: Span) -> Diagnostic {
@@ -424,8 +507,23 @@ pub fn not_finite(span: Span) -> Diagnostic {
 
 // ------------------------------------------------------------------ schema
 
-pub fn unknown_attribute(span: Span, name: &str, block: &str, known: &[&str]) -> Diagnostic {
-    let (help, fix) = suggestion(name, known, format!("`{block}` accepts {}", list_words(known)));
+/// Where a misplaced attribute belongs: `attr` of the sub-block `block`.
+pub struct InBlock<'a> {
+    pub attr: &'a str,
+    pub block: &'a str,
+    /// the block takes a name (`memory hbm { ... }`)
+    pub labelled: bool,
+}
+
+pub fn unknown_attribute(span: Span, name: &str, block: &str, known: &[&str], in_block: Option<InBlock>) -> Diagnostic {
+    let otherwise = match in_block {
+        Some(InBlock { attr, block: sub, labelled }) => {
+            let label = if labelled { " <name>" } else { "" };
+            format!("`{attr}` is an attribute of the `{sub}` block: write it inside `{sub}{label} {{ ... }}`")
+        }
+        None => format!("`{block}` accepts {}", list_words(known)),
+    };
+    let (help, fix) = suggestion(name, known, otherwise);
     make("E0301", span, format!("unsupported attribute `{name}` in {block}"), "unknown here", help).fix(name, fix)
 }
 
@@ -466,6 +564,17 @@ pub fn wrong_value(span: Span, what: &str, expected: &str, found: &str) -> Diagn
 
 pub fn not_allowed(span: Span, what: &str, block: &str, hint: &str) -> Diagnostic {
     make("E0305", span, format!("{what} is not allowed in {block}"), "not allowed here", hint.to_string())
+}
+
+/// An objective not of this direction: `other` is the direction it has, if any.
+pub fn unknown_objective(span: Span, name: &str, maximize: bool, choices: &[&str], other: Option<&str>) -> Diagnostic {
+    let what = if maximize { "objective to maximize" } else { "objective to minimize" };
+    let mut d = unknown_choice(span, name, what, choices);
+    if let Some(dir) = other {
+        d.help = format!("`{name}` is {dir}d: write `{dir} {name}`");
+        d.fix = None;
+    }
+    d
 }
 
 pub fn unknown_choice(span: Span, value: &str, what: &str, choices: &[&str]) -> Diagnostic {
@@ -712,6 +821,21 @@ pub fn solver_failed(span: Span, reason: &str) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_reads_as_a_demand_in_the_message_and_a_fact_in_the_help() {
+        let span = Span::new(crate::source::FileId(0), 0, 1);
+        let said = |r: Rule| {
+            let d = out_of_range(span, "`x`", r);
+            (d.message, d.help)
+        };
+        assert_eq!(said(Rule::positive()), ("`x` must be greater than zero".into(), "use a value that is greater than zero".into()));
+        assert_eq!(said(Rule::not_negative()), ("`x` must not be negative".into(), "use a value that is not negative".into()));
+        assert_eq!(said(Rule::divide("`heads` (64)")).1, "use a value that divides `heads` (64)");
+        assert_eq!(said(Rule::fit("the model's max_context")).0, "`x` must fit the model's max_context");
+        assert_eq!(said(Rule::give("at most 4096 values")).1, "use a value that gives at most 4096 values");
+        assert_eq!(said(Rule::between(1, "1e9")).0, "`x` must be between 1 and 1e9");
+    }
 
     /// A relative gap is shown as a percentage up to 100%; beyond (a near-zero
     /// objective made it 1.76e12 %) or non-finite, as "more than 100%".

@@ -2,7 +2,8 @@
 //! SI units. Produces [`Fields`] that the IR lowering reads.
 
 use super::schema::{AttrKind, BlockSpec, Stmt};
-use crate::diagnostics::{catalog, Diagnostics};
+use crate::diagnostics::catalog::{self, Rule};
+use crate::diagnostics::Diagnostics;
 use crate::ir::{Contents, Precision};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{Body, Entry, Ident, Number, Path, Value};
@@ -216,22 +217,18 @@ impl Checker<'_> {
                 Entry::Attr(attr) => {
                     fields.given.push(attr.name.name.clone());
                     let Some(aspec) = spec.attrs.iter().find(|a| a.name == attr.name.name) else {
-                        let mut d = catalog::unknown_attribute(attr.name.span, &attr.name.name, spec.name, &known);
                         // `bandwidth` written in a chip belongs in its `memory` block.
-                        if catalog::did_you_mean(&attr.name.name, known.iter().copied()).is_none() {
-                            for sub in spec.blocks {
+                        let in_block = match catalog::did_you_mean(&attr.name.name, known.iter().copied()) {
+                            Some(_) => None,
+                            None => spec.blocks.iter().find_map(|sub| {
                                 let names: Vec<&str> = sub.spec.attrs.iter().map(|a| a.name).collect();
-                                if let Some(m) = catalog::did_you_mean(&attr.name.name, names.iter().copied()) {
-                                    let label = if sub.labelled { " <name>" } else { "" };
-                                    d.help = format!(
-                                        "`{m}` is an attribute of the `{}` block: write it inside `{}{label} {{ ... }}`",
-                                        sub.keyword, sub.keyword
-                                    );
-                                    break;
-                                }
-                            }
-                        }
-                        self.diags.push(d);
+                                catalog::did_you_mean(&attr.name.name, names.iter().copied())
+                                    .map(|m| (m.to_string(), sub.keyword, sub.labelled))
+                            }),
+                        };
+                        let in_block =
+                            in_block.as_ref().map(|(m, block, labelled)| catalog::InBlock { attr: m, block, labelled: *labelled });
+                        self.diags.push(catalog::unknown_attribute(attr.name.span, &attr.name.name, spec.name, &known, in_block));
                         // A misspelling of a required attribute is not also reported as missing.
                         if let Some(meant) = catalog::did_you_mean(&attr.name.name, known.iter().copied()) {
                             seen.entry(meant.to_string()).or_insert(attr.name.span);
@@ -249,7 +246,7 @@ impl Checker<'_> {
                 }
                 Entry::Block(b) => {
                     let Some(sub) = spec.blocks.iter().find(|s| s.keyword == b.kind.name) else {
-                        self.diags.push(catalog::unknown_attribute(b.kind.span, &b.kind.name, spec.name, &known));
+                        self.diags.push(catalog::unknown_attribute(b.kind.span, &b.kind.name, spec.name, &known, None));
                         continue;
                     };
                     let key = format!("{} {}", sub.keyword, b.label.as_ref().map(|l| l.name.as_str()).unwrap_or(""));
@@ -330,11 +327,11 @@ impl Checker<'_> {
             return None;
         }
         if q.value < 0.0 {
-            self.diags.push(catalog::out_of_range(n.span, what, "must not be negative"));
+            self.diags.push(catalog::out_of_range(n.span, what, Rule::not_negative()));
             return None;
         }
         if q.value.abs() > ABSURD {
-            self.diags.push(catalog::out_of_range(n.span, what, "must be below 1e30 in SI units; this looks like a typo"));
+            self.diags.push(catalog::out_of_range(n.span, what, Rule::be("below 1e30 in SI units; this looks like a typo")));
             return None;
         }
         if let Some(m) = magnitude(want) {
@@ -342,8 +339,8 @@ impl Checker<'_> {
             if !ok {
                 let zero = if m.zero { "0 or " } else { "" };
                 let plain = |x: f64| if (1e-3..1e6).contains(&x) { format!("{x}") } else { format!("{x:e}") };
-                let why = format!("must be {zero}between {} and {} {}", plain(m.low / m.scale), plain(m.high / m.scale), m.unit);
-                self.diags.push(catalog::out_of_range(n.span, what, &why));
+                let why = Rule::be(format!("{zero}between {} and {} {}", plain(m.low / m.scale), plain(m.high / m.scale), m.unit));
+                self.diags.push(catalog::out_of_range(n.span, what, why));
                 return None;
             }
         }
@@ -369,15 +366,15 @@ impl Checker<'_> {
             return None;
         }
         if q.value.fract() != 0.0 {
-            self.diags.push(catalog::out_of_range(n.span, what, "must be a whole number"));
+            self.diags.push(catalog::out_of_range(n.span, what, Rule::whole()));
             return None;
         }
         if q.value < min as f64 {
-            self.diags.push(catalog::out_of_range(n.span, what, &format!("must be at least {min}")));
+            self.diags.push(catalog::out_of_range(n.span, what, Rule::at_least(min)));
             return None;
         }
         if q.value > MAX_COUNT {
-            self.diags.push(catalog::out_of_range(n.span, what, "must be at most 1e12"));
+            self.diags.push(catalog::out_of_range(n.span, what, Rule::at_most("1e12")));
             return None;
         }
         Some(q.value as u64)
@@ -394,8 +391,8 @@ impl Checker<'_> {
             (AttrKind::CountOrZero, Value::Number(n)) => self.count_from(n, what, false, 0).map(Val::Count),
             (AttrKind::CountUpTo(max, per), Value::Number(n)) => match self.count(n, what, false)? {
                 c if c > max => {
-                    let rule = format!("must be at most {max}{per}");
-                    self.diags.push(catalog::out_of_range(n.span, what, &rule).note(format!("it is {c}")));
+                    let rule = Rule::at_most(format!("{max}{per}"));
+                    self.diags.push(catalog::out_of_range(n.span, what, rule).note(format!("it is {c}")));
                     None
                 }
                 c => Some(Val::Count(c)),
@@ -416,7 +413,7 @@ impl Checker<'_> {
                 let hi = self.count(hi, what, false)?;
                 let hi = if *inclusive { hi } else { hi.saturating_sub(1) };
                 if hi < lo {
-                    self.diags.push(catalog::out_of_range(*span, what, "must be a non-empty range (low ..= high)"));
+                    self.diags.push(catalog::out_of_range(*span, what, Rule::be("a non-empty range (low ..= high)")));
                     return None;
                 }
                 Some(Val::Range(lo, hi))
@@ -426,7 +423,7 @@ impl Checker<'_> {
                 let lo = self.quantity(lo, d, what)?;
                 let hi = self.quantity(hi, d, what)?;
                 if !(lo > 0.0 && hi >= lo) {
-                    self.diags.push(catalog::out_of_range(*span, what, "must be a range of positive values (low ..= high)"));
+                    self.diags.push(catalog::out_of_range(*span, what, Rule::be("a range of positive values (low ..= high)")));
                     return None;
                 }
                 Some(Val::NumRange(lo, hi))
@@ -450,7 +447,7 @@ impl Checker<'_> {
                     return None;
                 }
                 if !(q.value > 0.0 && q.value <= 1.0) {
-                    self.diags.push(catalog::out_of_range(n.span, what, "must be greater than 0 and at most 1"));
+                    self.diags.push(catalog::out_of_range(n.span, what, Rule::fraction()));
                     return None;
                 }
                 Some(Val::Num(q.value))
@@ -464,7 +461,7 @@ impl Checker<'_> {
                     }
                 };
                 if q.dim != Dim::NONE || q.value <= 0.0 {
-                    self.diags.push(catalog::out_of_range(n.span, what, "must be a positive plain number"));
+                    self.diags.push(catalog::out_of_range(n.span, what, Rule::be("a positive plain number")));
                     return None;
                 }
                 Some(Val::Num(q.value))

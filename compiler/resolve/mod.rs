@@ -8,7 +8,8 @@ pub mod stdlib;
 pub mod tables;
 pub mod trace;
 
-use crate::diagnostics::{catalog, Diagnostics};
+use crate::diagnostics::catalog::{self, Rule};
+use crate::diagnostics::Diagnostics;
 use crate::ir::{self, Contents, Precision, SloMetric, Stage};
 use crate::source::{FileId, Origin, SourceMap, Span};
 use crate::syntax::ast::{self, Body, Entry, ItemKind, Path, UseTarget, Value};
@@ -390,13 +391,13 @@ impl Resolver<'_> {
                     .collect();
                 candidates.sort();
                 let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
-                let mut d = catalog::unknown_name(path.span, &name, kind.keyword(), &refs);
-                if catalog::did_you_mean(&name, refs.iter().copied()).is_none() {
-                    if let Some(hint) = self.std_hint(&name, kind) {
-                        d.help = hint;
-                    }
-                }
-                self.diags.push(d);
+                // no close name in scope: a close one in the stdlib, to import
+                let in_std = match catalog::did_you_mean(&name, refs.iter().copied()) {
+                    None => self.std_hint(&name, kind),
+                    Some(_) => None,
+                };
+                let in_std = in_std.as_ref().map(|(m, hit)| (*m, hit.as_str()));
+                self.diags.push(catalog::unknown_item(path.span, &name, kind.keyword(), &refs, in_std));
                 None
             }
         }
@@ -413,8 +414,9 @@ impl Resolver<'_> {
         self.names.push(ir::NameRef { at, decl, item: decl, kind: ir::NameKind::Pool });
     }
 
-    /// "did you mean `std::chips::h100_sxm`?" for names the stdlib has but the file did not import.
-    fn std_hint(&mut self, name: &str, kind: ItemKind) -> Option<String> {
+    /// The stdlib module and item close to `name` (`chips`, `h100_sxm`), for names the
+    /// stdlib has but the file did not import.
+    fn std_hint(&mut self, name: &str, kind: ItemKind) -> Option<(&'static str, String)> {
         let module = match kind {
             ItemKind::Chip => "chips",
             ItemKind::Link => "links",
@@ -427,7 +429,7 @@ impl Resolver<'_> {
         let sm = self.std_module(module, Span::new(FileId(0), 0, 0))?;
         let names: Vec<&str> = self.modules[sm].items.keys().map(String::as_str).collect();
         let hit = catalog::did_you_mean(name, names.iter().copied())?;
-        Some(format!("did you mean `std::{module}::{hit}`? import it with `use std::{module}::{hit}`"))
+        Some((module, hit.to_string()))
     }
 
     // ------------------------------------------------------------ extends
@@ -544,7 +546,7 @@ impl Resolver<'_> {
                 if let Some(v) = cb.fields.num(p.name()) {
                     if v <= 0.0 {
                         let s = cb.fields.span(p.name()).unwrap_or(cb.span);
-                        self.diags.push(catalog::out_of_range(s, &format!("`{}`", p.name()), "must be greater than zero"));
+                        self.diags.push(catalog::out_of_range(s, &format!("`{}`", p.name()), Rule::positive()));
                         ok = false;
                         continue;
                     }
@@ -572,7 +574,7 @@ impl Resolver<'_> {
             let zero = [("capacity", capacity), ("bandwidth", bandwidth)].into_iter().find(|(_, v)| *v <= 0.0);
             if let Some((what, _)) = zero {
                 let s = mb.fields.span(what).unwrap_or(mb.span);
-                self.diags.push(catalog::out_of_range(s, &format!("`{what}`"), "must be greater than zero"));
+                self.diags.push(catalog::out_of_range(s, &format!("`{what}`"), Rule::positive()));
                 ok = false;
                 continue;
             }
@@ -745,7 +747,7 @@ impl Resolver<'_> {
         let l = (|| {
             let bandwidth = f.num("bandwidth")?;
             if bandwidth <= 0.0 {
-                self.diags.push(catalog::out_of_range(f.span("bandwidth")?, "`bandwidth`", "must be greater than zero"));
+                self.diags.push(catalog::out_of_range(f.span("bandwidth")?, "`bandwidth`", Rule::positive()));
                 return None;
             }
             Some(ir::Link { name, span, source: f.str("source")?.to_string(), bandwidth, latency: f.num("latency")? })
@@ -857,7 +859,7 @@ impl Resolver<'_> {
             kv: f.prec("kv").unwrap_or(Precision::Bf16),
             activations: f.prec("activations").unwrap_or(Precision::Bf16),
         };
-        let rule = |what: &str, ok: bool, rule: &str, this: &mut Self| {
+        let rule = |what: &str, ok: bool, rule: Rule, this: &mut Self| {
             if !ok {
                 let s = f.span(what).unwrap_or(span);
                 this.diags.push(catalog::out_of_range(s, &format!("`{what}`"), rule));
@@ -866,14 +868,14 @@ impl Resolver<'_> {
         };
         let mut valid = true;
         if m.mla.is_none() {
-            valid &= rule("kv_heads", m.heads % m.kv_heads == 0, &format!("must divide `heads` ({})", m.heads), self);
+            valid &= rule("kv_heads", m.heads % m.kv_heads == 0, Rule::divide(format!("`heads` ({})", m.heads)), self);
         }
         if let Some(moe) = m.moe {
-            valid &= rule("experts_per_token", moe.top_k <= moe.experts, &format!("must be at most `experts` ({})", moe.experts), self);
-            valid &= rule("dense_layers", moe.dense_layers < m.layers, &format!("must be below `layers` ({})", m.layers), self);
+            valid &= rule("experts_per_token", moe.top_k <= moe.experts, Rule::at_most(format!("`experts` ({})", moe.experts)), self);
+            valid &= rule("dense_layers", moe.dense_layers < m.layers, Rule::be(format!("below `layers` ({})", m.layers)), self);
         }
         if let Some(sl) = m.sliding {
-            valid &= rule("sliding_layers", sl.layers <= m.layers, &format!("must be at most `layers` ({})", m.layers), self);
+            valid &= rule("sliding_layers", sl.layers <= m.layers, Rule::at_most(format!("`layers` ({})", m.layers)), self);
         }
         valid.then_some(m)
     }
@@ -923,13 +925,13 @@ impl Resolver<'_> {
         };
         let spread = f.num("spread").unwrap_or(0.0);
         let bound = match lengths {
-            ir::LengthShape::LogNormal => Some((3.0, "must be at most 3 (the standard deviation of ln(length))")),
-            ir::LengthShape::Uniform => Some((0.999, "must be below 1 (a share of the mean on each side)")),
+            ir::LengthShape::LogNormal => Some((3.0, "at most 3 (the standard deviation of ln(length))")),
+            ir::LengthShape::Uniform => Some((0.999, "below 1 (a share of the mean on each side)")),
             ir::LengthShape::Fixed => None,
         };
         if let (Some((max, why)), Some(span)) = (bound, f.span("spread")) {
             if spread > max {
-                self.diags.push(catalog::out_of_range(span, "`spread`", why));
+                self.diags.push(catalog::out_of_range(span, "`spread`", Rule::be(why)));
                 return None;
             }
         }
@@ -954,14 +956,14 @@ impl Resolver<'_> {
     fn arrivals(&mut self, f: &Fields) -> Option<ir::ArrivalProcess> {
         let burstiness = match (f.num("burstiness"), f.span("burstiness")) {
             (Some(b), Some(span)) if !(ir::MIN_BURSTINESS..=ir::MAX_BURSTINESS).contains(&b) => {
-                self.diags.push(catalog::out_of_range(span, "`burstiness`", "must be from 0.01 to 100 (a gamma shape; 1 is Poisson)"));
+                self.diags.push(catalog::out_of_range(span, "`burstiness`", Rule::be("from 0.01 to 100 (a gamma shape; 1 is Poisson)")));
                 return None;
             }
             (b, _) => b,
         };
         if let (Some(rate), Some(span)) = (f.num("rate"), f.span("rate")) {
             if !(rate > 0.0 && rate.is_finite()) {
-                self.diags.push(catalog::out_of_range(span, "`rate`", "must be greater than zero"));
+                self.diags.push(catalog::out_of_range(span, "`rate`", Rule::positive()));
                 return None;
             }
         }
@@ -1033,7 +1035,7 @@ impl Resolver<'_> {
         };
         if tokens >= input {
             let span = f.span("prefix")?;
-            self.diags.push(catalog::out_of_range(span, "`prefix`", "must be below `input` (each prompt's own tokens follow it)"));
+            self.diags.push(catalog::out_of_range(span, "`prefix`", Rule::be("below `input` (each prompt's own tokens follow it)")));
             return None;
         }
         Some(Some(ir::Prefix { tokens, distinct: f.count("prefixes").unwrap_or(1), hit: f.num("prefix_hit").unwrap_or(1.0) }))
@@ -1074,7 +1076,7 @@ impl Resolver<'_> {
                 None => None,
             };
             if p.count == 0 || p.count as f64 > 1e9 {
-                self.diags.push(catalog::out_of_range(p.count_span, "the chip count", "must be between 1 and 1e9"));
+                self.diags.push(catalog::out_of_range(p.count_span, "the chip count", Rule::between(1, "1e9")));
                 ok = false;
                 continue;
             }
@@ -1207,17 +1209,9 @@ impl Resolver<'_> {
                     let found = ir::Objective::ALL.into_iter().find(|x| x.name() == o.metric.name && x.maximize() == maximize);
                     let Some(obj) = found else {
                         let words: Vec<&str> = ir::Objective::ALL.iter().filter(|x| x.maximize() == maximize).map(|x| x.name()).collect();
-                        let mut d = catalog::unknown_choice(
-                            o.metric.span,
-                            &o.metric.name,
-                            if maximize { "objective to maximize" } else { "objective to minimize" },
-                            &words,
-                        );
-                        if let Some(other) = ir::Objective::ALL.into_iter().find(|x| x.name() == o.metric.name) {
-                            let (name, dir) = (other.name(), other.direction());
-                            d.help = format!("`{name}` is {dir}d: write `{dir} {name}`");
-                        }
-                        self.diags.push(d);
+                        // an objective of the other direction: say which
+                        let other = ir::Objective::ALL.into_iter().find(|x| x.name() == o.metric.name).map(|x| x.direction());
+                        self.diags.push(catalog::unknown_objective(o.metric.span, &o.metric.name, maximize, &words, other));
                         continue;
                     };
                     objective = Some((obj, o.span));
@@ -1292,7 +1286,7 @@ impl Resolver<'_> {
                 let dim = if lower { crate::units::Dim::TOKEN_RATE } else { crate::units::Dim::TIME };
                 let Some(limit) = ck.quantity(n, dim, &format!("`{}`", metric.name())) else { continue };
                 if limit <= 0.0 {
-                    self.diags.push(catalog::out_of_range(n.span, &format!("`{}`", metric.name()), "must be greater than zero"));
+                    self.diags.push(catalog::out_of_range(n.span, &format!("`{}`", metric.name()), Rule::positive()));
                     continue;
                 }
                 seen.insert((metric, percentile), c.span);
@@ -1401,7 +1395,7 @@ impl Resolver<'_> {
                     catalog::out_of_range(
                         workload.span,
                         "the workload's context (input + output)",
-                        &format!("must fit the model's max_context of {maxc} tokens, but is {ctx}"),
+                        Rule::fit(format!("the model's max_context of {maxc} tokens, but is {ctx}")),
                     )
                     .label(model_span, "the model is used here"),
                 );
@@ -1411,13 +1405,13 @@ impl Resolver<'_> {
         let time_limit = match f.num("time_limit") {
             Some(t) if t <= 0.0 => {
                 if let Some(s) = f.span("time_limit") {
-                    self.diags.push(catalog::out_of_range(s, "`time_limit`", "must be greater than zero"));
+                    self.diags.push(catalog::out_of_range(s, "`time_limit`", Rule::positive()));
                 }
                 return None;
             }
             Some(t) if t > crate::ir::MAX_TIME_LIMIT_S => {
                 if let Some(s) = f.span("time_limit") {
-                    self.diags.push(catalog::out_of_range(s, "`time_limit`", "must be at most a week (604800 s)"));
+                    self.diags.push(catalog::out_of_range(s, "`time_limit`", Rule::at_most("a week (604800 s)")));
                 }
                 return None;
             }
@@ -1427,7 +1421,7 @@ impl Resolver<'_> {
         let chunk_tokens = f.count("chunk").unwrap_or(crate::ir::engine::CHUNK_TOKENS);
         if let Some(s) = f.span("chunk") {
             if chunk_tokens < crate::ir::MIN_CHUNK_TOKENS {
-                self.diags.push(catalog::out_of_range(s, "`chunk`", &format!("must be at least {} tokens", crate::ir::MIN_CHUNK_TOKENS)));
+                self.diags.push(catalog::out_of_range(s, "`chunk`", Rule::at_least(format!("{} tokens", crate::ir::MIN_CHUNK_TOKENS))));
                 return None;
             }
         }
@@ -1437,12 +1431,12 @@ impl Resolver<'_> {
             self.diags.push(catalog::out_of_range(
                 at,
                 "`chunk`",
-                &format!(
-                    "must be at least {} tokens, so that a {}-token prompt takes at most {} steps ({chunk_tokens} tokens take {chunk_steps})",
+                Rule::at_least(format!(
+                    "{} tokens, so that a {}-token prompt takes at most {} steps ({chunk_tokens} tokens take {chunk_steps})",
                     workload.input_tokens.div_ceil(crate::ir::MAX_CHUNK_STEPS),
                     workload.input_tokens,
                     crate::ir::MAX_CHUNK_STEPS,
-                ),
+                )),
             ));
             return None;
         }
@@ -1654,17 +1648,15 @@ impl Resolver<'_> {
         // counted before any value is made: a range may hold 10^12 of them
         if let Some(n) = points.filter(|&n| n as usize > ir::MAX_SWEEP_POINTS) {
             let at = f.span("points").unwrap_or(b.span);
-            self.diags.push(
-                catalog::out_of_range(at, "`points`", &format!("must be at most {}", ir::MAX_SWEEP_POINTS)).note(format!("it is {n}")),
-            );
+            self.diags.push(catalog::out_of_range(at, "`points`", Rule::at_most(ir::MAX_SWEEP_POINTS)).note(format!("it is {n}")));
             return None;
         }
         let over = if let Some((lo, hi)) = f.range("concurrency") {
             let n = step.map(|s| (hi - lo) / s.max(1) + 1).unwrap_or(0);
             if n > ir::MAX_SWEEP_POINTS as u64 {
                 let at = f.span("concurrency").unwrap_or(b.span);
-                let rule = format!("must give at most {} values", ir::MAX_SWEEP_POINTS);
-                self.diags.push(catalog::out_of_range(at, "the sweep", &rule).note(format!("this range and step give {n}")));
+                let rule = Rule::give(format!("at most {} values", ir::MAX_SWEEP_POINTS));
+                self.diags.push(catalog::out_of_range(at, "the sweep", rule).note(format!("this range and step give {n}")));
                 return None;
             }
             ir::SweepOver::Concurrency(ir::concurrency_values(lo, hi, step, points.map(|p| p as usize)))
