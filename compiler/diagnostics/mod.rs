@@ -95,6 +95,9 @@ impl Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
+    /// (code, primary label, message) of every diagnostic in `list`, to say each once in
+    /// O(log n) per push
+    said: std::collections::BTreeSet<(&'static str, Span, String, String)>,
 }
 
 impl Diagnostics {
@@ -104,14 +107,16 @@ impl Diagnostics {
 
     pub fn push(&mut self, d: Diagnostic) {
         // The same problem found twice (e.g. through two imports) is said once.
-        if !self.list.iter().any(|x| x.code == d.code && x.primary == d.primary && x.message == d.message) {
+        if self.said.insert((d.code, d.primary.span, d.primary.message.clone(), d.message.clone())) {
             self.list.push(d);
         }
     }
 
     /// Forgets every diagnostic after the first `len` (a look-ahead's findings).
     pub fn truncate(&mut self, len: usize) {
-        self.list.truncate(len);
+        for d in self.list.drain(len.min(self.list.len())..) {
+            self.said.remove(&(d.code, d.primary.span, d.primary.message, d.message));
+        }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -155,5 +160,31 @@ impl Diagnostics {
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.list.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::FileId;
+
+    #[test]
+    fn a_problem_found_twice_is_said_once_and_again_after_a_look_ahead_is_forgotten() {
+        let at = |s: usize| Span::new(FileId(0), s, s + 1);
+        let mut d = Diagnostics::new();
+        d.push(catalog::unused_import(at(0), "a"));
+        d.push(catalog::unused_import(at(0), "a"));
+        d.push(catalog::unused_import(at(1), "a"));
+        assert_eq!(d.len(), 2);
+        // what a look-ahead found and forgot can be found again
+        d.truncate(1);
+        assert_eq!(d.len(), 1);
+        d.push(catalog::unused_import(at(1), "a"));
+        assert_eq!(d.len(), 2);
+        // 10,000 distinct findings: each push is a set lookup, not a scan
+        for i in 0..10_000 {
+            d.push(catalog::unused_import(at(2 + i), "b"));
+        }
+        assert_eq!(d.len(), 10_002);
     }
 }

@@ -54,6 +54,8 @@ pub struct Resolver<'a> {
     /// the root file's folder: file imports may not leave it
     root_dir: Option<PathBuf>,
     chips: BTreeMap<ItemId, Option<ir::Chip>>,
+    /// models as declared (no plan's overrides), lowered once each
+    models: BTreeMap<ItemId, Option<ir::Model>>,
     links: BTreeMap<ItemId, Option<ir::Link>>,
     workloads: BTreeMap<ItemId, Option<ir::Workload>>,
     clusters: BTreeMap<ItemId, Option<ir::Cluster>>,
@@ -84,6 +86,7 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
         loading: vec![],
         root_dir: root_dir.clone(),
         chips: BTreeMap::new(),
+        models: BTreeMap::new(),
         links: BTreeMap::new(),
         workloads: BTreeMap::new(),
         clusters: BTreeMap::new(),
@@ -132,11 +135,12 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
     // The chips and models the file imports, for editors; what is wrong with them is
     // their own file's business (said when a plan uses them), so it is not said here.
     let imported: Vec<ItemId> = r.modules[m].imports.values().map(|(id, _)| *id).collect();
-    let before = r.diags.len();
+    let own = std::mem::take(r.diags);
     for id in imported {
         r.chip_or_model(id, &mut program);
     }
-    r.diags.truncate(before);
+    // said where a plan uses them (at their own spans), not here
+    let _imported_items_findings = std::mem::replace(r.diags, own);
     program.models.sort_by(|a, b| a.name.cmp(&b.name));
     program.chips.sort_by(|a, b| a.name.cmp(&b.name));
     for id in compares {
@@ -508,16 +512,24 @@ impl Resolver<'_> {
     fn chip_or_model(&mut self, id: ItemId, program: &mut ir::Program) {
         match self.items[id].item.kind {
             ItemKind::Chip => program.chips.extend(self.chip(id)),
-            ItemKind::Model => {
-                let Some(body) = self.effective_body(id) else { return };
-                // at the name, as a plan's `model = ...` checks it too: the same
-                // mistake then has the same span, and is said once
-                let item = &self.items[id].item;
-                let (name, span) = (item.name.name.clone(), item.name.span);
-                program.models.extend(self.model_from(&name, &body, span));
-            }
+            ItemKind::Model => program.models.extend(self.model(id)),
             _ => {}
         }
+    }
+
+    /// A model as declared (no overrides), lowered once; its mistakes are said at its
+    /// name, once, however many plans use it.
+    fn model(&mut self, id: ItemId) -> Option<ir::Model> {
+        if let Some(m) = self.models.get(&id) {
+            return m.clone();
+        }
+        let m = self.effective_body(id).and_then(|body| {
+            let item = &self.items[id].item;
+            let (name, span) = (item.name.name.clone(), item.name.span);
+            self.model_from(&name, &body, span)
+        });
+        self.models.insert(id, m.clone());
+        m
     }
 
     fn chip(&mut self, id: ItemId) -> Option<ir::Chip> {
@@ -1685,11 +1697,9 @@ impl Resolver<'_> {
     fn model_ref(&mut self, module: ModuleId, f: &Fields, attr: &str) -> Option<(ir::Model, Span)> {
         let Some(check::Field { val: Val::Ref(path, over), span, .. }) = f.attrs.get(attr) else { return None };
         let mid = self.lookup(module, path, ItemKind::Model)?;
-        let base = self.effective_body(mid)?;
-        let merged = match over {
-            Some(o) => merge(&base, o),
-            None => base,
-        };
+        let Some(o) = over else { return self.model(mid).map(|m| (m, *span)) };
+        // a plan's overrides make a model of its own
+        let merged = merge(&self.effective_body(mid)?, o);
         let decl = self.items[mid].item.name.span;
         self.model_from(&path.last().name, &merged, decl).map(|m| (m, *span))
     }
