@@ -678,8 +678,10 @@ pub struct Budget {
     pub watts: Option<f64>,
     /// the `budget` block
     pub span: Option<Span>,
-    /// each limit's line: cost, chips, power
-    pub entry_spans: [Option<Span>; 3],
+    /// each limit's line
+    pub cost_span: Option<Span>,
+    pub chips_span: Option<Span>,
+    pub power_span: Option<Span>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -38,6 +38,14 @@ struct Module {
     dir: Option<PathBuf>,
 }
 
+/// A plan's statements: the pools each placed stage may use (and the `place`'s span),
+/// each stage's pins to check once the model is known, and the objective.
+struct PlanStatements {
+    placed: BTreeMap<Stage, (Vec<usize>, Span)>,
+    pinned: BTreeMap<Stage, (Fields, Span)>,
+    objective: Option<(ir::Objective, Span)>,
+}
+
 struct ItemEntry {
     module: ModuleId,
     item: ast::Item,
@@ -1136,17 +1144,9 @@ impl Resolver<'_> {
         c
     }
 
-    fn plan(&mut self, id: ItemId) -> Option<ir::Plan> {
-        let body = self.effective_body(id)?;
-        let module = self.items[id].module;
-        let item = self.items[id].item.clone();
-        let f = self.check(&body, &schema::PLAN, item.name.span);
-
-        let model = self.model_ref(module, &f, "model");
-        let cluster = self.plain_ref(module, &f, "cluster", ItemKind::Cluster).and_then(|c| self.cluster(c));
-        let workload = self.plain_ref(module, &f, "workload", ItemKind::Workload).and_then(|w| self.workload(w));
-
-        // place statements, and their pins (checked once the model is known)
+    /// A plan's `place` statements (each stage's pools, and its pins' fields to check
+    /// once the model is known) and its objective.
+    fn plan_statements(&mut self, f: &Fields, cluster: Option<&ir::Cluster>) -> PlanStatements {
         let mut placed: BTreeMap<Stage, (Vec<usize>, Span)> = BTreeMap::new();
         let mut pinned: BTreeMap<Stage, (Fields, Span)> = BTreeMap::new();
         let mut objective = None;
@@ -1162,7 +1162,7 @@ impl Resolver<'_> {
                         self.diags.push(catalog::duplicate_attribute(p.span, &format!("place {}", stage.name()), *first));
                         continue;
                     }
-                    let Some(cluster) = &cluster else { continue };
+                    let Some(cluster) = cluster else { continue };
                     let mut pools: Vec<usize> = Vec::new();
                     let mut ok = true;
                     for target in &p.targets {
@@ -1199,11 +1199,11 @@ impl Resolver<'_> {
                     }
                     if stage == Stage::DecodeLayers && pools.len() < 2 {
                         self.diags.push(catalog::not_allowed(
-                            p.span,
-                            "a layer pipeline over one pool",
-                            "`place decode.layers`",
-                            "name two or more pools (`place decode.layers on any [a, b]`); to run every layer on one pool, place `decode.attn` and `decode.ffn` there",
-                        ));
+                        p.span,
+                        "a layer pipeline over one pool",
+                        "`place decode.layers`",
+                        "name two or more pools (`place decode.layers on any [a, b]`); to run every layer on one pool, place `decode.attn` and `decode.ffn` there",
+                    ));
                         continue;
                     }
                     if let Some(body) = &p.pins {
@@ -1231,8 +1231,11 @@ impl Resolver<'_> {
                 _ => {}
             }
         }
+        PlanStatements { placed, pinned, objective }
+    }
 
-        // slo block
+    /// A plan's `slo` block: each SLO, mean or percentile, once.
+    fn slos(&mut self, f: &Fields) -> Vec<ir::Slo> {
         let mut slos = Vec::new();
         if let Some(slo) = f.block("slo") {
             let mut seen: BTreeMap<(SloMetric, Option<ir::Percentile>), Span> = BTreeMap::new();
@@ -1305,8 +1308,11 @@ impl Resolver<'_> {
                 slos.push(ir::Slo { metric, percentile, limit, span: c.span });
             }
         }
+        slos
+    }
 
-        // budget block: cost <= X $/h, chips <= N, power <= X W
+    /// A plan's `budget` block: cost <= X $/h, chips <= N, power <= X W.
+    fn budget(&mut self, f: &Fields) -> ir::Budget {
         let mut budget = ir::Budget::default();
         if let Some(bb) = f.block("budget") {
             budget.span = Some(bb.span);
@@ -1337,12 +1343,29 @@ impl Resolver<'_> {
                 let mut ck = Checker { sources: self.sources, diags: self.diags };
                 let Some(v) = ck.quantity(n, dim, &format!("the `{what}` budget")) else { continue };
                 match what {
-                    "cost" => (budget.usd_per_s, budget.entry_spans[0]) = (Some(v), Some(c.span)),
-                    "chips" => (budget.chips, budget.entry_spans[1]) = (Some(v.floor() as u64), Some(c.span)),
-                    _ => (budget.watts, budget.entry_spans[2]) = (Some(v), Some(c.span)),
+                    "cost" => (budget.usd_per_s, budget.cost_span) = (Some(v), Some(c.span)),
+                    "chips" => (budget.chips, budget.chips_span) = (Some(v.floor() as u64), Some(c.span)),
+                    _ => (budget.watts, budget.power_span) = (Some(v), Some(c.span)),
                 }
             }
         }
+        budget
+    }
+
+    fn plan(&mut self, id: ItemId) -> Option<ir::Plan> {
+        let body = self.effective_body(id)?;
+        let module = self.items[id].module;
+        let item = self.items[id].item.clone();
+        let f = self.check(&body, &schema::PLAN, item.name.span);
+
+        let model = self.model_ref(module, &f, "model");
+        let cluster = self.plain_ref(module, &f, "cluster", ItemKind::Cluster).and_then(|c| self.cluster(c));
+        let workload = self.plain_ref(module, &f, "workload", ItemKind::Workload).and_then(|w| self.workload(w));
+
+        // place statements, and their pins (checked once the model is known)
+        let PlanStatements { placed, pinned, objective } = self.plan_statements(&f, cluster.as_ref());
+        let slos = self.slos(&f);
+        let budget = self.budget(&f);
 
         let sweep = f.block("sweep").and_then(|b| self.sweep(b));
         if f.block("sweep").is_some() && sweep.is_none() {

@@ -431,7 +431,7 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
 /// Where a relaxed constraint is declared, its source text and its limit and need in words.
 fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String) {
     let b = &plan.budget;
-    let budget_span = |i: usize| b.entry_spans[i].or(b.span).unwrap_or(plan.span);
+    let budget_span = |line: Option<Span>| line.or(b.span).unwrap_or(plan.span);
     let money = |x: f64| format!("${:.2}/h", x * 3600.0);
     let watts = |x: f64| crate::units::format::fmt_si(x, "W");
     match r.bound {
@@ -450,11 +450,11 @@ fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String
             let pool = &plan.cluster.pools[p];
             (pool.span, format!("pool `{}`", pool.name), format!("{} chips", r.limit), format!("{} chips", r.needed))
         }
-        relax::Bound::BudgetUsd => (budget_span(0), "the cost budget".into(), money(r.limit), money(r.needed)),
+        relax::Bound::BudgetUsd => (budget_span(b.cost_span), "the cost budget".into(), money(r.limit), money(r.needed)),
         relax::Bound::BudgetChips => {
-            (budget_span(1), "the chips budget".into(), format!("{} chips", r.limit), format!("{} chips", r.needed))
+            (budget_span(b.chips_span), "the chips budget".into(), format!("{} chips", r.limit), format!("{} chips", r.needed))
         }
-        relax::Bound::BudgetWatts => (budget_span(2), "the power budget".into(), watts(r.limit), watts(r.needed)),
+        relax::Bound::BudgetWatts => (budget_span(b.power_span), "the power budget".into(), watts(r.limit), watts(r.needed)),
     }
 }
 
