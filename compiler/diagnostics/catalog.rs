@@ -154,14 +154,19 @@ pub fn unknown_escape(span: Span, c: char) -> Diagnostic {
     )
 }
 
-pub fn syntax_error(span: Span, expected: String, found: String) -> Diagnostic {
-    make(
+/// `skipped`: the text the parser skipped to recover, when it is more than the token.
+pub fn syntax_error(span: Span, expected: String, found: String, skipped: Option<Span>) -> Diagnostic {
+    let d = make(
         "E0001",
         span,
         format!("expected {expected}, found {found}"),
         format!("expected {expected} here"),
         "fix the syntax here; the rest of the line was skipped and the rest of the file is still checked",
-    )
+    );
+    match skipped {
+        Some(s) => d.label(s, "this text was skipped"),
+        None => d,
+    }
 }
 
 pub fn unknown_item_kind(span: Span, kind: &str, known: &[&str]) -> Diagnostic {
@@ -537,6 +542,70 @@ pub fn missing_attribute(span: Span, name: &str, block: &str, example: &str) -> 
     )
 }
 
+/// `serving = aggregated` where no pool may take prefill and both decode stages;
+/// `places`: each stage's `place` statement, its name and the pools it may use.
+pub fn aggregated_without_common_pool(span: Span, places: &[(Span, &str, Vec<&str>)]) -> Diagnostic {
+    let mut d = not_allowed(
+        span,
+        "`serving = aggregated`",
+        "a plan where no pool may take prefill, decode.attn and decode.ffn together",
+        "aggregated serving runs prefill chunks inside the decode steps on the same chips: place `prefill`, `decode.attn` and `decode.ffn` on a common pool",
+    );
+    for (at, stage, pools) in places {
+        let names: Vec<String> = pools.iter().map(|p| format!("`{p}`")).collect();
+        d = d.label(*at, format!("`{stage}` may use {}", names.join(", ")));
+    }
+    d
+}
+
+/// A chip's `compute` block with no dense peak.
+pub fn no_compute_peak(span: Span) -> Diagnostic {
+    missing_attribute(span, "bf16", "compute block", "989 TFLOP/s")
+        .note("a chip needs at least one dense peak (fp4, fp8, int8, bf16, fp16 or fp32)")
+}
+
+/// An attribute a model needs for its architecture (`why`: "for gqa").
+pub fn missing_model_attribute(span: Span, attr: &str, example: &str, why: &str) -> Diagnostic {
+    missing_attribute(span, attr, "model", example).note(format!("`{attr}` is required {why}"))
+}
+
+/// A cluster with no pool.
+pub fn cluster_without_pool(span: Span) -> Diagnostic {
+    missing_attribute(span, "pool", "cluster", "").note("add a pool: `pool gpu = std::chips::h100_sxm x 8 over std::links::nvlink4`")
+}
+
+/// A sub-block that takes a name written without one (`memory { ... }`).
+pub fn unnamed_block(span: Span, keyword: &str) -> Diagnostic {
+    wrong_value(span, &format!("a `{keyword}` block"), "named", "no name")
+        .note(format!("write `{keyword} <name> {{ ... }}`, e.g. `{keyword} hbm {{ ... }}`"))
+}
+
+/// A count above its bound (`rule`), and what it is.
+pub fn count_too_large(span: Span, what: &str, rule: Rule, found: impl std::fmt::Display) -> Diagnostic {
+    out_of_range(span, what, rule).note(format!("it is {found}"))
+}
+
+/// A sweep of more values than a sweep may have.
+pub fn sweep_too_long(span: Span, max: usize, found: u64) -> Diagnostic {
+    out_of_range(span, "the sweep", Rule::give(format!("at most {max} values"))).note(format!("this range and step give {found}"))
+}
+
+/// A sweep block varying two things at once.
+pub fn sweep_two_variables(span: Span, first: Span) -> Diagnostic {
+    not_allowed(span, "a second variable", "a sweep block", "a sweep varies one thing; write a second plan for the other")
+        .label(first, "the sweep's variable")
+}
+
+/// The workload's context past the model's `max_context`.
+pub fn context_too_long(span: Span, max: u64, ctx: u64, model: Span) -> Diagnostic {
+    out_of_range(
+        span,
+        "the workload's context (input + output)",
+        Rule::fit(format!("the model's max_context of {max} tokens, but is {ctx}")),
+    )
+    .label(model, "the model is used here")
+}
+
 pub fn missing_block(span: Span, keyword: &str, block: &str, example: &str) -> Diagnostic {
     make(
         "E0302",
@@ -757,6 +826,12 @@ pub fn draft_mismatch(span: Span, draft: &str, target: &str, why: &str) -> Diagn
         "the draft model",
         "draft with a model of the same family and tokenizer, e.g. `std::models::llama3_2_1b` for Llama-3.1",
     )
+}
+
+/// A draft whose vocabulary is not the target's (`target_at`: the plan's `model = ...`).
+pub fn draft_vocabulary(span: Span, draft: &str, target: &str, draft_vocab: u64, target_vocab: u64, target_at: Span) -> Diagnostic {
+    draft_mismatch(span, draft, target, &format!("its vocabulary has {draft_vocab} tokens, the target's {target_vocab}"))
+        .label(target_at, "the target model")
 }
 
 pub fn draft_unplaced(span: Span, draft: &str) -> Diagnostic {

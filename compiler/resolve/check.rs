@@ -257,10 +257,7 @@ impl Checker<'_> {
                     }
                     seen.insert(dup_key, b.kind.span);
                     if sub.labelled && b.label.is_none() {
-                        self.diags.push(
-                            catalog::wrong_value(b.kind.span, &format!("a `{}` block", sub.keyword), "named", "no name")
-                                .note(format!("write `{} <name> {{ ... }}`, e.g. `{} hbm {{ ... }}`", sub.keyword, sub.keyword)),
-                        );
+                        self.diags.push(catalog::unnamed_block(b.kind.span, sub.keyword));
                         continue;
                     }
                     if !sub.labelled {
@@ -391,8 +388,7 @@ impl Checker<'_> {
             (AttrKind::CountOrZero, Value::Number(n)) => self.count_from(n, what, false, 0).map(Val::Count),
             (AttrKind::CountUpTo(max, per), Value::Number(n)) => match self.count(n, what, false)? {
                 c if c > max => {
-                    let rule = Rule::at_most(format!("{max}{per}"));
-                    self.diags.push(catalog::out_of_range(n.span, what, rule).note(format!("it is {c}")));
+                    self.diags.push(catalog::count_too_large(n.span, what, Rule::at_most(format!("{max}{per}")), c));
                     None
                 }
                 c => Some(Val::Count(c)),

@@ -574,10 +574,7 @@ impl Resolver<'_> {
                 }
             }
             if compute.is_empty() && cb.fields.given.is_empty() {
-                self.diags.push(
-                    catalog::missing_attribute(cb.span, "bf16", "compute block", "989 TFLOP/s")
-                        .note("a chip needs at least one dense peak (fp4, fp8, int8, bf16, fp16 or fp32)"),
-                );
+                self.diags.push(catalog::no_compute_peak(cb.span));
             }
             ok &= !compute.is_empty();
         }
@@ -780,7 +777,7 @@ impl Resolver<'_> {
         let f = self.check(body, &schema::MODEL, span);
         // Attributes required only for some architectures.
         let missing = |this: &mut Self, attr: &str, example: &str, why: &str| {
-            this.diags.push(catalog::missing_attribute(span, attr, "model", example).note(format!("`{attr}` is required {why}")));
+            this.diags.push(catalog::missing_model_attribute(span, attr, example, why));
         };
         let mla = f.word("attention") == Some("mla");
         let moe_declared = f.attrs.contains_key("experts") || f.given.iter().any(|g| g == "experts");
@@ -1106,10 +1103,7 @@ impl Resolver<'_> {
             }
         }
         if pool_spans.is_empty() {
-            self.diags.push(
-                catalog::missing_attribute(item.name.span, "pool", "cluster", "")
-                    .note("add a pool: `pool gpu = std::chips::h100_sxm x 8 over std::links::nvlink4`"),
-            );
+            self.diags.push(catalog::cluster_without_pool(item.name.span));
             ok = false;
         }
         let mut links = Vec::new();
@@ -1384,15 +1378,7 @@ impl Resolver<'_> {
         let speculation = match speculation {
             Some((draft, dspan, lookahead, acceptance, span)) => {
                 if draft.vocab != model.vocab {
-                    self.diags.push(
-                        catalog::draft_mismatch(
-                            dspan,
-                            &draft.name,
-                            &model.name,
-                            &format!("its vocabulary has {} tokens, the target's {}", draft.vocab, model.vocab),
-                        )
-                        .label(model_span, "the target model"),
-                    );
+                    self.diags.push(catalog::draft_vocabulary(dspan, &draft.name, &model.name, draft.vocab, model.vocab, model_span));
                     return None;
                 }
                 if !placed.contains_key(&Stage::Draft) {
@@ -1426,14 +1412,7 @@ impl Resolver<'_> {
         if let Some(maxc) = model.max_context {
             let ctx = workload.input_tokens + workload.output_tokens;
             if ctx > maxc {
-                self.diags.push(
-                    catalog::out_of_range(
-                        workload.span,
-                        "the workload's context (input + output)",
-                        Rule::fit(format!("the model's max_context of {maxc} tokens, but is {ctx}")),
-                    )
-                    .label(model_span, "the model is used here"),
-                );
+                self.diags.push(catalog::context_too_long(workload.span, maxc, ctx, model_span));
                 return None;
             }
         }
@@ -1527,19 +1506,15 @@ impl Resolver<'_> {
                 return None;
             }
             if !shared {
-                let mut d = catalog::not_allowed(
-                    at,
-                    "`serving = aggregated`",
-                    "a plan where no pool may take prefill, decode.attn and decode.ffn together",
-                    "aggregated serving runs prefill chunks inside the decode steps on the same chips: place `prefill`, `decode.attn` and `decode.ffn` on a common pool",
-                );
-                for stage in [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn] {
-                    if let Some((pools, span)) = placed.get(&stage) {
-                        let names: Vec<String> = pools.iter().map(|&p| format!("`{}`", cluster.pools[p].name)).collect();
-                        d = d.label(*span, format!("`{}` may use {}", stage.name(), names.join(", ")));
-                    }
-                }
-                self.diags.push(d);
+                // each stage's `place` and the pools it may use
+                let places: Vec<(Span, &str, Vec<&str>)> = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn]
+                    .into_iter()
+                    .filter_map(|stage| {
+                        let (pools, span) = placed.get(&stage)?;
+                        Some((*span, stage.name(), pools.iter().map(|&p| cluster.pools[p].name.as_str()).collect()))
+                    })
+                    .collect();
+                self.diags.push(catalog::aggregated_without_common_pool(at, &places));
                 return None;
             }
         }
@@ -1656,15 +1631,7 @@ impl Resolver<'_> {
             }
             [_, second] => {
                 let at = f.span(second).unwrap_or(b.span);
-                self.diags.push(
-                    catalog::not_allowed(
-                        at,
-                        "a second variable",
-                        "a sweep block",
-                        "a sweep varies one thing; write a second plan for the other",
-                    )
-                    .label(f.span(vars[0]).unwrap_or(b.span), "the sweep's variable"),
-                );
+                self.diags.push(catalog::sweep_two_variables(at, f.span(vars[0]).unwrap_or(b.span)));
                 return None;
             }
             _ => {}
@@ -1683,15 +1650,14 @@ impl Resolver<'_> {
         // counted before any value is made: a range may hold 10^12 of them
         if let Some(n) = points.filter(|&n| n as usize > ir::MAX_SWEEP_POINTS) {
             let at = f.span("points").unwrap_or(b.span);
-            self.diags.push(catalog::out_of_range(at, "`points`", Rule::at_most(ir::MAX_SWEEP_POINTS)).note(format!("it is {n}")));
+            self.diags.push(catalog::count_too_large(at, "`points`", Rule::at_most(ir::MAX_SWEEP_POINTS), n));
             return None;
         }
         let over = if let Some((lo, hi)) = f.range("concurrency") {
             let n = step.map(|s| (hi - lo) / s.max(1) + 1).unwrap_or(0);
             if n > ir::MAX_SWEEP_POINTS as u64 {
                 let at = f.span("concurrency").unwrap_or(b.span);
-                let rule = Rule::give(format!("at most {} values", ir::MAX_SWEEP_POINTS));
-                self.diags.push(catalog::out_of_range(at, "the sweep", rule).note(format!("this range and step give {n}")));
+                self.diags.push(catalog::sweep_too_long(at, ir::MAX_SWEEP_POINTS, n));
                 return None;
             }
             ir::SweepOver::Concurrency(ir::concurrency_values(lo, hi, step, points.map(|p| p as usize)))

@@ -36,7 +36,7 @@ pub fn parse_file(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
                 pest::error::InputLocation::Span((s, e)) => (s, e),
             };
             let span = Span::new(file, start, end);
-            lower.diags.push(catalog::syntax_error(span, "valid syntax".into(), found_at(text, start).0));
+            lower.diags.push(catalog::syntax_error(span, "valid syntax".into(), found_at(text, start).0, None));
             File::default()
         }
     }
@@ -105,11 +105,8 @@ impl<'a> Lower<'a> {
         let (found, word) = found_at(self.text, pos);
         let (pos, tok_end) = word.unwrap_or((pos, pos));
         let span = Span::new(self.file, pos, tok_end);
-        let mut d = catalog::syntax_error(span, expected, found);
-        if (start, end) != (pos, tok_end) {
-            d = d.label(Span::new(self.file, start, end), "this text was skipped");
-        }
-        self.diags.push(d);
+        let skipped = ((start, end) != (pos, tok_end)).then(|| Span::new(self.file, start, end));
+        self.diags.push(catalog::syntax_error(span, expected, found, skipped));
     }
 
     /// Where the strict rule fails when parsing from `start`, and what it expected there,
@@ -316,7 +313,7 @@ impl<'a> Lower<'a> {
                                     count = Some((v as u64, s));
                                 } else {
                                     let found = format!("`{}`", x.as_str());
-                                    self.diags.push(catalog::syntax_error(s, "a whole number of chips".into(), found));
+                                    self.diags.push(catalog::syntax_error(s, "a whole number of chips".into(), found, None));
                                 }
                             }
                             _ => {}
