@@ -735,7 +735,35 @@ fn article(word: &str) -> &'static str {
 
 /// `unlinked`: the closest option's pool, when it has more chips than the option uses
 /// but no scale-up link to combine them: (pool, its chips).
-pub fn model_does_not_fit(span: Span, stage: &str, need: &str, best: &str, unlinked: Option<(&str, u64)>) -> Diagnostic {
+/// What the memory of a stage holds, for [`model_does_not_fit`]'s note.
+pub struct Footprint<'a> {
+    pub weights: &'a str,
+    pub weights_precision: &'a str,
+    pub kv_per_token: &'a str,
+    pub kv_precision: &'a str,
+    pub context: u64,
+    pub concurrency: u64,
+}
+
+/// The model does not fit the pool declared at `pool` (its span and name).
+pub fn model_does_not_fit(
+    span: Span,
+    stage: &str,
+    need: &str,
+    best: &str,
+    unlinked: Option<(&str, u64)>,
+    f: Footprint,
+    pool: (Span, &str),
+) -> Diagnostic {
+    model_does_not_fit_alone(span, stage, need, best, unlinked)
+        .note(format!(
+            "weights are {} at {}; the KV cache is {} per token at {}, for contexts of {} tokens at concurrency {}",
+            f.weights, f.weights_precision, f.kv_per_token, f.kv_precision, f.context, f.concurrency
+        ))
+        .label(pool.0, format!("pool `{}` declared here", pool.1))
+}
+
+fn model_does_not_fit_alone(span: Span, stage: &str, need: &str, best: &str, unlinked: Option<(&str, u64)>) -> Diagnostic {
     let help = match unlinked {
         Some((pool, n)) => format!(
             "the largest option offers {best}: pool `{pool}` has {n} chips but no scale-up link, so tensor parallelism cannot split the model over them; \
@@ -758,7 +786,9 @@ pub fn slo_unmet(span: Span, metric: &str, target: &str, best: &str) -> Diagnost
     )
 }
 
-pub fn pools_not_linked(span: Span, a: &str, b: &str) -> Diagnostic {
+/// Two pools that must exchange data with no link between them (`cluster`: its
+/// declaration).
+pub fn pools_not_linked(span: Span, a: &str, b: &str, cluster: Span) -> Diagnostic {
     make(
         "E0403",
         span,
@@ -766,9 +796,13 @@ pub fn pools_not_linked(span: Span, a: &str, b: &str) -> Diagnostic {
         "these stages must exchange data",
         format!("declare one in the cluster: `link {a} <-> {b} over <link>`"),
     )
+    .label(cluster, "cluster declared here")
 }
 
-pub fn precision_unsupported(span: Span, chip: &str, precision: &str, have: &[&str]) -> Diagnostic {
+/// The model's weights (or, `activations`, its activations) at a precision the chip
+/// declared at `decl` cannot compute.
+pub fn precision_unsupported(span: Span, chip: &str, precision: &str, have: &[&str], decl: Span, activations: bool) -> Diagnostic {
+    let what = if activations { "activations (attention runs at this precision)" } else { "weights" };
     make(
         "E0404",
         span,
@@ -776,9 +810,12 @@ pub fn precision_unsupported(span: Span, chip: &str, precision: &str, have: &[&s
         format!("`{chip}` declares {}", list_words(have)),
         format!("declare `{precision}` in the chip's `compute` block or pick a precision it supports"),
     )
+    .label(decl, "declared here")
+    .note(format!("the model's {what} are {precision}"))
 }
 
-pub fn missing_price(span: Span, chip: &str, decl: Span) -> Diagnostic {
+/// A pool whose chip has no price: `used` is the pool (its span and name).
+pub fn missing_price(span: Span, chip: &str, decl: Span, used: (Span, &str)) -> Diagnostic {
     make(
         "E0405",
         span,
@@ -787,9 +824,11 @@ pub fn missing_price(span: Span, chip: &str, decl: Span) -> Diagnostic {
         format!("give it one: `chip {chip}_priced = {chip} {{ price = 3.5 $/h }}`, and use that chip in the pool"),
     )
     .label(decl, format!("`{chip}` is declared here without `price`"))
+    .label(used.0, format!("pool `{}` uses it", used.1))
 }
 
-pub fn missing_power(span: Span, chip: &str, decl: Span) -> Diagnostic {
+/// A pool whose chip has no power figure: `used` is the pool (its span and name).
+pub fn missing_power(span: Span, chip: &str, decl: Span, used: (Span, &str)) -> Diagnostic {
     make(
         "E0409",
         span,
@@ -798,6 +837,7 @@ pub fn missing_power(span: Span, chip: &str, decl: Span) -> Diagnostic {
         format!("give it one: `chip {chip}_rated = {chip} {{ power = 1000 W }}`, and use that chip in the pool"),
     )
     .label(decl, format!("`{chip}` is declared here without `power`"))
+    .label(used.0, format!("pool `{}` uses it", used.1))
 }
 
 pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {

@@ -303,15 +303,11 @@ fn check_prices(plan: &Plan, diags: &mut Diagnostics) -> bool {
             plan.budget.span.unwrap_or(plan.objective_span)
         };
         if need_price && pool.chip.price.is_none() {
-            diags.push(
-                catalog::missing_price(at, &pool.chip.name, pool.chip.span).label(pool.span, format!("pool `{}` uses it", pool.name)),
-            );
+            diags.push(catalog::missing_price(at, &pool.chip.name, pool.chip.span, (pool.span, &pool.name)));
             ok = false;
         }
         if need_power && pool.chip.power.is_none() {
-            diags.push(
-                catalog::missing_power(at, &pool.chip.name, pool.chip.span).label(pool.span, format!("pool `{}` uses it", pool.name)),
-            );
+            diags.push(catalog::missing_power(at, &pool.chip.name, pool.chip.span, (pool.span, &pool.name)));
             ok = false;
         }
     }
@@ -348,16 +344,8 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
             let have: Vec<&str> = chip.compute.keys().map(|p| p.name()).collect();
             let missing =
                 [plan.model.weights, plan.model.activations].into_iter().find(|p| chip.peak(*p).is_none()).unwrap_or(plan.model.weights);
-            let what = if missing == plan.model.activations && missing != plan.model.weights {
-                "activations (attention runs at this precision)"
-            } else {
-                "weights"
-            };
-            diags.push(
-                catalog::precision_unsupported(plan.model_span, &chip.name, missing.name(), &have)
-                    .label(chip.span, "declared here")
-                    .note(format!("the model's {what} are {}", missing.name())),
-            );
+            let activations = missing == plan.model.activations && missing != plan.model.weights;
+            diags.push(catalog::precision_unsupported(plan.model_span, &chip.name, missing.name(), &have, chip.span, activations));
             return;
         }
         // The memory exclusion closest to fitting.
@@ -375,32 +363,43 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
             // more chips in the pool than the option used, and no link to combine them
             let p = &plan.cluster.pools[pool];
             let unlinked = (p.link.is_none() && p.count > tp).then_some((p.name.as_str(), p.count));
-            diags.push(
-                catalog::model_does_not_fit(plan.model_span, s.name(), &need_s, &format!("{} per chip", fmt_bytes(cap)), unlinked)
-                    .note(format!(
-                        "weights are {} at {}; the KV cache is {} per token at {}, for contexts of {} tokens at concurrency {lo}",
-                        fmt_bytes(plan.model.weight_bytes()),
-                        plan.model.weights.name(),
-                        fmt_bytes(plan.model.kv_bytes_per_token()),
-                        plan.model.kv.name(),
-                        plan.workload.input_tokens + plan.workload.output_tokens
-                    ))
-                    .label(plan.cluster.pools[pool].span, format!("pool `{}` declared here", pool_name(plan, pool))),
-            );
+            let (weights, kv) = (fmt_bytes(plan.model.weight_bytes()), fmt_bytes(plan.model.kv_bytes_per_token()));
+            let footprint = catalog::Footprint {
+                weights: &weights,
+                weights_precision: plan.model.weights.name(),
+                kv_per_token: &kv,
+                kv_precision: plan.model.kv.name(),
+                context: plan.workload.input_tokens + plan.workload.output_tokens,
+                concurrency: lo,
+            };
+            let at = (plan.cluster.pools[pool].span, pool_name(plan, pool));
+            diags.push(catalog::model_does_not_fit(
+                plan.model_span,
+                s.name(),
+                &need_s,
+                &format!("{} per chip", fmt_bytes(cap)),
+                unlinked,
+                footprint,
+                at,
+            ));
             return;
         }
         if let Some(Excluded::NoDraftLink { attn_pool, draft_pool }) = reasons.iter().find(|e| matches!(e, Excluded::NoDraftLink { .. })) {
-            diags.push(
-                catalog::pools_not_linked(place_span(Stage::Draft), pool_name(plan, *attn_pool), pool_name(plan, *draft_pool))
-                    .label(plan.cluster.span, "cluster declared here"),
-            );
+            diags.push(catalog::pools_not_linked(
+                place_span(Stage::Draft),
+                pool_name(plan, *attn_pool),
+                pool_name(plan, *draft_pool),
+                plan.cluster.span,
+            ));
             return;
         }
         if let Some(Excluded::NoLink { attn_pool, ffn_pool }) = reasons.iter().find(|e| matches!(e, Excluded::NoLink { .. })) {
-            diags.push(
-                catalog::pools_not_linked(place_span(Stage::DecodeFfn), pool_name(plan, *attn_pool), pool_name(plan, *ffn_pool))
-                    .label(plan.cluster.span, "cluster declared here"),
-            );
+            diags.push(catalog::pools_not_linked(
+                place_span(Stage::DecodeFfn),
+                pool_name(plan, *attn_pool),
+                pool_name(plan, *ffn_pool),
+                plan.cluster.span,
+            ));
             return;
         }
         diags.push(catalog::no_feasible_placement(
