@@ -402,9 +402,39 @@ pub fn table_faster_than_chip(span: Span, chip: &str, implied: &str, peak: &str)
 
 // ------------------------------------------------------------------ units
 
-pub fn unknown_unit(span: Span, unit: &str, hint: Option<String>, known: &[&str]) -> Diagnostic {
+/// Why a unit is not one, when the units phase knows more than "unknown".
+#[derive(Clone, Debug, PartialEq)]
+pub enum UnitHint {
+    /// an exponent out of range, written or combined (the bound)
+    Exponent(i8),
+    /// `KB` or `Kb`: 1000 or 1024?
+    AmbiguousK { bits: bool },
+    /// `TFLOPs`: a rate or an amount (the prefix)
+    Flops(String),
+    /// `sec`
+    Seconds,
+    /// `GBps`: a byte rate (the byte unit)
+    BytesPerSecond(String),
+}
+
+impl UnitHint {
+    fn text(&self) -> String {
+        match self {
+            UnitHint::Exponent(max) => format!(
+                "a unit's exponent is a whole number from -{max} to {max} other than 0 (e.g. `B*s^-1`), and so is each base unit's in the whole expression"
+            ),
+            UnitHint::AmbiguousK { bits: false } => "`KB` is ambiguous: write `kB` (1000 B) or `KiB` (1024 B)".into(),
+            UnitHint::AmbiguousK { bits: true } => "`Kb` is ambiguous: write `kb` (1000 bits) or `Kib`... better `kB`/`KiB` for bytes".into(),
+            UnitHint::Flops(p) => format!("write `{p}FLOP/s` for a rate or `{p}FLOP` for an amount"),
+            UnitHint::Seconds => "write `s` for seconds".into(),
+            UnitHint::BytesPerSecond(u) => format!("write `{u}/s` for a rate"),
+        }
+    }
+}
+
+pub fn unknown_unit(span: Span, unit: &str, hint: Option<UnitHint>, known: &[&str]) -> Diagnostic {
     let (help, fix) = match hint {
-        Some(h) => (h, None),
+        Some(h) => (h.text(), None),
         None => suggestion(unit, known, "write a known unit such as B, GB, GiB, B/s, s, ms, FLOP/s, W, $/h or tok".into()),
     };
     make("E0201", span, format!("unknown unit `{unit}`"), "not a unit", help).fix(unit, fix)

@@ -6,7 +6,8 @@
 pub mod format;
 pub mod registry;
 
-use crate::diagnostics::{catalog, Diagnostic};
+use crate::diagnostics::catalog::{self, UnitHint};
+use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::Number;
 use std::fmt;
 
@@ -135,16 +136,14 @@ fn lookup_atom(atom: &str) -> Option<(f64, Dim)> {
 }
 
 /// Hints for common wrong spellings that are close to a real unit but mean something else.
-fn spelling_hint(atom: &str) -> Option<String> {
+fn spelling_hint(atom: &str) -> Option<UnitHint> {
     Some(match atom {
-        "KB" => "`KB` is ambiguous: write `kB` (1000 B) or `KiB` (1024 B)".into(),
-        "Kb" => "`Kb` is ambiguous: write `kb` (1000 bits) or `Kib`... better `kB`/`KiB` for bytes".into(),
-        a if a.ends_with("FLOPs") || a.ends_with("flops") => {
-            format!("write `{}FLOP/s` for a rate or `{}FLOP` for an amount", &a[..a.len() - 5], &a[..a.len() - 5])
-        }
-        "sec" | "secs" => "write `s` for seconds".into(),
+        "KB" => UnitHint::AmbiguousK { bits: false },
+        "Kb" => UnitHint::AmbiguousK { bits: true },
+        a if a.ends_with("FLOPs") || a.ends_with("flops") => UnitHint::Flops(a[..a.len() - 5].to_string()),
+        "sec" | "secs" => UnitHint::Seconds,
         a if a.ends_with("ps") && a.len() > 2 && lookup_atom(&a[..a.len() - 2]).is_some_and(|(_, d)| d == Dim::BYTES) => {
-            format!("write `{}/s` for a rate", &a[..a.len() - 2])
+            UnitHint::BytesPerSecond(a[..a.len() - 2].to_string())
         }
         _ => return None,
     })
@@ -153,7 +152,7 @@ fn spelling_hint(atom: &str) -> Option<String> {
 /// Parses a unit expression such as `TB/s`, `$/h`, `FLOP/s`, `B*s^-1` with the
 /// registry of stdlib/units.hplan. Errors carry the offending atom and, for common
 /// misspellings, a hint.
-pub fn parse_unit(text: &str) -> Result<(f64, Dim), (String, Option<String>)> {
+pub fn parse_unit(text: &str) -> Result<(f64, Dim), (String, Option<UnitHint>)> {
     registry::registry().parse_unit(text).map_err(|(atom, hint)| {
         let hint = hint.or_else(|| spelling_hint(&atom));
         (atom, hint)
@@ -243,7 +242,7 @@ mod tests {
         ] {
             let (a, hint) = parse_unit(unit).unwrap_err();
             assert_eq!(a, atom, "{unit}");
-            assert!(hint.is_some_and(|h| h.contains("from -8 to 8")), "{unit}");
+            assert_eq!(hint, Some(UnitHint::Exponent(8)), "{unit}");
         }
         // combined exponents past the bound name the whole expression
         let (a, _) = parse_unit("B^8*B^8").unwrap_err();
@@ -257,8 +256,9 @@ mod tests {
     fn unknown_units_get_hints() {
         let (atom, hint) = parse_unit("KB").unwrap_err();
         assert_eq!(atom, "KB");
-        assert!(hint.unwrap().contains("KiB"));
-        assert!(parse_unit("GBps").unwrap_err().1.unwrap().contains("GB/s"));
+        assert_eq!(hint, Some(UnitHint::AmbiguousK { bits: false }));
+        assert_eq!(parse_unit("GBps").unwrap_err().1, Some(UnitHint::BytesPerSecond("GB".into())));
+        assert_eq!(parse_unit("TFLOPs").unwrap_err().1, Some(UnitHint::Flops("T".into())));
         assert!(parse_unit("furlong").unwrap_err().1.is_none());
     }
 

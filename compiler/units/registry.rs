@@ -6,6 +6,7 @@
 //! or multiples of units defined above them.
 
 use super::{Dim, BASE};
+use crate::diagnostics::catalog::UnitHint;
 use crate::diagnostics::Diagnostics;
 use crate::source::FileId;
 use crate::syntax::ast::{Entry, Item, ItemKind, Value};
@@ -216,7 +217,7 @@ impl Registry {
     /// Parses a unit expression such as `TB/s`, `$/h`, `B*s^-1`. The error names the
     /// atom that is not a unit (or the exponent, or the whole expression whose combined
     /// exponent, is out of range), with a hint where there is one.
-    pub fn parse_unit(&self, text: &str) -> Result<(f64, Dim), (String, Option<String>)> {
+    pub fn parse_unit(&self, text: &str) -> Result<(f64, Dim), (String, Option<UnitHint>)> {
         let mut scale = 1.0;
         let mut dim = Dim::NONE;
         let mut op = '*';
@@ -227,7 +228,7 @@ impl Registry {
             let (atom, exp) = match atom_full.split_once('^') {
                 Some((a, e)) => match e.parse::<i8>() {
                     Ok(x) if x != 0 && x.abs() <= MAX_EXPONENT => (a, x),
-                    _ => return Err((atom_full.to_string(), Some(exponent_help()))),
+                    _ => return Err((atom_full.to_string(), Some(UnitHint::Exponent(MAX_EXPONENT)))),
                 },
                 None => (atom_full, 1),
             };
@@ -244,7 +245,7 @@ impl Registry {
             }
             // every step stays within ±2·MAX_EXPONENT, far from i8's ends, before this check
             if dim.0.iter().any(|e| e.abs() > MAX_EXPONENT) {
-                return Err((text.to_string(), Some(exponent_help())));
+                return Err((text.to_string(), Some(UnitHint::Exponent(MAX_EXPONENT))));
             }
             if end == rest.len() {
                 break;
@@ -264,10 +265,6 @@ impl Registry {
 /// has needs more than 4 (s^-1, B^2 for a product), and a bound keeps the exponent
 /// arithmetic far from overflowing.
 pub const MAX_EXPONENT: i8 = 8;
-
-fn exponent_help() -> String {
-    format!("a unit's exponent is a whole number from -{MAX_EXPONENT} to {MAX_EXPONENT} other than 0 (e.g. `B*s^-1`), and so is each base unit's in the whole expression")
-}
 
 #[cfg(test)]
 mod tests {
