@@ -380,18 +380,24 @@ workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n
 cluster c {\n  pool gpu = mine x 8 over nvlink5\n}\n\n\
 plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n}\n";
 
+/// [`workspace`] served with its folder as the root and `plan.hplan` open (and clean):
+/// the folder, the client and the plan's URI.
+fn workspace_with_plan_open(name: &str) -> (PathBuf, Client, String) {
+    let dir = workspace(name);
+    let c = Client::with(json!({ "capabilities": {}, "rootUri": file_uri(&dir) }));
+    let plan = file_uri(&dir.join("plan.hplan"));
+    c.open_at(&plan, PLAN);
+    assert_eq!(codes(&c.diagnostics_for(&plan, Some(1))), Vec::<String>::new());
+    (dir, c, plan)
+}
+
 fn file_uri(p: &Path) -> String {
     format!("file://{}", p.display())
 }
 
 #[test]
 fn definition_and_references_across_imports_and_into_the_stdlib() {
-    let dir = workspace("refs");
-    let init = json!({ "capabilities": {}, "rootUri": file_uri(&dir) });
-    let mut c = Client::with(init);
-    let plan = file_uri(&dir.join("plan.hplan"));
-    c.open_at(&plan, PLAN);
-    assert_eq!(codes(&c.diagnostics_for(&plan, Some(1))), Vec::<String>::new());
+    let (dir, mut c, plan) = workspace_with_plan_open("refs");
     // `mine` (pool line) is declared in chips.hplan
     let d = c.request("textDocument/definition", at_in(&plan, 11, 14));
     assert_eq!(d["uri"], file_uri(&dir.join("chips.hplan")), "{d}");
@@ -457,12 +463,7 @@ fn edits(e: &Value) -> Vec<(String, u64, u64, String)> {
 /// one shadows, for pools, and never for the stdlib's own items.
 #[test]
 fn rename_follows_the_compilers_resolution() {
-    let dir = workspace("rename");
-    let init = json!({ "capabilities": {}, "rootUri": file_uri(&dir) });
-    let mut c = Client::with(init);
-    let plan = file_uri(&dir.join("plan.hplan"));
-    c.open_at(&plan, PLAN);
-    assert_eq!(codes(&c.diagnostics_for(&plan, Some(1))), Vec::<String>::new());
+    let (dir, mut c, plan) = workspace_with_plan_open("rename");
     let rename = |c: &mut Client, uri: &str, line: u32, character: u32, name: &str| {
         c.request(
             "textDocument/rename",

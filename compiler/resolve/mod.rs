@@ -662,6 +662,13 @@ impl Resolver<'_> {
     /// exists inside the project folder (the root file's real folder); else why not
     /// (for the caller's diagnostic). With no project folder (a root file not on disk)
     /// nothing is inside.
+    /// The file `path` names, relative to the file `from` that names it (a chip's op
+    /// table, a workload's trace), inside the project folder.
+    fn beside(&self, from: &std::path::Path, path: &str) -> Result<std::path::PathBuf, &'static str> {
+        let dir = real_path(from).parent().map(|d| d.to_path_buf()).unwrap_or_default();
+        self.project_file(&dir, path)
+    }
+
     fn project_file(&self, dir: &std::path::Path, path: &str) -> Result<std::path::PathBuf, &'static str> {
         let canon = real_path(&dir.join(path));
         if !self.root_dir.as_ref().is_some_and(|root| canon.starts_with(root)) {
@@ -696,16 +703,13 @@ impl Resolver<'_> {
                 }
                 Origin::Std(parts.join("/"))
             }
-            Origin::Disk(from) => {
-                let dir = real_path(&from).parent().map(|d| d.to_path_buf()).unwrap_or_default();
-                match self.project_file(&dir, path) {
-                    Ok(canon) => Origin::Disk(canon),
-                    Err(why) => {
-                        self.diags.push(catalog::table_unreadable(at, path, why));
-                        return None;
-                    }
+            Origin::Disk(from) => match self.beside(&from, path) {
+                Ok(canon) => Origin::Disk(canon),
+                Err(why) => {
+                    self.diags.push(catalog::table_unreadable(at, path, why));
+                    return None;
                 }
-            }
+            },
             Origin::Memory(_) => {
                 self.diags.push(catalog::table_unreadable(at, path, "this text was not read from a folder to find the table in"));
                 return None;
@@ -1008,16 +1012,13 @@ impl Resolver<'_> {
     /// folder), with a diagnostic at the file, line and column of every bad line.
     fn trace_rows(&mut self, path: &str, at: Span) -> Option<std::sync::Arc<Vec<ir::TraceRow>>> {
         let origin = match self.sources.get(at.file).origin.clone() {
-            Origin::Disk(from) => {
-                let dir = real_path(&from).parent().map(|d| d.to_path_buf()).unwrap_or_default();
-                match self.project_file(&dir, path) {
-                    Ok(canon) => Origin::Disk(canon),
-                    Err(why) => {
-                        self.diags.push(catalog::trace_unreadable(at, path, why));
-                        return None;
-                    }
+            Origin::Disk(from) => match self.beside(&from, path) {
+                Ok(canon) => Origin::Disk(canon),
+                Err(why) => {
+                    self.diags.push(catalog::trace_unreadable(at, path, why));
+                    return None;
                 }
-            }
+            },
             _ => {
                 self.diags.push(catalog::trace_unreadable(at, path, "this text was not read from a folder to find the trace in"));
                 return None;
