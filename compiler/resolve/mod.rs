@@ -1347,6 +1347,132 @@ impl Resolver<'_> {
         budget
     }
 
+    /// A plan's speculative decoding: the `speculate` block's draft (resolved before the
+    /// target model, so its mistakes are said either way) checked against the target
+    /// and the plan's `place draft`. `None` after a diagnostic; `Some(None)` without one.
+    fn speculation(
+        &mut self,
+        speculation: Option<(ir::Model, Span, u64, f64, Span)>,
+        has_block: bool,
+        model: &ir::Model,
+        model_span: Span,
+        placed: &BTreeMap<Stage, (Vec<usize>, Span)>,
+    ) -> Option<Option<ir::Speculation>> {
+        let found = match speculation {
+            Some((draft, dspan, lookahead, acceptance, span)) => {
+                if draft.vocab != model.vocab {
+                    self.diags.push(catalog::draft_vocabulary(dspan, &draft.name, &model.name, draft.vocab, model.vocab, model_span));
+                    return None;
+                }
+                if !placed.contains_key(&Stage::Draft) {
+                    self.diags.push(catalog::draft_unplaced(span, &draft.name));
+                    return None;
+                }
+                Some(ir::Speculation { draft, lookahead, acceptance, span })
+            }
+            // a `speculate` block that did not resolve has said why; the plan fails
+            // with it (not with "no speculate block" at its `place draft`)
+            None if has_block => return None,
+            None => {
+                if let Some((_, span)) = placed.get(&Stage::Draft) {
+                    self.diags.push(catalog::not_allowed(
+                        *span,
+                        "`place draft`",
+                        "a plan without a `speculate` block",
+                        "add `speculate { draft = <model>, lookahead = 4, acceptance = 0.7 }`, or remove this line",
+                    ));
+                    return None;
+                }
+                None
+            }
+        };
+        Some(found)
+    }
+
+    /// A plan's `time_limit` and `chunk` (prompt tokens an aggregated step carries),
+    /// checked against their bounds and the workload's prompt.
+    fn limits(&mut self, f: &Fields, workload: &ir::Workload, plan_span: Span) -> Option<(f64, u64)> {
+        let time_limit = match f.num("time_limit") {
+            Some(t) if t <= 0.0 => {
+                if let Some(s) = f.span("time_limit") {
+                    self.diags.push(catalog::out_of_range(s, "`time_limit`", Rule::positive()));
+                }
+                return None;
+            }
+            Some(t) if t > crate::ir::MAX_TIME_LIMIT_S => {
+                if let Some(s) = f.span("time_limit") {
+                    self.diags.push(catalog::out_of_range(s, "`time_limit`", Rule::at_most("a week (604800 s)")));
+                }
+                return None;
+            }
+            Some(t) => t,
+            None => crate::ir::DEFAULT_TIME_LIMIT_S,
+        };
+        let chunk_tokens = f.count("chunk").unwrap_or(crate::ir::engine::CHUNK_TOKENS);
+        if let Some(s) = f.span("chunk") {
+            if chunk_tokens < crate::ir::MIN_CHUNK_TOKENS {
+                self.diags.push(catalog::out_of_range(s, "`chunk`", Rule::at_least(format!("{} tokens", crate::ir::MIN_CHUNK_TOKENS))));
+                return None;
+            }
+        }
+        let chunk_steps = workload.input_tokens.div_ceil(chunk_tokens.max(1));
+        if chunk_steps > crate::ir::MAX_CHUNK_STEPS {
+            let at = f.span("chunk").unwrap_or(plan_span);
+            self.diags.push(catalog::out_of_range(
+                at,
+                "`chunk`",
+                Rule::at_least(format!(
+                    "{} tokens, so that a {}-token prompt takes at most {} steps ({chunk_tokens} tokens take {chunk_steps})",
+                    workload.input_tokens.div_ceil(crate::ir::MAX_CHUNK_STEPS),
+                    workload.input_tokens,
+                    crate::ir::MAX_CHUNK_STEPS,
+                )),
+            ));
+            return None;
+        }
+        Some((time_limit, chunk_tokens))
+    }
+
+    /// A plan's `serving`: aggregated serving needs a pool that may take prefill and both
+    /// decode stages, and no speculative decoding.
+    fn serving(
+        &mut self,
+        f: &Fields,
+        placements: &[ir::Placement],
+        placed: &BTreeMap<Stage, (Vec<usize>, Span)>,
+        cluster: &ir::Cluster,
+        speculates: bool,
+    ) -> Option<(ir::Serving, Option<Span>)> {
+        let serving = f.word("serving").and_then(ir::Serving::parse).unwrap_or_default();
+        let serving_span = f.span("serving");
+        if let (ir::Serving::Aggregated, Some(at)) = (serving, serving_span) {
+            let on = |s: Stage| placements.iter().filter(|p| p.stage == s).flat_map(|p| p.pools.iter().copied()).collect::<Vec<usize>>();
+            let shared = on(Stage::Prefill).iter().any(|p| on(Stage::DecodeAttn).contains(p) && on(Stage::DecodeFfn).contains(p));
+            if speculates {
+                self.diags.push(catalog::not_allowed(
+                    at,
+                    "`serving = aggregated`",
+                    "a plan with a `speculate` block",
+                    "the draft and verify steps run on their own chips; use `serving = disaggregated` or remove the `speculate` block",
+                ));
+                return None;
+            }
+            if !shared {
+                // each stage's `place` and the pools it may use
+                let places: Vec<(Span, &str, Vec<&str>)> = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn]
+                    .into_iter()
+                    .filter_map(|stage| {
+                        let (pools, span) = placed.get(&stage)?;
+                        Some((*span, stage.name(), pools.iter().map(|&p| cluster.pools[p].name.as_str()).collect()))
+                    })
+                    .collect();
+                self.diags.push(catalog::aggregated_without_common_pool(at, &places));
+                return None;
+            }
+        }
+        Some((serving, serving_span))
+    }
+
     fn plan(&mut self, id: ItemId) -> Option<ir::Plan> {
         let body = self.effective_body(id)?;
         let module = self.items[id].module;
@@ -1376,34 +1502,7 @@ impl Resolver<'_> {
             }
         }
         let (model, model_span) = model?;
-        let speculation = match speculation {
-            Some((draft, dspan, lookahead, acceptance, span)) => {
-                if draft.vocab != model.vocab {
-                    self.diags.push(catalog::draft_vocabulary(dspan, &draft.name, &model.name, draft.vocab, model.vocab, model_span));
-                    return None;
-                }
-                if !placed.contains_key(&Stage::Draft) {
-                    self.diags.push(catalog::draft_unplaced(span, &draft.name));
-                    return None;
-                }
-                Some(ir::Speculation { draft, lookahead, acceptance, span })
-            }
-            // a `speculate` block that did not resolve has said why; the plan fails
-            // with it (not with "no speculate block" at its `place draft`)
-            None if f.block("speculate").is_some() => return None,
-            None => {
-                if let Some((_, span)) = placed.get(&Stage::Draft) {
-                    self.diags.push(catalog::not_allowed(
-                        *span,
-                        "`place draft`",
-                        "a plan without a `speculate` block",
-                        "add `speculate { draft = <model>, lookahead = 4, acceptance = 0.7 }`, or remove this line",
-                    ));
-                    return None;
-                }
-                None
-            }
-        };
+        let speculation = self.speculation(speculation, f.block("speculate").is_some(), &model, model_span, &placed)?;
         let mut cluster = cluster?;
         let workload = workload?;
         let framework = f.word("framework").map(str::to_string);
@@ -1417,44 +1516,7 @@ impl Resolver<'_> {
                 return None;
             }
         }
-        let time_limit = match f.num("time_limit") {
-            Some(t) if t <= 0.0 => {
-                if let Some(s) = f.span("time_limit") {
-                    self.diags.push(catalog::out_of_range(s, "`time_limit`", Rule::positive()));
-                }
-                return None;
-            }
-            Some(t) if t > crate::ir::MAX_TIME_LIMIT_S => {
-                if let Some(s) = f.span("time_limit") {
-                    self.diags.push(catalog::out_of_range(s, "`time_limit`", Rule::at_most("a week (604800 s)")));
-                }
-                return None;
-            }
-            Some(t) => t,
-            None => crate::ir::DEFAULT_TIME_LIMIT_S,
-        };
-        let chunk_tokens = f.count("chunk").unwrap_or(crate::ir::engine::CHUNK_TOKENS);
-        if let Some(s) = f.span("chunk") {
-            if chunk_tokens < crate::ir::MIN_CHUNK_TOKENS {
-                self.diags.push(catalog::out_of_range(s, "`chunk`", Rule::at_least(format!("{} tokens", crate::ir::MIN_CHUNK_TOKENS))));
-                return None;
-            }
-        }
-        let chunk_steps = workload.input_tokens.div_ceil(chunk_tokens.max(1));
-        if chunk_steps > crate::ir::MAX_CHUNK_STEPS {
-            let at = f.span("chunk").unwrap_or(item.name.span);
-            self.diags.push(catalog::out_of_range(
-                at,
-                "`chunk`",
-                Rule::at_least(format!(
-                    "{} tokens, so that a {}-token prompt takes at most {} steps ({chunk_tokens} tokens take {chunk_steps})",
-                    workload.input_tokens.div_ceil(crate::ir::MAX_CHUNK_STEPS),
-                    workload.input_tokens,
-                    crate::ir::MAX_CHUNK_STEPS,
-                )),
-            ));
-            return None;
-        }
+        let (time_limit, chunk_tokens) = self.limits(&f, &workload, item.name.span)?;
         let mut pins: BTreeMap<Stage, ir::Pins> = BTreeMap::new();
         let mut pins_ok = true;
         for (stage, (fields, _)) in &pinned {
@@ -1492,33 +1554,7 @@ impl Resolver<'_> {
                 self.diags.push(catalog::rate_searched(*at, &item.name.name));
             }
         }
-        let serving = f.word("serving").and_then(ir::Serving::parse).unwrap_or_default();
-        let serving_span = f.span("serving");
-        if let (ir::Serving::Aggregated, Some(at)) = (serving, serving_span) {
-            let on = |s: Stage| placements.iter().filter(|p| p.stage == s).flat_map(|p| p.pools.iter().copied()).collect::<Vec<usize>>();
-            let shared = on(Stage::Prefill).iter().any(|p| on(Stage::DecodeAttn).contains(p) && on(Stage::DecodeFfn).contains(p));
-            if speculation.is_some() {
-                self.diags.push(catalog::not_allowed(
-                    at,
-                    "`serving = aggregated`",
-                    "a plan with a `speculate` block",
-                    "the draft and verify steps run on their own chips; use `serving = disaggregated` or remove the `speculate` block",
-                ));
-                return None;
-            }
-            if !shared {
-                // each stage's `place` and the pools it may use
-                let places: Vec<(Span, &str, Vec<&str>)> = [Stage::Prefill, Stage::DecodeAttn, Stage::DecodeFfn]
-                    .into_iter()
-                    .filter_map(|stage| {
-                        let (pools, span) = placed.get(&stage)?;
-                        Some((*span, stage.name(), pools.iter().map(|&p| cluster.pools[p].name.as_str()).collect()))
-                    })
-                    .collect();
-                self.diags.push(catalog::aggregated_without_common_pool(at, &places));
-                return None;
-            }
-        }
+        let (serving, serving_span) = self.serving(&f, &placements, &placed, &cluster, speculation.is_some())?;
         Some(ir::Plan {
             name: item.name.name.clone(),
             span: item.name.span,
