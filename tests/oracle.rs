@@ -54,6 +54,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 ttft: rng.range(0.05, 3.0),
                 decode_step: 0.0,
                 steps: hplanc::cost::aggregated::ChunkSteps { steps: 1, first_full: 0.0, last_full: 0.0, tail: 0.0 },
+                steps_tokens: 8192,
                 prompt: 0.0,
                 extra: 0.0,
                 prompt_tokens: 0.0,

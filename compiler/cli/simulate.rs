@@ -101,17 +101,13 @@ pub fn run(file: &Path, o: Options<'_>) -> u8 {
     } else {
         if let Some(rate) = o.rate {
             // the workload's burstiness shapes the gaps at the rate asked for
-            let burstiness = match plan.workload.traffic.arrivals {
-                crate::ir::ArrivalProcess::Renewal { burstiness, .. } => burstiness,
-                _ => 1.0,
-            };
-            config.arrivals = Arrivals::renewal(rate, burstiness);
+            config.arrivals = Arrivals::renewal(rate, plan.workload.traffic.arrivals.burstiness());
         } else if let Some(n) = o.concurrency {
             config.arrivals = Arrivals::Closed { clients: n };
         }
         match (&config.arrivals, &plan.workload.traffic.arrivals) {
             (Arrivals::Trace { .. }, crate::ir::ArrivalProcess::Trace { path, .. }) => format!("the workload's trace `{path}`"),
-            (a, _) => a.describe(point.instance.batch),
+            (a, _) => simulation::arrivals(a, point.instance.batch),
         }
     };
     let plan = &comp.program.plans[index];

@@ -359,6 +359,17 @@ pub enum ArrivalProcess {
     Trace { path: String, rows: std::sync::Arc<Vec<TraceRow>> },
 }
 
+impl ArrivalProcess {
+    /// The gamma shape of drawn gaps (`burstiness`; 1, Poisson, unless drawn gaps say
+    /// otherwise).
+    pub fn burstiness(&self) -> f64 {
+        match self {
+            ArrivalProcess::Renewal { burstiness, .. } => *burstiness,
+            _ => 1.0,
+        }
+    }
+}
+
 /// The simulated traffic of a workload: `lengths`, `spread`, `requests`, `seed`,
 /// `rate`, `burstiness`, `trace`.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,7 +9,7 @@ use crate::ir::NameRef;
 use crate::source::{FileId, Origin, Span};
 use crate::Compilation;
 use lsp_types as lt;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// A declaration's identity across compilations (each numbers its files its own way):
@@ -96,16 +96,13 @@ impl Server<'_> {
         }
         // files on disk that are not open: the importers, and the declaring file
         let open: BTreeSet<&Path> = self.docs.values().filter_map(|d| d.path.as_deref()).collect();
-        let mut on_disk: BTreeMap<std::path::PathBuf, ()> = BTreeMap::new();
-        for imp in &self.importers {
-            on_disk.insert(imp.path.clone(), ());
-        }
+        let mut on_disk: BTreeSet<std::path::PathBuf> = self.importers.iter().map(|imp| imp.path.clone()).collect();
         if let Some(home) = super::path_of(&target.0) {
             if !self.is_std(Some(&home)) {
-                on_disk.insert(home, ());
+                on_disk.insert(home);
             }
         }
-        for p in on_disk.keys().filter(|p| !open.contains(p.as_path())) {
+        for p in on_disk.iter().filter(|p| !open.contains(p.as_path())) {
             if let Ok(text) = crate::source::read_source(p) {
                 let uri = uri_of(p);
                 collect(&self.check(&uri, &text, Some(p)), &uri);

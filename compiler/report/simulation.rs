@@ -2,7 +2,7 @@
 //! percentiles beside the analytical means, the JSON document, the per-request CSV and
 //! the counters as Chrome-trace counter events.
 
-use crate::simulate::{Dist, Outcome, Summary};
+use crate::simulate::{Arrivals, Dist, Outcome, Summary};
 use crate::units::format::{fmt_num, fmt_time};
 use serde::Serialize;
 
@@ -16,6 +16,19 @@ pub struct Document<'a> {
     pub seed: u64,
     #[serde(flatten)]
     pub summary: &'a Summary,
+}
+
+/// How a run's arrivals are said in its summary (`batch`: the solved batch a closed
+/// loop may run at).
+pub fn arrivals(a: &Arrivals, batch: u64) -> String {
+    match a {
+        Arrivals::Poisson { rate } => format!("Poisson arrivals at {rate} req/s"),
+        Arrivals::Gamma { rate, shape } => format!("gamma arrivals (burstiness {shape}) at {rate} req/s"),
+        Arrivals::Closed { clients } if *clients == batch => format!("a closed loop of {clients} clients (the solved batch)"),
+        Arrivals::Closed { clients } => format!("a closed loop of {clients} clients"),
+        Arrivals::Trace { scale, .. } if *scale == 1.0 => "the trace".to_string(),
+        Arrivals::Trace { scale, .. } => format!("the trace, its times x{scale:.4}"),
+    }
 }
 
 fn row(name: &str, d: &Dist, analytical: Option<f64>) -> String {
@@ -178,8 +191,8 @@ pub fn attach(r: &mut super::PlanReport, plan: &crate::ir::Plan, s: &crate::simu
     let tokens = s.rate * plan.workload.output_tokens as f64;
     let o = &s.outcome;
     let arrivals = match &plan.workload.traffic.arrivals {
-        crate::ir::ArrivalProcess::Renewal { burstiness, .. } if *burstiness != 1.0 => format!("gamma arrivals, burstiness {burstiness}"),
         crate::ir::ArrivalProcess::Trace { path, .. } => format!("the trace `{path}`, its times scaled"),
+        a if a.burstiness() != 1.0 => format!("gamma arrivals, burstiness {}", a.burstiness()),
         _ => "Poisson arrivals".to_string(),
     };
     let served = ServedReport {

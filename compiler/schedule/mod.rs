@@ -465,11 +465,8 @@ fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::
     // the wait is half a running step whatever the prompt (TTFT less the mean prompt)
     let mut prev = b.add(spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.prompt), &[]);
     let tokens = plan.workload.input_tokens;
-    // with prefix reuse, `steps` are a prompt's after its cached prefix when most are
-    let own = match plan.workload.prefix {
-        Some(p) if p.hit >= 0.5 => tokens - p.tokens,
-        _ => tokens,
-    };
+    // with prefix reuse, `steps` may be those of a prompt after its cached prefix
+    let own = a.steps_tokens;
     for j in 0..a.steps.steps {
         let chunk = a.chunk_tokens.min(own - j * a.chunk_tokens);
         let what = format!("decode step + prompt chunk {} ({chunk} tokens)", j + 1);

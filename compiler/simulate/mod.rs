@@ -75,18 +75,6 @@ impl Arrivals {
         let span = rows.last()?.arrival - first;
         (span > 0.0 && rows.len() > 1).then(|| (rows.len() - 1) as f64 / span)
     }
-
-    /// How a run's arrivals are described in its summary.
-    pub fn describe(&self, batch: u64) -> String {
-        match self {
-            Arrivals::Poisson { rate } => format!("Poisson arrivals at {rate} req/s"),
-            Arrivals::Gamma { rate, shape } => format!("gamma arrivals (burstiness {shape}) at {rate} req/s"),
-            Arrivals::Closed { clients } if *clients == batch => format!("a closed loop of {clients} clients (the solved batch)"),
-            Arrivals::Closed { clients } => format!("a closed loop of {clients} clients"),
-            Arrivals::Trace { scale, .. } if *scale == 1.0 => "the trace".to_string(),
-            Arrivals::Trace { scale, .. } => format!("the trace, its times x{scale:.4}"),
-        }
-    }
 }
 
 /// How long prompts or answers are (tokens).
@@ -410,9 +398,11 @@ impl PrefixCache {
         }
     }
 
-    /// Evicts the least recently released idle entry; false when none is idle.
-    fn evict_one(&mut self) -> bool {
-        let Some((_, id)) = self.idle.pop_first() else { return false };
+    /// Evicts the least recently released idle entry other than `keep`; false when
+    /// there is none.
+    fn evict_except(&mut self, keep: Option<u32>) -> bool {
+        let Some(&(at, id)) = self.idle.iter().find(|(_, id)| Some(*id) != keep) else { return false };
+        self.idle.remove(&(at, id));
         self.cached[id as usize] = false;
         self.used -= self.tokens;
         self.evictions += 1;
@@ -431,7 +421,7 @@ impl PrefixCache {
                 return false;
             }
             while self.used + self.tokens > cap {
-                if !self.evict_one() {
+                if !self.evict_except(None) {
                     return false;
                 }
             }
@@ -558,13 +548,21 @@ impl Sim<'_> {
         }
     }
 
+    /// KV-cache tokens the prefix cache's entries take in the decode chips' memory (with
+    /// aggregated serving; prefill chips of their own keep it otherwise).
+    fn cache_in_kv(&self) -> u64 {
+        match (&self.cache, &self.m.prefill) {
+            (Some(c), None) => c.used,
+            _ => 0,
+        }
+    }
+
+    /// A request is done: its KV room and any cache entry it holds are let go.
     fn finish(&mut self, t: f64, i: usize) {
         self.reqs[i].finish = t;
-        if self.m.prefill.is_none() {
-            self.kv_used -= self.reserved[i];
-            if let (Some(c), Some(id), true) = (&mut self.cache, self.reqs[i].prefix, self.holds[i]) {
-                c.release(id);
-            }
+        self.kv_used -= std::mem::take(&mut self.reserved[i]);
+        if let (Some(c), Some(id), true) = (&mut self.cache, self.reqs[i].prefix, std::mem::take(&mut self.holds[i])) {
+            c.release(id);
         }
         self.population(t, -1);
         self.done += 1;
@@ -588,31 +586,18 @@ impl Sim<'_> {
             if running >= self.m.max_batch {
                 break;
             }
+            // aggregated serving's cache is in this memory: a cached prefix is shared
             let own_cache = self.m.prefill.is_none();
-            let shared = match (&self.cache, self.reqs[i].prefix) {
-                (Some(c), Some(id)) if own_cache && c.cached[id as usize] => c.tokens,
+            let prefix = self.reqs[i].prefix.filter(|_| own_cache);
+            let shared = match (&self.cache, prefix) {
+                (Some(c), Some(id)) if c.cached[id as usize] => c.tokens,
                 _ => 0,
             };
             let need = self.reqs[i].input + self.reqs[i].output - shared;
-            let cache_used = if own_cache { self.cache.as_ref().map_or(0, |c| c.used) } else { 0 };
-            if self.kv_used + cache_used + need > self.m.kv_tokens {
+            if self.kv_used + self.cache_in_kv() + need > self.m.kv_tokens {
                 // an idle entry other than the one this request would share makes room
-                let evicted = match (&mut self.cache, self.reqs[i].prefix) {
-                    (Some(c), id) if own_cache => {
-                        let keep = id.filter(|_| shared > 0);
-                        let spared = keep.filter(|&k| c.refs[k as usize] == 0).map(|k| (c.released_at[k as usize], k));
-                        if let Some(e) = spared {
-                            c.idle.remove(&e);
-                        }
-                        let done = c.evict_one();
-                        if let Some(e) = spared {
-                            c.idle.insert(e);
-                        }
-                        done
-                    }
-                    _ => false,
-                };
-                if evicted {
+                let keep = prefix.filter(|_| shared > 0);
+                if own_cache && self.cache.as_mut().is_some_and(|c| c.evict_except(keep)) {
                     continue;
                 }
                 break;
@@ -620,15 +605,13 @@ impl Sim<'_> {
             self.decode_queue.pop_front();
             self.kv_used += need;
             self.reserved[i] = need;
-            if shared > 0 {
-                if let (Some(c), Some(id)) = (&mut self.cache, self.reqs[i].prefix) {
-                    c.lookup(id);
+            if let (Some(c), Some(id)) = (&mut self.cache, prefix) {
+                // the entry is still there (it was spared): a hit holds it
+                if c.lookup(id) {
+                    self.holds[i] = true;
+                    self.reqs[i].cached = shared;
+                    self.prefilled[i] = shared;
                 }
-                self.holds[i] = true;
-                self.reqs[i].cached = shared;
-                self.prefilled[i] = shared;
-            } else if let (true, Some(c), Some(_)) = (own_cache, &mut self.cache, self.reqs[i].prefix) {
-                c.lookups += 1; // a miss
             }
             if self.m.prefill.is_some() {
                 self.context_sum += (self.reqs[i].input + self.generated[i]) as f64;
@@ -655,7 +638,7 @@ impl Sim<'_> {
             time: t,
             waiting: (self.prefill_queue.len() + self.decode_queue.len()) as u64,
             running: (self.decoding.len() + self.prefilling.len()) as u64,
-            kv_tokens: self.kv_used + if self.m.prefill.is_none() { self.cache.as_ref().map_or(0, |c| c.used) } else { 0 },
+            kv_tokens: self.kv_used + self.cache_in_kv(),
         });
     }
 
@@ -705,9 +688,6 @@ impl Sim<'_> {
             if self.generated[i] >= self.reqs[i].output {
                 self.decoding.swap_remove(k);
                 self.context_sum -= (self.reqs[i].input + self.generated[i]) as f64;
-                if self.m.prefill.is_some() {
-                    self.kv_used -= self.reserved[i];
-                }
                 self.finish(t, i);
             } else {
                 k += 1;
@@ -993,7 +973,7 @@ fn summarise(
         ttft_limit_s: ttft_limit,
         tpot_limit_s: tpot_limit,
         prefill_wait_s: reqs.iter().map(|r| r.prefill_start - r.arrival).sum::<f64>() / n,
-        prefix_cache: cache.zip(plan.workload.prefix.or(prefix)).map(|((hit_rate, evictions), p)| PrefixStats {
+        prefix_cache: cache.zip(prefix).map(|((hit_rate, evictions), p)| PrefixStats {
             hit_rate,
             model_hit_rate: p.hit,
             evictions,

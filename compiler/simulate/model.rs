@@ -244,23 +244,22 @@ fn kv_capacity(plan: &Plan, d: &DecodeOption, solved_batch: u64, max_batch: u64)
     if !d.layers.is_empty() {
         return reserved;
     }
-    let m = &plan.model;
-    let chip = &plan.cluster.pools[d.attn_pool].chip;
-    let Some(tier) = chip.tier_index(crate::ir::Contents::Kv).map(|i| &chip.memory[i].name) else { return reserved };
-    let free = d
-        .memory
-        .iter()
-        .filter(|u| u.pool == d.attn_pool && u.stage == crate::ir::Stage::DecodeAttn && &u.tier == tier)
-        .map(|u| (u.capacity - u.used).max(0.0))
-        .fold(f64::INFINITY, f64::min);
-    let per_token = m.kv_bytes_per_token() / m.kv_split(d.attn_tp) as f64;
-    if !free.is_finite() || per_token <= 0.0 {
-        return reserved;
-    }
+    let attn = d.memory.iter().filter(|u| u.pool == d.attn_pool && u.stage == crate::ir::Stage::DecodeAttn);
+    let Some(spare) = spare_kv_tokens(plan, d.attn_pool, d.attn_tp, attn) else { return reserved };
     // the memory was checked at the solved batch; a larger limit reserves more of it
     let solved = solved_batch * (w.input_tokens + w.output_tokens);
-    let spare = (free / per_token).floor() as u64 * d.attn_dp.max(1);
-    (solved + spare).max(reserved)
+    (solved + spare * d.attn_dp.max(1)).max(reserved)
+}
+
+/// KV-cache tokens the room left in `pool`'s KV tier holds, per group of `tp` chips
+/// (the tightest chip of `uses`, over the KV bytes per token each chip keeps); `None`
+/// when the chip has no KV tier or `uses` none of it.
+fn spare_kv_tokens<'a>(plan: &Plan, pool: usize, tp: u64, uses: impl Iterator<Item = &'a space::MemUse>) -> Option<u64> {
+    let chip = &plan.cluster.pools[pool].chip;
+    let tier = &chip.memory[chip.tier_index(crate::ir::Contents::Kv)?].name;
+    let free = uses.filter(|u| &u.tier == tier).map(|u| (u.capacity - u.used).max(0.0)).reduce(f64::min)?;
+    let per_token = plan.model.kv_bytes_per_token() / plan.model.kv_split(tp) as f64;
+    (per_token > 0.0).then(|| (free / per_token).floor() as u64)
 }
 
 /// The chosen prefill option priced at prompt lengths from 1 token to the longest the
@@ -326,14 +325,7 @@ fn prefill_model(
     // the replicas' caches act as one of their summed spare memory (a router sends a
     // prompt to a replica that holds its prefix): the KV tier's room left at the plan's
     // own prompt, per replica, in tokens of the KV each chip keeps
-    let chip = &plan.cluster.pools[chosen.pool].chip;
-    let per_token = plan.model.kv_bytes_per_token() / plan.model.kv_split(chosen.tp) as f64;
-    let spare = chip
-        .tier_index(crate::ir::Contents::Kv)
-        .map(|t| &chip.memory[t].name)
-        .and_then(|tier| chosen.memory.iter().filter(|u| &u.tier == tier).map(|u| (u.capacity - u.used).max(0.0)).reduce(f64::min))
-        .unwrap_or(0.0);
-    let cache_tokens = if per_token > 0.0 { (spare / per_token).floor() as u64 * replicas.max(1) } else { 0 };
+    let cache_tokens = spare_kv_tokens(plan, chosen.pool, chosen.tp, chosen.memory.iter()).unwrap_or(0) * replicas.max(1);
     Ok(PrefillModel { replicas: replicas.max(1), lengths: priced, times, kv, cached_times, cache_tokens })
 }
 

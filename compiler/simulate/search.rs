@@ -152,10 +152,7 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
         }
         _ => None,
     };
-    let burstiness = match w.traffic.arrivals {
-        crate::ir::ArrivalProcess::Renewal { burstiness, .. } => burstiness,
-        _ => 1.0,
-    };
+    let burstiness = w.traffic.arrivals.burstiness();
     let at_rate = |rate: f64| match &trace {
         Some((rows, recorded)) => Arrivals::Trace { rows: rows.clone(), scale: recorded / rate },
         None => Arrivals::renewal(rate, burstiness),

@@ -62,8 +62,9 @@ pub struct Aggregated {
     /// the step without prefill chunks
     pub decode_step: f64,
     /// the steps that carry a prompt's chunks (with prefix reuse, of a prompt whose
-    /// prefix is cached when at least half are)
+    /// prefix is cached when at least half are), and the prompt tokens they carry
     pub steps: cost::aggregated::ChunkSteps,
+    pub steps_tokens: u64,
     /// seconds of a prompt's own chunk steps, and what they add over as many plain
     /// decode steps, and prompt tokens computed: means over hits and misses of the
     /// prefix cache (without prefix reuse, `steps`' figures and the whole prompt)
@@ -995,11 +996,14 @@ fn aggregated_twin(
     let decode_step = plain.tpot;
     let extra_of = |s: &cost::aggregated::ChunkSteps| (s.total() - s.steps as f64 * decode_step).max(0.0);
     let input = plan.workload.input_tokens as f64;
-    let (steps, prompt, extra, from_tables, extrapolated, prompt_tokens) = match &cached {
+    let (steps, steps_tokens, prompt, extra, from_tables, extrapolated, prompt_tokens) = match &cached {
         Some((h, tokens, hit)) => {
             let mean = |a: f64, b: f64| h * b + (1.0 - h) * a;
+            let (drawn, drawn_tokens) =
+                if *h >= 0.5 { (hit.0, plan.workload.input_tokens - tokens) } else { (miss.0, plan.workload.input_tokens) };
             (
-                if *h >= 0.5 { hit.0 } else { miss.0 },
+                drawn,
+                drawn_tokens,
                 mean(miss.0.total(), hit.0.total()),
                 mean(extra_of(&miss.0), extra_of(&hit.0)),
                 mean(miss.1, hit.1),
@@ -1007,7 +1011,7 @@ fn aggregated_twin(
                 input - h * *tokens as f64,
             )
         }
-        None => (miss.0, miss.0.total(), extra_of(&miss.0), miss.1, miss.2, input),
+        None => (miss.0, plan.workload.input_tokens, miss.0.total(), extra_of(&miss.0), miss.1, miss.2, input),
     };
     // The plain option's footprint and the chunk's activations (docs/cost-model.md §10).
     let chip = &plan.cluster.pools[plain.attn_pool].chip;
@@ -1026,6 +1030,7 @@ fn aggregated_twin(
             ttft,
             decode_step,
             steps,
+            steps_tokens,
             prompt,
             extra,
             prompt_tokens,
