@@ -317,20 +317,41 @@ fn a_solve_stopped_by_the_time_limit_still_reports_a_checked_placement() {
 
 /// On a terminal a sweep longer than half a second shows a progress bar on stderr
 /// (a pseudo-terminal from util-linux's `script`, one thread so it runs long enough);
-/// the bar is cleared at the end and stdout is unchanged.
+/// the bar is cleared at the end and stdout is unchanged. `script`'s stdin stays open
+/// until the sweep ends: at end of input `script` may stop copying the terminal's
+/// output before the command has written it, which lost the bar now and then.
 #[test]
 fn sweep_progress_bar_on_a_terminal() {
     let out = tempdir("progress");
+    std::fs::create_dir_all(&out).unwrap();
+    // the benchmark's three plans at every concurrency 1..=1024 (3,072 points: about a
+    // second in release, well past the bar's half second)
+    let src = std::fs::read_to_string(crate::root().join("benches/plans/sweep_3x512.hplan")).unwrap();
+    let plan = out.join("sweep.hplan");
+    std::fs::write(&plan, src.replace("concurrency = 2 ..= 1024, step = 2", "concurrency = 1 ..= 1024, step = 1")).unwrap();
     let bin = env!("CARGO_BIN_EXE_hplanc");
-    let cmd = format!("{bin} sweep benches/plans/sweep_3x512.hplan --jobs 1 --out {} > /dev/null", out.display());
-    let o = Command::new("script")
+    let cmd = format!("{bin} sweep {} --jobs 1 --out {} > /dev/null", plan.display(), out.join("out").display());
+    let mut child = Command::new("script")
         .args(["-q", "-e", "-c", &cmd, "/dev/null"])
         .current_dir(crate::root())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("util-linux `script` runs");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let tty = text(&o.stdout);
-    assert!(tty.contains("sweeping [") && tty.contains("/1536 points"), "no progress bar in {tty:?}");
+    let stdin = child.stdin.take();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut b).map(|_| b)
+    });
+    let status = child.wait().unwrap();
+    drop(stdin);
+    let mut stderr = Vec::new();
+    std::io::Read::read_to_end(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{}", text(&stderr));
+    let tty = text(&reader.join().unwrap().unwrap());
+    assert!(tty.contains("sweeping [") && tty.contains("/3072 points"), "no progress bar in {tty:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
