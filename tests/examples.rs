@@ -306,6 +306,38 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
     assert!(conc(&sglang).unwrap() < conc(&plain).unwrap(), "{:?} vs {:?}", conc(&sglang), conc(&plain));
 }
 
+/// A plan that names its serving framework waits for that engine's first-token latency
+/// (docs/cost-model.md §11): TensorRT-LLM's 40 ms + 1 ms per layer (Qwen3-32B: 64 layers,
+/// 104 ms) on the disaggregated path, SGLang's 20 ms + 1 ms per layer (84 ms) inside
+/// aggregated serving, where the request's longer life starts slightly fewer prompts per
+/// step; vLLM has none. The schedule's prefill shows it on the engine's track, and the
+/// trace's TTFT marker is still at the report's TTFT.
+#[test]
+fn a_framework_adds_its_first_token_latency_to_ttft() {
+    let src = |fw: &str, serving: &str| {
+        format!(
+            "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::qwen3_32b\n\
+             workload w {{\n  input = 2k tok\n  output = 256 tok\n  concurrency = 8\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 4 over nvlink4\n}}\n\
+             plan p {{\n  model = qwen3_32b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = {serving}\n  framework = {fw}\n\
+             \x20 place prefill on gpu {{ tp = 2 }}\n  place decode.attn on gpu {{ tp = 2 }}\n  minimize ttft\n}}\n"
+        )
+    };
+    let run = |fw: &str, serving: &str| compiled("ft.hplan", &src(fw, serving), hplanc::Mode::Build).report().plans.remove(0);
+    let ttft = |r: &hplanc::report::PlanReport| r.metrics.as_ref().unwrap().ttft_s;
+    let (vllm, trtllm) = (run("vllm", "disaggregated"), run("trtllm", "disaggregated"));
+    assert!((ttft(&trtllm) - ttft(&vllm) - 0.104).abs() < 1e-9, "{} vs {}", ttft(&trtllm), ttft(&vllm));
+    let (vllm, sglang) = (run("vllm", "aggregated"), run("sglang", "aggregated"));
+    let added = ttft(&sglang) - ttft(&vllm);
+    assert!(added <= 0.084 + 1e-9 && added > 0.084 - 0.002, "{added}");
+    for (r, fw) in [(&trtllm, "trtllm"), (&sglang, "sglang")] {
+        let trace = hplanc::report::trace::render(r).unwrap();
+        check_trace(&trace, r);
+        assert!(trace.contains(&format!("serving engine `{fw}`")) && trace.contains("first-token latency"), "{fw}");
+    }
+    assert!(!hplanc::report::trace::render(&vllm).unwrap().contains("first-token latency"));
+}
+
 /// Pins fix decisions: the answer takes exactly the pinned degrees and replica count,
 /// the ILP still matches the oracle over what is left, and pinning fewer prefill
 /// replicas than decode needs leaves nothing feasible.

@@ -52,6 +52,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
             };
             let own_prefill = (aggregated && ffn.is_none() && kv.len() == 1 && rng.below(2) == 0).then(|| Aggregated {
                 ttft: rng.range(0.05, 3.0),
+                first_token: 0.0,
                 decode_step: 0.0,
                 steps: hplanc::cost::aggregated::ChunkSteps { steps: 1, first_full: 0.0, last_full: 0.0, tail: 0.0 },
                 steps_tokens: 8192,
@@ -103,6 +104,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 extrapolated: false,
                 aggregated: false,
                 fixed_replicas: None,
+                first_token: if rng.below(2) == 0 { 0.0 } else { rng.range(0.0, 0.3) },
             }
         })
         .collect::<Vec<_>>();

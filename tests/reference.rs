@@ -45,14 +45,15 @@ pub fn measure(inst: &Instance, c: Config) -> Option<Metrics> {
             }
             own.ttft
         }
-        // prefill chips of its own: prefill, then the slowest of the KV transfers
+        // prefill chips of its own: the engine's first-token latency, prefill, then the
+        // slowest of the KV transfers
         (None, false) => {
             let mut slowest = 0.0f64;
             for &(pool, share) in &o.kv {
                 let (latency, bulk) = p.kv_path[pool]?;
                 slowest = slowest.max(latency + share * bulk);
             }
-            p.time + slowest
+            p.first_token + p.time + slowest
         }
         _ => return None,
     };

@@ -48,6 +48,34 @@ fn a_closed_loop_at_the_solved_batch_reaches_the_models_steady_state() {
     }
 }
 
+/// Under a framework with a first-token latency (TensorRT-LLM: 40 ms + 1 ms per layer,
+/// 72 ms for Llama-3.1-8B) a request reaches the engine that long after it is sent: every
+/// request's prefill starts no earlier, the mean TTFT grows by it (prefill has chips to
+/// spare, so nothing else changes), TPOT does not, and Little's law still holds (the
+/// request is in the system from when it is sent).
+#[test]
+fn a_first_token_latency_delays_each_request_into_the_engine() {
+    let text = std::fs::read_to_string(crate::root().join("tests/data/simulate/disaggregated.hplan")).unwrap();
+    let run = |fw: &str| {
+        let src = text.replace("  serving  = disaggregated\n", &format!("  serving  = disaggregated\n  framework = {fw}\n"));
+        let comp = hplanc::compile("fw.hplan", &src, None, hplanc::Mode::Build);
+        assert!(!comp.has_errors());
+        let (plan, point) = (comp.program.plans[0].clone(), comp.solved[0].as_ref().unwrap().best.clone());
+        let mut config = Config::of_plan(&plan, &point);
+        config.requests = 2000;
+        simulate(&plan, &point, &config).unwrap()
+    };
+    let (vllm, trtllm) = (run("vllm"), run("trtllm"));
+    for r in &trtllm.requests {
+        assert!(r.prefill_start >= r.arrival + 0.072 - 1e-12, "{r:?}");
+    }
+    let added = trtllm.summary.ttft_s.mean - vllm.summary.ttft_s.mean;
+    assert!((added - 0.072).abs() < 0.002, "TTFT grew by {added} s");
+    assert!(within(trtllm.summary.tpot_s.mean, vllm.summary.tpot_s.mean, 0.01));
+    assert!(within(trtllm.summary.ttft_s.mean, trtllm.summary.analytical.ttft_s, 0.05), "{:?}", trtllm.summary);
+    littles_law_holds(&trtllm);
+}
+
 #[test]
 fn one_prefill_server_with_poisson_arrivals_waits_as_md1_says() {
     let (plan, point) = solved("tests/data/simulate/md1.hplan");

@@ -47,6 +47,13 @@ impl Engine {
         ((beta * (b.max(1) as f64).powf(gamma)).round() as u64).clamp(1, b.max(1))
     }
 
+    /// Seconds a request's first token takes beyond the engine's steps for a model of
+    /// `layers` layers: `F + L·layers` ([`crate::ir::engine::FIRST_TOKEN_TRTLLM`]).
+    pub fn first_token(&self, layers: u64) -> f64 {
+        let (fixed, per_layer) = self.first_token;
+        fixed + per_layer * layers as f64
+    }
+
     /// The most sequences one GPU's share admits: `⌊KV / (tokens · kv_bytes_per_token)⌋`,
     /// with `kv_per_token` the bytes one token's cache takes on this GPU.
     pub fn admitted(&self, capacity: f64, weights: f64, kv_per_token: f64, input: u64, output: u64) -> u64 {
@@ -96,6 +103,16 @@ mod tests {
     }
 
     #[test]
+    fn first_token_latency_is_fixed_plus_per_layer() {
+        // TensorRT-LLM: 40 ms + 1 ms per layer; 94 layers (Qwen3-235B-A22B): 134 ms
+        assert!((Engine::of(Some("trtllm")).first_token(94) - 0.134).abs() < 1e-12);
+        // SGLang: 20 ms + 1 ms per layer; 32 layers (Llama-3.1-8B): 52 ms
+        assert!((Engine::of(Some("sglang")).first_token(32) - 0.052).abs() < 1e-12);
+        assert_eq!(Engine::of(Some("vllm")).first_token(94), 0.0);
+        assert_eq!(Engine::of(None).first_token(64), 0.0);
+    }
+
+    #[test]
     fn kv_capacity_of_whole_and_of_free_memory() {
         let v = Engine {
             fraction: 0.9,
@@ -106,6 +123,7 @@ mod tests {
             waits_for_slot: true,
             prefill_first: false,
             burst: (1.0, 0.5),
+            first_token: (0.0, 0.0),
         };
         // 0.9·80 − 16 − 3 = 53 GB
         assert!((v.kv_capacity(80e9, 16e9) - 53e9).abs() < 1.0);

@@ -81,7 +81,9 @@ pub fn chunk_steps<E>(tokens: u64, chunk: u64, mut step: impl FnMut(u64, u64) ->
 ///
 /// - `decode`: a step of the `b` decoding sequences alone;
 /// - `extra`: what one prompt's chunk steps add over as many plain decode steps (Δ);
-/// - `own`: the time of a prompt's own chunk steps, from the step it joins;
+/// - `own`: a request's time to its first token besides the wait for the running step:
+///   its prompt's chunk steps, from the step it joins, and any latency of the engine's
+///   outside the steps (`Engine::first_token`);
 /// - `b`, `osl`: sequences per rank and output tokens per request.
 ///
 /// Each request occupies its slot for `osl` steps plus its TTFT, so each step starts

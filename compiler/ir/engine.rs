@@ -31,6 +31,10 @@ pub struct Engine {
     /// per rank (`cost::admission::Engine::burst`); ignored when `prefill_first`, which
     /// keeps all `b` in step
     pub burst: (f64, f64),
+    /// `(F, L)`: seconds a request's first token takes beyond the engine's steps, `F + L`
+    /// per layer of the model (`cost::admission::Engine::first_token`); it delays that
+    /// request only, not the steps of the others
+    pub first_token: (f64, f64),
 }
 
 /// Prompt tokens one step may carry under chunked prefill (TensorRT-LLM's
@@ -59,11 +63,36 @@ pub const RUNTIME_BYTES: f64 = 3.0e9;
 /// would queue, far less than all clients at once). Swept over β ∈ 1..4, γ ∈ 0.2..0.6
 /// with every row evaluated (share of each framework's aggregated rows within ±25%):
 /// vLLM (1.75, 0.45) 58.8% (1.5, 0.5) 58.2%, (2, 0.4) 55.8%, (1, 0.6) 48.5%;
-/// TensorRT-LLM (2.75, 0.35) 39.4%, (3, 0.3) 38.8%, (2, 0.4) 37.4%, (1.5, 0.5) 37.2%;
-/// before, one chunk budget of prompts together: 17.0% and 20.2%. A deployment whose
+/// TensorRT-LLM, with no first-token latency, (2.75, 0.35) 39.4%, (3, 0.3) 38.8%, (2, 0.4)
+/// 37.4%, (1.5, 0.5) 37.2% (now refitted with it: [`BURST_TRTLLM`]); before, one chunk budget of prompts together: 17.0% and 20.2%. A deployment whose
 /// requests arrive independently sees less (the solver prices one prompt alone).
 pub const BURST_VLLM: (f64, f64) = (1.75, 0.45);
-pub const BURST_TRTLLM: (f64, f64) = (2.75, 0.35);
+/// TensorRT-LLM's, FITTED together with its [`FIRST_TOKEN_TRTLLM`]: swept over β ∈
+/// {0.75, 1, 1.25, 1.5, 2, 2.75}, γ ∈ {0.3, 0.35, 0.4, 0.45, 0.5} with the first-token
+/// latency beside them (below); alone, with no first-token latency, (2.75, 0.35) was best
+/// (39.4%).
+pub const BURST_TRTLLM: (f64, f64) = (1.0, 0.45);
+
+/// The first-token latency `(F, L)` of a request, `F + L·layers` seconds beyond the
+/// engine's GPU steps, FITTED to the measured TTFT of `deployments.csv`
+/// (docs/cost-model.md §11). What the data shows: under TensorRT-LLM the TTFT of short
+/// prompts has a floor that does not fall with the prompt or the concurrency, about
+/// 100 ms for Llama-3.1-8B (32 layers, its 1k-token prefill 10 ms on TP8), 120-145 ms
+/// for Qwen3-32B (64 layers) and 170-250 ms for Qwen3-235B-A22B (94 layers, 128-1024
+/// token prompts at 4-64 clients alike); SGLang's Qwen3-235B rows show the same. The
+/// measured TPOTs do not carry it (Qwen3-235B at 128 clients of 128-token prompts starts
+/// about one request per step and its TPOT is the decode step's), so it delays only the
+/// request itself: the request path outside the batch's steps (HTTP server, tokenisation,
+/// hand-off to the executor, the streamed first token's detokenisation) and a first
+/// pass over the layers that the data cannot tell apart. Swept with every row evaluated
+/// (share of the framework's aggregated rows within ±25%): TensorRT-LLM F ∈ {0, 20, 30,
+/// 40, 60, 80, 120, 160} ms, L ∈ {0, 0.5, 0.75, 1, 1.25, 1.5} ms with its burst:
+/// (40 ms, 1 ms) 57.0%, (30, 1.25) 56.8%, (60, 0.75) 55.8%, (80, 0.5) 53.7%, (120, 0)
+/// 51.9%, none 42.4%; SGLang (20 ms, 1 ms) 68.2%, (120, 0) 68.2%, (60, 0.75) 67.5%, none
+/// 59.1%; vLLM none 55.2% (any F or L lowers it: (20 ms, 0) 49.1% with its burst refitted
+/// 57.0% but Qwen3-32B's 75% → 67%), so vLLM has none.
+pub const FIRST_TOKEN_TRTLLM: (f64, f64) = (40e-3, 1e-3);
+pub const FIRST_TOKEN_SGLANG: (f64, f64) = (20e-3, 1e-3);
 
 impl Engine {
     /// The documented defaults of each framework; unknown or absent: vLLM's.
@@ -91,10 +120,19 @@ impl Engine {
             waits_for_slot: true,
             prefill_first: false,
             burst: BURST_VLLM,
+            first_token: (0.0, 0.0),
         };
         match framework {
-            Some("trtllm") => Engine { of_free: true, block: 32, reserve_output: 1.0, waits_for_slot: false, burst: BURST_TRTLLM, ..vllm },
-            Some("sglang") => Engine { fraction: 0.88, block: 1, prefill_first: true, ..vllm },
+            Some("trtllm") => Engine {
+                of_free: true,
+                block: 32,
+                reserve_output: 1.0,
+                waits_for_slot: false,
+                burst: BURST_TRTLLM,
+                first_token: FIRST_TOKEN_TRTLLM,
+                ..vllm
+            },
+            Some("sglang") => Engine { fraction: 0.88, block: 1, prefill_first: true, first_token: FIRST_TOKEN_SGLANG, ..vllm },
             _ => vllm,
         }
     }

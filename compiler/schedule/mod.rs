@@ -421,9 +421,9 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
     let overhead = crate::cost::step_fixed(&plan.cluster.pools[p.pool].chip, 1);
     let compute = (p.time - p.allreduce - overhead) / layers as f64;
     let ar = p.allreduce / (2.0 * layers as f64);
+    let mut prev = engine_latency(&mut b, plan, p.first_token);
     let pool = b.pool(p.pool, p.tp);
     let fabric = if ar > 0.0 { b.fabric(p.pool) } else { pool };
-    let mut prev: Option<usize> = None;
     for l in 0..layers {
         let deps: Vec<usize> = prev.into_iter().collect();
         let mut x = b.add(layer_spec(pool, "prefill", Kind::Compute, compute, l, None), &deps);
@@ -453,8 +453,23 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
     b.finish(
         format!("prefill of one request ({tokens} tokens{cached})"),
         (ttft, "TTFT".into()),
-        "TTFT is the prefill and the KV cache's move to decode".into(),
+        if p.first_token > 0.0 {
+            "TTFT is the serving engine's first-token latency, the prefill and the KV cache's move to decode".into()
+        } else {
+            "TTFT is the prefill and the KV cache's move to decode".into()
+        },
     )
+}
+
+/// The serving engine's first-token latency outside the chips' steps
+/// (`Engine::first_token`), on a track of its own, first in a request's path; `None`
+/// when there is none.
+fn engine_latency(b: &mut Builder, plan: &Plan, latency: f64) -> Option<usize> {
+    if latency <= 0.0 {
+        return None;
+    }
+    let track = b.track(format!("serving engine `{}`", plan.framework.as_deref().unwrap_or("")), false);
+    Some(b.add(spec(track, "first-token latency (request path)", Kind::Overhead, latency), &[]))
 }
 
 /// Aggregated serving's prefill: half a running step's wait, then the steps that carry
@@ -463,7 +478,11 @@ fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::
     let mut b = Builder::new(plan);
     let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
     // the wait is half a running step whatever the prompt (TTFT less the mean prompt)
-    let mut prev = b.add(spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.prompt), &[]);
+    let latency = engine_latency(&mut b, plan, a.first_token);
+    let mut prev = b.add(
+        spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.first_token - a.prompt),
+        &latency.into_iter().collect::<Vec<_>>(),
+    );
     let tokens = plan.workload.input_tokens;
     // with prefix reuse, `steps` may be those of a prompt after its cached prefix
     let own = a.steps_tokens;
@@ -476,7 +495,11 @@ fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::
     b.finish(
         format!("prefill of one request ({what}) inside the decode steps"),
         (a.ttft, "TTFT".into()),
-        "aggregated serving: TTFT is half a running step, then the decode steps that carry the prompt's chunks".into(),
+        if a.first_token > 0.0 {
+            "aggregated serving: TTFT is the serving engine's first-token latency, half a running step, then the decode steps that carry the prompt's chunks".into()
+        } else {
+            "aggregated serving: TTFT is half a running step, then the decode steps that carry the prompt's chunks".into()
+        },
     )
 }
 

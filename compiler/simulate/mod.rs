@@ -324,6 +324,8 @@ enum Event {
     KvReady(usize),
     PrefillDone(usize),
     Arrive(usize),
+    /// a request reaches the engine after its first-token latency ([`StepModel::first_token`])
+    Enter(usize),
 }
 
 /// Non-negative seconds as a totally ordered key (the bits of a non-negative f64 order
@@ -487,8 +489,18 @@ impl Sim<'_> {
         self.in_system = (self.in_system as i64 + delta) as u64;
     }
 
+    /// A request is sent: it is in the system from now, and reaches the engine after the
+    /// engine's first-token latency (at once without one).
     fn arrive(&mut self, t: f64, i: usize) {
         self.population(t, 1);
+        if self.m.first_token > 0.0 {
+            self.push(t + self.m.first_token, Event::Enter(i));
+        } else {
+            self.enter(t, i);
+        }
+    }
+
+    fn enter(&mut self, t: f64, i: usize) {
         if self.m.prefill.is_some() {
             self.prefill_queue.push_back(i);
             self.start_prefills(t);
@@ -907,6 +919,7 @@ fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Req
         let t = f64::from_bits(k);
         match event {
             Event::Arrive(i) => sim.arrive(t, i),
+            Event::Enter(i) => sim.enter(t, i),
             Event::PrefillDone(i) => sim.prefill_done(t, i),
             Event::KvReady(i) => sim.kv_ready(t, i),
             Event::StepDone => sim.step_done(t),

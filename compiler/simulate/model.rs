@@ -29,6 +29,9 @@ pub struct StepModel {
     pub kv_tokens: u64,
     /// prefix reuse: the shared prefix's tokens (0 without)
     pub prefix_tokens: u64,
+    /// the serving engine's first-token latency outside the steps
+    /// (`Engine::first_token`): a request reaches the engine this long after it is sent
+    pub first_token: f64,
 }
 
 /// Prefill on chips of its own: `replicas` servers, a time per prompt length, and the
@@ -201,6 +204,7 @@ impl StepModel {
             _ => 0.0,
         };
         let speculative = plan.speculation.as_ref().map(|s| (s.lookahead, s.acceptance));
+        let first_token = chosen.aggregated.as_ref().map_or(prefill.first_token, |a| a.first_token);
         let prefill = if prefill.aggregated {
             None
         } else {
@@ -217,6 +221,7 @@ impl StepModel {
             max_batch,
             kv_tokens: kv_capacity(plan, chosen, inst.batch, max_batch),
             prefix_tokens: prefix.unwrap_or(0),
+            first_token,
         })
     }
 

@@ -163,6 +163,7 @@ pub(crate) mod tests {
                 extrapolated: false,
                 aggregated: false,
                 fixed_replicas: None,
+                first_token: 0.0,
             }],
             ttft_limit: None,
             tpot_limit: Some(tpot_limit),

@@ -57,8 +57,12 @@ pub struct DecodeBreakdown {
 /// [`PrefillOption::aggregated`] option.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Aggregated {
-    /// half a running step, then the prompt's own chunk steps
+    /// the serving engine's first-token latency, half a running step, then the prompt's
+    /// own chunk steps
     pub ttft: f64,
+    /// of `ttft`, the serving engine's first-token latency outside the steps
+    /// (`Engine::first_token`; 0 unless the plan names a framework that has one)
+    pub first_token: f64,
     /// the step without prefill chunks
     pub decode_step: f64,
     /// the steps that carry a prompt's chunks (with prefix reuse, of a prompt whose
@@ -176,6 +180,10 @@ pub struct PrefillOption {
     /// `place prefill ... { replicas = n }`: exactly this many replicas (`max_replicas`
     /// is then n too)
     pub fixed_replicas: Option<u64>,
+    /// the serving engine's first-token latency outside the steps, part of TTFT but not
+    /// of the chips' time (`Engine::first_token`; 0 unless the plan names a framework
+    /// that has one)
+    pub first_token: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -215,14 +223,15 @@ pub struct Choice {
 
 impl PrefillOption {
     /// Time to the first token when the KV cache goes to `kv` (pool, share of the
-    /// bytes): prefill, then the slowest of the transfers, which run side by side.
+    /// bytes): the engine's first-token latency, prefill, then the slowest of the
+    /// transfers, which run side by side.
     pub fn ttft(&self, kv: &[(usize, f64)]) -> Option<f64> {
         let mut slowest: f64 = 0.0;
         for &(pool, share) in kv {
             let (latency, bulk) = self.kv_path.get(pool).copied().flatten()?;
             slowest = slowest.max(latency + share * bulk);
         }
-        Some(self.time + slowest)
+        Some(self.first_token + self.time + slowest)
     }
 
     /// The aggregated-serving option of pool `pool`: prefill on the decode chips.
@@ -241,6 +250,7 @@ impl PrefillOption {
             extrapolated: false,
             aggregated: true,
             fixed_replicas: None,
+            first_token: 0.0,
         }
     }
 
@@ -512,6 +522,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 extrapolated,
                 aggregated: false,
                 fixed_replicas: pins.replicas.map(|(n, _)| n),
+                first_token: pool.chip.engine.map_or(0.0, |e| e.first_token(m.layers)),
             });
         }
     }
@@ -1021,13 +1032,17 @@ fn aggregated_twin(
         return None;
     }
     let osl = plan.workload.output_tokens;
-    let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, prompt, per_rank, osl);
+    // the engine's first-token latency is part of a request's time to its first token,
+    // and so of its time in a slot (docs/cost-model.md §11)
+    let first_token = chip.engine.map_or(0.0, |e| e.first_token(plan.model.layers));
+    let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, first_token + prompt, per_rank, osl);
     let per_step = per_rank as f64 / (osl as f64 + ttft / tpot);
     Some(DecodeOption {
         tpot,
         breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
         aggregated: Some(Aggregated {
             ttft,
+            first_token,
             decode_step,
             steps,
             steps_tokens,

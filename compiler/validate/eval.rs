@@ -138,7 +138,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, row.isl), row.prefill_tp, link);
             let prompt = st.time + ar + cost::step_fixed(chip, 1);
             Ok(Prediction {
-                ttft: prompt,
+                ttft: prompt + engine.first_token(m.layers),
                 prompt,
                 tpot: dec.time,
                 decode_step: dec.time,
@@ -172,6 +172,10 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             // sequences count (as in the solver's twins, docs/cost-model.md §10); a dense
             // model's ranks are independent replicas.
             let synced = if m.moe.is_some() { b * p.dp } else { b };
+            // The request's first token also takes the engine's latency outside the steps
+            // (`Engine::first_token`): part of its time from arrival to its first token,
+            // and so of its time in a slot.
+            let own = own + engine.first_token(m.layers);
             let (t, ttft) = aggregated::steady_state(dec.time, extra, own, synced, row.osl);
             let queue = closed_loop_wait(clients, b, ttft + row.osl as f64 * t);
             Ok(Prediction {
