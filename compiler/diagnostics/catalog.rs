@@ -5,6 +5,9 @@
 use super::{Diagnostic, Label, Severity};
 use crate::source::Span;
 
+mod infeasible;
+pub use infeasible::*;
+
 /// One entry of the catalog.
 pub struct CodeInfo {
     pub code: &'static str,
@@ -775,24 +778,6 @@ pub struct Footprint<'a> {
     pub concurrency: u64,
 }
 
-/// The model does not fit the pool declared at `pool` (its span and name).
-pub fn model_does_not_fit(
-    span: Span,
-    stage: &str,
-    need: &str,
-    best: &str,
-    unlinked: Option<(&str, u64)>,
-    f: Footprint,
-    pool: (Span, &str),
-) -> Diagnostic {
-    model_does_not_fit_alone(span, stage, need, best, unlinked)
-        .note(format!(
-            "weights are {} at {}; the KV cache is {} per token at {}, for contexts of {} tokens at concurrency {}",
-            f.weights, f.weights_precision, f.kv_per_token, f.kv_precision, f.context, f.concurrency
-        ))
-        .label(pool.0, format!("pool `{}` declared here", pool.1))
-}
-
 fn model_does_not_fit_alone(span: Span, stage: &str, need: &str, best: &str, unlinked: Option<(&str, u64)>) -> Diagnostic {
     let help = match unlinked {
         Some((pool, n)) => format!(
@@ -804,16 +789,6 @@ fn model_does_not_fit_alone(span: Span, stage: &str, need: &str, best: &str, unl
         ),
     };
     make("E0401", span, format!("the model does not fit for stage `{stage}`"), format!("`{stage}` needs {need}"), help)
-}
-
-pub fn slo_unmet(span: Span, metric: &str, target: &str, best: &str) -> Diagnostic {
-    make(
-        "E0402",
-        span,
-        format!("`{metric}` {target} cannot be met"),
-        format!("the best placement reaches {best}"),
-        format!("relax this objective to at least {best}, or give the plan faster chips or links"),
-    )
 }
 
 /// Two pools that must exchange data with no link between them (`cluster`: its
@@ -868,20 +843,6 @@ pub fn missing_power(span: Span, chip: &str, decl: Span, used: (Span, &str)) -> 
     )
     .label(decl, format!("`{chip}` is declared here without `power`"))
     .label(used.0, format!("pool `{}` uses it", used.1))
-}
-
-pub fn no_feasible_placement(span: Span, reasons: &[String]) -> Diagnostic {
-    let mut d = make(
-        "E0406",
-        span,
-        "no placement satisfies every constraint".into(),
-        "this plan has no feasible placement",
-        "add chips to the pools, allow more pools for the stages (`place ... on auto`), or relax the SLOs or the budget",
-    );
-    for r in reasons {
-        d = d.note(r.clone());
-    }
-    d
 }
 
 pub fn pin_impossible(span: Span, pin: &str, why: &str, help: &str) -> Diagnostic {

@@ -227,7 +227,7 @@ fn pin_labels(plan: &Plan) -> Vec<(Span, String)> {
     for p in &plan.placements {
         for name in crate::ir::Pins::NAMES {
             if let Some((v, span)) = p.pins.get(name) {
-                out.push((span, format!("pinned: `{}` {name} = {v}", p.stage.name())));
+                out.push((span, catalog::pinned(p.stage.name(), name, v)));
             }
         }
     }
@@ -358,8 +358,6 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
             .min_by(|a, b| (a.3 / a.4).partial_cmp(&(b.3 / b.4)).unwrap_or(std::cmp::Ordering::Equal));
         if let Some((s, pool, tp, need, cap)) = mem {
             let lo = plan.workload.concurrency.0;
-            let need_s =
-                format!("{} per chip on `{}` with {tp} chip{}", fmt_bytes(need), pool_name(plan, pool), if tp == 1 { "" } else { "s" });
             // more chips in the pool than the option used, and no link to combine them
             let p = &plan.cluster.pools[pool];
             let unlinked = (p.link.is_none() && p.count > tp).then_some((p.name.as_str(), p.count));
@@ -372,15 +370,14 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
                 context: plan.workload.input_tokens + plan.workload.output_tokens,
                 concurrency: lo,
             };
-            let at = (plan.cluster.pools[pool].span, pool_name(plan, pool));
             diags.push(catalog::model_does_not_fit(
                 plan.model_span,
                 s.name(),
-                &need_s,
-                &format!("{} per chip", fmt_bytes(cap)),
+                &fmt_bytes(need),
+                (p.span, &p.name, tp),
+                &fmt_bytes(cap),
                 unlinked,
                 footprint,
-                at,
             ));
             return;
         }
@@ -402,10 +399,7 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
             ));
             return;
         }
-        diags.push(catalog::no_feasible_placement(
-            place_span(stage),
-            &[format!("stage `{}` has no configuration on its pools", stage.name())],
-        ));
+        diags.push(catalog::no_feasible_placement(place_span(stage), &[catalog::Infeasible::NoConfiguration(stage.name())]));
         return;
     }
     // 2. The cheapest relaxation of the SLOs, the pool sizes and the budget.
@@ -416,135 +410,114 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
         }
     }
     // 3. Nothing can even hand the KV cache over.
-    let mut reasons = Vec::new();
-    if let Some(inst) = instances.iter().find(|i| !i.decode.is_empty()) {
-        let d = &inst.decode[0];
-        reasons.push(format!(
-            "no prefill option can hand its KV cache to `decode.attn` on `{}` over a declared link",
-            pool_name(plan, d.attn_pool)
-        ));
-    }
+    let reasons: Vec<catalog::Infeasible> = instances
+        .iter()
+        .find(|i| !i.decode.is_empty())
+        .map(|inst| catalog::Infeasible::NoKvPath(pool_name(plan, inst.decode[0].attn_pool)))
+        .into_iter()
+        .collect();
     diags.push(catalog::no_feasible_placement(place_span(Stage::Prefill), &reasons));
 }
 
-/// Where a relaxed constraint is declared, its source text and its limit and need in words.
-fn bound_terms(plan: &Plan, r: &relax::Relaxed) -> (Span, String, String, String) {
+/// A relaxed constraint as the catalog words it: where it is declared, its limit and
+/// what the relaxation needs, formatted, and by how much.
+fn relaxed<'a>(plan: &'a Plan, r: &relax::Relaxed) -> catalog::Relaxed<'a> {
+    use catalog::Constraint as C;
     let b = &plan.budget;
     let budget_span = |line: Option<Span>| line.or(b.span).unwrap_or(plan.span);
     let money = |x: f64| format!("${:.2}/h", x * 3600.0);
     let watts = |x: f64| crate::units::format::fmt_si(x, "W");
-    match r.bound {
+    let count = |n: f64| format!("{n} chips");
+    let (span, constraint, limit, needed) = match r.bound {
         relax::Bound::Tpot => match plan.tpot_slo().map(|(s, _)| s) {
             Some(s) if s.metric == SloMetric::TokensPerSUser => {
-                (s.span, "tokens_per_s_per_user".into(), format!(">= {:.1} tok/s", s.limit), format!("{:.1} tok/s", 1.0 / r.needed))
+                (s.span, C::TokensPerUser, format!("{:.1} tok/s", s.limit), format!("{:.1} tok/s", 1.0 / r.needed))
             }
-            Some(s) => (s.span, "tpot".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed)),
-            None => (plan.span, "tpot".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed)),
+            s => (s.map_or(plan.span, |s| s.span), C::Tpot, fmt_time(r.limit), fmt_time(r.needed)),
         },
         relax::Bound::Ttft => {
             let span = plan.mean_limit(SloMetric::Ttft).map(|s| s.span).unwrap_or(plan.span);
-            (span, "ttft".into(), format!("<= {}", fmt_time(r.limit)), fmt_time(r.needed))
+            (span, C::Ttft, fmt_time(r.limit), fmt_time(r.needed))
         }
         relax::Bound::Pool(p) => {
             let pool = &plan.cluster.pools[p];
-            (pool.span, format!("pool `{}`", pool.name), format!("{} chips", r.limit), format!("{} chips", r.needed))
+            (pool.span, C::Pool(&pool.name), count(r.limit), count(r.needed))
         }
-        relax::Bound::BudgetUsd => (budget_span(b.cost_span), "the cost budget".into(), money(r.limit), money(r.needed)),
-        relax::Bound::BudgetChips => {
-            (budget_span(b.chips_span), "the chips budget".into(), format!("{} chips", r.limit), format!("{} chips", r.needed))
-        }
-        relax::Bound::BudgetWatts => (budget_span(b.power_span), "the power budget".into(), watts(r.limit), watts(r.needed)),
-    }
+        relax::Bound::BudgetUsd => (budget_span(b.cost_span), C::CostBudget, money(r.limit), money(r.needed)),
+        relax::Bound::BudgetChips => (budget_span(b.chips_span), C::ChipsBudget, count(r.limit), count(r.needed)),
+        relax::Bound::BudgetWatts => (budget_span(b.power_span), C::PowerBudget, watts(r.limit), watts(r.needed)),
+    };
+    // tokens/s per user is 1/TPOT: its limit moves down
+    let pct = if constraint == C::TokensPerUser { 100.0 * (r.limit / r.needed - 1.0) } else { 100.0 * r.slack() };
+    catalog::Relaxed { span, constraint, limit, needed, pct }
 }
 
-/// "concurrency 8: `decode.attn` on `gpu` with 8 chips, ...; prefill: 2 replicas of 4 chips on `gpu`"
-fn describe_choice(plan: &Plan, inst: &Instance, c: Choice) -> String {
-    let chips = |n: u64| if n == 1 { "1 chip".to_string() } else { format!("{n} chips") };
+/// A choice as the catalog words it.
+fn placement<'a>(plan: &'a Plan, inst: &Instance, c: Choice) -> catalog::Placement<'a> {
     let d = &inst.decode[c.decode];
     let p = &inst.prefill[c.prefill];
-    let mut parts = Vec::new();
-    if d.layers.is_empty() {
-        parts.push(match d.attn_dp {
-            1 => format!("`decode.attn` on `{}` with {}", pool_name(plan, d.attn_pool), chips(d.attn_tp)),
-            dp => format!("`decode.attn` on `{}` with {dp} data-parallel groups of {}", pool_name(plan, d.attn_pool), chips(d.attn_tp)),
-        });
-        if let Some((f, t)) = d.ffn {
-            parts.push(format!("`decode.ffn` on `{}` with {}", pool_name(plan, f), chips(t)));
+    let decode = if d.layers.is_empty() {
+        catalog::DecodeLayout::Groups {
+            pool: pool_name(plan, d.attn_pool),
+            tp: d.attn_tp,
+            dp: d.attn_dp,
+            ffn: d.ffn.map(|(f, t)| (pool_name(plan, f), t)),
         }
     } else {
-        let stages: Vec<String> = d
-            .layers
-            .iter()
-            .map(|s| format!("layers {}..{} on `{}` with {}", s.first, s.end, pool_name(plan, s.pool), chips(s.tp)))
-            .collect();
-        parts.push(format!("`decode.layers` as a pipeline: {}", stages.join(", ")));
-    }
-    if let Some((dp, dt)) = d.draft {
-        parts.push(format!("`draft` on `{}` with {dt} chips", pool_name(plan, dp)));
-    }
-    parts.push(match &d.aggregated {
-        Some(a) => format!(
-            "`prefill` inside the decode steps on `{}` (aggregated: {} step{} per prompt, {} of prefill chunks in each step on average; TTFT {})",
-            pool_name(plan, p.pool),
-            a.steps.steps,
-            if a.steps.steps == 1 { "" } else { "s" },
-            fmt_time(d.breakdown.prefill),
-            fmt_time(a.ttft)
-        ),
-        None => format!(
-            "`prefill` on `{}`: {} replica{} of {} chip{} (decode completes {:.1} requests/s; one replica prefills one in {})",
-            pool_name(plan, p.pool),
-            c.replicas,
-            if c.replicas == 1 { "" } else { "s" },
-            p.tp,
-            if p.tp == 1 { "" } else { "s" },
-            inst.request_rate(d),
-            fmt_time(p.time)
-        ),
-    });
-    format!("concurrency {}: {}", inst.batch, parts.join(", "))
+        catalog::DecodeLayout::Pipeline(d.layers.iter().map(|s| (s.first, s.end, pool_name(plan, s.pool), s.tp)).collect())
+    };
+    let prefill = match &d.aggregated {
+        Some(a) => catalog::PrefillLayout::Aggregated {
+            pool: pool_name(plan, p.pool),
+            steps: a.steps.steps,
+            per_step: fmt_time(d.breakdown.prefill),
+            ttft: fmt_time(a.ttft),
+        },
+        None => catalog::PrefillLayout::Own {
+            pool: pool_name(plan, p.pool),
+            replicas: c.replicas,
+            tp: p.tp,
+            request_rate: inst.request_rate(d),
+            time: fmt_time(p.time),
+        },
+    };
+    catalog::Placement { concurrency: inst.batch, decode, draft: d.draft.map(|(dp, dt)| (pool_name(plan, dp), dt)), prefill }
 }
 
-/// Where a decode step's time goes, in words, and the link its crossings use.
-fn tpot_parts(plan: &Plan, d: &space::DecodeOption) -> (String, Option<(Span, String)>) {
+/// Where a decode step's time goes, as the catalog words it.
+fn step_parts<'a>(plan: &'a Plan, d: &space::DecodeOption) -> catalog::StepParts<'a> {
     let b = &d.breakdown;
-    let mut parts = vec![format!("attention {}", fmt_time(b.attn)), format!("FFN {}", fmt_time(b.ffn))];
-    if b.allreduce > 0.0 {
-        parts.push(format!("tensor-parallel all-reduce {}", fmt_time(b.allreduce)));
-    }
-    if b.other > 0.0 {
-        parts.push(format!("embedding and LM head {}", fmt_time(b.other)));
-    }
-    if b.draft > 0.0 {
-        parts.push(format!("drafting {}", fmt_time(b.draft)));
-    }
-    if b.overhead > 0.0 {
-        parts.push(format!("fixed costs per step and per sequence {}", fmt_time(b.overhead)));
-    }
-    if b.prefill > 0.0 {
-        parts.push(format!("prefill chunks of arriving prompts {}", fmt_time(b.prefill)));
-    }
-    let mut label = None;
-    if let Some((f, _)) = d.ffn {
-        if let Some(link) = plan.cluster.link_between(d.attn_pool, f) {
-            let n = 2 * plan.model.layers * d.microbatches;
-            parts.push(format!(
-                "{} of it is {n} {}<->{} crossings at {} each (link `{}`)",
-                fmt_time(b.crossing),
-                pool_name(plan, d.attn_pool),
-                pool_name(plan, f),
-                fmt_time(b.crossing / n as f64),
-                link.link.name
-            ));
-            label = Some((link.span, format!("crossings use link `{}`", link.link.name)));
+    let some = |t: f64| (t > 0.0).then(|| fmt_time(t));
+    let mut parts = catalog::StepParts {
+        total: fmt_time(d.tpot),
+        attn: fmt_time(b.attn),
+        ffn: fmt_time(b.ffn),
+        allreduce: some(b.allreduce),
+        other: some(b.other),
+        draft: some(b.draft),
+        overhead: some(b.overhead),
+        prefill: some(b.prefill),
+        overlap: some(b.overlap),
+        ..Default::default()
+    };
+    match d.ffn {
+        Some((f, _)) => {
+            if let Some(link) = plan.cluster.link_between(d.attn_pool, f) {
+                let n = 2 * plan.model.layers * d.microbatches;
+                parts.crossings = Some(catalog::Crossings {
+                    total: fmt_time(b.crossing),
+                    count: n,
+                    from: pool_name(plan, d.attn_pool),
+                    to: pool_name(plan, f),
+                    each: fmt_time(b.crossing / n as f64),
+                    link: &link.link.name,
+                    link_span: link.span,
+                });
+            }
         }
-    } else if b.crossing > 0.0 {
-        parts.push(format!("passing activations between pools {}", fmt_time(b.crossing)));
+        None => parts.pipeline_crossing = some(b.crossing),
     }
-    if b.overlap > 0.0 {
-        parts.push(format!("minus {} hidden by overlapping microbatches", fmt_time(b.overlap)));
-    }
-    (parts.join(", "), label)
+    parts
 }
 
 /// The diagnostic for an infeasible plan: the cheapest relaxation's binding constraints
@@ -552,56 +525,28 @@ fn tpot_parts(plan: &Plan, d: &space::DecodeOption) -> (String, Option<(Span, St
 fn relaxation_diagnostic(plan: &Plan, inst: &Instance, r: &relax::Relaxation) -> crate::diagnostics::Diagnostic {
     let d = &inst.decode[r.choice.decode];
     let p = &inst.prefill[r.choice.prefill];
-    let first = &r.relaxed[0];
-    let (span, what, target, best) = bound_terms(plan, first);
-    let placement = describe_choice(plan, inst, r.choice);
-    let tpot_relaxed = r.relaxed.iter().any(|x| x.bound == relax::Bound::Tpot);
-    let mut diag = if r.relaxed.len() == 1 && matches!(first.bound, relax::Bound::Tpot | relax::Bound::Ttft) {
-        catalog::slo_unmet(span, &what, &target, &best).note(format!("the best placement ({placement})"))
-    } else {
-        let reasons: Vec<String> = r
-            .relaxed
-            .iter()
-            .map(|x| {
-                let (_, what, target, best) = bound_terms(plan, x);
-                let pct = 100.0 * x.slack();
-                match x.bound {
-                    relax::Bound::Tpot | relax::Bound::Ttft => {
-                        let op = &target[..2];
-                        // tokens/s per user is 1/TPOT: its limit moves down
-                        let pct = if op == ">=" { 100.0 * (x.limit / x.needed - 1.0) } else { pct };
-                        format!("`{what} {target}` must become `{what} {op} {best}` ({pct:+.0}%)")
-                    }
-                    relax::Bound::Pool(_) => format!("{what} needs {best}, not {target} (+{pct:.0}%)"),
-                    _ => format!("{what} must allow {best}, not {target} (+{pct:.0}%)"),
-                }
-            })
-            .collect();
-        let mut d = catalog::no_feasible_placement(span, &reasons)
-            .note(format!("the cheapest relaxation (the smallest total relative slack) is for {placement}"));
-        for x in &r.relaxed[1..] {
-            let (s, what, _, best) = bound_terms(plan, x);
-            d = d.label(s, format!("{what}: relaxed to {best}"));
+    let relaxed: Vec<catalog::Relaxed> = r.relaxed.iter().map(|x| relaxed(plan, x)).collect();
+    let step = r.relaxed.iter().any(|x| x.bound == relax::Bound::Tpot).then(|| step_parts(plan, d));
+    let prefill = r.relaxed.iter().any(|x| x.bound == relax::Bound::Ttft).then(|| {
+        let tokens = plan.workload.input_tokens;
+        match &d.aggregated {
+            Some(a) => catalog::PrefillTime::Aggregated {
+                tokens,
+                steps: a.steps.steps,
+                time: fmt_time(a.prompt),
+                pool: pool_name(plan, d.attn_pool),
+                first_token: (a.first_token > 0.0).then(|| fmt_time(a.first_token)),
+            },
+            None => catalog::PrefillTime::Own {
+                tokens,
+                time: fmt_time(p.time),
+                tp: p.tp,
+                pool: pool_name(plan, p.pool),
+                first_token: (p.first_token > 0.0).then(|| fmt_time(p.first_token)),
+            },
         }
-        d
-    };
-    if tpot_relaxed {
-        let (parts, label) = tpot_parts(plan, d);
-        diag = diag.note(format!("its decode step takes {}: {parts}", fmt_time(d.tpot)));
-        if let Some((s, m)) = label {
-            diag = diag.label(s, m);
-        }
-    }
-    if r.relaxed.iter().any(|x| x.bound == relax::Bound::Ttft) {
-        diag = diag.note(format!(
-            "its prefill of {} input tokens takes {} on {} chips of `{}` before the KV cache moves to decode",
-            plan.workload.input_tokens,
-            fmt_time(p.time),
-            p.tp,
-            pool_name(plan, p.pool)
-        ));
-    }
-    diag
+    });
+    catalog::relaxation(&relaxed, &placement(plan, inst, r.choice), step.as_ref(), prefill.as_ref())
 }
 
 #[cfg(test)]
