@@ -6,7 +6,9 @@ use super::{Diagnostic, Label, Severity};
 use crate::source::Span;
 
 mod infeasible;
+mod inputs;
 pub use infeasible::*;
+pub use inputs::*;
 
 /// One entry of the catalog.
 pub struct CodeInfo {
@@ -274,31 +276,7 @@ pub fn import_too_deep(span: Span, path: &str, max: usize) -> Diagnostic {
     )
 }
 
-pub fn import_failed(span: Span, path: &str, reason: &str) -> Diagnostic {
-    make(
-        "E0107",
-        span,
-        format!("cannot import `{path}`: {reason}"),
-        "imported here",
-        "import an existing .hplan file inside this project, by a path relative to the importing file",
-    )
-}
-
 // ------------------------------------------------------------------ op tables
-
-pub fn table_unreadable(span: Span, path: &str, reason: &str) -> Diagnostic {
-    make(
-        "E0501",
-        span,
-        format!("cannot read the op table `{path}`: {reason}"),
-        "named here",
-        "name a CSV file inside this project, by a path relative to this file (format: docs/op-tables.md)",
-    )
-}
-
-pub fn table_malformed(span: Span, what: String, label: &str, help: &str) -> Diagnostic {
-    make("E0502", span, what, label.to_string(), help.to_string())
-}
 
 // ------------------------------------------------------------------ traces
 
@@ -345,16 +323,6 @@ pub fn trace_out_of_order(span: Span, time: f64, earlier: f64) -> Diagnostic {
         format!("this request arrives at {time} s, before the line above ({earlier} s)"),
         "earlier than the line above",
         "sort the trace by arrival time",
-    )
-}
-
-pub fn trace_unreadable(span: Span, path: &str, reason: &str) -> Diagnostic {
-    make(
-        "E0602",
-        span,
-        format!("cannot read the trace `{path}`: {reason}"),
-        "named here",
-        "name a CSV file inside this project, by a path relative to this file (`arrival_s,input_tokens,output_tokens` lines)",
     )
 }
 
@@ -598,10 +566,6 @@ pub fn no_compute_peak(span: Span) -> Diagnostic {
 }
 
 /// An attribute a model needs for its architecture (`why`: "for gqa").
-pub fn missing_model_attribute(span: Span, attr: &str, example: &str, why: &str) -> Diagnostic {
-    missing_attribute(span, attr, "model", example).note(format!("`{attr}` is required {why}"))
-}
-
 /// A cluster with no pool.
 pub fn cluster_without_pool(span: Span) -> Diagnostic {
     missing_attribute(span, "pool", "cluster", "").note("add a pool: `pool gpu = std::chips::h100_sxm x 8 over std::links::nvlink4`")
@@ -843,10 +807,6 @@ pub fn missing_power(span: Span, chip: &str, decl: Span, used: (Span, &str)) -> 
     )
     .label(decl, format!("`{chip}` is declared here without `power`"))
     .label(used.0, format!("pool `{}` uses it", used.1))
-}
-
-pub fn pin_impossible(span: Span, pin: &str, why: &str, help: &str) -> Diagnostic {
-    make("E0410", span, format!("the pin `{pin}` cannot be honoured"), why.to_string(), help.to_string())
 }
 
 pub fn draft_mismatch(span: Span, draft: &str, target: &str, why: &str) -> Diagnostic {

@@ -8,7 +8,7 @@ pub mod stdlib;
 pub mod tables;
 pub mod trace;
 
-use crate::diagnostics::catalog::{self, Rule};
+use crate::diagnostics::catalog::{self, FileProblem, NeededFor, PinProblem, PinSplit, Rule};
 use crate::diagnostics::Diagnostics;
 use crate::ir::{self, Contents, Precision, SloMetric, Stage};
 use crate::source::{FileId, Origin, SourceMap, Span};
@@ -294,27 +294,27 @@ impl Resolver<'_> {
             }
             UseTarget::File { path, span } => {
                 let Some(dir) = self.modules[m].dir.clone() else {
-                    self.diags.push(catalog::import_failed(*span, path, "only files on disk can import other files"));
+                    self.diags.push(catalog::import_failed(*span, path, &FileProblem::NotOnDisk));
                     return;
                 };
                 if !path.ends_with(".hplan") {
-                    self.diags.push(catalog::import_failed(*span, path, "not a .hplan file"));
+                    self.diags.push(catalog::import_failed(*span, path, &FileProblem::NotHplan));
                     return;
                 }
                 let canon = match self.project_file(&dir, path) {
                     // a link named `*.hplan` to another kind of file is not read
                     Ok(c) if c.extension().is_none_or(|e| e != "hplan") => {
-                        self.diags.push(catalog::import_failed(*span, path, "it links to a file that is not a .hplan file"));
+                        self.diags.push(catalog::import_failed(*span, path, &FileProblem::LinksToOtherKind));
                         return;
                     }
                     Ok(c) => c,
                     Err(why) => {
-                        self.diags.push(catalog::import_failed(*span, path, why));
+                        self.diags.push(catalog::import_failed(*span, path, &why));
                         return;
                     }
                 };
                 if self.loading.contains(&canon) {
-                    self.diags.push(catalog::import_failed(*span, path, "the files import each other in a cycle"));
+                    self.diags.push(catalog::import_failed(*span, path, &FileProblem::Cycle));
                     return;
                 }
                 if self.loading.len() >= MAX_IMPORT_DEPTH {
@@ -332,7 +332,7 @@ impl Resolver<'_> {
                         let text = match self.sources.read_disk(&canon) {
                             Ok(t) => t,
                             Err(e) => {
-                                self.diags.push(catalog::import_failed(*span, path, &e.to_string()));
+                                self.diags.push(catalog::import_failed(*span, path, &FileProblem::Unreadable(e.to_string())));
                                 return;
                             }
                         };
@@ -664,22 +664,22 @@ impl Resolver<'_> {
     /// nothing is inside.
     /// The file `path` names, relative to the file `from` that names it (a chip's op
     /// table, a workload's trace), inside the project folder.
-    fn beside(&self, from: &std::path::Path, path: &str) -> Result<std::path::PathBuf, &'static str> {
+    fn beside(&self, from: &std::path::Path, path: &str) -> Result<std::path::PathBuf, FileProblem> {
         let dir = real_path(from).parent().map(|d| d.to_path_buf()).unwrap_or_default();
         self.project_file(&dir, path)
     }
 
-    fn project_file(&self, dir: &std::path::Path, path: &str) -> Result<std::path::PathBuf, &'static str> {
+    fn project_file(&self, dir: &std::path::Path, path: &str) -> Result<std::path::PathBuf, FileProblem> {
         let canon = real_path(&dir.join(path));
         if !self.root_dir.as_ref().is_some_and(|root| canon.starts_with(root)) {
-            return Err("the path leaves the project folder");
+            return Err(FileProblem::LeavesProject);
         }
         if !canon.exists() {
             // a link whose target is missing or that loops back on itself
             if dir.join(path).symlink_metadata().is_ok() {
-                return Err("it is a symbolic link that leads to no file (a loop, or a missing target)");
+                return Err(FileProblem::DanglingLink);
             }
-            return Err("no such file");
+            return Err(FileProblem::NoSuchFile);
         }
         Ok(canon)
     }
@@ -706,12 +706,12 @@ impl Resolver<'_> {
             Origin::Disk(from) => match self.beside(&from, path) {
                 Ok(canon) => Origin::Disk(canon),
                 Err(why) => {
-                    self.diags.push(catalog::table_unreadable(at, path, why));
+                    self.diags.push(catalog::table_unreadable(at, path, &why));
                     return None;
                 }
             },
             Origin::Memory(_) => {
-                self.diags.push(catalog::table_unreadable(at, path, "this text was not read from a folder to find the table in"));
+                self.diags.push(catalog::table_unreadable(at, path, &FileProblem::NotOnDisk));
                 return None;
             }
         };
@@ -733,20 +733,20 @@ impl Resolver<'_> {
     /// The display name and text of an op table's file: from the embedded stdlib, or a
     /// regular file of at most 8 MiB on disk.
     fn table_text(&mut self, origin: &Origin, path: &str, at: Span) -> Option<(String, String)> {
-        let fail = |why: &str| catalog::table_unreadable(at, path, why);
+        let fail = |why: FileProblem| catalog::table_unreadable(at, path, &why);
         match origin {
             Origin::Std(rel) => match stdlib::table(rel) {
                 Some(text) => Some((format!("<std>/{rel}"), text.to_string())),
                 None => {
-                    self.diags.push(fail("the standard library has no such table"));
+                    self.diags.push(fail(FileProblem::NotInStdlib));
                     None
                 }
             },
             // read_disk refuses what is not a regular file of at most 8 MiB, before reading
-            Origin::Disk(canon) => match self.sources.read_disk(canon).map_err(|e| e.to_string()) {
+            Origin::Disk(canon) => match self.sources.read_disk(canon) {
                 Ok(text) => Some((pathdiff(canon, self.root_dir.as_deref()), text)),
-                Err(why) => {
-                    self.diags.push(fail(&why));
+                Err(e) => {
+                    self.diags.push(fail(FileProblem::Unreadable(e.to_string())));
                     None
                 }
             },
@@ -780,7 +780,7 @@ impl Resolver<'_> {
     fn model_from(&mut self, name: &str, body: &Body, span: Span) -> Option<ir::Model> {
         let f = self.check(body, &schema::MODEL, span);
         // Attributes required only for some architectures.
-        let missing = |this: &mut Self, attr: &str, example: &str, why: &str| {
+        let missing = |this: &mut Self, attr: &str, example: &str, why: NeededFor| {
             this.diags.push(catalog::missing_model_attribute(span, attr, example, why));
         };
         let mla = f.word("attention") == Some("mla");
@@ -789,14 +789,14 @@ impl Resolver<'_> {
         if mla {
             for (attr, ex) in [("kv_lora_rank", "512"), ("qk_rope_dim", "64"), ("qk_nope_dim", "128"), ("v_head_dim", "128")] {
                 if !f.given.iter().any(|g| g == attr) {
-                    missing(self, attr, ex, "for `attention = mla`");
+                    missing(self, attr, ex, NeededFor::Mla);
                     ok = false;
                 }
             }
         } else {
             for (attr, ex) in [("kv_heads", "8"), ("head_dim", "128")] {
                 if !f.given.iter().any(|g| g == attr) {
-                    missing(self, attr, ex, "for grouped-query attention");
+                    missing(self, attr, ex, NeededFor::GroupedQuery);
                     ok = false;
                 }
             }
@@ -804,14 +804,14 @@ impl Resolver<'_> {
         if moe_declared {
             for (attr, ex) in [("experts_per_token", "8"), ("expert_intermediate", "2048")] {
                 if !f.given.iter().any(|g| g == attr) {
-                    missing(self, attr, ex, "for a mixture-of-experts model (`experts` is set)");
+                    missing(self, attr, ex, NeededFor::Moe);
                     ok = false;
                 }
             }
         }
         let dense_layers = f.count("dense_layers").unwrap_or(0);
         if (!moe_declared || dense_layers > 0) && !f.given.iter().any(|g| g == "intermediate") {
-            missing(self, "intermediate", "28672", "for the dense FFN layers");
+            missing(self, "intermediate", "28672", NeededFor::DenseLayers);
             ok = false;
         }
         if f.given.iter().any(|g| g == "sliding_window") != f.given.iter().any(|g| g == "sliding_layers") {
@@ -820,7 +820,7 @@ impl Resolver<'_> {
             } else {
                 ("sliding_layers", "sliding_window")
             };
-            missing(self, lacks, "18", &format!("together with `{has}`"));
+            missing(self, lacks, "18", NeededFor::Together(has));
             ok = false;
         }
         if !ok {
@@ -1015,12 +1015,12 @@ impl Resolver<'_> {
             Origin::Disk(from) => match self.beside(&from, path) {
                 Ok(canon) => Origin::Disk(canon),
                 Err(why) => {
-                    self.diags.push(catalog::trace_unreadable(at, path, why));
+                    self.diags.push(catalog::trace_unreadable(at, path, &why));
                     return None;
                 }
             },
             _ => {
-                self.diags.push(catalog::trace_unreadable(at, path, "this text was not read from a folder to find the trace in"));
+                self.diags.push(catalog::trace_unreadable(at, path, &FileProblem::NotOnDisk));
                 return None;
             }
         };
@@ -1029,7 +1029,7 @@ impl Resolver<'_> {
         let text = match self.sources.read_disk(canon) {
             Ok(text) => text,
             Err(e) => {
-                self.diags.push(catalog::trace_unreadable(at, path, &e.to_string()));
+                self.diags.push(catalog::trace_unreadable(at, path, &FileProblem::Unreadable(e.to_string())));
                 return None;
             }
         };
@@ -1597,8 +1597,8 @@ impl Resolver<'_> {
         for name in ir::Pins::NAMES {
             let (Some(v), Some(span)) = (f.count(name), f.span(name)) else { continue };
             match pin_problem(stage, name, v, model, draft, room) {
-                Some((why, help)) => {
-                    self.diags.push(catalog::pin_impossible(span, &format!("{name} = {v}"), &why, &help));
+                Some(problem) => {
+                    self.diags.push(catalog::pin_impossible(span, &format!("{name} = {v}"), &problem));
                     ok = false;
                 }
                 None => out.set(name, v, span),
@@ -1609,8 +1609,7 @@ impl Resolver<'_> {
                 self.diags.push(catalog::pin_impossible(
                     span,
                     &format!("dp = {dp}"),
-                    &format!("{dp} groups of {tp} chips need {} chips; the largest pool has {}", tp * dp, room.largest),
-                    "pin fewer groups or a smaller degree",
+                    &PinProblem::TooManyGroups { dp, tp, largest: room.largest },
                 ));
                 ok = false;
             }
@@ -1818,8 +1817,15 @@ struct PinRoom {
 }
 
 /// Why `stage` cannot take the pin `name = v` (the label, the help), or `None` when it can.
-fn pin_problem(stage: Stage, name: &str, v: u64, model: &ir::Model, draft: Option<&ir::Model>, room: PinRoom) -> Option<(String, String)> {
-    let applies: &[&str] = match stage {
+fn pin_problem(
+    stage: Stage,
+    name: &str,
+    v: u64,
+    model: &ir::Model,
+    draft: Option<&ir::Model>,
+    room: PinRoom,
+) -> Option<PinProblem<'static>> {
+    let applies: &'static [&'static str] = match stage {
         Stage::Prefill => &["tp", "replicas"],
         Stage::DecodeAttn => &["tp", "dp"],
         Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
@@ -1827,50 +1833,39 @@ fn pin_problem(stage: Stage, name: &str, v: u64, model: &ir::Model, draft: Optio
         Stage::Draft => &["tp"],
         Stage::DecodeLayers => &[],
     };
-    let problem = |why: &str, help: &str| Some((why.to_string(), help.to_string()));
     if !applies.contains(&name) {
-        let why = match (stage, name) {
-            (Stage::DecodeFfn, "tp") => "an MoE FFN spreads its experts: its degree is `ep`",
-            (Stage::DecodeFfn, "ep") => "a dense FFN has no experts: its degree is `tp`",
-            _ => "not a decision of this stage",
+        let moe = match (stage, name) {
+            (Stage::DecodeFfn, "tp") => Some(true),
+            (Stage::DecodeFfn, "ep") => Some(false),
+            _ => None,
         };
-        let help = if applies.is_empty() {
-            format!("`{}` takes no pins", stage.name())
-        } else {
-            format!("`{}` takes {}", stage.name(), applies.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
-        };
-        return problem(why, &help);
+        return Some(PinProblem::NotThisStage { stage: stage.name(), takes: applies, moe });
     }
     if name == "microbatches" && !(1..=4).contains(&v) {
-        return problem("ping-pong runs 1 to 4 microbatches", "pin 1, 2, 3 or 4");
+        return Some(PinProblem::Microbatches);
     }
     if !matches!(name, "tp" | "dp" | "ep") {
         return None;
     }
     if !v.is_power_of_two() {
-        return problem("not a power of two", "the solver's parallel degrees are powers of two (1, 2, 4, 8, ...)");
+        return Some(PinProblem::NotPowerOfTwo);
     }
     // what the degree splits
     let split = match (stage, name) {
-        (Stage::Prefill | Stage::DecodeAttn, "tp") => Some((model.heads, "attention heads")),
-        (Stage::Draft, "tp") => draft.map(|d| (d.heads, "draft model's attention heads")),
-        (Stage::DecodeFfn, "tp") => Some((model.intermediate, "FFN's intermediate size")),
-        (Stage::DecodeFfn, "ep") => Some((model.ffn_split_dim(), "experts")),
+        (Stage::Prefill | Stage::DecodeAttn, "tp") => Some((model.heads, PinSplit::Heads)),
+        (Stage::Draft, "tp") => draft.map(|d| (d.heads, PinSplit::DraftHeads)),
+        (Stage::DecodeFfn, "tp") => Some((model.intermediate, PinSplit::Intermediate)),
+        (Stage::DecodeFfn, "ep") => Some((model.ffn_split_dim(), PinSplit::Experts)),
         _ => None,
     };
     if let Some((dim, what)) = split.filter(|(dim, _)| dim % v != 0) {
-        return problem(
-            &format!("{v} does not divide the {dim} {what}"),
-            "pin a power of two that divides it, or leave the degree to the solver",
-        );
+        return Some(PinProblem::NotDividing { value: v, dim, what });
     }
     if v > room.largest {
-        let why = format!("the largest pool `{}` may use has {} chips", stage.name(), room.largest);
-        return problem(&why, "pin at most as many chips as a pool has, or add chips to the pool");
+        return Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest });
     }
     if v > 1 && !room.linked {
-        let why = format!("no pool `{}` may use has a scale-up link", stage.name());
-        return problem(&why, "give the pool a link (`pool gpu = h100_sxm x 8 over nvlink4`)");
+        return Some(PinProblem::NoLink { stage: stage.name() });
     }
     None
 }

@@ -2,7 +2,8 @@
 //! diagnostic at the file, line and column of every malformed cell. A table with any
 //! error is dropped whole: a partial table never replaces the roofline.
 
-use crate::diagnostics::{catalog, Diagnostics};
+use crate::diagnostics::catalog::{self, TableProblem};
+use crate::diagnostics::Diagnostics;
 use crate::ir::tables::{AttnKey, Grid, MoeKey, OpTables};
 use crate::ir::{self, Precision};
 use crate::source::{FileId, Span};
@@ -44,25 +45,13 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
             for (name, span) in &cells {
                 match COLUMNS.iter().position(|c| c == name) {
                     Some(i) if !idx.contains(&i) => idx.push(i),
-                    Some(_) => {
-                        diags.push(catalog::table_malformed(*span, format!("column `{name}` appears twice"), "again here", "keep one"))
-                    }
-                    None => diags.push(catalog::table_malformed(
-                        *span,
-                        format!("unknown column `{name}`"),
-                        "not a column of op tables",
-                        &format!("the columns are {}", COLUMNS.join(", ")),
-                    )),
+                    Some(_) => diags.push(catalog::table_malformed(*span, &TableProblem::ColumnTwice(name))),
+                    None => diags.push(catalog::table_malformed(*span, &TableProblem::UnknownColumn(name, &COLUMNS))),
                 }
             }
             for req in ["op", "dtype", "latency_us"] {
                 if !idx.iter().any(|&i| COLUMNS[i] == req) {
-                    diags.push(catalog::table_malformed(
-                        row_span,
-                        format!("the header has no `{req}` column"),
-                        "the header",
-                        "the header names the columns: op, dtype, the op's shape columns and latency_us (docs/op-tables.md)",
-                    ));
+                    diags.push(catalog::table_malformed(row_span, &TableProblem::NoColumn(req)));
                 }
             }
             if diags.error_count() > before {
@@ -73,21 +62,11 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
         };
         count += 1;
         if count > MAX_TABLE_ROWS {
-            diags.push(catalog::table_malformed(
-                row_span,
-                format!("more than {MAX_TABLE_ROWS} rows"),
-                "the limit is passed here",
-                "keep the shapes the cost model needs: a reduced grid",
-            ));
+            diags.push(catalog::table_malformed(row_span, &TableProblem::TooManyRows(MAX_TABLE_ROWS)));
             return None;
         }
         if cells.len() != cols.len() {
-            diags.push(catalog::table_malformed(
-                row_span,
-                format!("this row has {} cells, the header {}", cells.len(), cols.len()),
-                "this row",
-                "give every row one cell per header column (empty where the op does not use the column)",
-            ));
+            diags.push(catalog::table_malformed(row_span, &TableProblem::Cells(cells.len(), cols.len())));
             continue;
         }
         let cell = |name: &str| cols.iter().position(|&i| COLUMNS[i] == name).map(|j| cells[j]);
@@ -104,25 +83,13 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
         };
         let mut num = |name: &str, whole: bool| -> Option<f64> {
             let Some((v, span)) = cell(name) else {
-                diags.push(catalog::table_malformed(
-                    row_span,
-                    format!("`{op}` rows need the `{name}` column"),
-                    "this row",
-                    &format!("add `{name}` to the header (docs/op-tables.md lists each op's columns)"),
-                ));
+                diags.push(catalog::table_malformed(row_span, &TableProblem::OpNeedsColumn { op, column: name }));
                 return None;
             };
             match v.parse::<f64>() {
                 Ok(x) if x.is_finite() && x > 0.0 && (!whole || x.fract() == 0.0) => Some(x),
                 _ => {
-                    let want = if whole { "a whole number greater than zero" } else { "a number greater than zero" };
-                    let found = if v.is_empty() { "an empty cell".to_string() } else { format!("`{v}`") };
-                    diags.push(catalog::table_malformed(
-                        span,
-                        format!("`{name}` must be {want}, found {found}"),
-                        "not a valid value",
-                        &format!("write {want}"),
-                    ));
+                    diags.push(catalog::table_malformed(span, &TableProblem::BadValue { column: name, whole, cell: v }));
                     None
                 }
             }
@@ -138,12 +105,7 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
         rows.entry((op.to_string(), dtype, ks.iter().map(|&k| k as u64).collect())).or_default().push((ax, latency * 1e-6, row_span));
     }
     if header.is_none() || count == 0 {
-        diags.push(catalog::table_malformed(
-            named_at,
-            format!("the op table `{display}` has no rows"),
-            "this table is empty",
-            "give it a header and at least one measured row (docs/op-tables.md)",
-        ));
+        diags.push(catalog::table_malformed(named_at, &TableProblem::Empty(display)));
         return None;
     }
     let mut t = OpTables {
@@ -193,10 +155,7 @@ fn grid(op: &str, rs: &[(Vec<f64>, f64, Span)], diags: &mut Diagnostics) -> Opti
     for w in sorted.windows(2) {
         if w[0].0 == w[1].0 {
             let (first, again) = if w[0].2 < w[1].2 { (w[0].2, w[1].2) } else { (w[1].2, w[0].2) };
-            let mut dg =
-                catalog::table_malformed(again, format!("this `{op}` shape is measured twice"), "the second row", "keep one row per shape");
-            dg.labels.push(crate::diagnostics::Label { span: first, message: "the first row".into() });
-            diags.push(dg);
+            diags.push(catalog::table_malformed(again, &TableProblem::Duplicate { op, first }));
             ok = false;
         }
     }

@@ -1,0 +1,262 @@
+//! Why an input could not be taken, as reasons the resolver names and this file words:
+//! a file (E0107, E0501, E0602), an op table (E0502), a pin (E0410), a model attribute that an
+//! architecture needs (E0302).
+
+use super::{make, missing_attribute};
+use crate::diagnostics::Diagnostic;
+use crate::source::Span;
+
+/// Why a file an item names (an import, an op table, a trace) could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FileProblem {
+    /// the naming text is not a file on disk (standard input, an editor buffer), so
+    /// there is no folder to find the file in
+    NotOnDisk,
+    /// an op table the embedded standard library does not have
+    NotInStdlib,
+    NotHplan,
+    /// a `*.hplan` name that links to another kind of file
+    LinksToOtherKind,
+    LeavesProject,
+    /// a symbolic link whose target is missing or loops back
+    DanglingLink,
+    NoSuchFile,
+    Cycle,
+    /// the operating system's error reading it (or the reader's refusal: not a regular
+    /// file, larger than 8 MiB, not UTF-8)
+    Unreadable(String),
+}
+
+/// `thing`: what the file is ("table", "trace"; imports are "file").
+fn file_problem(p: &FileProblem, thing: &str) -> String {
+    match p {
+        FileProblem::NotOnDisk if thing == "file" => "only files on disk can import other files".into(),
+        FileProblem::NotOnDisk => format!("this text was not read from a folder to find the {thing} in"),
+        FileProblem::NotInStdlib => format!("the standard library has no such {thing}"),
+        FileProblem::NotHplan => "not a .hplan file".into(),
+        FileProblem::LinksToOtherKind => "it links to a file that is not a .hplan file".into(),
+        FileProblem::LeavesProject => "the path leaves the project folder".into(),
+        FileProblem::DanglingLink => "it is a symbolic link that leads to no file (a loop, or a missing target)".into(),
+        FileProblem::NoSuchFile => "no such file".into(),
+        FileProblem::Cycle => "the files import each other in a cycle".into(),
+        FileProblem::Unreadable(e) => e.clone(),
+    }
+}
+
+pub fn import_failed(span: Span, path: &str, why: &FileProblem) -> Diagnostic {
+    make(
+        "E0107",
+        span,
+        format!("cannot import `{path}`: {}", file_problem(why, "file")),
+        "imported here",
+        "import an existing .hplan file inside this project, by a path relative to the importing file",
+    )
+}
+
+pub fn table_unreadable(span: Span, path: &str, why: &FileProblem) -> Diagnostic {
+    make(
+        "E0501",
+        span,
+        format!("cannot read the op table `{path}`: {}", file_problem(why, "table")),
+        "named here",
+        "name a CSV file inside this project, by a path relative to this file (format: docs/op-tables.md)",
+    )
+}
+
+pub fn trace_unreadable(span: Span, path: &str, why: &FileProblem) -> Diagnostic {
+    make(
+        "E0602",
+        span,
+        format!("cannot read the trace `{path}`: {}", file_problem(why, "trace")),
+        "named here",
+        "name a CSV file inside this project, by a path relative to this file (`arrival_s,input_tokens,output_tokens` lines)",
+    )
+}
+
+/// What is wrong with an op table's header or a row (E0502).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TableProblem<'a> {
+    ColumnTwice(&'a str),
+    /// an unknown column, and the known ones
+    UnknownColumn(&'a str, &'a [&'a str]),
+    NoColumn(&'a str),
+    TooManyRows(usize),
+    /// cells in the row, in the header
+    Cells(usize, usize),
+    /// an op's row lacks a column it needs
+    OpNeedsColumn {
+        op: &'a str,
+        column: &'a str,
+    },
+    /// a value that is not a (whole) number above zero: column, whole, the cell
+    BadValue {
+        column: &'a str,
+        whole: bool,
+        cell: &'a str,
+    },
+    /// the table at this path has no rows
+    Empty(&'a str),
+    /// an op's shape measured twice (the second row; `first` is the first's)
+    Duplicate {
+        op: &'a str,
+        first: Span,
+    },
+}
+
+pub fn table_malformed(span: Span, problem: &TableProblem) -> Diagnostic {
+    let (message, label, help) = match problem {
+        TableProblem::ColumnTwice(name) => (format!("column `{name}` appears twice"), "again here", "keep one".to_string()),
+        TableProblem::UnknownColumn(name, known) => {
+            (format!("unknown column `{name}`"), "not a column of op tables", format!("the columns are {}", known.join(", ")))
+        }
+        TableProblem::NoColumn(name) => (
+            format!("the header has no `{name}` column"),
+            "the header",
+            "the header names the columns: op, dtype, the op's shape columns and latency_us (docs/op-tables.md)".to_string(),
+        ),
+        TableProblem::TooManyRows(n) => {
+            (format!("more than {n} rows"), "the limit is passed here", "keep the shapes the cost model needs: a reduced grid".to_string())
+        }
+        TableProblem::Cells(row, header) => (
+            format!("this row has {row} cells, the header {header}"),
+            "this row",
+            "give every row one cell per header column (empty where the op does not use the column)".to_string(),
+        ),
+        TableProblem::OpNeedsColumn { op, column } => (
+            format!("`{op}` rows need the `{column}` column"),
+            "this row",
+            format!("add `{column}` to the header (docs/op-tables.md lists each op's columns)"),
+        ),
+        TableProblem::BadValue { column, whole, cell } => {
+            let want = if *whole { "a whole number greater than zero" } else { "a number greater than zero" };
+            let found = if cell.is_empty() { "an empty cell".to_string() } else { format!("`{cell}`") };
+            (format!("`{column}` must be {want}, found {found}"), "not a valid value", format!("write {want}"))
+        }
+        TableProblem::Empty(path) => (
+            format!("the op table `{path}` has no rows"),
+            "this table is empty",
+            "give it a header and at least one measured row (docs/op-tables.md)".to_string(),
+        ),
+        TableProblem::Duplicate { op, .. } => {
+            (format!("this `{op}` shape is measured twice"), "the second row", "keep one row per shape".to_string())
+        }
+    };
+    let d = make("E0502", span, message, label, help);
+    match problem {
+        TableProblem::Duplicate { first, .. } => d.label(*first, "the first row"),
+        _ => d,
+    }
+}
+
+/// What a pinned degree splits (E0410).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinSplit {
+    Heads,
+    DraftHeads,
+    Intermediate,
+    Experts,
+}
+
+/// Why a pin cannot be honoured (E0410).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PinProblem<'a> {
+    /// the pin is not a decision of `stage`, which takes `takes`; `moe`: the stage is
+    /// an FFN, MoE (`Some(true)`, its degree is `ep`) or dense (`Some(false)`, `tp`)
+    NotThisStage {
+        stage: &'a str,
+        takes: &'a [&'a str],
+        moe: Option<bool>,
+    },
+    Microbatches,
+    NotPowerOfTwo,
+    /// the degree does not divide this dimension of the model
+    NotDividing {
+        value: u64,
+        dim: u64,
+        what: PinSplit,
+    },
+    /// more chips than the largest pool the stage may use
+    PoolTooSmall {
+        stage: &'a str,
+        largest: u64,
+    },
+    /// a degree above 1 with no pool the stage may use having a scale-up link
+    NoLink {
+        stage: &'a str,
+    },
+    /// `dp` groups of `tp` chips need more chips than the largest pool
+    TooManyGroups {
+        dp: u64,
+        tp: u64,
+        largest: u64,
+    },
+}
+
+pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic {
+    let (why, help): (String, String) = match problem {
+        PinProblem::NotThisStage { stage, takes, moe } => {
+            let why = match moe {
+                Some(true) => "an MoE FFN spreads its experts: its degree is `ep`",
+                Some(false) => "a dense FFN has no experts: its degree is `tp`",
+                None => "not a decision of this stage",
+            };
+            let help = if takes.is_empty() {
+                format!("`{stage}` takes no pins")
+            } else {
+                format!("`{stage}` takes {}", takes.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
+            };
+            (why.into(), help)
+        }
+        PinProblem::Microbatches => ("ping-pong runs 1 to 4 microbatches".into(), "pin 1, 2, 3 or 4".into()),
+        PinProblem::NotPowerOfTwo => {
+            ("not a power of two".into(), "the solver's parallel degrees are powers of two (1, 2, 4, 8, ...)".into())
+        }
+        PinProblem::NotDividing { value, dim, what } => {
+            let what = match what {
+                PinSplit::Heads => "attention heads",
+                PinSplit::DraftHeads => "draft model's attention heads",
+                PinSplit::Intermediate => "FFN's intermediate size",
+                PinSplit::Experts => "experts",
+            };
+            (
+                format!("{value} does not divide the {dim} {what}"),
+                "pin a power of two that divides it, or leave the degree to the solver".into(),
+            )
+        }
+        PinProblem::PoolTooSmall { stage, largest } => (
+            format!("the largest pool `{stage}` may use has {largest} chips"),
+            "pin at most as many chips as a pool has, or add chips to the pool".into(),
+        ),
+        PinProblem::NoLink { stage } => (
+            format!("no pool `{stage}` may use has a scale-up link"),
+            "give the pool a link (`pool gpu = h100_sxm x 8 over nvlink4`)".into(),
+        ),
+        PinProblem::TooManyGroups { dp, tp, largest } => (
+            format!("{dp} groups of {tp} chips need {} chips; the largest pool has {largest}", tp * dp),
+            "pin fewer groups or a smaller degree".into(),
+        ),
+    };
+    make("E0410", span, format!("the pin `{pin}` cannot be honoured"), why, help)
+}
+
+/// Which architecture needs a model attribute (E0302).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NeededFor<'a> {
+    Mla,
+    GroupedQuery,
+    Moe,
+    DenseLayers,
+    /// the sliding-window attribute given without its partner
+    Together(&'a str),
+}
+
+pub fn missing_model_attribute(span: Span, attr: &str, example: &str, why: NeededFor) -> Diagnostic {
+    let why = match why {
+        NeededFor::Mla => "for `attention = mla`".to_string(),
+        NeededFor::GroupedQuery => "for grouped-query attention".to_string(),
+        NeededFor::Moe => "for a mixture-of-experts model (`experts` is set)".to_string(),
+        NeededFor::DenseLayers => "for the dense FFN layers".to_string(),
+        NeededFor::Together(has) => format!("together with `{has}`"),
+    };
+    missing_attribute(span, attr, "model", example).note(format!("`{attr}` is required {why}"))
+}
