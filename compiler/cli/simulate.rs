@@ -40,7 +40,7 @@ pub fn parse_lengths(s: &str) -> Result<Lengths, String> {
         ["lognormal", mean, sigma] => Lengths::LogNormal { mean: num(mean)?, sigma: num(sigma)? },
         _ => return Err("write N (fixed), uniform:LOW:HIGH or lognormal:MEAN:SIGMA (tokens)".to_string()),
     };
-    l.check()?;
+    l.check().map_err(|e| e.to_string())?;
     Ok(l)
 }
 
@@ -114,7 +114,7 @@ pub fn run(file: &Path, o: Options<'_>) -> u8 {
     let outcome = match simulate::simulate(plan, &point, &config) {
         Ok(x) => x,
         Err(e) => {
-            super::errln!("error: cannot simulate plan `{}`: {}", plan.name, e.0);
+            super::errln!("error: cannot simulate plan `{}`: {e}", plan.name);
             return 1;
         }
     };

@@ -7,8 +7,10 @@ use crate::source::Span;
 
 mod infeasible;
 mod inputs;
+mod simulation;
 pub use infeasible::*;
 pub use inputs::*;
+pub use simulation::*;
 
 /// One entry of the catalog.
 pub struct CodeInfo {
@@ -658,7 +660,7 @@ pub fn percentile_slo_unmet(span: Span, slo: &str, reached: &str, rate: &str) ->
     )
 }
 
-pub fn simulation_failed(span: Span, reason: &str) -> Diagnostic {
+pub fn simulation_failed(span: Span, reason: &SimProblem) -> Diagnostic {
     make(
         "E0412",
         span,

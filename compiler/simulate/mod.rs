@@ -15,6 +15,7 @@ pub mod search;
 /// Traces are read with the workload that names them (resolve) or by the CLI.
 pub use crate::resolve::trace;
 
+pub use crate::diagnostics::catalog::SimProblem;
 use crate::ir::Plan;
 use crate::solve::Point;
 use model::StepModel;
@@ -109,14 +110,14 @@ impl Lengths {
     }
 
     /// Checks the parameters: a reason when they are not a distribution of lengths.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), SimProblem> {
         match *self {
-            Lengths::Fixed(n) if n == 0 || n > MAX_LENGTH => Err(format!("a length must be 1 to {MAX_LENGTH} tokens, not {n}")),
+            Lengths::Fixed(n) if n == 0 || n > MAX_LENGTH => Err(SimProblem::FixedLength { tokens: n, max: MAX_LENGTH }),
             Lengths::Uniform(lo, hi) if lo == 0 || hi > MAX_LENGTH || lo > hi => {
-                Err(format!("a uniform length needs 1 <= low <= high <= {MAX_LENGTH}, not {lo}..{hi}"))
+                Err(SimProblem::UniformLength { low: lo, high: hi, max: MAX_LENGTH })
             }
             Lengths::LogNormal { mean, sigma } if !(1.0..=MAX_LENGTH as f64).contains(&mean) || !(0.0..=3.0).contains(&sigma) => {
-                Err(format!("a lognormal length needs a mean of 1 to {MAX_LENGTH} tokens and a sigma of 0 to 3, not {mean} and {sigma}"))
+                Err(SimProblem::LogNormalLength { mean, sigma, max: MAX_LENGTH })
             }
             _ => Ok(()),
         }
@@ -737,9 +738,15 @@ impl Sim<'_> {
     }
 }
 
-/// Why a simulation cannot run.
+/// Why a simulation cannot run (the catalog words it).
 #[derive(Clone, Debug, PartialEq)]
-pub struct SimError(pub String);
+pub struct SimError(pub SimProblem);
+
+impl std::fmt::Display for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The requests of `config` (arrival times and lengths), drawn with its seed; closed
 /// loops get their arrivals as the run goes.
@@ -767,13 +774,13 @@ fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimErro
     match &config.arrivals {
         Arrivals::Trace { rows, scale } => {
             if rows.len() as u64 > MAX_REQUESTS {
-                return Err(SimError(format!("the trace has {} requests; at most {MAX_REQUESTS} are simulated", rows.len())));
+                return Err(SimError(SimProblem::TraceTooLong { requests: rows.len(), max: MAX_REQUESTS }));
             }
             Ok(rows.iter().map(|r| with_prefix(blank(r.arrival * scale, r.input, r.output), rng)).collect())
         }
         other => {
             if config.requests == 0 || config.requests > MAX_REQUESTS {
-                return Err(SimError(format!("simulate 1 to {MAX_REQUESTS} requests, not {}", config.requests)));
+                return Err(SimError(SimProblem::RequestCount { requests: config.requests, max: MAX_REQUESTS }));
             }
             config.input.check().map_err(SimError)?;
             config.output.check().map_err(SimError)?;
@@ -803,27 +810,25 @@ fn draw_requests(config: &Config, rng: &mut Rng) -> Result<Vec<Request>, SimErro
 fn prepare(config: &Config) -> Result<Vec<Request>, SimError> {
     match config.arrivals {
         Arrivals::Poisson { rate } | Arrivals::Gamma { rate, .. } if !(rate.is_finite() && rate > 0.0) => {
-            return Err(SimError(format!("the arrival rate must be a positive number of requests per second, not {rate}")))
+            return Err(SimError(SimProblem::Rate(rate)))
         }
         Arrivals::Gamma { shape, .. } if !(crate::ir::MIN_BURSTINESS..=crate::ir::MAX_BURSTINESS).contains(&shape) => {
-            return Err(SimError(format!("the burstiness must be from 0.01 to 100, not {shape}")))
+            return Err(SimError(SimProblem::Burstiness(shape)))
         }
-        Arrivals::Trace { scale, .. } if !(scale.is_finite() && scale > 0.0) => {
-            return Err(SimError(format!("a trace's times must be scaled by a positive number, not {scale}")))
-        }
+        Arrivals::Trace { scale, .. } if !(scale.is_finite() && scale > 0.0) => return Err(SimError(SimProblem::TraceScale(scale))),
         Arrivals::Closed { clients } if clients == 0 || clients > MAX_REQUESTS => {
-            return Err(SimError(format!("a closed loop needs 1 to {MAX_REQUESTS} clients, not {clients}")))
+            return Err(SimError(SimProblem::Clients { clients, max: MAX_REQUESTS }))
         }
         _ => {}
     }
     let mut rng = Rng::new(config.seed);
     let reqs = draw_requests(config, &mut rng)?;
     if reqs.is_empty() {
-        return Err(SimError("there are no requests to simulate".into()));
+        return Err(SimError(SimProblem::NoRequests));
     }
     let total: u64 = reqs.iter().map(|r| r.output).sum();
     if total > MAX_TOTAL_TOKENS {
-        return Err(SimError(format!("the requests ask for {total} output tokens; at most {MAX_TOTAL_TOKENS} are simulated")));
+        return Err(SimError(SimProblem::TooManyTokens { total, max: MAX_TOTAL_TOKENS }));
     }
     Ok(reqs)
 }
@@ -846,15 +851,11 @@ pub fn simulate_on(plan: &Plan, point: &Point, m: &StepModel, config: &Config) -
 fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Request>) -> Result<Outcome, SimError> {
     if let Some(p) = &m.prefill {
         if let Some(r) = reqs.iter().find(|r| r.input > p.longest()) {
-            return Err(SimError(format!("a {}-token prompt is longer than the step model was priced for ({})", r.input, p.longest())));
+            return Err(SimError(SimProblem::PromptBeyondPriced { tokens: r.input, longest: p.longest() }));
         }
     }
     if let Some(r) = reqs.iter().find(|r| r.input + r.output > m.kv_tokens) {
-        return Err(SimError(format!(
-            "a request of {} prompt and {} answer tokens needs more KV cache than the decode chips hold at batch {} ({} tokens); \
-             draw shorter requests or allow a larger batch",
-            r.input, r.output, m.max_batch, m.kv_tokens
-        )));
+        return Err(SimError(SimProblem::RequestBeyondKv { input: r.input, output: r.output, batch: m.max_batch, kv_tokens: m.kv_tokens }));
     }
     let rng = Rng::new(config.seed ^ 0x005E_ED0F_D4A7);
     let n = reqs.len();
@@ -927,7 +928,7 @@ fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Req
         sim.try_step(t);
     }
     if sim.done != n {
-        return Err(SimError(format!("{} of {n} requests never finished (the simulation stalled)", n - sim.done)));
+        return Err(SimError(SimProblem::Stalled { unfinished: n - sim.done, requests: n }));
     }
     let cache = sim.cache.as_ref().map(|c| (c.hits as f64 / c.lookups.max(1) as f64, c.evictions));
     let Sim { reqs, samples, area, .. } = sim;

@@ -3,6 +3,7 @@
 //! and contexts, the chosen prefill configuration at other prompt lengths
 //! (docs/simulation.md, "Step times").
 
+use super::SimProblem;
 use crate::ir::Plan;
 use crate::solve::space::{self, DecodeOption, PrefillOption, StepShape};
 use crate::solve::Point;
@@ -79,7 +80,7 @@ impl PrefillModel {
 
 /// Why the placement cannot be simulated.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Unsupported(pub String);
+pub struct Unsupported(pub SimProblem);
 
 /// Whether two decode options are the same configuration (at any batch).
 fn same_config(a: &DecodeOption, b: &DecodeOption) -> bool {
@@ -194,10 +195,7 @@ impl StepModel {
             }
         }
         if batches.last() != Some(&max_batch) {
-            return Err(Unsupported(format!(
-                "the chosen decode configuration does not run {max_batch} sequences at a mean context of {:.0} tokens (they do not fit its memory)",
-                contexts[1]
-            )));
+            return Err(Unsupported(SimProblem::DecodeDoesNotFit { batch: max_batch, context: contexts[1] }));
         }
         let per_prompt_token = match &chosen.aggregated {
             Some(a) if a.prompt_tokens > 0.0 => a.extra / a.prompt_tokens,
@@ -310,16 +308,17 @@ fn prefill_model(
                 priced.push(n);
             }
             None if n > n0 => {
-                return Err(Unsupported(format!(
-                    "a {n}-token prompt does not fit the prefill chips ({} x {}); draw shorter prompts",
-                    chosen.tp, plan.cluster.pools[chosen.pool].chip.name
-                )))
+                return Err(Unsupported(SimProblem::PromptDoesNotFit {
+                    tokens: n,
+                    tp: chosen.tp,
+                    chip: plan.cluster.pools[chosen.pool].chip.name.clone(),
+                }))
             }
             None => continue,
         }
     }
     if priced.is_empty() {
-        return Err(Unsupported("the chosen prefill configuration prices no prompt length".into()));
+        return Err(Unsupported(SimProblem::NoPromptLength));
     }
     // the KV paths of the plan's own prompt, the bulk scaled per token
     let kv = decode

@@ -5,7 +5,7 @@
 //! candidate whose objective is best at its rate. This is MLPerf's server question.
 
 use super::model::StepModel;
-use super::{simulate_on, Arrivals, Config, Lengths, Outcome, Request, SimError};
+use super::{simulate_on, Arrivals, Config, Lengths, Outcome, Request, SimError, SimProblem};
 use crate::ir::{Objective, Plan, Slo, SloMetric};
 use crate::solve::{Point, Solved};
 
@@ -144,9 +144,7 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
     let trace = match &w.traffic.arrivals {
         crate::ir::ArrivalProcess::Trace { rows, .. } => {
             let Some(recorded) = Arrivals::trace_rate(rows) else {
-                return Err(NotServed::Failed(SimError(
-                    "the trace's requests all arrive at once: it has no rate to scale to the rates searched".into(),
-                )));
+                return Err(NotServed::Failed(SimError(SimProblem::TraceAllAtOnce)));
             };
             Some((rows.clone(), recorded))
         }
@@ -263,7 +261,7 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
         }),
         None => Err(match closest {
             Some((slo, reached, rate)) => NotServed::Unmet { slo, reached, rate },
-            None => NotServed::Failed(SimError("no configuration has a throughput to simulate".into())),
+            None => NotServed::Failed(SimError(SimProblem::NothingToSimulate)),
         }),
     }
 }
