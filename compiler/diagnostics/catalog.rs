@@ -548,7 +548,7 @@ pub fn missing_attribute(span: Span, name: &str, block: &str, example: &str) -> 
 /// `serving = aggregated` where no pool may take prefill and both decode stages;
 /// `places`: each stage's `place` statement, its name and the pools it may use.
 pub fn aggregated_without_common_pool(span: Span, places: &[(Span, &str, Vec<&str>)]) -> Diagnostic {
-    let mut d = not_allowed(
+    let mut d = not_allowed_in(
         span,
         "`serving = aggregated`",
         "a plan where no pool may take prefill, decode.attn and decode.ffn together",
@@ -591,7 +591,7 @@ pub fn sweep_too_long(span: Span, max: usize, found: u64) -> Diagnostic {
 
 /// A sweep block varying two things at once.
 pub fn sweep_two_variables(span: Span, first: Span) -> Diagnostic {
-    not_allowed(span, "a second variable", "a sweep block", "a sweep varies one thing; write a second plan for the other")
+    not_allowed_in(span, "a second variable", "a sweep block", "a sweep varies one thing; write a second plan for the other")
         .label(first, "the sweep's variable")
 }
 
@@ -630,8 +630,114 @@ pub fn wrong_value(span: Span, what: &str, expected: &str, found: &str) -> Diagn
     )
 }
 
-pub fn not_allowed(span: Span, what: &str, block: &str, hint: &str) -> Diagnostic {
+fn not_allowed_in(span: Span, what: &str, block: &str, hint: &str) -> Diagnostic {
     make("E0305", span, format!("{what} is not allowed in {block}"), "not allowed here", hint.to_string())
+}
+
+/// Where a statement or a block belongs, when it stands elsewhere (E0305).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Belongs {
+    /// pools and links
+    Cluster,
+    /// `place` and objectives
+    Plan,
+    /// constraints
+    Slo,
+}
+
+/// Something written where the language does not take it (E0305).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Misplaced<'a> {
+    /// `unit`, `prefix` or `dimension` outside the standard library
+    UnitDeclaration {
+        keyword: &'a str,
+    },
+    /// a statement (`what`: its description) in a block of kind `block` that does not take it
+    Statement {
+        what: &'a str,
+        block: &'a str,
+        belongs: Belongs,
+    },
+    /// a name on a sub-block that takes none
+    BlockName {
+        keyword: &'a str,
+    },
+    SelfLink,
+    PipelineTooManyPools {
+        pools: usize,
+        max: usize,
+    },
+    PipelineOnePool,
+    DraftWithoutSpeculate,
+    AggregatedWithSpeculate,
+    BaselineInPlans,
+    PointsWithStep,
+    StepOnPerUserSweep,
+    /// an override block on a plan's `cluster = c` or `workload = w`
+    Override {
+        keyword: &'a str,
+    },
+}
+
+pub fn not_allowed(span: Span, m: &Misplaced) -> Diagnostic {
+    let (what, block, hint): (String, String, String) = match *m {
+        Misplaced::UnitDeclaration { keyword } => (
+            format!("declaring a `{keyword}`"),
+            "a plan file".into(),
+            "units, prefixes and dimensions are declared in the standard library's units.hplan; write quantities with the units it defines".into(),
+        ),
+        Misplaced::Statement { what, block, belongs } => (
+            what.into(),
+            block.into(),
+            match belongs {
+                Belongs::Cluster => "pools and links between pools belong in a `cluster`",
+                Belongs::Plan => "`place` and `minimize` belong in a `plan`",
+                Belongs::Slo => "constraints belong in a plan's `slo { ... }` block",
+            }
+            .into(),
+        ),
+        Misplaced::BlockName { keyword } => ("a name".into(), format!("a `{keyword}` block"), format!("write `{keyword} {{ ... }}`")),
+        Misplaced::SelfLink => (
+            "a link from a pool to itself".into(),
+            "cluster".into(),
+            "chips within a pool talk over the pool's own link: `pool x = chip x 8 over <link>`".into(),
+        ),
+        Misplaced::PipelineTooManyPools { pools, max } => (
+            format!("a layer pipeline over {pools} pools"),
+            "`place decode.layers`".into(),
+            format!("name at most {max} pools: `place decode.layers on any [a, b, ...]`"),
+        ),
+        Misplaced::PipelineOnePool => (
+            "a layer pipeline over one pool".into(),
+            "`place decode.layers`".into(),
+            "name two or more pools (`place decode.layers on any [a, b]`); to run every layer on one pool, place `decode.attn` and `decode.ffn` there".into(),
+        ),
+        Misplaced::DraftWithoutSpeculate => (
+            "`place draft`".into(),
+            "a plan without a `speculate` block".into(),
+            "add `speculate { draft = <model>, lookahead = 4, acceptance = 0.7 }`, or remove this line".into(),
+        ),
+        Misplaced::AggregatedWithSpeculate => (
+            "`serving = aggregated`".into(),
+            "a plan with a `speculate` block".into(),
+            "the draft and verify steps run on their own chips; use `serving = disaggregated` or remove the `speculate` block".into(),
+        ),
+        Misplaced::BaselineInPlans => {
+            ("the baseline".into(), "the compared `plans`".into(), "the baseline is compared with every plan listed; remove it here".into())
+        }
+        Misplaced::PointsWithStep => (
+            "`points` together with `step`".into(),
+            "a sweep block".into(),
+            "keep one: `step` spaces values evenly, `points` on a log scale".into(),
+        ),
+        Misplaced::StepOnPerUserSweep => {
+            ("`step`".into(), "a sweep over `tokens_per_s_per_user`".into(), "use `points = N` (values spaced evenly on a log scale)".into())
+        }
+        Misplaced::Override { keyword } => {
+            (format!("overriding a {keyword}"), "a plan".into(), format!("declare a new {keyword} that extends it: `{keyword} mine = base {{ ... }}`"))
+        }
+    };
+    not_allowed_in(span, &what, &block, &hint)
 }
 
 /// An objective not of this direction: `other` is the direction it has, if any.

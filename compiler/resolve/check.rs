@@ -262,12 +262,7 @@ impl Checker<'_> {
                     }
                     if !sub.labelled {
                         if let Some(l) = &b.label {
-                            self.diags.push(catalog::not_allowed(
-                                l.span,
-                                "a name",
-                                &format!("a `{}` block", sub.keyword),
-                                &format!("write `{} {{ ... }}`", sub.keyword),
-                            ));
+                            self.diags.push(catalog::not_allowed(l.span, &catalog::Misplaced::BlockName { keyword: sub.keyword }));
                         }
                     }
                     let inner = self.check(&b.body, sub.spec, b.kind.span);
@@ -284,12 +279,13 @@ impl Checker<'_> {
                     if spec.stmts.contains(&kind) {
                         fields.stmts.push(other.clone());
                     } else {
-                        let hint = match kind {
-                            Stmt::Pool | Stmt::Link => "pools and links between pools belong in a `cluster`",
-                            Stmt::Place | Stmt::Objective => "`place` and `minimize` belong in a `plan`",
-                            Stmt::Constraint => "constraints belong in a plan's `slo { ... }` block",
+                        let belongs = match kind {
+                            Stmt::Pool | Stmt::Link => catalog::Belongs::Cluster,
+                            Stmt::Place | Stmt::Objective => catalog::Belongs::Plan,
+                            Stmt::Constraint => catalog::Belongs::Slo,
                         };
-                        self.diags.push(catalog::not_allowed(other.span(), kind.describe(), spec.name, hint));
+                        let what = catalog::Misplaced::Statement { what: kind.describe(), block: spec.name, belongs };
+                        self.diags.push(catalog::not_allowed(other.span(), &what));
                     }
                 }
             }

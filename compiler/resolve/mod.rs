@@ -8,7 +8,7 @@ pub mod stdlib;
 pub mod tables;
 pub mod trace;
 
-use crate::diagnostics::catalog::{self, FileProblem, NeededFor, PinProblem, PinSplit, Rule};
+use crate::diagnostics::catalog::{self, FileProblem, Misplaced, NeededFor, PinProblem, PinSplit, Rule};
 use crate::diagnostics::Diagnostics;
 use crate::ir::{self, Contents, Precision, SloMetric, Stage};
 use crate::source::{FileId, Origin, SourceMap, Span};
@@ -131,12 +131,7 @@ pub fn resolve(root: FileId, sources: &mut SourceMap, diags: &mut Diagnostics) -
             ItemKind::Compare => compares.push(id),
             kind @ (ItemKind::Dimension | ItemKind::Prefix | ItemKind::Unit) => {
                 let span = r.items[id].item.kind_span;
-                r.diags.push(catalog::not_allowed(
-                    span,
-                    &format!("declaring a `{}`", kind.keyword()),
-                    "a plan file",
-                    "units, prefixes and dimensions are declared in the standard library's units.hplan; write quantities with the units it defines",
-                ));
+                r.diags.push(catalog::not_allowed(span, &Misplaced::UnitDeclaration { keyword: kind.keyword() }));
             }
         }
     }
@@ -1124,12 +1119,7 @@ impl Resolver<'_> {
             match (a, b, link) {
                 (Some(a), Some(b), Some(link)) if a != b => links.push(ir::PoolLink { a, b, link, span: l.span }),
                 (Some(a), Some(b), Some(_)) if a == b => {
-                    self.diags.push(catalog::not_allowed(
-                        l.span,
-                        "a link from a pool to itself",
-                        "cluster",
-                        "chips within a pool talk over the pool's own link: `pool x = chip x 8 over <link>`",
-                    ));
+                    self.diags.push(catalog::not_allowed(l.span, &Misplaced::SelfLink));
                 }
                 _ => ok = false,
             }
@@ -1186,19 +1176,12 @@ impl Resolver<'_> {
                     if stage == Stage::DecodeLayers && pools.len() > ir::MAX_PIPELINE_POOLS {
                         self.diags.push(catalog::not_allowed(
                             p.span,
-                            &format!("a layer pipeline over {} pools", pools.len()),
-                            "`place decode.layers`",
-                            &format!("name at most {} pools: `place decode.layers on any [a, b, ...]`", ir::MAX_PIPELINE_POOLS),
+                            &Misplaced::PipelineTooManyPools { pools: pools.len(), max: ir::MAX_PIPELINE_POOLS },
                         ));
                         continue;
                     }
                     if stage == Stage::DecodeLayers && pools.len() < 2 {
-                        self.diags.push(catalog::not_allowed(
-                        p.span,
-                        "a layer pipeline over one pool",
-                        "`place decode.layers`",
-                        "name two or more pools (`place decode.layers on any [a, b]`); to run every layer on one pool, place `decode.attn` and `decode.ffn` there",
-                    ));
+                        self.diags.push(catalog::not_allowed(p.span, &Misplaced::PipelineOnePool));
                         continue;
                     }
                     if let Some(body) = &p.pins {
@@ -1375,12 +1358,7 @@ impl Resolver<'_> {
             None if has_block => return None,
             None => {
                 if let Some((_, span)) = placed.get(&Stage::Draft) {
-                    self.diags.push(catalog::not_allowed(
-                        *span,
-                        "`place draft`",
-                        "a plan without a `speculate` block",
-                        "add `speculate { draft = <model>, lookahead = 4, acceptance = 0.7 }`, or remove this line",
-                    ));
+                    self.diags.push(catalog::not_allowed(*span, &Misplaced::DraftWithoutSpeculate));
                     return None;
                 }
                 None
@@ -1449,12 +1427,7 @@ impl Resolver<'_> {
             let on = |s: Stage| placements.iter().filter(|p| p.stage == s).flat_map(|p| p.pools.iter().copied()).collect::<Vec<usize>>();
             let shared = on(Stage::Prefill).iter().any(|p| on(Stage::DecodeAttn).contains(p) && on(Stage::DecodeFfn).contains(p));
             if speculates {
-                self.diags.push(catalog::not_allowed(
-                    at,
-                    "`serving = aggregated`",
-                    "a plan with a `speculate` block",
-                    "the draft and verify steps run on their own chips; use `serving = disaggregated` or remove the `speculate` block",
-                ));
+                self.diags.push(catalog::not_allowed(at, &Misplaced::AggregatedWithSpeculate));
                 return None;
             }
             if !shared {
@@ -1639,12 +1612,7 @@ impl Resolver<'_> {
             for p in &listed {
                 let i = index(self, p)?;
                 if i == baseline {
-                    self.diags.push(catalog::not_allowed(
-                        p.span,
-                        "the baseline",
-                        "the compared `plans`",
-                        "the baseline is compared with every plan listed; remove it here",
-                    ));
+                    self.diags.push(catalog::not_allowed(p.span, &Misplaced::BaselineInPlans));
                     return None;
                 }
                 others.push(i);
@@ -1675,12 +1643,7 @@ impl Resolver<'_> {
         let (step, points) = (f.count("step"), f.count("points"));
         if let (Some(_), Some(_)) = (step, points) {
             let at = f.span("points").unwrap_or(b.span);
-            self.diags.push(catalog::not_allowed(
-                at,
-                "`points` together with `step`",
-                "a sweep block",
-                "keep one: `step` spaces values evenly, `points` on a log scale",
-            ));
+            self.diags.push(catalog::not_allowed(at, &Misplaced::PointsWithStep));
             return None;
         }
         // counted before any value is made: a range may hold 10^12 of them
@@ -1699,12 +1662,7 @@ impl Resolver<'_> {
             ir::SweepOver::Concurrency(ir::concurrency_values(lo, hi, step, points.map(|p| p as usize)))
         } else if let Some((lo, hi)) = f.num_range("tokens_per_s_per_user") {
             if let Some(s) = f.span("step") {
-                self.diags.push(catalog::not_allowed(
-                    s,
-                    "`step`",
-                    "a sweep over `tokens_per_s_per_user`",
-                    "use `points = N` (values spaced evenly on a log scale)",
-                ));
+                self.diags.push(catalog::not_allowed(s, &Misplaced::StepOnPerUserSweep));
                 return None;
             }
             ir::SweepOver::TokensPerSUser(ir::log_spaced(lo, hi, points.unwrap_or(16) as usize))
@@ -1734,13 +1692,7 @@ impl Resolver<'_> {
     fn plain_ref(&mut self, module: ModuleId, f: &Fields, attr: &str, kind: ItemKind) -> Option<ItemId> {
         let Some(check::Field { val: Val::Ref(path, over), .. }) = f.attrs.get(attr) else { return None };
         if let Some(o) = over {
-            let k = kind.keyword();
-            self.diags.push(catalog::not_allowed(
-                o.span,
-                &format!("overriding a {k}"),
-                "a plan",
-                &format!("declare a new {k} that extends it: `{k} mine = base {{ ... }}`"),
-            ));
+            self.diags.push(catalog::not_allowed(o.span, &Misplaced::Override { keyword: kind.keyword() }));
         }
         self.lookup(module, path, kind)
     }
