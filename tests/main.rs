@@ -2,6 +2,7 @@
 //! CLI run as a real process, the language server over JSON-RPC, the stdlib, and the
 //! ILP against its oracle.
 
+mod architecture;
 mod cli;
 mod examples;
 mod fixed_costs;

@@ -39,10 +39,9 @@ const POOL_COLORS: [&str; 8] = ["#a8c8f0", "#b8e0b0", "#f4d6a0", "#e0c0e8", "#f0
 /// graph; in a decode step the attention pool, the FFN's pool, or, in a layer
 /// pipeline, the stages holding the node's layers (embedding first, LM head last).
 fn node_pools(n: &Node, g: &Graph, plan: &Plan, point: &Point) -> Vec<(usize, u64)> {
-    let inst = &point.instance;
-    let d = &inst.decode[point.choice.decode];
+    let d = point.decode();
     if matches!(g.step, Step::Prefill { .. }) {
-        return vec![(inst.prefill[point.choice.prefill].pool, n.count())];
+        return vec![(point.prefill().pool, n.count())];
     }
     if let (Some(first), Some(last)) = (d.layers.first(), d.layers.last()) {
         return match (n.layers, n.op) {

@@ -346,8 +346,8 @@ fn model_report(plan: &Plan) -> ModelReport {
 /// (price or power × chips on it) and reported only when every chip in use declares one.
 pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     let inst = &p.instance;
-    let d = &inst.decode[p.choice.decode];
-    let pre = &inst.prefill[p.choice.prefill];
+    let d = p.decode();
+    let pre = p.prefill();
     let chips = inst.chips(p.choice);
     let tput = inst.throughput(d);
     let pools = &plan.cluster.pools;
@@ -382,9 +382,8 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
 }
 
 fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
-    let inst = &p.instance;
-    let d: &DecodeOption = &inst.decode[p.choice.decode];
-    let pre = &inst.prefill[p.choice.prefill];
+    let d: &DecodeOption = p.decode();
+    let pre = p.prefill();
     let pools = &plan.cluster.pools;
     // An MoE FFN spreads its experts over its chips (expert parallelism); a dense one
     // splits its matrices (tensor parallelism).
@@ -565,8 +564,8 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
     };
     let p = &s.best;
     let m = metrics(plan, p);
-    let d = &p.instance.decode[p.choice.decode];
-    let pre = &p.instance.prefill[p.choice.prefill];
+    let d = p.decode();
+    let pre = p.prefill();
     let value = objective_value(plan, &m);
     let memory = pre
         .memory
@@ -668,10 +667,9 @@ fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
 
 /// "prefill on gpu, decode.attn on gpu, decode.ffn on lpu (2 microbatches)"
 pub fn describe_placement(plan: &Plan, p: &Point) -> String {
-    let inst = &p.instance;
-    let d = &inst.decode[p.choice.decode];
+    let d = p.decode();
     let pool = |i: usize| plan.cluster.pools[i].name.as_str();
-    let pre = &inst.prefill[p.choice.prefill];
+    let pre = p.prefill();
     let mut parts = vec![if pre.aggregated {
         format!("prefill inside the decode steps on {} (aggregated)", pool(pre.pool))
     } else {
@@ -712,7 +710,7 @@ fn runner_up_report(plan: &Plan, best: &Point, r: &Point) -> RunnerUpReport {
 /// placement serving the other way compares.
 fn serving_report(plan: &Plan, s: &Solved) -> ServingReport {
     let p = &s.best;
-    let d = &p.instance.decode[p.choice.decode];
+    let d = p.decode();
     let aggregated = d.aggregated.as_ref();
     let mode = if aggregated.is_some() { "aggregated" } else { "disaggregated" };
     let other = if aggregated.is_some() { "disaggregated" } else { "aggregated" };

@@ -126,8 +126,8 @@ pub struct Schedule {
 /// The timelines of `point`'s placement.
 pub fn schedule(plan: &Plan, point: &Point) -> Schedule {
     let inst = &point.instance;
-    let d = &inst.decode[point.choice.decode];
-    let p = &inst.prefill[point.choice.prefill];
+    let d = point.decode();
+    let p = point.prefill();
     let prefill = match &d.aggregated {
         Some(a) => aggregated_prefill_timeline(plan, d, a),
         None => prefill_timeline(plan, p, &d.kv),
@@ -542,7 +542,7 @@ mod tests {
         let src = COLOCATED.replace("serving = disaggregated", "serving = aggregated");
         let (plan, solved) = compile(&src);
         let s = schedule(&plan, &solved.best);
-        let d = &solved.best.instance.decode[solved.best.choice.decode];
+        let d = solved.best.decode();
         let a = d.aggregated.as_ref().expect("aggregated");
         well_formed(&s.decode);
         well_formed(&s.prefill);
@@ -564,7 +564,7 @@ mod tests {
     fn colocated_step_ends_at_tpot() {
         let (plan, solved) = compile(COLOCATED);
         let s = schedule(&plan, &solved.best);
-        let d = &solved.best.instance.decode[solved.best.choice.decode];
+        let d = solved.best.decode();
         well_formed(&s.decode);
         well_formed(&s.prefill);
         // a colocated step is one chain: its length is TPOT to rounding
@@ -574,7 +574,7 @@ mod tests {
         let busy: f64 = (0..s.decode.tracks.len()).map(|k| s.decode.busy(k)).sum();
         assert!((busy - d.tpot).abs() < 1e-9 * d.tpot);
         // prefill: ends at TTFT
-        let p = &solved.best.instance.prefill[solved.best.choice.prefill];
+        let p = solved.best.prefill();
         assert!((s.prefill.makespan - p.ttft(&d.kv).unwrap()).abs() < 1e-12);
         // 80 layers x (attention, all-reduce, FFN, all-reduce) + the head + the step's
         // fixed cost (h100_sxm's carried-over engine costs)
@@ -593,7 +593,7 @@ mod tests {
             "  pool gpu = h100_sxm x 8 over nvlink4\n  pool ffn = h100_sxm x 8 over nvlink4\n  link gpu <-> ffn over nvlink4\n",
         );
         let (plan, solved) = compile(&src);
-        let mut d = solved.best.instance.decode[solved.best.choice.decode].clone();
+        let mut d = solved.best.decode().clone();
         let layers = plan.model.layers;
         for m in 1..=4u64 {
             d.ffn = Some((1, 4));
@@ -627,7 +627,7 @@ mod tests {
         );
         let (plan, solved) = compile(&src);
         let flags = |t_a: f64, t_e: f64| {
-            let mut d = solved.best.instance.decode[solved.best.choice.decode].clone();
+            let mut d = solved.best.decode().clone();
             d.ffn = Some((1, 4));
             d.microbatches = 2;
             d.shape = StepShape::PingPong { t_a, t_e, t_c: 5e-6, other: 50e-6 };
@@ -654,7 +654,7 @@ mod tests {
             // 140 GB of BF16 weights need all three single-GPU pools
             .replace("llama3_1_70b { weights = fp8 }", "llama3_1_70b");
         let (plan, solved) = compile(&src);
-        let d = &solved.best.instance.decode[solved.best.choice.decode];
+        let d = solved.best.decode();
         assert_eq!(d.layers.len(), 3, "{:?}", d.layers);
         let t = decode_timeline(&plan, &solved.best.instance, d);
         well_formed(&t);

@@ -899,8 +899,8 @@ fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Req
             // fixed lengths, they would stay in lockstep for ever.
             let first = (clients as usize).min(n);
             let inst = &point.instance;
-            let d = &inst.decode[point.choice.decode];
-            let life = inst.pair_ttft(d, &inst.prefill[point.choice.prefill]).unwrap_or(0.0) + d.tpot * inst.output_tokens;
+            let d = point.decode();
+            let life = inst.pair_ttft(d, point.prefill()).unwrap_or(0.0) + d.tpot * inst.output_tokens;
             for i in 0..first {
                 let t = if life.is_finite() { life * i as f64 / first as f64 } else { 0.0 };
                 sim.reqs[i].arrival = t;
@@ -965,8 +965,8 @@ fn summarise(
     let inst = &point.instance;
     let (ttft_limit, tpot_limit) = request_limits(plan);
     let good = reqs.iter().filter(|r| ttft_limit.is_none_or(|l| r.ttft() <= l) && tpot_limit.is_none_or(|l| r.tpot() <= l)).count() as f64;
-    let d = &inst.decode[point.choice.decode];
-    let p = &inst.prefill[point.choice.prefill];
+    let d = point.decode();
+    let p = point.prefill();
     let analytical = Analytical {
         ttft_s: inst.pair_ttft(d, p).unwrap_or(f64::NAN),
         tpot_s: d.tpot,

@@ -172,8 +172,8 @@ impl StepModel {
         prefix: Option<u64>,
     ) -> Result<StepModel, Unsupported> {
         let inst = &point.instance;
-        let chosen = &inst.decode[point.choice.decode];
-        let prefill: &PrefillOption = &inst.prefill[point.choice.prefill];
+        let chosen = point.decode();
+        let prefill: &PrefillOption = point.prefill();
         let max_batch = max_batch.unwrap_or(inst.batch).max(1);
         let (w_in, w_out) = (plan.workload.input_tokens, plan.workload.output_tokens);
         // Two contexts, the plan's and half of it: a step's time is linear in the context

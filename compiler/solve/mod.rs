@@ -56,6 +56,18 @@ pub struct Point {
     pub stats: ilp::Stats,
 }
 
+impl Point {
+    /// The chosen decode option.
+    pub fn decode(&self) -> &space::DecodeOption {
+        &self.instance.decode[self.choice.decode]
+    }
+
+    /// The chosen prefill option.
+    pub fn prefill(&self) -> &space::PrefillOption {
+        &self.instance.prefill[self.choice.prefill]
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Solved {
     pub best: Point,
