@@ -259,6 +259,25 @@ fn frontier_svg_is_a_chart_of_every_plan() {
     }
 }
 
+/// The bottleneck names the busiest track of the decode step's schedule (the pool or
+/// link that bounds the step once overlap is counted), with its busy share of the step.
+#[test]
+fn the_bottleneck_is_the_busiest_track_of_the_step() {
+    let mut checked = 0;
+    for path in examples() {
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        for r in comp.report().plans {
+            let (Some(bn), Some(s)) = (&r.bottleneck, &r.schedule) else { continue };
+            let busiest = s.decode.tracks.iter().max_by(|a, b| a.busy_s.total_cmp(&b.busy_s)).unwrap();
+            assert!(bn.contains(&format!(" on {}, busy ", busiest.name)), "{}: {}: {bn}", path.display(), r.name);
+            let share = (100.0 * busiest.busy_s / s.decode.reported_s).round().min(100.0);
+            assert!(bn.contains(&format!("busy {share:.0}% of each step")), "{}: {}: {bn}", path.display(), r.name);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked}");
+}
+
 /// docs/scenarios.md lists every example file.
 #[test]
 fn scenarios_doc_lists_every_example() {

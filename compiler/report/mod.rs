@@ -435,46 +435,83 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     rows
 }
 
-/// The bottleneck of the decode step, in words.
-pub fn bottleneck(d: &DecodeOption) -> String {
+/// What a decode step's operation is, for the bottleneck: the work it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Work {
+    Attention,
+    Ffn,
+    Collectives,
+    Crossings,
+    Draft,
+    Prefill,
+    Stage,
+    Overhead,
+}
+
+fn work_of(op: &crate::schedule::Op) -> Work {
+    use crate::schedule::Kind;
+    match op.kind {
+        Kind::Collective => Work::Collectives,
+        Kind::Transfer => Work::Crossings,
+        Kind::Draft => Work::Draft,
+        Kind::Overhead => Work::Overhead,
+        Kind::Compute if op.name.starts_with("FFN") => Work::Ffn,
+        Kind::Compute if op.name.starts_with("prefill chunks") => Work::Prefill,
+        Kind::Compute if op.name.starts_with("layers ") => Work::Stage,
+        Kind::Compute => Work::Attention,
+    }
+}
+
+/// The bottleneck of the decode step, in words: the busiest track of the step's
+/// schedule (the pool or link that bounds the steady-state step, overlap included), the
+/// work that keeps it busy, and the shares of the step's work before overlap.
+pub fn bottleneck(d: &DecodeOption, step: &crate::schedule::Timeline) -> String {
     let b = &d.breakdown;
     // Shares of the work, before microbatch overlap hides some of it.
     let total = b.attn + b.other + b.ffn + b.allreduce + b.crossing + b.overhead + b.draft + b.prefill;
     let pct = |x: f64| (100.0 * x / total).round() as u64;
     let attn = b.attn + b.other;
     let comm = b.allreduce + b.crossing;
-    let attn_kind = if b.attn_memory_bound >= 0.5 * attn { "memory-bound" } else { "compute-bound" };
-    let ffn_kind = if b.ffn_memory_bound >= 0.5 * b.ffn { "memory-bound" } else { "compute-bound" };
-    #[derive(Clone, Copy, PartialEq)]
-    enum Part {
-        Attention,
-        Ffn,
-        Comm,
-        Draft,
-        Prefill,
-    }
+    let attn_memory = b.attn_memory_bound >= 0.5 * attn;
+    let ffn_memory = b.ffn_memory_bound >= 0.5 * b.ffn;
+    let kind = |memory: bool| if memory { "memory-bound" } else { "compute-bound" };
     let mut parts = [
-        (Part::Attention, attn, format!("attention side {}% ({attn_kind})", pct(attn))),
-        (Part::Ffn, b.ffn, format!("FFN {}% ({ffn_kind})", pct(b.ffn))),
-        (Part::Comm, comm, format!("communication {}%", pct(comm))),
-        (Part::Draft, b.draft, format!("drafting {}%", pct(b.draft))),
-        (Part::Prefill, b.prefill, format!("prefill chunks {}%", pct(b.prefill))),
+        (attn, format!("attention side {}% ({})", pct(attn), kind(attn_memory))),
+        (b.ffn, format!("FFN {}% ({})", pct(b.ffn), kind(ffn_memory))),
+        (comm, format!("communication {}%", pct(comm))),
+        (b.draft, format!("drafting {}%", pct(b.draft))),
+        (b.prefill, format!("prefill chunks {}%", pct(b.prefill))),
+        (b.overhead, format!("fixed costs {}%", pct(b.overhead))),
     ];
-    parts.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
-    let lead = match (parts[0].0, attn_kind == "memory-bound", ffn_kind == "memory-bound") {
-        (Part::Attention, true, _) => "decode attention, reading the KV cache and attention weights",
-        (Part::Attention, false, _) => "decode attention compute",
-        (Part::Draft, ..) => "the draft model's steps",
-        (Part::Prefill, ..) => "the prefill chunks of arriving prompts",
-        (Part::Ffn, _, true) => "the FFN, reading its weights",
-        (Part::Ffn, _, false) => "FFN compute",
-        (Part::Comm, ..) if b.crossing > b.allreduce => "attention<->FFN crossings between pools",
+    parts.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    let shares = parts.iter().filter(|p| p.0 > 0.0).map(|p| p.1.clone()).collect::<Vec<_>>().join(", ");
+    // The busiest track bounds the step; the work that takes most of its time names it.
+    let busiest = (0..step.tracks.len()).map(|k| (k, step.busy(k))).max_by(|x, y| x.1.total_cmp(&y.1));
+    let Some((track, busy)) = busiest else { return shares };
+    let mut by_work: std::collections::BTreeMap<Work, f64> = std::collections::BTreeMap::new();
+    for op in step.ops.iter().filter(|o| o.track == track) {
+        *by_work.entry(work_of(op)).or_default() += op.dur;
+    }
+    let work = by_work.into_iter().max_by(|x, y| x.1.total_cmp(&y.1)).map_or(Work::Attention, |w| w.0);
+    let lead = match work {
+        Work::Attention if attn_memory => "decode attention, reading the KV cache and attention weights",
+        Work::Attention => "decode attention compute",
+        Work::Ffn if ffn_memory => "the FFN, reading its weights",
+        Work::Ffn => "FFN compute",
         // data-parallel attention: the FFN's all-gathers and reduce-scatters, or MoE
         // dispatch and combine
-        (Part::Comm, ..) if d.attn_dp > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
-        (Part::Comm, ..) => "tensor-parallel all-reduces",
+        Work::Collectives if d.attn_dp > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
+        Work::Collectives => "tensor-parallel all-reduces",
+        Work::Crossings if d.layers.is_empty() => "attention<->FFN crossings between pools",
+        Work::Crossings => "activations passed between pipeline stages",
+        Work::Draft => "the draft model's steps",
+        Work::Prefill => "the prefill chunks of arriving prompts",
+        Work::Stage => "the pipeline's busiest stage",
+        Work::Overhead => "fixed costs per step and per sequence",
     };
-    format!("{lead}: {}", parts.iter().filter(|p| p.1 > 0.0).map(|p| p.2.clone()).collect::<Vec<_>>().join(", "))
+    let period = step.reported.max(f64::MIN_POSITIVE);
+    let share = (100.0 * busy / period).round().min(100.0);
+    format!("{lead} on {}, busy {share:.0}% of each step: {shares}", step.tracks[track].name)
 }
 
 /// Which of `pts` no other point dominates: at least as good on both coordinates and
@@ -616,7 +653,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
             prefill_from_tables_s: prefill_tables,
             extrapolated: p.instance.extrapolated(p.choice),
         }),
-        bottleneck: Some(bottleneck(d)),
+        bottleneck: Some(bottleneck(d, &timelines.decode)),
         solver: Some(SolverReport {
             backend: s.backend,
             variables: s.per_batch.iter().map(|x| x.stats.variables).max().unwrap_or(0),
