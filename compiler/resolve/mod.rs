@@ -1799,7 +1799,9 @@ fn pin_problem(
     if !matches!(name, "tp" | "dp" | "ep") {
         return None;
     }
-    if !v.is_power_of_two() {
+    // tensor and expert parallelism take any degree that divides what they split; the
+    // solver tries data-parallel group counts in powers of two
+    if name == "dp" && !v.is_power_of_two() {
         return Some(PinProblem::NotPowerOfTwo);
     }
     // what the degree splits

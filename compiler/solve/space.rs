@@ -416,21 +416,26 @@ pub enum Excluded {
     NoDraftLink { attn_pool: usize, draft_pool: usize },
 }
 
-/// Tensor-parallel degrees tried on a pool: powers of two up to the pool size,
-/// dividing the dimension they split; degrees above 1 need a scale-up link.
+/// Tensor-parallel (or expert-parallel) degrees tried on a pool: every divisor of the
+/// dimension they split (heads, the FFN's width, the experts) up to the pool size, in
+/// ascending order; degrees above 1 need a scale-up link. Found from the divisor pairs
+/// up to `sqrt(divides)`, so a pool of any size costs at most that many steps.
 pub fn tp_degrees(size: u64, divides: u64, has_link: bool) -> Vec<u64> {
-    let mut v = Vec::new();
-    let mut t = 1u64;
-    while t <= size {
-        if divides % t == 0 {
-            v.push(t);
-        }
-        if !has_link {
-            break;
-        }
-        t *= 2;
+    if !has_link || divides == 0 {
+        return vec![1];
     }
-    v
+    let (mut low, mut high) = (Vec::new(), Vec::new());
+    let mut t = 1u64;
+    while t.saturating_mul(t) <= divides {
+        if divides % t == 0 {
+            low.push(t);
+            if t != divides / t {
+                high.push(divides / t);
+            }
+        }
+        t += 1;
+    }
+    low.into_iter().chain(high.into_iter().rev()).filter(|&t| t <= size).collect()
 }
 
 /// Context lengths used by the decode step: the mean over a request's life for
@@ -1549,13 +1554,18 @@ mod tests {
     }
 
     #[test]
-    fn tp_degrees_respect_size_link_and_divisibility() {
+    fn tp_degrees_are_the_divisors_that_fit_a_linked_pool() {
         assert_eq!(tp_degrees(8, 64, true), vec![1, 2, 4, 8]);
         assert_eq!(tp_degrees(72, 64, true), vec![1, 2, 4, 8, 16, 32, 64]);
         assert_eq!(tp_degrees(8, 64, false), vec![1]);
-        // 28672 = 2^12 * 7: every power of two up to 256 divides it.
-        assert_eq!(tp_degrees(256, 28672, true).last(), Some(&256));
-        assert_eq!(tp_degrees(8, 6, true), vec![1, 2]);
+        // 28672 = 2^12 * 7: the powers of two and 7 times them, up to the pool's 256
+        assert_eq!(tp_degrees(256, 28672, true), vec![1, 2, 4, 7, 8, 14, 16, 28, 32, 56, 64, 112, 128, 224, 256]);
+        assert_eq!(tp_degrees(8, 6, true), vec![1, 2, 3, 6]);
+        // 384 experts (Kimi K2) over a 72-chip rack: 3, 6, 12, 24 and 48 too
+        assert_eq!(tp_degrees(72, 384, true), vec![1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]);
+        // a pool of a billion chips costs sqrt(divides) steps, not a billion
+        assert_eq!(tp_degrees(1_000_000_000, 96, true).len(), 12);
+        assert_eq!(tp_degrees(4, 0, true), vec![1]);
     }
 }
 

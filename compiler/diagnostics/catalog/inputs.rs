@@ -168,6 +168,7 @@ pub enum PinProblem<'a> {
         moe: Option<bool>,
     },
     Microbatches,
+    /// a data-parallel group count that is not a power of two
     NotPowerOfTwo,
     /// the degree does not divide this dimension of the model
     NotDividing {
@@ -209,7 +210,7 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
         }
         PinProblem::Microbatches => ("ping-pong runs 1 to 4 microbatches".into(), "pin 1, 2, 3 or 4".into()),
         PinProblem::NotPowerOfTwo => {
-            ("not a power of two".into(), "the solver's parallel degrees are powers of two (1, 2, 4, 8, ...)".into())
+            ("not a power of two".into(), "the solver's data-parallel group counts are powers of two (2, 4, 8, ...)".into())
         }
         PinProblem::NotDividing { value, dim, what } => {
             let what = match what {
@@ -218,10 +219,7 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
                 PinSplit::Intermediate => "FFN's intermediate size",
                 PinSplit::Experts => "experts",
             };
-            (
-                format!("{value} does not divide the {dim} {what}"),
-                "pin a power of two that divides it, or leave the degree to the solver".into(),
-            )
+            (format!("{value} does not divide the {dim} {what}"), "pin a degree that divides it, or leave the degree to the solver".into())
         }
         PinProblem::PoolTooSmall { stage, largest } => (
             format!("the largest pool `{stage}` may use has {largest} chips"),
