@@ -480,6 +480,12 @@ pub struct Placement {
     pub pins: Pins,
 }
 
+/// Microbatch counts the solver tries for ping-pong between attention and FFN pools (and
+/// a `microbatches` pin may take): 1 to 8. Full overlap needs `m ≥ 2(1 + t_c/T_f)`, so a
+/// crossing as long as a layer's work needs 4, one three times as long 8
+/// (docs/cost-model.md §4b).
+pub const MICROBATCHES: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
 /// Pinned decisions of one stage, each with the span of its pin.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Pins {

@@ -1793,7 +1793,7 @@ fn pin_problem(
         };
         return Some(PinProblem::NotThisStage { stage: stage.name(), takes: applies, moe });
     }
-    if name == "microbatches" && !(1..=4).contains(&v) {
+    if name == "microbatches" && !ir::MICROBATCHES.contains(&v) {
         return Some(PinProblem::Microbatches);
     }
     if !matches!(name, "tp" | "dp" | "ep") {

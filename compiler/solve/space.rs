@@ -635,7 +635,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
         Some(t)
     };
     let other_time = |chip: &crate::ir::Chip, tp: u64| other_time_of(&g, chip, tp);
-    // Graphs of one microbatch for ping-pong between pools: m in 1..=4 dividing the batch.
+    // Graphs of one microbatch for ping-pong between pools: m in 1..=8 dividing the batch.
     // (m = 1 is the step's own graph.)
     let disaggregable = ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f));
     let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
@@ -1490,8 +1490,7 @@ fn speculative_options(
     out
 }
 
-/// Microbatch counts tried for ping-pong between attention and FFN pools.
-pub const MICROBATCHES: [u64; 4] = [1, 2, 3, 4];
+pub use crate::ir::MICROBATCHES;
 
 /// Decode batches tried: the range's ends and the powers of two between them.
 pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
