@@ -17,6 +17,7 @@
 //! | chips | (slow, slow) | two everywhere; the cheapest |
 //! | power | (frugal, frugal) | 400 W |
 //! | tokens per chip | (fast, slow) | 4t/2 against t/2; the cheapest prefill |
+//! | tokens per decode chip | (fast, slow) | 4t/1 against t/1, prefill's chip not counted; the cheapest prefill |
 //! | tokens per MW | (fast, frugal) | 4t/800 W = t/200 against t/300 (fast, fast) and t/400 (frugal, frugal) |
 
 fn plan(objective: &str) -> String {
@@ -68,6 +69,7 @@ fn every_objective_reaches_its_hand_derived_optimum() {
         ("minimize chips", s("slow", "slow")),
         ("minimize power", s("frugal", "frugal")),
         ("maximize throughput_per_chip", s("fast", "slow")),
+        ("maximize decode_throughput_per_chip", s("fast", "slow")),
         ("maximize tokens_per_mw", s("fast", "frugal")),
     ];
     let mut seen = Vec::new();
@@ -85,6 +87,9 @@ fn every_objective_reaches_its_hand_derived_optimum() {
     assert!(near(cc.throughput_tokens_per_s, ss.throughput_tokens_per_s) && near(fc.throughput_tokens_per_s, fs.throughput_tokens_per_s));
     assert!(near(fs.tpot_s, ss.tpot_s / 4.0));
     assert!(near(ff.throughput_per_chip, fs.throughput_per_chip) && near(fs.throughput_per_chip, 4.0 * ss.throughput_per_chip));
+    // the decode side is one chip of the two: twice the tokens per chip, four times slow's
+    assert!(seen.iter().all(|(_, m)| m.decode_chips == 1 && near(m.decode_throughput_per_chip, 2.0 * m.throughput_per_chip)));
+    assert!(near(fs.decode_throughput_per_chip, 4.0 * ss.decode_throughput_per_chip));
     let usd = [(&ss, 2.0), (&fs, 11.0), (&ff, 20.0), (&cc, 10.0), (&fc, 15.0)];
     assert!(usd.iter().all(|(m, u)| near(m.cost_per_hour_usd.unwrap(), *u)), "{usd:?}");
     let watts = [(&ss, 2000.0), (&fs, 1600.0), (&ff, 1200.0), (&cc, 400.0), (&fc, 800.0)];

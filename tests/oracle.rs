@@ -195,7 +195,7 @@ fn ilp_matches_brute_force_on_random_instances() {
 fn the_ilp_matches_the_reference_evaluator() {
     use crate::reference::{self, Config};
     let mut rng = Rng(0x0DDBA11);
-    let mut outcomes = [[0usize; 2]; 7];
+    let mut outcomes = [[0usize; 2]; Goal::ALL.len()];
     for i in 0..600 {
         let inst = random_instance(&mut rng);
         for (g, goal) in Goal::ALL.into_iter().enumerate() {

@@ -16,6 +16,8 @@ pub struct Metrics {
     /// output tokens per second: the batch over the decode step, `B / τ_d`
     pub tokens_per_s: f64,
     pub chips: u64,
+    /// the decode option's chips alone (prefill replicas not counted)
+    pub decode_chips: u64,
     pub watts: f64,
     pub tpot: f64,
     pub ttft: f64,
@@ -72,6 +74,7 @@ pub fn measure(inst: &Instance, c: Config) -> Option<Metrics> {
         usd_per_s: o.usd_per_s + r * p.usd_per_s,
         tokens_per_s: inst.batch as f64 / o.tpot,
         chips: o.chips.iter().sum::<u64>() + c.replicas * p.tp,
+        decode_chips: o.chips.iter().sum::<u64>(),
         watts: o.watts + r * p.watts,
         tpot: o.tpot,
         ttft,
@@ -130,6 +133,7 @@ pub fn value(goal: Goal, m: &Metrics) -> f64 {
         Goal::Chips => m.chips as f64,
         Goal::Power => m.watts,
         Goal::ChipsPerToken => m.chips as f64 / m.tokens_per_s,
+        Goal::DecodeChipsPerToken => m.decode_chips as f64 / m.tokens_per_s,
         Goal::PowerPerToken => m.watts / m.tokens_per_s,
     }
 }

@@ -627,6 +627,9 @@ pub enum Objective {
     Chips,
     Power,
     ThroughputPerChip,
+    /// generated tokens/s per chip of the decode side only (prefill chips of their own
+    /// not counted): what a decode pool delivers, whoever prefills
+    DecodeThroughputPerChip,
     ThroughputPerDollar,
     TokensPerMw,
     /// `maximize goodput`: the highest Poisson arrival rate at which the simulated
@@ -635,13 +638,14 @@ pub enum Objective {
 }
 
 impl Objective {
-    pub const ALL: [Objective; 9] = [
+    pub const ALL: [Objective; 10] = [
         Objective::CostPerMtok,
         Objective::Tpot,
         Objective::Ttft,
         Objective::Chips,
         Objective::Power,
         Objective::ThroughputPerChip,
+        Objective::DecodeThroughputPerChip,
         Objective::ThroughputPerDollar,
         Objective::TokensPerMw,
         Objective::Goodput,
@@ -655,6 +659,7 @@ impl Objective {
             Objective::Chips => "chips",
             Objective::Power => "power",
             Objective::ThroughputPerChip => "throughput_per_chip",
+            Objective::DecodeThroughputPerChip => "decode_throughput_per_chip",
             Objective::ThroughputPerDollar => "throughput_per_dollar",
             Objective::TokensPerMw => "tokens_per_mw",
             Objective::Goodput => "goodput",
@@ -663,7 +668,14 @@ impl Objective {
 
     /// Whether the objective is maximised (`maximize throughput_per_chip`).
     pub fn maximize(self) -> bool {
-        matches!(self, Objective::ThroughputPerChip | Objective::ThroughputPerDollar | Objective::TokensPerMw | Objective::Goodput)
+        matches!(
+            self,
+            Objective::ThroughputPerChip
+                | Objective::DecodeThroughputPerChip
+                | Objective::ThroughputPerDollar
+                | Objective::TokensPerMw
+                | Objective::Goodput
+        )
     }
 
     /// The keyword that states it: `minimize` or `maximize`.

@@ -111,6 +111,7 @@ fn objective_value(kind: &str, v: f64) -> String {
         "chips" => format!("{v}"),
         "power" => fmt_si(v, "W"),
         "throughput_per_chip" => format!("{} tok/s per chip", fmt_num(v)),
+        "decode_throughput_per_chip" => format!("{} tok/s per decode chip", fmt_num(v)),
         "throughput_per_dollar" => format!("{} tok per $", fmt_num(v)),
         "tokens_per_mw" => format!("{} tok/s per MW", fmt_num(v)),
         "goodput" => format!("{} req/s within the SLOs", fmt_num(v)),

@@ -223,6 +223,11 @@ pub struct Metrics {
     pub throughput_tokens_per_s: f64,
     pub throughput_per_chip: f64,
     pub chips: u64,
+    /// of `chips`, the decode side's (prefill chips of their own not counted; with
+    /// aggregated serving, all of them)
+    pub decode_chips: u64,
+    /// throughput over the decode side's chips
+    pub decode_throughput_per_chip: f64,
     pub cost_per_hour_usd: Option<f64>,
     pub cost_per_mtok_usd: Option<f64>,
     pub power_w: Option<f64>,
@@ -349,6 +354,7 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     let d = p.decode();
     let pre = p.prefill();
     let chips = inst.chips(p.choice);
+    let decode_chips: u64 = d.chips.iter().sum();
     let tput = inst.throughput(d);
     let pools = &plan.cluster.pools;
     let mut per_pool = vec![0u64; pools.len()];
@@ -374,6 +380,8 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
         throughput_tokens_per_s: tput,
         throughput_per_chip: tput / chips as f64,
         chips,
+        decode_chips,
+        decode_throughput_per_chip: tput / decode_chips as f64,
         cost_per_hour_usd: usd_per_s.map(|u| u * 3600.0),
         cost_per_mtok_usd: usd_per_s.map(|u| crate::cost::usd_per_mtok(u, tput)),
         power_w: power,
@@ -696,6 +704,7 @@ fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
         Objective::Chips => Some(m.chips as f64),
         Objective::Power => m.power_w,
         Objective::ThroughputPerChip => Some(m.throughput_per_chip),
+        Objective::DecodeThroughputPerChip => Some(m.decode_throughput_per_chip),
         Objective::TokensPerMw => m.tokens_per_s_per_mw,
         // the simulation's, not the analytical metrics' (set from `served`)
         Objective::Goodput => None,

@@ -113,6 +113,7 @@ fn objective_at(plan: &Plan, point: &Point, rate: f64) -> Option<(f64, bool)> {
         Objective::CostPerMtok => (t.usd_per_s / tokens * 1e6, false),
         Objective::ThroughputPerDollar => (tokens / t.usd_per_s, true),
         Objective::ThroughputPerChip => (tokens / t.chips as f64, true),
+        Objective::DecodeThroughputPerChip => (tokens / t.decode_chips as f64, true),
         Objective::TokensPerMw => (tokens / t.watts * 1e6, true),
         // objectives the rate does not change keep the analytical optimum's order
         Objective::Tpot => (t.tpot, false),
@@ -178,6 +179,7 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
             | Objective::CostPerMtok
             | Objective::ThroughputPerDollar
             | Objective::ThroughputPerChip
+            | Objective::DecodeThroughputPerChip
             | Objective::TokensPerMw
     );
     let mut points: Vec<&Point> = if rate_matters { solved.per_batch.iter().collect() } else { vec![&solved.best] };

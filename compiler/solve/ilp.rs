@@ -52,6 +52,8 @@ pub(crate) enum Q {
     One,
     Usd,
     Chips,
+    /// the decode side's chips (prefill chips of their own not counted)
+    DecodeChips,
     Watts,
     Tput,
     Tpot,
@@ -64,6 +66,7 @@ impl Q {
             Q::One => 1.0,
             Q::Usd => t.usd_per_s,
             Q::Chips => t.chips as f64,
+            Q::DecodeChips => t.decode_chips as f64,
             Q::Watts => t.watts,
             Q::Tput => t.tokens_per_s,
             Q::Tpot => t.tpot,
@@ -81,6 +84,7 @@ pub(crate) fn ratio(goal: Goal) -> (Q, Q) {
         Goal::Chips => (Q::Chips, Q::One),
         Goal::Power => (Q::Watts, Q::One),
         Goal::ChipsPerToken => (Q::Chips, Q::Tput),
+        Goal::DecodeChipsPerToken => (Q::DecodeChips, Q::Tput),
         Goal::PowerPerToken => (Q::Watts, Q::Tput),
     }
 }
@@ -306,7 +310,7 @@ impl Model<'_> {
                     Q::One => 0.0,
                     // $/h and kW keep the coefficients near 1 for the solver
                     Q::Usd => o.usd_per_s * 3600.0,
-                    Q::Chips => o.chips.iter().sum::<u64>() as f64,
+                    Q::Chips | Q::DecodeChips => o.chips.iter().sum::<u64>() as f64,
                     Q::Watts => o.watts / 1e3,
                     Q::Tput => inst.throughput(o),
                     Q::Tpot => o.tpot * 1e3,

@@ -32,13 +32,24 @@ pub enum Goal {
     Power,
     /// chips per token/s (throughput_per_chip)
     ChipsPerToken,
+    /// decode chips per token/s (decode_throughput_per_chip): prefill chips of their
+    /// own not counted
+    DecodeChipsPerToken,
     /// watts per token/s (tokens_per_mw)
     PowerPerToken,
 }
 
 impl Goal {
-    pub const ALL: [Goal; 7] =
-        [Goal::CostPerToken, Goal::Tpot, Goal::Ttft, Goal::Chips, Goal::Power, Goal::ChipsPerToken, Goal::PowerPerToken];
+    pub const ALL: [Goal; 8] = [
+        Goal::CostPerToken,
+        Goal::Tpot,
+        Goal::Ttft,
+        Goal::Chips,
+        Goal::Power,
+        Goal::ChipsPerToken,
+        Goal::DecodeChipsPerToken,
+        Goal::PowerPerToken,
+    ];
 
     /// The goal's value for a choice's totals (smaller is better): the ILP's
     /// numerator over its denominator ([`ilp::ratio`]).
@@ -102,6 +113,7 @@ pub fn goal(plan: &Plan) -> Goal {
         // goodput: the configurations of most throughput per chip are the candidates
         // the simulation tries (docs/simulation.md)
         Objective::ThroughputPerChip | Objective::Goodput => Goal::ChipsPerToken,
+        Objective::DecodeThroughputPerChip => Goal::DecodeChipsPerToken,
         Objective::TokensPerMw => Goal::PowerPerToken,
     }
 }

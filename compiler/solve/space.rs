@@ -208,6 +208,8 @@ pub struct Totals {
     pub usd_per_s: f64,
     pub tokens_per_s: f64,
     pub chips: u64,
+    /// of `chips`, the decode side's (prefill chips of their own not counted)
+    pub decode_chips: u64,
     pub watts: f64,
     pub tpot: f64,
     pub ttft: f64,
@@ -387,6 +389,7 @@ impl Instance {
             usd_per_s: d.usd_per_s + c.replicas as f64 * p.usd_per_s,
             tokens_per_s: self.throughput(d),
             chips: self.chips(c),
+            decode_chips: d.chips.iter().sum(),
             watts: d.watts + c.replicas as f64 * p.watts,
             tpot: d.tpot,
             ttft: self.pair_ttft(d, p)?,
