@@ -399,28 +399,41 @@ fn pins_fix_the_decisions_they_name() {
     assert_eq!((replicas(&free), free.workload.concurrency), (3, Some(64)));
 }
 
+/// Rubin GPUs with the FFN on 256 LP30s (Llama-3.1-70B, fp8) at `concurrency`, the
+/// FFN's placement pinned with `ffn_pins`.
+fn rubin_lpx(concurrency: &str, ffn_pins: &str) -> String {
+    format!(
+        "use std::chips::{{rubin, lp30}}\nuse std::links::{{nvlink6, groq3_c2c, spectrum_x}}\nuse std::models::llama3_1_70b\n\
+         chip rubin_priced = rubin {{ price = 8.00 $/h }}\nchip lp30_priced = lp30 {{ price = 0.50 $/h }}\n\
+         workload w {{\n  input = 2k tok\n  output = 512 tok\n  concurrency = {concurrency}\n}}\n\
+         cluster c {{\n  pool gpu = rubin_priced x 8 over nvlink6\n  pool lpu = lp30_priced x 256 over groq3_c2c\n  link gpu <-> lpu over spectrum_x\n}}\n\
+         plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n\
+         \x20 place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on lpu {{ {ffn_pins} }}\n  minimize cost_per_mtok\n}}\n"
+    )
+}
+
+/// At every batch of the compilation's first plan, each instance passes `check` and the
+/// ILP finds the oracle's optimum.
+fn every_batch_matches_the_oracle(comp: &hplanc::Compilation, check: impl Fn(&hplanc::solve::space::Instance)) {
+    let plan = &comp.program.plans[0];
+    let goal = hplanc::solve::goal(plan);
+    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+        check(&inst);
+        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
+    }
+}
+
 /// Tensor parallelism takes any degree that divides what it splits: Llama-3.1-70B's FFN
 /// is 28,672 wide (2^12 x 7), so 224 LP30s can split it though 224 is not a power of two;
 /// pinned, the answer takes it, and the ILP still matches the oracle at every batch.
 #[test]
 fn a_degree_that_divides_the_width_need_not_be_a_power_of_two() {
-    let src = "use std::chips::{rubin, lp30}\nuse std::links::{nvlink6, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_70b\n\
-               chip rubin_priced = rubin { price = 8.00 $/h }\nchip lp30_priced = lp30 { price = 0.50 $/h }\n\
-               workload w {\n  input = 2k tok\n  output = 512 tok\n  concurrency = 1 ..= 16\n}\n\
-               cluster c {\n  pool gpu = rubin_priced x 8 over nvlink6\n  pool lpu = lp30_priced x 256 over groq3_c2c\n  link gpu <-> lpu over spectrum_x\n}\n\
-               plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n\
-               \x20 place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on lpu { tp = 224 }\n  minimize cost_per_mtok\n}\n";
-    let comp = compiled("odd_tp.hplan", src, hplanc::Mode::Build);
+    let comp = compiled("odd_tp.hplan", &rubin_lpx("1 ..= 16", "tp = 224"), hplanc::Mode::Build);
     let r = comp.report().plans.remove(0);
     let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
     assert_eq!((ffn.chips, ffn.tp), (224, 224), "{ffn:?}");
-    let plan = &comp.program.plans[0];
-    let goal = hplanc::solve::goal(plan);
-    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
-        assert!(inst.decode.iter().all(|d| d.ffn.is_none_or(|(_, t)| t == 224)));
-        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
-        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
-    }
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.ffn.is_none_or(|(_, t)| t == 224))));
 }
 
 /// Ping-pong takes up to 8 microbatches: pinned at 6 (96 sequences, 16 per microbatch),
@@ -428,29 +441,15 @@ fn a_degree_that_divides_the_width_need_not_be_a_power_of_two() {
 /// microbatches, and the ILP matches the oracle.
 #[test]
 fn ping_pong_runs_up_to_eight_microbatches() {
-    let src = "use std::chips::{rubin, lp30}\nuse std::links::{nvlink6, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_70b\n\
-               chip rubin_priced = rubin { price = 8.00 $/h }\nchip lp30_priced = lp30 { price = 0.50 $/h }\n\
-               workload w {\n  input = 2k tok\n  output = 512 tok\n  concurrency = 96\n}\n\
-               cluster c {\n  pool gpu = rubin_priced x 8 over nvlink6\n  pool lpu = lp30_priced x 256 over groq3_c2c\n  link gpu <-> lpu over spectrum_x\n}\n\
-               plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n\
-               \x20 place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on lpu { microbatches = 6 }\n  minimize cost_per_mtok\n}\n";
-    let comp = compiled("mb6.hplan", src, hplanc::Mode::Build);
+    let comp = compiled("mb6.hplan", &rubin_lpx("96", "microbatches = 6"), hplanc::Mode::Build);
     let r = comp.report().plans.remove(0);
     let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
     assert_eq!(ffn.microbatches, 6, "{ffn:?}");
-    let best = &comp.solved[0].as_ref().unwrap().best;
-    let d = best.decode();
+    let d = comp.solved[0].as_ref().unwrap().best.decode();
     let hplanc::solve::space::StepShape::PingPong { t_a, t_e, t_c, other } = d.shape else { panic!("{:?}", d.shape) };
-    let layers = comp.program.plans[0].model.layers;
-    let period = hplanc::cost::pingpong_iteration(t_a, t_e, t_c, 6, layers);
+    let period = hplanc::cost::pingpong_iteration(t_a, t_e, t_c, 6, comp.program.plans[0].model.layers);
     assert!((d.tpot - (period + 6.0 * other + d.breakdown.overhead)).abs() < 1e-9 * d.tpot, "{} vs {period}", d.tpot);
-    let plan = &comp.program.plans[0];
-    let goal = hplanc::solve::goal(plan);
-    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
-        assert!(inst.decode.iter().all(|d| d.microbatches == 6));
-        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
-        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
-    }
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.microbatches == 6)));
 }
 
 /// `chunk` sets the prompt tokens an aggregated step carries: a 2k-token prompt takes

@@ -64,8 +64,9 @@ pub const RUNTIME_BYTES: f64 = 3.0e9;
 /// with every row evaluated (share of each framework's aggregated rows within ±25%):
 /// vLLM (1.75, 0.45) 58.8% (1.5, 0.5) 58.2%, (2, 0.4) 55.8%, (1, 0.6) 48.5%;
 /// TensorRT-LLM, with no first-token latency, (2.75, 0.35) 39.4%, (3, 0.3) 38.8%, (2, 0.4)
-/// 37.4%, (1.5, 0.5) 37.2% (now refitted with it: [`BURST_TRTLLM`]); before, one chunk budget of prompts together: 17.0% and 20.2%. A deployment whose
-/// requests arrive independently sees less (the solver prices one prompt alone).
+/// 37.4%, (1.5, 0.5) 37.2% (now refitted with it: [`BURST_TRTLLM`]); before, one chunk
+/// budget of prompts together: 17.0% and 20.2%. A deployment whose requests arrive
+/// independently sees less (the solver prices one prompt alone).
 pub const BURST_VLLM: (f64, f64) = (1.75, 0.45);
 /// TensorRT-LLM's, FITTED together with its [`FIRST_TOKEN_TRTLLM`]: swept over β ∈
 /// {0.75, 1, 1.25, 1.5, 2, 2.75}, γ ∈ {0.3, 0.35, 0.4, 0.45, 0.5} with the first-token

@@ -421,11 +421,15 @@ pub enum Excluded {
 
 /// Tensor-parallel (or expert-parallel) degrees tried on a pool: every divisor of the
 /// dimension they split (heads, the FFN's width, the experts) up to the pool size, in
-/// ascending order; degrees above 1 need a scale-up link. Found from the divisor pairs
-/// up to `sqrt(divides)`, so a pool of any size costs at most that many steps.
+/// ascending order; degrees above 1 need a scale-up link. Found in at most
+/// `min(size, sqrt(divides))` steps (a count is at most 10^12, so 10^6): every candidate
+/// of a small pool, else the divisor pairs up to the square root.
 pub fn tp_degrees(size: u64, divides: u64, has_link: bool) -> Vec<u64> {
     if !has_link || divides == 0 {
         return vec![1];
+    }
+    if size.saturating_mul(size) <= divides {
+        return (1..=size).filter(|t| divides % t == 0).collect();
     }
     let (mut low, mut high) = (Vec::new(), Vec::new());
     let mut t = 1u64;
@@ -1565,8 +1569,11 @@ mod tests {
         assert_eq!(tp_degrees(8, 6, true), vec![1, 2, 3, 6]);
         // 384 experts (Kimi K2) over a 72-chip rack: 3, 6, 12, 24 and 48 too
         assert_eq!(tp_degrees(72, 384, true), vec![1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]);
-        // a pool of a billion chips costs sqrt(divides) steps, not a billion
+        // a pool of a billion chips costs sqrt(divides) steps, not a billion; a pool of 8
+        // on a dimension of 10^12 costs 8
         assert_eq!(tp_degrees(1_000_000_000, 96, true).len(), 12);
+        assert_eq!(tp_degrees(8, 1_000_000_000_000, true), vec![1, 2, 4, 5, 8]);
+        assert_eq!(tp_degrees(8, 999_999_999_989, true), vec![1]);
         assert_eq!(tp_degrees(4, 0, true), vec![1]);
     }
 }
