@@ -278,6 +278,35 @@ fn the_bottleneck_is_the_busiest_track_of_the_step() {
     assert!(checked >= 30, "{checked}");
 }
 
+/// Every option's money and power are its chips' prices and powers, pool by pool: the
+/// figures the ILP weighs are the ones the report states (for every example's plans, at
+/// every batch, decode and prefill options alike).
+#[test]
+fn options_cost_what_their_chips_cost() {
+    let mut checked = 0;
+    for path in examples() {
+        let comp = crate::compile(&path, hplanc::Mode::Check);
+        for plan in &comp.program.plans {
+            let pools = &plan.cluster.pools;
+            let price = |p: usize| pools[p].chip.price.unwrap_or(0.0);
+            let power = |p: usize| pools[p].chip.power.unwrap_or(0.0);
+            let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-12);
+            for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+                for d in &inst.decode {
+                    let usd: f64 = d.chips.iter().enumerate().map(|(p, n)| *n as f64 * price(p)).sum();
+                    let watts: f64 = d.chips.iter().enumerate().map(|(p, n)| *n as f64 * power(p)).sum();
+                    assert!(near(d.usd_per_s, usd) && near(d.watts, watts), "{}: {}: {d:?}", path.display(), plan.name);
+                    checked += 1;
+                }
+                for k in inst.prefill.iter().filter(|k| !k.aggregated) {
+                    assert!(near(k.usd_per_s, k.tp as f64 * price(k.pool)) && near(k.watts, k.tp as f64 * power(k.pool)));
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}
+
 /// docs/scenarios.md lists every example file.
 #[test]
 fn scenarios_doc_lists_every_example() {
