@@ -54,6 +54,12 @@ impl Engine {
         fixed + per_layer * layers as f64
     }
 
+    /// The first-token latency of `model` on `chip` as a plan runs it: its engine's, or
+    /// none when the plan names no framework.
+    pub fn first_token_on(chip: &crate::ir::Chip, model: &crate::ir::Model) -> f64 {
+        chip.engine.map_or(0.0, |e| e.first_token(model.layers))
+    }
+
     /// The most sequences one GPU's share admits: `⌊KV / (tokens · kv_bytes_per_token)⌋`,
     /// with `kv_per_token` the bytes one token's cache takes on this GPU.
     pub fn admitted(&self, capacity: f64, weights: f64, kv_per_token: f64, input: u64, output: u64) -> u64 {

@@ -443,37 +443,11 @@ fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     rows
 }
 
-/// What a decode step's operation is, for the bottleneck: the work it does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Work {
-    Attention,
-    Ffn,
-    Collectives,
-    Crossings,
-    Draft,
-    Prefill,
-    Stage,
-    Overhead,
-}
-
-fn work_of(op: &crate::schedule::Op) -> Work {
-    use crate::schedule::Kind;
-    match op.kind {
-        Kind::Collective => Work::Collectives,
-        Kind::Transfer => Work::Crossings,
-        Kind::Draft => Work::Draft,
-        Kind::Overhead => Work::Overhead,
-        Kind::Compute if op.name.starts_with("FFN") => Work::Ffn,
-        Kind::Compute if op.name.starts_with("prefill chunks") => Work::Prefill,
-        Kind::Compute if op.name.starts_with("layers ") => Work::Stage,
-        Kind::Compute => Work::Attention,
-    }
-}
-
 /// The bottleneck of the decode step, in words: the busiest track of the step's
 /// schedule (the pool or link that bounds the steady-state step, overlap included), the
 /// work that keeps it busy, and the shares of the step's work before overlap.
 pub fn bottleneck(d: &DecodeOption, step: &crate::schedule::Timeline) -> String {
+    use crate::schedule::Work;
     let b = &d.breakdown;
     // Shares of the work, before microbatch overlap hides some of it.
     let total = b.attn + b.other + b.ffn + b.allreduce + b.crossing + b.overhead + b.draft + b.prefill;
@@ -498,20 +472,22 @@ pub fn bottleneck(d: &DecodeOption, step: &crate::schedule::Timeline) -> String 
     let Some((track, busy)) = busiest else { return shares };
     let mut by_work: std::collections::BTreeMap<Work, f64> = std::collections::BTreeMap::new();
     for op in step.ops.iter().filter(|o| o.track == track) {
-        *by_work.entry(work_of(op)).or_default() += op.dur;
+        // the embedding and LM head count with the attention side
+        let work = if op.work == Work::Head { Work::Attention } else { op.work };
+        *by_work.entry(work).or_default() += op.dur;
     }
     let work = by_work.into_iter().max_by(|x, y| x.1.total_cmp(&y.1)).map_or(Work::Attention, |w| w.0);
     let lead = match work {
-        Work::Attention if attn_memory => "decode attention, reading the KV cache and attention weights",
-        Work::Attention => "decode attention compute",
+        Work::Attention | Work::Head if attn_memory => "decode attention, reading the KV cache and attention weights",
+        Work::Attention | Work::Head => "decode attention compute",
         Work::Ffn if ffn_memory => "the FFN, reading its weights",
         Work::Ffn => "FFN compute",
         // data-parallel attention: the FFN's all-gathers and reduce-scatters, or MoE
         // dispatch and combine
-        Work::Collectives if d.attn_dp > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
-        Work::Collectives => "tensor-parallel all-reduces",
-        Work::Crossings if d.layers.is_empty() => "attention<->FFN crossings between pools",
-        Work::Crossings => "activations passed between pipeline stages",
+        Work::Collective if d.attn_dp > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
+        Work::Collective => "tensor-parallel all-reduces",
+        Work::Crossing if d.layers.is_empty() => "attention<->FFN crossings between pools",
+        Work::Crossing => "activations passed between pipeline stages",
         Work::Draft => "the draft model's steps",
         Work::Prefill => "the prefill chunks of arriving prompts",
         Work::Stage => "the pipeline's busiest stage",

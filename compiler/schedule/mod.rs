@@ -24,7 +24,37 @@ pub enum Kind {
     Overhead,
 }
 
+/// The work an operation does, finer than its [`Kind`]: what a report names as the
+/// step's bottleneck.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Work {
+    Attention,
+    Ffn,
+    /// the embedding and the LM head (the attention side's)
+    Head,
+    /// prompt tokens: a prefill, or the chunks an aggregated step carries
+    Prefill,
+    /// a layer pipeline's stage
+    Stage,
+    Collective,
+    Crossing,
+    Draft,
+    Overhead,
+}
+
 impl Kind {
+    /// The work an operation of this kind does unless it says otherwise (compute:
+    /// attention).
+    fn work(self) -> Work {
+        match self {
+            Kind::Compute => Work::Attention,
+            Kind::Collective => Work::Collective,
+            Kind::Transfer => Work::Crossing,
+            Kind::Draft => Work::Draft,
+            Kind::Overhead => Work::Overhead,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Compute => "compute",
@@ -53,6 +83,7 @@ pub struct Op {
     pub lane: usize,
     pub name: String,
     pub kind: Kind,
+    pub work: Work,
     pub start: f64,
     pub dur: f64,
     pub layer: Option<u64>,
@@ -153,6 +184,7 @@ struct Spec {
     track: usize,
     name: String,
     kind: Kind,
+    work: Work,
     dur: f64,
     layer: Option<u64>,
     microbatch: Option<u64>,
@@ -232,6 +264,7 @@ impl<'a> Builder<'a> {
             lane,
             name: s.name,
             kind: s.kind,
+            work: s.work,
             start,
             dur: s.dur.max(0.0),
             layer: s.layer,
@@ -262,7 +295,14 @@ fn later(a: f64, b: f64) -> bool {
 }
 
 fn spec(track: usize, name: impl Into<String>, kind: Kind, dur: f64) -> Spec {
-    Spec { track, name: name.into(), kind, dur, layer: None, microbatch: None }
+    Spec { track, name: name.into(), kind, work: kind.work(), dur, layer: None, microbatch: None }
+}
+
+impl Spec {
+    /// The same operation, doing `work`.
+    fn doing(self, work: Work) -> Spec {
+        Spec { work, ..self }
+    }
 }
 
 fn layer_spec(track: usize, name: &str, kind: Kind, dur: f64, layer: u64, microbatch: Option<u64>) -> Spec {
@@ -270,7 +310,7 @@ fn layer_spec(track: usize, name: &str, kind: Kind, dur: f64, layer: u64, microb
         Some(j) => format!("{name} L{layer} mb{j}"),
         None => format!("{name} L{layer}"),
     };
-    Spec { track, name: label, kind, dur, layer: Some(layer), microbatch }
+    Spec { track, name: label, kind, work: kind.work(), dur, layer: Some(layer), microbatch }
 }
 
 fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
@@ -287,7 +327,7 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
     if let Some(a) = &d.aggregated {
         let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
         let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
-        b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill), &last.into_iter().collect::<Vec<_>>());
+        b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill).doing(Work::Prefill), &last.into_iter().collect::<Vec<_>>());
     }
     let reported = d.tpot * tokens;
     let what = if d.draft.is_some() { format!("TPOT × {tokens:.2} tokens") } else { "TPOT".to_string() };
@@ -325,14 +365,14 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 if *attn_collective > 0.0 {
                     x = b.add(layer_spec(fabric, "all-reduce", Kind::Collective, *attn_collective, l, None), &[x]);
                 }
-                x = b.add(layer_spec(pool, "FFN", Kind::Compute, bd.ffn / lf, l, None), &[x]);
+                x = b.add(layer_spec(pool, "FFN", Kind::Compute, bd.ffn / lf, l, None).doing(Work::Ffn), &[x]);
                 if *ffn_collective > 0.0 {
                     let what = if d.attn_dp > 1 { "FFN all-gather + reduce-scatter" } else { "all-reduce" };
                     x = b.add(layer_spec(fabric, what, Kind::Collective, *ffn_collective, l, None), &[x]);
                 }
                 prev = Some(x);
             }
-            let mut last = b.add(spec(pool, "embedding + LM head", Kind::Compute, bd.other), &deps(prev));
+            let mut last = b.add(spec(pool, "embedding + LM head", Kind::Compute, bd.other).doing(Work::Head), &deps(prev));
             if bd.overhead > 0.0 {
                 last = b.add(spec(pool, "step overhead", Kind::Overhead, bd.overhead), &[last]);
             }
@@ -351,13 +391,14 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                     let mb = Some(j);
                     let a = b.add(layer_spec(pa, "attention", Kind::Compute, *t_a, l, mb), &deps(ready[j as usize]));
                     let x = b.add(layer_spec(out, "to FFN", Kind::Transfer, *t_c, l, mb), &[a]);
-                    let e = b.add(layer_spec(pf, "FFN", Kind::Compute, *t_e, l, mb), &[x]);
+                    let e = b.add(layer_spec(pf, "FFN", Kind::Compute, *t_e, l, mb).doing(Work::Ffn), &[x]);
                     ready[j as usize] = Some(b.add(layer_spec(back, "to attention", Kind::Transfer, *t_c, l, mb), &[e]));
                 }
             }
             let mut last = None;
             for j in 0..m {
-                let s = Spec { microbatch: Some(j), ..spec(pa, format!("embedding + LM head mb{j}"), Kind::Compute, *other) };
+                let s =
+                    Spec { microbatch: Some(j), ..spec(pa, format!("embedding + LM head mb{j}"), Kind::Compute, *other).doing(Work::Head) };
                 last = Some(b.add(s, &deps(ready[j as usize])));
             }
             if bd.overhead > 0.0 {
@@ -379,7 +420,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                         prev = Some(b.add(x, &deps(prev)));
                     }
                     let name = format!("layers {}..{} mb{j}", s.first, s.end);
-                    let c = Spec { microbatch: Some(j), ..spec(tracks[i], name, Kind::Compute, s.time - cross_in[i]) };
+                    let c = Spec { microbatch: Some(j), ..spec(tracks[i], name, Kind::Compute, s.time - cross_in[i]).doing(Work::Stage) };
                     prev = Some(b.add(c, &deps(prev)));
                 }
                 if *back > 0.0 {
@@ -426,7 +467,7 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
     let fabric = if ar > 0.0 { b.fabric(p.pool) } else { pool };
     for l in 0..layers {
         let deps: Vec<usize> = prev.into_iter().collect();
-        let mut x = b.add(layer_spec(pool, "prefill", Kind::Compute, compute, l, None), &deps);
+        let mut x = b.add(layer_spec(pool, "prefill", Kind::Compute, compute, l, None).doing(Work::Prefill), &deps);
         if ar > 0.0 {
             x = b.add(layer_spec(fabric, "all-reduces", Kind::Collective, 2.0 * ar, l, None), &[x]);
         }
@@ -489,7 +530,7 @@ fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::
     for j in 0..a.steps.steps {
         let chunk = a.chunk_tokens.min(own - j * a.chunk_tokens);
         let what = format!("decode step + prompt chunk {} ({chunk} tokens)", j + 1);
-        prev = b.add(spec(pool, what, Kind::Compute, a.steps.step(j)), &[prev]);
+        prev = b.add(spec(pool, what, Kind::Compute, a.steps.step(j)).doing(Work::Prefill), &[prev]);
     }
     let what = if own < tokens { format!("{own} of {tokens} tokens, its prefix cached") } else { format!("{tokens} tokens") };
     b.finish(

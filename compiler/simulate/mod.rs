@@ -837,7 +837,7 @@ fn prepare(config: &Config) -> Result<Vec<Request>, SimError> {
 pub fn simulate(plan: &Plan, point: &Point, config: &Config) -> Result<Outcome, SimError> {
     let reqs = prepare(config)?;
     let longest_prompt = reqs.iter().map(|r| r.input).max().unwrap_or(1);
-    let m = StepModel::new(plan, point, config.max_batch, longest_prompt, config.prefix.map(|p| p.tokens)).map_err(|e| SimError(e.0))?;
+    let m = StepModel::new(plan, point, config.max_batch, longest_prompt, config.prefix.map(|p| p.tokens))?;
     run(plan, point, &m, config, reqs)
 }
 

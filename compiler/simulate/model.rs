@@ -3,7 +3,7 @@
 //! and contexts, the chosen prefill configuration at other prompt lengths
 //! (docs/simulation.md, "Step times").
 
-use super::SimProblem;
+use super::{SimError, SimProblem};
 use crate::ir::Plan;
 use crate::solve::space::{self, DecodeOption, PrefillOption, StepShape};
 use crate::solve::Point;
@@ -77,10 +77,6 @@ impl PrefillModel {
             .fold((0.0, 0.0), |a, b| if b.0 + b.1 > a.0 + a.1 { b } else { a })
     }
 }
-
-/// Why the placement cannot be simulated.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Unsupported(pub SimProblem);
 
 /// Whether two decode options are the same configuration (at any batch).
 fn same_config(a: &DecodeOption, b: &DecodeOption) -> bool {
@@ -170,7 +166,7 @@ impl StepModel {
         max_batch: Option<u64>,
         longest_prompt: u64,
         prefix: Option<u64>,
-    ) -> Result<StepModel, Unsupported> {
+    ) -> Result<StepModel, SimError> {
         let inst = &point.instance;
         let chosen = point.decode();
         let prefill: &PrefillOption = point.prefill();
@@ -195,7 +191,7 @@ impl StepModel {
             }
         }
         if batches.last() != Some(&max_batch) {
-            return Err(Unsupported(SimProblem::DecodeDoesNotFit { batch: max_batch, context: contexts[1] }));
+            return Err(SimError(SimProblem::DecodeDoesNotFit { batch: max_batch, context: contexts[1] }));
         }
         let per_prompt_token = match &chosen.aggregated {
             Some(a) if a.prompt_tokens > 0.0 => a.extra / a.prompt_tokens,
@@ -274,7 +270,7 @@ fn prefill_model(
     replicas: u64,
     longest: u64,
     prefix: Option<u64>,
-) -> Result<PrefillModel, Unsupported> {
+) -> Result<PrefillModel, SimError> {
     let n0 = plan.workload.input_tokens.max(1);
     let mut lengths = vec![1u64];
     let mut n = n0;
@@ -308,7 +304,7 @@ fn prefill_model(
                 priced.push(n);
             }
             None if n > n0 => {
-                return Err(Unsupported(SimProblem::PromptDoesNotFit {
+                return Err(SimError(SimProblem::PromptDoesNotFit {
                     tokens: n,
                     tp: chosen.tp,
                     chip: plan.cluster.pools[chosen.pool].chip.name.clone(),
@@ -318,7 +314,7 @@ fn prefill_model(
         }
     }
     if priced.is_empty() {
-        return Err(Unsupported(SimProblem::NoPromptLength));
+        return Err(SimError(SimProblem::NoPromptLength));
     }
     // the KV paths of the plan's own prompt, the bulk scaled per token
     let kv = decode

@@ -207,8 +207,8 @@ pub fn serve(plan: &Plan, solved: &Solved) -> Result<Served, NotServed> {
                 continue;
             }
         }
-        let model = StepModel::new(plan, point, None, longest_prompt(&base.input), base.prefix.map(|p| p.tokens))
-            .map_err(|e| NotServed::Failed(SimError(e.0)))?;
+        let model =
+            StepModel::new(plan, point, None, longest_prompt(&base.input), base.prefix.map(|p| p.tokens)).map_err(NotServed::Failed)?;
         let mut run = |rate: f64| -> Result<Outcome, NotServed> {
             simulations += 1;
             simulate_on(plan, point, &model, &Config { arrivals: at_rate(rate), ..base.clone() }).map_err(NotServed::Failed)

@@ -534,7 +534,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 extrapolated,
                 aggregated: false,
                 fixed_replicas: pins.replicas.map(|(n, _)| n),
-                first_token: pool.chip.engine.map_or(0.0, |e| e.first_token(m.layers)),
+                first_token: cost::admission::Engine::first_token_on(&pool.chip, m),
             });
         }
     }
@@ -1046,7 +1046,7 @@ fn aggregated_twin(
     let osl = plan.workload.output_tokens;
     // the engine's first-token latency is part of a request's time to its first token,
     // and so of its time in a slot (docs/cost-model.md §11)
-    let first_token = chip.engine.map_or(0.0, |e| e.first_token(plan.model.layers));
+    let first_token = cost::admission::Engine::first_token_on(chip, &plan.model);
     let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, first_token + prompt, per_rank, osl);
     let per_step = per_rank as f64 / (osl as f64 + ttft / tpot);
     Some(DecodeOption {

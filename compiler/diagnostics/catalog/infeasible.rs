@@ -36,12 +36,20 @@ impl Constraint<'_> {
         }
     }
 
+    /// an SLO's comparison (`None`: a pool or a budget, stated as a quantity)
+    fn op(&self) -> Option<&'static str> {
+        match self {
+            Constraint::TokensPerUser => Some(">="),
+            Constraint::Tpot | Constraint::Ttft => Some("<="),
+            _ => None,
+        }
+    }
+
     /// the limit as the plan states it: an SLO with its comparison, else the quantity
     fn target(&self, limit: &str) -> String {
-        match self {
-            Constraint::TokensPerUser => format!(">= {limit}"),
-            Constraint::Tpot | Constraint::Ttft => format!("<= {limit}"),
-            _ => limit.to_string(),
+        match self.op() {
+            Some(op) => format!("{op} {limit}"),
+            None => limit.to_string(),
         }
     }
 }
@@ -61,13 +69,10 @@ pub struct Relaxed<'a> {
 impl Relaxed<'_> {
     fn reason(&self) -> String {
         let (what, target, best, pct) = (self.constraint.name(), self.constraint.target(&self.limit), &self.needed, self.pct);
-        match self.constraint {
-            Constraint::Tpot | Constraint::TokensPerUser | Constraint::Ttft => {
-                let op = &target[..2];
-                format!("`{what} {target}` must become `{what} {op} {best}` ({pct:+.0}%)")
-            }
-            Constraint::Pool(_) => format!("{what} needs {best}, not {target} (+{pct:.0}%)"),
-            _ => format!("{what} must allow {best}, not {target} (+{pct:.0}%)"),
+        match (self.constraint.op(), self.constraint) {
+            (Some(op), _) => format!("`{what} {target}` must become `{what} {op} {best}` ({pct:+.0}%)"),
+            (None, Constraint::Pool(_)) => format!("{what} needs {best}, not {target} (+{pct:.0}%)"),
+            (None, _) => format!("{what} must allow {best}, not {target} (+{pct:.0}%)"),
         }
     }
 }
@@ -238,7 +243,7 @@ pub fn no_feasible_placement(span: Span, reasons: &[Infeasible]) -> Diagnostic {
 /// prefill are made of. `relaxed` is not empty.
 pub fn relaxation(relaxed: &[Relaxed], placement: &Placement, step: Option<&StepParts>, prefill: Option<&PrefillTime>) -> Diagnostic {
     let first = &relaxed[0];
-    let single_slo = relaxed.len() == 1 && matches!(first.constraint, Constraint::Tpot | Constraint::TokensPerUser | Constraint::Ttft);
+    let single_slo = relaxed.len() == 1 && first.constraint.op().is_some();
     let mut d = if single_slo {
         let (metric, target) = (first.constraint.name(), first.constraint.target(&first.limit));
         make(
@@ -287,30 +292,24 @@ fn after_first_token(latency: &Option<String>) -> String {
 }
 
 fn step_parts(s: &StepParts) -> String {
-    let mut parts = vec![format!("attention {}", s.attn), format!("FFN {}", s.ffn)];
-    let mut add = |what: &str, t: &Option<String>| {
-        if let Some(t) = t {
-            parts.push(format!("{what} {t}"));
-        }
-    };
-    add("tensor-parallel all-reduce", &s.allreduce);
-    add("embedding and LM head", &s.other);
-    add("drafting", &s.draft);
-    add("fixed costs per step and per sequence", &s.overhead);
-    add("prefill chunks of arriving prompts", &s.prefill);
-    if let Some(c) = &s.crossings {
-        parts.push(format!("{} of it is {} {}<->{} crossings at {} each (link `{}`)", c.total, c.count, c.from, c.to, c.each, c.link));
-    }
-    let mut add = |what: &str, t: &Option<String>| {
-        if let Some(t) = t {
-            parts.push(format!("{what} {t}"));
-        }
-    };
-    add("passing activations between pools", &s.pipeline_crossing);
-    if let Some(t) = &s.overlap {
-        parts.push(format!("minus {t} hidden by overlapping microbatches"));
-    }
-    parts.join(", ")
+    let named = |what: &str, t: &Option<String>| t.as_ref().map(|t| format!("{what} {t}"));
+    let crossings = s
+        .crossings
+        .as_ref()
+        .map(|c| format!("{} of it is {} {}<->{} crossings at {} each (link `{}`)", c.total, c.count, c.from, c.to, c.each, c.link));
+    let parts = [
+        Some(format!("attention {}", s.attn)),
+        Some(format!("FFN {}", s.ffn)),
+        named("tensor-parallel all-reduce", &s.allreduce),
+        named("embedding and LM head", &s.other),
+        named("drafting", &s.draft),
+        named("fixed costs per step and per sequence", &s.overhead),
+        named("prefill chunks of arriving prompts", &s.prefill),
+        crossings,
+        named("passing activations between pools", &s.pipeline_crossing),
+        s.overlap.as_ref().map(|t| format!("minus {t} hidden by overlapping microbatches")),
+    ];
+    parts.into_iter().flatten().collect::<Vec<_>>().join(", ")
 }
 
 /// E0401 with the closest option: the stage's need per chip on a pool with `tp` chips,

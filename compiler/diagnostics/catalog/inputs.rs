@@ -27,10 +27,22 @@ pub enum FileProblem {
     Unreadable(String),
 }
 
-/// `thing`: what the file is ("table", "trace"; imports are "file").
-fn file_problem(p: &FileProblem, thing: &str) -> String {
+/// What names a file: an import, a chip's op table, a workload's trace.
+#[derive(Clone, Copy)]
+enum Named {
+    Import,
+    Table,
+    Trace,
+}
+
+fn file_problem(p: &FileProblem, named: Named) -> String {
+    let thing = match named {
+        Named::Import => "file",
+        Named::Table => "table",
+        Named::Trace => "trace",
+    };
     match p {
-        FileProblem::NotOnDisk if thing == "file" => "only files on disk can import other files".into(),
+        FileProblem::NotOnDisk if matches!(named, Named::Import) => "only files on disk can import other files".into(),
         FileProblem::NotOnDisk => format!("this text was not read from a folder to find the {thing} in"),
         FileProblem::NotInStdlib => format!("the standard library has no such {thing}"),
         FileProblem::NotHplan => "not a .hplan file".into(),
@@ -47,7 +59,7 @@ pub fn import_failed(span: Span, path: &str, why: &FileProblem) -> Diagnostic {
     make(
         "E0107",
         span,
-        format!("cannot import `{path}`: {}", file_problem(why, "file")),
+        format!("cannot import `{path}`: {}", file_problem(why, Named::Import)),
         "imported here",
         "import an existing .hplan file inside this project, by a path relative to the importing file",
     )
@@ -57,7 +69,7 @@ pub fn table_unreadable(span: Span, path: &str, why: &FileProblem) -> Diagnostic
     make(
         "E0501",
         span,
-        format!("cannot read the op table `{path}`: {}", file_problem(why, "table")),
+        format!("cannot read the op table `{path}`: {}", file_problem(why, Named::Table)),
         "named here",
         "name a CSV file inside this project, by a path relative to this file (format: docs/op-tables.md)",
     )
@@ -67,7 +79,7 @@ pub fn trace_unreadable(span: Span, path: &str, why: &FileProblem) -> Diagnostic
     make(
         "E0602",
         span,
-        format!("cannot read the trace `{path}`: {}", file_problem(why, "trace")),
+        format!("cannot read the trace `{path}`: {}", file_problem(why, Named::Trace)),
         "named here",
         "name a CSV file inside this project, by a path relative to this file (`arrival_s,input_tokens,output_tokens` lines)",
     )
