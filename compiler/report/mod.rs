@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod csv;
 pub mod dot;
+pub mod html;
 pub mod human;
 pub mod markdown;
 pub mod simulation;
@@ -311,6 +312,10 @@ pub struct FrontierPoint {
     pub pareto_per_mw: bool,
     /// in a sweep over the SLO: the `tokens_per_s_per_user >=` value this point was solved at
     pub slo_tokens_per_s_per_user: Option<f64>,
+    /// the point's placement in one line (what report.html shows on hover)
+    pub placement: String,
+    pub chips: u64,
+    pub ttft_s: f64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -534,6 +539,9 @@ pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
                 pareto_per_dollar: false,
                 pareto_per_mw: false,
                 slo_tokens_per_s_per_user: slo,
+                placement: placement_brief(&placement(plan, p)),
+                chips: m.chips,
+                ttft_s: m.ttft_s,
             }
         })
         .collect();
@@ -685,6 +693,30 @@ fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
         // the simulation's, not the analytical metrics' (set from `served`)
         Objective::Goodput => None,
     }
+}
+
+/// A placement table in one line, every stage with its chips and parallel degrees
+/// (degrees of 1 left out): "prefill 4 × rubin on gpu (4 replicas); decode.attn 8 ×
+/// rubin on gpu (dp 8); decode.ffn on decode.attn's chips (tp 8)".
+pub fn placement_brief(rows: &[PlacementRow]) -> String {
+    let parts: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let degrees: Vec<String> =
+                [("tp", r.tp), ("ep", r.ep), ("pp", r.pp), ("dp", r.dp), ("microbatches", r.microbatches), ("replicas", r.replicas)]
+                    .iter()
+                    .filter(|(_, n)| *n > 1)
+                    .map(|(what, n)| if *what == "replicas" { format!("{n} replicas") } else { format!("{what} {n}") })
+                    .chain(r.layers.map(|[a, b]| format!("layers {a}..{b}")))
+                    .collect();
+            let degrees = if degrees.is_empty() { String::new() } else { format!(" ({})", degrees.join(", ")) };
+            match r.shares_chips_with {
+                Some(other) => format!("{} on {other}'s chips{degrees}", r.stage),
+                None => format!("{} {} × {} on {}{degrees}", r.stage, r.chips, r.chip, r.pool),
+            }
+        })
+        .collect();
+    parts.join("; ")
 }
 
 /// "prefill on gpu, decode.attn on gpu, decode.ffn on lpu (2 microbatches)"
