@@ -44,7 +44,92 @@ fn build_writes_the_report_and_prints_the_summary() {
     }
     assert_eq!(std::fs::read_to_string(out.join("frontier.csv")).unwrap(), csv);
     assert!(stdout.contains("critical path"), "the text Gantt is in the summary:\n{stdout}");
+    // report.html, per plan and for the whole file
+    for (html, title) in [("afd/report.html", "hplanc: plan afd ("), ("report.html", "hplanc: examples/rubin_lpx_afd.hplan")] {
+        let page = std::fs::read_to_string(out.join(html)).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>") && page.contains(&format!("<title>{title}")), "{html}");
+        assert!(page.contains(r#"<section class="plan" id="plan-0""#) && page.ends_with("</html>\n"), "{html}");
+    }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn report_html_is_byte_identical_across_runs() {
+    let (a, b) = (tempdir("html-a"), tempdir("html-b"));
+    for out in [&a, &b] {
+        let o = hplanc(&["build", "examples/s03_rubin_lpx_frontier.hplan", "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+    let pages = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = written(d)
+            .into_iter()
+            .filter(|(name, _)| name.ends_with("report.html"))
+            .map(|(name, _)| (name.clone(), std::fs::read(d.join(&name)).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let (pa, pb) = (pages(&a), pages(&b));
+    assert_eq!(pa.len(), 4, "three plans and the whole file");
+    assert!(pa == pb, "report.html differs between two builds of the same file");
+    let _ = (std::fs::remove_dir_all(&a), std::fs::remove_dir_all(&b));
+}
+
+/// Waits up to 20 s for `f` to hold.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn build_watch_rebuilds_on_a_save_of_the_file_or_an_import_and_recovers_from_errors() {
+    let dir = tempdir("watch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let chips = "use std::chips::b200\n\nchip mine = b200 {\n  price = 3 $/h\n}\n";
+    let plan = "use \"chips.hplan\"\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n\n\
+        workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\n\
+        cluster c {\n  pool gpu = mine x 8 over nvlink5\n}\n\n\
+        plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n}\n";
+    std::fs::write(dir.join("chips.hplan"), chips).unwrap();
+    std::fs::write(dir.join("plan.hplan"), plan).unwrap();
+    let out = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hplanc"))
+        .args(["build", "--watch", "plan.hplan", "--out", "out", "--color", "never"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_default();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually("the first build", || read("p/report.json").contains("\"cost_per_hour_usd\": 3.0,"));
+        // the whole file's page and its stamp come last
+        eventually("the whole file's page", || {
+            read("report.html").contains("data-watch=") && read("watch.js").starts_with("hplancWatch(\"")
+        });
+        let stamp = read("watch.js");
+        // a save of the imported file re-builds: the price changes the report
+        std::fs::write(dir.join("chips.hplan"), chips.replace("3 $/h", "4 $/h")).unwrap();
+        eventually("the import's change", || read("p/report.json").contains("\"cost_per_hour_usd\": 4.0,"));
+        eventually("the pages to be told of the new build", || read("watch.js") != stamp);
+        // a save that stops parsing: the pages show the diagnostics, the reports stay
+        std::fs::write(dir.join("plan.hplan"), format!("{plan}\nplan broken {{\n")).unwrap();
+        eventually("the error page", || read("report.html").contains("did not build"));
+        eventually("the plan's page to show the errors too", || read("p/report.html").contains("has-errors"));
+        assert!(read("p/report.json").contains("\"cost_per_hour_usd\": 4.0,"), "a failed build replaced a report");
+        // the next good save recovers
+        std::fs::write(dir.join("plan.hplan"), plan).unwrap();
+        eventually("the recovery", || !read("report.html").contains("did not build") && read("report.html").contains("id=\"plan-0\""));
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }
 
 /// Every file `hplanc sweep` writes, with the solve time (the one timing) blanked.

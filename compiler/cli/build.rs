@@ -62,12 +62,36 @@ impl Progress {
     }
 }
 
-/// Compiles `file`; with `out`, writes each plan's report.json, report.md,
+/// Compiles `file`; with `out`, writes each plan's report.json, report.md, report.html,
 /// frontier.csv, frontier.svg and trace.json to `out/<plan>/`, and every plan's
-/// frontier together to `out/frontier.csv` and `out/frontier.svg`. Nothing is written when there are errors (or
-/// warnings, with `deny_warnings`).
+/// frontier together to `out/frontier.csv`, `out/frontier.svg` and `out/report.html`.
+/// Nothing is written when there are errors (or warnings, with `deny_warnings`).
 pub fn run(file: &Path, opts: Options<'_>) -> u8 {
-    let Options { out, format, color, solve, deny_warnings, jobs, sweep_points } = opts;
+    build(file, &opts, None).code
+}
+
+/// What one build did, for `build --watch`.
+pub struct Built {
+    pub code: u8,
+    /// every file the build read from disk (the file and its imports)
+    pub files: Vec<std::path::PathBuf>,
+    /// the plans it wrote a folder for
+    pub plans: Vec<String>,
+}
+
+/// Under `build --watch`: the plan folders earlier builds wrote, whose pages show a
+/// failed build's diagnostics too (so an open page of any plan sees them).
+#[derive(Default)]
+pub struct Watching {
+    pub plans: Vec<String>,
+}
+
+/// One build. Under `--watch` (`watching`), the pages poll `watch.js` and a build with
+/// errors writes its diagnostics into out/report.html and the plan pages earlier builds
+/// wrote (nothing else), so the open page shows them until the next good save.
+pub fn build(file: &Path, opts: &Options<'_>, watching: Option<&Watching>) -> Built {
+    let &Options { out, format, color, solve, deny_warnings, jobs, sweep_points } = opts;
+    let mut built = Built { code: 0, files: vec![file.to_path_buf()], plans: vec![] };
     let mode = if solve { Mode::Build } else { Mode::Check };
     let progress = Progress::new();
     let update = |done: usize, total: usize| progress.update(done, total);
@@ -78,9 +102,19 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
         Ok(c) => c,
         Err(e) => {
             super::errln!("error: cannot read `{}`: {e}", file.display());
-            return 2;
+            built.code = 2;
+            return built;
         }
     };
+    for (_, f) in comp.sources.iter() {
+        if let crate::source::Origin::Disk(path) = &f.origin {
+            if !built.files.contains(path) {
+                built.files.push(path.clone());
+            }
+        }
+    }
+    let file_name = comp.sources.get(comp.root).name.clone();
+    let watch = watching.is_some();
     let failed = comp.has_errors() || (deny_warnings && comp.diagnostics.warning_count() > 0);
     let report = comp.report();
     match format {
@@ -94,7 +128,8 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                 Ok(s) => super::outln!("{s}"),
                 Err(e) => {
                     super::errln!("error: cannot serialise the report: {e}");
-                    return 2;
+                    built.code = 2;
+                    return built;
                 }
             }
         }
@@ -119,14 +154,44 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
             }
         }
     }
+    let diagnostics_text = render::render_all(&comp.diagnostics, &comp.sources, false);
+    let page = |title: String,
+                plans: &[crate::report::PlanReport],
+                comparisons: &[crate::report::compare::ComparisonReport],
+                stamp: Option<&str>| {
+        crate::report::html::render(&crate::report::html::Page {
+            title,
+            hplanc: &report.hplanc,
+            plans,
+            comparisons,
+            diagnostics: &report.diagnostics,
+            diagnostics_text: &diagnostics_text,
+            watch: stamp.map(str::to_string),
+        })
+    };
     if failed {
-        return 1;
+        // under --watch the open pages show what is wrong; a plain build writes nothing
+        if let (Some(out), Some(w)) = (out, watching) {
+            let title = format!("hplanc: {file_name} (did not build)");
+            let stamp = crate::report::html::stamp(&[&diagnostics_text]);
+            let html = page(title, &[], &[], Some(&stamp));
+            let dirs = std::iter::once(out.to_path_buf()).chain(w.plans.iter().map(|p| out.join(p)));
+            for dir in dirs {
+                for (name, text) in [("report.html", html.clone()), ("watch.js", crate::report::html::watch_js(&stamp))] {
+                    if let Err(e) = write_atomic(&dir, name, &text) {
+                        super::errln!("error: cannot write `{}`: {e}", dir.join(name).display());
+                    }
+                }
+            }
+        }
+        built.code = 1;
+        return built;
     }
     // a file of chips, models or links alone has nothing to build: no empty charts
     // that would claim things about plans that do not exist
     if out.is_some() && report.plans.is_empty() && report.comparisons.is_empty() {
-        super::errln!("{}: no plan to build (the file declares none); nothing written", comp.sources.get(comp.root).name);
-        return 0;
+        super::errln!("{file_name}: no plan to build (the file declares none); nothing written");
+        return built;
     }
     if let Some(out) = out {
         for plan in &report.plans {
@@ -141,9 +206,12 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                 Ok(s) => s + "\n",
                 Err(e) => {
                     super::errln!("error: cannot serialise the report: {e}");
-                    return 2;
+                    built.code = 2;
+                    return built;
                 }
             };
+            let stamp = watch.then(|| crate::report::html::stamp(&[&json, &diagnostics_text]));
+            let html = page(format!("hplanc: plan {} ({file_name})", plan.name), std::slice::from_ref(plan), &[], stamp.as_deref());
             let mut files = vec![
                 ("report.json", json),
                 ("report.md", crate::report::markdown::render(plan)),
@@ -153,14 +221,23 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                 files.push(("trace.json", trace));
             }
             files.push(("frontier.svg", crate::report::svg::render(std::slice::from_ref(plan))));
+            files.push(("report.html", html));
+            if let Some(stamp) = &stamp {
+                files.push(("watch.js", crate::report::html::watch_js(stamp)));
+            }
             for (name, text) in files {
                 if let Err(e) = write_atomic(&dir, name, &text) {
                     super::errln!("error: cannot write `{}`: {e}", dir.join(name).display());
-                    return 2;
+                    built.code = 2;
+                    return built;
                 }
             }
+            built.plans.push(plan.name.clone());
             if format == Format::Human {
-                super::outln!("\n  wrote {} (and report.md, frontier.csv, frontier.svg, trace.json)", dir.join("report.json").display());
+                super::outln!(
+                    "\n  wrote {} (and report.md, report.html, frontier.csv, frontier.svg, trace.json)",
+                    dir.join("report.json").display()
+                );
             }
         }
         // every plan's frontier together, and the comparisons
@@ -171,17 +248,23 @@ pub fn run(file: &Path, opts: Options<'_>) -> u8 {
                 report.comparisons.iter().map(|c| crate::report::markdown::render_blocks(crate::report::compare::document(c))).collect();
             all.push(("compare.md", md.join("\n")));
         }
+        let stamp = watch.then(|| crate::report::html::stamp(&[&serde_json::to_string(&report).unwrap_or_default(), &diagnostics_text]));
+        all.push(("report.html", page(format!("hplanc: {file_name}"), &report.plans, &report.comparisons, stamp.as_deref())));
+        if let Some(stamp) = &stamp {
+            all.push(("watch.js", crate::report::html::watch_js(stamp)));
+        }
         for (name, text) in all {
             if let Err(e) = write_atomic(out, name, &text) {
                 super::errln!("error: cannot write `{}`: {e}", out.join(name).display());
-                return 2;
+                built.code = 2;
+                return built;
             }
         }
         if format == Format::Human {
-            super::outln!("  wrote {} and frontier.svg (every plan)", out.join("frontier.csv").display());
+            super::outln!("  wrote {} and frontier.svg, report.html (every plan)", out.join("frontier.csv").display());
         }
     }
-    0
+    built
 }
 
 /// Writes to a temporary file in the same folder, then renames it into place.

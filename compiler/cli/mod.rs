@@ -190,6 +190,10 @@ pub struct BuildArgs {
     /// Threads for sweeps (0: one per core; at most 1024); the output is the same for any number.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1024))]
     pub jobs: u64,
+    /// Re-build on every save of the file or anything it imports, until interrupted;
+    /// open <OUT>/report.html and it reloads itself after each build.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 impl BuildArgs {
@@ -203,6 +207,9 @@ impl BuildArgs {
             jobs: self.jobs as usize,
             sweep_points,
         };
+        if self.watch {
+            watch::run(&self.file, opts)
+        }
         build::run(&self.file, opts)
     }
 }
@@ -263,6 +270,7 @@ mod fmt;
 mod graph;
 mod simulate;
 mod validate;
+mod watch;
 
 /// The plan a command names with `--plan`, or the file's only plan; otherwise an error
 /// (printed) and the exit code.

@@ -131,8 +131,55 @@ pub fn comparison(c: &Compare, plans: &[PlanReport]) -> ComparisonReport {
     ComparisonReport { name: c.name.clone(), baseline: base.name, plans: rows, interactivity: c.interactivity }
 }
 
+/// One cell of the comparison's table: the value as printed, and its ratio to the
+/// baseline's with which way is better (report.html colours it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub ratio: Option<f64>,
+    /// more of this metric is better (false for $/Mtok)
+    pub higher_is_better: bool,
+}
+
+/// The comparison's table at each plan's optimum: the header (a blank, then each plan,
+/// the baseline marked) and one row per metric, a label and one cell per plan.
+pub fn metric_table(c: &ComparisonReport) -> (Vec<String>, Vec<(&'static str, Vec<Cell>)>) {
+    let mut header = vec![String::new()];
+    for (i, p) in c.plans.iter().enumerate() {
+        header.push(if i == 0 { format!("{} (baseline)", p.name) } else { p.name.clone() });
+    }
+    /// (label, the value and its ratio, how to print the value, more is better)
+    type Metric = (&'static str, fn(&ComparedPlan) -> (Option<f64>, Option<f64>), fn(f64) -> String, bool);
+    let metrics: [Metric; 8] = [
+        ("tokens/s/user", |p| (p.tokens_per_s_per_user, p.ratio.tokens_per_s_per_user), fmt_num, true),
+        ("TPOT", |p| (p.tpot_s, None), fmt_time, false),
+        ("TTFT", |p| (p.ttft_s, None), fmt_time, false),
+        ("tok/s per chip", |p| (p.throughput_per_chip, p.ratio.throughput_per_chip), fmt_num, true),
+        ("tokens per $", |p| (p.tokens_per_dollar, p.ratio.tokens_per_dollar), fmt_num, true),
+        ("tok/s per MW", |p| (p.tokens_per_s_per_mw, p.ratio.tokens_per_s_per_mw), fmt_num, true),
+        ("$/Mtok", |p| (p.cost_per_mtok_usd, p.ratio.cost_per_mtok_usd), |v| format!("${v:.3}"), false),
+        ("chips", |p| (p.chips.map(|c| c as f64), None), |v| format!("{v:.0}"), false),
+    ];
+    let mut rows = Vec::new();
+    for (label, get, fmt, higher_is_better) in metrics {
+        let mut row = Vec::new();
+        for (i, p) in c.plans.iter().enumerate() {
+            let (v, r) = get(p);
+            let r = if i == 0 { None } else { r };
+            let text = match v {
+                None if !p.solved => "infeasible".into(),
+                None => "n/a".into(),
+                Some(v) => fmt(v),
+            };
+            row.push(Cell { text, ratio: r.filter(|_| v.is_some()), higher_is_better });
+        }
+        rows.push((label, row));
+    }
+    (header, rows)
+}
+
 /// "2.10×"
-fn times(r: Option<f64>) -> String {
+pub fn times(r: Option<f64>) -> String {
     match r {
         Some(r) if r >= 10.0 => format!("{r:.0}×"),
         Some(r) => format!("{r:.2}×"),
@@ -144,35 +191,14 @@ fn times(r: Option<f64>) -> String {
 /// followed by its ratio to the baseline; then the frontiers at the interactivity.
 pub fn document(c: &ComparisonReport) -> Vec<Block> {
     let mut o = vec![Block::Title(format!("compare {}: against `{}`", c.name, c.baseline))];
-    let mut header = vec![String::new()];
-    for (i, p) in c.plans.iter().enumerate() {
-        header.push(if i == 0 { format!("{} (baseline)", p.name) } else { p.name.clone() });
-    }
+    let (header, table) = metric_table(c);
     let mut rows = vec![header];
-    /// (label, the value and its ratio, how to print the value)
-    type Metric = (&'static str, fn(&ComparedPlan) -> (Option<f64>, Option<f64>), fn(f64) -> String);
-    let metrics: [Metric; 8] = [
-        ("tokens/s/user", |p| (p.tokens_per_s_per_user, p.ratio.tokens_per_s_per_user), fmt_num),
-        ("TPOT", |p| (p.tpot_s, None), fmt_time),
-        ("TTFT", |p| (p.ttft_s, None), fmt_time),
-        ("tok/s per chip", |p| (p.throughput_per_chip, p.ratio.throughput_per_chip), fmt_num),
-        ("tokens per $", |p| (p.tokens_per_dollar, p.ratio.tokens_per_dollar), fmt_num),
-        ("tok/s per MW", |p| (p.tokens_per_s_per_mw, p.ratio.tokens_per_s_per_mw), fmt_num),
-        ("$/Mtok", |p| (p.cost_per_mtok_usd, p.ratio.cost_per_mtok_usd), |v| format!("${v:.3}")),
-        ("chips", |p| (p.chips.map(|c| c as f64), None), |v| format!("{v:.0}")),
-    ];
-    for (label, get, fmt) in metrics {
+    for (label, cells) in table {
         let mut row = vec![label.to_string()];
-        for (i, p) in c.plans.iter().enumerate() {
-            let (v, r) = get(p);
-            row.push(match (v, i) {
-                (None, _) if !p.solved => "infeasible".into(),
-                (None, _) => "n/a".into(),
-                (Some(v), 0) => fmt(v),
-                (Some(v), _) if r.is_some() => format!("{} ({})", fmt(v), times(r)),
-                (Some(v), _) => fmt(v),
-            });
-        }
+        row.extend(cells.into_iter().map(|c| match c.ratio {
+            Some(r) => format!("{} ({})", c.text, times(Some(r))),
+            None => c.text,
+        }));
         rows.push(row);
     }
     let right = std::iter::once(false).chain(c.plans.iter().map(|_| true)).collect();
@@ -241,6 +267,9 @@ mod tests {
             pareto_per_dollar: true,
             pareto_per_mw: false,
             slo_tokens_per_s_per_user: None,
+            placement: String::new(),
+            chips: 1,
+            ttft_s: 0.1,
         }
     }
 

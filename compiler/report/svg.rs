@@ -54,6 +54,18 @@ const PANELS: [Panel; 3] = [
     },
 ];
 
+/// The colour of the `i`th series (report.html's legend uses the chart's colours).
+pub fn colour(i: usize) -> &'static str {
+    COLOURS[i % COLOURS.len()]
+}
+
+/// Each panel's title and horizontal extent (its left edge less the y labels' room,
+/// and its width with them), for report.html to show one panel at a time.
+pub fn panel_boxes() -> [(&'static str, f64, f64); 3] {
+    let b = |k: usize| (PANELS[k].title, LEFT + k as f64 * (PLOT_W + GAP) - LEFT, PLOT_W + LEFT + 20.0);
+    [b(0), b(1), b(2)]
+}
+
 /// A linear or logarithmic axis from `lo` to `hi`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Axis {
@@ -139,9 +151,9 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A marker of shape `k` (circle, square, triangle, diamond) at (x, y).
-fn marker(o: &mut String, k: usize, x: f64, y: f64, colour: &str, filled: bool, tip: &str) {
+fn marker(o: &mut String, k: usize, (x, y): (f64, f64), colour: &str, filled: bool, tip: &str, attrs: &str) {
     let fill = if filled { colour } else { "#ffffff" };
-    let style = format!(r#"fill="{fill}" stroke="{colour}" stroke-width="1.5""#);
+    let style = format!(r#"fill="{fill}" stroke="{colour}" stroke-width="1.5"{attrs}"#);
     let (tag, geometry) = match k % 4 {
         0 => ("circle", format!(r#"cx="{x:.1}" cy="{y:.1}" r="4""#)),
         1 => ("rect", format!(r#"x="{:.1}" y="{:.1}" width="7" height="7""#, x - 3.5, y - 3.5)),
@@ -151,7 +163,7 @@ fn marker(o: &mut String, k: usize, x: f64, y: f64, colour: &str, filled: bool, 
     let _ = writeln!(o, "    <{tag} {geometry} {style}><title>{}</title></{tag}>", esc(tip));
 }
 
-fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis) {
+fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis, html: bool) {
     let x0 = LEFT + k as f64 * (PLOT_W + GAP);
     let y0 = TOP;
     let ys: Vec<f64> = plans.iter().flat_map(|r| r.frontier.iter().filter_map(p.value)).collect();
@@ -250,12 +262,13 @@ fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis
             // no value on this panel (no prices or powers): no series, named in the note
             continue;
         }
-        let _ = writeln!(o, r#"    <g class="series" data-plan="{}">"#, esc(&r.name));
+        let index = if html { format!(r#" data-s="{i}""#) } else { String::new() };
+        let _ = writeln!(o, r#"    <g class="series" data-plan="{}"{index}>"#, esc(&r.name));
         if front.len() > 1 {
             let pts: Vec<String> = front.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
             let _ = writeln!(o, r#"    <polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#, pts.join(" "));
         }
-        for f in &r.frontier {
+        for (j, f) in r.frontier.iter().enumerate() {
             if let Some((x, y, v)) = at(f) {
                 let tip = format!(
                     "{}: concurrency {}, {} tokens/s per user, {} {}",
@@ -265,7 +278,14 @@ fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis
                     fmt_num(v),
                     p.y_label
                 );
-                marker(o, i, x, y, colour, (p.pareto)(f), &tip);
+                // in report.html: which point it is, for the page's script
+                let attrs = if html {
+                    let hollow = if (p.pareto)(f) { "" } else { " hollow" };
+                    format!(r#" class="pt{hollow}" data-s="{i}" data-i="{j}""#)
+                } else {
+                    String::new()
+                };
+                marker(o, i, (x, y), colour, (p.pareto)(f), &tip, &attrs);
             }
         }
         let _ = writeln!(o, "    </g>");
@@ -275,6 +295,17 @@ fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis
 
 /// The chart of `plans`' frontiers.
 pub fn render(plans: &[PlanReport]) -> String {
+    chart(plans, false)
+}
+
+/// The chart as report.html embeds it: each point says which plan and point it is
+/// (`data-s`, `data-i`), each series and legend entry which plan, the background and
+/// hollow markers have classes the page's theme restyles.
+pub fn render_html(plans: &[PlanReport]) -> String {
+    chart(plans, true)
+}
+
+fn chart(plans: &[PlanReport], html: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -282,7 +313,8 @@ pub fn render(plans: &[PlanReport]) -> String {
     );
     let names: Vec<&str> = plans.iter().map(|r| r.name.as_str()).collect();
     let _ = writeln!(o, "  <title>{}</title>", esc(&format!("Throughput against interactivity: {}", names.join(", "))));
-    let _ = writeln!(o, r##"  <rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let bg = if html { r#" class="bg""# } else { "" };
+    let _ = writeln!(o, r##"  <rect width="100%" height="100%" fill="#ffffff"{bg}/>"##);
     let _ = writeln!(
         o,
         r#"  <text x="{:.1}" y="30" text-anchor="middle" font-size="18">Throughput against interactivity (hplanc; filled: Pareto-optimal)</text>"#,
@@ -291,7 +323,7 @@ pub fn render(plans: &[PlanReport]) -> String {
     let xs: Vec<f64> = plans.iter().flat_map(|r| r.frontier.iter().map(|f| f.tokens_per_s_per_user)).collect();
     let x_axis = Axis::fit(&xs);
     for (k, p) in PANELS.iter().enumerate() {
-        panel(&mut o, k, p, plans, x_axis);
+        panel(&mut o, k, p, plans, x_axis, html);
     }
     // legend
     let y = TOP + PLOT_H + 80.0;
@@ -300,7 +332,7 @@ pub fn render(plans: &[PlanReport]) -> String {
     for (i, r) in plans.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         let _ = writeln!(o, r#"    <line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="2"/>"#, x + 28.0);
-        marker(&mut o, i, x + 14.0, y, colour, true, &r.name);
+        marker(&mut o, i, (x + 14.0, y), colour, true, &r.name, "");
         let _ = writeln!(o, r#"    <text x="{:.1}" y="{:.1}" font-size="13">{}</text>"#, x + 36.0, y + 4.5, esc(&r.name));
         x += 60.0 + 8.0 * r.name.chars().count() as f64;
     }
