@@ -404,6 +404,8 @@ mod tests {
                 costs: crate::ir::FixedCosts { step: 0.0, layer: 0.0, sequence: 0.0 },
                 memory_fraction: Some(0.95),
                 runtime_memory: Some(1e9),
+                first_token: None,
+                first_token_per_layer: None,
             },
         );
         let (used, ok) = fits(&tuned.under(Some("vllm")), f);
@@ -423,9 +425,15 @@ mod tests {
                 costs: crate::ir::FixedCosts { step: 20e-6, layer: 0.0, sequence: 30e-6 },
                 memory_fraction: None,
                 runtime_memory: None,
+                first_token: Some(5e-3),
+                first_token_per_layer: None,
             },
         );
         let s = c.under(Some("sglang"));
+        // the block's first-token latency replaces the framework's F and keeps its L
+        let e = s.engine.unwrap();
+        assert_eq!(e.first_token, (5e-3, crate::ir::engine::FIRST_TOKEN_SGLANG.1));
+        assert!((e.first_token(10) - (5e-3 + 10.0 * crate::ir::engine::FIRST_TOKEN_SGLANG.1)).abs() < 1e-15);
         // 20 us + 512 x 30 us = 15.38 ms: SGLang's host time at 512 running requests
         assert!((step_fixed(&s, 512) - 15.38e-3).abs() < 1e-12);
         assert!((step_fixed(&s, 1) - 50e-6).abs() < 1e-15);

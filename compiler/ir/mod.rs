@@ -127,6 +127,10 @@ pub struct FrameworkBlock {
     pub memory_fraction: Option<f64>,
     /// replaces the engine's runtime memory per GPU, bytes
     pub runtime_memory: Option<f64>,
+    /// replace the engine's first-token latency `(F, L)` (`engine::Engine::first_token`),
+    /// seconds and seconds per layer
+    pub first_token: Option<f64>,
+    pub first_token_per_layer: Option<f64>,
 }
 
 /// Serving frameworks a plan may name (`framework = vllm`).
@@ -145,6 +149,7 @@ impl Chip {
             if let Some(e) = c.engine.as_mut() {
                 e.fraction = f.memory_fraction.unwrap_or(e.fraction);
                 e.runtime = f.runtime_memory.unwrap_or(e.runtime);
+                e.first_token = (f.first_token.unwrap_or(e.first_token.0), f.first_token_per_layer.unwrap_or(e.first_token.1));
             }
         }
         c

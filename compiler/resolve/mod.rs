@@ -627,6 +627,8 @@ impl Resolver<'_> {
                     costs: ir::FixedCosts { step, layer, sequence },
                     memory_fraction: fb.fields.num("memory_fraction"),
                     runtime_memory: fb.fields.num("runtime_memory"),
+                    first_token: fb.fields.num("first_token"),
+                    first_token_per_layer: fb.fields.num("first_token_per_layer"),
                 },
             );
         }

@@ -327,9 +327,17 @@ pub struct Evaluated {
     pub result: Result<eval::Prediction, String>,
 }
 
-/// Fixed costs to give a mapped stdlib chip under one framework instead of its own:
-/// (stdlib chip, framework) -> costs. `hplanc calibrate` fits them.
-pub type Overrides = BTreeMap<(String, String), ir::FixedCosts>;
+/// What to give a mapped stdlib chip under one framework instead of its own: its fixed
+/// costs, and (when set) the engine's first-token latency `(F, L)`. `hplanc calibrate`
+/// fits them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Calibration {
+    pub costs: ir::FixedCosts,
+    pub first_token: Option<(f64, f64)>,
+}
+
+/// (stdlib chip, framework) -> what replaces its own.
+pub type Overrides = BTreeMap<(String, String), Calibration>;
 
 /// Evaluates every row: groups rows into plans, compiles them in one generated file,
 /// and pins each row's configuration.
@@ -365,9 +373,12 @@ pub fn evaluate_with(rows: Vec<Row>, map: &Mapping, overrides: &Overrides) -> Re
     let mut text = String::new();
     for (i, (model, chip, link, fw, w)) in keys.iter().enumerate() {
         let chip = match overrides.get(&(chip.clone(), fw.clone())) {
-            Some(c) => {
+            Some(Calibration { costs: c, first_token }) => {
+                let first = first_token
+                    .map(|(f, l)| format!("    first_token = {:.4} ms\n    first_token_per_layer = {:.4} ms\n", f * 1e3, l * 1e3))
+                    .unwrap_or_default();
                 text.push_str(&format!(
-                    "chip k{i} = std::chips::{chip} {{\n  framework {fw} {{\n    step_overhead = {:.4} us\n    layer_overhead = {:.4} us\n    sequence_overhead = {:.4} us\n    source = \"validate\"\n  }}\n}}\n",
+                    "chip k{i} = std::chips::{chip} {{\n  framework {fw} {{\n    step_overhead = {:.4} us\n    layer_overhead = {:.4} us\n    sequence_overhead = {:.4} us\n{first}    source = \"validate\"\n  }}\n}}\n",
                     c.step * 1e6,
                     c.layer * 1e6,
                     c.sequence * 1e6
