@@ -51,6 +51,8 @@ pub struct Compilation {
     /// per plan with percentile SLOs or `maximize goodput`, the highest arrival rate
     /// meeting them and the configuration serving it (docs/simulation.md)
     pub served: Vec<Option<simulate::search::Served>>,
+    /// per solved plan with uncertain inputs, each input varied (docs/uncertainty.md)
+    pub sensitivity: Vec<Option<solve::uncertainty::Sensitivity>>,
     pub mode: Mode,
 }
 
@@ -65,6 +67,9 @@ impl Compilation {
         let mut r = report::plan_report(&self.program.plans[i], solution);
         if let Some(served) = self.served.get(i).and_then(|s| s.as_ref()) {
             report::simulation::attach(&mut r, &self.program.plans[i], served);
+        }
+        if let (Some(s), Some(best)) = (self.sensitivity.get(i).and_then(|s| s.as_ref()), self.solved.get(i).and_then(|s| s.as_ref())) {
+            r.uncertainty = Some(report::uncertainty::report(&self.program.plans[i], &best.best, s));
         }
         r
     }
@@ -134,7 +139,23 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     let served = if opts.skip_sweeps { vec![None; solved.len()] } else { serve_all(&program, &mut solved, &mut diags) };
     // the schedule of each solved plan, once (the report formats it)
     let schedules = program.plans.iter().zip(&solved).map(|(p, s)| s.as_ref().map(|s| schedule::schedule(p, &s.best))).collect();
-    Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, mode }
+    // each uncertain input varied around each solved plan's answer (not for editors)
+    let sensitivity = program
+        .plans
+        .iter()
+        .zip(&solved)
+        .map(|(p, s)| {
+            let s = s.as_ref().filter(|_| !opts.skip_sweeps && !p.inputs().is_empty())?;
+            match solve::uncertainty::vary(p, &s.best, opts.jobs) {
+                Ok(v) => Some(v),
+                Err(reason) => {
+                    diags.push(diagnostics::catalog::solver_failed(p.span, &reason));
+                    None
+                }
+            }
+        })
+        .collect();
+    Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, mode }
 }
 
 /// The rate search of every solved plan that bounds a percentile or maximises goodput;

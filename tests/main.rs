@@ -17,6 +17,7 @@ mod spec;
 mod stdlib;
 mod syntax;
 mod ui;
+mod uncertainty;
 
 use std::path::{Path, PathBuf};
 

@@ -373,6 +373,7 @@ mod tests {
             frameworks: BTreeMap::new(),
             tables: None,
             engine: None,
+            uncertain: vec![],
         }
     }
 
@@ -452,7 +453,14 @@ mod tests {
     }
 
     fn nvlink() -> Link {
-        Link { name: "nvlink4".into(), span: Span::new(FileId(0), 0, 0), source: String::new(), bandwidth: 450e9, latency: 2e-6 }
+        Link {
+            name: "nvlink4".into(),
+            span: Span::new(FileId(0), 0, 0),
+            source: String::new(),
+            bandwidth: 450e9,
+            latency: 2e-6,
+            uncertain: vec![],
+        }
     }
 
     /// `stage_time` prices each group of nodes that do the same work once

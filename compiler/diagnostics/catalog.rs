@@ -42,6 +42,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0303", title: "duplicate attribute", explanation: "An attribute or sub-block is given twice in one block. Keep one." },
     CodeInfo { code: "E0304", title: "wrong kind of value", explanation: "An attribute got a value of the wrong kind, e.g. a string where a number with\na unit is expected." },
     CodeInfo { code: "E0305", title: "not allowed here", explanation: "A statement appears in a block kind that does not accept it, e.g. `place` in\na chip or `pool` in a plan." },
+    CodeInfo { code: "E0307", title: "uncertainty not allowed here", explanation: "A figure was written with its uncertainty (`2 us ± 50%`, `2 us in [0.1 us,\n5 us]`) on an attribute the solver does not vary. Ranges are read on the inputs\nwhose values nobody may have published: a chip's price, power, fixed costs,\ncompute peaks and efficiencies, and a link's bandwidth and latency\n(docs/uncertainty.md). Write the figure alone here." },
     CodeInfo { code: "E0306", title: "unknown choice", explanation: "A value must be one of a fixed set of words (a precision like bf16/fp8/fp4,\na stage like prefill/decode.attn/decode.ffn, an objective like\ncost_per_mtok/tpot, an SLO metric like ttft/tpot)." },
     CodeInfo { code: "E0401", title: "model does not fit", explanation: "No configuration of a stage fits in the memory of the pools it may use:\nweights (sharded over the tensor-parallel degree) plus the KV cache for the\nworkload's context and concurrency exceed the chips' capacity. Use more chips,\na lower-precision format, a shorter context or lower concurrency." },
     CodeInfo { code: "E0402", title: "SLO cannot be met", explanation: "No placement in the configuration space meets this service-level objective.\nThe diagnostic gives the best value any placement reaches and what it is\nmade of. Relax the objective or give the plan faster chips or links." },
@@ -497,6 +498,16 @@ impl Rule {
         };
         format!("{verb} {}", self.rest)
     }
+}
+
+pub fn uncertainty_not_allowed(span: Span, what: &str, block: &str) -> Diagnostic {
+    make(
+        "E0307",
+        span,
+        format!("{what} of a {block} cannot carry an uncertainty"),
+        "a range the solver would not vary",
+        "write the figure alone; ranges belong on a chip's price, power, fixed costs, compute peaks and efficiencies, and a link's bandwidth and latency",
+    )
 }
 
 pub fn out_of_range(span: Span, what: &str, rule: Rule) -> Diagnostic {

@@ -5,6 +5,7 @@
 pub mod engine;
 pub mod graph;
 pub mod tables;
+pub mod uncertain;
 
 use crate::source::Span;
 use std::collections::BTreeMap;
@@ -107,6 +108,8 @@ pub struct Chip {
     /// the serving engine a plan runs the chip under (`framework = ...`): the memory it
     /// lets the KV cache have (docs/cost-model.md §11); `None`: all of it
     pub engine: Option<engine::Engine>,
+    /// the figures written with their uncertainty (docs/uncertainty.md)
+    pub uncertain: Vec<uncertain::Uncertain>,
 }
 
 /// A serving framework's fixed costs on one chip (seconds).
@@ -146,6 +149,9 @@ impl Chip {
             c.step_overhead = f.costs.step;
             c.layer_overhead = f.costs.layer;
             c.sequence_overhead = f.costs.sequence;
+            // the chip's own fixed costs no longer apply, nor their ranges
+            use uncertain::Figure::{LayerOverhead, SequenceOverhead, StepOverhead};
+            c.uncertain.retain(|u| !matches!(u.figure, StepOverhead | LayerOverhead | SequenceOverhead));
             if let Some(e) = c.engine.as_mut() {
                 e.fraction = f.memory_fraction.unwrap_or(e.fraction);
                 e.runtime = f.runtime_memory.unwrap_or(e.runtime);
@@ -180,6 +186,8 @@ pub struct Link {
     pub bandwidth: f64,
     /// seconds, one way, small message
     pub latency: f64,
+    /// the figures written with their uncertainty (docs/uncertainty.md)
+    pub uncertain: Vec<uncertain::Uncertain>,
 }
 
 /// Multi-head latent attention (DeepSeek-V2/V3, Kimi K2): K and V are cached as
@@ -1354,6 +1362,7 @@ mod tests {
             frameworks: BTreeMap::new(),
             tables: None,
             engine: None,
+            uncertain: vec![],
         };
         assert_eq!(chip.peak(Precision::Fp4), Some((Precision::Fp8, 1979e12)));
         assert_eq!(chip.peak(Precision::Bf16), Some((Precision::Bf16, 989e12)));

@@ -2,7 +2,7 @@
 //! logos lexer. Everything here works on a file that does not parse.
 
 use crate::source::FileId;
-use crate::syntax::ast::{Body, Entry, File, Item, ItemKind, Number, Value};
+use crate::syntax::ast::{Body, Entry, File, Item, ItemKind, Number, Spread, Value};
 use crate::syntax::lexer::{lex, Tok, Token};
 use std::collections::BTreeMap;
 
@@ -25,6 +25,13 @@ pub fn number_at(file: &File, at: usize) -> Option<Number> {
         match v {
             Value::Number(n) if hit(n) => Some(n.clone()),
             Value::Range { lo, hi, .. } => [lo, hi].into_iter().find(|n| hit(n)).cloned(),
+            Value::Uncertain { nominal, spread, .. } => {
+                let bounds: Vec<&Number> = match spread {
+                    Spread::PlusMinus(d) => vec![nominal, d],
+                    Spread::Within(a, b) => vec![nominal, a, b],
+                };
+                bounds.into_iter().find(|n| hit(n)).cloned()
+            }
             Value::List(items, _) => items.iter().find_map(|x| in_value(x, at)),
             Value::Ref(_, Some(b)) => in_body(b, at),
             _ => None,
@@ -186,9 +193,17 @@ pub fn classify(text: &str, known: &BTreeMap<String, (ItemKind, bool)>) -> Vec<C
                 unit_run = true;
             }
             Tok::Str => push("string", 0),
-            Tok::Eq | Tok::EqEq | Tok::Le | Tok::Ge | Tok::Lt | Tok::Gt | Tok::Arrow | Tok::RangeIncl | Tok::Range | Tok::Times => {
-                push("operator", 0)
-            }
+            Tok::Eq
+            | Tok::EqEq
+            | Tok::Le
+            | Tok::Ge
+            | Tok::Lt
+            | Tok::Gt
+            | Tok::Arrow
+            | Tok::RangeIncl
+            | Tok::Range
+            | Tok::Times
+            | Tok::PlusMinus => push("operator", 0),
             Tok::Slash | Tok::Star | Tok::MiddleDot | Tok::Caret if was_unit => {
                 push("type", 0);
                 unit_run = true;

@@ -197,6 +197,7 @@ fn plan(o: &mut String, i: usize, r: &PlanReport) {
             // the text Gantt charts: the page draws the timelines instead
             Block::Pre(_) => {
                 if !shown_timelines {
+                    tornado(o, r);
                     step_parts(o, r);
                     timelines(o, i, r);
                     shown_timelines = true;
@@ -209,6 +210,7 @@ fn plan(o: &mut String, i: usize, r: &PlanReport) {
         o.push_str("</ul>\n");
     }
     if !shown_timelines {
+        tornado(o, r);
         step_parts(o, r);
         timelines(o, i, r);
     }
@@ -250,6 +252,16 @@ fn table(o: &mut String, caption: Option<&str>, rows: &[Vec<String>], right: &[b
         o.push_str("</tr>\n");
     }
     o.push_str("</tbody></table></div>\n");
+}
+
+/// The tornado chart of the plan's uncertain inputs, when it has any.
+fn tornado(o: &mut String, r: &PlanReport) {
+    let Some(svg) = r.uncertainty.as_ref().and_then(|u| super::uncertainty::tornado_svg(&r.name, r.objective.kind, u)) else { return };
+    o.push_str(
+        "<figure class=\"tornado\">\n<figcaption>Which uncertain input moves the objective most</figcaption>\n<div class=\"chart\">\n",
+    );
+    o.push_str(&svg);
+    o.push_str("</div>\n</figure>\n");
 }
 
 /// The decode step's parts as one stacked bar (plain HTML: widths in percent).

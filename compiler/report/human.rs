@@ -119,6 +119,100 @@ fn objective_value(kind: &str, v: f64) -> String {
     }
 }
 
+/// Three significant digits, at least two decimals below 100: 400, 8.00, 0.05, 0.0041.
+fn three_digits(x: f64) -> String {
+    if !(x.is_finite() && x > 0.0) {
+        return fmt_num(x);
+    }
+    let decimals = (2 - x.log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.decimals$}");
+    if decimals > 2 {
+        let t = s.trim_end_matches('0');
+        let keep = t.find('.').map_or(t.len(), |d| (d + 3).max(t.len()));
+        s[..keep].to_string()
+    } else {
+        s
+    }
+}
+
+/// A figure in the unit people write it in: 2 µs, $8.00/h, 1.8 kW, 900 GB/s.
+fn figure(unit: &str, v: f64) -> String {
+    match unit {
+        "s" => fmt_time(v),
+        "$/s" => format!("${}/h", three_digits(v * 3600.0)),
+        "W" => fmt_si(v, "W"),
+        "B/s" => fmt_si(v, "B/s"),
+        "FLOP/s" => fmt_si(v, "FLOP/s"),
+        _ => fmt_num(v),
+    }
+}
+
+/// The uncertain inputs: the tornado table (largest swing first), each metric's band,
+/// and where the placement changes.
+fn uncertainty(r: &PlanReport, u: &super::uncertainty::UncertaintyReport, o: &mut Vec<Block>) {
+    let kind = r.objective.kind;
+    let value = |v: Option<f64>| v.map(|v| objective_value(kind, v)).unwrap_or_else(|| "infeasible".into());
+    let mut rows = vec![vec![
+        "input".to_string(),
+        "nominal".into(),
+        "range".into(),
+        format!("{kind} at low"),
+        format!("{kind} at high"),
+        "placement changes".into(),
+    ]];
+    for i in &u.inputs {
+        let changes = match (i.changes_below, i.changes_above) {
+            (None, None) => "no".to_string(),
+            (b, a) => {
+                let side = |w: &str, x: Option<f64>| x.map(|x| format!("{w} {}", figure(i.unit, x)));
+                [side("below", b), side("above", a)].into_iter().flatten().collect::<Vec<_>>().join(", ")
+            }
+        };
+        rows.push(vec![
+            i.name.clone(),
+            figure(i.unit, i.nominal),
+            format!("{} .. {}", figure(i.unit, i.low), figure(i.unit, i.high)),
+            value(i.objective_at_low),
+            value(i.objective_at_high),
+            changes,
+        ]);
+    }
+    o.push(Block::Gap);
+    o.push(Block::Table {
+        caption: Some("uncertain inputs, each at its ends with the others nominal (largest swing first)".into()),
+        rows,
+        right: vec![false, true, true, true, true, false],
+        header: true,
+    });
+    let b = &u.metrics;
+    let mut bands = Vec::new();
+    if let Some(x) = b.objective {
+        bands.push(format!("{kind} {} .. {}", objective_value(kind, x.low), objective_value(kind, x.high)));
+    }
+    bands.push(format!("TPOT {} .. {}", fmt_time(b.tpot_s.low), fmt_time(b.tpot_s.high)));
+    bands.push(format!("TTFT {} .. {}", fmt_time(b.ttft_s.low), fmt_time(b.ttft_s.high)));
+    bands.push(format!("{} .. {} tok/s per chip", fmt_num(b.throughput_per_chip.low), fmt_num(b.throughput_per_chip.high)));
+    o.push(Block::Line(format!("inside the ranges: {}", bands.join("; "))));
+    if u.placement_changes {
+        for i in &u.inputs {
+            for (end, p) in [("low", &i.placement_at_low), ("high", &i.placement_at_high)] {
+                if let Some(p) = p {
+                    o.push(Block::Line(format!("at {}'s {end} end the placement is another: {p}", i.name)));
+                }
+            }
+        }
+    } else {
+        o.push(Block::Line("the placement stays the same inside every range".into()));
+    }
+    if u.not_varied > 0 {
+        o.push(Block::Line(format!(
+            "{} more uncertain inputs were not varied (at most {} are)",
+            u.not_varied,
+            crate::ir::uncertain::MAX_INPUTS
+        )));
+    }
+}
+
 /// The summary's content, in order: the [`summary`], then the runner-up, the text
 /// Gantt charts, memory, the frontier and the solver.
 pub fn document(r: &PlanReport) -> Vec<Block> {
@@ -394,6 +488,9 @@ fn rest(r: &PlanReport, o: &mut Vec<Block>) {
             o.push(Block::Line("runner-up: none (no other assignment of stages to pools is allowed and feasible)".into()));
         }
     }
+    if let Some(u) = &r.uncertainty {
+        uncertainty(r, u, o);
+    }
     if let Some(t) = &r.timelines {
         o.push(Block::Gap);
         o.push(Block::Pre(gantt(&t.decode, GANTT_WIDTH)));
@@ -592,5 +689,18 @@ mod tests {
         assert_eq!(objective_value("power", 1200.0), "1.20 kW");
         assert_eq!(objective_value("chips", 16.0), "16");
         assert_eq!(objective_value("tokens_per_mw", 250_000.0), "250,000 tok/s per MW");
+    }
+
+    /// An uncertain input's figures are written as the source writes them.
+    #[test]
+    fn uncertain_figures_are_written_in_their_units() {
+        use super::figure;
+        assert_eq!(figure("$/s", 8.0 / 3600.0), "$8.00/h");
+        assert_eq!(figure("$/s", 400.0 / 3600.0), "$400/h");
+        assert_eq!(figure("$/s", 0.001 / 3600.0), "$0.001/h");
+        assert_eq!(figure("$/s", 0.05 / 3600.0), "$0.05/h");
+        assert_eq!(figure("$/s", 0.0041 / 3600.0), "$0.0041/h");
+        assert_eq!(figure("s", 2e-6), "2.00 µs");
+        assert_eq!(figure("", 0.6), "0.60");
     }
 }

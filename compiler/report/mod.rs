@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod simulation;
 pub mod svg;
 pub mod trace;
+pub mod uncertainty;
 
 use crate::diagnostics::json::JsonDiagnostic;
 use crate::ir::{Objective, Plan};
@@ -53,6 +54,10 @@ pub struct PlanReport {
     /// plans with percentile SLOs or `maximize goodput`: the highest arrival
     /// rate meeting them, found with the simulation (docs/simulation.md)
     pub served: Option<simulation::ServedReport>,
+    /// figures written with their uncertainty, each varied: the objective and metrics at
+    /// its ends, where the placement changes (docs/uncertainty.md); absent without any
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertainty: Option<uncertainty::UncertaintyReport>,
     /// the timelines themselves, for trace.json and the text Gantt (not in the JSON)
     #[serde(skip)]
     pub timelines: Option<crate::schedule::Schedule>,
@@ -394,7 +399,7 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     }
 }
 
-fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
+pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     let d: &DecodeOption = p.decode();
     let pre = p.prefill();
     let pools = &plan.cluster.pools;
@@ -588,6 +593,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
             schedule: None,
             sweep: None,
             served: None,
+            uncertainty: None,
             timelines: None,
         };
     };
@@ -674,12 +680,13 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
                 .collect(),
         }),
         served: None,
+        uncertainty: None,
         timelines: Some(timelines),
     }
 }
 
 /// The objective's value of a point, in the objective's unit.
-fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
+pub fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
     match plan.objective {
         Objective::CostPerMtok => m.cost_per_mtok_usd,
         Objective::ThroughputPerDollar => m.cost_per_hour_usd.map(|c| m.throughput_tokens_per_s / (c / 3600.0)),

@@ -6,7 +6,7 @@ use crate::diagnostics::catalog::{self, Rule};
 use crate::diagnostics::Diagnostics;
 use crate::ir::{Contents, Precision};
 use crate::source::{SourceMap, Span};
-use crate::syntax::ast::{Body, Entry, Ident, Number, Path, Value};
+use crate::syntax::ast::{Body, Entry, Ident, Number, Path, Spread, Value};
 use crate::units::{self, Dim};
 use std::collections::BTreeMap;
 
@@ -70,6 +70,8 @@ pub enum Val {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     pub val: Val,
+    /// `(low, high)` in SI units when the figure was written with its uncertainty
+    pub spread: Option<(f64, f64)>,
     /// the value's span
     pub span: Span,
     /// the whole `name = value` span
@@ -191,6 +193,11 @@ impl Fields {
         self.declared(name);
         self.attrs.get(name).map(|f| f.span)
     }
+    /// The `(low, high)` of a figure written with its uncertainty, and its span.
+    pub fn spread(&self, name: &str) -> Option<(f64, f64, Span)> {
+        self.declared(name);
+        self.attrs.get(name).and_then(|f| f.spread.map(|(lo, hi)| (lo, hi, f.span)))
+    }
     pub fn block(&self, keyword: &str) -> Option<&SubFields> {
         if let Some(SpecRef(spec)) = self.spec {
             debug_assert!(spec.blocks.iter().any(|b| b.keyword == keyword), "`{keyword}` is not a block of the {} schema", spec.name);
@@ -240,8 +247,20 @@ impl Checker<'_> {
                         continue;
                     }
                     seen.insert(aspec.name.to_string(), attr.name.span);
-                    if let Some(val) = self.value(&attr.value, aspec.kind, &format!("`{}`", aspec.name)) {
-                        fields.attrs.insert(aspec.name, Field { val, span: attr.value.span(), entry_span: attr.span });
+                    let what = format!("`{}`", aspec.name);
+                    if let Value::Uncertain { nominal, spread, span } = &attr.value {
+                        if !super::schema::may_be_uncertain(spec.name, aspec.name) {
+                            self.diags.push(catalog::uncertainty_not_allowed(*span, &what, spec.name));
+                            continue;
+                        }
+                        if let Some((v, lo, hi)) = self.uncertain(nominal, spread, *span, aspec.kind, &what) {
+                            let field = Field { val: Val::Num(v), spread: Some((lo, hi)), span: *span, entry_span: attr.span };
+                            fields.attrs.insert(aspec.name, field);
+                        }
+                        continue;
+                    }
+                    if let Some(val) = self.value(&attr.value, aspec.kind, &what) {
+                        fields.attrs.insert(aspec.name, Field { val, spread: None, span: attr.value.span(), entry_span: attr.span });
                     }
                 }
                 Entry::Block(b) => {
@@ -371,6 +390,57 @@ impl Checker<'_> {
             return None;
         }
         Some(q.value as u64)
+    }
+
+    /// A figure with its uncertainty: `(nominal, low, high)` in SI units. `± x%` is a
+    /// share of the nominal, `± x` an amount of its dimension, `in [a, b]` the bounds
+    /// themselves; each bound is checked as the figure is (dimension, magnitude) and
+    /// must lie on its side of the nominal.
+    fn uncertain(&mut self, nominal: &Number, spread: &Spread, span: Span, kind: AttrKind, what: &str) -> Option<(f64, f64, f64)> {
+        let num = |this: &mut Self, n: &Number| match this.value(&Value::Number(n.clone()), kind, what)? {
+            Val::Num(v) => Some(v),
+            _ => None,
+        };
+        let v = num(self, nominal)?;
+        let (lo, hi) = match spread {
+            Spread::PlusMinus(d) if d.unit.as_ref().is_some_and(|u| u.name == "%") => {
+                let share = units::eval(d).map(|q| q.value).unwrap_or(f64::NAN);
+                if !(share > 0.0 && share < 1.0) {
+                    self.diags.push(catalog::out_of_range(
+                        d.span,
+                        "the uncertainty",
+                        Rule::be("a share between 0% and 100% of the figure"),
+                    ));
+                    return None;
+                }
+                (v * (1.0 - share), v * (1.0 + share))
+            }
+            Spread::PlusMinus(d) => {
+                let delta = match kind {
+                    AttrKind::Quantity(dim) => self.quantity(d, dim, "the uncertainty")?,
+                    _ => num(self, d)?,
+                };
+                (v - delta, v + delta)
+            }
+            Spread::Within(a, b) => (num(self, a)?, num(self, b)?),
+        };
+        if !(lo <= v && v <= hi && lo < hi) {
+            self.diags.push(catalog::out_of_range(span, what, Rule::be("a range around the figure (low ≤ figure ≤ high, low < high)")));
+            return None;
+        }
+        // the bounds of `± x` must themselves be figures the attribute may take
+        let valid = |x: f64| match kind {
+            AttrKind::Quantity(dim) => {
+                x >= 0.0 && magnitude(dim).is_none_or(|m| if x == 0.0 { m.zero } else { (m.low..=m.high).contains(&x) })
+            }
+            AttrKind::Fraction => x > 0.0 && x <= 1.0,
+            _ => x > 0.0,
+        };
+        if !valid(lo) || !valid(hi) {
+            self.diags.push(catalog::out_of_range(span, what, Rule::be("a range whose ends are both figures it may take")));
+            return None;
+        }
+        Some((v, lo, hi))
     }
 
     pub fn value(&mut self, v: &Value, kind: AttrKind, what: &str) -> Option<Val> {

@@ -551,6 +551,36 @@ impl Resolver<'_> {
         c
     }
 
+    /// The figures of a checked chip body written with their uncertainty.
+    fn chip_uncertain(f: &Fields) -> Vec<ir::uncertain::Uncertain> {
+        use ir::uncertain::{Figure, Uncertain};
+        let mut out = Vec::new();
+        let mut take = |fields: &Fields, attr: &str, figure: Figure| {
+            if let Some((low, high, span)) = fields.spread(attr) {
+                out.push(Uncertain { figure, low, high, span });
+            }
+        };
+        for (attr, figure) in [
+            ("price", Figure::Price),
+            ("power", Figure::Power),
+            ("step_overhead", Figure::StepOverhead),
+            ("layer_overhead", Figure::LayerOverhead),
+            ("sequence_overhead", Figure::SequenceOverhead),
+        ] {
+            take(f, attr, figure);
+        }
+        if let Some(cb) = f.block("compute") {
+            for p in Precision::ALL {
+                take(&cb.fields, p.name(), Figure::Compute(p));
+            }
+        }
+        if let Some(eb) = f.block("efficiency") {
+            take(&eb.fields, "compute", Figure::ComputeEfficiency);
+            take(&eb.fields, "memory", Figure::MemoryEfficiency);
+        }
+        out
+    }
+
     /// Lowers a checked chip body. Every block is checked before giving up, so one
     /// bad figure does not hide the others.
     fn chip_from(&mut self, name: String, span: Span, f: &Fields) -> Option<ir::Chip> {
@@ -648,6 +678,7 @@ impl Resolver<'_> {
             frameworks,
             tables: None,
             engine: None,
+            uncertain: Self::chip_uncertain(f),
         };
         if let (Some(path), Some(at)) = (f.str("tables"), f.span("tables")) {
             chip.tables = self.op_tables(path, at, &chip);
@@ -768,7 +799,11 @@ impl Resolver<'_> {
                 self.diags.push(catalog::out_of_range(f.span("bandwidth")?, "`bandwidth`", Rule::positive()));
                 return None;
             }
-            Some(ir::Link { name, span, source: f.str("source")?.to_string(), bandwidth, latency: f.num("latency")? })
+            let uncertain = [("bandwidth", ir::uncertain::Figure::Bandwidth), ("latency", ir::uncertain::Figure::Latency)]
+                .into_iter()
+                .filter_map(|(a, figure)| f.spread(a).map(|(low, high, span)| ir::uncertain::Uncertain { figure, low, high, span }))
+                .collect();
+            Some(ir::Link { name, span, source: f.str("source")?.to_string(), bandwidth, latency: f.num("latency")?, uncertain })
         })();
         self.links.insert(id, l.clone());
         l

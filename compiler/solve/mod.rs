@@ -9,6 +9,7 @@ pub mod layers;
 pub mod relax;
 pub mod space;
 pub mod sweep;
+pub mod uncertainty;
 
 use crate::diagnostics::{catalog, Diagnostics};
 use crate::ir::{Objective, Plan, SloMetric, Stage};
@@ -262,9 +263,9 @@ fn pin_labels(plan: &Plan) -> Vec<(Span, String)> {
 /// a budget needs them.
 /// Which pools the decode side uses: decode.attn, decode.ffn (None if colocated), the
 /// draft, and a layer pipeline's pools in order (empty if none).
-type DecodeSignature = (usize, Option<usize>, Option<usize>, Vec<usize>);
+pub type DecodeSignature = (usize, Option<usize>, Option<usize>, Vec<usize>);
 
-fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
+pub fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
     (d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0), d.layers.iter().map(|s| s.pool).collect())
 }
 

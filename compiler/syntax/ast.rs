@@ -257,6 +257,15 @@ pub struct Number {
     pub span: Span,
 }
 
+/// How far an uncertain figure may lie from its nominal value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Spread {
+    /// `± x`: a share of the nominal (`25%`) or an amount of its dimension
+    PlusMinus(Number),
+    /// `in [lo, hi]`
+    Within(Number, Number),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Number(Number),
@@ -270,6 +279,12 @@ pub enum Value {
         inclusive: bool,
         span: Span,
     },
+    /// A figure with its uncertainty: `2 us ± 50%`, `2 us in [0.1 us, 5 us]`.
+    Uncertain {
+        nominal: Number,
+        spread: Spread,
+        span: Span,
+    },
     List(Vec<Value>, Span),
 }
 
@@ -279,7 +294,7 @@ impl Value {
             Value::Number(n) => n.span,
             Value::Str(_, s) | Value::Bool(_, s) | Value::List(_, s) => *s,
             Value::Ref(p, b) => b.as_ref().map(|b| p.span.to(b.span)).unwrap_or(p.span),
-            Value::Range { span, .. } => *span,
+            Value::Range { span, .. } | Value::Uncertain { span, .. } => *span,
         }
     }
 
@@ -292,6 +307,7 @@ impl Value {
             Value::Bool(..) => "a boolean",
             Value::Ref(..) => "a name",
             Value::Range { .. } => "a range",
+            Value::Uncertain { .. } => "an uncertain figure",
             Value::List(..) => "a list",
         }
     }

@@ -69,6 +69,8 @@ fn canonical_spacing(src: &str, groups: &std::collections::BTreeSet<usize>, prev
         (PathSep, _) | (_, PathSep) | (Dot, _) | (_, Dot) => "",
         (Slash | Star | Caret | MiddleDot, _) | (_, Slash | Star | Caret | MiddleDot) => "",
         (Minus | Plus, Number) => "",
+        // `25%`: the percent sign is the number's unit
+        (Number, Percent) => "",
         (Number, Ident) if prev.end == next.start && SUFFIXES.contains(&next.text(src)) => "",
         _ => " ",
     }

@@ -78,6 +78,10 @@ pub enum Tok {
     Percent,
     #[token("×")]
     Times,
+    /// an uncertain figure's `±` (or `+-`)
+    #[token("±")]
+    #[token("+-")]
+    PlusMinus,
     #[token("-")]
     Minus,
     #[token("+")]

@@ -368,6 +368,17 @@ impl<'a> Lower<'a> {
                 let mut parts = inner.into_inner();
                 let lo = parts.next()?;
                 match (parts.next(), parts.next()) {
+                    (Some(s), _) if s.as_rule() == Rule::spread => {
+                        let nominal = self.number(lo);
+                        let bounds: Vec<Number> =
+                            s.into_inner().filter(|q| q.as_rule() == Rule::quantity).map(|q| self.number(q)).collect();
+                        let spread = match bounds.as_slice() {
+                            [pm] => Spread::PlusMinus(pm.clone()),
+                            [a, b] => Spread::Within(a.clone(), b.clone()),
+                            _ => return None,
+                        };
+                        Value::Uncertain { nominal, spread, span }
+                    }
                     (Some(op), Some(hi)) => {
                         let (lo, hi) = (self.number(lo), self.number(hi));
                         Value::Range { lo, hi, inclusive: op.as_str() == "..=", span }

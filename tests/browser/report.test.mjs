@@ -200,3 +200,23 @@ test("build --watch: the open page reloads on a save, shows a parse error, recov
   assert.match(log, /watch: .* built in [0-9.]+ ms/);
   assert.match(log, /has errors \(the pages show them\)/);
 });
+
+test("a plan with uncertain figures: the tornado renders and its bars match the report", async () => {
+  const out = path.join(work, "uncertainty");
+  execFileSync(hplanc, ["build", path.join(root, "tests/data/uncertainty/afd.hplan"), "--out", out, "--color", "never"], { stdio: "pipe" });
+  const report = JSON.parse(fs.readFileSync(path.join(out, "afd/report.json"), "utf8"));
+  const inputs = report.plans[0].uncertainty.inputs;
+  const { page, context, errors } = await open(path.join(out, "afd/report.html"), { viewport: { width: 1280, height: 900 } });
+  const tornado = page.locator("figure.tornado svg");
+  await tornado.scrollIntoViewIfNeeded();
+  assert.ok(await tornado.isVisible());
+  // one label per input, in the report's order (largest swing first)
+  const labels = await tornado.locator("text[text-anchor=end]").allTextContents();
+  assert.deepEqual(labels.slice(0, inputs.length), inputs.map((i) => i.name));
+  // the widest bar pair is the first input's
+  const widths = await tornado.locator("rect[fill='#0072B2'], rect[fill='#E69F00']").evaluateAll((rs) => rs.map((r) => +r.getAttribute("width")));
+  assert.ok(widths.length >= 2 && widths[0] + widths[1] >= Math.max(...widths.slice(2)), `${widths}`);
+  await page.screenshot({ path: path.join(shots, "uncertainty-tornado.png") });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -1,0 +1,224 @@
+//! The uncertain inputs of a plan, varied (docs/uncertainty.md): per input its range,
+//! the objective and the placement at either end, and where the placement changes;
+//! each metric's low, nominal and high over all of them. The tornado table of
+//! report.md and report.html is [`UncertaintyReport::inputs`] in order.
+
+use super::{metrics, objective_value, placement, placement_brief, Metrics};
+use crate::ir::Plan;
+use crate::solve::uncertainty::{assignment, Sensitivity};
+use crate::solve::Point;
+use serde::Serialize;
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct UncertaintyReport {
+    /// how the inputs were varied
+    pub method: &'static str,
+    /// the inputs, the one that moves the objective most first
+    pub inputs: Vec<InputReport>,
+    /// each metric's least, nominal and greatest over the nominal and every input at
+    /// either end
+    pub metrics: Bands,
+    /// some input moves the best placement to other pools inside its range
+    pub placement_changes: bool,
+    /// inputs beyond the bound (`ir::uncertain::MAX_INPUTS`), not varied
+    pub not_varied: usize,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct InputReport {
+    /// `chip.figure`: `lp30_priced.layer_overhead`
+    pub name: String,
+    /// the figure's SI unit (`s`, `$/s`, `W`, `B/s`, `FLOP/s`; empty for fractions)
+    pub unit: &'static str,
+    pub nominal: f64,
+    pub low: f64,
+    pub high: f64,
+    /// the objective with the input at its low end and at its high end (absent: no
+    /// feasible placement there, or no objective value)
+    pub objective_at_low: Option<f64>,
+    pub objective_at_high: Option<f64>,
+    /// |objective at high − objective at low| (infinite when one end has no placement)
+    pub swing: f64,
+    /// the placement at either end, when it is not the nominal one ("which pool each
+    /// stage runs on" differs)
+    pub placement_at_low: Option<String>,
+    pub placement_at_high: Option<String>,
+    /// the value nearest the nominal at which the placement changes, towards the low
+    /// end and towards the high end (absent: it does not change on that side)
+    pub changes_below: Option<f64>,
+    pub changes_above: Option<f64>,
+}
+
+/// Least, nominal, greatest.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    pub low: f64,
+    pub nominal: f64,
+    pub high: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Bands {
+    pub objective: Option<Band>,
+    pub ttft_s: Band,
+    pub tpot_s: Band,
+    pub throughput_per_chip: Band,
+    pub cost_per_mtok_usd: Option<Band>,
+    pub tokens_per_s_per_mw: Option<Band>,
+}
+
+fn band(nominal: Option<f64>, others: impl Iterator<Item = Option<f64>>) -> Option<Band> {
+    let n = nominal?;
+    let mut b = Band { low: n, nominal: n, high: n };
+    for v in others.flatten().filter(|v| v.is_finite()) {
+        b.low = b.low.min(v);
+        b.high = b.high.max(v);
+    }
+    Some(b)
+}
+
+/// The report of `plan`'s varied inputs around its answer `best`.
+pub fn report(plan: &Plan, best: &Point, s: &Sensitivity) -> UncertaintyReport {
+    let nominal = metrics(plan, best);
+    let nominal_assignment = assignment(best);
+    // every end's metrics, each on the plan as it was solved there (a price moves the cost)
+    let mut ends: Vec<(Option<Metrics>, Option<f64>)> = Vec::new();
+    let mut inputs = Vec::new();
+    for v in &s.varied {
+        let at = |value: f64, p: &Option<Point>| -> (Option<f64>, Option<Metrics>, Option<String>) {
+            let Some(p) = p else { return (None, None, None) };
+            let varied = plan.with_input(&v.input, value);
+            let m = metrics(&varied, p);
+            let moved = (assignment(p) != nominal_assignment).then(|| placement_brief(&placement(&varied, p)));
+            (objective_value(&varied, &m), Some(m), moved)
+        };
+        let (ol, ml, pl) = at(v.input.low, &v.low);
+        let (oh, mh, ph) = at(v.input.high, &v.high);
+        ends.push((ml, ol));
+        ends.push((mh, oh));
+        let swing = match (ol, oh) {
+            (Some(a), Some(b)) => (b - a).abs(),
+            _ => f64::INFINITY,
+        };
+        inputs.push(InputReport {
+            name: v.input.name(),
+            unit: v.input.figure.unit(),
+            nominal: v.input.nominal,
+            low: v.input.low,
+            high: v.input.high,
+            objective_at_low: ol,
+            objective_at_high: oh,
+            swing,
+            placement_at_low: pl,
+            placement_at_high: ph,
+            changes_below: v.switch_low,
+            changes_above: v.switch_high,
+        });
+    }
+    // the largest swing first; ties in the order the inputs were declared
+    inputs.sort_by(|a, b| b.swing.total_cmp(&a.swing));
+    let all = |f: fn(&Metrics) -> Option<f64>| band(f(&nominal), ends.iter().map(move |(m, _)| m.as_ref().and_then(f)));
+    let metrics = Bands {
+        objective: band(objective_value(plan, &nominal), ends.iter().map(|(_, o)| *o)),
+        ttft_s: all(|m| Some(m.ttft_s)).expect("nominal TTFT"),
+        tpot_s: all(|m| Some(m.tpot_s)).expect("nominal TPOT"),
+        throughput_per_chip: all(|m| Some(m.throughput_per_chip)).expect("nominal throughput"),
+        cost_per_mtok_usd: all(|m| m.cost_per_mtok_usd),
+        tokens_per_s_per_mw: all(|m| m.tokens_per_s_per_mw),
+    };
+    UncertaintyReport {
+        method: "one at a time: each input at its low and high end, the others nominal",
+        placement_changes: inputs.iter().any(|i| i.placement_at_low.is_some() || i.placement_at_high.is_some()),
+        inputs,
+        metrics,
+        not_varied: s.not_varied,
+    }
+}
+
+/// The tornado chart (`tornado.svg`, and inline in report.html): one bar per input,
+/// largest swing first, from the objective at one end of its range to the other, the
+/// nominal objective a vertical line; the low end's half blue, the high end's orange;
+/// an end with no feasible placement is said in words. `None` without inputs or an
+/// objective value.
+pub fn tornado_svg(plan_name: &str, objective: &str, u: &UncertaintyReport) -> Option<String> {
+    use super::svg::{esc, tick_label, Axis};
+    use std::fmt::Write;
+    let nominal = u.metrics.objective?.nominal;
+    if u.inputs.is_empty() {
+        return None;
+    }
+    let (left, width, row, top) = (300.0, 560.0, 30.0, 50.0);
+    let height = top + row * u.inputs.len() as f64 + 50.0;
+    let mut values = vec![nominal];
+    values.extend(u.inputs.iter().flat_map(|i| [i.objective_at_low, i.objective_at_high]).flatten());
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let axis = if hi > lo { Axis::fit(&[lo, hi]) } else { Axis::fit(&[lo * 0.9, hi * 1.1]) };
+    let x = |v: f64| left + axis.frac(v).clamp(0.0, 1.0) * width;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{height:.0}" viewBox="0 0 {w:.0} {height:.0}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#,
+        w = left + width + 40.0
+    );
+    let _ = writeln!(o, "  <title>{}</title>", esc(&format!("{plan_name}: {objective} over each uncertain input's range")));
+    let _ = writeln!(o, r##"  <rect width="100%" height="100%" fill="#ffffff" class="bg"/>"##);
+    let _ = writeln!(
+        o,
+        r#"  <text x="{:.1}" y="22" text-anchor="middle" font-size="14">{}: {} at each input's low (blue) and high (orange) end</text>"#,
+        (left + width) / 2.0 + 20.0,
+        esc(plan_name),
+        esc(objective)
+    );
+    let base = top + row * u.inputs.len() as f64;
+    for t in axis.ticks() {
+        let tx = x(t);
+        let _ = writeln!(o, r##"  <line x1="{tx:.1}" y1="{top:.1}" x2="{tx:.1}" y2="{base:.1}" stroke="#e4e4e4"/>"##);
+        let _ = writeln!(o, r#"  <text x="{tx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, base + 16.0, tick_label(t));
+    }
+    for (k, i) in u.inputs.iter().enumerate() {
+        let y = top + row * k as f64;
+        let _ = writeln!(o, r#"  <text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#, left - 8.0, y + row * 0.62, esc(&i.name));
+        let xn = x(nominal);
+        for (end, v, colour) in [("low", i.objective_at_low, "#0072B2"), ("high", i.objective_at_high, "#E69F00")] {
+            match v {
+                Some(v) => {
+                    let (a, b) = if x(v) < xn { (x(v), xn) } else { (xn, x(v)) };
+                    let _ = writeln!(
+                        o,
+                        r#"  <rect x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{colour}"><title>{}</title></rect>"#,
+                        y + 5.0,
+                        (b - a).max(1.0),
+                        row - 10.0,
+                        esc(&format!("{} at its {end} end: {objective} {}", i.name, tick_label(v)))
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        o,
+                        r##"  <text x="{:.1}" y="{:.1}" fill="#666" text-anchor="{}">{end} end: no feasible placement</text>"##,
+                        if end == "low" { xn - 6.0 } else { xn + 6.0 },
+                        y + row * 0.62,
+                        if end == "low" { "end" } else { "start" }
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        o,
+        r##"  <line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{base:.1}" stroke="#000000" stroke-width="1.5"/>"##,
+        x(nominal),
+        top - 6.0
+    );
+    let _ = writeln!(
+        o,
+        r#"  <text x="{:.1}" y="{:.1}" text-anchor="middle">{}{}</text>"#,
+        left + width / 2.0,
+        base + 36.0,
+        esc(objective),
+        if axis.log { " (log scale)" } else { "" }
+    );
+    o.push_str("</svg>\n");
+    Some(o)
+}

@@ -1,0 +1,129 @@
+//! Solving with uncertain inputs (docs/uncertainty.md). Each figure of a plan's chips
+//! and links written with its uncertainty (`ir::uncertain::Input`) is varied one at a
+//! time: the plan is solved again with it at its low and at its high end, every other
+//! figure nominal. Where the placement (which pool each stage runs on, as the
+//! runner-up defines it) differs at an end, the value at which it changes is found by
+//! bisection between the nominal and that end.
+
+use super::{best_of, decode_signature, goal, ilp, space, DecodeSignature, Point};
+use crate::ir::uncertain::{Input, MAX_INPUTS};
+use crate::ir::Plan;
+
+/// Bisection steps for a change of placement: the value is found to within 1/256 of
+/// the distance from the nominal to the end (in log space when that spans more than
+/// a factor of 10).
+pub const BISECTION_STEPS: usize = 8;
+
+/// One input, varied.
+#[derive(Clone, Debug)]
+pub struct Varied {
+    pub input: Input,
+    /// the best point with the input at its low end, and at its high end (`None`: no
+    /// feasible placement there)
+    pub low: Option<Point>,
+    pub high: Option<Point>,
+    /// where the placement changes between the nominal and the low end, and the high
+    /// end: the value nearest the nominal at which the best placement is another
+    pub switch_low: Option<f64>,
+    pub switch_high: Option<f64>,
+}
+
+/// A plan's inputs, varied.
+#[derive(Clone, Debug)]
+pub struct Sensitivity {
+    pub varied: Vec<Varied>,
+    /// inputs beyond [`MAX_INPUTS`], not varied
+    pub not_varied: usize,
+}
+
+/// Which pool each stage runs on: what "the placement changes" means here.
+pub type Assignment = (DecodeSignature, usize, bool);
+
+pub fn assignment(p: &Point) -> Assignment {
+    let pre = p.prefill();
+    (decode_signature(p.decode()), pre.pool, pre.aggregated)
+}
+
+/// The best point of `plan` over its whole space (no runner-up, no diagnostics).
+pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
+    let goal = goal(plan);
+    let mut excluded = Vec::new();
+    let mut per_batch = Vec::new();
+    for inst in space::instances(plan, &mut excluded) {
+        let out = ilp::solve(&inst, goal, plan.time_limit)?;
+        if let Some(choice) = out.choice {
+            per_batch.push(Point { instance: inst, choice, stats: out.stats });
+        }
+    }
+    Ok(best_of(&per_batch, goal).cloned())
+}
+
+/// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
+/// not) nearest `from` at which the best placement is another one.
+fn switch(plan: &Plan, input: &Input, nominal: &Assignment, from: f64, to: f64) -> Result<f64, String> {
+    let log = from > 0.0 && to > 0.0 && (to / from).max(from / to) > 10.0;
+    let (mut same, mut other) = if log { (from.ln(), to.ln()) } else { (from, to) };
+    for _ in 0..BISECTION_STEPS {
+        let mid = 0.5 * (same + other);
+        let v = if log { mid.exp() } else { mid };
+        let p = best_point(&plan.with_input(input, v))?;
+        if p.as_ref().map(assignment).as_ref() == Some(nominal) {
+            same = mid;
+        } else {
+            other = mid;
+        }
+    }
+    Ok(if log { other.exp() } else { other })
+}
+
+/// Varies every input of `plan` (at most [`MAX_INPUTS`]) around its best point `best`,
+/// on `jobs` threads (0: one per core); the same result for any number.
+pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, String> {
+    let inputs = plan.inputs();
+    let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
+    let nominal = assignment(best);
+    let one = |input: &Input| -> Result<Varied, String> {
+        let low = best_point(&plan.with_input(input, input.low))?;
+        let high = best_point(&plan.with_input(input, input.high))?;
+        let differs = |p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&nominal);
+        let switch_low = if differs(&low) { Some(switch(plan, input, &nominal, input.nominal, input.low)?) } else { None };
+        let switch_high = if differs(&high) { Some(switch(plan, input, &nominal, input.nominal, input.high)?) } else { None };
+        Ok(Varied { input: input.clone(), low, high, switch_low, switch_high })
+    };
+    let varied = super::sweep::par_map(&inputs[..inputs.len().min(MAX_INPUTS)], jobs, &|_, _| {}, one);
+    Ok(Sensitivity { varied: varied.into_iter().collect::<Result<_, _>>()?, not_varied })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan with more ranged figures than the bound varies the first
+    /// [`MAX_INPUTS`] and counts the rest.
+    #[test]
+    fn inputs_beyond_the_bound_are_counted_not_varied() {
+        let mut text = String::from("use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n");
+        for k in 0..4 {
+            text.push_str(&format!(
+                "chip c{k} = b200 {{\n  price = {p} $/h ± 10%\n  power = 1000 W ± 10%\n  step_overhead = 20 us ± 10%\n  layer_overhead = 2 us ± 10%\n  sequence_overhead = 1 us ± 10%\n  compute {{\n    bf16 = 2250 TFLOP/s ± 10%\n    fp8 = 4500 TFLOP/s ± 10%\n  }}\n  efficiency {{\n    compute = 0.6 ± 10%\n    memory = 0.8 ± 10%\n    source = \"t\"\n  }}\n}}\n",
+                p = 3 + k
+            ));
+        }
+        text.push_str("workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 4\n}\ncluster c {\n");
+        for k in 0..4 {
+            text.push_str(&format!("  pool g{k} = c{k} x 8 over nvlink5\n"));
+        }
+        text.push_str("}\nplan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place prefill on g0\n  place decode.attn on g0\n  place decode.ffn on g0\n}\n");
+        let comp = crate::compile("t.hplan", &text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        assert_eq!(plan.inputs().len(), 36);
+        let best = best_point(plan).unwrap().unwrap();
+        let s = vary(plan, &best, 1).unwrap();
+        assert_eq!((s.varied.len(), s.not_varied), (MAX_INPUTS, 36 - MAX_INPUTS));
+        // pools the plan does not place on change nothing: their ends are the nominal answer
+        for v in s.varied.iter().filter(|v| v.input.item != "c0") {
+            assert_eq!(v.low.as_ref().map(assignment), Some(assignment(&best)), "{}", v.input.name());
+        }
+    }
+}

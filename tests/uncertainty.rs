@@ -1,0 +1,123 @@
+//! Figures written with their uncertainty (docs/uncertainty.md): the forms the language
+//! takes, each end of a range solved as its own plan, and the value where the
+//! placement changes.
+
+use hplanc::ir::uncertain::Figure;
+use hplanc::solve::uncertainty::{assignment, best_point};
+
+const PLAN: &str = "tests/data/uncertainty/afd.hplan";
+
+fn source() -> String {
+    std::fs::read_to_string(crate::root().join(PLAN)).unwrap()
+}
+
+fn build(text: &str) -> hplanc::Compilation {
+    hplanc::compile("afd.hplan", text, Some(&crate::root().join(PLAN)), hplanc::Mode::Build)
+}
+
+#[test]
+fn every_form_reads_into_si_bounds_and_formats_back() {
+    let text = "use std::chips::b200\nuse std::links::nvlink5\n\
+                chip a = b200 {\n  price = 8 $/h ± 25%\n  power = 1000 W +- 100 W\n  efficiency {\n    compute = 0.6 in [0.4, 0.7]\n    memory = 0.9\n    source = \"t\"\n  }\n}\n\
+                link l = nvlink5 { latency = 2 us in [0.1 us, 5 us] }\n";
+    let comp = hplanc::compile("t.hplan", text, None, hplanc::Mode::Check);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let chip = comp.program.chips.iter().find(|c| c.name == "a").unwrap();
+    let get = |f: Figure| chip.uncertain.iter().find(|u| u.figure == f).map(|u| (u.low, u.high)).unwrap();
+    let close = |(a, b): (f64, f64), (x, y): (f64, f64)| (a - x).abs() <= 1e-12 * x.abs().max(1e-30) && (b - y).abs() <= 1e-12 * y.abs();
+    assert!(close(get(Figure::Price), (6.0 / 3600.0, 10.0 / 3600.0)), "{:?}", get(Figure::Price));
+    assert!(close(get(Figure::Power), (900.0, 1100.0)));
+    assert!(close(get(Figure::ComputeEfficiency), (0.4, 0.7)));
+    assert_eq!(chip.price, Some(8.0 / 3600.0), "the nominal figure is the chip's");
+    assert!(!chip.uncertain.iter().any(|u| u.figure == Figure::MemoryEfficiency));
+    // a link's: through a plan that uses it (a plan's inputs are its chips' and links')
+    let plan = hplanc::compile("afd.hplan", &source(), Some(&crate::root().join(PLAN)), hplanc::Mode::Check);
+    let inputs = plan.program.plans[0].inputs();
+    let c2c = inputs.iter().find(|i| i.name() == "c2c.latency").unwrap();
+    assert!(close((c2c.low, c2c.high), (0.1e-6, 5e-6)) && c2c.nominal == 2e-6, "{c2c:?}");
+    assert_eq!(inputs.len(), 4);
+    // an item that extends another keeps its ranges unless it replaces the figure
+    let text2 = format!("{text}chip c = a {{ price = 9 $/h }}\n");
+    let comp = hplanc::compile("t.hplan", &text2, None, hplanc::Mode::Check);
+    let c = comp.program.chips.iter().find(|c| c.name == "c").unwrap();
+    assert!(c.uncertain.iter().any(|u| u.figure == Figure::Power) && !c.uncertain.iter().any(|u| u.figure == Figure::Price));
+    // the formatter keeps every form (and `25%` glued), and formatting is idempotent
+    let once = hplanc::syntax::fmt::format(text);
+    assert!(once.contains("price = 8 $/h ± 25%") && once.contains("+- 100 W") && once.contains("in [0.4, 0.7]"), "{once}");
+    assert_eq!(hplanc::syntax::fmt::format(&once), once);
+}
+
+/// Each end of each range, as report.json states it, is what the same plan solved with
+/// that figure written alone gives: an independent path through the text.
+#[test]
+fn each_end_is_the_plan_solved_with_the_figure_at_that_end() {
+    let text = source();
+    let comp = build(&text);
+    assert!(!comp.has_errors());
+    let u = comp.plan_report(0).uncertainty.expect("the plan has uncertain inputs");
+    assert_eq!(u.inputs.len(), 4);
+    let ends: [(&str, &str, &str, &str); 4] = [
+        ("rubin_priced.price", "price = 8 $/h in [4 $/h, 400 $/h]", "price = 4 $/h", "price = 400 $/h"),
+        ("lp30_priced.price", "price          = 0.05 $/h in [0.001 $/h, 0.75 $/h]", "price = 0.001 $/h", "price = 0.75 $/h"),
+        ("lp30_priced.layer_overhead", "layer_overhead = 1 us in [0.5 us, 40 us]", "layer_overhead = 0.5 us", "layer_overhead = 40 us"),
+        ("c2c.latency", "latency = 2 us in [0.1 us, 5 us]", "latency = 0.1 us", "latency = 5 us"),
+    ];
+    for (name, written, low, high) in ends {
+        let i = u.inputs.iter().find(|i| i.name == name).unwrap_or_else(|| panic!("{name}"));
+        for (alone, reported) in [(low, i.objective_at_low), (high, i.objective_at_high)] {
+            assert!(text.contains(written), "{written}");
+            let c = build(&text.replacen(written, alone, 1));
+            let v = c.plan_report(0).objective.value;
+            assert_eq!(v, reported, "{name} written `{alone}`");
+        }
+    }
+    // the tornado's order: the largest swing first
+    assert!(u.inputs.windows(2).all(|w| w[0].swing >= w[1].swing));
+    assert_eq!(u.inputs[0].name, "rubin_priced.price");
+    // the band holds the nominal objective and every end's
+    let b = u.metrics.objective.unwrap();
+    for i in &u.inputs {
+        for v in [i.objective_at_low, i.objective_at_high].into_iter().flatten() {
+            assert!(b.low <= v && v <= b.high);
+        }
+    }
+    assert!(b.low <= b.nominal && b.nominal <= b.high);
+}
+
+/// Where the report says the placement changes, it does: at the reported value the best
+/// placement is another, a bisection step nearer the nominal it is still the nominal's.
+#[test]
+fn the_placement_changes_where_the_report_says() {
+    let comp = build(&source());
+    let plan = &comp.program.plans[0];
+    let nominal = assignment(&comp.solved[0].as_ref().unwrap().best);
+    let u = comp.plan_report(0).uncertainty.unwrap();
+    assert!(u.placement_changes);
+    let inputs = plan.inputs();
+    let mut checked = 0;
+    for i in &u.inputs {
+        let input = inputs.iter().find(|x| x.name() == i.name).unwrap();
+        for (at, end) in [(i.changes_below, input.low), (i.changes_above, input.high)] {
+            let Some(v) = at else { continue };
+            let solve = |x: f64| best_point(&plan.with_input(input, x)).unwrap().map(|p| assignment(&p));
+            assert_ne!(solve(v), Some(nominal.clone()), "{} at {v}", i.name);
+            // one bisection step (of 256 over the log or linear distance) nearer the nominal
+            let step = if (end / input.nominal).max(input.nominal / end) > 10.0 {
+                v * (input.nominal / end).powf(1.0 / 256.0)
+            } else {
+                v + (input.nominal - end) / 256.0
+            };
+            assert_eq!(solve(step), Some(nominal.clone()), "{} at {step}", i.name);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "Rubin's price above ~$98/h and LP30's below ~$0.004/h move the FFN to the LPUs");
+}
+
+#[test]
+fn plans_without_ranges_have_no_uncertainty() {
+    let comp = crate::compile(&crate::root().join("examples/llama70b_h100.hplan"), hplanc::Mode::Build);
+    assert!(comp.sensitivity.iter().all(Option::is_none));
+    let json = serde_json::to_value(comp.report()).unwrap();
+    assert!(json["plans"][0].get("uncertainty").is_none());
+}
