@@ -311,12 +311,9 @@ mod tests {
         assert!(*g.last().unwrap() <= 20e-3 && g.len() == 1 + 18);
     }
 
-    /// Rows whose "measured" TPOT is the model's own prediction with a 500 us step cost
-    /// under vLLM, over two depths (32 and 64 layers) and batches of 1 to 64: the fit
-    /// finds fixed costs that give every row's step its 500 us again (within 10%), the
-    /// step cost itself within 25%, and every row's TPOT within 2%.
-    #[test]
-    fn recovers_a_known_step_cost() {
+    /// Rows of vLLM on H100 at `shapes` (model, TP, batch) whose "measured" TPOT and
+    /// TTFT are the model's own under `truth`: what a fit must find again.
+    fn synthetic(shapes: &[(&str, u64, u64)], truth: Calibration) -> Vec<Row> {
         let row = |model: &str, tp: u64, batch: u64| Row {
             line: 2,
             id: "t".into(),
@@ -330,29 +327,37 @@ mod tests {
             batch,
             decode: Parallel { tp, dp: 1, moe: tp },
             prefill_tp: tp,
-            ttft_ms: 100.0,
+            ttft_ms: 1.0,
             tpot_ms: 1.0,
         };
+        let make = || shapes.iter().map(|&(m, tp, b)| row(m, tp, b)).collect::<Vec<_>>();
+        let ov: Overrides = [(("h100_sxm_measured".to_string(), "vllm".to_string()), truth)].into_iter().collect();
+        make()
+            .into_iter()
+            .zip(evaluate_with(make(), &Mapping::default(), &ov).unwrap())
+            .map(|(mut r, e)| {
+                let p = e.result.unwrap();
+                (r.tpot_ms, r.ttft_ms) = (p.tpot * 1e3, p.ttft * 1e3);
+                r
+            })
+            .collect()
+    }
+
+    /// Rows whose "measured" TPOT is the model's own prediction with a 500 us step cost
+    /// under vLLM, over two depths (32 and 64 layers) and batches of 1 to 64: the fit
+    /// finds fixed costs that give every row's step its 500 us again (within 10%), the
+    /// step cost itself within 25%, and every row's TPOT within 2%.
+    #[test]
+    fn recovers_a_known_step_cost() {
         let shapes = [
             ("meta-llama/Llama-3.1-8B-Instruct", 1, 1),
             ("meta-llama/Llama-3.1-8B-Instruct", 2, 64),
             ("Qwen/Qwen3-32B", 2, 1),
             ("Qwen/Qwen3-32B", 4, 32),
         ];
-        let make = || shapes.iter().map(|&(m, tp, b)| row(m, tp, b)).collect::<Vec<_>>();
         let map = Mapping::default();
         let truth = FixedCosts { step: 500e-6, layer: 0.0, sequence: 0.0 };
-        let ov: Overrides = [(("h100_sxm_measured".to_string(), "vllm".to_string()), Calibration { costs: truth, first_token: None })]
-            .into_iter()
-            .collect();
-        let rows: Vec<Row> = make()
-            .into_iter()
-            .zip(evaluate_with(make(), &map, &ov).unwrap())
-            .map(|(mut r, e)| {
-                r.tpot_ms = e.result.unwrap().tpot * 1e3;
-                r
-            })
-            .collect();
+        let rows = synthetic(&shapes, Calibration { costs: truth, first_token: None });
         let fits = calibrate(&rows, &map, "h100_sxm_measured").unwrap();
         assert_eq!(fits.len(), 1);
         let f = &fits[0];
@@ -395,42 +400,16 @@ mod tests {
     /// the fit finds that latency on its grid, and the TTFTs close again.
     #[test]
     fn recovers_a_known_first_token_latency() {
-        let row = |model: &str, tp: u64, batch: u64| Row {
-            line: 2,
-            id: "t".into(),
-            model: model.into(),
-            system: "h100_sxm".into(),
-            framework: "vllm".into(),
-            mode: Mode::Agg,
-            weights: Precision::Bf16,
-            isl: 1024,
-            osl: 256,
-            batch,
-            decode: Parallel { tp, dp: 1, moe: tp },
-            prefill_tp: tp,
-            ttft_ms: 1.0,
-            tpot_ms: 1.0,
-        };
         let shapes = [
             ("meta-llama/Llama-3.1-8B-Instruct", 1, 1),
             ("meta-llama/Llama-3.1-8B-Instruct", 2, 8),
             ("Qwen/Qwen3-32B", 2, 1),
             ("Qwen/Qwen3-32B", 4, 8),
         ];
-        let make = || shapes.iter().map(|&(m, tp, b)| row(m, tp, b)).collect::<Vec<_>>();
         let map = Mapping::default();
         let key = ("h100_sxm_measured".to_string(), "vllm".to_string());
         let truth = Calibration { costs: FixedCosts { step: 500e-6, layer: 0.0, sequence: 0.0 }, first_token: Some((60e-3, 0.5e-3)) };
-        let ov: Overrides = [(key.clone(), truth)].into_iter().collect();
-        let rows: Vec<Row> = make()
-            .into_iter()
-            .zip(evaluate_with(make(), &map, &ov).unwrap())
-            .map(|(mut r, e)| {
-                let p = e.result.unwrap();
-                (r.tpot_ms, r.ttft_ms) = (p.tpot * 1e3, p.ttft * 1e3);
-                r
-            })
-            .collect();
+        let rows = synthetic(&shapes, truth);
         let fits = calibrate(&rows, &map, "h100_sxm_measured").unwrap();
         let f = &fits[0];
         assert_eq!(f.first_token_before, (0.0, 0.0), "vLLM has none of its own");
