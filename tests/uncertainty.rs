@@ -121,3 +121,29 @@ fn plans_without_ranges_have_no_uncertainty() {
     let json = serde_json::to_value(comp.report()).unwrap();
     assert!(json["plans"][0].get("uncertainty").is_none());
 }
+
+/// Every end `vary` reports, including the one it leaves unsolved (the worse end of a
+/// figure the answer does not use), has the objective and tie-break value that solving
+/// the plan with the figure there gives, on every plan of the examples with ranges.
+#[test]
+fn every_end_is_what_a_solve_gives() {
+    let mut checked = 0;
+    for file in
+        ["examples/s03_rubin_lpx_frontier.hplan", "examples/s09_lpx_draft_rubin_verify.hplan", "examples/s13_auto_everything.hplan", PLAN]
+    {
+        let comp = crate::compile(&crate::root().join(file), hplanc::Mode::Build);
+        for (plan, sens) in comp.program.plans.iter().zip(&comp.sensitivity) {
+            let Some(sens) = sens else { continue };
+            let goal = hplanc::solve::goal(plan);
+            for v in &sens.varied {
+                for (value, reported) in [(v.input.low, &v.low), (v.input.high, &v.high)] {
+                    let fresh = best_point(&plan.with_input(&v.input, value)).unwrap();
+                    let key = |p: &Option<hplanc::solve::Point>| p.as_ref().map(|p| hplanc::solve::key(p, goal));
+                    assert_eq!(key(&fresh), key(reported), "{file}: {} at {value}", v.input.name());
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 24, "{checked}");
+}

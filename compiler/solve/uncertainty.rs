@@ -6,7 +6,7 @@
 //! bisection between the nominal and that end.
 
 use super::{best_of, decode_signature, goal, ilp, space, DecodeSignature, Point};
-use crate::ir::uncertain::{Input, MAX_INPUTS};
+use crate::ir::uncertain::{Figure, Input, MAX_INPUTS};
 use crate::ir::Plan;
 
 /// Bisection steps for a change of placement: the value is found to within 1/256 of
@@ -76,15 +76,53 @@ fn switch(plan: &Plan, input: &Input, nominal: &Assignment, from: f64, to: f64) 
     Ok(if log { other.exp() } else { other })
 }
 
+/// Whether more of the figure makes every configuration no better: times, prices and
+/// power (more of a peak, an efficiency or a bandwidth makes them no worse).
+pub fn more_is_worse(f: Figure) -> bool {
+    match f {
+        Figure::Price | Figure::Power | Figure::StepOverhead | Figure::LayerOverhead | Figure::SequenceOverhead | Figure::Latency => true,
+        Figure::Compute(_) | Figure::ComputeEfficiency | Figure::MemoryEfficiency | Figure::Bandwidth => false,
+    }
+}
+
+/// Whether `p` runs on a chip or over a link the input belongs to: a pool it uses has
+/// that chip or that scale-up link, or a link named so joins two pools it uses.
+fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
+    let d = p.decode();
+    let used: Vec<usize> =
+        (0..plan.cluster.pools.len()).filter(|&i| d.chips.get(i).is_some_and(|n| *n > 0) || i == p.prefill().pool).collect();
+    let pools = &plan.cluster.pools;
+    if input.figure.of_link() {
+        used.iter().any(|&i| pools[i].link.as_ref().is_some_and(|l| l.name == input.item))
+            || plan.cluster.links.iter().any(|l| l.link.name == input.item && used.contains(&l.a) && used.contains(&l.b))
+    } else {
+        used.iter().any(|&i| pools[i].chip.name == input.item)
+    }
+}
+
 /// Varies every input of `plan` (at most [`MAX_INPUTS`]) around its best point `best`,
 /// on `jobs` threads (0: one per core); the same result for any number.
+///
+/// One end needs no solve when `best` does not use the input's chip or link: at the
+/// end where the figure is worse (`more_is_worse`) every configuration that uses it is
+/// no better than at the nominal and every other is unchanged, so `best` stays the best
+/// (every objective, SLO and budget is monotone in these figures; ties keep their order).
 pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, String> {
     let inputs = plan.inputs();
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let nominal = assignment(best);
     let one = |input: &Input| -> Result<Varied, String> {
-        let low = best_point(&plan.with_input(input, input.low))?;
-        let high = best_point(&plan.with_input(input, input.high))?;
+        let unused = !uses(plan, best, input);
+        let worse_high = more_is_worse(input.figure);
+        let at = |value: f64, worse: bool| -> Result<Option<Point>, String> {
+            if unused && worse {
+                Ok(Some(best.clone()))
+            } else {
+                best_point(&plan.with_input(input, value))
+            }
+        };
+        let low = at(input.low, !worse_high)?;
+        let high = at(input.high, worse_high)?;
         let differs = |p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&nominal);
         let switch_low = if differs(&low) { Some(switch(plan, input, &nominal, input.nominal, input.low)?) } else { None };
         let switch_high = if differs(&high) { Some(switch(plan, input, &nominal, input.nominal, input.high)?) } else { None };
