@@ -85,6 +85,48 @@ pub fn more_is_worse(f: Figure) -> bool {
     }
 }
 
+/// The pools whose options the input changes, when that is all it changes: the pools of
+/// its chip, or those whose scale-up link it is. `None` for a link that also joins
+/// pools (a KV transfer or a crossing over it belongs to a pair of options, not to one).
+fn pools_of(plan: &Plan, input: &Input) -> Option<Vec<usize>> {
+    let pools = &plan.cluster.pools;
+    if input.figure.of_link() {
+        if plan.cluster.links.iter().any(|l| l.link.name == input.item) {
+            return None;
+        }
+        Some((0..pools.len()).filter(|&i| pools[i].link.as_ref().is_some_and(|l| l.name == input.item)).collect())
+    } else {
+        Some((0..pools.len()).filter(|&i| pools[i].chip.name == input.item).collect())
+    }
+}
+
+/// The best point of `varied` (the plan with an input at its better end) when the
+/// nominal answer `best` uses none of the pools `touched` the input changes: the
+/// configurations that use none of them are as at the nominal, so `best` is still the
+/// best of those, and only the others need solving: decode options on a touched pool
+/// with any prefill, and the rest of the decode options with prefill on a touched pool.
+fn best_beside(varied: &Plan, best: &Point, touched: &[usize]) -> Result<Option<Point>, String> {
+    let goal = goal(varied);
+    let mut candidates = vec![best.clone()];
+    let mut excluded = Vec::new();
+    for inst in space::instances(varied, &mut excluded) {
+        let on = |d: &space::DecodeOption| touched.iter().any(|&i| d.chips.get(i).is_some_and(|n| *n > 0));
+        let (dec_on, dec_off): (Vec<_>, Vec<_>) = inst.decode.iter().cloned().partition(|d| on(d));
+        let pre_on: Vec<_> = inst.prefill.iter().filter(|k| touched.contains(&k.pool)).cloned().collect();
+        for (decode, prefill) in [(dec_on, inst.prefill.clone()), (dec_off, pre_on)] {
+            if decode.is_empty() || prefill.is_empty() {
+                continue;
+            }
+            let sub = inst.with_options(decode, prefill);
+            let out = ilp::solve(&sub, goal, varied.time_limit)?;
+            if let Some(choice) = out.choice {
+                candidates.push(Point { instance: sub, choice, stats: out.stats });
+            }
+        }
+    }
+    Ok(best_of(&candidates, goal).cloned())
+}
+
 /// Whether `p` runs on a chip or over a link the input belongs to: a pool it uses has
 /// that chip or that scale-up link, or a link named so joins two pools it uses.
 fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
@@ -107,6 +149,7 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 /// end where the figure is worse (`more_is_worse`) every configuration that uses it is
 /// no better than at the nominal and every other is unchanged, so `best` stays the best
 /// (every objective, SLO and budget is monotone in these figures; ties keep their order).
+/// At the other end only the configurations that use it are solved ([`best_beside`]).
 pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, String> {
     let inputs = plan.inputs();
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
@@ -114,11 +157,12 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     let one = |input: &Input| -> Result<Varied, String> {
         let unused = !uses(plan, best, input);
         let worse_high = more_is_worse(input.figure);
+        let touched = pools_of(plan, input);
         let at = |value: f64, worse: bool| -> Result<Option<Point>, String> {
-            if unused && worse {
-                Ok(Some(best.clone()))
-            } else {
-                best_point(&plan.with_input(input, value))
+            match (unused, worse, &touched) {
+                (true, true, _) => Ok(Some(best.clone())),
+                (true, false, Some(pools)) => best_beside(&plan.with_input(input, value), best, pools),
+                _ => best_point(&plan.with_input(input, value)),
             }
         };
         let low = at(input.low, !worse_high)?;
