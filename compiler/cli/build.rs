@@ -221,9 +221,7 @@ pub fn build(file: &Path, opts: &Options<'_>, watching: Option<&Watching>) -> Bu
                 files.push(("trace.json", trace));
             }
             files.push(("frontier.svg", crate::report::svg::render(std::slice::from_ref(plan))));
-            if let Some(svg) =
-                plan.uncertainty.as_ref().and_then(|u| crate::report::uncertainty::tornado_svg(&plan.name, plan.objective.kind, u))
-            {
+            if let Some(svg) = plan.uncertainty.as_ref().and_then(|u| crate::report::tornado::render(&plan.name, plan.objective.kind, u)) {
                 files.push(("tornado.svg", svg));
             }
             files.push(("report.html", html));

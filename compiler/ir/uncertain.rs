@@ -22,19 +22,49 @@ pub enum Figure {
 }
 
 impl Figure {
+    /// Every figure that may carry a range: the one list the schema check, the lowering
+    /// and the solver read.
+    pub const ALL: [Figure; 15] = [
+        Figure::Price,
+        Figure::Power,
+        Figure::StepOverhead,
+        Figure::LayerOverhead,
+        Figure::SequenceOverhead,
+        Figure::Compute(Precision::Fp4),
+        Figure::Compute(Precision::Fp8),
+        Figure::Compute(Precision::Int8),
+        Figure::Compute(Precision::Bf16),
+        Figure::Compute(Precision::Fp16),
+        Figure::Compute(Precision::Fp32),
+        Figure::ComputeEfficiency,
+        Figure::MemoryEfficiency,
+        Figure::Bandwidth,
+        Figure::Latency,
+    ];
+
+    /// Where the figure is written: its block (as the schema names it: `chip`, `compute
+    /// block`, `efficiency block`, `link`) and attribute.
+    pub fn written(self) -> (&'static str, &'static str) {
+        match self {
+            Figure::Price => ("chip", "price"),
+            Figure::Power => ("chip", "power"),
+            Figure::StepOverhead => ("chip", "step_overhead"),
+            Figure::LayerOverhead => ("chip", "layer_overhead"),
+            Figure::SequenceOverhead => ("chip", "sequence_overhead"),
+            Figure::Compute(p) => ("compute block", p.name()),
+            Figure::ComputeEfficiency => ("efficiency block", "compute"),
+            Figure::MemoryEfficiency => ("efficiency block", "memory"),
+            Figure::Bandwidth => ("link", "bandwidth"),
+            Figure::Latency => ("link", "latency"),
+        }
+    }
+
     /// As written in the source: `price`, `compute.fp8`, `efficiency.memory`.
     pub fn name(self) -> String {
-        match self {
-            Figure::Price => "price".into(),
-            Figure::Power => "power".into(),
-            Figure::StepOverhead => "step_overhead".into(),
-            Figure::LayerOverhead => "layer_overhead".into(),
-            Figure::SequenceOverhead => "sequence_overhead".into(),
-            Figure::Compute(p) => format!("compute.{}", p.name()),
-            Figure::ComputeEfficiency => "efficiency.compute".into(),
-            Figure::MemoryEfficiency => "efficiency.memory".into(),
-            Figure::Bandwidth => "bandwidth".into(),
-            Figure::Latency => "latency".into(),
+        match self.written() {
+            ("compute block", a) => format!("compute.{a}"),
+            ("efficiency block", a) => format!("efficiency.{a}"),
+            (_, a) => a.to_string(),
         }
     }
 

@@ -141,6 +141,16 @@ pub struct Cell {
     pub higher_is_better: bool,
 }
 
+impl Cell {
+    /// As the table shows it: the value, and its ratio after it (`$0.982 (0.54×)`).
+    pub fn shown(&self) -> String {
+        match self.ratio {
+            Some(r) => format!("{} ({})", self.text, times(Some(r))),
+            None => self.text.clone(),
+        }
+    }
+}
+
 /// The comparison's table at each plan's optimum: the header (a blank, then each plan,
 /// the baseline marked) and one row per metric, a label and one cell per plan.
 pub fn metric_table(c: &ComparisonReport) -> (Vec<String>, Vec<(&'static str, Vec<Cell>)>) {
@@ -179,7 +189,7 @@ pub fn metric_table(c: &ComparisonReport) -> (Vec<String>, Vec<(&'static str, Ve
 }
 
 /// "2.10×"
-pub fn times(r: Option<f64>) -> String {
+fn times(r: Option<f64>) -> String {
     match r {
         Some(r) if r >= 10.0 => format!("{r:.0}×"),
         Some(r) => format!("{r:.2}×"),
@@ -195,10 +205,7 @@ pub fn document(c: &ComparisonReport) -> Vec<Block> {
     let mut rows = vec![header];
     for (label, cells) in table {
         let mut row = vec![label.to_string()];
-        row.extend(cells.into_iter().map(|c| match c.ratio {
-            Some(r) => format!("{} ({})", c.text, times(Some(r))),
-            None => c.text,
-        }));
+        row.extend(cells.iter().map(Cell::shown));
         rows.push(row);
     }
     let right = std::iter::once(false).chain(c.plans.iter().map(|_| true)).collect();

@@ -256,7 +256,7 @@ fn table(o: &mut String, caption: Option<&str>, rows: &[Vec<String>], right: &[b
 
 /// The tornado chart of the plan's uncertain inputs, when it has any.
 fn tornado(o: &mut String, r: &PlanReport) {
-    let Some(svg) = r.uncertainty.as_ref().and_then(|u| super::uncertainty::tornado_svg(&r.name, r.objective.kind, u)) else { return };
+    let Some(svg) = r.uncertainty.as_ref().and_then(|u| super::tornado::render(&r.name, r.objective.kind, u)) else { return };
     o.push_str(
         "<figure class=\"tornado\">\n<figcaption>Which uncertain input moves the objective most</figcaption>\n<div class=\"chart\">\n",
     );
@@ -268,15 +268,7 @@ fn tornado(o: &mut String, r: &PlanReport) {
 fn step_parts(o: &mut String, r: &PlanReport) {
     let Some(b) = &r.breakdown else { return };
     let s = &b.decode_step_s;
-    let parts = [
-        ("attention", "attn", s.attn),
-        ("FFN", "ffn", s.ffn),
-        ("collectives", "comm", s.comm),
-        ("embed + LM head", "other", s.other),
-        ("fixed costs", "overhead", s.overhead),
-        ("drafting", "draft", s.draft),
-        ("prefill chunks", "prefill", s.prefill),
-    ];
+    let parts = s.parts(r.dp_attention());
     let total: f64 = parts.iter().map(|p| p.2.max(0.0)).sum();
     if total <= 0.0 || !total.is_finite() {
         return;
@@ -431,10 +423,7 @@ fn comparison(o: &mut String, i: usize, c: &ComparisonReport) {
         let mut row = vec![label.to_string()];
         let mut class = vec![""];
         for cell in cells {
-            row.push(match cell.ratio {
-                Some(r) => format!("{} ({})", cell.text, compare::times(Some(r))),
-                None => cell.text.clone(),
-            });
+            row.push(cell.shown());
             // better than the baseline green, worse red; within 1% neither
             class.push(match cell.ratio {
                 Some(r) if (r - 1.0).abs() < 0.01 => "",

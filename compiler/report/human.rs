@@ -337,26 +337,13 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
     o.push(Block::Table { caption: None, rows: metrics, right: vec![false, true, false, true], header: false });
     if let Some(b) = &r.breakdown {
         let s = &b.decode_step_s;
-        let mut parts = vec![format!("attention {}", fmt_time(s.attn)), format!("FFN {}", fmt_time(s.ffn))];
-        if s.allreduce > 0.0 {
-            // with data-parallel attention the FFN's collectives are all-gathers and
-            // reduce-scatters, or MoE dispatch and combine
-            let dp = r.placement.iter().any(|x| x.stage == "decode.attn" && x.dp > 1);
-            parts.push(format!("{} {}", if dp { "collectives" } else { "all-reduce" }, fmt_time(s.allreduce)));
-        }
-        if s.crossing > 0.0 {
-            parts.push(format!("crossings {}", fmt_time(s.crossing)));
-        }
-        parts.push(format!("embed+LM head {}", fmt_time(s.other)));
-        if s.draft > 0.0 {
-            parts.push(format!("drafting {}", fmt_time(s.draft)));
-        }
-        if s.overhead > 0.0 {
-            parts.push(format!("overhead {}", fmt_time(s.overhead)));
-        }
-        if s.prefill > 0.0 {
-            parts.push(format!("prefill chunks {}", fmt_time(s.prefill)));
-        }
+        // attention, FFN and the embedding and LM head always; the rest where they take time
+        let mut parts: Vec<String> = s
+            .parts(r.dp_attention())
+            .iter()
+            .filter(|(_, key, v)| *v > 0.0 || matches!(*key, "attn" | "ffn" | "other"))
+            .map(|(label, _, v)| format!("{label} {}", fmt_time(*v)))
+            .collect();
         if s.overlap > 0.0 {
             parts.push(format!("minus {} hidden by microbatch overlap", fmt_time(s.overlap)));
         }

@@ -9,6 +9,7 @@ pub mod human;
 pub mod markdown;
 pub mod simulation;
 pub mod svg;
+pub mod tornado;
 pub mod trace;
 pub mod uncertainty;
 
@@ -283,6 +284,33 @@ pub struct StepBreakdown {
     pub prefill: f64,
     /// of attn + ffn + other, what the chips' measured op tables priced (the rest: roofline)
     pub from_tables: f64,
+}
+
+impl StepBreakdown {
+    /// The step's parts as the reports name them, in order: `(label, key, seconds)`;
+    /// they sum to TPOT + `overlap`. The FFN's collectives are all-reduces, or with
+    /// data-parallel attention (`dp_attention`) all-gathers and reduce-scatters, or MoE
+    /// dispatch and combine.
+    pub fn parts(&self, dp_attention: bool) -> [(&'static str, &'static str, f64); 8] {
+        [
+            ("attention", "attn", self.attn),
+            ("FFN", "ffn", self.ffn),
+            (if dp_attention { "collectives" } else { "all-reduce" }, "allreduce", self.allreduce),
+            ("crossings", "crossing", self.crossing),
+            ("embed+LM head", "other", self.other),
+            ("drafting", "draft", self.draft),
+            ("overhead", "overhead", self.overhead),
+            ("prefill chunks", "prefill", self.prefill),
+        ]
+    }
+}
+
+impl PlanReport {
+    /// Whether decode attention runs as data-parallel groups (the FFN's collectives are
+    /// then not all-reduces).
+    pub fn dp_attention(&self) -> bool {
+        self.placement.iter().any(|x| x.stage == "decode.attn" && x.dp > 1)
+    }
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]

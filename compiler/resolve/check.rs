@@ -29,6 +29,17 @@ pub struct Magnitude {
     pub scale: f64,
 }
 
+impl Magnitude {
+    /// Whether `x` (SI units, not negative) is a magnitude the dimension can have.
+    pub fn admits(&self, x: f64) -> bool {
+        if x == 0.0 {
+            self.zero
+        } else {
+            (self.low..=self.high).contains(&x)
+        }
+    }
+}
+
 /// The range of `dim`, if it has one.
 pub fn magnitude(dim: Dim) -> Option<Magnitude> {
     let m = |low, high, zero, unit, scale| Some(Magnitude { low, high, zero, unit, scale });
@@ -347,8 +358,7 @@ impl Checker<'_> {
             return None;
         }
         if let Some(m) = magnitude(want) {
-            let ok = if q.value == 0.0 { m.zero } else { (m.low..=m.high).contains(&q.value) };
-            if !ok {
+            if !m.admits(q.value) {
                 let zero = if m.zero { "0 or " } else { "" };
                 let plain = |x: f64| if (1e-3..1e6).contains(&x) { format!("{x}") } else { format!("{x:e}") };
                 let why = Rule::be(format!("{zero}between {} and {} {}", plain(m.low / m.scale), plain(m.high / m.scale), m.unit));
@@ -430,9 +440,7 @@ impl Checker<'_> {
         }
         // the bounds of `± x` must themselves be figures the attribute may take
         let valid = |x: f64| match kind {
-            AttrKind::Quantity(dim) => {
-                x >= 0.0 && magnitude(dim).is_none_or(|m| if x == 0.0 { m.zero } else { (m.low..=m.high).contains(&x) })
-            }
+            AttrKind::Quantity(dim) => x >= 0.0 && magnitude(dim).is_none_or(|m| m.admits(x)),
             AttrKind::Fraction => x > 0.0 && x <= 1.0,
             _ => x > 0.0,
         };

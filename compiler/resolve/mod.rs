@@ -551,34 +551,26 @@ impl Resolver<'_> {
         c
     }
 
-    /// The figures of a checked chip body written with their uncertainty.
-    fn chip_uncertain(f: &Fields) -> Vec<ir::uncertain::Uncertain> {
-        use ir::uncertain::{Figure, Uncertain};
-        let mut out = Vec::new();
-        let mut take = |fields: &Fields, attr: &str, figure: Figure| {
-            if let Some((low, high, span)) = fields.spread(attr) {
-                out.push(Uncertain { figure, low, high, span });
-            }
-        };
-        for (attr, figure) in [
-            ("price", Figure::Price),
-            ("power", Figure::Power),
-            ("step_overhead", Figure::StepOverhead),
-            ("layer_overhead", Figure::LayerOverhead),
-            ("sequence_overhead", Figure::SequenceOverhead),
-        ] {
-            take(f, attr, figure);
-        }
-        if let Some(cb) = f.block("compute") {
-            for p in Precision::ALL {
-                take(&cb.fields, p.name(), Figure::Compute(p));
-            }
-        }
-        if let Some(eb) = f.block("efficiency") {
-            take(&eb.fields, "compute", Figure::ComputeEfficiency);
-            take(&eb.fields, "memory", Figure::MemoryEfficiency);
-        }
-        out
+    /// The figures of a checked chip or link body written with their uncertainty.
+    fn uncertain(f: &Fields) -> Vec<ir::uncertain::Uncertain> {
+        ir::uncertain::Figure::ALL
+            .iter()
+            .filter_map(|&figure| {
+                let (block, attr) = figure.written();
+                // a chip's figures (its own and its blocks') in a chip, a link's in a link
+                let item = if figure.of_link() { "link" } else { "chip" };
+                if f.spec.is_none_or(|s| s.0.name != item) {
+                    return None;
+                }
+                let fields = match block {
+                    "compute block" => &f.block("compute")?.fields,
+                    "efficiency block" => &f.block("efficiency")?.fields,
+                    _ => f,
+                };
+                let (low, high, span) = fields.spread(attr)?;
+                Some(ir::uncertain::Uncertain { figure, low, high, span })
+            })
+            .collect()
     }
 
     /// Lowers a checked chip body. Every block is checked before giving up, so one
@@ -678,7 +670,7 @@ impl Resolver<'_> {
             frameworks,
             tables: None,
             engine: None,
-            uncertain: Self::chip_uncertain(f),
+            uncertain: Self::uncertain(f),
         };
         if let (Some(path), Some(at)) = (f.str("tables"), f.span("tables")) {
             chip.tables = self.op_tables(path, at, &chip);
@@ -799,10 +791,7 @@ impl Resolver<'_> {
                 self.diags.push(catalog::out_of_range(f.span("bandwidth")?, "`bandwidth`", Rule::positive()));
                 return None;
             }
-            let uncertain = [("bandwidth", ir::uncertain::Figure::Bandwidth), ("latency", ir::uncertain::Figure::Latency)]
-                .into_iter()
-                .filter_map(|(a, figure)| f.spread(a).map(|(low, high, span)| ir::uncertain::Uncertain { figure, low, high, span }))
-                .collect();
+            let uncertain = Self::uncertain(&f);
             Some(ir::Link { name, span, source: f.str("source")?.to_string(), bandwidth, latency: f.num("latency")?, uncertain })
         })();
         self.links.insert(id, l.clone());

@@ -114,18 +114,10 @@ const fn a(name: &'static str, kind: AttrKind, required: bool, example: &'static
     AttrSpec { name, kind, required, example, doc }
 }
 
-/// The attributes a figure may be written with its uncertainty on (`2 us ± 50%`), by
-/// block: the inputs the solver varies (docs/uncertainty.md).
-pub const UNCERTAIN: &[(&str, &[&str])] = &[
-    ("chip", &["power", "price", "step_overhead", "layer_overhead", "sequence_overhead"]),
-    ("compute block", &["fp4", "fp8", "int8", "bf16", "fp16", "fp32"]),
-    ("efficiency block", &["compute", "memory"]),
-    ("link", &["bandwidth", "latency"]),
-];
-
-/// Whether `attr` of the block `block` may carry an uncertainty.
+/// Whether `attr` of the block `block` may be written with its uncertainty (`2 us ±
+/// 50%`): the figures the solver varies (`ir::uncertain::Figure`, docs/uncertainty.md).
 pub fn may_be_uncertain(block: &str, attr: &str) -> bool {
-    UNCERTAIN.iter().any(|(b, attrs)| *b == block && attrs.contains(&attr))
+    crate::ir::uncertain::Figure::ALL.iter().any(|f| f.written() == (block, attr))
 }
 
 pub static COMPUTE: BlockSpec = BlockSpec {

@@ -85,19 +85,22 @@ pub fn more_is_worse(f: Figure) -> bool {
     }
 }
 
-/// The pools whose options the input changes, when that is all it changes: the pools of
-/// its chip, or those whose scale-up link it is. `None` for a link that also joins
-/// pools (a KV transfer or a crossing over it belongs to a pair of options, not to one).
-fn pools_of(plan: &Plan, input: &Input) -> Option<Vec<usize>> {
+/// The pools whose options the input changes: those with its chip, or those whose
+/// scale-up link it is.
+fn touched(plan: &Plan, input: &Input) -> Vec<usize> {
     let pools = &plan.cluster.pools;
-    if input.figure.of_link() {
-        if plan.cluster.links.iter().any(|l| l.link.name == input.item) {
-            return None;
-        }
-        Some((0..pools.len()).filter(|&i| pools[i].link.as_ref().is_some_and(|l| l.name == input.item)).collect())
-    } else {
-        Some((0..pools.len()).filter(|&i| pools[i].chip.name == input.item).collect())
-    }
+    (0..pools.len())
+        .filter(|&i| match input.figure.of_link() {
+            true => pools[i].link.as_ref().is_some_and(|l| l.name == input.item),
+            false => pools[i].chip.name == input.item,
+        })
+        .collect()
+}
+
+/// The cluster's links between pools that the input is a figure of (a KV transfer or a
+/// crossing over one belongs to a pair of options, not to one), as pool pairs.
+fn joined(plan: &Plan, input: &Input) -> Vec<(usize, usize)> {
+    plan.cluster.links.iter().filter(|l| input.figure.of_link() && l.link.name == input.item).map(|l| (l.a, l.b)).collect()
 }
 
 /// The best point of `varied` (the plan with an input at its better end) when the
@@ -127,19 +130,12 @@ fn best_beside(varied: &Plan, best: &Point, touched: &[usize]) -> Result<Option<
     Ok(best_of(&candidates, goal).cloned())
 }
 
-/// Whether `p` runs on a chip or over a link the input belongs to: a pool it uses has
-/// that chip or that scale-up link, or a link named so joins two pools it uses.
+/// Whether `p` runs on a chip or over a link the input belongs to: a pool it uses is
+/// [`touched`], or a link of the input joins two pools it uses.
 fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
     let d = p.decode();
-    let used: Vec<usize> =
-        (0..plan.cluster.pools.len()).filter(|&i| d.chips.get(i).is_some_and(|n| *n > 0) || i == p.prefill().pool).collect();
-    let pools = &plan.cluster.pools;
-    if input.figure.of_link() {
-        used.iter().any(|&i| pools[i].link.as_ref().is_some_and(|l| l.name == input.item))
-            || plan.cluster.links.iter().any(|l| l.link.name == input.item && used.contains(&l.a) && used.contains(&l.b))
-    } else {
-        used.iter().any(|&i| pools[i].chip.name == input.item)
-    }
+    let used = |i: usize| d.chips.get(i).is_some_and(|n| *n > 0) || i == p.prefill().pool;
+    touched(plan, input).into_iter().any(used) || joined(plan, input).into_iter().any(|(a, b)| used(a) && used(b))
 }
 
 /// Varies every input of `plan` (at most [`MAX_INPUTS`]) around its best point `best`,
@@ -157,11 +153,12 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     let one = |input: &Input| -> Result<Varied, String> {
         let unused = !uses(plan, best, input);
         let worse_high = more_is_worse(input.figure);
-        let touched = pools_of(plan, input);
+        // solving beside the answer needs every change to be an option's own
+        let beside = joined(plan, input).is_empty();
         let at = |value: f64, worse: bool| -> Result<Option<Point>, String> {
-            match (unused, worse, &touched) {
-                (true, true, _) => Ok(Some(best.clone())),
-                (true, false, Some(pools)) => best_beside(&plan.with_input(input, value), best, pools),
+            match (unused, worse) {
+                (true, true) => Ok(Some(best.clone())),
+                (true, false) if beside => best_beside(&plan.with_input(input, value), best, &touched(plan, input)),
                 _ => best_point(&plan.with_input(input, value)),
             }
         };
