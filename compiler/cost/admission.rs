@@ -130,6 +130,7 @@ mod tests {
             prefill_first: false,
             burst: (1.0, 0.5),
             first_token: (0.0, 0.0),
+            moe_dense_reads: None,
         };
         // 0.9·80 − 16 − 3 = 53 GB
         assert!((v.kv_capacity(80e9, 16e9) - 53e9).abs() < 1.0);

@@ -6,7 +6,7 @@ pub mod admission;
 pub mod aggregated;
 pub mod tables;
 
-use crate::ir::graph::{Graph, Node};
+use crate::ir::graph::{Graph, Kernel, Node};
 use crate::ir::{Chip, Contents, Link, Model, Stage};
 
 /// Time of one node on one chip of a tensor-parallel group of `tp` chips: from the
@@ -56,7 +56,22 @@ impl<'a> Pricer<'a> {
         let memory = (node.weight_bytes + node.act_bytes) / tp_f / (self.w_bandwidth * eta)
             + (node.kv_read_bytes + node.kv_write_bytes) / kv_split / (self.kv_bandwidth * eta);
         let looked = chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64));
-        Some(Roofline { compute, memory, table: looked.map(|l| l.time), extrapolated: looked.is_some_and(|l| l.extrapolated) })
+        // an engine whose MoE kernels read every expert each step: no faster than
+        // streaming all of them (docs/cost-model.md §4e)
+        let floor = match (node.kernel, chip.engine.and_then(|e| e.moe_dense_reads)) {
+            (Kernel::Moe(s), Some(share)) => {
+                let touched = crate::ir::graph::expected_experts_touched(s.experts, s.top_k, s.tokens);
+                let every = if touched > 0.0 { node.weight_bytes * s.experts as f64 / touched } else { 0.0 };
+                every / tp_f / (self.w_bandwidth * share)
+            }
+            _ => 0.0,
+        };
+        Some(Roofline {
+            compute,
+            memory: memory.max(floor),
+            table: looked.map(|l| l.time.max(floor)),
+            extrapolated: looked.is_some_and(|l| l.extrapolated),
+        })
     }
 }
 
@@ -407,6 +422,7 @@ mod tests {
                 runtime_memory: Some(1e9),
                 first_token: None,
                 first_token_per_layer: None,
+                moe_dense_reads: None,
             },
         );
         let (used, ok) = fits(&tuned.under(Some("vllm")), f);
@@ -428,6 +444,7 @@ mod tests {
                 runtime_memory: None,
                 first_token: Some(5e-3),
                 first_token_per_layer: None,
+                moe_dense_reads: None,
             },
         );
         let s = c.under(Some("sglang"));

@@ -288,6 +288,45 @@ mod tests {
         assert!(big.extrapolated);
     }
 
+    /// An engine that reads every expert each step (`moe_dense_reads`, docs/cost-model.md
+    /// §4e): a small decode batch costs at least all experts' weights streamed at the
+    /// share of the bandwidth; a prompt-sized batch, whose table time is above that
+    /// floor, keeps its table time.
+    #[test]
+    fn an_engine_that_reads_every_expert_is_floored_at_streaming_them_all() {
+        let m = {
+            let src = "use std::models::qwen3_235b_a22b\n";
+            let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
+            comp.program.models.into_iter().find(|m| m.name == "qwen3_235b_a22b").unwrap()
+        };
+        let experts = |batch: u64| {
+            let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch, context: 1000.0 });
+            let n = g.nodes().find(|n| n.op == crate::ir::graph::Op::Experts).unwrap().clone();
+            n
+        };
+        let plain = h100();
+        let mut dense = plain.under(Some("vllm"));
+        dense.engine.as_mut().unwrap().moe_dense_reads = Some(0.5);
+        // 4 tokens route to at most 32 of 128 experts; the floor reads all 128:
+        // 128 experts x 3 x 4096 x 1536 x 2 bytes (BF16) per layer, over 4 GPUs, at half of
+        // 3.35 TB/s
+        let n4 = experts(4);
+        let every = 128.0 * 3.0 * 4096.0 * 1536.0 * 2.0;
+        let floor = every / 4.0 / (3.35e12 * 0.5);
+        let routed = crate::cost::node_time(&n4, &plain, 4, 1).unwrap();
+        let read_all = crate::cost::node_time(&n4, &dense, 4, 1).unwrap();
+        assert!(routed.time() < floor, "{} vs {floor}", routed.time());
+        assert!((read_all.time() - floor).abs() < 1e-12 * floor, "{} vs {floor}", read_all.time());
+        assert!((read_all.memory - floor).abs() < 1e-12 * floor);
+        // an 8192-token chunk is compute-bound: its table time is above the floor
+        let big = experts(8192);
+        let (a, b) = (crate::cost::node_time(&big, &plain, 4, 1).unwrap(), crate::cost::node_time(&big, &dense, 4, 1).unwrap());
+        assert!(a.time() > floor);
+        assert_eq!(a.time(), b.time());
+        // without an engine, or under one that reads only routed experts, no floor
+        assert_eq!(crate::cost::node_time(&n4, &plain.under(Some("sglang")), 4, 1).unwrap().time(), routed.time());
+    }
+
     #[test]
     fn what_no_table_covers_falls_back_to_the_roofline() {
         let chip = h100();

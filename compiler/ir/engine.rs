@@ -35,6 +35,12 @@ pub struct Engine {
     /// per layer of the model (`cost::admission::Engine::first_token`); it delays that
     /// request only, not the steps of the others
     pub first_token: (f64, f64),
+    /// `Some(s)`: the engine's MoE kernels read every expert's weights each step, as a
+    /// dense layer would, at share `s` of the weight tier's peak bandwidth, however few
+    /// experts the batch routes to (`cost::node_time`); `None`: only the routed experts
+    /// are read. No framework sets it by default; a chip's `framework` block may
+    /// (`moe_dense_reads`), as `h200_measured` does for vLLM (docs/cost-model.md §4e).
+    pub moe_dense_reads: Option<f64>,
 }
 
 /// Prompt tokens one step may carry under chunked prefill (TensorRT-LLM's
@@ -122,6 +128,7 @@ impl Engine {
             prefill_first: false,
             burst: BURST_VLLM,
             first_token: (0.0, 0.0),
+            moe_dense_reads: None,
         };
         match framework {
             Some("trtllm") => Engine {

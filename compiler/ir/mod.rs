@@ -134,6 +134,9 @@ pub struct FrameworkBlock {
     /// seconds and seconds per layer
     pub first_token: Option<f64>,
     pub first_token_per_layer: Option<f64>,
+    /// sets the engine's [`engine::Engine::moe_dense_reads`]: MoE layers read every
+    /// expert each step at this share of the weight tier's bandwidth
+    pub moe_dense_reads: Option<f64>,
 }
 
 /// Serving frameworks a plan may name (`framework = vllm`).
@@ -156,6 +159,7 @@ impl Chip {
                 e.fraction = f.memory_fraction.unwrap_or(e.fraction);
                 e.runtime = f.runtime_memory.unwrap_or(e.runtime);
                 e.first_token = (f.first_token.unwrap_or(e.first_token.0), f.first_token_per_layer.unwrap_or(e.first_token.1));
+                e.moe_dense_reads = f.moe_dense_reads.or(e.moe_dense_reads);
             }
         }
         c

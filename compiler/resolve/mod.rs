@@ -651,6 +651,7 @@ impl Resolver<'_> {
                     runtime_memory: fb.fields.num("runtime_memory"),
                     first_token: fb.fields.num("first_token"),
                     first_token_per_layer: fb.fields.num("first_token_per_layer"),
+                    moe_dense_reads: fb.fields.num("moe_dense_reads"),
                 },
             );
         }

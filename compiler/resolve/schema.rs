@@ -202,6 +202,13 @@ pub static FRAMEWORK: BlockSpec = BlockSpec {
             "1 ms",
             "the first-token latency's part per layer of the model; default the framework's",
         ),
+        a(
+            "moe_dense_reads",
+            AttrKind::Fraction,
+            false,
+            "0.6",
+            "the engine's MoE kernels read every expert's weights each step (as a dense layer would), at this share of the weight tier's bandwidth; default: only the routed experts are read",
+        ),
         a("source", AttrKind::Str, true, "\"fitted to ...\"", "what the figures were measured or fitted on"),
     ],
     blocks: &[],
