@@ -19,12 +19,16 @@ pub enum Figure {
     MemoryEfficiency,
     Bandwidth,
     Latency,
+    /// the bandwidth of a chip's memory tier, by its place among the chip's tiers
+    TierBandwidth(usize),
 }
 
 impl Figure {
     /// Every figure that may carry a range: the one list the schema check, the lowering
     /// and the solver read.
-    pub const ALL: [Figure; 15] = [
+    /// A tier's bandwidth stands for every tier (`TierBandwidth(0)`; the lowering numbers
+    /// them).
+    pub const ALL: [Figure; 16] = [
         Figure::Price,
         Figure::Power,
         Figure::StepOverhead,
@@ -40,6 +44,7 @@ impl Figure {
         Figure::MemoryEfficiency,
         Figure::Bandwidth,
         Figure::Latency,
+        Figure::TierBandwidth(0),
     ];
 
     /// Where the figure is written: its block (as the schema names it: `chip`, `compute
@@ -56,11 +61,15 @@ impl Figure {
             Figure::MemoryEfficiency => ("efficiency block", "memory"),
             Figure::Bandwidth => ("link", "bandwidth"),
             Figure::Latency => ("link", "latency"),
+            Figure::TierBandwidth(_) => ("memory block", "bandwidth"),
         }
     }
 
     /// As written in the source: `price`, `compute.fp8`, `efficiency.memory`.
     pub fn name(self) -> String {
+        if let Figure::TierBandwidth(i) = self {
+            return format!("memory[{i}].bandwidth");
+        }
         match self.written() {
             ("compute block", a) => format!("compute.{a}"),
             ("efficiency block", a) => format!("efficiency.{a}"),
@@ -76,7 +85,7 @@ impl Figure {
             Figure::StepOverhead | Figure::LayerOverhead | Figure::SequenceOverhead | Figure::Latency => "s",
             Figure::Compute(_) => "FLOP/s",
             Figure::ComputeEfficiency | Figure::MemoryEfficiency => "",
-            Figure::Bandwidth => "B/s",
+            Figure::Bandwidth | Figure::TierBandwidth(_) => "B/s",
         }
     }
 
@@ -98,6 +107,11 @@ impl Figure {
             }
             Figure::ComputeEfficiency => chip.compute_efficiency = v,
             Figure::MemoryEfficiency => chip.memory_efficiency = v,
+            Figure::TierBandwidth(i) => {
+                if let Some(t) = chip.memory.get_mut(i) {
+                    t.bandwidth = v;
+                }
+            }
             Figure::Bandwidth | Figure::Latency => {}
         }
     }
@@ -204,6 +218,7 @@ fn chip_value(c: &Chip, f: Figure) -> f64 {
         Figure::Compute(p) => c.compute.get(&p).copied().unwrap_or(0.0),
         Figure::ComputeEfficiency => c.compute_efficiency,
         Figure::MemoryEfficiency => c.memory_efficiency,
+        Figure::TierBandwidth(i) => c.memory.get(i).map_or(0.0, |t| t.bandwidth),
         Figure::Bandwidth | Figure::Latency => 0.0,
     }
 }

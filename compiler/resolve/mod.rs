@@ -553,8 +553,15 @@ impl Resolver<'_> {
 
     /// The figures of a checked chip or link body written with their uncertainty.
     fn uncertain(f: &Fields) -> Vec<ir::uncertain::Uncertain> {
+        // each memory tier's bandwidth, numbered in the order the chip declares its tiers
+        let tiers = f.blocks.iter().filter(|b| b.keyword == "memory").enumerate().filter_map(|(i, b)| {
+            let (low, high, span) = b.fields.spread("bandwidth")?;
+            Some(ir::uncertain::Uncertain { figure: ir::uncertain::Figure::TierBandwidth(i), low, high, span })
+        });
+        let tiers: Vec<_> = if f.spec.is_some_and(|s| s.0.name == "chip") { tiers.collect() } else { vec![] };
         ir::uncertain::Figure::ALL
             .iter()
+            .filter(|f| !matches!(f, ir::uncertain::Figure::TierBandwidth(_)))
             .filter_map(|&figure| {
                 let (block, attr) = figure.written();
                 // a chip's figures (its own and its blocks') in a chip, a link's in a link
@@ -570,6 +577,7 @@ impl Resolver<'_> {
                 let (low, high, span) = fields.spread(attr)?;
                 Some(ir::uncertain::Uncertain { figure, low, high, span })
             })
+            .chain(tiers)
             .collect()
     }
 

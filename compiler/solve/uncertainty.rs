@@ -46,10 +46,14 @@ pub fn assignment(p: &Point) -> Assignment {
 
 /// The best point of `plan` over its whole space (no runner-up, no diagnostics).
 pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
+    best_of_space(plan, space::instances(plan, &mut Vec::new()))
+}
+
+/// The best point of `plan` over `space`, its instances.
+fn best_of_space(plan: &Plan, space: Vec<space::Instance>) -> Result<Option<Point>, String> {
     let goal = goal(plan);
-    let mut excluded = Vec::new();
     let mut per_batch = Vec::new();
-    for inst in space::instances(plan, &mut excluded) {
+    for inst in space {
         let out = ilp::solve(&inst, goal, plan.time_limit)?;
         if let Some(choice) = out.choice {
             per_batch.push(Point { instance: inst, choice, stats: out.stats });
@@ -81,7 +85,7 @@ fn switch(plan: &Plan, input: &Input, nominal: &Assignment, from: f64, to: f64) 
 pub fn more_is_worse(f: Figure) -> bool {
     match f {
         Figure::Price | Figure::Power | Figure::StepOverhead | Figure::LayerOverhead | Figure::SequenceOverhead | Figure::Latency => true,
-        Figure::Compute(_) | Figure::ComputeEfficiency | Figure::MemoryEfficiency | Figure::Bandwidth => false,
+        Figure::Compute(_) | Figure::ComputeEfficiency | Figure::MemoryEfficiency | Figure::Bandwidth | Figure::TierBandwidth(_) => false,
     }
 }
 
@@ -108,11 +112,10 @@ fn joined(plan: &Plan, input: &Input) -> Vec<(usize, usize)> {
 /// configurations that use none of them are as at the nominal, so `best` is still the
 /// best of those, and only the others need solving: decode options on a touched pool
 /// with any prefill, and the rest of the decode options with prefill on a touched pool.
-fn best_beside(varied: &Plan, best: &Point, touched: &[usize]) -> Result<Option<Point>, String> {
+fn best_beside(varied: &Plan, space: Vec<space::Instance>, best: &Point, touched: &[usize]) -> Result<Option<Point>, String> {
     let goal = goal(varied);
     let mut candidates = vec![best.clone()];
-    let mut excluded = Vec::new();
-    for inst in space::instances(varied, &mut excluded) {
+    for inst in space {
         let on = |d: &space::DecodeOption| touched.iter().any(|&i| d.chips.get(i).is_some_and(|n| *n > 0));
         let (dec_on, dec_off): (Vec<_>, Vec<_>) = inst.decode.iter().cloned().partition(|d| on(d));
         let pre_on: Vec<_> = inst.prefill.iter().filter(|k| touched.contains(&k.pool)).cloned().collect();
@@ -150,16 +153,27 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     let inputs = plan.inputs();
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let nominal = assignment(best);
+    let nominal_space = space::instances(plan, &mut Vec::new());
     let one = |input: &Input| -> Result<Varied, String> {
         let unused = !uses(plan, best, input);
         let worse_high = more_is_worse(input.figure);
         // solving beside the answer needs every change to be an option's own
         let beside = joined(plan, input).is_empty();
         let at = |value: f64, worse: bool| -> Result<Option<Point>, String> {
-            match (unused, worse) {
-                (true, true) => Ok(Some(best.clone())),
-                (true, false) if beside => best_beside(&plan.with_input(input, value), best, &touched(plan, input)),
-                _ => best_point(&plan.with_input(input, value)),
+            if unused && worse {
+                return Ok(Some(best.clone()));
+            }
+            let varied = plan.with_input(input, value);
+            let space = space::instances(&varied, &mut Vec::new());
+            // a figure no option reads (a peak of a precision nothing runs in, a chip's
+            // figure its options never reach) leaves the space, and so the answer, as
+            // they were
+            if space == nominal_space {
+                return Ok(Some(best.clone()));
+            }
+            match unused && beside {
+                true => best_beside(&varied, space, best, &touched(plan, input)),
+                false => best_of_space(&varied, space),
             }
         };
         let low = at(input.low, !worse_high)?;
