@@ -102,6 +102,9 @@ pub struct BuildOptions<'a> {
     /// solve each plan at its optimum only, leaving out `sweep` blocks and the rate
     /// search of plans with percentile SLOs (the language server's hints)
     pub skip_sweeps: bool,
+    /// solve each plan at its nominal figures only, without varying its uncertain
+    /// inputs (docs/uncertainty.md): the robustness corpus does for most of its inputs
+    pub skip_uncertainty: bool,
     /// texts that stand in for files on disk when imports are read (unsaved editor
     /// buffers), by canonical path
     pub overlay: Option<&'a std::collections::BTreeMap<std::path::PathBuf, String>>,
@@ -145,7 +148,7 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
         .iter()
         .zip(&solved)
         .map(|(p, s)| {
-            let s = s.as_ref().filter(|_| !opts.skip_sweeps && !p.inputs().is_empty())?;
+            let s = s.as_ref().filter(|_| !opts.skip_sweeps && !opts.skip_uncertainty && !p.inputs().is_empty())?;
             match solve::uncertainty::vary(p, &s.best, opts.jobs) {
                 Ok(v) => Some(v),
                 Err(reason) => {

@@ -70,6 +70,52 @@ fn every_stdlib_item_cites_a_source() {
     assert!(items >= 40, "{items} items");
 }
 
+/// Every figure the stdlib does not have from a primary source carries its range: each
+/// `UNCERTAIN` comment qualifies the figure on its own line, or the first figure after
+/// the comment lines it opens, and that figure is written with its uncertainty
+/// (`in [lo, hi]`, `± x`), read from the syntax tree. Notes about figures a chip does not
+/// declare (a power no one publishes) say so without the word.
+#[test]
+fn every_uncertain_figure_carries_its_range() {
+    use hplanc::syntax::ast::{Entry, Value};
+    fn ranged(entries: &[Entry], out: &mut Vec<u32>) {
+        for e in entries {
+            match e {
+                Entry::Attr(a) if matches!(a.value, Value::Uncertain { .. }) => out.push(a.span.start),
+                Entry::Block(b) => ranged(&b.body.entries, out),
+                _ => {}
+            }
+        }
+    }
+    let mut checked = 0;
+    for (path, text) in STDLIB_FILES {
+        let mut d = hplanc::diagnostics::Diagnostics::new();
+        let file = hplanc::syntax::parse_file(hplanc::source::FileId(0), text, &mut d);
+        let mut starts = Vec::new();
+        for item in &file.items {
+            ranged(&item.body.entries, &mut starts);
+        }
+        // the line of each figure written with its range
+        let line_of = |offset: u32| text[..offset as usize].matches('\n').count();
+        let ranged_lines: Vec<usize> = starts.iter().map(|&o| line_of(o)).collect();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate().filter(|(_, l)| l.contains("UNCERTAIN")) {
+            let code = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with("//");
+            let figure = if code(l) { Some(i) } else { (i + 1..lines.len()).find(|&j| code(lines[j])) };
+            let figure = figure.unwrap_or_else(|| panic!("{path}:{}: an UNCERTAIN comment qualifies no figure", i + 1));
+            assert!(
+                ranged_lines.contains(&figure),
+                "{path}:{}: the figure the UNCERTAIN comment on line {} qualifies has no range: `{}`",
+                figure + 1,
+                i + 1,
+                lines[figure].trim()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked} UNCERTAIN comments");
+}
+
 /// Parameter counts and KV bytes per token of every stdlib model against
 /// docs/reference/models.csv: attention, FFN (total and active) and embedding
 /// parameters in billions to the reference's three decimals, totals to its two, and

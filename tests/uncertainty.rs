@@ -35,7 +35,8 @@ fn every_form_reads_into_si_bounds_and_formats_back() {
     let inputs = plan.program.plans[0].inputs();
     let c2c = inputs.iter().find(|i| i.name() == "c2c.latency").unwrap();
     assert!(close((c2c.low, c2c.high), (0.1e-6, 5e-6)) && c2c.nominal == 2e-6, "{c2c:?}");
-    assert_eq!(inputs.len(), 4);
+    // the plan's own four, and those its items keep from the stdlib's (each once)
+    assert_eq!(inputs.len(), 4 + stdlib_ranges_kept(&plan.program.plans[0]));
     // an item that extends another keeps its ranges unless it replaces the figure
     let text2 = format!("{text}chip c = a {{ price = 9 $/h }}\n");
     let comp = hplanc::compile("t.hplan", &text2, None, hplanc::Mode::Check);
@@ -55,7 +56,7 @@ fn each_end_is_the_plan_solved_with_the_figure_at_that_end() {
     let comp = build(&text);
     assert!(!comp.has_errors());
     let u = comp.plan_report(0).uncertainty.expect("the plan has uncertain inputs");
-    assert_eq!(u.inputs.len(), 4);
+    assert_eq!(u.inputs.len(), 4 + stdlib_ranges_kept(&comp.program.plans[0]));
     let ends: [(&str, &str, &str, &str); 4] = [
         ("rubin_priced.price", "price = 8 $/h in [4 $/h, 400 $/h]", "price = 4 $/h", "price = 400 $/h"),
         ("lp30_priced.price", "price          = 0.05 $/h in [0.001 $/h, 0.75 $/h]", "price = 0.001 $/h", "price = 0.75 $/h"),
@@ -114,9 +115,72 @@ fn the_placement_changes_where_the_report_says() {
     assert_eq!(checked, 2, "Rubin's price above ~$98/h and LP30's below ~$0.004/h move the FFN to the LPUs");
 }
 
+/// The ranges the test plan's chips and links keep from the stdlib items they extend
+/// (`rubin`, `lp30`, `groq3_c2c`, `nvlink6`, `spectrum_x`): those whose figure the plan
+/// does not write again (its prices, LP30's per-layer cost and the C2C latency), each
+/// chip or link counted once however many pools or links use it.
+fn stdlib_ranges_kept(plan: &hplanc::ir::Plan) -> usize {
+    let own = [Figure::Price, Figure::LayerOverhead, Figure::Latency];
+    let mut seen = std::collections::BTreeSet::new();
+    let c = &plan.cluster;
+    let chips = c.pools.iter().map(|p| (p.chip.name.clone(), p.chip.uncertain.clone()));
+    let links = c.pools.iter().filter_map(|p| p.link.as_ref()).chain(c.links.iter().map(|l| &l.link));
+    let items: Vec<_> = chips.chain(links.map(|l| (l.name.clone(), l.uncertain.clone()))).collect();
+    for (name, us) in items {
+        for u in us {
+            let inherited = !(["rubin_priced", "lp30_priced", "c2c"].contains(&name.as_str()) && own.contains(&u.figure));
+            if inherited {
+                seen.insert((name.clone(), u.figure));
+            }
+        }
+    }
+    seen.len()
+}
+
 #[test]
 fn plans_without_ranges_have_no_uncertainty() {
-    let comp = crate::compile(&crate::root().join("examples/llama70b_h100.hplan"), hplanc::Mode::Build);
+    // a chip and a link whose every figure is written plainly
+    let text = "use std::models::llama3_1_8b
+                chip g {
+  source = \"t\"
+  compute {
+    bf16 = 989 TFLOP/s
+  }
+  memory hbm {
+    capacity = 80 GB
+    bandwidth = 3.35 TB/s
+  }
+  price = 2 $/h
+  efficiency {
+    compute = 0.6
+    memory = 0.9
+    source = \"t\"
+  }
+}
+                link l {
+  source = \"t\"
+  bandwidth = 450 GB/s
+  latency = 2 us
+}
+                workload w {
+  input = 1k tok
+  output = 128 tok
+  concurrency = 1 ..= 8
+}
+                cluster c {
+  pool p = g x 8 over l
+}
+                plan q {
+  model = llama3_1_8b
+  cluster = c
+  workload = w
+  place prefill on p
+  place decode.attn on p
+  place decode.ffn on p
+}
+";
+    let comp = hplanc::compile("t.hplan", text, None, hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
     assert!(comp.sensitivity.iter().all(Option::is_none));
     let json = serde_json::to_value(comp.report()).unwrap();
     assert!(json["plans"][0].get("uncertainty").is_none());
@@ -146,4 +210,30 @@ fn every_end_is_what_a_solve_gives() {
         }
     }
     assert!(checked >= 24, "{checked}");
+}
+
+/// A memory tier's bandwidth may carry a range: it is numbered by its place among the
+/// chip's tiers, named `memory[i].bandwidth`, and a plan varied on it runs with that
+/// tier's bandwidth (and no other tier's) at the value.
+#[test]
+fn a_memory_tier_bandwidth_is_an_input_of_its_own_tier() {
+    let text = "use std::models::llama3_1_8b\nuse std::links::nvlink4\n\
+                chip g {\n  source = \"t\"\n  compute {\n    bf16 = 989 TFLOP/s\n  }\n  memory sram {\n    capacity = 1 GB\n    bandwidth = 100 TB/s\n  }\n  memory hbm {\n    capacity = 80 GB\n    bandwidth = 3 TB/s in [1 TB/s, 4 TB/s]\n    holds = [weights, kv]\n  }\n  price = 2 $/h\n  efficiency {\n    compute = 0.6\n    memory = 0.9\n    source = \"t\"\n  }\n}\n\
+                workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\
+                cluster c {\n  pool p = g x 8 over nvlink4\n}\n\
+                plan q {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place prefill on p\n  place decode.attn on p\n  place decode.ffn on p\n}\n";
+    let comp = hplanc::compile("t.hplan", text, None, hplanc::Mode::Build);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let plan = &comp.program.plans[0];
+    let inputs = plan.inputs();
+    let hbm = inputs.iter().find(|i| i.figure == Figure::TierBandwidth(1)).expect("the HBM tier's bandwidth");
+    assert_eq!((hbm.name().as_str(), hbm.nominal, hbm.low, hbm.high), ("g.memory[1].bandwidth", 3e12, 1e12, 4e12));
+    let varied = plan.with_input(hbm, 1e12);
+    let tiers: Vec<f64> = varied.cluster.pools[0].chip.memory.iter().map(|t| t.bandwidth).collect();
+    assert_eq!(tiers, vec![100e12, 1e12]);
+    // the weights and KV stream from that tier: a third of its bandwidth slows the answer
+    let u = comp.plan_report(0).uncertainty.expect("the plan varies the tier");
+    let i = u.inputs.iter().find(|i| i.name == "g.memory[1].bandwidth").unwrap();
+    let (low, high) = (i.objective_at_low.unwrap(), i.objective_at_high.unwrap());
+    assert!(low > comp.plan_report(0).objective.value.unwrap() && high < low, "{low} {high}");
 }
