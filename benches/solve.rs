@@ -4,7 +4,8 @@
 //!
 //! Prints, per file, the median of repeated `compile(.., Mode::Build)` runs minus the
 //! median of `Mode::Check` (parse and resolve): every batch's solve, the runner-up
-//! searches and any sweep. Then, over the same instances with the space built once,
+//! searches, any sweep and the uncertain inputs varied; and the same without varying
+//! them (issue 20's target: varying them under 5x the plain solve). Then, over the same instances with the space built once,
 //! the winners alone by the ILP, by the pair oracle (`brute::best`, which the ILP's
 //! answers are tested against) and by exhaustive enumeration. `-- --quick` runs each
 //! measurement once (CI).
@@ -19,8 +20,11 @@ fn bench(path: &Path) {
     let text = std::fs::read_to_string(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     let mut build = Vec::new();
+    let mut plain = Vec::new();
     let mut check = Vec::new();
     let mut solves = 0;
+    let mut inputs = 0;
+    let nominal_only = hplanc::BuildOptions { skip_uncertainty: true, ..Default::default() };
     for _ in 0..runs(15) {
         let t = Instant::now();
         let c = hplanc::compile(&name, &text, Some(path), hplanc::Mode::Check);
@@ -31,6 +35,11 @@ fn bench(path: &Path) {
         build.push(t.elapsed());
         assert!(!c.has_errors(), "{name} must build");
         solves = c.solved.iter().flatten().map(|s| s.per_batch.iter().map(|p| p.stats.solves).sum::<usize>()).sum();
+        inputs = c.sensitivity.iter().flatten().map(|s| s.varied.len()).sum();
+        let t = Instant::now();
+        let c = hplanc::compile_with(&name, &text, Some(path), hplanc::Mode::Build, &nominal_only);
+        plain.push(t.elapsed());
+        std::hint::black_box(c.solved.len());
     }
     // The ILP (winner only, as the build above minus the runner-up search), the pair
     // oracle and the exhaustive enumeration over the same instances, space built once.
@@ -68,12 +77,18 @@ fn bench(path: &Path) {
     let every = time(&|plan, inst| {
         std::hint::black_box(hplanc::solve::brute::exhaustive(inst, goal(plan)));
     });
-    let (b, c) = (median(build), median(check));
+    let (b, c, p) = (median(build), median(check), median(plain));
     println!(
-        "{name:32} build - check {:>9.2?} (build {:>9.2?}, check {:>8.2?}): every batch's winner, the runner-up searches and sweeps; {solves} ILP solves for the winners",
+        "{name:32} build - check {:>9.2?} (build {:>9.2?}, check {:>8.2?}): every batch's winner, the runner-up searches, sweeps and the uncertain inputs varied; {solves} ILP solves for the winners",
         b.saturating_sub(c),
         b,
         c
+    );
+    println!(
+        "{:32} without varying the uncertain inputs {:>9.2?} (build - check); varying its {inputs} inputs costs {:.1}x that",
+        "",
+        p.saturating_sub(c),
+        b.saturating_sub(c).as_secs_f64() / p.saturating_sub(c).as_secs_f64().max(1e-12)
     );
     println!(
         "{:32} over the same instances, space built once ({space_time:.2?}; {configs} configurations, largest batch {largest}), winners only: ILP {ilp:.2?}; pair oracle {pairs:.2?} ({:.1}x faster than the ILP); exhaustive enumeration {every:.2?} ({:.2}x the ILP's time)",
