@@ -237,3 +237,19 @@ fn a_memory_tier_bandwidth_is_an_input_of_its_own_tier() {
     let (low, high) = (i.objective_at_low.unwrap(), i.objective_at_high.unwrap());
     assert!(low > comp.plan_report(0).objective.value.unwrap() && high < low, "{low} {high}");
 }
+
+/// A plan answered by the simulated rate search (MLPerf's server scenario: percentile
+/// SLOs, goodput) does not vary its inputs: an end solved without that search would not
+/// be its answer there. The report says so instead of calling every end infeasible.
+#[test]
+fn a_simulated_plan_says_why_its_inputs_are_not_varied() {
+    let comp = crate::compile(&crate::root().join("examples/mlperf_llama2_70b_server.hplan"), hplanc::Mode::Build);
+    let plan = &comp.program.plans[0];
+    assert!(plan.simulated() && !plan.inputs().is_empty());
+    let u = comp.plan_report(0).uncertainty.expect("the plan has uncertain inputs");
+    assert!(u.inputs.is_empty());
+    assert_eq!((u.not_varied, u.not_varied_because), (plan.inputs().len(), Some(hplanc::solve::uncertainty::NOT_VARIED_SIMULATED)));
+    assert!(!u.placement_changes);
+    let text = hplanc::report::human::render(&comp.plan_report(0));
+    assert!(text.contains("uncertain inputs were not varied: the answer comes from the simulated rate search"), "{text}");
+}

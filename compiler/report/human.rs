@@ -150,6 +150,11 @@ fn figure(unit: &str, v: f64) -> String {
 /// The uncertain inputs: the tornado table (largest swing first), each metric's band,
 /// and where the placement changes.
 fn uncertainty(r: &PlanReport, u: &super::uncertainty::UncertaintyReport, o: &mut Vec<Block>) {
+    if let Some(why) = u.not_varied_because {
+        o.push(Block::Gap);
+        o.push(Block::Line(format!("its {} uncertain inputs were not varied: {why}", u.not_varied)));
+        return;
+    }
     let kind = r.objective.kind;
     let value = |v: Option<f64>| v.map(|v| objective_value(kind, v)).unwrap_or_else(|| "infeasible".into());
     let mut rows = vec![vec![

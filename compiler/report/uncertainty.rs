@@ -21,8 +21,11 @@ pub struct UncertaintyReport {
     pub metrics: Bands,
     /// some input moves the best placement to other pools inside its range
     pub placement_changes: bool,
-    /// inputs beyond the bound (`ir::uncertain::MAX_INPUTS`), not varied
+    /// inputs not varied: beyond the bound (`ir::uncertain::MAX_INPUTS`), or all of
+    /// them with `not_varied_because`
     pub not_varied: usize,
+    /// why no input was varied (a plan solved by the simulated rate search)
+    pub not_varied_because: Option<&'static str>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -133,5 +136,6 @@ pub fn report(plan: &Plan, best: &Point, s: &Sensitivity) -> UncertaintyReport {
         inputs,
         metrics,
         not_varied: s.not_varied,
+        not_varied_because: s.because,
     }
 }

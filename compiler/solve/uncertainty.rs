@@ -36,7 +36,15 @@ pub struct Sensitivity {
     pub varied: Vec<Varied>,
     /// inputs beyond [`MAX_INPUTS`], not varied
     pub not_varied: usize,
+    /// why no input was varied, when none was ([`NOT_VARIED_SIMULATED`])
+    pub because: Option<&'static str>,
 }
+
+/// A plan whose answer comes from the simulated rate search (percentile SLOs, goodput):
+/// its ends would need that search again per input, which `vary` does not run; an end
+/// solved without it is not the plan's answer there.
+pub const NOT_VARIED_SIMULATED: &str =
+    "the answer comes from the simulated rate search (percentile SLOs or goodput), which is not repeated for each input";
 
 /// Which pool each stage runs on: what "the placement changes" means here.
 pub type Assignment = (DecodeSignature, usize, bool);
@@ -169,6 +177,9 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 /// plan's own answer stays the ILP's.
 pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, String> {
     let inputs = plan.inputs();
+    if plan.simulated() {
+        return Ok(Sensitivity { varied: vec![], not_varied: inputs.len(), because: Some(NOT_VARIED_SIMULATED) });
+    }
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let nominal = assignment(best);
     let nominal_space = space::instances(plan, &mut Vec::new());
@@ -197,7 +208,7 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
         Ok(Varied { input: input.clone(), low, high, switch_low, switch_high })
     };
     let varied = super::sweep::par_map(&inputs[..inputs.len().min(MAX_INPUTS)], jobs, &|_, _| {}, one);
-    Ok(Sensitivity { varied: varied.into_iter().collect::<Result<_, _>>()?, not_varied })
+    Ok(Sensitivity { varied: varied.into_iter().collect::<Result<_, _>>()?, not_varied, because: None })
 }
 
 #[cfg(test)]
