@@ -53,6 +53,9 @@ pub struct Compilation {
     pub served: Vec<Option<simulate::search::Served>>,
     /// per solved plan with uncertain inputs, each input varied (docs/uncertainty.md)
     pub sensitivity: Vec<Option<solve::uncertainty::Sensitivity>>,
+    /// per `compare`, per compared plan (its index): where it and the baseline tie as one
+    /// uncertain input moves (docs/uncertainty.md)
+    pub break_even: Vec<Vec<(usize, Vec<solve::uncertainty::BreakEven>)>>,
     pub mode: Mode,
 }
 
@@ -78,8 +81,18 @@ impl Compilation {
     pub fn report(&self) -> report::Report {
         let plans: Vec<report::PlanReport> =
             if self.mode == Mode::Build { (0..self.program.plans.len()).map(|i| self.plan_report(i)).collect() } else { vec![] };
-        let comparisons =
-            if plans.is_empty() { vec![] } else { self.program.compares.iter().map(|c| report::compare::comparison(c, &plans)).collect() };
+        let comparisons = if plans.is_empty() {
+            vec![]
+        } else {
+            let none = Vec::new();
+            let of = |i: usize| self.break_even.get(i).unwrap_or(&none);
+            self.program
+                .compares
+                .iter()
+                .enumerate()
+                .map(|(i, c)| report::compare::comparison(c, &plans, of(i), &self.program.plans))
+                .collect()
+        };
         report::Report {
             hplanc: env!("CARGO_PKG_VERSION").to_string(),
             plans,
@@ -143,7 +156,7 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     // the schedule of each solved plan, once (the report formats it)
     let schedules = program.plans.iter().zip(&solved).map(|(p, s)| s.as_ref().map(|s| schedule::schedule(p, &s.best))).collect();
     // each uncertain input varied around each solved plan's answer (not for editors)
-    let sensitivity = program
+    let sensitivity: Vec<Option<solve::uncertainty::Sensitivity>> = program
         .plans
         .iter()
         .zip(&solved)
@@ -158,7 +171,20 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
             }
         })
         .collect();
-    Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, mode }
+    // each comparison's break-evens, where both plans varied their inputs
+    let side = |i: usize| -> Option<solve::uncertainty::Side> {
+        let (best, varied) = (&solved.get(i)?.as_ref()?.best, sensitivity.get(i)?.as_ref()?);
+        Some(solve::uncertainty::Side { plan: program.plans.get(i)?, best, varied })
+    };
+    let break_even = program
+        .compares
+        .iter()
+        .map(|c| {
+            let Some(base) = side(c.baseline) else { return vec![] };
+            c.plans.iter().filter_map(|&j| Some((j, solve::uncertainty::break_even(&base, &side(j)?)))).collect()
+        })
+        .collect();
+    Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, break_even, mode }
 }
 
 /// The rate search of every solved plan that bounds a percentile or maximises goodput;

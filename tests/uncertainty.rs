@@ -253,3 +253,45 @@ fn a_simulated_plan_says_why_its_inputs_are_not_varied() {
     let text = hplanc::report::human::render(&comp.plan_report(0));
     assert!(text.contains("uncertain inputs were not varied: the answer comes from the simulated rate search"), "{text}");
 }
+
+/// Each break-even a comparison reports is where the two plans trade places: with the
+/// input at the reported value the other plan is better, one bisection step (of 4096)
+/// nearer the nominal the one better at the nominal figures still is; each side solved
+/// by the ILP on the plan with the figure there (an independent path from the
+/// enumeration the break-even was found by).
+#[test]
+fn break_evens_are_where_two_plans_trade_places() {
+    let mut checked = 0;
+    for file in ["examples/s04_cerebras_full_stack.hplan", "examples/s06_trainium_prefill_cerebras_decode.hplan"] {
+        let comp = crate::compile(&crate::root().join(file), hplanc::Mode::Build);
+        let report = comp.report();
+        let plans = &comp.program.plans;
+        for c in &report.comparisons {
+            for e in &c.break_even {
+                let objective = |name: &str, x: f64| -> f64 {
+                    let plan = plans.iter().find(|p| p.name == name).unwrap();
+                    let goal = hplanc::solve::goal(plan);
+                    let varied = match plan.inputs().into_iter().find(|i| i.name() == e.input) {
+                        Some(i) => plan.with_input(&i, x),
+                        None => plan.clone(),
+                    };
+                    best_point(&varied).unwrap().map_or(f64::INFINITY, |p| hplanc::solve::key(&p, goal).0)
+                };
+                let better = |x: f64, a: &str, b: &str| objective(a, x) < objective(b, x);
+                assert!(better(e.value, &e.better_beyond, &e.better_at_nominal), "{file}: {} at {}", e.input, e.value);
+                assert!(if e.side == "below" { e.value < e.nominal } else { e.value > e.nominal }, "{e:?}");
+                // the distance the bisection halved 12 times: nominal to the input's end
+                let input = plans.iter().flat_map(|p| p.inputs()).find(|i| i.name() == e.input).unwrap();
+                let end = if e.side == "below" { input.low } else { input.high };
+                let nearer = if (end / input.nominal).max(input.nominal / end) > 10.0 {
+                    e.value * (input.nominal / end).powf(1.0 / 4096.0)
+                } else {
+                    e.value + (input.nominal - end) / 4096.0
+                };
+                assert!(better(nearer, &e.better_at_nominal, &e.better_beyond), "{file}: {} at {nearer}", e.input);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "{checked} break-evens checked");
+}

@@ -15,6 +15,28 @@ pub struct ComparisonReport {
     pub plans: Vec<ComparedPlan>,
     /// tokens/s per user the frontiers are compared at
     pub interactivity: Option<f64>,
+    /// where a compared plan and the baseline trade places as one uncertain input
+    /// moves, the others nominal (docs/uncertainty.md)
+    pub break_even: Vec<BreakEvenReport>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct BreakEvenReport {
+    /// the compared plan (the other is the baseline)
+    pub plan: String,
+    /// `chip.figure`
+    pub input: String,
+    /// the figure's SI unit
+    pub unit: &'static str,
+    pub nominal: f64,
+    /// the value nearest the nominal at which the plan that is better at the nominal
+    /// figures no longer is
+    pub value: f64,
+    /// `below` or `above` the nominal
+    pub side: &'static str,
+    /// the plan better at the nominal figures, and the one better beyond `value`
+    pub better_at_nominal: String,
+    pub better_beyond: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -106,7 +128,12 @@ fn compared(r: &PlanReport, x: Option<f64>) -> ComparedPlan {
 }
 
 /// The comparison `c` over the plans' reports (in `Program::plans` order).
-pub fn comparison(c: &Compare, plans: &[PlanReport]) -> ComparisonReport {
+pub fn comparison(
+    c: &Compare,
+    plans: &[PlanReport],
+    break_even: &[(usize, Vec<crate::solve::uncertainty::BreakEven>)],
+    ir: &[crate::ir::Plan],
+) -> ComparisonReport {
     let base = compared(&plans[c.baseline], c.interactivity);
     let mut rows = vec![base.clone()];
     for &i in &c.plans {
@@ -128,7 +155,28 @@ pub fn comparison(c: &Compare, plans: &[PlanReport]) -> ComparisonReport {
         }
         rows.push(p);
     }
-    ComparisonReport { name: c.name.clone(), baseline: base.name, plans: rows, interactivity: c.interactivity }
+    let mut breaks = Vec::new();
+    for (j, found) in break_even {
+        let (b, o) = (&plans[c.baseline], &plans[*j]);
+        // the better at the nominal figures, by the objective both minimise (break-evens
+        // are found only between plans with the same goal)
+        let (Some(vb), Some(vo)) = (b.objective.value, o.objective.value) else { continue };
+        let base_better = if b.objective.direction == "maximize" { vb > vo } else { vb < vo };
+        let (first, then) = if base_better { (&b.name, &o.name) } else { (&o.name, &b.name) };
+        for e in found {
+            breaks.push(BreakEvenReport {
+                plan: ir[*j].name.clone(),
+                input: e.input.name(),
+                unit: e.input.figure.unit(),
+                nominal: e.input.nominal,
+                value: e.value,
+                side: if e.below { "below" } else { "above" },
+                better_at_nominal: first.clone(),
+                better_beyond: then.clone(),
+            });
+        }
+    }
+    ComparisonReport { name: c.name.clone(), baseline: base.name, plans: rows, interactivity: c.interactivity, break_even: breaks }
 }
 
 /// One cell of the comparison's table: the value as printed, and its ratio to the
@@ -255,6 +303,17 @@ pub fn document(c: &ComparisonReport) -> Vec<Block> {
             };
             o.push(Block::Line(line));
         }
+    }
+    for e in &c.break_even {
+        o.push(Block::Line(format!(
+            "break-even: `{}` is better than `{}` with {} {} {} (nominal {}), the other figures nominal",
+            e.better_beyond,
+            e.better_at_nominal,
+            e.input,
+            e.side,
+            super::human::figure(e.unit, e.value),
+            super::human::figure(e.unit, e.nominal)
+        )));
     }
     o
 }

@@ -136,7 +136,7 @@ fn three_digits(x: f64) -> String {
 }
 
 /// A figure in the unit people write it in: 2 µs, $8.00/h, 1.8 kW, 900 GB/s.
-fn figure(unit: &str, v: f64) -> String {
+pub fn figure(unit: &str, v: f64) -> String {
     match unit {
         "s" => fmt_time(v),
         "$/s" => format!("${}/h", three_digits(v * 3600.0)),

@@ -244,3 +244,97 @@ mod tests {
         }
     }
 }
+
+/// Bisection steps for a break-even between two plans: each step solves both by
+/// enumeration, so more of them than for a change of placement (1/4096 of the distance).
+pub const BREAK_EVEN_STEPS: usize = 12;
+
+/// Where two plans' objectives tie as one uncertain input moves from its nominal figure
+/// toward one end of its range, the others nominal.
+#[derive(Clone, Debug)]
+pub struct BreakEven {
+    pub input: Input,
+    /// toward the low end (else the high end)
+    pub below: bool,
+    /// the value nearest the nominal at which the other plan is better
+    pub value: f64,
+}
+
+/// One plan of a comparison: the plan, its answer and its inputs varied.
+pub struct Side<'a> {
+    pub plan: &'a Plan,
+    pub best: &'a Point,
+    pub varied: &'a Sensitivity,
+}
+
+impl Side<'_> {
+    /// The plan's goal value with `input` at `value` (its own answer where it does not
+    /// have the input; infinity where nothing is feasible).
+    fn objective(&self, input: &Input, value: f64) -> f64 {
+        let goal = goal(self.plan);
+        let of = |p: &Point| p.instance.totals(p.choice).map_or(f64::INFINITY, |t| goal.value(&t));
+        if !self.plan.inputs().iter().any(|i| i.name() == input.name()) || value == input.nominal {
+            return of(self.best);
+        }
+        // the ends were solved when the input was varied
+        if let Some(v) = self.varied.varied.iter().find(|v| v.input.name() == input.name()) {
+            for (end, p) in [(v.input.low, &v.low), (v.input.high, &v.high)] {
+                if end == value {
+                    return p.as_ref().map_or(f64::INFINITY, of);
+                }
+            }
+        }
+        let space = space::instances(&self.plan.with_input(input, value), &mut Vec::new());
+        best_enumerated(space, goal, &assignment(self.best)).as_ref().map_or(f64::INFINITY, of)
+    }
+}
+
+/// The break-evens between `a` and `b` (two plans minimising the same goal): for each
+/// input either varies (by name: the same chip or link figure), each end of its range
+/// at which the plan that is better at the nominal figures is no longer better, and
+/// by bisection the value nearest the nominal where that happens. Empty when the goals
+/// differ or either plan did not vary its inputs.
+pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
+    if goal(a.plan) != goal(b.plan) || a.varied.because.is_some() || b.varied.because.is_some() {
+        return vec![];
+    }
+    let mut inputs: Vec<Input> = a.varied.varied.iter().map(|v| v.input.clone()).collect();
+    for v in &b.varied.varied {
+        if !inputs.iter().any(|i| i.name() == v.input.name()) {
+            inputs.push(v.input.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for input in &inputs {
+        // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible)
+        let sign = |x: f64| -> i8 {
+            let (oa, ob) = (a.objective(input, x), b.objective(input, x));
+            match oa.partial_cmp(&ob) {
+                Some(std::cmp::Ordering::Less) => -1,
+                Some(std::cmp::Ordering::Greater) => 1,
+                _ => 0,
+            }
+        };
+        let at_nominal = sign(input.nominal);
+        if at_nominal == 0 {
+            continue;
+        }
+        for (below, end) in [(true, input.low), (false, input.high)] {
+            if end == input.nominal || sign(end) == at_nominal {
+                continue;
+            }
+            let log = input.nominal > 0.0 && end > 0.0 && (end / input.nominal).max(input.nominal / end) > 10.0;
+            let (mut same, mut other) = if log { (input.nominal.ln(), end.ln()) } else { (input.nominal, end) };
+            for _ in 0..BREAK_EVEN_STEPS {
+                let mid = 0.5 * (same + other);
+                if sign(if log { mid.exp() } else { mid }) == at_nominal {
+                    same = mid;
+                } else {
+                    other = mid;
+                }
+            }
+            out.push(BreakEven { input: input.clone(), below, value: if log { other.exp() } else { other } });
+        }
+    }
+    out
+}
