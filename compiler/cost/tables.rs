@@ -253,21 +253,25 @@ mod tests {
         assert!((ar.time - 25.9648e-6).abs() < 1e-12);
     }
 
+    /// The experts node of a Qwen3-235B-A22B (BF16 weights) decode step of `batch`
+    /// sequences at 1000 tokens of context.
+    fn qwen3_235b_experts() -> impl Fn(u64) -> Node {
+        let src = "use std::models::qwen3_235b_a22b\n";
+        let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
+        let m = comp.program.models.into_iter().find(|m| m.name == "qwen3_235b_a22b").unwrap();
+        move |batch| {
+            let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch, context: 1000.0 });
+            let n = g.nodes().find(|n| n.op == crate::ir::graph::Op::Experts).unwrap().clone();
+            n
+        }
+    }
+
     #[test]
     fn the_stdlib_h100_prices_an_moe_layer_at_its_row_and_between_rows() {
         let chip = h100();
         let t = chip.tables.as_ref().unwrap();
         // Qwen3-235B-A22B (BF16 weights): the experts node of a 64-token decode step, over 4 GPUs
-        let m = {
-            let src = "use std::models::qwen3_235b_a22b\n";
-            let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
-            comp.program.models.into_iter().find(|m| m.name == "qwen3_235b_a22b").unwrap()
-        };
-        let experts = |batch: u64| {
-            let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch, context: 1000.0 });
-            let n = g.nodes().find(|n| n.op == crate::ir::graph::Op::Experts).unwrap().clone();
-            n
-        };
+        let experts = qwen3_235b_experts();
         // stdlib/tables/h100_sxm.csv: `moe,bf16,64,1536,4096,,,,,,4,,128,8,390.189` (µs)
         let n64 = experts(64);
         let l = node_lookup(&n64, t, 4, 1).expect("covered");
@@ -294,16 +298,7 @@ mod tests {
     /// floor, keeps its table time.
     #[test]
     fn an_engine_that_reads_every_expert_is_floored_at_streaming_them_all() {
-        let m = {
-            let src = "use std::models::qwen3_235b_a22b\n";
-            let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
-            comp.program.models.into_iter().find(|m| m.name == "qwen3_235b_a22b").unwrap()
-        };
-        let experts = |batch: u64| {
-            let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch, context: 1000.0 });
-            let n = g.nodes().find(|n| n.op == crate::ir::graph::Op::Experts).unwrap().clone();
-            n
-        };
+        let experts = qwen3_235b_experts();
         let plain = h100();
         let mut dense = plain.under(Some("vllm"));
         dense.engine.as_mut().unwrap().moe_dense_reads = Some(0.5);

@@ -211,40 +211,6 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     Ok(Sensitivity { varied: varied.into_iter().collect::<Result<_, _>>()?, not_varied, because: None })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A plan with more ranged figures than the bound varies the first
-    /// [`MAX_INPUTS`] and counts the rest.
-    #[test]
-    fn inputs_beyond_the_bound_are_counted_not_varied() {
-        let mut text = String::from("use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n");
-        for k in 0..4 {
-            text.push_str(&format!(
-                "chip c{k} = b200 {{\n  price = {p} $/h ± 10%\n  power = 1000 W ± 10%\n  step_overhead = 20 us ± 10%\n  layer_overhead = 2 us ± 10%\n  sequence_overhead = 1 us ± 10%\n  compute {{\n    bf16 = 2250 TFLOP/s ± 10%\n    fp8 = 4500 TFLOP/s ± 10%\n  }}\n  efficiency {{\n    compute = 0.6 ± 10%\n    memory = 0.8 ± 10%\n    source = \"t\"\n  }}\n}}\n",
-                p = 3 + k
-            ));
-        }
-        text.push_str("workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 4\n}\ncluster c {\n");
-        for k in 0..4 {
-            text.push_str(&format!("  pool g{k} = c{k} x 8 over nvlink5\n"));
-        }
-        text.push_str("}\nplan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place prefill on g0\n  place decode.attn on g0\n  place decode.ffn on g0\n}\n");
-        let comp = crate::compile("t.hplan", &text, None, crate::Mode::Check);
-        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
-        let plan = &comp.program.plans[0];
-        assert_eq!(plan.inputs().len(), 36);
-        let best = best_point(plan).unwrap().unwrap();
-        let s = vary(plan, &best, 1).unwrap();
-        assert_eq!((s.varied.len(), s.not_varied), (MAX_INPUTS, 36 - MAX_INPUTS));
-        // pools the plan does not place on change nothing: their ends are the nominal answer
-        for v in s.varied.iter().filter(|v| v.input.item != "c0") {
-            assert_eq!(v.low.as_ref().map(assignment), Some(assignment(&best)), "{}", v.input.name());
-        }
-    }
-}
-
 /// Bisection steps for a break-even between two plans: each step solves both by
 /// enumeration, so more of them than for a change of placement (1/4096 of the distance).
 pub const BREAK_EVEN_STEPS: usize = 12;
@@ -337,4 +303,38 @@ pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan with more ranged figures than the bound varies the first
+    /// [`MAX_INPUTS`] and counts the rest.
+    #[test]
+    fn inputs_beyond_the_bound_are_counted_not_varied() {
+        let mut text = String::from("use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n");
+        for k in 0..4 {
+            text.push_str(&format!(
+                "chip c{k} = b200 {{\n  price = {p} $/h ± 10%\n  power = 1000 W ± 10%\n  step_overhead = 20 us ± 10%\n  layer_overhead = 2 us ± 10%\n  sequence_overhead = 1 us ± 10%\n  compute {{\n    bf16 = 2250 TFLOP/s ± 10%\n    fp8 = 4500 TFLOP/s ± 10%\n  }}\n  efficiency {{\n    compute = 0.6 ± 10%\n    memory = 0.8 ± 10%\n    source = \"t\"\n  }}\n}}\n",
+                p = 3 + k
+            ));
+        }
+        text.push_str("workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 4\n}\ncluster c {\n");
+        for k in 0..4 {
+            text.push_str(&format!("  pool g{k} = c{k} x 8 over nvlink5\n"));
+        }
+        text.push_str("}\nplan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place prefill on g0\n  place decode.attn on g0\n  place decode.ffn on g0\n}\n");
+        let comp = crate::compile("t.hplan", &text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        assert_eq!(plan.inputs().len(), 36);
+        let best = best_point(plan).unwrap().unwrap();
+        let s = vary(plan, &best, 1).unwrap();
+        assert_eq!((s.varied.len(), s.not_varied), (MAX_INPUTS, 36 - MAX_INPUTS));
+        // pools the plan does not place on change nothing: their ends are the nominal answer
+        for v in s.varied.iter().filter(|v| v.input.item != "c0") {
+            assert_eq!(v.low.as_ref().map(assignment), Some(assignment(&best)), "{}", v.input.name());
+        }
+    }
 }
