@@ -309,6 +309,32 @@ pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
 mod tests {
     use super::*;
 
+    /// Two pools of the same chip offer the same configurations: every choice on one ties
+    /// exactly with its twin on the other. The enumeration keeps whichever placement is
+    /// the nominal one, so a tie is never reported as a change of placement.
+    #[test]
+    fn an_exact_tie_keeps_the_nominal_placement() {
+        let text = "use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\
+                    cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = b200 x 8 over nvlink5\n}\n\
+                    plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place prefill on auto\n  place decode.attn on auto\n  place decode.ffn on auto\n}\n";
+        let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let best = best_point(plan).unwrap().unwrap();
+        let nominal = assignment(&best);
+        // the twin of the answer: every pool index swapped
+        let swap = |i: usize| 1 - i;
+        let (sig, pre, agg) = nominal.clone();
+        let twin: Assignment = ((swap(sig.0), sig.1.map(swap), sig.2.map(swap), sig.3.iter().map(|&i| swap(i)).collect()), swap(pre), agg);
+        assert_ne!(twin, nominal);
+        for keep in [&nominal, &twin] {
+            let p = best_enumerated(space::instances(plan, &mut Vec::new()), goal(plan), keep).unwrap();
+            assert_eq!(&assignment(&p), keep);
+            assert_eq!(super::super::key(&p, goal(plan)), super::super::key(&best, goal(plan)));
+        }
+    }
+
     /// A plan with more ranged figures than the bound varies the first
     /// [`MAX_INPUTS`] and counts the rest.
     #[test]
