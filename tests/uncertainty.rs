@@ -295,3 +295,22 @@ fn break_evens_are_where_two_plans_trade_places() {
     }
     assert!(checked >= 6, "{checked} break-evens checked");
 }
+
+/// A plan whose inputs were not varied (answered by the simulated rate search) has no
+/// break-even with another: its ends solved without the search would not be its answer.
+/// The same pair with both varied has some (s04: the wafers against GB200).
+#[test]
+fn no_break_even_with_a_plan_whose_inputs_were_not_varied() {
+    use hplanc::solve::uncertainty::{break_even, Sensitivity, Side, NOT_VARIED_SIMULATED};
+    fn side<'a>(comp: &'a hplanc::Compilation, i: usize, varied: &'a Sensitivity) -> Side<'a> {
+        Side { plan: &comp.program.plans[i], best: &comp.solved[i].as_ref().unwrap().best, varied }
+    }
+    let comp = crate::compile(&crate::root().join("examples/s04_cerebras_full_stack.hplan"), hplanc::Mode::Build);
+    let index = |name: &str| comp.program.plans.iter().position(|p| p.name == name).unwrap();
+    let (g, c) = (index("gb200_gpus"), index("cerebras"));
+    let (vg, vc) = (comp.sensitivity[g].clone().unwrap(), comp.sensitivity[c].clone().unwrap());
+    assert!(!break_even(&side(&comp, g, &vg), &side(&comp, c, &vc)).is_empty());
+    let not = Sensitivity { varied: vec![], not_varied: comp.program.plans[g].inputs().len(), because: Some(NOT_VARIED_SIMULATED) };
+    assert!(break_even(&side(&comp, g, &not), &side(&comp, c, &vc)).is_empty());
+    assert!(break_even(&side(&comp, c, &vc), &side(&comp, g, &not)).is_empty());
+}
