@@ -248,7 +248,7 @@ fn a_simulated_plan_says_why_its_inputs_are_not_varied() {
     assert!(plan.simulated() && !plan.inputs().is_empty());
     let u = comp.plan_report(0).uncertainty.expect("the plan has uncertain inputs");
     assert!(u.inputs.is_empty());
-    assert_eq!((u.not_varied, u.not_varied_because), (plan.inputs().len(), Some(hplanc::solve::uncertainty::NOT_VARIED_SIMULATED)));
+    assert_eq!((u.not_varied, u.not_varied_because), (plan.inputs().len(), Some(hplanc::report::uncertainty::NOT_VARIED_SIMULATED)));
     assert!(!u.placement_changes);
     let text = hplanc::report::human::render(&comp.plan_report(0));
     assert!(text.contains("uncertain inputs were not varied: the answer comes from the simulated rate search"), "{text}");
@@ -307,7 +307,7 @@ fn break_evens_are_where_two_plans_trade_places() {
 /// The same pair with both varied has some (s04: the wafers against GB200).
 #[test]
 fn no_break_even_with_a_plan_whose_inputs_were_not_varied() {
-    use hplanc::solve::uncertainty::{break_even, Sensitivity, Side, NOT_VARIED_SIMULATED};
+    use hplanc::solve::uncertainty::{break_even, NotVaried, Sensitivity, Side};
     fn side<'a>(comp: &'a hplanc::Compilation, i: usize, varied: &'a Sensitivity) -> Side<'a> {
         Side { plan: &comp.program.plans[i], best: &comp.solved[i].as_ref().unwrap().best, varied }
     }
@@ -316,7 +316,7 @@ fn no_break_even_with_a_plan_whose_inputs_were_not_varied() {
     let (g, c) = (index("gb200_gpus"), index("cerebras"));
     let (vg, vc) = (comp.sensitivity[g].clone().unwrap(), comp.sensitivity[c].clone().unwrap());
     assert!(!break_even(&side(&comp, g, &vg), &side(&comp, c, &vc)).is_empty());
-    let not = Sensitivity { varied: vec![], not_varied: comp.program.plans[g].inputs().len(), because: Some(NOT_VARIED_SIMULATED) };
+    let not = Sensitivity { varied: vec![], not_varied: comp.program.plans[g].inputs().len(), because: Some(NotVaried::Simulated) };
     assert!(break_even(&side(&comp, g, &not), &side(&comp, c, &vc)).is_empty());
     assert!(break_even(&side(&comp, c, &vc), &side(&comp, g, &not)).is_empty());
 }

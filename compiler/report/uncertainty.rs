@@ -6,9 +6,13 @@
 
 use super::{metrics, objective_value, placement, placement_brief, Metrics};
 use crate::ir::Plan;
-use crate::solve::uncertainty::{assignment, Sensitivity};
+use crate::solve::uncertainty::{assignment, NotVaried, Sensitivity};
 use crate::solve::Point;
 use serde::Serialize;
+
+/// The report's words for [`NotVaried::Simulated`].
+pub const NOT_VARIED_SIMULATED: &str =
+    "the answer comes from the simulated rate search (percentile SLOs or goodput), which is not repeated for each input";
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct UncertaintyReport {
@@ -136,6 +140,8 @@ pub fn report(plan: &Plan, best: &Point, s: &Sensitivity) -> UncertaintyReport {
         inputs,
         metrics,
         not_varied: s.not_varied,
-        not_varied_because: s.because,
+        not_varied_because: s.because.map(|b| match b {
+            NotVaried::Simulated => NOT_VARIED_SIMULATED,
+        }),
     }
 }

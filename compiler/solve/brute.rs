@@ -3,20 +3,26 @@
 //! never worse (cost, chips and power grow with them; throughput, TPOT and TTFT do
 //! not; inventory and budgets only tighten), so this covers the whole space.
 
-use super::space::{Choice, Instance};
+use super::space::{Choice, Instance, Totals};
 use super::Goal;
 
 /// The best choice and its goal value, or `None` if nothing is feasible.
 pub fn best(inst: &Instance, goal: Goal) -> Option<(Choice, f64)> {
-    let mut best: Option<(Choice, (f64, f64, u64))> = None;
+    best_by(inst, |_, t| (goal.value(t), Goal::CostPerToken.value(t), t.chips)).map(|(c, k)| (c, k.0))
+}
+
+/// The feasible choice, at its fewest replicas, whose `key` is least (the first among
+/// equal keys), and that key.
+pub fn best_by<K: PartialOrd>(inst: &Instance, key: impl Fn(Choice, &Totals) -> K) -> Option<(Choice, K)> {
+    let mut best: Option<(Choice, K)> = None;
     for c in inst.min_replica_choices() {
         let Some(t) = inst.totals(c) else { continue };
-        let key = (goal.value(&t), Goal::CostPerToken.value(&t), t.chips);
-        if best.as_ref().is_none_or(|(_, k)| key < *k) {
-            best = Some((c, key));
+        let k = key(c, &t);
+        if best.as_ref().is_none_or(|(_, b)| k < *b) {
+            best = Some((c, k));
         }
     }
-    best.map(|(c, k)| (c, k.0))
+    best
 }
 
 /// Every configuration, replicas included (no dominance argument): the naive

@@ -36,15 +36,18 @@ pub struct Sensitivity {
     pub varied: Vec<Varied>,
     /// inputs beyond [`MAX_INPUTS`], not varied
     pub not_varied: usize,
-    /// why no input was varied, when none was ([`NOT_VARIED_SIMULATED`])
-    pub because: Option<&'static str>,
+    /// why no input was varied, when none was
+    pub because: Option<NotVaried>,
 }
 
-/// A plan whose answer comes from the simulated rate search (percentile SLOs, goodput):
-/// its ends would need that search again per input, which `vary` does not run; an end
-/// solved without it is not the plan's answer there.
-pub const NOT_VARIED_SIMULATED: &str =
-    "the answer comes from the simulated rate search (percentile SLOs or goodput), which is not repeated for each input";
+/// Why a plan's inputs were not varied (the report words it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotVaried {
+    /// the answer comes from the simulated rate search (percentile SLOs, goodput): its
+    /// ends would need that search again per input, which `vary` does not run, and an
+    /// end solved without it is not the plan's answer there
+    Simulated,
+}
 
 /// Which pool each stage runs on: what "the placement changes" means here.
 pub type Assignment = (DecodeSignature, usize, bool);
@@ -66,32 +69,22 @@ pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
 /// (`tie_goal`), the smaller batch; among choices equal in all three the `nominal`
 /// placement is kept, so an exact tie is never reported as a change of placement.
 fn best_enumerated(space: Vec<space::Instance>, goal: Goal, nominal: &Assignment) -> Option<Point> {
+    // the goal, its tie-break, the batch, not the nominal placement
     type Key = (f64, f64, u64, bool);
     let mut best: Option<(space::Instance, Choice, Key)> = None;
     for inst in space {
         let tie = super::tie_goal(&inst);
-        let mut here: Option<(Choice, Key)> = None;
-        for c in inst.min_replica_choices() {
-            let Some(t) = inst.totals(c) else { continue };
+        let here = super::brute::best_by(&inst, |c, t| {
             let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
-            let other = (decode_signature(d), k.pool, k.aggregated) != *nominal;
-            let key = (goal.value(&t), tie.value(&t), inst.batch, other);
-            if here.as_ref().is_none_or(|(_, h)| lt(&key, h)) {
-                here = Some((c, key));
-            }
-        }
+            (goal.value(t), tie.value(t), inst.batch, (decode_signature(d), k.pool, k.aggregated) != *nominal)
+        });
         if let Some((c, key)) = here {
-            if best.as_ref().is_none_or(|(_, _, b)| lt(&key, b)) {
+            if best.as_ref().is_none_or(|(_, _, b)| key < *b) {
                 best = Some((inst, c, key));
             }
         }
     }
     best.map(|(instance, choice, _)| Point { instance, choice, stats: ilp::Stats::default() })
-}
-
-/// `a` before `b` in the key's order (goal, tie-break, batch, not the nominal placement).
-fn lt(a: &(f64, f64, u64, bool), b: &(f64, f64, u64, bool)) -> bool {
-    a.partial_cmp(b) == Some(std::cmp::Ordering::Less)
 }
 
 /// The best point of `plan` over `space`, its instances.
@@ -110,13 +103,21 @@ fn best_of_space(plan: &Plan, space: Vec<space::Instance>) -> Result<Option<Poin
 /// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
 /// not) nearest `from` at which the best placement is another one.
 fn switch(plan: &Plan, input: &Input, nominal: &Assignment, from: f64, to: f64) -> f64 {
+    bisect(from, to, BISECTION_STEPS, |v| {
+        let p = best_enumerated(space::instances(&plan.with_input(input, v), &mut Vec::new()), goal(plan), nominal);
+        p.as_ref().map(assignment).as_ref() == Some(nominal)
+    })
+}
+
+/// The value between `from` (where `as_at_from` holds) and `to` (where it does not)
+/// nearest `from` at which it does not, to within `1/2^steps` of the distance, in log
+/// space when the two span more than a factor of 10.
+fn bisect(from: f64, to: f64, steps: usize, as_at_from: impl Fn(f64) -> bool) -> f64 {
     let log = from > 0.0 && to > 0.0 && (to / from).max(from / to) > 10.0;
     let (mut same, mut other) = if log { (from.ln(), to.ln()) } else { (from, to) };
-    for _ in 0..BISECTION_STEPS {
+    for _ in 0..steps {
         let mid = 0.5 * (same + other);
-        let v = if log { mid.exp() } else { mid };
-        let p = best_enumerated(space::instances(&plan.with_input(input, v), &mut Vec::new()), goal(plan), nominal);
-        if p.as_ref().map(assignment).as_ref() == Some(nominal) {
+        if as_at_from(if log { mid.exp() } else { mid }) {
             same = mid;
         } else {
             other = mid;
@@ -178,7 +179,7 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, String> {
     let inputs = plan.inputs();
     if plan.simulated() {
-        return Ok(Sensitivity { varied: vec![], not_varied: inputs.len(), because: Some(NOT_VARIED_SIMULATED) });
+        return Ok(Sensitivity { varied: vec![], not_varied: inputs.len(), because: Some(NotVaried::Simulated) });
     }
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let nominal = assignment(best);
@@ -238,7 +239,7 @@ impl Side<'_> {
     /// have the input; infinity where nothing is feasible).
     fn objective(&self, input: &Input, value: f64) -> f64 {
         let goal = goal(self.plan);
-        let of = |p: &Point| p.instance.totals(p.choice).map_or(f64::INFINITY, |t| goal.value(&t));
+        let of = |p: &Point| super::key(p, goal).0;
         if !self.plan.inputs().iter().any(|i| i.name() == input.name()) || value == input.nominal {
             return of(self.best);
         }
@@ -289,17 +290,8 @@ pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
             if end == input.nominal || sign(end) == at_nominal {
                 continue;
             }
-            let log = input.nominal > 0.0 && end > 0.0 && (end / input.nominal).max(input.nominal / end) > 10.0;
-            let (mut same, mut other) = if log { (input.nominal.ln(), end.ln()) } else { (input.nominal, end) };
-            for _ in 0..BREAK_EVEN_STEPS {
-                let mid = 0.5 * (same + other);
-                if sign(if log { mid.exp() } else { mid }) == at_nominal {
-                    same = mid;
-                } else {
-                    other = mid;
-                }
-            }
-            out.push(BreakEven { input: input.clone(), below, value: if log { other.exp() } else { other } });
+            let value = bisect(input.nominal, end, BREAK_EVEN_STEPS, |v| sign(v) == at_nominal);
+            out.push(BreakEven { input: input.clone(), below, value });
         }
     }
     out
