@@ -58,11 +58,11 @@ fn prefill_graph_and_plan_selection() {
 
 #[test]
 fn placed_graph_colours_nodes_by_pool() {
-    // The two-generation pipeline cuts Llama-3.1-405B after layer 45: the embedding and
-    // layers 0..46 on the H100 node (the first stage, which also does the engine's
-    // per-sequence work), 46..126 and the LM head on the H200 node.
+    // The two-generation pipeline cuts Llama-3.1-405B after layer 52 at its best batch,
+    // 371: the embedding and layers 0..53 on the H100 node (the first stage, which also
+    // does the engine's per-sequence work), 53..126 and the LM head on the H200 node.
     let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed"]);
-    assert!(dot.starts_with("digraph \"split_decode: decode step, batch 512"), "{}", &dot[..80]);
+    assert!(dot.starts_with("digraph \"split_decode: decode step, batch 371"), "{}", &dot[..80]);
     assert!(dot.contains("pool_0 [label=\"old: h100_sxm x 8\", fillcolor=\"#a8c8f0\"]"));
     assert!(dot.contains("pool_1 [label=\"new: h200 x 8\", fillcolor=\"#b8e0b0\"]"));
     let node = |name: &str| dot.lines().find(|l| l.contains(&format!("label=\"{name}\\n"))).unwrap_or_else(|| panic!("{name}")).to_string();
@@ -70,7 +70,7 @@ fn placed_graph_colours_nodes_by_pool() {
     // each layer node's layers are split over the stages: striped in both colours
     for op in ["qkv_proj", "attention", "out_proj", "ffn"] {
         let n = node(&format!("{op} x 126 layers"));
-        assert!(n.contains("on old (h100_sxm): 46 layers, new (h200): 80 layers"), "{n}");
+        assert!(n.contains("on old (h100_sxm): 53 layers, new (h200): 73 layers"), "{n}");
         assert!(n.contains("fillcolor=\"#a8c8f0:#b8e0b0\", style=\"filled,striped\""), "{n}");
     }
     assert!(node("lm_head").contains("on new (h200)\""));

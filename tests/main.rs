@@ -3,6 +3,7 @@
 //! ILP against its oracle.
 
 mod architecture;
+mod batches;
 mod cli;
 mod examples;
 mod fixed_costs;

@@ -227,7 +227,7 @@ fn the_rate_search_stops_where_a_percentile_reaches_its_limit() {
     };
     assert!(check(served.rate), "the SLOs hold at the served rate");
     let inst = &served.point.instance;
-    let capacity = inst.request_rate(&inst.decode[served.point.choice.decode]);
+    let capacity = inst.request_rate(served.point.choice.decode);
     assert!(served.rate < 0.95 * capacity, "this plan's p99 binds below capacity ({} vs {capacity})", served.rate);
     assert!(!check(served.rate * 1.02), "2% more traffic misses an SLO");
     // the p99 TTFT is what binds: within a few percent of its limit
@@ -242,7 +242,7 @@ fn the_rate_search_stops_where_a_percentile_reaches_its_limit() {
     let per_batch = &comp.solved[0].as_ref().unwrap().per_batch;
     for c in served.candidates.iter().filter(|c| c.pruned) {
         let p = per_batch.iter().find(|p| p.instance.batch == c.batch).unwrap();
-        let cap = p.instance.request_rate(&p.instance.decode[p.choice.decode]);
+        let cap = p.instance.request_rate(p.choice.decode);
         assert!(cap <= served.rate, "batch {} was skipped with a capacity of {cap} req/s", c.batch);
     }
     // the report carries it

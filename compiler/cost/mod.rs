@@ -22,6 +22,13 @@ pub fn node_time(node: &Node, chip: &Chip, tp: u64, kv_split: u64) -> Option<Roo
     Pricer::new(chip)?.node(node, tp, kv_split)
 }
 
+/// [`node_time`] on one chip for many nodes, its figures looked up once: `(node, tp,
+/// kv_split)`.
+pub fn node_times(chip: &Chip) -> Option<impl Fn(&Node, u64, u64) -> Option<Roofline> + '_> {
+    let pricer = Pricer::new(chip)?;
+    Some(move |node: &Node, tp: u64, kv_split: u64| pricer.node(node, tp, kv_split))
+}
+
 /// A chip's figures that [`node_time`] reads, looked up once for many nodes.
 struct Pricer<'a> {
     chip: &'a Chip,
@@ -33,7 +40,17 @@ struct Pricer<'a> {
 
 impl<'a> Pricer<'a> {
     fn new(chip: &'a Chip) -> Option<Pricer<'a>> {
-        let peaks = crate::ir::Precision::ALL.map(|p| chip.peak(p).map(|(_, v)| v));
+        // the narrowest precision at least as wide as each (one pass over the chip's few)
+        let mut peaks = [None; 6];
+        for (i, p) in crate::ir::Precision::ALL.iter().enumerate() {
+            let mut best: Option<(u32, crate::ir::Precision, f64)> = None;
+            for (q, v) in &chip.compute {
+                if q.bits() >= p.bits() && best.is_none_or(|(b, bq, _)| (q.bits(), *q) < (b, bq)) {
+                    best = Some((q.bits(), *q, *v));
+                }
+            }
+            peaks[i] = best.map(|b| b.2);
+        }
         Some(Pricer {
             chip,
             peaks,

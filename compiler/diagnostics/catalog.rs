@@ -55,6 +55,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0408", title: "draft model does not match", explanation: "Speculative decoding needs a draft model that shares the target's vocabulary\n(the target verifies the draft's token ids), and a `place draft on POOL` for it.\nLlama-3.2-1B drafts for Llama-3.1 models; most families ship a small sibling." },
     CodeInfo { code: "W0301", title: "rate not used", explanation: "A workload's `rate` sets the arrival rate `hplanc simulate` draws at. A plan with\npercentile SLOs or `maximize goodput` searches the rate instead (the highest that\nmeets its SLOs), so the workload's `rate` does not change its answer; its\n`burstiness` still shapes the arrivals the search draws (docs/simulation.md)." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
+    CodeInfo { code: "W0403", title: "not every batch searched", explanation: "The solver searches every integer decode batch of the workload's concurrency\nrange, solving batches and bounding the ranges between them (docs/solver.md,\n\"Every batch\"). It solves at most 4,096 batches per search; when ranges whose\nbound could still beat the answer remain, the answer is the best found and the\nwarning says how far from the best over every batch it may be." },
     CodeInfo { code: "W0402", title: "op table extrapolated", explanation: "The chosen placement prices some operation from a chip's measured op table at a\nshape outside the measured range (a longer context, a larger batch or GEMM):\nits time is the largest measured shape's, scaled by how much larger it is\n(docs/op-tables.md). The answer rests on that extrapolation; measure the shape\nand add it to the table to be sure." },
     CodeInfo { code: "E0501", title: "op table cannot be read", explanation: "A chip's `tables = \"FILE\"` names a file that cannot be read: it does not exist,\nis not a regular file, leaves the project folder, is larger than 8 MiB or is not\nUTF-8. The path is relative to the file that declares the chip.\nThe format is in docs/op-tables.md." },
     CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
@@ -976,6 +977,20 @@ pub fn not_proven_optimal(span: Span, limit: &str, gap: Option<f64>) -> Diagnost
         format!("the placement is the best found in {limit} per solve, not proven optimal{within}"),
         "solved to the time limit",
         "raise `time_limit`, shrink the configuration space (fewer pools on `auto`, a narrower concurrency range), or solve with a faster backend",
+    )
+}
+
+pub fn batches_not_searched(span: Span, solved: usize, gap: Option<f64>) -> Diagnostic {
+    let within = match gap {
+        Some(g) => format!("; it is {} over the batches not solved", gap_phrase(g)),
+        None => "; the batches not solved have no useful bound".to_string(),
+    };
+    warning(
+        "W0403",
+        span,
+        format!("the search over the concurrency range stopped after {solved} batches: the placement is the best found, not proven optimal over every batch{within}"),
+        "searched to the bound",
+        "narrow the concurrency range or pin the concurrency (`concurrency = N ..= N`) near the answer",
     )
 }
 

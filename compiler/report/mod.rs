@@ -393,7 +393,7 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     let pre = p.prefill();
     let chips = inst.chips(p.choice);
     let decode_chips: u64 = d.chips.iter().sum();
-    let tput = inst.throughput(d);
+    let tput = inst.throughput(p.choice.decode);
     let pools = &plan.cluster.pools;
     let mut per_pool = vec![0u64; pools.len()];
     for (i, n) in d.chips.iter().enumerate() {

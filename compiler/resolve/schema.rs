@@ -326,7 +326,7 @@ pub static WORKLOAD: BlockSpec = BlockSpec {
     attrs: &[
         a("input", AttrKind::Tokens, true, "8k tok", "prompt tokens per request"),
         a("output", AttrKind::Tokens, true, "1k tok", "generated tokens per request"),
-        a("concurrency", AttrKind::CountOrRange, true, "1 ..= 256", "concurrent sequences; a range lets the solver choose"),
+        a("concurrency", AttrKind::CountOrRange, true, "1 ..= 256", "concurrent sequences; from a range the solver chooses the best of every whole number in it"),
         a(
             "lengths",
             AttrKind::Choice(&["fixed", "uniform", "lognormal"]),

@@ -970,7 +970,7 @@ fn summarise(
     let analytical = Analytical {
         ttft_s: inst.pair_ttft(d, p).unwrap_or(f64::NAN),
         tpot_s: d.tpot,
-        tokens_per_s: inst.throughput(d),
+        tokens_per_s: inst.throughput(point.choice.decode),
         batch: inst.batch,
     };
     let mean_sojourn = reqs.iter().map(|r| r.e2e()).sum::<f64>() / n;

@@ -127,9 +127,8 @@ fn objective_at(plan: &Plan, point: &Point, rate: f64) -> Option<(f64, bool)> {
 /// what its prefill replicas start when fewer.
 fn capacity(point: &Point) -> f64 {
     let inst = &point.instance;
-    let d = point.decode();
     let p = point.prefill();
-    let decode = inst.request_rate(d);
+    let decode = inst.request_rate(point.choice.decode);
     if p.aggregated {
         decode
     } else {

@@ -289,7 +289,7 @@ impl Model<'_> {
                         if !inst.compatible(o, p) {
                             return true;
                         }
-                        let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(o, p) };
+                        let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(d, p) };
                         let excluded = self.exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k));
                         !excluded && inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
                     })
@@ -312,7 +312,7 @@ impl Model<'_> {
                     Q::Usd => o.usd_per_s * 3600.0,
                     Q::Chips | Q::DecodeChips => o.chips.iter().sum::<u64>() as f64,
                     Q::Watts => o.watts / 1e3,
-                    Q::Tput => inst.throughput(o),
+                    Q::Tput => inst.throughput(d),
                     Q::Tpot => o.tpot * 1e3,
                     // aggregated serving: TTFT is the decode option's own
                     Q::Ttft => o.aggregated.as_ref().map_or(0.0, |a| a.ttft * 1e3),
@@ -439,7 +439,7 @@ impl Model<'_> {
             }
         }
         for (i, &d) in allowed.iter().enumerate() {
-            let demand = inst.prefill_demand(&inst.decode[d]);
+            let demand = inst.prefill_demand(d);
             if demand > 0.0 {
                 cap -= demand * x[i];
             }

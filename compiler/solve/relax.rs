@@ -105,7 +105,7 @@ pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
             let (d, p) = (&inst.decode[choice.decode], &inst.prefill[choice.prefill]);
             let usd = d.usd_per_s + choice.replicas as f64 * p.usd_per_s;
             let r = Relaxation { instance: i, choice, relaxed };
-            let key = (r.cost(), r.relaxed.len(), usd / inst.throughput(d));
+            let key = (r.cost(), r.relaxed.len(), usd / inst.throughput(choice.decode));
             if best.as_ref().is_none_or(|(_, k)| better(key, *k)) {
                 best = Some((r, key));
             }

@@ -283,15 +283,15 @@ impl Instance {
         }
     }
 
-    /// Requests per second the decode option completes: B / (τ · output tokens).
-    pub fn request_rate(&self, d: &DecodeOption) -> f64 {
-        self.batch as f64 / (d.tpot * self.output_tokens)
+    /// Requests per second decode option `d` completes: B / (τ · output tokens).
+    pub fn request_rate(&self, d: usize) -> f64 {
+        self.batch as f64 / (self.decode[d].tpot * self.output_tokens)
     }
 
-    /// Requests per second the decode option needs from prefill chips: its request rate,
+    /// Requests per second decode option `d` needs from prefill chips: its request rate,
     /// or 0 when it prefills its own (aggregated serving).
-    pub fn prefill_demand(&self, d: &DecodeOption) -> f64 {
-        if d.aggregated.is_some() {
+    pub fn prefill_demand(&self, d: usize) -> f64 {
+        if self.decode[d].aggregated.is_some() {
             0.0
         } else {
             self.request_rate(d)
@@ -333,17 +333,18 @@ impl Instance {
             (0..self.prefill.len()).map(move |prefill| Choice {
                 decode,
                 prefill,
-                replicas: self.min_replicas(&self.decode[decode], &self.prefill[prefill]),
+                replicas: self.min_replicas(decode, &self.prefill[prefill]),
             })
         })
     }
 
-    pub fn throughput(&self, d: &DecodeOption) -> f64 {
-        self.batch as f64 / d.tpot
+    /// Tokens per second of decode option `d`: B / τ.
+    pub fn throughput(&self, d: usize) -> f64 {
+        self.batch as f64 / self.decode[d].tpot
     }
 
-    /// Fewest prefill replicas that keep up with the decode option: ⌈λ·t_prefill⌉.
-    pub fn min_replicas(&self, d: &DecodeOption, p: &PrefillOption) -> u64 {
+    /// Fewest prefill replicas that keep up with decode option `d`: ⌈λ·t_prefill⌉.
+    pub fn min_replicas(&self, d: usize, p: &PrefillOption) -> u64 {
         if p.aggregated {
             return 1;
         }
@@ -371,12 +372,21 @@ impl Instance {
 
     /// Checks every constraint; the choice's totals if feasible.
     pub fn totals(&self, c: Choice) -> Option<Totals> {
+        let p = self.prefill.get(c.prefill)?;
+        self.decode.get(c.decode)?;
+        if c.replicas < self.min_replicas(c.decode, p) || c.replicas > p.max_replicas {
+            return None;
+        }
+        self.totals_at(c, self.throughput(c.decode))
+    }
+
+    /// The totals of choice `c` were its decode option to give `tokens_per_s`, checked
+    /// against every constraint but the two on its replica count ([`Instance::totals`]
+    /// checks those: enough to keep up, at most `max_replicas`).
+    pub fn totals_at(&self, c: Choice, tokens_per_s: f64) -> Option<Totals> {
         let d = self.decode.get(c.decode)?;
         let p = self.prefill.get(c.prefill)?;
         if !self.decode_allowed(d) || !self.compatible(d, p) {
-            return None;
-        }
-        if c.replicas < self.min_replicas(d, p) || c.replicas > p.max_replicas {
             return None;
         }
         for (pool, size) in self.pool_sizes.iter().enumerate() {
@@ -387,7 +397,7 @@ impl Instance {
         }
         let t = Totals {
             usd_per_s: d.usd_per_s + c.replicas as f64 * p.usd_per_s,
-            tokens_per_s: self.throughput(d),
+            tokens_per_s,
             chips: self.chips(c),
             decode_chips: d.chips.iter().sum(),
             watts: d.watts + c.replicas as f64 * p.watts,
@@ -635,29 +645,27 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let mut out = Vec::new();
     // Embedding and LM head, split from the attention layers for the breakdown.
     let other_time_of = |graph: &graph::Graph, chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
-        let mut t = 0.0;
+        let (mut t, price) = (0.0, cost::node_times(chip)?);
         for n in graph.nodes().filter(|n| n.layers.is_none()) {
-            t += cost::node_time(n, chip, tp, m.kv_split(tp))?.time();
+            t += price(n, tp, m.kv_split(tp))?.time();
         }
         Some(t)
     };
     let other_time = |chip: &crate::ir::Chip, tp: u64| other_time_of(&g, chip, tp);
-    // Graphs of one microbatch for ping-pong between pools: m in 1..=8 dividing the batch.
-    // (m = 1 is the step's own graph.)
+    // Graphs of one microbatch for ping-pong between pools: m in 1..=8 up to the batch,
+    // each of at most ⌈B/m⌉ sequences (m = 1 is the step's own graph).
     let disaggregable = ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f));
     let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
         .iter()
-        .filter(|&&mb| mb > 1 && batch % mb == 0 && disaggregable)
-        .map(|&mb| (mb, graph::build(m, step(batch / mb))))
+        .filter(|&&mb| mb > 1 && mb <= batch && disaggregable)
+        .map(|&mb| (mb, graph::build(m, step(batch.div_ceil(mb)))))
         .collect();
-    // Graphs of one data-parallel group's B/d sequences, d = 2, 4, ... dividing B.
+    // Graphs of the fullest data-parallel group's ⌈B/d⌉ sequences, d = 2, 4, ... up to B.
     let largest = plan.placement(Stage::DecodeAttn).pools.iter().filter(|&&a| ffn_pools.contains(&a)).map(|&a| cl.pools[a].count).max();
     let mut dp_graphs: Vec<(u64, graph::Graph)> = Vec::new();
     let mut d = 2u64;
     while largest.is_some_and(|n| d <= n) && d <= batch {
-        if batch % d == 0 {
-            dp_graphs.push((d, graph::build(m, step(batch / d))));
-        }
+        dp_graphs.push((d, graph::build(m, step(batch.div_ceil(d)))));
         d *= 2;
     }
     for &a in &plan.placement(Stage::DecodeAttn).pools {
@@ -730,9 +738,10 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                     chips[f] = tf;
                     let mut memory = attn_mem.clone();
                     memory.extend(ffn_mem);
-                    // Ping-pong of m microbatches of B/m sequences (docs/cost-model.md §4).
+                    // Ping-pong of m microbatches of at most ⌈B/m⌉ sequences, each priced
+                    // as the fullest (docs/cost-model.md §4).
                     for (mb, gm) in std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))) {
-                        let b = batch / mb * per_seq; // tokens per microbatch
+                        let b = batch.div_ceil(mb) * per_seq; // tokens per microbatch
                         let (Some(attn_m), Some(ffn_m), Some(other_m)) = (
                             cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
                             cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1),
@@ -812,11 +821,12 @@ struct StepGraphs<'a> {
 }
 
 /// Attention data parallelism on pool `a`: `d ≥ 2` groups of `ta` chips each run the
-/// attention of `B/d` sequences (their own KV cache); the FFN of all `B` tokens is split
-/// over the `d·ta` chips (tensor parallel for a dense FFN, expert parallel for MoE).
-/// Per layer: the attention group's all-reduce over `ta` chips of `B/d` tokens, and the
-/// FFN's all-gather + reduce-scatter over `d·ta` chips of `B` tokens (one all-reduce's
-/// traffic). `d` divides `B`; `d·ta` fits the pool and divides the FFN's split dimension.
+/// attention of `⌊B/d⌋` or `⌈B/d⌉` sequences (their own KV cache; each group is priced
+/// and sized as the fullest, `b = ⌈B/d⌉`); the FFN of all `B` tokens is split over the
+/// `d·ta` chips (tensor parallel for a dense FFN, expert parallel for MoE). Per layer:
+/// the attention group's all-reduce over `ta` chips of `b` tokens, and the FFN's
+/// all-gather + reduce-scatter over `d·ta` chips of `B` tokens (one all-reduce's
+/// traffic). `d ≤ B`; `d·ta` fits the pool and divides the FFN's split dimension.
 fn data_parallel_options(
     plan: &Plan,
     a: usize,
@@ -837,7 +847,8 @@ fn data_parallel_options(
         if n > pa.count || m.ffn_split_dim() % n != 0 || !Pins::allows(ffn_pins.tp, n) || !Pins::allows(ffn_pins.ep, n) {
             continue;
         }
-        let b = batch / d;
+        // the groups hold ⌊B/d⌋ or ⌈B/d⌉ sequences; the step waits for the fullest
+        let b = batch.div_ceil(d);
         let fp = cost::Footprint {
             weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64,
             kv: b as f64 * m.kv_bytes(ctx_max as f64) / m.kv_split(ta) as f64,
@@ -856,8 +867,10 @@ fn data_parallel_options(
             return out;
         };
         let mut other = 0.0;
-        for node in g.nodes().filter(|x| x.layers.is_none()) {
-            other += cost::node_time(node, &pa.chip, ta, m.kv_split(ta)).map(|r| r.time()).unwrap_or(0.0);
+        if let Some(price) = cost::node_times(&pa.chip) {
+            for node in g.nodes().filter(|x| x.layers.is_none()) {
+                other += price(node, ta, m.kv_split(ta)).map(|r| r.time()).unwrap_or(0.0);
+            }
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
         let ar_ffn = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
@@ -1138,8 +1151,9 @@ fn stage_costs(plan: &Plan, pool: usize, tp: u64, g: &graph::Graph, tokens: u64,
     let mut kinds: Vec<(crate::ir::LayerKind, [f64; 5])> = Vec::new();
     let (mut first, mut last) = (0.0, 0.0);
     let (mut tab_first, mut tab_last, mut extrapolated) = (0.0, 0.0, false);
+    let price = cost::node_times(chip)?;
     for node in g.nodes() {
-        let r = cost::node_time(node, chip, tp, m.kv_split(tp))?;
+        let r = price(node, tp, m.kv_split(tp))?;
         let mb = if r.memory > r.compute { r.time() } else { 0.0 };
         let table = if r.table.is_some() { r.time() } else { 0.0 };
         extrapolated |= r.extrapolated;
@@ -1528,14 +1542,41 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
         priced: plan.cluster.pools.iter().any(|p| p.chip.price.is_some_and(|x| x > 0.0)),
     };
     if free {
-        // No pool bounds the chips; a prefill option needs at most the replicas that let
-        // it keep up with this batch's fastest decode option (more would only add cost).
-        for k in 0..inst.prefill.len() {
-            let need = inst.decode.iter().map(|d| inst.min_replicas(d, &inst.prefill[k])).max().unwrap_or(1);
-            inst.prefill[k].max_replicas = need.max(1);
-        }
+        inst.size_free_prefill();
     }
     inst
+}
+
+impl Instance {
+    /// With no pool bounding the chips (`inventory = free`), a prefill option needs at
+    /// most the replicas that let it keep up with the fastest decode option (more would
+    /// only add cost): its `max_replicas`.
+    pub fn size_free_prefill(&mut self) {
+        for k in 0..self.prefill.len() {
+            let need = (0..self.decode.len()).map(|d| self.min_replicas(d, &self.prefill[k])).max().unwrap_or(1);
+            self.prefill[k].max_replicas = need.max(1);
+        }
+    }
+}
+
+/// A decode option's layout: what makes it the same configuration at another batch
+/// (pools, degrees, microbatches, draft, the pipeline's pools and degrees, aggregated
+/// serving), not where a pipeline's layers are cut.
+pub type Layout = (usize, u64, u64, Option<(usize, u64)>, u64, Option<(usize, u64)>, Vec<(usize, u64)>, bool);
+
+impl DecodeOption {
+    pub fn layout(&self) -> Layout {
+        (
+            self.attn_pool,
+            self.attn_tp,
+            self.attn_dp,
+            self.ffn,
+            self.microbatches,
+            self.draft,
+            self.layers.iter().map(|s| (s.pool, s.tp)).collect(),
+            self.aggregated.is_some(),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 //! time: the plan is solved again with it at its low and at its high end, every other
 //! figure nominal. Where the placement (which pool each stage runs on, as the
 //! runner-up defines it) differs at an end, the value at which it changes is found by
-//! bisection between the nominal and that end. These re-solves enumerate the space
-//! (`best_enumerated`); the plan's answer is the ILP's.
+//! bisection between the nominal and that end. These re-solves search every batch as
+//! the plan's own solve does, each batch's space enumerated (`best_enumerated`); the
+//! plan's answer is the ILP's.
 
+use super::batch::{self, Batches};
 use super::space::Choice;
-use super::{best_of, decode_signature, goal, ilp, space, DecodeSignature, Goal, Point};
+use super::{decode_signature, goal, space, DecodeSignature, Goal, Point};
 use crate::ir::uncertain::{Figure, Input, MAX_INPUTS};
 use crate::ir::Plan;
 
@@ -57,54 +59,47 @@ pub fn assignment(p: &Point) -> Assignment {
     (decode_signature(p.decode()), pre.pool, pre.aggregated)
 }
 
-/// The best point of `plan` over its whole space (no runner-up, no diagnostics).
+/// The best point of `plan` over its whole space (no runner-up, no diagnostics), as the
+/// plan's answer is found ([`super::search_batches`]).
 pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
-    best_of_space(plan, space::instances(plan, &mut Vec::new()))
+    Ok(super::search_batches(plan, &mut Batches::new(plan))?.best)
 }
 
-/// The best point over `space` by enumerating every decode and prefill pair at its
-/// fewest replicas that keep up (the exact enumeration the ILP's answers are tested
-/// against, `brute::best`, 15-300x faster than the ILP on the examples' instances:
-/// `cargo bench --bench solve`), in the solver's order: the goal, its tie-break
-/// (`tie_goal`), the smaller batch; among choices equal in all three the `nominal`
-/// placement is kept, so an exact tie is never reported as a change of placement.
-fn best_enumerated(space: Vec<space::Instance>, goal: Goal, nominal: &Assignment) -> Option<Point> {
-    // the goal, its tie-break, the batch, not the nominal placement
-    type Key = (f64, f64, u64, bool);
-    let mut best: Option<(space::Instance, Choice, Key)> = None;
-    for inst in space {
-        let tie = super::tie_goal(&inst);
-        let here = super::brute::best_by(&inst, |c, t| {
-            let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
-            (goal.value(t), tie.value(t), inst.batch, (decode_signature(d), k.pool, k.aggregated) != *nominal)
-        });
-        if let Some((c, key)) = here {
-            if best.as_ref().is_none_or(|(_, _, b)| key < *b) {
-                best = Some((inst, c, key));
-            }
-        }
+/// The spaces of `plan` at its seed batches, built (what decides whether varying a
+/// figure changed the space at all).
+fn seeded(plan: &Plan) -> Batches<'_> {
+    let mut batches = Batches::new(plan);
+    let (lo, hi) = plan.workload.concurrency;
+    for b in batch::seeds(lo, hi) {
+        batches.at(b);
     }
-    best.map(|(instance, choice, _)| Point { instance, choice, stats: ilp::Stats::default() })
+    batches
 }
 
-/// The best point of `plan` over `space`, its instances.
-fn best_of_space(plan: &Plan, space: Vec<space::Instance>) -> Result<Option<Point>, String> {
-    let goal = goal(plan);
-    let mut per_batch = Vec::new();
-    for inst in space {
-        let out = ilp::solve(&inst, goal, plan.time_limit)?;
-        if let Some(choice) = out.choice {
-            per_batch.push(Point { instance: inst, choice, stats: out.stats });
-        }
-    }
-    Ok(best_of(&per_batch, goal).cloned())
+/// The best point over every batch of `batches`' plan ([`batch::search`]), each batch
+/// solved by enumerating every decode and prefill pair at its fewest replicas that keep
+/// up (the exact enumeration the ILP's answers are tested against, `brute::best_by`,
+/// 15-300x faster than the ILP on the examples' instances: `cargo bench --bench
+/// solve`), in the solver's order: the goal, its tie-break (`tie_goal`), the smaller
+/// batch; among choices equal in all three the `nominal` placement is kept, so an exact
+/// tie is never reported as a change of placement.
+fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment) -> Option<Point> {
+    let mut solve_one = batch::by_enumeration(|inst: &space::Instance, c: Choice, t: &space::Totals| {
+        let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
+        (goal.value(t), super::tie_goal(inst).value(t), (decode_signature(d), k.pool, k.aggregated) != *nominal)
+    });
+    let (lo, hi) = batches.concurrency();
+    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(lo, hi).into_iter().map(|b| (b, None)).collect();
+    // enumeration never fails
+    batch::search(batches, goal, &start, &|_| None, &mut solve_one).ok().and_then(|f| f.best)
 }
 
 /// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
 /// not) nearest `from` at which the best placement is another one.
 fn switch(plan: &Plan, input: &Input, nominal: &Assignment, from: f64, to: f64) -> f64 {
     bisect(from, to, BISECTION_STEPS, |v| {
-        let p = best_enumerated(space::instances(&plan.with_input(input, v), &mut Vec::new()), goal(plan), nominal);
+        let varied = plan.with_input(input, v);
+        let p = best_enumerated(&mut Batches::new(&varied), goal(plan), nominal);
         p.as_ref().map(assignment).as_ref() == Some(nominal)
     })
 }
@@ -183,7 +178,7 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     }
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let nominal = assignment(best);
-    let nominal_space = space::instances(plan, &mut Vec::new());
+    let nominal_space = seeded(plan);
     let one = |input: &Input| -> Result<Varied, String> {
         let unused = !uses(plan, best, input);
         let worse_high = more_is_worse(input.figure);
@@ -192,14 +187,14 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
                 return Ok(Some(best.clone()));
             }
             let varied = plan.with_input(input, value);
-            let space = space::instances(&varied, &mut Vec::new());
+            let mut space = seeded(&varied);
             // a figure no option reads (a peak of a precision nothing runs in, a chip's
             // figure its options never reach) leaves the space, and so the answer, as
             // they were
-            if space == nominal_space {
+            if space.built().eq(nominal_space.built()) {
                 return Ok(Some(best.clone()));
             }
-            Ok(best_enumerated(space, goal(plan), &nominal))
+            Ok(best_enumerated(&mut space, goal(plan), &nominal))
         };
         let low = at(input.low, !worse_high)?;
         let high = at(input.high, worse_high)?;
@@ -251,8 +246,8 @@ impl Side<'_> {
                 }
             }
         }
-        let space = space::instances(&self.plan.with_input(input, value), &mut Vec::new());
-        best_enumerated(space, goal, &assignment(self.best)).as_ref().map_or(f64::INFINITY, of)
+        let varied = self.plan.with_input(input, value);
+        best_enumerated(&mut Batches::new(&varied), goal, &assignment(self.best)).as_ref().map_or(f64::INFINITY, of)
     }
 }
 
@@ -321,7 +316,7 @@ mod tests {
         let twin: Assignment = ((swap(sig.0), sig.1.map(swap), sig.2.map(swap), sig.3.iter().map(|&i| swap(i)).collect()), swap(pre), agg);
         assert_ne!(twin, nominal);
         for keep in [&nominal, &twin] {
-            let p = best_enumerated(space::instances(plan, &mut Vec::new()), goal(plan), keep).unwrap();
+            let p = best_enumerated(&mut Batches::new(plan), goal(plan), keep).unwrap();
             assert_eq!(&assignment(&p), keep);
             assert_eq!(super::super::key(&p, goal(plan)), super::super::key(&best, goal(plan)));
         }

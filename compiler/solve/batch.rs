@@ -1,0 +1,399 @@
+//! Every decode batch of the workload's range, exactly (docs/solver.md, "Every batch").
+//!
+//! The ILP solves one batch at a time. The solver solves the seed batches ([`seeds`]) and
+//! bounds the batches strictly between two solved ones by one relaxation
+//! ([`Instance::relaxed_over`]) that the pair enumeration solves; a range whose bound
+//! cannot beat the best point found is never solved, any other is split at its middle,
+//! least bound first, until every batch of the range is solved or bounded out. Exact
+//! because, for one decode layout, a larger batch never steps faster, holds less memory
+//! or starts a first token sooner (the cost model's monotonicity; `tests/batches.rs`
+//! checks the search against solving every batch).
+
+use super::space::{self, Choice, Instance};
+use super::{brute, ilp, tie_goal, Goal, Point};
+use crate::ir::Plan;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+/// The largest batch below which every batch is a seed: microbatches (1 to 8) and the
+/// microbatches of a pipeline of up to 8 stages change with the batch up to here.
+const EVERY_BATCH_UP_TO: u64 = 8;
+
+/// The batches solved before any is bounded: the range's ends, every batch up to 8
+/// (where microbatch and pipeline layouts change) and the powers of two between (where
+/// data-parallel attention groups appear), ascending. Between two consecutive seeds the
+/// same decode layouts exist at every batch, which the relaxation needs.
+pub fn seeds(lo: u64, hi: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (lo..=hi.min(EVERY_BATCH_UP_TO)).collect();
+    v.extend(space::batch_candidates(lo, hi));
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Batches one search solves at most (docs/limits.md): a range whose bounds stay below
+/// the best point found after this many is not searched further, and the answer says
+/// how far from the best over every batch it may be (W0403).
+pub const MAX_SOLVED: usize = 4096;
+
+/// A point's order: the goal, then its tie-break ([`tie_goal`]); smaller is better.
+pub type Key = (f64, f64);
+
+/// The key of choice `c` of `inst`; `None` when it is infeasible.
+pub fn key(inst: &Instance, c: Choice, goal: Goal) -> Option<Key> {
+    let t = inst.totals(c)?;
+    Some((goal.value(&t), tie_goal(inst).value(&t)))
+}
+
+/// `(key, batch)` orders: the least key, then the smaller batch (docs/solver.md).
+fn order(a: (Key, u64), b: (Key, u64)) -> Ordering {
+    a.0 .0.total_cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1)).then(a.1.cmp(&b.1))
+}
+
+/// The configuration spaces of one plan, each batch's built once.
+pub struct Batches<'p> {
+    plan: &'p Plan,
+    prefill: Vec<space::PrefillOption>,
+    built: BTreeMap<u64, Instance>,
+    /// why options were left out, over every batch built
+    pub excluded: Vec<space::Excluded>,
+}
+
+impl<'p> Batches<'p> {
+    pub fn new(plan: &'p Plan) -> Batches<'p> {
+        let mut excluded = Vec::new();
+        let prefill = space::prefill_options(plan, &mut excluded);
+        Batches { plan, prefill, built: BTreeMap::new(), excluded }
+    }
+
+    /// The plan's range of batches.
+    pub fn concurrency(&self) -> (u64, u64) {
+        self.plan.workload.concurrency
+    }
+
+    /// The space at batch `b`.
+    pub fn at(&mut self, b: u64) -> &Instance {
+        let (plan, prefill, excluded) = (self.plan, &self.prefill, &mut self.excluded);
+        self.built.entry(b).or_insert_with(|| space::instance(plan, b, prefill, excluded))
+    }
+
+    /// The spaces at batches `a` and `b`.
+    pub fn two(&mut self, a: u64, b: u64) -> (&Instance, &Instance) {
+        self.at(a);
+        self.at(b);
+        (&self.built[&a], &self.built[&b])
+    }
+
+    /// Every space built so far, in batch order.
+    pub fn built(&self) -> impl Iterator<Item = &Instance> {
+        self.built.values()
+    }
+}
+
+/// How a search solves one batch's space: the best choice not excluded, and the
+/// solve's statistics.
+pub type SolveOne<'a> = dyn FnMut(&Instance, Option<&ilp::Exclude>) -> Result<(Option<Choice>, ilp::Stats), String> + 'a;
+
+/// What a search found.
+pub struct Found {
+    /// the best point over every batch of the range
+    pub best: Option<Point>,
+    /// every batch solved, in batch order, with the key of its best choice (`None`:
+    /// nothing feasible)
+    pub solved: Vec<(u64, Option<Key>)>,
+    /// some solve stopped at its time limit without a feasible choice
+    pub stopped_empty: bool,
+    /// the search stopped at [`MAX_SOLVED`] batches: the least bound on the batches it
+    /// did not solve
+    pub unsearched: Option<Key>,
+}
+
+impl Found {
+    /// The batches solved with their keys (`+∞` where nothing was feasible): the start
+    /// of a search for a point within these (a runner-up), whose key is never less.
+    pub fn as_start(&self) -> Vec<(u64, Option<Key>)> {
+        let inf = (f64::INFINITY, f64::INFINITY);
+        self.solved.iter().map(|&(b, k)| (b, Some(k.unwrap_or(inf)))).collect()
+    }
+}
+
+/// Whether `exclude` leaves choice `c` out (its index lists are ascending).
+pub fn excluded(exclude: Option<&ilp::Exclude>, c: Choice) -> bool {
+    exclude.is_some_and(|e| e.decode.binary_search(&c.decode).is_ok() && e.prefill.binary_search(&c.prefill).is_ok())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Item {
+    /// solve this batch
+    One(u64),
+    /// the batches strictly between two solved ones
+    Gap(u64, u64),
+}
+
+/// A queued item with a lower bound on its key and its least batch: the heap pops the
+/// least `(bound, batch)` first.
+struct Queued(Key, u64, Item);
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    /// reversed, so that `BinaryHeap` (a max-heap) pops the least bound first; then the
+    /// item, so that equal bounds pop in one order every run
+    fn cmp(&self, other: &Self) -> Ordering {
+        let item = |i: &Item| match *i {
+            Item::One(b) => (0, b, b),
+            Item::Gap(a, b) => (1, a, b),
+        };
+        order((other.0, other.1), (self.0, self.1)).then_with(|| item(&other.2).cmp(&item(&self.2)))
+    }
+}
+
+/// The best point over every batch from the first of `start` to its last: each of
+/// `start` is solved unless its lower bound (`Some`) cannot beat the best found, and
+/// the batches between them are bounded and split. `exclude` leaves choices out of a
+/// batch's space (the same choices at every batch: by layout and pool), `solve_one`
+/// solves one space.
+pub fn search(
+    batches: &mut Batches,
+    goal: Goal,
+    start: &[(u64, Option<Key>)],
+    exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>,
+    solve_one: &mut SolveOne,
+) -> Result<Found, String> {
+    search_at_most(batches, goal, start, exclude, solve_one, MAX_SOLVED)
+}
+
+/// [`search`], solving at most `max_solved` batches.
+pub fn search_at_most(
+    batches: &mut Batches,
+    goal: Goal,
+    start: &[(u64, Option<Key>)],
+    exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>,
+    solve_one: &mut SolveOne,
+    max_solved: usize,
+) -> Result<Found, String> {
+    let none = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let mut queue: BinaryHeap<Queued> = start.iter().map(|&(b, lb)| Queued(lb.unwrap_or(none), b, Item::One(b))).collect();
+    for w in start.windows(2) {
+        if w[1].0 >= w[0].0 + 2 {
+            if let Some(lb) = bound(batches, goal, (w[0].0, w[1].0), exclude) {
+                queue.push(Queued(lb, w[0].0 + 1, Item::Gap(w[0].0, w[1].0)));
+            }
+        }
+    }
+    // the best key, its batch, choice and statistics
+    let mut best: Option<(Key, u64, Choice, ilp::Stats)> = None;
+    let mut solved = Vec::new();
+    let mut stopped_empty = false;
+    let mut unsearched = None;
+    while let Some(Queued(lb, least, item)) = queue.pop() {
+        // every item left is bounded at least as high: none can beat the best
+        if best.as_ref().is_some_and(|(k, b, _, _)| order((lb, least), (*k, *b)) == Ordering::Greater) {
+            break;
+        }
+        if solved.len() >= max_solved {
+            // best first: no batch left is bounded below this
+            unsearched = Some(lb);
+            break;
+        }
+        match item {
+            Item::One(b) => {
+                let inst = batches.at(b);
+                let ex = exclude(inst);
+                let (choice, stats) = solve_one(inst, ex.as_ref())?;
+                stopped_empty |= choice.is_none() && !stats.proven;
+                let k = choice.and_then(|c| key(inst, c, goal));
+                if let (Some(c), Some(k)) = (choice, k) {
+                    if best.as_ref().is_none_or(|(bk, bb, _, _)| order((k, b), (*bk, *bb)) == Ordering::Less) {
+                        best = Some((k, b, c, stats));
+                    }
+                }
+                solved.push((b, k));
+            }
+            Item::Gap(a, b) if b == a + 2 => queue.push(Queued(lb, a + 1, Item::One(a + 1))),
+            Item::Gap(a, b) => {
+                let mid = a + (b - a) / 2;
+                queue.push(Queued(lb, mid, Item::One(mid)));
+                for (x, y) in [(a, mid), (mid, b)] {
+                    if y >= x + 2 {
+                        if let Some(l) = bound(batches, goal, (x, y), exclude) {
+                            // both bound the batches between x and y: keep the higher
+                            let l = if order((l, 0), (lb, 0)) == Ordering::Less { lb } else { l };
+                            queue.push(Queued(l, x + 1, Item::Gap(x, y)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    solved.sort_by_key(|(b, _)| *b);
+    let best = best.map(|(_, b, choice, stats)| Point { instance: batches.at(b).clone(), choice, stats });
+    Ok(Found { best, solved, stopped_empty, unsearched })
+}
+
+/// A lower bound on the key of every choice not excluded at every batch strictly
+/// between `a` and `b`; `None` when none is feasible there (docs/solver.md, "Every
+/// batch"). Between two consecutive seeds the same layouts exist at every batch, and a
+/// layout that fits at a batch between fits at `a`; per layout, with `τ_a` and `τ_b` its
+/// steps at `a` and `b`, a batch between
+///
+/// - steps no faster than at `a` and starts its first token no sooner (so TPOT, TTFT and
+///   the SLOs are taken at `a`);
+/// - gives tokens/s from `(a + 1)/τ_b` (0 when the layout does not fit at `b`) up to
+///   `min((b − 1)/τ_a, m/τ_b)`, `m` the least multiple of the layout's groups or
+///   microbatches `k` from `b` (tokens/s never falls from one whole multiple of `k` to
+///   the next);
+/// - needs at least `⌈x·t_p/O⌉` replicas of a prefill option taking `t_p` per prompt at
+///   `x` tokens/s (requests are tokens/s over output tokens `O`).
+///
+/// For a goal per token/s, `(N_d + r·N_p)/x` over `x` in that range and `r` replicas
+/// enough for `x` is least at `x = r/c` with `r = ⌊x_max·c⌋` or at `x = x_max` with
+/// `r = ⌈x_max·c⌉` (`c = t_p/O`), the most replicas the pools and budget allow if fewer;
+/// any other goal is least at the fewest replicas. Each component of the key is bounded
+/// so; the least over pairs bounds every batch between.
+fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>) -> Option<Key> {
+    let (at_a, at_b) = batches.two(a, b);
+    let mut at: HashMap<space::Layout, (f64, f64)> = HashMap::new();
+    for e in &at_b.decode {
+        let s = at.entry(e.layout()).or_insert((e.tpot, e.tpot));
+        *s = (s.0.min(e.tpot), s.1.max(e.tpot));
+    }
+    let ex = exclude(at_a);
+    let tie = tie_goal(at_a);
+    let per_token = |g: Goal| ilp::ratio(g).1 == ilp::Q::Tput;
+    let o = at_a.output_tokens;
+    let mut least: Option<Key> = None;
+    for (di, d) in at_a.decode.iter().enumerate() {
+        if !at_a.decode_allowed(d) {
+            continue;
+        }
+        let mut most = b.saturating_sub(1).max(a) as f64 / d.tpot;
+        let mut fewest = 0.0;
+        if let Some(&(fastest, slowest)) = at.get(&d.layout()) {
+            let k = (d.attn_dp * d.microbatches).max(1);
+            most = most.min((b.div_ceil(k) * k) as f64 / fastest);
+            fewest = (a + 1).min(b) as f64 / slowest;
+        }
+        for (pi, p) in at_a.prefill.iter().enumerate() {
+            if excluded(ex.as_ref(), Choice { decode: di, prefill: pi, replicas: 1 }) || !at_a.compatible(d, p) {
+                continue;
+            }
+            let at_r = |r: u64, x: f64| at_a.totals_at(Choice { decode: di, prefill: pi, replicas: r }, x);
+            // replicas per token/s
+            let c = if p.aggregated || d.aggregated.is_some() { 0.0 } else { p.time / o };
+            let need = |x: f64| ((x * c - 1e-9).ceil().max(1.0)) as u64;
+            let (lo_r, hi_r) = match p.fixed_replicas {
+                Some(n) if need(fewest) > n => continue,
+                Some(n) => (n, n),
+                None if c == 0.0 => (1, 1),
+                // the free inventory bounds replicas by the fastest option of each batch:
+                // not here
+                None => (need(fewest), if at_a.pool_sizes.iter().all(|s| s.is_none()) { u64::MAX } else { p.max_replicas }),
+            };
+            if lo_r > hi_r {
+                continue;
+            }
+            // the fewest replicas, at the most tokens/s: a bound for goals not per token/s
+            let Some(t_few) = at_r(lo_r, most) else { continue };
+            // goals per token/s: the replicas that just keep up with the most tokens/s,
+            // the most that do not, or the most the pools and budget allow
+            let mut per: Vec<space::Totals> = Vec::new();
+            let top = need(most).clamp(lo_r, hi_r);
+            let feasible_top = if at_r(top, most).is_some() {
+                top
+            } else {
+                // the most replicas that fit: fewer only loosen pools and budgets
+                let (mut ok, mut bad) = (lo_r, top);
+                while bad - ok > 1 {
+                    let mid = ok + (bad - ok) / 2;
+                    if at_r(mid, most).is_some() {
+                        ok = mid;
+                    } else {
+                        bad = mid;
+                    }
+                }
+                ok
+            };
+            for r in [feasible_top, feasible_top.saturating_sub(1).max(lo_r)] {
+                let x = if c > 0.0 { most.min(r as f64 / c) } else { most };
+                per.extend(at_r(r, x));
+            }
+            let component = |g: Goal| {
+                if per_token(g) {
+                    per.iter().map(|t| g.value(t)).fold(f64::INFINITY, f64::min)
+                } else {
+                    g.value(&t_few)
+                }
+            };
+            let k = (component(goal), component(tie));
+            if least.is_none_or(|l| order((k, 0), (l, 0)) == Ordering::Less) {
+                least = Some(k);
+            }
+        }
+    }
+    least
+}
+
+/// [`search`]'s `solve_one` by the ILP.
+pub fn by_ilp(goal: Goal, time_limit: f64) -> impl FnMut(&Instance, Option<&ilp::Exclude>) -> Result<(Option<Choice>, ilp::Stats), String> {
+    move |inst, ex| ilp::solve_excluding(inst, goal, time_limit, ex).map(|o| (o.choice, o.stats))
+}
+
+/// [`search`]'s `solve_one` by enumerating every pair ([`brute::best_by`]) under `key`.
+pub fn by_enumeration<K: PartialOrd>(
+    key: impl Fn(&Instance, Choice, &space::Totals) -> K,
+) -> impl FnMut(&Instance, Option<&ilp::Exclude>) -> Result<(Option<Choice>, ilp::Stats), String> {
+    move |inst, ex| {
+        let best = brute::best_by(inst, |c, t| (excluded(ex, c), key(inst, c, t)));
+        let stats = ilp::Stats { proven: true, ..ilp::Stats::default() };
+        Ok((best.filter(|(_, (excluded, _))| !excluded).map(|(c, _)| c), stats))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_the_ends_every_batch_to_8_and_the_powers_of_two() {
+        assert_eq!(seeds(1, 100), vec![1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64, 100]);
+        assert_eq!(seeds(10, 20), vec![10, 16, 20]);
+        assert_eq!(seeds(6, 6), vec![6]);
+    }
+
+    /// A search stopped at its bound on batches says so, with a bound no greater than the
+    /// best over every batch, and its answer is no better than that best.
+    #[test]
+    fn a_search_cut_short_bounds_what_it_left() {
+        let text = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_8b\n\
+                    workload w {\n  input = 1k tok\n  output = 256 tok\n  concurrency = 1 ..= 4096\n}\n\
+                    cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+                    plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  serving = disaggregated\n}\n";
+        let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let goal = super::super::goal(plan);
+        let start: Vec<(u64, Option<Key>)> = seeds(1, 4096).into_iter().map(|b| (b, None)).collect();
+        let key_of = |inst: &Instance, _: Choice, t: &space::Totals| (goal.value(t), tie_goal(inst).value(t));
+        let full = search(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_enumeration(key_of)).unwrap();
+        assert!(full.unsearched.is_none() && full.solved.len() > start.len() + 2);
+        let cut = search_at_most(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_enumeration(key_of), start.len() + 2).unwrap();
+        assert_eq!(cut.solved.len(), start.len() + 2);
+        let (lb, best) = (cut.unsearched.unwrap(), full.best.unwrap());
+        let best_key = key(&best.instance, best.choice, goal).unwrap();
+        let found = cut.best.unwrap();
+        assert!(lb.0 <= best_key.0 && key(&found.instance, found.choice, goal).unwrap().0 >= best_key.0);
+    }
+}

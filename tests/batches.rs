@@ -1,0 +1,102 @@
+//! The batch search against solving every batch (docs/solver.md, "Every batch"): the
+//! best point, the runner-up and the best of the other way of serving over every
+//! integer batch of a range equal the least over each batch solved on its own.
+
+use hplanc::ir::Plan;
+use hplanc::solve::space::{self, Choice, Instance};
+use hplanc::solve::{self, decode_signature, tie_goal, Goal, Point};
+
+/// Half the width of the window of batches solved one by one round each plan's answer.
+const HALF_WINDOW: u64 = 24;
+
+/// `(goal, tie-break)` of `c`, if feasible.
+fn key(inst: &Instance, c: Choice, goal: Goal) -> Option<(f64, f64)> {
+    let t = inst.totals(c)?;
+    Some((goal.value(&t), tie_goal(inst).value(&t)))
+}
+
+/// The least `(key, batch)` over every batch of the plan's range of the choices `keep`
+/// allows, each batch's space enumerated on its own.
+fn every_batch(plan: &Plan, goal: Goal, keep: &dyn Fn(&Instance, Choice) -> bool) -> Option<((f64, f64), u64)> {
+    let prefill = space::prefill_options(plan, &mut vec![]);
+    let (lo, hi) = plan.workload.concurrency;
+    let mut best: Option<((f64, f64), u64)> = None;
+    for b in lo..=hi {
+        let inst = space::instance(plan, b, &prefill, &mut vec![]);
+        for c in inst.min_replica_choices().filter(|&c| keep(&inst, c)) {
+            let Some(k) = key(&inst, c, goal) else { continue };
+            if best.is_none_or(|(bk, _)| k < bk) {
+                best = Some((k, b));
+            }
+        }
+    }
+    best
+}
+
+fn same(what: &str, got: Option<&Point>, want: Option<((f64, f64), u64)>, goal: Goal) {
+    let got = got.map(|p| (key(&p.instance, p.choice, goal).expect("a reported point is feasible"), p.instance.batch));
+    match (got, want) {
+        (None, None) => {}
+        (Some((g, gb)), Some((w, wb))) => {
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * y.abs().max(1e-30);
+            assert!(close(g.0, w.0) && close(g.1, w.1), "{what}: found {g:?} at batch {gb}, every batch gives {w:?} at batch {wb}");
+            // exact ties go to the smaller batch
+            assert!(gb == wb || g != w, "{what}: batch {gb}, every batch gives batch {wb} at the same key");
+        }
+        (g, w) => panic!("{what}: found {g:?}, every batch gives {w:?}"),
+    }
+}
+
+/// Every example plan, re-solved over a window of batches round its answer (where the
+/// search prunes least), equals solving each batch of the window.
+#[test]
+fn the_search_finds_the_best_of_every_batch() {
+    let mut checked = 0;
+    for path in crate::examples::solvable() {
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
+            let Some(solved) = solved else { continue };
+            let (lo, hi) = plan.workload.concurrency;
+            let at = solved.best.instance.batch;
+            let mut window = plan.clone();
+            window.workload.concurrency = (at.saturating_sub(HALF_WINDOW).max(lo), (at + HALF_WINDOW).min(hi));
+            let name = format!("{} / {} over {:?}", crate::rel(&path), plan.name, window.workload.concurrency);
+            let mut diags = hplanc::diagnostics::Diagnostics::new();
+            let got = solve::solve(&window, &mut diags).expect("the window holds the plan's answer");
+            let goal = solve::goal(&window);
+            same(&format!("{name}: best"), Some(&got.best), every_batch(&window, goal, &|_, _| true), goal);
+            // the runner-up: another assignment of stages to pools
+            let sig = decode_signature(got.best.decode());
+            let pool = got.best.prefill().pool;
+            let other =
+                |inst: &Instance, c: Choice| decode_signature(&inst.decode[c.decode]) != sig || inst.prefill[c.prefill].pool != pool;
+            same(&format!("{name}: runner-up"), got.runner_up.as_ref(), every_batch(&window, goal, &other), goal);
+            // the other way of serving
+            let aggregated = got.best.prefill().aggregated;
+            let serving = |inst: &Instance, c: Choice| inst.prefill[c.prefill].aggregated != aggregated;
+            same(&format!("{name}: other serving"), got.other_serving.as_ref(), every_batch(&window, goal, &serving), goal);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} plans checked");
+}
+
+/// Batches that data-parallel groups and microbatches do not divide: the groups hold
+/// `⌊B/d⌋` or `⌈B/d⌉` sequences and the step is the fullest's, so a larger batch
+/// never steps faster, and at a whole multiple of the groups no slower per sequence.
+#[test]
+fn uneven_groups_step_as_the_fullest() {
+    let path = crate::root().join("examples/s13_auto_everything.hplan");
+    let comp = crate::compile(&path, hplanc::Mode::Check);
+    let plan = &comp.program.plans[0];
+    let at = |b: u64| space::decode_options(plan, b, &mut vec![]);
+    let (at_16, at_17, at_24) = (at(16), at(17), at(24));
+    let mut compared = 0;
+    for d in at_16.iter().filter(|d| d.attn_dp > 1 || d.microbatches > 1) {
+        let find = |v: &[space::DecodeOption]| v.iter().find(|e| e.layout() == d.layout()).map(|e| e.tpot);
+        let (Some(t17), Some(t24)) = (find(&at_17), find(&at_24)) else { continue };
+        assert!(t17 >= d.tpot && t24 >= t17, "{:?}: {} {} {}", d.layout(), d.tpot, t17, t24);
+        compared += 1;
+    }
+    assert!(compared > 0, "s13 has data-parallel or microbatched layouts at batch 16");
+}
