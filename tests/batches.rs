@@ -81,6 +81,54 @@ fn the_search_finds_the_best_of_every_batch() {
     assert!(checked >= 20, "only {checked} plans checked");
 }
 
+/// The bound on the batches strictly between two others is no greater than the best key
+/// of any of them, for ranges of 1 to 31 batches between every pair of batches of a
+/// window round each example plan's answer (where bounds are tightest) that no seed
+/// separates: a bound above that key would drop the best batch unseen.
+#[test]
+fn the_bound_between_two_batches_is_never_above_them() {
+    let mut checked = 0;
+    for path in crate::examples::solvable() {
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
+            let Some(solved) = solved else { continue };
+            let (lo, hi) = plan.workload.concurrency;
+            let at = solved.best.instance.batch;
+            let window = (at.saturating_sub(HALF_WINDOW).max(lo), (at + HALF_WINDOW).min(hi));
+            let seeds = solve::batch::seeds(lo, hi);
+            let goal = solve::goal(plan);
+            let mut batches = solve::batch::Batches::new(plan);
+            // the best key at each batch of the window
+            let best: Vec<Option<(f64, f64)>> = (window.0..=window.1)
+                .map(|b| {
+                    let inst = batches.at(b);
+                    inst.min_replica_choices().filter_map(|c| key(inst, c, goal)).min_by(|x, y| x.partial_cmp(y).unwrap())
+                })
+                .collect();
+            for a in window.0..=window.1 {
+                for gap in [2, 3, 5, 9, 17, 32] {
+                    let b = a + gap;
+                    if b > window.1 || seeds.iter().any(|&s| s > a && s < b) {
+                        continue;
+                    }
+                    let between = (a + 1..b).filter_map(|x| best[(x - window.0) as usize]).min_by(|x, y| x.partial_cmp(y).unwrap());
+                    let bound = solve::batch::bound(&mut batches, goal, (a, b), &|_| None);
+                    match (bound, between) {
+                        (_, None) => {}
+                        (None, Some(k)) => panic!("{}: nothing bounded between {a} and {b}, where {k:?} is feasible", plan.name),
+                        (Some(l), Some(k)) => {
+                            let slack = 1e-9 * k.0.abs().max(1e-30);
+                            assert!(l.0 <= k.0 + slack, "{}: bound {l:?} between {a} and {b} above the best there, {k:?}", plan.name);
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 500, "only {checked} ranges checked");
+}
+
 /// Batches that data-parallel groups and microbatches do not divide: the groups hold
 /// `⌊B/d⌋` or `⌈B/d⌉` sequences and the step is the fullest's, so a larger batch
 /// never steps faster, and at a whole multiple of the groups no slower per sequence.

@@ -263,7 +263,7 @@ pub fn search_at_most(
 /// `r = ⌈x_max·c⌉` (`c = t_p/O`), the most replicas the pools and budget allow if fewer;
 /// any other goal is least at the fewest replicas. Each component of the key is bounded
 /// so; the least over pairs bounds every batch between.
-fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>) -> Option<Key> {
+pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>) -> Option<Key> {
     let (at_a, at_b) = batches.two(a, b);
     let mut at: HashMap<space::Layout, (f64, f64)> = HashMap::new();
     for e in &at_b.decode {
