@@ -1,13 +1,13 @@
 //! Every decode batch of the workload's range, exactly (docs/solver.md, "Every batch").
 //!
 //! The ILP solves one batch at a time. The solver solves the seed batches ([`seeds`]) and
-//! bounds the batches strictly between two solved ones by one relaxation
-//! ([`Instance::relaxed_over`]) that the pair enumeration solves; a range whose bound
-//! cannot beat the best point found is never solved, any other is split at its middle,
-//! least bound first, until every batch of the range is solved or bounded out. Exact
-//! because, for one decode layout, a larger batch never steps faster, holds less memory
-//! or starts a first token sooner (the cost model's monotonicity; `tests/batches.rs`
-//! checks the search against solving every batch).
+//! bounds the batches strictly between two solved ones from their two spaces
+//! ([`bound`]); a range whose bound cannot beat the best point found is never solved,
+//! any other is split at its middle, least bound first, until every batch of the range
+//! is solved or bounded out. Exact because, for one decode layout, a larger batch never
+//! steps faster, holds less memory or starts a first token sooner (the cost model's
+//! monotonicity; `tests/batches.rs` checks the bound and the search against solving
+//! every batch).
 
 use super::space::{self, Choice, Instance};
 use super::{brute, ilp, tie_goal, Goal, Point};

@@ -135,10 +135,7 @@ pub fn tie_goal(inst: &Instance) -> Goal {
 /// Objective key of a point: (primary, the tie-break [`tie_goal`]), smaller is better;
 /// the same order within a batch's solve and across batches.
 pub fn key(p: &Point, goal: Goal) -> (f64, f64) {
-    match p.instance.totals(p.choice) {
-        Some(t) => (goal.value(&t), tie_goal(&p.instance).value(&t)),
-        None => (f64::INFINITY, f64::INFINITY),
-    }
+    batch::key(&p.instance, p.choice, goal).unwrap_or((f64::INFINITY, f64::INFINITY))
 }
 
 /// The best point over all batches: the lowest key (goal, then tie-break goal), then

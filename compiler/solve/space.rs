@@ -1513,13 +1513,17 @@ fn speculative_options(
 
 pub use crate::ir::MICROBATCHES;
 
-/// Decode batches tried: the range's ends and the powers of two between them.
+/// The range's ends and the powers of two between them: the batches a sweep over the
+/// concurrency tries by default, and among the seeds of the search over every batch
+/// (`solve::batch::seeds`).
 pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
     crate::ir::concurrency_values(lo, hi, None, None)
 }
 
-/// The configuration space of a plan at every candidate batch (the prefill options
-/// are shared: they do not depend on the batch).
+/// The configuration space of a plan at each of [`batch_candidates`] (the prefill
+/// options are shared: they do not depend on the batch): what the tests and the
+/// benchmark hold the ILP to the oracle on. The solver searches every batch
+/// (`solve::batch`).
 pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
     let prefill = prefill_options(plan, excluded);
     let (lo, hi) = plan.workload.concurrency;
@@ -1542,21 +1546,14 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
         priced: plan.cluster.pools.iter().any(|p| p.chip.price.is_some_and(|x| x > 0.0)),
     };
     if free {
-        inst.size_free_prefill();
-    }
-    inst
-}
-
-impl Instance {
-    /// With no pool bounding the chips (`inventory = free`), a prefill option needs at
-    /// most the replicas that let it keep up with the fastest decode option (more would
-    /// only add cost): its `max_replicas`.
-    pub fn size_free_prefill(&mut self) {
-        for k in 0..self.prefill.len() {
-            let need = (0..self.decode.len()).map(|d| self.min_replicas(d, &self.prefill[k])).max().unwrap_or(1);
-            self.prefill[k].max_replicas = need.max(1);
+        // No pool bounds the chips; a prefill option needs at most the replicas that let
+        // it keep up with this batch's fastest decode option (more would only add cost).
+        for k in 0..inst.prefill.len() {
+            let need = (0..inst.decode.len()).map(|d| inst.min_replicas(d, &inst.prefill[k])).max().unwrap_or(1);
+            inst.prefill[k].max_replicas = need.max(1);
         }
     }
+    inst
 }
 
 /// A decode option's layout: what makes it the same configuration at another batch
