@@ -3,28 +3,43 @@
 //! integer batch of a range equal the least over each batch solved on its own.
 
 use hplanc::ir::Plan;
+use hplanc::solve::batch::{key, Batches, Key};
 use hplanc::solve::space::{self, Choice, Instance};
-use hplanc::solve::{self, decode_signature, tie_goal, Goal, Point};
+use hplanc::solve::{self, decode_signature, Goal, Point};
 
 /// Half the width of the window of batches solved one by one round each plan's answer.
 const HALF_WINDOW: u64 = 24;
 
-/// `(goal, tie-break)` of `c`, if feasible.
-fn key(inst: &Instance, c: Choice, goal: Goal) -> Option<(f64, f64)> {
-    let t = inst.totals(c)?;
-    Some((goal.value(&t), tie_goal(inst).value(&t)))
+/// Every example plan that solves, with the batches within [`HALF_WINDOW`] of its
+/// answer (where the search prunes least and the bounds are tightest), and its name.
+fn example_windows() -> Vec<(Plan, (u64, u64), String)> {
+    let mut out = Vec::new();
+    for path in crate::examples::solvable() {
+        let comp = crate::compile(&path, hplanc::Mode::Build);
+        for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
+            let Some(solved) = solved else { continue };
+            let (lo, hi) = plan.workload.concurrency;
+            let at = solved.best.instance.batch;
+            let window = (at.saturating_sub(HALF_WINDOW).max(lo), (at + HALF_WINDOW).min(hi));
+            out.push((plan.clone(), window, format!("{} / {} over {window:?}", crate::rel(&path), plan.name)));
+        }
+    }
+    out
+}
+
+/// The least key of the choices `keep` allows in `inst`, enumerated.
+fn least(inst: &Instance, goal: Goal, keep: &dyn Fn(&Instance, Choice) -> bool) -> Option<Key> {
+    inst.min_replica_choices().filter(|&c| keep(inst, c)).filter_map(|c| key(inst, c, goal)).min_by(|x, y| x.partial_cmp(y).unwrap())
 }
 
 /// The least `(key, batch)` over every batch of the plan's range of the choices `keep`
 /// allows, each batch's space enumerated on its own.
-fn every_batch(plan: &Plan, goal: Goal, keep: &dyn Fn(&Instance, Choice) -> bool) -> Option<((f64, f64), u64)> {
-    let prefill = space::prefill_options(plan, &mut vec![]);
+fn every_batch(plan: &Plan, goal: Goal, keep: &dyn Fn(&Instance, Choice) -> bool) -> Option<(Key, u64)> {
     let (lo, hi) = plan.workload.concurrency;
-    let mut best: Option<((f64, f64), u64)> = None;
+    let mut batches = Batches::new(plan);
+    let mut best: Option<(Key, u64)> = None;
     for b in lo..=hi {
-        let inst = space::instance(plan, b, &prefill, &mut vec![]);
-        for c in inst.min_replica_choices().filter(|&c| keep(&inst, c)) {
-            let Some(k) = key(&inst, c, goal) else { continue };
+        if let Some(k) = least(batches.at(b), goal, keep) {
             if best.is_none_or(|(bk, _)| k < bk) {
                 best = Some((k, b));
             }
@@ -33,7 +48,7 @@ fn every_batch(plan: &Plan, goal: Goal, keep: &dyn Fn(&Instance, Choice) -> bool
     best
 }
 
-fn same(what: &str, got: Option<&Point>, want: Option<((f64, f64), u64)>, goal: Goal) {
+fn same(what: &str, got: Option<&Point>, want: Option<(Key, u64)>, goal: Goal) {
     let got = got.map(|p| (key(&p.instance, p.choice, goal).expect("a reported point is feasible"), p.instance.batch));
     match (got, want) {
         (None, None) => {}
@@ -51,34 +66,25 @@ fn same(what: &str, got: Option<&Point>, want: Option<((f64, f64), u64)>, goal: 
 /// search prunes least), equals solving each batch of the window.
 #[test]
 fn the_search_finds_the_best_of_every_batch() {
-    let mut checked = 0;
-    for path in crate::examples::solvable() {
-        let comp = crate::compile(&path, hplanc::Mode::Build);
-        for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
-            let Some(solved) = solved else { continue };
-            let (lo, hi) = plan.workload.concurrency;
-            let at = solved.best.instance.batch;
-            let mut window = plan.clone();
-            window.workload.concurrency = (at.saturating_sub(HALF_WINDOW).max(lo), (at + HALF_WINDOW).min(hi));
-            let name = format!("{} / {} over {:?}", crate::rel(&path), plan.name, window.workload.concurrency);
-            let mut diags = hplanc::diagnostics::Diagnostics::new();
-            let got = solve::solve(&window, &mut diags).expect("the window holds the plan's answer");
-            let goal = solve::goal(&window);
-            same(&format!("{name}: best"), Some(&got.best), every_batch(&window, goal, &|_, _| true), goal);
-            // the runner-up: another assignment of stages to pools
-            let sig = decode_signature(got.best.decode());
-            let pool = got.best.prefill().pool;
-            let other =
-                |inst: &Instance, c: Choice| decode_signature(&inst.decode[c.decode]) != sig || inst.prefill[c.prefill].pool != pool;
-            same(&format!("{name}: runner-up"), got.runner_up.as_ref(), every_batch(&window, goal, &other), goal);
-            // the other way of serving
-            let aggregated = got.best.prefill().aggregated;
-            let serving = |inst: &Instance, c: Choice| inst.prefill[c.prefill].aggregated != aggregated;
-            same(&format!("{name}: other serving"), got.other_serving.as_ref(), every_batch(&window, goal, &serving), goal);
-            checked += 1;
-        }
+    let cases = example_windows();
+    for (plan, range, name) in &cases {
+        let mut window = plan.clone();
+        window.workload.concurrency = *range;
+        let mut diags = hplanc::diagnostics::Diagnostics::new();
+        let got = solve::solve(&window, &mut diags).expect("the window holds the plan's answer");
+        let goal = solve::goal(&window);
+        same(&format!("{name}: best"), Some(&got.best), every_batch(&window, goal, &|_, _| true), goal);
+        // the runner-up: another assignment of stages to pools
+        let sig = decode_signature(got.best.decode());
+        let pool = got.best.prefill().pool;
+        let other = |inst: &Instance, c: Choice| decode_signature(&inst.decode[c.decode]) != sig || inst.prefill[c.prefill].pool != pool;
+        same(&format!("{name}: runner-up"), got.runner_up.as_ref(), every_batch(&window, goal, &other), goal);
+        // the other way of serving
+        let aggregated = got.best.prefill().aggregated;
+        let serving = |inst: &Instance, c: Choice| inst.prefill[c.prefill].aggregated != aggregated;
+        same(&format!("{name}: other serving"), got.other_serving.as_ref(), every_batch(&window, goal, &serving), goal);
     }
-    assert!(checked >= 20, "only {checked} plans checked");
+    assert!(cases.len() >= 20, "only {} plans checked", cases.len());
 }
 
 /// The bound on the batches strictly between two others is no greater than the best key
@@ -88,39 +94,27 @@ fn the_search_finds_the_best_of_every_batch() {
 #[test]
 fn the_bound_between_two_batches_is_never_above_them() {
     let mut checked = 0;
-    for path in crate::examples::solvable() {
-        let comp = crate::compile(&path, hplanc::Mode::Build);
-        for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
-            let Some(solved) = solved else { continue };
-            let (lo, hi) = plan.workload.concurrency;
-            let at = solved.best.instance.batch;
-            let window = (at.saturating_sub(HALF_WINDOW).max(lo), (at + HALF_WINDOW).min(hi));
-            let seeds = solve::batch::seeds(lo, hi);
-            let goal = solve::goal(plan);
-            let mut batches = solve::batch::Batches::new(plan);
-            // the best key at each batch of the window
-            let best: Vec<Option<(f64, f64)>> = (window.0..=window.1)
-                .map(|b| {
-                    let inst = batches.at(b);
-                    inst.min_replica_choices().filter_map(|c| key(inst, c, goal)).min_by(|x, y| x.partial_cmp(y).unwrap())
-                })
-                .collect();
-            for a in window.0..=window.1 {
-                for gap in [2, 3, 5, 9, 17, 32] {
-                    let b = a + gap;
-                    if b > window.1 || seeds.iter().any(|&s| s > a && s < b) {
-                        continue;
-                    }
-                    let between = (a + 1..b).filter_map(|x| best[(x - window.0) as usize]).min_by(|x, y| x.partial_cmp(y).unwrap());
-                    let bound = solve::batch::bound(&mut batches, goal, (a, b), &|_| None);
-                    match (bound, between) {
-                        (_, None) => {}
-                        (None, Some(k)) => panic!("{}: nothing bounded between {a} and {b}, where {k:?} is feasible", plan.name),
-                        (Some(l), Some(k)) => {
-                            let slack = 1e-9 * k.0.abs().max(1e-30);
-                            assert!(l.0 <= k.0 + slack, "{}: bound {l:?} between {a} and {b} above the best there, {k:?}", plan.name);
-                            checked += 1;
-                        }
+    for (plan, window, name) in example_windows() {
+        let seeds = solve::batch::seeds(plan.workload.concurrency.0, plan.workload.concurrency.1);
+        let goal = solve::goal(&plan);
+        let mut batches = Batches::new(&plan);
+        // the best key at each batch of the window
+        let best: Vec<Option<Key>> = (window.0..=window.1).map(|b| least(batches.at(b), goal, &|_, _| true)).collect();
+        for a in window.0..=window.1 {
+            for gap in [2, 3, 5, 9, 17, 32] {
+                let b = a + gap;
+                if b > window.1 || seeds.iter().any(|&s| s > a && s < b) {
+                    continue;
+                }
+                let between = (a + 1..b).filter_map(|x| best[(x - window.0) as usize]).min_by(|x, y| x.partial_cmp(y).unwrap());
+                let bound = solve::batch::bound(&mut batches, goal, (a, b), &|_| None);
+                match (bound, between) {
+                    (_, None) => {}
+                    (None, Some(k)) => panic!("{name}: nothing bounded between {a} and {b}, where {k:?} is feasible"),
+                    (Some(l), Some(k)) => {
+                        let slack = 1e-9 * k.0.abs().max(1e-30);
+                        assert!(l.0 <= k.0 + slack, "{name}: bound {l:?} between {a} and {b} above the best there, {k:?}");
+                        checked += 1;
                     }
                 }
             }

@@ -222,7 +222,7 @@ pub fn search_at_most(
                 }
                 solved.push((b, k));
             }
-            Item::Gap(a, b) if b == a + 2 => queue.push(Queued(lb, a + 1, Item::One(a + 1))),
+            // a gap of one batch splits into that batch alone
             Item::Gap(a, b) => {
                 let mid = a + (b - a) / 2;
                 queue.push(Queued(lb, mid, Item::One(mid)));
@@ -351,6 +351,11 @@ pub fn by_ilp(goal: Goal, time_limit: f64) -> impl FnMut(&Instance, Option<&ilp:
     move |inst, ex| ilp::solve_excluding(inst, goal, time_limit, ex).map(|o| (o.choice, o.stats))
 }
 
+/// [`by_enumeration`] in the solver's order: the goal, then its tie-break ([`key`]).
+pub fn by_goal(goal: Goal) -> impl FnMut(&Instance, Option<&ilp::Exclude>) -> Result<(Option<Choice>, ilp::Stats), String> {
+    by_enumeration(move |inst: &Instance, _, t: &space::Totals| (goal.value(t), tie_goal(inst).value(t)))
+}
+
 /// [`search`]'s `solve_one` by enumerating every pair ([`brute::best_by`]) under `key`.
 pub fn by_enumeration<K: PartialOrd>(
     key: impl Fn(&Instance, Choice, &space::Totals) -> K,
@@ -386,10 +391,9 @@ mod tests {
         let plan = &comp.program.plans[0];
         let goal = super::super::goal(plan);
         let start: Vec<(u64, Option<Key>)> = seeds(1, 4096).into_iter().map(|b| (b, None)).collect();
-        let key_of = |inst: &Instance, _: Choice, t: &space::Totals| (goal.value(t), tie_goal(inst).value(t));
-        let full = search(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_enumeration(key_of)).unwrap();
+        let full = search(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_goal(goal)).unwrap();
         assert!(full.unsearched.is_none() && full.solved.len() > start.len() + 2);
-        let cut = search_at_most(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_enumeration(key_of), start.len() + 2).unwrap();
+        let cut = search_at_most(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_goal(goal), start.len() + 2).unwrap();
         assert_eq!(cut.solved.len(), start.len() + 2);
         let (lb, best) = (cut.unsearched.unwrap(), full.best.unwrap());
         let best_key = key(&best.instance, best.choice, goal).unwrap();

@@ -196,9 +196,8 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     // a lower bound on both there).
     // Enumerated, as the search for the best batch is.
     let start = found.as_start();
-    let mut by_enumeration = batch::by_enumeration(move |inst: &Instance, _, t: &space::Totals| (goal.value(t), tie_goal(inst).value(t)));
-    let mut other =
-        |exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>| batch::search(&mut batches, goal, &start, exclude, &mut by_enumeration);
+    let mut by_goal = batch::by_goal(goal);
+    let mut other = |exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>| batch::search(&mut batches, goal, &start, exclude, &mut by_goal);
     let (runner_up, other_serving) = match &best {
         Some(b) => {
             let s = decode_signature(b.decode());
@@ -270,8 +269,7 @@ pub fn search_batches(plan: &Plan, batches: &mut batch::Batches) -> Result<Searc
     let (lo, hi) = plan.workload.concurrency;
     let seeds = batch::seeds(lo, hi);
     let start: Vec<(u64, Option<batch::Key>)> = seeds.iter().map(|&b| (b, None)).collect();
-    let mut by_enumeration = batch::by_enumeration(move |inst: &Instance, _, t: &space::Totals| (goal.value(t), tie_goal(inst).value(t)));
-    let found = batch::search(batches, goal, &start, &|_| None, &mut by_enumeration)?;
+    let found = batch::search(batches, goal, &start, &|_| None, &mut batch::by_goal(goal))?;
     let mut at = seeds;
     if let Some(b) = &found.best {
         if !at.contains(&b.instance.batch) {
