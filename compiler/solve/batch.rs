@@ -54,16 +54,35 @@ fn order(a: (Key, u64), b: (Key, u64)) -> Ordering {
 pub struct Batches<'p> {
     plan: &'p Plan,
     prefill: Vec<space::PrefillOption>,
-    built: BTreeMap<u64, Instance>,
+    built: BTreeMap<u64, Built>,
+    /// every decode layout met so far, numbered (so that [`bound`] compares numbers)
+    layouts: HashMap<space::Layout, u32>,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
+}
+
+/// One batch's space and what [`bound`] reads of it.
+struct Built {
+    inst: Instance,
+    /// each decode option's layout number
+    layout: Vec<u32>,
+    /// per layout number (ascending), its options' fastest and slowest steps
+    steps: Vec<(u32, f64, f64)>,
+}
+
+impl Built {
+    /// The fastest and slowest steps of layout number `l` here.
+    fn steps(&self, l: u32) -> Option<(f64, f64)> {
+        let i = self.steps.binary_search_by_key(&l, |s| s.0).ok()?;
+        Some((self.steps[i].1, self.steps[i].2))
+    }
 }
 
 impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
         let mut excluded = Vec::new();
         let prefill = space::prefill_options(plan, &mut excluded);
-        Batches { plan, prefill, built: BTreeMap::new(), excluded }
+        Batches { plan, prefill, built: BTreeMap::new(), layouts: HashMap::new(), excluded }
     }
 
     /// The plan's range of batches.
@@ -73,20 +92,44 @@ impl<'p> Batches<'p> {
 
     /// The space at batch `b`.
     pub fn at(&mut self, b: u64) -> &Instance {
-        let (plan, prefill, excluded) = (self.plan, &self.prefill, &mut self.excluded);
-        self.built.entry(b).or_insert_with(|| space::instance(plan, b, prefill, excluded))
+        &self.build(b).inst
+    }
+
+    fn build(&mut self, b: u64) -> &Built {
+        let (plan, prefill, excluded, layouts) = (self.plan, &self.prefill, &mut self.excluded, &mut self.layouts);
+        self.built.entry(b).or_insert_with(|| {
+            let inst = space::instance(plan, b, prefill, excluded);
+            let layout: Vec<u32> = inst
+                .decode
+                .iter()
+                .map(|d| {
+                    let n = layouts.len() as u32;
+                    *layouts.entry(d.layout()).or_insert(n)
+                })
+                .collect();
+            let mut steps: Vec<(u32, f64, f64)> = layout.iter().zip(&inst.decode).map(|(&l, d)| (l, d.tpot, d.tpot)).collect();
+            steps.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+            steps.dedup_by(|later, first| {
+                let same = later.0 == first.0;
+                if same {
+                    first.2 = first.2.max(later.2);
+                }
+                same
+            });
+            Built { inst, layout, steps }
+        })
     }
 
     /// The spaces at batches `a` and `b`.
-    pub fn two(&mut self, a: u64, b: u64) -> (&Instance, &Instance) {
-        self.at(a);
-        self.at(b);
+    fn two(&mut self, a: u64, b: u64) -> (&Built, &Built) {
+        self.build(a);
+        self.build(b);
         (&self.built[&a], &self.built[&b])
     }
 
     /// Every space built so far, in batch order.
     pub fn built(&self) -> impl Iterator<Item = &Instance> {
-        self.built.values()
+        self.built.values().map(|b| &b.inst)
     }
 }
 
@@ -264,33 +307,61 @@ pub fn search_at_most(
 /// any other goal is least at the fewest replicas. Each component of the key is bounded
 /// so; the least over pairs bounds every batch between.
 pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>) -> Option<Key> {
-    let (at_a, at_b) = batches.two(a, b);
-    let mut at: HashMap<space::Layout, (f64, f64)> = HashMap::new();
-    for e in &at_b.decode {
-        let s = at.entry(e.layout()).or_insert((e.tpot, e.tpot));
-        *s = (s.0.min(e.tpot), s.1.max(e.tpot));
-    }
+    let (built_a, built_b) = batches.two(a, b);
+    let at_a = &built_a.inst;
     let ex = exclude(at_a);
     let tie = tie_goal(at_a);
     let per_token = |g: Goal| ilp::ratio(g).1 == ilp::Q::Tput;
     let o = at_a.output_tokens;
-    let mut least: Option<Key> = None;
+    // per decode option, its range of tokens/s and the key of its own chips alone at the
+    // most tokens/s (no prefill chips, no time to a first token): no pair of it is below
+    // that, so options are taken in its order until it reaches the least pair found
+    let mut options: Vec<(Key, usize, f64, f64)> = Vec::new();
     for (di, d) in at_a.decode.iter().enumerate() {
         if !at_a.decode_allowed(d) {
             continue;
         }
         let mut most = b.saturating_sub(1).max(a) as f64 / d.tpot;
         let mut fewest = 0.0;
-        if let Some(&(fastest, slowest)) = at.get(&d.layout()) {
+        if let Some((fastest, slowest)) = built_b.steps(built_a.layout[di]) {
             let k = (d.attn_dp * d.microbatches).max(1);
             most = most.min((b.div_ceil(k) * k) as f64 / fastest);
             fewest = (a + 1).min(b) as f64 / slowest;
         }
+        let chips = d.chips.iter().sum();
+        let alone = space::Totals {
+            usd_per_s: d.usd_per_s,
+            tokens_per_s: most,
+            chips,
+            decode_chips: chips,
+            watts: d.watts,
+            tpot: d.tpot,
+            ttft: 0.0,
+        };
+        options.push(((goal.value(&alone), tie.value(&alone)), di, most, fewest));
+    }
+    options.sort_by(|x, y| order((x.0, x.1 as u64), (y.0, y.1 as u64)));
+    let mut least: Option<Key> = None;
+    for (alone, di, most, fewest) in options {
+        if least.is_some_and(|l| order((alone, 0), (l, 0)) != Ordering::Less) {
+            break;
+        }
+        let d = &at_a.decode[di];
         for (pi, p) in at_a.prefill.iter().enumerate() {
             if excluded(ex.as_ref(), Choice { decode: di, prefill: pi, replicas: 1 }) || !at_a.compatible(d, p) {
                 continue;
             }
-            let at_r = |r: u64, x: f64| at_a.totals_at(Choice { decode: di, prefill: pi, replicas: r }, x);
+            // the same (replicas, tokens/s) recur below: each is checked once
+            let mut memo: [(u64, f64, Option<space::Totals>); 4] = [(0, f64::NAN, None); 4];
+            let mut at_r = |r: u64, x: f64| {
+                if let Some(m) = memo.iter().find(|m| m.0 == r && m.1 == x) {
+                    return m.2;
+                }
+                let t = at_a.totals_at(Choice { decode: di, prefill: pi, replicas: r }, x);
+                memo.rotate_right(1);
+                memo[0] = (r, x, t);
+                t
+            };
             // replicas per token/s
             let c = if p.aggregated || d.aggregated.is_some() { 0.0 } else { p.time / o };
             let need = |x: f64| ((x * c - 1e-9).ceil().max(1.0)) as u64;

@@ -7,6 +7,7 @@ use super::layers;
 use crate::cost::{self, Footprint};
 use crate::ir::graph::{self, Step};
 use crate::ir::{Pins, Plan, Stage};
+use std::collections::HashMap;
 
 /// Per-chip memory use of one stage on one pool tier.
 #[derive(Clone, Debug, PartialEq)]
@@ -386,7 +387,8 @@ impl Instance {
     pub fn totals_at(&self, c: Choice, tokens_per_s: f64) -> Option<Totals> {
         let d = self.decode.get(c.decode)?;
         let p = self.prefill.get(c.prefill)?;
-        if !self.decode_allowed(d) || !self.compatible(d, p) {
+        let ttft = self.pair_ttft(d, p)?;
+        if !self.decode_allowed(d) || self.ttft_limit.is_some_and(|l| ttft > l) {
             return None;
         }
         for (pool, size) in self.pool_sizes.iter().enumerate() {
@@ -402,7 +404,7 @@ impl Instance {
             decode_chips: d.chips.iter().sum(),
             watts: d.watts + c.replicas as f64 * p.watts,
             tpot: d.tpot,
-            ttft: self.pair_ttft(d, p)?,
+            ttft,
         };
         let b = &self.budget;
         let within = b.usd_per_s.is_none_or(|x| t.usd_per_s <= x * (1.0 + 1e-9))
@@ -668,6 +670,11 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
         dp_graphs.push((d, graph::build(m, step(batch.div_ceil(d)))));
         d *= 2;
     }
+    // the microbatch graphs, the step's own first
+    let mb_all: Vec<(u64, &graph::Graph)> = std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))).collect();
+    // an FFN pool's time per (pool, degree), one per microbatch count: the same whatever
+    // attention pool and degree it pairs with
+    let mut ffn_times: HashMap<(usize, u64), Vec<Option<cost::StageTime>>> = HashMap::new();
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         let pa = &cl.pools[a];
         let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
@@ -713,6 +720,18 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             // Disaggregated: FFN on another pool; two crossings per layer.
             let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
             let (attn_mem, attn_ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+            // the attention side's time and its embedding and LM head per microbatch
+            // count: the same whatever FFN pool and degree it pairs with
+            let attn_times: Vec<Option<(cost::StageTime, f64)>> = if attn_ok && ffn_pools.iter().any(|&f| f != a) {
+                mb_all
+                    .iter()
+                    .map(|(_, gm)| {
+                        Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, other_time_of(gm, &pa.chip, ta)?))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             for &f in ffn_pools.iter().filter(|&&f| f != a) {
                 if !attn_ok {
                     excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &attn_mem));
@@ -740,13 +759,12 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                     memory.extend(ffn_mem);
                     // Ping-pong of m microbatches of at most ⌈B/m⌉ sequences, each priced
                     // as the fullest (docs/cost-model.md §4).
-                    for (mb, gm) in std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))) {
+                    let ffn_ms = ffn_times.entry((f, tf)).or_insert_with(|| {
+                        mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1)).collect()
+                    });
+                    for (i, &(mb, _)) in mb_all.iter().enumerate() {
                         let b = batch.div_ceil(mb) * per_seq; // tokens per microbatch
-                        let (Some(attn_m), Some(ffn_m), Some(other_m)) = (
-                            cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
-                            cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1),
-                            other_time_of(gm, &pa.chip, ta),
-                        ) else {
+                        let (Some((attn_m, other_m)), Some(ffn_m)) = (attn_times[i], ffn_ms[i]) else {
                             continue;
                         };
                         let act_b = cost::activation_bytes(m, b);
