@@ -679,7 +679,6 @@ pub enum Misplaced<'a> {
         pools: usize,
         max: usize,
     },
-    PipelineOnePool,
     DraftWithoutSpeculate,
     AggregatedWithSpeculate,
     BaselineInPlans,
@@ -696,7 +695,8 @@ pub fn not_allowed(span: Span, m: &Misplaced) -> Diagnostic {
         Misplaced::UnitDeclaration { keyword } => (
             format!("declaring a `{keyword}`"),
             "a plan file".into(),
-            "units, prefixes and dimensions are declared in the standard library's units.hplan; write quantities with the units it defines".into(),
+            "units, prefixes and dimensions are declared in the standard library's units.hplan; write quantities with the units it defines"
+                .into(),
         ),
         Misplaced::Statement { what, block, belongs } => (
             what.into(),
@@ -719,11 +719,6 @@ pub fn not_allowed(span: Span, m: &Misplaced) -> Diagnostic {
             "`place decode.layers`".into(),
             format!("name at most {max} pools: `place decode.layers on any [a, b, ...]`"),
         ),
-        Misplaced::PipelineOnePool => (
-            "a layer pipeline over one pool".into(),
-            "`place decode.layers`".into(),
-            "name two or more pools (`place decode.layers on any [a, b]`); to run every layer on one pool, place `decode.attn` and `decode.ffn` there".into(),
-        ),
         Misplaced::DraftWithoutSpeculate => (
             "`place draft`".into(),
             "a plan without a `speculate` block".into(),
@@ -742,12 +737,16 @@ pub fn not_allowed(span: Span, m: &Misplaced) -> Diagnostic {
             "a sweep block".into(),
             "keep one: `step` spaces values evenly, `points` on a log scale".into(),
         ),
-        Misplaced::StepOnPerUserSweep => {
-            ("`step`".into(), "a sweep over `tokens_per_s_per_user`".into(), "use `points = N` (values spaced evenly on a log scale)".into())
-        }
-        Misplaced::Override { keyword } => {
-            (format!("overriding a {keyword}"), "a plan".into(), format!("declare a new {keyword} that extends it: `{keyword} mine = base {{ ... }}`"))
-        }
+        Misplaced::StepOnPerUserSweep => (
+            "`step`".into(),
+            "a sweep over `tokens_per_s_per_user`".into(),
+            "use `points = N` (values spaced evenly on a log scale)".into(),
+        ),
+        Misplaced::Override { keyword } => (
+            format!("overriding a {keyword}"),
+            "a plan".into(),
+            format!("declare a new {keyword} that extends it: `{keyword} mine = base {{ ... }}`"),
+        ),
     };
     not_allowed_in(span, &what, &block, &hint)
 }

@@ -1215,10 +1215,6 @@ impl Resolver<'_> {
                         ));
                         continue;
                     }
-                    if stage == Stage::DecodeLayers && pools.len() < 2 {
-                        self.diags.push(catalog::not_allowed(p.span, &Misplaced::PipelineOnePool));
-                        continue;
-                    }
                     if let Some(body) = &p.pins {
                         let fields = self.check(body, &schema::PINS, p.span);
                         pinned.insert(stage, (fields, body.span));
@@ -1818,7 +1814,7 @@ fn pin_problem(
         Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
         Stage::DecodeFfn => &["tp", "microbatches"],
         Stage::Draft => &["tp"],
-        Stage::DecodeLayers => &[],
+        Stage::DecodeLayers => &["tp"],
     };
     if !applies.contains(&name) {
         let moe = match (stage, name) {
@@ -1845,6 +1841,10 @@ fn pin_problem(
         (Stage::Draft, "tp") => draft.map(|d| (d.heads, PinSplit::DraftHeads)),
         (Stage::DecodeFfn, "tp") => Some((model.intermediate, PinSplit::Intermediate)),
         (Stage::DecodeFfn, "ep") => Some((model.ffn_split_dim(), PinSplit::Experts)),
+        // a pipeline stage's group splits the heads and the FFN (its width, or its experts)
+        (Stage::DecodeLayers, "tp") if model.heads % v != 0 => Some((model.heads, PinSplit::Heads)),
+        (Stage::DecodeLayers, "tp") if model.moe.is_some() => Some((model.ffn_split_dim(), PinSplit::Experts)),
+        (Stage::DecodeLayers, "tp") => Some((model.ffn_split_dim(), PinSplit::Intermediate)),
         _ => None,
     };
     if let Some((dim, what)) = split.filter(|(dim, _)| dim % v != 0) {

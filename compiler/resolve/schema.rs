@@ -424,7 +424,7 @@ pub static PINS: BlockSpec = BlockSpec {
             AttrKind::Count,
             false,
             "4",
-            "tensor-parallel degree (prefill, decode.attn, decode.ffn, draft): any degree that divides the heads (the FFN's split dimension for decode.ffn)",
+            "tensor-parallel degree (prefill, decode.attn, decode.ffn, draft, each stage of decode.layers): any degree that divides the heads (the FFN's split dimension for decode.ffn; both for decode.layers)",
         ),
         a("dp", AttrKind::Count, false, "2", "decode.attn: data-parallel attention groups (a power of two; the FFN spans all of them)"),
         a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree (any degree that divides the experts)"),

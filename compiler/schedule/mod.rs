@@ -210,6 +210,12 @@ impl<'a> Builder<'a> {
         self.track(format!("pool `{}` ({chips} × {})", p.name, p.chip.name), true)
     }
 
+    /// Stage `i` of a pipeline within `pool`, on `chips` chips of its own.
+    fn stage(&mut self, pool: usize, chips: u64, i: usize) -> usize {
+        let p = &self.plan.cluster.pools[pool];
+        self.track(format!("pool `{}` stage {} ({chips} × {})", p.name, i + 1, p.chip.name), true)
+    }
+
     /// The scale-up link of `pool` (its collectives).
     fn fabric(&mut self, pool: usize) -> usize {
         let p = &self.plan.cluster.pools[pool];
@@ -410,7 +416,21 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
         StepShape::Pipeline { cross_in, back } => {
             let m = d.microbatches;
             let mut last = None;
-            let tracks: Vec<usize> = d.layers.iter().map(|s| b.pool(s.pool, s.tp)).collect();
+            // stages that share a pool (a pipeline within it) run on chips of their own:
+            // a track each
+            let mut per_pool = vec![0usize; b.plan.cluster.pools.len()];
+            for s in &d.layers {
+                per_pool[s.pool] += 1;
+            }
+            let tracks: Vec<usize> = d
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| match per_pool[s.pool] > 1 {
+                    true => b.stage(s.pool, s.tp, i),
+                    false => b.pool(s.pool, s.tp),
+                })
+                .collect();
             for j in 0..m {
                 let mut prev = after;
                 for (i, s) in d.layers.iter().enumerate() {
@@ -426,9 +446,10 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 if *back > 0.0 {
                     let (tail, head) = (d.layers[d.layers.len() - 1].pool, d.layers[0].pool);
                     // without a link of their own the ids go back along the pipeline's links
-                    let w = match b.plan.cluster.link_between(tail, head) {
-                        Some(_) => b.wire(tail, head),
-                        None => {
+                    // (within one pool, over its own link)
+                    let w = match tail == head || b.plan.cluster.link_between(tail, head).is_some() {
+                        true => b.wire(tail, head),
+                        false => {
                             let pools = &b.plan.cluster.pools;
                             b.track(format!("links back along the pipeline {} → {}", pools[tail].name, pools[head].name), false)
                         }

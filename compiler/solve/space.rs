@@ -1135,10 +1135,11 @@ fn hidden(parts: f64, tpot: f64) -> f64 {
 
 /// A pool's chips as one pipeline stage: one tensor-parallel group of the largest
 /// degree the pool allows that splits both the heads and the FFN.
-fn pipeline_tp(plan: &Plan, pool: usize) -> u64 {
+fn pipeline_tp(plan: &Plan, pool: usize) -> Option<u64> {
     let p = &plan.cluster.pools[pool];
     let m = &plan.model;
-    tp_degrees(p.count, m.heads, p.link.is_some()).into_iter().filter(|t| m.ffn_split_dim() % t == 0).max().unwrap_or(1)
+    let pin = plan.placement(Stage::DecodeLayers).pins.tp;
+    tp_degrees(p.count, m.heads, p.link.is_some()).into_iter().filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(pin, t)).max()
 }
 
 /// Per-layer costs of one pool as a pipeline stage, and the parts the breakdown needs.
@@ -1286,7 +1287,8 @@ fn pipeline_parts(plan: &Plan, batch: u64, per_seq: u64, s: usize, excluded: &mu
     let tokens = b * per_seq;
     let (mut pools, mut tps, mut costs) = (Vec::new(), Vec::new(), Vec::new());
     for &p in &plan.placement(Stage::DecodeLayers).pools {
-        let tp = pipeline_tp(plan, p);
+        // a pool whose chips cannot form the pinned degree takes no part
+        let Some(tp) = pipeline_tp(plan, p) else { continue };
         match stage_costs(plan, p, tp, &g, tokens, (batch, b)) {
             Some(c) => {
                 pools.push(p);
@@ -1325,122 +1327,239 @@ pub fn pipeline_problem(plan: &Plan, batch: u64, s: usize) -> Option<layers::Pro
 /// (TPOT `max(m·bottleneck, one microbatch's round trip)`), each stage
 /// one pool's tensor-parallel group ([`pipeline_tp`]); for every set of `s` pools the
 /// exact DP of [`layers`] picks the order and the cuts with the smallest bottleneck.
+/// Then the pipelines within each of those pools ([`uniform_pipeline_options`]).
 /// Steps over `per_seq` tokens per sequence as in [`target_options`].
 fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
     let m = &plan.model;
-    let cl = &plan.cluster;
     let n = plan.placement(Stage::DecodeLayers).pools.len();
     let mut out = Vec::new();
-    if !(2..=layers::MAX_GROUPS).contains(&n) {
-        return out;
-    }
-    let (_, ctx_max) = decode_contexts(plan);
-    let kv_total = m.kv_bytes(ctx_max as f64);
-    for s in 2..=n.min(m.layers as usize) {
-        // precision exclusions are the same for every s: record them once
-        let mut ex = Vec::new();
-        let parts = pipeline_parts(plan, batch, per_seq, s, &mut ex);
-        if s == 2 {
-            excluded.extend(ex);
-        }
-        let Some(PipelineParts { pools, costs, problem, tps, tokens, microbatches: mbs }) = parts else { break };
-        let link = |a: usize, b: usize| cl.link_between(pools[a], pools[b]).map(|l| &l.link);
-        for (_, part) in problem.best_per_set(s) {
-            let mut stages = Vec::new();
-            let mut bd = DecodeBreakdown::default();
-            let mut chips = vec![0; cl.pools.len()];
-            let (mut usd, mut watts, mut cycle) = (0.0, 0.0, 0.0);
-            let mut memory = Vec::new();
-            let mut kv = Vec::new();
-            let mut cross_in = Vec::new();
-            for (i, &(q, lo, hi)) in part.stages.iter().enumerate() {
-                let (first, last) = (i == 0, i + 1 == part.stages.len());
-                let prev = (!first).then(|| part.stages[i - 1].0);
-                let Some(time) = problem.stage_time(q, lo, hi, prev, last) else { continue };
-                let c = &costs[q];
-                let pool = &cl.pools[pools[q]];
-                let sum = |v: &[f64]| v[lo..hi].iter().sum::<f64>();
-                bd.attn += sum(&c.attn);
-                bd.ffn += sum(&c.ffn);
-                bd.allreduce += sum(&c.allreduce);
-                bd.attn_memory_bound += sum(&c.attn_mem_bound);
-                bd.ffn_memory_bound += sum(&c.ffn_mem_bound);
-                bd.from_tables += sum(&c.tables) + if first { c.tables_first } else { 0.0 } + if last { c.tables_last } else { 0.0 };
-                bd.extrapolated |= c.extrapolated;
-                let into = prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
-                bd.crossing += into;
-                cross_in.push(into);
-                bd.other += if first { c.group.first - c.first_fixed } else { 0.0 } + if last { c.group.last } else { 0.0 };
-                bd.overhead += c.group.fixed + if first { c.first_fixed } else { 0.0 };
-                cycle += time;
-                chips[pools[q]] = tps[q];
-                usd += pool.chip.price.unwrap_or(0.0) * tps[q] as f64;
-                watts += pool.chip.power.unwrap_or(0.0) * tps[q] as f64;
-                for (t, tier) in pool.chip.memory.iter().enumerate() {
-                    let g = &c.group;
-                    let used =
-                        g.mem[t][hi] - g.mem[t][lo] + if first { g.mem_first[t] } else { 0.0 } + if last { g.mem_last[t] } else { 0.0 };
-                    memory.push(MemUse {
-                        stage: Stage::DecodeLayers,
-                        pool: pools[q],
-                        tier: tier.name.clone(),
-                        used,
-                        capacity: tier.capacity,
-                    });
-                }
-                let kv_here: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l as u64, ctx_max as f64)).sum();
-                kv.push((pools[q], if kv_total > 0.0 { kv_here / kv_total } else { 0.0 }));
-                stages.push(LayerStage { pool: pools[q], tp: tps[q], first: lo as u64, end: hi as u64, time });
+    if (2..=layers::MAX_GROUPS).contains(&n) {
+        for s in 2..=n.min(m.layers as usize) {
+            // precision exclusions are the same for every s: record them once
+            let mut ex = Vec::new();
+            let parts = pipeline_parts(plan, batch, per_seq, s, &mut ex);
+            if s == 2 {
+                excluded.extend(ex);
             }
-            // The sampled token ids go back to the first stage: directly if linked,
-            // otherwise back along the pipeline.
-            let ids = 4.0 * tokens as f64;
-            let (head, tail) = (part.stages[0].0, part.stages[part.stages.len() - 1].0);
-            let back = match link(tail, head) {
-                Some(l) => cost::transfer_time(ids, l, 1),
-                None => part.stages.windows(2).filter_map(|w| link(w[1].0, w[0].0)).map(|l| cost::transfer_time(ids, l, 1)).sum(),
-            };
-            cycle += back;
-            bd.crossing += back;
-            let sf = mbs as f64;
-            let tpot = (sf * part.bottleneck).max(cycle);
-            let work = DecodeBreakdown {
-                attn: sf * bd.attn,
-                ffn: sf * bd.ffn,
-                allreduce: sf * bd.allreduce,
-                crossing: sf * bd.crossing,
-                other: sf * bd.other,
-                attn_memory_bound: sf * bd.attn_memory_bound,
-                ffn_memory_bound: sf * bd.ffn_memory_bound,
-                overhead: sf * bd.overhead,
-                overlap: 0.0,
-                draft: 0.0,
-                from_tables: sf * bd.from_tables,
-                extrapolated: bd.extrapolated,
-                prefill: 0.0,
-            };
-            let total = work.attn + work.ffn + work.allreduce + work.crossing + work.other + work.overhead;
-            out.push(DecodeOption {
-                attn_pool: stages[0].pool,
-                attn_tp: stages[0].tp,
-                attn_dp: 1,
-                ffn: None,
-                microbatches: mbs,
-                draft: None,
-                layers: stages,
-                kv,
-                tpot,
-                chips,
-                usd_per_s: usd,
-                watts,
-                breakdown: DecodeBreakdown { overlap: hidden(total, tpot), ..work },
-                memory,
-                shape: StepShape::Pipeline { cross_in, back },
-                aggregated: None,
-            });
+            let Some(parts) = parts else { break };
+            for (_, part) in parts.problem.best_per_set(s) {
+                out.push(pipeline_option(plan, &parts, &part));
+            }
+        }
+    }
+    out.extend(uniform_pipeline_options(plan, batch, per_seq, excluded));
+    out
+}
+
+/// Stages a pipeline within one pool has at most (docs/limits.md): each is a decode
+/// option's own entry, so the options of one pool grow with the stages times the
+/// tensor-parallel degrees.
+pub const MAX_POOL_STAGES: u64 = 128;
+
+/// Layer pipelines within one pool of `place decode.layers` (how wafers and SRAM racks
+/// hold a model too large for one chip or group: docs/cost-model.md §4f): `s` stages of
+/// `t` chips each (`2 ≤ s ≤ min(layers, chips/t, 128)`, `t` dividing the heads and the
+/// FFN's width), one after another over the pool's own link, the layers split as evenly
+/// as possible (`⌈L/s⌉` or `⌊L/s⌋` each; the longer ranges go to the stages with the least
+/// else to do: middle stages before the last, which also runs the LM head, and the first,
+/// which runs the embedding, ties in stage order). The batch runs as `m = min(s, 8, B)`
+/// microbatches (as many as stages keep every stage busy, up to the 8 a step's
+/// microbatches reach elsewhere, so that the same layouts exist at every batch above 8);
+/// TPOT `max(m·bottleneck, one microbatch's round trip)` as across pools.
+fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let l = m.layers as usize;
+    let (ctx_mean, _) = decode_contexts(plan);
+    let placement = plan.placement(Stage::DecodeLayers);
+    let most_micro = *MICROBATCHES.last().unwrap_or(&1);
+    let mut out = Vec::new();
+    for &p in &placement.pools {
+        let pool = &cl.pools[p];
+        // the stages pass activations over the pool's own link
+        let Some(link) = pool.link.as_ref() else { continue };
+        let degrees =
+            tp_degrees(pool.count, m.heads, true).into_iter().filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(placement.pins.tp, t));
+        'degree: for t in degrees {
+            let most = (pool.count / t).min(l as u64).min(MAX_POOL_STAGES);
+            // the pool's costs as a stage, per microbatch count
+            let mut by_micro: Vec<PipelineParts> = Vec::new();
+            let mut fitted = false;
+            let mut short: Option<Excluded> = None;
+            for s in 2..=most {
+                let mbs = s.min(most_micro).min(batch);
+                let parts = match by_micro.iter().position(|x| x.microbatches == mbs) {
+                    Some(i) => &by_micro[i],
+                    None => {
+                        let b = batch.div_ceil(mbs);
+                        let step = if per_seq == 1 {
+                            Step::Decode { batch: b, context: ctx_mean }
+                        } else {
+                            Step::Verify { batch: b, per_seq, context: ctx_mean }
+                        };
+                        let tokens = b * per_seq;
+                        let Some(costs) = stage_costs(plan, p, t, &graph::build(m, step), tokens, (batch, b)) else {
+                            excluded.push(Excluded::Precision { pool: p });
+                            break 'degree;
+                        };
+                        let cross = vec![vec![Some(cost::transfer_time(cost::activation_bytes(m, tokens), link, t))]];
+                        let problem = layers::Problem { layers: l, groups: vec![costs.group.clone()], cross };
+                        by_micro.push(PipelineParts {
+                            pools: vec![p],
+                            costs: vec![costs],
+                            problem,
+                            tps: vec![t],
+                            tokens,
+                            microbatches: mbs,
+                        });
+                        &by_micro[by_micro.len() - 1]
+                    }
+                };
+                match even_split(&parts.problem, s as usize) {
+                    Ok(part) => {
+                        fitted = true;
+                        out.push(pipeline_option(plan, parts, &part));
+                    }
+                    Err(e) => short = Some(Excluded::Memory { stage: Stage::DecodeLayers, pool: p, tp: t, need: e.0, capacity: e.1 }),
+                }
+            }
+            if !fitted {
+                excluded.extend(short);
+            }
         }
     }
     out
+}
+
+/// Layers `0..L` cut into `s` contiguous stages of group 0 of `problem`, as evenly as
+/// possible (see [`uniform_pipeline_options`]), with its bottleneck; or, when a stage
+/// does not fit, the bytes per chip it needs and has in the tier it overflows most.
+fn even_split(problem: &layers::Problem, s: usize) -> Result<layers::Partition, (f64, f64)> {
+    let (l, g) = (problem.layers, &problem.groups[0]);
+    let cross = problem.cross[0][0].unwrap_or(0.0);
+    // what each stage does besides its layers
+    let extra = |i: usize| if i == 0 { g.first } else { cross + if i + 1 == s { g.last } else { 0.0 } };
+    let mut order: Vec<usize> = (0..s).collect();
+    order.sort_by(|&a, &b| extra(a).total_cmp(&extra(b)).then(a.cmp(&b)));
+    let mut count = vec![l / s; s];
+    for &i in order.iter().take(l % s) {
+        count[i] += 1;
+    }
+    let (mut stages, mut bottleneck, mut lo) = (Vec::with_capacity(s), 0.0f64, 0);
+    for (i, n) in count.into_iter().enumerate() {
+        let (hi, first, last) = (lo + n, i == 0, i + 1 == s);
+        if !problem.fits(0, lo, hi, first, last) {
+            let need =
+                |t: usize| g.mem[t][hi] - g.mem[t][lo] + if first { g.mem_first[t] } else { 0.0 } + if last { g.mem_last[t] } else { 0.0 };
+            let worst = (0..g.capacity.len()).max_by(|&a, &b| (need(a) / g.capacity[a]).total_cmp(&(need(b) / g.capacity[b]))).unwrap_or(0);
+            return Err((need(worst), g.capacity.get(worst).copied().unwrap_or(0.0)));
+        }
+        let time = problem.stage_time(0, lo, hi, (!first).then_some(0), last).unwrap_or(f64::INFINITY);
+        bottleneck = bottleneck.max(time);
+        stages.push((0, lo, hi));
+        lo = hi;
+    }
+    Ok(layers::Partition { stages, bottleneck })
+}
+
+/// The decode option of pipeline `part` over `parts`' groups: its stages in order, the
+/// crossing into each, the sampled ids back to the first stage.
+fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers::Partition) -> DecodeOption {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let (_, ctx_max) = decode_contexts(plan);
+    let kv_total = m.kv_bytes(ctx_max as f64);
+    let PipelineParts { pools, costs, problem, tps, tokens, microbatches: mbs } = parts;
+    // between two groups of one pool, the pool's own link
+    let link = |a: usize, b: usize| match pools[a] == pools[b] {
+        true => cl.pools[pools[a]].link.as_ref(),
+        false => cl.link_between(pools[a], pools[b]).map(|l| &l.link),
+    };
+    let mut stages = Vec::new();
+    let mut bd = DecodeBreakdown::default();
+    let mut chips = vec![0; cl.pools.len()];
+    let (mut usd, mut watts, mut cycle) = (0.0, 0.0, 0.0);
+    let mut memory = Vec::new();
+    let mut kv = Vec::new();
+    let mut cross_in = Vec::new();
+    for (i, &(q, lo, hi)) in part.stages.iter().enumerate() {
+        let (first, last) = (i == 0, i + 1 == part.stages.len());
+        let prev = (!first).then(|| part.stages[i - 1].0);
+        let Some(time) = problem.stage_time(q, lo, hi, prev, last) else { continue };
+        let c = &costs[q];
+        let pool = &cl.pools[pools[q]];
+        let sum = |v: &[f64]| v[lo..hi].iter().sum::<f64>();
+        bd.attn += sum(&c.attn);
+        bd.ffn += sum(&c.ffn);
+        bd.allreduce += sum(&c.allreduce);
+        bd.attn_memory_bound += sum(&c.attn_mem_bound);
+        bd.ffn_memory_bound += sum(&c.ffn_mem_bound);
+        bd.from_tables += sum(&c.tables) + if first { c.tables_first } else { 0.0 } + if last { c.tables_last } else { 0.0 };
+        bd.extrapolated |= c.extrapolated;
+        let into = prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
+        bd.crossing += into;
+        cross_in.push(into);
+        bd.other += if first { c.group.first - c.first_fixed } else { 0.0 } + if last { c.group.last } else { 0.0 };
+        bd.overhead += c.group.fixed + if first { c.first_fixed } else { 0.0 };
+        cycle += time;
+        chips[pools[q]] += tps[q];
+        usd += pool.chip.price.unwrap_or(0.0) * tps[q] as f64;
+        watts += pool.chip.power.unwrap_or(0.0) * tps[q] as f64;
+        for (t, tier) in pool.chip.memory.iter().enumerate() {
+            let g = &c.group;
+            let used = g.mem[t][hi] - g.mem[t][lo] + if first { g.mem_first[t] } else { 0.0 } + if last { g.mem_last[t] } else { 0.0 };
+            memory.push(MemUse { stage: Stage::DecodeLayers, pool: pools[q], tier: tier.name.clone(), used, capacity: tier.capacity });
+        }
+        let kv_here: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l as u64, ctx_max as f64)).sum();
+        kv.push((pools[q], if kv_total > 0.0 { kv_here / kv_total } else { 0.0 }));
+        stages.push(LayerStage { pool: pools[q], tp: tps[q], first: lo as u64, end: hi as u64, time });
+    }
+    // The sampled token ids go back to the first stage: directly if linked,
+    // otherwise back along the pipeline.
+    let ids = 4.0 * *tokens as f64;
+    let (head, tail) = (part.stages[0].0, part.stages[part.stages.len() - 1].0);
+    let back = match link(tail, head) {
+        Some(l) => cost::transfer_time(ids, l, 1),
+        None => part.stages.windows(2).filter_map(|w| link(w[1].0, w[0].0)).map(|l| cost::transfer_time(ids, l, 1)).sum(),
+    };
+    cycle += back;
+    bd.crossing += back;
+    let sf = *mbs as f64;
+    let tpot = (sf * part.bottleneck).max(cycle);
+    let work = DecodeBreakdown {
+        attn: sf * bd.attn,
+        ffn: sf * bd.ffn,
+        allreduce: sf * bd.allreduce,
+        crossing: sf * bd.crossing,
+        other: sf * bd.other,
+        attn_memory_bound: sf * bd.attn_memory_bound,
+        ffn_memory_bound: sf * bd.ffn_memory_bound,
+        overhead: sf * bd.overhead,
+        overlap: 0.0,
+        draft: 0.0,
+        from_tables: sf * bd.from_tables,
+        extrapolated: bd.extrapolated,
+        prefill: 0.0,
+    };
+    let total = work.attn + work.ffn + work.allreduce + work.crossing + work.other + work.overhead;
+    DecodeOption {
+        attn_pool: stages[0].pool,
+        attn_tp: stages[0].tp,
+        attn_dp: 1,
+        ffn: None,
+        microbatches: *mbs,
+        draft: None,
+        layers: stages,
+        kv,
+        tpot,
+        chips,
+        usd_per_s: usd,
+        watts,
+        breakdown: DecodeBreakdown { overlap: hidden(total, tpot), ..work },
+        memory,
+        shape: StepShape::Pipeline { cross_in, back },
+        aggregated: None,
+    }
 }
 
 /// Combines each target (verify) option with each place the draft model can run:
@@ -1900,5 +2019,138 @@ mod data_parallel_checks {
         let ffn_fp8 = m.ffn_params() as f64; // 1 byte per parameter at FP8
         let kv_tp4 = 64.0 * m.kv_bytes(4160.0) / 4.0;
         assert!((kv(tp4) - kv(dp) - (kv_tp4 / 2.0 + ffn_fp8 / 8.0)).abs() < 1.0, "{} vs {}", kv(tp4), kv(dp));
+    }
+}
+
+#[cfg(test)]
+mod pipelines_within_a_pool {
+    use super::*;
+
+    /// A group whose layers take `per_layer` seconds and `bytes` bytes each.
+    fn group(layers: usize, per_layer: f64, fixed: f64, (first, last): (f64, f64), bytes: f64, capacity: f64) -> layers::Group {
+        layers::Group {
+            time: (0..=layers).map(|l| l as f64 * per_layer).collect(),
+            fixed,
+            first,
+            last,
+            mem: vec![(0..=layers).map(|l| l as f64 * bytes).collect()],
+            mem_first: vec![0.0],
+            mem_last: vec![0.0],
+            capacity: vec![capacity],
+        }
+    }
+
+    fn problem(layers: usize, g: layers::Group, cross: f64) -> layers::Problem {
+        layers::Problem { layers, groups: vec![g], cross: vec![vec![Some(cross)]] }
+    }
+
+    /// 10 layers of 1 s in 4 stages: 2 or 3 each; the first stage also embeds (0.5 s), the
+    /// middle ones receive activations (0.25 s), the last receives and runs the LM head
+    /// (0.25 + 2 s). The two longer ranges go to the middle stages: 2, 3, 3, 2 layers,
+    /// stage times 2.5, 3.25, 3.25, 4.25 (each + 0.1 s fixed): bottleneck 4.35 s.
+    #[test]
+    fn the_longer_ranges_go_to_the_stages_with_least_else_to_do() {
+        let p = problem(10, group(10, 1.0, 0.1, (0.5, 2.0), 1.0, 100.0), 0.25);
+        let part = even_split(&p, 4).unwrap();
+        assert_eq!(part.stages, vec![(0, 0, 2), (0, 2, 5), (0, 5, 8), (0, 8, 10)]);
+        assert!((part.bottleneck - 4.35).abs() < 1e-12, "{}", part.bottleneck);
+        // an even count needs no choice
+        let part = even_split(&p, 5).unwrap();
+        assert_eq!(part.stages.iter().map(|s| s.2 - s.1).collect::<Vec<_>>(), vec![2; 5]);
+    }
+
+    /// With layers that all cost the same, the rule's split has the least bottleneck of
+    /// every way to hand out the longer ranges (checked against trying them all).
+    #[test]
+    fn the_rule_is_the_best_even_split_when_layers_cost_the_same() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for _ in 0..300 {
+            let layers = 2 + (next() * 40.0) as usize;
+            let s = 2 + (next() * (layers.min(9) - 1) as f64) as usize;
+            let s = s.min(layers);
+            let g = group(layers, 0.1 + next(), next(), (next() * 3.0, next() * 3.0), 1.0, 1e9);
+            let p = problem(layers, g, next() * 2.0);
+            let rule = even_split(&p, s).unwrap().bottleneck;
+            let r = layers % s;
+            let mut best = f64::INFINITY;
+            for mask in 0u32..(1 << s) {
+                if mask.count_ones() as usize != r {
+                    continue;
+                }
+                let (mut lo, mut worst) = (0, 0.0f64);
+                for i in 0..s {
+                    let hi = lo + layers / s + usize::from(mask & (1 << i) != 0);
+                    worst = worst.max(p.stage_time(0, lo, hi, (i > 0).then_some(0), i + 1 == s).unwrap());
+                    lo = hi;
+                }
+                best = best.min(worst);
+            }
+            assert!((rule - best).abs() <= 1e-9 * best, "{layers} layers in {s}: {rule} against {best}");
+        }
+    }
+
+    /// A stage that does not fit says what it needs and has.
+    #[test]
+    fn a_stage_that_does_not_fit_says_how_far() {
+        let p = problem(10, group(10, 1.0, 0.0, (0.0, 0.0), 3.0, 10.0), 0.0);
+        assert_eq!(even_split(&p, 3).unwrap_err(), (12.0, 10.0));
+        assert!(even_split(&p, 4).is_ok());
+    }
+
+    /// Llama-3.1-405B (FP8) on 32 wafers named by `place decode.layers`: pipelines of 2 to
+    /// 32 stages of 1, 2, 4, 8 or 16 wafers within the pool, each as the docs compose it
+    /// (contiguous even ranges, `s·t` chips, TPOT `max(m·slowest stage, round trip)`,
+    /// `m = min(s, 8, B)`), the fewest stages those that fit; a `tp` pin keeps its degree.
+    #[test]
+    fn wafers_pipeline_the_layers_as_documented() {
+        let src = |pin: &str| {
+            format!(
+                "use std::chips::wse3\nuse std::links::swarmx\nuse std::models::llama3_1_405b\n\
+                 workload w {{\n  input = 8k tok\n  output = 1k tok\n  concurrency = 1 ..= 64\n}}\n\
+                 cluster c {{\n  pool wse = wse3 x 32 over swarmx\n}}\n\
+                 plan p {{\n  model = llama3_1_405b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  place decode.layers on wse{pin}\n}}\n"
+            )
+        };
+        for (pin, degrees) in [("", vec![1, 2, 4, 8, 16]), (" { tp = 1 }", vec![1])] {
+            let comp = crate::compile("wafers.hplan", &src(pin), None, crate::Mode::Check);
+            assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+            let plan = &comp.program.plans[0];
+            for batch in [1, 5, 12, 64] {
+                let inst = instance(plan, batch, &prefill_options(plan, &mut Vec::new()), &mut Vec::new());
+                let within: Vec<&DecodeOption> = inst.decode.iter().filter(|d| d.layers.len() >= 2).collect();
+                let mut seen = Vec::new();
+                for d in &within {
+                    let (s, t) = (d.layers.len() as u64, d.layers[0].tp);
+                    assert!(d.layers.iter().all(|x| x.pool == 0 && x.tp == t));
+                    assert_eq!(d.chips, vec![s * t]);
+                    assert_eq!(d.microbatches, s.min(8).min(batch));
+                    let lens: Vec<u64> = d.layers.iter().map(|x| x.end - x.first).collect();
+                    assert!(
+                        d.layers.windows(2).all(|w| w[0].end == w[1].first)
+                            && d.layers[0].first == 0
+                            && d.layers[s as usize - 1].end == 126
+                    );
+                    assert!(lens.iter().all(|&n| n == 126 / s || n == 126 / s + 1), "{lens:?}");
+                    let StepShape::Pipeline { back, .. } = &d.shape else { panic!("a pipeline's shape") };
+                    let slowest = d.layers.iter().map(|x| x.time).fold(0.0, f64::max);
+                    let round = d.layers.iter().map(|x| x.time).sum::<f64>() + back;
+                    let want = (d.microbatches as f64 * slowest).max(round);
+                    assert!((d.tpot - want).abs() <= 1e-12 * want, "{} against {want}", d.tpot);
+                    seen.push((t, s));
+                }
+                for &t in &degrees {
+                    let stages: Vec<u64> = seen.iter().filter(|x| x.0 == t).map(|x| x.1).collect();
+                    // 406 GB of FP8 weights over 44 GB wafers: at least 10 wafers' worth
+                    let fewest = *stages.iter().min().unwrap_or(&0);
+                    assert!(fewest * t >= 10, "tp {t}: {stages:?}");
+                    assert_eq!(stages, (fewest..=32 / t).collect::<Vec<_>>(), "tp {t}");
+                }
+                assert!(seen.iter().all(|x| degrees.contains(&x.0)), "{pin}: {seen:?}");
+            }
+        }
     }
 }
