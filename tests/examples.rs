@@ -427,7 +427,7 @@ fn a_degree_that_divides_the_width_need_not_be_a_power_of_two() {
 
 /// Ping-pong takes up to 8 microbatches: pinned at 6 (96 sequences, 16 per microbatch),
 /// the answer runs 6, its TPOT is the steady-state period of docs/cost-model.md §4b for 6
-/// microbatches, and the ILP matches the oracle.
+/// microbatches (and the FFN's layer groups), and the ILP matches the oracle.
 #[test]
 fn ping_pong_runs_up_to_eight_microbatches() {
     let comp = compiled("mb6.hplan", &rubin_lpx("96", "microbatches = 6"), hplanc::Mode::Build);
@@ -436,9 +436,61 @@ fn ping_pong_runs_up_to_eight_microbatches() {
     assert_eq!(ffn.microbatches, 6, "{ffn:?}");
     let d = comp.solved[0].as_ref().unwrap().best.decode();
     let hplanc::solve::space::StepShape::PingPong { t_a, t_e, t_c, other } = d.shape else { panic!("{:?}", d.shape) };
-    let period = hplanc::cost::pingpong_iteration(t_a, t_e, t_c, 6, comp.program.plans[0].model.layers);
+    let period = hplanc::cost::pingpong_sharded(t_a, t_e, t_c, 6, comp.program.plans[0].model.layers, d.ffn_groups);
     assert!((d.tpot - (period + 6.0 * other + d.breakdown.overhead)).abs() < 1e-9 * d.tpot, "{} vs {period}", d.tpot);
     every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.microbatches == 6)));
+}
+
+/// Kimi K2's experts (FP4, 500 GB of FFN weights) on LP30s of 500 MB each: no expert-
+/// parallel group holds every layer (384 chips would need 1.3 GB each), so the FFN's
+/// layers spread over groups of chips, the fewest that hold them (docs/cost-model.md §4):
+/// every such option's group count is the least whose busiest group fits (the layers'
+/// FFN weights summed by hand), its chips are the groups', and its TPOT is the sharded
+/// ping-pong period; the plan solves and the ILP matches the oracle at every batch.
+#[test]
+fn an_ffn_too_large_for_one_group_spreads_its_layers_over_groups() {
+    let text = "use std::chips::{rubin, lp30}\nuse std::links::{nvlink6, groq3_c2c, spectrum_x}\nuse std::models::kimi_k2\n\
+                chip rubin_priced = rubin { price = 8.00 $/h }\nchip lp30_priced = lp30 { price = 0.50 $/h }\n\
+                workload w {\n  input = 8k tok\n  output = 1k tok\n  concurrency = 1 ..= 64\n}\n\
+                cluster c {\n  pool gpu = rubin_priced x 8 over nvlink6\n  pool lpu = lp30_priced x 2048 over groq3_c2c\n  link gpu <-> lpu over spectrum_x\n}\n\
+                plan p {\n  model = kimi_k2 { weights = fp4 }\n  cluster = c\n  workload = w\n\
+                \x20 place prefill on gpu\n  place decode.attn on gpu\n  place decode.ffn on lpu\n}\n";
+    let comp = compiled("kimi_lpx.hplan", text, hplanc::Mode::Build);
+    let r = comp.report().plans.remove(0);
+    let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
+    assert!(ffn.pp > 1 && ffn.chips == ffn.ep * ffn.pp, "{ffn:?}");
+    let plan = &comp.program.plans[0];
+    let m = &plan.model;
+    let layers = m.layers;
+    let ffn_bytes = |lo: u64, hi: u64| (lo..hi).map(|l| m.ffn_params_of(l)).sum::<u64>() as f64 * 0.5;
+    // the busiest group's bytes per chip with g groups of t chips (the first L mod g hold one more layer)
+    let busiest = |g: u64, t: u64| {
+        let (mut lo, mut most) = (0, 0.0f64);
+        for i in 0..g {
+            let hi = lo + layers / g + u64::from(i < layers % g);
+            most = most.max(ffn_bytes(lo, hi) / t as f64);
+            lo = hi;
+        }
+        most
+    };
+    let capacity = 500e6;
+    let seen = std::cell::Cell::new(0);
+    every_batch_matches_the_oracle(&comp, |inst| {
+        for d in inst.decode.iter().filter(|d| d.ffn.is_some()) {
+            let (f, t) = d.ffn.unwrap();
+            let g = d.ffn_groups;
+            assert!(busiest(g, t) <= capacity * (1.0 + 1e-12), "{g} groups of {t}: {}", busiest(g, t));
+            assert!(g == 1 || busiest(g - 1, t) > capacity, "{} groups of {t} would do", g - 1);
+            assert_eq!(d.chips[f], t * g);
+            let hplanc::solve::space::StepShape::PingPong { t_a, t_e, t_c, other } = d.shape else { panic!("{:?}", d.shape) };
+            let want = hplanc::cost::pingpong_sharded(t_a, t_e, t_c, d.microbatches, layers, g)
+                + d.microbatches as f64 * other
+                + d.breakdown.overhead;
+            assert!((d.tpot - want).abs() <= 1e-9 * want, "{} against {want}", d.tpot);
+            seen.set(seen.get() + usize::from(g > 1));
+        }
+    });
+    assert!(seen.get() > 0);
 }
 
 /// `chunk` sets the prompt tokens an aggregated step carries: a 2k-token prompt takes

@@ -70,6 +70,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 attn_tp: chips[attn_pool],
                 attn_dp: 1,
                 ffn,
+                ffn_groups: 1,
                 microbatches: 1 + rng.below(4),
                 draft: None,
                 layers: vec![],

@@ -361,9 +361,19 @@ pub fn speculative_tpot(k: u64, a: f64, t_draft: f64, t_verify: f64, t_link: f64
 /// microbatch from an idle pipeline; it is below the pools' load `l·m·T_f` whenever
 /// `m·T_f > t_a + t_e + 2t_c`, so it cannot be the period (docs/cost-model.md §4).
 pub fn pingpong_iteration(t_a: f64, t_e: f64, t_c: f64, m: u64, l: u64) -> f64 {
+    pingpong_sharded(t_a, t_e, t_c, m, l, 1)
+}
+
+/// [`pingpong_iteration`] with the FFN's layers spread over `g` groups of chips, each
+/// running its own contiguous range (at most `⌈l/g⌉` layers): the attention pool's load
+/// `l·m·t_a`, the busiest FFN group's `⌈l/g⌉·m·t_e` and a microbatch's round trip
+/// `l·(t_a + t_e + 2t_c)`, whichever is longest. With `g = 1` this is
+/// `l·max(m·max(t_a, t_e), t_a + t_e + 2t_c)`.
+pub fn pingpong_sharded(t_a: f64, t_e: f64, t_c: f64, m: u64, l: u64, g: u64) -> f64 {
+    let m = m.max(1) as f64;
     let trip = t_a + t_e + 2.0 * t_c;
-    let period = (m.max(1) as f64 * t_a.max(t_e)).max(trip);
-    l as f64 * period
+    let busiest = l.div_ceil(g.max(1)) as f64;
+    (l as f64 * m * t_a).max(busiest * m * t_e).max(l as f64 * trip)
 }
 
 /// US dollars per million tokens for a deployment costing `usd_per_s` producing `tokens_per_s`.
@@ -600,6 +610,24 @@ mod tests {
         assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 3, 80) - 24e-3).abs() < 1e-12);
         // m = 2 is bound by the round trip: 80 * max(200, 280) = 22,400 us
         assert!((pingpong_iteration(100e-6, 100e-6, 40e-6, 2, 80) - 22.4e-3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_ffn_over_layer_groups_is_bound_by_its_busiest_group() {
+        // 80 layers, 4 microbatches, attention 50 us, FFN 200 us, crossings 10 us per
+        // layer. One group: the FFN's load 80 * 4 * 200 us = 64 ms. Four groups of 20
+        // layers: 20 * 4 * 200 = 16 ms, above attention's 80 * 4 * 50 = 16 ms (equal) and
+        // the round trip 80 * 270 us = 21.6 ms: 21.6 ms. Eight groups: still the trip.
+        let (t_a, t_e, t_c) = (50e-6, 200e-6, 10e-6);
+        assert!((pingpong_sharded(t_a, t_e, t_c, 4, 80, 1) - 64e-3).abs() < 1e-12);
+        assert!((pingpong_sharded(t_a, t_e, t_c, 4, 80, 4) - 21.6e-3).abs() < 1e-12);
+        assert!((pingpong_sharded(t_a, t_e, t_c, 4, 80, 8) - 21.6e-3).abs() < 1e-12);
+        // 3 groups of 27, 27 and 26 layers: the busiest, 27 * 8 * 200 us = 43.2 ms
+        assert!((pingpong_sharded(t_a, t_e, t_c, 8, 80, 3) - 43.2e-3).abs() < 1e-12);
+        // one group is the plain ping-pong
+        for m in 1..=8 {
+            assert_eq!(pingpong_sharded(t_a, t_e, t_c, m, 80, 1), pingpong_iteration(t_a, t_e, t_c, m, 80));
+        }
     }
 
     #[test]

@@ -1185,12 +1185,17 @@ impl Model {
     /// Parameters layer `l` stores: attention, its FFN (every expert and the router
     /// of an MoE layer) and its two norms.
     pub fn layer_params(&self, l: u64) -> u64 {
-        let ffn = if self.is_moe(l) {
+        self.attn_params_per_layer() + self.ffn_params_of(l) + 2 * self.hidden
+    }
+
+    /// FFN parameters of layer `l`: its dense FFN, or its experts (routed and shared)
+    /// and router; summed over the layers this is [`Model::ffn_params`].
+    pub fn ffn_params_of(&self, l: u64) -> u64 {
+        if self.is_moe(l) {
             self.moe.map(|m| (m.experts + m.shared) * self.expert_params() + self.router_params()).unwrap_or(0)
         } else {
             self.ffn_params_per_layer()
-        };
-        self.attn_params_per_layer() + ffn + 2 * self.hidden
+        }
     }
 
     /// KV bytes layer `l` keeps for one sequence of `context` tokens (a sliding layer

@@ -460,7 +460,8 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         attn.dp = d.attn_dp;
         rows.push(attn);
         rows.push(match d.ffn {
-            Some((f, t)) => row("decode.ffn", f, t, t, true, mb, 1, None),
+            // its layers over `ffn_groups` groups of `t` chips: a pipeline of FFN groups
+            Some((f, t)) => PlacementRow { pp: d.ffn_groups, ..row("decode.ffn", f, t * d.ffn_groups, t, true, mb, 1, None) },
             // colocated: over every attention chip (all data-parallel groups)
             None => row("decode.ffn", d.attn_pool, 0, d.attn_tp * d.attn_dp, true, mb, 1, Some("decode.attn")),
         });
@@ -770,8 +771,19 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
             dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(d.attn_pool)),
         });
         parts.push(match d.ffn {
-            Some((f, _)) if d.microbatches > 1 => format!("decode.ffn on {} ({} microbatches)", pool(f), d.microbatches),
-            Some((f, _)) => format!("decode.ffn on {}", pool(f)),
+            Some((f, _)) => {
+                let mut how = Vec::new();
+                if d.ffn_groups > 1 {
+                    how.push(format!("its layers over {} groups", d.ffn_groups));
+                }
+                if d.microbatches > 1 {
+                    how.push(format!("{} microbatches", d.microbatches));
+                }
+                match how.is_empty() {
+                    true => format!("decode.ffn on {}", pool(f)),
+                    false => format!("decode.ffn on {} ({})", pool(f), how.join(", ")),
+                }
+            }
             None => "decode.ffn with attention".to_string(),
         });
     } else {

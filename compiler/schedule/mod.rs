@@ -210,10 +210,11 @@ impl<'a> Builder<'a> {
         self.track(format!("pool `{}` ({chips} × {})", p.name, p.chip.name), true)
     }
 
-    /// Stage `i` of a pipeline within `pool`, on `chips` chips of its own.
-    fn stage(&mut self, pool: usize, chips: u64, i: usize) -> usize {
+    /// Part `i` of `pool` on `chips` chips of its own: a stage of a pipeline within it
+    /// (`what` = "stage"), or a group of an FFN's layers ("layer group").
+    fn part(&mut self, pool: usize, chips: u64, what: &str, i: usize) -> usize {
         let p = &self.plan.cluster.pools[pool];
-        self.track(format!("pool `{}` stage {} ({chips} × {})", p.name, i + 1, p.chip.name), true)
+        self.track(format!("pool `{}` {what} {} ({chips} × {})", p.name, i + 1, p.chip.name), true)
     }
 
     /// The scale-up link of `pool` (its collectives).
@@ -387,7 +388,18 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
         StepShape::PingPong { t_a, t_e, t_c, other } => {
             let (f, tf) = d.ffn.unwrap_or((d.attn_pool, d.attn_tp));
             let pa = b.pool(d.attn_pool, d.attn_tp);
-            let pf = b.pool(f, tf);
+            // the FFN's layers over groups of chips (the first `L mod g` groups hold one
+            // layer more): a track per group
+            let g = d.ffn_groups.max(1);
+            let groups: Vec<usize> = match g {
+                1 => vec![b.pool(f, tf)],
+                _ => (0..g as usize).map(|i| b.part(f, tf, "layer group", i)).collect(),
+            };
+            let group_of = |l: u64| {
+                let (long, n) = (layers % g, layers / g);
+                let k = if l < long * (n + 1) { l / (n + 1) } else { long + (l - long * (n + 1)) / n.max(1) };
+                groups[(k as usize).min(groups.len() - 1)]
+            };
             let out = b.wire(d.attn_pool, f);
             let back = b.wire(f, d.attn_pool);
             let m = d.microbatches;
@@ -397,7 +409,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                     let mb = Some(j);
                     let a = b.add(layer_spec(pa, "attention", Kind::Compute, *t_a, l, mb), &deps(ready[j as usize]));
                     let x = b.add(layer_spec(out, "to FFN", Kind::Transfer, *t_c, l, mb), &[a]);
-                    let e = b.add(layer_spec(pf, "FFN", Kind::Compute, *t_e, l, mb).doing(Work::Ffn), &[x]);
+                    let e = b.add(layer_spec(group_of(l), "FFN", Kind::Compute, *t_e, l, mb).doing(Work::Ffn), &[x]);
                     ready[j as usize] = Some(b.add(layer_spec(back, "to attention", Kind::Transfer, *t_c, l, mb), &[e]));
                 }
             }
@@ -427,7 +439,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 .iter()
                 .enumerate()
                 .map(|(i, s)| match per_pool[s.pool] > 1 {
-                    true => b.stage(s.pool, s.tp, i),
+                    true => b.part(s.pool, s.tp, "stage", i),
                     false => b.pool(s.pool, s.tp),
                 })
                 .collect();

@@ -85,6 +85,7 @@ fn same_config(a: &DecodeOption, b: &DecodeOption) -> bool {
         && a.attn_tp == b.attn_tp
         && a.attn_dp == b.attn_dp
         && a.ffn == b.ffn
+        && a.ffn_groups == b.ffn_groups
         && a.microbatches == b.microbatches
         && a.draft == b.draft
         && a.aggregated.is_some() == b.aggregated.is_some()

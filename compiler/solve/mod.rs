@@ -494,7 +494,7 @@ fn placement<'a>(plan: &'a Plan, inst: &Instance, c: Choice) -> catalog::Placeme
             pool: pool_name(plan, d.attn_pool),
             tp: d.attn_tp,
             dp: d.attn_dp,
-            ffn: d.ffn.map(|(f, t)| (pool_name(plan, f), t)),
+            ffn: d.ffn.map(|(f, t)| (pool_name(plan, f), t, d.ffn_groups)),
         }
     } else {
         catalog::DecodeLayout::Pipeline(d.layers.iter().map(|s| (s.first, s.end, pool_name(plan, s.pool), s.tp)).collect())

@@ -127,6 +127,7 @@ pub(crate) mod tests {
             attn_tp: chips,
             attn_dp: 1,
             ffn: None,
+            ffn_groups: 1,
             microbatches: 1,
             draft: None,
             layers: vec![],

@@ -96,6 +96,10 @@ pub struct DecodeOption {
     pub attn_dp: u64,
     /// `None`: the FFN runs on the attention chips
     pub ffn: Option<(usize, u64)>,
+    /// with the FFN on another pool, its layers spread over this many groups of `ffn.1`
+    /// chips each, every group holding a contiguous range of them (1: every layer on the
+    /// same chips; docs/cost-model.md §4)
+    pub ffn_groups: u64,
     /// microbatches ping-ponging between attention and FFN pools (1: none)
     pub microbatches: u64,
     /// speculative decoding: the draft model's pool and chips
@@ -478,6 +482,39 @@ fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> 
     (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier, used, capacity }).collect(), ok)
 }
 
+/// The FFN of `plan` on pool `f` in groups of `tf` chips: the fewest groups `g` (at
+/// most one per layer, `g·tf` within the pool) whose contiguous, as even as possible
+/// layer ranges (`⌈L/g⌉` layers in the first `L mod g`) hold their FFN weights, and the
+/// busiest group's memory per chip. Weights alone, so the same at every batch; more
+/// groups than hold the weights are not tried (they only shorten the FFN side's share of
+/// a step, docs/cost-model.md §4). `None` when no count of groups fits.
+fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<MemUse>)> {
+    let m = &plan.model;
+    let pool = &plan.cluster.pools[f];
+    let l = m.layers;
+    // prefix sums of the layers' FFN parameters
+    let mut before = Vec::with_capacity(l as usize + 1);
+    before.push(0u64);
+    for k in 0..l {
+        before.push(before[k as usize] + m.ffn_params_of(k));
+    }
+    let whole = cost::decode_ffn_footprint(m, tf);
+    let per_param = if before[l as usize] > 0 { whole.weights / before[l as usize] as f64 } else { 0.0 };
+    for g in 1..=l.min(pool.count / tf.max(1)) {
+        let (mut lo, mut busiest) = (0u64, 0u64);
+        for i in 0..g {
+            let hi = lo + l / g + u64::from(i < l % g);
+            busiest = busiest.max(before[hi as usize] - before[lo as usize]);
+            lo = hi;
+        }
+        let (memory, ok) = mem_uses(Stage::DecodeFfn, f, &pool.chip, Footprint { weights: busiest as f64 * per_param, ..whole });
+        if ok {
+            return Some((g, memory));
+        }
+    }
+    None
+}
+
 /// Every prefill option of `plan` (they do not depend on the decode batch).
 pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
     let m = &plan.model;
@@ -743,18 +780,18 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 };
                 let pf = &cl.pools[f];
                 for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
-                    let (ffn_mem, ok) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
-                    if !ok {
+                    let Some((groups, ffn_mem)) = ffn_groups(plan, f, tf) else {
+                        let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
                         excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                         continue;
-                    }
+                    };
                     if cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
                         excluded.push(Excluded::Precision { pool: f });
                         break;
                     }
                     let mut chips = vec![0; cl.pools.len()];
                     chips[a] = ta;
-                    chips[f] = tf;
+                    chips[f] = tf * groups;
                     let mut memory = attn_mem.clone();
                     memory.extend(ffn_mem);
                     // Ping-pong of m microbatches of at most ⌈B/m⌉ sequences, each priced
@@ -780,7 +817,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         // the attention side's engine schedules the sequences
                         let overhead = cost::step_fixed(&pa.chip, batch) + pf.chip.step_overhead;
                         let mbf = mb as f64;
-                        let tpot = cost::pingpong_iteration(t_a, t_e, t_c, mb, m.layers) + mbf * other_m + overhead;
+                        let tpot = cost::pingpong_sharded(t_a, t_e, t_c, mb, m.layers, groups) + mbf * other_m + overhead;
                         let breakdown = DecodeBreakdown {
                             attn: mbf * (attn_m.time - other_m),
                             ffn: mbf * ffn_time,
@@ -802,14 +839,15 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             attn_tp: ta,
                             attn_dp: 1,
                             ffn: Some((f, tf)),
+                            ffn_groups: groups,
                             microbatches: mb,
                             draft: None,
                             layers: Vec::new(),
                             kv: vec![(a, 1.0)],
                             tpot,
                             chips: chips.clone(),
-                            usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * tf as f64,
-                            watts: pa.chip.power.unwrap_or(0.0) * ta as f64 + pf.chip.power.unwrap_or(0.0) * tf as f64,
+                            usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * (tf * groups) as f64,
+                            watts: pa.chip.power.unwrap_or(0.0) * ta as f64 + pf.chip.power.unwrap_or(0.0) * (tf * groups) as f64,
                             breakdown: DecodeBreakdown { overlap: hidden(sum, tpot), ..breakdown },
                             memory: memory.clone(),
                             shape: StepShape::PingPong { t_a, t_e, t_c, other: other_m },
@@ -967,6 +1005,7 @@ fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: Colocated
         attn_tp: tp,
         attn_dp: dp,
         ffn: None,
+        ffn_groups: 1,
         microbatches: 1,
         draft: None,
         layers: Vec::new(),
@@ -1547,6 +1586,7 @@ fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers::Partition)
         attn_tp: stages[0].tp,
         attn_dp: 1,
         ffn: None,
+        ffn_groups: 1,
         microbatches: *mbs,
         draft: None,
         layers: stages,
@@ -1696,7 +1736,7 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
 /// A decode option's layout: what makes it the same configuration at another batch
 /// (pools, degrees, microbatches, draft, the pipeline's pools and degrees, aggregated
 /// serving), not where a pipeline's layers are cut.
-pub type Layout = (usize, u64, u64, Option<(usize, u64)>, u64, Option<(usize, u64)>, Vec<(usize, u64)>, bool);
+pub type Layout = (usize, u64, u64, Option<(usize, u64, u64)>, u64, Option<(usize, u64)>, Vec<(usize, u64)>, bool);
 
 impl DecodeOption {
     pub fn layout(&self) -> Layout {
@@ -1704,7 +1744,7 @@ impl DecodeOption {
             self.attn_pool,
             self.attn_tp,
             self.attn_dp,
-            self.ffn,
+            self.ffn.map(|(f, t)| (f, t, self.ffn_groups)),
             self.microbatches,
             self.draft,
             self.layers.iter().map(|s| (s.pool, s.tp)).collect(),

@@ -81,8 +81,8 @@ impl Relaxed<'_> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum DecodeLayout<'a> {
     /// attention on `pool` in `dp` groups of `tp` chips, the FFN beside it or on a
-    /// pool of its own with its chips
-    Groups { pool: &'a str, tp: u64, dp: u64, ffn: Option<(&'a str, u64)> },
+    /// pool of its own with its chips, its layers over that many groups of them
+    Groups { pool: &'a str, tp: u64, dp: u64, ffn: Option<(&'a str, u64, u64)> },
     /// a layer pipeline: (first layer, end, pool, chips) per stage
     Pipeline(Vec<(u64, u64, &'a str, u64)>),
 }
@@ -134,8 +134,10 @@ impl std::fmt::Display for Placement<'_> {
                     1 => format!("`decode.attn` on `{pool}` with {}", chips(*tp)),
                     dp => format!("`decode.attn` on `{pool}` with {dp} data-parallel groups of {}", chips(*tp)),
                 });
-                if let Some((f, t)) = ffn {
-                    parts.push(format!("`decode.ffn` on `{f}` with {}", chips(*t)));
+                match ffn {
+                    Some((f, t, 1)) => parts.push(format!("`decode.ffn` on `{f}` with {}", chips(*t))),
+                    Some((f, t, g)) => parts.push(format!("`decode.ffn` on `{f}` with its layers over {g} groups of {}", chips(*t))),
+                    None => {}
                 }
             }
             DecodeLayout::Pipeline(stages) => {
