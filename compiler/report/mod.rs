@@ -209,6 +209,8 @@ pub struct PlacementRow {
     pub chips: u64,
     pub tp: u64,
     pub ep: u64,
+    /// stages of a layer pipeline (`decode.layers`), or the groups an FFN's layers spread
+    /// over (`decode.ffn`: `chips` = `pp` groups of `tp`·`ep` chips)
     pub pp: u64,
     /// attention data-parallel groups (each of `tp` chips)
     pub dp: u64,
