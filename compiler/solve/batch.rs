@@ -55,6 +55,8 @@ pub struct Batches<'p> {
     plan: &'p Plan,
     prefill: Vec<space::PrefillOption>,
     built: BTreeMap<u64, Built>,
+    /// a TPOT bound in place of the plan's own, in every space (a sweep over the SLO)
+    tpot_limit: Option<Option<f64>>,
     /// every decode layout met so far, numbered (so that [`bound`] compares numbers)
     layouts: HashMap<space::Layout, u32>,
     /// why options were left out, over every batch built
@@ -82,7 +84,7 @@ impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
         let mut excluded = Vec::new();
         let prefill = space::prefill_options(plan, &mut excluded);
-        Batches { plan, prefill, built: BTreeMap::new(), layouts: HashMap::new(), excluded }
+        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: HashMap::new(), excluded }
     }
 
     /// The plan's range of batches.
@@ -95,10 +97,23 @@ impl<'p> Batches<'p> {
         &self.build(b).inst
     }
 
+    /// Puts `limit` in place of the plan's own TPOT bound in every space, built or to be
+    /// built: a sweep over the `tokens_per_s_per_user` SLO searches at each of its values
+    /// with the spaces built once.
+    pub fn set_tpot_limit(&mut self, limit: Option<f64>) {
+        self.tpot_limit = Some(limit);
+        for b in self.built.values_mut() {
+            b.inst.tpot_limit = limit;
+        }
+    }
+
     fn build(&mut self, b: u64) -> &Built {
-        let (plan, prefill, excluded, layouts) = (self.plan, &self.prefill, &mut self.excluded, &mut self.layouts);
+        let (plan, prefill, excluded, layouts, limit) = (self.plan, &self.prefill, &mut self.excluded, &mut self.layouts, self.tpot_limit);
         self.built.entry(b).or_insert_with(|| {
-            let inst = space::instance(plan, b, prefill, excluded);
+            let mut inst = space::instance(plan, b, prefill, excluded);
+            if let Some(l) = limit {
+                inst.tpot_limit = l;
+            }
             let layout: Vec<u32> = inst
                 .decode
                 .iter()
