@@ -2141,6 +2141,31 @@ mod pipelines_within_a_pool {
         assert!(even_split(&p, 4).is_ok());
     }
 
+    /// A stage's degree divides both the heads and the FFN's width: with 24 heads and an
+    /// 8,192-wide FFN, pools of 6 chips form groups of 1, 2 or 4 chips (not 3 or 6), each
+    /// pool's largest (4) in a pipeline across the pools, and any of them within one.
+    #[test]
+    fn a_stage_degree_divides_the_heads_and_the_ffn() {
+        let text = "use std::chips::h100_sxm\nuse std::links::nvlink4\n\
+                    model m {\n  source = \"t\"\n  layers = 8\n  hidden = 3072\n  heads = 24\n  kv_heads = 8\n  head_dim = 128\n  intermediate = 8192\n  vocab = 32000\n  tied_embeddings = false\n  max_context = 8192 tok\n}\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\
+                    cluster c {\n  pool a = h100_sxm x 6 over nvlink4\n  pool b = h100_sxm x 6 over nvlink4\n  link a <-> b over nvlink4\n}\n\
+                    plan p {\n  model = m\n  cluster = c\n  workload = w\n  place decode.layers on any [a, b]\n}\n";
+        let comp = crate::compile("degrees.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let inst = instance(plan, 4, &prefill_options(plan, &mut Vec::new()), &mut Vec::new());
+        let pipelines: Vec<&DecodeOption> = inst.decode.iter().filter(|d| !d.layers.is_empty()).collect();
+        let across: Vec<u64> =
+            pipelines.iter().filter(|d| d.layers[0].pool != d.layers[1].pool).flat_map(|d| d.layers.iter().map(|s| s.tp)).collect();
+        assert!(!across.is_empty() && across.iter().all(|&t| t == 4), "{across:?}");
+        let mut within: Vec<u64> =
+            pipelines.iter().filter(|d| d.layers.iter().all(|s| s.pool == d.layers[0].pool)).map(|d| d.layers[0].tp).collect();
+        within.sort_unstable();
+        within.dedup();
+        assert_eq!(within, vec![1, 2]);
+    }
+
     /// Llama-3.1-405B (FP8) on 32 wafers named by `place decode.layers`: pipelines of 2 to
     /// 32 stages of 1, 2, 4, 8 or 16 wafers within the pool, each as the docs compose it
     /// (contiguous even ranges, `s·t` chips, TPOT `max(m·slowest stage, round trip)`,
