@@ -2166,6 +2166,48 @@ mod pipelines_within_a_pool {
         assert_eq!(within, vec![1, 2]);
     }
 
+    /// A speculative plan's verify step runs the pipeline within a pool over `k + 1`
+    /// tokens per sequence: each stage's layers cost more than in the plain decode step
+    /// of the same layout (single-chip stages: no all-reduce), and the activations crossing
+    /// into the second stage are `B·(k + 1)` tokens'.
+    #[test]
+    fn a_verify_step_pipelines_k_plus_one_tokens_per_sequence() {
+        let src = |spec: &str| {
+            format!(
+                "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::{{llama3_1_70b, llama3_2_1b}}\n\
+                 workload w {{\n  input = 1k tok\n  output = 128 tok\n  concurrency = 4\n}}\n\
+                 cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n  pool small = h100_sxm x 1\n  link gpu <-> small over nvlink4\n}}\n\
+                 plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  place prefill on gpu\n  place decode.layers on gpu {{ tp = 1 }}\n{spec}}}\n"
+            )
+        };
+        let spec = "  place draft on small\n  speculate {\n    draft = llama3_2_1b\n    lookahead = 4\n    acceptance = 0.7\n  }\n";
+        let option = |text: &str| {
+            let comp = crate::compile("verify.hplan", text, None, crate::Mode::Check);
+            assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+            let plan = comp.program.plans[0].clone();
+            let inst = instance(&plan, 4, &prefill_options(&plan, &mut Vec::new()), &mut Vec::new());
+            let two = |d: &DecodeOption| d.layers.len() == 2 && d.layers.iter().all(|x| x.pool == 0 && x.tp == 1);
+            let d = inst
+                .decode
+                .iter()
+                .find_map(|d| match &d.shape {
+                    StepShape::Speculative { target, .. } if two(target) => Some((**target).clone()),
+                    _ if two(d) => Some(d.clone()),
+                    _ => None,
+                })
+                .expect("a two-stage pipeline of single chips");
+            (plan, d)
+        };
+        let (_, plain) = option(&src(""));
+        let (plan, verify) = option(&src(spec));
+        assert!(verify.layers[0].time > plain.layers[0].time, "{} against {}", verify.layers[0].time, plain.layers[0].time);
+        let StepShape::Pipeline { cross_in, .. } = &verify.shape else { panic!("{:?}", verify.shape) };
+        let link = plan.cluster.pools[0].link.as_ref().unwrap();
+        // 2 microbatches of 2 sequences, 5 tokens each
+        let want = cost::transfer_time(cost::activation_bytes(&plan.model, 2 * 5), link, 1);
+        assert!((cross_in[1] - want).abs() <= 1e-12 * want, "{} against {want}", cross_in[1]);
+    }
+
     /// Llama-3.1-405B (FP8) on 32 wafers named by `place decode.layers`: pipelines of 2 to
     /// 32 stages of 1, 2, 4, 8 or 16 wafers within the pool, each as the docs compose it
     /// (contiguous even ranges, `s·t` chips, TPOT `max(m·slowest stage, round trip)`,
