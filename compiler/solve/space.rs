@@ -2141,9 +2141,9 @@ mod pipelines_within_a_pool {
         let p = problem(10, group(10, 1.0, 0.0, (0.0, 0.0), 3.0, 10.0), 0.0);
         assert_eq!(even_split(&p, 3).unwrap_err(), (12.0, 10.0));
         assert!(even_split(&p, 4).is_ok());
-        // two tiers: 3 bytes per layer of 100 (never full) and 1 byte per layer of `kv`;
+        // two tiers: 3 bytes per layer of `weights` and 1 byte per layer of `kv`;
         // 10 layers in 3 stages of 4, 3 and 3 (the first has least else to do)
-        let two = |kv: f64, first: [f64; 2], last: [f64; 2]| {
+        let two = |(weights, kv): (f64, f64), first: [f64; 2], last: [f64; 2]| {
             let g = layers::Group {
                 time: (0..=10).map(|l| l as f64).collect(),
                 fixed: 0.0,
@@ -2152,14 +2152,16 @@ mod pipelines_within_a_pool {
                 mem: vec![(0..=10).map(|l| 3.0 * l as f64).collect(), (0..=10).map(|l| l as f64).collect()],
                 mem_first: first.to_vec(),
                 mem_last: last.to_vec(),
-                capacity: vec![100.0, kv],
+                capacity: vec![weights, kv],
             };
             problem(10, g, 0.25)
         };
         // the first stage overflows: 4 layers + 0.25 of embedding against 3.5
-        assert_eq!(even_split(&two(3.5, [0.5, 0.25], [0.5, 0.75]), 3).unwrap_err(), (4.25, 3.5));
+        assert_eq!(even_split(&two((100.0, 3.5), [0.5, 0.25], [0.5, 0.75]), 3).unwrap_err(), (4.25, 3.5));
         // the last: 3 layers + 2 of LM head against 4.5 (the first's 4.25 fits)
-        assert_eq!(even_split(&two(4.5, [0.5, 0.25], [0.5, 2.0]), 3).unwrap_err(), (5.0, 4.5));
+        assert_eq!(even_split(&two((100.0, 4.5), [0.5, 0.25], [0.5, 2.0]), 3).unwrap_err(), (5.0, 4.5));
+        // the first tier overflows (12 + 0.5 against 10), the second has room (4.25 of 100)
+        assert_eq!(even_split(&two((10.0, 100.0), [0.5, 0.25], [0.5, 0.75]), 3).unwrap_err(), (12.5, 10.0));
     }
 
     /// A stage's degree divides both the heads and the FFN's width: with 24 heads and an
