@@ -307,6 +307,35 @@ const TL_ROW: f64 = 22.0;
 const TL_TOP: f64 = 8.0;
 const TL_AXIS: f64 = 26.0;
 
+/// Operations a timeline draws one by one; beyond this, runs of back-to-back operations
+/// of one kind on one row are drawn as one rectangle (a page grows with what it draws:
+/// a 61-layer step of 8 microbatches has about 2,000 operations, 400 kB).
+const MAX_DRAWN_OPS: usize = 1000;
+
+/// The operations of `ops` to draw, as runs of indices: one each when there are at most
+/// [`MAX_DRAWN_OPS`], else, row by row in time order, consecutive operations of the same
+/// kind that start within half a pixel (at full width) of the previous one's end merged.
+fn drawn(ops: &[crate::schedule::Op], span: f64, row_of: &dyn Fn(&crate::schedule::Op) -> usize) -> Vec<Vec<usize>> {
+    if ops.len() <= MAX_DRAWN_OPS {
+        return (0..ops.len()).map(|k| vec![k]).collect();
+    }
+    let gap = 0.5 * span / TL_W;
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by(|&a, &b| row_of(&ops[a]).cmp(&row_of(&ops[b])).then(ops[a].start.total_cmp(&ops[b].start)).then(a.cmp(&b)));
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for k in order {
+        let joins = runs.last().is_some_and(|run| {
+            let last = &ops[run[run.len() - 1]];
+            row_of(last) == row_of(&ops[k]) && last.kind == ops[k].kind && ops[k].start <= last.end() + gap
+        });
+        match runs.last_mut() {
+            Some(run) if joins => run.push(k),
+            _ => runs.push(vec![k]),
+        }
+    }
+    runs
+}
+
 /// One timeline as SVG: a row per track lane, a rectangle per operation (critical-path
 /// ones outlined), a time axis; each rectangle carries its start and duration so the
 /// page's script can zoom.
@@ -358,20 +387,36 @@ fn timeline(o: &mut String, id: &str, t: &Timeline) {
     }
     o.push_str("</g>\n");
     let _ = writeln!(o, r#"<g class="ops" clip-path="url(#{id}-clip)">"#);
-    for op in &t.ops {
-        let row = first_row.get(op.track).copied().unwrap_or(0) + op.lane;
-        let y = TL_TOP + row as f64 * TL_ROW + 3.0;
-        let x = TL_LABEL + op.start / span * TL_W;
-        let w = (op.dur / span * TL_W).max(0.5);
-        let crit = if op.critical { " crit" } else { "" };
-        let mut tip = format!("{}: {} from {}", op.name, fmt_time(op.dur), fmt_time(op.start));
-        if let Some(l) = op.layer {
-            let _ = write!(tip, ", layer {l}");
-        }
-        if let Some(m) = op.microbatch {
-            let _ = write!(tip, ", microbatch {m}");
-        }
-        if op.critical {
+    let row_of = |op: &crate::schedule::Op| first_row.get(op.track).copied().unwrap_or(0) + op.lane;
+    for run in drawn(&t.ops, span, &row_of) {
+        let op = &t.ops[run[0]];
+        let y = TL_TOP + row_of(op) as f64 * TL_ROW + 3.0;
+        let (start, end) = (op.start, run.iter().map(|&k| t.ops[k].end()).fold(op.end(), f64::max));
+        let x = TL_LABEL + start / span * TL_W;
+        let w = ((end - start) / span * TL_W).max(0.5);
+        let critical = run.iter().any(|&k| t.ops[k].critical);
+        let crit = if critical { " crit" } else { "" };
+        let mut tip = if run.len() == 1 {
+            let mut tip = format!("{}: {} from {}", op.name, fmt_time(op.dur), fmt_time(op.start));
+            if let Some(l) = op.layer {
+                let _ = write!(tip, ", layer {l}");
+            }
+            if let Some(m) = op.microbatch {
+                let _ = write!(tip, ", microbatch {m}");
+            }
+            tip
+        } else {
+            let last = &t.ops[run[run.len() - 1]];
+            format!(
+                "{} operations back to back, {} to {}: {} from {}",
+                run.len(),
+                op.name,
+                last.name,
+                fmt_time(end - start),
+                fmt_time(start)
+            )
+        };
+        if critical {
             tip.push_str(", on the critical path");
         }
         let _ = writeln!(
@@ -379,8 +424,8 @@ fn timeline(o: &mut String, id: &str, t: &Timeline) {
             r#"<rect class="op k-{}{crit}" x="{x:.2}" y="{y:.1}" width="{w:.2}" height="{:.1}" data-t="{:.6e}" data-d="{:.6e}"><title>{}</title></rect>"#,
             op.kind.name(),
             TL_ROW - 6.0,
-            op.start,
-            op.dur,
+            start,
+            end - start,
             esc(&tip)
         );
     }
@@ -457,6 +502,40 @@ fn comparison(o: &mut String, i: usize, c: &ComparisonReport) {
 
 #[cfg(test)]
 mod tests {
+
+    /// Up to the bound every operation is drawn on its own; beyond it, back-to-back
+    /// operations of one kind on one row are one rectangle, and a gap, another row or
+    /// another kind starts a new one.
+    #[test]
+    fn many_back_to_back_operations_are_drawn_as_one() {
+        use crate::schedule::{Kind, Op, Work};
+        let op = |track: usize, kind: Kind, start: f64| Op {
+            track,
+            lane: 0,
+            name: "x".into(),
+            kind,
+            work: Work::Ffn,
+            start,
+            dur: 1.0,
+            layer: None,
+            microbatch: None,
+            critical: false,
+        };
+        let row = |o: &Op| o.track;
+        let few: Vec<Op> = (0..MAX_DRAWN_OPS).map(|k| op(0, Kind::Compute, k as f64)).collect();
+        assert_eq!(drawn(&few, few.len() as f64, &row).len(), MAX_DRAWN_OPS);
+        // 1,000 back to back on row 0, then a gap of 10, then 10 more; 10 on row 1; 10
+        // collectives on row 0 after them
+        let mut many: Vec<Op> = (0..1000).map(|k| op(0, Kind::Compute, k as f64)).collect();
+        many.extend((0..10).map(|k| op(0, Kind::Compute, 1010.0 + k as f64)));
+        many.extend((0..10).map(|k| op(1, Kind::Compute, k as f64)));
+        many.extend((0..10).map(|k| op(0, Kind::Collective, 1020.0 + k as f64)));
+        let runs = drawn(&many, 1030.0, &row);
+        let lens: Vec<usize> = runs.iter().map(|r| r.len()).collect();
+        assert_eq!(lens, vec![1000, 10, 10, 10]);
+        assert!(runs.iter().flatten().count() == many.len());
+    }
+
     use super::*;
     use crate::report::{FrontierPoint, Report};
 
