@@ -376,6 +376,19 @@ pub fn pingpong_sharded(t_a: f64, t_e: f64, t_c: f64, m: u64, l: u64, g: u64) ->
     (l as f64 * m * t_a).max(busiest * m * t_e).max(l as f64 * trip)
 }
 
+/// `layers` layers cut into `groups` contiguous ranges as evenly as possible, the first
+/// `layers mod groups` one layer longer: the layer groups of an FFN
+/// ([`pingpong_sharded`]), as `(first, end)` per group.
+pub fn even_ranges(layers: u64, groups: u64) -> impl Iterator<Item = (u64, u64)> {
+    let g = groups.max(1);
+    (0..g).scan(0u64, move |lo, i| {
+        let hi = *lo + layers / g + u64::from(i < layers % g);
+        let range = (*lo, hi);
+        *lo = hi;
+        Some(range)
+    })
+}
+
 /// US dollars per million tokens for a deployment costing `usd_per_s` producing `tokens_per_s`.
 pub fn usd_per_mtok(usd_per_s: f64, tokens_per_s: f64) -> f64 {
     usd_per_s / tokens_per_s * 1e6

@@ -395,11 +395,9 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 1 => vec![b.pool(f, tf)],
                 _ => (0..g as usize).map(|i| b.part(f, tf, "layer group", i)).collect(),
             };
-            let group_of = |l: u64| {
-                let (long, n) = (layers % g, layers / g);
-                let k = if l < long * (n + 1) { l / (n + 1) } else { long + (l - long * (n + 1)) / n.max(1) };
-                groups[(k as usize).min(groups.len() - 1)]
-            };
+            // each layer's group's track
+            let group_of: Vec<usize> =
+                crate::cost::even_ranges(layers, g).zip(&groups).flat_map(|((lo, hi), &track)| (lo..hi).map(move |_| track)).collect();
             let out = b.wire(d.attn_pool, f);
             let back = b.wire(f, d.attn_pool);
             let m = d.microbatches;
@@ -409,7 +407,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                     let mb = Some(j);
                     let a = b.add(layer_spec(pa, "attention", Kind::Compute, *t_a, l, mb), &deps(ready[j as usize]));
                     let x = b.add(layer_spec(out, "to FFN", Kind::Transfer, *t_c, l, mb), &[a]);
-                    let e = b.add(layer_spec(group_of(l), "FFN", Kind::Compute, *t_e, l, mb).doing(Work::Ffn), &[x]);
+                    let e = b.add(layer_spec(group_of[l as usize], "FFN", Kind::Compute, *t_e, l, mb).doing(Work::Ffn), &[x]);
                     ready[j as usize] = Some(b.add(layer_spec(back, "to attention", Kind::Transfer, *t_c, l, mb), &[e]));
                 }
             }

@@ -159,8 +159,6 @@ pub struct Found {
     /// every batch solved, in batch order, with the key of its best choice (`None`:
     /// nothing feasible)
     pub solved: Vec<(u64, Option<Key>)>,
-    /// some solve stopped at its time limit without a feasible choice
-    pub stopped_empty: bool,
     /// the search stopped at [`MAX_SOLVED`] batches: the least bound on the batches it
     /// did not solve
     pub unsearched: Option<Key>,
@@ -254,7 +252,6 @@ pub fn search_at_most(
     // the best key, its batch, choice and statistics
     let mut best: Option<(Key, u64, Choice, ilp::Stats)> = None;
     let mut solved = Vec::new();
-    let mut stopped_empty = false;
     let mut unsearched = None;
     while let Some(Queued(lb, least, item)) = queue.pop() {
         // every item left is bounded at least as high: none can beat the best
@@ -271,7 +268,6 @@ pub fn search_at_most(
                 let inst = batches.at(b);
                 let ex = exclude(inst);
                 let (choice, stats) = solve_one(inst, ex.as_ref())?;
-                stopped_empty |= choice.is_none() && !stats.proven;
                 let k = choice.and_then(|c| key(inst, c, goal));
                 if let (Some(c), Some(k)) = (choice, k) {
                     if best.as_ref().is_none_or(|(bk, bb, _, _)| order((k, b), (*bk, *bb)) == Ordering::Less) {
@@ -298,7 +294,7 @@ pub fn search_at_most(
     }
     solved.sort_by_key(|(b, _)| *b);
     let best = best.map(|(_, b, choice, stats)| Point { instance: batches.at(b).clone(), choice, stats });
-    Ok(Found { best, solved, stopped_empty, unsearched })
+    Ok(Found { best, solved, unsearched })
 }
 
 /// A lower bound on the key of every choice not excluded at every batch strictly

@@ -31,6 +31,14 @@ pub struct Group {
     pub capacity: Vec<f64>,
 }
 
+impl Group {
+    /// Bytes per chip in tier `t` of a stage running layers `lo..hi` (with the embedding
+    /// as the first stage, the LM head as the last).
+    pub fn used(&self, t: usize, lo: usize, hi: usize, first: bool, last: bool) -> f64 {
+        self.mem[t][hi] - self.mem[t][lo] + if first { self.mem_first[t] } else { 0.0 } + if last { self.mem_last[t] } else { 0.0 }
+    }
+}
+
 /// The partition problem over `layers` layers and one [`Group`] per pool.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
@@ -56,10 +64,7 @@ impl Problem {
     /// Whether layers `lo..hi` fit in group `q`'s memory at that position.
     pub fn fits(&self, q: usize, lo: usize, hi: usize, first: bool, last: bool) -> bool {
         let g = &self.groups[q];
-        g.capacity.iter().enumerate().all(|(t, cap)| {
-            let used = g.mem[t][hi] - g.mem[t][lo] + if first { g.mem_first[t] } else { 0.0 } + if last { g.mem_last[t] } else { 0.0 };
-            used <= cap * (1.0 + 1e-12)
-        })
+        g.capacity.iter().enumerate().all(|(t, cap)| g.used(t, lo, hi, first, last) <= cap * (1.0 + 1e-12))
     }
 
     /// Time of the stage running layers `lo..hi` on group `q` after a stage on `prev`

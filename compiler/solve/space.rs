@@ -461,6 +461,17 @@ pub fn tp_degrees(size: u64, divides: u64, has_link: bool) -> Vec<u64> {
     low.into_iter().chain(high.into_iter().rev()).filter(|&t| t <= size).collect()
 }
 
+/// The step a decode option prices for `batch` sequences: a plain decode step, or a
+/// speculative verify step over `per_seq` tokens per sequence, at the mean context.
+fn decode_step(plan: &Plan, batch: u64, per_seq: u64) -> Step {
+    let context = decode_contexts(plan).0;
+    if per_seq == 1 {
+        Step::Decode { batch, context }
+    } else {
+        Step::Verify { batch, per_seq, context }
+    }
+}
+
 /// Context lengths used by the decode step: the mean over a request's life for
 /// time (input + output/2) and the maximum for memory (input + output).
 pub fn decode_contexts(plan: &Plan) -> (f64, u64) {
@@ -501,12 +512,7 @@ fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<MemUse>)> {
     let whole = cost::decode_ffn_footprint(m, tf);
     let per_param = if before[l as usize] > 0 { whole.weights / before[l as usize] as f64 } else { 0.0 };
     for g in 1..=l.min(pool.count / tf.max(1)) {
-        let (mut lo, mut busiest) = (0u64, 0u64);
-        for i in 0..g {
-            let hi = lo + l / g + u64::from(i < l % g);
-            busiest = busiest.max(before[hi as usize] - before[lo as usize]);
-            lo = hi;
-        }
+        let busiest = cost::even_ranges(l, g).map(|(lo, hi)| before[hi as usize] - before[lo as usize]).max().unwrap_or(0);
         let (memory, ok) = mem_uses(Stage::DecodeFfn, f, &pool.chip, Footprint { weights: busiest as f64 * per_param, ..whole });
         if ok {
             return Some((g, memory));
@@ -651,13 +657,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let m = &plan.model;
     let cl = &plan.cluster;
     let (ctx_mean, ctx_max) = decode_contexts(plan);
-    let step = |b: u64| {
-        if per_seq == 1 {
-            Step::Decode { batch: b, context: ctx_mean }
-        } else {
-            Step::Verify { batch: b, per_seq, context: ctx_mean }
-        }
-    };
+    let step = |b: u64| decode_step(plan, b, per_seq);
     let g = graph::build(m, step(batch));
     let layers = m.layers as f64;
     let act = cost::activation_bytes(m, batch * per_seq);
@@ -1316,13 +1316,10 @@ struct PipelineParts {
 fn pipeline_parts(plan: &Plan, batch: u64, per_seq: u64, s: usize, excluded: &mut Vec<Excluded>) -> Option<PipelineParts> {
     let m = &plan.model;
     let cl = &plan.cluster;
-    let (ctx_mean, _) = decode_contexts(plan);
     // as many microbatches as stages keep every stage busy (fewer if the batch is smaller)
     let mbs = (s as u64).min(batch);
     let b = batch.div_ceil(mbs);
-    let step =
-        if per_seq == 1 { Step::Decode { batch: b, context: ctx_mean } } else { Step::Verify { batch: b, per_seq, context: ctx_mean } };
-    let g = graph::build(m, step);
+    let g = graph::build(m, decode_step(plan, b, per_seq));
     let tokens = b * per_seq;
     let (mut pools, mut tps, mut costs) = (Vec::new(), Vec::new(), Vec::new());
     for &p in &plan.placement(Stage::DecodeLayers).pools {
@@ -1409,7 +1406,6 @@ fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mu
     let m = &plan.model;
     let cl = &plan.cluster;
     let l = m.layers as usize;
-    let (ctx_mean, _) = decode_contexts(plan);
     let placement = plan.placement(Stage::DecodeLayers);
     let most_micro = *MICROBATCHES.last().unwrap_or(&1);
     let mut out = Vec::new();
@@ -1431,13 +1427,9 @@ fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mu
                     Some(i) => &by_micro[i],
                     None => {
                         let b = batch.div_ceil(mbs);
-                        let step = if per_seq == 1 {
-                            Step::Decode { batch: b, context: ctx_mean }
-                        } else {
-                            Step::Verify { batch: b, per_seq, context: ctx_mean }
-                        };
                         let tokens = b * per_seq;
-                        let Some(costs) = stage_costs(plan, p, t, &graph::build(m, step), tokens, (batch, b)) else {
+                        let Some(costs) = stage_costs(plan, p, t, &graph::build(m, decode_step(plan, b, per_seq)), tokens, (batch, b))
+                        else {
                             excluded.push(Excluded::Precision { pool: p });
                             break 'degree;
                         };
@@ -1488,8 +1480,7 @@ fn even_split(problem: &layers::Problem, s: usize) -> Result<layers::Partition, 
     for (i, n) in count.into_iter().enumerate() {
         let (hi, first, last) = (lo + n, i == 0, i + 1 == s);
         if !problem.fits(0, lo, hi, first, last) {
-            let need =
-                |t: usize| g.mem[t][hi] - g.mem[t][lo] + if first { g.mem_first[t] } else { 0.0 } + if last { g.mem_last[t] } else { 0.0 };
+            let need = |t: usize| g.used(t, lo, hi, first, last);
             let worst = (0..g.capacity.len()).max_by(|&a, &b| (need(a) / g.capacity[a]).total_cmp(&(need(b) / g.capacity[b]))).unwrap_or(0);
             return Err((need(worst), g.capacity.get(worst).copied().unwrap_or(0.0)));
         }
@@ -1545,8 +1536,7 @@ fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers::Partition)
         usd += pool.chip.price.unwrap_or(0.0) * tps[q] as f64;
         watts += pool.chip.power.unwrap_or(0.0) * tps[q] as f64;
         for (t, tier) in pool.chip.memory.iter().enumerate() {
-            let g = &c.group;
-            let used = g.mem[t][hi] - g.mem[t][lo] + if first { g.mem_first[t] } else { 0.0 } + if last { g.mem_last[t] } else { 0.0 };
+            let used = c.group.used(t, lo, hi, first, last);
             memory.push(MemUse { stage: Stage::DecodeLayers, pool: pools[q], tier: tier.name.clone(), used, capacity: tier.capacity });
         }
         let kv_here: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l as u64, ctx_max as f64)).sum();

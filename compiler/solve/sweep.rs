@@ -92,8 +92,12 @@ fn trimmed(inst: &Instance, out: ilp::Outcome) -> Option<Point> {
 /// each; an SLO sweep is one task per plan that walks its values upwards over the plan's
 /// spaces, built once ([`slo_walk`]).
 pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<Vec<SweepPoint>> {
-    let prefill: Vec<Vec<space::PrefillOption>> =
-        par_map(plans, jobs, &|_, _| {}, |(plan, _)| space::prefill_options(plan, &mut Vec::new()));
+    // a concurrency sweep's values share the plan's prefill options (an SLO sweep's
+    // `Batches` has its own)
+    let prefill: Vec<Vec<space::PrefillOption>> = par_map(plans, jobs, &|_, _| {}, |(plan, over)| match over {
+        SweepOver::Concurrency(_) => space::prefill_options(plan, &mut Vec::new()),
+        SweepOver::TokensPerSUser(_) => Vec::new(),
+    });
     let tasks: Vec<(usize, usize)> = plans
         .iter()
         .enumerate()
