@@ -134,10 +134,10 @@ fn uneven_groups_step_as_the_fullest() {
     let at = |b: u64| space::decode_options(plan, b, &mut vec![]);
     let (at_16, at_17, at_24) = (at(16), at(17), at(24));
     let mut compared = 0;
-    for d in at_16.iter().filter(|d| d.attn_dp > 1 || d.microbatches > 1) {
-        let find = |v: &[space::DecodeOption]| v.iter().find(|e| e.layout() == d.layout()).map(|e| e.tpot);
+    for d in at_16.iter().filter(|d| d.attention().2 > 1 || d.microbatches() > 1) {
+        let find = |v: &[space::DecodeOption]| v.iter().find(|e| e.key() == d.key()).map(|e| e.tpot);
         let (Some(t17), Some(t24)) = (find(&at_17), find(&at_24)) else { continue };
-        assert!(t17 >= d.tpot && t24 >= t17, "{:?}: {} {} {}", d.layout(), d.tpot, t17, t24);
+        assert!(t17 >= d.tpot && t24 >= t17, "{:?}: {} {} {}", d.key(), d.tpot, t17, t24);
         compared += 1;
     }
     assert!(compared > 0, "s13 has data-parallel or microbatched layouts at batch 16");

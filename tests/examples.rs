@@ -364,7 +364,7 @@ fn pins_fix_the_decisions_they_name() {
     let plan = &comp.program.plans[0];
     let goal = hplanc::solve::goal(plan);
     for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
-        assert!(inst.decode.iter().all(|d| d.attn_tp == 2 && d.attn_dp == 2));
+        assert!(inst.decode.iter().all(|d| matches!(d.attention(), (_, 2, 2))));
         assert!(inst.prefill.iter().all(|p| p.tp == 2 && p.fixed_replicas == Some(2)));
         let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
         crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
@@ -422,7 +422,7 @@ fn a_degree_that_divides_the_width_need_not_be_a_power_of_two() {
     let r = comp.report().plans.remove(0);
     let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
     assert_eq!((ffn.chips, ffn.tp), (224, 224), "{ffn:?}");
-    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.ffn.is_none_or(|(_, t)| t == 224))));
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.ffn().is_none_or(|(_, t, _)| t == 224))));
 }
 
 /// Ping-pong takes up to 8 microbatches: pinned at 6 (96 sequences, 16 per microbatch),
@@ -435,10 +435,11 @@ fn ping_pong_runs_up_to_eight_microbatches() {
     let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
     assert_eq!(ffn.microbatches, 6, "{ffn:?}");
     let d = comp.solved[0].as_ref().unwrap().best.decode();
-    let hplanc::solve::space::StepShape::PingPong { t_a, t_e, t_c, other } = d.shape else { panic!("{:?}", d.shape) };
-    let period = hplanc::cost::pingpong_sharded(t_a, t_e, t_c, 6, comp.program.plans[0].model.layers, d.ffn_groups);
+    let hplanc::solve::space::Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
+    let (t_a, t_e, t_c, other) = (p.t_a, p.t_e, p.t_c, p.other);
+    let period = hplanc::cost::pingpong_sharded(t_a, t_e, t_c, 6, comp.program.plans[0].model.layers, p.groups);
     assert!((d.tpot - (period + 6.0 * other + d.breakdown.overhead)).abs() < 1e-9 * d.tpot, "{} vs {period}", d.tpot);
-    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.microbatches == 6)));
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.microbatches() == 6)));
 }
 
 /// Kimi K2's experts (FP4, 500 GB of FFN weights) on LP30s of 500 MB each: no expert-
@@ -476,15 +477,14 @@ fn an_ffn_too_large_for_one_group_spreads_its_layers_over_groups() {
     let capacity = 500e6;
     let seen = std::cell::Cell::new(0);
     every_batch_matches_the_oracle(&comp, |inst| {
-        for d in inst.decode.iter().filter(|d| d.ffn.is_some()) {
-            let (f, t) = d.ffn.unwrap();
-            let g = d.ffn_groups;
+        for d in inst.decode.iter() {
+            let Some((f, t, g)) = d.ffn() else { continue };
             assert!(busiest(g, t) <= capacity * (1.0 + 1e-12), "{g} groups of {t}: {}", busiest(g, t));
             assert!(g == 1 || busiest(g - 1, t) > capacity, "{} groups of {t} would do", g - 1);
             assert_eq!(d.chips[f], t * g);
-            let hplanc::solve::space::StepShape::PingPong { t_a, t_e, t_c, other } = d.shape else { panic!("{:?}", d.shape) };
-            let want = hplanc::cost::pingpong_sharded(t_a, t_e, t_c, d.microbatches, layers, g)
-                + d.microbatches as f64 * other
+            let hplanc::solve::space::Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
+            let want = hplanc::cost::pingpong_sharded(p.t_a, p.t_e, p.t_c, p.microbatches, layers, g)
+                + p.microbatches as f64 * p.other
                 + d.breakdown.overhead;
             assert!((d.tpot - want).abs() <= 1e-9 * want, "{} against {want}", d.tpot);
             seen.set(seen.get() + usize::from(g > 1));
@@ -548,15 +548,15 @@ fn an_ffn_pool_pays_its_per_layer_cost() {
         )
     };
     let (base, slow) = (decode_options(&src("0 us"), 8), decode_options(&src("10 us"), 8));
-    let split = |o: &hplanc::solve::space::DecodeOption| o.ffn.is_some();
+    let split = |o: &hplanc::solve::space::DecodeOption| o.ffn().is_some();
     let pairs: Vec<_> = base.iter().filter(|o| split(o)).zip(slow.iter().filter(|o| split(o))).collect();
     assert!(!pairs.is_empty());
     for (a, b) in pairs {
-        assert_eq!((a.attn_tp, a.ffn, a.microbatches), (b.attn_tp, b.ffn, b.microbatches));
-        let extra = 80.0 * 10e-6 * a.microbatches as f64;
+        assert_eq!((a.attention(), a.ffn(), a.microbatches()), (b.attention(), b.ffn(), b.microbatches()));
+        let extra = 80.0 * 10e-6 * a.microbatches() as f64;
         assert!((b.breakdown.ffn - a.breakdown.ffn - extra).abs() < 1e-12, "{} vs {}", b.breakdown.ffn - a.breakdown.ffn, extra);
         // with one microbatch nothing hides it; with more, the attention side may
-        assert!(b.tpot >= a.tpot && (a.microbatches > 1 || (b.tpot - a.tpot - extra).abs() < 1e-12), "{} vs {}", b.tpot, a.tpot);
+        assert!(b.tpot >= a.tpot && (a.microbatches() > 1 || (b.tpot - a.tpot - extra).abs() < 1e-12), "{} vs {}", b.tpot, a.tpot);
     }
 }
 
@@ -574,12 +574,13 @@ fn a_pipeline_pays_the_per_sequence_cost_once() {
              plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  place prefill on a\n  place decode.attn on a\n  place decode.layers on any [a, b]\n}}\n"
         )
     };
-    let pipelines =
-        |s: &str| -> Vec<hplanc::solve::space::DecodeOption> { decode_options(s, 8).into_iter().filter(|o| o.layers.len() == 2).collect() };
+    let pipelines = |s: &str| -> Vec<hplanc::solve::space::DecodeOption> {
+        decode_options(s, 8).into_iter().filter(|o| o.stages().len() == 2).collect()
+    };
     let (base, step, seq) = (pipelines(&src("0 us", "0 us")), pipelines(&src("100 us", "0 us")), pipelines(&src("0 us", "10 us")));
     assert!(!base.is_empty() && base.len() == step.len() && base.len() == seq.len());
     for ((a, b), c) in base.iter().zip(&step).zip(&seq) {
-        let m = a.microbatches as f64;
+        let m = a.microbatches() as f64;
         // two stages, m microbatches each: 2·m step costs; the batch of 8 once
         assert!((b.breakdown.overhead - a.breakdown.overhead - 2.0 * m * 100e-6).abs() < 1e-12, "{:?}", b.breakdown);
         assert!((c.breakdown.overhead - a.breakdown.overhead - 8.0 * 10e-6).abs() < 1e-12, "{:?}", c.breakdown);

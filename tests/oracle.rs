@@ -1,7 +1,7 @@
 //! The ILP against the brute-force oracle on random small instances.
 
 use hplanc::ir::Budget;
-use hplanc::solve::space::{Aggregated, Choice, DecodeBreakdown, DecodeOption, Instance, PrefillOption, StepShape};
+use hplanc::solve::space::{Aggregated, Choice, Colocated, DecodeBreakdown, DecodeOption, Instance, Layout, PingPong, PrefillOption};
 use hplanc::solve::{brute, ilp, Goal};
 
 use crate::Rng;
@@ -64,16 +64,26 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 from_tables: 0.0,
                 extrapolated: false,
             });
+            // drawn here, between the prefix cache and the step time, as it always was
+            let microbatches = 1 + rng.below(4);
+            let layout = match ffn {
+                Some(f) => Layout::PingPong(PingPong {
+                    attn: (attn_pool, chips[attn_pool]),
+                    ffn: f,
+                    groups: 1,
+                    microbatches,
+                    t_a: 0.0,
+                    t_e: 0.0,
+                    t_c: 0.0,
+                    other: 0.0,
+                }),
+                None => {
+                    Layout::Colocated(Colocated { pool: attn_pool, tp: chips[attn_pool], dp: 1, attn_collective: 0.0, ffn_collective: 0.0 })
+                }
+            };
             DecodeOption {
                 aggregated: own_prefill,
-                attn_pool,
-                attn_tp: chips[attn_pool],
-                attn_dp: 1,
-                ffn,
-                ffn_groups: 1,
-                microbatches: 1 + rng.below(4),
-                draft: None,
-                layers: vec![],
+                layout,
                 kv,
                 tpot: rng.range(0.002, 0.05),
                 chips,
@@ -81,7 +91,6 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 watts,
                 breakdown: DecodeBreakdown::default(),
                 memory: vec![],
-                shape: StepShape::Colocated { attn_collective: 0.0, ffn_collective: 0.0 },
             }
         })
         .collect();
@@ -272,20 +281,30 @@ fn the_reference_calls_nothing_of_the_solver() {
     // the functions and types the solver and the cost model define
     let (mut defined, mut types): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     let word = |rest: &str| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap().to_string();
-    for dir in ["compiler/solve", "compiler/cost"] {
-        for e in std::fs::read_dir(root.join(dir)).unwrap() {
-            let src = std::fs::read_to_string(e.unwrap().path()).unwrap();
-            for line in src.lines() {
-                let l = line.trim_start();
-                let l =
-                    l.strip_prefix("pub ").or_else(|| l.strip_prefix("pub(crate) ")).or_else(|| l.strip_prefix("pub(super) ")).unwrap_or(l);
-                if let Some(rest) = l.strip_prefix("fn ") {
-                    defined.push(word(rest));
-                }
-                for kw in ["struct ", "enum ", "impl "] {
-                    if let Some(rest) = l.strip_prefix(kw) {
-                        types.push(word(rest));
-                    }
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("compiler/solve"), root.join("compiler/cost")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "{files:?}");
+    for path in files {
+        let src = std::fs::read_to_string(path).unwrap();
+        for line in src.lines() {
+            let l = line.trim_start();
+            let l = l.strip_prefix("pub ").or_else(|| l.strip_prefix("pub(crate) ")).or_else(|| l.strip_prefix("pub(super) ")).unwrap_or(l);
+            if let Some(rest) = l.strip_prefix("fn ") {
+                defined.push(word(rest));
+            }
+            for kw in ["struct ", "enum ", "impl "] {
+                if let Some(rest) = l.strip_prefix(kw) {
+                    types.push(word(rest));
                 }
             }
         }

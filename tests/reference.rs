@@ -6,7 +6,9 @@
 //! replica count is tried, and each rule is written out where it is used.
 
 use hplanc::solve::layers::Problem;
+use hplanc::solve::space::DecodeOption;
 use hplanc::solve::space::Instance;
+use hplanc::solve::space::Layout;
 use hplanc::solve::Goal;
 
 /// What a choice amounts to (docs/solver.md, the ILP's quantities).
@@ -31,6 +33,17 @@ pub struct Config {
     pub replicas: u64,
 }
 
+/// The pool that runs the first layer's attention, from the option's layout (a
+/// speculative option's: its target's).
+fn attention_pool(o: &DecodeOption) -> usize {
+    match &o.layout {
+        Layout::Colocated(c) => c.pool,
+        Layout::PingPong(p) => p.attn.0,
+        Layout::Pipeline(p) => p.stages[0].pool,
+        Layout::Speculative(s) => attention_pool(&s.target),
+    }
+}
+
 /// The hard rules, which no relaxation lifts: the two options can pair (a KV path to
 /// every pool holding the cache, or aggregated serving on the same pool), the replica
 /// count is at least one (exactly the pinned one when pinned) and prefill keeps up with
@@ -42,7 +55,7 @@ pub fn measure(inst: &Instance, c: Config) -> Option<Metrics> {
     let ttft = match (&o.aggregated, p.aggregated) {
         // aggregated serving: its own TTFT, only with its own pool's aggregated option
         (Some(own), true) => {
-            if p.pool != o.attn_pool {
+            if p.pool != attention_pool(o) {
                 return None;
             }
             own.ttft

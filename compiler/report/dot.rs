@@ -5,6 +5,7 @@
 
 use crate::ir::graph::{Graph, Node, Op, Step};
 use crate::ir::{Plan, Stage};
+use crate::solve::space::{DecodeOption, Layout};
 use crate::solve::Point;
 use crate::units::format::{fmt_bytes, fmt_si};
 use std::fmt::Write;
@@ -43,13 +44,14 @@ fn node_pools(n: &Node, g: &Graph, plan: &Plan, point: &Point) -> Vec<(usize, u6
     if matches!(g.step, Step::Prefill { .. }) {
         return vec![(point.prefill().pool, n.count())];
     }
-    if let (Some(first), Some(last)) = (d.layers.first(), d.layers.last()) {
+    let stages = d.stages();
+    if let (Some(first), Some(last)) = (stages.first(), stages.last()) {
         return match (n.layers, n.op) {
             (Some(layers), _) => {
                 let mut out: Vec<(usize, u64)> = Vec::new();
                 let m = &plan.model;
                 for l in (0..m.layers).filter(|&l| m.layer_kind(l) == layers.kind) {
-                    let pool = d.layers.iter().find(|s| s.first <= l && l < s.end).map_or(first.pool, |s| s.pool);
+                    let pool = stages.iter().find(|s| s.first <= l && l < s.end).map_or(first.pool, |s| s.pool);
                     match out.iter_mut().find(|(p, _)| *p == pool) {
                         Some((_, k)) => *k += 1,
                         None => out.push((pool, 1)),
@@ -61,11 +63,17 @@ fn node_pools(n: &Node, g: &Graph, plan: &Plan, point: &Point) -> Vec<(usize, u6
             (None, _) => vec![(last.pool, 1)],
         };
     }
-    let pool = match (n.stage, d.ffn) {
-        (Stage::DecodeFfn, Some((f, _))) => f,
-        _ => d.attn_pool,
-    };
-    vec![(pool, n.count())]
+    vec![(stage_pool(n.stage, d), n.count())]
+}
+
+/// The pool a decode stage's nodes run on outside a layer pipeline (speculative
+/// decoding: the target's).
+fn stage_pool(stage: Stage, d: &DecodeOption) -> usize {
+    match &d.layout {
+        Layout::PingPong(p) if stage == Stage::DecodeFfn => p.ffn.0,
+        Layout::Speculative(s) => stage_pool(stage, &s.target),
+        Layout::Colocated(_) | Layout::PingPong(_) | Layout::Pipeline(_) => d.head().0,
+    }
 }
 
 /// [`render`] for a solved plan: every node coloured by the pool it runs on (its name

@@ -15,7 +15,7 @@ pub mod uncertainty;
 
 use crate::diagnostics::json::JsonDiagnostic;
 use crate::ir::{Objective, Plan};
-use crate::solve::space::DecodeOption;
+use crate::solve::space::{DecodeOption, Layout};
 use crate::solve::{Point, Solved};
 use serde::Serialize;
 
@@ -450,33 +450,42 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         shares_chips_with: shares,
         layers: None,
     };
-    let mb = d.microbatches;
+    let mb = d.microbatches();
+    let (attn_pool, attn_tp, _) = d.attention();
     let mut rows = vec![if pre.aggregated {
         // aggregated serving: inside the decode steps, on the decode chips
-        row("prefill", d.attn_pool, 0, d.attn_tp, false, 1, 1, Some("decode.attn"))
+        row("prefill", attn_pool, 0, attn_tp, false, 1, 1, Some("decode.attn"))
     } else {
         row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)
     }];
-    if d.layers.is_empty() {
-        let mut attn = row("decode.attn", d.attn_pool, d.attn_tp * d.attn_dp, d.attn_tp, false, mb, 1, None);
-        attn.dp = d.attn_dp;
-        rows.push(attn);
-        rows.push(match d.ffn {
-            // its layers over `ffn_groups` groups of `t` chips: a pipeline of FFN groups
-            Some((f, t)) => PlacementRow { pp: d.ffn_groups, ..row("decode.ffn", f, t * d.ffn_groups, t, true, mb, 1, None) },
-            // colocated: over every attention chip (all data-parallel groups)
-            None => row("decode.ffn", d.attn_pool, 0, d.attn_tp * d.attn_dp, true, mb, 1, Some("decode.attn")),
-        });
+    match &d.target().layout {
+        Layout::Colocated(c) => {
+            let mut attn = row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None);
+            attn.dp = c.dp;
+            rows.push(attn);
+            // over every attention chip (all data-parallel groups)
+            rows.push(row("decode.ffn", c.pool, 0, c.tp * c.dp, true, mb, 1, Some("decode.attn")));
+        }
+        Layout::PingPong(pp) => {
+            rows.push(row("decode.attn", pp.attn.0, pp.attn.1, pp.attn.1, false, mb, 1, None));
+            // its layers over `groups` groups of `t` chips: a pipeline of FFN groups
+            let (f, t) = pp.ffn;
+            rows.push(PlacementRow { pp: pp.groups, ..row("decode.ffn", f, t * pp.groups, t, true, mb, 1, None) });
+        }
+        // A layer pipeline: one row per stage, attention and FFN together.
+        Layout::Pipeline(pl) => {
+            for st in &pl.stages {
+                let mut r = row("decode.layers", st.pool, st.tp, st.tp, false, mb, 1, None);
+                r.ep = 1;
+                r.pp = pl.stages.len() as u64;
+                r.layers = Some([st.first, st.end]);
+                rows.push(r);
+            }
+        }
+        // `target` is the step the target model runs, never a speculative round
+        Layout::Speculative(_) => {}
     }
-    // A layer pipeline: one row per stage, attention and FFN together.
-    for st in &d.layers {
-        let mut r = row("decode.layers", st.pool, st.tp, st.tp, false, mb, 1, None);
-        r.ep = 1;
-        r.pp = d.layers.len() as u64;
-        r.layers = Some([st.first, st.end]);
-        rows.push(r);
-    }
-    if let Some((dp, dt)) = d.draft {
+    if let Some((dp, dt)) = d.draft() {
         let mut r = row("draft", dp, dt, dt, false, 1, 1, None);
         r.chip = pools[dp].chip.name.clone();
         rows.push(r);
@@ -525,9 +534,9 @@ pub fn bottleneck(d: &DecodeOption, step: &crate::schedule::Timeline) -> String 
         Work::Ffn => "FFN compute",
         // data-parallel attention: the FFN's all-gathers and reduce-scatters, or MoE
         // dispatch and combine
-        Work::Collective if d.attn_dp > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
+        Work::Collective if d.attention().2 > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
         Work::Collective => "tensor-parallel all-reduces",
-        Work::Crossing if d.layers.is_empty() => "attention<->FFN crossings between pools",
+        Work::Crossing if d.stages().is_empty() => "attention<->FFN crossings between pools",
         Work::Crossing => "activations passed between pipeline stages",
         Work::Draft => "the draft model's steps",
         Work::Prefill => "the prefill chunks of arriving prompts",
@@ -767,32 +776,36 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     } else {
         format!("prefill on {}", pool(pre.pool))
     }];
-    if d.layers.is_empty() {
-        parts.push(match d.attn_dp {
-            1 => format!("decode.attn on {}", pool(d.attn_pool)),
-            dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(d.attn_pool)),
-        });
-        parts.push(match d.ffn {
-            Some((f, _)) => {
-                let mut how = Vec::new();
-                if d.ffn_groups > 1 {
-                    how.push(format!("its layers over {} groups", d.ffn_groups));
-                }
-                if d.microbatches > 1 {
-                    how.push(format!("{} microbatches", d.microbatches));
-                }
-                match how.is_empty() {
-                    true => format!("decode.ffn on {}", pool(f)),
-                    false => format!("decode.ffn on {} ({})", pool(f), how.join(", ")),
-                }
+    match &d.target().layout {
+        Layout::Colocated(c) => {
+            parts.push(match c.dp {
+                1 => format!("decode.attn on {}", pool(c.pool)),
+                dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(c.pool)),
+            });
+            parts.push("decode.ffn with attention".to_string());
+        }
+        Layout::PingPong(pp) => {
+            parts.push(format!("decode.attn on {}", pool(pp.attn.0)));
+            let mut how = Vec::new();
+            if pp.groups > 1 {
+                how.push(format!("its layers over {} groups", pp.groups));
             }
-            None => "decode.ffn with attention".to_string(),
-        });
-    } else {
-        let stages: Vec<String> = d.layers.iter().map(|s| format!("{} {}..{}", pool(s.pool), s.first, s.end)).collect();
-        parts.push(format!("decode.layers as a pipeline: {}", stages.join(", ")));
+            if pp.microbatches > 1 {
+                how.push(format!("{} microbatches", pp.microbatches));
+            }
+            parts.push(match how.is_empty() {
+                true => format!("decode.ffn on {}", pool(pp.ffn.0)),
+                false => format!("decode.ffn on {} ({})", pool(pp.ffn.0), how.join(", ")),
+            });
+        }
+        Layout::Pipeline(pl) => {
+            let stages: Vec<String> = pl.stages.iter().map(|s| format!("{} {}..{}", pool(s.pool), s.first, s.end)).collect();
+            parts.push(format!("decode.layers as a pipeline: {}", stages.join(", ")));
+        }
+        // `target` is the step the target model runs, never a speculative round
+        Layout::Speculative(_) => {}
     }
-    if let Some((dp, _)) = d.draft {
+    if let Some((dp, _)) = d.draft() {
         parts.push(format!("draft on {}", pool(dp)));
     }
     parts.join(", ")

@@ -2,7 +2,7 @@
 //! prefill, across pools and links (docs/cost-model.md §8).
 //!
 //! Every operation gets a track (a pool's chips, or one direction of a link), a
-//! duration from the solve phase's step shape ([`StepShape`]) and its dependencies;
+//! duration from the solve phase's layout of the step ([`Layout`]) and its dependencies;
 //! operations start as soon as their inputs are ready and their pool is free (a list
 //! schedule from idle, in the order the step issues them). Links carry transfers side
 //! by side (their cost is mostly latency), so overlapping transfers take extra lanes.
@@ -11,7 +11,7 @@
 //! waited for.
 
 use crate::ir::Plan;
-use crate::solve::space::{DecodeOption, Instance, PrefillOption, StepShape};
+use crate::solve::space::{Colocated, DecodeOption, Instance, Layout, PingPong, Pipeline, PrefillOption, Speculative};
 use crate::solve::Point;
 
 /// What an operation does (the trace's category and the Gantt's legend).
@@ -322,8 +322,8 @@ fn layer_spec(track: usize, name: &str, kind: Kind, dur: f64, layer: u64, microb
 
 fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
     let mut b = Builder::new(plan);
-    let (tokens, note) = match &d.shape {
-        StepShape::Speculative { tokens, .. } => (
+    let (tokens, note) = match &d.layout {
+        Layout::Speculative(Speculative { tokens, .. }) => (
             *tokens,
             format!("one speculative round; it yields {tokens:.2} tokens per sequence on average, so TPOT is the round over {tokens:.2}"),
         ),
@@ -332,20 +332,21 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
     let last = lay_out(&mut b, plan, d, None);
     // aggregated serving: the prompts' chunks a step carries on average, on the same chips
     if let Some(a) = &d.aggregated {
-        let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
+        let (p, chips) = d.head();
+        let pool = b.pool(p, chips);
         let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
         b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill).doing(Work::Prefill), &last.into_iter().collect::<Vec<_>>());
     }
     let reported = d.tpot * tokens;
-    let what = if d.draft.is_some() { format!("TPOT × {tokens:.2} tokens") } else { "TPOT".to_string() };
+    let what = if d.draft().is_some() { format!("TPOT × {tokens:.2} tokens") } else { "TPOT".to_string() };
     let mut tl = b.finish(format!("decode step at concurrency {}", inst.batch), (reported, what), note);
     if tl.note.is_empty() {
         tl.note = if (tl.makespan - reported).abs() <= 1e-9 * reported.max(1e-12) {
             "the step runs start to end; TPOT is its length".into()
-        } else if d.microbatches > 1 {
+        } else if d.microbatches() > 1 {
             format!(
                 "{} microbatches from an idle start; in steady state the step repeats every TPOT (the pools' load or one microbatch's round trip, whichever is longer)",
-                d.microbatches
+                d.microbatches()
             )
         } else {
             "from an idle start; TPOT is the steady-state period".into()
@@ -360,11 +361,11 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
     let lf = layers as f64;
     let bd = &d.breakdown;
     let deps = |x: Option<usize>| x.into_iter().collect::<Vec<_>>();
-    match &d.shape {
-        StepShape::Colocated { attn_collective, ffn_collective } => {
-            let chips = d.attn_tp * d.attn_dp;
-            let pool = b.pool(d.attn_pool, chips);
-            let fabric = if *attn_collective > 0.0 || *ffn_collective > 0.0 { b.fabric(d.attn_pool) } else { pool };
+    match &d.layout {
+        Layout::Colocated(Colocated { pool, tp, dp, attn_collective, ffn_collective }) => {
+            let (at, dp) = (*pool, *dp);
+            let pool = b.pool(at, tp * dp);
+            let fabric = if *attn_collective > 0.0 || *ffn_collective > 0.0 { b.fabric(at) } else { pool };
             let mut prev = after;
             for l in 0..layers {
                 let a = b.add(layer_spec(pool, "attention", Kind::Compute, bd.attn / lf, l, None), &deps(prev));
@@ -374,7 +375,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 }
                 x = b.add(layer_spec(pool, "FFN", Kind::Compute, bd.ffn / lf, l, None).doing(Work::Ffn), &[x]);
                 if *ffn_collective > 0.0 {
-                    let what = if d.attn_dp > 1 { "FFN all-gather + reduce-scatter" } else { "all-reduce" };
+                    let what = if dp > 1 { "FFN all-gather + reduce-scatter" } else { "all-reduce" };
                     x = b.add(layer_spec(fabric, what, Kind::Collective, *ffn_collective, l, None), &[x]);
                 }
                 prev = Some(x);
@@ -385,12 +386,12 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
             }
             Some(last)
         }
-        StepShape::PingPong { t_a, t_e, t_c, other } => {
-            let (f, tf) = d.ffn.unwrap_or((d.attn_pool, d.attn_tp));
-            let pa = b.pool(d.attn_pool, d.attn_tp);
+        Layout::PingPong(PingPong { attn: (a, ta), ffn: (f, tf), groups, microbatches, t_a, t_e, t_c, other }) => {
+            let (a, f, tf) = (*a, *f, *tf);
+            let pa = b.pool(a, *ta);
             // the FFN's layers over groups of chips (the first `L mod g` groups hold one
             // layer more): a track per group
-            let g = d.ffn_groups.max(1);
+            let g = (*groups).max(1);
             let groups: Vec<usize> = match g {
                 1 => vec![b.pool(f, tf)],
                 _ => (0..g as usize).map(|i| b.part(f, tf, "layer group", i)).collect(),
@@ -398,9 +399,9 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
             // each layer's group's track
             let group_of: Vec<usize> =
                 crate::cost::even_ranges(layers, g).zip(&groups).flat_map(|((lo, hi), &track)| (lo..hi).map(move |_| track)).collect();
-            let out = b.wire(d.attn_pool, f);
-            let back = b.wire(f, d.attn_pool);
-            let m = d.microbatches;
+            let out = b.wire(a, f);
+            let back = b.wire(f, a);
+            let m = *microbatches;
             let mut ready: Vec<Option<usize>> = vec![after; m as usize];
             for l in 0..layers {
                 for j in 0..m {
@@ -423,17 +424,16 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
             }
             last
         }
-        StepShape::Pipeline { cross_in, back } => {
-            let m = d.microbatches;
+        Layout::Pipeline(Pipeline { stages, microbatches, cross_in, back }) => {
+            let m = *microbatches;
             let mut last = None;
             // stages that share a pool (a pipeline within it) run on chips of their own:
             // a track each
             let mut per_pool = vec![0usize; b.plan.cluster.pools.len()];
-            for s in &d.layers {
+            for s in stages {
                 per_pool[s.pool] += 1;
             }
-            let tracks: Vec<usize> = d
-                .layers
+            let tracks: Vec<usize> = stages
                 .iter()
                 .enumerate()
                 .map(|(i, s)| match per_pool[s.pool] > 1 {
@@ -443,9 +443,9 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 .collect();
             for j in 0..m {
                 let mut prev = after;
-                for (i, s) in d.layers.iter().enumerate() {
+                for (i, s) in stages.iter().enumerate() {
                     if i > 0 && cross_in[i] > 0.0 {
-                        let w = b.wire(d.layers[i - 1].pool, s.pool);
+                        let w = b.wire(stages[i - 1].pool, s.pool);
                         let x = Spec { microbatch: Some(j), ..spec(w, format!("activations mb{j}"), Kind::Transfer, cross_in[i]) };
                         prev = Some(b.add(x, &deps(prev)));
                     }
@@ -454,7 +454,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                     prev = Some(b.add(c, &deps(prev)));
                 }
                 if *back > 0.0 {
-                    let (tail, head) = (d.layers[d.layers.len() - 1].pool, d.layers[0].pool);
+                    let (tail, head) = (stages[stages.len() - 1].pool, stages[0].pool);
                     // without a link of their own the ids go back along the pipeline's links
                     // (within one pool, over its own link)
                     let w = match tail == head || b.plan.cluster.link_between(tail, head).is_some() {
@@ -471,17 +471,17 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
             }
             last
         }
-        StepShape::Speculative { lookahead, draft, link, target, .. } => {
-            let (dp, dt) = d.draft.unwrap_or((d.attn_pool, 1));
+        Layout::Speculative(Speculative { draft: (dp, dt), lookahead, draft_step, link, target, .. }) => {
+            let (dp, dt) = (*dp, *dt);
             let dtrack = b.pool(dp, dt);
             let mut prev = after;
             for i in 0..*lookahead {
-                prev = Some(b.add(spec(dtrack, format!("draft token {}", i + 1), Kind::Draft, *draft), &deps(prev)));
+                prev = Some(b.add(spec(dtrack, format!("draft token {}", i + 1), Kind::Draft, *draft_step), &deps(prev)));
             }
-            let out = b.wire(dp, target.attn_pool);
+            let out = b.wire(dp, target.head().0);
             prev = Some(b.add(spec(out, "drafted token ids", Kind::Transfer, *link), &deps(prev)));
             let verified = lay_out(b, plan, target, prev);
-            let back = b.wire(target.attn_pool, dp);
+            let back = b.wire(target.head().0, dp);
             Some(b.add(spec(back, "verdicts", Kind::Transfer, *link), &deps(verified)))
         }
     }
@@ -548,7 +548,8 @@ fn engine_latency(b: &mut Builder, plan: &Plan, latency: f64) -> Option<usize> {
 /// the prompt's chunks, on the decode chips.
 fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::space::Aggregated) -> Timeline {
     let mut b = Builder::new(plan);
-    let pool = b.pool(d.attn_pool, d.attn_tp * d.attn_dp);
+    let (p, chips) = d.head();
+    let pool = b.pool(p, chips);
     // the wait is half a running step whatever the prompt (TTFT less the mean prompt)
     let latency = engine_latency(&mut b, plan, a.first_token);
     let mut prev = b.add(
@@ -668,9 +669,7 @@ mod tests {
         let mut d = solved.best.decode().clone();
         let layers = plan.model.layers;
         for m in 1..=4u64 {
-            d.ffn = Some((1, 4));
-            d.microbatches = m;
-            d.shape = StepShape::PingPong { t_a, t_e, t_c, other };
+            d.layout = Layout::PingPong(PingPong { attn: d.head(), ffn: (1, 4), groups: 1, microbatches: m, t_a, t_e, t_c, other });
             d.breakdown.overhead = 0.0;
             let period = crate::cost::pingpong_iteration(t_a, t_e, t_c, m, layers);
             d.tpot = period + m as f64 * other;
@@ -700,9 +699,8 @@ mod tests {
         let (plan, solved) = compile(&src);
         let flags = |t_a: f64, t_e: f64| {
             let mut d = solved.best.decode().clone();
-            d.ffn = Some((1, 4));
-            d.microbatches = 2;
-            d.shape = StepShape::PingPong { t_a, t_e, t_c: 5e-6, other: 50e-6 };
+            d.layout =
+                Layout::PingPong(PingPong { attn: d.head(), ffn: (1, 4), groups: 1, microbatches: 2, t_a, t_e, t_c: 5e-6, other: 50e-6 });
             let t = decode_timeline(&plan, &solved.best.instance, &d);
             well_formed(&t);
             t.ops.iter().map(|o| o.critical).collect::<Vec<bool>>()
@@ -727,12 +725,12 @@ mod tests {
             .replace("llama3_1_70b { weights = fp8 }", "llama3_1_70b");
         let (plan, solved) = compile(&src);
         let d = solved.best.decode();
-        assert_eq!(d.layers.len(), 3, "{:?}", d.layers);
+        assert_eq!(d.stages().len(), 3, "{:?}", d.stages());
         let t = decode_timeline(&plan, &solved.best.instance, d);
         well_formed(&t);
         let names: Vec<&str> = t.tracks.iter().map(|k| k.name.as_str()).collect();
         assert!(names.iter().all(|n| !n.contains("no link")), "{names:?}");
-        let (head, tail) = (&plan.cluster.pools[d.layers[0].pool].name, &plan.cluster.pools[d.layers[2].pool].name);
+        let (head, tail) = (&plan.cluster.pools[d.stages()[0].pool].name, &plan.cluster.pools[d.stages()[2].pool].name);
         let back = format!("links back along the pipeline {tail} → {head}");
         assert!(names.contains(&back.as_str()), "{names:?}");
     }

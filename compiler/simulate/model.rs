@@ -5,7 +5,7 @@
 
 use super::{SimError, SimProblem};
 use crate::ir::Plan;
-use crate::solve::space::{self, DecodeOption, PrefillOption, StepShape};
+use crate::solve::space::{self, DecodeOption, Layout, PrefillOption};
 use crate::solve::Point;
 
 /// Step times of one placement, as functions of what the simulation varies.
@@ -80,24 +80,15 @@ impl PrefillModel {
 
 /// Whether two decode options are the same configuration (at any batch).
 fn same_config(a: &DecodeOption, b: &DecodeOption) -> bool {
-    let stages = |d: &DecodeOption| d.layers.iter().map(|l| (l.pool, l.tp)).collect::<Vec<_>>();
-    a.attn_pool == b.attn_pool
-        && a.attn_tp == b.attn_tp
-        && a.attn_dp == b.attn_dp
-        && a.ffn == b.ffn
-        && a.ffn_groups == b.ffn_groups
-        && a.microbatches == b.microbatches
-        && a.draft == b.draft
-        && a.aggregated.is_some() == b.aggregated.is_some()
-        && stages(a) == stages(b)
+    a.key() == b.key()
 }
 
 /// The plain step of a decode option: for aggregated serving, the step of the decoding
 /// sequences alone; for speculative decoding, one round; otherwise the option's TPOT.
 fn plain_step(d: &DecodeOption) -> f64 {
-    match (&d.aggregated, &d.shape) {
+    match (&d.aggregated, &d.layout) {
         (Some(a), _) => a.decode_step,
-        (None, StepShape::Speculative { tokens, .. }) => d.tpot * tokens,
+        (None, Layout::Speculative(s)) => d.tpot * s.tokens,
         _ => d.tpot,
     }
 }
@@ -241,14 +232,16 @@ impl StepModel {
 fn kv_capacity(plan: &Plan, d: &DecodeOption, solved_batch: u64, max_batch: u64) -> u64 {
     let w = &plan.workload;
     let reserved = max_batch * (w.input_tokens + w.output_tokens);
-    if !d.layers.is_empty() {
-        return reserved;
-    }
-    let attn = d.memory.iter().filter(|u| u.pool == d.attn_pool && u.stage == crate::ir::Stage::DecodeAttn);
-    let Some(spare) = spare_kv_tokens(plan, d.attn_pool, d.attn_tp, attn) else { return reserved };
+    let (pool, tp, dp) = match &d.target().layout {
+        Layout::Colocated(c) => (c.pool, c.tp, c.dp),
+        Layout::PingPong(p) => (p.attn.0, p.attn.1, 1),
+        Layout::Pipeline(_) | Layout::Speculative(_) => return reserved,
+    };
+    let attn = d.memory.iter().filter(|u| u.pool == pool && u.stage == crate::ir::Stage::DecodeAttn);
+    let Some(spare) = spare_kv_tokens(plan, pool, tp, attn) else { return reserved };
     // the memory was checked at the solved batch; a larger limit reserves more of it
     let solved = solved_batch * (w.input_tokens + w.output_tokens);
-    (solved + spare * d.attn_dp.max(1)).max(reserved)
+    (solved + spare * dp.max(1)).max(reserved)
 }
 
 /// KV-cache tokens the room left in `pool`'s KV tier holds, per group of `tp` chips

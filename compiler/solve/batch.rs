@@ -58,7 +58,7 @@ pub struct Batches<'p> {
     /// a TPOT bound in place of the plan's own, in every space (a sweep over the SLO)
     tpot_limit: Option<Option<f64>>,
     /// every decode layout met so far, numbered (so that [`bound`] compares numbers)
-    layouts: HashMap<space::Layout, u32>,
+    layouts: HashMap<space::LayoutKey, u32>,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
 }
@@ -119,7 +119,7 @@ impl<'p> Batches<'p> {
                 .iter()
                 .map(|d| {
                     let n = layouts.len() as u32;
-                    *layouts.entry(d.layout()).or_insert(n)
+                    *layouts.entry(d.key()).or_insert(n)
                 })
                 .collect();
             let mut steps: Vec<(u32, f64, f64)> = layout.iter().zip(&inst.decode).map(|(&l, d)| (l, d.tpot, d.tpot)).collect();
@@ -335,7 +335,7 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
         let mut most = b.saturating_sub(1).max(a) as f64 / d.tpot;
         let mut fewest = 0.0;
         if let Some((fastest, slowest)) = built_b.steps(built_a.layout[di]) {
-            let k = (d.attn_dp * d.microbatches).max(1);
+            let k = (d.attention().2 * d.microbatches()).max(1);
             most = most.min((b.div_ceil(k) * k) as f64 / fastest);
             fewest = (a + 1).min(b) as f64 / slowest;
         }

@@ -310,7 +310,7 @@ fn pin_labels(plan: &Plan) -> Vec<(Span, String)> {
 pub type DecodeSignature = (usize, Option<usize>, Option<usize>, Vec<usize>);
 
 pub fn decode_signature(d: &space::DecodeOption) -> DecodeSignature {
-    (d.attn_pool, d.ffn.map(|f| f.0), d.draft.map(|x| x.0), d.layers.iter().map(|s| s.pool).collect())
+    (d.head().0, d.ffn().map(|f| f.0), d.draft().map(|x| x.0), d.stages().iter().map(|s| s.pool).collect())
 }
 
 fn check_prices(plan: &Plan, diags: &mut Diagnostics) -> bool {
@@ -446,7 +446,7 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
     let reasons: Vec<catalog::Infeasible> = instances
         .iter()
         .find(|i| !i.decode.is_empty())
-        .map(|inst| catalog::Infeasible::NoKvPath(pool_name(plan, inst.decode[0].attn_pool)))
+        .map(|inst| catalog::Infeasible::NoKvPath(pool_name(plan, inst.decode[0].head().0)))
         .into_iter()
         .collect();
     diags.push(catalog::no_feasible_placement(place_span(Stage::Prefill), &reasons));
@@ -489,15 +489,21 @@ fn relaxed<'a>(plan: &'a Plan, r: &relax::Relaxed) -> catalog::Relaxed<'a> {
 fn placement<'a>(plan: &'a Plan, inst: &Instance, c: Choice) -> catalog::Placement<'a> {
     let d = &inst.decode[c.decode];
     let p = &inst.prefill[c.prefill];
-    let decode = if d.layers.is_empty() {
-        catalog::DecodeLayout::Groups {
-            pool: pool_name(plan, d.attn_pool),
-            tp: d.attn_tp,
-            dp: d.attn_dp,
-            ffn: d.ffn.map(|(f, t)| (pool_name(plan, f), t, d.ffn_groups)),
+    let decode = match &d.target().layout {
+        space::Layout::Pipeline(p) => {
+            catalog::DecodeLayout::Pipeline(p.stages.iter().map(|s| (s.first, s.end, pool_name(plan, s.pool), s.tp)).collect())
         }
-    } else {
-        catalog::DecodeLayout::Pipeline(d.layers.iter().map(|s| (s.first, s.end, pool_name(plan, s.pool), s.tp)).collect())
+        space::Layout::PingPong(p) => catalog::DecodeLayout::Groups {
+            pool: pool_name(plan, p.attn.0),
+            tp: p.attn.1,
+            dp: 1,
+            ffn: Some((pool_name(plan, p.ffn.0), p.ffn.1, p.groups)),
+        },
+        // `target` is the step the target model runs, never a speculative round
+        space::Layout::Colocated(_) | space::Layout::Speculative(_) => {
+            let (pool, tp, dp) = d.attention();
+            catalog::DecodeLayout::Groups { pool: pool_name(plan, pool), tp, dp, ffn: None }
+        }
     };
     let prefill = match &d.aggregated {
         Some(a) => catalog::PrefillLayout::Aggregated {
@@ -514,7 +520,7 @@ fn placement<'a>(plan: &'a Plan, inst: &Instance, c: Choice) -> catalog::Placeme
             time: fmt_time(p.time),
         },
     };
-    catalog::Placement { concurrency: inst.batch, decode, draft: d.draft.map(|(dp, dt)| (pool_name(plan, dp), dt)), prefill }
+    catalog::Placement { concurrency: inst.batch, decode, draft: d.draft().map(|(dp, dt)| (pool_name(plan, dp), dt)), prefill }
 }
 
 /// Where a decode step's time goes, as the catalog words it.
@@ -533,14 +539,14 @@ fn step_parts<'a>(plan: &'a Plan, d: &space::DecodeOption) -> catalog::StepParts
         overlap: some(b.overlap),
         ..Default::default()
     };
-    match d.ffn {
-        Some((f, _)) => {
-            if let Some(link) = plan.cluster.link_between(d.attn_pool, f) {
-                let n = 2 * plan.model.layers * d.microbatches;
+    match d.ffn().map(|f| f.0) {
+        Some(f) => {
+            if let Some(link) = plan.cluster.link_between(d.head().0, f) {
+                let n = 2 * plan.model.layers * d.microbatches();
                 parts.crossings = Some(catalog::Crossings {
                     total: fmt_time(b.crossing),
                     count: n,
-                    from: pool_name(plan, d.attn_pool),
+                    from: pool_name(plan, d.head().0),
                     to: pool_name(plan, f),
                     each: fmt_time(b.crossing / n as f64),
                     link: &link.link.name,
@@ -567,7 +573,7 @@ fn relaxation_diagnostic(plan: &Plan, inst: &Instance, r: &relax::Relaxation) ->
                 tokens,
                 steps: a.steps.steps,
                 time: fmt_time(a.prompt),
-                pool: pool_name(plan, d.attn_pool),
+                pool: pool_name(plan, d.head().0),
                 first_token: (a.first_token > 0.0).then(|| fmt_time(a.first_token)),
             },
             None => catalog::PrefillTime::Own {

@@ -118,19 +118,12 @@ pub fn cheapest(instances: &[Instance]) -> Option<Relaxation> {
 pub(crate) mod tests {
     use super::*;
     use crate::ir::Budget;
-    use crate::solve::space::{DecodeBreakdown, DecodeOption, PrefillOption, StepShape};
+    use crate::solve::space::{Colocated, DecodeBreakdown, DecodeOption, Layout, PrefillOption};
 
     /// A colocated decode option on `chips` chips at `tpot` ($1/h, 700 W a chip).
     pub(crate) fn decode(tpot: f64, chips: u64) -> DecodeOption {
         DecodeOption {
-            attn_pool: 0,
-            attn_tp: chips,
-            attn_dp: 1,
-            ffn: None,
-            ffn_groups: 1,
-            microbatches: 1,
-            draft: None,
-            layers: vec![],
+            layout: Layout::Colocated(Colocated { pool: 0, tp: chips, dp: 1, attn_collective: 0.0, ffn_collective: 0.0 }),
             kv: vec![(0, 1.0)],
             tpot,
             chips: vec![chips],
@@ -138,7 +131,6 @@ pub(crate) mod tests {
             watts: 700.0 * chips as f64,
             breakdown: DecodeBreakdown::default(),
             memory: vec![],
-            shape: StepShape::Colocated { attn_collective: 0.0, ffn_collective: 0.0 },
             aggregated: None,
         }
     }

@@ -1,0 +1,508 @@
+//! Decode options with attention and FFN on the same chips: tensor parallelism, attention
+//! data parallelism, and their aggregated-serving twins.
+
+use super::*;
+
+/// A step with a prompt chunk, by (chunk, prefix).
+pub(super) type MixedGraph = ((u64, u64), graph::Graph);
+/// One data-parallel group's step with a chunk, by (sequences, chunk, prefix).
+pub(super) type GroupGraph = ((u64, u64, u64), graph::Graph);
+
+/// A decode step's graph at batch `batch` and the graphs of its `B/d`-sequence groups.
+#[derive(Clone, Copy)]
+pub(super) struct StepGraphs<'a> {
+    pub(super) batch: u64,
+    pub(super) per_seq: u64,
+    pub(super) full: &'a graph::Graph,
+    pub(super) groups: &'a [(u64, graph::Graph)],
+}
+
+/// Attention data parallelism on pool `a`: `d ≥ 2` groups of `ta` chips each run the
+/// attention of `⌊B/d⌋` or `⌈B/d⌉` sequences (their own KV cache; each group is priced
+/// and sized as the fullest, `b = ⌈B/d⌉`); the FFN of all `B` tokens is split over the
+/// `d·ta` chips (tensor parallel for a dense FFN, expert parallel for MoE). Per layer:
+/// the attention group's all-reduce over `ta` chips of `b` tokens, and the FFN's
+/// all-gather + reduce-scatter over `d·ta` chips of `B` tokens (one all-reduce's
+/// traffic). `d ≤ B`; `d·ta` fits the pool and divides the FFN's split dimension.
+pub(super) fn data_parallel_options(
+    plan: &Plan,
+    a: usize,
+    ta: u64,
+    graphs: &StepGraphs,
+    (mixed, group): (&[MixedGraph], &mut Vec<GroupGraph>),
+    excluded: &mut Vec<Excluded>,
+) -> Vec<DecodeOption> {
+    let StepGraphs { batch, per_seq, full: g_full, groups: group_graphs } = *graphs;
+    let m = &plan.model;
+    let pa = &plan.cluster.pools[a];
+    let Some(link) = pa.link.as_ref() else { return Vec::new() };
+    let (_, ctx_max) = decode_contexts(plan);
+    let mut out = Vec::new();
+    let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
+    for (d, g) in group_graphs.iter().filter(|(d, _)| Pins::allows(attn_pins.dp, *d)) {
+        let (d, n) = (*d, *d * ta);
+        if n > pa.count || m.ffn_split_dim() % n != 0 || !Pins::allows(ffn_pins.tp, n) || !Pins::allows(ffn_pins.ep, n) {
+            continue;
+        }
+        // the groups hold ⌊B/d⌋ or ⌈B/d⌉ sequences; the step waits for the fullest
+        let b = batch.div_ceil(d);
+        let fp = cost::Footprint {
+            weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64,
+            kv: b as f64 * m.kv_bytes(ctx_max as f64) / m.kv_split(ta) as f64,
+            activations: 0.0,
+        };
+        let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+        if !ok {
+            excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+            continue;
+        }
+        let (Some(attn), Some(ffn)) = (
+            cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
+            cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, n, 1),
+        ) else {
+            excluded.push(Excluded::Precision { pool: a });
+            return out;
+        };
+        let mut other = 0.0;
+        if let Some(price) = cost::node_times(&pa.chip) {
+            for node in g.nodes().filter(|x| x.layers.is_none()) {
+                other += price(node, ta, m.kv_split(ta)).map(|r| r.time()).unwrap_or(0.0);
+            }
+        }
+        let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
+        let ar_ffn = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
+        let plain =
+            colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b }, memory);
+        // Aggregated serving (`mixed`: the whole batch's steps with a chunk): each group
+        // prefills its own arriving prompts; a step with a chunk runs that group's
+        // attention over its b sequences and the chunk, and the FFN over all B tokens and
+        // the chunk, and every group waits for it: all B sequences' prompts share the
+        // steps (priced one chunk at a time; chunks of several groups in one step would
+        // share the FFN's weight reads, which is not counted).
+        let agg = if mixed.is_empty() {
+            None
+        } else {
+            let chip = &pa.chip;
+            let ctx = decode_contexts(plan).0;
+            aggregated_twin(plan, &plain, batch, fp, |c, p| {
+                if !group.iter().any(|(k, _)| *k == (b, c, p)) {
+                    group.push(((b, c, p), graph::build(m, Step::Mixed { batch: b, context: ctx, prefill: c, prefix: p })));
+                }
+                let g_group = &group.iter().find(|(k, _)| *k == (b, c, p))?.1;
+                let g_all = &mixed.iter().find(|(k, _)| *k == (c, p))?.1;
+                let attn = cost::stage_time(g_group, &[Stage::DecodeAttn], chip, ta, m.kv_split(ta))?;
+                let ffn = cost::stage_time(g_all, &[Stage::DecodeFfn], chip, n, 1)?;
+                let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, b + c), ta, link);
+                let ar_ffn = moe_collective(m, chip, link, (b + c, batch + c), n);
+                let time = attn.time + ffn.time + m.layers as f64 * (ar_attn + ar_ffn) + cost::step_fixed(chip, b);
+                Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))
+            })
+        };
+        out.push(plain);
+        out.extend(agg);
+    }
+    out
+}
+
+/// The FFN's collectives per layer (the mean over layers) when `d` attention groups of
+/// `tokens.0` tokens each feed an FFN over `n` chips (`tokens.1` tokens in all): a dense
+/// layer all-gathers its input and reduce-scatters its output (one all-reduce's traffic
+/// of all tokens); an MoE layer dispatches each group's own routed tokens to the experts
+/// and combines them back, two all-to-alls of `tokens.0·k·h·a` (DeepEP's layout;
+/// docs/cost-model.md §4d).
+pub(super) fn moe_collective(m: &crate::ir::Model, chip: &crate::ir::Chip, link: &crate::ir::Link, tokens: (u64, u64), n: u64) -> f64 {
+    let gather = cost::allreduce_on(chip, cost::activation_bytes(m, tokens.1), n, link);
+    let Some(moe) = m.moe else { return gather };
+    let routed = tokens.0 as f64 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
+    let a2a = 2.0 * cost::alltoall_time(routed, n, link);
+    let (moe_layers, layers) = (m.moe_layers() as f64, m.layers as f64);
+    ((layers - moe_layers) * gather + moe_layers * a2a) / layers
+}
+
+/// A decode step with attention and FFN on the same chips: `attn` includes the
+/// embedding and LM head (`other`); `collectives` are the attention side's and the
+/// FFN's collective per layer.
+pub(super) struct ColocatedStep {
+    pub(super) attn: cost::StageTime,
+    pub(super) ffn: cost::StageTime,
+    pub(super) other: f64,
+    pub(super) collectives: (f64, f64),
+    /// sequences each rank's engine schedules per step
+    pub(super) sequences: u64,
+}
+
+/// The decode option of a colocated step on pool `a` with `(tp, dp)`: `dp` groups of
+/// `tp` chips (1 group: plain tensor parallelism).
+pub(super) fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: ColocatedStep, memory: Vec<MemUse>) -> DecodeOption {
+    let pa = &plan.cluster.pools[a];
+    let n = tp * dp;
+    let ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences } = step;
+    let overhead = cost::step_fixed(&pa.chip, sequences);
+    let mut chips = vec![0; plan.cluster.pools.len()];
+    chips[a] = n;
+    let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
+    DecodeOption {
+        layout: Layout::Colocated(Colocated { pool: a, tp, dp, attn_collective: ar_attn, ffn_collective: ar_ffn }),
+        kv: vec![(a, 1.0)],
+        tpot: attn.time + ffn.time + allreduce + overhead,
+        chips,
+        usd_per_s: pa.chip.price.unwrap_or(0.0) * n as f64,
+        watts: pa.chip.power.unwrap_or(0.0) * n as f64,
+        breakdown: colocated_breakdown(attn, ffn, other, allreduce, overhead),
+        memory,
+        aggregated: None,
+    }
+}
+
+/// The aggregated-serving twin of a colocated tensor-parallel option: its steps also
+/// prefill the arriving prompts in chunks of at most the plan's `chunk` (`mixed`: the graph
+/// of a step of `batch` sequences carrying a chunk, per chunk size). `None` when the chip
+/// cannot price a chunk step.
+pub(super) fn aggregated_option(
+    plan: &Plan,
+    plain: &DecodeOption,
+    batch: u64,
+    fp: Footprint,
+    mixed: &[((u64, u64), graph::Graph)],
+) -> Option<DecodeOption> {
+    let m = &plan.model;
+    let Layout::Colocated(c) = &plain.layout else { return None };
+    let pa = &plan.cluster.pools[c.pool];
+    let (chip, tp) = (&pa.chip, c.tp);
+    let layers = m.layers as f64;
+    aggregated_twin(plan, plain, batch, fp, |c, p| {
+        let g = &mixed.iter().find(|(key, _)| *key == (c, p))?.1;
+        let attn = cost::stage_time(g, &[Stage::DecodeAttn], chip, tp, m.kv_split(tp))?;
+        let ffn = cost::stage_time(g, &[Stage::DecodeFfn], chip, tp, m.kv_split(tp))?;
+        let ar = pa.link.as_ref().map(|l| cost::allreduce_on(chip, cost::activation_bytes(m, batch + c), tp, l)).unwrap_or(0.0);
+        let time = attn.time + ffn.time + 2.0 * layers * ar + cost::step_fixed(chip, batch);
+        Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))
+    })
+}
+
+/// The aggregated twin of `plain`: `price(c, p)` is a step carrying a chunk of `c`
+/// prompt tokens after `p` of the prompt's (seconds, of which op tables, extrapolated),
+/// and `per_rank` is how many sequences' prompts share those steps: the whole batch when
+/// data-parallel attention groups step together through one FFN (a chunk in any group
+/// holds every group's step), so their arrivals add up. `fp` is the plain option's
+/// footprint; the twin also holds a chunk's activations, and is `None` when they do not fit.
+pub(super) fn aggregated_twin(
+    plan: &Plan,
+    plain: &DecodeOption,
+    per_rank: u64,
+    fp: Footprint,
+    mut price: impl FnMut(u64, u64) -> Option<(f64, f64, bool)>,
+) -> Option<DecodeOption> {
+    // A prompt's chunk steps from `start` (its cached prefix) to its end: the steps, the
+    // op-table seconds of them, whether a lookup left the measured range.
+    let mut chunked = |start: u64| {
+        // per chunk step priced: ((tokens, prefix), seconds of op tables, extrapolated)
+        let mut priced: Vec<((u64, u64), f64, bool)> = Vec::new();
+        let steps = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens - start, plan.chunk_tokens, |c, p| {
+            let (time, tables, extrapolated) = price(c, start + p).ok_or(())?;
+            priced.push(((c, p), tables, extrapolated));
+            Ok(time)
+        })
+        .ok()?;
+        // op-table time of the chunk steps, the full chunks' interpolated as their times are
+        let from_tables = match priced.as_slice() {
+            [one] => one.1,
+            [full, tail] => full.1 + tail.1,
+            [first, last, tail] => (steps.steps - 1) as f64 * (first.1 + last.1) / 2.0 + tail.1,
+            _ => 0.0,
+        };
+        Some((steps, from_tables, priced.iter().any(|p| p.2)))
+    };
+    let miss = chunked(0)?;
+    // With prefix reuse a share `hit` of prompts start after their cached prefix: the
+    // figures are means over hits and misses, and the schedule draws the commoner kind.
+    let cached = match plan.workload.prefix.filter(|p| p.hit > 0.0) {
+        Some(p) => Some((p.hit, p.tokens, chunked(p.tokens)?)),
+        None => None,
+    };
+    let decode_step = plain.tpot;
+    let extra_of = |s: &cost::aggregated::ChunkSteps| (s.total() - s.steps as f64 * decode_step).max(0.0);
+    let input = plan.workload.input_tokens as f64;
+    let (steps, steps_tokens, prompt, extra, from_tables, extrapolated, prompt_tokens) = match &cached {
+        Some((h, tokens, hit)) => {
+            let mean = |a: f64, b: f64| h * b + (1.0 - h) * a;
+            let (drawn, drawn_tokens) =
+                if *h >= 0.5 { (hit.0, plan.workload.input_tokens - tokens) } else { (miss.0, plan.workload.input_tokens) };
+            (
+                drawn,
+                drawn_tokens,
+                mean(miss.0.total(), hit.0.total()),
+                mean(extra_of(&miss.0), extra_of(&hit.0)),
+                mean(miss.1, hit.1),
+                miss.2 || hit.2,
+                input - h * *tokens as f64,
+            )
+        }
+        None => (miss.0, plan.workload.input_tokens, miss.0.total(), extra_of(&miss.0), miss.1, miss.2, input),
+    };
+    // The plain option's footprint and the chunk's activations (docs/cost-model.md §10).
+    let Layout::Colocated(c) = &plain.layout else { return None };
+    let chip = &plan.cluster.pools[c.pool].chip;
+    let act = cost::chunk_activation_bytes(&plan.model, plan.chunk_tokens.min(plan.workload.input_tokens), c.tp);
+    let (memory, fits) = mem_uses(Stage::DecodeAttn, c.pool, chip, Footprint { activations: act, ..fp });
+    if !fits {
+        return None;
+    }
+    let osl = plan.workload.output_tokens;
+    // the engine's first-token latency is part of a request's time to its first token,
+    // and so of its time in a slot (docs/cost-model.md §11)
+    let first_token = cost::admission::Engine::first_token_on(chip, &plan.model);
+    let (tpot, ttft) = cost::aggregated::steady_state(decode_step, extra, first_token + prompt, per_rank, osl);
+    let per_step = per_rank as f64 / (osl as f64 + ttft / tpot);
+    Some(DecodeOption {
+        tpot,
+        breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
+        aggregated: Some(Aggregated {
+            ttft,
+            first_token,
+            decode_step,
+            steps,
+            steps_tokens,
+            prompt,
+            extra,
+            prompt_tokens,
+            chunk_tokens: plan.chunk_tokens,
+            per_step,
+            from_tables,
+            extrapolated,
+        }),
+        memory,
+        ..plain.clone()
+    })
+}
+
+/// The breakdown of a step with attention and FFN on the same chips (`attn` includes
+/// the embedding and LM head, `other`).
+pub(super) fn colocated_breakdown(
+    attn: cost::StageTime,
+    ffn: cost::StageTime,
+    other: f64,
+    allreduce: f64,
+    overhead: f64,
+) -> DecodeBreakdown {
+    DecodeBreakdown {
+        attn: attn.time - other,
+        ffn: ffn.time,
+        allreduce,
+        crossing: 0.0,
+        other,
+        attn_memory_bound: attn.memory_bound,
+        ffn_memory_bound: ffn.memory_bound,
+        overhead,
+        overlap: 0.0,
+        draft: 0.0,
+        from_tables: attn.from_tables + ffn.from_tables,
+        extrapolated: attn.extrapolated || ffn.extrapolated,
+        prefill: 0.0,
+    }
+}
+
+/// The time overlapping microbatches hide: the parts' sum beyond the step, none when the
+/// two differ only by rounding (a step that hides nothing reports nothing hidden).
+pub(super) fn hidden(parts: f64, tpot: f64) -> f64 {
+    let d = parts - tpot;
+    if d > 1e-9 * tpot {
+        d
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod aggregated_checks {
+    use super::*;
+
+    /// Llama-3.1-70B FP8 on 8 H100 over NVLink 4 (datasheet roofline), `input`-token
+    /// prompts, 128 output tokens, with `serving`.
+    fn plan(input: u64, serving: &str) -> Plan {
+        let src = format!(
+            "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
+             memory hbm {{\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }}\n\
+             efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }}\n}}\n\
+             use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+             workload w {{\n  input = {input} tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n}}\n\
+             plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = {serving}\n}}\n"
+        );
+        let comp = crate::compile("agg.hplan", &src, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+        comp.program.plans[0].clone()
+    }
+
+    #[test]
+    fn an_aggregated_step_carries_its_share_of_the_prompts() {
+        let p = plan(4032, "auto");
+        let opts = decode_options(&p, 64, &mut vec![]);
+        let plain = opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if c.tp == 8) && d.aggregated.is_none()).unwrap();
+        let agg = opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if c.tp == 8) && d.aggregated.is_some()).unwrap();
+        let a = agg.aggregated.as_ref().unwrap();
+        // the step of 64 sequences plus the whole 4032-token prompt (one chunk), by the
+        // cost phase: attention and FFN, two all-reduces per layer of 4096 tokens
+        let m = &p.model;
+        let chip = &p.cluster.pools[0].chip;
+        let link = p.cluster.pools[0].link.as_ref().unwrap();
+        let g = graph::build(m, Step::Mixed { batch: 64, context: 4096.0, prefill: 4032, prefix: 0 });
+        let attn = cost::stage_time(&g, &[Stage::DecodeAttn], chip, 8, m.kv_split(8)).unwrap();
+        let ffn = cost::stage_time(&g, &[Stage::DecodeFfn], chip, 8, m.kv_split(8)).unwrap();
+        let mixed = attn.time + ffn.time + 160.0 * cost::allreduce_on(chip, cost::activation_bytes(m, 4096), 8, link);
+        assert_eq!(a.steps.steps, 1);
+        assert!((a.steps.total() - mixed).abs() < 1e-12 * mixed, "{} vs {mixed}", a.steps.total());
+        assert_eq!(a.decode_step, plain.tpot);
+        // steady state: 64 / (128 + TTFT/T) prompts per step, each adding (mixed − t_d)
+        let (t, ttft) = cost::aggregated::steady_state(plain.tpot, mixed - plain.tpot, mixed, 64, 128);
+        assert_eq!((agg.tpot, a.ttft), (t, ttft));
+        assert!((agg.breakdown.prefill - (t - plain.tpot)).abs() < 1e-15);
+        assert!((a.per_step - 64.0 / (128.0 + ttft / t)).abs() < 1e-12);
+        // the same chips, and nothing else: the KV cache stays where it is made
+        assert_eq!((agg.chips.clone(), agg.kv.clone()), (plain.chips.clone(), plain.kv.clone()));
+        assert!(agg.tpot > plain.tpot && a.ttft > mixed);
+        // memory: the chunk's activations beside the cache, 4032 x 2 B x (2 x 8192 +
+        // 3 x 28672 / 8) = 219 MB per GPU (no serving engine reserves them here)
+        let hbm = |d: &DecodeOption| d.memory.iter().find(|u| u.stage == Stage::DecodeAttn).unwrap().used;
+        let act = cost::chunk_activation_bytes(m, 4032, 8);
+        assert!((act - 4032.0 * 2.0 * (2.0 * 8192.0 + 3.0 * 28672.0 / 8.0)).abs() < 1e-3);
+        assert!((hbm(agg) - hbm(plain) - act).abs() < 1e-3, "{} {}", hbm(agg), hbm(plain));
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_fit_leaves_no_aggregated_twin() {
+        // Llama-3.1-70B FP8 on one GPU, 8 sequences of 16k tokens: with 0.2 GB to spare the
+        // weights and cache fit, not an 8192-token chunk's activations on top
+        // (8192 x 2 B x (2 x 8192 + 3 x 28672) = 1.68 GB)
+        let tight = |cap: &str| {
+            let src = format!(
+                "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
+                 memory hbm {{\n    capacity = {cap}\n    bandwidth = 3.35 TB/s\n  }}\n\
+                 efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"test\"\n  }}\n}}\n\
+                 link nvlink4 {{\n  bandwidth = 450 GB/s\n  latency = 2 us\n  source = \"test\"\n}}\n\
+                 model llama {{\n  source = \"test\"\n  layers = 80\n  hidden = 8192\n  heads = 64\n  kv_heads = 8\n  head_dim = 128\n\
+                 \x20 intermediate = 28672\n  vocab = 128256\n  weights = fp8\n}}\n\
+                 workload w {{\n  input = 16k tok\n  output = 128 tok\n  concurrency = 8\n}}\n\
+                 cluster c {{\n  pool gpu = h100_sxm x 1\n}}\n\
+                 plan p {{\n  model = llama\n  cluster = c\n  workload = w\n  serving = auto\n}}\n"
+            );
+            let comp = crate::compile("tight.hplan", &src, None, crate::Mode::Check);
+            assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+            let p = comp.program.plans[0].clone();
+            decode_options(&p, 8, &mut vec![])
+        };
+        // 141 GB: both the plain option and its twin
+        let roomy = tight("141 GB");
+        assert!(roomy.iter().any(|d| d.aggregated.is_some()) && roomy.iter().any(|d| d.aggregated.is_none()));
+        let plain_used = roomy.iter().find(|d| d.aggregated.is_none()).unwrap().memory[0].used;
+        // just above what the plain option needs, below it plus the chunk
+        let cap = format!("{} GB", (plain_used + 0.2e9) / 1e9);
+        let opts = tight(&cap);
+        assert!(opts.iter().any(|d| d.aggregated.is_none()), "the plain option still fits");
+        assert!(opts.iter().all(|d| d.aggregated.is_none()), "no twin without room for the chunk");
+    }
+
+    #[test]
+    fn a_chunk_step_beyond_the_tables_marks_the_choice_extrapolated() {
+        // the report's flag and W0402 read one rule: decode step, own prefill, or chunks
+        let p = plan(4032, "aggregated");
+        let mut inst = instances(&p, &mut vec![]).remove(0);
+        let c = Choice { decode: 0, prefill: 0, replicas: 1 };
+        assert!(inst.prefill[0].aggregated && !inst.extrapolated(c));
+        if let Some(a) = inst.decode[0].aggregated.as_mut() {
+            a.extrapolated = true;
+        }
+        assert!(inst.extrapolated(c));
+    }
+
+    #[test]
+    fn data_parallel_groups_share_every_arriving_prompt() {
+        // 2 groups of 4 GPUs, 32 sequences each: a chunk step is one group's attention
+        // over its 32 sequences and the 4032-token prompt, the FFN over all 64 + 4032
+        // tokens on 8 GPUs; all 64 sequences' prompts share the steps
+        let p = plan(4032, "auto");
+        let opts = decode_options(&p, 64, &mut vec![]);
+        let find = |agg: bool| {
+            opts.iter()
+                .find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp) == (4, 2)) && d.aggregated.is_some() == agg)
+                .unwrap()
+        };
+        let (plain, agg) = (find(false), find(true));
+        let a = agg.aggregated.as_ref().unwrap();
+        let m = &p.model;
+        let chip = &p.cluster.pools[0].chip;
+        let link = p.cluster.pools[0].link.as_ref().unwrap();
+        let group = graph::build(m, Step::Mixed { batch: 32, context: 4096.0, prefill: 4032, prefix: 0 });
+        let all = graph::build(m, Step::Mixed { batch: 64, context: 4096.0, prefill: 4032, prefix: 0 });
+        let attn = cost::stage_time(&group, &[Stage::DecodeAttn], chip, 4, m.kv_split(4)).unwrap();
+        let ffn = cost::stage_time(&all, &[Stage::DecodeFfn], chip, 8, 1).unwrap();
+        let ar = cost::allreduce_on(chip, cost::activation_bytes(m, 32 + 4032), 4, link)
+            + cost::allreduce_on(chip, cost::activation_bytes(m, 64 + 4032), 8, link);
+        let step = attn.time + ffn.time + 80.0 * ar;
+        assert!((a.steps.total() - step).abs() < 1e-12 * step, "{} vs {step}", a.steps.total());
+        let (t, ttft) = cost::aggregated::steady_state(plain.tpot, step - plain.tpot, step, 64, 128);
+        assert_eq!((agg.tpot, a.ttft), (t, ttft));
+    }
+
+    #[test]
+    fn a_long_prompt_takes_chunks_that_attend_to_the_earlier_ones() {
+        // 20000 tokens: 8192 + 8192 + 3616; the second full chunk attends to the first
+        let p = plan(20_000, "aggregated");
+        let opts = decode_options(&p, 8, &mut vec![]);
+        assert!(!opts.is_empty() && opts.iter().all(|d| d.aggregated.is_some()), "only aggregated options");
+        let a = opts[0].aggregated.as_ref().unwrap();
+        let s = a.steps;
+        assert_eq!(s.steps, 3);
+        assert!(s.last_full > s.first_full && s.first_full > s.tail, "{a:?}");
+        assert!((s.total() - (s.first_full + s.last_full + s.tail)).abs() < 1e-12 * s.total());
+        // prefill options: only the pool's aggregated one
+        let pre = prefill_options(&p, &mut vec![]);
+        assert_eq!(pre.len(), 1);
+        assert!(pre[0].aggregated && pre[0].tp == 0 && pre[0].rate() == 0.0);
+        // disaggregated: none of either
+        let p = plan(20_000, "disaggregated");
+        assert!(decode_options(&p, 8, &mut vec![]).iter().all(|d| d.aggregated.is_none()));
+        assert!(prefill_options(&p, &mut vec![]).iter().all(|o| !o.aggregated));
+    }
+}
+
+#[cfg(test)]
+mod data_parallel_checks {
+    use super::*;
+
+    /// Llama-3.1-70B FP8 on 8 H100 (NVLink 4: 450 GB/s, 2 us), 4096 mean context, batch 64.
+    fn options() -> Vec<DecodeOption> {
+        // H100 SXM's datasheet figures without its op tables: these checks are of the roofline
+        let src = "chip h100_sxm {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
+                   memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
+                   efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }\n}\n\
+                   use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+                   workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 64\n}\n\
+                   cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+                   plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";
+        let comp = crate::compile("dp.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors());
+        decode_options(&comp.program.plans[0], 64, &mut vec![])
+    }
+
+    #[test]
+    fn two_groups_of_four() {
+        let opts = options();
+        let dp = opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp) == (4, 2))).expect("DP2 x TP4 fits");
+        let tp4 = opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp) == (4, 1))).expect("TP4 fits");
+        assert_eq!(dp.chips, vec![8]);
+        // Per layer: an all-reduce of 32 sequences' activations (32 x 16 kB = 512 kB) over
+        // 4 chips, and one of all 64 (1 MiB) over 8: recursive doubling 2(2 us + 512 kB/450 GB/s)
+        // and 3(2 us + 1 MiB/450 GB/s).
+        let ar4 = 2.0 * (2e-6 + 524_288.0 / 450e9);
+        let ar8 = 3.0 * (2e-6 + 1_048_576.0 / 450e9);
+        assert!((dp.breakdown.allreduce - 80.0 * (ar4 + ar8)).abs() < 1e-12, "{}", dp.breakdown.allreduce);
+        // Each chip keeps half the KV cache a TP4 group of all 64 sequences keeps, and
+        // its FFN weights are split 8 ways instead of 4.
+        let kv = |d: &DecodeOption| d.memory.iter().map(|m| m.used).sum::<f64>();
+        let m = crate::ir::tests_support::llama70b();
+        let ffn_fp8 = m.ffn_params() as f64; // 1 byte per parameter at FP8
+        let kv_tp4 = 64.0 * m.kv_bytes(4160.0) / 4.0;
+        assert!((kv(tp4) - kv(dp) - (kv_tp4 / 2.0 + ffn_fp8 / 8.0)).abs() < 1.0, "{} vs {}", kv(tp4), kv(dp));
+    }
+}

@@ -1,0 +1,1040 @@
+//! The configuration space of a plan at one decode batch: every decode
+//! option (attention placement, FFN colocated or disaggregated) and every
+//! prefill option, each evaluated by the cost model. The ILP and the
+//! brute-force oracle both work on this [`Instance`].
+
+use super::layers;
+use crate::cost::{self, Footprint};
+use crate::ir::graph::{self, Step};
+use crate::ir::{Pins, Plan, Stage};
+use std::collections::HashMap;
+
+mod colocated;
+mod pingpong;
+mod pipeline;
+mod prefill;
+mod speculative;
+
+use colocated::*;
+use pingpong::*;
+use pipeline::*;
+pub use pipeline::{pipeline_problem, MAX_POOL_STAGES};
+pub use prefill::{aggregated_pools, prefill_options};
+use speculative::*;
+
+/// Per-chip memory use of one stage on one pool tier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemUse {
+    pub stage: Stage,
+    pub pool: usize,
+    pub tier: String,
+    pub used: f64,
+    pub capacity: f64,
+}
+
+/// Where the decode step's time goes (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct DecodeBreakdown {
+    /// attention layers (projections + attention core)
+    pub attn: f64,
+    /// FFN layers
+    pub ffn: f64,
+    /// tensor-parallel all-reduces
+    pub allreduce: f64,
+    /// attention <-> FFN crossings between pools
+    pub crossing: f64,
+    /// embedding and LM head
+    pub other: f64,
+    /// time of the attention side that was memory-bound
+    pub attn_memory_bound: f64,
+    /// time of the FFN that was memory-bound
+    pub ffn_memory_bound: f64,
+    /// fixed per-step overhead of the chips taking part
+    pub overhead: f64,
+    /// time hidden by overlapping microbatches (the parts above sum to tpot + overlap)
+    pub overlap: f64,
+    /// drafting (speculative decoding), per token
+    pub draft: f64,
+    /// of the attention, FFN, embedding and LM-head time, what the chips' measured op
+    /// tables priced (the rest is roofline)
+    pub from_tables: f64,
+    /// some op-table lookup left the measured range
+    pub extrapolated: bool,
+    /// aggregated serving: the prefill chunks of arriving requests that a step carries
+    /// on average (`per_step` prompts × what a prompt's chunk steps add)
+    pub prefill: f64,
+}
+
+/// A decode option whose steps also prefill the arriving prompts, in chunks, on the same
+/// chips (aggregated serving, docs/cost-model.md §10). Its `tpot` is the mean step with
+/// the chunks; it needs no prefill chips and pairs only with its pool's
+/// [`PrefillOption::aggregated`] option.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregated {
+    /// the serving engine's first-token latency, half a running step, then the prompt's
+    /// own chunk steps
+    pub ttft: f64,
+    /// of `ttft`, the serving engine's first-token latency outside the steps
+    /// (`Engine::first_token`; 0 unless the plan names a framework that has one)
+    pub first_token: f64,
+    /// the step without prefill chunks
+    pub decode_step: f64,
+    /// the steps that carry a prompt's chunks (with prefix reuse, of a prompt whose
+    /// prefix is cached when at least half are), and the prompt tokens they carry
+    pub steps: cost::aggregated::ChunkSteps,
+    pub steps_tokens: u64,
+    /// seconds of a prompt's own chunk steps, and what they add over as many plain
+    /// decode steps, and prompt tokens computed: means over hits and misses of the
+    /// prefix cache (without prefix reuse, `steps`' figures and the whole prompt)
+    pub prompt: f64,
+    pub extra: f64,
+    pub prompt_tokens: f64,
+    /// prompt tokens a step may carry
+    pub chunk_tokens: u64,
+    /// prompts each step starts on average
+    pub per_step: f64,
+    /// of `prompt`, what the chip's measured op tables priced
+    pub from_tables: f64,
+    /// some op-table lookup of the chunk steps left the measured range
+    pub extrapolated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodeOption {
+    /// which chips run which part of a step, and how
+    pub layout: Layout,
+    /// where the KV cache lives: (pool, share of the KV bytes)
+    pub kv: Vec<(usize, f64)>,
+    /// seconds per decode step (= TPOT)
+    pub tpot: f64,
+    /// chips used per pool
+    pub chips: Vec<u64>,
+    /// $/s of those chips (0 when prices are unknown)
+    pub usd_per_s: f64,
+    /// W of those chips (0 when powers are unknown)
+    pub watts: f64,
+    pub breakdown: DecodeBreakdown,
+    pub memory: Vec<MemUse>,
+    /// aggregated serving: the steps also prefill the arriving prompts
+    pub aggregated: Option<Aggregated>,
+}
+
+/// How a decode option lays a step out over the chips: one variant per layout, each with
+/// the chips it uses and the per-operation times the schedule lays out (the breakdown
+/// holds the totals; times are uniform over layers: a layer's time is the stage's total
+/// over the layer count). A new layout is a new variant: every `match` on it must say
+/// what the layout does there.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Layout {
+    Colocated(Colocated),
+    PingPong(PingPong),
+    Pipeline(Pipeline),
+    Speculative(Speculative),
+}
+
+/// Attention and FFN on the same chips: `dp` data-parallel attention groups of `tp` chips
+/// of `pool` (1: none), the FFN over all `dp·tp` of them; per layer, attention, the
+/// attention side's collective, the FFN, the FFN's collective (seconds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Colocated {
+    pub pool: usize,
+    pub tp: u64,
+    pub dp: u64,
+    pub attn_collective: f64,
+    pub ffn_collective: f64,
+}
+
+/// Attention on `attn` (pool, chips) and the FFN on another pool, its layers over
+/// `groups` groups of `ffn.1` chips, each holding a contiguous range of them (1: every
+/// layer on the same chips), with `microbatches` microbatches ping-ponging between the
+/// pools (1: none): per layer and microbatch, attention `t_a` and FFN `t_e` (each with
+/// its all-reduce) and one crossing `t_c`; `other` is one microbatch's embedding and LM
+/// head (docs/cost-model.md §4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PingPong {
+    pub attn: (usize, u64),
+    pub ffn: (usize, u64),
+    pub groups: u64,
+    pub microbatches: u64,
+    pub t_a: f64,
+    pub t_e: f64,
+    pub t_c: f64,
+    pub other: f64,
+}
+
+/// A layer pipeline: its stages in order, `microbatches` in flight, the crossing into
+/// each stage (0 for the first; included in the stage's time) and the sampled ids going
+/// back to the first stage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    pub stages: Vec<LayerStage>,
+    pub microbatches: u64,
+    pub cross_in: Vec<f64>,
+    pub back: f64,
+}
+
+/// Speculative decoding: the draft model on `draft` (pool, chips), `lookahead` draft
+/// steps of `draft_step` seconds, token ids out and verdicts back over a link (`link`
+/// each way), the target's verify step (`target`), yielding `tokens` tokens per round
+/// on average.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Speculative {
+    pub draft: (usize, u64),
+    pub lookahead: u64,
+    pub draft_step: f64,
+    pub link: f64,
+    pub tokens: f64,
+    pub target: Box<DecodeOption>,
+}
+
+/// One stage of a layer pipeline: layers `first..end` on `tp` chips of `pool`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerStage {
+    pub pool: usize,
+    pub tp: u64,
+    pub first: u64,
+    pub end: u64,
+    /// the stage's time per microbatch, including the transfer into it
+    pub time: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrefillOption {
+    pub pool: usize,
+    pub tp: u64,
+    /// seconds to prefill one request
+    pub time: f64,
+    /// of `time`, the tensor-parallel all-reduces (two per layer)
+    pub allreduce: f64,
+    /// $/s of one replica (0 when prices are unknown)
+    pub usd_per_s: f64,
+    /// W of one replica (0 when powers are unknown)
+    pub watts: f64,
+    pub max_replicas: u64,
+    /// per pool: moving the whole KV cache there, `(latency, seconds of bytes)`, or
+    /// `None` if no link leads there
+    pub kv_path: Vec<Option<(f64, f64)>>,
+    pub memory: Vec<MemUse>,
+    /// of `time`, what the chip's measured op tables priced
+    pub from_tables: f64,
+    /// some op-table lookup left the measured range
+    pub extrapolated: bool,
+    /// aggregated serving on `pool`: prefill runs inside the decode steps of the
+    /// aggregated decode options there (no chips, replicas or KV transfer of its own)
+    pub aggregated: bool,
+    /// `place prefill ... { replicas = n }`: exactly this many replicas (`max_replicas`
+    /// is then n too)
+    pub fixed_replicas: Option<u64>,
+    /// the serving engine's first-token latency outside the steps, part of TTFT but not
+    /// of the chips' time (`Engine::first_token`; 0 unless the plan names a framework
+    /// that has one)
+    pub first_token: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    pub batch: u64,
+    pub output_tokens: f64,
+    /// chips per pool; `None`: the solver sizes the pool (`inventory = free`)
+    pub pool_sizes: Vec<Option<u64>>,
+    pub decode: Vec<DecodeOption>,
+    pub prefill: Vec<PrefillOption>,
+    pub ttft_limit: Option<f64>,
+    pub tpot_limit: Option<f64>,
+    pub budget: crate::ir::Budget,
+    /// the plan prices its chips (a pool's chip has a price above zero): ties on the goal
+    /// go to the lower cost per token, else to fewer chips per token ([`super::tie_goal`])
+    pub priced: bool,
+}
+
+/// What one choice amounts to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Totals {
+    pub usd_per_s: f64,
+    pub tokens_per_s: f64,
+    pub chips: u64,
+    /// of `chips`, the decode side's (prefill chips of their own not counted)
+    pub decode_chips: u64,
+    pub watts: f64,
+    pub tpot: f64,
+    pub ttft: f64,
+}
+
+/// One point of the space: a decode option, a prefill option and its replica count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub decode: usize,
+    pub prefill: usize,
+    pub replicas: u64,
+}
+
+impl PrefillOption {
+    /// Time to the first token when the KV cache goes to `kv` (pool, share of the
+    /// bytes): the engine's first-token latency, prefill, then the slowest of the
+    /// transfers, which run side by side.
+    pub fn ttft(&self, kv: &[(usize, f64)]) -> Option<f64> {
+        let mut slowest: f64 = 0.0;
+        for &(pool, share) in kv {
+            let (latency, bulk) = self.kv_path.get(pool).copied().flatten()?;
+            slowest = slowest.max(latency + share * bulk);
+        }
+        Some(self.first_token + self.time + slowest)
+    }
+
+    /// The aggregated-serving option of pool `pool`: prefill on the decode chips.
+    pub fn aggregated_on(pool: usize, pools: usize) -> PrefillOption {
+        PrefillOption {
+            pool,
+            tp: 0,
+            time: 0.0,
+            allreduce: 0.0,
+            usd_per_s: 0.0,
+            watts: 0.0,
+            max_replicas: 1,
+            kv_path: vec![None; pools],
+            memory: Vec::new(),
+            from_tables: 0.0,
+            extrapolated: false,
+            aggregated: true,
+            fixed_replicas: None,
+            first_token: 0.0,
+        }
+    }
+
+    /// Requests per second one replica prefills (0 for aggregated serving: the decode
+    /// option prefills its own).
+    pub fn rate(&self) -> f64 {
+        if self.aggregated || self.time <= 0.0 {
+            0.0
+        } else {
+            1.0 / self.time
+        }
+    }
+}
+
+impl Instance {
+    /// This instance's batch, limits and pool sizes with other options.
+    pub fn with_options(&self, decode: Vec<DecodeOption>, prefill: Vec<PrefillOption>) -> Instance {
+        Instance {
+            batch: self.batch,
+            output_tokens: self.output_tokens,
+            pool_sizes: self.pool_sizes.clone(),
+            decode,
+            prefill,
+            ttft_limit: self.ttft_limit,
+            tpot_limit: self.tpot_limit,
+            budget: self.budget.clone(),
+            priced: self.priced,
+        }
+    }
+
+    /// Requests per second decode option `d` completes: B / (τ · output tokens).
+    pub fn request_rate(&self, d: usize) -> f64 {
+        self.batch as f64 / (self.decode[d].tpot * self.output_tokens)
+    }
+
+    /// Requests per second decode option `d` needs from prefill chips: its request rate,
+    /// or 0 when it prefills its own (aggregated serving).
+    pub fn prefill_demand(&self, d: usize) -> f64 {
+        if self.decode[d].aggregated.is_some() {
+            0.0
+        } else {
+            self.request_rate(d)
+        }
+    }
+
+    /// TTFT of a decode option fed by a prefill option, `None` when they cannot pair: an
+    /// aggregated decode option pairs only with its pool's aggregated prefill option,
+    /// any other only with a prefill option that has a path for its KV cache.
+    pub fn pair_ttft(&self, d: &DecodeOption, p: &PrefillOption) -> Option<f64> {
+        let own = d.aggregated.as_ref().map_or(0.0, |a| a.ttft);
+        Some(Self::prefill_ttft(p, &d.kv, d.aggregated.is_some())? + own)
+    }
+
+    /// Whether pricing the choice's decode step or its prefill (on chips of its own, or
+    /// in chunks inside the decode steps) left an op table's measured range.
+    pub fn extrapolated(&self, c: Choice) -> bool {
+        let (d, p) = (&self.decode[c.decode], &self.prefill[c.prefill]);
+        d.breakdown.extrapolated || p.extrapolated || d.aggregated.as_ref().is_some_and(|a| a.extrapolated)
+    }
+
+    /// What prefill option `p` adds to the TTFT of the decode options whose KV cache goes
+    /// to `kv` and that do (`aggregated`) or do not prefill their own prompts: its
+    /// prefill and KV transfer, or 0 for its pool's aggregated options (their TTFT is
+    /// their own); `None` when they cannot pair. The ILP pairs options by these groups.
+    pub fn prefill_ttft(p: &PrefillOption, kv: &[(usize, f64)], aggregated: bool) -> Option<f64> {
+        match (aggregated, p.aggregated) {
+            (true, true) => (kv.first().map(|x| x.0) == Some(p.pool)).then_some(0.0),
+            (false, false) => p.ttft(kv),
+            _ => None,
+        }
+    }
+
+    /// Every (decode option, prefill option) pair with the fewest prefill replicas that
+    /// keep up, in option order: what the oracle, the relaxation and the ILP's warm start
+    /// scan (fewer replicas are never worse, [`super::brute`]).
+    pub fn min_replica_choices(&self) -> impl Iterator<Item = Choice> + '_ {
+        (0..self.decode.len()).flat_map(move |decode| {
+            (0..self.prefill.len()).map(move |prefill| Choice {
+                decode,
+                prefill,
+                replicas: self.min_replicas(decode, &self.prefill[prefill]),
+            })
+        })
+    }
+
+    /// Tokens per second of decode option `d`: B / τ.
+    pub fn throughput(&self, d: usize) -> f64 {
+        self.batch as f64 / self.decode[d].tpot
+    }
+
+    /// Fewest prefill replicas that keep up with decode option `d`: ⌈λ·t_prefill⌉.
+    pub fn min_replicas(&self, d: usize, p: &PrefillOption) -> u64 {
+        if p.aggregated {
+            return 1;
+        }
+        let need = self.prefill_demand(d) * p.time;
+        // Guard against 3.0000000001 from rounding.
+        let fewest = (need - 1e-9).ceil().max(1.0) as u64;
+        // pinned: exactly that many (more than the pin when the pin cannot keep up,
+        // which `max_replicas` then rejects)
+        p.fixed_replicas.map_or(fewest, |n| n.max(fewest))
+    }
+
+    /// Whether the prefill option may feed this decode option (TTFT path and limit).
+    pub fn compatible(&self, d: &DecodeOption, p: &PrefillOption) -> bool {
+        match self.pair_ttft(d, p) {
+            None => false,
+            Some(t) => self.ttft_limit.is_none_or(|l| t <= l),
+        }
+    }
+
+    /// Whether the decode option meets the TPOT limit (and, when it prefills its own
+    /// prompts, the TTFT limit).
+    pub fn decode_allowed(&self, d: &DecodeOption) -> bool {
+        self.tpot_limit.is_none_or(|l| d.tpot <= l) && d.aggregated.as_ref().is_none_or(|a| self.ttft_limit.is_none_or(|l| a.ttft <= l))
+    }
+
+    /// Checks every constraint; the choice's totals if feasible.
+    pub fn totals(&self, c: Choice) -> Option<Totals> {
+        let p = self.prefill.get(c.prefill)?;
+        self.decode.get(c.decode)?;
+        if c.replicas < self.min_replicas(c.decode, p) || c.replicas > p.max_replicas {
+            return None;
+        }
+        self.totals_at(c, self.throughput(c.decode))
+    }
+
+    /// The totals of choice `c` were its decode option to give `tokens_per_s`, checked
+    /// against every constraint but the two on its replica count ([`Instance::totals`]
+    /// checks those: enough to keep up, at most `max_replicas`).
+    pub fn totals_at(&self, c: Choice, tokens_per_s: f64) -> Option<Totals> {
+        let d = self.decode.get(c.decode)?;
+        let p = self.prefill.get(c.prefill)?;
+        let ttft = self.pair_ttft(d, p)?;
+        if !self.decode_allowed(d) || self.ttft_limit.is_some_and(|l| ttft > l) {
+            return None;
+        }
+        for (pool, size) in self.pool_sizes.iter().enumerate() {
+            let used = d.chips[pool] + if p.pool == pool { c.replicas * p.tp } else { 0 };
+            if size.is_some_and(|n| used > n) {
+                return None;
+            }
+        }
+        let t = Totals {
+            usd_per_s: d.usd_per_s + c.replicas as f64 * p.usd_per_s,
+            tokens_per_s,
+            chips: self.chips(c),
+            decode_chips: d.chips.iter().sum(),
+            watts: d.watts + c.replicas as f64 * p.watts,
+            tpot: d.tpot,
+            ttft,
+        };
+        let b = &self.budget;
+        let within = b.usd_per_s.is_none_or(|x| t.usd_per_s <= x * (1.0 + 1e-9))
+            && b.chips.is_none_or(|x| t.chips <= x)
+            && b.watts.is_none_or(|x| t.watts <= x * (1.0 + 1e-9));
+        within.then_some(t)
+    }
+
+    pub fn chips(&self, c: Choice) -> u64 {
+        self.decode[c.decode].chips.iter().sum::<u64>() + c.replicas * self.prefill[c.prefill].tp
+    }
+}
+
+/// Why an option was left out of the space, for infeasibility explanations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Excluded {
+    /// a stage does not fit: (stage, pool, tp, need per chip, capacity per chip)
+    Memory { stage: Stage, pool: usize, tp: u64, need: f64, capacity: f64 },
+    /// the chip lacks the precision
+    Precision { pool: usize },
+    /// FFN on another pool with no link to the attention pool
+    NoLink { attn_pool: usize, ffn_pool: usize },
+    /// the draft model on a pool with no link to the target's attention pool
+    NoDraftLink { attn_pool: usize, draft_pool: usize },
+}
+
+/// Tensor-parallel (or expert-parallel) degrees tried on a pool: every divisor of the
+/// dimension they split (heads, the FFN's width, the experts) up to the pool size, in
+/// ascending order; degrees above 1 need a scale-up link. Found in at most
+/// `min(size, sqrt(divides))` steps (a count is at most 10^12, so 10^6): every candidate
+/// of a small pool, else the divisor pairs up to the square root.
+pub fn tp_degrees(size: u64, divides: u64, has_link: bool) -> Vec<u64> {
+    if !has_link || divides == 0 {
+        return vec![1];
+    }
+    if size.saturating_mul(size) <= divides {
+        return (1..=size).filter(|t| divides % t == 0).collect();
+    }
+    let (mut low, mut high) = (Vec::new(), Vec::new());
+    let mut t = 1u64;
+    while t.saturating_mul(t) <= divides {
+        if divides % t == 0 {
+            low.push(t);
+            if t != divides / t {
+                high.push(divides / t);
+            }
+        }
+        t += 1;
+    }
+    low.into_iter().chain(high.into_iter().rev()).filter(|&t| t <= size).collect()
+}
+
+/// The step a decode option prices for `batch` sequences: a plain decode step, or a
+/// speculative verify step over `per_seq` tokens per sequence, at the mean context.
+fn decode_step(plan: &Plan, batch: u64, per_seq: u64) -> Step {
+    let context = decode_contexts(plan).0;
+    if per_seq == 1 {
+        Step::Decode { batch, context }
+    } else {
+        Step::Verify { batch, per_seq, context }
+    }
+}
+
+/// Context lengths used by the decode step: the mean over a request's life for
+/// time (input + output/2) and the maximum for memory (input + output).
+pub fn decode_contexts(plan: &Plan) -> (f64, u64) {
+    let w = &plan.workload;
+    (w.input_tokens as f64 + w.output_tokens as f64 / 2.0, w.input_tokens + w.output_tokens)
+}
+
+/// The exclusion of a configuration whose footprint `mem` does not fit.
+/// A memory exclusion, told by the tier that overflows most (the others may be empty:
+/// summing them would hide which tier is short).
+fn memory_excluded(stage: Stage, pool: usize, tp: u64, mem: &[MemUse]) -> Excluded {
+    let worst = mem.iter().max_by(|a, b| (a.used / a.capacity).partial_cmp(&(b.used / b.capacity)).unwrap_or(std::cmp::Ordering::Equal));
+    let (need, capacity) = worst.map(|u| (u.used, u.capacity)).unwrap_or((0.0, 0.0));
+    Excluded::Memory { stage, pool, tp, need, capacity }
+}
+
+fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
+    let (used, ok) = cost::fits(chip, f);
+    (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier, used, capacity }).collect(), ok)
+}
+
+/// Decode options at batch `batch`.
+pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let mut out = match &plan.speculation {
+        None => {
+            let mut out = target_options(plan, batch, 1, excluded);
+            if !plan.serving.allows_disaggregated() {
+                out.retain(|d| d.aggregated.is_some());
+            }
+            out
+        }
+        Some(s) => {
+            let targets = target_options(plan, batch, s.lookahead + 1, excluded);
+            speculative_options(plan, batch, s, targets, excluded)
+        }
+    };
+    out.retain(|d| pinned(plan, d));
+    out
+}
+
+/// Whether a decode option takes every pinned decision of the plan's decode stages
+/// (`place decode.attn on gpu { tp = 4 }`). A layer pipeline has no attention or FFN
+/// degree of its own: pins on either leave it out.
+pub fn pinned(plan: &Plan, d: &DecodeOption) -> bool {
+    let attn = &plan.placement(Stage::DecodeAttn).pins;
+    let ffn = &plan.placement(Stage::DecodeFfn).pins;
+    let draft = &plan.placement(Stage::Draft).pins;
+    let (tp, dp, ffn_chips, microbatches) = match &d.layout {
+        Layout::Speculative(s) => return Pins::allows(draft.tp, s.draft.1) && pinned(plan, &s.target),
+        // a layer pipeline has no attention or FFN degree of its own
+        Layout::Pipeline(_) => return attn.is_empty() && ffn.is_empty(),
+        // the FFN's chips: all of the attention's when colocated
+        Layout::Colocated(c) => (c.tp, c.dp, c.tp * c.dp, 1),
+        Layout::PingPong(p) => (p.attn.1, 1, p.ffn.1, p.microbatches),
+    };
+    Pins::allows(attn.tp, tp)
+        && Pins::allows(attn.dp, dp)
+        && Pins::allows(ffn.tp, ffn_chips)
+        && Pins::allows(ffn.ep, ffn_chips)
+        && Pins::allows(ffn.microbatches, microbatches)
+}
+
+/// Decode options of the target model, each step over `per_seq` tokens per sequence
+/// (1 normally; `k + 1` for a speculative verify step).
+pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let (ctx_mean, ctx_max) = decode_contexts(plan);
+    let step = |b: u64| decode_step(plan, b, per_seq);
+    let g = graph::build(m, step(batch));
+    let layers = m.layers as f64;
+    let act = cost::activation_bytes(m, batch * per_seq);
+    // Aggregated serving: the steps that carry a prompt's chunks, on the pools that may
+    // prefill inside decode; priced per chip and tp in `aggregated_option`.
+    let agg_pools = if per_seq == 1 { aggregated_pools(plan) } else { Vec::new() };
+    let mixed = |c: u64, prefix: u64| graph::build(m, Step::Mixed { batch, context: ctx_mean, prefill: c, prefix });
+    let mut mixed_graphs: Vec<((u64, u64), graph::Graph)> = Vec::new();
+    // and of one data-parallel group's step with a chunk, by (sequences, chunk, prefix):
+    // built once per batch, whatever the pool and degree
+    let mut group_graphs: Vec<((u64, u64, u64), graph::Graph)> = Vec::new();
+    if !agg_pools.is_empty() {
+        // the (chunk, prefix) pairs `chunk_steps` asks for
+        // a prompt's from its start, and (prefix reuse) from after its cached prefix
+        let cached = plan.workload.prefix.filter(|p| p.hit > 0.0).map(|p| p.tokens);
+        for start in std::iter::once(0).chain(cached) {
+            let _ = cost::aggregated::chunk_steps::<()>(plan.workload.input_tokens - start, plan.chunk_tokens, |c, p| {
+                mixed_graphs.push(((c, start + p), mixed(c, start + p)));
+                Ok(0.0)
+            });
+        }
+    }
+    let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
+    let mut out = Vec::new();
+    // Embedding and LM head, split from the attention layers for the breakdown.
+    let other_time_of = |graph: &graph::Graph, chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
+        let (mut t, price) = (0.0, cost::node_times(chip)?);
+        for n in graph.nodes().filter(|n| n.layers.is_none()) {
+            t += price(n, tp, m.kv_split(tp))?.time();
+        }
+        Some(t)
+    };
+    let other_time = |chip: &crate::ir::Chip, tp: u64| other_time_of(&g, chip, tp);
+    // Graphs of one microbatch for ping-pong between pools: m in 1..=8 up to the batch,
+    // each of at most ⌈B/m⌉ sequences (m = 1 is the step's own graph).
+    let disaggregable = ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f));
+    let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
+        .iter()
+        .filter(|&&mb| mb > 1 && mb <= batch && disaggregable)
+        .map(|&mb| (mb, graph::build(m, step(batch.div_ceil(mb)))))
+        .collect();
+    // Graphs of the fullest data-parallel group's ⌈B/d⌉ sequences, d = 2, 4, ... up to B.
+    let largest = plan.placement(Stage::DecodeAttn).pools.iter().filter(|&&a| ffn_pools.contains(&a)).map(|&a| cl.pools[a].count).max();
+    let mut dp_graphs: Vec<(u64, graph::Graph)> = Vec::new();
+    let mut d = 2u64;
+    while largest.is_some_and(|n| d <= n) && d <= batch {
+        dp_graphs.push((d, graph::build(m, step(batch.div_ceil(d)))));
+        d *= 2;
+    }
+    // the microbatch graphs, the step's own first
+    let mb_all: Vec<(u64, &graph::Graph)> = std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))).collect();
+    // an FFN pool's time per (pool, degree), one per microbatch count: the same whatever
+    // attention pool and degree it pairs with
+    let mut ffn_times: HashMap<(usize, u64), Vec<Option<cost::StageTime>>> = HashMap::new();
+    for &a in &plan.placement(Stage::DecodeAttn).pools {
+        let pa = &cl.pools[a];
+        let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
+        // pinned degrees are the only ones tried (and so the only ones explanations cite)
+        for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()).into_iter().filter(|t| Pins::allows(attn_pins.tp, *t)) {
+            let Some(attn) = cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)) else {
+                excluded.push(Excluded::Precision { pool: a });
+                break;
+            };
+            let Some(other) = other_time(&pa.chip, ta) else { break };
+            let ar = |link: Option<&crate::ir::Link>, tp: u64| link.map(|l| cost::allreduce_on(&pa.chip, act, tp, l)).unwrap_or(0.0);
+            // Colocated: attention and FFN on the same chips; two all-reduces per layer.
+            let ffn_allows = |chips: u64| Pins::allows(ffn_pins.tp, chips) && Pins::allows(ffn_pins.ep, chips);
+            if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 && Pins::allows(attn_pins.dp, 1) && ffn_allows(ta) {
+                let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
+                let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+                match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
+                    Some(ffn) if ok => {
+                        let step = ColocatedStep {
+                            attn,
+                            ffn,
+                            other,
+                            collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)),
+                            sequences: batch,
+                        };
+                        let plain = colocated_option(plan, a, (ta, 1), step, memory);
+                        let agg = if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, fp, &mixed_graphs) } else { None };
+                        out.push(plain);
+                        out.extend(agg);
+                    }
+                    Some(_) => {
+                        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+                    }
+                    None => excluded.push(Excluded::Precision { pool: a }),
+                }
+            }
+            // Attention data parallelism with the FFN colocated (docs/cost-model.md §4d).
+            if ffn_pools.contains(&a) {
+                let graphs = StepGraphs { batch, per_seq, full: &g, groups: &dp_graphs };
+                let mixed = if agg_pools.contains(&a) { mixed_graphs.as_slice() } else { &[] };
+                out.extend(data_parallel_options(plan, a, ta, &graphs, (mixed, &mut group_graphs), excluded));
+            }
+            // Disaggregated: FFN on another pool; two crossings per layer.
+            let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
+            let (attn_mem, attn_ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+            // the attention side's time and its embedding and LM head per microbatch
+            // count: the same whatever FFN pool and degree it pairs with
+            let attn_times: Vec<Option<(cost::StageTime, f64)>> = if attn_ok && ffn_pools.iter().any(|&f| f != a) {
+                mb_all
+                    .iter()
+                    .map(|(_, gm)| {
+                        Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, other_time_of(gm, &pa.chip, ta)?))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for &f in ffn_pools.iter().filter(|&&f| f != a) {
+                if !attn_ok {
+                    excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &attn_mem));
+                    break;
+                }
+                let Some(cross) = cl.link_between(a, f) else {
+                    excluded.push(Excluded::NoLink { attn_pool: a, ffn_pool: f });
+                    continue;
+                };
+                let pf = &cl.pools[f];
+                for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
+                    let Some((groups, ffn_mem)) = ffn_groups(plan, f, tf) else {
+                        let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
+                        excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
+                        continue;
+                    };
+                    if cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
+                        excluded.push(Excluded::Precision { pool: f });
+                        break;
+                    }
+                    let mut chips = vec![0; cl.pools.len()];
+                    chips[a] = ta;
+                    chips[f] = tf * groups;
+                    let mut memory = attn_mem.clone();
+                    memory.extend(ffn_mem);
+                    // Ping-pong of m microbatches of at most ⌈B/m⌉ sequences, each priced
+                    // as the fullest (docs/cost-model.md §4).
+                    let ffn_ms = ffn_times.entry((f, tf)).or_insert_with(|| {
+                        mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1)).collect()
+                    });
+                    for (i, &(mb, _)) in mb_all.iter().enumerate() {
+                        let b = batch.div_ceil(mb) * per_seq; // tokens per microbatch
+                        let (Some((attn_m, other_m)), Some(ffn_m)) = (attn_times[i], ffn_ms[i]) else {
+                            continue;
+                        };
+                        let act_b = cost::activation_bytes(m, b);
+                        let ar_a = pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, act_b, ta, l)).unwrap_or(0.0);
+                        let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, act_b, tf, l)).unwrap_or(0.0);
+                        let cross_b = cost::crossings_time(m, b, &cross.link, ta.min(tf));
+                        let t_a = (attn_m.time - other_m) / layers + ar_a;
+                        // the FFN's chips pay their per-layer fixed cost on every layer of
+                        // every microbatch they run (docs/cost-model.md §4c)
+                        let ffn_time = ffn_m.time + layers * pf.chip.layer_overhead;
+                        let t_e = ffn_time / layers + ar_f;
+                        let t_c = cross_b / (2.0 * layers);
+                        // the attention side's engine schedules the sequences
+                        let overhead = cost::step_fixed(&pa.chip, batch) + pf.chip.step_overhead;
+                        let mbf = mb as f64;
+                        let tpot = cost::pingpong_sharded(t_a, t_e, t_c, mb, m.layers, groups) + mbf * other_m + overhead;
+                        let breakdown = DecodeBreakdown {
+                            attn: mbf * (attn_m.time - other_m),
+                            ffn: mbf * ffn_time,
+                            allreduce: mbf * layers * (ar_a + ar_f),
+                            crossing: mbf * cross_b,
+                            other: mbf * other_m,
+                            attn_memory_bound: mbf * attn_m.memory_bound,
+                            ffn_memory_bound: mbf * ffn_m.memory_bound,
+                            overhead,
+                            overlap: 0.0,
+                            draft: 0.0,
+                            from_tables: mbf * (attn_m.from_tables + ffn_m.from_tables),
+                            extrapolated: attn_m.extrapolated || ffn_m.extrapolated,
+                            prefill: 0.0,
+                        };
+                        let sum = breakdown.attn + breakdown.ffn + breakdown.allreduce + breakdown.crossing + breakdown.other + overhead;
+                        out.push(DecodeOption {
+                            layout: Layout::PingPong(PingPong {
+                                attn: (a, ta),
+                                ffn: (f, tf),
+                                groups,
+                                microbatches: mb,
+                                t_a,
+                                t_e,
+                                t_c,
+                                other: other_m,
+                            }),
+                            kv: vec![(a, 1.0)],
+                            tpot,
+                            chips: chips.clone(),
+                            usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * (tf * groups) as f64,
+                            watts: pa.chip.power.unwrap_or(0.0) * ta as f64 + pf.chip.power.unwrap_or(0.0) * (tf * groups) as f64,
+                            breakdown: DecodeBreakdown { overlap: hidden(sum, tpot), ..breakdown },
+                            memory: memory.clone(),
+                            aggregated: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out.extend(pipeline_options(plan, batch, per_seq, excluded));
+    out
+}
+
+pub use crate::ir::MICROBATCHES;
+
+/// The range's ends and the powers of two between them: the batches a sweep over the
+/// concurrency tries by default, and among the seeds of the search over every batch
+/// (`solve::batch::seeds`).
+pub fn batch_candidates(lo: u64, hi: u64) -> Vec<u64> {
+    crate::ir::concurrency_values(lo, hi, None, None)
+}
+
+/// The configuration space of a plan at each of [`batch_candidates`] (the prefill
+/// options are shared: they do not depend on the batch): what the tests and the
+/// benchmark hold the ILP to the oracle on. The solver searches every batch
+/// (`solve::batch`).
+pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
+    let prefill = prefill_options(plan, excluded);
+    let (lo, hi) = plan.workload.concurrency;
+    batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect()
+}
+
+/// The configuration space of `plan` at decode batch `batch` over the shared prefill options.
+pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
+    let limit = |m: crate::ir::SloMetric| plan.mean_limit(m).map(|s| s.limit);
+    let free = plan.free_inventory;
+    let mut inst = Instance {
+        batch,
+        output_tokens: plan.workload.output_tokens as f64,
+        pool_sizes: plan.cluster.pools.iter().map(|p| (!free).then_some(p.count)).collect(),
+        decode: decode_options(plan, batch, excluded),
+        prefill: prefill.to_vec(),
+        ttft_limit: limit(crate::ir::SloMetric::Ttft),
+        tpot_limit: plan.tpot_slo().map(|(_, l)| l),
+        budget: plan.budget.clone(),
+        priced: plan.cluster.pools.iter().any(|p| p.chip.price.is_some_and(|x| x > 0.0)),
+    };
+    if free {
+        // No pool bounds the chips; a prefill option needs at most the replicas that let
+        // it keep up with this batch's fastest decode option (more would only add cost).
+        for k in 0..inst.prefill.len() {
+            let need = (0..inst.decode.len()).map(|d| inst.min_replicas(d, &inst.prefill[k])).max().unwrap_or(1);
+            inst.prefill[k].max_replicas = need.max(1);
+        }
+    }
+    inst
+}
+
+/// A decode option's layout without its times: what makes it the same configuration at
+/// another batch (`solve::batch` numbers them once per search): pools, degrees,
+/// microbatches, the draft, aggregated serving, not where a pipeline's layers are cut.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LayoutKey {
+    Colocated { pool: usize, tp: u64, dp: u64, aggregated: bool },
+    PingPong { attn: (usize, u64), ffn: (usize, u64), groups: u64, microbatches: u64 },
+    Pipeline { stages: Vec<(usize, u64)>, microbatches: u64 },
+    Speculative { draft: (usize, u64), target: Box<LayoutKey> },
+}
+
+impl DecodeOption {
+    pub fn key(&self) -> LayoutKey {
+        match &self.layout {
+            Layout::Colocated(c) => LayoutKey::Colocated { pool: c.pool, tp: c.tp, dp: c.dp, aggregated: self.aggregated.is_some() },
+            Layout::PingPong(p) => LayoutKey::PingPong { attn: p.attn, ffn: p.ffn, groups: p.groups, microbatches: p.microbatches },
+            Layout::Pipeline(p) => {
+                LayoutKey::Pipeline { stages: p.stages.iter().map(|s| (s.pool, s.tp)).collect(), microbatches: p.microbatches }
+            }
+            Layout::Speculative(s) => LayoutKey::Speculative { draft: s.draft, target: Box::new(s.target.key()) },
+        }
+    }
+
+    /// The first layer's attention (for speculative decoding, the target's): its pool,
+    /// the chips of one attention group and the data-parallel groups (1: none).
+    pub fn attention(&self) -> (usize, u64, u64) {
+        match &self.layout {
+            Layout::Colocated(c) => (c.pool, c.tp, c.dp),
+            Layout::PingPong(p) => (p.attn.0, p.attn.1, 1),
+            Layout::Pipeline(p) => p.stages.first().map_or((0, 0, 1), |s| (s.pool, s.tp, 1)),
+            Layout::Speculative(s) => s.target.attention(),
+        }
+    }
+
+    /// The pool and all the chips that run the first layer's attention (every
+    /// data-parallel group): where the draft model's tokens go and a pipeline starts.
+    pub fn head(&self) -> (usize, u64) {
+        let (pool, tp, dp) = self.attention();
+        (pool, tp * dp)
+    }
+
+    /// Microbatches in flight in a step (1: none; for speculative decoding, the target's).
+    pub fn microbatches(&self) -> u64 {
+        match &self.layout {
+            Layout::Colocated(_) => 1,
+            Layout::PingPong(p) => p.microbatches,
+            Layout::Pipeline(p) => p.microbatches,
+            Layout::Speculative(s) => s.target.microbatches(),
+        }
+    }
+
+    /// The step the target model runs: this option's own, or a speculative option's
+    /// verify step.
+    pub fn target(&self) -> &DecodeOption {
+        match &self.layout {
+            Layout::Speculative(s) => s.target.target(),
+            Layout::Colocated(_) | Layout::PingPong(_) | Layout::Pipeline(_) => self,
+        }
+    }
+
+    /// A layer pipeline's stages in order (for speculative decoding, the target's; empty
+    /// for any other layout).
+    pub fn stages(&self) -> &[LayerStage] {
+        match &self.layout {
+            Layout::Pipeline(p) => &p.stages,
+            Layout::Speculative(s) => s.target.stages(),
+            Layout::Colocated(_) | Layout::PingPong(_) => &[],
+        }
+    }
+
+    /// A disaggregated FFN (for speculative decoding, the target's): its pool, the chips
+    /// of one layer group and the groups.
+    pub fn ffn(&self) -> Option<(usize, u64, u64)> {
+        match &self.layout {
+            Layout::PingPong(p) => Some((p.ffn.0, p.ffn.1, p.groups)),
+            Layout::Speculative(s) => s.target.ffn(),
+            Layout::Colocated(_) | Layout::Pipeline(_) => None,
+        }
+    }
+
+    /// The draft model's pool and chips (speculative decoding).
+    pub fn draft(&self) -> Option<(usize, u64)> {
+        match &self.layout {
+            Layout::Speculative(s) => Some(s.draft),
+            Layout::Colocated(_) | Layout::PingPong(_) | Layout::Pipeline(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_not_overlap() {
+        let tpot = 417e-6;
+        // parts that sum to the step up to rounding hide nothing
+        assert_eq!(hidden(tpot + 1e-19, tpot), 0.0);
+        assert_eq!(hidden(tpot - 1e-6, tpot), 0.0);
+        // a microbatch overlap of a microsecond is reported as it is
+        assert!((hidden(tpot + 1e-6, tpot) - 1e-6).abs() < 1e-15);
+    }
+
+    #[test]
+    fn batches_are_the_ends_and_powers_of_two() {
+        assert_eq!(batch_candidates(1, 512), vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
+        assert_eq!(batch_candidates(3, 20), vec![3, 4, 8, 16, 20]);
+        assert_eq!(batch_candidates(64, 64), vec![64]);
+    }
+
+    #[test]
+    fn tp_degrees_are_the_divisors_that_fit_a_linked_pool() {
+        assert_eq!(tp_degrees(8, 64, true), vec![1, 2, 4, 8]);
+        assert_eq!(tp_degrees(72, 64, true), vec![1, 2, 4, 8, 16, 32, 64]);
+        assert_eq!(tp_degrees(8, 64, false), vec![1]);
+        // 28672 = 2^12 * 7: the powers of two and 7 times them, up to the pool's 256
+        assert_eq!(tp_degrees(256, 28672, true), vec![1, 2, 4, 7, 8, 14, 16, 28, 32, 56, 64, 112, 128, 224, 256]);
+        assert_eq!(tp_degrees(8, 6, true), vec![1, 2, 3, 6]);
+        // 384 experts (Kimi K2) over a 72-chip rack: 3, 6, 12, 24 and 48 too
+        assert_eq!(tp_degrees(72, 384, true), vec![1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]);
+        // a pool of a billion chips costs sqrt(divides) steps, not a billion; a pool of 8
+        // on a dimension of 10^12 costs 8
+        assert_eq!(tp_degrees(1_000_000_000, 96, true).len(), 12);
+        assert_eq!(tp_degrees(8, 1_000_000_000_000, true), vec![1, 2, 4, 5, 8]);
+        assert_eq!(tp_degrees(8, 999_999_999_989, true), vec![1]);
+        assert_eq!(tp_degrees(4, 0, true), vec![1]);
+    }
+}
+
+#[cfg(test)]
+mod roofline_checks {
+    use super::*;
+
+    /// Llama-3.1-70B, FP8 weights, BF16 KV, on 8 H100 over NVLink 4, mean context 4096.
+    fn plan() -> Plan {
+        // H100 SXM's datasheet figures without its op tables: these checks are of the roofline
+        let src = "chip h100_sxm {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
+                   memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
+                   efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }\n}\n\
+                   use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+                   workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
+                   cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+                   plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";
+        let comp = crate::compile("roofline.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors());
+        comp.program.plans[0].clone()
+    }
+
+    fn tp8(batch: u64) -> DecodeOption {
+        let p = plan();
+        assert_eq!(decode_contexts(&p).0, 4096.0);
+        let opts = decode_options(&p, batch, &mut vec![]);
+        opts.into_iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if c.tp == 8)).expect("TP8 fits")
+    }
+
+    // H100: 1979 TFLOP/s FP8, 989 BF16, 3.35 TB/s HBM, efficiencies 0.67 / 0.90;
+    // NVLink 4: 450 GB/s per direction, 2 us. Per chip everything divides by 8
+    // (8 KV heads, so the KV cache splits 8 ways too).
+    const BW: f64 = 3.35e12 * 0.90; // 3.015e12 B/s
+    const FP8: f64 = 1979e12 * 0.67; // 1.32593e15 FLOP/s
+    const BF16: f64 = 989e12 * 0.67; // 6.6263e14 FLOP/s
+
+    fn ar(bytes: f64) -> f64 {
+        // recursive doubling beats the ring for these small messages: 3 * (alpha + S/BW)
+        3.0 * (2e-6 + bytes / 450e9)
+    }
+
+    /// The decode step by hand at batch `b`: per-chip bytes and FLOPs of each node
+    /// (everything / 8), the slower of memory and compute, summed, plus the all-reduces.
+    fn by_hand(b: f64) -> f64 {
+        // weights per layer: qkv 8192*80*128 = 83,886,080; out 8192*8192 = 67,108,864;
+        // ffn 3*8192*28672 = 704,643,072 (1 B each at FP8). Activations: 16,384 B/token;
+        // q, k, v out of the projections 20,480 B/token.
+        let qkv = ((83_886_080.0 + b * (16_384.0 + 20_480.0)) / 8.0 / BW).max(2.0 * b * 83_886_080.0 / 8.0 / FP8);
+        // attention: KV per layer per token 2*8*128*2 = 4,096 B; reads 4096 tokens of it
+        let attn =
+            ((b * 36_864.0) / 8.0 / BW + (b * 4096.0 * 4096.0 + b * 4096.0) / 8.0 / BW).max(4.0 * b * 64.0 * 128.0 * 4096.0 / 8.0 / BF16);
+        let out = ((67_108_864.0 + b * 32_768.0) / 8.0 / BW).max(2.0 * b * 67_108_864.0 / 8.0 / FP8);
+        let ffn = ((704_643_072.0 + b * (32_768.0 + 114_688.0)) / 8.0 / BW).max(2.0 * b * 704_643_072.0 / 8.0 / FP8);
+        let layers = 80.0 * (qkv + attn + out + ffn);
+        // LM head 8192*128256 = 1,050,673,152 B; the embedding gathers b rows of 8 kB
+        let head = ((1_050_673_152.0 + b * 272_896.0) / 8.0 / BW).max(2.0 * b * 8192.0 * 128_256.0 / 8.0 / FP8);
+        let embed = (b * 8192.0 + b * 16_384.0) / 8.0 / BW;
+        // two all-reduces per layer of b * 16 kB
+        layers + head + embed + 160.0 * ar(b * 16_384.0)
+    }
+
+    #[test]
+    fn decode_step_batch_1() {
+        // per layer: qkv 3.479 us + attention 0.697 us + out 2.784 us + ffn 29.220 us = 36.181 us;
+        // x80 = 2.894 ms; LM head 43.57 us; all-reduces 160 x 3*(2 us + 36.4 ns) = 0.977 ms
+        let d = tp8(1);
+        assert!((d.tpot - by_hand(1.0)).abs() < 1e-12, "{} vs {}", d.tpot, by_hand(1.0));
+        assert!((d.tpot - 3.9155e-3).abs() < 1e-6, "{}", d.tpot);
+        assert!((d.breakdown.allreduce - 0.97748e-3).abs() < 1e-8);
+    }
+
+    #[test]
+    fn decode_step_batch_64() {
+        // per layer: qkv 3.576 us + attention 44.625 us (KV reads: 64 x 16.8 MB / 8) + out 2.869 us
+        // + ffn 29.605 us (still memory-bound: 8.5 us of compute) = 80.676 us; x80 = 6.454 ms;
+        // LM head 44.28 us; all-reduces of 1 MiB: 160 x 3*(2 us + 2.330 us) = 2.078 ms
+        let d = tp8(64);
+        assert!((d.tpot - by_hand(64.0)).abs() < 1e-12, "{} vs {}", d.tpot, by_hand(64.0));
+        assert!((d.tpot - 8.5769e-3).abs() < 1e-6, "{}", d.tpot);
+    }
+}
