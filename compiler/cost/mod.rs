@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod aggregated;
+pub mod step;
 pub mod tables;
 
 use crate::ir::graph::{Graph, Kernel, Node};

@@ -141,14 +141,16 @@ pub(super) fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step
     let mut chips = vec![0; plan.cluster.pools.len()];
     chips[a] = n;
     let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
+    let (tpot, breakdown) = cost::step::colocated(attn, ffn, other, allreduce, overhead);
+    let (usd_per_s, watts) = cost::step::spend(&plan.cluster.pools, &chips);
     DecodeOption {
         layout: Layout::Colocated(Colocated { pool: a, tp, dp, attn_collective: ar_attn, ffn_collective: ar_ffn }),
         kv: vec![(a, 1.0)],
-        tpot: attn.time + ffn.time + allreduce + overhead,
+        tpot,
         chips,
-        usd_per_s: pa.chip.price.unwrap_or(0.0) * n as f64,
-        watts: pa.chip.power.unwrap_or(0.0) * n as f64,
-        breakdown: colocated_breakdown(attn, ffn, other, allreduce, overhead),
+        usd_per_s,
+        watts,
+        breakdown,
         memory,
         aggregated: None,
     }
@@ -274,43 +276,6 @@ pub(super) fn aggregated_twin(
         memory,
         ..plain.clone()
     })
-}
-
-/// The breakdown of a step with attention and FFN on the same chips (`attn` includes
-/// the embedding and LM head, `other`).
-pub(super) fn colocated_breakdown(
-    attn: cost::StageTime,
-    ffn: cost::StageTime,
-    other: f64,
-    allreduce: f64,
-    overhead: f64,
-) -> DecodeBreakdown {
-    DecodeBreakdown {
-        attn: attn.time - other,
-        ffn: ffn.time,
-        allreduce,
-        crossing: 0.0,
-        other,
-        attn_memory_bound: attn.memory_bound,
-        ffn_memory_bound: ffn.memory_bound,
-        overhead,
-        overlap: 0.0,
-        draft: 0.0,
-        from_tables: attn.from_tables + ffn.from_tables,
-        extrapolated: attn.extrapolated || ffn.extrapolated,
-        prefill: 0.0,
-    }
-}
-
-/// The time overlapping microbatches hide: the parts' sum beyond the step, none when the
-/// two differ only by rounding (a step that hides nothing reports nothing hidden).
-pub(super) fn hidden(parts: f64, tpot: f64) -> f64 {
-    let d = parts - tpot;
-    if d > 1e-9 * tpot {
-        d
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]

@@ -32,38 +32,7 @@ pub struct MemUse {
     pub capacity: f64,
 }
 
-/// Where the decode step's time goes (seconds).
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
-pub struct DecodeBreakdown {
-    /// attention layers (projections + attention core)
-    pub attn: f64,
-    /// FFN layers
-    pub ffn: f64,
-    /// tensor-parallel all-reduces
-    pub allreduce: f64,
-    /// attention <-> FFN crossings between pools
-    pub crossing: f64,
-    /// embedding and LM head
-    pub other: f64,
-    /// time of the attention side that was memory-bound
-    pub attn_memory_bound: f64,
-    /// time of the FFN that was memory-bound
-    pub ffn_memory_bound: f64,
-    /// fixed per-step overhead of the chips taking part
-    pub overhead: f64,
-    /// time hidden by overlapping microbatches (the parts above sum to tpot + overlap)
-    pub overlap: f64,
-    /// drafting (speculative decoding), per token
-    pub draft: f64,
-    /// of the attention, FFN, embedding and LM-head time, what the chips' measured op
-    /// tables priced (the rest is roofline)
-    pub from_tables: f64,
-    /// some op-table lookup left the measured range
-    pub extrapolated: bool,
-    /// aggregated serving: the prefill chunks of arriving requests that a step carries
-    /// on average (`per_step` prompts × what a prompt's chunk steps add)
-    pub prefill: f64,
-}
+pub use crate::cost::step::DecodeBreakdown;
 
 /// A decode option whose steps also prefill the arriving prompts, in chunks, on the same
 /// chips (aggregated serving, docs/cost-model.md §10). Its `tpot` is the mean step with
@@ -574,6 +543,16 @@ pub fn pinned(plan: &Plan, d: &DecodeOption) -> bool {
         && Pins::allows(ffn.microbatches, microbatches)
 }
 
+/// The embedding and LM head of a step's graph on `tp` chips of `chip`, split from the
+/// attention layers for the breakdown.
+fn head_time(m: &crate::ir::Model, graph: &graph::Graph, chip: &crate::ir::Chip, tp: u64) -> Option<f64> {
+    let (mut t, price) = (0.0, cost::node_times(chip)?);
+    for n in graph.nodes().filter(|n| n.layers.is_none()) {
+        t += price(n, tp, m.kv_split(tp))?.time();
+    }
+    Some(t)
+}
+
 /// Decode options of the target model, each step over `per_seq` tokens per sequence
 /// (1 normally; `k + 1` for a speculative verify step).
 pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
@@ -582,7 +561,6 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let (ctx_mean, ctx_max) = decode_contexts(plan);
     let step = |b: u64| decode_step(plan, b, per_seq);
     let g = graph::build(m, step(batch));
-    let layers = m.layers as f64;
     let act = cost::activation_bytes(m, batch * per_seq);
     // Aggregated serving: the steps that carry a prompt's chunks, on the pools that may
     // prefill inside decode; priced per chip and tp in `aggregated_option`.
@@ -605,15 +583,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     }
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
     let mut out = Vec::new();
-    // Embedding and LM head, split from the attention layers for the breakdown.
-    let other_time_of = |graph: &graph::Graph, chip: &crate::ir::Chip, tp: u64| -> Option<f64> {
-        let (mut t, price) = (0.0, cost::node_times(chip)?);
-        for n in graph.nodes().filter(|n| n.layers.is_none()) {
-            t += price(n, tp, m.kv_split(tp))?.time();
-        }
-        Some(t)
-    };
-    let other_time = |chip: &crate::ir::Chip, tp: u64| other_time_of(&g, chip, tp);
+    let other_time = |chip: &crate::ir::Chip, tp: u64| head_time(m, &g, chip, tp);
     // Graphs of one microbatch for ping-pong between pools: m in 1..=8 up to the batch,
     // each of at most ⌈B/m⌉ sequences (m = 1 is the step's own graph).
     let disaggregable = ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f));
@@ -678,108 +648,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 out.extend(data_parallel_options(plan, a, ta, &graphs, (mixed, &mut group_graphs), excluded));
             }
             // Disaggregated: FFN on another pool; two crossings per layer.
-            let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
-            let (attn_mem, attn_ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
-            // the attention side's time and its embedding and LM head per microbatch
-            // count: the same whatever FFN pool and degree it pairs with
-            let attn_times: Vec<Option<(cost::StageTime, f64)>> = if attn_ok && ffn_pools.iter().any(|&f| f != a) {
-                mb_all
-                    .iter()
-                    .map(|(_, gm)| {
-                        Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, other_time_of(gm, &pa.chip, ta)?))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            for &f in ffn_pools.iter().filter(|&&f| f != a) {
-                if !attn_ok {
-                    excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &attn_mem));
-                    break;
-                }
-                let Some(cross) = cl.link_between(a, f) else {
-                    excluded.push(Excluded::NoLink { attn_pool: a, ffn_pool: f });
-                    continue;
-                };
-                let pf = &cl.pools[f];
-                for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
-                    let Some((groups, ffn_mem)) = ffn_groups(plan, f, tf) else {
-                        let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
-                        excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
-                        continue;
-                    };
-                    if cost::stage_time(&g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
-                        excluded.push(Excluded::Precision { pool: f });
-                        break;
-                    }
-                    let mut chips = vec![0; cl.pools.len()];
-                    chips[a] = ta;
-                    chips[f] = tf * groups;
-                    let mut memory = attn_mem.clone();
-                    memory.extend(ffn_mem);
-                    // Ping-pong of m microbatches of at most ⌈B/m⌉ sequences, each priced
-                    // as the fullest (docs/cost-model.md §4).
-                    let ffn_ms = ffn_times.entry((f, tf)).or_insert_with(|| {
-                        mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1)).collect()
-                    });
-                    for (i, &(mb, _)) in mb_all.iter().enumerate() {
-                        let b = batch.div_ceil(mb) * per_seq; // tokens per microbatch
-                        let (Some((attn_m, other_m)), Some(ffn_m)) = (attn_times[i], ffn_ms[i]) else {
-                            continue;
-                        };
-                        let act_b = cost::activation_bytes(m, b);
-                        let ar_a = pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, act_b, ta, l)).unwrap_or(0.0);
-                        let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, act_b, tf, l)).unwrap_or(0.0);
-                        let cross_b = cost::crossings_time(m, b, &cross.link, ta.min(tf));
-                        let t_a = (attn_m.time - other_m) / layers + ar_a;
-                        // the FFN's chips pay their per-layer fixed cost on every layer of
-                        // every microbatch they run (docs/cost-model.md §4c)
-                        let ffn_time = ffn_m.time + layers * pf.chip.layer_overhead;
-                        let t_e = ffn_time / layers + ar_f;
-                        let t_c = cross_b / (2.0 * layers);
-                        // the attention side's engine schedules the sequences
-                        let overhead = cost::step_fixed(&pa.chip, batch) + pf.chip.step_overhead;
-                        let mbf = mb as f64;
-                        let tpot = cost::pingpong_sharded(t_a, t_e, t_c, mb, m.layers, groups) + mbf * other_m + overhead;
-                        let breakdown = DecodeBreakdown {
-                            attn: mbf * (attn_m.time - other_m),
-                            ffn: mbf * ffn_time,
-                            allreduce: mbf * layers * (ar_a + ar_f),
-                            crossing: mbf * cross_b,
-                            other: mbf * other_m,
-                            attn_memory_bound: mbf * attn_m.memory_bound,
-                            ffn_memory_bound: mbf * ffn_m.memory_bound,
-                            overhead,
-                            overlap: 0.0,
-                            draft: 0.0,
-                            from_tables: mbf * (attn_m.from_tables + ffn_m.from_tables),
-                            extrapolated: attn_m.extrapolated || ffn_m.extrapolated,
-                            prefill: 0.0,
-                        };
-                        let sum = breakdown.attn + breakdown.ffn + breakdown.allreduce + breakdown.crossing + breakdown.other + overhead;
-                        out.push(DecodeOption {
-                            layout: Layout::PingPong(PingPong {
-                                attn: (a, ta),
-                                ffn: (f, tf),
-                                groups,
-                                microbatches: mb,
-                                t_a,
-                                t_e,
-                                t_c,
-                                other: other_m,
-                            }),
-                            kv: vec![(a, 1.0)],
-                            tpot,
-                            chips: chips.clone(),
-                            usd_per_s: pa.chip.price.unwrap_or(0.0) * ta as f64 + pf.chip.price.unwrap_or(0.0) * (tf * groups) as f64,
-                            watts: pa.chip.power.unwrap_or(0.0) * ta as f64 + pf.chip.power.unwrap_or(0.0) * (tf * groups) as f64,
-                            breakdown: DecodeBreakdown { overlap: hidden(sum, tpot), ..breakdown },
-                            memory: memory.clone(),
-                            aggregated: None,
-                        });
-                    }
-                }
-            }
+            let graphs = MicrobatchGraphs { batch, per_seq, full: &g, microbatches: &mb_all };
+            out.extend(pingpong_options(plan, (a, ta), &graphs, &mut ffn_times, excluded));
         }
     }
     out.extend(pipeline_options(plan, batch, per_seq, excluded));
@@ -923,16 +793,6 @@ impl DecodeOption {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rounding_is_not_overlap() {
-        let tpot = 417e-6;
-        // parts that sum to the step up to rounding hide nothing
-        assert_eq!(hidden(tpot + 1e-19, tpot), 0.0);
-        assert_eq!(hidden(tpot - 1e-6, tpot), 0.0);
-        // a microbatch overlap of a microsecond is reported as it is
-        assert!((hidden(tpot + 1e-6, tpot) - 1e-6).abs() < 1e-15);
-    }
 
     #[test]
     fn batches_are_the_ends_and_powers_of_two() {

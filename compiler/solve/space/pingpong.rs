@@ -30,3 +30,129 @@ pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<Mem
     }
     None
 }
+
+/// A decode step's graph at batch `batch` (`per_seq` tokens per sequence) and one
+/// microbatch's of at most ⌈B/m⌉ sequences, by microbatch count `m` (1: the step's own).
+pub(super) struct MicrobatchGraphs<'a> {
+    pub(super) batch: u64,
+    pub(super) per_seq: u64,
+    pub(super) full: &'a graph::Graph,
+    pub(super) microbatches: &'a [(u64, &'a graph::Graph)],
+}
+
+/// Ping-pong options of attention on `ta` chips of pool `a` with the FFN on every other
+/// pool `decode.ffn` may use, in groups of every degree the pool allows: `m`
+/// microbatches of at most ⌈B/m⌉ sequences, each priced as the fullest, the step
+/// composed by [`cost::step::pingpong`] (docs/cost-model.md §4). `ffn_times` keeps an FFN
+/// pool's time per (pool, degree), one per microbatch count: the same whatever attention
+/// pool and degree it pairs with.
+pub(super) fn pingpong_options(
+    plan: &Plan,
+    (a, ta): (usize, u64),
+    graphs: &MicrobatchGraphs,
+    ffn_times: &mut HashMap<(usize, u64), Vec<Option<cost::StageTime>>>,
+    excluded: &mut Vec<Excluded>,
+) -> Vec<DecodeOption> {
+    let MicrobatchGraphs { batch, per_seq, full: g, microbatches: mb_all } = *graphs;
+    let (m, cl) = (&plan.model, &plan.cluster);
+    let pa = &cl.pools[a];
+    let layers = m.layers as f64;
+    let ctx_max = decode_contexts(plan).1;
+    let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
+    let ffn_pins = &plan.placement(Stage::DecodeFfn).pins;
+    let ffn_allows = |chips: u64| Pins::allows(ffn_pins.tp, chips) && Pins::allows(ffn_pins.ep, chips);
+    let mut out = Vec::new();
+    let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
+    let (attn_mem, attn_ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+    // the attention side's time and its embedding and LM head per microbatch
+    // count: the same whatever FFN pool and degree it pairs with
+    let attn_times: Vec<Option<(cost::StageTime, f64)>> = if attn_ok && ffn_pools.iter().any(|&f| f != a) {
+        mb_all
+            .iter()
+            .map(|(_, gm)| {
+                Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, head_time(m, gm, &pa.chip, ta)?))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for &f in ffn_pools.iter().filter(|&&f| f != a) {
+        if !attn_ok {
+            excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &attn_mem));
+            break;
+        }
+        let Some(cross) = cl.link_between(a, f) else {
+            excluded.push(Excluded::NoLink { attn_pool: a, ffn_pool: f });
+            continue;
+        };
+        let pf = &cl.pools[f];
+        for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
+            let Some((groups, ffn_mem)) = ffn_groups(plan, f, tf) else {
+                let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
+                excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
+                continue;
+            };
+            if cost::stage_time(g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
+                excluded.push(Excluded::Precision { pool: f });
+                break;
+            }
+            let mut chips = vec![0; cl.pools.len()];
+            chips[a] = ta;
+            chips[f] = tf * groups;
+            let mut memory = attn_mem.clone();
+            memory.extend(ffn_mem);
+            // Ping-pong of m microbatches of at most ⌈B/m⌉ sequences, each priced
+            // as the fullest (docs/cost-model.md §4).
+            let ffn_ms = ffn_times
+                .entry((f, tf))
+                .or_insert_with(|| mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1)).collect());
+            for (i, &(mb, _)) in mb_all.iter().enumerate() {
+                let b = batch.div_ceil(mb) * per_seq; // tokens per microbatch
+                let (Some((attn_m, other_m)), Some(ffn_m)) = (attn_times[i], ffn_ms[i]) else {
+                    continue;
+                };
+                let act_b = cost::activation_bytes(m, b);
+                let ar_a = pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, act_b, ta, l)).unwrap_or(0.0);
+                let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, act_b, tf, l)).unwrap_or(0.0);
+                let cross_b = cost::crossings_time(m, b, &cross.link, ta.min(tf));
+                // the FFN's chips pay their per-layer fixed cost on every layer of
+                // every microbatch they run (docs/cost-model.md §4c)
+                let ffn_time = ffn_m.time + layers * pf.chip.layer_overhead;
+                // the attention side's engine schedules the sequences
+                let overhead = cost::step_fixed(&pa.chip, batch) + pf.chip.step_overhead;
+                let parts = cost::step::PingPongParts {
+                    attn: attn_m,
+                    other: other_m,
+                    ffn: ffn_m,
+                    ffn_time,
+                    allreduce: (ar_a, ar_f),
+                    crossings: cross_b,
+                    overhead,
+                };
+                let ((t_a, t_e, t_c), tpot, breakdown) = cost::step::pingpong(parts, mb, m.layers, groups);
+                let (usd_per_s, watts) = cost::step::spend(&cl.pools, &chips);
+                out.push(DecodeOption {
+                    layout: Layout::PingPong(PingPong {
+                        attn: (a, ta),
+                        ffn: (f, tf),
+                        groups,
+                        microbatches: mb,
+                        t_a,
+                        t_e,
+                        t_c,
+                        other: other_m,
+                    }),
+                    kv: vec![(a, 1.0)],
+                    tpot,
+                    chips: chips.clone(),
+                    usd_per_s,
+                    watts,
+                    breakdown,
+                    memory: memory.clone(),
+                    aggregated: None,
+                });
+            }
+        }
+    }
+    out
+}

@@ -346,7 +346,7 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     let mut stages = Vec::new();
     let mut bd = DecodeBreakdown::default();
     let mut chips = vec![0; cl.pools.len()];
-    let (mut usd, mut watts, mut cycle) = (0.0, 0.0, 0.0);
+    let mut cycle = 0.0;
     let mut memory = Vec::new();
     let mut kv = Vec::new();
     let mut cross_in = Vec::new();
@@ -371,8 +371,6 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
         bd.overhead += c.group.fixed + if first { c.first_fixed } else { 0.0 };
         cycle += time;
         chips[pools[q]] += tps[q];
-        usd += pool.chip.price.unwrap_or(0.0) * tps[q] as f64;
-        watts += pool.chip.power.unwrap_or(0.0) * tps[q] as f64;
         for (t, tier) in pool.chip.memory.iter().enumerate() {
             let used = c.group.used(t, lo, hi, first, last);
             memory.push(MemUse { stage: Stage::DecodeLayers, pool: pools[q], tier: tier.name.clone(), used, capacity: tier.capacity });
@@ -391,32 +389,16 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     };
     cycle += back;
     bd.crossing += back;
-    let sf = *mbs as f64;
-    let tpot = (sf * part.bottleneck).max(cycle);
-    let work = DecodeBreakdown {
-        attn: sf * bd.attn,
-        ffn: sf * bd.ffn,
-        allreduce: sf * bd.allreduce,
-        crossing: sf * bd.crossing,
-        other: sf * bd.other,
-        attn_memory_bound: sf * bd.attn_memory_bound,
-        ffn_memory_bound: sf * bd.ffn_memory_bound,
-        overhead: sf * bd.overhead,
-        overlap: 0.0,
-        draft: 0.0,
-        from_tables: sf * bd.from_tables,
-        extrapolated: bd.extrapolated,
-        prefill: 0.0,
-    };
-    let total = work.attn + work.ffn + work.allreduce + work.crossing + work.other + work.overhead;
+    let (tpot, breakdown) = cost::step::pipeline(bd, part.bottleneck, cycle, *mbs);
+    let (usd_per_s, watts) = cost::step::spend(&cl.pools, &chips);
     DecodeOption {
         layout: Layout::Pipeline(Pipeline { stages, microbatches: *mbs, cross_in, back }),
         kv,
         tpot,
         chips,
-        usd_per_s: usd,
+        usd_per_s,
         watts,
-        breakdown: DecodeBreakdown { overlap: hidden(total, tpot), ..work },
+        breakdown,
         memory,
         aggregated: None,
     }

@@ -56,8 +56,8 @@ pub(super) fn speculative_options(
             chips[*p] += tp;
             let mut mem = t.memory.clone();
             mem.extend(memory.iter().cloned());
-            let b = &t.breakdown;
-            let scale = 1.0 / e;
+            let (usd_per_s, watts) = cost::step::spend(&cl.pools, &chips);
+            let (tpot, breakdown) = cost::step::speculative(k, spec.acceptance, *t_draft, (t.tpot, &t.breakdown), t_link);
             out.push(DecodeOption {
                 layout: Layout::Speculative(Speculative {
                     draft: (*p, *tp),
@@ -68,26 +68,12 @@ pub(super) fn speculative_options(
                     target: Box::new(t.clone()),
                 }),
                 kv: t.kv.clone(),
-                tpot: cost::speculative_tpot(k, spec.acceptance, *t_draft, t.tpot, t_link),
+                tpot,
                 chips,
-                usd_per_s: t.usd_per_s + cl.pools[*p].chip.price.unwrap_or(0.0) * *tp as f64,
-                watts: t.watts + cl.pools[*p].chip.power.unwrap_or(0.0) * *tp as f64,
+                usd_per_s,
+                watts,
                 memory: mem,
-                breakdown: DecodeBreakdown {
-                    attn: b.attn * scale,
-                    ffn: b.ffn * scale,
-                    allreduce: b.allreduce * scale,
-                    crossing: b.crossing * scale + 2.0 * t_link * scale,
-                    other: b.other * scale,
-                    attn_memory_bound: b.attn_memory_bound * scale,
-                    ffn_memory_bound: b.ffn_memory_bound * scale,
-                    overhead: b.overhead * scale,
-                    overlap: b.overlap * scale,
-                    draft: k as f64 * t_draft * scale,
-                    from_tables: b.from_tables * scale,
-                    extrapolated: b.extrapolated,
-                    prefill: 0.0,
-                },
+                breakdown,
                 aggregated: None,
             });
         }
