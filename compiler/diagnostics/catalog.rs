@@ -861,15 +861,24 @@ pub struct Footprint<'a> {
     pub concurrency: u64,
 }
 
-fn model_does_not_fit_alone(span: Span, stage: &str, need: &str, best: &str, unlinked: Option<(&str, u64)>) -> Diagnostic {
+/// The weight format below `precision` a plan can ask for (`{ weights = ... }`): fp8
+/// below 16- and 32-bit formats, fp4 below 8-bit ones; none below fp4.
+fn lower_precision(precision: &str) -> Option<&'static str> {
+    match precision {
+        "fp32" | "bf16" | "fp16" => Some("fp8"),
+        "fp8" | "int8" => Some("fp4"),
+        _ => None,
+    }
+}
+
+fn model_does_not_fit_alone(span: Span, stage: &str, need: &str, best: &str, unlinked: Option<(&str, u64)>, precision: &str) -> Diagnostic {
+    let lower = lower_precision(precision).map_or(String::new(), |p| format!("a lower precision (`{{ weights = {p} }}`), "));
     let help = match unlinked {
         Some((pool, n)) => format!(
             "the largest option offers {best}: pool `{pool}` has {n} chips but no scale-up link, so tensor parallelism cannot split the model over them; \
-             give it one (`pool {pool} = ... x {n} over LINK`), or use a lower precision (`{{ weights = fp8 }}`), a shorter context or lower concurrency"
+             give it one (`pool {pool} = ... x {n} over LINK`), or use {lower}a shorter context or lower concurrency"
         ),
-        None => format!(
-            "the largest option offers {best}; use more chips, a lower precision (`{{ weights = fp8 }}`), a shorter context or lower concurrency"
-        ),
+        None => format!("the largest option offers {best}; use more chips, {lower}a shorter context or lower concurrency"),
     };
     make("E0401", span, format!("the model does not fit for stage `{stage}`"), format!("`{stage}` needs {need}"), help)
 }
@@ -1034,6 +1043,20 @@ mod tests {
         assert_eq!(said(Rule::fit("the model's max_context")).0, "`x` must fit the model's max_context");
         assert_eq!(said(Rule::give("at most 4096 values")).1, "use a value that gives at most 4096 values");
         assert_eq!(said(Rule::between(1, "1e9")).0, "`x` must be between 1 and 1e9");
+    }
+
+    /// E0401's help suggests the weight format below the model's own, and none below
+    /// fp4 (it used to suggest fp8 to a model already in fp8).
+    #[test]
+    fn a_model_that_does_not_fit_is_offered_a_lower_precision_only_where_there_is_one() {
+        let span = Span::new(crate::source::FileId(0), 0, 1);
+        let help = |precision: &str| model_does_not_fit_alone(span, "decode.attn", "90 GB", "80 GB", None, precision).help;
+        assert!(help("bf16").contains("a lower precision (`{ weights = fp8 }`), "), "{}", help("bf16"));
+        assert!(help("fp8").contains("a lower precision (`{ weights = fp4 }`), "), "{}", help("fp8"));
+        assert!(help("int8").contains("`{ weights = fp4 }`"));
+        assert_eq!(help("fp4"), "the largest option offers 80 GB; use more chips, a shorter context or lower concurrency");
+        let unlinked = model_does_not_fit_alone(span, "decode.attn", "90 GB", "80 GB", Some(("wse", 4)), "fp4").help;
+        assert!(unlinked.ends_with("over LINK`), or use a shorter context or lower concurrency"), "{unlinked}");
     }
 
     /// A relative gap is shown as a percentage up to 100%; beyond (a near-zero

@@ -328,7 +328,7 @@ pub fn model_does_not_fit(
     f: Footprint,
 ) -> Diagnostic {
     let need = format!("{need} per chip on `{pool}` with {tp} chip{}", plural(tp));
-    model_does_not_fit_alone(span, stage, &need, &format!("{capacity} per chip"), unlinked)
+    model_does_not_fit_alone(span, stage, &need, &format!("{capacity} per chip"), unlinked, f.weights_precision)
         .note(format!(
             "weights are {} at {}; the KV cache is {} per token at {}, for contexts of {} tokens at concurrency {}",
             f.weights, f.weights_precision, f.kv_per_token, f.kv_precision, f.context, f.concurrency
