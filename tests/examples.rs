@@ -234,7 +234,8 @@ fn the_bottleneck_is_the_busiest_track_of_the_step() {
     assert!(checked >= 30, "{checked}");
 }
 
-/// Every option's money and power are its chips' prices and powers, pool by pool: the
+/// Every option's money and power are its chips' prices and powers (as deployed: `system_power`
+/// where a chip declares it, else `power`), pool by pool: the
 /// figures the ILP weighs are the ones the report states (for every example's plans, at
 /// every batch, decode and prefill options alike).
 #[test]
@@ -245,7 +246,7 @@ fn options_cost_what_their_chips_cost() {
         for plan in &comp.program.plans {
             let pools = &plan.cluster.pools;
             let price = |p: usize| pools[p].chip.price.unwrap_or(0.0);
-            let power = |p: usize| pools[p].chip.power.unwrap_or(0.0);
+            let power = |p: usize| pools[p].chip.system_power.or(pools[p].chip.power).unwrap_or(0.0);
             let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-12);
             for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
                 for d in &inst.decode {

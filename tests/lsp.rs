@@ -230,6 +230,8 @@ fn hover_definition_symbols_formatting_completion() {
     let v = h["contents"]["value"].as_str().unwrap();
     assert!(v.starts_with("**chip `b200`**") && v.contains("fp8 4.50 PFLOP/s"), "{v}");
     assert!(v.contains("chip b200") && v.contains("fp8  = 4500 TFLOP/s"), "{v}");
+    // its own power and its power as deployed (the DGX B200's 14.3 kW over 8 GPUs)
+    assert!(v.contains("power: 1,000 W") && v.contains("power as deployed: 1,788 W"), "{v}");
     // hover on the model's name in its import: parameters, weight bytes, KV bytes/token
     let h = c.request("textDocument/hover", at(2, 20));
     let v = h["contents"]["value"].as_str().unwrap();

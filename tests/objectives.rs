@@ -121,3 +121,41 @@ fn ties_across_batches_without_prices_go_to_throughput_per_chip() {
     let r = comp.plan_report(0);
     assert_eq!(r.placement.iter().find(|p| p.stage == "decode.attn").unwrap().pool, "fast", "{:?}", r.placement);
 }
+
+/// Power as deployed (`system_power`) replaces a chip's own power wherever power is
+/// counted: give `fast` 2.4 kW as deployed (four times its 600 W) and tokens per MW
+/// becomes 4t/2,600 W = t/650 for (fast, frugal), below (frugal, frugal)'s t/400, which
+/// wins; the reported power of (fast, slow) is 2,400 + 1,000 W; `minimize power` keeps
+/// (frugal, frugal) at 400 W. A chip with only `system_power` satisfies a plan that
+/// needs power (E0409 otherwise).
+#[test]
+fn power_as_deployed_is_what_power_objectives_count() {
+    let with = |objective: &str| plan(objective).replace("  power = 600 W\n", "  power = 600 W\n  system_power = 2.4 kW\n");
+    let solve = |text: &str| {
+        let comp = hplanc::compile("objectives.hplan", text, None, hplanc::Mode::Build);
+        let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+        assert!(!comp.has_errors(), "{rendered}");
+        let r = comp.plan_report(0);
+        let pool = |stage: &str| r.placement.iter().find(|p| p.stage == stage).unwrap().pool.clone();
+        ((pool("decode.attn"), pool("prefill")), r.metrics.expect("solved"))
+    };
+    let near = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    let (at, mw) = solve(&with("maximize tokens_per_mw"));
+    assert_eq!(at, ("frugal".to_string(), "frugal".to_string()));
+    assert!(near(mw.power_w.unwrap(), 400.0));
+    let (at, fs) = solve(&with("maximize throughput_per_chip"));
+    assert_eq!(at, ("fast".to_string(), "slow".to_string()));
+    assert!(near(fs.power_w.unwrap(), 3400.0), "{fs:?}");
+    assert!(near(fs.tokens_per_s_per_mw.unwrap(), fs.throughput_tokens_per_s / 3400e-6));
+    let (at, _) = solve(&with("minimize power"));
+    assert_eq!(at, ("frugal".to_string(), "frugal".to_string()));
+    // only `system_power`: the plan has the power it needs
+    let only = with("maximize tokens_per_mw").replace("  power = 600 W\n", "");
+    let (at, _) = solve(&only);
+    assert_eq!(at, ("frugal".to_string(), "frugal".to_string()));
+    // neither: E0409 names both
+    let neither = only.replace("  system_power = 2.4 kW\n", "");
+    let comp = hplanc::compile("objectives.hplan", &neither, None, hplanc::Mode::Build);
+    let d = comp.diagnostics.iter().find(|d| d.code == "E0409").expect("E0409");
+    assert!(d.help.contains("system_power") && d.labels.iter().any(|l| l.message.contains("`system_power`")), "{d:?}");
+}

@@ -186,9 +186,10 @@ fn plans_without_ranges_have_no_uncertainty() {
     assert!(json["plans"][0].get("uncertainty").is_none());
 }
 
-/// Every end `vary` reports, including the one it leaves unsolved (the worse end of a
-/// figure the answer does not use), has the objective and tie-break value that solving
-/// the plan with the figure there gives, on every plan of the examples with ranges.
+/// Every end `vary` reports, including those it leaves unsolved (the worse end of a
+/// figure the answer does not use; both ends of a chip power no goal or budget reads), has
+/// the objective and tie-break value that solving the plan with the figure there gives, on
+/// every plan of the examples with ranges.
 #[test]
 fn every_end_is_what_a_solve_gives() {
     let mut checked = 0;

@@ -420,6 +420,7 @@ mod tests {
                 span: Span::new(FileId(0), 0, 0),
             }],
             power: Some(700.0),
+            system_power: None,
             price: Some(2.35 / 3600.0),
             compute_efficiency: 0.5,
             memory_efficiency: 0.8,

@@ -175,13 +175,12 @@ pub fn speculative(k: u64, acceptance: f64, t_draft: f64, verify: (f64, &DecodeB
     (super::speculative_tpot(k, acceptance, t_draft, t_verify, t_link), breakdown)
 }
 
-/// $/s and W of `chips[p]` chips of each pool `p` (0 where a chip has no price or power).
+/// $/s and W of `chips[p]` chips of each pool `p` (0 where a chip has no price or power;
+/// W as deployed where the chip declares it, [`crate::ir::Chip::deployed_power`]).
 pub fn spend(pools: &[Pool], chips: &[u64]) -> (f64, f64) {
-    pools
-        .iter()
-        .zip(chips)
-        .filter(|(_, &n)| n > 0)
-        .fold((0.0, 0.0), |(usd, w), (p, &n)| (usd + p.chip.price.unwrap_or(0.0) * n as f64, w + p.chip.power.unwrap_or(0.0) * n as f64))
+    pools.iter().zip(chips).filter(|(_, &n)| n > 0).fold((0.0, 0.0), |(usd, w), (p, &n)| {
+        (usd + p.chip.price.unwrap_or(0.0) * n as f64, w + p.chip.deployed_power().unwrap_or(0.0) * n as f64)
+    })
 }
 
 #[cfg(test)]

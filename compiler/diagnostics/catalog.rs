@@ -931,9 +931,11 @@ pub fn missing_power(span: Span, chip: &str, decl: Span, used: (Span, &str)) -> 
         span,
         format!("chip `{chip}` has no power figure, and this plan needs one"),
         "the objective or budget needs every chip's power",
-        format!("give it one: `chip {chip}_rated = {chip} {{ power = 1000 W }}`, and use that chip in the pool"),
+        format!(
+            "give it one: `chip {chip}_rated = {chip} {{ power = 1000 W }}` (or its power as deployed, `system_power = 1.8 kW`), and use that chip in the pool"
+        ),
     )
-    .label(decl, format!("`{chip}` is declared here without `power`"))
+    .label(decl, format!("`{chip}` is declared here without `power` or `system_power`"))
     .label(used.0, format!("pool `{}` uses it", used.1))
 }
 

@@ -82,8 +82,12 @@ pub struct Chip {
     /// dense peak FLOP/s per precision
     pub compute: BTreeMap<Precision, f64>,
     pub memory: Vec<MemoryTier>,
-    /// W per chip, if known
+    /// W per chip, if known: the chip's own (TDP, board power)
     pub power: Option<f64>,
+    /// W per chip as deployed, if known: the chip's share of all the power its system
+    /// draws (host CPUs, NICs, switches, cooling), which tokens/s per MW counts in place
+    /// of `power` (docs/cost-model.md §6)
+    pub system_power: Option<f64>,
     /// $/s per chip, if known
     pub price: Option<f64>,
     /// achievable fraction of peak compute (kernel-level)
@@ -143,6 +147,12 @@ pub struct FrameworkBlock {
 pub const FRAMEWORKS: [&str; 3] = ["trtllm", "vllm", "sglang"];
 
 impl Chip {
+    /// W per chip that power budgets and tokens/s per MW count: the deployed
+    /// (`system_power`) where declared, else the chip's own (`power`).
+    pub fn deployed_power(&self) -> Option<f64> {
+        self.system_power.or(self.power)
+    }
+
     /// The chip as it runs under `framework`: its fixed costs for that framework where
     /// it declares them, its own otherwise; and that framework's engine.
     pub fn under(&self, framework: Option<&str>) -> Chip {
@@ -1362,6 +1372,7 @@ mod tests {
             compute,
             memory: vec![],
             power: None,
+            system_power: None,
             price: None,
             compute_efficiency: 1.0,
             memory_efficiency: 1.0,

@@ -11,6 +11,7 @@ use crate::source::Span;
 pub enum Figure {
     Price,
     Power,
+    SystemPower,
     StepOverhead,
     LayerOverhead,
     SequenceOverhead,
@@ -28,9 +29,10 @@ impl Figure {
     /// and the solver read.
     /// A tier's bandwidth stands for every tier (`TierBandwidth(0)`; the lowering numbers
     /// them).
-    pub const ALL: [Figure; 16] = [
+    pub const ALL: [Figure; 17] = [
         Figure::Price,
         Figure::Power,
+        Figure::SystemPower,
         Figure::StepOverhead,
         Figure::LayerOverhead,
         Figure::SequenceOverhead,
@@ -53,6 +55,7 @@ impl Figure {
         match self {
             Figure::Price => ("chip", "price"),
             Figure::Power => ("chip", "power"),
+            Figure::SystemPower => ("chip", "system_power"),
             Figure::StepOverhead => ("chip", "step_overhead"),
             Figure::LayerOverhead => ("chip", "layer_overhead"),
             Figure::SequenceOverhead => ("chip", "sequence_overhead"),
@@ -81,7 +84,7 @@ impl Figure {
     pub fn unit(self) -> &'static str {
         match self {
             Figure::Price => "$/s",
-            Figure::Power => "W",
+            Figure::Power | Figure::SystemPower => "W",
             Figure::StepOverhead | Figure::LayerOverhead | Figure::SequenceOverhead | Figure::Latency => "s",
             Figure::Compute(_) => "FLOP/s",
             Figure::ComputeEfficiency | Figure::MemoryEfficiency => "",
@@ -99,6 +102,7 @@ impl Figure {
         match self {
             Figure::Price => chip.price = Some(v),
             Figure::Power => chip.power = Some(v),
+            Figure::SystemPower => chip.system_power = Some(v),
             Figure::StepOverhead => chip.step_overhead = v,
             Figure::LayerOverhead => chip.layer_overhead = v,
             Figure::SequenceOverhead => chip.sequence_overhead = v,
@@ -212,6 +216,7 @@ fn chip_value(c: &Chip, f: Figure) -> f64 {
     match f {
         Figure::Price => c.price.unwrap_or(0.0),
         Figure::Power => c.power.unwrap_or(0.0),
+        Figure::SystemPower => c.system_power.unwrap_or(0.0),
         Figure::StepOverhead => c.step_overhead,
         Figure::LayerOverhead => c.layer_overhead,
         Figure::SequenceOverhead => c.sequence_overhead,

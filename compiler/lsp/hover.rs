@@ -34,6 +34,9 @@ fn chip_specs(c: &crate::ir::Chip) -> String {
     if let Some(w) = c.power {
         s.push_str(&format!("  \npower: {} W", fmt_num(w)));
     }
+    if let Some(w) = c.system_power {
+        s.push_str(&format!("  \npower as deployed: {} W", fmt_num(w)));
+    }
     if let Some(p) = c.price {
         s.push_str(&format!("  \nprice: ${:.2}/h", p * 3600.0));
     }

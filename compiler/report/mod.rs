@@ -412,7 +412,7 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
         Some(total)
     };
     let usd_per_s = sum_opt(&|i| pools[i].chip.price);
-    let power = sum_opt(&|i| pools[i].chip.power);
+    let power = sum_opt(&|i| pools[i].chip.deployed_power());
     Metrics {
         ttft_s: inst.pair_ttft(d, pre).unwrap_or(f64::NAN),
         tpot_s: d.tpot,

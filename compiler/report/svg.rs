@@ -375,7 +375,7 @@ mod tests {
             .program
             .plans
             .iter()
-            .position(|p| p.placement(crate::ir::Stage::Prefill).pools.iter().any(|&i| p.cluster.pools[i].chip.power.is_none()))
+            .position(|p| p.placement(crate::ir::Stage::Prefill).pools.iter().any(|&i| p.cluster.pools[i].chip.deployed_power().is_none()))
             .unwrap();
         let r = comp.plan_report(plan);
         assert!(!r.frontier.is_empty() && r.frontier.iter().all(|f| f.tokens_per_s_per_mw.is_none() && f.cost_per_mtok_usd.is_some()));

@@ -670,6 +670,7 @@ impl Resolver<'_> {
             compute,
             memory,
             power: f.num("power"),
+            system_power: f.num("system_power"),
             price: f.num("price"),
             compute_efficiency: ce,
             memory_efficiency: me,

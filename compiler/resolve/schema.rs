@@ -219,7 +219,14 @@ pub static CHIP: BlockSpec = BlockSpec {
     name: "chip",
     attrs: &[
         a("source", AttrKind::Str, true, "\"https://...\"", "where the figures come from"),
-        a("power", AttrKind::Quantity(Dim::POWER), false, "700 W", "power per chip"),
+        a("power", AttrKind::Quantity(Dim::POWER), false, "700 W", "the chip's own power (TDP or board power)"),
+        a(
+            "system_power",
+            AttrKind::Quantity(Dim::POWER),
+            false,
+            "1.8 kW",
+            "power per chip as deployed: its share of everything its system draws (host CPUs, NICs, switches, cooling); power budgets and tokens/s per MW count it in place of `power`",
+        ),
         a("price", AttrKind::Quantity(Dim::PRICE), false, "2.35 $/h", "rental or amortised price per chip"),
         a(
             "step_overhead",

@@ -339,7 +339,7 @@ fn check_prices(plan: &Plan, diags: &mut Diagnostics) -> bool {
             diags.push(catalog::missing_price(at, &pool.chip.name, pool.chip.span, (pool.span, &pool.name)));
             ok = false;
         }
-        if need_power && pool.chip.power.is_none() {
+        if need_power && pool.chip.deployed_power().is_none() {
             diags.push(catalog::missing_power(at, &pool.chip.name, pool.chip.span, (pool.span, &pool.name)));
             ok = false;
         }

@@ -129,7 +129,13 @@ fn bisect(from: f64, to: f64, steps: usize, as_at_from: impl Fn(f64) -> bool) ->
 /// power (more of a peak, an efficiency or a bandwidth makes them no worse).
 pub fn more_is_worse(f: Figure) -> bool {
     match f {
-        Figure::Price | Figure::Power | Figure::StepOverhead | Figure::LayerOverhead | Figure::SequenceOverhead | Figure::Latency => true,
+        Figure::Price
+        | Figure::Power
+        | Figure::SystemPower
+        | Figure::StepOverhead
+        | Figure::LayerOverhead
+        | Figure::SequenceOverhead
+        | Figure::Latency => true,
         Figure::Compute(_) | Figure::ComputeEfficiency | Figure::MemoryEfficiency | Figure::Bandwidth | Figure::TierBandwidth(_) => false,
     }
 }
@@ -179,11 +185,16 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let nominal = assignment(best);
     let nominal_space = seeded(plan);
+    // a chip's power changes only the options' watts: when neither the goal nor a budget
+    // reads them (nor the tie-breaks, which read dollars and chips), every end's answer is
+    // the nominal one, without a solve
+    let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
     let one = |input: &Input| -> Result<Varied, String> {
         let unused = !uses(plan, best, input);
+        let unread = matches!(input.figure, Figure::Power | Figure::SystemPower) && !power_is_read;
         let worse_high = more_is_worse(input.figure);
         let at = |value: f64, worse: bool| -> Result<Option<Point>, String> {
-            if unused && worse {
+            if unread || (unused && worse) {
                 return Ok(Some(best.clone()));
             }
             let varied = plan.with_input(input, value);

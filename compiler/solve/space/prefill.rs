@@ -63,7 +63,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 time,
                 allreduce,
                 usd_per_s: pool.chip.price.unwrap_or(0.0) * tp as f64,
-                watts: pool.chip.power.unwrap_or(0.0) * tp as f64,
+                watts: pool.chip.deployed_power().unwrap_or(0.0) * tp as f64,
                 max_replicas: pins.replicas.map_or(pool.count / tp, |(n, _)| n.min(pool.count / tp)),
                 kv_path,
                 memory,
