@@ -141,19 +141,9 @@ pub(super) fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step
     let mut chips = vec![0; plan.cluster.pools.len()];
     chips[a] = n;
     let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
-    let (tpot, breakdown) = cost::step::colocated(attn, ffn, other, allreduce, overhead);
-    let (usd_per_s, watts) = cost::step::spend(&plan.cluster.pools, &chips);
-    DecodeOption {
-        layout: Layout::Colocated(Colocated { pool: a, tp, dp, attn_collective: ar_attn, ffn_collective: ar_ffn }),
-        kv: vec![(a, 1.0)],
-        tpot,
-        chips,
-        usd_per_s,
-        watts,
-        breakdown,
-        memory,
-        aggregated: None,
-    }
+    let layout = Layout::Colocated(Colocated { pool: a, tp, dp, attn_collective: ar_attn, ffn_collective: ar_ffn });
+    let step = cost::step::colocated(attn, ffn, other, allreduce, overhead);
+    DecodeOption::priced(&plan.cluster.pools, layout, vec![(a, 1.0)], chips, step, memory)
 }
 
 /// The aggregated-serving twin of a colocated tensor-parallel option: its steps also

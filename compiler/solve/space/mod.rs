@@ -713,6 +713,21 @@ pub enum LayoutKey {
 }
 
 impl DecodeOption {
+    /// The option of `layout` with its KV cache on `kv`, `chips` per pool of `pools`, its
+    /// step (TPOT and breakdown, composed by `cost::step`) and memory: its $/s and W are
+    /// its chips' ([`cost::step::spend`]), the same for every layout.
+    pub fn priced(
+        pools: &[crate::ir::Pool],
+        layout: Layout,
+        kv: Vec<(usize, f64)>,
+        chips: Vec<u64>,
+        (tpot, breakdown): (f64, DecodeBreakdown),
+        memory: Vec<MemUse>,
+    ) -> DecodeOption {
+        let (usd_per_s, watts) = cost::step::spend(pools, &chips);
+        DecodeOption { layout, kv, tpot, chips, usd_per_s, watts, breakdown, memory, aggregated: None }
+    }
+
     pub fn key(&self) -> LayoutKey {
         match &self.layout {
             Layout::Colocated(c) => LayoutKey::Colocated { pool: c.pool, tp: c.tp, dp: c.dp, aggregated: self.aggregated.is_some() },

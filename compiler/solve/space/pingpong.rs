@@ -130,27 +130,9 @@ pub(super) fn pingpong_options(
                     overhead,
                 };
                 let ((t_a, t_e, t_c), tpot, breakdown) = cost::step::pingpong(parts, mb, m.layers, groups);
-                let (usd_per_s, watts) = cost::step::spend(&cl.pools, &chips);
-                out.push(DecodeOption {
-                    layout: Layout::PingPong(PingPong {
-                        attn: (a, ta),
-                        ffn: (f, tf),
-                        groups,
-                        microbatches: mb,
-                        t_a,
-                        t_e,
-                        t_c,
-                        other: other_m,
-                    }),
-                    kv: vec![(a, 1.0)],
-                    tpot,
-                    chips: chips.clone(),
-                    usd_per_s,
-                    watts,
-                    breakdown,
-                    memory: memory.clone(),
-                    aggregated: None,
-                });
+                let layout =
+                    Layout::PingPong(PingPong { attn: (a, ta), ffn: (f, tf), groups, microbatches: mb, t_a, t_e, t_c, other: other_m });
+                out.push(DecodeOption::priced(&cl.pools, layout, vec![(a, 1.0)], chips.clone(), (tpot, breakdown), memory.clone()));
             }
         }
     }

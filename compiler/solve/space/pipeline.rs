@@ -389,19 +389,9 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     };
     cycle += back;
     bd.crossing += back;
-    let (tpot, breakdown) = cost::step::pipeline(bd, part.bottleneck, cycle, *mbs);
-    let (usd_per_s, watts) = cost::step::spend(&cl.pools, &chips);
-    DecodeOption {
-        layout: Layout::Pipeline(Pipeline { stages, microbatches: *mbs, cross_in, back }),
-        kv,
-        tpot,
-        chips,
-        usd_per_s,
-        watts,
-        breakdown,
-        memory,
-        aggregated: None,
-    }
+    let step = cost::step::pipeline(bd, part.bottleneck, cycle, *mbs);
+    let layout = Layout::Pipeline(Pipeline { stages, microbatches: *mbs, cross_in, back });
+    DecodeOption::priced(&cl.pools, layout, kv, chips, step, memory)
 }
 
 #[cfg(test)]

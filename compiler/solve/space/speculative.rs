@@ -56,26 +56,16 @@ pub(super) fn speculative_options(
             chips[*p] += tp;
             let mut mem = t.memory.clone();
             mem.extend(memory.iter().cloned());
-            let (usd_per_s, watts) = cost::step::spend(&cl.pools, &chips);
-            let (tpot, breakdown) = cost::step::speculative(k, spec.acceptance, *t_draft, (t.tpot, &t.breakdown), t_link);
-            out.push(DecodeOption {
-                layout: Layout::Speculative(Speculative {
-                    draft: (*p, *tp),
-                    lookahead: k,
-                    draft_step: *t_draft,
-                    link: t_link,
-                    tokens: e,
-                    target: Box::new(t.clone()),
-                }),
-                kv: t.kv.clone(),
-                tpot,
-                chips,
-                usd_per_s,
-                watts,
-                memory: mem,
-                breakdown,
-                aggregated: None,
+            let step = cost::step::speculative(k, spec.acceptance, *t_draft, (t.tpot, &t.breakdown), t_link);
+            let layout = Layout::Speculative(Speculative {
+                draft: (*p, *tp),
+                lookahead: k,
+                draft_step: *t_draft,
+                link: t_link,
+                tokens: e,
+                target: Box::new(t.clone()),
             });
+            out.push(DecodeOption::priced(&cl.pools, layout, t.kv.clone(), chips, step, mem));
         }
     }
     out
