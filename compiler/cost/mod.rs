@@ -396,14 +396,14 @@ pub fn usd_per_mtok(usd_per_s: f64, tokens_per_s: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ir::graph::{build, Step};
     use crate::ir::{MemoryTier, Precision};
     use crate::source::{FileId, Span};
     use std::collections::BTreeMap;
 
-    fn h100() -> Chip {
+    pub(crate) fn h100() -> Chip {
         let mut compute = BTreeMap::new();
         compute.insert(Precision::Bf16, 989e12);
         compute.insert(Precision::Fp8, 1979e12);

@@ -154,7 +154,7 @@ pub fn pingpong(p: PingPongParts, mb: u64, layers: u64, groups: u64) -> ((f64, f
 pub fn pipeline(once: DecodeBreakdown, bottleneck: f64, round_trip: f64, mb: u64) -> (f64, DecodeBreakdown) {
     let sf = mb as f64;
     let tpot = (sf * bottleneck).max(round_trip);
-    let work = DecodeBreakdown { overlap: 0.0, draft: 0.0, prefill: 0.0, ..once.scaled(sf) };
+    let work = DecodeBreakdown { draft: 0.0, prefill: 0.0, ..once.scaled(sf) };
     (tpot, DecodeBreakdown { overlap: hidden(work.work(), tpot), ..work })
 }
 
@@ -201,11 +201,53 @@ mod tests {
         assert!((hidden(tpot + 1e-6, tpot) - 1e-6).abs() < 1e-15);
     }
 
+    /// Scaling multiplies every time by the factor and keeps `extrapolated`.
+    #[test]
+    fn scaling_scales_every_time() {
+        let b = DecodeBreakdown {
+            attn: 1.0,
+            ffn: 2.0,
+            allreduce: 3.0,
+            crossing: 4.0,
+            other: 5.0,
+            attn_memory_bound: 6.0,
+            ffn_memory_bound: 7.0,
+            overhead: 8.0,
+            overlap: 9.0,
+            draft: 10.0,
+            from_tables: 11.0,
+            extrapolated: true,
+            prefill: 12.0,
+        };
+        let h = b.scaled(0.5);
+        let got = [
+            h.attn,
+            h.ffn,
+            h.allreduce,
+            h.crossing,
+            h.other,
+            h.attn_memory_bound,
+            h.ffn_memory_bound,
+            h.overhead,
+            h.overlap,
+            h.draft,
+            h.from_tables,
+            h.prefill,
+        ];
+        assert_eq!(got, [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0]);
+        assert!(h.extrapolated);
+        // the work before overlap: attention, FFN, collectives, crossings, head, fixed costs
+        assert_eq!(b.work(), 1.0 + 2.0 + 3.0 + 4.0 + 5.0 + 8.0);
+    }
+
     /// Colocated: the parts in sequence; the breakdown's parts sum to TPOT.
     #[test]
     fn a_colocated_step_is_its_parts_in_sequence() {
-        let (tpot, b) = colocated(stage(10e-3, 8e-3), stage(6e-3, 5e-3), 1e-3, 2e-3, 0.5e-3);
+        let attn = StageTime { from_tables: 7e-3, ..stage(10e-3, 8e-3) };
+        let ffn = StageTime { from_tables: 4e-3, extrapolated: true, ..stage(6e-3, 5e-3) };
+        let (tpot, b) = colocated(attn, ffn, 1e-3, 2e-3, 0.5e-3);
         assert!((tpot - 18.5e-3).abs() < 1e-15);
+        assert!((b.from_tables - 11e-3).abs() < 1e-15 && b.extrapolated && (b.attn_memory_bound, b.ffn_memory_bound) == (8e-3, 5e-3));
         assert!((b.attn - 9e-3).abs() < 1e-15 && b.other == 1e-3 && b.ffn == 6e-3 && b.allreduce == 2e-3);
         assert!((b.attn + b.other + b.ffn + b.allreduce + b.overhead - tpot).abs() < 1e-15);
         assert_eq!(b.overlap, 0.0);
@@ -234,6 +276,30 @@ mod tests {
         assert!((work - tpot - b.overlap).abs() < 1e-15 && b.overlap > 0.0);
     }
 
+    /// Ping-pong's every part with all-reduces, op tables and an extrapolated lookup: the
+    /// per-layer times carry their all-reduce, the breakdown counts each microbatch's.
+    #[test]
+    fn a_pingpong_step_counts_every_microbatchs_parts() {
+        let parts = PingPongParts {
+            attn: StageTime { from_tables: 3e-3, extrapolated: true, ..stage(4.4e-3, 4e-3) },
+            other: 0.4e-3,
+            ffn: StageTime { from_tables: 1e-3, ..stage(2e-3, 1.5e-3) },
+            ffn_time: 2.4e-3,
+            allreduce: (0.05e-3, 0.1e-3),
+            crossings: 0.8e-3,
+            overhead: 0.1e-3,
+        };
+        let ((t_a, t_e, _), tpot, b) = pingpong(parts, 3, 4, 1);
+        assert!((t_a - (1e-3 + 0.05e-3)).abs() < 1e-15 && (t_e - (0.6e-3 + 0.1e-3)).abs() < 1e-15);
+        let near = |x: f64, y: f64| (x - y).abs() < 1e-15;
+        assert!(near(b.allreduce, 3.0 * 4.0 * 0.15e-3) && near(b.ffn, 3.0 * 2.4e-3) && near(b.other, 3.0 * 0.4e-3));
+        assert!(near(b.attn_memory_bound, 3.0 * 4e-3) && near(b.ffn_memory_bound, 3.0 * 1.5e-3));
+        assert!(near(b.from_tables, 3.0 * 4e-3) && b.extrapolated && b.overhead == 0.1e-3);
+        // t_a (1.05 ms) is above t_e + 2·t_c (0.9 ms): the attention pool's load bounds it
+        assert!(near(tpot, 3.0 * 4.0 * 1.05e-3 + 3.0 * 0.4e-3 + 0.1e-3), "{tpot}");
+        assert!(near(b.work() - b.overlap, tpot));
+    }
+
     /// A pipeline of 3 microbatches: three passes of the slowest stage unless one round
     /// trip is longer; each microbatch's work counts.
     #[test]
@@ -244,6 +310,10 @@ mod tests {
         assert!((b.ffn - 6e-3).abs() < 1e-15 && (b.overlap - (10.8e-3 - 4.5e-3)).abs() < 1e-15);
         let (tpot, _) = pipeline(once, 1e-3, 3.6e-3, 3);
         assert_eq!(tpot, 3.6e-3);
+        // a pass's overlap, drafting or prefill are no part of a pipeline's step
+        let (_, b) = pipeline(DecodeBreakdown { overlap: 1.0, draft: 1.0, prefill: 1.0, ..once }, 1.5e-3, 3.6e-3, 3);
+        assert_eq!((b.draft, b.prefill), (0.0, 0.0));
+        assert!((b.overlap - (10.8e-3 - 4.5e-3)).abs() < 1e-15);
     }
 
     /// Speculative decoding with acceptance 0: every round yields one token, so the
@@ -254,8 +324,36 @@ mod tests {
         let (tpot, b) = speculative(3, 0.0, 1e-3, (10e-3, &verify), 0.2e-3);
         assert!((tpot - (3.0 * 1e-3 + 10e-3 + 2.0 * 0.2e-3)).abs() < 1e-15, "{tpot}");
         assert!((b.draft - 3e-3).abs() < 1e-15 && (b.crossing - 0.4e-3).abs() < 1e-15 && b.attn == 4e-3);
-        // acceptance 1: k + 1 tokens a round, every part a quarter
+        // acceptance 1: k + 1 tokens a round, every part a quarter, the verify step's
+        // crossings too; a verify step carries no prefill chunks
+        let verify = DecodeBreakdown { crossing: 0.8e-3, prefill: 1.0, ..verify };
         let (_, b) = speculative(3, 1.0, 1e-3, (10e-3, &verify), 0.2e-3);
         assert!((b.attn - 1e-3).abs() < 1e-15 && (b.draft - 0.75e-3).abs() < 1e-15);
+        assert!((b.crossing - (0.8e-3 + 0.4e-3) / 4.0).abs() < 1e-15, "{}", b.crossing);
+        assert_eq!(b.prefill, 0.0);
+    }
+
+    /// Dollars and watts: each pool's chips at its price and power as deployed
+    /// (`system_power`, else `power`); a pool without chips, or a chip without a figure,
+    /// adds nothing.
+    #[test]
+    fn a_configuration_spends_what_its_chips_do() {
+        let pool = |name: &str, price: Option<f64>, power: Option<f64>, system: Option<f64>| {
+            let mut chip = crate::cost::tests::h100();
+            (chip.price, chip.power, chip.system_power) = (price, power, system);
+            crate::ir::Pool {
+                name: name.into(),
+                chip,
+                count: 8,
+                link: None,
+                span: crate::source::Span::new(crate::source::FileId(0), 0, 0),
+            }
+        };
+        let pools = [pool("a", Some(2.0), Some(700.0), None), pool("b", Some(3.0), Some(700.0), Some(1275.0)), pool("c", None, None, None)];
+        let (usd, w) = spend(&pools, &[2, 4, 8]);
+        assert!((usd - (2.0 * 2.0 + 4.0 * 3.0)).abs() < 1e-12, "{usd}");
+        assert!((w - (2.0 * 700.0 + 4.0 * 1275.0)).abs() < 1e-9, "{w}");
+        assert_eq!(spend(&pools, &[0, 0, 3]), (0.0, 0.0));
+        assert_eq!(spend(&pools, &[1, 0, 0]), (2.0, 700.0));
     }
 }
