@@ -645,6 +645,26 @@ pub(crate) mod tests {
         }
     }
 
+    /// Layers cut into groups: contiguous, covering `0..L` once, the first `L mod g` one
+    /// layer longer; no group count is 1 group.
+    #[test]
+    fn layers_split_into_contiguous_even_ranges() {
+        assert_eq!(even_ranges(80, 3).collect::<Vec<_>>(), vec![(0, 27), (27, 54), (54, 80)]);
+        assert_eq!(even_ranges(61, 9).map(|(a, b)| b - a).collect::<Vec<_>>(), vec![7, 7, 7, 7, 7, 7, 7, 6, 6]);
+        assert_eq!(even_ranges(8, 1).collect::<Vec<_>>(), vec![(0, 8)]);
+        assert_eq!(even_ranges(8, 0).collect::<Vec<_>>(), vec![(0, 8)]);
+        assert_eq!(even_ranges(4, 4).collect::<Vec<_>>(), vec![(0, 1), (1, 2), (2, 3), (3, 4)]);
+    }
+
+    /// A disaggregated FFN's chips hold its weights split over them, and nothing else.
+    #[test]
+    fn a_disaggregated_ffn_holds_its_weights_split_over_its_chips() {
+        let m = crate::ir::tests_support::llama70b();
+        let f = decode_ffn_footprint(&m, 4);
+        assert!((f.weights - m.ffn_weight_bytes() / 4.0).abs() <= 1e-9 * f.weights && f.weights > 0.0);
+        assert_eq!((f.kv, f.activations), (0.0, 0.0));
+    }
+
     #[test]
     fn weights_in_sram_kv_in_hbm() {
         // A MatX-style chip: 1 GB of SRAM at 100 TB/s holds the weights, 64 GB of HBM at
