@@ -13,7 +13,7 @@ use super::space::{self, Choice, Instance};
 use super::{brute, ilp, tie_goal, Goal, Point};
 use crate::ir::Plan;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// The largest batch below which every batch is a seed: microbatches (1 to 8) and the
 /// microbatches of a pipeline of up to 8 stages change with the batch up to here.
@@ -58,7 +58,7 @@ pub struct Batches<'p> {
     /// a TPOT bound in place of the plan's own, in every space (a sweep over the SLO)
     tpot_limit: Option<Option<f64>>,
     /// every decode layout met so far, numbered (so that [`bound`] compares numbers)
-    layouts: HashMap<space::LayoutKey, u32>,
+    layouts: rustc_hash::FxHashMap<space::LayoutKey, u32>,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
 }
@@ -84,7 +84,7 @@ impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
         let mut excluded = Vec::new();
         let prefill = space::prefill_options(plan, &mut excluded);
-        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: HashMap::new(), excluded }
+        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded }
     }
 
     /// The plan's range of batches.
