@@ -443,6 +443,71 @@ fn ping_pong_runs_up_to_eight_microbatches() {
     every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.microbatches() == 6)));
 }
 
+/// Attention as data-parallel groups feeding one FFN on another pool (docs/cost-model.md
+/// §4d): pinned at 2 groups of 2 Rubin GPUs, 96 sequences in 4 microbatches, a group holds
+/// 48 sequences, a microbatch 24 (the FFN's tokens and the crossing's) and a group's
+/// microbatch 12 (its attention). The answer's per-layer times, chips and TPOT equal the
+/// cost functions applied by hand to those counts, the report's row carries the groups,
+/// and the ILP matches the oracle at every batch.
+#[test]
+fn data_parallel_attention_feeds_one_disaggregated_ffn() {
+    use hplanc::{cost, ir::graph, ir::Stage};
+    let text = rubin_lpx("96", "microbatches = 4").replace("place decode.attn on gpu\n", "place decode.attn on gpu { tp = 2, dp = 2 }\n");
+    let comp = compiled("afd_dp.hplan", &text, hplanc::Mode::Build);
+    let r = comp.report().plans.remove(0);
+    let attn = r.placement.iter().find(|x| x.stage == "decode.attn").unwrap();
+    assert_eq!((attn.chips, attn.tp, attn.dp), (4, 2, 2), "{attn:?}");
+    let plan = &comp.program.plans[0];
+    let (m, layers) = (&plan.model, plan.model.layers as f64);
+    let (gpu, lpu) = (&plan.cluster.pools[0], &plan.cluster.pools[1]);
+    let d = comp.solved[0].as_ref().unwrap().best.decode();
+    let hplanc::solve::space::Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
+    assert_eq!((p.attn, p.dp, p.microbatches, d.chips[0]), ((0, 2), 2, 4, 4));
+    let tf = p.ffn.1;
+    assert_eq!(d.chips[1], tf * p.groups);
+    let context = hplanc::solve::space::decode_contexts(plan).0;
+    let cell = graph::build(m, graph::Step::Decode { batch: 12, context });
+    let microbatch = graph::build(m, graph::Step::Decode { batch: 24, context });
+    // a group's attention over its 12 sequences, less its embedding and LM head
+    let price = cost::node_times(&gpu.chip).unwrap();
+    let other: f64 = cell.nodes().filter(|n| n.layers.is_none()).map(|n| price(n, 2, m.kv_split(2)).unwrap().time()).sum();
+    let attn_time = cost::stage_time(&cell, &[Stage::DecodeAttn], &gpu.chip, 2, m.kv_split(2)).unwrap().time;
+    let ar_a = cost::allreduce_on(&gpu.chip, cost::activation_bytes(m, 12), 2, gpu.link.as_ref().unwrap());
+    let t_a = (attn_time - other) / layers + ar_a;
+    // the FFN over the microbatch's 24 tokens (every group's)
+    let ffn_time = cost::stage_time(&microbatch, &[Stage::DecodeFfn], &lpu.chip, tf, 1).unwrap().time + layers * lpu.chip.layer_overhead;
+    let t_e = ffn_time / layers + cost::allreduce_on(&lpu.chip, cost::activation_bytes(m, 24), tf, lpu.link.as_ref().unwrap());
+    // the microbatch's tokens cross, striped over the 4 attention chips or the FFN's
+    let link = &plan.cluster.link_between(0, 1).unwrap().link;
+    let t_c = cost::crossings_time(m, 24, link, 4.min(tf)) / (2.0 * layers);
+    for (got, want, what) in [(p.other, other, "other"), (p.t_a, t_a, "t_a"), (p.t_e, t_e, "t_e"), (p.t_c, t_c, "t_c")] {
+        assert!((got - want).abs() <= 1e-9 * want, "{what}: {got} against {want}");
+    }
+    // one group's engine schedules its 48 sequences
+    let overhead = cost::step_fixed(&gpu.chip, 48) + lpu.chip.step_overhead;
+    let want = cost::pingpong_sharded(t_a, t_e, t_c, 4, plan.model.layers, p.groups) + 4.0 * other + overhead;
+    assert!((d.tpot - want).abs() <= 1e-9 * want, "TPOT {} against {want}", d.tpot);
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.attention().2 == 2 && d.ffn().is_some())));
+}
+
+/// Unpinned, data-parallel attention groups are in the space beside one group: at 64
+/// sequences on a pool of 8 Rubin GPUs, 1, 2, 4 and 8 groups, each option's attention
+/// chips its groups'.
+#[test]
+fn the_solver_weighs_attention_groups_against_one_group() {
+    let text = rubin_lpx("64", "");
+    let comp = compiled("afd_any_dp.hplan", &text, hplanc::Mode::Build);
+    let plan = &comp.program.plans[0];
+    let inst = hplanc::solve::space::instance(plan, 64, &hplanc::solve::space::prefill_options(plan, &mut vec![]), &mut vec![]);
+    let dps: std::collections::BTreeSet<u64> = inst.decode.iter().filter(|d| d.ffn().is_some()).map(|d| d.attention().2).collect();
+    assert_eq!(dps.into_iter().collect::<Vec<_>>(), vec![1, 2, 4, 8], "groups tried on a pool of 8 at 64 sequences");
+    // every option's attention chips are its groups'
+    for d in inst.decode.iter().filter(|d| d.ffn().is_some()) {
+        let (pool, tp, dp) = d.attention();
+        assert_eq!(d.chips[pool], tp * dp);
+    }
+}
+
 /// Kimi K2's experts (FP4, 500 GB of FFN weights) on LP30s of 500 MB each: no expert-
 /// parallel group holds every layer (384 chips would need 1.3 GB each), so the FFN's
 /// layers spread over groups of chips, the fewest that hold them (docs/cost-model.md §4):

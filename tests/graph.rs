@@ -61,7 +61,7 @@ fn placed_graph_colours_nodes_by_pool() {
     // The two-generation pipeline cuts Llama-3.1-405B after layer 52 at its best batch,
     // 371: the embedding and layers 0..53 on the H100 node (the first stage, which also
     // does the engine's per-sequence work), 53..126 and the LM head on the H200 node.
-    let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed"]);
+    let dot = graph(&["tests/graphs/llama405b_pipeline.hplan", "--placed"]);
     assert!(dot.starts_with("digraph \"split_decode: decode step, batch 371"), "{}", &dot[..80]);
     assert!(dot.contains("pool_0 [label=\"old: h100_sxm x 8\", fillcolor=\"#a8c8f0\"]"));
     assert!(dot.contains("pool_1 [label=\"new: h200 x 8\", fillcolor=\"#b8e0b0\"]"));
@@ -75,7 +75,7 @@ fn placed_graph_colours_nodes_by_pool() {
     }
     assert!(node("lm_head").contains("on new (h200)\""));
     // A prefill graph runs on the prefill pool.
-    let dot = graph(&["examples/llama405b_two_generations.hplan", "--placed", "--step", "prefill"]);
+    let dot = graph(&["tests/graphs/llama405b_pipeline.hplan", "--placed", "--step", "prefill"]);
     let layer_nodes: Vec<&str> = dot.lines().filter(|l| l.contains(" x 126 layers")).collect();
     assert_eq!(layer_nodes.len(), 4);
     assert!(layer_nodes.iter().all(|l| l.contains("on pre (h200)") && !l.contains("striped")));

@@ -66,9 +66,13 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
             });
             // drawn here, between the prefix cache and the step time, as it always was
             let microbatches = 1 + rng.below(4);
+            // attention on 4 chips or more feeding an FFN elsewhere runs as two data-
+            // parallel groups (derived, not drawn: the instances stay those drawn before)
+            let dp = if ffn.is_some() && chips[attn_pool] >= 4 { 2 } else { 1 };
             let layout = match ffn {
                 Some(f) => Layout::PingPong(PingPong {
-                    attn: (attn_pool, chips[attn_pool]),
+                    attn: (attn_pool, chips[attn_pool] / dp),
+                    dp,
                     ffn: f,
                     groups: 1,
                     microbatches,

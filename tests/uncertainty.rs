@@ -59,7 +59,7 @@ fn each_end_is_the_plan_solved_with_the_figure_at_that_end() {
     assert_eq!(u.inputs.len(), 4 + stdlib_ranges_kept(&comp.program.plans[0]));
     let ends: [(&str, &str, &str, &str); 4] = [
         ("rubin_priced.price", "price = 8 $/h in [4 $/h, 400 $/h]", "price = 4 $/h", "price = 400 $/h"),
-        ("lp30_priced.price", "price          = 0.05 $/h in [0.001 $/h, 0.75 $/h]", "price = 0.001 $/h", "price = 0.75 $/h"),
+        ("lp30_priced.price", "price          = 0.5 $/h in [0.001 $/h, 0.75 $/h]", "price = 0.001 $/h", "price = 0.75 $/h"),
         ("lp30_priced.layer_overhead", "layer_overhead = 1 us in [0.5 us, 40 us]", "layer_overhead = 0.5 us", "layer_overhead = 40 us"),
         ("c2c.latency", "latency = 2 us in [0.1 us, 5 us]", "latency = 0.1 us", "latency = 5 us"),
     ];
@@ -112,7 +112,7 @@ fn the_placement_changes_where_the_report_says() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 2, "Rubin's price above ~$98/h and LP30's below ~$0.004/h move the FFN to the LPUs");
+    assert_eq!(checked, 2, "Rubin's price above ~$77/h and LP30's below ~$0.05/h move the FFN to the LPUs");
 }
 
 /// The ranges the test plan's chips and links keep from the stdlib items they extend

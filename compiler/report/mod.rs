@@ -467,7 +467,9 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
             rows.push(row("decode.ffn", c.pool, 0, c.tp * c.dp, true, mb, 1, Some("decode.attn")));
         }
         Layout::PingPong(pp) => {
-            rows.push(row("decode.attn", pp.attn.0, pp.attn.1, pp.attn.1, false, mb, 1, None));
+            let mut attn = row("decode.attn", pp.attn.0, pp.attn.1 * pp.dp, pp.attn.1, false, mb, 1, None);
+            attn.dp = pp.dp;
+            rows.push(attn);
             // its layers over `groups` groups of `t` chips: a pipeline of FFN groups
             let (f, t) = pp.ffn;
             rows.push(PlacementRow { pp: pp.groups, ..row("decode.ffn", f, t * pp.groups, t, true, mb, 1, None) });
@@ -785,7 +787,10 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
             parts.push("decode.ffn with attention".to_string());
         }
         Layout::PingPong(pp) => {
-            parts.push(format!("decode.attn on {}", pool(pp.attn.0)));
+            parts.push(match pp.dp {
+                1 => format!("decode.attn on {}", pool(pp.attn.0)),
+                dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(pp.attn.0)),
+            });
             let mut how = Vec::new();
             if pp.groups > 1 {
                 how.push(format!("its layers over {} groups", pp.groups));

@@ -386,9 +386,10 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
             }
             Some(last)
         }
-        Layout::PingPong(PingPong { attn: (a, ta), ffn: (f, tf), groups, microbatches, t_a, t_e, t_c, other }) => {
+        Layout::PingPong(PingPong { attn: (a, ta), dp, ffn: (f, tf), groups, microbatches, t_a, t_e, t_c, other }) => {
             let (a, f, tf) = (*a, *f, *tf);
-            let pa = b.pool(a, *ta);
+            // every data-parallel attention group runs its share of each microbatch at once
+            let pa = b.pool(a, ta * dp);
             // the FFN's layers over groups of chips (the first `L mod g` groups hold one
             // layer more): a track per group
             let g = (*groups).max(1);
@@ -669,7 +670,7 @@ mod tests {
         let mut d = solved.best.decode().clone();
         let layers = plan.model.layers;
         for m in 1..=4u64 {
-            d.layout = Layout::PingPong(PingPong { attn: d.head(), ffn: (1, 4), groups: 1, microbatches: m, t_a, t_e, t_c, other });
+            d.layout = Layout::PingPong(PingPong { attn: d.head(), dp: 1, ffn: (1, 4), groups: 1, microbatches: m, t_a, t_e, t_c, other });
             d.breakdown.overhead = 0.0;
             let period = crate::cost::pingpong_iteration(t_a, t_e, t_c, m, layers);
             d.tpot = period + m as f64 * other;
@@ -699,8 +700,17 @@ mod tests {
         let (plan, solved) = compile(&src);
         let flags = |t_a: f64, t_e: f64| {
             let mut d = solved.best.decode().clone();
-            d.layout =
-                Layout::PingPong(PingPong { attn: d.head(), ffn: (1, 4), groups: 1, microbatches: 2, t_a, t_e, t_c: 5e-6, other: 50e-6 });
+            d.layout = Layout::PingPong(PingPong {
+                attn: d.head(),
+                dp: 1,
+                ffn: (1, 4),
+                groups: 1,
+                microbatches: 2,
+                t_a,
+                t_e,
+                t_c: 5e-6,
+                other: 50e-6,
+            });
             let t = decode_timeline(&plan, &solved.best.instance, &d);
             well_formed(&t);
             t.ops.iter().map(|o| o.critical).collect::<Vec<bool>>()

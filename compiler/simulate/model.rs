@@ -234,7 +234,7 @@ fn kv_capacity(plan: &Plan, d: &DecodeOption, solved_batch: u64, max_batch: u64)
     let reserved = max_batch * (w.input_tokens + w.output_tokens);
     let (pool, tp, dp) = match &d.target().layout {
         Layout::Colocated(c) => (c.pool, c.tp, c.dp),
-        Layout::PingPong(p) => (p.attn.0, p.attn.1, 1),
+        Layout::PingPong(p) => (p.attn.0, p.attn.1, p.dp),
         Layout::Pipeline(_) | Layout::Speculative(_) => return reserved,
     };
     let attn = d.memory.iter().filter(|u| u.pool == pool && u.stage == crate::ir::Stage::DecodeAttn);

@@ -496,7 +496,7 @@ fn placement<'a>(plan: &'a Plan, inst: &Instance, c: Choice) -> catalog::Placeme
         space::Layout::PingPong(p) => catalog::DecodeLayout::Groups {
             pool: pool_name(plan, p.attn.0),
             tp: p.attn.1,
-            dp: 1,
+            dp: p.dp,
             ffn: Some((pool_name(plan, p.ffn.0), p.ffn.1, p.groups)),
         },
         // `target` is the step the target model runs, never a speculative round

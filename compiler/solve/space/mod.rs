@@ -113,15 +113,18 @@ pub struct Colocated {
     pub ffn_collective: f64,
 }
 
-/// Attention on `attn` (pool, chips) and the FFN on another pool, its layers over
-/// `groups` groups of `ffn.1` chips, each holding a contiguous range of them (1: every
-/// layer on the same chips), with `microbatches` microbatches ping-ponging between the
-/// pools (1: none): per layer and microbatch, attention `t_a` and FFN `t_e` (each with
-/// its all-reduce) and one crossing `t_c`; `other` is one microbatch's embedding and LM
-/// head (docs/cost-model.md §4).
+/// Attention on `attn` (pool, chips of one group) as `dp` data-parallel groups (1: one
+/// group), each holding its own sequences' KV cache, and the FFN on another pool, its
+/// layers over `groups` groups of `ffn.1` chips, each holding a contiguous range of them
+/// (1: every layer on the same chips), with `microbatches` microbatches ping-ponging
+/// between the pools (1: none): per layer and microbatch, a group's attention `t_a` and
+/// the FFN `t_e` over every group's tokens (each with its all-reduce) and one crossing
+/// `t_c`; `other` is one group's microbatch's embedding and LM head (docs/cost-model.md
+/// §4, §4d).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PingPong {
     pub attn: (usize, u64),
+    pub dp: u64,
     pub ffn: (usize, u64),
     pub groups: u64,
     pub microbatches: u64,
@@ -534,7 +537,7 @@ pub fn pinned(plan: &Plan, d: &DecodeOption) -> bool {
         Layout::Pipeline(_) => return attn.is_empty() && ffn.is_empty(),
         // the FFN's chips: all of the attention's when colocated
         Layout::Colocated(c) => (c.tp, c.dp, c.tp * c.dp, 1),
-        Layout::PingPong(p) => (p.attn.1, 1, p.ffn.1, p.microbatches),
+        Layout::PingPong(p) => (p.attn.1, p.dp, p.ffn.1, p.microbatches),
     };
     Pins::allows(attn.tp, tp)
         && Pins::allows(attn.dp, dp)
@@ -602,9 +605,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     }
     // the microbatch graphs, the step's own first
     let mb_all: Vec<(u64, &graph::Graph)> = std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))).collect();
-    // an FFN pool's time per (pool, degree), one per microbatch count: the same whatever
-    // attention pool and degree it pairs with
-    let mut ffn_times: HashMap<(usize, u64), Vec<Option<cost::StageTime>>> = HashMap::new();
+    // what ping-pong options share whatever attention pool and degree they pair with
+    let mut pingpong = PingPongCache::default();
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         let pa = &cl.pools[a];
         let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
@@ -649,7 +651,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             }
             // Disaggregated: FFN on another pool; two crossings per layer.
             let graphs = MicrobatchGraphs { batch, per_seq, full: &g, microbatches: &mb_all };
-            out.extend(pingpong_options(plan, (a, ta), &graphs, &mut ffn_times, excluded));
+            out.extend(pingpong_options(plan, (a, ta), &graphs, &mut pingpong, excluded));
         }
     }
     out.extend(pipeline_options(plan, batch, per_seq, excluded));
@@ -707,7 +709,7 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LayoutKey {
     Colocated { pool: usize, tp: u64, dp: u64, aggregated: bool },
-    PingPong { attn: (usize, u64), ffn: (usize, u64), groups: u64, microbatches: u64 },
+    PingPong { attn: (usize, u64), dp: u64, ffn: (usize, u64), groups: u64, microbatches: u64 },
     Pipeline { stages: Vec<(usize, u64)>, microbatches: u64 },
     Speculative { draft: (usize, u64), target: Box<LayoutKey> },
 }
@@ -731,7 +733,9 @@ impl DecodeOption {
     pub fn key(&self) -> LayoutKey {
         match &self.layout {
             Layout::Colocated(c) => LayoutKey::Colocated { pool: c.pool, tp: c.tp, dp: c.dp, aggregated: self.aggregated.is_some() },
-            Layout::PingPong(p) => LayoutKey::PingPong { attn: p.attn, ffn: p.ffn, groups: p.groups, microbatches: p.microbatches },
+            Layout::PingPong(p) => {
+                LayoutKey::PingPong { attn: p.attn, dp: p.dp, ffn: p.ffn, groups: p.groups, microbatches: p.microbatches }
+            }
             Layout::Pipeline(p) => {
                 LayoutKey::Pipeline { stages: p.stages.iter().map(|s| (s.pool, s.tp)).collect(), microbatches: p.microbatches }
             }
@@ -744,7 +748,7 @@ impl DecodeOption {
     pub fn attention(&self) -> (usize, u64, u64) {
         match &self.layout {
             Layout::Colocated(c) => (c.pool, c.tp, c.dp),
-            Layout::PingPong(p) => (p.attn.0, p.attn.1, 1),
+            Layout::PingPong(p) => (p.attn.0, p.attn.1, p.dp),
             Layout::Pipeline(p) => p.stages.first().map_or((0, 0, 1), |s| (s.pool, s.tp, 1)),
             Layout::Speculative(s) => s.target.attention(),
         }

@@ -31,6 +31,17 @@ pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<Mem
     None
 }
 
+/// What ping-pong options at one batch share whatever attention pool and degree the FFN
+/// pairs with: an FFN pool's layer groups (weights alone: [`ffn_groups`]) and its time
+/// per microbatch count, by (pool, degree); a data-parallel attention group's
+/// microbatch's step graph by its sequences.
+#[derive(Default)]
+pub(super) struct PingPongCache {
+    groups: HashMap<(usize, u64), Option<(u64, Vec<MemUse>)>>,
+    ffn_times: HashMap<(usize, u64), Vec<Option<cost::StageTime>>>,
+    cells: HashMap<u64, graph::Graph>,
+}
+
 /// A decode step's graph at batch `batch` (`per_seq` tokens per sequence) and one
 /// microbatch's of at most ⌈B/m⌉ sequences, by microbatch count `m` (1: the step's own).
 pub(super) struct MicrobatchGraphs<'a> {
@@ -40,17 +51,22 @@ pub(super) struct MicrobatchGraphs<'a> {
     pub(super) microbatches: &'a [(u64, &'a graph::Graph)],
 }
 
-/// Ping-pong options of attention on `ta` chips of pool `a` with the FFN on every other
-/// pool `decode.ffn` may use, in groups of every degree the pool allows: `m`
-/// microbatches of at most ⌈B/m⌉ sequences, each priced as the fullest, the step
-/// composed by [`cost::step::pingpong`] (docs/cost-model.md §4). `ffn_times` keeps an FFN
-/// pool's time per (pool, degree), one per microbatch count: the same whatever attention
-/// pool and degree it pairs with.
+/// Ping-pong options of attention on pool `a` with the FFN on every other pool
+/// `decode.ffn` may use, in groups of every degree the pool allows: `m` microbatches,
+/// attention as `d` data-parallel groups of `ta` chips (1: one group; `d` a power of two
+/// up to the pool and the batch), the step composed by [`cost::step::pingpong`]
+/// (docs/cost-model.md §4, §4d). The `B` sequences fill a `d × m` grid of (group,
+/// microbatch) cells as evenly as the integers allow (a matrix rounding keeps every row,
+/// column and cell within one of its share), so a group holds at most ⌈B/d⌉ sequences
+/// (its KV cache), a microbatch ⌈B/m⌉ (the FFN's tokens) and a group's microbatch
+/// ⌈B/(d·m)⌉ (its attention): each is priced as the fullest. `ffn_times` keeps an FFN
+/// pool's layer groups and time per (pool, degree) and a group's microbatch's step graph
+/// ([`PingPongCache`]).
 pub(super) fn pingpong_options(
     plan: &Plan,
     (a, ta): (usize, u64),
     graphs: &MicrobatchGraphs,
-    ffn_times: &mut HashMap<(usize, u64), Vec<Option<cost::StageTime>>>,
+    cache: &mut PingPongCache,
     excluded: &mut Vec<Excluded>,
 ) -> Vec<DecodeOption> {
     let MicrobatchGraphs { batch, per_seq, full: g, microbatches: mb_all } = *graphs;
@@ -59,67 +75,105 @@ pub(super) fn pingpong_options(
     let layers = m.layers as f64;
     let ctx_max = decode_contexts(plan).1;
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
+    let attn_pins = &plan.placement(Stage::DecodeAttn).pins;
     let ffn_pins = &plan.placement(Stage::DecodeFfn).pins;
     let ffn_allows = |chips: u64| Pins::allows(ffn_pins.tp, chips) && Pins::allows(ffn_pins.ep, chips);
     let mut out = Vec::new();
-    let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, false);
-    let (attn_mem, attn_ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
-    // the attention side's time and its embedding and LM head per microbatch
-    // count: the same whatever FFN pool and degree it pairs with
-    let attn_times: Vec<Option<(cost::StageTime, f64)>> = if attn_ok && ffn_pools.iter().any(|&f| f != a) {
-        mb_all
-            .iter()
-            .map(|(_, gm)| {
-                Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, head_time(m, gm, &pa.chip, ta)?))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    if !ffn_pools.iter().any(|&f| f != a) {
+        return out;
+    }
+    // the FFN sides: (pool, the link to it, chips of a layer group, groups, memory), and
+    // why the others were left out
+    let mut ffn_sides = Vec::new();
+    let mut ffn_excluded = Vec::new();
     for &f in ffn_pools.iter().filter(|&&f| f != a) {
-        if !attn_ok {
-            excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &attn_mem));
-            break;
-        }
         let Some(cross) = cl.link_between(a, f) else {
-            excluded.push(Excluded::NoLink { attn_pool: a, ffn_pool: f });
+            ffn_excluded.push(Excluded::NoLink { attn_pool: a, ffn_pool: f });
             continue;
         };
         let pf = &cl.pools[f];
         for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
-            let Some((groups, ffn_mem)) = ffn_groups(plan, f, tf) else {
+            let Some((groups, ffn_mem)) = cache.groups.entry((f, tf)).or_insert_with(|| ffn_groups(plan, f, tf)).clone() else {
                 let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
-                excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
+                ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                 continue;
             };
             if cost::stage_time(g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
-                excluded.push(Excluded::Precision { pool: f });
+                ffn_excluded.push(Excluded::Precision { pool: f });
                 break;
             }
+            ffn_sides.push((f, &cross.link, tf, groups, ffn_mem));
+        }
+    }
+    // the attention groups that hold their sequences' KV cache: `d` groups of the fullest's
+    // ⌈B/d⌉ sequences each
+    let tried: Vec<u64> = std::iter::successors(Some(1u64), |d| Some(d * 2))
+        .take_while(|&d| d == 1 || (d <= batch && d * ta <= pa.count))
+        .filter(|&d| Pins::allows(attn_pins.dp, d))
+        .collect();
+    let dps: Vec<(u64, Vec<MemUse>)> = tried
+        .iter()
+        .filter_map(|&d| {
+            let fp = cost::decode_attn_footprint(m, ta, batch.div_ceil(d), ctx_max, false);
+            let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+            ok.then_some((d, memory))
+        })
+        .collect();
+    if dps.is_empty() && !tried.is_empty() {
+        // the fewest groups tried (one, unless pinned) that cannot hold the batch are the
+        // reason shown
+        let seqs = batch.div_ceil(tried[0]);
+        let (memory, _) = mem_uses(Stage::DecodeAttn, a, &pa.chip, cost::decode_attn_footprint(m, ta, seqs, ctx_max, false));
+        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+        return out;
+    }
+    excluded.extend(ffn_excluded);
+    for (d, attn_mem) in dps {
+        let seqs = batch.div_ceil(d);
+        // the attention side's time and its embedding and LM head per microbatch count,
+        // at a group's microbatch of ⌈B/(d·m)⌉ sequences: the same whatever FFN pool and
+        // degree it pairs with
+        let attn_times: Vec<Option<(cost::StageTime, f64)>> = mb_all
+            .iter()
+            .map(|&(mb, gm)| {
+                let gm = match d {
+                    1 => gm,
+                    _ => {
+                        let s = batch.div_ceil(d * mb);
+                        cache.cells.entry(s).or_insert_with(|| graph::build(m, decode_step(plan, s, per_seq)))
+                    }
+                };
+                Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, head_time(m, gm, &pa.chip, ta)?))
+            })
+            .collect();
+        for (f, link, tf, groups, ffn_mem) in &ffn_sides {
+            let (f, tf, groups) = (*f, *tf, *groups);
+            let pf = &cl.pools[f];
             let mut chips = vec![0; cl.pools.len()];
-            chips[a] = ta;
+            chips[a] = d * ta;
             chips[f] = tf * groups;
             let mut memory = attn_mem.clone();
-            memory.extend(ffn_mem);
-            // Ping-pong of m microbatches of at most ⌈B/m⌉ sequences, each priced
-            // as the fullest (docs/cost-model.md §4).
-            let ffn_ms = ffn_times
+            memory.extend(ffn_mem.iter().cloned());
+            let ffn_ms = cache
+                .ffn_times
                 .entry((f, tf))
                 .or_insert_with(|| mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1)).collect());
             for (i, &(mb, _)) in mb_all.iter().enumerate() {
-                let b = batch.div_ceil(mb) * per_seq; // tokens per microbatch
+                // tokens of a microbatch (the FFN's) and of a group's microbatch
+                let (b, cell) = (batch.div_ceil(mb) * per_seq, batch.div_ceil(d * mb) * per_seq);
                 let (Some((attn_m, other_m)), Some(ffn_m)) = (attn_times[i], ffn_ms[i]) else {
                     continue;
                 };
-                let act_b = cost::activation_bytes(m, b);
-                let ar_a = pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, act_b, ta, l)).unwrap_or(0.0);
-                let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, act_b, tf, l)).unwrap_or(0.0);
-                let cross_b = cost::crossings_time(m, b, &cross.link, ta.min(tf));
+                let ar_a = pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, cost::activation_bytes(m, cell), ta, l)).unwrap_or(0.0);
+                let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, cost::activation_bytes(m, b), tf, l)).unwrap_or(0.0);
+                // every group sends its own tokens: the microbatch's, striped over every
+                // attention chip that sends and every FFN chip that receives
+                let cross_b = cost::crossings_time(m, b, link, (d * ta).min(tf));
                 // the FFN's chips pay their per-layer fixed cost on every layer of
                 // every microbatch they run (docs/cost-model.md §4c)
                 let ffn_time = ffn_m.time + layers * pf.chip.layer_overhead;
-                // the attention side's engine schedules the sequences
-                let overhead = cost::step_fixed(&pa.chip, batch) + pf.chip.step_overhead;
+                // each attention group's engine schedules its own sequences
+                let overhead = cost::step_fixed(&pa.chip, seqs) + pf.chip.step_overhead;
                 let parts = cost::step::PingPongParts {
                     attn: attn_m,
                     other: other_m,
@@ -130,8 +184,17 @@ pub(super) fn pingpong_options(
                     overhead,
                 };
                 let ((t_a, t_e, t_c), tpot, breakdown) = cost::step::pingpong(parts, mb, m.layers, groups);
-                let layout =
-                    Layout::PingPong(PingPong { attn: (a, ta), ffn: (f, tf), groups, microbatches: mb, t_a, t_e, t_c, other: other_m });
+                let layout = Layout::PingPong(PingPong {
+                    attn: (a, ta),
+                    dp: d,
+                    ffn: (f, tf),
+                    groups,
+                    microbatches: mb,
+                    t_a,
+                    t_e,
+                    t_c,
+                    other: other_m,
+                });
                 out.push(DecodeOption::priced(&cl.pools, layout, vec![(a, 1.0)], chips.clone(), (tpot, breakdown), memory.clone()));
             }
         }
