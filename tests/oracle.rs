@@ -86,15 +86,15 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 }
             };
             DecodeOption {
-                aggregated: own_prefill,
+                aggregated: own_prefill.map(Box::new),
                 layout,
-                kv,
+                kv: kv.into(),
                 tpot: rng.range(0.002, 0.05),
-                chips,
+                chips: chips.into(),
                 usd_per_s: price / 3600.0,
                 watts,
                 breakdown: DecodeBreakdown::default(),
-                memory: vec![],
+                memory: vec![].into(),
             }
         })
         .collect();

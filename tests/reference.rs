@@ -64,7 +64,7 @@ pub fn measure(inst: &Instance, c: Config) -> Option<Metrics> {
         // slowest of the KV transfers
         (None, false) => {
             let mut slowest = 0.0f64;
-            for &(pool, share) in &o.kv {
+            for &(pool, share) in o.kv.iter() {
                 let (latency, bulk) = p.kv_path[pool]?;
                 slowest = slowest.max(latency + share * bulk);
             }

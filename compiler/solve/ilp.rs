@@ -367,7 +367,7 @@ impl Model<'_> {
         let group: Vec<usize> = allowed
             .iter()
             .map(|&d| {
-                let key = (inst.decode[d].kv.as_slice(), inst.decode[d].aggregated.is_some());
+                let key = (&inst.decode[d].kv[..], inst.decode[d].aggregated.is_some());
                 kv_groups.iter().position(|g| *g == key).unwrap_or_else(|| {
                     kv_groups.push(key);
                     kv_groups.len() - 1

@@ -124,13 +124,13 @@ pub(crate) mod tests {
     pub(crate) fn decode(tpot: f64, chips: u64) -> DecodeOption {
         DecodeOption {
             layout: Layout::Colocated(Colocated { pool: 0, tp: chips, dp: 1, attn_collective: 0.0, ffn_collective: 0.0 }),
-            kv: vec![(0, 1.0)],
+            kv: vec![(0, 1.0)].into(),
             tpot,
-            chips: vec![chips],
+            chips: vec![chips].into(),
             usd_per_s: chips as f64 / 3600.0,
             watts: 700.0 * chips as f64,
             breakdown: DecodeBreakdown::default(),
-            memory: vec![],
+            memory: vec![].into(),
             aggregated: None,
         }
     }

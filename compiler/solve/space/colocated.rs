@@ -249,7 +249,7 @@ pub(super) fn aggregated_twin(
     Some(DecodeOption {
         tpot,
         breakdown: DecodeBreakdown { prefill: tpot - decode_step, ..plain.breakdown },
-        aggregated: Some(Aggregated {
+        aggregated: Some(Box::new(Aggregated {
             ttft,
             first_token,
             decode_step,
@@ -262,8 +262,8 @@ pub(super) fn aggregated_twin(
             per_step,
             from_tables,
             extrapolated,
-        }),
-        memory,
+        })),
+        memory: memory.into(),
         ..plain.clone()
     })
 }
@@ -445,7 +445,7 @@ mod data_parallel_checks {
         let opts = options();
         let dp = opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp) == (4, 2))).expect("DP2 x TP4 fits");
         let tp4 = opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp) == (4, 1))).expect("TP4 fits");
-        assert_eq!(dp.chips, vec![8]);
+        assert_eq!(dp.chips[..], [8]);
         // Per layer: an all-reduce of 32 sequences' activations (32 x 16 kB = 512 kB) over
         // 4 chips, and one of all 64 (1 MiB) over 8: recursive doubling 2(2 us + 512 kB/450 GB/s)
         // and 3(2 us + 1 MiB/450 GB/s).

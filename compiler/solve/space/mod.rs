@@ -8,6 +8,7 @@ use crate::cost::{self, Footprint};
 use crate::ir::graph::{self, Step};
 use crate::ir::{Pins, Plan, Stage};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 mod colocated;
 mod pingpong;
@@ -73,19 +74,20 @@ pub struct DecodeOption {
     /// which chips run which part of a step, and how
     pub layout: Layout,
     /// where the KV cache lives: (pool, share of the KV bytes)
-    pub kv: Vec<(usize, f64)>,
+    pub kv: Arc<[(usize, f64)]>,
     /// seconds per decode step (= TPOT)
     pub tpot: f64,
     /// chips used per pool
-    pub chips: Vec<u64>,
+    pub chips: Arc<[u64]>,
     /// $/s of those chips (0 when prices are unknown)
     pub usd_per_s: f64,
     /// W of those chips (0 when powers are unknown)
     pub watts: f64,
     pub breakdown: DecodeBreakdown,
-    pub memory: Vec<MemUse>,
-    /// aggregated serving: the steps also prefill the arriving prompts
-    pub aggregated: Option<Aggregated>,
+    pub memory: Arc<[MemUse]>,
+    /// aggregated serving: the steps also prefill the arriving prompts (boxed: most
+    /// options have none, and options are moved often)
+    pub aggregated: Option<Box<Aggregated>>,
 }
 
 /// How a decode option lays a step out over the chips: one variant per layout, each with
@@ -651,7 +653,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             }
             // Disaggregated: FFN on another pool; two crossings per layer.
             let graphs = MicrobatchGraphs { batch, per_seq, full: &g, microbatches: &mb_all };
-            out.extend(pingpong_options(plan, (a, ta), &graphs, &mut pingpong, excluded));
+            pingpong_options(plan, (a, ta), &graphs, &mut pingpong, excluded, &mut out);
         }
     }
     out.extend(pipeline_options(plan, batch, per_seq, excluded));
@@ -717,17 +719,19 @@ pub enum LayoutKey {
 impl DecodeOption {
     /// The option of `layout` with its KV cache on `kv`, `chips` per pool of `pools`, its
     /// step (TPOT and breakdown, composed by `cost::step`) and memory: its $/s and W are
-    /// its chips' ([`cost::step::spend`]), the same for every layout.
+    /// its chips' ([`cost::step::spend`]), the same for every layout. The lists are shared
+    /// (options that differ only in their step share them: no copy per option).
     pub fn priced(
         pools: &[crate::ir::Pool],
         layout: Layout,
-        kv: Vec<(usize, f64)>,
-        chips: Vec<u64>,
+        kv: impl Into<Arc<[(usize, f64)]>>,
+        chips: impl Into<Arc<[u64]>>,
         (tpot, breakdown): (f64, DecodeBreakdown),
-        memory: Vec<MemUse>,
+        memory: impl Into<Arc<[MemUse]>>,
     ) -> DecodeOption {
+        let chips = chips.into();
         let (usd_per_s, watts) = cost::step::spend(pools, &chips);
-        DecodeOption { layout, kv, tpot, chips, usd_per_s, watts, breakdown, memory, aggregated: None }
+        DecodeOption { layout, kv: kv.into(), tpot, chips, usd_per_s, watts, breakdown, memory: memory.into(), aggregated: None }
     }
 
     pub fn key(&self) -> LayoutKey {

@@ -31,13 +31,16 @@ pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<Mem
     None
 }
 
+/// An FFN's layer groups on one pool and degree: how many, and the busiest's memory.
+type FfnGroups = (u64, Vec<MemUse>);
+
 /// What ping-pong options at one batch share whatever attention pool and degree the FFN
 /// pairs with: an FFN pool's layer groups (weights alone: [`ffn_groups`]) and its time
 /// per microbatch count, by (pool, degree); a data-parallel attention group's
 /// microbatch's step graph by its sequences.
 #[derive(Default)]
 pub(super) struct PingPongCache {
-    groups: HashMap<(usize, u64), Option<(u64, Vec<MemUse>)>>,
+    groups: HashMap<(usize, u64), Option<FfnGroups>>,
     ffn_times: HashMap<(usize, u64), Vec<Option<cost::StageTime>>>,
     cells: HashMap<u64, graph::Graph>,
 }
@@ -61,14 +64,15 @@ pub(super) struct MicrobatchGraphs<'a> {
 /// (its KV cache), a microbatch ⌈B/m⌉ (the FFN's tokens) and a group's microbatch
 /// ⌈B/(d·m)⌉ (its attention): each is priced as the fullest. `ffn_times` keeps an FFN
 /// pool's layer groups and time per (pool, degree) and a group's microbatch's step graph
-/// ([`PingPongCache`]).
+/// ([`PingPongCache`]). The options go to `out`.
 pub(super) fn pingpong_options(
     plan: &Plan,
     (a, ta): (usize, u64),
     graphs: &MicrobatchGraphs,
     cache: &mut PingPongCache,
     excluded: &mut Vec<Excluded>,
-) -> Vec<DecodeOption> {
+    out: &mut Vec<DecodeOption>,
+) {
     let MicrobatchGraphs { batch, per_seq, full: g, microbatches: mb_all } = *graphs;
     let (m, cl) = (&plan.model, &plan.cluster);
     let pa = &cl.pools[a];
@@ -78,9 +82,8 @@ pub(super) fn pingpong_options(
     let attn_pins = &plan.placement(Stage::DecodeAttn).pins;
     let ffn_pins = &plan.placement(Stage::DecodeFfn).pins;
     let ffn_allows = |chips: u64| Pins::allows(ffn_pins.tp, chips) && Pins::allows(ffn_pins.ep, chips);
-    let mut out = Vec::new();
     if !ffn_pools.iter().any(|&f| f != a) {
-        return out;
+        return;
     }
     // the FFN sides: (pool, the link to it, chips of a layer group, groups, memory), and
     // why the others were left out
@@ -125,9 +128,11 @@ pub(super) fn pingpong_options(
         let seqs = batch.div_ceil(tried[0]);
         let (memory, _) = mem_uses(Stage::DecodeAttn, a, &pa.chip, cost::decode_attn_footprint(m, ta, seqs, ctx_max, false));
         excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
-        return out;
+        return;
     }
     excluded.extend(ffn_excluded);
+    // the KV cache on the attention pool, shared by every option
+    let kv: std::sync::Arc<[(usize, f64)]> = vec![(a, 1.0)].into();
     for (d, attn_mem) in dps {
         let seqs = batch.div_ceil(d);
         // the attention side's time and its embedding and LM head per microbatch count,
@@ -152,8 +157,8 @@ pub(super) fn pingpong_options(
             let mut chips = vec![0; cl.pools.len()];
             chips[a] = d * ta;
             chips[f] = tf * groups;
-            let mut memory = attn_mem.clone();
-            memory.extend(ffn_mem.iter().cloned());
+            let chips: std::sync::Arc<[u64]> = chips.into();
+            let memory: std::sync::Arc<[MemUse]> = attn_mem.iter().chain(ffn_mem).cloned().collect();
             let ffn_ms = cache
                 .ffn_times
                 .entry((f, tf))
@@ -195,9 +200,8 @@ pub(super) fn pingpong_options(
                     t_c,
                     other: other_m,
                 });
-                out.push(DecodeOption::priced(&cl.pools, layout, vec![(a, 1.0)], chips.clone(), (tpot, breakdown), memory.clone()));
+                out.push(DecodeOption::priced(&cl.pools, layout, kv.clone(), chips.clone(), (tpot, breakdown), memory.clone()));
             }
         }
     }
-    out
 }

@@ -588,7 +588,7 @@ mod pipelines_within_a_pool {
                 for d in &within {
                     let (s, t) = (d.stages().len() as u64, d.stages()[0].tp);
                     assert!(d.stages().iter().all(|x| x.pool == 0 && x.tp == t));
-                    assert_eq!(d.chips, vec![s * t]);
+                    assert_eq!(d.chips[..], [s * t]);
                     assert_eq!(d.microbatches(), s.min(8).min(batch));
                     let lens: Vec<u64> = d.stages().iter().map(|x| x.end - x.first).collect();
                     assert!(

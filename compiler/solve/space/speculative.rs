@@ -52,9 +52,9 @@ pub(super) fn speculative_options(
                 continue;
             };
             let t_link = cost::transfer_time(id_bytes, link, 1);
-            let mut chips = t.chips.clone();
+            let mut chips = t.chips.to_vec();
             chips[*p] += tp;
-            let mut mem = t.memory.clone();
+            let mut mem = t.memory.to_vec();
             mem.extend(memory.iter().cloned());
             let step = cost::step::speculative(k, spec.acceptance, *t_draft, (t.tpot, &t.breakdown), t_link);
             let layout = Layout::Speculative(Speculative {
