@@ -142,3 +142,53 @@ fn uneven_groups_step_as_the_fullest() {
     }
     assert!(compared > 0, "s13 has data-parallel or microbatched layouts at batch 16");
 }
+
+/// A batch solved the solver's way (`batch::by_goal`: decode options in the order of
+/// their key alone, stopping once that key is above the best pair found) takes exactly
+/// the choice that enumerating every pair takes (`brute::best_by`, the first of equal
+/// keys), for every goal, with and without the best pair's decode and prefill options
+/// excluded (as the runner-up search excludes them): every example plan's spaces at
+/// the seed batches.
+#[test]
+fn a_batch_solves_to_the_pair_enumerations_choice() {
+    use hplanc::solve::{batch, brute, ilp, tie_goal};
+    let mut compared = 0;
+    for path in crate::examples::solvable() {
+        let comp = crate::compile(&path, hplanc::Mode::Check);
+        for plan in &comp.program.plans {
+            for inst in space::instances(plan, &mut vec![]) {
+                for goal in Goal::ALL {
+                    let tie = tie_goal(&inst);
+                    let every = |ex: Option<&ilp::Exclude>| {
+                        brute::best_by(&inst, |c, t| (batch::excluded(ex, c), goal.value(t), tie.value(t)))
+                            .filter(|(_, k)| !k.0)
+                            .map(|(c, _)| c)
+                    };
+                    let mut solve_one = batch::by_goal(goal);
+                    let want = every(None);
+                    assert_eq!(
+                        solve_one(&inst, None).unwrap().0,
+                        want,
+                        "{} / {} at {}, {goal:?}",
+                        crate::rel(&path),
+                        plan.name,
+                        inst.batch
+                    );
+                    let Some(c) = want else { continue };
+                    let ex = ilp::Exclude { decode: vec![c.decode], prefill: vec![c.prefill] };
+                    let without = every(Some(&ex));
+                    assert_eq!(
+                        solve_one(&inst, Some(&ex)).unwrap().0,
+                        without,
+                        "{} / {} at {} without its best, {goal:?}",
+                        crate::rel(&path),
+                        plan.name,
+                        inst.batch
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 500, "{compared}");
+}

@@ -77,16 +77,17 @@ fn seeded(plan: &Plan) -> Batches<'_> {
 }
 
 /// The best point over every batch of `batches`' plan ([`batch::search`]), each batch
-/// solved by enumerating every decode and prefill pair at its fewest replicas that keep
-/// up (the exact enumeration the ILP's answers are tested against, `brute::best_by`,
+/// solved by enumerating the decode and prefill pairs at their fewest replicas that keep
+/// up ([`batch::by_goal_then`]: the choice of the exact enumeration the ILP's answers are
+/// tested against, `brute::best_by`,
 /// 15-300x faster than the ILP on the examples' instances: `cargo bench --bench
 /// solve`), in the solver's order: the goal, its tie-break (`tie_goal`), the smaller
 /// batch; among choices equal in all three the `nominal` placement is kept, so an exact
 /// tie is never reported as a change of placement.
 fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment) -> Option<Point> {
-    let mut solve_one = batch::by_enumeration(|inst: &space::Instance, c: Choice, t: &space::Totals| {
+    let mut solve_one = batch::by_goal_then(goal, |inst: &space::Instance, c: Choice| {
         let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
-        (goal.value(t), super::tie_goal(inst).value(t), (decode_signature(d), k.pool, k.aggregated) != *nominal)
+        (decode_signature(d), k.pool, k.aggregated) != *nominal
     });
     let (lo, hi) = batches.concurrency();
     let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(lo, hi).into_iter().map(|b| (b, None)).collect();
