@@ -110,6 +110,50 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
     }
 }
 
+/// One mutated input `m` of corpus file `name`, the `index`-th of the run: compiled
+/// (solved for every other input: the rest are checked, parsed, resolved and diagnosed,
+/// where most mutations end anyway; every 4th also runs its sweeps, an example's
+/// frontier or `sweep` block solving it at tens of points; every 8th also varies its
+/// uncertain figures, each stdlib chip having some and varying them costing several
+/// solves), rendered and formatted; `Err` says what went wrong.
+fn never_panics(name: &str, m: &str, index: usize, slow: bool) -> Result<(), String> {
+    let t0 = std::time::Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mode = if index % 2 == 0 { hplanc::Mode::Build } else { hplanc::Mode::Check };
+        let opts = hplanc::BuildOptions { skip_sweeps: index % 4 != 0, skip_uncertainty: index % 8 != 0, ..Default::default() };
+        let comp = hplanc::compile_with(name, m, None, mode, &opts);
+        let _ = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
+        let report = comp.report();
+        let _ = serde_json::to_string(&report).unwrap();
+        let complete = comp.diagnostics.iter().all(|d| !d.message.is_empty() && !d.help.is_empty());
+        // Every span lies on character boundaries (renderers slice at them).
+        for d in comp.diagnostics.iter() {
+            for l in std::iter::once(&d.primary).chain(d.labels.iter()) {
+                let f = &comp.sources.get(l.span.file).text;
+                assert!(f.is_char_boundary(l.span.start as usize) && f.is_char_boundary(l.span.end as usize), "{} {:?}", d.code, l.span);
+            }
+        }
+        // The formatter never changes what the parser sees, even on broken input.
+        let formatted = hplanc::syntax::fmt::format(m);
+        assert_eq!(hplanc::syntax::fmt::significant_tokens(&formatted), hplanc::syntax::fmt::significant_tokens(m));
+        // A plan that produced no report must have been rejected with an error (a
+        // checked input has no reports).
+        let explained = mode == hplanc::Mode::Check || comp.program.plans.len() == report.plans.len() || comp.has_errors();
+        complete && explained
+    }));
+    if slow && t0.elapsed().as_secs_f64() > 0.5 {
+        eprintln!("SLOW {:.1}s {name}:\n{m}\n-----", t0.elapsed().as_secs_f64());
+    }
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("{name}: a rejected input without a complete diagnostic:\n{m}")),
+        Err(_) => Err(format!("{name}: panic on input:\n{m}")),
+    }
+}
+
+/// Every corpus file's mutated inputs, drawn in order from one generator (so the inputs
+/// are the same however many threads compile them), each file's compiled on every core:
+/// the inputs are independent, and on CI's two cores this test is the suite's longest.
 #[test]
 fn mutated_inputs_never_panic() {
     let mut rng = Rng(0xF00D);
@@ -117,56 +161,37 @@ fn mutated_inputs_never_panic() {
     let slow = std::env::var_os("HPLANC_SLOW").is_some();
     let corpus = corpus();
     let per_file = (TOTAL / corpus.len().max(1)).max(MIN_PER_FILE);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     for (name, text) in corpus {
-        for _ in 0..per_file {
-            // Most inputs get one mutation, some several.
-            let mut m = mutate(&text, &mut rng);
-            for _ in 0..pick(&mut rng, 3) {
-                m = mutate(&m, &mut rng);
-            }
-            let t0 = std::time::Instant::now();
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                // every other input is solved (the rest are checked: parsed, resolved and
-                // diagnosed, where most mutations end anyway); every 4th also runs its
-                // sweeps (an example's frontier or `sweep` block solves it at tens of
-                // points), every 8th also varies its uncertain figures (each stdlib chip
-                // has some, and varying them costs several solves)
-                let mode = if checked % 2 == 0 { hplanc::Mode::Build } else { hplanc::Mode::Check };
-                let opts = hplanc::BuildOptions { skip_sweeps: checked % 4 != 0, skip_uncertainty: checked % 8 != 0, ..Default::default() };
-                let comp = hplanc::compile_with(&name, &m, None, mode, &opts);
-                let _ = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
-                let report = comp.report();
-                let _ = serde_json::to_string(&report).unwrap();
-                let complete = comp.diagnostics.iter().all(|d| !d.message.is_empty() && !d.help.is_empty());
-                // Every span lies on character boundaries (renderers slice at them).
-                for d in comp.diagnostics.iter() {
-                    for l in std::iter::once(&d.primary).chain(d.labels.iter()) {
-                        let f = &comp.sources.get(l.span.file).text;
-                        assert!(
-                            f.is_char_boundary(l.span.start as usize) && f.is_char_boundary(l.span.end as usize),
-                            "{} {:?}",
-                            d.code,
-                            l.span
-                        );
-                    }
+        // Most inputs get one mutation, some several.
+        let inputs: Vec<String> = (0..per_file)
+            .map(|_| {
+                let mut m = mutate(&text, &mut rng);
+                for _ in 0..pick(&mut rng, 3) {
+                    m = mutate(&m, &mut rng);
                 }
-                // The formatter never changes what the parser sees, even on broken input.
-                let formatted = hplanc::syntax::fmt::format(&m);
-                assert_eq!(hplanc::syntax::fmt::significant_tokens(&formatted), hplanc::syntax::fmt::significant_tokens(&m));
-                // A plan that produced no report must have been rejected with an error
-                // (a checked input has no reports).
-                let explained = mode == hplanc::Mode::Check || comp.program.plans.len() == report.plans.len() || comp.has_errors();
-                complete && explained
-            }));
-            if slow && t0.elapsed().as_secs_f64() > 0.5 {
-                eprintln!("SLOW {:.1}s {name}:\n{m}\n-----", t0.elapsed().as_secs_f64());
-            }
-            match result {
-                Ok(ok) => assert!(ok, "{name}: a rejected input without a complete diagnostic:\n{m}"),
-                Err(_) => panic!("{name}: panic on input:\n{m}"),
-            }
-            checked += 1;
+                m
+            })
+            .collect();
+        let first = checked;
+        let failure = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (name, inputs) = (&name, &inputs);
+                    s.spawn(move || {
+                        // a contiguous share: every share mixes built, swept and varied
+                        // inputs alike (the modes cycle every 8 inputs)
+                        let (lo, hi) = (k * inputs.len() / threads, (k + 1) * inputs.len() / threads);
+                        (lo..hi).map(|j| never_panics(name, &inputs[j], first + j, slow)).find_map(Result::err)
+                    })
+                })
+                .collect();
+            workers.into_iter().find_map(|w| w.join().expect("a worker never panics outside catch_unwind"))
+        });
+        if let Some(f) = failure {
+            panic!("{f}");
         }
+        checked += inputs.len();
     }
     assert!(checked >= 20_000, "only {checked} inputs");
 }
