@@ -483,20 +483,10 @@ pub fn by_goal_then(
     }
 }
 
-/// The key of decode option `d` of `inst` alone: its own chips, dollars and watts at its
-/// tokens/s, no time to a first token; no pair of it has a lesser key ([`by_goal`]).
+/// The key of decode option `d` of `inst` alone ([`Instance::alone`]): no pair of it
+/// has a lesser key ([`by_goal_then`]).
 fn alone(inst: &Instance, d: usize, goal: Goal, tie: Goal) -> Key {
-    let o = &inst.decode[d];
-    let chips = o.chips.iter().sum();
-    let t = space::Totals {
-        usd_per_s: o.usd_per_s,
-        tokens_per_s: inst.throughput(d),
-        chips,
-        decode_chips: chips,
-        watts: o.watts,
-        tpot: o.tpot,
-        ttft: 0.0,
-    };
+    let t = inst.alone(d);
     (goal.value(&t), tie.value(&t))
 }
 

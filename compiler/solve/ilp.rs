@@ -169,9 +169,12 @@ fn solve_split(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
 /// [`solve_excluding`] as one ILP.
 fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&Exclude>, aided: bool) -> Result<Outcome, String> {
     let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
-    let allowed: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode_allowed(&inst.decode[d])).collect();
+    let mut allowed: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode_allowed(&inst.decode[d])).collect();
     if allowed.is_empty() || inst.prefill.is_empty() {
         return Ok(Outcome { choice: None, stats, halves: None });
+    }
+    if aided {
+        allowed = within_reach(inst, goal, exclude, allowed);
     }
     let m = Model { inst, allowed: &allowed, time_limit_s, exclude, aided };
     let (num, den) = ratio(goal);
@@ -191,6 +194,43 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
     let choice = m.dinkelbach(tn, td, Some(bound), &mut stats)?.or(Some(best));
     Ok(Outcome { choice, stats, halves: None })
+}
+
+/// The column presolve: the decode options of `allowed` that can still be optimal. Every
+/// choice that takes option `d` has a goal value at least `d`'s alone
+/// ([`Instance::alone`]), so with `v` the least goal value of the feasible pairs at their
+/// fewest replicas (an upper bound on the optimum, found by taking options in the order
+/// of their alone value until it passes the least found), an option whose alone value
+/// is above `v` (beyond the tie-break's tolerance) is in no optimal choice, nor within
+/// the tie-break's bound; the model leaves its column out. The ILP then decides among
+/// the rest (tens of options where the space holds thousands: ping-pong layouts by
+/// attention groups, microbatches and FFN degrees). Unchanged when nothing is feasible
+/// (the feasibility presolve answers that).
+fn within_reach(inst: &Instance, goal: Goal, exclude: Option<&Exclude>, allowed: Vec<usize>) -> Vec<usize> {
+    let excluded = |d: usize, k: usize| exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k));
+    let mut order: Vec<(f64, usize)> = allowed.iter().map(|&d| (goal.value(&inst.alone(d)), d)).collect();
+    order.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    let mut least = f64::INFINITY;
+    for &(own, d) in &order {
+        if own > least {
+            break;
+        }
+        for (k, p) in inst.prefill.iter().enumerate() {
+            let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(d, p) };
+            if !excluded(d, k) {
+                if let Some(t) = inst.totals(c) {
+                    least = least.min(goal.value(&t));
+                }
+            }
+        }
+    }
+    if !least.is_finite() {
+        return allowed;
+    }
+    // the tie-break's tolerance (`solve_whole`), so that nothing within it is left out
+    let cut = least * (1.0 + 1e-9) + 1e-15;
+    // an alone value that does not compare (NaN) keeps its column
+    allowed.into_iter().filter(|&d| goal.value(&inst.alone(d)).partial_cmp(&cut) != Some(std::cmp::Ordering::Greater)).collect()
 }
 
 /// What a solve must stay within beyond the instance's own constraints: a tie-break's
@@ -268,7 +308,9 @@ impl Model<'_> {
     /// the pairs with the fewest replicas until one fits: the solver's warm start.
     fn first_feasible(&self, bound: Option<(Q, Q, f64)>) -> Option<Choice> {
         let excluded = |c: &Choice| self.exclude.is_some_and(|e| e.decode.contains(&c.decode) && e.prefill.contains(&c.prefill));
-        self.inst.min_replica_choices().filter(|c| !excluded(c)).find(|&c| {
+        // a column the presolve left out is no start (`allowed` is ascending)
+        let column = |c: &Choice| self.allowed.binary_search(&c.decode).is_ok();
+        self.inst.min_replica_choices().filter(|c| !excluded(c) && column(c)).find(|&c| {
             // `totals` also rejects decode options over the TPOT limit (not in `allowed`)
             self.inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
         })

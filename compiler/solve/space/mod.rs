@@ -357,6 +357,25 @@ impl Instance {
         })
     }
 
+    /// The totals of decode option `d` alone: its own chips, dollars and watts at its
+    /// tokens/s, no time to a first token. No choice that takes `d` has totals below
+    /// these in any goal (a choice adds its prefill's chips, dollars, watts and TTFT to
+    /// the numerators and keeps the tokens/s): the bound `solve::batch::by_goal` and
+    /// the ILP's column presolve order and prune decode options by.
+    pub fn alone(&self, d: usize) -> Totals {
+        let o = &self.decode[d];
+        let chips = o.chips.iter().sum();
+        Totals {
+            usd_per_s: o.usd_per_s,
+            tokens_per_s: self.throughput(d),
+            chips,
+            decode_chips: chips,
+            watts: o.watts,
+            tpot: o.tpot,
+            ttft: 0.0,
+        }
+    }
+
     /// Tokens per second of decode option `d`: B / τ.
     pub fn throughput(&self, d: usize) -> f64 {
         self.batch as f64 / self.decode[d].tpot
