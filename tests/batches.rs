@@ -153,41 +153,19 @@ fn uneven_groups_step_as_the_fullest() {
 fn a_batch_solves_to_the_pair_enumerations_choice() {
     use hplanc::solve::{batch, brute, ilp, tie_goal};
     let mut compared = 0;
-    for path in crate::examples::solvable() {
-        let comp = crate::compile(&path, hplanc::Mode::Check);
-        for plan in &comp.program.plans {
-            for inst in space::instances(plan, &mut vec![]) {
-                for goal in Goal::ALL {
-                    let tie = tie_goal(&inst);
-                    let every = |ex: Option<&ilp::Exclude>| {
-                        brute::best_by(&inst, |c, t| (batch::excluded(ex, c), goal.value(t), tie.value(t)))
-                            .filter(|(_, k)| !k.0)
-                            .map(|(c, _)| c)
-                    };
-                    let mut solve_one = batch::by_goal(goal);
-                    let want = every(None);
-                    assert_eq!(
-                        solve_one(&inst, None).unwrap().0,
-                        want,
-                        "{} / {} at {}, {goal:?}",
-                        crate::rel(&path),
-                        plan.name,
-                        inst.batch
-                    );
-                    let Some(c) = want else { continue };
-                    let ex = ilp::Exclude { decode: vec![c.decode], prefill: vec![c.prefill] };
-                    let without = every(Some(&ex));
-                    assert_eq!(
-                        solve_one(&inst, Some(&ex)).unwrap().0,
-                        without,
-                        "{} / {} at {} without its best, {goal:?}",
-                        crate::rel(&path),
-                        plan.name,
-                        inst.batch
-                    );
-                    compared += 1;
-                }
-            }
+    for (what, inst) in crate::examples::seed_spaces() {
+        for goal in Goal::ALL {
+            let tie = tie_goal(&inst);
+            let every = |ex: Option<&ilp::Exclude>| {
+                brute::best_by(&inst, |c, t| (batch::excluded(ex, c), goal.value(t), tie.value(t))).filter(|(_, k)| !k.0).map(|(c, _)| c)
+            };
+            let mut solve_one = batch::by_goal(goal);
+            let want = every(None);
+            assert_eq!(solve_one(&inst, None).unwrap().0, want, "{what}, {goal:?}");
+            let Some(c) = want else { continue };
+            let ex = ilp::Exclude { decode: vec![c.decode], prefill: vec![c.prefill] };
+            assert_eq!(solve_one(&inst, Some(&ex)).unwrap().0, every(Some(&ex)), "{what} without its best, {goal:?}");
+            compared += 1;
         }
     }
     assert!(compared > 500, "{compared}");

@@ -114,21 +114,30 @@ fn example_plans_match_the_oracle_at_every_batch() {
 #[test]
 fn the_column_presolve_keeps_every_goals_optimum() {
     let mut cut = 0;
-    for path in crate::examples::solvable() {
-        let comp = crate::compile(&path, hplanc::Mode::Check);
-        for plan in &comp.program.plans {
-            for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
-                for goal in hplanc::solve::Goal::ALL {
-                    let out = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap();
-                    let brute = hplanc::solve::brute::best(&inst, goal);
-                    let what = format!("{} plan {} batch {}, {goal:?}", crate::rel(&path), plan.name, inst.batch);
-                    crate::oracle::assert_same(&inst, goal, out.choice, brute, &what);
-                    cut += usize::from(inst.decode.len() >= 1000 && out.stats.variables * 10 < inst.decode.len());
-                }
-            }
+    for (what, inst) in seed_spaces() {
+        for goal in hplanc::solve::Goal::ALL {
+            let out = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap();
+            let brute = hplanc::solve::brute::best(&inst, goal);
+            crate::oracle::assert_same(&inst, goal, out.choice, brute, &format!("{what}, {goal:?}"));
+            cut += usize::from(inst.decode.len() >= 1000 && out.stats.variables * 10 < inst.decode.len());
         }
     }
     assert!(cut > 0, "no model of a thousand options or more was cut to a tenth");
+}
+
+/// Every solvable example plan's space at each of its seed batches
+/// (`space::instances`), each with what it is for messages.
+pub fn seed_spaces() -> Vec<(String, hplanc::solve::space::Instance)> {
+    let mut out = Vec::new();
+    for path in solvable() {
+        let comp = crate::compile(&path, hplanc::Mode::Check);
+        for plan in &comp.program.plans {
+            for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+                out.push((format!("{} / {} at {}", crate::rel(&path), plan.name, inst.batch), inst));
+            }
+        }
+    }
+    out
 }
 
 /// Scenario 11 with `prefill` on either pool: at batch 256 one (decode, prefill) pair of

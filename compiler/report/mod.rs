@@ -460,16 +460,13 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     }];
     match &d.target().layout {
         Layout::Colocated(c) => {
-            let mut attn = row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None);
-            attn.dp = c.dp;
-            rows.push(attn);
+            rows.push(PlacementRow { dp: c.dp, ..row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None) });
             // over every attention chip (all data-parallel groups)
             rows.push(row("decode.ffn", c.pool, 0, c.tp * c.dp, true, mb, 1, Some("decode.attn")));
         }
         Layout::PingPong(pp) => {
-            let mut attn = row("decode.attn", pp.attn.0, pp.attn.1 * pp.dp, pp.attn.1, false, mb, 1, None);
-            attn.dp = pp.dp;
-            rows.push(attn);
+            let (a, ta) = pp.attn;
+            rows.push(PlacementRow { dp: pp.dp, ..row("decode.attn", a, ta * pp.dp, ta, false, mb, 1, None) });
             // its layers over `groups` groups of `t` chips: a pipeline of FFN groups
             let (f, t) = pp.ffn;
             rows.push(PlacementRow { pp: pp.groups, ..row("decode.ffn", f, t * pp.groups, t, true, mb, 1, None) });
@@ -778,19 +775,18 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     } else {
         format!("prefill on {}", pool(pre.pool))
     }];
+    // the attention pool, and its data-parallel groups when more than one
+    let attn = |p: usize, dp: u64| match dp {
+        1 => format!("decode.attn on {}", pool(p)),
+        dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(p)),
+    };
     match &d.target().layout {
         Layout::Colocated(c) => {
-            parts.push(match c.dp {
-                1 => format!("decode.attn on {}", pool(c.pool)),
-                dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(c.pool)),
-            });
+            parts.push(attn(c.pool, c.dp));
             parts.push("decode.ffn with attention".to_string());
         }
         Layout::PingPong(pp) => {
-            parts.push(match pp.dp {
-                1 => format!("decode.attn on {}", pool(pp.attn.0)),
-                dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(pp.attn.0)),
-            });
+            parts.push(attn(pp.attn.0, pp.dp));
             let mut how = Vec::new();
             if pp.groups > 1 {
                 how.push(format!("its layers over {} groups", pp.groups));

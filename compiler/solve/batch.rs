@@ -173,9 +173,9 @@ impl Found {
     }
 }
 
-/// Whether `exclude` leaves choice `c` out (its index lists are ascending).
+/// Whether `exclude` leaves choice `c` out ([`ilp::Exclude::covers`]).
 pub fn excluded(exclude: Option<&ilp::Exclude>, c: Choice) -> bool {
-    exclude.is_some_and(|e| e.decode.binary_search(&c.decode).is_ok() && e.prefill.binary_search(&c.prefill).is_ok())
+    exclude.is_some_and(|e| e.covers(c))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -433,71 +433,24 @@ pub fn by_ilp(goal: Goal, time_limit: f64) -> impl FnMut(&Instance, Option<&ilp:
     move |inst, ex| ilp::solve_excluding(inst, goal, time_limit, ex).map(|o| (o.choice, o.stats))
 }
 
-/// [`by_enumeration`] in the solver's order: the goal, then its tie-break ([`key`]), the
-/// least `(key, decode, prefill)` (decode-major, as [`brute::best_by`] keeps the first
-/// of equal keys); [`by_goal_then`] without a further order.
+/// A batch solved in the solver's order: the goal, then its tie-break ([`key`]), the
+/// first of equal keys as [`brute::best_by`] keeps it; [`by_goal_then`] without a
+/// further order.
 pub fn by_goal(goal: Goal) -> impl FnMut(&Instance, Option<&ilp::Exclude>) -> Result<(Option<Choice>, ilp::Stats), String> {
     by_goal_then(goal, |_, _| false)
 }
 
-/// [`by_enumeration`] under the key `(goal, its tie-break, then(choice))`: the least
-/// `(key, decode, prefill)` (decode-major, as [`brute::best_by`] keeps the first of equal
-/// keys). Decode options are taken in the order of their key alone (their own chips,
-/// dollars and watts at their tokens/s, no time to a first token: [`alone`]), which no
-/// pair of theirs is below (a pair adds prefill's chips, dollars, watts and TTFT to the
-/// numerators and keeps the tokens/s); once an option's alone key is above the best
-/// pair's goal and tie-break, so is every later option's, and the search stops. Same
-/// choice as enumerating every pair (`tests/batches.rs`,
+/// A batch solved under the key `(goal, its tie-break, then(choice))` by
+/// [`brute::best_pruned`]: the choice of enumerating every pair, each option's pairs
+/// taken only while its key alone can still win (`tests/batches.rs`,
 /// `a_batch_solves_to_the_pair_enumerations_choice`).
 pub fn by_goal_then(
     goal: Goal,
     then: impl Fn(&Instance, Choice) -> bool,
 ) -> impl FnMut(&Instance, Option<&ilp::Exclude>) -> Result<(Option<Choice>, ilp::Stats), String> {
     move |inst, ex| {
-        let tie = tie_goal(inst);
-        let mut order: Vec<(Key, usize)> = (0..inst.decode.len()).map(|d| (alone(inst, d, goal, tie), d)).collect();
-        order.sort_unstable_by(|x, y| x.0 .0.total_cmp(&y.0 .0).then(x.0 .1.total_cmp(&y.0 .1)).then(x.1.cmp(&y.1)));
-        // (key, then, decode, prefill) of the best pair found, and its choice
-        let mut best: Option<((Key, bool, usize, usize), Choice)> = None;
-        for (own, d) in order {
-            if best.as_ref().is_some_and(|((k, ..), _)| own.0 > k.0 || (own.0 == k.0 && own.1 > k.1)) {
-                break;
-            }
-            for (p, po) in inst.prefill.iter().enumerate() {
-                let c = Choice { decode: d, prefill: p, replicas: inst.min_replicas(d, po) };
-                if excluded(ex, c) {
-                    continue;
-                }
-                let Some(t) = inst.totals(c) else { continue };
-                let k = (goal.value(&t), tie.value(&t));
-                let x = then(inst, c);
-                let below = |((b, bx, bd, bp), _): &((Key, bool, usize, usize), Choice)| {
-                    k.0 < b.0 || (k.0 == b.0 && (k.1 < b.1 || (k.1 == b.1 && (x, d, p) < (*bx, *bd, *bp))))
-                };
-                if best.as_ref().is_none_or(below) {
-                    best = Some(((k, x, d, p), c));
-                }
-            }
-        }
-        Ok((best.map(|(_, c)| c), ilp::Stats { proven: true, ..ilp::Stats::default() }))
-    }
-}
-
-/// The key of decode option `d` of `inst` alone ([`Instance::alone`]): no pair of it
-/// has a lesser key ([`by_goal_then`]).
-fn alone(inst: &Instance, d: usize, goal: Goal, tie: Goal) -> Key {
-    let t = inst.alone(d);
-    (goal.value(&t), tie.value(&t))
-}
-
-/// [`search`]'s `solve_one` by enumerating every pair ([`brute::best_by`]) under `key`.
-pub fn by_enumeration<K: PartialOrd>(
-    key: impl Fn(&Instance, Choice, &space::Totals) -> K,
-) -> impl FnMut(&Instance, Option<&ilp::Exclude>) -> Result<(Option<Choice>, ilp::Stats), String> {
-    move |inst, ex| {
-        let best = brute::best_by(inst, |c, t| (excluded(ex, c), key(inst, c, t)));
-        let stats = ilp::Stats { proven: true, ..ilp::Stats::default() };
-        Ok((best.filter(|(_, (excluded, _))| !excluded).map(|(c, _)| c), stats))
+        let best = brute::best_pruned(inst, (goal, tie_goal(inst)), ex, &then);
+        Ok((best.map(|(c, _)| c), ilp::Stats { proven: true, ..ilp::Stats::default() }))
     }
 }
 

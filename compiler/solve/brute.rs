@@ -3,6 +3,7 @@
 //! never worse (cost, chips and power grow with them; throughput, TPOT and TTFT do
 //! not; inventory and budgets only tighten), so this covers the whole space.
 
+use super::ilp::Exclude;
 use super::space::{Choice, Instance, Totals};
 use super::Goal;
 
@@ -47,4 +48,49 @@ pub fn exhaustive(inst: &Instance, goal: Goal) -> Option<(Choice, f64)> {
 /// Configurations [`exhaustive`] visits: decode options × Σ prefill replica counts.
 pub fn configurations(inst: &Instance) -> u64 {
     inst.decode.len() as u64 * inst.prefill.iter().map(|p| p.max_replicas).sum::<u64>()
+}
+
+/// The choice [`best_by`] keeps under the key `(goal, tie, then(choice))` over the
+/// choices `exclude` leaves in, with its `(goal, tie)` values; `None` if nothing is
+/// feasible. Decode options are taken in the order of their key alone
+/// ([`Instance::alone`]: their own chips, dollars and watts at their tokens/s, no time
+/// to a first token), which no pair of theirs is below (a pair adds prefill's chips,
+/// dollars, watts and TTFT to the numerators and keeps the tokens/s); once an option's
+/// alone key is above the best pair's goal and tie-break, so is every later option's,
+/// and the enumeration stops. Ties go to the least `(then, decode, prefill)`, so the
+/// choice is the full enumeration's (`tests/batches.rs`,
+/// `a_batch_solves_to_the_pair_enumerations_choice`). What the batch search solves each
+/// batch with and the ILP's column presolve bounds the optimum by.
+pub fn best_pruned(
+    inst: &Instance,
+    (goal, tie): (Goal, Goal),
+    exclude: Option<&Exclude>,
+    then: &dyn Fn(&Instance, Choice) -> bool,
+) -> Option<(Choice, (f64, f64))> {
+    let key = |t: &Totals| (goal.value(t), tie.value(t));
+    let mut order: Vec<((f64, f64), usize)> = (0..inst.decode.len()).map(|d| (key(&inst.alone(d)), d)).collect();
+    order.sort_unstable_by(|x, y| x.0 .0.total_cmp(&y.0 .0).then(x.0 .1.total_cmp(&y.0 .1)).then(x.1.cmp(&y.1)));
+    // ((goal, tie), then, decode, prefill) of the best pair found, and its choice
+    type Order = ((f64, f64), bool, usize, usize);
+    let mut best: Option<(Order, Choice)> = None;
+    for (own, d) in order {
+        if best.as_ref().is_some_and(|((k, ..), _)| own.0 > k.0 || (own.0 == k.0 && own.1 > k.1)) {
+            break;
+        }
+        for (p, po) in inst.prefill.iter().enumerate() {
+            let c = Choice { decode: d, prefill: p, replicas: inst.min_replicas(d, po) };
+            if exclude.is_some_and(|e| e.covers(c)) {
+                continue;
+            }
+            let Some(t) = inst.totals(c) else { continue };
+            let (k, x) = (key(&t), then(inst, c));
+            let below = |((b, bx, bd, bp), _): &(Order, Choice)| {
+                k.0 < b.0 || (k.0 == b.0 && (k.1 < b.1 || (k.1 == b.1 && (x, d, p) < (*bx, *bd, *bp))))
+            };
+            if best.as_ref().is_none_or(below) {
+                best = Some(((k, x, d, p), c));
+            }
+        }
+    }
+    best.map(|((k, ..), c)| (c, k))
 }

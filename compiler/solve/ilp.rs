@@ -101,6 +101,13 @@ pub struct Exclude {
     pub prefill: Vec<usize>,
 }
 
+impl Exclude {
+    /// Whether choice `c` takes one of `decode` and one of `prefill`.
+    pub fn covers(&self, c: Choice) -> bool {
+        self.decode.contains(&c.decode) && self.prefill.contains(&c.prefill)
+    }
+}
+
 /// [`solve`] over the choices not in `exclude`.
 ///
 /// An instance with both aggregated and disaggregated options is solved as its two
@@ -199,34 +206,18 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
 /// The column presolve: the decode options of `allowed` that can still be optimal. Every
 /// choice that takes option `d` has a goal value at least `d`'s alone
 /// ([`Instance::alone`]), so with `v` the least goal value of the feasible pairs at their
-/// fewest replicas (an upper bound on the optimum, found by taking options in the order
-/// of their alone value until it passes the least found), an option whose alone value
+/// fewest replicas (an upper bound on the optimum, [`super::brute::best_pruned`]), an
+/// option whose alone value
 /// is above `v` (beyond the tie-break's tolerance) is in no optimal choice, nor within
 /// the tie-break's bound; the model leaves its column out. The ILP then decides among
 /// the rest (tens of options where the space holds thousands: ping-pong layouts by
 /// attention groups, microbatches and FFN degrees). Unchanged when nothing is feasible
 /// (the feasibility presolve answers that).
 fn within_reach(inst: &Instance, goal: Goal, exclude: Option<&Exclude>, allowed: Vec<usize>) -> Vec<usize> {
-    let excluded = |d: usize, k: usize| exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k));
-    let mut order: Vec<(f64, usize)> = allowed.iter().map(|&d| (goal.value(&inst.alone(d)), d)).collect();
-    order.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-    let mut least = f64::INFINITY;
-    for &(own, d) in &order {
-        if own > least {
-            break;
-        }
-        for (k, p) in inst.prefill.iter().enumerate() {
-            let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(d, p) };
-            if !excluded(d, k) {
-                if let Some(t) = inst.totals(c) {
-                    least = least.min(goal.value(&t));
-                }
-            }
-        }
-    }
-    if !least.is_finite() {
+    // the best pair's goal value; the tie-break only orders pairs of equal goal
+    let Some((_, (least, _))) = super::brute::best_pruned(inst, (goal, goal), exclude, &|_, _| false) else {
         return allowed;
-    }
+    };
     // the tie-break's tolerance (`solve_whole`), so that nothing within it is left out
     let cut = least * (1.0 + 1e-9) + 1e-15;
     // an alone value that does not compare (NaN) keeps its column
@@ -307,7 +298,7 @@ impl Model<'_> {
     /// A choice meeting every constraint (and the exclusion and `bound`), by scanning
     /// the pairs with the fewest replicas until one fits: the solver's warm start.
     fn first_feasible(&self, bound: Option<(Q, Q, f64)>) -> Option<Choice> {
-        let excluded = |c: &Choice| self.exclude.is_some_and(|e| e.decode.contains(&c.decode) && e.prefill.contains(&c.prefill));
+        let excluded = |c: &Choice| self.exclude.is_some_and(|e| e.covers(*c));
         // a column the presolve left out is no start (`allowed` is ascending)
         let column = |c: &Choice| self.allowed.binary_search(&c.decode).is_ok();
         self.inst.min_replica_choices().filter(|c| !excluded(c) && column(c)).find(|&c| {
@@ -332,7 +323,7 @@ impl Model<'_> {
                             return true;
                         }
                         let c = Choice { decode: d, prefill: k, replicas: inst.min_replicas(d, p) };
-                        let excluded = self.exclude.is_some_and(|e| e.decode.contains(&d) && e.prefill.contains(&k));
+                        let excluded = self.exclude.is_some_and(|e| e.covers(c));
                         !excluded && inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
                     })
                     .collect()
