@@ -181,7 +181,7 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
         .iter()
         .map(|c| {
             let Some(base) = side(c.baseline) else { return vec![] };
-            c.plans.iter().filter_map(|&j| Some((j, solve::uncertainty::break_even(&base, &side(j)?)))).collect()
+            c.plans.iter().filter_map(|&j| Some((j, solve::uncertainty::break_even(&base, &side(j)?, opts.jobs)))).collect()
         })
         .collect();
     Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, break_even, mode }

@@ -316,8 +316,8 @@ fn no_break_even_with_a_plan_whose_inputs_were_not_varied() {
     let index = |name: &str| comp.program.plans.iter().position(|p| p.name == name).unwrap();
     let (g, c) = (index("gb200_gpus"), index("cerebras"));
     let (vg, vc) = (comp.sensitivity[g].clone().unwrap(), comp.sensitivity[c].clone().unwrap());
-    assert!(!break_even(&side(&comp, g, &vg), &side(&comp, c, &vc)).is_empty());
+    assert!(!break_even(&side(&comp, g, &vg), &side(&comp, c, &vc), 1).is_empty());
     let not = Sensitivity { varied: vec![], not_varied: comp.program.plans[g].inputs().len(), because: Some(NotVaried::Simulated) };
-    assert!(break_even(&side(&comp, g, &not), &side(&comp, c, &vc)).is_empty());
-    assert!(break_even(&side(&comp, c, &vc), &side(&comp, g, &not)).is_empty());
+    assert!(break_even(&side(&comp, g, &not), &side(&comp, c, &vc), 1).is_empty());
+    assert!(break_even(&side(&comp, c, &vc), &side(&comp, g, &not), 1).is_empty());
 }

@@ -97,12 +97,55 @@ fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment) -> O
 
 /// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
 /// not) nearest `from` at which the best placement is another one.
-fn switch(plan: &Plan, input: &Input, nominal: &Assignment, from: f64, to: f64) -> f64 {
-    bisect(from, to, BISECTION_STEPS, |v| {
-        let varied = plan.with_input(input, v);
-        let p = best_enumerated(&mut Batches::new(&varied), goal(plan), nominal);
-        p.as_ref().map(assignment).as_ref() == Some(nominal)
-    })
+fn switch(around: &Around, input: &Input, from: f64, to: f64) -> f64 {
+    bisect(from, to, BISECTION_STEPS, |v| around.at(input, v).as_ref().map(assignment).as_ref() == Some(&around.nominal))
+}
+
+/// A plan's nominal answer and what solving it again with one input moved can reuse.
+struct Around<'a> {
+    plan: &'a Plan,
+    best: &'a Point,
+    nominal: Assignment,
+    /// the nominal spaces at the seed batches
+    space: Batches<'a>,
+    /// whether the goal or a budget reads the options' watts (the tie-breaks read dollars
+    /// and chips)
+    power_is_read: bool,
+}
+
+impl<'a> Around<'a> {
+    fn new(plan: &'a Plan, best: &'a Point) -> Around<'a> {
+        let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
+        Around { plan, best, nominal: assignment(best), space: seeded(plan), power_is_read }
+    }
+
+    /// The best point of the plan with `input` at `value`, every other figure nominal.
+    /// The nominal answer without a solve where it provably stays the best:
+    /// - at the nominal figure;
+    /// - a chip's power when neither the goal nor a budget reads watts: it changes only
+    ///   the options' watts;
+    /// - where the figure is worse than nominal (`more_is_worse`) and the answer does not
+    ///   run on its chip or link: every configuration that does is no better than at the
+    ///   nominal and every other is unchanged (every objective, SLO and budget is
+    ///   monotone in these figures; ties keep their order);
+    /// - where the spaces at the seed batches are the nominal's, option for option: no
+    ///   option reads the figure (a peak of a precision nothing runs in, a chip no
+    ///   option places on).
+    ///
+    /// Otherwise the exact enumeration of every batch ([`best_enumerated`]).
+    fn at(&self, input: &Input, value: f64) -> Option<Point> {
+        let unread = matches!(input.figure, Figure::Power | Figure::SystemPower) && !self.power_is_read;
+        let worse = value != input.nominal && (value > input.nominal) == more_is_worse(input.figure);
+        if value == input.nominal || unread || (worse && !uses(self.plan, self.best, input)) {
+            return Some(self.best.clone());
+        }
+        let varied = self.plan.with_input(input, value);
+        let mut space = seeded(&varied);
+        if space.built().eq(self.space.built()) {
+            return Some(self.best.clone());
+        }
+        best_enumerated(&mut space, goal(self.plan), &self.nominal)
+    }
 }
 
 /// The value between `from` (where `as_at_from` holds) and `to` (where it does not)
@@ -170,49 +213,22 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 /// Varies every input of `plan` (at most [`MAX_INPUTS`]) around its best point `best`,
 /// on `jobs` threads (0: one per core); the same result for any number.
 ///
-/// One end needs no solve when `best` does not use the input's chip or link: at the
-/// end where the figure is worse (`more_is_worse`) every configuration that uses it is
-/// no better than at the nominal and every other is unchanged, so `best` stays the best
-/// (every objective, SLO and budget is monotone in these figures; ties keep their order).
-/// An end whose space is the nominal's keeps `best`; every other end, and each step of a
-/// bisection, is the exact enumeration of its space ([`best_enumerated`]), which the
-/// ILP's answers are tested against and which is much faster on one instance. The
-/// plan's own answer stays the ILP's.
+/// Each end and each step of a bisection is [`Around::at`]: the nominal answer where it
+/// provably stays the best, else the exact enumeration of its space
+/// ([`best_enumerated`]), which the ILP's answers are tested against and which is much
+/// faster on one instance. The plan's own answer stays the ILP's.
 pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, String> {
     let inputs = plan.inputs();
     if plan.simulated() {
         return Ok(Sensitivity { varied: vec![], not_varied: inputs.len(), because: Some(NotVaried::Simulated) });
     }
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
-    let nominal = assignment(best);
-    let nominal_space = seeded(plan);
-    // a chip's power changes only the options' watts: when neither the goal nor a budget
-    // reads them (nor the tie-breaks, which read dollars and chips), every end's answer is
-    // the nominal one, without a solve
-    let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
+    let around = Around::new(plan, best);
     let one = |input: &Input| -> Result<Varied, String> {
-        let unused = !uses(plan, best, input);
-        let unread = matches!(input.figure, Figure::Power | Figure::SystemPower) && !power_is_read;
-        let worse_high = more_is_worse(input.figure);
-        let at = |value: f64, worse: bool| -> Result<Option<Point>, String> {
-            if unread || (unused && worse) {
-                return Ok(Some(best.clone()));
-            }
-            let varied = plan.with_input(input, value);
-            let mut space = seeded(&varied);
-            // a figure no option reads (a peak of a precision nothing runs in, a chip's
-            // figure its options never reach) leaves the space, and so the answer, as
-            // they were
-            if space.built().eq(nominal_space.built()) {
-                return Ok(Some(best.clone()));
-            }
-            Ok(best_enumerated(&mut space, goal(plan), &nominal))
-        };
-        let low = at(input.low, !worse_high)?;
-        let high = at(input.high, worse_high)?;
-        let differs = |p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&nominal);
-        let switch_low = if differs(&low) { Some(switch(plan, input, &nominal, input.nominal, input.low)) } else { None };
-        let switch_high = if differs(&high) { Some(switch(plan, input, &nominal, input.nominal, input.high)) } else { None };
+        let (low, high) = (around.at(input, input.low), around.at(input, input.high));
+        let differs = |p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&around.nominal);
+        let switch_low = if differs(&low) { Some(switch(&around, input, input.nominal, input.low)) } else { None };
+        let switch_high = if differs(&high) { Some(switch(&around, input, input.nominal, input.high)) } else { None };
         Ok(Varied { input: input.clone(), low, high, switch_low, switch_high })
     };
     let varied = super::sweep::par_map(&inputs[..inputs.len().min(MAX_INPUTS)], jobs, &|_, _| {}, one);
@@ -242,24 +258,26 @@ pub struct Side<'a> {
 }
 
 impl Side<'_> {
-    /// The plan's goal value with `input` at `value` (its own answer where it does not
-    /// have the input; infinity where nothing is feasible).
-    fn objective(&self, input: &Input, value: f64) -> f64 {
-        let goal = goal(self.plan);
-        let of = |p: &Point| super::key(p, goal).0;
-        if !self.plan.inputs().iter().any(|i| i.name() == input.name()) || value == input.nominal {
-            return of(self.best);
+    /// The plan's goal value at `point` (infinity where nothing is feasible).
+    fn value(&self, point: Option<&Point>) -> f64 {
+        point.map_or(f64::INFINITY, |p| super::key(p, goal(self.plan)).0)
+    }
+
+    /// The plan's goal value with `input` at `value`: its own answer where it does not
+    /// have the input, an end's where the input was varied there, else [`Around::at`].
+    fn objective(&self, around: &Around, input: &Input, value: f64) -> f64 {
+        if !self.plan.inputs().iter().any(|i| i.name() == input.name()) {
+            return self.value(Some(self.best));
         }
         // the ends were solved when the input was varied
         if let Some(v) = self.varied.varied.iter().find(|v| v.input.name() == input.name()) {
             for (end, p) in [(v.input.low, &v.low), (v.input.high, &v.high)] {
                 if end == value {
-                    return p.as_ref().map_or(f64::INFINITY, of);
+                    return self.value(p.as_ref());
                 }
             }
         }
-        let varied = self.plan.with_input(input, value);
-        best_enumerated(&mut Batches::new(&varied), goal, &assignment(self.best)).as_ref().map_or(f64::INFINITY, of)
+        self.value(around.at(input, value).as_ref())
     }
 }
 
@@ -267,8 +285,9 @@ impl Side<'_> {
 /// input either varies (by name: the same chip or link figure), each end of its range
 /// at which the plan that is better at the nominal figures is no longer better, and
 /// by bisection the value nearest the nominal where that happens. Empty when the goals
-/// differ or either plan did not vary its inputs.
-pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
+/// differ or either plan did not vary its inputs. The inputs are bisected on `jobs`
+/// threads (0: one per core); the result is the same for any number.
+pub fn break_even(a: &Side, b: &Side, jobs: usize) -> Vec<BreakEven> {
     if goal(a.plan) != goal(b.plan) || a.varied.because.is_some() || b.varied.because.is_some() {
         return vec![];
     }
@@ -278,11 +297,11 @@ pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
             inputs.push(v.input.clone());
         }
     }
-    let mut out = Vec::new();
-    for input in &inputs {
+    let (around_a, around_b) = (Around::new(a.plan, a.best), Around::new(b.plan, b.best));
+    let one = |input: &Input| -> Vec<BreakEven> {
         // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible)
         let sign = |x: f64| -> i8 {
-            let (oa, ob) = (a.objective(input, x), b.objective(input, x));
+            let (oa, ob) = (a.objective(&around_a, input, x), b.objective(&around_b, input, x));
             match oa.partial_cmp(&ob) {
                 Some(std::cmp::Ordering::Less) => -1,
                 Some(std::cmp::Ordering::Greater) => 1,
@@ -290,8 +309,9 @@ pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
             }
         };
         let at_nominal = sign(input.nominal);
+        let mut out = Vec::new();
         if at_nominal == 0 {
-            continue;
+            return out;
         }
         for (below, end) in [(true, input.low), (false, input.high)] {
             if end == input.nominal || sign(end) == at_nominal {
@@ -300,8 +320,9 @@ pub fn break_even(a: &Side, b: &Side) -> Vec<BreakEven> {
             let value = bisect(input.nominal, end, BREAK_EVEN_STEPS, |v| sign(v) == at_nominal);
             out.push(BreakEven { input: input.clone(), below, value });
         }
-    }
-    out
+        out
+    };
+    super::sweep::par_map(&inputs, jobs, &|_, _| {}, one).into_iter().flatten().collect()
 }
 
 #[cfg(test)]
