@@ -348,7 +348,8 @@ fn inlay_hints_and_quick_fixes_over_the_protocol() {
     let h = hints.as_array().unwrap();
     // the model declared in the file, then the plan's
     assert_eq!(h[0]["position"], json!({ "line": 4, "character": 7 }), "{h:?}");
-    assert!(h[0]["label"].as_str().unwrap().contains("8.03 GB of fp8 weights"), "{h:?}");
+    // 6.98 B GEMM parameters at 1 B, 1.05 B of embeddings and norms at BF16's 2 B
+    assert!(h[0]["label"].as_str().unwrap().contains("9.08 GB of fp8 weights (bf16 embeddings, norms and routers)"), "{h:?}");
     assert_eq!(h[1]["position"]["line"], 22, "after `model = llama3_1_8b`: {h:?}");
     assert!(h[1]["label"].as_str().unwrap().contains("8.03 B params"), "{h:?}");
     // a misspelled workload name gets a quick fix

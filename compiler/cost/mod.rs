@@ -35,6 +35,9 @@ struct Pricer<'a> {
     chip: &'a Chip,
     /// peak FLOP/s per precision (`Precision::ALL` order), or the narrowest wider one's
     peaks: [Option<f64>; 6],
+    /// peak FLOP/s of the widest precision the chip has: what an operator that keeps its
+    /// precision (`Op::keeps_precision`) runs at when the chip has none that wide
+    widest: Option<f64>,
     w_bandwidth: f64,
     kv_bandwidth: f64,
 }
@@ -52,9 +55,11 @@ impl<'a> Pricer<'a> {
             }
             peaks[i] = best.map(|b| b.2);
         }
+        let widest = chip.compute.iter().max_by_key(|(q, _)| (q.bits(), *q)).map(|(_, v)| *v);
         Some(Pricer {
             chip,
             peaks,
+            widest,
             w_bandwidth: chip.tier_for(Contents::Weights)?.bandwidth,
             kv_bandwidth: chip.tier_for(Contents::Kv)?.bandwidth,
         })
@@ -66,7 +71,8 @@ impl<'a> Pricer<'a> {
         let kv_split = kv_split.max(1) as f64;
         let compute = if node.flops > 0.0 {
             let i = crate::ir::Precision::ALL.iter().position(|p| *p == node.precision)?;
-            node.flops / tp_f / (self.peaks[i]? * chip.compute_efficiency)
+            let peak = self.peaks[i].or(if node.op.keeps_precision() { self.widest } else { None })?;
+            node.flops / tp_f / (peak * chip.compute_efficiency)
         } else {
             0.0
         };
@@ -702,6 +708,54 @@ pub(crate) mod tests {
         let (used, ok) = fits(&chip, Footprint { weights: 0.9e9, kv: 60e9, activations: 0.2e9 });
         assert!(!ok);
         assert_eq!(used[0], ("sram".to_string(), 1.1e9, 1e9));
+    }
+
+    /// The router, LM head and embedding keep a quantised model's BF16
+    /// (`Model::unquantized`): priced at BF16's peak where the chip has it, at its
+    /// widest precision on a chip with none that wide (an FP8-only chip), while any other
+    /// BF16 node on that chip has no compute at all.
+    #[test]
+    fn operators_that_keep_their_precision_run_at_the_widest_a_chip_has() {
+        let router = |op| Node {
+            op,
+            layers: None,
+            stage: Stage::DecodeFfn,
+            flops: 1e12,
+            precision: Precision::Bf16,
+            weight_bytes: 0.0,
+            kv_read_bytes: 0.0,
+            kv_write_bytes: 0.0,
+            act_bytes: 0.0,
+            kernel: crate::ir::graph::Kernel::Other,
+        };
+        // h100(): 989 TFLOP/s BF16 at efficiency 0.5
+        let r = node_time(&router(crate::ir::graph::Op::Router), &h100(), 1, 1).unwrap();
+        assert!((r.compute - 1e12 / (989e12 * 0.5)).abs() < 1e-18);
+        let mut fp8_only = h100();
+        fp8_only.compute = BTreeMap::from([(Precision::Fp8, 1979e12), (Precision::Fp4, 3958e12)]);
+        for op in [crate::ir::graph::Op::Router, crate::ir::graph::Op::LmHead, crate::ir::graph::Op::Embed] {
+            let r = node_time(&router(op), &fp8_only, 1, 1).unwrap();
+            assert!((r.compute - 1e12 / (1979e12 * 0.5)).abs() < 1e-18, "{op:?}");
+        }
+        assert_eq!(node_time(&router(crate::ir::graph::Op::QkvProj), &fp8_only, 1, 1), None);
+        // a graph of an FP8 MoE model prices its router and LM head at BF16
+        let m = crate::ir::Model {
+            weights: Precision::Fp8,
+            moe: Some(crate::ir::Moe { experts: 128, top_k: 8, shared: 0, expert_intermediate: 1536, dense_layers: 0, router_bias: false }),
+            ..crate::ir::tests_support::llama70b()
+        };
+        let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch: 4, context: 1024.0 });
+        for n in g.nodes() {
+            let keeps = matches!(n.op, crate::ir::graph::Op::Router | crate::ir::graph::Op::LmHead | crate::ir::graph::Op::Embed);
+            assert_eq!(n.op.keeps_precision(), keeps);
+            if keeps {
+                assert_eq!(n.precision, Precision::Bf16, "{:?}", n.op);
+            } else if n.flops > 0.0 && n.op != crate::ir::graph::Op::Attention {
+                assert_eq!(n.precision, Precision::Fp8, "{:?}", n.op);
+            }
+        }
+        let head = g.nodes().find(|n| n.op == crate::ir::graph::Op::LmHead).unwrap();
+        assert_eq!(head.weight_bytes, 2.0 * (m.vocab * m.hidden) as f64);
     }
 
     #[test]

@@ -126,6 +126,16 @@ pub struct Layers {
     pub count: u64,
 }
 
+impl Op {
+    /// The operators whose tensors quantised checkpoints keep unquantised
+    /// (`Model::unquantized`): the embedding, the LM head and the MoE router. On a chip
+    /// with no compute at least that wide they run at the widest precision it has (an
+    /// FP8-only chip runs its router in FP8).
+    pub fn keeps_precision(self) -> bool {
+        matches!(self, Op::Embed | Op::LmHead | Op::Router)
+    }
+}
+
 impl Node {
     /// How many times a step runs the node: once per layer it stands for.
     pub fn count(&self) -> u64 {
@@ -211,6 +221,8 @@ pub fn causal_pairs(s: f64, w: Option<f64>) -> f64 {
 pub fn build(model: &Model, step: Step) -> Graph {
     let (h, nh, v) = (model.hidden as f64, model.heads as f64, model.vocab as f64);
     let (w, a) = (model.weights.bytes(), model.activations.bytes());
+    // the embedding, LM head and routers stay unquantised (`Model::unquantized`)
+    let (unq, u) = (model.unquantized(), model.unquantized().bytes());
     // Tokens through the GEMMs, and sequences whose KV caches are read.
     let (tokens, seqs, prefill) = match step {
         Step::Prefill { tokens, .. } => (tokens as f64, 1.0, true),
@@ -248,7 +260,7 @@ pub fn build(model: &Model, step: Step) -> Graph {
             kernel: Kernel::Other,
         })
     };
-    let embed = add(&mut g, Op::Embed, None, attn_stage, 0.0, model.activations, tokens * h * w, 0.0, 0.0, act);
+    let embed = add(&mut g, Op::Embed, None, attn_stage, 0.0, unq, tokens * h * u, 0.0, 0.0, act);
     let kinds = model.layer_kinds();
     // each kind's chain: (its first node, its last node)
     let mut chains: Vec<(NodeIndex, NodeIndex)> = Vec::with_capacity(kinds.kinds.len());
@@ -339,7 +351,7 @@ pub fn build(model: &Model, step: Step) -> Graph {
             Some(moe) if kind.moe => {
                 let routed = tokens * moe.top_k as f64 * h * a;
                 let touched = expected_experts_touched(moe.experts, moe.top_k, tokens);
-                let router = add(&mut g, Op::Router, l, ffn_stage, 2.0 * tokens * router_p, model.weights, router_p * w, 0.0, 0.0, act);
+                let router = add(&mut g, Op::Router, l, ffn_stage, 2.0 * tokens * router_p, unq, router_p * u, 0.0, 0.0, act);
                 g[router].kernel = Kernel::Gemm(Gemm { m: tokens, n: moe.experts as f64, k: h, split: Split::None }, None);
                 let dispatch = add(&mut g, Op::Dispatch, l, ffn_stage, 0.0, model.activations, 0.0, 0.0, 0.0, routed);
                 let experts = add(
@@ -416,8 +428,7 @@ pub fn build(model: &Model, step: Step) -> Graph {
         Step::Mixed { batch, .. } => batch as f64 + 1.0,
         _ => tokens,
     };
-    let head =
-        add(&mut g, Op::LmHead, None, attn_stage, 2.0 * head_tokens * h * v, model.weights, h * v * w, 0.0, 0.0, head_tokens * (h + v) * a);
+    let head = add(&mut g, Op::LmHead, None, attn_stage, 2.0 * head_tokens * h * v, unq, h * v * u, 0.0, 0.0, head_tokens * (h + v) * a);
     g[head].kernel = Kernel::Gemm(Gemm { m: head_tokens, n: v, k: h, split: Split::N }, None);
     // embed -> the first layer; each layer -> the next; the last layer -> the LM head
     match (chains.first(), kinds.last) {

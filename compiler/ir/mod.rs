@@ -1160,8 +1160,36 @@ impl Model {
         self.layers * self.attn_params_per_layer() + self.ffn_active_params() + self.embedding_params() + self.norm_params()
     }
 
+    /// The precision of the tensors quantised checkpoints leave unquantised: the
+    /// embedding and LM head, the norms and the MoE routers (the exclusion lists of FP8
+    /// and FP4 checkpoints, e.g. `lm_head` and `mlp.gate`; routers are sensitive and
+    /// tiny). They stay in the activations' precision, or the weights' where that is
+    /// wider.
+    pub fn unquantized(&self) -> Precision {
+        if self.activations.bytes() > self.weights.bytes() {
+            self.activations
+        } else {
+            self.weights
+        }
+    }
+
+    /// Parameters held in [`Model::unquantized`] precision: embeddings, norms and routers.
+    pub fn unquantized_params(&self) -> u64 {
+        self.embedding_params() + self.norm_params() + self.moe_layers() * self.router_params()
+    }
+
+    /// Weight bytes: the quantised parameters at the weights' precision, the rest
+    /// ([`Model::unquantized_params`]) at theirs.
     pub fn weight_bytes(&self) -> f64 {
-        self.params() as f64 * self.weights.bytes()
+        let unq = self.unquantized_params();
+        (self.params() - unq) as f64 * self.weights.bytes() + unq as f64 * self.unquantized().bytes()
+    }
+
+    /// Weight bytes of layer `l` ([`Model::layer_params`]): its two norms and its router
+    /// at [`Model::unquantized`] precision.
+    pub fn layer_weight_bytes(&self, l: u64) -> f64 {
+        let unq = 2 * self.hidden + if self.is_moe(l) { self.router_params() } else { 0 };
+        (self.layer_params(l) - unq) as f64 * self.weights.bytes() + unq as f64 * self.unquantized().bytes()
     }
 
     /// KV-cache bytes one layer stores per token: GQA `2·n_kv·d·k`, MLA `(r_kv + d_rope)·k`.
@@ -1230,11 +1258,13 @@ impl Model {
     /// Weights that live with attention in a disaggregated deployment:
     /// attention projections, embeddings, LM head and norms.
     pub fn attn_side_weight_bytes(&self) -> f64 {
-        (self.layers * self.attn_params_per_layer() + self.embedding_params() + self.norm_params()) as f64 * self.weights.bytes()
+        (self.layers * self.attn_params_per_layer()) as f64 * self.weights.bytes()
+            + (self.embedding_params() + self.norm_params()) as f64 * self.unquantized().bytes()
     }
 
     pub fn ffn_weight_bytes(&self) -> f64 {
-        self.ffn_params() as f64 * self.weights.bytes()
+        let routers = self.moe_layers() * self.router_params();
+        (self.ffn_params() - routers) as f64 * self.weights.bytes() + routers as f64 * self.unquantized().bytes()
     }
 
     /// The dimension tensor parallelism splits in the FFN stage: the dense
@@ -1338,6 +1368,37 @@ mod tests {
         let per: f64 = (0..sw.layers).map(|l| sw.kv_bytes_layer(l, 4096.0)).sum();
         assert_eq!(per, sw.kv_bytes(4096.0));
         assert_eq!(sw.kv_bytes_layer(0, 4096.0) + sw.kv_bytes_layer(1, 4096.0), 4096.0 * 4096.0 + 128.0 * 4096.0);
+    }
+
+    #[test]
+    fn quantised_weights_keep_embeddings_norms_and_routers_unquantised() {
+        // Llama-3.1-70B in FP8: the 68,451,041,280 layer GEMM parameters at 1 B, the
+        // embeddings (2,101,346,304) and norms (1,318,912) at BF16's 2 B
+        let fp8 = Model { weights: Precision::Fp8, ..llama3_1_70b() };
+        assert_eq!(fp8.unquantized(), Precision::Bf16);
+        assert_eq!(fp8.unquantized_params(), 2_101_346_304 + 1_318_912);
+        assert_eq!(fp8.weight_bytes(), 68_451_041_280.0 + 2.0 * (2_101_346_304.0 + 1_318_912.0));
+        assert_eq!(fp8.attn_side_weight_bytes() + fp8.ffn_weight_bytes(), fp8.weight_bytes());
+        // a layer: its GEMMs at 1 B, its two norms at 2 B; with the embeddings and the final
+        // norm the layers make up every byte
+        assert_eq!(fp8.layer_weight_bytes(0), 855_654_400.0 - 16_384.0 + 2.0 * 16_384.0);
+        let layers: f64 = (0..fp8.layers).map(|l| fp8.layer_weight_bytes(l)).sum();
+        assert_eq!(layers + 2.0 * (fp8.embedding_params() + fp8.hidden) as f64, fp8.weight_bytes());
+        // a MoE layer's router stays BF16 too (Qwen3-235B-A22B-like: 128 experts of 4096)
+        let moe = Model {
+            moe: Some(Moe { experts: 128, top_k: 8, shared: 0, expert_intermediate: 1536, dense_layers: 0, router_bias: false }),
+            ..fp8.clone()
+        };
+        let router = 8192 * 128;
+        assert_eq!(moe.router_params(), router);
+        assert_eq!(moe.layer_weight_bytes(3), (moe.layer_params(3) - 16_384 - router) as f64 + 2.0 * (16_384 + router) as f64);
+        assert_eq!(moe.ffn_weight_bytes(), (moe.ffn_params() - 80 * router) as f64 + 2.0 * (80 * router) as f64);
+        // weights no narrower than the activations are stored as they are
+        assert_eq!(llama3_1_70b().unquantized(), Precision::Bf16);
+        assert_eq!(llama3_1_70b().weight_bytes(), 141_107_412_992.0);
+        let fp32 = Model { weights: Precision::Fp32, ..llama3_1_70b() };
+        assert_eq!(fp32.unquantized(), Precision::Fp32);
+        assert_eq!(fp32.weight_bytes(), 4.0 * fp32.params() as f64);
     }
 
     #[test]

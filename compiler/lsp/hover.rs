@@ -7,11 +7,12 @@ use super::*;
 pub(super) fn model_figures(m: &crate::ir::Model) -> String {
     use crate::units::format::fmt_bytes;
     format!(
-        "{:.2} B params ({:.2} B active), {} of {} weights, KV cache {}/token ({})",
+        "{:.2} B params ({:.2} B active), {} of {} weights{}, KV cache {}/token ({})",
         m.params() as f64 / 1e9,
         m.active_params() as f64 / 1e9,
         fmt_bytes(m.weight_bytes()),
         m.weights.name(),
+        if m.unquantized() != m.weights { format!(" ({} embeddings, norms and routers)", m.unquantized().name()) } else { String::new() },
         fmt_bytes(m.kv_bytes_per_token()),
         m.kv.name()
     )

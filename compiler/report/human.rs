@@ -237,11 +237,12 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
     o.push(Block::Field(
         "model",
         format!(
-            "{}: {:.2} B params, {} of {} weights, KV cache {}/token ({})",
+            "{}: {:.2} B params, {} of {} weights{}, KV cache {}/token ({})",
             m.name,
             m.params as f64 / 1e9,
             fmt_bytes(m.weight_bytes),
             m.weights,
+            m.unquantized.map(|u| format!(" ({u} embeddings, norms and routers)")).unwrap_or_default(),
             fmt_bytes(m.kv_bytes_per_token),
             m.kv
         ),

@@ -173,6 +173,10 @@ pub struct ModelReport {
     pub weight_bytes: f64,
     pub kv_bytes_per_token: f64,
     pub weights: &'static str,
+    /// the precision of the embeddings, norms and routers when the weights are quantised
+    /// below it (`Model::unquantized`); absent when they are stored like the rest
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unquantized: Option<&'static str>,
     pub kv: &'static str,
 }
 
@@ -383,6 +387,7 @@ fn model_report(plan: &Plan) -> ModelReport {
         weight_bytes: m.weight_bytes(),
         kv_bytes_per_token: m.kv_bytes_per_token(),
         weights: m.weights.name(),
+        unquantized: (m.unquantized() != m.weights).then(|| m.unquantized().name()),
         kv: m.kv.name(),
     }
 }

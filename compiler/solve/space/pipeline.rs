@@ -94,13 +94,13 @@ pub(super) fn stage_costs(
     let (_, ctx_max) = decode_contexts(plan);
     let tiers = chip.memory.len();
     let (wt, kt) = (chip.tier_index(crate::ir::Contents::Weights)?, chip.tier_index(crate::ir::Contents::Kv)?);
-    let wbytes = m.weights.bytes() / tp as f64;
+    let tpf = tp as f64;
     let mut mem = vec![vec![0.0; n + 1]; tiers];
     for l in 0..n {
         for (t, row) in mem.iter_mut().enumerate() {
             let mut x = row[l];
             if t == wt {
-                x += m.layer_params(l as u64) as f64 * wbytes;
+                x += m.layer_weight_bytes(l as u64) / tpf;
             }
             if t == kt {
                 x += batch as f64 * m.kv_bytes_layer(l as u64, ctx_max as f64) / m.kv_split(tp) as f64;
@@ -109,10 +109,11 @@ pub(super) fn stage_costs(
         }
     }
     // the input embedding on the first stage; the LM head and final norm on the last
-    let matrix = (m.vocab * m.hidden) as f64 * wbytes;
+    let ubytes = m.unquantized().bytes() / tpf;
+    let matrix = (m.vocab * m.hidden) as f64 * ubytes;
     let (mut mem_first, mut mem_last) = (vec![0.0; tiers], vec![0.0; tiers]);
     mem_first[wt] = matrix;
-    mem_last[wt] = matrix + m.hidden as f64 * wbytes;
+    mem_last[wt] = matrix + m.hidden as f64 * ubytes;
     Some(StageCosts {
         group: layers::Group {
             time,
