@@ -95,7 +95,7 @@ fn the_search_finds_the_best_of_every_batch() {
 fn the_bound_between_two_batches_is_never_above_them() {
     let mut checked = 0;
     for (plan, window, name) in example_windows() {
-        let seeds = solve::batch::seeds(plan.workload.concurrency.0, plan.workload.concurrency.1);
+        let seeds = solve::batch::seeds(&plan);
         let goal = solve::goal(&plan);
         let mut batches = Batches::new(&plan);
         // the best key at each batch of the window

@@ -524,6 +524,58 @@ fn data_parallel_attention_feeds_one_disaggregated_ffn() {
     every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.attention().2 == 2 && d.ffn().is_some())));
 }
 
+/// Ping-pong takes up to 32 microbatches (`ir::MICROBATCHES`: 1 to 8, 12, 16, 24, 32).
+/// Pinned to 16 at 96 sequences with one TP2 attention group, each microbatch carries
+/// ⌈96/16⌉ = 6 sequences and the option's TPOT is the ping-pong period of 16 such
+/// microbatches, by hand from the cost functions; the ILP matches the oracle at every
+/// batch of the range (a layout of 16 exists from batch 16). Unpinned, the space offers
+/// every count up to the batch.
+#[test]
+fn ping_pong_runs_up_to_thirty_two_microbatches() {
+    use hplanc::{cost, ir::graph, ir::Stage};
+    let text = rubin_lpx("96", "microbatches = 16").replace("place decode.attn on gpu\n", "place decode.attn on gpu { tp = 2, dp = 1 }\n");
+    let comp = compiled("afd_mb16.hplan", &text, hplanc::Mode::Build);
+    let r = comp.report().plans.remove(0);
+    let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
+    assert_eq!(ffn.microbatches, 16, "{ffn:?}");
+    let plan = &comp.program.plans[0];
+    let (m, layers) = (&plan.model, plan.model.layers as f64);
+    let (gpu, lpu) = (&plan.cluster.pools[0], &plan.cluster.pools[1]);
+    let d = comp.solved[0].as_ref().unwrap().best.decode();
+    let hplanc::solve::space::Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
+    assert_eq!((p.attn, p.dp, p.microbatches), ((0, 2), 1, 16));
+    let tf = p.ffn.1;
+    let context = hplanc::solve::space::decode_contexts(plan).0;
+    let micro = graph::build(m, graph::Step::Decode { batch: 6, context });
+    let price = cost::node_times(&gpu.chip).unwrap();
+    let other: f64 = micro.nodes().filter(|n| n.layers.is_none()).map(|n| price(n, 2, m.kv_split(2)).unwrap().time()).sum();
+    let attn_time = cost::stage_time(&micro, &[Stage::DecodeAttn], &gpu.chip, 2, m.kv_split(2)).unwrap().time;
+    let t_a = (attn_time - other) / layers + cost::allreduce_on(&gpu.chip, cost::activation_bytes(m, 6), 2, gpu.link.as_ref().unwrap());
+    let ffn_time = cost::stage_time(&micro, &[Stage::DecodeFfn], &lpu.chip, tf, 1).unwrap().time + layers * lpu.chip.layer_overhead;
+    let t_e = ffn_time / layers + cost::allreduce_on(&lpu.chip, cost::activation_bytes(m, 6), tf, lpu.link.as_ref().unwrap());
+    let link = &plan.cluster.link_between(0, 1).unwrap().link;
+    let t_c = cost::crossings_time(m, 6, link, 2.min(tf)) / (2.0 * layers);
+    for (got, want, what) in [(p.other, other, "other"), (p.t_a, t_a, "t_a"), (p.t_e, t_e, "t_e"), (p.t_c, t_c, "t_c")] {
+        assert!((got - want).abs() <= 1e-9 * want, "{what}: {got} against {want}");
+    }
+    let overhead = cost::step_fixed(&gpu.chip, 96) + lpu.chip.step_overhead;
+    let want = cost::pingpong_sharded(t_a, t_e, t_c, 16, plan.model.layers, p.groups) + 16.0 * other + overhead;
+    assert!((d.tpot - want).abs() <= 1e-9 * want, "TPOT {} against {want}", d.tpot);
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.microbatches() == 16)));
+    // unpinned, every count up to the batch
+    let free = compiled("afd_any_mb.hplan", &rubin_lpx("1 ..= 64", ""), hplanc::Mode::Check);
+    let plan = &free.program.plans[0];
+    let prefill = hplanc::solve::space::prefill_options(plan, &mut vec![]);
+    for (batch, want) in [(20, vec![1, 2, 3, 4, 5, 6, 7, 8, 12, 16]), (40, vec![1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32])] {
+        let inst = hplanc::solve::space::instance(plan, batch, &prefill, &mut vec![]);
+        let counts: std::collections::BTreeSet<u64> = inst.decode.iter().filter(|d| d.ffn().is_some()).map(|d| d.microbatches()).collect();
+        assert_eq!(counts.into_iter().collect::<Vec<_>>(), want, "microbatch counts at batch {batch}");
+    }
+    // and the seeds of the batch search hold every count in the range
+    let seeds = hplanc::solve::batch::seeds(plan);
+    assert!([12, 16, 24, 32].iter().all(|m| seeds.contains(m)), "{seeds:?}");
+}
+
 /// Unpinned, data-parallel attention groups are in the space beside one group: at 64
 /// sequences on a pool of 8 Rubin GPUs, 1, 2, 4 and 8 groups, each option's attention
 /// chips its groups'.

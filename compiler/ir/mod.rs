@@ -508,10 +508,12 @@ pub struct Placement {
 }
 
 /// Microbatch counts the solver tries for ping-pong between attention and FFN pools (and
-/// a `microbatches` pin may take): 1 to 8. Full overlap needs `m ≥ 2(1 + t_c/T_f)`, so a
-/// crossing as long as a layer's work needs 4, one three times as long 8
-/// (docs/cost-model.md §4b).
-pub const MICROBATCHES: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+/// a `microbatches` pin may take): 1 to 8, 12, 16, 24 and 32. Full overlap needs
+/// `m ≥ 2(1 + t_c/T_f)`, so a crossing as long as a layer's work needs 4, one three times
+/// as long 8, one fifteen times as long 32; and an FFN spread over `g` layer groups keeps
+/// every group busy only with `m ≥ g` (Kimi K2 on LP30s takes 20) (docs/cost-model.md
+/// §4b). Every count is a seed of the batch search (`solve::batch::seeds`).
+pub const MICROBATCHES: [u64; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32];
 
 /// Pinned decisions of one stage, each with the span of its pin.
 #[derive(Clone, Debug, PartialEq, Default)]

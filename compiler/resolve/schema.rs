@@ -440,7 +440,7 @@ pub static PINS: BlockSpec = BlockSpec {
             AttrKind::Count,
             false,
             "2",
-            "decode.ffn on another pool than decode.attn: ping-pong microbatches (1 to 8)",
+            "decode.ffn on another pool than decode.attn: ping-pong microbatches (1 to 8, 12, 16, 24 or 32)",
         ),
         a("replicas", AttrKind::Count, false, "3", "prefill: independent prefill copies, exactly this many"),
     ],

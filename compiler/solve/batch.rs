@@ -20,11 +20,22 @@ use std::collections::{BTreeMap, BinaryHeap};
 const EVERY_BATCH_UP_TO: u64 = 8;
 
 /// The batches solved before any is bounded: the range's ends, every batch up to 8
-/// (where microbatch and pipeline layouts change) and the powers of two between (where
-/// data-parallel attention groups appear), ascending. Between two consecutive seeds the
-/// same decode layouts exist at every batch, which the relaxation needs.
-pub fn seeds(lo: u64, hi: u64) -> Vec<u64> {
+/// (where microbatch and pipeline layouts change), each ping-pong microbatch count above
+/// it when the plan may put the FFN on another pool than attention (12, 16, 24, 32: a
+/// layout of `m` microbatches exists from batch `m`) and the powers of two between
+/// (where data-parallel attention groups appear), ascending. Between two consecutive
+/// seeds the same decode layouts exist at every batch, which the relaxation needs.
+pub fn seeds(plan: &Plan) -> Vec<u64> {
+    let (lo, hi) = plan.workload.concurrency;
+    seeds_in(lo, hi, space::ffn_may_leave_attention(plan))
+}
+
+/// [`seeds`] of the range `lo..=hi`, with the ping-pong microbatch counts or without.
+pub fn seeds_in(lo: u64, hi: u64, ping_pong: bool) -> Vec<u64> {
     let mut v: Vec<u64> = (lo..=hi.min(EVERY_BATCH_UP_TO)).collect();
+    if ping_pong {
+        v.extend(space::MICROBATCHES.iter().filter(|&&m| (lo..=hi).contains(&m)));
+    }
     v.extend(space::batch_candidates(lo, hi));
     v.sort_unstable();
     v.dedup();
@@ -85,6 +96,11 @@ impl<'p> Batches<'p> {
         let mut excluded = Vec::new();
         let prefill = space::prefill_options(plan, &mut excluded);
         Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded }
+    }
+
+    /// The plan whose spaces these are.
+    pub fn plan(&self) -> &'p Plan {
+        self.plan
     }
 
     /// The plan's range of batches.
@@ -460,9 +476,12 @@ mod tests {
 
     #[test]
     fn seeds_are_the_ends_every_batch_to_8_and_the_powers_of_two() {
-        assert_eq!(seeds(1, 100), vec![1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64, 100]);
-        assert_eq!(seeds(10, 20), vec![10, 16, 20]);
-        assert_eq!(seeds(6, 6), vec![6]);
+        assert_eq!(seeds_in(1, 100, false), vec![1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64, 100]);
+        assert_eq!(seeds_in(10, 20, false), vec![10, 16, 20]);
+        assert_eq!(seeds_in(6, 6, false), vec![6]);
+        // with ping-pong, every microbatch count in the range
+        assert_eq!(seeds_in(1, 100, true), vec![1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 64, 100]);
+        assert_eq!(seeds_in(10, 20, true), vec![10, 12, 16, 20]);
     }
 
     /// A search stopped at its bound on batches says so, with a bound no greater than the
@@ -477,7 +496,7 @@ mod tests {
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
         let plan = &comp.program.plans[0];
         let goal = super::super::goal(plan);
-        let start: Vec<(u64, Option<Key>)> = seeds(1, 4096).into_iter().map(|b| (b, None)).collect();
+        let start: Vec<(u64, Option<Key>)> = seeds_in(1, 4096, false).into_iter().map(|b| (b, None)).collect();
         let full = search(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_goal(goal)).unwrap();
         assert!(full.unsearched.is_none() && full.solved.len() > start.len() + 2);
         let cut = search_at_most(&mut Batches::new(plan), goal, &start, &|_| None, &mut by_goal(goal), start.len() + 2).unwrap();

@@ -266,8 +266,7 @@ pub struct Searched {
 /// frontier's points) and the best batch, and its answer is the plan's.
 pub fn search_batches(plan: &Plan, batches: &mut batch::Batches) -> Result<Searched, String> {
     let goal = goal(plan);
-    let (lo, hi) = plan.workload.concurrency;
-    let seeds = batch::seeds(lo, hi);
+    let seeds = batch::seeds(plan);
     let start: Vec<(u64, Option<batch::Key>)> = seeds.iter().map(|&b| (b, None)).collect();
     let found = batch::search(batches, goal, &start, &|_| None, &mut batch::by_goal(goal))?;
     let mut at = seeds;

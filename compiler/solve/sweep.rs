@@ -137,8 +137,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
 fn slo_walk(plan: &Plan, values: &[f64]) -> Vec<SweepPoint> {
     let g = goal(plan);
     let mut batches = Batches::new(plan);
-    let (lo, hi) = plan.workload.concurrency;
-    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(lo, hi).into_iter().map(|b| (b, None)).collect();
+    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(plan).into_iter().map(|b| (b, None)).collect();
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
     let mut out: Vec<SweepPoint> = values.iter().map(|&value| SweepPoint { value, point: None, failed: None }).collect();

@@ -69,8 +69,7 @@ pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
 /// figure changed the space at all).
 fn seeded(plan: &Plan) -> Batches<'_> {
     let mut batches = Batches::new(plan);
-    let (lo, hi) = plan.workload.concurrency;
-    for b in batch::seeds(lo, hi) {
+    for b in batch::seeds(plan) {
         batches.at(b);
     }
     batches
@@ -89,8 +88,7 @@ fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment) -> O
         let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
         (decode_signature(d), k.pool, k.aggregated) != *nominal
     });
-    let (lo, hi) = batches.concurrency();
-    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(lo, hi).into_iter().map(|b| (b, None)).collect();
+    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(batches.plan()).into_iter().map(|b| (b, None)).collect();
     // enumeration never fails
     batch::search(batches, goal, &start, &|_| None, &mut solve_one).ok().and_then(|f| f.best)
 }

@@ -220,7 +220,9 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
             };
             (why.into(), help)
         }
-        PinProblem::Microbatches => ("ping-pong runs 1 to 8 microbatches".into(), "pin a whole number from 1 to 8".into()),
+        PinProblem::Microbatches => {
+            ("ping-pong runs 1 to 8, 12, 16, 24 or 32 microbatches".into(), "pin one of 1 to 8, 12, 16, 24 or 32".into())
+        }
         PinProblem::NotPowerOfTwo => {
             ("not a power of two".into(), "the solver's data-parallel group counts are powers of two (2, 4, 8, ...)".into())
         }

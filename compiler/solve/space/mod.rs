@@ -608,9 +608,9 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
     let mut out = Vec::new();
     let other_time = |chip: &crate::ir::Chip, tp: u64| head_time(m, &g, chip, tp);
-    // Graphs of one microbatch for ping-pong between pools: m in 1..=8 up to the batch,
+    // Graphs of one microbatch for ping-pong between pools: m in MICROBATCHES up to the batch,
     // each of at most ⌈B/m⌉ sequences (m = 1 is the step's own graph).
-    let disaggregable = ffn_pools.iter().any(|&f| plan.placement(Stage::DecodeAttn).pools.iter().any(|&a| a != f));
+    let disaggregable = ffn_may_leave_attention(plan);
     let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
         .iter()
         .filter(|&&mb| mb > 1 && mb <= batch && disaggregable)
@@ -680,6 +680,13 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
 }
 
 pub use crate::ir::MICROBATCHES;
+
+/// Whether the plan may run the decode FFN on another pool than attention (ping-pong
+/// layouts of several microbatches exist then).
+pub fn ffn_may_leave_attention(plan: &Plan) -> bool {
+    let attn = &plan.placement(Stage::DecodeAttn).pools;
+    plan.placement(Stage::DecodeFfn).pools.iter().any(|&f| attn.iter().any(|&a| a != f))
+}
 
 /// The range's ends and the powers of two between them: the batches a sweep over the
 /// concurrency tries by default, and among the seeds of the search over every batch
