@@ -485,43 +485,54 @@ fn ping_pong_runs_up_to_eight_microbatches() {
 /// and the ILP matches the oracle at every batch.
 #[test]
 fn data_parallel_attention_feeds_one_disaggregated_ffn() {
-    use hplanc::{cost, ir::graph, ir::Stage};
     let text = rubin_lpx("96", "microbatches = 4").replace("place decode.attn on gpu\n", "place decode.attn on gpu { tp = 2, dp = 2 }\n");
     let comp = compiled("afd_dp.hplan", &text, hplanc::Mode::Build);
     let r = comp.report().plans.remove(0);
     let attn = r.placement.iter().find(|x| x.stage == "decode.attn").unwrap();
     assert_eq!((attn.chips, attn.tp, attn.dp), (4, 2, 2), "{attn:?}");
+    let d = comp.solved[0].as_ref().unwrap().best.decode();
+    let hplanc::solve::space::Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
+    assert_eq!((p.attn, p.dp, p.microbatches, d.chips[0]), ((0, 2), 2, 4, 4));
+    assert_eq!(d.chips[1], p.ffn.1 * p.groups);
+    // a group's 12 sequences per microbatch, a microbatch's 24 tokens crossing over its 4
+    // attention chips, each group's engine scheduling its 48 sequences
+    assert_pingpong_by_hand(&comp, 4, (12, 24, 48));
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.attention().2 == 2 && d.ffn().is_some())));
+}
+
+/// The solved ping-pong option of `comp`'s first plan (attention on the first pool, the
+/// FFN on the second) against the cost functions applied by hand: its attention over a group's
+/// microbatch of `cell` sequences (less the embedding and LM head, plus its all-reduce),
+/// the FFN over a microbatch's `micro` tokens (plus its per-layer fixed cost and
+/// all-reduce), the crossings of those tokens striped over `senders` attention chips or
+/// the FFN's, and the TPOT: the sharded ping-pong period of its microbatches plus each
+/// microbatch's embedding and LM head and the fixed costs of a group scheduling `group`
+/// sequences.
+fn assert_pingpong_by_hand(comp: &hplanc::Compilation, senders: u64, (cell, micro, group): (u64, u64, u64)) {
+    use hplanc::{cost, ir::graph, ir::Stage};
     let plan = &comp.program.plans[0];
     let (m, layers) = (&plan.model, plan.model.layers as f64);
     let (gpu, lpu) = (&plan.cluster.pools[0], &plan.cluster.pools[1]);
     let d = comp.solved[0].as_ref().unwrap().best.decode();
     let hplanc::solve::space::Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
-    assert_eq!((p.attn, p.dp, p.microbatches, d.chips[0]), ((0, 2), 2, 4, 4));
-    let tf = p.ffn.1;
-    assert_eq!(d.chips[1], tf * p.groups);
+    let (ta, tf, mb) = (p.attn.1, p.ffn.1, p.microbatches);
     let context = hplanc::solve::space::decode_contexts(plan).0;
-    let cell = graph::build(m, graph::Step::Decode { batch: 12, context });
-    let microbatch = graph::build(m, graph::Step::Decode { batch: 24, context });
-    // a group's attention over its 12 sequences, less its embedding and LM head
+    let (cell_g, micro_g) =
+        (graph::build(m, graph::Step::Decode { batch: cell, context }), graph::build(m, graph::Step::Decode { batch: micro, context }));
     let price = cost::node_times(&gpu.chip).unwrap();
-    let other: f64 = cell.nodes().filter(|n| n.layers.is_none()).map(|n| price(n, 2, m.kv_split(2)).unwrap().time()).sum();
-    let attn_time = cost::stage_time(&cell, &[Stage::DecodeAttn], &gpu.chip, 2, m.kv_split(2)).unwrap().time;
-    let ar_a = cost::allreduce_on(&gpu.chip, cost::activation_bytes(m, 12), 2, gpu.link.as_ref().unwrap());
-    let t_a = (attn_time - other) / layers + ar_a;
-    // the FFN over the microbatch's 24 tokens (every group's)
-    let ffn_time = cost::stage_time(&microbatch, &[Stage::DecodeFfn], &lpu.chip, tf, 1).unwrap().time + layers * lpu.chip.layer_overhead;
-    let t_e = ffn_time / layers + cost::allreduce_on(&lpu.chip, cost::activation_bytes(m, 24), tf, lpu.link.as_ref().unwrap());
-    // the microbatch's tokens cross, striped over the 4 attention chips or the FFN's
+    let other: f64 = cell_g.nodes().filter(|n| n.layers.is_none()).map(|n| price(n, ta, m.kv_split(ta)).unwrap().time()).sum();
+    let attn_time = cost::stage_time(&cell_g, &[Stage::DecodeAttn], &gpu.chip, ta, m.kv_split(ta)).unwrap().time;
+    let t_a = (attn_time - other) / layers + cost::allreduce_on(&gpu.chip, cost::activation_bytes(m, cell), ta, gpu.link.as_ref().unwrap());
+    let ffn_time = cost::stage_time(&micro_g, &[Stage::DecodeFfn], &lpu.chip, tf, 1).unwrap().time + layers * lpu.chip.layer_overhead;
+    let t_e = ffn_time / layers + cost::allreduce_on(&lpu.chip, cost::activation_bytes(m, micro), tf, lpu.link.as_ref().unwrap());
     let link = &plan.cluster.link_between(0, 1).unwrap().link;
-    let t_c = cost::crossings_time(m, 24, link, 4.min(tf)) / (2.0 * layers);
+    let t_c = cost::crossings_time(m, micro, link, senders.min(tf)) / (2.0 * layers);
     for (got, want, what) in [(p.other, other, "other"), (p.t_a, t_a, "t_a"), (p.t_e, t_e, "t_e"), (p.t_c, t_c, "t_c")] {
         assert!((got - want).abs() <= 1e-9 * want, "{what}: {got} against {want}");
     }
-    // one group's engine schedules its 48 sequences
-    let overhead = cost::step_fixed(&gpu.chip, 48) + lpu.chip.step_overhead;
-    let want = cost::pingpong_sharded(t_a, t_e, t_c, 4, plan.model.layers, p.groups) + 4.0 * other + overhead;
+    let overhead = cost::step_fixed(&gpu.chip, group) + lpu.chip.step_overhead;
+    let want = cost::pingpong_sharded(t_a, t_e, t_c, mb, plan.model.layers, p.groups) + mb as f64 * other + overhead;
     assert!((d.tpot - want).abs() <= 1e-9 * want, "TPOT {} against {want}", d.tpot);
-    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.attention().2 == 2 && d.ffn().is_some())));
 }
 
 /// Ping-pong takes up to 32 microbatches (`ir::MICROBATCHES`: 1 to 8, 12, 16, 24, 32).
@@ -532,35 +543,16 @@ fn data_parallel_attention_feeds_one_disaggregated_ffn() {
 /// every count up to the batch.
 #[test]
 fn ping_pong_runs_up_to_thirty_two_microbatches() {
-    use hplanc::{cost, ir::graph, ir::Stage};
     let text = rubin_lpx("96", "microbatches = 16").replace("place decode.attn on gpu\n", "place decode.attn on gpu { tp = 2, dp = 1 }\n");
     let comp = compiled("afd_mb16.hplan", &text, hplanc::Mode::Build);
     let r = comp.report().plans.remove(0);
     let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
     assert_eq!(ffn.microbatches, 16, "{ffn:?}");
-    let plan = &comp.program.plans[0];
-    let (m, layers) = (&plan.model, plan.model.layers as f64);
-    let (gpu, lpu) = (&plan.cluster.pools[0], &plan.cluster.pools[1]);
     let d = comp.solved[0].as_ref().unwrap().best.decode();
     let hplanc::solve::space::Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
     assert_eq!((p.attn, p.dp, p.microbatches), ((0, 2), 1, 16));
-    let tf = p.ffn.1;
-    let context = hplanc::solve::space::decode_contexts(plan).0;
-    let micro = graph::build(m, graph::Step::Decode { batch: 6, context });
-    let price = cost::node_times(&gpu.chip).unwrap();
-    let other: f64 = micro.nodes().filter(|n| n.layers.is_none()).map(|n| price(n, 2, m.kv_split(2)).unwrap().time()).sum();
-    let attn_time = cost::stage_time(&micro, &[Stage::DecodeAttn], &gpu.chip, 2, m.kv_split(2)).unwrap().time;
-    let t_a = (attn_time - other) / layers + cost::allreduce_on(&gpu.chip, cost::activation_bytes(m, 6), 2, gpu.link.as_ref().unwrap());
-    let ffn_time = cost::stage_time(&micro, &[Stage::DecodeFfn], &lpu.chip, tf, 1).unwrap().time + layers * lpu.chip.layer_overhead;
-    let t_e = ffn_time / layers + cost::allreduce_on(&lpu.chip, cost::activation_bytes(m, 6), tf, lpu.link.as_ref().unwrap());
-    let link = &plan.cluster.link_between(0, 1).unwrap().link;
-    let t_c = cost::crossings_time(m, 6, link, 2.min(tf)) / (2.0 * layers);
-    for (got, want, what) in [(p.other, other, "other"), (p.t_a, t_a, "t_a"), (p.t_e, t_e, "t_e"), (p.t_c, t_c, "t_c")] {
-        assert!((got - want).abs() <= 1e-9 * want, "{what}: {got} against {want}");
-    }
-    let overhead = cost::step_fixed(&gpu.chip, 96) + lpu.chip.step_overhead;
-    let want = cost::pingpong_sharded(t_a, t_e, t_c, 16, plan.model.layers, p.groups) + 16.0 * other + overhead;
-    assert!((d.tpot - want).abs() <= 1e-9 * want, "TPOT {} against {want}", d.tpot);
+    // 6 sequences per microbatch crossing over the group's 2 chips, 96 scheduled
+    assert_pingpong_by_hand(&comp, 2, (6, 6, 96));
     every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.microbatches() == 16)));
     // unpinned, every count up to the batch
     let free = compiled("afd_any_mb.hplan", &rubin_lpx("1 ..= 64", ""), hplanc::Mode::Check);
