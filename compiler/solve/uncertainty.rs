@@ -222,15 +222,15 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     }
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let around = Around::new(plan, best);
-    let one = |input: &Input| -> Result<Varied, String> {
+    let one = |input: &Input| -> Varied {
         let (low, high) = (around.at(input, input.low), around.at(input, input.high));
         let differs = |p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&around.nominal);
         let switch_low = if differs(&low) { Some(switch(&around, input, input.nominal, input.low)) } else { None };
         let switch_high = if differs(&high) { Some(switch(&around, input, input.nominal, input.high)) } else { None };
-        Ok(Varied { input: input.clone(), low, high, switch_low, switch_high })
+        Varied { input: input.clone(), low, high, switch_low, switch_high }
     };
     let varied = super::sweep::par_map(&inputs[..inputs.len().min(MAX_INPUTS)], jobs, &|_, _| {}, one);
-    Ok(Sensitivity { varied: varied.into_iter().collect::<Result<_, _>>()?, not_varied, because: None })
+    Ok(Sensitivity { varied, not_varied, because: None })
 }
 
 /// Bisection steps for a break-even between two plans: each step solves both by
