@@ -163,7 +163,7 @@ fn a_batch_solves_to_the_pair_enumerations_choice() {
             let want = every(None);
             assert_eq!(solve_one(&inst, None).unwrap().0, want, "{what}, {goal:?}");
             let Some(c) = want else { continue };
-            let ex = ilp::Exclude { decode: vec![c.decode], prefill: vec![c.prefill] };
+            let ex = ilp::Exclude::new(vec![c.decode], vec![c.prefill]);
             assert_eq!(solve_one(&inst, Some(&ex)).unwrap().0, every(Some(&ex)), "{what} without its best, {goal:?}");
             compared += 1;
         }

@@ -95,16 +95,38 @@ pub fn solve(inst: &Instance, goal: Goal, time_limit_s: f64) -> Result<Outcome, 
 }
 
 /// A set of choices to exclude: those taking one of `decode` and one of `prefill`
-/// (the row `Σ_{d ∈ decode} x_d + Σ_{k ∈ prefill} y_k ≤ 1`).
+/// (the row `Σ_{d ∈ decode} x_d + Σ_{k ∈ prefill} y_k ≤ 1`). Both lists are ascending
+/// and without repeats ([`Exclude::new`]), so a lookup is a binary search: the pair
+/// enumeration asks once per pair, and a runner-up search excludes most of a space.
 pub struct Exclude {
-    pub decode: Vec<usize>,
-    pub prefill: Vec<usize>,
+    decode: Vec<usize>,
+    prefill: Vec<usize>,
 }
 
 impl Exclude {
+    pub fn new(mut decode: Vec<usize>, mut prefill: Vec<usize>) -> Exclude {
+        for v in [&mut decode, &mut prefill] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        Exclude { decode, prefill }
+    }
+
     /// Whether choice `c` takes one of `decode` and one of `prefill`.
     pub fn covers(&self, c: Choice) -> bool {
-        self.decode.contains(&c.decode) && self.prefill.contains(&c.prefill)
+        self.has_decode(c.decode) && self.prefill.binary_search(&c.prefill).is_ok()
+    }
+
+    /// Whether decode option `d` is one of `decode`.
+    pub fn has_decode(&self, d: usize) -> bool {
+        self.decode.binary_search(&d).is_ok()
+    }
+
+    /// The same set over a subset of the options, `decode` and `prefill` (ascending) the
+    /// subset's options by their index in the whole: each index becomes its position.
+    fn within(&self, decode: &[usize], prefill: &[usize]) -> Exclude {
+        let pos = |mine: &[usize], of: &[usize]| mine.iter().filter_map(|i| of.binary_search(i).ok()).collect();
+        Exclude { decode: pos(&self.decode, decode), prefill: pos(&self.prefill, prefill) }
     }
 }
 
@@ -146,10 +168,7 @@ fn solve_split(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
             d_idx.iter().map(|&d| inst.decode[d].clone()).collect(),
             k_idx.iter().map(|&k| inst.prefill[k].clone()).collect(),
         );
-        let ex = exclude.map(|e| Exclude {
-            decode: e.decode.iter().filter_map(|d| d_idx.iter().position(|x| x == d)).collect(),
-            prefill: e.prefill.iter().filter_map(|k| k_idx.iter().position(|x| x == k)).collect(),
-        });
+        let ex = exclude.map(|e| e.within(&d_idx, &k_idx));
         let out = solve_whole(&sub, goal, time_limit_s, ex.as_ref(), aided)?;
         stats.variables = stats.variables.max(out.stats.variables);
         stats.constraints = stats.constraints.max(out.stats.constraints);
@@ -556,7 +575,7 @@ impl Model<'_> {
         if let Some(ex) = self.exclude {
             let mut e = Expression::from(0.0);
             for (i, d) in allowed.iter().enumerate() {
-                if ex.decode.contains(d) {
+                if ex.has_decode(*d) {
                     e += x[i];
                 }
             }
@@ -615,5 +634,27 @@ impl Model<'_> {
             };
         }
         Ok(Some(Choice { decode: allowed[xi], prefill: k, replicas }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An exclusion given in any order covers exactly the pairs of its two lists, and
+    /// over a subset of the options it keeps those in the subset at their positions.
+    #[test]
+    fn an_exclusion_covers_its_pairs_and_maps_onto_a_subset() {
+        let ex = Exclude::new(vec![7, 2, 5, 2], vec![3, 0]);
+        let c = |decode, prefill| Choice { decode, prefill, replicas: 1 };
+        for d in 0..10 {
+            for k in 0..5 {
+                assert_eq!(ex.covers(c(d, k)), [2, 5, 7].contains(&d) && [0, 3].contains(&k), "({d}, {k})");
+            }
+        }
+        // the subset holds decode options 1, 2, 5, 8 and prefill options 3, 4
+        let sub = ex.within(&[1, 2, 5, 8], &[3, 4]);
+        assert_eq!((sub.decode.as_slice(), sub.prefill.as_slice()), (&[1usize, 2][..], &[0usize][..]));
+        assert!(sub.covers(c(2, 0)) && !sub.covers(c(3, 0)) && !sub.covers(c(1, 1)));
     }
 }

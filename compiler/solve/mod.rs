@@ -205,13 +205,13 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
             let same_assignment = |inst: &Instance| {
                 let decode = (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == s).collect();
                 let prefill = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == prefill_pool).collect();
-                Some(ilp::Exclude { decode, prefill })
+                Some(ilp::Exclude::new(decode, prefill))
             };
             let aggregated = b.prefill().aggregated;
             let same_serving = |inst: &Instance| {
                 let decode = (0..inst.decode.len()).filter(|&d| inst.decode[d].aggregated.is_some() == aggregated).collect();
                 let prefill = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].aggregated == aggregated).collect();
-                Some(ilp::Exclude { decode, prefill })
+                Some(ilp::Exclude::new(decode, prefill))
             };
             match (other(&same_assignment), other(&same_serving)) {
                 (Ok(r), Ok(o)) => (r.best, o.best),
