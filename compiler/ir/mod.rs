@@ -1395,9 +1395,19 @@ mod tests {
         assert_eq!(moe.router_params(), router);
         assert_eq!(moe.layer_weight_bytes(3), (moe.layer_params(3) - 16_384 - router) as f64 + 2.0 * (16_384 + router) as f64);
         assert_eq!(moe.ffn_weight_bytes(), (moe.ffn_params() - 80 * router) as f64 + 2.0 * (80 * router) as f64);
+        assert_eq!(moe.unquantized_params(), 2_101_346_304 + 1_318_912 + 80 * router);
+        assert_eq!(moe.attn_side_weight_bytes() + moe.ffn_weight_bytes(), moe.weight_bytes());
         // weights no narrower than the activations are stored as they are
         assert_eq!(llama3_1_70b().unquantized(), Precision::Bf16);
         assert_eq!(llama3_1_70b().weight_bytes(), 141_107_412_992.0);
+        // at FP4 the GEMMs take half a byte: attention 80 x 150,994,944 and FFN
+        // 80 x 704,643,072 parameters
+        let fp4 = Model { weights: Precision::Fp4, ..llama3_1_70b() };
+        assert_eq!(fp4.attn_side_weight_bytes(), 0.5 * 80.0 * 150_994_944.0 + 2.0 * (2_101_346_304.0 + 1_318_912.0));
+        assert_eq!(fp4.ffn_weight_bytes(), 0.5 * 80.0 * 704_643_072.0);
+        // of two formats as wide, the weights' own
+        let fp16 = Model { weights: Precision::Fp16, ..llama3_1_70b() };
+        assert_eq!(fp16.unquantized(), Precision::Fp16);
         let fp32 = Model { weights: Precision::Fp32, ..llama3_1_70b() };
         assert_eq!(fp32.unquantized(), Precision::Fp32);
         assert_eq!(fp32.weight_bytes(), 4.0 * fp32.params() as f64);

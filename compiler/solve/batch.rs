@@ -484,6 +484,27 @@ mod tests {
         assert_eq!(seeds_in(10, 20, true), vec![10, 12, 16, 20]);
     }
 
+    /// A plan seeds the microbatch counts exactly when its FFN may run on another pool
+    /// than its attention (`space::ffn_may_leave_attention`).
+    #[test]
+    fn only_a_plan_that_may_split_attention_and_ffn_seeds_the_microbatch_counts() {
+        let text = |ffn: &str| {
+            format!(
+                "use std::chips::b200\nuse std::links::{{nvlink5, spectrum_x}}\nuse std::models::llama3_1_8b\n\
+                 workload w {{\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 40\n}}\n\
+                 cluster c {{\n  pool a = b200 x 8 over nvlink5\n  pool b = b200 x 8 over nvlink5\n  link a <-> b over spectrum_x\n}}\n\
+                 plan p {{\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place prefill on a\n  place decode.attn on a\n  place decode.ffn on {ffn}\n}}\n"
+            )
+        };
+        for (ffn, split) in [("a", false), ("b", true), ("any [a, b]", true)] {
+            let comp = crate::compile("t.hplan", &text(ffn), None, crate::Mode::Check);
+            assert!(!comp.has_errors(), "{ffn}: {:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+            let plan = &comp.program.plans[0];
+            assert_eq!(space::ffn_may_leave_attention(plan), split, "{ffn}");
+            assert_eq!(seeds(plan), seeds_in(1, 40, split), "{ffn}");
+        }
+    }
+
     /// A search stopped at its bound on batches says so, with a bound no greater than the
     /// best over every batch, and its answer is no better than that best.
     #[test]
