@@ -1175,6 +1175,12 @@ impl Model {
         }
     }
 
+    /// [`Model::unquantized`] where it differs from the weights' precision (what reports
+    /// and hovers name beside the weights).
+    pub fn unquantized_apart(&self) -> Option<Precision> {
+        Some(self.unquantized()).filter(|u| *u != self.weights)
+    }
+
     /// Parameters held in [`Model::unquantized`] precision: embeddings, norms and routers.
     pub fn unquantized_params(&self) -> u64 {
         self.embedding_params() + self.norm_params() + self.moe_layers() * self.router_params()
@@ -1378,6 +1384,7 @@ mod tests {
         // embeddings (2,101,346,304) and norms (1,318,912) at BF16's 2 B
         let fp8 = Model { weights: Precision::Fp8, ..llama3_1_70b() };
         assert_eq!(fp8.unquantized(), Precision::Bf16);
+        assert_eq!((fp8.unquantized_apart(), llama3_1_70b().unquantized_apart()), (Some(Precision::Bf16), None));
         assert_eq!(fp8.unquantized_params(), 2_101_346_304 + 1_318_912);
         assert_eq!(fp8.weight_bytes(), 68_451_041_280.0 + 2.0 * (2_101_346_304.0 + 1_318_912.0));
         assert_eq!(fp8.attn_side_weight_bytes() + fp8.ffn_weight_bytes(), fp8.weight_bytes());

@@ -12,7 +12,7 @@ pub(super) fn model_figures(m: &crate::ir::Model) -> String {
         m.active_params() as f64 / 1e9,
         fmt_bytes(m.weight_bytes()),
         m.weights.name(),
-        if m.unquantized() != m.weights { format!(" ({} embeddings, norms and routers)", m.unquantized().name()) } else { String::new() },
+        m.unquantized_apart().map(|u| format!(" ({} embeddings, norms and routers)", u.name())).unwrap_or_default(),
         fmt_bytes(m.kv_bytes_per_token()),
         m.kv.name()
     )

@@ -387,7 +387,7 @@ fn model_report(plan: &Plan) -> ModelReport {
         weight_bytes: m.weight_bytes(),
         kv_bytes_per_token: m.kv_bytes_per_token(),
         weights: m.weights.name(),
-        unquantized: (m.unquantized() != m.weights).then(|| m.unquantized().name()),
+        unquantized: m.unquantized_apart().map(|u| u.name()),
         kv: m.kv.name(),
     }
 }

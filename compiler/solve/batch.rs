@@ -103,11 +103,6 @@ impl<'p> Batches<'p> {
         self.plan
     }
 
-    /// The plan's range of batches.
-    pub fn concurrency(&self) -> (u64, u64) {
-        self.plan.workload.concurrency
-    }
-
     /// The space at batch `b`.
     pub fn at(&mut self, b: u64) -> &Instance {
         &self.build(b).inst
