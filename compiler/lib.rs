@@ -73,6 +73,12 @@ impl Compilation {
         }
         if let (Some(s), Some(best)) = (self.sensitivity.get(i).and_then(|s| s.as_ref()), self.solved.get(i).and_then(|s| s.as_ref())) {
             r.uncertainty = Some(report::uncertainty::report(&self.program.plans[i], &best.best, s));
+            if let Some((_, points)) = &best.sweep {
+                let reached = report::uncertainty::frontier_bands(&mut r.frontier, &self.program.plans[i], points, s);
+                if let Some(sweep) = r.sweep.as_mut() {
+                    sweep.feasible_inside_ranges = reached;
+                }
+            }
         }
         r
     }
@@ -162,7 +168,7 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
         .zip(&solved)
         .map(|(p, s)| {
             let s = s.as_ref().filter(|_| !opts.skip_sweeps && !opts.skip_uncertainty && !p.inputs().is_empty())?;
-            match solve::uncertainty::vary(p, &s.best, opts.jobs) {
+            match solve::uncertainty::vary(p, &s.best, s.sweep.as_ref(), opts.jobs) {
                 Ok(v) => Some(v),
                 Err(reason) => {
                     diags.push(diagnostics::catalog::solver_failed(p.span, &reason));

@@ -112,15 +112,16 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 
 /// One mutated input `m` of corpus file `name`, the `index`-th of the run: compiled
 /// (solved for every other input: the rest are checked, parsed, resolved and diagnosed,
-/// where most mutations end anyway; every 4th also runs its sweeps, an example's
-/// frontier or `sweep` block solving it at tens of points; every 8th also varies its
+/// where most mutations end anyway; every 8th also runs its sweeps, an example's
+/// frontier or `sweep` block solving it at tens of points; every 16th also varies its
 /// uncertain figures, each stdlib chip having some and varying them costing several
-/// solves), rendered and formatted; `Err` says what went wrong.
+/// solves, and a swept plan's bands a sweep per input end), rendered and formatted;
+/// `Err` says what went wrong.
 fn never_panics(name: &str, m: &str, index: usize, slow: bool) -> Result<(), String> {
     let t0 = std::time::Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mode = if index % 2 == 0 { hplanc::Mode::Build } else { hplanc::Mode::Check };
-        let opts = hplanc::BuildOptions { skip_sweeps: index % 4 != 0, skip_uncertainty: index % 8 != 0, ..Default::default() };
+        let opts = hplanc::BuildOptions { skip_sweeps: index % 8 != 0, skip_uncertainty: index % 16 != 0, ..Default::default() };
         let comp = hplanc::compile_with(name, m, None, mode, &opts);
         let _ = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
         let report = comp.report();
@@ -180,7 +181,7 @@ fn mutated_inputs_never_panic() {
                     let (name, inputs) = (&name, &inputs);
                     s.spawn(move || {
                         // a contiguous share: every share mixes built, swept and varied
-                        // inputs alike (the modes cycle every 8 inputs)
+                        // inputs alike (the modes cycle every 16 inputs)
                         let (lo, hi) = (k * inputs.len() / threads, (k + 1) * inputs.len() / threads);
                         (lo..hi).map(|j| never_panics(name, &inputs[j], first + j, slow)).find_map(Result::err)
                     })

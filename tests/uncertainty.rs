@@ -321,3 +321,98 @@ fn no_break_even_with_a_plan_whose_inputs_were_not_varied() {
     assert!(break_even(&side(&comp, g, &not), &side(&comp, c, &vc), 1).is_empty());
     assert!(break_even(&side(&comp, c, &vc), &side(&comp, g, &not), 1).is_empty());
 }
+
+/// The frontier's bands: each swept point's band is the least and greatest of its
+/// metrics over the nominal sweep and the sweep solved with each input at each end, every
+/// other figure nominal. The ends here are solved independently: by the ILP sweep
+/// (`sweep::run`, the nominal sweep's path, not the enumeration the bands use), and for
+/// the plan's own four ranges, by compiling the text with the figure written alone at
+/// that end. Both variables: the SLO (whose values with no point may have one at an
+/// end: `feasible_inside_ranges`) and the concurrency.
+#[test]
+fn frontier_bands_are_the_sweep_solved_at_each_end() {
+    let written: [(&str, &str, &str); 4] = [
+        ("price = 8 $/h in [4 $/h, 400 $/h]", "price = 4 $/h", "price = 400 $/h"),
+        ("price          = 0.5 $/h in [0.001 $/h, 0.75 $/h]", "price = 0.001 $/h", "price = 0.75 $/h"),
+        ("layer_overhead = 1 us in [0.5 us, 40 us]", "layer_overhead = 0.5 us", "layer_overhead = 40 us"),
+        ("latency = 2 us in [0.1 us, 5 us]", "latency = 0.1 us", "latency = 5 us"),
+    ];
+    let slo = "slo {\n    tpot <= 5 ms\n    ttft <= 3 s\n  }";
+    for sweep in ["sweep { tokens_per_s_per_user = 100 tok/s ..= 900 tok/s, points = 4 }", "sweep { concurrency = 4 ..= 256, points = 3 }"]
+    {
+        let text = source().replace(slo, &format!("slo {{\n    ttft <= 3 s\n  }}\n  {sweep}"));
+        let comp = build(&text);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let (plan, solved) = (&comp.program.plans[0], comp.solved[0].as_ref().unwrap());
+        let (over, nominal) = solved.sweep.as_ref().unwrap();
+        let r = comp.plan_report(0);
+        let sens = comp.sensitivity[0].as_ref().unwrap();
+        // per sweep value: each end's cost per Mtok and tokens/s per chip (None: infeasible)
+        let mut ends: Vec<Vec<Option<(f64, f64)>>> = vec![Vec::new(); nominal.len()];
+        let mut reaching: Vec<Vec<String>> = vec![Vec::new(); nominal.len()];
+        for v in &sens.varied {
+            for value in [v.input.low, v.input.high] {
+                let varied = plan.with_input(&v.input, value);
+                let points = hplanc::solve::sweep::run(&[(&varied, over)], 1, &|_, _| {}).remove(0);
+                for (i, x) in points.iter().enumerate() {
+                    let m = x.point.as_ref().map(|p| hplanc::report::metrics(&varied, p));
+                    ends[i].push(m.map(|m| (m.cost_per_mtok_usd.unwrap(), m.throughput_per_chip)));
+                    if x.point.is_some() && nominal[i].point.is_none() {
+                        reaching[i].push(v.input.name());
+                    }
+                }
+            }
+        }
+        // the plan's own ranges: written alone at an end, its nominal sweep is that end's
+        for (range, low, high) in written {
+            assert!(text.contains(range), "{range}");
+            for alone in [low, high] {
+                // nominal only: its own ranges are not what this checks
+                let opts = hplanc::BuildOptions { skip_uncertainty: true, ..Default::default() };
+                let c = hplanc::compile_with(
+                    "afd.hplan",
+                    &text.replacen(range, alone, 1),
+                    Some(&crate::root().join(PLAN)),
+                    hplanc::Mode::Build,
+                    &opts,
+                );
+                let (p, s) = (&c.program.plans[0], c.solved[0].as_ref().unwrap());
+                for (i, x) in s.sweep.as_ref().unwrap().1.iter().enumerate() {
+                    let m = x.point.as_ref().map(|q| hplanc::report::metrics(p, q));
+                    let got = m.map(|m| (m.cost_per_mtok_usd.unwrap(), m.throughput_per_chip));
+                    assert!(ends[i].contains(&got), "{sweep}: `{alone}` at value {i}: {got:?} not among {:?}", ends[i]);
+                }
+            }
+        }
+        let feasible: Vec<usize> = (0..nominal.len()).filter(|&i| nominal[i].point.is_some()).collect();
+        assert_eq!(feasible.len(), r.frontier.len());
+        assert!(r.frontier.len() >= 3, "{sweep}: {} points", r.frontier.len());
+        let mut wide = 0;
+        for (f, &i) in r.frontier.iter().zip(&feasible) {
+            let b = f.band.as_ref().expect("a swept point of a plan with ranges has a band");
+            let costs: Vec<f64> = ends[i].iter().flatten().map(|e| e.0).chain([f.cost_per_mtok_usd.unwrap()]).collect();
+            let chips: Vec<f64> = ends[i].iter().flatten().map(|e| e.1).chain([f.throughput_per_chip]).collect();
+            let least = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+            let most = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+            let cost = b.cost_per_mtok_usd.unwrap();
+            assert!(close(cost[0], least(&costs)) && close(cost[1], most(&costs)), "{sweep} at {i}: {cost:?} vs {costs:?}");
+            let chip = b.throughput_per_chip;
+            assert!(close(chip[0], least(&chips)) && close(chip[1], most(&chips)), "{sweep} at {i}: {chip:?} vs {chips:?}");
+            assert_eq!(b.infeasible_ends.is_empty(), ends[i].iter().all(|e| e.is_some()), "{sweep} at {i}");
+            wide += usize::from(cost[1] > cost[0] * 1.01);
+        }
+        assert!(wide >= 2, "{sweep}: the ranges move the cost at {wide} points");
+        // values with no point at the nominal figures that some end reaches
+        let reported = &r.sweep.as_ref().unwrap().feasible_inside_ranges;
+        for (i, names) in reaching.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
+            let x = reported.iter().find(|x| x.value == nominal[i].value).unwrap_or_else(|| panic!("{sweep}: value {i} is reached"));
+            let mut got: Vec<String> = x.with.iter().map(|w| w.input.clone()).collect();
+            let mut want = names.clone();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{sweep} at {i}");
+        }
+        assert_eq!(reported.len(), reaching.iter().filter(|n| !n.is_empty()).count());
+    }
+}

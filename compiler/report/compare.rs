@@ -336,6 +336,7 @@ mod tests {
             placement: String::new(),
             chips: 1,
             ttft_s: 0.1,
+            band: None,
         }
     }
 

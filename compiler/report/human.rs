@@ -590,6 +590,16 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
         let slo = r.frontier.iter().any(|f| f.slo_tokens_per_s_per_user.is_some());
         // an SLO sweep leads with the SLO each point was solved at
         let lead = |v: String| if slo { vec![v] } else { Vec::new() };
+        // a plan with uncertain inputs ends with the band of the metric its goal reads
+        let banded = r.frontier.iter().any(|f| f.band.is_some());
+        let (band_title, band_of) = frontier_band_column(r.objective.kind);
+        let band = |f: &super::FrontierPoint| -> Vec<String> {
+            if !banded {
+                return vec![];
+            }
+            let mark = if f.band.as_ref().is_some_and(|b| !b.infeasible_ends.is_empty()) { " *" } else { "" };
+            vec![f.band.as_ref().and_then(band_of).map(|b| format!("{b}{mark}")).unwrap_or_else(|| "n/a".into())]
+        };
         let mut rows = vec![[
             lead("tok/s/user >=".into()),
             vec![
@@ -600,6 +610,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                 "tok/s/MW".into(),
                 "Pareto-optimal per".into(),
             ],
+            if banded { vec![band_title.to_string()] } else { vec![] },
         ]
         .concat()];
         // long sweeps: the points on some Pareto frontier, every k-th of them when there
@@ -625,6 +636,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                         f.tokens_per_s_per_mw.map(fmt_num).unwrap_or_else(|| "n/a".into()),
                         per.join(", "),
                     ],
+                    band(f),
                 ]
                 .concat(),
             );
@@ -645,9 +657,16 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
         } else if long {
             caption.push_str(&format!("; its {shown} Pareto-optimal points of {} in all (frontier.csv has them all)", r.frontier.len()));
         }
-        // numbers right, the last column (words) left
-        let right: Vec<bool> = (0..rows[0].len()).map(|c| c + 1 < rows[0].len()).collect();
+        // numbers right, the Pareto column (words) left
+        let words = rows[0].len() - 1 - usize::from(banded);
+        let right: Vec<bool> = (0..rows[0].len()).map(|c| c != words).collect();
         o.push(Block::Table { caption: Some(caption), rows, right, header: true });
+        if r.frontier.iter().any(|f| f.band.as_ref().is_some_and(|b| !b.infeasible_ends.is_empty())) {
+            o.push(Block::Line(
+                "* at some input's end nothing is feasible at that value; the band leaves it out (report.json: band.infeasible_ends)"
+                    .into(),
+            ));
+        }
         // a concurrency is a whole number; an SLO value has its significant digits
         let value = |variable: &str, v: f64| if variable == "concurrency" { format!("{}", v.round() as u64) } else { fmt_num(v) };
         if let Some(s) = r.sweep.as_ref().filter(|s| !s.infeasible.is_empty()) {
@@ -658,6 +677,16 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                 vals.join(", ")
             };
             o.push(Block::Line(format!("no feasible placement at {} {shown}", s.variable)));
+            // those some input's end reaches: the first two inputs of each
+            for x in s.feasible_inside_ranges.iter().take(8) {
+                let with: Vec<String> = x.with.iter().take(2).map(|w| format!("{} at {}", w.input, figure(w.unit, w.value))).collect();
+                let more = if x.with.len() > 2 { format!(" (and {} more)", x.with.len() - 2) } else { String::new() };
+                o.push(Block::Line(format!(
+                    "feasible inside the ranges at {} with {}{more}",
+                    value(s.variable, x.value),
+                    with.join(" or ")
+                )));
+            }
         }
         if let Some(s) = r.sweep.as_ref() {
             for f in s.failed.iter().take(8) {
@@ -667,6 +696,23 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                 o.push(Block::Line(format!("... and at {} more values", s.failed.len() - 8)));
             }
         }
+    }
+}
+
+/// The frontier table's band column for a plan with goal `kind`: its title and the band
+/// of the metric the goal reads (cost per token for the dollar goals, tokens/s per MW
+/// for the power ones, else tokens/s per chip), as "least .. greatest".
+fn frontier_band_column(kind: &str) -> (&'static str, fn(&super::uncertainty::FrontierBand) -> Option<String>) {
+    match kind {
+        "cost_per_mtok" | "throughput_per_dollar" => {
+            ("$/Mtok inside the ranges", |b| b.cost_per_mtok_usd.map(|[lo, hi]| format!("{lo:.3} .. {hi:.3}")))
+        }
+        "tokens_per_mw" | "power" => {
+            ("tok/s/MW inside the ranges", |b| b.tokens_per_s_per_mw.map(|[lo, hi]| format!("{} .. {}", fmt_num(lo), fmt_num(hi))))
+        }
+        _ => ("tok/s/chip inside the ranges", |b| {
+            Some(format!("{} .. {}", fmt_num(b.throughput_per_chip[0]), fmt_num(b.throughput_per_chip[1])))
+        }),
     }
 }
 

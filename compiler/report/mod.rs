@@ -355,6 +355,10 @@ pub struct FrontierPoint {
     pub placement: String,
     pub chips: u64,
     pub ttft_s: f64,
+    /// in a sweep of a plan with uncertain inputs: each plotted metric's least and
+    /// greatest at this point's sweep value over the nominal and every input at either
+    /// end of its range (docs/uncertainty.md, "The frontier's bands")
+    pub band: Option<uncertainty::FrontierBand>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -370,6 +374,9 @@ pub struct SweepReport {
     /// the values where the solver failed (neither feasible nor proven infeasible), with
     /// its reason
     pub failed: Vec<SweepFailure>,
+    /// of the values with none, those that have a feasible point with some uncertain
+    /// input at an end of its range (docs/uncertainty.md, "The frontier's bands")
+    pub feasible_inside_ranges: Vec<uncertainty::ReachedInside>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -591,6 +598,7 @@ pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
                 placement: placement_brief(&placement(plan, p)),
                 chips: m.chips,
                 ttft_s: m.ttft_s,
+                band: None,
             }
         })
         .collect();
@@ -722,6 +730,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
                 .iter()
                 .filter_map(|x| x.failed.as_ref().map(|reason| SweepFailure { value: x.value, reason: reason.clone() }))
                 .collect(),
+            feasible_inside_ranges: vec![],
         }),
         served: None,
         uncertainty: None,

@@ -2,8 +2,11 @@
 //! panels (tokens/s per chip, tokens per dollar, tokens/s per MW against tokens/s per
 //! user), the way vendor charts compare GPU generations. An axis is logarithmic when
 //! its values span more than a factor of 20. Each plan's Pareto-optimal points are
-//! filled and joined (its frontier); dominated points are hollow. Deterministic: fixed
-//! layout and number formatting, no timestamps.
+//! filled and joined (its frontier); dominated points are hollow. A point of a plan
+//! with uncertain inputs carries its band (docs/uncertainty.md) as a vertical bar from
+//! the least to the greatest value at its sweep value. An SLO sweep's values with no
+//! feasible point still widen the x axis, so the chart reaches every value asked for.
+//! Deterministic: fixed layout and number formatting, no timestamps.
 
 use super::{FrontierPoint, PlanReport};
 use crate::units::format::fmt_num;
@@ -25,6 +28,8 @@ struct Panel {
     title: &'static str,
     y_label: &'static str,
     value: fn(&FrontierPoint) -> Option<f64>,
+    /// the point's band on this panel's quantity, `[least, greatest]`
+    band: fn(&FrontierPoint) -> Option<[f64; 2]>,
     pareto: fn(&FrontierPoint) -> bool,
     /// what a point needs for this panel, when it has no value
     needs: &'static str,
@@ -35,6 +40,7 @@ const PANELS: [Panel; 3] = [
         title: "per chip",
         y_label: "throughput per chip (tokens/s)",
         value: |p| Some(p.throughput_per_chip),
+        band: |p| p.band.as_ref().map(|b| b.throughput_per_chip),
         pareto: |p| p.pareto_per_chip,
         needs: "",
     },
@@ -42,6 +48,7 @@ const PANELS: [Panel; 3] = [
         title: "per dollar",
         y_label: "tokens per dollar",
         value: |p| p.cost_per_mtok_usd.filter(|c| *c > 0.0).map(|c| 1e6 / c),
+        band: |p| p.band.as_ref()?.cost_per_mtok_usd.filter(|[lo, _]| *lo > 0.0).map(|[lo, hi]| [1e6 / hi, 1e6 / lo]),
         pareto: |p| p.pareto_per_dollar,
         needs: "a price",
     },
@@ -49,6 +56,7 @@ const PANELS: [Panel; 3] = [
         title: "per megawatt",
         y_label: "throughput per MW (tokens/s)",
         value: |p| p.tokens_per_s_per_mw,
+        band: |p| p.band.as_ref()?.tokens_per_s_per_mw,
         pareto: |p| p.pareto_per_mw,
         needs: "a power figure",
     },
@@ -166,7 +174,10 @@ fn marker(o: &mut String, k: usize, (x, y): (f64, f64), colour: &str, filled: bo
 fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis, html: bool) {
     let x0 = LEFT + k as f64 * (PLOT_W + GAP);
     let y0 = TOP;
-    let ys: Vec<f64> = plans.iter().flat_map(|r| r.frontier.iter().filter_map(p.value)).collect();
+    let ys: Vec<f64> = plans
+        .iter()
+        .flat_map(|r| r.frontier.iter().flat_map(|f| (p.value)(f).into_iter().chain((p.band)(f).into_iter().flatten())))
+        .collect();
     let _ = writeln!(o, r#"  <g class="panel" id="panel-{}">"#, k + 1);
     let _ = writeln!(
         o,
@@ -268,6 +279,23 @@ fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis
             let pts: Vec<String> = front.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
             let _ = writeln!(o, r#"    <polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#, pts.join(" "));
         }
+        // each point's band: a bar from its least to its greatest value, under the markers
+        for f in r.frontier.iter().filter(|f| (p.value)(f).is_some()) {
+            if let Some([lo, hi]) = (p.band)(f).filter(|[lo, hi]| hi > lo) {
+                let x = x0 + x_axis.frac(f.tokens_per_s_per_user) * PLOT_W;
+                let (y_lo, y_hi) = (y0 + PLOT_H - y_axis.frac(lo) * PLOT_H, y0 + PLOT_H - y_axis.frac(hi) * PLOT_H);
+                let tip = format!("{}: {} to {} {} inside the ranges", r.name, fmt_num(lo), fmt_num(hi), p.y_label);
+                let _ = writeln!(
+                    o,
+                    r#"    <path class="band" d="M{x:.1},{y_lo:.1} L{x:.1},{y_hi:.1} M{:.1},{y_lo:.1} L{:.1},{y_lo:.1} M{:.1},{y_hi:.1} L{:.1},{y_hi:.1}" stroke="{colour}" stroke-opacity="0.45" stroke-width="1.5" fill="none"><title>{}</title></path>"#,
+                    x - 3.0,
+                    x + 3.0,
+                    x - 3.0,
+                    x + 3.0,
+                    esc(&tip)
+                );
+            }
+        }
         for (j, f) in r.frontier.iter().enumerate() {
             if let Some((x, y, v)) = at(f) {
                 let tip = format!(
@@ -320,7 +348,14 @@ fn chart(plans: &[PlanReport], html: bool) -> String {
         r#"  <text x="{:.1}" y="30" text-anchor="middle" font-size="18">Throughput against interactivity (hplanc; filled: Pareto-optimal)</text>"#,
         WIDTH / 2.0
     );
-    let xs: Vec<f64> = plans.iter().flat_map(|r| r.frontier.iter().map(|f| f.tokens_per_s_per_user)).collect();
+    // every point, and every value of an SLO sweep with none (the axis reaches what was asked)
+    let unmet = |r: &PlanReport| -> Vec<f64> {
+        match &r.sweep {
+            Some(s) if s.variable == "tokens_per_s_per_user" && !r.frontier.is_empty() => s.infeasible.clone(),
+            _ => vec![],
+        }
+    };
+    let xs: Vec<f64> = plans.iter().flat_map(|r| r.frontier.iter().map(|f| f.tokens_per_s_per_user).chain(unmet(r))).collect();
     let x_axis = Axis::fit(&xs);
     for (k, p) in PANELS.iter().enumerate() {
         panel(&mut o, k, p, plans, x_axis, html);

@@ -4,9 +4,10 @@
 //! report.md and report.html is [`UncertaintyReport::inputs`] in order; the chart is
 //! `super::tornado`'s.
 
-use super::{metrics, objective_value, placement, placement_brief, Metrics};
+use super::{metrics, objective_value, placement, placement_brief, FrontierPoint, Metrics};
 use crate::ir::Plan;
-use crate::solve::uncertainty::{assignment, NotVaried, Sensitivity};
+use crate::solve::sweep::SweepPoint;
+use crate::solve::uncertainty::{assignment, NotVaried, Sensitivity, SweptEnd};
 use crate::solve::Point;
 use serde::Serialize;
 
@@ -144,4 +145,101 @@ pub fn report(plan: &Plan, best: &Point, s: &Sensitivity) -> UncertaintyReport {
             NotVaried::Simulated => NOT_VARIED_SIMULATED,
         }),
     }
+}
+
+/// A frontier point's band: each plotted metric's least and greatest at the point's
+/// sweep value (a concurrency, or the SLO `tokens_per_s_per_user >= x`) over the nominal
+/// answer and every varied input at either end of its range, the sweep solved again
+/// there; `[low, high]`.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct FrontierBand {
+    pub throughput_per_chip: [f64; 2],
+    pub cost_per_mtok_usd: Option<[f64; 2]>,
+    pub tokens_per_s_per_mw: Option<[f64; 2]>,
+    /// inputs with an end at which nothing is feasible at this sweep value (left out of
+    /// the band)
+    pub infeasible_ends: Vec<String>,
+}
+
+/// A sweep value with no feasible point at the nominal figures that has one with some
+/// input at an end of its range.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ReachedInside {
+    pub value: f64,
+    /// each such input and the end (SI units) at which the value has a feasible point
+    pub with: Vec<InputAt>,
+}
+
+/// An input at a value.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct InputAt {
+    /// `lp30_priced.layer_overhead`
+    pub input: String,
+    /// its SI unit (as [`InputReport::unit`])
+    pub unit: &'static str,
+    pub value: f64,
+}
+
+/// Puts each band on `frontier` (the points of the sweep `sweep` that have one, in the
+/// sweep's order, as `super::frontier` lists them), from the sweep's ends in `s`, and
+/// returns the values with no feasible point at the nominal figures that have one at
+/// some input's end.
+pub fn frontier_bands(frontier: &mut [FrontierPoint], plan: &Plan, sweep: &[SweepPoint], s: &Sensitivity) -> Vec<ReachedInside> {
+    let feasible: Vec<usize> = (0..sweep.len()).filter(|&i| sweep[i].point.is_some()).collect();
+    if feasible.len() != frontier.len() || s.varied.iter().all(|v| v.sweep.is_none()) {
+        return vec![];
+    }
+    // each end: the input at it in words, the plan with the figure there, and its points
+    // (the nominal sweep's where they stay the best)
+    let mut ends: Vec<(String, InputAt, Plan, &[SweepPoint])> = Vec::new();
+    for v in s.varied.iter() {
+        let Some(swept) = &v.sweep else { continue };
+        for (value, end) in [v.input.low, v.input.high].into_iter().zip(swept) {
+            let pts: &[SweepPoint] = match end {
+                SweptEnd::Nominal => sweep,
+                SweptEnd::Solved(pts) if pts.len() == sweep.len() => pts,
+                SweptEnd::Solved(_) => continue,
+            };
+            let at = InputAt { input: v.input.name(), unit: v.input.figure.unit(), value };
+            ends.push((v.input.name(), at, plan.with_input(&v.input, value), pts));
+        }
+    }
+    let reached = (0..sweep.len())
+        .filter(|&i| sweep[i].point.is_none())
+        .filter_map(|i| {
+            let with: Vec<InputAt> = ends.iter().filter(|e| e.3[i].point.is_some()).map(|e| e.1.clone()).collect();
+            (!with.is_empty()).then(|| ReachedInside { value: sweep[i].value, with })
+        })
+        .collect();
+    let widen = |b: &mut [f64; 2], v: f64| {
+        if v.is_finite() {
+            *b = [b[0].min(v), b[1].max(v)];
+        }
+    };
+    for (f, &i) in frontier.iter_mut().zip(&feasible) {
+        let mut band = FrontierBand {
+            throughput_per_chip: [f.throughput_per_chip; 2],
+            cost_per_mtok_usd: f.cost_per_mtok_usd.map(|c| [c; 2]),
+            tokens_per_s_per_mw: f.tokens_per_s_per_mw.map(|w| [w; 2]),
+            infeasible_ends: vec![],
+        };
+        for (name, _, varied, pts) in &ends {
+            let Some(p) = pts[i].point.as_ref() else {
+                if !band.infeasible_ends.contains(name) {
+                    band.infeasible_ends.push(name.clone());
+                }
+                continue;
+            };
+            let m = metrics(varied, p);
+            widen(&mut band.throughput_per_chip, m.throughput_per_chip);
+            if let (Some(b), Some(c)) = (band.cost_per_mtok_usd.as_mut(), m.cost_per_mtok_usd) {
+                widen(b, c);
+            }
+            if let (Some(b), Some(w)) = (band.tokens_per_s_per_mw.as_mut(), m.tokens_per_s_per_mw) {
+                widen(b, w);
+            }
+        }
+        f.band = Some(band);
+    }
+    reached
 }

@@ -135,8 +135,35 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
 /// point still meets the new bound it is still the best and nothing is searched, and
 /// after a value with nothing feasible no larger one has anything either.
 fn slo_walk(plan: &Plan, values: &[f64]) -> Vec<SweepPoint> {
+    slo_walk_in(&mut Batches::new(plan), values, true)
+}
+
+/// A sweep solved by enumeration alone over `batches` (its plan's spaces, built or
+/// to be built): every value's best point as [`run`] finds it, each batch's space
+/// enumerated in the solver's order ([`batch::by_goal`], the exact enumeration the
+/// ILP's answers are tested against) and not placed again by the ILP. What the
+/// frontier's bands re-solve with one uncertain input at an end of its range
+/// (docs/uncertainty.md). An SLO sweep leaves its last bound on `batches`.
+pub fn enumerated(batches: &mut Batches, over: &SweepOver) -> Vec<SweepPoint> {
+    let g = goal(batches.plan());
+    match over {
+        SweepOver::Concurrency(v) => v
+            .iter()
+            .map(|&b| {
+                let inst = batches.at(b);
+                let solved = batch::by_goal(g)(inst, None).map(|(choice, stats)| ilp::Outcome { choice, stats, halves: None });
+                SweepPoint::of(b as f64, inst, solved)
+            })
+            .collect(),
+        SweepOver::TokensPerSUser(v) => slo_walk_in(batches, v, false),
+    }
+}
+
+/// [`slo_walk`] over `batches`, the best batch placed by the ILP (`ilp`) or as the
+/// enumeration found it.
+fn slo_walk_in(batches: &mut Batches, values: &[f64], ilp: bool) -> Vec<SweepPoint> {
+    let plan = batches.plan();
     let g = goal(plan);
-    let mut batches = Batches::new(plan);
     let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(plan).into_iter().map(|b| (b, None)).collect();
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
@@ -154,7 +181,7 @@ fn slo_walk(plan: &Plan, values: &[f64]) -> Vec<SweepPoint> {
             continue;
         }
         batches.set_tpot_limit(Some(limit));
-        let found = match batch::search(&mut batches, g, &start, &|_| None, &mut batch::by_goal(g)) {
+        let found = match batch::search(batches, g, &start, &|_| None, &mut batch::by_goal(g)) {
             Ok(f) => f,
             Err(reason) => {
                 out[i].failed = Some(reason);
@@ -172,8 +199,13 @@ fn slo_walk(plan: &Plan, values: &[f64]) -> Vec<SweepPoint> {
             continue;
         };
         // the plan's answers are the ILP's: it places the best batch
-        let inst = batches.at(best.instance.batch).clone();
-        let p = SweepPoint::of(values[i], &inst, ilp::solve(&inst, g, plan.time_limit));
+        let p = if ilp {
+            let inst = batches.at(best.instance.batch).clone();
+            SweepPoint::of(values[i], &inst, ilp::solve(&inst, g, plan.time_limit))
+        } else {
+            let out = ilp::Outcome { choice: Some(best.choice), stats: best.stats, halves: None };
+            SweepPoint { value: values[i], point: trimmed(&best.instance, out), failed: None }
+        };
         out[i].failed = p.failed;
         prev = p.point.clone();
         out[i].point = p.point;

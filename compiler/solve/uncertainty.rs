@@ -9,9 +9,10 @@
 
 use super::batch::{self, Batches};
 use super::space::Choice;
+use super::sweep::SweepPoint;
 use super::{decode_signature, goal, space, DecodeSignature, Goal, Point};
 use crate::ir::uncertain::{Figure, Input, MAX_INPUTS};
-use crate::ir::Plan;
+use crate::ir::{Plan, SweepOver};
 
 /// Bisection steps for a change of placement: the value is found to within 1/256 of
 /// the distance from the nominal to the end (in log space when that spans more than
@@ -30,6 +31,20 @@ pub struct Varied {
     /// end: the value nearest the nominal at which the best placement is another
     pub switch_low: Option<f64>,
     pub switch_high: Option<f64>,
+    /// with a sweep: its best points with the input at its low end and at its high end
+    /// (the frontier's bands)
+    pub sweep: Option<[SweptEnd; 2]>,
+}
+
+/// A plan's sweep with one input at one end of its range.
+#[derive(Clone, Debug)]
+pub enum SweptEnd {
+    /// every value's best point is the nominal sweep's (a figure no answer uses at its
+    /// worse end, or no option reads); its metrics are still those of the plan with the
+    /// figure there (a price moves the cost)
+    Nominal,
+    /// solved again: the best point at each value, in the sweep's order
+    Solved(Vec<SweepPoint>),
 }
 
 /// A plan's inputs, varied.
@@ -132,17 +147,55 @@ impl<'a> Around<'a> {
     ///
     /// Otherwise the exact enumeration of every batch ([`best_enumerated`]).
     fn at(&self, input: &Input, value: f64) -> Option<Point> {
+        self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
+            best_enumerated(&mut space, goal(self.plan), &self.nominal)
+        })
+        .unwrap_or_else(|| Some(self.best.clone()))
+    }
+
+    /// Whether the nominal answers provably stay the best with `input` at `value`
+    /// without building anything (the first shortcuts of [`Around::at`]; `used`: whether
+    /// an answer runs on the input's chip or link).
+    fn stays(&self, input: &Input, value: f64, used: bool) -> bool {
         let unread = matches!(input.figure, Figure::Power | Figure::SystemPower) && !self.power_is_read;
         let worse = value != input.nominal && (value > input.nominal) == more_is_worse(input.figure);
-        if value == input.nominal || unread || (worse && !uses(self.plan, self.best, input)) {
-            return Some(self.best.clone());
+        value == input.nominal || unread || (worse && !used)
+    }
+
+    /// `f` of the plan with `input` at `value` and its spaces at the seed batches, or
+    /// `None` where the nominal answers provably stay the best (the shortcuts of
+    /// [`Around::at`]; `used`: whether an answer runs on the input's chip or link).
+    fn with_varied<R>(&self, input: &Input, value: f64, used: bool, f: impl FnOnce(Batches) -> R) -> Option<R> {
+        if self.stays(input, value, used) {
+            return None;
         }
         let varied = self.plan.with_input(input, value);
-        let mut space = seeded(&varied);
+        let space = seeded(&varied);
         if space.built().eq(self.space.built()) {
-            return Some(self.best.clone());
+            return None;
         }
-        best_enumerated(&mut space, goal(self.plan), &self.nominal)
+        Some(f(space))
+    }
+
+    /// The best point with `input` at the end `value` ([`Around::at`]) and, with a
+    /// sweep `over` whose nominal points are `nominal`, the sweep there: the nominal
+    /// sweep's points where they provably stay the best at every value (the same
+    /// shortcuts, no point of the sweep running on the input's chip or link), else the
+    /// sweep solved again by enumeration ([`super::sweep::enumerated`]) over the spaces
+    /// the end's solve built.
+    fn end(&self, input: &Input, value: f64, sweep: Option<(&SweepOver, &[SweepPoint])>) -> (Option<Point>, Option<SweptEnd>) {
+        let Some((over, nominal)) = sweep else { return (self.at(input, value), None) };
+        let point_stays = self.stays(input, value, uses(self.plan, self.best, input));
+        let sweep_stays = self.stays(input, value, nominal.iter().filter_map(|x| x.point.as_ref()).any(|p| uses(self.plan, p, input)));
+        let solved = self.with_varied(input, value, !(point_stays && sweep_stays), |mut space| {
+            let point = if point_stays { Some(self.best.clone()) } else { best_enumerated(&mut space, goal(self.plan), &self.nominal) };
+            let swept = if sweep_stays { SweptEnd::Nominal } else { SweptEnd::Solved(super::sweep::enumerated(&mut space, over)) };
+            (point, swept)
+        });
+        match solved {
+            Some((point, swept)) => (point, Some(swept)),
+            None => (Some(self.best.clone()), Some(SweptEnd::Nominal)),
+        }
     }
 }
 
@@ -215,7 +268,7 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 /// provably stays the best, else the exact enumeration of its space
 /// ([`best_enumerated`]), which the ILP's answers are tested against and which is much
 /// faster on one instance. The plan's own answer stays the ILP's.
-pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, String> {
+pub fn vary(plan: &Plan, best: &Point, sweep: Option<&(SweepOver, Vec<SweepPoint>)>, jobs: usize) -> Result<Sensitivity, String> {
     let inputs = plan.inputs();
     if plan.simulated() {
         return Ok(Sensitivity { varied: vec![], not_varied: inputs.len(), because: Some(NotVaried::Simulated) });
@@ -223,11 +276,13 @@ pub fn vary(plan: &Plan, best: &Point, jobs: usize) -> Result<Sensitivity, Strin
     let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
     let around = Around::new(plan, best);
     let one = |input: &Input| -> Varied {
-        let (low, high) = (around.at(input, input.low), around.at(input, input.high));
+        let sweep = sweep.map(|(over, pts)| (over, pts.as_slice()));
+        let ((low, sweep_low), (high, sweep_high)) = (around.end(input, input.low, sweep), around.end(input, input.high, sweep));
         let differs = |p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&around.nominal);
         let switch_low = if differs(&low) { Some(switch(&around, input, input.nominal, input.low)) } else { None };
         let switch_high = if differs(&high) { Some(switch(&around, input, input.nominal, input.high)) } else { None };
-        Varied { input: input.clone(), low, high, switch_low, switch_high }
+        let sweep = sweep_low.zip(sweep_high).map(|(l, h)| [l, h]);
+        Varied { input: input.clone(), low, high, switch_low, switch_high, sweep }
     };
     let varied = super::sweep::par_map(&inputs[..inputs.len().min(MAX_INPUTS)], jobs, &|_, _| {}, one);
     Ok(Sensitivity { varied, not_varied, because: None })
@@ -374,7 +429,7 @@ mod tests {
         let plan = &comp.program.plans[0];
         assert_eq!(plan.inputs().len(), 36);
         let best = best_point(plan).unwrap().unwrap();
-        let s = vary(plan, &best, 1).unwrap();
+        let s = vary(plan, &best, None, 1).unwrap();
         assert_eq!((s.varied.len(), s.not_varied), (MAX_INPUTS, 36 - MAX_INPUTS));
         // pools the plan does not place on change nothing: their ends are the nominal answer
         for v in s.varied.iter().filter(|v| v.input.item != "c0") {
