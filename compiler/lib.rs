@@ -56,6 +56,9 @@ pub struct Compilation {
     /// per `compare`, per compared plan (its index): where it and the baseline tie as one
     /// uncertain input moves (docs/uncertainty.md)
     pub break_even: Vec<Vec<(usize, Vec<solve::uncertainty::BreakEven>)>>,
+    /// per `compare`, its `break_even` blocks' answers: per block, per compared plan (its
+    /// index), where it and the baseline trade places over the block's values
+    pub asked: Vec<Vec<Asked>>,
     pub mode: Mode,
 }
 
@@ -92,11 +95,13 @@ impl Compilation {
         } else {
             let none = Vec::new();
             let of = |i: usize| self.break_even.get(i).unwrap_or(&none);
+            let no_answers = Vec::new();
+            let asked = |i: usize| self.asked.get(i).unwrap_or(&no_answers);
             self.program
                 .compares
                 .iter()
                 .enumerate()
-                .map(|(i, c)| report::compare::comparison(c, &plans, of(i), &self.program.plans))
+                .map(|(i, c)| report::compare::comparison(c, &plans, of(i), asked(i), &self.program.plans))
                 .collect()
         };
         report::Report {
@@ -168,7 +173,9 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
         .zip(&solved)
         .map(|(p, s)| {
             let s = s.as_ref().filter(|_| !opts.skip_sweeps && !opts.skip_uncertainty && !p.inputs().is_empty())?;
-            match solve::uncertainty::vary(p, &s.best, s.sweep.as_ref(), opts.jobs) {
+            // a figure's sweep has no bands: its own figure may be one of the inputs
+            let sweep = s.sweep.as_ref().filter(|(over, _)| !matches!(over, ir::SweepOver::Figure(..)));
+            match solve::uncertainty::vary(p, &s.best, sweep, opts.jobs) {
                 Ok(v) => Some(v),
                 Err(reason) => {
                     diags.push(diagnostics::catalog::solver_failed(p.span, &reason));
@@ -190,7 +197,65 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
             c.plans.iter().filter_map(|&j| Some((j, solve::uncertainty::break_even(&base, &side(j)?, opts.jobs)))).collect()
         })
         .collect();
-    Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, break_even, mode }
+    // each break-even a compare block asks for, where both plans were solved (not for editors)
+    let asked = program
+        .compares
+        .iter()
+        .map(|c| {
+            let solved_too = |i: usize| solved.get(i).is_some_and(|s| s.is_some());
+            if opts.skip_sweeps || !solved_too(c.baseline) {
+                return vec![];
+            }
+            c.break_even.iter().map(|ask| asked_break_even(&program, c, ask, &solved_too, opts.jobs, &mut diags)).collect()
+        })
+        .collect();
+    Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, break_even, asked, mode }
+}
+
+/// One `break_even` block's answer: per compared plan (its index), where it and the
+/// baseline trade places.
+pub type Asked = Vec<(usize, Vec<solve::uncertainty::Crossing>)>;
+
+/// The answer to the `break_even` block `ask` of comparison `c`: per compared plan that
+/// was solved, where it and the baseline trade places over the block's values; a W0404
+/// warning for each that does not.
+fn asked_break_even(
+    program: &ir::Program,
+    c: &ir::Compare,
+    ask: &ir::BreakEvenAsk,
+    solved: &dyn Fn(usize) -> bool,
+    jobs: usize,
+    diags: &mut Diagnostics,
+) -> Asked {
+    let input = |i: usize| ask.inputs.iter().find(|(j, _)| *j == i).and_then(|(_, x)| x.as_ref());
+    let base = &program.plans[c.baseline];
+    let unit = ask.inputs.iter().find_map(|(_, x)| x.as_ref()).map_or("", |x| x.figure.unit());
+    let range =
+        format!("{} to {}", report::human::figure(unit, ask.values[0]), report::human::figure(unit, ask.values[ask.values.len() - 1]));
+    let mut out = Vec::new();
+    for &j in c.plans.iter().filter(|&&j| solved(j)) {
+        let plan = &program.plans[j];
+        let (found, first) = solve::uncertainty::crossings((base, input(c.baseline)), (plan, input(j)), &ask.values, jobs);
+        if found.is_empty() {
+            // the same plan better at every value (or neither)
+            let better = match first {
+                -1 => Some(base.name.as_str()),
+                1 => Some(plan.name.as_str()),
+                _ => None,
+            };
+            diags.push(diagnostics::catalog::no_break_even(
+                ask.span,
+                &ask.figure,
+                &range,
+                ask.values.len(),
+                &base.name,
+                &plan.name,
+                better,
+            ));
+        }
+        out.push((j, found));
+    }
+    out
 }
 
 /// The rate search of every solved plan that bounds a percentile or maximises goodput;

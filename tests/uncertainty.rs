@@ -416,3 +416,110 @@ fn frontier_bands_are_the_sweep_solved_at_each_end() {
         assert_eq!(reported.len(), reaching.iter().filter(|n| !n.is_empty()).count());
     }
 }
+
+/// A sweep over a figure (`sweep { figure = "ITEM.FIGURE", values = ... }`) solves the
+/// plan over its whole space at each value: each point is the plan compiled with the
+/// figure written alone at that value (an independent path through the text), its
+/// objective, placement and cost (a price moves the cost of the same placement) alike.
+#[test]
+fn a_figure_sweep_is_the_plan_with_the_figure_written_at_each_value() {
+    let opts = hplanc::BuildOptions { skip_uncertainty: true, ..Default::default() };
+    let compile = |text: &str| hplanc::compile_with("afd.hplan", text, Some(&crate::root().join(PLAN)), hplanc::Mode::Build, &opts);
+    // the figure, its swept values, its text in the plan, and that text at a value
+    type Case = (&'static str, &'static str, &'static str, fn(f64) -> String);
+    let cases: [Case; 2] = [
+        ("lp30_priced.layer_overhead", "0.5 us ..= 40 us", "layer_overhead = 1 us in [0.5 us, 40 us]", |v| {
+            format!("layer_overhead = {v:e} s")
+        }),
+        ("rubin_priced.price", "4 $/h ..= 400 $/h", "price = 8 $/h in [4 $/h, 400 $/h]", |v| format!("price = {} $/h", v * 3600.0)),
+    ];
+    let mut moved = 0;
+    for (figure, values, written, alone) in cases {
+        let text = source().replace(
+            "  minimize cost_per_mtok",
+            &format!("  minimize cost_per_mtok\n  sweep {{ figure = \"{figure}\", values = {values}, points = 4 }}"),
+        );
+        let comp = compile(&text);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let r = comp.plan_report(0);
+        let sweep = r.sweep.as_ref().unwrap();
+        assert_eq!((sweep.variable.as_str(), sweep.values), (figure, 4));
+        assert_eq!(r.frontier.len(), 4, "every value has a placement");
+        let placements: Vec<&str> = r.frontier.iter().map(|f| f.placement.as_str()).collect();
+        moved += usize::from(placements.windows(2).any(|w| w[0] != w[1]));
+        for f in &r.frontier {
+            let v = f.figure_value.unwrap();
+            assert!(text.contains(written), "{written}");
+            let c = compile(
+                &text
+                    .replacen(written, &alone(v), 1)
+                    .replace(&format!("  sweep {{ figure = \"{figure}\", values = {values}, points = 4 }}"), ""),
+            );
+            assert!(!c.has_errors(), "{figure} at {v}");
+            let at = c.plan_report(0);
+            let m = at.metrics.as_ref().unwrap();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+            assert!(
+                close(f.cost_per_mtok_usd.unwrap(), m.cost_per_mtok_usd.unwrap()),
+                "{figure} at {v}: {:?} vs {:?}",
+                f.cost_per_mtok_usd,
+                m.cost_per_mtok_usd
+            );
+            assert_eq!(f.concurrency, at.workload.concurrency.unwrap(), "{figure} at {v}");
+            let best = &c.solved[0].as_ref().unwrap().best;
+            assert_eq!(
+                f.placement,
+                hplanc::report::placement_brief(&hplanc::report::placement(&c.program.plans[0], best)),
+                "{figure} at {v}"
+            );
+        }
+    }
+    // the two figures move the FFN between the pools inside these values (docs/uncertainty.md)
+    assert!(moved >= 1, "no sweep moved the placement");
+}
+
+/// A compare block's `break_even NAME { figure, values }` gives each value where the
+/// baseline and a compared plan trade places: just below it the plan it names better
+/// below is better, just above it the other, each checked by compiling the file with the
+/// figure written alone there (an independent path: the ILP's answers, not the
+/// enumeration the break-even bisects with).
+#[test]
+fn an_asked_break_even_is_where_the_two_plans_trade_places() {
+    let opts = hplanc::BuildOptions { skip_uncertainty: true, ..Default::default() };
+    let compile = |text: &str| hplanc::compile_with("afd.hplan", text, Some(&crate::root().join(PLAN)), hplanc::Mode::Build, &opts);
+    // FFN on the LPUs against FFN on the GPUs, the rest of the test plan alike
+    let base = source().replace("place decode.ffn on auto", "place decode.ffn on lpu");
+    let gpu = base.replace("plan afd {", "plan gpu_ffn {").replace("place decode.ffn on lpu", "place decode.ffn on gpu");
+    let plans = &base[base.find("plan afd {").unwrap()..];
+    let header = &base[..base.find("plan afd {").unwrap()];
+    let gpu_plan = &gpu[gpu.find("plan gpu_ffn {").unwrap()..];
+    let ask = "compare ffn {\n  baseline = gpu_ffn\n  plans    = [afd]\n  break_even lp30_price { figure = \"lp30_priced.price\", values = 0.001 $/h ..= 0.75 $/h, points = 8 }\n}\n";
+    let text = format!("{header}{plans}\n{gpu_plan}\n{ask}");
+    let comp = compile(&text);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let report = comp.report();
+    let asked = &report.comparisons[0].asked;
+    assert_eq!(asked.len(), 1);
+    assert_eq!((asked[0].name.as_str(), asked[0].figure.as_str(), asked[0].tried), ("lp30_price", "lp30_priced.price", 8));
+    assert!(!asked[0].crossings.is_empty(), "the LPUs' FFN wins when they are cheap enough and loses at $0.75/h");
+    let written = "price          = 0.5 $/h in [0.001 $/h, 0.75 $/h]";
+    assert!(text.contains(written));
+    // which plan is better with the LP30 price written alone at `usd_h`
+    let better_at = |usd_h: f64| -> Option<String> {
+        let c = compile(&text.replacen(written, &format!("price = {usd_h} $/h"), 1));
+        let r = c.report();
+        let value = |name: &str| r.plans.iter().find(|p| p.name == name).and_then(|p| p.objective.value).unwrap_or(f64::INFINITY);
+        let (a, g) = (value("afd"), value("gpu_ffn"));
+        match a.partial_cmp(&g) {
+            Some(std::cmp::Ordering::Less) => Some("afd".into()),
+            Some(std::cmp::Ordering::Greater) => Some("gpu_ffn".into()),
+            _ => None,
+        }
+    };
+    for x in &asked[0].crossings {
+        let usd_h = x.value * 3600.0;
+        assert_eq!(better_at(usd_h * (1.0 - 1e-3)), x.better_below, "just below ${usd_h}/h");
+        assert_eq!(better_at(usd_h * (1.0 + 1e-3)), x.better_above, "just above ${usd_h}/h");
+        assert_ne!(x.better_below, x.better_above);
+    }
+}

@@ -56,6 +56,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "W0301", title: "rate not used", explanation: "A workload's `rate` sets the arrival rate `hplanc simulate` draws at. A plan with\npercentile SLOs or `maximize goodput` searches the rate instead (the highest that\nmeets its SLOs), so the workload's `rate` does not change its answer; its\n`burstiness` still shapes the arrivals the search draws (docs/simulation.md)." },
     CodeInfo { code: "W0401", title: "placement not proven optimal", explanation: "The ILP solver hit its time limit: the reported placement is the best found,\nnot proven optimal. The report's status is `feasible` instead of `optimal`." },
     CodeInfo { code: "W0403", title: "not every batch searched", explanation: "The solver searches every integer decode batch of the workload's concurrency\nrange, solving batches and bounding the ranges between them (docs/solver.md,\n\"Every batch\"). It solves at most 4,096 batches per search; when ranges whose\nbound could still beat the answer remain, the answer is the best found and the\nwarning says how far from the best over every batch it may be." },
+    CodeInfo { code: "W0404", title: "no break-even in the range", explanation: "A compare block's `break_even { figure = ..., values = lo ..= hi }` solved both\nplans at each value tried and the same plan was better (or neither was feasible)\nat every one: the two do not trade places over this range of the figure, or they\ndo between two values tried and back again. Widen `values` or try more `points`\n(docs/uncertainty.md, \"Break-even on request\")." },
     CodeInfo { code: "W0402", title: "op table extrapolated", explanation: "The chosen placement prices some operation from a chip's measured op table at a\nshape outside the measured range (a longer context, a larger batch or GEMM):\nits time is the largest measured shape's, scaled by how much larger it is\n(docs/op-tables.md). The answer rests on that extrapolation; measure the shape\nand add it to the table to be sure." },
     CodeInfo { code: "E0501", title: "op table cannot be read", explanation: "A chip's `tables = \"FILE\"` names a file that cannot be read: it does not exist,\nis not a regular file, leaves the project folder, is larger than 8 MiB or is not\nUTF-8. The path is relative to the file that declares the chip.\nThe format is in docs/op-tables.md." },
     CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
@@ -607,6 +608,27 @@ pub fn sweep_two_variables(span: Span, first: Span) -> Diagnostic {
         .label(first, "the sweep's variable")
 }
 
+/// A sweep's `figure = "ITEM.FIGURE"` whose item is no chip or link of the plan's
+/// cluster (`figure` None), or whose figure that item does not have (`figure` Some:
+/// `candidates` are the item's figures, written whole).
+pub fn unknown_swept_figure(span: Span, item: &str, figure: Option<&str>, cluster: &str, candidates: &[&str]) -> Diagnostic {
+    let (message, label, otherwise) = match figure {
+        None => (
+            format!("`{item}` is no chip or link of cluster `{cluster}`"),
+            "not in the plan's cluster".to_string(),
+            format!("name a chip or link of its pools: {}", list_words(candidates)),
+        ),
+        Some(f) => (
+            format!("`{item}` has no figure `{f}` a sweep can vary"),
+            format!("no figure `{f}` here"),
+            format!("its figures: {}", list_words(candidates)),
+        ),
+    };
+    let name = figure.map_or(item.to_string(), |f| format!("{item}.{f}"));
+    let (help, _) = suggestion(&name, candidates, otherwise);
+    make("E0101", span, message, label, help)
+}
+
 /// The workload's context past the model's `max_context`.
 pub fn context_too_long(span: Span, max: u64, ctx: u64, model: Span) -> Diagnostic {
     out_of_range(
@@ -684,6 +706,8 @@ pub enum Misplaced<'a> {
     BaselineInPlans,
     PointsWithStep,
     StepOnPerUserSweep,
+    StepOnFigureSweep,
+    BreakEvenAcrossObjectives,
     /// an override block on a plan's `cluster = c` or `workload = w`
     Override {
         keyword: &'a str,
@@ -741,6 +765,16 @@ pub fn not_allowed(span: Span, m: &Misplaced) -> Diagnostic {
             "`step`".into(),
             "a sweep over `tokens_per_s_per_user`".into(),
             "use `points = N` (values spaced evenly on a log scale)".into(),
+        ),
+        Misplaced::BreakEvenAcrossObjectives => (
+            "a break-even".into(),
+            "a comparison of plans with different objectives".into(),
+            "two plans trade places only on one objective: give the compared plans the same `minimize` or `maximize`".into(),
+        ),
+        Misplaced::StepOnFigureSweep => (
+            "`step`".into(),
+            "a sweep over a figure".into(),
+            "use `points = N` (values spaced evenly on a log scale, or evenly from a low end of 0)".into(),
         ),
         Misplaced::Override { keyword } => (
             format!("overriding a {keyword}"),
@@ -1001,6 +1035,24 @@ pub fn batches_not_searched(span: Span, solved: usize, gap: Option<f64>) -> Diag
         format!("the search over the concurrency range stopped after {solved} batches: the placement is the best found, not proven optimal over every batch{within}"),
         "searched to the bound",
         "narrow the concurrency range or pin the concurrency (`concurrency = N ..= N`) near the answer",
+    )
+}
+
+/// A requested break-even with no crossing among the values tried: `better` is the plan
+/// better at every one (None: they tie, or neither is feasible, at every one).
+pub fn no_break_even(span: Span, figure: &str, range: &str, tried: usize, a: &str, b: &str, better: Option<&str>) -> Diagnostic {
+    let message = match better {
+        Some(p) => {
+            format!("`{p}` is better at every value of {figure} tried ({tried} from {range}): `{a}` and `{b}` do not trade places there")
+        }
+        None => format!("`{a}` and `{b}` tie, or neither is feasible, at every value of {figure} tried ({tried} from {range})"),
+    };
+    warning(
+        "W0404",
+        span,
+        message,
+        "no break-even in this range",
+        "widen `values`, or try more `points` if the two might trade places and back between two of them",
     )
 }
 

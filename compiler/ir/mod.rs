@@ -824,25 +824,38 @@ pub enum SweepOver {
     Concurrency(Vec<u64>),
     /// the SLO `tokens_per_s_per_user >= x` at each value (tok/s)
     TokensPerSUser(Vec<f64>),
+    /// a figure of a chip or link of the plan's cluster at each value (SI units), the
+    /// plan solved over its whole space at each (`figure`: its name and nominal value;
+    /// its `low` and `high` are the sweep's ends)
+    Figure(uncertain::Input, Vec<f64>),
 }
 
 impl SweepOver {
     pub fn len(&self) -> usize {
         match self {
             SweepOver::Concurrency(v) => v.len(),
-            SweepOver::TokensPerSUser(v) => v.len(),
+            SweepOver::TokensPerSUser(v) | SweepOver::Figure(_, v) => v.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// the variable's name as written in a plan
-    pub fn name(&self) -> &'static str {
+    /// the variable's name as written in a plan (a figure's: `lp30.layer_overhead`)
+    pub fn name(&self) -> String {
         match self {
-            SweepOver::Concurrency(_) => "concurrency",
-            SweepOver::TokensPerSUser(_) => "tokens_per_s_per_user",
+            SweepOver::Concurrency(_) => "concurrency".into(),
+            SweepOver::TokensPerSUser(_) => "tokens_per_s_per_user".into(),
+            SweepOver::Figure(input, _) => input.name(),
         }
     }
+}
+
+/// `n ≥ 1` values from `lo` to `hi` spaced evenly (both ends included).
+pub fn lin_spaced(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if n <= 1 || hi <= lo {
+        return vec![lo];
+    }
+    (0..n).map(|i| if i + 1 == n { hi } else { lo + (hi - lo) * i as f64 / (n - 1) as f64 }).collect()
 }
 
 /// `n ≥ 1` values from `lo` to `hi` spaced evenly on a log scale (both ends included).
@@ -1006,6 +1019,27 @@ pub struct Compare {
     pub plans: Vec<usize>,
     /// tokens/s per user to compare the frontiers at
     pub interactivity: Option<f64>,
+    /// break-evens asked for: where each compared plan and the baseline trade places as
+    /// one figure moves over a range
+    pub break_even: Vec<BreakEvenAsk>,
+}
+
+/// The most values a `break_even` block tries before bisecting (each solves both plans).
+pub const MAX_BREAK_EVEN_POINTS: usize = 64;
+
+/// A `break_even NAME { figure = "...", values = lo ..= hi }` of a compare block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakEvenAsk {
+    /// its label
+    pub name: String,
+    /// `ITEM.FIGURE`
+    pub figure: String,
+    /// per plan of the comparison (indices into [`Program::plans`]): the figure in that
+    /// plan's cluster, `None` where its cluster has no such item (its answer stays)
+    pub inputs: Vec<(usize, Option<uncertain::Input>)>,
+    /// the values tried first, in increasing order (SI units)
+    pub values: Vec<f64>,
+    pub span: Span,
 }
 
 impl Model {

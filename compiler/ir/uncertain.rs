@@ -212,7 +212,8 @@ impl Plan {
     }
 }
 
-fn chip_value(c: &Chip, f: Figure) -> f64 {
+/// The figure `f` of chip `c` (0 where it declares none: a price, a power).
+pub fn chip_value(c: &Chip, f: Figure) -> f64 {
     match f {
         Figure::Price => c.price.unwrap_or(0.0),
         Figure::Power => c.power.unwrap_or(0.0),
@@ -228,7 +229,8 @@ fn chip_value(c: &Chip, f: Figure) -> f64 {
     }
 }
 
-fn link_value(l: &Link, f: Figure) -> f64 {
+/// The figure `f` of link `l`.
+pub fn link_value(l: &Link, f: Figure) -> f64 {
     match f {
         Figure::Bandwidth => l.bandwidth,
         Figure::Latency => l.latency,

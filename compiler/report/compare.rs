@@ -18,6 +18,36 @@ pub struct ComparisonReport {
     /// where a compared plan and the baseline trade places as one uncertain input
     /// moves, the others nominal (docs/uncertainty.md)
     pub break_even: Vec<BreakEvenReport>,
+    /// the `break_even` blocks' answers: where a compared plan and the baseline trade
+    /// places as the block's figure moves over its values (docs/uncertainty.md)
+    pub asked: Vec<AskedReport>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct AskedReport {
+    /// the `break_even` block's name
+    pub name: String,
+    /// the compared plan (the other is the baseline)
+    pub plan: String,
+    /// `ITEM.FIGURE`
+    pub figure: String,
+    /// its SI unit
+    pub unit: &'static str,
+    /// the range asked, and how many values in it both plans were solved at
+    pub values: [f64; 2],
+    pub tried: usize,
+    /// each value where the better plan changes, in increasing order (empty: none in
+    /// the range; the compilation warns, W0404)
+    pub crossings: Vec<CrossingReport>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct CrossingReport {
+    pub value: f64,
+    /// the plan better just below `value` and just above it (absent: neither, a tie or
+    /// nothing feasible)
+    pub better_below: Option<String>,
+    pub better_above: Option<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -132,6 +162,7 @@ pub fn comparison(
     c: &Compare,
     plans: &[PlanReport],
     break_even: &[(usize, Vec<crate::solve::uncertainty::BreakEven>)],
+    asked: &[Vec<(usize, Vec<crate::solve::uncertainty::Crossing>)>],
     ir: &[crate::ir::Plan],
 ) -> ComparisonReport {
     let base = compared(&plans[c.baseline], c.interactivity);
@@ -176,7 +207,37 @@ pub fn comparison(
             });
         }
     }
-    ComparisonReport { name: c.name.clone(), baseline: base.name, plans: rows, interactivity: c.interactivity, break_even: breaks }
+    let mut answers = Vec::new();
+    for (ask, per_plan) in c.break_even.iter().zip(asked) {
+        let unit = ask.inputs.iter().find_map(|(_, x)| x.as_ref()).map_or("", |x| x.figure.unit());
+        for (j, found) in per_plan {
+            let name = |s: i8| match s {
+                -1 => Some(ir[c.baseline].name.clone()),
+                1 => Some(ir[*j].name.clone()),
+                _ => None,
+            };
+            answers.push(AskedReport {
+                name: ask.name.clone(),
+                plan: ir[*j].name.clone(),
+                figure: ask.figure.clone(),
+                unit,
+                values: [ask.values[0], ask.values[ask.values.len() - 1]],
+                tried: ask.values.len(),
+                crossings: found
+                    .iter()
+                    .map(|x| CrossingReport { value: x.value, better_below: name(x.below), better_above: name(x.above) })
+                    .collect(),
+            });
+        }
+    }
+    ComparisonReport {
+        name: c.name.clone(),
+        baseline: base.name,
+        plans: rows,
+        interactivity: c.interactivity,
+        break_even: breaks,
+        asked: answers,
+    }
 }
 
 /// One cell of the comparison's table: the value as printed, and its ratio to the
@@ -304,6 +365,27 @@ pub fn document(c: &ComparisonReport) -> Vec<Block> {
             o.push(Block::Line(line));
         }
     }
+    for a in &c.asked {
+        let fig = |v: f64| super::human::figure(a.unit, v);
+        let asked = format!("(asked: {} .. {}, {} values tried)", fig(a.values[0]), fig(a.values[1]), a.tried);
+        if a.crossings.is_empty() {
+            o.push(Block::Line(format!(
+                "break-even `{}`: `{}` and `{}` do not trade places over {} {asked}",
+                a.name, a.plan, c.baseline, a.figure
+            )));
+        }
+        for x in &a.crossings {
+            let who = |p: &Option<String>| p.as_ref().map_or("neither (a tie, or nothing feasible)".to_string(), |p| format!("`{p}`"));
+            o.push(Block::Line(format!(
+                "break-even `{}`: {} is better with {} below {}, {} above {asked}",
+                a.name,
+                who(&x.better_below),
+                a.figure,
+                fig(x.value),
+                who(&x.better_above)
+            )));
+        }
+    }
     for e in &c.break_even {
         o.push(Block::Line(format!(
             "break-even: `{}` is better than `{}` with {} {} {} (nominal {}), the other figures nominal",
@@ -333,6 +415,7 @@ mod tests {
             pareto_per_dollar: true,
             pareto_per_mw: false,
             slo_tokens_per_s_per_user: None,
+            figure_value: None,
             placement: String::new(),
             chips: 1,
             ttft_s: 0.1,

@@ -3,14 +3,15 @@
 //! elsewhere. Numbers in SI units with Rust's shortest round-trip formatting (the same
 //! bytes every run); an empty field where a plan has no price or power. The `_low` and
 //! `_high` columns are a swept plan's band inside its uncertain inputs' ranges
-//! (docs/uncertainty.md), empty where the plan has none.
+//! (docs/uncertainty.md), empty where the plan has none; `figure_value` the value of
+//! the figure a `sweep { figure = ... }` varies, in SI units.
 
 use super::PlanReport;
 use std::fmt::Write;
 
 pub const HEADER: &str =
     "plan,concurrency,tokens_per_s_per_user,throughput_per_chip,cost_per_mtok_usd,tokens_per_s_per_mw,pareto_per_chip,pareto_per_dollar,pareto_per_mw,slo_tokens_per_s_per_user,\
-throughput_per_chip_low,throughput_per_chip_high,cost_per_mtok_usd_low,cost_per_mtok_usd_high,tokens_per_s_per_mw_low,tokens_per_s_per_mw_high";
+throughput_per_chip_low,throughput_per_chip_high,cost_per_mtok_usd_low,cost_per_mtok_usd_high,tokens_per_s_per_mw_low,tokens_per_s_per_mw_high,figure_value";
 
 /// A plan name is an identifier, so it needs no quoting; numbers never do.
 pub fn render(plans: &[PlanReport]) -> String {
@@ -25,7 +26,7 @@ pub fn render(plans: &[PlanReport]) -> String {
                 (band.map(|b| b.throughput_per_chip), band.and_then(|b| b.cost_per_mtok_usd), band.and_then(|b| b.tokens_per_s_per_mw));
             let _ = writeln!(
                 o,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 p.name,
                 f.concurrency,
                 f.tokens_per_s_per_user,
@@ -41,7 +42,8 @@ pub fn render(plans: &[PlanReport]) -> String {
                 end(cost, 0),
                 end(cost, 1),
                 end(mw, 0),
-                end(mw, 1)
+                end(mw, 1),
+                opt(f.figure_value)
             );
         }
     }

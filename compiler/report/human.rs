@@ -588,8 +588,13 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
     if !r.frontier.is_empty() {
         o.push(Block::Gap);
         let slo = r.frontier.iter().any(|f| f.slo_tokens_per_s_per_user.is_some());
-        // an SLO sweep leads with the SLO each point was solved at
-        let lead = |v: String| if slo { vec![v] } else { Vec::new() };
+        // a figure's sweep: its name, its unit
+        let swept_figure =
+            r.sweep.as_ref().filter(|_| r.frontier.iter().any(|f| f.figure_value.is_some())).map(|s| (s.variable.clone(), s.unit));
+        // an SLO sweep leads with the SLO each point was solved at, a figure's with the figure
+        let lead = |v: String| if slo || swept_figure.is_some() { vec![v] } else { Vec::new() };
+        // a figure's sweep ends with each point's placement: where it changes is the answer
+        let tail = |v: String| if swept_figure.is_some() { vec![v] } else { Vec::new() };
         // a plan with uncertain inputs ends with the band of the metric its goal reads
         let banded = r.frontier.iter().any(|f| f.band.is_some());
         let (band_title, band_of) = frontier_band_column(r.objective.kind);
@@ -601,7 +606,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
             vec![f.band.as_ref().and_then(band_of).map(|b| format!("{b}{mark}")).unwrap_or_else(|| "n/a".into())]
         };
         let mut rows = vec![[
-            lead("tok/s/user >=".into()),
+            lead(swept_figure.as_ref().map_or("tok/s/user >=".into(), |(name, _)| name.clone())),
             vec![
                 "concurrency".to_string(),
                 "tok/s/user".into(),
@@ -611,6 +616,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                 "Pareto-optimal per".into(),
             ],
             if banded { vec![band_title.to_string()] } else { vec![] },
+            tail("placement".into()),
         ]
         .concat()];
         // long sweeps: the points on some Pareto frontier, every k-th of them when there
@@ -627,7 +633,10 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                 .collect();
             rows.push(
                 [
-                    lead(f.slo_tokens_per_s_per_user.map(fmt_num).unwrap_or_default()),
+                    lead(match (&swept_figure, f.figure_value) {
+                        (Some((_, unit)), Some(v)) => figure(unit, v),
+                        _ => f.slo_tokens_per_s_per_user.map(fmt_num).unwrap_or_default(),
+                    }),
                     vec![
                         f.concurrency.to_string(),
                         fmt_num(f.tokens_per_s_per_user),
@@ -637,6 +646,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
                         per.join(", "),
                     ],
                     band(f),
+                    tail(f.placement.clone()),
                 ]
                 .concat(),
             );
@@ -644,7 +654,10 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
         let shown = rows.len() - 1;
         let mut caption = match &r.sweep {
             Some(s) if s.variable == "concurrency" => format!("frontier: a sweep of {} concurrencies", s.values),
-            Some(s) => format!("frontier: a sweep of {} values of the SLO tokens_per_s_per_user", s.values),
+            Some(s) if s.variable == "tokens_per_s_per_user" => {
+                format!("frontier: a sweep of {} values of the SLO tokens_per_s_per_user", s.values)
+            }
+            Some(s) => format!("a sweep of {} values of {}, the plan solved over its whole space at each", s.values, s.variable),
             None => "frontier (the best placement at each concurrency tried)".to_string(),
         };
         if long && every > 1 {
@@ -657,9 +670,10 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
         } else if long {
             caption.push_str(&format!("; its {shown} Pareto-optimal points of {} in all (frontier.csv has them all)", r.frontier.len()));
         }
-        // numbers right, the Pareto column (words) left
-        let words = rows[0].len() - 1 - usize::from(banded);
-        let right: Vec<bool> = (0..rows[0].len()).map(|c| c != words).collect();
+        // numbers right, the Pareto column and the placement (words) left
+        let words = rows[0].len() - 1 - usize::from(banded) - usize::from(swept_figure.is_some());
+        let placed = swept_figure.is_some().then(|| rows[0].len() - 1);
+        let right: Vec<bool> = (0..rows[0].len()).map(|c| c != words && Some(c) != placed).collect();
         o.push(Block::Table { caption: Some(caption), rows, right, header: true });
         if r.frontier.iter().any(|f| f.band.as_ref().is_some_and(|b| !b.infeasible_ends.is_empty())) {
             o.push(Block::Line(
@@ -668,9 +682,13 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
             ));
         }
         // a concurrency is a whole number; an SLO value has its significant digits
-        let value = |variable: &str, v: f64| if variable == "concurrency" { format!("{}", v.round() as u64) } else { fmt_num(v) };
+        let value = |s: &super::SweepReport, v: f64| match s.variable.as_str() {
+            "concurrency" => format!("{}", v.round() as u64),
+            "tokens_per_s_per_user" => fmt_num(v),
+            _ => figure(s.unit, v),
+        };
         if let Some(s) = r.sweep.as_ref().filter(|s| !s.infeasible.is_empty()) {
-            let vals: Vec<String> = s.infeasible.iter().map(|v| value(s.variable, *v)).collect();
+            let vals: Vec<String> = s.infeasible.iter().map(|v| value(s, *v)).collect();
             let shown = if vals.len() > 8 {
                 format!("{} ... {} ({} values)", vals[..4].join(", "), vals[vals.len() - 1], vals.len())
             } else {
@@ -681,16 +699,12 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
             for x in s.feasible_inside_ranges.iter().take(8) {
                 let with: Vec<String> = x.with.iter().take(2).map(|w| format!("{} at {}", w.input, figure(w.unit, w.value))).collect();
                 let more = if x.with.len() > 2 { format!(" (and {} more)", x.with.len() - 2) } else { String::new() };
-                o.push(Block::Line(format!(
-                    "feasible inside the ranges at {} with {}{more}",
-                    value(s.variable, x.value),
-                    with.join(" or ")
-                )));
+                o.push(Block::Line(format!("feasible inside the ranges at {} with {}{more}", value(s, x.value), with.join(" or "))));
             }
         }
         if let Some(s) = r.sweep.as_ref() {
             for f in s.failed.iter().take(8) {
-                o.push(Block::Line(format!("the placement solver failed at {} {}: {}", s.variable, value(s.variable, f.value), f.reason)));
+                o.push(Block::Line(format!("the placement solver failed at {} {}: {}", s.variable, value(s, f.value), f.reason)));
             }
             if s.failed.len() > 8 {
                 o.push(Block::Line(format!("... and at {} more values", s.failed.len() - 8)));

@@ -351,6 +351,9 @@ pub struct FrontierPoint {
     pub pareto_per_mw: bool,
     /// in a sweep over the SLO: the `tokens_per_s_per_user >=` value this point was solved at
     pub slo_tokens_per_s_per_user: Option<f64>,
+    /// in a sweep over a figure of a chip or link: its value here (SI units; the sweep's
+    /// `unit`)
+    pub figure_value: Option<f64>,
     /// the point's placement in one line (what report.html shows on hover)
     pub placement: String,
     pub chips: u64,
@@ -363,8 +366,11 @@ pub struct FrontierPoint {
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct SweepReport {
-    /// "concurrency" or "tokens_per_s_per_user"
-    pub variable: &'static str,
+    /// "concurrency", "tokens_per_s_per_user", or a figure (`lp30.layer_overhead`)
+    pub variable: String,
+    /// the variable's SI unit: empty for a concurrency and a fraction, `tok/s`, or the
+    /// figure's (`s`, `$/s`, `W`, `B/s`, `FLOP/s`)
+    pub unit: &'static str,
     /// how many values were solved
     pub values: usize,
     /// how many had a feasible placement (the frontier's points)
@@ -574,16 +580,28 @@ fn pareto(pts: &[(f64, Option<f64>)]) -> Vec<bool> {
 /// concurrency the solver tried, each marked where it is Pareto-optimal: tokens/s/user
 /// against tokens/s per chip, per dollar and per MW.
 pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
-    let source: Vec<(&Point, Option<f64>)> = match &solved.sweep {
-        Some((over, pts)) => {
-            let slo = matches!(over, crate::ir::SweepOver::TokensPerSUser(_));
-            pts.iter().filter_map(|x| x.point.as_ref().map(|p| (p, slo.then_some(x.value)))).collect()
-        }
-        None => solved.per_batch.iter().map(|p| (p, None)).collect(),
+    use crate::ir::SweepOver;
+    // each point, the SLO or figure value it was solved at, and the plan it was solved
+    // for (a figure's sweep: the plan with the figure at that value, which prices it)
+    type Source<'a> = (&'a Point, Option<f64>, Option<f64>, std::borrow::Cow<'a, Plan>);
+    let source: Vec<Source> = match &solved.sweep {
+        Some((over, pts)) => pts
+            .iter()
+            .filter_map(|x| {
+                let p = x.point.as_ref()?;
+                Some(match over {
+                    SweepOver::TokensPerSUser(_) => (p, Some(x.value), None, std::borrow::Cow::Borrowed(plan)),
+                    SweepOver::Figure(input, _) => (p, None, Some(x.value), std::borrow::Cow::Owned(plan.with_input(input, x.value))),
+                    SweepOver::Concurrency(_) => (p, None, None, std::borrow::Cow::Borrowed(plan)),
+                })
+            })
+            .collect(),
+        None => solved.per_batch.iter().map(|p| (p, None, None, std::borrow::Cow::Borrowed(plan))).collect(),
     };
     let mut pts: Vec<FrontierPoint> = source
         .into_iter()
-        .map(|(p, slo)| {
+        .map(|(p, slo, figure_value, plan)| {
+            let plan = plan.as_ref();
             let m = metrics(plan, p);
             FrontierPoint {
                 concurrency: p.instance.batch,
@@ -595,6 +613,7 @@ pub fn frontier(plan: &Plan, solved: &Solved) -> Vec<FrontierPoint> {
                 pareto_per_dollar: false,
                 pareto_per_mw: false,
                 slo_tokens_per_s_per_user: slo,
+                figure_value,
                 placement: placement_brief(&placement(plan, p)),
                 chips: m.chips,
                 ttft_s: m.ttft_s,
@@ -723,6 +742,11 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
         schedule: Some(ScheduleReport { decode: timeline_report(&timelines.decode), prefill: timeline_report(&timelines.prefill) }),
         sweep: s.sweep.as_ref().map(|(over, pts)| SweepReport {
             variable: over.name(),
+            unit: match over {
+                crate::ir::SweepOver::Concurrency(_) => "",
+                crate::ir::SweepOver::TokensPerSUser(_) => "tok/s",
+                crate::ir::SweepOver::Figure(input, _) => input.figure.unit(),
+            },
             values: pts.len(),
             feasible: pts.iter().filter(|x| x.point.is_some()).count(),
             infeasible: pts.iter().filter(|x| x.point.is_none() && x.failed.is_none()).map(|x| x.value).collect(),

@@ -76,6 +76,9 @@ pub enum Val {
     /// a list of names
     Names(Vec<Path>),
     Word(String),
+    /// a range whose ends another attribute's value decides how to check
+    /// ([`AttrKind::FigureRange`]): its two ends, unchecked
+    Ends(Number, Number, Span),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -488,6 +491,7 @@ impl Checker<'_> {
                 }
                 Some(Val::Range(lo, hi))
             }
+            (AttrKind::FigureRange, Value::Range { lo, hi, span, .. }) => Some(Val::Ends(lo.clone(), hi.clone(), *span)),
             (AttrKind::QuantityOrRange(d), Value::Number(n)) => self.quantity(n, d, what).map(|x| Val::NumRange(x, x)),
             (AttrKind::QuantityOrRange(d), Value::Range { lo, hi, span, .. }) => {
                 let lo = self.quantity(lo, d, what)?;

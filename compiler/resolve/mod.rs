@@ -1493,11 +1493,6 @@ impl Resolver<'_> {
         let slos = self.slos(&f);
         let budget = self.budget(&f);
 
-        let sweep = f.block("sweep").and_then(|b| self.sweep(b));
-        if f.block("sweep").is_some() && sweep.is_none() {
-            return None;
-        }
-
         // speculate block
         let mut speculation = None;
         if let Some(sb) = f.block("speculate") {
@@ -1513,6 +1508,11 @@ impl Resolver<'_> {
         let framework = f.word("framework").map(str::to_string);
         for pool in &mut cluster.pools {
             pool.chip = pool.chip.under(framework.as_deref());
+        }
+        // a figure's sweep names a chip or link of the cluster, at its figure under the framework
+        let sweep = f.block("sweep").and_then(|b| self.sweep(b, &cluster));
+        if f.block("sweep").is_some() && sweep.is_none() {
+            return None;
         }
         if let Some(maxc) = model.max_context {
             let ctx = workload.input_tokens + workload.output_tokens;
@@ -1652,14 +1652,85 @@ impl Resolver<'_> {
         } else {
             others = (0..plans.len()).filter(|&i| i != baseline).collect();
         }
-        Some(ir::Compare { name, span, baseline, plans: others, interactivity: f.num("interactivity") })
+        let mut break_even = Vec::new();
+        for b in f.blocks.iter().filter(|b| b.keyword == "break_even") {
+            let mut involved = vec![baseline];
+            involved.extend(others.iter().copied());
+            break_even.push(self.break_even_ask(b, &involved, plans)?);
+        }
+        Some(ir::Compare { name, span, baseline, plans: others, interactivity: f.num("interactivity"), break_even })
+    }
+
+    /// A compare block's `break_even` block over the plans `involved` (the baseline
+    /// first): its figure in each plan's cluster (an error when none has it, named from
+    /// the baseline's), the plans' objectives the same, its values checked as the figure.
+    fn break_even_ask(&mut self, b: &check::SubFields, involved: &[usize], plans: &[ir::Plan]) -> Option<ir::BreakEvenAsk> {
+        let f = &b.fields;
+        let name = f.str("figure")?;
+        let at = f.span("figure").unwrap_or(b.span);
+        let base = &plans[involved[0]];
+        if let Some(&j) = involved.iter().find(|&&j| plans[j].objective != base.objective) {
+            self.diags.push(
+                catalog::not_allowed(b.span, &Misplaced::BreakEvenAcrossObjectives)
+                    .label(base.span, format!("`{}` {}s {}", base.name, base.objective.direction(), base.objective.name()))
+                    .label(plans[j].span, format!("`{}` {}s {}", plans[j].name, plans[j].objective.direction(), plans[j].objective.name())),
+            );
+            return None;
+        }
+        let inputs: Vec<(usize, Option<ir::uncertain::Input>)> =
+            involved.iter().map(|&j| (j, swept_figure(name, at, &plans[j].cluster).ok())).collect();
+        let Some(input) = inputs.iter().find_map(|(_, i)| i.clone()) else {
+            // none has it: say why for the baseline's cluster
+            if let Err(d) = swept_figure(name, at, &base.cluster) {
+                self.diags.push(d);
+            }
+            return None;
+        };
+        let values = self.figure_values(f, name, &input, f.count("points").unwrap_or(16) as usize)?;
+        let label = b.label.as_ref().map_or(String::new(), |l| l.name.clone());
+        Some(ir::BreakEvenAsk { name: label, figure: name.to_string(), inputs, values, span: b.span })
+    }
+
+    /// The values of `f`'s `values = lo ..= hi` for the figure `input` (named `name`),
+    /// each end checked as the figure is where it is written: `n` of them, log-spaced, or
+    /// evenly spaced from a low end of 0.
+    fn figure_values(&mut self, f: &Fields, name: &str, input: &ir::uncertain::Input, n: usize) -> Option<Vec<f64>> {
+        let Some(check::Field { val: Val::Ends(lo, hi, range), .. }) = f.attrs.get("values") else {
+            // the value had an error, already reported
+            return None;
+        };
+        let what = format!("`values` of {name}");
+        let kind = schema::figure_kind(input.figure);
+        let mut ck = Checker { sources: self.sources, diags: self.diags };
+        let mut end = |n: &crate::syntax::ast::Number| match ck.value(&crate::syntax::ast::Value::Number(n.clone()), kind, &what)? {
+            Val::Num(x) => Some(x),
+            _ => None,
+        };
+        let (lo, hi) = (end(lo)?, end(hi)?);
+        if hi <= lo {
+            self.diags.push(catalog::out_of_range(*range, &what, Rule::be("a range from a low to a higher end (low ..= high)")));
+            return None;
+        }
+        Some(if lo > 0.0 { ir::log_spaced(lo, hi, n) } else { ir::lin_spaced(lo, hi, n) })
     }
 
     /// A plan's `sweep` block: exactly one variable, `step` only for concurrency, not
     /// with `points`, at most [`ir::MAX_SWEEP_POINTS`] values.
-    fn sweep(&mut self, b: &check::SubFields) -> Option<ir::Sweep> {
+    fn sweep(&mut self, b: &check::SubFields, cluster: &ir::Cluster) -> Option<ir::Sweep> {
         let f = &b.fields;
-        let vars: Vec<&str> = ["concurrency", "tokens_per_s_per_user"].into_iter().filter(|v| f.given.iter().any(|g| g == v)).collect();
+        let vars: Vec<&str> =
+            ["concurrency", "tokens_per_s_per_user", "figure"].into_iter().filter(|v| f.given.iter().any(|g| g == v)).collect();
+        if vars.len() <= 1 && f.given.iter().any(|g| g == "values") != (vars == ["figure"]) {
+            // `values` goes with `figure` and only with it
+            let d = match vars.as_slice() {
+                ["figure"] => catalog::missing_attribute(b.span, "values", "sweep block", "2 us ..= 40 us"),
+                [] => catalog::missing_attribute(b.span, "figure", "sweep block", "\"lp30.layer_overhead\""),
+                [var] => catalog::sweep_two_variables(f.span("values").unwrap_or(b.span), f.span(var).unwrap_or(b.span)),
+                _ => unreachable!("at most one variable here"),
+            };
+            self.diags.push(d);
+            return None;
+        }
         match vars.as_slice() {
             [] => {
                 self.diags.push(catalog::missing_attribute(b.span, "concurrency", "sweep block", "1 ..= 1024"));
@@ -1698,6 +1769,22 @@ impl Resolver<'_> {
                 return None;
             }
             ir::SweepOver::TokensPerSUser(ir::log_spaced(lo, hi, points.unwrap_or(16) as usize))
+        } else if let Some(name) = f.str("figure") {
+            if let Some(s) = f.span("step") {
+                self.diags.push(catalog::not_allowed(s, &Misplaced::StepOnFigureSweep));
+                return None;
+            }
+            let at = f.span("figure").unwrap_or(b.span);
+            let input = match swept_figure(name, at, cluster) {
+                Ok(i) => i,
+                Err(d) => {
+                    self.diags.push(d);
+                    return None;
+                }
+            };
+            let values = self.figure_values(f, name, &input, points.unwrap_or(16) as usize)?;
+            let (low, high) = (values[0], values[values.len() - 1]);
+            ir::SweepOver::Figure(ir::uncertain::Input { low, high, ..input }, values)
         } else {
             // the variable's value had an error, already reported
             return None;
@@ -1858,6 +1945,48 @@ fn pin_problem(
         return Some(PinProblem::NoLink { stage: stage.name() });
     }
     None
+}
+
+/// The figure a sweep's `figure = "ITEM.FIGURE"` names (`at`: the string) on a chip or
+/// link of `cluster`, with its nominal value there (`low` and `high` are the caller's).
+fn swept_figure(name: &str, at: Span, cluster: &ir::Cluster) -> Result<ir::uncertain::Input, crate::diagnostics::Diagnostic> {
+    use ir::uncertain::{Figure, Input};
+    let chips: Vec<&ir::Chip> = cluster.pools.iter().map(|p| &p.chip).collect();
+    let links: Vec<&ir::Link> = cluster.pools.iter().filter_map(|p| p.link.as_ref()).chain(cluster.links.iter().map(|l| &l.link)).collect();
+    let (item, figure) = name.split_once('.').unwrap_or((name, ""));
+    let chip = chips.iter().find(|c| c.name == item);
+    let link = links.iter().find(|l| l.name == item);
+    if chip.is_none() && link.is_none() {
+        let mut known: Vec<&str> = chips.iter().map(|c| c.name.as_str()).chain(links.iter().map(|l| l.name.as_str())).collect();
+        known.sort_unstable();
+        known.dedup();
+        return Err(catalog::unknown_swept_figure(at, item, None, &cluster.name, &known));
+    }
+    // the figures this item has: a chip's (a compute peak of a precision it has, a
+    // tier it has), or a link's
+    let mut figures: Vec<Figure> = Vec::new();
+    if let Some(c) = chip {
+        for f in Figure::ALL.into_iter().filter(|f| !f.of_link()) {
+            match f {
+                Figure::Compute(p) if !c.compute.contains_key(&p) => {}
+                Figure::TierBandwidth(_) => figures.extend((0..c.memory.len()).map(Figure::TierBandwidth)),
+                f => figures.push(f),
+            }
+        }
+    } else {
+        figures.extend(Figure::ALL.into_iter().filter(|f| f.of_link()));
+    }
+    let Some(&f) = figures.iter().find(|f| f.name() == figure) else {
+        let names: Vec<String> = figures.iter().map(|f| format!("{item}.{}", f.name())).collect();
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        return Err(catalog::unknown_swept_figure(at, item, Some(figure), &cluster.name, &known));
+    };
+    let nominal = match (chip, link) {
+        (Some(c), _) => ir::uncertain::chip_value(c, f),
+        (_, Some(l)) => ir::uncertain::link_value(l, f),
+        (None, None) => unreachable!("the item is a chip or a link: checked above"),
+    };
+    Ok(Input { item: item.to_string(), figure: f, nominal, low: nominal, high: nominal, span: at })
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub enum AttrKind {
     CountOrRange,
     /// A quantity of this dimension, or an inclusive range of two `50 tok/s ..= 1000 tok/s`.
     QuantityOrRange(Dim),
+    /// A range of two figures whose unit another attribute decides (a sweep's `values`,
+    /// in its `figure`'s unit): checked where that is known.
+    FigureRange,
     Str,
     Bool,
     /// `bf16`, `fp8`, ...
@@ -53,6 +56,7 @@ impl AttrKind {
             AttrKind::Tokens => "a token count (tok)".into(),
             AttrKind::CountOrRange => "a count or a range like `1 ..= 512`".into(),
             AttrKind::QuantityOrRange(d) => format!("{}, or a range of two", d.describe()),
+            AttrKind::FigureRange => "a range of two figures in the swept figure's unit (`2 us ..= 40 us`)".into(),
             AttrKind::Str => "a string".into(),
             AttrKind::Bool => "`true` or `false`".into(),
             AttrKind::Precision => "a precision (`bf16`, `fp8`, `fp4`, ...)".into(),
@@ -112,6 +116,14 @@ pub struct SubBlock {
 
 const fn a(name: &'static str, kind: AttrKind, required: bool, example: &'static str, doc: &'static str) -> AttrSpec {
     AttrSpec { name, kind, required, example, doc }
+}
+
+/// How `figure` is written in its block: the kind its values take (a sweep's `values`
+/// are checked as it).
+pub fn figure_kind(figure: crate::ir::uncertain::Figure) -> AttrKind {
+    let (block, attr) = figure.written();
+    let spec = [&CHIP, &COMPUTE, &EFFICIENCY, &LINK, &MEMORY].into_iter().find(|s| s.name == block).unwrap_or(&CHIP);
+    spec.attrs.iter().find(|a| a.name == attr).map_or(AttrKind::Number, |a| a.kind)
 }
 
 /// Whether `attr` of the block `block` may be written with its uncertainty (`2 us ±
@@ -460,7 +472,7 @@ pub static SWEEP: BlockSpec = BlockSpec {
             AttrKind::CountOrRange,
             false,
             "1 ..= 1024",
-            "solve at each concurrency of the range (the workload's range is replaced); one of `concurrency` and `tokens_per_s_per_user`",
+            "solve at each concurrency of the range (the workload's range is replaced); one of `concurrency`, `tokens_per_s_per_user` and `figure`",
         ),
         a(
             "tokens_per_s_per_user",
@@ -469,6 +481,14 @@ pub static SWEEP: BlockSpec = BlockSpec {
             "50 tok/s ..= 1000 tok/s",
             "solve with the SLO `tokens_per_s_per_user >= X` at each X of the range (it replaces the plan's `tpot` and `tokens_per_s_per_user` SLOs; `ttft` stays)",
         ),
+        a(
+            "figure",
+            AttrKind::Str,
+            false,
+            "\"lp30.layer_overhead\"",
+            "solve over the plan's whole space at each value of `values` of this figure of a chip or link of its cluster, named `ITEM.FIGURE` as the uncertainty table names it: a chip's `price`, `power`, `system_power`, `step_overhead`, `layer_overhead`, `sequence_overhead`, `compute.fp8` (a precision it has), `efficiency.compute`, `efficiency.memory`, `memory[0].bandwidth`; a link's `latency`, `bandwidth`",
+        ),
+        a("values", AttrKind::FigureRange, false, "2 us ..= 40 us", "with `figure`: its values, a range in the figure's unit"),
         a(
             "step",
             AttrKind::Count,
@@ -481,7 +501,7 @@ pub static SWEEP: BlockSpec = BlockSpec {
             AttrKind::Count,
             false,
             "64",
-            "how many values, spaced evenly on a log scale (default for `tokens_per_s_per_user`: 16)",
+            "how many values, spaced evenly on a log scale (a figure's from a low end of 0: evenly; default for `tokens_per_s_per_user` and `figure`: 16)",
         ),
     ],
     blocks: &[],
@@ -551,6 +571,32 @@ pub static COMPARE: BlockSpec = BlockSpec {
             false,
             "400 tok/s",
             "also compare each plan's best frontier point with at least this many tokens/s per user",
+        ),
+    ],
+    blocks: &[SubBlock { keyword: "break_even", labelled: true, repeated: true, required: false, spec: &BREAK_EVEN }],
+    stmts: &[],
+};
+
+/// A break-even asked for in a compare block, named (`break_even lp30_cost { ... }`):
+/// where each compared plan and the baseline trade places as one figure moves over a
+/// range (docs/uncertainty.md).
+pub static BREAK_EVEN: BlockSpec = BlockSpec {
+    name: "break_even block",
+    attrs: &[
+        a(
+            "figure",
+            AttrKind::Str,
+            true,
+            "\"lp30.price\"",
+            "the figure of a chip or link of the plans' clusters to move, named `ITEM.FIGURE` as a sweep's `figure` (a plan without that item keeps its answer)",
+        ),
+        a("values", AttrKind::FigureRange, true, "0.05 $/h ..= 2 $/h", "the range to look for the value where the two plans tie, in the figure's unit"),
+        a(
+            "points",
+            AttrKind::CountUpTo(crate::ir::MAX_BREAK_EVEN_POINTS as u64, " values"),
+            false,
+            "16",
+            "how many values to try before bisecting between those where the better plan changes (default 16; log-spaced, or evenly from a low end of 0)",
         ),
     ],
     blocks: &[],

@@ -96,7 +96,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
     // `Batches` has its own)
     let prefill: Vec<Vec<space::PrefillOption>> = par_map(plans, jobs, &|_, _| {}, |(plan, over)| match over {
         SweepOver::Concurrency(_) => space::prefill_options(plan, &mut Vec::new()),
-        SweepOver::TokensPerSUser(_) => Vec::new(),
+        SweepOver::TokensPerSUser(_) | SweepOver::Figure(..) => Vec::new(),
     });
     let tasks: Vec<(usize, usize)> = plans
         .iter()
@@ -104,6 +104,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
         .flat_map(|(p, (_, over))| {
             let n = match over {
                 SweepOver::Concurrency(v) => v.len(),
+                SweepOver::Figure(_, v) => v.len(),
                 SweepOver::TokensPerSUser(_) => 1,
             };
             (0..n).map(move |i| (p, i))
@@ -118,6 +119,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
                 vec![SweepPoint::of(v[i] as f64, &inst, ilp::solve(&inst, g, plan.time_limit))]
             }
             SweepOver::TokensPerSUser(v) => slo_walk(plan, v),
+            SweepOver::Figure(input, v) => vec![at_figure(plan, input, v[i])],
         }
     });
     let mut out: Vec<Vec<SweepPoint>> = plans.iter().map(|_| Vec::new()).collect();
@@ -156,6 +158,32 @@ pub fn enumerated(batches: &mut Batches, over: &SweepOver) -> Vec<SweepPoint> {
             })
             .collect(),
         SweepOver::TokensPerSUser(v) => slo_walk_in(batches, v, false),
+        // the bands of a figure's sweep are not taken (`solve::uncertainty::vary`)
+        SweepOver::Figure(input, v) => v.iter().map(|&x| at_figure(batches.plan(), input, x)).collect(),
+    }
+}
+
+/// `plan` with the figure `input` at `value`, solved over its whole space as an SLO
+/// sweep's value is ([`slo_walk`]): every batch searched ([`batch::search`]), the best
+/// batch placed by the ILP; its point holds only its chosen options (priced with the
+/// figure there).
+fn at_figure(plan: &Plan, input: &crate::ir::uncertain::Input, value: f64) -> SweepPoint {
+    let varied = plan.with_input(input, value);
+    let g = goal(&varied);
+    let mut batches = Batches::new(&varied);
+    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(&varied).into_iter().map(|b| (b, None)).collect();
+    match batch::search(&mut batches, g, &start, &|_| None, &mut batch::by_goal(g)) {
+        Ok(found) => match found.best {
+            Some(best) => {
+                let inst = batches.at(best.instance.batch).clone();
+                SweepPoint::of(value, &inst, ilp::solve(&inst, g, varied.time_limit))
+            }
+            None if found.unsearched.is_some() => {
+                SweepPoint { value, point: None, failed: Some(format!("no feasible batch among the {} searched", found.solved.len())) }
+            }
+            None => SweepPoint { value, point: None, failed: None },
+        },
+        Err(reason) => SweepPoint { value, point: None, failed: Some(reason) },
     }
 }
 

@@ -378,6 +378,65 @@ pub fn break_even(a: &Side, b: &Side, jobs: usize) -> Vec<BreakEven> {
     super::sweep::par_map(&inputs, jobs, &|_, _| {}, one).into_iter().flatten().collect()
 }
 
+/// Where two plans trade places as one figure moves over a range: a compare block's
+/// `break_even` (docs/uncertainty.md, "Break-even on request").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Crossing {
+    /// the value where the better plan changes, to within 1/4096 of the step between the
+    /// two tried values it lies between
+    pub value: f64,
+    /// which plan is better just below `value` and just above it ([`better`])
+    pub below: i8,
+    pub above: i8,
+}
+
+/// Which of two objective values is better (each the goal's key, less is better): -1 the
+/// first, 1 the second, 0 neither (equal, or neither feasible).
+pub fn better(a: f64, b: f64) -> i8 {
+    match a.partial_cmp(&b) {
+        Some(std::cmp::Ordering::Less) => -1,
+        Some(std::cmp::Ordering::Greater) => 1,
+        _ => 0,
+    }
+}
+
+/// The goal's key of `plan`'s best point with `input` (if it has it) at `value`, over
+/// its whole space by enumeration ([`best_enumerated`]'s search, no nominal placement to
+/// keep); infinite where nothing is feasible.
+fn objective_at(plan: &Plan, input: Option<&Input>, value: f64) -> f64 {
+    let varied = input.map(|i| plan.with_input(i, value));
+    let plan = varied.as_ref().unwrap_or(plan);
+    let g = goal(plan);
+    let mut batches = Batches::new(plan);
+    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(plan).into_iter().map(|b| (b, None)).collect();
+    let found = batch::search(&mut batches, g, &start, &|_| None, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
+    found.map_or(f64::INFINITY, |p| super::key(&p, g).0)
+}
+
+/// Which of `a` and `b` (each with the figure it has at `value`) is better there
+/// ([`better`]).
+pub fn better_at(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), value: f64) -> i8 {
+    better(objective_at(a.0, a.1, value), objective_at(b.0, b.1, value))
+}
+
+/// The break-evens between plans `a` and `b` (the same goal) as the figure each has
+/// (`None`: the plan keeps its answer) moves over `values` (increasing): both are solved
+/// at every value (in parallel, `jobs` threads), and between two neighbours where the
+/// better plan changes the value is found by bisection ([`BREAK_EVEN_STEPS`]). Empty when
+/// the better plan is the same at every value tried; with which is better at the first
+/// value ([`better`]). The same result for any `jobs`.
+pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values: &[f64], jobs: usize) -> (Vec<Crossing>, i8) {
+    let sign = |v: f64| better_at(a, b, v);
+    let signs = super::sweep::par_map(values, jobs, &|_, _| {}, |&v| sign(v));
+    let changes: Vec<(f64, f64, i8, i8)> =
+        (1..values.len()).filter(|&i| signs[i] != signs[i - 1]).map(|i| (values[i - 1], values[i], signs[i - 1], signs[i])).collect();
+    let found = super::sweep::par_map(&changes, jobs, &|_, _| {}, |&(lo, hi, below, above)| {
+        let value = bisect(lo, hi, BREAK_EVEN_STEPS, |v| sign(v) == below);
+        Crossing { value, below, above }
+    });
+    (found, signs.first().copied().unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
