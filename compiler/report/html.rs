@@ -312,6 +312,24 @@ const TL_AXIS: f64 = 26.0;
 /// a 61-layer step of 8 microbatches has about 2,000 operations, 400 kB).
 const MAX_DRAWN_OPS: usize = 1000;
 
+/// Rectangles a timeline draws at most (runs of operations, [`drawn`]): past this, only
+/// the earliest are drawn and the caption says up to when; trace.json has every
+/// operation. A page stays within a few hundred kB whatever the step's size.
+const MAX_DRAWN_RECTS: usize = 500;
+
+/// The runs of [`drawn`] to draw: all of them, or the [`MAX_DRAWN_RECTS`] that start
+/// earliest (ties by row and order), with the start of the first one left out.
+fn bounded(ops: &[crate::schedule::Op], runs: Vec<Vec<usize>>) -> (Vec<Vec<usize>>, Option<f64>) {
+    if runs.len() <= MAX_DRAWN_RECTS {
+        return (runs, None);
+    }
+    let mut runs = runs;
+    runs.sort_by(|a, b| ops[a[0]].start.total_cmp(&ops[b[0]].start).then(a[0].cmp(&b[0])));
+    let cut = ops[runs[MAX_DRAWN_RECTS][0]].start;
+    runs.truncate(MAX_DRAWN_RECTS);
+    (runs, Some(cut))
+}
+
 /// The operations of `ops` to draw, as runs of indices: one each when there are at most
 /// [`MAX_DRAWN_OPS`], else, row by row in time order, consecutive operations of the same
 /// kind that start within half a pixel (at full width) of the previous one's end merged.
@@ -347,10 +365,21 @@ fn timeline(o: &mut String, id: &str, t: &Timeline) {
         first_row.push(rows);
         rows += tr.lanes.max(1);
     }
+    let row_of = |op: &crate::schedule::Op| first_row.get(op.track).copied().unwrap_or(0) + op.lane;
+    let (runs, cut) = bounded(&t.ops, drawn(&t.ops, span, &row_of));
     let height = TL_TOP + rows as f64 * TL_ROW + TL_AXIS;
     let width = TL_LABEL + TL_W + 20.0;
     let _ = writeln!(o, r#"<figure class="timeline" id="{id}">"#);
-    let _ = writeln!(o, "<figcaption>{} <span class=\"muted\">{}</span></figcaption>", esc(&t.title), esc(&t.note));
+    let shown = match cut {
+        Some(c) => format!(
+            " Drawn up to {}: the first {} of its {} operations; trace.json has every one.",
+            fmt_time(c),
+            crate::units::format::fmt_num(runs.iter().map(Vec::len).sum::<usize>() as f64),
+            crate::units::format::fmt_num(t.ops.len() as f64)
+        ),
+        None => String::new(),
+    };
+    let _ = writeln!(o, "<figcaption>{} <span class=\"muted\">{}{}</span></figcaption>", esc(&t.title), esc(&t.note), esc(&shown));
     let _ = writeln!(
         o,
         r#"<div class="tl-controls js-only"><button type="button" data-zoom="in" aria-label="zoom in">+</button><button type="button" data-zoom="out" aria-label="zoom out">−</button><button type="button" data-zoom="left" aria-label="earlier">←</button><button type="button" data-zoom="right" aria-label="later">→</button><button type="button" data-zoom="reset">reset</button> <span class="range">0 – {}</span></div>"#,
@@ -387,8 +416,7 @@ fn timeline(o: &mut String, id: &str, t: &Timeline) {
     }
     o.push_str("</g>\n");
     let _ = writeln!(o, r#"<g class="ops" clip-path="url(#{id}-clip)">"#);
-    let row_of = |op: &crate::schedule::Op| first_row.get(op.track).copied().unwrap_or(0) + op.lane;
-    for run in drawn(&t.ops, span, &row_of) {
+    for run in runs {
         let op = &t.ops[run[0]];
         let y = TL_TOP + row_of(op) as f64 * TL_ROW + 3.0;
         let (start, end) = (op.start, run.iter().map(|&k| t.ops[k].end()).fold(op.end(), f64::max));
@@ -398,10 +426,11 @@ fn timeline(o: &mut String, id: &str, t: &Timeline) {
         let crit = if critical { " crit" } else { "" };
         let mut tip = if run.len() == 1 {
             let mut tip = format!("{}: {} from {}", op.name, fmt_time(op.dur), fmt_time(op.start));
-            if let Some(l) = op.layer {
+            // the layer and microbatch in words, unless the name already says them (`L8 mb10`)
+            if let Some(l) = op.layer.filter(|l| !op.name.contains(&format!("L{l}"))) {
                 let _ = write!(tip, ", layer {l}");
             }
-            if let Some(m) = op.microbatch {
+            if let Some(m) = op.microbatch.filter(|m| !op.name.contains(&format!("mb{m}"))) {
                 let _ = write!(tip, ", microbatch {m}");
             }
             tip
@@ -534,6 +563,36 @@ mod tests {
         let lens: Vec<usize> = runs.iter().map(|r| r.len()).collect();
         assert_eq!(lens, vec![1000, 10, 10, 10]);
         assert!(runs.iter().flatten().count() == many.len());
+    }
+
+    /// More runs than a timeline draws: the earliest [`MAX_DRAWN_RECTS`] are kept, every
+    /// one starting no later than the first left out, whose start is the cut.
+    #[test]
+    fn a_timeline_draws_its_earliest_runs_up_to_the_bound() {
+        use crate::schedule::{Kind, Op, Work};
+        let n = MAX_DRAWN_RECTS + 37;
+        // starts in a scrambled order, one per run
+        let ops: Vec<Op> = (0..n)
+            .map(|k| Op {
+                track: k % 3,
+                lane: 0,
+                kind: Kind::Compute,
+                work: Work::Ffn,
+                name: format!("op {k}"),
+                start: ((k * 7919) % n) as f64,
+                dur: 0.5,
+                layer: None,
+                microbatch: None,
+                critical: false,
+            })
+            .collect();
+        let (few, none) = bounded(&ops, (0..10).map(|k| vec![k]).collect());
+        assert_eq!((few.len(), none), (10, None));
+        let (kept, cut) = bounded(&ops, (0..n).map(|k| vec![k]).collect());
+        let cut = cut.expect("past the bound");
+        assert_eq!(kept.len(), MAX_DRAWN_RECTS);
+        assert_eq!(cut, MAX_DRAWN_RECTS as f64, "the starts are 0..n: the first left out starts at the bound");
+        assert!(kept.iter().all(|r| ops[r[0]].start < cut));
     }
 
     use super::*;

@@ -279,26 +279,26 @@ fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis
             let pts: Vec<String> = front.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
             let _ = writeln!(o, r#"    <polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#, pts.join(" "));
         }
-        // each point's band: a bar from its least to its greatest value, under the markers
+        // each point's band: a bar from its least to its greatest value with short caps,
+        // under the markers, all of a series' bars one path (each point's marker says its
+        // band)
+        let mut bars = String::new();
         for f in r.frontier.iter().filter(|f| (p.value)(f).is_some()) {
             if let Some([lo, hi]) = (p.band)(f).filter(|[lo, hi]| hi > lo) {
                 let x = x0 + x_axis.frac(f.tokens_per_s_per_user) * PLOT_W;
                 let (y_lo, y_hi) = (y0 + PLOT_H - y_axis.frac(lo) * PLOT_H, y0 + PLOT_H - y_axis.frac(hi) * PLOT_H);
-                let tip = format!("{}: {} to {} {} inside the ranges", r.name, fmt_num(lo), fmt_num(hi), p.y_label);
-                let _ = writeln!(
-                    o,
-                    r#"    <path class="band" d="M{x:.1},{y_lo:.1} L{x:.1},{y_hi:.1} M{:.1},{y_lo:.1} L{:.1},{y_lo:.1} M{:.1},{y_hi:.1} L{:.1},{y_hi:.1}" stroke="{colour}" stroke-opacity="0.45" stroke-width="1.5" fill="none"><title>{}</title></path>"#,
-                    x - 3.0,
-                    x + 3.0,
-                    x - 3.0,
-                    x + 3.0,
-                    esc(&tip)
-                );
+                let _ = write!(bars, "M{x:.1},{y_lo:.1}V{y_hi:.1}m-3,0h6M{:.1},{y_lo:.1}h6", x - 3.0);
             }
+        }
+        if !bars.is_empty() {
+            let _ = writeln!(
+                o,
+                r#"    <path class="band" d="{bars}" stroke="{colour}" stroke-opacity="0.45" stroke-width="1.5" fill="none"/>"#
+            );
         }
         for (j, f) in r.frontier.iter().enumerate() {
             if let Some((x, y, v)) = at(f) {
-                let tip = format!(
+                let mut tip = format!(
                     "{}: concurrency {}, {} tokens/s per user, {} {}",
                     r.name,
                     f.concurrency,
@@ -306,6 +306,9 @@ fn panel(o: &mut String, k: usize, p: &Panel, plans: &[PlanReport], x_axis: Axis
                     fmt_num(v),
                     p.y_label
                 );
+                if let Some([lo, hi]) = (p.band)(f) {
+                    let _ = write!(tip, " ({} to {} inside the ranges)", fmt_num(lo), fmt_num(hi));
+                }
                 // in report.html: which point it is, for the page's script
                 let attrs = if html {
                     let hollow = if (p.pareto)(f) { "" } else { " hollow" };
