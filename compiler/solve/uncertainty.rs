@@ -413,12 +413,6 @@ fn objective_at(plan: &Plan, input: Option<&Input>, value: f64) -> f64 {
     found.map_or(f64::INFINITY, |p| super::key(&p, g).0)
 }
 
-/// Which of `a` and `b` (each with the figure it has at `value`) is better there
-/// ([`better`]).
-pub fn better_at(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), value: f64) -> i8 {
-    better(objective_at(a.0, a.1, value), objective_at(b.0, b.1, value))
-}
-
 /// The break-evens between plans `a` and `b` (the same goal) as the figure each has
 /// (`None`: the plan keeps its answer) moves over `values` (increasing): both are solved
 /// at every value (in parallel, `jobs` threads), and between two neighbours where the
@@ -426,7 +420,9 @@ pub fn better_at(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), value: 
 /// the better plan is the same at every value tried; with which is better at the first
 /// value ([`better`]). The same result for any `jobs`.
 pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values: &[f64], jobs: usize) -> (Vec<Crossing>, i8) {
-    let sign = |v: f64| better_at(a, b, v);
+    // a plan without the figure keeps its answer: solved once
+    let (fixed_a, fixed_b) = (a.1.is_none().then(|| objective_at(a.0, None, 0.0)), b.1.is_none().then(|| objective_at(b.0, None, 0.0)));
+    let sign = |v: f64| better(fixed_a.unwrap_or_else(|| objective_at(a.0, a.1, v)), fixed_b.unwrap_or_else(|| objective_at(b.0, b.1, v)));
     let signs = super::sweep::par_map(values, jobs, &|_, _| {}, |&v| sign(v));
     let changes: Vec<(f64, f64, i8, i8)> =
         (1..values.len()).filter(|&i| signs[i] != signs[i - 1]).map(|i| (values[i - 1], values[i], signs[i - 1], signs[i])).collect();
