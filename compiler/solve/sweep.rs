@@ -192,7 +192,11 @@ fn at_figure(plan: &Plan, input: &crate::ir::uncertain::Input, value: f64) -> Sw
 fn slo_walk_in(batches: &mut Batches, values: &[f64], ilp: bool) -> Vec<SweepPoint> {
     let plan = batches.plan();
     let g = goal(plan);
-    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(plan).into_iter().map(|b| (b, None)).collect();
+    // each seed batch with a lower bound on its key: none at first, then its key at the
+    // last value searched (the bound only tightens as the values grow, so a batch's best
+    // is no better than it was: a valid bound, and the search leaves batches it cannot
+    // beat unsolved; infinite where nothing was feasible)
+    let mut start: Vec<(u64, Option<batch::Key>)> = batch::seeds(plan).into_iter().map(|b| (b, None)).collect();
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
     let mut out: Vec<SweepPoint> = values.iter().map(|&value| SweepPoint { value, point: None, failed: None }).collect();
@@ -217,6 +221,11 @@ fn slo_walk_in(batches: &mut Batches, values: &[f64], ilp: bool) -> Vec<SweepPoi
                 continue;
             }
         };
+        for &(b, key) in &found.solved {
+            if let Some(seed) = start.iter_mut().find(|s| s.0 == b) {
+                seed.1 = Some(key.unwrap_or((f64::INFINITY, f64::INFINITY)));
+            }
+        }
         let Some(best) = found.best else {
             match found.unsearched {
                 // nothing in the batches searched, but not every batch was
