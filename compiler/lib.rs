@@ -229,9 +229,8 @@ fn asked_break_even(
 ) -> Asked {
     let input = |i: usize| ask.inputs.iter().find(|(j, _)| *j == i).and_then(|(_, x)| x.as_ref());
     let base = &program.plans[c.baseline];
-    let unit = ask.inputs.iter().find_map(|(_, x)| x.as_ref()).map_or("", |x| x.figure.unit());
-    let range =
-        format!("{} to {}", report::human::figure(unit, ask.values[0]), report::human::figure(unit, ask.values[ask.values.len() - 1]));
+    let [lo, hi] = ask.range();
+    let range = format!("{} to {}", units::format::fmt_figure(ask.unit(), lo), units::format::fmt_figure(ask.unit(), hi));
     let mut out = Vec::new();
     for &j in c.plans.iter().filter(|&&j| solved(j)) {
         let plan = &program.plans[j];
@@ -248,8 +247,7 @@ fn asked_break_even(
                 &ask.figure,
                 &range,
                 ask.values.len(),
-                &base.name,
-                &plan.name,
+                [&base.name, &plan.name],
                 better,
             ));
         }

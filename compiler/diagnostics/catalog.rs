@@ -1038,9 +1038,10 @@ pub fn batches_not_searched(span: Span, solved: usize, gap: Option<f64>) -> Diag
     )
 }
 
-/// A requested break-even with no crossing among the values tried: `better` is the plan
-/// better at every one (None: they tie, or neither is feasible, at every one).
-pub fn no_break_even(span: Span, figure: &str, range: &str, tried: usize, a: &str, b: &str, better: Option<&str>) -> Diagnostic {
+/// A requested break-even with no crossing among the `tried` values of `range` (as
+/// written: "$0.05/h to $2.00/h") between plans `a` and `b`: `better` is the plan better
+/// at every one (None: they tie, or neither is feasible, at every one).
+pub fn no_break_even(span: Span, figure: &str, range: &str, tried: usize, [a, b]: [&str; 2], better: Option<&str>) -> Diagnostic {
     let message = match better {
         Some(p) => {
             format!("`{p}` is better at every value of {figure} tried ({tried} from {range}): `{a}` and `{b}` do not trade places there")

@@ -840,6 +840,15 @@ impl SweepOver {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// the variable's SI unit: empty for a concurrency, `tok/s`, or the figure's (`s`,
+    /// `$/s`, `W`, `B/s`, `FLOP/s`; empty for a fraction)
+    pub fn unit(&self) -> &'static str {
+        match self {
+            SweepOver::Concurrency(_) => "",
+            SweepOver::TokensPerSUser(_) => "tok/s",
+            SweepOver::Figure(input, _) => input.figure.unit(),
+        }
+    }
     /// the variable's name as written in a plan (a figure's: `lp30.layer_overhead`)
     pub fn name(&self) -> String {
         match self {
@@ -1040,6 +1049,18 @@ pub struct BreakEvenAsk {
     /// the values tried first, in increasing order (SI units)
     pub values: Vec<f64>,
     pub span: Span,
+}
+
+impl BreakEvenAsk {
+    /// The figure's SI unit (some plan has it: resolution checks that).
+    pub fn unit(&self) -> &'static str {
+        self.inputs.iter().find_map(|(_, x)| x.as_ref()).map_or("", |x| x.figure.unit())
+    }
+
+    /// The range asked, `[low, high]`.
+    pub fn range(&self) -> [f64; 2] {
+        [self.values[0], self.values[self.values.len() - 1]]
+    }
 }
 
 impl Model {

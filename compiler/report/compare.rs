@@ -209,7 +209,6 @@ pub fn comparison(
     }
     let mut answers = Vec::new();
     for (ask, per_plan) in c.break_even.iter().zip(asked) {
-        let unit = ask.inputs.iter().find_map(|(_, x)| x.as_ref()).map_or("", |x| x.figure.unit());
         for (j, found) in per_plan {
             let name = |s: i8| match s {
                 -1 => Some(ir[c.baseline].name.clone()),
@@ -220,8 +219,8 @@ pub fn comparison(
                 name: ask.name.clone(),
                 plan: ir[*j].name.clone(),
                 figure: ask.figure.clone(),
-                unit,
-                values: [ask.values[0], ask.values[ask.values.len() - 1]],
+                unit: ask.unit(),
+                values: ask.range(),
                 tried: ask.values.len(),
                 crossings: found
                     .iter()
@@ -366,7 +365,7 @@ pub fn document(c: &ComparisonReport) -> Vec<Block> {
         }
     }
     for a in &c.asked {
-        let fig = |v: f64| super::human::figure(a.unit, v);
+        let fig = |v: f64| crate::units::format::fmt_figure(a.unit, v);
         let asked = format!("(asked: {} .. {}, {} values tried)", fig(a.values[0]), fig(a.values[1]), a.tried);
         if a.crossings.is_empty() {
             o.push(Block::Line(format!(
@@ -393,8 +392,8 @@ pub fn document(c: &ComparisonReport) -> Vec<Block> {
             e.better_at_nominal,
             e.input,
             e.side,
-            super::human::figure(e.unit, e.value),
-            super::human::figure(e.unit, e.nominal)
+            crate::units::format::fmt_figure(e.unit, e.value),
+            crate::units::format::fmt_figure(e.unit, e.nominal)
         )));
     }
     o

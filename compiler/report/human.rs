@@ -2,7 +2,7 @@
 
 use super::PlanReport;
 use crate::schedule::Timeline;
-use crate::units::format::{fmt_bytes, fmt_num, fmt_si, fmt_time};
+use crate::units::format::{fmt_bytes, fmt_figure, fmt_num, fmt_si, fmt_time};
 use std::fmt::Write;
 
 fn table(rows: &[Vec<String>], right: &[bool]) -> String {
@@ -119,34 +119,6 @@ fn objective_value(kind: &str, v: f64) -> String {
     }
 }
 
-/// Three significant digits, at least two decimals below 100: 400, 8.00, 0.05, 0.0041.
-fn three_digits(x: f64) -> String {
-    if !(x.is_finite() && x > 0.0) {
-        return fmt_num(x);
-    }
-    let decimals = (2 - x.log10().floor() as i32).max(0) as usize;
-    let s = format!("{x:.decimals$}");
-    if decimals > 2 {
-        let t = s.trim_end_matches('0');
-        let keep = t.find('.').map_or(t.len(), |d| (d + 3).max(t.len()));
-        s[..keep].to_string()
-    } else {
-        s
-    }
-}
-
-/// A figure in the unit people write it in: 2 µs, $8.00/h, 1.8 kW, 900 GB/s.
-pub fn figure(unit: &str, v: f64) -> String {
-    match unit {
-        "s" => fmt_time(v),
-        "$/s" => format!("${}/h", three_digits(v * 3600.0)),
-        "W" => fmt_si(v, "W"),
-        "B/s" => fmt_si(v, "B/s"),
-        "FLOP/s" => fmt_si(v, "FLOP/s"),
-        _ => fmt_num(v),
-    }
-}
-
 /// The uncertain inputs: the tornado table (largest swing first), each metric's band,
 /// and where the placement changes.
 fn uncertainty(r: &PlanReport, u: &super::uncertainty::UncertaintyReport, o: &mut Vec<Block>) {
@@ -169,14 +141,14 @@ fn uncertainty(r: &PlanReport, u: &super::uncertainty::UncertaintyReport, o: &mu
         let changes = match (i.changes_below, i.changes_above) {
             (None, None) => "no".to_string(),
             (b, a) => {
-                let side = |w: &str, x: Option<f64>| x.map(|x| format!("{w} {}", figure(i.unit, x)));
+                let side = |w: &str, x: Option<f64>| x.map(|x| format!("{w} {}", fmt_figure(i.unit, x)));
                 [side("below", b), side("above", a)].into_iter().flatten().collect::<Vec<_>>().join(", ")
             }
         };
         rows.push(vec![
             i.name.clone(),
-            figure(i.unit, i.nominal),
-            format!("{} .. {}", figure(i.unit, i.low), figure(i.unit, i.high)),
+            fmt_figure(i.unit, i.nominal),
+            format!("{} .. {}", fmt_figure(i.unit, i.low), fmt_figure(i.unit, i.high)),
             value(i.objective_at_low),
             value(i.objective_at_high),
             changes,
@@ -634,7 +606,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
             rows.push(
                 [
                     lead(match (&swept_figure, f.figure_value) {
-                        (Some((_, unit)), Some(v)) => figure(unit, v),
+                        (Some((_, unit)), Some(v)) => fmt_figure(unit, v),
                         _ => f.slo_tokens_per_s_per_user.map(fmt_num).unwrap_or_default(),
                     }),
                     vec![
@@ -685,7 +657,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
         let value = |s: &super::SweepReport, v: f64| match s.variable.as_str() {
             "concurrency" => format!("{}", v.round() as u64),
             "tokens_per_s_per_user" => fmt_num(v),
-            _ => figure(s.unit, v),
+            _ => fmt_figure(s.unit, v),
         };
         if let Some(s) = r.sweep.as_ref().filter(|s| !s.infeasible.is_empty()) {
             let vals: Vec<String> = s.infeasible.iter().map(|v| value(s, *v)).collect();
@@ -697,7 +669,7 @@ fn frontier(r: &PlanReport, o: &mut Vec<Block>) {
             o.push(Block::Line(format!("no feasible placement at {} {shown}", s.variable)));
             // those some input's end reaches: the first two inputs of each
             for x in s.feasible_inside_ranges.iter().take(8) {
-                let with: Vec<String> = x.with.iter().take(2).map(|w| format!("{} at {}", w.input, figure(w.unit, w.value))).collect();
+                let with: Vec<String> = x.with.iter().take(2).map(|w| format!("{} at {}", w.input, fmt_figure(w.unit, w.value))).collect();
                 let more = if x.with.len() > 2 { format!(" (and {} more)", x.with.len() - 2) } else { String::new() };
                 o.push(Block::Line(format!("feasible inside the ranges at {} with {}{more}", value(s, x.value), with.join(" or "))));
             }
@@ -749,13 +721,13 @@ mod tests {
     /// An uncertain input's figures are written as the source writes them.
     #[test]
     fn uncertain_figures_are_written_in_their_units() {
-        use super::figure;
-        assert_eq!(figure("$/s", 8.0 / 3600.0), "$8.00/h");
-        assert_eq!(figure("$/s", 400.0 / 3600.0), "$400/h");
-        assert_eq!(figure("$/s", 0.001 / 3600.0), "$0.001/h");
-        assert_eq!(figure("$/s", 0.05 / 3600.0), "$0.05/h");
-        assert_eq!(figure("$/s", 0.0041 / 3600.0), "$0.0041/h");
-        assert_eq!(figure("s", 2e-6), "2.00 µs");
-        assert_eq!(figure("", 0.6), "0.60");
+        use crate::units::format::fmt_figure;
+        assert_eq!(fmt_figure("$/s", 8.0 / 3600.0), "$8.00/h");
+        assert_eq!(fmt_figure("$/s", 400.0 / 3600.0), "$400/h");
+        assert_eq!(fmt_figure("$/s", 0.001 / 3600.0), "$0.001/h");
+        assert_eq!(fmt_figure("$/s", 0.05 / 3600.0), "$0.05/h");
+        assert_eq!(fmt_figure("$/s", 0.0041 / 3600.0), "$0.0041/h");
+        assert_eq!(fmt_figure("s", 2e-6), "2.00 µs");
+        assert_eq!(fmt_figure("", 0.6), "0.60");
     }
 }

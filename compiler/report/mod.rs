@@ -742,11 +742,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
         schedule: Some(ScheduleReport { decode: timeline_report(&timelines.decode), prefill: timeline_report(&timelines.prefill) }),
         sweep: s.sweep.as_ref().map(|(over, pts)| SweepReport {
             variable: over.name(),
-            unit: match over {
-                crate::ir::SweepOver::Concurrency(_) => "",
-                crate::ir::SweepOver::TokensPerSUser(_) => "tok/s",
-                crate::ir::SweepOver::Figure(input, _) => input.figure.unit(),
-            },
+            unit: over.unit(),
             values: pts.len(),
             feasible: pts.iter().filter(|x| x.point.is_some()).count(),
             infeasible: pts.iter().filter(|x| x.point.is_none() && x.failed.is_none()).map(|x| x.value).collect(),

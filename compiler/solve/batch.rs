@@ -242,6 +242,13 @@ pub fn search(
     search_at_most(batches, goal, start, exclude, solve_one, MAX_SOLVED)
 }
 
+/// [`search`] over every batch of `batches`' plan, from its seed batches ([`seeds`]) with
+/// no bound yet: the plan's whole range.
+pub fn search_all(batches: &mut Batches, goal: Goal, solve_one: &mut SolveOne) -> Result<Found, String> {
+    let start: Vec<(u64, Option<Key>)> = seeds(batches.plan()).into_iter().map(|b| (b, None)).collect();
+    search(batches, goal, &start, &|_| None, solve_one)
+}
+
 /// [`search`], solving at most `max_solved` batches.
 pub fn search_at_most(
     batches: &mut Batches,

@@ -266,10 +266,8 @@ pub struct Searched {
 /// frontier's points) and the best batch, and its answer is the plan's.
 pub fn search_batches(plan: &Plan, batches: &mut batch::Batches) -> Result<Searched, String> {
     let goal = goal(plan);
-    let seeds = batch::seeds(plan);
-    let start: Vec<(u64, Option<batch::Key>)> = seeds.iter().map(|&b| (b, None)).collect();
-    let found = batch::search(batches, goal, &start, &|_| None, &mut batch::by_goal(goal))?;
-    let mut at = seeds;
+    let found = batch::search_all(batches, goal, &mut batch::by_goal(goal))?;
+    let mut at = batch::seeds(plan);
     if let Some(b) = &found.best {
         if !at.contains(&b.instance.batch) {
             at.push(b.instance.batch);

@@ -171,8 +171,7 @@ fn at_figure(plan: &Plan, input: &crate::ir::uncertain::Input, value: f64) -> Sw
     let varied = plan.with_input(input, value);
     let g = goal(&varied);
     let mut batches = Batches::new(&varied);
-    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(&varied).into_iter().map(|b| (b, None)).collect();
-    match batch::search(&mut batches, g, &start, &|_| None, &mut batch::by_goal(g)) {
+    match batch::search_all(&mut batches, g, &mut batch::by_goal(g)) {
         Ok(found) => match found.best {
             Some(best) => {
                 let inst = batches.at(best.instance.batch).clone();

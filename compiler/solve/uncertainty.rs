@@ -103,9 +103,8 @@ fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment) -> O
         let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
         (decode_signature(d), k.pool, k.aggregated) != *nominal
     });
-    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(batches.plan()).into_iter().map(|b| (b, None)).collect();
     // enumeration never fails
-    batch::search(batches, goal, &start, &|_| None, &mut solve_one).ok().and_then(|f| f.best)
+    batch::search_all(batches, goal, &mut solve_one).ok().and_then(|f| f.best)
 }
 
 /// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
@@ -407,9 +406,7 @@ fn objective_at(plan: &Plan, input: Option<&Input>, value: f64) -> f64 {
     let varied = input.map(|i| plan.with_input(i, value));
     let plan = varied.as_ref().unwrap_or(plan);
     let g = goal(plan);
-    let mut batches = Batches::new(plan);
-    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(plan).into_iter().map(|b| (b, None)).collect();
-    let found = batch::search(&mut batches, g, &start, &|_| None, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
+    let found = batch::search_all(&mut Batches::new(plan), g, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
     found.map_or(f64::INFINITY, |p| super::key(&p, g).0)
 }
 

@@ -69,6 +69,35 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
+/// Three significant digits, at least two decimals below 100: 400, 8.00, 0.05, 0.0041.
+pub fn three_digits(x: f64) -> String {
+    if !(x.is_finite() && x > 0.0) {
+        return fmt_num(x);
+    }
+    let decimals = (2 - x.log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.decimals$}");
+    if decimals > 2 {
+        let t = s.trim_end_matches('0');
+        let keep = t.find('.').map_or(t.len(), |d| (d + 3).max(t.len()));
+        s[..keep].to_string()
+    } else {
+        s
+    }
+}
+
+/// A figure held in SI `unit` (`s`, `$/s`, `W`, `B/s`, `FLOP/s`; anything else plain) in
+/// the unit people write it in: 2 µs, $8.00/h, 1.8 kW, 900 GB/s.
+pub fn fmt_figure(unit: &str, v: f64) -> String {
+    match unit {
+        "s" => fmt_time(v),
+        "$/s" => format!("${}/h", three_digits(v * 3600.0)),
+        "W" => fmt_si(v, "W"),
+        "B/s" => fmt_si(v, "B/s"),
+        "FLOP/s" => fmt_si(v, "FLOP/s"),
+        _ => fmt_num(v),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
