@@ -310,8 +310,8 @@ fn scenarios_doc_lists_every_example() {
 
 /// A plan that names its serving framework gets only the memory that engine lets
 /// weights and KV cache use (docs/cost-model.md §11): the report's capacity for the
-/// decode chips is 0.88·80 − 3 = 67.4 GB under SGLang, and the largest concurrency the
-/// plan can serve on one H100 drops with it.
+/// decode chips is 0.88·C − 3 GB under SGLang (C = 81559 MiB, the H100's 85.5 GB), and
+/// the largest concurrency the plan can serve on one H100 drops with it.
 #[test]
 fn a_framework_limits_the_memory_a_plan_may_use() {
     let src = |fw: &str| {
@@ -328,13 +328,14 @@ fn a_framework_limits_the_memory_a_plan_may_use() {
     };
     let (plain, sglang) = (run(""), run("  framework = sglang\n"));
     let cap = |r: &hplanc::report::PlanReport| r.memory.iter().find(|m| m.stage == "decode.attn").unwrap().capacity_bytes;
-    assert_eq!(cap(&plain), 80e9);
-    assert!((cap(&sglang) - 67.4e9).abs() < 1e3, "{}", cap(&sglang));
-    // a chip may tune its engine: `memory_fraction = 0.95` gives 0.95·80 − 3 = 73 GB
+    let h100 = 81559.0 * 1024.0 * 1024.0;
+    assert_eq!(cap(&plain), h100);
+    assert!((cap(&sglang) - (0.88 * h100 - 3e9)).abs() < 1e3, "{}", cap(&sglang));
+    // a chip may tune its engine: `memory_fraction = 0.95` gives 0.95·C − 3 GB
     let tuned = src("  framework = sglang\n").replace("pool gpu = h100_sxm x 2", "pool gpu = tuned x 2")
         + "chip tuned = h100_sxm {\n  framework sglang {\n    memory_fraction = 0.95\n    source = \"a deployment's --mem-fraction-static\"\n  }\n}\n";
     let comp = compiled("fw.hplan", &tuned, hplanc::Mode::Build);
-    assert!((cap(&comp.report().plans[0]) - 73e9).abs() < 1e3);
+    assert!((cap(&comp.report().plans[0]) - (0.95 * h100 - 3e9)).abs() < 1e3);
     // a framework block that leaves a fixed cost out keeps the chip's own
     let own = src("  framework = vllm\n").replace("pool gpu = h100_sxm x 2", "pool gpu = own x 2")
         + "chip own = h100_sxm {\n  step_overhead = 100 us\n  framework vllm {\n    layer_overhead = 5 us\n    source = \"test\"\n  }\n}\n";

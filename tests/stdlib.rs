@@ -194,18 +194,23 @@ fn extending_stdlib_items_overrides_and_merges() {
 /// Every stdlib chip's dense peaks, memory tiers and power against
 /// docs/reference/chips.csv (transcribed here: CI has only this repository).
 /// Derived figures (marked in the stdlib) are checked as derived: Rubin's FP8 as the
-/// reference's ~16,700 (1.2 EF per NVL144 over 72), its BF16 as FP8 / 2.
+/// reference's ~16,700 (1.2 EF per NVL144 over 72), its BF16 as FP8 / 2. The shipping
+/// NVIDIA GPUs' capacities are what their drivers report (nvidia-smi `memory.total`,
+/// in MiB), which the reference's "80 / 141 / 180 / 186 / 288 GB" round: each is within
+/// 4% of that figure read as GiB (0.5% for all but GB300), and 3-7% above it read as 10⁹
+/// bytes.
 #[test]
 fn chip_figures_match_the_reference() {
     // (chip, [(precision, TFLOP/s)], [(tier, capacity bytes, bandwidth B/s)], power W)
     type Row = (&'static str, &'static [(&'static str, f64)], &'static [(&'static str, f64, f64)], Option<f64>);
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MIB: f64 = 1024.0 * 1024.0;
     let reference: Vec<Row> = vec![
-        ("h100_sxm", &[("bf16", 989.0), ("fp8", 1979.0)], &[("hbm", 80e9, 3.35e12)], Some(700.0)),
-        ("h200", &[("bf16", 989.0), ("fp8", 1979.0)], &[("hbm", 141e9, 4.8e12)], Some(700.0)),
-        ("b200", &[("bf16", 2250.0), ("fp8", 4500.0), ("fp4", 9000.0)], &[("hbm", 180e9, 7.7e12)], Some(1000.0)),
-        ("gb200", &[("bf16", 2500.0), ("fp8", 5000.0), ("fp4", 10000.0)], &[("hbm", 186e9, 8e12)], Some(1200.0)),
-        ("gb300", &[("bf16", 2500.0), ("fp8", 5000.0), ("fp4", 15000.0)], &[("hbm", 288e9, 8e12)], Some(1400.0)),
+        ("h100_sxm", &[("bf16", 989.0), ("fp8", 1979.0)], &[("hbm", 81559.0 * MIB, 3.35e12)], Some(700.0)),
+        ("h200", &[("bf16", 989.0), ("fp8", 1979.0)], &[("hbm", 143771.0 * MIB, 4.8e12)], Some(700.0)),
+        ("b200", &[("bf16", 2250.0), ("fp8", 4500.0), ("fp4", 9000.0)], &[("hbm", 183359.0 * MIB, 7.7e12)], Some(1000.0)),
+        ("gb200", &[("bf16", 2500.0), ("fp8", 5000.0), ("fp4", 10000.0)], &[("hbm", 189471.0 * MIB, 8e12)], Some(1200.0)),
+        ("gb300", &[("bf16", 2500.0), ("fp8", 5000.0), ("fp4", 15000.0)], &[("hbm", 284208.0 * MIB, 8e12)], Some(1400.0)),
         ("rubin", &[("bf16", 16700.0 / 2.0), ("fp8", 16700.0), ("fp4", 50000.0)], &[("hbm", 288e9, 22e12)], Some(1800.0)),
         ("rubin_cpx", &[("bf16", 5000.0), ("fp8", 10000.0), ("fp4", 20000.0)], &[("gddr", 128e9, 2e12)], None),
         ("lp30", &[("fp8", 1230.0)], &[("sram", 500e6, 150e12)], None),
@@ -223,6 +228,10 @@ fn chip_figures_match_the_reference() {
     for (name, ..) in &reference {
         src.push_str(&format!("cluster c_{name} {{\n  pool p = {name} x 1\n}}\n"));
         src.push_str(&format!("plan p_{name} {{\n  model = llama3_1_8b\n  cluster = c_{name}\n  workload = w\n}}\n"));
+    }
+    for (name, quoted) in [("h100_sxm", 80.0), ("h200", 141.0), ("b200", 180.0), ("gb200", 186.0), ("gb300", 288.0)] {
+        let cap = reference.iter().find(|r| r.0 == name).unwrap().2[0].1;
+        assert!((cap / (quoted * GIB) - 1.0).abs() < 0.04 && cap / (quoted * 1e9) > 1.03, "{name}: {cap} B");
     }
     let comp = hplanc::compile("chips.hplan", &src, None, hplanc::Mode::Check);
     let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);

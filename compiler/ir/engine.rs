@@ -49,12 +49,13 @@ pub struct Engine {
 /// several steps.
 pub const CHUNK_TOKENS: u64 = 8192;
 
-/// The runtime's own memory per GPU outside weights and KV cache, fitted to
+/// The runtime's own memory per GPU outside weights and KV cache, first fitted to
 /// `docs/reference/measured/deployments.csv` (docs/cost-model.md §11): swept over
-/// 1-6 GB with every row evaluated, 3 GB puts the most rows' TTFT within ±25% (1 GB
-/// 24.9%, 2 GB 25.1%, 3 GB 25.8%, 4 GB 25.3%; at 5 GB and more some rows' weights leave
-/// no cache at all). The rows that pin it are those whose engine cannot admit the whole
-/// client concurrency (Qwen3-32B TP1 on H100 under SGLang waits 7-89 s for a slot). It
+/// 1-6 GB with every row evaluated, 3 GB put the most rows' TTFT within ±25% (1 GB
+/// 24.9%, 2 GB 25.1%, 3 GB 25.8%, 4 GB 25.3%), when the NVIDIA chips' capacities were
+/// their datasheets' figures read as 10⁹ bytes. With the capacities their drivers
+/// report (an "80GB" H100 is 85.5 GB) the data no longer pins it: 1-6 GB give 57.4-57.7%
+/// (2026-12-05), and 3 GB stays as the physical estimate. It
 /// stands for the CUDA context (~0.5 GB), CUDA graphs (~1 GB) and the activations of an
 /// 8192-token prompt chunk (~1-2 GB for 32B-class models).
 pub const RUNTIME_BYTES: f64 = 3.0e9;

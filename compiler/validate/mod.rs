@@ -484,15 +484,16 @@ mod tests {
 
     #[test]
     fn clients_beyond_the_kv_cache_wait_for_a_slot() {
-        // Qwen3-32B BF16 on one 80 GB H100 under SGLang: 0.88·80 − 65.6 − 3 GB leaves room
-        // for 6 sequences of 1024 + 64 tokens (cost::admission), so of 16 clients 10 wait
-        // (Little's law over the 6 slots); 4 clients all run at once.
-        let p = predict(vec![row("sglang", 1, 16), row("sglang", 1, 4)]);
-        assert_eq!(p[0].admitted, 6);
+        // Qwen3-32B BF16 on one H100 (81559 MiB = 85.5 GB) under SGLang: 0.88·85.5 − 65.6
+        // − 3 GB leaves room for 23 sequences of 1024 + 64 tokens at 256 KiB each
+        // (cost::admission), so of 32 clients 9 wait (Little's law over the 23 slots); 16
+        // clients all run at once.
+        let p = predict(vec![row("sglang", 1, 32), row("sglang", 1, 16)]);
+        assert_eq!(p[0].admitted, 23);
         let engine = p[0].ttft - p[0].queue;
-        let wait = crate::cost::admission::closed_loop_wait(16, 6, engine + 128.0 * p[0].tpot);
-        assert!((p[0].queue - wait).abs() < 1e-12 && wait > 10.0 * engine, "{:?}", p[0]);
-        assert_eq!((p[1].admitted, p[1].queue), (4, 0.0));
+        let wait = crate::cost::admission::closed_loop_wait(32, 23, engine + 128.0 * p[0].tpot);
+        assert!((p[0].queue - wait).abs() < 1e-12 && wait > engine, "{:?}", p[0]);
+        assert_eq!((p[1].admitted, p[1].queue), (16, 0.0));
         // TensorRT-LLM takes every client (docs/cost-model.md §11): 16 run, none waits
         let t = predict(vec![row("trtllm", 1, 16)]);
         assert_eq!((t[0].admitted, t[0].queue), (16, 0.0));
