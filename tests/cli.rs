@@ -1099,10 +1099,19 @@ fn simulate_refuses_bad_input_with_a_reason() {
         (vec!["--output", "0"], 2, "1 to 1048576"),
         (vec!["--requests", "1000001"], 2, "1000001"),
         (vec!["--plan", "nope"], 2, "no plan `nope`"),
-        (vec!["--input", "1000000", "--max-batch", "1"], 1, "needs more KV cache"),
+        // its prefill is a pipeline of two H100s (the BF16 model fills one), which holds
+        // no 128k-token prompt
+        (vec!["--input", "1000000", "--max-batch", "1"], 1, "a 128000-token prompt does not fit the prefill chips (2 x h100_sxm)"),
     ];
-    for (extra, code, needle) in cases {
-        let mut args = vec!["simulate", plan];
+    // an aggregated plan (Rubin alone, scenario 11) decodes on the chips that prefill: a
+    // million-token request needs more cache than one GPU holds
+    let aggregated: Vec<(Vec<&str>, i32, &str)> = vec![(
+        vec!["examples/s11_rubin_cpx_prefill.hplan", "--plan", "gpu_prefill", "--input", "1000000", "--max-batch", "1"],
+        1,
+        "needs more KV cache",
+    )];
+    for (extra, code, needle) in cases.into_iter().map(|(e, c, n)| ([vec![plan], e].concat(), c, n)).chain(aggregated) {
+        let mut args = vec!["simulate"];
         args.extend(extra.iter().copied());
         let o = hplanc(&args);
         assert_eq!(o.status.code(), Some(code), "{extra:?}: {}", text(&o.stderr));

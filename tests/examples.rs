@@ -289,8 +289,10 @@ fn options_cost_what_their_chips_cost() {
                     assert!(near(d.usd_per_s, usd) && near(d.watts, watts), "{}: {}: {d:?}", path.display(), plan.name);
                     checked += 1;
                 }
+                // a prefill replica: `tp` chips per stage, `pp` stages
                 for k in inst.prefill.iter().filter(|k| !k.aggregated) {
-                    assert!(near(k.usd_per_s, k.tp as f64 * price(k.pool)) && near(k.watts, k.tp as f64 * power(k.pool)));
+                    let chips = (k.tp * k.pp) as f64;
+                    assert!(near(k.usd_per_s, chips * price(k.pool)) && near(k.watts, chips * power(k.pool)), "{k:?}");
                 }
             }
         }

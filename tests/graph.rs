@@ -59,22 +59,23 @@ fn prefill_graph_and_plan_selection() {
 #[test]
 fn placed_graph_colours_nodes_by_pool() {
     // The two-generation pipeline (eight H100s, four H200s) cuts Llama-3.1-405B after
-    // layer 66 at its best batch, 338: the embedding and layers 0..67 on the H100 node
-    // (the first stage, which also does the engine's per-sequence work), 67..126 and the
-    // LM head on the H200s.
+    // layer 53 at its best batch, 279: the embedding and layers 0..54 on the H200s (the
+    // first stage, which also does the engine's per-sequence work), 54..126 and the LM
+    // head on the H100 node. (Before prefill could pipeline over the H200s of `pre`, the
+    // H100 node went first, at batch 338.)
     let dot = graph(&["tests/graphs/llama405b_pipeline.hplan", "--placed"]);
-    assert!(dot.starts_with("digraph \"split_decode: decode step, batch 338"), "{}", &dot[..80]);
+    assert!(dot.starts_with("digraph \"split_decode: decode step, batch 279"), "{}", &dot[..80]);
     assert!(dot.contains("pool_0 [label=\"old: h100_sxm x 8\", fillcolor=\"#a8c8f0\"]"));
     assert!(dot.contains("pool_1 [label=\"new: h200 x 4\", fillcolor=\"#b8e0b0\"]"));
     let node = |name: &str| dot.lines().find(|l| l.contains(&format!("label=\"{name}\\n"))).unwrap_or_else(|| panic!("{name}")).to_string();
-    assert!(node("embed").contains("on old (h100_sxm)\"") && node("embed").contains("fillcolor=\"#a8c8f0\"]"));
+    assert!(node("embed").contains("on new (h200)\"") && node("embed").contains("fillcolor=\"#b8e0b0\"]"));
     // each layer node's layers are split over the stages: striped in both colours
     for op in ["qkv_proj", "attention", "out_proj", "ffn"] {
         let n = node(&format!("{op} x 126 layers"));
-        assert!(n.contains("on old (h100_sxm): 67 layers, new (h200): 59 layers"), "{n}");
-        assert!(n.contains("fillcolor=\"#a8c8f0:#b8e0b0\", style=\"filled,striped\""), "{n}");
+        assert!(n.contains("on new (h200): 54 layers, old (h100_sxm): 72 layers"), "{n}");
+        assert!(n.contains("fillcolor=\"#b8e0b0:#a8c8f0\", style=\"filled,striped\""), "{n}");
     }
-    assert!(node("lm_head").contains("on new (h200)\""));
+    assert!(node("lm_head").contains("on old (h100_sxm)\""));
     // A prefill graph runs on the prefill pool.
     let dot = graph(&["tests/graphs/llama405b_pipeline.hplan", "--placed", "--step", "prefill"]);
     let layer_nodes: Vec<&str> = dot.lines().filter(|l| l.contains(" x 126 layers")).collect();

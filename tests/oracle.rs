@@ -102,14 +102,23 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
         .map(|_| {
             let pool = rng.below(pools as u64) as usize;
             let tp = 1 << rng.below(3);
+            // a pipeline of 2 or 3 stages in one prefill option of four: a replica starts a
+            // prompt every `interval`, a bit more than its time over its stages
+            let pp = if rng.below(4) == 0 { 2 + rng.below(2) } else { 1 };
+            let time = rng.range(0.05, 2.0);
+            let interval = if pp == 1 { time } else { time / pp as f64 * rng.range(1.0, 1.3) };
+            let chips = tp * pp;
             PrefillOption {
                 pool,
                 tp,
-                time: rng.range(0.05, 2.0),
+                pp,
+                time,
+                interval,
+                stages: Vec::new(),
                 allreduce: 0.0,
-                usd_per_s: tp as f64 * (1.0 + pool as f64) / 3600.0,
-                watts: tp as f64 * (700.0 + 300.0 * pool as f64),
-                max_replicas: pool_sizes[pool] / tp,
+                usd_per_s: chips as f64 * (1.0 + pool as f64) / 3600.0,
+                watts: chips as f64 * (700.0 + 300.0 * pool as f64),
+                max_replicas: pool_sizes[pool] / chips,
                 kv_path: (0..pools)
                     .map(|_| if rng.below(5) == 0 { None } else { Some((rng.range(1e-6, 1e-3), rng.range(0.0, 1.5))) })
                     .collect(),

@@ -47,7 +47,8 @@ fn attention_pool(o: &DecodeOption) -> usize {
 /// The hard rules, which no relaxation lifts: the two options can pair (a KV path to
 /// every pool holding the cache, or aggregated serving on the same pool), the replica
 /// count is at least one (exactly the pinned one when pinned) and prefill keeps up with
-/// decode (`r / t_k ≥ B / (τ_d · O)`, no demand when the decode option prefills its own
+/// decode (`r / s_k ≥ B / (τ_d · O)`, `s_k` the option's interval between prompts; no
+/// demand when the decode option prefills its own
 /// prompts). The metrics when they hold.
 pub fn measure(inst: &Instance, c: Config) -> Option<Metrics> {
     let o = &inst.decode[c.decode];
@@ -77,7 +78,8 @@ pub fn measure(inst: &Instance, c: Config) -> Option<Metrics> {
     }
     if o.aggregated.is_none() {
         let requests_per_s = inst.batch as f64 / (o.tpot * inst.output_tokens);
-        let served = c.replicas as f64 / p.time;
+        // a replica starts a prompt every `interval` (its time, or a pipeline's slowest stage)
+        let served = c.replicas as f64 / p.interval;
         if served < requests_per_s * (1.0 - 1e-9) {
             return None;
         }
@@ -86,7 +88,7 @@ pub fn measure(inst: &Instance, c: Config) -> Option<Metrics> {
     Some(Metrics {
         usd_per_s: o.usd_per_s + r * p.usd_per_s,
         tokens_per_s: inst.batch as f64 / o.tpot,
-        chips: o.chips.iter().sum::<u64>() + c.replicas * p.tp,
+        chips: o.chips.iter().sum::<u64>() + c.replicas * p.tp * p.pp,
         decode_chips: o.chips.iter().sum::<u64>(),
         watts: o.watts + r * p.watts,
         tpot: o.tpot,
@@ -107,7 +109,7 @@ fn soft(inst: &Instance, c: Config, m: &Metrics) -> Vec<(f64, f64)> {
     }
     for (pool, size) in inst.pool_sizes.iter().enumerate() {
         if let Some(n) = size {
-            let prefill = if p.pool == pool { c.replicas * p.tp } else { 0 };
+            let prefill = if p.pool == pool { c.replicas * p.tp * p.pp } else { 0 };
             out.push(((o.chips[pool] + prefill) as f64, *n as f64));
         }
     }

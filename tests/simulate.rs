@@ -32,7 +32,7 @@ fn littles_law_holds(o: &Outcome) {
 fn a_closed_loop_at_the_solved_batch_reaches_the_models_steady_state() {
     // aggregated serving (prompts in chunks inside the decode steps) and disaggregated
     // serving (prefill chips of their own, the KV cache over a link)
-    for path in ["examples/llama70b_h100.hplan", "tests/data/simulate/disaggregated.hplan"] {
+    for path in ["tests/data/simulate/aggregated.hplan", "tests/data/simulate/disaggregated.hplan"] {
         let (plan, point) = solved(path);
         let mut config = Config::of_plan(&plan, &point);
         config.requests = 4000;
@@ -133,7 +133,7 @@ fn the_same_seed_gives_the_same_run_and_another_seed_another() {
 
 #[test]
 fn percentiles_order_and_goodput_counts_the_requests_within_the_slos() {
-    let (plan, point) = solved("examples/llama70b_h100.hplan");
+    let (plan, point) = solved("tests/data/simulate/aggregated.hplan");
     // past the placement's capacity queues grow: the tail and goodput show it
     let config = Config {
         arrivals: Arrivals::Poisson { rate: 5.0 },
@@ -452,4 +452,36 @@ fn a_trace_that_arrives_all_at_once_has_no_rate_to_search() {
     let d = comp.diagnostics.iter().find(|d| d.code == "E0412").expect("the replayed plan cannot be searched");
     assert!(d.message.contains("all arrive at once"), "{}", d.message);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A prefill pipeline takes a prompt every slowest stage, not every prompt's whole time:
+/// examples/llama70b_h100.hplan prefills on replicas of two H100s (layers 0..40, 40..80),
+/// and prompts arriving at 1.5 times what its replicas could serve one at a time (but
+/// within what they serve pipelined) wait for no queue that grows: every first token comes
+/// within a few of the model's TTFTs, where one prompt at a time would leave the 400th
+/// waiting for over a hundred prompts' prefill.
+#[test]
+fn a_prefill_pipeline_starts_a_prompt_every_slowest_stage() {
+    let (plan, point) = solved("examples/llama70b_h100.hplan");
+    let p = point.prefill();
+    assert_eq!((p.tp, p.pp), (1, 2), "{p:?}");
+    assert!(p.interval < 0.6 * p.time, "{} vs {}", p.interval, p.time);
+    let replicas = point.choice.replicas as f64;
+    let rate = 1.5 * replicas / p.time;
+    assert!(rate < 0.9 * replicas / p.interval);
+    let config = Config {
+        arrivals: Arrivals::Poisson { rate },
+        input: Lengths::Fixed(plan.workload.input_tokens),
+        output: Lengths::Fixed(16),
+        requests: 400,
+        seed: 3,
+        max_batch: None,
+        prefix: None,
+    };
+    let o = simulate(&plan, &point, &config).unwrap();
+    let s = &o.summary;
+    assert!(s.ttft_s.max < 5.0 * s.analytical.ttft_s, "TTFT max {} vs the model's {}", s.ttft_s.max, s.analytical.ttft_s);
+    // each prompt still takes its whole time through both stages
+    assert!(o.requests.iter().all(|r| r.first_token - r.prefill_start >= p.time * (1.0 - 1e-9)));
+    littles_law_holds(&o);
 }

@@ -161,6 +161,55 @@ pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_spli
     Some(st)
 }
 
+/// One step's time layer by layer on `tp` chips (for pipeline stages that run a range of
+/// the layers, docs/cost-model.md §14): each layer's operations and the chip's per-layer
+/// fixed cost, the embedding's (`first`) and the LM head's and final norm's (`last`),
+/// and the parts of each the op tables priced. `Σ layer + first + last` is
+/// [`stage_time`] over the graph's nodes.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LayerTimes {
+    pub layer: Vec<f64>,
+    pub layer_tables: Vec<f64>,
+    pub first: f64,
+    pub first_tables: f64,
+    pub last: f64,
+    pub last_tables: f64,
+    pub extrapolated: bool,
+}
+
+/// [`LayerTimes`] of `graph`'s nodes for `model` on `tp` chips of `chip`; `None` when the
+/// chip lacks a precision a node needs.
+pub fn layer_times(graph: &Graph, model: &Model, chip: &Chip, tp: u64) -> Option<LayerTimes> {
+    let price = node_times(chip)?;
+    let kv_split = model.kv_split(tp);
+    let mut out = LayerTimes::default();
+    // one layer of each kind: (kind, time, from tables)
+    let mut kinds: Vec<(crate::ir::LayerKind, f64, f64)> = Vec::new();
+    for node in graph.nodes() {
+        let r = price(node, tp, kv_split)?;
+        out.extrapolated |= r.extrapolated;
+        let table = if r.table.is_some() { r.time() } else { 0.0 };
+        let Some(layers) = node.layers else {
+            match node.op {
+                crate::ir::graph::Op::Embed => (out.first, out.first_tables) = (out.first + r.time(), out.first_tables + table),
+                _ => (out.last, out.last_tables) = (out.last + r.time(), out.last_tables + table),
+            }
+            continue;
+        };
+        let time = r.time() + layer_fixed(node, chip);
+        match kinds.iter_mut().find(|k| k.0 == layers.kind) {
+            Some(k) => (k.1, k.2) = (k.1 + time, k.2 + table),
+            None => kinds.push((layers.kind, time, table)),
+        }
+    }
+    for l in 0..model.layers {
+        let (time, table) = kinds.iter().find(|k| k.0 == model.layer_kind(l)).map_or((0.0, 0.0), |k| (k.1, k.2));
+        out.layer.push(time);
+        out.layer_tables.push(table);
+    }
+    Some(out)
+}
+
 /// The fixed time of one step of `sequences` sequences on the chip: its
 /// `step_overhead` plus `sequence_overhead` per sequence its engine schedules
 /// (docs/cost-model.md §4c).
@@ -444,6 +493,28 @@ pub(crate) mod tests {
     /// use: Qwen3-32B's 65.5 GB of BF16 weights and 4 GB of cache fit an 80 GB GPU, but
     /// not under SGLang (0.88·80 − 3 = 67.4 GB) or vLLM (0.9·80 − 3 = 69 GB); under
     /// TensorRT-LLM 65.5 + 0.9·(80 − 65.5 − 3) = 75.85 GB, so they do.
+    /// A prompt's prefill priced layer by layer sums to the whole step's time, for a model
+    /// whose layers are of two kinds (DeepSeek-V3: 3 dense layers, then 58 MoE layers),
+    /// the chip's per-layer fixed cost on each layer, the embedding first and the LM head
+    /// last; the dense layers cost alike and differ from the MoE ones.
+    #[test]
+    fn a_step_priced_layer_by_layer_sums_to_the_whole() {
+        let comp = crate::compile("t.hplan", "use std::models::deepseek_v3\n", None, crate::Mode::Check);
+        let m = comp.program.models.into_iter().find(|m| m.name == "deepseek_v3").unwrap();
+        let chip = Chip { layer_overhead: 20e-6, ..h100() };
+        let g = build(&m, Step::Prefill { tokens: 2048, prefix: 0 });
+        let lt = layer_times(&g, &m, &chip, 8).unwrap();
+        let whole = stage_time(&g, &[Stage::Prefill], &chip, 8, m.kv_split(8)).unwrap();
+        let sum = lt.layer.iter().sum::<f64>() + lt.first + lt.last;
+        assert!((sum - whole.time).abs() <= 1e-12 * whole.time, "{sum} vs {}", whole.time);
+        assert_eq!(lt.layer.len(), 61);
+        assert!(lt.layer[..3].iter().all(|t| *t == lt.layer[0]) && lt.layer[3..].iter().all(|t| *t == lt.layer[3]));
+        assert!(lt.layer[0] != lt.layer[3] && lt.first > 0.0 && lt.last > 0.0);
+        // every layer carries the per-layer fixed cost once
+        let bare = layer_times(&g, &m, &h100(), 8).unwrap();
+        assert!(lt.layer.iter().zip(&bare.layer).all(|(a, b)| (a - b - 20e-6).abs() < 1e-15));
+    }
+
     #[test]
     fn engines_offer_less_than_the_whole_gpu() {
         let f = Footprint { weights: 65.5e9, kv: 4e9, activations: 0.0 };

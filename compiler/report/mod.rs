@@ -213,8 +213,9 @@ pub struct PlacementRow {
     pub chips: u64,
     pub tp: u64,
     pub ep: u64,
-    /// stages of a layer pipeline (`decode.layers`), or the groups an FFN's layers spread
-    /// over (`decode.ffn`: `chips` = `pp` groups of `tp`·`ep` chips)
+    /// stages of a layer pipeline (`decode.layers`, or a prefill pipeline: one row per
+    /// stage, `chips` that stage's chips over every replica), or the groups an FFN's
+    /// layers spread over (`decode.ffn`: `chips` = `pp` groups of `tp`·`ep` chips)
     pub pp: u64,
     /// attention data-parallel groups (each of `tp` chips)
     pub dp: u64,
@@ -223,7 +224,8 @@ pub struct PlacementRow {
     pub replicas: u64,
     /// the stage whose chips this one runs on, if colocated
     pub shares_chips_with: Option<&'static str>,
-    /// a layer pipeline's stage: its layers `[first, end)` (absent otherwise)
+    /// a layer pipeline's stage (decode or prefill): its layers `[first, end)` (absent
+    /// otherwise)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<[u64; 2]>,
 }
@@ -419,7 +421,7 @@ pub fn metrics(plan: &Plan, p: &Point) -> Metrics {
     for (i, n) in d.chips.iter().enumerate() {
         per_pool[i] += n;
     }
-    per_pool[pre.pool] += p.choice.replicas * pre.tp;
+    per_pool[pre.pool] += p.choice.replicas * pre.chips();
     let sum_opt = |f: &dyn Fn(usize) -> Option<f64>| -> Option<f64> {
         let mut total = 0.0;
         for (i, n) in per_pool.iter().enumerate() {
@@ -470,12 +472,22 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     };
     let mb = d.microbatches();
     let (attn_pool, attn_tp, _) = d.attention();
-    let mut rows = vec![if pre.aggregated {
+    let mut rows = if pre.aggregated {
         // aggregated serving: inside the decode steps, on the decode chips
-        row("prefill", attn_pool, 0, attn_tp, false, 1, 1, Some("decode.attn"))
+        vec![row("prefill", attn_pool, 0, attn_tp, false, 1, 1, Some("decode.attn"))]
+    } else if pre.stages.is_empty() {
+        vec![row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)]
     } else {
-        row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)
-    }];
+        // a prefill pipeline: one row per stage, each replica's stage on `tp` chips
+        pre.stages
+            .iter()
+            .map(|st| PlacementRow {
+                pp: pre.pp,
+                layers: Some([st.first, st.end]),
+                ..row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)
+            })
+            .collect()
+    };
     match &d.target().layout {
         Layout::Colocated(c) => {
             rows.push(PlacementRow { dp: c.dp, ..row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None) });
@@ -806,6 +818,8 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     let pre = p.prefill();
     let mut parts = vec![if pre.aggregated {
         format!("prefill inside the decode steps on {} (aggregated)", pool(pre.pool))
+    } else if pre.pp > 1 {
+        format!("prefill on {} (a pipeline of {} stages)", pool(pre.pool), pre.pp)
     } else {
         format!("prefill on {}", pool(pre.pool))
     }];

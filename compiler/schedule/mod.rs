@@ -491,22 +491,34 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
 fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Timeline {
     let mut b = Builder::new(plan);
     let layers = plan.model.layers;
-    let overhead = crate::cost::step_fixed(&plan.cluster.pools[p.pool].chip, 1);
-    let compute = (p.time - p.allreduce - overhead) / layers as f64;
-    let ar = p.allreduce / (2.0 * layers as f64);
     let mut prev = engine_latency(&mut b, plan, p.first_token);
-    let pool = b.pool(p.pool, p.tp);
-    let fabric = if ar > 0.0 { b.fabric(p.pool) } else { pool };
-    for l in 0..layers {
-        let deps: Vec<usize> = prev.into_iter().collect();
-        let mut x = b.add(layer_spec(pool, "prefill", Kind::Compute, compute, l, None).doing(Work::Prefill), &deps);
-        if ar > 0.0 {
-            x = b.add(layer_spec(fabric, "all-reduces", Kind::Collective, 2.0 * ar, l, None), &[x]);
+    if p.stages.is_empty() {
+        let overhead = crate::cost::step_fixed(&plan.cluster.pools[p.pool].chip, 1);
+        let compute = (p.time - p.allreduce - overhead) / layers as f64;
+        let ar = p.allreduce / (2.0 * layers as f64);
+        let pool = b.pool(p.pool, p.tp);
+        prev = prefill_layers(&mut b, (pool, p.pool), (0, layers), (compute, ar), prev);
+        if overhead > 0.0 {
+            prev = Some(b.add(spec(pool, "overhead", Kind::Overhead, overhead), &prev.into_iter().collect::<Vec<_>>()));
         }
-        prev = Some(x);
-    }
-    if overhead > 0.0 {
-        prev = Some(b.add(spec(pool, "overhead", Kind::Overhead, overhead), &prev.into_iter().collect::<Vec<_>>()));
+    } else {
+        // a pipeline: each stage on its own group in turn, the prompt's activations passed
+        // over the pool's link between them (one prompt: the stages do not overlap)
+        for (i, st) in p.stages.iter().enumerate() {
+            let track = b.part(p.pool, p.tp, "stage", i);
+            if st.crossing > 0.0 {
+                let fabric = b.fabric(p.pool);
+                prev = Some(b.add(
+                    spec(fabric, "activations to the next stage", Kind::Transfer, st.crossing),
+                    &prev.into_iter().collect::<Vec<_>>(),
+                ));
+            }
+            let n = (st.end - st.first).max(1) as f64;
+            prev = prefill_layers(&mut b, (track, p.pool), (st.first, st.end), (st.compute / n, st.allreduce / (2.0 * n)), prev);
+            if st.overhead > 0.0 {
+                prev = Some(b.add(spec(track, "overhead", Kind::Overhead, st.overhead), &prev.into_iter().collect::<Vec<_>>()));
+            }
+        }
     }
     let done: Vec<usize> = prev.into_iter().collect();
     for &(to, share) in kv {
@@ -532,6 +544,28 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
             "TTFT is the prefill and the KV cache's move to decode".into()
         },
     )
+}
+
+/// Layers `first..end` of a prompt's prefill on `track` (a group of chips of `pool`), one
+/// after another: each layer's `compute`, then its two all-reduces `2·ar` on the pool's
+/// link when there are any. Returns the last operation.
+fn prefill_layers(
+    b: &mut Builder,
+    (track, pool): (usize, usize),
+    (first, end): (u64, u64),
+    (compute, ar): (f64, f64),
+    mut prev: Option<usize>,
+) -> Option<usize> {
+    let fabric = if ar > 0.0 { b.fabric(pool) } else { track };
+    for l in first..end {
+        let deps: Vec<usize> = prev.into_iter().collect();
+        let mut x = b.add(layer_spec(track, "prefill", Kind::Compute, compute, l, None).doing(Work::Prefill), &deps);
+        if ar > 0.0 {
+            x = b.add(layer_spec(fabric, "all-reduces", Kind::Collective, 2.0 * ar, l, None), &[x]);
+        }
+        prev = Some(x);
+    }
+    prev
 }
 
 /// The serving engine's first-token latency outside the chips' steps

@@ -324,6 +324,8 @@ enum Event {
     StepDone,
     KvReady(usize),
     PrefillDone(usize),
+    /// a pipelined prefill replica may start its next prompt
+    PrefillFree,
     Arrive(usize),
     /// a request reaches the engine after its first-token latency ([`StepModel::first_token`])
     Enter(usize),
@@ -528,13 +530,25 @@ impl Sim<'_> {
                 p.time(self.reqs[i].input)
             };
             self.push(t + time, Event::PrefillDone(i));
+            // a pipeline's first stage takes the next prompt before this one is done
+            if p.pipelined {
+                self.push(t + p.interval(self.reqs[i].input, hit), Event::PrefillFree);
+            }
         }
+    }
+
+    /// A pipelined replica's slowest stage is through with a prompt: it may start another.
+    fn prefill_free(&mut self, t: f64) {
+        self.prefill_free += 1;
+        self.start_prefills(t);
     }
 
     /// A prefill server finished: the KV cache queues for the link (its bytes one
     /// transfer after another, the latency beside them).
     fn prefill_done(&mut self, t: f64, i: usize) {
-        self.prefill_free += 1;
+        if !self.m.prefill.as_ref().is_some_and(|p| p.pipelined) {
+            self.prefill_free += 1;
+        }
         // the prefill chips' cache: a hit lets its entry go, a miss leaves its prefix
         if let (Some(c), Some(id)) = (&mut self.cache, self.reqs[i].prefix) {
             // a hit held its entry while it prefilled; an entry a miss made starts held
@@ -922,6 +936,7 @@ fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Req
             Event::Arrive(i) => sim.arrive(t, i),
             Event::Enter(i) => sim.enter(t, i),
             Event::PrefillDone(i) => sim.prefill_done(t, i),
+            Event::PrefillFree => sim.prefill_free(t),
             Event::KvReady(i) => sim.kv_ready(t, i),
             Event::StepDone => sim.step_done(t),
         }

@@ -40,8 +40,16 @@ pub struct StepModel {
 #[derive(Clone, Debug)]
 pub struct PrefillModel {
     pub replicas: u64,
+    /// a replica is a pipeline of stages: it starts a prompt every `interval` and each
+    /// takes `time` (docs/cost-model.md §14); otherwise a replica serves one at a time
+    pub pipelined: bool,
     lengths: Vec<u64>,
     times: Vec<f64>,
+    /// seconds between the prompts a replica starts, at `lengths` (`times` unless
+    /// pipelined)
+    intervals: Vec<f64>,
+    /// the same for prompts whose shared prefix is cached
+    cached_intervals: Vec<f64>,
     /// per path the KV takes: (latency, seconds per prompt token of bulk transfer)
     kv: Vec<(f64, f64)>,
     /// prefix reuse: prefill times of prompts whose prefix is cached, at `lengths`
@@ -66,6 +74,12 @@ impl PrefillModel {
     /// Seconds to prefill an `n`-token prompt whose shared prefix is cached.
     pub fn time_cached(&self, n: u64) -> f64 {
         interpolate_log(&self.lengths, &self.cached_times, n)
+    }
+
+    /// Seconds after starting an `n`-token prompt (`cached`: its prefix cached) before a
+    /// replica may start the next: its whole prefill, or a pipeline's slowest stage.
+    pub fn interval(&self, n: u64, cached: bool) -> f64 {
+        interpolate_log(&self.lengths, if cached { &self.cached_intervals } else { &self.intervals }, n)
     }
 
     /// The KV transfer of an `n`-token prompt: (the link's latency, seconds the link is
@@ -279,28 +293,31 @@ fn prefill_model(
         n = (n * 2).min(longest);
         lengths.push(n);
     }
-    let mut times = Vec::new();
-    let mut cached_times = Vec::new();
+    let (mut times, mut intervals) = (Vec::new(), Vec::new());
+    let (mut cached_times, mut cached_intervals) = (Vec::new(), Vec::new());
     let mut priced = Vec::new();
-    let option = |variant: &Plan| {
-        space::prefill_options(variant, &mut Vec::new()).into_iter().find(|p| !p.aggregated && p.pool == chosen.pool && p.tp == chosen.tp)
-    };
+    // the chosen configuration (pool, degree, stages) at another prompt length
+    let option =
+        |variant: &Plan| space::prefill_option(variant, &space::PrefillGraphs::of(variant), chosen.pool, chosen.tp, chosen.pp).ok();
     for &n in &lengths {
         let found = option(&with_lengths(plan, n, plan.workload.output_tokens, None));
         match found {
             Some(p) => {
                 let cached = match prefix.filter(|&c| c < n) {
-                    Some(c) => option(&with_lengths(plan, n, plan.workload.output_tokens, Some(c))).map_or(p.time, |h| h.time),
-                    None => p.time,
+                    Some(c) => option(&with_lengths(plan, n, plan.workload.output_tokens, Some(c)))
+                        .map_or((p.time, p.interval), |h| (h.time, h.interval)),
+                    None => (p.time, p.interval),
                 };
                 times.push(p.time);
-                cached_times.push(cached);
+                intervals.push(p.interval);
+                cached_times.push(cached.0);
+                cached_intervals.push(cached.1);
                 priced.push(n);
             }
             None if n > n0 => {
                 return Err(SimError(SimProblem::PromptDoesNotFit {
                     tokens: n,
-                    tp: chosen.tp,
+                    chips: chosen.chips(),
                     chip: plan.cluster.pools[chosen.pool].chip.name.clone(),
                 }))
             }
@@ -320,7 +337,17 @@ fn prefill_model(
     // prompt to a replica that holds its prefix): the KV tier's room left at the plan's
     // own prompt, per replica, in tokens of the KV each chip keeps
     let cache_tokens = spare_kv_tokens(plan, chosen.pool, chosen.tp, chosen.memory.iter()).unwrap_or(0) * replicas.max(1);
-    Ok(PrefillModel { replicas: replicas.max(1), lengths: priced, times, kv, cached_times, cache_tokens })
+    Ok(PrefillModel {
+        replicas: replicas.max(1),
+        pipelined: chosen.pp > 1,
+        lengths: priced,
+        times,
+        intervals,
+        kv,
+        cached_times,
+        cached_intervals,
+        cache_tokens,
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //!
 //! - `x_d ∈ {0,1}` per decode option, `Σ x_d = 1`
 //! - `y_k ∈ {0,1}` per prefill option, `Σ y_k = 1`; `r_k ∈ ℤ`, `y_k ≤ r_k ≤ R_k·y_k`
-//! - prefill keeps up: `Σ_k r_k / t_k ≥ Σ_d λ_d x_d` (requests/s)
+//! - prefill keeps up: `Σ_k r_k / s_k ≥ Σ_d λ_d x_d` (requests/s; `s_k` the option's interval
+//!   between prompts: its prefill time, or a pipeline's slowest stage)
 //! - inventory per pool: `Σ_d n_d[p] x_d + Σ_{k on p} tp_k r_k ≤ N_p`
 //! - TTFT path and limit: `y_k + Σ_{d ∈ g} x_d ≤ 1` for incompatible (k, g), where the
 //!   groups g gather the decode options whose KV cache goes to the same place
@@ -376,7 +377,7 @@ impl Model<'_> {
             .iter()
             .map(|p| match q {
                 Q::Usd => p.usd_per_s * 3600.0,
-                Q::Chips => p.tp as f64,
+                Q::Chips => p.chips() as f64,
                 Q::Watts => p.watts / 1e3,
                 _ => 0.0,
             })
@@ -508,7 +509,7 @@ impl Model<'_> {
                 }
             }
             for (k, p) in inst.prefill.iter().enumerate().filter(|(_, p)| p.pool == pool) {
-                used += p.tp as f64 * r[k];
+                used += p.chips() as f64 * r[k];
                 any = true;
             }
             if any {

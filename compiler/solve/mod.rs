@@ -512,9 +512,11 @@ fn placement<'a>(plan: &'a Plan, inst: &Instance, c: Choice) -> catalog::Placeme
         None => catalog::PrefillLayout::Own {
             pool: pool_name(plan, p.pool),
             replicas: c.replicas,
-            tp: p.tp,
+            chips: p.chips(),
+            stages: p.pp,
             request_rate: inst.request_rate(c.decode),
             time: fmt_time(p.time),
+            interval: fmt_time(p.interval),
         },
     };
     catalog::Placement { concurrency: inst.batch, decode, draft: d.draft().map(|(dp, dt)| (pool_name(plan, dp), dt)), prefill }
@@ -576,7 +578,8 @@ fn relaxation_diagnostic(plan: &Plan, inst: &Instance, r: &relax::Relaxation) ->
             None => catalog::PrefillTime::Own {
                 tokens,
                 time: fmt_time(p.time),
-                tp: p.tp,
+                chips: p.chips(),
+                stages: p.pp,
                 pool: pool_name(plan, p.pool),
                 first_token: (p.first_token > 0.0).then(|| fmt_time(p.first_token)),
             },

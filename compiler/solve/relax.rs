@@ -74,7 +74,7 @@ pub fn violations(inst: &Instance, c: Choice) -> Option<Vec<Relaxed>> {
     check(Bound::Tpot, d.tpot, inst.tpot_limit);
     check(Bound::Ttft, ttft, inst.ttft_limit);
     for (pool, size) in inst.pool_sizes.iter().enumerate() {
-        let used = d.chips[pool] + if p.pool == pool { c.replicas * p.tp } else { 0 };
+        let used = d.chips[pool] + if p.pool == pool { c.replicas * p.chips() } else { 0 };
         check(Bound::Pool(pool), used as f64, size.map(|n| n as f64));
     }
     let b = &inst.budget;
@@ -145,7 +145,10 @@ pub(crate) mod tests {
             prefill: vec![PrefillOption {
                 pool: 0,
                 tp: 1,
+                pp: 1,
                 time: 0.01,
+                interval: 0.01,
+                stages: Vec::new(),
                 allreduce: 0.0,
                 usd_per_s: 1.0 / 3600.0,
                 watts: 700.0,

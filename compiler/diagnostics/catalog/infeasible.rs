@@ -93,9 +93,10 @@ pub enum PrefillLayout<'a> {
     /// inside the decode steps: the steps a prompt takes, the mean prefill time a step
     /// carries, the TTFT
     Aggregated { pool: &'a str, steps: u64, per_step: String, ttft: String },
-    /// on chips of its own: replicas of `tp` chips; decode's request rate (requests/s)
-    /// and one replica's time for one prompt
-    Own { pool: &'a str, replicas: u64, tp: u64, request_rate: f64, time: String },
+    /// on chips of its own: replicas of `chips` chips (a pipeline of `stages` groups when
+    /// more than one); decode's request rate (requests/s), one replica's time for one
+    /// prompt and the interval between the prompts it starts (a pipeline's slowest stage)
+    Own { pool: &'a str, replicas: u64, chips: u64, stages: u64, request_rate: f64, time: String, interval: String },
 }
 
 /// A whole placement at one concurrency.
@@ -154,10 +155,14 @@ impl std::fmt::Display for Placement<'_> {
                 "`prefill` inside the decode steps on `{pool}` (aggregated: {steps} step{} per prompt, {per_step} of prefill chunks in each step on average; TTFT {ttft})",
                 plural(*steps)
             ),
-            PrefillLayout::Own { pool, replicas, tp, request_rate, time } => format!(
-                "`prefill` on `{pool}`: {replicas} replica{} of {tp} chip{} (decode completes {request_rate:.1} requests/s; one replica prefills one in {time})",
+            PrefillLayout::Own { pool, replicas, chips, stages: 1, request_rate, time, .. } => format!(
+                "`prefill` on `{pool}`: {replicas} replica{} of {chips} chip{} (decode completes {request_rate:.1} requests/s; one replica prefills one in {time})",
                 plural(*replicas),
-                plural(*tp)
+                plural(*chips)
+            ),
+            PrefillLayout::Own { pool, replicas, chips, stages, request_rate, time, interval } => format!(
+                "`prefill` on `{pool}`: {replicas} replica{} of {chips} chips, each a pipeline of {stages} stages (decode completes {request_rate:.1} requests/s; one replica prefills one in {time} and starts one every {interval})",
+                plural(*replicas),
             ),
         });
         write!(f, "concurrency {}: {}", self.concurrency, parts.join(", "))
@@ -197,8 +202,9 @@ pub struct Crossings<'a> {
 /// What a TTFT is made of, when the relaxation loosens the TTFT bound.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PrefillTime<'a> {
-    /// on prefill chips of their own: the prompt's tokens, the time, the chips
-    Own { tokens: u64, time: String, tp: u64, pool: &'a str, first_token: Option<String> },
+    /// on prefill chips of their own: the prompt's tokens, the time, the chips (a pipeline
+    /// of `stages` groups when more than one)
+    Own { tokens: u64, time: String, chips: u64, stages: u64, pool: &'a str, first_token: Option<String> },
     /// inside the decode steps: the prompt's chunk steps and their time
     Aggregated { tokens: u64, steps: u64, time: String, pool: &'a str, first_token: Option<String> },
 }
@@ -272,8 +278,9 @@ pub fn relaxation(relaxed: &[Relaxed], placement: &Placement, step: Option<&Step
     }
     if let Some(p) = prefill {
         d = d.note(match p {
-            PrefillTime::Own { tokens, time, tp, pool, first_token } => format!(
-                "its prefill of {tokens} input tokens takes {time} on {tp} chips of `{pool}` before the KV cache moves to decode{}",
+            PrefillTime::Own { tokens, time, chips, stages, pool, first_token } => format!(
+                "its prefill of {tokens} input tokens takes {time} on {chips} chips of `{pool}`{} before the KV cache moves to decode{}",
+                if *stages > 1 { format!(" (a pipeline of {stages} stages)") } else { String::new() },
                 after_first_token(first_token)
             ),
             PrefillTime::Aggregated { tokens, steps, time, pool, first_token } => format!(

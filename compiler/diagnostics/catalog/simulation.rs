@@ -63,10 +63,10 @@ pub enum SimProblem {
         batch: u64,
         context: f64,
     },
-    /// a prompt the prefill chips (`tp` of `chip`) cannot hold
+    /// a prompt the prefill chips (one replica's `chips` of `chip`) cannot hold
     PromptDoesNotFit {
         tokens: u64,
-        tp: u64,
+        chips: u64,
         chip: String,
     },
     NoPromptLength,
@@ -111,8 +111,8 @@ impl std::fmt::Display for SimProblem {
                 f,
                 "the chosen decode configuration does not run {batch} sequences at a mean context of {context:.0} tokens (they do not fit its memory)"
             ),
-            SimProblem::PromptDoesNotFit { tokens, tp, chip } => {
-                write!(f, "a {tokens}-token prompt does not fit the prefill chips ({tp} x {chip}); draw shorter prompts")
+            SimProblem::PromptDoesNotFit { tokens, chips, chip } => {
+                write!(f, "a {tokens}-token prompt does not fit the prefill chips ({chips} x {chip}); draw shorter prompts")
             }
             SimProblem::NoPromptLength => write!(f, "the chosen prefill configuration prices no prompt length"),
         }

@@ -20,7 +20,7 @@ use colocated::*;
 use pingpong::*;
 use pipeline::*;
 pub use pipeline::{pipeline_problem, MAX_POOL_STAGES};
-pub use prefill::{aggregated_pools, prefill_options};
+pub use prefill::{aggregated_pools, prefill_option, prefill_options, PrefillGraphs, MAX_PREFILL_STAGES};
 use speculative::*;
 
 /// Per-chip memory use of one stage on one pool tier.
@@ -172,12 +172,43 @@ pub struct LayerStage {
     pub time: f64,
 }
 
+/// One stage of a prefill pipeline within a pool (docs/cost-model.md §14): layers
+/// `first..end` of the prompt on one tensor-parallel group, and what its time is made of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrefillStage {
+    pub first: u64,
+    pub end: u64,
+    /// its layers' operations (the embedding on the first stage, the LM head on the last),
+    /// with the chip's per-layer fixed cost
+    pub compute: f64,
+    /// its layers' tensor-parallel all-reduces
+    pub allreduce: f64,
+    /// the chip's per-step fixed cost (the first stage also schedules the sequence)
+    pub overhead: f64,
+    /// passing the prompt's activations into the stage (0 for the first)
+    pub crossing: f64,
+}
+
+impl PrefillStage {
+    pub fn time(&self) -> f64 {
+        self.compute + self.allreduce + self.overhead + self.crossing
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrefillOption {
     pub pool: usize,
     pub tp: u64,
-    /// seconds to prefill one request
+    /// pipeline stages of `tp` chips each, one after another over the pool's own link
+    /// (1: the whole model on one tensor-parallel group)
+    pub pp: u64,
+    /// seconds to prefill one request (a pipeline's: every stage in turn)
     pub time: f64,
+    /// seconds between the prompts one replica starts: `time`, or a pipeline's slowest
+    /// stage (the stages work on successive prompts at once)
+    pub interval: f64,
+    /// a pipeline's stages in order (empty when `pp` = 1)
+    pub stages: Vec<PrefillStage>,
     /// of `time`, the tensor-parallel all-reduces (two per layer)
     pub allreduce: f64,
     /// $/s of one replica (0 when prices are unknown)
@@ -255,12 +286,20 @@ impl PrefillOption {
         Some(self.first_token + self.time + slowest)
     }
 
+    /// Chips one replica takes: `tp` chips per stage.
+    pub fn chips(&self) -> u64 {
+        self.tp * self.pp
+    }
+
     /// The aggregated-serving option of pool `pool`: prefill on the decode chips.
     pub fn aggregated_on(pool: usize, pools: usize) -> PrefillOption {
         PrefillOption {
             pool,
             tp: 0,
+            pp: 1,
             time: 0.0,
+            interval: 0.0,
+            stages: Vec::new(),
             allreduce: 0.0,
             usd_per_s: 0.0,
             watts: 0.0,
@@ -275,13 +314,13 @@ impl PrefillOption {
         }
     }
 
-    /// Requests per second one replica prefills (0 for aggregated serving: the decode
-    /// option prefills its own).
+    /// Requests per second one replica prefills, `1 / interval` (0 for aggregated
+    /// serving: the decode option prefills its own).
     pub fn rate(&self) -> f64 {
-        if self.aggregated || self.time <= 0.0 {
+        if self.aggregated || self.interval <= 0.0 {
             0.0
         } else {
-            1.0 / self.time
+            1.0 / self.interval
         }
     }
 }
@@ -381,12 +420,13 @@ impl Instance {
         self.batch as f64 / self.decode[d].tpot
     }
 
-    /// Fewest prefill replicas that keep up with decode option `d`: ⌈λ·t_prefill⌉.
+    /// Fewest prefill replicas that keep up with decode option `d`: ⌈λ·s⌉, `s` the
+    /// option's interval between prompts.
     pub fn min_replicas(&self, d: usize, p: &PrefillOption) -> u64 {
         if p.aggregated {
             return 1;
         }
-        let need = self.prefill_demand(d) * p.time;
+        let need = self.prefill_demand(d) * p.interval;
         // Guard against 3.0000000001 from rounding.
         let fewest = (need - 1e-9).ceil().max(1.0) as u64;
         // pinned: exactly that many (more than the pin when the pin cannot keep up,
@@ -429,7 +469,7 @@ impl Instance {
             return None;
         }
         for (pool, size) in self.pool_sizes.iter().enumerate() {
-            let used = d.chips[pool] + if p.pool == pool { c.replicas * p.tp } else { 0 };
+            let used = d.chips[pool] + if p.pool == pool { c.replicas * p.chips() } else { 0 };
             if size.is_some_and(|n| used > n) {
                 return None;
             }
@@ -451,7 +491,7 @@ impl Instance {
     }
 
     pub fn chips(&self, c: Choice) -> u64 {
-        self.decode[c.decode].chips.iter().sum::<u64>() + c.replicas * self.prefill[c.prefill].tp
+        self.decode[c.decode].chips.iter().sum::<u64>() + c.replicas * self.prefill[c.prefill].chips()
     }
 }
 

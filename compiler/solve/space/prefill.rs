@@ -1,78 +1,81 @@
-//! Prefill options: tensor-parallel prefill on chips of its own, and aggregated serving
-//! (prefill inside the decode steps).
+//! Prefill options: prefill on chips of its own (a tensor-parallel group, or a pipeline of
+//! such groups within a pool), and aggregated serving (prefill inside the decode steps).
 
 use super::*;
 
+/// Stages a prefill pipeline within one pool has at most (docs/limits.md): each length is
+/// an option of its own per tensor-parallel degree, and a model that needs more stages
+/// than this to hold one prompt's weights and cache on a pool's chips does not prefill
+/// there.
+pub const MAX_PREFILL_STAGES: u64 = 16;
+
+/// The prompt's prefill graphs: every prompt's, and with a cached prefix the share `h` of
+/// prompts that compute only their own `tokens` (docs/cost-model.md §13).
+pub struct PrefillGraphs {
+    miss: graph::Graph,
+    hit: Option<(f64, u64, graph::Graph)>,
+}
+
+impl PrefillGraphs {
+    pub fn of(plan: &Plan) -> PrefillGraphs {
+        let m = &plan.model;
+        let input = plan.workload.input_tokens;
+        let miss = graph::build(m, Step::Prefill { tokens: input, prefix: 0 });
+        let hit = plan.workload.prefix.filter(|p| p.hit > 0.0).map(|p| {
+            let own = input - p.tokens;
+            (p.hit, own, graph::build(m, Step::Prefill { tokens: own, prefix: p.tokens }))
+        });
+        PrefillGraphs { miss, hit }
+    }
+
+    /// `f` of every prompt's graph and of a cached one's, as the mean over hits and misses
+    /// (the time of a replica serving both: docs/cost-model.md §13), component by
+    /// component; `None` when `f` is.
+    fn mean<const N: usize>(&self, input: u64, mut f: impl FnMut(&graph::Graph, u64) -> Option<[f64; N]>) -> Option<[f64; N]> {
+        let miss = f(&self.miss, input)?;
+        let Some((h, own, g)) = &self.hit else { return Some(miss) };
+        let cached = f(g, *own)?;
+        Some(std::array::from_fn(|i| h * cached[i] + (1.0 - h) * miss[i]))
+    }
+}
+
 /// Every prefill option of `plan` (they do not depend on the decode batch).
+///
+/// Per pool and tensor-parallel degree `t`: the group of `t` chips, or, on a pool with a
+/// scale-up link where that group does not hold a prompt's weights and cache, the
+/// shortest pipeline of `s = 2..=16` such groups that does (`t·s` within the pool, `s` at
+/// most the layers; the layers cut as evenly as possible, docs/cost-model.md §14). A
+/// longer pipeline of the same degree is not offered: per chip it prefills fewer prompts
+/// (each stage adds its fixed cost and a crossing) and each prompt later; only its KV
+/// transfer, striped over more chips, is faster (docs/solver.md, "The space").
 pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<PrefillOption> {
     let m = &plan.model;
     let cl = &plan.cluster;
-    let input = plan.workload.input_tokens;
-    let g = graph::build(m, Step::Prefill { tokens: input, prefix: 0 });
-    // a prompt whose shared prefix is cached computes only the rest (docs/cost-model.md
-    // §12); the option's time is the mean over hits and misses
-    let hit = plan.workload.prefix.filter(|p| p.hit > 0.0).map(|p| {
-        let own = input - p.tokens;
-        (p.hit, own, graph::build(m, Step::Prefill { tokens: own, prefix: p.tokens }))
-    });
+    let graphs = PrefillGraphs::of(plan);
     let mut out = Vec::new();
     let own_chips = if plan.serving.allows_disaggregated() { plan.placement(Stage::Prefill).pools.as_slice() } else { &[] };
     for &p in own_chips {
         let pool = &cl.pools[p];
         let pins = &plan.placement(Stage::Prefill).pins;
-        for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()).into_iter().filter(|t| Pins::allows(pins.tp, *t)) {
-            let kv_split = m.kv_split(tp);
-            let (memory, ok) = mem_uses(Stage::Prefill, p, &pool.chip, cost::prefill_footprint(m, tp, input));
-            if !ok {
-                excluded.push(memory_excluded(Stage::Prefill, p, tp, &memory));
-                continue;
-            }
-            let price = |g: &graph::Graph, tokens: u64| {
-                let st = cost::stage_time(g, &[Stage::Prefill], &pool.chip, tp, kv_split)?;
-                let allreduce = match &pool.link {
-                    Some(l) => 2.0 * m.layers as f64 * cost::allreduce_on(&pool.chip, cost::activation_bytes(m, tokens), tp, l),
-                    None => 0.0,
-                };
-                Some((st.time + allreduce + cost::step_fixed(&pool.chip, 1), allreduce, st.from_tables, st.extrapolated))
-            };
-            let Some(miss) = price(&g, input) else {
-                excluded.push(Excluded::Precision { pool: p });
-                break;
-            };
-            let (time, allreduce, from_tables, extrapolated) = match &hit {
-                Some((h, own, gh)) => {
-                    let Some(cached) = price(gh, *own) else {
-                        excluded.push(Excluded::Precision { pool: p });
-                        break;
-                    };
-                    let mean = |a: f64, b: f64| h * b + (1.0 - h) * a;
-                    (mean(miss.0, cached.0), mean(miss.1, cached.1), mean(miss.2, cached.2), miss.3 || cached.3)
+        'degree: for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()).into_iter().filter(|t| Pins::allows(pins.tp, *t)) {
+            let longest = if pool.link.is_some() { (pool.count / tp).min(m.layers).min(MAX_PREFILL_STAGES) } else { 1 };
+            let mut short = None;
+            for pp in 1..=longest.max(1) {
+                match prefill_option(plan, &graphs, p, tp, pp) {
+                    Ok(o) => {
+                        out.push(o);
+                        continue 'degree;
+                    }
+                    Err(e @ Excluded::Precision { .. }) => {
+                        excluded.extend(short);
+                        excluded.push(e);
+                        break 'degree;
+                    }
+                    // a degree no length fits is excluded by its plain group's memory
+                    Err(e) => short = short.or(Some(e)),
                 }
-                None => miss,
-            };
-            let kv_bytes = m.kv_bytes(input as f64);
-            let kv_path = (0..cl.pools.len())
-                .map(|a| {
-                    let link = if a == p { pool.link.as_ref() } else { cl.link_between(a, p).map(|l| &l.link) };
-                    link.map(|l| (l.latency, cost::transfer_bulk(kv_bytes, l, tp)))
-                })
-                .collect();
-            out.push(PrefillOption {
-                pool: p,
-                tp,
-                time,
-                allreduce,
-                usd_per_s: pool.chip.price.unwrap_or(0.0) * tp as f64,
-                watts: pool.chip.deployed_power().unwrap_or(0.0) * tp as f64,
-                max_replicas: pins.replicas.map_or(pool.count / tp, |(n, _)| n.min(pool.count / tp)),
-                kv_path,
-                memory,
-                from_tables,
-                extrapolated,
-                aggregated: false,
-                fixed_replicas: pins.replicas.map(|(n, _)| n),
-                first_token: cost::admission::Engine::first_token_on(&pool.chip, m),
-            });
+            }
+            excluded.extend(short);
         }
     }
     // Aggregated serving: prefill inside the decode steps of a pool that may take it.
@@ -80,6 +83,140 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
         out.push(PrefillOption::aggregated_on(a, cl.pools.len()));
     }
     out
+}
+
+/// The prefill option of `pp` stages of `tp` chips of pool `p`: its time, the interval
+/// between the prompts a replica starts, its memory, and the KV cache's paths; or why
+/// there is none (a stage does not fit, or the chip lacks a precision).
+pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp: u64) -> Result<PrefillOption, Excluded> {
+    let m = &plan.model;
+    let cl = &plan.cluster;
+    let pool = &cl.pools[p];
+    let chip = &pool.chip;
+    let pins = &plan.placement(Stage::Prefill).pins;
+    let input = plan.workload.input_tokens;
+    // what one all-reduce of a prompt's activations costs on the group
+    let allreduce = |tokens: u64| match &pool.link {
+        Some(l) => cost::allreduce_on(chip, cost::activation_bytes(m, tokens), tp, l),
+        None => 0.0,
+    };
+    let (time, interval, stages, allreduce_total, from_tables, extrapolated, memory) = if pp == 1 {
+        let (memory, ok) = mem_uses(Stage::Prefill, p, chip, cost::prefill_footprint(m, tp, input));
+        if !ok {
+            return Err(memory_excluded(Stage::Prefill, p, tp, &memory));
+        }
+        let kv_split = m.kv_split(tp);
+        let mut extrapolated = false;
+        let [time, ar, tables] = graphs
+            .mean(input, |g, tokens| {
+                let st = cost::stage_time(g, &[Stage::Prefill], chip, tp, kv_split)?;
+                extrapolated_or(&mut extrapolated, st.extrapolated);
+                let ar = 2.0 * m.layers as f64 * allreduce(tokens);
+                Some([st.time + ar + cost::step_fixed(chip, 1), ar, st.from_tables])
+            })
+            .ok_or(Excluded::Precision { pool: p })?;
+        (time, time, Vec::new(), ar, tables, extrapolated, memory)
+    } else {
+        // (pipelines are offered on linked pools only: their stages pass activations over it)
+        let link = pool.link.as_ref().ok_or(Excluded::Precision { pool: p })?;
+        let ranges: Vec<(u64, u64)> = cost::even_ranges(m.layers, pp).collect();
+        // every stage must hold its layers' weights and the prompt's cache for them
+        let mut worst: Option<(f64, Vec<MemUse>)> = None;
+        for (i, &(lo, hi)) in ranges.iter().enumerate() {
+            let f = prefill_stage_footprint(m, tp, input, (lo, hi), i == 0, i + 1 == ranges.len());
+            let (memory, ok) = mem_uses(Stage::Prefill, p, chip, f);
+            if !ok {
+                return Err(memory_excluded(Stage::Prefill, p, tp, &memory));
+            }
+            let bytes = f.weights + f.kv;
+            if worst.as_ref().is_none_or(|(w, _)| bytes > *w) {
+                worst = Some((bytes, memory));
+            }
+        }
+        let mut extrapolated = false;
+        let mut stages = Vec::with_capacity(ranges.len());
+        let mut tables = 0.0;
+        for (i, &(lo, hi)) in ranges.iter().enumerate() {
+            let (first, last) = (i == 0, i + 1 == ranges.len());
+            let [compute, ar, overhead, crossing, tab] = graphs
+                .mean(input, |g, tokens| {
+                    let lt = cost::layer_times(g, m, chip, tp)?;
+                    extrapolated_or(&mut extrapolated, lt.extrapolated);
+                    let range = lo as usize..hi as usize;
+                    let mut compute: f64 = lt.layer[range.clone()].iter().sum();
+                    let mut tab: f64 = lt.layer_tables[range].iter().sum();
+                    if first {
+                        (compute, tab) = (compute + lt.first, tab + lt.first_tables);
+                    }
+                    if last {
+                        (compute, tab) = (compute + lt.last, tab + lt.last_tables);
+                    }
+                    let ar = 2.0 * (hi - lo) as f64 * allreduce(tokens);
+                    // every stage launches its step; the first also schedules the sequence
+                    let overhead = chip.step_overhead + if first { chip.sequence_overhead } else { 0.0 };
+                    let crossing = if first { 0.0 } else { cost::transfer_time(cost::activation_bytes(m, tokens), link, tp) };
+                    Some([compute, ar, overhead, crossing, tab])
+                })
+                .ok_or(Excluded::Precision { pool: p })?;
+            tables += tab;
+            stages.push(PrefillStage { first: lo, end: hi, compute, allreduce: ar, overhead, crossing });
+        }
+        let time: f64 = stages.iter().map(PrefillStage::time).sum();
+        let interval = stages.iter().map(PrefillStage::time).fold(0.0, f64::max);
+        let ar = stages.iter().map(|s| s.allreduce).sum();
+        (time, interval, stages, ar, tables, extrapolated, worst.map(|w| w.1).unwrap_or_default())
+    };
+    let chips = tp * pp;
+    // every stage sends its own layers' cache: the transfer stripes over all the chips
+    let kv_bytes = m.kv_bytes(input as f64);
+    let kv_path = (0..cl.pools.len())
+        .map(|a| {
+            let link = if a == p { pool.link.as_ref() } else { cl.link_between(a, p).map(|l| &l.link) };
+            link.map(|l| (l.latency, cost::transfer_bulk(kv_bytes, l, chips)))
+        })
+        .collect();
+    Ok(PrefillOption {
+        pool: p,
+        tp,
+        pp,
+        time,
+        interval,
+        stages,
+        allreduce: allreduce_total,
+        usd_per_s: chip.price.unwrap_or(0.0) * chips as f64,
+        watts: chip.deployed_power().unwrap_or(0.0) * chips as f64,
+        max_replicas: pins.replicas.map_or(pool.count / chips, |(n, _)| n.min(pool.count / chips)),
+        kv_path,
+        memory,
+        from_tables,
+        extrapolated,
+        aggregated: false,
+        fixed_replicas: pins.replicas.map(|(n, _)| n),
+        first_token: cost::admission::Engine::first_token_on(chip, m),
+    })
+}
+
+fn extrapolated_or(acc: &mut bool, x: bool) {
+    *acc |= x;
+}
+
+/// Per-chip bytes of a prefill pipeline stage on `tp` chips running layers `lo..hi` of a
+/// `tokens`-token prompt: those layers' weights and cache, with the input embedding on the
+/// first stage and the LM head and final norm on the last (as a decode pipeline's stages
+/// hold them).
+fn prefill_stage_footprint(m: &crate::ir::Model, tp: u64, tokens: u64, (lo, hi): (u64, u64), first: bool, last: bool) -> Footprint {
+    let tpf = tp as f64;
+    let kv_split = m.kv_split(tp) as f64;
+    let mut weights: f64 = (lo..hi).map(|l| m.layer_weight_bytes(l)).sum::<f64>() / tpf;
+    let kv: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l, tokens as f64)).sum::<f64>() / kv_split;
+    let matrix = (m.vocab * m.hidden) as f64 * m.unquantized().bytes() / tpf;
+    if first {
+        weights += matrix;
+    }
+    if last {
+        weights += matrix + m.hidden as f64 * m.unquantized().bytes() / tpf;
+    }
+    Footprint { weights, kv, activations: 0.0 }
 }
 
 /// The pools where prefill may run inside the decode steps (aggregated serving): those
@@ -92,4 +229,79 @@ pub fn aggregated_pools(plan: &Plan) -> Vec<usize> {
     let on = |s: Stage| plan.placement(s).pools.clone();
     let (attn, ffn) = (on(Stage::DecodeAttn), on(Stage::DecodeFfn));
     on(Stage::Prefill).into_iter().filter(|p| attn.contains(p) && ffn.contains(p)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Llama-3.1-70B in BF16 (141 GB) on 8 H100s of 80 GB (datasheet roofline, 100 µs per
+    /// step and 10 µs per sequence of engine cost) over NVLink 4, 4032-token prompts.
+    fn plan() -> Plan {
+        let src = "chip h100 {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
+                   memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
+                   efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"test\"\n  }\n\
+                   step_overhead = 100 us\n  sequence_overhead = 10 us\n}\n\
+                   use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+                   workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
+                   cluster c {\n  pool gpu = h100 x 8 over nvlink4\n}\n\
+                   plan p {\n  model = llama3_1_70b\n  cluster = c\n  workload = w\n  serving = disaggregated\n}\n";
+        let comp = crate::compile("pp.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+        comp.program.plans[0].clone()
+    }
+
+    /// One H100 does not hold the BF16 model, so TP1 prefills as a pipeline of two chips
+    /// (layers 0..40 with the embedding, 40..80 with the LM head); from TP2 on one group
+    /// holds it and no pipeline is offered.
+    #[test]
+    fn a_pipeline_is_offered_where_one_group_does_not_hold_the_prompt() {
+        let p = plan();
+        let opts = prefill_options(&p, &mut Vec::new());
+        let shapes: Vec<(u64, u64)> = opts.iter().map(|o| (o.tp, o.pp)).collect();
+        assert_eq!(shapes, vec![(1, 2), (2, 1), (4, 1), (8, 1)]);
+        let o = &opts[0];
+        let ranges: Vec<(u64, u64)> = o.stages.iter().map(|s| (s.first, s.end)).collect();
+        assert_eq!(ranges, vec![(0, 40), (40, 80)]);
+        // every stage holds its layers and its share of the cache, the memory reported being
+        // the fuller stage's, the last: 40 layers of 855,638,016 parameters and two norms of
+        // 8192 (1,711,308,800 B in BF16), the LM head (128,256 · 8192 · 2 B) and final norm
+        let reported: f64 = o.memory.iter().map(|u| u.used).sum();
+        let (emb, layer) = (128_256.0 * 8192.0 * 2.0, (855_638_016.0 + 2.0 * 8192.0) * 2.0);
+        let kv = 40.0 * 4032.0 * 4096.0;
+        assert!((reported - (40.0 * layer + emb + 8192.0 * 2.0 + kv)).abs() < 1.0, "{reported}");
+        // the second stage takes the prompt's activations over NVLink 4 (4032 · 8192 · 2
+        // bytes on one chip's lane), and each stage launches its step: 100 µs, plus 10 µs
+        // for the sequence on the first
+        let act = 4032.0 * 8192.0 * 2.0;
+        assert_eq!(o.stages[0].crossing, 0.0);
+        assert!((o.stages[1].crossing - (2e-6 + act / 450e9)).abs() < 1e-15);
+        assert!((o.stages[0].overhead - 110e-6).abs() < 1e-15 && (o.stages[1].overhead - 100e-6).abs() < 1e-15);
+        // one chip each: no all-reduce; their operations are the whole prompt's
+        let g = graph::build(&p.model, Step::Prefill { tokens: 4032, prefix: 0 });
+        let whole = cost::stage_time(&g, &[Stage::Prefill], &p.cluster.pools[0].chip, 1, p.model.kv_split(1)).unwrap().time;
+        assert!(o.stages.iter().all(|s| s.allreduce == 0.0));
+        let compute: f64 = o.stages.iter().map(|s| s.compute).sum();
+        assert!((compute - whole).abs() < 1e-12 * whole);
+        // a prompt passes both stages in turn; a replica starts one per slowest stage
+        let (t0, t1) = (o.stages[0].time(), o.stages[1].time());
+        assert!((o.time - (t0 + t1)).abs() < 1e-15 && o.interval == t0.max(t1));
+        assert!((o.rate() - 1.0 / t0.max(t1)).abs() < 1e-12 && o.interval < 0.6 * o.time);
+        // two chips a replica, four replicas in the pool; the cache leaves over both
+        assert_eq!((o.chips(), o.max_replicas), (2, 4));
+        let kv_bytes = p.model.kv_bytes(4032.0);
+        assert_eq!(o.kv_path[0], Some((2e-6, kv_bytes / (2.0 * 450e9))));
+    }
+
+    /// Without a scale-up link a pool's chips cannot pass activations between stages: a
+    /// model one chip does not hold has no prefill there, and the plain group's memory
+    /// says why.
+    #[test]
+    fn no_pipeline_without_a_link() {
+        let mut p = plan();
+        p.cluster.pools[0].link = None;
+        let mut excluded = Vec::new();
+        assert!(prefill_options(&p, &mut excluded).is_empty());
+        assert!(matches!(excluded[..], [Excluded::Memory { stage: Stage::Prefill, tp: 1, .. }]), "{excluded:?}");
+    }
 }
