@@ -513,8 +513,16 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
                     &prev.into_iter().collect::<Vec<_>>(),
                 ));
             }
-            let n = (st.end - st.first).max(1) as f64;
-            prev = prefill_layers(&mut b, (track, p.pool), (st.first, st.end), (st.compute / n, st.allreduce / (2.0 * n)), prev);
+            if st.allreduce > 0.0 {
+                let n = (st.end - st.first).max(1) as f64;
+                prev = prefill_layers(&mut b, (track, p.pool), (st.first, st.end), (st.compute / n, st.allreduce / (2.0 * n)), prev);
+            } else {
+                // one chip a stage: its layers run back to back, one operation (a 126-layer
+                // model over 11 wafers draws 11 bars, not 126)
+                let what = format!("prefill L{}..{}", st.first, st.end);
+                let deps: Vec<usize> = prev.into_iter().collect();
+                prev = Some(b.add(spec(track, what, Kind::Compute, st.compute).doing(Work::Prefill), &deps));
+            }
             if st.overhead > 0.0 {
                 prev = Some(b.add(spec(track, "overhead", Kind::Overhead, st.overhead), &prev.into_iter().collect::<Vec<_>>()));
             }
