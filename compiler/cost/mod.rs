@@ -342,6 +342,15 @@ pub fn decode_ffn_footprint(model: &Model, tp: u64) -> Footprint {
     Footprint { weights: model.ffn_weight_bytes() / tp as f64, ..Footprint::default() }
 }
 
+/// Per-chip weight bytes a pipeline's first and last stage hold besides their layers, on
+/// `tp` chips: the input embedding `V·h·a/t` on the first, the LM head and final norm
+/// `(V·h + h)·a/t` on the last (`a` the unquantized precision's bytes).
+pub fn pipeline_end_bytes(model: &Model, tp: u64) -> (f64, f64) {
+    let per = model.unquantized().bytes() / tp as f64;
+    let matrix = (model.vocab * model.hidden) as f64 * per;
+    (matrix, matrix + model.hidden as f64 * per)
+}
+
 /// Per-chip footprint of prefill of one `tokens`-token request on `tp` chips.
 pub fn prefill_footprint(model: &Model, tp: u64, tokens: u64) -> Footprint {
     let kv_split = model.kv_split(tp) as f64;

@@ -109,11 +109,8 @@ pub(super) fn stage_costs(
         }
     }
     // the input embedding on the first stage; the LM head and final norm on the last
-    let ubytes = m.unquantized().bytes() / tpf;
-    let matrix = (m.vocab * m.hidden) as f64 * ubytes;
     let (mut mem_first, mut mem_last) = (vec![0.0; tiers], vec![0.0; tiers]);
-    mem_first[wt] = matrix;
-    mem_last[wt] = matrix + m.hidden as f64 * ubytes;
+    (mem_first[wt], mem_last[wt]) = cost::pipeline_end_bytes(m, tp);
     Some(StageCosts {
         group: layers::Group {
             time,

@@ -110,7 +110,7 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         let [time, ar, tables] = graphs
             .mean(input, |g, tokens| {
                 let st = cost::stage_time(g, &[Stage::Prefill], chip, tp, kv_split)?;
-                extrapolated_or(&mut extrapolated, st.extrapolated);
+                extrapolated |= st.extrapolated;
                 let ar = 2.0 * m.layers as f64 * allreduce(tokens);
                 Some([st.time + ar + cost::step_fixed(chip, 1), ar, st.from_tables])
             })
@@ -133,33 +133,46 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
                 worst = Some((bytes, memory));
             }
         }
-        let mut extrapolated = false;
+        // the layers priced once per graph (every prompt's, a cached one's), then summed
+        // per stage
+        let priced = |g: &graph::Graph| cost::layer_times(g, m, chip, tp).ok_or(Excluded::Precision { pool: p });
+        let miss = priced(&graphs.miss)?;
+        let hit = match &graphs.hit {
+            Some((h, own, g)) => Some((*h, *own, priced(g)?)),
+            None => None,
+        };
+        let extrapolated = miss.extrapolated || hit.as_ref().is_some_and(|x| x.2.extrapolated);
+        let part = |lt: &cost::LayerTimes, tokens: u64, (lo, hi): (u64, u64), first: bool, last: bool| -> [f64; 5] {
+            let range = lo as usize..hi as usize;
+            let mut compute: f64 = lt.layer[range.clone()].iter().sum();
+            let mut tab: f64 = lt.layer_tables[range].iter().sum();
+            if first {
+                (compute, tab) = (compute + lt.first, tab + lt.first_tables);
+            }
+            if last {
+                (compute, tab) = (compute + lt.last, tab + lt.last_tables);
+            }
+            let ar = 2.0 * (hi - lo) as f64 * allreduce(tokens);
+            // every stage launches its step; the first also schedules the sequence
+            let overhead = chip.step_overhead + if first { chip.sequence_overhead } else { 0.0 };
+            let crossing = if first { 0.0 } else { cost::transfer_time(cost::activation_bytes(m, tokens), link, tp) };
+            [compute, ar, overhead, crossing, tab]
+        };
         let mut stages = Vec::with_capacity(ranges.len());
         let mut tables = 0.0;
-        for (i, &(lo, hi)) in ranges.iter().enumerate() {
+        for (i, &range) in ranges.iter().enumerate() {
             let (first, last) = (i == 0, i + 1 == ranges.len());
-            let [compute, ar, overhead, crossing, tab] = graphs
-                .mean(input, |g, tokens| {
-                    let lt = cost::layer_times(g, m, chip, tp)?;
-                    extrapolated_or(&mut extrapolated, lt.extrapolated);
-                    let range = lo as usize..hi as usize;
-                    let mut compute: f64 = lt.layer[range.clone()].iter().sum();
-                    let mut tab: f64 = lt.layer_tables[range].iter().sum();
-                    if first {
-                        (compute, tab) = (compute + lt.first, tab + lt.first_tables);
-                    }
-                    if last {
-                        (compute, tab) = (compute + lt.last, tab + lt.last_tables);
-                    }
-                    let ar = 2.0 * (hi - lo) as f64 * allreduce(tokens);
-                    // every stage launches its step; the first also schedules the sequence
-                    let overhead = chip.step_overhead + if first { chip.sequence_overhead } else { 0.0 };
-                    let crossing = if first { 0.0 } else { cost::transfer_time(cost::activation_bytes(m, tokens), link, tp) };
-                    Some([compute, ar, overhead, crossing, tab])
-                })
-                .ok_or(Excluded::Precision { pool: p })?;
+            let all = part(&miss, input, range, first, last);
+            // the mean over hits and misses (docs/cost-model.md §13)
+            let [compute, ar, overhead, crossing, tab] = match &hit {
+                Some((h, own, lt)) => {
+                    let cached = part(lt, *own, range, first, last);
+                    std::array::from_fn(|k| h * cached[k] + (1.0 - h) * all[k])
+                }
+                None => all,
+            };
             tables += tab;
-            stages.push(PrefillStage { first: lo, end: hi, compute, allreduce: ar, overhead, crossing });
+            stages.push(PrefillStage { first: range.0, end: range.1, compute, allreduce: ar, overhead, crossing });
         }
         let time: f64 = stages.iter().map(PrefillStage::time).sum();
         let interval = stages.iter().map(PrefillStage::time).fold(0.0, f64::max);
@@ -196,10 +209,6 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
     })
 }
 
-fn extrapolated_or(acc: &mut bool, x: bool) {
-    *acc |= x;
-}
-
 /// Per-chip bytes of a prefill pipeline stage on `tp` chips running layers `lo..hi` of a
 /// `tokens`-token prompt: those layers' weights and cache, with the input embedding on the
 /// first stage and the LM head and final norm on the last (as a decode pipeline's stages
@@ -209,12 +218,12 @@ fn prefill_stage_footprint(m: &crate::ir::Model, tp: u64, tokens: u64, (lo, hi):
     let kv_split = m.kv_split(tp) as f64;
     let mut weights: f64 = (lo..hi).map(|l| m.layer_weight_bytes(l)).sum::<f64>() / tpf;
     let kv: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l, tokens as f64)).sum::<f64>() / kv_split;
-    let matrix = (m.vocab * m.hidden) as f64 * m.unquantized().bytes() / tpf;
+    let (embedding, head) = cost::pipeline_end_bytes(m, tp);
     if first {
-        weights += matrix;
+        weights += embedding;
     }
     if last {
-        weights += matrix + m.hidden as f64 * m.unquantized().bytes() / tpf;
+        weights += head;
     }
     Footprint { weights, kv, activations: 0.0 }
 }
