@@ -462,6 +462,21 @@ mod tests {
 
     /// A plan with more ranged figures than the bound varies the first
     /// [`MAX_INPUTS`] and counts the rest.
+    /// Across decades the bisection runs in log space: a crossing at 0.002 between 0.001
+    /// and 1, either way, is found to 0.5% in 12 steps (linear steps would leave 12%);
+    /// from or to zero it stays linear (no logarithm of 0), within 8/4096 of the crossing.
+    #[test]
+    fn bisection_is_in_log_space_across_decades_and_linear_from_zero() {
+        let x = bisect(0.001, 1.0, 12, |v| v < 0.002);
+        assert!(x >= 0.002 && x / 0.002 - 1.0 < 0.005, "{x}");
+        let x = bisect(1.0, 0.001, 12, |v| v > 0.002);
+        assert!(x <= 0.002 && 1.0 - x / 0.002 < 0.005, "{x}");
+        for (from, to) in [(0.0, 8.0), (8.0, 0.0)] {
+            let x = bisect(from, to, 12, |v| if from < to { v < 3.0 } else { v > 3.0 });
+            assert!((x - 3.0).abs() <= 8.0 / 4096.0 + 1e-12, "{from}..{to}: {x}");
+        }
+    }
+
     #[test]
     fn inputs_beyond_the_bound_are_counted_not_varied() {
         let mut text = String::from("use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n");
