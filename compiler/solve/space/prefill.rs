@@ -28,14 +28,25 @@ impl PrefillGraphs {
         PrefillGraphs { miss, hit }
     }
 
-    /// `f` of every prompt's graph and of a cached one's, as the mean over hits and misses
-    /// (the time of a replica serving both: docs/cost-model.md §13), component by
-    /// component; `None` when `f` is.
-    fn mean<const N: usize>(&self, input: u64, mut f: impl FnMut(&graph::Graph, u64) -> Option<[f64; N]>) -> Option<[f64; N]> {
+    /// `f` of every prompt's graph (with its `input` tokens) and, with a cached prefix, of
+    /// a cached prompt's (with its own tokens) beside the share `h` of prompts that hit;
+    /// `None` when `f` is.
+    fn each<T>(&self, input: u64, mut f: impl FnMut(&graph::Graph, u64) -> Option<T>) -> Option<(T, Option<(f64, T)>)> {
         let miss = f(&self.miss, input)?;
-        let Some((h, own, g)) = &self.hit else { return Some(miss) };
-        let cached = f(g, *own)?;
-        Some(std::array::from_fn(|i| h * cached[i] + (1.0 - h) * miss[i]))
+        let hit = match &self.hit {
+            Some((h, own, g)) => Some((*h, f(g, *own)?)),
+            None => None,
+        };
+        Some((miss, hit))
+    }
+}
+
+/// Component by component, the mean over hits and misses of a miss's figures and a hit's
+/// (the time of a replica serving both: docs/cost-model.md §13).
+fn mixed<const N: usize>(miss: [f64; N], hit: Option<(f64, [f64; N])>) -> [f64; N] {
+    match hit {
+        Some((h, cached)) => std::array::from_fn(|i| h * cached[i] + (1.0 - h) * miss[i]),
+        None => miss,
     }
 }
 
@@ -107,14 +118,15 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         }
         let kv_split = m.kv_split(tp);
         let mut extrapolated = false;
-        let [time, ar, tables] = graphs
-            .mean(input, |g, tokens| {
+        let (miss, hit) = graphs
+            .each(input, |g, tokens| {
                 let st = cost::stage_time(g, &[Stage::Prefill], chip, tp, kv_split)?;
                 extrapolated |= st.extrapolated;
                 let ar = 2.0 * m.layers as f64 * allreduce(tokens);
                 Some([st.time + ar + cost::step_fixed(chip, 1), ar, st.from_tables])
             })
             .ok_or(Excluded::Precision { pool: p })?;
+        let [time, ar, tables] = mixed(miss, hit);
         (time, time, Vec::new(), ar, tables, extrapolated, memory)
     } else {
         // (pipelines are offered on linked pools only: their stages pass activations over it)
@@ -135,13 +147,9 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         }
         // the layers priced once per graph (every prompt's, a cached one's), then summed
         // per stage
-        let priced = |g: &graph::Graph| cost::layer_times(g, m, chip, tp).ok_or(Excluded::Precision { pool: p });
-        let miss = priced(&graphs.miss)?;
-        let hit = match &graphs.hit {
-            Some((h, own, g)) => Some((*h, *own, priced(g)?)),
-            None => None,
-        };
-        let extrapolated = miss.extrapolated || hit.as_ref().is_some_and(|x| x.2.extrapolated);
+        let (miss, hit) =
+            graphs.each(input, |g, tokens| Some((cost::layer_times(g, m, chip, tp)?, tokens))).ok_or(Excluded::Precision { pool: p })?;
+        let extrapolated = miss.0.extrapolated || hit.as_ref().is_some_and(|x| x.1 .0.extrapolated);
         let part = |lt: &cost::LayerTimes, tokens: u64, (lo, hi): (u64, u64), first: bool, last: bool| -> [f64; 5] {
             let range = lo as usize..hi as usize;
             let mut compute: f64 = lt.layer[range.clone()].iter().sum();
@@ -162,15 +170,8 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         let mut tables = 0.0;
         for (i, &range) in ranges.iter().enumerate() {
             let (first, last) = (i == 0, i + 1 == ranges.len());
-            let all = part(&miss, input, range, first, last);
-            // the mean over hits and misses (docs/cost-model.md §13)
-            let [compute, ar, overhead, crossing, tab] = match &hit {
-                Some((h, own, lt)) => {
-                    let cached = part(lt, *own, range, first, last);
-                    std::array::from_fn(|k| h * cached[k] + (1.0 - h) * all[k])
-                }
-                None => all,
-            };
+            let at = |(lt, tokens): &(cost::LayerTimes, u64)| part(lt, *tokens, range, first, last);
+            let [compute, ar, overhead, crossing, tab] = mixed(at(&miss), hit.as_ref().map(|(h, x)| (*h, at(x))));
             tables += tab;
             stages.push(PrefillStage { first: range.0, end: range.1, compute, allreduce: ar, overhead, crossing });
         }
