@@ -15,7 +15,7 @@ const HALF_WINDOW: u64 = 24;
 fn example_windows() -> Vec<(Plan, (u64, u64), String)> {
     let mut out = Vec::new();
     for path in crate::examples::solvable() {
-        let comp = crate::compile(&path, hplanc::Mode::Build);
+        let comp = crate::built(&path);
         for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
             let Some(solved) = solved else { continue };
             let (lo, hi) = plan.workload.concurrency;

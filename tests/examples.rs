@@ -56,7 +56,7 @@ fn examples() -> Vec<std::path::PathBuf> {
 #[test]
 fn examples_snapshot() {
     insta::glob!("../examples", "*.hplan", |path| {
-        let comp = crate::compile(path, hplanc::Mode::Build);
+        let comp = crate::built(path);
         let rendered = hplanc::diagnostics::render::render_all(&comp.diagnostics, &comp.sources, false);
         if let Some(code) = expected_error(path) {
             assert!(comp.diagnostics.iter().any(|d| d.code == code), "{}: expected {code}:\n{rendered}", path.display());
@@ -212,7 +212,7 @@ fn free_inventory_sizes_the_pools() {
 fn frontier_svg_is_a_chart_of_every_plan() {
     for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
-        let comp = crate::compile(&path, hplanc::Mode::Build);
+        let comp = crate::built(&path);
         let report = comp.report();
         let svg = hplanc::report::svg::render(&report.plans);
         let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: not well-formed XML: {e}", path.display()));
@@ -255,7 +255,7 @@ fn frontier_svg_is_a_chart_of_every_plan() {
 fn the_bottleneck_is_the_busiest_track_of_the_step() {
     let mut checked = 0;
     for path in examples() {
-        let comp = crate::compile(&path, hplanc::Mode::Build);
+        let comp = crate::built(&path);
         for r in comp.report().plans {
             let (Some(bn), Some(s)) = (&r.bottleneck, &r.schedule) else { continue };
             let busiest = s.decode.tracks.iter().max_by(|a, b| a.busy_s.total_cmp(&b.busy_s)).unwrap();

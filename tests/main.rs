@@ -20,7 +20,9 @@ mod syntax;
 mod ui;
 mod uncertainty;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -36,6 +38,22 @@ pub fn rel(path: &Path) -> String {
 pub fn compile(path: &Path, mode: hplanc::Mode) -> hplanc::Compilation {
     let text = std::fs::read_to_string(path).expect("test input is readable");
     hplanc::compile(&rel(path), &text, Some(path), mode)
+}
+
+/// An example file compiled in `Mode::Build`, once for the whole test binary: several
+/// tests read every example's built report (snapshots, the frontier SVG, the bottleneck,
+/// the simulator, the batch windows), and building them all is the suite's costliest
+/// shared step. The first test to ask builds it; one asking meanwhile waits for it.
+pub fn built(path: &Path) -> &'static hplanc::Compilation {
+    type Cell = &'static OnceLock<hplanc::Compilation>;
+    static BUILT: OnceLock<Mutex<HashMap<PathBuf, Cell>>> = OnceLock::new();
+    let cell: Cell = *BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(path.to_path_buf())
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
+    cell.get_or_init(|| compile(path, hplanc::Mode::Build))
 }
 
 /// splitmix64: a tiny deterministic generator, so failures reproduce.

@@ -161,7 +161,7 @@ fn percentiles_order_and_goodput_counts_the_requests_within_the_slos() {
 fn every_example_simulates() {
     for entry in std::fs::read_dir(crate::root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
-        let comp = crate::compile(&path, hplanc::Mode::Build);
+        let comp = crate::built(&path);
         for (plan, solved) in comp.program.plans.iter().zip(&comp.solved) {
             let Some(s) = solved else { continue };
             let mut config = Config::of_plan(plan, &s.best);

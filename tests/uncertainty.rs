@@ -196,7 +196,7 @@ fn every_end_is_what_a_solve_gives() {
     for file in
         ["examples/s03_rubin_lpx_frontier.hplan", "examples/s09_lpx_draft_rubin_verify.hplan", "examples/s13_auto_everything.hplan", PLAN]
     {
-        let comp = crate::compile(&crate::root().join(file), hplanc::Mode::Build);
+        let comp = crate::built(&crate::root().join(file));
         for (plan, sens) in comp.program.plans.iter().zip(&comp.sensitivity) {
             let Some(sens) = sens else { continue };
             let goal = hplanc::solve::goal(plan);
