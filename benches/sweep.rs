@@ -2,20 +2,24 @@
 //! 3 plans in under 1 s on 2 cores. Run with `cargo bench --bench sweep`.
 //!
 //! Prints the median of 5 runs of the whole build (parse, resolve, each plan's own
-//! solve and runner-up, the sweeps) and of the sweeps alone, on every core and on one.
+//! solve and runner-up, the sweeps) and of the sweeps alone, on every core and on one
+//! (`-- --quick`, CI: once each, on every core only).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 mod common;
-use common::{banner, median, runs};
+use common::{banner, median, quick, runs};
 
 fn main() {
     banner("sweep");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/plans/sweep_3x512.hplan");
     let text = std::fs::read_to_string(&path).unwrap();
     let cores = hplanc::solve::sweep::threads(0);
-    for jobs in [0, 1] {
+    // One thread as well as every core, except in quick mode (CI), where the second run
+    // would exercise nothing new (the thread count's answers are equal: tests/cli.rs).
+    let jobs_tried: &[usize] = if quick() { &[0] } else { &[0, 1] };
+    for &jobs in jobs_tried {
         let opts = hplanc::BuildOptions { jobs, ..Default::default() };
         let mut build = Vec::new();
         let mut points = 0;
