@@ -426,6 +426,43 @@ fn pins_fix_the_decisions_they_name() {
     assert!(above.has_errors() && above.solved.iter().all(|s| s.is_none()));
 }
 
+/// A `pp` pin makes every prefill replica a pipeline of that many stages even where one
+/// group holds the prompt (Llama-3.1-70B in FP8 on TP2 does): the answer's prefill is two
+/// stages of two GPUs, layers 0..40 and 40..80, each replica's four GPUs counted, and a
+/// replica starts a prompt every slowest stage; the ILP agrees with the oracle over
+/// what the pin leaves.
+#[test]
+fn a_pp_pin_makes_prefill_a_pipeline() {
+    let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+               workload w {\n  input = 2k tok\n  output = 512 tok\n  concurrency = 1 ..= 64\n}\n\
+               cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+               plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  serving = disaggregated\n\
+               \x20 place prefill on gpu { tp = 2, pp = 2 }\n}\n";
+    let comp = compiled("pp.hplan", src, hplanc::Mode::Build);
+    let plan = &comp.program.plans[0];
+    let goal = hplanc::solve::goal(plan);
+    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+        assert!(!inst.prefill.is_empty());
+        for p in inst.prefill.iter() {
+            assert_eq!((p.tp, p.pp, p.chips()), (2, 2, 4));
+            let ranges: Vec<(u64, u64)> = p.stages.iter().map(|s| (s.first, s.end)).collect();
+            assert_eq!(ranges, vec![(0, 40), (40, 80)]);
+            let slowest = p.stages.iter().map(|s| s.time()).fold(0.0, f64::max);
+            assert!(p.interval == slowest && p.interval < p.time);
+        }
+        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
+    }
+    // the report's rows: one per stage, each with its replicas' groups of two GPUs
+    let r = comp.report().plans.remove(0);
+    let rows: Vec<_> = r.placement.iter().filter(|x| x.stage == "prefill").map(|x| (x.tp, x.pp, x.chips / x.replicas, x.layers)).collect();
+    assert_eq!(rows, vec![(2, 2, 2, Some([0, 40])), (2, 2, 2, Some([40, 80]))]);
+    // unpinned, one TP2 group holds the prompt and no pipeline is offered
+    let free = compiled("pp.hplan", &src.replace("tp = 2, pp = 2", "tp = 2"), hplanc::Mode::Check);
+    let insts = hplanc::solve::space::instances(&free.program.plans[0], &mut vec![]);
+    assert!(insts.iter().all(|i| i.prefill.iter().all(|p| p.pp == 1)));
+}
+
 /// Rubin GPUs with the FFN on 256 LP30s (Llama-3.1-70B, fp8) at `concurrency`, the
 /// FFN's placement pinned with `ffn_pins`.
 fn rubin_lpx(concurrency: &str, ffn_pins: &str) -> String {

@@ -515,6 +515,12 @@ pub struct Placement {
 /// §4b). Every count is a seed of the batch search (`solve::batch::seeds`).
 pub const MICROBATCHES: [u64; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32];
 
+/// Stages a prefill pipeline within one pool has at most (docs/limits.md): each length is
+/// an option of its own per tensor-parallel degree, and a model that needs more stages
+/// than this to hold one prompt's weights and cache on a pool's chips does not prefill
+/// there. A `pp` pin on prefill takes at most this many.
+pub const MAX_PREFILL_STAGES: u64 = 16;
+
 /// Pinned decisions of one stage, each with the span of its pin.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Pins {
@@ -528,11 +534,13 @@ pub struct Pins {
     pub microbatches: Option<(u64, Span)>,
     /// prefill: replicas
     pub replicas: Option<(u64, Span)>,
+    /// prefill: pipeline stages of one replica within its pool (1: one group)
+    pub pp: Option<(u64, Span)>,
 }
 
 impl Pins {
     /// The decisions a pin may fix, as written in a pins block.
-    pub const NAMES: [&'static str; 5] = ["tp", "dp", "ep", "microbatches", "replicas"];
+    pub const NAMES: [&'static str; 6] = ["tp", "dp", "ep", "microbatches", "replicas", "pp"];
 
     pub fn is_empty(&self) -> bool {
         Self::NAMES.iter().all(|n| self.get(n).is_none())
@@ -545,6 +553,7 @@ impl Pins {
             "dp" => self.dp,
             "ep" => self.ep,
             "microbatches" => self.microbatches,
+            "pp" => self.pp,
             _ => self.replicas,
         }
     }
@@ -555,6 +564,7 @@ impl Pins {
             "dp" => &mut self.dp,
             "ep" => &mut self.ep,
             "microbatches" => &mut self.microbatches,
+            "pp" => &mut self.pp,
             _ => &mut self.replicas,
         }
     }

@@ -1619,6 +1619,16 @@ impl Resolver<'_> {
                 ok = false;
             }
         }
+        if let (Some((tp, _)), Some((pp, span))) = (out.tp, out.pp) {
+            if tp * pp > room.largest {
+                self.diags.push(catalog::pin_impossible(
+                    span,
+                    &format!("pp = {pp}"),
+                    &PinProblem::TooManyStageChips { pp, tp, largest: room.largest },
+                ));
+                ok = false;
+            }
+        }
         ok.then_some(out)
     }
 
@@ -1897,7 +1907,7 @@ fn pin_problem(
     room: PinRoom,
 ) -> Option<PinProblem<'static>> {
     let applies: &'static [&'static str] = match stage {
-        Stage::Prefill => &["tp", "replicas"],
+        Stage::Prefill => &["tp", "pp", "replicas"],
         Stage::DecodeAttn => &["tp", "dp"],
         Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
         Stage::DecodeFfn => &["tp", "microbatches"],
@@ -1914,6 +1924,20 @@ fn pin_problem(
     }
     if name == "microbatches" && !ir::MICROBATCHES.contains(&v) {
         return Some(PinProblem::Microbatches);
+    }
+    if name == "pp" {
+        // a prefill pipeline's stages: at most the limit and the layers, each a group of
+        // at least one chip of a linked pool
+        let most = ir::MAX_PREFILL_STAGES.min(model.layers);
+        return if v > most {
+            Some(PinProblem::TooManyStages { most, layers: model.layers })
+        } else if v > room.largest {
+            Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest })
+        } else if v > 1 && !room.linked {
+            Some(PinProblem::NoLink { stage: stage.name() })
+        } else {
+            None
+        };
     }
     if !matches!(name, "tp" | "dp" | "ep") {
         return None;

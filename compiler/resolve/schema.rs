@@ -455,6 +455,13 @@ pub static PINS: BlockSpec = BlockSpec {
             "decode.ffn on another pool than decode.attn: ping-pong microbatches (1 to 8, 12, 16, 24 or 32)",
         ),
         a("replicas", AttrKind::Count, false, "3", "prefill: independent prefill copies, exactly this many"),
+        a(
+            "pp",
+            AttrKind::Count,
+            false,
+            "2",
+            "prefill: pipeline stages of each replica within its pool, the layers cut evenly (1: one tensor-parallel group; at most 16 and the model's layers)",
+        ),
     ],
     blocks: &[],
     stmts: &[],

@@ -203,6 +203,18 @@ pub enum PinProblem<'a> {
         tp: u64,
         largest: u64,
     },
+    /// more prefill pipeline stages than the limit or the model's layers (`most`, the
+    /// lesser of the two)
+    TooManyStages {
+        most: u64,
+        layers: u64,
+    },
+    /// `pp` stages of `tp` chips need more chips than the largest pool
+    TooManyStageChips {
+        pp: u64,
+        tp: u64,
+        largest: u64,
+    },
 }
 
 pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic {
@@ -246,6 +258,14 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
         PinProblem::TooManyGroups { dp, tp, largest } => (
             format!("{dp} groups of {tp} chips need {} chips; the largest pool has {largest}", tp * dp),
             "pin fewer groups or a smaller degree".into(),
+        ),
+        PinProblem::TooManyStages { most, layers } => (
+            format!("a prefill pipeline has at most {most} stages here (16, and the model's {layers} layers)"),
+            format!("pin at most {most} stages, or leave `pp` to the solver (docs/limits.md)"),
+        ),
+        PinProblem::TooManyStageChips { pp, tp, largest } => (
+            format!("{pp} stages of {tp} chips need {} chips; the largest pool has {largest}", tp * pp),
+            "pin fewer stages or a smaller degree".into(),
         ),
     };
     make("E0410", span, format!("the pin `{pin}` cannot be honoured"), why, help)

@@ -3,11 +3,7 @@
 
 use super::*;
 
-/// Stages a prefill pipeline within one pool has at most (docs/limits.md): each length is
-/// an option of its own per tensor-parallel degree, and a model that needs more stages
-/// than this to hold one prompt's weights and cache on a pool's chips does not prefill
-/// there.
-pub const MAX_PREFILL_STAGES: u64 = 16;
+pub use crate::ir::MAX_PREFILL_STAGES;
 
 /// The prompt's prefill graphs: every prompt's, and with a cached prefix the share `h` of
 /// prompts that compute only their own `tokens` (docs/cost-model.md §13).
@@ -55,7 +51,8 @@ fn mixed<const N: usize>(miss: [f64; N], hit: Option<(f64, [f64; N])>) -> [f64; 
 /// Per pool and tensor-parallel degree `t`: the group of `t` chips, or, on a pool with a
 /// scale-up link where that group does not hold a prompt's weights and cache, the
 /// shortest pipeline of `s = 2..=16` such groups that does (`t·s` within the pool, `s` at
-/// most the layers; the layers cut as evenly as possible, docs/cost-model.md §14). A
+/// most the layers; the layers cut as evenly as possible, docs/cost-model.md §14); with
+/// a `pp` pin, the pipeline of that many stages alone (the group for `pp = 1`). A
 /// longer pipeline of the same degree is not offered: per chip it prefills fewer prompts
 /// (each stage adds its fixed cost and a crossing) and each prompt later; only its KV
 /// transfer, striped over more chips, is faster (docs/solver.md, "The space").
@@ -70,8 +67,15 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
         let pins = &plan.placement(Stage::Prefill).pins;
         'degree: for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()).into_iter().filter(|t| Pins::allows(pins.tp, *t)) {
             let longest = if pool.link.is_some() { (pool.count / tp).min(m.layers).min(MAX_PREFILL_STAGES) } else { 1 };
+            // a `pp` pin is the only length tried, fitting or not (none where the pool
+            // cannot hold that many groups, or has no link for a pipeline)
+            let lengths = match pins.pp {
+                Some((k, _)) if k > longest => continue,
+                Some((k, _)) => k..=k,
+                None => 1..=longest.max(1),
+            };
             let mut short = None;
-            for pp in 1..=longest.max(1) {
+            for pp in lengths {
                 match prefill_option(plan, &graphs, p, tp, pp) {
                     Ok(o) => {
                         out.push(o);
@@ -248,6 +252,11 @@ mod tests {
     /// Llama-3.1-70B in BF16 (141 GB) on 8 H100s of 80 GB (datasheet roofline, 100 µs per
     /// step and 10 µs per sequence of engine cost) over NVLink 4, 4032-token prompts.
     fn plan() -> Plan {
+        plan_with("")
+    }
+
+    /// The same plan with `extra` lines in its body.
+    fn plan_with(extra: &str) -> Plan {
         let src = "chip h100 {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
                    memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
                    efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"test\"\n  }\n\
@@ -255,8 +264,9 @@ mod tests {
                    use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
                    workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
                    cluster c {\n  pool gpu = h100 x 8 over nvlink4\n}\n\
-                   plan p {\n  model = llama3_1_70b\n  cluster = c\n  workload = w\n  serving = disaggregated\n}\n";
-        let comp = crate::compile("pp.hplan", src, None, crate::Mode::Check);
+                   plan p {\n  model = llama3_1_70b\n  cluster = c\n  workload = w\n  serving = disaggregated\n}\n"
+            .replacen("disaggregated\n", &format!("disaggregated\n{extra}"), 1);
+        let comp = crate::compile("pp.hplan", &src, None, crate::Mode::Check);
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
         comp.program.plans[0].clone()
     }
@@ -301,6 +311,32 @@ mod tests {
         assert_eq!((o.chips(), o.max_replicas), (2, 4));
         let kv_bytes = p.model.kv_bytes(4032.0);
         assert_eq!(o.kv_path[0], Some((2e-6, kv_bytes / (2.0 * 450e9))));
+    }
+
+    /// A `pp` pin is the only pipeline length offered, whether or not a shorter one
+    /// fits: pinned to 2, every degree whose two groups the pool holds prefills as two
+    /// stages (TP8 needs 16 chips: none); pinned to 1, only the plain groups, and TP1,
+    /// which the pin keeps from pipelining, is left out for its memory.
+    #[test]
+    fn a_pp_pin_is_the_only_length_offered() {
+        let pinned = |pp: u64| {
+            let mut p = plan_with("  place prefill on gpu { pp = 2 }\n");
+            let pin = &mut p.placements.iter_mut().find(|x| x.stage == Stage::Prefill).unwrap().pins.pp;
+            *pin = pin.map(|(_, span)| (pp, span));
+            let mut excluded = Vec::new();
+            let shapes: Vec<(u64, u64)> = prefill_options(&p, &mut excluded).iter().map(|o| (o.tp, o.pp)).collect();
+            (shapes, excluded)
+        };
+        let (two, excluded) = pinned(2);
+        assert_eq!(two, vec![(1, 2), (2, 2), (4, 2)]);
+        assert!(excluded.is_empty(), "{excluded:?}");
+        let (one, excluded) = pinned(1);
+        assert_eq!(one, vec![(2, 1), (4, 1), (8, 1)]);
+        assert!(matches!(excluded[..], [Excluded::Memory { stage: Stage::Prefill, tp: 1, .. }]), "{excluded:?}");
+        // more stages than the pool has groups for: nothing (resolve rejects such a pin at
+        // its span when no pool the stage may use is large enough: tests/ui/pins.hplan)
+        let (sixteen, _) = pinned(16);
+        assert!(sixteen.is_empty());
     }
 
     /// Without a scale-up link a pool's chips cannot pass activations between stages: a
