@@ -182,6 +182,12 @@ pub fn read_rows(text: &str) -> Result<(Vec<Row>, Vec<Skipped>), String> {
             None => return Err(format!("line 1: the header has no `{n}` column (the columns of deployments.csv are needed)")),
         }
     }
+    // read where present: a pipeline-parallel worker is counted as not evaluated
+    for n in ["pp_size", "prefill_pp_size", "decode_pp_size"] {
+        if let Some(i) = header.iter().position(|h| *h == n) {
+            col.insert(n, i);
+        }
+    }
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for (i, line) in lines {
@@ -192,7 +198,7 @@ pub fn read_rows(text: &str) -> Result<(Vec<Row>, Vec<Skipped>), String> {
             continue;
         }
         let cells = split_csv(line);
-        let get = |n: &str| -> String { cells.get(col[n]).map(|s| s.trim().to_string()).unwrap_or_default() };
+        let get = |n: &str| -> String { col.get(n).and_then(|&i| cells.get(i)).map(|s| s.trim().to_string()).unwrap_or_default() };
         let id = get("id");
         match parse_row(i + 1, &get) {
             Ok(r) => rows.push(r),
@@ -261,6 +267,14 @@ fn parse_row(line: usize, get: &dyn Fn(&str) -> String) -> Result<Row, String> {
     };
     let isl = positive("isl", count("isl")?)?;
     let osl = positive("osl", count("osl")?)?;
+    // Pipeline-parallel workers are not evaluated: validation prices a worker as one
+    // tensor-parallel group (data-parallel attention ranks over one expert group), and
+    // evaluating a pipeline as one would be a wrong prediction, not a missing one.
+    for n in ["pp_size", "prefill_pp_size", "decode_pp_size"] {
+        if let Some(pp) = count(n)?.filter(|pp| *pp > 1) {
+            return Err(format!("`{n}` is {pp}: pipeline-parallel workers are not evaluated"));
+        }
+    }
     let ttft_ms = num("silicon_ttft_ms")?.filter(|x| *x > 0.0).ok_or("no measured TTFT")?;
     let tpot_ms = num("silicon_tpot_ms")?.filter(|x| *x > 0.0).ok_or("no measured TPOT")?;
     let (decode, batch, prefill_tp) = match mode {
@@ -454,6 +468,25 @@ mod tests {
         // a row that states more clients than a burst may hold is not evaluated
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert!(skipped[0].reason.contains("200000 clients per worker, more than 100000"), "{skipped:?}");
+        // nor a pipeline-parallel worker, aggregated or either side of a disaggregated one
+        let pp = format!(
+            "{head},pp_size,prefill_pp_size,decode_pp_size\n\
+             a,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,2,,,,,,,,190.9,7.94,8,2,,\n\
+             b,trtllm,Qwen/Qwen3-32B,h100_sxm,disagg,1024,128,,,,,,,2,2,,8,190.9,7.94,8,,2,1\n\
+             c,trtllm,Qwen/Qwen3-32B,h100_sxm,disagg,1024,128,,,,,,,2,2,,8,190.9,7.94,8,,1,4\n\
+             d,trtllm,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,2,,,,,,,,190.9,7.94,8,1,,\n"
+        );
+        let (pp_rows, pp_skipped) = read_rows(&pp).unwrap();
+        let reasons: Vec<&str> = pp_skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "`pp_size` is 2: pipeline-parallel workers are not evaluated",
+                "`prefill_pp_size` is 2: pipeline-parallel workers are not evaluated",
+                "`decode_pp_size` is 4: pipeline-parallel workers are not evaluated"
+            ]
+        );
+        assert_eq!(pp_rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["d"]);
         // 416 clients over 32 workers of 13; 8 of 8; only batch_size; 12 is no multiple of 8
         let batches: Vec<u64> = rows.iter().map(|r| r.batch).collect();
         assert_eq!(batches, vec![13, 8, 8, 12]);

@@ -318,7 +318,9 @@ pub fn markdown_document(s: &Summary, data: &str) -> String {
          multiple k > 1 of it (16 rows: k replicas of the worker; one TP2 worker could not\n\
          hold 416 clients of 15k-token prompts and decode in 13 ms). The TTFT of vLLM and\n\
          TensorRT-LLM rows assumes the benchmark's clients arrive in fitted bursts, and that of\n\
-         TensorRT-LLM and SGLang rows a fitted first-token latency (docs/cost-model.md §11).\n\n\
+         TensorRT-LLM and SGLang rows a fitted first-token latency (docs/cost-model.md §11).\n\
+         A pipeline-parallel worker (`pp_size`, `prefill_pp_size` or `decode_pp_size` above 1;\n\
+         none in this data) is counted as not evaluated, with that reason.\n\n\
          The target (issue #14): TPOT median |err| ≤ 10% with ≥ 80% of rows within ±20%, and\n\
          TTFT ≥ 70% within ±25%, overall and in every group of ≥ 20 rows.\n\n{}\n{}",
         table(s, true),
