@@ -1609,23 +1609,16 @@ impl Resolver<'_> {
                 None => out.set(name, v, span),
             }
         }
-        if let (Some((tp, _)), Some((dp, span))) = (out.tp, out.dp) {
-            if tp * dp > room.largest {
-                self.diags.push(catalog::pin_impossible(
-                    span,
-                    &format!("dp = {dp}"),
-                    &PinProblem::TooManyGroups { dp, tp, largest: room.largest },
-                ));
-                ok = false;
-            }
-        }
-        if let (Some((tp, _)), Some((pp, span))) = (out.tp, out.pp) {
-            if tp * pp > room.largest {
-                self.diags.push(catalog::pin_impossible(
-                    span,
-                    &format!("pp = {pp}"),
-                    &PinProblem::TooManyStageChips { pp, tp, largest: room.largest },
-                ));
+        // data-parallel groups and pipeline stages of `tp` chips each: all in one pool
+        for (name, pin) in [("dp", out.dp), ("pp", out.pp)] {
+            let (Some((tp, _)), Some((n, span))) = (out.tp, pin) else { continue };
+            if tp * n > room.largest {
+                let largest = room.largest;
+                let problem = match name {
+                    "dp" => PinProblem::TooManyGroups { dp: n, tp, largest },
+                    _ => PinProblem::TooManyStageChips { pp: n, tp, largest },
+                };
+                self.diags.push(catalog::pin_impossible(span, &format!("{name} = {n}"), &problem));
                 ok = false;
             }
         }
