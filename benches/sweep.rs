@@ -2,8 +2,9 @@
 //! 3 plans in under 1 s on 2 cores. Run with `cargo bench --bench sweep`.
 //!
 //! Prints the median of 5 runs of the whole build (parse, resolve, each plan's own
-//! solve and runner-up, the sweeps) and of the sweeps alone, on every core and on one
-//! (`-- --quick`, CI: once each, on every core only).
+//! solve and runner-up, the sweeps, the uncertain figures varied and the frontier's
+//! bands), of the same with the figures nominal, and of the sweeps alone, on every core
+//! and on one (`-- --quick`, CI: once each, on every core only).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -33,6 +34,16 @@ fn main() {
             points = sweeps.iter().map(|(_, p)| p.len()).sum::<usize>();
             feasible = sweeps.iter().map(|(_, p)| p.iter().filter(|x| x.point.is_some()).count()).sum::<usize>();
         }
+        // the same build with the uncertain figures nominal: the frontier's bands (a sweep
+        // per end of each stdlib range) are most of the whole build's time
+        let nominal_opts = hplanc::BuildOptions { jobs, skip_uncertainty: true, ..Default::default() };
+        let mut nominal = Vec::new();
+        for _ in 0..runs(5) {
+            let t = Instant::now();
+            let c = hplanc::compile_with("sweep_3x512.hplan", &text, Some(&path), hplanc::Mode::Build, &nominal_opts);
+            nominal.push(t.elapsed());
+            assert!(!c.has_errors());
+        }
         let comp = hplanc::compile("sweep_3x512.hplan", &text, Some(&path), hplanc::Mode::Check);
         let pairs: Vec<_> = comp.program.plans.iter().map(|p| (p, &p.sweep.as_ref().unwrap().over)).collect();
         let mut sweep = Vec::new();
@@ -43,9 +54,10 @@ fn main() {
         }
         let threads = if jobs == 0 { cores } else { jobs };
         println!(
-            "{points} points over {} plans ({feasible} feasible), {threads} thread(s): whole build {:.2?}, sweeps alone {:.2?}",
+            "{points} points over {} plans ({feasible} feasible), {threads} thread(s): whole build {:.2?} (with the figures nominal, no bands: {:.2?}), sweeps alone {:.2?}",
             pairs.len(),
             median(build),
+            median(nominal),
             median(sweep)
         );
     }
