@@ -498,10 +498,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// Under a serving engine the KV tier offers what the engine lets weights and cache
-    /// use: Qwen3-32B's 65.5 GB of BF16 weights and 4 GB of cache fit an 80 GB GPU, but
-    /// not under SGLang (0.88·80 − 3 = 67.4 GB) or vLLM (0.9·80 − 3 = 69 GB); under
-    /// TensorRT-LLM 65.5 + 0.9·(80 − 65.5 − 3) = 75.85 GB, so they do.
     /// A prompt's prefill priced layer by layer sums to the whole step's time, for a model
     /// whose layers are of two kinds (DeepSeek-V3: 3 dense layers, then 58 MoE layers),
     /// the chip's per-layer fixed cost on each layer, the embedding first and the LM head
@@ -524,6 +520,10 @@ pub(crate) mod tests {
         assert!(lt.layer.iter().zip(&bare.layer).all(|(a, b)| (a - b - 20e-6).abs() < 1e-15));
     }
 
+    /// Under a serving engine the KV tier offers what the engine lets weights and cache
+    /// use: Qwen3-32B's 65.5 GB of BF16 weights and 4 GB of cache fit an 80 GB GPU, but
+    /// not under SGLang (0.88·80 − 3 = 67.4 GB) or vLLM (0.9·80 − 3 = 69 GB); under
+    /// TensorRT-LLM 65.5 + 0.9·(80 − 65.5 − 3) = 75.85 GB, so they do.
     #[test]
     fn engines_offer_less_than_the_whole_gpu() {
         let f = Footprint { weights: 65.5e9, kv: 4e9, activations: 0.0 };

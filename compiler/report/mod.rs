@@ -475,18 +475,13 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     let mut rows = if pre.aggregated {
         // aggregated serving: inside the decode steps, on the decode chips
         vec![row("prefill", attn_pool, 0, attn_tp, false, 1, 1, Some("decode.attn"))]
-    } else if pre.stages.is_empty() {
-        vec![row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)]
     } else {
-        // a prefill pipeline: one row per stage, each replica's stage on `tp` chips
-        pre.stages
-            .iter()
-            .map(|st| PlacementRow {
-                pp: pre.pp,
-                layers: Some([st.first, st.end]),
-                ..row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None)
-            })
-            .collect()
+        // a group of `tp` chips per replica; a prefill pipeline, one such row per stage
+        let own = row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None);
+        match pre.stages.as_slice() {
+            [] => vec![own],
+            stages => stages.iter().map(|st| PlacementRow { pp: pre.pp, layers: Some([st.first, st.end]), ..own.clone() }).collect(),
+        }
     };
     match &d.target().layout {
         Layout::Colocated(c) => {

@@ -460,8 +460,6 @@ mod tests {
         }
     }
 
-    /// A plan with more ranged figures than the bound varies the first
-    /// [`MAX_INPUTS`] and counts the rest.
     /// Across decades the bisection runs in log space: a crossing at 0.002 between 0.001
     /// and 1, either way, is found to 0.5% in 12 steps (linear steps would leave 12%);
     /// from or to zero it stays linear (no logarithm of 0), within 8/4096 of the crossing.
@@ -477,6 +475,8 @@ mod tests {
         }
     }
 
+    /// A plan with more ranged figures than the bound varies the first
+    /// [`MAX_INPUTS`] and counts the rest.
     #[test]
     fn inputs_beyond_the_bound_are_counted_not_varied() {
         let mut text = String::from("use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n");

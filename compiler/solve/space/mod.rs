@@ -20,7 +20,7 @@ use colocated::*;
 use pingpong::*;
 use pipeline::*;
 pub use pipeline::{pipeline_problem, MAX_POOL_STAGES};
-pub use prefill::{aggregated_pools, prefill_option, prefill_options, PrefillGraphs, MAX_PREFILL_STAGES};
+pub use prefill::{aggregated_pools, prefill_option, prefill_options, PrefillGraphs};
 use speculative::*;
 
 /// Per-chip memory use of one stage on one pool tier.

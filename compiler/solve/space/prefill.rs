@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub use crate::ir::MAX_PREFILL_STAGES;
+use crate::ir::MAX_PREFILL_STAGES;
 
 /// The prompt's prefill graphs: every prompt's, and with a cached prefix the share `h` of
 /// prompts that compute only their own `tokens` (docs/cost-model.md §13).
