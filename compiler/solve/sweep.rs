@@ -168,10 +168,18 @@ pub fn enumerated(batches: &mut Batches, over: &SweepOver) -> Vec<SweepPoint> {
 /// batch placed by the ILP; its point holds only its chosen options (priced with the
 /// figure there).
 fn at_figure(plan: &Plan, input: &crate::ir::uncertain::Input, value: f64) -> SweepPoint {
+    at_figure_solving(plan, input, value, batch::MAX_SOLVED)
+}
+
+/// [`at_figure`], the search solving at most `max_solved` batches: a search stopped
+/// there that found nothing feasible is a failed point with that reason, not an
+/// infeasible one (the batches left might have held a feasible point).
+fn at_figure_solving(plan: &Plan, input: &crate::ir::uncertain::Input, value: f64, max_solved: usize) -> SweepPoint {
     let varied = plan.with_input(input, value);
     let g = goal(&varied);
     let mut batches = Batches::new(&varied);
-    match batch::search_all(&mut batches, g, &mut batch::by_goal(g)) {
+    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(&varied).into_iter().map(|b| (b, None)).collect();
+    match batch::search_at_most(&mut batches, g, &start, &|_| None, &mut batch::by_goal(g), max_solved) {
         Ok(found) => match found.best {
             Some(best) => {
                 let inst = batches.at(best.instance.batch).clone();
@@ -252,6 +260,31 @@ fn slo_walk_in(batches: &mut Batches, values: &[f64], ilp: bool) -> Vec<SweepPoi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A figure's value at which nothing is feasible is an infeasible point, with no
+    /// reason to report; a search stopped at its bound on batches before finding
+    /// anything is a failed point that says so (here, at one batch: the first seed is
+    /// solved, and the next would be the second). The nominal figure has a point.
+    #[test]
+    fn a_figure_sweeps_infeasible_value_is_told_from_a_stopped_search() {
+        let text = "use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n\
+                    chip b = b200 { step_overhead = 20 us in [1 us, 1 s] }\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\
+                    cluster c {\n  pool g = b x 8 over nvlink5\n}\n\
+                    plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  slo { tpot <= 5 ms }\n}\n";
+        let comp = crate::compile("figure.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let input = plan.inputs().remove(0);
+        let nominal = at_figure(plan, &input, input.nominal);
+        assert!(nominal.point.is_some() && nominal.failed.is_none());
+        // a second per step: no placement meets 5 ms
+        let slow = at_figure(plan, &input, 1.0);
+        assert!(slow.point.is_none() && slow.failed.is_none(), "{:?}", slow.failed);
+        let stopped = at_figure_solving(plan, &input, 1.0, 1);
+        assert!(stopped.point.is_none());
+        assert_eq!(stopped.failed.as_deref(), Some("no feasible batch among the 1 searched"));
+    }
 
     /// The SLO walk (reusing optima while they stay feasible, searching every batch)
     /// equals the best over every batch of the range solved from scratch at every value

@@ -503,4 +503,32 @@ mod tests {
             assert_eq!(v.low.as_ref().map(assignment), Some(assignment(&best)), "{}", v.input.name());
         }
     }
+
+    /// Plans with different goals have no break-even: their values are in different
+    /// units ($ per token against seconds), so where the numbers cross means nothing.
+    /// Here they do cross inside the price's range (checked first), and neither order of
+    /// the two plans gives a break-even.
+    #[test]
+    fn plans_with_different_goals_have_no_break_even() {
+        let text = "use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n\
+                    chip b = b200 { price = 5 $/h in [0.001 $/h, 1000000 $/h] }\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\
+                    cluster c {\n  pool g = b x 8 over nvlink5\n}\n\
+                    plan cheap {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  minimize cost_per_mtok\n}\n\
+                    plan fast {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  minimize tpot\n}\n";
+        let comp = crate::compile("goals.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let (cheap, fast) = (&comp.program.plans[0], &comp.program.plans[1]);
+        assert_ne!(goal(cheap), goal(fast));
+        let (best_cheap, best_fast) = (best_point(cheap).unwrap().unwrap(), best_point(fast).unwrap().unwrap());
+        let (varied_cheap, varied_fast) = (vary(cheap, &best_cheap, None, 1).unwrap(), vary(fast, &best_fast, None, 1).unwrap());
+        let a = Side { plan: cheap, best: &best_cheap, varied: &varied_cheap };
+        let b = Side { plan: fast, best: &best_fast, varied: &varied_fast };
+        let input = cheap.inputs().remove(0);
+        let (around_a, around_b) = (Around::new(cheap, &best_cheap), Around::new(fast, &best_fast));
+        let lower = |x: f64| a.objective(&around_a, &input, x) < b.objective(&around_b, &input, x);
+        assert_ne!(lower(input.low), lower(input.high), "the two values cross inside the range");
+        assert!(break_even(&a, &b, 1).is_empty());
+        assert!(break_even(&b, &a, 1).is_empty());
+    }
 }

@@ -275,12 +275,17 @@ mod aggregated_checks {
     /// Llama-3.1-70B FP8 on 8 H100 over NVLink 4 (datasheet roofline), `input`-token
     /// prompts, 128 output tokens, with `serving`.
     fn plan(input: u64, serving: &str) -> Plan {
+        plan_with(input, serving, "")
+    }
+
+    /// [`plan`] with `workload` lines added to the workload.
+    fn plan_with(input: u64, serving: &str, workload: &str) -> Plan {
         let src = format!(
             "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
              memory hbm {{\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }}\n\
              efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }}\n}}\n\
              use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
-             workload w {{\n  input = {input} tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}}\n\
+             workload w {{\n  input = {input} tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n{workload}}}\n\
              cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n}}\n\
              plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = {serving}\n}}\n"
         );
@@ -322,6 +327,39 @@ mod aggregated_checks {
         let act = cost::chunk_activation_bytes(m, 4032, 8);
         assert!((act - 4032.0 * 2.0 * (2.0 * 8192.0 + 3.0 * 28672.0 / 8.0)).abs() < 1e-3);
         assert!((hbm(agg) - hbm(plain) - act).abs() < 1e-3, "{} {}", hbm(agg), hbm(plain));
+    }
+
+    /// The share of a prompt's chunk steps that op tables priced is summed as the steps'
+    /// times are (the full chunks between the first and the last interpolated): when
+    /// every step is half from tables, so is the prompt, for 1, 2, 3 and 6 chunks, and
+    /// with prefix reuse; a lookup beyond the tables in any one step marks the prompt
+    /// extrapolated, in a prompt whose prefix was cached or in one whose was not (16,384
+    /// tokens are two full chunks; after a cached 8,000-token prefix, 8,192 and 192).
+    #[test]
+    fn a_prompts_table_share_is_summed_as_its_chunk_steps_are() {
+        let cases = [(4000, ""), (12_000, ""), (20_000, ""), (45_000, ""), (16_384, "  prefix = 8000 tok\n  prefix_hit = 0.5\n")];
+        for (input, prefix) in cases {
+            let p = plan_with(input, "auto", prefix);
+            let opts = decode_options(&p, 8, &mut vec![]);
+            let plain = opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if c.tp == 8) && d.aggregated.is_none()).unwrap();
+            let fp = cost::decode_attn_footprint(&p.model, 8, 8, input + 128, true);
+            // a step's time grows with its chunk and the prompt cached before it; only the
+            // remainder's lookup leaves the tables
+            let full = p.chunk_tokens;
+            let price = |c: u64, prefix: u64| {
+                let time = 1e-3 * (1.0 + c as f64 / 1e3 + prefix as f64 / 1e4);
+                Some((time, time / 2.0, c < full))
+            };
+            let twin = aggregated_twin(&p, plain, 8, fp, price).expect("the chunk fits");
+            let a = twin.aggregated.as_ref().unwrap();
+            assert!((a.from_tables - a.prompt / 2.0).abs() <= 1e-12 * a.prompt, "{input}: {} of {}", a.from_tables, a.prompt);
+            if prefix.is_empty() {
+                assert_eq!(a.steps.steps, input.div_ceil(full));
+                assert_eq!(a.extrapolated, input % full != 0, "{input}");
+            } else {
+                assert!(input % full == 0 && (input - 8000) % full != 0 && a.extrapolated, "the cached prompts' remainder");
+            }
+        }
     }
 
     #[test]

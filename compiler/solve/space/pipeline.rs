@@ -520,6 +520,83 @@ mod pipelines_within_a_pool {
         assert_eq!(within, vec![1, 2]);
     }
 
+    /// On chips with measured op tables a layer pipeline reports what the tables priced
+    /// as the colocated step of the same chips does: at one sequence (one microbatch) two
+    /// stages of TP4 run the same operations as TP4 attention and FFN over every layer,
+    /// so the shares agree, at 1k and at 100k tokens of context. At 8,192 sequences
+    /// (microbatches of 4,096) decode attention leaves the tables' batches (up to 2,048
+    /// at this shape), and the pipeline is marked extrapolated as the colocated step is.
+    #[test]
+    fn a_pipeline_on_op_tables_reports_their_share_as_the_colocated_step_does() {
+        let src = |place: &str, input: &str, batch: u64| {
+            format!(
+                "use std::chips::h100_sxm_measured\nuse std::links::nvlink4\nuse std::models::llama3_1_8b\n\
+                 workload w {{\n  input = {input}\n  output = 128 tok\n  concurrency = {batch}\n}}\n\
+                 cluster c {{\n  pool gpu = h100_sxm_measured x 8 over nvlink4\n}}\n\
+                 plan p {{\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  serving = disaggregated\n{place}}}\n"
+            )
+        };
+        let option = |text: &str, batch: u64, want: &dyn Fn(&DecodeOption) -> bool| {
+            let comp = crate::compile("tables.hplan", text, None, crate::Mode::Check);
+            assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+            let plan = comp.program.plans[0].clone();
+            let inst = instance(&plan, batch, &prefill_options(&plan, &mut Vec::new()), &mut Vec::new());
+            inst.decode.iter().find(|d| want(d)).cloned().expect("the option asked for")
+        };
+        for (input, batch) in [("1k tok", 1), ("100k tok", 1), ("128 tok", 8192)] {
+            let pipeline = option(&src("  place decode.layers on gpu { tp = 4 }\n", input, batch), batch, &|d| {
+                d.stages().len() == 2 && d.stages().iter().all(|x| x.tp == 4)
+            });
+            let colocated = option(
+                &src("  place decode.attn on gpu { tp = 4 }\n  place decode.ffn on gpu\n", input, batch),
+                batch,
+                &|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp) == (4, 1)),
+            );
+            let (p, c) = (&pipeline.breakdown, &colocated.breakdown);
+            assert!(c.from_tables > 0.0 && p.from_tables > 0.0, "{input}: the tables price the step");
+            if batch == 1 {
+                assert!(
+                    (p.from_tables - c.from_tables).abs() <= 1e-9 * c.from_tables,
+                    "{input}: {} against {}",
+                    p.from_tables,
+                    c.from_tables
+                );
+            }
+            let beyond = batch > 2048;
+            assert_eq!((p.extrapolated, c.extrapolated), (beyond, beyond), "{input} at {batch}");
+        }
+    }
+
+    /// A pipeline stage's costs put the input embedding on the first stage and the LM
+    /// head (with the final norm) on the last: Llama-3.1-8B at one sequence on TP4 H100s
+    /// (roofline), against the cost phase's own times of those operations.
+    #[test]
+    fn the_embedding_is_the_first_stages_and_the_lm_head_the_last() {
+        let text = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_8b\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1\n}\n\
+                    cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+                    plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place decode.layers on gpu { tp = 4 }\n}\n";
+        let comp = crate::compile("ends.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let g = graph::build(&plan.model, decode_step(plan, 1, 1));
+        let costs = stage_costs(plan, 0, 4, &g, 1, (1, 1)).unwrap();
+        let price = cost::node_times(&plan.cluster.pools[0].chip).unwrap();
+        let (mut embed, mut head) = (0.0, 0.0);
+        for node in g.nodes().filter(|n| n.layers.is_none()) {
+            let t = price(node, 4, plan.model.kv_split(4)).unwrap().time();
+            match node.op {
+                graph::Op::Embed => embed += t,
+                _ => head += t,
+            }
+        }
+        assert!(embed > 0.0 && head > embed, "{embed} {head}");
+        // the engine's per-sequence host work is the first stage's too
+        let first = costs.group.first - costs.first_fixed;
+        assert!(costs.first_fixed > 0.0 && (first - embed).abs() <= 1e-12 * embed, "{first} against {embed}");
+        assert!((costs.group.last - head).abs() <= 1e-12 * head, "{} against {head}", costs.group.last);
+    }
+
     /// A speculative plan's verify step runs the pipeline within a pool over `k + 1`
     /// tokens per sequence: each stage's layers cost more than in the plain decode step
     /// of the same layout (single-chip stages: no all-reduce), and the activations crossing
