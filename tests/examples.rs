@@ -463,6 +463,42 @@ fn a_pp_pin_makes_prefill_a_pipeline() {
     assert!(insts.iter().all(|i| i.prefill.iter().all(|p| p.pp == 1)));
 }
 
+/// A prefill pipeline may pass a long prompt along in chunks: 16k-token prompts in
+/// chunks of 2,048 through two stages of TP2, the plan minimising TTFT. Each pipeline is
+/// offered whole and in 8 chunks; the answer takes the chunks (its first token sooner
+/// than the whole prompt's), the report says so on each stage's row and in the
+/// placement, the schedule draws 8 bars a stage and ends at the TTFT, and the ILP agrees
+/// with the oracle at every seed batch.
+#[test]
+fn a_prefill_pipeline_passes_a_long_prompt_in_chunks() {
+    let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+               workload w {\n  input = 16k tok\n  output = 512 tok\n  concurrency = 1 ..= 16\n}\n\
+               cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
+               plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  serving = disaggregated\n\
+               \x20 chunk = 2048 tok\n  place prefill on gpu { tp = 2, pp = 2 }\n  minimize ttft\n}\n";
+    let comp = compiled("chunks.hplan", src, hplanc::Mode::Build);
+    let plan = &comp.program.plans[0];
+    let goal = hplanc::solve::goal(plan);
+    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+        let shapes: Vec<(u64, u64, u64)> = inst.prefill.iter().map(|p| (p.tp, p.pp, p.chunks)).collect();
+        assert_eq!(shapes, vec![(2, 2, 1), (2, 2, 8)]);
+        assert!(inst.prefill[1].time < inst.prefill[0].time && inst.prefill[1].interval > inst.prefill[0].interval);
+        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
+    }
+    let best = &comp.solved[0].as_ref().unwrap().best;
+    assert_eq!(best.prefill().chunks, 8);
+    let r = comp.report().plans.remove(0);
+    let rows: Vec<_> = r.placement.iter().filter(|x| x.stage == "prefill").map(|x| (x.layers, x.chunks)).collect();
+    assert_eq!(rows, vec![(Some([0, 40]), Some(8)), (Some([40, 80]), Some(8))]);
+    let placed = hplanc::report::describe_placement(plan, best);
+    assert!(placed.contains("a pipeline of 2 stages, the prompt in 8 chunks"), "{placed}");
+    let sched = comp.schedules[0].as_ref().unwrap();
+    let bars = sched.prefill.ops.iter().filter(|o| o.name.starts_with("prefill chunk")).count();
+    assert_eq!(bars, 16);
+    assert!((sched.prefill.makespan - r.metrics.as_ref().unwrap().ttft_s).abs() <= 1e-9 * sched.prefill.makespan);
+}
+
 /// Rubin GPUs with the FFN on 256 LP30s (Llama-3.1-70B, fp8) at `concurrency`, the
 /// FFN's placement pinned with `ffn_pins`.
 fn rubin_lpx(concurrency: &str, ffn_pins: &str) -> String {

@@ -278,6 +278,28 @@ pub fn alltoall_time(bytes: f64, n: u64, link: &Link) -> f64 {
     link.latency.max(ALLTOALL_FLOOR_S) + bytes * (nf - 1.0) / nf / link.bandwidth
 }
 
+/// When the last of a prompt's chunks leaves the last stage of a pipeline, from the
+/// first chunk entering the first: `times[i][j]` is chunk `j`'s time on stage `i`, and a
+/// stage starts a chunk once it has finished the one before and the stage before has
+/// finished this one, `F(i, j) = max(F(i−1, j), F(i, j−1)) + times[i][j]`
+/// (docs/cost-model.md §14). One chunk: the stages' sum.
+pub fn pipelined_chunks(times: &[Vec<f64>]) -> f64 {
+    let mut row: Vec<f64> = Vec::new();
+    for stage in times {
+        let mut done = 0.0_f64;
+        for (j, t) in stage.iter().enumerate() {
+            let ready = row.get(j).copied().unwrap_or(0.0);
+            done = done.max(ready) + t;
+            if j < row.len() {
+                row[j] = done;
+            } else {
+                row.push(done);
+            }
+        }
+    }
+    row.last().copied().unwrap_or(0.0)
+}
+
 /// Point-to-point transfer of `bytes` striped over `lanes` chips' links: `α + S/(lanes·BW)`.
 pub fn transfer_time(bytes: f64, link: &Link, lanes: u64) -> f64 {
     link.latency + transfer_bulk(bytes, link, lanes)
@@ -463,6 +485,20 @@ pub fn usd_per_mtok(usd_per_s: f64, tokens_per_s: f64) -> f64 {
 pub(crate) mod tests {
     use super::*;
     use crate::ir::graph::{build, Step};
+
+    /// A prompt's chunks through a pipeline: two stages of two chunks finish at
+    /// `c00 + max(c01, c10) + c11`; equal chunks at the first pass plus `(k − 1)` of the
+    /// slowest stage's; one chunk at the stages' sum; nothing at 0.
+    #[test]
+    fn chunks_flow_through_the_stages_as_soon_as_each_is_done() {
+        assert_eq!(pipelined_chunks(&[vec![1.0, 2.0], vec![5.0, 3.0]]), 1.0 + 5.0 + 3.0);
+        assert_eq!(pipelined_chunks(&[vec![1.0, 6.0], vec![2.0, 3.0]]), 1.0 + 6.0 + 3.0);
+        // 3 stages of 1, 4 and 2 per chunk, 5 chunks: 1 + 4 + 2 + 4 x 4
+        let equal = vec![vec![1.0; 5], vec![4.0; 5], vec![2.0; 5]];
+        assert_eq!(pipelined_chunks(&equal), 7.0 + 16.0);
+        assert_eq!(pipelined_chunks(&[vec![1.5], vec![2.5], vec![3.0]]), 7.0);
+        assert_eq!(pipelined_chunks(&[]), 0.0);
+    }
     use crate::ir::{MemoryTier, Precision};
     use crate::source::{FileId, Span};
     use std::collections::BTreeMap;

@@ -273,7 +273,10 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         };
         rows.push(vec![
             match p.layers {
-                Some([a, b]) => format!("{} {a}..{b}", p.stage),
+                Some([a, b]) => match p.chunks {
+                    Some(k) => format!("{} {a}..{b} ({k} chunks)", p.stage),
+                    None => format!("{} {a}..{b}", p.stage),
+                },
                 // an FFN whose layers spread over groups of its chips
                 None if p.pp > 1 => format!("{} in {} layer groups", p.stage, p.pp),
                 None => p.stage.to_string(),

@@ -228,6 +228,10 @@ pub struct PlacementRow {
     /// otherwise)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<[u64; 2]>,
+    /// a prefill pipeline's stage whose prompt passes in chunks: how many (absent
+    /// otherwise)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<u64>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -469,6 +473,7 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         replicas,
         shares_chips_with: shares,
         layers: None,
+        chunks: None,
     };
     let mb = d.microbatches();
     let (attn_pool, attn_tp, _) = d.attention();
@@ -480,7 +485,15 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         let own = row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None);
         match pre.stages.as_slice() {
             [] => vec![own],
-            stages => stages.iter().map(|st| PlacementRow { pp: pre.pp, layers: Some([st.first, st.end]), ..own.clone() }).collect(),
+            stages => stages
+                .iter()
+                .map(|st| PlacementRow {
+                    pp: pre.pp,
+                    layers: Some([st.first, st.end]),
+                    chunks: (pre.chunks > 1).then_some(pre.chunks),
+                    ..own.clone()
+                })
+                .collect(),
         }
     };
     match &d.target().layout {
@@ -813,6 +826,8 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     let pre = p.prefill();
     let mut parts = vec![if pre.aggregated {
         format!("prefill inside the decode steps on {} (aggregated)", pool(pre.pool))
+    } else if pre.pp > 1 && pre.chunks > 1 {
+        format!("prefill on {} (a pipeline of {} stages, the prompt in {} chunks)", pool(pre.pool), pre.pp, pre.chunks)
     } else if pre.pp > 1 {
         format!("prefill on {} (a pipeline of {} stages)", pool(pre.pool), pre.pp)
     } else {

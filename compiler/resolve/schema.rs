@@ -554,7 +554,7 @@ pub static PLAN: BlockSpec = BlockSpec {
             AttrKind::Tokens,
             false,
             "2048 tok",
-            "aggregated serving: the prompt tokens one step may carry beside decode (TensorRT-LLM `max_num_tokens`, vLLM `max_num_batched_tokens`, SGLang `chunked_prefill_size`); at least 16, and a prompt in at most 1024 steps; default 8192",
+            "aggregated serving: the prompt tokens one step may carry beside decode (TensorRT-LLM `max_num_tokens`, vLLM `max_num_batched_tokens`, SGLang `chunked_prefill_size`); a prefill pipeline may also pass its prompt along in chunks of this size; at least 16, and a prompt in at most 1024 chunks; default 8192",
         ),
     ],
     blocks: &[

@@ -187,6 +187,9 @@ pub struct PrefillStage {
     pub overhead: f64,
     /// passing the prompt's activations into the stage (0 for the first)
     pub crossing: f64,
+    /// a prompt passed along in chunks: each chunk's time on this stage (its share of
+    /// the four parts above, which are the sums over chunks); empty for a whole prompt
+    pub chunks: Vec<f64>,
 }
 
 impl PrefillStage {
@@ -202,7 +205,11 @@ pub struct PrefillOption {
     /// pipeline stages of `tp` chips each, one after another over the pool's own link
     /// (1: the whole model on one tensor-parallel group)
     pub pp: u64,
-    /// seconds to prefill one request (a pipeline's: every stage in turn)
+    /// a pipeline's prompt in this many chunks, each passed to the next stage as soon as
+    /// it is done (1: the whole prompt passes each stage in turn)
+    pub chunks: u64,
+    /// seconds to prefill one request (a pipeline's: every stage in turn, or its chunks
+    /// through the stages, [`cost::pipelined_chunks`])
     pub time: f64,
     /// seconds between the prompts one replica starts: `time`, or a pipeline's slowest
     /// stage (the stages work on successive prompts at once)
@@ -297,6 +304,7 @@ impl PrefillOption {
             pool,
             tp: 0,
             pp: 1,
+            chunks: 1,
             time: 0.0,
             interval: 0.0,
             stages: Vec::new(),

@@ -76,9 +76,18 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
             };
             let mut short = None;
             for pp in lengths {
-                match prefill_option(plan, &graphs, p, tp, pp) {
+                match prefill_option(plan, &graphs, p, tp, pp, false) {
                     Ok(o) => {
+                        // its prompt in chunks through the stages, where that gives the
+                        // first token sooner (it costs each stage a fixed cost per chunk
+                        // and re-reads the weights: a longer interval, never a shorter
+                        // first token otherwise)
+                        let chunked = (pp > 1 && chunks_of(plan).is_some() && ttft_is_read(plan))
+                            .then(|| prefill_option(plan, &graphs, p, tp, pp, true).ok())
+                            .flatten()
+                            .filter(|c| c.time < o.time);
                         out.push(o);
+                        out.extend(chunked);
                         continue 'degree;
                     }
                     Err(e @ Excluded::Precision { .. }) => {
@@ -102,8 +111,10 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
 
 /// The prefill option of `pp` stages of `tp` chips of pool `p`: its time, the interval
 /// between the prompts a replica starts, its memory, and the KV cache's paths; or why
-/// there is none (a stage does not fit, or the chip lacks a precision).
-pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp: u64) -> Result<PrefillOption, Excluded> {
+/// there is none (a stage does not fit, or the chip lacks a precision). `chunked`: a
+/// pipeline's prompt flows through its stages in chunks of the plan's `chunk` tokens
+/// ([`chunks_of`]; ignored where that is one chunk or the plan reuses prefixes).
+pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp: u64, chunked: bool) -> Result<PrefillOption, Excluded> {
     let m = &plan.model;
     let cl = &plan.cluster;
     let pool = &cl.pools[p];
@@ -170,16 +181,83 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
             let crossing = if first { 0.0 } else { cost::transfer_time(cost::activation_bytes(m, tokens), link, tp) };
             [compute, ar, overhead, crossing, tab]
         };
-        let mut stages = Vec::with_capacity(ranges.len());
-        let mut tables = 0.0;
-        for (i, &range) in ranges.iter().enumerate() {
-            let (first, last) = (i == 0, i + 1 == ranges.len());
-            let at = |(lt, tokens): &(cost::LayerTimes, u64)| part(lt, *tokens, range, first, last);
-            let [compute, ar, overhead, crossing, tab] = mixed(at(&miss), hit.as_ref().map(|(h, x)| (*h, at(x))));
-            tables += tab;
-            stages.push(PrefillStage { first: range.0, end: range.1, compute, allreduce: ar, overhead, crossing });
-        }
-        let time: f64 = stages.iter().map(PrefillStage::time).sum();
+        let chunks = chunks_of(plan).filter(|_| chunked);
+        let (stages, tables, extrapolated, time) = match chunks {
+            None => {
+                let mut stages = Vec::with_capacity(ranges.len());
+                let mut tables = 0.0;
+                for (i, &range) in ranges.iter().enumerate() {
+                    let (first, last) = (i == 0, i + 1 == ranges.len());
+                    let at = |(lt, tokens): &(cost::LayerTimes, u64)| part(lt, *tokens, range, first, last);
+                    let [compute, ar, overhead, crossing, tab] = mixed(at(&miss), hit.as_ref().map(|(h, x)| (*h, at(x))));
+                    tables += tab;
+                    stages.push(PrefillStage {
+                        first: range.0,
+                        end: range.1,
+                        compute,
+                        allreduce: ar,
+                        overhead,
+                        crossing,
+                        chunks: Vec::new(),
+                    });
+                }
+                let time: f64 = stages.iter().map(PrefillStage::time).sum();
+                (stages, tables, extrapolated, time)
+            }
+            Some((k, size)) => {
+                // the first and the last full chunk and the remainder, each priced with the
+                // prompt's tokens before it cached; the full chunks between take parts
+                // linear between the first and the last (as aggregated serving's chunk
+                // steps, docs/cost-model.md §10)
+                let tail = input - (k - 1) * size;
+                let shapes = [(size, 0), (size, (k - 2) * size), (tail, (k - 1) * size)];
+                let mut priced = Vec::with_capacity(3);
+                for (tokens, prefix) in shapes {
+                    let g = graph::build(m, Step::Prefill { tokens, prefix });
+                    priced.push((cost::layer_times(&g, m, chip, tp).ok_or(Excluded::Precision { pool: p })?, tokens));
+                }
+                let extrapolated = priced.iter().any(|(lt, _)| lt.extrapolated);
+                // per stage and chunk: compute, all-reduces, fixed costs, crossing, tables;
+                // the sequence is scheduled once (chunk 0 on the first stage) and the LM
+                // head runs once, for the last chunk's last token on the last stage
+                let s = ranges.len();
+                let mut parts = vec![vec![[0.0; 5]; k as usize]; s];
+                for (i, &range) in ranges.iter().enumerate() {
+                    let (first, last) = (i == 0, i + 1 == s);
+                    let at = |j: usize, head: bool| {
+                        let (lt, tokens) = &priced[j];
+                        let mut x = part(lt, *tokens, range, first, last && head);
+                        if first {
+                            x[2] -= chip.sequence_overhead;
+                        }
+                        x
+                    };
+                    let (a, b) = (at(0, false), at(1, false));
+                    for (j, x) in parts[i].iter_mut().take(k as usize - 1).enumerate() {
+                        let w = if k > 2 { j as f64 / (k - 2) as f64 } else { 0.0 };
+                        *x = std::array::from_fn(|c| a[c] + (b[c] - a[c]) * w);
+                    }
+                    parts[i][k as usize - 1] = at(2, true);
+                    if first {
+                        parts[i][0][2] += chip.sequence_overhead;
+                    }
+                }
+                let times: Vec<Vec<f64>> = parts.iter().map(|row| row.iter().map(|x| x[0] + x[1] + x[2] + x[3]).collect()).collect();
+                let time = cost::pipelined_chunks(&times);
+                let stages: Vec<PrefillStage> = ranges
+                    .iter()
+                    .zip(&parts)
+                    .zip(times)
+                    .map(|((&(first, end), row), chunks)| {
+                        let sum = |c: usize| row.iter().map(|x| x[c]).sum::<f64>();
+                        PrefillStage { first, end, compute: sum(0), allreduce: sum(1), overhead: sum(2), crossing: sum(3), chunks }
+                    })
+                    .collect();
+                let tables = parts.iter().flatten().map(|x| x[4]).sum();
+                (stages, tables, extrapolated, time)
+            }
+        };
+        // a stage works on the next prompt once it has passed this one on
         let interval = stages.iter().map(PrefillStage::time).fold(0.0, f64::max);
         let ar = stages.iter().map(|s| s.allreduce).sum();
         (time, interval, stages, ar, tables, extrapolated, worst.map(|w| w.1).unwrap_or_default())
@@ -193,10 +271,12 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
             link.map(|l| (l.latency, cost::transfer_bulk(kv_bytes, l, chips)))
         })
         .collect();
+    let chunks = stages.first().map_or(1, |st| st.chunks.len().max(1) as u64);
     Ok(PrefillOption {
         pool: p,
         tp,
         pp,
+        chunks,
         time,
         interval,
         stages,
@@ -212,6 +292,29 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         fixed_replicas: pins.replicas.map(|(n, _)| n),
         first_token: cost::admission::Engine::first_token_on(chip, m),
     })
+}
+
+/// The chunks a prefill pipeline may pass its prompt along in: `(k, size)`, `k` chunks of
+/// the plan's `chunk` tokens (the last the remainder), where that is at least two and the
+/// plan does not reuse prefixes (a cached prompt's chunks would differ from a missed
+/// one's, and the schedule draws one prompt); `k` is at most `MAX_CHUNK_STEPS` (the
+/// plan's `chunk` is checked so).
+pub fn chunks_of(plan: &Plan) -> Option<(u64, u64)> {
+    let input = plan.workload.input_tokens;
+    let size = plan.chunk_tokens.max(1);
+    let k = input.div_ceil(size);
+    let reuse = plan.workload.prefix.is_some_and(|p| p.hit > 0.0);
+    (k >= 2 && !reuse).then_some((k, size))
+}
+
+/// Whether a plan's answer reads the time to a first token: a TTFT bound (mean or
+/// percentile), the TTFT goal, or goodput (whose simulated requests meet every SLO).
+/// Where none does, a prefill pipeline's chunked twin is never better than the whole
+/// prompt (the same chips, price, power, memory and KV paths, a longer interval), so it is
+/// not offered: it would only add a variable to every solve.
+pub fn ttft_is_read(plan: &Plan) -> bool {
+    plan.slos.iter().any(|s| s.metric == crate::ir::SloMetric::Ttft)
+        || matches!(plan.objective, crate::ir::Objective::Ttft | crate::ir::Objective::Goodput)
 }
 
 /// Per-chip bytes of a prefill pipeline stage on `tp` chips running layers `lo..hi` of a
@@ -269,6 +372,54 @@ mod tests {
         let comp = crate::compile("pp.hplan", &src, None, crate::Mode::Check);
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
         comp.program.plans[0].clone()
+    }
+
+    /// With `chunk = 1024 tok` and a TTFT bound the 4032-token prompt is four chunks (1024,
+    /// 1024, 1024, 960) that flow through TP1's two stages: the pipeline is offered both ways, the
+    /// chunked one giving the first token sooner and starting prompts less often (each
+    /// chunk pays each stage's fixed cost and reads its weights). Each stage's parts sum
+    /// its chunks; for two stages the first token is `max_m (Σ_{j ≤ m} c_0j + Σ_{j ≥ m}
+    /// c_1j)` (the chunk `m` at which the second stage stops waiting); full chunks grow
+    /// with the prompt cached before them; the schedule draws the same first token.
+    #[test]
+    fn a_pipelines_prompt_may_pass_its_stages_in_chunks() {
+        // without a TTFT bound or goal the chunks could not help: not offered
+        let unread = plan_with("  chunk = 1024 tok\n");
+        assert!(prefill_options(&unread, &mut Vec::new()).iter().all(|o| o.chunks == 1));
+        let p = plan_with("  chunk = 1024 tok\n  slo { ttft <= 10 s }\n");
+        let opts = prefill_options(&p, &mut Vec::new());
+        let shapes: Vec<(u64, u64, u64)> = opts.iter().map(|o| (o.tp, o.pp, o.chunks)).collect();
+        assert_eq!(shapes, vec![(1, 2, 1), (1, 2, 4), (2, 1, 1), (4, 1, 1), (8, 1, 1)]);
+        let (whole, chunked) = (&opts[0], &opts[1]);
+        assert!(chunked.time < whole.time && chunked.interval > whole.interval, "{chunked:?} against {whole:?}");
+        let c: Vec<&Vec<f64>> = chunked.stages.iter().map(|st| &st.chunks).collect();
+        assert!(c.iter().all(|row| row.len() == 4) && whole.stages.iter().all(|st| st.chunks.is_empty()));
+        for st in &chunked.stages {
+            let sum: f64 = st.chunks.iter().sum();
+            assert!((st.time() - sum).abs() <= 1e-12 * sum, "{} against {sum}", st.time());
+        }
+        let by_split = (0..4).map(|m| c[0][..=m].iter().sum::<f64>() + c[1][m..].iter().sum::<f64>()).fold(0.0, f64::max);
+        assert!((chunked.time - by_split).abs() <= 1e-12 * by_split, "{} against {by_split}", chunked.time);
+        assert!(c[1][0] < c[1][1] && c[1][1] < c[1][2], "{:?}", c[1]);
+        let interval = chunked.stages.iter().map(PrefillStage::time).fold(0.0, f64::max);
+        assert_eq!(chunked.interval, interval);
+        // the same work, but for the weights each chunk reads again and its fixed costs:
+        // compute within a few percent of the whole prompt's (compute-bound), the fixed
+        // costs four times the stages' (and the sequence's once)
+        let compute = |o: &PrefillOption| o.stages.iter().map(|s| s.compute).sum::<f64>();
+        assert!(compute(chunked) >= compute(whole) * (1.0 - 1e-9) && compute(chunked) <= 1.1 * compute(whole));
+        let overhead: f64 = chunked.stages.iter().map(|s| s.overhead).sum();
+        assert!((overhead - (8.0 * 100e-6 + 10e-6)).abs() < 1e-12, "{overhead}");
+        // the schedule's first token is the option's (one chip a stage, no KV transfer
+        // asked for here)
+        let inst = instance(&p, 1, &opts, &mut Vec::new());
+        let k = inst.prefill.iter().position(|o| o.chunks == 4).unwrap();
+        let d = (0..inst.decode.len()).find(|&d| inst.compatible(&inst.decode[d], &inst.prefill[k])).unwrap();
+        let point =
+            crate::solve::Point { instance: inst, choice: Choice { decode: d, prefill: k, replicas: 1 }, stats: Default::default() };
+        let sched = crate::schedule::schedule(&p, &point);
+        let ttft = point.prefill().ttft(&point.decode().kv).unwrap();
+        assert!((sched.prefill.makespan - ttft).abs() <= 1e-9 * ttft, "{} against {ttft}", sched.prefill.makespan);
     }
 
     /// One H100 does not hold the BF16 model, so TP1 prefills as a pipeline of two chips
