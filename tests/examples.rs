@@ -426,6 +426,19 @@ fn pins_fix_the_decisions_they_name() {
     assert!(above.has_errors() && above.solved.iter().all(|s| s.is_none()));
 }
 
+/// Llama-3.1-70B (FP8) on 8 H100s over NVLink 4, served disaggregated with prefill pinned
+/// to two stages of TP2: `input` prompts, 512-token answers, concurrency `1 ..= hi`, and
+/// `extra` lines in the plan.
+fn pipelined_prefill(input: &str, hi: u64, extra: &str) -> String {
+    format!(
+        "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+         workload w {{\n  input = {input} tok\n  output = 512 tok\n  concurrency = 1 ..= {hi}\n}}\n\
+         cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n}}\n\
+         plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = disaggregated\n\
+         \x20 place prefill on gpu {{ tp = 2, pp = 2 }}\n{extra}}}\n"
+    )
+}
+
 /// A `pp` pin makes every prefill replica a pipeline of that many stages even where one
 /// group holds the prompt (Llama-3.1-70B in FP8 on TP2 does): the answer's prefill is two
 /// stages of two GPUs, layers 0..40 and 40..80, each replica's four GPUs counted, and a
@@ -433,11 +446,7 @@ fn pins_fix_the_decisions_they_name() {
 /// what the pin leaves.
 #[test]
 fn a_pp_pin_makes_prefill_a_pipeline() {
-    let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
-               workload w {\n  input = 2k tok\n  output = 512 tok\n  concurrency = 1 ..= 64\n}\n\
-               cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
-               plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  serving = disaggregated\n\
-               \x20 place prefill on gpu { tp = 2, pp = 2 }\n}\n";
+    let src = &pipelined_prefill("2k", 64, "");
     let comp = compiled("pp.hplan", src, hplanc::Mode::Build);
     let plan = &comp.program.plans[0];
     let goal = hplanc::solve::goal(plan);
@@ -471,11 +480,7 @@ fn a_pp_pin_makes_prefill_a_pipeline() {
 /// with the oracle at every seed batch.
 #[test]
 fn a_prefill_pipeline_passes_a_long_prompt_in_chunks() {
-    let src = "use std::chips::h100_sxm\nuse std::links::nvlink4\nuse std::models::llama3_1_70b\n\
-               workload w {\n  input = 16k tok\n  output = 512 tok\n  concurrency = 1 ..= 16\n}\n\
-               cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
-               plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  serving = disaggregated\n\
-               \x20 chunk = 2048 tok\n  place prefill on gpu { tp = 2, pp = 2 }\n  minimize ttft\n}\n";
+    let src = &pipelined_prefill("16k", 16, "  chunk = 2048 tok\n  minimize ttft\n");
     let comp = compiled("chunks.hplan", src, hplanc::Mode::Build);
     let plan = &comp.program.plans[0];
     let goal = hplanc::solve::goal(plan);

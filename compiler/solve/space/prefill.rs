@@ -403,6 +403,46 @@ mod tests {
         assert!(c[1][0] < c[1][1] && c[1][1] < c[1][2], "{:?}", c[1]);
         let interval = chunked.stages.iter().map(PrefillStage::time).fold(0.0, f64::max);
         assert_eq!(chunked.interval, interval);
+        // chunks priced by the cost phase directly (one chip a stage: no all-reduce): the
+        // first on the first stage (its layers, the embedding, the step's and the
+        // sequence's fixed costs), the last full one (after 2048 tokens) and the remainder
+        // (960 after 3072, with the LM head) on the second, each with its crossing
+        let (m, chip) = (&p.model, &p.cluster.pools[0].chip);
+        let link = p.cluster.pools[0].link.as_ref().unwrap();
+        let layers = |tokens: u64, prefix: u64| cost::layer_times(&graph::build(m, Step::Prefill { tokens, prefix }), m, chip, 1).unwrap();
+        let sum = |lt: &cost::LayerTimes, r: std::ops::Range<usize>| lt.layer[r].iter().sum::<f64>();
+        let cross = |tokens: u64| cost::transfer_time(cost::activation_bytes(m, tokens), link, 1);
+        let (first, full, rest) = (layers(1024, 0), layers(1024, 2048), layers(960, 3072));
+        let want = [
+            (c[0][0], sum(&first, 0..40) + first.first + 110e-6),
+            (c[1][2], sum(&full, 40..80) + 100e-6 + cross(1024)),
+            (c[1][3], sum(&rest, 40..80) + rest.last + 100e-6 + cross(960)),
+        ];
+        for (got, want) in want {
+            assert!((got - want).abs() <= 1e-12 * want, "{got} against {want}");
+        }
+        // two chunks (2048 and 1984 tokens): none between the first and the remainder
+        let two = prefill_options(&plan_with("  chunk = 2048 tok\n  slo { ttft <= 10 s }\n"), &mut Vec::new());
+        let halves = &two.iter().find(|o| o.chunks == 2).unwrap().stages;
+        let (head, rest) = (layers(2048, 0), layers(1984, 2048));
+        let want = [
+            (halves[0].chunks[0], sum(&head, 0..40) + head.first + 110e-6),
+            (halves[1].chunks[1], sum(&rest, 40..80) + rest.last + 100e-6 + cross(1984)),
+        ];
+        for (got, want) in want {
+            assert!((got - want).abs() <= 1e-12 * want, "{got} against {want}");
+        }
+        // eight chunks of 512: the last full one (the seventh) after 3072 tokens
+        let eight = prefill_options(&plan_with("  chunk = 512 tok\n  slo { ttft <= 10 s }\n"), &mut Vec::new());
+        let st = &eight.iter().find(|o| o.chunks == 8).unwrap().stages[1];
+        let late = layers(512, 3072);
+        let want = sum(&late, 40..80) + 100e-6 + cross(512);
+        assert!((st.chunks[6] - want).abs() <= 1e-12 * want, "{} against {want}", st.chunks[6]);
+        // the whole prompt's stages: the embedding on the first, the LM head on the last
+        let whole_layers = layers(4032, 0);
+        let compute: Vec<f64> = whole.stages.iter().map(|s| s.compute).collect();
+        let want = [sum(&whole_layers, 0..40) + whole_layers.first, sum(&whole_layers, 40..80) + whole_layers.last];
+        assert!(compute.iter().zip(want).all(|(g, w)| (g - w).abs() <= 1e-12 * w), "{compute:?} against {want:?}");
         // the same work, but for the weights each chunk reads again and its fixed costs:
         // compute within a few percent of the whole prompt's (compute-bound), the fixed
         // costs four times the stages' (and the sequence's once)
@@ -420,6 +460,30 @@ mod tests {
         let sched = crate::schedule::schedule(&p, &point);
         let ttft = point.prefill().ttft(&point.decode().kv).unwrap();
         assert!((sched.prefill.makespan - ttft).abs() <= 1e-9 * ttft, "{} against {ttft}", sched.prefill.makespan);
+    }
+
+    /// On chips with measured op tables a prefill pipeline reports what the tables priced
+    /// as one group of its degree does: Llama-3.1-8B on one `h100_sxm_measured` and as two
+    /// single-chip stages (`pp = 2` pinned) run the same operations.
+    #[test]
+    fn a_prefill_pipeline_on_op_tables_reports_their_share_as_one_group_does() {
+        let src = |pp: &str| {
+            format!(
+                "use std::chips::h100_sxm_measured\nuse std::links::nvlink4\nuse std::models::llama3_1_8b\n\
+                 workload w {{\n  input = 4k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}}\n\
+                 cluster c {{\n  pool gpu = h100_sxm_measured x 8 over nvlink4\n}}\n\
+                 plan p {{\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  serving = disaggregated\n  place prefill on gpu {{ tp = 1{pp} }}\n}}\n"
+            )
+        };
+        let option = |pp: &str| {
+            let comp = crate::compile("tables.hplan", &src(pp), None, crate::Mode::Check);
+            assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+            prefill_options(&comp.program.plans[0], &mut Vec::new()).remove(0)
+        };
+        let (one, two) = (option(""), option(", pp = 2"));
+        assert_eq!((one.pp, two.pp), (1, 2));
+        assert!(one.from_tables > 0.0);
+        assert!((two.from_tables - one.from_tables).abs() <= 1e-9 * one.from_tables, "{} against {}", two.from_tables, one.from_tables);
     }
 
     /// One H100 does not hold the BF16 model, so TP1 prefills as a pipeline of two chips
