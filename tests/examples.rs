@@ -448,9 +448,7 @@ fn pipelined_prefill(input: &str, hi: u64, extra: &str) -> String {
 fn a_pp_pin_makes_prefill_a_pipeline() {
     let src = &pipelined_prefill("2k", 64, "");
     let comp = compiled("pp.hplan", src, hplanc::Mode::Build);
-    let plan = &comp.program.plans[0];
-    let goal = hplanc::solve::goal(plan);
-    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+    every_batch_matches_the_oracle(&comp, |inst| {
         assert!(!inst.prefill.is_empty());
         for p in inst.prefill.iter() {
             assert_eq!((p.tp, p.pp, p.chips()), (2, 2, 4));
@@ -459,9 +457,7 @@ fn a_pp_pin_makes_prefill_a_pipeline() {
             let slowest = p.stages.iter().map(|s| s.time()).fold(0.0, f64::max);
             assert!(p.interval == slowest && p.interval < p.time);
         }
-        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
-        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
-    }
+    });
     // the report's rows: one per stage, each with its replicas' groups of two GPUs
     let r = comp.report().plans.remove(0);
     let rows: Vec<_> = r.placement.iter().filter(|x| x.stage == "prefill").map(|x| (x.tp, x.pp, x.chips / x.replicas, x.layers)).collect();
@@ -483,16 +479,13 @@ fn a_prefill_pipeline_passes_a_long_prompt_in_chunks() {
     let src = &pipelined_prefill("16k", 16, "  chunk = 2048 tok\n  minimize ttft\n");
     let comp = compiled("chunks.hplan", src, hplanc::Mode::Build);
     let plan = &comp.program.plans[0];
-    let goal = hplanc::solve::goal(plan);
-    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
-        let shapes: Vec<(u64, u64, u64)> = inst.prefill.iter().map(|p| (p.tp, p.pp, p.chunks)).collect();
+    every_batch_matches_the_oracle(&comp, |inst| {
+        let shapes: Vec<(u64, u64, u64)> = inst.prefill.iter().map(|p| (p.tp, p.pp, p.chunks())).collect();
         assert_eq!(shapes, vec![(2, 2, 1), (2, 2, 8)]);
         assert!(inst.prefill[1].time < inst.prefill[0].time && inst.prefill[1].interval > inst.prefill[0].interval);
-        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
-        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
-    }
+    });
     let best = &comp.solved[0].as_ref().unwrap().best;
-    assert_eq!(best.prefill().chunks, 8);
+    assert_eq!(best.prefill().chunks(), 8);
     let r = comp.report().plans.remove(0);
     let rows: Vec<_> = r.placement.iter().filter(|x| x.stage == "prefill").map(|x| (x.layers, x.chunks)).collect();
     assert_eq!(rows, vec![(Some([0, 40]), Some(8)), (Some([40, 80]), Some(8))]);

@@ -112,7 +112,6 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 pool,
                 tp,
                 pp,
-                chunks: 1,
                 time,
                 interval,
                 stages: Vec::new(),

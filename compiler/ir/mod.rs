@@ -956,6 +956,12 @@ impl Plan {
         self.objective == Objective::Goodput || self.slos.iter().any(|s| s.percentile.is_some())
     }
 
+    /// Whether the plan's answer reads the time to a first token: a TTFT bound (mean or
+    /// percentile), the TTFT goal, or goodput (whose simulated requests meet every SLO).
+    pub fn reads_ttft(&self) -> bool {
+        self.slos.iter().any(|s| s.metric == SloMetric::Ttft) || matches!(self.objective, Objective::Ttft | Objective::Goodput)
+    }
+
     pub fn placement(&self, s: Stage) -> &Placement {
         // Resolution creates one placement per stage, in `Stage::ALL` order.
         &self.placements[Stage::ALL.iter().position(|x| *x == s).unwrap_or(0)]

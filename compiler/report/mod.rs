@@ -490,7 +490,7 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
                 .map(|st| PlacementRow {
                     pp: pre.pp,
                     layers: Some([st.first, st.end]),
-                    chunks: (pre.chunks > 1).then_some(pre.chunks),
+                    chunks: (pre.chunks() > 1).then_some(pre.chunks()),
                     ..own.clone()
                 })
                 .collect(),
@@ -826,8 +826,8 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     let pre = p.prefill();
     let mut parts = vec![if pre.aggregated {
         format!("prefill inside the decode steps on {} (aggregated)", pool(pre.pool))
-    } else if pre.pp > 1 && pre.chunks > 1 {
-        format!("prefill on {} (a pipeline of {} stages, the prompt in {} chunks)", pool(pre.pool), pre.pp, pre.chunks)
+    } else if pre.pp > 1 && pre.chunks() > 1 {
+        format!("prefill on {} (a pipeline of {} stages, the prompt in {} chunks)", pool(pre.pool), pre.pp, pre.chunks())
     } else if pre.pp > 1 {
         format!("prefill on {} (a pipeline of {} stages)", pool(pre.pool), pre.pp)
     } else {

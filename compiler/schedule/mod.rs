@@ -501,18 +501,18 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
         if overhead > 0.0 {
             prev = Some(b.add(spec(pool, "overhead", Kind::Overhead, overhead), &prev.into_iter().collect::<Vec<_>>()));
         }
-    } else if p.chunks > 1 {
+    } else if p.chunks() > 1 {
         // a prompt in chunks: each chunk on each stage as one bar (its layers, all-reduces,
         // fixed cost and the crossing into the stage), once the stage has finished the
         // chunk before and the stage before has finished this one (docs/cost-model.md §14)
         let tracks: Vec<usize> = (0..p.stages.len()).map(|i| b.part(p.pool, p.tp, "stage", i)).collect();
         let mut last_of_stage: Vec<Option<usize>> = vec![None; p.stages.len()];
         let start = prev;
-        for j in 0..p.chunks as usize {
+        for j in 0..p.chunks() as usize {
             let mut before = start;
             for (i, st) in p.stages.iter().enumerate() {
                 let Some(&t) = st.chunks.get(j) else { continue };
-                let what = format!("prefill chunk {} of {}, L{}..{}", j + 1, p.chunks, st.first, st.end);
+                let what = format!("prefill chunk {} of {}, L{}..{}", j + 1, p.chunks(), st.first, st.end);
                 let deps: Vec<usize> = before.into_iter().chain(last_of_stage[i]).collect();
                 let x = b.add(spec(tracks[i], what, Kind::Compute, t).doing(Work::Prefill), &deps);
                 last_of_stage[i] = Some(x);

@@ -245,8 +245,13 @@ pub fn search(
 /// [`search`] over every batch of `batches`' plan, from its seed batches ([`seeds`]) with
 /// no bound yet: the plan's whole range.
 pub fn search_all(batches: &mut Batches, goal: Goal, solve_one: &mut SolveOne) -> Result<Found, String> {
+    search_all_at_most(batches, goal, solve_one, MAX_SOLVED)
+}
+
+/// [`search_all`], solving at most `max_solved` batches.
+pub fn search_all_at_most(batches: &mut Batches, goal: Goal, solve_one: &mut SolveOne, max_solved: usize) -> Result<Found, String> {
     let start: Vec<(u64, Option<Key>)> = seeds(batches.plan()).into_iter().map(|b| (b, None)).collect();
-    search(batches, goal, &start, &|_| None, solve_one)
+    search_at_most(batches, goal, &start, &|_| None, solve_one, max_solved)
 }
 
 /// [`search`], solving at most `max_solved` batches.

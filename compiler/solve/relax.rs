@@ -146,7 +146,6 @@ pub(crate) mod tests {
                 pool: 0,
                 tp: 1,
                 pp: 1,
-                chunks: 1,
                 time: 0.01,
                 interval: 0.01,
                 stages: Vec::new(),

@@ -178,8 +178,7 @@ fn at_figure_solving(plan: &Plan, input: &crate::ir::uncertain::Input, value: f6
     let varied = plan.with_input(input, value);
     let g = goal(&varied);
     let mut batches = Batches::new(&varied);
-    let start: Vec<(u64, Option<batch::Key>)> = batch::seeds(&varied).into_iter().map(|b| (b, None)).collect();
-    match batch::search_at_most(&mut batches, g, &start, &|_| None, &mut batch::by_goal(g), max_solved) {
+    match batch::search_all_at_most(&mut batches, g, &mut batch::by_goal(g), max_solved) {
         Ok(found) => match found.best {
             Some(best) => {
                 let inst = batches.at(best.instance.batch).clone();

@@ -205,9 +205,6 @@ pub struct PrefillOption {
     /// pipeline stages of `tp` chips each, one after another over the pool's own link
     /// (1: the whole model on one tensor-parallel group)
     pub pp: u64,
-    /// a pipeline's prompt in this many chunks, each passed to the next stage as soon as
-    /// it is done (1: the whole prompt passes each stage in turn)
-    pub chunks: u64,
     /// seconds to prefill one request (a pipeline's: every stage in turn, or its chunks
     /// through the stages, [`cost::pipelined_chunks`])
     pub time: f64,
@@ -293,6 +290,13 @@ impl PrefillOption {
         Some(self.first_token + self.time + slowest)
     }
 
+    /// A pipeline's prompt in this many chunks, each passed to the next stage as soon as
+    /// it is done (its stages' [`PrefillStage::chunks`]; 1: the whole prompt passes each
+    /// stage in turn).
+    pub fn chunks(&self) -> u64 {
+        self.stages.first().map_or(1, |st| st.chunks.len().max(1) as u64)
+    }
+
     /// Chips one replica takes: `tp` chips per stage.
     pub fn chips(&self) -> u64 {
         self.tp * self.pp
@@ -304,7 +308,6 @@ impl PrefillOption {
             pool,
             tp: 0,
             pp: 1,
-            chunks: 1,
             time: 0.0,
             interval: 0.0,
             stages: Vec::new(),

@@ -80,9 +80,11 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                     Ok(o) => {
                         // its prompt in chunks through the stages, where that gives the
                         // first token sooner (it costs each stage a fixed cost per chunk
-                        // and re-reads the weights: a longer interval, never a shorter
-                        // first token otherwise)
-                        let chunked = (pp > 1 && chunks_of(plan).is_some() && ttft_is_read(plan))
+                        // and re-reads the weights: a longer interval); only where the
+                        // answer reads TTFT, since elsewhere the twin (the same chips,
+                        // price, power, memory and KV paths) is never better and would
+                        // only add a variable to every solve
+                        let chunked = (pp > 1 && chunks_of(plan).is_some() && plan.reads_ttft())
                             .then(|| prefill_option(plan, &graphs, p, tp, pp, true).ok())
                             .flatten()
                             .filter(|c| c.time < o.time);
@@ -271,12 +273,10 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
             link.map(|l| (l.latency, cost::transfer_bulk(kv_bytes, l, chips)))
         })
         .collect();
-    let chunks = stages.first().map_or(1, |st| st.chunks.len().max(1) as u64);
     Ok(PrefillOption {
         pool: p,
         tp,
         pp,
-        chunks,
         time,
         interval,
         stages,
@@ -305,16 +305,6 @@ pub fn chunks_of(plan: &Plan) -> Option<(u64, u64)> {
     let k = input.div_ceil(size);
     let reuse = plan.workload.prefix.is_some_and(|p| p.hit > 0.0);
     (k >= 2 && !reuse).then_some((k, size))
-}
-
-/// Whether a plan's answer reads the time to a first token: a TTFT bound (mean or
-/// percentile), the TTFT goal, or goodput (whose simulated requests meet every SLO).
-/// Where none does, a prefill pipeline's chunked twin is never better than the whole
-/// prompt (the same chips, price, power, memory and KV paths, a longer interval), so it is
-/// not offered: it would only add a variable to every solve.
-pub fn ttft_is_read(plan: &Plan) -> bool {
-    plan.slos.iter().any(|s| s.metric == crate::ir::SloMetric::Ttft)
-        || matches!(plan.objective, crate::ir::Objective::Ttft | crate::ir::Objective::Goodput)
 }
 
 /// Per-chip bytes of a prefill pipeline stage on `tp` chips running layers `lo..hi` of a
@@ -385,10 +375,10 @@ mod tests {
     fn a_pipelines_prompt_may_pass_its_stages_in_chunks() {
         // without a TTFT bound or goal the chunks could not help: not offered
         let unread = plan_with("  chunk = 1024 tok\n");
-        assert!(prefill_options(&unread, &mut Vec::new()).iter().all(|o| o.chunks == 1));
+        assert!(prefill_options(&unread, &mut Vec::new()).iter().all(|o| o.chunks() == 1));
         let p = plan_with("  chunk = 1024 tok\n  slo { ttft <= 10 s }\n");
         let opts = prefill_options(&p, &mut Vec::new());
-        let shapes: Vec<(u64, u64, u64)> = opts.iter().map(|o| (o.tp, o.pp, o.chunks)).collect();
+        let shapes: Vec<(u64, u64, u64)> = opts.iter().map(|o| (o.tp, o.pp, o.chunks())).collect();
         assert_eq!(shapes, vec![(1, 2, 1), (1, 2, 4), (2, 1, 1), (4, 1, 1), (8, 1, 1)]);
         let (whole, chunked) = (&opts[0], &opts[1]);
         assert!(chunked.time < whole.time && chunked.interval > whole.interval, "{chunked:?} against {whole:?}");
@@ -423,7 +413,7 @@ mod tests {
         }
         // two chunks (2048 and 1984 tokens): none between the first and the remainder
         let two = prefill_options(&plan_with("  chunk = 2048 tok\n  slo { ttft <= 10 s }\n"), &mut Vec::new());
-        let halves = &two.iter().find(|o| o.chunks == 2).unwrap().stages;
+        let halves = &two.iter().find(|o| o.chunks() == 2).unwrap().stages;
         let (head, rest) = (layers(2048, 0), layers(1984, 2048));
         let want = [
             (halves[0].chunks[0], sum(&head, 0..40) + head.first + 110e-6),
@@ -434,7 +424,7 @@ mod tests {
         }
         // eight chunks of 512: the last full one (the seventh) after 3072 tokens
         let eight = prefill_options(&plan_with("  chunk = 512 tok\n  slo { ttft <= 10 s }\n"), &mut Vec::new());
-        let st = &eight.iter().find(|o| o.chunks == 8).unwrap().stages[1];
+        let st = &eight.iter().find(|o| o.chunks() == 8).unwrap().stages[1];
         let late = layers(512, 3072);
         let want = sum(&late, 40..80) + 100e-6 + cross(512);
         assert!((st.chunks[6] - want).abs() <= 1e-12 * want, "{} against {want}", st.chunks[6]);
@@ -453,7 +443,7 @@ mod tests {
         // the schedule's first token is the option's (one chip a stage, no KV transfer
         // asked for here)
         let inst = instance(&p, 1, &opts, &mut Vec::new());
-        let k = inst.prefill.iter().position(|o| o.chunks == 4).unwrap();
+        let k = inst.prefill.iter().position(|o| o.chunks() == 4).unwrap();
         let d = (0..inst.decode.len()).find(|&d| inst.compatible(&inst.decode[d], &inst.prefill[k])).unwrap();
         let point =
             crate::solve::Point { instance: inst, choice: Choice { decode: d, prefill: k, replicas: 1 }, stats: Default::default() };
