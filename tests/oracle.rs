@@ -81,9 +81,14 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                     t_c: 0.0,
                     other: 0.0,
                 }),
-                None => {
-                    Layout::Colocated(Colocated { pool: attn_pool, tp: chips[attn_pool], dp: 1, attn_collective: 0.0, ffn_collective: 0.0 })
-                }
+                None => Layout::Colocated(Colocated {
+                    pool: attn_pool,
+                    tp: chips[attn_pool],
+                    dp: 1,
+                    cp: 1,
+                    attn_collective: 0.0,
+                    ffn_collective: 0.0,
+                }),
             };
             DecodeOption {
                 aggregated: own_prefill.map(Box::new),

@@ -138,11 +138,18 @@ pub struct StageTime {
 /// layer whose attention is among them (the chips that run a layer's attention run
 /// its small ops and launch its kernels; docs/cost-model.md §9).
 pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_split: u64) -> Option<StageTime> {
+    stage_time_by(graph, stages, chip, |_| (tp, kv_split))
+}
+
+/// [`stage_time`] with each node on the chips `split(node)` says: `(tp, kv_split)`, the
+/// ways its work and its KV cache are divided.
+fn stage_time_by(graph: &Graph, stages: &[Stage], chip: &Chip, split: impl Fn(&Node) -> (u64, u64)) -> Option<StageTime> {
     let mut st = StageTime::default();
     let pricer = Pricer::new(chip)?;
     // nodes that do the same work cost the same: each group is priced once
     for (n, count) in graph.classes().iter().filter(|(n, _)| stages.contains(&n.stage)) {
         let k = *count as f64;
+        let (tp, kv_split) = split(n);
         let r = pricer.node(n, tp, kv_split)?;
         let t = r.time() * k;
         st.time += t;
@@ -159,6 +166,39 @@ pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_spli
     }
     st.time += st.fixed;
     Some(st)
+}
+
+/// The decode attention stage of a step on `tp` chips that split each sequence's KV
+/// cache `kv_split(tp)` ways by heads and `cp = context_split(tp)` ways by context (KV
+/// parallelism, Helix: Bhatia et al., arXiv 2507.07120; docs/cost-model.md §4f).
+/// `shard` is the step's graph at `1/cp` of the context: each chip projects the queries,
+/// keys and values of its KV heads' share (`tp = kv_split`, the projections repeated on
+/// the `cp` chips of a head group) and attends over its `1/cp` of every sequence's
+/// cache; the output projection, embedding and LM head split over all `tp`.
+pub fn context_parallel_attention(shard: &Graph, model: &Model, chip: &Chip, tp: u64) -> Option<StageTime> {
+    let heads = model.kv_split(tp);
+    stage_time_by(shard, &[Stage::DecodeAttn], chip, |n| match n.op {
+        crate::ir::graph::Op::QkvProj | crate::ir::graph::Op::Attention => (heads, heads),
+        _ => (tp, heads),
+    })
+}
+
+/// The combine of KV-parallel attention per layer over the `cp` chips that split a head
+/// group's context (docs/cost-model.md §4f): each holds, for `tokens` tokens and its
+/// `n_h/kv_split` query heads, a partial output of `d_v` values and its softmax's
+/// log-sum-exp (4 bytes), which are rescaled and summed across the `cp` chips. Helix
+/// exchanges them in one all-to-all, which moves half an all-reduce's bytes; it is
+/// priced as one all-reduce from the chip's measured tables (an upper bound on measured
+/// kernels, where no all-to-all of this kind was measured).
+pub fn kv_combine_on(chip: &Chip, model: &Model, tokens: u64, tp: u64, link: &Link) -> f64 {
+    let cp = model.context_split(tp);
+    if cp <= 1 {
+        return 0.0;
+    }
+    let d_v = model.mla.map_or(model.head_dim, |m| m.v_head_dim) as f64;
+    let heads = (model.heads / model.kv_split(tp)) as f64;
+    let bytes = tokens as f64 * heads * (d_v * model.activations.bytes() + 4.0);
+    allreduce_on(chip, bytes, cp, link)
 }
 
 /// One step's time layer by layer on `tp` chips (for pipeline stages that run a range of
@@ -357,6 +397,16 @@ pub fn decode_attn_footprint(model: &Model, tp: u64, batch: u64, context: u64, w
     }
     let kv_split = model.kv_split(tp) as f64;
     Footprint { weights: weights / tp as f64, kv: batch as f64 * model.kv_bytes(context as f64) / kv_split, activations: 0.0 }
+}
+
+/// Per-chip footprint of colocated decode on `tp` chips that split each sequence's KV
+/// cache by context as well (§4f): the query, key and value projections split only
+/// `kv_split(tp)` ways (each head group's `cp` chips keep a copy), every other weight
+/// `tp` ways, and the cache of `batch` sequences of `context` tokens `tp` ways.
+pub fn context_parallel_footprint(model: &Model, tp: u64, batch: u64, context: u64) -> Footprint {
+    let (t, heads) = (tp as f64, model.kv_split(tp) as f64);
+    let weights = (model.attn_side_weight_bytes() + model.ffn_weight_bytes()) / t + model.qkv_weight_bytes() * (1.0 / heads - 1.0 / t);
+    Footprint { weights, kv: batch as f64 * model.kv_bytes(context as f64) / t, activations: 0.0 }
 }
 
 /// Per-chip footprint of a disaggregated FFN on `tp` chips.
@@ -894,5 +944,82 @@ pub(crate) mod tests {
         assert!((used[0].1 - (70_553_706_496.0 + 1_310_720_000.0)).abs() < 1.0);
         // One chip: 141.1 GB of weights do not fit in 80 GB.
         assert!(!fits(&h100(), prefill_footprint(&m, 1, 8000)).1);
+    }
+
+    fn stdlib_model(name: &str) -> Model {
+        let comp = crate::compile("t.hplan", &format!("use std::models::{name}\n"), None, crate::Mode::Check);
+        comp.program.models.into_iter().find(|m| m.name == name).unwrap()
+    }
+
+    /// KV parallelism (§4f) on Llama-3.1-70B (8 KV heads) over 16 chips: the chips beyond
+    /// the heads split the cache 2 ways by context. Each chip then projects its head
+    /// group's queries, keys and values (8 ways: twice a 16-way share of those weights)
+    /// and attends over half of every sequence's cache (half what a 16-way group with
+    /// copies of the cache reads); the output projection, embedding and LM head split 16
+    /// ways as under plain tensor parallelism, so the stage differs from the plain one's
+    /// by those two operators alone.
+    #[test]
+    fn a_context_split_halves_what_each_chip_reads_of_the_cache() {
+        let m = stdlib_model("llama3_1_70b");
+        assert_eq!((m.kv_split(16), m.context_split(16), m.context_split(8), m.context_split(4)), (8, 2, 1, 1));
+        let chip = h100();
+        let (b, c) = (8, 100_000.0);
+        let whole = build(&m, Step::Decode { batch: b, context: c });
+        let shard = build(&m, Step::Decode { batch: b, context: c / 2.0 });
+        let price = node_times(&chip).unwrap();
+        let node = |g: &Graph, op| g.nodes().find(|n| n.op == op && n.layers.is_some()).unwrap().clone();
+        let (qkv, core) = (crate::ir::graph::Op::QkvProj, crate::ir::graph::Op::Attention);
+        let at = |n: &Node, tp: u64| price(n, tp, 8).unwrap();
+        // the cache read per chip halves; the projections' weights per chip double
+        let (core_plain, core_cp) = (at(&node(&whole, core), 16), at(&node(&shard, core), 8));
+        let r = core_cp.memory / core_plain.memory;
+        assert!((0.49..0.51).contains(&r), "cache read ratio {r}");
+        assert!((core_cp.compute / core_plain.compute - 1.0).abs() < 1e-9, "the same attention FLOPs per chip");
+        let (qkv_plain, qkv_cp) = (at(&node(&whole, qkv), 16), at(&node(&shard, qkv), 8));
+        assert!((qkv_cp.memory / qkv_plain.memory - 2.0).abs() < 1e-9);
+        // the stage: the plain one's, but for those two operators on every layer
+        let plain = stage_time(&whole, &[Stage::DecodeAttn], &chip, 16, 8).unwrap();
+        let cp = context_parallel_attention(&shard, &m, &chip, 16).unwrap();
+        let layers = m.layers as f64;
+        let want = plain.time + layers * (qkv_cp.time() - qkv_plain.time() + core_cp.time() - core_plain.time());
+        assert!((cp.time - want).abs() <= 1e-12 * want, "{} vs {want}", cp.time);
+        assert!(cp.time < plain.time, "at 100k tokens of context the split pays: {} vs {}", cp.time, plain.time);
+    }
+
+    /// What a chip holds under KV parallelism: the cache 16 ways (half of a 16-way group's
+    /// with copies), the query, key and value projections 8 ways, every other weight 16
+    /// ways. For MLA (DeepSeek-V3: one latent, no head split) 8 chips split the cache 8
+    /// ways by context where tensor parallelism keeps 8 copies, and the projections stay
+    /// whole on every chip.
+    #[test]
+    fn a_context_split_holds_a_share_of_the_cache_and_copies_of_the_projections() {
+        let m = stdlib_model("llama3_1_70b");
+        let (b, ctx) = (4, 200_000);
+        let cp = context_parallel_footprint(&m, 16, b, ctx);
+        let plain = decode_attn_footprint(&m, 16, b, ctx, true);
+        assert!((cp.kv - b as f64 * m.kv_bytes(ctx as f64) / 16.0).abs() < 1.0 && (plain.kv / cp.kv - 2.0).abs() < 1e-12);
+        let extra = m.qkv_weight_bytes() * (1.0 / 8.0 - 1.0 / 16.0);
+        assert!((cp.weights - plain.weights - extra).abs() < 1.0, "{} vs {}", cp.weights - plain.weights, extra);
+        let ds = stdlib_model("deepseek_v3");
+        assert_eq!((ds.kv_split(8), ds.context_split(8)), (1, 8));
+        let cp = context_parallel_footprint(&ds, 8, b, ctx);
+        let plain = decode_attn_footprint(&ds, 8, b, ctx, true);
+        assert!((plain.kv / cp.kv - 8.0).abs() < 1e-12);
+        assert!((cp.weights - plain.weights - ds.qkv_weight_bytes() * (1.0 - 1.0 / 8.0)).abs() < 1.0);
+    }
+
+    /// The combine of KV-parallel attention: nothing without a context split; with one,
+    /// an all-reduce over the `cp` chips of every token's partial outputs of its chip's
+    /// query heads (`d_v` values each) and their log-sum-exp (4 bytes).
+    #[test]
+    fn the_combine_sums_partial_outputs_over_the_context_split() {
+        let m = stdlib_model("llama3_1_70b");
+        let (chip, link) = (h100(), nvlink());
+        assert_eq!(kv_combine_on(&chip, &m, 64, 8, &link), 0.0);
+        // 16 chips: 2 ways by context, each chip's head group 64/8 = 8 query heads of 128
+        let bytes = 64.0 * 8.0 * (128.0 * m.activations.bytes() + 4.0);
+        assert_eq!(kv_combine_on(&chip, &m, 64, 16, &link), allreduce_time(bytes, 2, &link));
+        // 64 chips: 8 ways, the same bytes over 8 chips
+        assert_eq!(kv_combine_on(&chip, &m, 64, 64, &link), allreduce_time(bytes, 8, &link));
     }
 }

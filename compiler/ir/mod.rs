@@ -528,6 +528,9 @@ pub struct Pins {
     pub tp: Option<(u64, Span)>,
     /// decode.attn: data-parallel groups
     pub dp: Option<(u64, Span)>,
+    /// decode.attn: the ways each sequence's KV cache splits by context (KV
+    /// parallelism; 1: by heads only)
+    pub cp: Option<(u64, Span)>,
     /// decode.ffn of an MoE model: expert-parallel degree (the FFN's chips)
     pub ep: Option<(u64, Span)>,
     /// decode.ffn disaggregated: ping-pong microbatches
@@ -540,7 +543,7 @@ pub struct Pins {
 
 impl Pins {
     /// The decisions a pin may fix, as written in a pins block.
-    pub const NAMES: [&'static str; 6] = ["tp", "dp", "ep", "microbatches", "replicas", "pp"];
+    pub const NAMES: [&'static str; 7] = ["tp", "dp", "cp", "ep", "microbatches", "replicas", "pp"];
 
     pub fn is_empty(&self) -> bool {
         Self::NAMES.iter().all(|n| self.get(n).is_none())
@@ -551,6 +554,7 @@ impl Pins {
         match name {
             "tp" => self.tp,
             "dp" => self.dp,
+            "cp" => self.cp,
             "ep" => self.ep,
             "microbatches" => self.microbatches,
             "pp" => self.pp,
@@ -562,6 +566,7 @@ impl Pins {
         match name {
             "tp" => &mut self.tp,
             "dp" => &mut self.dp,
+            "cp" => &mut self.cp,
             "ep" => &mut self.ep,
             "microbatches" => &mut self.microbatches,
             "pp" => &mut self.pp,
@@ -1332,6 +1337,23 @@ impl Model {
             Some(_) => 1,
             None => tp.min(self.kv_heads).max(1),
         }
+    }
+
+    /// Ways a `tp`-chip attention group may split each sequence's KV cache by context
+    /// on top of [`Model::kv_split`] (KV parallelism, docs/cost-model.md §4f): the chips
+    /// beyond the KV heads, `tp / kv_split(tp)`, where that is whole; 1 otherwise.
+    pub fn context_split(&self, tp: u64) -> u64 {
+        let heads = self.kv_split(tp);
+        if tp % heads == 0 {
+            tp / heads
+        } else {
+            1
+        }
+    }
+
+    /// Bytes of every layer's query, key and value projections.
+    pub fn qkv_weight_bytes(&self) -> f64 {
+        (self.layers * self.qkv_params()) as f64 * self.weights.bytes()
     }
 
     /// Weights that live with attention in a disaggregated deployment:

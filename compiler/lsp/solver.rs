@@ -143,7 +143,7 @@ fn place_hint(r: &PlanReport, stage: &str) -> Option<String> {
                 Some(o) => format!("{} ({o}'s chips", p.pool),
                 None => format!("{} ({} × {}", p.pool, p.chips, p.chip),
             };
-            for (name, v) in [("tp", p.tp), ("dp", p.dp), ("ep", p.ep), ("pp", p.pp), ("replicas", p.replicas)] {
+            for (name, v) in [("tp", p.tp), ("dp", p.dp), ("cp", p.cp.unwrap_or(1)), ("ep", p.ep), ("pp", p.pp), ("replicas", p.replicas)] {
                 if v > 1 {
                     s.push_str(&format!(", {name} {v}"));
                 }

@@ -279,7 +279,11 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
                 },
                 // an FFN whose layers spread over groups of its chips
                 None if p.pp > 1 => format!("{} in {} layer groups", p.stage, p.pp),
-                None => p.stage.to_string(),
+                None => match p.cp {
+                    // attention whose chips split the KV cache by context
+                    Some(cp) => format!("{} (KV split {cp} ways by context)", p.stage),
+                    None => p.stage.to_string(),
+                },
             },
             p.pool.clone(),
             p.chip.clone(),

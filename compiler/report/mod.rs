@@ -232,6 +232,10 @@ pub struct PlacementRow {
     /// otherwise)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunks: Option<u64>,
+    /// decode attention that splits each sequence's KV cache by context as well as by
+    /// heads: the ways (absent otherwise; docs/cost-model.md §4f)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cp: Option<u64>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -474,6 +478,7 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         shares_chips_with: shares,
         layers: None,
         chunks: None,
+        cp: None,
     };
     let mb = d.microbatches();
     let (attn_pool, attn_tp, _) = d.attention();
@@ -498,7 +503,8 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     };
     match &d.target().layout {
         Layout::Colocated(c) => {
-            rows.push(PlacementRow { dp: c.dp, ..row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None) });
+            let cp = (c.cp > 1).then_some(c.cp);
+            rows.push(PlacementRow { dp: c.dp, cp, ..row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None) });
             // over every attention chip (all data-parallel groups)
             rows.push(row("decode.ffn", c.pool, 0, c.tp * c.dp, true, mb, 1, Some("decode.attn")));
         }
@@ -807,6 +813,7 @@ pub fn placement_brief(rows: &[PlacementRow]) -> String {
                     .iter()
                     .filter(|(_, n)| *n > 1)
                     .map(|(what, n)| if *what == "replicas" { format!("{n} replicas") } else { format!("{what} {n}") })
+                    .chain(r.cp.map(|n| format!("cp {n}")))
                     .chain(r.layers.map(|[a, b]| format!("layers {a}..{b}")))
                     .collect();
             let degrees = if degrees.is_empty() { String::new() } else { format!(" ({})", degrees.join(", ")) };
@@ -840,7 +847,10 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
     };
     match &d.target().layout {
         Layout::Colocated(c) => {
-            parts.push(attn(c.pool, c.dp));
+            parts.push(match c.cp {
+                1 => attn(c.pool, c.dp),
+                cp => format!("{} (each sequence's KV cache split {cp} ways by context)", attn(c.pool, c.dp)),
+            });
             parts.push("decode.ffn with attention".to_string());
         }
         Layout::PingPong(pp) => {

@@ -1622,6 +1622,20 @@ impl Resolver<'_> {
                 ok = false;
             }
         }
+        // a context split is what `tp` leaves beyond the KV heads, in one group
+        if let Some((cp, span)) = out.cp.filter(|(cp, _)| *cp > 1) {
+            let problem = match (out.tp, out.dp) {
+                (Some((tp, _)), _) if model.context_split(tp) != cp => {
+                    Some(PinProblem::ContextSplit { cp, tp: Some(tp), heads: model.heads, kv_ways: model.kv_split(tp) })
+                }
+                (_, Some((dp, _))) if dp > 1 => Some(PinProblem::ContextSplitGroups { dp }),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                self.diags.push(catalog::pin_impossible(span, &format!("cp = {cp}"), &problem));
+                ok = false;
+            }
+        }
         ok.then_some(out)
     }
 
@@ -1901,7 +1915,7 @@ fn pin_problem(
 ) -> Option<PinProblem<'static>> {
     let applies: &'static [&'static str] = match stage {
         Stage::Prefill => &["tp", "pp", "replicas"],
-        Stage::DecodeAttn => &["tp", "dp"],
+        Stage::DecodeAttn => &["tp", "dp", "cp"],
         Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
         Stage::DecodeFfn => &["tp", "microbatches"],
         Stage::Draft => &["tp"],
@@ -1927,6 +1941,23 @@ fn pin_problem(
         } else if v > room.largest {
             Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest })
         } else if v > 1 && !room.linked {
+            Some(PinProblem::NoLink { stage: stage.name() })
+        } else {
+            None
+        };
+    }
+    if name == "cp" {
+        // a context split of the cache takes `cp` chips for each way its heads split it
+        // (every KV head's, or the MLA latent's one), and they divide the query heads
+        let ways = model.kv_split(u64::MAX);
+        let chips = v.saturating_mul(ways);
+        return if v <= 1 {
+            None
+        } else if model.heads % chips != 0 {
+            Some(PinProblem::ContextSplit { cp: v, tp: None, heads: model.heads, kv_ways: ways })
+        } else if chips > room.largest {
+            Some(PinProblem::ContextSplitChips { cp: v, kv_ways: ways, largest: room.largest })
+        } else if !room.linked {
             Some(PinProblem::NoLink { stage: stage.name() })
         } else {
             None

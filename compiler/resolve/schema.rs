@@ -446,6 +446,13 @@ pub static PINS: BlockSpec = BlockSpec {
             "tensor-parallel degree (prefill, decode.attn, decode.ffn, draft, each stage of decode.layers): any degree that divides the heads (the FFN's split dimension for decode.ffn; both for decode.layers)",
         ),
         a("dp", AttrKind::Count, false, "2", "decode.attn: data-parallel attention groups (a power of two; the FFN spans all of them)"),
+        a(
+            "cp",
+            AttrKind::Count,
+            false,
+            "2",
+            "decode.attn: the ways each sequence's KV cache splits by context over the group's chips beyond its KV heads (1: none; `tp / min(tp, KV heads)`, `tp` for MLA; one group, colocated FFN)",
+        ),
         a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree (any degree that divides the experts)"),
         a(
             "microbatches",

@@ -362,7 +362,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
     let bd = &d.breakdown;
     let deps = |x: Option<usize>| x.into_iter().collect::<Vec<_>>();
     match &d.layout {
-        Layout::Colocated(Colocated { pool, tp, dp, attn_collective, ffn_collective }) => {
+        Layout::Colocated(Colocated { pool, tp, dp, cp, attn_collective, ffn_collective }) => {
             let (at, dp) = (*pool, *dp);
             let pool = b.pool(at, tp * dp);
             let fabric = if *attn_collective > 0.0 || *ffn_collective > 0.0 { b.fabric(at) } else { pool };
@@ -371,7 +371,10 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
                 let a = b.add(layer_spec(pool, "attention", Kind::Compute, bd.attn / lf, l, None), &deps(prev));
                 let mut x = a;
                 if *attn_collective > 0.0 {
-                    x = b.add(layer_spec(fabric, "all-reduce", Kind::Collective, *attn_collective, l, None), &[x]);
+                    // with the cache split by context, the partial attention outputs'
+                    // combine goes before the all-reduce (docs/cost-model.md §4f)
+                    let what = if *cp > 1 { "KV combine + all-reduce" } else { "all-reduce" };
+                    x = b.add(layer_spec(fabric, what, Kind::Collective, *attn_collective, l, None), &[x]);
                 }
                 x = b.add(layer_spec(pool, "FFN", Kind::Compute, bd.ffn / lf, l, None).doing(Work::Ffn), &[x]);
                 if *ffn_collective > 0.0 {

@@ -252,20 +252,22 @@ fn kv_capacity(plan: &Plan, d: &DecodeOption, solved_batch: u64, max_batch: u64)
         Layout::Pipeline(_) | Layout::Speculative(_) => return reserved,
     };
     let attn = d.memory.iter().filter(|u| u.pool == pool && u.stage == crate::ir::Stage::DecodeAttn);
-    let Some(spare) = spare_kv_tokens(plan, pool, tp, attn) else { return reserved };
+    // the ways each chip's share of the cache is cut: by heads, and by context
+    let ways = plan.model.kv_split(tp) * d.target().context_split();
+    let Some(spare) = spare_kv_tokens(plan, pool, ways, attn) else { return reserved };
     // the memory was checked at the solved batch; a larger limit reserves more of it
     let solved = solved_batch * (w.input_tokens + w.output_tokens);
     (solved + spare * dp.max(1)).max(reserved)
 }
 
-/// KV-cache tokens the room left in `pool`'s KV tier holds, per group of `tp` chips
-/// (the tightest chip of `uses`, over the KV bytes per token each chip keeps); `None`
-/// when the chip has no KV tier or `uses` none of it.
-fn spare_kv_tokens<'a>(plan: &Plan, pool: usize, tp: u64, uses: impl Iterator<Item = &'a space::MemUse>) -> Option<u64> {
+/// KV-cache tokens the room left in `pool`'s KV tier holds, per group of chips that
+/// split the cache `ways` ways (the tightest chip of `uses`, over the KV bytes per token
+/// each chip keeps); `None` when the chip has no KV tier or `uses` none of it.
+fn spare_kv_tokens<'a>(plan: &Plan, pool: usize, ways: u64, uses: impl Iterator<Item = &'a space::MemUse>) -> Option<u64> {
     let chip = &plan.cluster.pools[pool].chip;
     let tier = &chip.memory[chip.tier_index(crate::ir::Contents::Kv)?].name;
     let free = uses.filter(|u| &u.tier == tier).map(|u| (u.capacity - u.used).max(0.0)).reduce(f64::min)?;
-    let per_token = plan.model.kv_bytes_per_token() / plan.model.kv_split(tp) as f64;
+    let per_token = plan.model.kv_bytes_per_token() / ways.max(1) as f64;
     (per_token > 0.0).then(|| (free / per_token).floor() as u64)
 }
 
@@ -337,7 +339,8 @@ fn prefill_model(
     // the replicas' caches act as one of their summed spare memory (a router sends a
     // prompt to a replica that holds its prefix): the KV tier's room left at the plan's
     // own prompt, per replica, in tokens of the KV each chip keeps
-    let cache_tokens = spare_kv_tokens(plan, chosen.pool, chosen.tp, chosen.memory.iter()).unwrap_or(0) * replicas.max(1);
+    let cache_tokens =
+        spare_kv_tokens(plan, chosen.pool, plan.model.kv_split(chosen.tp), chosen.memory.iter()).unwrap_or(0) * replicas.max(1);
     Ok(PrefillModel {
         replicas: replicas.max(1),
         pipelined: chosen.pp > 1,

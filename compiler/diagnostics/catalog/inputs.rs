@@ -215,6 +215,25 @@ pub enum PinProblem<'a> {
         tp: u64,
         largest: u64,
     },
+    /// a context split of the KV cache (`cp`) that no tensor-parallel degree gives:
+    /// `cp` times the `kv_ways` the heads split the cache does not divide the `heads`
+    /// query heads, or the pinned `tp` leaves another split
+    ContextSplit {
+        cp: u64,
+        tp: Option<u64>,
+        heads: u64,
+        kv_ways: u64,
+    },
+    /// a context split pinned beside `dp` data-parallel groups
+    ContextSplitGroups {
+        dp: u64,
+    },
+    /// a context split of `cp` takes `cp · kv_ways` chips, more than the largest pool
+    ContextSplitChips {
+        cp: u64,
+        kv_ways: u64,
+        largest: u64,
+    },
 }
 
 pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic {
@@ -266,6 +285,31 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
         PinProblem::TooManyStageChips { pp, tp, largest } => (
             format!("{pp} stages of {tp} chips need {} chips; the largest pool has {largest}", tp * pp),
             "pin fewer stages or a smaller degree".into(),
+        ),
+        PinProblem::ContextSplit { cp, tp: Some(tp), heads: _, kv_ways } => {
+            let beyond = if tp % kv_ways == 0 { tp / kv_ways } else { 1 };
+            (
+                format!("`tp = {tp}` splits the KV cache {kv_ways} ways by its heads and {beyond} by context, not {cp}"),
+                format!("pin `cp = {beyond}`, or a `tp` of {} chips", cp.saturating_mul(*kv_ways)),
+            )
+        }
+        PinProblem::ContextSplit { cp, tp: None, heads, kv_ways } => (
+            format!(
+                "a context split of {cp} takes {cp} × {kv_ways} = {} chips, which do not divide the {heads} attention heads",
+                cp.saturating_mul(*kv_ways)
+            ),
+            "pin a context split whose chips divide the heads, or leave `cp` to the solver".into(),
+        ),
+        PinProblem::ContextSplitChips { cp, kv_ways, largest } => (
+            format!(
+                "a context split of {cp} takes {cp} × {kv_ways} = {} chips; the largest pool has {largest}",
+                cp.saturating_mul(*kv_ways)
+            ),
+            "pin a smaller split, or add chips to the pool".into(),
+        ),
+        PinProblem::ContextSplitGroups { dp } => (
+            format!("the KV cache splits by context in one tensor-parallel group, not in {dp} data-parallel groups"),
+            "pin `dp = 1` with `cp`, or leave one of them to the solver".into(),
         ),
     };
     make("E0410", span, format!("the pin `{pin}` cannot be honoured"), why, help)

@@ -72,7 +72,7 @@ pub(super) fn data_parallel_options(
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
         let ar_ffn = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
         let plain =
-            colocated_option(plan, a, (ta, d), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b }, memory);
+            colocated_option(plan, a, (ta, d, 1), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b }, memory);
         // Aggregated serving (`mixed`: the whole batch's steps with a chunk): each group
         // prefills its own arriving prompts; a step with a chunk runs that group's
         // attention over its b sequences and the chunk, and the FFN over all B tokens and
@@ -131,9 +131,16 @@ pub(super) struct ColocatedStep {
     pub(super) sequences: u64,
 }
 
-/// The decode option of a colocated step on pool `a` with `(tp, dp)`: `dp` groups of
-/// `tp` chips (1 group: plain tensor parallelism).
-pub(super) fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step: ColocatedStep, memory: Vec<MemUse>) -> DecodeOption {
+/// The decode option of a colocated step on pool `a` with `(tp, dp, cp)`: `dp` groups of
+/// `tp` chips (1 group: plain tensor parallelism), each sequence's KV cache split `cp`
+/// ways by context (1: by heads only).
+pub(super) fn colocated_option(
+    plan: &Plan,
+    a: usize,
+    (tp, dp, cp): (u64, u64, u64),
+    step: ColocatedStep,
+    memory: Vec<MemUse>,
+) -> DecodeOption {
     let pa = &plan.cluster.pools[a];
     let n = tp * dp;
     let ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences } = step;
@@ -141,9 +148,48 @@ pub(super) fn colocated_option(plan: &Plan, a: usize, (tp, dp): (u64, u64), step
     let mut chips = vec![0; plan.cluster.pools.len()];
     chips[a] = n;
     let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
-    let layout = Layout::Colocated(Colocated { pool: a, tp, dp, attn_collective: ar_attn, ffn_collective: ar_ffn });
+    let layout = Layout::Colocated(Colocated { pool: a, tp, dp, cp, attn_collective: ar_attn, ffn_collective: ar_ffn });
     let step = cost::step::colocated(attn, ffn, other, allreduce, overhead);
     DecodeOption::priced(&plan.cluster.pools, layout, vec![(a, 1.0)], chips, step, memory)
+}
+
+/// The colocated tensor-parallel option on `tp` chips of pool `a` whose chips beyond the
+/// KV heads split each sequence's KV cache by context, `cp = context_split(tp)` ways,
+/// instead of keeping copies of it (KV parallelism, docs/cost-model.md §4f): attention
+/// from `shard`, the step's graph at `1/cp` of the context; the FFN (`ffn`), embedding
+/// and LM head (`other`) as the plain option's; per layer, the combine of the partial
+/// attention outputs over the `cp` chips beside the all-reduce over `tp`. `None` (and
+/// the reason in `excluded`) when it does not fit or the chip cannot price it. No
+/// aggregated twin: a prompt's chunks through a context-split cache are not modelled.
+pub(super) fn context_parallel_option(
+    plan: &Plan,
+    (a, tp): (usize, u64),
+    shard: &graph::Graph,
+    (ffn, other): (cost::StageTime, f64),
+    tokens: u64,
+    excluded: &mut Vec<Excluded>,
+) -> Option<DecodeOption> {
+    let m = &plan.model;
+    let pa = &plan.cluster.pools[a];
+    let (link, cp) = (pa.link.as_ref()?, m.context_split(tp));
+    let batch = match shard.step {
+        Step::Decode { batch, .. } | Step::Verify { batch, .. } | Step::Mixed { batch, .. } => batch,
+        Step::Prefill { .. } => return None,
+    };
+    let fp = cost::context_parallel_footprint(m, tp, batch, decode_contexts(plan).1);
+    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+    if !ok {
+        excluded.push(memory_excluded(Stage::DecodeAttn, a, tp, &memory));
+        return None;
+    }
+    let Some(attn) = cost::context_parallel_attention(shard, m, &pa.chip, tp) else {
+        excluded.push(Excluded::Precision { pool: a });
+        return None;
+    };
+    let ar = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, tokens), tp, link);
+    let combine = cost::kv_combine_on(&pa.chip, m, tokens, tp, link);
+    let step = ColocatedStep { attn, ffn, other, collectives: (ar + combine, ar), sequences: batch };
+    Some(colocated_option(plan, a, (tp, 1, cp), step, memory))
 }
 
 /// The aggregated-serving twin of a colocated tensor-parallel option: its steps also
@@ -497,5 +543,77 @@ mod data_parallel_checks {
         let ffn_fp8 = m.ffn_params() as f64; // 1 byte per parameter at FP8
         let kv_tp4 = 64.0 * m.kv_bytes(4160.0) / 4.0;
         assert!((kv(tp4) - kv(dp) - (kv_tp4 / 2.0 + ffn_fp8 / 8.0)).abs() < 1.0, "{} vs {}", kv(tp4), kv(dp));
+    }
+}
+
+#[cfg(test)]
+mod context_parallel_checks {
+    use super::*;
+
+    /// Llama-3.1-70B FP8 (8 KV heads) on 16 H100 over NVLink 4 (datasheet roofline),
+    /// 100k-token prompts, 1k output tokens, batch 8; `pins` inside the attention's
+    /// `place` block (empty: none).
+    fn plan(pins: &str) -> Plan {
+        let place = if pins.is_empty() { String::new() } else { format!("  place decode.attn on gpu {{ {pins} }}\n") };
+        let src = format!(
+            "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
+             memory hbm {{\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }}\n\
+             efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }}\n}}\n\
+             use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+             workload w {{\n  input = 100000 tok\n  output = 1000 tok\n  concurrency = 8\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x 16 over nvlink4\n}}\n\
+             plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n{place}  minimize tpot\n}}\n"
+        );
+        let comp = crate::compile("cp.hplan", &src, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+        comp.program.plans[0].clone()
+    }
+
+    fn colocated(opts: &[DecodeOption], tp: u64, cp: u64) -> Option<&DecodeOption> {
+        opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp, c.cp) == (tp, 1, cp)) && d.aggregated.is_none())
+    }
+
+    /// 16 chips over 8 KV heads: besides the plain 16-way group (each head group's cache
+    /// on 2 chips), the option whose 2 chips per head group split its cache by context.
+    /// Its step is composed from the cost phase's parts by hand: attention over half the
+    /// context with the projections 8 ways, the FFN as the plain option's, per layer the
+    /// combine beside the two all-reduces; each chip keeps half the plain option's cache.
+    #[test]
+    fn sixteen_chips_split_eight_kv_heads_caches_two_ways_by_context() {
+        let p = plan("");
+        let opts = decode_options(&p, 8, &mut vec![]);
+        let plain = colocated(&opts, 16, 1).expect("the 16-way group fits");
+        let split = colocated(&opts, 16, 2).expect("the context split fits");
+        assert!(colocated(&opts, 8, 2).is_none(), "8 chips hold one KV head each: nothing to split by context");
+        let (m, pool) = (&p.model, &p.cluster.pools[0]);
+        let (chip, link) = (&pool.chip, pool.link.as_ref().unwrap());
+        let ctx = decode_contexts(&p).0;
+        let shard = graph::build(m, Step::Decode { batch: 8, context: ctx / 2.0 });
+        let attn = cost::context_parallel_attention(&shard, m, chip, 16).unwrap();
+        let whole = graph::build(m, Step::Decode { batch: 8, context: ctx });
+        let ffn = cost::stage_time(&whole, &[Stage::DecodeFfn], chip, 16, 8).unwrap();
+        let ar = cost::allreduce_on(chip, cost::activation_bytes(m, 8), 16, link);
+        let combine = cost::kv_combine_on(chip, m, 8, 16, link);
+        assert!(combine > 0.0);
+        let want = attn.time + ffn.time + m.layers as f64 * (2.0 * ar + combine) + cost::step_fixed(chip, 8);
+        assert!((split.tpot - want).abs() <= 1e-12 * want, "{} vs {want}", split.tpot);
+        assert!((split.breakdown.allreduce - m.layers as f64 * (2.0 * ar + combine)).abs() < 1e-15);
+        // at 100k tokens a step reads far more cache than weights: the split is faster
+        assert!(split.tpot < 0.8 * plain.tpot, "{} vs {}", split.tpot, plain.tpot);
+        let kv = |d: &DecodeOption| d.memory.iter().map(|u| u.used).sum::<f64>();
+        let cache = 8.0 * m.kv_bytes(101_000.0);
+        let extra = m.qkv_weight_bytes() * (1.0 / 8.0 - 1.0 / 16.0);
+        assert!((kv(plain) - kv(split) - (cache / 8.0 - cache / 16.0 - extra)).abs() < 1.0, "{} vs {}", kv(plain), kv(split));
+        assert_eq!((split.chips[..].to_vec(), split.context_split(), plain.context_split()), (vec![16], 2, 1));
+    }
+
+    /// A `cp` pin keeps the options of that split alone: `cp = 2` only the 16-way
+    /// group's, `cp = 1` every option but that one.
+    #[test]
+    fn a_context_split_pin_keeps_its_options() {
+        let opts = decode_options(&plan("cp = 2"), 8, &mut vec![]);
+        assert!(!opts.is_empty() && opts.iter().all(|d| d.context_split() == 2 && d.attention().1 == 16));
+        let opts = decode_options(&plan("cp = 1"), 8, &mut vec![]);
+        assert!(colocated(&opts, 16, 1).is_some() && opts.iter().all(|d| d.context_split() == 1));
     }
 }

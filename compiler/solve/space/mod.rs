@@ -104,13 +104,16 @@ pub enum Layout {
 }
 
 /// Attention and FFN on the same chips: `dp` data-parallel attention groups of `tp` chips
-/// of `pool` (1: none), the FFN over all `dp·tp` of them; per layer, attention, the
-/// attention side's collective, the FFN, the FFN's collective (seconds).
+/// of `pool` (1: none), the FFN over all `dp·tp` of them; each sequence's KV cache split
+/// `cp` ways by context as well as by heads (1: by heads only; docs/cost-model.md §4f);
+/// per layer, attention, the attention side's collective (with `cp > 1`, the
+/// attention's combine too), the FFN, the FFN's collective (seconds).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Colocated {
     pub pool: usize,
     pub tp: u64,
     pub dp: u64,
+    pub cp: u64,
     pub attn_collective: f64,
     pub ffn_collective: f64,
 }
@@ -556,6 +559,18 @@ fn decode_step(plan: &Plan, batch: u64, per_seq: u64) -> Step {
     }
 }
 
+/// `step` with `1/cp` of its context: what each of `cp` chips that split every
+/// sequence's KV cache by context attends over (docs/cost-model.md §4f).
+fn shard_step(step: Step, cp: u64) -> Step {
+    let part = |context: f64| context / cp.max(1) as f64;
+    match step {
+        Step::Decode { batch, context } => Step::Decode { batch, context: part(context) },
+        Step::Verify { batch, per_seq, context } => Step::Verify { batch, per_seq, context: part(context) },
+        Step::Mixed { batch, context, prefill, prefix } => Step::Mixed { batch, context: part(context), prefill, prefix },
+        Step::Prefill { .. } => step,
+    }
+}
+
 /// Context lengths used by the decode step: the mean over a request's life for
 /// time (input + output/2) and the maximum for memory (input + output).
 pub fn decode_contexts(plan: &Plan) -> (f64, u64) {
@@ -613,6 +628,7 @@ pub fn pinned(plan: &Plan, d: &DecodeOption) -> bool {
     };
     Pins::allows(attn.tp, tp)
         && Pins::allows(attn.dp, dp)
+        && Pins::allows(attn.cp, d.context_split())
         && Pins::allows(ffn.tp, ffn_chips)
         && Pins::allows(ffn.ep, ffn_chips)
         && Pins::allows(ffn.microbatches, microbatches)
@@ -636,6 +652,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let (ctx_mean, ctx_max) = decode_contexts(plan);
     let step = |b: u64| decode_step(plan, b, per_seq);
     let g = graph::build(m, step(batch));
+    // the step's graphs at 1/cp of the context, by cp (KV parallelism, §4f)
+    let mut shards: Vec<(u64, graph::Graph)> = Vec::new();
     let act = cost::activation_bytes(m, batch * per_seq);
     // Aggregated serving: the steps that carry a prompt's chunks, on the pools that may
     // prefill inside decode; priced per chip and tp in `aggregated_option`.
@@ -696,23 +714,35 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
                 let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
                 match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
-                    Some(ffn) if ok => {
-                        let step = ColocatedStep {
-                            attn,
-                            ffn,
-                            other,
-                            collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)),
-                            sequences: batch,
-                        };
-                        let plain = colocated_option(plan, a, (ta, 1), step, memory);
-                        let agg = if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, fp, &mixed_graphs) } else { None };
-                        out.push(plain);
-                        out.extend(agg);
-                    }
-                    Some(_) => {
-                        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
-                    }
                     None => excluded.push(Excluded::Precision { pool: a }),
+                    Some(ffn) => {
+                        if !ok {
+                            excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+                        } else if Pins::allows(attn_pins.cp, 1) {
+                            let step = ColocatedStep {
+                                attn,
+                                ffn,
+                                other,
+                                collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)),
+                                sequences: batch,
+                            };
+                            let plain = colocated_option(plan, a, (ta, 1, 1), step, memory);
+                            let agg = if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, fp, &mixed_graphs) } else { None };
+                            out.push(plain);
+                            out.extend(agg);
+                        }
+                        // the chips beyond the KV heads split the cache by context, whether
+                        // or not their copies of it fit
+                        let cp = m.context_split(ta);
+                        if cp > 1 && Pins::allows(attn_pins.cp, cp) && pa.link.is_some() {
+                            if !shards.iter().any(|(k, _)| *k == cp) {
+                                shards.push((cp, graph::build(m, shard_step(decode_step(plan, batch, per_seq), cp))));
+                            }
+                            let shard = shards.iter().find(|(k, _)| *k == cp).map(|(_, g)| g);
+                            let tokens = batch * per_seq;
+                            out.extend(shard.and_then(|g| context_parallel_option(plan, (a, ta), g, (ffn, other), tokens, excluded)));
+                        }
+                    }
                 }
             }
             // Attention data parallelism with the FFN colocated (docs/cost-model.md §4d).
@@ -787,7 +817,7 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
 /// microbatches, the draft, aggregated serving, not where a pipeline's layers are cut.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LayoutKey {
-    Colocated { pool: usize, tp: u64, dp: u64, aggregated: bool },
+    Colocated { pool: usize, tp: u64, dp: u64, cp: u64, aggregated: bool },
     PingPong { attn: (usize, u64), dp: u64, ffn: (usize, u64), groups: u64, microbatches: u64 },
     Pipeline { stages: Vec<(usize, u64)>, microbatches: u64 },
     Speculative { draft: (usize, u64), target: Box<LayoutKey> },
@@ -813,7 +843,9 @@ impl DecodeOption {
 
     pub fn key(&self) -> LayoutKey {
         match &self.layout {
-            Layout::Colocated(c) => LayoutKey::Colocated { pool: c.pool, tp: c.tp, dp: c.dp, aggregated: self.aggregated.is_some() },
+            Layout::Colocated(c) => {
+                LayoutKey::Colocated { pool: c.pool, tp: c.tp, dp: c.dp, cp: c.cp, aggregated: self.aggregated.is_some() }
+            }
             Layout::PingPong(p) => {
                 LayoutKey::PingPong { attn: p.attn, dp: p.dp, ffn: p.ffn, groups: p.groups, microbatches: p.microbatches }
             }
@@ -840,6 +872,16 @@ impl DecodeOption {
     pub fn head(&self) -> (usize, u64) {
         let (pool, tp, dp) = self.attention();
         (pool, tp * dp)
+    }
+
+    /// The ways the first layer's attention splits each sequence's KV cache by context
+    /// (for speculative decoding, the target's; 1: by heads only, docs/cost-model.md §4f).
+    pub fn context_split(&self) -> u64 {
+        match &self.layout {
+            Layout::Colocated(c) => c.cp,
+            Layout::Speculative(s) => s.target.context_split(),
+            Layout::PingPong(_) | Layout::Pipeline(_) => 1,
+        }
     }
 
     /// Microbatches in flight in a step (1: none; for speculative decoding, the target's).
