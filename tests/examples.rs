@@ -289,9 +289,10 @@ fn options_cost_what_their_chips_cost() {
                     assert!(near(d.usd_per_s, usd) && near(d.watts, watts), "{}: {}: {d:?}", path.display(), plan.name);
                     checked += 1;
                 }
-                // a prefill replica: `tp` chips per stage, `pp` stages
+                // a prefill replica: `tp` chips per stage, `pp` stages, or per share of a
+                // prompt split `cp` ways by context
                 for k in inst.prefill.iter().filter(|k| !k.aggregated) {
-                    let chips = (k.tp * k.pp) as f64;
+                    let chips = (k.tp * k.pp * k.cp) as f64;
                     assert!(near(k.usd_per_s, chips * price(k.pool)) && near(k.watts, chips * power(k.pool)), "{k:?}");
                 }
             }
@@ -498,6 +499,36 @@ fn a_long_sequence_decodes_fastest_with_its_cache_split_by_context() {
     // at every batch, 64 GPUs split each head group's cache 8 ways, where the copies of
     // 8 sequences' caches on 8 GPUs a head group no longer fit (batch 8 and up)
     every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().any(|d| d.context_split() == 8), "batch {}", inst.batch));
+}
+
+/// Context parallelism of a prompt (docs/cost-model.md §14b): s05's 1M-token prompt
+/// prefilled for the soonest first token (`rubin_first_token`) splits over 16 groups of
+/// 4 Rubin GPUs, each prefilling a 16th and passing its cache around a ring, sooner than
+/// any placement without the split (`cp = 1`) by at least a quarter. The report's row,
+/// placement and schedule (the ring with each layer's all-reduces) say so, and the ILP
+/// agrees with the oracle at every seed batch.
+#[test]
+fn a_long_prompt_prefills_soonest_split_by_context() {
+    let text = std::fs::read_to_string(crate::root().join("examples/s05_long_context_kv.hplan")).unwrap();
+    let head = text.split("plan rubin_hbm").next().unwrap();
+    let src = |pins: &str| {
+        format!("{head}plan first {{\n  model = llama_1m\n  cluster = vera_rubin\n  workload = agentic_1m\n{pins}  minimize ttft\n}}\n")
+    };
+    let comp = compiled("cp_prefill.hplan", &src(""), hplanc::Mode::Build);
+    let r = comp.report().plans.remove(0);
+    let pre = r.placement.iter().find(|x| x.stage == "prefill").unwrap();
+    assert_eq!((pre.chips, pre.tp, pre.cp), (64, 4, Some(16)), "{pre:?}");
+    let best = &comp.solved[0].as_ref().unwrap().best;
+    assert_eq!(best.prefill().chips(), 64);
+    let placed = hplanc::report::describe_placement(&comp.program.plans[0], best);
+    assert!(placed.contains("each prompt split 16 ways by context"), "{placed}");
+    let sched = comp.schedules[0].as_ref().unwrap();
+    assert_eq!(sched.prefill.ops.iter().filter(|o| o.name.starts_with("all-reduces + KV ring")).count(), 80);
+    let plain = compiled("cp1_prefill.hplan", &src("  place prefill on gpu { cp = 1 }\n"), hplanc::Mode::Build).report().plans.remove(0);
+    assert!(plain.placement.iter().all(|x| x.cp.is_none()));
+    let (soon, late) = (r.metrics.as_ref().unwrap().ttft_s, plain.metrics.as_ref().unwrap().ttft_s);
+    assert!(soon < 0.75 * late, "{soon} vs {late}");
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.prefill.iter().any(|p| p.cp == 16), "batch {}", inst.batch));
 }
 
 /// A prefill pipeline may pass a long prompt along in chunks: 16k-token prompts in

@@ -117,6 +117,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 pool,
                 tp,
                 pp,
+                cp: 1,
                 time,
                 interval,
                 stages: Vec::new(),

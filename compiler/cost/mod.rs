@@ -201,6 +201,28 @@ pub fn kv_combine_on(chip: &Chip, model: &Model, tokens: u64, tp: u64, link: &Li
     allreduce_on(chip, bytes, cp, link)
 }
 
+/// The share of a `tokens`-token prompt each of `cp` groups prefills with the prompt split
+/// by context (docs/cost-model.md §14b): `t = ⌈S/cp⌉` tokens, attending as if after a
+/// cached prefix of `(S − t)/2` tokens, which gives it `t·p + t²/2 = S²/(2·cp)` query-key
+/// pairs, the causal attention's `S²/2` shared evenly (ring attention with each group
+/// holding two mirrored blocks of the prompt, the usual load balancing).
+pub fn context_prefill_share(tokens: u64, cp: u64) -> (u64, u64) {
+    let t = tokens.div_ceil(cp.max(1));
+    (t, (tokens - t.min(tokens)) / 2)
+}
+
+/// The KV ring of a prompt split `cp` ways by context, every layer (§14b): each group
+/// passes the cache of its `tokens` tokens (each chip its `1/kv_split(tp)` of the heads)
+/// around the ring, `cp − 1` hops of `α + bytes/BW` on each chip's own link. Charged in
+/// full: ring attention overlaps it with the attention it feeds, so this is an upper bound.
+pub fn context_ring_time(model: &Model, tokens: u64, tp: u64, cp: u64, link: &Link) -> f64 {
+    if cp <= 1 {
+        return 0.0;
+    }
+    let heads = model.kv_split(tp) as f64;
+    (0..model.layers).map(|l| (cp - 1) as f64 * transfer_time(model.kv_bytes_layer(l, tokens as f64) / heads, link, 1)).sum()
+}
+
 /// One step's time layer by layer on `tp` chips (for pipeline stages that run a range of
 /// the layers, docs/cost-model.md §14): each layer's operations and the chip's per-layer
 /// fixed cost, the embedding's (`first`) and the LM head's and final norm's (`last`),
@@ -1021,5 +1043,27 @@ pub(crate) mod tests {
         assert_eq!(kv_combine_on(&chip, &m, 64, 16, &link), allreduce_time(bytes, 2, &link));
         // 64 chips: 8 ways, the same bytes over 8 chips
         assert_eq!(kv_combine_on(&chip, &m, 64, 64, &link), allreduce_time(bytes, 8, &link));
+    }
+
+    /// A prompt split by context (§14b): each of 16 groups takes 1/16 of a 1Mi-token
+    /// prompt and, attending as after half the rest, exactly 1/16 of its causal attention
+    /// (the graph's query-key pairs); its cache goes round the ring in 15 hops a layer, a
+    /// head-shard of it per chip.
+    #[test]
+    fn a_prompt_split_by_context_shares_its_attention_evenly() {
+        let s = 1u64 << 20;
+        let (t, p) = context_prefill_share(s, 16);
+        assert_eq!((t, p), (65_536, (s - 65_536) / 2));
+        let pairs = |n: f64| n * n / 2.0;
+        let share = t as f64 * p as f64 + pairs(t as f64);
+        assert!((share - pairs(s as f64) / 16.0).abs() <= 1e-12 * share, "{share}");
+        assert_eq!(context_prefill_share(4032, 1), (4032, 0));
+        let m = stdlib_model("llama3_1_70b");
+        let link = nvlink();
+        assert_eq!(context_ring_time(&m, t, 4, 1, &link), 0.0);
+        // 8 KV heads of 128 in BF16, K and V: 4 KiB a token a layer, a quarter per chip at TP4
+        let hop = transfer_time(t as f64 * 4096.0 / 4.0, &link, 1);
+        let ring = context_ring_time(&m, t, 4, 16, &link);
+        assert!((ring - 80.0 * 15.0 * hop).abs() <= 1e-12 * ring, "{ring}");
     }
 }

@@ -521,6 +521,11 @@ pub const MICROBATCHES: [u64; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32];
 /// there. A `pp` pin on prefill takes at most this many.
 pub const MAX_PREFILL_STAGES: u64 = 16;
 
+/// Groups a prompt's prefill splits its context over at most, unpinned (docs/limits.md):
+/// the solver tries 2, 4, 8 and 16 per tensor-parallel degree (docs/cost-model.md §14b).
+/// A `cp` pin on prefill takes at most this many too.
+pub const MAX_CONTEXT_SPLIT: u64 = 16;
+
 /// Pinned decisions of one stage, each with the span of its pin.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Pins {

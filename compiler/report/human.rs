@@ -280,7 +280,9 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
                 // an FFN whose layers spread over groups of its chips
                 None if p.pp > 1 => format!("{} in {} layer groups", p.stage, p.pp),
                 None => match p.cp {
-                    // attention whose chips split the KV cache by context
+                    // attention whose chips split the KV cache by context, or a prompt's
+                    // prefill split so
+                    Some(cp) if p.stage == "prefill" => format!("{} (prompt split {cp} ways by context)", p.stage),
                     Some(cp) => format!("{} (KV split {cp} ways by context)", p.stage),
                     None => p.stage.to_string(),
                 },

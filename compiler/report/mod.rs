@@ -233,7 +233,8 @@ pub struct PlacementRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunks: Option<u64>,
     /// decode attention that splits each sequence's KV cache by context as well as by
-    /// heads: the ways (absent otherwise; docs/cost-model.md §4f)
+    /// heads, or prefill that splits each prompt by context over groups of `tp` chips:
+    /// the ways (absent otherwise; docs/cost-model.md §4f, §14b)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cp: Option<u64>,
 }
@@ -486,8 +487,13 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         // aggregated serving: inside the decode steps, on the decode chips
         vec![row("prefill", attn_pool, 0, attn_tp, false, 1, 1, Some("decode.attn"))]
     } else {
-        // a group of `tp` chips per replica; a prefill pipeline, one such row per stage
-        let own = row("prefill", pre.pool, pre.tp * p.choice.replicas, pre.tp, false, 1, p.choice.replicas, None);
+        // a group of `tp` chips per replica (`cp` of them splitting a prompt by context);
+        // a prefill pipeline, one such row per stage
+        let chips = pre.tp * pre.cp * p.choice.replicas;
+        let own = PlacementRow {
+            cp: (pre.cp > 1).then_some(pre.cp),
+            ..row("prefill", pre.pool, chips, pre.tp, false, 1, p.choice.replicas, None)
+        };
         match pre.stages.as_slice() {
             [] => vec![own],
             stages => stages
@@ -837,6 +843,8 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
         format!("prefill on {} (a pipeline of {} stages, the prompt in {} chunks)", pool(pre.pool), pre.pp, pre.chunks())
     } else if pre.pp > 1 {
         format!("prefill on {} (a pipeline of {} stages)", pool(pre.pool), pre.pp)
+    } else if pre.cp > 1 {
+        format!("prefill on {} (each prompt split {} ways by context)", pool(pre.pool), pre.cp)
     } else {
         format!("prefill on {}", pool(pre.pool))
     }];

@@ -1609,21 +1609,30 @@ impl Resolver<'_> {
                 None => out.set(name, v, span),
             }
         }
-        // data-parallel groups and pipeline stages of `tp` chips each: all in one pool
-        for (name, pin) in [("dp", out.dp), ("pp", out.pp)] {
+        // data-parallel groups, pipeline stages and a prompt's context groups of `tp` chips
+        // each: all in one pool
+        let prefill_cp = if stage == Stage::Prefill { out.cp } else { None };
+        for (name, pin) in [("dp", out.dp), ("pp", out.pp), ("cp", prefill_cp)] {
             let (Some((tp, _)), Some((n, span))) = (out.tp, pin) else { continue };
             if tp * n > room.largest {
                 let largest = room.largest;
                 let problem = match name {
-                    "dp" => PinProblem::TooManyGroups { dp: n, tp, largest },
+                    "dp" | "cp" => PinProblem::TooManyGroups { dp: n, tp, largest },
                     _ => PinProblem::TooManyStageChips { pp: n, tp, largest },
                 };
                 self.diags.push(catalog::pin_impossible(span, &format!("{name} = {n}"), &problem));
                 ok = false;
             }
         }
+        // a prompt's context groups each run the whole model: no pipeline stages
+        if let (Stage::Prefill, Some((cp, span)), Some((pp, _))) = (stage, out.cp, out.pp) {
+            if cp > 1 && pp > 1 {
+                self.diags.push(catalog::pin_impossible(span, &format!("cp = {cp}"), &PinProblem::ContextSplitStages { pp }));
+                ok = false;
+            }
+        }
         // a context split is what `tp` leaves beyond the KV heads, in one group
-        if let Some((cp, span)) = out.cp.filter(|(cp, _)| *cp > 1) {
+        if let Some((cp, span)) = out.cp.filter(|(cp, _)| *cp > 1 && stage == Stage::DecodeAttn) {
             let problem = match (out.tp, out.dp) {
                 (Some((tp, _)), _) if model.context_split(tp) != cp => {
                     Some(PinProblem::ContextSplit { cp, tp: Some(tp), heads: model.heads, kv_ways: model.kv_split(tp) })
@@ -1914,7 +1923,7 @@ fn pin_problem(
     room: PinRoom,
 ) -> Option<PinProblem<'static>> {
     let applies: &'static [&'static str] = match stage {
-        Stage::Prefill => &["tp", "pp", "replicas"],
+        Stage::Prefill => &["tp", "pp", "cp", "replicas"],
         Stage::DecodeAttn => &["tp", "dp", "cp"],
         Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
         Stage::DecodeFfn => &["tp", "microbatches"],
@@ -1938,6 +1947,18 @@ fn pin_problem(
         let most = ir::MAX_PREFILL_STAGES.min(model.layers);
         return if v > most {
             Some(PinProblem::TooManyStages { most, layers: model.layers })
+        } else if v > room.largest {
+            Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest })
+        } else if v > 1 && !room.linked {
+            Some(PinProblem::NoLink { stage: stage.name() })
+        } else {
+            None
+        };
+    }
+    if name == "cp" && stage == Stage::Prefill {
+        // a prompt split by context over groups of chips joined by a link, at most the limit
+        return if v > ir::MAX_CONTEXT_SPLIT {
+            Some(PinProblem::TooManySplits { most: ir::MAX_CONTEXT_SPLIT })
         } else if v > room.largest {
             Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest })
         } else if v > 1 && !room.linked {

@@ -499,8 +499,10 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
         let overhead = crate::cost::step_fixed(&plan.cluster.pools[p.pool].chip, 1);
         let compute = (p.time - p.allreduce - overhead) / layers as f64;
         let ar = p.allreduce / (2.0 * layers as f64);
-        let pool = b.pool(p.pool, p.tp);
-        prev = prefill_layers(&mut b, (pool, p.pool), (0, layers), (compute, ar), prev);
+        let pool = b.pool(p.pool, p.chips());
+        // split by context, the KV ring rides with the all-reduces (docs/cost-model.md §14b)
+        let what = if p.cp > 1 { "all-reduces + KV ring" } else { "all-reduces" };
+        prev = prefill_layers(&mut b, (pool, p.pool), (0, layers), (compute, ar), what, prev);
         if overhead > 0.0 {
             prev = Some(b.add(spec(pool, "overhead", Kind::Overhead, overhead), &prev.into_iter().collect::<Vec<_>>()));
         }
@@ -537,7 +539,14 @@ fn prefill_timeline(plan: &Plan, p: &PrefillOption, kv: &[(usize, f64)]) -> Time
             }
             if st.allreduce > 0.0 {
                 let n = (st.end - st.first).max(1) as f64;
-                prev = prefill_layers(&mut b, (track, p.pool), (st.first, st.end), (st.compute / n, st.allreduce / (2.0 * n)), prev);
+                prev = prefill_layers(
+                    &mut b,
+                    (track, p.pool),
+                    (st.first, st.end),
+                    (st.compute / n, st.allreduce / (2.0 * n)),
+                    "all-reduces",
+                    prev,
+                );
             } else {
                 // one chip a stage: its layers run back to back, one operation (a 126-layer
                 // model over 11 wafers draws 11 bars, not 126)
@@ -584,6 +593,7 @@ fn prefill_layers(
     (track, pool): (usize, usize),
     (first, end): (u64, u64),
     (compute, ar): (f64, f64),
+    collective: &str,
     mut prev: Option<usize>,
 ) -> Option<usize> {
     let fabric = if ar > 0.0 { b.fabric(pool) } else { track };
@@ -591,7 +601,7 @@ fn prefill_layers(
         let deps: Vec<usize> = prev.into_iter().collect();
         let mut x = b.add(layer_spec(track, "prefill", Kind::Compute, compute, l, None).doing(Work::Prefill), &deps);
         if ar > 0.0 {
-            x = b.add(layer_spec(fabric, "all-reduces", Kind::Collective, 2.0 * ar, l, None), &[x]);
+            x = b.add(layer_spec(fabric, collective, Kind::Collective, 2.0 * ar, l, None), &[x]);
         }
         prev = Some(x);
     }

@@ -300,7 +300,8 @@ fn prefill_model(
     let mut priced = Vec::new();
     // the chosen configuration (pool, degree, stages) at another prompt length
     let option = |variant: &Plan| {
-        space::prefill_option(variant, &space::PrefillGraphs::of(variant), chosen.pool, chosen.tp, chosen.pp, chosen.chunks() > 1).ok()
+        let shape = (chosen.tp, chosen.pp, chosen.cp);
+        space::prefill_option(variant, &space::PrefillGraphs::of(variant), chosen.pool, shape, chosen.chunks() > 1).ok()
     };
     for &n in &lengths {
         let found = option(&with_lengths(plan, n, plan.workload.output_tokens, None));

@@ -146,6 +146,7 @@ pub(crate) mod tests {
                 pool: 0,
                 tp: 1,
                 pp: 1,
+                cp: 1,
                 time: 0.01,
                 interval: 0.01,
                 stages: Vec::new(),

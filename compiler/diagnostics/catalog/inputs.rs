@@ -228,6 +228,14 @@ pub enum PinProblem<'a> {
     ContextSplitGroups {
         dp: u64,
     },
+    /// a prompt split by context over more groups than the limit
+    TooManySplits {
+        most: u64,
+    },
+    /// a prompt split by context beside `pp` pipeline stages
+    ContextSplitStages {
+        pp: u64,
+    },
     /// a context split of `cp` takes `cp · kv_ways` chips, more than the largest pool
     ContextSplitChips {
         cp: u64,
@@ -306,6 +314,14 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
                 cp.saturating_mul(*kv_ways)
             ),
             "pin a smaller split, or add chips to the pool".into(),
+        ),
+        PinProblem::TooManySplits { most } => (
+            format!("a prompt splits by context over at most {most} groups"),
+            format!("pin at most {most}, or leave `cp` to the solver (docs/limits.md)"),
+        ),
+        PinProblem::ContextSplitStages { pp } => (
+            format!("each group of a prompt split by context runs every layer, not one of {pp} pipeline stages"),
+            "pin `pp = 1` with `cp`, or leave one of them to the solver".into(),
         ),
         PinProblem::ContextSplitGroups { dp } => (
             format!("the KV cache splits by context in one tensor-parallel group, not in {dp} data-parallel groups"),

@@ -208,6 +208,9 @@ pub struct PrefillOption {
     /// pipeline stages of `tp` chips each, one after another over the pool's own link
     /// (1: the whole model on one tensor-parallel group)
     pub pp: u64,
+    /// groups of `tp` chips that split the prompt by context, each prefilling its share
+    /// and passing its cache around a ring (1: none; docs/cost-model.md §14b)
+    pub cp: u64,
     /// seconds to prefill one request (a pipeline's: every stage in turn, or its chunks
     /// through the stages, [`cost::pipelined_chunks`])
     pub time: f64,
@@ -216,7 +219,8 @@ pub struct PrefillOption {
     pub interval: f64,
     /// a pipeline's stages in order (empty when `pp` = 1)
     pub stages: Vec<PrefillStage>,
-    /// of `time`, the tensor-parallel all-reduces (two per layer)
+    /// of `time`, the tensor-parallel all-reduces (two per layer) and, split by
+    /// context, the KV ring
     pub allreduce: f64,
     /// $/s of one replica (0 when prices are unknown)
     pub usd_per_s: f64,
@@ -300,9 +304,9 @@ impl PrefillOption {
         self.stages.first().map_or(1, |st| st.chunks.len().max(1) as u64)
     }
 
-    /// Chips one replica takes: `tp` chips per stage.
+    /// Chips one replica takes: `tp` chips per stage or per share of the context.
     pub fn chips(&self) -> u64 {
-        self.tp * self.pp
+        self.tp * self.pp * self.cp
     }
 
     /// The aggregated-serving option of pool `pool`: prefill on the decode chips.
@@ -311,6 +315,7 @@ impl PrefillOption {
             pool,
             tp: 0,
             pp: 1,
+            cp: 1,
             time: 0.0,
             interval: 0.0,
             stages: Vec::new(),

@@ -3,7 +3,7 @@
 
 use super::*;
 
-use crate::ir::MAX_PREFILL_STAGES;
+use crate::ir::{MAX_CONTEXT_SPLIT, MAX_PREFILL_STAGES};
 
 /// The prompt's prefill graphs: every prompt's, and with a cached prefix the share `h` of
 /// prompts that compute only their own `tokens` (docs/cost-model.md §13).
@@ -74,9 +74,13 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 Some((k, _)) => k..=k,
                 None => 1..=longest.max(1),
             };
+            let pinned_split = pins.cp.is_some_and(|(k, _)| k > 1);
+            // the group, or the shortest pipeline of such groups that holds the prompt
+            // (none beside a `cp` pin above 1)
+            let mut own: Vec<PrefillOption> = Vec::new();
             let mut short = None;
-            for pp in lengths {
-                match prefill_option(plan, &graphs, p, tp, pp, false) {
+            for pp in lengths.filter(|_| !pinned_split) {
+                match prefill_option(plan, &graphs, p, (tp, pp, 1), false) {
                     Ok(o) => {
                         // its prompt in chunks through the stages, where that gives the
                         // first token sooner (it costs each stage a fixed cost per chunk
@@ -85,12 +89,13 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                         // price, power, memory and KV paths) is never better and would
                         // only add a variable to every solve
                         let chunked = (pp > 1 && chunks_of(plan).is_some() && plan.reads_ttft())
-                            .then(|| prefill_option(plan, &graphs, p, tp, pp, true).ok())
+                            .then(|| prefill_option(plan, &graphs, p, (tp, pp, 1), true).ok())
                             .flatten()
                             .filter(|c| c.time < o.time);
-                        out.push(o);
-                        out.extend(chunked);
-                        continue 'degree;
+                        own.push(o);
+                        own.extend(chunked);
+                        short = None;
+                        break;
                     }
                     Err(e @ Excluded::Precision { .. }) => {
                         excluded.extend(short);
@@ -102,8 +107,35 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
                 }
             }
             excluded.extend(short);
+            // the prompt split by context over groups of `tp` chips (§14b): every split
+            // where the goal is the first token (or the simulation judges the SLOs, or a
+            // pin asks for it), else those that replicas of the options above, or of a
+            // split into fewer groups, do not beat
+            let every = pinned_split || plan.simulated() || plan.objective == crate::ir::Objective::Ttft;
+            let mut beaten_by: Vec<PrefillOption> =
+                if every { Vec::new() } else { own.iter().filter(|o| meets_ttft(plan, o)).cloned().collect() };
+            out.extend(own);
+            for cp in context_splits(plan, pool, tp) {
+                match prefill_option(plan, &graphs, p, (tp, 1, cp), false) {
+                    Ok(o) if beaten_by.iter().any(|b| replicas_beat(b, &o)) => {}
+                    Ok(o) => {
+                        if !every && meets_ttft(plan, &o) {
+                            beaten_by.push(o.clone());
+                        }
+                        out.push(o);
+                    }
+                    Err(e @ Excluded::Precision { .. }) => {
+                        excluded.push(e);
+                        break 'degree;
+                    }
+                    Err(e) if pinned_split => excluded.push(e),
+                    // a split that does not hold the prompt: a wider one may
+                    Err(_) => {}
+                }
+            }
         }
     }
+    drop_dominated_splits(&mut out);
     // Aggregated serving: prefill inside the decode steps of a pool that may take it.
     for a in aggregated_pools(plan) {
         out.push(PrefillOption::aggregated_on(a, cl.pools.len()));
@@ -111,12 +143,102 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
     out
 }
 
-/// The prefill option of `pp` stages of `tp` chips of pool `p`: its time, the interval
-/// between the prompts a replica starts, its memory, and the KV cache's paths; or why
-/// there is none (a stage does not fit, or the chip lacks a precision). `chunked`: a
-/// pipeline's prompt flows through its stages in chunks of the plan's `chunk` tokens
-/// ([`chunks_of`]; ignored where that is one chunk or the plan reuses prefixes).
-pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp: u64, chunked: bool) -> Result<PrefillOption, Excluded> {
+/// Whether `o` meets the plan's TTFT bound towards every pool decode attention may use,
+/// with the whole cache sent there (the most a decode option's share is).
+fn meets_ttft(plan: &Plan, o: &PrefillOption) -> bool {
+    let Some(limit) = plan.slos.iter().find(|s| s.metric == crate::ir::SloMetric::Ttft && s.percentile.is_none()).map(|s| s.limit) else {
+        return true;
+    };
+    plan.placement(Stage::DecodeAttn).pools.iter().all(|&a| o.ttft(&[(a, 1.0)]).is_none_or(|t| t <= limit))
+}
+
+/// Whether `k = a.chips / b.chips` replicas of `b` (the same pool, a whole number of
+/// them) do everything one replica of the split `a` does for a solve that does not
+/// minimise TTFT and whose TTFT bound `b` meets: as many chips (so $ and W), prompts at
+/// least as often (`b.interval ≤ k·a.interval`), as many replicas allowed, no later
+/// engine latency, no replica pin. Then any answer with `a` has one as good with `b`
+/// (docs/cost-model.md §14b), and `a` is left out of the space.
+fn replicas_beat(b: &PrefillOption, a: &PrefillOption) -> bool {
+    let (cb, ca) = (b.chips(), a.chips());
+    if b.pool != a.pool || cb == 0 || ca % cb != 0 || a.fixed_replicas.is_some() || b.fixed_replicas.is_some() {
+        return false;
+    }
+    let k = ca / cb;
+    b.interval <= k as f64 * a.interval && b.max_replicas >= k * a.max_replicas && b.first_token <= a.first_token
+}
+
+/// Leaves out each prompt split by context that another option on its pool does at least
+/// as well in every respect a solve reads: no more chips (so no more $ or W), a prompt no
+/// later and no less often, no later first-token latency, at least as many replicas
+/// allowed, the same replica pin, and the cache moved no later to every pool. Any answer
+/// with the split has one as good with the other option at the same replica count, so the
+/// optimum is the same; without this the splits of 2 to 16 groups per degree, most of
+/// them beaten by a group of as many chips or a split of them another way, double the ILP
+/// (scenario 11's Rubin-only plan: 30 -> 53 variables, its solves 25 ms -> 514 ms). Only
+/// splits are dropped, and of two alike the later one, so every other option stays as
+/// it was offered. Quadratic in the options of one pool, a few dozen at most.
+fn drop_dominated_splits(out: &mut Vec<PrefillOption>) {
+    let beats = |b: &PrefillOption, a: &PrefillOption| {
+        b.pool == a.pool
+            && b.chips() <= a.chips()
+            && b.time <= a.time
+            && b.interval <= a.interval
+            && b.first_token <= a.first_token
+            && b.max_replicas >= a.max_replicas
+            && b.fixed_replicas == a.fixed_replicas
+            && b.kv_path.len() == a.kv_path.len()
+            && b.kv_path.iter().zip(&a.kv_path).all(|(x, y)| match (x, y) {
+                (Some((bl, bb)), Some((al, ab))) => bl <= al && bb <= ab,
+                (_, None) => true,
+                (None, Some(_)) => false,
+            })
+    };
+    let keep: Vec<bool> = (0..out.len())
+        .map(|i| {
+            let a = &out[i];
+            a.cp == 1 || !out.iter().enumerate().any(|(j, b)| j != i && beats(b, a) && (!beats(a, b) || j < i))
+        })
+        .collect();
+    let mut flags = keep.into_iter();
+    out.retain(|_| flags.next().unwrap_or(true));
+}
+
+/// The context splits a prompt's prefill may take on groups of `tp` chips of `pool`
+/// (docs/cost-model.md §14b): a `cp` pin's (none for `cp = 1` or beside a `pp` pin
+/// above 1), else 2, 4, 8 and 16 where `tp·cp` chips fit the pool and each group's share
+/// is at least one of the plan's `chunk`s; none on a pool without a link (the ring runs
+/// over it) or with prefix reuse (a cached prompt's share would differ from a missed
+/// one's).
+fn context_splits(plan: &Plan, pool: &crate::ir::Pool, tp: u64) -> Vec<u64> {
+    let pins = &plan.placement(Stage::Prefill).pins;
+    let input = plan.workload.input_tokens;
+    let reuse = plan.workload.prefix.is_some_and(|p| p.hit > 0.0);
+    if pool.link.is_none() || reuse || pins.pp.is_some_and(|(k, _)| k > 1) {
+        return Vec::new();
+    }
+    let fits = |cp: u64| tp.saturating_mul(cp) <= pool.count;
+    match pins.cp {
+        Some((k, _)) => (k > 1 && fits(k)).then_some(k).into_iter().collect(),
+        None => std::iter::successors(Some(2u64), |c| Some(c * 2))
+            .take_while(|&cp| cp <= MAX_CONTEXT_SPLIT && fits(cp) && input.div_ceil(cp) >= plan.chunk_tokens.max(1))
+            .collect(),
+    }
+}
+
+/// The prefill option of `pp` stages of `tp` chips of pool `p`, or of `cp` such groups
+/// splitting the prompt by context (`pp` and `cp` not both above 1): its time, the
+/// interval between the prompts a replica starts, its memory, and the KV cache's paths;
+/// or why there is none (a stage or share does not fit, or the chip lacks a precision).
+/// `chunked`: a pipeline's prompt flows through its stages in chunks of the plan's
+/// `chunk` tokens ([`chunks_of`]; ignored where that is one chunk or the plan reuses
+/// prefixes).
+pub fn prefill_option(
+    plan: &Plan,
+    graphs: &PrefillGraphs,
+    p: usize,
+    (tp, pp, cp): (u64, u64, u64),
+    chunked: bool,
+) -> Result<PrefillOption, Excluded> {
     let m = &plan.model;
     let cl = &plan.cluster;
     let pool = &cl.pools[p];
@@ -128,7 +250,24 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         Some(l) => cost::allreduce_on(chip, cost::activation_bytes(m, tokens), tp, l),
         None => 0.0,
     };
-    let (time, interval, stages, allreduce_total, from_tables, extrapolated, memory) = if pp == 1 {
+    let (time, interval, stages, allreduce_total, from_tables, extrapolated, memory) = if cp > 1 {
+        // each of `cp` groups prefills its share of the prompt, attending to the cache the
+        // ring brings it (docs/cost-model.md §14b)
+        let link = pool.link.as_ref().ok_or(Excluded::Precision { pool: p })?;
+        let (tokens, prefix) = cost::context_prefill_share(input, cp);
+        let mut f = cost::prefill_footprint(m, tp, tokens);
+        // its share of the cache and the block on its way around the ring
+        f.kv *= 2.0;
+        let (memory, ok) = mem_uses(Stage::Prefill, p, chip, f);
+        if !ok {
+            return Err(memory_excluded(Stage::Prefill, p, tp, &memory));
+        }
+        let g = graph::build(m, Step::Prefill { tokens, prefix });
+        let st = cost::stage_time(&g, &[Stage::Prefill], chip, tp, m.kv_split(tp)).ok_or(Excluded::Precision { pool: p })?;
+        let comm = 2.0 * m.layers as f64 * allreduce(tokens) + cost::context_ring_time(m, tokens, tp, cp, link);
+        let time = st.time + comm + cost::step_fixed(chip, 1);
+        (time, time, Vec::new(), comm, st.from_tables, st.extrapolated, memory)
+    } else if pp == 1 {
         let (memory, ok) = mem_uses(Stage::Prefill, p, chip, cost::prefill_footprint(m, tp, input));
         if !ok {
             return Err(memory_excluded(Stage::Prefill, p, tp, &memory));
@@ -264,8 +403,9 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         let ar = stages.iter().map(|s| s.allreduce).sum();
         (time, interval, stages, ar, tables, extrapolated, worst.map(|w| w.1).unwrap_or_default())
     };
-    let chips = tp * pp;
-    // every stage sends its own layers' cache: the transfer stripes over all the chips
+    let chips = tp * pp * cp;
+    // every stage (or share) sends its own part of the cache: the transfer stripes over
+    // all the chips
     let kv_bytes = m.kv_bytes(input as f64);
     let kv_path = (0..cl.pools.len())
         .map(|a| {
@@ -277,6 +417,7 @@ pub fn prefill_option(plan: &Plan, graphs: &PrefillGraphs, p: usize, tp: u64, pp
         pool: p,
         tp,
         pp,
+        cp,
         time,
         interval,
         stages,
@@ -378,7 +519,7 @@ mod tests {
         assert!(prefill_options(&unread, &mut Vec::new()).iter().all(|o| o.chunks() == 1));
         let p = plan_with("  chunk = 1024 tok\n  slo { ttft <= 10 s }\n");
         let opts = prefill_options(&p, &mut Vec::new());
-        let shapes: Vec<(u64, u64, u64)> = opts.iter().map(|o| (o.tp, o.pp, o.chunks())).collect();
+        let shapes: Vec<(u64, u64, u64)> = opts.iter().filter(|o| o.cp == 1).map(|o| (o.tp, o.pp, o.chunks())).collect();
         assert_eq!(shapes, vec![(1, 2, 1), (1, 2, 4), (2, 1, 1), (4, 1, 1), (8, 1, 1)]);
         let (whole, chunked) = (&opts[0], &opts[1]);
         assert!(chunked.time < whole.time && chunked.interval > whole.interval, "{chunked:?} against {whole:?}");
@@ -554,5 +695,77 @@ mod tests {
         let mut excluded = Vec::new();
         assert!(prefill_options(&p, &mut excluded).is_empty());
         assert!(matches!(excluded[..], [Excluded::Memory { stage: Stage::Prefill, tp: 1, .. }]), "{excluded:?}");
+    }
+
+    /// A prompt split by context (docs/cost-model.md §14b), composed by hand: minimising
+    /// TTFT, the 4032-token prompt splits over 2 groups (each share of 2016 tokens at
+    /// least one 1024-token chunk; 4 groups' 1008 are not), on the degrees whose two
+    /// groups fit the 8 GPUs and hold the weights (TP2 and TP4: 4 and 8 chips). Each group
+    /// prefills 2016 tokens attending as after 1008 cached ones (half the prompt's
+    /// attention), all-reduces them over its chips, and passes its cache around the ring;
+    /// it holds its share of the cache and one block in flight.
+    #[test]
+    fn a_prompt_may_split_by_context_over_groups() {
+        let none = plan_with("  chunk = 1024 tok\n");
+        assert!(prefill_options(&none, &mut Vec::new()).iter().all(|o| o.cp == 1), "no TTFT read and one group holds the prompt");
+        let p = plan_with("  chunk = 1024 tok\n  minimize ttft\n");
+        let opts = prefill_options(&p, &mut Vec::new());
+        let split: Vec<(u64, u64, u64)> = opts.iter().filter(|o| o.cp > 1).map(|o| (o.tp, o.cp, o.chips())).collect();
+        assert_eq!(split, vec![(2, 2, 4), (4, 2, 8)]);
+        let (m, pool) = (&p.model, &p.cluster.pools[0]);
+        let (chip, link) = (&pool.chip, pool.link.as_ref().unwrap());
+        let o = opts.iter().find(|o| (o.tp, o.cp) == (2, 2)).unwrap();
+        assert_eq!(cost::context_prefill_share(4032, 2), (2016, 1008));
+        let g = graph::build(m, Step::Prefill { tokens: 2016, prefix: 1008 });
+        let st = cost::stage_time(&g, &[Stage::Prefill], chip, 2, 2).unwrap();
+        let ar = 2.0 * m.layers as f64 * cost::allreduce_on(chip, cost::activation_bytes(m, 2016), 2, link);
+        let ring: f64 = (0..m.layers).map(|l| cost::transfer_time(m.kv_bytes_layer(l, 2016.0) / 2.0, link, 1)).sum();
+        let want = st.time + ar + ring + 100e-6 + 10e-6;
+        assert!((o.time - want).abs() <= 1e-12 * want && o.interval == o.time, "{} against {want}", o.time);
+        assert!((o.allreduce - (ar + ring)).abs() <= 1e-12 * o.allreduce);
+        // against one TP2 group: each group computes about half the prompt's work
+        let one = opts.iter().find(|o| (o.tp, o.pp, o.cp) == (2, 1, 1)).unwrap();
+        assert!(o.time < 0.6 * one.time, "{} against {}", o.time, one.time);
+        let used = o.memory.iter().map(|u| u.used).sum::<f64>();
+        let f = cost::prefill_footprint(m, 2, 2016);
+        assert!((used - (f.weights + 2.0 * f.kv)).abs() < 1.0, "{used}");
+        assert_eq!(o.max_replicas, 2);
+    }
+
+    /// Not minimising TTFT, a split is offered only where replicas of the group of fewer
+    /// groups cannot do its work (docs/cost-model.md §14b): with a TTFT bound between the
+    /// TP2 group's and the 2-way split's, the split of TP2 is offered, and every split
+    /// offered is one whose plain group misses the bound; with a bound every group meets,
+    /// none is.
+    #[test]
+    fn a_split_is_offered_where_the_bound_needs_it() {
+        let all = prefill_options(&plan_with("  chunk = 1024 tok\n  minimize ttft\n"), &mut Vec::new());
+        let ttft = |o: &PrefillOption| o.ttft(&[(0, 1.0)]).unwrap();
+        let find = |tp: u64, cp: u64| all.iter().find(|o| (o.tp, o.pp, o.cp) == (tp, 1, cp)).unwrap();
+        let bound = (ttft(find(2, 1)) + ttft(find(2, 2))) / 2.0;
+        let p = plan_with(&format!("  chunk = 1024 tok\n  slo {{ ttft <= {:.6} ms }}\n", bound * 1e3));
+        let opts = prefill_options(&p, &mut Vec::new());
+        let split: Vec<(u64, u64)> = opts.iter().filter(|o| o.cp > 1).map(|o| (o.tp, o.cp)).collect();
+        assert!(split.contains(&(2, 2)), "{split:?}");
+        for &(tp, _) in &split {
+            assert!(ttft(find(tp, 1)) > bound, "TP{tp} alone meets the bound");
+        }
+        let loose = plan_with("  chunk = 1024 tok\n  slo { ttft <= 100 s }\n");
+        assert!(prefill_options(&loose, &mut Vec::new()).iter().all(|o| o.cp == 1));
+    }
+
+    /// A `cp` pin on prefill is the only split offered, fitting the prompt or not, and no
+    /// plain group or pipeline beside it; `cp = 1` offers none.
+    #[test]
+    fn a_prefill_cp_pin_is_the_only_split_offered() {
+        let p = plan_with("  place prefill on gpu { cp = 4 }\n");
+        let opts = prefill_options(&p, &mut Vec::new());
+        assert!(
+            !opts.is_empty() && opts.iter().all(|o| o.cp == 4 && o.pp == 1),
+            "{:?}",
+            opts.iter().map(|o| (o.tp, o.cp)).collect::<Vec<_>>()
+        );
+        let p = plan_with("  chunk = 1024 tok\n  slo { ttft <= 10 s }\n  place prefill on gpu { cp = 1 }\n");
+        assert!(prefill_options(&p, &mut Vec::new()).iter().all(|o| o.cp == 1));
     }
 }
