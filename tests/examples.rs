@@ -469,6 +469,14 @@ fn a_pp_pin_makes_prefill_a_pipeline() {
     assert!(insts.iter().all(|i| i.prefill.iter().all(|p| p.pp == 1)));
 }
 
+/// s05's items (the 1M-token workload, Rubin's 72 GPUs) and one plan there that minimises
+/// `goal`, with `pins` lines in its body.
+fn on_s05_rubin(pins: &str, goal: &str) -> String {
+    let text = std::fs::read_to_string(crate::root().join("examples/s05_long_context_kv.hplan")).unwrap();
+    let head = text.split("plan rubin_hbm").next().unwrap();
+    format!("{head}plan p {{\n  model = llama_1m\n  cluster = vera_rubin\n  workload = agentic_1m\n{pins}  minimize {goal}\n}}\n")
+}
+
 /// KV parallelism (docs/cost-model.md §4f): one 1M-token Llama-3.1-70B sequence decoded
 /// as fast as 72 Rubin GPUs can (s05's `rubin_fastest`). Its 8 KV heads hold one head
 /// group's cache on each of 8 GPUs; the answer runs 32, each head group's 4 splitting its
@@ -477,11 +485,7 @@ fn a_pp_pin_makes_prefill_a_pipeline() {
 /// every layer) say so, and the ILP agrees with the oracle at every seed batch.
 #[test]
 fn a_long_sequence_decodes_fastest_with_its_cache_split_by_context() {
-    let text = std::fs::read_to_string(crate::root().join("examples/s05_long_context_kv.hplan")).unwrap();
-    let head = text.split("plan rubin_hbm").next().unwrap();
-    let src = |pins: &str| {
-        format!("{head}plan fast {{\n  model = llama_1m\n  cluster = vera_rubin\n  workload = agentic_1m\n{pins}  minimize tpot\n}}\n")
-    };
+    let src = |pins: &str| on_s05_rubin(pins, "tpot");
     let comp = compiled("cp.hplan", &src(""), hplanc::Mode::Build);
     let r = comp.report().plans.remove(0);
     let attn = r.placement.iter().find(|x| x.stage == "decode.attn").unwrap();
@@ -509,11 +513,7 @@ fn a_long_sequence_decodes_fastest_with_its_cache_split_by_context() {
 /// agrees with the oracle at every seed batch.
 #[test]
 fn a_long_prompt_prefills_soonest_split_by_context() {
-    let text = std::fs::read_to_string(crate::root().join("examples/s05_long_context_kv.hplan")).unwrap();
-    let head = text.split("plan rubin_hbm").next().unwrap();
-    let src = |pins: &str| {
-        format!("{head}plan first {{\n  model = llama_1m\n  cluster = vera_rubin\n  workload = agentic_1m\n{pins}  minimize ttft\n}}\n")
-    };
+    let src = |pins: &str| on_s05_rubin(pins, "ttft");
     let comp = compiled("cp_prefill.hplan", &src(""), hplanc::Mode::Build);
     let r = comp.report().plans.remove(0);
     let pre = r.placement.iter().find(|x| x.stage == "prefill").unwrap();

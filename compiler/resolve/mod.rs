@@ -1913,6 +1913,21 @@ struct PinRoom {
     linked: bool,
 }
 
+/// Why `stage` cannot run `v` groups of at least one chip each, joined by a pool's link
+/// (a prefill pipeline's stages, a prompt's context groups): `over` above `most`, a pool
+/// too small, no link; `None` when it can.
+fn groups_problem(stage: Stage, v: u64, (most, over): (u64, PinProblem<'static>), room: PinRoom) -> Option<PinProblem<'static>> {
+    if v > most {
+        Some(over)
+    } else if v > room.largest {
+        Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest })
+    } else if v > 1 && !room.linked {
+        Some(PinProblem::NoLink { stage: stage.name() })
+    } else {
+        None
+    }
+}
+
 /// Why `stage` cannot take the pin `name = v` (the label, the help), or `None` when it can.
 fn pin_problem(
     stage: Stage,
@@ -1942,30 +1957,13 @@ fn pin_problem(
         return Some(PinProblem::Microbatches);
     }
     if name == "pp" {
-        // a prefill pipeline's stages: at most the limit and the layers, each a group of
-        // at least one chip of a linked pool
+        // a prefill pipeline's stages: at most the limit and the layers
         let most = ir::MAX_PREFILL_STAGES.min(model.layers);
-        return if v > most {
-            Some(PinProblem::TooManyStages { most, layers: model.layers })
-        } else if v > room.largest {
-            Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest })
-        } else if v > 1 && !room.linked {
-            Some(PinProblem::NoLink { stage: stage.name() })
-        } else {
-            None
-        };
+        return groups_problem(stage, v, (most, PinProblem::TooManyStages { most, layers: model.layers }), room);
     }
     if name == "cp" && stage == Stage::Prefill {
-        // a prompt split by context over groups of chips joined by a link, at most the limit
-        return if v > ir::MAX_CONTEXT_SPLIT {
-            Some(PinProblem::TooManySplits { most: ir::MAX_CONTEXT_SPLIT })
-        } else if v > room.largest {
-            Some(PinProblem::PoolTooSmall { stage: stage.name(), largest: room.largest })
-        } else if v > 1 && !room.linked {
-            Some(PinProblem::NoLink { stage: stage.name() })
-        } else {
-            None
-        };
+        // a prompt split by context: at most the limit
+        return groups_problem(stage, v, (ir::MAX_CONTEXT_SPLIT, PinProblem::TooManySplits { most: ir::MAX_CONTEXT_SPLIT }), room);
     }
     if name == "cp" {
         // a context split of the cache takes `cp` chips for each way its heads split it

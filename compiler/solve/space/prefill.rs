@@ -172,11 +172,11 @@ fn replicas_beat(b: &PrefillOption, a: &PrefillOption) -> bool {
 /// later and no less often, no later first-token latency, at least as many replicas
 /// allowed, the same replica pin, and the cache moved no later to every pool. Any answer
 /// with the split has one as good with the other option at the same replica count, so the
-/// optimum is the same; without this the splits of 2 to 16 groups per degree, most of
-/// them beaten by a group of as many chips or a split of them another way, double the ILP
-/// (scenario 11's Rubin-only plan: 30 -> 53 variables, its solves 25 ms -> 514 ms). Only
-/// splits are dropped, and of two alike the later one, so every other option stays as
-/// it was offered. Quadratic in the options of one pool, a few dozen at most.
+/// optimum is the same. It catches what [`replicas_beat`] cannot: a split beaten by
+/// another degree's split of as many chips (TP2 over 4 groups against TP4 over 2), and
+/// every split where the goal is TTFT. Only splits are dropped, and of two alike the
+/// later one, so every other option stays as it was offered. Quadratic in the options of
+/// the plan's prefill pools, a few dozen at most.
 fn drop_dominated_splits(out: &mut Vec<PrefillOption>) {
     let beats = |b: &PrefillOption, a: &PrefillOption| {
         b.pool == a.pool
