@@ -1631,13 +1631,12 @@ impl Resolver<'_> {
                 ok = false;
             }
         }
-        // a context split is what `tp` leaves beyond the KV heads, in one group
+        // a context split is what `tp` leaves beyond the KV heads
         if let Some((cp, span)) = out.cp.filter(|(cp, _)| *cp > 1 && stage == Stage::DecodeAttn) {
-            let problem = match (out.tp, out.dp) {
-                (Some((tp, _)), _) if model.context_split(tp) != cp => {
+            let problem = match out.tp {
+                Some((tp, _)) if model.context_split(tp) != cp => {
                     Some(PinProblem::ContextSplit { cp, tp: Some(tp), heads: model.heads, kv_ways: model.kv_split(tp) })
                 }
-                (_, Some((dp, _))) if dp > 1 => Some(PinProblem::ContextSplitGroups { dp }),
                 _ => None,
             };
             if let Some(problem) = problem {

@@ -451,7 +451,7 @@ pub static PINS: BlockSpec = BlockSpec {
             AttrKind::Count,
             false,
             "2",
-            "decode.attn: the ways each sequence's KV cache splits by context over the group's chips beyond its KV heads (1: none; `tp / min(tp, KV heads)`, `tp` for MLA; one group, colocated FFN); prefill: groups of `tp` chips that split each prompt by context, passing its cache around a ring (1: none; at most 16, not with `pp`)",
+            "decode.attn: the ways each sequence's KV cache splits by context over the group's chips beyond its KV heads (1: none; `tp / min(tp, KV heads)`, `tp` for MLA; in each data-parallel group, the FFN colocated); prefill: groups of `tp` chips that split each prompt by context, passing its cache around a ring (1: none; at most 16, not with `pp`)",
         ),
         a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree (any degree that divides the experts)"),
         a(

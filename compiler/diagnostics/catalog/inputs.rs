@@ -224,10 +224,6 @@ pub enum PinProblem<'a> {
         heads: u64,
         kv_ways: u64,
     },
-    /// a context split pinned beside `dp` data-parallel groups
-    ContextSplitGroups {
-        dp: u64,
-    },
     /// a prompt split by context over more groups than the limit
     TooManySplits {
         most: u64,
@@ -322,10 +318,6 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
         PinProblem::ContextSplitStages { pp } => (
             format!("each group of a prompt split by context runs every layer, not one of {pp} pipeline stages"),
             "pin `pp = 1` with `cp`, or leave one of them to the solver".into(),
-        ),
-        PinProblem::ContextSplitGroups { dp } => (
-            format!("the KV cache splits by context in one tensor-parallel group, not in {dp} data-parallel groups"),
-            "pin `dp = 1` with `cp`, or leave one of them to the solver".into(),
         ),
     };
     make("E0410", span, format!("the pin `{pin}` cannot be honoured"), why, help)

@@ -52,6 +52,15 @@ pub(super) fn data_parallel_options(
             activations: 0.0,
         };
         let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+        // each group's chips beyond the KV heads may split its cache by context (§4f),
+        // whether or not their copies of it fit
+        let cp = m.context_split(ta);
+        if cp > 1 && Pins::allows(attn_pins.cp, cp) {
+            out.extend(split_groups_option(plan, (a, ta, d), graphs, (g_full, n), excluded));
+        }
+        if !Pins::allows(attn_pins.cp, 1) {
+            continue;
+        }
         if !ok {
             excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
             continue;
@@ -102,6 +111,48 @@ pub(super) fn data_parallel_options(
         out.extend(agg);
     }
     out
+}
+
+/// [`data_parallel_options`]' option of `d` groups of `ta` chips of pool `a` whose chips
+/// beyond the KV heads split each group's cache by context, `cp = context_split(ta)` ways
+/// (docs/cost-model.md §4f): each group's attention over its `⌈B/d⌉` sequences at `1/cp`
+/// of the context, with the combine over its `cp` chips beside its all-reduce; the FFN
+/// (`ffn`: the step's graph, over `n = d·ta` chips) and its collective as without the
+/// split. `None` (the reason in `excluded`) when it does not fit or the chip cannot price
+/// it. No aggregated twin.
+fn split_groups_option(
+    plan: &Plan,
+    (a, ta, d): (usize, u64, u64),
+    graphs: &StepGraphs,
+    (g_full, n): (&graph::Graph, u64),
+    excluded: &mut Vec<Excluded>,
+) -> Option<DecodeOption> {
+    let m = &plan.model;
+    let pa = &plan.cluster.pools[a];
+    let (chip, link) = (&pa.chip, pa.link.as_ref()?);
+    let (batch, per_seq) = (graphs.batch, graphs.per_seq);
+    let (b, cp) = (batch.div_ceil(d), m.context_split(ta));
+    let mut fp = cost::context_parallel_footprint(m, ta, b, decode_contexts(plan).1);
+    // the FFN's weights are split over all `n` chips, not the group's `ta`
+    fp.weights += m.ffn_weight_bytes() * (1.0 / n as f64 - 1.0 / ta as f64);
+    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, chip, fp);
+    if !ok {
+        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+        return None;
+    }
+    let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
+    let priced = (cost::context_parallel_attention(&shard, m, chip, ta), cost::stage_time(g_full, &[Stage::DecodeFfn], chip, n, 1));
+    let (Some(attn), Some(ffn)) = priced else {
+        excluded.push(Excluded::Precision { pool: a });
+        return None;
+    };
+    let price = cost::node_times(chip)?;
+    let other: f64 = shard.nodes().filter(|x| x.layers.is_none()).map(|x| price(x, ta, m.kv_split(ta)).map_or(0.0, |r| r.time())).sum();
+    let tokens = b * per_seq;
+    let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, tokens), ta, link) + cost::kv_combine_on(chip, m, tokens, ta, link);
+    let ar_ffn = moe_collective(m, chip, link, (tokens, batch * per_seq), n);
+    let step = ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b };
+    Some(colocated_option(plan, a, (ta, d, cp), step, memory))
 }
 
 /// The FFN's collectives per layer (the mean over layers) when `d` attention groups of
@@ -554,6 +605,11 @@ mod context_parallel_checks {
     /// 100k-token prompts, 1k output tokens, batch 8; `pins` inside the attention's
     /// `place` block (empty: none).
     fn plan(pins: &str) -> Plan {
+        plan_on(16, pins)
+    }
+
+    /// [`plan`] on a pool of `chips` H100s.
+    fn plan_on(chips: u64, pins: &str) -> Plan {
         let place = if pins.is_empty() { String::new() } else { format!("  place decode.attn on gpu {{ {pins} }}\n") };
         let src = format!(
             "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
@@ -561,7 +617,7 @@ mod context_parallel_checks {
              efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }}\n}}\n\
              use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
              workload w {{\n  input = 100000 tok\n  output = 1000 tok\n  concurrency = 8\n}}\n\
-             cluster c {{\n  pool gpu = h100_sxm x 16 over nvlink4\n}}\n\
+             cluster c {{\n  pool gpu = h100_sxm x {chips} over nvlink4\n}}\n\
              plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n{place}  minimize tpot\n}}\n"
         );
         let comp = crate::compile("cp.hplan", &src, None, crate::Mode::Check);
@@ -615,5 +671,38 @@ mod context_parallel_checks {
         assert!(!opts.is_empty() && opts.iter().all(|d| d.context_split() == 2 && d.attention().1 == 16));
         let opts = decode_options(&plan("cp = 1"), 8, &mut vec![]);
         assert!(colocated(&opts, 16, 1).is_some() && opts.iter().all(|d| d.context_split() == 1));
+    }
+
+    /// Two data-parallel groups of 16 on 32 chips split each group's cache 2 ways by
+    /// context too (§4d with §4f): each group's 4 sequences' attention at half the
+    /// context, its combine beside its all-reduce, the FFN over all 32 chips as without
+    /// the split; per chip the FFN's weights a 32nd and the group's cache a 16th.
+    #[test]
+    fn data_parallel_groups_split_their_caches_by_context() {
+        let p = plan_on(32, "");
+        let opts = decode_options(&p, 8, &mut vec![]);
+        let find = |cp: u64| {
+            opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp, c.cp) == (16, 2, cp)) && d.aggregated.is_none())
+        };
+        let split = find(2).expect("two groups of 16 split by context");
+        let (m, pool) = (&p.model, &p.cluster.pools[0]);
+        let (chip, link) = (&pool.chip, pool.link.as_ref().unwrap());
+        let ctx = decode_contexts(&p).0;
+        let shard = graph::build(m, Step::Decode { batch: 4, context: ctx / 2.0 });
+        let attn = cost::context_parallel_attention(&shard, m, chip, 16).unwrap();
+        let whole = graph::build(m, Step::Decode { batch: 8, context: ctx });
+        let ffn = cost::stage_time(&whole, &[Stage::DecodeFfn], chip, 32, 1).unwrap();
+        let ar = cost::allreduce_on(chip, cost::activation_bytes(m, 4), 16, link) + cost::kv_combine_on(chip, m, 4, 16, link);
+        let ar_ffn = cost::allreduce_on(chip, cost::activation_bytes(m, 8), 32, link);
+        let want = attn.time + ffn.time + m.layers as f64 * (ar + ar_ffn) + cost::step_fixed(chip, 4);
+        assert!((split.tpot - want).abs() <= 1e-12 * want, "{} vs {want}", split.tpot);
+        assert_eq!(split.chips[..], [32]);
+        let used = split.memory.iter().map(|u| u.used).sum::<f64>();
+        let fp = cost::context_parallel_footprint(m, 16, 4, 101_000);
+        let expect = fp.weights + m.ffn_weight_bytes() * (1.0 / 32.0 - 1.0 / 16.0) + fp.kv;
+        assert!((used - expect).abs() < 1.0 && (fp.kv - 4.0 * m.kv_bytes(101_000.0) / 16.0).abs() < 1.0, "{used} vs {expect}");
+        // a `cp = 2` pin beside `dp = 2` keeps it, and only it
+        let pinned = decode_options(&plan_on(32, "dp = 2, cp = 2"), 8, &mut vec![]);
+        assert!(!pinned.is_empty() && pinned.iter().all(|d| d.context_split() == 2 && d.attention().2 == 2));
     }
 }
