@@ -625,8 +625,14 @@ mod context_parallel_checks {
         comp.program.plans[0].clone()
     }
 
+    /// The colocated option of `tp` chips per group, `dp` groups and context split `cp`
+    /// (its plain twin, not an aggregated one).
+    fn layout(opts: &[DecodeOption], (tp, dp, cp): (u64, u64, u64)) -> Option<&DecodeOption> {
+        opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp, c.cp) == (tp, dp, cp)) && d.aggregated.is_none())
+    }
+
     fn colocated(opts: &[DecodeOption], tp: u64, cp: u64) -> Option<&DecodeOption> {
-        opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp, c.cp) == (tp, 1, cp)) && d.aggregated.is_none())
+        layout(opts, (tp, 1, cp))
     }
 
     /// 16 chips over 8 KV heads: besides the plain 16-way group (each head group's cache
@@ -681,10 +687,7 @@ mod context_parallel_checks {
     fn data_parallel_groups_split_their_caches_by_context() {
         let p = plan_on(32, "");
         let opts = decode_options(&p, 8, &mut vec![]);
-        let find = |cp: u64| {
-            opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp, c.cp) == (16, 2, cp)) && d.aggregated.is_none())
-        };
-        let split = find(2).expect("two groups of 16 split by context");
+        let split = layout(&opts, (16, 2, 2)).expect("two groups of 16 split by context");
         let (m, pool) = (&p.model, &p.cluster.pools[0]);
         let (chip, link) = (&pool.chip, pool.link.as_ref().unwrap());
         let ctx = decode_contexts(&p).0;
