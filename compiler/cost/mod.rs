@@ -612,8 +612,7 @@ pub(crate) mod tests {
     /// last; the dense layers cost alike and differ from the MoE ones.
     #[test]
     fn a_step_priced_layer_by_layer_sums_to_the_whole() {
-        let comp = crate::compile("t.hplan", "use std::models::deepseek_v3\n", None, crate::Mode::Check);
-        let m = comp.program.models.into_iter().find(|m| m.name == "deepseek_v3").unwrap();
+        let m = stdlib_model("deepseek_v3");
         let chip = Chip { layer_overhead: 20e-6, ..h100() };
         let g = build(&m, Step::Prefill { tokens: 2048, prefix: 0 });
         let lt = layer_times(&g, &m, &chip, 8).unwrap();
@@ -968,6 +967,7 @@ pub(crate) mod tests {
         assert!(!fits(&h100(), prefill_footprint(&m, 1, 8000)).1);
     }
 
+    /// The stdlib's model `name`, as a plan file importing it gets it.
     fn stdlib_model(name: &str) -> Model {
         let comp = crate::compile("t.hplan", &format!("use std::models::{name}\n"), None, crate::Mode::Check);
         comp.program.models.into_iter().find(|m| m.name == name).unwrap()

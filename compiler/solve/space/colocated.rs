@@ -56,7 +56,14 @@ pub(super) fn data_parallel_options(
         // whether or not their copies of it fit
         let cp = m.context_split(ta);
         if cp > 1 && Pins::allows(attn_pins.cp, cp) {
-            out.extend(split_groups_option(plan, (a, ta, d), graphs, (g_full, n), excluded));
+            let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
+            match cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, n, 1) {
+                Some(ffn) => {
+                    let ffn_collective = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
+                    out.extend(split_option(plan, (a, ta, d), &shard, (ffn, ffn_collective, n), excluded));
+                }
+                None => excluded.push(Excluded::Precision { pool: a }),
+            }
         }
         if !Pins::allows(attn_pins.cp, 1) {
             continue;
@@ -113,48 +120,6 @@ pub(super) fn data_parallel_options(
     out
 }
 
-/// [`data_parallel_options`]' option of `d` groups of `ta` chips of pool `a` whose chips
-/// beyond the KV heads split each group's cache by context, `cp = context_split(ta)` ways
-/// (docs/cost-model.md §4f): each group's attention over its `⌈B/d⌉` sequences at `1/cp`
-/// of the context, with the combine over its `cp` chips beside its all-reduce; the FFN
-/// (`ffn`: the step's graph, over `n = d·ta` chips) and its collective as without the
-/// split. `None` (the reason in `excluded`) when it does not fit or the chip cannot price
-/// it. No aggregated twin.
-fn split_groups_option(
-    plan: &Plan,
-    (a, ta, d): (usize, u64, u64),
-    graphs: &StepGraphs,
-    (g_full, n): (&graph::Graph, u64),
-    excluded: &mut Vec<Excluded>,
-) -> Option<DecodeOption> {
-    let m = &plan.model;
-    let pa = &plan.cluster.pools[a];
-    let (chip, link) = (&pa.chip, pa.link.as_ref()?);
-    let (batch, per_seq) = (graphs.batch, graphs.per_seq);
-    let (b, cp) = (batch.div_ceil(d), m.context_split(ta));
-    let mut fp = cost::context_parallel_footprint(m, ta, b, decode_contexts(plan).1);
-    // the FFN's weights are split over all `n` chips, not the group's `ta`
-    fp.weights += m.ffn_weight_bytes() * (1.0 / n as f64 - 1.0 / ta as f64);
-    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, chip, fp);
-    if !ok {
-        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
-        return None;
-    }
-    let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
-    let priced = (cost::context_parallel_attention(&shard, m, chip, ta), cost::stage_time(g_full, &[Stage::DecodeFfn], chip, n, 1));
-    let (Some(attn), Some(ffn)) = priced else {
-        excluded.push(Excluded::Precision { pool: a });
-        return None;
-    };
-    let price = cost::node_times(chip)?;
-    let other: f64 = shard.nodes().filter(|x| x.layers.is_none()).map(|x| price(x, ta, m.kv_split(ta)).map_or(0.0, |r| r.time())).sum();
-    let tokens = b * per_seq;
-    let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, tokens), ta, link) + cost::kv_combine_on(chip, m, tokens, ta, link);
-    let ar_ffn = moe_collective(m, chip, link, (tokens, batch * per_seq), n);
-    let step = ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b };
-    Some(colocated_option(plan, a, (ta, d, cp), step, memory))
-}
-
 /// The FFN's collectives per layer (the mean over layers) when `d` attention groups of
 /// `tokens.0` tokens each feed an FFN over `n` chips (`tokens.1` tokens in all): a dense
 /// layer all-gathers its input and reduce-scatters its output (one all-reduce's traffic
@@ -204,43 +169,48 @@ pub(super) fn colocated_option(
     DecodeOption::priced(&plan.cluster.pools, layout, vec![(a, 1.0)], chips, step, memory)
 }
 
-/// The colocated tensor-parallel option on `tp` chips of pool `a` whose chips beyond the
-/// KV heads split each sequence's KV cache by context, `cp = context_split(tp)` ways,
-/// instead of keeping copies of it (KV parallelism, docs/cost-model.md §4f): attention
-/// from `shard`, the step's graph at `1/cp` of the context; the FFN (`ffn`), embedding
-/// and LM head (`other`) as the plain option's; per layer, the combine of the partial
-/// attention outputs over the `cp` chips beside the all-reduce over `tp`. `None` (and
-/// the reason in `excluded`) when it does not fit or the chip cannot price it. No
-/// aggregated twin: a prompt's chunks through a context-split cache are not modelled.
-pub(super) fn context_parallel_option(
+/// The colocated option of `d` groups of `ta` chips of pool `a` (1: one tensor-parallel
+/// group) whose chips beyond the KV heads split each group's sequences' caches by
+/// context, `cp = context_split(ta)` ways, instead of keeping copies of them (KV
+/// parallelism, docs/cost-model.md §4f): each group's attention from `shard`, the step of
+/// its `⌈B/d⌉` sequences at `1/cp` of the context, with the combine of the partial
+/// outputs over its `cp` chips beside its all-reduce; the embedding and LM head on its
+/// `ta` chips; the FFN (`ffn`: its stage time, its collective per layer, the `n = d·ta`
+/// chips it spans) as the layout's without the split. `None` (the reason in `excluded`)
+/// when it does not fit or the chip cannot price it. No aggregated twin: a prompt's
+/// chunks through a context-split cache are not modelled.
+pub(super) fn split_option(
     plan: &Plan,
-    (a, tp): (usize, u64),
+    (a, ta, d): (usize, u64, u64),
     shard: &graph::Graph,
-    (ffn, other): (cost::StageTime, f64),
-    tokens: u64,
+    (ffn, ffn_collective, n): (cost::StageTime, f64, u64),
     excluded: &mut Vec<Excluded>,
 ) -> Option<DecodeOption> {
     let m = &plan.model;
     let pa = &plan.cluster.pools[a];
-    let (link, cp) = (pa.link.as_ref()?, m.context_split(tp));
-    let batch = match shard.step {
-        Step::Decode { batch, .. } | Step::Verify { batch, .. } | Step::Mixed { batch, .. } => batch,
+    let (chip, link) = (&pa.chip, pa.link.as_ref()?);
+    let (b, per_seq) = match shard.step {
+        Step::Decode { batch, .. } | Step::Mixed { batch, .. } => (batch, 1),
+        Step::Verify { batch, per_seq, .. } => (batch, per_seq),
         Step::Prefill { .. } => return None,
     };
-    let fp = cost::context_parallel_footprint(m, tp, batch, decode_contexts(plan).1);
-    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+    let mut fp = cost::context_parallel_footprint(m, ta, b, decode_contexts(plan).1);
+    // the FFN's weights are split over all `n` chips, not the group's `ta`
+    fp.weights += m.ffn_weight_bytes() * (1.0 / n as f64 - 1.0 / ta as f64);
+    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, chip, fp);
     if !ok {
-        excluded.push(memory_excluded(Stage::DecodeAttn, a, tp, &memory));
+        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
         return None;
     }
-    let Some(attn) = cost::context_parallel_attention(shard, m, &pa.chip, tp) else {
+    let Some(attn) = cost::context_parallel_attention(shard, m, chip, ta) else {
         excluded.push(Excluded::Precision { pool: a });
         return None;
     };
-    let ar = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, tokens), tp, link);
-    let combine = cost::kv_combine_on(&pa.chip, m, tokens, tp, link);
-    let step = ColocatedStep { attn, ffn, other, collectives: (ar + combine, ar), sequences: batch };
-    Some(colocated_option(plan, a, (tp, 1, cp), step, memory))
+    let other = head_time(m, shard, chip, ta)?;
+    let tokens = b * per_seq;
+    let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, tokens), ta, link) + cost::kv_combine_on(chip, m, tokens, ta, link);
+    let step = ColocatedStep { attn, ffn, other, collectives: (ar_attn, ffn_collective), sequences: b };
+    Some(colocated_option(plan, a, (ta, d, m.context_split(ta)), step, memory))
 }
 
 /// The aggregated-serving twin of a colocated tensor-parallel option: its steps also
@@ -365,6 +335,14 @@ pub(super) fn aggregated_twin(
     })
 }
 
+/// H100 SXM's datasheet figures, without its op tables (the checks below are of the
+/// roofline), as the tests' source text declares it.
+#[cfg(test)]
+const DATASHEET_H100: &str =
+    "chip h100_sxm {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
+     memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
+     efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }\n}\n";
+
 #[cfg(test)]
 mod aggregated_checks {
     use super::*;
@@ -378,10 +356,7 @@ mod aggregated_checks {
     /// [`plan`] with `workload` lines added to the workload.
     fn plan_with(input: u64, serving: &str, workload: &str) -> Plan {
         let src = format!(
-            "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
-             memory hbm {{\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }}\n\
-             efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }}\n}}\n\
-             use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+            "{DATASHEET_H100}use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
              workload w {{\n  input = {input} tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n{workload}}}\n\
              cluster c {{\n  pool gpu = h100_sxm x 8 over nvlink4\n}}\n\
              plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n  serving = {serving}\n}}\n"
@@ -562,15 +537,15 @@ mod data_parallel_checks {
 
     /// Llama-3.1-70B FP8 on 8 H100 (NVLink 4: 450 GB/s, 2 us), 4096 mean context, batch 64.
     fn options() -> Vec<DecodeOption> {
-        // H100 SXM's datasheet figures without its op tables: these checks are of the roofline
-        let src = "chip h100_sxm {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
-                   memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
-                   efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }\n}\n\
-                   use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+        let src = [
+            DATASHEET_H100,
+            "use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
                    workload w {\n  input = 4032 tok\n  output = 128 tok\n  concurrency = 64\n}\n\
                    cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4\n}\n\
-                   plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";
-        let comp = crate::compile("dp.hplan", src, None, crate::Mode::Check);
+                   plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n",
+        ]
+        .concat();
+        let comp = crate::compile("dp.hplan", &src, None, crate::Mode::Check);
         assert!(!comp.has_errors());
         decode_options(&comp.program.plans[0], 64, &mut vec![])
     }
@@ -612,10 +587,7 @@ mod context_parallel_checks {
     fn plan_on(chips: u64, pins: &str) -> Plan {
         let place = if pins.is_empty() { String::new() } else { format!("  place decode.attn on gpu {{ {pins} }}\n") };
         let src = format!(
-            "chip h100_sxm {{\n  source = \"datasheet\"\n  compute {{\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }}\n\
-             memory hbm {{\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }}\n\
-             efficiency {{\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }}\n}}\n\
-             use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
+            "{DATASHEET_H100}use std::links::nvlink4\nuse std::models::llama3_1_70b\n\
              workload w {{\n  input = 100000 tok\n  output = 1000 tok\n  concurrency = 8\n}}\n\
              cluster c {{\n  pool gpu = h100_sxm x {chips} over nvlink4\n}}\n\
              plan p {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = c\n  workload = w\n{place}  minimize tpot\n}}\n"

@@ -744,8 +744,8 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                                 shards.push((cp, graph::build(m, shard_step(decode_step(plan, batch, per_seq), cp))));
                             }
                             let shard = shards.iter().find(|(k, _)| *k == cp).map(|(_, g)| g);
-                            let tokens = batch * per_seq;
-                            out.extend(shard.and_then(|g| context_parallel_option(plan, (a, ta), g, (ffn, other), tokens, excluded)));
+                            let ffn_part = (ffn, ar(pa.link.as_ref(), ta), ta);
+                            out.extend(shard.and_then(|g| split_option(plan, (a, ta, 1), g, ffn_part, excluded)));
                         }
                     }
                 }

@@ -146,9 +146,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
 /// Whether `o` meets the plan's TTFT bound towards every pool decode attention may use,
 /// with the whole cache sent there (the most a decode option's share is).
 fn meets_ttft(plan: &Plan, o: &PrefillOption) -> bool {
-    let Some(limit) = plan.slos.iter().find(|s| s.metric == crate::ir::SloMetric::Ttft && s.percentile.is_none()).map(|s| s.limit) else {
-        return true;
-    };
+    let Some(limit) = plan.mean_limit(crate::ir::SloMetric::Ttft).map(|s| s.limit) else { return true };
     plan.placement(Stage::DecodeAttn).pools.iter().all(|&a| o.ttft(&[(a, 1.0)]).is_none_or(|t| t <= limit))
 }
 
