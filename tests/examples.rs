@@ -867,3 +867,25 @@ fn a_pipeline_pays_the_per_sequence_cost_once() {
         assert!((c.breakdown.overhead - a.breakdown.overhead - 8.0 * 10e-6).abs() < 1e-12, "{:?}", c.breakdown);
     }
 }
+
+/// A pool of nodes (docs/cost-model.md §4g): DeepSeek-V3 on 4 nodes of 8 H100s over
+/// InfiniBand NDR (`examples/deepseek_v3_h100_nodes.hplan`). Under SGLang's memory no
+/// node holds it, so the cheapest answer at 20 tok/s per user spans two nodes: 8
+/// data-parallel groups of TP2 feeding experts over all 16 GPUs; no tensor-parallel group
+/// leaves a node at any batch, the placement says which link joins the nodes, the
+/// schedule's collectives run on both links, and the ILP agrees with the oracle at every
+/// seed batch.
+#[test]
+fn deepseek_v3_spans_two_h100_nodes_over_infiniband() {
+    let text = std::fs::read_to_string(crate::root().join("examples/deepseek_v3_h100_nodes.hplan")).unwrap();
+    let comp = compiled("nodes.hplan", &text, hplanc::Mode::Build);
+    let r = comp.report().plans.remove(0);
+    let attn = r.placement.iter().find(|x| x.stage == "decode.attn").unwrap();
+    assert_eq!((attn.chips, attn.tp, attn.dp), (16, 2, 8), "{attn:?}");
+    let best = &comp.solved[0].as_ref().unwrap().best;
+    let placed = hplanc::report::describe_placement(&comp.program.plans[0], best);
+    assert!(placed.contains("decode.ffn with attention (over 2 nodes, joined by ib_ndr)"), "{placed}");
+    let sched = comp.schedules[0].as_ref().unwrap();
+    assert!(sched.decode.tracks.iter().any(|t| t.name == "links `nvlink4` + `ib_ndr` within `gpu`"), "{:?}", sched.decode.tracks);
+    every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.attention().1 <= 8), "batch {}", inst.batch));
+}

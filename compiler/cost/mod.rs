@@ -340,6 +340,67 @@ pub fn alltoall_time(bytes: f64, n: u64, link: &Link) -> f64 {
     link.latency.max(ALLTOALL_FLOOR_S) + bytes * (nf - 1.0) / nf / link.bandwidth
 }
 
+/// The network a group of one pool's chips communicates over (docs/cost-model.md §4g):
+/// the pool's scale-up link inside a node and, on a pool of nodes (`pool gpu = h100_sxm
+/// x 8 over nvlink4 x 4 over ib_ndr`), each chip's scale-out link between nodes.
+#[derive(Clone, Copy, Debug)]
+pub struct Fabric<'a> {
+    pub up: &'a Link,
+    /// (chips per node, the scale-out link); `None`: the pool is one scale-up domain
+    pub out: Option<(u64, &'a Link)>,
+}
+
+impl<'a> Fabric<'a> {
+    /// The fabric of `pool`'s chips; `None` without a scale-up link.
+    pub fn of(pool: &'a crate::ir::Pool) -> Option<Fabric<'a>> {
+        Some(Fabric { up: pool.link.as_ref()?, out: pool.scale_out.as_ref().map(|s| (s.node, &s.link)) })
+    }
+
+    /// Chips per node where a group of `n` spans nodes (`n` above a node), else `None`.
+    fn spans(&self, n: u64) -> Option<(u64, &'a Link)> {
+        self.out.filter(|(node, _)| n > *node)
+    }
+
+    /// All-reduce of `bytes` over `n` chips: inside a node as [`allreduce_on`]; over whole
+    /// nodes hierarchically, as NCCL does across nodes: a reduce-scatter and an all-gather
+    /// inside each node (one all-reduce's traffic there) around an all-reduce of each
+    /// chip's `1/node` share over the `n/node` nodes, every chip on its own scale-out
+    /// link: `AR_up(S, node) + AR_out(S/node, n/node)`.
+    pub fn allreduce(&self, chip: &Chip, bytes: f64, n: u64) -> f64 {
+        match self.spans(n) {
+            Some((node, out)) => allreduce_on(chip, bytes, node, self.up) + allreduce_time(bytes / node as f64, n.div_ceil(node), out),
+            None => allreduce_on(chip, bytes, n, self.up),
+        }
+    }
+
+    /// All-to-all in which each of `n` chips sends its own `bytes` spread evenly over all
+    /// `n` (MoE dispatch or combine, [`alltoall_time`]): across nodes the share for the
+    /// `node − 1` others of its node goes over the scale-up link and the share for the
+    /// `n − node` chips of other nodes over its scale-out link, at once:
+    /// `max(α_up, α_out, floor) + max(S·(node−1)/n / BW_up, S·(n−node)/n / BW_out)`.
+    pub fn alltoall(&self, bytes: f64, n: u64) -> f64 {
+        let Some((node, out)) = self.spans(n) else { return alltoall_time(bytes, n, self.up) };
+        let (nf, inside) = (n as f64, node as f64);
+        let fixed = self.up.latency.max(out.latency).max(ALLTOALL_FLOOR_S);
+        fixed + (bytes * (inside - 1.0) / nf / self.up.bandwidth).max(bytes * (nf - inside) / nf / out.bandwidth)
+    }
+
+    /// The link a hop between two groups of chips crosses: the scale-up link when both
+    /// are in one node, else the scale-out link.
+    pub fn hop(&self, same_node: bool) -> &'a Link {
+        match self.out {
+            Some((_, out)) if !same_node => out,
+            _ => self.up,
+        }
+    }
+
+    /// The slowest link of a ring or pipeline over `n` chips: the scale-out link when
+    /// they span nodes.
+    pub fn slowest(&self, n: u64) -> &'a Link {
+        self.spans(n).map_or(self.up, |(_, out)| out)
+    }
+}
+
 /// When the last of a prompt's chunks leaves the last stage of a pipeline, from the
 /// first chunk entering the first: `times[i][j]` is chunk `j`'s time on stage `i`, and a
 /// stage starts a chunk once it has finished the one before and the stage before has
@@ -702,6 +763,64 @@ pub(crate) mod tests {
         let big = alltoall_time(256.0 * 8.0 * 7168.0 * 2.0, 8, &nvlink());
         assert!(big > 110e-6 && big < 119e-6, "{big}");
         assert_eq!(alltoall_time(1e9, 1, &nvlink()), 0.0);
+    }
+
+    fn ib_ndr() -> Link {
+        Link { name: "ib_ndr".into(), bandwidth: 50e9, latency: 2e-6, ..nvlink() }
+    }
+
+    /// Inside a node a pool of nodes talks over its scale-up link exactly as a pool that
+    /// is one domain; only a group over more than a node reaches the scale-out link.
+    #[test]
+    fn a_group_inside_a_node_uses_only_the_scale_up_link() {
+        let (up, out) = (nvlink(), ib_ndr());
+        let nodes = Fabric { up: &up, out: Some((8, &out)) };
+        let flat = Fabric { up: &up, out: None };
+        let chip = h100();
+        for n in [1, 2, 4, 8] {
+            assert_eq!(nodes.allreduce(&chip, 1e6, n), allreduce_on(&chip, 1e6, n, &up));
+            assert_eq!(nodes.alltoall(1e6, n), alltoall_time(1e6, n, &up));
+            assert_eq!(nodes.slowest(n).name, "nvlink4");
+        }
+        assert_eq!(flat.allreduce(&chip, 1e6, 32), allreduce_on(&chip, 1e6, 32, &up));
+        assert_eq!(flat.slowest(32).name, "nvlink4");
+        assert_eq!(nodes.slowest(16).name, "ib_ndr");
+        assert_eq!((nodes.hop(true).name.as_str(), nodes.hop(false).name.as_str()), ("nvlink4", "ib_ndr"));
+        assert_eq!(flat.hop(false).name, "nvlink4");
+    }
+
+    /// Over 4 nodes of 8, each GPU sends 24/32 of its routed tokens over its own 50 GB/s
+    /// NIC while 7/32 go over NVLink at once: DeepSeek-V3's dispatch of 128 tokens (top-8,
+    /// 7168 wide, FP8: 7.34 MB per rank) takes 56 + 110 µs, against 56 + 14 µs in one
+    /// node of 8.
+    #[test]
+    fn an_all_to_all_over_nodes_sends_the_other_nodes_share_over_each_nic() {
+        let (up, out) = (nvlink(), ib_ndr());
+        let nodes = Fabric { up: &up, out: Some((8, &out)) };
+        let s = 128.0 * 8.0 * 7168.0;
+        let t = nodes.alltoall(s, 32);
+        let want = ALLTOALL_FLOOR_S + (s * 7.0 / 32.0 / 450e9).max(s * 24.0 / 32.0 / 50e9);
+        assert!((t - want).abs() < 1e-15, "{t} {want}");
+        assert!((t - 166.1e-6).abs() < 0.1e-6, "{t}");
+        assert!((alltoall_time(s, 8, &up) - 70.3e-6).abs() < 0.1e-6);
+        // the bytes across nodes grow towards all of them as the nodes do
+        assert!(nodes.alltoall(s, 16) < t && t < nodes.alltoall(s, 256));
+    }
+
+    /// An all-reduce over whole nodes is the node's own all-reduce (reduce-scatter and
+    /// all-gather) around an all-reduce of each GPU's eighth over the nodes' NICs.
+    #[test]
+    fn an_all_reduce_over_nodes_is_hierarchical() {
+        let (up, out) = (nvlink(), ib_ndr());
+        let nodes = Fabric { up: &up, out: Some((8, &out)) };
+        let chip = h100();
+        let s = 16.0e6;
+        let t = nodes.allreduce(&chip, s, 32);
+        let want = allreduce_on(&chip, s, 8, &up) + allreduce_time(s / 8.0, 4, &out);
+        assert!((t - want).abs() < 1e-15, "{t} {want}");
+        // 2 MB per GPU over 4 nodes: 2·(3/4)·2 MB at 50 GB/s, + 6 hops of 2 µs
+        assert!((allreduce_time(s / 8.0, 4, &out) - (60e-6 + 12e-6)).abs() < 1e-9);
+        assert!(t > allreduce_on(&chip, s, 8, &up));
     }
 
     fn nvlink() -> Link {

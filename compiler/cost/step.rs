@@ -346,6 +346,7 @@ mod tests {
                 chip,
                 count: 8,
                 link: None,
+                scale_out: None,
                 span: crate::source::Span::new(crate::source::FileId(0), 0, 0),
             }
         };

@@ -298,9 +298,35 @@ pub struct Pool {
     pub name: String,
     pub span: Span,
     pub chip: Chip,
+    /// every chip of the pool (over all its nodes)
     pub count: u64,
-    /// the scale-up link between chips of this pool
+    /// the scale-up link between chips of this pool (of one node, with `scale_out`)
     pub link: Option<Link>,
+    /// the pool's chips in nodes joined by a scale-out network (`pool gpu = h100_sxm x 8
+    /// over nvlink4 x 4 over ib_ndr`); `None`: the whole pool is one scale-up domain
+    pub scale_out: Option<ScaleOut>,
+}
+
+/// A pool's two-level network: nodes of `node` chips on the pool's scale-up link, joined
+/// by `link` (each chip's own NIC: its `bandwidth` is per chip, per direction).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleOut {
+    pub node: u64,
+    pub link: Link,
+}
+
+impl Pool {
+    /// Chips of one scale-up domain: a node's, or the whole pool's. A tensor-parallel
+    /// group stays inside one.
+    pub fn domain(&self) -> u64 {
+        self.scale_out.as_ref().map_or(self.count, |s| s.node)
+    }
+
+    /// Whether a group of `n` of the pool's chips may form: within one scale-up domain,
+    /// or whole nodes of a two-level pool, and no more than the pool holds.
+    pub fn may_group(&self, n: u64) -> bool {
+        n <= self.count && (n <= self.domain() || n % self.domain() == 0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -177,7 +177,7 @@ impl Plan {
             for u in &pool.chip.uncertain {
                 add(&pool.chip.name, u, chip_value(&pool.chip, u.figure));
             }
-            if let Some(l) = &pool.link {
+            for l in pool.link.iter().chain(pool.scale_out.as_ref().map(|s| &s.link)) {
                 for u in &l.uncertain {
                     add(&l.name, u, link_value(l, u.figure));
                 }
@@ -199,7 +199,8 @@ impl Plan {
             if !input.figure.of_link() && pool.chip.name == input.item {
                 input.figure.set_chip(&mut pool.chip, value);
             }
-            if let Some(l) = pool.link.as_mut().filter(|l| input.figure.of_link() && l.name == input.item) {
+            let links = pool.link.iter_mut().chain(pool.scale_out.as_mut().map(|s| &mut s.link));
+            for l in links.filter(|l| input.figure.of_link() && l.name == input.item) {
                 input.figure.set_link(l, value);
             }
         }

@@ -859,7 +859,14 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
                 1 => attn(c.pool, c.dp),
                 cp => format!("{} (each sequence's KV cache split {cp} ways by context)", attn(c.pool, c.dp)),
             });
-            parts.push("decode.ffn with attention".to_string());
+            // the FFN's chips over several nodes of a pool of nodes (docs/cost-model.md §4g)
+            let pa = &plan.cluster.pools[c.pool];
+            parts.push(match &pa.scale_out {
+                Some(s) if c.tp * c.dp > s.node => {
+                    format!("decode.ffn with attention (over {} nodes, joined by {})", (c.tp * c.dp).div_ceil(s.node), s.link.name)
+                }
+                _ => "decode.ffn with attention".to_string(),
+            });
         }
         Layout::PingPong(pp) => {
             parts.push(attn(pp.attn.0, pp.dp));

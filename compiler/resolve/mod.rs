@@ -1129,8 +1129,30 @@ impl Resolver<'_> {
                 ok = false;
                 continue;
             }
+            // `x 4 over ib_ndr`: nodes of `count` chips joined by a scale-out link
+            let mut scale_out = None;
+            if let Some(n) = &p.nodes {
+                let out = self.lookup(module, &n.over, ItemKind::Link).and_then(|l| self.link(l));
+                if n.count == 0 || p.count.saturating_mul(n.count) as f64 > 1e9 {
+                    let most = (1e9 / p.count as f64).floor() as u64;
+                    self.diags.push(catalog::out_of_range(n.count_span, "the node count", Rule::between(1, most)));
+                    ok = false;
+                    continue;
+                }
+                match out {
+                    Some(link) => scale_out = Some((n.count, ir::ScaleOut { node: p.count, link })),
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                }
+            }
+            let (count, scale_out) = match scale_out {
+                Some((nodes, s)) => (nodes * p.count, Some(s)),
+                None => (p.count, None),
+            };
             match chip {
-                Some(chip) => pools.push(ir::Pool { name: p.name.name.clone(), span: p.name.span, chip, count: p.count, link }),
+                Some(chip) => pools.push(ir::Pool { name: p.name.name.clone(), span: p.name.span, chip, count, link, scale_out }),
                 None => ok = false,
             }
         }
@@ -1595,6 +1617,7 @@ impl Resolver<'_> {
     ) -> Option<ir::Pins> {
         let room = PinRoom {
             largest: pools.iter().map(|&p| cluster.pools[p].count).max().unwrap_or(0),
+            domain: pools.iter().map(|&p| cluster.pools[p].domain()).max().unwrap_or(0),
             linked: pools.iter().any(|&p| cluster.pools[p].link.is_some()),
         };
         let mut out = ir::Pins::default();
@@ -1909,6 +1932,8 @@ fn pathdiff(p: &std::path::Path, root: Option<&std::path::Path>) -> String {
 #[derive(Clone, Copy)]
 struct PinRoom {
     largest: u64,
+    /// the largest scale-up domain (a pool's chips, or a node's on a pool of nodes)
+    domain: u64,
     linked: bool,
 }
 
@@ -2010,6 +2035,11 @@ fn pin_problem(
     if v > 1 && !room.linked {
         return Some(PinProblem::NoLink { stage: stage.name() });
     }
+    // a tensor-parallel group inside a node; an FFN's degree may span nodes beside
+    // data-parallel attention (its expert or tensor group over the groups' chips)
+    if name == "tp" && stage != Stage::DecodeFfn && v > room.domain {
+        return Some(PinProblem::BeyondNode { stage: stage.name(), node: room.domain });
+    }
     None
 }
 
@@ -2018,7 +2048,12 @@ fn pin_problem(
 fn swept_figure(name: &str, at: Span, cluster: &ir::Cluster) -> Result<ir::uncertain::Input, crate::diagnostics::Diagnostic> {
     use ir::uncertain::{Figure, Input};
     let chips: Vec<&ir::Chip> = cluster.pools.iter().map(|p| &p.chip).collect();
-    let links: Vec<&ir::Link> = cluster.pools.iter().filter_map(|p| p.link.as_ref()).chain(cluster.links.iter().map(|l| &l.link)).collect();
+    let links: Vec<&ir::Link> = cluster
+        .pools
+        .iter()
+        .flat_map(|p| p.link.iter().chain(p.scale_out.as_ref().map(|s| &s.link)))
+        .chain(cluster.links.iter().map(|l| &l.link))
+        .collect();
     let (item, figure) = name.split_once('.').unwrap_or((name, ""));
     let chip = chips.iter().find(|c| c.name == item);
     let link = links.iter().find(|l| l.name == item);

@@ -217,11 +217,15 @@ impl<'a> Builder<'a> {
         self.track(format!("pool `{}` {what} {} ({chips} × {})", p.name, i + 1, p.chip.name), true)
     }
 
-    /// The scale-up link of `pool` (its collectives).
+    /// The scale-up link of `pool` (its collectives), with its scale-out link on a pool of
+    /// nodes (a collective over more than a node crosses both).
     fn fabric(&mut self, pool: usize) -> usize {
         let p = &self.plan.cluster.pools[pool];
         let link = p.link.as_ref().map(|l| l.name.as_str()).unwrap_or("no link");
-        self.track(format!("link `{link}` within `{}`", p.name), true)
+        match &p.scale_out {
+            Some(s) => self.track(format!("links `{link}` + `{}` within `{}`", s.link.name, p.name), true),
+            None => self.track(format!("link `{link}` within `{}`", p.name), true),
+        }
     }
 
     /// One direction of the link between two pools (or a pool's own link when equal).

@@ -235,12 +235,12 @@ pub fn more_is_worse(f: Figure) -> bool {
 }
 
 /// The pools whose options the input changes: those with its chip, or those whose
-/// scale-up link it is.
+/// scale-up or scale-out link it is.
 fn touched(plan: &Plan, input: &Input) -> Vec<usize> {
     let pools = &plan.cluster.pools;
     (0..pools.len())
         .filter(|&i| match input.figure.of_link() {
-            true => pools[i].link.as_ref().is_some_and(|l| l.name == input.item),
+            true => pools[i].link.iter().chain(pools[i].scale_out.as_ref().map(|s| &s.link)).any(|l| l.name == input.item),
             false => pools[i].chip.name == input.item,
         })
         .collect()

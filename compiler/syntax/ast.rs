@@ -174,14 +174,27 @@ pub struct Block {
     pub span: Span,
 }
 
-/// `pool gpu = rubin x 72 over nvlink6`
+/// `pool gpu = rubin x 72 over nvlink6`; `pool gpu = h100_sxm x 8 over nvlink4 x 4 over
+/// ib_ndr` (4 nodes of 8, the nodes joined over `ib_ndr`)
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolStmt {
     pub name: Ident,
     pub chip: Path,
+    /// chips per node (all of them without `nodes`)
     pub count: u64,
     pub count_span: Span,
     pub over: Option<Path>,
+    pub nodes: Option<PoolNodes>,
+    pub span: Span,
+}
+
+/// `x 4 over ib_ndr` after a pool's chips: how many nodes of them, and the scale-out link
+/// between nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolNodes {
+    pub count: u64,
+    pub count_span: Span,
+    pub over: Path,
     pub span: Span,
 }
 

@@ -224,6 +224,20 @@ impl<'a> Lower<'a> {
         Item { kind, kind_span, name, base, body, span }
     }
 
+    /// A `COUNT` that must be whole and not negative, with its span; a diagnostic
+    /// (`expected` says what was wanted) and `None` otherwise. The resolver reports the
+    /// range (0, or more than u64 holds, which saturates).
+    fn whole_count(&mut self, p: Pair<Rule>, expected: &str) -> Option<(u64, Span)> {
+        let s = self.span(&p);
+        let v = parse_number(p.as_str());
+        if v.fract() == 0.0 && v >= 0.0 {
+            return Some((v as u64, s));
+        }
+        let found = format!("`{}`", p.as_str());
+        self.diags.push(catalog::syntax_error(s, expected.into(), found, None));
+        None
+    }
+
     fn path(&self, p: Pair<Rule>) -> Path {
         let span = self.span(&p);
         Path { segments: p.into_inner().map(|i| self.ident(i)).collect(), span }
@@ -300,28 +314,34 @@ impl<'a> Lower<'a> {
                     let mut name = None;
                     let mut paths = Vec::new();
                     let mut count = None;
+                    let mut nodes = None;
+                    let mut nodes_ok = true;
                     for x in e.into_inner() {
                         match x.as_rule() {
                             Rule::IDENT => name = Some(self.ident(x)),
                             Rule::path => paths.push(self.path(x)),
-                            Rule::COUNT => {
-                                let s = self.span(&x);
-                                let v = parse_number(x.as_str());
-                                if v.fract() == 0.0 && v >= 0.0 {
-                                    // the resolver reports the range (0, or more than u64
-                                    // holds, which saturates)
-                                    count = Some((v as u64, s));
-                                } else {
-                                    let found = format!("`{}`", x.as_str());
-                                    self.diags.push(catalog::syntax_error(s, "a whole number of chips".into(), found, None));
+                            Rule::COUNT => count = self.whole_count(x, "a whole number of chips"),
+                            Rule::pool_nodes => {
+                                let span = self.span(&x);
+                                let (mut n, mut over) = (None, None);
+                                for y in x.into_inner() {
+                                    match y.as_rule() {
+                                        Rule::COUNT => n = self.whole_count(y, "a whole number of nodes"),
+                                        Rule::path => over = Some(self.path(y)),
+                                        _ => {}
+                                    }
+                                }
+                                match (n, over) {
+                                    (Some((count, count_span)), Some(over)) => nodes = Some(PoolNodes { count, count_span, over, span }),
+                                    _ => nodes_ok = false,
                                 }
                             }
                             _ => {}
                         }
                     }
                     let mut paths = paths.into_iter();
-                    if let (Some(name), Some(chip), Some((count, count_span))) = (name, paths.next(), count) {
-                        entries.push(Entry::Pool(PoolStmt { name, chip, count, count_span, over: paths.next(), span: espan }));
+                    if let (Some(name), Some(chip), Some((count, count_span)), true) = (name, paths.next(), count, nodes_ok) {
+                        entries.push(Entry::Pool(PoolStmt { name, chip, count, count_span, over: paths.next(), nodes, span: espan }));
                     }
                 }
                 Rule::link_stmt => {

@@ -193,6 +193,12 @@ pub enum PinProblem<'a> {
         stage: &'a str,
         largest: u64,
     },
+    /// a tensor-parallel degree above the largest scale-up domain (a node of a pool of
+    /// nodes) of the pools the stage may use: a group stays inside one
+    BeyondNode {
+        stage: &'a str,
+        node: u64,
+    },
     /// a degree above 1 with no pool the stage may use having a scale-up link
     NoLink {
         stage: &'a str,
@@ -273,6 +279,10 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
         PinProblem::PoolTooSmall { stage, largest } => (
             format!("the largest pool `{stage}` may use has {largest} chips"),
             "pin at most as many chips as a pool has, or add chips to the pool".into(),
+        ),
+        PinProblem::BeyondNode { stage, node } => (
+            format!("a tensor-parallel group stays inside one node; the pools `{stage}` may use have nodes of at most {node} chips"),
+            format!("pin a degree of at most {node}; groups over several nodes are data- or expert-parallel (`dp`, `ep`)"),
         ),
         PinProblem::NoLink { stage } => (
             format!("no pool `{stage}` may use has a scale-up link"),

@@ -35,13 +35,15 @@ pub(super) fn data_parallel_options(
     let StepGraphs { batch, per_seq, full: g_full, groups: group_graphs } = *graphs;
     let m = &plan.model;
     let pa = &plan.cluster.pools[a];
-    let Some(link) = pa.link.as_ref() else { return Vec::new() };
+    let Some(fabric) = cost::Fabric::of(pa) else { return Vec::new() };
+    let link = fabric.up;
     let (_, ctx_max) = decode_contexts(plan);
     let mut out = Vec::new();
     let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
     for (d, g) in group_graphs.iter().filter(|(d, _)| Pins::allows(attn_pins.dp, *d)) {
         let (d, n) = (*d, *d * ta);
-        if n > pa.count || m.ffn_split_dim() % n != 0 || !Pins::allows(ffn_pins.tp, n) || !Pins::allows(ffn_pins.ep, n) {
+        // the FFN's chips: within a node, or whole nodes of a pool of nodes
+        if !pa.may_group(n) || m.ffn_split_dim() % n != 0 || !Pins::allows(ffn_pins.tp, n) || !Pins::allows(ffn_pins.ep, n) {
             continue;
         }
         // the groups hold ⌊B/d⌋ or ⌈B/d⌉ sequences; the step waits for the fullest
@@ -59,7 +61,7 @@ pub(super) fn data_parallel_options(
             let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
             match cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, n, 1) {
                 Some(ffn) => {
-                    let ffn_collective = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
+                    let ffn_collective = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), n);
                     out.extend(split_option(plan, (a, ta, d), &shard, (ffn, ffn_collective, n), excluded));
                 }
                 None => excluded.push(Excluded::Precision { pool: a }),
@@ -86,7 +88,7 @@ pub(super) fn data_parallel_options(
             }
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
-        let ar_ffn = moe_collective(m, &pa.chip, link, (b * per_seq, batch * per_seq), n);
+        let ar_ffn = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), n);
         let plain =
             colocated_option(plan, a, (ta, d, 1), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b }, memory);
         // Aggregated serving (`mixed`: the whole batch's steps with a chunk): each group
@@ -109,7 +111,7 @@ pub(super) fn data_parallel_options(
                 let attn = cost::stage_time(g_group, &[Stage::DecodeAttn], chip, ta, m.kv_split(ta))?;
                 let ffn = cost::stage_time(g_all, &[Stage::DecodeFfn], chip, n, 1)?;
                 let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, b + c), ta, link);
-                let ar_ffn = moe_collective(m, chip, link, (b + c, batch + c), n);
+                let ar_ffn = moe_collective(m, chip, &fabric, (b + c, batch + c), n);
                 let time = attn.time + ffn.time + m.layers as f64 * (ar_attn + ar_ffn) + cost::step_fixed(chip, b);
                 Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))
             })
@@ -125,12 +127,12 @@ pub(super) fn data_parallel_options(
 /// layer all-gathers its input and reduce-scatters its output (one all-reduce's traffic
 /// of all tokens); an MoE layer dispatches each group's own routed tokens to the experts
 /// and combines them back, two all-to-alls of `tokens.0·k·h·a` (DeepEP's layout;
-/// docs/cost-model.md §4d).
-pub(super) fn moe_collective(m: &crate::ir::Model, chip: &crate::ir::Chip, link: &crate::ir::Link, tokens: (u64, u64), n: u64) -> f64 {
-    let gather = cost::allreduce_on(chip, cost::activation_bytes(m, tokens.1), n, link);
+/// docs/cost-model.md §4d), over nodes where the `n` chips span them (§4g).
+pub(super) fn moe_collective(m: &crate::ir::Model, chip: &crate::ir::Chip, fabric: &cost::Fabric, tokens: (u64, u64), n: u64) -> f64 {
+    let gather = fabric.allreduce(chip, cost::activation_bytes(m, tokens.1), n);
     let Some(moe) = m.moe else { return gather };
     let routed = tokens.0 as f64 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
-    let a2a = 2.0 * cost::alltoall_time(routed, n, link);
+    let a2a = 2.0 * fabric.alltoall(routed, n);
     let (moe_layers, layers) = (m.moe_layers() as f64, m.layers as f64);
     ((layers - moe_layers) * gather + moe_layers * a2a) / layers
 }
@@ -342,6 +344,13 @@ const DATASHEET_H100: &str =
     "chip h100_sxm {\n  source = \"datasheet\"\n  compute {\n    bf16 = 989 TFLOP/s\n    fp8 = 1979 TFLOP/s\n  }\n\
      memory hbm {\n    capacity = 80 GB\n    bandwidth = 3.35 TB/s\n  }\n\
      efficiency {\n    compute = 0.67\n    memory = 0.90\n    source = \"FlashAttention-3; FlashMLA\"\n  }\n}\n";
+
+/// The colocated option of `tp` chips per group, `dp` groups and context split `cp`
+/// (its plain twin, not an aggregated one).
+#[cfg(test)]
+fn layout(opts: &[DecodeOption], (tp, dp, cp): (u64, u64, u64)) -> Option<&DecodeOption> {
+    opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp, c.cp) == (tp, dp, cp)) && d.aggregated.is_none())
+}
 
 #[cfg(test)]
 mod aggregated_checks {
@@ -597,12 +606,6 @@ mod context_parallel_checks {
         comp.program.plans[0].clone()
     }
 
-    /// The colocated option of `tp` chips per group, `dp` groups and context split `cp`
-    /// (its plain twin, not an aggregated one).
-    fn layout(opts: &[DecodeOption], (tp, dp, cp): (u64, u64, u64)) -> Option<&DecodeOption> {
-        opts.iter().find(|d| matches!(&d.layout, Layout::Colocated(c) if (c.tp, c.dp, c.cp) == (tp, dp, cp)) && d.aggregated.is_none())
-    }
-
     fn colocated(opts: &[DecodeOption], tp: u64, cp: u64) -> Option<&DecodeOption> {
         layout(opts, (tp, 1, cp))
     }
@@ -679,5 +682,77 @@ mod context_parallel_checks {
         // a `cp = 2` pin beside `dp = 2` keeps it, and only it
         let pinned = decode_options(&plan_on(32, "dp = 2, cp = 2"), 8, &mut vec![]);
         assert!(!pinned.is_empty() && pinned.iter().all(|d| d.context_split() == 2 && d.attention().2 == 2));
+    }
+}
+
+#[cfg(test)]
+mod pools_of_nodes {
+    use super::*;
+
+    /// DeepSeek-V3 (673 GB of FP8 weights: more than a node of 8 H100s holds) on `pool`
+    /// (datasheet roofline), 2k-token prompts, 500 output tokens.
+    fn plan(pool: &str) -> Plan {
+        let src = format!(
+            "{DATASHEET_H100}use std::links::{{nvlink4, ib_ndr}}\nuse std::models::deepseek_v3\n\
+             workload w {{\n  input = 2000 tok\n  output = 500 tok\n  concurrency = 256\n}}\n\
+             cluster c {{\n  pool gpu = {pool}\n}}\n\
+             plan p {{\n  model = deepseek_v3\n  cluster = c\n  workload = w\n  minimize tpot\n}}\n"
+        );
+        let comp = crate::compile("nodes.hplan", &src, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+        comp.program.plans[0].clone()
+    }
+
+    /// On 4 nodes of 8 H100s over InfiniBand NDR (docs/cost-model.md §4g): no
+    /// tensor-parallel group leaves a node, and attention groups feed experts on 1, 2 or
+    /// 4 whole nodes, never on part of one beyond the first. 8 groups of 2 over 2 nodes
+    /// are composed by hand: as on a 32-GPU NVLink domain but for the experts' dispatch
+    /// and combine (and the dense layers' all-reduce), each from `Fabric` over both
+    /// links; slower there by exactly that.
+    #[test]
+    fn expert_groups_over_nodes_talk_over_each_gpus_nic() {
+        let (nodes, flat) = (plan("h100_sxm x 8 over nvlink4 x 4 over ib_ndr"), plan("h100_sxm x 32 over nvlink4"));
+        let on_nodes = decode_options(&nodes, 256, &mut vec![]);
+        assert!(on_nodes.iter().all(|d| d.attention().1 <= 8), "a group of more than a node");
+        let spans: std::collections::BTreeSet<u64> = on_nodes.iter().map(|d| d.chips[0]).collect();
+        assert!(spans.iter().all(|&n| n <= 8 || n % 8 == 0) && spans.contains(&16) && spans.contains(&32), "{spans:?}");
+        let on_flat = decode_options(&flat, 256, &mut vec![]);
+        let (o, f) = (layout(&on_nodes, (2, 8, 1)).expect("8 groups of 2"), layout(&on_flat, (2, 8, 1)).expect("8 groups of 2"));
+        let (m, pool) = (&nodes.model, &nodes.cluster.pools[0]);
+        let (chip, up, out) = (&pool.chip, pool.link.as_ref().unwrap(), &pool.scale_out.as_ref().unwrap().link);
+        let moe = m.moe.unwrap();
+        // per MoE layer, two all-to-alls of a group's 32 sequences' routed tokens; per
+        // dense layer, an all-reduce's traffic of all 256
+        let routed = 32.0 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
+        let s = m.hidden as f64 * m.activations.bytes() * 256.0;
+        let two_level =
+            cost::ALLTOALL_FLOOR_S.max(out.latency) + (routed * 7.0 / 16.0 / up.bandwidth).max(routed * 8.0 / 16.0 / out.bandwidth);
+        let gather = cost::allreduce_on(chip, s, 8, up) + cost::allreduce_time(s / 8.0, 2, out);
+        let (l, ml) = (m.layers as f64, m.moe_layers() as f64);
+        let want = ((l - ml) * gather + ml * 2.0 * two_level) / l;
+        let Layout::Colocated(c) = &o.layout else { unreachable!() };
+        assert!((c.ffn_collective - want).abs() <= 1e-12 * want, "{} vs {want}", c.ffn_collective);
+        let Layout::Colocated(cf) = &f.layout else { unreachable!() };
+        let flat_want = ((l - ml) * cost::allreduce_on(chip, s, 16, up) + ml * 2.0 * cost::alltoall_time(routed, 16, up)) / l;
+        assert!((cf.ffn_collective - flat_want).abs() <= 1e-12 * flat_want);
+        assert!(c.ffn_collective > cf.ffn_collective);
+        let slower = l * (c.ffn_collective - cf.ffn_collective);
+        assert!((o.tpot - f.tpot - slower).abs() <= 1e-9 * o.tpot, "{} - {} vs {slower}", o.tpot, f.tpot);
+    }
+
+    /// A prompt's pipeline of 3 stages of 4 GPUs lays its stages out in chip order: the
+    /// second stage's chips share the first's node and receive over NVLink, the third's
+    /// are on the next node and receive over InfiniBand; no prefill group leaves a node.
+    #[test]
+    fn a_prefill_pipeline_crosses_to_the_next_node_over_infiniband() {
+        let p = plan("h100_sxm x 8 over nvlink4 x 4 over ib_ndr");
+        let opts = prefill_options(&p, &mut vec![]);
+        assert!(opts.iter().all(|o| o.tp <= 8));
+        let o = opts.iter().find(|o| (o.tp, o.pp) == (4, 3)).expect("3 stages of 4 hold DeepSeek-V3");
+        let pool = &p.cluster.pools[0];
+        let act = cost::activation_bytes(&p.model, 2000);
+        let over = |l: &crate::ir::Link| cost::transfer_time(act, l, 4);
+        let crossings: Vec<f64> = o.stages.iter().map(|s| s.crossing).collect();
+        assert_eq!(crossings, vec![0.0, over(pool.link.as_ref().unwrap()), over(&pool.scale_out.as_ref().unwrap().link)]);
     }
 }

@@ -706,7 +706,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
         let pa = &cl.pools[a];
         let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
         // pinned degrees are the only ones tried (and so the only ones explanations cite)
-        for ta in tp_degrees(pa.count, m.heads, pa.link.is_some()).into_iter().filter(|t| Pins::allows(attn_pins.tp, *t)) {
+        for ta in tp_degrees(pa.domain(), m.heads, pa.link.is_some()).into_iter().filter(|t| Pins::allows(attn_pins.tp, *t)) {
             let Some(attn) = cost::stage_time(&g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)) else {
                 excluded.push(Excluded::Precision { pool: a });
                 break;

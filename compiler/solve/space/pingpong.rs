@@ -95,7 +95,7 @@ pub(super) fn pingpong_options(
             continue;
         };
         let pf = &cl.pools[f];
-        for tf in tp_degrees(pf.count, m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
+        for tf in tp_degrees(pf.domain(), m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
             let Some((groups, ffn_mem)) = cache.groups.entry((f, tf)).or_insert_with(|| ffn_groups(plan, f, tf)).clone() else {
                 let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
                 ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));

@@ -9,7 +9,7 @@ pub(super) fn pipeline_tp(plan: &Plan, pool: usize) -> Option<u64> {
     let p = &plan.cluster.pools[pool];
     let m = &plan.model;
     let pin = plan.placement(Stage::DecodeLayers).pins.tp;
-    tp_degrees(p.count, m.heads, p.link.is_some()).into_iter().filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(pin, t)).max()
+    tp_degrees(p.domain(), m.heads, p.link.is_some()).into_iter().filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(pin, t)).max()
 }
 
 /// Per-layer costs of one pool as a pipeline stage, and the parts the breakdown needs.
@@ -246,43 +246,55 @@ pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, ex
     // 8 at most, so that the same layouts exist at every batch above 8 (the seeds)
     let most_micro = 8;
     let mut out = Vec::new();
+    // one crossing of a microbatch's activations, striped over a stage's `t` chips
+    let crossing = |link: &crate::ir::Link, tokens: u64, t: u64| cost::transfer_time(cost::activation_bytes(m, tokens), link, t);
     for &p in &placement.pools {
         let pool = &cl.pools[p];
-        // the stages pass activations over the pool's own link
-        let Some(link) = pool.link.as_ref() else { continue };
-        let degrees =
-            tp_degrees(pool.count, m.heads, true).into_iter().filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(placement.pins.tp, t));
+        // the stages pass activations over the pool's own link (between nodes, its
+        // scale-out link: docs/cost-model.md §4g)
+        let Some(fabric) = cost::Fabric::of(pool) else { continue };
+        let degrees = tp_degrees(pool.domain(), m.heads, true)
+            .into_iter()
+            .filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(placement.pins.tp, t));
         'degree: for t in degrees {
-            let most = (pool.count / t).min(l as u64).min(MAX_POOL_STAGES);
+            // stages that span nodes fill whole nodes
+            let groups = if pool.may_group(2 * t) && pool.domain() % t == 0 { pool.count / t } else { pool.domain() / t };
+            let most = groups.min(l as u64).min(MAX_POOL_STAGES);
             // the pool's costs as a stage, per microbatch count
             let mut by_micro: Vec<PipelineParts> = Vec::new();
             let mut fitted = false;
             let mut short: Option<Excluded> = None;
             for s in 2..=most {
                 let mbs = s.min(most_micro).min(batch);
-                let parts = match by_micro.iter().position(|x| x.microbatches == mbs) {
-                    Some(i) => &by_micro[i],
-                    None => {
-                        let b = batch.div_ceil(mbs);
-                        let tokens = b * per_seq;
-                        let Some(costs) = stage_costs(plan, p, t, &graph::build(m, decode_step(plan, b, per_seq)), tokens, (batch, b))
-                        else {
-                            excluded.push(Excluded::Precision { pool: p });
-                            break 'degree;
-                        };
-                        let cross = vec![vec![Some(cost::transfer_time(cost::activation_bytes(m, tokens), link, t))]];
-                        let problem = layers::Problem { layers: l, groups: vec![costs.group.clone()], cross };
-                        by_micro.push(PipelineParts {
-                            pools: vec![p],
-                            costs: vec![costs],
-                            problem,
-                            tps: vec![t],
-                            tokens,
-                            microbatches: mbs,
-                        });
-                        &by_micro[by_micro.len() - 1]
-                    }
-                };
+                // a pipeline over more than a node crosses between nodes: each crossing is
+                // priced at the scale-out link's (an upper bound: those inside a node are
+                // faster)
+                let link = fabric.slowest(s * t);
+                let parts =
+                    match by_micro.iter().position(|x| x.microbatches == mbs && x.problem.cross[0][0] == Some(crossing(link, x.tokens, t)))
+                    {
+                        Some(i) => &by_micro[i],
+                        None => {
+                            let b = batch.div_ceil(mbs);
+                            let tokens = b * per_seq;
+                            let Some(costs) = stage_costs(plan, p, t, &graph::build(m, decode_step(plan, b, per_seq)), tokens, (batch, b))
+                            else {
+                                excluded.push(Excluded::Precision { pool: p });
+                                break 'degree;
+                            };
+                            let cross = vec![vec![Some(crossing(link, tokens, t))]];
+                            let problem = layers::Problem { layers: l, groups: vec![costs.group.clone()], cross };
+                            by_micro.push(PipelineParts {
+                                pools: vec![p],
+                                costs: vec![costs],
+                                problem,
+                                tps: vec![t],
+                                tokens,
+                                microbatches: mbs,
+                            });
+                            &by_micro[by_micro.len() - 1]
+                        }
+                    };
                 match even_split(&parts.problem, s as usize) {
                     Ok(part) => {
                         fitted = true;
@@ -337,9 +349,11 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     let (_, ctx_max) = decode_contexts(plan);
     let kv_total = m.kv_bytes(ctx_max as f64);
     let PipelineParts { pools, costs, problem, tps, tokens, microbatches: mbs } = parts;
-    // between two groups of one pool, the pool's own link
+    // between two groups of one pool, the pool's own link (its scale-out link where the
+    // pipeline's groups on it span nodes)
+    let on_pool = |p: usize| part.stages.iter().map(|s| if pools[s.0] == p { tps[s.0] } else { 0 }).sum::<u64>();
     let link = |a: usize, b: usize| match pools[a] == pools[b] {
-        true => cl.pools[pools[a]].link.as_ref(),
+        true => cost::Fabric::of(&cl.pools[pools[a]]).map(|f| f.slowest(on_pool(pools[a]))),
         false => cl.link_between(pools[a], pools[b]).map(|l| &l.link),
     };
     let mut stages = Vec::new();

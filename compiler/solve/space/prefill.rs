@@ -65,8 +65,8 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
     for &p in own_chips {
         let pool = &cl.pools[p];
         let pins = &plan.placement(Stage::Prefill).pins;
-        'degree: for tp in tp_degrees(pool.count, m.heads, pool.link.is_some()).into_iter().filter(|t| Pins::allows(pins.tp, *t)) {
-            let longest = if pool.link.is_some() { (pool.count / tp).min(m.layers).min(MAX_PREFILL_STAGES) } else { 1 };
+        'degree: for tp in tp_degrees(pool.domain(), m.heads, pool.link.is_some()).into_iter().filter(|t| Pins::allows(pins.tp, *t)) {
+            let longest = if pool.link.is_some() { (groups_of(pool, tp)).min(m.layers).min(MAX_PREFILL_STAGES) } else { 1 };
             // a `pp` pin is the only length tried, fitting or not (none where the pool
             // cannot hold that many groups, or has no link for a pipeline)
             let lengths = match pins.pp {
@@ -214,12 +214,22 @@ fn context_splits(plan: &Plan, pool: &crate::ir::Pool, tp: u64) -> Vec<u64> {
     if pool.link.is_none() || reuse || pins.pp.is_some_and(|(k, _)| k > 1) {
         return Vec::new();
     }
-    let fits = |cp: u64| tp.saturating_mul(cp) <= pool.count;
+    let fits = |cp: u64| cp <= groups_of(pool, tp);
     match pins.cp {
         Some((k, _)) => (k > 1 && fits(k)).then_some(k).into_iter().collect(),
         None => std::iter::successors(Some(2u64), |c| Some(c * 2))
             .take_while(|&cp| cp <= MAX_CONTEXT_SPLIT && fits(cp) && input.div_ceil(cp) >= plan.chunk_tokens.max(1))
             .collect(),
+    }
+}
+
+/// How many groups of `tp` chips pool `pool` holds for one replica: on a pool of nodes
+/// (docs/cost-model.md §4g) whole groups per node over all its nodes, or one node's when
+/// `tp` does not divide a node (a group stays inside a node).
+fn groups_of(pool: &crate::ir::Pool, tp: u64) -> u64 {
+    match pool.domain() % tp {
+        0 => pool.count / tp,
+        _ => pool.domain() / tp,
     }
 }
 
@@ -251,7 +261,8 @@ pub fn prefill_option(
     let (time, interval, stages, allreduce_total, from_tables, extrapolated, memory) = if cp > 1 {
         // each of `cp` groups prefills its share of the prompt, attending to the cache the
         // ring brings it (docs/cost-model.md §14b)
-        let link = pool.link.as_ref().ok_or(Excluded::Precision { pool: p })?;
+        // the ring runs at its slowest link's pace: between nodes, the scale-out link
+        let link = cost::Fabric::of(pool).ok_or(Excluded::Precision { pool: p })?.slowest(tp * cp);
         let (tokens, prefix) = cost::context_prefill_share(input, cp);
         let mut f = cost::prefill_footprint(m, tp, tokens);
         // its share of the cache and the block on its way around the ring
@@ -283,8 +294,10 @@ pub fn prefill_option(
         let [time, ar, tables] = mixed(miss, hit);
         (time, time, Vec::new(), ar, tables, extrapolated, memory)
     } else {
-        // (pipelines are offered on linked pools only: their stages pass activations over it)
-        let link = pool.link.as_ref().ok_or(Excluded::Precision { pool: p })?;
+        // (pipelines are offered on linked pools only: their stages pass activations over
+        // it, and between nodes over the scale-out link: stage i's chips start at i·tp)
+        let fabric = cost::Fabric::of(pool).ok_or(Excluded::Precision { pool: p })?;
+        let hop_into = |i: u64| fabric.hop((i * tp) / pool.domain() == ((i - 1) * tp) / pool.domain());
         let ranges: Vec<(u64, u64)> = cost::even_ranges(m.layers, pp).collect();
         // every stage must hold its layers' weights and the prompt's cache for them
         let mut worst: Option<(f64, Vec<MemUse>)> = None;
@@ -304,7 +317,8 @@ pub fn prefill_option(
         let (miss, hit) =
             graphs.each(input, |g, tokens| Some((cost::layer_times(g, m, chip, tp)?, tokens))).ok_or(Excluded::Precision { pool: p })?;
         let extrapolated = miss.0.extrapolated || hit.as_ref().is_some_and(|x| x.1 .0.extrapolated);
-        let part = |lt: &cost::LayerTimes, tokens: u64, (lo, hi): (u64, u64), first: bool, last: bool| -> [f64; 5] {
+        let part = |lt: &cost::LayerTimes, tokens: u64, (lo, hi): (u64, u64), i: usize, last: bool| -> [f64; 5] {
+            let first = i == 0;
             let range = lo as usize..hi as usize;
             let mut compute: f64 = lt.layer[range.clone()].iter().sum();
             let mut tab: f64 = lt.layer_tables[range].iter().sum();
@@ -317,7 +331,7 @@ pub fn prefill_option(
             let ar = 2.0 * (hi - lo) as f64 * allreduce(tokens);
             // every stage launches its step; the first also schedules the sequence
             let overhead = chip.step_overhead + if first { chip.sequence_overhead } else { 0.0 };
-            let crossing = if first { 0.0 } else { cost::transfer_time(cost::activation_bytes(m, tokens), link, tp) };
+            let crossing = if first { 0.0 } else { cost::transfer_time(cost::activation_bytes(m, tokens), hop_into(i as u64), tp) };
             [compute, ar, overhead, crossing, tab]
         };
         let chunks = chunks_of(plan).filter(|_| chunked);
@@ -326,8 +340,8 @@ pub fn prefill_option(
                 let mut stages = Vec::with_capacity(ranges.len());
                 let mut tables = 0.0;
                 for (i, &range) in ranges.iter().enumerate() {
-                    let (first, last) = (i == 0, i + 1 == ranges.len());
-                    let at = |(lt, tokens): &(cost::LayerTimes, u64)| part(lt, *tokens, range, first, last);
+                    let last = i + 1 == ranges.len();
+                    let at = |(lt, tokens): &(cost::LayerTimes, u64)| part(lt, *tokens, range, i, last);
                     let [compute, ar, overhead, crossing, tab] = mixed(at(&miss), hit.as_ref().map(|(h, x)| (*h, at(x))));
                     tables += tab;
                     stages.push(PrefillStage {
@@ -365,7 +379,7 @@ pub fn prefill_option(
                     let (first, last) = (i == 0, i + 1 == s);
                     let at = |j: usize, head: bool| {
                         let (lt, tokens) = &priced[j];
-                        let mut x = part(lt, *tokens, range, first, last && head);
+                        let mut x = part(lt, *tokens, range, i, last && head);
                         if first {
                             x[2] -= chip.sequence_overhead;
                         }
@@ -407,7 +421,12 @@ pub fn prefill_option(
     let kv_bytes = m.kv_bytes(input as f64);
     let kv_path = (0..cl.pools.len())
         .map(|a| {
-            let link = if a == p { pool.link.as_ref() } else { cl.link_between(a, p).map(|l| &l.link) };
+            // to decode chips of its own pool: between nodes where it has them
+            let link = if a == p {
+                pool.scale_out.as_ref().map(|s| &s.link).or(pool.link.as_ref())
+            } else {
+                cl.link_between(a, p).map(|l| &l.link)
+            };
             link.map(|l| (l.latency, cost::transfer_bulk(kv_bytes, l, chips)))
         })
         .collect();
