@@ -874,7 +874,8 @@ fn a_pipeline_pays_the_per_sequence_cost_once() {
 /// data-parallel groups of TP2 feeding experts over all 16 GPUs; no tensor-parallel group
 /// leaves a node at any batch, the placement says which link joins the nodes, the
 /// schedule's collectives run on both links, and the ILP agrees with the oracle at every
-/// seed batch.
+/// seed batch. The report splits TTFT into the prefill, the KV transfer and the engine's
+/// own first-token latency.
 #[test]
 fn deepseek_v3_spans_two_h100_nodes_over_infiniband() {
     let text = std::fs::read_to_string(crate::root().join("examples/deepseek_v3_h100_nodes.hplan")).unwrap();
@@ -888,4 +889,11 @@ fn deepseek_v3_spans_two_h100_nodes_over_infiniband() {
     let sched = comp.schedules[0].as_ref().unwrap();
     assert!(sched.decode.tracks.iter().any(|t| t.name == "links `nvlink4` + `ib_ndr` within `gpu`"), "{:?}", sched.decode.tracks);
     every_batch_matches_the_oracle(&comp, |inst| assert!(inst.decode.iter().all(|d| d.attention().1 <= 8), "batch {}", inst.batch));
+    // TTFT: the prefill, the KV cache's move to the decode nodes (141 MB striped over the
+    // prefill's 10 NICs) and SGLang's first-token latency (20 ms + 1 ms per layer)
+    let b = r.breakdown.as_ref().unwrap();
+    let m = r.metrics.as_ref().unwrap();
+    assert!((b.engine_first_token_s - 0.081).abs() < 1e-12, "{}", b.engine_first_token_s);
+    assert!(b.kv_transfer_s > 0.0 && b.kv_transfer_s < 1e-3, "{}", b.kv_transfer_s);
+    assert!((b.prefill_s + b.kv_transfer_s + b.engine_first_token_s - m.ttft_s).abs() < 1e-12);
 }

@@ -339,13 +339,19 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         let what = if r.speculation.is_some() { "per token (a draft-and-verify round / expected tokens)" } else { "decode step" };
         o.push(Block::Gap);
         o.push(Block::Line(format!("{what} {}: {}", fmt_time(mt.tpot_s), parts.join(", "))));
+        // the engine's own latency to a first token, where the plan's framework has one
+        let engine = if b.engine_first_token_s > 0.0 {
+            format!(" + the engine's first token {}", fmt_time(b.engine_first_token_s))
+        } else {
+            String::new()
+        };
         match r.serving.as_ref().filter(|v| v.mode == "aggregated") {
             Some(_) => o.push(Block::Line(format!(
-                "prefill {} in the decode steps + {} waiting for the running step",
+                "prefill {} in the decode steps + {} waiting for the running step{engine}",
                 fmt_time(b.prefill_s),
-                fmt_time(mt.ttft_s - b.prefill_s)
+                fmt_time(mt.ttft_s - b.prefill_s - b.engine_first_token_s)
             ))),
-            None => o.push(Block::Line(format!("prefill {} + KV transfer {}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s)))),
+            None => o.push(Block::Line(format!("prefill {} + KV transfer {}{engine}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s)))),
         }
         if let Some(v) = &r.serving {
             o.push(Block::Line(format!("serving: {}", v.reason)));

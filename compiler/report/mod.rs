@@ -269,11 +269,20 @@ pub struct MemoryRow {
     pub capacity_bytes: f64,
 }
 
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Breakdown {
     pub decode_step_s: StepBreakdown,
     pub prefill_s: f64,
     pub kv_transfer_s: f64,
+    /// the serving engine's latency to a request's first token beyond the chips' steps
+    /// (docs/cost-model.md §11; only where the plan names a framework that has one): part
+    /// of TTFT beside the prefill and the KV transfer
+    #[serde(skip_serializing_if = "is_zero")]
+    pub engine_first_token_s: f64,
     /// of `prefill_s`, what the chip's measured op tables priced (the rest: roofline,
     /// all-reduces, fixed costs)
     pub prefill_from_tables_s: f64,
@@ -719,10 +728,11 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
         .collect();
     let b = &d.breakdown;
     let ttft = p.instance.pair_ttft(d, pre).unwrap_or(f64::NAN);
-    // aggregated serving: the prompt's chunk steps, and no KV transfer
-    let (prefill_s, kv_transfer_s, prefill_tables) = match &d.aggregated {
-        Some(a) => (a.prompt, 0.0, a.from_tables),
-        None => (pre.time, ttft - pre.time, pre.from_tables),
+    // aggregated serving: the prompt's chunk steps, and no KV transfer; TTFT also holds
+    // the engine's first-token latency
+    let (prefill_s, kv_transfer_s, engine_first_token_s, prefill_tables) = match &d.aggregated {
+        Some(a) => (a.prompt, 0.0, a.first_token, a.from_tables),
+        None => (pre.time, ttft - pre.time - pre.first_token, pre.first_token, pre.from_tables),
     };
     let timelines = schedule.clone();
     let proven = s.per_batch.iter().all(|x| x.stats.proven);
@@ -751,6 +761,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
             },
             prefill_s,
             kv_transfer_s,
+            engine_first_token_s,
             prefill_from_tables_s: prefill_tables,
             extrapolated: p.instance.extrapolated(p.choice),
         }),
