@@ -83,6 +83,13 @@ fn placed_graph_colours_nodes_by_pool() {
     assert!(layer_nodes.iter().all(|l| l.contains("on pre (h200)") && !l.contains("striped")));
 }
 
+/// A pool of nodes is drawn as it is written: chips per node, then nodes.
+#[test]
+fn placed_graph_names_a_pool_of_nodes_as_written() {
+    let dot = graph(&["examples/deepseek_v3_h100_nodes.hplan", "--plan", "cheapest", "--placed"]);
+    assert!(dot.contains("pool_0 [label=\"gpu: h100_sxm x 8 x 4\""), "{dot}");
+}
+
 #[test]
 fn placed_graph_of_an_infeasible_plan_is_an_error() {
     let o = Command::new(env!("CARGO_BIN_EXE_hplanc"))

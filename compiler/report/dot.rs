@@ -96,12 +96,16 @@ pub fn render_placed(g: &Graph, title: &str, moe: Option<(u64, u64)>, plan: &Pla
     used.dedup();
     let mut legend = String::from("  subgraph cluster_legend {\n    label=\"pools\";\n");
     for p in used {
+        // a pool of nodes as it is written: chips per node x nodes
+        let count = match &pools[p].scale_out {
+            Some(s) => format!("{} x {}", s.node, pools[p].count / s.node),
+            None => pools[p].count.to_string(),
+        };
         let _ = writeln!(
             legend,
-            "    pool_{p} [label=\"{}: {} x {}\", fillcolor=\"{}\"];",
+            "    pool_{p} [label=\"{}: {} x {count}\", fillcolor=\"{}\"];",
             esc(&pools[p].name),
             esc(&pools[p].chip.name),
-            pools[p].count,
             colour(p)
         );
     }
