@@ -496,6 +496,9 @@ fn a_long_sequence_decodes_fastest_with_its_cache_split_by_context() {
     let sched = comp.schedules[0].as_ref().unwrap();
     let combines = sched.decode.ops.iter().filter(|o| o.name.starts_with("KV combine + all-reduce")).count();
     assert_eq!(combines, 80, "one a layer");
+    // the step waits on those collectives, and the bottleneck says they include the combines
+    let bottleneck = r.bottleneck.as_deref().unwrap();
+    assert!(bottleneck.starts_with("tensor-parallel all-reduces and the KV split's combines on link `nvlink6`"), "{bottleneck}");
     let plain = compiled("cp1.hplan", &src("  place decode.attn on gpu { cp = 1 }\n"), hplanc::Mode::Build).report().plans.remove(0);
     assert!(plain.placement.iter().all(|x| x.cp.is_none()));
     let (fast, slow) = (r.metrics.as_ref().unwrap().tpot_s, plain.metrics.as_ref().unwrap().tpot_s);

@@ -593,6 +593,8 @@ pub fn bottleneck(d: &DecodeOption, step: &crate::schedule::Timeline) -> String 
         // data-parallel attention: the FFN's all-gathers and reduce-scatters, or MoE
         // dispatch and combine
         Work::Collective if d.attention().2 > 1 => "collectives (the groups' all-reduces, the FFN's gathers or expert all-to-alls)",
+        // a cache split by context also combines the partial attention outputs (§4f)
+        Work::Collective if d.context_split() > 1 => "tensor-parallel all-reduces and the KV split's combines",
         Work::Collective => "tensor-parallel all-reduces",
         Work::Crossing if d.stages().is_empty() => "attention<->FFN crossings between pools",
         Work::Crossing => "activations passed between pipeline stages",
