@@ -9,6 +9,7 @@
 //! monotonicity; `tests/batches.rs` checks the bound and the search against solving
 //! every batch).
 
+use super::brute::LeastFirst;
 use super::space::{self, Choice, Instance};
 use super::{brute, ilp, tie_goal, Goal, Point};
 use crate::ir::Plan;
@@ -79,15 +80,15 @@ struct Built {
     inst: Instance,
     /// each decode option's layout number
     layout: Vec<u32>,
-    /// per layout number (ascending), its options' fastest and slowest steps
-    steps: Vec<(u32, f64, f64)>,
+    /// indexed by layout number, its options' fastest and slowest steps here (`None`: no
+    /// option of that layout at this batch)
+    steps: Vec<Option<(f64, f64)>>,
 }
 
 impl Built {
     /// The fastest and slowest steps of layout number `l` here.
     fn steps(&self, l: u32) -> Option<(f64, f64)> {
-        let i = self.steps.binary_search_by_key(&l, |s| s.0).ok()?;
-        Some((self.steps[i].1, self.steps[i].2))
+        self.steps.get(l as usize).copied().flatten()
     }
 }
 
@@ -133,15 +134,12 @@ impl<'p> Batches<'p> {
                     *layouts.entry(d.key()).or_insert(n)
                 })
                 .collect();
-            let mut steps: Vec<(u32, f64, f64)> = layout.iter().zip(&inst.decode).map(|(&l, d)| (l, d.tpot, d.tpot)).collect();
-            steps.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
-            steps.dedup_by(|later, first| {
-                let same = later.0 == first.0;
-                if same {
-                    first.2 = first.2.max(later.2);
-                }
-                same
-            });
+            // layout numbers are dense (0.. the layouts met so far): one slot each
+            let mut steps: Vec<Option<(f64, f64)>> = vec![None; layout.iter().max().map_or(0, |&l| l as usize + 1)];
+            for (&l, d) in layout.iter().zip(&inst.decode) {
+                let slot = &mut steps[l as usize];
+                *slot = Some(slot.map_or((d.tpot, d.tpot), |(lo, hi)| (lo.min(d.tpot), hi.max(d.tpot))));
+            }
             Built { inst, layout, steps }
         })
     }
@@ -380,9 +378,12 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
         };
         options.push(((goal.value(&alone), tie.value(&alone)), di, most, fewest));
     }
-    options.sort_unstable_by(|x, y| order((x.0, x.1 as u64), (y.0, y.1 as u64)));
+    // taken in order until one reaches the least pair found, which is mostly early: a
+    // heap orders only those taken (O(n + k log n), not a full sort)
+    let mut options: BinaryHeap<LeastFirst<(f64, f64)>> =
+        options.into_iter().map(|(k, di, most, fewest)| LeastFirst(k, di, (most, fewest))).collect();
     let mut least: Option<Key> = None;
-    for (alone, di, most, fewest) in options {
+    while let Some(LeastFirst(alone, di, (most, fewest))) = options.pop() {
         if least.is_some_and(|l| order((alone, 0), (l, 0)) != Ordering::Less) {
             break;
         }

@@ -68,12 +68,13 @@ pub fn best_pruned(
     then: &dyn Fn(&Instance, Choice) -> bool,
 ) -> Option<(Choice, (f64, f64))> {
     let key = |t: &Totals| (goal.value(t), tie.value(t));
-    let mut order: Vec<((f64, f64), usize)> = (0..inst.decode.len()).map(|d| (key(&inst.alone(d)), d)).collect();
-    order.sort_unstable_by(|x, y| x.0 .0.total_cmp(&y.0 .0).then(x.0 .1.total_cmp(&y.0 .1)).then(x.1.cmp(&y.1)));
+    // taken in order until the break below, mostly early: a heap orders only those taken
+    let mut order: std::collections::BinaryHeap<LeastFirst<()>> =
+        (0..inst.decode.len()).map(|d| LeastFirst(key(&inst.alone(d)), d, ())).collect();
     // ((goal, tie), then, decode, prefill) of the best pair found, and its choice
     type Order = ((f64, f64), bool, usize, usize);
     let mut best: Option<(Order, Choice)> = None;
-    for (own, d) in order {
+    while let Some(LeastFirst(own, d, ())) = order.pop() {
         if best.as_ref().is_some_and(|((k, ..), _)| own.0 > k.0 || (own.0 == k.0 && own.1 > k.1)) {
             break;
         }
@@ -93,4 +94,38 @@ pub fn best_pruned(
         }
     }
     best.map(|((k, ..), c)| (c, k))
+}
+
+/// An item of a max-heap that pops the least `(key, index)` first (keys compared with
+/// `total_cmp`, component by component): a sort that orders only the items taken, for
+/// the enumerations that take options in key order and stop early ([`best_pruned`],
+/// `batch::bound`).
+pub(crate) struct LeastFirst<T>(pub (f64, f64), pub usize, pub T);
+
+impl<T> LeastFirst<T> {
+    fn order(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (self.0, other.0);
+        a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(self.1.cmp(&other.1))
+    }
+}
+
+impl<T> PartialEq for LeastFirst<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.order(other).is_eq()
+    }
+}
+
+impl<T> Eq for LeastFirst<T> {}
+
+impl<T> PartialOrd for LeastFirst<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for LeastFirst<T> {
+    /// reversed: the heap's greatest is the least `(key, index)`
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.order(self)
+    }
 }
