@@ -723,7 +723,7 @@ pub fn plan_report(plan: &Plan, solution: Option<(&Solved, &crate::schedule::Sch
         .map(|u| MemoryRow {
             stage: u.stage.name(),
             pool: plan.cluster.pools[u.pool].name.clone(),
-            tier: u.tier.clone(),
+            tier: u.tier.to_string(),
             used_bytes: u.used,
             capacity_bytes: u.capacity,
         })

@@ -266,7 +266,7 @@ fn kv_capacity(plan: &Plan, d: &DecodeOption, solved_batch: u64, max_batch: u64)
 fn spare_kv_tokens<'a>(plan: &Plan, pool: usize, ways: u64, uses: impl Iterator<Item = &'a space::MemUse>) -> Option<u64> {
     let chip = &plan.cluster.pools[pool].chip;
     let tier = &chip.memory[chip.tier_index(crate::ir::Contents::Kv)?].name;
-    let free = uses.filter(|u| &u.tier == tier).map(|u| (u.capacity - u.used).max(0.0)).reduce(f64::min)?;
+    let free = uses.filter(|u| *u.tier == **tier).map(|u| (u.capacity - u.used).max(0.0)).reduce(f64::min)?;
     let per_token = plan.model.kv_bytes_per_token() / ways.max(1) as f64;
     (per_token > 0.0).then(|| (free / per_token).floor() as u64)
 }

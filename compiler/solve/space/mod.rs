@@ -28,7 +28,8 @@ use speculative::*;
 pub struct MemUse {
     pub stage: Stage,
     pub pool: usize,
-    pub tier: String,
+    /// the tier's name (shared: a pipeline's stages each name the same tiers)
+    pub tier: Arc<str>,
     pub used: f64,
     pub capacity: f64,
 }
@@ -594,7 +595,7 @@ fn memory_excluded(stage: Stage, pool: usize, tp: u64, mem: &[MemUse]) -> Exclud
 
 fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
     let (used, ok) = cost::fits(chip, f);
-    (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier, used, capacity }).collect(), ok)
+    (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier: tier.into(), used, capacity }).collect(), ok)
 }
 
 /// Decode options at batch `batch`.

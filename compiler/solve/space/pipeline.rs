@@ -356,13 +356,17 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
         true => cost::Fabric::of(&cl.pools[pools[a]]).map(|f| f.slowest(on_pool(pools[a]))),
         false => cl.link_between(pools[a], pools[b]).map(|l| &l.link),
     };
-    let mut stages = Vec::new();
+    let n = part.stages.len();
+    let mut stages = Vec::with_capacity(n);
     let mut bd = DecodeBreakdown::default();
     let mut chips = vec![0; cl.pools.len()];
     let mut cycle = 0.0;
-    let mut memory = Vec::new();
-    let mut kv = Vec::new();
-    let mut cross_in = Vec::new();
+    let mut memory = Vec::with_capacity(n * 2);
+    let mut kv = Vec::with_capacity(n);
+    let mut cross_in = Vec::with_capacity(n);
+    // each pool's tier names, shared by its stages' memory rows
+    let tier_names: Vec<Vec<Arc<str>>> =
+        pools.iter().map(|&p| cl.pools[p].chip.memory.iter().map(|t| Arc::from(t.name.as_str())).collect()).collect();
     for (i, &(q, lo, hi)) in part.stages.iter().enumerate() {
         let (first, last) = (i == 0, i + 1 == part.stages.len());
         let prev = (!first).then(|| part.stages[i - 1].0);
@@ -386,7 +390,13 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
         chips[pools[q]] += tps[q];
         for (t, tier) in pool.chip.memory.iter().enumerate() {
             let used = c.group.used(t, lo, hi, first, last);
-            memory.push(MemUse { stage: Stage::DecodeLayers, pool: pools[q], tier: tier.name.clone(), used, capacity: tier.capacity });
+            memory.push(MemUse {
+                stage: Stage::DecodeLayers,
+                pool: pools[q],
+                tier: tier_names[q][t].clone(),
+                used,
+                capacity: tier.capacity,
+            });
         }
         let kv_here: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l as u64, ctx_max as f64)).sum();
         kv.push((pools[q], if kv_total > 0.0 { kv_here / kv_total } else { 0.0 }));
