@@ -246,8 +246,6 @@ pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, ex
     // 8 at most, so that the same layouts exist at every batch above 8 (the seeds)
     let most_micro = 8;
     let mut out = Vec::new();
-    // one crossing of a microbatch's activations, striped over a stage's `t` chips
-    let crossing = |link: &crate::ir::Link, tokens: u64, t: u64| cost::transfer_time(cost::activation_bytes(m, tokens), link, t);
     for &p in &placement.pools {
         let pool = &cl.pools[p];
         // the stages pass activations over the pool's own link (between nodes, its
@@ -260,8 +258,9 @@ pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, ex
             // stages that span nodes fill whole nodes
             let groups = if pool.may_group(2 * t) && pool.domain() % t == 0 { pool.count / t } else { pool.domain() / t };
             let most = groups.min(l as u64).min(MAX_POOL_STAGES);
-            // the pool's costs as a stage, per microbatch count
-            let mut by_micro: Vec<PipelineParts> = Vec::new();
+            // the pool's costs as a stage, per microbatch count and whether the stages
+            // span nodes
+            let mut by_micro: Vec<((u64, bool), PipelineParts)> = Vec::new();
             let mut fitted = false;
             let mut short: Option<Excluded> = None;
             for s in 2..=most {
@@ -270,31 +269,24 @@ pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, ex
                 // priced at the scale-out link's (an upper bound: those inside a node are
                 // faster)
                 let link = fabric.slowest(s * t);
-                let parts =
-                    match by_micro.iter().position(|x| x.microbatches == mbs && x.problem.cross[0][0] == Some(crossing(link, x.tokens, t)))
-                    {
-                        Some(i) => &by_micro[i],
-                        None => {
-                            let b = batch.div_ceil(mbs);
-                            let tokens = b * per_seq;
-                            let Some(costs) = stage_costs(plan, p, t, &graph::build(m, decode_step(plan, b, per_seq)), tokens, (batch, b))
-                            else {
-                                excluded.push(Excluded::Precision { pool: p });
-                                break 'degree;
-                            };
-                            let cross = vec![vec![Some(crossing(link, tokens, t))]];
-                            let problem = layers::Problem { layers: l, groups: vec![costs.group.clone()], cross };
-                            by_micro.push(PipelineParts {
-                                pools: vec![p],
-                                costs: vec![costs],
-                                problem,
-                                tps: vec![t],
-                                tokens,
-                                microbatches: mbs,
-                            });
-                            &by_micro[by_micro.len() - 1]
-                        }
-                    };
+                let key = (mbs, s * t > pool.domain());
+                let parts = match by_micro.iter().position(|x| x.0 == key) {
+                    Some(i) => &by_micro[i].1,
+                    None => {
+                        let b = batch.div_ceil(mbs);
+                        let tokens = b * per_seq;
+                        let Some(costs) = stage_costs(plan, p, t, &graph::build(m, decode_step(plan, b, per_seq)), tokens, (batch, b))
+                        else {
+                            excluded.push(Excluded::Precision { pool: p });
+                            break 'degree;
+                        };
+                        let cross = vec![vec![Some(cost::transfer_time(cost::activation_bytes(m, tokens), link, t))]];
+                        let problem = layers::Problem { layers: l, groups: vec![costs.group.clone()], cross };
+                        let parts = PipelineParts { pools: vec![p], costs: vec![costs], problem, tps: vec![t], tokens, microbatches: mbs };
+                        by_micro.push((key, parts));
+                        &by_micro[by_micro.len() - 1].1
+                    }
+                };
                 match even_split(&parts.problem, s as usize) {
                     Ok(part) => {
                         fitted = true;
@@ -714,5 +706,40 @@ mod pipelines_within_a_pool {
                 assert!(seen.iter().all(|x| degrees.contains(&x.0)), "{pin}: {seen:?}");
             }
         }
+    }
+
+    /// A pipeline within a pool of nodes (docs/cost-model.md §4g): Llama-3.1-405B (FP8)
+    /// over 4 nodes of 8 H100s. No stage's group leaves a node; a pipeline inside one node
+    /// passes activations (and the sampled ids back) over NVLink, one over more than a
+    /// node prices every crossing on InfiniBand.
+    #[test]
+    fn a_pipeline_over_nodes_crosses_on_the_scale_out_link() {
+        let src = "use std::chips::h100_sxm\nuse std::links::{nvlink4, ib_ndr}\nuse std::models::llama3_1_405b\n\
+                   workload w {\n  input = 2k tok\n  output = 256 tok\n  concurrency = 8\n}\n\
+                   cluster c {\n  pool gpu = h100_sxm x 8 over nvlink4 x 4 over ib_ndr\n}\n\
+                   plan p {\n  model = llama3_1_405b { weights = fp8 }\n  cluster = c\n  workload = w\n  place decode.layers on gpu\n}\n";
+        let comp = crate::compile("nodes.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let (m, pool) = (&plan.model, &plan.cluster.pools[0]);
+        let (up, out) = (pool.link.as_ref().unwrap(), &pool.scale_out.as_ref().unwrap().link);
+        let inst = instance(plan, 8, &prefill_options(plan, &mut Vec::new()), &mut Vec::new());
+        let (mut inside, mut across) = (0, 0);
+        for d in inst.decode.iter().filter(|d| d.stages().len() >= 2) {
+            let (s, t) = (d.stages().len() as u64, d.stages()[0].tp);
+            assert!(t <= 8, "a stage of {t} GPUs");
+            let Layout::Pipeline(Pipeline { cross_in, back, microbatches, .. }) = &d.layout else { panic!("a pipeline's layout") };
+            let tokens = 8u64.div_ceil(*microbatches);
+            let link = if s * t > 8 { out } else { up };
+            let hop = cost::transfer_time(cost::activation_bytes(m, tokens), link, t);
+            assert!(cross_in[1..].iter().all(|&c| c == hop), "{s} x {t}: {cross_in:?} against {hop}");
+            assert_eq!(*back, cost::transfer_time(4.0 * tokens as f64, link, 1));
+            if s * t > 8 {
+                across += 1;
+            } else {
+                inside += 1;
+            }
+        }
+        assert!(inside > 0 && across > 0, "{inside} inside a node, {across} across nodes");
     }
 }
