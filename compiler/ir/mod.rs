@@ -327,6 +327,17 @@ impl Pool {
     pub fn may_group(&self, n: u64) -> bool {
         n <= self.count && (n <= self.domain() || n % self.domain() == 0)
     }
+
+    /// How many groups of `t` chips the pool holds side by side for one pipeline or
+    /// split: on a pool of nodes whole groups per node over all its nodes, or one node's
+    /// when `t` does not divide a node (a group stays inside a node); on one domain, all
+    /// its chips'.
+    pub fn groups(&self, t: u64) -> u64 {
+        match self.domain() % t.max(1) {
+            0 => self.count / t.max(1),
+            _ => self.domain() / t.max(1),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

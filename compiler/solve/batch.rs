@@ -9,7 +9,8 @@
 //! monotonicity; `tests/batches.rs` checks the bound and the search against solving
 //! every batch).
 
-use super::brute::LeastFirst;
+// `(key, batch)` orders: the least key, then the smaller batch (docs/solver.md)
+use super::brute::{key_order as order, LeastFirst};
 use super::space::{self, Choice, Instance};
 use super::{brute, ilp, tie_goal, Goal, Point};
 use crate::ir::Plan;
@@ -55,11 +56,6 @@ pub type Key = (f64, f64);
 pub fn key(inst: &Instance, c: Choice, goal: Goal) -> Option<Key> {
     let t = inst.totals(c)?;
     Some((goal.value(&t), tie_goal(inst).value(&t)))
-}
-
-/// `(key, batch)` orders: the least key, then the smaller batch (docs/solver.md).
-fn order(a: (Key, u64), b: (Key, u64)) -> Ordering {
-    a.0 .0.total_cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1)).then(a.1.cmp(&b.1))
 }
 
 /// The configuration spaces of one plan, each batch's built once.

@@ -102,10 +102,15 @@ pub fn best_pruned(
 /// `batch::bound`).
 pub(crate) struct LeastFirst<T>(pub (f64, f64), pub usize, pub T);
 
+/// `(key, n)` orders: the least key (its components by `total_cmp`), then the least `n`
+/// (a decode option's index, or a batch: docs/solver.md).
+pub(crate) fn key_order(a: ((f64, f64), u64), b: ((f64, f64), u64)) -> std::cmp::Ordering {
+    a.0 .0.total_cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1)).then(a.1.cmp(&b.1))
+}
+
 impl<T> LeastFirst<T> {
     fn order(&self, other: &Self) -> std::cmp::Ordering {
-        let (a, b) = (self.0, other.0);
-        a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(self.1.cmp(&other.1))
+        key_order((self.0, self.1 as u64), (other.0, other.1 as u64))
     }
 }
 

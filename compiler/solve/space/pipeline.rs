@@ -256,8 +256,7 @@ pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, ex
             .filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(placement.pins.tp, t));
         'degree: for t in degrees {
             // stages that span nodes fill whole nodes
-            let groups = if pool.may_group(2 * t) && pool.domain() % t == 0 { pool.count / t } else { pool.domain() / t };
-            let most = groups.min(l as u64).min(MAX_POOL_STAGES);
+            let most = pool.groups(t).min(l as u64).min(MAX_POOL_STAGES);
             // the pool's costs as a stage, per microbatch count and whether the stages
             // span nodes
             let mut by_micro: Vec<((u64, bool), PipelineParts)> = Vec::new();
@@ -341,13 +340,6 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     let (_, ctx_max) = decode_contexts(plan);
     let kv_total = m.kv_bytes(ctx_max as f64);
     let PipelineParts { pools, costs, problem, tps, tokens, microbatches: mbs } = parts;
-    // between two groups of one pool, the pool's own link (its scale-out link where the
-    // pipeline's groups on it span nodes)
-    let on_pool = |p: usize| part.stages.iter().map(|s| if pools[s.0] == p { tps[s.0] } else { 0 }).sum::<u64>();
-    let link = |a: usize, b: usize| match pools[a] == pools[b] {
-        true => cost::Fabric::of(&cl.pools[pools[a]]).map(|f| f.slowest(on_pool(pools[a]))),
-        false => cl.link_between(pools[a], pools[b]).map(|l| &l.link),
-    };
     let n = part.stages.len();
     let mut stages = Vec::with_capacity(n);
     let mut bd = DecodeBreakdown::default();
@@ -398,6 +390,12 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     // otherwise back along the pipeline.
     let ids = 4.0 * *tokens as f64;
     let (head, tail) = (part.stages[0].0, part.stages[part.stages.len() - 1].0);
+    // between two groups of one pool, the pool's own link (its scale-out link where the
+    // pipeline's chips on it, `chips`, span nodes)
+    let link = |a: usize, b: usize| match pools[a] == pools[b] {
+        true => cost::Fabric::of(&cl.pools[pools[a]]).map(|f| f.slowest(chips[pools[a]])),
+        false => cl.link_between(pools[a], pools[b]).map(|l| &l.link),
+    };
     let back = match link(tail, head) {
         Some(l) => cost::transfer_time(ids, l, 1),
         None => part.stages.windows(2).filter_map(|w| link(w[1].0, w[0].0)).map(|l| cost::transfer_time(ids, l, 1)).sum(),

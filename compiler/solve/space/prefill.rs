@@ -66,7 +66,7 @@ pub fn prefill_options(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Prefill
         let pool = &cl.pools[p];
         let pins = &plan.placement(Stage::Prefill).pins;
         'degree: for tp in tp_degrees(pool.domain(), m.heads, pool.link.is_some()).into_iter().filter(|t| Pins::allows(pins.tp, *t)) {
-            let longest = if pool.link.is_some() { (groups_of(pool, tp)).min(m.layers).min(MAX_PREFILL_STAGES) } else { 1 };
+            let longest = if pool.link.is_some() { pool.groups(tp).min(m.layers).min(MAX_PREFILL_STAGES) } else { 1 };
             // a `pp` pin is the only length tried, fitting or not (none where the pool
             // cannot hold that many groups, or has no link for a pipeline)
             let lengths = match pins.pp {
@@ -214,22 +214,12 @@ fn context_splits(plan: &Plan, pool: &crate::ir::Pool, tp: u64) -> Vec<u64> {
     if pool.link.is_none() || reuse || pins.pp.is_some_and(|(k, _)| k > 1) {
         return Vec::new();
     }
-    let fits = |cp: u64| cp <= groups_of(pool, tp);
+    let fits = |cp: u64| cp <= pool.groups(tp);
     match pins.cp {
         Some((k, _)) => (k > 1 && fits(k)).then_some(k).into_iter().collect(),
         None => std::iter::successors(Some(2u64), |c| Some(c * 2))
             .take_while(|&cp| cp <= MAX_CONTEXT_SPLIT && fits(cp) && input.div_ceil(cp) >= plan.chunk_tokens.max(1))
             .collect(),
-    }
-}
-
-/// How many groups of `tp` chips pool `pool` holds for one replica: on a pool of nodes
-/// (docs/cost-model.md §4g) whole groups per node over all its nodes, or one node's when
-/// `tp` does not divide a node (a group stays inside a node).
-fn groups_of(pool: &crate::ir::Pool, tp: u64) -> u64 {
-    match pool.domain() % tp {
-        0 => pool.count / tp,
-        _ => pool.domain() / tp,
     }
 }
 
