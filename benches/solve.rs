@@ -119,7 +119,12 @@ fn main() {
     files.push(root.join("benches/plans/pipeline_8_pools.hplan"));
     files.push(root.join("benches/plans/large_fleet.hplan"));
     files.push(root.join("benches/plans/prefill_anywhere.hplan"));
+    let wanted = filters();
+    let picked = |name: &str| wanted.is_empty() || wanted.iter().any(|w| name.contains(w.as_str()));
     for f in files {
+        if !picked(&f.file_name().unwrap().to_string_lossy()) {
+            continue;
+        }
         // an example that demonstrates a diagnostic (`Expect: E0401` in its header) has
         // nothing to solve
         let text = std::fs::read_to_string(&f).unwrap();
@@ -129,7 +134,14 @@ fn main() {
         }
         bench(&f);
     }
-    partition(&root.join("benches/plans/pipeline_8_pools.hplan"));
+    if picked("partition") {
+        partition(&root.join("benches/plans/pipeline_8_pools.hplan"));
+    }
+}
+
+/// The words after `--` that are not flags (cargo passes `--bench` itself).
+fn filters() -> Vec<String> {
+    std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect()
 }
 
 /// Issue 5's target: the layer partition of a 126-layer model over 8 pools under 2 s.
