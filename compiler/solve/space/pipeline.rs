@@ -27,15 +27,16 @@ pub(super) struct StageCosts {
     /// the part of `group.first` that is the engine's per-sequence host work
     first_fixed: f64,
     extrapolated: bool,
+    /// the chip's memory tiers' names (shared by every stage's memory rows)
+    tiers: Vec<Arc<str>>,
 }
 
 /// `batch` is the whole decode batch (whose KV cache the stage holds), `micro` the
 /// sequences of one microbatch (which each pass through the stage pays fixed costs for).
 pub(super) fn stage_costs(
     plan: &Plan,
-    pool: usize,
-    tp: u64,
-    g: &graph::Graph,
+    (pool, tp): (usize, u64),
+    (g, bytes): (&graph::Graph, &LayerBytes),
     tokens: u64,
     (batch, micro): (u64, u64),
 ) -> Option<StageCosts> {
@@ -91,7 +92,6 @@ pub(super) fn stage_costs(
         out
     };
     let time = prefix(&mut (0..n).map(|l| attn[l] + ffn[l] + ar));
-    let (_, ctx_max) = decode_contexts(plan);
     let tiers = chip.memory.len();
     let (wt, kt) = (chip.tier_index(crate::ir::Contents::Weights)?, chip.tier_index(crate::ir::Contents::Kv)?);
     let tpf = tp as f64;
@@ -100,10 +100,10 @@ pub(super) fn stage_costs(
         for (t, row) in mem.iter_mut().enumerate() {
             let mut x = row[l];
             if t == wt {
-                x += m.layer_weight_bytes(l as u64) / tpf;
+                x += bytes.weights[l] / tpf;
             }
             if t == kt {
-                x += batch as f64 * m.kv_bytes_layer(l as u64, ctx_max as f64) / m.kv_split(tp) as f64;
+                x += batch as f64 * bytes.kv[l] / m.kv_split(tp) as f64;
             }
             row[l + 1] = x;
         }
@@ -134,6 +134,7 @@ pub(super) fn stage_costs(
         tables_last: tab_last,
         first_fixed: micro as f64 * chip.sequence_overhead,
         extrapolated,
+        tiers: chip.memory.iter().map(|t| Arc::from(t.name.as_str())).collect(),
     })
 }
 
@@ -149,19 +150,70 @@ pub(super) struct PipelineParts {
     microbatches: u64,
 }
 
-pub(super) fn pipeline_parts(plan: &Plan, batch: u64, per_seq: u64, s: usize, excluded: &mut Vec<Excluded>) -> Option<PipelineParts> {
+/// Per layer, the bytes a pipeline stage holds of it: its weights (all chips' together)
+/// and one sequence's KV cache at the longest context.
+pub(super) struct LayerBytes {
+    weights: Vec<f64>,
+    kv: Vec<f64>,
+}
+
+impl LayerBytes {
+    pub(super) fn of(plan: &Plan) -> LayerBytes {
+        let m = &plan.model;
+        let (_, ctx_max) = decode_contexts(plan);
+        LayerBytes {
+            weights: (0..m.layers).map(|l| m.layer_weight_bytes(l)).collect(),
+            kv: (0..m.layers).map(|l| m.kv_bytes_layer(l, ctx_max as f64)).collect(),
+        }
+    }
+}
+
+/// What a batch's pipelines share: the model's [`LayerBytes`] and the decode steps'
+/// graphs by microbatch size (`⌈B/m⌉` sequences), each built once for every pool,
+/// degree and stage count that runs it.
+pub(super) struct Shared {
+    bytes: LayerBytes,
+    graphs: Vec<(u64, graph::Graph)>,
+}
+
+impl Shared {
+    pub(super) fn new(plan: &Plan) -> Shared {
+        Shared { bytes: LayerBytes::of(plan), graphs: Vec::new() }
+    }
+
+    /// The graph of a step over `b` sequences of `per_seq` tokens each, with the
+    /// layers' bytes.
+    fn at(&mut self, plan: &Plan, b: u64, per_seq: u64) -> (&graph::Graph, &LayerBytes) {
+        let i = match self.graphs.iter().position(|(k, _)| *k == b) {
+            Some(i) => i,
+            None => {
+                self.graphs.push((b, graph::build(&plan.model, decode_step(plan, b, per_seq))));
+                self.graphs.len() - 1
+            }
+        };
+        (&self.graphs[i].1, &self.bytes)
+    }
+}
+
+pub(super) fn pipeline_parts(
+    plan: &Plan,
+    (batch, per_seq): (u64, u64),
+    s: usize,
+    shared: &mut Shared,
+    excluded: &mut Vec<Excluded>,
+) -> Option<PipelineParts> {
     let m = &plan.model;
     let cl = &plan.cluster;
     // as many microbatches as stages keep every stage busy (fewer if the batch is smaller)
     let mbs = (s as u64).min(batch);
     let b = batch.div_ceil(mbs);
-    let g = graph::build(m, decode_step(plan, b, per_seq));
+    let step = shared.at(plan, b, per_seq);
     let tokens = b * per_seq;
     let (mut pools, mut tps, mut costs) = (Vec::new(), Vec::new(), Vec::new());
     for &p in &plan.placement(Stage::DecodeLayers).pools {
         // a pool whose chips cannot form the pinned degree takes no part
         let Some(tp) = pipeline_tp(plan, p) else { continue };
-        match stage_costs(plan, p, tp, &g, tokens, (batch, b)) {
+        match stage_costs(plan, (p, tp), step, tokens, (batch, b)) {
             Some(c) => {
                 pools.push(p);
                 tps.push(tp);
@@ -191,7 +243,7 @@ pub(super) fn pipeline_parts(plan: &Plan, batch: u64, per_seq: u64, s: usize, ex
 /// The layer-partition problem of a plan's `decode.layers` pools for `s` stages at
 /// decode batch `batch` (benchmarks and tests time and cross-check it).
 pub fn pipeline_problem(plan: &Plan, batch: u64, s: usize) -> Option<layers::Problem> {
-    pipeline_parts(plan, batch, 1, s, &mut Vec::new()).map(|p| p.problem)
+    pipeline_parts(plan, (batch, 1), s, &mut Shared::new(plan), &mut Vec::new()).map(|p| p.problem)
 }
 
 /// Layer pipelines over the pools `place decode.layers` names (docs/solver.md): with
@@ -205,21 +257,22 @@ pub(super) fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: 
     let m = &plan.model;
     let n = plan.placement(Stage::DecodeLayers).pools.len();
     let mut out = Vec::new();
+    let mut shared = Shared::new(plan);
     if (2..=layers::MAX_GROUPS).contains(&n) {
         for s in 2..=n.min(m.layers as usize) {
             // precision exclusions are the same for every s: record them once
             let mut ex = Vec::new();
-            let parts = pipeline_parts(plan, batch, per_seq, s, &mut ex);
+            let parts = pipeline_parts(plan, (batch, per_seq), s, &mut shared, &mut ex);
             if s == 2 {
                 excluded.extend(ex);
             }
             let Some(parts) = parts else { break };
             for (_, part) in parts.problem.best_per_set(s) {
-                out.push(pipeline_option(plan, &parts, &part));
+                out.push(pipeline_option(plan, &parts, &part, &shared.bytes));
             }
         }
     }
-    out.extend(uniform_pipeline_options(plan, batch, per_seq, excluded));
+    out.extend(uniform_pipeline_options(plan, (batch, per_seq), &mut shared, excluded));
     out
 }
 
@@ -238,7 +291,12 @@ pub const MAX_POOL_STAGES: u64 = 128;
 /// microbatches (as many as stages keep every stage busy, up to the 8 a step's
 /// microbatches reach elsewhere, so that the same layouts exist at every batch above 8);
 /// TPOT `max(m·bottleneck, one microbatch's round trip)` as across pools.
-pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+pub(super) fn uniform_pipeline_options(
+    plan: &Plan,
+    (batch, per_seq): (u64, u64),
+    shared: &mut Shared,
+    excluded: &mut Vec<Excluded>,
+) -> Vec<DecodeOption> {
     let m = &plan.model;
     let cl = &plan.cluster;
     let l = m.layers as usize;
@@ -274,8 +332,7 @@ pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, ex
                     None => {
                         let b = batch.div_ceil(mbs);
                         let tokens = b * per_seq;
-                        let Some(costs) = stage_costs(plan, p, t, &graph::build(m, decode_step(plan, b, per_seq)), tokens, (batch, b))
-                        else {
+                        let Some(costs) = stage_costs(plan, (p, t), shared.at(plan, b, per_seq), tokens, (batch, b)) else {
                             excluded.push(Excluded::Precision { pool: p });
                             break 'degree;
                         };
@@ -289,7 +346,7 @@ pub(super) fn uniform_pipeline_options(plan: &Plan, batch: u64, per_seq: u64, ex
                 match even_split(&parts.problem, s as usize) {
                     Ok(part) => {
                         fitted = true;
-                        out.push(pipeline_option(plan, parts, &part));
+                        out.push(pipeline_option(plan, parts, &part, &shared.bytes));
                     }
                     Err(e) => short = Some(Excluded::Memory { stage: Stage::DecodeLayers, pool: p, tp: t, need: e.0, capacity: e.1 }),
                 }
@@ -334,7 +391,7 @@ pub(super) fn even_split(problem: &layers::Problem, s: usize) -> Result<layers::
 
 /// The decode option of pipeline `part` over `parts`' groups: its stages in order, the
 /// crossing into each, the sampled ids back to the first stage.
-pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers::Partition) -> DecodeOption {
+pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers::Partition, bytes: &LayerBytes) -> DecodeOption {
     let m = &plan.model;
     let cl = &plan.cluster;
     let (_, ctx_max) = decode_contexts(plan);
@@ -348,9 +405,6 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     let mut memory = Vec::with_capacity(n * 2);
     let mut kv = Vec::with_capacity(n);
     let mut cross_in = Vec::with_capacity(n);
-    // each pool's tier names, shared by its stages' memory rows
-    let tier_names: Vec<Vec<Arc<str>>> =
-        pools.iter().map(|&p| cl.pools[p].chip.memory.iter().map(|t| Arc::from(t.name.as_str())).collect()).collect();
     for (i, &(q, lo, hi)) in part.stages.iter().enumerate() {
         let (first, last) = (i == 0, i + 1 == part.stages.len());
         let prev = (!first).then(|| part.stages[i - 1].0);
@@ -374,15 +428,9 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
         chips[pools[q]] += tps[q];
         for (t, tier) in pool.chip.memory.iter().enumerate() {
             let used = c.group.used(t, lo, hi, first, last);
-            memory.push(MemUse {
-                stage: Stage::DecodeLayers,
-                pool: pools[q],
-                tier: tier_names[q][t].clone(),
-                used,
-                capacity: tier.capacity,
-            });
+            memory.push(MemUse { stage: Stage::DecodeLayers, pool: pools[q], tier: c.tiers[t].clone(), used, capacity: tier.capacity });
         }
-        let kv_here: f64 = (lo..hi).map(|l| m.kv_bytes_layer(l as u64, ctx_max as f64)).sum();
+        let kv_here: f64 = bytes.kv[lo..hi].iter().sum();
         kv.push((pools[q], if kv_total > 0.0 { kv_here / kv_total } else { 0.0 }));
         stages.push(LayerStage { pool: pools[q], tp: tps[q], first: lo as u64, end: hi as u64, time });
     }
@@ -594,7 +642,7 @@ mod pipelines_within_a_pool {
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
         let plan = &comp.program.plans[0];
         let g = graph::build(&plan.model, decode_step(plan, 1, 1));
-        let costs = stage_costs(plan, 0, 4, &g, 1, (1, 1)).unwrap();
+        let costs = stage_costs(plan, (0, 4), (&g, &LayerBytes::of(plan)), 1, (1, 1)).unwrap();
         let price = cost::node_times(&plan.cluster.pools[0].chip).unwrap();
         let (mut embed, mut head) = (0.0, 0.0);
         for node in g.nodes().filter(|n| n.layers.is_none()) {
