@@ -1418,6 +1418,52 @@ impl Model {
             None => self.intermediate,
         }
     }
+
+    /// Whether an FFN can spread over `n` chips: a dense one when `n` divides its
+    /// intermediate size; an MoE one when each chip holds at least one expert (`n ≤ E`;
+    /// where `n` does not divide `E`, each holds `⌈E/n⌉` slots and the slots beyond the
+    /// experts hold copies of them: redundant experts, docs/cost-model.md §4d).
+    pub fn ffn_spreads_over(&self, n: u64) -> bool {
+        match self.moe {
+            Some(m) => (1..=m.experts).contains(&n),
+            None => n > 0 && self.intermediate % n == 0,
+        }
+    }
+
+    /// Expert slots each of `n` chips holds when an MoE layer's experts spread over them:
+    /// `⌈E/n⌉` (0 for a dense model).
+    pub fn expert_slots(&self, n: u64) -> u64 {
+        self.moe.map_or(0, |m| m.experts.div_ceil(n.max(1)))
+    }
+
+    /// The slots of `n` chips beyond the experts (redundant copies): `n·⌈E/n⌉ − E`.
+    pub fn redundant_experts(&self, n: u64) -> u64 {
+        self.moe.map_or(0, |m| n * self.expert_slots(n) - m.experts)
+    }
+
+    /// The chips whose equal shares price an FFN spread over `n`: `n` for a dense FFN or
+    /// when `n` divides the experts; else `⌊E/⌈E/n⌉⌋`, the chips that would hold the
+    /// experts at the busiest chip's `⌈E/n⌉` each (its work is that of an expert layer
+    /// over that many; the redundant copies are not counted as relieving it).
+    pub fn expert_split(&self, n: u64) -> u64 {
+        match self.moe {
+            Some(m) if n > 0 && m.experts % n != 0 => m.experts / self.expert_slots(n),
+            _ => n,
+        }
+    }
+
+    /// FFN weight bytes on each of `n` chips the FFN spreads over: `1/n` of them, but
+    /// for routed experts that `n` does not divide, `⌈E/n⌉` experts' bytes per chip.
+    pub fn ffn_weight_bytes_per_chip(&self, n: u64) -> f64 {
+        let n = n.max(1);
+        match self.moe {
+            Some(m) if m.experts % n != 0 => {
+                let routed = (self.moe_layers() * m.experts * self.expert_params()) as f64 * self.weights.bytes();
+                (self.ffn_weight_bytes() - routed) / n as f64 + routed * self.expert_slots(n) as f64 / m.experts as f64
+            }
+            _ => self.ffn_weight_bytes() / n as f64,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -279,6 +279,11 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
                 },
                 // an FFN whose layers spread over groups of its chips
                 None if p.pp > 1 => format!("{} in {} layer groups", p.stage, p.pp),
+                // experts over chips that do not divide them
+                None if p.expert_slots.is_some() => {
+                    let [k, extra] = p.expert_slots.unwrap_or_default();
+                    format!("{} ({k} expert slots per chip, {extra} redundant)", p.stage)
+                }
                 None => match p.cp {
                     // attention whose chips split the KV cache by context, or a prompt's
                     // prefill split so

@@ -237,6 +237,11 @@ pub struct PlacementRow {
     /// the ways (absent otherwise; docs/cost-model.md §4f, §14b)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cp: Option<u64>,
+    /// an MoE FFN whose `ep` chips do not divide the experts: the expert slots each chip
+    /// holds (`⌈E/ep⌉`) and how many of all the slots hold redundant copies (absent
+    /// otherwise; docs/cost-model.md §4d)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expert_slots: Option<[u64; 2]>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -489,6 +494,8 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         layers: None,
         chunks: None,
         cp: None,
+        expert_slots: (ffn && moe && plan.model.redundant_experts(n) > 0)
+            .then(|| [plan.model.expert_slots(n), plan.model.redundant_experts(n)]),
     };
     let mb = d.microbatches();
     let (attn_pool, attn_tp, _) = d.attention();
@@ -833,6 +840,7 @@ pub fn placement_brief(rows: &[PlacementRow]) -> String {
                     .filter(|(_, n)| *n > 1)
                     .map(|(what, n)| if *what == "replicas" { format!("{n} replicas") } else { format!("{what} {n}") })
                     .chain(r.cp.map(|n| format!("cp {n}")))
+                    .chain(r.expert_slots.map(|[k, extra]| format!("{k} expert slots per chip, {extra} redundant")))
                     .chain(r.layers.map(|[a, b]| format!("layers {a}..{b}")))
                     .collect();
             let degrees = if degrees.is_empty() { String::new() } else { format!(" ({})", degrees.join(", ")) };

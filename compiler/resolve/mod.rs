@@ -2009,16 +2009,25 @@ fn pin_problem(
     if !matches!(name, "tp" | "dp" | "ep") {
         return None;
     }
-    // tensor and expert parallelism take any degree that divides what they split; the
-    // solver tries data-parallel group counts in powers of two
-    if name == "dp" && !v.is_power_of_two() {
+    // tensor parallelism takes any degree that divides what it splits, expert
+    // parallelism any up to the experts; the solver tries data-parallel group counts in
+    // powers of two and those that fill a node or a pool (with some attention degree)
+    if name == "dp" && !v.is_power_of_two() && room.domain % v != 0 && room.largest % v != 0 {
         return Some(PinProblem::NotPowerOfTwo);
+    }
+    if let (Stage::DecodeFfn, "ep", Some(moe)) = (stage, name, model.moe) {
+        if v > moe.experts {
+            return Some(PinProblem::MoreThanExperts { value: v, experts: moe.experts });
+        }
     }
     // what the degree splits
     let split = match (stage, name) {
         (Stage::Prefill | Stage::DecodeAttn, "tp") => Some((model.heads, PinSplit::Heads)),
         (Stage::Draft, "tp") => draft.map(|d| (d.heads, PinSplit::DraftHeads)),
         (Stage::DecodeFfn, "tp") => Some((model.intermediate, PinSplit::Intermediate)),
+        // experts over any number of chips up to theirs (redundant slots where it does not
+        // divide them), checked above
+        (Stage::DecodeFfn, "ep") if model.moe.is_some() => None,
         (Stage::DecodeFfn, "ep") => Some((model.ffn_split_dim(), PinSplit::Experts)),
         // a pipeline stage's group splits the heads and the FFN (its width, or its experts)
         (Stage::DecodeLayers, "tp") if model.heads % v != 0 => Some((model.heads, PinSplit::Heads)),

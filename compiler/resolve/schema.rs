@@ -445,7 +445,7 @@ pub static PINS: BlockSpec = BlockSpec {
             "4",
             "tensor-parallel degree (prefill, decode.attn, decode.ffn, draft, each stage of decode.layers): any degree that divides the heads (the FFN's split dimension for decode.ffn; both for decode.layers)",
         ),
-        a("dp", AttrKind::Count, false, "2", "decode.attn: data-parallel attention groups (a power of two; the FFN spans all of them)"),
+        a("dp", AttrKind::Count, false, "2", "decode.attn: data-parallel attention groups (a power of two, or a count whose groups fill a node or pool; the FFN spans all of them)"),
         a(
             "cp",
             AttrKind::Count,
@@ -453,7 +453,7 @@ pub static PINS: BlockSpec = BlockSpec {
             "2",
             "decode.attn: the ways each sequence's KV cache splits by context over the group's chips beyond its KV heads (1: none; `tp / min(tp, KV heads)`, `tp` for MLA; in each data-parallel group, the FFN colocated); prefill: groups of `tp` chips that split each prompt by context, passing its cache around a ring (1: none; at most 16, not with `pp`)",
         ),
-        a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree (any degree that divides the experts)"),
+        a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree (any up to the experts; redundant slots where it does not divide them)"),
         a(
             "microbatches",
             AttrKind::Count,

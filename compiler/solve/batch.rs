@@ -24,12 +24,21 @@ const EVERY_BATCH_UP_TO: u64 = 8;
 /// The batches solved before any is bounded: the range's ends, every batch up to 8
 /// (where microbatch and pipeline layouts change), each ping-pong microbatch count above
 /// it when the plan may put the FFN on another pool than attention (12, 16, 24, 32: a
-/// layout of `m` microbatches exists from batch `m`) and the powers of two between
-/// (where data-parallel attention groups appear), ascending. Between two consecutive
+/// layout of `m` microbatches exists from batch `m`), the powers of two between
+/// (where data-parallel attention groups appear) and the group counts that fill a node
+/// or pool (`space::whole_pool_groups`), ascending. Between two consecutive
 /// seeds the same decode layouts exist at every batch, which the relaxation needs.
 pub fn seeds(plan: &Plan) -> Vec<u64> {
     let (lo, hi) = plan.workload.concurrency;
-    seeds_in(lo, hi, space::ffn_may_leave_attention(plan))
+    let mut v = seeds_in(lo, hi, space::ffn_may_leave_attention(plan));
+    // data-parallel group counts that fill a node or pool (not powers of two)
+    let groups = space::whole_pool_groups(plan);
+    if !groups.is_empty() {
+        v.extend(groups.into_iter().filter(|d| (lo..=hi).contains(d)));
+        v.sort_unstable();
+        v.dedup();
+    }
+    v
 }
 
 /// [`seeds`] of the range `lo..=hi`, with the ping-pong microbatch counts or without.

@@ -180,8 +180,14 @@ pub enum PinProblem<'a> {
         moe: Option<bool>,
     },
     Microbatches,
-    /// a data-parallel group count that is not a power of two
+    /// a data-parallel group count that is not a power of two and fills no node or
+    /// pool
     NotPowerOfTwo,
+    /// an expert-parallel degree above the model's experts (each chip holds one at least)
+    MoreThanExperts {
+        value: u64,
+        experts: u64,
+    },
     /// the degree does not divide this dimension of the model
     NotDividing {
         value: u64,
@@ -264,9 +270,14 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
         PinProblem::Microbatches => {
             ("ping-pong runs 1 to 8, 12, 16, 24 or 32 microbatches".into(), "pin one of 1 to 8, 12, 16, 24 or 32".into())
         }
-        PinProblem::NotPowerOfTwo => {
-            ("not a power of two".into(), "the solver's data-parallel group counts are powers of two (2, 4, 8, ...)".into())
-        }
+        PinProblem::NotPowerOfTwo => (
+            "not a power of two, and no count of groups that fills a node or pool".into(),
+            "the solver's data-parallel group counts are powers of two (2, 4, 8, ...) and those whose groups fill a node or a pool (72 groups of 1 chip on a 72-chip pool)".into(),
+        ),
+        PinProblem::MoreThanExperts { value, experts } => (
+            format!("{value} chips are more than the model's {experts} experts: each chip holds one at least"),
+            format!("pin at most {experts}; a degree that does not divide the experts gives each chip ⌈{experts}/ep⌉ slots, some holding redundant copies"),
+        ),
         PinProblem::NotDividing { value, dim, what } => {
             let what = match what {
                 PinSplit::Heads => "attention heads",

@@ -42,14 +42,22 @@ pub(super) fn data_parallel_options(
     let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
     for (d, g) in group_graphs.iter().filter(|(d, _)| Pins::allows(attn_pins.dp, *d)) {
         let (d, n) = (*d, *d * ta);
-        // the FFN's chips: within a node, or whole nodes of a pool of nodes
-        if !pa.may_group(n) || m.ffn_split_dim() % n != 0 || !Pins::allows(ffn_pins.tp, n) || !Pins::allows(ffn_pins.ep, n) {
+        // the FFN's chips: within a node, or whole nodes of a pool of nodes; an MoE's
+        // experts over any number of them (redundant slots where it does not divide them)
+        if !dp_count_allowed(pa, d, ta)
+            || !pa.may_group(n)
+            || !m.ffn_spreads_over(n)
+            || !Pins::allows(ffn_pins.tp, n)
+            || !Pins::allows(ffn_pins.ep, n)
+        {
             continue;
         }
+        // the chips whose shares price the FFN (the busiest's experts; §4d)
+        let split = m.expert_split(n);
         // the groups hold ⌊B/d⌋ or ⌈B/d⌉ sequences; the step waits for the fullest
         let b = batch.div_ceil(d);
         let fp = cost::Footprint {
-            weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64,
+            weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes_per_chip(n),
             kv: b as f64 * m.kv_bytes(ctx_max as f64) / m.kv_split(ta) as f64,
             activations: 0.0,
         };
@@ -59,7 +67,7 @@ pub(super) fn data_parallel_options(
         let cp = m.context_split(ta);
         if cp > 1 && Pins::allows(attn_pins.cp, cp) {
             let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
-            match cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, n, 1) {
+            match cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, split, 1) {
                 Some(ffn) => {
                     let ffn_collective = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), n);
                     out.extend(split_option(plan, (a, ta, d), &shard, (ffn, ffn_collective, n), excluded));
@@ -76,7 +84,7 @@ pub(super) fn data_parallel_options(
         }
         let (Some(attn), Some(ffn)) = (
             cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
-            cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, n, 1),
+            cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, split, 1),
         ) else {
             excluded.push(Excluded::Precision { pool: a });
             return out;
@@ -109,7 +117,7 @@ pub(super) fn data_parallel_options(
                 let g_group = &group.iter().find(|(k, _)| *k == (b, c, p))?.1;
                 let g_all = &mixed.iter().find(|(k, _)| *k == (c, p))?.1;
                 let attn = cost::stage_time(g_group, &[Stage::DecodeAttn], chip, ta, m.kv_split(ta))?;
-                let ffn = cost::stage_time(g_all, &[Stage::DecodeFfn], chip, n, 1)?;
+                let ffn = cost::stage_time(g_all, &[Stage::DecodeFfn], chip, split, 1)?;
                 let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, b + c), ta, link);
                 let ar_ffn = moe_collective(m, chip, &fabric, (b + c, batch + c), n);
                 let time = attn.time + ffn.time + m.layers as f64 * (ar_attn + ar_ffn) + cost::step_fixed(chip, b);
@@ -754,5 +762,87 @@ mod pools_of_nodes {
         let over = |l: &crate::ir::Link| cost::transfer_time(act, l, 4);
         let crossings: Vec<f64> = o.stages.iter().map(|s| s.crossing).collect();
         assert_eq!(crossings, vec![0.0, over(pool.link.as_ref().unwrap()), over(&pool.scale_out.as_ref().unwrap().link)]);
+    }
+}
+
+#[cfg(test)]
+mod redundant_experts {
+    use super::*;
+
+    /// DeepSeek-V3 (256 experts, FP8) on a GB200 NVL72 rack, 256 sequences.
+    fn plan(pins: &str) -> Plan {
+        let src = format!(
+            "use std::chips::gb200\nuse std::links::nvlink5\nuse std::models::deepseek_v3\n\
+             workload w {{\n  input = 2000 tok\n  output = 500 tok\n  concurrency = 256\n}}\n\
+             cluster c {{\n  pool gpu = gb200 x 72 over nvlink5\n}}\n\
+             plan p {{\n  model = deepseek_v3\n  cluster = c\n  workload = w\n  place decode.attn on gpu {pins}\n  minimize tpot\n}}\n"
+        );
+        let comp = crate::compile("wide_ep.hplan", &src, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics);
+        comp.program.plans[0].clone()
+    }
+
+    /// Groups that fill the 72-GPU rack (72 of 1, 36 of 2, 18 of 4, 9 of 8) feed experts
+    /// over all 72 GPUs: 256 experts in ⌈256/72⌉ = 4 slots each, 32 of the 288 slots
+    /// redundant. Each GPU holds 4 experts' weights of every MoE layer (and 1/72 of the
+    /// rest of the FFN), and the layer is priced as 4 experts per GPU are: as over
+    /// 256/4 = 64 GPUs, its all-to-alls over all 72. Counts that fill nothing (3 groups of
+    /// 8, 5 of 4) are not tried.
+    #[test]
+    fn groups_that_fill_the_rack_spread_the_experts_over_every_gpu() {
+        let p = plan("");
+        let m = &p.model;
+        assert_eq!((m.expert_slots(72), m.redundant_experts(72), m.expert_split(72)), (4, 32, 64));
+        let opts = decode_options(&p, 256, &mut vec![]);
+        for (ta, d) in [(1, 72), (2, 36), (4, 18), (8, 9)] {
+            let o = layout(&opts, (ta, d, 1)).unwrap_or_else(|| panic!("{d} groups of {ta}"));
+            assert_eq!(o.chips[0], 72);
+            let fp = cost::Footprint {
+                weights: m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes_per_chip(72),
+                kv: 256u64.div_ceil(d) as f64 * m.kv_bytes(decode_contexts(&p).1 as f64) / m.kv_split(ta) as f64,
+                activations: 0.0,
+            };
+            let (want, _) = mem_uses(Stage::DecodeAttn, 0, &p.cluster.pools[0].chip, fp);
+            assert_eq!(o.memory[0].used, want[0].used, "{d} groups of {ta}");
+        }
+        for (ta, d) in [(8, 3), (4, 5), (1, 24)] {
+            assert!(layout(&opts, (ta, d, 1)).is_none(), "{d} groups of {ta} fill nothing");
+        }
+        // the FFN of 72 is priced as over 64 GPUs: the same as 64 groups of 1 (whose
+        // groups also hold ⌈256/64⌉ = ⌈256/72⌉ = 4 sequences) but for the all-to-alls
+        let (wide, narrow) = (layout(&opts, (1, 72, 1)).unwrap(), layout(&opts, (1, 64, 1)).unwrap());
+        assert_eq!((wide.breakdown.ffn, wide.breakdown.attn), (narrow.breakdown.ffn, narrow.breakdown.attn));
+        let (Layout::Colocated(w), Layout::Colocated(n)) = (&wide.layout, &narrow.layout) else { unreachable!() };
+        assert_ne!(w.ffn_collective, n.ffn_collective);
+        // 4 slots of 256 experts on each of 72 GPUs: more bytes per GPU than 256/72
+        let routed = (m.moe_layers() * 256 * m.expert_params()) as f64 * m.weights.bytes();
+        let rest = m.ffn_weight_bytes() - routed;
+        assert!((m.ffn_weight_bytes_per_chip(72) - (rest / 72.0 + routed * 4.0 / 256.0)).abs() <= 1e-6 * routed);
+        assert_eq!(m.ffn_weight_bytes_per_chip(64), m.ffn_weight_bytes() / 64.0);
+    }
+
+    /// The rack's group counts are seeds of the search over every batch: a layout of 72
+    /// groups exists from batch 72 on, so the batches between two seeds keep one set of
+    /// layouts (what the bound between them needs).
+    #[test]
+    fn the_group_counts_that_fill_the_rack_are_seeds() {
+        let mut p = plan("");
+        p.workload.concurrency = (1, 256);
+        assert_eq!(whole_pool_groups(&p), vec![9, 18, 36, 72]);
+        let seeds = crate::solve::batch::seeds(&p);
+        assert!([9, 18, 36, 72].iter().all(|d| seeds.contains(d)), "{seeds:?}");
+    }
+
+    /// A pinned `dp = 72` and `ep = 72` solve to 72 groups of one GPU, the report naming
+    /// the slots; `ep` above the experts is an error at the pin (E0410).
+    #[test]
+    fn pins_reach_the_whole_rack() {
+        let p = plan("{ dp = 72 }");
+        let best = crate::solve::uncertainty::best_point(&p).unwrap().expect("72 groups of one GPU hold DeepSeek-V3");
+        assert_eq!(best.decode().attention(), (0, 1, 72));
+        let rows = crate::report::placement(&p, &best);
+        let ffn = rows.iter().find(|r| r.stage == "decode.ffn").unwrap();
+        assert_eq!((ffn.ep, ffn.expert_slots), (72, Some([4, 32])));
+        assert!(crate::report::placement_brief(&rows).contains("4 expert slots per chip, 32 redundant"));
     }
 }

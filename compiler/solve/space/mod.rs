@@ -694,10 +694,13 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     // Graphs of the fullest data-parallel group's ⌈B/d⌉ sequences, d = 2, 4, ... up to B.
     let largest = plan.placement(Stage::DecodeAttn).pools.iter().filter(|&&a| ffn_pools.contains(&a)).map(|&a| cl.pools[a].count).max();
     let mut dp_graphs: Vec<(u64, graph::Graph)> = Vec::new();
-    let mut d = 2u64;
-    while largest.is_some_and(|n| d <= n) && d <= batch {
+    let mut counts: Vec<u64> =
+        std::iter::successors(Some(2u64), |d| d.checked_mul(2)).take_while(|&d| largest.is_some_and(|n| d <= n)).collect();
+    counts.extend(whole_pool_groups(plan));
+    counts.sort_unstable();
+    counts.dedup();
+    for d in counts.into_iter().filter(|&d| d <= batch) {
         dp_graphs.push((d, graph::build(m, step(batch.div_ceil(d)))));
-        d *= 2;
     }
     // the microbatch graphs, the step's own first
     let mb_all: Vec<(u64, &graph::Graph)> = std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))).collect();
@@ -767,6 +770,37 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
 }
 
 pub use crate::ir::MICROBATCHES;
+
+/// The counts of data-parallel attention groups besides the powers of two: those whose
+/// groups of `t` chips fill a node or a whole pool that runs attention and the FFN
+/// (`domain/t` or `chips/t`, `t` an attention degree of the pool), as NVL72 racks serve
+/// a wide-EP MoE (72 groups of one GPU, the experts over all 72; docs/cost-model.md
+/// §4d), ascending. A layout of `d` groups exists from batch `d`: each is a seed of the
+/// search over every batch (`solve::batch::seeds`).
+pub fn whole_pool_groups(plan: &Plan) -> Vec<u64> {
+    let (m, cl) = (&plan.model, &plan.cluster);
+    let ffn = &plan.placement(Stage::DecodeFfn).pools;
+    let mut out = Vec::new();
+    for &a in plan.placement(Stage::DecodeAttn).pools.iter().filter(|a| ffn.contains(a)) {
+        let pool = &cl.pools[a];
+        for t in tp_degrees(pool.domain(), m.heads, pool.link.is_some()) {
+            for whole in [pool.domain(), pool.count] {
+                if whole % t == 0 && whole / t >= 2 && !(whole / t).is_power_of_two() {
+                    out.push(whole / t);
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether `d` data-parallel groups of `t` chips of `pool` are a layout the space has:
+/// a power of two, or groups that fill a node or the pool ([`whole_pool_groups`]).
+pub fn dp_count_allowed(pool: &crate::ir::Pool, d: u64, t: u64) -> bool {
+    d.is_power_of_two() || d * t == pool.domain() || d * t == pool.count
+}
 
 /// Whether the plan may run the decode FFN on another pool than attention (ping-pong
 /// layouts of several microbatches exist then).
