@@ -748,18 +748,20 @@ fn an_ffn_too_large_for_one_group_spreads_its_layers_over_groups() {
     let m = &plan.model;
     let layers = m.layers;
     let ffn_bytes = |lo: u64, hi: u64| (lo..hi).map(|l| m.ffn_params_of(l)).sum::<u64>() as f64 * 0.5;
-    // the busiest group's bytes per chip with g groups of t chips (the first L mod g hold one more layer)
+    // the busiest group's bytes per chip with g groups of t chips (the first L mod g hold one more layer);
+    // t chips that do not divide the 384 experts hold ⌈384/t⌉ slots each (redundant experts)
     let busiest = |g: u64, t: u64| {
+        let share = m.ffn_weight_bytes_per_chip(t) / m.ffn_weight_bytes();
         let (mut lo, mut most) = (0, 0.0f64);
         for i in 0..g {
             let hi = lo + layers / g + u64::from(i < layers % g);
-            most = most.max(ffn_bytes(lo, hi) / t as f64);
+            most = most.max(ffn_bytes(lo, hi) * share);
             lo = hi;
         }
         most
     };
     let capacity = 500e6;
-    let seen = std::cell::Cell::new(0);
+    let (seen, redundant) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     every_batch_matches_the_oracle(&comp, |inst| {
         for d in inst.decode.iter() {
             let Some((f, t, g)) = d.ffn() else { continue };
@@ -772,9 +774,11 @@ fn an_ffn_too_large_for_one_group_spreads_its_layers_over_groups() {
                 + d.breakdown.overhead;
             assert!((d.tpot - want).abs() <= 1e-9 * want, "{} against {want}", d.tpot);
             seen.set(seen.get() + usize::from(g > 1));
+            redundant.set(redundant.get() + usize::from(384 % t != 0));
         }
     });
     assert!(seen.get() > 0);
+    assert!(redundant.get() > 0, "groups of 256 (2 expert slots per chip, 128 redundant) are options");
 }
 
 /// `chunk` sets the prompt tokens an aggregated step carries: a 2k-token prompt takes

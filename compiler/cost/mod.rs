@@ -494,7 +494,7 @@ pub fn context_parallel_footprint(model: &Model, tp: u64, batch: u64, context: u
 
 /// Per-chip footprint of a disaggregated FFN on `tp` chips.
 pub fn decode_ffn_footprint(model: &Model, tp: u64) -> Footprint {
-    Footprint { weights: model.ffn_weight_bytes() / tp as f64, ..Footprint::default() }
+    Footprint { weights: model.ffn_weight_bytes_per_chip(tp), ..Footprint::default() }
 }
 
 /// Per-chip weight bytes a pipeline's first and last stage hold besides their layers, on

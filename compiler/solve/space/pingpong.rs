@@ -31,6 +31,25 @@ pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<Mem
     None
 }
 
+/// The degrees of an FFN group on pool `pf`: those that divide the FFN's split
+/// dimension (its intermediate size, or its experts) up to a scale-up domain, and for
+/// an MoE also the powers of two and the whole domain up to the experts, whose chips
+/// hold `⌈E/t⌉` expert slots each (redundant experts: docs/cost-model.md §4d; Kimi K2's
+/// 384 experts on 256 LP30s, 2 slots each), ascending.
+pub(super) fn ffn_degrees(m: &crate::ir::Model, pf: &crate::ir::Pool) -> Vec<u64> {
+    let mut out = tp_degrees(pf.domain(), m.ffn_split_dim(), pf.link.is_some());
+    if let (Some(moe), Some(_)) = (m.moe, &pf.link) {
+        let most = pf.domain().min(moe.experts);
+        out.extend(std::iter::successors(Some(1u64), |t| t.checked_mul(2)).take_while(|&t| t <= most));
+        if pf.domain() <= moe.experts {
+            out.push(pf.domain());
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+    out
+}
+
 /// An FFN's layer groups on one pool and degree: how many, and the busiest's memory.
 type FfnGroups = (u64, Vec<MemUse>);
 
@@ -95,13 +114,13 @@ pub(super) fn pingpong_options(
             continue;
         };
         let pf = &cl.pools[f];
-        for tf in tp_degrees(pf.domain(), m.ffn_split_dim(), pf.link.is_some()).into_iter().filter(|t| ffn_allows(*t)) {
+        for tf in ffn_degrees(m, pf).into_iter().filter(|t| ffn_allows(*t)) {
             let Some((groups, ffn_mem)) = cache.groups.entry((f, tf)).or_insert_with(|| ffn_groups(plan, f, tf)).clone() else {
                 let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
                 ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                 continue;
             };
-            if cost::stage_time(g, &[Stage::DecodeFfn], &pf.chip, tf, 1).is_none() {
+            if cost::stage_time(g, &[Stage::DecodeFfn], &pf.chip, m.expert_split(tf), 1).is_none() {
                 ffn_excluded.push(Excluded::Precision { pool: f });
                 break;
             }
@@ -159,10 +178,9 @@ pub(super) fn pingpong_options(
             chips[f] = tf * groups;
             let chips: std::sync::Arc<[u64]> = chips.into();
             let memory: std::sync::Arc<[MemUse]> = attn_mem.iter().chain(ffn_mem).cloned().collect();
-            let ffn_ms = cache
-                .ffn_times
-                .entry((f, tf))
-                .or_insert_with(|| mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, tf, 1)).collect());
+            let ffn_ms = cache.ffn_times.entry((f, tf)).or_insert_with(|| {
+                mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, m.expert_split(tf), 1)).collect()
+            });
             for (i, &(mb, _)) in mb_all.iter().enumerate() {
                 // tokens of a microbatch (the FFN's) and of a group's microbatch
                 let (b, cell) = (batch.div_ceil(mb) * per_seq, batch.div_ceil(d * mb) * per_seq);
