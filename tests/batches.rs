@@ -170,3 +170,34 @@ fn a_batch_solves_to_the_pair_enumerations_choice() {
     }
     assert!(compared > 500, "{compared}");
 }
+
+/// Data-parallel group counts that fill a 72-GPU rack (36 groups of 2, 72 of 1: not
+/// powers of two) appear at their own batch, a seed: over batches 30 to 80 the search
+/// still finds the best of every batch, and the bound between two batches no seed
+/// separates stays below them.
+#[test]
+fn group_counts_that_fill_a_rack_keep_the_search_exact() {
+    let text = "use std::chips::gb200\nuse std::links::nvlink5\nuse std::models::deepseek_v3\n\
+                workload w {\n  input = 2000 tok\n  output = 500 tok\n  concurrency = 30 ..= 80\n}\n\
+                cluster c {\n  pool gpu = gb200 x 72 over nvlink5\n}\n\
+                plan p {\n  model = deepseek_v3\n  cluster = c\n  workload = w\n  serving = disaggregated\n  minimize cost_per_mtok\n}\n";
+    let comp = hplanc::compile("rack.hplan", text, None, hplanc::Mode::Check);
+    assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+    let plan = &comp.program.plans[0];
+    let seeds = solve::batch::seeds(plan);
+    assert!(seeds.contains(&36) && seeds.contains(&72), "{seeds:?}");
+    let mut diags = hplanc::diagnostics::Diagnostics::new();
+    let got = solve::solve(plan, &mut diags).expect("DeepSeek-V3 fits the rack");
+    let goal = solve::goal(plan);
+    same("rack", Some(&got.best), every_batch(plan, goal, &|_, _| true), goal);
+    let mut batches = Batches::new(plan);
+    let best: Vec<Option<Key>> = (30..=80).map(|b| least(batches.at(b), goal, &|_, _| true)).collect();
+    let wide = batches.at(72).decode.iter().any(|d| d.attention().2 == 72);
+    assert!(wide, "72 groups of one GPU at batch 72");
+    for (a, b) in [(64, 72), (72, 80), (33, 36), (36, 40)] {
+        let between = (a + 1..b).filter_map(|x| best[(x - 30) as usize]).min_by(|x, y| x.partial_cmp(y).unwrap());
+        if let (Some(l), Some(k)) = (solve::batch::bound(&mut batches, goal, (a, b), &|_| None), between) {
+            assert!(l.0 <= k.0 * (1.0 + 1e-9), "bound {l:?} between {a} and {b} above {k:?}");
+        }
+    }
+}
