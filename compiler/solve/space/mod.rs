@@ -773,7 +773,8 @@ pub use crate::ir::MICROBATCHES;
 
 /// The counts of data-parallel attention groups besides the powers of two: those whose
 /// groups of `t` chips fill a node or a whole pool that runs attention and the FFN
-/// (`domain/t` or `chips/t`, `t` an attention degree of the pool), as NVL72 racks serve
+/// (`domain/t` or `chips/t`, `t` an attention degree of the pool, where the FFN spreads
+/// over those chips: [`crate::ir::Model::ffn_spreads_over`]), as NVL72 racks serve
 /// a wide-EP MoE (72 groups of one GPU, the experts over all 72; docs/cost-model.md
 /// §4d), ascending. A layout of `d` groups exists from batch `d`: each is a seed of the
 /// search over every batch (`solve::batch::seeds`).
@@ -784,7 +785,8 @@ pub fn whole_pool_groups(plan: &Plan) -> Vec<u64> {
     for &a in plan.placement(Stage::DecodeAttn).pools.iter().filter(|a| ffn.contains(a)) {
         let pool = &cl.pools[a];
         for t in tp_degrees(pool.domain(), m.heads, pool.link.is_some()) {
-            for whole in [pool.domain(), pool.count] {
+            // only where the FFN can spread over them (a dense FFN's width divides)
+            for whole in [pool.domain(), pool.count].into_iter().filter(|&w| m.ffn_spreads_over(w)) {
                 if whole % t == 0 && whole / t >= 2 && !(whole / t).is_power_of_two() {
                     out.push(whole / t);
                 }
