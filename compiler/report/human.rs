@@ -279,17 +279,14 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
                 },
                 // an FFN whose layers spread over groups of its chips
                 None if p.pp > 1 => format!("{} in {} layer groups", p.stage, p.pp),
-                // experts over chips that do not divide them
-                None if p.expert_slots.is_some() => {
-                    let [k, extra] = p.expert_slots.unwrap_or_default();
-                    format!("{} ({k} expert slots per chip, {extra} redundant)", p.stage)
-                }
-                None => match p.cp {
+                None => match (p.cp, p.expert_slots) {
                     // attention whose chips split the KV cache by context, or a prompt's
                     // prefill split so
-                    Some(cp) if p.stage == "prefill" => format!("{} (prompt split {cp} ways by context)", p.stage),
-                    Some(cp) => format!("{} (KV split {cp} ways by context)", p.stage),
-                    None => p.stage.to_string(),
+                    (Some(cp), _) if p.stage == "prefill" => format!("{} (prompt split {cp} ways by context)", p.stage),
+                    (Some(cp), _) => format!("{} (KV split {cp} ways by context)", p.stage),
+                    // experts over chips that do not divide them
+                    (None, Some(slots)) => format!("{} ({})", p.stage, super::expert_slots_words(slots)),
+                    (None, None) => p.stage.to_string(),
                 },
             },
             p.pool.clone(),

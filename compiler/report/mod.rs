@@ -494,8 +494,7 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         layers: None,
         chunks: None,
         cp: None,
-        expert_slots: (ffn && moe && plan.model.redundant_experts(n) > 0)
-            .then(|| [plan.model.expert_slots(n), plan.model.redundant_experts(n)]),
+        expert_slots: Some([plan.model.expert_slots(n), plan.model.redundant_experts(n)]).filter(|[_, extra]| ffn && moe && *extra > 0),
     };
     let mb = d.microbatches();
     let (attn_pool, attn_tp, _) = d.attention();
@@ -827,6 +826,11 @@ pub fn objective_value(plan: &Plan, m: &Metrics) -> Option<f64> {
     }
 }
 
+/// A placement row's `expert_slots` in words: "4 expert slots per chip, 32 redundant".
+pub fn expert_slots_words([slots, redundant]: [u64; 2]) -> String {
+    format!("{slots} expert slots per chip, {redundant} redundant")
+}
+
 /// A placement table in one line, every stage with its chips and parallel degrees
 /// (degrees of 1 left out): "prefill 4 × rubin on gpu (4 replicas); decode.attn 8 ×
 /// rubin on gpu (dp 8); decode.ffn on decode.attn's chips (tp 8)".
@@ -840,7 +844,7 @@ pub fn placement_brief(rows: &[PlacementRow]) -> String {
                     .filter(|(_, n)| *n > 1)
                     .map(|(what, n)| if *what == "replicas" { format!("{n} replicas") } else { format!("{what} {n}") })
                     .chain(r.cp.map(|n| format!("cp {n}")))
-                    .chain(r.expert_slots.map(|[k, extra]| format!("{k} expert slots per chip, {extra} redundant")))
+                    .chain(r.expert_slots.map(expert_slots_words))
                     .chain(r.layers.map(|[a, b]| format!("layers {a}..{b}")))
                     .collect();
             let degrees = if degrees.is_empty() { String::new() } else { format!(" ({})", degrees.join(", ")) };

@@ -32,12 +32,9 @@ pub fn seeds(plan: &Plan) -> Vec<u64> {
     let (lo, hi) = plan.workload.concurrency;
     let mut v = seeds_in(lo, hi, space::ffn_may_leave_attention(plan));
     // data-parallel group counts that fill a node or pool (not powers of two)
-    let groups = space::whole_pool_groups(plan);
-    if !groups.is_empty() {
-        v.extend(groups.into_iter().filter(|d| (lo..=hi).contains(d)));
-        v.sort_unstable();
-        v.dedup();
-    }
+    v.extend(space::whole_pool_groups(plan).into_iter().filter(|d| (lo..=hi).contains(d)));
+    v.sort_unstable();
+    v.dedup();
     v
 }
 

@@ -694,8 +694,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     // Graphs of the fullest data-parallel group's ⌈B/d⌉ sequences, d = 2, 4, ... up to B.
     let largest = plan.placement(Stage::DecodeAttn).pools.iter().filter(|&&a| ffn_pools.contains(&a)).map(|&a| cl.pools[a].count).max();
     let mut dp_graphs: Vec<(u64, graph::Graph)> = Vec::new();
-    let mut counts: Vec<u64> =
-        std::iter::successors(Some(2u64), |d| d.checked_mul(2)).take_while(|&d| largest.is_some_and(|n| d <= n)).collect();
+    let mut counts: Vec<u64> = powers_of_two(2, largest.unwrap_or(0)).collect();
     counts.extend(whole_pool_groups(plan));
     counts.sort_unstable();
     counts.dedup();
@@ -771,6 +770,17 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
 
 pub use crate::ir::MICROBATCHES;
 
+/// The powers of two from `from` (itself one) up to `most`, ascending.
+pub(super) fn powers_of_two(from: u64, most: u64) -> impl Iterator<Item = u64> {
+    std::iter::successors(Some(from), |d| d.checked_mul(2)).take_while(move |&d| d <= most)
+}
+
+/// The sizes of a group of `pool`'s chips that fills it: a scale-up domain (a node) and
+/// the whole pool.
+fn filled(pool: &crate::ir::Pool) -> [u64; 2] {
+    [pool.domain(), pool.count]
+}
+
 /// The counts of data-parallel attention groups besides the powers of two: those whose
 /// groups of `t` chips fill a node or a whole pool that runs attention and the FFN
 /// (`domain/t` or `chips/t`, `t` an attention degree of the pool, where the FFN spreads
@@ -786,9 +796,10 @@ pub fn whole_pool_groups(plan: &Plan) -> Vec<u64> {
         let pool = &cl.pools[a];
         for t in tp_degrees(pool.domain(), m.heads, pool.link.is_some()) {
             // only where the FFN can spread over them (a dense FFN's width divides)
-            for whole in [pool.domain(), pool.count].into_iter().filter(|&w| m.ffn_spreads_over(w)) {
-                if whole % t == 0 && whole / t >= 2 && !(whole / t).is_power_of_two() {
-                    out.push(whole / t);
+            for whole in filled(pool).into_iter().filter(|&w| m.ffn_spreads_over(w) && w % t == 0) {
+                let d = whole / t;
+                if d >= 2 && !d.is_power_of_two() {
+                    out.push(d);
                 }
             }
         }
@@ -801,7 +812,7 @@ pub fn whole_pool_groups(plan: &Plan) -> Vec<u64> {
 /// Whether `d` data-parallel groups of `t` chips of `pool` are a layout the space has:
 /// a power of two, or groups that fill a node or the pool ([`whole_pool_groups`]).
 pub fn dp_count_allowed(pool: &crate::ir::Pool, d: u64, t: u64) -> bool {
-    d.is_power_of_two() || d * t == pool.domain() || d * t == pool.count
+    d.is_power_of_two() || filled(pool).contains(&(d * t))
 }
 
 /// Whether the plan may run the decode FFN on another pool than attention (ping-pong

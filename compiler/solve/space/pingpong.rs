@@ -40,7 +40,7 @@ pub(super) fn ffn_degrees(m: &crate::ir::Model, pf: &crate::ir::Pool) -> Vec<u64
     let mut out = tp_degrees(pf.domain(), m.ffn_split_dim(), pf.link.is_some());
     if let (Some(moe), Some(_)) = (m.moe, &pf.link) {
         let most = pf.domain().min(moe.experts);
-        out.extend(std::iter::successors(Some(1u64), |t| t.checked_mul(2)).take_while(|&t| t <= most));
+        out.extend(powers_of_two(1, most));
         if pf.domain() <= moe.experts {
             out.push(pf.domain());
         }
