@@ -26,8 +26,10 @@ GEMM_K = GEMM_N[:-1]  # 65536 x 65536 was not measured
 # (Llama-3.1 8B/70B/405B, Qwen3-32B/235B) at tensor parallelism 1, 2, 4 and 8; head_dim 128.
 ATTN_HEADS = sorted({(h // tp, max(kv // tp, 1)) for h, kv in [(32, 8), (64, 8), (128, 8), (64, 4)] for tp in (1, 2, 4, 8)})
 # MoE layers (hidden, expert intermediate, top-k, experts) of the stdlib MoE models the
-# tables measured: Qwen3-235B-A22B. Experts spread over the GPUs (moe_tp = 1), routing
-# skewed as measured with a power law of exponent 1.01 over the experts (MOE_ROUTING).
+# tables measured: Qwen3-235B-A22B. Op `moe`: experts spread over the GPUs (moe_tp = 1,
+# gpus = moe_ep); op `moe_tp`: every expert split by width over the GPUs (moe_ep = 1,
+# gpus = moe_tp). Routing skewed as measured with a power law of exponent 1.01 over the
+# experts (MOE_ROUTING).
 MOE_SHAPES = [(4096, 1536, 8, 128)]
 MOE_ROUTING = os.environ.get("MOE_ROUTING", "power_law_1.01")
 COLS = ["op", "dtype", "m", "n", "k", "batch", "context", "heads", "kv_heads", "head_dim", "gpus", "bytes", "experts", "topk", "latency_us"]
@@ -82,10 +84,15 @@ def main():
         for r in rows(system, "moe"):
             d = DTYPES.get(r["moe_dtype"])
             shape = (int(r["hidden_size"]), int(r["inter_size"]), int(r["topk"]), int(r["num_experts"]))
-            if d and shape in MOE_SHAPES and r["moe_tp_size"] == "1" and r["distribution"] == MOE_ROUTING:
-                moe[(d, shape, int(r["moe_ep_size"]), int(r["num_tokens"]))] = r["latency"]
-        for (d, (h, i, k, e), gpus, tokens), lat in sorted(moe.items()):
-            out.append({"op": "moe", "dtype": d, "m": tokens, "n": i, "k": h, "experts": e, "topk": k, "gpus": gpus, "latency_us": us(lat)})
+            if not d or shape not in MOE_SHAPES or r["distribution"] != MOE_ROUTING:
+                continue
+            tp, ep = int(r["moe_tp_size"]), int(r["moe_ep_size"])
+            if tp == 1:
+                moe[("moe", d, shape, ep, int(r["num_tokens"]))] = r["latency"]
+            elif ep == 1:
+                moe[("moe_tp", d, shape, tp, int(r["num_tokens"]))] = r["latency"]
+        for (op, d, (h, i, k, e), gpus, tokens), lat in sorted(moe.items()):
+            out.append({"op": op, "dtype": d, "m": tokens, "n": i, "k": h, "experts": e, "topk": k, "gpus": gpus, "latency_us": us(lat)})
         path = os.path.join(OUT, system + ".csv")
         with open(path, "w", newline="") as f:
             f.write(f"# Per-op latencies measured on {system} with TensorRT-LLM 1.3.0rc20 (aiconfigurator-core 0.12.0,\n")

@@ -63,8 +63,9 @@ pub struct AttnKey {
 }
 
 /// MoE expert tables are keyed by the weights' precision, the layer's shape and the
-/// GPUs its experts are spread over (expert parallelism, each GPU holding
-/// `experts / gpus` whole experts).
+/// GPUs its experts are spread over: expert parallelism (`moe`, each GPU holding
+/// `experts / gpus` whole experts) or tensor parallelism (`moe_tp`, each GPU holding
+/// `1/gpus` of every expert's intermediate width).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MoeKey {
     pub dtype: Precision,
@@ -90,8 +91,11 @@ pub struct OpTables {
     pub attn_prefill: BTreeMap<AttnKey, Grid>,
     /// `allreduce`: keyed by chip count, axis bytes
     pub allreduce: BTreeMap<u64, Grid>,
-    /// `moe`: one MoE layer's routed experts on one GPU, axis tokens entering the layer
+    /// `moe`: one MoE layer's routed experts on one GPU of an expert-parallel group,
+    /// axis tokens entering the layer
     pub moe: BTreeMap<MoeKey, Grid>,
+    /// `moe_tp`: the same on one GPU of a group that splits every expert by width
+    pub moe_tp: BTreeMap<MoeKey, Grid>,
 }
 
 impl OpTables {
@@ -102,5 +106,6 @@ impl OpTables {
             + self.attn_prefill.values().map(|t| t.len()).sum::<usize>()
             + self.allreduce.values().map(|t| t.len()).sum::<usize>()
             + self.moe.values().map(|t| t.len()).sum::<usize>()
+            + self.moe_tp.values().map(|t| t.len()).sum::<usize>()
     }
 }

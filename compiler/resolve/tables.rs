@@ -22,12 +22,12 @@ fn op_columns(op: &str) -> Option<(&'static [&'static str], &'static [&'static s
         "gemm" => (&["m", "n", "k"], &[]),
         "attn_decode" | "attn_prefill" => (&["batch", "context"], &["heads", "kv_heads", "head_dim"]),
         "allreduce" => (&["bytes"], &["gpus"]),
-        "moe" => (&["m"], &["n", "k", "experts", "topk", "gpus"]),
+        "moe" | "moe_tp" => (&["m"], &["n", "k", "experts", "topk", "gpus"]),
         _ => return None,
     })
 }
 
-const OPS: [&str; 5] = ["gemm", "attn_decode", "attn_prefill", "allreduce", "moe"];
+const OPS: [&str; 6] = ["gemm", "attn_decode", "attn_prefill", "allreduce", "moe", "moe_tp"];
 
 /// (op, dtype, key values) -> rows of (axis values, seconds, span of the row)
 type Rows = BTreeMap<(String, Precision, Vec<u64>), Vec<(Vec<f64>, f64, Span)>>;
@@ -116,6 +116,7 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
         attn_prefill: BTreeMap::new(),
         allreduce: BTreeMap::new(),
         moe: BTreeMap::new(),
+        moe_tp: BTreeMap::new(),
     };
     for ((op, dtype, key), rs) in rows {
         let Some(grid) = grid(&op, &rs, diags) else { continue };
@@ -127,9 +128,9 @@ pub fn parse(file: FileId, display: &str, text: &str, chip: &ir::Chip, named_at:
             "allreduce" => {
                 t.allreduce.insert(key[0], grid);
             }
-            "moe" => {
+            "moe" | "moe_tp" => {
                 let k = MoeKey { dtype, inter: key[0], hidden: key[1], experts: key[2], top_k: key[3], gpus: key[4] };
-                t.moe.insert(k, grid);
+                if op == "moe" { &mut t.moe } else { &mut t.moe_tp }.insert(k, grid);
             }
             _ => {
                 let k = AttnKey { kv: dtype, heads: key[0], kv_heads: key[1], head_dim: key[2] };
