@@ -904,3 +904,95 @@ fn deepseek_v3_spans_two_h100_nodes_over_infiniband() {
     assert!(b.kv_transfer_s > 0.0 && b.kv_transfer_s < 1e-3, "{}", b.kv_transfer_s);
     assert!((b.prefill_s + b.kv_transfer_s + b.engine_first_token_s - m.ttft_s).abs() < 1e-12);
 }
+
+/// Qwen3-235B-A22B (BF16) on 4 nodes of 8 H200s with their op tables, served
+/// disaggregated: prefill TP8, decode attention one TP8 group with the FFN colocated,
+/// `concurrency` clients, `ffn_pins` on the FFN, minimising TPOT.
+fn qwen_moe_on_h200(concurrency: &str, ffn_pins: &str) -> String {
+    format!(
+        "use std::chips::h200_measured\nuse std::links::{{nvlink4, ib_ndr}}\nuse std::models::qwen3_235b_a22b\n\
+         workload w {{\n  input = 1k tok\n  output = 256 tok\n  concurrency = {concurrency}\n}}\n\
+         cluster c {{\n  pool gpu = h200_measured x 8 over nvlink4 x 4 over ib_ndr\n}}\n\
+         plan p {{\n  model = qwen3_235b_a22b\n  cluster = c\n  workload = w\n  serving = disaggregated\n\
+         \x20 place prefill on gpu {{ tp = 8 }}\n  place decode.attn on gpu {{ tp = 8, dp = 1 }}\n  place decode.ffn on gpu {{ {ffn_pins} }}\n\
+         \x20 minimize tpot\n}}\n"
+    )
+}
+
+/// MoE tensor parallelism against expert parallelism (docs/cost-model.md §4h): where the
+/// chip's tables measure both, the experts of an MoE layer on a group of chips are either
+/// whole on each chip or each split by width over all of them, and the solver takes the
+/// faster. On 8 H200s, BF16 (stdlib/tables/h200_sxm.csv, power-law routing), a layer
+/// split by width takes 66.9 us at 4 tokens and 107.4 us at 16 against 81.0 and 120.6 us
+/// whole, so 8 tokens (between them) split by width; from 64 tokens whole experts are
+/// faster (161.1 us against 170.6 us at 64, 271 against 341 us at 1024), so 512 keeps them
+/// whole. The answer at 8 clients splits by width (tp 8, ep 1), at 512 it keeps experts
+/// whole (ep 8); a `tp` or `ep` pin holds its way at every batch; the ILP matches the
+/// oracle at every batch.
+#[test]
+fn moe_experts_split_by_width_where_that_is_faster() {
+    use hplanc::cost::MoeSplit;
+    use hplanc::solve::space::Layout;
+    let src = qwen_moe_on_h200("8", "");
+    let split = |d: &hplanc::solve::space::DecodeOption| match &d.layout {
+        Layout::Colocated(c) if c.tp == 8 && d.aggregated.is_none() => Some(c.experts),
+        _ => None,
+    };
+    for (batch, faster) in [(8, MoeSplit::Width), (512, MoeSplit::Experts)] {
+        let src = qwen_moe_on_h200(&batch.to_string(), "");
+        let opts = decode_options(&src, batch);
+        let ffn = |s: MoeSplit| opts.iter().find(|d| split(d) == Some(s)).unwrap_or_else(|| panic!("{s:?} at {batch}")).breakdown.ffn;
+        let (whole, width) = (ffn(MoeSplit::Experts), ffn(MoeSplit::Width));
+        assert_ne!(whole, width);
+        let quicker = if width < whole { MoeSplit::Width } else { MoeSplit::Experts };
+        assert_eq!(quicker, faster, "batch {batch}: whole {whole}, by width {width}");
+    }
+    // the answer at 8 clients: tp 8 inside the experts, no expert parallelism
+    let comp = compiled("moe_tp.hplan", &src, hplanc::Mode::Build);
+    let r = comp.report().plans.remove(0);
+    let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
+    assert_eq!((ffn.tp, ffn.ep), (8, 1), "{ffn:?}");
+    let placed = hplanc::report::describe_placement(&comp.program.plans[0], &comp.solved[0].as_ref().unwrap().best);
+    assert!(placed.contains("each expert split 8 ways by width"), "{placed}");
+    every_batch_matches_the_oracle(&comp, |_| {});
+    // at 512 clients, whole experts
+    let comp = compiled("moe_ep.hplan", &qwen_moe_on_h200("512", ""), hplanc::Mode::Build);
+    let r = comp.report().plans.remove(0);
+    let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
+    assert_eq!((ffn.tp, ffn.ep), (1, 8), "{ffn:?}");
+    // pinned, each way holds at every batch
+    for (pin, want) in [("tp = 8", MoeSplit::Width), ("ep = 8", MoeSplit::Experts)] {
+        let comp = compiled("moe_pin.hplan", &qwen_moe_on_h200("1 ..= 512", pin), hplanc::Mode::Build);
+        let plan = &comp.program.plans[0];
+        for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+            assert!(
+                inst.decode.iter().all(|d| matches!(&d.layout, Layout::Colocated(c) if c.experts == want)),
+                "{pin}: batch {}",
+                inst.batch
+            );
+        }
+        every_batch_matches_the_oracle(&comp, |_| {});
+    }
+}
+
+/// Where no table measures the split (the roofline chips), experts stay whole unless a
+/// pin asks: the roofline has no term for what narrow expert GEMMs lose, so it would
+/// price the split as free (docs/cost-model.md §4h).
+#[test]
+fn an_unmeasured_width_split_is_offered_only_when_pinned() {
+    use hplanc::solve::space::Layout;
+    let roofline = |pins: &str| qwen_moe_on_h200("8", pins).replace("h200_measured", "h200");
+    let splits = |src: &str| -> Vec<hplanc::cost::MoeSplit> {
+        decode_options(src, 8)
+            .iter()
+            .filter_map(|d| match &d.layout {
+                Layout::Colocated(c) => Some(c.experts),
+                _ => None,
+            })
+            .collect()
+    };
+    let free = splits(&roofline(""));
+    assert!(!free.is_empty() && free.iter().all(|s| *s == hplanc::cost::MoeSplit::Experts), "{free:?}");
+    let pinned = splits(&roofline("tp = 8"));
+    assert!(!pinned.is_empty() && pinned.iter().all(|s| *s == hplanc::cost::MoeSplit::Width), "{pinned:?}");
+}

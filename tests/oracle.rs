@@ -88,6 +88,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                     cp: 1,
                     attn_collective: 0.0,
                     ffn_collective: 0.0,
+                    experts: hplanc::cost::MoeSplit::Experts,
                 }),
             };
             DecodeOption {

@@ -7,6 +7,8 @@ pub mod aggregated;
 pub mod step;
 pub mod tables;
 
+pub use tables::MoeSplit;
+
 use crate::ir::graph::{Graph, Kernel, Node};
 use crate::ir::{Chip, Contents, Link, Model, Stage};
 
@@ -20,13 +22,13 @@ use crate::ir::{Chip, Contents, Link, Model, Stage};
 /// split). Returns `None` if the chip has no compute for the node's precision or any
 /// wider one.
 pub fn node_time(node: &Node, chip: &Chip, tp: u64, kv_split: u64) -> Option<Roofline> {
-    Pricer::new(chip)?.node(node, tp, kv_split)
+    Pricer::new(chip, MoeSplit::Experts)?.node(node, tp, kv_split)
 }
 
 /// [`node_time`] on one chip for many nodes, its figures looked up once: `(node, tp,
 /// kv_split)`.
 pub fn node_times(chip: &Chip) -> Option<impl Fn(&Node, u64, u64) -> Option<Roofline> + '_> {
-    let pricer = Pricer::new(chip)?;
+    let pricer = Pricer::new(chip, MoeSplit::Experts)?;
     Some(move |node: &Node, tp: u64, kv_split: u64| pricer.node(node, tp, kv_split))
 }
 
@@ -40,10 +42,13 @@ struct Pricer<'a> {
     widest: Option<f64>,
     w_bandwidth: f64,
     kv_bandwidth: f64,
+    /// how an MoE layer's experts divide over the group (the tables differ; the roofline
+    /// does not: either way each chip reads and computes `1/tp` of the routed work)
+    experts: MoeSplit,
 }
 
 impl<'a> Pricer<'a> {
-    fn new(chip: &'a Chip) -> Option<Pricer<'a>> {
+    fn new(chip: &'a Chip, experts: MoeSplit) -> Option<Pricer<'a>> {
         // the narrowest precision at least as wide as each (one pass over the chip's few)
         let mut peaks = [None; 6];
         for (i, p) in crate::ir::Precision::ALL.iter().enumerate() {
@@ -62,6 +67,7 @@ impl<'a> Pricer<'a> {
             widest,
             w_bandwidth: chip.tier_for(Contents::Weights)?.bandwidth,
             kv_bandwidth: chip.tier_for(Contents::Kv)?.bandwidth,
+            experts,
         })
     }
 
@@ -79,7 +85,7 @@ impl<'a> Pricer<'a> {
         let eta = chip.memory_efficiency;
         let memory = (node.weight_bytes + node.act_bytes) / tp_f / (self.w_bandwidth * eta)
             + (node.kv_read_bytes + node.kv_write_bytes) / kv_split / (self.kv_bandwidth * eta);
-        let looked = chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64));
+        let looked = chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64, self.experts));
         // an engine whose MoE kernels read every expert each step: no faster than
         // streaming all of them (docs/cost-model.md §4e)
         let floor = match (node.kernel, chip.engine.and_then(|e| e.moe_dense_reads)) {
@@ -138,14 +144,36 @@ pub struct StageTime {
 /// layer whose attention is among them (the chips that run a layer's attention run
 /// its small ops and launch its kernels; docs/cost-model.md §9).
 pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_split: u64) -> Option<StageTime> {
-    stage_time_by(graph, stages, chip, |_| (tp, kv_split))
+    stage_time_by(graph, stages, Pricer::new(chip, MoeSplit::Experts)?, |_| (tp, kv_split))
+}
+
+/// The decode FFN stage of `graph` over `n` chips whose MoE experts divide as `split`
+/// says (docs/cost-model.md §4h): [`stage_time`] of [`Stage::DecodeFfn`] with `n`-way
+/// groups, the expert nodes looked up in the chip's `moe` or `moe_tp` tables.
+pub fn ffn_stage_time(graph: &Graph, chip: &Chip, n: u64, split: MoeSplit) -> Option<StageTime> {
+    stage_time_by(graph, &[Stage::DecodeFfn], Pricer::new(chip, split)?, |_| (n, 1))
+}
+
+/// Whether the chip's op tables measure every expert node of `graph`'s decode FFN split
+/// by width over `n` GPUs (a `moe_tp` table for its shape and `n`). The roofline has no
+/// term for what splitting each expert costs (narrow grouped GEMMs; docs/cost-model.md
+/// §4h), so only a measured split is offered beside whole experts unless a pin asks.
+pub fn width_split_measured(graph: &Graph, chip: &Chip, n: u64) -> bool {
+    let Some(t) = chip.tables.as_ref() else { return false };
+    let mut experts = graph
+        .classes()
+        .iter()
+        .map(|(node, _)| node)
+        .filter(|x| x.stage == Stage::DecodeFfn && matches!(x.kernel, Kernel::Moe(_)))
+        .peekable();
+    experts.peek().is_some() && experts.all(|x| tables::node_lookup(x, t, n, 1, MoeSplit::Width).is_some())
 }
 
 /// [`stage_time`] with each node on the chips `split(node)` says: `(tp, kv_split)`, the
 /// ways its work and its KV cache are divided.
-fn stage_time_by(graph: &Graph, stages: &[Stage], chip: &Chip, split: impl Fn(&Node) -> (u64, u64)) -> Option<StageTime> {
+fn stage_time_by(graph: &Graph, stages: &[Stage], pricer: Pricer, split: impl Fn(&Node) -> (u64, u64)) -> Option<StageTime> {
     let mut st = StageTime::default();
-    let pricer = Pricer::new(chip)?;
+    let chip = pricer.chip;
     // nodes that do the same work cost the same: each group is priced once
     for (n, count) in graph.classes().iter().filter(|(n, _)| stages.contains(&n.stage)) {
         let k = *count as f64;
@@ -177,7 +205,7 @@ fn stage_time_by(graph: &Graph, stages: &[Stage], chip: &Chip, split: impl Fn(&N
 /// cache; the output projection, embedding and LM head split over all `tp`.
 pub fn context_parallel_attention(shard: &Graph, model: &Model, chip: &Chip, tp: u64) -> Option<StageTime> {
     let heads = model.kv_split(tp);
-    stage_time_by(shard, &[Stage::DecodeAttn], chip, |n| match n.op {
+    stage_time_by(shard, &[Stage::DecodeAttn], Pricer::new(chip, MoeSplit::Experts)?, |n| match n.op {
         crate::ir::graph::Op::QkvProj | crate::ir::graph::Op::Attention => (heads, heads),
         _ => (tp, heads),
     })

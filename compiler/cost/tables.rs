@@ -95,21 +95,36 @@ fn attention(t: &OpTables, a: &AttnShape, tp: u64, kv_split: u64) -> Option<Look
     Some(sum)
 }
 
-/// One MoE layer's experts for `tokens` tokens spread over `gpus` GPUs (`gpus` of them
-/// in the node's group: the table of exactly that many, else none).
-fn moe(t: &OpTables, p: crate::ir::Precision, s: &MoeShape, gpus: u64) -> Option<Lookup> {
+/// One MoE layer's experts for `tokens` tokens over `gpus` GPUs (`gpus` of them in the
+/// node's group: the table of exactly that many, else none), each holding whole experts
+/// or a slice of every expert's width as `split` says.
+fn moe(t: &OpTables, p: crate::ir::Precision, s: &MoeShape, gpus: u64, split: MoeSplit) -> Option<Lookup> {
     let key = MoeKey { dtype: p, hidden: s.hidden, inter: s.inter, top_k: s.top_k, experts: s.experts, gpus };
-    let grid = t.moe.get(&key)?;
+    let grid = match split {
+        MoeSplit::Experts => t.moe.get(&key)?,
+        MoeSplit::Width => t.moe_tp.get(&key)?,
+    };
     if s.tokens <= 0.0 {
         return Some(Lookup { time: 0.0, extrapolated: false });
     }
     Some(interpolate(grid, &[s.tokens]))
 }
 
+/// How an MoE layer's experts divide over a group's chips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum MoeSplit {
+    /// expert parallelism: each chip holds whole experts (`⌈E/n⌉` of them)
+    #[default]
+    Experts,
+    /// tensor parallelism inside each expert: each chip holds `1/n` of every expert's
+    /// intermediate width
+    Width,
+}
+
 /// The node's time from the chip's tables on one chip of a `tp`-way group whose KV
-/// cache splits `kv_split` ways, or `None` when no table covers every kernel it runs
-/// (the roofline prices it then).
-pub fn node_lookup(node: &Node, t: &OpTables, tp: u64, kv_split: u64) -> Option<Lookup> {
+/// cache splits `kv_split` ways and whose MoE experts divide as `split` says, or `None`
+/// when no table covers every kernel it runs (the roofline prices it then).
+pub fn node_lookup(node: &Node, t: &OpTables, tp: u64, kv_split: u64, split: MoeSplit) -> Option<Lookup> {
     let tpf = tp.max(1) as f64;
     match &node.kernel {
         Kernel::Gemm(a, b) => {
@@ -120,7 +135,7 @@ pub fn node_lookup(node: &Node, t: &OpTables, tp: u64, kv_split: u64) -> Option<
             }
         }
         Kernel::Attention(a) => attention(t, a, tp.max(1), kv_split.max(1)),
-        Kernel::Moe(s) => moe(t, node.precision, s, tp.max(1)),
+        Kernel::Moe(s) => moe(t, node.precision, s, tp.max(1), split),
         Kernel::Other => None,
     }
 }
@@ -232,19 +247,19 @@ mod tests {
         let t = chip.tables.as_ref().expect("h100_sxm_measured carries tables");
         // stdlib/tables/h100_sxm.csv: `gemm,fp8,64,8192,8192,...,39.3813` (µs)
         let node = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp8);
-        let l = node_lookup(&node, t, 1, 1).expect("covered");
+        let l = node_lookup(&node, t, 1, 1, MoeSplit::Experts).expect("covered");
         assert!((l.time - 39.3813e-6).abs() < 1e-12, "{}", l.time);
         assert!(!l.extrapolated);
         // a row-parallel GEMM over 2 chips reads k = 8192 / 2 = 4096: the row m=64, n=8192, k=4096
-        let half = node_lookup(&gemm_node(64.0, 8192.0, 16384.0, crate::ir::Precision::Fp8), t, 2, 1).unwrap();
+        let half = node_lookup(&gemm_node(64.0, 8192.0, 16384.0, crate::ir::Precision::Fp8), t, 2, 1, MoeSplit::Experts).unwrap();
         assert!((half.time - l.time).abs() < 1e-12);
         // and node_time uses the table, not the roofline
         let r = crate::cost::node_time(&node, &chip, 1, 1).unwrap();
         assert_eq!(r.table, Some(l.time));
         assert_eq!(r.time(), l.time);
         // m = 48 lies between the measured 32 and 64: between their times, log-linearly
-        let lo = node_lookup(&gemm_node(32.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1).unwrap().time;
-        let mid = node_lookup(&gemm_node(48.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1).unwrap().time;
+        let lo = node_lookup(&gemm_node(32.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1, MoeSplit::Experts).unwrap().time;
+        let mid = node_lookup(&gemm_node(48.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1, MoeSplit::Experts).unwrap().time;
         assert!(lo <= mid && mid <= l.time, "{lo} {mid} {}", l.time);
         let w = (48f64.ln() - 32f64.ln()) / (64f64.ln() - 32f64.ln());
         assert!((mid - ((1.0 - w) * lo.ln() + w * l.time.ln()).exp()).abs() < 1e-15);
@@ -274,22 +289,62 @@ mod tests {
         let experts = qwen3_235b_experts();
         // stdlib/tables/h100_sxm.csv: `moe,bf16,64,1536,4096,,,,,,4,,128,8,390.189` (µs)
         let n64 = experts(64);
-        let l = node_lookup(&n64, t, 4, 1).expect("covered");
+        let l = node_lookup(&n64, t, 4, 1, MoeSplit::Experts).expect("covered");
         assert!((l.time - 390.189e-6).abs() < 1e-12, "{}", l.time);
         assert!(!l.extrapolated);
         let r = crate::cost::node_time(&n64, &chip, 4, 1).unwrap();
         assert_eq!(r.time(), l.time);
         // 56 tokens lie between the measured 48 (382.125 µs) and 64: log-linear between
-        let mid = node_lookup(&experts(56), t, 4, 1).unwrap().time;
+        let mid = node_lookup(&experts(56), t, 4, 1, MoeSplit::Experts).unwrap().time;
         let w = (56f64.ln() - 48f64.ln()) / (64f64.ln() - 48f64.ln());
         assert!((mid - ((1.0 - w) * 382.125e-6f64.ln() + w * 390.189e-6f64.ln()).exp()).abs() < 1e-15);
         assert!((382.125e-6..=390.189e-6).contains(&mid));
         // 3 GPUs were not measured: the roofline prices the node, and says so
-        assert!(node_lookup(&n64, t, 3, 1).is_none());
+        assert!(node_lookup(&n64, t, 3, 1, MoeSplit::Experts).is_none());
         assert_eq!(crate::cost::node_time(&n64, &chip, 3, 1).unwrap().table, None);
         // past the largest measured token count (16384): scaled linearly and flagged
-        let big = node_lookup(&experts(32768), t, 4, 1).unwrap();
+        let big = node_lookup(&experts(32768), t, 4, 1, MoeSplit::Experts).unwrap();
         assert!(big.extrapolated);
+    }
+
+    /// Experts split by width (`moe_tp`) are looked up in their own table: at a measured
+    /// row its time, beside the expert-parallel table's at the same shape; a group size
+    /// the split was not measured at falls to the roofline, as the stage-level check
+    /// `width_split_measured` says; the roofline prices both ways alike.
+    #[test]
+    fn experts_split_by_width_read_their_own_table() {
+        let chip = h100();
+        let t = chip.tables.as_ref().unwrap();
+        let n64 = qwen3_235b_experts()(64);
+        // stdlib/tables/h100_sxm.csv: `moe_tp,bf16,64,1536,4096,,,,,,4,,128,8,384.915` (µs)
+        let width = node_lookup(&n64, t, 4, 1, MoeSplit::Width).expect("covered");
+        assert!((width.time - 384.915e-6).abs() < 1e-12, "{}", width.time);
+        let whole = node_lookup(&n64, t, 4, 1, MoeSplit::Experts).unwrap();
+        assert!((whole.time - 390.189e-6).abs() < 1e-12);
+        // 3 GPUs: neither table
+        assert!(node_lookup(&n64, t, 3, 1, MoeSplit::Width).is_none());
+        // the stage: priced from the width table where it covers the split
+        let src = "use std::models::qwen3_235b_a22b
+";
+        let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
+        let m = comp.program.models.into_iter().find(|m| m.name == "qwen3_235b_a22b").unwrap();
+        let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch: 64, context: 1000.0 });
+        assert!(crate::cost::width_split_measured(&g, &chip, 4));
+        assert!(!crate::cost::width_split_measured(&g, &chip, 3));
+        let (w, e) = (
+            crate::cost::ffn_stage_time(&g, &chip, 4, MoeSplit::Width).unwrap(),
+            crate::cost::ffn_stage_time(&g, &chip, 4, MoeSplit::Experts).unwrap(),
+        );
+        assert!(((e.time - w.time) - m.moe_layers() as f64 * (390.189e-6 - 384.915e-6)).abs() < 1e-9, "{} {}", e.time, w.time);
+        // without tables, the roofline prices the two ways alike
+        let mut bare = chip.clone();
+        bare.tables = None;
+        assert!(!crate::cost::width_split_measured(&g, &bare, 4));
+        let (w, e) = (
+            crate::cost::ffn_stage_time(&g, &bare, 4, MoeSplit::Width).unwrap(),
+            crate::cost::ffn_stage_time(&g, &bare, 4, MoeSplit::Experts).unwrap(),
+        );
+        assert_eq!(w, e);
     }
 
     /// An engine that reads every expert each step (`moe_dense_reads`, docs/cost-model.md
@@ -328,14 +383,14 @@ mod tests {
         let t = chip.tables.as_ref().unwrap();
         // H100 has no FP4 GEMM table: the roofline prices the node, and says so
         let node = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp4);
-        assert!(node_lookup(&node, t, 1, 1).is_none());
+        assert!(node_lookup(&node, t, 1, 1, MoeSplit::Experts).is_none());
         let r = crate::cost::node_time(&node, &chip, 1, 1).unwrap();
         assert_eq!(r.table, None);
         assert_eq!(r.time(), r.compute.max(r.memory));
         // a node no table describes (Kernel::Other) too
         let mut other = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp8);
         other.kernel = Kernel::Other;
-        assert!(node_lookup(&other, t, 1, 1).is_none());
+        assert!(node_lookup(&other, t, 1, 1, MoeSplit::Experts).is_none());
         // a stage of both reports the table share and the extrapolation
         let m = crate::ir::tests_support::llama70b();
         let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch: 4, context: 200_000.0 });

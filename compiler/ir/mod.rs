@@ -566,7 +566,8 @@ pub const MAX_CONTEXT_SPLIT: u64 = 16;
 /// Pinned decisions of one stage, each with the span of its pin.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Pins {
-    /// tensor-parallel degree (for decode.ffn: of the FFN, colocated or not)
+    /// tensor-parallel degree (for decode.ffn: of the FFN, colocated or not; of an MoE
+    /// FFN, the ways each expert splits by width)
     pub tp: Option<(u64, Span)>,
     /// decode.attn: data-parallel groups
     pub dp: Option<(u64, Span)>,
@@ -1427,6 +1428,17 @@ impl Model {
         match self.moe {
             Some(m) => (1..=m.experts).contains(&n),
             None => n > 0 && self.intermediate % n == 0,
+        }
+    }
+
+    /// Whether an MoE layer's experts can each be split by width over `n > 1` chips
+    /// (tensor parallelism inside every expert, docs/cost-model.md §4h): `n` divides the
+    /// expert intermediate size, and the dense layers' where the model has any. `false`
+    /// for a dense model (its FFN's degree is tensor parallelism already).
+    pub fn experts_split_by_width(&self, n: u64) -> bool {
+        match self.moe {
+            Some(m) => n > 1 && m.expert_intermediate % n == 0 && (m.dense_layers == 0 || self.intermediate % n == 0),
+            None => false,
         }
     }
 

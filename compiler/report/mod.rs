@@ -526,8 +526,13 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         Layout::Colocated(c) => {
             let cp = (c.cp > 1).then_some(c.cp);
             rows.push(PlacementRow { dp: c.dp, cp, ..row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None) });
-            // over every attention chip (all data-parallel groups)
-            rows.push(row("decode.ffn", c.pool, 0, c.tp * c.dp, true, mb, 1, Some("decode.attn")));
+            // over every attention chip (all data-parallel groups); an MoE's experts whole
+            // on each, or each split by width over all of them
+            let ffn = row("decode.ffn", c.pool, 0, c.tp * c.dp, true, mb, 1, Some("decode.attn"));
+            rows.push(match (moe, c.experts) {
+                (true, crate::cost::MoeSplit::Width) => PlacementRow { tp: c.tp * c.dp, ep: 1, expert_slots: None, ..ffn },
+                _ => ffn,
+            });
         }
         Layout::PingPong(pp) => {
             let (a, ta) = pp.attn;
@@ -884,13 +889,19 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
                 1 => attn(c.pool, c.dp),
                 cp => format!("{} (each sequence's KV cache split {cp} ways by context)", attn(c.pool, c.dp)),
             });
-            // the FFN's chips over several nodes of a pool of nodes (docs/cost-model.md §4g)
+            // the FFN's chips over several nodes of a pool of nodes (docs/cost-model.md §4g),
+            // an MoE's experts each split by width over them (§4h)
             let pa = &plan.cluster.pools[c.pool];
-            parts.push(match &pa.scale_out {
-                Some(s) if c.tp * c.dp > s.node => {
-                    format!("decode.ffn with attention (over {} nodes, joined by {})", (c.tp * c.dp).div_ceil(s.node), s.link.name)
-                }
-                _ => "decode.ffn with attention".to_string(),
+            let mut how = Vec::new();
+            if let Some(s) = pa.scale_out.as_ref().filter(|s| c.tp * c.dp > s.node) {
+                how.push(format!("over {} nodes, joined by {}", (c.tp * c.dp).div_ceil(s.node), s.link.name));
+            }
+            if plan.model.moe.is_some() && c.experts == crate::cost::MoeSplit::Width {
+                how.push(format!("each expert split {} ways by width", c.tp * c.dp));
+            }
+            parts.push(match how.is_empty() {
+                true => "decode.ffn with attention".to_string(),
+                false => format!("decode.ffn with attention ({})", how.join("; ")),
             });
         }
         Layout::PingPong(pp) => {

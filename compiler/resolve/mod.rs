@@ -1647,6 +1647,14 @@ impl Resolver<'_> {
                 ok = false;
             }
         }
+        // an MoE's experts are whole on each chip (`ep`) or each split over all of them
+        // (`tp`), not both (docs/cost-model.md §4h)
+        if let (Stage::DecodeFfn, Some((tp, span)), Some((ep, _)), true) = (stage, out.tp, out.ep, model.moe.is_some()) {
+            if tp > 1 && ep > 1 {
+                self.diags.push(catalog::pin_impossible(span, &format!("tp = {tp}"), &PinProblem::ExpertsBothWays { ep }));
+                ok = false;
+            }
+        }
         // a prompt's context groups each run the whole model: no pipeline stages
         if let (Stage::Prefill, Some((cp, span)), Some((pp, _))) = (stage, out.cp, out.pp) {
             if cp > 1 && pp > 1 {
@@ -1964,18 +1972,14 @@ fn pin_problem(
     let applies: &'static [&'static str] = match stage {
         Stage::Prefill => &["tp", "pp", "cp", "replicas"],
         Stage::DecodeAttn => &["tp", "dp", "cp"],
-        Stage::DecodeFfn if model.moe.is_some() => &["ep", "microbatches"],
+        Stage::DecodeFfn if model.moe.is_some() => &["tp", "ep", "microbatches"],
         Stage::DecodeFfn => &["tp", "microbatches"],
         Stage::Draft => &["tp"],
         Stage::DecodeLayers => &["tp"],
     };
     if !applies.contains(&name) {
-        let moe = match (stage, name) {
-            (Stage::DecodeFfn, "tp") => Some(true),
-            (Stage::DecodeFfn, "ep") => Some(false),
-            _ => None,
-        };
-        return Some(PinProblem::NotThisStage { stage: stage.name(), takes: applies, moe });
+        let dense_ffn = (stage, name) == (Stage::DecodeFfn, "ep");
+        return Some(PinProblem::NotThisStage { stage: stage.name(), takes: applies, dense_ffn });
     }
     if name == "microbatches" && !ir::MICROBATCHES.contains(&v) {
         return Some(PinProblem::Microbatches);
@@ -2024,7 +2028,12 @@ fn pin_problem(
     let split = match (stage, name) {
         (Stage::Prefill | Stage::DecodeAttn, "tp") => Some((model.heads, PinSplit::Heads)),
         (Stage::Draft, "tp") => draft.map(|d| (d.heads, PinSplit::DraftHeads)),
-        (Stage::DecodeFfn, "tp") => Some((model.intermediate, PinSplit::Intermediate)),
+        // an MoE's `tp` splits every expert by width (and the dense layers')
+        (Stage::DecodeFfn, "tp") => match model.moe {
+            Some(moe) if moe.expert_intermediate % v != 0 => Some((moe.expert_intermediate, PinSplit::ExpertWidth)),
+            Some(moe) if moe.dense_layers == 0 => None,
+            _ => Some((model.intermediate, PinSplit::Intermediate)),
+        },
         // experts over any number of chips up to theirs (redundant slots where it does not
         // divide them), checked above
         (Stage::DecodeFfn, "ep") if model.moe.is_some() => None,

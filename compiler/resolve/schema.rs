@@ -443,7 +443,7 @@ pub static PINS: BlockSpec = BlockSpec {
             AttrKind::Count,
             false,
             "4",
-            "tensor-parallel degree (prefill, decode.attn, decode.ffn, draft, each stage of decode.layers): any degree that divides the heads (the FFN's split dimension for decode.ffn; both for decode.layers)",
+            "tensor-parallel degree (prefill, decode.attn, decode.ffn, draft, each stage of decode.layers): any degree that divides the heads (for decode.ffn the FFN's width; of an MoE, each expert's, split by width over the FFN's chips instead of whole experts on each, not with `ep`; both for decode.layers)",
         ),
         a("dp", AttrKind::Count, false, "2", "decode.attn: data-parallel attention groups (a power of two, or a count whose groups fill a node or pool; the FFN spans all of them)"),
         a(
@@ -453,7 +453,7 @@ pub static PINS: BlockSpec = BlockSpec {
             "2",
             "decode.attn: the ways each sequence's KV cache splits by context over the group's chips beyond its KV heads (1: none; `tp / min(tp, KV heads)`, `tp` for MLA; in each data-parallel group, the FFN colocated); prefill: groups of `tp` chips that split each prompt by context, passing its cache around a ring (1: none; at most 16, not with `pp`)",
         ),
-        a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree (any up to the experts; redundant slots where it does not divide them)"),
+        a("ep", AttrKind::Count, false, "8", "decode.ffn of an MoE model: expert-parallel degree, whole experts on each chip (any up to the experts; redundant slots where it does not divide them; not with `tp` above 1)"),
         a(
             "microbatches",
             AttrKind::Count,

@@ -366,7 +366,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
     let bd = &d.breakdown;
     let deps = |x: Option<usize>| x.into_iter().collect::<Vec<_>>();
     match &d.layout {
-        Layout::Colocated(Colocated { pool, tp, dp, cp, attn_collective, ffn_collective }) => {
+        Layout::Colocated(Colocated { pool, tp, dp, cp, attn_collective, ffn_collective, .. }) => {
             let (at, dp) = (*pool, *dp);
             let pool = b.pool(at, tp * dp);
             let fabric = if *attn_collective > 0.0 || *ffn_collective > 0.0 { b.fabric(at) } else { pool };

@@ -123,7 +123,15 @@ pub(crate) mod tests {
     /// A colocated decode option on `chips` chips at `tpot` ($1/h, 700 W a chip).
     pub(crate) fn decode(tpot: f64, chips: u64) -> DecodeOption {
         DecodeOption {
-            layout: Layout::Colocated(Colocated { pool: 0, tp: chips, dp: 1, cp: 1, attn_collective: 0.0, ffn_collective: 0.0 }),
+            layout: Layout::Colocated(Colocated {
+                pool: 0,
+                tp: chips,
+                dp: 1,
+                cp: 1,
+                attn_collective: 0.0,
+                ffn_collective: 0.0,
+                experts: crate::cost::MoeSplit::Experts,
+            }),
             kv: vec![(0, 1.0)].into(),
             tpot,
             chips: vec![chips].into(),

@@ -325,7 +325,7 @@ mod tests {
             isl: 1024,
             osl: 256,
             batch,
-            decode: Parallel { tp, dp: 1, moe: tp },
+            decode: Parallel { tp, dp: 1, moe: tp, experts: crate::cost::MoeSplit::Experts },
             prefill_tp: tp,
             ttft_ms: 1.0,
             tpot_ms: 1.0,

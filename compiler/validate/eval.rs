@@ -103,9 +103,13 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             Some(moe) => {
                 // every rank's tokens reach the experts, spread over all the worker's GPUs
                 let all = build(m, stepkind(b * p.dp));
-                part.add(cost::stage_time(&all, &[Stage::DecodeFfn], chip, p.moe, 1).ok_or_else(missing)?);
+                part.add(cost::ffn_stage_time(&all, chip, p.moe, p.experts).ok_or_else(missing)?);
                 let attn_ar = l * cost::allreduce_on(chip, act(b + chunk), p.tp, link);
-                let moe_comm = if p.dp > 1 {
+                let moe_comm = if p.dp > 1 && p.experts == cost::MoeSplit::Width {
+                    // experts split by width: every rank's tokens gathered to every GPU and
+                    // the outputs reduce-scattered back, one all-reduce's traffic (§4h)
+                    m.moe_layers() as f64 * cost::allreduce_on(chip, act(b * p.dp + chunk), p.moe, link)
+                } else if p.dp > 1 {
                     // dispatch and combine: an all-to-all of each rank's own routed tokens
                     let routed = (b + chunk) as f64 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
                     2.0 * m.moe_layers() as f64 * cost::alltoall_time(routed, p.moe, link)

@@ -110,6 +110,10 @@ pub struct Parallel {
     pub dp: u64,
     /// GPUs the MoE layers' experts spread over (moe_tp x moe_ep); tp x dp otherwise
     pub moe: u64,
+    /// how the experts divide over those GPUs: split by width where the row's MoE is
+    /// tensor-parallel only (moe_tp > 1, moe_ep = 1), whole experts otherwise (a row with
+    /// both above 1 is priced as expert parallelism over their product)
+    pub experts: crate::cost::MoeSplit,
 }
 
 /// One row, as read.
@@ -289,6 +293,7 @@ fn parse_row(line: usize, get: &dyn Fn(&str) -> String) -> Result<Row, String> {
             // (`_tp4_`) say, which this gives.
             let gpus = (tp * dp).max(mt * me);
             let dp = (gpus / tp).max(1);
+            let experts = if mt > 1 && me == 1 { crate::cost::MoeSplit::Width } else { crate::cost::MoeSplit::Experts };
             // The clients of one worker. 11 aggregated rows record the concurrency only in
             // batch_size; 16 record a concurrency that is a whole multiple k > 1 of
             // batch_size: k replicas of the worker, each with batch_size clients (one
@@ -303,14 +308,14 @@ fn parse_row(line: usize, get: &dyn Fn(&str) -> String) -> Result<Row, String> {
             if batch > MAX_CLIENTS {
                 return Err(format!("{batch} clients per worker, more than {MAX_CLIENTS}"));
             }
-            (Parallel { tp, dp, moe: gpus }, batch, tp)
+            (Parallel { tp, dp, moe: gpus, experts }, batch, tp)
         }
         Mode::Disagg => {
             let tp = positive("decode_tp_size", count("decode_tp_size")?)?;
             let dp = count("decode_attention_dp_size")?.filter(|d| *d > 0).unwrap_or(1);
             let batch = positive("decode_batch_size", count("decode_batch_size")?)?;
             let ptp = positive("prefill_tp_size", count("prefill_tp_size")?)?;
-            (Parallel { tp, dp, moe: tp * dp }, batch, ptp)
+            (Parallel { tp, dp, moe: tp * dp, experts: crate::cost::MoeSplit::Experts }, batch, ptp)
         }
     };
     Ok(Row {
@@ -442,7 +447,7 @@ mod tests {
             isl: 1024,
             osl: 128,
             batch,
-            decode: Parallel { tp, dp: 1, moe: tp },
+            decode: Parallel { tp, dp: 1, moe: tp, experts: crate::cost::MoeSplit::Experts },
             prefill_tp: tp,
             ttft_ms: 1.0,
             tpot_ms: 1.0,
@@ -492,6 +497,56 @@ mod tests {
         assert_eq!(batches, vec![13, 8, 8, 12]);
     }
 
+    /// `moe_tp_size` above 1 with `moe_ep_size` 1 splits every expert by width; experts
+    /// stay whole otherwise, the two "quirky" rows with both at 2 too (docs/cost-model.md
+    /// §4h). Split by width over two attention ranks, the experts' collective is one
+    /// all-reduce's traffic of both ranks' tokens, not two all-to-alls of their routes.
+    #[test]
+    fn a_tensor_parallel_moe_row_splits_its_experts_by_width() {
+        use crate::cost::MoeSplit;
+        let head = "id,backend,model_path,system,mode,isl,osl,gemm_quant_mode,batch_size,tp_size,attention_dp_size,moe_tp_size,\
+                    moe_ep_size,prefill_tp_size,decode_tp_size,decode_attention_dp_size,decode_batch_size,silicon_ttft_ms,silicon_tpot_ms,concurrency";
+        let text = format!(
+            "{head}\na,vllm,Qwen/Qwen3-235B-A22B-FP8,h200_sxm,agg,1000,100,fp8,8,1,,2,1,,,,,356.9,54.93,8\n\
+             b,vllm,Qwen/Qwen3-235B-A22B-FP8,h200_sxm,agg,1000,100,fp8,8,2,,1,2,,,,,356.9,54.93,8\n\
+             c,trtllm,Qwen/Qwen3-235B-A22B-FP8,h100_sxm,agg,1000,100,fp8,8,2,2,2,2,,,,,356.9,54.93,8\n"
+        );
+        let (rows, skipped) = read_rows(&text).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let ways: Vec<(u64, u64, MoeSplit)> = rows.iter().map(|r| (r.decode.dp, r.decode.moe, r.decode.experts)).collect();
+        assert_eq!(ways, [(2, 2, MoeSplit::Width), (1, 2, MoeSplit::Experts), (2, 4, MoeSplit::Experts)]);
+        // the same worker (1 GPU per rank, 2 ranks) priced both ways: the width split's
+        // step is the other's with its collective and its expert kernels swapped
+        let dp = |experts| Row {
+            model: "Qwen/Qwen3-235B-A22B-FP8".into(),
+            system: "h200_sxm".into(),
+            weights: Precision::Fp8,
+            decode: Parallel { tp: 1, dp: 2, moe: 2, experts },
+            prefill_tp: 1,
+            batch: 8,
+            ..row("sglang", 1, 8)
+        };
+        let p = predict(vec![dp(MoeSplit::Experts), dp(MoeSplit::Width)]);
+        assert_ne!(p[0].decode_step, p[1].decode_step);
+        let src = "use std::chips::h200_measured\nuse std::links::nvlink4\nuse std::models::qwen3_235b_a22b\n\
+                   workload w {\n  input = 1024 tok\n  output = 128 tok\n  concurrency = 8\n}\n\
+                   cluster c {\n  pool gpu = h200_measured x 2 over nvlink4\n}\n\
+                   plan p {\n  model = qwen3_235b_a22b { weights = fp8 }\n  cluster = c\n  workload = w\n}\n";
+        let comp = crate::compile("t.hplan", src, None, crate::Mode::Check);
+        assert!(!comp.has_errors());
+        let plan = &comp.program.plans[0];
+        let (m, chip) = (&plan.model, &plan.cluster.pools[0].chip);
+        let link = plan.cluster.pools[0].link.clone().unwrap();
+        // the experts see both ranks' 4 sequences; the fixed costs are the same either way
+        let g = crate::ir::graph::build(m, crate::ir::graph::Step::Decode { batch: 8, context: 1088.0 });
+        let ffn = |s| crate::cost::ffn_stage_time(&g, chip, 2, s).unwrap().time;
+        let routed = 4.0 * 8.0 * m.hidden as f64 * m.activations.bytes();
+        let a2a = 2.0 * m.moe_layers() as f64 * crate::cost::alltoall_time(routed, 2, &link);
+        let gather = m.moe_layers() as f64 * crate::cost::allreduce_on(chip, crate::cost::activation_bytes(m, 8), 2, &link);
+        let want = (ffn(MoeSplit::Width) + gather) - (ffn(MoeSplit::Experts) + a2a);
+        assert!((p[1].decode_step - p[0].decode_step - want).abs() < 1e-9, "{} vs {want}", p[1].decode_step - p[0].decode_step);
+    }
+
     #[test]
     fn data_parallel_moe_ranks_share_every_arrival() {
         // Qwen3-235B-A22B FP8 on two H200s as two attention ranks over one expert group,
@@ -501,7 +556,7 @@ mod tests {
             model: "Qwen/Qwen3-235B-A22B-FP8".into(),
             system: "h200_sxm".into(),
             weights: Precision::Fp8,
-            decode: Parallel { tp: 1, dp: 2, moe: 2 },
+            decode: Parallel { tp: 1, dp: 2, moe: 2, experts: crate::cost::MoeSplit::Experts },
             prefill_tp: 1,
             batch: 2,
             ..row("vllm", 1, 2)

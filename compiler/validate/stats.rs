@@ -319,6 +319,8 @@ pub fn markdown_document(s: &Summary, data: &str) -> String {
          hold 416 clients of 15k-token prompts and decode in 13 ms). The TTFT of vLLM and\n\
          TensorRT-LLM rows assumes the benchmark's clients arrive in fitted bursts, and that of\n\
          TensorRT-LLM and SGLang rows a fitted first-token latency (docs/cost-model.md §11).\n\
+         An MoE row with `moe_tp_size` above 1 and `moe_ep_size` 1 splits every expert by width\n\
+         over the worker's GPUs, any other keeps experts whole (docs/cost-model.md §4h).\n\
          A pipeline-parallel worker (`pp_size`, `prefill_pp_size` or `decode_pp_size` above 1;\n\
          none in this data) is counted as not evaluated, with that reason.\n\n\
          The target (issue #14): TPOT median |err| ≤ 10% with ≥ 80% of rows within ±20%, and\n\

@@ -166,18 +166,20 @@ pub enum PinSplit {
     Heads,
     DraftHeads,
     Intermediate,
+    /// an MoE's `tp`: each expert's intermediate size
+    ExpertWidth,
     Experts,
 }
 
 /// Why a pin cannot be honoured (E0410).
 #[derive(Clone, Debug, PartialEq)]
 pub enum PinProblem<'a> {
-    /// the pin is not a decision of `stage`, which takes `takes`; `moe`: the stage is
-    /// an FFN, MoE (`Some(true)`, its degree is `ep`) or dense (`Some(false)`, `tp`)
+    /// the pin is not a decision of `stage`, which takes `takes`; `dense_ffn`: an `ep`
+    /// pin on a dense FFN (its degree is `tp`)
     NotThisStage {
         stage: &'a str,
         takes: &'a [&'a str],
-        moe: Option<bool>,
+        dense_ffn: bool,
     },
     Microbatches,
     /// a data-parallel group count that is not a power of two and fills no node or
@@ -244,6 +246,10 @@ pub enum PinProblem<'a> {
     ContextSplitStages {
         pp: u64,
     },
+    /// an MoE FFN's `tp` (experts split by width) beside `ep` above 1 (whole experts)
+    ExpertsBothWays {
+        ep: u64,
+    },
     /// a context split of `cp` takes `cp · kv_ways` chips, more than the largest pool
     ContextSplitChips {
         cp: u64,
@@ -254,11 +260,10 @@ pub enum PinProblem<'a> {
 
 pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic {
     let (why, help): (String, String) = match problem {
-        PinProblem::NotThisStage { stage, takes, moe } => {
-            let why = match moe {
-                Some(true) => "an MoE FFN spreads its experts: its degree is `ep`",
-                Some(false) => "a dense FFN has no experts: its degree is `tp`",
-                None => "not a decision of this stage",
+        PinProblem::NotThisStage { stage, takes, dense_ffn } => {
+            let why = match dense_ffn {
+                true => "a dense FFN has no experts: its degree is `tp`",
+                false => "not a decision of this stage",
             };
             let help = if takes.is_empty() {
                 format!("`{stage}` takes no pins")
@@ -283,6 +288,7 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
                 PinSplit::Heads => "attention heads",
                 PinSplit::DraftHeads => "draft model's attention heads",
                 PinSplit::Intermediate => "FFN's intermediate size",
+                PinSplit::ExpertWidth => "experts' intermediate size",
                 PinSplit::Experts => "experts",
             };
             (format!("{value} does not divide the {dim} {what}"), "pin a degree that divides it, or leave the degree to the solver".into())
@@ -339,6 +345,10 @@ pub fn pin_impossible(span: Span, pin: &str, problem: &PinProblem) -> Diagnostic
         PinProblem::ContextSplitStages { pp } => (
             format!("each group of a prompt split by context runs every layer, not one of {pp} pipeline stages"),
             "pin `pp = 1` with `cp`, or leave one of them to the solver".into(),
+        ),
+        PinProblem::ExpertsBothWays { ep } => (
+            format!("an MoE's experts are either whole on each chip (`ep = {ep}`) or each split by width over all of them (`tp`), not both"),
+            "pin one of `tp` and `ep`, or leave the choice to the solver".into(),
         ),
     };
     make("E0410", span, format!("the pin `{pin}` cannot be honoured"), why, help)

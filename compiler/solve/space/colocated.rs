@@ -44,12 +44,8 @@ pub(super) fn data_parallel_options(
         let (d, n) = (*d, *d * ta);
         // the FFN's chips: within a node, or whole nodes of a pool of nodes; an MoE's
         // experts over any number of them (redundant slots where it does not divide them)
-        if !dp_count_allowed(pa, d, ta)
-            || !pa.may_group(n)
-            || !m.ffn_spreads_over(n)
-            || !Pins::allows(ffn_pins.tp, n)
-            || !Pins::allows(ffn_pins.ep, n)
-        {
+        let splits = ffn_splits(m, ffn_pins, n);
+        if !dp_count_allowed(pa, d, ta) || !pa.may_group(n) || !m.ffn_spreads_over(n) || splits.is_empty() {
             continue;
         }
         // the chips whose shares price the FFN (the busiest's experts; §4d)
@@ -65,11 +61,11 @@ pub(super) fn data_parallel_options(
         // each group's chips beyond the KV heads may split its cache by context (§4f),
         // whether or not their copies of it fit
         let cp = m.context_split(ta);
-        if cp > 1 && Pins::allows(attn_pins.cp, cp) {
+        if cp > 1 && splits.contains(&cost::MoeSplit::Experts) && Pins::allows(attn_pins.cp, cp) {
             let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
             match cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, split, 1) {
                 Some(ffn) => {
-                    let ffn_collective = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), n);
+                    let ffn_collective = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), (n, cost::MoeSplit::Experts));
                     out.extend(split_option(plan, (a, ta, d), &shard, (ffn, ffn_collective, n), excluded));
                 }
                 None => excluded.push(Excluded::Precision { pool: a }),
@@ -82,7 +78,7 @@ pub(super) fn data_parallel_options(
             excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
             continue;
         }
-        let (Some(attn), Some(ffn)) = (
+        let (Some(attn), Some(by_experts)) = (
             cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
             cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, split, 1),
         ) else {
@@ -96,49 +92,82 @@ pub(super) fn data_parallel_options(
             }
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
-        let ar_ffn = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), n);
-        let plain =
-            colocated_option(plan, a, (ta, d, 1), ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b }, memory);
-        // Aggregated serving (`mixed`: the whole batch's steps with a chunk): each group
-        // prefills its own arriving prompts; a step with a chunk runs that group's
-        // attention over its b sequences and the chunk, and the FFN over all B tokens and
-        // the chunk, and every group waits for it: all B sequences' prompts share the
-        // steps (priced one chunk at a time; chunks of several groups in one step would
-        // share the FFN's weight reads, which is not counted).
-        let agg = if mixed.is_empty() {
-            None
-        } else {
-            let chip = &pa.chip;
-            let ctx = decode_contexts(plan).0;
-            aggregated_twin(plan, &plain, batch, fp, |c, p| {
-                if !group.iter().any(|(k, _)| *k == (b, c, p)) {
-                    group.push(((b, c, p), graph::build(m, Step::Mixed { batch: b, context: ctx, prefill: c, prefix: p })));
+        let tokens = (b * per_seq, batch * per_seq);
+        let experts_ar = moe_collective(m, &pa.chip, &fabric, tokens, (n, cost::MoeSplit::Experts));
+        for &experts in &splits {
+            // an MoE's experts whole on each chip, or each split by width over all of them
+            // (exact shares: no busiest chip; §4h)
+            let (ffn, ar_ffn, fp, memory) = match experts {
+                cost::MoeSplit::Experts => (by_experts, experts_ar, fp, memory.clone()),
+                cost::MoeSplit::Width => {
+                    let Some(w) = cost::ffn_stage_time(g_full, &pa.chip, n, experts) else { continue };
+                    if !width_split_offered(ffn_pins, g_full, &pa.chip, n) {
+                        continue;
+                    }
+                    let ar = moe_collective(m, &pa.chip, &fabric, tokens, (n, experts));
+                    let weights = m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64;
+                    let fp = cost::Footprint { weights, ..fp };
+                    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+                    if !ok {
+                        excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+                        continue;
+                    }
+                    (w, ar, fp, memory)
                 }
-                let g_group = &group.iter().find(|(k, _)| *k == (b, c, p))?.1;
-                let g_all = &mixed.iter().find(|(k, _)| *k == (c, p))?.1;
-                let attn = cost::stage_time(g_group, &[Stage::DecodeAttn], chip, ta, m.kv_split(ta))?;
-                let ffn = cost::stage_time(g_all, &[Stage::DecodeFfn], chip, split, 1)?;
-                let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, b + c), ta, link);
-                let ar_ffn = moe_collective(m, chip, &fabric, (b + c, batch + c), n);
-                let time = attn.time + ffn.time + m.layers as f64 * (ar_attn + ar_ffn) + cost::step_fixed(chip, b);
-                Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))
-            })
-        };
-        out.push(plain);
-        out.extend(agg);
+            };
+            let step = ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences: b, experts };
+            let plain = colocated_option(plan, a, (ta, d, 1), step, memory);
+            // Aggregated serving (`mixed`: the whole batch's steps with a chunk): each group
+            // prefills its own arriving prompts; a step with a chunk runs that group's
+            // attention over its b sequences and the chunk, and the FFN over all B tokens and
+            // the chunk, and every group waits for it: all B sequences' prompts share the
+            // steps (priced one chunk at a time; chunks of several groups in one step would
+            // share the FFN's weight reads, which is not counted).
+            let agg = if mixed.is_empty() {
+                None
+            } else {
+                let chip = &pa.chip;
+                let ctx = decode_contexts(plan).0;
+                aggregated_twin(plan, &plain, batch, fp, |c, p| {
+                    if !group.iter().any(|(k, _)| *k == (b, c, p)) {
+                        group.push(((b, c, p), graph::build(m, Step::Mixed { batch: b, context: ctx, prefill: c, prefix: p })));
+                    }
+                    let g_group = &group.iter().find(|(k, _)| *k == (b, c, p))?.1;
+                    let g_all = &mixed.iter().find(|(k, _)| *k == (c, p))?.1;
+                    let attn = cost::stage_time(g_group, &[Stage::DecodeAttn], chip, ta, m.kv_split(ta))?;
+                    let ffn = match experts {
+                        cost::MoeSplit::Experts => cost::stage_time(g_all, &[Stage::DecodeFfn], chip, split, 1)?,
+                        cost::MoeSplit::Width => cost::ffn_stage_time(g_all, chip, n, experts)?,
+                    };
+                    let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, b + c), ta, link);
+                    let ar_ffn = moe_collective(m, chip, &fabric, (b + c, batch + c), (n, experts));
+                    let time = attn.time + ffn.time + m.layers as f64 * (ar_attn + ar_ffn) + cost::step_fixed(chip, b);
+                    Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))
+                })
+            };
+            out.push(plain);
+            out.extend(agg);
+        }
     }
     out
 }
 
 /// The FFN's collectives per layer (the mean over layers) when `d` attention groups of
 /// `tokens.0` tokens each feed an FFN over `n` chips (`tokens.1` tokens in all): a dense
-/// layer all-gathers its input and reduce-scatters its output (one all-reduce's traffic
-/// of all tokens); an MoE layer dispatches each group's own routed tokens to the experts
+/// layer, or an MoE layer whose experts split by width (§4h), all-gathers its input and
+/// reduce-scatters its output (one all-reduce's traffic of all tokens); an MoE layer
+/// with whole experts per chip dispatches each group's own routed tokens to the experts
 /// and combines them back, two all-to-alls of `tokens.0·k·h·a` (DeepEP's layout;
 /// docs/cost-model.md §4d), over nodes where the `n` chips span them (§4g).
-pub(super) fn moe_collective(m: &crate::ir::Model, chip: &crate::ir::Chip, fabric: &cost::Fabric, tokens: (u64, u64), n: u64) -> f64 {
+pub(super) fn moe_collective(
+    m: &crate::ir::Model,
+    chip: &crate::ir::Chip,
+    fabric: &cost::Fabric,
+    tokens: (u64, u64),
+    (n, experts): (u64, cost::MoeSplit),
+) -> f64 {
     let gather = fabric.allreduce(chip, cost::activation_bytes(m, tokens.1), n);
-    let Some(moe) = m.moe else { return gather };
+    let Some(moe) = m.moe.filter(|_| experts == cost::MoeSplit::Experts) else { return gather };
     let routed = tokens.0 as f64 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
     let a2a = 2.0 * fabric.alltoall(routed, n);
     let (moe_layers, layers) = (m.moe_layers() as f64, m.layers as f64);
@@ -155,6 +184,8 @@ pub(super) struct ColocatedStep {
     pub(super) collectives: (f64, f64),
     /// sequences each rank's engine schedules per step
     pub(super) sequences: u64,
+    /// how an MoE FFN's experts divide over the chips
+    pub(super) experts: cost::MoeSplit,
 }
 
 /// The decode option of a colocated step on pool `a` with `(tp, dp, cp)`: `dp` groups of
@@ -169,12 +200,12 @@ pub(super) fn colocated_option(
 ) -> DecodeOption {
     let pa = &plan.cluster.pools[a];
     let n = tp * dp;
-    let ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences } = step;
+    let ColocatedStep { attn, ffn, other, collectives: (ar_attn, ar_ffn), sequences, experts } = step;
     let overhead = cost::step_fixed(&pa.chip, sequences);
     let mut chips = vec![0; plan.cluster.pools.len()];
     chips[a] = n;
     let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
-    let layout = Layout::Colocated(Colocated { pool: a, tp, dp, cp, attn_collective: ar_attn, ffn_collective: ar_ffn });
+    let layout = Layout::Colocated(Colocated { pool: a, tp, dp, cp, attn_collective: ar_attn, ffn_collective: ar_ffn, experts });
     let step = cost::step::colocated(attn, ffn, other, allreduce, overhead);
     DecodeOption::priced(&plan.cluster.pools, layout, vec![(a, 1.0)], chips, step, memory)
 }
@@ -219,7 +250,7 @@ pub(super) fn split_option(
     let other = head_time(m, shard, chip, ta)?;
     let tokens = b * per_seq;
     let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, tokens), ta, link) + cost::kv_combine_on(chip, m, tokens, ta, link);
-    let step = ColocatedStep { attn, ffn, other, collectives: (ar_attn, ffn_collective), sequences: b };
+    let step = ColocatedStep { attn, ffn, other, collectives: (ar_attn, ffn_collective), sequences: b, experts: cost::MoeSplit::Experts };
     Some(colocated_option(plan, a, (ta, d, m.context_split(ta)), step, memory))
 }
 
@@ -237,12 +268,12 @@ pub(super) fn aggregated_option(
     let m = &plan.model;
     let Layout::Colocated(c) = &plain.layout else { return None };
     let pa = &plan.cluster.pools[c.pool];
-    let (chip, tp) = (&pa.chip, c.tp);
+    let (chip, tp, experts) = (&pa.chip, c.tp, c.experts);
     let layers = m.layers as f64;
     aggregated_twin(plan, plain, batch, fp, |c, p| {
         let g = &mixed.iter().find(|(key, _)| *key == (c, p))?.1;
         let attn = cost::stage_time(g, &[Stage::DecodeAttn], chip, tp, m.kv_split(tp))?;
-        let ffn = cost::stage_time(g, &[Stage::DecodeFfn], chip, tp, m.kv_split(tp))?;
+        let ffn = cost::ffn_stage_time(g, chip, tp, experts)?;
         let ar = pa.link.as_ref().map(|l| cost::allreduce_on(chip, cost::activation_bytes(m, batch + c), tp, l)).unwrap_or(0.0);
         let time = attn.time + ffn.time + 2.0 * layers * ar + cost::step_fixed(chip, batch);
         Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))

@@ -108,7 +108,9 @@ pub enum Layout {
 /// of `pool` (1: none), the FFN over all `dp·tp` of them; each sequence's KV cache split
 /// `cp` ways by context as well as by heads (1: by heads only; docs/cost-model.md §4f);
 /// per layer, attention, the attention side's collective (with `cp > 1`, the
-/// attention's combine too), the FFN, the FFN's collective (seconds).
+/// attention's combine too), the FFN, the FFN's collective (seconds). An MoE FFN's
+/// experts divide over the `dp·tp` chips as `experts` says: whole experts per chip
+/// (expert parallelism) or every expert split by width (tensor parallelism, §4h).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Colocated {
     pub pool: usize,
@@ -117,6 +119,7 @@ pub struct Colocated {
     pub cp: u64,
     pub attn_collective: f64,
     pub ffn_collective: f64,
+    pub experts: cost::MoeSplit,
 }
 
 /// Attention on `attn` (pool, chips of one group) as `dp` data-parallel groups (1: one
@@ -624,20 +627,57 @@ pub fn pinned(plan: &Plan, d: &DecodeOption) -> bool {
     let attn = &plan.placement(Stage::DecodeAttn).pins;
     let ffn = &plan.placement(Stage::DecodeFfn).pins;
     let draft = &plan.placement(Stage::Draft).pins;
-    let (tp, dp, ffn_chips, microbatches) = match &d.layout {
+    let (tp, dp, (ffn_tp, ffn_ep), microbatches) = match &d.layout {
         Layout::Speculative(s) => return Pins::allows(draft.tp, s.draft.1) && pinned(plan, &s.target),
         // a layer pipeline has no attention or FFN degree of its own
         Layout::Pipeline(_) => return attn.is_empty() && ffn.is_empty(),
         // the FFN's chips: all of the attention's when colocated
-        Layout::Colocated(c) => (c.tp, c.dp, c.tp * c.dp, 1),
-        Layout::PingPong(p) => (p.attn.1, p.dp, p.ffn.1, p.microbatches),
+        Layout::Colocated(c) => (c.tp, c.dp, ffn_degrees(&plan.model, c.tp * c.dp, c.experts), 1),
+        Layout::PingPong(p) => (p.attn.1, p.dp, ffn_degrees(&plan.model, p.ffn.1, cost::MoeSplit::Experts), p.microbatches),
     };
     Pins::allows(attn.tp, tp)
         && Pins::allows(attn.dp, dp)
         && Pins::allows(attn.cp, d.context_split())
-        && Pins::allows(ffn.tp, ffn_chips)
-        && Pins::allows(ffn.ep, ffn_chips)
+        && Pins::allows(ffn.tp, ffn_tp)
+        && Pins::allows(ffn.ep, ffn_ep)
         && Pins::allows(ffn.microbatches, microbatches)
+}
+
+/// An FFN over `n` chips as its `tp` and `ep` degrees: a dense FFN's `n` is its tensor
+/// parallelism (`ep` is not a decision of it: `n` too, so that no pin of it is read as
+/// one); an MoE's is expert parallelism, or tensor parallelism inside every expert.
+pub fn ffn_degrees(m: &crate::ir::Model, n: u64, experts: cost::MoeSplit) -> (u64, u64) {
+    match (m.moe, experts) {
+        (None, _) => (n, n),
+        (Some(_), cost::MoeSplit::Experts) => (1, n),
+        (Some(_), cost::MoeSplit::Width) => (n, 1),
+    }
+}
+
+/// The ways an FFN over `n` chips may divide that the FFN's pins allow: a dense FFN by
+/// width (`Experts` stands for its one way); an MoE's by whole experts, and where
+/// `n > 1` divides the experts' width, by width too (docs/cost-model.md §4h).
+pub(super) fn ffn_splits(m: &crate::ir::Model, pins: &Pins, n: u64) -> Vec<cost::MoeSplit> {
+    let allowed = |s| {
+        let (tp, ep) = ffn_degrees(m, n, s);
+        Pins::allows(pins.tp, tp) && Pins::allows(pins.ep, ep)
+    };
+    let mut out = Vec::new();
+    if allowed(cost::MoeSplit::Experts) {
+        out.push(cost::MoeSplit::Experts);
+    }
+    if m.experts_split_by_width(n) && allowed(cost::MoeSplit::Width) {
+        out.push(cost::MoeSplit::Width);
+    }
+    out
+}
+
+/// Whether experts split by width over `n` chips of `chip` are offered beside whole
+/// experts: where the chip's tables measure the split ([`cost::width_split_measured`];
+/// the roofline cannot price what narrow expert GEMMs lose), or where a `tp` pin asks
+/// for it (priced by the roofline then, as the report's table share shows).
+pub(super) fn width_split_offered(pins: &Pins, graph: &graph::Graph, chip: &crate::ir::Chip, n: u64) -> bool {
+    pins.tp.is_some() || cost::width_split_measured(graph, chip, n)
 }
 
 /// The embedding and LM head of a step's graph on `tp` chips of `chip`, split from the
@@ -716,33 +756,46 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             };
             let Some(other) = other_time(&pa.chip, ta) else { break };
             let ar = |link: Option<&crate::ir::Link>, tp: u64| link.map(|l| cost::allreduce_on(&pa.chip, act, tp, l)).unwrap_or(0.0);
-            // Colocated: attention and FFN on the same chips; two all-reduces per layer.
-            let ffn_allows = |chips: u64| Pins::allows(ffn_pins.tp, chips) && Pins::allows(ffn_pins.ep, chips);
-            if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 && Pins::allows(attn_pins.dp, 1) && ffn_allows(ta) {
+            // Colocated: attention and FFN on the same chips; two all-reduces per layer. An
+            // MoE's experts over the group whole, or each split by width (§4h).
+            let splits = ffn_splits(m, ffn_pins, ta);
+            if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 && Pins::allows(attn_pins.dp, 1) && !splits.is_empty() {
                 let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
                 let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
                 match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
                     None => excluded.push(Excluded::Precision { pool: a }),
-                    Some(ffn) => {
+                    Some(by_experts) => {
                         if !ok {
                             excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
                         } else if Pins::allows(attn_pins.cp, 1) {
-                            let step = ColocatedStep {
-                                attn,
-                                ffn,
-                                other,
-                                collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)),
-                                sequences: batch,
-                            };
-                            let plain = colocated_option(plan, a, (ta, 1, 1), step, memory);
-                            let agg = if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, fp, &mixed_graphs) } else { None };
-                            out.push(plain);
-                            out.extend(agg);
+                            for &experts in &splits {
+                                let ffn = match experts {
+                                    cost::MoeSplit::Experts => by_experts,
+                                    cost::MoeSplit::Width => match cost::ffn_stage_time(&g, &pa.chip, ta, experts) {
+                                        Some(w) if width_split_offered(ffn_pins, &g, &pa.chip, ta) => w,
+                                        _ => continue,
+                                    },
+                                };
+                                let step = ColocatedStep {
+                                    attn,
+                                    ffn,
+                                    other,
+                                    collectives: (ar(pa.link.as_ref(), ta), ar(pa.link.as_ref(), ta)),
+                                    sequences: batch,
+                                    experts,
+                                };
+                                let plain = colocated_option(plan, a, (ta, 1, 1), step, memory.clone());
+                                let agg =
+                                    if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, fp, &mixed_graphs) } else { None };
+                                out.push(plain);
+                                out.extend(agg);
+                            }
                         }
                         // the chips beyond the KV heads split the cache by context, whether
-                        // or not their copies of it fit
+                        // or not their copies of it fit (experts whole: §4h)
                         let cp = m.context_split(ta);
-                        if cp > 1 && Pins::allows(attn_pins.cp, cp) && pa.link.is_some() {
+                        let ffn = by_experts;
+                        if cp > 1 && splits.contains(&cost::MoeSplit::Experts) && Pins::allows(attn_pins.cp, cp) && pa.link.is_some() {
                             if !shards.iter().any(|(k, _)| *k == cp) {
                                 shards.push((cp, graph::build(m, shard_step(decode_step(plan, batch, per_seq), cp))));
                             }
@@ -870,7 +923,7 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
 /// microbatches, the draft, aggregated serving, not where a pipeline's layers are cut.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LayoutKey {
-    Colocated { pool: usize, tp: u64, dp: u64, cp: u64, aggregated: bool },
+    Colocated { pool: usize, tp: u64, dp: u64, cp: u64, experts: cost::MoeSplit, aggregated: bool },
     PingPong { attn: (usize, u64), dp: u64, ffn: (usize, u64), groups: u64, microbatches: u64 },
     Pipeline { stages: Vec<(usize, u64)>, microbatches: u64 },
     Speculative { draft: (usize, u64), target: Box<LayoutKey> },
@@ -896,9 +949,14 @@ impl DecodeOption {
 
     pub fn key(&self) -> LayoutKey {
         match &self.layout {
-            Layout::Colocated(c) => {
-                LayoutKey::Colocated { pool: c.pool, tp: c.tp, dp: c.dp, cp: c.cp, aggregated: self.aggregated.is_some() }
-            }
+            Layout::Colocated(c) => LayoutKey::Colocated {
+                pool: c.pool,
+                tp: c.tp,
+                dp: c.dp,
+                cp: c.cp,
+                experts: c.experts,
+                aggregated: self.aggregated.is_some(),
+            },
             Layout::PingPong(p) => {
                 LayoutKey::PingPong { attn: p.attn, dp: p.dp, ffn: p.ffn, groups: p.groups, microbatches: p.microbatches }
             }
