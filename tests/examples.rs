@@ -996,3 +996,34 @@ fn an_unmeasured_width_split_is_offered_only_when_pinned() {
     let pinned = splits(&roofline("tp = 8"));
     assert!(!pinned.is_empty() && pinned.iter().all(|s| *s == hplanc::cost::MoeSplit::Width), "{pinned:?}");
 }
+
+/// An FFN on another pool splits its experts by width too when a `tp` pin asks
+/// (docs/cost-model.md §4h): Kimi K2's experts on LPX (`examples/kimi_k2_rubin_lpx.hplan`)
+/// pinned at `tp = 64` run each expert 64 ways wide (2048 / 64 = 32 per LP30) in layer
+/// groups of 64 chips, priced by the roofline; every ping-pong option of the plan is
+/// split by width, the report says so, and the ILP matches the oracle at every batch.
+#[test]
+fn a_tp_pin_splits_the_experts_of_a_disaggregated_ffn_by_width() {
+    use hplanc::solve::space::Layout;
+    let text = std::fs::read_to_string(crate::root().join("examples/kimi_k2_rubin_lpx.hplan")).unwrap();
+    let pinned = text.replace("  place decode.ffn on lpu\n", "  place decode.ffn on lpu { tp = 64 }\n");
+    assert_ne!(pinned, text);
+    let comp = compiled("kimi_tp.hplan", &pinned, hplanc::Mode::Build);
+    let i = comp.program.plans.iter().position(|p| p.name == "experts_on_lpx").unwrap();
+    let r = comp.report().plans.remove(i);
+    let ffn = r.placement.iter().find(|x| x.stage == "decode.ffn").unwrap();
+    assert_eq!((ffn.tp, ffn.ep, ffn.chips % 64), (64, 1, 0), "{ffn:?}");
+    let plan = &comp.program.plans[i];
+    let placed = hplanc::report::describe_placement(plan, &comp.solved[i].as_ref().unwrap().best);
+    assert!(placed.contains("each expert split 64 ways by width"), "{placed}");
+    let goal = hplanc::solve::goal(plan);
+    for inst in hplanc::solve::space::instances(plan, &mut vec![]) {
+        assert!(!inst.decode.is_empty());
+        for d in &inst.decode {
+            let Layout::PingPong(p) = &d.layout else { panic!("{:?}", d.layout) };
+            assert_eq!((p.ffn.1, p.experts), (64, hplanc::cost::MoeSplit::Width));
+        }
+        let ilp = hplanc::solve::ilp::solve(&inst, goal, 30.0).unwrap().choice;
+        crate::oracle::assert_same(&inst, goal, ilp, hplanc::solve::brute::best(&inst, goal), &format!("batch {}", inst.batch));
+    }
+}

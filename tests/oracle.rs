@@ -80,6 +80,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                     t_e: 0.0,
                     t_c: 0.0,
                     other: 0.0,
+                    experts: hplanc::cost::MoeSplit::Experts,
                 }),
                 None => Layout::Colocated(Colocated {
                     pool: attn_pool,

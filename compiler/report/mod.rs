@@ -537,9 +537,14 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         Layout::PingPong(pp) => {
             let (a, ta) = pp.attn;
             rows.push(PlacementRow { dp: pp.dp, ..row("decode.attn", a, ta * pp.dp, ta, false, mb, 1, None) });
-            // its layers over `groups` groups of `t` chips: a pipeline of FFN groups
+            // its layers over `groups` groups of `t` chips: a pipeline of FFN groups; an
+            // MoE's experts whole on each chip, or each split by width over a group
             let (f, t) = pp.ffn;
-            rows.push(PlacementRow { pp: pp.groups, ..row("decode.ffn", f, t * pp.groups, t, true, mb, 1, None) });
+            let ffn = PlacementRow { pp: pp.groups, ..row("decode.ffn", f, t * pp.groups, t, true, mb, 1, None) };
+            rows.push(match (moe, pp.experts) {
+                (true, crate::cost::MoeSplit::Width) => PlacementRow { tp: t, ep: 1, expert_slots: None, ..ffn },
+                _ => ffn,
+            });
         }
         // A layer pipeline: one row per stage, attention and FFN together.
         Layout::Pipeline(pl) => {
@@ -912,6 +917,9 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
             }
             if pp.microbatches > 1 {
                 how.push(format!("{} microbatches", pp.microbatches));
+            }
+            if plan.model.moe.is_some() && pp.experts == crate::cost::MoeSplit::Width {
+                how.push(format!("each expert split {} ways by width", pp.ffn.1));
             }
             parts.push(match how.is_empty() {
                 true => format!("decode.ffn on {}", pool(pp.ffn.0)),

@@ -393,7 +393,7 @@ fn lay_out(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>)
             }
             Some(last)
         }
-        Layout::PingPong(PingPong { attn: (a, ta), dp, ffn: (f, tf), groups, microbatches, t_a, t_e, t_c, other }) => {
+        Layout::PingPong(PingPong { attn: (a, ta), dp, ffn: (f, tf), groups, microbatches, t_a, t_e, t_c, other, .. }) => {
             let (a, f, tf) = (*a, *f, *tf);
             // every data-parallel attention group runs its share of each microbatch at once
             let pa = b.pool(a, ta * dp);
@@ -748,7 +748,18 @@ mod tests {
         let mut d = solved.best.decode().clone();
         let layers = plan.model.layers;
         for m in 1..=4u64 {
-            d.layout = Layout::PingPong(PingPong { attn: d.head(), dp: 1, ffn: (1, 4), groups: 1, microbatches: m, t_a, t_e, t_c, other });
+            d.layout = Layout::PingPong(PingPong {
+                attn: d.head(),
+                dp: 1,
+                ffn: (1, 4),
+                groups: 1,
+                microbatches: m,
+                t_a,
+                t_e,
+                t_c,
+                other,
+                experts: crate::cost::MoeSplit::Experts,
+            });
             d.breakdown.overhead = 0.0;
             let period = crate::cost::pingpong_iteration(t_a, t_e, t_c, m, layers);
             d.tpot = period + m as f64 * other;
@@ -788,6 +799,7 @@ mod tests {
                 t_e,
                 t_c: 5e-6,
                 other: 50e-6,
+                experts: crate::cost::MoeSplit::Experts,
             });
             let t = decode_timeline(&plan, &solved.best.instance, &d);
             well_formed(&t);

@@ -141,6 +141,8 @@ pub struct PingPong {
     pub t_e: f64,
     pub t_c: f64,
     pub other: f64,
+    /// how an MoE FFN's experts divide over a group's chips (§4h)
+    pub experts: cost::MoeSplit,
 }
 
 /// A layer pipeline: its stages in order, `microbatches` in flight, the crossing into
@@ -633,7 +635,7 @@ pub fn pinned(plan: &Plan, d: &DecodeOption) -> bool {
         Layout::Pipeline(_) => return attn.is_empty() && ffn.is_empty(),
         // the FFN's chips: all of the attention's when colocated
         Layout::Colocated(c) => (c.tp, c.dp, ffn_degrees(&plan.model, c.tp * c.dp, c.experts), 1),
-        Layout::PingPong(p) => (p.attn.1, p.dp, ffn_degrees(&plan.model, p.ffn.1, cost::MoeSplit::Experts), p.microbatches),
+        Layout::PingPong(p) => (p.attn.1, p.dp, ffn_degrees(&plan.model, p.ffn.1, p.experts), p.microbatches),
     };
     Pins::allows(attn.tp, tp)
         && Pins::allows(attn.dp, dp)
@@ -924,7 +926,7 @@ pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &m
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LayoutKey {
     Colocated { pool: usize, tp: u64, dp: u64, cp: u64, experts: cost::MoeSplit, aggregated: bool },
-    PingPong { attn: (usize, u64), dp: u64, ffn: (usize, u64), groups: u64, microbatches: u64 },
+    PingPong { attn: (usize, u64), dp: u64, ffn: (usize, u64), groups: u64, microbatches: u64, experts: cost::MoeSplit },
     Pipeline { stages: Vec<(usize, u64)>, microbatches: u64 },
     Speculative { draft: (usize, u64), target: Box<LayoutKey> },
 }
@@ -957,9 +959,14 @@ impl DecodeOption {
                 experts: c.experts,
                 aggregated: self.aggregated.is_some(),
             },
-            Layout::PingPong(p) => {
-                LayoutKey::PingPong { attn: p.attn, dp: p.dp, ffn: p.ffn, groups: p.groups, microbatches: p.microbatches }
-            }
+            Layout::PingPong(p) => LayoutKey::PingPong {
+                attn: p.attn,
+                dp: p.dp,
+                ffn: p.ffn,
+                groups: p.groups,
+                microbatches: p.microbatches,
+                experts: p.experts,
+            },
             Layout::Pipeline(p) => {
                 LayoutKey::Pipeline { stages: p.stages.iter().map(|s| (s.pool, s.tp)).collect(), microbatches: p.microbatches }
             }

@@ -8,8 +8,9 @@ use super::*;
 /// layer ranges (`⌈L/g⌉` layers in the first `L mod g`) hold their FFN weights, and the
 /// busiest group's memory per chip. Weights alone, so the same at every batch; more
 /// groups than hold the weights are not tried (they only shorten the FFN side's share of
-/// a step, docs/cost-model.md §4). `None` when no count of groups fits.
-pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<MemUse>)> {
+/// a step, docs/cost-model.md §4). `experts`: an MoE's experts whole on each chip or
+/// each split by width (§4h). `None` when no count of groups fits.
+pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64, experts: cost::MoeSplit) -> Option<(u64, Vec<MemUse>)> {
     let m = &plan.model;
     let pool = &plan.cluster.pools[f];
     let l = m.layers;
@@ -19,7 +20,7 @@ pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64) -> Option<(u64, Vec<Mem
     for k in 0..l {
         before.push(before[k as usize] + m.ffn_params_of(k));
     }
-    let whole = cost::decode_ffn_footprint(m, tf);
+    let whole = ffn_footprint(m, tf, experts);
     let per_param = if before[l as usize] > 0 { whole.weights / before[l as usize] as f64 } else { 0.0 };
     for g in 1..=l.min(pool.count / tf.max(1)) {
         let busiest = cost::even_ranges(l, g).map(|(lo, hi)| before[hi as usize] - before[lo as usize]).max().unwrap_or(0);
@@ -50,6 +51,32 @@ pub(super) fn ffn_degrees(m: &crate::ir::Model, pf: &crate::ir::Pool) -> Vec<u64
     out
 }
 
+/// The FFN's footprint per chip of a group of `tf`: with an MoE's experts whole, the
+/// busiest chip's `⌈E/tf⌉` slots ([`cost::decode_ffn_footprint`]); split by width,
+/// exactly `1/tf` of the FFN (§4h).
+fn ffn_footprint(m: &crate::ir::Model, tf: u64, experts: cost::MoeSplit) -> Footprint {
+    match experts {
+        cost::MoeSplit::Experts => cost::decode_ffn_footprint(m, tf),
+        cost::MoeSplit::Width => Footprint { weights: m.ffn_weight_bytes() / tf.max(1) as f64, ..Footprint::default() },
+    }
+}
+
+/// The FFN stage of `graph` on a group of `tf` chips: whole experts priced as over the
+/// chips that hold them at the busiest's share ([`crate::ir::Model::expert_split`]),
+/// or each split by width over all `tf`.
+fn ffn_time(
+    graph: &graph::Graph,
+    chip: &crate::ir::Chip,
+    m: &crate::ir::Model,
+    tf: u64,
+    experts: cost::MoeSplit,
+) -> Option<cost::StageTime> {
+    match experts {
+        cost::MoeSplit::Experts => cost::stage_time(graph, &[Stage::DecodeFfn], chip, m.expert_split(tf), 1),
+        cost::MoeSplit::Width => cost::ffn_stage_time(graph, chip, tf, experts),
+    }
+}
+
 /// An FFN's layer groups on one pool and degree: how many, and the busiest's memory.
 type FfnGroups = (u64, Vec<MemUse>);
 
@@ -59,8 +86,8 @@ type FfnGroups = (u64, Vec<MemUse>);
 /// microbatch's step graph by its sequences.
 #[derive(Default)]
 pub(super) struct PingPongCache {
-    groups: HashMap<(usize, u64), Option<FfnGroups>>,
-    ffn_times: HashMap<(usize, u64), Vec<Option<cost::StageTime>>>,
+    groups: HashMap<(usize, u64, cost::MoeSplit), Option<FfnGroups>>,
+    ffn_times: HashMap<(usize, u64, cost::MoeSplit), Vec<Option<cost::StageTime>>>,
     cells: HashMap<u64, graph::Graph>,
 }
 
@@ -100,7 +127,6 @@ pub(super) fn pingpong_options(
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
     let attn_pins = &plan.placement(Stage::DecodeAttn).pins;
     let ffn_pins = &plan.placement(Stage::DecodeFfn).pins;
-    let ffn_allows = |chips: u64| Pins::allows(ffn_pins.tp, chips) && Pins::allows(ffn_pins.ep, chips);
     if !ffn_pools.iter().any(|&f| f != a) {
         return;
     }
@@ -114,17 +140,26 @@ pub(super) fn pingpong_options(
             continue;
         };
         let pf = &cl.pools[f];
-        for tf in ffn_degrees(m, pf).into_iter().filter(|t| ffn_allows(*t)) {
-            let Some((groups, ffn_mem)) = cache.groups.entry((f, tf)).or_insert_with(|| ffn_groups(plan, f, tf)).clone() else {
-                let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf));
-                ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
-                continue;
-            };
-            if cost::stage_time(g, &[Stage::DecodeFfn], &pf.chip, m.expert_split(tf), 1).is_none() {
-                ffn_excluded.push(Excluded::Precision { pool: f });
-                break;
+        // an MoE's experts whole on each chip of a group, or each split by width where
+        // measured or pinned (§4h)
+        'degrees: for tf in ffn_degrees(m, pf) {
+            for experts in ffn_splits(m, ffn_pins, tf) {
+                if experts == cost::MoeSplit::Width && !width_split_offered(ffn_pins, g, &pf.chip, tf) {
+                    continue;
+                }
+                let key = (f, tf, experts);
+                let Some((groups, ffn_mem)) = cache.groups.entry(key).or_insert_with(|| ffn_groups(plan, f, tf, experts)).clone() else {
+                    let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, ffn_footprint(m, tf, experts));
+                    ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
+                    continue;
+                };
+                if ffn_time(g, &pf.chip, m, tf, experts).is_none() {
+                    // the chip has no compute for the FFN's precision, at any degree
+                    ffn_excluded.push(Excluded::Precision { pool: f });
+                    break 'degrees;
+                }
+                ffn_sides.push((f, &cross.link, tf, experts, groups, ffn_mem));
             }
-            ffn_sides.push((f, &cross.link, tf, groups, ffn_mem));
         }
     }
     // the attention groups that hold their sequences' KV cache: `d` groups of the fullest's
@@ -170,17 +205,18 @@ pub(super) fn pingpong_options(
                 Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, head_time(m, gm, &pa.chip, ta)?))
             })
             .collect();
-        for (f, link, tf, groups, ffn_mem) in &ffn_sides {
-            let (f, tf, groups) = (*f, *tf, *groups);
+        for (f, link, tf, experts, groups, ffn_mem) in &ffn_sides {
+            let (f, tf, experts, groups) = (*f, *tf, *experts, *groups);
             let pf = &cl.pools[f];
             let mut chips = vec![0; cl.pools.len()];
             chips[a] = d * ta;
             chips[f] = tf * groups;
             let chips: std::sync::Arc<[u64]> = chips.into();
             let memory: std::sync::Arc<[MemUse]> = attn_mem.iter().chain(ffn_mem).cloned().collect();
-            let ffn_ms = cache.ffn_times.entry((f, tf)).or_insert_with(|| {
-                mb_all.iter().map(|(_, gm)| cost::stage_time(gm, &[Stage::DecodeFfn], &pf.chip, m.expert_split(tf), 1)).collect()
-            });
+            let ffn_ms = cache
+                .ffn_times
+                .entry((f, tf, experts))
+                .or_insert_with(|| mb_all.iter().map(|(_, gm)| ffn_time(gm, &pf.chip, m, tf, experts)).collect());
             for (i, &(mb, _)) in mb_all.iter().enumerate() {
                 // tokens of a microbatch (the FFN's) and of a group's microbatch
                 let (b, cell) = (batch.div_ceil(mb) * per_seq, batch.div_ceil(d * mb) * per_seq);
@@ -217,6 +253,7 @@ pub(super) fn pingpong_options(
                     t_e,
                     t_c,
                     other: other_m,
+                    experts,
                 });
                 out.push(DecodeOption::priced(&cl.pools, layout, kv.clone(), chips.clone(), (tpot, breakdown), memory.clone()));
             }
