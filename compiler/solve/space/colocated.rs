@@ -74,10 +74,6 @@ pub(super) fn data_parallel_options(
         if !Pins::allows(attn_pins.cp, 1) {
             continue;
         }
-        if !ok {
-            excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
-            continue;
-        }
         let (Some(attn), Some(by_experts)) = (
             cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
             cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, split, 1),
@@ -98,6 +94,10 @@ pub(super) fn data_parallel_options(
             // an MoE's experts whole on each chip, or each split by width over all of them
             // (exact shares: no busiest chip; §4h)
             let (ffn, ar_ffn, fp, memory) = match experts {
+                cost::MoeSplit::Experts if !ok => {
+                    excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
+                    continue;
+                }
                 cost::MoeSplit::Experts => (by_experts, experts_ar, fp, memory.clone()),
                 cost::MoeSplit::Width => {
                     let Some(w) = cost::ffn_stage_time(g_full, &pa.chip, n, experts) else { continue };
