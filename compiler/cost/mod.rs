@@ -148,10 +148,16 @@ pub fn stage_time(graph: &Graph, stages: &[Stage], chip: &Chip, tp: u64, kv_spli
 }
 
 /// The decode FFN stage of `graph` over `n` chips whose MoE experts divide as `split`
-/// says (docs/cost-model.md §4h): [`stage_time`] of [`Stage::DecodeFfn`] with `n`-way
-/// groups, the expert nodes looked up in the chip's `moe` or `moe_tp` tables.
-pub fn ffn_stage_time(graph: &Graph, chip: &Chip, n: u64, split: MoeSplit) -> Option<StageTime> {
-    stage_time_by(graph, &[Stage::DecodeFfn], Pricer::new(chip, split)?, |_| (n, 1))
+/// says (docs/cost-model.md §4h): [`stage_time`] of [`Stage::DecodeFfn`], the expert
+/// nodes looked up in the chip's `moe` or `moe_tp` tables. Whole experts are priced as
+/// over the chips that would hold them at the busiest's share
+/// ([`Model::expert_split`], §4d); split by width, over all `n`.
+pub fn ffn_stage_time(graph: &Graph, model: &Model, chip: &Chip, n: u64, split: MoeSplit) -> Option<StageTime> {
+    let ways = match split {
+        MoeSplit::Experts => model.expert_split(n),
+        MoeSplit::Width => n,
+    };
+    stage_time_by(graph, &[Stage::DecodeFfn], Pricer::new(chip, split)?, |_| (ways, 1))
 }
 
 /// Whether the chip's op tables measure every expert node of `graph`'s decode FFN split

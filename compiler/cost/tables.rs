@@ -332,8 +332,8 @@ mod tests {
         assert!(crate::cost::width_split_measured(&g, &chip, 4));
         assert!(!crate::cost::width_split_measured(&g, &chip, 3));
         let (w, e) = (
-            crate::cost::ffn_stage_time(&g, &chip, 4, MoeSplit::Width).unwrap(),
-            crate::cost::ffn_stage_time(&g, &chip, 4, MoeSplit::Experts).unwrap(),
+            crate::cost::ffn_stage_time(&g, &m, &chip, 4, MoeSplit::Width).unwrap(),
+            crate::cost::ffn_stage_time(&g, &m, &chip, 4, MoeSplit::Experts).unwrap(),
         );
         assert!(((e.time - w.time) - m.moe_layers() as f64 * (390.189e-6 - 384.915e-6)).abs() < 1e-9, "{} {}", e.time, w.time);
         // without tables, the roofline prices the two ways alike
@@ -341,8 +341,8 @@ mod tests {
         bare.tables = None;
         assert!(!crate::cost::width_split_measured(&g, &bare, 4));
         let (w, e) = (
-            crate::cost::ffn_stage_time(&g, &bare, 4, MoeSplit::Width).unwrap(),
-            crate::cost::ffn_stage_time(&g, &bare, 4, MoeSplit::Experts).unwrap(),
+            crate::cost::ffn_stage_time(&g, &m, &bare, 4, MoeSplit::Width).unwrap(),
+            crate::cost::ffn_stage_time(&g, &m, &bare, 4, MoeSplit::Experts).unwrap(),
         );
         assert_eq!(w, e);
     }

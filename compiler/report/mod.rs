@@ -476,16 +476,17 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     let d: &DecodeOption = p.decode();
     let pre = p.prefill();
     let pools = &plan.cluster.pools;
-    // An MoE FFN spreads its experts over its chips (expert parallelism); a dense one
+    // An MoE FFN (`ffn`: how its experts divide) spreads whole experts over its chips
+    // (expert parallelism) or splits each by width (tensor parallelism, §4h); a dense one
     // splits its matrices (tensor parallelism).
-    let moe = plan.model.moe.is_some();
-    let row = |stage, pool: usize, chips, n: u64, ffn: bool, mb: u64, replicas, shares| PlacementRow {
+    let whole = |ffn: Option<crate::cost::MoeSplit>| plan.model.moe.is_some() && ffn == Some(crate::cost::MoeSplit::Experts);
+    let row = |stage, pool: usize, chips, n: u64, ffn: Option<crate::cost::MoeSplit>, mb: u64, replicas, shares| PlacementRow {
         stage,
         pool: pools[pool].name.clone(),
         chip: pools[pool].chip.name.clone(),
         chips,
-        tp: if ffn && moe { 1 } else { n },
-        ep: if ffn && moe { n } else { 1 },
+        tp: if whole(ffn) { 1 } else { n },
+        ep: if whole(ffn) { n } else { 1 },
         pp: 1,
         dp: 1,
         microbatches: mb,
@@ -494,20 +495,20 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         layers: None,
         chunks: None,
         cp: None,
-        expert_slots: Some([plan.model.expert_slots(n), plan.model.redundant_experts(n)]).filter(|[_, extra]| ffn && moe && *extra > 0),
+        expert_slots: Some([plan.model.expert_slots(n), plan.model.redundant_experts(n)]).filter(|[_, extra]| whole(ffn) && *extra > 0),
     };
     let mb = d.microbatches();
     let (attn_pool, attn_tp, _) = d.attention();
     let mut rows = if pre.aggregated {
         // aggregated serving: inside the decode steps, on the decode chips
-        vec![row("prefill", attn_pool, 0, attn_tp, false, 1, 1, Some("decode.attn"))]
+        vec![row("prefill", attn_pool, 0, attn_tp, None, 1, 1, Some("decode.attn"))]
     } else {
         // a group of `tp` chips per replica (`cp` of them splitting a prompt by context);
         // a prefill pipeline, one such row per stage
         let chips = pre.tp * pre.cp * p.choice.replicas;
         let own = PlacementRow {
             cp: (pre.cp > 1).then_some(pre.cp),
-            ..row("prefill", pre.pool, chips, pre.tp, false, 1, p.choice.replicas, None)
+            ..row("prefill", pre.pool, chips, pre.tp, None, 1, p.choice.replicas, None)
         };
         match pre.stages.as_slice() {
             [] => vec![own],
@@ -525,32 +526,21 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
     match &d.target().layout {
         Layout::Colocated(c) => {
             let cp = (c.cp > 1).then_some(c.cp);
-            rows.push(PlacementRow { dp: c.dp, cp, ..row("decode.attn", c.pool, c.tp * c.dp, c.tp, false, mb, 1, None) });
-            // over every attention chip (all data-parallel groups); an MoE's experts whole
-            // on each, or each split by width over all of them
-            let ffn = row("decode.ffn", c.pool, 0, c.tp * c.dp, true, mb, 1, Some("decode.attn"));
-            rows.push(match (moe, c.experts) {
-                (true, crate::cost::MoeSplit::Width) => PlacementRow { tp: c.tp * c.dp, ep: 1, expert_slots: None, ..ffn },
-                _ => ffn,
-            });
+            rows.push(PlacementRow { dp: c.dp, cp, ..row("decode.attn", c.pool, c.tp * c.dp, c.tp, None, mb, 1, None) });
+            // over every attention chip (all data-parallel groups)
+            rows.push(row("decode.ffn", c.pool, 0, c.tp * c.dp, Some(c.experts), mb, 1, Some("decode.attn")));
         }
         Layout::PingPong(pp) => {
             let (a, ta) = pp.attn;
-            rows.push(PlacementRow { dp: pp.dp, ..row("decode.attn", a, ta * pp.dp, ta, false, mb, 1, None) });
-            // its layers over `groups` groups of `t` chips: a pipeline of FFN groups; an
-            // MoE's experts whole on each chip, or each split by width over a group
+            rows.push(PlacementRow { dp: pp.dp, ..row("decode.attn", a, ta * pp.dp, ta, None, mb, 1, None) });
+            // its layers over `groups` groups of `t` chips: a pipeline of FFN groups
             let (f, t) = pp.ffn;
-            let ffn = PlacementRow { pp: pp.groups, ..row("decode.ffn", f, t * pp.groups, t, true, mb, 1, None) };
-            rows.push(match (moe, pp.experts) {
-                (true, crate::cost::MoeSplit::Width) => PlacementRow { tp: t, ep: 1, expert_slots: None, ..ffn },
-                _ => ffn,
-            });
+            rows.push(PlacementRow { pp: pp.groups, ..row("decode.ffn", f, t * pp.groups, t, Some(pp.experts), mb, 1, None) });
         }
         // A layer pipeline: one row per stage, attention and FFN together.
         Layout::Pipeline(pl) => {
             for st in &pl.stages {
-                let mut r = row("decode.layers", st.pool, st.tp, st.tp, false, mb, 1, None);
-                r.ep = 1;
+                let mut r = row("decode.layers", st.pool, st.tp, st.tp, None, mb, 1, None);
                 r.pp = pl.stages.len() as u64;
                 r.layers = Some([st.first, st.end]);
                 rows.push(r);
@@ -560,7 +550,7 @@ pub fn placement(plan: &Plan, p: &Point) -> Vec<PlacementRow> {
         Layout::Speculative(_) => {}
     }
     if let Some((dp, dt)) = d.draft() {
-        let mut r = row("draft", dp, dt, dt, false, 1, 1, None);
+        let mut r = row("draft", dp, dt, dt, None, 1, 1, None);
         r.chip = pools[dp].chip.name.clone();
         rows.push(r);
     }
@@ -888,6 +878,10 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
         1 => format!("decode.attn on {}", pool(p)),
         dp => format!("decode.attn on {} ({dp} data-parallel groups)", pool(p)),
     };
+    // an MoE FFN whose experts each split by width over `n` chips (§4h)
+    let by_width = |experts, n: u64| {
+        (plan.model.moe.is_some() && experts == crate::cost::MoeSplit::Width).then(|| format!("each expert split {n} ways by width"))
+    };
     match &d.target().layout {
         Layout::Colocated(c) => {
             parts.push(match c.cp {
@@ -901,9 +895,7 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
             if let Some(s) = pa.scale_out.as_ref().filter(|s| c.tp * c.dp > s.node) {
                 how.push(format!("over {} nodes, joined by {}", (c.tp * c.dp).div_ceil(s.node), s.link.name));
             }
-            if plan.model.moe.is_some() && c.experts == crate::cost::MoeSplit::Width {
-                how.push(format!("each expert split {} ways by width", c.tp * c.dp));
-            }
+            how.extend(by_width(c.experts, c.tp * c.dp));
             parts.push(match how.is_empty() {
                 true => "decode.ffn with attention".to_string(),
                 false => format!("decode.ffn with attention ({})", how.join("; ")),
@@ -918,9 +910,7 @@ pub fn describe_placement(plan: &Plan, p: &Point) -> String {
             if pp.microbatches > 1 {
                 how.push(format!("{} microbatches", pp.microbatches));
             }
-            if plan.model.moe.is_some() && pp.experts == crate::cost::MoeSplit::Width {
-                how.push(format!("each expert split {} ways by width", pp.ffn.1));
-            }
+            how.extend(by_width(pp.experts, pp.ffn.1));
             parts.push(match how.is_empty() {
                 true => format!("decode.ffn on {}", pool(pp.ffn.0)),
                 false => format!("decode.ffn on {} ({})", pool(pp.ffn.0), how.join(", ")),

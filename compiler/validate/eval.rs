@@ -103,7 +103,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             Some(moe) => {
                 // every rank's tokens reach the experts, spread over all the worker's GPUs
                 let all = build(m, stepkind(b * p.dp));
-                part.add(cost::ffn_stage_time(&all, chip, p.moe, p.experts).ok_or_else(missing)?);
+                part.add(cost::ffn_stage_time(&all, m, chip, p.moe, p.experts).ok_or_else(missing)?);
                 let attn_ar = l * cost::allreduce_on(chip, act(b + chunk), p.tp, link);
                 let moe_comm = if p.dp > 1 && p.experts == cost::MoeSplit::Width {
                     // experts split by width: every rank's tokens gathered to every GPU and

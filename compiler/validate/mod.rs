@@ -539,7 +539,7 @@ mod tests {
         let link = plan.cluster.pools[0].link.clone().unwrap();
         // the experts see both ranks' 4 sequences; the fixed costs are the same either way
         let g = crate::ir::graph::build(m, crate::ir::graph::Step::Decode { batch: 8, context: 1088.0 });
-        let ffn = |s| crate::cost::ffn_stage_time(&g, chip, 2, s).unwrap().time;
+        let ffn = |s| crate::cost::ffn_stage_time(&g, m, chip, 2, s).unwrap().time;
         let routed = 4.0 * 8.0 * m.hidden as f64 * m.activations.bytes();
         let a2a = 2.0 * m.moe_layers() as f64 * crate::cost::alltoall_time(routed, 2, &link);
         let gather = m.moe_layers() as f64 * crate::cost::allreduce_on(chip, crate::cost::activation_bytes(m, 8), 2, &link);

@@ -48,8 +48,6 @@ pub(super) fn data_parallel_options(
         if !dp_count_allowed(pa, d, ta) || !pa.may_group(n) || !m.ffn_spreads_over(n) || splits.is_empty() {
             continue;
         }
-        // the chips whose shares price the FFN (the busiest's experts; §4d)
-        let split = m.expert_split(n);
         // the groups hold ⌊B/d⌋ or ⌈B/d⌉ sequences; the step waits for the fullest
         let b = batch.div_ceil(d);
         let fp = cost::Footprint {
@@ -63,7 +61,7 @@ pub(super) fn data_parallel_options(
         let cp = m.context_split(ta);
         if cp > 1 && splits.contains(&cost::MoeSplit::Experts) && Pins::allows(attn_pins.cp, cp) {
             let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
-            match cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, split, 1) {
+            match cost::ffn_stage_time(g_full, m, &pa.chip, n, cost::MoeSplit::Experts) {
                 Some(ffn) => {
                     let ffn_collective = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), (n, cost::MoeSplit::Experts));
                     out.extend(split_option(plan, (a, ta, d), &shard, (ffn, ffn_collective, n), excluded));
@@ -76,7 +74,7 @@ pub(super) fn data_parallel_options(
         }
         let (Some(attn), Some(by_experts)) = (
             cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
-            cost::stage_time(g_full, &[Stage::DecodeFfn], &pa.chip, split, 1),
+            cost::ffn_stage_time(g_full, m, &pa.chip, n, cost::MoeSplit::Experts),
         ) else {
             excluded.push(Excluded::Precision { pool: a });
             return out;
@@ -100,7 +98,7 @@ pub(super) fn data_parallel_options(
                 }
                 cost::MoeSplit::Experts => (by_experts, experts_ar, fp, memory.clone()),
                 cost::MoeSplit::Width => {
-                    let Some(w) = cost::ffn_stage_time(g_full, &pa.chip, n, experts) else { continue };
+                    let Some(w) = cost::ffn_stage_time(g_full, m, &pa.chip, n, experts) else { continue };
                     if !width_split_offered(ffn_pins, g_full, &pa.chip, n) {
                         continue;
                     }
@@ -135,10 +133,7 @@ pub(super) fn data_parallel_options(
                     let g_group = &group.iter().find(|(k, _)| *k == (b, c, p))?.1;
                     let g_all = &mixed.iter().find(|(k, _)| *k == (c, p))?.1;
                     let attn = cost::stage_time(g_group, &[Stage::DecodeAttn], chip, ta, m.kv_split(ta))?;
-                    let ffn = match experts {
-                        cost::MoeSplit::Experts => cost::stage_time(g_all, &[Stage::DecodeFfn], chip, split, 1)?,
-                        cost::MoeSplit::Width => cost::ffn_stage_time(g_all, chip, n, experts)?,
-                    };
+                    let ffn = cost::ffn_stage_time(g_all, m, chip, n, experts)?;
                     let ar_attn = cost::allreduce_on(chip, cost::activation_bytes(m, b + c), ta, link);
                     let ar_ffn = moe_collective(m, chip, &fabric, (b + c, batch + c), (n, experts));
                     let time = attn.time + ffn.time + m.layers as f64 * (ar_attn + ar_ffn) + cost::step_fixed(chip, b);
@@ -273,7 +268,7 @@ pub(super) fn aggregated_option(
     aggregated_twin(plan, plain, batch, fp, |c, p| {
         let g = &mixed.iter().find(|(key, _)| *key == (c, p))?.1;
         let attn = cost::stage_time(g, &[Stage::DecodeAttn], chip, tp, m.kv_split(tp))?;
-        let ffn = cost::ffn_stage_time(g, chip, tp, experts)?;
+        let ffn = cost::ffn_stage_time(g, m, chip, tp, experts)?;
         let ar = pa.link.as_ref().map(|l| cost::allreduce_on(chip, cost::activation_bytes(m, batch + c), tp, l)).unwrap_or(0.0);
         let time = attn.time + ffn.time + 2.0 * layers * ar + cost::step_fixed(chip, batch);
         Some((time, attn.from_tables + ffn.from_tables, attn.extrapolated || ffn.extrapolated))

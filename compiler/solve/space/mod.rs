@@ -764,7 +764,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 && Pins::allows(attn_pins.dp, 1) && !splits.is_empty() {
                 let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
                 let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
-                match cost::stage_time(&g, &[Stage::DecodeFfn], &pa.chip, ta, m.kv_split(ta)) {
+                match cost::ffn_stage_time(&g, m, &pa.chip, ta, cost::MoeSplit::Experts) {
                     None => excluded.push(Excluded::Precision { pool: a }),
                     Some(by_experts) => {
                         if !ok {
@@ -773,7 +773,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                             for &experts in &splits {
                                 let ffn = match experts {
                                     cost::MoeSplit::Experts => by_experts,
-                                    cost::MoeSplit::Width => match cost::ffn_stage_time(&g, &pa.chip, ta, experts) {
+                                    cost::MoeSplit::Width => match cost::ffn_stage_time(&g, m, &pa.chip, ta, experts) {
                                         Some(w) if width_split_offered(ffn_pins, &g, &pa.chip, ta) => w,
                                         _ => continue,
                                     },
@@ -796,13 +796,12 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                         // the chips beyond the KV heads split the cache by context, whether
                         // or not their copies of it fit (experts whole: §4h)
                         let cp = m.context_split(ta);
-                        let ffn = by_experts;
                         if cp > 1 && splits.contains(&cost::MoeSplit::Experts) && Pins::allows(attn_pins.cp, cp) && pa.link.is_some() {
                             if !shards.iter().any(|(k, _)| *k == cp) {
                                 shards.push((cp, graph::build(m, shard_step(decode_step(plan, batch, per_seq), cp))));
                             }
                             let shard = shards.iter().find(|(k, _)| *k == cp).map(|(_, g)| g);
-                            let ffn_part = (ffn, ar(pa.link.as_ref(), ta), ta);
+                            let ffn_part = (by_experts, ar(pa.link.as_ref(), ta), ta);
                             out.extend(shard.and_then(|g| split_option(plan, (a, ta, 1), g, ffn_part, excluded)));
                         }
                     }

@@ -61,22 +61,6 @@ fn ffn_footprint(m: &crate::ir::Model, tf: u64, experts: cost::MoeSplit) -> Foot
     }
 }
 
-/// The FFN stage of `graph` on a group of `tf` chips: whole experts priced as over the
-/// chips that hold them at the busiest's share ([`crate::ir::Model::expert_split`]),
-/// or each split by width over all `tf`.
-fn ffn_time(
-    graph: &graph::Graph,
-    chip: &crate::ir::Chip,
-    m: &crate::ir::Model,
-    tf: u64,
-    experts: cost::MoeSplit,
-) -> Option<cost::StageTime> {
-    match experts {
-        cost::MoeSplit::Experts => cost::stage_time(graph, &[Stage::DecodeFfn], chip, m.expert_split(tf), 1),
-        cost::MoeSplit::Width => cost::ffn_stage_time(graph, chip, tf, experts),
-    }
-}
-
 /// An FFN's layer groups on one pool and degree: how many, and the busiest's memory.
 type FfnGroups = (u64, Vec<MemUse>);
 
@@ -153,7 +137,7 @@ pub(super) fn pingpong_options(
                     ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                     continue;
                 };
-                if ffn_time(g, &pf.chip, m, tf, experts).is_none() {
+                if cost::ffn_stage_time(g, m, &pf.chip, tf, experts).is_none() {
                     // the chip has no compute for the FFN's precision, at any degree
                     ffn_excluded.push(Excluded::Precision { pool: f });
                     break 'degrees;
@@ -216,7 +200,7 @@ pub(super) fn pingpong_options(
             let ffn_ms = cache
                 .ffn_times
                 .entry((f, tf, experts))
-                .or_insert_with(|| mb_all.iter().map(|(_, gm)| ffn_time(gm, &pf.chip, m, tf, experts)).collect());
+                .or_insert_with(|| mb_all.iter().map(|(_, gm)| cost::ffn_stage_time(gm, m, &pf.chip, tf, experts)).collect());
             for (i, &(mb, _)) in mb_all.iter().enumerate() {
                 // tokens of a microbatch (the FFN's) and of a group's microbatch
                 let (b, cell) = (batch.div_ceil(mb) * per_seq, batch.div_ceil(d * mb) * per_seq);
