@@ -49,18 +49,26 @@ struct Pricer<'a> {
 
 impl<'a> Pricer<'a> {
     fn new(chip: &'a Chip, experts: MoeSplit) -> Option<Pricer<'a>> {
-        // the narrowest precision at least as wide as each (one pass over the chip's few)
+        // the chip's peaks, read once (a map walk costs more than the scans below)
+        let mut have = [(0u32, crate::ir::Precision::ALL[0], 0.0f64); 6];
+        let mut n = 0;
+        for (q, v) in chip.compute.iter().take(have.len()) {
+            have[n] = (q.bits(), *q, *v);
+            n += 1;
+        }
+        let have = &have[..n];
+        // the narrowest precision at least as wide as each
         let mut peaks = [None; 6];
         for (i, p) in crate::ir::Precision::ALL.iter().enumerate() {
             let mut best: Option<(u32, crate::ir::Precision, f64)> = None;
-            for (q, v) in &chip.compute {
-                if q.bits() >= p.bits() && best.is_none_or(|(b, bq, _)| (q.bits(), *q) < (b, bq)) {
-                    best = Some((q.bits(), *q, *v));
+            for &(bits, q, v) in have {
+                if bits >= p.bits() && best.is_none_or(|(b, bq, _)| (bits, q) < (b, bq)) {
+                    best = Some((bits, q, v));
                 }
             }
             peaks[i] = best.map(|b| b.2);
         }
-        let widest = chip.compute.iter().max_by_key(|(q, _)| (q.bits(), *q)).map(|(_, v)| *v);
+        let widest = have.iter().max_by_key(|(bits, q, _)| (*bits, *q)).map(|(_, _, v)| *v);
         Some(Pricer {
             chip,
             peaks,

@@ -72,9 +72,29 @@ pub struct Batches<'p> {
     /// a TPOT bound in place of the plan's own, in every space (a sweep over the SLO)
     tpot_limit: Option<Option<f64>>,
     /// every decode layout met so far, numbered (so that [`bound`] compares numbers)
-    layouts: rustc_hash::FxHashMap<space::LayoutKey, u32>,
+    layouts: Layouts,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
+}
+
+/// The decode layouts met so far, numbered densely in the order met: by their packed key
+/// where it exists ([`space::DecodeOption::packed_key`], one small number to hash), else
+/// by their [`space::LayoutKey`].
+#[derive(Default)]
+struct Layouts {
+    packed: rustc_hash::FxHashMap<u128, u32>,
+    keyed: rustc_hash::FxHashMap<space::LayoutKey, u32>,
+}
+
+impl Layouts {
+    /// The number of `d`'s layout (a new one if it was not met before).
+    fn number(&mut self, d: &space::DecodeOption) -> u32 {
+        let n = (self.packed.len() + self.keyed.len()) as u32;
+        match d.packed_key() {
+            Some(k) => *self.packed.entry(k).or_insert(n),
+            None => *self.keyed.entry(d.key()).or_insert(n),
+        }
+    }
 }
 
 /// One batch's space and what [`bound`] reads of it.
@@ -128,14 +148,7 @@ impl<'p> Batches<'p> {
             if let Some(l) = limit {
                 inst.tpot_limit = l;
             }
-            let layout: Vec<u32> = inst
-                .decode
-                .iter()
-                .map(|d| {
-                    let n = layouts.len() as u32;
-                    *layouts.entry(d.key()).or_insert(n)
-                })
-                .collect();
+            let layout: Vec<u32> = inst.decode.iter().map(|d| layouts.number(d)).collect();
             // layout numbers are dense (0.. the layouts met so far): one slot each
             let mut steps: Vec<Option<(f64, f64)>> = vec![None; layout.iter().max().map_or(0, |&l| l as usize + 1)];
             for (&l, d) in layout.iter().zip(&inst.decode) {
@@ -519,6 +532,50 @@ mod tests {
             assert_eq!(space::ffn_may_leave_attention(plan), split, "{ffn}");
             assert_eq!(seeds(plan), seeds_in(1, 40, split), "{ffn}");
         }
+    }
+
+    /// Layouts are numbered by their packed key where it exists and by their full key
+    /// elsewhere: two options get the same number exactly when their layouts are equal,
+    /// over colocated, data-parallel, ping-pong and pipeline options at several batches.
+    #[test]
+    fn options_share_a_layout_number_exactly_when_their_layouts_are_equal() {
+        let text = "use std::chips::{b200, lp30}\nuse std::links::{nvlink5, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_8b\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
+                    cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = lp30 x 64 over groq3_c2c\n  link a <-> b over spectrum_x\n}\n\
+                    plan p {\n  model = llama3_1_8b { weights = fp8, activations = fp8 }\n  cluster = c\n  workload = w\n  place prefill on a\n  place decode.attn on a\n  \
+                    place decode.ffn on any [a, b]\n  place decode.layers on any [a, b]\n}\n";
+        let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let mut batches = Batches::new(plan);
+        let mut seen: Vec<(space::LayoutKey, u32)> = Vec::new();
+        let (mut packed, mut keyed) = (0, 0);
+        for b in [1, 3, 8, 24, 64] {
+            batches.at(b);
+            let built = &batches.built[&b];
+            for (d, &n) in built.inst.decode.iter().zip(&built.layout) {
+                match d.packed_key() {
+                    Some(_) => packed += 1,
+                    None => keyed += 1,
+                }
+                let k = d.key();
+                match seen.iter().find(|(s, _)| *s == k) {
+                    Some((_, m)) => assert_eq!(*m, n, "{k:?}"),
+                    None => {
+                        assert!(seen.iter().all(|(_, m)| *m != n), "{k:?} shares number {n} with another layout");
+                        seen.push((k, n));
+                    }
+                }
+            }
+        }
+        assert!(packed > 0 && keyed > 0, "both kinds of key: {packed} packed, {keyed} keyed");
+        for kind in ["Colocated", "PingPong", "Pipeline"] {
+            assert!(seen.iter().any(|(k, _)| format!("{k:?}").starts_with(kind)), "no {kind} layout");
+        }
+        // numbers are dense, in the order met
+        let mut numbers: Vec<u32> = seen.iter().map(|(_, n)| *n).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..seen.len() as u32).collect::<Vec<_>>());
     }
 
     /// A search stopped at its bound on batches says so, with a bound no greater than the

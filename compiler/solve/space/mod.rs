@@ -973,6 +973,40 @@ impl DecodeOption {
         }
     }
 
+    /// [`DecodeOption::key`] packed into one number, for the layouts whose fields fit
+    /// (colocated and ping-pong, every field below 2^16 or 2^20): the same layouts get
+    /// the same number and different layouts different numbers, without building the
+    /// key. `None` for the others (pipelines, speculative decoding) and for fields that
+    /// do not fit: their [`LayoutKey`] numbers them.
+    pub fn packed_key(&self) -> Option<u128> {
+        // appends `v` in `bits` bits, or fails when it does not fit
+        fn put(acc: u128, v: u64, bits: u32) -> Option<u128> {
+            (v < 1u64 << bits).then_some(acc << bits | v as u128)
+        }
+        let split = |e: cost::MoeSplit| u64::from(e == cost::MoeSplit::Width);
+        match &self.layout {
+            Layout::Colocated(c) => {
+                let k = put(1, c.pool as u64, 16)?;
+                let k = put(k, c.tp, 20)?;
+                let k = put(k, c.dp, 20)?;
+                let k = put(k, c.cp, 20)?;
+                let k = put(k, split(c.experts), 1)?;
+                put(k, u64::from(self.aggregated.is_some()), 1)
+            }
+            Layout::PingPong(p) => {
+                let k = put(2, p.attn.0 as u64, 16)?;
+                let k = put(k, p.attn.1, 16)?;
+                let k = put(k, p.dp, 16)?;
+                let k = put(k, p.ffn.0 as u64, 16)?;
+                let k = put(k, p.ffn.1, 16)?;
+                let k = put(k, p.groups, 16)?;
+                let k = put(k, p.microbatches, 16)?;
+                put(k, split(p.experts), 1)
+            }
+            Layout::Pipeline(_) | Layout::Speculative(_) => None,
+        }
+    }
+
     /// The first layer's attention (for speculative decoding, the target's): its pool,
     /// the chips of one attention group and the data-parallel groups (1: none).
     pub fn attention(&self) -> (usize, u64, u64) {

@@ -171,6 +171,9 @@ pub(super) fn pingpong_options(
     excluded.extend(ffn_excluded);
     // the KV cache on the attention pool, shared by every option
     let kv: std::sync::Arc<[(usize, f64)]> = vec![(a, 1.0)].into();
+    // at most one option per attention layout, FFN side and microbatch count: reserved
+    // once rather than grown (each option is a few hundred bytes)
+    out.reserve(dps.len() * ffn_sides.len() * mb_all.len());
     for (d, attn_mem) in dps {
         let seqs = batch.div_ceil(d);
         // the attention side's time and its embedding and LM head per microbatch count,
