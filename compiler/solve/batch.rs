@@ -366,8 +366,10 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
     // most tokens/s (no prefill chips, no time to a first token): no pair of it is below
     // that, so options are taken in its order until it reaches the least pair found
     let mut options: Vec<(Key, usize, f64, f64)> = Vec::new();
+    // an option the exclusion leaves out with every prefill option bounds no pair
+    let whole = ex.as_ref().filter(|e| e.covers_every_prefill(at_a.prefill.len()));
     for (di, d) in at_a.decode.iter().enumerate() {
-        if !at_a.decode_allowed(d) {
+        if !at_a.decode_allowed(d) || whole.is_some_and(|e| e.has_decode(di)) {
             continue;
         }
         let mut most = b.saturating_sub(1).max(a) as f64 / d.tpot;

@@ -69,8 +69,12 @@ pub fn best_pruned(
 ) -> Option<(Choice, (f64, f64))> {
     let key = |t: &Totals| (goal.value(t), tie.value(t));
     // taken in order until the break below, mostly early: a heap orders only those taken
-    let mut order: std::collections::BinaryHeap<LeastFirst<()>> =
-        (0..inst.decode.len()).map(|d| LeastFirst(key(&inst.alone(d)), d, ())).collect();
+    // (an option the exclusion leaves out with every prefill option would add no pair)
+    let whole = exclude.filter(|e| e.covers_every_prefill(inst.prefill.len()));
+    let mut order: std::collections::BinaryHeap<LeastFirst<()>> = (0..inst.decode.len())
+        .filter(|&d| !whole.is_some_and(|e| e.has_decode(d)))
+        .map(|d| LeastFirst(key(&inst.alone(d)), d, ()))
+        .collect();
     // ((goal, tie), then, decode, prefill) of the best pair found, and its choice
     type Order = ((f64, f64), bool, usize, usize);
     let mut best: Option<(Order, Choice)> = None;

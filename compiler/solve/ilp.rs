@@ -123,6 +123,14 @@ impl Exclude {
         self.decode.binary_search(&d).is_ok()
     }
 
+    /// Whether `prefill` holds every one of `n` prefill options: then every choice of a
+    /// decode option in `decode` is left out (as in the runner-up searches of a plan
+    /// that prefills on one pool), and searches that take options in order skip it
+    /// instead of taking it and finding nothing.
+    pub fn covers_every_prefill(&self, n: usize) -> bool {
+        self.prefill.len() >= n && self.prefill.iter().take(n).copied().eq(0..n)
+    }
+
     /// The same set over a subset of the options, `decode` and `prefill` (ascending) the
     /// subset's options by their index in the whole: each index becomes its position.
     fn within(&self, decode: &[usize], prefill: &[usize]) -> Exclude {
@@ -641,6 +649,21 @@ impl Model<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An exclusion covers every prefill option exactly when its prefill list holds them
+    /// all; then each of its decode options is left out with every one.
+    #[test]
+    fn an_exclusion_of_every_prefill_option_leaves_its_decode_options_out_whole() {
+        let c = |decode, prefill| Choice { decode, prefill, replicas: 1 };
+        let all = Exclude::new(vec![4, 1], vec![2, 0, 1]);
+        assert!(all.covers_every_prefill(3) && all.covers_every_prefill(2) && !all.covers_every_prefill(4));
+        for d in 0..6 {
+            assert_eq!((0..3).all(|k| all.covers(c(d, k))), all.has_decode(d), "{d}");
+        }
+        let some = Exclude::new(vec![4, 1], vec![2, 0]);
+        assert!(!some.covers_every_prefill(3) && !Exclude::new(vec![1], vec![]).covers_every_prefill(1));
+        assert!(Exclude::new(vec![1], vec![]).covers_every_prefill(0));
+    }
 
     /// An exclusion given in any order covers exactly the pairs of its two lists, and
     /// over a subset of the options it keeps those in the subset at their positions.
