@@ -101,8 +101,11 @@ pub fn render(p: &Page) -> String {
     if p.plans.iter().any(|r| !r.frontier.is_empty()) {
         frontier(&mut o, p.plans);
     }
+    // the timelines share the page's rectangles (a page grows with what it draws)
+    let timelines = 2 * p.plans.iter().filter(|r| r.timelines.is_some()).count();
+    let rects = rects_per_timeline(timelines);
     for (i, r) in p.plans.iter().enumerate() {
-        plan(&mut o, i, r);
+        plan(&mut o, i, r, rects);
     }
     for (i, c) in p.comparisons.iter().enumerate() {
         comparison(&mut o, i, c);
@@ -169,7 +172,7 @@ fn frontier(o: &mut String, plans: &[PlanReport]) {
     o.push_str("<ul id=\"pinned\" class=\"pinned\"></ul>\n</section>\n");
 }
 
-fn plan(o: &mut String, i: usize, r: &PlanReport) {
+fn plan(o: &mut String, i: usize, r: &PlanReport, rects: usize) {
     let _ = writeln!(o, r#"<section class="plan" id="plan-{i}" data-status="{}">"#, esc(r.status));
     let mut shown_timelines = false;
     let mut list_open = false;
@@ -199,7 +202,7 @@ fn plan(o: &mut String, i: usize, r: &PlanReport) {
                 if !shown_timelines {
                     tornado(o, r);
                     step_parts(o, r);
-                    timelines(o, i, r);
+                    timelines(o, i, r, rects);
                     shown_timelines = true;
                 }
             }
@@ -212,7 +215,7 @@ fn plan(o: &mut String, i: usize, r: &PlanReport) {
     if !shown_timelines {
         tornado(o, r);
         step_parts(o, r);
-        timelines(o, i, r);
+        timelines(o, i, r, rects);
     }
     o.push_str("</section>\n");
 }
@@ -295,10 +298,11 @@ fn step_parts(o: &mut String, r: &PlanReport) {
     o.push_str("</ul>\n</figure>\n");
 }
 
-fn timelines(o: &mut String, i: usize, r: &PlanReport) {
+/// `rects`: the rectangles each timeline draws at most ([`rects_per_timeline`]).
+fn timelines(o: &mut String, i: usize, r: &PlanReport, rects: usize) {
     let Some(s) = &r.timelines else { return };
-    timeline(o, &format!("tl-{i}-decode"), &s.decode);
-    timeline(o, &format!("tl-{i}-prefill"), &s.prefill);
+    timeline(o, &format!("tl-{i}-decode"), &s.decode, rects);
+    timeline(o, &format!("tl-{i}-prefill"), &s.prefill, rects);
 }
 
 const TL_LABEL: f64 = 250.0;
@@ -317,16 +321,31 @@ const MAX_DRAWN_OPS: usize = 1000;
 /// operation. A page stays within a few hundred kB whatever the step's size.
 const MAX_DRAWN_RECTS: usize = 500;
 
-/// The runs of [`drawn`] to draw: all of them, or the [`MAX_DRAWN_RECTS`] that start
-/// earliest (ties by row and order), with the start of the first one left out.
-fn bounded(ops: &[crate::schedule::Op], runs: Vec<Vec<usize>>) -> (Vec<Vec<usize>>, Option<f64>) {
-    if runs.len() <= MAX_DRAWN_RECTS {
+/// Rectangles all of a page's timelines draw together at most: a page of many plans
+/// shares them (each plan draws two timelines), so that it too stays within a few
+/// hundred kB (four plans of ping-pong steps over 20-40 layer groups drew 2,128
+/// rectangles, 556 kB).
+const MAX_PAGE_RECTS: usize = 1500;
+
+/// Rectangles a timeline draws at least, however many share the page.
+const MIN_DRAWN_RECTS: usize = 100;
+
+/// The rectangles each of a page's `timelines` timelines draws at most: an equal share
+/// of [`MAX_PAGE_RECTS`], within [`MIN_DRAWN_RECTS`]..=[`MAX_DRAWN_RECTS`].
+fn rects_per_timeline(timelines: usize) -> usize {
+    (MAX_PAGE_RECTS / timelines.max(1)).clamp(MIN_DRAWN_RECTS, MAX_DRAWN_RECTS)
+}
+
+/// The runs of [`drawn`] to draw: all of them, or the `most` that start earliest (ties
+/// by row and order), with the start of the first one left out.
+fn bounded(ops: &[crate::schedule::Op], runs: Vec<Vec<usize>>, most: usize) -> (Vec<Vec<usize>>, Option<f64>) {
+    if runs.len() <= most {
         return (runs, None);
     }
     let mut runs = runs;
     runs.sort_by(|a, b| ops[a[0]].start.total_cmp(&ops[b[0]].start).then(a[0].cmp(&b[0])));
-    let cut = ops[runs[MAX_DRAWN_RECTS][0]].start;
-    runs.truncate(MAX_DRAWN_RECTS);
+    let cut = ops[runs[most][0]].start;
+    runs.truncate(most);
     (runs, Some(cut))
 }
 
@@ -357,7 +376,7 @@ fn drawn(ops: &[crate::schedule::Op], span: f64, row_of: &dyn Fn(&crate::schedul
 /// One timeline as SVG: a row per track lane, a rectangle per operation (critical-path
 /// ones outlined), a time axis; each rectangle carries its start and duration so the
 /// page's script can zoom.
-fn timeline(o: &mut String, id: &str, t: &Timeline) {
+fn timeline(o: &mut String, id: &str, t: &Timeline, most: usize) {
     let span = t.makespan.max(1e-12);
     let mut first_row = Vec::with_capacity(t.tracks.len());
     let mut rows = 0usize;
@@ -366,7 +385,7 @@ fn timeline(o: &mut String, id: &str, t: &Timeline) {
         rows += tr.lanes.max(1);
     }
     let row_of = |op: &crate::schedule::Op| first_row.get(op.track).copied().unwrap_or(0) + op.lane;
-    let (runs, cut) = bounded(&t.ops, drawn(&t.ops, span, &row_of));
+    let (runs, cut) = bounded(&t.ops, drawn(&t.ops, span, &row_of), most);
     let height = TL_TOP + rows as f64 * TL_ROW + TL_AXIS;
     let width = TL_LABEL + TL_W + 20.0;
     let _ = writeln!(o, r#"<figure class="timeline" id="{id}">"#);
@@ -586,13 +605,29 @@ mod tests {
                 critical: false,
             })
             .collect();
-        let (few, none) = bounded(&ops, (0..10).map(|k| vec![k]).collect());
+        let (few, none) = bounded(&ops, (0..10).map(|k| vec![k]).collect(), MAX_DRAWN_RECTS);
         assert_eq!((few.len(), none), (10, None));
-        let (kept, cut) = bounded(&ops, (0..n).map(|k| vec![k]).collect());
+        let (kept, cut) = bounded(&ops, (0..n).map(|k| vec![k]).collect(), MAX_DRAWN_RECTS);
         let cut = cut.expect("past the bound");
         assert_eq!(kept.len(), MAX_DRAWN_RECTS);
         assert_eq!(cut, MAX_DRAWN_RECTS as f64, "the starts are 0..n: the first left out starts at the bound");
         assert!(kept.iter().all(|r| ops[r[0]].start < cut));
+    }
+
+    /// A page of up to three timelines (one plan, or a plan and half of another) draws
+    /// each up to the timeline's own bound; more share the page's, down to a floor.
+    #[test]
+    fn a_pages_timelines_share_its_rectangles() {
+        assert_eq!(rects_per_timeline(0), MAX_DRAWN_RECTS);
+        assert_eq!(rects_per_timeline(2), MAX_DRAWN_RECTS);
+        assert_eq!(rects_per_timeline(3), MAX_DRAWN_RECTS);
+        assert_eq!(rects_per_timeline(4), 375);
+        assert_eq!(rects_per_timeline(8), 187);
+        assert_eq!(rects_per_timeline(100), MIN_DRAWN_RECTS);
+        for n in 1..40 {
+            let each = rects_per_timeline(n);
+            assert!(n * each <= MAX_PAGE_RECTS.max(n * MIN_DRAWN_RECTS), "{n} timelines of {each}");
+        }
     }
 
     use super::*;
