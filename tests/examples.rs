@@ -34,7 +34,6 @@ fn expected_error(path: &std::path::Path) -> Option<String> {
     Some(text[at + 8..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
 }
 
-/// Every example file, sorted.
 /// `src` compiled as `name`, which must have no errors (their messages otherwise).
 fn compiled(name: &str, src: &str, mode: hplanc::Mode) -> hplanc::Compilation {
     let comp = hplanc::compile(name, src, None, mode);
@@ -42,11 +41,20 @@ fn compiled(name: &str, src: &str, mode: hplanc::Mode) -> hplanc::Compilation {
     comp
 }
 
+/// The text of the project's file `path` with `from` replaced by `to`, which must change it.
+fn edited(path: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(crate::root().join(path)).unwrap();
+    let out = text.replace(from, to);
+    assert_ne!(out, text, "{path} has no {from:?}");
+    out
+}
+
 /// Every example that solves (none expects an error), sorted.
 pub fn solvable() -> Vec<std::path::PathBuf> {
     examples().into_iter().filter(|p| expected_error(p).is_none()).collect()
 }
 
+/// Every example file, sorted.
 fn examples() -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(crate::root().join("examples")).unwrap().map(|e| e.unwrap().path()).collect();
     v.sort();
@@ -190,9 +198,7 @@ fn pipeline_cut_matches_every_cut_tried() {
 /// with as many GPUs as it needs, matching the oracle at every batch.
 #[test]
 fn free_inventory_sizes_the_pools() {
-    let src = std::fs::read_to_string(crate::root().join("tests/ui/inventory.hplan")).unwrap();
-    let free = src.replace("  workload = heavy\n", "  workload = heavy\n  inventory = free\n");
-    assert_ne!(free, src);
+    let free = edited("tests/ui/inventory.hplan", "  workload = heavy\n", "  workload = heavy\n  inventory = free\n");
     let comp = compiled("free.hplan", &free, hplanc::Mode::Build);
     let plan = &comp.program.plans[0];
     let solved = comp.solved[0].as_ref().expect("solves");
@@ -1007,9 +1013,7 @@ fn an_unmeasured_width_split_is_offered_only_when_pinned() {
 #[test]
 fn a_tp_pin_splits_the_experts_of_a_disaggregated_ffn_by_width() {
     use hplanc::solve::space::Layout;
-    let text = std::fs::read_to_string(crate::root().join("examples/kimi_k2_rubin_lpx.hplan")).unwrap();
-    let pinned = text.replace("  place decode.ffn on lpu\n", "  place decode.ffn on lpu { tp = 64 }\n");
-    assert_ne!(pinned, text);
+    let pinned = edited("examples/kimi_k2_rubin_lpx.hplan", "  place decode.ffn on lpu\n", "  place decode.ffn on lpu { tp = 64 }\n");
     let comp = compiled("kimi_tp.hplan", &pinned, hplanc::Mode::Build);
     let i = comp.program.plans.iter().position(|p| p.name == "experts_on_lpx").unwrap();
     let r = comp.report().plans.remove(i);

@@ -534,9 +534,15 @@ pub fn context_parallel_footprint(model: &Model, tp: u64, batch: u64, context: u
     Footprint { weights, kv: batch as f64 * model.kv_bytes(context as f64) / t, activations: 0.0 }
 }
 
-/// Per-chip footprint of a disaggregated FFN on `tp` chips.
-pub fn decode_ffn_footprint(model: &Model, tp: u64) -> Footprint {
-    Footprint { weights: model.ffn_weight_bytes_per_chip(tp), ..Footprint::default() }
+/// Per-chip footprint of a decode FFN on `tp` chips: an MoE's experts whole on each chip
+/// take the busiest chip's `⌈E/tp⌉` slots ([`Model::ffn_weight_bytes_per_chip`]); split
+/// by width, exactly `1/tp` of the FFN (§4h).
+pub fn decode_ffn_footprint(model: &Model, tp: u64, split: MoeSplit) -> Footprint {
+    let weights = match split {
+        MoeSplit::Experts => model.ffn_weight_bytes_per_chip(tp),
+        MoeSplit::Width => model.ffn_weight_bytes() / tp.max(1) as f64,
+    };
+    Footprint { weights, ..Footprint::default() }
 }
 
 /// Per-chip weight bytes a pipeline's first and last stage hold besides their layers, on
@@ -1014,7 +1020,7 @@ pub(crate) mod tests {
     #[test]
     fn a_disaggregated_ffn_holds_its_weights_split_over_its_chips() {
         let m = crate::ir::tests_support::llama70b();
-        let f = decode_ffn_footprint(&m, 4);
+        let f = decode_ffn_footprint(&m, 4, MoeSplit::Experts);
         assert!((f.weights - m.ffn_weight_bytes() / 4.0).abs() <= 1e-9 * f.weights && f.weights > 0.0);
         assert_eq!((f.kv, f.activations), (0.0, 0.0));
     }

@@ -103,7 +103,7 @@ pub(super) fn data_parallel_options(
                         continue;
                     }
                     let ar = moe_collective(m, &pa.chip, &fabric, tokens, (n, experts));
-                    let weights = m.attn_side_weight_bytes() / ta as f64 + m.ffn_weight_bytes() / n as f64;
+                    let weights = m.attn_side_weight_bytes() / ta as f64 + cost::decode_ffn_footprint(m, n, experts).weights;
                     let fp = cost::Footprint { weights, ..fp };
                     let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
                     if !ok {
@@ -845,6 +845,10 @@ mod redundant_experts {
         let rest = m.ffn_weight_bytes() - routed;
         assert!((m.ffn_weight_bytes_per_chip(72) - (rest / 72.0 + routed * 4.0 / 256.0)).abs() <= 1e-6 * routed);
         assert_eq!(m.ffn_weight_bytes_per_chip(64), m.ffn_weight_bytes() / 64.0);
+        // the footprint of an FFN over 72: whole experts the busiest GPU's slots, split by
+        // width exactly 1/72 of every expert (§4h)
+        assert_eq!(cost::decode_ffn_footprint(m, 72, cost::MoeSplit::Experts).weights, m.ffn_weight_bytes_per_chip(72));
+        assert_eq!(cost::decode_ffn_footprint(m, 72, cost::MoeSplit::Width).weights, m.ffn_weight_bytes() / 72.0);
     }
 
     /// The rack's group counts are seeds of the search over every batch: a layout of 72

@@ -20,7 +20,7 @@ pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64, experts: cost::MoeSplit
     for k in 0..l {
         before.push(before[k as usize] + m.ffn_params_of(k));
     }
-    let whole = ffn_footprint(m, tf, experts);
+    let whole = cost::decode_ffn_footprint(m, tf, experts);
     let per_param = if before[l as usize] > 0 { whole.weights / before[l as usize] as f64 } else { 0.0 };
     for g in 1..=l.min(pool.count / tf.max(1)) {
         let busiest = cost::even_ranges(l, g).map(|(lo, hi)| before[hi as usize] - before[lo as usize]).max().unwrap_or(0);
@@ -49,16 +49,6 @@ pub(super) fn ffn_degrees(m: &crate::ir::Model, pf: &crate::ir::Pool) -> Vec<u64
         out.dedup();
     }
     out
-}
-
-/// The FFN's footprint per chip of a group of `tf`: with an MoE's experts whole, the
-/// busiest chip's `⌈E/tf⌉` slots ([`cost::decode_ffn_footprint`]); split by width,
-/// exactly `1/tf` of the FFN (§4h).
-fn ffn_footprint(m: &crate::ir::Model, tf: u64, experts: cost::MoeSplit) -> Footprint {
-    match experts {
-        cost::MoeSplit::Experts => cost::decode_ffn_footprint(m, tf),
-        cost::MoeSplit::Width => Footprint { weights: m.ffn_weight_bytes() / tf.max(1) as f64, ..Footprint::default() },
-    }
 }
 
 /// An FFN's layer groups on one pool and degree: how many, and the busiest's memory.
@@ -133,7 +123,7 @@ pub(super) fn pingpong_options(
                 }
                 let key = (f, tf, experts);
                 let Some((groups, ffn_mem)) = cache.groups.entry(key).or_insert_with(|| ffn_groups(plan, f, tf, experts)).clone() else {
-                    let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, ffn_footprint(m, tf, experts));
+                    let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf, experts));
                     ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                     continue;
                 };
