@@ -1030,3 +1030,26 @@ fn a_tp_pin_splits_the_experts_of_a_disaggregated_ffn_by_width() {
         }
     });
 }
+
+/// Scenario 16's claim that no fixed cost of the Qualcomm cards makes the companion design
+/// the faster for one user (`examples/s16_asic_qualcomm_companion.hplan`): with no
+/// per-layer cost on the cards at all, its fastest step is still longer than the ASICs'
+/// alone, whose step is mostly the engine's fixed cost and all-reduces that the
+/// companion design pays too, plus its crossings. At the nominal figure it is far slower.
+#[test]
+fn s16_the_companion_design_is_slower_for_one_user_even_without_a_per_layer_cost() {
+    let path = "examples/s16_asic_qualcomm_companion.hplan";
+    let tpot = |src: &str| {
+        let opts = hplanc::BuildOptions { skip_uncertainty: true, ..Default::default() };
+        let comp = hplanc::compile_with("s16.hplan", src, None, hplanc::Mode::Build, &opts);
+        assert!(!comp.has_errors());
+        let r = comp.report();
+        let of = |name: &str| r.plans.iter().find(|p| p.name == name).unwrap().metrics.as_ref().unwrap().tpot_s;
+        (of("asic_fastest"), of("qaic_fastest"))
+    };
+    let nominal = std::fs::read_to_string(crate::root().join(path)).unwrap();
+    let (asic, qaic) = tpot(&nominal);
+    assert!(qaic > 1.5 * asic, "{qaic} vs {asic}");
+    let (asic, qaic) = tpot(&edited(path, "layer_overhead = 22.2 us in [8.6 us, 57.2 us]", "layer_overhead = 0 us"));
+    assert!(qaic > asic, "{qaic} vs {asic}");
+}
