@@ -1053,3 +1053,24 @@ fn s16_the_companion_design_is_slower_for_one_user_even_without_a_per_layer_cost
     let (asic, qaic) = tpot(&edited(path, "layer_overhead = 22.2 us in [8.6 us, 57.2 us]", "layer_overhead = 0 us"));
     assert!(qaic > asic, "{qaic} vs {asic}");
 }
+
+/// Every price an example declares carries its range (issue #20): no Rubin, LP30, Rubin
+/// CPX, Trainium2 or hypothetical chip's price is public, so an example's price is its own
+/// assumption and every cost it answers comes with the band that assumption spans.
+/// Sourced prices live in the stdlib, whose figures `tests/stdlib.rs` checks.
+#[test]
+fn every_price_an_example_declares_carries_a_range() {
+    let mut seen = 0;
+    for path in examples() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            let declares = code.match_indices("price").any(|(k, _)| code[k + 5..].trim_start().starts_with('='));
+            if declares {
+                seen += 1;
+                assert!(code.contains(" in [") || code.contains('±'), "{}:{}: a price without a range: `{}`", path.display(), i + 1, line.trim());
+            }
+        }
+    }
+    assert!(seen >= 20, "{seen} prices");
+}
