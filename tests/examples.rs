@@ -1074,3 +1074,18 @@ fn every_price_an_example_declares_carries_a_range() {
     }
     assert!(seen >= 20, "{seen} prices");
 }
+
+/// Every example that solves opens with its answer's band (issue #20: "each example opens
+/// with its question, its answer with the band, the assumption that decides it, and where
+/// the answer flips"), or says why it has none: its opening comment names a band, or
+/// quotes one (`[$a, $b]`).
+#[test]
+fn every_example_opens_with_its_band() {
+    for path in solvable() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let opening: String = text.lines().take_while(|l| l.starts_with("//")).collect::<Vec<_>>().join("\n");
+        assert!(opening.contains("Question"), "{}: the opening comment asks no question", path.display());
+        let band = ["Band", "band", "inside the ranges", "[$"].iter().any(|w| opening.contains(w));
+        assert!(band, "{}: the opening comment gives no band", path.display());
+    }
+}
