@@ -1068,7 +1068,13 @@ fn every_price_an_example_declares_carries_a_range() {
             let declares = code.match_indices("price").any(|(k, _)| code[k + 5..].trim_start().starts_with('='));
             if declares {
                 seen += 1;
-                assert!(code.contains(" in [") || code.contains('±'), "{}:{}: a price without a range: `{}`", path.display(), i + 1, line.trim());
+                assert!(
+                    code.contains(" in [") || code.contains('±'),
+                    "{}:{}: a price without a range: `{}`",
+                    path.display(),
+                    i + 1,
+                    line.trim()
+                );
             }
         }
     }
