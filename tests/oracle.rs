@@ -220,8 +220,8 @@ fn ilp_matches_brute_force_on_random_instances() {
 /// no function with the solver: on 600 random instances and every goal, the ILP
 /// without its aids (no feasibility presolve, feasible-pair rows or warm start: its
 /// rows alone prove infeasibility) and the ILP as the compiler runs it each find the
-/// reference's optimum, at the reference's tie-break, or agree that nothing is
-/// feasible.
+/// reference's optimum, at the reference's tie-break and, among the choices tied on
+/// both, with the soonest first token, or agree that nothing is feasible.
 #[test]
 fn the_ilp_matches_the_reference_evaluator() {
     use crate::reference::{self, Config};
@@ -245,6 +245,8 @@ fn the_ilp_matches_the_reference_evaluator() {
                         assert!((got - best).abs() <= 1e-7 * best.abs().max(1e-12), "{what}: ILP {got} != reference {best}");
                         let tie = reference::tie(&inst, &m);
                         assert!(tie <= best_tie * (1.0 + 1e-7) + 1e-15, "{what}: tie-break {tie} > reference {best_tie}");
+                        let soonest = reference::soonest(&inst, goal).unwrap();
+                        assert!(m.ttft <= soonest * (1.0 + 1e-7) + 1e-15, "{what}: TTFT {} > the soonest tied {soonest}", m.ttft);
                     }
                     (got, want) => panic!("{what}: ILP {got:?} vs reference {want:?}"),
                 }

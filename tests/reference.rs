@@ -186,6 +186,19 @@ pub fn optimum(inst: &Instance, goal: Goal) -> Option<(f64, f64)> {
     Some((best, tied.map(|m| tie(inst, m)).fold(f64::INFINITY, f64::min)))
 }
 
+/// The soonest first token among the optima: the least TTFT over the allowed
+/// configurations within 1e-9 of the goal's optimum and of the least tie-break among
+/// those (docs/solver.md "Objectives": the order among tied choices). `None` when nothing
+/// is allowed.
+pub fn soonest(inst: &Instance, goal: Goal) -> Option<f64> {
+    let (best, best_tie) = optimum(inst, goal)?;
+    every(inst)
+        .filter_map(|c| evaluate(inst, c))
+        .filter(|m| value(goal, m) <= best * (1.0 + 1e-9) + 1e-15 && tie(inst, m) <= best_tie * (1.0 + 1e-9) + 1e-15)
+        .map(|m| m.ttft)
+        .reduce(f64::min)
+}
+
 /// The cheapest relaxation (docs/solver.md "Explaining infeasibility"): over every
 /// configuration meeting the hard rules (replicas past `R_k` too, a pool's size being
 /// soft, up to `R_k` plus what keeping up needs plus 4), the least total relative slack

@@ -165,7 +165,7 @@ fn solve_split(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     }
     let tie_goal = super::tie_goal(inst);
     let mut stats = Stats { proven: true, gap: Some(0.0), ..Stats::default() };
-    let mut best: Option<(Choice, (f64, f64))> = None;
+    let mut best: Option<(Choice, (f64, f64), f64)> = None;
     let mut halves = [None, None];
     for half in [false, true] {
         let d_idx: Vec<usize> = (0..inst.decode.len()).filter(|&d| inst.decode[d].aggregated.is_some() == half).collect();
@@ -191,14 +191,20 @@ fn solve_split(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
         let c = Choice { decode: d_idx[c.decode], prefill: k_idx[c.prefill], replicas: c.replicas };
         let Some(t) = inst.totals(c) else { continue };
         halves[usize::from(half)] = Some(c);
-        // the goal, then the tie-break `solve_whole` uses within a half
-        let tie = tie_goal.value(&t);
-        let key = (goal.value(&t), tie);
-        if best.as_ref().is_none_or(|(_, k)| key < *k) {
-            best = Some((c, key));
+        // the goal, then the tie-break `solve_whole` uses within a half, then between
+        // choices tied on both (within its tolerance) the sooner first token
+        let key = (goal.value(&t), tie_goal.value(&t));
+        let tied = |k: (f64, f64)| within(key.0, k.0) && within(k.0, key.0) && within(key.1, k.1) && within(k.1, key.1);
+        let replace = match &best {
+            None => true,
+            Some((_, k, ttft)) if tied(*k) => t.ttft < *ttft,
+            Some((_, k, _)) => key < *k,
+        };
+        if replace {
+            best = Some((c, key, t.ttft));
         }
     }
-    Ok(Outcome { choice: best.map(|(c, _)| c), stats, halves: Some(halves) })
+    Ok(Outcome { choice: best.map(|(c, _, _)| c), stats, halves: Some(halves) })
 }
 
 /// [`solve_excluding`] as one ILP.
@@ -220,15 +226,53 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     // prices, chips per token stand in for cost (also when cost is the goal: every
     // choice then costs nothing).
     let tie = super::tie_goal(inst);
-    if goal == tie {
-        return Ok(Outcome { choice: Some(best), stats, halves: None });
+    let choice = match inst.totals(best) {
+        Some(t) if goal != tie => {
+            let v = goal.value(&t);
+            let (tn, td) = ratio(tie);
+            let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
+            m.dinkelbach(tn, td, Some(bound), &mut stats)?.unwrap_or(best)
+        }
+        _ => best,
+    };
+    Ok(Outcome { choice: Some(soonest_of_ties(inst, (goal, tie), &allowed, exclude, choice)), stats, halves: None })
+}
+
+/// Whether `x` is no more than `of` beyond the tie-break's tolerance (`solve_whole`).
+fn within(x: f64, of: f64) -> bool {
+    x <= of * (1.0 + 1e-9) + 1e-15
+}
+
+/// Among the choices as good as `c` on the goal and on the tie-break (within the
+/// tie-break's tolerance), the one with the least TTFT, then the least decode option,
+/// prefill option and replica count. Which of exactly tied choices the ILP returns
+/// depends on the path its solves take; this order does not, and at equal cost a user
+/// takes the sooner first token. Every such choice is a decode option of `allowed` (the
+/// column presolve keeps every option whose alone value is within the optimum) with a
+/// prefill option at its fewest replicas (more add chips and cost and change no time),
+/// so the scan is over the model's columns and the prefill options.
+fn soonest_of_ties(inst: &Instance, (goal, tie): (Goal, Goal), allowed: &[usize], exclude: Option<&Exclude>, c: Choice) -> Choice {
+    let Some(t) = inst.totals(c) else { return c };
+    let (g, k) = (goal.value(&t), tie.value(&t));
+    let order = |ttft: f64, x: Choice| (ttft, x.decode, x.prefill, x.replicas);
+    let mut best = (order(t.ttft, c), c);
+    for &d in allowed {
+        for (j, p) in inst.prefill.iter().enumerate() {
+            if !inst.compatible(&inst.decode[d], p) {
+                continue;
+            }
+            let x = Choice { decode: d, prefill: j, replicas: inst.min_replicas(d, p) };
+            if exclude.is_some_and(|e| e.covers(x)) {
+                continue;
+            }
+            let Some(u) = inst.totals(x) else { continue };
+            let o = order(u.ttft, x);
+            if within(goal.value(&u), g) && within(tie.value(&u), k) && o.partial_cmp(&best.0) == Some(std::cmp::Ordering::Less) {
+                best = (o, x);
+            }
+        }
     }
-    let Some(t) = inst.totals(best) else { return Ok(Outcome { choice: Some(best), stats, halves: None }) };
-    let v = goal.value(&t);
-    let (tn, td) = ratio(tie);
-    let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
-    let choice = m.dinkelbach(tn, td, Some(bound), &mut stats)?.or(Some(best));
-    Ok(Outcome { choice, stats, halves: None })
+    best.1
 }
 
 /// The column presolve: the decode options of `allowed` that can still be optimal. Every
