@@ -214,24 +214,28 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     if allowed.is_empty() || inst.prefill.is_empty() {
         return Ok(Outcome { choice: None, stats, halves: None });
     }
-    if aided {
-        allowed = within_reach(inst, goal, exclude, allowed);
+    // the best pair at its fewest replicas by the goal and then the tie-break: what bounds
+    // the column presolve, and where each Dinkelbach run starts
+    let tie = super::tie_goal(inst);
+    let best_pair = if aided { super::brute::best_pruned(inst, (goal, tie), exclude, &|_, _| false) } else { None };
+    if let Some((_, (least, _))) = best_pair {
+        allowed = within_reach(goal, least, inst, allowed);
     }
+    let hint = best_pair.map(|(c, _)| c);
     let m = Model { inst, allowed: &allowed, time_limit_s, exclude, aided };
     let (num, den) = ratio(goal);
-    let Some(best) = m.dinkelbach(num, den, None, &mut stats)? else {
+    let Some(best) = m.dinkelbach(num, den, None, hint, &mut stats)? else {
         return Ok(Outcome { choice: None, stats, halves: None });
     };
     // Tie-break: the cheapest per token among choices as good on the goal. Without
     // prices, chips per token stand in for cost (also when cost is the goal: every
     // choice then costs nothing).
-    let tie = super::tie_goal(inst);
     let choice = match inst.totals(best) {
         Some(t) if goal != tie => {
             let v = goal.value(&t);
             let (tn, td) = ratio(tie);
             let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
-            m.dinkelbach(tn, td, Some(bound), &mut stats)?.unwrap_or(best)
+            m.dinkelbach(tn, td, Some(bound), hint, &mut stats)?.unwrap_or(best)
         }
         _ => best,
     };
@@ -277,19 +281,15 @@ fn soonest_of_ties(inst: &Instance, (goal, tie): (Goal, Goal), allowed: &[usize]
 
 /// The column presolve: the decode options of `allowed` that can still be optimal. Every
 /// choice that takes option `d` has a goal value at least `d`'s alone
-/// ([`Instance::alone`]), so with `v` the least goal value of the feasible pairs at their
-/// fewest replicas (an upper bound on the optimum, [`super::brute::best_pruned`]), an
-/// option whose alone value
+/// ([`Instance::alone`]), so with `least` the least goal value of the feasible pairs at
+/// their fewest replicas (an upper bound on the optimum, [`super::brute::best_pruned`]),
+/// an option whose alone value
 /// is above `v` (beyond the tie-break's tolerance) is in no optimal choice, nor within
 /// the tie-break's bound; the model leaves its column out. The ILP then decides among
 /// the rest (tens of options where the space holds thousands: ping-pong layouts by
 /// attention groups, microbatches and FFN degrees). Unchanged when nothing is feasible
 /// (the feasibility presolve answers that).
-fn within_reach(inst: &Instance, goal: Goal, exclude: Option<&Exclude>, allowed: Vec<usize>) -> Vec<usize> {
-    // the best pair's goal value; the tie-break only orders pairs of equal goal
-    let Some((_, (least, _))) = super::brute::best_pruned(inst, (goal, goal), exclude, &|_, _| false) else {
-        return allowed;
-    };
+fn within_reach(goal: Goal, least: f64, inst: &Instance, allowed: Vec<usize>) -> Vec<usize> {
     // the tie-break's tolerance (`solve_whole`), so that nothing within it is left out
     let cut = least * (1.0 + 1e-9) + 1e-15;
     // an alone value that does not compare (NaN) keeps its column
@@ -314,11 +314,21 @@ struct Model<'a> {
 }
 
 impl Model<'_> {
-    /// Minimises `num/den`, optionally subject to `num' ≤ bound·den'`.
-    fn dinkelbach(&self, num: Q, den: Q, bound: Option<(Q, Q, f64)>, stats: &mut Stats) -> Result<Option<Choice>, String> {
+    /// Minimises `num/den`, optionally subject to `num' ≤ bound·den'`, starting from
+    /// `hint` where it is a feasible start.
+    fn dinkelbach(
+        &self,
+        num: Q,
+        den: Q,
+        bound: Option<(Q, Q, f64)>,
+        hint: Option<Choice>,
+        stats: &mut Stats,
+    ) -> Result<Option<Choice>, String> {
         // Every solve starts from a feasible choice, so a solve the time limit stops
-        // still returns one: the first feasible pair, then the previous iteration's.
-        let mut start = if self.aided { self.first_feasible(bound) } else { None };
+        // still returns one: the hint (the best pair at its fewest replicas, most often
+        // an optimum, so that one solve proves it), else the first feasible pair, then
+        // the previous iteration's.
+        let mut start = if self.aided { hint.filter(|&c| self.starts(c, bound)).or_else(|| self.first_feasible(bound)) } else { None };
         // Feasibility presolve: adding replicas beyond the fewest that keep up never helps
         // a constraint (they add chips, cost and power; TTFT and TPOT do not depend on
         // them), so when no fewest-replica pair is feasible nothing is, and the ILP need
@@ -367,8 +377,17 @@ impl Model<'_> {
         Ok(incumbent)
     }
 
+    /// Whether choice `c` may start a solve: its decode option is a column of the model,
+    /// and it meets every constraint, the exclusion and `bound`.
+    fn starts(&self, c: Choice, bound: Option<(Q, Q, f64)>) -> bool {
+        self.allowed.binary_search(&c.decode).is_ok()
+            && !self.exclude.is_some_and(|e| e.covers(c))
+            && self.inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
+    }
+
     /// A choice meeting every constraint (and the exclusion and `bound`), by scanning
-    /// the pairs with the fewest replicas until one fits: the solver's warm start.
+    /// the pairs with the fewest replicas until one fits: the solver's warm start
+    /// where the hint is none.
     fn first_feasible(&self, bound: Option<(Q, Q, f64)>) -> Option<Choice> {
         let excluded = |c: &Choice| self.exclude.is_some_and(|e| e.covers(*c));
         // a column the presolve left out is no start (`allowed` is ascending)
