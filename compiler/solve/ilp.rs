@@ -234,7 +234,7 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
         Some(t) if goal != tie => {
             let v = goal.value(&t);
             let (tn, td) = ratio(tie);
-            let bound = (num, den, v * (1.0 + 1e-9) + 1e-15);
+            let bound = (num, den, tolerated(v));
             m.dinkelbach(tn, td, Some(bound), hint, &mut stats)?.unwrap_or(best)
         }
         _ => best,
@@ -242,9 +242,15 @@ fn solve_whole(inst: &Instance, goal: Goal, time_limit_s: f64, exclude: Option<&
     Ok(Outcome { choice: Some(soonest_of_ties(inst, (goal, tie), &allowed, exclude, choice)), stats, halves: None })
 }
 
-/// Whether `x` is no more than `of` beyond the tie-break's tolerance (`solve_whole`).
+/// The most a goal value may be and still tie `v`: the tie-break's tolerance, 1e-9
+/// relative (`solve_whole`'s bound, the column presolve's cut, the order among ties).
+fn tolerated(v: f64) -> f64 {
+    v * (1.0 + 1e-9) + 1e-15
+}
+
+/// Whether `x` is no more than `of` beyond the tie-break's tolerance ([`tolerated`]).
 fn within(x: f64, of: f64) -> bool {
-    x <= of * (1.0 + 1e-9) + 1e-15
+    x <= tolerated(of)
 }
 
 /// Among the choices as good as `c` on the goal and on the tie-break (within the
@@ -284,14 +290,14 @@ fn soonest_of_ties(inst: &Instance, (goal, tie): (Goal, Goal), allowed: &[usize]
 /// ([`Instance::alone`]), so with `least` the least goal value of the feasible pairs at
 /// their fewest replicas (an upper bound on the optimum, [`super::brute::best_pruned`]),
 /// an option whose alone value
-/// is above `v` (beyond the tie-break's tolerance) is in no optimal choice, nor within
+/// is above `least` (beyond the tie-break's tolerance) is in no optimal choice, nor within
 /// the tie-break's bound; the model leaves its column out. The ILP then decides among
 /// the rest (tens of options where the space holds thousands: ping-pong layouts by
 /// attention groups, microbatches and FFN degrees). Unchanged when nothing is feasible
 /// (the feasibility presolve answers that).
 fn within_reach(goal: Goal, least: f64, inst: &Instance, allowed: Vec<usize>) -> Vec<usize> {
     // the tie-break's tolerance (`solve_whole`), so that nothing within it is left out
-    let cut = least * (1.0 + 1e-9) + 1e-15;
+    let cut = tolerated(least);
     // an alone value that does not compare (NaN) keeps its column
     allowed.into_iter().filter(|&d| goal.value(&inst.alone(d)).partial_cmp(&cut) != Some(std::cmp::Ordering::Greater)).collect()
 }
@@ -377,8 +383,10 @@ impl Model<'_> {
         Ok(incumbent)
     }
 
-    /// Whether choice `c` may start a solve: its decode option is a column of the model,
-    /// and it meets every constraint, the exclusion and `bound`.
+    /// Whether choice `c` may start a solve: its decode option is a column of the model
+    /// (one the presolve left out is no start; `allowed` is ascending), and it meets every
+    /// constraint (`totals` also rejects decode options over the TPOT limit), the
+    /// exclusion and `bound`.
     fn starts(&self, c: Choice, bound: Option<(Q, Q, f64)>) -> bool {
         self.allowed.binary_search(&c.decode).is_ok()
             && !self.exclude.is_some_and(|e| e.covers(c))
@@ -389,13 +397,7 @@ impl Model<'_> {
     /// the pairs with the fewest replicas until one fits: the solver's warm start
     /// where the hint is none.
     fn first_feasible(&self, bound: Option<(Q, Q, f64)>) -> Option<Choice> {
-        let excluded = |c: &Choice| self.exclude.is_some_and(|e| e.covers(*c));
-        // a column the presolve left out is no start (`allowed` is ascending)
-        let column = |c: &Choice| self.allowed.binary_search(&c.decode).is_ok();
-        self.inst.min_replica_choices().filter(|c| !excluded(c) && column(c)).find(|&c| {
-            // `totals` also rejects decode options over the TPOT limit (not in `allowed`)
-            self.inst.totals(c).is_some_and(|t| bound.is_none_or(|(bn, bd, v)| bn.of(&t) <= v * bd.of(&t)))
-        })
+        self.inst.min_replica_choices().find(|&c| self.starts(c, bound))
     }
 
     /// Per allowed decode option (rows) and prefill option (columns): whether the pair
