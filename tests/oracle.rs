@@ -102,6 +102,7 @@ pub fn random_instance(rng: &mut Rng) -> Instance {
                 watts,
                 breakdown: DecodeBreakdown::default(),
                 memory: vec![].into(),
+                turns: None,
             }
         })
         .collect();

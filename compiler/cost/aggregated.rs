@@ -101,9 +101,77 @@ pub fn steady_state(decode: f64, extra: f64, own: f64, b: u64, osl: u64) -> (f64
     (t, ttft)
 }
 
+/// The variants of one share of the batch in a round of turns with aggregated serving
+/// (docs/cost-model.md §15): `n` variants of `b` sequences each, each's step without
+/// prompt chunks `decode`, what one prompt's chunk steps add `extra` (Δ), a request's time
+/// to its first token besides the waits `own` (as for [`steady_state`]) and the chunk
+/// steps of a prompt `steps`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TurnShare {
+    pub n: u64,
+    pub b: u64,
+    pub decode: f64,
+    pub extra: f64,
+    pub own: f64,
+    pub steps: u64,
+}
+
+/// Aggregated serving of variants served in turn, in steady state: the round `R` and per
+/// share its mean step `T_v` and TTFT. A round runs every variant's step once, so each of
+/// a variant's sequences holds its slot for `osl` rounds plus its TTFT, and its step
+/// starts `r_v = b / (osl + TTFT_v/R)` prompts: `T_v = decode + r_v·Δ`, `R = Σ n·T_v`. A
+/// prompt waits half a round for its variant's turn, then its chunk steps, one a turn,
+/// with the other variants' steps between: `TTFT_v = R/2 + own + (steps − 1)·(R − T_v)`.
+/// For one variant this is [`steady_state`]. Solved by fixed-point iteration, 32 rounds
+/// (the round rises with the prompts each step starts, which fall as it rises).
+pub fn steady_state_turns(shares: &[TurnShare], osl: u64) -> (f64, Vec<(f64, f64)>) {
+    let mut at: Vec<(f64, f64)> = shares.iter().map(|s| (s.decode, s.own)).collect();
+    let round = |at: &[(f64, f64)]| shares.iter().zip(at).map(|(s, a)| s.n as f64 * a.0).sum::<f64>();
+    for _ in 0..32 {
+        let r = round(&at);
+        for (s, a) in shares.iter().zip(at.iter_mut()) {
+            let ttft = r / 2.0 + s.own + s.steps.saturating_sub(1) as f64 * (r - a.0).max(0.0);
+            let per_step = s.b as f64 / (osl as f64 + ttft / r.max(f64::MIN_POSITIVE));
+            *a = (s.decode + per_step * s.extra, ttft);
+        }
+    }
+    let r = round(&at);
+    for (s, a) in shares.iter().zip(at.iter_mut()) {
+        a.1 = r / 2.0 + s.own + s.steps.saturating_sub(1) as f64 * (r - a.0).max(0.0);
+    }
+    (r, at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_variants_turns_are_its_steady_state() {
+        let one = TurnShare { n: 1, b: 64, decode: 20e-3, extra: 30e-3, own: 80e-3, steps: 2 };
+        let (t, ttft) = steady_state(one.decode, one.extra, one.own, one.b, 500);
+        let (r, at) = steady_state_turns(&[one], 500);
+        assert!((r - t).abs() < 1e-9 * t && (at[0].0 - t).abs() < 1e-9 * t, "{r} {t}");
+        assert!((at[0].1 - ttft).abs() < 1e-9 * ttft, "{} {ttft}", at[0].1);
+    }
+
+    #[test]
+    fn turns_start_the_prompts_their_sequences_finish() {
+        // 4 variants, 2 of 17 sequences and 2 of 16
+        let share = |b: u64, decode: f64| TurnShare { n: 2, b, decode, extra: 30e-3, own: 80e-3, steps: 3 };
+        let shares = [share(17, 21e-3), share(16, 20e-3)];
+        let (r, at) = steady_state_turns(&shares, 500);
+        assert!((r - 2.0 * (at[0].0 + at[1].0)).abs() < 1e-15);
+        for (s, &(t, ttft)) in shares.iter().zip(&at) {
+            // the fixed point: each step starts as many prompts as its sequences finish
+            let per_step = s.b as f64 / (500.0 + ttft / r);
+            assert!((t - (s.decode + per_step * s.extra)).abs() < 1e-9 * t);
+            // half a round's wait, the prompt, and two gaps of the other three steps
+            assert!((ttft - (r / 2.0 + s.own + 2.0 * (r - t))).abs() < 1e-12);
+        }
+        // the fuller variants' steps carry more prompts
+        assert!(at[0].0 > at[1].0);
+    }
 
     /// When each step ends, by summing the steps one by one.
     fn running(c: &ChunkSteps) -> Vec<f64> {

@@ -513,6 +513,19 @@ pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
     (used, ok)
 }
 
+/// The footprint `f` of one variant's stage with all `variants` of the model resident on
+/// the chip (docs/cost-model.md §15): each holds its own weights, and a decode stage
+/// (`decode`: priced at one variant's batch) a cache of that many sequences for each, as
+/// every variant's engine reserves its own. A prefill holds one prompt's cache at a time.
+/// Activations are the running variant's alone.
+pub fn resident(f: Footprint, variants: u64, decode: bool) -> Footprint {
+    if variants <= 1 {
+        return f;
+    }
+    let k = variants as f64;
+    Footprint { weights: k * f.weights, kv: if decode { k * f.kv } else { f.kv }, activations: f.activations }
+}
+
 /// Per-chip footprint of the decode attention side with `tp` chips serving `batch`
 /// sequences of up to `context` tokens; `with_ffn` when the FFN is colocated.
 pub fn decode_attn_footprint(model: &Model, tp: u64, batch: u64, context: u64, with_ffn: bool) -> Footprint {

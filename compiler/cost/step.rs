@@ -175,6 +175,39 @@ pub fn speculative(k: u64, acceptance: f64, t_draft: f64, verify: (f64, &DecodeB
     (super::speculative_tpot(k, acceptance, t_draft, t_verify, t_link), breakdown)
 }
 
+/// Several variants of the model served in turn on the same chips (§15): a round runs
+/// every variant's step once, `at_hi` of the `k` variants a step over the larger share of
+/// the batch (`hi`: its TPOT and breakdown) and the others one over the smaller (`lo`;
+/// `None` where they have no sequences and so no step). Every user waits a round for a
+/// token: the round is the TPOT, its breakdown the steps' sum.
+pub fn turns(k: u64, at_hi: u64, hi: (f64, &DecodeBreakdown), lo: Option<(f64, &DecodeBreakdown)>) -> (f64, DecodeBreakdown) {
+    let (n_hi, n_lo) = (at_hi.min(k) as f64, k.saturating_sub(at_hi) as f64);
+    let (t_hi, b_hi) = hi;
+    let b_hi = b_hi.scaled(n_hi);
+    match lo {
+        None => (n_hi * t_hi, b_hi),
+        Some((t_lo, b_lo)) => {
+            let b_lo = b_lo.scaled(n_lo);
+            let sum = DecodeBreakdown {
+                attn: b_hi.attn + b_lo.attn,
+                ffn: b_hi.ffn + b_lo.ffn,
+                allreduce: b_hi.allreduce + b_lo.allreduce,
+                crossing: b_hi.crossing + b_lo.crossing,
+                other: b_hi.other + b_lo.other,
+                attn_memory_bound: b_hi.attn_memory_bound + b_lo.attn_memory_bound,
+                ffn_memory_bound: b_hi.ffn_memory_bound + b_lo.ffn_memory_bound,
+                overhead: b_hi.overhead + b_lo.overhead,
+                overlap: b_hi.overlap + b_lo.overlap,
+                draft: b_hi.draft + b_lo.draft,
+                from_tables: b_hi.from_tables + b_lo.from_tables,
+                extrapolated: b_hi.extrapolated || b_lo.extrapolated,
+                prefill: b_hi.prefill + b_lo.prefill,
+            };
+            (n_hi * t_hi + n_lo * t_lo, sum)
+        }
+    }
+}
+
 /// $/s and W of `chips[p]` chips of each pool `p` (0 where a chip has no price or power;
 /// W as deployed where the chip declares it, [`crate::ir::Chip::deployed_power`]).
 pub fn spend(pools: &[Pool], chips: &[u64]) -> (f64, f64) {
@@ -189,6 +222,25 @@ mod tests {
 
     fn stage(time: f64, memory_bound: f64) -> StageTime {
         StageTime { time, compute_bound: time - memory_bound, memory_bound, from_tables: 0.0, fixed: 0.0, extrapolated: false }
+    }
+
+    #[test]
+    fn a_round_of_turns_is_every_variants_step() {
+        let hi = DecodeBreakdown { attn: 3e-3, ffn: 5e-3, overhead: 1e-3, ..Default::default() };
+        let lo = DecodeBreakdown { attn: 2e-3, ffn: 5e-3, overhead: 1e-3, extrapolated: true, ..Default::default() };
+        // 10 sequences over 4 variants: 2 steps of 3 sequences, 2 of 2
+        let (round, b) = turns(4, 2, (9e-3, &hi), Some((8e-3, &lo)));
+        assert!((round - (2.0 * 9e-3 + 2.0 * 8e-3)).abs() < 1e-15);
+        assert!((b.attn - 10e-3).abs() < 1e-15 && (b.ffn - 20e-3).abs() < 1e-15 && (b.overhead - 4e-3).abs() < 1e-15);
+        assert!(b.extrapolated);
+        // an even split: every variant's step is the same
+        let (round, b) = turns(4, 4, (9e-3, &hi), None);
+        assert!((round - 36e-3).abs() < 1e-15 && (b.ffn - 20e-3).abs() < 1e-15 && !b.extrapolated);
+        // fewer sequences than variants: the variants without one take no step
+        let (round, _) = turns(4, 3, (9e-3, &hi), None);
+        assert!((round - 27e-3).abs() < 1e-15);
+        // one variant is the step itself
+        assert_eq!(turns(1, 1, (9e-3, &hi), None), (9e-3, hi));
     }
 
     #[test]

@@ -703,6 +703,10 @@ pub enum Misplaced<'a> {
     },
     DraftWithoutSpeculate,
     AggregatedWithSpeculate,
+    /// a `speculate` block in a plan whose model serves several variants in turn
+    SpeculateWithVariants,
+    /// `variants` on a speculate block's draft model
+    DraftWithVariants,
     BaselineInPlans,
     PointsWithStep,
     StepOnPerUserSweep,
@@ -752,6 +756,16 @@ pub fn not_allowed(span: Span, m: &Misplaced) -> Diagnostic {
             "`serving = aggregated`".into(),
             "a plan with a `speculate` block".into(),
             "the draft and verify steps run on their own chips; use `serving = disaggregated` or remove the `speculate` block".into(),
+        ),
+        Misplaced::SpeculateWithVariants => (
+            "a `speculate` block".into(),
+            "a plan whose model serves several variants (`variants` above 1)".into(),
+            "each variant would need a draft of its own, which is not modelled: serve one model, or remove the `speculate` block".into(),
+        ),
+        Misplaced::DraftWithVariants => (
+            "`variants`".into(),
+            "a draft model".into(),
+            "a draft drafts for the one target model: remove `variants` from the draft".into(),
         ),
         Misplaced::BaselineInPlans => {
             ("the baseline".into(), "the compared `plans`".into(), "the baseline is compared with every plan listed; remove it here".into())

@@ -270,6 +270,10 @@ pub struct Model {
     pub weights: Precision,
     pub kv: Precision,
     pub activations: Precision,
+    /// models of this architecture served at once on the same chips (fine-tunes: each
+    /// its own weights, all resident), their decode steps taken in turn (1: one model;
+    /// docs/cost-model.md §15)
+    pub variants: u64,
 }
 
 /// What a layer does in a step: layers of one kind have the same nodes with the same
@@ -495,6 +499,13 @@ pub const MAX_PIPELINE_POOLS: usize = 8;
 /// verify step a token per sequence, so beyond this no round pays. Checked in resolve,
 /// before the draft's graph (whose verify step grows with it) is built.
 pub const MAX_LOOKAHEAD: u64 = 64;
+
+/// The most models of one architecture a plan may serve at once on the same chips
+/// (`variants`): SambaNova's Composition of Experts serves 150 on one node, and every
+/// variant's weights must be resident, so more only fills memory. A decode space prices
+/// two per-variant batches whatever the count (docs/cost-model.md §15), so the bound is
+/// on memory arithmetic, not on work.
+pub const MAX_VARIANTS: u64 = 1024;
 
 /// The most layers a model may declare: the deepest published LLMs have under 200
 /// (Llama-3.1-405B 126); the decode graph holds a few nodes per layer, so this keeps it
@@ -1506,6 +1517,7 @@ pub(crate) mod tests_support {
             weights: Precision::Bf16,
             kv: Precision::Bf16,
             activations: Precision::Bf16,
+            variants: 1,
         }
     }
 }

@@ -209,14 +209,20 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
     o.push(Block::Field(
         "model",
         format!(
-            "{}: {:.2} B params, {} of {} weights{}, KV cache {}/token ({})",
+            "{}: {:.2} B params, {} of {} weights{}, KV cache {}/token ({}){}",
             m.name,
             m.params as f64 / 1e9,
             fmt_bytes(m.weight_bytes),
             m.weights,
             m.unquantized.map(|u| format!(" ({u} embeddings, norms and routers)")).unwrap_or_default(),
             fmt_bytes(m.kv_bytes_per_token),
-            m.kv
+            m.kv,
+            m.variants
+                .map(|k| format!(
+                    "; {k} variants served in turn on the same chips ({} of weights resident)",
+                    fmt_bytes(k as f64 * m.weight_bytes)
+                ))
+                .unwrap_or_default()
         ),
     ));
     let w = &r.workload;
@@ -338,7 +344,13 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         if s.overlap > 0.0 {
             parts.push(format!("minus {} hidden by microbatch overlap", fmt_time(s.overlap)));
         }
-        let what = if r.speculation.is_some() { "per token (a draft-and-verify round / expected tokens)" } else { "decode step" };
+        let what = if r.speculation.is_some() {
+            "per token (a draft-and-verify round / expected tokens)".to_string()
+        } else if let Some(k) = r.model.variants {
+            format!("decode round (each of {k} variants' step once)")
+        } else {
+            "decode step".to_string()
+        };
         o.push(Block::Gap);
         o.push(Block::Line(format!("{what} {}: {}", fmt_time(mt.tpot_s), parts.join(", "))));
         // the engine's own latency to a first token, where the plan's framework has one
@@ -349,9 +361,10 @@ pub fn summary(r: &PlanReport) -> Vec<Block> {
         };
         match r.serving.as_ref().filter(|v| v.mode == "aggregated") {
             Some(_) => o.push(Block::Line(format!(
-                "prefill {} in the decode steps + {} waiting for the running step{engine}",
+                "prefill {} in the decode steps + {} waiting for {}{engine}",
                 fmt_time(b.prefill_s),
-                fmt_time(mt.ttft_s - b.prefill_s - b.engine_first_token_s)
+                fmt_time(mt.ttft_s - b.prefill_s - b.engine_first_token_s),
+                if r.model.variants.is_some() { "the variant's turns" } else { "the running step" }
             ))),
             None => o.push(Block::Line(format!("prefill {} + KV transfer {}{engine}", fmt_time(b.prefill_s), fmt_time(b.kv_transfer_s)))),
         }

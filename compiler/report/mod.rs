@@ -178,6 +178,11 @@ pub struct ModelReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unquantized: Option<&'static str>,
     pub kv: &'static str,
+    /// models of this architecture served at once on the same chips, in turn
+    /// (`variants`; docs/cost-model.md §15); absent for one model. `weight_bytes` is one
+    /// variant's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variants: Option<u64>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -427,6 +432,7 @@ fn model_report(plan: &Plan) -> ModelReport {
         weights: m.weights.name(),
         unquantized: m.unquantized_apart().map(|u| u.name()),
         kv: m.kv.name(),
+        variants: (m.variants > 1).then_some(m.variants),
     }
 }
 
@@ -609,7 +615,8 @@ pub fn bottleneck(d: &DecodeOption, step: &crate::schedule::Timeline) -> String 
         Work::Stage => "the pipeline's busiest stage",
         Work::Overhead => "fixed costs per step and per sequence",
     };
-    let period = step.reported.max(f64::MIN_POSITIVE);
+    // variants served in turn: the timeline shows one step of each size, not the round
+    let period = if d.turns.is_some() { step.makespan } else { step.reported }.max(f64::MIN_POSITIVE);
     let share = (100.0 * busy / period).round().min(100.0);
     format!("{lead} on {}, busy {share:.0}% of each step: {shares}", step.tracks[track].name)
 }

@@ -910,6 +910,7 @@ impl Resolver<'_> {
             weights: f.prec("weights").unwrap_or(Precision::Bf16),
             kv: f.prec("kv").unwrap_or(Precision::Bf16),
             activations: f.prec("activations").unwrap_or(Precision::Bf16),
+            variants: f.count("variants").unwrap_or(1),
         };
         let rule = |what: &str, ok: bool, rule: Rule, this: &mut Self| {
             if !ok {
@@ -1403,6 +1404,14 @@ impl Resolver<'_> {
                 }
                 if !placed.contains_key(&Stage::Draft) {
                     self.diags.push(catalog::draft_unplaced(span, &draft.name));
+                    return None;
+                }
+                if draft.variants > 1 {
+                    self.diags.push(catalog::not_allowed(dspan, &Misplaced::DraftWithVariants));
+                    return None;
+                }
+                if model.variants > 1 {
+                    self.diags.push(catalog::not_allowed(span, &Misplaced::SpeculateWithVariants));
                     return None;
                 }
                 Some(ir::Speculation { draft, lookahead, acceptance, span })

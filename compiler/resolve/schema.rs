@@ -333,6 +333,13 @@ pub static MODEL: BlockSpec = BlockSpec {
         a("weights", AttrKind::Precision, false, "bf16", "weight precision (default bf16)"),
         a("kv", AttrKind::Precision, false, "bf16", "KV-cache precision (default bf16)"),
         a("activations", AttrKind::Precision, false, "bf16", "activation precision (default bf16)"),
+        a(
+            "variants",
+            AttrKind::CountUpTo(crate::ir::MAX_VARIANTS, " models"),
+            false,
+            "4",
+            "models of this architecture served at once on the same chips, in turn (fine-tunes; default 1)",
+        ),
     ],
     blocks: &[],
     stmts: &[],

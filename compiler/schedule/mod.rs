@@ -333,9 +333,13 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
         ),
         _ => (1.0, String::new()),
     };
-    let last = lay_out(&mut b, plan, d, None);
+    let (last, turns_note) = match &d.turns {
+        None => (lay_out(&mut b, plan, d, None), None),
+        Some(t) => lay_out_turns(&mut b, plan, inst.batch, t),
+    };
     // aggregated serving: the prompts' chunks a step carries on average, on the same chips
-    if let Some(a) = &d.aggregated {
+    // (variants served in turn: each step its own, laid out with it)
+    if let Some(a) = d.aggregated.as_ref().filter(|_| d.turns.is_none()) {
         let (p, chips) = d.head();
         let pool = b.pool(p, chips);
         let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
@@ -343,6 +347,7 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
     }
     let reported = d.tpot * tokens;
     let what = if d.draft().is_some() { format!("TPOT × {tokens:.2} tokens") } else { "TPOT".to_string() };
+    let note = turns_note.unwrap_or(note);
     let mut tl = b.finish(format!("decode step at concurrency {}", inst.batch), (reported, what), note);
     if tl.note.is_empty() {
         tl.note = if (tl.makespan - reported).abs() <= 1e-9 * reported.max(1e-12) {
@@ -357,6 +362,47 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
         };
     }
     tl
+}
+
+/// Lays out one step of each size a round of variants served in turn takes (the larger
+/// share of the batch's `batch` sequences, then the smaller if any variant has it), each
+/// op named for its step; returns the last op and the note that the round is the TPOT.
+/// A round of every variant would repeat these steps up to `variants` times (up to
+/// `ir::MAX_VARIANTS`), so the timeline stays one step of each size.
+fn lay_out_turns(b: &mut Builder, plan: &Plan, batch: u64, t: &crate::solve::space::Turns) -> (Option<usize>, Option<String>) {
+    let k = t.variants.max(1);
+    let hi_seqs = batch.div_ceil(k);
+    let mut steps = vec![(&t.hi, t.at_hi, hi_seqs)];
+    if let Some(lo) = &t.lo {
+        steps.push((lo, k - t.at_hi, batch / k));
+    }
+    let mut last = None;
+    for &(d, _, seqs) in &steps {
+        let from = b.ops.len();
+        last = lay_out(b, plan, d, last);
+        // aggregated serving: the variant's own prompts' chunks its step carries
+        if let Some(a) = &d.aggregated {
+            let (p, chips) = d.head();
+            let pool = b.pool(p, chips);
+            let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
+            last = Some(
+                b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill).doing(Work::Prefill), &last.into_iter().collect::<Vec<_>>()),
+            );
+        }
+        for op in &mut b.ops[from..] {
+            op.name = format!("variant step ({seqs} seq): {}", op.name);
+        }
+    }
+    let mut counts: Vec<String> =
+        steps.iter().map(|&(_, n, seqs)| format!("{n} over {seqs} sequence{}", if seqs == 1 { "" } else { "s" })).collect();
+    if t.lo.is_none() && t.at_hi < k {
+        counts.push(format!("{} without a sequence take none", k - t.at_hi));
+    }
+    let note = format!(
+        "{k} variants served in turn: a round runs each variant's step once ({}), and TPOT is the round; shown: one step of each size",
+        counts.join(", ")
+    );
+    (last, Some(note))
 }
 
 /// Lays out decode option `d` after `after` (an op index), returns the last op issued.
@@ -623,6 +669,12 @@ fn engine_latency(b: &mut Builder, plan: &Plan, latency: f64) -> Option<usize> {
     Some(b.add(spec(track, "first-token latency (request path)", Kind::Overhead, latency), &[]))
 }
 
+/// Of an aggregated TTFT, the other variants' steps between a prompt's chunk steps when
+/// variants are served in turn (0 for one model).
+fn waits_between(d: &DecodeOption, a: &crate::solve::space::Aggregated) -> f64 {
+    d.turns.as_ref().map_or(0.0, |t| a.steps.steps.saturating_sub(1) as f64 * (d.tpot - t.hi.tpot).max(0.0))
+}
+
 /// Aggregated serving's prefill: half a running step's wait, then the steps that carry
 /// the prompt's chunks, on the decode chips.
 fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::space::Aggregated) -> Timeline {
@@ -632,13 +684,24 @@ fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::
     // the wait is half a running step whatever the prompt (TTFT less the mean prompt)
     let latency = engine_latency(&mut b, plan, a.first_token);
     let mut prev = b.add(
-        spec(pool, "wait for the running step", Kind::Overhead, a.ttft - a.first_token - a.prompt),
+        spec(
+            pool,
+            if d.turns.is_some() { "wait for the variant's turn" } else { "wait for the running step" },
+            Kind::Overhead,
+            a.ttft - a.first_token - a.prompt - waits_between(d, a),
+        ),
         &latency.into_iter().collect::<Vec<_>>(),
     );
     let tokens = plan.workload.input_tokens;
     // with prefix reuse, `steps` may be those of a prompt after its cached prefix
     let own = a.steps_tokens;
+    // variants served in turn: the other variants' steps between two of the prompt's
+    // (the round less its own variant's step, docs/cost-model.md §15)
+    let gap = d.turns.as_ref().map_or(0.0, |t| (d.tpot - t.hi.tpot).max(0.0));
     for j in 0..a.steps.steps {
+        if j > 0 && gap > 0.0 {
+            prev = b.add(spec(pool, "the other variants' steps", Kind::Overhead, gap), &[prev]);
+        }
         let chunk = a.chunk_tokens.min(own - j * a.chunk_tokens);
         let what = format!("decode step + prompt chunk {} ({chunk} tokens)", j + 1);
         prev = b.add(spec(pool, what, Kind::Compute, a.steps.step(j)).doing(Work::Prefill), &[prev]);
@@ -647,10 +710,13 @@ fn aggregated_prefill_timeline(plan: &Plan, d: &DecodeOption, a: &crate::solve::
     b.finish(
         format!("prefill of one request ({what}) inside the decode steps"),
         (a.ttft, "TTFT".into()),
-        if a.first_token > 0.0 {
-            "aggregated serving: TTFT is the serving engine's first-token latency, half a running step, then the decode steps that carry the prompt's chunks".into()
-        } else {
-            "aggregated serving: TTFT is half a running step, then the decode steps that carry the prompt's chunks".into()
+        match (d.turns.is_some(), a.first_token > 0.0) {
+            (true, engine) => format!(
+                "aggregated serving of variants in turn: TTFT is {}half a round, then the steps that carry the prompt's chunks, one per turn of its variant, the other variants' steps between them",
+                if engine { "the serving engine's first-token latency, " } else { "" }
+            ),
+            (false, true) => "aggregated serving: TTFT is the serving engine's first-token latency, half a running step, then the decode steps that carry the prompt's chunks".into(),
+            (false, false) => "aggregated serving: TTFT is half a running step, then the decode steps that carry the prompt's chunks".into(),
         },
     )
 }
@@ -710,6 +776,58 @@ mod tests {
         assert!((s.prefill.makespan - a.ttft).abs() < 1e-12 * a.ttft);
         assert!((s.prefill.ops[0].dur - d.tpot / 2.0).abs() < 1e-12);
         assert_eq!(s.prefill.ops.len(), 2);
+    }
+
+    #[test]
+    fn variants_lay_out_one_step_of_each_share() {
+        // 4 variants of Llama-3.1-70B (FP8) over 66 sequences: two steps of 17, two of 16
+        let src = COLOCATED
+            .replace("{ weights = fp8 }", "{ weights = fp8, variants = 4 }")
+            .replace("concurrency = 64", "concurrency = 66")
+            .replace("h100_sxm x 8", "h100_sxm x 16");
+        let (plan, solved) = compile(&src);
+        let s = schedule(&plan, &solved.best);
+        let d = solved.best.decode();
+        well_formed(&s.decode);
+        let t = d.turns.as_ref().expect("variants served in turn");
+        let lo = t.lo.as_ref().expect("an uneven split");
+        assert_eq!((t.at_hi, solved.best.instance.batch), (2, 66));
+        // one step of 17 sequences, then one of 16, one chain on the same chips
+        assert!((s.decode.makespan - (t.hi.tpot + lo.tpot)).abs() < 1e-9 * d.tpot, "{} vs {} + {}", s.decode.makespan, t.hi.tpot, lo.tpot);
+        assert!(s.decode.ops.iter().filter(|o| o.name.starts_with("variant step (17 seq)")).count() > 80);
+        assert!(s.decode.ops.iter().filter(|o| o.name.starts_with("variant step (16 seq)")).count() > 80);
+        // the round, every variant's step once, is what the report states
+        assert!((s.decode.reported - (2.0 * t.hi.tpot + 2.0 * lo.tpot)).abs() < 1e-9 * d.tpot);
+        assert!(
+            s.decode.note.contains("4 variants served in turn") && s.decode.note.contains("2 over 17 sequences, 2 over 16 sequences"),
+            "{}",
+            s.decode.note
+        );
+    }
+
+    #[test]
+    fn an_aggregated_round_of_variants_ends_at_its_tpot_and_ttft() {
+        // 4 variants, prompts of 4032 tokens in chunks of 1024: four chunk steps, one per
+        // turn of the prompt's variant
+        let src = COLOCATED
+            .replace("{ weights = fp8 }", "{ weights = fp8, variants = 4 }")
+            .replace("serving = disaggregated", "serving = aggregated\n  chunk = 1024")
+            .replace("h100_sxm x 8", "h100_sxm x 16");
+        let (plan, solved) = compile(&src);
+        let s = schedule(&plan, &solved.best);
+        let d = solved.best.decode();
+        well_formed(&s.decode);
+        well_formed(&s.prefill);
+        let a = d.aggregated.as_ref().expect("aggregated");
+        assert!(d.turns.is_some() && a.steps.steps == 4);
+        // the prompt: a wait for its variant's turn, four chunk steps, three gaps of the
+        // other variants' steps; it ends at the TTFT
+        assert!((s.prefill.makespan - a.ttft).abs() < 1e-9 * a.ttft, "{} vs {}", s.prefill.makespan, a.ttft);
+        let gaps: Vec<&Op> = s.prefill.ops.iter().filter(|o| o.name == "the other variants' steps").collect();
+        assert_eq!(gaps.len(), 3);
+        assert!(s.prefill.note.contains("one per turn of its variant"));
+        // the decode steps carry their own variants' chunks, laid out with them
+        assert!(s.decode.ops.iter().any(|o| o.work == Work::Prefill && o.name.starts_with("variant step")));
     }
 
     #[test]

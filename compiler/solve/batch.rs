@@ -28,11 +28,20 @@ const EVERY_BATCH_UP_TO: u64 = 8;
 /// (where data-parallel attention groups appear) and the group counts that fill a node
 /// or pool (`space::whole_pool_groups`), ascending. Between two consecutive
 /// seeds the same decode layouts exist at every batch, which the relaxation needs.
+///
+/// Variants served in turn (`variants = K`) step over `⌊B/K⌋` and `⌈B/K⌉` sequences each:
+/// their layouts change where one variant's batch crosses those seeds, so the seeds are
+/// `K` times the seeds of one variant's range, and the range's ends.
 pub fn seeds(plan: &Plan) -> Vec<u64> {
     let (lo, hi) = plan.workload.concurrency;
-    let mut v = seeds_in(lo, hi, space::ffn_may_leave_attention(plan));
+    let k = plan.model.variants.max(1);
+    let (per_lo, per_hi) = ((lo / k).max(1), (hi / k).max(1));
+    let mut v = seeds_in(per_lo, per_hi, space::ffn_may_leave_attention(plan));
     // data-parallel group counts that fill a node or pool (not powers of two)
-    v.extend(space::whole_pool_groups(plan).into_iter().filter(|d| (lo..=hi).contains(d)));
+    v.extend(space::whole_pool_groups(plan).into_iter().filter(|d| (per_lo..=per_hi).contains(d)));
+    if k > 1 {
+        v = v.into_iter().map(|b| b.saturating_mul(k)).filter(|b| (lo..=hi).contains(b)).chain([lo, hi]).collect();
+    }
     v.sort_unstable();
     v.dedup();
     v
@@ -346,7 +355,8 @@ pub fn search_at_most(
 ///   microbatches `k` from `b` (tokens/s never falls from one whole multiple of `k` to
 ///   the next), or `(b − 1)/τ_a` alone for a layer pipeline, whose cut moves to another
 ///   layer as the stages' caches grow and whose tokens/s can fall (Llama-3.1-405B over
-///   an H100 and an H200 node: 8,331 tok/s at batch 458, 8,221 at 460);
+///   an H100 and an H200 node: 8,331 tok/s at batch 458, 8,221 at 460), and for variants
+///   served in turn, whose batch splits over them unevenly between those multiples;
 /// - needs at least `⌈x·s_p/O⌉` replicas of a prefill option starting a prompt every
 ///   `s_p` at `x` tokens/s (requests are tokens/s over output tokens `O`).
 ///
@@ -376,8 +386,9 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
         let mut fewest = 0.0;
         if let Some((fastest, slowest)) = built_b.steps(built_a.layout[di]) {
             // a layer pipeline's cut moves with the batch (its stages' caches grow), so its
-            // tokens/s may fall from one multiple of its microbatches to the next
-            if !matches!(d.target().layout, space::Layout::Pipeline(_)) {
+            // tokens/s may fall from one multiple of its microbatches to the next; variants
+            // served in turn split the batch unevenly between those multiples
+            if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() {
                 let k = (d.attention().2 * d.microbatches()).max(1);
                 most = most.min((b.div_ceil(k) * k) as f64 / fastest);
             }

@@ -391,7 +391,12 @@ fn explain(plan: &Plan, instances: &[Instance], prefill: &[space::PrefillOption]
             // more chips in the pool than the option used, and no link to combine them
             let p = &plan.cluster.pools[pool];
             let unlinked = (p.link.is_none() && p.count > tp).then_some((p.name.as_str(), p.count));
-            let (weights, kv) = (fmt_bytes(plan.model.weight_bytes()), fmt_bytes(plan.model.kv_bytes_per_token()));
+            let m = &plan.model;
+            let weights = match m.variants {
+                1 => fmt_bytes(m.weight_bytes()),
+                k => format!("{} ({k} variants resident, {} each)", fmt_bytes(k as f64 * m.weight_bytes()), fmt_bytes(m.weight_bytes())),
+            };
+            let kv = fmt_bytes(m.kv_bytes_per_token());
             let footprint = catalog::Footprint {
                 weights: &weights,
                 weights_precision: plan.model.weights.name(),

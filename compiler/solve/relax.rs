@@ -140,6 +140,7 @@ pub(crate) mod tests {
             breakdown: DecodeBreakdown::default(),
             memory: vec![].into(),
             aggregated: None,
+            turns: None,
         }
     }
 

@@ -55,7 +55,7 @@ pub(super) fn data_parallel_options(
             kv: b as f64 * m.kv_bytes(ctx_max as f64) / m.kv_split(ta) as f64,
             activations: 0.0,
         };
-        let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+        let (memory, ok) = mem_uses(m, Stage::DecodeAttn, a, &pa.chip, fp);
         // each group's chips beyond the KV heads may split its cache by context (§4f),
         // whether or not their copies of it fit
         let cp = m.context_split(ta);
@@ -105,7 +105,7 @@ pub(super) fn data_parallel_options(
                     let ar = moe_collective(m, &pa.chip, &fabric, tokens, (n, experts));
                     let weights = m.attn_side_weight_bytes() / ta as f64 + cost::decode_ffn_footprint(m, n, experts).weights;
                     let fp = cost::Footprint { weights, ..fp };
-                    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+                    let (memory, ok) = mem_uses(m, Stage::DecodeAttn, a, &pa.chip, fp);
                     if !ok {
                         excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
                         continue;
@@ -233,7 +233,7 @@ pub(super) fn split_option(
     let mut fp = cost::context_parallel_footprint(m, ta, b, decode_contexts(plan).1);
     // the FFN's weights are split over all `n` chips, not the group's `ta`
     fp.weights += m.ffn_weight_bytes() * (1.0 / n as f64 - 1.0 / ta as f64);
-    let (memory, ok) = mem_uses(Stage::DecodeAttn, a, chip, fp);
+    let (memory, ok) = mem_uses(m, Stage::DecodeAttn, a, chip, fp);
     if !ok {
         excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
         return None;
@@ -339,7 +339,7 @@ pub(super) fn aggregated_twin(
     let Layout::Colocated(c) = &plain.layout else { return None };
     let chip = &plan.cluster.pools[c.pool].chip;
     let act = cost::chunk_activation_bytes(&plan.model, plan.chunk_tokens.min(plan.workload.input_tokens), c.tp);
-    let (memory, fits) = mem_uses(Stage::DecodeAttn, c.pool, chip, Footprint { activations: act, ..fp });
+    let (memory, fits) = mem_uses(&plan.model, Stage::DecodeAttn, c.pool, chip, Footprint { activations: act, ..fp });
     if !fits {
         return None;
     }
@@ -828,7 +828,7 @@ mod redundant_experts {
                 kv: 256u64.div_ceil(d) as f64 * m.kv_bytes(decode_contexts(&p).1 as f64) / m.kv_split(ta) as f64,
                 activations: 0.0,
             };
-            let (want, _) = mem_uses(Stage::DecodeAttn, 0, &p.cluster.pools[0].chip, fp);
+            let (want, _) = mem_uses(m, Stage::DecodeAttn, 0, &p.cluster.pools[0].chip, fp);
             assert_eq!(o.memory[0].used, want[0].used, "{d} groups of {ta}");
         }
         for (ta, d) in [(8, 3), (4, 5), (1, 24)] {

@@ -15,6 +15,7 @@ mod pingpong;
 mod pipeline;
 mod prefill;
 mod speculative;
+mod turns;
 
 use colocated::*;
 use pingpong::*;
@@ -22,6 +23,8 @@ use pipeline::*;
 pub use pipeline::{pipeline_problem, MAX_POOL_STAGES};
 pub use prefill::{aggregated_pools, prefill_option, prefill_options, PrefillGraphs};
 use speculative::*;
+pub use turns::Turns;
+use turns::*;
 
 /// Per-chip memory use of one stage on one pool tier.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +92,9 @@ pub struct DecodeOption {
     /// aggregated serving: the steps also prefill the arriving prompts (boxed: most
     /// options have none, and options are moved often)
     pub aggregated: Option<Box<Aggregated>>,
+    /// several variants of the model served in turn: the steps of one round (`tpot` and
+    /// `breakdown` are the round's; `None` for one model)
+    pub turns: Option<Box<Turns>>,
 }
 
 /// How a decode option lays a step out over the chips: one variant per layout, each with
@@ -598,13 +604,24 @@ fn memory_excluded(stage: Stage, pool: usize, tp: u64, mem: &[MemUse]) -> Exclud
     Excluded::Memory { stage, pool, tp, need, capacity }
 }
 
-fn mem_uses(stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
-    let (used, ok) = cost::fits(chip, f);
+/// Per-tier memory use of footprint `f` of one of `m`'s variants on a chip of `pool`, with
+/// every variant resident ([`cost::resident`]), and whether it fits.
+fn mem_uses(m: &crate::ir::Model, stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
+    let (used, ok) = cost::fits(chip, cost::resident(f, m.variants, stage != Stage::Prefill));
     (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier: tier.into(), used, capacity }).collect(), ok)
 }
 
-/// Decode options at batch `batch`.
+/// Decode options at batch `batch`: of one model, or of its variants served in turn
+/// ([`turn_options`]).
 pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    if plan.model.variants > 1 {
+        return turn_options(plan, batch, excluded);
+    }
+    one_variant_options(plan, batch, excluded)
+}
+
+/// Decode options of one model (one variant) stepping over `batch` sequences.
+fn one_variant_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
     let mut out = match &plan.speculation {
         None => {
             let mut out = target_options(plan, batch, 1, excluded);
@@ -763,7 +780,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
             let splits = ffn_splits(m, ffn_pins, ta);
             if ffn_pools.contains(&a) && m.ffn_split_dim() % ta == 0 && Pins::allows(attn_pins.dp, 1) && !splits.is_empty() {
                 let fp = cost::decode_attn_footprint(m, ta, batch, ctx_max, true);
-                let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+                let (memory, ok) = mem_uses(m, Stage::DecodeAttn, a, &pa.chip, fp);
                 match cost::ffn_stage_time(&g, m, &pa.chip, ta, cost::MoeSplit::Experts) {
                     None => excluded.push(Excluded::Precision { pool: a }),
                     Some(by_experts) => {
@@ -945,7 +962,18 @@ impl DecodeOption {
     ) -> DecodeOption {
         let chips = chips.into();
         let (usd_per_s, watts) = cost::step::spend(pools, &chips);
-        DecodeOption { layout, kv: kv.into(), tpot, chips, usd_per_s, watts, breakdown, memory: memory.into(), aggregated: None }
+        DecodeOption {
+            layout,
+            kv: kv.into(),
+            tpot,
+            chips,
+            usd_per_s,
+            watts,
+            breakdown,
+            memory: memory.into(),
+            aggregated: None,
+            turns: None,
+        }
     }
 
     pub fn key(&self) -> LayoutKey {

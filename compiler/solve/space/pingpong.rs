@@ -24,7 +24,7 @@ pub(super) fn ffn_groups(plan: &Plan, f: usize, tf: u64, experts: cost::MoeSplit
     let per_param = if before[l as usize] > 0 { whole.weights / before[l as usize] as f64 } else { 0.0 };
     for g in 1..=l.min(pool.count / tf.max(1)) {
         let busiest = cost::even_ranges(l, g).map(|(lo, hi)| before[hi as usize] - before[lo as usize]).max().unwrap_or(0);
-        let (memory, ok) = mem_uses(Stage::DecodeFfn, f, &pool.chip, Footprint { weights: busiest as f64 * per_param, ..whole });
+        let (memory, ok) = mem_uses(m, Stage::DecodeFfn, f, &pool.chip, Footprint { weights: busiest as f64 * per_param, ..whole });
         if ok {
             return Some((g, memory));
         }
@@ -123,7 +123,7 @@ pub(super) fn pingpong_options(
                 }
                 let key = (f, tf, experts);
                 let Some((groups, ffn_mem)) = cache.groups.entry(key).or_insert_with(|| ffn_groups(plan, f, tf, experts)).clone() else {
-                    let (ffn_mem, _) = mem_uses(Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf, experts));
+                    let (ffn_mem, _) = mem_uses(m, Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf, experts));
                     ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                     continue;
                 };
@@ -146,7 +146,7 @@ pub(super) fn pingpong_options(
         .iter()
         .filter_map(|&d| {
             let fp = cost::decode_attn_footprint(m, ta, batch.div_ceil(d), ctx_max, false);
-            let (memory, ok) = mem_uses(Stage::DecodeAttn, a, &pa.chip, fp);
+            let (memory, ok) = mem_uses(m, Stage::DecodeAttn, a, &pa.chip, fp);
             ok.then_some((d, memory))
         })
         .collect();
@@ -154,7 +154,7 @@ pub(super) fn pingpong_options(
         // the fewest groups tried (one, unless pinned) that cannot hold the batch are the
         // reason shown
         let seqs = batch.div_ceil(tried[0]);
-        let (memory, _) = mem_uses(Stage::DecodeAttn, a, &pa.chip, cost::decode_attn_footprint(m, ta, seqs, ctx_max, false));
+        let (memory, _) = mem_uses(m, Stage::DecodeAttn, a, &pa.chip, cost::decode_attn_footprint(m, ta, seqs, ctx_max, false));
         excluded.push(memory_excluded(Stage::DecodeAttn, a, ta, &memory));
         return;
     }

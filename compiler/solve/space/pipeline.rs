@@ -95,22 +95,26 @@ pub(super) fn stage_costs(
     let tiers = chip.memory.len();
     let (wt, kt) = (chip.tier_index(crate::ir::Contents::Weights)?, chip.tier_index(crate::ir::Contents::Kv)?);
     let tpf = tp as f64;
+    // every variant of the model resident: its own weights, and a cache for a batch of
+    // its own (`batch` is one variant's; docs/cost-model.md §15)
+    let k = m.variants.max(1) as f64;
     let mut mem = vec![vec![0.0; n + 1]; tiers];
     for l in 0..n {
         for (t, row) in mem.iter_mut().enumerate() {
             let mut x = row[l];
             if t == wt {
-                x += bytes.weights[l] / tpf;
+                x += k * bytes.weights[l] / tpf;
             }
             if t == kt {
-                x += batch as f64 * bytes.kv[l] / m.kv_split(tp) as f64;
+                x += k * batch as f64 * bytes.kv[l] / m.kv_split(tp) as f64;
             }
             row[l + 1] = x;
         }
     }
     // the input embedding on the first stage; the LM head and final norm on the last
     let (mut mem_first, mut mem_last) = (vec![0.0; tiers], vec![0.0; tiers]);
-    (mem_first[wt], mem_last[wt]) = cost::pipeline_end_bytes(m, tp);
+    let (first_bytes, last_bytes) = cost::pipeline_end_bytes(m, tp);
+    (mem_first[wt], mem_last[wt]) = (k * first_bytes, k * last_bytes);
     Some(StageCosts {
         group: layers::Group {
             time,

@@ -257,7 +257,7 @@ pub fn prefill_option(
         let mut f = cost::prefill_footprint(m, tp, tokens);
         // its share of the cache and the block on its way around the ring
         f.kv *= 2.0;
-        let (memory, ok) = mem_uses(Stage::Prefill, p, chip, f);
+        let (memory, ok) = mem_uses(m, Stage::Prefill, p, chip, f);
         if !ok {
             return Err(memory_excluded(Stage::Prefill, p, tp, &memory));
         }
@@ -267,7 +267,7 @@ pub fn prefill_option(
         let time = st.time + comm + cost::step_fixed(chip, 1);
         (time, time, Vec::new(), comm, st.from_tables, st.extrapolated, memory)
     } else if pp == 1 {
-        let (memory, ok) = mem_uses(Stage::Prefill, p, chip, cost::prefill_footprint(m, tp, input));
+        let (memory, ok) = mem_uses(m, Stage::Prefill, p, chip, cost::prefill_footprint(m, tp, input));
         if !ok {
             return Err(memory_excluded(Stage::Prefill, p, tp, &memory));
         }
@@ -293,7 +293,7 @@ pub fn prefill_option(
         let mut worst: Option<(f64, Vec<MemUse>)> = None;
         for (i, &(lo, hi)) in ranges.iter().enumerate() {
             let f = prefill_stage_footprint(m, tp, input, (lo, hi), i == 0, i + 1 == ranges.len());
-            let (memory, ok) = mem_uses(Stage::Prefill, p, chip, f);
+            let (memory, ok) = mem_uses(m, Stage::Prefill, p, chip, f);
             if !ok {
                 return Err(memory_excluded(Stage::Prefill, p, tp, &memory));
             }

@@ -26,7 +26,7 @@ pub(super) fn speculative_options(
     for &p in &plan.placement(Stage::Draft).pools {
         let pool = &cl.pools[p];
         for tp in tp_degrees(pool.domain(), dm.heads, pool.link.is_some()) {
-            let (memory, ok) = mem_uses(Stage::Draft, p, &pool.chip, cost::decode_attn_footprint(dm, tp, batch, ctx_max, true));
+            let (memory, ok) = mem_uses(dm, Stage::Draft, p, &pool.chip, cost::decode_attn_footprint(dm, tp, batch, ctx_max, true));
             if !ok {
                 excluded.push(memory_excluded(Stage::Draft, p, tp, &memory));
                 continue;
