@@ -453,11 +453,15 @@ struct Sim<'a> {
     link_free: f64,
     /// waiting for a decode slot and KV room
     decode_queue: VecDeque<usize>,
-    /// admitted: decoding, and (aggregated) still prefilling, in admission order
-    decoding: Vec<usize>,
-    prefilling: VecDeque<usize>,
-    /// Σ context of the decoding sequences (tokens)
-    context_sum: f64,
+    /// admitted: decoding, and (aggregated) still prefilling, in admission order, per
+    /// variant of the model (one list each for one model; docs/cost-model.md §15)
+    decoding: Vec<Vec<usize>>,
+    prefilling: Vec<VecDeque<usize>>,
+    /// Σ context of each variant's decoding sequences (tokens)
+    context_sum: Vec<f64>,
+    /// variants served in turn: the one the running step is of, and the next to look at
+    stepping: usize,
+    next_turn: usize,
     kv_used: u64,
     busy: bool,
     /// this step's prompt tokens per prefilling request
@@ -609,8 +613,7 @@ impl Sim<'_> {
     /// used first) before a request waits for room.
     fn admit(&mut self, t: f64) {
         while let Some(&i) = self.decode_queue.front() {
-            let running = (self.decoding.len() + self.prefilling.len()) as u64;
-            if running >= self.m.max_batch {
+            if self.running() >= self.m.max_batch {
                 break;
             }
             // aggregated serving's cache is in this memory: a cached prefix is shared
@@ -640,12 +643,13 @@ impl Sim<'_> {
                     self.prefilled[i] = shared;
                 }
             }
+            let v = self.variant(i);
             if self.m.prefill.is_some() {
-                self.context_sum += (self.reqs[i].input + self.generated[i]) as f64;
-                self.decoding.push(i);
+                self.context_sum[v] += (self.reqs[i].input + self.generated[i]) as f64;
+                self.decoding[v].push(i);
             } else {
                 self.reqs[i].prefill_start = t;
-                self.prefilling.push_back(i);
+                self.prefilling[v].push_back(i);
             }
         }
     }
@@ -664,26 +668,41 @@ impl Sim<'_> {
         self.samples.push(Sample {
             time: t,
             waiting: (self.prefill_queue.len() + self.decode_queue.len()) as u64,
-            running: (self.decoding.len() + self.prefilling.len()) as u64,
+            running: self.running(),
             kv_tokens: self.kv_used + self.cache_in_kv(),
         });
     }
 
-    /// Starts a step when the decode chips are idle and have work.
+    /// The variant request `i` is of: requests are spread over the variants in turn.
+    fn variant(&self, i: usize) -> usize {
+        i % self.decoding.len()
+    }
+
+    /// Sequences admitted, decoding or prefilling, of every variant.
+    fn running(&self) -> u64 {
+        self.decoding.iter().zip(&self.prefilling).map(|(d, p)| (d.len() + p.len()) as u64).sum()
+    }
+
+    /// Starts a step when the decode chips are idle and have work: of the next variant in
+    /// turn that has sequences (of the model, for one).
     fn try_step(&mut self, t: f64) {
         if self.busy {
             return;
         }
         self.admit(t);
-        if self.decoding.is_empty() && self.prefilling.is_empty() {
+        let k = self.decoding.len();
+        let Some(v) = (0..k).map(|j| (self.next_turn + j) % k).find(|&v| !self.decoding[v].is_empty() || !self.prefilling[v].is_empty())
+        else {
             return;
-        }
+        };
+        self.stepping = v;
+        self.next_turn = (v + 1) % k;
         self.sample(t);
         // this step's chunk: prompt tokens in admission order, up to the budget
         self.chunk.clear();
         let mut budget = self.m.chunk_tokens;
         let mut prompt = 0;
-        for &i in &self.prefilling {
+        for &i in &self.prefilling[v] {
             if budget == 0 {
                 break;
             }
@@ -692,29 +711,32 @@ impl Sim<'_> {
             prompt += take;
             self.chunk.push((i, take));
         }
-        let b = self.decoding.len() as u64;
-        let context = if b > 0 { self.context_sum / b as f64 } else { self.chunk.first().map_or(1.0, |&(i, _)| self.reqs[i].input as f64) };
+        let b = self.decoding[v].len() as u64;
+        let context =
+            if b > 0 { self.context_sum[v] / b as f64 } else { self.chunk.first().map_or(1.0, |&(i, _)| self.reqs[i].input as f64) };
         let dt = self.m.decode(b, context) + self.m.per_prompt_token * prompt as f64;
         self.busy = true;
         self.push(t + dt, Event::StepDone);
     }
 
-    /// A step ended: every decoding sequence has its tokens, prompts their chunks.
+    /// A step ended: every decoding sequence of its variant has its tokens, prompts their
+    /// chunks.
     fn step_done(&mut self, t: f64) {
         self.busy = false;
+        let v = self.stepping;
         let mut k = 0;
-        while k < self.decoding.len() {
-            let i = self.decoding[k];
+        while k < self.decoding[v].len() {
+            let i = self.decoding[v][k];
             let tokens = match self.m.speculative {
                 None => 1,
                 Some((lookahead, acceptance)) => 1 + (0..lookahead).take_while(|_| self.rng.chance(acceptance)).count() as u64,
             };
             let add = tokens.min(self.reqs[i].output - self.generated[i]);
             self.generated[i] += add;
-            self.context_sum += add as f64;
+            self.context_sum[v] += add as f64;
             if self.generated[i] >= self.reqs[i].output {
-                self.decoding.swap_remove(k);
-                self.context_sum -= (self.reqs[i].input + self.generated[i]) as f64;
+                self.decoding[v].swap_remove(k);
+                self.context_sum[v] -= (self.reqs[i].input + self.generated[i]) as f64;
                 self.finish(t, i);
             } else {
                 k += 1;
@@ -726,7 +748,7 @@ impl Sim<'_> {
             self.prefilled[i] += take;
             if self.prefilled[i] >= self.reqs[i].input {
                 // the prompt's last chunk: its first token comes out of this step
-                self.prefilling.retain(|&x| x != i);
+                self.prefilling[v].retain(|&x| x != i);
                 self.reqs[i].first_token = t;
                 self.generated[i] = 1;
                 // a miss's prefix becomes the cache's entry: its tokens move from the
@@ -741,13 +763,13 @@ impl Sim<'_> {
                 if self.reqs[i].output <= 1 {
                     self.finish(t, i);
                 } else {
-                    self.context_sum += (self.reqs[i].input + 1) as f64;
-                    self.decoding.push(i);
+                    self.context_sum[v] += (self.reqs[i].input + 1) as f64;
+                    self.decoding[v].push(i);
                 }
             }
         }
-        if self.context_sum.abs() < 0.5 {
-            self.context_sum = 0.0; // no drift once empty
+        if self.context_sum[v].abs() < 0.5 {
+            self.context_sum[v] = 0.0; // no drift once empty
         }
     }
 }
@@ -884,9 +906,11 @@ fn run(plan: &Plan, point: &Point, m: &StepModel, config: &Config, reqs: Vec<Req
         prefill_free: m.prefill.as_ref().map_or(0, |p| p.replicas),
         link_free: 0.0,
         decode_queue: VecDeque::new(),
-        decoding: Vec::new(),
-        prefilling: VecDeque::new(),
-        context_sum: 0.0,
+        decoding: vec![Vec::new(); m.variants.max(1) as usize],
+        prefilling: vec![VecDeque::new(); m.variants.max(1) as usize],
+        context_sum: vec![0.0; m.variants.max(1) as usize],
+        stepping: 0,
+        next_turn: 0,
         kv_used: 0,
         busy: false,
         chunk: Vec::new(),

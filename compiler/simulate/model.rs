@@ -33,6 +33,9 @@ pub struct StepModel {
     /// the serving engine's first-token latency outside the steps
     /// (`Engine::first_token`): a request reaches the engine this long after it is sent
     pub first_token: f64,
+    /// variants of the model served in turn (1: one model): the steps priced are one
+    /// variant's, over its own sequences (docs/cost-model.md §15)
+    pub variants: u64,
 }
 
 /// Prefill on chips of its own: `replicas` servers, a time per prompt length, and the
@@ -98,8 +101,12 @@ fn same_config(a: &DecodeOption, b: &DecodeOption) -> bool {
 }
 
 /// The plain step of a decode option: for aggregated serving, the step of the decoding
-/// sequences alone; for speculative decoding, one round; otherwise the option's TPOT.
+/// sequences alone; for speculative decoding, one round; otherwise the option's TPOT. Of
+/// variants served in turn, one variant's step over the larger share.
 fn plain_step(d: &DecodeOption) -> f64 {
+    if let Some(t) = &d.turns {
+        return plain_step(&t.hi);
+    }
     match (&d.aggregated, &d.layout) {
         (Some(a), _) => a.decode_step,
         (None, Layout::Speculative(s)) => d.tpot * s.tokens,
@@ -185,18 +192,23 @@ impl StepModel {
         // The batches where the configuration exists at both contexts (data-parallel
         // attention and microbatches need a few sequences each): fewer sequences than
         // the smallest step the same time as it (they never take longer).
+        // variants served in turn: one variant's step over `b` of its own sequences is the
+        // larger share's of `k·b` sequences, every variant resident
+        let k = plan.model.variants.max(1);
+        let per_variant = max_batch.div_ceil(k);
         let mut batches = Vec::new();
         let mut at: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-        for b in batch_grid(max_batch) {
-            let step =
-                |variant: &Plan| space::decode_options(variant, b, &mut Vec::new()).iter().find(|d| same_config(d, chosen)).map(plain_step);
+        for b in batch_grid(per_variant) {
+            let step = |variant: &Plan| {
+                space::decode_options(variant, k * b, &mut Vec::new()).iter().find(|d| same_config(d, chosen)).map(plain_step)
+            };
             if let (Some(lo), Some(hi)) = (step(&variants[0]), step(&variants[1])) {
                 batches.push(b);
                 at[0].push(lo);
                 at[1].push(hi);
             }
         }
-        if batches.last() != Some(&max_batch) {
+        if batches.last() != Some(&per_variant) {
             return Err(SimError(SimProblem::DecodeDoesNotFit { batch: max_batch, context: contexts[1] }));
         }
         let per_prompt_token = match &chosen.aggregated {
@@ -222,11 +234,13 @@ impl StepModel {
             kv_tokens: kv_capacity(plan, chosen, inst.batch, max_batch),
             prefix_tokens: prefix.unwrap_or(0),
             first_token,
+            variants: k,
         })
     }
 
     /// Seconds of a step (a round, when speculative) of `b` decoding sequences whose
-    /// mean context is `context` tokens (no prompt tokens; `b` = 0 prices as 1).
+    /// mean context is `context` tokens (no prompt tokens; `b` = 0 prices as 1); of
+    /// variants served in turn, one variant's step over `b` of its sequences.
     pub fn decode(&self, b: u64, context: f64) -> f64 {
         let x = b.max(1) as f64;
         let lo = interpolate(&self.batches, &self.at[0], x);
