@@ -51,7 +51,8 @@ fn a_closed_loop_at_the_solved_batch_reaches_the_models_steady_state() {
 /// Variants served in turn (docs/cost-model.md §15): the simulator steps each variant's
 /// own sequences in turn, so a closed loop at the solved batch reaches the model's round
 /// (TPOT) and tokens/s, aggregated and disaggregated, evenly split and not; each step is
-/// one variant's, so it holds only that variant's requests.
+/// one variant's, so it holds only that variant's requests, and each variant admits at
+/// most its share of the batch.
 #[test]
 fn variants_served_in_turn_reach_the_models_round() {
     // (file, its model line, its concurrency line)
@@ -81,6 +82,23 @@ fn variants_served_in_turn_reach_the_models_round() {
             // (stepping every variant as one batch gave 1.39x the model's TTFT here, 4
             // variants aggregated)
             assert!(within(s.ttft_s.mean, a.ttft_s, 0.25), "{what}: TTFT {} vs the model's {}", s.ttft_s.mean, a.ttft_s);
+            // request i is of variant i mod K, and no variant ever holds more than its
+            // share of the batch (its engine's slots): the most of its requests admitted
+            // at once, from admission (with aggregated serving, its prefill's start) to
+            // the end
+            let share = (batch as usize).div_ceil(variants);
+            for v in (0..variants).filter(|_| !path.contains("disaggregated")) {
+                let mut edges: Vec<(f64, i32)> = Vec::new();
+                for r in o.requests.iter().skip(v).step_by(variants) {
+                    edges.extend([(r.prefill_start, 1), (r.finish, -1)]);
+                }
+                edges.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                let most = edges.iter().scan(0, |n, e| {
+                    *n += e.1;
+                    Some(*n)
+                });
+                assert!(most.max().unwrap_or(0) as usize <= share, "{what}: variant {v} over its share of {share}");
+            }
             littles_law_holds(&o);
         }
     }

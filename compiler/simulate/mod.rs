@@ -606,14 +606,19 @@ impl Sim<'_> {
         }
     }
 
-    /// Admits waiting requests in arrival order while a slot and their whole KV cache
-    /// (prompt and answer) fit; the first that does not fit holds the rest back. With
+    /// Admits waiting requests in arrival order while a slot (of their variant's share,
+    /// with variants) and their whole KV cache (prompt and answer) fit; the first that
+    /// does not fit holds the rest back. With
     /// aggregated serving's prefix cache in the same memory, a request whose prefix is
     /// cached needs room only for the rest, and idle entries are evicted (least recently
     /// used first) before a request waits for room.
     fn admit(&mut self, t: f64) {
+        // variants served in turn: each variant's engine holds its share of the batch
+        // (what its steps are priced up to, docs/cost-model.md §15)
+        let per_variant = self.m.max_batch.div_ceil(self.decoding.len() as u64);
         while let Some(&i) = self.decode_queue.front() {
-            if self.running() >= self.m.max_batch {
+            let v = self.variant(i);
+            if self.running() >= self.m.max_batch || (self.decoding[v].len() + self.prefilling[v].len()) as u64 >= per_variant {
                 break;
             }
             // aggregated serving's cache is in this memory: a cached prefix is shared
@@ -643,7 +648,6 @@ impl Sim<'_> {
                     self.prefilled[i] = shared;
                 }
             }
-            let v = self.variant(i);
             if self.m.prefill.is_some() {
                 self.context_sum[v] += (self.reqs[i].input + self.generated[i]) as f64;
                 self.decoding[v].push(i);
