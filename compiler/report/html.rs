@@ -276,7 +276,13 @@ fn step_parts(o: &mut String, r: &PlanReport) {
     if total <= 0.0 || !total.is_finite() {
         return;
     }
-    o.push_str("<figure class=\"breakdown\">\n<figcaption>Where a decode step's time goes");
+    match r.model.variants {
+        // variants served in turn: the parts of a round, every variant's step once
+        Some(k) => {
+            let _ = write!(o, "<figure class=\"breakdown\">\n<figcaption>Where a decode round's time goes (each of {k} variants' step once)");
+        }
+        None => o.push_str("<figure class=\"breakdown\">\n<figcaption>Where a decode step's time goes"),
+    }
     if s.overlap > 0.0 {
         let _ = write!(o, " ({} of it hidden by overlapping microbatches)", esc(&fmt_time(s.overlap)));
     }
