@@ -279,7 +279,8 @@ fn step_parts(o: &mut String, r: &PlanReport) {
     match r.model.variants {
         // variants served in turn: the parts of a round, every variant's step once
         Some(k) => {
-            let _ = write!(o, "<figure class=\"breakdown\">\n<figcaption>Where a decode round's time goes (each of {k} variants' step once)");
+            let _ =
+                write!(o, "<figure class=\"breakdown\">\n<figcaption>Where a decode round's time goes (each of {k} variants' step once)");
         }
         None => o.push_str("<figure class=\"breakdown\">\n<figcaption>Where a decode step's time goes"),
     }

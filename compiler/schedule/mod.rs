@@ -396,7 +396,8 @@ fn lay_out_turns(b: &mut Builder, plan: &Plan, batch: u64, t: &crate::solve::spa
     let mut counts: Vec<String> =
         steps.iter().map(|&(_, n, seqs)| format!("{n} over {seqs} sequence{}", if seqs == 1 { "" } else { "s" })).collect();
     if t.lo.is_none() && t.at_hi < k {
-        counts.push(format!("{} without a sequence take none", k - t.at_hi));
+        let idle = k - t.at_hi;
+        counts.push(format!("{idle} without a sequence take{} none", if idle == 1 { "s" } else { "" }));
     }
     let note = format!(
         "{k} variants served in turn: a round runs each variant's step once ({}), and TPOT is the round; shown: one step of each size",
