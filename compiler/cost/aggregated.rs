@@ -117,14 +117,14 @@ pub struct TurnShare {
 }
 
 /// Aggregated serving of variants served in turn, in steady state: the round `R` and per
-/// share its mean step `T_v` and TTFT. A round runs every variant's step once, so each of
+/// share its mean step `T_v`, TTFT and the prompts each of its steps starts `r_v`. A round runs every variant's step once, so each of
 /// a variant's sequences holds its slot for `osl` rounds plus its TTFT, and its step
 /// starts `r_v = b / (osl + TTFT_v/R)` prompts: `T_v = decode + r_v·Δ`, `R = Σ n·T_v`. A
 /// prompt waits half a round for its variant's turn, then its chunk steps, one a turn,
 /// with the other variants' steps between: `TTFT_v = R/2 + own + (steps − 1)·(R − T_v)`.
 /// For one variant this is [`steady_state`]. Solved by fixed-point iteration, 32 rounds
 /// (the round rises with the prompts each step starts, which fall as it rises).
-pub fn steady_state_turns(shares: &[TurnShare], osl: u64) -> (f64, Vec<(f64, f64)>) {
+pub fn steady_state_turns(shares: &[TurnShare], osl: u64) -> (f64, Vec<(f64, f64, f64)>) {
     let mut at: Vec<(f64, f64)> = shares.iter().map(|s| (s.decode, s.own)).collect();
     let round = |at: &[(f64, f64)]| shares.iter().zip(at).map(|(s, a)| s.n as f64 * a.0).sum::<f64>();
     for _ in 0..32 {
@@ -136,10 +136,15 @@ pub fn steady_state_turns(shares: &[TurnShare], osl: u64) -> (f64, Vec<(f64, f64
         }
     }
     let r = round(&at);
-    for (s, a) in shares.iter().zip(at.iter_mut()) {
-        a.1 = r / 2.0 + s.own + s.steps.saturating_sub(1) as f64 * (r - a.0).max(0.0);
-    }
-    (r, at)
+    let per_share = shares
+        .iter()
+        .zip(at)
+        .map(|(s, (t, _))| {
+            let ttft = r / 2.0 + s.own + s.steps.saturating_sub(1) as f64 * (r - t).max(0.0);
+            (t, ttft, s.b as f64 / (osl as f64 + ttft / r.max(f64::MIN_POSITIVE)))
+        })
+        .collect();
+    (r, per_share)
 }
 
 #[cfg(test)]
@@ -152,6 +157,7 @@ mod tests {
         let (t, ttft) = steady_state(one.decode, one.extra, one.own, one.b, 500);
         let (r, at) = steady_state_turns(&[one], 500);
         assert!((r - t).abs() < 1e-9 * t && (at[0].0 - t).abs() < 1e-9 * t, "{r} {t}");
+        assert!((at[0].2 - one.b as f64 / (500.0 + ttft / t)).abs() < 1e-9 * at[0].2);
         assert!((at[0].1 - ttft).abs() < 1e-9 * ttft, "{} {ttft}", at[0].1);
     }
 
@@ -162,9 +168,9 @@ mod tests {
         let shares = [share(17, 21e-3), share(16, 20e-3)];
         let (r, at) = steady_state_turns(&shares, 500);
         assert!((r - 2.0 * (at[0].0 + at[1].0)).abs() < 1e-15);
-        for (s, &(t, ttft)) in shares.iter().zip(&at) {
+        for (s, &(t, ttft, per_step)) in shares.iter().zip(&at) {
             // the fixed point: each step starts as many prompts as its sequences finish
-            let per_step = s.b as f64 / (500.0 + ttft / r);
+            assert!((per_step - s.b as f64 / (500.0 + ttft / r)).abs() < 1e-12 * per_step);
             assert!((t - (s.decode + per_step * s.extra)).abs() < 1e-9 * t);
             // half a round's wait, the prompt, and two gaps of the other three steps
             assert!((ttft - (r / 2.0 + s.own + 2.0 * (r - t))).abs() < 1e-12);

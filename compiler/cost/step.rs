@@ -59,6 +59,26 @@ impl DecodeBreakdown {
         }
     }
 
+    /// The parts of two steps taken one after the other: every time summed
+    /// (`extrapolated` if either's is).
+    pub fn plus(&self, o: &DecodeBreakdown) -> DecodeBreakdown {
+        DecodeBreakdown {
+            attn: self.attn + o.attn,
+            ffn: self.ffn + o.ffn,
+            allreduce: self.allreduce + o.allreduce,
+            crossing: self.crossing + o.crossing,
+            other: self.other + o.other,
+            attn_memory_bound: self.attn_memory_bound + o.attn_memory_bound,
+            ffn_memory_bound: self.ffn_memory_bound + o.ffn_memory_bound,
+            overhead: self.overhead + o.overhead,
+            overlap: self.overlap + o.overlap,
+            draft: self.draft + o.draft,
+            from_tables: self.from_tables + o.from_tables,
+            extrapolated: self.extrapolated || o.extrapolated,
+            prefill: self.prefill + o.prefill,
+        }
+    }
+
     /// The parts of a step's work before overlap: attention, FFN, collectives,
     /// crossings, embedding and LM head, fixed costs.
     fn work(&self) -> f64 {
@@ -186,25 +206,7 @@ pub fn turns(k: u64, at_hi: u64, hi: (f64, &DecodeBreakdown), lo: Option<(f64, &
     let b_hi = b_hi.scaled(n_hi);
     match lo {
         None => (n_hi * t_hi, b_hi),
-        Some((t_lo, b_lo)) => {
-            let b_lo = b_lo.scaled(n_lo);
-            let sum = DecodeBreakdown {
-                attn: b_hi.attn + b_lo.attn,
-                ffn: b_hi.ffn + b_lo.ffn,
-                allreduce: b_hi.allreduce + b_lo.allreduce,
-                crossing: b_hi.crossing + b_lo.crossing,
-                other: b_hi.other + b_lo.other,
-                attn_memory_bound: b_hi.attn_memory_bound + b_lo.attn_memory_bound,
-                ffn_memory_bound: b_hi.ffn_memory_bound + b_lo.ffn_memory_bound,
-                overhead: b_hi.overhead + b_lo.overhead,
-                overlap: b_hi.overlap + b_lo.overlap,
-                draft: b_hi.draft + b_lo.draft,
-                from_tables: b_hi.from_tables + b_lo.from_tables,
-                extrapolated: b_hi.extrapolated || b_lo.extrapolated,
-                prefill: b_hi.prefill + b_lo.prefill,
-            };
-            (n_hi * t_hi + n_lo * t_lo, sum)
-        }
+        Some((t_lo, b_lo)) => (n_hi * t_hi + n_lo * t_lo, b_hi.plus(&b_lo.scaled(n_lo))),
     }
 }
 

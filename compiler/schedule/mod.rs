@@ -333,18 +333,13 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
         ),
         _ => (1.0, String::new()),
     };
-    let (last, turns_note) = match &d.turns {
-        None => (lay_out(&mut b, plan, d, None), None),
-        Some(t) => lay_out_turns(&mut b, plan, inst.batch, t),
+    let turns_note = match &d.turns {
+        None => {
+            lay_out_step(&mut b, plan, d, None);
+            None
+        }
+        Some(t) => Some(lay_out_turns(&mut b, plan, inst.batch, t)),
     };
-    // aggregated serving: the prompts' chunks a step carries on average, on the same chips
-    // (variants served in turn: each step its own, laid out with it)
-    if let Some(a) = d.aggregated.as_ref().filter(|_| d.turns.is_none()) {
-        let (p, chips) = d.head();
-        let pool = b.pool(p, chips);
-        let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
-        b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill).doing(Work::Prefill), &last.into_iter().collect::<Vec<_>>());
-    }
     let reported = d.tpot * tokens;
     let what = if d.draft().is_some() { format!("TPOT × {tokens:.2} tokens") } else { "TPOT".to_string() };
     let note = turns_note.unwrap_or(note);
@@ -366,10 +361,10 @@ fn decode_timeline(plan: &Plan, inst: &Instance, d: &DecodeOption) -> Timeline {
 
 /// Lays out one step of each size a round of variants served in turn takes (the larger
 /// share of the batch's `batch` sequences, then the smaller if any variant has it), each
-/// op named for its step; returns the last op and the note that the round is the TPOT.
+/// op named for its step; returns the note that the round is the TPOT.
 /// A round of every variant would repeat these steps up to `variants` times (up to
 /// `ir::MAX_VARIANTS`), so the timeline stays one step of each size.
-fn lay_out_turns(b: &mut Builder, plan: &Plan, batch: u64, t: &crate::solve::space::Turns) -> (Option<usize>, Option<String>) {
+fn lay_out_turns(b: &mut Builder, plan: &Plan, batch: u64, t: &crate::solve::space::Turns) -> String {
     let k = t.variants.max(1);
     let hi_seqs = batch.div_ceil(k);
     let mut steps = vec![(&t.hi, t.at_hi, hi_seqs)];
@@ -379,16 +374,7 @@ fn lay_out_turns(b: &mut Builder, plan: &Plan, batch: u64, t: &crate::solve::spa
     let mut last = None;
     for &(d, _, seqs) in &steps {
         let from = b.ops.len();
-        last = lay_out(b, plan, d, last);
-        // aggregated serving: the variant's own prompts' chunks its step carries
-        if let Some(a) = &d.aggregated {
-            let (p, chips) = d.head();
-            let pool = b.pool(p, chips);
-            let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
-            last = Some(
-                b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill).doing(Work::Prefill), &last.into_iter().collect::<Vec<_>>()),
-            );
-        }
+        last = lay_out_step(b, plan, d, last);
         for op in &mut b.ops[from..] {
             op.name = format!("variant step ({seqs} seq): {}", op.name);
         }
@@ -399,11 +385,21 @@ fn lay_out_turns(b: &mut Builder, plan: &Plan, batch: u64, t: &crate::solve::spa
         let idle = k - t.at_hi;
         counts.push(format!("{idle} without a sequence take{} none", if idle == 1 { "s" } else { "" }));
     }
-    let note = format!(
+    format!(
         "{k} variants served in turn: a round runs each variant's step once ({}), and TPOT is the round; shown: one step of each size",
         counts.join(", ")
-    );
-    (last, Some(note))
+    )
+}
+
+/// Lays out decode option `d`'s step after `after` and, with aggregated serving, the
+/// prompts' chunks it carries on average, on the same chips; returns the last op issued.
+fn lay_out_step(b: &mut Builder, plan: &Plan, d: &DecodeOption, after: Option<usize>) -> Option<usize> {
+    let last = lay_out(b, plan, d, after);
+    let Some(a) = &d.aggregated else { return last };
+    let (p, chips) = d.head();
+    let pool = b.pool(p, chips);
+    let what = format!("prefill chunks (mean per step: {:.3} prompts)", a.per_step);
+    Some(b.add(spec(pool, what, Kind::Compute, d.breakdown.prefill).doing(Work::Prefill), &last.into_iter().collect::<Vec<_>>()))
 }
 
 /// Lays out decode option `d` after `after` (an op index), returns the last op issued.
@@ -779,13 +775,15 @@ mod tests {
         assert_eq!(s.prefill.ops.len(), 2);
     }
 
+    /// [`COLOCATED`] as 4 variants of Llama-3.1-70B (FP8) on 16 H100s.
+    fn four_variants() -> String {
+        COLOCATED.replace("{ weights = fp8 }", "{ weights = fp8, variants = 4 }").replace("h100_sxm x 8", "h100_sxm x 16")
+    }
+
     #[test]
     fn variants_lay_out_one_step_of_each_share() {
-        // 4 variants of Llama-3.1-70B (FP8) over 66 sequences: two steps of 17, two of 16
-        let src = COLOCATED
-            .replace("{ weights = fp8 }", "{ weights = fp8, variants = 4 }")
-            .replace("concurrency = 64", "concurrency = 66")
-            .replace("h100_sxm x 8", "h100_sxm x 16");
+        // 4 variants over 66 sequences: two steps of 17, two of 16
+        let src = four_variants().replace("concurrency = 64", "concurrency = 66");
         let (plan, solved) = compile(&src);
         let s = schedule(&plan, &solved.best);
         let d = solved.best.decode();
@@ -810,10 +808,7 @@ mod tests {
     fn an_aggregated_round_of_variants_ends_at_its_tpot_and_ttft() {
         // 4 variants, prompts of 4032 tokens in chunks of 1024: four chunk steps, one per
         // turn of the prompt's variant
-        let src = COLOCATED
-            .replace("{ weights = fp8 }", "{ weights = fp8, variants = 4 }")
-            .replace("serving = disaggregated", "serving = aggregated\n  chunk = 1024")
-            .replace("h100_sxm x 8", "h100_sxm x 16");
+        let src = four_variants().replace("serving = disaggregated", "serving = aggregated\n  chunk = 1024");
         let (plan, solved) = compile(&src);
         let s = schedule(&plan, &solved.best);
         let d = solved.best.decode();

@@ -90,11 +90,10 @@ fn aggregated_turns(
     if let Some((b, l)) = &lo {
         shares.push(share(k - at_hi, *b, l)?);
     }
-    let (round, at) = cost::aggregated::steady_state_turns(&shares, osl);
+    let (_, at) = cost::aggregated::steady_state_turns(&shares, osl);
     // each share's step as the round runs it: its chunks, its TTFT, its prompts per step
-    let turn = |d: &DecodeOption, s: &cost::aggregated::TurnShare, (t, ttft): (f64, f64)| {
+    let turn = |d: &DecodeOption, (t, ttft, per_step): (f64, f64, f64)| {
         let a = d.aggregated.as_ref().map(|a| (**a).clone())?;
-        let per_step = s.b as f64 / (osl as f64 + ttft / round);
         Some(DecodeOption {
             tpot: t,
             breakdown: DecodeBreakdown { prefill: t - a.decode_step, ..d.breakdown },
@@ -102,19 +101,18 @@ fn aggregated_turns(
             ..d.clone()
         })
     };
-    let hi = turn(&hi, &shares[0], at[0])?;
+    let hi = turn(&hi, at[0])?;
     let lo = match lo {
-        Some((_, l)) => Some(turn(&l, &shares[1], at[1])?),
+        Some((_, l)) => Some(turn(&l, at[1])?),
         None => None,
     };
     let (tpot, breakdown) = cost::step::turns(k, at_hi, (hi.tpot, &hi.breakdown), lo.as_ref().map(|l| (l.tpot, &l.breakdown)));
     // the mean TTFT over every user; the prompts a round starts; the round without chunks
-    let steps: Vec<&DecodeOption> = std::iter::once(&hi).chain(lo.as_ref()).collect();
     let users: f64 = shares.iter().map(|s| (s.n * s.b) as f64).sum();
     let ttft = shares.iter().zip(&at).map(|(s, a)| (s.n * s.b) as f64 * a.1).sum::<f64>() / users.max(1.0);
-    let per_round: f64 = shares.iter().zip(&steps).map(|(s, d)| s.n as f64 * d.aggregated.as_ref().map_or(0.0, |a| a.per_step)).sum();
+    let per_round: f64 = shares.iter().zip(&at).map(|(s, a)| s.n as f64 * a.2).sum();
     let decode_round: f64 = shares.iter().map(|s| s.n as f64 * s.decode).sum();
-    let extrapolated = steps.iter().any(|d| d.aggregated.as_ref().is_some_and(|a| a.extrapolated));
+    let extrapolated = std::iter::once(&hi).chain(lo.as_ref()).any(|d| d.aggregated.as_ref().is_some_and(|a| a.extrapolated));
     let a = hi.aggregated.as_ref().map(|a| (**a).clone())?;
     let aggregated = Aggregated { ttft, decode_step: decode_round, per_step: per_round, extrapolated, ..a };
     Some(DecodeOption {
@@ -148,6 +146,11 @@ mod tests {
         comp.program.plans[0].clone()
     }
 
+    /// The decode options of `plan` at `batch` that prefill on chips of their own.
+    fn disaggregated(plan: &Plan, batch: u64) -> Vec<DecodeOption> {
+        decode_options(plan, batch, &mut vec![]).into_iter().filter(|d| d.aggregated.is_none()).collect()
+    }
+
     /// Each option of `turns` beside one variant's options of the same layout at `hi` and
     /// `lo` sequences (`lo` 0: none).
     fn pairs(turns: &[DecodeOption], one: &Plan, hi: u64, lo: u64) -> Vec<(DecodeOption, DecodeOption, Option<DecodeOption>)> {
@@ -163,7 +166,7 @@ mod tests {
     #[test]
     fn an_even_split_is_every_variants_step_with_every_variant_resident() {
         let (four, one) = (plan(4), plan(1));
-        let turns: Vec<DecodeOption> = decode_options(&four, 64, &mut vec![]).into_iter().filter(|d| d.aggregated.is_none()).collect();
+        let turns = disaggregated(&four, 64);
         assert!(!turns.is_empty());
         for (d, step, _) in pairs(&turns, &one, 16, 0) {
             // four steps of 16 sequences a round
@@ -184,7 +187,7 @@ mod tests {
     fn an_uneven_split_steps_over_both_shares() {
         let (four, one) = (plan(4), plan(1));
         // 66 sequences: two variants of 17, two of 16
-        let turns: Vec<DecodeOption> = decode_options(&four, 66, &mut vec![]).into_iter().filter(|d| d.aggregated.is_none()).collect();
+        let turns = disaggregated(&four, 66);
         assert!(!turns.is_empty());
         for (d, hi, lo) in pairs(&turns, &one, 17, 16) {
             let lo = lo.expect("the smaller share's layout");
@@ -192,7 +195,7 @@ mod tests {
             assert_eq!(d.turns.as_ref().map(|t| t.at_hi), Some(2));
         }
         // 3 sequences over 4 variants: three steps of one, the fourth variant idle
-        let turns: Vec<DecodeOption> = decode_options(&four, 3, &mut vec![]).into_iter().filter(|d| d.aggregated.is_none()).collect();
+        let turns = disaggregated(&four, 3);
         for (d, hi, _) in pairs(&turns, &one, 1, 0) {
             assert!((d.tpot - 3.0 * hi.tpot).abs() <= 1e-12 * d.tpot);
         }
