@@ -166,37 +166,25 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     let served = if opts.skip_sweeps { vec![None; solved.len()] } else { serve_all(&program, &mut solved, &mut diags) };
     // the schedule of each solved plan, once (the report formats it)
     let schedules = program.plans.iter().zip(&solved).map(|(p, s)| s.as_ref().map(|s| schedule::schedule(p, &s.best))).collect();
-    // each uncertain input varied around each solved plan's answer (not for editors)
-    let sensitivity: Vec<Option<solve::uncertainty::Sensitivity>> = program
+    // each uncertain input varied around each solved plan's answer (not for editors), and
+    // each comparison's break-evens where both plans varied their inputs: every end,
+    // bisection and break-even of every plan one task on the build's threads
+    let to_vary: Vec<Option<(&ir::Plan, &solve::Point)>> = program
         .plans
         .iter()
         .zip(&solved)
-        .map(|(p, s)| {
-            let s = s.as_ref().filter(|_| !opts.skip_sweeps && !opts.skip_uncertainty && !p.inputs().is_empty())?;
-            // a figure's sweep has no bands: its own figure may be one of the inputs
-            let sweep = s.sweep.as_ref().filter(|(over, _)| !matches!(over, ir::SweepOver::Figure(..)));
-            match solve::uncertainty::vary(p, &s.best, sweep, opts.jobs) {
-                Ok(v) => Some(v),
-                Err(reason) => {
-                    diags.push(diagnostics::catalog::solver_failed(p.span, &reason));
-                    None
-                }
-            }
-        })
+        .map(|(p, s)| s.as_ref().filter(|_| !opts.skip_sweeps && !opts.skip_uncertainty && !p.inputs().is_empty()).map(|s| (p, &s.best)))
         .collect();
-    // each comparison's break-evens, where both plans varied their inputs
-    let side = |i: usize| -> Option<solve::uncertainty::Side> {
-        let (best, varied) = (&solved.get(i)?.as_ref()?.best, sensitivity.get(i)?.as_ref()?);
-        Some(solve::uncertainty::Side { plan: program.plans.get(i)?, best, varied })
-    };
-    let break_even = program
-        .compares
+    let nominals = solve::uncertainty::Nominals::new(&to_vary, opts.jobs);
+    // a figure's sweep has no bands: its own figure may be one of the inputs
+    let sweeps: Vec<_> = solved
         .iter()
-        .map(|c| {
-            let Some(base) = side(c.baseline) else { return vec![] };
-            c.plans.iter().filter_map(|&j| Some((j, solve::uncertainty::break_even(&base, &side(j)?, opts.jobs)))).collect()
-        })
+        .map(|s| s.as_ref().and_then(|s| s.sweep.as_ref()).filter(|(over, _)| !matches!(over, ir::SweepOver::Figure(..))))
         .collect();
+    let sensitivity = solve::uncertainty::vary_all(&nominals, &sweeps, opts.jobs);
+    let pairs: Vec<(usize, usize)> = program.compares.iter().flat_map(|c| c.plans.iter().map(|&j| (c.baseline, j))).collect();
+    let mut found = solve::uncertainty::break_evens(&nominals, &sensitivity, &pairs, opts.jobs).into_iter();
+    let break_even = program.compares.iter().map(|c| c.plans.iter().filter_map(|&j| Some((j, found.next()??))).collect()).collect();
     // each break-even a compare block asks for, where both plans were solved (not for editors)
     let asked = program
         .compares

@@ -329,6 +329,39 @@ fn no_break_even_with_a_plan_whose_inputs_were_not_varied() {
 /// the plan's own four ranges, by compiling the text with the figure written alone at
 /// that end. Both variables: the SLO (whose values with no point may have one at an
 /// end: `feasible_inside_ranges`) and the concurrency.
+/// A build varies every plan's inputs and takes every break-even as one list of tasks on
+/// its threads (`vary_all`, `break_evens`): the same result as each plan varied on its
+/// own and each pair compared on its own, on one thread. s04 has three plans with
+/// ranges, a switch of placement and break-evens between them.
+#[test]
+fn a_build_varies_its_plans_together_as_each_alone() {
+    use hplanc::solve::uncertainty::{break_even, vary, Side};
+    let comp = crate::compile(&crate::root().join("examples/s04_cerebras_full_stack.hplan"), hplanc::Mode::Build);
+    let mut switches = 0;
+    for (i, plan) in comp.program.plans.iter().enumerate() {
+        let (Some(solved), Some(together)) = (&comp.solved[i], &comp.sensitivity[i]) else { continue };
+        let sweep = solved.sweep.as_ref().filter(|(over, _)| !matches!(over, hplanc::ir::SweepOver::Figure(..)));
+        let alone = vary(plan, &solved.best, sweep, 1).unwrap();
+        assert_eq!(format!("{alone:?}"), format!("{together:?}"), "plan {}", plan.name);
+        switches += alone.varied.iter().filter(|v| v.switch_low.is_some() || v.switch_high.is_some()).count();
+    }
+    assert!(switches >= 1, "s04 changes placement inside a range");
+    let side = |i: usize| Side {
+        plan: &comp.program.plans[i],
+        best: &comp.solved[i].as_ref().unwrap().best,
+        varied: comp.sensitivity[i].as_ref().unwrap(),
+    };
+    let mut found = 0;
+    for (c, pairs) in comp.program.compares.iter().zip(&comp.break_even) {
+        for (j, together) in pairs {
+            let alone = break_even(&side(c.baseline), &side(*j), 1);
+            assert_eq!(format!("{alone:?}"), format!("{together:?}"));
+            found += alone.len();
+        }
+    }
+    assert!(found >= 1, "s04's plans trade places inside a range");
+}
+
 #[test]
 fn frontier_bands_are_the_sweep_solved_at_each_end() {
     let written: [(&str, &str, &str); 4] = [

@@ -261,30 +261,90 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 }
 
 /// Varies every input of `plan` (at most [`MAX_INPUTS`]) around its best point `best`,
-/// on `jobs` threads (0: one per core); the same result for any number.
-///
-/// Each end and each step of a bisection is [`Around::at`]: the nominal answer where it
-/// provably stays the best, else the exact enumeration of its space
-/// ([`best_enumerated`]), which the ILP's answers are tested against and which is much
-/// faster on one instance. The plan's own answer stays the ILP's.
+/// on `jobs` threads (0: one per core); the same result for any number ([`vary_all`]
+/// of one plan).
 pub fn vary(plan: &Plan, best: &Point, sweep: Option<&(SweepOver, Vec<SweepPoint>)>, jobs: usize) -> Result<Sensitivity, String> {
-    let inputs = plan.inputs();
-    if plan.simulated() {
-        return Ok(Sensitivity { varied: vec![], not_varied: inputs.len(), because: Some(NotVaried::Simulated) });
+    let nominals = Nominals::new(&[Some((plan, best))], jobs);
+    Ok(vary_all(&nominals, &[sweep], jobs).pop().flatten().expect("a plan to vary is varied"))
+}
+
+/// The plans of a build around whose answers inputs are varied: what solving each again
+/// with one input moved can reuse.
+pub struct Nominals<'a> {
+    arounds: Vec<Option<Around<'a>>>,
+}
+
+impl<'a> Nominals<'a> {
+    /// `plans[i]`: plan `i` and its best point where its inputs are to be varied
+    /// (`None`: not solved, or not varied); each one's nominal spaces built, on `jobs`
+    /// threads.
+    pub fn new(plans: &[Option<(&'a Plan, &'a Point)>], jobs: usize) -> Nominals<'a> {
+        let arounds = super::sweep::par_map(plans, jobs, &|_, _| {}, |p| p.map(|(plan, best)| Around::new(plan, best)));
+        Nominals { arounds }
     }
-    let not_varied = inputs.len().saturating_sub(MAX_INPUTS);
-    let around = Around::new(plan, best);
-    let one = |input: &Input| -> Varied {
-        let sweep = sweep.map(|(over, pts)| (over, pts.as_slice()));
-        let ((low, sweep_low), (high, sweep_high)) = (around.end(input, input.low, sweep), around.end(input, input.high, sweep));
-        let differs = |p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&around.nominal);
-        let switch_low = if differs(&low) { Some(switch(&around, input, input.nominal, input.low)) } else { None };
-        let switch_high = if differs(&high) { Some(switch(&around, input, input.nominal, input.high)) } else { None };
-        let sweep = sweep_low.zip(sweep_high).map(|(l, h)| [l, h]);
-        Varied { input: input.clone(), low, high, switch_low, switch_high, sweep }
+}
+
+/// What one task of [`vary_all`] is: an end of an input's range (low or high) of a plan.
+type End = (usize, usize, bool);
+
+/// Every input (at most [`MAX_INPUTS`] a plan) of every plan of `nominals` varied around
+/// its answer, with its sweep (`sweeps[i]`, whose bands are wanted): the nominal answer
+/// where it provably stays the best at an end ([`Around::at`]), else the exact
+/// enumeration of its space, and where the placement changes at an end the value at
+/// which it does, by bisection. Every end of every plan is one task and then every
+/// change of placement, each list shared by `jobs` threads (0: one per core), so that a
+/// plan with few inputs or one input with a long bisection does not leave a core idle;
+/// the same result for any number. `None` for a plan with nothing to vary.
+pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoint>)>], jobs: usize) -> Vec<Option<Sensitivity>> {
+    let varied_inputs = |i: usize| -> Vec<Input> {
+        let Some(around) = &nominals.arounds[i] else { return vec![] };
+        let inputs = around.plan.inputs();
+        if around.plan.simulated() {
+            return vec![];
+        }
+        inputs.into_iter().take(MAX_INPUTS).collect()
     };
-    let varied = super::sweep::par_map(&inputs[..inputs.len().min(MAX_INPUTS)], jobs, &|_, _| {}, one);
-    Ok(Sensitivity { varied, not_varied, because: None })
+    let inputs: Vec<Vec<Input>> = (0..nominals.arounds.len()).map(varied_inputs).collect();
+    let sweep = |i: usize| sweeps.get(i).copied().flatten().map(|(over, pts)| (over, pts.as_slice()));
+    // every end of every input, then every change of placement they show
+    let ends: Vec<End> = (0..inputs.len()).flat_map(|i| (0..inputs[i].len()).flat_map(move |k| [(i, k, true), (i, k, false)])).collect();
+    let solved = super::sweep::par_map(&ends, jobs, &|_, _| {}, |&(i, k, low)| {
+        let (around, input) = (nominals.arounds[i].as_ref().expect("a plan with inputs to vary"), &inputs[i][k]);
+        around.end(input, if low { input.low } else { input.high }, sweep(i))
+    });
+    let differs = |i: usize, p: &Option<Point>| {
+        let around = nominals.arounds[i].as_ref().expect("a plan with inputs to vary");
+        p.as_ref().map(assignment).as_ref() != Some(&around.nominal)
+    };
+    let changed: Vec<End> = ends.iter().zip(&solved).filter(|(&(i, _, _), (p, _))| differs(i, p)).map(|(e, _)| *e).collect();
+    let switches = super::sweep::par_map(&changed, jobs, &|_, _| {}, |&(i, k, low)| {
+        let (around, input) = (nominals.arounds[i].as_ref().expect("a plan with inputs to vary"), &inputs[i][k]);
+        switch(around, input, input.nominal, if low { input.low } else { input.high })
+    });
+    let mut solved = ends.iter().zip(solved);
+    let mut switches = changed.iter().zip(switches).peekable();
+    let mut switch_at = |end: End| switches.next_if(|(e, _)| **e == end).map(|(_, v)| v);
+    (0..inputs.len())
+        .map(|i| {
+            let around = nominals.arounds[i].as_ref()?;
+            let all = around.plan.inputs();
+            if around.plan.simulated() {
+                return Some(Sensitivity { varied: vec![], not_varied: all.len(), because: Some(NotVaried::Simulated) });
+            }
+            let varied = inputs[i]
+                .iter()
+                .enumerate()
+                .map(|(k, input)| {
+                    let ((_, (low, sweep_low)), (_, (high, sweep_high))) =
+                        (solved.next().expect("a low end"), solved.next().expect("a high end"));
+                    let (switch_low, switch_high) = (switch_at((i, k, true)), switch_at((i, k, false)));
+                    let sweep = sweep_low.zip(sweep_high).map(|(l, h)| [l, h]);
+                    Varied { input: input.clone(), low, high, switch_low, switch_high, sweep }
+                })
+                .collect();
+            Some(Sensitivity { varied, not_varied: all.len().saturating_sub(MAX_INPUTS), because: None })
+        })
+        .collect()
 }
 
 /// Bisection steps for a break-even between two plans: each step solves both by
@@ -338,43 +398,90 @@ impl Side<'_> {
 /// at which the plan that is better at the nominal figures is no longer better, and
 /// by bisection the value nearest the nominal where that happens. Empty when the goals
 /// differ or either plan did not vary its inputs. The inputs are bisected on `jobs`
-/// threads (0: one per core); the result is the same for any number.
+/// threads (0: one per core); the result is the same for any number ([`break_evens`] of
+/// one pair).
 pub fn break_even(a: &Side, b: &Side, jobs: usize) -> Vec<BreakEven> {
-    if goal(a.plan) != goal(b.plan) || a.varied.because.is_some() || b.varied.because.is_some() {
-        return vec![];
-    }
-    let mut inputs: Vec<Input> = a.varied.varied.iter().map(|v| v.input.clone()).collect();
-    for v in &b.varied.varied {
-        if !inputs.iter().any(|i| i.name() == v.input.name()) {
-            inputs.push(v.input.clone());
-        }
-    }
-    let (around_a, around_b) = (Around::new(a.plan, a.best), Around::new(b.plan, b.best));
-    let one = |input: &Input| -> Vec<BreakEven> {
-        // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible)
-        let sign = |x: f64| -> i8 {
-            let (oa, ob) = (a.objective(&around_a, input, x), b.objective(&around_b, input, x));
-            match oa.partial_cmp(&ob) {
-                Some(std::cmp::Ordering::Less) => -1,
-                Some(std::cmp::Ordering::Greater) => 1,
-                _ => 0,
-            }
-        };
-        let at_nominal = sign(input.nominal);
-        let mut out = Vec::new();
-        if at_nominal == 0 {
-            return out;
-        }
-        for (below, end) in [(true, input.low), (false, input.high)] {
-            if end == input.nominal || sign(end) == at_nominal {
-                continue;
-            }
-            let value = bisect(input.nominal, end, BREAK_EVEN_STEPS, |v| sign(v) == at_nominal);
-            out.push(BreakEven { input: input.clone(), below, value });
-        }
-        out
+    let nominals = Nominals::new(&[Some((a.plan, a.best)), Some((b.plan, b.best))], jobs);
+    let varied = [Some(a.varied.clone()), Some(b.varied.clone())];
+    break_evens(&nominals, &varied, &[(0, 1)], jobs).pop().flatten().unwrap_or_default()
+}
+
+/// [`break_even`] of each pair of plans `(a, b)` of `nominals` (by index, each with its
+/// inputs varied in `varied`): every input of every pair is one task, shared by `jobs`
+/// threads (0: one per core); the same result for any number. `None` for a pair of
+/// which a plan was not varied.
+pub fn break_evens(
+    nominals: &Nominals,
+    varied: &[Option<Sensitivity>],
+    pairs: &[(usize, usize)],
+    jobs: usize,
+) -> Vec<Option<Vec<BreakEven>>> {
+    let side = |i: usize| -> Option<(Side, &Around)> {
+        let around = nominals.arounds.get(i)?.as_ref()?;
+        Some((Side { plan: around.plan, best: around.best, varied: varied.get(i)?.as_ref()? }, around))
     };
-    super::sweep::par_map(&inputs, jobs, &|_, _| {}, one).into_iter().flatten().collect()
+    // the inputs of each pair, in order: its first plan's, then the second's it lacks
+    let inputs = |a: &Side, b: &Side| -> Vec<Input> {
+        if goal(a.plan) != goal(b.plan) || a.varied.because.is_some() || b.varied.because.is_some() {
+            return vec![];
+        }
+        let mut inputs: Vec<Input> = a.varied.varied.iter().map(|v| v.input.clone()).collect();
+        for v in &b.varied.varied {
+            if !inputs.iter().any(|i| i.name() == v.input.name()) {
+                inputs.push(v.input.clone());
+            }
+        }
+        inputs
+    };
+    let tasks: Vec<(usize, Input)> = pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(n, &(a, b))| Some((n, inputs(&side(a)?.0, &side(b)?.0))))
+        .flat_map(|(n, inputs)| inputs.into_iter().map(move |input| (n, input)))
+        .collect();
+    let found = super::sweep::par_map(&tasks, jobs, &|_, _| {}, |(n, input)| {
+        let (a, b) = (side(pairs[*n].0).expect("a varied plan"), side(pairs[*n].1).expect("a varied plan"));
+        tied(a, b, input)
+    });
+    let mut found = tasks.iter().map(|(n, _)| *n).zip(found).peekable();
+    (0..pairs.len())
+        .map(|n| {
+            side(pairs[n].0)?;
+            side(pairs[n].1)?;
+            let mut out = Vec::new();
+            while let Some((_, f)) = found.next_if(|(m, _)| *m == n) {
+                out.extend(f);
+            }
+            Some(out)
+        })
+        .collect()
+}
+
+/// Where the better of `a` and `b` changes as `input` moves from its nominal figure
+/// toward each end of its range: [`break_even`] of one input.
+fn tied((a, around_a): (Side, &Around), (b, around_b): (Side, &Around), input: &Input) -> Vec<BreakEven> {
+    // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible)
+    let sign = |x: f64| -> i8 {
+        let (oa, ob) = (a.objective(around_a, input, x), b.objective(around_b, input, x));
+        match oa.partial_cmp(&ob) {
+            Some(std::cmp::Ordering::Less) => -1,
+            Some(std::cmp::Ordering::Greater) => 1,
+            _ => 0,
+        }
+    };
+    let at_nominal = sign(input.nominal);
+    let mut out = Vec::new();
+    if at_nominal == 0 {
+        return out;
+    }
+    for (below, end) in [(true, input.low), (false, input.high)] {
+        if end == input.nominal || sign(end) == at_nominal {
+            continue;
+        }
+        let value = bisect(input.nominal, end, BREAK_EVEN_STEPS, |v| sign(v) == at_nominal);
+        out.push(BreakEven { input: input.clone(), below, value });
+    }
+    out
 }
 
 /// Where two plans trade places as one figure moves over a range: a compare block's
