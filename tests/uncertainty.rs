@@ -362,6 +362,45 @@ fn a_build_varies_its_plans_together_as_each_alone() {
     assert!(found >= 1, "s04's plans trade places inside a range");
 }
 
+/// A price or a power moved changes no time, memory or capacity: the plan's spaces are
+/// the nominal's repriced (`Batches::repriced`), which the solves of such an input use
+/// instead of building them. Equal, option for option, to the spaces built for the
+/// plan with the figure moved, at both ends of every such input and every seed batch,
+/// over examples with speculative decoding (s08, s09), variants in turn (s17), prompts
+/// split by context (s05), aggregated serving and prefill pipelines.
+#[test]
+fn a_moved_price_or_power_is_the_nominal_space_repriced() {
+    use hplanc::solve::batch::{seeds, Batches, Nominal};
+    let (mut compared, mut moved) = (0, 0);
+    for name in [
+        "s04_cerebras_full_stack",
+        "s05_long_context_kv",
+        "s08_cerebras_draft_trainium_verify",
+        "s09_lpx_draft_rubin_verify",
+        "s17_sambanova_several_models",
+    ] {
+        let comp = crate::compile(&crate::root().join(format!("examples/{name}.hplan")), hplanc::Mode::Check);
+        assert!(!comp.has_errors(), "{name}");
+        for plan in &comp.program.plans {
+            let nominal = Nominal::new(plan);
+            let mut built = Batches::new(plan);
+            for input in plan.inputs().iter().filter(|i| i.figure.moves_only_spend()) {
+                for end in [input.low, input.high] {
+                    let varied = plan.with_input(input, end);
+                    let (mut fresh, mut repriced) = (Batches::new(&varied), Batches::repriced(&varied, &nominal));
+                    for b in seeds(plan) {
+                        let inst = fresh.at(b).clone();
+                        assert_eq!(&inst, repriced.at(b), "{name}: {} at {end}, batch {b}", input.name());
+                        moved += usize::from(&inst != built.at(b));
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared >= 100 && moved >= 50, "{compared} spaces compared, {moved} moved by the figure");
+}
+
 #[test]
 fn frontier_bands_are_the_sweep_solved_at_each_end() {
     let written: [(&str, &str, &str); 4] = [

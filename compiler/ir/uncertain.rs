@@ -97,6 +97,13 @@ impl Figure {
         matches!(self, Figure::Bandwidth | Figure::Latency)
     }
 
+    /// Whether the figure moves only what chips cost and draw, no time, memory or
+    /// capacity: a plan's configuration space with it moved is the nominal's with each
+    /// option's dollars and watts taken again (`solve::space::Instance::repriced`).
+    pub fn moves_only_spend(self) -> bool {
+        matches!(self, Figure::Price | Figure::Power | Figure::SystemPower)
+    }
+
     /// Sets the figure of `chip` (a link's figures leave it alone).
     pub fn set_chip(self, chip: &mut Chip, v: f64) {
         match self {

@@ -16,6 +16,7 @@ use super::{brute, ilp, tie_goal, Goal, Point};
 use crate::ir::Plan;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::{Arc, Mutex};
 
 /// The largest batch below which every batch is a seed: microbatches (1 to 8) and the
 /// microbatches of a pipeline of up to 8 stages change with the batch up to here.
@@ -84,6 +85,38 @@ pub struct Batches<'p> {
     layouts: Layouts,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
+    /// the nominal spaces this plan's are repriced from ([`Batches::repriced`])
+    from: Option<&'p Nominal<'p>>,
+}
+
+/// A plan's spaces at its nominal figures, each batch's built once and shared by the
+/// threads that solve the plan again with a price or a power moved
+/// (`Figure::moves_only_spend`): such a plan's space is the nominal's with every
+/// option's dollars and watts taken again ([`Instance::repriced`]), which costs a copy
+/// where building costs every option's step. It keeps what the searches asked for:
+/// as many batches as they built (each search at most [`MAX_SOLVED`] and its bounds'
+/// neighbours), for as long as the plan's inputs are varied.
+pub struct Nominal<'p> {
+    plan: &'p Plan,
+    prefill: Vec<space::PrefillOption>,
+    built: Mutex<BTreeMap<u64, Arc<Instance>>>,
+}
+
+impl<'p> Nominal<'p> {
+    pub fn new(plan: &'p Plan) -> Nominal<'p> {
+        Nominal { plan, prefill: space::prefill_options(plan, &mut Vec::new()), built: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// The nominal space at batch `b` (built by the first thread to ask; another asking
+    /// meanwhile builds it too, and the first kept is the one shared: they are equal).
+    fn at(&self, b: u64) -> Arc<Instance> {
+        let held = |m: &Mutex<BTreeMap<u64, Arc<Instance>>>| m.lock().unwrap_or_else(|e| e.into_inner()).get(&b).cloned();
+        if let Some(inst) = held(&self.built) {
+            return inst;
+        }
+        let inst = Arc::new(space::instance(self.plan, b, &self.prefill, &mut Vec::new()));
+        self.built.lock().unwrap_or_else(|e| e.into_inner()).entry(b).or_insert(inst).clone()
+    }
 }
 
 /// The decode layouts met so far, numbered densely in the order met: by their packed key
@@ -127,7 +160,26 @@ impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
         let mut excluded = Vec::new();
         let prefill = space::prefill_options(plan, &mut excluded);
-        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded }
+        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded, from: None }
+    }
+
+    /// The spaces of `plan`, which is `from`'s plan with a price or a power moved
+    /// (`Figure::moves_only_spend`): each batch's is `from`'s repriced
+    /// ([`Instance::repriced`]), the same space as [`Batches::new`] would build.
+    pub fn repriced(plan: &'p Plan, from: &'p Nominal<'p>) -> Batches<'p> {
+        let mut prefill = from.prefill.clone();
+        for p in &mut prefill {
+            p.reprice(&plan.cluster.pools);
+        }
+        Batches {
+            plan,
+            prefill,
+            built: BTreeMap::new(),
+            tpot_limit: None,
+            layouts: Default::default(),
+            excluded: Vec::new(),
+            from: Some(from),
+        }
     }
 
     /// The plan whose spaces these are.
@@ -152,8 +204,12 @@ impl<'p> Batches<'p> {
 
     fn build(&mut self, b: u64) -> &Built {
         let (plan, prefill, excluded, layouts, limit) = (self.plan, &self.prefill, &mut self.excluded, &mut self.layouts, self.tpot_limit);
+        let from = self.from;
         self.built.entry(b).or_insert_with(|| {
-            let mut inst = space::instance(plan, b, prefill, excluded);
+            let mut inst = match from {
+                Some(from) => from.at(b).repriced(plan),
+                None => space::instance(plan, b, prefill, excluded),
+            };
             if let Some(l) = limit {
                 inst.tpot_limit = l;
             }

@@ -7,7 +7,7 @@
 //! the plan's own solve does, each batch's space enumerated (`best_enumerated`); the
 //! plan's answer is the ILP's.
 
-use super::batch::{self, Batches};
+use super::batch::{self, Batches, Nominal};
 use super::space::Choice;
 use super::sweep::SweepPoint;
 use super::{decode_signature, goal, space, DecodeSignature, Goal, Point};
@@ -81,9 +81,13 @@ pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
 }
 
 /// The spaces of `plan` at its seed batches, built (what decides whether varying a
-/// figure changed the space at all).
-fn seeded(plan: &Plan) -> Batches<'_> {
-    let mut batches = Batches::new(plan);
+/// figure changed the space at all): repriced `from` the nominal plan's where given (a
+/// price or a power moved, [`Batches::repriced`]).
+fn seeded<'p>(plan: &'p Plan, from: Option<&'p Nominal<'p>>) -> Batches<'p> {
+    let mut batches = match from {
+        Some(from) => Batches::repriced(plan, from),
+        None => Batches::new(plan),
+    };
     for b in batch::seeds(plan) {
         batches.at(b);
     }
@@ -120,6 +124,9 @@ struct Around<'a> {
     nominal: Assignment,
     /// the nominal spaces at the seed batches
     space: Batches<'a>,
+    /// the nominal spaces at every batch a solve with a price or a power moved asked
+    /// for, which it reprices
+    spaces: Nominal<'a>,
     /// whether the goal or a budget reads the options' watts (the tie-breaks read dollars
     /// and chips)
     power_is_read: bool,
@@ -128,7 +135,7 @@ struct Around<'a> {
 impl<'a> Around<'a> {
     fn new(plan: &'a Plan, best: &'a Point) -> Around<'a> {
         let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
-        Around { plan, best, nominal: assignment(best), space: seeded(plan), power_is_read }
+        Around { plan, best, nominal: assignment(best), space: seeded(plan, None), spaces: Nominal::new(plan), power_is_read }
     }
 
     /// The best point of the plan with `input` at `value`, every other figure nominal.
@@ -169,7 +176,7 @@ impl<'a> Around<'a> {
             return None;
         }
         let varied = self.plan.with_input(input, value);
-        let space = seeded(&varied);
+        let space = seeded(&varied, input.figure.moves_only_spend().then_some(&self.spaces));
         if space.built().eq(self.space.built()) {
             return None;
         }
@@ -508,12 +515,17 @@ pub fn better(a: f64, b: f64) -> i8 {
 
 /// The goal's key of `plan`'s best point with `input` (if it has it) at `value`, over
 /// its whole space by enumeration ([`best_enumerated`]'s search, no nominal placement to
-/// keep); infinite where nothing is feasible.
-fn objective_at(plan: &Plan, input: Option<&Input>, value: f64) -> f64 {
+/// keep), its spaces repriced `from` the nominal plan's where the input moves only a
+/// price or a power; infinite where nothing is feasible.
+fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<&Nominal>) -> f64 {
     let varied = input.map(|i| plan.with_input(i, value));
     let plan = varied.as_ref().unwrap_or(plan);
     let g = goal(plan);
-    let found = batch::search_all(&mut Batches::new(plan), g, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
+    let mut batches = match from {
+        Some(from) => Batches::repriced(plan, from),
+        None => Batches::new(plan),
+    };
+    let found = batch::search_all(&mut batches, g, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
     found.map_or(f64::INFINITY, |p| super::key(&p, g).0)
 }
 
@@ -525,8 +537,17 @@ fn objective_at(plan: &Plan, input: Option<&Input>, value: f64) -> f64 {
 /// value ([`better`]). The same result for any `jobs`.
 pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values: &[f64], jobs: usize) -> (Vec<Crossing>, i8) {
     // a plan without the figure keeps its answer: solved once
-    let (fixed_a, fixed_b) = (a.1.is_none().then(|| objective_at(a.0, None, 0.0)), b.1.is_none().then(|| objective_at(b.0, None, 0.0)));
-    let sign = |v: f64| better(fixed_a.unwrap_or_else(|| objective_at(a.0, a.1, v)), fixed_b.unwrap_or_else(|| objective_at(b.0, b.1, v)));
+    let (fixed_a, fixed_b) =
+        (a.1.is_none().then(|| objective_at(a.0, None, 0.0, None)), b.1.is_none().then(|| objective_at(b.0, None, 0.0, None)));
+    // a price or a power moved reprices the plan's nominal spaces, built once for every value
+    fn spaces<'p>((plan, input): (&'p Plan, Option<&Input>)) -> Option<Nominal<'p>> {
+        input.filter(|i| i.figure.moves_only_spend()).map(|_| Nominal::new(plan))
+    }
+    let (from_a, from_b) = (spaces(a), spaces(b));
+    let sign = |v: f64| {
+        let oa = fixed_a.unwrap_or_else(|| objective_at(a.0, a.1, v, from_a.as_ref()));
+        better(oa, fixed_b.unwrap_or_else(|| objective_at(b.0, b.1, v, from_b.as_ref())))
+    };
     let signs = super::sweep::par_map(values, jobs, &|_, _| {}, |&v| sign(v));
     let changes: Vec<(f64, f64, i8, i8)> =
         (1..values.len()).filter(|&i| signs[i] != signs[i - 1]).map(|i| (values[i - 1], values[i], signs[i - 1], signs[i])).collect();

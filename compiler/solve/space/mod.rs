@@ -910,6 +910,56 @@ pub fn instances(plan: &Plan, excluded: &mut Vec<Excluded>) -> Vec<Instance> {
     batch_candidates(lo, hi).into_iter().map(|b| instance(plan, b, &prefill, excluded)).collect()
 }
 
+impl Instance {
+    /// This space with its chips' prices and powers taken from `plan` (the plan it was
+    /// built for with a price or a power moved, `Figure::moves_only_spend`): the same
+    /// options, each one's dollars and watts taken again as they were first
+    /// ([`cost::step::spend`] of its chips, a prefill replica's chips at its pool's
+    /// price), equal to the space built for `plan` (`tests/uncertainty.rs`).
+    pub fn repriced(&self, plan: &Plan) -> Instance {
+        let pools = &plan.cluster.pools;
+        let mut inst = self.clone();
+        for d in &mut inst.decode {
+            d.reprice(pools);
+        }
+        for p in &mut inst.prefill {
+            p.reprice(pools);
+        }
+        inst.priced = pools.iter().any(|p| p.chip.price.is_some_and(|x| x > 0.0));
+        inst
+    }
+}
+
+impl DecodeOption {
+    /// Its dollars and watts (and a speculative target's, a round's steps') at `pools`'
+    /// prices and powers.
+    fn reprice(&mut self, pools: &[crate::ir::Pool]) {
+        (self.usd_per_s, self.watts) = cost::step::spend(pools, &self.chips);
+        if let Layout::Speculative(s) = &mut self.layout {
+            s.target.reprice(pools);
+        }
+        if let Some(t) = &mut self.turns {
+            t.hi.reprice(pools);
+            if let Some(lo) = &mut t.lo {
+                lo.reprice(pools);
+            }
+        }
+    }
+}
+
+impl PrefillOption {
+    /// A replica's dollars and watts at `pools`' prices and powers (none for prefill on
+    /// the decode chips).
+    pub fn reprice(&mut self, pools: &[crate::ir::Pool]) {
+        if self.aggregated {
+            return;
+        }
+        let chip = &pools[self.pool].chip;
+        self.usd_per_s = chip.price.unwrap_or(0.0) * self.chips() as f64;
+        self.watts = chip.deployed_power().unwrap_or(0.0) * self.chips() as f64;
+    }
+}
+
 /// The configuration space of `plan` at decode batch `batch` over the shared prefill options.
 pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
     let limit = |m: crate::ir::SloMetric| plan.mean_limit(m).map(|s| s.limit);
