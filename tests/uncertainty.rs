@@ -370,7 +370,7 @@ fn a_build_varies_its_plans_together_as_each_alone() {
 /// split by context (s05), aggregated serving and prefill pipelines.
 #[test]
 fn a_moved_price_or_power_is_the_nominal_space_repriced() {
-    use hplanc::solve::batch::{seeds, Batches, Nominal};
+    use hplanc::solve::batch::{seeds, Batches, NominalSpaces};
     let (mut compared, mut moved) = (0, 0);
     for name in [
         "s04_cerebras_full_stack",
@@ -382,7 +382,7 @@ fn a_moved_price_or_power_is_the_nominal_space_repriced() {
         let comp = crate::compile(&crate::root().join(format!("examples/{name}.hplan")), hplanc::Mode::Check);
         assert!(!comp.has_errors(), "{name}");
         for plan in &comp.program.plans {
-            let nominal = Nominal::new(plan);
+            let nominal = NominalSpaces::new(plan);
             let mut built = Batches::new(plan);
             for input in plan.inputs().iter().filter(|i| i.figure.moves_only_spend()) {
                 for end in [input.low, input.high] {

@@ -86,7 +86,7 @@ pub struct Batches<'p> {
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
     /// the nominal spaces this plan's are repriced from ([`Batches::repriced`])
-    from: Option<&'p Nominal<'p>>,
+    from: Option<&'p NominalSpaces<'p>>,
 }
 
 /// A plan's spaces at its nominal figures, each batch's built once and shared by the
@@ -96,15 +96,15 @@ pub struct Batches<'p> {
 /// where building costs every option's step. It keeps what the searches asked for:
 /// as many batches as they built (each search at most [`MAX_SOLVED`] and its bounds'
 /// neighbours), for as long as the plan's inputs are varied.
-pub struct Nominal<'p> {
+pub struct NominalSpaces<'p> {
     plan: &'p Plan,
     prefill: Vec<space::PrefillOption>,
     built: Mutex<BTreeMap<u64, Arc<Instance>>>,
 }
 
-impl<'p> Nominal<'p> {
-    pub fn new(plan: &'p Plan) -> Nominal<'p> {
-        Nominal { plan, prefill: space::prefill_options(plan, &mut Vec::new()), built: Mutex::new(BTreeMap::new()) }
+impl<'p> NominalSpaces<'p> {
+    pub fn new(plan: &'p Plan) -> NominalSpaces<'p> {
+        NominalSpaces { plan, prefill: space::prefill_options(plan, &mut Vec::new()), built: Mutex::new(BTreeMap::new()) }
     }
 
     /// The nominal space at batch `b` (built by the first thread to ask; another asking
@@ -166,7 +166,7 @@ impl<'p> Batches<'p> {
     /// The spaces of `plan`, which is `from`'s plan with a price or a power moved
     /// (`Figure::moves_only_spend`): each batch's is `from`'s repriced
     /// ([`Instance::repriced`]), the same space as [`Batches::new`] would build.
-    pub fn repriced(plan: &'p Plan, from: &'p Nominal<'p>) -> Batches<'p> {
+    pub fn repriced(plan: &'p Plan, from: &'p NominalSpaces<'p>) -> Batches<'p> {
         let mut prefill = from.prefill.clone();
         for p in &mut prefill {
             p.reprice(&plan.cluster.pools);

@@ -7,7 +7,7 @@
 //! the plan's own solve does, each batch's space enumerated (`best_enumerated`); the
 //! plan's answer is the ILP's.
 
-use super::batch::{self, Batches, Nominal};
+use super::batch::{self, Batches, NominalSpaces};
 use super::space::Choice;
 use super::sweep::SweepPoint;
 use super::{decode_signature, goal, space, DecodeSignature, Goal, Point};
@@ -83,7 +83,7 @@ pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
 /// The spaces of `plan` at its seed batches, built (what decides whether varying a
 /// figure changed the space at all): repriced `from` the nominal plan's where given (a
 /// price or a power moved, [`Batches::repriced`]).
-fn seeded<'p>(plan: &'p Plan, from: Option<&'p Nominal<'p>>) -> Batches<'p> {
+fn seeded<'p>(plan: &'p Plan, from: Option<&'p NominalSpaces<'p>>) -> Batches<'p> {
     let mut batches = match from {
         Some(from) => Batches::repriced(plan, from),
         None => Batches::new(plan),
@@ -126,7 +126,7 @@ struct Around<'a> {
     space: Batches<'a>,
     /// the nominal spaces at every batch a solve with a price or a power moved asked
     /// for, which it reprices
-    spaces: Nominal<'a>,
+    spaces: NominalSpaces<'a>,
     /// whether the goal or a budget reads the options' watts (the tie-breaks read dollars
     /// and chips)
     power_is_read: bool,
@@ -135,7 +135,7 @@ struct Around<'a> {
 impl<'a> Around<'a> {
     fn new(plan: &'a Plan, best: &'a Point) -> Around<'a> {
         let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
-        Around { plan, best, nominal: assignment(best), space: seeded(plan, None), spaces: Nominal::new(plan), power_is_read }
+        Around { plan, best, nominal: assignment(best), space: seeded(plan, None), spaces: NominalSpaces::new(plan), power_is_read }
     }
 
     /// The best point of the plan with `input` at `value`, every other figure nominal.
@@ -272,7 +272,7 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 /// of one plan).
 pub fn vary(plan: &Plan, best: &Point, sweep: Option<&(SweepOver, Vec<SweepPoint>)>, jobs: usize) -> Result<Sensitivity, String> {
     let nominals = Nominals::new(&[Some((plan, best))], jobs);
-    Ok(vary_all(&nominals, &[sweep], jobs).pop().flatten().expect("a plan to vary is varied"))
+    vary_all(&nominals, &[sweep], jobs).pop().flatten().ok_or_else(|| "the plan was not varied".to_string())
 }
 
 /// The plans of a build around whose answers inputs are varied: what solving each again
@@ -517,7 +517,7 @@ pub fn better(a: f64, b: f64) -> i8 {
 /// its whole space by enumeration ([`best_enumerated`]'s search, no nominal placement to
 /// keep), its spaces repriced `from` the nominal plan's where the input moves only a
 /// price or a power; infinite where nothing is feasible.
-fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<&Nominal>) -> f64 {
+fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<&NominalSpaces>) -> f64 {
     let varied = input.map(|i| plan.with_input(i, value));
     let plan = varied.as_ref().unwrap_or(plan);
     let g = goal(plan);
@@ -540,8 +540,8 @@ pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values:
     let (fixed_a, fixed_b) =
         (a.1.is_none().then(|| objective_at(a.0, None, 0.0, None)), b.1.is_none().then(|| objective_at(b.0, None, 0.0, None)));
     // a price or a power moved reprices the plan's nominal spaces, built once for every value
-    fn spaces<'p>((plan, input): (&'p Plan, Option<&Input>)) -> Option<Nominal<'p>> {
-        input.filter(|i| i.figure.moves_only_spend()).map(|_| Nominal::new(plan))
+    fn spaces<'p>((plan, input): (&'p Plan, Option<&Input>)) -> Option<NominalSpaces<'p>> {
+        input.filter(|i| i.figure.moves_only_spend()).map(|_| NominalSpaces::new(plan))
     }
     let (from_a, from_b) = (spaces(a), spaces(b));
     let sign = |v: f64| {
