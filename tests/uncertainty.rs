@@ -362,21 +362,26 @@ fn a_build_varies_its_plans_together_as_each_alone() {
     assert!(found >= 1, "s04's plans trade places inside a range");
 }
 
-/// A price or a power moved changes no time, memory or capacity: the plan's spaces are
-/// the nominal's repriced (`Batches::repriced`), which the solves of such an input use
-/// instead of building them. Equal, option for option, to the spaces built for the
-/// plan with the figure moved, at both ends of every such input and every seed batch,
-/// over examples with speculative decoding (s08, s09), variants in turn (s17), prompts
-/// split by context (s05), aggregated serving and prefill pipelines.
+/// A figure moved that leaves part of the space as it is: a price or a power (no time,
+/// memory or capacity: the nominal space repriced), or a chip or link only the plan's
+/// own prefill chips use (the nominal decode options kept). The solves of such an input
+/// take the nominal spaces (`Batches::reusing`) instead of building them. Equal, option
+/// for option, to the spaces built for the plan with the figure moved, at both ends of
+/// every such input and every seed batch, over examples with speculative decoding (s08,
+/// s09), variants in turn (s17), prompts split by context (s05), prefill on chips of
+/// its own (s06, s11), aggregated serving and prefill pipelines.
 #[test]
-fn a_moved_price_or_power_is_the_nominal_space_repriced() {
-    use hplanc::solve::batch::{seeds, Batches, NominalSpaces};
-    let (mut compared, mut moved) = (0, 0);
+fn a_figure_that_leaves_part_of_the_space_reuses_the_nominal() {
+    use hplanc::solve::batch::{seeds, Batches, NominalSpaces, Reuse};
+    use hplanc::solve::uncertainty::reuse;
+    let (mut compared, mut moved, mut decode_kept) = (0, 0, 0);
     for name in [
         "s04_cerebras_full_stack",
         "s05_long_context_kv",
+        "s06_trainium_prefill_cerebras_decode",
         "s08_cerebras_draft_trainium_verify",
         "s09_lpx_draft_rubin_verify",
+        "s11_rubin_cpx_prefill",
         "s17_sambanova_several_models",
     ] {
         let comp = crate::compile(&crate::root().join(format!("examples/{name}.hplan")), hplanc::Mode::Check);
@@ -384,21 +389,26 @@ fn a_moved_price_or_power_is_the_nominal_space_repriced() {
         for plan in &comp.program.plans {
             let nominal = NominalSpaces::new(plan);
             let mut built = Batches::new(plan);
-            for input in plan.inputs().iter().filter(|i| i.figure.moves_only_spend()) {
+            for input in plan.inputs() {
+                let Some(how) = reuse(plan, &input) else { continue };
                 for end in [input.low, input.high] {
-                    let varied = plan.with_input(input, end);
-                    let (mut fresh, mut repriced) = (Batches::new(&varied), Batches::repriced(&varied, &nominal));
+                    let varied = plan.with_input(&input, end);
+                    let (mut fresh, mut reused) = (Batches::new(&varied), Batches::reusing(&varied, &nominal, how));
                     for b in seeds(plan) {
                         let inst = fresh.at(b).clone();
-                        assert_eq!(&inst, repriced.at(b), "{name}: {} at {end}, batch {b}", input.name());
+                        assert_eq!(&inst, reused.at(b), "{name}: {} at {end}, batch {b}", input.name());
                         moved += usize::from(&inst != built.at(b));
+                        decode_kept += usize::from(how == Reuse::Decode && &inst != built.at(b));
                         compared += 1;
                     }
                 }
             }
         }
     }
-    assert!(compared >= 100 && moved >= 50, "{compared} spaces compared, {moved} moved by the figure");
+    assert!(
+        compared >= 300 && moved >= 100 && decode_kept >= 20,
+        "{compared} spaces compared, {moved} moved by the figure, {decode_kept} of them with the decode options kept"
+    );
 }
 
 #[test]

@@ -85,15 +85,26 @@ pub struct Batches<'p> {
     layouts: Layouts,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
-    /// the nominal spaces this plan's are repriced from ([`Batches::repriced`])
-    from: Option<&'p NominalSpaces<'p>>,
+    /// the nominal spaces this plan's are taken from, and how ([`Batches::reusing`])
+    from: Option<(&'p NominalSpaces<'p>, Reuse)>,
+}
+
+/// What a plan with one figure moved can take of its nominal spaces ([`Batches::reusing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// everything: the figure moves only prices or powers (`Figure::moves_only_spend`),
+    /// and each option's dollars and watts are taken again ([`Instance::repriced`])
+    Repriced,
+    /// the decode options: no decode option reads the figure (a chip or link only the
+    /// plan's own prefill chips use), and only the prefill options are built again
+    Decode,
 }
 
 /// A plan's spaces at its nominal figures, each batch's built once and shared by the
-/// threads that solve the plan again with a price or a power moved
-/// (`Figure::moves_only_spend`): such a plan's space is the nominal's with every
-/// option's dollars and watts taken again ([`Instance::repriced`]), which costs a copy
-/// where building costs every option's step. It keeps what the searches asked for:
+/// threads that solve the plan again with a figure moved that leaves some of each space
+/// as it is ([`Reuse`]): a price or a power (every option repriced), or a figure no
+/// decode option reads (the decode options kept). Reuse costs a copy where building
+/// costs every decode option's step. It keeps what the searches asked for:
 /// as many batches as they built (each search at most [`MAX_SOLVED`] and its bounds'
 /// neighbours), for as long as the plan's inputs are varied.
 pub struct NominalSpaces<'p> {
@@ -163,22 +174,31 @@ impl<'p> Batches<'p> {
         Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded, from: None }
     }
 
-    /// The spaces of `plan`, which is `from`'s plan with a price or a power moved
-    /// (`Figure::moves_only_spend`): each batch's is `from`'s repriced
-    /// ([`Instance::repriced`]), the same space as [`Batches::new`] would build.
-    pub fn repriced(plan: &'p Plan, from: &'p NominalSpaces<'p>) -> Batches<'p> {
-        let mut prefill = from.prefill.clone();
-        for p in &mut prefill {
-            p.reprice(&plan.cluster.pools);
-        }
+    /// The spaces of `plan`, which is `from`'s plan with one figure moved that leaves
+    /// what `reuse` says as it is: each batch's is `from`'s, repriced
+    /// ([`Instance::repriced`]) or with `plan`'s own prefill options
+    /// ([`space::instance_over`]), the same space as [`Batches::new`] would build
+    /// (`tests/uncertainty.rs`).
+    pub fn reusing(plan: &'p Plan, from: &'p NominalSpaces<'p>, reuse: Reuse) -> Batches<'p> {
+        let mut excluded = Vec::new();
+        let prefill = match reuse {
+            Reuse::Repriced => {
+                let mut prefill = from.prefill.clone();
+                for p in &mut prefill {
+                    p.reprice(&plan.cluster.pools);
+                }
+                prefill
+            }
+            Reuse::Decode => space::prefill_options(plan, &mut excluded),
+        };
         Batches {
             plan,
             prefill,
             built: BTreeMap::new(),
             tpot_limit: None,
             layouts: Default::default(),
-            excluded: Vec::new(),
-            from: Some(from),
+            excluded,
+            from: Some((from, reuse)),
         }
     }
 
@@ -207,7 +227,8 @@ impl<'p> Batches<'p> {
         let from = self.from;
         self.built.entry(b).or_insert_with(|| {
             let mut inst = match from {
-                Some(from) => from.at(b).repriced(plan),
+                Some((from, Reuse::Repriced)) => from.at(b).repriced(plan),
+                Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
                 None => space::instance(plan, b, prefill, excluded),
             };
             if let Some(l) = limit {

@@ -7,12 +7,12 @@
 //! the plan's own solve does, each batch's space enumerated (`best_enumerated`); the
 //! plan's answer is the ILP's.
 
-use super::batch::{self, Batches, NominalSpaces};
+use super::batch::{self, Batches, NominalSpaces, Reuse};
 use super::space::Choice;
 use super::sweep::SweepPoint;
 use super::{decode_signature, goal, space, DecodeSignature, Goal, Point};
 use crate::ir::uncertain::{Figure, Input, MAX_INPUTS};
-use crate::ir::{Plan, SweepOver};
+use crate::ir::{Plan, Stage, SweepOver};
 
 /// Bisection steps for a change of placement: the value is found to within 1/256 of
 /// the distance from the nominal to the end (in log space when that spans more than
@@ -81,11 +81,11 @@ pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
 }
 
 /// The spaces of `plan` at its seed batches, built (what decides whether varying a
-/// figure changed the space at all): repriced `from` the nominal plan's where given (a
-/// price or a power moved, [`Batches::repriced`]).
-fn seeded<'p>(plan: &'p Plan, from: Option<&'p NominalSpaces<'p>>) -> Batches<'p> {
+/// figure changed the space at all): taken `from` the nominal plan's where given
+/// ([`Batches::reusing`]).
+fn seeded<'p>(plan: &'p Plan, from: Option<(&'p NominalSpaces<'p>, Reuse)>) -> Batches<'p> {
     let mut batches = match from {
-        Some(from) => Batches::repriced(plan, from),
+        Some((from, reuse)) => Batches::reusing(plan, from, reuse),
         None => Batches::new(plan),
     };
     for b in batch::seeds(plan) {
@@ -124,8 +124,8 @@ struct Around<'a> {
     nominal: Assignment,
     /// the nominal spaces at the seed batches
     space: Batches<'a>,
-    /// the nominal spaces at every batch a solve with a price or a power moved asked
-    /// for, which it reprices
+    /// the nominal spaces at every batch a solve that can reuse them ([`reuse`]) asked
+    /// for
     spaces: NominalSpaces<'a>,
     /// whether the goal or a budget reads the options' watts (the tie-breaks read dollars
     /// and chips)
@@ -176,7 +176,7 @@ impl<'a> Around<'a> {
             return None;
         }
         let varied = self.plan.with_input(input, value);
-        let space = seeded(&varied, input.figure.moves_only_spend().then_some(&self.spaces));
+        let space = seeded(&varied, reuse(self.plan, input).map(|r| (&self.spaces, r)));
         if space.built().eq(self.space.built()) {
             return None;
         }
@@ -239,6 +239,26 @@ pub fn more_is_worse(f: Figure) -> bool {
         | Figure::Latency => true,
         Figure::Compute(_) | Figure::ComputeEfficiency | Figure::MemoryEfficiency | Figure::Bandwidth | Figure::TierBandwidth(_) => false,
     }
+}
+
+/// What the plan with `input` moved can take of its nominal spaces: every option
+/// repriced for a price or a power; the decode options where none reads the figure
+/// (its chip or link is on none of the pools the decode stages may use, nor joins two
+/// of them: a chip or link of the plan's own prefill chips, whose KV paths are in the
+/// prefill options); nothing otherwise.
+pub fn reuse(plan: &Plan, input: &Input) -> Option<Reuse> {
+    if input.figure.moves_only_spend() {
+        return Some(Reuse::Repriced);
+    }
+    // the draft's pools only where the plan speculates (unplaced, it names every pool)
+    let decode: Vec<usize> = [Stage::DecodeAttn, Stage::DecodeFfn, Stage::Draft, Stage::DecodeLayers]
+        .iter()
+        .filter(|&&s| s != Stage::Draft || plan.speculation.is_some())
+        .flat_map(|&s| plan.placement(s).pools.iter().copied())
+        .collect();
+    let on = |p: &usize| decode.contains(p);
+    let read = touched(plan, input).iter().any(on) || joined(plan, input).iter().any(|(a, b)| on(a) && on(b));
+    (!read).then_some(Reuse::Decode)
 }
 
 /// The pools whose options the input changes: those with its chip, or those whose
@@ -515,14 +535,14 @@ pub fn better(a: f64, b: f64) -> i8 {
 
 /// The goal's key of `plan`'s best point with `input` (if it has it) at `value`, over
 /// its whole space by enumeration ([`best_enumerated`]'s search, no nominal placement to
-/// keep), its spaces repriced `from` the nominal plan's where the input moves only a
-/// price or a power; infinite where nothing is feasible.
-fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<&NominalSpaces>) -> f64 {
+/// keep), its spaces taken `from` the nominal plan's where the input allows
+/// ([`reuse`]); infinite where nothing is feasible.
+fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<(&NominalSpaces, Reuse)>) -> f64 {
     let varied = input.map(|i| plan.with_input(i, value));
     let plan = varied.as_ref().unwrap_or(plan);
     let g = goal(plan);
     let mut batches = match from {
-        Some(from) => Batches::repriced(plan, from),
+        Some((from, reuse)) => Batches::reusing(plan, from, reuse),
         None => Batches::new(plan),
     };
     let found = batch::search_all(&mut batches, g, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
@@ -539,14 +559,14 @@ pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values:
     // a plan without the figure keeps its answer: solved once
     let (fixed_a, fixed_b) =
         (a.1.is_none().then(|| objective_at(a.0, None, 0.0, None)), b.1.is_none().then(|| objective_at(b.0, None, 0.0, None)));
-    // a price or a power moved reprices the plan's nominal spaces, built once for every value
-    fn spaces<'p>((plan, input): (&'p Plan, Option<&Input>)) -> Option<NominalSpaces<'p>> {
-        input.filter(|i| i.figure.moves_only_spend()).map(|_| NominalSpaces::new(plan))
+    // what a plan with the figure moved takes of its nominal spaces, built once for every value
+    fn spaces<'p>((plan, input): (&'p Plan, Option<&Input>)) -> Option<(NominalSpaces<'p>, Reuse)> {
+        input.and_then(|i| reuse(plan, i)).map(|r| (NominalSpaces::new(plan), r))
     }
     let (from_a, from_b) = (spaces(a), spaces(b));
     let sign = |v: f64| {
-        let oa = fixed_a.unwrap_or_else(|| objective_at(a.0, a.1, v, from_a.as_ref()));
-        better(oa, fixed_b.unwrap_or_else(|| objective_at(b.0, b.1, v, from_b.as_ref())))
+        let oa = fixed_a.unwrap_or_else(|| objective_at(a.0, a.1, v, from_a.as_ref().map(|(s, r)| (s, *r))));
+        better(oa, fixed_b.unwrap_or_else(|| objective_at(b.0, b.1, v, from_b.as_ref().map(|(s, r)| (s, *r)))))
     };
     let signs = super::sweep::par_map(values, jobs, &|_, _| {}, |&v| sign(v));
     let changes: Vec<(f64, f64, i8, i8)> =

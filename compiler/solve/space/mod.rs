@@ -962,13 +962,20 @@ impl PrefillOption {
 
 /// The configuration space of `plan` at decode batch `batch` over the shared prefill options.
 pub fn instance(plan: &Plan, batch: u64, prefill: &[PrefillOption], excluded: &mut Vec<Excluded>) -> Instance {
+    instance_over(plan, batch, decode_options(plan, batch, excluded), prefill)
+}
+
+/// The configuration space of `plan` at decode batch `batch` with these decode options
+/// (those [`decode_options`] gives, or another plan's that has the same: one whose
+/// figures differ only where no decode option reads them) and prefill options.
+pub fn instance_over(plan: &Plan, batch: u64, decode: Vec<DecodeOption>, prefill: &[PrefillOption]) -> Instance {
     let limit = |m: crate::ir::SloMetric| plan.mean_limit(m).map(|s| s.limit);
     let free = plan.free_inventory;
     let mut inst = Instance {
         batch,
         output_tokens: plan.workload.output_tokens as f64,
         pool_sizes: plan.cluster.pools.iter().map(|p| (!free).then_some(p.count)).collect(),
-        decode: decode_options(plan, batch, excluded),
+        decode,
         prefill: prefill.to_vec(),
         ttft_limit: limit(crate::ir::SloMetric::Ttft),
         tpot_limit: plan.tpot_slo().map(|(_, l)| l),
