@@ -121,12 +121,18 @@ impl<'p> NominalSpaces<'p> {
     /// The nominal space at batch `b` (built by the first thread to ask; another asking
     /// meanwhile builds it too, and the first kept is the one shared: they are equal).
     fn at(&self, b: u64) -> Arc<Instance> {
-        let held = |m: &Mutex<BTreeMap<u64, Arc<Instance>>>| m.lock().unwrap_or_else(|e| e.into_inner()).get(&b).cloned();
-        if let Some(inst) = held(&self.built) {
-            return inst;
+        let built = || self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(inst) = built().get(&b) {
+            return inst.clone();
         }
         let inst = Arc::new(space::instance(self.plan, b, &self.prefill, &mut Vec::new()));
-        self.built.lock().unwrap_or_else(|e| e.into_inner()).entry(b).or_insert(inst).clone()
+        built().entry(b).or_insert(inst).clone()
+    }
+
+    /// Whether `varied` (the plan with a figure moved) has the nominal spaces at every
+    /// seed batch, option for option: then no option reads the figure.
+    pub fn same_at_seeds(&self, varied: &mut Batches) -> bool {
+        seeds(self.plan).into_iter().all(|b| *varied.at(b) == *self.at(b))
     }
 }
 

@@ -80,18 +80,13 @@ pub fn best_point(plan: &Plan) -> Result<Option<Point>, String> {
     Ok(super::search_batches(plan, &mut Batches::new(plan))?.best)
 }
 
-/// The spaces of `plan` at its seed batches, built (what decides whether varying a
-/// figure changed the space at all): taken `from` the nominal plan's where given
-/// ([`Batches::reusing`]).
-fn seeded<'p>(plan: &'p Plan, from: Option<(&'p NominalSpaces<'p>, Reuse)>) -> Batches<'p> {
-    let mut batches = match from {
+/// The spaces of `plan` (a plan with one figure moved), taken `from` its nominal
+/// spaces where given ([`Batches::reusing`]), else built.
+fn batches_of<'p>(plan: &'p Plan, from: Option<(&'p NominalSpaces<'p>, Reuse)>) -> Batches<'p> {
+    match from {
         Some((from, reuse)) => Batches::reusing(plan, from, reuse),
         None => Batches::new(plan),
-    };
-    for b in batch::seeds(plan) {
-        batches.at(b);
     }
-    batches
 }
 
 /// The best point over every batch of `batches`' plan ([`batch::search`]), each batch
@@ -122,10 +117,9 @@ struct Around<'a> {
     plan: &'a Plan,
     best: &'a Point,
     nominal: Assignment,
-    /// the nominal spaces at the seed batches
-    space: Batches<'a>,
-    /// the nominal spaces at every batch a solve that can reuse them ([`reuse`]) asked
-    /// for
+    /// the nominal spaces: at the seed batches (what decides whether varying a figure
+    /// changed the space at all), and at every batch a solve that can reuse them
+    /// ([`reuse`]) asked for
     spaces: NominalSpaces<'a>,
     /// whether the goal or a budget reads the options' watts (the tie-breaks read dollars
     /// and chips)
@@ -135,7 +129,7 @@ struct Around<'a> {
 impl<'a> Around<'a> {
     fn new(plan: &'a Plan, best: &'a Point) -> Around<'a> {
         let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
-        Around { plan, best, nominal: assignment(best), space: seeded(plan, None), spaces: NominalSpaces::new(plan), power_is_read }
+        Around { plan, best, nominal: assignment(best), spaces: NominalSpaces::new(plan), power_is_read }
     }
 
     /// The best point of the plan with `input` at `value`, every other figure nominal.
@@ -168,7 +162,8 @@ impl<'a> Around<'a> {
         value == input.nominal || unread || (worse && !used)
     }
 
-    /// `f` of the plan with `input` at `value` and its spaces at the seed batches, or
+    /// `f` of the plan with `input` at `value` and its spaces (those at the seed batches
+    /// compared with the nominal ones and so built), or
     /// `None` where the nominal answers provably stay the best (the shortcuts of
     /// [`Around::at`]; `used`: whether an answer runs on the input's chip or link).
     fn with_varied<R>(&self, input: &Input, value: f64, used: bool, f: impl FnOnce(Batches) -> R) -> Option<R> {
@@ -176,8 +171,8 @@ impl<'a> Around<'a> {
             return None;
         }
         let varied = self.plan.with_input(input, value);
-        let space = seeded(&varied, reuse(self.plan, input).map(|r| (&self.spaces, r)));
-        if space.built().eq(self.space.built()) {
+        let mut space = batches_of(&varied, reuse(self.plan, input).map(|r| (&self.spaces, r)));
+        if self.spaces.same_at_seeds(&mut space) {
             return None;
         }
         Some(f(space))
@@ -323,40 +318,35 @@ type End = (usize, usize, bool);
 /// plan with few inputs or one input with a long bisection does not leave a core idle;
 /// the same result for any number. `None` for a plan with nothing to vary.
 pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoint>)>], jobs: usize) -> Vec<Option<Sensitivity>> {
-    let varied_inputs = |i: usize| -> Vec<Input> {
-        let Some(around) = &nominals.arounds[i] else { return vec![] };
-        let inputs = around.plan.inputs();
-        if around.plan.simulated() {
-            return vec![];
-        }
-        inputs.into_iter().take(MAX_INPUTS).collect()
-    };
-    let inputs: Vec<Vec<Input>> = (0..nominals.arounds.len()).map(varied_inputs).collect();
+    // each plan's inputs, and those varied: the first MAX_INPUTS, none where the answer
+    // comes from the simulated rate search
+    let all: Vec<Vec<Input>> = nominals.arounds.iter().map(|a| a.as_ref().map(|a| a.plan.inputs()).unwrap_or_default()).collect();
+    let simulated = |i: usize| nominals.arounds[i].as_ref().is_some_and(|a| a.plan.simulated());
+    let inputs: Vec<&[Input]> =
+        (0..all.len()).map(|i| if simulated(i) { &[][..] } else { &all[i][..all[i].len().min(MAX_INPUTS)] }).collect();
     let sweep = |i: usize| sweeps.get(i).copied().flatten().map(|(over, pts)| (over, pts.as_slice()));
+    // only plans with an answer have inputs to vary
+    let around = |i: usize| nominals.arounds[i].as_ref().expect("a plan with inputs to vary");
     // every end of every input, then every change of placement they show
     let ends: Vec<End> = (0..inputs.len()).flat_map(|i| (0..inputs[i].len()).flat_map(move |k| [(i, k, true), (i, k, false)])).collect();
     let solved = super::sweep::par_map(&ends, jobs, &|_, _| {}, |&(i, k, low)| {
-        let (around, input) = (nominals.arounds[i].as_ref().expect("a plan with inputs to vary"), &inputs[i][k]);
-        around.end(input, if low { input.low } else { input.high }, sweep(i))
+        let input = &inputs[i][k];
+        around(i).end(input, if low { input.low } else { input.high }, sweep(i))
     });
-    let differs = |i: usize, p: &Option<Point>| {
-        let around = nominals.arounds[i].as_ref().expect("a plan with inputs to vary");
-        p.as_ref().map(assignment).as_ref() != Some(&around.nominal)
-    };
+    let differs = |i: usize, p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&around(i).nominal);
     let changed: Vec<End> = ends.iter().zip(&solved).filter(|(&(i, _, _), (p, _))| differs(i, p)).map(|(e, _)| *e).collect();
     let switches = super::sweep::par_map(&changed, jobs, &|_, _| {}, |&(i, k, low)| {
-        let (around, input) = (nominals.arounds[i].as_ref().expect("a plan with inputs to vary"), &inputs[i][k]);
-        switch(around, input, input.nominal, if low { input.low } else { input.high })
+        let input = &inputs[i][k];
+        switch(around(i), input, input.nominal, if low { input.low } else { input.high })
     });
     let mut solved = ends.iter().zip(solved);
     let mut switches = changed.iter().zip(switches).peekable();
     let mut switch_at = |end: End| switches.next_if(|(e, _)| **e == end).map(|(_, v)| v);
     (0..inputs.len())
         .map(|i| {
-            let around = nominals.arounds[i].as_ref()?;
-            let all = around.plan.inputs();
-            if around.plan.simulated() {
-                return Some(Sensitivity { varied: vec![], not_varied: all.len(), because: Some(NotVaried::Simulated) });
+            nominals.arounds[i].as_ref()?;
+            if simulated(i) {
+                return Some(Sensitivity { varied: vec![], not_varied: all[i].len(), because: Some(NotVaried::Simulated) });
             }
             let varied = inputs[i]
                 .iter()
@@ -369,7 +359,7 @@ pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoin
                     Varied { input: input.clone(), low, high, switch_low, switch_high, sweep }
                 })
                 .collect();
-            Some(Sensitivity { varied, not_varied: all.len().saturating_sub(MAX_INPUTS), because: None })
+            Some(Sensitivity { varied, not_varied: all[i].len() - inputs[i].len(), because: None })
         })
         .collect()
 }
@@ -541,11 +531,7 @@ fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<(&N
     let varied = input.map(|i| plan.with_input(i, value));
     let plan = varied.as_ref().unwrap_or(plan);
     let g = goal(plan);
-    let mut batches = match from {
-        Some((from, reuse)) => Batches::reusing(plan, from, reuse),
-        None => Batches::new(plan),
-    };
-    let found = batch::search_all(&mut batches, g, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
+    let found = batch::search_all(&mut batches_of(plan, from), g, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
     found.map_or(f64::INFINITY, |p| super::key(&p, g).0)
 }
 
