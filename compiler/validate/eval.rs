@@ -81,16 +81,17 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
     }
     let b = if engine.waits_for_slot { clients.min(slots) } else { clients };
     let missing = || format!("`{}` has no compute for {}", chip.name, m.weights.name());
-    // One step of every rank: `b` decoding sequences each, plus `chunk` prompt tokens.
-    let step = |chunk: u64| -> Result<Part, String> {
-        let stepkind = |b: u64| {
+    // One step of every rank: `b` decoding sequences each, plus `chunk` prompt tokens on
+    // `ranks` of them (1 but in a burst of an MoE's data-parallel ranks).
+    let step_on = |chunk: u64, ranks: u64| -> Result<Part, String> {
+        let stepkind = |b: u64, chunks: u64| {
             if chunk > 0 {
-                Step::Mixed { batch: b, context: ctx, prefill: chunk, prefix: 0 }
+                Step::Mixed { batch: b, context: ctx, prefill: chunk * chunks, prefix: 0 }
             } else {
                 Step::Decode { batch: b, context: ctx }
             }
         };
-        let g = build(m, stepkind(b));
+        let g = build(m, stepkind(b, 1));
         let mut part = Part::default();
         part.add(cost::stage_time(&g, &[Stage::DecodeAttn], chip, p.tp, m.kv_split(p.tp)).ok_or_else(missing)?);
         let act = |tokens: u64| cost::activation_bytes(m, tokens);
@@ -102,13 +103,13 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             }
             Some(moe) => {
                 // every rank's tokens reach the experts, spread over all the worker's GPUs
-                let all = build(m, stepkind(b * p.dp));
+                let all = build(m, stepkind(b * p.dp, ranks));
                 part.add(cost::ffn_stage_time(&all, m, chip, p.moe, p.experts).ok_or_else(missing)?);
                 let attn_ar = l * cost::allreduce_on(chip, act(b + chunk), p.tp, link);
                 let moe_comm = if p.dp > 1 && p.experts == cost::MoeSplit::Width {
                     // experts split by width: every rank's tokens gathered to every GPU and
                     // the outputs reduce-scattered back, one all-reduce's traffic (§4h)
-                    m.moe_layers() as f64 * cost::allreduce_on(chip, act(b * p.dp + chunk), p.moe, link)
+                    m.moe_layers() as f64 * cost::allreduce_on(chip, act(b * p.dp + chunk * ranks), p.moe, link)
                 } else if p.dp > 1 {
                     // dispatch and combine: an all-to-all of each rank's own routed tokens
                     let routed = (b + chunk) as f64 * moe.top_k as f64 * m.hidden as f64 * m.activations.bytes();
@@ -122,14 +123,15 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
         part.time += comm + cost::step_fixed(chip, b);
         Ok(part)
     };
+    let step = |chunk: u64| step_on(chunk, 1);
     let dec = step(0)?;
     // The steps that prefill `tokens` prompt tokens, at most C per step, and whether a
     // lookup extrapolated.
-    let prefill_steps = |tokens: u64| -> Result<(aggregated::ChunkSteps, bool), String> {
+    let prefill_steps = |tokens: u64, ranks: u64| -> Result<(aggregated::ChunkSteps, bool), String> {
         let mut extrapolated = false;
         // A group's prompts are separate requests: no chunk attends to another's tokens.
         let steps = aggregated::chunk_steps(tokens, CHUNK_TOKENS, |c, _| {
-            let s = step(c)?;
+            let s = step_on(c, ranks)?;
             extrapolated |= s.extrapolated;
             Ok::<f64, String>(s.time)
         })?;
@@ -157,7 +159,7 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
         }
         Mode::Agg => {
             // What one prompt's chunk steps add over plain decode steps.
-            let (alone, x1) = prefill_steps(row.isl)?;
+            let (alone, x1) = prefill_steps(row.isl, 1)?;
             let extra = alone.total() - alone.steps as f64 * dec.time;
             // Prompts arrive together: the clients of a fixed-length benchmark start at once
             // and, all requests being alike, return together, so a prompt's steps also
@@ -167,8 +169,20 @@ pub fn predict(plan: &Plan, row: &Row) -> Result<Prediction, String> {
             // together (g = β·b^γ, fitted: `Engine::burst`). The group's C·g tokens go
             // S per step; member j is done with step ⌈(j+1)·C/S⌉; `own` is the mean over
             // the group (one prompt's steps if g = 1).
-            let g = engine.burst(b);
-            let (finish, xg) = prefill_steps(g * row.isl)?;
+            //
+            // An MoE's data-parallel ranks step together through the experts, and its
+            // clients, spread over the ranks, arrive together whatever rank serves them:
+            // the worker's `G = burst(dp·b)` prompts go `⌈G/dp⌉` to each of `min(G, dp)`
+            // ranks, which prefill side by side, their chunks' tokens all through the
+            // experts in each step. A dense model's ranks are independent replicas.
+            let (g, ranks) = match m.moe {
+                Some(_) if p.dp > 1 => {
+                    let all = engine.burst(b * p.dp);
+                    (all.div_ceil(p.dp), all.min(p.dp))
+                }
+                _ => (engine.burst(b), 1),
+            };
+            let (finish, xg) = prefill_steps(g * row.isl, ranks)?;
             let own = (0..g).map(|j| finish.finish(((j + 1) * row.isl).div_ceil(CHUNK_TOKENS) - 1)).sum::<f64>() / g as f64;
             let extrapolated = dec.extrapolated || x1 || xg;
             // Data-parallel attention ranks step together through the experts, so a

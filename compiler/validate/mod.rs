@@ -551,7 +551,9 @@ mod tests {
     fn data_parallel_moe_ranks_share_every_arrival() {
         // Qwen3-235B-A22B FP8 on two H200s as two attention ranks over one expert group,
         // 2 clients (1 per rank), 1024-token prompts: a chunk on either rank holds both
-        // ranks' step, so the steady state counts both ranks' arrivals
+        // ranks' step, so the steady state counts both ranks' arrivals; the benchmark's two
+        // clients arrive together (vLLM's burst of 2), one on each rank, and their prompts
+        // prefill side by side, both through the experts in one step
         let r = Row {
             model: "Qwen/Qwen3-235B-A22B-FP8".into(),
             system: "h200_sxm".into(),
@@ -562,12 +564,24 @@ mod tests {
             ..row("vllm", 1, 2)
         };
         let p = predict(vec![r.clone()])[0];
-        let (t, ttft) = crate::cost::aggregated::steady_state(p.decode_step, p.prompt - p.decode_step, p.prompt, 2, r.osl);
-        assert!((p.tpot - t).abs() < 1e-12 * t, "{} vs {t}", p.tpot);
-        assert!((p.ttft - p.queue - ttft).abs() < 1e-12 * ttft);
+        assert_eq!(crate::cost::admission::Engine::of(Some("vllm")).burst(2), 2);
+        // the steady state's steps carry one prompt's chunks (p.prompt), its first tokens
+        // the burst's step: TTFT = T/2 + own
+        let own = p.ttft - p.queue - p.tpot / 2.0;
+        let (t, ttft) = crate::cost::aggregated::steady_state(p.decode_step, p.prompt - p.decode_step, own, 2, r.osl);
+        assert!((p.tpot - t).abs() < 1e-9 * t, "{} vs {t}", p.tpot);
+        assert!((p.ttft - p.queue - ttft).abs() < 1e-9 * ttft);
+        // both ranks' prompts in one step: longer than one prompt's, shorter than two in turn
+        // (each rank's attention runs beside the other's, the experts' weights read once)
+        assert!(own > 1.05 * p.prompt && own < 2.0 * p.prompt, "{own} vs {}", p.prompt);
         // one rank's arrivals alone would give a shorter step
-        let (alone, _) = crate::cost::aggregated::steady_state(p.decode_step, p.prompt - p.decode_step, p.prompt, 1, r.osl);
+        let (alone, _) = crate::cost::aggregated::steady_state(p.decode_step, p.prompt - p.decode_step, own, 1, r.osl);
         assert!(alone < t);
+        // a dense model's ranks are independent replicas: each rank's own burst alone
+        let dense =
+            Row { decode: Parallel { tp: 1, dp: 2, moe: 1, experts: crate::cost::MoeSplit::Experts }, batch: 2, ..row("vllm", 1, 2) };
+        let d = predict(vec![dense])[0];
+        assert!((d.ttft - d.queue - d.tpot / 2.0 - d.prompt).abs() < 1e-9, "{d:?}");
     }
 
     #[test]
