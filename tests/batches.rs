@@ -201,3 +201,25 @@ fn group_counts_that_fill_a_rack_keep_the_search_exact() {
         }
     }
 }
+
+/// A space built with the aggregated options alone (`space::Kinds::Aggregated`: the
+/// other way of serving's search when the best prefills on chips of its own) holds
+/// exactly the full space's aggregated options, in its order, round every example
+/// plan's answer: ping-pong layouts, layer pipelines, caches split by context and pools
+/// that may not prefill are never built for it.
+#[test]
+fn a_space_of_aggregated_options_is_the_full_spaces_aggregated_ones() {
+    let (mut compared, mut aggregated) = (0, 0);
+    for (plan, (lo, hi), name) in example_windows() {
+        for b in [lo, (lo + hi) / 2, hi] {
+            let all = space::decode_options(&plan, b, &mut Vec::new());
+            let want: Vec<_> = all.iter().filter(|d| d.aggregated.is_some()).cloned().collect();
+            let got = space::decode_options_of(&plan, b, space::Kinds::Aggregated, &mut Vec::new());
+            assert!(got == want, "{name} at batch {b}: {} aggregated options built alone, {} in the full space", got.len(), want.len());
+            compared += 1;
+            aggregated += usize::from(!want.is_empty() && want.len() < all.len());
+        }
+    }
+    // spaces where the filter leaves some options out and keeps others
+    assert!(compared >= 60 && aggregated >= 20, "{compared} spaces compared, {aggregated} with both kinds");
+}

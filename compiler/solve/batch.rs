@@ -87,6 +87,8 @@ pub struct Batches<'p> {
     pub excluded: Vec<space::Excluded>,
     /// the nominal spaces this plan's are taken from, and how ([`Batches::reusing`])
     from: Option<(&'p NominalSpaces<'p>, Reuse)>,
+    /// the decode options each space is built with ([`Batches::aggregated`])
+    kinds: space::Kinds,
 }
 
 /// What a plan with one figure moved can take of its nominal spaces ([`Batches::reusing`]).
@@ -177,7 +179,35 @@ impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
         let mut excluded = Vec::new();
         let prefill = space::prefill_options(plan, &mut excluded);
-        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded, from: None }
+        Batches {
+            plan,
+            prefill,
+            built: BTreeMap::new(),
+            tpot_limit: None,
+            layouts: Default::default(),
+            excluded,
+            from: None,
+            kinds: space::Kinds::All,
+        }
+    }
+
+    /// The spaces of `self`'s plan with only the choices that prefill inside the decode
+    /// steps (aggregated serving): each batch's aggregated decode options
+    /// ([`space::Kinds::Aggregated`], built without the others) and `self`'s aggregated
+    /// prefill options, in their order. A search over them finds what a search over
+    /// `self` that leaves out every other choice finds, without building the options
+    /// it would leave out.
+    pub fn aggregated(&self) -> Batches<'p> {
+        Batches {
+            plan: self.plan,
+            prefill: self.prefill.iter().filter(|p| p.aggregated).cloned().collect(),
+            built: BTreeMap::new(),
+            tpot_limit: self.tpot_limit,
+            layouts: Default::default(),
+            excluded: Vec::new(),
+            from: None,
+            kinds: space::Kinds::Aggregated,
+        }
     }
 
     /// The spaces of `plan`, which is `from`'s plan with one figure moved that leaves
@@ -205,6 +235,7 @@ impl<'p> Batches<'p> {
             layouts: Default::default(),
             excluded,
             from: Some((from, reuse)),
+            kinds: space::Kinds::All,
         }
     }
 
@@ -230,12 +261,12 @@ impl<'p> Batches<'p> {
 
     fn build(&mut self, b: u64) -> &Built {
         let (plan, prefill, excluded, layouts, limit) = (self.plan, &self.prefill, &mut self.excluded, &mut self.layouts, self.tpot_limit);
-        let from = self.from;
+        let (from, kinds) = (self.from, self.kinds);
         self.built.entry(b).or_insert_with(|| {
             let mut inst = match from {
                 Some((from, Reuse::Repriced)) => from.at(b).repriced(plan),
                 Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
-                None => space::instance(plan, b, prefill, excluded),
+                None => space::instance_over(plan, b, space::decode_options_of(plan, b, kinds, excluded), prefill),
             };
             if let Some(l) = limit {
                 inst.tpot_limit = l;

@@ -213,7 +213,15 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
                 let prefill = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].aggregated == aggregated).collect();
                 Some(ilp::Exclude::new(decode, prefill))
             };
-            match (other(&same_assignment), other(&same_serving)) {
+            let runner_up = other(&same_assignment);
+            // the best aggregated point, when the best is not: over spaces of the
+            // aggregated options alone (a few of each batch's), built for it
+            let other_serving = if aggregated {
+                other(&same_serving)
+            } else {
+                batch::search(&mut batches.aggregated(), goal, &start, &|_| None, &mut by_goal)
+            };
+            match (runner_up, other_serving) {
                 (Ok(r), Ok(o)) => (r.best, o.best),
                 (Err(reason), _) | (_, Err(reason)) => {
                     diags.push(catalog::solver_failed(plan.span, &reason));

@@ -614,24 +614,42 @@ fn mem_uses(m: &crate::ir::Model, stage: Stage, pool: usize, chip: &crate::ir::C
 /// Decode options at batch `batch`: of one model, or of its variants served in turn
 /// ([`turn_options`]).
 pub fn decode_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
-    if plan.model.variants > 1 {
-        return turn_options(plan, batch, excluded);
+    decode_options_of(plan, batch, Kinds::All, excluded)
+}
+
+/// Which decode options a space is built with: all, or only those that prefill their
+/// own prompts inside the decode steps (aggregated serving): the space a search for
+/// the best aggregated point needs, built without the options it would leave out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kinds {
+    All,
+    Aggregated,
+}
+
+/// [`decode_options`] of these kinds: with [`Kinds::Aggregated`], the aggregated ones
+/// of [`decode_options`], in its order (`tests/batches.rs`); `excluded` then misses
+/// the reasons of the layouts not built.
+pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let mut out =
+        if plan.model.variants > 1 { turn_options(plan, batch, excluded) } else { one_variant_options(plan, batch, kinds, excluded) };
+    if kinds == Kinds::Aggregated {
+        out.retain(|d| d.aggregated.is_some());
     }
-    one_variant_options(plan, batch, excluded)
+    out
 }
 
 /// Decode options of one model (one variant) stepping over `batch` sequences.
-fn one_variant_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+fn one_variant_options(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
     let mut out = match &plan.speculation {
         None => {
-            let mut out = target_options(plan, batch, 1, excluded);
+            let mut out = target_options(plan, batch, 1, kinds, excluded);
             if !plan.serving.allows_disaggregated() {
                 out.retain(|d| d.aggregated.is_some());
             }
             out
         }
         Some(s) => {
-            let targets = target_options(plan, batch, s.lookahead + 1, excluded);
+            let targets = target_options(plan, batch, s.lookahead + 1, Kinds::All, excluded);
             speculative_options(plan, batch, s, targets, excluded)
         }
     };
@@ -710,8 +728,12 @@ fn head_time(m: &crate::ir::Model, graph: &graph::Graph, chip: &crate::ir::Chip,
 }
 
 /// Decode options of the target model, each step over `per_seq` tokens per sequence
-/// (1 normally; `k + 1` for a speculative verify step).
-pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+/// (1 normally; `k + 1` for a speculative verify step). With [`Kinds::Aggregated`] the
+/// layouts that never prefill their own prompts (ping-pong, layer pipelines, a cache
+/// split by context, colocated options without their aggregated twin, pools that may
+/// not prefill) are not built: the caller keeps the aggregated options.
+pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    let all = kinds == Kinds::All;
     let m = &plan.model;
     let cl = &plan.cluster;
     let (ctx_mean, ctx_max) = decode_contexts(plan);
@@ -747,7 +769,7 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     let disaggregable = ffn_may_leave_attention(plan);
     let mb_graphs: Vec<(u64, graph::Graph)> = MICROBATCHES
         .iter()
-        .filter(|&&mb| mb > 1 && mb <= batch && disaggregable)
+        .filter(|&&mb| mb > 1 && mb <= batch && disaggregable && all)
         .map(|&mb| (mb, graph::build(m, step(batch.div_ceil(mb)))))
         .collect();
     // Graphs of the fullest data-parallel group's ⌈B/d⌉ sequences, d = 2, 4, ... up to B.
@@ -765,6 +787,9 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
     // what ping-pong options share whatever attention pool and degree they pair with
     let mut pingpong = PingPongCache::default();
     for &a in &plan.placement(Stage::DecodeAttn).pools {
+        if !all && !agg_pools.contains(&a) {
+            continue;
+        }
         let pa = &cl.pools[a];
         let (attn_pins, ffn_pins) = (&plan.placement(Stage::DecodeAttn).pins, &plan.placement(Stage::DecodeFfn).pins);
         // pinned degrees are the only ones tried (and so the only ones explanations cite)
@@ -806,14 +831,17 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                                 let plain = colocated_option(plan, a, (ta, 1, 1), step, memory.clone());
                                 let agg =
                                     if agg_pools.contains(&a) { aggregated_option(plan, &plain, batch, fp, &mixed_graphs) } else { None };
-                                out.push(plain);
+                                if all {
+                                    out.push(plain);
+                                }
                                 out.extend(agg);
                             }
                         }
                         // the chips beyond the KV heads split the cache by context, whether
                         // or not their copies of it fit (experts whole: §4h)
                         let cp = m.context_split(ta);
-                        if cp > 1 && splits.contains(&cost::MoeSplit::Experts) && Pins::allows(attn_pins.cp, cp) && pa.link.is_some() {
+                        if all && cp > 1 && splits.contains(&cost::MoeSplit::Experts) && Pins::allows(attn_pins.cp, cp) && pa.link.is_some()
+                        {
                             if !shards.iter().any(|(k, _)| *k == cp) {
                                 shards.push((cp, graph::build(m, shard_step(decode_step(plan, batch, per_seq), cp))));
                             }
@@ -831,11 +859,15 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<
                 out.extend(data_parallel_options(plan, a, ta, &graphs, (mixed, &mut group_graphs), excluded));
             }
             // Disaggregated: FFN on another pool; two crossings per layer.
-            let graphs = MicrobatchGraphs { batch, per_seq, full: &g, microbatches: &mb_all };
-            pingpong_options(plan, (a, ta), &graphs, &mut pingpong, excluded, &mut out);
+            if all {
+                let graphs = MicrobatchGraphs { batch, per_seq, full: &g, microbatches: &mb_all };
+                pingpong_options(plan, (a, ta), &graphs, &mut pingpong, excluded, &mut out);
+            }
         }
     }
-    out.extend(pipeline_options(plan, batch, per_seq, excluded));
+    if all {
+        out.extend(pipeline_options(plan, batch, per_seq, excluded));
+    }
     out
 }
 
