@@ -136,6 +136,14 @@ impl<'p> NominalSpaces<'p> {
     pub fn same_at_seeds(&self, varied: &mut Batches) -> bool {
         seeds(self.plan).into_iter().all(|b| *varied.at(b) == *self.at(b))
     }
+
+    /// The bounds on `goal` that hold wherever every figure is no better than nominal
+    /// ([`Floors`]), from the nominal spaces at the seed batches.
+    pub fn floors(&self, goal: Goal) -> Option<Floors> {
+        let seeds = seeds(self.plan);
+        let spaces: Vec<Arc<Instance>> = seeds.iter().map(|&b| self.at(b)).collect();
+        Floors::of(&seeds, &spaces.iter().map(|s| &**s).collect::<Vec<_>>(), goal)
+    }
 }
 
 /// The decode layouts met so far, numbered densely in the order met: by their packed key
@@ -289,6 +297,17 @@ impl<'p> Batches<'p> {
         (&self.built[&a], &self.built[&b])
     }
 
+    /// The bounds on `goal` that hold wherever every figure is no better than in these
+    /// spaces ([`Floors`]), from their seed batches (built if they were not).
+    pub fn floors(&mut self, goal: Goal) -> Option<Floors> {
+        let seeds = seeds(self.plan);
+        for &b in &seeds {
+            self.build(b);
+        }
+        let spaces: Vec<&Instance> = seeds.iter().map(|b| &self.built[b].inst).collect();
+        Floors::of(&seeds, &spaces, goal)
+    }
+
     /// Every space built so far, in batch order.
     pub fn built(&self) -> impl Iterator<Item = &Instance> {
         self.built.values().map(|b| &b.inst)
@@ -331,6 +350,9 @@ enum Item {
     One(u64),
     /// the batches strictly between two solved ones
     Gap(u64, u64),
+    /// the batches strictly between two seeds, bounded from afar ([`Floors`]): their
+    /// bound from the two spaces is taken when it is popped
+    Lazy(u64, u64),
 }
 
 /// A queued item with a lower bound on its key and its least batch: the heap pops the
@@ -358,6 +380,7 @@ impl Ord for Queued {
         let item = |i: &Item| match *i {
             Item::One(b) => (0, b, b),
             Item::Gap(a, b) => (1, a, b),
+            Item::Lazy(a, b) => (2, a, b),
         };
         order((other.0, other.1), (self.0, self.1)).then_with(|| item(&other.2).cmp(&item(&self.2)))
     }
@@ -408,6 +431,38 @@ pub fn search_at_most(
             }
         }
     }
+    run(batches, goal, queue, exclude, solve_one, max_solved)
+}
+
+/// [`search_all`] where every figure of the plan is no better than in the plan whose
+/// nominal spaces gave `floors`: the seeds and the ranges between them queued at those
+/// bounds, so that a seed or a range they put above the best point found is never
+/// built. The same best point as [`search_all`] (`tests/uncertainty.rs`).
+pub fn search_floored(batches: &mut Batches, goal: Goal, floors: &Floors, solve_one: &mut SolveOne) -> Result<Found, String> {
+    let at = |f: f64| (f, f64::NEG_INFINITY);
+    let mut queue = BinaryHeap::new();
+    for (&(b, f), gap) in floors.seeds.iter().zip(floors.gaps.iter().map(Some).chain(std::iter::once(None))) {
+        // a seed without a choice at the nominal figures has none at any
+        if let Some(f) = f {
+            queue.push(Queued(at(f), b, Item::One(b)));
+        }
+        if let Some(&Some((next, f))) = gap {
+            queue.push(Queued(at(f), b + 1, Item::Lazy(b, next)));
+        }
+    }
+    run(batches, goal, queue, &|_| None, solve_one, MAX_SOLVED)
+}
+
+/// The search's loop from `queue`: the least bound first, solving each batch and
+/// splitting each range, until no item left can beat the best point found.
+fn run(
+    batches: &mut Batches,
+    goal: Goal,
+    mut queue: BinaryHeap<Queued>,
+    exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>,
+    solve_one: &mut SolveOne,
+    max_solved: usize,
+) -> Result<Found, String> {
     // the best key, its batch, choice and statistics
     let mut best: Option<(Key, u64, Choice, ilp::Stats)> = None;
     let mut solved = Vec::new();
@@ -435,6 +490,13 @@ pub fn search_at_most(
                 }
                 solved.push((b, k));
             }
+            // bounded from afar: the bound from its two spaces, if higher, from now on
+            Item::Lazy(a, b) => {
+                if let Some(l) = bound(batches, goal, (a, b), exclude) {
+                    let l = if order((l, 0), (lb, 0)) == Ordering::Less { lb } else { l };
+                    queue.push(Queued(l, least, Item::Gap(a, b)));
+                }
+            }
             // a gap of one batch splits into that batch alone
             Item::Gap(a, b) => {
                 let mid = a + (b - a) / 2;
@@ -454,6 +516,149 @@ pub fn search_at_most(
     solved.sort_by_key(|(b, _)| *b);
     let best = best.map(|(_, b, choice, stats)| Point { instance: batches.at(b).clone(), choice, stats });
     Ok(Found { best, solved, unsearched })
+}
+
+/// Lower bounds on a plan's goal at every batch of its range that hold wherever every
+/// figure is no better than in the plan whose nominal spaces give them (a figure varied
+/// to its worse side, `uncertainty::more_is_worse`): per seed batch, and per range
+/// between two consecutive seeds. Each is the least over the nominal space's pairs of
+/// the goal with the prefill replicas a pair needs taken as the fraction `λ·s` that
+/// just keeps up (no rounding up), every budget and pool size left out. A worse
+/// figure makes every step, prefill and price no better, so every pair's value so
+/// taken no lower, and the rounding and the limits only raise it further:
+///
+/// - a goal per token/s (`N_d/x + (s_p/O)·N_p`, `x` the option's tokens/s): at a seed
+///   `x = B/τ`; over a range `(a, b)`, `x ≤ (b − 1)/τ_a` (a layout that fits between
+///   two seeds fits at `a`, and steps no faster at a larger batch, [`bound`]);
+/// - TPOT and TTFT: their least at the seed (at `a` for a range: both grow with the
+///   batch).
+///
+/// The SLOs do apply: a step or a first token slower than its bound at the nominal
+/// figures is slower still at worse ones (and at a larger batch).
+///
+/// `None` for the goals that count chips or watts in all: fewer replicas keep up with a
+/// slower decode, so those can fall as a figure gets worse.
+pub struct Floors {
+    /// each seed batch, ascending, and its bound (`None`: no pair there, at any figure)
+    seeds: Vec<(u64, Option<f64>)>,
+    /// after each seed but the last: the next seed and the bound between them, where
+    /// there are batches between (`None`: none, or no pair there)
+    gaps: Vec<Option<(u64, f64)>>,
+}
+
+impl Floors {
+    /// From the spaces at the plan's `seeds`, in order.
+    fn of(seeds: &[u64], spaces: &[&Instance], goal: Goal) -> Option<Floors> {
+        if matches!(goal, Goal::Chips | Goal::Power) {
+            return None;
+        }
+        let floor = seeds.iter().zip(spaces).map(|(&b, inst)| (b, relaxed(inst, goal, |_, d| b as f64 / d.tpot))).collect();
+        let gaps = seeds
+            .windows(2)
+            .zip(spaces.windows(2))
+            .map(|(w, sp)| {
+                let (a, b) = (w[0], w[1]);
+                if b < a + 2 {
+                    return None;
+                }
+                let most = gap_tokens_per_s((a, b), (sp[0], sp[1]));
+                relaxed(sp[0], goal, |i, _| most[i]).map(|f| (b, f))
+            })
+            .collect();
+        Some(Floors { seeds: floor, gaps })
+    }
+}
+
+/// Decode options that the same prefill options can feed (their KV placement, whether
+/// they prefill their own prompts) and, where one can, the least a prefill option adds
+/// per token/s and its least part of a first token ([`relaxed`]).
+type FeedGroup<'a> = (&'a [(usize, f64)], bool, Option<(f64, f64)>);
+
+/// The least over `inst`'s pairs of `goal` (a goal per token/s, TPOT or TTFT) with each
+/// decode option `d` at `tput(d)` tokens/s and the replicas of its prefill the fraction
+/// that just keeps up, the SLOs applied but no budget or pool size ([`Floors`]); `None`
+/// when no pair can form.
+fn relaxed(inst: &Instance, goal: Goal, tput: impl Fn(usize, &space::DecodeOption) -> f64) -> Option<f64> {
+    use ilp::Q;
+    let (num, den) = ilp::ratio(goal);
+    let per_prefill = |p: &space::PrefillOption| match num {
+        Q::Usd => p.usd_per_s,
+        Q::Chips => p.chips() as f64,
+        Q::Watts => p.watts,
+        _ => 0.0,
+    };
+    // per KV placement and way of serving of the decode options: the least over the
+    // prefill options that can feed them of what one adds per token/s (`c·N_p`, `c` its
+    // seconds per prompt over the output tokens) and of its part of the TTFT
+    let mut groups: Vec<FeedGroup> = Vec::new();
+    let mut least: Option<f64> = None;
+    for (i, d) in inst.decode.iter().enumerate().filter(|(_, d)| inst.decode_allowed(d)) {
+        let aggregated = d.aggregated.is_some();
+        let g = match groups.iter().position(|(kv, a, _)| *a == aggregated && **kv == *d.kv) {
+            Some(g) => g,
+            None => {
+                let mut best: Option<(f64, f64)> = None;
+                for p in &inst.prefill {
+                    let Some(ttft) = Instance::prefill_ttft(p, &d.kv, aggregated) else { continue };
+                    if inst.ttft_limit.is_some_and(|l| ttft > l) {
+                        continue;
+                    }
+                    let c = if aggregated || p.aggregated { 0.0 } else { p.interval / inst.output_tokens };
+                    let add = c * per_prefill(p);
+                    best = Some(best.map_or((add, ttft), |(x, t)| (x.min(add), t.min(ttft))));
+                }
+                groups.push((&d.kv, aggregated, best));
+                groups.len() - 1
+            }
+        };
+        let Some((add, ttft)) = groups[g].2 else { continue };
+        let chips = d.chips.iter().sum::<u64>() as f64;
+        let v = match (num, den) {
+            (Q::Tpot, _) => d.tpot,
+            (Q::Ttft, _) => ttft + d.aggregated.as_ref().map_or(0.0, |a| a.ttft),
+            (Q::Usd, Q::Tput) => d.usd_per_s / tput(i, d) + add,
+            (Q::Chips, Q::Tput) => chips / tput(i, d) + add,
+            (Q::DecodeChips, Q::Tput) => chips / tput(i, d),
+            (Q::Watts, Q::Tput) => d.watts / tput(i, d) + add,
+            _ => return None,
+        };
+        least = Some(least.map_or(v, |l| l.min(v)));
+    }
+    least
+}
+
+/// Per decode option of the space at seed `a`, the most tokens/s its layout gives at a
+/// batch strictly between `a` and the next seed `b`, at the nominal figures or worse:
+/// `(b − 1)/τ_a`, and no more than `m/τ_b` with `τ_b` the layout's fastest step at `b`
+/// and `m` the least multiple of its groups or microbatches from `b` ([`bound`]'s
+/// range of tokens/s, whose reasons hold at any figures; a worse figure only slows the
+/// step at `m`).
+fn gap_tokens_per_s((a, b): (u64, u64), (at_a, at_b): (&Instance, &Instance)) -> Vec<f64> {
+    let mut layouts = Layouts::default();
+    let mut fastest: Vec<f64> = Vec::new();
+    for d in &at_b.decode {
+        let l = layouts.number(d) as usize;
+        if l == fastest.len() {
+            fastest.push(d.tpot);
+        } else {
+            fastest[l] = fastest[l].min(d.tpot);
+        }
+    }
+    at_a.decode
+        .iter()
+        .map(|d| {
+            let most = b.saturating_sub(1).max(a) as f64 / d.tpot;
+            let l = layouts.number(d) as usize;
+            // a layer pipeline's and variants' tokens/s may fall between multiples
+            match fastest.get(l) {
+                Some(&f) if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() => {
+                    let k = (d.attention().2 * d.microbatches()).max(1);
+                    most.min((b.div_ceil(k) * k) as f64 / f)
+                }
+                _ => most,
+            }
+        })
+        .collect()
 }
 
 /// A lower bound on the key of every choice not excluded at every batch strictly

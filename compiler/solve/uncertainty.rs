@@ -7,7 +7,7 @@
 //! the plan's own solve does, each batch's space enumerated (`best_enumerated`); the
 //! plan's answer is the ILP's.
 
-use super::batch::{self, Batches, NominalSpaces, Reuse};
+use super::batch::{self, Batches, Floors, NominalSpaces, Reuse};
 use super::space::Choice;
 use super::sweep::SweepPoint;
 use super::{decode_signature, goal, space, DecodeSignature, Goal, Point};
@@ -97,19 +97,34 @@ fn batches_of<'p>(plan: &'p Plan, from: Option<(&'p NominalSpaces<'p>, Reuse)>) 
 /// solve`), in the solver's order: the goal, its tie-break (`tie_goal`), the smaller
 /// batch; among choices equal in all three the `nominal` placement is kept, so an exact
 /// tie is never reported as a change of placement.
-fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment) -> Option<Point> {
+///
+/// With `floors` (the plan's figures are no better than those of the nominal spaces
+/// that gave them) the seeds and the ranges between them are queued at those bounds
+/// ([`batch::search_floored`]): the same point, building only the spaces that can hold
+/// it.
+fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment, floors: Option<&Floors>) -> Option<Point> {
     let mut solve_one = batch::by_goal_then(goal, |inst: &space::Instance, c: Choice| {
         let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
         (decode_signature(d), k.pool, k.aggregated) != *nominal
     });
     // enumeration never fails
-    batch::search_all(batches, goal, &mut solve_one).ok().and_then(|f| f.best)
+    let found = match floors {
+        Some(floors) => batch::search_floored(batches, goal, floors, &mut solve_one),
+        None => batch::search_all(batches, goal, &mut solve_one),
+    };
+    found.ok().and_then(|f| f.best)
 }
 
 /// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
 /// not) nearest `from` at which the best placement is another one.
-fn switch(around: &Around, input: &Input, from: f64, to: f64) -> f64 {
-    bisect(from, to, BISECTION_STEPS, |v| around.at(input, v).as_ref().map(assignment).as_ref() == Some(&around.nominal))
+///
+/// `floors`: those of the end's spaces ([`Around::solved_at`]) when `to` is a better
+/// figure than the nominal (every value between is worse than `to`; toward a worse end
+/// the nominal spaces' serve).
+fn switch(around: &Around, input: &Input, from: f64, to: f64, floors: Option<&Floors>) -> f64 {
+    bisect(from, to, BISECTION_STEPS, |v| {
+        around.solved_at(input, v, floors, false).0.as_ref().map(assignment).as_ref() == Some(&around.nominal)
+    })
 }
 
 /// A plan's nominal answer and what solving it again with one input moved can reuse.
@@ -124,12 +139,21 @@ struct Around<'a> {
     /// whether the goal or a budget reads the options' watts (the tie-breaks read dollars
     /// and chips)
     power_is_read: bool,
+    /// bounds on the goal from the nominal spaces that hold where a figure is worse than
+    /// nominal ([`Floors`]; built by the first solve at such a value)
+    floors: std::sync::OnceLock<Option<Floors>>,
 }
 
 impl<'a> Around<'a> {
     fn new(plan: &'a Plan, best: &'a Point) -> Around<'a> {
         let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
-        Around { plan, best, nominal: assignment(best), spaces: NominalSpaces::new(plan), power_is_read }
+        Around { plan, best, nominal: assignment(best), spaces: NominalSpaces::new(plan), power_is_read, floors: Default::default() }
+    }
+
+    /// The bounds a solve with `input` at `value` may start from: the nominal spaces'
+    /// [`Floors`] where the figure is worse than nominal, else none.
+    fn floors_at(&self, input: &Input, value: f64) -> Option<&Floors> {
+        self.worse(input, value).then(|| self.floors.get_or_init(|| self.spaces.floors(goal(self.plan))).as_ref()).flatten()
     }
 
     /// The best point of the plan with `input` at `value`, every other figure nominal.
@@ -147,10 +171,28 @@ impl<'a> Around<'a> {
     ///
     /// Otherwise the exact enumeration of every batch ([`best_enumerated`]).
     fn at(&self, input: &Input, value: f64) -> Option<Point> {
-        self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
-            best_enumerated(&mut space, goal(self.plan), &self.nominal)
-        })
-        .unwrap_or_else(|| Some(self.best.clone()))
+        self.solved_at(input, value, None, false).0
+    }
+
+    /// [`Around::at`], its search started from the nominal spaces' [`Floors`] where the
+    /// figure is worse than nominal, else from `floors` (those of spaces whose figure is
+    /// no worse than `value`'s) where given. With `keep`, where the figure is better than
+    /// nominal and the placement changes there, also the floors of the spaces it built:
+    /// what a bisection between the nominal and `value` can start from.
+    fn solved_at(&self, input: &Input, value: f64, floors: Option<&Floors>, keep: bool) -> (Option<Point>, Option<Floors>) {
+        let solved = self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
+            let goal = goal(self.plan);
+            let point = best_enumerated(&mut space, goal, &self.nominal, self.floors_at(input, value).or(floors));
+            let changed = point.as_ref().map(assignment).as_ref() != Some(&self.nominal);
+            let kept = (keep && changed && !self.worse(input, value)).then(|| space.floors(goal)).flatten();
+            (point, kept)
+        });
+        solved.unwrap_or_else(|| (Some(self.best.clone()), None))
+    }
+
+    /// Whether `value` of `input` makes every configuration no better than its nominal.
+    fn worse(&self, input: &Input, value: f64) -> bool {
+        value != input.nominal && (value > input.nominal) == more_is_worse(input.figure)
     }
 
     /// Whether the nominal answers provably stay the best with `input` at `value`
@@ -184,18 +226,31 @@ impl<'a> Around<'a> {
     /// shortcuts, no point of the sweep running on the input's chip or link), else the
     /// sweep solved again by enumeration ([`super::sweep::enumerated`]) over the spaces
     /// the end's solve built.
-    fn end(&self, input: &Input, value: f64, sweep: Option<(&SweepOver, &[SweepPoint])>) -> (Option<Point>, Option<SweptEnd>) {
-        let Some((over, nominal)) = sweep else { return (self.at(input, value), None) };
+    ///
+    /// Toward a better figure where the placement changes, also the floors of the end's
+    /// spaces ([`Around::solved_at`]), taken before the sweep puts its SLO values in them.
+    fn end(&self, input: &Input, value: f64, sweep: Option<(&SweepOver, &[SweepPoint])>) -> Solved {
+        let Some((over, nominal)) = sweep else {
+            let (point, floors) = self.solved_at(input, value, None, true);
+            return (point, None, floors);
+        };
         let point_stays = self.stays(input, value, uses(self.plan, self.best, input));
         let sweep_stays = self.stays(input, value, nominal.iter().filter_map(|x| x.point.as_ref()).any(|p| uses(self.plan, p, input)));
         let solved = self.with_varied(input, value, !(point_stays && sweep_stays), |mut space| {
-            let point = if point_stays { Some(self.best.clone()) } else { best_enumerated(&mut space, goal(self.plan), &self.nominal) };
+            let goal = goal(self.plan);
+            let point = if point_stays {
+                Some(self.best.clone())
+            } else {
+                best_enumerated(&mut space, goal, &self.nominal, self.floors_at(input, value))
+            };
+            let changed = point.as_ref().map(assignment).as_ref() != Some(&self.nominal);
+            let floors = (changed && !self.worse(input, value)).then(|| space.floors(goal)).flatten();
             let swept = if sweep_stays { SweptEnd::Nominal } else { SweptEnd::Solved(super::sweep::enumerated(&mut space, over)) };
-            (point, swept)
+            (point, swept, floors)
         });
         match solved {
-            Some((point, swept)) => (point, Some(swept)),
-            None => (Some(self.best.clone()), Some(SweptEnd::Nominal)),
+            Some((point, swept, floors)) => (point, Some(swept), floors),
+            None => (Some(self.best.clone()), Some(SweptEnd::Nominal), None),
         }
     }
 }
@@ -309,6 +364,10 @@ impl<'a> Nominals<'a> {
 /// What one task of [`vary_all`] is: an end of an input's range (low or high) of a plan.
 type End = (usize, usize, bool);
 
+/// An end solved ([`Around::end`]): its best point, its sweep, and the floors of its
+/// spaces for the bisection toward it.
+type Solved = (Option<Point>, Option<SweptEnd>, Option<Floors>);
+
 /// Every input (at most [`MAX_INPUTS`] a plan) of every plan of `nominals` varied around
 /// its answer, with its sweep (`sweeps[i]`, whose bands are wanted): the nominal answer
 /// where it provably stays the best at an end ([`Around::at`]), else the exact
@@ -334,11 +393,13 @@ pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoin
         around(i).end(input, if low { input.low } else { input.high }, sweep(i))
     });
     let differs = |i: usize, p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&around(i).nominal);
-    let changed: Vec<End> = ends.iter().zip(&solved).filter(|(&(i, _, _), (p, _))| differs(i, p)).map(|(e, _)| *e).collect();
-    let switches = super::sweep::par_map(&changed, jobs, &|_, _| {}, |&(i, k, low)| {
+    let changed: Vec<(End, Option<&Floors>)> =
+        ends.iter().zip(&solved).filter(|(&(i, _, _), (p, _, _))| differs(i, p)).map(|(e, (_, _, f))| (*e, f.as_ref())).collect();
+    let switches = super::sweep::par_map(&changed, jobs, &|_, _| {}, |&((i, k, low), floors)| {
         let input = &inputs[i][k];
-        switch(around(i), input, input.nominal, if low { input.low } else { input.high })
+        switch(around(i), input, input.nominal, if low { input.low } else { input.high }, floors)
     });
+    let changed: Vec<End> = changed.into_iter().map(|(e, _)| e).collect();
     let mut solved = ends.iter().zip(solved);
     let mut switches = changed.iter().zip(switches).peekable();
     let mut switch_at = |end: End| switches.next_if(|(e, _)| **e == end).map(|(_, v)| v);
@@ -352,7 +413,7 @@ pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoin
                 .iter()
                 .enumerate()
                 .map(|(k, input)| {
-                    let ((_, (low, sweep_low)), (_, (high, sweep_high))) =
+                    let ((_, (low, sweep_low, _)), (_, (high, sweep_high, _))) =
                         (solved.next().expect("a low end"), solved.next().expect("a high end"));
                     let (switch_low, switch_high) = (switch_at((i, k, true)), switch_at((i, k, false)));
                     let sweep = sweep_low.zip(sweep_high).map(|(l, h)| [l, h]);
@@ -588,7 +649,7 @@ mod tests {
         let twin: Assignment = ((swap(sig.0), sig.1.map(swap), sig.2.map(swap), sig.3.iter().map(|&i| swap(i)).collect()), swap(pre), agg);
         assert_ne!(twin, nominal);
         for keep in [&nominal, &twin] {
-            let p = best_enumerated(&mut Batches::new(plan), goal(plan), keep).unwrap();
+            let p = best_enumerated(&mut Batches::new(plan), goal(plan), keep, None).unwrap();
             assert_eq!(&assignment(&p), keep);
             assert_eq!(super::super::key(&p, goal(plan)), super::super::key(&best, goal(plan)));
         }
