@@ -613,12 +613,13 @@ fn an_asked_break_even_is_where_the_two_plans_trade_places() {
 /// A search started from floors (`batch::search_floored`) finds what a search from every
 /// seed finds, for every goal with floors, at values worse than the spaces that gave
 /// them: halfway to and at each worse end from the nominal spaces' floors, and halfway
-/// to each better end from that end's spaces' floors (the bisection toward it). And it
-/// builds fewer spaces: the point of it.
+/// to each better end from that end's spaces' floors (the bisection toward it); and
+/// from those floors tightened by a search's spaces (`Batches::tighten`) at a value
+/// worse than that search's. And it builds fewer spaces: the point of it.
 #[test]
 fn a_search_from_floors_finds_what_a_search_from_every_seed_finds() {
     use hplanc::ir::Objective;
-    use hplanc::solve::batch::{by_goal, search_all, search_floored, Batches, Found, NominalSpaces};
+    use hplanc::solve::batch::{by_goal, search_all, search_floored, Batches, Floors, Found, NominalSpaces};
     use hplanc::solve::uncertainty::more_is_worse;
     let (mut compared, mut fewer, mut built, mut floored_built) = (0, 0, 0, 0);
     for name in ["s04_cerebras_full_stack", "s09_lpx_draft_rubin_verify", "s12_deepseek_experts_on_sram", "llama405b_cs3_pipeline"] {
@@ -642,31 +643,40 @@ fn a_search_from_floors_finds_what_a_search_from_every_seed_finds() {
                     continue;
                 };
                 let key = |f: &Found| f.best.as_ref().map(|p| (hplanc::solve::key(p, goal), p.instance.batch, p.choice));
-                let mut check = |at: &hplanc::ir::Plan, floors: &hplanc::solve::batch::Floors, what: String| {
+                // the search from `floors` against the search from every seed, and the
+                // floors tightened by the spaces it built
+                let mut check = |at: &hplanc::ir::Plan, floors: &Floors, what: String| {
                     let (mut all, mut floored) = (Batches::new(at), Batches::new(at));
                     let want = search_all(&mut all, goal, &mut by_goal(goal)).unwrap();
                     let got = search_floored(&mut floored, goal, floors, &mut by_goal(goal)).unwrap();
                     assert_eq!(key(&got), key(&want), "{what}");
                     let (n, m) = (all.built().count(), floored.built().count());
                     (compared, fewer, built, floored_built) = (compared + 1, fewer + usize::from(m < n), built + n, floored_built + m);
+                    floored.tighten(floors, goal)
                 };
                 for input in plan.inputs().iter().take(6) {
                     let (worse, better) = if more_is_worse(input.figure) { (input.high, input.low) } else { (input.low, input.high) };
                     let what = |v: f64| format!("{name} / {} for {objective:?}: {} at {v}", plan.name, input.name());
-                    for v in [0.5 * (input.nominal + worse), worse] {
-                        check(&plan.with_input(input, v), &nominal, what(v));
-                    }
+                    // toward the worse end: the nominal floors halfway, then those
+                    // tightened there at the end (as a bisection's steps go)
+                    let half = 0.5 * (input.nominal + worse);
+                    let tightened = check(&plan.with_input(input, half), &nominal, what(half));
+                    check(&plan.with_input(input, worse), &nominal, what(worse));
+                    check(&plan.with_input(input, worse), &tightened, format!("{} (tightened)", what(worse)));
+                    // toward the better end: its floors halfway, then those tightened
+                    // there a quarter of the way
                     let end = plan.with_input(input, better);
                     if let Some(floors) = Batches::new(&end).floors(goal) {
-                        let v = 0.5 * (input.nominal + better);
-                        check(&plan.with_input(input, v), &floors, what(v));
+                        let (half, quarter) = (0.5 * (input.nominal + better), 0.75 * input.nominal + 0.25 * better);
+                        let tightened = check(&plan.with_input(input, half), &floors, what(half));
+                        check(&plan.with_input(input, quarter), &tightened, format!("{} (tightened)", what(quarter)));
                     }
                 }
             }
         }
     }
     assert!(
-        compared >= 900 && fewer * 4 >= compared * 3,
+        compared >= 1500 && fewer * 4 >= compared * 3,
         "{compared} searches compared, {fewer} of them building fewer spaces ({built} -> {floored_built} in all)"
     );
 }

@@ -308,6 +308,48 @@ impl<'p> Batches<'p> {
         Floors::of(&seeds, &spaces, goal)
     }
 
+    /// `old` (floors from figures no worse than these spaces') with what these spaces
+    /// add: a bound of its own at every batch built here, the greater of the two where
+    /// both give one, and each range between two of those batches bounded from the
+    /// space at its start. For values worse than these spaces' (a bisection's next
+    /// steps), tighter than `old`.
+    pub fn tighten(&self, old: &Floors, goal: Goal) -> Floors {
+        let space = |x: u64| self.built.get(&x).map(|b| &b.inst);
+        let mut xs: Vec<u64> = old.points.iter().map(|p| p.0).chain(self.built.keys().copied()).collect();
+        xs.sort_unstable();
+        xs.dedup();
+        let higher = |o: Option<f64>, new: Option<Option<f64>>| match (o, new) {
+            // no pair at those figures, or at these (worse or equal): none at worse ones
+            (_, Some(None)) => None,
+            (Some(o), Some(Some(n))) => Some(o.max(n)),
+            (o, None) => o,
+            (None, Some(Some(_))) => None,
+        };
+        let points = xs
+            .iter()
+            .map(|&x| {
+                let own = space(x).map(|inst| relaxed(inst, goal, |_, d| x as f64 / d.tpot));
+                let before = match old.points.binary_search_by_key(&x, |p| p.0) {
+                    Ok(i) => old.points[i].1,
+                    // a batch strictly inside one of `old`'s ranges
+                    Err(_) => old.gap_around((x - 1, x + 1)),
+                };
+                (x, higher(before, own))
+            })
+            .collect();
+        let gaps = xs
+            .windows(2)
+            .map(|w| {
+                let (a, b) = (w[0], w[1]);
+                if b < a + 2 {
+                    return None;
+                }
+                higher(old.gap_around((a, b)), space(a).map(|at_a| gap_floor((a, b), (at_a, space(b)), goal)))
+            })
+            .collect();
+        Floors { points, gaps }
+    }
+
     /// Every space built so far, in batch order.
     pub fn built(&self) -> impl Iterator<Item = &Instance> {
         self.built.values().map(|b| &b.inst)
@@ -441,12 +483,12 @@ pub fn search_at_most(
 pub fn search_floored(batches: &mut Batches, goal: Goal, floors: &Floors, solve_one: &mut SolveOne) -> Result<Found, String> {
     let at = |f: f64| (f, f64::NEG_INFINITY);
     let mut queue = BinaryHeap::new();
-    for (&(b, f), gap) in floors.seeds.iter().zip(floors.gaps.iter().map(Some).chain(std::iter::once(None))) {
-        // a seed without a choice at the nominal figures has none at any
+    for (i, &(b, f)) in floors.points.iter().enumerate() {
+        // a batch without a choice at the floors' figures has none at worse ones
         if let Some(f) = f {
             queue.push(Queued(at(f), b, Item::One(b)));
         }
-        if let Some(&Some((next, f))) = gap {
+        if let (Some(&Some(f)), Some(&(next, _))) = (floors.gaps.get(i), floors.points.get(i + 1)) {
             queue.push(Queued(at(f), b + 1, Item::Lazy(b, next)));
         }
     }
@@ -539,11 +581,12 @@ fn run(
 /// `None` for the goals that count chips or watts in all: fewer replicas keep up with a
 /// slower decode, so those can fall as a figure gets worse.
 pub struct Floors {
-    /// each seed batch, ascending, and its bound (`None`: no pair there, at any figure)
-    seeds: Vec<(u64, Option<f64>)>,
-    /// after each seed but the last: the next seed and the bound between them, where
-    /// there are batches between (`None`: none, or no pair there)
-    gaps: Vec<Option<(u64, f64)>>,
+    /// the batches with a bound of their own, ascending (every seed among them), and
+    /// that bound (`None`: no pair there at these figures or worse)
+    points: Vec<(u64, Option<f64>)>,
+    /// between each of `points` and the next: a bound over the batches strictly between
+    /// (`None`: none between, or no pair there)
+    gaps: Vec<Option<f64>>,
 }
 
 impl Floors {
@@ -552,21 +595,29 @@ impl Floors {
         if matches!(goal, Goal::Chips | Goal::Power) {
             return None;
         }
-        let floor = seeds.iter().zip(spaces).map(|(&b, inst)| (b, relaxed(inst, goal, |_, d| b as f64 / d.tpot))).collect();
-        let gaps = seeds
-            .windows(2)
-            .zip(spaces.windows(2))
-            .map(|(w, sp)| {
-                let (a, b) = (w[0], w[1]);
-                if b < a + 2 {
-                    return None;
-                }
-                let most = gap_tokens_per_s((a, b), (sp[0], sp[1]));
-                relaxed(sp[0], goal, |i, _| most[i]).map(|f| (b, f))
-            })
-            .collect();
-        Some(Floors { seeds: floor, gaps })
+        let points = seeds.iter().zip(spaces).map(|(&b, inst)| (b, relaxed(inst, goal, |_, d| b as f64 / d.tpot))).collect();
+        let gaps = seeds.windows(2).zip(spaces.windows(2)).map(|(w, sp)| gap_floor((w[0], w[1]), (sp[0], Some(sp[1])), goal)).collect();
+        Some(Floors { points, gaps })
     }
+
+    /// The bound over the batches strictly between `points[i]` and `points[i + 1]`: the
+    /// gap's, as a range wholly inside it
+    fn gap_around(&self, (a, b): (u64, u64)) -> Option<f64> {
+        let i = self.points.partition_point(|p| p.0 <= a).checked_sub(1)?;
+        debug_assert!(self.points.get(i + 1).is_none_or(|p| p.0 >= b));
+        self.gaps.get(i).copied().flatten()
+    }
+}
+
+/// The bound over the batches strictly between `a` and `b` (no seed between them) from
+/// the space at `a` and, where given, at `b` ([`Floors`]); `None` when there are none
+/// or no pair forms there.
+fn gap_floor((a, b): (u64, u64), (at_a, at_b): (&Instance, Option<&Instance>), goal: Goal) -> Option<f64> {
+    if b < a + 2 {
+        return None;
+    }
+    let most = gap_tokens_per_s((a, b), (at_a, at_b));
+    relaxed(at_a, goal, |i, _| most[i])
 }
 
 /// Decode options that the same prefill options can feed (their KV placement, whether
@@ -627,16 +678,17 @@ fn relaxed(inst: &Instance, goal: Goal, tput: impl Fn(usize, &space::DecodeOptio
     least
 }
 
-/// Per decode option of the space at seed `a`, the most tokens/s its layout gives at a
-/// batch strictly between `a` and the next seed `b`, at the nominal figures or worse:
-/// `(b − 1)/τ_a`, and no more than `m/τ_b` with `τ_b` the layout's fastest step at `b`
+/// Per decode option of the space at `a`, the most tokens/s its layout gives at a batch
+/// strictly between `a` and `b` (no seed between them), at those figures or worse:
+/// `(b − 1)/τ_a`, and, given the space at `b`, no more than `m/τ_b` with `τ_b` the
+/// layout's fastest step at `b`
 /// and `m` the least multiple of its groups or microbatches from `b` ([`bound`]'s
 /// range of tokens/s, whose reasons hold at any figures; a worse figure only slows the
 /// step at `m`).
-fn gap_tokens_per_s((a, b): (u64, u64), (at_a, at_b): (&Instance, &Instance)) -> Vec<f64> {
+fn gap_tokens_per_s((a, b): (u64, u64), (at_a, at_b): (&Instance, Option<&Instance>)) -> Vec<f64> {
     let mut layouts = Layouts::default();
     let mut fastest: Vec<f64> = Vec::new();
-    for d in &at_b.decode {
+    for d in at_b.iter().flat_map(|i| &i.decode) {
         let l = layouts.number(d) as usize;
         if l == fastest.len() {
             fastest.push(d.tpot);

@@ -121,9 +121,19 @@ fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment, floo
 /// `floors`: those of the end's spaces ([`Around::solved_at`]) when `to` is a better
 /// figure than the nominal (every value between is worse than `to`; toward a worse end
 /// the nominal spaces' serve).
+///
+/// Each step's spaces tighten the floors for the steps after it where their values are
+/// all worse than its value: after a step that keeps the nominal placement toward a
+/// worse end, after one that changes it toward a better end.
 fn switch(around: &Around, input: &Input, from: f64, to: f64, floors: Option<&Floors>) -> f64 {
+    let toward_worse = around.worse(input, to);
+    let mut tightened: Option<Floors> = None;
     bisect(from, to, BISECTION_STEPS, |v| {
-        around.solved_at(input, v, floors, false).0.as_ref().map(assignment).as_ref() == Some(&around.nominal)
+        let (point, next) = around.step(input, v, tightened.as_ref().or(floors), |same| same == toward_worse);
+        if next.is_some() {
+            tightened = next;
+        }
+        point.as_ref().map(assignment).as_ref() == Some(&around.nominal)
     })
 }
 
@@ -171,21 +181,36 @@ impl<'a> Around<'a> {
     ///
     /// Otherwise the exact enumeration of every batch ([`best_enumerated`]).
     fn at(&self, input: &Input, value: f64) -> Option<Point> {
-        self.solved_at(input, value, None, false).0
+        self.solved_at(input, value, false).0
     }
 
     /// [`Around::at`], its search started from the nominal spaces' [`Floors`] where the
-    /// figure is worse than nominal, else from `floors` (those of spaces whose figure is
-    /// no worse than `value`'s) where given. With `keep`, where the figure is better than
-    /// nominal and the placement changes there, also the floors of the spaces it built:
-    /// what a bisection between the nominal and `value` can start from.
-    fn solved_at(&self, input: &Input, value: f64, floors: Option<&Floors>, keep: bool) -> (Option<Point>, Option<Floors>) {
+    /// figure is worse than nominal. With `keep`, where the figure is better than nominal
+    /// and the placement changes there, also the floors of the spaces it built: what a
+    /// bisection between the nominal and `value` can start from.
+    fn solved_at(&self, input: &Input, value: f64, keep: bool) -> (Option<Point>, Option<Floors>) {
         let solved = self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
             let goal = goal(self.plan);
-            let point = best_enumerated(&mut space, goal, &self.nominal, self.floors_at(input, value).or(floors));
+            let point = best_enumerated(&mut space, goal, &self.nominal, self.floors_at(input, value));
             let changed = point.as_ref().map(assignment).as_ref() != Some(&self.nominal);
             let kept = (keep && changed && !self.worse(input, value)).then(|| space.floors(goal)).flatten();
             (point, kept)
+        });
+        solved.unwrap_or_else(|| (Some(self.best.clone()), None))
+    }
+
+    /// A bisection step ([`switch`]): the best point with `input` at `value`, its search
+    /// started from `floors` (else [`Around::floors_at`]), and where `tighten` says so
+    /// of whether the placement there is the nominal one, those floors tightened by the
+    /// spaces it built ([`Batches::tighten`]).
+    fn step(&self, input: &Input, value: f64, floors: Option<&Floors>, tighten: impl Fn(bool) -> bool) -> (Option<Point>, Option<Floors>) {
+        let solved = self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
+            let goal = goal(self.plan);
+            let from = floors.or(self.floors_at(input, value));
+            let point = best_enumerated(&mut space, goal, &self.nominal, from);
+            let same = point.as_ref().map(assignment).as_ref() == Some(&self.nominal);
+            let next = from.filter(|_| tighten(same)).map(|f| space.tighten(f, goal));
+            (point, next)
         });
         solved.unwrap_or_else(|| (Some(self.best.clone()), None))
     }
@@ -231,7 +256,7 @@ impl<'a> Around<'a> {
     /// spaces ([`Around::solved_at`]), taken before the sweep puts its SLO values in them.
     fn end(&self, input: &Input, value: f64, sweep: Option<(&SweepOver, &[SweepPoint])>) -> Solved {
         let Some((over, nominal)) = sweep else {
-            let (point, floors) = self.solved_at(input, value, None, true);
+            let (point, floors) = self.solved_at(input, value, true);
             return (point, None, floors);
         };
         let point_stays = self.stays(input, value, uses(self.plan, self.best, input));
@@ -258,7 +283,7 @@ impl<'a> Around<'a> {
 /// The value between `from` (where `as_at_from` holds) and `to` (where it does not)
 /// nearest `from` at which it does not, to within `1/2^steps` of the distance, in log
 /// space when the two span more than a factor of 10.
-fn bisect(from: f64, to: f64, steps: usize, as_at_from: impl Fn(f64) -> bool) -> f64 {
+fn bisect(from: f64, to: f64, steps: usize, mut as_at_from: impl FnMut(f64) -> bool) -> f64 {
     let log = from > 0.0 && to > 0.0 && (to / from).max(from / to) > 10.0;
     let (mut same, mut other) = if log { (from.ln(), to.ln()) } else { (from, to) };
     for _ in 0..steps {
