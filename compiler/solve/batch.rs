@@ -187,16 +187,19 @@ impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
         let mut excluded = Vec::new();
         let prefill = space::prefill_options(plan, &mut excluded);
-        Batches {
-            plan,
-            prefill,
-            built: BTreeMap::new(),
-            tpot_limit: None,
-            layouts: Default::default(),
-            excluded,
-            from: None,
-            kinds: space::Kinds::All,
-        }
+        Batches::over(plan, prefill, excluded, None, space::Kinds::All)
+    }
+
+    /// No space built yet, each to be built from `from` (else afresh) with `kinds` of
+    /// decode options and these prefill options.
+    fn over(
+        plan: &'p Plan,
+        prefill: Vec<space::PrefillOption>,
+        excluded: Vec<space::Excluded>,
+        from: Option<(&'p NominalSpaces<'p>, Reuse)>,
+        kinds: space::Kinds,
+    ) -> Batches<'p> {
+        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded, from, kinds }
     }
 
     /// The spaces of `self`'s plan with only the choices that prefill inside the decode
@@ -206,16 +209,8 @@ impl<'p> Batches<'p> {
     /// `self` that leaves out every other choice finds, without building the options
     /// it would leave out.
     pub fn aggregated(&self) -> Batches<'p> {
-        Batches {
-            plan: self.plan,
-            prefill: self.prefill.iter().filter(|p| p.aggregated).cloned().collect(),
-            built: BTreeMap::new(),
-            tpot_limit: self.tpot_limit,
-            layouts: Default::default(),
-            excluded: Vec::new(),
-            from: None,
-            kinds: space::Kinds::Aggregated,
-        }
+        let prefill = self.prefill.iter().filter(|p| p.aggregated).cloned().collect();
+        Batches { tpot_limit: self.tpot_limit, ..Batches::over(self.plan, prefill, Vec::new(), None, space::Kinds::Aggregated) }
     }
 
     /// The spaces of `plan`, which is `from`'s plan with one figure moved that leaves
@@ -235,16 +230,7 @@ impl<'p> Batches<'p> {
             }
             Reuse::Decode => space::prefill_options(plan, &mut excluded),
         };
-        Batches {
-            plan,
-            prefill,
-            built: BTreeMap::new(),
-            tpot_limit: None,
-            layouts: Default::default(),
-            excluded,
-            from: Some((from, reuse)),
-            kinds: space::Kinds::All,
-        }
+        Batches::over(plan, prefill, excluded, Some((from, reuse)), space::Kinds::All)
     }
 
     /// The plan whose spaces these are.

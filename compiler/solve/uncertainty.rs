@@ -118,7 +118,7 @@ fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment, floo
 /// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
 /// not) nearest `from` at which the best placement is another one.
 ///
-/// `floors`: those of the end's spaces ([`Around::solved_at`]) when `to` is a better
+/// `floors`: those of the end's spaces ([`Around::end_floors`]) when `to` is a better
 /// figure than the nominal (every value between is worse than `to`; toward a worse end
 /// the nominal spaces' serve).
 ///
@@ -133,7 +133,7 @@ fn switch(around: &Around, input: &Input, from: f64, to: f64, floors: Option<&Fl
         if next.is_some() {
             tightened = next;
         }
-        point.as_ref().map(assignment).as_ref() == Some(&around.nominal)
+        around.keeps_nominal(&point)
     })
 }
 
@@ -181,22 +181,34 @@ impl<'a> Around<'a> {
     ///
     /// Otherwise the exact enumeration of every batch ([`best_enumerated`]).
     fn at(&self, input: &Input, value: f64) -> Option<Point> {
-        self.solved_at(input, value, false).0
+        self.solve_at(input, value, None, |_, _, _| None).0
     }
 
-    /// [`Around::at`], its search started from the nominal spaces' [`Floors`] where the
-    /// figure is worse than nominal. With `keep`, where the figure is better than nominal
-    /// and the placement changes there, also the floors of the spaces it built: what a
-    /// bisection between the nominal and `value` can start from.
-    fn solved_at(&self, input: &Input, value: f64, keep: bool) -> (Option<Point>, Option<Floors>) {
+    /// [`Around::at`], its search started from `floors` (else the nominal spaces'
+    /// [`Floors`] where the figure is worse than nominal), and what `then` takes of the
+    /// spaces it built, given the point found and the floors it started from (none where
+    /// the nominal answer stays without a solve).
+    fn solve_at(
+        &self,
+        input: &Input,
+        value: f64,
+        floors: Option<&Floors>,
+        then: impl FnOnce(&mut Batches, &Option<Point>, Option<&Floors>) -> Option<Floors>,
+    ) -> (Option<Point>, Option<Floors>) {
         let solved = self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
-            let goal = goal(self.plan);
-            let point = best_enumerated(&mut space, goal, &self.nominal, self.floors_at(input, value));
-            let changed = point.as_ref().map(assignment).as_ref() != Some(&self.nominal);
-            let kept = (keep && changed && !self.worse(input, value)).then(|| space.floors(goal)).flatten();
+            let from = floors.or(self.floors_at(input, value));
+            let point = best_enumerated(&mut space, goal(self.plan), &self.nominal, from);
+            let kept = then(&mut space, &point, from);
             (point, kept)
         });
         solved.unwrap_or_else(|| (Some(self.best.clone()), None))
+    }
+
+    /// The floors of an end's spaces for the bisection toward it ([`switch`]): where the
+    /// figure is better than nominal and the placement there is another (toward a worse
+    /// end the nominal spaces' serve).
+    fn end_floors(&self, input: &Input, value: f64, space: &mut Batches, point: &Option<Point>) -> Option<Floors> {
+        (!self.keeps_nominal(point) && !self.worse(input, value)).then(|| space.floors(goal(self.plan))).flatten()
     }
 
     /// A bisection step ([`switch`]): the best point with `input` at `value`, its search
@@ -204,15 +216,14 @@ impl<'a> Around<'a> {
     /// of whether the placement there is the nominal one, those floors tightened by the
     /// spaces it built ([`Batches::tighten`]).
     fn step(&self, input: &Input, value: f64, floors: Option<&Floors>, tighten: impl Fn(bool) -> bool) -> (Option<Point>, Option<Floors>) {
-        let solved = self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
-            let goal = goal(self.plan);
-            let from = floors.or(self.floors_at(input, value));
-            let point = best_enumerated(&mut space, goal, &self.nominal, from);
-            let same = point.as_ref().map(assignment).as_ref() == Some(&self.nominal);
-            let next = from.filter(|_| tighten(same)).map(|f| space.tighten(f, goal));
-            (point, next)
-        });
-        solved.unwrap_or_else(|| (Some(self.best.clone()), None))
+        self.solve_at(input, value, floors, |space, point, from| {
+            from.filter(|_| tighten(self.keeps_nominal(point))).map(|f| space.tighten(f, goal(self.plan)))
+        })
+    }
+
+    /// Whether `point` has the nominal placement.
+    fn keeps_nominal(&self, point: &Option<Point>) -> bool {
+        point.as_ref().map(assignment).as_ref() == Some(&self.nominal)
     }
 
     /// Whether `value` of `input` makes every configuration no better than its nominal.
@@ -253,23 +264,21 @@ impl<'a> Around<'a> {
     /// the end's solve built.
     ///
     /// Toward a better figure where the placement changes, also the floors of the end's
-    /// spaces ([`Around::solved_at`]), taken before the sweep puts its SLO values in them.
+    /// spaces ([`Around::end_floors`]), taken before the sweep puts its SLO values in them.
     fn end(&self, input: &Input, value: f64, sweep: Option<(&SweepOver, &[SweepPoint])>) -> Solved {
         let Some((over, nominal)) = sweep else {
-            let (point, floors) = self.solved_at(input, value, true);
+            let (point, floors) = self.solve_at(input, value, None, |space, point, _| self.end_floors(input, value, space, point));
             return (point, None, floors);
         };
         let point_stays = self.stays(input, value, uses(self.plan, self.best, input));
         let sweep_stays = self.stays(input, value, nominal.iter().filter_map(|x| x.point.as_ref()).any(|p| uses(self.plan, p, input)));
         let solved = self.with_varied(input, value, !(point_stays && sweep_stays), |mut space| {
-            let goal = goal(self.plan);
             let point = if point_stays {
                 Some(self.best.clone())
             } else {
-                best_enumerated(&mut space, goal, &self.nominal, self.floors_at(input, value))
+                best_enumerated(&mut space, goal(self.plan), &self.nominal, self.floors_at(input, value))
             };
-            let changed = point.as_ref().map(assignment).as_ref() != Some(&self.nominal);
-            let floors = (changed && !self.worse(input, value)).then(|| space.floors(goal)).flatten();
+            let floors = self.end_floors(input, value, &mut space, &point);
             let swept = if sweep_stays { SweptEnd::Nominal } else { SweptEnd::Solved(super::sweep::enumerated(&mut space, over)) };
             (point, swept, floors)
         });
@@ -417,9 +426,12 @@ pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoin
         let input = &inputs[i][k];
         around(i).end(input, if low { input.low } else { input.high }, sweep(i))
     });
-    let differs = |i: usize, p: &Option<Point>| p.as_ref().map(assignment).as_ref() != Some(&around(i).nominal);
-    let changed: Vec<(End, Option<&Floors>)> =
-        ends.iter().zip(&solved).filter(|(&(i, _, _), (p, _, _))| differs(i, p)).map(|(e, (_, _, f))| (*e, f.as_ref())).collect();
+    let changed: Vec<(End, Option<&Floors>)> = ends
+        .iter()
+        .zip(&solved)
+        .filter(|(&(i, _, _), (p, _, _))| !around(i).keeps_nominal(p))
+        .map(|(e, (_, _, f))| (*e, f.as_ref()))
+        .collect();
     let switches = super::sweep::par_map(&changed, jobs, &|_, _| {}, |&((i, k, low), floors)| {
         let input = &inputs[i][k];
         switch(around(i), input, input.nominal, if low { input.low } else { input.high }, floors)
