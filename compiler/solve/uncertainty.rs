@@ -624,13 +624,59 @@ pub fn better(a: f64, b: f64) -> i8 {
 /// The goal's key of `plan`'s best point with `input` (if it has it) at `value`, over
 /// its whole space by enumeration ([`best_enumerated`]'s search, no nominal placement to
 /// keep), its spaces taken `from` the nominal plan's where the input allows
-/// ([`reuse`]); infinite where nothing is feasible.
-fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<(&NominalSpaces, Reuse)>) -> f64 {
+/// ([`reuse`]); infinite where nothing is feasible. Started from `floors` (those of
+/// spaces at a value no worse) where given ([`batch::search_floored`]); with the floors
+/// its spaces give for values worse than `value`: `floors` tightened by them, else
+/// their own.
+fn objective_at(
+    plan: &Plan,
+    input: Option<&Input>,
+    value: f64,
+    from: Option<(&NominalSpaces, Reuse)>,
+    floors: Option<&Floors>,
+) -> (f64, Option<Floors>) {
     let varied = input.map(|i| plan.with_input(i, value));
     let plan = varied.as_ref().unwrap_or(plan);
     let g = goal(plan);
-    let found = batch::search_all(&mut batches_of(plan, from), g, &mut batch::by_goal(g)).ok().and_then(|f| f.best);
-    found.map_or(f64::INFINITY, |p| super::key(&p, g).0)
+    let mut batches = batches_of(plan, from);
+    let found = match floors {
+        Some(f) => batch::search_floored(&mut batches, g, f, &mut batch::by_goal(g)),
+        None => batch::search_all(&mut batches, g, &mut batch::by_goal(g)),
+    };
+    let key = found.ok().and_then(|f| f.best).map_or(f64::INFINITY, |p| super::key(&p, g).0);
+    let next = match floors {
+        _ if input.is_none() => None,
+        Some(f) => Some(batches.tighten(f, g)),
+        None => batches.floors(g),
+    };
+    (key, next)
+}
+
+/// One side of [`crossings`]: a plan and its input (`None`: it keeps its answer, solved
+/// once), with what it takes of its nominal spaces.
+struct Crossed<'p> {
+    plan: &'p Plan,
+    input: Option<&'p Input>,
+    from: Option<(NominalSpaces<'p>, Reuse)>,
+    /// its key where it keeps its answer
+    fixed: Option<f64>,
+}
+
+impl<'p> Crossed<'p> {
+    fn new((plan, input): (&'p Plan, Option<&'p Input>)) -> Crossed<'p> {
+        let from = input.and_then(|i| reuse(plan, i)).map(|r| (NominalSpaces::new(plan), r));
+        let fixed = input.is_none().then(|| objective_at(plan, None, 0.0, None, None).0);
+        Crossed { plan, input, from, fixed }
+    }
+
+    /// Its key at `value`, started from `floors`, and the floors for worse values
+    /// ([`objective_at`]).
+    fn at(&self, value: f64, floors: Option<&Floors>) -> (f64, Option<Floors>) {
+        match self.fixed {
+            Some(k) => (k, None),
+            None => objective_at(self.plan, self.input, value, self.from.as_ref().map(|(s, r)| (s, *r)), floors),
+        }
+    }
 }
 
 /// The break-evens between plans `a` and `b` (the same goal) as the figure each has
@@ -639,24 +685,54 @@ fn objective_at(plan: &Plan, input: Option<&Input>, value: f64, from: Option<(&N
 /// better plan changes the value is found by bisection ([`BREAK_EVEN_STEPS`]). Empty when
 /// the better plan is the same at every value tried; with which is better at the first
 /// value ([`better`]). The same result for any `jobs`.
+///
+/// Each plan is solved first at the value where the figure is best (the lowest of a
+/// time, price or power, the highest of a peak, efficiency or bandwidth), and every
+/// other value's search starts from the floors of its spaces ([`Floors`]); a
+/// bisection starts from those of its better neighbour, tightened by each step whose
+/// value the steps after it are all worse than.
 pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values: &[f64], jobs: usize) -> (Vec<Crossing>, i8) {
-    // a plan without the figure keeps its answer: solved once
-    let (fixed_a, fixed_b) =
-        (a.1.is_none().then(|| objective_at(a.0, None, 0.0, None)), b.1.is_none().then(|| objective_at(b.0, None, 0.0, None)));
-    // what a plan with the figure moved takes of its nominal spaces, built once for every value
-    fn spaces<'p>((plan, input): (&'p Plan, Option<&Input>)) -> Option<(NominalSpaces<'p>, Reuse)> {
-        input.and_then(|i| reuse(plan, i)).map(|r| (NominalSpaces::new(plan), r))
-    }
-    let (from_a, from_b) = (spaces(a), spaces(b));
-    let sign = |v: f64| {
-        let oa = fixed_a.unwrap_or_else(|| objective_at(a.0, a.1, v, from_a.as_ref().map(|(s, r)| (s, *r))));
-        better(oa, fixed_b.unwrap_or_else(|| objective_at(b.0, b.1, v, from_b.as_ref().map(|(s, r)| (s, *r)))))
+    let (a, b) = (Crossed::new(a), Crossed::new(b));
+    // whether a larger value is a worse figure (both plans' inputs, where both have one,
+    // are the compare block's one figure)
+    let worse_up = a.input.or(b.input).is_none_or(|i| more_is_worse(i.figure));
+    let sign = |v: f64, floors: [Option<&Floors>; 2]| {
+        let ((ka, fa), (kb, fb)) = (a.at(v, floors[0]), b.at(v, floors[1]));
+        (better(ka, kb), [fa, fb])
     };
-    let signs = super::sweep::par_map(values, jobs, &|_, _| {}, |&v| sign(v));
-    let changes: Vec<(f64, f64, i8, i8)> =
-        (1..values.len()).filter(|&i| signs[i] != signs[i - 1]).map(|i| (values[i - 1], values[i], signs[i - 1], signs[i])).collect();
-    let found = super::sweep::par_map(&changes, jobs, &|_, _| {}, |&(lo, hi, below, above)| {
-        let value = bisect(lo, hi, BREAK_EVEN_STEPS, |v| sign(v) == below);
+    // the best value first, alone; then the others from its floors
+    let first = if worse_up { 0 } else { values.len().saturating_sub(1) };
+    let Some(&best) = values.get(first) else { return (Vec::new(), 0) };
+    let (best_sign, best_floors) = sign(best, [None, None]);
+    let others: Vec<usize> = (0..values.len()).filter(|&i| i != first).collect();
+    let solved = super::sweep::par_map(&others, jobs, &|_, _| {}, |&i| sign(values[i], [best_floors[0].as_ref(), best_floors[1].as_ref()]));
+    let mut at: Vec<Option<(i8, [Option<Floors>; 2])>> = values.iter().map(|_| None).collect();
+    at[first] = Some((best_sign, best_floors));
+    for (&i, s) in others.iter().zip(solved) {
+        at[i] = Some(s);
+    }
+    let at: Vec<(i8, [Option<Floors>; 2])> = at.into_iter().flatten().collect();
+    let signs: Vec<i8> = at.iter().map(|s| s.0).collect();
+    let changes: Vec<usize> = (1..values.len()).filter(|&i| signs[i] != signs[i - 1]).collect();
+    let found = super::sweep::par_map(&changes, jobs, &|_, _| {}, |&i| {
+        let (lo, hi, below, above) = (values[i - 1], values[i], signs[i - 1], signs[i]);
+        // the neighbour where the figure is better bounds every value between
+        let start = &at[if worse_up { i - 1 } else { i }].1;
+        let mut tightened: [Option<Floors>; 2] = [None, None];
+        let value = bisect(lo, hi, BREAK_EVEN_STEPS, |v| {
+            let floors = [0, 1].map(|k| tightened[k].as_ref().or(start[k].as_ref()));
+            let (s, next) = sign(v, floors);
+            let same = s == below;
+            // the steps after this one lie above it where it kept the sign below
+            if same == worse_up {
+                for (t, n) in tightened.iter_mut().zip(next) {
+                    if n.is_some() {
+                        *t = n;
+                    }
+                }
+            }
+            same
+        });
         Crossing { value, below, above }
     });
     (found, signs.first().copied().unwrap_or(0))
@@ -690,6 +766,40 @@ mod tests {
             assert_eq!(&assignment(&p), keep);
             assert_eq!(super::super::key(&p, goal(plan)), super::super::key(&best, goal(plan)));
         }
+    }
+
+    /// A break-even's solves from floors (`crossings`) give each plan's key as solving
+    /// from every seed does: at every value of a grid over each input's range from the
+    /// floors of the best value's spaces, and at the next worse value from those
+    /// floors tightened by the spaces of the one before.
+    #[test]
+    fn a_break_evens_solves_from_floors_are_those_from_every_seed() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/uncertainty/afd.hplan");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let comp = crate::compile("afd.hplan", &text, Some(&path), crate::Mode::Check);
+        assert!(!comp.has_errors());
+        let mut compared = 0;
+        for plan in &comp.program.plans {
+            for input in plan.inputs() {
+                let grid: Vec<f64> = (0..=4).map(|k| input.low + (input.high - input.low) * k as f64 / 4.0).collect();
+                // from the best figure to the worst
+                let order: Vec<f64> = if more_is_worse(input.figure) { grid } else { grid.into_iter().rev().collect() };
+                let (first, floors) = objective_at(plan, Some(&input), order[0], None, None);
+                assert_eq!(first, objective_at(plan, Some(&input), order[0], None, None).0);
+                let floors = floors.expect("a goal per token has floors");
+                let mut tightened: Option<Floors> = None;
+                for &v in &order[1..] {
+                    let want = objective_at(plan, Some(&input), v, None, None).0;
+                    assert_eq!(objective_at(plan, Some(&input), v, None, Some(&floors)).0, want, "{} at {v}", input.name());
+                    let from = tightened.as_ref().unwrap_or(&floors);
+                    let (got, next) = objective_at(plan, Some(&input), v, None, Some(from));
+                    assert_eq!(got, want, "{} at {v}, tightened", input.name());
+                    tightened = next;
+                    compared += 2;
+                }
+            }
+        }
+        assert!(compared >= 24, "{compared} solves compared");
     }
 
     /// Across decades the bisection runs in log space: a crossing at 0.002 between 0.001
