@@ -665,12 +665,9 @@ fn relaxed(inst: &Instance, goal: Goal, tput: impl Fn(usize, &space::DecodeOptio
 }
 
 /// Per decode option of the space at `a`, the most tokens/s its layout gives at a batch
-/// strictly between `a` and `b` (no seed between them), at those figures or worse:
-/// `(b − 1)/τ_a`, and, given the space at `b`, no more than `m/τ_b` with `τ_b` the
-/// layout's fastest step at `b`
-/// and `m` the least multiple of its groups or microbatches from `b` ([`bound`]'s
-/// range of tokens/s, whose reasons hold at any figures; a worse figure only slows the
-/// step at `m`).
+/// strictly between `a` and `b` ([`most_tokens_per_s`], with its layout's fastest step
+/// in the space at `b` where given), at those figures or worse: the reasons hold at any
+/// figures, and a worse figure only slows the steps.
 fn gap_tokens_per_s((a, b): (u64, u64), (at_a, at_b): (&Instance, Option<&Instance>)) -> Vec<f64> {
     let mut layouts = Layouts::default();
     let mut fastest: Vec<f64> = Vec::new();
@@ -682,21 +679,26 @@ fn gap_tokens_per_s((a, b): (u64, u64), (at_a, at_b): (&Instance, Option<&Instan
             fastest[l] = fastest[l].min(d.tpot);
         }
     }
-    at_a.decode
-        .iter()
-        .map(|d| {
-            let most = b.saturating_sub(1).max(a) as f64 / d.tpot;
-            let l = layouts.number(d) as usize;
-            // a layer pipeline's and variants' tokens/s may fall between multiples
-            match fastest.get(l) {
-                Some(&f) if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() => {
-                    let k = (d.attention().2 * d.microbatches()).max(1);
-                    most.min((b.div_ceil(k) * k) as f64 / f)
-                }
-                _ => most,
-            }
-        })
-        .collect()
+    at_a.decode.iter().map(|d| most_tokens_per_s(d, (a, b), fastest.get(layouts.number(d) as usize).copied())).collect()
+}
+
+/// The most tokens/s decode option `d` (of the space at batch `a`) gives at a batch
+/// strictly between `a` and `b` (no seed between them): `(b − 1)/τ_a`, and where its
+/// layout exists at `b` with `fastest` its quickest step there, no more than `m/τ_b`,
+/// `m` the least multiple of its groups or microbatches from `b` (tokens/s never falls
+/// from one whole multiple to the next). Not so for a layer pipeline, whose cut moves
+/// with the batch (its stages' caches grow), so its tokens/s may fall from one multiple
+/// of its microbatches to the next, nor for variants served in turn, which split the
+/// batch unevenly between those multiples.
+fn most_tokens_per_s(d: &space::DecodeOption, (a, b): (u64, u64), fastest: Option<f64>) -> f64 {
+    let most = b.saturating_sub(1).max(a) as f64 / d.tpot;
+    match fastest {
+        Some(f) if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() => {
+            let k = (d.attention().2 * d.microbatches()).max(1);
+            most.min((b.div_ceil(k) * k) as f64 / f)
+        }
+        _ => most,
+    }
 }
 
 /// A lower bound on the key of every choice not excluded at every batch strictly
@@ -739,18 +741,9 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
         if !at_a.decode_allowed(d) || whole.is_some_and(|e| e.has_decode(di)) {
             continue;
         }
-        let mut most = b.saturating_sub(1).max(a) as f64 / d.tpot;
-        let mut fewest = 0.0;
-        if let Some((fastest, slowest)) = built_b.steps(built_a.layout[di]) {
-            // a layer pipeline's cut moves with the batch (its stages' caches grow), so its
-            // tokens/s may fall from one multiple of its microbatches to the next; variants
-            // served in turn split the batch unevenly between those multiples
-            if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() {
-                let k = (d.attention().2 * d.microbatches()).max(1);
-                most = most.min((b.div_ceil(k) * k) as f64 / fastest);
-            }
-            fewest = (a + 1).min(b) as f64 / slowest;
-        }
+        let steps_at_b = built_b.steps(built_a.layout[di]);
+        let most = most_tokens_per_s(d, (a, b), steps_at_b.map(|s| s.0));
+        let fewest = steps_at_b.map_or(0.0, |(_, slowest)| (a + 1).min(b) as f64 / slowest);
         let chips = d.chips.iter().sum();
         let alone = space::Totals {
             usd_per_s: d.usd_per_s,

@@ -236,8 +236,7 @@ impl<'a> Around<'a> {
     /// an answer runs on the input's chip or link).
     fn stays(&self, input: &Input, value: f64, used: bool) -> bool {
         let unread = matches!(input.figure, Figure::Power | Figure::SystemPower) && !self.power_is_read;
-        let worse = value != input.nominal && (value > input.nominal) == more_is_worse(input.figure);
-        value == input.nominal || unread || (worse && !used)
+        value == input.nominal || unread || (self.worse(input, value) && !used)
     }
 
     /// `f` of the plan with `input` at `value` and its spaces (those at the seed batches
@@ -705,13 +704,9 @@ pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values:
     let Some(&best) = values.get(first) else { return (Vec::new(), 0) };
     let (best_sign, best_floors) = sign(best, [None, None]);
     let others: Vec<usize> = (0..values.len()).filter(|&i| i != first).collect();
-    let solved = super::sweep::par_map(&others, jobs, &|_, _| {}, |&i| sign(values[i], [best_floors[0].as_ref(), best_floors[1].as_ref()]));
-    let mut at: Vec<Option<(i8, [Option<Floors>; 2])>> = values.iter().map(|_| None).collect();
-    at[first] = Some((best_sign, best_floors));
-    for (&i, s) in others.iter().zip(solved) {
-        at[i] = Some(s);
-    }
-    let at: Vec<(i8, [Option<Floors>; 2])> = at.into_iter().flatten().collect();
+    let mut at = super::sweep::par_map(&others, jobs, &|_, _| {}, |&i| sign(values[i], [best_floors[0].as_ref(), best_floors[1].as_ref()]));
+    // back in the values' order
+    at.insert(first, (best_sign, best_floors));
     let signs: Vec<i8> = at.iter().map(|s| s.0).collect();
     let changes: Vec<usize> = (1..values.len()).filter(|&i| signs[i] != signs[i - 1]).collect();
     let found = super::sweep::par_map(&changes, jobs, &|_, _| {}, |&i| {
