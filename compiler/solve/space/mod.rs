@@ -653,7 +653,10 @@ fn one_variant_options(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec
             speculative_options(plan, batch, s, targets, excluded)
         }
     };
-    out.retain(|d| pinned(plan, d));
+    // every option takes the pins of decode stages that have none
+    if [Stage::DecodeAttn, Stage::DecodeFfn, Stage::Draft].iter().any(|&s| !plan.placement(s).pins.is_empty()) {
+        out.retain(|d| pinned(plan, d));
+    }
     out
 }
 
@@ -1050,12 +1053,24 @@ impl DecodeOption {
         memory: impl Into<Arc<[MemUse]>>,
     ) -> DecodeOption {
         let chips = chips.into();
-        let (usd_per_s, watts) = cost::step::spend(pools, &chips);
+        DecodeOption::spent(cost::step::spend(pools, &chips), layout, kv, chips, (tpot, breakdown), memory)
+    }
+
+    /// [`DecodeOption::priced`] with its chips' dollars and watts `spend` worked out
+    /// ([`cost::step::spend`] of `chips`): options of the same chips share them.
+    pub fn spent(
+        (usd_per_s, watts): (f64, f64),
+        layout: Layout,
+        kv: impl Into<Arc<[(usize, f64)]>>,
+        chips: impl Into<Arc<[u64]>>,
+        (tpot, breakdown): (f64, DecodeBreakdown),
+        memory: impl Into<Arc<[MemUse]>>,
+    ) -> DecodeOption {
         DecodeOption {
             layout,
             kv: kv.into(),
             tpot,
-            chips,
+            chips: chips.into(),
             usd_per_s,
             watts,
             breakdown,

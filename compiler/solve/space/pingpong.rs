@@ -54,14 +54,18 @@ pub(super) fn ffn_degrees(m: &crate::ir::Model, pf: &crate::ir::Pool) -> Vec<u64
 /// An FFN's layer groups on one pool and degree: how many, and the busiest's memory.
 type FfnGroups = (u64, Vec<MemUse>);
 
+/// At one microbatch count, an FFN's time on one pool and degree and its all-reduce over
+/// a microbatch's tokens.
+type FfnTime = (Option<cost::StageTime>, f64);
+
 /// What ping-pong options at one batch share whatever attention pool and degree the FFN
 /// pairs with: an FFN pool's layer groups (weights alone: [`ffn_groups`]) and its time
-/// per microbatch count, by (pool, degree); a data-parallel attention group's
+/// and all-reduce per microbatch count, by (pool, degree); a data-parallel attention group's
 /// microbatch's step graph by its sequences.
 #[derive(Default)]
 pub(super) struct PingPongCache {
     groups: HashMap<(usize, u64, cost::MoeSplit), Option<FfnGroups>>,
-    ffn_times: HashMap<(usize, u64, cost::MoeSplit), Vec<Option<cost::StageTime>>>,
+    ffn_times: HashMap<(usize, u64, cost::MoeSplit), Vec<FfnTime>>,
     cells: HashMap<u64, graph::Graph>,
 }
 
@@ -182,6 +186,14 @@ pub(super) fn pingpong_options(
                 Some((cost::stage_time(gm, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta))?, head_time(m, gm, &pa.chip, ta)?))
             })
             .collect();
+        // the attention side's all-reduce over a group's microbatch, per microbatch count
+        let attn_allreduce: Vec<f64> = mb_all
+            .iter()
+            .map(|&(mb, _)| {
+                let cell = batch.div_ceil(d * mb) * per_seq;
+                pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, cost::activation_bytes(m, cell), ta, l)).unwrap_or(0.0)
+            })
+            .collect();
         for (f, link, tf, experts, groups, ffn_mem) in &ffn_sides {
             let (f, tf, experts, groups) = (*f, *tf, *experts, *groups);
             let pf = &cl.pools[f];
@@ -189,19 +201,27 @@ pub(super) fn pingpong_options(
             chips[a] = d * ta;
             chips[f] = tf * groups;
             let chips: std::sync::Arc<[u64]> = chips.into();
+            // the same chips, so the same dollars and watts, at every microbatch count
+            let spend = cost::step::spend(&cl.pools, &chips);
             let memory: std::sync::Arc<[MemUse]> = attn_mem.iter().chain(ffn_mem).cloned().collect();
-            let ffn_ms = cache
-                .ffn_times
-                .entry((f, tf, experts))
-                .or_insert_with(|| mb_all.iter().map(|(_, gm)| cost::ffn_stage_time(gm, m, &pf.chip, tf, experts)).collect());
+            let ffn_ms = cache.ffn_times.entry((f, tf, experts)).or_insert_with(|| {
+                mb_all
+                    .iter()
+                    .map(|&(mb, gm)| {
+                        // a microbatch's tokens
+                        let b = batch.div_ceil(mb) * per_seq;
+                        let ar = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, cost::activation_bytes(m, b), tf, l)).unwrap_or(0.0);
+                        (cost::ffn_stage_time(gm, m, &pf.chip, tf, experts), ar)
+                    })
+                    .collect()
+            });
             for (i, &(mb, _)) in mb_all.iter().enumerate() {
-                // tokens of a microbatch (the FFN's) and of a group's microbatch
-                let (b, cell) = (batch.div_ceil(mb) * per_seq, batch.div_ceil(d * mb) * per_seq);
-                let (Some((attn_m, other_m)), Some(ffn_m)) = (attn_times[i], ffn_ms[i]) else {
+                // tokens of a microbatch (the FFN's)
+                let b = batch.div_ceil(mb) * per_seq;
+                let (Some((attn_m, other_m)), (Some(ffn_m), ar_f)) = (attn_times[i], ffn_ms[i]) else {
                     continue;
                 };
-                let ar_a = pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, cost::activation_bytes(m, cell), ta, l)).unwrap_or(0.0);
-                let ar_f = pf.link.as_ref().map(|l| cost::allreduce_on(&pf.chip, cost::activation_bytes(m, b), tf, l)).unwrap_or(0.0);
+                let ar_a = attn_allreduce[i];
                 // every group sends its own tokens: the microbatch's, striped over every
                 // attention chip that sends and every FFN chip that receives
                 let cross_b = cost::crossings_time(m, b, link, (d * ta).min(tf));
@@ -232,7 +252,7 @@ pub(super) fn pingpong_options(
                     other: other_m,
                     experts,
                 });
-                out.push(DecodeOption::priced(&cl.pools, layout, kv.clone(), chips.clone(), (tpot, breakdown), memory.clone()));
+                out.push(DecodeOption::spent(spend, layout, kv.clone(), chips.clone(), (tpot, breakdown), memory.clone()));
             }
         }
     }
