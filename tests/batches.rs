@@ -32,14 +32,19 @@ fn least(inst: &Instance, goal: Goal, keep: &dyn Fn(&Instance, Choice) -> bool) 
     inst.min_replica_choices().filter(|&c| keep(inst, c)).filter_map(|c| key(inst, c, goal)).min_by(|x, y| x.partial_cmp(y).unwrap())
 }
 
+/// The space at batch `b` with every option: none of those a search leaves out
+/// (`Batches` does) left out.
+fn full(plan: &Plan, b: u64) -> Instance {
+    space::instance(plan, b, &space::prefill_options(plan, &mut Vec::new()), &mut Vec::new())
+}
+
 /// The least `(key, batch)` over every batch of the plan's range of the choices `keep`
-/// allows, each batch's space enumerated on its own.
+/// allows, each batch's space with every option enumerated on its own.
 fn every_batch(plan: &Plan, goal: Goal, keep: &dyn Fn(&Instance, Choice) -> bool) -> Option<(Key, u64)> {
     let (lo, hi) = plan.workload.concurrency;
-    let mut batches = Batches::new(plan);
     let mut best: Option<(Key, u64)> = None;
     for b in lo..=hi {
-        if let Some(k) = least(batches.at(b), goal, keep) {
+        if let Some(k) = least(&full(plan, b), goal, keep) {
             if best.is_none_or(|(bk, _)| k < bk) {
                 best = Some((k, b));
             }
@@ -98,8 +103,8 @@ fn the_bound_between_two_batches_is_never_above_them() {
         let seeds = solve::batch::seeds(&plan);
         let goal = solve::goal(&plan);
         let mut batches = Batches::new(&plan);
-        // the best key at each batch of the window
-        let best: Vec<Option<Key>> = (window.0..=window.1).map(|b| least(batches.at(b), goal, &|_, _| true)).collect();
+        // the best key at each batch of the window, over every option
+        let best: Vec<Option<Key>> = (window.0..=window.1).map(|b| least(&full(&plan, b), goal, &|_, _| true)).collect();
         for a in window.0..=window.1 {
             for gap in [2, 3, 5, 9, 17, 32] {
                 let b = a + gap;
@@ -222,4 +227,49 @@ fn a_space_of_aggregated_options_is_the_full_spaces_aggregated_ones() {
     }
     // spaces where the filter leaves some options out and keeps others
     assert!(compared >= 60 && aggregated >= 20, "{compared} spaces compared, {aggregated} with both kinds");
+}
+
+/// A search's space leaves out only decode options another option of it does as well:
+/// at batches round every example plan's answer, for every goal, its least key is the
+/// least over every option, and its choice there is the first such of every option
+/// (in the ILP's and the enumeration's order) wherever that one is kept. Some options
+/// are left out.
+#[test]
+fn a_space_leaves_out_only_options_another_does_as_well() {
+    let (mut left_out, mut checked) = (0, 0);
+    for (plan, window, name) in example_windows() {
+        let mut batches = Batches::new(&plan);
+        for b in [window.0, (window.0 + window.1) / 2, window.1] {
+            let all = full(&plan, b);
+            let kept = batches.at(b);
+            left_out += all.decode.len() - kept.decode.len();
+            // the kept options are every option's, in its order
+            let mut rest = all.decode.iter();
+            assert!(kept.decode.iter().all(|d| rest.any(|e| e == d)), "{name} at {b}: an option not of the full space, or out of order");
+            for goal in Goal::ALL {
+                let first = |inst: &Instance| {
+                    let mut best: Option<(Key, Choice)> = None;
+                    for c in inst.min_replica_choices() {
+                        if let Some(k) = key(inst, c, goal) {
+                            if best.is_none_or(|(bk, _)| k < bk) {
+                                best = Some((k, c));
+                            }
+                        }
+                    }
+                    best
+                };
+                match (first(&all), first(kept)) {
+                    (None, None) => {}
+                    (Some((ka, ca)), Some((kk, ck))) => {
+                        assert_eq!(ka, kk, "{name} at {b}, {goal:?}");
+                        assert_eq!(all.decode[ca.decode], kept.decode[ck.decode], "{name} at {b}, {goal:?}: another option");
+                        checked += 1;
+                    }
+                    (a, k) => panic!("{name} at {b}, {goal:?}: every option gives {a:?}, the kept ones {k:?}"),
+                }
+            }
+        }
+    }
+    assert!(checked >= 200, "only {checked} spaces and goals checked");
+    assert!(left_out > 10_000, "only {left_out} options left out");
 }

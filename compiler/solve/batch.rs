@@ -134,7 +134,7 @@ impl<'p> NominalSpaces<'p> {
     /// Whether `varied` (the plan with a figure moved) has the nominal spaces at every
     /// seed batch, option for option: then no option reads the figure.
     pub fn same_at_seeds(&self, varied: &mut Batches) -> bool {
-        seeds(self.plan).into_iter().all(|b| *varied.at(b) == *self.at(b))
+        seeds(self.plan).into_iter().all(|b| varied.build_compared(b, &self.at(b)))
     }
 
     /// The bounds on `goal` that hold wherever every figure is no better than nominal
@@ -142,13 +142,16 @@ impl<'p> NominalSpaces<'p> {
     pub fn floors(&self, goal: Goal) -> Option<Floors> {
         let seeds = seeds(self.plan);
         let spaces: Vec<Arc<Instance>> = seeds.iter().map(|&b| self.at(b)).collect();
-        Floors::of(&seeds, &spaces.iter().map(|s| &**s).collect::<Vec<_>>(), goal)
+        let mut layouts = Layouts::default();
+        let classes: Vec<Classes> = spaces.iter().map(|s| Classes::of(s, &mut layouts)).collect();
+        Floors::of(&seeds, &spaces.iter().zip(&classes).map(|(s, c)| (&**s, c)).collect::<Vec<_>>(), goal)
     }
 }
 
-/// The decode layouts met so far, numbered densely in the order met: by their packed key
-/// where it exists ([`space::DecodeOption::packed_key`], one small number to hash), else
-/// by their [`space::LayoutKey`].
+/// The classes of decode layouts met so far ([`space::DecodeOption::class_key`]: a
+/// layout but for a ping-pong's microbatch count), numbered densely in the order met: by
+/// their packed key where it exists ([`space::DecodeOption::packed_class`], one small
+/// number to hash), else by their key.
 #[derive(Default)]
 struct Layouts {
     packed: rustc_hash::FxHashMap<u128, u32>,
@@ -156,32 +159,154 @@ struct Layouts {
 }
 
 impl Layouts {
-    /// The number of `d`'s layout (a new one if it was not met before).
+    /// The number of `d`'s class (a new one if it was not met before).
     fn number(&mut self, d: &space::DecodeOption) -> u32 {
         let n = (self.packed.len() + self.keyed.len()) as u32;
-        match d.packed_key() {
+        match d.packed_class() {
             Some(k) => *self.packed.entry(k).or_insert(n),
-            None => *self.keyed.entry(d.key()).or_insert(n),
+            None => *self.keyed.entry(d.class_key()).or_insert(n),
         }
     }
 }
 
-/// One batch's space and what [`bound`] reads of it.
+/// What [`bound`] and the [`Floors`] read of one class's options at one batch
+/// ([`Layouts`]), every option of the space counted (those a search leaves out too).
+#[derive(Clone, Copy, Debug)]
+struct Steps {
+    fastest: f64,
+    slowest: f64,
+    /// by index into [`space::MICROBATCHES`], of the options with that many
+    /// microbatches: the fastest and slowest steps, and the most tokens/s at the least
+    /// multiple of an option's groups times its microbatches from this batch over its
+    /// step ([`most_tokens_per_s`]); NaN where there is none
+    counts: [(f64, f64, f64); space::MICROBATCHES.len()],
+}
+
+/// A space's decode options' class numbers ([`Layouts`]) and each class's [`Steps`].
+struct Classes {
+    /// each decode option's class number
+    layout: Vec<u32>,
+    /// indexed by class number (`None`: no option of that class at this batch)
+    steps: Vec<Option<Steps>>,
+}
+
+impl Classes {
+    /// Of every decode option of `inst`, its classes numbered by `layouts`.
+    fn of(inst: &Instance, layouts: &mut Layouts) -> Classes {
+        let layout: Vec<u32> = inst.decode.iter().map(|d| layouts.number(d)).collect();
+        // class numbers are dense (0.. the classes met so far): one slot each
+        let mut steps: Vec<Option<Steps>> = vec![None; layout.iter().max().map_or(0, |&l| l as usize + 1)];
+        let b = inst.batch;
+        for (&l, d) in layout.iter().zip(&inst.decode) {
+            let s = steps[l as usize].get_or_insert(Steps {
+                fastest: d.tpot,
+                slowest: d.tpot,
+                counts: [(f64::NAN, f64::NAN, f64::NAN); space::MICROBATCHES.len()],
+            });
+            s.fastest = s.fastest.min(d.tpot);
+            s.slowest = s.slowest.max(d.tpot);
+            let mb = d.microbatches();
+            if let Some(c) = space::MICROBATCHES.iter().position(|&x| x == mb) {
+                let k = (d.attention().2 * mb).max(1);
+                let (fastest, slowest, rate) = &mut s.counts[c];
+                *fastest = fastest.min(d.tpot);
+                *slowest = slowest.max(d.tpot);
+                *rate = rate.max((b.div_ceil(k) * k) as f64 / d.tpot);
+            }
+        }
+        Classes { layout, steps }
+    }
+
+    /// The [`Steps`] of class number `l` here.
+    fn steps(&self, l: u32) -> Option<&Steps> {
+        self.steps.get(l as usize).and_then(|s| s.as_ref())
+    }
+}
+
+/// One batch's space, without the decode options a search may leave out
+/// ([`dominated`]), and its classes (those left out counted in their [`Steps`]).
 struct Built {
     inst: Instance,
-    /// each decode option's layout number
-    layout: Vec<u32>,
-    /// indexed by layout number, its options' fastest and slowest steps here (`None`: no
-    /// option of that layout at this batch)
-    steps: Vec<Option<(f64, f64)>>,
+    classes: Classes,
 }
 
 impl Built {
-    /// The fastest and slowest steps of layout number `l` here.
-    fn steps(&self, l: u32) -> Option<(f64, f64)> {
-        self.steps.get(l as usize).copied().flatten()
+    /// The space `inst` (every option), its classes numbered by `layouts`, without the
+    /// options [`dominated`] leaves out.
+    fn of(mut inst: Instance, layouts: &mut Layouts) -> Built {
+        let mut classes = Classes::of(&inst, layouts);
+        let out = dominated(&inst, &classes.layout);
+        if out.iter().any(|&o| o) {
+            let mut flags = out.iter();
+            inst.decode.retain(|_| !flags.next().is_some_and(|&o| o));
+            let mut flags = out.iter();
+            classes.layout.retain(|_| !flags.next().is_some_and(|&o| o));
+        }
+        Built { inst, classes }
     }
 }
+
+/// Which decode options of `inst` (their classes `class`, [`Layouts`]) a search may leave
+/// out: a ping-pong option that another of its class (the same chips, KV placement,
+/// dollars and watts) steps no slower than (of two alike, the earlier stays) and that
+/// needs as many replicas of every prefill option that can feed them. Any choice with
+/// it has one with the other at the same prefill option and replicas: as feasible (its
+/// TPOT no higher, its TTFT the same, as many chips) and no worse in any goal or
+/// tie-break, each per token/s lower at its higher tokens/s. So every search finds the
+/// same best point, as the first of equals too: no slower option is ever as good in the
+/// tie-break, which is per token/s. (A faster step needing more prefill replicas may be
+/// worse: both stay.)
+///
+/// The replicas an option needs fall as its step slows, so the options of a class, fastest
+/// first, need the same replicas as the one before them wherever any faster one does:
+/// each is compared with the one before it.
+fn dominated(inst: &Instance, class: &[u32]) -> Vec<bool> {
+    let mut out = vec![false; inst.decode.len()];
+    // (class, step, index), packed to sort by: the step's bits order as it does (positive)
+    let mut pingpong: Vec<u128> = (inst.decode.iter().enumerate())
+        .filter(|(_, d)| matches!(d.layout, space::Layout::PingPong(_)) && d.aggregated.is_none() && d.tpot > 0.0)
+        .map(|(i, d)| (class[i] as u128) << 96 | (d.tpot.to_bits() as u128) << 32 | i as u128)
+        .collect();
+    pingpong.sort_unstable();
+    // per KV placement met, the prefill options that can feed it: (interval, pinned replicas)
+    type Feeds<'a> = Vec<(&'a [(usize, f64)], Vec<(f64, Option<u64>)>)>;
+    let mut feeds: Feeds = Vec::new();
+    let unpack = |x: u128| ((x >> 96) as u32, (x & 0xffff_ffff) as usize);
+    for w in pingpong.windows(2) {
+        let ((c, i), (k, j)) = (unpack(w[0]), unpack(w[1]));
+        let (a, b) = (&inst.decode[i], &inst.decode[j]);
+        if c != k
+            || a.chips != b.chips
+            || a.kv != b.kv
+            || a.usd_per_s != b.usd_per_s
+            || a.watts != b.watts
+            || a.turns.is_some() != b.turns.is_some()
+        {
+            continue;
+        }
+        // [`Instance::min_replicas`] of each, from their request rates
+        let (ra, rb) = (inst.request_rate(i), inst.request_rate(j));
+        let need = |rate: f64, (interval, pin): (f64, Option<u64>)| {
+            let fewest = (rate * interval - 1e-9).ceil().max(1.0) as u64;
+            pin.map_or(fewest, |n| n.max(fewest))
+        };
+        let f = match feeds.iter().position(|(kv, _)| *kv == &*b.kv) {
+            Some(f) => f,
+            None => {
+                let by = (inst.prefill.iter())
+                    .filter(|p| Instance::prefill_ttft(p, &b.kv, false).is_some())
+                    .map(|p| (p.interval, p.fixed_replicas))
+                    .collect();
+                feeds.push((&b.kv, by));
+                feeds.len() - 1
+            }
+        };
+        out[j] = feeds[f].1.iter().all(|&p| need(ra, p) == need(rb, p));
+    }
+    out
+}
+
+impl Built {}
 
 impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
@@ -254,26 +379,38 @@ impl<'p> Batches<'p> {
     }
 
     fn build(&mut self, b: u64) -> &Built {
-        let (plan, prefill, excluded, layouts, limit) = (self.plan, &self.prefill, &mut self.excluded, &mut self.layouts, self.tpot_limit);
-        let (from, kinds) = (self.from, self.kinds);
-        self.built.entry(b).or_insert_with(|| {
-            let mut inst = match from {
-                Some((from, Reuse::Repriced)) => from.at(b).repriced(plan),
-                Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
-                None => space::instance_over(plan, b, space::decode_options_of(plan, b, kinds, excluded), prefill),
-            };
-            if let Some(l) = limit {
-                inst.tpot_limit = l;
-            }
-            let layout: Vec<u32> = inst.decode.iter().map(|d| layouts.number(d)).collect();
-            // layout numbers are dense (0.. the layouts met so far): one slot each
-            let mut steps: Vec<Option<(f64, f64)>> = vec![None; layout.iter().max().map_or(0, |&l| l as usize + 1)];
-            for (&l, d) in layout.iter().zip(&inst.decode) {
-                let slot = &mut steps[l as usize];
-                *slot = Some(slot.map_or((d.tpot, d.tpot), |(lo, hi)| (lo.min(d.tpot), hi.max(d.tpot))));
-            }
-            Built { inst, layout, steps }
-        })
+        if !self.built.contains_key(&b) {
+            let inst = self.instance(b);
+            self.built.insert(b, Built::of(inst, &mut self.layouts));
+        }
+        &self.built[&b]
+    }
+
+    /// The space at batch `b` with every option (none left out), built.
+    fn instance(&mut self, b: u64) -> Instance {
+        let (plan, prefill) = (self.plan, &self.prefill);
+        let mut inst = match self.from {
+            Some((from, Reuse::Repriced)) => from.at(b).repriced(plan),
+            Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
+            None => space::instance_over(plan, b, space::decode_options_of(plan, b, self.kinds, &mut self.excluded), prefill),
+        };
+        if let Some(l) = self.tpot_limit {
+            inst.tpot_limit = l;
+        }
+        inst
+    }
+
+    /// Builds the space at batch `b` and says whether, with every option, it is `other`
+    /// option for option (`false` where it was built before: the options left out are
+    /// no longer there to compare).
+    fn build_compared(&mut self, b: u64, other: &Instance) -> bool {
+        if self.built.contains_key(&b) {
+            return false;
+        }
+        let inst = self.instance(b);
+        let same = inst == *other;
+        self.built.insert(b, Built::of(inst, &mut self.layouts));
+        same
     }
 
     /// The spaces at batches `a` and `b`.
@@ -290,7 +427,7 @@ impl<'p> Batches<'p> {
         for &b in &seeds {
             self.build(b);
         }
-        let spaces: Vec<&Instance> = seeds.iter().map(|b| &self.built[b].inst).collect();
+        let spaces: Vec<(&Instance, &Classes)> = seeds.iter().map(|b| (&self.built[b].inst, &self.built[b].classes)).collect();
         Floors::of(&seeds, &spaces, goal)
     }
 
@@ -300,7 +437,7 @@ impl<'p> Batches<'p> {
     /// space at its start. For values worse than these spaces' (a bisection's next
     /// steps), tighter than `old`.
     pub fn tighten(&self, old: &Floors, goal: Goal) -> Floors {
-        let space = |x: u64| self.built.get(&x).map(|b| &b.inst);
+        let space = |x: u64| self.built.get(&x).map(|b| (&b.inst, &b.classes));
         let mut xs: Vec<u64> = old.points.iter().map(|p| p.0).chain(self.built.keys().copied()).collect();
         xs.sort_unstable();
         xs.dedup();
@@ -314,7 +451,7 @@ impl<'p> Batches<'p> {
         let points = xs
             .iter()
             .map(|&x| {
-                let own = space(x).map(|inst| relaxed(inst, goal, |_, d| x as f64 / d.tpot));
+                let own = space(x).map(|(inst, _)| relaxed(inst, goal, |_, d| x as f64 / d.tpot));
                 let before = match old.points.binary_search_by_key(&x, |p| p.0) {
                     Ok(i) => old.points[i].1,
                     // a batch strictly inside one of `old`'s ranges
@@ -330,7 +467,7 @@ impl<'p> Batches<'p> {
                 if b < a + 2 {
                     return None;
                 }
-                higher(old.gap_around((a, b)), space(a).map(|at_a| gap_floor((a, b), (at_a, space(b)), goal)))
+                higher(old.gap_around((a, b)), space(a).map(|at_a| gap_floor((a, b), (at_a, space(b).map(|s| s.1)), goal)))
             })
             .collect();
         Floors { points, gaps }
@@ -577,12 +714,12 @@ pub struct Floors {
 
 impl Floors {
     /// From the spaces at the plan's `seeds`, in order.
-    fn of(seeds: &[u64], spaces: &[&Instance], goal: Goal) -> Option<Floors> {
+    fn of(seeds: &[u64], spaces: &[(&Instance, &Classes)], goal: Goal) -> Option<Floors> {
         if matches!(goal, Goal::Chips | Goal::Power) {
             return None;
         }
-        let points = seeds.iter().zip(spaces).map(|(&b, inst)| (b, relaxed(inst, goal, |_, d| b as f64 / d.tpot))).collect();
-        let gaps = seeds.windows(2).zip(spaces.windows(2)).map(|(w, sp)| gap_floor((w[0], w[1]), (sp[0], Some(sp[1])), goal)).collect();
+        let points = seeds.iter().zip(spaces).map(|(&b, (inst, _))| (b, relaxed(inst, goal, |_, d| b as f64 / d.tpot))).collect();
+        let gaps = seeds.windows(2).zip(spaces.windows(2)).map(|(w, sp)| gap_floor((w[0], w[1]), (sp[0], Some(sp[1].1)), goal)).collect();
         Some(Floors { points, gaps })
     }
 
@@ -598,12 +735,12 @@ impl Floors {
 /// The bound over the batches strictly between `a` and `b` (no seed between them) from
 /// the space at `a` and, where given, at `b` ([`Floors`]); `None` when there are none
 /// or no pair forms there.
-fn gap_floor((a, b): (u64, u64), (at_a, at_b): (&Instance, Option<&Instance>), goal: Goal) -> Option<f64> {
+fn gap_floor((a, b): (u64, u64), (at_a, at_b): ((&Instance, &Classes), Option<&Classes>), goal: Goal) -> Option<f64> {
     if b < a + 2 {
         return None;
     }
     let most = gap_tokens_per_s((a, b), (at_a, at_b));
-    relaxed(at_a, goal, |i, _| most[i])
+    relaxed(at_a.0, goal, |i, _| most[i])
 }
 
 /// Decode options that the same prefill options can feed (their KV placement, whether
@@ -664,40 +801,42 @@ fn relaxed(inst: &Instance, goal: Goal, tput: impl Fn(usize, &space::DecodeOptio
     least
 }
 
-/// Per decode option of the space at `a`, the most tokens/s its layout gives at a batch
-/// strictly between `a` and `b` ([`most_tokens_per_s`], with its layout's fastest step
-/// in the space at `b` where given), at those figures or worse: the reasons hold at any
-/// figures, and a worse figure only slows the steps.
-fn gap_tokens_per_s((a, b): (u64, u64), (at_a, at_b): (&Instance, Option<&Instance>)) -> Vec<f64> {
-    let mut layouts = Layouts::default();
-    let mut fastest: Vec<f64> = Vec::new();
-    for d in at_b.iter().flat_map(|i| &i.decode) {
-        let l = layouts.number(d) as usize;
-        if l == fastest.len() {
-            fastest.push(d.tpot);
-        } else {
-            fastest[l] = fastest[l].min(d.tpot);
-        }
-    }
-    at_a.decode.iter().map(|d| most_tokens_per_s(d, (a, b), fastest.get(layouts.number(d) as usize).copied())).collect()
+/// Per decode option of the space at `a` (with its classes), the most tokens/s its
+/// class gives at a batch strictly between `a` and `b` ([`most_tokens_per_s`], with its
+/// class's steps in the space at `b` where given, numbered alike), at those figures or
+/// worse: the reasons hold at any figures, and a worse figure only slows the steps.
+fn gap_tokens_per_s((a, b): (u64, u64), ((at_a, classes), at_b): ((&Instance, &Classes), Option<&Classes>)) -> Vec<f64> {
+    let class = |i: usize| classes.layout[i];
+    at_a.decode
+        .iter()
+        .enumerate()
+        .map(|(i, d)| most_tokens_per_s(d, (a, b), (classes.steps(class(i)), at_b.and_then(|c| c.steps(class(i))))))
+        .collect()
 }
 
-/// The most tokens/s decode option `d` (of the space at batch `a`) gives at a batch
+/// The most tokens/s decode option `d` (of the space at batch `a`, the fastest of its
+/// class there) or any other option of its class ([`Layouts`]) gives at a batch
 /// strictly between `a` and `b` (no seed between them): `(b − 1)/τ_a`, and where its
-/// layout exists at `b` with `fastest` its quickest step there, no more than `m/τ_b`,
+/// class exists at `b` with `fastest` its quickest step there, no more than `m/τ_b`,
 /// `m` the least multiple of its groups or microbatches from `b` (tokens/s never falls
-/// from one whole multiple to the next). Not so for a layer pipeline, whose cut moves
+/// from one whole multiple to the next), for a ping-pong class the largest over its
+/// microbatch counts. Not so for a layer pipeline, whose cut moves
 /// with the batch (its stages' caches grow), so its tokens/s may fall from one multiple
 /// of its microbatches to the next, nor for variants served in turn, which split the
 /// batch unevenly between those multiples.
-fn most_tokens_per_s(d: &space::DecodeOption, (a, b): (u64, u64), fastest: Option<f64>) -> f64 {
-    let most = b.saturating_sub(1).max(a) as f64 / d.tpot;
-    match fastest {
-        Some(f) if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() => {
-            let k = (d.attention().2 * d.microbatches()).max(1);
-            most.min((b.div_ceil(k) * k) as f64 / f)
+fn most_tokens_per_s(d: &space::DecodeOption, (a, b): (u64, u64), (at_a, at_b): (Option<&Steps>, Option<&Steps>)) -> f64 {
+    let most = |step: f64| b.saturating_sub(1).max(a) as f64 / step;
+    match (at_a, at_b) {
+        (Some(sa), Some(sb)) if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() => {
+            // per microbatch count of the class at `a` (between `a` and `b` there are no
+            // others: each count is a seed from where it exists)
+            let per_count = sa.counts.iter().zip(&sb.counts).filter(|(x, _)| !x.0.is_nan()).map(|(x, y)| match y.2.is_nan() {
+                true => most(x.0),
+                false => most(x.0).min(y.2),
+            });
+            per_count.fold(f64::NAN, f64::max).min(most(d.tpot))
         }
-        _ => most,
+        _ => most(d.tpot),
     }
 }
 
@@ -737,24 +876,53 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
     let mut options: Vec<(Key, usize, f64, f64)> = Vec::new();
     // an option the exclusion leaves out with every prefill option bounds no pair
     let whole = ex.as_ref().filter(|e| e.covers_every_prefill(at_a.prefill.len()));
+    // the ping-pong classes whose options are bounded so far
+    let mut bounded: rustc_hash::FxHashSet<u32> = Default::default();
     for (di, d) in at_a.decode.iter().enumerate() {
         if !at_a.decode_allowed(d) || whole.is_some_and(|e| e.has_decode(di)) {
             continue;
         }
-        let steps_at_b = built_b.steps(built_a.layout[di]);
-        let most = most_tokens_per_s(d, (a, b), steps_at_b.map(|s| s.0));
-        let fewest = steps_at_b.map_or(0.0, |(_, slowest)| (a + 1).min(b) as f64 / slowest);
-        let chips = d.chips.iter().sum();
-        let alone = space::Totals {
-            usd_per_s: d.usd_per_s,
-            tokens_per_s: most,
-            chips,
-            decode_chips: chips,
-            watts: d.watts,
-            tpot: d.tpot,
-            ttft: 0.0,
+        let class = built_a.classes.layout[di];
+        let (steps_at_a, steps_at_b) = (built_a.classes.steps(class), built_b.classes.steps(class));
+        let mut push = |most: f64, fewest: f64| {
+            let chips = d.chips.iter().sum();
+            let alone = space::Totals {
+                usd_per_s: d.usd_per_s,
+                tokens_per_s: most,
+                chips,
+                decode_chips: chips,
+                watts: d.watts,
+                tpot: d.tpot,
+                ttft: 0.0,
+            };
+            options.push(((goal.value(&alone), tie.value(&alone)), di, most, fewest));
         };
-        options.push(((goal.value(&alone), tie.value(&alone)), di, most, fewest));
+        match (&d.layout, steps_at_a) {
+            // A ping-pong class's options share their chips, dollars, watts and KV
+            // placement, and so their prefill pairs and any exclusion: its fastest
+            // option left at `a` (the first allowed, no slower than any other) bounds
+            // each microbatch count's options between `a` and `b` with that count's range
+            // of tokens/s, those left out too.
+            (space::Layout::PingPong(_), Some(sa)) => {
+                if d.tpot == sa.fastest && bounded.insert(class) {
+                    // a count whose fastest step at `a` breaks the TPOT bound breaks it between
+                    let allowed = |x: &(f64, f64, f64)| !x.0.is_nan() && at_a.tpot_limit.is_none_or(|l| x.0 <= l);
+                    for (c, (fastest, _, _)) in sa.counts.iter().enumerate().filter(|(_, x)| allowed(x)) {
+                        let at_b = steps_at_b.map(|s| s.counts[c]).filter(|x| !x.0.is_nan());
+                        let most = b.saturating_sub(1).max(a) as f64 / fastest;
+                        let most = match at_b {
+                            Some((_, _, rate)) if d.turns.is_none() => most.min(rate),
+                            _ => most,
+                        };
+                        push(most, at_b.map_or(0.0, |(_, slowest, _)| (a + 1).min(b) as f64 / slowest));
+                    }
+                }
+            }
+            _ => {
+                let most = most_tokens_per_s(d, (a, b), (steps_at_a, steps_at_b));
+                push(most, steps_at_b.map_or(0.0, |s| (a + 1).min(b) as f64 / s.slowest));
+            }
+        }
     }
     // taken in order until one reaches the least pair found, which is mostly early: a
     // heap orders only those taken (O(n + k log n), not a full sort)
@@ -897,11 +1065,12 @@ mod tests {
         }
     }
 
-    /// Layouts are numbered by their packed key where it exists and by their full key
-    /// elsewhere: two options get the same number exactly when their layouts are equal,
-    /// over colocated, data-parallel, ping-pong and pipeline options at several batches.
+    /// Classes are numbered by their packed key where it exists and by their key
+    /// elsewhere: two options get the same number exactly when their classes are equal
+    /// (their layouts but for a ping-pong's microbatch count), over colocated,
+    /// data-parallel, ping-pong and pipeline options at several batches.
     #[test]
-    fn options_share_a_layout_number_exactly_when_their_layouts_are_equal() {
+    fn options_share_a_class_number_exactly_when_their_classes_are_equal() {
         let text = "use std::chips::{b200, lp30}\nuse std::links::{nvlink5, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_8b\n\
                     workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
                     cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = lp30 x 64 over groq3_c2c\n  link a <-> b over spectrum_x\n}\n\
@@ -910,22 +1079,28 @@ mod tests {
         let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
         let plan = &comp.program.plans[0];
-        let mut batches = Batches::new(plan);
+        let prefill = space::prefill_options(plan, &mut Vec::new());
+        let mut layouts = Layouts::default();
         let mut seen: Vec<(space::LayoutKey, u32)> = Vec::new();
         let (mut packed, mut keyed) = (0, 0);
+        // per ping-pong class number, the microbatch counts met
+        let mut counts: Vec<(u32, u64)> = Vec::new();
         for b in [1, 3, 8, 24, 64] {
-            batches.at(b);
-            let built = &batches.built[&b];
-            for (d, &n) in built.inst.decode.iter().zip(&built.layout) {
-                match d.packed_key() {
+            let inst = space::instance(plan, b, &prefill, &mut Vec::new());
+            let classes = Classes::of(&inst, &mut layouts);
+            for (d, &n) in inst.decode.iter().zip(&classes.layout) {
+                match d.packed_class() {
                     Some(_) => packed += 1,
                     None => keyed += 1,
                 }
-                let k = d.key();
+                if matches!(d.layout, space::Layout::PingPong(_)) {
+                    counts.push((n, d.microbatches()));
+                }
+                let k = d.class_key();
                 match seen.iter().find(|(s, _)| *s == k) {
                     Some((_, m)) => assert_eq!(*m, n, "{k:?}"),
                     None => {
-                        assert!(seen.iter().all(|(_, m)| *m != n), "{k:?} shares number {n} with another layout");
+                        assert!(seen.iter().all(|(_, m)| *m != n), "{k:?} shares number {n} with another class");
                         seen.push((k, n));
                     }
                 }
@@ -935,6 +1110,10 @@ mod tests {
         for kind in ["Colocated", "PingPong", "Pipeline"] {
             assert!(seen.iter().any(|(k, _)| format!("{k:?}").starts_with(kind)), "no {kind} layout");
         }
+        // a ping-pong class holds its options of every microbatch count
+        counts.sort_unstable();
+        counts.dedup();
+        assert!(counts.windows(2).any(|w| w[0].0 == w[1].0), "no ping-pong class with two microbatch counts");
         // numbers are dense, in the order met
         let mut numbers: Vec<u32> = seen.iter().map(|(_, n)| *n).collect();
         numbers.sort_unstable();

@@ -1105,12 +1105,24 @@ impl DecodeOption {
         }
     }
 
-    /// [`DecodeOption::key`] packed into one number, for the layouts whose fields fit
-    /// (colocated and ping-pong, every field below 2^16 or 2^20): the same layouts get
-    /// the same number and different layouts different numbers, without building the
-    /// key. `None` for the others (pipelines, speculative decoding) and for fields that
-    /// do not fit: their [`LayoutKey`] numbers them.
-    pub fn packed_key(&self) -> Option<u128> {
+    /// The layout's class: its [`DecodeOption::key`] but for a ping-pong's microbatch
+    /// count. A class's options at one batch share their chips, KV placement and
+    /// memory and differ only in their steps (`solve::batch` keeps the fastest of those
+    /// that need as many prefill replicas, and bounds a class as one).
+    pub fn class_key(&self) -> LayoutKey {
+        let mut key = self.key();
+        if let LayoutKey::PingPong { microbatches, .. } = &mut key {
+            *microbatches = 0;
+        }
+        key
+    }
+
+    /// [`DecodeOption::class_key`] packed into one number, for the layouts whose fields
+    /// fit (colocated and ping-pong, every field below 2^16 or 2^20): the same classes
+    /// get the same number and different classes different numbers, without building
+    /// the key. `None` for the others (pipelines, speculative decoding) and for fields
+    /// that do not fit: their class key numbers them.
+    pub fn packed_class(&self) -> Option<u128> {
         // appends `v` in `bits` bits, or fails when it does not fit
         fn put(acc: u128, v: u64, bits: u32) -> Option<u128> {
             (v < 1u64 << bits).then_some(acc << bits | v as u128)
@@ -1132,7 +1144,6 @@ impl DecodeOption {
                 let k = put(k, p.ffn.0 as u64, 16)?;
                 let k = put(k, p.ffn.1, 16)?;
                 let k = put(k, p.groups, 16)?;
-                let k = put(k, p.microbatches, 16)?;
                 put(k, split(p.experts), 1)
             }
             Layout::Pipeline(_) | Layout::Speculative(_) => None,
