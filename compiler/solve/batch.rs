@@ -306,8 +306,6 @@ fn dominated(inst: &Instance, class: &[u32]) -> Vec<bool> {
     out
 }
 
-impl Built {}
-
 impl<'p> Batches<'p> {
     pub fn new(plan: &'p Plan) -> Batches<'p> {
         let mut excluded = Vec::new();
@@ -814,13 +812,13 @@ fn gap_tokens_per_s((a, b): (u64, u64), ((at_a, classes), at_b): ((&Instance, &C
         .collect()
 }
 
-/// The most tokens/s decode option `d` (of the space at batch `a`, the fastest of its
-/// class there) or any other option of its class ([`Layouts`]) gives at a batch
-/// strictly between `a` and `b` (no seed between them): `(b − 1)/τ_a`, and where its
-/// class exists at `b` with `fastest` its quickest step there, no more than `m/τ_b`,
-/// `m` the least multiple of its groups or microbatches from `b` (tokens/s never falls
-/// from one whole multiple to the next), for a ping-pong class the largest over its
-/// microbatch counts. Not so for a layer pipeline, whose cut moves
+/// The most tokens/s decode option `d` of the space at batch `a` gives at a batch
+/// strictly between `a` and `b` (no seed between them), and where `d` is the fastest of
+/// its class at `a` ([`Layouts`], with its steps there `at_a`), any option of its class:
+/// `(b − 1)/τ_a`, and where the class exists at `b` (its steps there `at_b`), no more
+/// than `m/τ_b`, `m` the least multiple of an option's groups or microbatches from `b`
+/// (tokens/s never falls from one whole multiple to the next), the largest of those over
+/// the class's microbatch counts. Not so for a layer pipeline, whose cut moves
 /// with the batch (its stages' caches grow), so its tokens/s may fall from one multiple
 /// of its microbatches to the next, nor for variants served in turn, which split the
 /// batch unevenly between those multiples.

@@ -202,7 +202,7 @@ pub(super) fn colocated_option(
     let allreduce = plan.model.layers as f64 * (ar_attn + ar_ffn);
     let layout = Layout::Colocated(Colocated { pool: a, tp, dp, cp, attn_collective: ar_attn, ffn_collective: ar_ffn, experts });
     let step = cost::step::colocated(attn, ffn, other, allreduce, overhead);
-    DecodeOption::priced(&plan.cluster.pools, layout, vec![(a, 1.0)], chips, step, memory)
+    DecodeOption::priced(|c| cost::step::spend(&plan.cluster.pools, c), layout, vec![(a, 1.0)], chips, step, memory)
 }
 
 /// The colocated option of `d` groups of `ta` chips of pool `a` (1: one tensor-parallel

@@ -1040,12 +1040,13 @@ pub enum LayoutKey {
 }
 
 impl DecodeOption {
-    /// The option of `layout` with its KV cache on `kv`, `chips` per pool of `pools`, its
-    /// step (TPOT and breakdown, composed by `cost::step`) and memory: its $/s and W are
-    /// its chips' ([`cost::step::spend`]), the same for every layout. The lists are shared
+    /// The option of `layout` with its KV cache on `kv`, `chips` per pool, its step (TPOT
+    /// and breakdown, composed by `cost::step`) and memory: its $/s and W are `spend` of
+    /// its chips (`cost::step::spend` of the cluster's pools, the same for every layout;
+    /// options of the same chips may share one worked out once). The lists are shared
     /// (options that differ only in their step share them: no copy per option).
     pub fn priced(
-        pools: &[crate::ir::Pool],
+        spend: impl FnOnce(&[u64]) -> (f64, f64),
         layout: Layout,
         kv: impl Into<Arc<[(usize, f64)]>>,
         chips: impl Into<Arc<[u64]>>,
@@ -1053,24 +1054,12 @@ impl DecodeOption {
         memory: impl Into<Arc<[MemUse]>>,
     ) -> DecodeOption {
         let chips = chips.into();
-        DecodeOption::spent(cost::step::spend(pools, &chips), layout, kv, chips, (tpot, breakdown), memory)
-    }
-
-    /// [`DecodeOption::priced`] with its chips' dollars and watts `spend` worked out
-    /// ([`cost::step::spend`] of `chips`): options of the same chips share them.
-    pub fn spent(
-        (usd_per_s, watts): (f64, f64),
-        layout: Layout,
-        kv: impl Into<Arc<[(usize, f64)]>>,
-        chips: impl Into<Arc<[u64]>>,
-        (tpot, breakdown): (f64, DecodeBreakdown),
-        memory: impl Into<Arc<[MemUse]>>,
-    ) -> DecodeOption {
+        let (usd_per_s, watts) = spend(&chips);
         DecodeOption {
             layout,
             kv: kv.into(),
             tpot,
-            chips: chips.into(),
+            chips,
             usd_per_s,
             watts,
             breakdown,

@@ -252,7 +252,7 @@ pub(super) fn pingpong_options(
                     other: other_m,
                     experts,
                 });
-                out.push(DecodeOption::spent(spend, layout, kv.clone(), chips.clone(), (tpot, breakdown), memory.clone()));
+                out.push(DecodeOption::priced(|_| spend, layout, kv.clone(), chips.clone(), (tpot, breakdown), memory.clone()));
             }
         }
     }

@@ -456,7 +456,7 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
     bd.crossing += back;
     let step = cost::step::pipeline(bd, part.bottleneck, cycle, *mbs);
     let layout = Layout::Pipeline(Pipeline { stages, microbatches: *mbs, cross_in, back });
-    DecodeOption::priced(&cl.pools, layout, kv, chips, step, memory)
+    DecodeOption::priced(|c| cost::step::spend(&cl.pools, c), layout, kv, chips, step, memory)
 }
 
 #[cfg(test)]

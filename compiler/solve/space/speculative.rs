@@ -65,7 +65,7 @@ pub(super) fn speculative_options(
                 tokens: e,
                 target: Box::new(t.clone()),
             });
-            out.push(DecodeOption::priced(&cl.pools, layout, t.kv.clone(), chips, step, mem));
+            out.push(DecodeOption::priced(|c| cost::step::spend(&cl.pools, c), layout, t.kv.clone(), chips, step, mem));
         }
     }
     out
