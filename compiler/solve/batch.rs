@@ -268,8 +268,8 @@ fn dominated(inst: &Instance, class: &[u32]) -> Vec<bool> {
         .map(|(i, d)| (class[i] as u128) << 96 | (d.tpot.to_bits() as u128) << 32 | i as u128)
         .collect();
     pingpong.sort_unstable();
-    // per KV placement met, the prefill options that can feed it: (interval, pinned replicas)
-    type Feeds<'a> = Vec<(&'a [(usize, f64)], Vec<(f64, Option<u64>)>)>;
+    // per KV placement met, the prefill options that can feed it
+    type Feeds<'a> = Vec<(&'a [(usize, f64)], Vec<&'a space::PrefillOption>)>;
     let mut feeds: Feeds = Vec::new();
     let unpack = |x: u128| ((x >> 96) as u32, (x & 0xffff_ffff) as usize);
     for w in pingpong.windows(2) {
@@ -286,22 +286,15 @@ fn dominated(inst: &Instance, class: &[u32]) -> Vec<bool> {
         }
         // [`Instance::min_replicas`] of each, from their request rates
         let (ra, rb) = (inst.request_rate(i), inst.request_rate(j));
-        let need = |rate: f64, (interval, pin): (f64, Option<u64>)| {
-            let fewest = (rate * interval - 1e-9).ceil().max(1.0) as u64;
-            pin.map_or(fewest, |n| n.max(fewest))
-        };
         let f = match feeds.iter().position(|(kv, _)| *kv == &*b.kv) {
             Some(f) => f,
             None => {
-                let by = (inst.prefill.iter())
-                    .filter(|p| Instance::prefill_ttft(p, &b.kv, false).is_some())
-                    .map(|p| (p.interval, p.fixed_replicas))
-                    .collect();
+                let by = inst.prefill.iter().filter(|p| Instance::prefill_ttft(p, &b.kv, false).is_some()).collect();
                 feeds.push((&b.kv, by));
                 feeds.len() - 1
             }
         };
-        out[j] = feeds[f].1.iter().all(|&p| need(ra, p) == need(rb, p));
+        out[j] = feeds[f].1.iter().all(|p| p.replicas_for(ra) == p.replicas_for(rb));
     }
     out
 }
@@ -823,19 +816,43 @@ fn gap_tokens_per_s((a, b): (u64, u64), ((at_a, classes), at_b): ((&Instance, &C
 /// of its microbatches to the next, nor for variants served in turn, which split the
 /// batch unevenly between those multiples.
 fn most_tokens_per_s(d: &space::DecodeOption, (a, b): (u64, u64), (at_a, at_b): (Option<&Steps>, Option<&Steps>)) -> f64 {
-    let most = |step: f64| b.saturating_sub(1).max(a) as f64 / step;
+    let own = b.saturating_sub(1).max(a) as f64 / d.tpot;
     match (at_a, at_b) {
-        (Some(sa), Some(sb)) if !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none() => {
-            // per microbatch count of the class at `a` (between `a` and `b` there are no
-            // others: each count is a seed from where it exists)
-            let per_count = sa.counts.iter().zip(&sb.counts).filter(|(x, _)| !x.0.is_nan()).map(|(x, y)| match y.2.is_nan() {
-                true => most(x.0),
-                false => most(x.0).min(y.2),
-            });
-            per_count.fold(f64::NAN, f64::max).min(most(d.tpot))
-        }
-        _ => most(d.tpot),
+        (Some(sa), Some(_)) if by_multiples(d) => count_ranges(d, (a, b), sa, at_b).map(|r| r.1).fold(f64::NAN, f64::max).min(own),
+        _ => own,
     }
+}
+
+/// Whether `d`'s tokens/s never falls from one whole multiple of its groups times its
+/// microbatches to the next ([`most_tokens_per_s`]): not a layer pipeline's, nor
+/// variants' served in turn.
+fn by_multiples(d: &space::DecodeOption) -> bool {
+    !matches!(d.target().layout, space::Layout::Pipeline(_)) && d.turns.is_none()
+}
+
+/// Per microbatch count of `d`'s class at batch `a` (its steps there `at_a`; between `a`
+/// and `b` there are no others: each count is a seed from where it exists), that
+/// count's fastest step at `a` and the range of tokens/s its options give at a batch
+/// strictly between `a` and `b`: at most `(b − 1)/τ_a` and, where the count exists at
+/// `b` (the class's steps there `at_b`), no more than `m/τ_b` (but for a layer pipeline
+/// or variants served in turn, [`most_tokens_per_s`]); at least `(a + 1)/τ_b` of its
+/// slowest step at `b` (0 where it is not there).
+fn count_ranges<'s>(
+    d: &space::DecodeOption,
+    (a, b): (u64, u64),
+    at_a: &'s Steps,
+    at_b: Option<&'s Steps>,
+) -> impl Iterator<Item = (f64, f64, f64)> + 's {
+    let multiples = by_multiples(d);
+    at_a.counts.iter().enumerate().filter(|(_, x)| !x.0.is_nan()).map(move |(c, &(fastest, _, _))| {
+        let at_b = at_b.map(|s| s.counts[c]).filter(|x| !x.0.is_nan());
+        let most = b.saturating_sub(1).max(a) as f64 / fastest;
+        let most = match at_b {
+            Some((_, _, rate)) if multiples => most.min(rate),
+            _ => most,
+        };
+        (fastest, most, at_b.map_or(0.0, |(_, slowest, _)| (a + 1).min(b) as f64 / slowest))
+    })
 }
 
 /// A lower bound on the key of every choice not excluded at every batch strictly
@@ -874,8 +891,6 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
     let mut options: Vec<(Key, usize, f64, f64)> = Vec::new();
     // an option the exclusion leaves out with every prefill option bounds no pair
     let whole = ex.as_ref().filter(|e| e.covers_every_prefill(at_a.prefill.len()));
-    // the ping-pong classes whose options are bounded so far
-    let mut bounded: rustc_hash::FxHashSet<u32> = Default::default();
     for (di, d) in at_a.decode.iter().enumerate() {
         if !at_a.decode_allowed(d) || whole.is_some_and(|e| e.has_decode(di)) {
             continue;
@@ -898,21 +913,15 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
         match (&d.layout, steps_at_a) {
             // A ping-pong class's options share their chips, dollars, watts and KV
             // placement, and so their prefill pairs and any exclusion: its fastest
-            // option left at `a` (the first allowed, no slower than any other) bounds
-            // each microbatch count's options between `a` and `b` with that count's range
-            // of tokens/s, those left out too.
+            // option left at `a` (one only: of two as fast, [`dominated`] leaves the later
+            // out) bounds each microbatch count's options between `a` and `b` with that
+            // count's range of tokens/s, those left out too.
             (space::Layout::PingPong(_), Some(sa)) => {
-                if d.tpot == sa.fastest && bounded.insert(class) {
+                if d.tpot == sa.fastest {
                     // a count whose fastest step at `a` breaks the TPOT bound breaks it between
-                    let allowed = |x: &(f64, f64, f64)| !x.0.is_nan() && at_a.tpot_limit.is_none_or(|l| x.0 <= l);
-                    for (c, (fastest, _, _)) in sa.counts.iter().enumerate().filter(|(_, x)| allowed(x)) {
-                        let at_b = steps_at_b.map(|s| s.counts[c]).filter(|x| !x.0.is_nan());
-                        let most = b.saturating_sub(1).max(a) as f64 / fastest;
-                        let most = match at_b {
-                            Some((_, _, rate)) if d.turns.is_none() => most.min(rate),
-                            _ => most,
-                        };
-                        push(most, at_b.map_or(0.0, |(_, slowest, _)| (a + 1).min(b) as f64 / slowest));
+                    let allowed = |fastest: f64| at_a.tpot_limit.is_none_or(|l| fastest <= l);
+                    for (_, most, fewest) in count_ranges(d, (a, b), sa, steps_at_b).filter(|r| allowed(r.0)) {
+                        push(most, fewest);
                     }
                 }
             }

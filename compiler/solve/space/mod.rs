@@ -297,6 +297,16 @@ pub struct Choice {
 }
 
 impl PrefillOption {
+    /// Fewest replicas of it that keep up with `demand` requests/s: ⌈demand·s⌉, `s` its
+    /// interval between prompts, and with a replica pin exactly that many (more than the
+    /// pin when the pin cannot keep up, which `max_replicas` then rejects).
+    pub fn replicas_for(&self, demand: f64) -> u64 {
+        let need = demand * self.interval;
+        // Guard against 3.0000000001 from rounding.
+        let fewest = (need - 1e-9).ceil().max(1.0) as u64;
+        self.fixed_replicas.map_or(fewest, |n| n.max(fewest))
+    }
+
     /// Time to the first token when the KV cache goes to `kv` (pool, share of the
     /// bytes): the engine's first-token latency, prefill, then the slowest of the
     /// transfers, which run side by side.
@@ -457,12 +467,7 @@ impl Instance {
         if p.aggregated {
             return 1;
         }
-        let need = self.prefill_demand(d) * p.interval;
-        // Guard against 3.0000000001 from rounding.
-        let fewest = (need - 1e-9).ceil().max(1.0) as u64;
-        // pinned: exactly that many (more than the pin when the pin cannot keep up,
-        // which `max_replicas` then rejects)
-        p.fixed_replicas.map_or(fewest, |n| n.max(fewest))
+        p.replicas_for(self.prefill_demand(d))
     }
 
     /// Whether the prefill option may feed this decode option (TTFT path and limit).
