@@ -89,6 +89,11 @@ pub struct Batches<'p> {
     from: Option<(&'p NominalSpaces<'p>, Reuse)>,
     /// the decode options each space is built with ([`Batches::aggregated`])
     kinds: space::Kinds,
+    /// an empty list with the room of the largest space built so far: each space's
+    /// options are built in it, and those kept moved to a list of their own size
+    /// ([`Built::of`]), so that building many spaces neither grows a list each time nor
+    /// keeps the room of the options left out
+    scratch: Vec<space::DecodeOption>,
 }
 
 /// What a plan with one figure moved can take of its nominal spaces ([`Batches::reusing`]).
@@ -226,23 +231,31 @@ impl Classes {
 /// One batch's space, without the decode options a search may leave out
 /// ([`dominated`]), and its classes (those left out counted in their [`Steps`]).
 struct Built {
-    inst: Instance,
+    inst: Arc<Instance>,
     classes: Classes,
 }
 
 impl Built {
     /// The space `inst` (every option), its classes numbered by `layouts`, without the
-    /// options [`dominated`] leaves out.
-    fn of(mut inst: Instance, layouts: &mut Layouts) -> Built {
+    /// options [`dominated`] leaves out. The options kept go to a list of their own size
+    /// (a space is kept for the whole search, and the options left out are nearly half
+    /// of a large one's); `scratch` (empty) gets the room of the list they were in, when
+    /// that is more than it has.
+    fn of(mut inst: Instance, layouts: &mut Layouts, scratch: &mut Vec<space::DecodeOption>) -> Built {
         let mut classes = Classes::of(&inst, layouts);
         let out = dominated(&inst, &classes.layout);
-        if out.iter().any(|&o| o) {
-            let mut flags = out.iter();
-            inst.decode.retain(|_| !flags.next().is_some_and(|&o| o));
+        let mut all = std::mem::take(&mut inst.decode);
+        let left_out = out.iter().filter(|&&o| o).count();
+        inst.decode = Vec::with_capacity(all.len() - left_out);
+        inst.decode.extend(all.drain(..).zip(&out).filter(|(_, &o)| !o).map(|(d, _)| d));
+        if all.capacity() > scratch.capacity() {
+            *scratch = all;
+        }
+        if left_out > 0 {
             let mut flags = out.iter();
             classes.layout.retain(|_| !flags.next().is_some_and(|&o| o));
         }
-        Built { inst, classes }
+        Built { inst: Arc::new(inst), classes }
     }
 }
 
@@ -315,7 +328,17 @@ impl<'p> Batches<'p> {
         from: Option<(&'p NominalSpaces<'p>, Reuse)>,
         kinds: space::Kinds,
     ) -> Batches<'p> {
-        Batches { plan, prefill, built: BTreeMap::new(), tpot_limit: None, layouts: Default::default(), excluded, from, kinds }
+        Batches {
+            plan,
+            prefill,
+            built: BTreeMap::new(),
+            tpot_limit: None,
+            layouts: Default::default(),
+            excluded,
+            from,
+            kinds,
+            scratch: Vec::new(),
+        }
     }
 
     /// The spaces of `self`'s plan with only the choices that prefill inside the decode
@@ -359,20 +382,28 @@ impl<'p> Batches<'p> {
         &self.build(b).inst
     }
 
+    /// The space at batch `b`, built, shared (a [`Point`] holds it without copying its
+    /// options).
+    pub fn shared(&mut self, b: u64) -> Arc<Instance> {
+        self.build(b).inst.clone()
+    }
+
     /// Puts `limit` in place of the plan's own TPOT bound in every space, built or to be
     /// built: a sweep over the `tokens_per_s_per_user` SLO searches at each of its values
     /// with the spaces built once.
     pub fn set_tpot_limit(&mut self, limit: Option<f64>) {
         self.tpot_limit = Some(limit);
         for b in self.built.values_mut() {
-            b.inst.tpot_limit = limit;
+            // a point holding the space keeps its own bound
+            Arc::make_mut(&mut b.inst).tpot_limit = limit;
         }
     }
 
     fn build(&mut self, b: u64) -> &Built {
         if !self.built.contains_key(&b) {
             let inst = self.instance(b);
-            self.built.insert(b, Built::of(inst, &mut self.layouts));
+            let built = Built::of(inst, &mut self.layouts, &mut self.scratch);
+            self.built.insert(b, built);
         }
         &self.built[&b]
     }
@@ -383,7 +414,10 @@ impl<'p> Batches<'p> {
         let mut inst = match self.from {
             Some((from, Reuse::Repriced)) => from.at(b).repriced(plan),
             Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
-            None => space::instance_over(plan, b, space::decode_options_of(plan, b, self.kinds, &mut self.excluded), prefill),
+            None => {
+                let buf = std::mem::take(&mut self.scratch);
+                space::instance_over(plan, b, space::decode_options_in(plan, b, self.kinds, &mut self.excluded, buf), prefill)
+            }
         };
         if let Some(l) = self.tpot_limit {
             inst.tpot_limit = l;
@@ -400,7 +434,7 @@ impl<'p> Batches<'p> {
         }
         let inst = self.instance(b);
         let same = inst == *other;
-        self.built.insert(b, Built::of(inst, &mut self.layouts));
+        self.built.insert(b, Built::of(inst, &mut self.layouts, &mut self.scratch));
         same
     }
 
@@ -418,7 +452,7 @@ impl<'p> Batches<'p> {
         for &b in &seeds {
             self.build(b);
         }
-        let spaces: Vec<(&Instance, &Classes)> = seeds.iter().map(|b| (&self.built[b].inst, &self.built[b].classes)).collect();
+        let spaces: Vec<(&Instance, &Classes)> = seeds.iter().map(|b| (&*self.built[b].inst, &self.built[b].classes)).collect();
         Floors::of(&seeds, &spaces, goal)
     }
 
@@ -428,7 +462,7 @@ impl<'p> Batches<'p> {
     /// space at its start. For values worse than these spaces' (a bisection's next
     /// steps), tighter than `old`.
     pub fn tighten(&self, old: &Floors, goal: Goal) -> Floors {
-        let space = |x: u64| self.built.get(&x).map(|b| (&b.inst, &b.classes));
+        let space = |x: u64| self.built.get(&x).map(|b| (&*b.inst, &b.classes));
         let mut xs: Vec<u64> = old.points.iter().map(|p| p.0).chain(self.built.keys().copied()).collect();
         xs.sort_unstable();
         xs.dedup();
@@ -466,7 +500,7 @@ impl<'p> Batches<'p> {
 
     /// Every space built so far, in batch order.
     pub fn built(&self) -> impl Iterator<Item = &Instance> {
-        self.built.values().map(|b| &b.inst)
+        self.built.values().map(|b| &*b.inst)
     }
 }
 
@@ -670,7 +704,7 @@ fn run(
         }
     }
     solved.sort_by_key(|(b, _)| *b);
-    let best = best.map(|(_, b, choice, stats)| Point { instance: batches.at(b).clone(), choice, stats });
+    let best = best.map(|(_, b, choice, stats)| Point { instance: batches.shared(b), choice, stats });
     Ok(Found { best, solved, unsearched })
 }
 

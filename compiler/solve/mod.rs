@@ -17,6 +17,7 @@ use crate::ir::{Objective, Plan, SloMetric, Stage};
 use crate::source::Span;
 use crate::units::format::{fmt_bytes, fmt_time};
 use space::{Choice, Excluded, Instance};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the ILP minimises; every objective is one of these (maximising throughput
@@ -64,7 +65,9 @@ impl Goal {
 /// The best placement at one decode batch.
 #[derive(Clone, Debug)]
 pub struct Point {
-    pub instance: Instance,
+    /// the space the choice is of, shared with the search that built it (a space holds
+    /// thousands of options: a point does not copy them)
+    pub instance: Arc<Instance>,
     pub choice: Choice,
     pub stats: ilp::Stats,
 }
@@ -284,7 +287,7 @@ pub fn search_batches(plan: &Plan, batches: &mut batch::Batches) -> Result<Searc
     }
     let (mut per_batch, mut stopped_empty) = (Vec::new(), false);
     for b in at {
-        let inst = batches.at(b).clone();
+        let inst = batches.shared(b);
         let out = ilp::solve(&inst, goal, plan.time_limit)?;
         stopped_empty |= out.choice.is_none() && !out.stats.proven;
         if let Some(choice) = out.choice {
@@ -610,7 +613,7 @@ mod tie_tests {
     fn point(batch: u64, tpot: f64, chips: u64) -> Point {
         let mut instance = instance(vec![decode(tpot, chips)], f64::INFINITY, 64);
         (instance.batch, instance.tpot_limit) = (batch, None);
-        Point { instance, choice: Choice { decode: 0, prefill: 0, replicas: 1 }, stats: ilp::Stats::default() }
+        Point { instance: Arc::new(instance), choice: Choice { decode: 0, prefill: 0, replicas: 1 }, stats: ilp::Stats::default() }
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn trimmed(inst: &Instance, out: ilp::Outcome) -> Option<Point> {
     let c = out.choice?;
     let instance = inst.with_options(vec![inst.decode[c.decode].clone()], vec![inst.prefill[c.prefill].clone()]);
     let choice = space::Choice { decode: 0, prefill: 0, replicas: c.replicas };
-    Some(Point { instance, choice, stats: out.stats })
+    Some(Point { instance: std::sync::Arc::new(instance), choice, stats: out.stats })
 }
 
 /// Sweeps `plans` (each with its variable's values) together; per plan, one result per

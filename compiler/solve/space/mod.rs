@@ -635,8 +635,14 @@ pub enum Kinds {
 /// of [`decode_options`], in its order (`tests/batches.rs`); `excluded` then misses
 /// the reasons of the layouts not built.
 pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    decode_options_in(plan, batch, kinds, excluded, Vec::new())
+}
+
+/// [`decode_options_of`], built in `buf` (empty; a list whose room a caller building many
+/// spaces keeps from one to the next, rather than growing a new one each time).
+pub fn decode_options_in(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>, buf: Vec<DecodeOption>) -> Vec<DecodeOption> {
     let mut out =
-        if plan.model.variants > 1 { turn_options(plan, batch, excluded) } else { one_variant_options(plan, batch, kinds, excluded) };
+        if plan.model.variants > 1 { turn_options(plan, batch, excluded) } else { one_variant_options(plan, batch, kinds, excluded, buf) };
     if kinds == Kinds::Aggregated {
         out.retain(|d| d.aggregated.is_some());
     }
@@ -644,10 +650,10 @@ pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
 }
 
 /// Decode options of one model (one variant) stepping over `batch` sequences.
-fn one_variant_options(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+fn one_variant_options(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>, buf: Vec<DecodeOption>) -> Vec<DecodeOption> {
     let mut out = match &plan.speculation {
         None => {
-            let mut out = target_options(plan, batch, 1, kinds, excluded);
+            let mut out = target_options_in(plan, batch, 1, kinds, excluded, buf);
             if !plan.serving.allows_disaggregated() {
                 out.retain(|d| d.aggregated.is_some());
             }
@@ -741,6 +747,19 @@ fn head_time(m: &crate::ir::Model, graph: &graph::Graph, chip: &crate::ir::Chip,
 /// split by context, colocated options without their aggregated twin, pools that may
 /// not prefill) are not built: the caller keeps the aggregated options.
 pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+    target_options_in(plan, batch, per_seq, kinds, excluded, Vec::new())
+}
+
+/// [`target_options`], built in `out` (empty).
+fn target_options_in(
+    plan: &Plan,
+    batch: u64,
+    per_seq: u64,
+    kinds: Kinds,
+    excluded: &mut Vec<Excluded>,
+    mut out: Vec<DecodeOption>,
+) -> Vec<DecodeOption> {
+    debug_assert!(out.is_empty());
     let all = kinds == Kinds::All;
     let m = &plan.model;
     let cl = &plan.cluster;
@@ -770,7 +789,6 @@ pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, kinds: Kinds, exclu
         }
     }
     let ffn_pools = &plan.placement(Stage::DecodeFfn).pools;
-    let mut out = Vec::new();
     let other_time = |chip: &crate::ir::Chip, tp: u64| head_time(m, &g, chip, tp);
     // Graphs of one microbatch for ping-pong between pools: m in MICROBATCHES up to the batch,
     // each of at most ⌈B/m⌉ sequences (m = 1 is the step's own graph).

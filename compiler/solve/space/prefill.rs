@@ -593,8 +593,11 @@ mod tests {
         let inst = instance(&p, 1, &opts, &mut Vec::new());
         let k = inst.prefill.iter().position(|o| o.chunks() == 4).unwrap();
         let d = (0..inst.decode.len()).find(|&d| inst.compatible(&inst.decode[d], &inst.prefill[k])).unwrap();
-        let point =
-            crate::solve::Point { instance: inst, choice: Choice { decode: d, prefill: k, replicas: 1 }, stats: Default::default() };
+        let point = crate::solve::Point {
+            instance: std::sync::Arc::new(inst),
+            choice: Choice { decode: d, prefill: k, replicas: 1 },
+            stats: Default::default(),
+        };
         let sched = crate::schedule::schedule(&p, &point);
         let ttft = point.prefill().ttft(&point.decode().kv).unwrap();
         assert!((sched.prefill.makespan - ttft).abs() <= 1e-9 * ttft, "{} against {ttft}", sched.prefill.makespan);
