@@ -155,8 +155,21 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     let program = resolve::resolve(root, &mut sources, &mut diags);
     let mut solved = Vec::new();
     if mode == Mode::Build {
-        for plan in &program.plans {
-            solved.push(solve::solve(plan, &mut diags));
+        // the plans side by side on the build's threads, each with diagnostics of its
+        // own, said in plan order: the same as one after another
+        let each = |plan: &ir::Plan| {
+            let mut own = Diagnostics::new();
+            (solve::solve(plan, &mut own), own)
+        };
+        let done = match program.plans.as_slice() {
+            [one] => vec![each(one)],
+            plans => solve::sweep::par_map(plans, opts.jobs, &|_, _| {}, each),
+        };
+        for (s, own) in done {
+            solved.push(s);
+            for d in own.into_vec() {
+                diags.push(d);
+            }
         }
         if !opts.skip_sweeps {
             run_sweeps(&program, &mut solved, opts);

@@ -78,11 +78,15 @@ pub fn key(inst: &Instance, c: Choice, goal: Goal) -> Option<Key> {
 pub struct Batches<'p> {
     plan: &'p Plan,
     prefill: Vec<space::PrefillOption>,
-    built: BTreeMap<u64, Built>,
+    built: BTreeMap<u64, Arc<Built>>,
     /// a TPOT bound in place of the plan's own, in every space (a sweep over the SLO)
     tpot_limit: Option<Option<f64>>,
-    /// every decode layout met so far, numbered (so that [`bound`] compares numbers)
-    layouts: Layouts,
+    /// every decode layout met so far, numbered (so that [`bound`] compares numbers);
+    /// shared with the spaces [`Batches::fork`] gave, which number alike
+    layouts: Arc<Mutex<Layouts>>,
+    /// after [`Batches::fork`]: the spaces any of the forks built, each taken from here
+    /// before it is built again
+    shared: Option<Arc<SharedSpaces>>,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
     /// the nominal spaces this plan's are taken from, and how ([`Batches::reusing`])
@@ -95,6 +99,9 @@ pub struct Batches<'p> {
     /// keeps the room of the options left out
     scratch: Vec<space::DecodeOption>,
 }
+
+/// Spaces built by any of a search's forks ([`Batches::fork`]), by batch.
+type SharedSpaces = Mutex<BTreeMap<u64, Arc<Built>>>;
 
 /// What a plan with one figure moved can take of its nominal spaces ([`Batches::reusing`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +164,7 @@ impl<'p> NominalSpaces<'p> {
 /// layout but for a ping-pong's microbatch count), numbered densely in the order met: by
 /// their packed key where it exists ([`space::DecodeOption::packed_class`], one small
 /// number to hash), else by their key.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Layouts {
     packed: rustc_hash::FxHashMap<u128, u32>,
     keyed: rustc_hash::FxHashMap<space::LayoutKey, u32>,
@@ -188,6 +195,7 @@ struct Steps {
 }
 
 /// A space's decode options' class numbers ([`Layouts`]) and each class's [`Steps`].
+#[derive(Clone)]
 struct Classes {
     /// each decode option's class number
     layout: Vec<u32>,
@@ -230,6 +238,7 @@ impl Classes {
 
 /// One batch's space, without the decode options a search may leave out
 /// ([`dominated`]), and its classes (those left out counted in their [`Steps`]).
+#[derive(Clone)]
 struct Built {
     inst: Arc<Instance>,
     classes: Classes,
@@ -241,8 +250,8 @@ impl Built {
     /// (a space is kept for the whole search, and the options left out are nearly half
     /// of a large one's); `scratch` (empty) gets the room of the list they were in, when
     /// that is more than it has.
-    fn of(mut inst: Instance, layouts: &mut Layouts, scratch: &mut Vec<space::DecodeOption>) -> Built {
-        let mut classes = Classes::of(&inst, layouts);
+    fn of(mut inst: Instance, layouts: &Mutex<Layouts>, scratch: &mut Vec<space::DecodeOption>) -> Built {
+        let mut classes = Classes::of(&inst, &mut layouts.lock().unwrap_or_else(|e| e.into_inner()));
         let out = dominated(&inst, &classes.layout);
         let mut all = std::mem::take(&mut inst.decode);
         let left_out = out.iter().filter(|&&o| o).count();
@@ -334,6 +343,7 @@ impl<'p> Batches<'p> {
             built: BTreeMap::new(),
             tpot_limit: None,
             layouts: Default::default(),
+            shared: None,
             excluded,
             from,
             kinds,
@@ -350,6 +360,26 @@ impl<'p> Batches<'p> {
     pub fn aggregated(&self) -> Batches<'p> {
         let prefill = self.prefill.iter().filter(|p| p.aggregated).cloned().collect();
         Batches { tpot_limit: self.tpot_limit, ..Batches::over(self.plan, prefill, Vec::new(), None, space::Kinds::Aggregated) }
+    }
+
+    /// The same spaces for a search on another thread: from now on each space either
+    /// builds is shared with the other (and with any other fork of either), not built
+    /// twice, and every space numbers its layouts alike. The reasons options were left
+    /// out ([`Batches::excluded`]) stay each fork's own: of the spaces it built.
+    pub fn fork(&mut self) -> Batches<'p> {
+        let shared = self.shared.get_or_insert_with(|| Arc::new(Mutex::new(self.built.clone()))).clone();
+        Batches {
+            plan: self.plan,
+            prefill: self.prefill.clone(),
+            built: self.built.clone(),
+            tpot_limit: self.tpot_limit,
+            layouts: self.layouts.clone(),
+            shared: Some(shared),
+            excluded: self.excluded.clone(),
+            from: self.from,
+            kinds: self.kinds,
+            scratch: Vec::new(),
+        }
     }
 
     /// The spaces of `plan`, which is `from`'s plan with one figure moved that leaves
@@ -393,19 +423,36 @@ impl<'p> Batches<'p> {
     /// with the spaces built once.
     pub fn set_tpot_limit(&mut self, limit: Option<f64>) {
         self.tpot_limit = Some(limit);
+        debug_assert!(self.shared.is_none(), "forked spaces keep the bound they were forked with");
         for b in self.built.values_mut() {
             // a point holding the space keeps its own bound
-            Arc::make_mut(&mut b.inst).tpot_limit = limit;
+            Arc::make_mut(&mut Arc::make_mut(b).inst).tpot_limit = limit;
         }
     }
 
     fn build(&mut self, b: u64) -> &Built {
         if !self.built.contains_key(&b) {
-            let inst = self.instance(b);
-            let built = Built::of(inst, &mut self.layouts, &mut self.scratch);
+            let lock = |m: &Arc<SharedSpaces>| m.lock().unwrap_or_else(|e| e.into_inner()).get(&b).cloned();
+            let built = match self.shared.as_ref().and_then(lock) {
+                Some(built) => built,
+                None => {
+                    let inst = self.instance(b);
+                    self.keep(b, inst)
+                }
+            };
             self.built.insert(b, built);
         }
         &self.built[&b]
+    }
+
+    /// The space `inst` at batch `b` as a search keeps it ([`Built::of`]); shared with
+    /// the forks, where the first of them to keep one is the one every fork takes.
+    fn keep(&mut self, b: u64, inst: Instance) -> Arc<Built> {
+        let built = Arc::new(Built::of(inst, &self.layouts, &mut self.scratch));
+        match &self.shared {
+            Some(m) => m.lock().unwrap_or_else(|e| e.into_inner()).entry(b).or_insert(built).clone(),
+            None => built,
+        }
     }
 
     /// The space at batch `b` with every option (none left out), built.
@@ -434,7 +481,8 @@ impl<'p> Batches<'p> {
         }
         let inst = self.instance(b);
         let same = inst == *other;
-        self.built.insert(b, Built::of(inst, &mut self.layouts, &mut self.scratch));
+        let built = self.keep(b, inst);
+        self.built.insert(b, built);
         same
     }
 
@@ -1182,5 +1230,61 @@ mod tests {
         let best_key = key(&best.instance, best.choice, goal).unwrap();
         let found = cut.best.unwrap();
         assert!(lb.0 <= best_key.0 && key(&found.instance, found.choice, goal).unwrap().0 >= best_key.0);
+    }
+
+    /// Forks share every space either builds (one space, not two alike) and number
+    /// layouts alike; two searches on two forks, side by side on two threads, find what
+    /// each finds alone on spaces of its own.
+    #[test]
+    fn forks_share_the_spaces_they_build_and_search_as_alone() {
+        let text = "use std::chips::{b200, lp30}\nuse std::links::{nvlink5, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_8b\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
+                    cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = lp30 x 64 over groq3_c2c\n  link a <-> b over spectrum_x\n}\n\
+                    plan p {\n  model = llama3_1_8b { weights = fp8, activations = fp8 }\n  cluster = c\n  workload = w\n  place prefill on a\n  place decode.attn on a\n  \
+                    place decode.ffn on any [a, b]\n}\n";
+        let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let goal = super::super::goal(plan);
+        let mut one = Batches::new(plan);
+        one.build(8);
+        let mut two = one.fork();
+        // built by either after the fork: the same space in both, built once
+        let (a, b) = (two.build(24) as *const Built, one.build(24) as *const Built);
+        assert_eq!(a, b);
+        let (a, b) = (one.build(3) as *const Built, two.build(3) as *const Built);
+        assert_eq!(a, b);
+        // a fork's numbering is the other's: a class first met by one has one number
+        let pingpong = |x: &Built| x.inst.decode.iter().position(|d| matches!(d.layout, space::Layout::PingPong(_))).unwrap();
+        let x = two.build(40);
+        let k = x.inst.decode[pingpong(x)].class_key();
+        let n = x.classes.layout[pingpong(x)];
+        let y = one.build(40);
+        assert_eq!((y.inst.decode[pingpong(y)].class_key(), y.classes.layout[pingpong(y)]), (k, n));
+        // a search on each fork, side by side, finds what each finds alone
+        let start: Vec<(u64, Option<Key>)> = seeds(plan).into_iter().map(|b| (b, None)).collect();
+        let alone = |exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>| {
+            let f = search(&mut Batches::new(plan), goal, &start, exclude, &mut by_goal(goal)).unwrap();
+            (f.solved, f.best)
+        };
+        // the second search leaves out the best's kind of layout (with every prefill)
+        let (solved, best) = alone(&|_| None);
+        let kind = std::mem::discriminant(&best.as_ref().unwrap().decode().layout);
+        let other_kind = |inst: &Instance| {
+            let decode = (0..inst.decode.len()).filter(|&d| std::mem::discriminant(&inst.decode[d].layout) == kind).collect();
+            Some(ilp::Exclude::new(decode, (0..inst.prefill.len()).collect()))
+        };
+        let all = (solved, best.map(|p| (p.instance.batch, p.choice)));
+        let (solved, best) = alone(&other_kind);
+        let split = (solved, best.map(|p| (p.instance.batch, p.choice)));
+        assert!(all.1.is_some() && split.1.is_some() && all.1 != split.1, "{all:?} {split:?}");
+        let mut other = one.fork();
+        let (x, y) = std::thread::scope(|s| {
+            let h = s.spawn(|| search(&mut other, goal, &start, &other_kind, &mut by_goal(goal)).unwrap());
+            let x = search(&mut one, goal, &start, &|_| None, &mut by_goal(goal)).unwrap();
+            (x, h.join().unwrap())
+        });
+        assert_eq!((x.solved, x.best.map(|p| (p.instance.batch, p.choice))), all);
+        assert_eq!((y.solved, y.best.map(|p| (p.instance.batch, p.choice))), split);
     }
 }

@@ -197,10 +197,12 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     // The best point with another assignment, and the best of the other way of serving:
     // searches of their own over every batch, from the batches solved (a batch's best is
     // a lower bound on both there).
-    // Enumerated, as the search for the best batch is.
+    // Enumerated, as the search for the best batch is. The two are independent: the
+    // second runs on a thread of its own, over the spaces built so far and its own.
     let start = found.as_start();
-    let mut by_goal = batch::by_goal(goal);
-    let mut other = |exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>| batch::search(&mut batches, goal, &start, exclude, &mut by_goal);
+    let other = |batches: &mut batch::Batches, exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>| {
+        batch::search(batches, goal, &start, exclude, &mut batch::by_goal(goal))
+    };
     let (runner_up, other_serving) = match &best {
         Some(b) => {
             let s = decode_signature(b.decode());
@@ -216,14 +218,17 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
                 let prefill = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].aggregated == aggregated).collect();
                 Some(ilp::Exclude::new(decode, prefill))
             };
-            let runner_up = other(&same_assignment);
             // the best aggregated point, when the best is not: over spaces of the
             // aggregated options alone (a few of each batch's), built for it
-            let other_serving = if aggregated {
-                other(&same_serving)
-            } else {
-                batch::search(&mut batches.aggregated(), goal, &start, &|_| None, &mut by_goal)
-            };
+            let mut serving_spaces = if aggregated { batches.fork() } else { batches.aggregated() };
+            let (runner_up, other_serving) = std::thread::scope(|s| {
+                let serving = s.spawn(|| {
+                    let exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude> = if aggregated { &same_serving } else { &|_| None };
+                    other(&mut serving_spaces, exclude)
+                });
+                let runner_up = other(&mut batches, &same_assignment);
+                (runner_up, serving.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            });
             match (runner_up, other_serving) {
                 (Ok(r), Ok(o)) => (r.best, o.best),
                 (Err(reason), _) | (_, Err(reason)) => {
