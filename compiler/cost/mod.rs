@@ -93,7 +93,8 @@ impl<'a> Pricer<'a> {
         let eta = chip.memory_efficiency;
         let memory = (node.weight_bytes + node.act_bytes) / tp_f / (self.w_bandwidth * eta)
             + (node.kv_read_bytes + node.kv_write_bytes) / kv_split / (self.kv_bandwidth * eta);
-        let looked = chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64, self.experts));
+        let looked =
+            chip.tables.as_ref().and_then(|t| tables::node_lookup(node, t, tp, kv_split as u64, self.experts, chip.fp8_gemm_surplus));
         // an engine whose MoE kernels read every expert each step: no faster than
         // streaming all of them (docs/cost-model.md §4e)
         let floor = match (node.kernel, chip.engine.and_then(|e| e.moe_dense_reads)) {
@@ -180,7 +181,7 @@ pub fn width_split_measured(graph: &Graph, chip: &Chip, n: u64) -> bool {
         .map(|(node, _)| node)
         .filter(|x| x.stage == Stage::DecodeFfn && matches!(x.kernel, Kernel::Moe(_)))
         .peekable();
-    experts.peek().is_some() && experts.all(|x| tables::node_lookup(x, t, n, 1, MoeSplit::Width).is_some())
+    experts.peek().is_some() && experts.all(|x| tables::node_lookup(x, t, n, 1, MoeSplit::Width, 0.0).is_some())
 }
 
 /// [`stage_time`] with each node on the chips `split(node)` says: `(tp, kv_split)`, the
@@ -723,6 +724,7 @@ pub(crate) mod tests {
             sequence_overhead: 0.0,
             frameworks: BTreeMap::new(),
             tables: None,
+            fp8_gemm_surplus: 0.0,
             engine: None,
             uncertain: vec![],
         }

@@ -63,7 +63,9 @@ pub fn interpolate(grid: &Grid, x: &[f64]) -> Lookup {
     Lookup { time: time * scale, extrapolated: out || a.extrapolated }
 }
 
-fn gemm(t: &OpTables, p: crate::ir::Precision, g: &Gemm, tp: f64) -> Option<Lookup> {
+/// One GEMM from the table of its precision; an FP8 GEMM less the chip's
+/// `fp8_gemm_surplus` (`fp8_surplus` seconds; docs/cost-model.md §9), never below 0.
+fn gemm(t: &OpTables, p: crate::ir::Precision, g: &Gemm, tp: f64, fp8_surplus: f64) -> Option<Lookup> {
     let grid = t.gemm.get(&p)?;
     let (n, k) = match g.split {
         Split::N => (g.n / tp, g.k),
@@ -73,7 +75,11 @@ fn gemm(t: &OpTables, p: crate::ir::Precision, g: &Gemm, tp: f64) -> Option<Look
     if g.m <= 0.0 || n <= 0.0 || k <= 0.0 {
         return Some(Lookup { time: 0.0, extrapolated: false });
     }
-    Some(interpolate(grid, &[g.m, n, k]))
+    let mut l = interpolate(grid, &[g.m, n, k]);
+    if p == crate::ir::Precision::Fp8 {
+        l.time = (l.time - fp8_surplus).max(0.0);
+    }
+    Some(l)
 }
 
 fn attention(t: &OpTables, a: &AttnShape, tp: u64, kv_split: u64) -> Option<Lookup> {
@@ -124,13 +130,13 @@ pub enum MoeSplit {
 /// The node's time from the chip's tables on one chip of a `tp`-way group whose KV
 /// cache splits `kv_split` ways and whose MoE experts divide as `split` says, or `None`
 /// when no table covers every kernel it runs (the roofline prices it then).
-pub fn node_lookup(node: &Node, t: &OpTables, tp: u64, kv_split: u64, split: MoeSplit) -> Option<Lookup> {
+pub fn node_lookup(node: &Node, t: &OpTables, tp: u64, kv_split: u64, split: MoeSplit, fp8_surplus: f64) -> Option<Lookup> {
     let tpf = tp.max(1) as f64;
     match &node.kernel {
         Kernel::Gemm(a, b) => {
-            let first = gemm(t, node.precision, a, tpf)?;
+            let first = gemm(t, node.precision, a, tpf, fp8_surplus)?;
             match b {
-                Some(b) => Some(first.plus(gemm(t, node.precision, b, tpf)?)),
+                Some(b) => Some(first.plus(gemm(t, node.precision, b, tpf, fp8_surplus)?)),
                 None => Some(first),
             }
         }
@@ -241,25 +247,48 @@ mod tests {
         }
     }
 
+    /// An FP8 GEMM priced from the tables is its row less the chip's surplus, whatever
+    /// its size; a BF16 GEMM is its row; no lookup goes below zero.
+    #[test]
+    fn an_fp8_gemm_is_its_row_less_the_chips_surplus() {
+        let chip = h100();
+        assert_eq!(chip.fp8_gemm_surplus, 4e-6, "h100_sxm_measured's fitted surplus");
+        let t = chip.tables.as_ref().unwrap();
+        let fp8 = crate::ir::Precision::Fp8;
+        // `gemm,fp8,8,128,128,...,12.3093` and `gemm,fp8,64,8192,8192,...,39.3813` (µs)
+        for (m, n, k, row) in [(8.0, 128.0, 128.0, 12.3093e-6), (64.0, 8192.0, 8192.0, 39.3813e-6)] {
+            let node = gemm_node(m, n, k, fp8);
+            assert!((node_lookup(&node, t, 1, 1, MoeSplit::Experts, 0.0).unwrap().time - row).abs() < 1e-12);
+            let less = node_lookup(&node, t, 1, 1, MoeSplit::Experts, 4e-6).unwrap().time;
+            assert!((less - (row - 4e-6)).abs() < 1e-12, "{less}");
+            assert_eq!(crate::cost::node_time(&node, &chip, 1, 1).unwrap().table, Some(less));
+        }
+        // `gemm,bf16,1,128,128,...,2.78187`: BF16 keeps its row
+        let bf16 = gemm_node(1.0, 128.0, 128.0, crate::ir::Precision::Bf16);
+        assert!((node_lookup(&bf16, t, 1, 1, MoeSplit::Experts, 4e-6).unwrap().time - 2.78187e-6).abs() < 1e-12);
+        // a surplus beyond the row leaves nothing, not less
+        assert_eq!(node_lookup(&gemm_node(8.0, 128.0, 128.0, fp8), t, 1, 1, MoeSplit::Experts, 1.0).unwrap().time, 0.0);
+    }
+
     #[test]
     fn the_stdlib_h100_prices_a_measured_gemm_at_its_row() {
         let chip = h100();
         let t = chip.tables.as_ref().expect("h100_sxm_measured carries tables");
         // stdlib/tables/h100_sxm.csv: `gemm,fp8,64,8192,8192,...,39.3813` (µs)
         let node = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp8);
-        let l = node_lookup(&node, t, 1, 1, MoeSplit::Experts).expect("covered");
+        let l = node_lookup(&node, t, 1, 1, MoeSplit::Experts, 0.0).expect("covered");
         assert!((l.time - 39.3813e-6).abs() < 1e-12, "{}", l.time);
         assert!(!l.extrapolated);
         // a row-parallel GEMM over 2 chips reads k = 8192 / 2 = 4096: the row m=64, n=8192, k=4096
-        let half = node_lookup(&gemm_node(64.0, 8192.0, 16384.0, crate::ir::Precision::Fp8), t, 2, 1, MoeSplit::Experts).unwrap();
+        let half = node_lookup(&gemm_node(64.0, 8192.0, 16384.0, crate::ir::Precision::Fp8), t, 2, 1, MoeSplit::Experts, 0.0).unwrap();
         assert!((half.time - l.time).abs() < 1e-12);
-        // and node_time uses the table, not the roofline
+        // and node_time uses the table (less the chip's FP8 GEMM surplus), not the roofline
         let r = crate::cost::node_time(&node, &chip, 1, 1).unwrap();
-        assert_eq!(r.table, Some(l.time));
-        assert_eq!(r.time(), l.time);
+        assert_eq!(r.table, Some(l.time - chip.fp8_gemm_surplus));
+        assert_eq!(r.time(), l.time - chip.fp8_gemm_surplus);
         // m = 48 lies between the measured 32 and 64: between their times, log-linearly
-        let lo = node_lookup(&gemm_node(32.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1, MoeSplit::Experts).unwrap().time;
-        let mid = node_lookup(&gemm_node(48.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1, MoeSplit::Experts).unwrap().time;
+        let lo = node_lookup(&gemm_node(32.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1, MoeSplit::Experts, 0.0).unwrap().time;
+        let mid = node_lookup(&gemm_node(48.0, 8192.0, 8192.0, crate::ir::Precision::Fp8), t, 1, 1, MoeSplit::Experts, 0.0).unwrap().time;
         assert!(lo <= mid && mid <= l.time, "{lo} {mid} {}", l.time);
         let w = (48f64.ln() - 32f64.ln()) / (64f64.ln() - 32f64.ln());
         assert!((mid - ((1.0 - w) * lo.ln() + w * l.time.ln()).exp()).abs() < 1e-15);
@@ -289,21 +318,21 @@ mod tests {
         let experts = qwen3_235b_experts();
         // stdlib/tables/h100_sxm.csv: `moe,bf16,64,1536,4096,,,,,,4,,128,8,390.189` (µs)
         let n64 = experts(64);
-        let l = node_lookup(&n64, t, 4, 1, MoeSplit::Experts).expect("covered");
+        let l = node_lookup(&n64, t, 4, 1, MoeSplit::Experts, 0.0).expect("covered");
         assert!((l.time - 390.189e-6).abs() < 1e-12, "{}", l.time);
         assert!(!l.extrapolated);
         let r = crate::cost::node_time(&n64, &chip, 4, 1).unwrap();
         assert_eq!(r.time(), l.time);
         // 56 tokens lie between the measured 48 (382.125 µs) and 64: log-linear between
-        let mid = node_lookup(&experts(56), t, 4, 1, MoeSplit::Experts).unwrap().time;
+        let mid = node_lookup(&experts(56), t, 4, 1, MoeSplit::Experts, 0.0).unwrap().time;
         let w = (56f64.ln() - 48f64.ln()) / (64f64.ln() - 48f64.ln());
         assert!((mid - ((1.0 - w) * 382.125e-6f64.ln() + w * 390.189e-6f64.ln()).exp()).abs() < 1e-15);
         assert!((382.125e-6..=390.189e-6).contains(&mid));
         // 3 GPUs were not measured: the roofline prices the node, and says so
-        assert!(node_lookup(&n64, t, 3, 1, MoeSplit::Experts).is_none());
+        assert!(node_lookup(&n64, t, 3, 1, MoeSplit::Experts, 0.0).is_none());
         assert_eq!(crate::cost::node_time(&n64, &chip, 3, 1).unwrap().table, None);
         // past the largest measured token count (16384): scaled linearly and flagged
-        let big = node_lookup(&experts(32768), t, 4, 1, MoeSplit::Experts).unwrap();
+        let big = node_lookup(&experts(32768), t, 4, 1, MoeSplit::Experts, 0.0).unwrap();
         assert!(big.extrapolated);
     }
 
@@ -317,12 +346,12 @@ mod tests {
         let t = chip.tables.as_ref().unwrap();
         let n64 = qwen3_235b_experts()(64);
         // stdlib/tables/h100_sxm.csv: `moe_tp,bf16,64,1536,4096,,,,,,4,,128,8,384.915` (µs)
-        let width = node_lookup(&n64, t, 4, 1, MoeSplit::Width).expect("covered");
+        let width = node_lookup(&n64, t, 4, 1, MoeSplit::Width, 0.0).expect("covered");
         assert!((width.time - 384.915e-6).abs() < 1e-12, "{}", width.time);
-        let whole = node_lookup(&n64, t, 4, 1, MoeSplit::Experts).unwrap();
+        let whole = node_lookup(&n64, t, 4, 1, MoeSplit::Experts, 0.0).unwrap();
         assert!((whole.time - 390.189e-6).abs() < 1e-12);
         // 3 GPUs: neither table
-        assert!(node_lookup(&n64, t, 3, 1, MoeSplit::Width).is_none());
+        assert!(node_lookup(&n64, t, 3, 1, MoeSplit::Width, 0.0).is_none());
         // the stage: priced from the width table where it covers the split
         let src = "use std::models::qwen3_235b_a22b
 ";
@@ -383,14 +412,14 @@ mod tests {
         let t = chip.tables.as_ref().unwrap();
         // H100 has no FP4 GEMM table: the roofline prices the node, and says so
         let node = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp4);
-        assert!(node_lookup(&node, t, 1, 1, MoeSplit::Experts).is_none());
+        assert!(node_lookup(&node, t, 1, 1, MoeSplit::Experts, 0.0).is_none());
         let r = crate::cost::node_time(&node, &chip, 1, 1).unwrap();
         assert_eq!(r.table, None);
         assert_eq!(r.time(), r.compute.max(r.memory));
         // a node no table describes (Kernel::Other) too
         let mut other = gemm_node(64.0, 8192.0, 8192.0, crate::ir::Precision::Fp8);
         other.kernel = Kernel::Other;
-        assert!(node_lookup(&other, t, 1, 1, MoeSplit::Experts).is_none());
+        assert!(node_lookup(&other, t, 1, 1, MoeSplit::Experts, 0.0).is_none());
         // a stage of both reports the table share and the extrapolation
         let m = crate::ir::tests_support::llama70b();
         let g = crate::ir::graph::build(&m, crate::ir::graph::Step::Decode { batch: 4, context: 200_000.0 });

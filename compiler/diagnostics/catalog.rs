@@ -61,6 +61,7 @@ pub const CODES: &[CodeInfo] = &[
     CodeInfo { code: "E0501", title: "op table cannot be read", explanation: "A chip's `tables = \"FILE\"` names a file that cannot be read: it does not exist,\nis not a regular file, leaves the project folder, is larger than 8 MiB or is not\nUTF-8. The path is relative to the file that declares the chip.\nThe format is in docs/op-tables.md." },
     CodeInfo { code: "E0502", title: "malformed op table", explanation: "A row or the header of an op table is not in the documented format\n(docs/op-tables.md): a missing or unknown column, an unknown op or dtype, a\nvalue that is not a positive number, a shape given twice, or a table with no\nrows. A chip whose table has an error uses no table at all: a partial table\nnever silently replaces the roofline." },
     CodeInfo { code: "E0503", title: "op table is faster than the chip", explanation: "A GEMM row implies more FLOP/s than the chip's declared peak for that\nprecision: the table was measured on another chip, or its latencies are not in\nmicroseconds. Name the table of this chip, or fix the units." },
+    CodeInfo { code: "E0504", title: "FP8 GEMM surplus the tables cannot take", explanation: "A chip's `fp8_gemm_surplus` is subtracted from every FP8 GEMM its op tables\nprice (docs/cost-model.md §9). It needs `tables` with FP8 GEMM rows, and it must\nbe less than the fastest of them: a GEMM takes some time." },
     CodeInfo { code: "E0602", title: "unreadable trace", explanation: "A workload's `trace = \"FILE\"` names a file that cannot be read: it must be a\nregular file of at most 8 MiB inside the project folder, named by a path relative\nto the file that names it (docs/simulation.md)." },
     CodeInfo { code: "E0601", title: "malformed trace", explanation: "A request trace (a workload's `trace`, or `hplanc simulate --trace`) has a line that is not a\nrequest: each line is `arrival_s,input_tokens,output_tokens` (seconds from the\nstart, non-decreasing; whole token counts of at least 1), with an optional\nheader line of those three names and `#` comments. The simulation does not run\nuntil every line reads (docs/simulation.md)." },
     CodeInfo { code: "E0411", title: "percentile SLO cannot be met", explanation: "The plan bounds a percentile (`ttft.p99 <= 2 s`) or maximises goodput, so it\nis solved with the request-level simulation in the loop: for each candidate\nconfiguration, the highest Poisson arrival rate at which the simulated requests\nmeet every SLO. No candidate meets this SLO even at 1% of its capacity: its\nlatency there is already over the limit. Relax the limit, or give the plan\nfaster chips (docs/simulation.md)." },
@@ -364,6 +365,33 @@ pub fn trace_too_long(span: Span, max: u64) -> Diagnostic {
         "one request too many",
         format!("simulate at most {max} requests: cut the trace, or sample it"),
     )
+}
+
+/// `fp8_gemm_surplus` on a chip whose tables cannot take it: `fastest` is the table's
+/// fastest FP8 GEMM row, `None` when it has none (or there is no table).
+pub fn fp8_surplus_unusable(span: Span, chip: &str, surplus: &str, fastest: Option<&str>, tables: Option<Span>) -> Diagnostic {
+    let (message, label, help) = match (tables, fastest) {
+        (None, _) => (
+            format!("`{chip}` has an FP8 GEMM surplus but no op tables"),
+            "nothing to subtract it from",
+            "the surplus is what each FP8 GEMM row of `tables` carries beyond a deployment; name the chip's table, or leave the surplus out".to_string(),
+        ),
+        (Some(_), None) => (
+            format!("`{chip}`'s op tables have no FP8 GEMM rows to take its FP8 GEMM surplus"),
+            "no FP8 GEMM row",
+            "leave the surplus out, or add the table's FP8 GEMM rows".to_string(),
+        ),
+        (Some(_), Some(f)) => (
+            format!("an FP8 GEMM surplus of {surplus} is not less than `{chip}`'s fastest FP8 GEMM row, {f}"),
+            "as much as a whole GEMM",
+            format!("a GEMM takes some time: the surplus must be below {f}; it is the part of each row a deployment does not pay (a separately timed activation quantisation)"),
+        ),
+    };
+    let d = make("E0504", span, message, label, help);
+    match tables {
+        Some(t) => d.label(t, "the op tables"),
+        None => d,
+    }
 }
 
 pub fn table_faster_than_chip(span: Span, chip: &str, implied: &str, peak: &str) -> Diagnostic {

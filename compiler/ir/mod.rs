@@ -109,6 +109,10 @@ pub struct Chip {
     pub frameworks: BTreeMap<String, FrameworkBlock>,
     /// measured per-op latencies (`tables = "..."`), if the chip has them
     pub tables: Option<Arc<tables::OpTables>>,
+    /// seconds each FP8 GEMM row of `tables` carries beyond what a deployment pays
+    /// (`fp8_gemm_surplus`): subtracted from every FP8 GEMM the tables price
+    /// (docs/cost-model.md §9); 0 unless declared
+    pub fp8_gemm_surplus: f64,
     /// the serving engine a plan runs the chip under (`framework = ...`): the memory it
     /// lets the KV cache have (docs/cost-model.md §11); `None`: all of it
     pub engine: Option<engine::Engine>,
@@ -1666,6 +1670,7 @@ mod tests {
             sequence_overhead: 0.0,
             frameworks: BTreeMap::new(),
             tables: None,
+            fp8_gemm_surplus: 0.0,
             engine: None,
             uncertain: vec![],
         };

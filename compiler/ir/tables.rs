@@ -50,6 +50,14 @@ impl Grid {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The least measured value (∞ for an empty table).
+    pub fn least(&self) -> f64 {
+        match self {
+            Grid::Leaf { values, .. } => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Grid::Node { children, .. } => children.iter().map(Grid::least).fold(f64::INFINITY, f64::min),
+        }
+    }
 }
 
 /// Attention tables are keyed by the precision of the KV cache and the heads one chip

@@ -679,11 +679,29 @@ impl Resolver<'_> {
             sequence_overhead: f.num("sequence_overhead").unwrap_or(0.0),
             frameworks,
             tables: None,
+            fp8_gemm_surplus: f.num("fp8_gemm_surplus").unwrap_or(0.0),
             engine: None,
             uncertain: Self::uncertain(f),
         };
         if let (Some(path), Some(at)) = (f.str("tables"), f.span("tables")) {
             chip.tables = self.op_tables(path, at, &chip);
+        }
+        // (a table that could not be read was said already)
+        let unread = f.span("tables").is_some() && chip.tables.is_none();
+        if let (true, false, Some(at)) = (chip.fp8_gemm_surplus > 0.0, unread, f.span("fp8_gemm_surplus")) {
+            // what the tables' FP8 GEMM rows can give up: less than the fastest of them
+            let fastest = chip.tables.as_ref().and_then(|t| t.gemm.get(&ir::Precision::Fp8)).map(|g| g.least());
+            if fastest.is_none_or(|x| chip.fp8_gemm_surplus >= x) {
+                let shown = |s: f64| crate::units::format::fmt_time(s);
+                self.diags.push(catalog::fp8_surplus_unusable(
+                    at,
+                    &chip.name,
+                    &shown(chip.fp8_gemm_surplus),
+                    fastest.map(shown).as_deref(),
+                    f.span("tables"),
+                ));
+                chip.fp8_gemm_surplus = 0.0;
+            }
         }
         Some(chip)
     }

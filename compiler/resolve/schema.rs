@@ -268,6 +268,13 @@ pub static CHIP: BlockSpec = BlockSpec {
             "\"h100_sxm.csv\"",
             "a CSV of measured per-op latencies (docs/op-tables.md), relative to this file; ops it covers are priced from it instead of the roofline",
         ),
+        a(
+            "fp8_gemm_surplus",
+            AttrKind::Quantity(Dim::TIME),
+            false,
+            "4 us",
+            "time each FP8 GEMM row of `tables` carries beyond what a deployment pays (a separately timed activation quantisation), subtracted from every FP8 GEMM the tables price; below the table's fastest FP8 GEMM row; default 0",
+        ),
     ],
     blocks: &[
         SubBlock { keyword: "compute", labelled: false, repeated: false, required: true, spec: &COMPUTE },

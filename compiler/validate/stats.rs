@@ -309,7 +309,8 @@ pub fn markdown_document(s: &Summary, data: &str) -> String {
          regenerate it whenever the cost model changes. Each row of the data is one measured\n\
          deployment (model, GPU, framework, aggregated or disaggregated serving, parallelism,\n\
          prompt and answer lengths, concurrency) evaluated as a pinned plan on the stdlib's\n\
-         `*_measured` chips (op tables, docs/op-tables.md) under the row's framework (its fitted\n\
+         `*_measured` chips (op tables, docs/op-tables.md, their FP8 GEMMs less the fitted\n\
+         `fp8_gemm_surplus`, docs/cost-model.md §9) under the row's framework (its fitted\n\
          fixed costs, docs/cost-model.md §4c); docs/cost-model.md §10-11 give the serving model.\n\
          `pred/meas` is the median of predicted / measured, `abs err` the median of\n\
          |predicted / measured − 1|, `±20%` / `±25%` the share of rows that close.\n\n\
