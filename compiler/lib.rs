@@ -116,7 +116,9 @@ impl Compilation {
 /// How to build: threads for sweeps, a sweep for plans without one, progress.
 #[derive(Clone, Copy, Default)]
 pub struct BuildOptions<'a> {
-    /// threads for sweeps (0: one per core); the output does not depend on it
+    /// threads for the plans, sweeps and varied inputs (0: one per core; a plan's solve
+    /// also runs its two runner-up searches side by side); the output does not depend
+    /// on it
     pub jobs: usize,
     /// sweep every plan without a `sweep` block over its workload's concurrency range
     /// at this many log-spaced points (`hplanc sweep`)

@@ -187,7 +187,9 @@ pub struct BuildArgs {
     /// Treat warnings as errors (exit 1, write nothing).
     #[arg(short = 'W', long)]
     pub deny_warnings: bool,
-    /// Threads for sweeps (0: one per core; at most 1024); the output is the same for any number.
+    /// Threads for the plans, sweeps and varied inputs (0: one per core; at most 1024;
+    /// each plan's solve also runs its two runner-up searches side by side); the output
+    /// is the same for any number.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1024))]
     pub jobs: u64,
     /// Re-build on every save of the file or anything it imports, until interrupted;
