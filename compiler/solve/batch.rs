@@ -1154,19 +1154,28 @@ mod tests {
         }
     }
 
+    /// Llama-3.1-8B in FP8 at 1-64 sequences, prefill and decode attention on 8 B200s and
+    /// `places` (the FFN's, the layers') over them and 64 LP30s, checked.
+    fn b200_and_lp30(places: &str) -> crate::Compilation {
+        let text = format!(
+            "use std::chips::{{b200, lp30}}\nuse std::links::{{nvlink5, groq3_c2c, spectrum_x}}\nuse std::models::llama3_1_8b\n\
+             workload w {{\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}}\n\
+             cluster c {{\n  pool a = b200 x 8 over nvlink5\n  pool b = lp30 x 64 over groq3_c2c\n  link a <-> b over spectrum_x\n}}\n\
+             plan p {{\n  model = llama3_1_8b {{ weights = fp8, activations = fp8 }}\n  cluster = c\n  workload = w\n  place prefill on a\n  \
+             place decode.attn on a\n  {places}\n}}\n"
+        );
+        let comp = crate::compile("t.hplan", &text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        comp
+    }
+
     /// Classes are numbered by their packed key where it exists and by their key
     /// elsewhere: two options get the same number exactly when their classes are equal
     /// (their layouts but for a ping-pong's microbatch count), over colocated,
     /// data-parallel, ping-pong and pipeline options at several batches.
     #[test]
     fn options_share_a_class_number_exactly_when_their_classes_are_equal() {
-        let text = "use std::chips::{b200, lp30}\nuse std::links::{nvlink5, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_8b\n\
-                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
-                    cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = lp30 x 64 over groq3_c2c\n  link a <-> b over spectrum_x\n}\n\
-                    plan p {\n  model = llama3_1_8b { weights = fp8, activations = fp8 }\n  cluster = c\n  workload = w\n  place prefill on a\n  place decode.attn on a\n  \
-                    place decode.ffn on any [a, b]\n  place decode.layers on any [a, b]\n}\n";
-        let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
-        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let comp = b200_and_lp30("place decode.ffn on any [a, b]\n  place decode.layers on any [a, b]");
         let plan = &comp.program.plans[0];
         let prefill = space::prefill_options(plan, &mut Vec::new());
         let mut layouts = Layouts::default();
@@ -1237,13 +1246,7 @@ mod tests {
     /// each finds alone on spaces of its own.
     #[test]
     fn forks_share_the_spaces_they_build_and_search_as_alone() {
-        let text = "use std::chips::{b200, lp30}\nuse std::links::{nvlink5, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_8b\n\
-                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
-                    cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = lp30 x 64 over groq3_c2c\n  link a <-> b over spectrum_x\n}\n\
-                    plan p {\n  model = llama3_1_8b { weights = fp8, activations = fp8 }\n  cluster = c\n  workload = w\n  place prefill on a\n  place decode.attn on a\n  \
-                    place decode.ffn on any [a, b]\n}\n";
-        let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
-        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let comp = b200_and_lp30("place decode.ffn on any [a, b]");
         let plan = &comp.program.plans[0];
         let goal = super::super::goal(plan);
         let mut one = Batches::new(plan);
