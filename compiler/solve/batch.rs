@@ -86,7 +86,7 @@ pub struct Batches<'p> {
     layouts: Arc<Mutex<Layouts>>,
     /// after [`Batches::fork`]: the spaces any of the forks built, each taken from here
     /// before it is built again
-    shared: Option<Arc<SharedSpaces>>,
+    forked: Option<Arc<SharedSpaces>>,
     /// why options were left out, over every batch built
     pub excluded: Vec<space::Excluded>,
     /// the nominal spaces this plan's are taken from, and how ([`Batches::reusing`])
@@ -164,7 +164,7 @@ impl<'p> NominalSpaces<'p> {
 /// layout but for a ping-pong's microbatch count), numbered densely in the order met: by
 /// their packed key where it exists ([`space::DecodeOption::packed_class`], one small
 /// number to hash), else by their key.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Layouts {
     packed: rustc_hash::FxHashMap<u128, u32>,
     keyed: rustc_hash::FxHashMap<space::LayoutKey, u32>,
@@ -343,7 +343,7 @@ impl<'p> Batches<'p> {
             built: BTreeMap::new(),
             tpot_limit: None,
             layouts: Default::default(),
-            shared: None,
+            forked: None,
             excluded,
             from,
             kinds,
@@ -367,18 +367,13 @@ impl<'p> Batches<'p> {
     /// twice, and every space numbers its layouts alike. The reasons options were left
     /// out ([`Batches::excluded`]) stay each fork's own: of the spaces it built.
     pub fn fork(&mut self) -> Batches<'p> {
-        let shared = self.shared.get_or_insert_with(|| Arc::new(Mutex::new(self.built.clone()))).clone();
+        let forked = self.forked.get_or_insert_with(|| Arc::new(Mutex::new(self.built.clone()))).clone();
         Batches {
-            plan: self.plan,
-            prefill: self.prefill.clone(),
             built: self.built.clone(),
             tpot_limit: self.tpot_limit,
             layouts: self.layouts.clone(),
-            shared: Some(shared),
-            excluded: self.excluded.clone(),
-            from: self.from,
-            kinds: self.kinds,
-            scratch: Vec::new(),
+            forked: Some(forked),
+            ..Batches::over(self.plan, self.prefill.clone(), self.excluded.clone(), self.from, self.kinds)
         }
     }
 
@@ -423,7 +418,7 @@ impl<'p> Batches<'p> {
     /// with the spaces built once.
     pub fn set_tpot_limit(&mut self, limit: Option<f64>) {
         self.tpot_limit = Some(limit);
-        debug_assert!(self.shared.is_none(), "forked spaces keep the bound they were forked with");
+        debug_assert!(self.forked.is_none(), "forked spaces keep the bound they were forked with");
         for b in self.built.values_mut() {
             // a point holding the space keeps its own bound
             Arc::make_mut(&mut Arc::make_mut(b).inst).tpot_limit = limit;
@@ -433,7 +428,7 @@ impl<'p> Batches<'p> {
     fn build(&mut self, b: u64) -> &Built {
         if !self.built.contains_key(&b) {
             let lock = |m: &Arc<SharedSpaces>| m.lock().unwrap_or_else(|e| e.into_inner()).get(&b).cloned();
-            let built = match self.shared.as_ref().and_then(lock) {
+            let built = match self.forked.as_ref().and_then(lock) {
                 Some(built) => built,
                 None => {
                     let inst = self.instance(b);
@@ -449,7 +444,7 @@ impl<'p> Batches<'p> {
     /// the forks, where the first of them to keep one is the one every fork takes.
     fn keep(&mut self, b: u64, inst: Instance) -> Arc<Built> {
         let built = Arc::new(Built::of(inst, &self.layouts, &mut self.scratch));
-        match &self.shared {
+        match &self.forked {
             Some(m) => m.lock().unwrap_or_else(|e| e.into_inner()).entry(b).or_insert(built).clone(),
             None => built,
         }

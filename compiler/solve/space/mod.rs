@@ -653,14 +653,14 @@ pub fn decode_options_in(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
 fn one_variant_options(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>, buf: Vec<DecodeOption>) -> Vec<DecodeOption> {
     let mut out = match &plan.speculation {
         None => {
-            let mut out = target_options_in(plan, batch, 1, kinds, excluded, buf);
+            let mut out = target_options(plan, batch, 1, kinds, excluded, buf);
             if !plan.serving.allows_disaggregated() {
                 out.retain(|d| d.aggregated.is_some());
             }
             out
         }
         Some(s) => {
-            let targets = target_options(plan, batch, s.lookahead + 1, Kinds::All, excluded);
+            let targets = target_options(plan, batch, s.lookahead + 1, Kinds::All, excluded, Vec::new());
             speculative_options(plan, batch, s, targets, excluded)
         }
     };
@@ -745,13 +745,9 @@ fn head_time(m: &crate::ir::Model, graph: &graph::Graph, chip: &crate::ir::Chip,
 /// (1 normally; `k + 1` for a speculative verify step). With [`Kinds::Aggregated`] the
 /// layouts that never prefill their own prompts (ping-pong, layer pipelines, a cache
 /// split by context, colocated options without their aggregated twin, pools that may
-/// not prefill) are not built: the caller keeps the aggregated options.
-pub fn target_options(plan: &Plan, batch: u64, per_seq: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
-    target_options_in(plan, batch, per_seq, kinds, excluded, Vec::new())
-}
-
-/// [`target_options`], built in `out` (empty).
-fn target_options_in(
+/// not prefill) are not built: the caller keeps the aggregated options. Built in `out`
+/// (empty; a caller building many spaces passes the room it keeps between them).
+fn target_options(
     plan: &Plan,
     batch: u64,
     per_seq: u64,
