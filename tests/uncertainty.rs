@@ -365,8 +365,10 @@ fn a_build_varies_its_plans_together_as_each_alone() {
 /// A figure moved that leaves part of the space as it is: a price or a power (no time,
 /// memory or capacity: the nominal space repriced), or a chip or link only the plan's
 /// own prefill chips use (the nominal decode options kept). The solves of such an input
-/// take the nominal spaces (`Batches::reusing`) instead of building them. Equal, option
-/// for option, to the spaces built for the plan with the figure moved, at both ends of
+/// take the nominal spaces (`Batches::reusing`) instead of building them: a repriced
+/// space is the nominal one as a search keeps it (the options the dominance pass leaves
+/// out already left out), its options repriced. Equal, option for option, to the spaces
+/// built for the plan with the figure moved (as a search keeps them), at both ends of
 /// every such input and every seed batch, over examples with speculative decoding (s08,
 /// s09), variants in turn (s17), prompts split by context (s05), prefill on chips of
 /// its own (s06, s11), aggregated serving and prefill pipelines.

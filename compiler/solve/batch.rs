@@ -125,22 +125,34 @@ pub struct NominalSpaces<'p> {
     plan: &'p Plan,
     prefill: Vec<space::PrefillOption>,
     built: Mutex<BTreeMap<u64, Arc<Instance>>>,
+    /// each space as a search keeps it ([`Built::of`]), for the plans that only reprice
+    /// it ([`Reuse::Repriced`]), its classes numbered by `layouts`
+    kept: Mutex<BTreeMap<u64, Arc<Built>>>,
+    layouts: Mutex<Layouts>,
 }
 
 impl<'p> NominalSpaces<'p> {
     pub fn new(plan: &'p Plan) -> NominalSpaces<'p> {
-        NominalSpaces { plan, prefill: space::prefill_options(plan, &mut Vec::new()), built: Mutex::new(BTreeMap::new()) }
+        NominalSpaces {
+            plan,
+            prefill: space::prefill_options(plan, &mut Vec::new()),
+            built: Mutex::new(BTreeMap::new()),
+            kept: Mutex::new(BTreeMap::new()),
+            layouts: Mutex::new(Layouts::default()),
+        }
     }
 
     /// The nominal space at batch `b` (built by the first thread to ask; another asking
     /// meanwhile builds it too, and the first kept is the one shared: they are equal).
     fn at(&self, b: u64) -> Arc<Instance> {
-        let built = || self.built.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(inst) = built().get(&b) {
-            return inst.clone();
-        }
-        let inst = Arc::new(space::instance(self.plan, b, &self.prefill, &mut Vec::new()));
-        built().entry(b).or_insert(inst).clone()
+        once_per_batch(&self.built, b, || space::instance(self.plan, b, &self.prefill, &mut Vec::new()))
+    }
+
+    /// The nominal space at batch `b` as a search keeps it ([`Built::of`]; built, like
+    /// [`NominalSpaces::at`], by the first thread to ask). Every space taken from here
+    /// numbers its classes alike.
+    fn kept(&self, b: u64) -> Arc<Built> {
+        once_per_batch(&self.kept, b, || Built::of((*self.at(b)).clone(), &self.layouts, &mut Vec::new()))
     }
 
     /// Whether `varied` (the plan with a figure moved) has the nominal spaces at every
@@ -158,6 +170,17 @@ impl<'p> NominalSpaces<'p> {
         let classes: Vec<Classes> = spaces.iter().map(|s| Classes::of(s, &mut layouts)).collect();
         Floors::of(&seeds, &spaces.iter().zip(&classes).map(|(s, c)| (&**s, c)).collect::<Vec<_>>(), goal)
     }
+}
+
+/// What `map` holds at batch `b`, else `make`'s, kept there: the first of the threads
+/// that make one at once is the one every thread takes (they are equal).
+fn once_per_batch<T>(map: &Mutex<BTreeMap<u64, Arc<T>>>, b: u64, make: impl FnOnce() -> T) -> Arc<T> {
+    let lock = || map.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(x) = lock().get(&b) {
+        return x.clone();
+    }
+    let made = Arc::new(make());
+    lock().entry(b).or_insert(made).clone()
 }
 
 /// The classes of decode layouts met so far ([`space::DecodeOption::class_key`]: a
@@ -265,6 +288,20 @@ impl Built {
             classes.layout.retain(|_| !flags.next().is_some_and(|&o| o));
         }
         Built { inst: Arc::new(inst), classes }
+    }
+
+    /// This space of the nominal plan for `plan`, which moves only prices or powers
+    /// ([`Reuse::Repriced`]): the options kept repriced ([`Instance::repriced`]), and
+    /// the same classes. The same as repricing every option and leaving out what
+    /// [`dominated`] leaves out then: it compares options of one class only where they
+    /// have the same chips, and an option's dollars and watts are those of its chips at
+    /// either prices; its steps and replicas do not move.
+    fn repriced(&self, plan: &Plan, tpot_limit: Option<Option<f64>>) -> Built {
+        let mut inst = self.inst.repriced(plan);
+        if let Some(l) = tpot_limit {
+            inst.tpot_limit = l;
+        }
+        Built { inst: Arc::new(inst), classes: self.classes.clone() }
     }
 }
 
@@ -428,9 +465,13 @@ impl<'p> Batches<'p> {
     fn build(&mut self, b: u64) -> &Built {
         if !self.built.contains_key(&b) {
             let lock = |m: &Arc<SharedSpaces>| m.lock().unwrap_or_else(|e| e.into_inner()).get(&b).cloned();
-            let built = match self.forked.as_ref().and_then(lock) {
-                Some(built) => built,
-                None => {
+            let built = match (self.forked.as_ref().and_then(lock), self.from) {
+                (Some(built), _) => built,
+                (None, Some((from, Reuse::Repriced))) => {
+                    let built = Arc::new(from.kept(b).repriced(self.plan, self.tpot_limit));
+                    self.share(b, built)
+                }
+                (None, _) => {
                     let inst = self.instance(b);
                     self.keep(b, inst)
                 }
@@ -444,6 +485,12 @@ impl<'p> Batches<'p> {
     /// the forks, where the first of them to keep one is the one every fork takes.
     fn keep(&mut self, b: u64, inst: Instance) -> Arc<Built> {
         let built = Arc::new(Built::of(inst, &self.layouts, &mut self.scratch));
+        self.share(b, built)
+    }
+
+    /// `built`, the space at batch `b`, shared with the forks: the first of them to
+    /// share one is the one every fork takes.
+    fn share(&self, b: u64, built: Arc<Built>) -> Arc<Built> {
         match &self.forked {
             Some(m) => m.lock().unwrap_or_else(|e| e.into_inner()).entry(b).or_insert(built).clone(),
             None => built,
@@ -476,8 +523,13 @@ impl<'p> Batches<'p> {
         }
         let inst = self.instance(b);
         let same = inst == *other;
-        let built = self.keep(b, inst);
-        self.built.insert(b, built);
+        if matches!(self.from, Some((_, Reuse::Repriced))) {
+            // kept as every other repriced space is, numbered alike
+            self.build(b);
+        } else {
+            let built = self.keep(b, inst);
+            self.built.insert(b, built);
+        }
         same
     }
 
