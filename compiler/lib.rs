@@ -159,13 +159,19 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     if mode == Mode::Build {
         // the plans side by side on the build's threads, each with diagnostics of its
         // own, said in plan order: the same as one after another
-        let each = |plan: &ir::Plan| {
-            let mut own = Diagnostics::new();
-            (solve::solve(plan, &mut own), own)
+        // a plan a `break_even` block compares with as it is: its solve also finds the
+        // key the break-even compares with, over the spaces it built
+        let kept = |i: usize| {
+            let keeps = |c: &ir::Compare| c.break_even.iter().any(|ask| ask.input_of(i).is_none());
+            !opts.skip_sweeps && program.compares.iter().filter(|c| c.baseline == i || c.plans.contains(&i)).any(keeps)
         };
-        let done = match program.plans.as_slice() {
-            [one] => vec![each(one)],
-            plans => solve::sweep::par_map(plans, opts.jobs, &|_, _| {}, each),
+        let each = |i: &usize| {
+            let mut own = Diagnostics::new();
+            (solve::solve_keyed(&program.plans[*i], kept(*i), &mut own), own)
+        };
+        let done = match program.plans.len() {
+            1 => vec![each(&0)],
+            n => solve::sweep::par_map(&(0..n).collect::<Vec<_>>(), opts.jobs, &|_, _| {}, each),
         };
         for (s, own) in done {
             solved.push(s);
@@ -209,7 +215,8 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
             if opts.skip_sweeps || !solved_too(c.baseline) {
                 return vec![];
             }
-            c.break_even.iter().map(|ask| asked_break_even(&program, c, ask, &solved_too, opts.jobs, &mut diags)).collect()
+            let known = |i: usize| solved.get(i).and_then(|s| s.as_ref()).and_then(|s| s.enumerated);
+            c.break_even.iter().map(|ask| asked_break_even(&program, c, ask, &solved_too, &known, opts.jobs, &mut diags)).collect()
         })
         .collect();
     Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, break_even, asked, mode }
@@ -227,17 +234,19 @@ fn asked_break_even(
     c: &ir::Compare,
     ask: &ir::BreakEvenAsk,
     solved: &dyn Fn(usize) -> bool,
+    known: &dyn Fn(usize) -> Option<f64>,
     jobs: usize,
     diags: &mut Diagnostics,
 ) -> Asked {
-    let input = |i: usize| ask.inputs.iter().find(|(j, _)| *j == i).and_then(|(_, x)| x.as_ref());
+    let input = |i: usize| ask.input_of(i);
     let base = &program.plans[c.baseline];
     let [lo, hi] = ask.range();
     let range = format!("{} to {}", units::format::fmt_figure(ask.unit(), lo), units::format::fmt_figure(ask.unit(), hi));
     let mut out = Vec::new();
     for &j in c.plans.iter().filter(|&&j| solved(j)) {
         let plan = &program.plans[j];
-        let (found, first) = solve::uncertainty::crossings((base, input(c.baseline)), (plan, input(j)), &ask.values, jobs);
+        let known = [known(c.baseline), known(j)];
+        let (found, first) = solve::uncertainty::crossings((base, input(c.baseline)), (plan, input(j)), known, &ask.values, jobs);
         if found.is_empty() {
             // the same plan better at every value (or neither)
             let better = match first {

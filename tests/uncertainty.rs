@@ -682,3 +682,44 @@ fn a_search_from_floors_finds_what_a_search_from_every_seed_finds() {
         "{compared} searches compared, {fewer} of them building fewer spaces ({built} -> {floored_built} in all)"
     );
 }
+
+/// A plan that a compare block's `break_even` keeps as it is (its cluster has no such
+/// figure) is not solved again for it: its own solve finds the key the break-even
+/// compares with (the enumeration's best over every batch, `solve::solve_keyed`) over
+/// the spaces it built, the same key as over spaces built afresh, and the crossings
+/// found from it are those found solving it again. A plan no break-even keeps has none.
+#[test]
+fn a_break_even_takes_the_key_of_a_plan_that_keeps_its_answer_from_its_solve() {
+    use hplanc::solve::batch::Batches;
+    use hplanc::solve::uncertainty::{crossings, enumerated_key};
+    let mut kept = 0;
+    for name in ["s10_matx_style_chip", "s16_asic_qualcomm_companion"] {
+        let comp = crate::built(&crate::root().join(format!("examples/{name}.hplan")));
+        let known = |i: usize| comp.solved[i].as_ref().and_then(|s| s.enumerated);
+        let keeps = |i: usize| {
+            let asks = comp.program.compares.iter().filter(|c| c.baseline == i || c.plans.contains(&i)).flat_map(|c| &c.break_even);
+            asks.into_iter().any(|ask| ask.input_of(i).is_none())
+        };
+        for (i, plan) in comp.program.plans.iter().enumerate() {
+            if keeps(i) {
+                let fresh = enumerated_key(&mut Batches::new(plan), hplanc::solve::goal(plan));
+                assert_eq!(known(i), Some(fresh), "{name}: {}", plan.name);
+                kept += 1;
+            } else {
+                assert_eq!(known(i), None, "{name}: {} is kept by no break-even", plan.name);
+            }
+        }
+        for (c, asked) in comp.program.compares.iter().zip(&comp.asked) {
+            for (ask, found) in c.break_even.iter().zip(asked) {
+                for (j, built) in found {
+                    let (base, plan) = (&comp.program.plans[c.baseline], &comp.program.plans[*j]);
+                    let sides = ((base, ask.input_of(c.baseline)), (plan, ask.input_of(*j)));
+                    let again = crossings(sides.0, sides.1, [None, None], &ask.values, 1).0;
+                    assert!(!again.is_empty(), "{name}: {} crosses inside its range", ask.name);
+                    assert_eq!(format!("{again:?}"), format!("{built:?}"), "{name}: {}", ask.name);
+                }
+            }
+        }
+    }
+    assert!(kept >= 2, "{kept} plans kept their answer");
+}

@@ -1140,6 +1140,12 @@ impl BreakEvenAsk {
     pub fn range(&self) -> [f64; 2] {
         [self.values[0], self.values[self.values.len() - 1]]
     }
+
+    /// The figure in plan `i`'s cluster; `None` where the plan keeps its answer (its
+    /// cluster has no such item, or it is not one of the comparison's plans).
+    pub fn input_of(&self, i: usize) -> Option<&uncertain::Input> {
+        self.inputs.iter().find(|(j, _)| *j == i).and_then(|(_, x)| x.as_ref())
+    }
 }
 
 impl Model {

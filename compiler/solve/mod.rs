@@ -100,6 +100,10 @@ pub struct Solved {
     /// the plan's sweep (its `sweep` block, or one the caller asked for): the variable's
     /// values and the best point at each
     pub sweep: Option<(crate::ir::SweepOver, Vec<sweep::SweepPoint>)>,
+    /// where asked for ([`solve_keyed`]), the goal's key of the best point by
+    /// enumeration over every batch ([`uncertainty::enumerated_key`]): what a break-even
+    /// with a plan that keeps its answer compares with
+    pub enumerated: Option<f64>,
 }
 
 /// The largest optimality gap over the batches' solves (0 when all were proven; `None`
@@ -171,6 +175,13 @@ fn warn_extrapolated(plan: &Plan, p: &Point, diags: &mut Diagnostics) {
 
 /// Solves `plan`, or pushes diagnostics saying why it cannot be solved.
 pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
+    solve_keyed(plan, false, diags)
+}
+
+/// [`solve`], and with `enumerate` also [`Solved::enumerated`], searched over the spaces
+/// the solve built (a break-even that keeps this plan's answer would otherwise build
+/// them all again).
+pub fn solve_keyed(plan: &Plan, enumerate: bool, diags: &mut Diagnostics) -> Option<Solved> {
     let goal = goal(plan);
     if !check_prices(plan, diags) {
         return None;
@@ -243,8 +254,9 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
         warn_extrapolated(plan, b, diags);
     }
     let solve_s = started.elapsed().as_secs_f64();
+    let enumerated = (enumerate && best.is_some()).then(|| uncertainty::enumerated_key(&mut batches, goal));
     match best {
-        Some(best) => Some(Solved { best, runner_up, other_serving, per_batch, solve_s, backend: backend::NAME, sweep: None }),
+        Some(best) => Some(Solved { best, runner_up, other_serving, per_batch, solve_s, backend: backend::NAME, sweep: None, enumerated }),
         None => {
             let instances: Vec<Instance> = batches.built().cloned().collect();
             let prefill = instances.first().map(|i| i.prefill.as_slice()).unwrap_or(&[]);

@@ -620,6 +620,20 @@ pub fn better(a: f64, b: f64) -> i8 {
     }
 }
 
+/// The goal's key of the best point over every batch of `batches` by enumeration
+/// ([`batch::search_all`] with [`batch::by_goal`]); infinite where nothing is feasible.
+/// What [`crossings`] compares with for a plan that keeps its answer: the plan's own
+/// solve finds it over the spaces it built (`solve::solve_keyed`), the same key as over
+/// spaces built afresh.
+pub fn enumerated_key(batches: &mut Batches, g: Goal) -> f64 {
+    key_of(batch::search_all(batches, g, &mut batch::by_goal(g)), g)
+}
+
+/// The goal's key of a search's best point; infinite where it found none or failed.
+fn key_of(found: Result<batch::Found, String>, g: Goal) -> f64 {
+    found.ok().and_then(|f| f.best).map_or(f64::INFINITY, |p| super::key(&p, g).0)
+}
+
 /// The goal's key of `plan`'s best point with `input` (if it has it) at `value`, over
 /// its whole space by enumeration ([`best_enumerated`]'s search, no nominal placement to
 /// keep), its spaces taken `from` the nominal plan's where the input allows
@@ -642,7 +656,7 @@ fn objective_at(
         Some(f) => batch::search_floored(&mut batches, g, f, &mut batch::by_goal(g)),
         None => batch::search_all(&mut batches, g, &mut batch::by_goal(g)),
     };
-    let key = found.ok().and_then(|f| f.best).map_or(f64::INFINITY, |p| super::key(&p, g).0);
+    let key = key_of(found, g);
     let next = match floors {
         _ if input.is_none() => None,
         Some(f) => Some(batches.tighten(f, g)),
@@ -662,9 +676,11 @@ struct Crossed<'p> {
 }
 
 impl<'p> Crossed<'p> {
-    fn new((plan, input): (&'p Plan, Option<&'p Input>)) -> Crossed<'p> {
+    /// `known`: the plan's [`enumerated_key`] where its solve found it (a plan that keeps
+    /// its answer is then not solved again).
+    fn new((plan, input): (&'p Plan, Option<&'p Input>), known: Option<f64>) -> Crossed<'p> {
         let from = input.and_then(|i| reuse(plan, i)).map(|r| (NominalSpaces::new(plan), r));
-        let fixed = input.is_none().then(|| objective_at(plan, None, 0.0, None, None).0);
+        let fixed = input.is_none().then(|| known.unwrap_or_else(|| enumerated_key(&mut Batches::new(plan), goal(plan))));
         Crossed { plan, input, from, fixed }
     }
 
@@ -690,8 +706,14 @@ impl<'p> Crossed<'p> {
 /// other value's search starts from the floors of its spaces ([`Floors`]); a
 /// bisection starts from those of its better neighbour, tightened by each step whose
 /// value the steps after it are all worse than.
-pub fn crossings(a: (&Plan, Option<&Input>), b: (&Plan, Option<&Input>), values: &[f64], jobs: usize) -> (Vec<Crossing>, i8) {
-    let (a, b) = (Crossed::new(a), Crossed::new(b));
+pub fn crossings(
+    a: (&Plan, Option<&Input>),
+    b: (&Plan, Option<&Input>),
+    known: [Option<f64>; 2],
+    values: &[f64],
+    jobs: usize,
+) -> (Vec<Crossing>, i8) {
+    let (a, b) = (Crossed::new(a, known[0]), Crossed::new(b, known[1]));
     // whether a larger value is a worse figure (both plans' inputs, where both have one,
     // are the compare block's one figure)
     let worse_up = a.input.or(b.input).is_none_or(|i| more_is_worse(i.figure));
