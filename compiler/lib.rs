@@ -159,15 +159,22 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     if mode == Mode::Build {
         // the plans side by side on the build's threads, each with diagnostics of its
         // own, said in plan order: the same as one after another
-        // a plan a `break_even` block compares with as it is: its solve also finds the
-        // key the break-even compares with, over the spaces it built
-        let kept = |i: usize| {
-            let keeps = |c: &ir::Compare| c.break_even.iter().any(|ask| ask.input_of(i).is_none());
-            !opts.skip_sweeps && program.compares.iter().filter(|c| c.baseline == i || c.plans.contains(&i)).any(keeps)
+        // what each plan's solve keeps for the steps after it: the key a `break_even`
+        // block that keeps the plan's answer compares with, and the spaces a plan repriced
+        // after its solve starts from (a ranged price or power, or a break-even over one)
+        let also = |i: usize| {
+            let asks = || program.compares.iter().filter(|c| c.baseline == i || c.plans.contains(&i)).flat_map(|c| &c.break_even);
+            let spend = |x: &ir::uncertain::Input| x.figure.moves_only_spend();
+            let varied = !opts.skip_uncertainty && program.plans[i].inputs().iter().any(spend);
+            let repriced = asks().any(|ask| ask.input_of(i).is_some_and(spend));
+            solve::Also {
+                enumerated: !opts.skip_sweeps && asks().any(|ask| ask.input_of(i).is_none()),
+                spaces: !opts.skip_sweeps && (varied || repriced),
+            }
         };
         let each = |i: &usize| {
             let mut own = Diagnostics::new();
-            (solve::solve_keyed(&program.plans[*i], kept(*i), &mut own), own)
+            (solve::solve_with(&program.plans[*i], also(*i), &mut own), own)
         };
         let done = match program.plans.len() {
             1 => vec![each(&0)],
@@ -190,11 +197,14 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     // each uncertain input varied around each solved plan's answer (not for editors), and
     // each comparison's break-evens where both plans varied their inputs: every end,
     // bisection and break-even of every plan one task on the build's threads
-    let to_vary: Vec<Option<(&ir::Plan, &solve::Point)>> = program
+    let to_vary: Vec<Option<(&ir::Plan, &solve::Point, Option<&solve::batch::Kept>)>> = program
         .plans
         .iter()
         .zip(&solved)
-        .map(|(p, s)| s.as_ref().filter(|_| !opts.skip_sweeps && !opts.skip_uncertainty && !p.inputs().is_empty()).map(|s| (p, &s.best)))
+        .map(|(p, s)| {
+            let varied = !opts.skip_sweeps && !opts.skip_uncertainty && !p.inputs().is_empty();
+            s.as_ref().filter(|_| varied).map(|s| (p, &s.best, s.kept.as_ref()))
+        })
         .collect();
     let nominals = solve::uncertainty::Nominals::new(&to_vary, opts.jobs);
     // a figure's sweep has no bands: its own figure may be one of the inputs
@@ -215,10 +225,13 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
             if opts.skip_sweeps || !solved_too(c.baseline) {
                 return vec![];
             }
-            let known = |i: usize| solved.get(i).and_then(|s| s.as_ref()).and_then(|s| s.enumerated);
-            c.break_even.iter().map(|ask| asked_break_even(&program, c, ask, &solved_too, &known, opts.jobs, &mut diags)).collect()
+            c.break_even.iter().map(|ask| asked_break_even(&program, c, ask, &solved, opts.jobs, &mut diags)).collect()
         })
         .collect();
+    // the spaces kept for the inputs and break-evens are not the compilation's
+    for s in solved.iter_mut().flatten() {
+        s.kept = None;
+    }
     Compilation { sources, root, diagnostics: diags, program, solved, schedules, served, sensitivity, break_even, asked, mode }
 }
 
@@ -233,8 +246,7 @@ fn asked_break_even(
     program: &ir::Program,
     c: &ir::Compare,
     ask: &ir::BreakEvenAsk,
-    solved: &dyn Fn(usize) -> bool,
-    known: &dyn Fn(usize) -> Option<f64>,
+    solved: &[Option<solve::Solved>],
     jobs: usize,
     diags: &mut Diagnostics,
 ) -> Asked {
@@ -243,10 +255,11 @@ fn asked_break_even(
     let [lo, hi] = ask.range();
     let range = format!("{} to {}", units::format::fmt_figure(ask.unit(), lo), units::format::fmt_figure(ask.unit(), hi));
     let mut out = Vec::new();
-    for &j in c.plans.iter().filter(|&&j| solved(j)) {
+    for &j in c.plans.iter().filter(|&&j| solved.get(j).is_some_and(|s| s.is_some())) {
         let plan = &program.plans[j];
-        let known = [known(c.baseline), known(j)];
-        let (found, first) = solve::uncertainty::crossings((base, input(c.baseline)), (plan, input(j)), known, &ask.values, jobs);
+        let of = |i: usize| solved.get(i).and_then(|s| s.as_ref());
+        let (found, first) =
+            solve::uncertainty::crossings((base, input(c.baseline)), (plan, input(j)), [of(c.baseline), of(j)], &ask.values, jobs);
         if found.is_empty() {
             // the same plan better at every value (or neither)
             let better = match first {

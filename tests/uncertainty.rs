@@ -685,7 +685,7 @@ fn a_search_from_floors_finds_what_a_search_from_every_seed_finds() {
 
 /// A plan that a compare block's `break_even` keeps as it is (its cluster has no such
 /// figure) is not solved again for it: its own solve finds the key the break-even
-/// compares with (the enumeration's best over every batch, `solve::solve_keyed`) over
+/// compares with (the enumeration's best over every batch, `solve::solve_with`) over
 /// the spaces it built, the same key as over spaces built afresh, and the crossings
 /// found from it are those found solving it again. A plan no break-even keeps has none.
 #[test]
@@ -722,4 +722,44 @@ fn a_break_even_takes_the_key_of_a_plan_that_keeps_its_answer_from_its_solve() {
         }
     }
     assert!(kept >= 2, "{kept} plans kept their answer");
+}
+
+/// A plan repriced after its solve (a ranged price or power, or a break-even over one)
+/// starts from the spaces the solve kept (`NominalSpaces::after`, `Solved::kept`): each
+/// space it takes from them, repriced, is the space built afresh for the plan with the
+/// figure moved, as a search keeps it, option for option, at every batch the solve built
+/// and at every seed, at both ends of every such input.
+#[test]
+fn a_repriced_plan_takes_the_spaces_its_solve_kept() {
+    use hplanc::solve::batch::{seeds, Batches, NominalSpaces, Reuse};
+    use hplanc::solve::uncertainty::reuse;
+    let (mut compared, mut from_solve) = (0, 0);
+    for name in ["s02_rubin_gpu_only", "s06_trainium_prefill_cerebras_decode", "s09_lpx_draft_rubin_verify"] {
+        let comp = crate::compile(&crate::root().join(format!("examples/{name}.hplan")), hplanc::Mode::Check);
+        assert!(!comp.has_errors(), "{name}");
+        for plan in &comp.program.plans {
+            let mut diags = hplanc::diagnostics::Diagnostics::new();
+            let also = hplanc::solve::Also { spaces: true, ..Default::default() };
+            let Some(solved) = hplanc::solve::solve_with(plan, also, &mut diags) else { continue };
+            let kept = solved.kept.as_ref().expect("the spaces are kept where asked");
+            let mut batches: Vec<u64> = kept.batches().collect();
+            from_solve += batches.len();
+            batches.extend(seeds(plan));
+            batches.sort_unstable();
+            batches.dedup();
+            let nominal = NominalSpaces::after(plan, Some(kept));
+            for input in plan.inputs().into_iter().filter(|x| reuse(plan, x) == Some(Reuse::Repriced)) {
+                for end in [input.low, input.high] {
+                    let varied = plan.with_input(&input, end);
+                    let (mut fresh, mut reused) = (Batches::new(&varied), Batches::reusing(&varied, &nominal, Reuse::Repriced));
+                    for &b in &batches {
+                        let inst = fresh.at(b).clone();
+                        assert_eq!(&inst, reused.at(b), "{name}: {} at {end}, batch {b}", input.name());
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared >= 100 && from_solve >= 20, "{compared} spaces compared, {from_solve} kept by the solves");
 }

@@ -128,17 +128,23 @@ pub struct NominalSpaces<'p> {
     /// each space as a search keeps it ([`Built::of`]), for the plans that only reprice
     /// it ([`Reuse::Repriced`]), its classes numbered by `layouts`
     kept: Mutex<BTreeMap<u64, Arc<Built>>>,
-    layouts: Mutex<Layouts>,
+    layouts: Arc<Mutex<Layouts>>,
 }
 
 impl<'p> NominalSpaces<'p> {
     pub fn new(plan: &'p Plan) -> NominalSpaces<'p> {
+        NominalSpaces::after(plan, None)
+    }
+
+    /// The nominal spaces of `plan`, those its solve kept (`solved`: [`Batches::kept`])
+    /// taken as they are: a plan repriced after its solve does not build them again.
+    pub fn after(plan: &'p Plan, solved: Option<&Kept>) -> NominalSpaces<'p> {
         NominalSpaces {
             plan,
             prefill: space::prefill_options(plan, &mut Vec::new()),
             built: Mutex::new(BTreeMap::new()),
-            kept: Mutex::new(BTreeMap::new()),
-            layouts: Mutex::new(Layouts::default()),
+            kept: Mutex::new(solved.map(|k| k.built.clone()).unwrap_or_default()),
+            layouts: solved.map(|k| k.layouts.clone()).unwrap_or_default(),
         }
     }
 
@@ -169,6 +175,27 @@ impl<'p> NominalSpaces<'p> {
         let mut layouts = Layouts::default();
         let classes: Vec<Classes> = spaces.iter().map(|s| Classes::of(s, &mut layouts)).collect();
         Floors::of(&seeds, &spaces.iter().zip(&classes).map(|(s, c)| (&**s, c)).collect::<Vec<_>>(), goal)
+    }
+}
+
+/// A solve's spaces as its search kept them ([`Built`]: the options the dominance pass
+/// leaves out left out), with the numbering of their classes ([`Batches::kept`]).
+#[derive(Clone)]
+pub struct Kept {
+    built: BTreeMap<u64, Arc<Built>>,
+    layouts: Arc<Mutex<Layouts>>,
+}
+
+impl Kept {
+    /// The batches whose spaces it holds, ascending.
+    pub fn batches(&self) -> impl Iterator<Item = u64> + '_ {
+        self.built.keys().copied()
+    }
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "Kept({} spaces)", self.built.len())
     }
 }
 
@@ -432,6 +459,22 @@ impl<'p> Batches<'p> {
             Reuse::Decode => space::prefill_options(plan, &mut excluded),
         };
         Batches::over(plan, prefill, excluded, Some((from, reuse)), space::Kinds::All)
+    }
+
+    /// Every space built so far of the plan as it is (its own figures and bound, every
+    /// kind of option), as a search keeps them, those of its forks too
+    /// ([`NominalSpaces::after`]); `None` for spaces of another kind.
+    pub fn kept(&self) -> Option<Kept> {
+        if self.from.is_some() || self.kinds != space::Kinds::All || self.tpot_limit.is_some() {
+            return None;
+        }
+        let mut built = self.built.clone();
+        if let Some(m) = &self.forked {
+            for (b, s) in m.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                built.entry(*b).or_insert_with(|| s.clone());
+            }
+        }
+        Some(Kept { built, layouts: self.layouts.clone() })
     }
 
     /// The plan whose spaces these are.

@@ -100,10 +100,25 @@ pub struct Solved {
     /// the plan's sweep (its `sweep` block, or one the caller asked for): the variable's
     /// values and the best point at each
     pub sweep: Option<(crate::ir::SweepOver, Vec<sweep::SweepPoint>)>,
-    /// where asked for ([`solve_keyed`]), the goal's key of the best point by
+    /// where asked for ([`solve_with`]), the goal's key of the best point by
     /// enumeration over every batch ([`uncertainty::enumerated_key`]): what a break-even
     /// with a plan that keeps its answer compares with
     pub enumerated: Option<f64>,
+    /// where asked for ([`solve_with`]), the spaces the solve built, as its search kept
+    /// them ([`batch::Batches::kept`]): what a plan repriced after its solve (a price or a
+    /// power varied, or a break-even over one) starts from ([`batch::NominalSpaces::after`]).
+    /// The build drops them once it has varied and compared its plans.
+    pub kept: Option<batch::Kept>,
+}
+
+/// What a solve keeps beyond its answer, for what the build asks of the plan after it
+/// ([`solve_with`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Also {
+    /// [`Solved::enumerated`]
+    pub enumerated: bool,
+    /// [`Solved::kept`]
+    pub spaces: bool,
 }
 
 /// The largest optimality gap over the batches' solves (0 when all were proven; `None`
@@ -175,13 +190,13 @@ fn warn_extrapolated(plan: &Plan, p: &Point, diags: &mut Diagnostics) {
 
 /// Solves `plan`, or pushes diagnostics saying why it cannot be solved.
 pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
-    solve_keyed(plan, false, diags)
+    solve_with(plan, Also::default(), diags)
 }
 
-/// [`solve`], and with `enumerate` also [`Solved::enumerated`], searched over the spaces
-/// the solve built (a break-even that keeps this plan's answer would otherwise build
-/// them all again).
-pub fn solve_keyed(plan: &Plan, enumerate: bool, diags: &mut Diagnostics) -> Option<Solved> {
+/// [`solve`], and what `also` asks: [`Solved::enumerated`], searched over the spaces the
+/// solve built (a break-even that keeps this plan's answer would otherwise build them all
+/// again), and [`Solved::kept`].
+pub fn solve_with(plan: &Plan, also: Also, diags: &mut Diagnostics) -> Option<Solved> {
     let goal = goal(plan);
     if !check_prices(plan, diags) {
         return None;
@@ -254,9 +269,12 @@ pub fn solve_keyed(plan: &Plan, enumerate: bool, diags: &mut Diagnostics) -> Opt
         warn_extrapolated(plan, b, diags);
     }
     let solve_s = started.elapsed().as_secs_f64();
-    let enumerated = (enumerate && best.is_some()).then(|| uncertainty::enumerated_key(&mut batches, goal));
+    let enumerated = (also.enumerated && best.is_some()).then(|| uncertainty::enumerated_key(&mut batches, goal));
+    let kept = if also.spaces && best.is_some() { batches.kept() } else { None };
     match best {
-        Some(best) => Some(Solved { best, runner_up, other_serving, per_batch, solve_s, backend: backend::NAME, sweep: None, enumerated }),
+        Some(best) => {
+            Some(Solved { best, runner_up, other_serving, per_batch, solve_s, backend: backend::NAME, sweep: None, enumerated, kept })
+        }
         None => {
             let instances: Vec<Instance> = batches.built().cloned().collect();
             let prefill = instances.first().map(|i| i.prefill.as_slice()).unwrap_or(&[]);

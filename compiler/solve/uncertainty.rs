@@ -155,9 +155,11 @@ struct Around<'a> {
 }
 
 impl<'a> Around<'a> {
-    fn new(plan: &'a Plan, best: &'a Point) -> Around<'a> {
+    /// `kept`: the spaces the plan's solve kept ([`NominalSpaces::after`]).
+    fn new(plan: &'a Plan, best: &'a Point, kept: Option<&batch::Kept>) -> Around<'a> {
         let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
-        Around { plan, best, nominal: assignment(best), spaces: NominalSpaces::new(plan), power_is_read, floors: Default::default() }
+        let spaces = NominalSpaces::after(plan, kept);
+        Around { plan, best, nominal: assignment(best), spaces, power_is_read, floors: Default::default() }
     }
 
     /// The bounds a solve with `input` at `value` may start from: the nominal spaces'
@@ -374,7 +376,7 @@ fn uses(plan: &Plan, p: &Point, input: &Input) -> bool {
 /// on `jobs` threads (0: one per core); the same result for any number ([`vary_all`]
 /// of one plan).
 pub fn vary(plan: &Plan, best: &Point, sweep: Option<&(SweepOver, Vec<SweepPoint>)>, jobs: usize) -> Result<Sensitivity, String> {
-    let nominals = Nominals::new(&[Some((plan, best))], jobs);
+    let nominals = Nominals::new(&[Some((plan, best, None))], jobs);
     vary_all(&nominals, &[sweep], jobs).pop().flatten().ok_or_else(|| "the plan was not varied".to_string())
 }
 
@@ -385,11 +387,11 @@ pub struct Nominals<'a> {
 }
 
 impl<'a> Nominals<'a> {
-    /// `plans[i]`: plan `i` and its best point where its inputs are to be varied
-    /// (`None`: not solved, or not varied); each one's nominal spaces built, on `jobs`
-    /// threads.
-    pub fn new(plans: &[Option<(&'a Plan, &'a Point)>], jobs: usize) -> Nominals<'a> {
-        let arounds = super::sweep::par_map(plans, jobs, &|_, _| {}, |p| p.map(|(plan, best)| Around::new(plan, best)));
+    /// `plans[i]`: plan `i`, its best point and the spaces its solve kept (where it did:
+    /// [`NominalSpaces::after`]) where its inputs are to be varied (`None`: not solved,
+    /// or not varied); each one's nominal spaces built, on `jobs` threads.
+    pub fn new(plans: &[Option<(&'a Plan, &'a Point, Option<&'a batch::Kept>)>], jobs: usize) -> Nominals<'a> {
+        let arounds = super::sweep::par_map(plans, jobs, &|_, _| {}, |p| p.map(|(plan, best, kept)| Around::new(plan, best, kept)));
         Nominals { arounds }
     }
 }
@@ -515,7 +517,7 @@ impl Side<'_> {
 /// threads (0: one per core); the result is the same for any number ([`break_evens`] of
 /// one pair).
 pub fn break_even(a: &Side, b: &Side, jobs: usize) -> Vec<BreakEven> {
-    let nominals = Nominals::new(&[Some((a.plan, a.best)), Some((b.plan, b.best))], jobs);
+    let nominals = Nominals::new(&[Some((a.plan, a.best, None)), Some((b.plan, b.best, None))], jobs);
     let varied = [Some(a.varied.clone()), Some(b.varied.clone())];
     break_evens(&nominals, &varied, &[(0, 1)], jobs).pop().flatten().unwrap_or_default()
 }
@@ -623,7 +625,7 @@ pub fn better(a: f64, b: f64) -> i8 {
 /// The goal's key of the best point over every batch of `batches` by enumeration
 /// ([`batch::search_all`] with [`batch::by_goal`]); infinite where nothing is feasible.
 /// What [`crossings`] compares with for a plan that keeps its answer: the plan's own
-/// solve finds it over the spaces it built (`solve::solve_keyed`), the same key as over
+/// solve finds it over the spaces it built (`solve::solve_with`), the same key as over
 /// spaces built afresh.
 pub fn enumerated_key(batches: &mut Batches, g: Goal) -> f64 {
     key_of(batch::search_all(batches, g, &mut batch::by_goal(g)), g)
@@ -676,10 +678,13 @@ struct Crossed<'p> {
 }
 
 impl<'p> Crossed<'p> {
-    /// `known`: the plan's [`enumerated_key`] where its solve found it (a plan that keeps
-    /// its answer is then not solved again).
-    fn new((plan, input): (&'p Plan, Option<&'p Input>), known: Option<f64>) -> Crossed<'p> {
-        let from = input.and_then(|i| reuse(plan, i)).map(|r| (NominalSpaces::new(plan), r));
+    /// `solved`: the plan's solve, where what it kept is taken: its [`enumerated_key`] (a
+    /// plan that keeps its answer is then not solved again) and its spaces
+    /// ([`NominalSpaces::after`]).
+    fn new((plan, input): (&'p Plan, Option<&'p Input>), solved: Option<&super::Solved>) -> Crossed<'p> {
+        let kept = solved.and_then(|s| s.kept.as_ref());
+        let from = input.and_then(|i| reuse(plan, i)).map(|r| (NominalSpaces::after(plan, kept), r));
+        let known = solved.and_then(|s| s.enumerated);
         let fixed = input.is_none().then(|| known.unwrap_or_else(|| enumerated_key(&mut Batches::new(plan), goal(plan))));
         Crossed { plan, input, from, fixed }
     }
@@ -709,11 +714,11 @@ impl<'p> Crossed<'p> {
 pub fn crossings(
     a: (&Plan, Option<&Input>),
     b: (&Plan, Option<&Input>),
-    known: [Option<f64>; 2],
+    solved: [Option<&super::Solved>; 2],
     values: &[f64],
     jobs: usize,
 ) -> (Vec<Crossing>, i8) {
-    let (a, b) = (Crossed::new(a, known[0]), Crossed::new(b, known[1]));
+    let (a, b) = (Crossed::new(a, solved[0]), Crossed::new(b, solved[1]));
     // whether a larger value is a worse figure (both plans' inputs, where both have one,
     // are the compare block's one figure)
     let worse_up = a.input.or(b.input).is_none_or(|i| more_is_worse(i.figure));
@@ -884,7 +889,7 @@ mod tests {
         let a = Side { plan: cheap, best: &best_cheap, varied: &varied_cheap };
         let b = Side { plan: fast, best: &best_fast, varied: &varied_fast };
         let input = cheap.inputs().remove(0);
-        let (around_a, around_b) = (Around::new(cheap, &best_cheap), Around::new(fast, &best_fast));
+        let (around_a, around_b) = (Around::new(cheap, &best_cheap, None), Around::new(fast, &best_fast, None));
         let lower = |x: f64| a.objective(&around_a, &input, x) < b.objective(&around_b, &input, x);
         assert_ne!(lower(input.low), lower(input.high), "the two values cross inside the range");
         assert!(break_even(&a, &b, 1).is_empty());
