@@ -255,9 +255,9 @@ fn asked_break_even(
     let [lo, hi] = ask.range();
     let range = format!("{} to {}", units::format::fmt_figure(ask.unit(), lo), units::format::fmt_figure(ask.unit(), hi));
     let mut out = Vec::new();
-    for &j in c.plans.iter().filter(|&&j| solved.get(j).is_some_and(|s| s.is_some())) {
+    let of = |i: usize| solved.get(i).and_then(|s| s.as_ref());
+    for &j in c.plans.iter().filter(|&&j| of(j).is_some()) {
         let plan = &program.plans[j];
-        let of = |i: usize| solved.get(i).and_then(|s| s.as_ref());
         let (found, first) =
             solve::uncertainty::crossings((base, input(c.baseline)), (plan, input(j)), [of(c.baseline), of(j)], &ask.values, jobs);
         if found.is_empty() {

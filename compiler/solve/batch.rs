@@ -505,38 +505,35 @@ impl<'p> Batches<'p> {
         }
     }
 
+    /// The space at batch `b` as a search keeps it, built once.
     fn build(&mut self, b: u64) -> &Built {
+        self.build_from(b, None)
+    }
+
+    /// [`Batches::build`] from `inst` (the space at `b` with every option) where given.
+    /// Shared with the forks: the first of them to build a space is the one every fork
+    /// takes.
+    fn build_from(&mut self, b: u64, inst: Option<Instance>) -> &Built {
         if !self.built.contains_key(&b) {
-            let lock = |m: &Arc<SharedSpaces>| m.lock().unwrap_or_else(|e| e.into_inner()).get(&b).cloned();
-            let built = match (self.forked.as_ref().and_then(lock), self.from) {
-                (Some(built), _) => built,
-                (None, Some((from, Reuse::Repriced))) => {
-                    let built = Arc::new(from.kept(b).repriced(self.plan, self.tpot_limit));
-                    self.share(b, built)
-                }
-                (None, _) => {
-                    let inst = self.instance(b);
-                    self.keep(b, inst)
-                }
+            let built = match self.forked.clone() {
+                Some(forked) => once_per_batch(&forked, b, || self.kept_space(b, inst)),
+                None => Arc::new(self.kept_space(b, inst)),
             };
             self.built.insert(b, built);
         }
         &self.built[&b]
     }
 
-    /// The space `inst` at batch `b` as a search keeps it ([`Built::of`]); shared with
-    /// the forks, where the first of them to keep one is the one every fork takes.
-    fn keep(&mut self, b: u64, inst: Instance) -> Arc<Built> {
-        let built = Arc::new(Built::of(inst, &self.layouts, &mut self.scratch));
-        self.share(b, built)
-    }
-
-    /// `built`, the space at batch `b`, shared with the forks: the first of them to
-    /// share one is the one every fork takes.
-    fn share(&self, b: u64, built: Arc<Built>) -> Arc<Built> {
-        match &self.forked {
-            Some(m) => m.lock().unwrap_or_else(|e| e.into_inner()).entry(b).or_insert(built).clone(),
-            None => built,
+    /// The space at batch `b` as a search keeps it ([`Built::of`]): of `inst` where given,
+    /// else of the space built; where the plan only reprices its nominal spaces, their
+    /// kept space repriced ([`Built::repriced`], numbered as every other so taken).
+    fn kept_space(&mut self, b: u64, inst: Option<Instance>) -> Built {
+        match self.from {
+            Some((from, Reuse::Repriced)) => from.kept(b).repriced(self.plan, self.tpot_limit),
+            _ => {
+                let inst = inst.unwrap_or_else(|| self.instance(b));
+                Built::of(inst, &self.layouts, &mut self.scratch)
+            }
         }
     }
 
@@ -566,13 +563,7 @@ impl<'p> Batches<'p> {
         }
         let inst = self.instance(b);
         let same = inst == *other;
-        if matches!(self.from, Some((_, Reuse::Repriced))) {
-            // kept as every other repriced space is, numbered alike
-            self.build(b);
-        } else {
-            let built = self.keep(b, inst);
-            self.built.insert(b, built);
-        }
+        self.build_from(b, Some(inst));
         same
     }
 
