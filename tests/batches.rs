@@ -273,3 +273,88 @@ fn a_space_leaves_out_only_options_another_does_as_well() {
     assert!(checked >= 200, "only {checked} spaces and goals checked");
     assert!(left_out > 10_000, "only {left_out} options left out");
 }
+
+/// A space restricted to some ping-pong classes (`space::Only`, what a search builds
+/// inside a range that only those can win) holds exactly the full space's options of
+/// every other layout and of those classes, in its order: round every example plan's
+/// answer, with every other class kept, and with none.
+#[test]
+fn a_restricted_space_is_the_full_spaces_options_of_its_classes() {
+    let (mut compared, mut narrowed) = (0, 0);
+    for (plan, (lo, hi), name) in example_windows() {
+        for b in [lo, (lo + hi) / 2, hi] {
+            let all = space::decode_options(&plan, b, &mut Vec::new());
+            let mut classes: Vec<u128> = all.iter().filter_map(|d| d.pingpong_class()).collect();
+            classes.dedup();
+            for only in [space::Only::new(classes.iter().copied().step_by(2)), space::Only::new([])] {
+                let want: Vec<_> = all.iter().filter(|d| only.allows(d.pingpong_class())).cloned().collect();
+                let got = space::decode_options_only(&plan, b, space::Kinds::All, Some(&only), &mut Vec::new(), Vec::new());
+                assert!(got == want, "{name} at batch {b}: {} options built restricted, {} of the full space's", got.len(), want.len());
+                compared += 1;
+                narrowed += usize::from(want.len() < all.len() && want.iter().any(|d| d.pingpong_class().is_some()));
+            }
+        }
+    }
+    // spaces where the restriction leaves some ping-pong options out and keeps others
+    assert!(compared >= 300 && narrowed >= 30, "{compared} spaces compared, {narrowed} narrowed");
+}
+
+/// The best point, the runner-up and the best of the other way of serving, searched
+/// over every batch of each example plan's range as the solver does (`solve_with`),
+/// are the same points whether the searches build the batches inside a range with only
+/// the ping-pong classes that can still win there or whole (`Batches::whole`): the same
+/// batch, key and options. Some batches are built restricted.
+#[test]
+fn restricted_searches_find_what_whole_ones_do() {
+    let (mut plans, mut restricted) = (0, 0);
+    for path in crate::examples::solvable() {
+        let comp = crate::built(&path);
+        for plan in comp.program.plans.iter().filter(|p| p.model.variants == 1) {
+            let goal = solve::goal(plan);
+            let name = format!("{} / {}", crate::rel(&path), plan.name);
+            let mut found = Vec::new();
+            for whole in [false, true] {
+                let mut batches = if whole { Batches::new(plan).whole() } else { Batches::new(plan) };
+                let main = solve::batch::search_all(&mut batches, goal, &mut solve::batch::by_goal(goal)).unwrap();
+                let Some(best) = main.best.clone() else { continue };
+                restricted += main.restricted.len();
+                let start = main.as_start();
+                let sig = decode_signature(best.decode());
+                let pool = best.prefill().pool;
+                let other_assignment = |inst: &Instance| {
+                    let decode = (0..inst.decode.len()).filter(|&d| decode_signature(&inst.decode[d]) == sig).collect();
+                    let prefill = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].pool == pool).collect();
+                    Some(solve::ilp::Exclude::new(decode, prefill))
+                };
+                let runner_up =
+                    solve::batch::search(&mut batches, goal, &start, &other_assignment, &mut solve::batch::by_goal(goal)).unwrap();
+                let aggregated = best.prefill().aggregated;
+                let other_serving = |inst: &Instance| {
+                    let decode = (0..inst.decode.len()).filter(|&d| inst.decode[d].aggregated.is_some() == aggregated).collect();
+                    let prefill = (0..inst.prefill.len()).filter(|&k| inst.prefill[k].aggregated == aggregated).collect();
+                    Some(solve::ilp::Exclude::new(decode, prefill))
+                };
+                let serving = solve::batch::search(&mut batches, goal, &start, &other_serving, &mut solve::batch::by_goal(goal)).unwrap();
+                restricted += runner_up.restricted.len() + serving.restricted.len();
+                let point = |p: Option<&Point>| {
+                    p.map(|p| {
+                        (p.instance.batch, key(&p.instance, p.choice, goal), p.decode().clone(), p.prefill().clone(), p.choice.replicas)
+                    })
+                };
+                found.push([point(Some(&best)), point(runner_up.best.as_ref()), point(serving.best.as_ref())]);
+            }
+            if let [got, want] = &found[..] {
+                for (what, (g, w)) in ["best", "runner-up", "other serving"].iter().zip(got.iter().zip(want)) {
+                    assert!(
+                        g == w,
+                        "{name}, {what}: restricted {:?}, whole {:?}",
+                        g.as_ref().map(|p| (p.0, p.1)),
+                        w.as_ref().map(|p| (p.0, p.1))
+                    );
+                }
+                plans += 1;
+            }
+        }
+    }
+    assert!(plans >= 50 && restricted >= 100, "{plans} plans compared, {restricted} batches solved restricted");
+}

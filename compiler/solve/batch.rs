@@ -98,6 +98,10 @@ pub struct Batches<'p> {
     /// ([`Built::of`]), so that building many spaces neither grows a list each time nor
     /// keeps the room of the options left out
     scratch: Vec<space::DecodeOption>,
+    /// a search builds the batches inside a range that only some ping-pong classes can
+    /// win with only those ([`space::Only`]); off, every space it builds is whole (the
+    /// same answers: `tests/batches.rs`)
+    restricting: bool,
 }
 
 /// Spaces built by any of a search's forks ([`Batches::fork`]), by batch.
@@ -251,6 +255,10 @@ struct Classes {
     layout: Vec<u32>,
     /// indexed by class number (`None`: no option of that class at this batch)
     steps: Vec<Option<Steps>>,
+    /// indexed by class number, its options built (those left out counted)
+    built: Vec<u32>,
+    /// of those, the ping-pong options ([`space::Only`] restricts them)
+    pingpong: usize,
 }
 
 impl Classes {
@@ -259,8 +267,12 @@ impl Classes {
         let layout: Vec<u32> = inst.decode.iter().map(|d| layouts.number(d)).collect();
         // class numbers are dense (0.. the classes met so far): one slot each
         let mut steps: Vec<Option<Steps>> = vec![None; layout.iter().max().map_or(0, |&l| l as usize + 1)];
+        let mut built = vec![0; steps.len()];
+        let mut pingpong = 0;
         let b = inst.batch;
         for (&l, d) in layout.iter().zip(&inst.decode) {
+            built[l as usize] += 1;
+            pingpong += usize::from(matches!(d.layout, space::Layout::PingPong(_)));
             let s = steps[l as usize].get_or_insert(Steps {
                 fastest: d.tpot,
                 slowest: d.tpot,
@@ -277,7 +289,7 @@ impl Classes {
                 *rate = rate.max((b.div_ceil(k) * k) as f64 / d.tpot);
             }
         }
-        Classes { layout, steps }
+        Classes { layout, steps, built, pingpong }
     }
 
     /// The [`Steps`] of class number `l` here.
@@ -412,6 +424,7 @@ impl<'p> Batches<'p> {
             from,
             kinds,
             scratch: Vec::new(),
+            restricting: true,
         }
     }
 
@@ -423,7 +436,11 @@ impl<'p> Batches<'p> {
     /// it would leave out.
     pub fn aggregated(&self) -> Batches<'p> {
         let prefill = self.prefill.iter().filter(|p| p.aggregated).cloned().collect();
-        Batches { tpot_limit: self.tpot_limit, ..Batches::over(self.plan, prefill, Vec::new(), None, space::Kinds::Aggregated) }
+        Batches {
+            tpot_limit: self.tpot_limit,
+            restricting: self.restricting,
+            ..Batches::over(self.plan, prefill, Vec::new(), None, space::Kinds::Aggregated)
+        }
     }
 
     /// The same spaces for a search on another thread: from now on each space either
@@ -437,6 +454,7 @@ impl<'p> Batches<'p> {
             tpot_limit: self.tpot_limit,
             layouts: self.layouts.clone(),
             forked: Some(forked),
+            restricting: self.restricting,
             ..Batches::over(self.plan, self.prefill.clone(), self.excluded.clone(), self.from, self.kinds)
         }
     }
@@ -475,6 +493,13 @@ impl<'p> Batches<'p> {
             }
         }
         Some(Kept { built, layouts: self.layouts.clone() })
+    }
+
+    /// These spaces with every space a search builds whole, none restricted to the
+    /// ping-pong classes that can still win ([`space::Only`]), as are the spaces of its
+    /// forks: what the tests hold the restricted searches to.
+    pub fn whole(self) -> Batches<'p> {
+        Batches { restricting: false, ..self }
     }
 
     /// The plan whose spaces these are.
@@ -567,6 +592,41 @@ impl<'p> Batches<'p> {
         same
     }
 
+    /// The space at batch `b` as a search keeps it, built once, shared.
+    fn kept_at(&mut self, b: u64) -> Arc<Built> {
+        self.build(b);
+        self.built[&b].clone()
+    }
+
+    /// Whether a search may build the space at batch `b` restricted to some classes
+    /// ([`Batches::restricted`]) rather than whole: not where the whole space is built
+    /// already (by this search's spaces or a fork's), nor for spaces taken from nominal
+    /// ones ([`Batches::reusing`]): copies, built once for every search that takes them.
+    fn restricts(&self, b: u64) -> bool {
+        let has = |m: &Mutex<BTreeMap<u64, Arc<Built>>>| m.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&b);
+        if self.built.contains_key(&b) || self.forked.as_deref().is_some_and(has) {
+            return false;
+        }
+        self.from.is_none()
+    }
+
+    /// The space at batch `b` as a search keeps it with the ping-pong options of no
+    /// class but `only`'s ([`space::Only`]), built afresh and not kept: a search's own,
+    /// for a batch inside a range whose other classes cannot win (`run`). The options it
+    /// has are the full space's, in its order, and its classes are numbered as the full
+    /// spaces' (by `layouts`: it is built only where they are, [`Batches::restricts`]).
+    fn restricted(&mut self, b: u64, only: &space::Only) -> Built {
+        debug_assert!(self.from.is_none(), "a space taken from a nominal one numbers its classes as that one");
+        let buf = std::mem::take(&mut self.scratch);
+        // the reasons options were left out are the full spaces' to give
+        let decode = space::decode_options_only(self.plan, b, self.kinds, Some(only), &mut Vec::new(), buf);
+        let mut inst = space::instance_over(self.plan, b, decode, &self.prefill);
+        if let Some(l) = self.tpot_limit {
+            inst.tpot_limit = l;
+        }
+        Built::of(inst, &self.layouts, &mut self.scratch)
+    }
+
     /// The spaces at batches `a` and `b`.
     fn two(&mut self, a: u64, b: u64) -> (&Built, &Built) {
         self.build(a);
@@ -647,14 +707,20 @@ pub struct Found {
     /// the search stopped at [`MAX_SOLVED`] batches: the least bound on the batches it
     /// did not solve
     pub unsearched: Option<Key>,
+    /// of `solved`, in batch order, the batches solved over a restricted space
+    /// ([`space::Only`]): their key is that of the classes that could still win there,
+    /// not below the full space's but maybe above it
+    pub restricted: Vec<u64>,
 }
 
 impl Found {
-    /// The batches solved with their keys (`+∞` where nothing was feasible): the start
-    /// of a search for a point within these (a runner-up), whose key is never less.
+    /// The batches solved over their full spaces with their keys (`+∞` where nothing was
+    /// feasible): the start of a search for a point within these (a runner-up), whose
+    /// key is never less. A batch solved over a restricted space is left to the ranges
+    /// between them (its key bounds only this search's choices).
     pub fn as_start(&self) -> Vec<(u64, Option<Key>)> {
         let inf = (f64::INFINITY, f64::INFINITY);
-        self.solved.iter().map(|&(b, k)| (b, Some(k.unwrap_or(inf)))).collect()
+        self.solved.iter().filter(|(b, _)| self.restricted.binary_search(b).is_err()).map(|&(b, k)| (b, Some(k.unwrap_or(inf)))).collect()
     }
 }
 
@@ -786,6 +852,13 @@ fn run(
     let mut best: Option<(Key, u64, Choice, ilp::Stats)> = None;
     let mut solved = Vec::new();
     let mut unsearched = None;
+    // this search's spaces of batches inside a range that only some ping-pong classes
+    // can win, with only those (`space::Only`), and those classes by range
+    let mut own: BTreeMap<u64, Arc<Built>> = BTreeMap::new();
+    // per range queued, the classes its bound left out (`None`: none) and the least key
+    // alone of each ping-pong class it bounded
+    let mut ranges: BTreeMap<(u64, u64), Narrowed> = BTreeMap::new();
+    let space = |batches: &mut Batches, own: &BTreeMap<u64, Arc<Built>>, b: u64| own.get(&b).cloned().unwrap_or_else(|| batches.kept_at(b));
     while let Some(Queued(lb, least, item)) = queue.pop() {
         // every item left is bounded at least as high: none can beat the best
         if best.as_ref().is_some_and(|(k, b, _, _)| order((lb, least), (*k, *b)) == Ordering::Greater) {
@@ -798,7 +871,11 @@ fn run(
         }
         match item {
             Item::One(b) => {
-                let inst = batches.at(b);
+                let restricted = own.get(&b).cloned();
+                let inst = match &restricted {
+                    Some(r) => &r.inst,
+                    None => batches.at(b),
+                };
                 let ex = exclude(inst);
                 let (choice, stats) = solve_one(inst, ex.as_ref())?;
                 let k = choice.and_then(|c| key(inst, c, goal));
@@ -811,21 +888,53 @@ fn run(
             }
             // bounded from afar: the bound from its two spaces, if higher, from now on
             Item::Lazy(a, b) => {
-                if let Some(l) = bound(batches, goal, (a, b), exclude) {
+                let ends = (space(batches, &own, a), space(batches, &own, b));
+                if let (Some(l), classes) = bound_over((&ends.0, &ends.1), goal, (a, b), exclude, None) {
                     let l = if order((l, 0), (lb, 0)) == Ordering::Less { lb } else { l };
                     queue.push(Queued(l, least, Item::Gap(a, b)));
+                    ranges.insert((a, b), (None, classes));
                 }
             }
             // a gap of one batch splits into that batch alone
             Item::Gap(a, b) => {
                 let mid = a + (b - a) / 2;
+                // the ping-pong classes that can still beat the best between a and b: the
+                // middle's space is built with only those, and the halves bounded over them
+                let queued = ranges.remove(&(a, b));
+                let only = match &best {
+                    Some((k, kb, _, _)) if batches.restricting => {
+                        // the ranges the search started from were bounded before it
+                        let (left, classes) = queued.unwrap_or_else(|| {
+                            let ends = (space(batches, &own, a), space(batches, &own, b));
+                            (None, bound_over((&ends.0, &ends.1), goal, (a, b), exclude, None).1)
+                        });
+                        let (live, dead): (Vec<&ClassKey>, Vec<&ClassKey>) =
+                            classes.iter().partition(|c| order((c.alone, a + 1), (*k, *kb)) != Ordering::Greater);
+                        let only = (left.is_some() || !dead.is_empty()).then(|| Arc::new(space::Only::new(live.iter().map(|c| c.class))));
+                        // built whole where that leaves out less than half the options
+                        // (at `a`: those of every ping-pong class not live)
+                        let at_a = space(batches, &own, a);
+                        let live_options: usize = live.iter().map(|c| c.built as usize).sum();
+                        let left_out = at_a.classes.pingpong.saturating_sub(live_options);
+                        let whole = at_a.classes.built.iter().map(|&n| n as usize).sum::<usize>().max(1);
+                        let at_least_half = left_out * 2 >= whole;
+                        if let Some(o) = only.as_ref().filter(|_| (left.is_some() || at_least_half) && batches.restricts(mid)) {
+                            let r = batches.restricted(mid, o);
+                            own.insert(mid, Arc::new(r));
+                        }
+                        only
+                    }
+                    _ => queued.and_then(|q| q.0),
+                };
                 queue.push(Queued(lb, mid, Item::One(mid)));
                 for (x, y) in [(a, mid), (mid, b)] {
                     if y >= x + 2 {
-                        if let Some(l) = bound(batches, goal, (x, y), exclude) {
+                        let ends = (space(batches, &own, x), space(batches, &own, y));
+                        if let (Some(l), classes) = bound_over((&ends.0, &ends.1), goal, (x, y), exclude, only.as_deref()) {
                             // both bound the batches between x and y: keep the higher
                             let l = if order((l, 0), (lb, 0)) == Ordering::Less { lb } else { l };
                             queue.push(Queued(l, x + 1, Item::Gap(x, y)));
+                            ranges.insert((x, y), (only.clone(), classes));
                         }
                     }
                 }
@@ -833,8 +942,11 @@ fn run(
         }
     }
     solved.sort_by_key(|(b, _)| *b);
-    let best = best.map(|(_, b, choice, stats)| Point { instance: batches.shared(b), choice, stats });
-    Ok(Found { best, solved, unsearched })
+    // a batch solved over a restricted space: its choice is the full space's best (every
+    // option left out has a greater key), held with the options of that space
+    let best = best.map(|(_, b, choice, stats)| Point { instance: space(batches, &own, b).inst.clone(), choice, stats });
+    let restricted = solved.iter().map(|&(b, _)| b).filter(|b| own.contains_key(b)).collect();
+    Ok(Found { best, solved, unsearched, restricted })
 }
 
 /// Lower bounds on a plan's goal at every batch of its range that hold wherever every
@@ -1043,19 +1155,31 @@ fn count_ranges<'s>(
 /// so; the least over pairs bounds every batch between.
 pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>) -> Option<Key> {
     let (built_a, built_b) = batches.two(a, b);
+    bound_over((built_a, built_b), goal, (a, b), exclude, None).0
+}
+
+/// Per decode option of the space at `a` that can pair at a batch strictly between `a`
+/// and `b` ([`bound`]), but for the ping-pong classes `only` does not keep: the key of its
+/// own chips alone at its most tokens/s there (no prefill chips, no time to a first
+/// token; no pair of it is below that), its index and its least and most tokens/s. A
+/// ping-pong class is one entry per microbatch count, of its fastest option at `a`.
+fn alone_keys(
+    (built_a, built_b): (&Built, &Built),
+    goal: Goal,
+    (a, b): (u64, u64),
+    ex: Option<&ilp::Exclude>,
+    only: Option<&space::Only>,
+) -> Vec<(Key, usize, f64, f64)> {
     let at_a = &built_a.inst;
-    let ex = exclude(at_a);
     let tie = tie_goal(at_a);
-    let per_token = |g: Goal| ilp::ratio(g).1 == ilp::Q::Tput;
-    let o = at_a.output_tokens;
-    // per decode option, its range of tokens/s and the key of its own chips alone at the
-    // most tokens/s (no prefill chips, no time to a first token): no pair of it is below
-    // that, so options are taken in its order until it reaches the least pair found
     let mut options: Vec<(Key, usize, f64, f64)> = Vec::new();
     // an option the exclusion leaves out with every prefill option bounds no pair
-    let whole = ex.as_ref().filter(|e| e.covers_every_prefill(at_a.prefill.len()));
+    let whole = ex.filter(|e| e.covers_every_prefill(at_a.prefill.len()));
     for (di, d) in at_a.decode.iter().enumerate() {
         if !at_a.decode_allowed(d) || whole.is_some_and(|e| e.has_decode(di)) {
+            continue;
+        }
+        if only.is_some_and(|o| !o.allows(d.pingpong_class())) {
             continue;
         }
         let class = built_a.classes.layout[di];
@@ -1094,6 +1218,65 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
             }
         }
     }
+    options
+}
+
+/// Per ping-pong class among `options` ([`alone_keys`] of the space `at_a`), the least
+/// key of its options alone (none of its choices is below it in the range) and how many
+/// options of it the space at `a` built.
+fn class_keys(options: &[(Key, usize, f64, f64)], at_a: &Built) -> Vec<ClassKey> {
+    // a class's entries are one option's (its fastest, per microbatch count), in a run
+    let mut out: Vec<ClassKey> = Vec::new();
+    let mut last = usize::MAX;
+    for &(k, di, _, _) in options {
+        if di == last {
+            if let Some(e) = out.last_mut().filter(|e| order((k, 0), (e.alone, 0)) == Ordering::Less) {
+                e.alone = k;
+            }
+            continue;
+        }
+        if let Some(class) = at_a.inst.decode[di].pingpong_class() {
+            last = di;
+            out.push(ClassKey { class, alone: k, built: at_a.classes.built[at_a.classes.layout[di] as usize] });
+        }
+    }
+    out
+}
+
+/// A queued range's ping-pong classes: those its bound kept (`None`: every one), and the
+/// least key alone of each of them that it bounded ([`class_keys`]).
+type Narrowed = (Option<Arc<space::Only>>, Vec<ClassKey>);
+
+/// A ping-pong class a range's bound met ([`class_keys`]).
+#[derive(Clone, Copy, Debug)]
+struct ClassKey {
+    /// [`space::DecodeOption::pingpong_class`]
+    class: u128,
+    /// the least key of its options alone in the range
+    alone: Key,
+    /// its options in the space at the range's start
+    built: u32,
+}
+
+/// [`bound`] from the spaces at `a` and `b`, leaving out the ping-pong classes `only`
+/// does not keep (where given: classes that cannot win anywhere in the range), and the
+/// least key alone of each ping-pong class it bounded ([`class_keys`]).
+fn bound_over(
+    (built_a, built_b): (&Built, &Built),
+    goal: Goal,
+    (a, b): (u64, u64),
+    exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>,
+    only: Option<&space::Only>,
+) -> (Option<Key>, Vec<ClassKey>) {
+    let at_a = &built_a.inst;
+    let ex = exclude(at_a);
+    let tie = tie_goal(at_a);
+    let per_token = |g: Goal| ilp::ratio(g).1 == ilp::Q::Tput;
+    let o = at_a.output_tokens;
+    // per decode option, its range of tokens/s and the key of its own chips alone at the
+    // most tokens/s: options are taken in its order until it reaches the least pair found
+    let options = alone_keys((built_a, built_b), goal, (a, b), ex.as_ref(), only);
+    let classes = class_keys(&options, built_a);
     // taken in order until one reaches the least pair found, which is mostly early: a
     // heap orders only those taken (O(n + k log n), not a full sort)
     let mut options: BinaryHeap<LeastFirst<(f64, f64)>> =
@@ -1171,7 +1354,7 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
             }
         }
     }
-    least
+    (least, classes)
 }
 
 /// [`search`]'s `solve_one` by the ILP.

@@ -641,8 +641,24 @@ pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
 /// [`decode_options_of`], built in `buf` (empty; a list whose room a caller building many
 /// spaces keeps from one to the next, rather than growing a new one each time).
 pub fn decode_options_in(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>, buf: Vec<DecodeOption>) -> Vec<DecodeOption> {
-    let mut out =
-        if plan.model.variants > 1 { turn_options(plan, batch, excluded) } else { one_variant_options(plan, batch, kinds, excluded, buf) };
+    decode_options_only(plan, batch, kinds, None, excluded, buf)
+}
+
+/// [`decode_options_in`] restricted to the ping-pong classes `only` keeps, where given:
+/// the full space's options but for the other ping-pong classes', in its order.
+pub fn decode_options_only(
+    plan: &Plan,
+    batch: u64,
+    kinds: Kinds,
+    only: Option<&Only>,
+    excluded: &mut Vec<Excluded>,
+    buf: Vec<DecodeOption>,
+) -> Vec<DecodeOption> {
+    let mut out = if plan.model.variants > 1 {
+        turn_options(plan, batch, excluded)
+    } else {
+        one_variant_options(plan, batch, kinds, only, excluded, buf)
+    };
     if kinds == Kinds::Aggregated {
         out.retain(|d| d.aggregated.is_some());
     }
@@ -650,17 +666,24 @@ pub fn decode_options_in(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
 }
 
 /// Decode options of one model (one variant) stepping over `batch` sequences.
-fn one_variant_options(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>, buf: Vec<DecodeOption>) -> Vec<DecodeOption> {
+fn one_variant_options(
+    plan: &Plan,
+    batch: u64,
+    kinds: Kinds,
+    only: Option<&Only>,
+    excluded: &mut Vec<Excluded>,
+    buf: Vec<DecodeOption>,
+) -> Vec<DecodeOption> {
     let mut out = match &plan.speculation {
         None => {
-            let mut out = target_options(plan, batch, 1, kinds, excluded, buf);
+            let mut out = target_options(plan, batch, 1, kinds, only, excluded, buf);
             if !plan.serving.allows_disaggregated() {
                 out.retain(|d| d.aggregated.is_some());
             }
             out
         }
         Some(s) => {
-            let targets = target_options(plan, batch, s.lookahead + 1, Kinds::All, excluded, Vec::new());
+            let targets = target_options(plan, batch, s.lookahead + 1, Kinds::All, None, excluded, Vec::new());
             speculative_options(plan, batch, s, targets, excluded)
         }
     };
@@ -745,13 +768,15 @@ fn head_time(m: &crate::ir::Model, graph: &graph::Graph, chip: &crate::ir::Chip,
 /// (1 normally; `k + 1` for a speculative verify step). With [`Kinds::Aggregated`] the
 /// layouts that never prefill their own prompts (ping-pong, layer pipelines, a cache
 /// split by context, colocated options without their aggregated twin, pools that may
-/// not prefill) are not built: the caller keeps the aggregated options. Built in `out`
-/// (empty; a caller building many spaces passes the room it keeps between them).
+/// not prefill) are not built: the caller keeps the aggregated options. With `only`, the
+/// ping-pong options of no other class ([`Only`]). Built in `out` (empty; a caller
+/// building many spaces passes the room it keeps between them).
 fn target_options(
     plan: &Plan,
     batch: u64,
     per_seq: u64,
     kinds: Kinds,
+    only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
     mut out: Vec<DecodeOption>,
 ) -> Vec<DecodeOption> {
@@ -883,7 +908,7 @@ fn target_options(
             // Disaggregated: FFN on another pool; two crossings per layer.
             if all {
                 let graphs = MicrobatchGraphs { batch, per_seq, full: &g, microbatches: &mb_all };
-                pingpong_options(plan, (a, ta), &graphs, &mut pingpong, excluded, &mut out);
+                pingpong_options(plan, (a, ta), &graphs, &mut pingpong, only, excluded, &mut out);
             }
         }
     }
@@ -1058,6 +1083,46 @@ pub enum LayoutKey {
     Speculative { draft: (usize, u64), target: Box<LayoutKey> },
 }
 
+/// The packed class ([`DecodeOption::packed_class`]) of ping-pong options with attention
+/// on `attn` (pool, chips of a group) as `dp` groups and the FFN on `ffn` (pool, chips of
+/// a group) in `groups` layer groups, its experts split as `experts`: known before the
+/// options are priced, so that a space restricted to some classes ([`Only`]) builds no
+/// other. `None` where a field does not fit.
+pub fn pingpong_class(attn: (usize, u64), dp: u64, ffn: (usize, u64), groups: u64, experts: cost::MoeSplit) -> Option<u128> {
+    fn put(acc: u128, v: u64, bits: u32) -> Option<u128> {
+        (v < 1u64 << bits).then_some(acc << bits | v as u128)
+    }
+    let k = put(2, attn.0 as u64, 16)?;
+    let k = put(k, attn.1, 16)?;
+    let k = put(k, dp, 16)?;
+    let k = put(k, ffn.0 as u64, 16)?;
+    let k = put(k, ffn.1, 16)?;
+    let k = put(k, groups, 16)?;
+    put(k, u64::from(experts == cost::MoeSplit::Width), 1)
+}
+
+/// The ping-pong classes a restricted space is built with ([`pingpong_class`]): every
+/// option of another layout, and every ping-pong option whose class does not pack, is
+/// built as in the full space, in the same order; of the other ping-pong options only
+/// those of these classes. A search over every batch builds the batches inside a range
+/// so once it knows that no option of any other class can beat its best point anywhere
+/// in the range (`solve::batch`, docs/solver.md): ping-pong options are nearly all of a
+/// space with several pools, and few of them can.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Only(rustc_hash::FxHashSet<u128>);
+
+impl Only {
+    pub fn new(classes: impl IntoIterator<Item = u128>) -> Only {
+        Only(classes.into_iter().collect())
+    }
+
+    /// Whether a ping-pong option of packed class `class` is built (`None`: one that
+    /// does not pack, always built).
+    pub fn allows(&self, class: Option<u128>) -> bool {
+        class.is_none_or(|k| self.0.contains(&k))
+    }
+}
+
 impl DecodeOption {
     /// The option of `layout` with its KV cache on `kv`, `chips` per pool, its step (TPOT
     /// and breakdown, composed by `cost::step`) and memory: its $/s and W are `spend` of
@@ -1145,16 +1210,17 @@ impl DecodeOption {
                 let k = put(k, split(c.experts), 1)?;
                 put(k, u64::from(self.aggregated.is_some()), 1)
             }
-            Layout::PingPong(p) => {
-                let k = put(2, p.attn.0 as u64, 16)?;
-                let k = put(k, p.attn.1, 16)?;
-                let k = put(k, p.dp, 16)?;
-                let k = put(k, p.ffn.0 as u64, 16)?;
-                let k = put(k, p.ffn.1, 16)?;
-                let k = put(k, p.groups, 16)?;
-                put(k, split(p.experts), 1)
-            }
+            Layout::PingPong(p) => pingpong_class(p.attn, p.dp, p.ffn, p.groups, p.experts),
             Layout::Pipeline(_) | Layout::Speculative(_) => None,
+        }
+    }
+
+    /// Its [`DecodeOption::packed_class`] where it is a ping-pong option, the options
+    /// [`Only`] restricts; `None` for every other layout.
+    pub fn pingpong_class(&self) -> Option<u128> {
+        match &self.layout {
+            Layout::PingPong(p) => pingpong_class(p.attn, p.dp, p.ffn, p.groups, p.experts),
+            _ => None,
         }
     }
 

@@ -88,12 +88,14 @@ pub(super) struct MicrobatchGraphs<'a> {
 /// (its KV cache), a microbatch ⌈B/m⌉ (the FFN's tokens) and a group's microbatch
 /// ⌈B/(d·m)⌉ (its attention): each is priced as the fullest. `ffn_times` keeps an FFN
 /// pool's layer groups and time per (pool, degree) and a group's microbatch's step graph
-/// ([`PingPongCache`]). The options go to `out`.
+/// ([`PingPongCache`]). With `only`, the options of no other class, and no step of an
+/// attention layout none of whose classes it keeps ([`Only`]). The options go to `out`.
 pub(super) fn pingpong_options(
     plan: &Plan,
     (a, ta): (usize, u64),
     graphs: &MicrobatchGraphs,
     cache: &mut PingPongCache,
+    only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
     out: &mut Vec<DecodeOption>,
 ) {
@@ -169,6 +171,14 @@ pub(super) fn pingpong_options(
     // once rather than grown (each option is a few hundred bytes)
     out.reserve(dps.len() * ffn_sides.len() * mb_all.len());
     for (d, attn_mem) in dps {
+        // the FFN sides of the classes built with these attention groups
+        let kept = |&&(f, _, tf, experts, groups, _): &&(usize, _, u64, cost::MoeSplit, u64, _)| {
+            only.is_none_or(|o| o.allows(pingpong_class((a, ta), d, (f, tf), groups, experts)))
+        };
+        let sides: Vec<_> = ffn_sides.iter().filter(kept).collect();
+        if sides.is_empty() {
+            continue;
+        }
         let seqs = batch.div_ceil(d);
         // the attention side's time and its embedding and LM head per microbatch count,
         // at a group's microbatch of ⌈B/(d·m)⌉ sequences: the same whatever FFN pool and
@@ -194,7 +204,7 @@ pub(super) fn pingpong_options(
                 pa.link.as_ref().map(|l| cost::allreduce_on(&pa.chip, cost::activation_bytes(m, cell), ta, l)).unwrap_or(0.0)
             })
             .collect();
-        for (f, link, tf, experts, groups, ffn_mem) in &ffn_sides {
+        for (f, link, tf, experts, groups, ffn_mem) in sides {
             let (f, tf, experts, groups) = (*f, *tf, *experts, *groups);
             let pf = &cl.pools[f];
             let mut chips = vec![0; cl.pools.len()];
