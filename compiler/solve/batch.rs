@@ -906,7 +906,8 @@ fn run(
                         // the ranges the search started from were bounded before it
                         let (left, classes) = queued.unwrap_or_else(|| {
                             let ends = (space(batches, &own, a), space(batches, &own, b));
-                            (None, bound_over((&ends.0, &ends.1), goal, (a, b), exclude, None).1)
+                            let ex = exclude(&ends.0.inst);
+                            (None, class_keys(&alone_keys((&ends.0, &ends.1), goal, (a, b), ex.as_ref(), None), &ends.0))
                         });
                         let (live, dead): (Vec<&ClassKey>, Vec<&ClassKey>) =
                             classes.iter().partition(|c| order((c.alone, a + 1), (*k, *kb)) != Ordering::Greater);
