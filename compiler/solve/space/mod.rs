@@ -645,7 +645,9 @@ pub fn decode_options_in(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
 }
 
 /// [`decode_options_in`] restricted to the ping-pong classes `only` keeps, where given:
-/// the full space's options but for the other ping-pong classes', in its order.
+/// the full space's options but for the other ping-pong classes', in its order (a model
+/// of several variants served in turn, whose options hold each variant's, builds them
+/// all).
 pub fn decode_options_only(
     plan: &Plan,
     batch: u64,
