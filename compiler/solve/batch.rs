@@ -601,13 +601,14 @@ impl<'p> Batches<'p> {
     /// Whether a search may build the space at batch `b` restricted to some classes
     /// ([`Batches::restricted`]) rather than whole: not where the whole space is built
     /// already (by this search's spaces or a fork's), nor for spaces taken from nominal
-    /// ones ([`Batches::reusing`]): copies, built once for every search that takes them.
+    /// ones ([`Batches::reusing`]): copies, built once for every search that takes them;
+    /// nor for a model served in turn, whose spaces are built whole either way.
     fn restricts(&self, b: u64) -> bool {
         let has = |m: &Mutex<BTreeMap<u64, Arc<Built>>>| m.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&b);
         if self.built.contains_key(&b) || self.forked.as_deref().is_some_and(has) {
             return false;
         }
-        self.from.is_none()
+        self.from.is_none() && self.plan.model.variants == 1
     }
 
     /// The space at batch `b` as a search keeps it with the ping-pong options of no
