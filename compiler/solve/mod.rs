@@ -101,7 +101,7 @@ pub struct Solved {
     /// values and the best point at each
     pub sweep: Option<(crate::ir::SweepOver, Vec<sweep::SweepPoint>)>,
     /// where asked for ([`solve_with`]), the goal's key of the best point by
-    /// enumeration over every batch ([`uncertainty::enumerated_key`]): what a break-even
+    /// enumeration over every batch (its search, [`uncertainty::enumerated_key`]'s): what a break-even
     /// with a plan that keeps its answer compares with
     pub enumerated: Option<f64>,
     /// where asked for ([`solve_with`]), the spaces the solve built, as its search kept
@@ -193,9 +193,9 @@ pub fn solve(plan: &Plan, diags: &mut Diagnostics) -> Option<Solved> {
     solve_with(plan, Also::default(), diags)
 }
 
-/// [`solve`], and what `also` asks: [`Solved::enumerated`], searched over the spaces the
-/// solve built (a break-even that keeps this plan's answer would otherwise build them all
-/// again), and [`Solved::kept`].
+/// [`solve`], and what `also` asks: [`Solved::enumerated`], the key of the enumeration
+/// that found the best batch (a break-even that keeps this plan's answer would otherwise
+/// search again), and [`Solved::kept`].
 pub fn solve_with(plan: &Plan, also: Also, diags: &mut Diagnostics) -> Option<Solved> {
     let goal = goal(plan);
     if !check_prices(plan, diags) {
@@ -211,6 +211,7 @@ pub fn solve_with(plan: &Plan, also: Also, diags: &mut Diagnostics) -> Option<So
         }
     };
     let Searched { best, per_batch, stopped_empty, found } = searched;
+    let enumerated = found.best.as_ref().map(|p| key(p, goal).0);
     if per_batch.iter().any(|p| !p.stats.proven) || stopped_empty {
         let gap = if stopped_empty { None } else { worst_gap(&per_batch) };
         diags.push(catalog::not_proven_optimal(plan.span, &fmt_time(plan.time_limit), gap));
@@ -269,7 +270,8 @@ pub fn solve_with(plan: &Plan, also: Also, diags: &mut Diagnostics) -> Option<So
         warn_extrapolated(plan, b, diags);
     }
     let solve_s = started.elapsed().as_secs_f64();
-    let enumerated = (also.enumerated && best.is_some()).then(|| uncertainty::enumerated_key(&mut batches, goal));
+    // the search that found the best batch is that enumeration (`search_batches`)
+    let enumerated = (also.enumerated && best.is_some()).then(|| enumerated.unwrap_or(f64::INFINITY));
     let kept = if also.spaces && best.is_some() { batches.kept() } else { None };
     match best {
         Some(best) => {
