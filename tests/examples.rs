@@ -133,6 +133,40 @@ fn the_column_presolve_keeps_every_goals_optimum() {
     assert!(cut > 0, "no model of a thousand options or more was cut to a tenth");
 }
 
+/// The bound the column presolve, the pair oracle and the batch search order and prune
+/// decode options by (`Goal::floor`: an option's goal value alone plus the least its
+/// prefill adds) is below every feasible choice with that option, for every goal, at
+/// every example's seed batches; where no prefill option can feed an option it is +∞
+/// and no choice takes it. It is above the option's value alone somewhere (the prefill
+/// it adds is the point of it).
+#[test]
+fn a_decode_options_floor_is_below_every_choice_with_it() {
+    use hplanc::solve::space::{Choice, Feeds};
+    let (mut checked, mut tighter) = (0u64, 0u64);
+    for (what, inst) in seed_spaces() {
+        let mut feeds = Feeds::default();
+        let fed: Vec<_> = (0..inst.decode.len()).map(|d| inst.fed(d, &mut feeds)).collect();
+        for goal in hplanc::solve::Goal::ALL {
+            for (d, o) in inst.decode.iter().enumerate() {
+                let alone = inst.alone(d);
+                let floor = goal.floor(&alone, o, fed[d].as_ref());
+                tighter += u64::from(floor.is_finite() && floor > goal.value(&alone) * (1.0 + 1e-6) + 1e-15);
+                for (k, p) in inst.prefill.iter().enumerate() {
+                    let fewest = inst.min_replicas(d, p);
+                    for replicas in fewest..=(fewest + 1).min(p.max_replicas) {
+                        let Some(t) = inst.totals(Choice { decode: d, prefill: k, replicas }) else { continue };
+                        let v = goal.value(&t);
+                        assert!(floor <= v, "{what}, {goal:?}: option {d} with prefill {k} x{replicas} is {v}, below its floor {floor}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "only {checked} choices checked");
+    assert!(tighter > 0, "no floor is above its option's value alone");
+}
+
 /// Every solvable example plan's space at each of its seed batches
 /// (`space::instances`), each with what it is for messages.
 pub fn seed_spaces() -> Vec<(String, hplanc::solve::space::Instance)> {

@@ -1011,59 +1011,23 @@ fn gap_floor((a, b): (u64, u64), (at_a, at_b): ((&Instance, &Classes), Option<&C
     relaxed(at_a.0, goal, |i, _| most[i])
 }
 
-/// Decode options that the same prefill options can feed (their KV placement, whether
-/// they prefill their own prompts) and, where one can, the least a prefill option adds
-/// per token/s and its least part of a first token ([`relaxed`]).
-type FeedGroup<'a> = (&'a [(usize, f64)], bool, Option<(f64, f64)>);
-
 /// The least over `inst`'s pairs of `goal` (a goal per token/s, TPOT or TTFT) with each
 /// decode option `d` at `tput(d)` tokens/s and the replicas of its prefill the fraction
-/// that just keeps up, the SLOs applied but no budget or pool size ([`Floors`]); `None`
-/// when no pair can form.
+/// that just keeps up ([`Goal::floor`]), the SLOs applied but no budget or pool size
+/// ([`Floors`]); `None` when no pair can form, and for the goals that count chips or
+/// watts in all.
 fn relaxed(inst: &Instance, goal: Goal, tput: impl Fn(usize, &space::DecodeOption) -> f64) -> Option<f64> {
     use ilp::Q;
     let (num, den) = ilp::ratio(goal);
-    let per_prefill = |p: &space::PrefillOption| match num {
-        Q::Usd => p.usd_per_s,
-        Q::Chips => p.chips() as f64,
-        Q::Watts => p.watts,
-        _ => 0.0,
-    };
-    // per KV placement and way of serving of the decode options: the least over the
-    // prefill options that can feed them of what one adds per token/s (`c·N_p`, `c` its
-    // seconds per prompt over the output tokens) and of its part of the TTFT
-    let mut groups: Vec<FeedGroup> = Vec::new();
+    if den != Q::Tput && !matches!(num, Q::Tpot | Q::Ttft) {
+        return None;
+    }
+    let mut feeds = space::Feeds::default();
     let mut least: Option<f64> = None;
     for (i, d) in inst.decode.iter().enumerate().filter(|(_, d)| inst.decode_allowed(d)) {
-        let aggregated = d.aggregated.is_some();
-        let g = match groups.iter().position(|(kv, a, _)| *a == aggregated && **kv == *d.kv) {
-            Some(g) => g,
-            None => {
-                let mut best: Option<(f64, f64)> = None;
-                for p in &inst.prefill {
-                    let Some(ttft) = Instance::prefill_ttft(p, &d.kv, aggregated) else { continue };
-                    if inst.ttft_limit.is_some_and(|l| ttft > l) {
-                        continue;
-                    }
-                    let c = if aggregated || p.aggregated { 0.0 } else { p.interval / inst.output_tokens };
-                    let add = c * per_prefill(p);
-                    best = Some(best.map_or((add, ttft), |(x, t)| (x.min(add), t.min(ttft))));
-                }
-                groups.push((&d.kv, aggregated, best));
-                groups.len() - 1
-            }
-        };
-        let Some((add, ttft)) = groups[g].2 else { continue };
-        let chips = d.chips.iter().sum::<u64>() as f64;
-        let v = match (num, den) {
-            (Q::Tpot, _) => d.tpot,
-            (Q::Ttft, _) => ttft + d.aggregated.as_ref().map_or(0.0, |a| a.ttft),
-            (Q::Usd, Q::Tput) => d.usd_per_s / tput(i, d) + add,
-            (Q::Chips, Q::Tput) => chips / tput(i, d) + add,
-            (Q::DecodeChips, Q::Tput) => chips / tput(i, d),
-            (Q::Watts, Q::Tput) => d.watts / tput(i, d) + add,
-            _ => return None,
-        };
+        let Some(fed) = inst.fed(i, &mut feeds) else { continue };
+        let alone = space::Totals { tokens_per_s: tput(i, d), ..inst.alone(i) };
+        let v = goal.floor(&alone, d, Some(&fed));
         least = Some(least.map_or(v, |l| l.min(v)));
     }
     least
@@ -1162,8 +1126,9 @@ pub fn bound(batches: &mut Batches, goal: Goal, (a, b): (u64, u64), exclude: &dy
 
 /// Per decode option of the space at `a` that can pair at a batch strictly between `a`
 /// and `b` ([`bound`]), but for the ping-pong classes `only` does not keep: the key of its
-/// own chips alone at its most tokens/s there (no prefill chips, no time to a first
-/// token; no pair of it is below that), its index and its least and most tokens/s. A
+/// own chips alone at its most tokens/s there with the least a prefill that can feed it
+/// adds ([`Goal::floor`]; the prefill options are the same at every batch, so no pair of
+/// it is below that), its index and its least and most tokens/s. A
 /// ping-pong class is one entry per microbatch count, of its fastest option at `a`.
 fn alone_keys(
     (built_a, built_b): (&Built, &Built),
@@ -1177,6 +1142,7 @@ fn alone_keys(
     let mut options: Vec<(Key, usize, f64, f64)> = Vec::new();
     // an option the exclusion leaves out with every prefill option bounds no pair
     let whole = ex.filter(|e| e.covers_every_prefill(at_a.prefill.len()));
+    let mut feeds = space::Feeds::default();
     for (di, d) in at_a.decode.iter().enumerate() {
         if !at_a.decode_allowed(d) || whole.is_some_and(|e| e.has_decode(di)) {
             continue;
@@ -1186,6 +1152,9 @@ fn alone_keys(
         }
         let class = built_a.classes.layout[di];
         let (steps_at_a, steps_at_b) = (built_a.classes.steps(class), built_b.classes.steps(class));
+        // the same prefill options at every batch: what they add at the least holds
+        // between `a` and `b`
+        let fed = at_a.fed(di, &mut feeds);
         let mut push = |most: f64, fewest: f64| {
             let chips = d.chips.iter().sum();
             let alone = space::Totals {
@@ -1197,7 +1166,8 @@ fn alone_keys(
                 tpot: d.tpot,
                 ttft: 0.0,
             };
-            options.push(((goal.value(&alone), tie.value(&alone)), di, most, fewest));
+            let floor = |g: Goal| g.floor(&alone, d, fed.as_ref());
+            options.push(((floor(goal), floor(tie)), di, most, fewest));
         };
         match (&d.layout, steps_at_a) {
             // A ping-pong class's options share their chips, dollars, watts and KV

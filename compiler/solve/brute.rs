@@ -52,12 +52,11 @@ pub fn configurations(inst: &Instance) -> u64 {
 
 /// The choice [`best_by`] keeps under the key `(goal, tie, then(choice))` over the
 /// choices `exclude` leaves in, with its `(goal, tie)` values; `None` if nothing is
-/// feasible. Decode options are taken in the order of their key alone
-/// ([`Instance::alone`]: their own chips, dollars and watts at their tokens/s, no time
-/// to a first token), which no pair of theirs is below (a pair adds prefill's chips,
-/// dollars, watts and TTFT to the numerators and keeps the tokens/s); once an option's
-/// alone key is above the best pair's goal and tie-break, so is every later option's,
-/// and the enumeration stops. Ties go to the least `(then, decode, prefill)`, so the
+/// feasible. Decode options are taken in the order of their floors ([`Goal::floor`]:
+/// their own chips, dollars and watts at their tokens/s, plus the least any prefill
+/// that can feed them adds), which no pair of theirs is below; once an option's floors
+/// are above the best pair's goal and tie-break, so are every later option's, and the
+/// enumeration stops. Ties go to the least `(then, decode, prefill)`, so the
 /// choice is the full enumeration's (`tests/batches.rs`,
 /// `a_batch_solves_to_the_pair_enumerations_choice`). What the batch search solves each
 /// batch with and the ILP's column presolve bounds the optimum by.
@@ -71,9 +70,14 @@ pub fn best_pruned(
     // taken in order until the break below, mostly early: a heap orders only those taken
     // (an option the exclusion leaves out with every prefill option would add no pair)
     let whole = exclude.filter(|e| e.covers_every_prefill(inst.prefill.len()));
+    let mut feeds = super::space::Feeds::default();
     let mut order: std::collections::BinaryHeap<LeastFirst<()>> = (0..inst.decode.len())
         .filter(|&d| !whole.is_some_and(|e| e.has_decode(d)))
-        .map(|d| LeastFirst(key(&inst.alone(d)), d, ()))
+        .map(|d| {
+            let (alone, fed) = (inst.alone(d), inst.fed(d, &mut feeds));
+            let floor = |g: Goal| g.floor(&alone, &inst.decode[d], fed.as_ref());
+            LeastFirst((floor(goal), floor(tie)), d, ())
+        })
         .collect();
     // ((goal, tie), then, decode, prefill) of the best pair found, and its choice
     type Order = ((f64, f64), bool, usize, usize);

@@ -286,11 +286,11 @@ fn soonest_of_ties(inst: &Instance, (goal, tie): (Goal, Goal), allowed: &[usize]
 }
 
 /// The column presolve: the decode options of `allowed` that can still be optimal. Every
-/// choice that takes option `d` has a goal value at least `d`'s alone
-/// ([`Instance::alone`]), so with `least` the least goal value of the feasible pairs at
-/// their fewest replicas (an upper bound on the optimum, [`super::brute::best_pruned`]),
-/// an option whose alone value
-/// is above `least` (beyond the tie-break's tolerance) is in no optimal choice, nor within
+/// choice that takes option `d` has a goal value at least `d`'s floor ([`Goal::floor`]:
+/// its value alone plus the least a prefill that can feed it adds), so with `least` the
+/// least goal value of the feasible pairs at their fewest replicas (an upper bound on
+/// the optimum, [`super::brute::best_pruned`]), an option whose floor is above `least`
+/// (beyond the tie-break's tolerance) is in no optimal choice, nor within
 /// the tie-break's bound; the model leaves its column out. The ILP then decides among
 /// the rest (tens of options where the space holds thousands: ping-pong layouts by
 /// attention groups, microbatches and FFN degrees). Unchanged when nothing is feasible
@@ -299,7 +299,14 @@ fn within_reach(goal: Goal, least: f64, inst: &Instance, allowed: Vec<usize>) ->
     // the tie-break's tolerance (`solve_whole`), so that nothing within it is left out
     let cut = tolerated(least);
     // an alone value that does not compare (NaN) keeps its column
-    allowed.into_iter().filter(|&d| goal.value(&inst.alone(d)).partial_cmp(&cut) != Some(std::cmp::Ordering::Greater)).collect()
+    let mut feeds = super::space::Feeds::default();
+    allowed
+        .into_iter()
+        .filter(|&d| {
+            let floor = goal.floor(&inst.alone(d), &inst.decode[d], inst.fed(d, &mut feeds).as_ref());
+            floor.partial_cmp(&cut) != Some(std::cmp::Ordering::Greater)
+        })
+        .collect()
 }
 
 /// What a solve must stay within beyond the instance's own constraints: a tie-break's

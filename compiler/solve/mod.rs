@@ -60,6 +60,30 @@ impl Goal {
         let (num, den) = ilp::ratio(self);
         num.of(t) / den.of(t)
     }
+
+    /// A lower bound on the goal over every choice that takes decode option `d` at
+    /// tokens/s no more than `alone`'s (its totals alone, [`Instance::alone`]), whose
+    /// prefill adds at least `fed` ([`Instance::fed`]; `None`: no choice takes it, +∞):
+    /// its value alone plus what any prefill adds to the numerator, per token/s of
+    /// decode (a goal per token/s) or of one replica (a total); for TTFT the least
+    /// pair's.
+    pub fn floor(self, alone: &space::Totals, d: &space::DecodeOption, fed: Option<&space::Fed>) -> f64 {
+        use ilp::Q;
+        let Some(f) = fed else { return f64::INFINITY };
+        let (num, den) = ilp::ratio(self);
+        let of = |k: usize| if den == Q::Tput { f.per_token[k] } else { f.one[k] };
+        let add = match num {
+            Q::Usd => of(0),
+            Q::Chips => of(1),
+            Q::Watts => of(2),
+            Q::Ttft => f.ttft + d.aggregated.as_ref().map_or(0.0, |a| a.ttft),
+            Q::One | Q::DecodeChips | Q::Tput | Q::Tpot => 0.0,
+        };
+        // less a millionth of what the prefill adds: the replicas are rounded up from
+        // `λ·s` less 1e-9 ([`space::PrefillOption::replicas_for`]), so a pair at exactly
+        // `λ·s` may come a rounding error below it
+        self.value(alone) + add * (1.0 - 1e-6)
+    }
 }
 
 /// The best placement at one decode batch.

@@ -288,6 +288,34 @@ pub struct Totals {
     pub ttft: f64,
 }
 
+/// The least that a choice's prefill adds to its totals beyond its decode option's own
+/// ([`Instance::alone`]), over the prefill options that can feed that option (each
+/// figure's least on its own, so no one option need have them all). A choice of decode
+/// option `d` at `x` tokens/s, prefill option `p` and `r` replicas has `r ≥ λ·s` (λ =
+/// x / O requests/s, `s` the option's seconds per prompt) and `r ≥ 1`, so it adds at
+/// least `x·(s/O)·N_p` and `N_p` of each of `p`'s dollars/s, chips and watts `N_p`, and
+/// `p`'s TTFT.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fed {
+    /// dollars/s, chips and watts per token/s of decode: `(s/O)·N_p` (0 for aggregated
+    /// serving, which prefills on the decode chips)
+    pub per_token: [f64; 3],
+    /// dollars/s, chips and watts of one replica
+    pub one: [f64; 3],
+    /// the TTFT the pair adds beyond the decode option's own: prefill and KV transfer
+    pub ttft: f64,
+}
+
+/// [`Instance::fed`]'s answers so far, per KV placement and way of serving.
+#[derive(Default)]
+pub struct Feeds<'a> {
+    groups: Vec<FeedGroup<'a>>,
+}
+
+/// A KV placement, whether its options prefill their own prompts, and what a prefill
+/// that can feed them adds at the least ([`Instance::fed`]).
+type FeedGroup<'a> = (&'a [(usize, f64)], bool, Option<Fed>);
+
 /// One point of the space: a decode option, a prefill option and its replica count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Choice {
@@ -440,8 +468,9 @@ impl Instance {
     /// The totals of decode option `d` alone: its own chips, dollars and watts at its
     /// tokens/s, no time to a first token. No choice that takes `d` has totals below
     /// these in any goal (a choice adds its prefill's chips, dollars, watts and TTFT to
-    /// the numerators and keeps the tokens/s): the bound `solve::batch::by_goal` and
-    /// the ILP's column presolve order and prune decode options by.
+    /// the numerators and keeps the tokens/s); with what its prefill adds at the least
+    /// ([`Instance::fed`]), the floor the searches, the pair oracle and the ILP's column
+    /// presolve order and prune decode options by (`solve::Goal::floor`).
     pub fn alone(&self, d: usize) -> Totals {
         let o = &self.decode[d];
         let chips = o.chips.iter().sum();
@@ -454,6 +483,40 @@ impl Instance {
             tpot: o.tpot,
             ttft: 0.0,
         }
+    }
+
+    /// What the prefill options that can feed decode option `d` add to any choice with
+    /// it, at the least ([`Fed`]); `None` where none can (no choice takes `d`). `feeds`
+    /// keeps the answer per KV placement and way of serving, which options share.
+    pub fn fed<'a>(&'a self, d: usize, feeds: &mut Feeds<'a>) -> Option<Fed> {
+        let o = &self.decode[d];
+        let aggregated = o.aggregated.is_some();
+        let same = |(kv, a, _): &&FeedGroup| *a == aggregated && *kv == &*o.kv;
+        if let Some(g) = feeds.groups.iter().find(same) {
+            return g.2;
+        }
+        let mut least: Option<Fed> = None;
+        for p in &self.prefill {
+            let Some(ttft) = Self::prefill_ttft(p, &o.kv, aggregated) else { continue };
+            if self.ttft_limit.is_some_and(|l| ttft > l) {
+                continue;
+            }
+            // the share of a replica that keeps up with one token/s of decode: its
+            // seconds per prompt over the output tokens (none for aggregated serving)
+            let c = if aggregated || p.aggregated { 0.0 } else { p.interval / self.output_tokens };
+            let one = [p.usd_per_s, p.chips() as f64, p.watts];
+            let f = Fed { per_token: one.map(|x| c * x), one, ttft };
+            least = Some(match least {
+                None => f,
+                Some(l) => Fed {
+                    per_token: [0, 1, 2].map(|k| l.per_token[k].min(f.per_token[k])),
+                    one: [0, 1, 2].map(|k| l.one[k].min(f.one[k])),
+                    ttft: l.ttft.min(f.ttft),
+                },
+            });
+        }
+        feeds.groups.push((&o.kv, aggregated, least));
+        least
     }
 
     /// Tokens per second of decode option `d`: B / τ.
