@@ -216,18 +216,9 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
     let pairs: Vec<(usize, usize)> = program.compares.iter().flat_map(|c| c.plans.iter().map(|&j| (c.baseline, j))).collect();
     let mut found = solve::uncertainty::break_evens(&nominals, &sensitivity, &pairs, opts.jobs).into_iter();
     let break_even = program.compares.iter().map(|c| c.plans.iter().filter_map(|&j| Some((j, found.next()??))).collect()).collect();
-    // each break-even a compare block asks for, where both plans were solved (not for editors)
-    let asked = program
-        .compares
-        .iter()
-        .map(|c| {
-            let solved_too = |i: usize| solved.get(i).is_some_and(|s| s.is_some());
-            if opts.skip_sweeps || !solved_too(c.baseline) {
-                return vec![];
-            }
-            c.break_even.iter().map(|ask| asked_break_even(&program, c, ask, &solved, opts.jobs, &mut diags)).collect()
-        })
-        .collect();
+    // each break-even a compare block asks for, where both plans were solved (not for
+    // editors): all of them at once on the build's threads
+    let asked = asked_break_evens(&program, &solved, opts, &mut diags);
     // the spaces kept for the inputs and break-evens are not the compilation's
     for s in solved.iter_mut().flatten() {
         s.kept = None;
@@ -239,46 +230,76 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
 /// baseline trade places.
 pub type Asked = Vec<(usize, Vec<solve::uncertainty::Crossing>)>;
 
-/// The answer to the `break_even` block `ask` of comparison `c`: per compared plan that
-/// was solved, where it and the baseline trade places over the block's values; a W0404
-/// warning for each that does not.
-fn asked_break_even(
+/// The answers to every compare block's `break_even` blocks, per block and ask: per
+/// compared plan that was solved, where it and the baseline trade places over the
+/// block's values ([`solve::uncertainty::crossings_all`], every one on the build's
+/// threads at once); a W0404 warning for each that does not, in the blocks' order.
+fn asked_break_evens(
     program: &ir::Program,
-    c: &ir::Compare,
-    ask: &ir::BreakEvenAsk,
     solved: &[Option<solve::Solved>],
-    jobs: usize,
+    opts: &BuildOptions,
     diags: &mut Diagnostics,
-) -> Asked {
-    let input = |i: usize| ask.input_of(i);
-    let base = &program.plans[c.baseline];
-    let [lo, hi] = ask.range();
-    let range = format!("{} to {}", units::format::fmt_figure(ask.unit(), lo), units::format::fmt_figure(ask.unit(), hi));
-    let mut out = Vec::new();
+) -> Vec<Vec<Asked>> {
     let of = |i: usize| solved.get(i).and_then(|s| s.as_ref());
-    for &j in c.plans.iter().filter(|&&j| of(j).is_some()) {
-        let plan = &program.plans[j];
-        let (found, first) =
-            solve::uncertainty::crossings((base, input(c.baseline)), (plan, input(j)), [of(c.baseline), of(j)], &ask.values, jobs);
-        if found.is_empty() {
-            // the same plan better at every value (or neither)
-            let better = match first {
-                -1 => Some(base.name.as_str()),
-                1 => Some(plan.name.as_str()),
-                _ => None,
-            };
-            diags.push(diagnostics::catalog::no_break_even(
-                ask.span,
-                &ask.figure,
-                &range,
-                ask.values.len(),
-                [&base.name, &plan.name],
-                better,
-            ));
+    // (block, ask, compared plan) of every break-even to find, where both were solved
+    let mut which: Vec<(usize, usize, usize)> = Vec::new();
+    for (ci, c) in program.compares.iter().enumerate() {
+        if opts.skip_sweeps || of(c.baseline).is_none() {
+            continue;
         }
-        out.push((j, found));
+        for ai in 0..c.break_even.len() {
+            which.extend(c.plans.iter().filter(|&&j| of(j).is_some()).map(|&j| (ci, ai, j)));
+        }
     }
-    out
+    let problems: Vec<solve::uncertainty::Asked> = which
+        .iter()
+        .map(|&(ci, ai, j)| {
+            let (c, ask) = (&program.compares[ci], &program.compares[ci].break_even[ai]);
+            let side = |i: usize| (&program.plans[i], ask.input_of(i));
+            solve::uncertainty::Asked { a: side(c.baseline), b: side(j), solved: [of(c.baseline), of(j)], values: &ask.values }
+        })
+        .collect();
+    let mut found = which.iter().zip(solve::uncertainty::crossings_all(&problems, opts.jobs)).peekable();
+    program
+        .compares
+        .iter()
+        .enumerate()
+        .map(|(ci, c)| {
+            if opts.skip_sweeps || of(c.baseline).is_none() {
+                return vec![];
+            }
+            (0..c.break_even.len())
+                .map(|ai| {
+                    let ask = &c.break_even[ai];
+                    let base = &program.plans[c.baseline];
+                    let [lo, hi] = ask.range();
+                    let range = format!("{} to {}", units::format::fmt_figure(ask.unit(), lo), units::format::fmt_figure(ask.unit(), hi));
+                    let mut out = Vec::new();
+                    while let Some((&(_, _, j), (crossed, first))) = found.next_if(|((x, y, _), _)| (*x, *y) == (ci, ai)) {
+                        let plan = &program.plans[j];
+                        if crossed.is_empty() {
+                            // the same plan better at every value (or neither)
+                            let better = match first {
+                                -1 => Some(base.name.as_str()),
+                                1 => Some(plan.name.as_str()),
+                                _ => None,
+                            };
+                            diags.push(diagnostics::catalog::no_break_even(
+                                ask.span,
+                                &ask.figure,
+                                &range,
+                                ask.values.len(),
+                                [&base.name, &plan.name],
+                                better,
+                            ));
+                        }
+                        out.push((j, crossed));
+                    }
+                    out
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The rate search of every solved plan that bounds a percentile or maximises goodput;

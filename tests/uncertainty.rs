@@ -688,12 +688,14 @@ fn a_search_from_floors_finds_what_a_search_from_every_seed_finds() {
 /// compares with (the enumeration's best over every batch, `solve::solve_with`) over
 /// the spaces it built, the same key as over spaces built afresh, and the crossings
 /// found from it are those found solving it again. A plan no break-even keeps has none.
+/// The build finds every ask at once (`crossings_all`; kimi_k2_rubin_lpx asks two of one
+/// block): each the same as alone, on one thread.
 #[test]
 fn a_break_even_takes_the_key_of_a_plan_that_keeps_its_answer_from_its_solve() {
     use hplanc::solve::batch::Batches;
     use hplanc::solve::uncertainty::{crossings, enumerated_key};
     let mut kept = 0;
-    for name in ["s10_matx_style_chip", "s16_asic_qualcomm_companion"] {
+    for name in ["s10_matx_style_chip", "s16_asic_qualcomm_companion", "kimi_k2_rubin_lpx"] {
         let comp = crate::built(&crate::root().join(format!("examples/{name}.hplan")));
         let known = |i: usize| comp.solved[i].as_ref().and_then(|s| s.enumerated);
         let keeps = |i: usize| {

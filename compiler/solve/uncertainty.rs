@@ -718,35 +718,66 @@ pub fn crossings(
     values: &[f64],
     jobs: usize,
 ) -> (Vec<Crossing>, i8) {
-    let (a, b) = (Crossed::new(a, solved[0]), Crossed::new(b, solved[1]));
+    let mut all = crossings_all(&[Asked { a, b, solved, values }], jobs);
+    all.pop().unwrap_or_default()
+}
+
+/// One break-even asked of [`crossings_all`]: the two plans with their figures, their
+/// solves and the values (increasing).
+pub struct Asked<'p> {
+    pub a: (&'p Plan, Option<&'p Input>),
+    pub b: (&'p Plan, Option<&'p Input>),
+    pub solved: [Option<&'p super::Solved>; 2],
+    pub values: &'p [f64],
+}
+
+/// [`crossings`] of every break-even in `asked`, in its order, each the same as alone.
+/// Their steps share the `jobs` threads phase by phase: every one's best value, then
+/// every other value of every one, then every bisection, so that a bisection (a chain
+/// of solves one after another) runs beside the others' rather than after them.
+pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
+    let sides: Vec<(Crossed, Crossed)> = asked.iter().map(|q| (Crossed::new(q.a, q.solved[0]), Crossed::new(q.b, q.solved[1]))).collect();
     // whether a larger value is a worse figure (both plans' inputs, where both have one,
     // are the compare block's one figure)
-    let worse_up = a.input.or(b.input).is_none_or(|i| more_is_worse(i.figure));
-    let sign = |v: f64, floors: [Option<&Floors>; 2]| {
-        let ((ka, fa), (kb, fb)) = (a.at(v, floors[0]), b.at(v, floors[1]));
+    let worse_up = |i: usize| sides[i].0.input.or(sides[i].1.input).is_none_or(|x| more_is_worse(x.figure));
+    let sign = |i: usize, v: f64, floors: [Option<&Floors>; 2]| {
+        let ((ka, fa), (kb, fb)) = (sides[i].0.at(v, floors[0]), sides[i].1.at(v, floors[1]));
         (better(ka, kb), [fa, fb])
     };
-    // the best value first, alone; then the others from its floors
-    let first = if worse_up { 0 } else { values.len().saturating_sub(1) };
-    let Some(&best) = values.get(first) else { return (Vec::new(), 0) };
-    let (best_sign, best_floors) = sign(best, [None, None]);
-    let others: Vec<usize> = (0..values.len()).filter(|&i| i != first).collect();
-    let mut at = super::sweep::par_map(&others, jobs, &|_, _| {}, |&i| sign(values[i], [best_floors[0].as_ref(), best_floors[1].as_ref()]));
-    // back in the values' order
-    at.insert(first, (best_sign, best_floors));
-    let signs: Vec<i8> = at.iter().map(|s| s.0).collect();
-    let changes: Vec<usize> = (1..values.len()).filter(|&i| signs[i] != signs[i - 1]).collect();
-    let found = super::sweep::par_map(&changes, jobs, &|_, _| {}, |&i| {
-        let (lo, hi, below, above) = (values[i - 1], values[i], signs[i - 1], signs[i]);
+    // the best value of each first, alone; then the others from its floors
+    let first = |i: usize| if worse_up(i) { 0 } else { asked[i].values.len().saturating_sub(1) };
+    let with_values: Vec<usize> = (0..asked.len()).filter(|&i| !asked[i].values.is_empty()).collect();
+    let bests = super::sweep::par_map(&with_values, jobs, &|_, _| {}, |&i| sign(i, asked[i].values[first(i)], [None, None]));
+    let others: Vec<(usize, usize)> =
+        with_values.iter().flat_map(|&i| (0..asked[i].values.len()).filter(move |&k| k != first(i)).map(move |k| (i, k))).collect();
+    let best_of = |i: usize| &bests[with_values.binary_search(&i).expect("a break-even with values")].1;
+    let at_others = super::sweep::par_map(&others, jobs, &|_, _| {}, |&(i, k)| {
+        let f = best_of(i);
+        sign(i, asked[i].values[k], [f[0].as_ref(), f[1].as_ref()])
+    });
+    // per break-even, every value's sign and floors back in the values' order
+    let mut at: Vec<Vec<(i8, [Option<Floors>; 2])>> = asked.iter().map(|_| Vec::new()).collect();
+    let mut at_others = others.iter().zip(at_others).peekable();
+    for (&i, best) in with_values.iter().zip(bests) {
+        let mut mine: Vec<_> = std::iter::from_fn(|| at_others.next_if(|((j, _), _)| *j == i).map(|(_, x)| x)).collect();
+        mine.insert(first(i), best);
+        at[i] = mine;
+    }
+    let signs: Vec<Vec<i8>> = at.iter().map(|v| v.iter().map(|s| s.0).collect()).collect();
+    let changes: Vec<(usize, usize)> =
+        signs.iter().enumerate().flat_map(|(i, s)| (1..s.len()).filter(|&k| s[k] != s[k - 1]).map(move |k| (i, k))).collect();
+    let found = super::sweep::par_map(&changes, jobs, &|_, _| {}, |&(i, k)| {
+        let values = asked[i].values;
+        let (lo, hi, below, above) = (values[k - 1], values[k], signs[i][k - 1], signs[i][k]);
         // the neighbour where the figure is better bounds every value between
-        let start = &at[if worse_up { i - 1 } else { i }].1;
+        let start = &at[i][if worse_up(i) { k - 1 } else { k }].1;
         let mut tightened: [Option<Floors>; 2] = [None, None];
         let value = bisect(lo, hi, BREAK_EVEN_STEPS, |v| {
-            let floors = [0, 1].map(|k| tightened[k].as_ref().or(start[k].as_ref()));
-            let (s, next) = sign(v, floors);
+            let floors = [0, 1].map(|x| tightened[x].as_ref().or(start[x].as_ref()));
+            let (s, next) = sign(i, v, floors);
             let same = s == below;
             // the steps after this one lie above it where it kept the sign below
-            if same == worse_up {
+            if same == worse_up(i) {
                 for (t, n) in tightened.iter_mut().zip(next) {
                     if n.is_some() {
                         *t = n;
@@ -757,7 +788,13 @@ pub fn crossings(
         });
         Crossing { value, below, above }
     });
-    (found, signs.first().copied().unwrap_or(0))
+    let mut found = changes.iter().zip(found).peekable();
+    (0..asked.len())
+        .map(|i| {
+            let mine = std::iter::from_fn(|| found.next_if(|((j, _), _)| *j == i).map(|(_, c)| c)).collect();
+            (mine, signs[i].first().copied().unwrap_or(0))
+        })
+        .collect()
 }
 
 #[cfg(test)]
