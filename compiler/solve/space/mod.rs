@@ -310,6 +310,8 @@ pub struct Fed {
 #[derive(Default)]
 pub struct Feeds<'a> {
     groups: Vec<FeedGroup<'a>>,
+    /// the group the last answer came from
+    last: usize,
 }
 
 /// A KV placement, whether its options prefill their own prompts, and what a prefill
@@ -491,9 +493,14 @@ impl Instance {
     pub fn fed<'a>(&'a self, d: usize, feeds: &mut Feeds<'a>) -> Option<Fed> {
         let o = &self.decode[d];
         let aggregated = o.aggregated.is_some();
-        let same = |(kv, a, _): &&FeedGroup| *a == aggregated && *kv == &*o.kv;
-        if let Some(g) = feeds.groups.iter().find(same) {
+        // options of one placement share their KV list, and come in runs
+        let same = |(kv, a, _): &FeedGroup| *a == aggregated && (std::ptr::eq(*kv, &*o.kv) || *kv == &*o.kv);
+        if let Some(g) = feeds.groups.get(feeds.last).filter(|g| same(g)) {
             return g.2;
+        }
+        if let Some(i) = feeds.groups.iter().position(same) {
+            feeds.last = i;
+            return feeds.groups[i].2;
         }
         let mut least: Option<Fed> = None;
         for p in &self.prefill {
@@ -515,6 +522,7 @@ impl Instance {
                 },
             });
         }
+        feeds.last = feeds.groups.len();
         feeds.groups.push((&o.kv, aggregated, least));
         least
     }
