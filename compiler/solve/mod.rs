@@ -79,10 +79,13 @@ impl Goal {
             Q::Ttft => f.ttft + d.aggregated.as_ref().map_or(0.0, |a| a.ttft),
             Q::One | Q::DecodeChips | Q::Tput | Q::Tpot => 0.0,
         };
-        // less a millionth of what the prefill adds: the replicas are rounded up from
-        // `λ·s` less 1e-9 ([`space::PrefillOption::replicas_for`]), so a pair at exactly
-        // `λ·s` may come a rounding error below it
-        self.value(alone) + add * (1.0 - 1e-6)
+        // less a millionth of what the prefill adds (the replicas are rounded up from
+        // `λ·s` less 1e-9, [`space::PrefillOption::replicas_for`], so a pair at exactly
+        // `λ·s` may come that below it) and 10⁻¹² of the value (a choice's value is
+        // summed in another order, which may round it an ulp below the floor's sum);
+        // never below the value alone, which no choice is below however it rounds
+        let v = self.value(alone);
+        v + (add * (1.0 - 1e-6) - v.abs() * 1e-12).max(0.0)
     }
 }
 

@@ -292,9 +292,9 @@ pub struct Totals {
 /// ([`Instance::alone`]), over the prefill options that can feed that option (each
 /// figure's least on its own, so no one option need have them all). A choice of decode
 /// option `d` at `x` tokens/s, prefill option `p` and `r` replicas has `r ≥ λ·s` (λ =
-/// x / O requests/s, `s` the option's seconds per prompt) and `r ≥ 1`, so it adds at
-/// least `x·(s/O)·N_p` and `N_p` of each of `p`'s dollars/s, chips and watts `N_p`, and
-/// `p`'s TTFT.
+/// x / O requests/s, `s` the option's seconds per prompt) and `r ≥ 1`, so with `N_p`
+/// any of `p`'s dollars/s, chips and watts per replica it adds at least `x·(s/O)·N_p`
+/// and at least `N_p`, and `p`'s TTFT.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Fed {
     /// dollars/s, chips and watts per token/s of decode: `(s/O)·N_p` (0 for aggregated
