@@ -1156,16 +1156,7 @@ fn alone_keys(
         // between `a` and `b`
         let fed = at_a.fed(di, &mut feeds);
         let mut push = |most: f64, fewest: f64| {
-            let chips = d.chips.iter().sum();
-            let alone = space::Totals {
-                usd_per_s: d.usd_per_s,
-                tokens_per_s: most,
-                chips,
-                decode_chips: chips,
-                watts: d.watts,
-                tpot: d.tpot,
-                ttft: 0.0,
-            };
+            let alone = space::Totals { tokens_per_s: most, ..at_a.alone(di) };
             let floor = |g: Goal| g.floor(&alone, d, fed.as_ref());
             options.push(((floor(goal), floor(tie)), di, most, fewest));
         };

@@ -298,7 +298,7 @@ fn soonest_of_ties(inst: &Instance, (goal, tie): (Goal, Goal), allowed: &[usize]
 fn within_reach(goal: Goal, least: f64, inst: &Instance, allowed: Vec<usize>) -> Vec<usize> {
     // the tie-break's tolerance (`solve_whole`), so that nothing within it is left out
     let cut = tolerated(least);
-    // an alone value that does not compare (NaN) keeps its column
+    // a floor that does not compare (NaN) keeps its column
     let mut feeds = super::space::Feeds::default();
     allowed
         .into_iter()
