@@ -228,6 +228,66 @@ fn pipeline_cut_matches_every_cut_tried() {
     }
 }
 
+/// Of pools of one kind a layer pipeline tries only the first ones (`ir::pipeline_kinds`,
+/// `solve::layers`). Llama-3.1-405B in fp8 (405 GB) decodes on two twin pools of 4 H100s
+/// (320 GB each) only as a pipeline, alone or with one of two twin pools of 4 H200s that
+/// prefill (every pool linked to every other): at every batch the plan takes as little
+/// cost and TPOT as the same plan with one twin of each kind made distinct (its chip
+/// renamed), from fewer options, and the ILP agrees with the oracle on both.
+#[test]
+fn twin_pools_give_the_optimum_of_distinct_ones() {
+    let src = |b: &str, d: &str| {
+        let place = "  place prefill on any [c, d]\n  place decode.attn on any [a, b]\n  place decode.ffn on any [a, b]\n  place decode.layers on auto\n";
+        let mut links = String::new();
+        for (i, x) in ["a", "b", "c", "d"].iter().enumerate() {
+            for y in ["a", "b", "c", "d"].iter().skip(i + 1) {
+                links += &format!("  link {x} <-> {y} over spectrum_x\n");
+            }
+        }
+        format!(
+            "use std::chips::{{h100_sxm, h200}}\nuse std::links::{{nvlink4, spectrum_x}}\nuse std::models::llama3_1_405b\n\
+             chip h100_other = h100_sxm {{ }}\nchip h200_other = h200 {{ }}\n\
+             workload w {{\n  input = 2k tok\n  output = 256 tok\n  concurrency = 1 ..= 24\n}}\n\
+             cluster four {{\n  pool a = h100_sxm x 4 over nvlink4\n  pool b = {b} x 4 over nvlink4\n  pool c = h200 x 4 over nvlink4\n  pool d = {d} x 4 over nvlink4\n{links}}}\n\
+             plan cost {{\n  model = llama3_1_405b {{ weights = fp8 }}\n  cluster = four\n  workload = w\n{place}  minimize cost_per_mtok\n}}\n\
+             plan fast {{\n  model = llama3_1_405b {{ weights = fp8 }}\n  cluster = four\n  workload = w\n{place}  minimize tpot\n}}\n"
+        )
+    };
+    let twins = compiled("twins.hplan", &src("h100_sxm", "h200"), hplanc::Mode::Check);
+    let distinct = compiled("distinct.hplan", &src("h100_other", "h200_other"), hplanc::Mode::Check);
+    let mut pipelined = 0;
+    for (t, d) in twins.program.plans.iter().zip(&distinct.program.plans) {
+        let goal = hplanc::solve::goal(t);
+        let (ti, di) = (hplanc::solve::space::instances(t, &mut vec![]), hplanc::solve::space::instances(d, &mut vec![]));
+        assert_eq!(ti.len(), di.len());
+        for (a, b) in ti.iter().zip(&di) {
+            assert_eq!(a.batch, b.batch);
+            assert!(
+                a.decode.len() < b.decode.len(),
+                "batch {}: {} options, {} with the twins distinct",
+                a.batch,
+                a.decode.len(),
+                b.decode.len()
+            );
+            let best = |inst: &hplanc::solve::space::Instance| {
+                let out = hplanc::solve::ilp::solve(inst, goal, 30.0).unwrap();
+                let brute = hplanc::solve::brute::best(inst, goal);
+                crate::oracle::assert_same(inst, goal, out.choice, brute, &format!("{}: batch {}", t.name, inst.batch));
+                out.choice.map(|c| (goal.value(&inst.totals(c).unwrap()), inst.decode[c.decode].clone()))
+            };
+            match (best(a), best(b)) {
+                (Some((x, da)), Some((y, _))) => {
+                    assert!((x - y).abs() <= 1e-12 * y.abs(), "{}: batch {}: {x} with twins, {y} distinct", t.name, a.batch);
+                    pipelined += usize::from(da.chips.iter().filter(|&&n| n > 0).count() > 1);
+                }
+                (x, y) => assert_eq!(x.is_some(), y.is_some(), "{}: batch {}", t.name, a.batch),
+            }
+        }
+    }
+    // the best placements pipeline over several pools
+    assert!(pipelined > 4, "{pipelined}");
+}
+
 /// `inventory = free`: the plan of tests/ui/inventory.hplan (8 GPUs are too few) solves
 /// with as many GPUs as it needs, matching the oracle at every batch.
 #[test]

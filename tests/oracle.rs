@@ -398,7 +398,7 @@ fn random_problem(rng: &mut Rng) -> hplanc::solve::layers::Problem {
         })
         .collect();
     let cross = (0..n).map(|p| (0..n).map(|q| (p != q && rng.below(5) != 0).then(|| rng.range(0.0, 0.2))).collect()).collect();
-    Problem { layers, groups, cross }
+    Problem { layers, groups, cross, kinds: Vec::new() }
 }
 
 /// Issue 16: the layer partition's DP against the reference evaluator's enumeration

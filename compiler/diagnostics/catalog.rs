@@ -729,6 +729,13 @@ pub enum Misplaced<'a> {
         pools: usize,
         max: usize,
     },
+    /// a layer pipeline whose pools come in too many kinds for the exact partition
+    PipelineTooManyKinds {
+        pools: usize,
+        kinds: usize,
+        states: usize,
+        max: usize,
+    },
     DraftWithoutSpeculate,
     AggregatedWithSpeculate,
     /// a `speculate` block in a plan whose model serves several variants in turn
@@ -774,6 +781,13 @@ pub fn not_allowed(span: Span, m: &Misplaced) -> Diagnostic {
             format!("a layer pipeline over {pools} pools"),
             "`place decode.layers`".into(),
             format!("name at most {max} pools: `place decode.layers on any [a, b, ...]`"),
+        ),
+        Misplaced::PipelineTooManyKinds { pools, kinds, states, max } => (
+            format!("a layer pipeline over {pools} pools of {kinds} kinds"),
+            "`place decode.layers`".into(),
+            format!(
+                "the exact partition holds (n₁+1)·…·(n_k+1)·k = {states} states per layer for pools in kinds of n₁, …, n_k (pools of one kind have the same chip, count, links and placements); at most {max}: name fewer pools, or fewer kinds"
+            ),
         ),
         Misplaced::DraftWithoutSpeculate => (
             "`place draft`".into(),

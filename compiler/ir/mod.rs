@@ -494,9 +494,57 @@ pub const MAX_CHUNK_STEPS: u64 = 1024;
 /// The longest `time_limit` accepted: a week (longer ones overflow the solver's clock).
 pub const MAX_TIME_LIMIT_S: f64 = 7.0 * 24.0 * 3600.0;
 
-/// Pools a layer pipeline (`place decode.layers`) may name: the exact partition's
-/// state table grows as `2^n·n`.
-pub const MAX_PIPELINE_POOLS: usize = 8;
+/// Pools a layer pipeline (`place decode.layers`) may name (docs/limits.md): the exact
+/// partition runs once per stage count, up to this many.
+pub const MAX_PIPELINE_POOLS: usize = 32;
+
+/// The most states per layer the exact layer partition's table may hold
+/// ([`pipeline_states`]): `2^8·8`, eight pools of eight kinds, twice over. Pools of one
+/// kind are interchangeable, so sixteen pools of four kinds hold `5^4·4 = 2500`.
+pub const MAX_PIPELINE_STATES: usize = 4096;
+
+/// The pools of `pools` (indices into `cluster.pools`) that a layer pipeline may
+/// exchange for one another without changing anything a plan can see, in kinds (each in
+/// pool order, kinds in the order of their first pool): the same chip, count and links
+/// inside the pool, the same link to every other pool of the cluster, and named by the
+/// same stages' placements. Any choice that uses one pool of a kind has its twin that
+/// uses another, at the same figures; so the partition need only try, of each kind, its
+/// first pools (`solve::layers`).
+pub fn pipeline_kinds(cluster: &Cluster, placements: &[Placement], pools: &[usize]) -> Vec<Vec<usize>> {
+    let n = cluster.pools.len();
+    // the link between every two pools, from one pass over the links
+    let mut between: Vec<Option<&Link>> = vec![None; n * n];
+    for l in &cluster.links {
+        if l.a < n && l.b < n {
+            // the first link declared between two pools is the one `link_between` finds
+            between[l.a * n + l.b].get_or_insert(&l.link);
+            between[l.b * n + l.a].get_or_insert(&l.link);
+        }
+    }
+    let alike = |a: usize, b: usize| {
+        let (pa, pb) = (&cluster.pools[a], &cluster.pools[b]);
+        pa.chip == pb.chip
+            && pa.count == pb.count
+            && pa.link == pb.link
+            && pa.scale_out == pb.scale_out
+            && placements.iter().all(|p| p.pools.contains(&a) == p.pools.contains(&b))
+            && (0..n).filter(|&x| x != a && x != b).all(|x| between[a * n + x] == between[b * n + x])
+    };
+    let mut kinds: Vec<Vec<usize>> = Vec::new();
+    for &p in pools.iter().filter(|&&p| p < n) {
+        match kinds.iter_mut().find(|k| alike(k[0], p)) {
+            Some(k) => k.push(p),
+            None => kinds.push(vec![p]),
+        }
+    }
+    kinds
+}
+
+/// States per layer of the exact layer partition over pools in these kinds: every count
+/// of each kind used, times the kind of the last stage (`Π(n_k + 1)·k`), saturating.
+pub fn pipeline_states<T>(kinds: &[Vec<T>]) -> usize {
+    kinds.iter().fold(kinds.len(), |a, k| a.saturating_mul(k.len() + 1))
+}
 
 /// The most tokens a `speculate` block may draft a round: published drafters propose
 /// at most a few dozen (EAGLE-2 trees ~60 nodes; chains 4-8), and each one costs the

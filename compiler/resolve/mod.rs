@@ -1586,7 +1586,7 @@ impl Resolver<'_> {
         if !pins_ok {
             return None;
         }
-        let placements: Vec<ir::Placement> = Stage::ALL
+        let mut placements: Vec<ir::Placement> = Stage::ALL
             .iter()
             .map(|s| {
                 let pins = pins.remove(s).unwrap_or_default();
@@ -1598,6 +1598,7 @@ impl Resolver<'_> {
                 }
             })
             .collect();
+        self.bound_pipeline(&cluster, &mut placements);
         let (objective, objective_span) = objective.unwrap_or((ir::Objective::CostPerMtok, item.name.span));
         if objective == ir::Objective::Goodput && slos.is_empty() {
             self.diags.push(catalog::goodput_without_slo(objective_span));
@@ -1630,6 +1631,24 @@ impl Resolver<'_> {
             serving_span,
             chunk_tokens,
         })
+    }
+
+    /// A layer pipeline's pools in kinds whose exact partition would hold more than
+    /// [`ir::MAX_PIPELINE_STATES`] states per layer (E0305 at its `place`); the plan goes
+    /// on without the pipeline.
+    fn bound_pipeline(&mut self, cluster: &ir::Cluster, placements: &mut [ir::Placement]) {
+        let i = Stage::ALL.iter().position(|s| *s == Stage::DecodeLayers).unwrap_or(0);
+        let Some(span) = placements[i].span else { return };
+        let kinds = ir::pipeline_kinds(cluster, placements, &placements[i].pools);
+        let states = ir::pipeline_states(&kinds);
+        if states > ir::MAX_PIPELINE_STATES {
+            let pools = placements[i].pools.len();
+            self.diags.push(catalog::not_allowed(
+                span,
+                &Misplaced::PipelineTooManyKinds { pools, kinds: kinds.len(), states, max: ir::MAX_PIPELINE_STATES },
+            ));
+            placements[i].pools.clear();
+        }
     }
 
     /// A stage's pins, checked against the model and the pools it may use (E0410).

@@ -3,7 +3,9 @@
 //! Mei et al., arXiv 2406.01566). The pools' order and the cut points are decisions.
 //!
 //! [`Problem::best_per_set`] solves it exactly with a dynamic program over
-//! (set of pools used, last pool, layers placed): the value is the smallest
+//! (pools used, last pool, layers placed), pools that are interchangeable counted
+//! rather than named (so sixteen pools of four kinds are `5^4` sets, not `2^16`): the
+//! value is the smallest
 //! bottleneck (the slowest stage, including the transfer into it) of any ordering and
 //! cutting of those pools over those layers. Stage times and memory only grow with a
 //! range, so every state is reached from every shorter one and the minimum over
@@ -47,6 +49,9 @@ pub struct Problem {
     /// `cross[p][q]`: passing the activations from a stage on `p` to the next stage on
     /// `q`; `None` when the pools are not linked
     pub cross: Vec<Vec<Option<f64>>>,
+    /// per group, an id that groups the caller may exchange share (pools of one
+    /// [`crate::ir::pipeline_kinds`] kind); empty: no two are exchangeable
+    pub kinds: Vec<usize>,
 }
 
 /// A pipeline: stages in order, each `(group, first layer, end layer)` (end exclusive).
@@ -57,7 +62,8 @@ pub struct Partition {
     pub bottleneck: f64,
 }
 
-/// Groups the dynamic program handles (the state table has `2^n·n·(L+1)` entries).
+/// Groups the dynamic program handles (it runs once per stage count; its table's size
+/// is bounded by [`crate::ir::MAX_PIPELINE_STATES`]).
 pub const MAX_GROUPS: usize = crate::ir::MAX_PIPELINE_POOLS;
 
 impl Problem {
@@ -78,25 +84,77 @@ impl Problem {
         Some(g.time[hi] - g.time[lo] + g.fixed + cross + if prev.is_none() { g.first } else { 0.0 } + if last { g.last } else { 0.0 })
     }
 
+    /// The groups in classes of interchangeable ones, each in group order, the classes in
+    /// the order of their first group: groups of one class have the same `kinds` id (what
+    /// the caller knows the rest of its problem treats alike), the same costs, and the same
+    /// crossings to and from every other group and between each other. Swapping two of a
+    /// class changes no pipeline's bottleneck.
+    pub fn classes(&self) -> Vec<Vec<usize>> {
+        let n = self.groups.len();
+        let kind = |g: usize| if self.kinds.len() == n { Some(self.kinds[g]) } else { None };
+        let alike = |a: usize, b: usize| {
+            kind(a).is_some()
+                && kind(a) == kind(b)
+                && self.groups[a] == self.groups[b]
+                && self.cross[a][b] == self.cross[b][a]
+                && (0..n)
+                    .filter(|&x| x != a && x != b)
+                    .all(|x| self.cross[a][x] == self.cross[b][x] && self.cross[x][a] == self.cross[x][b])
+        };
+        let mut classes: Vec<Vec<usize>> = Vec::new();
+        for g in 0..n {
+            match classes.iter_mut().find(|c| alike(c[0], g)) {
+                Some(c) => c.push(g),
+                None => classes.push(vec![g]),
+            }
+        }
+        classes
+    }
+
     /// The best partition over exactly each set of `s` groups (bit set → partition),
     /// for `2 ≤ s ≤ min(groups, layers)`. Sets with no feasible partition are absent.
+    ///
+    /// Of interchangeable groups ([`Problem::classes`]) only the first ones of each class
+    /// are used: a set that takes `k` of a class takes its first `k` (any other set of
+    /// the same counts has the same best bottleneck, by a swap). So the state is a count
+    /// per class, and the table holds `Π(n_c + 1)·classes` states per layer
+    /// (`2^n·n` when no two groups are alike); a problem over more than
+    /// [`crate::ir::MAX_PIPELINE_STATES`] has no answer here (resolve rejects the plans
+    /// that would make one).
     pub fn best_per_set(&self, s: usize) -> Vec<(u32, Partition)> {
         let n = self.groups.len();
         let l = self.layers;
         if s < 2 || s > n || s > l || n > MAX_GROUPS {
             return Vec::new();
         }
-        let sets = 1usize << n;
-        let idx = |mask: usize, last: usize, e: usize| (mask * n + last) * (l + 1) + e;
-        // best bottleneck and (previous group, previous end) of each state: the sets of
-        // fewer than `s` groups, ending with `last`, covering layers 0..e
-        let mut best = vec![f64::INFINITY; sets * n * (l + 1)];
-        let mut parent = vec![(u8::MAX, 0u16); sets * n * (l + 1)];
-        let mut finals: Vec<(f64, usize, usize, usize)> = vec![(f64::INFINITY, 0, 0, 0); sets];
-        // reach[q][e]: the last end e2 a middle stage on q starting at layer e fits
+        let classes = self.classes();
+        if crate::ir::pipeline_states(&classes) > crate::ir::MAX_PIPELINE_STATES {
+            return Vec::new();
+        }
+        let k = classes.len();
+        // a state numbers the counts per class in mixed radix: class c's count is
+        // `state / stride[c] % (size[c] + 1)`; taking one more of c adds `stride[c]`, so
+        // every state comes after those it is reached from
+        let size: Vec<usize> = classes.iter().map(Vec::len).collect();
+        let mut stride = vec![1usize; k];
+        for c in 1..k {
+            stride[c] = stride[c - 1] * (size[c - 1] + 1);
+        }
+        let states = stride[k - 1] * (size[k - 1] + 1);
+        let count = |state: usize, c: usize| state / stride[c] % (size[c] + 1);
+        let used: Vec<usize> = (0..states).map(|st| (0..k).map(|c| count(st, c)).sum()).collect();
+        let idx = |state: usize, last: usize, e: usize| (state * k + last) * (l + 1) + e;
+        // best bottleneck of each state: the counts of fewer than `s` groups, ending with
+        // a group of class `last`, covering layers 0..e (the stage before is found again
+        // when a pipeline is read back, which keeps the inner loop free of branches)
+        let mut best = vec![f64::INFINITY; states * k * (l + 1)];
+        let mut finals: Vec<(f64, usize, usize, usize)> = vec![(f64::INFINITY, 0, 0, 0); states];
+        // reach[c][e]: the last end e2 a middle stage on class c starting at layer e fits
         // (memory only grows with a range, so every end up to it fits)
-        let reach: Vec<Vec<usize>> = (0..n)
-            .map(|q| {
+        let reach: Vec<Vec<usize>> = classes
+            .iter()
+            .map(|class| {
+                let q = class[0];
                 let mut r = vec![0; l + 1];
                 let mut hi = 0;
                 for (e, slot) in r.iter_mut().enumerate() {
@@ -109,31 +167,39 @@ impl Problem {
                 r
             })
             .collect();
-        for q in 0..n {
+        for (c, class) in classes.iter().enumerate() {
+            let q = class[0];
             // leave at least one layer for each later stage
             for e in 1..=l - (s - 1) {
                 if !self.fits(q, 0, e, true, false) {
                     break;
                 }
                 if let Some(t) = self.stage_time(q, 0, e, None, false) {
-                    best[idx(1 << q, q, e)] = t;
+                    best[idx(stride[c], c, e)] = t;
                 }
             }
         }
-        for mask in 1..sets {
-            let used = mask.count_ones() as usize;
+        for state in 1..states {
+            let used = used[state];
             if used >= s {
                 continue;
             }
-            for last in (0..n).filter(|g| mask & (1 << g) != 0) {
+            for last in (0..k).filter(|&c| count(state, c) > 0) {
+                // the group of the last stage: its class's latest
+                let from = classes[last][count(state, last) - 1];
                 for e in used..=l - (s - used) {
-                    let v = best[idx(mask, last, e)];
+                    let v = best[idx(state, last, e)];
                     if !v.is_finite() {
                         continue;
                     }
-                    for q in (0..n).filter(|g| mask & (1 << g) == 0) {
-                        let Some(cross) = self.cross[last][q] else { continue };
-                        let next = mask | (1 << q);
+                    for c in 0..k {
+                        let taken = count(state, c);
+                        if taken == size[c] {
+                            continue;
+                        }
+                        let q = classes[c][taken];
+                        let Some(cross) = self.cross[from][q] else { continue };
+                        let next = state + stride[c];
                         if used + 1 == s {
                             // q is the last stage: layers e..l
                             if !self.fits(q, e, l, false, true) {
@@ -141,46 +207,64 @@ impl Problem {
                             }
                             let g = &self.groups[q];
                             let t = g.time[l] - g.time[e] + g.fixed + cross + g.last;
-                            let c = v.max(t);
-                            if c < finals[next].0 {
-                                finals[next] = (c, q, last, e);
+                            let b = v.max(t);
+                            if b < finals[next].0 {
+                                finals[next] = (b, c, last, e);
                             }
                             continue;
                         }
                         let g = &self.groups[q];
-                        for e2 in e + 1..=(l - (s - used - 1)).min(reach[q][e]) {
-                            let t = g.time[e2] - g.time[e] + g.fixed + cross;
-                            let c = v.max(t);
-                            let i = idx(next, q, e2);
-                            if c < best[i] {
-                                best[i] = c;
-                                parent[i] = (last as u8, e as u16);
-                            }
+                        let hi = (l - (s - used - 1)).min(reach[c][e]);
+                        if hi <= e {
+                            continue;
+                        }
+                        let (te, fixed) = (g.time[e], g.fixed);
+                        let at = idx(next, c, e + 1);
+                        for (slot, &tt) in best[at..at + hi - e].iter_mut().zip(&g.time[e + 1..=hi]) {
+                            let b = v.max(tt - te + fixed + cross);
+                            *slot = if b < *slot { b } else { *slot };
                         }
                     }
                 }
             }
         }
         let mut out = Vec::new();
-        for (mask, &(bottleneck, q, last, e)) in finals.iter().enumerate() {
+        for (state, &(bottleneck, c, last, e)) in finals.iter().enumerate() {
             if !bottleneck.is_finite() {
                 continue;
             }
-            let mut stages = vec![(q, e, l)];
-            let (mut m, mut g, mut end) = (mask & !(1 << q), last, e);
-            loop {
-                let (pg, pe) = parent[idx(m, g, end)];
-                if pg == u8::MAX {
-                    stages.push((g, 0, end));
+            let member = |st: usize, c: usize| classes[c][count(st, c) - 1];
+            let mut stages = vec![(member(state, c), e, l)];
+            let (mut st, mut c, mut end) = (state - stride[c], last, e);
+            while used[st] > 1 {
+                // the stage before, as the loop above first found it: of the state
+                // without this stage, the first (class, end) in its order whose value
+                // and this stage's time give this state's value
+                let (prev, q) = (st - stride[c], member(st, c));
+                let (val, g) = (best[idx(st, c, end)], &self.groups[q]);
+                let from_used = used[prev];
+                let found = (0..k).filter(|&lc| count(prev, lc) > 0).find_map(|lc| {
+                    let cross = self.cross[member(prev, lc)][q]?;
+                    (from_used..end.min(l - (s - from_used) + 1))
+                        .find(|&pe| {
+                            let v = best[idx(prev, lc, pe)];
+                            v.is_finite() && end <= reach[c][pe] && v.max(g.time[end] - g.time[pe] + g.fixed + cross) == val
+                        })
+                        .map(|pe| (lc, pe))
+                });
+                let Some((pc, pe)) = found else {
+                    debug_assert!(false, "a state's value has a stage before it");
                     break;
-                }
-                stages.push((g, pe as usize, end));
-                m &= !(1 << g);
-                g = pg as usize;
-                end = pe as usize;
+                };
+                stages.push((q, pe, end));
+                st = prev;
+                c = pc;
+                end = pe;
             }
+            stages.push((member(st, c), 0, end));
             stages.reverse();
-            out.push((mask as u32, Partition { stages, bottleneck }));
+            let mask = stages.iter().fold(0u32, |m, x| m | 1 << x.0);
+            out.push((mask, Partition { stages, bottleneck }));
         }
         out
     }
@@ -367,7 +451,7 @@ mod tests {
         let n = groups.len();
         let cross =
             (0..n).map(|p| (0..n).map(|q| if p != q && rng.next() % 5 != 0 { Some(0.2 * rng.unit()) } else { None }).collect()).collect();
-        Problem { layers, groups, cross }
+        Problem { layers, groups, cross, kinds: Vec::new() }
     }
 
     /// Every ordering of every set of `s` groups and every cut, by enumeration.
@@ -442,6 +526,87 @@ mod tests {
         assert!(feasible > 200 && infeasible > 20, "{feasible} feasible, {infeasible} infeasible");
     }
 
+    /// A problem whose groups come in kinds of 1-3 alike groups (the same costs, and
+    /// crossings that depend only on the two groups' kinds).
+    fn random_twins(rng: &mut Rng, layers: usize) -> Problem {
+        let kinds = 1 + (rng.next() % 3) as usize;
+        let sizes: Vec<usize> = (0..kinds).map(|_| 1 + (rng.next() % 3) as usize).collect();
+        let base = random(rng, layers, kinds);
+        let link: Vec<Vec<Option<f64>>> =
+            (0..kinds).map(|_| (0..kinds).map(|_| if rng.next() % 5 != 0 { Some(0.2 * rng.unit()) } else { None }).collect()).collect();
+        let kind: Vec<usize> = sizes.iter().enumerate().flat_map(|(k, &n)| std::iter::repeat_n(k, n)).collect();
+        let n = kind.len();
+        // a kind's crossings are symmetric, so swapping two of its groups changes nothing
+        let cross = (0..n)
+            .map(|a| (0..n).map(|b| if a == b { None } else { link[kind[a].min(kind[b])][kind[a].max(kind[b])] }).collect())
+            .collect();
+        Problem { layers, groups: kind.iter().map(|&k| base.groups[k].clone()).collect(), cross, kinds: kind }
+    }
+
+    /// The best bottleneck of every set of `s` groups, by enumerating orders and cuts.
+    fn brute_per_set(p: &Problem, s: usize) -> std::collections::BTreeMap<u32, f64> {
+        let mut out = std::collections::BTreeMap::new();
+        for mask in 0u32..1 << p.groups.len() {
+            if mask.count_ones() as usize != s {
+                continue;
+            }
+            // the groups outside the set hold nothing, so no pipeline uses them
+            let mut only = Problem { kinds: Vec::new(), ..p.clone() };
+            for (g, group) in only.groups.iter_mut().enumerate() {
+                if mask >> g & 1 == 0 {
+                    group.capacity = vec![-1.0; group.capacity.len()];
+                }
+            }
+            if let Some(v) = brute(&only, s) {
+                out.insert(mask, v);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn alike_groups_are_counted_and_every_set_has_its_first_ones_twin() {
+        let mut rng = Rng::new(23);
+        let (mut sets, mut merged) = (0, 0);
+        for case in 0..200 {
+            let layers = 2 + (rng.next() % 6) as usize;
+            let p = random_twins(&mut rng, layers);
+            let classes = p.classes();
+            assert_eq!(classes.len(), p.kinds.iter().max().map_or(0, |k| k + 1), "case {case}: the twins form their kinds");
+            merged += usize::from(classes.iter().any(|c| c.len() > 1));
+            for s in 2..=p.groups.len().min(layers) {
+                let dp: std::collections::BTreeMap<u32, f64> = p
+                    .best_per_set(s)
+                    .into_iter()
+                    .map(|(mask, part)| {
+                        let v = p.evaluate(&part.stages).expect("the DP's partition is feasible");
+                        assert!((v - part.bottleneck).abs() < 1e-12, "case {case}: {v} vs {}", part.bottleneck);
+                        (mask, part.bottleneck)
+                    })
+                    .collect();
+                let all = brute_per_set(&p, s);
+                // each set's twin: the same count of each class, its first ones
+                let twin = |mask: u32| -> u32 {
+                    classes
+                        .iter()
+                        .flat_map(|c| c.iter().take(c.iter().filter(|&&g| mask >> g & 1 == 1).count()))
+                        .fold(0, |m, &g| m | 1 << g)
+                };
+                for (&mask, &v) in &all {
+                    let t = twin(mask);
+                    let got = dp.get(&t).unwrap_or_else(|| panic!("case {case} s {s}: set {mask:b}'s twin {t:b} is missing"));
+                    assert!((got - v).abs() < 1e-12, "case {case} s {s}: set {mask:b} {v} vs its twin {t:b} {got}");
+                    sets += 1;
+                }
+                // and the DP gives no set the enumeration finds infeasible, each a twin
+                for mask in dp.keys() {
+                    assert!(all.contains_key(mask) && twin(*mask) == *mask, "case {case} s {s}: set {mask:b}");
+                }
+            }
+        }
+        assert!(sets > 500 && merged > 100, "{sets} sets, {merged} problems with alike groups");
+    }
+
     #[test]
     fn dp_equals_the_milp() {
         let mut rng = Rng::new(11);
@@ -479,7 +644,12 @@ mod tests {
             mem_last: vec![0.0],
             capacity: vec![100.0],
         };
-        let p = Problem { layers: 6, groups: vec![g(1.0), g(2.0)], cross: vec![vec![None, Some(0.0)], vec![Some(0.0), None]] };
+        let p = Problem {
+            layers: 6,
+            groups: vec![g(1.0), g(2.0)],
+            cross: vec![vec![None, Some(0.0)], vec![Some(0.0), None]],
+            kinds: Vec::new(),
+        };
         let sets = p.best_per_set(2);
         assert_eq!(sets.len(), 1);
         let part = &sets[0].1;

@@ -240,7 +240,16 @@ pub(super) fn pipeline_parts(
                 .collect()
         })
         .collect();
-    let problem = layers::Problem { layers: m.layers as usize, groups: costs.iter().map(|c| c.group.clone()).collect(), cross };
+    // pools of one kind are interchangeable to the rest of the plan (the partition tries
+    // the first ones of each)
+    let kinds = crate::ir::pipeline_kinds(cl, &plan.placements, &pools);
+    let kind_of = |p: usize| kinds.iter().position(|k| k.contains(&p)).unwrap_or(usize::MAX);
+    let problem = layers::Problem {
+        layers: m.layers as usize,
+        groups: costs.iter().map(|c| c.group.clone()).collect(),
+        cross,
+        kinds: pools.iter().map(|&p| kind_of(p)).collect(),
+    };
     Some(PipelineParts { pools, costs, problem, tps, tokens, microbatches: mbs })
 }
 
@@ -341,7 +350,7 @@ pub(super) fn uniform_pipeline_options(
                             break 'degree;
                         };
                         let cross = vec![vec![Some(cost::transfer_time(cost::activation_bytes(m, tokens), link, t))]];
-                        let problem = layers::Problem { layers: l, groups: vec![costs.group.clone()], cross };
+                        let problem = layers::Problem { layers: l, groups: vec![costs.group.clone()], cross, kinds: Vec::new() };
                         let parts = PipelineParts { pools: vec![p], costs: vec![costs], problem, tps: vec![t], tokens, microbatches: mbs };
                         by_micro.push((key, parts));
                         &by_micro[by_micro.len() - 1].1
@@ -478,7 +487,7 @@ mod pipelines_within_a_pool {
     }
 
     fn problem(layers: usize, g: layers::Group, cross: f64) -> layers::Problem {
-        layers::Problem { layers, groups: vec![g], cross: vec![vec![Some(cross)]] }
+        layers::Problem { layers, groups: vec![g], cross: vec![vec![Some(cross)]], kinds: Vec::new() }
     }
 
     /// 10 layers of 1 s in 4 stages: 2 or 3 each; the first stage also embeds (0.5 s), the
