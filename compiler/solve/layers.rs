@@ -49,8 +49,8 @@ pub struct Problem {
     /// `cross[p][q]`: passing the activations from a stage on `p` to the next stage on
     /// `q`; `None` when the pools are not linked
     pub cross: Vec<Vec<Option<f64>>>,
-    /// per group, an id that groups the caller may exchange share (pools of one
-    /// [`crate::ir::pipeline_kinds`] kind); empty: no two are exchangeable
+    /// per group, an id shared by the groups the caller may exchange for one another
+    /// (pools of one [`crate::ir::pipeline_kinds`] kind); empty: none may be exchanged
     pub kinds: Vec<usize>,
 }
 
