@@ -228,12 +228,15 @@ fn pipeline_cut_matches_every_cut_tried() {
     }
 }
 
-/// Of pools of one kind a layer pipeline tries only the first ones (`ir::pipeline_kinds`,
+/// Of pools of one kind the space holds only the options on the first ones
+/// (`ir::pool_kinds`, `space::on_first_pools`; a layer pipeline's DP counts them,
 /// `solve::layers`). Llama-3.1-405B in fp8 (405 GB) decodes on two twin pools of 4 H100s
 /// (320 GB each) only as a pipeline, alone or with one of two twin pools of 4 H200s that
-/// prefill (every pool linked to every other): at every batch the plan takes as little
-/// cost and TPOT as the same plan with one twin of each kind made distinct (its chip
-/// renamed), from fewer options, and the ILP agrees with the oracle on both.
+/// prefill; Llama-3.1-70B in fp8 runs anywhere, colocated, split or pipelined (every pool
+/// linked to every other). At every batch each plan takes as little cost and TPOT as the
+/// same plan with one twin of each kind made distinct (its chip renamed), from fewer
+/// options, none of them on a second twin without the first, and the ILP agrees with
+/// the oracle on both.
 #[test]
 fn twin_pools_give_the_optimum_of_distinct_ones() {
     let src = |b: &str, d: &str| {
@@ -245,18 +248,21 @@ fn twin_pools_give_the_optimum_of_distinct_ones() {
             }
         }
         format!(
-            "use std::chips::{{h100_sxm, h200}}\nuse std::links::{{nvlink4, spectrum_x}}\nuse std::models::llama3_1_405b\n\
+            "use std::chips::{{h100_sxm, h200}}\nuse std::links::{{nvlink4, spectrum_x}}\nuse std::models::{{llama3_1_405b, llama3_1_70b}}\n\
              chip h100_other = h100_sxm {{ }}\nchip h200_other = h200 {{ }}\n\
              workload w {{\n  input = 2k tok\n  output = 256 tok\n  concurrency = 1 ..= 24\n}}\n\
              cluster four {{\n  pool a = h100_sxm x 4 over nvlink4\n  pool b = {b} x 4 over nvlink4\n  pool c = h200 x 4 over nvlink4\n  pool d = {d} x 4 over nvlink4\n{links}}}\n\
              plan cost {{\n  model = llama3_1_405b {{ weights = fp8 }}\n  cluster = four\n  workload = w\n{place}  minimize cost_per_mtok\n}}\n\
-             plan fast {{\n  model = llama3_1_405b {{ weights = fp8 }}\n  cluster = four\n  workload = w\n{place}  minimize tpot\n}}\n"
+             plan fast {{\n  model = llama3_1_405b {{ weights = fp8 }}\n  cluster = four\n  workload = w\n{place}  minimize tpot\n}}\n\
+             plan anywhere {{\n  model = llama3_1_70b {{ weights = fp8 }}\n  cluster = four\n  workload = w\n  place decode.layers on auto\n  minimize cost_per_mtok\n}}\n"
         )
     };
     let twins = compiled("twins.hplan", &src("h100_sxm", "h200"), hplanc::Mode::Check);
     let distinct = compiled("distinct.hplan", &src("h100_other", "h200_other"), hplanc::Mode::Check);
     let mut pipelined = 0;
+    let mut solved = Vec::new();
     for (t, d) in twins.program.plans.iter().zip(&distinct.program.plans) {
+        solved.push((t.name.clone(), 0));
         let goal = hplanc::solve::goal(t);
         let (ti, di) = (hplanc::solve::space::instances(t, &mut vec![]), hplanc::solve::space::instances(d, &mut vec![]));
         assert_eq!(ti.len(), di.len());
@@ -269,6 +275,9 @@ fn twin_pools_give_the_optimum_of_distinct_ones() {
                 a.decode.len(),
                 b.decode.len()
             );
+            // pools b and d are the second of their kinds
+            assert!(a.decode.iter().all(|o| (o.chips[1] == 0 || o.chips[0] > 0) && (o.chips[3] == 0 || o.chips[2] > 0)));
+            assert!(b.decode.iter().any(|o| o.chips[1] > 0 && o.chips[0] == 0), "the distinct plan has options on b alone");
             let best = |inst: &hplanc::solve::space::Instance| {
                 let out = hplanc::solve::ilp::solve(inst, goal, 30.0).unwrap();
                 let brute = hplanc::solve::brute::best(inst, goal);
@@ -279,12 +288,15 @@ fn twin_pools_give_the_optimum_of_distinct_ones() {
                 (Some((x, da)), Some((y, _))) => {
                     assert!((x - y).abs() <= 1e-12 * y.abs(), "{}: batch {}: {x} with twins, {y} distinct", t.name, a.batch);
                     pipelined += usize::from(da.chips.iter().filter(|&&n| n > 0).count() > 1);
+                    solved.last_mut().expect("this plan's").1 += 1;
                 }
                 (x, y) => assert_eq!(x.is_some(), y.is_some(), "{}: batch {}", t.name, a.batch),
             }
         }
     }
-    // the best placements pipeline over several pools
+    // every plan solves at several batches; the best placements of some pipeline over
+    // several pools
+    assert!(solved.iter().all(|(_, n)| *n >= 4), "{solved:?}");
     assert!(pipelined > 4, "{pipelined}");
 }
 

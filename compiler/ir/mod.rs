@@ -510,7 +510,7 @@ pub const MAX_PIPELINE_STATES: usize = 4096;
 /// same stages' placements. Any choice that uses one pool of a kind has its twin that
 /// uses another, at the same figures; so the partition need only try, of each kind, its
 /// first pools (`solve::layers`).
-pub fn pipeline_kinds(cluster: &Cluster, placements: &[Placement], pools: &[usize]) -> Vec<Vec<usize>> {
+pub fn pool_kinds(cluster: &Cluster, placements: &[Placement], pools: &[usize]) -> Vec<Vec<usize>> {
     let n = cluster.pools.len();
     // the link between every two pools, from one pass over the links
     let mut between: Vec<Option<&Link>> = vec![None; n * n];

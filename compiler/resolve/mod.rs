@@ -1639,7 +1639,7 @@ impl Resolver<'_> {
     fn bound_pipeline(&mut self, cluster: &ir::Cluster, placements: &mut [ir::Placement]) {
         let i = Stage::ALL.iter().position(|s| *s == Stage::DecodeLayers).unwrap_or(0);
         let Some(span) = placements[i].span else { return };
-        let kinds = ir::pipeline_kinds(cluster, placements, &placements[i].pools);
+        let kinds = ir::pool_kinds(cluster, placements, &placements[i].pools);
         let states = ir::pipeline_states(&kinds);
         if states > ir::MAX_PIPELINE_STATES {
             let pools = placements[i].pools.len();

@@ -50,7 +50,7 @@ pub struct Problem {
     /// `q`; `None` when the pools are not linked
     pub cross: Vec<Vec<Option<f64>>>,
     /// per group, an id shared by the groups the caller may exchange for one another
-    /// (pools of one [`crate::ir::pipeline_kinds`] kind); empty: none may be exchanged
+    /// (pools of one [`crate::ir::pool_kinds`] kind); empty: none may be exchanged
     pub kinds: Vec<usize>,
 }
 

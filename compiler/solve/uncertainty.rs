@@ -801,14 +801,17 @@ pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
 mod tests {
     use super::*;
 
-    /// Two pools of the same chip offer the same configurations: every choice on one ties
-    /// exactly with its twin on the other. The enumeration keeps whichever placement is
-    /// the nominal one, so a tie is never reported as a change of placement.
+    /// Two pools of chips alike but for their names offer the same configurations: every
+    /// choice on one ties exactly with its twin on the other (pools of one chip would be
+    /// one kind, whose later pools the space leaves out: `space::on_first_pools`). The
+    /// enumeration keeps whichever placement is the nominal one, so a tie is never
+    /// reported as a change of placement.
     #[test]
     fn an_exact_tie_keeps_the_nominal_placement() {
         let text = "use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n\
+                    chip b200_twin = b200 { }\n\
                     workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 8\n}\n\
-                    cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = b200 x 8 over nvlink5\n}\n\
+                    cluster c {\n  pool a = b200 x 8 over nvlink5\n  pool b = b200_twin x 8 over nvlink5\n}\n\
                     plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  place prefill on auto\n  place decode.attn on auto\n  place decode.ffn on auto\n}\n";
         let comp = crate::compile("t.hplan", text, None, crate::Mode::Check);
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());

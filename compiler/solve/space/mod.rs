@@ -735,7 +735,21 @@ pub fn decode_options_only(
     if kinds == Kinds::Aggregated {
         out.retain(|d| d.aggregated.is_some());
     }
+    // of interchangeable pools, only the options on each kind's first ones: any other
+    // has its twin there, at the same figures (`ir::pool_kinds`)
+    let every: Vec<usize> = (0..plan.cluster.pools.len()).collect();
+    let alike = crate::ir::pool_kinds(&plan.cluster, &plan.placements, &every);
+    if alike.iter().any(|k| k.len() > 1) {
+        out.retain(|d| on_first_pools(&alike, d));
+    }
     out
+}
+
+/// Whether decode option `d` uses, of each kind of interchangeable pools (`alike`),
+/// only its first ones: no pool of a kind without every pool before it in the kind.
+pub fn on_first_pools(alike: &[Vec<usize>], d: &DecodeOption) -> bool {
+    let uses = |p: usize| d.chips.get(p).is_some_and(|&n| n > 0);
+    alike.iter().all(|k| k.iter().skip_while(|&&p| uses(p)).all(|&p| !uses(p)))
 }
 
 /// Decode options of one model (one variant) stepping over `batch` sequences.

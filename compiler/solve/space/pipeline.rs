@@ -242,7 +242,7 @@ pub(super) fn pipeline_parts(
         .collect();
     // pools of one kind are interchangeable to the rest of the plan (the partition tries
     // the first ones of each)
-    let kinds = crate::ir::pipeline_kinds(cl, &plan.placements, &pools);
+    let kinds = crate::ir::pool_kinds(cl, &plan.placements, &pools);
     let kind_of = |p: usize| kinds.iter().position(|k| k.contains(&p)).unwrap_or(usize::MAX);
     let problem = layers::Problem {
         layers: m.layers as usize,
