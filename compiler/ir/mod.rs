@@ -503,13 +503,14 @@ pub const MAX_PIPELINE_POOLS: usize = 32;
 /// kind are interchangeable, so sixteen pools of four kinds hold `5^4·4 = 2500`.
 pub const MAX_PIPELINE_STATES: usize = 4096;
 
-/// The pools of `pools` (indices into `cluster.pools`) that a layer pipeline may
-/// exchange for one another without changing anything a plan can see, in kinds (each in
-/// pool order, kinds in the order of their first pool): the same chip, count and links
-/// inside the pool, the same link to every other pool of the cluster, and named by the
-/// same stages' placements. Any choice that uses one pool of a kind has its twin that
-/// uses another, at the same figures; so the partition need only try, of each kind, its
-/// first pools (`solve::layers`).
+/// The pools of `pools` (indices into `cluster.pools`) that the solver may exchange for
+/// one another without changing anything a plan can see, in kinds (each in pool order,
+/// kinds in the order of their first pool): the same chip, count and links inside the
+/// pool, the same link to every other pool of the cluster, and named by the same stages'
+/// placements. Any choice that uses one pool of a kind has its twin that uses another,
+/// at the same figures; so the space need only hold, of each kind, the options on its
+/// first pools (`solve::space::on_first_pools`), and the layer partition counts them
+/// (`solve::layers`).
 pub fn pool_kinds(cluster: &Cluster, placements: &[Placement], pools: &[usize]) -> Vec<Vec<usize>> {
     let n = cluster.pools.len();
     // the link between every two pools, from one pass over the links

@@ -1637,7 +1637,7 @@ impl Resolver<'_> {
     /// [`ir::MAX_PIPELINE_STATES`] states per layer (E0305 at its `place`); the plan goes
     /// on without the pipeline.
     fn bound_pipeline(&mut self, cluster: &ir::Cluster, placements: &mut [ir::Placement]) {
-        let i = Stage::ALL.iter().position(|s| *s == Stage::DecodeLayers).unwrap_or(0);
+        let Some(i) = placements.iter().position(|p| p.stage == Stage::DecodeLayers) else { return };
         let Some(span) = placements[i].span else { return };
         let kinds = ir::pool_kinds(cluster, placements, &placements[i].pools);
         let states = ir::pipeline_states(&kinds);
