@@ -257,6 +257,52 @@ impl<'a> Around<'a> {
         Some(f(space))
     }
 
+    /// The end of `input`'s range where every configuration is at least as good as at
+    /// the nominal figure.
+    fn better_end(&self, input: &Input) -> f64 {
+        if more_is_worse(input.figure) {
+            input.low
+        } else {
+            input.high
+        }
+    }
+
+    /// Whether the better end of `input` can be answered by [`Around::optimistic`]: no
+    /// shortcut of [`Around::stays`] answers it, and neither the answer nor any point
+    /// of the sweep runs on its chip or link.
+    fn unused_at_better_end(&self, input: &Input, sweep: Option<&[SweepPoint]>) -> bool {
+        let points = std::iter::once(self.best).chain(sweep.into_iter().flatten().filter_map(|x| x.point.as_ref()));
+        let used = points.into_iter().any(|p| uses(self.plan, p, input));
+        !used && !self.stays(input, self.better_end(input), used)
+    }
+
+    /// Whether the nominal answer (and, with a sweep `over` whose nominal points are
+    /// `nominal`, every point's placement) stays the best with every one of `inputs` at
+    /// its better end at once. Then it stays with any one of them there alone, the
+    /// others nominal: no input's chip or link carries the answer or a point of the
+    /// sweep ([`Around::unused_at_better_end`]), so their figures are unchanged, and
+    /// every configuration that does run on one is no better with one input at its
+    /// better end than with all of them there (every objective, SLO, budget and
+    /// tie-break is monotone in each figure; the same argument as the worse end's
+    /// shortcut in [`Around::at`]). One solve in place of one per input.
+    fn optimistic(&self, inputs: &[&Input], sweep: Option<(&SweepOver, &[SweepPoint])>) -> bool {
+        let mut varied = self.plan.clone();
+        for input in inputs {
+            varied = varied.with_input(input, self.better_end(input));
+        }
+        let reuses: Vec<Option<Reuse>> = inputs.iter().map(|i| reuse(self.plan, i)).collect();
+        let shared = reuses[0].filter(|r| reuses.iter().all(|x| *x == Some(*r)));
+        let mut space = batches_of(&varied, shared.map(|r| (&self.spaces, r)));
+        let point = best_enumerated(&mut space, goal(self.plan), &self.nominal, None);
+        if !self.keeps_nominal(&point) {
+            return false;
+        }
+        let Some((over, nominal)) = sweep else { return true };
+        let swept = super::sweep::enumerated(&mut space, over);
+        swept.len() == nominal.len()
+            && swept.iter().zip(nominal).all(|(a, b)| a.point.as_ref().map(assignment) == b.point.as_ref().map(assignment))
+    }
+
     /// The best point with `input` at the end `value` ([`Around::at`]) and, with a
     /// sweep `over` whose nominal points are `nominal`, the sweep there: the nominal
     /// sweep's points where they provably stay the best at every value (the same
@@ -423,8 +469,36 @@ pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoin
     let around = |i: usize| nominals.arounds[i].as_ref().expect("a plan with inputs to vary");
     // every end of every input, then every change of placement they show
     let ends: Vec<End> = (0..inputs.len()).flat_map(|i| (0..inputs[i].len()).flat_map(move |k| [(i, k, true), (i, k, false)])).collect();
+    // each plan's inputs whose better end one solve with all of them there answers
+    // (`Around::optimistic`), where there are two or more
+    let grouped: Vec<Vec<usize>> = (0..inputs.len())
+        .map(|i| {
+            let Some(a) = nominals.arounds[i].as_ref() else { return vec![] };
+            let g: Vec<usize> = (0..inputs[i].len()).filter(|&k| a.unused_at_better_end(&inputs[i][k], sweep(i).map(|(_, p)| p))).collect();
+            if g.len() >= 2 {
+                g
+            } else {
+                vec![]
+            }
+        })
+        .collect();
+    let with_groups: Vec<usize> = (0..inputs.len()).filter(|&i| !grouped[i].is_empty()).collect();
+    let stayed = super::sweep::par_map(&with_groups, jobs, &|_, _| {}, |&i| {
+        around(i).optimistic(&grouped[i].iter().map(|&k| &inputs[i][k]).collect::<Vec<_>>(), sweep(i))
+    });
+    let mut group_stays = vec![false; inputs.len()];
+    for (&i, s) in with_groups.iter().zip(stayed) {
+        group_stays[i] = s;
+    }
+    let stays_at = |i: usize, k: usize, low: bool| {
+        let input = &inputs[i][k];
+        group_stays[i] && grouped[i].contains(&k) && (if low { input.low } else { input.high }) == around(i).better_end(input)
+    };
     let solved = super::sweep::par_map(&ends, jobs, &|_, _| {}, |&(i, k, low)| {
         let input = &inputs[i][k];
+        if stays_at(i, k, low) {
+            return (Some(around(i).best.clone()), sweep(i).map(|_| SweptEnd::Nominal), None);
+        }
         around(i).end(input, if low { input.low } else { input.high }, sweep(i))
     });
     let changed: Vec<(End, Option<&Floors>)> = ends
@@ -828,6 +902,45 @@ mod tests {
             assert_eq!(&assignment(&p), keep);
             assert_eq!(super::super::key(&p, goal(plan)), super::super::key(&best, goal(plan)));
         }
+    }
+
+    /// One solve with every input its answer does not run on at its better end
+    /// (`Around::optimistic`) says the nominal placement stays exactly where solving the
+    /// plan with any one of them there alone says so for each; both outcomes are met
+    /// (LP30's price down to $0.001/h moves the FFN onto the LPUs, down to $0.25/h does
+    /// not).
+    #[test]
+    fn one_optimistic_solve_answers_for_every_unused_input_at_its_better_end() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/uncertainty/afd.hplan");
+        let wide = std::fs::read_to_string(&path).unwrap();
+        let narrow = wide.replace("price          = 0.5 $/h in [0.001 $/h, 0.75 $/h]", "price          = 0.5 $/h in [0.25 $/h, 0.75 $/h]");
+        assert_ne!(wide, narrow);
+        let mut outcomes = Vec::new();
+        for text in [&wide, &narrow] {
+            let comp = crate::compile("afd.hplan", text, Some(&path), crate::Mode::Check);
+            assert!(!comp.has_errors());
+            let plan = &comp.program.plans[0];
+            let best = best_point(plan).unwrap().unwrap();
+            let around = Around::new(plan, &best, None);
+            let inputs = plan.inputs();
+            let group: Vec<&Input> = inputs.iter().filter(|i| around.unused_at_better_end(i, None)).collect();
+            // LP30's price, per-layer cost and efficiencies and the C2C link's latency
+            assert!(group.len() >= 3, "{:?}", group.iter().map(|i| i.name()).collect::<Vec<_>>());
+            let alone: Vec<bool> = group
+                .iter()
+                .map(|i| {
+                    let fresh = best_point(&plan.with_input(i, around.better_end(i))).unwrap();
+                    around.keeps_nominal(&fresh)
+                })
+                .collect();
+            let together = around.optimistic(&group, None);
+            assert_eq!(together, alone.iter().all(|&x| x), "{alone:?}");
+            for (i, &stays) in group.iter().zip(&alone) {
+                assert_eq!(around.optimistic(&[i], None), stays, "{}", i.name());
+            }
+            outcomes.push(together);
+        }
+        assert_eq!(outcomes, [false, true]);
     }
 
     /// A break-even's solves from floors (`crossings`) give each plan's key as solving
