@@ -174,11 +174,17 @@ impl<'p> NominalSpaces<'p> {
     /// The bounds on `goal` that hold wherever every figure is no better than nominal
     /// ([`Floors`]), from the nominal spaces at the seed batches.
     pub fn floors(&self, goal: Goal) -> Option<Floors> {
+        self.floors_under(goal, None)
+    }
+
+    /// [`NominalSpaces::floors`] with `tpot_limit` as the TPOT bound where given (an SLO
+    /// sweep's value, in place of the plan's own).
+    pub fn floors_under(&self, goal: Goal, tpot_limit: Option<Option<f64>>) -> Option<Floors> {
         let seeds = seeds(self.plan);
         let spaces: Vec<Arc<Instance>> = seeds.iter().map(|&b| self.at(b)).collect();
         let mut layouts = Layouts::default();
         let classes: Vec<Classes> = spaces.iter().map(|s| Classes::of(s, &mut layouts)).collect();
-        Floors::of(&seeds, &spaces.iter().zip(&classes).map(|(s, c)| (&**s, c)).collect::<Vec<_>>(), goal)
+        Floors::of(&seeds, &spaces.iter().zip(&classes).map(|(s, c)| (&**s, c)).collect::<Vec<_>>(), goal, tpot_limit)
     }
 }
 
@@ -643,7 +649,7 @@ impl<'p> Batches<'p> {
             self.build(b);
         }
         let spaces: Vec<(&Instance, &Classes)> = seeds.iter().map(|b| (&*self.built[b].inst, &self.built[b].classes)).collect();
-        Floors::of(&seeds, &spaces, goal)
+        Floors::of(&seeds, &spaces, goal, None)
     }
 
     /// `old` (floors from figures no worse than these spaces') with what these spaces
@@ -666,7 +672,7 @@ impl<'p> Batches<'p> {
         let points = xs
             .iter()
             .map(|&x| {
-                let own = space(x).map(|(inst, _)| relaxed(inst, goal, |_, d| x as f64 / d.tpot));
+                let own = space(x).map(|(inst, _)| relaxed(inst, inst.tpot_limit, goal, |_, d| x as f64 / d.tpot));
                 let before = match old.points.binary_search_by_key(&x, |p| p.0) {
                     Ok(i) => old.points[i].1,
                     // a batch strictly inside one of `old`'s ranges
@@ -682,7 +688,10 @@ impl<'p> Batches<'p> {
                 if b < a + 2 {
                     return None;
                 }
-                higher(old.gap_around((a, b)), space(a).map(|at_a| gap_floor((a, b), (at_a, space(b).map(|s| s.1)), goal)))
+                higher(
+                    old.gap_around((a, b)),
+                    space(a).map(|at_a| gap_floor((a, b), (at_a, space(b).map(|s| s.1)), at_a.0.tpot_limit, goal)),
+                )
             })
             .collect();
         Floors { points, gaps }
@@ -981,14 +990,38 @@ pub struct Floors {
 }
 
 impl Floors {
-    /// From the spaces at the plan's `seeds`, in order.
-    fn of(seeds: &[u64], spaces: &[(&Instance, &Classes)], goal: Goal) -> Option<Floors> {
+    /// From the spaces at the plan's `seeds`, in order, with `tpot_limit` as the TPOT
+    /// bound where given (an SLO sweep's value), else each space's own.
+    fn of(seeds: &[u64], spaces: &[(&Instance, &Classes)], goal: Goal, tpot_limit: Option<Option<f64>>) -> Option<Floors> {
         if matches!(goal, Goal::Chips | Goal::Power) {
             return None;
         }
-        let points = seeds.iter().zip(spaces).map(|(&b, (inst, _))| (b, relaxed(inst, goal, |_, d| b as f64 / d.tpot))).collect();
-        let gaps = seeds.windows(2).zip(spaces.windows(2)).map(|(w, sp)| gap_floor((w[0], w[1]), (sp[0], Some(sp[1].1)), goal)).collect();
+        let limit = |inst: &Instance| tpot_limit.unwrap_or(inst.tpot_limit);
+        let points =
+            seeds.iter().zip(spaces).map(|(&b, (inst, _))| (b, relaxed(inst, limit(inst), goal, |_, d| b as f64 / d.tpot))).collect();
+        let gaps = seeds
+            .windows(2)
+            .zip(spaces.windows(2))
+            .map(|(w, sp)| gap_floor((w[0], w[1]), (sp[0], Some(sp[1].1)), limit(sp[0].0), goal))
+            .collect();
         Some(Floors { points, gaps })
+    }
+
+    /// These floors raised by `keys`, each batch's best key in the same spaces under a
+    /// looser TPOT bound (an SLO sweep's previous value: a tighter bound only removes
+    /// choices); a batch with nothing feasible there (an infinite key) has none.
+    pub fn raised(&self, keys: &[(u64, Option<Key>)]) -> Floors {
+        let key = |b: u64| keys.iter().find(|k| k.0 == b).and_then(|k| k.1);
+        let points = self
+            .points
+            .iter()
+            .map(|&(b, f)| match (f, key(b)) {
+                (Some(_), Some(k)) if k.0 == f64::INFINITY => (b, None),
+                (Some(f), Some(k)) => (b, Some(f.max(k.0))),
+                (f, _) => (b, f),
+            })
+            .collect();
+        Floors { points, gaps: self.gaps.clone() }
     }
 
     /// The bound over the batches strictly between `points[i]` and `points[i + 1]`: the
@@ -1003,20 +1036,25 @@ impl Floors {
 /// The bound over the batches strictly between `a` and `b` (no seed between them) from
 /// the space at `a` and, where given, at `b` ([`Floors`]); `None` when there are none
 /// or no pair forms there.
-fn gap_floor((a, b): (u64, u64), (at_a, at_b): ((&Instance, &Classes), Option<&Classes>), goal: Goal) -> Option<f64> {
+fn gap_floor(
+    (a, b): (u64, u64),
+    (at_a, at_b): ((&Instance, &Classes), Option<&Classes>),
+    tpot_limit: Option<f64>,
+    goal: Goal,
+) -> Option<f64> {
     if b < a + 2 {
         return None;
     }
     let most = gap_tokens_per_s((a, b), (at_a, at_b));
-    relaxed(at_a.0, goal, |i, _| most[i])
+    relaxed(at_a.0, tpot_limit, goal, |i, _| most[i])
 }
 
 /// The least over `inst`'s pairs of `goal` (a goal per token/s, TPOT or TTFT) with each
 /// decode option `d` at `tput(d)` tokens/s and the replicas of its prefill the fraction
-/// that just keeps up ([`Goal::floor`]), the SLOs applied but no budget or pool size
-/// ([`Floors`]); `None` when no pair can form, and for the goals that count chips or
-/// watts in all.
-fn relaxed(inst: &Instance, goal: Goal, tput: impl Fn(usize, &space::DecodeOption) -> f64) -> Option<f64> {
+/// that just keeps up ([`Goal::floor`]), the SLOs applied (`tpot_limit` as the TPOT
+/// bound) but no budget or pool size ([`Floors`]); `None` when no pair can form, and for
+/// the goals that count chips or watts in all.
+fn relaxed(inst: &Instance, tpot_limit: Option<f64>, goal: Goal, tput: impl Fn(usize, &space::DecodeOption) -> f64) -> Option<f64> {
     use ilp::Q;
     let (num, den) = ilp::ratio(goal);
     if den != Q::Tput && !matches!(num, Q::Tpot | Q::Ttft) {
@@ -1024,7 +1062,7 @@ fn relaxed(inst: &Instance, goal: Goal, tput: impl Fn(usize, &space::DecodeOptio
     }
     let mut feeds = space::Feeds::default();
     let mut least: Option<f64> = None;
-    for (i, d) in inst.decode.iter().enumerate().filter(|(_, d)| inst.decode_allowed(d)) {
+    for (i, d) in inst.decode.iter().enumerate().filter(|(_, d)| inst.decode_allowed_under(d, tpot_limit)) {
         let Some(fed) = inst.fed(i, &mut feeds) else { continue };
         let alone = space::Totals { tokens_per_s: tput(i, d), ..inst.alone(i) };
         let v = goal.floor(&alone, d, Some(&fed));

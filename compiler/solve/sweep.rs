@@ -137,7 +137,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
 /// point still meets the new bound it is still the best and nothing is searched, and
 /// after a value with nothing feasible no larger one has anything either.
 fn slo_walk(plan: &Plan, values: &[f64]) -> Vec<SweepPoint> {
-    slo_walk_in(&mut Batches::new(plan), values, true)
+    slo_walk_in(&mut Batches::new(plan), values, true, None)
 }
 
 /// A sweep solved by enumeration alone over `batches` (its plan's spaces, built or
@@ -146,7 +146,12 @@ fn slo_walk(plan: &Plan, values: &[f64]) -> Vec<SweepPoint> {
 /// ILP's answers are tested against) and not placed again by the ILP. What the
 /// frontier's bands re-solve with one uncertain input at an end of its range
 /// (docs/uncertainty.md). An SLO sweep leaves its last bound on `batches`.
-pub fn enumerated(batches: &mut Batches, over: &SweepOver) -> Vec<SweepPoint> {
+///
+/// `floors`: for an SLO sweep whose plan's figures are no better than those of the
+/// nominal spaces that gave them, per value (in the sweep's order) the [`batch::Floors`]
+/// of those spaces under that value's bound: each value's search starts from them
+/// ([`batch::search_floored`]), raised by the keys the values before it found.
+pub fn enumerated(batches: &mut Batches, over: &SweepOver, floors: Option<&[Option<batch::Floors>]>) -> Vec<SweepPoint> {
     let g = goal(batches.plan());
     match over {
         SweepOver::Concurrency(v) => v
@@ -157,7 +162,7 @@ pub fn enumerated(batches: &mut Batches, over: &SweepOver) -> Vec<SweepPoint> {
                 SweepPoint::of(b as f64, inst, solved)
             })
             .collect(),
-        SweepOver::TokensPerSUser(v) => slo_walk_in(batches, v, false),
+        SweepOver::TokensPerSUser(v) => slo_walk_in(batches, v, false, floors),
         // the bands of a figure's sweep are not taken (`solve::uncertainty::vary`)
         SweepOver::Figure(input, v) => v.iter().map(|&x| at_figure(batches.plan(), input, x)).collect(),
     }
@@ -195,7 +200,7 @@ fn at_figure_solving(plan: &Plan, input: &crate::ir::uncertain::Input, value: f6
 
 /// [`slo_walk`] over `batches`, the best batch placed by the ILP (`ilp`) or as the
 /// enumeration found it.
-fn slo_walk_in(batches: &mut Batches, values: &[f64], ilp: bool) -> Vec<SweepPoint> {
+fn slo_walk_in(batches: &mut Batches, values: &[f64], ilp: bool, floors: Option<&[Option<batch::Floors>]>) -> Vec<SweepPoint> {
     let plan = batches.plan();
     let g = goal(plan);
     // each seed batch with a lower bound on its key: none at first, then its key at the
@@ -219,7 +224,11 @@ fn slo_walk_in(batches: &mut Batches, values: &[f64], ilp: bool) -> Vec<SweepPoi
             continue;
         }
         batches.set_tpot_limit(Some(limit));
-        let found = match batch::search(batches, g, &start, &|_| None, &mut batch::by_goal(g)) {
+        let searched = match floors.and_then(|f| f.get(i)).and_then(|f| f.as_ref()) {
+            Some(f) => batch::search_floored(batches, g, &f.raised(&start), &mut batch::by_goal(g)),
+            None => batch::search(batches, g, &start, &|_| None, &mut batch::by_goal(g)),
+        };
+        let found = match searched {
             Ok(f) => f,
             Err(reason) => {
                 out[i].failed = Some(reason);

@@ -152,6 +152,9 @@ struct Around<'a> {
     /// bounds on the goal from the nominal spaces that hold where a figure is worse than
     /// nominal ([`Floors`]; built by the first solve at such a value)
     floors: std::sync::OnceLock<Option<Floors>>,
+    /// per value of an SLO sweep, the nominal spaces' floors under its bound (built by
+    /// the first sweep solved at a worse figure)
+    sweep_floors: std::sync::OnceLock<Option<Vec<Option<Floors>>>>,
 }
 
 impl<'a> Around<'a> {
@@ -159,7 +162,28 @@ impl<'a> Around<'a> {
     fn new(plan: &'a Plan, best: &'a Point, kept: Option<&batch::Kept>) -> Around<'a> {
         let power_is_read = plan.objective.needs_power() || plan.budget.watts.is_some();
         let spaces = NominalSpaces::after(plan, kept);
-        Around { plan, best, nominal: assignment(best), spaces, power_is_read, floors: Default::default() }
+        Around {
+            plan,
+            best,
+            nominal: assignment(best),
+            spaces,
+            power_is_read,
+            floors: Default::default(),
+            sweep_floors: Default::default(),
+        }
+    }
+
+    /// The floors an SLO sweep `over` at a worse figure than nominal starts each value's
+    /// search from ([`super::sweep::enumerated`]): the nominal spaces' under that value's
+    /// bound. `None` for a sweep of another variable, or a goal without floors.
+    fn sweep_floors(&self, over: &SweepOver) -> Option<&[Option<Floors>]> {
+        let SweepOver::TokensPerSUser(values) = over else { return None };
+        let g = goal(self.plan);
+        let floors = self.sweep_floors.get_or_init(|| {
+            let per_value: Vec<Option<Floors>> = values.iter().map(|v| self.spaces.floors_under(g, Some(Some(1.0 / v)))).collect();
+            per_value.iter().any(Option::is_some).then_some(per_value)
+        });
+        floors.as_deref()
     }
 
     /// The bounds a solve with `input` at `value` may start from: the nominal spaces'
@@ -298,7 +322,7 @@ impl<'a> Around<'a> {
             return false;
         }
         let Some((over, nominal)) = sweep else { return true };
-        let swept = super::sweep::enumerated(&mut space, over);
+        let swept = super::sweep::enumerated(&mut space, over, None);
         swept.len() == nominal.len()
             && swept.iter().zip(nominal).all(|(a, b)| a.point.as_ref().map(assignment) == b.point.as_ref().map(assignment))
     }
@@ -326,7 +350,8 @@ impl<'a> Around<'a> {
                 best_enumerated(&mut space, goal(self.plan), &self.nominal, self.floors_at(input, value))
             };
             let floors = self.end_floors(input, value, &mut space, &point);
-            let swept = if sweep_stays { SweptEnd::Nominal } else { SweptEnd::Solved(super::sweep::enumerated(&mut space, over)) };
+            let from = self.worse(input, value).then(|| self.sweep_floors(over)).flatten();
+            let swept = if sweep_stays { SweptEnd::Nominal } else { SweptEnd::Solved(super::sweep::enumerated(&mut space, over, from)) };
             (point, swept, floors)
         });
         match solved {
@@ -941,6 +966,45 @@ mod tests {
             outcomes.push(together);
         }
         assert_eq!(outcomes, [false, true]);
+    }
+
+    /// An SLO sweep at a worse figure than nominal, each value's search started from the
+    /// nominal spaces' floors under its bound (`Around::sweep_floors`), finds at every
+    /// value the point the walk from every seed finds: the same goal, tie-break, batch
+    /// and placement, infeasible at the same values.
+    #[test]
+    fn a_sweep_from_floors_finds_what_a_sweep_from_every_seed_finds() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/uncertainty/afd.hplan");
+        let slo = "slo {\n    tpot <= 5 ms\n    ttft <= 3 s\n  }";
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(slo));
+        let text =
+            text.replace(slo, "slo {\n    ttft <= 3 s\n  }\n  sweep { tokens_per_s_per_user = 100 tok/s ..= 600 tok/s, points = 6 }");
+        let comp = crate::compile("afd.hplan", &text, Some(&path), crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let over = plan.sweep.clone().expect("a sweep").over;
+        let best = best_point(plan).unwrap().unwrap();
+        let around = Around::new(plan, &best, None);
+        assert!(around.sweep_floors(&over).is_some());
+        let g = goal(plan);
+        let (mut compared, mut feasible) = (0, 0);
+        for input in plan.inputs() {
+            let worse = if more_is_worse(input.figure) { input.high } else { input.low };
+            for value in [0.5 * (input.nominal + worse), worse] {
+                let varied = plan.with_input(&input, value);
+                let from = super::super::sweep::enumerated(&mut Batches::new(&varied), &over, around.sweep_floors(&over));
+                let every = super::super::sweep::enumerated(&mut Batches::new(&varied), &over, None);
+                assert_eq!(from.len(), every.len());
+                for (a, b) in from.iter().zip(&every) {
+                    let of = |x: &SweepPoint| x.point.as_ref().map(|p| (super::super::key(p, g), p.instance.batch, assignment(p)));
+                    assert_eq!(of(a), of(b), "{} at {value}, {} tok/s/user", input.name(), a.value);
+                    feasible += usize::from(a.point.is_some());
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 60 && feasible >= 20, "{compared} values, {feasible} feasible");
     }
 
     /// A break-even's solves from floors (`crossings`) give each plan's key as solving

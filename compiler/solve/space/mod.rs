@@ -552,7 +552,13 @@ impl Instance {
     /// Whether the decode option meets the TPOT limit (and, when it prefills its own
     /// prompts, the TTFT limit).
     pub fn decode_allowed(&self, d: &DecodeOption) -> bool {
-        self.tpot_limit.is_none_or(|l| d.tpot <= l) && d.aggregated.as_ref().is_none_or(|a| self.ttft_limit.is_none_or(|l| a.ttft <= l))
+        self.decode_allowed_under(d, self.tpot_limit)
+    }
+
+    /// [`Instance::decode_allowed`] with `tpot_limit` in place of the space's own TPOT
+    /// bound (an SLO sweep's value).
+    pub fn decode_allowed_under(&self, d: &DecodeOption, tpot_limit: Option<f64>) -> bool {
+        tpot_limit.is_none_or(|l| d.tpot <= l) && d.aggregated.as_ref().is_none_or(|a| self.ttft_limit.is_none_or(|l| a.ttft <= l))
     }
 
     /// Checks every constraint; the choice's totals if feasible.
