@@ -288,7 +288,7 @@ fn a_restricted_space_is_the_full_spaces_options_of_its_classes() {
             classes.dedup();
             for only in [space::Only::new(classes.iter().copied().step_by(2)), space::Only::new([])] {
                 let want: Vec<_> = all.iter().filter(|d| only.allows(d.pingpong_class())).cloned().collect();
-                let got = space::decode_options_only(&plan, b, space::Kinds::All, Some(&only), &mut Vec::new(), Vec::new());
+                let got = space::decode_options_only(&plan, b, space::Kinds::All, Some(&only), &mut Vec::new(), Vec::new(), None);
                 assert!(got == want, "{name} at batch {b}: {} options built restricted, {} of the full space's", got.len(), want.len());
                 compared += 1;
                 narrowed += usize::from(want.len() < all.len() && want.iter().any(|d| d.pingpong_class().is_some()));

@@ -20,7 +20,7 @@ mod turns;
 use colocated::*;
 use pingpong::*;
 use pipeline::*;
-pub use pipeline::{pipeline_problem, MAX_POOL_STAGES};
+pub use pipeline::{pipeline_problem, PipelineCache, MAX_POOL_STAGES, PIPELINE_CACHE_ENTRIES};
 pub use prefill::{aggregated_pools, prefill_option, prefill_options, PrefillGraphs};
 use speculative::*;
 pub use turns::Turns;
@@ -712,13 +712,22 @@ pub enum Kinds {
 /// of [`decode_options`], in its order (`tests/batches.rs`); `excluded` then misses
 /// the reasons of the layouts not built.
 pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
-    decode_options_in(plan, batch, kinds, excluded, Vec::new())
+    decode_options_in(plan, batch, kinds, excluded, Vec::new(), None)
 }
 
 /// [`decode_options_of`], built in `buf` (empty; a list whose room a caller building many
-/// spaces keeps from one to the next, rather than growing a new one each time).
-pub fn decode_options_in(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut Vec<Excluded>, buf: Vec<DecodeOption>) -> Vec<DecodeOption> {
-    decode_options_only(plan, batch, kinds, None, excluded, buf)
+/// spaces keeps from one to the next, rather than growing a new one each time), the
+/// layer pipelines' stages priced once per `cache` where given (one for every space of
+/// the plan at its figures: [`PipelineCache`]).
+pub fn decode_options_in(
+    plan: &Plan,
+    batch: u64,
+    kinds: Kinds,
+    excluded: &mut Vec<Excluded>,
+    buf: Vec<DecodeOption>,
+    cache: Option<&PipelineCache>,
+) -> Vec<DecodeOption> {
+    decode_options_only(plan, batch, kinds, None, excluded, buf, cache)
 }
 
 /// [`decode_options_in`] restricted to the ping-pong classes `only` keeps, where given:
@@ -732,11 +741,12 @@ pub fn decode_options_only(
     only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
     buf: Vec<DecodeOption>,
+    cache: Option<&PipelineCache>,
 ) -> Vec<DecodeOption> {
     let mut out = if plan.model.variants > 1 {
         turn_options(plan, batch, excluded)
     } else {
-        one_variant_options(plan, batch, kinds, only, excluded, buf)
+        one_variant_options(plan, batch, kinds, only, excluded, buf, cache)
     };
     if kinds == Kinds::Aggregated {
         out.retain(|d| d.aggregated.is_some());
@@ -766,17 +776,18 @@ fn one_variant_options(
     only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
     buf: Vec<DecodeOption>,
+    cache: Option<&PipelineCache>,
 ) -> Vec<DecodeOption> {
     let mut out = match &plan.speculation {
         None => {
-            let mut out = target_options(plan, batch, 1, kinds, only, excluded, buf);
+            let mut out = target_options(plan, batch, 1, kinds, only, excluded, (buf, cache));
             if !plan.serving.allows_disaggregated() {
                 out.retain(|d| d.aggregated.is_some());
             }
             out
         }
         Some(s) => {
-            let targets = target_options(plan, batch, s.lookahead + 1, Kinds::All, None, excluded, Vec::new());
+            let targets = target_options(plan, batch, s.lookahead + 1, Kinds::All, None, excluded, (Vec::new(), cache));
             speculative_options(plan, batch, s, targets, excluded)
         }
     };
@@ -863,7 +874,8 @@ fn head_time(m: &crate::ir::Model, graph: &graph::Graph, chip: &crate::ir::Chip,
 /// split by context, colocated options without their aggregated twin, pools that may
 /// not prefill) are not built: the caller keeps the aggregated options. With `only`, the
 /// ping-pong options of no other class ([`Only`]). Built in `out` (empty; a caller
-/// building many spaces passes the room it keeps between them).
+/// building many spaces passes the room it keeps between them), the layer pipelines'
+/// stages priced once per `cache` where given ([`PipelineCache`]).
 fn target_options(
     plan: &Plan,
     batch: u64,
@@ -871,7 +883,7 @@ fn target_options(
     kinds: Kinds,
     only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
-    mut out: Vec<DecodeOption>,
+    (mut out, cache): (Vec<DecodeOption>, Option<&PipelineCache>),
 ) -> Vec<DecodeOption> {
     debug_assert!(out.is_empty());
     let all = kinds == Kinds::All;
@@ -1006,7 +1018,7 @@ fn target_options(
         }
     }
     if all {
-        out.extend(pipeline_options(plan, batch, per_seq, excluded));
+        out.extend(pipeline_options(plan, batch, per_seq, excluded, cache));
     }
     out
 }

@@ -12,9 +12,11 @@ pub(super) fn pipeline_tp(plan: &Plan, pool: usize) -> Option<u64> {
     tp_degrees(p.domain(), m.heads, p.link.is_some()).into_iter().filter(|&t| m.ffn_split_dim() % t == 0 && Pins::allows(pin, t)).max()
 }
 
-/// Per-layer costs of one pool as a pipeline stage, and the parts the breakdown needs.
-pub(super) struct StageCosts {
-    group: layers::Group,
+/// One pool's chips as a pipeline stage, priced over one step's graph: per layer, its
+/// time and the parts the breakdown needs, and the ends' work. The same at every batch
+/// whose microbatches run that step, so a plan's spaces price it once for all their
+/// batches ([`PipelineCache`]).
+pub(super) struct Priced {
     attn: Vec<f64>,
     ffn: Vec<f64>,
     allreduce: Vec<f64>,
@@ -24,22 +26,57 @@ pub(super) struct StageCosts {
     tables: Vec<f64>,
     tables_first: f64,
     tables_last: f64,
-    /// the part of `group.first` that is the engine's per-sequence host work
-    first_fixed: f64,
+    /// layers `0..l` take `time[l]` ([`layers::Group::time`])
+    time: Vec<f64>,
+    /// the embedding's time (the first stage's), the LM head's and the final norm's (the
+    /// last stage's)
+    first: f64,
+    last: f64,
     extrapolated: bool,
     /// the chip's memory tiers' names (shared by every stage's memory rows)
     tiers: Vec<Arc<str>>,
 }
 
-/// `batch` is the whole decode batch (whose KV cache the stage holds), `micro` the
-/// sequences of one microbatch (which each pass through the stage pays fixed costs for).
-pub(super) fn stage_costs(
-    plan: &Plan,
-    (pool, tp): (usize, u64),
-    (g, bytes): (&graph::Graph, &LayerBytes),
-    tokens: u64,
-    (batch, micro): (u64, u64),
-) -> Option<StageCosts> {
+/// Per-layer costs of one pool as a pipeline stage, and the parts the breakdown needs.
+pub(super) struct StageCosts {
+    group: layers::Group,
+    priced: Arc<Priced>,
+    /// the part of `group.first` that is the engine's per-sequence host work
+    first_fixed: f64,
+}
+
+/// Pipeline stages priced for one plan at its figures ([`Priced`]), by pool, degree,
+/// sequences per microbatch and tokens per sequence: what building the plan's spaces at
+/// many batches shares (a search builds dozens, a bisection step as many again), since
+/// the microbatch sizes recur from batch to batch. At most [`PIPELINE_CACHE_ENTRIES`]
+/// (about 6 kB each at 126 layers); it starts again empty when full.
+#[derive(Default)]
+pub struct PipelineCache(std::sync::Mutex<rustc_hash::FxHashMap<StageKey, Option<Arc<Priced>>>>);
+
+/// A stage priced ([`Priced`]): its pool, degree, sequences per microbatch and tokens per
+/// sequence.
+type StageKey = (usize, u64, u64, u64);
+
+/// The most stages a [`PipelineCache`] holds.
+pub const PIPELINE_CACHE_ENTRIES: usize = 4096;
+
+impl PipelineCache {
+    fn get(&self, key: StageKey) -> Option<Option<Arc<Priced>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+    }
+
+    fn put(&self, key: StageKey, priced: Option<Arc<Priced>>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= PIPELINE_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, priced);
+    }
+}
+
+/// Pool `pool`'s chips in tensor-parallel groups of `tp` as a stage over graph `g` of a
+/// step over `tokens` tokens; `None` where the chip has no precision the step needs.
+fn price_stage(plan: &Plan, (pool, tp): (usize, u64), g: &graph::Graph, tokens: u64) -> Option<Priced> {
     let m = &plan.model;
     let p = &plan.cluster.pools[pool];
     let chip = &p.chip;
@@ -84,14 +121,40 @@ pub(super) fn stage_costs(
     let column = |c: usize| -> Vec<f64> { per_layer.iter().map(|v| v[c]).collect() };
     let (attn, ffn, amb, fmb, tab) = (column(0), column(1), column(2), column(3), column(4));
     let ar = p.link.as_ref().map(|l| 2.0 * cost::allreduce_on(chip, cost::activation_bytes(m, tokens), tp, l)).unwrap_or(0.0);
-    let prefix = |v: &mut dyn Iterator<Item = f64>| -> Vec<f64> {
-        let mut out = vec![0.0];
-        for x in v {
-            out.push(out[out.len() - 1] + x);
-        }
-        out
-    };
-    let time = prefix(&mut (0..n).map(|l| attn[l] + ffn[l] + ar));
+    let mut time = vec![0.0];
+    for l in 0..n {
+        time.push(time[l] + (attn[l] + ffn[l] + ar));
+    }
+    Some(Priced {
+        allreduce: vec![ar; n],
+        attn,
+        ffn,
+        attn_mem_bound: amb,
+        ffn_mem_bound: fmb,
+        tables: tab,
+        tables_first: tab_first,
+        tables_last: tab_last,
+        time,
+        first,
+        last,
+        extrapolated,
+        tiers: chip.memory.iter().map(|t| Arc::from(t.name.as_str())).collect(),
+    })
+}
+
+/// Pool `pool` as a stage priced (`priced`, [`price_stage`]) with its memory: `batch`
+/// is the whole decode batch (whose KV cache the stage holds), `micro` the sequences of
+/// one microbatch (which each pass through the stage pays fixed costs for).
+fn stage_costs(
+    plan: &Plan,
+    (pool, tp): (usize, u64),
+    priced: Arc<Priced>,
+    bytes: &LayerBytes,
+    (batch, micro): (u64, u64),
+) -> Option<StageCosts> {
+    let m = &plan.model;
+    let chip = &plan.cluster.pools[pool].chip;
+    let n = m.layers as usize;
     let tiers = chip.memory.len();
     let (wt, kt) = (chip.tier_index(crate::ir::Contents::Weights)?, chip.tier_index(crate::ir::Contents::Kv)?);
     let tpf = tp as f64;
@@ -117,28 +180,19 @@ pub(super) fn stage_costs(
     (mem_first[wt], mem_last[wt]) = (k * first_bytes, k * last_bytes);
     Some(StageCosts {
         group: layers::Group {
-            time,
+            time: priced.time.clone(),
             // every stage launches each microbatch's step; the engine's per-sequence host
             // work is done once, where the microbatch enters (the first stage)
             fixed: chip.step_overhead,
-            first: first + micro as f64 * chip.sequence_overhead,
-            last,
+            first: priced.first + micro as f64 * chip.sequence_overhead,
+            last: priced.last,
             mem,
             mem_first,
             mem_last,
             capacity: chip.memory.iter().map(|t| t.capacity).collect(),
         },
-        allreduce: vec![ar; n],
-        attn,
-        ffn,
-        attn_mem_bound: amb,
-        ffn_mem_bound: fmb,
-        tables: tab,
-        tables_first: tab_first,
-        tables_last: tab_last,
+        priced,
         first_fixed: micro as f64 * chip.sequence_overhead,
-        extrapolated,
-        tiers: chip.memory.iter().map(|t| Arc::from(t.name.as_str())).collect(),
     })
 }
 
@@ -174,15 +228,36 @@ impl LayerBytes {
 
 /// What a batch's pipelines share: the model's [`LayerBytes`] and the decode steps'
 /// graphs by microbatch size (`⌈B/m⌉` sequences), each built once for every pool,
-/// degree and stage count that runs it.
-pub(super) struct Shared {
+/// degree and stage count that runs it; and the stages priced over them, those of the
+/// plan's other batches too where a [`PipelineCache`] is given.
+pub(super) struct Shared<'c> {
     bytes: LayerBytes,
     graphs: Vec<(u64, graph::Graph)>,
+    cache: Option<&'c PipelineCache>,
 }
 
-impl Shared {
-    pub(super) fn new(plan: &Plan) -> Shared {
-        Shared { bytes: LayerBytes::of(plan), graphs: Vec::new() }
+impl<'c> Shared<'c> {
+    pub(super) fn new(plan: &Plan, cache: Option<&'c PipelineCache>) -> Shared<'c> {
+        Shared { bytes: LayerBytes::of(plan), graphs: Vec::new(), cache }
+    }
+
+    /// Pool `pool` in groups of `tp` as a stage of a pipeline over a batch of `batch`
+    /// sequences in microbatches of `b`, each sequence `per_seq` tokens a step
+    /// ([`stage_costs`]); priced once per cache ([`price_stage`]). `None` where the chip
+    /// has no precision the step needs.
+    fn stage(&mut self, plan: &Plan, (pool, tp): (usize, u64), (b, per_seq): (u64, u64), batch: u64) -> Option<StageCosts> {
+        let key = (pool, tp, b, per_seq);
+        let priced = match self.cache.and_then(|c| c.get(key)) {
+            Some(p) => p,
+            None => {
+                let p = price_stage(plan, (pool, tp), self.at(plan, b, per_seq).0, b * per_seq).map(Arc::new);
+                if let Some(c) = self.cache {
+                    c.put(key, p.clone());
+                }
+                p
+            }
+        };
+        stage_costs(plan, (pool, tp), priced?, &self.bytes, (batch, b))
     }
 
     /// The graph of a step over `b` sequences of `per_seq` tokens each, with the
@@ -211,13 +286,12 @@ pub(super) fn pipeline_parts(
     // as many microbatches as stages keep every stage busy (fewer if the batch is smaller)
     let mbs = (s as u64).min(batch);
     let b = batch.div_ceil(mbs);
-    let step = shared.at(plan, b, per_seq);
     let tokens = b * per_seq;
     let (mut pools, mut tps, mut costs) = (Vec::new(), Vec::new(), Vec::new());
     for &p in &plan.placement(Stage::DecodeLayers).pools {
         // a pool whose chips cannot form the pinned degree takes no part
         let Some(tp) = pipeline_tp(plan, p) else { continue };
-        match stage_costs(plan, (p, tp), step, tokens, (batch, b)) {
+        match shared.stage(plan, (p, tp), (b, per_seq), batch) {
             Some(c) => {
                 pools.push(p);
                 tps.push(tp);
@@ -256,7 +330,7 @@ pub(super) fn pipeline_parts(
 /// The layer-partition problem of a plan's `decode.layers` pools for `s` stages at
 /// decode batch `batch` (benchmarks and tests time and cross-check it).
 pub fn pipeline_problem(plan: &Plan, batch: u64, s: usize) -> Option<layers::Problem> {
-    pipeline_parts(plan, (batch, 1), s, &mut Shared::new(plan), &mut Vec::new()).map(|p| p.problem)
+    pipeline_parts(plan, (batch, 1), s, &mut Shared::new(plan, None), &mut Vec::new()).map(|p| p.problem)
 }
 
 /// Layer pipelines over the pools `place decode.layers` names (docs/solver.md): with
@@ -265,12 +339,19 @@ pub fn pipeline_problem(plan: &Plan, batch: u64, s: usize) -> Option<layers::Pro
 /// one pool's tensor-parallel group ([`pipeline_tp`]); for every set of `s` pools the
 /// exact DP of [`layers`] picks the order and the cuts with the smallest bottleneck.
 /// Then the pipelines within each of those pools ([`uniform_pipeline_options`]).
-/// Steps over `per_seq` tokens per sequence as in [`target_options`].
-pub(super) fn pipeline_options(plan: &Plan, batch: u64, per_seq: u64, excluded: &mut Vec<Excluded>) -> Vec<DecodeOption> {
+/// Steps over `per_seq` tokens per sequence as in [`target_options`]; the stages priced
+/// once per `cache` where given.
+pub(super) fn pipeline_options(
+    plan: &Plan,
+    batch: u64,
+    per_seq: u64,
+    excluded: &mut Vec<Excluded>,
+    cache: Option<&PipelineCache>,
+) -> Vec<DecodeOption> {
     let m = &plan.model;
     let n = plan.placement(Stage::DecodeLayers).pools.len();
     let mut out = Vec::new();
-    let mut shared = Shared::new(plan);
+    let mut shared = Shared::new(plan, cache);
     if (2..=layers::MAX_GROUPS).contains(&n) {
         for s in 2..=n.min(m.layers as usize) {
             // precision exclusions are the same for every s: record them once
@@ -345,7 +426,7 @@ pub(super) fn uniform_pipeline_options(
                     None => {
                         let b = batch.div_ceil(mbs);
                         let tokens = b * per_seq;
-                        let Some(costs) = stage_costs(plan, (p, t), shared.at(plan, b, per_seq), tokens, (batch, b)) else {
+                        let Some(costs) = shared.stage(plan, (p, t), (b, per_seq), batch) else {
                             excluded.push(Excluded::Precision { pool: p });
                             break 'degree;
                         };
@@ -425,13 +506,14 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
         let c = &costs[q];
         let pool = &cl.pools[pools[q]];
         let sum = |v: &[f64]| v[lo..hi].iter().sum::<f64>();
-        bd.attn += sum(&c.attn);
-        bd.ffn += sum(&c.ffn);
-        bd.allreduce += sum(&c.allreduce);
-        bd.attn_memory_bound += sum(&c.attn_mem_bound);
-        bd.ffn_memory_bound += sum(&c.ffn_mem_bound);
-        bd.from_tables += sum(&c.tables) + if first { c.tables_first } else { 0.0 } + if last { c.tables_last } else { 0.0 };
-        bd.extrapolated |= c.extrapolated;
+        bd.attn += sum(&c.priced.attn);
+        bd.ffn += sum(&c.priced.ffn);
+        bd.allreduce += sum(&c.priced.allreduce);
+        bd.attn_memory_bound += sum(&c.priced.attn_mem_bound);
+        bd.ffn_memory_bound += sum(&c.priced.ffn_mem_bound);
+        bd.from_tables +=
+            sum(&c.priced.tables) + if first { c.priced.tables_first } else { 0.0 } + if last { c.priced.tables_last } else { 0.0 };
+        bd.extrapolated |= c.priced.extrapolated;
         let into = prev.and_then(|p| problem.cross[p][q]).unwrap_or(0.0);
         bd.crossing += into;
         cross_in.push(into);
@@ -441,7 +523,13 @@ pub(super) fn pipeline_option(plan: &Plan, parts: &PipelineParts, part: &layers:
         chips[pools[q]] += tps[q];
         for (t, tier) in pool.chip.memory.iter().enumerate() {
             let used = c.group.used(t, lo, hi, first, last);
-            memory.push(MemUse { stage: Stage::DecodeLayers, pool: pools[q], tier: c.tiers[t].clone(), used, capacity: tier.capacity });
+            memory.push(MemUse {
+                stage: Stage::DecodeLayers,
+                pool: pools[q],
+                tier: c.priced.tiers[t].clone(),
+                used,
+                capacity: tier.capacity,
+            });
         }
         let kv_here: f64 = bytes.kv[lo..hi].iter().sum();
         kv.push((pools[q], if kv_total > 0.0 { kv_here / kv_total } else { 0.0 }));
@@ -642,6 +730,36 @@ mod pipelines_within_a_pool {
         }
     }
 
+    /// The stages a plan's spaces price once for all their batches (`PipelineCache`) give
+    /// every batch the options it has built alone, option for option, whatever the order
+    /// the batches are built in; a cache that reaches its bound starts again empty.
+    #[test]
+    fn stages_priced_once_give_each_batch_its_own_options() {
+        let text = "use std::chips::{h100_sxm, h200}\nuse std::links::{nvlink4, spectrum_x}\nuse std::models::llama3_1_70b\n\
+                    workload w {\n  input = 4k tok\n  output = 1k tok\n  concurrency = 1 ..= 256\n}\n\
+                    cluster c {\n  pool old = h100_sxm x 8 over nvlink4\n  pool new = h200 x 8 over nvlink4\n  link old <-> new over spectrum_x\n}\n\
+                    plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  place decode.layers on any [old, new]\n}\n";
+        let comp = crate::compile("cache.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let cache = PipelineCache::default();
+        let mut pipelines = 0;
+        for b in [64, 1, 7, 8, 9, 63, 65, 256, 2, 64, 17, 128] {
+            let cached = decode_options_in(plan, b, Kinds::All, &mut Vec::new(), Vec::new(), Some(&cache));
+            let alone = decode_options(plan, b, &mut Vec::new());
+            assert_eq!(cached, alone, "batch {b}");
+            pipelines += alone.iter().filter(|d| matches!(d.layout, Layout::Pipeline(_))).count();
+        }
+        assert!(pipelines >= 100, "{pipelines}");
+        let held = cache.0.lock().unwrap().len();
+        assert!(held > 0 && held <= PIPELINE_CACHE_ENTRIES, "{held}");
+        let full = PipelineCache::default();
+        for i in 0..PIPELINE_CACHE_ENTRIES as u64 + 3 {
+            full.put((0, 1, i, 1), None);
+        }
+        assert_eq!(full.0.lock().unwrap().len(), 3);
+    }
+
     /// A pipeline stage's costs put the input embedding on the first stage and the LM
     /// head (with the final norm) on the last: Llama-3.1-8B at one sequence on TP4 H100s
     /// (roofline), against the cost phase's own times of those operations.
@@ -655,7 +773,7 @@ mod pipelines_within_a_pool {
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
         let plan = &comp.program.plans[0];
         let g = graph::build(&plan.model, decode_step(plan, 1, 1));
-        let costs = stage_costs(plan, (0, 4), (&g, &LayerBytes::of(plan)), 1, (1, 1)).unwrap();
+        let costs = Shared::new(plan, None).stage(plan, (0, 4), (1, 1), 1).unwrap();
         let price = cost::node_times(&plan.cluster.pools[0].chip).unwrap();
         let (mut embed, mut head) = (0.0, 0.0);
         for node in g.nodes().filter(|n| n.layers.is_none()) {

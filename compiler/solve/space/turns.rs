@@ -30,11 +30,11 @@ pub(super) fn turn_options(plan: &Plan, batch: u64, excluded: &mut Vec<Excluded>
     if hi == 0 {
         return Vec::new();
     }
-    let his = one_variant_options(plan, hi, Kinds::All, None, excluded, Vec::new());
+    let his = one_variant_options(plan, hi, Kinds::All, None, excluded, Vec::new(), None);
     // the smaller share's fastest option of each layout
     let los: Option<HashMap<LayoutKey, DecodeOption>> = (r > 0 && lo > 0).then(|| {
         let mut by_key: HashMap<LayoutKey, DecodeOption> = HashMap::new();
-        for d in one_variant_options(plan, lo, Kinds::All, None, &mut Vec::new(), Vec::new()) {
+        for d in one_variant_options(plan, lo, Kinds::All, None, &mut Vec::new(), Vec::new(), None) {
             match by_key.entry(d.key()) {
                 std::collections::hash_map::Entry::Occupied(mut e) => {
                     if d.tpot < e.get().tpot {
