@@ -301,6 +301,27 @@ pub struct LayerKinds {
     pub last: Option<usize>,
 }
 
+impl LayerKinds {
+    /// Of layers that come in `runs` (kind, layers) one after another, each kind in one
+    /// run: what walking them gives, in its order (a run's own transitions from its
+    /// second layer, then the step into the next run). Empty runs are skipped.
+    fn of_runs(runs: &[(LayerKind, u64)]) -> LayerKinds {
+        let mut out = LayerKinds::default();
+        for &(kind, n) in runs.iter().filter(|r| r.1 > 0) {
+            let i = out.kinds.len();
+            if let Some(p) = out.last {
+                out.next.push((p, i, 1));
+            }
+            out.kinds.push((kind, n));
+            if n >= 2 {
+                out.next.push((i, i, n - 1));
+            }
+            out.last = Some(i);
+        }
+        out
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool {
     pub name: String,
@@ -1260,6 +1281,18 @@ impl Model {
     /// and how many times a layer of one kind is followed by one of another (or the
     /// same) kind: at most four kinds and sixteen transitions, whatever the depth.
     pub fn layer_kinds(&self) -> LayerKinds {
+        // without sliding layers the kinds are two runs, the dense layers then the MoE
+        // ones: counted without walking the layers (every decode step's graph asks)
+        if self.sliding.is_none() {
+            let dense = self.dense_layers();
+            let runs = [(self.layer_kind(0), dense), (self.layer_kind(self.layers.saturating_sub(1)), self.layers - dense)];
+            return LayerKinds::of_runs(&runs);
+        }
+        self.layer_kinds_walked()
+    }
+
+    /// [`Model::layer_kinds`] by walking every layer.
+    fn layer_kinds_walked(&self) -> LayerKinds {
         let mut out = LayerKinds::default();
         let mut prev: Option<usize> = None;
         for l in 0..self.layers {
@@ -1585,6 +1618,23 @@ pub(crate) mod tests_support {
 mod tests {
     use super::tests_support::llama70b as llama3_1_70b;
     use super::*;
+
+    /// The layer kinds counted from the dense and MoE runs are those walking every layer
+    /// gives, for every depth and dense-layer count (none, some, all, more than all), with
+    /// and without MoE; sliding layers are walked.
+    #[test]
+    fn layer_kinds_counted_as_runs_are_those_walked() {
+        let moe = |dense_layers| Some(Moe { experts: 8, top_k: 2, shared: 0, expert_intermediate: 64, dense_layers, router_bias: false });
+        let mut checked = 0;
+        for layers in [0, 1, 2, 3, 5, 61, 126] {
+            for dense in [None, Some(0), Some(1), Some(2), Some(3), Some(60), Some(200)] {
+                let m = Model { layers, moe: dense.and_then(moe), sliding: None, ..llama3_1_70b() };
+                assert_eq!(m.layer_kinds(), m.layer_kinds_walked(), "{layers} layers, dense {dense:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 49);
+    }
 
     #[test]
     fn percentiles_read_one_way_only() {
