@@ -205,7 +205,9 @@ impl<'a> Around<'a> {
     ///   option reads the figure (a peak of a precision nothing runs in, a chip no
     ///   option places on).
     ///
-    /// Otherwise the exact enumeration of every batch ([`best_enumerated`]).
+    /// ([`vary_all`] also takes the better ends of unused inputs from one solve for
+    /// several, [`Around::optimistic`].) Otherwise the exact enumeration of every batch
+    /// ([`best_enumerated`]).
     fn at(&self, input: &Input, value: f64) -> Option<Point> {
         self.solve_at(input, value, None, |_, _, _| None).0
     }
@@ -476,9 +478,12 @@ type Solved = (Option<Point>, Option<SweptEnd>, Option<Floors>);
 
 /// Every input (at most [`MAX_INPUTS`] a plan) of every plan of `nominals` varied around
 /// its answer, with its sweep (`sweeps[i]`, whose bands are wanted): the nominal answer
-/// where it provably stays the best at an end ([`Around::at`]), else the exact
+/// where it provably stays the best at an end ([`Around::at`]; at the better ends of the
+/// inputs neither the answer nor its sweep runs on, from one solve with all of them
+/// there, [`Around::optimistic`], where a plan has two or more), else the exact
 /// enumeration of its space, and where the placement changes at an end the value at
-/// which it does, by bisection. Every end of every plan is one task and then every
+/// which it does, by bisection. The optimistic solves are one task per plan, then every
+/// end of every plan is one task and then every
 /// change of placement, each list shared by `jobs` threads (0: one per core), so that a
 /// plan with few inputs or one input with a long bisection does not leave a core idle;
 /// the same result for any number. `None` for a plan with nothing to vary.

@@ -45,7 +45,7 @@ pub(super) struct StageCosts {
     first_fixed: f64,
 }
 
-/// Pipeline stages priced for one plan at its figures ([`Priced`]), by pool, degree,
+/// Pipeline stages priced for one plan at its figures (`Priced`), by pool, degree,
 /// sequences per microbatch and tokens per sequence: what building the plan's spaces at
 /// many batches shares (a search builds dozens, a bisection step as many again), since
 /// the microbatch sizes recur from batch to batch. At most [`PIPELINE_CACHE_ENTRIES`]
