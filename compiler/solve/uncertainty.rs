@@ -358,8 +358,14 @@ impl<'a> Around<'a> {
         });
         match solved {
             Some((point, swept, floors)) => (point, Some(swept), floors),
-            None => (Some(self.best.clone()), Some(SweptEnd::Nominal), None),
+            None => self.nominal_end(true),
         }
+    }
+
+    /// An end where the nominal answer provably stays the best: that answer, and with a
+    /// sweep (`swept`) the nominal sweep's points.
+    fn nominal_end(&self, swept: bool) -> Solved {
+        (Some(self.best.clone()), swept.then_some(SweptEnd::Nominal), None)
     }
 }
 
@@ -512,24 +518,18 @@ pub fn vary_all(nominals: &Nominals, sweeps: &[Option<&(SweepOver, Vec<SweepPoin
             }
         })
         .collect();
-    let with_groups: Vec<usize> = (0..inputs.len()).filter(|&i| !grouped[i].is_empty()).collect();
-    let stayed = super::sweep::par_map(&with_groups, jobs, &|_, _| {}, |&i| {
-        around(i).optimistic(&grouped[i].iter().map(|&k| &inputs[i][k]).collect::<Vec<_>>(), sweep(i))
+    // per plan, whether its group's nominal answer stays (one task each; none without a group)
+    let plans: Vec<usize> = (0..inputs.len()).collect();
+    let group_stays = super::sweep::par_map(&plans, jobs, &|_, _| {}, |&i| {
+        !grouped[i].is_empty() && around(i).optimistic(&grouped[i].iter().map(|&k| &inputs[i][k]).collect::<Vec<_>>(), sweep(i))
     });
-    let mut group_stays = vec![false; inputs.len()];
-    for (&i, s) in with_groups.iter().zip(stayed) {
-        group_stays[i] = s;
-    }
-    let stays_at = |i: usize, k: usize, low: bool| {
-        let input = &inputs[i][k];
-        group_stays[i] && grouped[i].contains(&k) && (if low { input.low } else { input.high }) == around(i).better_end(input)
-    };
     let solved = super::sweep::par_map(&ends, jobs, &|_, _| {}, |&(i, k, low)| {
         let input = &inputs[i][k];
-        if stays_at(i, k, low) {
-            return (Some(around(i).best.clone()), sweep(i).map(|_| SweptEnd::Nominal), None);
+        let value = if low { input.low } else { input.high };
+        if group_stays[i] && grouped[i].contains(&k) && value == around(i).better_end(input) {
+            return around(i).nominal_end(sweep(i).is_some());
         }
-        around(i).end(input, if low { input.low } else { input.high }, sweep(i))
+        around(i).end(input, value, sweep(i))
     });
     let changed: Vec<(End, Option<&Floors>)> = ends
         .iter()
