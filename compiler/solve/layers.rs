@@ -221,7 +221,10 @@ impl Problem {
                         let (te, fixed) = (g.time[e], g.fixed);
                         let at = idx(next, c, e + 1);
                         for (slot, &tt) in best[at..at + hi - e].iter_mut().zip(&g.time[e + 1..=hi]) {
-                            let b = v.max(tt - te + fixed + cross);
+                            // `v.max(t)` for a finite `v` (a select, which vectorises to
+                            // one instruction where `max`'s NaN rule takes four)
+                            let t = tt - te + fixed + cross;
+                            let b = if t > v { t } else { v };
                             *slot = if b < *slot { b } else { *slot };
                         }
                     }
