@@ -179,41 +179,50 @@ impl Problem {
                 }
             }
         }
+        // the counts of the state at hand, per class
+        let mut counts = vec![0usize; k];
         for state in 1..states {
             let used = used[state];
             if used >= s {
                 continue;
             }
-            for last in (0..k).filter(|&c| count(state, c) > 0) {
+            for (c, n) in counts.iter_mut().enumerate() {
+                *n = count(state, c);
+            }
+            for last in (0..k).filter(|&c| counts[c] > 0) {
                 // the group of the last stage: its class's latest
-                let from = classes[last][count(state, last) - 1];
-                for e in used..=l - (s - used) {
-                    let v = best[idx(state, last, e)];
-                    if !v.is_finite() {
+                let from = classes[last][counts[last] - 1];
+                // one more stage on class c, from every end e the state reaches (each c
+                // writes a state of its own, so their order is free; within one, e rises)
+                for c in 0..k {
+                    let taken = counts[c];
+                    if taken == size[c] {
                         continue;
                     }
-                    for c in 0..k {
-                        let taken = count(state, c);
-                        if taken == size[c] {
-                            continue;
-                        }
-                        let q = classes[c][taken];
-                        let Some(cross) = self.cross[from][q] else { continue };
-                        let next = state + stride[c];
-                        if used + 1 == s {
-                            // q is the last stage: layers e..l
-                            if !self.fits(q, e, l, false, true) {
+                    let q = classes[c][taken];
+                    let Some(cross) = self.cross[from][q] else { continue };
+                    let next = state + stride[c];
+                    let g = &self.groups[q];
+                    if used + 1 == s {
+                        // q is the last stage: layers e..l
+                        for e in used..=l - (s - used) {
+                            let v = best[idx(state, last, e)];
+                            if !v.is_finite() || !self.fits(q, e, l, false, true) {
                                 continue;
                             }
-                            let g = &self.groups[q];
                             let t = g.time[l] - g.time[e] + g.fixed + cross + g.last;
                             let b = v.max(t);
                             if b < finals[next].0 {
                                 finals[next] = (b, c, last, e);
                             }
+                        }
+                        continue;
+                    }
+                    for e in used..=l - (s - used) {
+                        let v = best[idx(state, last, e)];
+                        if !v.is_finite() {
                             continue;
                         }
-                        let g = &self.groups[q];
                         let hi = (l - (s - used - 1)).min(reach[c][e]);
                         if hi <= e {
                             continue;
