@@ -102,9 +102,9 @@ pub struct Batches<'p> {
     /// win with only those ([`space::Only`]); off, every space it builds is whole (the
     /// same answers: `tests/batches.rs`)
     restricting: bool,
-    /// the layer pipelines' stages priced at this plan's figures, for every space built
-    /// here and by the forks ([`space::PipelineCache`])
-    pipelines: Arc<space::PipelineCache>,
+    /// what every space built here and by the forks shares at this plan's figures
+    /// ([`space::SpaceCache`])
+    shared: Arc<space::SpaceCache>,
 }
 
 /// Spaces built by any of a search's forks ([`Batches::fork`]), by batch.
@@ -136,8 +136,8 @@ pub struct NominalSpaces<'p> {
     /// it ([`Reuse::Repriced`]), its classes numbered by `layouts`
     kept: Mutex<BTreeMap<u64, Arc<Built>>>,
     layouts: Arc<Mutex<Layouts>>,
-    /// the layer pipelines' stages priced at the nominal figures ([`space::PipelineCache`])
-    pipelines: space::PipelineCache,
+    /// what the spaces at the nominal figures share ([`space::SpaceCache`])
+    shared: space::SpaceCache,
 }
 
 impl<'p> NominalSpaces<'p> {
@@ -154,7 +154,7 @@ impl<'p> NominalSpaces<'p> {
             built: Mutex::new(BTreeMap::new()),
             kept: Mutex::new(solved.map(|k| k.built.clone()).unwrap_or_default()),
             layouts: solved.map(|k| k.layouts.clone()).unwrap_or_default(),
-            pipelines: Default::default(),
+            shared: Default::default(),
         }
     }
 
@@ -162,7 +162,7 @@ impl<'p> NominalSpaces<'p> {
     /// meanwhile builds it too, and the first kept is the one shared: they are equal).
     fn at(&self, b: u64) -> Arc<Instance> {
         once_per_batch(&self.built, b, || {
-            let decode = space::decode_options_in(self.plan, b, space::Kinds::All, &mut Vec::new(), Vec::new(), Some(&self.pipelines));
+            let decode = space::decode_options_in(self.plan, b, space::Kinds::All, &mut Vec::new(), Vec::new(), Some(&self.shared));
             space::instance_over(self.plan, b, decode, &self.prefill)
         })
     }
@@ -440,7 +440,7 @@ impl<'p> Batches<'p> {
             kinds,
             scratch: Vec::new(),
             restricting: true,
-            pipelines: Default::default(),
+            shared: Default::default(),
         }
     }
 
@@ -455,7 +455,7 @@ impl<'p> Batches<'p> {
         Batches {
             tpot_limit: self.tpot_limit,
             restricting: self.restricting,
-            pipelines: self.pipelines.clone(),
+            shared: self.shared.clone(),
             ..Batches::over(self.plan, prefill, Vec::new(), None, space::Kinds::Aggregated)
         }
     }
@@ -472,7 +472,7 @@ impl<'p> Batches<'p> {
             layouts: self.layouts.clone(),
             forked: Some(forked),
             restricting: self.restricting,
-            pipelines: self.pipelines.clone(),
+            shared: self.shared.clone(),
             ..Batches::over(self.plan, self.prefill.clone(), self.excluded.clone(), self.from, self.kinds)
         }
     }
@@ -588,7 +588,7 @@ impl<'p> Batches<'p> {
             Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
             None => {
                 let buf = std::mem::take(&mut self.scratch);
-                let decode = space::decode_options_in(plan, b, self.kinds, &mut self.excluded, buf, Some(&self.pipelines));
+                let decode = space::decode_options_in(plan, b, self.kinds, &mut self.excluded, buf, Some(&self.shared));
                 space::instance_over(plan, b, decode, prefill)
             }
         };
@@ -639,7 +639,7 @@ impl<'p> Batches<'p> {
         debug_assert!(self.from.is_none(), "a space taken from a nominal one numbers its classes as that one");
         let buf = std::mem::take(&mut self.scratch);
         // the reasons options were left out are the full spaces' to give
-        let decode = space::decode_options_only(self.plan, b, self.kinds, Some(only), &mut Vec::new(), buf, Some(&self.pipelines));
+        let decode = space::decode_options_only(self.plan, b, self.kinds, Some(only), &mut Vec::new(), buf, Some(&self.shared));
         let mut inst = space::instance_over(self.plan, b, decode, &self.prefill);
         if let Some(l) = self.tpot_limit {
             inst.tpot_limit = l;

@@ -20,7 +20,7 @@ mod turns;
 use colocated::*;
 use pingpong::*;
 use pipeline::*;
-pub use pipeline::{pipeline_problem, PipelineCache, MAX_POOL_STAGES, PIPELINE_CACHE_ENTRIES};
+pub use pipeline::{pipeline_problem, MAX_POOL_STAGES, PIPELINE_CACHE_ENTRIES};
 pub use prefill::{aggregated_pools, prefill_option, prefill_options, PrefillGraphs};
 use speculative::*;
 pub use turns::Turns;
@@ -715,17 +715,29 @@ pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
     decode_options_in(plan, batch, kinds, excluded, Vec::new(), None)
 }
 
+/// What building one plan's spaces at many batches, at the plan's figures, shares (a
+/// search builds dozens, a bisection step as many again; a search's forks share it):
+/// layer pipelines' stages priced ([`pipeline::StageCache`], at most
+/// [`PIPELINE_CACHE_ENTRIES`]) and ping-pong's FFN layer groups, which hold weights alone
+/// and so are the same at every batch ([`pingpong::GroupsCache`], one per FFN pool,
+/// degree and expert split of the plan).
+#[derive(Default)]
+pub struct SpaceCache {
+    stages: pipeline::StageCache,
+    ffn_groups: pingpong::GroupsCache,
+}
+
 /// [`decode_options_of`], built in `buf` (empty; a list whose room a caller building many
 /// spaces keeps from one to the next, rather than growing a new one each time), the
-/// layer pipelines' stages priced once per `cache` where given (one for every space of
-/// the plan at its figures: [`PipelineCache`]).
+/// layer pipelines' stages and ping-pong's FFN layer groups worked out once per `cache`
+/// where given (one for every space of the plan at its figures: [`SpaceCache`]).
 pub fn decode_options_in(
     plan: &Plan,
     batch: u64,
     kinds: Kinds,
     excluded: &mut Vec<Excluded>,
     buf: Vec<DecodeOption>,
-    cache: Option<&PipelineCache>,
+    cache: Option<&SpaceCache>,
 ) -> Vec<DecodeOption> {
     decode_options_only(plan, batch, kinds, None, excluded, buf, cache)
 }
@@ -741,7 +753,7 @@ pub fn decode_options_only(
     only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
     buf: Vec<DecodeOption>,
-    cache: Option<&PipelineCache>,
+    cache: Option<&SpaceCache>,
 ) -> Vec<DecodeOption> {
     let mut out = if plan.model.variants > 1 {
         turn_options(plan, batch, excluded)
@@ -776,7 +788,7 @@ fn one_variant_options(
     only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
     buf: Vec<DecodeOption>,
-    cache: Option<&PipelineCache>,
+    cache: Option<&SpaceCache>,
 ) -> Vec<DecodeOption> {
     let mut out = match &plan.speculation {
         None => {
@@ -875,7 +887,8 @@ fn head_time(m: &crate::ir::Model, graph: &graph::Graph, chip: &crate::ir::Chip,
 /// not prefill) are not built: the caller keeps the aggregated options. With `only`, the
 /// ping-pong options of no other class ([`Only`]). Built in `out` (empty; a caller
 /// building many spaces passes the room it keeps between them), the layer pipelines'
-/// stages priced once per `cache` where given ([`PipelineCache`]).
+/// stages and ping-pong's FFN layer groups worked out once per `cache` where given
+/// ([`SpaceCache`]).
 fn target_options(
     plan: &Plan,
     batch: u64,
@@ -883,7 +896,7 @@ fn target_options(
     kinds: Kinds,
     only: Option<&Only>,
     excluded: &mut Vec<Excluded>,
-    (mut out, cache): (Vec<DecodeOption>, Option<&PipelineCache>),
+    (mut out, cache): (Vec<DecodeOption>, Option<&SpaceCache>),
 ) -> Vec<DecodeOption> {
     debug_assert!(out.is_empty());
     let all = kinds == Kinds::All;
@@ -937,7 +950,7 @@ fn target_options(
     // the microbatch graphs, the step's own first
     let mb_all: Vec<(u64, &graph::Graph)> = std::iter::once((1u64, &g)).chain(mb_graphs.iter().map(|(mb, gm)| (*mb, gm))).collect();
     // what ping-pong options share whatever attention pool and degree they pair with
-    let mut pingpong = PingPongCache::default();
+    let mut pingpong = PingPongCache::new(cache);
     for &a in &plan.placement(Stage::DecodeAttn).pools {
         if !all && !agg_pools.contains(&a) {
             continue;

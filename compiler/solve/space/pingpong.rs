@@ -58,15 +58,52 @@ type FfnGroups = (u64, Vec<MemUse>);
 /// a microbatch's tokens.
 type FfnTime = (Option<cost::StageTime>, f64);
 
-/// What ping-pong options at one batch share whatever attention pool and degree the FFN
-/// pairs with: an FFN pool's layer groups (weights alone: [`ffn_groups`]) and its time
-/// and all-reduce per microbatch count, by (pool, degree); a data-parallel attention group's
-/// microbatch's step graph by its sequences.
+/// An FFN's layer groups ([`ffn_groups`]) by FFN pool, degree and expert split, worked
+/// out once for every batch of one plan's spaces ([`SpaceCache`]): they hold weights
+/// alone. One entry per FFN pool, degree and split of the plan.
 #[derive(Default)]
-pub(super) struct PingPongCache {
-    groups: HashMap<(usize, u64, cost::MoeSplit), Option<FfnGroups>>,
-    ffn_times: HashMap<(usize, u64, cost::MoeSplit), Vec<FfnTime>>,
+pub(super) struct GroupsCache(std::sync::Mutex<rustc_hash::FxHashMap<FfnKey, Option<FfnGroups>>>);
+
+/// An FFN side: its pool, degree and expert split.
+type FfnKey = (usize, u64, cost::MoeSplit);
+
+impl GroupsCache {
+    /// The groups of `key`, worked out by `make` the first time.
+    fn get_or(&self, key: FfnKey, make: impl FnOnce() -> Option<FfnGroups>) -> Option<FfnGroups> {
+        if let Some(found) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return found.clone();
+        }
+        let made = make();
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, made.clone());
+        made
+    }
+}
+
+/// What ping-pong options at one batch share whatever attention pool and degree the FFN
+/// pairs with: an FFN pool's layer groups (weights alone: [`ffn_groups`], from the plan's
+/// [`SpaceCache`] where given) and its time and all-reduce per microbatch count, by
+/// (pool, degree); a data-parallel attention group's microbatch's step graph by its
+/// sequences.
+pub(super) struct PingPongCache<'c> {
+    shared: Option<&'c SpaceCache>,
+    groups: HashMap<FfnKey, Option<FfnGroups>>,
+    ffn_times: HashMap<FfnKey, Vec<FfnTime>>,
     cells: HashMap<u64, graph::Graph>,
+}
+
+impl<'c> PingPongCache<'c> {
+    pub(super) fn new(shared: Option<&'c SpaceCache>) -> PingPongCache<'c> {
+        PingPongCache { shared, groups: HashMap::default(), ffn_times: HashMap::default(), cells: HashMap::default() }
+    }
+
+    /// The layer groups of the FFN on pool `f` in groups of `tf` chips ([`ffn_groups`]).
+    fn groups(&mut self, plan: &Plan, (f, tf, experts): FfnKey) -> Option<FfnGroups> {
+        let make = || ffn_groups(plan, f, tf, experts);
+        match self.shared {
+            Some(s) => s.ffn_groups.get_or((f, tf, experts), make),
+            None => self.groups.entry((f, tf, experts)).or_insert_with(make).clone(),
+        }
+    }
 }
 
 /// A decode step's graph at batch `batch` (`per_seq` tokens per sequence) and one
@@ -128,7 +165,7 @@ pub(super) fn pingpong_options(
                     continue;
                 }
                 let key = (f, tf, experts);
-                let Some((groups, ffn_mem)) = cache.groups.entry(key).or_insert_with(|| ffn_groups(plan, f, tf, experts)).clone() else {
+                let Some((groups, ffn_mem)) = cache.groups(plan, key) else {
                     let (ffn_mem, _) = mem_uses(m, Stage::DecodeFfn, f, &pf.chip, cost::decode_ffn_footprint(m, tf, experts));
                     ffn_excluded.push(memory_excluded(Stage::DecodeFfn, f, tf, &ffn_mem));
                     continue;
@@ -265,5 +302,37 @@ pub(super) fn pingpong_options(
                 out.push(DecodeOption::priced(|_| spend, layout, kv.clone(), chips.clone(), (tpot, breakdown), memory.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An FFN's layer groups worked out once for all of a plan's batches (`SpaceCache`)
+    /// give every batch the ping-pong options it builds alone, option for option, in any
+    /// order of batches; the cache holds one entry per FFN pool, degree and split.
+    #[test]
+    fn ffn_groups_worked_out_once_give_each_batch_its_own_options() {
+        let text = "use std::chips::{rubin, lp30}\nuse std::links::{nvlink6, groq3_c2c, spectrum_x}\nuse std::models::llama3_1_70b\n\
+                    workload w {\n  input = 8k tok\n  output = 1k tok\n  concurrency = 1 ..= 512\n}\n\
+                    cluster c {\n  pool gpu = rubin x 72 over nvlink6\n  pool lpu = lp30 x 256 over groq3_c2c\n  link gpu <-> lpu over spectrum_x\n}\n\
+                    plan p {\n  model = llama3_1_70b { weights = fp8 }\n  cluster = c\n  workload = w\n  place decode.attn on gpu\n  place decode.ffn on lpu\n}\n";
+        let comp = crate::compile("groups.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let plan = &comp.program.plans[0];
+        let cache = SpaceCache::default();
+        let mut pingpong = 0;
+        for b in [64, 1, 7, 8, 9, 512, 2, 64, 33] {
+            let cached = decode_options_in(plan, b, Kinds::All, &mut Vec::new(), Vec::new(), Some(&cache));
+            let alone = decode_options(plan, b, &mut Vec::new());
+            assert_eq!(cached, alone, "batch {b}");
+            pingpong += alone.iter().filter(|d| matches!(d.layout, Layout::PingPong(_))).count();
+        }
+        assert!(pingpong >= 100, "{pingpong}");
+        let lpu = &plan.cluster.pools[1];
+        let sides = ffn_degrees(&plan.model, lpu).len();
+        let held = cache.ffn_groups.0.lock().unwrap().len();
+        assert!(held > 0 && held <= 2 * sides, "{held} of {sides} degrees");
     }
 }

@@ -15,7 +15,7 @@ pub(super) fn pipeline_tp(plan: &Plan, pool: usize) -> Option<u64> {
 /// One pool's chips as a pipeline stage, priced over one step's graph: per layer, its
 /// time and the parts the breakdown needs, and the ends' work. The same at every batch
 /// whose microbatches run that step, so a plan's spaces price it once for all their
-/// batches ([`PipelineCache`]).
+/// batches ([`SpaceCache`]).
 pub(super) struct Priced {
     attn: Vec<f64>,
     ffn: Vec<f64>,
@@ -46,21 +46,20 @@ pub(super) struct StageCosts {
 }
 
 /// Pipeline stages priced for one plan at its figures (`Priced`), by pool, degree,
-/// sequences per microbatch and tokens per sequence: what building the plan's spaces at
-/// many batches shares (a search builds dozens, a bisection step as many again), since
-/// the microbatch sizes recur from batch to batch. At most [`PIPELINE_CACHE_ENTRIES`]
-/// (about 6 kB each at 126 layers); it starts again empty when full.
+/// sequences per microbatch and tokens per sequence ([`SpaceCache`]'s): the microbatch
+/// sizes recur from batch to batch. At most [`PIPELINE_CACHE_ENTRIES`] (about 6 kB each
+/// at 126 layers); it starts again empty when full.
 #[derive(Default)]
-pub struct PipelineCache(std::sync::Mutex<rustc_hash::FxHashMap<StageKey, Option<Arc<Priced>>>>);
+pub(super) struct StageCache(std::sync::Mutex<rustc_hash::FxHashMap<StageKey, Option<Arc<Priced>>>>);
 
 /// A stage priced ([`Priced`]): its pool, degree, sequences per microbatch and tokens per
 /// sequence.
 type StageKey = (usize, u64, u64, u64);
 
-/// The most stages a [`PipelineCache`] holds.
+/// The most stages a [`StageCache`] holds.
 pub const PIPELINE_CACHE_ENTRIES: usize = 4096;
 
-impl PipelineCache {
+impl StageCache {
     fn get(&self, key: StageKey) -> Option<Option<Arc<Priced>>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
     }
@@ -229,15 +228,15 @@ impl LayerBytes {
 /// What a batch's pipelines share: the model's [`LayerBytes`] and the decode steps'
 /// graphs by microbatch size (`⌈B/m⌉` sequences), each built once for every pool,
 /// degree and stage count that runs it; and the stages priced over them, those of the
-/// plan's other batches too where a [`PipelineCache`] is given.
+/// plan's other batches too where a [`SpaceCache`] is given.
 pub(super) struct Shared<'c> {
     bytes: LayerBytes,
     graphs: Vec<(u64, graph::Graph)>,
-    cache: Option<&'c PipelineCache>,
+    cache: Option<&'c SpaceCache>,
 }
 
 impl<'c> Shared<'c> {
-    pub(super) fn new(plan: &Plan, cache: Option<&'c PipelineCache>) -> Shared<'c> {
+    pub(super) fn new(plan: &Plan, cache: Option<&'c SpaceCache>) -> Shared<'c> {
         Shared { bytes: LayerBytes::of(plan), graphs: Vec::new(), cache }
     }
 
@@ -247,12 +246,12 @@ impl<'c> Shared<'c> {
     /// has no precision the step needs.
     fn stage(&mut self, plan: &Plan, (pool, tp): (usize, u64), (b, per_seq): (u64, u64), batch: u64) -> Option<StageCosts> {
         let key = (pool, tp, b, per_seq);
-        let priced = match self.cache.and_then(|c| c.get(key)) {
+        let priced = match self.cache.and_then(|c| c.stages.get(key)) {
             Some(p) => p,
             None => {
                 let p = price_stage(plan, (pool, tp), self.at(plan, b, per_seq).0, b * per_seq).map(Arc::new);
                 if let Some(c) = self.cache {
-                    c.put(key, p.clone());
+                    c.stages.put(key, p.clone());
                 }
                 p
             }
@@ -346,7 +345,7 @@ pub(super) fn pipeline_options(
     batch: u64,
     per_seq: u64,
     excluded: &mut Vec<Excluded>,
-    cache: Option<&PipelineCache>,
+    cache: Option<&SpaceCache>,
 ) -> Vec<DecodeOption> {
     let m = &plan.model;
     let n = plan.placement(Stage::DecodeLayers).pools.len();
@@ -730,7 +729,7 @@ mod pipelines_within_a_pool {
         }
     }
 
-    /// The stages a plan's spaces price once for all their batches (`PipelineCache`) give
+    /// The stages a plan's spaces price once for all their batches (`SpaceCache`) give
     /// every batch the options it has built alone, option for option, whatever the order
     /// the batches are built in; a cache that reaches its bound starts again empty.
     #[test]
@@ -742,7 +741,7 @@ mod pipelines_within_a_pool {
         let comp = crate::compile("cache.hplan", text, None, crate::Mode::Check);
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
         let plan = &comp.program.plans[0];
-        let cache = PipelineCache::default();
+        let cache = SpaceCache::default();
         let mut pipelines = 0;
         for b in [64, 1, 7, 8, 9, 63, 65, 256, 2, 64, 17, 128] {
             let cached = decode_options_in(plan, b, Kinds::All, &mut Vec::new(), Vec::new(), Some(&cache));
@@ -751,9 +750,9 @@ mod pipelines_within_a_pool {
             pipelines += alone.iter().filter(|d| matches!(d.layout, Layout::Pipeline(_))).count();
         }
         assert!(pipelines >= 100, "{pipelines}");
-        let held = cache.0.lock().unwrap().len();
+        let held = cache.stages.0.lock().unwrap().len();
         assert!(held > 0 && held <= PIPELINE_CACHE_ENTRIES, "{held}");
-        let full = PipelineCache::default();
+        let full = StageCache::default();
         for i in 0..PIPELINE_CACHE_ENTRIES as u64 + 3 {
             full.put((0, 1, i, 1), None);
         }
