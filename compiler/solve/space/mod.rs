@@ -717,9 +717,9 @@ pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
 
 /// What building one plan's spaces at many batches, at the plan's figures, shares (a
 /// search builds dozens, a bisection step as many again; a search's forks share it):
-/// layer pipelines' stages priced ([`pipeline::StageCache`], at most
+/// layer pipelines' stages priced (`pipeline::StageCache`, at most
 /// [`PIPELINE_CACHE_ENTRIES`]) and ping-pong's FFN layer groups, which hold weights alone
-/// and so are the same at every batch ([`pingpong::GroupsCache`], one per FFN pool,
+/// and so are the same at every batch (`pingpong::GroupsCache`, one per FFN pool,
 /// degree and expert split of the plan).
 #[derive(Default)]
 pub struct SpaceCache {

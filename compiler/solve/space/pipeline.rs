@@ -56,7 +56,7 @@ pub(super) struct StageCache(std::sync::Mutex<rustc_hash::FxHashMap<StageKey, Op
 /// sequence.
 type StageKey = (usize, u64, u64, u64);
 
-/// The most stages a [`StageCache`] holds.
+/// The most stages one plan's [`SpaceCache`] holds.
 pub const PIPELINE_CACHE_ENTRIES: usize = 4096;
 
 impl StageCache {
