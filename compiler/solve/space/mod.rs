@@ -717,14 +717,53 @@ pub fn decode_options_of(plan: &Plan, batch: u64, kinds: Kinds, excluded: &mut V
 
 /// What building one plan's spaces at many batches, at the plan's figures, shares (a
 /// search builds dozens, a bisection step as many again; a search's forks share it):
-/// layer pipelines' stages priced (`pipeline::StageCache`, at most
-/// [`PIPELINE_CACHE_ENTRIES`]) and ping-pong's FFN layer groups, which hold weights alone
-/// and so are the same at every batch (`pingpong::GroupsCache`, one per FFN pool,
-/// degree and expert split of the plan).
-#[derive(Default)]
+/// layer pipelines' stages priced (at most [`PIPELINE_CACHE_ENTRIES`]) and ping-pong's
+/// FFN layer groups, which hold weights alone and so are the same at every batch (one
+/// per FFN pool, degree and expert split of the plan). A space built without one
+/// shares them across its own layouts only.
 pub struct SpaceCache {
-    stages: pipeline::StageCache,
-    ffn_groups: pingpong::GroupsCache,
+    stages: Memo<pipeline::StageKey, Option<Arc<pipeline::Priced>>>,
+    ffn_groups: Memo<pingpong::FfnKey, Option<pingpong::FfnGroups>>,
+}
+
+impl Default for SpaceCache {
+    fn default() -> SpaceCache {
+        SpaceCache { stages: Memo::bounded(PIPELINE_CACHE_ENTRIES), ffn_groups: Memo::bounded(PIPELINE_CACHE_ENTRIES) }
+    }
+}
+
+/// What a function of its key alone gives, by key, for every thread: at most `bound`
+/// entries, and it starts again empty when full (the values are worked out again, the
+/// same). Two threads asking for a missing key at once may both work it out.
+struct Memo<K, V> {
+    map: std::sync::Mutex<rustc_hash::FxHashMap<K, V>>,
+    bound: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
+    fn bounded(bound: usize) -> Memo<K, V> {
+        Memo { map: Default::default(), bound }
+    }
+
+    /// The value of `key`, worked out by `make` where it is not held.
+    fn get_or(&self, key: K, make: impl FnOnce() -> V) -> V {
+        let lock = || self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = lock().get(&key) {
+            return v.clone();
+        }
+        let v = make();
+        let mut map = lock();
+        if map.len() >= self.bound {
+            map.clear();
+        }
+        map.insert(key, v.clone());
+        v
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.map.lock().unwrap().len()
+    }
 }
 
 /// [`decode_options_of`], built in `buf` (empty; a list whose room a caller building many
@@ -899,6 +938,9 @@ fn target_options(
     (mut out, cache): (Vec<DecodeOption>, Option<&SpaceCache>),
 ) -> Vec<DecodeOption> {
     debug_assert!(out.is_empty());
+    // without a plan-wide cache, one for this batch's layouts
+    let own = SpaceCache::default();
+    let cache = cache.unwrap_or(&own);
     let all = kinds == Kinds::All;
     let m = &plan.model;
     let cl = &plan.cluster;

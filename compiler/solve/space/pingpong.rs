@@ -52,57 +52,34 @@ pub(super) fn ffn_degrees(m: &crate::ir::Model, pf: &crate::ir::Pool) -> Vec<u64
 }
 
 /// An FFN's layer groups on one pool and degree: how many, and the busiest's memory.
-type FfnGroups = (u64, Vec<MemUse>);
+pub(super) type FfnGroups = (u64, Vec<MemUse>);
 
 /// At one microbatch count, an FFN's time on one pool and degree and its all-reduce over
 /// a microbatch's tokens.
 type FfnTime = (Option<cost::StageTime>, f64);
 
-/// An FFN's layer groups ([`ffn_groups`]) by FFN pool, degree and expert split, worked
-/// out once for every batch of one plan's spaces ([`SpaceCache`]): they hold weights
-/// alone. One entry per FFN pool, degree and split of the plan.
-#[derive(Default)]
-pub(super) struct GroupsCache(std::sync::Mutex<rustc_hash::FxHashMap<FfnKey, Option<FfnGroups>>>);
-
 /// An FFN side: its pool, degree and expert split.
-type FfnKey = (usize, u64, cost::MoeSplit);
-
-impl GroupsCache {
-    /// The groups of `key`, worked out by `make` the first time.
-    fn get_or(&self, key: FfnKey, make: impl FnOnce() -> Option<FfnGroups>) -> Option<FfnGroups> {
-        if let Some(found) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return found.clone();
-        }
-        let made = make();
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, made.clone());
-        made
-    }
-}
+pub(super) type FfnKey = (usize, u64, cost::MoeSplit);
 
 /// What ping-pong options at one batch share whatever attention pool and degree the FFN
-/// pairs with: an FFN pool's layer groups (weights alone: [`ffn_groups`], from the plan's
-/// [`SpaceCache`] where given) and its time and all-reduce per microbatch count, by
-/// (pool, degree); a data-parallel attention group's microbatch's step graph by its
-/// sequences.
+/// pairs with: an FFN pool's layer groups (weights alone: [`ffn_groups`], worked out once
+/// per `shared`, the plan's [`SpaceCache`]) and its time and all-reduce per microbatch
+/// count, by (pool, degree); a data-parallel attention group's microbatch's step graph
+/// by its sequences.
 pub(super) struct PingPongCache<'c> {
-    shared: Option<&'c SpaceCache>,
-    groups: HashMap<FfnKey, Option<FfnGroups>>,
+    shared: &'c SpaceCache,
     ffn_times: HashMap<FfnKey, Vec<FfnTime>>,
     cells: HashMap<u64, graph::Graph>,
 }
 
 impl<'c> PingPongCache<'c> {
-    pub(super) fn new(shared: Option<&'c SpaceCache>) -> PingPongCache<'c> {
-        PingPongCache { shared, groups: HashMap::default(), ffn_times: HashMap::default(), cells: HashMap::default() }
+    pub(super) fn new(shared: &'c SpaceCache) -> PingPongCache<'c> {
+        PingPongCache { shared, ffn_times: HashMap::default(), cells: HashMap::default() }
     }
 
     /// The layer groups of the FFN on pool `f` in groups of `tf` chips ([`ffn_groups`]).
-    fn groups(&mut self, plan: &Plan, (f, tf, experts): FfnKey) -> Option<FfnGroups> {
-        let make = || ffn_groups(plan, f, tf, experts);
-        match self.shared {
-            Some(s) => s.ffn_groups.get_or((f, tf, experts), make),
-            None => self.groups.entry((f, tf, experts)).or_insert_with(make).clone(),
-        }
+    fn groups(&self, plan: &Plan, (f, tf, experts): FfnKey) -> Option<FfnGroups> {
+        self.shared.ffn_groups.get_or((f, tf, experts), || ffn_groups(plan, f, tf, experts))
     }
 }
 
@@ -332,7 +309,7 @@ mod tests {
         assert!(pingpong >= 100, "{pingpong}");
         let lpu = &plan.cluster.pools[1];
         let sides = ffn_degrees(&plan.model, lpu).len();
-        let held = cache.ffn_groups.0.lock().unwrap().len();
+        let held = cache.ffn_groups.held();
         assert!(held > 0 && held <= 2 * sides, "{held} of {sides} degrees");
     }
 }

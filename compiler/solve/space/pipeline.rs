@@ -45,33 +45,13 @@ pub(super) struct StageCosts {
     first_fixed: f64,
 }
 
-/// Pipeline stages priced for one plan at its figures (`Priced`), by pool, degree,
-/// sequences per microbatch and tokens per sequence ([`SpaceCache`]'s): the microbatch
-/// sizes recur from batch to batch. At most [`PIPELINE_CACHE_ENTRIES`] (about 6 kB each
-/// at 126 layers); it starts again empty when full.
-#[derive(Default)]
-pub(super) struct StageCache(std::sync::Mutex<rustc_hash::FxHashMap<StageKey, Option<Arc<Priced>>>>);
+/// A stage priced ([`Priced`], held by [`SpaceCache`]): its pool, degree, sequences per
+/// microbatch and tokens per sequence; the microbatch sizes recur from batch to batch.
+pub(super) type StageKey = (usize, u64, u64, u64);
 
-/// A stage priced ([`Priced`]): its pool, degree, sequences per microbatch and tokens per
-/// sequence.
-type StageKey = (usize, u64, u64, u64);
-
-/// The most stages one plan's [`SpaceCache`] holds.
+/// The most stages one plan's [`SpaceCache`] holds (about 6 kB each at 126 layers); it
+/// starts again empty when full.
 pub const PIPELINE_CACHE_ENTRIES: usize = 4096;
-
-impl StageCache {
-    fn get(&self, key: StageKey) -> Option<Option<Arc<Priced>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
-    }
-
-    fn put(&self, key: StageKey, priced: Option<Arc<Priced>>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= PIPELINE_CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key, priced);
-    }
-}
 
 /// Pool `pool`'s chips in tensor-parallel groups of `tp` as a stage over graph `g` of a
 /// step over `tokens` tokens; `None` where the chip has no precision the step needs.
@@ -228,15 +208,15 @@ impl LayerBytes {
 /// What a batch's pipelines share: the model's [`LayerBytes`] and the decode steps'
 /// graphs by microbatch size (`⌈B/m⌉` sequences), each built once for every pool,
 /// degree and stage count that runs it; and the stages priced over them, those of the
-/// plan's other batches too where a [`SpaceCache`] is given.
+/// plan's other batches too where `cache` is the plan's.
 pub(super) struct Shared<'c> {
     bytes: LayerBytes,
     graphs: Vec<(u64, graph::Graph)>,
-    cache: Option<&'c SpaceCache>,
+    cache: &'c SpaceCache,
 }
 
 impl<'c> Shared<'c> {
-    pub(super) fn new(plan: &Plan, cache: Option<&'c SpaceCache>) -> Shared<'c> {
+    pub(super) fn new(plan: &Plan, cache: &'c SpaceCache) -> Shared<'c> {
         Shared { bytes: LayerBytes::of(plan), graphs: Vec::new(), cache }
     }
 
@@ -245,17 +225,10 @@ impl<'c> Shared<'c> {
     /// ([`stage_costs`]); priced once per cache ([`price_stage`]). `None` where the chip
     /// has no precision the step needs.
     fn stage(&mut self, plan: &Plan, (pool, tp): (usize, u64), (b, per_seq): (u64, u64), batch: u64) -> Option<StageCosts> {
-        let key = (pool, tp, b, per_seq);
-        let priced = match self.cache.and_then(|c| c.stages.get(key)) {
-            Some(p) => p,
-            None => {
-                let p = price_stage(plan, (pool, tp), self.at(plan, b, per_seq).0, b * per_seq).map(Arc::new);
-                if let Some(c) = self.cache {
-                    c.stages.put(key, p.clone());
-                }
-                p
-            }
-        };
+        let cache = self.cache;
+        let priced = cache
+            .stages
+            .get_or((pool, tp, b, per_seq), || price_stage(plan, (pool, tp), self.at(plan, b, per_seq).0, b * per_seq).map(Arc::new));
         stage_costs(plan, (pool, tp), priced?, &self.bytes, (batch, b))
     }
 
@@ -329,7 +302,7 @@ pub(super) fn pipeline_parts(
 /// The layer-partition problem of a plan's `decode.layers` pools for `s` stages at
 /// decode batch `batch` (benchmarks and tests time and cross-check it).
 pub fn pipeline_problem(plan: &Plan, batch: u64, s: usize) -> Option<layers::Problem> {
-    pipeline_parts(plan, (batch, 1), s, &mut Shared::new(plan, None), &mut Vec::new()).map(|p| p.problem)
+    pipeline_parts(plan, (batch, 1), s, &mut Shared::new(plan, &SpaceCache::default()), &mut Vec::new()).map(|p| p.problem)
 }
 
 /// Layer pipelines over the pools `place decode.layers` names (docs/solver.md): with
@@ -339,13 +312,13 @@ pub fn pipeline_problem(plan: &Plan, batch: u64, s: usize) -> Option<layers::Pro
 /// exact DP of [`layers`] picks the order and the cuts with the smallest bottleneck.
 /// Then the pipelines within each of those pools ([`uniform_pipeline_options`]).
 /// Steps over `per_seq` tokens per sequence as in [`target_options`]; the stages priced
-/// once per `cache` where given.
+/// once per `cache`.
 pub(super) fn pipeline_options(
     plan: &Plan,
     batch: u64,
     per_seq: u64,
     excluded: &mut Vec<Excluded>,
-    cache: Option<&SpaceCache>,
+    cache: &SpaceCache,
 ) -> Vec<DecodeOption> {
     let m = &plan.model;
     let n = plan.placement(Stage::DecodeLayers).pools.len();
@@ -750,13 +723,13 @@ mod pipelines_within_a_pool {
             pipelines += alone.iter().filter(|d| matches!(d.layout, Layout::Pipeline(_))).count();
         }
         assert!(pipelines >= 100, "{pipelines}");
-        let held = cache.stages.0.lock().unwrap().len();
+        let held = cache.stages.held();
         assert!(held > 0 && held <= PIPELINE_CACHE_ENTRIES, "{held}");
-        let full = StageCache::default();
+        let full = SpaceCache::default();
         for i in 0..PIPELINE_CACHE_ENTRIES as u64 + 3 {
-            full.put((0, 1, i, 1), None);
+            full.stages.get_or((0, 1, i, 1), || None);
         }
-        assert_eq!(full.0.lock().unwrap().len(), 3);
+        assert_eq!(full.stages.held(), 3);
     }
 
     /// A pipeline stage's costs put the input embedding on the first stage and the LM
@@ -772,7 +745,7 @@ mod pipelines_within_a_pool {
         assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
         let plan = &comp.program.plans[0];
         let g = graph::build(&plan.model, decode_step(plan, 1, 1));
-        let costs = Shared::new(plan, None).stage(plan, (0, 4), (1, 1), 1).unwrap();
+        let costs = Shared::new(plan, &SpaceCache::default()).stage(plan, (0, 4), (1, 1), 1).unwrap();
         let price = cost::node_times(&plan.cluster.pools[0].chip).unwrap();
         let (mut embed, mut head) = (0.0, 0.0);
         for node in g.nodes().filter(|n| n.layers.is_none()) {
