@@ -385,6 +385,9 @@ fn dominated(inst: &Instance, class: &[u32]) -> Vec<bool> {
     type Feeds<'a> = Vec<(&'a [(usize, f64)], Vec<&'a space::PrefillOption>)>;
     let mut feeds: Feeds = Vec::new();
     let unpack = |x: u128| ((x >> 96) as u32, (x & 0xffff_ffff) as usize);
+    // the replicas of every prefill option that can feed it, of the option compared last
+    // (the next pair's first where it is comparable: each option's worked out once)
+    let (mut last, mut next): ((usize, Vec<u64>), Vec<u64>) = ((usize::MAX, Vec::new()), Vec::new());
     for w in pingpong.windows(2) {
         let ((c, i), (k, j)) = (unpack(w[0]), unpack(w[1]));
         let (a, b) = (&inst.decode[i], &inst.decode[j]);
@@ -407,7 +410,16 @@ fn dominated(inst: &Instance, class: &[u32]) -> Vec<bool> {
                 feeds.len() - 1
             }
         };
-        out[j] = feeds[f].1.iter().all(|p| p.replicas_for(ra) == p.replicas_for(rb));
+        let by = &feeds[f].1;
+        if last.0 != i {
+            last.1.clear();
+            last.1.extend(by.iter().map(|p| p.replicas_for(ra)));
+        }
+        next.clear();
+        next.extend(by.iter().map(|p| p.replicas_for(rb)));
+        out[j] = last.1 == next;
+        std::mem::swap(&mut last.1, &mut next);
+        last.0 = j;
     }
     out
 }
@@ -1318,7 +1330,7 @@ fn bound_over(
             };
             // replicas per token/s
             let c = if p.aggregated || d.aggregated.is_some() { 0.0 } else { p.interval / o };
-            let need = |x: f64| ((x * c - 1e-9).ceil().max(1.0)) as u64;
+            let need = |x: f64| space::fewest_replicas(x * c);
             let (lo_r, hi_r) = match p.fixed_replicas {
                 Some(n) if need(fewest) > n => continue,
                 Some(n) => (n, n),

@@ -326,14 +326,35 @@ pub struct Choice {
     pub replicas: u64,
 }
 
+/// The fewest replicas that do `need` replicas' work: `⌈need⌉`, at least 1, less a
+/// billionth so that rounding (3.0000000001) does not add one.
+pub fn fewest_replicas(need: f64) -> u64 {
+    ceil(need - 1e-9).max(1.0) as u64
+}
+
+/// `x.ceil()` for every `f64`, without the call to libm that `ceil` is on baseline
+/// x86-64 (no rounding instruction before SSE4.1); the search rounds replica counts
+/// for every pair of options it compares. At and beyond 2^52 every float is whole.
+#[inline]
+pub fn ceil(x: f64) -> f64 {
+    if x.abs() < 4_503_599_627_370_496.0 {
+        let whole = (x as i64 as f64).copysign(x);
+        if whole < x {
+            whole + 1.0
+        } else {
+            whole
+        }
+    } else {
+        x
+    }
+}
+
 impl PrefillOption {
     /// Fewest replicas of it that keep up with `demand` requests/s: ⌈demand·s⌉, `s` its
     /// interval between prompts, and with a replica pin exactly that many (more than the
     /// pin when the pin cannot keep up, which `max_replicas` then rejects).
     pub fn replicas_for(&self, demand: f64) -> u64 {
-        let need = demand * self.interval;
-        // Guard against 3.0000000001 from rounding.
-        let fewest = (need - 1e-9).ceil().max(1.0) as u64;
+        let fewest = fewest_replicas(demand * self.interval);
         self.fixed_replicas.map_or(fewest, |n| n.max(fewest))
     }
 
@@ -1487,6 +1508,28 @@ mod tests {
         assert_eq!(tp_degrees(8, 1_000_000_000_000, true), vec![1, 2, 4, 5, 8]);
         assert_eq!(tp_degrees(8, 999_999_999_989, true), vec![1]);
         assert_eq!(tp_degrees(4, 0, true), vec![1]);
+    }
+
+    /// `ceil` is `f64::ceil` bit for bit: whole numbers, either side of them, the signed
+    /// zeros, the largest floats with fractions, beyond 2^52 and 2^63, and NaN.
+    #[test]
+    fn ceil_is_f64_ceil_for_every_kind_of_float() {
+        let edge = 4_503_599_627_370_496.0_f64;
+        let mut xs = vec![0.0, -0.0, 0.3, -0.3, 1.0, -1.0, 2.5, -2.5, 3.0000000001, 1e-300, -1e-300, f64::MIN_POSITIVE];
+        xs.extend([edge - 0.5, -(edge - 0.5), edge, edge + 2.0, 1e19, -1e19, f64::MAX, f64::MIN, f64::INFINITY, f64::NEG_INFINITY]);
+        for k in 0..2000 {
+            let x = (k as f64 - 1000.0) * 0.0137;
+            xs.extend([x, x.next_up(), x.next_down()]);
+        }
+        for x in xs {
+            assert_eq!(ceil(x).to_bits(), x.ceil().to_bits(), "{x:e}");
+        }
+        assert!(ceil(f64::NAN).is_nan());
+        assert_eq!(fewest_replicas(3.0000000001), 3);
+        assert_eq!(fewest_replicas(3.01), 4);
+        assert_eq!(fewest_replicas(0.0), 1);
+        assert_eq!(fewest_replicas(f64::NAN), 1);
+        assert_eq!(fewest_replicas(f64::INFINITY), u64::MAX);
     }
 }
 
