@@ -329,14 +329,14 @@ pub struct Choice {
 /// The fewest replicas that do `need` replicas' work: `⌈need⌉`, at least 1, less a
 /// billionth so that rounding (3.0000000001) does not add one.
 pub fn fewest_replicas(need: f64) -> u64 {
-    ceil(need - 1e-9).max(1.0) as u64
+    ceil_fast(need - 1e-9).max(1.0) as u64
 }
 
 /// `x.ceil()` for every `f64`, without the call to libm that `ceil` is on baseline
 /// x86-64 (no rounding instruction before SSE4.1); the search rounds replica counts
 /// for every pair of options it compares. At and beyond 2^52 every float is whole.
 #[inline]
-pub fn ceil(x: f64) -> f64 {
+pub fn ceil_fast(x: f64) -> f64 {
     if x.abs() < 4_503_599_627_370_496.0 {
         let whole = (x as i64 as f64).copysign(x);
         if whole < x {
@@ -1510,10 +1510,10 @@ mod tests {
         assert_eq!(tp_degrees(4, 0, true), vec![1]);
     }
 
-    /// `ceil` is `f64::ceil` bit for bit: whole numbers, either side of them, the signed
+    /// `ceil_fast` is `f64::ceil` bit for bit: whole numbers, either side of them, the signed
     /// zeros, the largest floats with fractions, beyond 2^52 and 2^63, and NaN.
     #[test]
-    fn ceil_is_f64_ceil_for_every_kind_of_float() {
+    fn ceil_fast_is_f64_ceil_for_every_kind_of_float() {
         let edge = 4_503_599_627_370_496.0_f64;
         let mut xs = vec![0.0, -0.0, 0.3, -0.3, 1.0, -1.0, 2.5, -2.5, 3.0000000001, 1e-300, -1e-300, f64::MIN_POSITIVE];
         xs.extend([edge - 0.5, -(edge - 0.5), edge, edge + 2.0, 1e19, -1e19, f64::MAX, f64::MIN, f64::INFINITY, f64::NEG_INFINITY]);
@@ -1522,9 +1522,9 @@ mod tests {
             xs.extend([x, x.next_up(), x.next_down()]);
         }
         for x in xs {
-            assert_eq!(ceil(x).to_bits(), x.ceil().to_bits(), "{x:e}");
+            assert_eq!(ceil_fast(x).to_bits(), x.ceil().to_bits(), "{x:e}");
         }
-        assert!(ceil(f64::NAN).is_nan());
+        assert!(ceil_fast(f64::NAN).is_nan());
         assert_eq!(fewest_replicas(3.0000000001), 3);
         assert_eq!(fewest_replicas(3.01), 4);
         assert_eq!(fewest_replicas(0.0), 1);
