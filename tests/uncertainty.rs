@@ -683,6 +683,54 @@ fn a_search_from_floors_finds_what_a_search_from_every_seed_finds() {
     );
 }
 
+/// A search that only compares with a key (`batch::search_below`, what a break-even's
+/// steps ask of the plan solved second) answers as the full search's best does: a key
+/// less than the one compared with where the best's is less, else the best's own (so
+/// the same tie and the same "worse"), from the seeds and from floors alike, for every
+/// goal with floors, at the nominal figures and at inputs' worse ends; it never builds
+/// more spaces, and in most of these it builds fewer (768 searches, 683 fewer when
+/// written).
+#[test]
+fn a_search_against_a_key_compares_as_the_best_does() {
+    use hplanc::ir::Objective;
+    use hplanc::solve::batch::{by_goal, search_all, search_below, Batches, Found, NominalSpaces};
+    use hplanc::solve::uncertainty::{better, more_is_worse};
+    let (mut compared, mut fewer) = (0, 0);
+    for name in ["s04_cerebras_full_stack", "s09_lpx_draft_rubin_verify", "llama405b_cs3_pipeline"] {
+        let comp = crate::compile(&crate::root().join(format!("examples/{name}.hplan")), hplanc::Mode::Check);
+        assert!(!comp.has_errors(), "{name}");
+        for plan in &comp.program.plans {
+            for objective in [Objective::CostPerMtok, Objective::Tpot, Objective::Ttft, Objective::TokensPerMw] {
+                let plan = hplanc::ir::Plan { objective, ..plan.clone() };
+                let goal = hplanc::solve::goal(&plan);
+                let nominal = NominalSpaces::new(&plan).floors(goal).expect("a goal with floors");
+                let key = |f: &Found| f.best.as_ref().map_or(f64::INFINITY, |p| hplanc::solve::key(p, goal).0);
+                let mut at = vec![(plan.clone(), None)];
+                for input in plan.inputs().iter().take(3) {
+                    let worse = if more_is_worse(input.figure) { input.high } else { input.low };
+                    at.push((plan.with_input(input, worse), Some(&nominal)));
+                }
+                for (varied, floors) in &at {
+                    let mut all = Batches::new(varied);
+                    let best = key(&search_all(&mut all, goal, &mut by_goal(goal)).unwrap());
+                    let finite = if best.is_finite() { best } else { 1.0 };
+                    let cutoffs = [0.5 * finite, finite.next_down(), finite, finite.next_up(), 2.0 * finite, f64::INFINITY];
+                    for below in cutoffs {
+                        let mut compared_with = Batches::new(varied);
+                        let got = key(&search_below(&mut compared_with, goal, *floors, Some(below), &mut by_goal(goal)).unwrap());
+                        let what = format!("{name} / {} for {objective:?}, best {best:e}, compared with {below:e}", varied.name);
+                        assert_eq!(better(got, below), better(best, below), "{what}: got {got:e}");
+                        let (n, m) = (all.built().count(), compared_with.built().count());
+                        assert!(m <= n, "{what}: {m} spaces built, the full search {n}");
+                        (compared, fewer) = (compared + 1, fewer + usize::from(m < n));
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared >= 700 && fewer * 4 >= compared * 3, "{compared} searches compared, {fewer} building fewer spaces");
+}
+
 /// A plan that a compare block's `break_even` keeps as it is (its cluster has no such
 /// figure) is not solved again for it: its own solve finds the key the break-even
 /// compares with (the enumeration's best over every batch, `solve::solve_with`) over

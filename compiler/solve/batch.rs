@@ -842,6 +842,18 @@ pub fn search_at_most(
     solve_one: &mut SolveOne,
     max_solved: usize,
 ) -> Result<Found, String> {
+    let queue = queued(batches, goal, start, exclude);
+    run(batches, goal, queue, exclude, solve_one, max_solved, None)
+}
+
+/// [`search`]'s first queue: each of `start` at its bound, and each range between two
+/// of them bounded from its ends.
+fn queued(
+    batches: &mut Batches,
+    goal: Goal,
+    start: &[(u64, Option<Key>)],
+    exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>,
+) -> BinaryHeap<Queued> {
     let none = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     let mut queue: BinaryHeap<Queued> = start.iter().map(|&(b, lb)| Queued(lb.unwrap_or(none), b, Item::One(b))).collect();
     for w in start.windows(2) {
@@ -851,7 +863,7 @@ pub fn search_at_most(
             }
         }
     }
-    run(batches, goal, queue, exclude, solve_one, max_solved)
+    queue
 }
 
 /// [`search_all`] where every figure of the plan is no better than in the plan whose
@@ -859,6 +871,40 @@ pub fn search_at_most(
 /// bounds, so that a seed or a range they put above the best point found is never
 /// built. The same best point as [`search_all`] (`tests/uncertainty.rs`).
 pub fn search_floored(batches: &mut Batches, goal: Goal, floors: &Floors, solve_one: &mut SolveOne) -> Result<Found, String> {
+    search_floored_below(batches, goal, floors, None, solve_one)
+}
+
+/// The search a comparison with a key `below` needs: whether the plan's best key is
+/// less than it, equal or greater. [`search_floored`] from `floors` (else
+/// [`search_all`]) that stops at the first point whose key is less than `below` (its
+/// `best` is then that point, not the best) and leaves out every batch and range
+/// bounded above `below`; so its `best` is the best point where that is at `below` or
+/// less, else none or a point above `below`. With `below` `None`, the full search.
+pub fn search_below(
+    batches: &mut Batches,
+    goal: Goal,
+    floors: Option<&Floors>,
+    below: Option<f64>,
+    solve_one: &mut SolveOne,
+) -> Result<Found, String> {
+    match floors {
+        Some(f) => search_floored_below(batches, goal, f, below, solve_one),
+        None => {
+            let start: Vec<(u64, Option<Key>)> = seeds(batches.plan()).into_iter().map(|b| (b, None)).collect();
+            let queue = queued(batches, goal, &start, &|_| None);
+            run(batches, goal, queue, &|_| None, solve_one, MAX_SOLVED, below)
+        }
+    }
+}
+
+/// [`search_floored`], as [`search_below`] where `below` is given.
+fn search_floored_below(
+    batches: &mut Batches,
+    goal: Goal,
+    floors: &Floors,
+    below: Option<f64>,
+    solve_one: &mut SolveOne,
+) -> Result<Found, String> {
     let at = |f: f64| (f, f64::NEG_INFINITY);
     let mut queue = BinaryHeap::new();
     for (i, &(b, f)) in floors.points.iter().enumerate() {
@@ -870,11 +916,13 @@ pub fn search_floored(batches: &mut Batches, goal: Goal, floors: &Floors, solve_
             queue.push(Queued(at(f), b + 1, Item::Lazy(b, next)));
         }
     }
-    run(batches, goal, queue, &|_| None, solve_one, MAX_SOLVED)
+    run(batches, goal, queue, &|_| None, solve_one, MAX_SOLVED, below)
 }
 
 /// The search's loop from `queue`: the least bound first, solving each batch and
-/// splitting each range, until no item left can beat the best point found.
+/// splitting each range, until no item left can beat the best point found; with
+/// `below`, until a point's key is less than it or no item left is bounded at it or
+/// less ([`search_below`]).
 fn run(
     batches: &mut Batches,
     goal: Goal,
@@ -882,6 +930,7 @@ fn run(
     exclude: &dyn Fn(&Instance) -> Option<ilp::Exclude>,
     solve_one: &mut SolveOne,
     max_solved: usize,
+    below: Option<f64>,
 ) -> Result<Found, String> {
     // the best key, its batch, choice and statistics
     let mut best: Option<(Key, u64, Choice, ilp::Stats)> = None;
@@ -897,6 +946,10 @@ fn run(
     while let Some(Queued(lb, least, item)) = queue.pop() {
         // every item left is bounded at least as high: none can beat the best
         if best.as_ref().is_some_and(|(k, b, _, _)| order((lb, least), (*k, *b)) == Ordering::Greater) {
+            break;
+        }
+        // every item left is bounded above the key compared with: none is at it or less
+        if below.is_some_and(|c| lb.0 > c) {
             break;
         }
         if solved.len() >= max_solved {
@@ -920,6 +973,10 @@ fn run(
                     }
                 }
                 solved.push((b, k));
+                // a key less than the one compared with answers the comparison
+                if k.zip(below).is_some_and(|(k, c)| k.0 < c) {
+                    break;
+                }
             }
             // bounded from afar: the bound from its two spaces, if higher, from now on
             Item::Lazy(a, b) => {

@@ -102,17 +102,16 @@ fn batches_of<'p>(plan: &'p Plan, from: Option<(&'p NominalSpaces<'p>, Reuse)>) 
 /// that gave them) the seeds and the ranges between them are queued at those bounds
 /// ([`batch::search_floored`]): the same point, building only the spaces that can hold
 /// it.
-fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment, floors: Option<&Floors>) -> Option<Point> {
+///
+/// With `below`, only how the best key compares with `below` is asked: a point whose
+/// key is less where the best's is, else the best ([`batch::search_below`]).
+fn best_enumerated(batches: &mut Batches, goal: Goal, nominal: &Assignment, floors: Option<&Floors>, below: Option<f64>) -> Option<Point> {
     let mut solve_one = batch::by_goal_then(goal, |inst: &space::Instance, c: Choice| {
         let (d, k) = (&inst.decode[c.decode], &inst.prefill[c.prefill]);
         (decode_signature(d), k.pool, k.aggregated) != *nominal
     });
     // enumeration never fails
-    let found = match floors {
-        Some(floors) => batch::search_floored(batches, goal, floors, &mut solve_one),
-        None => batch::search_all(batches, goal, &mut solve_one),
-    };
-    found.ok().and_then(|f| f.best)
+    batch::search_below(batches, goal, floors, below, &mut solve_one).ok().and_then(|f| f.best)
 }
 
 /// The value between `from` (where the placement is `nominal`'s) and `to` (where it is
@@ -208,8 +207,12 @@ impl<'a> Around<'a> {
     /// ([`vary_all`] also takes the better ends of unused inputs from one solve for
     /// several, [`Around::optimistic`].) Otherwise the exact enumeration of every batch
     /// ([`best_enumerated`]).
-    fn at(&self, input: &Input, value: f64) -> Option<Point> {
-        self.solve_at(input, value, None, |_, _, _| None).0
+    ///
+    /// With `below`, only how the best's key compares with `below` is asked: a point
+    /// whose key is less than `below` where the best's is, else the best
+    /// ([`batch::search_below`]).
+    fn at(&self, input: &Input, value: f64, below: Option<f64>) -> Option<Point> {
+        self.solve_below(input, value, None, below, |_, _, _| None).0
     }
 
     /// [`Around::at`], its search started from `floors` (else the nominal spaces'
@@ -223,9 +226,22 @@ impl<'a> Around<'a> {
         floors: Option<&Floors>,
         then: impl FnOnce(&mut Batches, &Option<Point>, Option<&Floors>) -> Option<Floors>,
     ) -> (Option<Point>, Option<Floors>) {
+        self.solve_below(input, value, floors, None, then)
+    }
+
+    /// [`Around::solve_at`], its search comparing with `below` where given
+    /// ([`Around::at`]).
+    fn solve_below(
+        &self,
+        input: &Input,
+        value: f64,
+        floors: Option<&Floors>,
+        below: Option<f64>,
+        then: impl FnOnce(&mut Batches, &Option<Point>, Option<&Floors>) -> Option<Floors>,
+    ) -> (Option<Point>, Option<Floors>) {
         let solved = self.with_varied(input, value, uses(self.plan, self.best, input), |mut space| {
             let from = floors.or(self.floors_at(input, value));
-            let point = best_enumerated(&mut space, goal(self.plan), &self.nominal, from);
+            let point = best_enumerated(&mut space, goal(self.plan), &self.nominal, from, below);
             let kept = then(&mut space, &point, from);
             (point, kept)
         });
@@ -319,7 +335,7 @@ impl<'a> Around<'a> {
         let reuses: Vec<Option<Reuse>> = inputs.iter().map(|i| reuse(self.plan, i)).collect();
         let shared = reuses[0].filter(|r| reuses.iter().all(|x| *x == Some(*r)));
         let mut space = batches_of(&varied, shared.map(|r| (&self.spaces, r)));
-        let point = best_enumerated(&mut space, goal(self.plan), &self.nominal, None);
+        let point = best_enumerated(&mut space, goal(self.plan), &self.nominal, None, None);
         if !self.keeps_nominal(&point) {
             return false;
         }
@@ -349,7 +365,7 @@ impl<'a> Around<'a> {
             let point = if point_stays {
                 Some(self.best.clone())
             } else {
-                best_enumerated(&mut space, goal(self.plan), &self.nominal, self.floors_at(input, value))
+                best_enumerated(&mut space, goal(self.plan), &self.nominal, self.floors_at(input, value), None)
             };
             let floors = self.end_floors(input, value, &mut space, &point);
             let from = self.worse(input, value).then(|| self.sweep_floors(over)).flatten();
@@ -590,15 +606,21 @@ pub struct Side<'a> {
 }
 
 impl Side<'_> {
+    /// Whether the plan has `input` (by name: the same chip or link figure).
+    fn has(&self, input: &Input) -> bool {
+        self.plan.inputs().iter().any(|i| i.name() == input.name())
+    }
+
     /// The plan's goal value at `point` (infinity where nothing is feasible).
     fn value(&self, point: Option<&Point>) -> f64 {
         point.map_or(f64::INFINITY, |p| super::key(p, goal(self.plan)).0)
     }
 
     /// The plan's goal value with `input` at `value`: its own answer where it does not
-    /// have the input, an end's where the input was varied there, else [`Around::at`].
-    fn objective(&self, around: &Around, input: &Input, value: f64) -> f64 {
-        if !self.plan.inputs().iter().any(|i| i.name() == input.name()) {
+    /// have the input, an end's where the input was varied there, else [`Around::at`]
+    /// (with `below`, a value that compares with `below` as the best's does).
+    fn objective(&self, around: &Around, input: &Input, value: f64, below: Option<f64>) -> f64 {
+        if !self.has(input) {
             return self.value(Some(self.best));
         }
         // the ends were solved when the input was varied
@@ -609,7 +631,7 @@ impl Side<'_> {
                 }
             }
         }
-        self.value(around.at(input, value).as_ref())
+        self.value(around.at(input, value, below).as_ref())
     }
 }
 
@@ -682,7 +704,16 @@ pub fn break_evens(
 fn tied((a, around_a): (Side, &Around), (b, around_b): (Side, &Around), input: &Input) -> Vec<BreakEven> {
     // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible)
     let sign = |x: f64| -> i8 {
-        let (oa, ob) = (a.objective(around_a, input, x), b.objective(around_b, input, x));
+        // only which is better is asked: one plan is solved in full (one without the
+        // input where there is one: its answer stands) and the other's search only
+        // compares with its value
+        let (oa, ob) = if a.has(input) && !b.has(input) {
+            let ob = b.objective(around_b, input, x, None);
+            (a.objective(around_a, input, x, Some(ob)), ob)
+        } else {
+            let oa = a.objective(around_a, input, x, None);
+            (oa, b.objective(around_b, input, x, Some(oa)))
+        };
         match oa.partial_cmp(&ob) {
             Some(std::cmp::Ordering::Less) => -1,
             Some(std::cmp::Ordering::Greater) => 1,
@@ -747,21 +778,24 @@ fn key_of(found: Result<batch::Found, String>, g: Goal) -> f64 {
 /// spaces at a value no worse) where given ([`batch::search_floored`]); with the floors
 /// its spaces give for values worse than `value`: `floors` tightened by them, else
 /// their own.
+///
+/// With `below` (the other plan's key, where only which is better is asked), the key
+/// compares with it as the best's does, but need not be the best's
+/// ([`batch::search_below`]: the search stops at a key less than `below` and leaves out
+/// everything bounded above it).
 fn objective_at(
     plan: &Plan,
     input: Option<&Input>,
     value: f64,
     from: Option<(&NominalSpaces, Reuse)>,
     floors: Option<&Floors>,
+    below: Option<f64>,
 ) -> (f64, Option<Floors>) {
     let varied = input.map(|i| plan.with_input(i, value));
     let plan = varied.as_ref().unwrap_or(plan);
     let g = goal(plan);
     let mut batches = batches_of(plan, from);
-    let found = match floors {
-        Some(f) => batch::search_floored(&mut batches, g, f, &mut batch::by_goal(g)),
-        None => batch::search_all(&mut batches, g, &mut batch::by_goal(g)),
-    };
+    let found = batch::search_below(&mut batches, g, floors, below, &mut batch::by_goal(g));
     let key = key_of(found, g);
     let next = match floors {
         _ if input.is_none() => None,
@@ -794,11 +828,12 @@ impl<'p> Crossed<'p> {
     }
 
     /// Its key at `value`, started from `floors`, and the floors for worse values
-    /// ([`objective_at`]).
-    fn at(&self, value: f64, floors: Option<&Floors>) -> (f64, Option<Floors>) {
+    /// ([`objective_at`]; with `below`, a key that compares with `below` as its best's
+    /// does).
+    fn at(&self, value: f64, floors: Option<&Floors>, below: Option<f64>) -> (f64, Option<Floors>) {
         match self.fixed {
             Some(k) => (k, None),
-            None => objective_at(self.plan, self.input, value, self.from.as_ref().map(|(s, r)| (s, *r)), floors),
+            None => objective_at(self.plan, self.input, value, self.from.as_ref().map(|(s, r)| (s, *r)), floors, below),
         }
     }
 }
@@ -844,8 +879,17 @@ pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
     // whether a larger value is a worse figure (both plans' inputs, where both have one,
     // are the compare block's one figure)
     let worse_up = |i: usize| sides[i].0.input.or(sides[i].1.input).is_none_or(|x| more_is_worse(x.figure));
+    // only which is better is asked: a plan that keeps its answer, else the first, is
+    // solved in full, and the other's search only compares with its key
     let sign = |i: usize, v: f64, floors: [Option<&Floors>; 2]| {
-        let ((ka, fa), (kb, fb)) = (sides[i].0.at(v, floors[0]), sides[i].1.at(v, floors[1]));
+        let (a, b) = (&sides[i].0, &sides[i].1);
+        let ((ka, fa), (kb, fb)) = if b.fixed.is_some() && a.fixed.is_none() {
+            let (kb, fb) = b.at(v, floors[1], None);
+            (a.at(v, floors[0], Some(kb)), (kb, fb))
+        } else {
+            let (ka, fa) = a.at(v, floors[0], None);
+            ((ka, fa), b.at(v, floors[1], Some(ka)))
+        };
         (better(ka, kb), [fa, fb])
     };
     // the best value of each first, alone; then the others from its floors
@@ -928,7 +972,7 @@ mod tests {
         let twin: Assignment = ((swap(sig.0), sig.1.map(swap), sig.2.map(swap), sig.3.iter().map(|&i| swap(i)).collect()), swap(pre), agg);
         assert_ne!(twin, nominal);
         for keep in [&nominal, &twin] {
-            let p = best_enumerated(&mut Batches::new(plan), goal(plan), keep, None).unwrap();
+            let p = best_enumerated(&mut Batches::new(plan), goal(plan), keep, None, None).unwrap();
             assert_eq!(&assignment(&p), keep);
             assert_eq!(super::super::key(&p, goal(plan)), super::super::key(&best, goal(plan)));
         }
@@ -1028,15 +1072,15 @@ mod tests {
                 let grid: Vec<f64> = (0..=4).map(|k| input.low + (input.high - input.low) * k as f64 / 4.0).collect();
                 // from the best figure to the worst
                 let order: Vec<f64> = if more_is_worse(input.figure) { grid } else { grid.into_iter().rev().collect() };
-                let (first, floors) = objective_at(plan, Some(&input), order[0], None, None);
-                assert_eq!(first, objective_at(plan, Some(&input), order[0], None, None).0);
+                let (first, floors) = objective_at(plan, Some(&input), order[0], None, None, None);
+                assert_eq!(first, objective_at(plan, Some(&input), order[0], None, None, None).0);
                 let floors = floors.expect("a goal per token has floors");
                 let mut tightened: Option<Floors> = None;
                 for &v in &order[1..] {
-                    let want = objective_at(plan, Some(&input), v, None, None).0;
-                    assert_eq!(objective_at(plan, Some(&input), v, None, Some(&floors)).0, want, "{} at {v}", input.name());
+                    let want = objective_at(plan, Some(&input), v, None, None, None).0;
+                    assert_eq!(objective_at(plan, Some(&input), v, None, Some(&floors), None).0, want, "{} at {v}", input.name());
                     let from = tightened.as_ref().unwrap_or(&floors);
-                    let (got, next) = objective_at(plan, Some(&input), v, None, Some(from));
+                    let (got, next) = objective_at(plan, Some(&input), v, None, Some(from), None);
                     assert_eq!(got, want, "{} at {v}, tightened", input.name());
                     tightened = next;
                     compared += 2;
@@ -1112,7 +1156,7 @@ mod tests {
         let b = Side { plan: fast, best: &best_fast, varied: &varied_fast };
         let input = cheap.inputs().remove(0);
         let (around_a, around_b) = (Around::new(cheap, &best_cheap, None), Around::new(fast, &best_fast, None));
-        let lower = |x: f64| a.objective(&around_a, &input, x) < b.objective(&around_b, &input, x);
+        let lower = |x: f64| a.objective(&around_a, &input, x, None) < b.objective(&around_b, &input, x, None);
         assert_ne!(lower(input.low), lower(input.high), "the two values cross inside the range");
         assert!(break_even(&a, &b, 1).is_empty());
         assert!(break_even(&b, &a, 1).is_empty());
