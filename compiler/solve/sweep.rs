@@ -1,7 +1,9 @@
 //! Sweeps: a plan solved once per value of a variable (the decode batch, or the SLO
 //! `tokens_per_s_per_user >= x`), every (plan, value) pair a task run in parallel on
-//! all cores. Each task is independent and its result lands in its own slot, so the
-//! output does not depend on the number of threads or their timing.
+//! all cores. Each task's result lands in its own slot, and no task's answer depends on
+//! another's (a figure's sweep starts its values' searches from its best value's floors
+//! where they are ready, which changes only what a search builds), so the output does
+//! not depend on the number of threads or their timing.
 
 use super::batch::{self, Batches};
 use super::space::{self, Instance};
@@ -110,6 +112,22 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
             (0..n).map(move |i| (p, i))
         })
         .collect();
+    // a figure's sweep solves first the value where the figure is best (the lowest time,
+    // price or power; the highest peak, efficiency or bandwidth): its spaces' floors
+    // bound the plan at every other value, whose search starts from them where they are
+    // ready when it starts (the same point either way, `batch::search_floored`; only
+    // how much it builds depends on the timing)
+    let best_value = |p: usize| match plans[p].1 {
+        SweepOver::Figure(input, v) if !v.is_empty() => {
+            let worse_up = super::uncertainty::more_is_worse(input.figure);
+            let at = |k: usize| if worse_up { v[k] } else { -v[k] };
+            (0..v.len()).min_by(|&a, &b| at(a).total_cmp(&at(b)))
+        }
+        _ => None,
+    };
+    let mut tasks = tasks;
+    tasks.sort_by_key(|&(p, i)| best_value(p) != Some(i));
+    let floors: Vec<std::sync::OnceLock<Option<batch::Floors>>> = plans.iter().map(|_| Default::default()).collect();
     let results: Vec<Vec<SweepPoint>> = par_map(&tasks, jobs, progress, |&(p, i)| {
         let (plan, over) = plans[p];
         let g = goal(plan);
@@ -119,11 +137,19 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
                 vec![SweepPoint::of(v[i] as f64, &inst, ilp::solve(&inst, g, plan.time_limit))]
             }
             SweepOver::TokensPerSUser(v) => slo_walk(plan, v),
-            SweepOver::Figure(input, v) => vec![at_figure(plan, input, v[i])],
+            SweepOver::Figure(input, v) if best_value(p) == Some(i) => {
+                let (point, kept) = at_figure_from(plan, input, v[i], None, true);
+                floors[p].get_or_init(|| kept);
+                vec![point]
+            }
+            SweepOver::Figure(input, v) => vec![at_figure_from(plan, input, v[i], floors[p].get().and_then(Option::as_ref), false).0],
         }
     });
+    // back in each plan's order of values
+    let mut done: Vec<((usize, usize), Vec<SweepPoint>)> = tasks.into_iter().zip(results).collect();
+    done.sort_by_key(|(t, _)| *t);
     let mut out: Vec<Vec<SweepPoint>> = plans.iter().map(|_| Vec::new()).collect();
-    for ((p, _), r) in tasks.into_iter().zip(results) {
+    for ((p, _), r) in done {
         out[p].extend(r);
     }
     out
@@ -183,7 +209,36 @@ fn at_figure_solving(plan: &Plan, input: &crate::ir::uncertain::Input, value: f6
     let varied = plan.with_input(input, value);
     let g = goal(&varied);
     let mut batches = Batches::new(&varied);
-    match batch::search_all_at_most(&mut batches, g, &mut batch::by_goal(g), max_solved) {
+    let found = batch::search_all_at_most(&mut batches, g, &mut batch::by_goal(g), max_solved);
+    figure_point(&varied, &mut batches, value, found)
+}
+
+/// [`at_figure`], its search started from `floors` where given (those of the spaces at
+/// a value of the figure no worse: [`batch::search_floored`], the same point), and with
+/// `keep`, the floors its own spaces give for worse values ([`Batches::floors`]).
+fn at_figure_from(
+    plan: &Plan,
+    input: &crate::ir::uncertain::Input,
+    value: f64,
+    floors: Option<&batch::Floors>,
+    keep: bool,
+) -> (SweepPoint, Option<batch::Floors>) {
+    let varied = plan.with_input(input, value);
+    let g = goal(&varied);
+    let mut batches = Batches::new(&varied);
+    let found = match floors {
+        Some(f) => batch::search_floored(&mut batches, g, f, &mut batch::by_goal(g)),
+        None => batch::search_all(&mut batches, g, &mut batch::by_goal(g)),
+    };
+    let point = figure_point(&varied, &mut batches, value, found);
+    (point, if keep { batches.floors(g) } else { None })
+}
+
+/// A figure's sweep point at `value` from the search over `varied`'s `batches`: its
+/// best batch placed by the ILP.
+fn figure_point(varied: &Plan, batches: &mut Batches, value: f64, found: Result<batch::Found, String>) -> SweepPoint {
+    let g = goal(varied);
+    match found {
         Ok(found) => match found.best {
             Some(best) => {
                 let inst = batches.at(best.instance.batch).clone();
@@ -292,6 +347,57 @@ mod tests {
         let stopped = at_figure_solving(plan, &input, 1.0, 1);
         assert!(stopped.point.is_none());
         assert_eq!(stopped.failed.as_deref(), Some("no feasible batch among the 1 searched"));
+    }
+
+    /// A figure's sweep solves its best value first and every other from that value's
+    /// floors (`run`): each point is the one its value gives solved alone from every
+    /// seed (`at_figure`), on any number of threads, for a figure that is worse larger
+    /// (a fixed cost, some values infeasible) and one that is better larger (an
+    /// efficiency), under goals with floors and one without (chips).
+    #[test]
+    fn a_figure_sweep_from_its_best_values_floors_is_each_value_alone() {
+        use crate::ir::uncertain::Figure;
+        let text = "use std::chips::b200\nuse std::links::nvlink5\nuse std::models::llama3_1_8b\n\
+                    chip b = b200 {\n  step_overhead = 20 us in [1 us, 1 s]\n  \
+                    efficiency {\n    compute = 0.6 in [0.3, 0.9]\n    memory = 0.9 in [0.5, 0.95]\n    source = \"test\"\n  }\n}\n\
+                    workload w {\n  input = 1k tok\n  output = 128 tok\n  concurrency = 1 ..= 64\n}\n\
+                    cluster c {\n  pool g = b x 8 over nvlink5\n}\n\
+                    plan p {\n  model = llama3_1_8b\n  cluster = c\n  workload = w\n  slo { tpot <= 20 ms }\n}\n";
+        let comp = crate::compile("figure.hplan", text, None, crate::Mode::Check);
+        assert!(!comp.has_errors(), "{:?}", comp.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>());
+        let inputs = comp.program.plans[0].inputs();
+        let overhead = inputs.iter().find(|i| i.figure == Figure::StepOverhead).expect("the fixed cost");
+        let efficiency = inputs.iter().find(|i| !super::super::uncertainty::more_is_worse(i.figure)).expect("a figure better larger");
+        let mut swept = 0;
+        for objective in [crate::ir::Objective::CostPerMtok, crate::ir::Objective::Tpot, crate::ir::Objective::Chips] {
+            let plan = Plan { objective, ..comp.program.plans[0].clone() };
+            for input in [overhead, efficiency] {
+                let values: Vec<f64> = (0..6).map(|k| input.low + (input.high - input.low) * k as f64 / 5.0).collect();
+                let over = SweepOver::Figure(input.clone(), values.clone());
+                let alone: Vec<SweepPoint> = values.iter().map(|&v| at_figure(&plan, input, v)).collect();
+                let what = |p: &SweepPoint| {
+                    (p.point.as_ref().map(|p| (p.instance.batch, p.choice, super::super::key(p, goal(&plan)))), p.failed.clone())
+                };
+                for jobs in [1, 2] {
+                    let got = run(&[(&plan, &over)], jobs, &|_, _| {}).remove(0);
+                    assert_eq!(got.len(), values.len());
+                    for (g, a) in got.iter().zip(&alone) {
+                        assert_eq!(g.value, a.value);
+                        assert_eq!(what(g), what(a), "{objective:?}, {} at {}, {jobs} threads", input.name(), g.value);
+                    }
+                    swept += 1;
+                }
+                assert!(alone.iter().any(|p| p.point.is_some()), "{}", input.name());
+            }
+            // a second per step meets no 20 ms bound: the sweep has infeasible values too
+            assert!(values_infeasible(&plan, overhead));
+        }
+        assert_eq!(swept, 12);
+    }
+
+    /// Whether `input` at its high end leaves `plan` nothing feasible.
+    fn values_infeasible(plan: &Plan, input: &crate::ir::uncertain::Input) -> bool {
+        at_figure(plan, input, input.high).point.is_none()
     }
 
     /// The SLO walk (reusing optima while they stay feasible, searching every batch)
