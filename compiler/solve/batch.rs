@@ -829,8 +829,14 @@ pub fn search_all(batches: &mut Batches, goal: Goal, solve_one: &mut SolveOne) -
 
 /// [`search_all`], solving at most `max_solved` batches.
 pub fn search_all_at_most(batches: &mut Batches, goal: Goal, solve_one: &mut SolveOne, max_solved: usize) -> Result<Found, String> {
-    let start: Vec<(u64, Option<Key>)> = seeds(batches.plan()).into_iter().map(|b| (b, None)).collect();
+    let start = seed_start(batches.plan());
     search_at_most(batches, goal, &start, &|_| None, solve_one, max_solved)
+}
+
+/// A search of `plan`'s whole range starts from its seed batches ([`seeds`]), no bound
+/// on any yet.
+fn seed_start(plan: &Plan) -> Vec<(u64, Option<Key>)> {
+    seeds(plan).into_iter().map(|b| (b, None)).collect()
 }
 
 /// [`search`], solving at most `max_solved` batches.
@@ -871,7 +877,7 @@ fn queued(
 /// bounds, so that a seed or a range they put above the best point found is never
 /// built. The same best point as [`search_all`] (`tests/uncertainty.rs`).
 pub fn search_floored(batches: &mut Batches, goal: Goal, floors: &Floors, solve_one: &mut SolveOne) -> Result<Found, String> {
-    search_floored_below(batches, goal, floors, None, solve_one)
+    search_below(batches, goal, Some(floors), None, solve_one)
 }
 
 /// The search a comparison with a key `below` needs: whether the plan's best key is
@@ -887,24 +893,16 @@ pub fn search_below(
     below: Option<f64>,
     solve_one: &mut SolveOne,
 ) -> Result<Found, String> {
-    match floors {
-        Some(f) => search_floored_below(batches, goal, f, below, solve_one),
-        None => {
-            let start: Vec<(u64, Option<Key>)> = seeds(batches.plan()).into_iter().map(|b| (b, None)).collect();
-            let queue = queued(batches, goal, &start, &|_| None);
-            run(batches, goal, queue, &|_| None, solve_one, MAX_SOLVED, below)
-        }
-    }
+    let queue = match floors {
+        Some(f) => floored(f),
+        None => queued(batches, goal, &seed_start(batches.plan()), &|_| None),
+    };
+    run(batches, goal, queue, &|_| None, solve_one, MAX_SOLVED, below)
 }
 
-/// [`search_floored`], as [`search_below`] where `below` is given.
-fn search_floored_below(
-    batches: &mut Batches,
-    goal: Goal,
-    floors: &Floors,
-    below: Option<f64>,
-    solve_one: &mut SolveOne,
-) -> Result<Found, String> {
+/// The first queue from `floors`: each seed and each range between two queued at its
+/// bound ([`search_floored`]).
+fn floored(floors: &Floors) -> BinaryHeap<Queued> {
     let at = |f: f64| (f, f64::NEG_INFINITY);
     let mut queue = BinaryHeap::new();
     for (i, &(b, f)) in floors.points.iter().enumerate() {
@@ -916,7 +914,7 @@ fn search_floored_below(
             queue.push(Queued(at(f), b + 1, Item::Lazy(b, next)));
         }
     }
-    run(batches, goal, queue, &|_| None, solve_one, MAX_SOLVED, below)
+    queue
 }
 
 /// The search's loop from `queue`: the least bound first, solving each batch and

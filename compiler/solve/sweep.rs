@@ -100,7 +100,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
         SweepOver::Concurrency(_) => space::prefill_options(plan, &mut Vec::new()),
         SweepOver::TokensPerSUser(_) | SweepOver::Figure(..) => Vec::new(),
     });
-    let tasks: Vec<(usize, usize)> = plans
+    let mut tasks: Vec<(usize, usize)> = plans
         .iter()
         .enumerate()
         .flat_map(|(p, (_, over))| {
@@ -125,7 +125,6 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
         }
         _ => None,
     };
-    let mut tasks = tasks;
     tasks.sort_by_key(|&(p, i)| best_value(p) != Some(i));
     let floors: Vec<std::sync::OnceLock<Option<batch::Floors>>> = plans.iter().map(|_| Default::default()).collect();
     let results: Vec<Vec<SweepPoint>> = par_map(&tasks, jobs, progress, |&(p, i)| {
@@ -199,12 +198,14 @@ pub fn enumerated(batches: &mut Batches, over: &SweepOver, floors: Option<&[Opti
 /// batch placed by the ILP; its point holds only its chosen options (priced with the
 /// figure there).
 fn at_figure(plan: &Plan, input: &crate::ir::uncertain::Input, value: f64) -> SweepPoint {
-    at_figure_solving(plan, input, value, batch::MAX_SOLVED)
+    at_figure_from(plan, input, value, None, false).0
 }
 
 /// [`at_figure`], the search solving at most `max_solved` batches: a search stopped
 /// there that found nothing feasible is a failed point with that reason, not an
-/// infeasible one (the batches left might have held a feasible point).
+/// infeasible one (the batches left might have held a feasible point; what
+/// [`figure_point`] tells apart, here at a bound small enough to reach).
+#[cfg(test)]
 fn at_figure_solving(plan: &Plan, input: &crate::ir::uncertain::Input, value: f64, max_solved: usize) -> SweepPoint {
     let varied = plan.with_input(input, value);
     let g = goal(&varied);

@@ -212,26 +212,14 @@ impl<'a> Around<'a> {
     /// whose key is less than `below` where the best's is, else the best
     /// ([`batch::search_below`]).
     fn at(&self, input: &Input, value: f64, below: Option<f64>) -> Option<Point> {
-        self.solve_below(input, value, None, below, |_, _, _| None).0
+        self.solve_at(input, value, None, below, |_, _, _| None).0
     }
 
-    /// [`Around::at`], its search started from `floors` (else the nominal spaces'
-    /// [`Floors`] where the figure is worse than nominal), and what `then` takes of the
-    /// spaces it built, given the point found and the floors it started from (none where
-    /// the nominal answer stays without a solve).
+    /// [`Around::at`] (comparing with `below` where given), its search started from
+    /// `floors` (else the nominal spaces' [`Floors`] where the figure is worse than
+    /// nominal), and what `then` takes of the spaces it built, given the point found and
+    /// the floors it started from (none where the nominal answer stays without a solve).
     fn solve_at(
-        &self,
-        input: &Input,
-        value: f64,
-        floors: Option<&Floors>,
-        then: impl FnOnce(&mut Batches, &Option<Point>, Option<&Floors>) -> Option<Floors>,
-    ) -> (Option<Point>, Option<Floors>) {
-        self.solve_below(input, value, floors, None, then)
-    }
-
-    /// [`Around::solve_at`], its search comparing with `below` where given
-    /// ([`Around::at`]).
-    fn solve_below(
         &self,
         input: &Input,
         value: f64,
@@ -260,7 +248,7 @@ impl<'a> Around<'a> {
     /// of whether the placement there is the nominal one, those floors tightened by the
     /// spaces it built ([`Batches::tighten`]).
     fn step(&self, input: &Input, value: f64, floors: Option<&Floors>, tighten: impl Fn(bool) -> bool) -> (Option<Point>, Option<Floors>) {
-        self.solve_at(input, value, floors, |space, point, from| {
+        self.solve_at(input, value, floors, None, |space, point, from| {
             from.filter(|_| tighten(self.keeps_nominal(point))).map(|f| space.tighten(f, goal(self.plan)))
         })
     }
@@ -356,7 +344,7 @@ impl<'a> Around<'a> {
     /// spaces ([`Around::end_floors`]), taken before the sweep puts its SLO values in them.
     fn end(&self, input: &Input, value: f64, sweep: Option<(&SweepOver, &[SweepPoint])>) -> Solved {
         let Some((over, nominal)) = sweep else {
-            let (point, floors) = self.solve_at(input, value, None, |space, point, _| self.end_floors(input, value, space, point));
+            let (point, floors) = self.solve_at(input, value, None, None, |space, point, _| self.end_floors(input, value, space, point));
             return (point, None, floors);
         };
         let point_stays = self.stays(input, value, uses(self.plan, self.best, input));
