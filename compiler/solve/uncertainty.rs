@@ -377,21 +377,131 @@ impl<'a> Around<'a> {
 /// nearest `from` at which it does not, to within `1/2^steps` of the distance, in log
 /// space when the two span more than a factor of 10.
 fn bisect(from: f64, to: f64, steps: usize, mut as_at_from: impl FnMut(f64) -> bool) -> f64 {
-    let log = from > 0.0 && to > 0.0 && (to / from).max(from / to) > 10.0;
-    let (mut same, mut other) = if log { (from.ln(), to.ln()) } else { (from, to) };
-    for _ in 0..steps {
-        let mid = 0.5 * (same + other);
-        if as_at_from(if log { mid.exp() } else { mid }) {
-            same = mid;
+    bisect_guided(from, to, steps, (f64::NAN, f64::NAN), |v| (as_at_from(v), f64::NAN))
+}
+
+/// The `2^steps + 1` points a bisection from `from` to `to` can try, each the float it
+/// computes there: point `j` halves (in log space when the two span more than a factor
+/// of 10) the two points either side of it at the distance of its lowest set bit, as
+/// every bisection whose interval has them for ends does.
+struct Halvings {
+    log: bool,
+    ends: (f64, f64),
+    n: u64,
+}
+
+impl Halvings {
+    fn new(from: f64, to: f64, steps: usize) -> Halvings {
+        let log = from > 0.0 && to > 0.0 && (to / from).max(from / to) > 10.0;
+        let ends = if log { (from.ln(), to.ln()) } else { (from, to) };
+        Halvings { log, ends, n: 1 << steps }
+    }
+
+    /// Point `j`, in the space the halving is done in.
+    fn inner(&self, j: u64) -> f64 {
+        let (mut lo, mut hi, (mut x_lo, mut x_hi)) = (0, self.n, self.ends);
+        while j != lo && j != hi {
+            let mid = lo + (hi - lo) / 2;
+            let x = 0.5 * (x_lo + x_hi);
+            if j < mid {
+                (hi, x_hi) = (mid, x);
+            } else {
+                (lo, x_lo) = (mid, x);
+            }
+        }
+        if j == lo {
+            x_lo
         } else {
-            other = mid;
+            x_hi
         }
     }
-    if log {
-        other.exp()
-    } else {
-        other
+
+    /// Point `j` as a value.
+    fn at(&self, j: u64) -> f64 {
+        let x = self.inner(j);
+        if self.log {
+            x.exp()
+        } else {
+            x
+        }
     }
+}
+
+/// [`bisect`], where each step also gives a measure that crosses zero where
+/// `as_at_from` stops holding (`(at_from, at_to)` at the ends; NaN where there is none):
+/// each step tries the point where a line through two measures is zero ([`aim`]) while
+/// the steps taken and the halvings left from there stay within `steps + AIM_SLACK`,
+/// else halves. Every point tried is one [`bisect`] can try, the float it computes there
+/// ([`Halvings`]), and the answer is the first point where `as_at_from` does not hold
+/// after the last where it does: so where `as_at_from` holds below one value and not
+/// from it on, [`bisect`]'s answer, after about two steps where the measure is linear
+/// near the change rather than `steps`, and never after more than `steps + AIM_SLACK`
+/// (a halving keeps steps taken plus halvings left as they were; an aimed step adds one
+/// to that sum at most).
+fn bisect_guided(from: f64, to: f64, steps: usize, (at_from, at_to): (f64, f64), mut as_at_from: impl FnMut(f64) -> (bool, f64)) -> f64 {
+    let points = Halvings::new(from, to, steps);
+    // the points tried on each side, nearest the change last
+    let mut sides: [Vec<(u64, f64)>; 2] = [vec![(0, at_from)], vec![(points.n, at_to)]];
+    // each side's measure is halved for every step after the first in a row that moved
+    // the other side (the Illinois rule: an end that stays does not hold the aim back)
+    let mut scale = [1.0, 1.0];
+    let mut last_side = None;
+    let mut tried = 0;
+    loop {
+        let (lo, hi) = (sides[0].last().expect("an end").0, sides[1].last().expect("an end").0);
+        if hi - lo <= 1 {
+            return points.at(hi);
+        }
+        // halving from here takes `⌈log2(hi − lo)⌉` steps: an aimed step only while one
+        // that narrows the interval by a single point still leaves halving within
+        // `steps + AIM_SLACK` in all
+        let halvings = u64::BITS - (hi - lo - 1).leading_zeros();
+        let may_aim = tried + 1 + halvings as usize <= steps + AIM_SLACK;
+        let aimed = may_aim.then(|| aim(&points, &sides, scale, last_side)).flatten();
+        let j = aimed.unwrap_or(lo + (hi - lo) / 2);
+        let (same, measure) = as_at_from(points.at(j));
+        tried += 1;
+        let side = usize::from(!same);
+        sides[side].push((j, measure));
+        scale[side] = 1.0;
+        if last_side == Some(side) {
+            scale[1 - side] *= 0.5;
+        }
+        last_side = Some(side);
+    }
+}
+
+/// The steps a guided bisection ([`bisect_guided`]) may take beyond a halving one's.
+const AIM_SLACK: usize = 2;
+
+/// Where a guided bisection ([`bisect_guided`]) aims: the first point at or above where
+/// a line through two measures (taken as linear in the value) is zero, strictly between
+/// the nearest points tried on either side (`sides`). The line through the two nearest
+/// the change on the side the last step (`last`) fell on, where it meets zero in that
+/// interval (a measure that is linear near the change lands next to it from one side:
+/// a search that only compared with a key measures the other side's points loosely, or
+/// not at all); else through the nearest point on each side, each side's measure times
+/// its `scale`, where both are finite and of opposite signs; else `None`.
+fn aim(points: &Halvings, sides: &[Vec<(u64, f64)>; 2], scale: [f64; 2], last: Option<usize>) -> Option<u64> {
+    let (lo, hi) = (*sides[0].last()?, *sides[1].last()?);
+    let finite = |p: &(u64, f64)| p.1.is_finite();
+    let zero_of = |(ja, fa): (u64, f64), (jb, fb): (u64, f64)| -> Option<u64> {
+        if fa == fb || !(fa.is_finite() && fb.is_finite()) {
+            return None;
+        }
+        let (va, vb) = (points.at(ja), points.at(jb));
+        let zero = va + (vb - va) * (fa / (fa - fb));
+        let (x0, x1) = points.ends;
+        let x = if points.log { zero.ln() } else { zero };
+        let at = (x - x0) / (x1 - x0) * points.n as f64;
+        (at.is_finite() && at > lo.0 as f64 && at < hi.0 as f64 + 1.0).then(|| (at.ceil() as u64).clamp(lo.0 + 1, hi.0 - 1))
+    };
+    // the last two points, where both are on one side
+    let same_side = last.map(|s| &sides[s]).filter(|s| s.len() >= 2).and_then(|s| zero_of(s[s.len() - 2], s[s.len() - 1]));
+    same_side.or_else(|| {
+        let (lo, hi) = ((lo.0, lo.1 * scale[0]), (hi.0, hi.1 * scale[1]));
+        (finite(&lo) && finite(&hi) && lo.1 * hi.1 <= 0.0).then(|| zero_of(lo, hi)).flatten()
+    })
 }
 
 /// Whether more of the figure makes every configuration no better: times, prices and
@@ -690,8 +800,9 @@ pub fn break_evens(
 /// Where the better of `a` and `b` changes as `input` moves from its nominal figure
 /// toward each end of its range: [`break_even`] of one input.
 fn tied((a, around_a): (Side, &Around), (b, around_b): (Side, &Around), input: &Input) -> Vec<BreakEven> {
-    // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible)
-    let sign = |x: f64| -> i8 {
+    // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible); and by how
+    // much, which steers the bisection ([`bisect_guided`])
+    let sign = |x: f64| -> (i8, f64) {
         // only which is better is asked: one plan is solved in full (one without the
         // input where there is one: its answer stands) and the other's search only
         // compares with its value
@@ -702,22 +813,25 @@ fn tied((a, around_a): (Side, &Around), (b, around_b): (Side, &Around), input: &
             let oa = a.objective(around_a, input, x, None);
             (oa, b.objective(around_b, input, x, Some(oa)))
         };
-        match oa.partial_cmp(&ob) {
-            Some(std::cmp::Ordering::Less) => -1,
-            Some(std::cmp::Ordering::Greater) => 1,
-            _ => 0,
-        }
+        (better(oa, ob), oa - ob)
     };
-    let at_nominal = sign(input.nominal);
+    let (at_nominal, measure) = sign(input.nominal);
     let mut out = Vec::new();
     if at_nominal == 0 {
         return out;
     }
     for (below, end) in [(true, input.low), (false, input.high)] {
-        if end == input.nominal || sign(end) == at_nominal {
+        if end == input.nominal {
             continue;
         }
-        let value = bisect(input.nominal, end, BREAK_EVEN_STEPS, |v| sign(v) == at_nominal);
+        let (at_end, measure_end) = sign(end);
+        if at_end == at_nominal {
+            continue;
+        }
+        let value = bisect_guided(input.nominal, end, BREAK_EVEN_STEPS, (measure, measure_end), |v| {
+            let (s, m) = sign(v);
+            (s == at_nominal, m)
+        });
         out.push(BreakEven { input: input.clone(), below, value });
     }
     out
@@ -849,6 +963,11 @@ pub fn crossings(
     all.pop().unwrap_or_default()
 }
 
+/// A value of a break-even ([`crossings_all`]): which plan is better there
+/// ([`better`]), the floors each one's spaces give for worse values, and the difference
+/// of their keys, which aims the bisection ([`bisect_guided`]).
+type Signed = (i8, [Option<Floors>; 2], f64);
+
 /// One break-even asked of [`crossings_all`]: the two plans with their figures, their
 /// solves and the values (increasing).
 pub struct Asked<'p> {
@@ -878,7 +997,7 @@ pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
             let (ka, fa) = a.at(v, floors[0], None);
             ((ka, fa), b.at(v, floors[1], Some(ka)))
         };
-        (better(ka, kb), [fa, fb])
+        (better(ka, kb), [fa, fb], ka - kb)
     };
     // the best value of each first, alone; then the others from its floors
     let first = |i: usize| if worse_up(i) { 0 } else { asked[i].values.len().saturating_sub(1) };
@@ -892,7 +1011,7 @@ pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
         sign(i, asked[i].values[k], [f[0].as_ref(), f[1].as_ref()])
     });
     // per break-even, every value's sign and floors back in the values' order
-    let mut at: Vec<Vec<(i8, [Option<Floors>; 2])>> = asked.iter().map(|_| Vec::new()).collect();
+    let mut at: Vec<Vec<Signed>> = asked.iter().map(|_| Vec::new()).collect();
     let mut at_others = others.iter().zip(at_others).peekable();
     for (&i, best) in with_values.iter().zip(bests) {
         let mut mine: Vec<_> = std::iter::from_fn(|| at_others.next_if(|((j, _), _)| *j == i).map(|(_, x)| x)).collect();
@@ -908,9 +1027,10 @@ pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
         // the neighbour where the figure is better bounds every value between
         let start = &at[i][if worse_up(i) { k - 1 } else { k }].1;
         let mut tightened: [Option<Floors>; 2] = [None, None];
-        let value = bisect(lo, hi, BREAK_EVEN_STEPS, |v| {
+        let measures = (at[i][k - 1].2, at[i][k].2);
+        let value = bisect_guided(lo, hi, BREAK_EVEN_STEPS, measures, |v| {
             let floors = [0, 1].map(|x| tightened[x].as_ref().or(start[x].as_ref()));
-            let (s, next) = sign(i, v, floors);
+            let (s, next, measure) = sign(i, v, floors);
             let same = s == below;
             // the steps after this one lie above it where it kept the sign below
             if same == worse_up(i) {
@@ -920,7 +1040,7 @@ pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
                     }
                 }
             }
-            same
+            (same, measure)
         });
         Crossing { value, below, above }
     });
@@ -1091,6 +1211,89 @@ mod tests {
             let x = bisect(from, to, 12, |v| if from < to { v < 3.0 } else { v > 3.0 });
             assert!((x - 3.0).abs() <= 8.0 / 4096.0 + 1e-12, "{from}..{to}: {x}");
         }
+    }
+
+    /// The bisection as written before it was guided: the reference for
+    /// [`bisect_guided`]'s answers.
+    fn halving_bisect(from: f64, to: f64, steps: usize, mut as_at_from: impl FnMut(f64) -> bool) -> f64 {
+        let log = from > 0.0 && to > 0.0 && (to / from).max(from / to) > 10.0;
+        let (mut same, mut other) = if log { (from.ln(), to.ln()) } else { (from, to) };
+        for _ in 0..steps {
+            let mid = 0.5 * (same + other);
+            if as_at_from(if log { mid.exp() } else { mid }) {
+                same = mid;
+            } else {
+                other = mid;
+            }
+        }
+        if log {
+            other.exp()
+        } else {
+            other
+        }
+    }
+
+    /// At 2,520 changes at random places, up and down, in log and linear space, with
+    /// measures that are linear, linear on one side and missing on the other (a search
+    /// that only compared with a key and found nothing), linear with noise, curved,
+    /// misleading, or missing altogether: the guided bisection answers as the halving one does, bit for
+    /// bit, tries only points the halving one can try, never more than
+    /// `steps + AIM_SLACK`, and where the measure is linear, at most 3.
+    #[test]
+    fn a_guided_bisection_answers_as_halving_does_in_fewer_steps() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut uniform = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let ranges = [(0.001, 1.0), (1.0, 0.001), (0.0, 8.0), (8.0, 0.0), (1e-6, 4e-5), (2.0, 0.05), (5.0, 75.0)];
+        let (mut linear_steps, mut linear_cases) = (0, 0);
+        for &(from, to) in &ranges {
+            for steps in [8, 12] {
+                let points = Halvings::new(from, to, steps);
+                let tried_points: std::collections::HashSet<u64> = (0..=points.n).map(|j| points.at(j).to_bits()).collect();
+                for case in 0..180 {
+                    let change = from + (to - from) * (0.002 + 0.996 * uniform());
+                    // where `as_at_from` holds: on from's side of the change
+                    let holds = move |v: f64| if from < to { v < change } else { v > change };
+                    let slope = 0.5 + uniform();
+                    let noise = 0.3 * uniform();
+                    let kind = case % 6;
+                    let mut wobble = uniform;
+                    let mut measure = move |v: f64| {
+                        let d = (change - v) * slope;
+                        match kind {
+                            0 => d,
+                            1 if holds(v) => d,
+                            1 => f64::NEG_INFINITY,
+                            2 => d * (1.0 + noise * (wobble() - 0.5)),
+                            3 => d * (1.0 + d.abs()),
+                            // misleading: every line through it aims next to the side
+                            // the change is not on
+                            4 if holds(v) => 1e-12,
+                            4 => -1e6,
+                            _ => f64::NAN,
+                        }
+                    };
+                    let ends = (measure(from), measure(to));
+                    let mut tried = Vec::new();
+                    let guided = bisect_guided(from, to, steps, ends, |v| {
+                        tried.push(v);
+                        (holds(v), measure(v))
+                    });
+                    let halving = halving_bisect(from, to, steps, holds);
+                    assert_eq!(guided.to_bits(), halving.to_bits(), "{from}..{to} at {change}, kind {kind}: {guided} against {halving}");
+                    assert!(tried.iter().all(|v| tried_points.contains(&v.to_bits())), "{from}..{to}: a point halving never tries");
+                    assert!(tried.len() <= steps + AIM_SLACK, "{from}..{to} at {change}, kind {kind}: {} steps", tried.len());
+                    if kind == 0 {
+                        assert!(tried.len() <= 3, "{from}..{to} at {change}: {} steps with a linear measure", tried.len());
+                        linear_steps += tried.len();
+                        linear_cases += 1;
+                    }
+                }
+            }
+        }
+        assert!(linear_cases >= 400 && linear_steps <= 3 * linear_cases);
     }
 
     /// A plan with more ranged figures than the bound varies the first
