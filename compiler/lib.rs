@@ -167,9 +167,11 @@ pub fn compile_with(name: &str, text: &str, path: Option<&Path>, mode: Mode, opt
             let spend = |x: &ir::uncertain::Input| x.figure.moves_only_spend();
             let varied = !opts.skip_uncertainty && program.plans[i].inputs().iter().any(spend);
             let repriced = asks().any(|ask| ask.input_of(i).is_some_and(spend));
+            // an SLO sweep walks the plan's own spaces (`solve::sweep::run_after`)
+            let walked = program.plans[i].sweep.as_ref().is_some_and(|s| matches!(s.over, ir::SweepOver::TokensPerSUser(_)));
             solve::Also {
                 enumerated: !opts.skip_sweeps && asks().any(|ask| ask.input_of(i).is_none()),
-                spaces: !opts.skip_sweeps && (varied || repriced),
+                spaces: !opts.skip_sweeps && (varied || repriced || walked),
             }
         };
         let each = |i: &usize| {
@@ -363,7 +365,8 @@ fn run_sweeps(program: &ir::Program, solved: &mut [Option<solve::Solved>], opts:
         return;
     }
     let pairs: Vec<(&ir::Plan, &ir::SweepOver)> = which.iter().zip(&overs).map(|(&i, o)| (&program.plans[i], o)).collect();
-    let results = solve::sweep::run(&pairs, opts.jobs, opts.progress.unwrap_or(&|_, _| {}));
+    let kept: Vec<Option<&solve::batch::Kept>> = which.iter().map(|&i| solved[i].as_ref().and_then(|s| s.kept.as_ref())).collect();
+    let results = solve::sweep::run_after(&pairs, &kept, opts.jobs, opts.progress.unwrap_or(&|_, _| {}));
     for ((i, over), points) in which.into_iter().zip(overs).zip(results) {
         if let Some(s) = solved[i].as_mut() {
             s.sweep = Some((over, points));

@@ -431,6 +431,15 @@ impl<'p> Batches<'p> {
         Batches::over(plan, prefill, excluded, None, space::Kinds::All)
     }
 
+    /// The spaces a solve of `plan` kept ([`Batches::kept`]: its own figures and bound,
+    /// every kind of option) as built, each further one built afresh and numbered alike:
+    /// what [`Batches::new`] would build, without building those again. (The reasons
+    /// options were left out, [`Batches::excluded`], are those of the spaces built
+    /// from here on.)
+    pub fn resumed(plan: &'p Plan, kept: &Kept) -> Batches<'p> {
+        Batches { built: kept.built.clone(), layouts: kept.layouts.clone(), ..Batches::new(plan) }
+    }
+
     /// No space built yet, each to be built from `from` (else afresh) with `kinds` of
     /// decode options and these prefill options.
     fn over(

@@ -133,8 +133,9 @@ pub struct Solved {
     pub enumerated: Option<f64>,
     /// where asked for ([`solve_with`]), the spaces the solve built, as its search kept
     /// them ([`batch::Batches::kept`]): what a plan repriced after its solve (a price or a
-    /// power varied, or a break-even over one) starts from ([`batch::NominalSpaces::after`]).
-    /// The build drops them once it has varied and compared its plans.
+    /// power varied, or a break-even over one) starts from ([`batch::NominalSpaces::after`]),
+    /// and what its SLO sweep walks ([`sweep::run_after`]). The build drops them once it
+    /// has varied and compared its plans.
     pub kept: Option<batch::Kept>,
 }
 

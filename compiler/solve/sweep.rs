@@ -94,6 +94,18 @@ fn trimmed(inst: &Instance, out: ilp::Outcome) -> Option<Point> {
 /// each; an SLO sweep is one task per plan that walks its values upwards over the plan's
 /// spaces, built once ([`slo_walk`]).
 pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<Vec<SweepPoint>> {
+    run_after(plans, &[], jobs, progress)
+}
+
+/// [`run`], an SLO sweep of plan `i` starting from the spaces its solve kept
+/// (`kept[i]`, where given: [`Batches::resumed`]) rather than building them again; the
+/// same points.
+pub fn run_after(
+    plans: &[(&Plan, &SweepOver)],
+    kept: &[Option<&batch::Kept>],
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Vec<SweepPoint>> {
     // a concurrency sweep's values share the plan's prefill options (an SLO sweep's
     // `Batches` has its own)
     let prefill: Vec<Vec<space::PrefillOption>> = par_map(plans, jobs, &|_, _| {}, |(plan, over)| match over {
@@ -135,7 +147,7 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
                 let inst = space::instance(plan, v[i], &prefill[p], &mut Vec::new());
                 vec![SweepPoint::of(v[i] as f64, &inst, ilp::solve(&inst, g, plan.time_limit))]
             }
-            SweepOver::TokensPerSUser(v) => slo_walk(plan, v),
+            SweepOver::TokensPerSUser(v) => slo_walk(plan, v, kept.get(p).copied().flatten()),
             SweepOver::Figure(input, v) if best_value(p) == Some(i) => {
                 let (point, kept) = at_figure_from(plan, input, v[i], None, true);
                 floors[p].get_or_init(|| kept);
@@ -160,9 +172,15 @@ pub fn run(plans: &[(&Plan, &SweepOver)], jobs: usize, progress: &(dyn Fn(usize,
 /// as the plan's own solve) finds the best batch and the ILP places it. The bound only
 /// tightens as the value grows, so the space only shrinks: while the previous value's
 /// point still meets the new bound it is still the best and nothing is searched, and
-/// after a value with nothing feasible no larger one has anything either.
-fn slo_walk(plan: &Plan, values: &[f64]) -> Vec<SweepPoint> {
-    slo_walk_in(&mut Batches::new(plan), values, true, None)
+/// after a value with nothing feasible no larger one has anything either. Over the
+/// spaces the plan's solve `kept` where given (no space depends on the TPOT bound but
+/// for the bound itself, which each value puts in place), else spaces built afresh.
+fn slo_walk(plan: &Plan, values: &[f64], kept: Option<&batch::Kept>) -> Vec<SweepPoint> {
+    let mut batches = match kept {
+        Some(k) => Batches::resumed(plan, k),
+        None => Batches::new(plan),
+    };
+    slo_walk_in(&mut batches, values, true, None)
 }
 
 /// A sweep solved by enumeration alone over `batches` (its plan's spaces, built or
@@ -404,7 +422,9 @@ mod tests {
     /// The SLO walk (reusing optima while they stay feasible, searching every batch)
     /// equals the best over every batch of the range solved from scratch at every value
     /// (each batch's space enumerated), on the three plans of
-    /// examples/s03_rubin_lpx_frontier over concurrency 1 to 96.
+    /// examples/s03_rubin_lpx_frontier over concurrency 1 to 96; and walked over the
+    /// spaces the plan's solve kept (`run_after`), it finds the same point at every
+    /// value: batch, options and replicas.
     #[test]
     fn slo_walk_equals_the_best_of_every_batch() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/s03_rubin_lpx_frontier.hplan");
@@ -418,6 +438,19 @@ mod tests {
             let values = crate::ir::log_spaced(20.0, 700.0, 9);
             let over = SweepOver::TokensPerSUser(values.clone());
             let walked = run(&[(&plan, &over)], 2, &|_, _| {}).remove(0);
+            let also = crate::solve::Also { spaces: true, ..Default::default() };
+            let solved = crate::solve::solve_with(&plan, also, &mut crate::diagnostics::Diagnostics::new());
+            let kept = solved.as_ref().and_then(|s| s.kept.as_ref());
+            assert!(kept.is_some_and(|k| k.batches().count() >= batch::seeds(&plan).len()), "{}", plan.name);
+            let resumed = run_after(&[(&plan, &over)], &[kept], 2, &|_, _| {}).remove(0);
+            let chosen = |p: &Point| {
+                let (i, c) = (&p.instance, p.choice);
+                (i.batch, i.decode[c.decode].clone(), i.prefill[c.prefill].clone(), c.replicas)
+            };
+            for (a, b) in walked.iter().zip(&resumed) {
+                assert_eq!(a.point.as_ref().map(chosen), b.point.as_ref().map(chosen), "{} at {}", plan.name, a.value);
+                assert_eq!(a.failed, b.failed);
+            }
             let g = goal(&plan);
             let prefill = space::prefill_options(&plan, &mut Vec::new());
             let spaces: Vec<Instance> = (1..=96).map(|b| space::instance(&plan, b, &prefill, &mut Vec::new())).collect();
