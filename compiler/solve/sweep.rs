@@ -149,8 +149,8 @@ pub fn run_after(
             }
             SweepOver::TokensPerSUser(v) => slo_walk(plan, v, kept.get(p).copied().flatten()),
             SweepOver::Figure(input, v) if best_value(p) == Some(i) => {
-                let (point, kept) = at_figure_from(plan, input, v[i], None, true);
-                floors[p].get_or_init(|| kept);
+                let (point, own) = at_figure_from(plan, input, v[i], None, true);
+                floors[p].get_or_init(|| own);
                 vec![point]
             }
             SweepOver::Figure(input, v) => vec![at_figure_from(plan, input, v[i], floors[p].get().and_then(Option::as_ref), false).0],

@@ -797,22 +797,33 @@ pub fn break_evens(
         .collect()
 }
 
+/// Two plans' keys where only which is better is asked, each solved by its closure
+/// (given the key to compare with, if any): one solved in full (`b` where `b_first`,
+/// else `a`), the other's search only comparing with its key ([`batch::search_below`]:
+/// a key that compares with it as the best's does), with what else each closure gives.
+fn compared<T>(b_first: bool, a: impl FnOnce(Option<f64>) -> (f64, T), b: impl FnOnce(Option<f64>) -> (f64, T)) -> ((f64, T), (f64, T)) {
+    if b_first {
+        let kb = b(None);
+        (a(Some(kb.0)), kb)
+    } else {
+        let ka = a(None);
+        let kb = b(Some(ka.0));
+        (ka, kb)
+    }
+}
+
 /// Where the better of `a` and `b` changes as `input` moves from its nominal figure
 /// toward each end of its range: [`break_even`] of one input.
 fn tied((a, around_a): (Side, &Around), (b, around_b): (Side, &Around), input: &Input) -> Vec<BreakEven> {
     // which plan is better: -1 (a), 1 (b), 0 (a tie, or neither feasible); and by how
     // much, which steers the bisection ([`bisect_guided`])
     let sign = |x: f64| -> (i8, f64) {
-        // only which is better is asked: one plan is solved in full (one without the
-        // input where there is one: its answer stands) and the other's search only
-        // compares with its value
-        let (oa, ob) = if a.has(input) && !b.has(input) {
-            let ob = b.objective(around_b, input, x, None);
-            (a.objective(around_a, input, x, Some(ob)), ob)
-        } else {
-            let oa = a.objective(around_a, input, x, None);
-            (oa, b.objective(around_b, input, x, Some(oa)))
-        };
+        // one without the input, where there is one, is solved first: its answer stands
+        let ((oa, ()), (ob, ())) = compared(
+            a.has(input) && !b.has(input),
+            |k| (a.objective(around_a, input, x, k), ()),
+            |k| (b.objective(around_b, input, x, k), ()),
+        );
         (better(oa, ob), oa - ob)
     };
     let (at_nominal, measure) = sign(input.nominal);
@@ -986,17 +997,10 @@ pub fn crossings_all(asked: &[Asked], jobs: usize) -> Vec<(Vec<Crossing>, i8)> {
     // whether a larger value is a worse figure (both plans' inputs, where both have one,
     // are the compare block's one figure)
     let worse_up = |i: usize| sides[i].0.input.or(sides[i].1.input).is_none_or(|x| more_is_worse(x.figure));
-    // only which is better is asked: a plan that keeps its answer, else the first, is
-    // solved in full, and the other's search only compares with its key
+    // a plan that keeps its answer, where one does, is solved first
     let sign = |i: usize, v: f64, floors: [Option<&Floors>; 2]| {
         let (a, b) = (&sides[i].0, &sides[i].1);
-        let ((ka, fa), (kb, fb)) = if b.fixed.is_some() && a.fixed.is_none() {
-            let (kb, fb) = b.at(v, floors[1], None);
-            (a.at(v, floors[0], Some(kb)), (kb, fb))
-        } else {
-            let (ka, fa) = a.at(v, floors[0], None);
-            ((ka, fa), b.at(v, floors[1], Some(ka)))
-        };
+        let ((ka, fa), (kb, fb)) = compared(b.fixed.is_some() && a.fixed.is_none(), |k| a.at(v, floors[0], k), |k| b.at(v, floors[1], k));
         (better(ka, kb), [fa, fb], ka - kb)
     };
     // the best value of each first, alone; then the others from its floors
