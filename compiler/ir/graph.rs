@@ -204,6 +204,11 @@ pub fn causal_pairs(s: f64, w: Option<f64>) -> f64 {
     }
 }
 
+/// The most nodes, and edges, of one layer kind's chain in a step's graph: QKV,
+/// attention, output projection, then an FFN, or a router, dispatch, experts, shared
+/// experts and combine (a debug build checks it).
+const NODES_PER_KIND: usize = 8;
+
 /// Builds the graph of one step. Per layer, with b tokens in the step (B in decode,
 /// S in prefill), h hidden, n_h heads, c context, w/a/k bytes of weights/activations/KV:
 /// - qkv_proj: `2·b·P_qkv` FLOPs, `P_qkv·w` bytes (all of attention but the output projection)
@@ -245,7 +250,13 @@ pub fn build(model: &Model, step: Step) -> Graph {
     let expert_p = model.expert_params() as f64;
     let router_p = model.router_params() as f64;
     let window = model.sliding.map(|s| s.window as f64);
-    let mut g: DiGraph<Node, Edge> = DiGraph::new();
+    let kinds = model.layer_kinds();
+    // room for every node and edge at once (each kind's chain, the embedding and the LM
+    // head; the edges between chains): a graph is built for every space's step,
+    // data-parallel group and chunk, so its vectors should not grow
+    let nodes = 2 + NODES_PER_KIND * kinds.kinds.len();
+    let edges = nodes + kinds.next.len();
+    let mut g: DiGraph<Node, Edge> = DiGraph::with_capacity(nodes, edges);
     let add = |g: &mut DiGraph<Node, Edge>, op, layers, stage, flops, precision, weight_bytes, kv_read_bytes, kv_write_bytes, act_bytes| {
         g.add_node(Node {
             op,
@@ -261,7 +272,6 @@ pub fn build(model: &Model, step: Step) -> Graph {
         })
     };
     let embed = add(&mut g, Op::Embed, None, attn_stage, 0.0, unq, tokens * h * u, 0.0, 0.0, act);
-    let kinds = model.layer_kinds();
     // each kind's chain: (its first node, its last node)
     let mut chains: Vec<(NodeIndex, NodeIndex)> = Vec::with_capacity(kinds.kinds.len());
     for &(kind, count) in &kinds.kinds {
@@ -443,7 +453,13 @@ pub fn build(model: &Model, step: Step) -> Graph {
             g.add_edge(embed, head, Edge { bytes: head_tokens * h * a, count: 1 });
         }
     }
-    let classes = classes_of(g.node_weights());
+    debug_assert!(
+        g.node_count() <= nodes && g.edge_count() <= edges,
+        "{} nodes and {} edges, room for {nodes} and {edges}",
+        g.node_count(),
+        g.edge_count()
+    );
+    let classes = classes_of(g.node_weights(), g.node_count());
     Graph { step, graph: g, classes }
 }
 
@@ -467,8 +483,8 @@ fn same_work(a: &Node, b: &Node) -> bool {
 /// Nodes that do the same work (equal in every field but `layers`), with how many
 /// times a step runs that work; in order of first appearance. (A sliding and a full
 /// layer share their projections' and FFN's groups.)
-fn classes_of<'a>(nodes: impl Iterator<Item = &'a Node>) -> Vec<(Node, u64)> {
-    let mut out: Vec<(Node, u64)> = Vec::new();
+fn classes_of<'a>(nodes: impl Iterator<Item = &'a Node>, most: usize) -> Vec<(Node, u64)> {
+    let mut out: Vec<(Node, u64)> = Vec::with_capacity(most);
     for n in nodes {
         match out.iter_mut().find(|(c, _)| same_work(c, n)) {
             Some((_, k)) => *k += n.count(),
