@@ -229,6 +229,40 @@ fn a_space_of_aggregated_options_is_the_full_spaces_aggregated_ones() {
     assert!(compared >= 60 && aggregated >= 20, "{compared} spaces compared, {aggregated} with both kinds");
 }
 
+/// The other way of serving's spaces taken from the whole spaces a search built (their
+/// aggregated options: `Batches::aggregated`) are the spaces of the aggregated options
+/// built alone, option for option, at every batch that search built, for every example
+/// plan's solve.
+#[test]
+fn aggregated_spaces_taken_from_whole_ones_are_those_built_alone() {
+    let (mut compared, mut with_options) = (0, 0);
+    for path in crate::examples::solvable() {
+        let comp = crate::built(&path);
+        for plan in &comp.program.plans {
+            let mut whole = Batches::new(plan);
+            if solve::search_batches(plan, &mut whole).is_err() {
+                continue;
+            }
+            let batches: Vec<u64> = whole.built().map(|i| i.batch).collect();
+            let (mut taken, mut alone) = (whole.aggregated(), Batches::new(plan).aggregated());
+            for b in batches {
+                let (got, want) = (taken.at(b).clone(), alone.at(b).clone());
+                assert!(
+                    got == want,
+                    "{} / {} at batch {b}: {} options taken, {} built alone",
+                    crate::rel(&path),
+                    plan.name,
+                    got.decode.len(),
+                    want.decode.len()
+                );
+                compared += 1;
+                with_options += usize::from(!want.decode.is_empty());
+            }
+        }
+    }
+    assert!(compared >= 500 && with_options >= 200, "{compared} spaces compared, {with_options} with aggregated options");
+}
+
 /// A search's space leaves out only decode options another option of it does as well:
 /// at batches round every example plan's answer, for every goal, its least key is the
 /// least over every option, and its choice there is the first such of every option

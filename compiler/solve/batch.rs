@@ -105,6 +105,10 @@ pub struct Batches<'p> {
     /// what every space built here and by the forks shares at this plan's figures
     /// ([`space::SpaceCache`])
     shared: Arc<space::SpaceCache>,
+    /// with [`space::Kinds::Aggregated`]: the whole spaces another search of the plan
+    /// built ([`Batches::aggregated`]), whose aggregated options are this one's at
+    /// those batches
+    whole: BTreeMap<u64, Arc<Built>>,
 }
 
 /// Spaces built by any of a search's forks ([`Batches::fork`]), by batch.
@@ -462,6 +466,7 @@ impl<'p> Batches<'p> {
             scratch: Vec::new(),
             restricting: true,
             shared: Default::default(),
+            whole: BTreeMap::new(),
         }
     }
 
@@ -470,13 +475,17 @@ impl<'p> Batches<'p> {
     /// ([`space::Kinds::Aggregated`], built without the others) and `self`'s aggregated
     /// prefill options, in their order. A search over them finds what a search over
     /// `self` that leaves out every other choice finds, without building the options
-    /// it would leave out.
+    /// it would leave out. At the batches whose whole spaces `self` built, those
+    /// spaces' aggregated options, not built again (the same list: an aggregated option
+    /// is never left out of a kept space, [`dominated`]).
     pub fn aggregated(&self) -> Batches<'p> {
         let prefill = self.prefill.iter().filter(|p| p.aggregated).cloned().collect();
+        let whole = if self.from.is_none() && self.kinds == space::Kinds::All { self.built.clone() } else { BTreeMap::new() };
         Batches {
             tpot_limit: self.tpot_limit,
             restricting: self.restricting,
             shared: self.shared.clone(),
+            whole,
             ..Batches::over(self.plan, prefill, Vec::new(), None, space::Kinds::Aggregated)
         }
     }
@@ -608,8 +617,12 @@ impl<'p> Batches<'p> {
             Some((from, Reuse::Repriced)) => from.at(b).repriced(plan),
             Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
             None => {
-                let buf = std::mem::take(&mut self.scratch);
-                let decode = space::decode_options_in(plan, b, self.kinds, &mut self.excluded, buf, Some(&self.shared));
+                let mut decode = std::mem::take(&mut self.scratch);
+                match self.whole.get(&b) {
+                    // the aggregated options of the whole space, in its order
+                    Some(whole) => decode.extend(whole.inst.decode.iter().filter(|d| d.aggregated.is_some()).cloned()),
+                    None => decode = space::decode_options_in(plan, b, self.kinds, &mut self.excluded, decode, Some(&self.shared)),
+                }
                 space::instance_over(plan, b, decode, prefill)
             }
         };
@@ -645,7 +658,7 @@ impl<'p> Batches<'p> {
     /// nor for a model served in turn, whose spaces are built whole either way.
     fn restricts(&self, b: u64) -> bool {
         let has = |m: &Mutex<BTreeMap<u64, Arc<Built>>>| m.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&b);
-        if self.built.contains_key(&b) || self.forked.as_deref().is_some_and(has) {
+        if self.built.contains_key(&b) || self.forked.as_deref().is_some_and(has) || self.whole.contains_key(&b) {
             return false;
         }
         self.from.is_none() && self.plan.model.variants == 1
