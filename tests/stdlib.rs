@@ -248,7 +248,7 @@ fn chip_figures_match_the_reference() {
         }
         assert_eq!(chip.memory.len(), tiers.len(), "{name}: tiers");
         for (t, (tier, cap, bw)) in chip.memory.iter().zip(*tiers) {
-            assert_eq!(&t.name, tier, "{name}");
+            assert_eq!(&*t.name, *tier, "{name}");
             assert!(near(t.capacity, *cap) && near(t.bandwidth, *bw), "{name} {tier}: {} B at {} B/s", t.capacity, t.bandwidth);
         }
         // the reference's power is the chip's own, or for a wafer or a rack of RDUs its

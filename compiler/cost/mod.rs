@@ -491,8 +491,9 @@ pub struct Footprint {
 /// runtime memory already holds the activations ([`admission`], docs/cost-model.md §11);
 /// otherwise the activations go to the fastest tier (HBM on a GPU, SRAM on a wafer whose
 /// cache lives in MemoryX, §10).
-pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(String, f64, f64)>, bool) {
-    let mut used: Vec<(String, f64, f64)> = chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)).collect();
+pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(std::sync::Arc<str>, f64, f64)>, bool) {
+    let mut used: Vec<(std::sync::Arc<str>, f64, f64)> = Vec::with_capacity(chip.memory.len());
+    used.extend(chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)));
     if let Some(i) = chip.tier_index(Contents::Weights) {
         used[i].1 += f.weights;
     }
@@ -1070,13 +1071,13 @@ pub(crate) mod tests {
         // 70 GB of KV does not fit the HBM.
         let (used, ok) = fits(&chip, Footprint { weights: 0.9e9, kv: 70e9, activations: 0.0 });
         assert!(!ok);
-        assert_eq!(used, vec![("sram".to_string(), 0.9e9, 1e9), ("hbm".to_string(), 70e9, 64e9)]);
+        assert_eq!(used, vec![("sram".into(), 0.9e9, 1e9), ("hbm".into(), 70e9, 64e9)]);
         assert!(fits(&chip, Footprint { weights: 0.9e9, kv: 60e9, activations: 0.0 }).1);
         // a chunk's activations go to the fastest tier, the SRAM here: 0.2 GB more
         // overflows it
         let (used, ok) = fits(&chip, Footprint { weights: 0.9e9, kv: 60e9, activations: 0.2e9 });
         assert!(!ok);
-        assert_eq!(used[0], ("sram".to_string(), 1.1e9, 1e9));
+        assert_eq!(used[0], ("sram".into(), 1.1e9, 1e9));
     }
 
     /// The router, LM head and embedding keep a quantised model's BF16

@@ -65,7 +65,8 @@ pub enum Contents {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryTier {
-    pub name: String,
+    /// shared: every option's memory use names its tiers ([`crate::solve::space::MemUse`])
+    pub name: Arc<str>,
     /// bytes per chip
     pub capacity: f64,
     /// bytes/s per chip

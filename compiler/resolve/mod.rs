@@ -621,7 +621,7 @@ impl Resolver<'_> {
                 continue;
             }
             memory.push(ir::MemoryTier {
-                name: mb.label.as_ref().map(|l| l.name.clone()).unwrap_or_default(),
+                name: mb.label.as_ref().map_or_else(|| std::sync::Arc::from(""), |l| std::sync::Arc::from(l.name.as_str())),
                 capacity,
                 bandwidth,
                 holds,

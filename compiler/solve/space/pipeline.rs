@@ -117,7 +117,7 @@ fn price_stage(plan: &Plan, (pool, tp): (usize, u64), g: &graph::Graph, tokens: 
         first,
         last,
         extrapolated,
-        tiers: chip.memory.iter().map(|t| Arc::from(t.name.as_str())).collect(),
+        tiers: chip.memory.iter().map(|t| t.name.clone()).collect(),
     })
 }
 
