@@ -49,30 +49,11 @@ struct Pricer<'a> {
 
 impl<'a> Pricer<'a> {
     fn new(chip: &'a Chip, experts: MoeSplit) -> Option<Pricer<'a>> {
-        // the chip's peaks, read once (a map walk costs more than the scans below)
-        let mut have = [(0u32, crate::ir::Precision::ALL[0], 0.0f64); 6];
-        let mut n = 0;
-        for (q, v) in chip.compute.iter().take(have.len()) {
-            have[n] = (q.bits(), *q, *v);
-            n += 1;
-        }
-        let have = &have[..n];
-        // the narrowest precision at least as wide as each
-        let mut peaks = [None; 6];
-        for (i, p) in crate::ir::Precision::ALL.iter().enumerate() {
-            let mut best: Option<(u32, crate::ir::Precision, f64)> = None;
-            for &(bits, q, v) in have {
-                if bits >= p.bits() && best.is_none_or(|(b, bq, _)| (bits, q) < (b, bq)) {
-                    best = Some((bits, q, v));
-                }
-            }
-            peaks[i] = best.map(|b| b.2);
-        }
-        let widest = have.iter().max_by_key(|(bits, q, _)| (*bits, *q)).map(|(_, _, v)| *v);
+        let peaks = chip.peaks();
         Some(Pricer {
             chip,
-            peaks,
-            widest,
+            peaks: peaks.by_precision,
+            widest: peaks.widest,
             w_bandwidth: chip.tier_for(Contents::Weights)?.bandwidth,
             kv_bandwidth: chip.tier_for(Contents::Kv)?.bandwidth,
             experts,
@@ -728,6 +709,7 @@ pub(crate) mod tests {
             fp8_gemm_surplus: 0.0,
             engine: None,
             uncertain: vec![],
+            peaks: Default::default(),
         }
     }
 

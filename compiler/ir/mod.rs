@@ -119,6 +119,44 @@ pub struct Chip {
     pub engine: Option<engine::Engine>,
     /// the figures written with their uncertainty (docs/uncertainty.md)
     pub uncertain: Vec<uncertain::Uncertain>,
+    /// [`Chip::peaks`], worked out on first use
+    pub peaks: PeakCache,
+}
+
+/// Per precision ([`Precision::ALL`] order) the peak FLOP/s an operation in it runs at
+/// on a chip: its own, or the narrowest wider precision's ([`Chip::peak`]); and the
+/// widest precision's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Peaks {
+    pub by_precision: [Option<f64>; 6],
+    pub widest: Option<f64>,
+}
+
+/// A chip's [`Peaks`], worked out once: every operation priced on the chip reads them
+/// (tens of thousands per solve), and a map walk for each cost more than the rest of
+/// the pricing. Not part of the chip's value: equal for any two chips, and a copy
+/// starts empty, so that a copy whose `compute` is then changed (a figure moved,
+/// [`Plan::with_input`]) works its own out; a debug build checks every use against
+/// the chip's figures.
+#[derive(Default)]
+pub struct PeakCache(std::sync::OnceLock<Peaks>);
+
+impl Clone for PeakCache {
+    fn clone(&self) -> PeakCache {
+        PeakCache::default()
+    }
+}
+
+impl PartialEq for PeakCache {
+    fn eq(&self, _: &PeakCache) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for PeakCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("PeakCache")
+    }
 }
 
 /// A serving framework's fixed costs on one chip (seconds).
@@ -188,6 +226,20 @@ impl Chip {
     /// The tier that holds `c`.
     pub fn tier_for(&self, c: Contents) -> Option<&MemoryTier> {
         self.tier_index(c).map(|i| &self.memory[i])
+    }
+
+    /// [`Peaks`] of the chip's `compute` (worked out once, [`PeakCache`]).
+    pub fn peaks(&self) -> Peaks {
+        let peaks = *self.peaks.0.get_or_init(|| self.peaks_now());
+        debug_assert_eq!(peaks, self.peaks_now(), "{}: compute changed after it was priced", self.name);
+        peaks
+    }
+
+    /// [`Peaks`] of the chip's `compute` as it is.
+    fn peaks_now(&self) -> Peaks {
+        let by_precision = Precision::ALL.map(|p| self.peak(p).map(|(_, v)| v));
+        let widest = self.compute.iter().max_by_key(|(q, _)| (q.bits(), **q)).map(|(_, v)| *v);
+        Peaks { by_precision, widest }
     }
 
     /// Peak FLOP/s for `p`, or the narrowest wider precision the chip has.
@@ -1779,6 +1831,7 @@ mod tests {
             fp8_gemm_surplus: 0.0,
             engine: None,
             uncertain: vec![],
+            peaks: Default::default(),
         };
         assert_eq!(chip.peak(Precision::Fp4), Some((Precision::Fp8, 1979e12)));
         assert_eq!(chip.peak(Precision::Bf16), Some((Precision::Bf16, 989e12)));

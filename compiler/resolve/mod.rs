@@ -682,6 +682,7 @@ impl Resolver<'_> {
             fp8_gemm_surplus: f.num("fp8_gemm_surplus").unwrap_or(0.0),
             engine: None,
             uncertain: Self::uncertain(f),
+            peaks: Default::default(),
         };
         if let (Some(path), Some(at)) = (f.str("tables"), f.span("tables")) {
             chip.tables = self.op_tables(path, at, &chip);
