@@ -59,23 +59,22 @@ pub(super) fn data_parallel_options(
         // each group's chips beyond the KV heads may split its cache by context (§4f),
         // whether or not their copies of it fit
         let cp = m.context_split(ta);
+        // the FFN of all B tokens with whole experts, and its collectives: the same
+        // whether the groups split their caches by context or not
+        let by_experts = cost::ffn_stage_time(g_full, m, &pa.chip, n, cost::MoeSplit::Experts);
+        let tokens = (b * per_seq, batch * per_seq);
+        let experts_ar = moe_collective(m, &pa.chip, &fabric, tokens, (n, cost::MoeSplit::Experts));
         if cp > 1 && splits.contains(&cost::MoeSplit::Experts) && Pins::allows(attn_pins.cp, cp) {
             let shard = graph::build(m, shard_step(decode_step(plan, b, per_seq), cp));
-            match cost::ffn_stage_time(g_full, m, &pa.chip, n, cost::MoeSplit::Experts) {
-                Some(ffn) => {
-                    let ffn_collective = moe_collective(m, &pa.chip, &fabric, (b * per_seq, batch * per_seq), (n, cost::MoeSplit::Experts));
-                    out.extend(split_option(plan, (a, ta, d), &shard, (ffn, ffn_collective, n), excluded));
-                }
+            match by_experts {
+                Some(ffn) => out.extend(split_option(plan, (a, ta, d), &shard, (ffn, experts_ar, n), excluded)),
                 None => excluded.push(Excluded::Precision { pool: a }),
             }
         }
         if !Pins::allows(attn_pins.cp, 1) {
             continue;
         }
-        let (Some(attn), Some(by_experts)) = (
-            cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)),
-            cost::ffn_stage_time(g_full, m, &pa.chip, n, cost::MoeSplit::Experts),
-        ) else {
+        let (Some(attn), Some(by_experts)) = (cost::stage_time(g, &[Stage::DecodeAttn], &pa.chip, ta, m.kv_split(ta)), by_experts) else {
             excluded.push(Excluded::Precision { pool: a });
             return out;
         };
@@ -86,8 +85,6 @@ pub(super) fn data_parallel_options(
             }
         }
         let ar_attn = cost::allreduce_on(&pa.chip, cost::activation_bytes(m, b * per_seq), ta, link);
-        let tokens = (b * per_seq, batch * per_seq);
-        let experts_ar = moe_collective(m, &pa.chip, &fabric, tokens, (n, cost::MoeSplit::Experts));
         for &experts in &splits {
             // an MoE's experts whole on each chip, or each split by width over all of them
             // (exact shares: no busiest chip; §4h)
