@@ -476,8 +476,8 @@ impl<'p> Batches<'p> {
     /// prefill options, in their order. A search over them finds what a search over
     /// `self` that leaves out every other choice finds, without building the options
     /// it would leave out. At the batches whose whole spaces `self` built, those
-    /// spaces' aggregated options, not built again (the same list: an aggregated option
-    /// is never left out of a kept space, [`dominated`]).
+    /// spaces' aggregated options, not built again (the same list: the dominance pass
+    /// never leaves an aggregated option out of a kept space).
     pub fn aggregated(&self) -> Batches<'p> {
         let prefill = self.prefill.iter().filter(|p| p.aggregated).cloned().collect();
         let whole = if self.from.is_none() && self.kinds == space::Kinds::All { self.built.clone() } else { BTreeMap::new() };

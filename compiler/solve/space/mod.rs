@@ -711,7 +711,7 @@ fn memory_excluded(stage: Stage, pool: usize, tp: u64, mem: &[MemUse]) -> Exclud
 /// every variant resident ([`cost::resident`]), and whether it fits.
 fn mem_uses(m: &crate::ir::Model, stage: Stage, pool: usize, chip: &crate::ir::Chip, f: Footprint) -> (Vec<MemUse>, bool) {
     let (used, ok) = cost::fits(chip, cost::resident(f, m.variants, stage != Stage::Prefill));
-    (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier: tier.into(), used, capacity }).collect(), ok)
+    (used.into_iter().map(|(tier, used, capacity)| MemUse { stage, pool, tier, used, capacity }).collect(), ok)
 }
 
 /// Decode options at batch `batch`: of one model, or of its variants served in turn
