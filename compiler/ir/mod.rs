@@ -119,8 +119,9 @@ pub struct Chip {
     pub engine: Option<engine::Engine>,
     /// the figures written with their uncertainty (docs/uncertainty.md)
     pub uncertain: Vec<uncertain::Uncertain>,
-    /// [`Chip::peaks`], worked out on first use
-    pub peaks: PeakCache,
+    /// [`Chip::peaks`], worked out on first use (the crate's own: a derived figure,
+    /// not one a chip declares)
+    pub(crate) peaks: PeakCache,
 }
 
 /// Per precision ([`Precision::ALL`] order) the peak FLOP/s an operation in it runs at
