@@ -35,11 +35,10 @@ pub fn node_times(chip: &Chip) -> Option<impl Fn(&Node, u64, u64) -> Option<Roof
 /// A chip's figures that [`node_time`] reads, looked up once for many nodes.
 struct Pricer<'a> {
     chip: &'a Chip,
-    /// peak FLOP/s per precision (`Precision::ALL` order), or the narrowest wider one's
-    peaks: [Option<f64>; 6],
-    /// peak FLOP/s of the widest precision the chip has: what an operator that keeps its
-    /// precision (`Op::keeps_precision`) runs at when the chip has none that wide
-    widest: Option<f64>,
+    /// peak FLOP/s per precision, or the narrowest wider one's; and the widest
+    /// precision's: what an operator that keeps its precision (`Op::keeps_precision`)
+    /// runs at when the chip has none that wide
+    peaks: crate::ir::Peaks,
     w_bandwidth: f64,
     kv_bandwidth: f64,
     /// how an MoE layer's experts divide over the group (the tables differ; the roofline
@@ -49,11 +48,9 @@ struct Pricer<'a> {
 
 impl<'a> Pricer<'a> {
     fn new(chip: &'a Chip, experts: MoeSplit) -> Option<Pricer<'a>> {
-        let peaks = chip.peaks();
         Some(Pricer {
             chip,
-            peaks: peaks.by_precision,
-            widest: peaks.widest,
+            peaks: chip.peaks(),
             w_bandwidth: chip.tier_for(Contents::Weights)?.bandwidth,
             kv_bandwidth: chip.tier_for(Contents::Kv)?.bandwidth,
             experts,
@@ -66,7 +63,7 @@ impl<'a> Pricer<'a> {
         let kv_split = kv_split.max(1) as f64;
         let compute = if node.flops > 0.0 {
             let i = crate::ir::Precision::ALL.iter().position(|p| *p == node.precision)?;
-            let peak = self.peaks[i].or(if node.op.keeps_precision() { self.widest } else { None })?;
+            let peak = self.peaks.by_precision[i].or(if node.op.keeps_precision() { self.peaks.widest } else { None })?;
             node.flops / tp_f / (peak * chip.compute_efficiency)
         } else {
             0.0
@@ -473,8 +470,7 @@ pub struct Footprint {
 /// otherwise the activations go to the fastest tier (HBM on a GPU, SRAM on a wafer whose
 /// cache lives in MemoryX, §10).
 pub fn fits(chip: &Chip, f: Footprint) -> (Vec<(std::sync::Arc<str>, f64, f64)>, bool) {
-    let mut used: Vec<(std::sync::Arc<str>, f64, f64)> = Vec::with_capacity(chip.memory.len());
-    used.extend(chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)));
+    let mut used: Vec<(std::sync::Arc<str>, f64, f64)> = chip.memory.iter().map(|t| (t.name.clone(), 0.0, t.capacity)).collect();
     if let Some(i) = chip.tier_index(Contents::Weights) {
         used[i].1 += f.weights;
     }

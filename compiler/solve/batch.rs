@@ -617,12 +617,15 @@ impl<'p> Batches<'p> {
             Some((from, Reuse::Repriced)) => from.at(b).repriced(plan),
             Some((from, Reuse::Decode)) => space::instance_over(plan, b, from.at(b).decode.clone(), prefill),
             None => {
-                let mut decode = std::mem::take(&mut self.scratch);
-                match self.whole.get(&b) {
+                let mut buf = std::mem::take(&mut self.scratch);
+                let decode = match self.whole.get(&b) {
                     // the aggregated options of the whole space, in its order
-                    Some(whole) => decode.extend(whole.inst.decode.iter().filter(|d| d.aggregated.is_some()).cloned()),
-                    None => decode = space::decode_options_in(plan, b, self.kinds, &mut self.excluded, decode, Some(&self.shared)),
-                }
+                    Some(whole) => {
+                        buf.extend(whole.inst.decode.iter().filter(|d| d.aggregated.is_some()).cloned());
+                        buf
+                    }
+                    None => space::decode_options_in(plan, b, self.kinds, &mut self.excluded, buf, Some(&self.shared)),
+                };
                 space::instance_over(plan, b, decode, prefill)
             }
         };
